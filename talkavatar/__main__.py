@@ -1,0 +1,3 @@
+from talkavatar.cli import main
+
+main()
