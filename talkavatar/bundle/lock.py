@@ -25,27 +25,29 @@ class BundleLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.timeout
         warned = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise StageFailed(
-                        f"{self.path.parent} is being written by another talkavatar process",
-                        tip="wait for it to finish, or pass another --bundle",
-                    ) from None
-                if not warned and self.on_wait is not None:
-                    self.on_wait(self.path.parent)
-                    warned = True
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise StageFailed(f"{self.path.parent} is being written by another talkavatar process",
+                                  tip="wait for it to finish, or pass another --bundle")
+            if not warned and self.on_wait is not None:
+                self.on_wait(self.path.parent)
+                warned = True
+            time.sleep(0.05)
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, str(os.getpid()).encode())
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free right now; never waits."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
         self._fd = fd
+        return True
 
     def release(self) -> None:
         if self._fd is not None:

@@ -112,7 +112,14 @@ class Bundle:
             raise InvalidInput(f"{root} is not a talkavatar bundle (no {MANIFEST})",
                                tip="make one with `talkavatar fit PHOTO` or `talkavatar track PHOTO`")
         if (root / JOURNAL).exists():
-            _recover(root)
+            _recover(root)  # a commit was interrupted or is finishing: wait for the lock, then settle it
+        elif any(root.glob(".tmp-*")) or any(root.glob(".trash-*")):
+            lock = BundleLock(root, timeout=0.0)
+            if lock.try_acquire():  # leftovers of a killed writer, not of a live one
+                try:
+                    _recover(root, locked=True)
+                finally:
+                    lock.release()
         try:
             manifest = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -18,7 +18,7 @@ app = typer.Typer(
     help="Turn one photo of a person into a whole-body 3D talking avatar, and make it speak any audio.",
     epilog="Examples:  talkavatar fit photo.jpg ; talkavatar render --audio speech.wav ; talkavatar demo",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -47,4 +47,4 @@ def main_options(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(prog_name="talkavatar")

@@ -1,0 +1,1 @@
+complete --command talkavatar --no-files --arguments "(env _TALKAVATAR_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) talkavatar)" --condition "env _TALKAVATAR_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) talkavatar"
