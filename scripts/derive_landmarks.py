@@ -45,6 +45,7 @@ POSE_FROM_FACE = {"left_eye_inner": 362, "left_eye_outer": 263, "right_eye_inner
                   "mouth_left": 291, "mouth_right": 61}
 YAWS_DEG = (0.0, -20.0, 20.0)
 JAW_OPEN = 0.25
+SKIN_SEARCH_PX = 16
 
 
 def _coco_points(model, body) -> dict[str, list[tuple[int, float]]]:
@@ -142,7 +143,6 @@ def _closest_on_triangles(p, a, b, c):
     w = (d00 * d21 - d01 * d20) / den
     bary = np.stack([1 - v - w, v, w], -1)
     # Outside the triangle: clamp onto the nearest edge.
-    best = None
     if True:
         candidates = [bary]
         for i, j in ((0, 1), (1, 2), (2, 0)):
@@ -162,8 +162,7 @@ def _closest_on_triangles(p, a, b, c):
             dists.append(d)
         dists = np.stack(dists, 0)
         pick = dists.argmin(0)
-        best = np.stack(candidates, 0)[pick, np.arange(len(a))]
-        return dists.min(0), best
+        return dists.min(0), np.stack(candidates, 0)[pick, np.arange(len(a))]
 
 
 def _face_points(rig, model, debug_dir: Path | None) -> dict[int, tuple[list[tuple[int, float]], str]]:
@@ -208,11 +207,23 @@ def _face_points(rig, model, debug_dir: Path | None) -> dict[int, tuple[list[tup
             size = image.shape[0]
             c, s = math.cos(yaw), math.sin(yaw)
             turn = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+            hit = face_id >= 0
+            on_skin = np.zeros_like(hit)
+            on_skin[hit] = labels["head"][head_faces[face_id[hit]]]
             for i in wanted:
                 lm = result.multi_face_landmarks[0].landmark[i]
                 col, row = int(lm.x * size), int(lm.y * size)
                 if not (0 <= col < size and 0 <= row < size) or face_id[row, col] < 0:
                     continue
+                if i not in (468, 473) and not on_skin[row, col]:
+                    # Inner-lip points can fall on the mouth's inside: take the nearest skin pixel in the image.
+                    r0, c0 = max(row - SKIN_SEARCH_PX, 0), max(col - SKIN_SEARCH_PX, 0)
+                    window = on_skin[r0:row + SKIN_SEARCH_PX + 1, c0:col + SKIN_SEARCH_PX + 1]
+                    rr, cc = np.nonzero(window)
+                    if len(rr) == 0:
+                        continue
+                    nearest = np.argmin((rr + r0 - row) ** 2 + (cc + c0 - col) ** 2)
+                    row, col = rr[nearest] + r0, cc[nearest] + c0
                 tri = head_faces[face_id[row, col]]
                 point = (bary[row, col, :, None] * turned[faces[tri]]).sum(0)
                 views[i].append(point @ turn + centre)  # undo the turn (turn is orthonormal)
@@ -281,7 +292,9 @@ def main() -> None:
         args.debug_dir.mkdir(parents=True, exist_ok=True)
     doc = derive(args.debug_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    lines = ",\n  ".join(json.dumps(p) for p in doc["landmarks"])
+    head = json.dumps({k: v for k, v in doc.items() if k != "landmarks"})[:-1]
+    args.out.write_text(f'{head}, "landmarks": [\n  {lines}\n]}}\n')
     print(f"wrote {len(doc['landmarks'])} landmarks to {args.out}")
 
 
