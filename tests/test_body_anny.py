@@ -144,3 +144,15 @@ def test_mesh_winding_is_outward(rig):
     v, f = rig.vertices.double(), rig.faces
     signed_volume = (v[f[:, 0]] * torch.linalg.cross(v[f[:, 1]], v[f[:, 2]], dim=-1)).sum() / 6
     assert signed_volume > 0.03  # m^3, a person of ~60 kg
+
+
+def test_phenotype_only_shape_space(body):
+    from talkavatar.core.body.anny import anny_body
+
+    small = anny_body(local_changes=False)
+    assert small.shape_names == body.shape_names[:6]
+    g = torch.Generator().manual_seed(2)
+    shape = body.default_shape.clone()
+    shape[:6] = torch.rand(6, generator=g)
+    theta = 0.3 * torch.randn(1, 55, 3, generator=g)
+    assert torch.allclose(small(shape[None, :6], theta).vertices, body(shape[None], theta).vertices, atol=1e-5)

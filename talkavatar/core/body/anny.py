@@ -92,11 +92,14 @@ def _load_anny():
 
 class AnnyBody(BodyModel):
     """Anny as a :class:`BodyModel`. Shape [S]: the 6 phenotypes (``gender, age, muscle, weight, height,
-    proportions`` in 0..1, default 0.5) then Anny's default local changes (-1..1, default 0)."""
+    proportions`` in 0..1, default 0.5), then, with ``local_changes=True``, Anny's 288 default local changes (-1..1,
+    default 0). Without them the shape blendshape basis is ~10x smaller and the forward pass correspondingly
+    cheaper."""
 
     name = "anny"
 
-    def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
+    def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                 local_changes: bool = True):
         model = _load_anny()
         to = dict(device=device, dtype=dtype)
         rotate = ANNY_TO_WORLD.to(torch.float64)
@@ -107,7 +110,10 @@ class AnnyBody(BodyModel):
         local_count = len(model.local_change_labels)
         blend_count = model.blendshapes.shape[0]
         compact_count = blend_count - len(facial) - 2 * local_count
-        shape_columns = list(range(compact_count)) + list(range(compact_count + len(facial), blend_count))
+        shape_columns = list(range(compact_count))
+        if local_changes:
+            shape_columns += list(range(compact_count + len(facial), blend_count))
+        self._local_changes = local_changes
         facial_columns = [compact_count + facial.index(name) for name in ARKIT_NAMES]
         blend = model.blendshapes @ rotate.T  # [N, V, 3] in our frame
         heads_blend = model.bone_heads_blendshapes @ rotate.T
@@ -127,8 +133,10 @@ class AnnyBody(BodyModel):
         self.bone_names = tuple(model.bone_labels)
         self.parents = torch.tensor([int(p) for p in model.bone_parents], device=device)
         self.parents[0] = -1
-        self.shape_names = tuple(model.phenotype_labels) + tuple(model.local_change_labels)
-        self.default_shape = torch.cat([torch.full((phenotype_count,), 0.5), torch.zeros(local_count)]).to(**to)
+        local_names = tuple(model.local_change_labels) if local_changes else ()
+        self.shape_names = tuple(model.phenotype_labels) + local_names
+        self.default_shape = torch.cat([torch.full((phenotype_count,), 0.5), torch.zeros(len(local_names))]).to(**to)
+        self._local_count = local_count
 
         index = {name: i for i, name in enumerate(self.bone_names)}
         driver = torch.full((len(self.bone_names),), -1, dtype=torch.int64)
@@ -149,9 +157,14 @@ class AnnyBody(BodyModel):
         """[B, S] -> coefficients of the shape blendshapes (compact phenotype basis, then signed local changes)."""
         model = self._model
         phenotypes = shape[:, :self._phenotype_count].to(model.dtype)
-        local = shape[:, self._phenotype_count:].to(model.dtype)
+        if self._local_changes:
+            local = shape[:, self._phenotype_count:].to(model.dtype)
+        else:
+            local = phenotypes.new_zeros(shape.shape[0], self._local_count)
         facial = phenotypes.new_zeros(shape.shape[0], 0)
         coefficients = model._get_phenotype_blendshape_coefficients(phenotypes, local, facial)
+        if not self._local_changes:
+            coefficients = coefficients[:, :self._compact_count]
         return coefficients.to(self.dtype)
 
     def rest(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,6 +228,6 @@ def _frame_alignment(direction: torch.Tensor, side: torch.Tensor, target_directi
 
 
 @functools.cache
-def anny_body(device: str = "cpu", dtype: torch.dtype = torch.float32) -> AnnyBody:
-    """A shared :class:`AnnyBody` per device and dtype (construction copies ~150 MB of blendshapes)."""
-    return AnnyBody(device, dtype)
+def anny_body(device: str = "cpu", dtype: torch.dtype = torch.float32, local_changes: bool = True) -> AnnyBody:
+    """A shared :class:`AnnyBody` per device, dtype and shape space (construction copies ~110 MB of blendshapes)."""
+    return AnnyBody(device, dtype, local_changes)

@@ -74,8 +74,7 @@ def pose_mesh(tree: KinematicTree, vertices: torch.Tensor, joints: torch.Tensor,
     ``weights``: dense [V, J]; ``canonical_joint_bone``: [55] rig bone placing each canonical joint;
     ``joint_rotations``: [B, 55, 3]; ``root_translation``: [B, 3] or None.
     """
-    parents = torch.tensor(tree.parents, device=joints.device)
-    local = local_rotations(joint_rotations, rest_to_canonical, parents, bone_driver, bone_driver_fraction)
+    local = local_rotations(joint_rotations, rest_to_canonical, tree.parent_index, bone_driver, bone_driver_fraction)
     global_rotations, posed_joints = forward_kinematics(tree, local, joints)
     if root_translation is not None:
         posed_joints = posed_joints + root_translation[:, None]
