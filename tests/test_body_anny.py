@@ -156,3 +156,33 @@ def test_phenotype_only_shape_space(body):
     shape[:6] = torch.rand(6, generator=g)
     theta = 0.3 * torch.randn(1, 55, 3, generator=g)
     assert torch.allclose(small(shape[None, :6], theta).vertices, body(shape[None], theta).vertices, atol=1e-5)
+
+
+def test_rest_shape_matches_anny_itself(body):
+    from talkavatar.core.body.anny import ANNY_TO_WORLD, _load_anny
+
+    g = torch.Generator().manual_seed(3)
+    shape = body.default_shape.clone()
+    shape[:6] = torch.rand(6, generator=g)
+    shape[6:] = 0.5 * torch.randn(len(shape) - 6, generator=g)
+    model = _load_anny()
+    with torch.no_grad():
+        reference = model(phenotype_kwargs=shape[None, :6].double(), local_changes_kwargs=shape[None, 6:].double())
+        vertices, joints = body.rest(shape[None])
+    rotate = ANNY_TO_WORLD.double()
+    assert torch.allclose(vertices[0].double(), reference["rest_vertices"][0] @ rotate.T, atol=1e-5)
+    assert torch.allclose(joints[0].double(), reference["rest_bone_heads"][0] @ rotate.T, atol=1e-5)
+
+
+def test_cache_directory_follows_talkavatar_cache_dir(monkeypatch, tmp_path):
+    import anny.paths
+
+    from talkavatar.core.body.anny import configure_cache
+
+    before = anny.paths.get_anny_cache_path()
+    try:
+        monkeypatch.delenv("ANNY_CACHE_DIR", raising=False)
+        monkeypatch.setenv("TALKAVATAR_CACHE_DIR", str(tmp_path))
+        assert configure_cache() == tmp_path / "anny"
+    finally:
+        anny.paths.set_anny_cache_path(before)

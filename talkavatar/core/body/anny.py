@@ -101,6 +101,9 @@ class AnnyBody(BodyModel):
     def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                  local_changes: bool = True):
         model = _load_anny()
+        from anny.models.phenotype import make_phenotype_anchors, phenotype_blendshape_weights
+
+        self._phenotype_weights = phenotype_blendshape_weights
         to = dict(device=device, dtype=dtype)
         rotate = ANNY_TO_WORLD.to(torch.float64)
         self._model = model
@@ -125,6 +128,13 @@ class AnnyBody(BodyModel):
         self.expression_blendshapes = blend[facial_columns].to(**to)
         self._compact_count = compact_count
         self._phenotype_count = phenotype_count
+        # What the phenotype -> blendshape-coefficient map needs, on our device (the anny model stays on the CPU).
+        self._phenotype_labels = list(model.phenotype_labels)
+        self._anchors = {k: v.to(**to) for k, v in make_phenotype_anchors(torch.float64).items()}
+        self._variation_mask = model.stacked_phenotype_blend_shapes_mask.to(**to)
+        projection = model.phenotype_blendshape_projection
+        self._projection = None if projection is None else projection.to(**to)
+        self._extrapolate = model.extrapolate_phenotypes
 
         self.faces = model.faces.to(device=device, dtype=torch.int64)
         self.face_uvs = model.texture_coordinates[model.face_texture_coordinate_indices].to(**to)
@@ -154,18 +164,19 @@ class AnnyBody(BodyModel):
 
     # ---- shape -------------------------------------------------------------------------------------------------
     def shape_coefficients(self, shape: torch.Tensor) -> torch.Tensor:
-        """[B, S] -> coefficients of the shape blendshapes (compact phenotype basis, then signed local changes)."""
-        model = self._model
-        phenotypes = shape[:, :self._phenotype_count].to(model.dtype)
-        if self._local_changes:
-            local = shape[:, self._phenotype_count:].to(model.dtype)
-        else:
-            local = phenotypes.new_zeros(shape.shape[0], self._local_count)
-        facial = phenotypes.new_zeros(shape.shape[0], 0)
-        coefficients = model._get_phenotype_blendshape_coefficients(phenotypes, local, facial)
+        """[B, S] -> coefficients of the shape blendshapes (compact phenotype basis, then the local changes as
+        interleaved positive and negative parts), as Anny computes them."""
+        phenotypes = shape[:, :self._phenotype_count]
+        weights = self._phenotype_weights(phenotypes, self._phenotype_labels, self._anchors, self._variation_mask,
+                                          extrapolate=self._extrapolate)
+        if self._projection is not None:
+            weights = weights @ self._projection
         if not self._local_changes:
-            coefficients = coefficients[:, :self._compact_count]
-        return coefficients.to(self.dtype)
+            return weights
+        local = shape[:, self._phenotype_count:]
+        # Anny's ReLU split, written so that the gradient at zero is 1 for the positive part.
+        signed = torch.stack([local * (local >= 0).to(local.dtype), -local * (-local >= 0).to(local.dtype)], -1)
+        return torch.cat([weights, signed.reshape(shape.shape[0], -1)], 1)
 
     def rest(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         coefficients = self.shape_coefficients(shape)
