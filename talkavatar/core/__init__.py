@@ -1,0 +1,1 @@
+"""The shared compute core (torch): cameras, body models, skinning, UV binding, rasterization, losses."""
