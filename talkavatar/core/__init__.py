@@ -1,1 +1,1 @@
-"""The shared compute core (torch): cameras, body models, skinning, UV binding, rasterization, losses."""
+"""The shared compute core (torch): rotations, skinning, body models and rigs, mesh-bound Gaussians, rasterization."""
