@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from talkavatar.core.cameras import Cameras
+from talkavatar.core.rotations import quaternion_to_matrix
 from talkavatar.core.splats.gaussians import Gaussians
 
 ALPHA_THRESHOLD = 1.0 / 255.0  # a Gaussian whose alpha at a pixel is below this is skipped there
@@ -42,21 +42,11 @@ class Projected:
     colors: Tensor
 
 
-def quat_to_rotmat(quats: Tensor) -> Tensor:
-    """[..., 4] wxyz quaternions (normalised here, as gsplat does) -> [..., 3, 3] rotation matrices."""
-    w, x, y, z = F.normalize(quats, dim=-1).unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], dim=-1).reshape(*quats.shape[:-1], 3, 3)
-
-
 def project(gaussians: Gaussians, cameras: Cameras, settings) -> Projected:
     """EWA projection of every Gaussian into every camera, with gsplat's culling rules."""
     C, W, H = cameras.count, cameras.width, cameras.height
     g = gaussians
-    R_g = quat_to_rotmat(g.quats)
+    R_g = quaternion_to_matrix(g.quats)  # normalises, as gsplat does
     M = R_g * torch.exp(g.log_scales)[..., None, :]
     cov_world = M @ M.transpose(-1, -2)  # [(C,) N, 3, 3]
     means = g.means if g.means.dim() == 3 else g.means[None]
