@@ -3,7 +3,9 @@
 Conventions are converted here, once: our ``log_scales`` / ``opacity_logit`` become gsplat's activated ``scales``
 / ``opacities``; cameras need no change (gsplat is OpenCV with +0.5 pixel centres, like us); per-camera posed
 Gaussians [C, N, ...] become gsplat batch dimensions (one camera per batch entry). gsplat renders "RGB+ED"; the
-last channel is the expected depth. gsplat computes in float32 only.
+last channel is the expected depth. gsplat computes in float32 only. The background is composited here
+(``rgb + (1 - alpha) · background``, what gsplat's kernel does with ``T = 1 - alpha``): gsplat 1.5.3 rejects
+per-image backgrounds in packed mode.
 """
 
 from __future__ import annotations
@@ -58,18 +60,19 @@ def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings,
     C = cameras.count
     g = gaussians
     if g.batch_size is None:
-        viewmats, Ks, bgs = cameras.world_to_camera, cameras.K, background
+        viewmats, Ks = cameras.world_to_camera, cameras.K
         means, quats, log_scales, logits, colors = g.means, g.quats, g.log_scales, g.opacity_logit, g.rgb
     else:  # posed per camera: batch dimension B = C, one camera per batch entry
         g = g.per_camera(C)
-        viewmats, Ks, bgs = cameras.world_to_camera[:, None], cameras.K[:, None], background[:, None]
+        viewmats, Ks = cameras.world_to_camera[:, None], cameras.K[:, None]
         means, quats, log_scales, logits, colors = g.means, g.quats, g.log_scales, g.opacity_logit, g.rgb
     out, alphas, _ = rasterization(
         means, quats, torch.exp(log_scales), torch.sigmoid(logits), colors, viewmats, Ks,
         cameras.width, cameras.height,
         near_plane=settings.near_plane, far_plane=settings.far_plane, eps2d=settings.eps2d,
-        packed=packed, backgrounds=bgs, render_mode="RGB+ED", rasterize_mode="classic",
+        packed=packed, render_mode="RGB+ED", rasterize_mode="classic",
     )
     if g.batch_size is not None:
         out, alphas = out[:, 0], alphas[:, 0]
-    return out[..., :3], alphas, out[..., 3:]
+    rgb = out[..., :3] + (1 - alphas) * background[:, None, None, :]
+    return rgb, alphas, out[..., 3:]
