@@ -1,0 +1,257 @@
+"""Pose + render speed of a UV-bound Gaussian avatar (DESIGN.md "Targets": >= 1000 fps at 512², >= 300 fps at
+1080×1920 on one H100, batched allowed).
+
+The avatar: a baked personal rig (``Rig``, e.g. Anny's, 13.7k vertices, 104 bones, 52 ARKit blendshapes) with one
+Gaussian per UV texel at ``--uv-resolution`` (512 gives ~164k on Anny), bound to its triangle with fixed
+barycentrics (``Binding``), with a canonical-space offset dX, a rotation in its triangle's frame, scales sized to
+the local texel spacing, opaque-ish opacity and varied colours. A frame is posed from random talking-range joint
+rotations and ARKit weights: expression blendshapes, LBS (``Rig.pose``), barycentric points + skinned offsets
+(``Binding.positions``), Gaussian rotation = posed triangle frame ∘ local rotation. Then ``rasterize()`` renders
+each frame's own Gaussians from a frontal camera framing the whole body.
+
+Timing: CUDA events around the region, warm-up first, median over repeats, rotating among several pose batches.
+"pose" is posing alone, "raster" rendering pre-posed Gaussians, "total" both back to back. fps = frames / time.
+
+Usage (device machine): ``python benchmarks/render_speed.py --rig anny_rig.safetensors``; bake the rig where anny
+is installed with ``python benchmarks/render_speed.py --bake anny_rig.safetensors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from talkavatar.core.binding import Binding, triangle_frames  # noqa: E402
+from talkavatar.core.body.rig import Rig  # noqa: E402
+from talkavatar.core.cameras import Cameras  # noqa: E402
+from talkavatar.core.rotations import matrix_to_quaternion  # noqa: E402
+from talkavatar.core.splats import Gaussians, rasterize  # noqa: E402
+
+
+def load_rig(path: Path) -> Rig:
+    """Load a baked rig; without jsonschema (the device image lacks it) skip the schema check of our own file."""
+    try:
+        return Rig.load(path)
+    except ImportError:
+        from safetensors import safe_open
+        from safetensors.numpy import load_file
+
+        with safe_open(str(path), framework="numpy") as f:
+            metadata = dict(f.metadata())
+        return Rig.from_tensors(load_file(str(path)), metadata)
+
+
+def quaternion_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Hamilton product of wxyz quaternions (rotation a after b). [..., 4] x [..., 4] -> [..., 4]."""
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
+
+
+@dataclass
+class Avatar:
+    """The learned per-Gaussian parameters of a UV-bound avatar (random but plausible values here)."""
+
+    rig: Rig
+    binding: Binding
+    offsets: torch.Tensor  # [N, 3] canonical dX (metres)
+    local_quats: torch.Tensor  # [N, 4] rotation in the triangle frame
+    log_scales: torch.Tensor  # [N, 3]
+    opacity_logit: torch.Tensor  # [N]
+    rgb: torch.Tensor  # [N, 3]
+    rest_frames: torch.Tensor  # [1, F, 3, 3] rest triangle frames
+
+    @classmethod
+    def build(cls, rig: Rig, resolution: int, device: torch.device, seed: int = 0) -> "Avatar":
+        binding = Binding.from_uv(rig.face_uvs, resolution)
+        n = binding.count
+        gen = torch.Generator().manual_seed(seed)
+        v = rig.vertices
+        f = rig.faces
+        area = 0.5 * torch.linalg.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]], dim=-1).norm(dim=-1)
+        per_face = torch.bincount(binding.face_index, minlength=f.shape[0]).clamp_min(1)
+        spacing = torch.sqrt(area / per_face)[binding.face_index].clamp_min(1e-4)  # ~ texel spacing in metres
+        tangent = 0.6 * spacing * (0.8 + 0.4 * torch.rand(n, generator=gen))
+        log_scales = torch.log(torch.stack([tangent, tangent * (0.8 + 0.4 * torch.rand(n, generator=gen)),
+                                            0.2 * tangent], -1))
+        local = torch.nn.functional.normalize(torch.tensor([1.0, 0, 0, 0]) + 0.1 * torch.randn(n, 4, generator=gen),
+                                              dim=-1)
+        avatar = cls(rig.to(device), binding.to(device), 0.002 * torch.randn(n, 3, generator=gen),
+                     local, log_scales, 2.5 + torch.randn(n, generator=gen), torch.rand(n, 3, generator=gen),
+                     torch.empty(0))
+        for name in ("offsets", "local_quats", "log_scales", "opacity_logit", "rgb"):
+            setattr(avatar, name, getattr(avatar, name).to(device))
+        avatar.rest_frames = triangle_frames(avatar.rig.vertices[None], avatar.rig.faces)
+        return avatar
+
+    def pose(self, joint_rotations: torch.Tensor, arkit_weights: torch.Tensor) -> Gaussians:
+        """Gaussians of B frames: [B, N, ...] means and rotations, shared scales/opacity/colour."""
+        body = self.rig.pose(joint_rotations, None, arkit_weights)
+        faces = self.rig.faces
+        means = self.binding.positions(body.vertices, faces, body.vertex_transforms, self.offsets)
+        face_rotation = triangle_frames(body.vertices, faces) @ self.rest_frames.transpose(-1, -2)  # [B, F, 3, 3]
+        face_quats = matrix_to_quaternion(face_rotation)[:, self.binding.face_index]  # [B, N, 4]
+        quats = quaternion_multiply(face_quats, self.local_quats)
+        return Gaussians(means, quats, self.log_scales, self.opacity_logit, self.rgb)
+
+
+def random_motion(batch: int, device: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Talking-range poses: small joint rotations [B, 55, 3] (radians) and ARKit weights [B, 52] in 0..0.5."""
+    gen = torch.Generator().manual_seed(seed)
+    return (0.15 * torch.randn(batch, 55, 3, generator=gen)).to(device), \
+        (0.5 * torch.rand(batch, 52, generator=gen)).to(device)
+
+
+def frontal_cameras(rig: Rig, batch: int, width: int, height: int, device: torch.device) -> Cameras:
+    """Cameras 3 m in front of the body (+Z), framing its full height with a 5% margin."""
+    v = rig.vertices
+    centre = (v.min(0).values + v.max(0).values) / 2
+    extent = float((v.max(0).values - v.min(0).values)[1]) * 1.05
+    fov = 2 * math.degrees(math.atan(0.5 * extent / 3.0))
+    cams = Cameras.orbit(centre.cpu(), 3.0, torch.zeros(batch), width=width, height=height, fov_y_degrees=fov)
+    return cams.to(device)
+
+
+def time_region(fn, inputs: list, repeats: int, warmup: int = 3) -> float:
+    """Median seconds of ``fn(x)`` over ``repeats`` calls (cycling through ``inputs``), timed with CUDA events."""
+    for i in range(warmup):
+        fn(inputs[i % len(inputs)])
+    torch.cuda.synchronize()
+    times = []
+    for i in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn(inputs[i % len(inputs)])
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1000)
+    return statistics.median(times)
+
+
+def run_case(avatar: Avatar, width: int, height: int, batch: int, repeats: int, device,
+             compare_packed: bool = False) -> dict:
+    motions = [random_motion(batch, device, seed) for seed in range(4)]
+    extra = {}
+    cams = frontal_cameras(avatar.rig, batch, width, height, device)
+    with torch.no_grad():
+        posed = [avatar.pose(*m) for m in motions]
+        check = rasterize(posed[0], cams, background=(1.0, 1.0, 1.0))
+        t_pose = time_region(lambda m: avatar.pose(*m), motions, repeats)
+        t_raster = time_region(lambda g: rasterize(g, cams, background=(1.0, 1.0, 1.0)), posed, repeats)
+        if compare_packed:  # gsplat's packed layout: same image, other memory/speed trade-off
+            from talkavatar.core.splats import gsplat_backend
+
+            default = gsplat_backend.PACKED
+            gsplat_backend.PACKED = not default
+            t_other = time_region(lambda g: rasterize(g, cams, background=(1.0, 1.0, 1.0)), posed, repeats)
+            gsplat_backend.PACKED = default
+            extra = {f"raster_fps_packed_{not default}": batch / t_other}
+        del posed
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        t_total = time_region(lambda m: rasterize(avatar.pose(*m), cams, background=(1.0, 1.0, 1.0)), motions,
+                              repeats)
+        peak = torch.cuda.max_memory_allocated()  # whole process: avatar, rig, motions, posing and rendering
+    coverage = float((check.alpha > 0.5).float().mean())
+    return {"width": width, "height": height, "batch": batch, "gaussians": avatar.binding.count,
+            "backend": check.backend, "coverage": coverage,
+            "pose_fps": batch / t_pose, "raster_fps": batch / t_raster, "total_fps": batch / t_total,
+            "total_ms_per_frame": 1000 * t_total / batch, "peak_mib": peak / 2**20, **extra}
+
+
+def warm_up_gpu(avatar: Avatar, device, seconds: float = 2.0) -> None:
+    """Keep the GPU busy for a while first: an idle H100 sits at 345 MHz and ramps its clocks up under load, which
+    otherwise lands in the first case's figures."""
+    import time
+
+    motion = random_motion(8, device, 1)
+    cams = frontal_cameras(avatar.rig, 8, 1080, 1920, device)
+    end = time.perf_counter() + seconds
+    with torch.no_grad():
+        while time.perf_counter() < end:
+            rasterize(avatar.pose(*motion), cams)
+            torch.cuda.synchronize()
+
+
+def profile_case(avatar: Avatar, width: int, height: int, batch: int, device, top: int = 12) -> str:
+    """Kernel-level breakdown of one pose + render call (torch profiler, CUDA time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    motion = random_motion(batch, device, 99)
+    cams = frontal_cameras(avatar.rig, batch, width, height, device)
+    with torch.no_grad():
+        for _ in range(3):
+            rasterize(avatar.pose(*motion), cams)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            for _ in range(5):
+                rasterize(avatar.pose(*motion), cams)
+            torch.cuda.synchronize()
+    return prof.key_averages().table(sort_by="cuda_time_total", row_limit=top, max_name_column_width=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rig", type=Path, help="baked rig (.safetensors)")
+    parser.add_argument("--bake", type=Path, help="bake Anny's default rig to this file and exit (needs anny)")
+    parser.add_argument("--uv-resolution", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--batches-512", default="1,8,32")
+    parser.add_argument("--batches-1080", default="1,4,16")
+    parser.add_argument("--profile", action="store_true", help="print a kernel breakdown for batch 1 and the largest")
+    parser.add_argument("--compare-packed", action="store_true", help="also time gsplat's other packed mode")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    if args.bake:
+        from talkavatar.core.body.anny import anny_body
+
+        anny_body().bake_rig().save(args.bake)
+        print(f"baked {args.bake}")
+        return
+    if not torch.cuda.is_available():
+        raise SystemExit("this benchmark needs a CUDA device")
+    device = torch.device("cuda")
+    rig = load_rig(args.rig)
+    avatar = Avatar.build(rig, args.uv_resolution, device)
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, {avatar.binding.count} Gaussians "
+          f"(UV {args.uv_resolution}), rig {rig.model} V={rig.vertices.shape[0]} J={rig.joints.shape[0]}",
+          flush=True)
+
+    cases = [(512, 512, int(b)) for b in args.batches_512.split(",")]
+    cases += [(1080, 1920, int(b)) for b in args.batches_1080.split(",")]
+    warm_up_gpu(avatar, device)
+    results = []
+    for width, height, batch in cases:
+        r = run_case(avatar, width, height, batch, args.repeats, device, args.compare_packed)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    if args.profile:
+        for width, height, batch in (cases[0], cases[-1]):
+            print(f"\n--- profile {width}x{height} batch {batch} (5 calls) ---")
+            print(profile_case(avatar, width, height, batch, device))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+    print("\n| size (W×H) | batch | Gaussians | backend | pose fps | raster fps | pose+raster fps | ms/frame | "
+          "peak GPU MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['width']}×{r['height']} | {r['batch']} | {r['gaussians']} | {r['backend']} | "
+              f"{r['pose_fps']:.0f} | {r['raster_fps']:.0f} | {r['total_fps']:.0f} | {r['total_ms_per_frame']:.2f} | "
+              f"{r['peak_mib']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""One ``rasterize()`` for every stage: colour, alpha and expected depth of Gaussians seen by a batch of cameras.
+
+Backends compute the same function (gsplat 1.5.3's "classic" 3DGS rasterization, RGB+ED mode):
+
+* EWA projection of each Gaussian with gsplat's Jacobian clamp (1.3 × the half field of view), plus ``eps2d``
+  (0.3 px²) added to the 2D covariance ("low-pass" dilation);
+* culling: camera-space depth outside ``[near_plane, far_plane]``, non-positive determinant, opacity < 1/255;
+* per pixel, Gaussians front to back in depth order, alpha = min(0.999, opacity · exp(-½ dᵀ Σ⁻¹ d)), skipped when
+  below 1/255; a pixel stops before the Gaussian that would bring its transmittance to ≤ 1e-4;
+* rgb = Σ wᵢ cᵢ + T·background, alpha = 1 − T, depth = Σ wᵢ zᵢ / max(alpha, 1e-10) (0 where nothing is seen).
+
+``reference`` is plain torch (CPU or CUDA, any float dtype, differentiable by autograd) and is the parity oracle;
+``gsplat`` is the fast CUDA path (float32). ``auto`` picks gsplat for float32 CUDA tensors when gsplat's CUDA
+extension loads, else the reference; the backend actually used is returned in ``RenderOutput.backend``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from talkavatar.core.cameras import Cameras
+from talkavatar.core.splats.gaussians import Gaussians
+from talkavatar.errors import MissingDependency
+
+Backend = Literal["auto", "gsplat", "reference"]
+
+
+@dataclass(frozen=True)
+class RasterSettings:
+    """Numbers that change the image (identical meaning in every backend).
+
+    near_plane, far_plane: Gaussians whose centre has camera-space z outside this range are dropped (metres).
+    eps2d: added to the diagonal of each projected 2D covariance (pixels²); gsplat's default 0.3.
+    """
+
+    near_plane: float = 0.01
+    far_plane: float = 1e10
+    eps2d: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 0 < self.near_plane < self.far_plane:
+            raise ValueError(f"need 0 < near_plane < far_plane, got {self.near_plane}, {self.far_plane}")
+        if self.eps2d < 0:
+            raise ValueError(f"eps2d must be >= 0, got {self.eps2d}")
+
+
+@dataclass(frozen=True)
+class RenderOutput:
+    """rgb: [C, H, W, 3]; alpha: [C, H, W, 1]; depth: [C, H, W, 1] expected camera-space z (0 where alpha is 0);
+    backend: the backend that produced them ("gsplat" or "reference")."""
+
+    rgb: Tensor
+    alpha: Tensor
+    depth: Tensor
+    backend: str
+
+
+def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "auto",
+              background: Tensor | tuple[float, float, float] | None = None,
+              settings: RasterSettings = RasterSettings()) -> RenderOutput:
+    """Render ``gaussians`` from every camera.
+
+    gaussians: shared ([N, ...] fields) or posed per camera ([C, N, ...] fields, C = ``cameras.count``).
+    cameras: C cameras on the Gaussians' device and dtype.
+    background: [3], [C, 3] or an RGB tuple; black when None.
+    Raises ``ValueError`` on inconsistent inputs and ``MissingDependency`` when ``backend="gsplat"`` cannot run.
+    """
+    C = cameras.count
+    if gaussians.batch_size not in (None, C):
+        raise ValueError(f"Gaussians are posed for {gaussians.batch_size} cameras but {C} cameras were given")
+    if cameras.device != gaussians.device or cameras.dtype != gaussians.dtype:
+        raise ValueError(f"cameras ({cameras.dtype} on {cameras.device}) and Gaussians ({gaussians.dtype} on "
+                         f"{gaussians.device}) must share device and dtype")
+    bg = _background(background, C, gaussians.dtype, gaussians.device)
+    chosen = _choose(backend, gaussians)
+    if chosen == "gsplat":
+        from talkavatar.core.splats import gsplat_backend
+
+        rgb, alpha, depth = gsplat_backend.render(gaussians, cameras, bg, settings)
+    else:
+        from talkavatar.core.splats import reference
+
+        rgb, alpha, depth = reference.render(gaussians, cameras, bg, settings)
+    return RenderOutput(rgb, alpha, depth, chosen)
+
+
+def _background(background, C: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    if background is None:
+        return torch.zeros(C, 3, dtype=dtype, device=device)
+    bg = torch.as_tensor(background, dtype=dtype, device=device)
+    if bg.shape == (3,):
+        return bg.expand(C, 3)
+    if bg.shape == (C, 3):
+        return bg
+    raise ValueError(f"background must be [3] or [{C}, 3], got {list(bg.shape)}")
+
+
+def _choose(backend: str, gaussians: Gaussians) -> str:
+    if backend == "reference":
+        return "reference"
+    if backend not in ("auto", "gsplat"):
+        raise ValueError(f"unknown rasterizer backend {backend!r}; choose auto, gsplat or reference")
+    from talkavatar.core.splats import gsplat_backend
+
+    problem = gsplat_backend.unavailable_reason(gaussians.device, gaussians.dtype)
+    if problem is None:
+        return "gsplat"
+    if backend == "gsplat":
+        raise MissingDependency(f"the gsplat rasterizer cannot run: {problem}",
+                                tip="use backend 'auto' or 'reference', or install gsplat==1.5.3 on a CUDA machine")
+    return "reference"
