@@ -1,0 +1,133 @@
+"""The avatar: Gaussians bound to a personal rig through its UV map (One Shot One Talk §3.1 with GUAVA's binding).
+
+Each Gaussian sits at a fixed barycentric point of a rig triangle plus a learned canonical-space offset ``dX``; it
+moves with the barycentric blend of its triangle's LBS transforms and turns with its triangle's frame. The mesh
+carries its own learned vertex offsets ``dT`` (used by the mesh regularisers during fitting and by anything that
+needs the clothed surface); the loss ``|dX - Bary(dT)|`` keeps the two together. Posing needs only this module,
+the rig and the binding: no body-model package.
+
+Stored as ``fit/avatar.safetensors`` (schema ``talkavatar.avatar``) beside the rig (``talkavatar.rig``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import torch
+
+from talkavatar.core.binding import Binding
+from talkavatar.core.body.rig import Rig
+from talkavatar.core.rotations import matrix_to_quaternion, quaternion_to_matrix
+from talkavatar.core.splats import Gaussians
+
+SCHEMA = "talkavatar.avatar"
+
+
+@dataclass(frozen=True)
+class Avatar:
+    """A rig plus ``N`` bound Gaussians. Float tensors share one device and dtype.
+
+    offsets: [N, 3] canonical-space dX (metres); rgb: [N, 3] linear 0..1; log_scales: [N, 3];
+    quats: [N, 4] wxyz rotation relative to the Gaussian's rest triangle frame; opacity_logit: [N];
+    vertex_offsets: [V, 3] canonical-space dT of the rig's vertices (metres).
+    """
+
+    rig: Rig
+    binding: Binding
+    offsets: torch.Tensor
+    rgb: torch.Tensor
+    log_scales: torch.Tensor
+    quats: torch.Tensor
+    opacity_logit: torch.Tensor
+    vertex_offsets: torch.Tensor
+
+    def __post_init__(self):
+        n, v = self.binding.count, self.rig.vertices.shape[0]
+        want = {"offsets": (n, 3), "rgb": (n, 3), "log_scales": (n, 3), "quats": (n, 4), "opacity_logit": (n,),
+                "vertex_offsets": (v, 3)}
+        for name, shape in want.items():
+            got = tuple(getattr(self, name).shape)
+            if got != shape:
+                raise ValueError(f"avatar {name} has shape {list(got)}, expected {list(shape)}")
+
+    @property
+    def count(self) -> int:
+        return self.binding.count
+
+    @classmethod
+    def on_surface(cls, rig: Rig, resolution: int, texture: torch.Tensor | None = None,
+                   opacity: float = 0.95) -> "Avatar":
+        """Gaussians at texel centres of a ``resolution``² UV map, isotropic, one texel wide.
+
+        ``texture``: optional [resolution, resolution, 3] linear colours, row 0 at the top (v = 1); grey otherwise.
+        """
+        binding = Binding.from_uv(rig.face_uvs, resolution).to(rig.device)
+        n = binding.count
+        if texture is not None:
+            col, row = binding.texel[:, 0], binding.texel[:, 1]
+            rgb = texture.to(rig.device, rig.dtype)[row, col]
+        else:
+            rgb = torch.full((n, 3), 0.5, dtype=rig.dtype, device=rig.device)
+        scale = texel_size(rig, binding)
+        quats = torch.zeros(n, 4, dtype=rig.dtype, device=rig.device)
+        quats[:, 0] = 1
+        return cls(rig, binding, offsets=torch.zeros(n, 3, dtype=rig.dtype, device=rig.device), rgb=rgb,
+                   log_scales=scale.log()[:, None].expand(n, 3).clone(), quats=quats,
+                   opacity_logit=torch.full((n,), math.log(opacity / (1 - opacity)), dtype=rig.dtype,
+                                            device=rig.device),
+                   vertex_offsets=torch.zeros_like(rig.vertices))
+
+    def to(self, device=None, dtype: torch.dtype | None = None) -> "Avatar":
+        changes = {f.name: getattr(self, f.name).to(device=device, dtype=dtype)
+                   for f in fields(self) if isinstance(getattr(self, f.name), torch.Tensor)}
+        return replace(self, rig=self.rig.to(device, dtype), binding=self.binding.to(device, dtype), **changes)
+
+    def pose(self, joint_rotations: torch.Tensor, root_translation: torch.Tensor | None = None,
+             arkit_weights: torch.Tensor | None = None) -> Gaussians:
+        """Posed Gaussians for a batch of frames, fields [B, N, ...].
+
+        ``joint_rotations``: [B, 55, 3] canonical axis-angle; ``root_translation``: [B, 3]; ``arkit_weights``: [B, 52].
+        """
+        posed = self.rig.pose(joint_rotations, root_translation, arkit_weights)
+        faces = self.rig.faces
+        means = self.binding.positions(posed.vertices, faces, posed.vertex_transforms, self.offsets)
+        turn = self.binding.frame_rotations(self.rig.rest_vertices(arkit_weights), posed.vertices, faces)
+        quats = matrix_to_quaternion(turn @ quaternion_to_matrix(self.quats))
+        b = means.shape[0]
+        return Gaussians(means=means, quats=quats, log_scales=self.log_scales.expand(b, -1, -1),
+                         opacity_logit=self.opacity_logit.expand(b, -1), rgb=self.rgb.expand(b, -1, -1))
+
+    # ---- storage -----------------------------------------------------------------------------------------------
+    def to_tensors(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """Arrays and metadata of the ``talkavatar.avatar`` file (the rig is stored on its own)."""
+        tensors = {"face_index": self.binding.face_index, "barycentrics": self.binding.barycentrics,
+                   "texel": self.binding.texel}
+        tensors.update({f.name: getattr(self, f.name) for f in fields(self)
+                        if isinstance(getattr(self, f.name), torch.Tensor)})
+        arrays = {}
+        for name, t in tensors.items():
+            t = t.detach().cpu()
+            arrays[name] = (t.float() if t.is_floating_point() else t.long()).numpy()
+        return arrays, {"uv_resolution": str(self.binding.resolution)}
+
+    @classmethod
+    def from_tensors(cls, rig: Rig, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> "Avatar":
+        index = tensors["face_index"]
+        if index.size and (index.min() < 0 or index.max() >= rig.faces.shape[0]):
+            raise ValueError("avatar Gaussians refer to triangles the rig does not have")
+        t = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
+        binding = Binding(t.pop("face_index"), t.pop("barycentrics"), t.pop("texel"), int(metadata["uv_resolution"]))
+        return cls(rig.to(dtype=torch.float32), binding, **t)
+
+
+def texel_size(rig: Rig, binding: Binding) -> torch.Tensor:
+    """Metres covered by one texel around each Gaussian, [N]: sqrt(3D area / UV area) of its triangle / R."""
+    corners = rig.vertices[rig.faces]  # [F, 3, 3]
+    area3 = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]).norm(dim=-1) / 2
+    uv = rig.face_uvs
+    e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
+    area_uv = (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).abs() / 2
+    per_face = (area3 / area_uv.clamp_min(1e-12)).sqrt() / binding.resolution
+    return per_face[binding.face_index].clamp(1e-4, 0.05)
