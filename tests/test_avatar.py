@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from talkavatar.bundle import load_tensors, save_tensors
-from talkavatar.core.avatar import SCHEMA, Avatar
+from talkavatar.core.avatar import Avatar
 from talkavatar.core.splats import rasterize
 from talkavatar.core.cameras import Cameras
 from tests.toy_body import toy_rig
@@ -46,9 +45,9 @@ def test_batched_pose_equals_looped():
 def test_storage_round_trip(tmp_path):
     rig = toy_rig(dtype=torch.float32)
     avatar = Avatar.on_surface(rig, resolution=16)
-    tensors, metadata = avatar.to_tensors()
-    save_tensors(tmp_path / "avatar.safetensors", tensors, SCHEMA, metadata)
-    back = Avatar.from_tensors(rig, *load_tensors(tmp_path / "avatar.safetensors", SCHEMA))
+    avatar.save(tmp_path)
+    back = Avatar.load(tmp_path)
+    assert torch.equal(back.rig.faces, rig.faces)
     assert back.binding.resolution == 16
     for name in ("offsets", "rgb", "log_scales", "quats", "opacity_logit", "vertex_offsets"):
         assert torch.equal(getattr(back, name), getattr(avatar, name))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +24,8 @@ from talkavatar.core.rotations import matrix_to_quaternion, quaternion_to_matrix
 from talkavatar.core.splats import Gaussians
 
 SCHEMA = "talkavatar.avatar"
+AVATAR_FILE = "avatar.safetensors"
+RIG_FILE = "rig.safetensors"
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,22 @@ class Avatar:
         t = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
         binding = Binding(t.pop("face_index"), t.pop("barycentrics"), t.pop("texel"), int(metadata["uv_resolution"]))
         return cls(rig.to(dtype=torch.float32), binding, **t)
+
+    def save(self, directory: Path) -> None:
+        """Write ``avatar.safetensors`` and ``rig.safetensors`` into ``directory`` (e.g. a stage writer's ``dir``)."""
+        from talkavatar.bundle.tensors import save_tensors
+
+        self.rig.save(Path(directory) / RIG_FILE)
+        tensors, metadata = self.to_tensors()
+        save_tensors(Path(directory) / AVATAR_FILE, tensors, SCHEMA, metadata)
+
+    @classmethod
+    def load(cls, directory: Path) -> "Avatar":
+        """Read what :meth:`save` wrote (validated against both schemas)."""
+        from talkavatar.bundle.tensors import load_tensors
+
+        rig = Rig.load(Path(directory) / RIG_FILE)
+        return cls.from_tensors(rig, *load_tensors(Path(directory) / AVATAR_FILE, SCHEMA))
 
 
 def texel_size(rig: Rig, binding: Binding) -> torch.Tensor:
