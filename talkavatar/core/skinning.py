@@ -29,7 +29,8 @@ class KinematicTree:
     order: torch.Tensor    # [J] joints in level order
     inverse: torch.Tensor  # [J] position of each joint in ``order``
     parent_index: torch.Tensor  # [J] parents as a tensor, the root's being -1
-    jump_steps: int = 0  # ceil(log2(depth)): pointer-jumping steps that compose every chain
+    jump_steps: int  # ceil(log2(depth)): pointer-jumping steps that compose every chain
+    jump_ancestor: torch.Tensor  # [J + 1] parents, with the root (and the identity slot J) pointing at slot J
 
     @classmethod
     def from_parents(cls, parents) -> "KinematicTree":
@@ -58,13 +59,14 @@ class KinematicTree:
             raise ValueError("the joint tree has a cycle or joints not reachable from the root")
         order_t = torch.tensor(order)
         depth = len(levels) + 1
+        ancestor = torch.tensor([len(parents)] + parents[1:] + [len(parents)])
         return cls(tuple(parents), tuple(levels), order_t, torch.argsort(order_t), torch.tensor(parents),
-                   max(0, math.ceil(math.log2(depth))))
+                   max(0, math.ceil(math.log2(depth))), ancestor)
 
     def to(self, device) -> "KinematicTree":
         return KinematicTree(self.parents, tuple((a.to(device), b.to(device)) for a, b in self.levels),
                              self.order.to(device), self.inverse.to(device), self.parent_index.to(device),
-                             self.jump_steps)
+                             self.jump_steps, self.jump_ancestor.to(device))
 
 
 def forward_kinematics(tree: KinematicTree, local_rotations: torch.Tensor,
@@ -87,8 +89,7 @@ def forward_kinematics(tree: KinematicTree, local_rotations: torch.Tensor,
     local[:, :count, :3, 3] = offsets
     local[:, :, 3, 3] = 1
     local[:, count, :3, :3] = torch.eye(3, dtype=local.dtype, device=local.device)
-    ancestor = torch.cat([torch.where(tree.parent_index < 0, count, tree.parent_index),
-                          torch.tensor([count], device=tree.parent_index.device)])
+    ancestor = tree.jump_ancestor
     world = local
     for _ in range(tree.jump_steps):
         world = world[:, ancestor] @ world
