@@ -26,7 +26,8 @@ def _naive_pose(rig: Rig, theta, transl, arkit):
     world = []
     for b in range(j):
         d = int(rig.bone_driver[b])
-        r = axis_angle_to_matrix(theta[d] * rig.bone_driver_fraction[b]) if d >= 0 else torch.eye(3, dtype=theta.dtype)
+        eye = torch.eye(3, dtype=theta.dtype)
+        r = axis_angle_to_matrix(theta[d] * rig.bone_driver_fraction[b]) if d >= 0 else eye
         p = int(rig.parents[b])
         local = (a[p].T if p >= 0 else torch.eye(3, dtype=theta.dtype)) @ r @ a[b]
         m = torch.eye(4, dtype=theta.dtype)
