@@ -128,3 +128,20 @@ def test_load_rejects_other_schema(tmp_path):
     save_motion(tmp_path / "x.motion.safetensors", Motion.still(2))
     with pytest.raises(InvalidInput):
         Rig.load(tmp_path / "x.motion.safetensors")
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    from talkavatar.core.binding import Binding
+
+    rig = toy_rig().to(dtype=torch.float32)
+    theta, transl, arkit = (t.float() for t in _random_pose(16, seed=5))
+    cpu = rig.pose(theta, transl, arkit)
+    gpu = rig.to("cuda").pose(theta.cuda(), transl.cuda(), arkit.cuda())
+    assert torch.allclose(gpu.vertices.cpu(), cpu.vertices, atol=1e-5)
+    assert torch.allclose(gpu.vertex_transforms.cpu(), cpu.vertex_transforms, atol=1e-5)
+    binding = Binding.from_uv(rig.face_uvs, 32)
+    offsets = 0.01 * torch.randn(binding.count, 3)
+    a = binding.positions(cpu.vertices, rig.faces, cpu.vertex_transforms, offsets)
+    b = binding.to("cuda").positions(gpu.vertices, rig.faces.cuda(), gpu.vertex_transforms, offsets.cuda())
+    assert torch.allclose(a, b.cpu(), atol=1e-5)
