@@ -131,6 +131,7 @@ def test_load_rejects_other_schema(tmp_path):
 
 
 @pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run through the device tool)")
 def test_cuda_matches_cpu():
     from talkavatar.core.binding import Binding
 
