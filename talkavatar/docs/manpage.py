@@ -17,9 +17,11 @@ EXIT_STATUS = [
 ENVIRONMENT = [
     ("TALKAVATAR_BUNDLE", "Bundle used when -b/--bundle is not given."),
     ("TALKAVATAR_SMPLX_DIR", "Directory with the user's own SMPL-X model files (for --body-model smplx)."),
-    ("TALKAVATAR_CACHE_DIR", "Where talkavatar keeps model caches (the Anny body-model cache, ~1.2 GB, built once "
-                             "per machine). Default: ~/.cache/talkavatar."),
-    ("ANNY_CACHE_DIR", "The Anny package's own cache location; takes precedence over TALKAVATAR_CACHE_DIR."),
+    ("TALKAVATAR_CACHE_DIR", "Where talkavatar keeps model caches: the Anny body-model cache (~1.2 GB, built once "
+                             "per machine in about a minute) goes to $TALKAVATAR_CACHE_DIR/anny when ANNY_CACHE_DIR "
+                             "is unset."),
+    ("ANNY_CACHE_DIR", "The Anny package's own cache location (default ~/.cache/anny); takes precedence over "
+                       "TALKAVATAR_CACHE_DIR."),
 ]
 
 FILES = [
