@@ -27,6 +27,7 @@ class KinematicTree:
     levels: tuple[tuple[torch.Tensor, torch.Tensor], ...]
     order: torch.Tensor    # [J] joints in level order
     inverse: torch.Tensor  # [J] position of each joint in ``order``
+    parent_index: torch.Tensor  # [J] parents as a tensor, the root's being -1
 
     @classmethod
     def from_parents(cls, parents) -> "KinematicTree":
@@ -54,11 +55,11 @@ class KinematicTree:
         if len(order) != len(parents):
             raise ValueError("the joint tree has a cycle or joints not reachable from the root")
         order_t = torch.tensor(order)
-        return cls(tuple(parents), tuple(levels), order_t, torch.argsort(order_t))
+        return cls(tuple(parents), tuple(levels), order_t, torch.argsort(order_t), torch.tensor(parents))
 
     def to(self, device) -> "KinematicTree":
         return KinematicTree(self.parents, tuple((a.to(device), b.to(device)) for a, b in self.levels),
-                             self.order.to(device), self.inverse.to(device))
+                             self.order.to(device), self.inverse.to(device), self.parent_index.to(device))
 
 
 def forward_kinematics(tree: KinematicTree, local_rotations: torch.Tensor,
@@ -70,8 +71,7 @@ def forward_kinematics(tree: KinematicTree, local_rotations: torch.Tensor,
     """
     batch = local_rotations.shape[0]
     rest_joints = rest_joints.expand(batch, -1, -1) if rest_joints.dim() == 2 else rest_joints
-    parents = torch.tensor([0] + list(tree.parents[1:]), device=rest_joints.device)
-    offsets = rest_joints - rest_joints[:, parents]  # [B, J, 3], root: 0
+    offsets = rest_joints - rest_joints[:, tree.parent_index.clamp_min(0)]  # [B, J, 3], root: 0
     rotations = [local_rotations[:, :1]]
     positions = [rest_joints[:, :1]]
     for joints, local_parent in tree.levels:

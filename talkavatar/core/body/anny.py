@@ -92,12 +92,18 @@ def _load_anny():
 
 class AnnyBody(BodyModel):
     """Anny as a :class:`BodyModel`. Shape [S]: the 6 phenotypes (``gender, age, muscle, weight, height,
-    proportions`` in 0..1, default 0.5) then Anny's default local changes (-1..1, default 0)."""
+    proportions`` in 0..1, default 0.5), then, with ``local_changes=True``, Anny's 288 default local changes (-1..1,
+    default 0). Without them the shape blendshape basis is ~10x smaller and the forward pass correspondingly
+    cheaper."""
 
     name = "anny"
 
-    def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
+    def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                 local_changes: bool = True):
         model = _load_anny()
+        from anny.models.phenotype import make_phenotype_anchors, phenotype_blendshape_weights
+
+        self._phenotype_weights = phenotype_blendshape_weights
         to = dict(device=device, dtype=dtype)
         rotate = ANNY_TO_WORLD.to(torch.float64)
         self._model = model
@@ -107,7 +113,10 @@ class AnnyBody(BodyModel):
         local_count = len(model.local_change_labels)
         blend_count = model.blendshapes.shape[0]
         compact_count = blend_count - len(facial) - 2 * local_count
-        shape_columns = list(range(compact_count)) + list(range(compact_count + len(facial), blend_count))
+        shape_columns = list(range(compact_count))
+        if local_changes:
+            shape_columns += list(range(compact_count + len(facial), blend_count))
+        self._local_changes = local_changes
         facial_columns = [compact_count + facial.index(name) for name in ARKIT_NAMES]
         blend = model.blendshapes @ rotate.T  # [N, V, 3] in our frame
         heads_blend = model.bone_heads_blendshapes @ rotate.T
@@ -119,6 +128,13 @@ class AnnyBody(BodyModel):
         self.expression_blendshapes = blend[facial_columns].to(**to)
         self._compact_count = compact_count
         self._phenotype_count = phenotype_count
+        # What the phenotype -> blendshape-coefficient map needs, on our device (the anny model stays on the CPU).
+        self._phenotype_labels = list(model.phenotype_labels)
+        self._anchors = {k: v.to(**to) for k, v in make_phenotype_anchors(torch.float64).items()}
+        self._variation_mask = model.stacked_phenotype_blend_shapes_mask.to(**to)
+        projection = model.phenotype_blendshape_projection
+        self._projection = None if projection is None else projection.to(**to)
+        self._extrapolate = model.extrapolate_phenotypes
 
         self.faces = model.faces.to(device=device, dtype=torch.int64)
         self.face_uvs = model.texture_coordinates[model.face_texture_coordinate_indices].to(**to)
@@ -127,8 +143,10 @@ class AnnyBody(BodyModel):
         self.bone_names = tuple(model.bone_labels)
         self.parents = torch.tensor([int(p) for p in model.bone_parents], device=device)
         self.parents[0] = -1
-        self.shape_names = tuple(model.phenotype_labels) + tuple(model.local_change_labels)
-        self.default_shape = torch.cat([torch.full((phenotype_count,), 0.5), torch.zeros(local_count)]).to(**to)
+        local_names = tuple(model.local_change_labels) if local_changes else ()
+        self.shape_names = tuple(model.phenotype_labels) + local_names
+        self.default_shape = torch.cat([torch.full((phenotype_count,), 0.5), torch.zeros(len(local_names))]).to(**to)
+        self._local_count = local_count
 
         index = {name: i for i, name in enumerate(self.bone_names)}
         driver = torch.full((len(self.bone_names),), -1, dtype=torch.int64)
@@ -146,13 +164,19 @@ class AnnyBody(BodyModel):
 
     # ---- shape -------------------------------------------------------------------------------------------------
     def shape_coefficients(self, shape: torch.Tensor) -> torch.Tensor:
-        """[B, S] -> coefficients of the shape blendshapes (compact phenotype basis, then signed local changes)."""
-        model = self._model
-        phenotypes = shape[:, :self._phenotype_count].to(model.dtype)
-        local = shape[:, self._phenotype_count:].to(model.dtype)
-        facial = phenotypes.new_zeros(shape.shape[0], 0)
-        coefficients = model._get_phenotype_blendshape_coefficients(phenotypes, local, facial)
-        return coefficients.to(self.dtype)
+        """[B, S] -> coefficients of the shape blendshapes (compact phenotype basis, then the local changes as
+        interleaved positive and negative parts), as Anny computes them."""
+        phenotypes = shape[:, :self._phenotype_count]
+        weights = self._phenotype_weights(phenotypes, self._phenotype_labels, self._anchors, self._variation_mask,
+                                          extrapolate=self._extrapolate)
+        if self._projection is not None:
+            weights = weights @ self._projection
+        if not self._local_changes:
+            return weights
+        local = shape[:, self._phenotype_count:]
+        # Anny's ReLU split, written so that the gradient at zero is 1 for the positive part.
+        signed = torch.stack([local * (local >= 0).to(local.dtype), -local * (-local >= 0).to(local.dtype)], -1)
+        return torch.cat([weights, signed.reshape(shape.shape[0], -1)], 1)
 
     def rest(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         coefficients = self.shape_coefficients(shape)
@@ -215,6 +239,6 @@ def _frame_alignment(direction: torch.Tensor, side: torch.Tensor, target_directi
 
 
 @functools.cache
-def anny_body(device: str = "cpu", dtype: torch.dtype = torch.float32) -> AnnyBody:
-    """A shared :class:`AnnyBody` per device and dtype (construction copies ~150 MB of blendshapes)."""
-    return AnnyBody(device, dtype)
+def anny_body(device: str = "cpu", dtype: torch.dtype = torch.float32, local_changes: bool = True) -> AnnyBody:
+    """A shared :class:`AnnyBody` per device, dtype and shape space (construction copies ~110 MB of blendshapes)."""
+    return AnnyBody(device, dtype, local_changes)

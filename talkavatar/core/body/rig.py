@@ -74,8 +74,7 @@ def pose_mesh(tree: KinematicTree, vertices: torch.Tensor, joints: torch.Tensor,
     ``weights``: dense [V, J]; ``canonical_joint_bone``: [55] rig bone placing each canonical joint;
     ``joint_rotations``: [B, 55, 3]; ``root_translation``: [B, 3] or None.
     """
-    parents = torch.tensor(tree.parents, device=joints.device)
-    local = local_rotations(joint_rotations, rest_to_canonical, parents, bone_driver, bone_driver_fraction)
+    local = local_rotations(joint_rotations, rest_to_canonical, tree.parent_index, bone_driver, bone_driver_fraction)
     global_rotations, posed_joints = forward_kinematics(tree, local, joints)
     if root_translation is not None:
         posed_joints = posed_joints + root_translation[:, None]
@@ -140,6 +139,14 @@ class Rig:
     def dense_skin_weights(self) -> torch.Tensor:
         """[V, J] dense LBS weights (what the matrix-product skinning uses)."""
         return dense_weights(self.skin_indices, self.skin_weights, self.joints.shape[0])
+
+    @functools.cached_property
+    def landmarks(self):
+        """The MediaPipe :class:`~talkavatar.core.body.landmarks.LandmarkMap` of the model this rig was baked from
+        (same topology); evaluate as ``rig.landmarks(posed.vertices, posed.joints)``."""
+        from talkavatar.core.body.landmarks import landmark_map
+
+        return landmark_map(self.model, tuple(self.bone_names)).to(self.device)
 
     @property
     def device(self) -> torch.device:
