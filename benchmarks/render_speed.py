@@ -159,14 +159,18 @@ def run_case(avatar: Avatar, width: int, height: int, batch: int, repeats: int, 
         if graph_pose:  # the same posing replayed as one CUDA graph (removes the host-side launch cost)
             from talkavatar.core.cuda_graphs import CudaGraphed
 
-            graphed = CudaGraphed(avatar.pose, *motions[0])
-            eager, replay = avatar.pose(*motions[1]), graphed(*motions[1])
-            extra["graph_max_abs_diff"] = max(float((eager.means - replay.means).abs().max()),
-                                              float((eager.quats - replay.quats).abs().max()))
-            extra["pose_fps_graphed"] = batch / time_region(lambda m: graphed(*m), motions, repeats)
-            extra["total_fps_graphed"] = batch / time_region(
-                lambda m: rasterize(graphed(*m), cams, background=(1.0, 1.0, 1.0)), motions, repeats)
-            del graphed
+            try:
+                graphed = CudaGraphed(avatar.pose, *motions[0])
+            except Exception as exc:  # report, keep the other figures
+                extra["graph_error"] = f"{type(exc).__name__}: {exc}"[:300]
+            else:
+                eager, replay = avatar.pose(*motions[1]), graphed(*motions[1])
+                extra["graph_max_abs_diff"] = max(float((eager.means - replay.means).abs().max()),
+                                                  float((eager.quats - replay.quats).abs().max()))
+                extra["pose_fps_graphed"] = batch / time_region(lambda m: graphed(*m), motions, repeats)
+                extra["total_fps_graphed"] = batch / time_region(
+                    lambda m: rasterize(graphed(*m), cams, background=(1.0, 1.0, 1.0)), motions, repeats)
+                del graphed, eager, replay
         del posed
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
@@ -267,6 +271,9 @@ def main() -> None:
         print("\n| size (W×H) | batch | pose fps (graph) | pose+raster fps (graph pose) | max |eager − graph| |")
         print("|---|---|---|---|---|")
         for r in results:
+            if "graph_error" in r:
+                print(f"| {r['width']}×{r['height']} | {r['batch']} | capture failed: {r['graph_error']} | | |")
+                continue
             print(f"| {r['width']}×{r['height']} | {r['batch']} | {r['pose_fps_graphed']:.0f} | "
                   f"{r['total_fps_graphed']:.0f} | {r['graph_max_abs_diff']:.1e} |")
 
