@@ -139,7 +139,7 @@ def time_region(fn, inputs: list, repeats: int, warmup: int = 3) -> float:
 
 
 def run_case(avatar: Avatar, width: int, height: int, batch: int, repeats: int, device,
-             compare_packed: bool = False) -> dict:
+             compare_packed: bool = False, graph_pose: bool = False) -> dict:
     motions = [random_motion(batch, device, seed) for seed in range(4)]
     extra = {}
     cams = frontal_cameras(avatar.rig, batch, width, height, device)
@@ -156,6 +156,21 @@ def run_case(avatar: Avatar, width: int, height: int, batch: int, repeats: int, 
             t_other = time_region(lambda g: rasterize(g, cams, background=(1.0, 1.0, 1.0)), posed, repeats)
             gsplat_backend.PACKED = default
             extra = {f"raster_fps_packed_{not default}": batch / t_other}
+        if graph_pose:  # the same posing replayed as one CUDA graph (removes the host-side launch cost)
+            from talkavatar.core.cuda_graphs import CudaGraphed
+
+            try:
+                graphed = CudaGraphed(avatar.pose, *motions[0])
+            except Exception as exc:  # report, keep the other figures
+                extra["graph_error"] = f"{type(exc).__name__}: {exc}"[:300]
+            else:
+                eager, replay = avatar.pose(*motions[1]), graphed(*motions[1])
+                extra["graph_max_abs_diff"] = max(float((eager.means - replay.means).abs().max()),
+                                                  float((eager.quats - replay.quats).abs().max()))
+                extra["pose_fps_graphed"] = batch / time_region(lambda m: graphed(*m), motions, repeats)
+                extra["total_fps_graphed"] = batch / time_region(
+                    lambda m: rasterize(graphed(*m), cams, background=(1.0, 1.0, 1.0)), motions, repeats)
+                del graphed, eager, replay
         del posed
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
@@ -210,6 +225,7 @@ def main() -> None:
     parser.add_argument("--batches-512", default="1,8,32")
     parser.add_argument("--batches-1080", default="1,4,16")
     parser.add_argument("--profile", action="store_true", help="print a kernel breakdown for batch 1 and the largest")
+    parser.add_argument("--graph-pose", action="store_true", help="also time posing replayed as a CUDA graph")
     parser.add_argument("--compare-packed", action="store_true", help="also time gsplat's other packed mode")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -234,7 +250,7 @@ def main() -> None:
     warm_up_gpu(avatar, device)
     results = []
     for width, height, batch in cases:
-        r = run_case(avatar, width, height, batch, args.repeats, device, args.compare_packed)
+        r = run_case(avatar, width, height, batch, args.repeats, device, args.compare_packed, args.graph_pose)
         results.append(r)
         print(json.dumps(r), flush=True)
     if args.profile:
@@ -251,6 +267,15 @@ def main() -> None:
         print(f"| {r['width']}×{r['height']} | {r['batch']} | {r['gaussians']} | {r['backend']} | "
               f"{r['pose_fps']:.0f} | {r['raster_fps']:.0f} | {r['total_fps']:.0f} | {r['total_ms_per_frame']:.2f} | "
               f"{r['peak_mib']:.0f} |")
+    if args.graph_pose:
+        print("\n| size (W×H) | batch | pose fps (graph) | pose+raster fps (graph pose) | max |eager − graph| |")
+        print("|---|---|---|---|---|")
+        for r in results:
+            if "graph_error" in r:
+                print(f"| {r['width']}×{r['height']} | {r['batch']} | capture failed: {r['graph_error']} | | |")
+                continue
+            print(f"| {r['width']}×{r['height']} | {r['batch']} | {r['pose_fps_graphed']:.0f} | "
+                  f"{r['total_fps_graphed']:.0f} | {r['graph_max_abs_diff']:.1e} |")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,14 @@ def test_intrinsics_from_fov_maps_fov_edge_to_image_border():
     assert K[0, 0] == K[1, 1] and K[0, 2] == 40 and K[1, 2] == 20
 
 
+def test_from_fov_keeps_poses_and_builds_intrinsics():
+    w2c = Cameras.orbit(torch.zeros(3), 2.0, torch.tensor([0.0, 45.0]), width=8, height=8).world_to_camera
+    cams = Cameras.from_fov(w2c, 40.0, 64, 48)
+    assert torch.equal(cams.world_to_camera, w2c) and cams.K.shape == (2, 3, 3)
+    assert torch.allclose(cams.K[1], Cameras.intrinsics_from_fov(40.0, 64, 48))
+    assert len(Cameras.from_fov(w2c[0], 40.0, 64, 48)) == 1
+
+
 def test_orbit_distance_direction_and_inverse():
     centre = torch.tensor([0.1, 0.9, -0.2])
     cams = Cameras.orbit(centre, 2.0, torch.tensor([0.0, 90.0, 180.0]), 20.0, width=32, height=32)

@@ -61,3 +61,15 @@ def test_rasterize_input_errors():
         rasterize(g, cams, backend="opengl")
     with pytest.raises(ValueError, match="near_plane"):
         RasterSettings(near_plane=0.0)
+
+
+def test_only_the_backend_adapter_imports_gsplat():
+    import re
+    from pathlib import Path
+
+    import talkavatar
+
+    root = Path(talkavatar.__file__).parent
+    importers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                       if re.search(r"^\s*(import gsplat|from gsplat)", p.read_text(), re.M))
+    assert importers == ["core/splats/gsplat_backend.py"]

@@ -158,6 +158,14 @@ class Cameras:
                             device=device)
 
     @classmethod
+    def from_fov(cls, world_to_camera: Tensor, fov_y_degrees: float, width: int, height: int) -> "Cameras":
+        """Cameras at the given poses (``world_to_camera`` [C, 4, 4] or [4, 4]) sharing a vertical field of view,
+        square pixels and a centred principal point."""
+        w2c = world_to_camera if world_to_camera.dim() == 3 else world_to_camera[None]
+        K = cls.intrinsics_from_fov(fov_y_degrees, width, height, dtype=w2c.dtype, device=w2c.device)
+        return cls(w2c, K.expand(w2c.shape[0], 3, 3).contiguous(), width, height)
+
+    @classmethod
     def look_at(cls, eye: Tensor, target: Tensor, *, width: int, height: int, fov_y_degrees: float = 30.0,
                 up: tuple[float, float, float] = (0.0, 1.0, 0.0), K: Tensor | None = None) -> "Cameras":
         """Cameras at ``eye`` looking at ``target`` with world ``up`` pointing up in the image.

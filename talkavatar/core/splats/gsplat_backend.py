@@ -17,6 +17,7 @@ from torch import Tensor
 
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.splats.gaussians import Gaussians
+from talkavatar.core.splats.rasterize import RasterSettings
 
 GSPLAT_VERSION = "1.5.3"
 
@@ -51,7 +52,7 @@ def unavailable_reason(device: torch.device, dtype: torch.dtype) -> str | None:
     return _extension_problem()
 
 
-def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings, *,
+def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings: RasterSettings, *,
            packed: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """rgb [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1]; background: [C, 3]."""
     from gsplat import rasterization

@@ -17,6 +17,7 @@ from torch import Tensor
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.rotations import quaternion_to_matrix
 from talkavatar.core.splats.gaussians import Gaussians
+from talkavatar.core.splats.rasterize import RasterSettings
 
 ALPHA_THRESHOLD = 1.0 / 255.0  # a Gaussian whose alpha at a pixel is below this is skipped there
 MAX_ALPHA = 0.999  # alpha is clamped to this, so one Gaussian never makes a pixel fully opaque
@@ -42,7 +43,7 @@ class Projected:
     colors: Tensor
 
 
-def project(gaussians: Gaussians, cameras: Cameras, settings) -> Projected:
+def project(gaussians: Gaussians, cameras: Cameras, settings: RasterSettings) -> Projected:
     """EWA projection of every Gaussian into every camera, with gsplat's culling rules."""
     C, W, H = cameras.count, cameras.width, cameras.height
     g = gaussians
@@ -155,7 +156,7 @@ def _composite_block(x0, x1, y0, y1, means2d, conics, opac, depth, colors, backg
     return rgb.reshape(h, w, 3), acc_alpha.reshape(h, w, 1), exp_depth.reshape(h, w, 1)
 
 
-def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings,
+def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings: RasterSettings,
            block: int = 16) -> tuple[Tensor, Tensor, Tensor]:
     """rgb [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1]; background: [C, 3]."""
     p = project(gaussians, cameras, settings)

@@ -1,0 +1,55 @@
+"""Replay a fixed-shape torch function as one CUDA graph: removes the per-kernel launch cost of the Python side.
+
+Small-batch posing (forward kinematics level by level, skinning, binding: hundreds of small kernels) is bound by the
+host, not the GPU; replaying a captured graph runs the same kernels on the same numbers without the host work. The
+function must be capturable: fixed shapes, no host synchronisation (``.item()``, ``.tolist()``, printing tensors,
+data-dependent shapes), no host-to-device copies of Python values. gsplat's rasterization is not (it reads the
+number of tile intersections back to the host), so only the posing half of a frame can be graphed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+
+class CudaGraphed:
+    """``fn(*args)`` captured once for the shapes of ``example_args`` (CUDA tensors), replayed on each call.
+
+    Calls copy their tensor arguments into the captured input buffers, replay, and return the captured outputs:
+    **the returned tensors are overwritten by the next call** (clone what you keep). Arguments must match the
+    example shapes, dtypes and devices; anything else raises ``ValueError``. Autograd is not recorded.
+    """
+
+    def __init__(self, fn: Callable, *example_args: Tensor, warmup: int = 3):
+        if not example_args or not all(torch.is_tensor(a) and a.is_cuda for a in example_args):
+            raise ValueError("CudaGraphed needs CUDA tensor arguments")
+        self._inputs = [a.detach().clone() for a in example_args]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.no_grad(), torch.cuda.stream(stream):  # warm-up outside capture: lazy init, cuBLAS handles
+            for _ in range(warmup):
+                fn(*self._inputs)
+        torch.cuda.current_stream().wait_stream(stream)
+        self._graph = torch.cuda.CUDAGraph()
+        with torch.no_grad(), torch.cuda.graph(self._graph):
+            self._outputs = fn(*self._inputs)
+
+    def __call__(self, *args: Tensor):
+        if len(args) != len(self._inputs):
+            raise ValueError(f"expected {len(self._inputs)} arguments, got {len(args)}")
+        for i, (buffer, arg) in enumerate(zip(self._inputs, args)):
+            if arg.shape != buffer.shape or arg.dtype != buffer.dtype or arg.device != buffer.device:
+                raise ValueError(f"argument {i} is {arg.dtype} {list(arg.shape)} on {arg.device}; the graph was "
+                                 f"captured for {buffer.dtype} {list(buffer.shape)} on {buffer.device}")
+            buffer.copy_(arg)
+        self._graph.replay()
+        return self._outputs
+
+    @property
+    def outputs(self):
+        """The captured outputs (the same objects every call returns)."""
+        return self._outputs
+
