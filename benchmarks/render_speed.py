@@ -23,18 +23,16 @@ import json
 import math
 import statistics
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from talkavatar.core.binding import Binding, triangle_frames  # noqa: E402
+from talkavatar.core.avatar import Avatar  # noqa: E402
 from talkavatar.core.body.rig import Rig  # noqa: E402
 from talkavatar.core.cameras import Cameras  # noqa: E402
-from talkavatar.core.rotations import matrix_to_quaternion  # noqa: E402
-from talkavatar.core.splats import Gaussians, rasterize  # noqa: E402
+from talkavatar.core.splats import rasterize  # noqa: E402
 
 
 def load_rig(path: Path) -> Rig:
@@ -50,65 +48,27 @@ def load_rig(path: Path) -> Rig:
         return Rig.from_tensors(load_file(str(path)), metadata)
 
 
-def quaternion_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Hamilton product of wxyz quaternions (rotation a after b). [..., 4] x [..., 4] -> [..., 4]."""
-    aw, ax, ay, az = a.unbind(-1)
-    bw, bx, by, bz = b.unbind(-1)
-    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
-
-
-@dataclass
-class Avatar:
-    """The learned per-Gaussian parameters of a UV-bound avatar (random but plausible values here)."""
-
-    rig: Rig
-    binding: Binding
-    offsets: torch.Tensor  # [N, 3] canonical dX (metres)
-    local_quats: torch.Tensor  # [N, 4] rotation in the triangle frame
-    log_scales: torch.Tensor  # [N, 3]
-    opacity_logit: torch.Tensor  # [N]
-    rgb: torch.Tensor  # [N, 3]
-    rest_frames: torch.Tensor  # [1, F, 3, 3] rest triangle frames
-
-    @classmethod
-    def build(cls, rig: Rig, resolution: int, device: torch.device, seed: int = 0) -> "Avatar":
-        binding = Binding.from_uv(rig.face_uvs, resolution)
-        n = binding.count
-        gen = torch.Generator().manual_seed(seed)
-        v = rig.vertices
-        f = rig.faces
-        area = 0.5 * torch.linalg.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]], dim=-1).norm(dim=-1)
-        per_face = torch.bincount(binding.face_index, minlength=f.shape[0]).clamp_min(1)
-        spacing = torch.sqrt(area / per_face)[binding.face_index].clamp_min(1e-4)  # ~ texel spacing in metres
-        tangent = 0.6 * spacing * (0.8 + 0.4 * torch.rand(n, generator=gen))
-        log_scales = torch.log(torch.stack([tangent, tangent * (0.8 + 0.4 * torch.rand(n, generator=gen)),
-                                            0.2 * tangent], -1))
-        local = torch.nn.functional.normalize(torch.tensor([1.0, 0, 0, 0]) + 0.1 * torch.randn(n, 4, generator=gen),
-                                              dim=-1)
-        avatar = cls(rig.to(device), binding.to(device), 0.002 * torch.randn(n, 3, generator=gen),
-                     local, log_scales, 2.5 + torch.randn(n, generator=gen), torch.rand(n, 3, generator=gen),
-                     torch.empty(0))
-        for name in ("offsets", "local_quats", "log_scales", "opacity_logit", "rgb"):
-            setattr(avatar, name, getattr(avatar, name).to(device))
-        avatar.rest_frames = triangle_frames(avatar.rig.vertices[None], avatar.rig.faces)
-        return avatar
-
-    def pose(self, joint_rotations: torch.Tensor, arkit_weights: torch.Tensor) -> Gaussians:
-        """Gaussians of B frames: [B, N, ...] means and rotations, shared scales/opacity/colour."""
-        body = self.rig.pose(joint_rotations, None, arkit_weights)
-        faces = self.rig.faces
-        means = self.binding.positions(body.vertices, faces, body.vertex_transforms, self.offsets)
-        face_rotation = triangle_frames(body.vertices, faces) @ self.rest_frames.transpose(-1, -2)  # [B, F, 3, 3]
-        face_quats = matrix_to_quaternion(face_rotation)[:, self.binding.face_index]  # [B, N, 4]
-        quats = quaternion_multiply(face_quats, self.local_quats)
-        return Gaussians(means, quats, self.log_scales, self.opacity_logit, self.rgb)
-
-
-def random_motion(batch: int, device: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Talking-range poses: small joint rotations [B, 55, 3] (radians) and ARKit weights [B, 52] in 0..0.5."""
+def plausible_avatar(rig: Rig, resolution: int, device: torch.device, seed: int = 0) -> Avatar:
+    """A UV-bound avatar with random but plausible learned values: flat-ish Gaussians about a texel wide, small
+    offsets, mostly opaque, random colours."""
+    base = Avatar.on_surface(rig, resolution)
+    n = base.count
     gen = torch.Generator().manual_seed(seed)
-    return (0.15 * torch.randn(batch, 55, 3, generator=gen)).to(device), \
+    tangent = base.log_scales[:, 0].exp() * 0.6 * (0.8 + 0.4 * torch.rand(n, generator=gen))
+    log_scales = torch.log(torch.stack([tangent, tangent * (0.8 + 0.4 * torch.rand(n, generator=gen)),
+                                        0.2 * tangent], -1))
+    quats = torch.nn.functional.normalize(torch.tensor([1.0, 0, 0, 0]) + 0.1 * torch.randn(n, 4, generator=gen),
+                                          dim=-1)
+    return Avatar(rig, base.binding, offsets=0.002 * torch.randn(n, 3, generator=gen), rgb=torch.rand(n, 3, generator=gen),
+                  log_scales=log_scales, quats=quats, opacity_logit=2.5 + torch.randn(n, generator=gen),
+                  vertex_offsets=base.vertex_offsets).to(device)
+
+
+def random_motion(batch: int, device: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Talking-range frames, the arguments of ``Avatar.pose``: small joint rotations [B, 55, 3] (radians), zero root
+    translation [B, 3] and ARKit weights [B, 52] in 0..0.5."""
+    gen = torch.Generator().manual_seed(seed)
+    return (0.15 * torch.randn(batch, 55, 3, generator=gen)).to(device), torch.zeros(batch, 3, device=device), \
         (0.5 * torch.rand(batch, 52, generator=gen)).to(device)
 
 
@@ -240,7 +200,7 @@ def main() -> None:
         raise SystemExit("this benchmark needs a CUDA device")
     device = torch.device("cuda")
     rig = load_rig(args.rig)
-    avatar = Avatar.build(rig, args.uv_resolution, device)
+    avatar = plausible_avatar(rig, args.uv_resolution, device)
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, {avatar.binding.count} Gaussians "
           f"(UV {args.uv_resolution}), rig {rig.model} V={rig.vertices.shape[0]} J={rig.joints.shape[0]}",
           flush=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkavatar.core.binding import Binding
+from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
-from talkavatar.core.rotations import matrix_to_quaternion, quaternion_to_matrix
+from talkavatar.core.rotations import matrix_to_quaternion, quaternion_multiply
 from talkavatar.core.splats import Gaussians
 
 SCHEMA = "talkavatar.avatar"
@@ -96,8 +96,9 @@ class Avatar:
         posed = self.rig.pose(joint_rotations, root_translation, arkit_weights)
         faces = self.rig.faces
         means = self.binding.positions(posed.vertices, faces, posed.vertex_transforms, self.offsets)
-        turn = self.binding.frame_rotations(self.rig.rest_vertices(arkit_weights), posed.vertices, faces)
-        quats = matrix_to_quaternion(turn @ quaternion_to_matrix(self.quats))
+        rest_frames = triangle_frames(self.rig.rest_vertices(arkit_weights), faces)  # [B or 1, F, 3, 3]
+        face_turn = triangle_frames(posed.vertices, faces) @ rest_frames.transpose(-1, -2)  # [B, F, 3, 3]
+        quats = quaternion_multiply(matrix_to_quaternion(face_turn)[:, self.binding.face_index], self.quats)
         b = means.shape[0]
         return Gaussians(means=means, quats=quats, log_scales=self.log_scales.expand(b, -1, -1),
                          opacity_logit=self.opacity_logit.expand(b, -1), rgb=self.rgb.expand(b, -1, -1))

@@ -144,3 +144,11 @@ def rotation_between(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 def slerp_matrix(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     """Geodesic interpolation between rotations ``a`` and ``b`` ([..., 3, 3]) at fraction ``t``."""
     return a @ axis_angle_to_matrix(t * matrix_to_axis_angle(a.transpose(-1, -2) @ b))
+
+
+def quaternion_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Hamilton product of wxyz quaternions (rotation ``a`` after ``b``). [..., 4] x [..., 4] -> [..., 4]."""
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
