@@ -1,0 +1,220 @@
+"""The Anny body model (``anny==0.6.2``, Apache-2.0 code, CC0 assets) as a :class:`BodyModel`.
+
+We use Anny's shape space (6 phenotypes and its "default" local changes), its rest mesh, bone heads, LBS weights,
+UVs and 52 ARKit facial actions, and pose with talkavatar's own skinning (:mod:`talkavatar.core.skinning`), not
+with Anny's bone frames. Anny's frame is +Z up, facing -Y; we rotate it into talkavatar's (+Y up, facing +Z).
+
+Canonical SMPL-X joints -> Anny bones (:data:`CANONICAL_TO_ANNY`): one bone each, except
+``spine2`` (spine03 + spine02, half each), ``neck`` (neck01 + neck02), ``head`` (neck03 + head) and
+``left/right_foot`` (the first bone of each of the five toes). Gaps: Anny's default rig has no jaw bone, so the
+canonical ``jaw`` rotation is ignored (mouth opening comes from the ARKit ``jawOpen`` blendshape); spine05,
+pelvis.L/R, shoulder01, the twist bones (upperarm02, lowerarm02, lowerleg02), the metacarpals and the toe
+phalanges beyond the first are not driven.
+
+Rest pose: Anny rests in an A-pose with bent elbows; the canonical rest is SMPL-X's T-pose. ``rest_to_canonical``
+swings each upper arm and forearm onto +-X and turns each hand so its fingers point along +-X with the palm down
+(thumb side +Z); the forearm twist bone takes half of the forearm-to-hand turn, fingers and metacarpals follow the
+hand rigidly (their rest curl is Anny's), legs, spine, neck and head keep Anny's rest directions.
+
+Cache: the first construction builds Anny's model data (~1 GB, ~75 s) in ``$ANNY_CACHE_DIR`` (Anny's own
+variable, default ``~/.cache/anny``); if that is unset and ``$TALKAVATAR_CACHE_DIR`` is set, ``$TALKAVATAR_CACHE_DIR/
+anny`` is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import torch
+
+from talkavatar.core.body.base import BodyModel
+from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_quaternion, rotation_between
+from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
+
+# Anny (+Z up, facing -Y, left at +X) -> talkavatar (+Y up, facing +Z, left at +X): (x, y, z) -> (x, z, -y).
+ANNY_TO_WORLD = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+_TOES = ("toe1-1", "toe2-1", "toe3-1", "toe4-1", "toe5-1")
+_FINGERS = {"thumb": "finger1", "index": "finger2", "middle": "finger3", "ring": "finger4", "pinky": "finger5"}
+
+
+def _canonical_map() -> dict[str, list[tuple[str, float]]]:
+    table: dict[str, list[tuple[str, float]]] = {
+        "pelvis": [("root", 1.0)], "spine1": [("spine04", 1.0)], "spine2": [("spine03", 0.5), ("spine02", 0.5)],
+        "spine3": [("spine01", 1.0)], "neck": [("neck01", 0.5), ("neck02", 0.5)],
+        "head": [("neck03", 0.5), ("head", 0.5)], "jaw": [],
+        "left_eye_smplhf": [("eye.L", 1.0)], "right_eye_smplhf": [("eye.R", 1.0)],
+    }
+    for side, s in (("left", "L"), ("right", "R")):
+        table.update({
+            f"{side}_hip": [(f"upperleg01.{s}", 1.0)], f"{side}_knee": [(f"lowerleg01.{s}", 1.0)],
+            f"{side}_ankle": [(f"foot.{s}", 1.0)], f"{side}_foot": [(f"{t}.{s}", 1.0) for t in _TOES],
+            f"{side}_collar": [(f"clavicle.{s}", 1.0)], f"{side}_shoulder": [(f"upperarm01.{s}", 1.0)],
+            f"{side}_elbow": [(f"lowerarm01.{s}", 1.0)], f"{side}_wrist": [(f"wrist.{s}", 1.0)],
+        })
+        for finger, bone in _FINGERS.items():
+            for k in (1, 2, 3):
+                table[f"{side}_{finger}{k}"] = [(f"{bone}-{k}.{s}", 1.0)]
+    assert set(table) == set(JOINT_NAMES)
+    return table
+
+
+#: canonical joint -> [(Anny bone, fraction of the rotation)]
+CANONICAL_TO_ANNY = _canonical_map()
+#: the bone whose position stands for a canonical joint where that is not the first bone of its list
+_POSITION_BONE = {"jaw": "head", "left_foot": "toe3-1.L", "right_foot": "toe3-1.R", "spine2": "spine03",
+                  "neck": "neck01", "head": "head"}
+
+
+def configure_cache() -> Path:
+    """Point Anny at its cache (see the module docstring) and return the directory."""
+    import anny.paths
+
+    if "ANNY_CACHE_DIR" not in os.environ and os.environ.get("TALKAVATAR_CACHE_DIR"):
+        anny.paths.set_anny_cache_path(Path(os.environ["TALKAVATAR_CACHE_DIR"]) / "anny")
+    return anny.paths.get_anny_cache_path()
+
+
+@functools.cache
+def _load_anny():
+    """The Anny model (``local_changes="default", facial_actions="all"``, pure-torch LBS), once per process."""
+    try:
+        import anny
+    except ImportError as e:  # pragma: no cover - anny is a hard dependency
+        from talkavatar.errors import MissingDependency
+
+        raise MissingDependency("the anny package is not installed", tip="pip install anny==0.6.2") from e
+    configure_cache()
+    return anny.Anny(local_changes="default", facial_actions="all", skinning_method="lbs")
+
+
+class AnnyBody(BodyModel):
+    """Anny as a :class:`BodyModel`. Shape [S]: the 6 phenotypes (``gender, age, muscle, weight, height,
+    proportions`` in 0..1, default 0.5) then Anny's default local changes (-1..1, default 0)."""
+
+    name = "anny"
+
+    def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
+        model = _load_anny()
+        to = dict(device=device, dtype=dtype)
+        rotate = ANNY_TO_WORLD.to(torch.float64)
+        self._model = model
+
+        facial = list(model.facial_action_labels)
+        phenotype_count = len(model.phenotype_labels)
+        local_count = len(model.local_change_labels)
+        blend_count = model.blendshapes.shape[0]
+        compact_count = blend_count - len(facial) - 2 * local_count
+        shape_columns = list(range(compact_count)) + list(range(compact_count + len(facial), blend_count))
+        facial_columns = [compact_count + facial.index(name) for name in ARKIT_NAMES]
+        blend = model.blendshapes @ rotate.T  # [N, V, 3] in our frame
+        heads_blend = model.bone_heads_blendshapes @ rotate.T
+
+        self.template = (model.template_vertices @ rotate.T).to(**to)
+        self.shape_blendshapes = blend[shape_columns].reshape(len(shape_columns), -1).to(**to)
+        self.template_joints = (model.template_bone_heads @ rotate.T).to(**to)
+        self.joint_blendshapes = heads_blend[shape_columns].reshape(len(shape_columns), -1).to(**to)
+        self.expression_blendshapes = blend[facial_columns].to(**to)
+        self._compact_count = compact_count
+        self._phenotype_count = phenotype_count
+
+        self.faces = model.faces.to(device=device, dtype=torch.int64)
+        self.face_uvs = model.texture_coordinates[model.face_texture_coordinate_indices].to(**to)
+        self.skin_indices = model.vertex_bone_indices.to(device=device, dtype=torch.int64)
+        self.skin_weights = model.vertex_bone_weights.to(**to)
+        self.bone_names = tuple(model.bone_labels)
+        self.parents = torch.tensor([int(p) for p in model.bone_parents], device=device)
+        self.parents[0] = -1
+        self.shape_names = tuple(model.phenotype_labels) + tuple(model.local_change_labels)
+        self.default_shape = torch.cat([torch.full((phenotype_count,), 0.5), torch.zeros(local_count)]).to(**to)
+
+        index = {name: i for i, name in enumerate(self.bone_names)}
+        driver = torch.full((len(self.bone_names),), -1, dtype=torch.int64)
+        fraction = torch.zeros(len(self.bone_names))
+        position_bone = []
+        for joint, name in enumerate(JOINT_NAMES):
+            for bone, share in CANONICAL_TO_ANNY[name]:
+                driver[index[bone]] = joint
+                fraction[index[bone]] = share
+            position_bone.append(index[_POSITION_BONE.get(name) or CANONICAL_TO_ANNY[name][0][0]])
+        self.bone_driver = driver.to(device)
+        self.bone_driver_fraction = fraction.to(**to)
+        self.canonical_joint_bone = torch.tensor(position_bone, device=device)
+        self._index = index
+
+    # ---- shape -------------------------------------------------------------------------------------------------
+    def shape_coefficients(self, shape: torch.Tensor) -> torch.Tensor:
+        """[B, S] -> coefficients of the shape blendshapes (compact phenotype basis, then signed local changes)."""
+        model = self._model
+        phenotypes = shape[:, :self._phenotype_count].to(model.dtype)
+        local = shape[:, self._phenotype_count:].to(model.dtype)
+        facial = phenotypes.new_zeros(shape.shape[0], 0)
+        coefficients = model._get_phenotype_blendshape_coefficients(phenotypes, local, facial)
+        return coefficients.to(self.dtype)
+
+    def rest(self, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        coefficients = self.shape_coefficients(shape)
+        batch = shape.shape[0]
+        vertices = self.template + (coefficients @ self.shape_blendshapes).reshape(batch, -1, 3)
+        joints = self.template_joints + (coefficients @ self.joint_blendshapes).reshape(batch, -1, 3)
+        return vertices, joints
+
+    def rest_to_canonical(self, joints: torch.Tensor) -> torch.Tensor:
+        batch, count = joints.shape[:2]
+        eye = torch.eye(3, dtype=joints.dtype, device=joints.device)
+        explicit: dict[int, torch.Tensor] = {}
+        i = self._index
+        for s, sign in (("L", 1.0), ("R", -1.0)):
+            out = torch.tensor([sign, 0.0, 0.0], dtype=joints.dtype, device=joints.device)
+            forward = torch.tensor([0.0, 0.0, 1.0], dtype=joints.dtype, device=joints.device)
+
+            def head(bone):
+                return joints[:, i[f"{bone}.{s}"]]
+
+            upper = rotation_between(head("lowerarm01") - head("upperarm01"), out.expand(batch, 3))
+            fore = rotation_between(head("wrist") - head("lowerarm01"), out.expand(batch, 3))
+            hand = _frame_alignment(head("finger3-1") - head("wrist"), head("finger2-1") - head("finger5-1"),
+                                    out.expand(batch, 3), forward.expand(batch, 3))
+            explicit[i[f"upperarm01.{s}"]] = upper
+            explicit[i[f"lowerarm01.{s}"]] = fore
+            explicit[i[f"lowerarm02.{s}"]] = fore @ _half_twist(fore.transpose(-1, -2) @ hand,
+                                                              head("wrist") - head("lowerarm01"))
+            explicit[i[f"wrist.{s}"]] = hand
+        rotations: list[torch.Tensor] = []
+        parents = self.parents.tolist()
+        for bone in range(count):  # parents come before children in Anny's bone order
+            if bone in explicit:
+                rotations.append(explicit[bone])
+            elif parents[bone] < 0:
+                rotations.append(eye.expand(batch, 3, 3))
+            else:
+                rotations.append(rotations[parents[bone]])
+        return torch.stack(rotations, 1)
+
+
+def _half_twist(rotation: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
+    """Half of the twist of ``rotation`` [B, 3, 3] about ``axis`` [B, 3] (swing-twist decomposition)."""
+    q = matrix_to_quaternion(rotation)
+    a = axis / axis.norm(dim=-1, keepdim=True)
+    angle = 2 * torch.atan2((q[:, 1:] * a).sum(-1), q[:, 0])
+    return axis_angle_to_matrix(a * (angle / 2)[:, None])
+
+
+def _frame_alignment(direction: torch.Tensor, side: torch.Tensor, target_direction: torch.Tensor,
+                     target_side: torch.Tensor) -> torch.Tensor:
+    """The rotation taking the frame of (``direction``, ``side`` made orthogonal to it) onto the target one."""
+    def frame(d, s):
+        d = d / d.norm(dim=-1, keepdim=True)
+        s = s - (s * d).sum(-1, keepdim=True) * d
+        s = s / s.norm(dim=-1, keepdim=True)
+        return torch.stack([d, s, torch.linalg.cross(d, s, dim=-1)], -1)
+
+    return frame(target_direction, target_side) @ frame(direction, side).transpose(-1, -2)
+
+
+@functools.cache
+def anny_body(device: str = "cpu", dtype: torch.dtype = torch.float32) -> AnnyBody:
+    """A shared :class:`AnnyBody` per device and dtype (construction copies ~150 MB of blendshapes)."""
+    return AnnyBody(device, dtype)

@@ -1,0 +1,121 @@
+"""Forward kinematics and linear blend skinning (LBS): the one posing path every body model and rig uses.
+
+Convention (SMPL-style): every joint's local rotation is expressed in world-aligned axes of the rest pose, so a
+pose of identities gives the rest mesh. Joint ``j`` with parent ``p`` posed:
+``G_j = G_p R_j`` and ``t_j = t_p + G_p (J_j - J_p)`` (root: ``G_0 = R_0``, ``t_0 = J_0``), and it moves rest points
+by the skinning transform ``T_j x = G_j (x - J_j) + t_j``. A vertex moves by the weighted sum of its joints'
+transforms. Pure functions over tensors; batched over a leading ``B``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class KinematicTree:
+    """A joint tree ordered for level-by-level forward kinematics.
+
+    ``parents``: [J] parent index per joint (exactly one root, at index 0, with parent -1; otherwise any order).
+    ``levels``: per depth level below the root, the joints of that level [n] and their parents' positions [n] in
+    the level above.
+    """
+
+    parents: tuple[int, ...]
+    levels: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+    order: torch.Tensor    # [J] joints in level order
+    inverse: torch.Tensor  # [J] position of each joint in ``order``
+
+    @classmethod
+    def from_parents(cls, parents) -> "KinematicTree":
+        parents = [int(p) for p in parents]
+        if not parents or parents[0] >= 0 or any(p < 0 for p in parents[1:]):
+            raise ValueError("expected one root joint, at index 0 (parent -1)")
+        children: list[list[int]] = [[] for _ in parents]
+        for joint, parent in enumerate(parents[1:], start=1):
+            if not 0 <= parent < len(parents):
+                raise ValueError(f"joint {joint} has parent {parent}, outside the tree")
+            children[parent].append(joint)
+        levels, order = [], [0]
+        level = [0]
+        while True:
+            nxt, local = [], []
+            for position, joint in enumerate(level):
+                for child in children[joint]:
+                    nxt.append(child)
+                    local.append(position)
+            if not nxt:
+                break
+            levels.append((torch.tensor(nxt), torch.tensor(local)))
+            order.extend(nxt)
+            level = nxt
+        if len(order) != len(parents):
+            raise ValueError("the joint tree has a cycle or joints not reachable from the root")
+        order_t = torch.tensor(order)
+        return cls(tuple(parents), tuple(levels), order_t, torch.argsort(order_t))
+
+    def to(self, device) -> "KinematicTree":
+        return KinematicTree(self.parents, tuple((a.to(device), b.to(device)) for a, b in self.levels),
+                             self.order.to(device), self.inverse.to(device))
+
+
+def forward_kinematics(tree: KinematicTree, local_rotations: torch.Tensor,
+                       rest_joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posed joint frames.
+
+    ``local_rotations``: [B, J, 3, 3]; ``rest_joints``: [J, 3] or [B, J, 3].
+    Returns ``(global_rotations [B, J, 3, 3], posed_joints [B, J, 3])`` (root at its rest position).
+    """
+    batch = local_rotations.shape[0]
+    rest_joints = rest_joints.expand(batch, -1, -1) if rest_joints.dim() == 2 else rest_joints
+    parents = torch.tensor([0] + list(tree.parents[1:]), device=rest_joints.device)
+    offsets = rest_joints - rest_joints[:, parents]  # [B, J, 3], root: 0
+    rotations = [local_rotations[:, :1]]
+    positions = [rest_joints[:, :1]]
+    for joints, local_parent in tree.levels:
+        parent_rotation = rotations[-1][:, local_parent]
+        rotations.append(parent_rotation @ local_rotations[:, joints])
+        positions.append(positions[-1][:, local_parent]
+                         + (parent_rotation @ offsets[:, joints, :, None]).squeeze(-1))
+    inverse = tree.inverse
+    return torch.cat(rotations, 1)[:, inverse], torch.cat(positions, 1)[:, inverse]
+
+
+def skinning_transforms(global_rotations: torch.Tensor, posed_joints: torch.Tensor,
+                        rest_joints: torch.Tensor) -> torch.Tensor:
+    """Per-joint rest-to-posed transforms ``[G_j | t_j - G_j J_j]``: [B, J, 3, 4]."""
+    translation = posed_joints - (global_rotations @ rest_joints.expand_as(posed_joints)[..., None]).squeeze(-1)
+    return torch.cat([global_rotations, translation[..., None]], -1)
+
+
+def blend_transforms(weights: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+    """Per-point blended transforms ``sum_j w_ij T_j``. ``weights``: [N, J] dense; ``transforms``: [B, J, 3, 4].
+
+    Returns [B, N, 3, 4] (not rigid in general: LBS blends matrices).
+    """
+    batch, joints = transforms.shape[:2]
+    flat = transforms.reshape(batch, joints, 12)
+    return torch.matmul(weights, flat).reshape(batch, -1, 3, 4)
+
+
+def apply_transforms(transforms: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """``transforms``: [B, N, 3, 4], ``points``: [B or 1, N, 3] -> [B, N, 3]."""
+    return (transforms[..., :3] @ points[..., None]).squeeze(-1) + transforms[..., 3]
+
+
+def linear_blend_skinning(rest_points: torch.Tensor, weights: torch.Tensor,
+                          transforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """LBS of ``rest_points`` [B or 1, N, 3] with dense ``weights`` [N, J] and joint ``transforms`` [B, J, 3, 4].
+
+    Returns ``(posed_points [B, N, 3], point_transforms [B, N, 3, 4])``.
+    """
+    blended = blend_transforms(weights, transforms)
+    return apply_transforms(blended, rest_points), blended
+
+
+def dense_weights(indices: torch.Tensor, weights: torch.Tensor, joint_count: int) -> torch.Tensor:
+    """Sparse top-k skinning weights (``indices``, ``weights``: [N, K]) -> dense [N, J]."""
+    dense = torch.zeros(indices.shape[0], joint_count, dtype=weights.dtype, device=weights.device)
+    return dense.scatter_add_(1, indices.long(), weights)
