@@ -34,6 +34,7 @@ class Footage:
     full_size: tuple[int, int]      # (width, height) of the input as given (upright)
     scale: float                    # full-resolution pixels per work pixel
     exif_focal_px: float | None = None
+    full_frame: np.ndarray | None = None  # [H, W, 3] uint8 upright input at full resolution (images only)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -121,7 +122,7 @@ def _load_image(path: Path, detect_size: int) -> Footage | None:
     if min(width, height) < MIN_SIDE:
         warnings.append(f"the image is only {width}x{height} px; upscaled x{factor:.2f} for detection "
                         "(expect a rough fit)")
-    return Footage("image", [_resize(rgb, factor)], [0], 0.0, (width, height), 1.0 / factor, focal, warnings)
+    return Footage("image", [_resize(rgb, factor)], [0], 0.0, (width, height), 1.0 / factor, focal, rgb, warnings)
 
 
 def _video_size_fps(path: Path, exe: str) -> tuple[int, int, float] | None:
@@ -169,7 +170,7 @@ def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | Non
     if min(width, height) < MIN_SIDE:
         warnings.append(f"the video is only {width}x{height} px; upscaled x{factor:.2f} for detection")
     return Footage("video", frames, [i * stride for i in range(count)], fps / stride, (width, height), 1.0 / factor,
-                   None, warnings)
+                   None, None, warnings)
 
 
 def load_footage(path: Path, detect_size: int = 1280, stride: int = 1, max_frames: int | None = None) -> Footage:
