@@ -258,7 +258,7 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
             optim.step()
             if on_step is not None:
                 on_step(stage, step, count)
-        state.history.append((stage, float(loss)))
+        state.history.append((stage, float(loss.detach())))
     with torch.no_grad():
         return FitState(params["shape"].detach(), assemble().detach(), params["translation"].detach(),
                         params["arkit"].detach().clamp(0, 1), state.history)

@@ -149,7 +149,7 @@ def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | Non
     width, height, fps = info  # ffmpeg applies the rotation metadata when decoding; the probe size may be unrotated
     selector = f"select='not(mod(n\\,{stride}))'," if stride > 1 else ""
     cmd = [exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path), "-an", "-sn",
-           "-vf", f"{selector}format=rgb24", "-vsync", "0"]
+           "-vf", f"{selector}format=rgb24", "-fps_mode", "passthrough"]
     if max_frames is not None:
         cmd += ["-frames:v", str(max_frames)]
     cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
