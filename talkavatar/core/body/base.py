@@ -13,6 +13,7 @@ import functools
 
 import torch
 
+from talkavatar.core.body.landmarks import LandmarkMap
 from talkavatar.core.body.rig import ARKIT_COUNT, CANONICAL_JOINTS, PosedBody, Rig, pose_mesh
 from talkavatar.core.skinning import KinematicTree, dense_weights
 
@@ -66,6 +67,13 @@ class BodyModel(abc.ABC):
     @functools.cached_property
     def dense_skin_weights(self) -> torch.Tensor:
         return dense_weights(self.skin_indices, self.skin_weights, len(self.bone_names))
+
+    @functools.cached_property
+    def landmarks(self) -> LandmarkMap:
+        """The model's MediaPipe landmark map; evaluate as ``body.landmarks(posed.vertices, posed.joints)``."""
+        from talkavatar.core.body.landmarks import landmark_map
+
+        return landmark_map(self.name, tuple(self.bone_names)).to(self.device)
 
     def expression_offsets(self, arkit_weights: torch.Tensor) -> torch.Tensor:
         """[B, 52] -> vertex offsets [B, V, 3]."""

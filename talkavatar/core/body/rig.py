@@ -141,6 +141,14 @@ class Rig:
         """[V, J] dense LBS weights (what the matrix-product skinning uses)."""
         return dense_weights(self.skin_indices, self.skin_weights, self.joints.shape[0])
 
+    @functools.cached_property
+    def landmarks(self):
+        """The MediaPipe :class:`~talkavatar.core.body.landmarks.LandmarkMap` of the model this rig was baked from
+        (same topology); evaluate as ``rig.landmarks(posed.vertices, posed.joints)``."""
+        from talkavatar.core.body.landmarks import landmark_map
+
+        return landmark_map(self.model, tuple(self.bone_names)).to(self.device)
+
     @property
     def device(self) -> torch.device:
         return self.vertices.device

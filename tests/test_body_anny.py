@@ -1,0 +1,146 @@
+"""The Anny adapter: canonical articulation, sides, facial actions, rig baking, gradients, UV Gaussians.
+
+Needs the Anny cache (``ANNY_CACHE_DIR``; CI builds it once). One model is shared by the whole session.
+"""
+
+import math
+
+import pytest
+import torch
+
+from talkavatar.core.binding import Binding
+from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
+
+anny = pytest.importorskip("anny")
+
+
+@pytest.fixture(scope="module")
+def body():
+    from talkavatar.core.body.anny import anny_body
+
+    return anny_body()
+
+
+@pytest.fixture(scope="module")
+def rig(body):
+    return body.bake_rig()
+
+
+def _angle_deg(u, v):
+    return math.degrees(math.acos(float((u @ v) / (u.norm() * v.norm()))))
+
+
+def _elbow_angle(rig, posed, side):
+    s = "L" if side == "left" else "R"
+    j = posed.joints[0]
+    i = {n: k for k, n in enumerate(rig.bone_names)}
+    upper = j[i[f"lowerarm01.{s}"]] - j[i[f"upperarm01.{s}"]]
+    fore = j[i[f"wrist.{s}"]] - j[i[f"lowerarm01.{s}"]]
+    return _angle_deg(upper, fore)
+
+
+@pytest.mark.parametrize("side,sign", [("left", -1.0), ("right", 1.0)])
+def test_canonical_elbow_bend_of_90_degrees(rig, side, sign):
+    theta = torch.zeros(1, 55, 3)
+    assert _elbow_angle(rig, rig.pose(theta), side) < 5.0  # canonical rest: straight arm
+    theta[0, JOINT_INDEX[f"{side}_elbow"]] = torch.tensor([0.0, sign * math.pi / 2, 0.0])
+    posed = rig.pose(theta)
+    assert abs(_elbow_angle(rig, posed, side) - 90.0) < 5.0
+    # The forearm swings forward (+Z), as SMPL-X's does for this rotation.
+    i = {n: k for k, n in enumerate(rig.bone_names)}
+    s = "L" if side == "left" else "R"
+    fore = posed.joints[0, i[f"wrist.{s}"]] - posed.joints[0, i[f"lowerarm01.{s}"]]
+    assert fore[2] > 0.9 * fore.norm()
+
+
+def test_canonical_rest_is_a_t_pose_with_palms_down(rig):
+    posed = rig.pose(torch.zeros(1, 55, 3))
+    c = posed.canonical_joints[0]
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        arm = c[JOINT_INDEX[f"{side}_wrist"]] - c[JOINT_INDEX[f"{side}_shoulder"]]
+        assert _angle_deg(arm, torch.tensor([sign, 0.0, 0.0])) < 3.0
+        hand = c[JOINT_INDEX[f"{side}_middle1"]] - c[JOINT_INDEX[f"{side}_wrist"]]
+        assert _angle_deg(hand, torch.tensor([sign, 0.0, 0.0])) < 3.0
+        thumb_side = c[JOINT_INDEX[f"{side}_index1"]] - c[JOINT_INDEX[f"{side}_pinky1"]]
+        assert thumb_side[2] > 0.8 * thumb_side.norm()  # palms down: the thumb side faces forward
+
+
+def test_left_is_left_and_the_body_faces_plus_z(rig):
+    c = rig.pose(torch.zeros(1, 55, 3)).canonical_joints[0]
+    for name in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "eye_smplhf"):
+        assert c[JOINT_INDEX[f"left_{name}"], 0] > 0.02 > -0.02 > c[JOINT_INDEX[f"right_{name}"], 0]
+    head = rig.vertices[rig.vertices[:, 1] > c[JOINT_INDEX["left_eye_smplhf"], 1] - 0.05]
+    assert head[:, 2].max() > c[JOINT_INDEX["left_eye_smplhf"], 2]  # the nose is in front of the eyes
+    theta = torch.zeros(1, 55, 3)
+    theta[0, JOINT_INDEX["left_shoulder"]] = torch.tensor([0.0, 0.0, 1.0])  # raise the left arm
+    moved = (rig.pose(theta).vertices[0] - rig.pose(torch.zeros(1, 55, 3)).vertices[0]).norm(dim=-1) > 1e-3
+    assert (rig.vertices[moved, 0] > 0).float().mean() > 0.99
+
+
+def test_arkit_actions_move_the_face(rig):
+    neutral = rig.pose(torch.zeros(1, 55, 3)).vertices[0]
+    c = rig.pose(torch.zeros(1, 55, 3)).canonical_joints[0]
+
+    def moved(name):
+        w = torch.zeros(1, 52)
+        w[0, ARKIT_INDEX[name]] = 1.0
+        return rig.pose(torch.zeros(1, 55, 3), arkit_weights=w).vertices[0] - neutral
+
+    jaw = moved("jawOpen")
+    assert jaw[:, 1].min() < -0.01  # the chin drops by more than 1 cm
+    for side, sign in (("Left", 1.0), ("Right", -1.0)):  # ARKit's Left is the person's left (+X)
+        blink = moved(f"eyeBlink{side}").norm(dim=-1)
+        assert sign * neutral[blink.argmax(), 0] > 0.015
+        assert sign * (blink * neutral[:, 0]).sum() / blink.sum() > 0.015
+        assert (neutral[blink > 1e-3, 1] > c[JOINT_INDEX["neck"], 1]).all()
+    for name in ("mouthSmileLeft", "browInnerUp", "cheekPuff", "tongueOut"):
+        assert moved(name).norm(dim=-1).max() > 2e-3, name
+
+
+def test_forward_matches_the_baked_rig(body):
+    g = torch.Generator().manual_seed(0)
+    shape = body.default_shape.clone()
+    shape[:6] = torch.rand(6, generator=g)
+    shape[6:] = 0.3 * torch.randn(len(shape) - 6, generator=g)
+    theta = 0.3 * torch.randn(2, 55, 3, generator=g)
+    transl, arkit = torch.randn(2, 3, generator=g), torch.rand(2, 52, generator=g)
+    rig = body.bake_rig(shape)
+    direct = body(shape[None], theta, transl, arkit)
+    baked = rig.pose(theta, transl, arkit)
+    assert torch.allclose(direct.vertices, baked.vertices, atol=1e-5)
+    assert torch.allclose(direct.canonical_joints, baked.canonical_joints, atol=1e-5)
+    # The shape changes the body.
+    assert (rig.vertices - body.bake_rig().vertices).norm(dim=-1).max() > 0.01
+
+
+def test_forward_is_differentiable(body):
+    shape = body.default_shape[None].clone().requires_grad_()
+    theta = torch.zeros(1, 55, 3, requires_grad=True)
+    transl = torch.zeros(1, 3, requires_grad=True)
+    arkit = torch.zeros(1, 52, requires_grad=True)
+    posed = body(shape, theta, transl, arkit)
+    (posed.vertices.square().sum() + posed.canonical_joints.square().sum()).backward()
+    for name, t in (("shape", shape), ("pose", theta), ("translation", transl), ("arkit", arkit)):
+        assert torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0, name
+    assert shape.grad[0, :6].abs().min() > 0  # every phenotype matters
+
+
+def test_uv_gaussians_on_the_posed_mesh(rig):
+    binding = Binding.from_uv(rig.face_uvs, 512)
+    assert 140_000 < binding.count < 180_000
+    g = torch.Generator().manual_seed(1)
+    posed = rig.pose(0.3 * torch.randn(1, 55, 3, generator=g), torch.randn(1, 3, generator=g))
+    means = binding.positions(posed.vertices, rig.faces, posed.vertex_transforms, torch.zeros(binding.count, 3))
+    tri = posed.vertices[0, rig.faces[binding.face_index]].double()
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    n = torch.nn.functional.normalize(torch.linalg.cross(b - a, c - a, dim=-1), dim=-1)
+    plane = ((means[0].double() - a) * n).sum(-1).abs()
+    assert plane.max() < 1e-5
+    # ... and inside their triangles: the barycentrics are convex weights of the triangle's corners.
+    assert (binding.barycentrics >= 0).all()
+
+
+def test_mesh_winding_is_outward(rig):
+    v, f = rig.vertices.double(), rig.faces
+    signed_volume = (v[f[:, 0]] * torch.linalg.cross(v[f[:, 1]], v[f[:, 2]], dim=-1)).sum() / 6
+    assert signed_volume > 0.03  # m^3, a person of ~60 kg
