@@ -13,7 +13,7 @@ from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
-from talkavatar.track.landmarks import anny_landmark_map
+from talkavatar.track.landmarks import GroupedLandmarks
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.shape_space import linearise
@@ -82,7 +82,7 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     K = intrinsics(width, height, focal_full / footage.scale)
     found = np.array([d.found for d in detections])
 
-    landmarks = anny_landmark_map(body)
+    landmarks = GroupedLandmarks(body.landmarks, device)
     index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
     dtype = torch.float32
     points, weights = {}, {}
@@ -104,7 +104,7 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     consts = ModelConsts.of(body)
     timings["shape_space"] = time.perf_counter() - t
     t = time.perf_counter()
-    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 1, 2)])
+    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 33, 263)])
     sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)), dtype=dtype, device=device)
     fw = FitWeights(mask=config.mask_weight, smooth=config.smooth_weight)
     last = [time.perf_counter()]
@@ -137,9 +137,7 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
 
     width, height = footage.work_size
     Kt = torch.tensor(K)
-    lm_map = landmarks.__class__(landmarks.regressor.cpu().float(),
-                                 {g: (a.cpu(), b.cpu()) for g, (a, b) in landmarks.groups.items()})
-    model = {g: project(p, Kt).numpy() for g, p in lm_map(posed.vertices, posed.canonical_joints).items()}
+    model = {g: project(p, Kt).numpy() for g, p in GroupedLandmarks(rig.landmarks)(posed).items()}
     errors = {g: [] for g in GROUPS}
     ious = []
     faces = rig.faces.numpy()
