@@ -20,8 +20,9 @@ from talkavatar.track.shape_space import linearise
 from talkavatar.track.silhouette import downsample_mask, hard_silhouette
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
-FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5]}            # the 6 phenotypes
-SHAPE_SIGMA = {"anny": [0.5, 0.3, 0.1, 0.1, 0.3, 0.3]}  # muscle and weight stay near average: no suit inflation
+FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5], "smplx": list(range(10))}  # Anny: the 6 phenotypes; SMPL-X: 10 betas
+SHAPE_SIGMA = {"anny": [0.5, 0.3, 0.1, 0.1, 0.3, 0.3],  # muscle and weight stay near average: no suit inflation
+               "smplx": [1.0] * 10}
 SIL_GRID = 128
 TORSO = [0, 2, 5, 7, 8, 11, 12, 23, 24]  # MediaPipe body points the global stage fits: head, shoulders, hips
 
@@ -99,7 +100,7 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
                          torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device))
 
     t = time.perf_counter()
-    fitted_idx = FITTED_SHAPE.get(body.name, [])
+    fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]]
     space = linearise(body, body.default_shape.to(device, dtype), fitted_idx)
     consts = ModelConsts.of(body)
     timings["shape_space"] = time.perf_counter() - t
