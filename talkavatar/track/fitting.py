@@ -13,7 +13,6 @@ global (orientation, translation) → body (+ body joints, shape) → detail (+ 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -161,7 +160,10 @@ def _stage_plan(steps: int) -> list[tuple[str, int]]:
 def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: FitTargets, state: FitState,
         steps: int, weights: FitWeights = FitWeights(), shape_sigma: torch.Tensor | None = None,
         fit_shape: bool = True, seed: int = 0, on_step: Callable[[str, int, int], None] | None = None) -> FitState:
-    """Optimise ``state`` in place of a copy and return it. shape_sigma: [P] prior std-dev of the shape offsets."""
+    """Optimise a copy of ``state`` and return it. shape_sigma: [P] prior std-dev of the shape offsets.
+
+    ``steps`` are split 20/30/25/25 % over the stages; ``on_step(stage, step, count)`` reports progress.
+    """
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
     lower, upper = (t.to(device, dtype) for t in joint_bounds())
@@ -186,8 +188,6 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
         "detail": ["body", "head", "hands", "arkit"],
         "all": ["orient", "translation", "body", "head", "hands", "arkit"] + (["shape"] if fit_shape else []),
     }
-    groups_in = {"global": {"body": "torso", "face": "face"}, "body": {"body": "body", "face": "face"},
-                 "detail": None, "all": None}
 
     samples = None
     if targets.masks is not None and weights.mask > 0:
@@ -214,7 +214,6 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
             verts = posed.vertices
             model = landmarks(posed)
             loss = torch.zeros((), dtype=dtype, device=device)
-            terms = {}
             for group, w_group in (("body", weights.body), ("face", weights.face), ("left_hand", weights.hands),
                                    ("right_hand", weights.hands)):
                 if group not in model or group not in targets.points:
@@ -228,9 +227,7 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
                     continue
                 uv = project(model[group], targets.K)
                 unit = targets.scale[:, None, None] * LANDMARK_UNIT
-                term = landmark_loss(uv, targets.points[group], w, unit, sigma=5.0)
-                terms[group] = term
-                loss = loss + w_group * term
+                loss = loss + w_group * landmark_loss(uv, targets.points[group], w, unit, sigma=5.0)
             loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], prior_w[1:])
             loss = loss + weights.limits * joint_limit_loss(r[:, 1:], lower[1:], upper[1:])
             loss = loss + weights.shape_prior * ((params["shape"] / sigma) ** 2).sum()
@@ -253,9 +250,7 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
                             level = float(inside.quantile(0.25)) if inside.numel() else 1.0
                     alpha = soft_silhouette(uvp, targets.size[0], targets.size[1], (gw, gh), level)
                     sil_total = sil_total + soft_iou_loss(alpha, targets.masks[b])
-                sil = sil_total / r.shape[0]
-                terms["mask"] = sil
-                loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * sil
+                loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * sil_total / r.shape[0]
             loss.backward()
             optim.step()
             if on_step is not None:

@@ -6,8 +6,6 @@ so a failed run leaves nothing behind (or the previous bundle state intact).
 
 from __future__ import annotations
 
-import json
-import math
 import shutil
 import time
 from dataclasses import dataclass
