@@ -162,8 +162,19 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
         fit_shape: bool = True, seed: int = 0, on_step: Callable[[str, int, int], None] | None = None) -> FitState:
     """Optimise a copy of ``state`` and return it. shape_sigma: [P] prior std-dev of the shape offsets.
 
-    ``steps`` are split 20/30/25/25 % over the stages; ``on_step(stage, step, count)`` reports progress.
+    ``steps`` are split 20/30/25/25 % over the stages; ``on_step(stage, step, count)`` reports progress. Runs with
+    torch's deterministic algorithms (the scatter-adds in the backward pass of gathers otherwise accumulate in a
+    varying order, and Adam amplifies the difference: runs of the same input differed by up to 1 rad in a joint).
     """
+    previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step)
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step) -> FitState:
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
     lower, upper = (t.to(device, dtype) for t in joint_bounds())
