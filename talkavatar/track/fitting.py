@@ -23,7 +23,7 @@ from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import joint_limit_loss, landmark_loss, pose_prior_loss, smoothness_loss
-from talkavatar.track.shape_space import ShapeSpace
+from talkavatar.track.shape_space import TRUST_RADIUS, ShapeSpace
 from talkavatar.track.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
 LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
@@ -264,6 +264,8 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                 loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * sil_total / r.shape[0]
             loss.backward()
             optim.step()
+            with torch.no_grad():
+                params["shape"].clamp_(-TRUST_RADIUS, TRUST_RADIUS)  # where the linear shape space holds
             if on_step is not None:
                 on_step(stage, step, count)
         state.history.append((stage, float(loss.detach())))
