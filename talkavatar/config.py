@@ -32,7 +32,7 @@ def help_for(config_cls: type, name: str) -> str:
     for f in dataclasses.fields(config_cls):
         if f.name == name:
             text = f.metadata.get("help", "")
-            return f"{text} [default: {f.default}]" if f.default is not None else text
+            return f"{text} (default: {f.default})" if f.default is not None else text
     raise KeyError(f"{config_cls.__name__} has no field {name!r}")
 
 

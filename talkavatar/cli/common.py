@@ -39,7 +39,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Redo the stage even if 
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="TOML file whose [<command>] table sets defaults; flags override it.", show_default=False)]
 DeviceOpt = Annotated[Optional[str], typer.Option(
-    "--device", help="Compute device: auto, cpu, cuda or cuda:N. [default: auto]", show_default=False)]
+    "--device", help="Compute device: auto, cpu, cuda or cuda:N. (default: auto)", show_default=False)]
 
 
 def log(message: str) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import enum
+import importlib
+import typing
+from pathlib import Path
+
 from talkavatar import __version__
 from talkavatar.docs.roff import escape, literal, section, tagged
 
@@ -31,40 +36,53 @@ FILES = [
 ]
 
 
-def _param_line(param) -> tuple[str, str]:
+def _value_kind(function, name: str) -> str | None:
+    """Metavar for parameter ``name`` of a command function, from its annotation; None for a flag."""
+    hint = typing.get_type_hints(function, include_extras=True).get(name)
+    base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+    options = [a for a in typing.get_args(base) if a is not type(None)] if typing.get_origin(base) else [base]
+    base = options[0] if options else base
+    if typing.get_origin(base) is list:
+        base = typing.get_args(base)[0]
+    if base is bool:
+        return None
+    if isinstance(base, type) and issubclass(base, enum.Enum):
+        return "[" + "|".join(str(m.value) for m in base) + "]"
+    return {Path: "PATH", int: "INTEGER", float: "FLOAT"}.get(base, "TEXT")
+
+
+def _param_line(param, function) -> tuple[str, str]:
     names = ", ".join(param.opts + param.secondary_opts)
-    tag = names if getattr(param, "is_flag", False) else f"{names} {_metavar(param)}"
+    kind = _value_kind(function, param.name)
+    tag = names if kind is None else f"{names} {kind}"
     return tag, (getattr(param, "help", None) or "").strip()
 
 
-def _metavar(param) -> str:
-    if param.metavar:
-        return param.metavar
-    name = getattr(param.type, "name", "") or "value"
-    return name.upper()
-
-
-def _options(command) -> list[str]:
+def _options(command, function) -> list[str]:
     out = []
     for param in command.params:
-        if param.param_type_name == "argument":
+        if param.param_type_name == "argument" or getattr(param, "hidden", False):
             continue
-        if getattr(param, "hidden", False):
+        if param.name in ("install_completion", "show_completion"):
+            out.append(tagged(param.opts[0], (getattr(param, "help", None) or "").strip()))
             continue
-        tag, help_text = _param_line(param)
-        out.append(tagged(tag, help_text))
+        out.append(tagged(*_param_line(param, function)))
     return out
 
 
+def _argument_name(param) -> str:
+    return param.metavar or param.name.upper()
+
+
 def _usage(name: str, command) -> str:
-    args = " ".join(p.human_readable_name for p in command.params if p.param_type_name == "argument")
+    args = " ".join(_argument_name(p) for p in command.params if p.param_type_name == "argument")
     return f"talkavatar {name} [OPTIONS] {args}".rstrip()
 
 
 def build() -> str:
     import typer
 
-    from talkavatar.cli import app
+    from talkavatar.cli import app, main_options
 
     root = typer.main.get_command(app)
     parts = [
@@ -76,7 +94,7 @@ def build() -> str:
                "standard output (paths, or JSON with --json); progress and logs go to standard error."),
         section("global options"),
     ]
-    parts += _options(root)
+    parts += _options(root, main_options)
     parts.append(section("commands"))
     for name, command in root.commands.items():
         parts.append(f".SS {escape(name)}")
@@ -85,8 +103,9 @@ def build() -> str:
         parts.append(escape((command.help or "").strip()))
         args = [p for p in command.params if p.param_type_name == "argument"]
         for arg in args:
-            parts.append(tagged(arg.human_readable_name, getattr(arg, "help", None) or ""))
-        parts += _options(command)
+            parts.append(tagged(_argument_name(arg), getattr(arg, "help", None) or ""))
+        module = importlib.import_module(f"talkavatar.cli.{name.replace('-', '_')}")
+        parts += _options(command, module.command)
         if command.epilog:
             parts.append(literal(command.epilog.strip()))
     parts.append(section("exit status"))
