@@ -32,7 +32,7 @@ flags = GlobalFlags()
 stderr = Console(stderr=True, highlight=False)
 
 BundleOpt = Annotated[Optional[Path], typer.Option(
-    "--bundle", "-b", help=f"Avatar bundle directory. [default: ${BUNDLE_ENV}, else the only *.avatar/ here]",
+    "--bundle", "-b", help=f"Avatar bundle directory. (default: ${BUNDLE_ENV}, else the only *.avatar/ here)",
     show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Redo the stage even if its inputs have not changed.")]

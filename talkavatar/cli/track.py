@@ -12,6 +12,7 @@ from talkavatar.config import help_for, resolve
 from talkavatar.track.config import TrackConfig
 
 NAME = "track"
+CONFIG = TrackConfig
 HELP = "Fit the body model to a photo or video of a person (writes source/ and track/)."
 EPILOG = "Examples:  talkavatar track photo.jpg ; talkavatar track clip.mp4 --max-frames 60 --json"
 NO_ARGS_IS_HELP = False
@@ -26,7 +27,7 @@ def command(
     input: Annotated[Path, typer.Argument(help="Photo (JPEG/PNG/WebP/BMP/TIFF) or video of one person.",
                                           show_default=False)],
     bundle: Annotated[Optional[Path], typer.Option(
-        "--bundle", "-o", "-b", help="Bundle directory to write. [default: <input stem>.avatar here]",
+        "--bundle", "-o", "-b", help="Bundle directory to write. (default: <input stem>.avatar here)",
         show_default=False)] = None,
     body_model: Annotated[Optional[str], _opt("body_model", "--body-model")] = None,
     smplx_dir: Annotated[Optional[Path], _opt("smplx_dir", "--smplx-dir")] = None,

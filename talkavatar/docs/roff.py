@@ -6,6 +6,7 @@ from __future__ import annotations
 def escape(text: str) -> str:
     """Escape text for a roff body line: backslashes, hyphens, and leading control characters."""
     text = text.replace("\\", "\\e").replace("-", "\\-")
+    text = "".join(c if ord(c) < 128 else f"\\[u{ord(c):04X}]" for c in text)
     lines = []
     for line in text.split("\n"):
         if line.startswith((".", "'")):
