@@ -195,7 +195,7 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
 
         if not Path(motion).is_file():
             raise InvalidInput(f"{motion}: no such motion file")
-        the_motion = load_motion_any(Path(motion), fps=config.fps)
+        the_motion = load_motion_any(Path(motion))  # a CSV's rate comes from its timecodes
         fps = fps or the_motion.fps
         audio_source = motion_audio(the_motion, _warn)
     else:

@@ -82,8 +82,9 @@ class VideoSink:
         """The ffmpeg command line (built with ffmpeg-python)."""
         import ffmpeg
 
+        tags = BT709 if self.pixel_format == "yuv420p" else {}  # our frames are BT.709 Y'CbCr: say so
         video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt=self.pixel_format,
-                             s=f"{self.width}x{self.height}", framerate=rational(self.fps))
+                             s=f"{self.width}x{self.height}", framerate=rational(self.fps), **tags)
         if self.format == "png":
             outputs = [ffmpeg.output(video, str(self.tmp / "frame_%06d.png"), vcodec="png", start_number=0,
                                      pix_fmt="rgba" if self.transparent else "rgb24")]
@@ -94,7 +95,7 @@ class VideoSink:
         elif self.format == "mp4":
             streams = [video] + ([self.audio.ffmpeg_stream()] if self.audio else [])
             options = dict(vcodec="libx264", pix_fmt="yuv420p", preset=X264_PRESET, crf=X264_CRF,
-                           movflags="+faststart", format="mp4", **BT709)
+                           movflags="+faststart", format="mp4")
             if self.audio:
                 options.update(acodec="aac", audio_bitrate=AAC_BITRATE)
             graph = ffmpeg.output(*streams, str(self.tmp), **options)
@@ -103,15 +104,12 @@ class VideoSink:
             options = dict(vcodec="libvpx-vp9", pix_fmt="yuva420p" if self.transparent else "yuv420p",
                            crf=VP9_CRF, video_bitrate="0", deadline="realtime", **{"cpu-used": 8, "row-mt": 1},
                            format="webm")
-            if not self.transparent:
-                options.update(BT709)
             if self.audio:
                 options.update(acodec="libopus", audio_bitrate=OPUS_BITRATE)
             graph = ffmpeg.output(*streams, str(self.tmp), **options)
         else:
             raise ValueError(f"unknown format {self.format!r}")
-        graph = graph.global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output()
-        return graph.compile(cmd=ffmpeg_exe())
+        return [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *ffmpeg.get_args(graph)]
 
     # ---- writing ---------------------------------------------------------------------------------------------
     def __enter__(self) -> "VideoSink":
