@@ -24,7 +24,7 @@ from pathlib import Path
 from talkavatar.errors import StageFailed
 from talkavatar.render.audio_track import AudioTrack, ffmpeg_exe
 
-X264_PRESET = "veryfast"
+X264_PRESET = "superfast"  # ~2x veryfast's speed; 1080x1920 encodes must keep up with the GPU
 X264_CRF = 18
 VP9_CRF = 30
 AAC_BITRATE = "192k"
