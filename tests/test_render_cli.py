@@ -169,3 +169,38 @@ def test_usage_errors_exit_2(scene, tmp_path):
         result = runner.invoke(app, ["render", "-b", str(scene / "toy.avatar"), *args])
         assert result.exit_code == 2, (args, result.output)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_input_camera_from_track(tmp_path):
+    from talkavatar.bundle import Bundle
+    from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
+
+    root = toy_bundle(tmp_path / "tracked.avatar")
+    w2c = np.diag([1.0, -1.0, -1.0, 1.0]).astype(np.float32)            # at +Z looking down -Z, image y = -Y
+    w2c[:3, 3] = [-0.3, 0.0, 2.0]                                       # the arm's middle (x = 0.3) in the centre
+    params = {"joint_rotations": np.zeros((1, 55, 3), np.float32), "root_translation": np.zeros((1, 3), np.float32),
+              "arkit_weights": np.zeros((1, 52), np.float32), "shape": np.zeros(6, np.float32),
+              "intrinsics": np.array([[[500, 0, 200], [0, 500, 150], [0, 0, 1]]], np.float32),
+              "world_to_camera": w2c[None], "image_size": np.array([400, 300], np.int32),
+              "frame_index": np.zeros(1, np.int32), "tracked": np.ones(1, np.uint8)}
+    meta = {"fps": "0", "joint_names": json.dumps(JOINT_NAMES), "arkit_names": json.dumps(ARKIT_NAMES),
+            "shape_names": json.dumps([f"s{i}" for i in range(6)]), "body_model": "anny"}
+    bundle = Bundle.open(root)
+    with bundle.write_stage("track", config={"fixture": "camera"}) as writer:
+        writer.save_tensors("params.safetensors", params, "talkavatar.track", meta)
+    motion = Motion.still(2, fps=30.0)
+    save_motion(tmp_path / "still.motion.safetensors", motion)
+    out = tmp_path / "frames"
+    result = runner.invoke(app, ["render", "-b", str(root), "--motion", str(tmp_path / "still.motion.safetensors"),
+                                 "--camera", "input", "--width", "32", "--height", "48", "-o", str(out),
+                                 "--format", "png", "--background", "transparent"])
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    with Image.open(out / "frame_000000.png") as im:
+        alpha = np.asarray(im)[..., 3].astype(int)
+    # the 400x300 picture fills 32x24 in the middle (rows 12..35); the arm crosses its centre row
+    assert alpha[:12].max() == 0 and alpha[36:].max() == 0
+    row = alpha[24]                                                      # image y of the arm's axis: 12 + 150 * 0.08
+    # the 0.6 m arm at 2 m and f = 500 * 0.08 px: 12 px (+ Gaussian blur), centred on column 16
+    assert row[9] > 200 and row[22] > 200 and row[6] == 0 and row[25] == 0
