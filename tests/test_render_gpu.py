@@ -29,10 +29,20 @@ def test_gpu_frames_match_the_reference():
 
 
 def test_gpu_render_command(tmp_path):
+    """A motion with its audio (drive-audio's pocketsphinx is not needed on the GPU machine)."""
+    from talkavatar.audio.load import file_sha256
+    from talkavatar.motion import Motion, save_motion
+
     toy_bundle(tmp_path / "toy.avatar")
     speech_like_wav(tmp_path / "speech.wav", 2.0)
-    result = CliRunner().invoke(app, ["render", "-b", str(tmp_path / "toy.avatar"), "--audio",
-                                      str(tmp_path / "speech.wav"), "-o", str(tmp_path / "g.mp4"), "--width", "256",
+    motion = Motion.still(60, fps=30.0)
+    motion.joint_rotations[:, 16, 2] = np.linspace(0, 1, 60)
+    motion.audio = {"path": str(tmp_path / "speech.wav"), "sha256": file_sha256(tmp_path / "speech.wav"),
+                    "offset_seconds": 0.0}
+    save_motion(tmp_path / "m.motion.safetensors", motion)
+    result = CliRunner().invoke(app, ["render", "-b", str(tmp_path / "toy.avatar"), "--motion",
+                                      str(tmp_path / "m.motion.safetensors"), "-o", str(tmp_path / "g.mp4"),
+                                      "--width", "256",
                                       "--height", "448", "--device", "cuda", "--batch", "16", "--json"])
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)

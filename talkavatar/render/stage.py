@@ -18,7 +18,7 @@ import torch
 from talkavatar.bundle import Bundle
 from talkavatar.core.avatar import AVATAR_FILE, RIG_FILE, SCHEMA as AVATAR_SCHEMA, Avatar
 from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA, Rig
-from talkavatar.errors import InvalidInput, MissingDependency, UsageError
+from talkavatar.errors import InvalidInput, MissingDependency, StageFailed, UsageError
 from talkavatar.motion.file import Motion
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
@@ -121,6 +121,19 @@ def default_output(source: Path | None, format: str) -> Path:
     return Path.cwd() / (f"{stem}-frames" if format == "png" else f"{stem}.{format}")
 
 
+def check_writable(path: Path) -> None:
+    """Create ``path``'s directory if missing and make sure a file can be written there (exit 1 if not)."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise StageFailed(f"cannot write {path} ({e.strerror or e})",
+                          tip="choose an output path in a writable directory (-o)") from None
+
+
 def motion_audio(motion: Motion, warn: Log) -> tuple[Path, float] | None:
     """The audio a motion file names (path, offset seconds), when it is there unchanged."""
     from talkavatar.audio.load import file_sha256
@@ -170,10 +183,13 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     bundle, avatar = open_bundle(bundle_path)
     avatar = avatar.to(dev, torch.float32)
     timings["load"] = time.perf_counter() - t0
+    out_path = None
+    if audio is not None or motion is not None:
+        out_path = Path(output) if output is not None else default_output(audio or motion, fmt)
+        check_writable(out_path)  # before minutes of work, not after
 
     fps = config.fps
     track: AudioTrack | None = None
-    source: Path | None = audio or motion
     the_motion: Motion | None = None
     total_seconds: float | None = None
     if audio is not None:
@@ -228,7 +244,6 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
                                     distance=config.distance, orbit_degrees=config.orbit_degrees)
     if audio_source is not None:
         track = AudioTrack(audio_source[0], audio_source[1] + timeline.start, timeline.seconds)
-    out_path = Path(output) if output is not None else default_output(source, fmt)
     producer = FrameProducer(avatar, timeline, cameras, background,
                              pixel_format=input_pixel_format(fmt, background.transparent), batch=config.batch,
                              device=dev, backend=backend, synchronize=synchronize)
