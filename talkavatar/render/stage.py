@@ -134,14 +134,17 @@ def check_writable(path: Path) -> None:
                           tip="choose an output path in a writable directory (-o)") from None
 
 
-def motion_audio(motion: Motion, warn: Log) -> tuple[Path, float] | None:
-    """The audio a motion file names (path, offset seconds), when it is there unchanged."""
+def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, float] | None:
+    """The audio a motion file names (path, offset seconds), when it is there unchanged. A relative path is
+    looked up from the working directory, then beside the motion file."""
     from talkavatar.audio.load import file_sha256
 
     ref = motion.audio
     if not ref or not ref.get("path"):
         return None
     path = Path(ref["path"])
+    if not path.is_absolute() and not path.is_file() and (motion_path.parent / path).is_file():
+        path = motion_path.parent / path
     if not path.is_file():
         warn(f"the motion's audio {path} is not there; rendering without sound")
         return None
@@ -149,6 +152,37 @@ def motion_audio(motion: Motion, warn: Log) -> tuple[Path, float] | None:
         warn(f"the motion's audio {path} changed since the motion was made; rendering without sound")
         return None
     return path, float(ref.get("offset_seconds") or 0.0)
+
+
+def obtain_motion(audio: Path | None, motion: Path | None, fps: float | None, *, drive, transcript: str | None,
+                  log: Log, warn: Log, timings: dict[str, float]
+                  ) -> tuple[Motion | None, float | None, tuple[Path, float] | None, float | None]:
+    """(motion, its audio's length in seconds or None, (audio file, offset) to mux or None, fps to render at).
+
+    ``audio``: drive-audio makes the motion at ``fps`` (default 30) and the audio is muxed. ``motion``: a motion
+    file or ARKit CSV, rendered at ``fps`` (default its own rate), with the audio it names when that is present.
+    """
+    if audio is not None:
+        from talkavatar.audio.drive import drive_audio
+
+        fps = fps or DEFAULT_FPS
+        t0 = time.perf_counter()
+        kwargs = {} if drive is None else {"seed": drive.seed, "style": drive.style, "gestures": drive.gestures}
+        result = drive_audio(Path(audio), transcript=transcript, fps=fps, **kwargs)
+        for message in result.warnings:
+            warn(message)
+        timings["drive_audio"] = time.perf_counter() - t0
+        log(f"drive-audio: {result.seconds:.1f} s of speech -> {result.motion.frames} frames "
+            f"({timings['drive_audio']:.2f} s)")
+        return result.motion, result.seconds, (Path(audio), 0.0), fps
+    if motion is not None:
+        from talkavatar.motion.any import load_motion_any
+
+        if not Path(motion).is_file():
+            raise InvalidInput(f"{motion}: no such motion file")
+        loaded = load_motion_any(Path(motion))  # a CSV's rate comes from its timecodes, not --fps
+        return loaded, None, motion_audio(loaded, Path(motion), warn), fps or loaded.fps
+    return None, None, None, fps
 
 
 def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = None, motion: Path | None = None,
@@ -188,34 +222,9 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
         out_path = Path(output) if output is not None else default_output(audio or motion, fmt)
         check_writable(out_path)  # before minutes of work, not after
 
-    fps = config.fps
+    the_motion, total_seconds, audio_source, fps = obtain_motion(
+        audio, motion, config.fps, drive=drive, transcript=transcript, log=log, warn=_warn, timings=timings)
     track: AudioTrack | None = None
-    the_motion: Motion | None = None
-    total_seconds: float | None = None
-    if audio is not None:
-        from talkavatar.audio.drive import drive_audio
-
-        fps = fps or DEFAULT_FPS
-        t0 = time.perf_counter()
-        kwargs = {} if drive is None else {"seed": drive.seed, "style": drive.style, "gestures": drive.gestures}
-        result = drive_audio(Path(audio), transcript=transcript, fps=fps, **kwargs)
-        for message in result.warnings:
-            _warn(message)
-        the_motion, total_seconds = result.motion, result.seconds
-        timings["drive_audio"] = time.perf_counter() - t0
-        log(f"drive-audio: {result.seconds:.1f} s of speech -> {the_motion.frames} frames "
-            f"({timings['drive_audio']:.2f} s)")
-        audio_source: tuple[Path, float] | None = (Path(audio), 0.0)
-    elif motion is not None:
-        from talkavatar.motion.any import load_motion_any
-
-        if not Path(motion).is_file():
-            raise InvalidInput(f"{motion}: no such motion file")
-        the_motion = load_motion_any(Path(motion))  # a CSV's rate comes from its timecodes
-        fps = fps or the_motion.fps
-        audio_source = motion_audio(the_motion, _warn)
-    else:
-        audio_source = None
 
     ply_path = None
     if the_motion is None:  # PLY only, rest pose
