@@ -62,7 +62,7 @@ def test_mp4_from_audio_is_synced(scene, tmp_path):
     assert info.frames == 39 and info.start == 0.0
     assert abs(info.video_seconds - info.audio_seconds) <= 1 / 30
     assert abs(info.audio_seconds - 1.3) <= 1 / 30
-    assert "bt709" in info.header
+    assert "bt709" in info.header and "48000 Hz" in info.header
     assert sorted(p.name for p in out.parent.iterdir()) == ["talk.mp4"]  # no temporary left
 
 
