@@ -18,6 +18,7 @@ WINDOW = 640                      # 40 ms: two periods of 50 Hz... enough for 70
 FFT = 1024
 PITCH_MIN_HZ, PITCH_MAX_HZ = 70.0, 400.0
 VOICING_THRESHOLD = 0.45
+FEATURE_BLOCK = 200               # frames per FFT batch
 
 
 @dataclass
@@ -82,8 +83,10 @@ class ProsodyStream:
         count = min(count, available)
         if count <= 0:
             return
-        idx = np.arange(count)[:, None] * HOP + np.arange(WINDOW)[None, :]
-        self.parts.append(frame_features(self.pending[idx]))
+        for lo in range(0, count, FEATURE_BLOCK):     # small blocks keep the FFT temporaries small
+            hi = min(lo + FEATURE_BLOCK, count)
+            idx = np.arange(lo, hi)[:, None] * HOP + np.arange(WINDOW)[None, :]
+            self.parts.append(frame_features(self.pending[idx]))
         self.emitted += count
         self.pending = self.pending[count * HOP:]
 

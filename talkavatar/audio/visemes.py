@@ -105,11 +105,22 @@ def fill_gaps(segments: list[PhoneSegment], duration: float) -> list[PhoneSegmen
     return out
 
 
-def mouth_curves(segments: list[PhoneSegment], times: np.ndarray) -> np.ndarray:
-    """Coarticulated ARKit mouth weights ``[len(times), 52]`` for phone ``segments`` at ``times`` (seconds)."""
+def mouth_curves(segments: list[PhoneSegment], times: np.ndarray, block: int = 2048) -> np.ndarray:
+    """Coarticulated ARKit mouth weights ``[len(times), 52]`` for phone ``segments`` at sorted ``times`` (s).
+
+    Works through ``times`` in blocks so that temporaries stay ``O(block)`` for long recordings.
+    """
     n = len(times)
+    out = np.zeros((n, len(ARKIT_NAMES)), np.float32)
     if n == 0 or not segments:
-        return np.zeros((n, len(ARKIT_NAMES)), np.float32)
+        return out
+    for lo in range(0, n, block):
+        out[lo:lo + block] = _mouth_block(segments, times[lo:lo + block])
+    return out
+
+
+def _mouth_block(segments: list[PhoneSegment], times: np.ndarray) -> np.ndarray:
+    n = len(times)
     visemes = [phone_viseme(s.phone) for s in segments]
     shapes = np.stack([VISEME_SHAPES[v] for v in visemes])                 # [P, 52]
     dom = np.array([_DOMINANCE.get(v, _CONSONANT_DOMINANCE) for v in visemes])  # [P, 3]
