@@ -124,27 +124,27 @@ def _wider(keys: tuple[tuple[float, ...], tuple[ArmPose, ...]], inward: float):
     return times, tuple(p if p == REST else replace(p, inward=min(p.inward, inward)) for p in poses)
 
 
-_BEAT = ((-0.75, -0.12, 0.12, 0.3, 0.85),
-         (REST, _p(down=1.2, forward=0.5, inward=0.7, elbow=1.5, wrist=0.25, curl=0.3, index=0.25),
-          _p(down=1.22, forward=0.42, inward=0.7, elbow=1.1, wrist=-0.2, curl=0.35), _p(down=1.22, forward=0.4, inward=0.7, elbow=1.15,
+_BEAT = ((-1.0, -0.1, 0.1, 0.35, 1.3),
+         (REST, _p(down=1.2, forward=0.5, inward=0.7, elbow=1.7, wrist=0.3, curl=0.3, index=0.25),
+          _p(down=1.25, forward=0.4, inward=0.7, elbow=0.95, wrist=-0.25, curl=0.35), _p(down=1.25, forward=0.38, inward=0.7, elbow=1.0,
                                                                                curl=0.35), REST))
-_PALM = ((-0.8, -0.12, 0.12, 0.4, 1.0),
+_PALM = ((-1.0, -0.1, 0.1, 0.35, 1.3),
          (REST, _p(down=1.2, forward=0.45, inward=0.7, elbow=1.45, twist=0.8, curl=0.25, index=0.2),
           _p(down=1.0, forward=0.45, inward=0.2, elbow=1.3, twist=1.3, wrist=0.15, curl=0.08, index=0.05),
           _p(down=1.02, forward=0.42, inward=0.25, elbow=1.3, twist=1.25, curl=0.1, index=0.08), REST))
-_POINT = ((-0.8, -0.12, 0.12, 0.45, 1.0),
+_POINT = ((-1.0, -0.1, 0.1, 0.35, 1.3),
           (REST, _p(down=1.2, forward=0.55, inward=0.6, elbow=1.6, curl=0.85, index=0.3),
            _p(down=1.2, forward=0.8, inward=0.5, elbow=1.0, wrist=0.1, curl=0.9, index=0.0),
            _p(down=1.2, forward=0.76, inward=0.5, elbow=1.05, curl=0.9, index=0.05), REST))
-_OFFER = ((-0.8, -0.12, 0.12, 0.4, 1.0),
+_OFFER = ((-1.0, -0.1, 0.1, 0.35, 1.3),
           (REST, _p(down=1.25, forward=0.35, inward=0.6, elbow=1.6, twist=1.0, curl=0.3, index=0.25),
            _p(down=1.15, forward=0.75, inward=0.4, elbow=1.0, twist=1.4, wrist=0.1, curl=0.1, index=0.05),
            _p(down=1.15, forward=0.7, inward=0.4, elbow=1.05, twist=1.35, curl=0.12, index=0.08), REST))
-_CHOP = ((-0.8, -0.12, 0.12, 0.3, 0.9),
-         (REST, _p(down=1.2, forward=0.55, inward=0.65, elbow=1.65, twist=0.3, wrist=0.3, curl=0.1, index=0.1),
-          _p(down=1.22, forward=0.5, inward=0.65, elbow=1.15, twist=0.3, wrist=-0.1, curl=0.12, index=0.12),
-          _p(down=1.22, forward=0.5, inward=0.65, elbow=1.2, twist=0.3, curl=0.15, index=0.15), REST))
-_SHRUG = ((-0.8, -0.12, 0.12, 0.45, 1.05),
+_CHOP = ((-1.0, -0.1, 0.1, 0.35, 1.3),
+         (REST, _p(down=1.2, forward=0.55, inward=0.65, elbow=1.8, twist=0.3, wrist=0.35, curl=0.1, index=0.1),
+          _p(down=1.25, forward=0.45, inward=0.65, elbow=1.0, twist=0.3, wrist=-0.15, curl=0.12, index=0.12),
+          _p(down=1.25, forward=0.45, inward=0.65, elbow=1.05, twist=0.3, curl=0.15, index=0.15), REST))
+_SHRUG = ((-1.0, -0.1, 0.1, 0.35, 1.3),
           (REST, _p(down=1.25, forward=0.3, inward=0.5, elbow=1.4, twist=0.9, curl=0.2, index=0.2, shrug=0.05),
            _p(down=1.05, forward=0.35, inward=0.1, elbow=1.45, twist=1.45, wrist=0.2, curl=0.05, index=0.05, shrug=0.18),
            _p(down=1.08, forward=0.35, inward=0.15, elbow=1.45, twist=1.4, curl=0.08, index=0.08, shrug=0.12), REST))

@@ -127,8 +127,9 @@ def _mouth_block(segments: list[PhoneSegment], times: np.ndarray) -> np.ndarray:
     starts = np.array([s.start for s in segments])
     ends = np.array([s.end for s in segments])
     centres, half = 0.5 * (starts + ends), 0.5 * CORE_FRACTION * (ends - starts)
-    if visemes[0] == "sil":
-        half[0] = max(half[0], centres[0] - starts[0] - 0.02)
+    # Silence holds the mouth closed up to 20 ms from its edges, however long it is.
+    silent = np.array([v == "sil" for v in visemes])
+    half[silent] = np.maximum(half[silent], (ends - starts)[silent] / 2 - 0.02)
     home = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(segments) - 1)   # [T]
     idx = np.clip(home[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)[None, :], 0, len(segments) - 1)  # [T, K]
     offset = times[:, None] - centres[idx]                                 # + after the centre
