@@ -39,7 +39,8 @@ class Prosody:
 def frame_features(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``frames [F, WINDOW]`` float32 in -1..1 -> ``(loudness_db, pitch_hz, voicing)``, each ``[F]``.
 
-    Pitch: the peak of the normalised autocorrelation in the 70..400 Hz lag range, parabolically refined.
+    Pitch: the shortest-lag peak of the normalised autocorrelation (70..400 Hz) within 10 % of the highest,
+    parabolically refined.
     """
     centred = frames - frames.mean(axis=1, keepdims=True)
     energy = (centred ** 2).mean(axis=1)
@@ -51,7 +52,11 @@ def frame_features(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     win_acf = np.correlate(np.hanning(WINDOW), np.hanning(WINDOW), "full")[WINDOW - 1:WINDOW - 1 + WINDOW]
     norm = acf / np.maximum(acf[:, :1], 1e-12) / np.maximum(win_acf / win_acf[0], 1e-3)
     band = norm[:, lag_lo:lag_hi]
-    k = np.argmax(band, axis=1)
+    # The first local maximum within 10 % of the best one: a periodic signal also peaks at 2, 3... periods.
+    local_max = np.zeros_like(band, dtype=bool)
+    local_max[:, 1:-1] = (band[:, 1:-1] >= band[:, :-2]) & (band[:, 1:-1] >= band[:, 2:])
+    candidate = local_max & (band >= 0.9 * band.max(axis=1, keepdims=True))
+    k = np.where(candidate.any(axis=1), np.argmax(candidate, axis=1), np.argmax(band, axis=1))
     peak = band[np.arange(len(k)), k]
     left = band[np.arange(len(k)), np.maximum(k - 1, 0)]
     right = band[np.arange(len(k)), np.minimum(k + 1, band.shape[1] - 1)]

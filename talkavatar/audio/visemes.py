@@ -105,7 +105,7 @@ def fill_gaps(segments: list[PhoneSegment], duration: float) -> list[PhoneSegmen
     return out
 
 
-def mouth_curves(segments: list[PhoneSegment], times: np.ndarray, block: int = 2048) -> np.ndarray:
+def mouth_curves(segments: list[PhoneSegment], times: np.ndarray, block: int = 512) -> np.ndarray:
     """Coarticulated ARKit mouth weights ``[len(times), 52]`` for phone ``segments`` at sorted ``times`` (s).
 
     Works through ``times`` in blocks so that temporaries stay ``O(block)`` for long recordings.
