@@ -259,10 +259,14 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {config.width}x{config.height}, "
         f"{avatar.count} Gaussians on {dev} -> {out_path}")
     t0 = time.perf_counter()
-    with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
-                   transparent=background.transparent, audio=track) as sink:
-        encode_busy = encode(producer, sink)
-        t_frames = time.perf_counter() - t0
+    try:
+        with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
+                       transparent=background.transparent, audio=track) as sink:
+            encode_busy = encode(producer, sink)
+            t_frames = time.perf_counter() - t0
+    except torch.cuda.OutOfMemoryError:
+        raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {config.width}x{config.height} "
+                          "at once", tip="lower --batch (or the resolution)") from None
     timings["frames_and_encode"] = time.perf_counter() - t0
     timings["encode_tail"] = timings["frames_and_encode"] - t_frames
     timings["posing"] = producer.timings.posing
