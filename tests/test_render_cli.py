@@ -204,3 +204,63 @@ def test_input_camera_from_track(tmp_path):
     row = alpha[24]                                                      # image y of the arm's axis: 12 + 150 * 0.08
     # the 0.6 m arm at 2 m and f = 500 * 0.08 px: 12 px (+ Gaussian blur), centred on column 16
     assert row[9] > 200 and row[22] > 200 and row[6] == 0 and row[25] == 0
+
+
+def test_frames_equal_a_direct_render(scene, tmp_path):
+    """The stage's wiring (timeline, front camera framing, background, sRGB) reproduces a hand-made render."""
+    from PIL import Image
+
+    from talkavatar.core.splats import rasterize
+    from talkavatar.render.camera_path import CameraPath, Framing
+    from talkavatar.render.color import linear_to_srgb, srgb_to_linear, to_uint8
+    from tests.render_fixtures import toy_avatar
+
+    motion = Motion.still(3, fps=30.0)
+    motion.joint_rotations[:, 16, 2] = [0.0, 0.4, 0.8]
+    save_motion(tmp_path / "m.motion.safetensors", motion)
+    result = _render(scene, "--motion", str(tmp_path / "m.motion.safetensors"), "-o", str(tmp_path / "f"),
+                     "--format", "png", "--background", "#336699", "--yaw", "20")
+    assert result.exit_code == 0, result.output
+    avatar = toy_avatar(16)
+    posed = avatar.pose(torch.from_numpy(motion.joint_rotations), torch.zeros(3, 3), torch.zeros(3, 52))
+    path = CameraPath.around("front", Framing.of_points(posed.means[0].double()), width=32, height=48, frames=3,
+                             yaw=20)
+    out = rasterize(posed, path.at(torch.arange(3)))
+    bg = srgb_to_linear(torch.tensor([0x33, 0x66, 0x99]) / 255.0)
+    expected = to_uint8(linear_to_srgb(out.rgb + (1 - out.alpha) * bg)).numpy()
+    for i in range(3):
+        with Image.open(tmp_path / "f" / f"frame_{i:06d}.png") as im:
+            got = np.asarray(im.convert("RGB")).astype(int)
+        assert np.abs(got - expected[i]).max() <= 1
+    assert np.abs(expected[0].astype(int) - expected[2]).max() > 50     # the arm moved
+
+
+def test_transparent_webm_keeps_alpha(scene, tmp_path):
+    import subprocess
+
+    from talkavatar.render.audio_track import ffmpeg_exe
+
+    save_motion(tmp_path / "m.motion.safetensors", Motion.still(4, fps=30.0))
+    out = tmp_path / "a.webm"
+    result = _render(scene, "--motion", str(tmp_path / "m.motion.safetensors"), "-o", str(out),
+                     "--background", "transparent")
+    assert result.exit_code == 0, result.output
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-c:v", "libvpx-vp9", "-i", str(out), "-f", "rawvideo",
+                          "-pix_fmt", "rgba", "pipe:1"], capture_output=True, check=True).stdout
+    alpha = np.frombuffer(raw, np.uint8).reshape(-1, 48, 32, 4)[..., 3]
+    assert alpha.shape[0] == 4 and alpha[:, 0, 0].max() < 10 and alpha.max() > 200
+
+
+def test_relative_audio_path_beside_the_motion(scene, tmp_path):
+    import shutil
+
+    from talkavatar.audio.load import file_sha256
+
+    shutil.copy(scene / "speech.wav", tmp_path / "voice.wav")
+    motion = Motion.still(15, fps=30.0)
+    motion.audio = {"path": "voice.wav", "sha256": file_sha256(tmp_path / "voice.wav"), "offset_seconds": 0.2}
+    save_motion(tmp_path / "m.motion.safetensors", motion)
+    result = _render(scene, "--motion", str(tmp_path / "m.motion.safetensors"), "-o", str(tmp_path / "r.mp4"))
+    assert result.exit_code == 0, result.output
+    info = probe(tmp_path / "r.mp4")
+    assert info.audio_codec == "aac" and abs(info.audio_seconds - 0.5) <= 1 / 30
