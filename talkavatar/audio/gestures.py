@@ -271,11 +271,15 @@ def idle_body(frames: int, fps: float, rng: np.random.Generator, idle: float) ->
 
 
 def gesture_motion(accents: list[Accent], frames: int, fps: float, style: str, rng: np.random.Generator,
-                   gestures: bool = True) -> tuple[np.ndarray, np.ndarray, list[Placement]]:
-    """Body motion: local rotations ``[T, 55, 3]``, root translation ``[T, 3]`` and the gesture placements."""
+                   gestures: bool = True, library: tuple[GestureClip, ...] = GESTURES
+                   ) -> tuple[np.ndarray, np.ndarray, list[Placement]]:
+    """Body motion: local rotations ``[T, 55, 3]``, root translation ``[T, 3]`` and the gesture placements.
+
+    ``library``: the clips to draw from (a motion library can pass its own :class:`GestureClip` values).
+    """
     look = STYLES[style]
     rng_sched, rng_arms, rng_idle = (np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(3))
-    placements = schedule(accents, frames / fps, look, rng_sched) if gestures else []
+    placements = schedule(accents, frames / fps, look, rng_sched, library) if gestures else []
     joints, root = idle_body(frames, fps, rng_idle, look.idle)
     for side, params in arm_tracks(placements, frames, fps, rng_arms, look.idle).items():
         for name, rot in arm_rotations(params, side).items():
