@@ -1,0 +1,1 @@
+"""drive-audio: speech in, talking motion out (lips, face, head, blinks, gestures)."""

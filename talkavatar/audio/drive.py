@@ -1,0 +1,133 @@
+"""The drive-audio stage: speech file in, :class:`~talkavatar.motion.Motion` out.
+
+Pipeline (each step in its own module): decode in blocks (load) -> prosody and phone recognition per block
+(prosody, phones) -> or forced alignment when a transcript is given -> coarticulated visemes with loudness-scaled
+opening (visemes) -> accents (prosody) -> face and head (face) -> gestures and idle body (gestures) -> assembled
+motion. Everything after decoding is deterministic given ``seed``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from talkavatar.audio import phones as phones_mod
+from talkavatar.audio.face import face_and_head
+from talkavatar.audio.gestures import STYLES, Placement, gesture_motion
+from talkavatar.audio.load import SAMPLE_RATE, file_sha256, iter_pcm_blocks
+from talkavatar.audio.phones import PhoneAligner, PhoneRecognizer, PhoneSegment, transcript_words
+from talkavatar.audio.prosody import Accent, ProsodyStream, accents as find_accents, speech_activity
+from talkavatar.audio.resample import box_resample
+from talkavatar.audio.visemes import apply_opening_gain, fill_gaps, mouth_curves, opening_gain
+from talkavatar.motion.file import Motion
+from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
+
+JAW_RADIANS_AT_FULL_OPEN = 0.35
+
+
+@dataclass
+class DriveResult:
+    motion: Motion
+    phones: list[PhoneSegment]
+    accents: list[Accent]
+    gestures: list[Placement]
+    lip_sync: str                       # "alignment" (transcript) or "recognition"
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Timer:
+    def __init__(self):
+        self.spent: dict[str, float] = {}
+
+    def add(self, key: str, since: float) -> float:
+        now = time.perf_counter()
+        self.spent[key] = self.spent.get(key, 0.0) + now - since
+        return now
+
+
+def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0, seed: int = 0,
+                style: str = "calm", gestures: bool = True) -> DriveResult:
+    """Talking motion for the speech in ``path`` (see the module docstring)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; expected one of {sorted(STYLES)}")
+    timer = _Timer()
+    t = time.perf_counter()
+    warnings: list[str] = []
+    words = transcript_words(transcript) if transcript else []
+    aligner = None
+    if words:
+        aligner = PhoneAligner()
+        words, missing = aligner.known_words(words)
+        if missing:
+            warnings.append(f"{len(missing)} transcript word(s) not in the pronouncing dictionary were skipped: "
+                            + ", ".join(sorted(set(missing))[:8]))
+    recognizer = None if words else PhoneRecognizer()
+    prosody_stream = ProsodyStream()
+    kept: list[np.ndarray] = []
+    samples = 0
+    t = timer.add("setup", t)
+    blocks = iter_pcm_blocks(path)
+    while True:
+        block = next(blocks, None)
+        t = timer.add("decode", t)
+        if block is None:
+            break
+        samples += len(block)
+        prosody_stream.feed(block)
+        t = timer.add("prosody", t)
+        if recognizer is not None:
+            recognizer.feed(block)
+            t = timer.add("phones", t)
+        else:
+            kept.append(block)
+    prosody = prosody_stream.finish()
+    t = timer.add("prosody", t)
+    seconds = samples / SAMPLE_RATE
+
+    segments: list[PhoneSegment] | None = None
+    lip_sync = "recognition"
+    if recognizer is not None:
+        segments = recognizer.finish()
+    else:
+        pcm = np.concatenate(kept) if kept else np.zeros(0, np.int16)
+        segments = aligner.align(pcm, words)
+        lip_sync = "alignment"
+        if segments is None:
+            warnings.append("the transcript could not be aligned to the audio; recognised phones instead")
+            segments = phones_mod.recognize_phones(pcm)
+            lip_sync = "recognition"
+        del pcm, kept
+    t = timer.add("phones", t)
+
+    activity = speech_activity(prosody)
+    if not activity.any():
+        segments = []                                   # no speech: a still face with a closed mouth
+    segments = fill_gaps(segments, seconds)
+    frames = int(round(seconds * fps))
+    times_out = np.arange(frames) / fps
+    fine_times = (np.arange(prosody.frames) + 0.5) / prosody.rate
+    mouth_fine = apply_opening_gain(mouth_curves(segments, fine_times), opening_gain(prosody.loudness_db, activity))
+    mouth = box_resample(mouth_fine, prosody.rate, times_out, min(1.0 / fps, 0.034)).astype(np.float32)
+    t = timer.add("visemes", t)
+
+    found = find_accents(prosody)
+    t = timer.add("accents", t)
+    liveliness = 1.0 if style == "lively" else 0.65
+    rng_face, rng_body = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    face_arkit, head_joints = face_and_head(frames, fps, found, rng_face, liveliness)
+    t = timer.add("face", t)
+    body_joints, root, placements = gesture_motion(found, frames, fps, style, rng_body, gestures)
+    t = timer.add("gestures", t)
+
+    arkit = np.clip(mouth + face_arkit, 0.0, 1.0).astype(np.float32)
+    joints = (body_joints + head_joints).astype(np.float32)      # disjoint joint sets: a plain sum
+    joints[:, JOINT_INDEX["jaw"], 0] = JAW_RADIANS_AT_FULL_OPEN * arkit[:, ARKIT_INDEX["jawOpen"]]
+    audio_ref = {"path": str(path), "sha256": file_sha256(Path(path)), "offset_seconds": 0.0}
+    motion = Motion(float(fps), joints, root.astype(np.float32), arkit, audio_ref)
+    timer.add("assemble", t)
+    return DriveResult(motion, segments, found, placements, lip_sync, seconds, timer.spent, warnings)

@@ -1,0 +1,86 @@
+"""Audio loading: any container/codec ffmpeg reads (wav, flac, mp3, ogg, m4a, ...), any rate, mono or stereo.
+
+Decoding streams through the ffmpeg binary (``imageio_ffmpeg`` bundles one), which also downmixes to mono and
+resamples to :data:`SAMPLE_RATE`; audio arrives in fixed-size blocks so that memory stays bounded for long files.
+Samples are 16-bit signed PCM ``int16`` arrays ``[n]`` (what the phone recogniser consumes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from talkavatar.errors import InvalidInput, MissingDependency
+
+SAMPLE_RATE = 16_000
+BLOCK_SECONDS = 10.0
+
+
+def ffmpeg_exe() -> str:
+    """Path of an ffmpeg binary: the one ``imageio_ffmpeg`` bundles, else ffmpeg on PATH."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        found = shutil.which("ffmpeg")
+        if found:
+            return found
+    raise MissingDependency("no ffmpeg to decode audio", tip="pip install imageio-ffmpeg (or install ffmpeg)")
+
+
+def _check_readable(path: Path) -> None:
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such audio file")
+    if path.stat().st_size == 0:
+        raise InvalidInput(f"{path}: empty file (0 bytes)", tip="pass a speech recording: wav, flac, mp3, ogg or m4a")
+
+
+def iter_pcm_blocks(path: Path, block_seconds: float = BLOCK_SECONDS,
+                    sample_rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """Decode ``path`` to mono ``int16`` PCM at ``sample_rate``, yielding blocks ``[<= block_seconds * rate]``.
+
+    Raises :class:`InvalidInput` (exit 3) for missing, empty or non-audio files.
+    """
+    path = Path(path)
+    _check_readable(path)
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn", "-ac", "1",
+           "-ar", str(sample_rate), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    block_bytes = 2 * max(1, int(block_seconds * sample_rate))
+    got_any = False
+    try:
+        while True:
+            data = proc.stdout.read(block_bytes)
+            if not data:
+                break
+            got_any = True
+            yield np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        code = proc.wait()
+    if code != 0 or not got_any:
+        reason = err.splitlines()[-1] if err else "no audio stream"
+        raise InvalidInput(f"{path}: not a readable audio file ({reason})",
+                           tip="pass a speech recording: wav, flac, mp3, ogg or m4a")
+
+
+def load_pcm(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The whole file as mono ``int16`` PCM ``[n]`` at ``sample_rate`` (for short clips and tests)."""
+    blocks = list(iter_pcm_blocks(path, sample_rate=sample_rate))
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

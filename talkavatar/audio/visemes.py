@@ -1,0 +1,153 @@
+"""Phones -> visemes -> ARKit mouth weights, with coarticulation and loudness-scaled opening.
+
+Coarticulation follows the dominance model of Cohen & Massaro (1993): every phone pulls the mouth towards its
+viseme's shape with a dominance that is flat over the phone's core and decays exponentially outside it; the mouth
+is the dominance-weighted mean of the shapes. Bilabials, labiodentals and silence dominate strongly (lips must
+close / touch); rounded visemes reach far ahead (anticipatory rounding) and bilabials a little ahead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from talkavatar.audio.phones import PhoneSegment
+from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
+
+# ARPAbet phone -> viseme (Oculus-style names).
+PHONE_VISEME: dict[str, str] = {
+    **dict.fromkeys(["P", "B", "M"], "PP"), **dict.fromkeys(["F", "V"], "FF"), **dict.fromkeys(["TH", "DH"], "TH"),
+    **dict.fromkeys(["T", "D"], "DD"), **dict.fromkeys(["N", "L"], "nn"), **dict.fromkeys(["K", "G", "NG", "HH"], "kk"),
+    **dict.fromkeys(["CH", "JH", "SH", "ZH"], "CH"), **dict.fromkeys(["S", "Z"], "SS"),
+    **dict.fromkeys(["R", "ER"], "RR"), **dict.fromkeys(["W", "UW", "UH"], "U"), **dict.fromkeys(["OW", "AO", "OY"], "O"),
+    **dict.fromkeys(["AA", "AE", "AY", "AW"], "aa"), **dict.fromkeys(["AH", "EH"], "E"),
+    **dict.fromkeys(["IY", "IH", "EY", "Y"], "I"),
+}
+
+# Viseme -> the six classes used to evaluate lip sync.
+VISEME_CLASS: dict[str, str] = {
+    "sil": "silence", "PP": "bilabial", "FF": "labiodental", "U": "rounded", "O": "rounded", "RR": "rounded",
+    "aa": "open", "E": "open", "TH": "spread", "DD": "spread", "nn": "spread", "kk": "spread", "CH": "spread",
+    "SS": "spread", "I": "spread",
+}
+CLASSES = ("silence", "bilabial", "labiodental", "rounded", "open", "spread")
+
+
+def phone_viseme(phone: str) -> str:
+    """Viseme of an ARPAbet phone (stress digits ignored); silence and noise fillers map to ``sil``."""
+    return PHONE_VISEME.get(phone.rstrip("012").upper(), "sil")
+
+
+def phone_class(phone: str) -> str:
+    return VISEME_CLASS[phone_viseme(phone)]
+
+
+def _shape(**weights: float) -> np.ndarray:
+    v = np.zeros(len(ARKIT_NAMES), np.float32)
+    for name, w in weights.items():
+        for suffix in ("", "Left", "Right"):
+            if name + suffix in ARKIT_INDEX:
+                v[ARKIT_INDEX[name + suffix]] = w
+    return v
+
+
+VISEME_SHAPES: dict[str, np.ndarray] = {
+    "sil": _shape(),
+    "PP": _shape(jawOpen=0.06, mouthClose=0.06, mouthPress=0.55, mouthRollLower=0.2, mouthRollUpper=0.15),
+    "FF": _shape(jawOpen=0.1, mouthRollLower=0.6, mouthUpperUp=0.3, mouthShrugUpper=0.15),
+    "TH": _shape(jawOpen=0.18, tongueOut=0.3, mouthStretch=0.1),
+    "DD": _shape(jawOpen=0.2, mouthStretch=0.2, mouthLowerDown=0.1),
+    "nn": _shape(jawOpen=0.16, mouthStretch=0.15),
+    "kk": _shape(jawOpen=0.26, mouthStretch=0.12, mouthLowerDown=0.1),
+    "CH": _shape(jawOpen=0.14, mouthFunnel=0.3, mouthShrugUpper=0.25, mouthUpperUp=0.2, mouthStretch=0.15),
+    "SS": _shape(jawOpen=0.08, mouthStretch=0.35, mouthSmile=0.15),
+    "RR": _shape(jawOpen=0.16, mouthPucker=0.4, mouthFunnel=0.3),
+    "U": _shape(jawOpen=0.14, mouthPucker=0.75, mouthFunnel=0.3),
+    "O": _shape(jawOpen=0.38, mouthFunnel=0.6, mouthPucker=0.25),
+    "aa": _shape(jawOpen=0.62, mouthLowerDown=0.35, mouthUpperUp=0.12),
+    "E": _shape(jawOpen=0.42, mouthStretch=0.3, mouthLowerDown=0.25),
+    "I": _shape(jawOpen=0.2, mouthSmile=0.3, mouthStretch=0.4),
+}
+VISEMES = tuple(VISEME_SHAPES)
+
+# Dominance: (magnitude, seconds of decay before the phone core, after it).
+_DOMINANCE = {
+    "sil": (3.0, 0.02, 0.02), "PP": (3.0, 0.05, 0.03), "FF": (2.5, 0.04, 0.03), "U": (1.3, 0.12, 0.05),
+    "O": (1.3, 0.10, 0.05), "RR": (1.0, 0.10, 0.04), "aa": (1.0, 0.035, 0.035), "E": (1.0, 0.035, 0.035),
+    "I": (1.0, 0.035, 0.035),
+}
+_CONSONANT_DOMINANCE = (0.7, 0.025, 0.025)
+CORE_FRACTION = 0.6      # the flat middle part of a phone's dominance
+NEIGHBOURS = 3           # phones on each side that can influence a frame
+
+OPENING_CHANNELS = [ARKIT_INDEX[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight",
+                                             "mouthUpperUpLeft", "mouthUpperUpRight", "tongueOut")]
+MOUTH_CHANNELS = sorted({i for v in VISEME_SHAPES.values() for i in np.flatnonzero(v)})
+
+
+def fill_gaps(segments: list[PhoneSegment], duration: float) -> list[PhoneSegment]:
+    """Sorted, non-overlapping segments covering ``[0, duration]``; uncovered time becomes ``SIL``."""
+    out: list[PhoneSegment] = []
+    t = 0.0
+    for seg in sorted(segments, key=lambda s: s.start):
+        start, end = max(seg.start, t), min(seg.end, duration)
+        if end <= start:
+            continue
+        if start > t + 1e-6:
+            out.append(PhoneSegment("SIL", t, start))
+        out.append(PhoneSegment(seg.phone, start, end))
+        t = end
+    if t < duration - 1e-6:
+        out.append(PhoneSegment("SIL", t, duration))
+    return out
+
+
+def mouth_curves(segments: list[PhoneSegment], times: np.ndarray) -> np.ndarray:
+    """Coarticulated ARKit mouth weights ``[len(times), 52]`` for phone ``segments`` at ``times`` (seconds)."""
+    n = len(times)
+    if n == 0 or not segments:
+        return np.zeros((n, len(ARKIT_NAMES)), np.float32)
+    visemes = [phone_viseme(s.phone) for s in segments]
+    shapes = np.stack([VISEME_SHAPES[v] for v in visemes])                 # [P, 52]
+    dom = np.array([_DOMINANCE.get(v, _CONSONANT_DOMINANCE) for v in visemes])  # [P, 3]
+    starts = np.array([s.start for s in segments])
+    ends = np.array([s.end for s in segments])
+    centres, half = 0.5 * (starts + ends), 0.5 * CORE_FRACTION * (ends - starts)
+    if visemes[0] == "sil":
+        half[0] = max(half[0], centres[0] - starts[0] - 0.02)
+    home = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(segments) - 1)   # [T]
+    idx = np.clip(home[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)[None, :], 0, len(segments) - 1)  # [T, K]
+    offset = times[:, None] - centres[idx]                                 # + after the centre
+    outside = np.maximum(np.abs(offset) - half[idx], 0.0)
+    decay = np.where(offset < 0, dom[idx, 1], dom[idx, 2])
+    weight = dom[idx, 0] * np.exp(-outside / decay)                        # [T, K]
+    # Repeated indices at the sequence ends would count twice: keep each phone once.
+    dup = np.concatenate([np.zeros((n, 1), bool), idx[:, 1:] == idx[:, :-1]], axis=1)
+    weight[dup] = 0.0
+    weight /= weight.sum(axis=1, keepdims=True) + 1e-12
+    return np.einsum("tk,tkc->tc", weight, shapes[idx]).astype(np.float32)
+
+
+def opening_gain(loudness_db: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """Per-frame gain on the mouth-opening channels: louder speech opens wider; no speech closes the mouth."""
+    if len(loudness_db) == 0:
+        return np.zeros(0, np.float32)
+    speech = activity > 0.5
+    level = float(np.percentile(loudness_db[speech], 90)) if speech.any() else 0.0
+    gain = np.clip(1.0 + (loudness_db - level) / 30.0, 0.65, 1.15)
+    return (gain * activity).astype(np.float32)
+
+
+def apply_opening_gain(mouth: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Scale the opening channels of ``mouth [T, 52]`` by ``gain [T]``; keep ``mouthClose <= jawOpen``."""
+    out = mouth.copy()
+    out[:, OPENING_CHANNELS] *= gain[:, None]
+    jaw, close = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]
+    out[:, close] = np.minimum(out[:, close], out[:, jaw])
+    return out
+
+
+def classify_mouth(weights: np.ndarray) -> list[str]:
+    """Evaluation helper: the viseme class whose shape is nearest to each row of ``weights [N, 52]``."""
+    shapes = np.stack([VISEME_SHAPES[v] for v in VISEMES])[:, MOUTH_CHANNELS]
+    d = ((weights[:, None, MOUTH_CHANNELS] - shapes[None]) ** 2).sum(-1)
+    return [VISEME_CLASS[VISEMES[k]] for k in np.argmin(d, axis=1)]
