@@ -1,0 +1,111 @@
+"""The frame producer: poses the avatar for a batch of frames, rasterizes it and converts the pixels for a sink.
+
+Everything happens on one torch device (gsplat on CUDA, the reference rasterizer on CPU); a batch of ``batch``
+frames is posed and rasterized at once, and only the finished bytes (uint8, in the sink's pixel format) leave the
+device. Memory is that of one batch, whatever the clip's length.
+
+Pixel formats: ``yuv420p`` (BT.709 limited range, for H.264/VP9), ``rgb24`` (sRGB), ``rgba`` (sRGB, straight
+alpha; for transparent PNG/WebM).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from talkavatar.core.avatar import Avatar
+from talkavatar.core.splats import rasterize
+from talkavatar.render.background import Background
+from talkavatar.render.camera_path import CameraPath
+from talkavatar.render.color import linear_to_srgb, srgb_to_yuv420p, to_uint8
+from talkavatar.render.timeline import Timeline
+
+PIXEL_FORMATS = ("yuv420p", "rgb24", "rgba")
+
+
+@dataclass
+class FrameTimings:
+    """Seconds spent per phase (wall clock; on CUDA only meaningful with ``synchronize=True``)."""
+
+    posing: float = 0.0
+    raster: float = 0.0
+    convert: float = 0.0
+    backend: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class FrameBatch:
+    """``first``: index of the batch's first frame; ``pixels``: uint8 [B, bytes per frame] on the render device."""
+
+    first: int
+    pixels: Tensor
+
+
+class FrameProducer:
+    """Yields the clip's frames in batches (see the module docstring)."""
+
+    def __init__(self, avatar: Avatar, timeline: Timeline, cameras: CameraPath, background: Background, *,
+                 pixel_format: str, batch: int = 8, device: torch.device | str = "cpu", backend: str = "auto",
+                 synchronize: bool = False):
+        if pixel_format not in PIXEL_FORMATS:
+            raise ValueError(f"pixel_format must be one of {PIXEL_FORMATS}, got {pixel_format!r}")
+        if pixel_format != "rgba" and background.transparent:
+            raise ValueError(f"a transparent background needs the rgba pixel format, not {pixel_format}")
+        self.device = torch.device(device)
+        self.avatar = avatar.to(self.device, torch.float32)
+        self.timeline = timeline
+        self.cameras = cameras
+        self.background = background.to(self.device)
+        self.pixel_format = pixel_format
+        self.batch = int(batch)
+        self.backend = backend
+        self.synchronize = synchronize and self.device.type == "cuda"
+        self.timings = FrameTimings()
+
+    @property
+    def frame_bytes(self) -> int:
+        w, h = self.cameras.width, self.cameras.height
+        return {"yuv420p": w * h * 3 // 2, "rgb24": w * h * 3, "rgba": w * h * 4}[self.pixel_format]
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        for first in range(0, self.timeline.frames, self.batch):
+            index = np.arange(first, min(first + self.batch, self.timeline.frames))
+            yield FrameBatch(first, self.render(index))
+
+    def _tick(self, t0: float) -> float:
+        if self.synchronize:
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - t0
+
+    @torch.no_grad()
+    def render(self, frame_index: np.ndarray) -> Tensor:
+        """uint8 [B, frame_bytes] of output frames ``frame_index`` [B]."""
+        t0 = time.perf_counter()
+        rotations, translation, arkit = (t.to(self.device) for t in self.timeline.poses(frame_index))
+        gaussians = self.avatar.pose(rotations, translation, arkit)
+        self.timings.posing += self._tick(t0)
+        t0 = time.perf_counter()
+        cams = self.cameras.at(torch.from_numpy(frame_index), device=self.device, dtype=torch.float32)
+        out = rasterize(gaussians, cams, backend=self.backend)
+        self.timings.backend = out.backend
+        self.timings.raster += self._tick(t0)
+        t0 = time.perf_counter()
+        pixels = self.convert(out.rgb, out.alpha)
+        self.timings.convert += self._tick(t0)
+        return pixels
+
+    def convert(self, rgb: Tensor, alpha: Tensor) -> Tensor:
+        """Linear ``rgb`` rendered over black [B, H, W, 3] and ``alpha`` [B, H, W, 1] -> uint8 [B, frame_bytes]."""
+        srgb = linear_to_srgb(self.background.composite(rgb, alpha))
+        b = srgb.shape[0]
+        if self.pixel_format == "yuv420p":
+            return srgb_to_yuv420p(srgb)
+        if self.pixel_format == "rgba":
+            srgb = torch.cat([srgb, alpha], dim=-1)
+        return to_uint8(srgb).reshape(b, -1)

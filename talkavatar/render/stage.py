@@ -1,0 +1,252 @@
+"""The render stage: a bundle's avatar plus speech or motion becomes a video, a PNG sequence and/or a PLY file.
+
+Steps: open the bundle and load ``fit/`` (hash-checked) -> motion from ``--motion`` (motion file or ARKit CSV) or
+from ``--audio`` through drive-audio -> the clip's :class:`Timeline` -> a :class:`CameraPath` -> frames produced in
+batches on the device (:class:`FrameProducer`) and encoded by ffmpeg in a writer thread (:func:`encode`) with the
+audio muxed in sync (:mod:`talkavatar.render.audio_track`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from talkavatar.bundle import Bundle
+from talkavatar.core.avatar import AVATAR_FILE, RIG_FILE, SCHEMA as AVATAR_SCHEMA, Avatar
+from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA, Rig
+from talkavatar.errors import InvalidInput, MissingDependency, UsageError
+from talkavatar.motion.file import Motion
+from talkavatar.render.audio_track import AudioTrack
+from talkavatar.render.background import Background
+from talkavatar.render.camera_path import CameraPath, Framing
+from talkavatar.render.config import RenderConfig
+from talkavatar.render.frames import FrameProducer
+from talkavatar.render.pipeline import encode
+from talkavatar.render.ply import write_ply
+from talkavatar.render.timeline import Timeline
+from talkavatar.render.video import VideoSink, input_pixel_format
+
+Log = Callable[[str], None]
+SUFFIXES = {".mp4": "mp4", ".webm": "webm"}
+TRACK_PARAMS = "track/params.safetensors"
+DEFAULT_FPS = 30.0
+
+
+@dataclass
+class RenderResult:
+    output: Path | None
+    format: str
+    frames: int
+    fps: float
+    width: int
+    height: int
+    seconds: float
+    audio: Path | None
+    ply: Path | None
+    backend: str
+    device: str
+    timings: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"output": None if self.output is None else str(self.output), "format": self.format,
+                "frames": self.frames, "fps": self.fps, "width": self.width, "height": self.height,
+                "seconds": round(self.seconds, 4), "audio": None if self.audio is None else str(self.audio),
+                "ply": None if self.ply is None else str(self.ply), "backend": self.backend, "device": self.device,
+                "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+                "total_s": round(self.total_seconds, 4),
+                "realtime_factor": round(self.seconds / self.total_seconds, 2) if self.total_seconds > 0 else None,
+                "warnings": self.warnings}
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``auto``/None -> CUDA when available, else CPU; refuses CUDA where there is none (exit 4)."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise MissingDependency(f"--device {name} asked for CUDA, which is not available here",
+                                tip="use --device cpu (or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r}", tip="use auto, cpu, cuda or cuda:N") from None
+
+
+def load_avatar(bundle: Bundle) -> Avatar:
+    """The bundle's fitted avatar, after checking the fit stage is present, fresh and unchanged on disk."""
+    bundle.require("fit", by="render")
+    rig_tensors, rig_meta = bundle.read_tensors(f"fit/{RIG_FILE}", RIG_SCHEMA)
+    tensors, metadata = bundle.read_tensors(f"fit/{AVATAR_FILE}", AVATAR_SCHEMA)
+    try:
+        return Avatar.from_tensors(Rig.from_tensors(rig_tensors, rig_meta), tensors, metadata)
+    except (ValueError, KeyError) as e:
+        raise InvalidInput(f"{bundle.root}/fit: the avatar does not fit its rig ({e})",
+                           tip=f"rerun `talkavatar fit -b {bundle.root} --force`") from None
+
+
+def open_bundle(path: Path) -> tuple[Bundle, Avatar]:
+    if not Path(path).is_dir():
+        raise InvalidInput(f"no avatar bundle at {path}", tip="make one with `talkavatar fit PHOTO`")
+    bundle = Bundle.open(path)
+    return bundle, load_avatar(bundle)
+
+
+def input_camera_path(bundle: Bundle, width: int, height: int, frames: int) -> CameraPath:
+    """``--camera input``: frame 0 of the camera ``track`` fitted (see :mod:`talkavatar.render.camera_path`)."""
+    bundle.require("track", by="render --camera input")
+    tensors, _ = bundle.read_tensors(TRACK_PARAMS, "talkavatar.track")
+    size = tuple(int(v) for v in tensors["image_size"])
+    return CameraPath.from_input(torch.from_numpy(tensors["world_to_camera"][0].copy()),
+                                 torch.from_numpy(tensors["intrinsics"][0].copy()), size,
+                                 width=width, height=height, frames=frames)
+
+
+def choose_format(config: RenderConfig, output: Path | None) -> str:
+    """``--format``, else from ``-o``'s suffix (.mp4, .webm; anything else is a PNG folder), else mp4."""
+    if config.format is not None:
+        return config.format
+    if output is None:
+        return "mp4"
+    return SUFFIXES.get(output.suffix.lower(), "png")
+
+
+def default_output(source: Path | None, format: str) -> Path:
+    """``<source stem>.mp4`` / ``.webm`` / ``-frames/`` in the working directory."""
+    stem = source.name.split(".")[0] if source is not None else "avatar"
+    return Path.cwd() / (f"{stem}-frames" if format == "png" else f"{stem}.{format}")
+
+
+def motion_audio(motion: Motion, warn: Log) -> tuple[Path, float] | None:
+    """The audio a motion file names (path, offset seconds), when it is there unchanged."""
+    from talkavatar.audio.load import file_sha256
+
+    ref = motion.audio
+    if not ref or not ref.get("path"):
+        return None
+    path = Path(ref["path"])
+    if not path.is_file():
+        warn(f"the motion's audio {path} is not there; rendering without sound")
+        return None
+    if ref.get("sha256") and file_sha256(path) != ref["sha256"]:
+        warn(f"the motion's audio {path} changed since the motion was made; rendering without sound")
+        return None
+    return path, float(ref.get("offset_seconds") or 0.0)
+
+
+def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = None, motion: Path | None = None,
+               output: Path | None = None, export_ply: Path | None = None, drive=None,
+               transcript: str | None = None, device: str | None = None, log: Log = print, warn: Log = print,
+               synchronize: bool = False, backend: str = "auto") -> RenderResult:
+    """Render (see the module docstring). ``drive`` is a ``DriveAudioConfig`` for ``audio`` (its fps is ignored:
+    the motion is made at the render's fps). Without ``audio`` and ``motion`` only ``export_ply`` is written, in
+    the rest pose. ``synchronize`` makes the per-phase CUDA timings exact (benchmarks)."""
+    started = time.perf_counter()
+    if audio is not None and motion is not None:
+        raise UsageError("give --audio or --motion, not both")
+    if audio is None and motion is None and export_ply is None:
+        raise UsageError("nothing to render: give --audio FILE or --motion FILE (or --export-ply FILE)",
+                         tip="e.g. talkavatar render --audio speech.wav")
+    fmt = choose_format(config, output)
+    background = Background.parse(config.background, config.width, config.height)
+    if background.transparent and fmt == "mp4":
+        raise UsageError("an mp4 (H.264) has no alpha channel for --background transparent",
+                         tip="use --format png (RGBA frames) or --format webm (VP9 with alpha)")
+    if fmt != "png" and (config.width % 2 or config.height % 2):
+        raise UsageError(f"{fmt} needs an even width and height, got {config.width}x{config.height}")
+    dev = resolve_device(device)
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+
+    def _warn(message: str) -> None:
+        warnings.append(message)
+        warn(message)
+
+    t0 = time.perf_counter()
+    bundle, avatar = open_bundle(bundle_path)
+    avatar = avatar.to(dev, torch.float32)
+    timings["load"] = time.perf_counter() - t0
+
+    fps = config.fps
+    track: AudioTrack | None = None
+    source: Path | None = audio or motion
+    the_motion: Motion | None = None
+    total_seconds: float | None = None
+    if audio is not None:
+        from talkavatar.audio.drive import drive_audio
+
+        fps = fps or DEFAULT_FPS
+        t0 = time.perf_counter()
+        kwargs = {} if drive is None else {"seed": drive.seed, "style": drive.style, "gestures": drive.gestures}
+        result = drive_audio(Path(audio), transcript=transcript, fps=fps, **kwargs)
+        for message in result.warnings:
+            _warn(message)
+        the_motion, total_seconds = result.motion, result.seconds
+        timings["drive_audio"] = time.perf_counter() - t0
+        log(f"drive-audio: {result.seconds:.1f} s of speech -> {the_motion.frames} frames "
+            f"({timings['drive_audio']:.2f} s)")
+        audio_source: tuple[Path, float] | None = (Path(audio), 0.0)
+    elif motion is not None:
+        from talkavatar.motion.any import load_motion_any
+
+        if not Path(motion).is_file():
+            raise InvalidInput(f"{motion}: no such motion file")
+        the_motion = load_motion_any(Path(motion))  # a CSV's rate comes from its timecodes
+        fps = fps or the_motion.fps
+        audio_source = motion_audio(the_motion, _warn)
+    else:
+        audio_source = None
+
+    ply_path = None
+    if the_motion is None:  # PLY only, rest pose
+        the_motion = Motion.still(1)
+    length = total_seconds if total_seconds is not None else the_motion.seconds
+    if config.start >= length:
+        raise UsageError(f"--start {config.start:g} s is past the end of the motion ({length:.2f} s)")
+    timeline = Timeline.of(the_motion, fps or DEFAULT_FPS, config.start, config.duration, total_seconds)
+
+    first = avatar.pose(*(t.to(dev) for t in timeline.poses([0])))
+    if export_ply is not None:
+        write_ply(Path(export_ply), first)
+        ply_path = Path(export_ply)
+        log(f"wrote {ply_path} ({avatar.count} Gaussians)")
+    if audio is None and motion is None:
+        timings["total"] = time.perf_counter() - started
+        return RenderResult(None, fmt, 0, timeline.fps, config.width, config.height, 0.0, None, ply_path, "",
+                            str(dev), timings, time.perf_counter() - started, warnings)
+
+    if config.camera == "input":
+        cameras = input_camera_path(bundle, config.width, config.height, timeline.frames)
+    else:
+        framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
+        cameras = CameraPath.around(config.camera, framing, width=config.width, height=config.height,
+                                    frames=timeline.frames, yaw=config.yaw, pitch=config.pitch,
+                                    distance=config.distance, orbit_degrees=config.orbit_degrees)
+    if audio_source is not None:
+        track = AudioTrack(audio_source[0], audio_source[1] + timeline.start, timeline.seconds)
+    out_path = Path(output) if output is not None else default_output(source, fmt)
+    producer = FrameProducer(avatar, timeline, cameras, background,
+                             pixel_format=input_pixel_format(fmt, background.transparent), batch=config.batch,
+                             device=dev, backend=backend, synchronize=synchronize)
+    log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {config.width}x{config.height}, "
+        f"{avatar.count} Gaussians on {dev} -> {out_path}")
+    t0 = time.perf_counter()
+    with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
+                   transparent=background.transparent, audio=track) as sink:
+        encode_busy = encode(producer, sink)
+        t_frames = time.perf_counter() - t0
+    timings["frames_and_encode"] = time.perf_counter() - t0
+    timings["encode_tail"] = timings["frames_and_encode"] - t_frames
+    timings["posing"] = producer.timings.posing
+    timings["raster"] = producer.timings.raster
+    timings["convert"] = producer.timings.convert
+    timings["encode_writer_busy"] = encode_busy
+    total = time.perf_counter() - started
+    timings["total"] = total
+    return RenderResult(out_path, fmt, sink.frames, timeline.fps, config.width, config.height, timeline.seconds,
+                        None if track is None else track.path, ply_path, producer.timings.backend, str(dev),
+                        timings, total, warnings)
