@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from talkavatar.eval.config import EvalConfig
+from talkavatar.eval.control import ControlErrors, asked_landmarks, control_errors
 from talkavatar.eval.frames import fit_size, load_video, resized
 from talkavatar.eval.image_metrics import ImageScores, image_scores
 from talkavatar.errors import InvalidInput, StageFailed
@@ -30,7 +31,8 @@ SHEET_FRAMES = 6
 @dataclass
 class Reenactment:
     """Per-frame ``scores`` of T frames, ``tracked`` [T] bool, the compared size (w, h), a few ``sheet`` frames
-    (index, reference, render, mask) for the contact sheet, and seconds spent per phase."""
+    (index, reference, render, mask) for the contact sheet, ``track_errors``: how far the tracked poses' landmarks
+    lie from MediaPipe's on the reference (as control accuracy measures it), and seconds spent per phase."""
 
     video: Path
     bundle: Path
@@ -39,18 +41,20 @@ class Reenactment:
     scores: ImageScores
     tracked: np.ndarray
     sheet: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
+    track_errors: ControlErrors
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict:
-        s = self.scores
-        finite = s.psnr[np.isfinite(s.psnr)]
+        """Means over the tracked frames (PSNR: +inf only if every one of them is identical)."""
+        s, keep = self.scores, self.tracked
+        psnr = s.psnr[keep & ~np.isnan(s.psnr)]
+        mean = lambda v: None if v is None or not keep.any() else float(v[keep].mean())  # noqa: E731
         return {"mode": "self-reenactment", "video": str(self.video), "bundle": str(self.bundle),
-                "frames": int(len(s.psnr)), "tracked_frames": int(self.tracked.sum()),
-                "size": list(self.size),
-                "psnr_db": float(finite.mean()) if finite.size == len(s.psnr) else float("inf"),
-                "ssim": float(s.ssim.mean()), "l1": float(s.l1.mean()),
-                "perceptual": None if s.perceptual is None else float(s.perceptual.mean()),
-                "perceptual_kind": s.perceptual_kind, "masked": True,
+                "frames": int(len(s.psnr)), "tracked_frames": int(keep.sum()), "size": list(self.size),
+                "psnr_db": float(psnr.mean()) if psnr.size else None, "ssim": mean(s.ssim), "l1": mean(s.l1),
+                "perceptual": mean(s.perceptual), "perceptual_kind": s.perceptual_kind, "masked": True,
+                "track_error_pct_of_height": {p: (None if v is None else round(v, 3))
+                                              for p, v in self.track_errors.mean().items()},
                 "timings_s": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
@@ -118,6 +122,14 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     except ValueError as e:
         raise StageFailed(f"{video}: {e}", tip="the reference video must show the bundle's person") from None
     timings["track"] = time.perf_counter() - t
+    from talkavatar.core.cameras import Cameras
+
+    count = len(footage.frames)
+    cameras = Cameras(torch.from_numpy(track.world_to_camera).expand(count, 4, 4).contiguous(),
+                      torch.from_numpy(track.K).expand(count, 3, 3).contiguous(), *footage.work_size)
+    asked, height = asked_landmarks(avatar.rig, track.joint_rotations, track.root_translation, track.arkit_weights,
+                                    cameras)
+    track_errors = control_errors(avatar.rig, asked, height, detections, footage.work_size)
     log(f"tracked {int(track.tracked.sum())}/{len(track.tracked)} frames with the shape held to the bundle's")
 
     t = time.perf_counter()
@@ -135,4 +147,5 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     picks = np.unique(np.linspace(0, len(renders) - 1, min(SHEET_FRAMES, len(renders))).round().astype(int))
     to_u8 = lambda x: (x.numpy() * 255).round().astype(np.uint8)  # noqa: E731
     sheet = [(int(i), to_u8(reference[i]), renders[i], to_u8(masks[i])) for i in picks]
-    return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, timings)
+    return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, track_errors,
+                       timings)
