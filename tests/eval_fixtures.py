@@ -28,16 +28,39 @@ def anny_rig() -> Rig:
 
 
 def shaded_avatar(rig: Rig, resolution: int) -> Avatar:
-    """Gaussians on the rig's UV map, coloured skin x (0.25 + 0.75 Lambert) under a light from the front-top-left."""
+    """Gaussians on the rig's UV map, painted (skin, dark hair, eyes and brows, red lips, blue shirt, grey
+    trousers, all placed by the rig's landmark map in the rest pose) and shaded by their rest normals
+    (0.25 + 0.75 Lambert, light from the front-top-left), so that MediaPipe finds the body, face and mouth."""
     avatar = Avatar.on_surface(rig.to(dtype=torch.float32), resolution)
-    v, f = avatar.rig.vertices, avatar.rig.faces
+    r = avatar.rig
+    v, f = r.vertices, r.faces
     n = torch.linalg.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     vertex_normals = torch.zeros_like(v).index_add_(0, f.reshape(-1), n.repeat_interleave(3, 0))
     normals = avatar.binding.interpolate(vertex_normals[None], f)[0]
     normals = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-9)
     light = torch.tensor(LIGHT) / torch.tensor(LIGHT).norm()
     shade = 0.25 + 0.75 * (normals @ light).clamp(0, 1)
-    return Avatar(**{**avatar.__dict__, "rgb": shade[:, None] * torch.tensor(SKIN)})
+
+    points = avatar.binding.surface_points(v[None], f)[0]                 # [N, 3] rest positions
+    posed = r.pose(torch.zeros(1, 55, 3))
+    marks = r.landmarks(posed.vertices, posed.joints)[0]
+    names = list(r.landmarks.names)
+    at = lambda name: marks[names.index(name)]  # noqa: E731
+    near = lambda prefix, radius: torch.cdist(points, marks[[i for i, m in enumerate(names) if m.startswith(prefix)]]
+                                              ).min(1).values < radius  # noqa: E731
+    colour = torch.tensor(SKIN).expand(points.shape[0], 3).clone()
+    y, z = points[:, 1], points[:, 2]
+    shoulder_y, hip_y = at("left_shoulder")[1], at("left_hip")[1]
+    shoulder_x = at("left_shoulder")[0].abs()
+    colour[(y < shoulder_y + 0.06) & (y > hip_y - 0.05) & (points[:, 0].abs() < shoulder_x + 0.04)] = \
+        torch.tensor((0.15, 0.25, 0.6))                                                 # shirt
+    colour[y < hip_y - 0.05] = torch.tensor((0.3, 0.3, 0.32))                          # trousers
+    brow_y, ear_z, chin_y = at("left_brow_2")[1], at("left_ear")[2], at("jaw_10")[1]
+    colour[(y > brow_y + 0.035) | ((y > chin_y + 0.02) & (z < ear_z - 0.01))] = torch.tensor((0.18, 0.1, 0.06))
+    colour[near("left_brow", 0.006) | near("right_brow", 0.006)] = torch.tensor((0.15, 0.08, 0.05))
+    colour[near("left_eye_", 0.005) | near("right_eye_", 0.005)] = torch.tensor((0.08, 0.06, 0.06))
+    colour[near("lip_", 0.005)] = torch.tensor((0.55, 0.15, 0.15))
+    return Avatar(**{**avatar.__dict__, "rgb": shade[:, None] * colour})
 
 
 def avatar_bundle(root: Path, avatar: Avatar) -> Path:
