@@ -94,8 +94,8 @@ def write_video(avatar: Avatar, motion: Motion, path: Path, width: int, height: 
     from talkavatar.render.video import VideoSink
 
     timeline = Timeline(motion, motion.fps, 0.0, motion.frames)
-    cameras = CameraPath("input", width, height, motion.frames, world_to_camera=torch.from_numpy(world_to_camera).double(),
-                         K=torch.from_numpy(K).double())
+    cameras = CameraPath("input", width, height, motion.frames,
+                         world_to_camera=torch.from_numpy(world_to_camera).double(), K=torch.from_numpy(K).double())
     producer = FrameProducer(avatar, timeline, cameras, Background.parse(background, width, height),
                              pixel_format="yuv420p", batch=4)
     with VideoSink(Path(path), format="mp4", width=width, height=height, fps=motion.fps, audio=audio) as sink:

@@ -6,7 +6,7 @@ own sound track); a metric that cannot run is reported with the reason instead o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -16,9 +16,9 @@ import torch
 from talkavatar.eval.config import EvalConfig
 from talkavatar.eval.control import ControlErrors, asked_landmarks, control_errors
 from talkavatar.eval.frames import load_video
-from talkavatar.eval.identity import IdentityScores, compare_identity, unavailable_reason, INSTALL_TIP
+from talkavatar.eval.identity import INSTALL_TIP, IdentityScores, compare_identity, unavailable_reason
 from talkavatar.eval.lipsync import LipSync, lip_sync, mouth_opening, speech_envelope
-from talkavatar.errors import InvalidInput, MissingDependency
+from talkavatar.errors import InvalidInput, MissingDependency, UsageError
 
 Log = Callable[[str], None]
 SHEET_FRAMES = 6
@@ -113,29 +113,9 @@ def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None,
     result.sheet = [(int(i), frames[i]) for i in picks]
     timings["load"] = time.perf_counter() - t
 
-    # identity
-    want_identity = config.identity is not False and photo is not None
-    if config.identity and photo is None:
-        raise InvalidInput("--identity needs --photo PHOTO (the picture the avatar was made from)")
-    if want_identity:
-        problem = unavailable_reason()
-        if problem is not None:
-            if config.identity:
-                raise MissingDependency(f"face identity needs dlib: {problem}", tip=INSTALL_TIP)
-            result.skipped["identity"] = f"dlib is not available ({problem}); {INSTALL_TIP}"
-        else:
-            t = time.perf_counter()
-            try:
-                result.identity = compare_identity(_read_photo(Path(photo)), frames[::config.identity_every])
-                result.identity = IdentityScores(result.identity.distance, result.identity.cosine,
-                                                 result.identity.frames * config.identity_every,
-                                                 result.identity.missed)
-            except ValueError as e:
-                result.skipped["identity"] = f"{photo}: {e}"
-            timings["identity"] = time.perf_counter() - t
-    elif photo is None:
-        result.skipped["identity"] = "no --photo given"
-
+    t = time.perf_counter()
+    _identity(result, photo, frames, config)
+    timings["identity"] = time.perf_counter() - t
     t = time.perf_counter()
     pcm = _speech(result, audio, video)
     timings["audio"] = time.perf_counter() - t
@@ -143,25 +123,9 @@ def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None,
     detections = detect_all(footage, config.model_complexity, log) if (motion is not None or pcm is not None) else []
     timings["detect"] = time.perf_counter() - t
 
-    # control accuracy
     if motion is not None:
-        if bundle is None:
-            raise InvalidInput("control accuracy (--motion) needs the avatar bundle (-b BUNDLE) the clip was "
-                               "rendered from")
         t = time.perf_counter()
-        from talkavatar.eval.reenact import load_avatar
-        from talkavatar.motion.any import load_motion_any
-        from talkavatar.render.timeline import Timeline
-
-        if not Path(motion).is_file():
-            raise InvalidInput(f"{motion}: no such motion file")
-        avatar = load_avatar(bundle)
-        timeline = Timeline(load_motion_any(Path(motion)), footage.fps, 0.0, len(frames))
-        poses = timeline.poses(np.arange(len(frames)))
-        cameras = _render_cameras(bundle, avatar, poses, config, footage.full_size, len(frames))
-        cameras = type(cameras)(cameras.world_to_camera, _to_work(cameras.K, footage.scale), *footage.work_size)
-        asked, height = asked_landmarks(avatar.rig, *poses, cameras)
-        result.control = control_errors(avatar.rig, asked, height, detections, footage.work_size)
+        result.control = _control(Path(motion), bundle, footage, detections, config)
         timings["control"] = time.perf_counter() - t
     else:
         result.skipped["control"] = "no --motion given"
@@ -177,6 +141,49 @@ def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None,
             result.lipsync = lip_sync(opening, footage.fps, result.envelope, config.max_lag_ms)
         timings["lip_sync"] = time.perf_counter() - t
     return result
+
+
+def _identity(result: ClipEvaluation, photo: Path | None, frames: list[np.ndarray], config: EvalConfig) -> None:
+    """Face identity of every ``identity_every``-th frame against ``photo`` into ``result`` (or why not)."""
+    if config.identity and photo is None:
+        raise UsageError("--identity needs --photo PHOTO (the picture the avatar was made from)")
+    if photo is None or config.identity is False:
+        result.skipped["identity"] = "no --photo given" if photo is None else "--no-identity"
+        return
+    problem = unavailable_reason()
+    if problem is not None:
+        if config.identity:
+            raise MissingDependency(f"face identity needs dlib: {problem}", tip=INSTALL_TIP)
+        result.skipped["identity"] = f"dlib is not available ({problem}); {INSTALL_TIP}"
+        return
+    step = config.identity_every
+    try:
+        scores = compare_identity(_read_photo(Path(photo)), frames[::step])
+    except ValueError as e:
+        result.skipped["identity"] = f"{photo}: {e}"
+        return
+    result.identity = replace(scores, frames=scores.frames * step)
+
+
+def _control(motion: Path, bundle: Path | None, footage, detections, config: EvalConfig) -> ControlErrors:
+    """Control accuracy of the clip ``footage`` against ``motion`` played from its start at the clip's frame rate
+    on the avatar of ``bundle``, seen through the render's camera (``config.camera`` etc.)."""
+    from talkavatar.eval.reenact import load_avatar
+    from talkavatar.motion.any import load_motion_any
+    from talkavatar.render.timeline import Timeline
+
+    if bundle is None:
+        raise UsageError("control accuracy (--motion) needs the avatar bundle the clip was rendered from",
+                         tip="pass -b BUNDLE")
+    if not motion.is_file():
+        raise InvalidInput(f"{motion}: no such motion file")
+    avatar = load_avatar(bundle)
+    count = len(footage.frames)
+    poses = Timeline(load_motion_any(motion), footage.fps, 0.0, count).poses(np.arange(count))
+    cameras = _render_cameras(bundle, avatar, poses, config, footage.full_size, count)
+    cameras = type(cameras)(cameras.world_to_camera, _to_work(cameras.K, footage.scale), *footage.work_size)
+    asked, height = asked_landmarks(avatar.rig, *poses, cameras)
+    return control_errors(avatar.rig, asked, height, detections, footage.work_size)
 
 
 def _speech(result: ClipEvaluation, audio: Path | None, video: Path) -> np.ndarray | None:
