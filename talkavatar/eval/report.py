@@ -1,7 +1,8 @@
 """Presenting an evaluation: a rich table (stderr), JSON-ready summaries (stdout with ``--json``) and, with
 ``--report DIR``, PNG plots and a contact sheet.
 
-Files written: self-reenactment: ``psnr.png`` (per-frame PSNR and SSIM), ``contact_sheet.png`` (rows of reference |
+Files written: self-reenactment: ``psnr.png`` (per-frame PSNR and SSIM; untracked frames shaded grey),
+``contact_sheet.png`` (rows of reference |
 render | |difference| inside the mask). Rendered clip: ``landmark_error.png`` (per-frame control error per part),
 ``lip_sync.png`` (mouth opening vs speech envelope, and correlation vs lag), ``contact_sheet.png`` (sampled frames).
 matplotlib draws with its Agg backend (no display needed).
@@ -114,8 +115,14 @@ def write_reenactment_report(result, directory: Path) -> list[Path]:
     ax2 = ax.twinx()
     ax2.plot(t, s.ssim, color="tab:orange", marker=".", label="SSIM")
     ax2.set_ylabel("SSIM")
-    ax.set_title(f"self-reenactment per frame (mean PSNR {np.nanmean(finite):.2f} dB, SSIM {s.ssim.mean():.3f})")
-    fig.legend(loc="lower right", fontsize=8)
+    for i in np.flatnonzero(~result.tracked):
+        ax.axvspan(t[i] - 0.5 / result.fps, t[i] + 0.5 / result.fps, color="0.85", lw=0)
+    summary = result.summary()
+    ax.set_title(f"self-reenactment per frame (tracked frames: PSNR {_fmt(summary['psnr_db'])} dB, "
+                 f"SSIM {_fmt(summary['ssim'])})", fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    handles2, labels2 = ax2.get_legend_handles_labels()
+    ax.legend(handles + handles2, labels + labels2, loc="best", fontsize=8)
     paths = [_save(fig, directory / "psnr.png")]
     rows = []
     for _, reference, render, mask in result.sheet:
