@@ -103,8 +103,10 @@ def main() -> None:
 
     t = time.perf_counter()
     w2c, K = head_camera(avatar.rig, args.size)
-    talk = write_video(upper_body(avatar), motion, out / "talk.mp4", args.size, args.size, w2c, K,
-                       audio=AudioTrack(SPEECH, 0.0, motion.seconds), background="white")
+    talk = out / "talk.mp4"
+    if not talk.exists():  # renders are reused: delete OUT_DIR to redo them
+        write_video(upper_body(avatar), motion, talk, args.size, args.size, w2c, K,
+                    audio=AudioTrack(SPEECH, 0.0, motion.seconds), background="white")
     timings["render_head"] = time.perf_counter() - t
     print(f"rendered {talk} in {timings['render_head']:.1f} s", flush=True)
 
@@ -123,11 +125,13 @@ def main() -> None:
     from talkavatar.render.stage import run_render
 
     t = time.perf_counter()
-    body = run_render(bundle, RenderConfig(width=192, height=256, duration=1.0, background="white"),
-                      motion=motion_path, output=out / "body.mp4", log=lambda m: None, warn=print)
+    body = out / "body.mp4"
+    if not body.exists():
+        run_render(bundle, RenderConfig(width=192, height=256, duration=1.0, background="white"),
+                   motion=motion_path, output=body, log=lambda m: None, warn=print)
     timings["render_body"] = time.perf_counter() - t
     t = time.perf_counter()
-    r = evaluate_clip(body.output, config, motion=motion_path, bundle=bundle, log=lambda m: None)
+    r = evaluate_clip(body, config, motion=motion_path, bundle=bundle, log=lambda m: None)
     timings["eval control"] = time.perf_counter() - t
     write_clip_report(r, out / "report-control")
     results["control"] = r.summary()

@@ -148,7 +148,7 @@ def write_clip_report(result, directory: Path) -> list[Path]:
             if np.isfinite(values).any():
                 ax.plot(t, values, marker=".", label=part)
         ax.set_ylabel("error (% of body height)")
-        ax.set_title("control accuracy: MediaPipe on the render vs landmarks the motion asked for")
+        ax.set_title("control accuracy: MediaPipe on the render vs landmarks the motion asked for", fontsize=10)
         ax.legend(fontsize=8)
         paths.append(_save(fig, directory / "landmark_error.png"))
     if result.opening is not None and result.envelope is not None:
@@ -160,7 +160,7 @@ def write_clip_report(result, directory: Path) -> list[Path]:
                 label=f"speech envelope ({Path(result.audio).name})")
         ax.plot(t, opening / scale, color="tab:red", marker=".", ms=3, label="mouth opening (scaled)")
         ax.set_xlim(0, max(t[-1] if len(t) else 0, 1e-3))
-        ax.set_title("mouth opening on the render vs speech envelope")
+        ax.set_title("mouth opening on the render vs speech envelope", fontsize=10)
         ax.legend(fontsize=8, loc="upper right")
         if result.lipsync is not None:
             s = result.lipsync
