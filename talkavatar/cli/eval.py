@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, log, report_errors, resolve_bundle,
-                                   stderr)
+from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, flags, log, report_errors,
+                                   resolve_bundle, stderr)
 from talkavatar.config import help_for, resolve
 from talkavatar.errors import UsageError
 from talkavatar.eval.config import EvalConfig
@@ -22,8 +22,8 @@ EPILOG = ("Examples:  talkavatar eval --video person.mp4 --json ; "
 NO_ARGS_IS_HELP = True
 
 
-def _opt(name: str, *flags: str):
-    return typer.Option(*flags, help=help_for(EvalConfig, name), show_default=False)
+def _opt(name: str, *names: str):
+    return typer.Option(*names, help=help_for(EvalConfig, name), show_default=False)
 
 
 @report_errors
@@ -96,7 +96,8 @@ def command(
     summary = result.summary()
     if written:
         summary["report"] = [str(p) for p in written]
-    stderr.print(table(summary))
+    if not flags.quiet:
+        stderr.print(table(summary))
     if as_json:
         typer.echo(json_ready(summary))
     elif written:
