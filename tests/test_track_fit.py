@@ -74,3 +74,31 @@ def test_fit_recovers_a_known_pose(body):
 
     relative = axis_angle_to_matrix(truth[0, 0]).T @ axis_angle_to_matrix(result.joint_rotations[0, 0])
     assert matrix_to_axis_angle(relative).norm() < 0.15
+
+
+def test_fit_with_silhouette_is_deterministic(body):
+    from talkavatar.track.landmarks import GroupedLandmarks
+    from talkavatar.track.silhouette import downsample_mask, hard_silhouette
+
+    landmarks = GroupedLandmarks(body.landmarks)
+    space = linearise(body, body.default_shape.clone(), [0, 1, 2, 3, 4, 5])
+    consts = ModelConsts.of(body)
+    truth = torch.zeros(1, 55, 3)
+    truth[0, JOINT_INDEX["left_shoulder"], 2] = -1.2
+    truth[0, JOINT_INDEX["right_shoulder"], 2] = 1.2
+    width, height = 240, 320
+    K = torch.tensor(intrinsics(width, height, default_focal(width, height)))
+    with torch.no_grad():
+        posed = pose_batch(consts, space, torch.zeros(6), truth, torch.tensor([[0.0, -0.3, -2.8]]), torch.zeros(1, 52))
+        points = {g: project(p, K) for g, p in landmarks(posed).items()}
+        mask = hard_silhouette(project(posed.vertices[0], K).numpy(), body.faces.numpy(), width, height)
+    grid = torch.tensor(downsample_mask(mask.astype(np.float32), (96, 128)))[None]
+    targets = FitTargets(points, {g: torch.ones(p.shape[:2]) for g, p in points.items()}, grid,
+                         torch.tensor([float(height)]), K, (width, height))
+    runs = []
+    for _ in range(2):
+        state = initial_state(consts, space, landmarks, targets, [("body", 11, 12)])
+        runs.append(fit(consts, space, landmarks, targets, state, steps=24, seed=3))
+    assert torch.equal(runs[0].joint_rotations, runs[1].joint_rotations)
+    assert torch.equal(runs[0].shape_delta, runs[1].shape_delta)
+    assert not torch.are_deterministic_algorithms_enabled()  # the global setting is restored

@@ -23,7 +23,7 @@ from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import joint_limit_loss, landmark_loss, pose_prior_loss, smoothness_loss
-from talkavatar.track.shape_space import ShapeSpace
+from talkavatar.track.shape_space import TRUST_RADIUS, ShapeSpace
 from talkavatar.track.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
 LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
@@ -162,8 +162,19 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
         fit_shape: bool = True, seed: int = 0, on_step: Callable[[str, int, int], None] | None = None) -> FitState:
     """Optimise a copy of ``state`` and return it. shape_sigma: [P] prior std-dev of the shape offsets.
 
-    ``steps`` are split 20/30/25/25 % over the stages; ``on_step(stage, step, count)`` reports progress.
+    ``steps`` are split 20/30/25/25 % over the stages; ``on_step(stage, step, count)`` reports progress. Runs with
+    torch's deterministic algorithms (the scatter-adds in the backward pass of gathers otherwise accumulate in a
+    varying order, and Adam amplifies the difference: runs of the same input differed by up to 1 rad in a joint).
     """
+    previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step)
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step) -> FitState:
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
     lower, upper = (t.to(device, dtype) for t in joint_bounds())
@@ -253,6 +264,8 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
                 loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * sil_total / r.shape[0]
             loss.backward()
             optim.step()
+            with torch.no_grad():
+                params["shape"].clamp_(-TRUST_RADIUS, TRUST_RADIUS)  # where the linear shape space holds
             if on_step is not None:
                 on_step(stage, step, count)
         state.history.append((stage, float(loss.detach())))
