@@ -42,10 +42,11 @@ def probe(path: Path, audio_rate: int = 48_000) -> MediaInfo:
     audio = re.search(r"Audio: (\w+)", text)
     start = re.search(r"start: (-?[\d.]+)", text)
     frames = 0
-    if video:
-        raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "rawvideo",
-                              "-pix_fmt", "gray", "pipe:1"], capture_output=True, check=True).stdout
-        frames = len(raw) // (int(video.group(3)) * int(video.group(4)))
+    if video:  # decode every frame into the null muxer, counting them
+        progress = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0",
+                                   "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
+                                  capture_output=True, text=True, check=True).stdout
+        frames = int(re.findall(r"^frame=(\d+)", progress, re.M)[-1])
     audio_seconds = 0.0
     if audio:
         pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le",

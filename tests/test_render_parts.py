@@ -147,14 +147,16 @@ def test_input_camera_keeps_the_picture_in_view():
 
 
 # ---- frames, sink, pipeline -----------------------------------------------------------------------------------------
-def _producer(batch: int, fmt: str = "rgb24", background: str = "black", frames: int = 4) -> FrameProducer:
+def _producer(batch: int, fmt: str = "rgb24", background: str = "black", frames: int = 4,
+              device: str = "cpu") -> FrameProducer:
     avatar = toy_avatar(8)
     motion = _turning_motion(frames, 30.0)
     means = avatar.pose(torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)).means[0]
     clip = Timeline.of(motion, 30.0)
     cams = CameraPath.around("orbit", Framing.of_points(means.double()), width=24, height=16, frames=clip.frames,
                              orbit_degrees=90)
-    return FrameProducer(avatar, clip, cams, Background.parse(background, 24, 16), pixel_format=fmt, batch=batch)
+    return FrameProducer(avatar, clip, cams, Background.parse(background, 24, 16), pixel_format=fmt, batch=batch,
+                         device=device)
 
 
 def test_batched_frames_equal_single_frames():

@@ -8,6 +8,7 @@ motion. Everything after decoding is deterministic given ``seed``.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +51,22 @@ class _Timer:
         return now
 
 
+def default_workers() -> int:
+    """Processes for phone recognition of long files: the CPU cores this process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
 def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0, seed: int = 0,
-                style: str = "calm", gestures: bool = True) -> DriveResult:
-    """Talking motion for the speech in ``path`` (see the module docstring)."""
+                style: str = "calm", gestures: bool = True, workers: int | None = None) -> DriveResult:
+    """Talking motion for the speech in ``path`` (see the module docstring).
+
+    ``workers``: processes for phone recognition of long files (default :func:`default_workers`); the result
+    does not depend on it.
+    """
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; expected one of {sorted(STYLES)}")
     timer = _Timer()
@@ -66,7 +80,8 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
         if missing:
             warnings.append(f"{len(missing)} transcript word(s) not in the pronouncing dictionary were skipped: "
                             + ", ".join(sorted(set(missing))[:8]))
-    recognizer = None if words else PhoneRecognizer()
+    workers = default_workers() if workers is None else workers
+    recognizer = None if words else PhoneRecognizer(workers=workers)
     prosody_stream = ProsodyStream()
     kept: list[np.ndarray] = []
     samples = 0
@@ -99,7 +114,7 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
         lip_sync = "alignment"
         if segments is None:
             warnings.append("the transcript could not be aligned to the audio; recognised phones instead")
-            segments = phones_mod.recognize_phones(pcm)
+            segments = phones_mod.recognize_phones(pcm, workers)
             lip_sync = "recognition"
         del pcm, kept
     t = timer.add("phones", t)

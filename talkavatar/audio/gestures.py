@@ -4,7 +4,7 @@ A gesture clip is a list of keyframes in canonical joints: at each keyframe time
 which lands on an accent) a pose per arm. Poses are written in anatomical terms (:class:`ArmPose`, left-arm
 convention) and converted to SMPL-X local axis-angle by :func:`arm_rotations`; the right arm is the mirror image.
 Between keyframes, shape-preserving cubic (PCHIP) splines interpolate each parameter, so motion never overshoots a
-keyframe, and every clip starts and ends at the rest pose, so clips blend into idle motion. A motion library (the
+keyframe (clips start and end with zero velocity), and every clip starts and ends at the rest pose, so clips blend into idle motion. A motion library (the
 pseudo stage's) can extend :data:`GESTURES` with more :class:`GestureClip` values of the same form.
 
 Frame conventions (SMPL-X rest = T-pose; +Y up, the body faces +Z, the person's left is +X): the left arm lies
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
+from scipy.interpolate import CubicHermiteSpline, PchipInterpolator
 
 from talkavatar.audio.noise import smooth_noise
 from talkavatar.audio.prosody import Accent
@@ -124,27 +124,27 @@ def _wider(keys: tuple[tuple[float, ...], tuple[ArmPose, ...]], inward: float):
     return times, tuple(p if p == REST else replace(p, inward=min(p.inward, inward)) for p in poses)
 
 
-_BEAT = ((-0.45, -0.12, 0.12, 0.3, 0.85),
-         (REST, _p(down=1.2, forward=0.5, inward=0.7, elbow=1.5, wrist=0.25, curl=0.3, index=0.25),
-          _p(down=1.22, forward=0.42, inward=0.7, elbow=1.1, wrist=-0.2, curl=0.35), _p(down=1.22, forward=0.4, inward=0.7, elbow=1.15,
+_BEAT = ((-1.0, -0.1, 0.1, 0.35, 1.3),
+         (REST, _p(down=1.2, forward=0.5, inward=0.7, elbow=1.7, wrist=0.3, curl=0.3, index=0.25),
+          _p(down=1.25, forward=0.4, inward=0.7, elbow=0.95, wrist=-0.25, curl=0.35), _p(down=1.25, forward=0.38, inward=0.7, elbow=1.0,
                                                                                curl=0.35), REST))
-_PALM = ((-0.5, -0.12, 0.12, 0.4, 1.0),
+_PALM = ((-1.0, -0.1, 0.1, 0.35, 1.3),
          (REST, _p(down=1.2, forward=0.45, inward=0.7, elbow=1.45, twist=0.8, curl=0.25, index=0.2),
           _p(down=1.0, forward=0.45, inward=0.2, elbow=1.3, twist=1.3, wrist=0.15, curl=0.08, index=0.05),
           _p(down=1.02, forward=0.42, inward=0.25, elbow=1.3, twist=1.25, curl=0.1, index=0.08), REST))
-_POINT = ((-0.5, -0.12, 0.12, 0.45, 1.0),
+_POINT = ((-1.0, -0.1, 0.1, 0.35, 1.3),
           (REST, _p(down=1.2, forward=0.55, inward=0.6, elbow=1.6, curl=0.85, index=0.3),
            _p(down=1.2, forward=0.8, inward=0.5, elbow=1.0, wrist=0.1, curl=0.9, index=0.0),
            _p(down=1.2, forward=0.76, inward=0.5, elbow=1.05, curl=0.9, index=0.05), REST))
-_OFFER = ((-0.5, -0.12, 0.12, 0.4, 1.0),
+_OFFER = ((-1.0, -0.1, 0.1, 0.35, 1.3),
           (REST, _p(down=1.25, forward=0.35, inward=0.6, elbow=1.6, twist=1.0, curl=0.3, index=0.25),
            _p(down=1.15, forward=0.75, inward=0.4, elbow=1.0, twist=1.4, wrist=0.1, curl=0.1, index=0.05),
            _p(down=1.15, forward=0.7, inward=0.4, elbow=1.05, twist=1.35, curl=0.12, index=0.08), REST))
-_CHOP = ((-0.45, -0.12, 0.12, 0.3, 0.9),
-         (REST, _p(down=1.2, forward=0.55, inward=0.65, elbow=1.65, twist=0.3, wrist=0.3, curl=0.1, index=0.1),
-          _p(down=1.22, forward=0.5, inward=0.65, elbow=1.15, twist=0.3, wrist=-0.1, curl=0.12, index=0.12),
-          _p(down=1.22, forward=0.5, inward=0.65, elbow=1.2, twist=0.3, curl=0.15, index=0.15), REST))
-_SHRUG = ((-0.5, -0.12, 0.12, 0.45, 1.05),
+_CHOP = ((-1.0, -0.1, 0.1, 0.35, 1.3),
+         (REST, _p(down=1.2, forward=0.55, inward=0.65, elbow=1.8, twist=0.3, wrist=0.35, curl=0.1, index=0.1),
+          _p(down=1.25, forward=0.45, inward=0.65, elbow=1.0, twist=0.3, wrist=-0.15, curl=0.12, index=0.12),
+          _p(down=1.25, forward=0.45, inward=0.65, elbow=1.05, twist=0.3, curl=0.15, index=0.15), REST))
+_SHRUG = ((-1.0, -0.1, 0.1, 0.35, 1.3),
           (REST, _p(down=1.25, forward=0.3, inward=0.5, elbow=1.4, twist=0.9, curl=0.2, index=0.2, shrug=0.05),
            _p(down=1.05, forward=0.35, inward=0.1, elbow=1.45, twist=1.45, wrist=0.2, curl=0.05, index=0.05, shrug=0.18),
            _p(down=1.08, forward=0.35, inward=0.15, elbow=1.45, twist=1.4, curl=0.08, index=0.08, shrug=0.12), REST))
@@ -205,6 +205,15 @@ def _clip_params(poses: tuple[ArmPose, ...], amplitude: float) -> np.ndarray:
     return rest + amplitude * (keys - rest)
 
 
+def clip_spline(times: np.ndarray, keys: np.ndarray) -> CubicHermiteSpline:
+    """Shape-preserving cubic through ``keys [K, P]`` at ``times [K]`` that starts and ends at rest (zero
+    velocity), so a clip eases out of and back into the idle pose."""
+    slopes = PchipInterpolator(times, keys, axis=0).derivative()(times)
+    slopes[0] = 0.0
+    slopes[-1] = 0.0
+    return CubicHermiteSpline(times, keys, slopes, axis=0)
+
+
 def arm_tracks(placements: list[Placement], frames: int, fps: float, rng: np.random.Generator,
                idle: float) -> dict[str, np.ndarray]:
     """ArmPose parameter tracks ``{"left": [T, P], "right": [T, P]}``: rest + idle sway, gestures blended in."""
@@ -226,10 +235,11 @@ def arm_tracks(placements: list[Placement], frames: int, fps: float, rng: np.ran
             sel = (times >= t0) & (times <= t1)
             if not sel.any():
                 continue
-            spline = PchipInterpolator(p.stroke + np.array(p.clip.times), _clip_params(poses, p.amplitude), axis=0)
-            # Blend weight: full inside the clip, eased over its first and last 20 %, so idle sway fades out.
-            u = (times[sel] - t0) / (t1 - t0)
-            w = np.clip(np.minimum(u, 1.0 - u) / 0.2, 0.0, 1.0)
+            keys = _clip_params(poses, p.amplitude)
+            keys[0] = base[np.flatnonzero(sel)[0]]     # start from where the arm is (maybe mid-retraction)
+            spline = clip_spline(p.stroke + np.array(p.clip.times), keys)
+            # Blend weight: full inside the clip, eased over its first and last 0.15 s, so idle sway fades out.
+            w = np.clip(np.minimum(times[sel] - t0, t1 - times[sel]) / 0.15, 0.0, 1.0)
             w = w * w * (3 - 2 * w)
             base[sel] = base[sel] + w[:, None] * (spline(times[sel]) - base[sel])
         tracks[side] = np.clip(base, lows, highs)

@@ -18,6 +18,7 @@ WINDOW = 640                      # 40 ms: two periods of 50 Hz... enough for 70
 FFT = 1024
 PITCH_MIN_HZ, PITCH_MAX_HZ = 70.0, 400.0
 VOICING_THRESHOLD = 0.45
+FEATURE_BLOCK = 200               # frames per FFT batch
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Prosody:
 def frame_features(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``frames [F, WINDOW]`` float32 in -1..1 -> ``(loudness_db, pitch_hz, voicing)``, each ``[F]``.
 
-    Pitch: the peak of the normalised autocorrelation in the 70..400 Hz lag range, parabolically refined.
+    Pitch: the shortest-lag peak of the normalised autocorrelation (70..400 Hz) within 10 % of the highest,
+    parabolically refined.
     """
     centred = frames - frames.mean(axis=1, keepdims=True)
     energy = (centred ** 2).mean(axis=1)
@@ -50,7 +52,11 @@ def frame_features(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     win_acf = np.correlate(np.hanning(WINDOW), np.hanning(WINDOW), "full")[WINDOW - 1:WINDOW - 1 + WINDOW]
     norm = acf / np.maximum(acf[:, :1], 1e-12) / np.maximum(win_acf / win_acf[0], 1e-3)
     band = norm[:, lag_lo:lag_hi]
-    k = np.argmax(band, axis=1)
+    # The first local maximum within 10 % of the best one: a periodic signal also peaks at 2, 3... periods.
+    local_max = np.zeros_like(band, dtype=bool)
+    local_max[:, 1:-1] = (band[:, 1:-1] >= band[:, :-2]) & (band[:, 1:-1] >= band[:, 2:])
+    candidate = local_max & (band >= 0.9 * band.max(axis=1, keepdims=True))
+    k = np.where(candidate.any(axis=1), np.argmax(candidate, axis=1), np.argmax(band, axis=1))
     peak = band[np.arange(len(k)), k]
     left = band[np.arange(len(k)), np.maximum(k - 1, 0)]
     right = band[np.arange(len(k)), np.minimum(k + 1, band.shape[1] - 1)]
@@ -82,8 +88,10 @@ class ProsodyStream:
         count = min(count, available)
         if count <= 0:
             return
-        idx = np.arange(count)[:, None] * HOP + np.arange(WINDOW)[None, :]
-        self.parts.append(frame_features(self.pending[idx]))
+        for lo in range(0, count, FEATURE_BLOCK):     # small blocks keep the FFT temporaries small
+            hi = min(lo + FEATURE_BLOCK, count)
+            idx = np.arange(lo, hi)[:, None] * HOP + np.arange(WINDOW)[None, :]
+            self.parts.append(frame_features(self.pending[idx]))
         self.emitted += count
         self.pending = self.pending[count * HOP:]
 

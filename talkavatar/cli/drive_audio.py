@@ -17,6 +17,7 @@ NAME = "drive-audio"
 HELP = "Turn speech into talking motion: lips, face, head, blinks and gestures."
 EPILOG = "Examples:  talkavatar drive-audio speech.wav ; talkavatar drive-audio speech.wav --format arkit-csv -o face.csv"
 NO_ARGS_IS_HELP = False
+CONFIG = DriveAudioConfig
 
 SUFFIX = {"motion": ".motion.safetensors", "arkit-csv": ".csv"}
 

@@ -20,6 +20,7 @@ EPILOG = ("Examples:  talkavatar render --audio speech.wav ; "
           "talkavatar render --audio speech.wav --camera orbit --background transparent --format webm ; "
           "talkavatar render --export-ply avatar.ply")
 NO_ARGS_IS_HELP = False
+CONFIG = RenderConfig
 
 
 def _opt(name: str, *flags: str):

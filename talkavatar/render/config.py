@@ -15,8 +15,10 @@ class RenderConfig:
     width: int = setting(1080, "Output width in pixels (even for mp4/webm).")
     height: int = setting(1920, "Output height in pixels (even for mp4/webm).")
     fps: float | None = setting(None, "Frames per second. [default: the motion's rate; 30 with --audio]")
-    camera: str = setting("front", "Camera: input (the photo's camera from track/), front, or orbit (circles the body).")
-    yaw: float = setting(0.0, "Camera yaw in degrees about the body's vertical axis (front/orbit; + turns to its left).")
+    camera: str = setting("front", "Camera: input (the photo's camera from track/), front, or orbit (circles the "
+                                   "body).")
+    yaw: float = setting(0.0, "Camera yaw in degrees about the body's vertical axis (front/orbit; + moves to its "
+                              "left).")
     pitch: float = setting(0.0, "Camera pitch in degrees (front/orbit; + looks down from above).")
     distance: float | None = setting(None, "Camera distance from the body's centre in metres (front/orbit). "
                                            "[default: frames the whole body]")

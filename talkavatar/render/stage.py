@@ -18,7 +18,7 @@ import torch
 from talkavatar.bundle import Bundle
 from talkavatar.core.avatar import AVATAR_FILE, RIG_FILE, SCHEMA as AVATAR_SCHEMA, Avatar
 from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA, Rig
-from talkavatar.errors import InvalidInput, MissingDependency, UsageError
+from talkavatar.errors import InvalidInput, MissingDependency, StageFailed, UsageError
 from talkavatar.motion.file import Motion
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
@@ -121,14 +121,30 @@ def default_output(source: Path | None, format: str) -> Path:
     return Path.cwd() / (f"{stem}-frames" if format == "png" else f"{stem}.{format}")
 
 
-def motion_audio(motion: Motion, warn: Log) -> tuple[Path, float] | None:
-    """The audio a motion file names (path, offset seconds), when it is there unchanged."""
+def check_writable(path: Path) -> None:
+    """Create ``path``'s directory if missing and make sure a file can be written there (exit 1 if not)."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise StageFailed(f"cannot write {path} ({e.strerror or e})",
+                          tip="choose an output path in a writable directory (-o)") from None
+
+
+def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, float] | None:
+    """The audio a motion file names (path, offset seconds), when it is there unchanged. A relative path is
+    looked up from the working directory, then beside the motion file."""
     from talkavatar.audio.load import file_sha256
 
     ref = motion.audio
     if not ref or not ref.get("path"):
         return None
     path = Path(ref["path"])
+    if not path.is_absolute() and not path.is_file() and (motion_path.parent / path).is_file():
+        path = motion_path.parent / path
     if not path.is_file():
         warn(f"the motion's audio {path} is not there; rendering without sound")
         return None
@@ -136,6 +152,37 @@ def motion_audio(motion: Motion, warn: Log) -> tuple[Path, float] | None:
         warn(f"the motion's audio {path} changed since the motion was made; rendering without sound")
         return None
     return path, float(ref.get("offset_seconds") or 0.0)
+
+
+def obtain_motion(audio: Path | None, motion: Path | None, fps: float | None, *, drive, transcript: str | None,
+                  log: Log, warn: Log, timings: dict[str, float]
+                  ) -> tuple[Motion | None, float | None, tuple[Path, float] | None, float | None]:
+    """(motion, its audio's length in seconds or None, (audio file, offset) to mux or None, fps to render at).
+
+    ``audio``: drive-audio makes the motion at ``fps`` (default 30) and the audio is muxed. ``motion``: a motion
+    file or ARKit CSV, rendered at ``fps`` (default its own rate), with the audio it names when that is present.
+    """
+    if audio is not None:
+        from talkavatar.audio.drive import drive_audio
+
+        fps = fps or DEFAULT_FPS
+        t0 = time.perf_counter()
+        kwargs = {} if drive is None else {"seed": drive.seed, "style": drive.style, "gestures": drive.gestures}
+        result = drive_audio(Path(audio), transcript=transcript, fps=fps, **kwargs)
+        for message in result.warnings:
+            warn(message)
+        timings["drive_audio"] = time.perf_counter() - t0
+        log(f"drive-audio: {result.seconds:.1f} s of speech -> {result.motion.frames} frames "
+            f"({timings['drive_audio']:.2f} s)")
+        return result.motion, result.seconds, (Path(audio), 0.0), fps
+    if motion is not None:
+        from talkavatar.motion.any import load_motion_any
+
+        if not Path(motion).is_file():
+            raise InvalidInput(f"{motion}: no such motion file")
+        loaded = load_motion_any(Path(motion))  # a CSV's rate comes from its timecodes, not --fps
+        return loaded, None, motion_audio(loaded, Path(motion), warn), fps or loaded.fps
+    return None, None, None, fps
 
 
 def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = None, motion: Path | None = None,
@@ -170,36 +217,14 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     bundle, avatar = open_bundle(bundle_path)
     avatar = avatar.to(dev, torch.float32)
     timings["load"] = time.perf_counter() - t0
+    out_path = None
+    if audio is not None or motion is not None:
+        out_path = Path(output) if output is not None else default_output(audio or motion, fmt)
+        check_writable(out_path)  # before minutes of work, not after
 
-    fps = config.fps
+    the_motion, total_seconds, audio_source, fps = obtain_motion(
+        audio, motion, config.fps, drive=drive, transcript=transcript, log=log, warn=_warn, timings=timings)
     track: AudioTrack | None = None
-    source: Path | None = audio or motion
-    the_motion: Motion | None = None
-    total_seconds: float | None = None
-    if audio is not None:
-        from talkavatar.audio.drive import drive_audio
-
-        fps = fps or DEFAULT_FPS
-        t0 = time.perf_counter()
-        kwargs = {} if drive is None else {"seed": drive.seed, "style": drive.style, "gestures": drive.gestures}
-        result = drive_audio(Path(audio), transcript=transcript, fps=fps, **kwargs)
-        for message in result.warnings:
-            _warn(message)
-        the_motion, total_seconds = result.motion, result.seconds
-        timings["drive_audio"] = time.perf_counter() - t0
-        log(f"drive-audio: {result.seconds:.1f} s of speech -> {the_motion.frames} frames "
-            f"({timings['drive_audio']:.2f} s)")
-        audio_source: tuple[Path, float] | None = (Path(audio), 0.0)
-    elif motion is not None:
-        from talkavatar.motion.any import load_motion_any
-
-        if not Path(motion).is_file():
-            raise InvalidInput(f"{motion}: no such motion file")
-        the_motion = load_motion_any(Path(motion))  # a CSV's rate comes from its timecodes
-        fps = fps or the_motion.fps
-        audio_source = motion_audio(the_motion, _warn)
-    else:
-        audio_source = None
 
     ply_path = None
     if the_motion is None:  # PLY only, rest pose
@@ -228,17 +253,20 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
                                     distance=config.distance, orbit_degrees=config.orbit_degrees)
     if audio_source is not None:
         track = AudioTrack(audio_source[0], audio_source[1] + timeline.start, timeline.seconds)
-    out_path = Path(output) if output is not None else default_output(source, fmt)
     producer = FrameProducer(avatar, timeline, cameras, background,
                              pixel_format=input_pixel_format(fmt, background.transparent), batch=config.batch,
                              device=dev, backend=backend, synchronize=synchronize)
     log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {config.width}x{config.height}, "
         f"{avatar.count} Gaussians on {dev} -> {out_path}")
     t0 = time.perf_counter()
-    with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
-                   transparent=background.transparent, audio=track) as sink:
-        encode_busy = encode(producer, sink)
-        t_frames = time.perf_counter() - t0
+    try:
+        with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
+                       transparent=background.transparent, audio=track) as sink:
+            encode_busy = encode(producer, sink)
+            t_frames = time.perf_counter() - t0
+    except torch.cuda.OutOfMemoryError:
+        raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {config.width}x{config.height} "
+                          "at once", tip="lower --batch (or the resolution)") from None
     timings["frames_and_encode"] = time.perf_counter() - t0
     timings["encode_tail"] = timings["frames_and_encode"] - t_frames
     timings["posing"] = producer.timings.posing

@@ -24,11 +24,12 @@ from pathlib import Path
 from talkavatar.errors import StageFailed
 from talkavatar.render.audio_track import AudioTrack, ffmpeg_exe
 
-X264_PRESET = "veryfast"
+X264_PRESET = "superfast"  # ~2x veryfast's speed; 1080x1920 encodes must keep up with the GPU
 X264_CRF = 18
 VP9_CRF = 30
 AAC_BITRATE = "192k"
 OPUS_BITRATE = "128k"
+AUDIO_RATE = 48_000  # what every player and Opus take; the input's rate (often 16 kHz speech) is resampled
 BT709 = {"colorspace": "bt709", "color_primaries": "bt709", "color_trc": "bt709", "color_range": "tv"}
 
 
@@ -97,7 +98,7 @@ class VideoSink:
             options = dict(vcodec="libx264", pix_fmt="yuv420p", preset=X264_PRESET, crf=X264_CRF,
                            movflags="+faststart", format="mp4")
             if self.audio:
-                options.update(acodec="aac", audio_bitrate=AAC_BITRATE)
+                options.update(acodec="aac", audio_bitrate=AAC_BITRATE, ar=AUDIO_RATE)
             graph = ffmpeg.output(*streams, str(self.tmp), **options)
         elif self.format == "webm":
             streams = [video] + ([self.audio.ffmpeg_stream()] if self.audio else [])
@@ -105,7 +106,7 @@ class VideoSink:
                            crf=VP9_CRF, video_bitrate="0", deadline="realtime", **{"cpu-used": 8, "row-mt": 1},
                            format="webm")
             if self.audio:
-                options.update(acodec="libopus", audio_bitrate=OPUS_BITRATE)
+                options.update(acodec="libopus", audio_bitrate=OPUS_BITRATE, ar=AUDIO_RATE)
             graph = ffmpeg.output(*streams, str(self.tmp), **options)
         else:
             raise ValueError(f"unknown format {self.format!r}")

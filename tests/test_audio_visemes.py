@@ -1,0 +1,98 @@
+"""Phones -> visemes -> ARKit: classes, closure, anticipatory rounding, silence, smoothness, gain."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from talkavatar.audio.phones import PhoneSegment
+from talkavatar.audio.resample import box_resample
+from talkavatar.audio.visemes import (CLASSES, VISEME_SHAPES, apply_opening_gain, classify_mouth, fill_gaps,
+                                      mouth_curves, opening_gain, phone_class, phone_viseme)
+from talkavatar.motion.names import ARKIT_INDEX
+
+JAW, PUCKER, PRESS = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthPressLeft"]
+
+
+def _segments(spec: str, step: float = 0.1) -> list[PhoneSegment]:
+    out, t = [], 0.0
+    for phone in spec.split():
+        out.append(PhoneSegment(phone, t, t + step))
+        t += step
+    return out
+
+
+def test_phone_classes():
+    assert {phone_class(p) for p in ("P", "B", "M")} == {"bilabial"}
+    assert {phone_class(p) for p in ("F", "V")} == {"labiodental"}
+    assert {phone_class(p) for p in ("UW", "OW", "W", "AO", "ER")} == {"rounded"}
+    assert {phone_class(p) for p in ("AA", "AE", "AH1", "EH")} == {"open"}
+    assert {phone_class(p) for p in ("IY", "S", "T", "K", "SH")} == {"spread"}
+    assert {phone_class(p) for p in ("SIL", "+NSN+", "+SPN+")} == {"silence"}
+    assert phone_viseme("ah0") == phone_viseme("AH")
+
+
+def test_each_viseme_shape_classifies_as_itself():
+    for name, shape in VISEME_SHAPES.items():
+        got = classify_mouth(shape[None])[0]
+        assert got in CLASSES
+        assert got == classify_mouth(np.clip(shape * 1.0, 0, 1)[None])[0]
+
+
+def test_bilabial_closes_between_open_vowels():
+    segs = _segments("SIL AA M AA SIL")
+    times = np.arange(0, 0.5, 0.01) + 0.005
+    w = mouth_curves(segs, times)
+    m_centre = np.argmin(np.abs(times - 0.25))
+    a_centre = np.argmin(np.abs(times - 0.15))
+    assert w[a_centre, JAW] > 0.5
+    assert w[m_centre, JAW] < 0.1 and w[m_centre, PRESS] > 0.4
+    assert classify_mouth(w[[a_centre, m_centre]]) == ["open", "bilabial"]
+
+
+def test_rounding_is_anticipated_through_a_consonant():
+    segs = _segments("SIL IY S T UW SIL", 0.08)
+    times = np.arange(0, 0.48, 0.005)
+    w = mouth_curves(segs, times)
+    # During T (0.24..0.32) the lips already pucker for UW, more than mid-S.
+    t_mid, s_mid = np.argmin(np.abs(times - 0.28)), np.argmin(np.abs(times - 0.20))
+    assert w[t_mid, PUCKER] > 0.1 and w[t_mid, PUCKER] > 2 * w[s_mid, PUCKER]
+
+
+def test_silence_closes_the_mouth_and_gaps_are_silence():
+    segs = fill_gaps([PhoneSegment("AA", 0.5, 0.7)], 2.0)
+    assert [s.phone for s in segs] == ["SIL", "AA", "SIL"] and segs[-1].end == 2.0
+    times = np.arange(0, 2.0, 0.01)
+    w = mouth_curves(segs, times)
+    quiet = (times < 0.4) | (times > 0.8)
+    assert w[quiet, JAW].max() < 0.1
+
+
+def test_curves_are_smooth_and_blocking_changes_nothing():
+    rng = np.random.default_rng(0)
+    phones = ["AA", "M", "IY", "F", "UW", "S", "T", "OW", "SIL", "EH", "B"]
+    segs, t = [], 0.0
+    for _ in range(300):
+        d = rng.uniform(0.04, 0.15)
+        segs.append(PhoneSegment(phones[int(rng.integers(len(phones)))], t, t + d))
+        t += d
+    times = np.arange(0, t, 0.01)
+    a = mouth_curves(segs, times, block=4096)
+    b = mouth_curves(segs, times, block=97)
+    assert np.allclose(a, b)
+    assert np.abs(np.diff(a[:, JAW])).max() < 0.35          # per 10 ms
+
+
+def test_opening_gain_scales_with_loudness_and_activity():
+    loud = np.array([-20.0] * 50 + [-40.0] * 50)
+    act = np.array([1.0] * 90 + [0.0] * 10)
+    gain = opening_gain(loud, act)
+    assert gain[10] > gain[60] > 0 and np.all(gain[90:] == 0)
+    mouth = np.tile(VISEME_SHAPES["aa"], (100, 1))
+    out = apply_opening_gain(mouth, gain)
+    assert np.all(out[90:, JAW] == 0) and np.all(out[:, ARKIT_INDEX["mouthClose"]] <= out[:, JAW] + 1e-7)
+
+
+def test_box_resample_is_a_frame_average():
+    values = np.repeat(np.arange(10.0), 10)[:, None]          # 100 Hz, steps every 0.1 s
+    got = box_resample(values, 100.0, np.array([0.05, 0.55]), 0.1)
+    assert np.allclose(got[:, 0], [0.0, 5.0])
