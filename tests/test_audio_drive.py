@@ -124,6 +124,7 @@ def test_cli_bad_settings_exit_2(tmp_path, speech):
     assert runner.invoke(app, ["drive-audio", str(speech), "--style", "wild"]).exit_code == 2
     assert runner.invoke(app, ["drive-audio", str(speech), "--format", "bvh"]).exit_code == 2
     assert runner.invoke(app, ["drive-audio", str(speech), "--fps", "0"]).exit_code == 2
+    assert runner.invoke(app, ["drive-audio", str(speech), "-o", str(tmp_path / "no" / "x.csv")]).exit_code == 2
 
 
 def test_config_file_then_flags(tmp_path, speech):

@@ -145,4 +145,13 @@ def test_rotation_helpers_round_trip():
     v *= (rng.uniform(0, np.pi - 1e-3, 200) / np.linalg.norm(v, axis=1))[:, None]
     assert np.allclose(matrix_to_axis_angle(axis_angle_to_matrix(v)), v, atol=1e-8)
     a, b = v[:1], v[1:2]
-    assert np.allclose(axis_angle_to_matrix(compose_axis_angle(a, b)), axis_angle_to_matrix(a) @ axis_angle_to_matrix(b))
+    composed = axis_angle_to_matrix(compose_axis_angle(a, b))
+    assert np.allclose(composed, axis_angle_to_matrix(a) @ axis_angle_to_matrix(b))
+
+
+def test_clips_read_as_canonical_joint_keyframes():
+    clip = next(c for c in GESTURES if c.name == "open_palms_both")
+    times, joints = clip.joint_keyframes()
+    assert times.shape == (5,) and set(joints) >= {"left_shoulder", "right_elbow", "left_index1", "right_wrist"}
+    assert all(v.shape == (5, 3) for v in joints.values())
+    assert np.allclose(joints["left_elbow"][0], arm_rotations(np.array([REST.as_tuple()]), "left")["left_elbow"][0])

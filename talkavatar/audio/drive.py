@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from talkavatar.audio import phones as phones_mod
 from talkavatar.audio.face import face_and_head
 from talkavatar.audio.gestures import STYLES, Placement, gesture_motion
 from talkavatar.audio.load import SAMPLE_RATE, file_sha256, iter_pcm_blocks
-from talkavatar.audio.phones import PhoneAligner, PhoneRecognizer, PhoneSegment, transcript_words
+from talkavatar.audio.phones import PhoneAligner, PhoneRecognizer, PhoneSegment, recognize_phones, transcript_words
 from talkavatar.audio.prosody import Accent, ProsodyStream, accents as find_accents, speech_activity
 from talkavatar.audio.resample import box_resample
 from talkavatar.audio.visemes import apply_opening_gain, fill_gaps, mouth_curves, opening_gain
@@ -114,7 +113,7 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
         lip_sync = "alignment"
         if segments is None:
             warnings.append("the transcript could not be aligned to the audio; recognised phones instead")
-            segments = phones_mod.recognize_phones(pcm, workers)
+            segments = recognize_phones(pcm, workers)
             lip_sync = "recognition"
         del pcm, kept
     t = timer.add("phones", t)

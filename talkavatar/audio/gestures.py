@@ -4,8 +4,9 @@ A gesture clip is a list of keyframes in canonical joints: at each keyframe time
 which lands on an accent) a pose per arm. Poses are written in anatomical terms (:class:`ArmPose`, left-arm
 convention) and converted to SMPL-X local axis-angle by :func:`arm_rotations`; the right arm is the mirror image.
 Between keyframes, shape-preserving cubic (PCHIP) splines interpolate each parameter, so motion never overshoots a
-keyframe (clips start and end with zero velocity), and every clip starts and ends at the rest pose, so clips blend into idle motion. A motion library (the
-pseudo stage's) can extend :data:`GESTURES` with more :class:`GestureClip` values of the same form.
+keyframe; every clip starts and ends at the rest pose with zero velocity, so clips blend into idle motion. A
+motion library (the pseudo stage's) can extend :data:`GESTURES` with more :class:`GestureClip` values (pass them
+as ``library=``), and read any clip as keyframes in canonical joints with :meth:`GestureClip.joint_keyframes`.
 
 Frame conventions (SMPL-X rest = T-pose; +Y up, the body faces +Z, the person's left is +X): the left arm lies
 along +X, so lowering it is a negative rotation about Z at the shoulder; swinging it forward is a negative rotation
@@ -104,6 +105,14 @@ class GestureClip:
     def mirrored(self, name: str) -> "GestureClip":
         return GestureClip(name, self.times, self.right, self.left)
 
+    def joint_keyframes(self, amplitude: float = 1.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The clip in canonical joints: ``(times [K], {joint name: local axis-angle [K, 3]})``."""
+        out: dict[str, np.ndarray] = {}
+        for side, poses in (("left", self.left), ("right", self.right)):
+            if poses is not None:
+                out.update(arm_rotations(_clip_params(poses, amplitude), side))
+        return np.array(self.times), out
+
 
 def _one_arm(name: str, times: tuple[float, ...], poses: tuple[ArmPose, ...]) -> tuple[GestureClip, GestureClip]:
     left = GestureClip(name + "_left", times, poses, None)
@@ -124,10 +133,12 @@ def _wider(keys: tuple[tuple[float, ...], tuple[ArmPose, ...]], inward: float):
     return times, tuple(p if p == REST else replace(p, inward=min(p.inward, inward)) for p in poses)
 
 
+# Keyframes: rest, preparation (end), stroke apex, hold (end), rest. The stroke (preparation -> apex, 0.2 s around
+# the accent) is the fastest phase; preparation and retraction are slower.
 _BEAT = ((-1.0, -0.1, 0.1, 0.35, 1.3),
          (REST, _p(down=1.2, forward=0.5, inward=0.7, elbow=1.7, wrist=0.3, curl=0.3, index=0.25),
-          _p(down=1.25, forward=0.4, inward=0.7, elbow=0.95, wrist=-0.25, curl=0.35), _p(down=1.25, forward=0.38, inward=0.7, elbow=1.0,
-                                                                               curl=0.35), REST))
+          _p(down=1.25, forward=0.4, inward=0.7, elbow=0.95, wrist=-0.25, curl=0.35),
+          _p(down=1.25, forward=0.38, inward=0.7, elbow=1.0, curl=0.35), REST))
 _PALM = ((-1.0, -0.1, 0.1, 0.35, 1.3),
          (REST, _p(down=1.2, forward=0.45, inward=0.7, elbow=1.45, twist=0.8, curl=0.25, index=0.2),
           _p(down=1.0, forward=0.45, inward=0.2, elbow=1.3, twist=1.3, wrist=0.15, curl=0.08, index=0.05),
@@ -146,7 +157,8 @@ _CHOP = ((-1.0, -0.1, 0.1, 0.35, 1.3),
           _p(down=1.25, forward=0.45, inward=0.65, elbow=1.05, twist=0.3, curl=0.15, index=0.15), REST))
 _SHRUG = ((-1.0, -0.1, 0.1, 0.35, 1.3),
           (REST, _p(down=1.25, forward=0.3, inward=0.5, elbow=1.4, twist=0.9, curl=0.2, index=0.2, shrug=0.05),
-           _p(down=1.05, forward=0.35, inward=0.1, elbow=1.45, twist=1.45, wrist=0.2, curl=0.05, index=0.05, shrug=0.18),
+           _p(down=1.05, forward=0.35, inward=0.1, elbow=1.45, twist=1.45, wrist=0.2, curl=0.05, index=0.05,
+              shrug=0.18),
            _p(down=1.08, forward=0.35, inward=0.15, elbow=1.45, twist=1.4, curl=0.08, index=0.08, shrug=0.12), REST))
 
 GESTURES: tuple[GestureClip, ...] = (
@@ -271,11 +283,15 @@ def idle_body(frames: int, fps: float, rng: np.random.Generator, idle: float) ->
 
 
 def gesture_motion(accents: list[Accent], frames: int, fps: float, style: str, rng: np.random.Generator,
-                   gestures: bool = True) -> tuple[np.ndarray, np.ndarray, list[Placement]]:
-    """Body motion: local rotations ``[T, 55, 3]``, root translation ``[T, 3]`` and the gesture placements."""
+                   gestures: bool = True, library: tuple[GestureClip, ...] = GESTURES
+                   ) -> tuple[np.ndarray, np.ndarray, list[Placement]]:
+    """Body motion: local rotations ``[T, 55, 3]``, root translation ``[T, 3]`` and the gesture placements.
+
+    ``library``: the clips to draw from (a motion library can pass its own :class:`GestureClip` values).
+    """
     look = STYLES[style]
     rng_sched, rng_arms, rng_idle = (np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(3))
-    placements = schedule(accents, frames / fps, look, rng_sched) if gestures else []
+    placements = schedule(accents, frames / fps, look, rng_sched, library) if gestures else []
     joints, root = idle_body(frames, fps, rng_idle, look.idle)
     for side, params in arm_tracks(placements, frames, fps, rng_arms, look.idle).items():
         for name, rot in arm_rotations(params, side).items():

@@ -54,7 +54,7 @@ def _segments(decoder, offset_s: float) -> list[PhoneSegment]:
 def _allphone_decoder():
     ps = _pocketsphinx()
     model = ps.get_model_path()
-    return ps.Decoder(allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"), loglevel="ERROR",
+    return ps.Decoder(allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"), loglevel="FATAL",
                       **ALLPHONE_OPTIONS)
 
 
@@ -174,7 +174,7 @@ class PhoneAligner:
 
     def __init__(self):
         ps = _pocketsphinx()
-        self.decoder = ps.Decoder(loglevel="ERROR")
+        self.decoder = ps.Decoder(loglevel="FATAL")
 
     def known_words(self, words: list[str]) -> tuple[list[str], list[str]]:
         """``(in_dictionary, missing)`` words."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sfft
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.signal import find_peaks
 
@@ -19,6 +20,12 @@ FFT = 1024
 PITCH_MIN_HZ, PITCH_MAX_HZ = 70.0, 400.0
 VOICING_THRESHOLD = 0.45
 FEATURE_BLOCK = 200               # frames per FFT batch
+
+
+_HANN = np.hanning(WINDOW).astype(np.float32)
+# The window's own autocorrelation taper, undone so that long lags are not penalised.
+_WINDOW_ACF = np.maximum(np.correlate(_HANN, _HANN, "full")[WINDOW - 1:2 * WINDOW - 1] / float(_HANN @ _HANN),
+                         1e-3).astype(np.float32)
 
 
 @dataclass
@@ -45,12 +52,10 @@ def frame_features(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     centred = frames - frames.mean(axis=1, keepdims=True)
     energy = (centred ** 2).mean(axis=1)
     loudness = 10.0 * np.log10(energy + 1e-10)
-    spec = np.fft.rfft(centred * np.hanning(WINDOW).astype(np.float32), n=FFT, axis=1)
-    acf = np.fft.irfft(np.abs(spec) ** 2, n=FFT, axis=1)[:, : WINDOW]
+    spec = sfft.rfft(centred * _HANN, n=FFT, axis=1)                 # float32 in, complex64 out
+    acf = sfft.irfft(spec.real ** 2 + spec.imag ** 2, n=FFT, axis=1)[:, : WINDOW]
     lag_lo, lag_hi = int(SAMPLE_RATE / PITCH_MAX_HZ), int(SAMPLE_RATE / PITCH_MIN_HZ)
-    # Undo the window's own autocorrelation taper so long lags are not penalised.
-    win_acf = np.correlate(np.hanning(WINDOW), np.hanning(WINDOW), "full")[WINDOW - 1:WINDOW - 1 + WINDOW]
-    norm = acf / np.maximum(acf[:, :1], 1e-12) / np.maximum(win_acf / win_acf[0], 1e-3)
+    norm = acf / np.maximum(acf[:, :1], 1e-12) / _WINDOW_ACF
     band = norm[:, lag_lo:lag_hi]
     # The first local maximum within 10 % of the best one: a periodic signal also peaks at 2, 3... periods.
     local_max = np.zeros_like(band, dtype=bool)

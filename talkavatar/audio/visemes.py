@@ -18,7 +18,8 @@ PHONE_VISEME: dict[str, str] = {
     **dict.fromkeys(["P", "B", "M"], "PP"), **dict.fromkeys(["F", "V"], "FF"), **dict.fromkeys(["TH", "DH"], "TH"),
     **dict.fromkeys(["T", "D"], "DD"), **dict.fromkeys(["N", "L"], "nn"), **dict.fromkeys(["K", "G", "NG", "HH"], "kk"),
     **dict.fromkeys(["CH", "JH", "SH", "ZH"], "CH"), **dict.fromkeys(["S", "Z"], "SS"),
-    **dict.fromkeys(["R", "ER"], "RR"), **dict.fromkeys(["W", "UW", "UH"], "U"), **dict.fromkeys(["OW", "AO", "OY"], "O"),
+    **dict.fromkeys(["R", "ER"], "RR"), **dict.fromkeys(["W", "UW", "UH"], "U"),
+    **dict.fromkeys(["OW", "AO", "OY"], "O"),
     **dict.fromkeys(["AA", "AE", "AY", "AW"], "aa"), **dict.fromkeys(["AH", "EH"], "E"),
     **dict.fromkeys(["IY", "IH", "EY", "Y"], "I"),
 }

@@ -11,7 +11,7 @@ import typer
 from talkavatar.audio.config import DriveAudioConfig
 from talkavatar.cli.common import ConfigOpt, JsonOpt, emit, log, report_errors, warn
 from talkavatar.config import help_for, resolve
-from talkavatar.errors import InvalidInput
+from talkavatar.errors import InvalidInput, UsageError
 
 NAME = "drive-audio"
 HELP = "Turn speech into talking motion: lips, face, head, blinks and gestures."
@@ -67,6 +67,8 @@ def command(
                                                    "gestures": gestures, "format": format})
     text = _transcript_text(transcript)
     out = output if output is not None else Path(audio.name.split(".")[0] + SUFFIX[cfg.format])
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: no such directory for the output", tip="create it or pick another -o path")
 
     from talkavatar.audio.drive import drive_audio
     from talkavatar.motion import save_arkit_csv, save_motion
