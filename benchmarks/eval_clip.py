@@ -75,7 +75,7 @@ def main() -> None:
     from talkavatar.eval.config import EvalConfig
     from talkavatar.eval.rendered import evaluate_clip
     from talkavatar.eval.report import json_ready, write_clip_report
-    from talkavatar.motion.file import save_motion
+    from talkavatar.motion.file import load_motion, save_motion
     from talkavatar.render.audio_track import AudioTrack
     from tests.eval_fixtures import anny_rig, avatar_bundle, shaded_avatar, write_video
 
@@ -91,10 +91,12 @@ def main() -> None:
     timings["avatar"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    drive = drive_audio(SPEECH, fps=args.fps, gestures=False)
-    motion = drive.motion
     motion_path = out / "speech.motion.safetensors"
-    save_motion(motion_path, motion)
+    if motion_path.exists():  # kept with the renders made from it
+        motion = load_motion(motion_path)
+    else:
+        motion = drive_audio(SPEECH, fps=args.fps, gestures=False).motion
+        save_motion(motion_path, motion)
     timings["drive_audio"] = time.perf_counter() - t
     from talkavatar.motion.names import ARKIT_INDEX
 
@@ -104,7 +106,7 @@ def main() -> None:
     t = time.perf_counter()
     w2c, K = head_camera(avatar.rig, args.size)
     talk = out / "talk.mp4"
-    if not talk.exists():  # renders are reused: delete OUT_DIR to redo them
+    if not talk.exists():  # the motion and renders are reused: delete OUT_DIR to redo them
         write_video(upper_body(avatar), motion, talk, args.size, args.size, w2c, K,
                     audio=AudioTrack(SPEECH, 0.0, motion.seconds), background="white")
     timings["render_head"] = time.perf_counter() - t
