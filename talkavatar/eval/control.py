@@ -5,7 +5,7 @@ For each frame, the landmarks the motion asks for are the rig's MediaPipe landma
 MediaPipe Holistic's on the rendered frame. The error of a part (body: the 33 pose points seen with visibility
 >= 0.5 inside the image; face: the mapped Face Mesh points; left_hand, right_hand: 21 points each, when the hand is
 found) is the mean 2D distance over its points as % of the body's height in the image (the vertical extent of the
-projected posed mesh). A part not detected in a frame has no error for that frame (nan) and counts in ``missed``.
+projected posed mesh, clipped to the image: in a close-up, the visible part's height). A part not detected in a frame has no error for that frame (nan) and counts in ``missed``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class ControlErrors:
 @torch.no_grad()
 def asked_landmarks(rig: Rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor,
                     arkit_weights: torch.Tensor, cameras: Cameras) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Pixels of the landmarks a motion asks for: ({part: [T, K_part, 2]}, body height in pixels [T]).
+    """Pixels of the landmarks a motion asks for: ({part: [T, K_part, 2]}, visible body height in pixels [T]).
 
     ``joint_rotations`` [T, 55, 3], ``root_translation`` [T, 3], ``arkit_weights`` [T, 52]; ``cameras``: T cameras.
     """
@@ -50,8 +50,8 @@ def asked_landmarks(rig: Rig, joint_rotations: torch.Tensor, root_translation: t
     posed = rig.pose(joint_rotations.float(), root_translation.float(), arkit_weights.float())
     grouped = GroupedLandmarks(rig.landmarks)(posed)
     pixels = {g: cameras.project(p)[0].numpy() for g, p in grouped.items()}
-    mesh_rows = cameras.project(posed.vertices)[0][..., 1]
-    height = (mesh_rows.max(1).values - mesh_rows.min(1).values).numpy()
+    mesh_rows = cameras.project(posed.vertices)[0][..., 1].clamp(0, cameras.height)  # the part inside the image
+    height = (mesh_rows.max(1).values - mesh_rows.min(1).values).clamp_min(1.0).numpy()
     return pixels, height
 
 
