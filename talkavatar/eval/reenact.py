@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from talkavatar.core.cameras import Cameras
 from talkavatar.eval.config import EvalConfig
 from talkavatar.eval.control import ControlErrors, asked_landmarks, control_errors
 from talkavatar.eval.frames import fit_size, load_video, resized
@@ -100,6 +101,16 @@ def render_poses(avatar, joint_rotations: torch.Tensor, root_translation: torch.
     return np.concatenate([b.pixels.cpu().numpy() for b in producer]).reshape(motion.frames, h, w, 3)
 
 
+def tracking_errors(rig, track, detections, size: tuple[int, int]) -> ControlErrors:
+    """How far the tracked poses' landmarks (through the tracking camera) lie from MediaPipe's on the reference
+    frames of ``size`` (w, h): control accuracy with the tracked poses as the motion."""
+    count = len(detections)
+    cameras = Cameras(torch.from_numpy(track.world_to_camera).expand(count, 4, 4).contiguous(),
+                      torch.from_numpy(track.K).expand(count, 3, 3).contiguous(), *size)
+    asked, height = asked_landmarks(rig, track.joint_rotations, track.root_translation, track.arkit_weights, cameras)
+    return control_errors(rig, asked, height, detections, size)
+
+
 def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device="cpu", log: Log = print
                      ) -> Reenactment:
     """Run the self-reenactment of ``video`` with the avatar of ``bundle_path`` (see the module docstring)."""
@@ -122,14 +133,7 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     except ValueError as e:
         raise StageFailed(f"{video}: {e}", tip="the reference video must show the bundle's person") from None
     timings["track"] = time.perf_counter() - t
-    from talkavatar.core.cameras import Cameras
-
-    count = len(footage.frames)
-    cameras = Cameras(torch.from_numpy(track.world_to_camera).expand(count, 4, 4).contiguous(),
-                      torch.from_numpy(track.K).expand(count, 3, 3).contiguous(), *footage.work_size)
-    asked, height = asked_landmarks(avatar.rig, track.joint_rotations, track.root_translation, track.arkit_weights,
-                                    cameras)
-    track_errors = control_errors(avatar.rig, asked, height, detections, footage.work_size)
+    track_errors = tracking_errors(avatar.rig, track, detections, footage.work_size)
     log(f"tracked {int(track.tracked.sum())}/{len(track.tracked)} frames with the shape held to the bundle's")
 
     t = time.perf_counter()
