@@ -2,15 +2,103 @@
 
 from __future__ import annotations
 
-from talkavatar.cli.common import report_errors
-from talkavatar.errors import NotBuiltYet
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, flags, log, report_errors,
+                                   resolve_bundle, stderr)
+from talkavatar.config import help_for, resolve
+from talkavatar.errors import UsageError
+from talkavatar.eval.config import EvalConfig
 
 NAME = "eval"
 HELP = "Measure an avatar: self-reenactment, identity, control accuracy and lip sync."
-EPILOG = "Examples:  talkavatar eval --video person.mp4 --json"
-NO_ARGS_IS_HELP = False
+EPILOG = ("Examples:  talkavatar eval --video person.mp4 --json ; "
+          "talkavatar eval -b photo.avatar --video person.mp4 --max-frames 30 --report eval-report/ ; "
+          "talkavatar eval --render talk.mp4 --audio speech.wav --photo photo.jpg ; "
+          "talkavatar eval -b photo.avatar --render talk.mp4 --motion talk.motion.safetensors --report out/")
+NO_ARGS_IS_HELP = True
+
+
+def _opt(name: str, *names: str):
+    return typer.Option(*names, help=help_for(EvalConfig, name), show_default=False)
 
 
 @report_errors
-def command() -> None:
-    raise NotBuiltYet(NAME)
+def command(
+    bundle: BundleOpt = None,
+    video: Annotated[Optional[Path], typer.Option(
+        "--video", help="Self-reenactment: a reference video of the avatar's person; the avatar replays it and is "
+                        "compared inside the person mask (PSNR, SSIM, L1, perceptual).", show_default=False)] = None,
+    render: Annotated[Optional[Path], typer.Option(
+        "--render", help="A rendered clip to measure: identity (--photo), control accuracy (--motion, -b) and lip "
+                         "sync (--audio, else the clip's own sound).", show_default=False)] = None,
+    audio: Annotated[Optional[Path], typer.Option(
+        "--audio", help="--render: the speech to score lip sync against. [default: the clip's sound track]",
+        show_default=False)] = None,
+    photo: Annotated[Optional[Path], typer.Option(
+        "--photo", help="--render: the photo the avatar was made from (face identity).", show_default=False)] = None,
+    motion: Annotated[Optional[Path], typer.Option(
+        "--motion", help="--render: the motion the clip was rendered from (control accuracy; needs -b).",
+        show_default=False)] = None,
+    report: Annotated[Optional[Path], typer.Option(
+        "--report", help="Write PNG plots and a contact sheet into this folder.", show_default=False)] = None,
+    max_frames: Annotated[Optional[int], _opt("max_frames", "--max-frames")] = None,
+    size: Annotated[Optional[int], _opt("size", "--size")] = None,
+    detect_size: Annotated[Optional[int], _opt("detect_size", "--detect-size")] = None,
+    track_steps: Annotated[Optional[int], _opt("track_steps", "--track-steps")] = None,
+    focal: Annotated[Optional[float], _opt("focal", "--focal")] = None,
+    perceptual: Annotated[Optional[str], _opt("perceptual", "--perceptual")] = None,
+    identity: Annotated[Optional[bool], _opt("identity", "--identity/--no-identity")] = None,
+    identity_every: Annotated[Optional[int], _opt("identity_every", "--identity-every")] = None,
+    max_lag_ms: Annotated[Optional[float], _opt("max_lag_ms", "--max-lag-ms")] = None,
+    camera: Annotated[Optional[str], _opt("camera", "--camera")] = None,
+    yaw: Annotated[Optional[float], _opt("yaw", "--yaw")] = None,
+    pitch: Annotated[Optional[float], _opt("pitch", "--pitch")] = None,
+    distance: Annotated[Optional[float], _opt("distance", "--distance")] = None,
+    model_complexity: Annotated[Optional[int], _opt("model_complexity", "--model-complexity")] = None,
+    batch: Annotated[Optional[int], _opt("batch", "--batch")] = None,
+    seed: Annotated[Optional[int], _opt("seed", "--seed")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    settings = resolve(EvalConfig, NAME, config, {
+        "max_frames": max_frames, "size": size, "detect_size": detect_size, "track_steps": track_steps,
+        "focal": focal, "perceptual": perceptual, "identity": identity, "identity_every": identity_every,
+        "max_lag_ms": max_lag_ms, "camera": camera, "yaw": yaw, "pitch": pitch, "distance": distance,
+        "model_complexity": model_complexity, "batch": batch, "seed": seed})
+    if (video is None) == (render is None):
+        raise UsageError("give --video REFERENCE (self-reenactment) or --render CLIP (a rendered clip), one of them",
+                         tip="e.g. talkavatar eval --video person.mp4, or talkavatar eval --render talk.mp4 "
+                             "--audio speech.wav")
+    if video is not None and any(x is not None for x in (audio, photo, motion)):
+        raise UsageError("--audio, --photo and --motion go with --render, not --video")
+
+    from talkavatar.eval.report import json_ready, table, write_clip_report, write_reenactment_report
+    from talkavatar.render.stage import resolve_device
+
+    dev = resolve_device(device)
+    if video is not None:
+        from talkavatar.eval.reenact import self_reenactment
+
+        result = self_reenactment(resolve_bundle(bundle), video, settings, device=dev, log=log)
+        written = write_reenactment_report(result, report) if report is not None else []
+    else:
+        from talkavatar.eval.rendered import evaluate_clip
+
+        bundle_path = resolve_bundle(bundle) if motion is not None else bundle
+        result = evaluate_clip(render, settings, audio=audio, photo=photo, motion=motion, bundle=bundle_path,
+                               log=log)
+        written = write_clip_report(result, report) if report is not None else []
+    summary = result.summary()
+    if written:
+        summary["report"] = [str(p) for p in written]
+    if not flags.quiet:
+        stderr.print(table(summary))
+    if as_json:
+        typer.echo(json_ready(summary))
+    elif written:
+        typer.echo("\n".join(str(p) for p in written))

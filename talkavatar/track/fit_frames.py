@@ -69,22 +69,21 @@ def _interpolate(values: torch.Tensor, ok: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(out).to(values).reshape(values.shape)
 
 
-def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
-                timings: dict) -> Fitted:
-    width, height = footage.work_size
-    t = time.perf_counter()
+def refined_masks(footage: Footage, detections: list[Detection]) -> list[np.ndarray]:
+    """The person mask of every frame [H, W] float (work resolution), refined around the detected body."""
     masks = []
     for frame, det in zip(footage.frames, detections):
         seeds = det.body[det.body_visibility >= VISIBLE, :2] if det.found else None
         masks.append(refine_mask(frame, det.mask, seeds) if det.found else det.mask)
-    timings["mask"] = time.perf_counter() - t
+    return masks
 
-    focal_full = config.focal or footage.exif_focal_px or default_focal(*footage.full_size)
-    K = intrinsics(width, height, focal_full / footage.scale)
-    found = np.array([d.found for d in detections])
 
-    landmarks = GroupedLandmarks(body.landmarks, device)
-    index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
+def fit_targets(detections: list[Detection], masks: list[np.ndarray], K: np.ndarray, size: tuple[int, int],
+                index: dict[str, np.ndarray], device) -> FitTargets:
+    """What the fit matches for these frames: detected points per group (``index[g]``: the MediaPipe index of each
+    model landmark), person heights, masks on the silhouette grid; ``K`` [3, 3] and ``size`` (w, h) of the work
+    image."""
+    width, height = size
     dtype = torch.float32
     points, weights = {}, {}
     for g in GROUPS:
@@ -95,9 +94,26 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     gw, gh = (SIL_GRID, max(8, round(SIL_GRID * height / width))) if width >= height else \
         (max(8, round(SIL_GRID * width / height)), SIL_GRID)
     grid_masks = torch.tensor(np.stack([downsample_mask(m, (gw, gh)) for m in masks]), dtype=dtype, device=device)
-    targets = FitTargets(points, weights, grid_masks, torch.tensor(heights, dtype=dtype, device=device),
-                         torch.tensor(K, dtype=dtype, device=device), (width, height),
-                         torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device))
+    return FitTargets(points, weights, grid_masks, torch.tensor(heights, dtype=dtype, device=device),
+                      torch.tensor(K, dtype=dtype, device=device), (width, height),
+                      torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device))
+
+
+def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
+                timings: dict) -> Fitted:
+    width, height = footage.work_size
+    t = time.perf_counter()
+    masks = refined_masks(footage, detections)
+    timings["mask"] = time.perf_counter() - t
+
+    focal_full = config.focal or footage.exif_focal_px or default_focal(*footage.full_size)
+    K = intrinsics(width, height, focal_full / footage.scale)
+    found = np.array([d.found for d in detections])
+
+    landmarks = GroupedLandmarks(body.landmarks, device)
+    index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
+    dtype = torch.float32
+    targets = fit_targets(detections, masks, K, (width, height), index, device)
 
     t = time.perf_counter()
     fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]]

