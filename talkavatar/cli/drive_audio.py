@@ -44,7 +44,7 @@ def command(
     audio: Annotated[Path, typer.Argument(help="Speech recording: wav, flac, mp3, ogg, m4a (any rate, mono/stereo).",
                                           show_default=False)],
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="Output file. [default: <audio stem>.motion.safetensors, or .csv for arkit-csv]",
+        "--output", "-o", help="Output file. (default: <audio stem>.motion.safetensors, or .csv for arkit-csv)",
         show_default=False)] = None,
     transcript: Annotated[Optional[str], typer.Option(
         "--transcript", help="What is said (TEXT or a text FILE): forced alignment instead of phone recognition.",

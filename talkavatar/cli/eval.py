@@ -36,7 +36,7 @@ def command(
         "--render", help="A rendered clip to measure: identity (--photo), control accuracy (--motion, -b) and lip "
                          "sync (--audio, else the clip's own sound).", show_default=False)] = None,
     audio: Annotated[Optional[Path], typer.Option(
-        "--audio", help="--render: the speech to score lip sync against. [default: the clip's sound track]",
+        "--audio", help="--render: the speech to score lip sync against. (default: the clip's sound track)",
         show_default=False)] = None,
     photo: Annotated[Optional[Path], typer.Option(
         "--photo", help="--render: the photo the avatar was made from (face identity).", show_default=False)] = None,

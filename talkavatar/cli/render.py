@@ -41,7 +41,7 @@ def command(
         "--motion", help="Motion to perform: a .motion.safetensors file or a Live Link Face ARKit CSV.",
         show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="Output file (or folder for png). [default: <audio or motion stem>.mp4 here]",
+        "--output", "-o", help="Output file (or folder for png). (default: <audio or motion stem>.mp4 here)",
         show_default=False)] = None,
     width: Annotated[Optional[int], _opt("width", "--width")] = None,
     height: Annotated[Optional[int], _opt("height", "--height")] = None,

@@ -22,7 +22,7 @@ class EvalConfig:
     perceptual: str = setting("auto", "Perceptual distance: auto (LPIPS-VGG when its weights are present locally, "
                                       "else EfficientNet-Lite0 features), lpips, efficientnet or none.")
     identity: Optional[bool] = setting(None, "Face identity (needs dlib and --photo); --identity fails without dlib. "
-                                             "[default: when dlib is installed]")
+                                             "(default: when dlib is installed)")
     identity_every: int = setting(5, "Face identity: embed every K-th frame.")
     max_lag_ms: float = setting(300.0, "Lip sync: search the best lag within +- this many milliseconds.")
     camera: str = setting("front", "Control accuracy: the camera the clip was rendered with (front or input; "
@@ -30,7 +30,7 @@ class EvalConfig:
     yaw: float = setting(0.0, "Control accuracy: the render's --yaw in degrees.")
     pitch: float = setting(0.0, "Control accuracy: the render's --pitch in degrees.")
     distance: Optional[float] = setting(None, "Control accuracy: the render's --distance in metres. "
-                                              "[default: frames the whole body, as render]")
+                                              "(default: frames the whole body, as render)")
     model_complexity: int = setting(1, "MediaPipe pose model: 0 lite, 1 full, 2 heavy.")
     batch: int = setting(4, "Self-reenactment: frames rendered together.")
     seed: int = setting(0, "Random seed of the tracking fit.")

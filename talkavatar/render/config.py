@@ -14,21 +14,21 @@ FORMATS = ("mp4", "webm", "png")
 class RenderConfig:
     width: int = setting(1080, "Output width in pixels (even for mp4/webm).")
     height: int = setting(1920, "Output height in pixels (even for mp4/webm).")
-    fps: float | None = setting(None, "Frames per second. [default: the motion's rate; 30 with --audio]")
+    fps: float | None = setting(None, "Frames per second. (default: the motion's rate; 30 with --audio)")
     camera: str = setting("front", "Camera: input (the photo's camera from track/), front, or orbit (circles the "
                                    "body).")
     yaw: float = setting(0.0, "Camera yaw in degrees about the body's vertical axis (front/orbit; + moves to its "
                               "left).")
     pitch: float = setting(0.0, "Camera pitch in degrees (front/orbit; + looks down from above).")
     distance: float | None = setting(None, "Camera distance from the body's centre in metres (front/orbit). "
-                                           "[default: frames the whole body]")
+                                           "(default: frames the whole body)")
     orbit_degrees: float = setting(360.0, "Degrees the orbit camera turns over the whole clip.")
     background: str = setting("white", "Background: a colour (name, #rrggbb or r,g,b in 0..1), an image file, "
                                         "or transparent (png/webm keep alpha).")
     start: float = setting(0.0, "Start time in seconds within the motion/audio.")
-    duration: float | None = setting(None, "Seconds to render from --start. [default: to the end]")
+    duration: float | None = setting(None, "Seconds to render from --start. (default: to the end)")
     format: str | None = setting(None, "Output: mp4 (H.264 + AAC), webm (VP9 + Opus) or png (a folder of frames). "
-                                       "[default: from -o's suffix, else mp4]")
+                                       "(default: from -o's suffix, else mp4)")
     batch: int = setting(8, "Frames posed and rasterized together (larger is faster on a GPU, uses more memory).")
 
     def __post_init__(self):
