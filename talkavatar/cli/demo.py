@@ -1,16 +1,34 @@
-"""`talkavatar demo`: Run the whole pipeline on the bundled sample photo and speech."""
+"""`talkavatar demo`: run the whole pipeline on the bundled sample photo and speech."""
 
 from __future__ import annotations
 
-from talkavatar.cli.common import report_errors
-from talkavatar.errors import NotBuiltYet
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from talkavatar.cli.common import DeviceOpt, JsonOpt, emit, is_interactive, log, report_errors, warn
 
 NAME = "demo"
-HELP = "Run the whole pipeline on the bundled sample photo and speech."
-EPILOG = "Examples:  talkavatar demo ; talkavatar demo --preset tiny -o demo/"
+HELP = ("Run the whole pipeline on the bundled sample photo and speech: fit an avatar, drive it with the speech, "
+        "render demo.mp4 (with audio) and preview.png.")
+EPILOG = "Examples:  talkavatar demo ; talkavatar demo --preset tiny -o demo/ ; talkavatar demo --json"
 NO_ARGS_IS_HELP = False
 
 
 @report_errors
-def command() -> None:
-    raise NotBuiltYet(NAME)
+def command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the demo's bundle, video and "
+                                         "preview.")] = Path("talkavatar-demo"),
+    preset: Annotated[Optional[str], typer.Option(
+        "--preset", help="tiny (CPU, a few minutes, 256x256) or fast (GPU, 1024x1024). (default: fast with CUDA, "
+                         "else tiny)", show_default=False)] = None,
+    device: DeviceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    from talkavatar.demo.run import run_demo
+
+    result = run_demo(output, preset, device, log=log, warn=warn, show_progress=is_interactive())
+    log(f"demo done in {sum(result.stage_seconds.values()):.0f} s ({result.preset} preset on {result.device}): "
+        f"watch {result.video}, look at {result.preview}")
+    emit(result.as_dict(), as_json, human=f"{result.video}\n{result.preview}\n{result.bundle}")

@@ -14,6 +14,7 @@ from talkavatar.errors import UsageError
 from talkavatar.eval.config import EvalConfig
 
 NAME = "eval"
+CONFIG = EvalConfig
 HELP = "Measure an avatar: self-reenactment, identity, control accuracy and lip sync."
 EPILOG = ("Examples:  talkavatar eval --video person.mp4 --json ; "
           "talkavatar eval -b photo.avatar --video person.mp4 --max-frames 30 --report eval-report/ ; "
