@@ -1,0 +1,178 @@
+"""From detections to fitted parameters for every kept frame (shared shape), plus the figures and the overlay."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from talkavatar.track.camera import default_focal, intrinsics, project
+from talkavatar.track.config import TrackConfig
+from talkavatar.track.detect import Detection
+from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
+from talkavatar.track.footage import Footage
+from talkavatar.track.landmarks import anny_landmark_map
+from talkavatar.track.mask import refine_mask
+from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
+from talkavatar.track.shape_space import linearise
+from talkavatar.track.silhouette import downsample_mask, hard_silhouette
+
+GROUPS = ("body", "face", "left_hand", "right_hand")
+FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5]}            # the 6 phenotypes
+SHAPE_SIGMA = {"anny": [0.5, 0.3, 0.1, 0.1, 0.3, 0.3]}  # muscle and weight stay near average: no suit inflation
+SIL_GRID = 128
+TORSO = [0, 2, 5, 7, 8, 11, 12, 23, 24]  # MediaPipe body points the global stage fits: head, shoulders, hips
+
+
+@dataclass
+class Fitted:
+    """shape: [S]; joint_rotations [T, 55, 3]; root_translation [T, 3]; arkit_weights [T, 52]; tracked [T] bool;
+    K_work [3, 3]; masks: list of [H, W] float (work resolution); rig: the baked Rig; metrics: dict;
+    overlay: [H', W', 3] uint8."""
+
+    shape: torch.Tensor
+    joint_rotations: torch.Tensor
+    root_translation: torch.Tensor
+    arkit_weights: torch.Tensor
+    tracked: np.ndarray
+    K_work: np.ndarray
+    masks: list[np.ndarray]
+    rig: object
+    metrics: dict
+    overlay: np.ndarray
+
+
+def _points_and_weights(det: Detection, group: str, index: np.ndarray, size: tuple[int, int]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    w, h = size
+    if group == "body":
+        pts, vis = det.body[index, :2], det.body_visibility[index].copy()
+        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        weight = np.where((vis >= VISIBLE) & inside, vis, 0.0)
+        return pts, weight.astype(np.float32)
+    present = {"face": det.face_present, "left_hand": det.left_hand_present,
+               "right_hand": det.right_hand_present}[group]
+    pts = getattr(det, group)[index, :2]
+    return pts, np.full(len(index), 1.0 if present else 0.0, np.float32)
+
+
+def _interpolate(values: torch.Tensor, ok: np.ndarray) -> torch.Tensor:
+    """Linear interpolation over frames [T, ...] where ``ok`` [T] is False (ends hold the nearest good value)."""
+    if ok.all():
+        return values
+    good = np.flatnonzero(ok)
+    flat = values.reshape(values.shape[0], -1).cpu().numpy()
+    out = np.stack([np.interp(np.arange(len(ok)), good, flat[good, c]) for c in range(flat.shape[1])], 1)
+    return torch.from_numpy(out).to(values).reshape(values.shape)
+
+
+def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
+                timings: dict) -> Fitted:
+    width, height = footage.work_size
+    t = time.perf_counter()
+    masks = []
+    for frame, det in zip(footage.frames, detections):
+        seeds = det.body[det.body_visibility >= VISIBLE, :2] if det.found else None
+        masks.append(refine_mask(frame, det.mask, seeds) if det.found else det.mask)
+    timings["mask"] = time.perf_counter() - t
+
+    focal_full = config.focal or footage.exif_focal_px or default_focal(*footage.full_size)
+    K = intrinsics(width, height, focal_full / footage.scale)
+    found = np.array([d.found for d in detections])
+
+    landmarks = anny_landmark_map(body)
+    index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
+    dtype = torch.float32
+    points, weights = {}, {}
+    for g in GROUPS:
+        pw = [_points_and_weights(d, g, index[g], (width, height)) for d in detections]
+        points[g] = torch.tensor(np.stack([p for p, _ in pw]), dtype=dtype, device=device)
+        weights[g] = torch.tensor(np.stack([w for _, w in pw]), dtype=dtype, device=device)
+    heights = [person_height(m, d.body[d.body_visibility >= VISIBLE, :2]) for m, d in zip(masks, detections)]
+    gw, gh = (SIL_GRID, max(8, round(SIL_GRID * height / width))) if width >= height else \
+        (max(8, round(SIL_GRID * width / height)), SIL_GRID)
+    grid_masks = torch.tensor(np.stack([downsample_mask(m, (gw, gh)) for m in masks]), dtype=dtype, device=device)
+    targets = FitTargets(points, weights, grid_masks, torch.tensor(heights, dtype=dtype, device=device),
+                         torch.tensor(K, dtype=dtype, device=device), (width, height),
+                         torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device))
+
+    t = time.perf_counter()
+    fitted_idx = FITTED_SHAPE.get(body.name, [])
+    space = linearise(body, body.default_shape.to(device, dtype), fitted_idx)
+    consts = ModelConsts.of(body)
+    timings["shape_space"] = time.perf_counter() - t
+    t = time.perf_counter()
+    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 1, 2)])
+    sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)), dtype=dtype, device=device)
+    fw = FitWeights(mask=config.mask_weight, smooth=config.smooth_weight)
+    last = [time.perf_counter()]
+
+    def on_step(stage, step, count):
+        if step == count - 1 or time.perf_counter() - last[0] > 5:
+            last[0] = time.perf_counter()
+            log(f"fit {stage}: step {step + 1}/{count}")
+
+    result = fit(consts, space, landmarks, targets, state, config.steps, fw, sigma, seed=config.seed,
+                 on_step=on_step)
+    timings["fit"] = time.perf_counter() - t
+    rotations = _interpolate(result.joint_rotations, found)
+    translation = _interpolate(result.root_translation, found)
+    arkit = _interpolate(result.arkit_weights, found)
+
+    shape = space.full_shape(result.shape_delta)
+    t = time.perf_counter()
+    rig = body.bake_rig(shape)
+    posed = rig.pose(rotations.cpu().float(), translation.cpu().float(), arkit.cpu().float())
+    timings["bake"] = time.perf_counter() - t
+
+    metrics, overlay = _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
+    return Fitted(shape.cpu().float(), rotations.cpu().float(), translation.cpu().float(), arkit.cpu().float(),
+                  found, K, masks, rig, metrics, overlay)
+
+
+def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found):
+    from talkavatar.track.overlay import compose_overlay, draw_landmarks, shade_mesh
+
+    width, height = footage.work_size
+    Kt = torch.tensor(K)
+    lm_map = landmarks.__class__(landmarks.regressor.cpu().float(),
+                                 {g: (a.cpu(), b.cpu()) for g, (a, b) in landmarks.groups.items()})
+    model = {g: project(p, Kt).numpy() for g, p in lm_map(posed.vertices, posed.canonical_joints).items()}
+    errors = {g: [] for g in GROUPS}
+    ious = []
+    faces = rig.faces.numpy()
+    for t, det in enumerate(detections):
+        if not found[t]:
+            continue
+        h = person_height(masks[t], det.body[det.body_visibility >= VISIBLE, :2])
+        for g in GROUPS:
+            pts, w = _points_and_weights(det, g, index[g], (width, height))
+            e = keypoint_error_pct(model[g][t], pts, w, h)
+            if e is not None:
+                errors[g].append(e)
+        verts_px = project(posed.vertices[t], Kt).numpy()
+        ious.append(silhouette_iou(hard_silhouette(verts_px, faces, width, height), masks[t]))
+    metrics = {"keypoint_error_pct": {g: (round(float(np.mean(v)), 3) if v else None) for g, v in errors.items()},
+               "mask_iou": round(float(np.mean(ious)), 4), "frames": int(len(found)),
+               "tracked_frames": int(found.sum())}
+
+    t0 = int(np.flatnonzero(found)[0])
+    verts = posed.vertices[t0]
+    verts_px = project(verts, Kt).numpy()
+    depth = (-verts[:, 2]).numpy()
+    tri = verts[rig.faces]
+    normals = torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals = normals / normals.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+    normals_cam = (normals * torch.tensor([1.0, -1.0, -1.0])).numpy()  # world -> OpenCV camera axes
+    frame = footage.frames[t0]
+    shaded = shade_mesh(frame, verts_px, depth, normals_cam, faces)
+    det = detections[t0]
+    detected, fitted = {}, {}
+    for g in GROUPS:
+        pts, w = _points_and_weights(det, g, index[g], (width, height))
+        detected[g] = np.where(w[:, None] > 0, pts, np.nan)
+        fitted[g] = np.where(w[:, None] > 0, model[g][t0], np.nan)
+    marks = draw_landmarks(frame, detected, fitted, radius=max(2, round(max(width, height) / 250)))
+    return metrics, compose_overlay(shaded, marks)

@@ -1,0 +1,264 @@
+"""Fitting the body model to detected landmarks and a person mask, for one image or a batch of video frames.
+
+Unknowns (per frame unless noted): global orientation (canonical pelvis rotation), root translation, body joint
+rotations, jaw/eyes, finger rotations, ARKit expression weights, and the shared shape (a few body-model shape
+parameters, linearised by :mod:`shape_space`). The camera is fixed (:mod:`camera`).
+
+Energy: robust (Geman-McClure) visibility-weighted 2D landmark errors in units of the person's bounding-box height
++ a soft silhouette IoU (shape is held out of it: clothing is not body shape) + pose prior and joint limits + shape
+and expression priors (+ temporal smoothness for video). Adam, in four stages that free more unknowns each time:
+global (orientation, translation) → body (+ body joints, shape) → detail (+ fingers, face, jaw, eyes) → all
+(+ silhouette at full weight). Deterministic for a given seed (no randomness is drawn except the silhouette samples).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import torch
+
+from talkavatar.core.body.rig import pose_mesh
+from talkavatar.motion.names import JOINT_INDEX
+from talkavatar.track.camera import project
+from talkavatar.track.limits import joint_bounds, prior_weights
+from talkavatar.track.losses import joint_limit_loss, landmark_loss, pose_prior_loss, smoothness_loss
+from talkavatar.track.shape_space import ShapeSpace
+from talkavatar.track.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
+
+LandmarkFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, torch.Tensor]]
+"""(posed vertices [B, V, 3], canonical joints [B, 55, 3]) → {group: model landmarks [B, K_group, 3]}."""
+
+BODY_JOINTS = list(range(1, 22))
+HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["right_eye_smplhf"]]
+HAND_JOINTS = list(range(25, 55))
+LANDMARK_UNIT = 0.02
+"""Landmark residuals are divided by this fraction of the bounding-box height: a 2 % error costs 1."""
+
+
+@dataclass
+class FitTargets:
+    """What to fit, for B frames of one camera. points[g]: [B, K_g, 2] work pixels; weights[g]: [B, K_g] (0 =
+    absent); masks: [B, gh, gw] person coverage on the silhouette grid, or None; scale: [B] bounding-box height in
+    pixels; K: [3, 3] intrinsics of the work image; size: (width, height) of the work image."""
+
+    points: dict[str, torch.Tensor]
+    weights: dict[str, torch.Tensor]
+    masks: torch.Tensor | None
+    scale: torch.Tensor
+    K: torch.Tensor
+    size: tuple[int, int]
+    torso: torch.Tensor | None = None  # [K_body] 1 for the body points the global stage fits (shoulders, hips, head)
+
+
+@dataclass
+class FitState:
+    """The fitted unknowns. shape_delta: [P] (offset from the space's base); joint_rotations: [B, 55, 3];
+    root_translation: [B, 3]; arkit_weights: [B, 52] in 0..1."""
+
+    shape_delta: torch.Tensor
+    joint_rotations: torch.Tensor
+    root_translation: torch.Tensor
+    arkit_weights: torch.Tensor
+    history: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FitWeights:
+    """Relative weights of the energy terms (numbers, not a config object)."""
+
+    body: float = 1.0
+    face: float = 1.0
+    hands: float = 1.0
+    mask: float = 1.0
+    pose_prior: float = 0.02
+    limits: float = 50.0
+    shape_prior: float = 1.0
+    expression_prior: float = 0.05
+    smooth: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelConsts:
+    """The body model's fixed posing data (from :class:`~talkavatar.core.body.base.BodyModel`)."""
+
+    tree: object
+    faces: torch.Tensor
+    skin: torch.Tensor                 # [V, J] dense weights
+    bone_driver: torch.Tensor
+    bone_driver_fraction: torch.Tensor
+    canonical_joint_bone: torch.Tensor
+    expression_blendshapes: torch.Tensor  # [52, V, 3]
+
+    @classmethod
+    def of(cls, body) -> "ModelConsts":
+        return cls(body.tree, body.faces, body.dense_skin_weights, body.bone_driver, body.bone_driver_fraction,
+                   body.canonical_joint_bone, body.expression_blendshapes)
+
+
+def pose_batch(consts: ModelConsts, space: ShapeSpace, shape_delta: torch.Tensor, joint_rotations: torch.Tensor,
+               root_translation: torch.Tensor, arkit_weights: torch.Tensor):
+    """Posed vertices [B, V, 3] and canonical joints [B, 55, 3] with the linearised shape."""
+    vertices, joints = space.rest(shape_delta)
+    batch = joint_rotations.shape[0]
+    offsets = (arkit_weights @ consts.expression_blendshapes.reshape(arkit_weights.shape[1], -1))
+    vertices = vertices[None] + offsets.reshape(batch, -1, 3)
+    posed = pose_mesh(consts.tree, vertices, joints, space.rest_to_canonical, consts.skin, consts.bone_driver,
+                      consts.bone_driver_fraction, consts.canonical_joint_bone, joint_rotations, root_translation)
+    return posed.vertices, posed.canonical_joints
+
+
+def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: FitTargets,
+                  anchor_pairs: list[tuple[str, int, int]]) -> FitState:
+    """Facing the camera, arms lowered 60 degrees, at the depth where a model distance matches its detected length.
+
+    anchor_pairs: (group, i, j) landmark pairs to size the person with, tried in order (first well-seen one wins).
+    """
+    batch = targets.scale.shape[0]
+    dtype, device = space.vertices0.dtype, space.vertices0.device
+    rotations = torch.zeros(batch, 55, 3, dtype=dtype, device=device)
+    rotations[:, JOINT_INDEX["left_shoulder"], 2] = -1.05
+    rotations[:, JOINT_INDEX["right_shoulder"], 2] = 1.05
+    translation = torch.zeros(batch, 3, dtype=dtype, device=device)
+    arkit = torch.zeros(batch, 52, dtype=dtype, device=device)
+    delta = torch.zeros(space.fitted.shape[0], dtype=dtype, device=device)
+    with torch.no_grad():
+        _, _ = pose_batch(consts, space, delta, rotations, translation, arkit)
+        verts, joints = pose_batch(consts, space, delta, rotations, translation, arkit)
+        model = landmarks(verts, joints)
+        focal = targets.K[0, 0]
+        for b in range(batch):
+            depth, centre_model, centre_px = 2.5, model["body"][b].mean(0), None
+            for group, i, j in anchor_pairs:
+                w = targets.weights[group][b]
+                if w[i] > 0.5 and w[j] > 0.5:
+                    px = (targets.points[group][b, i] - targets.points[group][b, j]).norm()
+                    m = (model[group][b, i, :2] - model[group][b, j, :2]).norm()
+                    if px > 2:
+                        depth = float(focal * m / px)
+                        centre_model = (model[group][b, i] + model[group][b, j]) / 2
+                        centre_px = (targets.points[group][b, i] + targets.points[group][b, j]) / 2
+                        break
+            if centre_px is None:
+                w = targets.weights["body"][b]
+                centre_px = (targets.points["body"][b] * w[:, None]).sum(0) / w.sum().clamp(min=1e-6)
+            # place centre_model at depth along the ray through centre_px (camera looks down world -Z, y flipped)
+            ray = torch.stack([(centre_px[0] - targets.K[0, 2]) / focal, -(centre_px[1] - targets.K[1, 2]) / focal,
+                               torch.tensor(-1.0, dtype=dtype)])
+            target = ray * (depth + float(centre_model[2]))
+            translation[b] = target - centre_model
+    return FitState(delta, rotations, translation, arkit)
+
+
+def _stage_plan(steps: int) -> list[tuple[str, int]]:
+    fractions = (("global", 0.2), ("body", 0.3), ("detail", 0.25), ("all", 0.25))
+    plan = [(name, max(1, round(steps * f))) for name, f in fractions]
+    return plan
+
+
+def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: FitTargets, state: FitState,
+        steps: int, weights: FitWeights = FitWeights(), shape_sigma: torch.Tensor | None = None,
+        fit_shape: bool = True, seed: int = 0, on_step: Callable[[str, int, int], None] | None = None) -> FitState:
+    """Optimise ``state`` in place of a copy and return it. shape_sigma: [P] prior std-dev of the shape offsets."""
+    torch.manual_seed(seed)
+    dtype, device = space.vertices0.dtype, space.vertices0.device
+    lower, upper = (t.to(device, dtype) for t in joint_bounds())
+    prior_w = prior_weights().to(device, dtype)
+    sigma = shape_sigma if shape_sigma is not None else torch.full_like(state.shape_delta, 0.2)
+
+    rot = state.joint_rotations.clone()
+    params = {
+        "orient": rot[:, :1].clone().requires_grad_(True),
+        "body": rot[:, BODY_JOINTS].clone().requires_grad_(True),
+        "head": rot[:, HEAD_JOINTS].clone().requires_grad_(True),
+        "hands": rot[:, HAND_JOINTS].clone().requires_grad_(True),
+        "translation": state.root_translation.clone().requires_grad_(True),
+        "arkit": state.arkit_weights.clone().requires_grad_(True),
+        "shape": state.shape_delta.clone().requires_grad_(True),
+    }
+    rates = {"orient": 0.03, "body": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04,
+             "shape": 0.03}
+    active = {
+        "global": ["orient", "translation"],
+        "body": ["orient", "translation", "body"] + (["shape"] if fit_shape else []),
+        "detail": ["body", "head", "hands", "arkit"],
+        "all": ["orient", "translation", "body", "head", "hands", "arkit"] + (["shape"] if fit_shape else []),
+    }
+    groups_in = {"global": {"body": "torso", "face": "face"}, "body": {"body": "body", "face": "face"},
+                 "detail": None, "all": None}
+
+    samples = None
+    if targets.masks is not None and weights.mask > 0:
+        face_index, bary = surface_samples(space.vertices0, consts.faces, 12000, seed)
+        samples = (face_index, bary)
+    gw, gh = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
+    level = None
+
+    def assemble() -> torch.Tensor:
+        r = torch.zeros_like(rot)
+        r = r.index_copy(1, torch.tensor([0], device=device), params["orient"])
+        r = r.index_copy(1, torch.tensor(BODY_JOINTS, device=device), params["body"])
+        r = r.index_copy(1, torch.tensor(HEAD_JOINTS, device=device), params["head"])
+        r = r.index_copy(1, torch.tensor(HAND_JOINTS, device=device), params["hands"])
+        return r
+
+    for stage, count in _stage_plan(steps):
+        optim = torch.optim.Adam([{"params": [params[k]], "lr": rates[k]} for k in active[stage]])
+        for step in range(count):
+            optim.zero_grad(set_to_none=True)
+            r = assemble()
+            arkit = params["arkit"].clamp(0.0, 1.0)
+            verts, cj = pose_batch(consts, space, params["shape"], r, params["translation"], arkit)
+            model = landmarks(verts, cj)
+            loss = torch.zeros((), dtype=dtype, device=device)
+            terms = {}
+            for group, w_group in (("body", weights.body), ("face", weights.face), ("left_hand", weights.hands),
+                                   ("right_hand", weights.hands)):
+                if group not in model or group not in targets.points:
+                    continue
+                w = targets.weights[group]
+                if stage == "global" and group == "body" and targets.torso is not None:
+                    w = w * targets.torso
+                elif stage in ("global", "body") and group in ("left_hand", "right_hand"):
+                    continue
+                if float(w.sum()) <= 0:
+                    continue
+                uv = project(model[group], targets.K)
+                unit = targets.scale[:, None, None] * LANDMARK_UNIT
+                term = landmark_loss(uv, targets.points[group], w, unit, sigma=5.0)
+                terms[group] = term
+                loss = loss + w_group * term
+            loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], prior_w[1:])
+            loss = loss + weights.limits * joint_limit_loss(r[:, 1:], lower[1:], upper[1:])
+            loss = loss + weights.shape_prior * ((params["shape"] / sigma) ** 2).sum()
+            loss = loss + weights.expression_prior * arkit.pow(2).sum(-1).mean()
+            if r.shape[0] > 1 and weights.smooth > 0:
+                loss = loss + weights.smooth * 100.0 * (smoothness_loss(r) + smoothness_loss(params["translation"])
+                                                         + smoothness_loss(arkit))
+            if samples is not None and stage in ("body", "detail", "all"):
+                # silhouette: shape held out (clothing must not inflate the body)
+                verts_s, _ = pose_batch(consts, space, params["shape"].detach(), r, params["translation"], arkit) \
+                    if fit_shape and stage in ("body", "all") else (verts, None)
+                pts = sample_points(verts_s, consts.faces, *samples)
+                sil_total = 0.0
+                for b in range(r.shape[0]):
+                    uvp = project(pts[b], targets.K)
+                    if level is None:
+                        with torch.no_grad():
+                            d = splat_density(uvp, targets.size[0], targets.size[1], (gw, gh))
+                            inside = d[d > 1e-3]
+                            level = float(inside.quantile(0.25)) if inside.numel() else 1.0
+                    alpha = soft_silhouette(uvp, targets.size[0], targets.size[1], (gw, gh), level)
+                    sil_total = sil_total + soft_iou_loss(alpha, targets.masks[b])
+                sil = sil_total / r.shape[0]
+                terms["mask"] = sil
+                loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * sil
+            loss.backward()
+            optim.step()
+            if on_step is not None:
+                on_step(stage, step, count)
+        state.history.append((stage, float(loss.detach())))
+    with torch.no_grad():
+        return FitState(params["shape"].detach(), assemble().detach(), params["translation"].detach(),
+                        params["arkit"].detach().clamp(0, 1), state.history)

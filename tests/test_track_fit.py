@@ -1,0 +1,75 @@
+"""Fitting recovers a known pose from the landmarks of a posed model (no detector involved).
+
+We pose Anny with known arm, head and spine rotations, project its landmarks through the default camera, fit from
+the usual initial state, and compare. Tolerances: the upper body's canonical joints (neck, head, shoulders, elbows,
+wrists, finger bases: most are not landmarks themselves) within 1.5 % of the image height of their true image
+positions (a limb bent towards the camera looks like one bent away, so 3D depth is not compared), global
+orientation within 0.15 rad, landmark reprojection below 0.5 % of the image height.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from talkavatar.motion.names import JOINT_INDEX
+from talkavatar.track.camera import default_focal, intrinsics, project
+from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state, pose_batch
+from talkavatar.track.shape_space import linearise
+
+pytest.importorskip("anny")
+
+
+@pytest.fixture(scope="module")
+def body():
+    from talkavatar.core.body.anny import anny_body
+
+    return anny_body()
+
+
+def test_fit_recovers_a_known_pose(body):
+    from talkavatar.track.landmarks import anny_landmark_map
+
+    torch.manual_seed(0)
+    landmarks = anny_landmark_map(body)
+    space = linearise(body, body.default_shape.clone(), [0, 1, 2, 3, 4, 5])
+    consts = ModelConsts.of(body)
+    truth = torch.zeros(1, 55, 3)
+    truth[0, 0] = torch.tensor([0.05, 0.25, 0.0])                       # turned a little
+    truth[0, JOINT_INDEX["left_shoulder"]] = torch.tensor([0.0, -0.3, -1.1])
+    truth[0, JOINT_INDEX["right_shoulder"]] = torch.tensor([0.0, 0.2, 0.9])
+    truth[0, JOINT_INDEX["left_elbow"]] = torch.tensor([0.0, -1.2, 0.0])
+    truth[0, JOINT_INDEX["right_elbow"]] = torch.tensor([0.0, 0.6, 0.0])
+    truth[0, JOINT_INDEX["head"]] = torch.tensor([0.15, 0.2, 0.0])
+    truth[0, JOINT_INDEX["spine2"]] = torch.tensor([0.1, 0.0, 0.05])
+    translation = torch.tensor([[0.05, -0.2, -2.6]])
+    delta = torch.zeros(6)
+    width, height = 480, 640
+    K = torch.tensor(intrinsics(width, height, default_focal(width, height)))
+    with torch.no_grad():
+        verts, joints = pose_batch(consts, space, delta, truth, translation, torch.zeros(1, 52))
+        model = landmarks(verts, joints)
+    points = {g: project(p, K) for g, p in model.items()}
+    weights = {g: torch.ones(p.shape[:2]) for g, p in points.items()}
+    targets = FitTargets(points, weights, None, torch.tensor([float(height)]), K, (width, height),
+                         torch.tensor(np.isin(landmarks.mediapipe_index("body"), [0, 2, 5, 7, 8, 11, 12, 23, 24]),
+                                      dtype=torch.float32))
+    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12)])
+    result = fit(consts, space, landmarks, targets, state, steps=300, weights=FitWeights(mask=0.0),
+                 shape_sigma=torch.full((6,), 0.05), seed=0)
+    with torch.no_grad():
+        fverts, fjoints = pose_batch(consts, space, result.shape_delta, result.joint_rotations,
+                                     result.root_translation, result.arkit_weights)
+        fitted = {g: project(p, K) for g, p in landmarks(fverts, fjoints).items()}
+    reprojection = torch.cat([(fitted[g] - points[g]).norm(dim=-1).flatten() for g in points]).mean() / height
+    assert reprojection < 0.005
+    upper = [JOINT_INDEX[n] for n in ("neck", "head", "left_shoulder", "right_shoulder", "left_elbow",
+                                      "right_elbow", "left_wrist", "right_wrist", "left_index1", "right_index1")]
+    # joints the landmarks do not touch directly (elbows, neck, finger bases) land where they were, in the image
+    err = (project(fjoints[0, upper], K) - project(joints[0, upper], K)).norm(dim=-1) / height
+    assert err.max() < 0.015, err
+    from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+    relative = axis_angle_to_matrix(truth[0, 0]).T @ axis_angle_to_matrix(result.joint_rotations[0, 0])
+    assert matrix_to_axis_angle(relative).norm() < 0.15
