@@ -4,8 +4,9 @@ In order, each step filling only what the previous ones left (confidence decreas
 
 1. left/right symmetry: a texel takes its mirror texel's colour (the face mirror map of :mod:`mesh`, barycentrics
    carried across) where that one was seen, and replaces a grazing seen colour by a much more confident mirror one;
-2. front-to-back transfer below the head: a back-facing texel (rest normal towards -Z) takes the colour of the
-   front surface at the same (x, y) of the rest pose (an orthographic front view of the seen texels);
+2. front-to-back transfer below the head: a back-facing texel (rest normal towards -Z) takes the mean colour of
+   the seen front surface around the same (x, y) of the rest pose (``cell``-sized cells, 3 x 3 neighbourhood), so
+   the back gets the garment's colour without copies of front details;
 3. head and hair: an unseen head texel takes the mean colour of the grazing seen head texels (the sides of the
    head: hair, ears) at its height;
 4. inpainting in UV space (OpenCV Telea) for everything left, the gutter between charts included,
@@ -41,7 +42,7 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: torch.Tensor,
-                     confidence: torch.Tensor, cell: float = 0.004, inpaint_radius: int = 5
+                     confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5
                      ) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
     surface. Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of texels each step
@@ -63,26 +64,29 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     rgb[take], conf[take], source[take] = m_rgb[take], 0.9 * m_conf[take], 2
     stats["mirror"] = float(take.double().mean())
 
-    # 2. front-to-back below the head
+    # 2. front-to-back below the head: the mean colour of the seen front surface in coarse (x, y) cells, so the
+    #    back gets the garment's colours without copies of front details (logos, zips)
     points = binding.surface_points(rest_vertices[None].double(), rig.faces)[0].numpy()
     normals = face_normals(rest_vertices.double(), rig.faces)[binding.face_index].numpy()
     head = torch.from_numpy(head_vertices(rig))[rig.faces[binding.face_index]].any(1).numpy()
     known = (conf > 0).numpy()
     cells = np.floor(points[:, :2] / cell).astype(np.int64)
-    lo = cells.min(0)
-    cells -= lo
+    cells -= cells.min(0)
     gw, gh = cells.max(0) + 1
     key = cells[:, 1] * gw + cells[:, 0]
     front = known & (normals[:, 2] > 0) & ~head
-    best_z = np.full(gw * gh, -np.inf)
-    np.maximum.at(best_z, key[front], points[front, 2])
-    winner = np.full(gw * gh, -1)
-    chosen = front & (points[:, 2] >= best_z[key])
-    winner[key[chosen]] = np.flatnonzero(chosen)
-    back = ~known & (normals[:, 2] <= 0) & ~head & (winner[key] >= 0)
-    src = winner[key[back]]
-    rgb[torch.from_numpy(back)] = rgb[torch.from_numpy(src)]
-    conf[torch.from_numpy(back)] = 0.5 * conf[torch.from_numpy(src)]
+    weight = conf.numpy() * front
+    grid_w = np.bincount(key, weight, minlength=gw * gh).reshape(gh, gw)
+    grid_c = np.stack([np.bincount(key, weight * rgb[:, c].numpy(), minlength=gw * gh) for c in range(3)],
+                      -1).reshape(gh, gw, 3)
+    kernel = np.ones((3, 3), np.float64)
+    grid_w = cv2.filter2D(grid_w, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    grid_c = np.stack([cv2.filter2D(grid_c[..., c], -1, kernel, borderType=cv2.BORDER_CONSTANT) for c in range(3)],
+                      -1)
+    mean = (grid_c / np.maximum(grid_w, 1e-9)[..., None]).reshape(-1, 3)
+    back = ~known & (normals[:, 2] <= 0) & ~head & (grid_w.reshape(-1)[key] > 1.0)
+    rgb[torch.from_numpy(back)] = torch.from_numpy(mean[key[back]])
+    conf[torch.from_numpy(back)] = 0.3
     source[torch.from_numpy(back)] = 3
     stats["front_to_back"] = float(back.mean())
 
