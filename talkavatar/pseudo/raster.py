@@ -28,14 +28,15 @@ class Fragments:
 
 
 def rasterize_mesh(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, width: int, height: int,
-                   near: float = 1e-3, chunk: int = 4_000_000) -> Fragments:
+                   near: float = 1e-3, cull_back: bool = False, chunk: int = 4_000_000) -> Fragments:
     """Rasterize triangles given projected vertices.
 
     pixels: [V, 2] pixel coordinates; depth: [V] camera z (triangles with a corner at z <= ``near`` are skipped);
-    faces: [F, 3] int64. Barycentrics are screen-space (exact for the face id and depth test at this scale).
+    faces: [F, 3] int64, counter-clockwise seen from outside; ``cull_back`` drops triangles seen from behind (right
+    for closed surfaces). Barycentrics are screen-space (exact for the face id and depth test at this scale).
     """
     dev = pixels.device
-    pixels, depth = pixels.double(), depth.double()
+    pixels, depth = pixels.float(), depth.float()
     tri = pixels[faces]  # [F, 3, 2]
     z = depth[faces]  # [F, 3]
     lo = torch.floor(tri.min(1).values - 0.5).clamp(min=0)
@@ -46,21 +47,23 @@ def rasterize_mesh(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tenso
     e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     area = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     ok = (z.min(1).values > near) & (size > 0).all(1) & (area.abs() > 1e-12)
-    zbuf = torch.full((height * width,), float("inf"), dtype=torch.float64, device=dev)
+    if cull_back:  # image y points down: a triangle facing the camera has negative signed area here
+        ok &= area < 0
+    zbuf = torch.full((height * width,), float("inf"), dtype=torch.float32, device=dev)
     fbuf = torch.full((height * width,), -1, dtype=torch.int64, device=dev)
-    bbuf = torch.zeros(height * width, 3, dtype=torch.float64, device=dev)
-    extent = size.max(1).values
+    bbuf = torch.zeros(height * width, 3, dtype=torch.float32, device=dev)
+    # bucket by the bounding box's power-of-two width and height, so each bucket tests little more than its boxes
+    level = torch.ceil(torch.log2(size.clamp(min=1))).long()
+    bucket = level[:, 0] * 64 + level[:, 1]
     candidates = []
-    for span in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192):
-        sel = torch.nonzero(ok & (extent <= span) & (extent > span // 2 if span > 1 else extent >= 0)).squeeze(1)
-        if len(sel) == 0:
-            continue
-        per = max(1, chunk // (span * span))
+    for b in torch.unique(bucket[ok]).tolist():
+        sx, sy = 1 << (b // 64), 1 << (b % 64)
+        sel = torch.nonzero(ok & (bucket == b)).squeeze(1)
+        per = max(1, chunk // (sx * sy))
         for start in range(0, len(sel), per):
-            candidates.append(_candidates(sel[start:start + per], span, lo, tri, z, area, width, height))
+            candidates.append(_candidates(sel[start:start + per], sx, sy, lo, tri, z, area, width, height))
     if not candidates:
-        return Fragments(fbuf.view(height, width), bbuf.view(height, width, 3).float(),
-                         zbuf.view(height, width).float())
+        return Fragments(fbuf.view(height, width), bbuf.view(height, width, 3), zbuf.view(height, width))
     pix = torch.cat([c[0] for c in candidates])
     fid = torch.cat([c[1] for c in candidates])
     bary = torch.cat([c[2] for c in candidates])
@@ -74,13 +77,13 @@ def rasterize_mesh(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tenso
     fbuf[pix[keep]] = fid[keep]
     bbuf[pix[keep]] = bary[keep]
     zbuf[fbuf < 0] = float("inf")
-    return Fragments(fbuf.view(height, width), bbuf.view(height, width, 3).float(), zbuf.view(height, width).float())
+    return Fragments(fbuf.view(height, width), bbuf.view(height, width, 3), zbuf.view(height, width))
 
 
-def _candidates(sel, span, lo, tri, z, area, width, height):
+def _candidates(sel, sx, sy, lo, tri, z, area, width, height):
     dev = tri.device
-    offs = torch.arange(span, device=dev, dtype=torch.float64)
-    oy, ox = torch.meshgrid(offs, offs, indexing="ij")
+    oy, ox = torch.meshgrid(torch.arange(sy, device=dev, dtype=tri.dtype), torch.arange(sx, device=dev, dtype=tri.dtype),
+                            indexing="ij")
     px = lo[sel, 0, None] + ox.reshape(1, -1)  # [n, span²] integer pixel indices
     py = lo[sel, 1, None] + oy.reshape(1, -1)
     cx, cy = px + 0.5, py + 0.5

@@ -52,7 +52,7 @@ def render_mesh(vertices: torch.Tensor, faces: torch.Tensor, face_uvs: torch.Ten
     rgbs, alphas = [], []
     for c in range(cameras.count):
         pixels, depth = cameras[c].project(vertices[c])
-        frags = rasterize_mesh(pixels[0], depth[0], faces, cameras.width, cameras.height)
+        frags = rasterize_mesh(pixels[0], depth[0], faces, cameras.width, cameras.height, cull_back=True)
         inside = frags.mask
         uv = (face_uvs[frags.face[inside]] * frags.barycentrics[inside][..., None]).sum(1)
         rgb = torch.zeros(cameras.height, cameras.width, 3)

@@ -75,7 +75,7 @@ def _device(name: str | None):
     return torch.device(name)
 
 
-def read_photo_view(bundle) -> PhotoView:
+def read_photo_view(bundle, warn: Log = print) -> PhotoView:
     import torch
 
     from talkavatar.core.body.mouth import with_mouth_interior
@@ -98,10 +98,13 @@ def read_photo_view(bundle) -> PhotoView:
     rig = Rig.from_tensors(*bundle.read_tensors("track/rig.safetensors", "talkavatar.rig"))
     camera = Cameras(torch.from_numpy(params["world_to_camera"][t:t + 1]).float(),
                      torch.from_numpy(params["intrinsics"][t:t + 1]).float(), w, h)
+    try:
+        rig = with_mouth_interior(rig)  # bundles tracked before the mouth interior existed get it here
+    except ValueError as e:
+        warn(f"no mouth interior: {e}")
     return PhotoView(image, mask, torch.from_numpy(params["joint_rotations"][t:t + 1]),
                      torch.from_numpy(params["root_translation"][t:t + 1]),
-                     torch.from_numpy(params["arkit_weights"][t:t + 1]), params["shape"], camera,
-                     with_mouth_interior(rig))
+                     torch.from_numpy(params["arkit_weights"][t:t + 1]), params["shape"], camera, rig)
 
 
 def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dict]:
@@ -212,7 +215,7 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
         t = time.perf_counter()
         footages = load_videos(videos, warn)
         timings["import_load"] = time.perf_counter() - t
-    view = read_photo_view(bundle)
+    view = read_photo_view(bundle, warn)
     dev = _device(device)
     torch.set_grad_enabled(False)
 

@@ -102,13 +102,15 @@ def _parts(y_lip: float, z_front: float) -> dict[str, np.ndarray]:
 
 def with_mouth_interior(rig):
     """``rig`` plus mouth-interior geometry (see the module docstring); a rig that has it already is returned
-    unchanged."""
+    unchanged. Raises ``ValueError`` for a rig without a ``head`` bone or a moving ``jawOpen``."""
     if has_mouth_interior(rig):
         return rig
+    if "head" not in rig.bone_names:
+        raise ValueError("the rig has no head bone: cannot place a mouth interior")
     marks = mouth_landmarks(rig)
     y_lip, z_front, d_jaw = marks["y_lip"], marks["z_front"], marks["jaw"]
     bones = list(rig.bone_names)
-    head = bones.index("head") if "head" in bones else int(rig.canonical_joint_bone[15])
+    head = bones.index("head")
     jaw_bone = bones.index("jaw") if "jaw" in bones else None
     centre = np.array([0.0, y_lip - 0.005, z_front - 0.035])
     base = rig.vertices.shape[0]
