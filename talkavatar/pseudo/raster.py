@@ -81,17 +81,24 @@ def rasterize_mesh(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tenso
 
 
 def _candidates(sel, sx, sy, lo, tri, z, area, width, height):
+    """Pixels of the boxes of triangles ``sel`` (each box sx x sy from ``lo``) that fall inside their triangle:
+    (flat pixel index, face, barycentrics, depth). Edge functions are affine in the pixel: w = a x + b y + c."""
     dev = tri.device
     oy, ox = torch.meshgrid(torch.arange(sy, device=dev, dtype=tri.dtype), torch.arange(sx, device=dev, dtype=tri.dtype),
                             indexing="ij")
-    px = lo[sel, 0, None] + ox.reshape(1, -1)  # [n, span²] integer pixel indices
-    py = lo[sel, 1, None] + oy.reshape(1, -1)
-    cx, cy = px + 0.5, py + 0.5
     t = tri[sel]
-    a = area[sel, None]
-    w0 = ((t[:, 1, None, 0] - cx) * (t[:, 2, None, 1] - cy) - (t[:, 1, None, 1] - cy) * (t[:, 2, None, 0] - cx)) / a
-    w1 = ((t[:, 2, None, 0] - cx) * (t[:, 0, None, 1] - cy) - (t[:, 2, None, 1] - cy) * (t[:, 0, None, 0] - cx)) / a
+    inv = 1.0 / area[sel]
+    x0, y0 = lo[sel, 0], lo[sel, 1]
+    weights = []
+    for i, j in ((1, 2), (2, 0)):  # w0 from edge 1-2, w1 from edge 2-0 (relative to the box corner x0, y0)
+        a = (t[:, i, 1] - t[:, j, 1]) * inv
+        b = (t[:, j, 0] - t[:, i, 0]) * inv
+        c = ((t[:, i, 0] - x0 - 0.5) * (t[:, j, 1] - y0 - 0.5) - (t[:, i, 1] - y0 - 0.5) * (t[:, j, 0] - x0 - 0.5)) * inv
+        weights.append(a[:, None] * ox.reshape(1, -1) + b[:, None] * oy.reshape(1, -1) + c[:, None])
+    w0, w1 = weights
     w2 = 1 - w0 - w1
+    px = x0[:, None] + ox.reshape(1, -1)
+    py = y0[:, None] + oy.reshape(1, -1)
     inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0) & (px < width) & (py < height)
     n, k = torch.nonzero(inside, as_tuple=True)
     bary = torch.stack([w0[n, k], w1[n, k], w2[n, k]], -1)
