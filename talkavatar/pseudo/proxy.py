@@ -44,12 +44,18 @@ def silhouette_targets(pixels: np.ndarray, depth: np.ndarray, normals_cam: np.nd
     pi = np.clip(np.floor(probe).astype(int), 0, [w - 1, h - 1])
     outside_image = (probe[..., 0] < 0) | (probe[..., 0] >= w) | (probe[..., 1] < 0) | (probe[..., 1] >= h)
     inside = person_mask[pi[..., 1], pi[..., 0]] & ~outside_image
+    body = body_mask[pi[..., 1], pi[..., 0]] & ~outside_image
     zero = max_pixels // 4
     target = np.zeros(len(pixels))
     for v in np.flatnonzero(on_edge):
         row = inside[v]
-        if row[zero]:  # march outwards to the first pixel outside the person
+        if row[zero]:  # march outwards to the first pixel outside the person, or back into the body (a gap
+            #            between arm and torso that the person fills: each side grows half way)
             out = np.flatnonzero(~row[zero:])
+            back = np.flatnonzero(body[v, zero + 3:])
+            if len(back) and (len(out) == 0 or back[0] + 3 < out[0]):
+                target[v] = (back[0] + 3) / 2
+                continue
             if len(out) == 0 or outside_image[v, zero + out[0]]:
                 on_edge[v] = False  # the person leaves the image there: no evidence
                 continue
@@ -78,12 +84,12 @@ def fit_offsets(rest_vertices: torch.Tensor, faces: torch.Tensor, targets: np.nd
 
 
 def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor, arkit_weights: torch.Tensor,
-              camera: Cameras, person_mask: np.ndarray, smooth: float = 4.0, decay: float = 0.02,
-              max_offset: float = 0.25, rounds: int = 2) -> tuple[torch.Tensor, dict]:
+              camera: Cameras, person_mask: np.ndarray, smooth: float = 4.0, decay: float = 0.01,
+              max_offset: float = 0.25, rounds: int = 3) -> tuple[torch.Tensor, dict]:
     """Rest-space vertex offsets [V, 3] for one tracked view (``joint_rotations`` [1, 55, 3], ``root_translation``
     [1, 3], ``arkit_weights`` [1, 52]; ``camera`` one camera of the photo's size; ``person_mask`` [H, W] bool).
 
-    Two rounds: the second measures the remaining gap on the already offset proxy. Returns offsets and figures
+    Several rounds: each measures the remaining gap on the already offset proxy. Returns offsets and figures
     (silhouette IoU before and after).
     """
     offsets = torch.zeros_like(rig.vertices)

@@ -3,7 +3,8 @@
 Every texel of the ``R x R`` UV map is a point of the posed proxy surface (:class:`~talkavatar.core.binding.Binding`).
 It takes the photo's colour where it projects if it is visible there: in front of the z-buffer of the posed proxy
 (within ``depth_tolerance``), inside the person mask, facing the camera. Its confidence is the cosine between its
-normal and the view ray, faded to 0 within ``edge_pixels`` of the mask edge (colours there mix in the background).
+normal and the view ray, faded to 5 % of it within ``edge_pixels`` of the mask edge (colours there mix in the
+background; completion may replace them by more confident ones).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: 
     cosine = -(normals * ray / ray.norm(dim=-1, keepdim=True)).sum(-1)
     edge = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
     edge_weight = torch.from_numpy(np.clip(edge / edge_pixels, 0, 1)).to(points)[row, col]
-    confidence = torch.where(visible & (cosine > min_cosine), cosine.clamp(0, 1) * edge_weight,
+    confidence = torch.where(visible & (cosine > min_cosine), cosine.clamp(0, 1) * edge_weight.clamp_min(0.05),
                              torch.zeros_like(cosine))
     grid = torch.stack([tpix[:, 0] / w * 2 - 1, tpix[:, 1] / h * 2 - 1], -1)[None, None].to(image.dtype)
     rgb = F.grid_sample(image.permute(2, 0, 1)[None], grid, mode="bilinear", padding_mode="border",

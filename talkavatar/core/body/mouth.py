@@ -89,9 +89,11 @@ def _parts(y_lip: float, z_front: float) -> dict[str, np.ndarray]:
         ys = np.linspace(y_top, y_bottom, 3)
         return np.stack(np.broadcast_arrays(arch_x[:, None], ys[None, :], arch_z[:, None]), -1)
 
-    tx, tz = np.linspace(-0.02, 0.02, 7), np.linspace(zc - 0.012, z_front - 0.02, 6)
-    gx, gz = np.meshgrid(tx, tz, indexing="ij")
-    gy = y_lip - 0.016 + 0.006 * (1 - (gx / 0.02) ** 2)  # a bulge along the middle
+    tx, tz = np.linspace(-1.0, 1.0, 7), np.linspace(zc - 0.012, z_front - 0.02, 6)
+    gs, gz = np.meshgrid(tx, tz, indexing="ij")
+    half = 0.02 - 0.008 * (gz - tz[0]) / (tz[-1] - tz[0])  # tapers towards the tip
+    gx = gs * half
+    gy = y_lip - 0.016 + 0.006 * (1 - gs ** 2)  # a bulge along the middle
     tongue = np.stack([gx, gy, gz], -1)
     th, ph = np.meshgrid(np.linspace(0, math.pi, 9), np.linspace(0, math.pi, 9), indexing="ij")
     cavity = np.stack([0.027 * np.cos(th), -0.02 * np.sin(th) * np.cos(ph) + (y_lip - 0.006),
@@ -148,7 +150,7 @@ def with_mouth_interior(rig):
         indices[lower, 0] = jaw_bone
     else:
         shapes[ARKIT_INDEX["jawOpen"]] = torch.from_numpy(share[:, None] * d_jaw[None]).to(rig.dtype)
-    shapes[ARKIT_INDEX["tongueOut"]] = torch.from_numpy(tongue[:, None] * np.array([0.0, -0.004, 0.022])).to(rig.dtype)
+    shapes[ARKIT_INDEX["tongueOut"]] = torch.from_numpy(tongue[:, None] * np.array([0.0, -0.004, 0.016])).to(rig.dtype)
     return replace(rig, vertices=torch.cat([rig.vertices, v]), faces=torch.cat([rig.faces, f]),
                    face_uvs=torch.cat([rig.face_uvs, uv]), skin_indices=torch.cat([rig.skin_indices, indices]),
                    skin_weights=torch.cat([rig.skin_weights, weights]),
@@ -170,9 +172,26 @@ def has_mouth_interior(rig) -> bool:
     return bool(mouth_faces(rig)["cavity"].any())
 
 
+def inner_mouth_faces(rig) -> torch.Tensor:
+    """[F] bool: the body model's own faces inside the mouth (behind the lips, between the mouth corners), which
+    the photo never shows and which take the cavity's colour."""
+    try:
+        marks = mouth_landmarks(rig)
+    except ValueError:
+        return torch.zeros(rig.faces.shape[0], dtype=torch.bool)
+    centre = rig.vertices[rig.faces].double().mean(1).numpy()
+    inside = (np.abs(centre[:, 0]) < 0.026) & (np.abs(centre[:, 1] - marks["y_lip"]) < 0.016) & \
+        (centre[:, 2] < marks["z_front"] - 0.02) & (centre[:, 2] > marks["z_front"] - 0.08)
+    return torch.from_numpy(inside)
+
+
 def mouth_texels(rig, face_index: torch.Tensor) -> torch.Tensor:
-    """[N] part id per texel of a binding (``face_index`` [N]): -1 not mouth, else the index in ``PART_UV``."""
+    """[N] part id per texel of a binding (``face_index`` [N]): -1 not mouth, else the index in ``PART_UV`` (the
+    model's own inner-mouth faces count as cavity)."""
     part = torch.full(face_index.shape, -1, dtype=torch.int64)
+    if not has_mouth_interior(rig):
+        return part
+    part[inner_mouth_faces(rig)[face_index]] = list(PART_UV).index("cavity")
     for i, mask in enumerate(mouth_faces(rig).values()):
         part[mask[face_index]] = i
     return part
