@@ -35,8 +35,8 @@ def test_texture_mapping_recovers_the_texture_where_visible():
     seen = project_texture(rig.vertices, rig.faces, binding, cam, image, mask)
     back = binding.face_index < 128  # the back plane's faces come first (8 x 8 x 2)
     points = binding.surface_points(rig.vertices[None], rig.faces)[0]
-    hidden = back & (points[:, 0] > 0.0 * 1.25 + 0.005) & (points[:, 0] < 0.3 * 1.25 - 0.01) & \
-        (points[:, 1].abs() < 0.3 * 1.25 - 0.01)
+    hidden = back & (points[:, 0] > 0.0 * 1.25 + 0.015) & (points[:, 0] < 0.3 * 1.25 - 0.015) & \
+        (points[:, 1].abs() < 0.3 * 1.25 - 0.015)  # a pixel (9 mm here) away from the front plane's outline
     open_ = back & ~((points[:, 0] > -0.01) & (points[:, 0] < 0.39) & (points[:, 1].abs() < 0.39))
     open_ &= (points[:, :2].abs() < 0.38).all(1)  # keep clear of the plane's own edge
     assert seen.seen[hidden].sum() == 0, "texels behind the front plane must not take its colour"

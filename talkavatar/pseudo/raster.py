@@ -99,7 +99,8 @@ def _candidates(sel, sx, sy, lo, tri, z, area, width, height):
     w2 = 1 - w0 - w1
     px = x0[:, None] + ox.reshape(1, -1)
     py = y0[:, None] + oy.reshape(1, -1)
-    inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0) & (px < width) & (py < height)
+    eps = -1e-5  # pixels on a shared edge belong to both triangles (float32 rounding must not leave holes)
+    inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps) & (px < width) & (py < height)
     n, k = torch.nonzero(inside, as_tuple=True)
     bary = torch.stack([w0[n, k], w1[n, k], w2[n, k]], -1)
     zz = (bary * z[sel[n]]).sum(-1)
