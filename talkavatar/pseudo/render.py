@@ -3,7 +3,7 @@
 Two renderers draw the same surface (the rig plus the proxy offsets, coloured by the completed texture):
 
 - ``splats``: the avatar of the later stages, :meth:`Avatar.on_surface` Gaussians at every texel with the proxy
-  offsets as ``dX``, posed and drawn by :func:`talkavatar.core.splats.rasterize` (``backend="auto"``: gsplat on
+  offsets as ``dX``, made flat discs in their triangle's plane (:data:`DISC_WIDTH`, :data:`DISC_THICKNESS`), posed and drawn by :func:`talkavatar.core.splats.rasterize` (``backend="auto"``: gsplat on
   CUDA, the torch reference elsewhere, about a minute a frame on a laptop CPU);
 - ``mesh``: the posed proxy mesh through the z-buffer rasterizer of :mod:`raster`, texture sampled bilinearly at
   each pixel's UV (the fast path on a CPU).
@@ -13,6 +13,7 @@ Two renderers draw the same surface (the rig plus the proxy offsets, coloured by
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -21,6 +22,10 @@ import torch.nn.functional as F
 
 from talkavatar.core.cameras import Cameras
 from talkavatar.pseudo.raster import rasterize_mesh
+
+
+DISC_WIDTH = 0.6      # Gaussian std-dev along the surface, in texel spacings
+DISC_THICKNESS = 0.1  # and across it
 
 
 def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
@@ -77,9 +82,19 @@ class FrameRenderer:
         if renderer == "splats":
             from talkavatar.core.avatar import Avatar
 
+            from talkavatar.core.binding import triangle_frames
+            from talkavatar.core.rotations import matrix_to_quaternion
+
             avatar = Avatar.on_surface(self.rig, uv_res, srgb_to_linear(self.texture), opacity=0.99)
             dx = avatar.binding.interpolate(self.offsets[None], self.rig.faces)[0]
-            self.avatar = replace(avatar, offsets=dx, vertex_offsets=self.offsets.clone())
+            # flat discs on the surface, a little narrower than the texel spacing: sharp frames, no gaps
+            rest = (self.rig.vertices + self.offsets)[None]
+            frames = triangle_frames(rest, self.rig.faces[avatar.binding.face_index])[0]
+            texel = avatar.log_scales[:, 0]
+            log_scales = torch.stack([texel + math.log(DISC_WIDTH), texel + math.log(DISC_WIDTH),
+                                      texel + math.log(DISC_THICKNESS)], -1)
+            self.avatar = replace(avatar, offsets=dx, vertex_offsets=self.offsets.clone(),
+                                  quats=matrix_to_quaternion(frames), log_scales=log_scales)
         else:
             self.proxy = replace(self.rig, vertices=self.rig.vertices + self.offsets)
 
