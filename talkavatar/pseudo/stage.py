@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from talkavatar.config import as_record
-from talkavatar.errors import InvalidInput, MissingDependency
+from talkavatar.errors import InvalidInput, MissingDependency, UsageError
 from talkavatar.pseudo.config import PseudoConfig
 
 Log = Callable[[str], None]
@@ -150,6 +150,8 @@ def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
     from talkavatar.pseudo.views import frame_focal, orbit_cameras, sample_view_angles
 
     n = config.frames
+    if n == 0:
+        return torch.zeros(0, 55, 3), torch.zeros(0, 3), torch.zeros(0, 52), None, []
     poses = sample_poses(n, config.seed, pitch_degrees=config.root_pitch, yaw_degrees=config.root_yaw)
     jr = torch.from_numpy(poses.joint_rotations).float()
     base = axis_angle_to_matrix(view.joint_rotations[0, 0].float())
@@ -191,6 +193,8 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
     from talkavatar.bundle import Bundle
 
     t0 = time.perf_counter()
+    if export_poses is not None and config.frames == 0:
+        raise UsageError("--export-poses needs frames to export", tip="pass --frames N with N > 0")
     bundle = Bundle.open(Path(bundle_path))
     bundle.require("track", by="pseudo")
     videos = [Path(v).resolve() for v in import_videos]
@@ -264,7 +268,7 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
         timings["import_retrack"] = time.perf_counter() - t
 
     exported = None
-    if export_poses is not None:
+    if export_poses is not None and cameras is not None:
         from talkavatar.pseudo.export import export_pose_frames
 
         t = time.perf_counter()

@@ -35,6 +35,8 @@ def sample_poses(count: int, seed: int, fps: float = 30.0, pitch_degrees: float 
                  yaw_degrees: float = 10.0) -> SampledPoses:
     from talkavatar.motion.library import clips, motions
 
+    if count == 0:
+        return SampledPoses(np.zeros((0, 55, 3), np.float32), np.zeros((0, 52), np.float32), [])
     rng = np.random.default_rng(seed)
     every = motions(fps)
     families: dict[str, list[str]] = {}
