@@ -71,21 +71,40 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     head = torch.from_numpy(head_vertices(rig))[rig.faces[binding.face_index]].any(1).numpy()
     known = (conf > 0).numpy()
     cells = np.floor(points[:, :2] / cell).astype(np.int64)
-    cells -= cells.min(0)
+    lo = cells.min(0)
+    cells -= lo
     gw, gh = cells.max(0) + 1
     key = cells[:, 1] * gw + cells[:, 0]
     front = known & (normals[:, 2] > 0) & ~head
-    weight = conf.numpy() * front
-    grid_w = np.bincount(key, weight, minlength=gw * gh).reshape(gh, gw)
-    grid_c = np.stack([np.bincount(key, weight * rgb[:, c].numpy(), minlength=gw * gh) for c in range(3)],
-                      -1).reshape(gh, gw, 3)
+    colours = rgb.numpy()
     kernel = np.ones((3, 3), np.float64)
-    grid_w = cv2.filter2D(grid_w, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-    grid_c = np.stack([cv2.filter2D(grid_c[..., c], -1, kernel, borderType=cv2.BORDER_CONSTANT) for c in range(3)],
-                      -1)
-    mean = (grid_c / np.maximum(grid_w, 1e-9)[..., None]).reshape(-1, 3)
+
+    def cell_mean(weight):
+        grid_w = np.bincount(key, weight, minlength=gw * gh).reshape(gh, gw)
+        grid_c = np.stack([np.bincount(key, weight * colours[:, c], minlength=gw * gh) for c in range(3)],
+                          -1).reshape(gh, gw, 3)
+        grid_w = cv2.filter2D(grid_w, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+        grid_c = np.stack([cv2.filter2D(grid_c[..., c], -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                           for c in range(3)], -1)
+        return grid_w, grid_c / np.maximum(grid_w, 1e-9)[..., None]
+
+    weight = conf.numpy() * front
+    grid_w, mean = cell_mean(weight)
+    # one reweighting step: colours far from their neighbourhood's mean (logos, badges) count less
+    far = ((colours - mean.reshape(-1, 3)[key]) ** 2).sum(1)
+    _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6 * front)
     back = ~known & (normals[:, 2] <= 0) & ~head & (grid_w.reshape(-1)[key] > 1.0)
-    rgb[torch.from_numpy(back)] = torch.from_numpy(mean[key[back]])
+    # bilinear lookup between cell centres (no blocks on the back)
+    fx = np.clip(points[back, 0] / cell - lo[0] - 0.5, 0, gw - 1)
+    fy = np.clip(points[back, 1] / cell - lo[1] - 0.5, 0, gh - 1)
+    x0, y0 = np.floor(fx).astype(int), np.floor(fy).astype(int)
+    x1, y1 = np.minimum(x0 + 1, gw - 1), np.minimum(y0 + 1, gh - 1)
+    ax, ay = (fx - x0)[:, None], (fy - y0)[:, None]
+    valid = grid_w > 1.0
+    corners = [(y0, x0, (1 - ax) * (1 - ay)), (y0, x1, ax * (1 - ay)), (y1, x0, (1 - ax) * ay), (y1, x1, ax * ay)]
+    total = sum(w * valid[yy, xx][:, None] for yy, xx, w in corners)
+    colour = sum(w * valid[yy, xx][:, None] * mean[yy, xx] for yy, xx, w in corners) / np.maximum(total, 1e-9)
+    rgb[torch.from_numpy(back)] = torch.from_numpy(colour)
     conf[torch.from_numpy(back)] = 0.3
     source[torch.from_numpy(back)] = 3
     stats["front_to_back"] = float(back.mean())

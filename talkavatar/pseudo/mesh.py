@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-HEAD_BONES = ("head", "neck03", "eye.L", "eye.R", "jaw", "mouth")
+HEAD_BONES = ("head", "eye.L", "eye.R", "jaw")
 
 
 def face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -65,7 +65,8 @@ def face_mirror(faces: np.ndarray, mirror: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def head_vertices(rig) -> np.ndarray:
-    """[V] bool: vertices whose strongest skinning bone is on the head (head, neck03, eyes, mouth interior)."""
+    """[V] bool: vertices whose strongest skinning bone is the head, an eye or the jaw (the neck is not: it takes
+    the front-to-back transfer like the torso)."""
     bones = rig.skin_indices.numpy()[np.arange(rig.vertices.shape[0]), rig.skin_weights.numpy().argmax(1)]
     names = np.array(rig.bone_names)
     return np.isin(names[bones], HEAD_BONES)
