@@ -212,7 +212,6 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
                             m.get("psnr_input_view_db"), 0.0, skipped=True, metrics=m)
 
     timings: dict[str, float] = {}
-    imported = []
     if videos:  # the user's inputs first: an unreadable video fails before any work
         from talkavatar.pseudo.importer import load_videos
 
@@ -221,11 +220,20 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
         timings["import_load"] = time.perf_counter() - t
     view = read_photo_view(bundle, warn)
     dev = _device(device)
-    torch.set_grad_enabled(False)
+    with torch.no_grad():
+        return _generate(bundle, view, config, record, inputs, videos, footages if videos else [], dev,
+                         export_poses, timings, progress, t0)
+
+
+def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, inputs: list[str], videos: list[Path],
+              footages: list, dev, export_poses: Path | None, timings: dict, progress: Log, t0: float
+              ) -> PseudoResult:
+    import torch
 
     from talkavatar.pseudo.proxy import fit_proxy
     from talkavatar.pseudo.render import FrameRenderer, choose_renderer
 
+    imported = []
     t = time.perf_counter()
     offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
                                      view.camera, view.mask, smooth=config.proxy_smooth, max_offset=config.proxy_max)
@@ -264,7 +272,8 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
         from talkavatar.pseudo.importer import retrack
 
         t = time.perf_counter()
-        imported = retrack(footages, view.shape, config.size, dev, progress)
+        with torch.enable_grad():  # re-tracking optimises
+            imported = retrack(footages, view.shape, config.size, dev, progress)
         timings["import_retrack"] = time.perf_counter() - t
 
     exported = None
