@@ -6,8 +6,11 @@
    generator would return for those skeletons.
 3. ``talkavatar pseudo --import-video`` re-tracks that video with the bundle's shape fixed (MediaPipe + the track
    stage's fitting) and stores the poses with origin 1.
-4. Error: the geodesic angle between re-tracked and driving local rotations, per joint group (the pelvis, i.e. the
-   global orientation, is left out: the orbit cameras differ from the tracking camera by design).
+4. Errors (the pelvis, i.e. the global orientation, is left out: the orbit cameras differ from the tracking camera
+   by design): the geodesic angle between re-tracked and driving local rotations per joint group (this includes
+   twists about the bone, e.g. forearm pronation, that keypoints barely constrain), and the angle between bone
+   directions (upper arm, forearm, hand, neck-to-head) in the body frame from forward kinematics on the canonical
+   skeleton (the part a 2D skeleton shows).
 
 Usage: ``ANNY_CACHE_DIR=... python benchmarks/pseudo_roundtrip.py BUNDLE [--frames 24]`` (works on a copy).
 """
@@ -94,6 +97,25 @@ def main() -> None:
     e = geodesic_degrees(driving["joint_rotations"][:count, all_idx].astype(np.float64),
                          retracked[:, all_idx].astype(np.float64))
     result["mean_joint_angle_error_deg"] = errors
+    from talkavatar.motion.library.skeleton import forward_kinematics
+
+    def directions(rotations):
+        r = rotations.astype(np.float64).copy()
+        r[:, 0] = 0  # body frame
+        _, pos = forward_kinematics(r)
+        out = {}
+        for side in ("left", "right"):
+            for bone, (a, b) in {"upper_arm": ("shoulder", "elbow"), "forearm": ("elbow", "wrist"),
+                                 "hand": ("wrist", "middle1")}.items():
+                d = pos[:, JOINT_INDEX[f"{side}_{b}"]] - pos[:, JOINT_INDEX[f"{side}_{a}"]]
+                out.setdefault(bone, []).append(d / np.linalg.norm(d, axis=-1, keepdims=True))
+        d = pos[:, JOINT_INDEX["head"]] - pos[:, JOINT_INDEX["neck"]]
+        out["neck_head"] = [d / np.linalg.norm(d, axis=-1, keepdims=True)]
+        return {k: np.stack(v, 1) for k, v in out.items()}
+
+    want, got = directions(driving["joint_rotations"][:count]), directions(retracked)
+    result["bone_direction_error_deg"] = {
+        k: round(float(np.degrees(np.arccos(np.clip((want[k] * got[k]).sum(-1), -1, 1))).mean()), 2) for k in want}
     result["mean_joint_angle_error_deg_all_upper_body"] = round(float(e.mean()), 2)
     result["work"] = str(work)
     print(json.dumps(result, indent=1))
