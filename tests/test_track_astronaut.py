@@ -64,3 +64,18 @@ def test_track_astronaut_meets_the_acceptance_figures(astronaut_png, tmp_path):
     # a second run with the same input and settings is skipped
     again = CliRunner().invoke(app, ["track", str(astronaut_png), "-o", str(bundle_path), "--json"])
     assert again.exit_code == 0 and json.loads(again.stdout[again.stdout.index("{"):])["skipped"] is True
+
+
+def test_two_people_track_the_larger_one(astronaut_png):
+    from talkavatar.track.detect import HolisticDetector
+
+    big = np.asarray(Image.open(astronaut_png))
+    small = np.asarray(Image.fromarray(big).resize((256, 256)))
+    canvas = np.full((512, 800, 3), 200, np.uint8)
+    canvas[:, :512] = big
+    canvas[256:, 540:796] = small
+    with HolisticDetector(1) as detector:
+        det = detector.detect(canvas)
+    assert det.people == 2
+    assert det.found and det.body[0, 0] < 512  # the nose of the larger person
+    assert det.mask.shape == (512, 800)

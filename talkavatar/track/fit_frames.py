@@ -13,15 +13,16 @@ from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
-from talkavatar.track.landmarks import anny_landmark_map
+from talkavatar.track.landmarks import GroupedLandmarks
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.shape_space import linearise
 from talkavatar.track.silhouette import downsample_mask, hard_silhouette
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
-FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5]}            # the 6 phenotypes
-SHAPE_SIGMA = {"anny": [0.5, 0.3, 0.1, 0.1, 0.3, 0.3]}  # muscle and weight stay near average: no suit inflation
+FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5], "smplx": list(range(10))}  # Anny: the 6 phenotypes; SMPL-X: 10 betas
+SHAPE_SIGMA = {"anny": [0.5, 0.3, 0.1, 0.1, 0.3, 0.3],  # muscle and weight stay near average: no suit inflation
+               "smplx": [1.0] * 10}
 SIL_GRID = 128
 TORSO = [0, 2, 5, 7, 8, 11, 12, 23, 24]  # MediaPipe body points the global stage fits: head, shoulders, hips
 
@@ -83,7 +84,7 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     K = intrinsics(width, height, focal_full / footage.scale)
     found = np.array([d.found for d in detections])
 
-    landmarks = anny_landmark_map(body)
+    landmarks = GroupedLandmarks(body.landmarks, device)
     index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
     dtype = torch.float32
     points, weights = {}, {}
@@ -100,13 +101,14 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
                          torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device))
 
     t = time.perf_counter()
-    fitted_idx = FITTED_SHAPE.get(body.name, []) if shape is None else []
+    fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]] \
+        if shape is None else []  # a given shape is held fixed (re-tracking a known person)
     base = body.default_shape if shape is None else shape
     space = linearise(body, base.to(device, dtype), fitted_idx)
     consts = ModelConsts.of(body)
     timings["shape_space"] = time.perf_counter() - t
     t = time.perf_counter()
-    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 1, 2)])
+    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 33, 263)])
     sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)) if fitted_idx else [], dtype=dtype,
                          device=device)
     fw = FitWeights(mask=config.mask_weight, smooth=config.smooth_weight)
@@ -140,9 +142,7 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
 
     width, height = footage.work_size
     Kt = torch.tensor(K)
-    lm_map = landmarks.__class__(landmarks.regressor.cpu().float(),
-                                 {g: (a.cpu(), b.cpu()) for g, (a, b) in landmarks.groups.items()})
-    model = {g: project(p, Kt).numpy() for g, p in lm_map(posed.vertices, posed.canonical_joints).items()}
+    model = {g: project(p, Kt).numpy() for g, p in GroupedLandmarks(rig.landmarks)(posed).items()}
     errors = {g: [] for g in GROUPS}
     ious = []
     faces = rig.faces.numpy()

@@ -13,7 +13,6 @@ global (orientation, translation) → body (+ body joints, shape) → detail (+ 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -24,11 +23,11 @@ from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import joint_limit_loss, landmark_loss, pose_prior_loss, smoothness_loss
-from talkavatar.track.shape_space import ShapeSpace
+from talkavatar.track.shape_space import TRUST_RADIUS, ShapeSpace
 from talkavatar.track.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
-LandmarkFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, torch.Tensor]]
-"""(posed vertices [B, V, 3], canonical joints [B, 55, 3]) → {group: model landmarks [B, K_group, 3]}."""
+LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
+"""PosedBody → {group: model landmarks [B, K_group, 3]} (see :class:`talkavatar.track.landmarks.GroupedLandmarks`)."""
 
 BODY_JOINTS = list(range(1, 22))
 HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["right_eye_smplhf"]]
@@ -99,21 +98,21 @@ class ModelConsts:
 
 def pose_batch(consts: ModelConsts, space: ShapeSpace, shape_delta: torch.Tensor, joint_rotations: torch.Tensor,
                root_translation: torch.Tensor, arkit_weights: torch.Tensor):
-    """Posed vertices [B, V, 3] and canonical joints [B, 55, 3] with the linearised shape."""
+    """The posed batch (a ``PosedBody``: vertices [B, V, 3], joints, canonical_joints) with the linearised shape."""
     vertices, joints = space.rest(shape_delta)
     batch = joint_rotations.shape[0]
     offsets = (arkit_weights @ consts.expression_blendshapes.reshape(arkit_weights.shape[1], -1))
     vertices = vertices[None] + offsets.reshape(batch, -1, 3)
-    posed = pose_mesh(consts.tree, vertices, joints, space.rest_to_canonical, consts.skin, consts.bone_driver,
-                      consts.bone_driver_fraction, consts.canonical_joint_bone, joint_rotations, root_translation)
-    return posed.vertices, posed.canonical_joints
+    return pose_mesh(consts.tree, vertices, joints, space.rest_to_canonical, consts.skin, consts.bone_driver,
+                     consts.bone_driver_fraction, consts.canonical_joint_bone, joint_rotations, root_translation)
 
 
-def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: FitTargets,
+def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: FitTargets,
                   anchor_pairs: list[tuple[str, int, int]]) -> FitState:
     """Facing the camera, arms lowered 60 degrees, at the depth where a model distance matches its detected length.
 
-    anchor_pairs: (group, i, j) landmark pairs to size the person with, tried in order (first well-seen one wins).
+    anchor_pairs: (group, i, j) MediaPipe point pairs to size the person with, tried in order (the first pair the
+    map has and the detector saw wins); ``landmarks`` is a :class:`~talkavatar.track.landmarks.GroupedLandmarks`.
     """
     batch = targets.scale.shape[0]
     dtype, device = space.vertices0.dtype, space.vertices0.device
@@ -124,13 +123,14 @@ def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn,
     arkit = torch.zeros(batch, 52, dtype=dtype, device=device)
     delta = torch.zeros(space.fitted.shape[0], dtype=dtype, device=device)
     with torch.no_grad():
-        _, _ = pose_batch(consts, space, delta, rotations, translation, arkit)
-        verts, joints = pose_batch(consts, space, delta, rotations, translation, arkit)
-        model = landmarks(verts, joints)
+        model = landmarks(pose_batch(consts, space, delta, rotations, translation, arkit))
         focal = targets.K[0, 0]
         for b in range(batch):
             depth, centre_model, centre_px = 2.5, model["body"][b].mean(0), None
-            for group, i, j in anchor_pairs:
+            for group, mp_i, mp_j in anchor_pairs:
+                i, j = landmarks.row(group, mp_i), landmarks.row(group, mp_j)
+                if i is None or j is None:
+                    continue
                 w = targets.weights[group][b]
                 if w[i] > 0.5 and w[j] > 0.5:
                     px = (targets.points[group][b, i] - targets.points[group][b, j]).norm()
@@ -160,7 +160,21 @@ def _stage_plan(steps: int) -> list[tuple[str, int]]:
 def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: FitTargets, state: FitState,
         steps: int, weights: FitWeights = FitWeights(), shape_sigma: torch.Tensor | None = None,
         fit_shape: bool = True, seed: int = 0, on_step: Callable[[str, int, int], None] | None = None) -> FitState:
-    """Optimise ``state`` in place of a copy and return it. shape_sigma: [P] prior std-dev of the shape offsets."""
+    """Optimise a copy of ``state`` and return it. shape_sigma: [P] prior std-dev of the shape offsets.
+
+    ``steps`` are split 20/30/25/25 % over the stages; ``on_step(stage, step, count)`` reports progress. Runs with
+    torch's deterministic algorithms (the scatter-adds in the backward pass of gathers otherwise accumulate in a
+    varying order, and Adam amplifies the difference: runs of the same input differed by up to 1 rad in a joint).
+    """
+    previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step)
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step) -> FitState:
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
     lower, upper = (t.to(device, dtype) for t in joint_bounds())
@@ -185,8 +199,6 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
         "detail": ["body", "head", "hands", "arkit"],
         "all": ["orient", "translation", "body", "head", "hands", "arkit"] + (["shape"] if fit_shape else []),
     }
-    groups_in = {"global": {"body": "torso", "face": "face"}, "body": {"body": "body", "face": "face"},
-                 "detail": None, "all": None}
 
     samples = None
     if targets.masks is not None and weights.mask > 0:
@@ -209,10 +221,10 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
             optim.zero_grad(set_to_none=True)
             r = assemble()
             arkit = params["arkit"].clamp(0.0, 1.0)
-            verts, cj = pose_batch(consts, space, params["shape"], r, params["translation"], arkit)
-            model = landmarks(verts, cj)
+            posed = pose_batch(consts, space, params["shape"], r, params["translation"], arkit)
+            verts = posed.vertices
+            model = landmarks(posed)
             loss = torch.zeros((), dtype=dtype, device=device)
-            terms = {}
             for group, w_group in (("body", weights.body), ("face", weights.face), ("left_hand", weights.hands),
                                    ("right_hand", weights.hands)):
                 if group not in model or group not in targets.points:
@@ -226,9 +238,7 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
                     continue
                 uv = project(model[group], targets.K)
                 unit = targets.scale[:, None, None] * LANDMARK_UNIT
-                term = landmark_loss(uv, targets.points[group], w, unit, sigma=5.0)
-                terms[group] = term
-                loss = loss + w_group * term
+                loss = loss + w_group * landmark_loss(uv, targets.points[group], w, unit, sigma=5.0)
             loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], prior_w[1:])
             loss = loss + weights.limits * joint_limit_loss(r[:, 1:], lower[1:], upper[1:])
             loss = loss + weights.shape_prior * ((params["shape"] / sigma) ** 2).sum()
@@ -238,8 +248,8 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
                                                          + smoothness_loss(arkit))
             if samples is not None and stage in ("body", "detail", "all"):
                 # silhouette: shape held out (clothing must not inflate the body)
-                verts_s, _ = pose_batch(consts, space, params["shape"].detach(), r, params["translation"], arkit) \
-                    if fit_shape and stage in ("body", "all") else (verts, None)
+                verts_s = pose_batch(consts, space, params["shape"].detach(), r, params["translation"], arkit).vertices \
+                    if fit_shape and stage in ("body", "all") else verts
                 pts = sample_points(verts_s, consts.faces, *samples)
                 sil_total = 0.0
                 for b in range(r.shape[0]):
@@ -251,11 +261,11 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
                             level = float(inside.quantile(0.25)) if inside.numel() else 1.0
                     alpha = soft_silhouette(uvp, targets.size[0], targets.size[1], (gw, gh), level)
                     sil_total = sil_total + soft_iou_loss(alpha, targets.masks[b])
-                sil = sil_total / r.shape[0]
-                terms["mask"] = sil
-                loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * sil
+                loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * sil_total / r.shape[0]
             loss.backward()
             optim.step()
+            with torch.no_grad():
+                params["shape"].clamp_(-TRUST_RADIUS, TRUST_RADIUS)  # where the linear shape space holds
             if on_step is not None:
                 on_step(stage, step, count)
         state.history.append((stage, float(loss.detach())))

@@ -25,6 +25,15 @@ def body_model_reference(name: str) -> dict:
             "sha256": hashlib.sha256(record.encode()).hexdigest()}
 
 
+def smplx_reference(model_dir) -> dict:
+    """{name, variant, sha256} of the user's SMPL-X model file (referenced by hash, never copied)."""
+    from talkavatar.bundle import sha256_file
+    from talkavatar.core.body.smplx import find_model_file
+
+    path = find_model_file(model_dir, "neutral")
+    return {"name": "smplx", "variant": path.name, "sha256": sha256_file(path)}
+
+
 def write_source(writer, input_path: Path, footage) -> None:
     suffix = input_path.suffix.lower() or ".bin"
     writer.copy_file(f"input{suffix}", input_path)
@@ -83,9 +92,10 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
     if footage.kind == "video":
         for i, m in enumerate(fitted.masks):
             writer.save_png(f"masks/{i:06d}.png", full_mask(m))
-    from talkavatar.core.body.mouth import with_mouth_interior
+    if body.name == "anny":  # Anny's licence allows baking the person's rig in; SMPL-X's does not (DESIGN.md)
+        from talkavatar.core.body.mouth import with_mouth_interior
 
-    with_mouth_interior(fitted.rig).save(writer.path("rig.safetensors"))  # teeth, tongue, cavity for every later stage
+        with_mouth_interior(fitted.rig).save(writer.path("rig.safetensors"))  # teeth, tongue, cavity for later stages
     writer.save_png("overlay.png", fitted.overlay)
     writer.metrics.update(fitted.metrics)
-    writer.body_model = body_model_reference(body.name)
+    writer.body_model = body_model_reference(body.name) if body.name == "anny" else smplx_reference(config.smplx_dir)

@@ -6,8 +6,6 @@ so a failed run leaves nothing behind (or the previous bundle state intact).
 
 from __future__ import annotations
 
-import json
-import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -75,12 +73,9 @@ def _load_body(config: TrackConfig, device):
         from talkavatar.core.body.anny import anny_body
 
         return anny_body(str(device))
-    try:
-        from talkavatar.core.body.smplx import smplx_body  # provided by the body-model adapters
-    except ImportError:
-        raise MissingDependency("the SMPL-X adapter is not available in this build",
-                                tip="use --body-model anny") from None
-    return smplx_body(config.smplx_dir, str(device))
+    from talkavatar.core.body.smplx import SMPLXBody
+
+    return SMPLXBody(config.smplx_dir, device=device)
 
 
 def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, device: str | None = None,

@@ -1,0 +1,95 @@
+"""The track stage's small kernels: silhouettes, mask refinement, landmark loss, camera, joint bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from talkavatar.track.camera import default_focal, intrinsics, project
+from talkavatar.track.limits import joint_bounds
+from talkavatar.track.losses import gmof, joint_limit_loss, landmark_loss, smoothness_loss
+from talkavatar.track.mask import guided_filter, mask_iou, refine_mask
+from talkavatar.track.silhouette import hard_silhouette, soft_iou_loss, soft_silhouette, surface_samples, sample_points
+from talkavatar.motion.names import JOINT_INDEX
+
+
+def _square():
+    vertices = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
+    return vertices, faces
+
+
+def test_hard_silhouette_fills_the_projected_square_without_even_odd_holes():
+    px = np.array([[10.0, 10.0], [30.0, 10.0], [30.0, 30.0], [10.0, 30.0]])
+    faces = np.array([[0, 1, 2], [0, 2, 3], [0, 1, 2]])  # a duplicate triangle must not punch a hole
+    sil = hard_silhouette(px, faces, 40, 40)
+    assert sil.sum() == pytest.approx(400, abs=45) and sil[20, 20] and not sil[5, 5]
+
+
+def test_surface_samples_are_uniform_and_on_the_surface():
+    vertices, faces = _square()
+    index, bary = surface_samples(vertices, faces, 4000, seed=1)
+    points = sample_points(vertices, faces, index, bary)
+    assert (bary >= 0).all() and torch.allclose(bary.sum(-1), torch.ones(4000))
+    assert points[:, 2].abs().max() == 0 and points[:, :2].min() >= 0 and points[:, :2].max() <= 1
+    assert abs(float((points[:, 0] < 0.5).float().mean()) - 0.5) < 0.05  # area-uniform
+
+
+def test_soft_silhouette_matches_the_hard_one_and_has_gradients():
+    vertices, faces = _square()
+    index, bary = surface_samples(vertices, faces, 6000, seed=0)
+    offset = torch.tensor([12.0, 12.0], requires_grad=True)
+    px = sample_points(vertices, faces, index, bary)[:, :2] * 24 + offset  # a 24 px square at (12, 12)
+    alpha = soft_silhouette(px, 48, 48, (48, 48), level=1.0)
+    hard = torch.from_numpy(hard_silhouette(np.array([[12, 12], [36, 12], [36, 36], [12, 36]], float),
+                                            faces.numpy(), 48, 48)).float()
+    assert soft_iou_loss(alpha, hard) < 0.15
+    target = torch.roll(hard, shifts=4, dims=1)  # the person is 4 px to the right
+    soft_iou_loss(soft_silhouette(px, 48, 48, (48, 48), 1.0), target).backward()
+    assert offset.grad[0] < 0  # moving right lowers the loss
+    assert torch.isfinite(offset.grad).all()
+
+
+def test_guided_filter_keeps_constants_and_refine_mask_snaps_to_edges():
+    rng = np.random.default_rng(0)
+    guide = rng.random((40, 50, 3))
+    out = guided_filter(guide, np.full((40, 50), 0.7), 3, 1e-3)
+    assert np.allclose(out, 0.7, atol=1e-6)
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, 32:] = 255                      # a sharp edge at x = 32
+    blurry = np.clip((np.arange(64) - 22) / 20.0, 0, 1)[None].repeat(64, 0).astype(np.float32)
+    refined = refine_mask(image, blurry, np.array([[50.0, 30.0]]))
+    truth = np.zeros((64, 64), bool)
+    truth[:, 32:] = True
+    assert mask_iou(refined > 0.5, truth) > mask_iou(blurry > 0.5, truth)
+
+
+def test_landmark_loss_is_robust_and_weighted():
+    pred = torch.zeros(1, 3, 2)
+    det = torch.tensor([[[1.0, 0.0], [0.0, 0.0], [1000.0, 0.0]]])
+    w = torch.tensor([[1.0, 1.0, 0.0]])
+    assert landmark_loss(pred, det, w, 1.0, sigma=5.0) == pytest.approx(float(gmof(torch.tensor(1.0), 5.0)) / 2)
+    w_out = torch.tensor([[0.0, 0.0, 1.0]])
+    assert landmark_loss(pred, det, w_out, 1.0, sigma=5.0) < 25.0 + 1e-3  # an outlier costs at most sigma^2
+
+
+def test_joint_bounds_allow_natural_bends_and_forbid_backward_knees():
+    lower, upper = joint_bounds()
+    pose = torch.zeros(55, 3)
+    pose[JOINT_INDEX["left_knee"], 0] = 1.2    # knee flexed: fine
+    pose[JOINT_INDEX["left_elbow"], 1] = -1.5  # left elbow flexed: fine
+    pose[JOINT_INDEX["right_elbow"], 1] = 1.5
+    assert joint_limit_loss(pose, lower, upper) == 0
+    pose[JOINT_INDEX["right_knee"], 0] = -0.8  # bent backwards
+    assert joint_limit_loss(pose, lower, upper) > 0
+
+
+def test_smoothness_and_camera():
+    line = torch.arange(5.0)[:, None].repeat(1, 3)
+    assert smoothness_loss(line) == 0 and smoothness_loss(line ** 2) > 0
+    K = torch.tensor(intrinsics(640, 480, default_focal(640, 480)))
+    centre = project(torch.tensor([0.0, 0.0, -3.0]), K)
+    assert torch.allclose(centre, torch.tensor([320.0, 240.0]))
+    up = project(torch.tensor([0.0, 0.5, -3.0]), K)
+    assert up[1] < 240  # world +Y is up, image y is down
