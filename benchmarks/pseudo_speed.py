@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("bundle", type=Path)
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--uv-res", type=int, default=512)
+    ap.add_argument("--uv-res", type=int, default=1024)
     ap.add_argument("--renderer", default="auto", choices=["auto", "splats", "mesh"])
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--out", type=Path, default=None)
