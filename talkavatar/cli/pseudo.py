@@ -2,15 +2,66 @@
 
 from __future__ import annotations
 
-from talkavatar.cli.common import report_errors
-from talkavatar.errors import NotBuiltYet
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors,
+                                   resolve_bundle, warn)
+from talkavatar.config import help_for, resolve
+from talkavatar.pseudo.config import PseudoConfig
 
 NAME = "pseudo"
 HELP = "Make pseudo-labels: the person rendered in other poses, expressions and views (writes pseudo/)."
-EPILOG = "Examples:  talkavatar pseudo -b photo.avatar --frames 120"
+EPILOG = ("Examples:  talkavatar pseudo -b photo.avatar --frames 120 ; "
+          "talkavatar pseudo --export-poses poses/ ; talkavatar pseudo --import-video generated.mp4")
 NO_ARGS_IS_HELP = False
+CONFIG = PseudoConfig
+
+
+def _opt(name: str, *flags: str):
+    return typer.Option(*flags, help=help_for(PseudoConfig, name), show_default=False)
 
 
 @report_errors
-def command() -> None:
-    raise NotBuiltYet(NAME)
+def command(
+    bundle: BundleOpt = None,
+    frames: Annotated[Optional[int], _opt("frames", "--frames")] = None,
+    generator: Annotated[Optional[str], _opt("generator", "--generator")] = None,
+    seed: Annotated[Optional[int], _opt("seed", "--seed")] = None,
+    size: Annotated[Optional[int], _opt("size", "--size")] = None,
+    uv_res: Annotated[Optional[int], _opt("uv_res", "--uv-res")] = None,
+    renderer: Annotated[Optional[str], _opt("renderer", "--renderer")] = None,
+    root_pitch: Annotated[Optional[float], _opt("root_pitch", "--root-pitch")] = None,
+    root_yaw: Annotated[Optional[float], _opt("root_yaw", "--root-yaw")] = None,
+    side_views: Annotated[Optional[float], _opt("side_views", "--side-views")] = None,
+    proxy_smooth: Annotated[Optional[float], _opt("proxy_smooth", "--proxy-smooth")] = None,
+    proxy_max: Annotated[Optional[float], _opt("proxy_max", "--proxy-max")] = None,
+    export_poses: Annotated[Optional[Path], typer.Option(
+        "--export-poses", help="Also write the driving poses as OpenPose/DWPose skeleton frames, an MP4 and the "
+                               "reference photo into this directory (for pose-guided video diffusion tools).",
+        show_default=False)] = None,
+    import_video: Annotated[Optional[list[Path]], typer.Option(
+        "--import-video", help="A video of the person (an external generator's output or real footage) to re-track "
+                               "with the bundle's shape fixed and add as pseudo-labels. Repeatable.",
+        show_default=False)] = None,
+    config: ConfigOpt = None,
+    device: DeviceOpt = None,
+    force: ForceOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    settings = resolve(PseudoConfig, NAME, config, {
+        "frames": frames, "generator": generator, "seed": seed, "size": size, "uv_res": uv_res,
+        "renderer": renderer, "root_pitch": root_pitch, "root_yaw": root_yaw, "side_views": side_views,
+        "proxy_smooth": proxy_smooth, "proxy_max": proxy_max})
+    path = resolve_bundle(bundle)
+    from talkavatar.pseudo.stage import run_pseudo
+
+    result = run_pseudo(path, settings, device=device, force=force, export_poses=export_poses,
+                        import_videos=import_video or [], progress=log, warn=warn)
+    psnr = "-" if result.psnr_input_view is None else f"{result.psnr_input_view:.2f} dB"
+    human = (f"{result.bundle / 'pseudo'}\n  {result.frames} frames ({result.imported} imported), renderer "
+             f"{result.renderer}, input view PSNR {psnr}, {result.seconds:.1f} s"
+             + (f"\n  poses exported to {result.exported}" if result.exported else ""))
+    emit(result.as_dict(), json, human)

@@ -100,7 +100,8 @@ def fit_targets(detections: list[Detection], masks: list[np.ndarray], K: np.ndar
 
 
 def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
-                timings: dict) -> Fitted:
+                timings: dict, shape: torch.Tensor | None = None) -> Fitted:
+    """Fit every frame; ``shape`` [S] holds the body shape fixed (re-tracking a known person) instead of fitting it."""
     width, height = footage.work_size
     t = time.perf_counter()
     masks = refined_masks(footage, detections)
@@ -116,13 +117,16 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     targets = fit_targets(detections, masks, K, (width, height), index, device)
 
     t = time.perf_counter()
-    fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]]
-    space = linearise(body, body.default_shape.to(device, dtype), fitted_idx)
+    fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]] \
+        if shape is None else []  # a given shape is held fixed (re-tracking a known person)
+    base = body.default_shape if shape is None else shape
+    space = linearise(body, base.to(device, dtype), fitted_idx)
     consts = ModelConsts.of(body)
     timings["shape_space"] = time.perf_counter() - t
     t = time.perf_counter()
     state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 33, 263)])
-    sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)), dtype=dtype, device=device)
+    sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)) if fitted_idx else [], dtype=dtype,
+                         device=device)
     fw = FitWeights(mask=config.mask_weight, smooth=config.smooth_weight)
     last = [time.perf_counter()]
 

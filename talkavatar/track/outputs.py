@@ -93,7 +93,9 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
         for i, m in enumerate(fitted.masks):
             writer.save_png(f"masks/{i:06d}.png", full_mask(m))
     if body.name == "anny":  # Anny's licence allows baking the person's rig in; SMPL-X's does not (DESIGN.md)
-        fitted.rig.save(writer.path("rig.safetensors"))
+        from talkavatar.core.body.mouth import with_mouth_interior
+
+        with_mouth_interior(fitted.rig).save(writer.path("rig.safetensors"))  # teeth, tongue, cavity for later stages
     writer.save_png("overlay.png", fitted.overlay)
     writer.metrics.update(fitted.metrics)
     writer.body_model = body_model_reference(body.name) if body.name == "anny" else smplx_reference(config.smplx_dir)

@@ -50,7 +50,8 @@ class ShapeSpace:
 
 @torch.no_grad()
 def linearise(body: BodyModel, base: torch.Tensor, fitted: list[int], step: float = 0.05) -> ShapeSpace:
-    """Central differences of ``body.rest`` at ``base`` [S] along the entries ``fitted``."""
+    """Central differences of ``body.rest`` at ``base`` [S] along the entries ``fitted`` (may be empty: a fixed
+    shape)."""
     index = torch.tensor(fitted, dtype=torch.long, device=base.device)
     probes = [base]
     for i in fitted:
@@ -61,7 +62,7 @@ def linearise(body: BodyModel, base: torch.Tensor, fitted: list[int], step: floa
     vertices, joints = body.rest(torch.stack(probes))
     v_plus, v_minus = vertices[1::2], vertices[2::2]
     j_plus, j_minus = joints[1::2], joints[2::2]
-    vertex_basis = ((v_plus - v_minus) / (2 * step)).reshape(len(fitted), -1)
-    joint_basis = ((j_plus - j_minus) / (2 * step)).reshape(len(fitted), -1)
+    vertex_basis = ((v_plus - v_minus) / (2 * step)).reshape(len(fitted), vertices[0].numel())  # [0, V*3] if none
+    joint_basis = ((j_plus - j_minus) / (2 * step)).reshape(len(fitted), joints[0].numel())
     return ShapeSpace(vertices[0], joints[0], vertex_basis, joint_basis, body.rest_to_canonical(joints[:1])[0],
                       base, index)

@@ -1,0 +1,108 @@
+"""A small triangle rasterizer in torch (z-buffer): which triangle, at which barycentrics, is nearest at each pixel.
+
+Used for visibility (inverse texture mapping), silhouettes and proxy fitting; not differentiable and not needed to
+be: the pseudo stage renders its frames with Gaussians (:func:`talkavatar.core.splats.rasterize`).
+
+Pixel centres at +0.5 (bundle convention). Triangles are grouped by bounding-box size so that each group tests the
+pixels of its boxes in one batched step; the nearest triangle wins per pixel (ties: the lower triangle index).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Fragments:
+    """face: [H, W] int64 (-1: empty); barycentrics: [H, W, 3]; depth: [H, W] camera z (inf where empty)."""
+
+    face: torch.Tensor
+    barycentrics: torch.Tensor
+    depth: torch.Tensor
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.face >= 0
+
+
+def rasterize_mesh(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, width: int, height: int,
+                   near: float = 1e-3, cull_back: bool = False, chunk: int = 4_000_000) -> Fragments:
+    """Rasterize triangles given projected vertices.
+
+    pixels: [V, 2] pixel coordinates; depth: [V] camera z (triangles with a corner at z <= ``near`` are skipped);
+    faces: [F, 3] int64, counter-clockwise seen from outside; ``cull_back`` drops triangles seen from behind (right
+    for closed surfaces). Barycentrics are screen-space (exact for the face id and depth test at this scale).
+    """
+    dev = pixels.device
+    pixels, depth = pixels.float(), depth.float()
+    tri = pixels[faces]  # [F, 3, 2]
+    z = depth[faces]  # [F, 3]
+    lo = torch.floor(tri.min(1).values - 0.5).clamp(min=0)
+    hi = torch.ceil(tri.max(1).values - 0.5)
+    hi[:, 0].clamp_(max=width - 1)
+    hi[:, 1].clamp_(max=height - 1)
+    size = (hi - lo + 1).clamp(min=0)
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    area = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = (z.min(1).values > near) & (size > 0).all(1) & (area.abs() > 1e-12)
+    if cull_back:  # image y points down: a triangle facing the camera has negative signed area here
+        ok &= area < 0
+    zbuf = torch.full((height * width,), float("inf"), dtype=torch.float32, device=dev)
+    fbuf = torch.full((height * width,), -1, dtype=torch.int64, device=dev)
+    bbuf = torch.zeros(height * width, 3, dtype=torch.float32, device=dev)
+    # bucket by the bounding box's power-of-two width and height, so each bucket tests little more than its boxes
+    level = torch.ceil(torch.log2(size.clamp(min=1))).long()
+    bucket = level[:, 0] * 64 + level[:, 1]
+    candidates = []
+    for b in torch.unique(bucket[ok]).tolist():
+        sx, sy = 1 << (b // 64), 1 << (b % 64)
+        sel = torch.nonzero(ok & (bucket == b)).squeeze(1)
+        per = max(1, chunk // (sx * sy))
+        for start in range(0, len(sel), per):
+            candidates.append(_candidates(sel[start:start + per], sx, sy, lo, tri, z, area, width, height))
+    if not candidates:
+        return Fragments(fbuf.view(height, width), bbuf.view(height, width, 3), zbuf.view(height, width))
+    pix = torch.cat([c[0] for c in candidates])
+    fid = torch.cat([c[1] for c in candidates])
+    bary = torch.cat([c[2] for c in candidates])
+    zc = torch.cat([c[3] for c in candidates])
+    zbuf.scatter_reduce_(0, pix, zc, reduce="amin")
+    win = zc <= zbuf[pix]
+    pix, fid, bary = pix[win], fid[win], bary[win]
+    first = torch.full((height * width,), torch.iinfo(torch.int64).max, dtype=torch.int64, device=dev)
+    first.scatter_reduce_(0, pix, fid, reduce="amin")
+    keep = fid == first[pix]
+    fbuf[pix[keep]] = fid[keep]
+    bbuf[pix[keep]] = bary[keep]
+    zbuf[fbuf < 0] = float("inf")
+    return Fragments(fbuf.view(height, width), bbuf.view(height, width, 3), zbuf.view(height, width))
+
+
+def _candidates(sel, sx, sy, lo, tri, z, area, width, height):
+    """Pixels of the boxes of triangles ``sel`` (each box sx x sy from ``lo``) that fall inside their triangle:
+    (flat pixel index, face, barycentrics, depth). Edge functions are affine in the pixel: w = a x + b y + c."""
+    dev = tri.device
+    oy, ox = torch.meshgrid(torch.arange(sy, device=dev, dtype=tri.dtype), torch.arange(sx, device=dev, dtype=tri.dtype),
+                            indexing="ij")
+    t = tri[sel]
+    inv = 1.0 / area[sel]
+    x0, y0 = lo[sel, 0], lo[sel, 1]
+    weights = []
+    for i, j in ((1, 2), (2, 0)):  # w0 from edge 1-2, w1 from edge 2-0 (relative to the box corner x0, y0)
+        a = (t[:, i, 1] - t[:, j, 1]) * inv
+        b = (t[:, j, 0] - t[:, i, 0]) * inv
+        c = ((t[:, i, 0] - x0 - 0.5) * (t[:, j, 1] - y0 - 0.5) - (t[:, i, 1] - y0 - 0.5) * (t[:, j, 0] - x0 - 0.5)) * inv
+        weights.append(a[:, None] * ox.reshape(1, -1) + b[:, None] * oy.reshape(1, -1) + c[:, None])
+    w0, w1 = weights
+    w2 = 1 - w0 - w1
+    px = x0[:, None] + ox.reshape(1, -1)
+    py = y0[:, None] + oy.reshape(1, -1)
+    eps = -1e-5  # pixels on a shared edge belong to both triangles (float32 rounding must not leave holes)
+    inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps) & (px < width) & (py < height)
+    n, k = torch.nonzero(inside, as_tuple=True)
+    bary = torch.stack([w0[n, k], w1[n, k], w2[n, k]], -1)
+    zz = (bary * z[sel[n]]).sum(-1)
+    pix = (py[n, k] * width + px[n, k]).long()
+    return pix, sel[n], bary, zz

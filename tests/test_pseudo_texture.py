@@ -1,0 +1,135 @@
+"""Inverse texture mapping, the z-buffer rasterizer, the mirror map, completion and the mouth interior."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pseudo_scenes import camera, grid, pattern, rig_from_mesh
+from talkavatar.core.binding import Binding
+from talkavatar.pseudo.complete import complete_texture, mirror_texels
+from talkavatar.pseudo.raster import rasterize_mesh
+from talkavatar.pseudo.texture import project_texture
+
+
+def _scene(size=96, focal=110.0):
+    """A textured back plane (z = -1, UV left half) half hidden by a grey front plane (z = -0.8, UV right half),
+    and the image a pinhole camera sees of them, computed analytically."""
+    bv, bf, buv = grid(-0.4, 0.4, -0.4, 0.4, -1.0, 9, (0.0, 0.0, 0.5, 1.0))
+    fv, ff, fuv = grid(0.0, 0.3, -0.3, 0.3, -0.8, 3, (0.55, 0.1, 0.95, 0.9))
+    verts = np.concatenate([bv, fv])
+    faces = np.concatenate([bf, ff + len(bv)])
+    rig = rig_from_mesh(verts, faces, np.concatenate([buv, fuv]))
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    rx, ry = (xs - size / 2) / focal, -(ys - size / 2) / focal
+    front = (np.abs(rx * 0.8 - 0.15) <= 0.15) & (np.abs(ry * 0.8) <= 0.3)
+    u, v = (rx * 1.0 + 0.4) / 0.8 * 0.5, (ry * 1.0 + 0.4) / 0.8
+    image = np.where(front[..., None], 0.5, pattern(u / 0.5, v))
+    back_hit = (np.abs(rx) <= 0.4) & (np.abs(ry) <= 0.4)
+    return rig, torch.tensor(image, dtype=torch.float32), front | back_hit, camera(size, focal)
+
+
+def test_texture_mapping_recovers_the_texture_where_visible():
+    rig, image, mask, cam = _scene()
+    binding = Binding.from_uv(rig.face_uvs, 64)
+    seen = project_texture(rig.vertices, rig.faces, binding, cam, image, mask)
+    back = binding.face_index < 128  # the back plane's faces come first (8 x 8 x 2)
+    points = binding.surface_points(rig.vertices[None], rig.faces)[0]
+    hidden = back & (points[:, 0] > 0.0 * 1.25 + 0.015) & (points[:, 0] < 0.3 * 1.25 - 0.015) & \
+        (points[:, 1].abs() < 0.3 * 1.25 - 0.015)  # a pixel (9 mm here) away from the front plane's outline
+    open_ = back & ~((points[:, 0] > -0.01) & (points[:, 0] < 0.39) & (points[:, 1].abs() < 0.39))
+    open_ &= (points[:, :2].abs() < 0.38).all(1)  # keep clear of the plane's own edge
+    assert seen.seen[hidden].sum() == 0, "texels behind the front plane must not take its colour"
+    assert seen.seen[open_].float().mean() > 0.95
+    u = (points[open_, 0].numpy() + 0.4) / 0.8
+    v = (points[open_, 1].numpy() + 0.4) / 0.8
+    want = pattern(u, v)
+    got = seen.rgb[open_].numpy()
+    assert np.abs(got - want).max() < 0.06
+    assert np.abs(got - want).mean() < 0.01
+    front = binding.face_index >= 128
+    assert seen.seen[front].float().mean() > 0.9
+    inner = front & (points[:, 0] > 0.02) & (points[:, 0] < 0.28) & (points[:, 1].abs() < 0.28)
+    assert seen.seen[inner].all() and torch.allclose(seen.rgb[inner], torch.tensor(0.5), atol=1e-3)
+
+
+def _naive_raster(px, depth, faces, w, h):
+    face = np.full((h, w), -1)
+    zbuf = np.full((h, w), np.inf)
+    for f, (a, b, c) in enumerate(faces):
+        A, B, C = px[a], px[b], px[c]
+        area = (B[0] - A[0]) * (C[1] - A[1]) - (B[1] - A[1]) * (C[0] - A[0])
+        for y in range(h):
+            for x in range(w):
+                p = (x + 0.5, y + 0.5)
+                w0 = ((B[0] - p[0]) * (C[1] - p[1]) - (B[1] - p[1]) * (C[0] - p[0])) / area
+                w1 = ((C[0] - p[0]) * (A[1] - p[1]) - (C[1] - p[1]) * (A[0] - p[0])) / area
+                w2 = 1 - w0 - w1
+                if min(w0, w1, w2) >= 0:
+                    z = w0 * depth[a] + w1 * depth[b] + w2 * depth[c]
+                    if z < zbuf[y, x]:
+                        zbuf[y, x], face[y, x] = z, f
+    return face, zbuf
+
+
+def test_rasterizer_matches_a_naive_loop():
+    g = np.random.default_rng(0)
+    px = g.uniform(-3, 27, (12, 2))
+    depth = g.uniform(1, 3, 12)
+    faces = np.array([g.choice(12, 3, replace=False) for _ in range(8)])
+    frags = rasterize_mesh(torch.tensor(px), torch.tensor(depth), torch.tensor(faces), 24, 20)
+    face, zbuf = _naive_raster(px, depth, faces, 24, 20)
+    agree = (frags.face.numpy() == face).mean()
+    assert agree > 0.99  # edge pixels may fall either way in float32
+    both = (face >= 0) & (frags.face.numpy() == face)
+    assert np.allclose(frags.depth.numpy()[both], zbuf[both], atol=1e-4)
+
+
+def test_mirror_map_and_completion_fill_everything():
+    verts, faces, uvs = grid(-0.3, 0.3, -0.3, 0.3, 0.0, 7, (0.0, 0.0, 1.0, 1.0), mirror_diagonals=True)
+    rig = rig_from_mesh(verts, faces, uvs)
+    binding = Binding.from_uv(rig.face_uvs, 32)
+    where, ok = mirror_texels(rig, binding)
+    assert ok.float().mean() > 0.95
+    col = binding.texel[:, 0]
+    mirrored_col = where[:, 0]
+    assert (mirrored_col[ok] + col[ok] - 31).abs().max() <= 1  # u -> 1 - u on this plane
+    points = binding.surface_points(rig.vertices[None], rig.faces)[0]
+    rgb = torch.tensor(pattern(points[:, 0].numpy() + 0.5, points[:, 1].numpy() + 0.5), dtype=torch.float64)
+    conf = (points[:, 0] > 0.02).double()  # only the person's left half was seen
+    texture, stats = complete_texture(rig, rig.vertices, binding, rgb * conf[:, None], conf)
+    assert texture.shape == (32, 32, 3) and np.isfinite(texture).all()
+    assert stats["mirror"] > 0.3
+    unseen = (conf == 0) & ok
+    got = texture[binding.texel[unseen, 1], binding.texel[unseen, 0]]
+    want = pattern(-points[unseen, 0].numpy() + 0.5, points[unseen, 1].numpy() + 0.5)
+    assert np.abs(got - want).mean() < 0.05  # the unseen half is the mirror image of the seen half
+
+
+def test_mouth_interior_on_a_head_with_a_jaw_blendshape():
+    from dataclasses import replace
+
+    from talkavatar.core.body.mouth import has_mouth_interior, mouth_faces, mouth_texels, with_mouth_interior
+    from talkavatar.motion.names import ARKIT_INDEX
+
+    verts, faces, uvs = grid(-0.05, 0.05, 0.50, 0.60, 0.15, 11, (0.1, 0.1, 0.6, 0.6))
+    rig = rig_from_mesh(verts, faces, uvs)
+    shapes = torch.zeros(52, len(verts), 3)
+    below = torch.tensor(verts[:, 1] < 0.548)
+    shapes[ARKIT_INDEX["jawOpen"], below] = torch.tensor([0.0, -0.02, -0.01])
+    rig = replace(rig, expression_blendshapes=shapes, bone_names=("head",))
+    assert not has_mouth_interior(rig)
+    out = with_mouth_interior(rig)
+    assert has_mouth_interior(out) and with_mouth_interior(out) is out
+    parts = mouth_faces(out)
+    assert all(int(m.sum()) > 0 for m in parts.values())
+    assert not any(m[: rig.faces.shape[0]].any() for m in parts.values())  # the skin is not a mouth part
+    new = slice(rig.vertices.shape[0], None)
+    assert (out.vertices[new, 2] < 0.15).all()  # everything behind the lips
+    opened = out.pose(torch.zeros(2, 55, 3), None, torch.eye(52)[[0, ARKIT_INDEX["jawOpen"]]] * torch.tensor([[0.0], [1.0]]))
+    moved = (opened.vertices[1, new] - opened.vertices[0, new]).norm(dim=1)
+    lower = torch.cat([parts["lower_teeth"], parts["tongue"]])
+    assert moved.max() > 0.015 and moved.min() == 0  # lower parts follow the jaw, upper teeth stay
+    binding = Binding.from_uv(out.face_uvs, 64)
+    assert (mouth_texels(out, binding.face_index) >= 0).sum() > 50
+    assert lower.any()
