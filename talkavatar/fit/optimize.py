@@ -1,0 +1,170 @@
+"""The optimisation loop: Adam with per-parameter learning rates, the §3.3 objective, pseudo frames after a
+warm-up, checkpoints (Ctrl-C saves one; a run can resume from it)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from talkavatar.fit.data import FitData
+from talkavatar.fit.model import AvatarParameters
+from talkavatar.fit.objective import LossWeights, Objective, weighted_total
+
+FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step."""
+
+    iters: int
+    warmup: int
+    pseudo_batch: int
+
+
+@dataclass
+class Progress:
+    """What the loop has done: ``iteration`` steps, the running mean of each term over the last steps
+    (``recent``), a loss history (every ``history_every`` steps) and seconds spent."""
+
+    iteration: int = 0
+    recent: dict[str, float] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    backend: str = ""
+
+
+def _decay(iteration: int, iters: int) -> float:
+    return FINAL_LR_FRACTION ** (iteration / max(iters, 1))
+
+
+def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
+              rates: dict[str, float], distance, seed: int, *, backend: str = "auto",
+              resume: dict | None = None, on_step: Callable[[Progress, dict], None] | None = None,
+              on_interrupt: Callable[[dict], None] | None = None) -> Progress:
+    """Optimise ``params`` in place for ``schedule.iters`` steps (from ``resume['iteration']`` when resuming).
+
+    ``distance``: a perceptual distance (``None`` when pseudo frames are unused). ``on_interrupt`` receives the
+    loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
+    """
+    device = params.offsets.device
+    optimizer = torch.optim.Adam(params.groups(rates), betas=(0.9, 0.999), eps=1e-15)
+    generator = torch.Generator().manual_seed(seed)
+    progress = Progress()
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        generator.set_state(resume["generator"])
+        progress.iteration = resume["iteration"]
+        progress.history = resume.get("history", [])
+    objective = Objective(params, data.photo, seed)
+    use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
+    use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets, weights.lap_scales,
+                    weights.lap_rgb))
+    use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
+    sums: dict[str, float] = {}
+    count = 0
+    t0 = time.perf_counter()
+    try:
+        while progress.iteration < schedule.iters:
+            it = progress.iteration
+            for group in optimizer.param_groups:
+                group["lr"] = rates[group["name"]] * _decay(it, schedule.iters)
+            background = torch.rand(3, generator=generator).to(device)
+            terms = objective.image_terms(params, data.photo, background, "photo", backend)
+            if use_crops:
+                terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
+            if use_pseudo and it >= schedule.warmup:
+                pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
+                terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(device)), background,
+                                                    distance, backend))
+            if use_mesh:
+                terms.update(objective.mesh_terms(params, data.photo))
+            loss = weighted_total(terms, weights)
+            if not torch.isfinite(loss):
+                from talkavatar.errors import StageFailed
+
+                raise StageFailed(f"the fit diverged at step {it} (loss {float(loss)})",
+                                  tip="try another --seed or a smaller --iters")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            params.project_()
+            progress.iteration = it + 1
+            values = {k: float(v) for k, v in terms.items()}
+            values["total"] = float(loss)
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            every = max(1, schedule.iters // 20)
+            if progress.iteration % every == 0 or progress.iteration == schedule.iters:
+                progress.recent = {k: v / count for k, v in sums.items()}
+                progress.history.append({"step": progress.iteration, **{k: round(v, 6) for k, v in
+                                                                         progress.recent.items()}})
+                sums, count = {}, 0
+            if on_step is not None:
+                on_step(progress, values)
+    except KeyboardInterrupt:
+        if on_interrupt is not None:
+            on_interrupt({"params": params, "optimizer": optimizer, "generator": generator, "progress": progress})
+        raise
+    progress.seconds = time.perf_counter() - t0
+    return progress
+
+
+# ---- checkpoints (safetensors; outside the bundle's committed stages) -------------------------------------------
+def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
+    """Parameters, Adam moments, the RNG state and the step count. ``fingerprint`` ties it to config + inputs."""
+    from safetensors.torch import save_file
+
+    params, optimizer, generator, progress = state["params"], state["optimizer"], state["generator"], \
+        state["progress"]
+    tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in params.named_parameters()}
+    names = [g["name"] for g in optimizer.param_groups]
+    steps = {}
+    for i, group in enumerate(optimizer.param_groups):
+        s = optimizer.state.get(group["params"][0], {})
+        if s:
+            tensors[f"adam/{names[i]}/exp_avg"] = s["exp_avg"].detach().cpu().contiguous()
+            tensors[f"adam/{names[i]}/exp_avg_sq"] = s["exp_avg_sq"].detach().cpu().contiguous()
+            steps[names[i]] = float(s["step"])
+    tensors["rng"] = generator.get_state()
+    meta = {"fingerprint": fingerprint, "iteration": str(progress.iteration), "adam_steps": json.dumps(steps),
+            "history": json.dumps(progress.history)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, params: AvatarParameters, rates: dict[str, float]) -> tuple[str, dict]:
+    """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    with torch.no_grad():
+        for name, p in params.named_parameters():
+            p.copy_(tensors[f"param/{name}"].to(p))
+    optimizer = torch.optim.Adam(params.groups(rates), betas=(0.9, 0.999), eps=1e-15)
+    state = optimizer.state_dict()
+    steps = json.loads(meta["adam_steps"])
+    for i, group in enumerate(optimizer.param_groups):
+        name = group["name"]
+        if name in steps:
+            p = group["params"][0]
+            state["state"][i] = {"step": torch.tensor(steps[name]),
+                                 "exp_avg": tensors[f"adam/{name}/exp_avg"].to(p),
+                                 "exp_avg_sq": tensors[f"adam/{name}/exp_avg_sq"].to(p)}
+    return meta["fingerprint"], {"optimizer": state, "generator": tensors["rng"],
+                                 "iteration": int(meta["iteration"]), "history": json.loads(meta["history"])}
+
+
+def warmup_steps(iters: int, fraction: float) -> int:
+    return int(math.floor(iters * fraction))
