@@ -69,7 +69,8 @@ def _interpolate(values: torch.Tensor, ok: np.ndarray) -> torch.Tensor:
 
 
 def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
-                timings: dict) -> Fitted:
+                timings: dict, shape: torch.Tensor | None = None) -> Fitted:
+    """Fit every frame; ``shape`` [S] holds the body shape fixed (re-tracking a known person) instead of fitting it."""
     width, height = footage.work_size
     t = time.perf_counter()
     masks = []
@@ -99,13 +100,15 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
                          torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device))
 
     t = time.perf_counter()
-    fitted_idx = FITTED_SHAPE.get(body.name, [])
-    space = linearise(body, body.default_shape.to(device, dtype), fitted_idx)
+    fitted_idx = FITTED_SHAPE.get(body.name, []) if shape is None else []
+    base = body.default_shape if shape is None else shape
+    space = linearise(body, base.to(device, dtype), fitted_idx)
     consts = ModelConsts.of(body)
     timings["shape_space"] = time.perf_counter() - t
     t = time.perf_counter()
     state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 33, 263)])
-    sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)), dtype=dtype, device=device)
+    sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)) if fitted_idx else [], dtype=dtype,
+                         device=device)
     fw = FitWeights(mask=config.mask_weight, smooth=config.smooth_weight)
     last = [time.perf_counter()]
 

@@ -83,7 +83,9 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
     if footage.kind == "video":
         for i, m in enumerate(fitted.masks):
             writer.save_png(f"masks/{i:06d}.png", full_mask(m))
-    fitted.rig.save(writer.path("rig.safetensors"))
+    from talkavatar.core.body.mouth import with_mouth_interior
+
+    with_mouth_interior(fitted.rig).save(writer.path("rig.safetensors"))  # teeth, tongue, cavity for every later stage
     writer.save_png("overlay.png", fitted.overlay)
     writer.metrics.update(fitted.metrics)
     writer.body_model = body_model_reference(body.name)

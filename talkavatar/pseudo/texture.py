@@ -1,0 +1,74 @@
+"""Inverse texture mapping: the photo's colours onto the avatar's UV map through the fitted camera.
+
+Every texel of the ``R x R`` UV map is a point of the posed proxy surface (:class:`~talkavatar.core.binding.Binding`).
+It takes the photo's colour where it projects if it is visible there: in front of the z-buffer of the posed proxy
+(within ``depth_tolerance``), inside the person mask, facing the camera. Its confidence is the cosine between its
+normal and the view ray, faded to 0 within ``edge_pixels`` of the mask edge (colours there mix in the background).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from talkavatar.core.binding import Binding
+from talkavatar.core.cameras import Cameras
+from talkavatar.pseudo.mesh import face_normals
+from talkavatar.pseudo.raster import rasterize_mesh
+
+
+@dataclass(frozen=True)
+class ProjectedTexture:
+    """Per texel of ``binding``: rgb [N, 3] (the image's values, 0 where unseen), confidence [N] in 0..1
+    (0 = unseen), pixel [N, 2] where it projects."""
+
+    rgb: torch.Tensor
+    confidence: torch.Tensor
+    pixel: torch.Tensor
+
+    @property
+    def seen(self) -> torch.Tensor:
+        return self.confidence > 0
+
+
+def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: Binding, camera: Cameras,
+                    image: torch.Tensor, mask: np.ndarray, depth_tolerance: float = 0.015,
+                    min_cosine: float = 0.1, edge_pixels: float = 3.0) -> ProjectedTexture:
+    """posed_vertices: [V, 3] world; camera: one camera of the image's size; image: [H, W, 3] float;
+    mask: [H, W] bool person mask."""
+    import cv2
+
+    h, w = image.shape[:2]
+    pixels, depth = camera.project(posed_vertices)
+    frags = rasterize_mesh(pixels[0], depth[0], faces, w, h)
+    points = binding.surface_points(posed_vertices[None], faces)[0]
+    tpix, tdepth = camera.project(points)
+    tpix, tdepth = tpix[0], tdepth[0]
+    inside = (tpix[:, 0] >= 0) & (tpix[:, 0] < w) & (tpix[:, 1] >= 0) & (tpix[:, 1] < h) & (tdepth > 0)
+    col = tpix[:, 0].floor().long().clamp(0, w - 1)
+    row = tpix[:, 1].floor().long().clamp(0, h - 1)
+    zbuf = frags.depth[row, col]
+    visible = inside & (tdepth <= zbuf + depth_tolerance)
+    normals = face_normals(posed_vertices, faces)[binding.face_index]
+    ray = points - camera.centers[0]
+    cosine = -(normals * ray / ray.norm(dim=-1, keepdim=True)).sum(-1)
+    edge = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    edge_weight = torch.from_numpy(np.clip(edge / edge_pixels, 0, 1)).to(points)[row, col]
+    confidence = torch.where(visible & (cosine > min_cosine), cosine.clamp(0, 1) * edge_weight,
+                             torch.zeros_like(cosine))
+    grid = torch.stack([tpix[:, 0] / w * 2 - 1, tpix[:, 1] / h * 2 - 1], -1)[None, None].to(image.dtype)
+    rgb = F.grid_sample(image.permute(2, 0, 1)[None], grid, mode="bilinear", padding_mode="border",
+                        align_corners=False)[0, :, 0].T
+    rgb = torch.where((confidence > 0)[:, None], rgb, torch.zeros_like(rgb))
+    return ProjectedTexture(rgb, confidence, tpix)
+
+
+def texels_to_image(values: torch.Tensor, binding: Binding, fill: float = 0.0) -> torch.Tensor:
+    """Per-texel values [N, C] -> UV image [R, R, C] (row 0 at v = 1); texels bound twice keep the last."""
+    r = binding.resolution
+    out = values.new_full((r, r, values.shape[1]), fill)
+    out[binding.texel[:, 1], binding.texel[:, 0]] = values
+    return out
