@@ -64,10 +64,6 @@ class AvatarParameters(nn.Module):
             avatar = replace(avatar, offsets=dX, vertex_offsets=dT.clone())
         return cls(avatar, isotropic)
 
-    def groups(self, rates: dict[str, float]) -> list[dict]:
-        """Adam parameter groups with their learning rates."""
-        return [{"params": [p], "lr": rates[name], "name": name} for name, p in self.named_parameters()]
-
     def avatar(self) -> Avatar:
         """The current avatar (differentiable in the parameters)."""
         n = self.binding.count

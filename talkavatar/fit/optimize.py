@@ -19,6 +19,34 @@ from talkavatar.fit.objective import LossWeights, Objective, weighted_total
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
 
 
+class Adam:
+    """Adam (Kingma & Ba) over named parameters, one learning rate each; its state is plain tensors, which makes
+    checkpoints simple (and avoids importing torch.optim, whose first use costs seconds of imports on CPU)."""
+
+    def __init__(self, named: dict[str, torch.Tensor], rates: dict[str, float], betas=(0.9, 0.999), eps=1e-15):
+        self.params, self.rates, self.betas, self.eps = named, dict(rates), betas, eps
+        self.step_count = 0
+        self.exp_avg = {k: torch.zeros_like(p) for k, p in named.items()}
+        self.exp_avg_sq = {k: torch.zeros_like(p) for k, p in named.items()}
+
+    def zero_grad(self) -> None:
+        for p in self.params.values():
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr_scale: float = 1.0) -> None:
+        self.step_count += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1 ** self.step_count, 1 - b2 ** self.step_count
+        for name, p in self.params.items():
+            if p.grad is None:
+                continue
+            m, v = self.exp_avg[name], self.exp_avg_sq[name]
+            m.mul_(b1).add_(p.grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            p.addcdiv_(m / c1, (v / c2).sqrt_().add_(self.eps), value=-self.rates[name] * lr_scale)
+
+
 @dataclass(frozen=True)
 class Schedule:
     """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step."""
@@ -54,11 +82,14 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
     device = params.offsets.device
-    optimizer = torch.optim.Adam(params.groups(rates), betas=(0.9, 0.999), eps=1e-15)
+    optimizer = Adam(dict(params.named_parameters()), rates)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
     if resume is not None:
-        optimizer.load_state_dict(resume["optimizer"])
+        optimizer.step_count = resume["adam_step"]
+        for name in optimizer.params:
+            optimizer.exp_avg[name].copy_(resume["exp_avg"][name])
+            optimizer.exp_avg_sq[name].copy_(resume["exp_avg_sq"][name])
         generator.set_state(resume["generator"])
         progress.iteration = resume["iteration"]
         progress.history = resume.get("history", [])
@@ -73,8 +104,6 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     try:
         while progress.iteration < schedule.iters:
             it = progress.iteration
-            for group in optimizer.param_groups:
-                group["lr"] = rates[group["name"]] * _decay(it, schedule.iters)
             background = torch.rand(3, generator=generator).to(device)
             terms = objective.image_terms(params, data.photo, background, "photo", backend)
             if use_crops:
@@ -91,13 +120,13 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
 
                 raise StageFailed(f"the fit diverged at step {it} (loss {float(loss)})",
                                   tip="try another --seed or a smaller --iters")
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
-            optimizer.step()
+            optimizer.step(_decay(it, schedule.iters))
             params.project_()
             progress.iteration = it + 1
-            values = {k: float(v) for k, v in terms.items()}
-            values["total"] = float(loss)
+            values = {k: float(v.detach()) for k, v in terms.items()}
+            values["total"] = float(loss.detach())
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v
             count += 1
@@ -125,16 +154,11 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
     params, optimizer, generator, progress = state["params"], state["optimizer"], state["generator"], \
         state["progress"]
     tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in params.named_parameters()}
-    names = [g["name"] for g in optimizer.param_groups]
-    steps = {}
-    for i, group in enumerate(optimizer.param_groups):
-        s = optimizer.state.get(group["params"][0], {})
-        if s:
-            tensors[f"adam/{names[i]}/exp_avg"] = s["exp_avg"].detach().cpu().contiguous()
-            tensors[f"adam/{names[i]}/exp_avg_sq"] = s["exp_avg_sq"].detach().cpu().contiguous()
-            steps[names[i]] = float(s["step"])
+    for name in optimizer.params:
+        tensors[f"adam/{name}/exp_avg"] = optimizer.exp_avg[name].cpu().contiguous()
+        tensors[f"adam/{name}/exp_avg_sq"] = optimizer.exp_avg_sq[name].cpu().contiguous()
     tensors["rng"] = generator.get_state()
-    meta = {"fingerprint": fingerprint, "iteration": str(progress.iteration), "adam_steps": json.dumps(steps),
+    meta = {"fingerprint": fingerprint, "iteration": str(progress.iteration), "adam_step": str(optimizer.step_count),
             "history": json.dumps(progress.history)}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -142,28 +166,22 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path, params: AvatarParameters, rates: dict[str, float]) -> tuple[str, dict]:
+def load_checkpoint(path: Path, params: AvatarParameters) -> tuple[str, dict]:
     """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`)."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
+    names = [name for name, _ in params.named_parameters()]
     with torch.no_grad():
         for name, p in params.named_parameters():
             p.copy_(tensors[f"param/{name}"].to(p))
-    optimizer = torch.optim.Adam(params.groups(rates), betas=(0.9, 0.999), eps=1e-15)
-    state = optimizer.state_dict()
-    steps = json.loads(meta["adam_steps"])
-    for i, group in enumerate(optimizer.param_groups):
-        name = group["name"]
-        if name in steps:
-            p = group["params"][0]
-            state["state"][i] = {"step": torch.tensor(steps[name]),
-                                 "exp_avg": tensors[f"adam/{name}/exp_avg"].to(p),
-                                 "exp_avg_sq": tensors[f"adam/{name}/exp_avg_sq"].to(p)}
-    return meta["fingerprint"], {"optimizer": state, "generator": tensors["rng"],
-                                 "iteration": int(meta["iteration"]), "history": json.loads(meta["history"])}
+    return meta["fingerprint"], {
+        "adam_step": int(meta["adam_step"]), "generator": tensors["rng"], "iteration": int(meta["iteration"]),
+        "history": json.loads(meta["history"]),
+        "exp_avg": {n: tensors[f"adam/{n}/exp_avg"] for n in names},
+        "exp_avg_sq": {n: tensors[f"adam/{n}/exp_avg_sq"] for n in names}}
 
 
 def warmup_steps(iters: int, fraction: float) -> int:

@@ -114,7 +114,7 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     state = None
     if resume:
         if checkpoint.is_file():
-            found, state = load_checkpoint(checkpoint, params, rates)
+            found, state = load_checkpoint(checkpoint, params)
             if found != fingerprint:
                 raise UsageError(f"{checkpoint} was made with other settings or inputs",
                                  tip="rerun with the same settings, or without --resume to start over")
@@ -251,5 +251,6 @@ def _run_pseudo_if_needed(bundle_path: Path, device, log: Log, warn: Log) -> boo
     except ImportError:
         warn("the pseudo stage is not available in this build; fitting without pseudo-labels")
         return False
-    run_pseudo(bundle_path, _upstream_config(bundle_path, "pseudo", PseudoConfig), device=device, log=log, warn=warn)
+    run_pseudo(bundle_path, _upstream_config(bundle_path, "pseudo", PseudoConfig), device=device, progress=log,
+               warn=warn)
     return True
