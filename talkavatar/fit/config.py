@@ -21,6 +21,8 @@ PRESETS = {
                     pseudo_batch=4),
 }
 PRESET_FIELDS = tuple(PRESETS["tiny"])
+# Settings of the pseudo stage when `talkavatar fit PHOTO` runs it itself (defaults for fast and quality).
+PSEUDO_PRESETS = {"tiny": dict(frames=12, size=192, uv_res=128), "fast": {}, "quality": {}}
 
 
 @dataclass(frozen=True)

@@ -100,10 +100,12 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
     sums: dict[str, float] = {}
     count = 0
+    step_rng = generator.get_state()
     t0 = time.perf_counter()
     try:
         while progress.iteration < schedule.iters:
             it = progress.iteration
+            step_rng = generator.get_state()  # a checkpoint restarts this step exactly
             background = torch.rand(3, generator=generator).to(device)
             terms = objective.image_terms(params, data.photo, background, "photo", backend)
             if use_crops:
@@ -140,7 +142,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
                 on_step(progress, values)
     except KeyboardInterrupt:
         if on_interrupt is not None:
-            on_interrupt({"params": params, "optimizer": optimizer, "generator": generator, "progress": progress})
+            on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
         raise
     progress.seconds = time.perf_counter() - t0
     return progress
@@ -151,13 +153,12 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
     """Parameters, Adam moments, the RNG state and the step count. ``fingerprint`` ties it to config + inputs."""
     from safetensors.torch import save_file
 
-    params, optimizer, generator, progress = state["params"], state["optimizer"], state["generator"], \
-        state["progress"]
+    params, optimizer, progress = state["params"], state["optimizer"], state["progress"]
     tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in params.named_parameters()}
     for name in optimizer.params:
         tensors[f"adam/{name}/exp_avg"] = optimizer.exp_avg[name].cpu().contiguous()
         tensors[f"adam/{name}/exp_avg_sq"] = optimizer.exp_avg_sq[name].cpu().contiguous()
-    tensors["rng"] = generator.get_state()
+    tensors["rng"] = state["rng"]
     meta = {"fingerprint": fingerprint, "iteration": str(progress.iteration), "adam_step": str(optimizer.step_count),
             "history": json.dumps(progress.history)}
     path.parent.mkdir(parents=True, exist_ok=True)

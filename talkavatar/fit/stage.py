@@ -133,9 +133,16 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
 
     on_step, bar = _progress_bar(cfg.iters, show_progress)
     t = time.perf_counter()
-    with bar:
-        progress = run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
-                             on_step=on_step, on_interrupt=interrupted)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    # CPU scatter-adds (silhouette splats, mesh gathers' backward) are only reproducible in deterministic mode;
+    # on CUDA gsplat's atomics still vary slightly between runs.
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with bar:
+            progress = run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
+                                 on_step=on_step, on_interrupt=interrupted)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
     timings["optimise"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -213,7 +220,7 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
                   log=log, warn=warn)
         stage_seconds["track"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
-        if _run_pseudo_if_needed(bundle_path, device, log, warn):
+        if _run_pseudo_if_needed(bundle_path, config.preset, device, log, warn):
             stage_seconds["pseudo"] = round(time.perf_counter() - t, 2)
     result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
     stage_seconds["fit"] = round(result.seconds, 2)
@@ -238,8 +245,9 @@ def _upstream_config(bundle_path: Path, stage: str, config_cls):
     return config_cls()
 
 
-def _run_pseudo_if_needed(bundle_path: Path, device, log: Log, warn: Log) -> bool:
-    """Run the pseudo stage when its outputs are missing or stale; False when it was up to date or unavailable."""
+def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn: Log) -> bool:
+    """Run the pseudo stage when its outputs are missing or stale (with the settings it ran with before, else the
+    preset's, :data:`~talkavatar.fit.config.PSEUDO_PRESETS`); False when it was up to date or unavailable."""
     from talkavatar.bundle import Bundle
 
     bundle = Bundle.open(bundle_path)
@@ -251,6 +259,12 @@ def _run_pseudo_if_needed(bundle_path: Path, device, log: Log, warn: Log) -> boo
     except ImportError:
         warn("the pseudo stage is not available in this build; fitting without pseudo-labels")
         return False
-    run_pseudo(bundle_path, _upstream_config(bundle_path, "pseudo", PseudoConfig), device=device, progress=log,
-               warn=warn)
+    from dataclasses import replace
+
+    from talkavatar.fit.config import PSEUDO_PRESETS
+
+    config = _upstream_config(bundle_path, "pseudo", PseudoConfig)
+    if bundle.record("pseudo") is None:
+        config = replace(config, **PSEUDO_PRESETS[preset])
+    run_pseudo(bundle_path, config, device=device, progress=log, warn=warn)
     return True
