@@ -138,7 +138,7 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     # on CUDA gsplat's atomics still vary slightly between runs.
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        with bar:
+        with bar, torch.enable_grad():  # whatever an earlier stage in this process left switched off
             progress = run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
                                  on_step=on_step, on_interrupt=interrupted)
     finally:
