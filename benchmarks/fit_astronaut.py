@@ -79,18 +79,23 @@ def main() -> None:
     m = result.metrics
     print(f"gaussians {m['gaussians']}, iterations {m['iterations']}, backend {m['backend']}, "
           f"perceptual {m['perceptual']}, pseudo frames {m['pseudo_frames_used']}")
+    print("\n| variant | input PSNR dB | input SSIM | novel views holes % | floaters % | novel poses holes % | "
+          "floaters % | fit s |")
+    print("|---|---|---|---|---|---|---|---|")
+
+    def row(name: str, f: dict, seconds: float) -> None:
+        print(f"| {name} | {f['psnr_db']:.2f} | {f['ssim']:.4f} | {f['views_holes_pct']:.2f} | "
+              f"{f['views_floaters_pct']:.2f} | {f['poses_holes_pct']:.2f} | {f['poses_floaters_pct']:.2f} | "
+              f"{seconds:.1f} |", flush=True)
+
     table = {"full": figures(m)}
+    row("full", table["full"], result.seconds)
     if args.ablation:
         for name, change in list(ABLATIONS.items())[1:]:
             cfg = FitConfig(preset=args.preset, iters=args.iters, **change)
             r = run_fit(bundle, cfg, device=args.device, force=True, log=quiet, warn=log)
             table[name] = figures(r.metrics)
-    print("\n| variant | input PSNR dB | input SSIM | novel views holes % | floaters % | novel poses holes % | "
-          "floaters % |")
-    print("|---|---|---|---|---|---|---|")
-    for name, f in table.items():
-        print(f"| {name} | {f['psnr_db']:.2f} | {f['ssim']:.4f} | {f['views_holes_pct']:.2f} | "
-              f"{f['views_floaters_pct']:.2f} | {f['poses_holes_pct']:.2f} | {f['poses_floaters_pct']:.2f} |")
+            row(name, table[name], r.seconds)
     if args.json:
         args.json.write_text(json.dumps({"device": device, "preset": args.preset, "stages": rows,
                                          "fit_timings": result.timings, "metrics": m, "ablation": table}, indent=2))
