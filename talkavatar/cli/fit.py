@@ -26,7 +26,7 @@ def _opt(name: str, *flags: str):
 
 @report_errors
 def command(
-    input: Annotated[Path, typer.Argument(help="Photo or video of one person, or an avatar bundle directory.",
+    input: Annotated[Path, typer.Argument(help="Photo of one person (JPEG/PNG/...), or an avatar bundle directory.",
                                           show_default=False)],
     bundle: Annotated[Optional[Path], typer.Option(
         "--bundle", "-o", "-b", help="Bundle directory to write. [default: <input stem>.avatar here, or INPUT]",
