@@ -30,15 +30,15 @@ class FitConfig:
     preset: str = setting("fast", "Speed/quality preset: tiny (CPU, ~1 min), fast (GPU default) or quality.")
     iters: Optional[int] = setting(None, "Optimisation steps. (preset tiny/fast/quality: 160/1200/8000)")
     uv_res: Optional[int] = setting(None, "UV map resolution: one Gaussian per covered texel (512 -> ~150k). "
-                                          "[default: from the preset: 64/512/512]")
+                                          "(preset tiny/fast/quality: 64/512/512)")
     image_size: Optional[int] = setting(None, "Longer side of the input photo as fitted, px. "
-                                              "[default: from the preset: 160/512/1024]")
+                                              "(preset tiny/fast/quality: 160/512/1024)")
     crop_size: Optional[int] = setting(None, "Side of the face and hand crops rendered for their own loss, px. "
-                                             "[default: from the preset: 48/192/256]")
+                                             "(preset tiny/fast/quality: 48/192/256)")
     pseudo_frames: Optional[int] = setting(None, "Use at most this many pseudo-label frames (evenly spaced). "
-                                                 "[default: from the preset: 8/64/256]")
+                                                 "(preset tiny/fast/quality: 8/64/256)")
     pseudo_size: Optional[int] = setting(None, "Longer side of the pseudo frames as fitted, px. "
-                                               "[default: from the preset: 96/384/512]")
+                                               "(preset tiny/fast/quality: 96/384/512)")
     pseudo_batch: Optional[int] = setting(None, "Pseudo frames per step. (preset tiny/fast/quality: 1/2/4)")
     seed: int = setting(0, "Random seed; the same bundle, seed and settings give the same avatar on one device.")
     perceptual: str = setting("auto", "Perceptual distance on pseudo frames: auto (LPIPS-VGG when its weights are "
