@@ -2,15 +2,74 @@
 
 from __future__ import annotations
 
-from talkavatar.cli.common import report_errors
-from talkavatar.errors import NotBuiltYet
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from talkavatar.cli.common import ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, is_interactive, log, report_errors, \
+    warn
+from talkavatar.config import help_for, resolve
+from talkavatar.fit.config import FitConfig
 
 NAME = "fit"
 HELP = "Learn the Gaussian avatar from the photo and its pseudo-labels (runs track and pseudo when needed)."
-EPILOG = "Examples:  talkavatar fit photo.jpg ; talkavatar fit photo.jpg --preset tiny"
+EPILOG = ("Examples:  talkavatar fit photo.jpg ; talkavatar fit photo.jpg --preset tiny --device cpu ; "
+          "talkavatar fit photo.avatar --resume --json")
 NO_ARGS_IS_HELP = False
+CONFIG = FitConfig
+
+
+def _opt(name: str, *flags: str):
+    return typer.Option(*flags, help=help_for(FitConfig, name), show_default=False)
 
 
 @report_errors
-def command() -> None:
-    raise NotBuiltYet(NAME)
+def command(
+    input: Annotated[Path, typer.Argument(help="Photo of one person (JPEG/PNG/...), or an avatar bundle directory.",
+                                          show_default=False)],
+    bundle: Annotated[Optional[Path], typer.Option(
+        "--bundle", "-o", "-b", help="Bundle directory to write. [default: <input stem>.avatar here, or INPUT]",
+        show_default=False)] = None,
+    preset: Annotated[Optional[str], _opt("preset", "--preset")] = None,
+    iters: Annotated[Optional[int], _opt("iters", "--iters")] = None,
+    uv_res: Annotated[Optional[int], _opt("uv_res", "--uv-res")] = None,
+    image_size: Annotated[Optional[int], _opt("image_size", "--image-size")] = None,
+    crop_size: Annotated[Optional[int], _opt("crop_size", "--crop-size")] = None,
+    pseudo_frames: Annotated[Optional[int], _opt("pseudo_frames", "--pseudo-frames")] = None,
+    pseudo_size: Annotated[Optional[int], _opt("pseudo_size", "--pseudo-size")] = None,
+    pseudo_batch: Annotated[Optional[int], _opt("pseudo_batch", "--pseudo-batch")] = None,
+    seed: Annotated[Optional[int], _opt("seed", "--seed")] = None,
+    perceptual: Annotated[Optional[str], _opt("perceptual", "--perceptual")] = None,
+    pseudo_weight: Annotated[Optional[float], _opt("pseudo_weight", "--pseudo-weight")] = None,
+    mesh_weight: Annotated[Optional[float], _opt("mesh_weight", "--mesh-weight")] = None,
+    crop_weight: Annotated[Optional[float], _opt("crop_weight", "--crop-weight")] = None,
+    warmup: Annotated[Optional[float], _opt("warmup", "--warmup")] = None,
+    isotropic: Annotated[Optional[bool], typer.Option("--isotropic/--anisotropic",
+                                                      help=help_for(FitConfig, "isotropic"),
+                                                      show_default=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint an interrupted fit left "
+                                                          "(same settings and inputs).")] = False,
+    config: ConfigOpt = None,
+    device: DeviceOpt = None,
+    force: ForceOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    settings = resolve(FitConfig, NAME, config, {
+        "preset": preset, "iters": iters, "uv_res": uv_res, "image_size": image_size, "crop_size": crop_size,
+        "pseudo_frames": pseudo_frames, "pseudo_size": pseudo_size, "pseudo_batch": pseudo_batch, "seed": seed,
+        "perceptual": perceptual, "pseudo_weight": pseudo_weight, "mesh_weight": mesh_weight,
+        "crop_weight": crop_weight, "warmup": warmup, "isotropic": isotropic})
+    from talkavatar.fit.stage import fit_input
+
+    result, stages = fit_input(input, bundle, settings, device=device, force=force, resume=resume, log=log,
+                               warn=warn, show_progress=is_interactive())
+    out = {**result.as_dict(), "stage_seconds": stages}
+    m = result.metrics
+    human = str(result.bundle)
+    if "input_view" in m:
+        human += (f"\n  input view: masked PSNR {m['input_view']['masked_psnr_db']:.2f} dB, SSIM "
+                  f"{m['input_view']['masked_ssim']:.4f}; novel views/poses: holes <= "
+                  f"{100 * m['novel_max_hole_fraction']:.2f} %, floaters <= {100 * m['novel_max_floater_fraction']:.2f} %"
+                  f"\n  {m.get('gaussians', '?')} Gaussians, " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+    emit(out, json, human)

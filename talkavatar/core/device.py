@@ -1,0 +1,22 @@
+"""Resolving a ``--device`` value (auto, cpu, cuda, cuda:N) to a torch device."""
+
+from __future__ import annotations
+
+import torch
+
+from talkavatar.errors import MissingDependency
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``auto``/None: CUDA when available, else CPU. Raises MissingDependency when CUDA is asked for and absent."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise MissingDependency(f"--device {name} asked for CUDA, which is not available here",
+                                tip="use --device cpu (or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        from talkavatar.errors import UsageError
+
+        raise UsageError(f"unknown device {name!r}", tip="use auto, cpu, cuda or cuda:N") from None

@@ -1,0 +1,74 @@
+"""`FitConfig`: the settings of the fit stage (one field per CLI option of `talkavatar fit`).
+
+Fields left at None take their value from the preset (:data:`PRESETS`); :meth:`FitConfig.effective` fills them in,
+and the effective config is what the bundle records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from talkavatar.config import setting
+
+PRESETS = {
+    # iters, uv_res, image_size (longer side, px), crop_size (px), pseudo_frames, pseudo_size (px), pseudo_batch
+    "tiny": dict(iters=160, uv_res=64, image_size=160, crop_size=48, pseudo_frames=8, pseudo_size=96,
+                 pseudo_batch=1),
+    "fast": dict(iters=1200, uv_res=512, image_size=512, crop_size=192, pseudo_frames=64, pseudo_size=384,
+                 pseudo_batch=2),
+    "quality": dict(iters=8000, uv_res=512, image_size=1024, crop_size=256, pseudo_frames=256, pseudo_size=512,
+                    pseudo_batch=4),
+}
+PRESET_FIELDS = tuple(PRESETS["tiny"])
+# Settings of the pseudo stage when `talkavatar fit PHOTO` runs it itself (defaults for fast and quality).
+PSEUDO_PRESETS = {"tiny": dict(frames=12, size=192, uv_res=128), "fast": {}, "quality": {}}
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    preset: str = setting("fast", "Speed/quality preset: tiny (CPU, ~1 min), fast (GPU default) or quality.")
+    iters: Optional[int] = setting(None, "Optimisation steps. (preset tiny/fast/quality: 160/1200/8000)")
+    uv_res: Optional[int] = setting(None, "UV map resolution: one Gaussian per covered texel (512 -> ~150k). "
+                                          "(preset tiny/fast/quality: 64/512/512)")
+    image_size: Optional[int] = setting(None, "Longer side of the input photo as fitted, px. "
+                                              "(preset tiny/fast/quality: 160/512/1024)")
+    crop_size: Optional[int] = setting(None, "Side of the face and hand crops rendered for their own loss, px. "
+                                             "(preset tiny/fast/quality: 48/192/256)")
+    pseudo_frames: Optional[int] = setting(None, "Use at most this many pseudo-label frames (evenly spaced). "
+                                                 "(preset tiny/fast/quality: 8/64/256)")
+    pseudo_size: Optional[int] = setting(None, "Longer side of the pseudo frames as fitted, px. "
+                                               "(preset tiny/fast/quality: 96/384/512)")
+    pseudo_batch: Optional[int] = setting(None, "Pseudo frames per step. (preset tiny/fast/quality: 1/2/4)")
+    seed: int = setting(0, "Random seed; the same bundle, seed and settings give the same avatar on one device.")
+    perceptual: str = setting("auto", "Perceptual distance on pseudo frames: auto (LPIPS-VGG when its weights are "
+                                      "present locally, else efficientnet), lpips or efficientnet.")
+    pseudo_weight: float = setting(1.0, "Scale of the perceptual loss on pseudo frames (0: ignore pseudo-labels).")
+    mesh_weight: float = setting(1.0, "Scale of the mesh regularisers: normal consistency, mask, Laplacian, "
+                                      "|dX - Bary(dT)| (0: off).")
+    crop_weight: float = setting(1.0, "Scale of the extra face and hand crop losses (0: off).")
+    warmup: float = setting(0.3, "Fraction of the steps before the pseudo-frame loss starts.")
+    isotropic: bool = setting(True, "One scale per Gaussian (generalises better to new views and poses).")
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
+        for name in PRESET_FIELDS:
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name, low in (("uv_res", 8), ("image_size", 64), ("crop_size", 32), ("pseudo_size", 64)):
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise ValueError(f"{name} must be at least {low}")
+        if self.perceptual not in ("auto", "lpips", "efficientnet"):
+            raise ValueError(f"perceptual must be auto, lpips or efficientnet, not {self.perceptual!r}")
+        if min(self.pseudo_weight, self.mesh_weight, self.crop_weight) < 0:
+            raise ValueError("loss weights must be non-negative")
+        if not 0 <= self.warmup < 1:
+            raise ValueError("warmup must be in [0, 1)")
+
+    def effective(self) -> "FitConfig":
+        """This config with every preset-dependent field filled in."""
+        values = {k: v for k, v in PRESETS[self.preset].items() if getattr(self, k) is None}
+        return replace(self, **values)

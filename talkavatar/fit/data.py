@@ -1,0 +1,263 @@
+"""What the fit learns from, read from a bundle and brought to the training resolutions.
+
+Images here are sRGB floats in 0..1, channels-last; masks are 0..1. Cameras are scaled with the images (pixel
+centres at +0.5 keep their meaning: continuous image coordinates scale by the same factor).
+
+Inputs (see ``man/talkavatar-bundle.5``): ``source/image.png``; ``track/params.safetensors`` (frame 0 is the input
+view), ``track/rig.safetensors``, ``track/mask.png``, ``track/detections.safetensors`` (face and hand crops);
+optional ``pseudo/`` outputs: ``frames/NNNNN.png`` (RGBA, alpha = mask), ``params.safetensors``, ``texture.png``
+(completed UV texture, sRGB, row 0 = v 1) and ``proxy.safetensors`` (proxy vertex offsets); ``pseudo/rig.safetensors``
+replaces the track rig when present (e.g. with a mouth interior).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA
+from talkavatar.core.body.rig import Rig
+from talkavatar.core.cameras import Cameras
+from talkavatar.errors import InvalidInput
+
+TRACK_SCHEMA = "talkavatar.track"
+DETECTIONS_SCHEMA = "talkavatar.detections"
+PSEUDO_SCHEMA = "talkavatar.pseudo"
+PROXY_SCHEMA = "talkavatar.proxy"
+PROXY_TENSOR = "vertex_offsets"
+FACE_CROP_MARGIN = 1.35  # crop side / landmark bounding-box side
+HAND_CROP_MARGIN = 1.8
+MIN_CROP_FRACTION = 0.06  # crops are at least this fraction of the longer image side
+
+
+@dataclass(frozen=True)
+class Poses:
+    """joint_rotations [B, 55, 3]; root_translation [B, 3]; arkit_weights [B, 52]."""
+
+    joint_rotations: torch.Tensor
+    root_translation: torch.Tensor
+    arkit_weights: torch.Tensor
+
+    def __getitem__(self, index) -> "Poses":
+        return Poses(self.joint_rotations[index], self.root_translation[index], self.arkit_weights[index])
+
+    def to(self, device=None, dtype=None) -> "Poses":
+        return Poses(*(t.to(device=device, dtype=dtype) for t in
+                       (self.joint_rotations, self.root_translation, self.arkit_weights)))
+
+    def __len__(self) -> int:
+        return int(self.joint_rotations.shape[0])
+
+
+@dataclass(frozen=True)
+class Views:
+    """Target images seen by cameras under poses: ``rgb`` [B, H, W, 3] sRGB, ``mask`` [B, H, W]; ``poses`` B
+    poses (one per image, or one for all)."""
+
+    rgb: torch.Tensor
+    mask: torch.Tensor
+    cameras: Cameras
+    poses: Poses
+
+    def select(self, index: torch.Tensor) -> "Views":
+        """The views at ``index`` [K] (long)."""
+        cams = Cameras(self.cameras.world_to_camera[index], self.cameras.K[index], self.cameras.width,
+                       self.cameras.height)
+        return Views(self.rgb[index], self.mask[index], cams, self.poses[index])
+
+    def to(self, device=None, dtype=None) -> "Views":
+        return Views(self.rgb.to(device=device, dtype=dtype), self.mask.to(device=device, dtype=dtype),
+                     self.cameras.to(device, dtype), self.poses.to(device, dtype))
+
+
+@dataclass(frozen=True)
+class FitData:
+    """rig; ``photo``: the input view at training size; ``crops``: face/hand crops of the photo (may be empty, then
+    None) with ``crop_names``; ``pseudo``: pseudo frames or None; ``texture``: [R, R, 3] sRGB UV texture or None;
+    ``proxy_offsets``: [V, 3] or None; ``inputs``: bundle-relative paths read (for the stage record)."""
+
+    rig: Rig
+    photo: Views
+    crops: Views | None
+    crop_names: tuple[str, ...]
+    pseudo: Views | None
+    texture: torch.Tensor | None
+    proxy_offsets: torch.Tensor | None
+    inputs: tuple[str, ...]
+
+    def to(self, device=None, dtype=None) -> "FitData":
+        def move(v):
+            return None if v is None else v.to(device, dtype)
+
+        return FitData(self.rig.to(device, dtype), self.photo.to(device, dtype), move(self.crops), self.crop_names,
+                       move(self.pseudo), move(self.texture), move(self.proxy_offsets), self.inputs)
+
+
+def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 [H, W] or [H, W, C] -> float32 0..1 at (width, height), area-averaged when shrinking."""
+    from PIL import Image
+
+    img = Image.fromarray(image)
+    if img.size != (width, height):
+        img = img.resize((width, height), Image.BOX if width < img.size[0] else Image.BICUBIC)
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def scaled_size(width: int, height: int, longer: int) -> tuple[int, int, float, float]:
+    """(new width, new height, x scale, y scale) with the longer side ``longer``."""
+    s = longer / max(width, height)
+    w, h = max(1, round(width * s)), max(1, round(height * s))
+    return w, h, w / width, h / height
+
+
+def scale_intrinsics(K: torch.Tensor, sx: float, sy: float) -> torch.Tensor:
+    """K [..., 3, 3] for an image scaled by (sx, sy)."""
+    K = K.clone()
+    K[..., 0, :] *= sx
+    K[..., 1, :] *= sy
+    return K
+
+
+def _poses(tensors: dict, index) -> Poses:
+    return Poses(*(torch.from_numpy(np.asarray(tensors[k][index], np.float32))
+                   for k in ("joint_rotations", "root_translation", "arkit_weights")))
+
+
+def crop_boxes(detections: dict, width: int, height: int) -> list[tuple[str, float, float, float]]:
+    """Square crops (name, x0, y0, side) in full-resolution pixels of frame 0 around the face and present hands."""
+    boxes = []
+    groups = (("face", "face", "face_present", FACE_CROP_MARGIN),
+              ("left_hand", "left_hand", "left_hand_present", HAND_CROP_MARGIN),
+              ("right_hand", "right_hand", "right_hand_present", HAND_CROP_MARGIN))
+    for name, key, present, margin in groups:
+        if key not in detections or not int(np.asarray(detections[present])[0]):
+            continue
+        xy = np.asarray(detections[key][0], np.float64)[:, :2]
+        xy = xy[np.isfinite(xy).all(1)]
+        if len(xy) < 3:
+            continue
+        lo, hi = xy.min(0), xy.max(0)
+        side = max(float((hi - lo).max()) * margin, MIN_CROP_FRACTION * max(width, height))
+        side = min(side, float(min(width, height)))
+        centre = (lo + hi) / 2
+        x0 = float(np.clip(centre[0] - side / 2, 0, width - side))
+        y0 = float(np.clip(centre[1] - side / 2, 0, height - side))
+        boxes.append((name, x0, y0, side))
+    return boxes
+
+
+def crop_views(photo: np.ndarray, mask: np.ndarray, K_full: torch.Tensor, w2c: torch.Tensor, poses: Poses,
+               boxes: list[tuple[str, float, float, float]], size: int) -> Views:
+    """Crops of the full-resolution ``photo`` [H, W, 3] uint8 and ``mask`` [H, W] uint8 as ``size``² views with
+    matching cameras (the full camera shifted and scaled)."""
+    from PIL import Image
+
+    rgbs, masks, Ks = [], [], []
+    for _, x0, y0, side in boxes:
+        box = (x0, y0, x0 + side, y0 + side)
+        rgbs.append(np.asarray(Image.fromarray(photo).resize((size, size), Image.BOX, box=box), np.float32) / 255)
+        masks.append(np.asarray(Image.fromarray(mask).resize((size, size), Image.BOX, box=box), np.float32) / 255)
+        K = K_full.clone()
+        K[0, 2] -= x0
+        K[1, 2] -= y0
+        Ks.append(scale_intrinsics(K, size / side, size / side))
+    n = len(boxes)
+    cams = Cameras(w2c.expand(n, 4, 4).clone(), torch.stack(Ks), size, size)
+    return Views(torch.from_numpy(np.stack(rgbs)), torch.from_numpy(np.stack(masks)), cams,
+                 Poses(*(t.expand(n, *t.shape[1:]) for t in (poses.joint_rotations, poses.root_translation,
+                                                              poses.arkit_weights))))
+
+
+def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, pseudo_size: int,
+                  use_pseudo: bool = True) -> FitData:
+    """Read the bundle's track outputs and, when the pseudo stage exists, its outputs.
+
+    Pseudo *frames* are loaded only with ``use_pseudo``; the pseudo texture, proxy and rig initialise the avatar
+    whenever the pseudo stage exists.
+    """
+    bundle.require("track", by="fit")
+    if "source/image.png" not in (bundle.record("source") or {}).get("outputs", {}):
+        raise InvalidInput(f"{bundle.root}: the source is a video; fit learns from one photo (source/image.png)",
+                           tip="fit a photo of the person, and give the video to `talkavatar pseudo --import-video`")
+    inputs = ["source/image.png", "track/params.safetensors", "track/mask.png"]
+    photo = bundle.read_png("source/image.png")
+    if photo.ndim == 2:
+        photo = np.repeat(photo[..., None], 3, -1)
+    photo = photo[..., :3]
+    mask = bundle.read_png("track/mask.png")
+    if mask.ndim == 3:
+        mask = mask[..., 0]
+    params, _ = bundle.read_tensors("track/params.safetensors", TRACK_SCHEMA)
+    full_w, full_h = (int(x) for x in params["image_size"])
+    if photo.shape[:2] != (full_h, full_w) or mask.shape != (full_h, full_w):
+        raise InvalidInput(f"{bundle.root}: source/image.png, track/mask.png and track/params.safetensors disagree "
+                           "on the image size", tip=f"rerun `talkavatar track -b {bundle.root} --force`")
+    w, h, sx, sy = scaled_size(full_w, full_h, image_size)
+    K_full = torch.from_numpy(np.asarray(params["intrinsics"][0], np.float32))
+    w2c = torch.from_numpy(np.asarray(params["world_to_camera"][0], np.float32))
+    pose0 = _poses(params, slice(0, 1))
+    cam = Cameras(w2c[None], scale_intrinsics(K_full, sx, sy)[None], w, h)
+    views = Views(torch.from_numpy(resize(photo, w, h))[None], torch.from_numpy(resize(mask, w, h))[None], cam, pose0)
+
+    crops, names = None, ()
+    if bundle.record("track") and "track/detections.safetensors" in bundle.record("track")["outputs"]:
+        detections, _ = bundle.read_tensors("track/detections.safetensors", DETECTIONS_SCHEMA)
+        inputs.append("track/detections.safetensors")
+        boxes = crop_boxes(detections, full_w, full_h)
+        if boxes:
+            crops = crop_views(photo, mask, K_full, w2c, pose0, boxes, crop_size)
+            names = tuple(b[0] for b in boxes)
+
+    rig_rel = "track/rig.safetensors"
+    pseudo = texture = proxy = None
+    if bundle.record("pseudo") is not None:
+        record = bundle.require("pseudo", by="fit")
+        outputs = record["outputs"]
+        if "pseudo/rig.safetensors" in outputs:
+            rig_rel = "pseudo/rig.safetensors"
+        if "pseudo/texture.png" in outputs:
+            tex = bundle.read_png("pseudo/texture.png")
+            texture = torch.from_numpy(np.asarray(tex[..., :3], np.float32) / 255)
+            inputs.append("pseudo/texture.png")
+        if "pseudo/proxy.safetensors" in outputs:
+            proxy_tensors, _ = bundle.read_tensors("pseudo/proxy.safetensors", PROXY_SCHEMA)
+            proxy = torch.from_numpy(np.asarray(proxy_tensors[PROXY_TENSOR], np.float32))
+            inputs.append("pseudo/proxy.safetensors")
+        if use_pseudo and pseudo_frames > 0 and "pseudo/params.safetensors" in outputs:
+            pseudo = _pseudo_views(bundle, outputs, pseudo_frames, pseudo_size, inputs)
+    rig = Rig.from_tensors(*bundle.read_tensors(rig_rel, RIG_SCHEMA))
+    inputs.append(rig_rel)
+    if proxy is not None and proxy.shape != rig.vertices.shape:
+        raise InvalidInput(f"{bundle.root}: pseudo/proxy.safetensors has {list(proxy.shape)} offsets for a rig of "
+                           f"{rig.vertices.shape[0]} vertices", tip=f"rerun `talkavatar pseudo -b {bundle.root}`")
+    return FitData(rig.to(dtype=torch.float32), views, crops, names, pseudo, texture, proxy, tuple(inputs))
+
+
+def _pseudo_views(bundle, outputs: dict, count: int, size: int, inputs: list) -> Views | None:
+    params, _ = bundle.read_tensors("pseudo/params.safetensors", PSEUDO_SCHEMA)
+    inputs.append("pseudo/params.safetensors")
+    total = int(params["joint_rotations"].shape[0])
+    frames = [f"pseudo/frames/{i:05d}.png" for i in range(total)]
+    available = [i for i, rel in enumerate(frames) if rel in outputs]
+    if not available:
+        return None
+    pick = [available[int(round(j))] for j in np.linspace(0, len(available) - 1, min(count, len(available)))]
+    pick = sorted(set(pick))
+    full_w, full_h = (int(x) for x in params["image_size"])
+    w, h, sx, sy = scaled_size(full_w, full_h, size)
+    rgbs, masks = [], []
+    for i in pick:
+        rgba = bundle.read_png(frames[i])
+        inputs.append(frames[i])
+        if rgba.ndim != 3 or rgba.shape[2] != 4:
+            raise InvalidInput(f"{bundle.root}: {frames[i]} is not RGBA", tip=f"rerun `talkavatar pseudo -b {bundle.root}`")
+        small = resize(rgba, w, h)
+        rgbs.append(small[..., :3])
+        masks.append(small[..., 3])
+    index = np.array(pick)
+    K = scale_intrinsics(torch.from_numpy(np.asarray(params["intrinsics"][index], np.float32)), sx, sy)
+    cams = Cameras(torch.from_numpy(np.asarray(params["world_to_camera"][index], np.float32)), K, w, h)
+    return Views(torch.from_numpy(np.stack(rgbs)), torch.from_numpy(np.stack(masks)), cams, _poses(params, index))

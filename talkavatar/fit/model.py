@@ -1,0 +1,78 @@
+"""The learnable avatar: the tensors the optimiser changes, and the :class:`~talkavatar.core.avatar.Avatar` they
+make. Gaussian rotations stay at the identity (isotropic Gaussians, One Shot One Talk §3.4); with
+``isotropic=False`` each Gaussian learns three scales and a rotation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from talkavatar.core.avatar import Avatar
+from talkavatar.core.binding import Binding
+from talkavatar.core.body.rig import Rig
+from talkavatar.core.color import srgb_to_linear
+
+# Adam learning rates per parameter (3DGS's for appearance; deformation fields after One Shot One Talk §3.4, scaled
+# up for short schedules by :func:`learning_rates`).
+BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "log_scales": 5e-3,
+                       "opacity_logit": 2.5e-2, "quats": 1e-3}
+
+
+def learning_rates(iters: int) -> dict[str, float]:
+    """Per-parameter learning rates: the base rates, raised by sqrt(2000 / iters) for schedules under 2000 steps."""
+    boost = max(1.0, (2000 / iters) ** 0.5)
+    return {k: v * boost for k, v in BASE_LEARNING_RATES.items()}
+
+
+class AvatarParameters(nn.Module):
+    """offsets dX [N, 3]; rgb [N, 3] linear; log_scales [N, 1] (isotropic) or [N, 3]; quats [N, 4] (learned only
+    when anisotropic); opacity_logit [N]; vertex_offsets dT [V, 3]."""
+
+    def __init__(self, avatar: Avatar, isotropic: bool = True):
+        super().__init__()
+        self.rig, self.binding, self.isotropic = avatar.rig, avatar.binding, isotropic
+        self.offsets = nn.Parameter(avatar.offsets.clone())
+        self.rgb = nn.Parameter(avatar.rgb.clone())
+        scales = avatar.log_scales.mean(-1, keepdim=True) if isotropic else avatar.log_scales
+        self.log_scales = nn.Parameter(scales.clone())
+        self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())
+        self.vertex_offsets = nn.Parameter(avatar.vertex_offsets.clone())
+        if isotropic:
+            self.register_buffer("quats", avatar.quats.clone())
+        else:
+            self.quats = nn.Parameter(avatar.quats.clone())
+
+    @classmethod
+    def initial(cls, rig: Rig, uv_res: int, texture_srgb: torch.Tensor | None, proxy_offsets: torch.Tensor | None,
+                isotropic: bool = True) -> "AvatarParameters":
+        """Gaussians on the rig's UV map, coloured from ``texture_srgb`` [T, T, 3] (resampled to ``uv_res``) and
+        moved onto the proxy surface ``proxy_offsets`` [V, 3] (dT = proxy, dX = Bary(dT)) when given."""
+        texture = None
+        if texture_srgb is not None:
+            t = texture_srgb.permute(2, 0, 1)[None]
+            if t.shape[-1] != uv_res:
+                t = torch.nn.functional.interpolate(t, size=(uv_res, uv_res), mode="area" if t.shape[-1] > uv_res
+                                                    else "bilinear")
+            texture = srgb_to_linear(t[0].permute(1, 2, 0).clamp(0, 1))
+        avatar = Avatar.on_surface(rig, uv_res, texture)
+        if proxy_offsets is not None:
+            dT = proxy_offsets.to(rig.vertices)
+            dX = Binding.interpolate(avatar.binding, dT[None], rig.faces)[0]
+            from dataclasses import replace
+
+            avatar = replace(avatar, offsets=dX, vertex_offsets=dT.clone())
+        return cls(avatar, isotropic)
+
+    def avatar(self) -> Avatar:
+        """The current avatar (differentiable in the parameters)."""
+        n = self.binding.count
+        return Avatar(self.rig, self.binding, offsets=self.offsets, rgb=self.rgb.clamp(0, 1),
+                      log_scales=self.log_scales.expand(n, 3), quats=self.quats,
+                      opacity_logit=self.opacity_logit, vertex_offsets=self.vertex_offsets)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Keep values in range after a step: colours in 0..1, scales within [1e-4, 0.05] m."""
+        self.rgb.clamp_(0, 1)
+        self.log_scales.clamp_(-9.2, -3.0)

@@ -1,0 +1,189 @@
+"""The optimisation loop: Adam with per-parameter learning rates, the §3.3 objective, pseudo frames after a
+warm-up, checkpoints (Ctrl-C saves one; a run can resume from it)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from talkavatar.fit.data import FitData
+from talkavatar.fit.model import AvatarParameters
+from talkavatar.fit.objective import LossWeights, Objective, weighted_total
+
+FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
+
+
+class Adam:
+    """Adam (Kingma & Ba) over named parameters, one learning rate each; its state is plain tensors, which makes
+    checkpoints simple (and avoids importing torch.optim, whose first use costs seconds of imports on CPU)."""
+
+    def __init__(self, named: dict[str, torch.Tensor], rates: dict[str, float], betas=(0.9, 0.999), eps=1e-15):
+        self.params, self.rates, self.betas, self.eps = named, dict(rates), betas, eps
+        self.step_count = 0
+        self.exp_avg = {k: torch.zeros_like(p) for k, p in named.items()}
+        self.exp_avg_sq = {k: torch.zeros_like(p) for k, p in named.items()}
+
+    def zero_grad(self) -> None:
+        for p in self.params.values():
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr_scale: float = 1.0) -> None:
+        self.step_count += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1 ** self.step_count, 1 - b2 ** self.step_count
+        for name, p in self.params.items():
+            if p.grad is None:
+                continue
+            m, v = self.exp_avg[name], self.exp_avg_sq[name]
+            m.mul_(b1).add_(p.grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            p.addcdiv_(m / c1, (v / c2).sqrt_().add_(self.eps), value=-self.rates[name] * lr_scale)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step."""
+
+    iters: int
+    warmup: int
+    pseudo_batch: int
+
+
+@dataclass
+class Progress:
+    """What the loop has done: ``iteration`` steps, the running mean of each term over the last steps
+    (``recent``), a loss history (every ``history_every`` steps) and seconds spent."""
+
+    iteration: int = 0
+    recent: dict[str, float] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    backend: str = ""
+
+
+def _decay(iteration: int, iters: int) -> float:
+    return FINAL_LR_FRACTION ** (iteration / max(iters, 1))
+
+
+def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
+              rates: dict[str, float], distance, seed: int, *, backend: str = "auto",
+              resume: dict | None = None, on_step: Callable[[Progress, dict], None] | None = None,
+              on_interrupt: Callable[[dict], None] | None = None) -> Progress:
+    """Optimise ``params`` in place for ``schedule.iters`` steps (from ``resume['iteration']`` when resuming).
+
+    ``distance``: a perceptual distance (``None`` when pseudo frames are unused). ``on_interrupt`` receives the
+    loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
+    """
+    device = params.offsets.device
+    optimizer = Adam(dict(params.named_parameters()), rates)
+    generator = torch.Generator().manual_seed(seed)
+    progress = Progress()
+    if resume is not None:
+        optimizer.step_count = resume["adam_step"]
+        for name in optimizer.params:
+            optimizer.exp_avg[name].copy_(resume["exp_avg"][name])
+            optimizer.exp_avg_sq[name].copy_(resume["exp_avg_sq"][name])
+        generator.set_state(resume["generator"])
+        progress.iteration = resume["iteration"]
+        progress.history = resume.get("history", [])
+    objective = Objective(params, data.photo, seed)
+    use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
+    use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets, weights.lap_scales,
+                    weights.lap_rgb))
+    use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
+    sums: dict[str, float] = {}
+    count = 0
+    step_rng = generator.get_state()
+    t0 = time.perf_counter()
+    try:
+        while progress.iteration < schedule.iters:
+            it = progress.iteration
+            step_rng = generator.get_state()  # a checkpoint restarts this step exactly
+            background = torch.rand(3, generator=generator).to(device)
+            terms = objective.image_terms(params, data.photo, background, "photo", backend)
+            if use_crops:
+                terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
+            if use_pseudo and it >= schedule.warmup:
+                pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
+                terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(device)), background,
+                                                    distance, backend))
+            if use_mesh:
+                terms.update(objective.mesh_terms(params, data.photo))
+            loss = weighted_total(terms, weights)
+            if not torch.isfinite(loss):
+                from talkavatar.errors import StageFailed
+
+                raise StageFailed(f"the fit diverged at step {it} (loss {float(loss)})",
+                                  tip="try another --seed or a smaller --iters")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step(_decay(it, schedule.iters))
+            params.project_()
+            progress.iteration = it + 1
+            values = {k: float(v.detach()) for k, v in terms.items()}
+            values["total"] = float(loss.detach())
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            every = max(1, schedule.iters // 20)
+            if progress.iteration % every == 0 or progress.iteration == schedule.iters:
+                progress.recent = {k: v / count for k, v in sums.items()}
+                progress.history.append({"step": progress.iteration, **{k: round(v, 6) for k, v in
+                                                                         progress.recent.items()}})
+                sums, count = {}, 0
+            if on_step is not None:
+                on_step(progress, values)
+    except KeyboardInterrupt:
+        if on_interrupt is not None:
+            on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
+        raise
+    progress.seconds = time.perf_counter() - t0
+    return progress
+
+
+# ---- checkpoints (safetensors; outside the bundle's committed stages) -------------------------------------------
+def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
+    """Parameters, Adam moments, the RNG state and the step count. ``fingerprint`` ties it to config + inputs."""
+    from safetensors.torch import save_file
+
+    params, optimizer, progress = state["params"], state["optimizer"], state["progress"]
+    tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in params.named_parameters()}
+    for name in optimizer.params:
+        tensors[f"adam/{name}/exp_avg"] = optimizer.exp_avg[name].cpu().contiguous()
+        tensors[f"adam/{name}/exp_avg_sq"] = optimizer.exp_avg_sq[name].cpu().contiguous()
+    tensors["rng"] = state["rng"]
+    meta = {"fingerprint": fingerprint, "iteration": str(progress.iteration), "adam_step": str(optimizer.step_count),
+            "history": json.dumps(progress.history)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, params: AvatarParameters) -> tuple[str, dict]:
+    """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    names = [name for name, _ in params.named_parameters()]
+    with torch.no_grad():
+        for name, p in params.named_parameters():
+            p.copy_(tensors[f"param/{name}"].to(p))
+    return meta["fingerprint"], {
+        "adam_step": int(meta["adam_step"]), "generator": tensors["rng"], "iteration": int(meta["iteration"]),
+        "history": json.loads(meta["history"]),
+        "exp_avg": {n: tensors[f"adam/{n}/exp_avg"] for n in names},
+        "exp_avg_sq": {n: tensors[f"adam/{n}/exp_avg_sq"] for n in names}}
+
+
+def warmup_steps(iters: int, fraction: float) -> int:
+    return int(math.floor(iters * fraction))
