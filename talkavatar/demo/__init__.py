@@ -1,0 +1,1 @@
+"""The demo: the whole pipeline on the bundled sample photo and speech (``talkavatar demo``)."""
