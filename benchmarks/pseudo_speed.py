@@ -3,7 +3,8 @@
 
 Input: a bundle that `talkavatar track` made (``source/image.png``, ``track/params.safetensors``,
 ``track/rig.safetensors``, ``track/mask.png``). Files are read directly with safetensors/PIL (no bundle schema
-validation, so the device image needs no jsonschema or body-model package: the baked rig is all it poses).
+validation; no body-model package: the baked rig is all it poses). ``talkavatar.motion`` still imports the bundle
+layer, so ``jsonschema`` must be importable.
 
 Steps timed: proxy (silhouette-driven clothing offsets), texture (inverse mapping + completion), input view
 (re-render of the photo's pose and view, PSNR inside the person mask), sample (library poses + orbit cameras),
