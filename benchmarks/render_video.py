@@ -134,7 +134,7 @@ def main() -> None:
     inputs: dict = {"audio": audio}
     drive_record = None
     if args.motion:
-        from talkavatar.audio.load import file_sha256
+        from talkavatar.bundle import sha256_file as file_sha256
 
         motion = load_motion(args.motion)
         motion.audio = {"path": str(Path(audio).resolve()), "sha256": file_sha256(Path(audio)), "offset_seconds": 0.0}

@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from talkavatar.render.audio_track import ffmpeg_exe
+from talkavatar.ffmpeg import ffmpeg_exe
 
 
 @dataclass

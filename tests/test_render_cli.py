@@ -77,7 +77,7 @@ def test_start_and_duration_cut_audio_and_video(scene, tmp_path):
 
 
 def test_motion_file_with_its_audio_to_webm(scene, tmp_path):
-    from talkavatar.audio.load import file_sha256
+    from talkavatar.bundle import sha256_file as file_sha256
 
     motion = Motion.still(20, fps=25.0)
     motion.joint_rotations[:, 16, 2] = np.linspace(0, 1, 20)            # the left shoulder lifts the arm
@@ -212,7 +212,8 @@ def test_frames_equal_a_direct_render(scene, tmp_path):
 
     from talkavatar.core.splats import rasterize
     from talkavatar.render.camera_path import CameraPath, Framing
-    from talkavatar.render.color import linear_to_srgb, srgb_to_linear, to_uint8
+    from talkavatar.core.color import linear_to_srgb, srgb_to_linear
+    from talkavatar.render.color import to_uint8
     from tests.render_fixtures import toy_avatar
 
     motion = Motion.still(3, fps=30.0)
@@ -238,7 +239,7 @@ def test_frames_equal_a_direct_render(scene, tmp_path):
 def test_transparent_webm_keeps_alpha(scene, tmp_path):
     import subprocess
 
-    from talkavatar.render.audio_track import ffmpeg_exe
+    from talkavatar.ffmpeg import ffmpeg_exe
 
     save_motion(tmp_path / "m.motion.safetensors", Motion.still(4, fps=30.0))
     out = tmp_path / "a.webm"
@@ -254,7 +255,7 @@ def test_transparent_webm_keeps_alpha(scene, tmp_path):
 def test_relative_audio_path_beside_the_motion(scene, tmp_path):
     import shutil
 
-    from talkavatar.audio.load import file_sha256
+    from talkavatar.bundle import sha256_file as file_sha256
 
     shutil.copy(scene / "speech.wav", tmp_path / "voice.wav")
     motion = Motion.still(15, fps=30.0)

@@ -30,7 +30,7 @@ def test_gpu_frames_match_the_reference():
 
 def test_gpu_render_command(tmp_path):
     """A motion with its audio (drive-audio's pocketsphinx is not needed on the GPU machine)."""
-    from talkavatar.audio.load import file_sha256
+    from talkavatar.bundle import sha256_file as file_sha256
     from talkavatar.motion import Motion, save_motion
 
     toy_bundle(tmp_path / "toy.avatar")

@@ -11,10 +11,11 @@ import torch
 
 from talkavatar.errors import StageFailed, UsageError
 from talkavatar.motion.file import Motion
-from talkavatar.render.audio_track import ffmpeg_exe
+from talkavatar.ffmpeg import ffmpeg_exe
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
-from talkavatar.render.color import linear_to_srgb, parse_color, srgb_to_linear, srgb_to_yuv420p
+from talkavatar.core.color import linear_to_srgb, srgb_to_linear
+from talkavatar.render.color import parse_color, srgb_to_yuv420p
 from talkavatar.render.frames import FrameBatch, FrameProducer
 from talkavatar.render.pipeline import encode
 from talkavatar.render.ply import PROPERTIES, SH_C0, ply_bytes, write_ply

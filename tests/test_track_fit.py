@@ -78,7 +78,7 @@ def test_fit_recovers_a_known_pose(body):
 
 def test_fit_with_silhouette_is_deterministic(body):
     from talkavatar.track.landmarks import GroupedLandmarks
-    from talkavatar.track.silhouette import downsample_mask, hard_silhouette
+    from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 
     landmarks = GroupedLandmarks(body.landmarks)
     space = linearise(body, body.default_shape.clone(), [0, 1, 2, 3, 4, 5])

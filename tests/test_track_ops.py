@@ -10,7 +10,7 @@ from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.limits import joint_bounds
 from talkavatar.track.losses import gmof, joint_limit_loss, landmark_loss, smoothness_loss
 from talkavatar.track.mask import guided_filter, mask_iou, refine_mask
-from talkavatar.track.silhouette import hard_silhouette, soft_iou_loss, soft_silhouette, surface_samples, sample_points
+from talkavatar.core.silhouette import hard_silhouette, soft_iou_loss, soft_silhouette, surface_samples, sample_points
 from talkavatar.motion.names import JOINT_INDEX
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from talkavatar.audio.face import face_and_head
 from talkavatar.audio.gestures import STYLES, Placement, gesture_motion
-from talkavatar.audio.load import SAMPLE_RATE, file_sha256, iter_pcm_blocks
+from talkavatar.audio.load import SAMPLE_RATE, iter_pcm_blocks
+from talkavatar.bundle import sha256_file
 from talkavatar.audio.phones import PhoneAligner, PhoneRecognizer, PhoneSegment, recognize_phones, transcript_words
 from talkavatar.audio.prosody import Accent, ProsodyStream, accents as find_accents, speech_activity
 from talkavatar.audio.resample import box_resample
@@ -141,7 +142,7 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
     arkit = np.clip(mouth + face_arkit, 0.0, 1.0).astype(np.float32)
     joints = (body_joints + head_joints).astype(np.float32)      # disjoint joint sets: a plain sum
     joints[:, JOINT_INDEX["jaw"], 0] = JAW_RADIANS_AT_FULL_OPEN * arkit[:, ARKIT_INDEX["jawOpen"]]
-    audio_ref = {"path": str(path), "sha256": file_sha256(Path(path)), "offset_seconds": 0.0}
+    audio_ref = {"path": str(path), "sha256": sha256_file(Path(path)), "offset_seconds": 0.0}
     motion = Motion(float(fps), joints, root.astype(np.float32), arkit, audio_ref)
     timer.add("assemble", t)
     return DriveResult(motion, segments, found, placements, lip_sync, seconds, timer.spent, warnings)

@@ -7,31 +7,17 @@ Samples are 16-bit signed PCM ``int16`` arrays ``[n]`` (what the phone recognise
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from talkavatar.errors import InvalidInput, MissingDependency
+from talkavatar.errors import InvalidInput
+from talkavatar.ffmpeg import ffmpeg_exe
 
 SAMPLE_RATE = 16_000
 BLOCK_SECONDS = 10.0
-
-
-def ffmpeg_exe() -> str:
-    """Path of an ffmpeg binary: the one ``imageio_ffmpeg`` bundles, else ffmpeg on PATH."""
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError):
-        found = shutil.which("ffmpeg")
-        if found:
-            return found
-    raise MissingDependency("no ffmpeg to decode audio", tip="pip install imageio-ffmpeg (or install ffmpeg)")
 
 
 def _check_readable(path: Path) -> None:
@@ -78,9 +64,3 @@ def load_pcm(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -79,7 +79,7 @@ def command(
         raise UsageError("--audio, --photo and --motion go with --render, not --video")
 
     from talkavatar.eval.report import json_ready, table, write_clip_report, write_reenactment_report
-    from talkavatar.render.stage import resolve_device
+    from talkavatar.core.device import resolve_device
 
     dev = resolve_device(device)
     if video is not None:

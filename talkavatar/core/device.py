@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from talkavatar.errors import MissingDependency
+from talkavatar.errors import MissingDependency, UsageError
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -17,6 +17,4 @@ def resolve_device(name: str | None) -> torch.device:
     try:
         return torch.device(name)
     except RuntimeError:
-        from talkavatar.errors import UsageError
-
         raise UsageError(f"unknown device {name!r}", tip="use auto, cpu, cuda or cuda:N") from None

@@ -83,7 +83,7 @@ def write_preview(video: Path, preview: Path, frames: int, fps: float) -> None:
     """``PREVIEW_FRAMES`` evenly spaced frames of ``video`` side by side, as a PNG."""
     from PIL import Image
 
-    from talkavatar.render.audio_track import ffmpeg_exe
+    from talkavatar.ffmpeg import ffmpeg_exe
 
     times = [(i + 0.5) * frames / fps / PREVIEW_FRAMES for i in range(PREVIEW_FRAMES)]
     tiles = []

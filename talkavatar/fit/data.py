@@ -13,7 +13,6 @@ replaces the track rig when present (e.g. with a mouth interior).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -49,7 +49,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     filled."""
     import cv2
 
-    n, r = binding.count, binding.resolution
+    n = binding.count
     rgb, conf = rgb.clone().double(), confidence.clone().double()
     source = torch.zeros(n, dtype=torch.int64)  # 0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band
     source[conf > 0] = 1

@@ -95,10 +95,10 @@ def draw_skeleton(size: tuple[int, int], body: np.ndarray, hands: list[np.ndarra
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> None:
     """H.264 MP4 through imageio-ffmpeg's bundled ffmpeg (frames: [H, W, 3] uint8, even sizes)."""
-    import imageio_ffmpeg
+    from talkavatar.ffmpeg import ffmpeg_exe
 
     h, w = frames[0].shape[:2]
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
            "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18",
            str(path)]
     proc = subprocess.run(cmd, input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames),

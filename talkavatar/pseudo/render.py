@@ -21,20 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from talkavatar.core.cameras import Cameras
+from talkavatar.core.color import linear_to_srgb, srgb_to_linear
 from talkavatar.pseudo.raster import rasterize_mesh
 
 
 DISC_WIDTH = 0.6      # Gaussian std-dev along the surface, in texel spacings
 DISC_THICKNESS = 0.1  # and across it
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
 
 
 def choose_renderer(name: str, device: torch.device) -> str:

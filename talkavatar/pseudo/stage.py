@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from talkavatar.config import as_record
-from talkavatar.errors import InvalidInput, MissingDependency, UsageError
+from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.pseudo.config import PseudoConfig
 
 Log = Callable[[str], None]
@@ -62,17 +62,6 @@ class PhotoView:
     shape: np.ndarray
     camera: object           # Cameras, one
     rig: object              # Rig with the mouth interior
-
-
-def _device(name: str | None):
-    import torch
-
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MissingDependency(f"--device {name} asked for CUDA, which is not available here",
-                                tip="use --device cpu (or auto)")
-    return torch.device(name)
 
 
 def read_photo_view(bundle, warn: Log = print) -> PhotoView:
@@ -219,7 +208,9 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
         footages = load_videos(videos, warn)
         timings["import_load"] = time.perf_counter() - t
     view = read_photo_view(bundle, warn)
-    dev = _device(device)
+    from talkavatar.core.device import resolve_device
+
+    dev = resolve_device(device)
     with torch.no_grad():
         return _generate(bundle, view, config, record, inputs, videos, footages if videos else [], dev,
                          export_poses, timings, progress, t0)

@@ -9,26 +9,9 @@ samples, so players start the audio at 0 as well.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from talkavatar.errors import MissingDependency
-
-
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary: ``ffmpeg`` on PATH, else the one bundled by ``imageio-ffmpeg``."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError):
-        pass
-    raise MissingDependency("no ffmpeg found to encode the video",
-                            tip="pip install imageio-ffmpeg, or install ffmpeg on PATH")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ import torch
 from torch import Tensor
 
 from talkavatar.errors import InvalidInput, UsageError
-from talkavatar.render.color import parse_color, srgb_to_linear
+from talkavatar.core.color import srgb_to_linear
+from talkavatar.render.color import parse_color
 
 
 @dataclass(frozen=True)

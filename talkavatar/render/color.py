@@ -1,4 +1,4 @@
-"""Colour conversions of rendered frames: linear RGB -> sRGB, colours given by users, sRGB -> Y'CbCr 4:2:0.
+"""Colour of rendered frames: colours given by users, sRGB -> Y'CbCr 4:2:0 (sRGB itself: core.color).
 
 Renders are linear RGB (project convention); files hold sRGB. Video frames are converted to BT.709 limited-range
 Y'CbCr 4:2:0 on the render device (half the bytes of RGB through the pipe, no colour conversion in ffmpeg), and
@@ -13,18 +13,6 @@ from torch import Tensor
 # BT.709 luma weights
 KR, KB = 0.2126, 0.0722
 KG = 1.0 - KR - KB
-
-
-def linear_to_srgb(linear: Tensor) -> Tensor:
-    """The sRGB transfer function (IEC 61966-2-1) of ``linear`` (any shape, clamped to 0..1)."""
-    x = linear.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308).pow(1 / 2.4) - 0.055)
-
-
-def srgb_to_linear(srgb: Tensor) -> Tensor:
-    """Inverse of :func:`linear_to_srgb` (any shape, clamped to 0..1)."""
-    x = srgb.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055).pow(2.4))
 
 
 def parse_color(text: str) -> tuple[float, float, float] | None:

@@ -22,7 +22,8 @@ from talkavatar.core.avatar import Avatar
 from talkavatar.core.splats import rasterize
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath
-from talkavatar.render.color import linear_to_srgb, srgb_to_yuv420p, to_uint8
+from talkavatar.core.color import linear_to_srgb
+from talkavatar.render.color import srgb_to_yuv420p, to_uint8
 from talkavatar.render.timeline import Timeline
 
 PIXEL_FORMATS = ("yuv420p", "rgb24", "rgba")

@@ -28,7 +28,7 @@ import torch
 
 from talkavatar.bundle.atomic import write_bytes_atomic
 from talkavatar.core.splats import Gaussians
-from talkavatar.render.color import linear_to_srgb
+from talkavatar.core.color import linear_to_srgb
 
 SH_C0 = 0.28209479177387814
 PROPERTIES = ("x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",

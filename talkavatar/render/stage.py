@@ -18,11 +18,12 @@ import torch
 from talkavatar.bundle import Bundle
 from talkavatar.core.avatar import AVATAR_FILE, RIG_FILE, SCHEMA as AVATAR_SCHEMA, Avatar
 from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA, Rig
-from talkavatar.errors import InvalidInput, MissingDependency, StageFailed, UsageError
+from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.motion.file import Motion
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
+from talkavatar.core.device import resolve_device
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
 from talkavatar.render.pipeline import encode
@@ -62,19 +63,6 @@ class RenderResult:
                 "total_s": round(self.total_seconds, 4),
                 "realtime_factor": round(self.seconds / self.total_seconds, 2) if self.total_seconds > 0 else None,
                 "warnings": self.warnings}
-
-
-def resolve_device(name: str | None) -> torch.device:
-    """``auto``/None -> CUDA when available, else CPU; refuses CUDA where there is none (exit 4)."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MissingDependency(f"--device {name} asked for CUDA, which is not available here",
-                                tip="use --device cpu (or auto)")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"unknown device {name!r}", tip="use auto, cpu, cuda or cuda:N") from None
 
 
 def load_avatar(bundle: Bundle) -> Avatar:
@@ -137,7 +125,7 @@ def check_writable(path: Path) -> None:
 def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, float] | None:
     """The audio a motion file names (path, offset seconds), when it is there unchanged. A relative path is
     looked up from the working directory, then beside the motion file."""
-    from talkavatar.audio.load import file_sha256
+    from talkavatar.bundle import sha256_file
 
     ref = motion.audio
     if not ref or not ref.get("path"):
@@ -148,7 +136,7 @@ def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, fl
     if not path.is_file():
         warn(f"the motion's audio {path} is not there; rendering without sound")
         return None
-    if ref.get("sha256") and file_sha256(path) != ref["sha256"]:
+    if ref.get("sha256") and sha256_file(path) != ref["sha256"]:
         warn(f"the motion's audio {path} changed since the motion was made; rendering without sound")
         return None
     return path, float(ref.get("offset_seconds") or 0.0)

@@ -22,7 +22,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from talkavatar.errors import StageFailed
-from talkavatar.render.audio_track import AudioTrack, ffmpeg_exe
+from talkavatar.ffmpeg import ffmpeg_exe
+from talkavatar.render.audio_track import AudioTrack
 
 X264_PRESET = "superfast"  # ~2x veryfast's speed; 1080x1920 encodes must keep up with the GPU
 X264_CRF = 18

@@ -17,7 +17,7 @@ from talkavatar.track.landmarks import GroupedLandmarks
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.shape_space import linearise
-from talkavatar.track.silhouette import downsample_mask, hard_silhouette
+from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
 FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5], "smplx": list(range(10))}  # Anny: the 6 phenotypes; SMPL-X: 10 betas

@@ -24,7 +24,7 @@ from talkavatar.track.camera import project
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import joint_limit_loss, landmark_loss, pose_prior_loss, smoothness_loss
 from talkavatar.track.shape_space import TRUST_RADIUS, ShapeSpace
-from talkavatar.track.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
+from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
 LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
 """PosedBody → {group: model landmarks [B, K_group, 3]} (see :class:`talkavatar.track.landmarks.GroupedLandmarks`)."""

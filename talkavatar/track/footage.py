@@ -139,9 +139,9 @@ def _video_size_fps(path: Path, exe: str) -> tuple[int, int, float] | None:
 
 
 def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | None) -> Footage:
-    import imageio_ffmpeg
+    from talkavatar.ffmpeg import ffmpeg_exe
 
-    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    exe = ffmpeg_exe()
     info = _video_size_fps(path, exe)
     if info is None:
         raise InvalidInput(f"{path}: neither an image nor a video that ffmpeg can decode",

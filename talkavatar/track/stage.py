@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from talkavatar.config import as_record
-from talkavatar.errors import MissingDependency, StageFailed
+from talkavatar.errors import StageFailed
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.footage import Footage
@@ -43,17 +43,6 @@ class TrackResult:
 def default_bundle_path(input_path: Path) -> Path:
     """``<stem>.avatar`` in the working directory."""
     return Path.cwd() / f"{Path(input_path).stem}.avatar"
-
-
-def _device(name: str | None):
-    import torch
-
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MissingDependency(f"--device {name} asked for CUDA, which is not available here",
-                                tip="use --device cpu (or auto)")
-    return torch.device(name)
 
 
 def detect_all(footage: Footage, model_complexity: int, log: Log) -> list[Detection]:
@@ -118,7 +107,9 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
 
     from talkavatar.track.fit_frames import fit_footage
 
-    dev = _device(device)
+    from talkavatar.core.device import resolve_device
+
+    dev = resolve_device(device)
     t = time.perf_counter()
     body = _load_body(config, dev)
     timings["load_model"] = time.perf_counter() - t

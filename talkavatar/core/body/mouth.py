@@ -116,7 +116,7 @@ def with_mouth_interior(rig):
     jaw_bone = bones.index("jaw") if "jaw" in bones else None
     centre = np.array([0.0, y_lip - 0.005, z_front - 0.035])
     base = rig.vertices.shape[0]
-    verts, faces, uvs, bone, jaw_share, tongue_share = [], [], [], [], [], []
+    verts, faces, uvs, jaw_share, tongue_share = [], [], [], [], []
     for name, points in _parts(y_lip, z_front).items():
         v, f, uv = _grid(points, PART_UV[name], True)
         f, uv = _orient(v, f, uv, centre, inward=(name == "cavity"))
