@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, flags, log, report_errors,
+from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, flags, log, report_errors,
                                    resolve_bundle, stderr)
-from talkavatar.config import help_for, resolve
+from talkavatar.config import resolve
 from talkavatar.errors import UsageError
 from talkavatar.eval.config import EvalConfig
 
@@ -23,8 +23,8 @@ EPILOG = ("Examples:  talkavatar eval --video person.mp4 --json ; "
 NO_ARGS_IS_HELP = True
 
 
-def _opt(name: str, *names: str):
-    return typer.Option(*names, help=help_for(EvalConfig, name), show_default=False)
+def _opt(name: str, *flags: str):
+    return config_option(EvalConfig, name, *flags)
 
 
 @report_errors

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, is_interactive, log, report_errors, \
+from talkavatar.cli.common import config_option, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, is_interactive, log, report_errors, \
     warn
 from talkavatar.config import help_for, resolve
 from talkavatar.fit.config import FitConfig
@@ -21,7 +21,7 @@ CONFIG = FitConfig
 
 
 def _opt(name: str, *flags: str):
-    return typer.Option(*flags, help=help_for(FitConfig, name), show_default=False)
+    return config_option(FitConfig, name, *flags)
 
 
 @report_errors

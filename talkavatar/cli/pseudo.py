@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors,
+from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors,
                                    resolve_bundle, warn)
-from talkavatar.config import help_for, resolve
+from talkavatar.config import resolve
 from talkavatar.pseudo.config import PseudoConfig
 
 NAME = "pseudo"
@@ -21,7 +21,7 @@ CONFIG = PseudoConfig
 
 
 def _opt(name: str, *flags: str):
-    return typer.Option(*flags, help=help_for(PseudoConfig, name), show_default=False)
+    return config_option(PseudoConfig, name, *flags)
 
 
 @report_errors

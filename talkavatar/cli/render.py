@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar.audio.config import DriveAudioConfig
-from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, emit, log, report_errors,
+from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, emit, log, report_errors,
                                    resolve_bundle, warn)
-from talkavatar.config import help_for, resolve
+from talkavatar.config import resolve
 from talkavatar.render.config import RenderConfig
 
 NAME = "render"
@@ -24,11 +24,11 @@ CONFIG = RenderConfig
 
 
 def _opt(name: str, *flags: str):
-    return typer.Option(*flags, help=help_for(RenderConfig, name), show_default=False)
+    return config_option(RenderConfig, name, *flags)
 
 
 def _drive_opt(name: str, *flags: str):
-    return typer.Option(*flags, help="drive-audio: " + help_for(DriveAudioConfig, name), show_default=False)
+    return config_option(DriveAudioConfig, name, *flags, prefix="drive-audio: ")
 
 
 @report_errors

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors, warn
-from talkavatar.config import help_for, resolve
+from talkavatar.cli.common import config_option, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors, warn
+from talkavatar.config import resolve
 from talkavatar.track.config import TrackConfig
 
 NAME = "track"
@@ -19,7 +19,7 @@ NO_ARGS_IS_HELP = False
 
 
 def _opt(name: str, *flags: str):
-    return typer.Option(*flags, help=help_for(TrackConfig, name), show_default=False)
+    return config_option(TrackConfig, name, *flags)
 
 
 @report_errors
