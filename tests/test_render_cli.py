@@ -171,14 +171,18 @@ def test_usage_errors_exit_2(scene, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_input_camera_from_track(tmp_path):
+@pytest.mark.parametrize("tracked_x", [0.0, 0.3])
+def test_input_camera_from_track(tmp_path, tracked_x):
+    """The motion's body appears where track placed the person: the tracked root translation moves the arm by
+    ``tracked_x`` and the camera follows it, so the picture stays the same."""
     from talkavatar.bundle import Bundle
     from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 
     root = toy_bundle(tmp_path / "tracked.avatar")
     w2c = np.diag([1.0, -1.0, -1.0, 1.0]).astype(np.float32)            # at +Z looking down -Z, image y = -Y
-    w2c[:3, 3] = [-0.3, 0.0, 2.0]                                       # the arm's middle (x = 0.3) in the centre
-    params = {"joint_rotations": np.zeros((1, 55, 3), np.float32), "root_translation": np.zeros((1, 3), np.float32),
+    w2c[:3, 3] = [-0.3 - tracked_x, 0.0, 2.0]                           # the arm's middle in the centre
+    params = {"joint_rotations": np.zeros((1, 55, 3), np.float32),
+              "root_translation": np.array([[tracked_x, 0.0, 0.0]], np.float32),
               "arkit_weights": np.zeros((1, 52), np.float32), "shape": np.zeros(6, np.float32),
               "intrinsics": np.array([[[500, 0, 200], [0, 500, 150], [0, 0, 1]]], np.float32),
               "world_to_camera": w2c[None], "image_size": np.array([400, 300], np.int32),

@@ -90,7 +90,7 @@ def _render_cameras(bundle: Path, avatar, poses, config: EvalConfig, full_size: 
         from talkavatar.bundle import Bundle
         from talkavatar.render.stage import input_camera_path
 
-        path = input_camera_path(Bundle.open(Path(bundle)), width, height, frames)
+        path = input_camera_path(Bundle.open(Path(bundle)), avatar, width, height, frames)
     else:
         first = avatar.pose(*(p[:1] for p in poses))
         framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))

@@ -24,6 +24,7 @@ from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
 from talkavatar.core.device import resolve_device
+from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
 from talkavatar.render.pipeline import encode
@@ -84,13 +85,23 @@ def open_bundle(path: Path) -> tuple[Bundle, Avatar]:
     return bundle, load_avatar(bundle)
 
 
-def input_camera_path(bundle: Bundle, width: int, height: int, frames: int) -> CameraPath:
-    """``--camera input``: frame 0 of the camera ``track`` fitted (see :mod:`talkavatar.render.camera_path`)."""
+def input_camera_path(bundle: Bundle, avatar: Avatar, width: int, height: int, frames: int) -> CameraPath:
+    """``--camera input``: the camera ``track`` fitted to the photo (frame 0), seeing the motion's body where the
+    photo shows the person.
+
+    The tracked frame places the body with a global rotation ``R`` about the rig's root joint ``p`` and a translation
+    ``t``; a motion's root moves relative to that, so the camera is composed with ``x -> R (x - p) + p + t``.
+    """
     bundle.require("track", by="render --camera input")
     tensors, _ = bundle.read_tensors(TRACK_PARAMS, "talkavatar.track")
     size = tuple(int(v) for v in tensors["image_size"])
-    return CameraPath.from_input(torch.from_numpy(tensors["world_to_camera"][0].copy()),
-                                 torch.from_numpy(tensors["intrinsics"][0].copy()), size,
+    rotation = axis_angle_to_matrix(torch.from_numpy(tensors["joint_rotations"][0, 0].copy()).double())
+    pivot = avatar.rig.joints[0].detach().cpu().double()
+    body_to_world = torch.eye(4, dtype=torch.float64)
+    body_to_world[:3, :3] = rotation
+    body_to_world[:3, 3] = pivot - rotation @ pivot + torch.from_numpy(tensors["root_translation"][0].copy()).double()
+    world_to_camera = torch.from_numpy(tensors["world_to_camera"][0].copy()).double() @ body_to_world
+    return CameraPath.from_input(world_to_camera, torch.from_numpy(tensors["intrinsics"][0].copy()), size,
                                  width=width, height=height, frames=frames)
 
 
@@ -233,7 +244,7 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
                             str(dev), timings, time.perf_counter() - started, warnings)
 
     if config.camera == "input":
-        cameras = input_camera_path(bundle, config.width, config.height, timeline.frames)
+        cameras = input_camera_path(bundle, avatar, config.width, config.height, timeline.frames)
     else:
         framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
         cameras = CameraPath.around(config.camera, framing, width=config.width, height=config.height,
