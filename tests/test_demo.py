@@ -1,0 +1,36 @@
+"""`talkavatar demo` end to end on CPU (tiny preset): the same path as the README's quickstart command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from talkavatar.cli import app
+from tests.media_probe import probe
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_makes_a_synced_talking_video(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["-q", "demo", "--preset", "tiny", "--device", "cpu", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["preset"] == "tiny" and set(record["stage_seconds"]) >= {"fit", "render"}
+
+    info = probe(out / "demo.mp4")
+    assert (info.video_codec, info.audio_codec, info.pixel_format) == ("h264", "aac", "yuv420p")
+    assert (info.width, info.height, info.fps) == (256, 256, 25.0)
+    assert info.start == 0.0
+    assert abs(info.frames / info.fps - info.audio_seconds) <= 1 / info.fps
+
+    preview = np.asarray(Image.open(out / "preview.png").convert("RGB")).astype(float)
+    assert preview.shape == (256, 4 * 256, 3)
+    # The person fills the middle of the input view: the suit is orange (red > blue) against the white background.
+    middle = preview[64:224, 64:192]
+    assert (middle.mean(axis=2) < 235).mean() > 0.5
+    assert middle[..., 0].mean() > middle[..., 2].mean() + 20
