@@ -24,13 +24,7 @@ from talkavatar.render.video import VideoSink
 from tests.render_fixtures import toy_avatar
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The reference rasterizer on one thread (CI has 2 cores shared with other jobs)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ---- timeline -------------------------------------------------------------------------------------------------------
