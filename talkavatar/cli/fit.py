@@ -9,7 +9,7 @@ import typer
 
 from talkavatar.cli.common import config_option, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, is_interactive, log, report_errors, \
     warn
-from talkavatar.config import help_for, resolve
+from talkavatar.config import resolve
 from talkavatar.fit.config import FitConfig
 
 NAME = "fit"
@@ -45,9 +45,7 @@ def command(
     mesh_weight: Annotated[Optional[float], _opt("mesh_weight", "--mesh-weight")] = None,
     crop_weight: Annotated[Optional[float], _opt("crop_weight", "--crop-weight")] = None,
     warmup: Annotated[Optional[float], _opt("warmup", "--warmup")] = None,
-    isotropic: Annotated[Optional[bool], typer.Option("--isotropic/--anisotropic",
-                                                      help=help_for(FitConfig, "isotropic"),
-                                                      show_default=False)] = None,
+    isotropic: Annotated[Optional[bool], _opt("isotropic", "--isotropic/--anisotropic")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint an interrupted fit left "
                                                           "(same settings and inputs).")] = False,
     config: ConfigOpt = None,
