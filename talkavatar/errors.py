@@ -24,13 +24,6 @@ class StageFailed(TalkavatarError):
     exit_code = 1
 
 
-class NotBuiltYet(StageFailed):
-    """The command exists in the interface but its stage has not been implemented."""
-
-    def __init__(self, command: str):
-        super().__init__(f"`talkavatar {command}` is not built yet", tip="follow the project's issues for progress")
-
-
 class UsageError(TalkavatarError):
     """The command line is wrong or ambiguous (no bundle found, conflicting options)."""
 
