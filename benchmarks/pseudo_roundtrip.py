@@ -37,7 +37,7 @@ GROUPS = {
 
 
 def geodesic_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from talkavatar.motion.library.anatomy import axis_angle_to_matrix
+    from talkavatar.motion.rotations import axis_angle_to_matrix
 
     r = np.swapaxes(axis_angle_to_matrix(a), -1, -2) @ axis_angle_to_matrix(b)
     cos = np.clip((np.trace(r, axis1=-2, axis2=-1) - 1) / 2, -1, 1)

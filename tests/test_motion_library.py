@@ -108,7 +108,7 @@ def test_unknown_channels_are_refused():
 def test_sampled_poses_have_the_paper_root_rotations():
     poses = sample_poses(400, seed=3)
     assert poses.joint_rotations.shape == (400, 55, 3) and poses.arkit_weights.shape == (400, 52)
-    from talkavatar.motion.library.anatomy import axis_angle_to_matrix
+    from talkavatar.motion.rotations import axis_angle_to_matrix
 
     m = axis_angle_to_matrix(poses.joint_rotations[:, 0].astype(np.float64))
     forward = m[:, :, 2]  # where the body's +Z (facing direction) goes

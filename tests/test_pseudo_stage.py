@@ -50,7 +50,7 @@ def test_pseudo_writes_the_contract(tmp_path):
     assert record["metrics"]["psnr_input_view_db"] > 25  # the plane re-rendered in the photo's view
     assert len(record["metrics"]["sources"]) == 5
     # the root rotation of every frame stays within the paper's ranges (the tracked root is the identity here)
-    from talkavatar.motion.library.anatomy import axis_angle_to_matrix
+    from talkavatar.motion.rotations import axis_angle_to_matrix
 
     forward = axis_angle_to_matrix(params["joint_rotations"][:, 0].astype(np.float64))[:, :, 2]
     assert np.degrees(np.abs(np.arcsin(forward[:, 1]))).max() <= 30.01

@@ -24,26 +24,26 @@ def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:
     return m.reshape(rotvec.shape[:-1] + (3, 3))
 
 
-def matrix_to_axis_angle(matrix: np.ndarray) -> np.ndarray:
-    """``[..., 3, 3]`` rotation matrices -> axis-angle ``[..., 3]`` (angle in [0, pi])."""
-    m = np.asarray(matrix, dtype=np.float64)
-    cos = np.clip((np.trace(m, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
-    angle = np.arccos(cos)
-    skew = np.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1)
-    sin = np.sin(angle)
-    small = sin > 1e-6
-    out = np.where(small[..., None], skew * (angle / np.where(small, 2.0 * sin, 1.0))[..., None], 0.5 * skew)
-    # Near pi the skew part vanishes: take the axis from the symmetric part.
-    near_pi = (~small) & (angle > 1.0)
-    if np.any(near_pi):
-        sym = (m[near_pi] + np.eye(3)) / 2.0
-        diag = np.diagonal(sym, axis1=-2, axis2=-1)
-        axis = np.sqrt(np.clip(diag, 0.0, None))
-        k = np.argmax(diag, axis=-1)
-        ref = sym[np.arange(len(k)), k]
-        axis = ref / np.linalg.norm(ref, axis=-1, keepdims=True)
-        out[near_pi] = axis * angle[near_pi][..., None]
-    return out
+def matrix_to_axis_angle(m: np.ndarray) -> np.ndarray:
+    """``[..., 3, 3]`` rotation matrices -> axis-angle ``[..., 3]`` (angle in [0, pi]), through the quaternion for
+    stability near 0 and pi."""
+    m = np.asarray(m, np.float64)
+    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    q = np.stack([1 + tr, 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2], 1 - m[..., 0, 0] + m[..., 1, 1]
+                  - m[..., 2, 2], 1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1)
+    best = q.argmax(-1)
+    cands = np.stack([
+        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
+        np.stack([m[..., 2, 1] - m[..., 1, 2], q[..., 1], m[..., 1, 0] + m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0]], -1),
+        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] + m[..., 0, 1], q[..., 2], m[..., 2, 1] + m[..., 1, 2]], -1),
+        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] + m[..., 1, 2], q[..., 3]], -1),
+    ], -2)
+    quat = np.take_along_axis(cands, best[..., None, None], -2)[..., 0, :]
+    quat = quat / np.linalg.norm(quat, axis=-1, keepdims=True)
+    quat = np.where(quat[..., :1] < 0, -quat, quat)
+    sin_half = np.linalg.norm(quat[..., 1:], axis=-1, keepdims=True)
+    angle = 2 * np.arctan2(sin_half, quat[..., :1])
+    return quat[..., 1:] * np.where(sin_half > 1e-12, angle / np.maximum(sin_half, 1e-12), 2.0)
 
 
 def euler_to_matrix(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX, JOINT_NAMES
+from talkavatar.motion.rotations import axis_angle_to_matrix, euler_to_matrix, matrix_to_axis_angle, mirror_axis_angle
 
 #: the arm channels (left-arm convention) and their rest values, radians (curl, index: 0 open .. 1 loose fist)
 ARM_REST: dict[str, float] = {"down": 1.25, "forward": 0.12, "inward": 0.15, "elbow": 0.3, "twist": 0.0,
@@ -65,49 +66,10 @@ def joint_limits_deg() -> np.ndarray:
     return out
 
 
-# ---- rotations (numpy) ------------------------------------------------------------------------------------------
-def axis_angle_to_matrix(v: np.ndarray) -> np.ndarray:
-    """[..., 3] -> [..., 3, 3] (Rodrigues)."""
-    v = np.asarray(v, np.float64)
-    angle = np.linalg.norm(v, axis=-1, keepdims=True)
-    axis = v / np.maximum(angle, 1e-12)
-    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
-    zero = np.zeros_like(x)
-    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(v.shape[:-1] + (3, 3))
-    s, c = np.sin(angle)[..., None], np.cos(angle)[..., None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
-
-
-def matrix_to_axis_angle(m: np.ndarray) -> np.ndarray:
-    """[..., 3, 3] -> [..., 3] (angle in 0..pi), through the quaternion for stability."""
-    m = np.asarray(m, np.float64)
-    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    q = np.stack([1 + tr, 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2], 1 - m[..., 0, 0] + m[..., 1, 1]
-                  - m[..., 2, 2], 1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1)
-    best = q.argmax(-1)
-    cands = np.stack([
-        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], q[..., 1], m[..., 1, 0] + m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] + m[..., 0, 1], q[..., 2], m[..., 2, 1] + m[..., 1, 2]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] + m[..., 1, 2], q[..., 3]], -1),
-    ], -2)
-    quat = np.take_along_axis(cands, best[..., None, None], -2)[..., 0, :]
-    quat = quat / np.linalg.norm(quat, axis=-1, keepdims=True)
-    quat = np.where(quat[..., :1] < 0, -quat, quat)
-    sin_half = np.linalg.norm(quat[..., 1:], axis=-1, keepdims=True)
-    angle = 2 * np.arctan2(sin_half, quat[..., :1])
-    return quat[..., 1:] * np.where(sin_half > 1e-12, angle / np.maximum(sin_half, 1e-12), 2.0)
-
-
 def _about(axis: int, angle: np.ndarray) -> np.ndarray:
     v = np.zeros(np.shape(angle) + (3,))
     v[..., axis] = angle
     return axis_angle_to_matrix(v)
-
-
-def mirror_axis_angle(v: np.ndarray) -> np.ndarray:
-    """Left <-> right mirror (x -> -x) of a local rotation: (x, y, z) -> (x, -y, -z)."""
-    return v * np.array([1.0, -1.0, -1.0])
 
 
 def arm_rotations(p: dict[str, np.ndarray], side: str) -> dict[str, np.ndarray]:
@@ -130,7 +92,7 @@ def arm_rotations(p: dict[str, np.ndarray], side: str) -> dict[str, np.ndarray]:
 
 
 def _pitch_yaw_roll(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.ndarray:
-    return matrix_to_axis_angle(_about(1, yaw) @ _about(0, pitch) @ _about(2, roll))
+    return matrix_to_axis_angle(euler_to_matrix(yaw, pitch, roll))
 
 
 def channels_to_motion(values: dict[str, np.ndarray], frames: int, fps: float):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkavatar.motion.library.anatomy import axis_angle_to_matrix, matrix_to_axis_angle
+from talkavatar.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from talkavatar.motion.names import JOINT_INDEX
 
 HEAD_JOINTS = [JOINT_INDEX["neck"], JOINT_INDEX["head"]]

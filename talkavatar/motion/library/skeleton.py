@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from talkavatar.motion.library.anatomy import axis_angle_to_matrix
+from talkavatar.motion.rotations import axis_angle_to_matrix
 from talkavatar.motion.names import JOINT_INDEX, JOINT_PARENTS
 
 REST_JOINTS = np.array([
