@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from talkavatar.core.body.anny import _load_anny, anny_body
+from talkavatar.core.binding import pixel_centres_in_triangles
 from talkavatar.core.body.landmarks import FACE_POINTS, HAND_NAMES, POSE_NAMES
 
 OUT = Path(__file__).resolve().parents[1] / "talkavatar" / "core" / "body" / "data" / "anny_landmarks.json"
@@ -76,28 +77,7 @@ def _fingertip(rig, bone: str) -> int:
 # ---- rendering for MediaPipe ----------------------------------------------------------------------------------------
 def _rasterize(points2d, depth, faces, size):
     """Per pixel: the nearest triangle (-1: none) and its screen barycentrics. ``points2d`` [V, 2] in pixels."""
-    tri = points2d[faces]  # [F, 3, 2]
-    lo = np.clip(np.ceil(tri.min(1) - 0.5), 0, size - 1).astype(np.int64)
-    hi = np.clip(np.floor(tri.max(1) - 0.5), 0, size - 1).astype(np.int64)
-    span = np.maximum(hi - lo + 1, 0)
-    counts = span[:, 0] * span[:, 1]
-    face = np.repeat(np.arange(len(faces)), counts)
-    local = np.arange(len(face)) - np.repeat(np.cumsum(counts) - counts, counts)
-    width = np.maximum(span[face, 0], 1)
-    col, row = lo[face, 0] + local % width, lo[face, 1] + local // width
-    p = np.stack([col + 0.5, row + 0.5], -1)
-    a, b, c = tri[face, 0], tri[face, 1], tri[face, 2]
-
-    def cross(u, v):
-        return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
-
-    area = cross(b - a, c - a)
-    ok = np.abs(area) > 1e-9
-    area = np.where(ok, area, 1)
-    bary = np.stack([cross(b - p, c - p) / area, cross(c - p, a - p) / area], -1)
-    bary = np.concatenate([bary, 1 - bary.sum(-1, keepdims=True)], -1)
-    inside = ok & (bary >= 0).all(-1)
-    face, bary, col, row = face[inside], bary[inside], col[inside], row[inside]
+    face, col, row, bary = pixel_centres_in_triangles(points2d[faces], size, size)
     z = (bary * depth[faces[face]]).sum(-1)
     order = np.lexsort((z, row * size + col))
     key = (row * size + col)[order]

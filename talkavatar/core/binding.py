@@ -108,20 +108,22 @@ def triangle_frames(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor
     return torch.stack([e1, e2, normal], -1)
 
 
-def _rasterize_uv(face_uvs: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Texel centres inside UV triangles: returns (face index [N], barycentrics [N, 3], texel (col, row) [N, 2])."""
-    r = resolution
-    xy = np.stack([face_uvs[..., 0] * r, (1.0 - face_uvs[..., 1]) * r], -1)  # [F, 3, 2] pixel coordinates
-    lo = np.clip(np.ceil(xy.min(1) - 0.5), 0, r - 1).astype(np.int64)
-    hi = np.clip(np.floor(xy.max(1) - 0.5), 0, r - 1).astype(np.int64)
+def pixel_centres_in_triangles(xy: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ...]:
+    """Every pixel centre inside each 2D triangle: ``xy`` [F, 3, 2] in pixels (x right, y down, centres at +0.5).
+
+    Returns (face index [M], col [M], row [M], barycentrics [M, 3] summing to 1); a centre on an edge shared by two
+    triangles appears once for each. Degenerate triangles cover nothing.
+    """
+    lo = np.clip(np.ceil(xy.min(1) - 0.5), 0, [width - 1, height - 1]).astype(np.int64)
+    hi = np.clip(np.floor(xy.max(1) - 0.5), 0, [width - 1, height - 1]).astype(np.int64)
     span = np.maximum(hi - lo + 1, 0)
     counts = span[:, 0] * span[:, 1]
     face = np.repeat(np.arange(len(xy)), counts)
     start = np.repeat(np.cumsum(counts) - counts, counts)
     local = np.arange(len(face)) - start
-    width = span[face, 0]
-    col = lo[face, 0] + local % np.maximum(width, 1)
-    row = lo[face, 1] + local // np.maximum(width, 1)
+    span_x = np.maximum(span[face, 0], 1)
+    col = lo[face, 0] + local % span_x
+    row = lo[face, 1] + local // span_x
     p = np.stack([col + 0.5, row + 0.5], -1)
     a, b, c = xy[face, 0], xy[face, 1], xy[face, 2]
 
@@ -133,11 +135,17 @@ def _rasterize_uv(face_uvs: np.ndarray, resolution: int) -> tuple[np.ndarray, np
     safe = np.where(valid, area, 1.0)
     w0 = cross(b - p, c - p) / safe
     w1 = cross(c - p, a - p) / safe
-    w2 = 1.0 - w0 - w1
-    bary = np.stack([w0, w1, w2], -1)
+    bary = np.stack([w0, w1, 1.0 - w0 - w1], -1)
     inside = valid & (bary >= -1e-9).all(-1)
-    face, bary, col, row = face[inside], np.clip(bary[inside], 0.0, 1.0), col[inside], row[inside]
-    bary /= bary.sum(-1, keepdims=True)
+    bary = np.clip(bary[inside], 0.0, 1.0)
+    return face[inside], col[inside], row[inside], bary / bary.sum(-1, keepdims=True)
+
+
+def _rasterize_uv(face_uvs: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Texel centres inside UV triangles: returns (face index [N], barycentrics [N, 3], texel (col, row) [N, 2])."""
+    r = resolution
+    xy = np.stack([face_uvs[..., 0] * r, (1.0 - face_uvs[..., 1]) * r], -1)  # [F, 3, 2] pixel coordinates
+    face, col, row, bary = pixel_centres_in_triangles(xy, r, r)
     # A texel centre on an edge shared by two triangles of one chart: keep the lower triangle index. Texels of
     # overlapping charts have all-positive barycentrics in each and are kept in each.
     on_edge = (bary <= 1e-9).any(-1)
