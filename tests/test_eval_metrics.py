@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from talkavatar.eval.image_metrics import image_scores, l1_per_image, psnr
+from talkavatar.core.losses import psnr
+from talkavatar.eval.image_metrics import image_scores, l1_per_image
 from talkavatar.eval.lipsync import lip_sync, mouth_opening, pearson, speech_envelope
 
 

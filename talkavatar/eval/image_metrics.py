@@ -15,18 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from talkavatar.core.losses import mse, ssim
-
-
-def psnr(x: Tensor, y: Tensor, mask: Tensor | None = None, data_range: float = 1.0) -> Tensor:
-    """Peak signal-to-noise ratio per image in dB, [B]: ``10 log10(range² / MSE)``, +inf where the images (inside
-    ``mask``) are identical, nan where ``mask`` [B, H, W] is empty."""
-    error = mse(x, y, mask)
-    value = 10.0 * torch.log10(data_range ** 2 / error.clamp_min(torch.finfo(error.dtype).tiny))
-    value = torch.where(error > 0, value, torch.full_like(value, float("inf")))
-    if mask is not None:  # nothing to compare: undefined
-        value = torch.where(mask.flatten(1).sum(1) > 0, value, torch.full_like(value, float("nan")))
-    return value
+from talkavatar.core.losses import psnr, ssim
 
 
 def l1_per_image(x: Tensor, y: Tensor, mask: Tensor | None = None) -> Tensor:

@@ -50,8 +50,14 @@ def mse(x: Tensor, y: Tensor, mask: Tensor | None = None) -> Tensor:
 
 
 def psnr(x: Tensor, y: Tensor, mask: Tensor | None = None, data_range: float = 1.0) -> Tensor:
-    """Peak signal-to-noise ratio per image in dB, [B]; with ``mask``, over the masked pixels only."""
-    return 10.0 * torch.log10(data_range ** 2 / mse(x, y, mask).clamp_min(1e-20))
+    """Peak signal-to-noise ratio per image in dB, [B]: ``10 log10(range² / MSE)``; with ``mask`` [B, H, W], over the
+    masked pixels only. +inf where the images (inside ``mask``) are identical, nan where ``mask`` is empty."""
+    error = mse(x, y, mask)
+    value = 10.0 * torch.log10(data_range ** 2 / error.clamp_min(torch.finfo(error.dtype).tiny))
+    value = torch.where(error > 0, value, torch.full_like(value, float("inf")))
+    if mask is not None:  # nothing to compare: undefined
+        value = torch.where(mask.flatten(1).sum(1) > 0, value, torch.full_like(value, float("nan")))
+    return value
 
 
 def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, dtype=torch.float32,
