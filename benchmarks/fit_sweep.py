@@ -1,0 +1,100 @@
+"""Refit one bundle under several loss/limit variants and print the fit's figures for each (issue 6 tuning).
+
+    python benchmarks/fit_sweep.py BUNDLE --variants current,no-smoothing,clamped --out DIR [--iters N] [--profile]
+
+BUNDLE must have its track and pseudo stages (e.g. from ``benchmarks/fit_astronaut.py --workdir``); it is copied,
+never changed. Each variant's preview strip is written to ``DIR/<variant>.png``. ``--profile`` first runs 30 steps
+of the first variant under the torch profiler and prints where the time goes. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.fit_astronaut import figures  # noqa: E402
+
+# name -> (FitConfig changes, LossWeights changes, fit.model limits)
+CLAMPED = {"LOG_SCALE_RANGE": (-9.2, -4.83), "MAX_SURFACE_OFFSET": 0.01}  # scales <= 8 mm, Gaussians <= 1 cm off
+VARIANTS = {
+    "current": ({}, {}, {}),
+    "no-smoothing": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0}, {}),
+    "clamped": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0}, CLAMPED),
+    "clamped-mask10": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mask": 1.0}, CLAMPED),
+    "clamped-600": ({"iters": 600}, {"lap_rgb": 0.0, "lap_scales": 0.0}, CLAMPED),
+    "clamped-loose": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}, CLAMPED),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("bundle", type=Path)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--preset", default="fast")
+    ap.add_argument("--iters", type=int, default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+
+    import talkavatar.fit.model as model
+    from talkavatar.fit.config import FitConfig
+    from talkavatar.fit.objective import LossWeights
+    from talkavatar.fit.stage import run_fit
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="fit_sweep_")) / "sweep.avatar"
+    shutil.copytree(args.bundle, work)
+    defaults = {name: getattr(model, name) for name in CLAMPED}
+    quiet = (lambda m: None)
+    log = (lambda m: print(m, file=sys.stderr))
+
+    def configure(name: str):
+        config_changes, weight_changes, limits = VARIANTS[name]
+        for key, value in {**defaults, **limits}.items():
+            setattr(model, key, value)
+        config = FitConfig(preset=args.preset, **{"iters": args.iters, **config_changes})
+        return config, replace(LossWeights(), **weight_changes)
+
+    names = args.variants.split(",")
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        config, weights = configure(names[0])
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+        with profile(activities=activities) as prof:
+            run_fit(work, replace(config, iters=30), device=args.device, force=True, log=quiet, warn=log,
+                    loss_weights=weights)
+        sort = "cuda_time_total" if torch.cuda.is_available() else "cpu_time_total"
+        print(prof.key_averages().table(sort_by=sort, row_limit=25, max_name_column_width=60))
+
+    print("| variant | input PSNR dB | input SSIM | novel views holes % | floaters % | novel poses holes % | "
+          "floaters % | fit s |")
+    print("|---|---|---|---|---|---|---|---|", flush=True)
+    table = {}
+    for name in names:
+        config, weights = configure(name)
+        t = time.perf_counter()
+        result = run_fit(work, config, device=args.device, force=True, log=quiet, warn=log, loss_weights=weights)
+        seconds = time.perf_counter() - t
+        f = figures(result.metrics)
+        table[name] = {**f, "seconds": round(seconds, 1), "timings": result.timings}
+        shutil.copyfile(work / "fit" / "preview.png", args.out / f"{name}.png")
+        print(f"| {name} | {f['psnr_db']:.2f} | {f['ssim']:.4f} | {f['views_holes_pct']:.2f} | "
+              f"{f['views_floaters_pct']:.2f} | {f['poses_holes_pct']:.2f} | {f['poses_floaters_pct']:.2f} | "
+              f"{seconds:.1f} |", flush=True)
+    (args.out / "sweep.json").write_text(json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    main()
