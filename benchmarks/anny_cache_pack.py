@@ -9,6 +9,7 @@ The compact model file (241 MB of float64 blendshapes, 23 % non-zero) becomes a 
 
 from __future__ import annotations
 
+import json
 import lzma
 import sys
 from pathlib import Path
@@ -19,8 +20,11 @@ SPARSE_ABOVE = 100_000  # float64 tensors with more elements than this are store
 
 
 def pack(source: Path, target: Path) -> None:
+    from safetensors import safe_open
     from safetensors.numpy import load_file, save
 
+    with safe_open(str(source), framework="np") as f:
+        metadata = f.metadata()  # Anny reads its data version from here
     packed = {}
     for name, a in load_file(str(source)).items():
         if a.dtype == np.float64 and a.size > SPARSE_ABOVE:
@@ -31,14 +35,16 @@ def pack(source: Path, target: Path) -> None:
         else:
             packed[name] = a
     with lzma.open(target, "wb", preset=6) as f:
-        f.write(save(packed))
+        f.write(save(packed, metadata=metadata))
 
 
 def unpack(source: Path, target: Path) -> None:
     from safetensors.numpy import load, save_file
 
     with lzma.open(source, "rb") as f:
-        packed = load(f.read())
+        data = f.read()
+    packed = load(data)
+    metadata = json.loads(data[8:8 + int.from_bytes(data[:8], "little")]).get("__metadata__")
     tensors = {}
     for name, a in packed.items():
         if name.endswith((".values", ".shape")):
@@ -52,7 +58,7 @@ def unpack(source: Path, target: Path) -> None:
         else:
             tensors[name] = a
     target.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(target))
+    save_file(tensors, str(target), metadata=metadata)
 
 
 if __name__ == "__main__":
