@@ -31,6 +31,11 @@ VARIANTS = {
     "clamped-mask10": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mask": 1.0}, CLAMPED),
     "clamped-600": ({"iters": 600}, {"lap_rgb": 0.0, "lap_scales": 0.0}, CLAMPED),
     "clamped-loose": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}, CLAMPED),
+    "loose-refine": ({"refine": 0.2}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}, CLAMPED),
+    "loose-refine-tight": ({"refine": 0.2}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0},
+                           {"LOG_SCALE_RANGE": (-9.2, -5.5), "MAX_SURFACE_OFFSET": 0.004}),
+    "loose-refine-800": ({"refine": 0.2, "iters": 800},
+                         {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}, CLAMPED),
 }
 
 

@@ -4,7 +4,7 @@
 # travel in git-ignored folders, one device call each (64 MiB a call), into .devsite/ (kept while the machine is warm).
 # Prepare on the CPU machine (cp312 manylinux wheels: pip download --no-deps --only-binary=:all: --python-version 3.12):
 #   .ffxz/ffmpeg.xz      imageio-ffmpeg's static ffmpeg, xz-compressed (50 MB)
-#   .dx1/                mediapipe==0.10.21, numpy==1.26.4 (mediapipe needs numpy<2), protobuf==4.25.8
+#   .dx1/                mediapipe==0.10.21 (its metadata pins numpy<2; it runs on the image's numpy 2), protobuf==4.25.8
 #   .dx2/                pocketsphinx==5.0.4 (5.1.1 has no cp312 wheel) and anny-compact.xz: Anny's model cache,
 #                        packed by `python benchmarks/anny_cache_pack.py pack $ANNY_CACHE_DIR/v14/build_compact_*`
 #   .device-cache/whl/   gsplat==1.5.3, jsonschema, jsonschema-specifications, referencing, rpds-py,
@@ -93,6 +93,9 @@ d)
   cd - > /dev/null
   ;;
 e)
+  B=.devsite/e2e/astronaut.avatar
+  [ -f $B/pseudo/contact.png ] || { python3 -m talkavatar track talkavatar/samples/astronaut.png -o $B --device cuda \
+    && python3 -m talkavatar pseudo -b $B --device cuda; } > $OUT/e_prepare.log 2>&1
   python3 benchmarks/fit_sweep.py .devsite/e2e/astronaut.avatar --out $OUT/sweep --device cuda ${VARIANTS:+--variants $VARIANTS} \
     ${PROFILE:+--profile} 2> $OUT/sweep.log | tee $OUT/sweep.txt; echo "sweep rc=$?"; tail -3 $OUT/sweep.log
   ;;

@@ -45,6 +45,7 @@ def command(
     mesh_weight: Annotated[Optional[float], _opt("mesh_weight", "--mesh-weight")] = None,
     crop_weight: Annotated[Optional[float], _opt("crop_weight", "--crop-weight")] = None,
     warmup: Annotated[Optional[float], _opt("warmup", "--warmup")] = None,
+    refine: Annotated[Optional[float], _opt("refine", "--refine")] = None,
     isotropic: Annotated[Optional[bool], _opt("isotropic", "--isotropic/--anisotropic")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint an interrupted fit left "
                                                           "(same settings and inputs).")] = False,
@@ -57,7 +58,8 @@ def command(
         "preset": preset, "iters": iters, "uv_res": uv_res, "image_size": image_size, "crop_size": crop_size,
         "pseudo_frames": pseudo_frames, "pseudo_size": pseudo_size, "pseudo_batch": pseudo_batch, "seed": seed,
         "perceptual": perceptual, "pseudo_weight": pseudo_weight, "mesh_weight": mesh_weight,
-        "crop_weight": crop_weight, "warmup": warmup, "isotropic": isotropic})
+        "crop_weight": crop_weight, "warmup": warmup, "refine": refine,
+        "isotropic": isotropic})
     from talkavatar.fit.stage import fit_input
 
     result, stages = fit_input(input, bundle, settings, device=device, force=force, resume=resume, log=log,

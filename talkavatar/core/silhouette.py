@@ -19,17 +19,18 @@ def surface_samples(vertices: torch.Tensor, faces: torch.Tensor, count: int, see
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` points spread over the surface by area. vertices: [V, 3]; faces: [F, 3] long.
 
-    Returns (face_index [S] long, barycentric [S, 3]); a point is ``sum_k bary[:, k] * v[faces[face_index, k]]``.
+    Returns (face_index [S] long, barycentric [S, 3]) on the vertices' device; a point is
+    ``sum_k bary[:, k] * v[faces[face_index, k]]``. Drawn on the CPU: the same seed gives the same points anywhere.
     """
     g = torch.Generator().manual_seed(seed)
-    tri = vertices[faces].double()
+    tri = vertices.detach().cpu()[faces.cpu()].double()
     area = torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]).norm(dim=-1)
     face_index = torch.multinomial(area / area.sum(), count, replacement=True, generator=g)
     u, v = torch.rand(count, generator=g), torch.rand(count, generator=g)
     flip = u + v > 1
     u, v = torch.where(flip, 1 - u, u), torch.where(flip, 1 - v, v)
     bary = torch.stack([1 - u - v, u, v], dim=-1).to(vertices.dtype)
-    return face_index, bary
+    return face_index.to(vertices.device), bary.to(vertices.device)
 
 
 def sample_points(vertices: torch.Tensor, faces: torch.Tensor, face_index: torch.Tensor, bary: torch.Tensor

@@ -48,6 +48,8 @@ class FitConfig:
                                       "|dX - Bary(dT)| (0: off).")
     crop_weight: float = setting(1.0, "Scale of the extra face and hand crop losses (0: off).")
     warmup: float = setting(0.3, "Fraction of the steps before the pseudo-frame loss starts.")
+    refine: float = setting(0.0, "Fraction of the steps, at the end, fitted to the photo alone (sharpens the input "
+                                 "view once the pseudo-labels have shaped the rest).")
     isotropic: bool = setting(True, "One scale per Gaussian (generalises better to new views and poses).")
 
     def __post_init__(self):
@@ -67,6 +69,8 @@ class FitConfig:
             raise ValueError("loss weights must be non-negative")
         if not 0 <= self.warmup < 1:
             raise ValueError("warmup must be in [0, 1)")
+        if not 0 <= self.refine < 1 or self.warmup + self.refine >= 1:
+            raise ValueError("refine must be in [0, 1) and warmup + refine below 1")
 
     def effective(self) -> "FitConfig":
         """This config with every preset-dependent field filled in."""

@@ -49,11 +49,13 @@ class Adam:
 
 @dataclass(frozen=True)
 class Schedule:
-    """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step."""
+    """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step;
+    refine: the last steps, fitted to the photo alone (the pseudo-frame loss off again)."""
 
     iters: int
     warmup: int
     pseudo_batch: int
+    refine: int = 0
 
 
 @dataclass
@@ -110,7 +112,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             terms = objective.image_terms(params, data.photo, background, "photo", backend)
             if use_crops:
                 terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
-            if use_pseudo and it >= schedule.warmup:
+            if use_pseudo and schedule.warmup <= it < schedule.iters - schedule.refine:
                 pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
                 terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(device)), background,
                                                     distance, backend))

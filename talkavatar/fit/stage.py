@@ -112,7 +112,8 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
         distance = perceptual_distance(cfg.perceptual, dev)
     timings["load"] = time.perf_counter() - t
     rates = learning_rates(cfg.iters)
-    schedule = Schedule(cfg.iters, warmup_steps(cfg.iters, cfg.warmup), cfg.pseudo_batch)
+    schedule = Schedule(cfg.iters, warmup_steps(cfg.iters, cfg.warmup), cfg.pseudo_batch,
+                        warmup_steps(cfg.iters, cfg.refine))
     fingerprint = _fingerprint(bundle, record, data.inputs)
     checkpoint = bundle.root / CHECKPOINT
     state = None

@@ -145,7 +145,7 @@ def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: Fi
                 centre_px = (targets.points["body"][b] * w[:, None]).sum(0) / w.sum().clamp(min=1e-6)
             # place centre_model at depth along the ray through centre_px (camera looks down world -Z, y flipped)
             ray = torch.stack([(centre_px[0] - targets.K[0, 2]) / focal, -(centre_px[1] - targets.K[1, 2]) / focal,
-                               torch.tensor(-1.0, dtype=dtype)])
+                               torch.tensor(-1.0, dtype=dtype, device=device)])
             target = ray * (depth + float(centre_model[2]))
             translation[b] = target - centre_model
     return FitState(delta, rotations, translation, arkit)
