@@ -24,18 +24,15 @@ from benchmarks.fit_astronaut import figures  # noqa: E402
 
 # name -> (FitConfig changes, LossWeights changes, fit.model limits)
 CLAMPED = {"LOG_SCALE_RANGE": (-9.2, -4.83), "MAX_SURFACE_OFFSET": 0.01}  # scales <= 8 mm, Gaussians <= 1 cm off
+TIGHT = {"LOG_SCALE_RANGE": (-9.2, -4.83), "MAX_SURFACE_OFFSET": 0.004}
+LOOSE = {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}
 VARIANTS = {
-    "current": ({}, {}, {}),
-    "no-smoothing": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0}, {}),
-    "clamped": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0}, CLAMPED),
-    "clamped-mask10": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mask": 1.0}, CLAMPED),
-    "clamped-600": ({"iters": 600}, {"lap_rgb": 0.0, "lap_scales": 0.0}, CLAMPED),
-    "clamped-loose": ({}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}, CLAMPED),
-    "loose-refine": ({"refine": 0.2}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}, CLAMPED),
-    "loose-refine-tight": ({"refine": 0.2}, {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0},
-                           {"LOG_SCALE_RANGE": (-9.2, -5.5), "MAX_SURFACE_OFFSET": 0.004}),
-    "loose-refine-800": ({"refine": 0.2, "iters": 800},
-                         {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}, CLAMPED),
+    "round": ({"shape": "round"}, {}, {}),
+    "round-loose-refine": ({"shape": "round", "refine": 0.2}, LOOSE, CLAMPED),
+    "flat-loose-refine": ({"shape": "flat", "refine": 0.2}, LOOSE, CLAMPED),
+    "flat-loose-refine-800": ({"shape": "flat", "refine": 0.2, "iters": 800}, LOOSE, CLAMPED),
+    "flat-loose-refine-tight": ({"shape": "flat", "refine": 0.2}, LOOSE, TIGHT),
+    "flat-refine": ({"shape": "flat", "refine": 0.2}, {"lap_rgb": 0.0, "lap_scales": 0.0}, CLAMPED),
 }
 
 

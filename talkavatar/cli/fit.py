@@ -46,7 +46,7 @@ def command(
     crop_weight: Annotated[Optional[float], _opt("crop_weight", "--crop-weight")] = None,
     warmup: Annotated[Optional[float], _opt("warmup", "--warmup")] = None,
     refine: Annotated[Optional[float], _opt("refine", "--refine")] = None,
-    isotropic: Annotated[Optional[bool], _opt("isotropic", "--isotropic/--anisotropic")] = None,
+    shape: Annotated[Optional[str], _opt("shape", "--shape")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint an interrupted fit left "
                                                           "(same settings and inputs).")] = False,
     config: ConfigOpt = None,
@@ -59,7 +59,7 @@ def command(
         "pseudo_frames": pseudo_frames, "pseudo_size": pseudo_size, "pseudo_batch": pseudo_batch, "seed": seed,
         "perceptual": perceptual, "pseudo_weight": pseudo_weight, "mesh_weight": mesh_weight,
         "crop_weight": crop_weight, "warmup": warmup, "refine": refine,
-        "isotropic": isotropic})
+        "shape": shape})
     from talkavatar.fit.stage import fit_input
 
     result, stages = fit_input(input, bundle, settings, device=device, force=force, resume=resume, log=log,

@@ -50,7 +50,8 @@ class FitConfig:
     warmup: float = setting(0.3, "Fraction of the steps before the pseudo-frame loss starts.")
     refine: float = setting(0.0, "Fraction of the steps, at the end, fitted to the photo alone (sharpens the input "
                                  "view once the pseudo-labels have shaped the rest).")
-    isotropic: bool = setting(True, "One scale per Gaussian (generalises better to new views and poses).")
+    shape: str = setting("flat", "Gaussian shape: flat (discs in the surface, one scale: clean silhouettes in new "
+                                 "views), round (isotropic) or free (three scales and a rotation).")
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -63,6 +64,8 @@ class FitConfig:
             value = getattr(self, name)
             if value is not None and value < low:
                 raise ValueError(f"{name} must be at least {low}")
+        if self.shape not in ("flat", "round", "free"):
+            raise ValueError(f"shape must be flat, round or free, not {self.shape!r}")
         if self.perceptual not in ("auto", "lpips", "efficientnet"):
             raise ValueError(f"perceptual must be auto, lpips or efficientnet, not {self.perceptual!r}")
         if min(self.pseudo_weight, self.mesh_weight, self.crop_weight) < 0:

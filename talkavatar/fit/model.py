@@ -1,17 +1,22 @@
 """The learnable avatar: the tensors the optimiser changes, and the :class:`~talkavatar.core.avatar.Avatar` they
-make. Gaussian rotations stay at the identity (isotropic Gaussians, One Shot One Talk §3.4); with
-``isotropic=False`` each Gaussian learns three scales and a rotation.
+make. Gaussian shapes (:data:`SHAPES`): ``flat`` discs lying in their triangle's plane, one learned in-plane scale,
+:data:`FLAT_RATIO` as thick (an isotropic Gaussian seen edge-on at the silhouette spills ~3 sigma beyond the
+surface; a disc does not); ``round`` isotropic, rotation fixed (One Shot One Talk §3.4); ``free`` three scales and
+a rotation, all learned.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
 from talkavatar.core.avatar import Avatar
-from talkavatar.core.binding import Binding
+from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.color import srgb_to_linear
+from talkavatar.core.rotations import matrix_to_quaternion
 
 # Adam learning rates per parameter (3DGS's for appearance; deformation fields after One Shot One Talk §3.4, scaled
 # up for short schedules by :func:`learning_rates`).
@@ -24,6 +29,8 @@ BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "lo
 # Gaussians are what paint alpha beyond the silhouette in new views.
 LOG_SCALE_RANGE = (-9.2, -3.0)
 MAX_SURFACE_OFFSET: float | None = None
+SHAPES = ("flat", "round", "free")
+FLAT_RATIO = 0.1  # a flat Gaussian's thickness along the face normal, relative to its in-plane scale
 
 
 def learning_rates(iters: int) -> dict[str, float]:
@@ -33,26 +40,32 @@ def learning_rates(iters: int) -> dict[str, float]:
 
 
 class AvatarParameters(nn.Module):
-    """offsets dX [N, 3]; rgb [N, 3] linear; log_scales [N, 1] (isotropic) or [N, 3]; quats [N, 4] (learned only
-    when anisotropic); opacity_logit [N]; vertex_offsets dT [V, 3]."""
+    """offsets dX [N, 3]; rgb [N, 3] linear; log_scales [N, 1] (flat: in-plane, round: all axes) or [N, 3] (free);
+    quats [N, 4] (learned only when free; flat: the rest triangle frames, normal = local z); opacity_logit [N];
+    vertex_offsets dT [V, 3]."""
 
-    def __init__(self, avatar: Avatar, isotropic: bool = True):
+    def __init__(self, avatar: Avatar, shape: str = "flat"):
         super().__init__()
-        self.rig, self.binding, self.isotropic = avatar.rig, avatar.binding, isotropic
+        if shape not in SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
+        self.rig, self.binding, self.shape = avatar.rig, avatar.binding, shape
         self.offsets = nn.Parameter(avatar.offsets.clone())
         self.rgb = nn.Parameter(avatar.rgb.clone())
-        scales = avatar.log_scales.mean(-1, keepdim=True) if isotropic else avatar.log_scales
+        scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
         self.log_scales = nn.Parameter(scales.clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())
         self.vertex_offsets = nn.Parameter(avatar.vertex_offsets.clone())
-        if isotropic:
-            self.register_buffer("quats", avatar.quats.clone())
-        else:
+        if shape == "free":
             self.quats = nn.Parameter(avatar.quats.clone())
+        elif shape == "flat":
+            frames = triangle_frames(self.rig.vertices[None], self.rig.faces)[0]  # rest frames, [F, 3, 3]
+            self.register_buffer("quats", matrix_to_quaternion(frames)[self.binding.face_index])
+        else:
+            self.register_buffer("quats", avatar.quats.clone())
 
     @classmethod
     def initial(cls, rig: Rig, uv_res: int, texture_srgb: torch.Tensor | None, proxy_offsets: torch.Tensor | None,
-                isotropic: bool = True) -> "AvatarParameters":
+                shape: str = "flat") -> "AvatarParameters":
         """Gaussians on the rig's UV map, coloured from ``texture_srgb`` [T, T, 3] (resampled to ``uv_res``) and
         moved onto the proxy surface ``proxy_offsets`` [V, 3] (dT = proxy, dX = Bary(dT)) when given."""
         texture = None
@@ -69,13 +82,17 @@ class AvatarParameters(nn.Module):
             from dataclasses import replace
 
             avatar = replace(avatar, offsets=dX, vertex_offsets=dT.clone())
-        return cls(avatar, isotropic)
+        return cls(avatar, shape)
 
     def avatar(self) -> Avatar:
         """The current avatar (differentiable in the parameters)."""
         n = self.binding.count
+        if self.shape == "flat":
+            log_scales = torch.cat([self.log_scales.expand(n, 2), self.log_scales + math.log(FLAT_RATIO)], -1)
+        else:
+            log_scales = self.log_scales.expand(n, 3)
         return Avatar(self.rig, self.binding, offsets=self.offsets, rgb=self.rgb.clamp(0, 1),
-                      log_scales=self.log_scales.expand(n, 3), quats=self.quats,
+                      log_scales=log_scales, quats=self.quats,
                       opacity_logit=self.opacity_logit, vertex_offsets=self.vertex_offsets)
 
     @torch.no_grad()

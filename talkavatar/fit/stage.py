@@ -105,7 +105,7 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     if bundle.record("pseudo") is None:
         warn("no pseudo-labels in this bundle: fitting the photo alone (new views and poses will be weaker)")
     data = data.to(dev)
-    params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.isotropic)
+    params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape)
     weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight)
     distance = None
     if data.pseudo is not None:
