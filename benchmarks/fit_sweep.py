@@ -1,6 +1,6 @@
 """Refit one bundle under several loss/limit variants and print the fit's figures for each (issue 6 tuning).
 
-    python benchmarks/fit_sweep.py BUNDLE --variants current,no-smoothing,clamped --out DIR [--iters N] [--profile]
+    python benchmarks/fit_sweep.py BUNDLE --variants current,round,tight --out DIR [--iters N] [--profile]
 
 BUNDLE must have its track and pseudo stages (e.g. from ``benchmarks/fit_astronaut.py --workdir``); it is copied,
 never changed. Each variant's preview strip is written to ``DIR/<variant>.png``. ``--profile`` first runs 30 steps
@@ -22,17 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fit_astronaut import figures  # noqa: E402
 
-# name -> (FitConfig changes, LossWeights changes, fit.model limits)
-CLAMPED = {"LOG_SCALE_RANGE": (-9.2, -4.83), "MAX_SURFACE_OFFSET": 0.01}  # scales <= 8 mm, Gaussians <= 1 cm off
-TIGHT = {"LOG_SCALE_RANGE": (-9.2, -4.83), "MAX_SURFACE_OFFSET": 0.004}
-LOOSE = {"lap_rgb": 0.0, "lap_scales": 0.0, "mgc": 1.0, "lap_offsets": 10.0}
+# name -> (FitConfig changes, LossWeights changes, talkavatar.fit.model limits); "current" = the defaults
+LIMITS = ("LOG_SCALE_RANGE", "MAX_SCALE_IN_TEXELS", "MAX_SURFACE_OFFSET")
 VARIANTS = {
+    "current": ({}, {}, {}),
     "round": ({"shape": "round"}, {}, {}),
-    "round-loose-refine": ({"shape": "round", "refine": 0.2}, LOOSE, CLAMPED),
-    "flat-loose-refine": ({"shape": "flat", "refine": 0.2}, LOOSE, CLAMPED),
-    "flat-loose-refine-800": ({"shape": "flat", "refine": 0.2, "iters": 800}, LOOSE, CLAMPED),
-    "flat-loose-refine-tight": ({"shape": "flat", "refine": 0.2}, LOOSE, TIGHT),
-    "flat-refine": ({"shape": "flat", "refine": 0.2}, {"lap_rgb": 0.0, "lap_scales": 0.0}, CLAMPED),
+    "no-refine": ({"refine": 0.0}, {}, {}),
+    "strict-regs": ({}, {"mgc": 10.0, "lap_offsets": 100.0}, {}),
+    "tight": ({}, {}, {"MAX_SURFACE_OFFSET": 0.004}),
+    "no-limits": ({}, {}, {"MAX_SCALE_IN_TEXELS": 1e3, "MAX_SURFACE_OFFSET": None}),
+    "1200": ({"iters": 1200}, {}, {}),
 }
 
 
@@ -57,7 +56,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="fit_sweep_")) / "sweep.avatar"
     shutil.copytree(args.bundle, work)
-    defaults = {name: getattr(model, name) for name in CLAMPED}
+    defaults = {name: getattr(model, name) for name in LIMITS}
     quiet = (lambda m: None)
     log = (lambda m: print(m, file=sys.stderr))
 

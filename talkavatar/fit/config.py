@@ -15,20 +15,24 @@ PRESETS = {
     # iters, uv_res, image_size (longer side, px), crop_size (px), pseudo_frames, pseudo_size (px), pseudo_batch
     "tiny": dict(iters=160, uv_res=64, image_size=160, crop_size=48, pseudo_frames=8, pseudo_size=96,
                  pseudo_batch=1),
-    "fast": dict(iters=1200, uv_res=512, image_size=512, crop_size=192, pseudo_frames=64, pseudo_size=384,
+    "fast": dict(iters=800, uv_res=512, image_size=512, crop_size=192, pseudo_frames=64, pseudo_size=384,
                  pseudo_batch=2),
-    "quality": dict(iters=8000, uv_res=512, image_size=1024, crop_size=256, pseudo_frames=256, pseudo_size=512,
+    "quality": dict(iters=3000, uv_res=512, image_size=1024, crop_size=256, pseudo_frames=256, pseudo_size=512,
                     pseudo_batch=4),
 }
 PRESET_FIELDS = tuple(PRESETS["tiny"])
-# Settings of the pseudo stage when `talkavatar fit PHOTO` runs it itself (defaults for fast and quality).
-PSEUDO_PRESETS = {"tiny": dict(frames=12, size=192, uv_res=128), "fast": {}, "quality": {}}
+# Gaussian shape per preset: tiny's few, large Gaussians (UV 64) leave gaps between flat discs seen obliquely.
+PRESET_SHAPES = {"tiny": "round", "fast": "flat", "quality": "flat"}
+# Settings of the pseudo stage when `talkavatar fit PHOTO` runs it itself (the pseudo stage's defaults otherwise):
+# as many frames as the preset's fit uses.
+PSEUDO_PRESETS = {"tiny": dict(frames=12, size=192, uv_res=128), "fast": dict(frames=64),
+                  "quality": dict(frames=256)}
 
 
 @dataclass(frozen=True)
 class FitConfig:
     preset: str = setting("fast", "Speed/quality preset: tiny (CPU, ~1 min), fast (GPU default) or quality.")
-    iters: Optional[int] = setting(None, "Optimisation steps. (preset tiny/fast/quality: 160/1200/8000)")
+    iters: Optional[int] = setting(None, "Optimisation steps. (preset tiny/fast/quality: 160/800/3000)")
     uv_res: Optional[int] = setting(None, "UV map resolution: one Gaussian per covered texel (512 -> ~150k). "
                                           "(preset tiny/fast/quality: 64/512/512)")
     image_size: Optional[int] = setting(None, "Longer side of the input photo as fitted, px. "
@@ -48,10 +52,11 @@ class FitConfig:
                                       "|dX - Bary(dT)| (0: off).")
     crop_weight: float = setting(1.0, "Scale of the extra face and hand crop losses (0: off).")
     warmup: float = setting(0.3, "Fraction of the steps before the pseudo-frame loss starts.")
-    refine: float = setting(0.0, "Fraction of the steps, at the end, fitted to the photo alone (sharpens the input "
+    refine: float = setting(0.2, "Fraction of the steps, at the end, fitted to the photo alone (sharpens the input "
                                  "view once the pseudo-labels have shaped the rest).")
-    shape: str = setting("flat", "Gaussian shape: flat (discs in the surface, one scale: clean silhouettes in new "
-                                 "views), round (isotropic) or free (three scales and a rotation).")
+    shape: Optional[str] = setting(None, "Gaussian shape: flat (discs in the surface, one scale: clean silhouettes "
+                                         "in new views), round (isotropic) or free (three scales and a rotation). "
+                                         "(preset tiny/fast/quality: round/flat/flat)")
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -64,7 +69,7 @@ class FitConfig:
             value = getattr(self, name)
             if value is not None and value < low:
                 raise ValueError(f"{name} must be at least {low}")
-        if self.shape not in ("flat", "round", "free"):
+        if self.shape not in (None, "flat", "round", "free"):
             raise ValueError(f"shape must be flat, round or free, not {self.shape!r}")
         if self.perceptual not in ("auto", "lpips", "efficientnet"):
             raise ValueError(f"perceptual must be auto, lpips or efficientnet, not {self.perceptual!r}")
@@ -78,4 +83,6 @@ class FitConfig:
     def effective(self) -> "FitConfig":
         """This config with every preset-dependent field filled in."""
         values = {k: v for k, v in PRESETS[self.preset].items() if getattr(self, k) is None}
+        if self.shape is None:
+            values["shape"] = PRESET_SHAPES[self.preset]
         return replace(self, **values)

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from talkavatar.core.avatar import Avatar
+from talkavatar.core.avatar import Avatar, texel_size
 from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.color import srgb_to_linear
@@ -24,11 +24,13 @@ BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "lo
                        "opacity_logit": 2.5e-2, "quats": 1e-3}
 
 
-# Limits :meth:`AvatarParameters.project_` enforces after every step: Gaussian scales (log metres) and how far a
-# Gaussian may leave the deformed mesh surface (|dX - Bary(dT)|, metres; None: no limit). Large scales and free
-# Gaussians are what paint alpha beyond the silhouette in new views.
+# Limits :meth:`AvatarParameters.project_` enforces after every step: Gaussian scales (log metres, and at most
+# MAX_SCALE_IN_TEXELS times the texel a Gaussian was born on) and how far a Gaussian may leave the deformed mesh
+# surface (|dX - Bary(dT)|, metres; None: no limit). Large scales and Gaussians far from the mesh are what paint
+# alpha beyond the silhouette in new views.
 LOG_SCALE_RANGE = (-9.2, -3.0)
-MAX_SURFACE_OFFSET: float | None = None
+MAX_SCALE_IN_TEXELS = 3.0
+MAX_SURFACE_OFFSET: float | None = 0.01
 SHAPES = ("flat", "round", "free")
 FLAT_RATIO = 0.1  # a flat Gaussian's thickness along the face normal, relative to its in-plane scale
 
@@ -55,6 +57,7 @@ class AvatarParameters(nn.Module):
         self.log_scales = nn.Parameter(scales.clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())
         self.vertex_offsets = nn.Parameter(avatar.vertex_offsets.clone())
+        self.register_buffer("max_log_scales", (texel_size(self.rig, self.binding) * MAX_SCALE_IN_TEXELS).log()[:, None])
         if shape == "free":
             self.quats = nn.Parameter(avatar.quats.clone())
         elif shape == "flat":
@@ -97,10 +100,11 @@ class AvatarParameters(nn.Module):
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Keep values in range after a step: colours in 0..1, scales within :data:`LOG_SCALE_RANGE`, Gaussians
-        within :data:`MAX_SURFACE_OFFSET` of the deformed mesh."""
+        """Keep values in range after a step: colours in 0..1, scales within :data:`LOG_SCALE_RANGE` and
+        :data:`MAX_SCALE_IN_TEXELS`, Gaussians within :data:`MAX_SURFACE_OFFSET` of the deformed mesh."""
         self.rgb.clamp_(0, 1)
         self.log_scales.clamp_(*LOG_SCALE_RANGE)
+        torch.minimum(self.log_scales, self.max_log_scales, out=self.log_scales)
         if MAX_SURFACE_OFFSET is not None:
             anchor = Binding.interpolate(self.binding, self.vertex_offsets[None], self.rig.faces)[0]
             away = self.offsets - anchor

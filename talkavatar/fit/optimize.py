@@ -97,8 +97,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
         progress.history = resume.get("history", [])
     objective = Objective(params, data.photo, seed)
     use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
-    use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets, weights.lap_scales,
-                    weights.lap_rgb))
+    use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets))
     use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
     sums: dict[str, float] = {}
     count = 0
