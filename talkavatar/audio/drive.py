@@ -8,7 +8,6 @@ motion. Everything after decoding is deterministic given ``seed``.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from talkavatar.audio.face import face_and_head
 from talkavatar.audio.gestures import STYLES, Placement, gesture_motion
 from talkavatar.audio.load import SAMPLE_RATE, iter_pcm_blocks
 from talkavatar.bundle import sha256_file
-from talkavatar.audio.phones import PhoneAligner, PhoneRecognizer, PhoneSegment, recognize_phones, transcript_words
+from talkavatar.audio.phone_loop import PhoneRecognizer, recognize_phones
+from talkavatar.audio.phones import PhoneAligner, PhoneSegment, transcript_words
 from talkavatar.audio.prosody import Accent, ProsodyStream, accents as find_accents, speech_activity
 from talkavatar.audio.resample import box_resample
 from talkavatar.audio.visemes import apply_opening_gain, fill_gaps, mouth_curves, opening_gain
@@ -51,22 +51,9 @@ class _Timer:
         return now
 
 
-def default_workers() -> int:
-    """Processes for phone recognition of long files: the CPU cores this process may use, at most 4."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (not Linux)
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
-
-
 def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0, seed: int = 0,
-                style: str = "calm", gestures: bool = True, workers: int | None = None) -> DriveResult:
-    """Talking motion for the speech in ``path`` (see the module docstring).
-
-    ``workers``: processes for phone recognition of long files (default :func:`default_workers`); the result
-    does not depend on it.
-    """
+                style: str = "calm", gestures: bool = True) -> DriveResult:
+    """Talking motion for the speech in ``path`` (see the module docstring)."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; expected one of {sorted(STYLES)}")
     timer = _Timer()
@@ -80,8 +67,7 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
         if missing:
             warnings.append(f"{len(missing)} transcript word(s) not in the pronouncing dictionary were skipped: "
                             + ", ".join(sorted(set(missing))[:8]))
-    workers = default_workers() if workers is None else workers
-    recognizer = None if words else PhoneRecognizer(workers=workers)
+    recognizer = None if words else PhoneRecognizer()
     prosody_stream = ProsodyStream()
     kept: list[np.ndarray] = []
     samples = 0
@@ -114,7 +100,7 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
         lip_sync = "alignment"
         if segments is None:
             warnings.append("the transcript could not be aligned to the audio; recognised phones instead")
-            segments = recognize_phones(pcm, workers)
+            segments = recognize_phones(pcm)
             lip_sync = "recognition"
         del pcm, kept
     t = timer.add("phones", t)
