@@ -96,11 +96,13 @@ def mel_power(pcm: np.ndarray) -> np.ndarray:
     return out
 
 
-def suppress_noise(power: np.ndarray, noise_init: np.ndarray | None = None) -> np.ndarray:
-    """pocketsphinx's noise suppression of mel powers ``power [B, F, 25]`` (B independent segments).
+def suppress_noise(power: np.ndarray) -> np.ndarray:
+    """pocketsphinx's noise suppression of mel powers ``power [B, F, 25]`` (B independent segments, each starting
+    like a pocketsphinx utterance: noise and floor estimates at the first frame's power / 20).
 
-    ``noise_init [B, 25]``: the starting noise and floor estimates (pocketsphinx starts at the first frame's power
-    / 20); returns the suppressed powers ``[B, F, 25]``.
+    Per frame: smoothed power, its lower envelope (the noise), the lower envelope of what stands above the noise
+    (a floor), temporal masking after peaks, then a gain (signal / power, within 1/20..20) smoothed over +-4
+    filters multiplies the input. Returns the suppressed powers ``[B, F, 25]``.
     """
     b, f, n = power.shape
     out = np.empty_like(power)
@@ -108,26 +110,29 @@ def suppress_noise(power: np.ndarray, noise_init: np.ndarray | None = None) -> n
         return out
     p = power.astype(np.float64)
     smoothed = p[:, 0].copy()
-    noise = p[:, 0] / _MAX_GAIN if noise_init is None else noise_init.astype(np.float64).copy()
+    noise = p[:, 0] / _MAX_GAIN
     floor = noise.copy()
     peak = np.zeros((b, n))
     # Gain smoothing over +-4 filters: a banded averaging matrix.
     k = np.arange(n)
     band = (np.abs(k[:, None] - k[None, :]) <= _SMOOTH_WINDOW).astype(np.float64)
     band /= band.sum(axis=0, keepdims=True)
-    gains = np.empty((b, f, n))
+    smoothed_all = np.empty((b, f, n))
+    masked_all = np.empty((b, f, n))
+    rise_a, rise_b = 1 - _LAMBDA_A, 1 - _LAMBDA_B
     for t in range(f):
         smoothed = _LAMBDA_POWER * smoothed + (1 - _LAMBDA_POWER) * p[:, t]
-        noise = np.where(smoothed >= noise, _LAMBDA_A * noise + (1 - _LAMBDA_A) * smoothed,
-                         _LAMBDA_B * noise + (1 - _LAMBDA_B) * smoothed)
+        gap = smoothed - noise                       # lower envelope: slow up (LAMBDA_A), fast down (LAMBDA_B)
+        noise += np.where(gap >= 0, rise_a, rise_b) * gap
         signal = np.maximum(smoothed - noise, 1.0)
-        floor = np.where(signal >= floor, _LAMBDA_A * floor + (1 - _LAMBDA_A) * signal,
-                         _LAMBDA_B * floor + (1 - _LAMBDA_B) * signal)
+        gap = signal - floor
+        floor += np.where(gap >= 0, rise_a, rise_b) * gap
         peak *= _LAMBDA_T
         masked = np.where(signal < _LAMBDA_T * peak, peak * _MU_T, signal)
-        peak = np.maximum(peak, signal)
-        masked = np.maximum(masked, floor)
-        gains[:, t] = np.where(masked < _MAX_GAIN * smoothed, masked / np.maximum(smoothed, 1e-30), _MAX_GAIN)
+        np.maximum(peak, signal, out=peak)
+        smoothed_all[:, t] = smoothed
+        masked_all[:, t] = np.maximum(masked, floor)
+    gains = np.where(masked_all < _MAX_GAIN * smoothed_all, masked_all / np.maximum(smoothed_all, 1e-30), _MAX_GAIN)
     gains = np.maximum(gains, 1.0 / _MAX_GAIN)
     out[:] = p * (gains @ band)
     return out
