@@ -1,9 +1,9 @@
 """The drive-audio stage: speech file in, :class:`~talkavatar.motion.Motion` out.
 
 Pipeline (each step in its own module): decode in blocks (load) -> prosody and phone recognition per block
-(prosody, phones) -> or forced alignment when a transcript is given -> coarticulated visemes with loudness-scaled
-opening (visemes) -> accents (prosody) -> face and head (face) -> gestures and idle body (gestures) -> assembled
-motion. Everything after decoding is deterministic given ``seed``.
+(prosody, phone_loop) -> or forced alignment when a transcript is given (phones) -> coarticulated visemes with
+loudness-scaled opening (visemes) -> accents (prosody) -> face and head (face) -> gestures and idle body
+(gestures) -> assembled motion. Everything after decoding is deterministic given ``seed``.
 """
 
 from __future__ import annotations
