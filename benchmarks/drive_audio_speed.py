@@ -71,7 +71,8 @@ def main() -> None:
         return
     print(f"{args.seconds:.0f} s of speech, {report['cpu_cores']} cores (1-min load average before/after the runs: "
           f"{load_before:.1f} / {load_after:.1f})")
-    print(f"stage: {wall:.3f} s wall = {report['stage_realtime_factor']}x real time (runs: {report['all_runs_seconds']})")
+    print(f"stage: {wall:.3f} s wall = {report['stage_realtime_factor']}x real time "
+          f"(runs: {report['all_runs_seconds']})")
     print(f"CPU time of that run: {cpu:.3f} s = {report['cpu_realtime_factor']}x real time (runs: "
           f"{report['all_runs_cpu_seconds']}); the stage is mostly single-threaded, so on an idle machine the wall "
           f"time approaches the CPU time")
