@@ -175,9 +175,24 @@ def quiet_cuts(energy: np.ndarray, target: int) -> list[int]:
     return cuts + [f]
 
 
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def decode_block(pcm: np.ndarray, offset_s: float, tables: ScoringTables | None = None) -> list[PhoneSegment]:
-    """Phone segments of one block of int16 ``pcm [n]`` at 16 kHz (times offset by ``offset_s``)."""
-    tables = tables or scoring_tables()
+    """Phone segments of one block of int16 ``pcm [n]`` at 16 kHz (times offset by ``offset_s``).
+
+    The matrix products are small ([128, 26] x [26, P*D]): BLAS runs them on one thread, since splitting them
+    costs more than it gains, and far more on a busy machine, where a waiting BLAS thread stalls every product.
+    """
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        return _decode_block(pcm, offset_s, tables or scoring_tables())
+
+
+def _decode_block(pcm: np.ndarray, offset_s: float, tables: ScoringTables) -> list[PhoneSegment]:
     frames = frame_count(len(pcm))
     if frames == 0:
         return [PhoneSegment("SIL", offset_s, offset_s + len(pcm) / SAMPLE_RATE)] if len(pcm) else []
