@@ -37,17 +37,24 @@ class DriveResult:
     gestures: list[Placement]
     lip_sync: str                       # "alignment" (transcript) or "recognition"
     seconds: float
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)      # wall seconds per step
     warnings: list[str] = field(default_factory=list)
+    cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process per step
 
 
 class _Timer:
+    """Wall and process CPU seconds per step (``add`` closes the step begun at ``since``)."""
+
     def __init__(self):
         self.spent: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.cpu_mark = time.process_time()
 
     def add(self, key: str, since: float) -> float:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.spent[key] = self.spent.get(key, 0.0) + now - since
+        self.cpu[key] = self.cpu.get(key, 0.0) + cpu - self.cpu_mark
+        self.cpu_mark = cpu
         return now
 
 
@@ -131,4 +138,4 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
     audio_ref = {"path": str(path), "sha256": sha256_file(Path(path)), "offset_seconds": 0.0}
     motion = Motion(float(fps), joints, root.astype(np.float32), arkit, audio_ref)
     timer.add("assemble", t)
-    return DriveResult(motion, segments, found, placements, lip_sync, seconds, timer.spent, warnings)
+    return DriveResult(motion, segments, found, placements, lip_sync, seconds, timer.spent, warnings, timer.cpu)
