@@ -87,11 +87,11 @@ def mel_power(pcm: np.ndarray) -> np.ndarray:
     emphasised[0] = x[0]
     emphasised[1:] = x[1:] - PRE_EMPHASIS * x[:-1]
     out = np.empty((frames, N_FILTERS), np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(emphasised, FRAME_LENGTH)[::FRAME_SHIFT]   # a view
     block = 1024
     for lo in range(0, frames, block):              # bounded temporaries
         hi = min(lo + block, frames)
-        idx = np.arange(lo, hi)[:, None] * FRAME_SHIFT + np.arange(FRAME_LENGTH)[None, :]
-        spec = sfft.rfft(emphasised[idx] * _WINDOW, n=FFT_SIZE, axis=1)
+        spec = sfft.rfft(windows[lo:hi] * _WINDOW, n=FFT_SIZE, axis=1)
         out[lo:hi] = (spec.real ** 2 + spec.imag ** 2) @ _FILTERBANK
     return out
 
