@@ -31,10 +31,11 @@ HOLD_SETTLE = 0.1                                         # the hold eases this 
 TWO_HANDED_INWARD = 0.4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GestureClip:
     """Keyframes relative to the stroke (``times [K]`` seconds, 0 = stroke); ``left``/``right`` arm poses
-    ``[K, len(FIELDS)]`` (left-arm convention) or None for an arm that stays at rest."""
+    ``[K, len(FIELDS)]`` (left-arm convention) or None for an arm that stays at rest. Compared by identity (the
+    clips are built once, :func:`library_gestures`)."""
 
     name: str
     times: tuple[float, ...]
