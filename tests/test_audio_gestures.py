@@ -1,12 +1,15 @@
-"""Gestures in canonical SMPL-X joints, checked with a small forward kinematics (no mesh in this branch)."""
+"""drive-audio's gestures (the motion library's stroke gestures on accents), checked with a small forward
+kinematics (no mesh in this branch)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from talkavatar.audio.gestures import (GESTURES, LIMITS, PARAMS, REPEAT_WINDOW_S, REST, STYLES, ArmPose,
-                                       arm_rotations, gesture_motion, schedule)
+from talkavatar.audio.gestures import (FIELDS, REPEAT_WINDOW_S, REST, STYLES, gesture_motion, library_gestures,
+                                       schedule, side_rotations)
+from talkavatar.motion.library import clip as library_clip
+from talkavatar.motion.library.anatomy import ARM_LIMITS, ARM_REST
 from talkavatar.audio.prosody import Accent
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.motion.rotations import axis_angle_to_matrix, compose_axis_angle, matrix_to_axis_angle
@@ -15,10 +18,15 @@ from talkavatar.motion.skeleton import REST_JOINTS, forward_kinematics, torso_cl
 HANDS = ["left_wrist", "right_wrist", "left_middle3", "right_middle3", "left_index3", "right_index3"]
 
 
-def _pose(params_by_side: dict[str, ArmPose]) -> np.ndarray:
+def _arm(**channels: float) -> np.ndarray:
+    """An arm pose array (FIELDS order): rest with ``channels`` replaced."""
+    return np.array([channels.get(f, ARM_REST[f]) for f in FIELDS])
+
+
+def _pose(params_by_side: dict[str, np.ndarray]) -> np.ndarray:
     rot = np.zeros((1, 55, 3))
     for side, pose in params_by_side.items():
-        for name, value in arm_rotations(np.array([pose.as_tuple()]), side).items():
+        for name, value in side_rotations(pose[None], side).items():
             rot[0, JOINT_INDEX[name]] = value
     return rot
 
@@ -64,33 +72,44 @@ def test_rest_pose_hangs_relaxed_beside_the_body():
 
 def test_bending_the_elbow_brings_the_forearm_forward_and_supination_turns_the_palm_up():
     for side in ("left", "right"):
-        bent = ArmPose(down=1.3, forward=0.2, inward=0.0, elbow=1.5, twist=0.0)
-        rot = _pose({side: bent})
+        bent = dict(down=1.3, forward=0.2, inward=0.0, elbow=1.5, twist=0.0)
+        rot = _pose({side: _arm(**bent)})
         pos = forward_kinematics(rot)[0]
         elbow, wrist = pos[JOINT_INDEX[f"{side}_elbow"]], pos[JOINT_INDEX[f"{side}_wrist"]]
         assert wrist[2] - elbow[2] > 0.2
-        palm_up = _world_rotation(_pose({side: ArmPose(**{**bent.__dict__, "twist": 1.4})}), f"{side}_wrist")
+        palm_up = _world_rotation(_pose({side: _arm(**{**bent, "twist": 1.4})}), f"{side}_wrist")
         palm_neutral = _world_rotation(rot, f"{side}_wrist")
         down = np.array([0.0, -1.0, 0.0])                              # palm normal in the T-pose
         assert (palm_up @ down)[1] > 0.5 > abs((palm_neutral @ down)[1])
 
 
-def test_clips_respect_joint_limits_and_start_and_end_at_rest():
-    assert len({c.name for c in GESTURES}) == len(GESTURES) >= 10
-    for clip in GESTURES:
+def test_gestures_are_the_librarys_and_respect_joint_limits_and_start_and_end_at_rest():
+    gestures = library_gestures()
+    assert len({c.name for c in gestures}) == len(gestures) >= 10
+    for clip in gestures:
+        library_clip(clip.name)                          # one source: every gesture is a library clip
         assert list(clip.times) == sorted(clip.times) and clip.start < 0 < clip.end
         for poses in (clip.left, clip.right):
             if poses is None:
                 continue
-            assert poses[0] == REST and poses[-1] == REST
+            assert np.array_equal(poses[0], REST) and np.array_equal(poses[-1], REST)
             for pose in poses:
-                for name, value in zip(PARAMS, pose.as_tuple()):
-                    lo, hi = LIMITS[name]
+                for name, value in zip(FIELDS, pose):
+                    lo, hi = ARM_LIMITS[name]
                     assert lo <= value <= hi, (clip.name, name, value)
 
 
+def test_a_stroke_apex_is_the_library_clips_stroke_pose():
+    clip = next(c for c in library_gestures() if c.name == "point_forward_left")
+    lib = library_clip("point_forward_left")
+    apex = {f: clip.left[2, k] for k, f in enumerate(FIELDS)}
+    # The library clip reaches the same pose at its first stroke keyframe (its second keyframe after rest).
+    assert all(abs(lib.channels[f"left.{f}"].values[2] - v) < 1e-9 for f, v in apex.items())
+    assert clip.right is None
+
+
 def test_mirroring_matches_a_reflected_skeleton():
-    pose = GESTURES[3].left[2]
+    pose = library_gestures()[3].left[2]
     left = forward_kinematics(_pose({"left": pose}))[0]
     right = forward_kinematics(_pose({"right": pose}))[0]
     for part in ("elbow", "wrist", "middle3"):
@@ -123,7 +142,7 @@ def test_strokes_peak_on_their_accents():
     pos = forward_kinematics(joints, root)
     near = 0
     for p in placements:
-        side = "left" if p.clip.left else "right"
+        side = "left" if p.clip.left is not None else "right"
         w = pos[:, JOINT_INDEX[f"{side}_wrist"]]
         lo, hi = int((p.stroke - 0.35) * fps), int((p.stroke + 0.35) * fps)
         speed = np.linalg.norm(np.diff(w[lo - 1:hi + 1], axis=0), axis=1)
@@ -147,11 +166,3 @@ def test_rotation_helpers_round_trip():
     a, b = v[:1], v[1:2]
     composed = axis_angle_to_matrix(compose_axis_angle(a, b))
     assert np.allclose(composed, axis_angle_to_matrix(a) @ axis_angle_to_matrix(b))
-
-
-def test_clips_read_as_canonical_joint_keyframes():
-    clip = next(c for c in GESTURES if c.name == "open_palms_both")
-    times, joints = clip.joint_keyframes()
-    assert times.shape == (5,) and set(joints) >= {"left_shoulder", "right_elbow", "left_index1", "right_wrist"}
-    assert all(v.shape == (5, 3) for v in joints.values())
-    assert np.allclose(joints["left_elbow"][0], arm_rotations(np.array([REST.as_tuple()]), "left")["left_elbow"][0])

@@ -18,7 +18,7 @@ def test_three_minutes_in_bounded_memory(tmp_path):
         for _ in range(9):
             f.write(piece)
     tracemalloc.start()
-    result = drive_audio(path, style="lively", workers=2)
+    result = drive_audio(path, style="lively")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     m = result.motion

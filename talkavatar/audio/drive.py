@@ -1,14 +1,13 @@
 """The drive-audio stage: speech file in, :class:`~talkavatar.motion.Motion` out.
 
 Pipeline (each step in its own module): decode in blocks (load) -> prosody and phone recognition per block
-(prosody, phones) -> or forced alignment when a transcript is given -> coarticulated visemes with loudness-scaled
-opening (visemes) -> accents (prosody) -> face and head (face) -> gestures and idle body (gestures) -> assembled
-motion. Everything after decoding is deterministic given ``seed``.
+(prosody, phone_loop) -> or forced alignment when a transcript is given (phones) -> coarticulated visemes with
+loudness-scaled opening (visemes) -> accents (prosody) -> face and head (face) -> gestures and idle body
+(gestures) -> assembled motion. Everything after decoding is deterministic given ``seed``.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from talkavatar.audio.face import face_and_head
 from talkavatar.audio.gestures import STYLES, Placement, gesture_motion
 from talkavatar.audio.load import SAMPLE_RATE, iter_pcm_blocks
 from talkavatar.bundle import sha256_file
-from talkavatar.audio.phones import PhoneAligner, PhoneRecognizer, PhoneSegment, recognize_phones, transcript_words
+from talkavatar.audio.phone_loop import PhoneRecognizer, recognize_phones
+from talkavatar.audio.phones import PhoneAligner, PhoneSegment, transcript_words
 from talkavatar.audio.prosody import Accent, ProsodyStream, accents as find_accents, speech_activity
 from talkavatar.audio.resample import box_resample
 from talkavatar.audio.visemes import apply_opening_gain, fill_gaps, mouth_curves, opening_gain
@@ -37,36 +37,30 @@ class DriveResult:
     gestures: list[Placement]
     lip_sync: str                       # "alignment" (transcript) or "recognition"
     seconds: float
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)      # wall seconds per step
     warnings: list[str] = field(default_factory=list)
+    cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process per step
 
 
 class _Timer:
+    """Wall and process CPU seconds per step (``add`` closes the step begun at ``since``)."""
+
     def __init__(self):
         self.spent: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.cpu_mark = time.process_time()
 
     def add(self, key: str, since: float) -> float:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.spent[key] = self.spent.get(key, 0.0) + now - since
+        self.cpu[key] = self.cpu.get(key, 0.0) + cpu - self.cpu_mark
+        self.cpu_mark = cpu
         return now
 
 
-def default_workers() -> int:
-    """Processes for phone recognition of long files: the CPU cores this process may use, at most 4."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (not Linux)
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
-
-
 def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0, seed: int = 0,
-                style: str = "calm", gestures: bool = True, workers: int | None = None) -> DriveResult:
-    """Talking motion for the speech in ``path`` (see the module docstring).
-
-    ``workers``: processes for phone recognition of long files (default :func:`default_workers`); the result
-    does not depend on it.
-    """
+                style: str = "calm", gestures: bool = True) -> DriveResult:
+    """Talking motion for the speech in ``path`` (see the module docstring)."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; expected one of {sorted(STYLES)}")
     timer = _Timer()
@@ -80,8 +74,7 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
         if missing:
             warnings.append(f"{len(missing)} transcript word(s) not in the pronouncing dictionary were skipped: "
                             + ", ".join(sorted(set(missing))[:8]))
-    workers = default_workers() if workers is None else workers
-    recognizer = None if words else PhoneRecognizer(workers=workers)
+    recognizer = None if words else PhoneRecognizer()
     prosody_stream = ProsodyStream()
     kept: list[np.ndarray] = []
     samples = 0
@@ -114,7 +107,7 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
         lip_sync = "alignment"
         if segments is None:
             warnings.append("the transcript could not be aligned to the audio; recognised phones instead")
-            segments = recognize_phones(pcm, workers)
+            segments = recognize_phones(pcm)
             lip_sync = "recognition"
         del pcm, kept
     t = timer.add("phones", t)
@@ -145,4 +138,4 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
     audio_ref = {"path": str(path), "sha256": sha256_file(Path(path)), "offset_seconds": 0.0}
     motion = Motion(float(fps), joints, root.astype(np.float32), arkit, audio_ref)
     timer.add("assemble", t)
-    return DriveResult(motion, segments, found, placements, lip_sync, seconds, timer.spent, warnings)
+    return DriveResult(motion, segments, found, placements, lip_sync, seconds, timer.spent, warnings, timer.cpu)

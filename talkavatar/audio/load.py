@@ -1,8 +1,9 @@
 """Audio loading: any container/codec ffmpeg reads (wav, flac, mp3, ogg, m4a, ...), any rate, mono or stereo.
 
-Decoding streams through the ffmpeg binary (``imageio_ffmpeg`` bundles one), which also downmixes to mono and
-resamples to :data:`SAMPLE_RATE`; audio arrives in fixed-size blocks so that memory stays bounded for long files.
-Samples are 16-bit signed PCM ``int16`` arrays ``[n]`` (what the phone recogniser consumes).
+Files libsndfile reads at :data:`SAMPLE_RATE` already (wav, flac, ogg/vorbis...) are read in-process with
+``soundfile`` (channels averaged, like ffmpeg's downmix); everything else streams through the ffmpeg binary
+(``imageio_ffmpeg`` bundles one), which also downmixes to mono and resamples. Audio arrives in fixed-size blocks
+so that memory stays bounded for long files. Samples are 16-bit signed PCM ``int16`` arrays ``[n]``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def iter_pcm_blocks(path: Path, block_seconds: float = BLOCK_SECONDS,
     """
     path = Path(path)
     _check_readable(path)
+    native = _soundfile_blocks(path, block_seconds, sample_rate)
+    if native is not None:
+        yield from native
+        return
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn", "-ac", "1",
            "-ar", str(sample_rate), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -56,6 +61,32 @@ def iter_pcm_blocks(path: Path, block_seconds: float = BLOCK_SECONDS,
         reason = err.splitlines()[-1] if err else "no audio stream"
         raise InvalidInput(f"{path}: not a readable audio file ({reason})",
                            tip="pass a speech recording: wav, flac, mp3, ogg or m4a")
+
+
+def _soundfile_blocks(path: Path, block_seconds: float, sample_rate: int) -> Iterator[np.ndarray] | None:
+    """Blocks read by libsndfile when it knows the format and the rate needs no conversion, else None."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError, TypeError):
+        return None
+    if info.samplerate != sample_rate or info.frames <= 0:
+        return None
+
+    def blocks() -> Iterator[np.ndarray]:
+        size = max(1, int(block_seconds * sample_rate))
+        try:
+            for block in sf.blocks(str(path), blocksize=size, dtype="int16", always_2d=True):
+                if block.shape[1] == 1:
+                    yield block[:, 0].copy()
+                else:
+                    yield (block.astype(np.int32).sum(axis=1) // block.shape[1]).astype(np.int16)
+        except (RuntimeError, sf.LibsndfileError) as e:
+            raise InvalidInput(f"{path}: not a readable audio file ({e})",
+                               tip="pass a speech recording: wav, flac, mp3, ogg or m4a") from None
+
+    return blocks()
 
 
 def load_pcm(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -93,10 +93,9 @@ class ProsodyStream:
         count = min(count, available)
         if count <= 0:
             return
+        windows = np.lib.stride_tricks.sliding_window_view(self.pending, WINDOW)[::HOP]     # a view, no copy
         for lo in range(0, count, FEATURE_BLOCK):     # small blocks keep the FFT temporaries small
-            hi = min(lo + FEATURE_BLOCK, count)
-            idx = np.arange(lo, hi)[:, None] * HOP + np.arange(WINDOW)[None, :]
-            self.parts.append(frame_features(self.pending[idx]))
+            self.parts.append(frame_features(windows[lo:min(lo + FEATURE_BLOCK, count)]))
         self.emitted += count
         self.pending = self.pending[count * HOP:]
 

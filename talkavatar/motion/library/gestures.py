@@ -3,6 +3,10 @@
 Each gesture is a few arm poses (anatomical channels of :mod:`anatomy`, left-arm convention, unspecified fields
 at rest) placed on a timeline by :func:`strokes`: rest -> preparation -> stroke -> hold -> (repeat) -> rest.
 One-handed gestures come as a left and a right clip (mirror images). A light trunk sway makes the body alive.
+
+The stroke gestures are a preparation -> stroke pose pair (:data:`STROKE_PAIRS`): the library clips repeat the
+pair at a fixed period; drive-audio places the pair once on each accent it picks (:func:`stroke_gestures`), so
+both draw on one set of gestures.
 """
 
 from __future__ import annotations
@@ -29,6 +33,34 @@ CHOP: Pose = dict(down=1.22, forward=0.5, inward=0.65, elbow=1.15, twist=0.3, wr
 OFFER: Pose = dict(down=1.15, forward=0.75, inward=0.4, elbow=1.0, twist=1.4, wrist=0.1, curl=0.1, index=0.05)
 HOLD_BALL: Pose = dict(down=1.15, forward=0.55, inward=0.35, elbow=1.4, twist=0.7, curl=0.3, index=0.25)
 HANDS_LOW: Pose = dict(down=1.3, forward=0.35, inward=0.6, elbow=1.0, twist=0.4, curl=0.4, index=0.4)
+
+
+#: preparation -> stroke poses of the stroke gestures
+STROKE_PAIRS: dict[str, tuple[Pose, Pose]] = {
+    "beat": (BEAT_UP, BEAT_DOWN), "open_palm": (PALM_PREP, PALM_OPEN), "palms_wide": (PALM_PREP, PALM_WIDE),
+    "point_forward": (POINT_PREP, POINT_OUT), "point_side": (POINT_PREP, POINT_SIDE), "chop": (BEAT_UP, CHOP),
+    "offer": (PALM_PREP, OFFER), "shrug": (PALM_PREP, SHRUG_UP),
+    "hold_ball": (HOLD_BALL, {**HOLD_BALL, "inward": 0.5}),
+}
+#: the library clips built from one stroke pair: (clip name, pair, one-armed (a _left and a _right clip) or both)
+STROKE_CLIPS: tuple[tuple[str, str, bool], ...] = (
+    ("beat", "beat", True), ("beat_both", "beat", False), ("open_palm", "open_palm", True),
+    ("open_palms_both", "palms_wide", False), ("point_forward", "point_forward", True),
+    ("point_side", "point_side", True), ("chop", "chop", True), ("offer", "offer", True),
+    ("shrug_twice", "shrug", False), ("hold_ball", "hold_ball", False),
+)
+
+
+def stroke_gestures() -> list[tuple[str, tuple[str, ...], Pose, Pose]]:
+    """``(clip name, sides, preparation pose, stroke pose)`` of every stroke gesture clip (full left-arm poses)."""
+    out = []
+    for name, pair, one_armed in STROKE_CLIPS:
+        prep, stroke = (_pose(p) for p in STROKE_PAIRS[pair])
+        if one_armed:
+            out += [(f"{name}_left", ("left",), prep, stroke), (f"{name}_right", ("right",), prep, stroke)]
+        else:
+            out.append((name, ("left", "right"), prep, stroke))
+    return out
 
 
 def _pose(p: Pose | None) -> Pose:
@@ -80,14 +112,15 @@ def _sided(name: str, timeline, extra=None) -> list[Clip]:
 
 
 def gesture_clips() -> list[Clip]:
+    pairs = {name: list(pair) for name, pair in STROKE_PAIRS.items()}
     clips: list[Clip] = []
-    clips += _sided("beat", repeated(0.5, 0.6, 5, [BEAT_UP, BEAT_DOWN]))
-    clips += _sided("beat_slow", repeated(0.6, 1.1, 3, [BEAT_UP, BEAT_DOWN]))
-    clips.append(_clip("beat_both", repeated(0.5, 0.7, 4, [BEAT_UP, BEAT_DOWN]), ("left", "right")))
-    clips += _sided("open_palm", repeated(0.5, 1.6, 2, [PALM_PREP, PALM_OPEN]))
-    clips.append(_clip("open_palms_both", repeated(0.5, 1.8, 2, [PALM_PREP, PALM_WIDE]), ("left", "right")))
-    clips += _sided("point_forward", repeated(0.5, 1.5, 2, [POINT_PREP, POINT_OUT]))
-    clips += _sided("point_side", repeated(0.6, 1.6, 2, [POINT_PREP, POINT_SIDE]))
+    clips += _sided("beat", repeated(0.5, 0.6, 5, pairs["beat"]))
+    clips += _sided("beat_slow", repeated(0.6, 1.1, 3, pairs["beat"]))
+    clips.append(_clip("beat_both", repeated(0.5, 0.7, 4, pairs["beat"]), ("left", "right")))
+    clips += _sided("open_palm", repeated(0.5, 1.6, 2, pairs["open_palm"]))
+    clips.append(_clip("open_palms_both", repeated(0.5, 1.8, 2, pairs["palms_wide"]), ("left", "right")))
+    clips += _sided("point_forward", repeated(0.5, 1.5, 2, pairs["point_forward"]))
+    clips += _sided("point_side", repeated(0.6, 1.6, 2, pairs["point_side"]))
     count = [(0.0, None), (0.6, COUNT_HAND)]
     for k in range(4):  # the fingers open one by one: index .. ring, then a short beat
         count.append((1.1 + 0.7 * k, {**COUNT_HAND, "index": 0.0, "curl": 0.9 - 0.25 * k}))
@@ -95,14 +128,13 @@ def gesture_clips() -> list[Clip]:
     clips += _sided("counting", count)
     clips.append(_clip("shrug", [(0.0, None), (0.7, PALM_PREP), (1.3, SHRUG_UP), (2.4, SHRUG_UP), (3.2, None)],
                        ("left", "right"), {"head.roll": keys((0, 0), (1.3, 0.12), (2.4, 0.1), (3.2, 0))}))
-    clips.append(_clip("shrug_twice", repeated(0.6, 1.4, 2, [PALM_PREP, SHRUG_UP]), ("left", "right")))
+    clips.append(_clip("shrug_twice", repeated(0.6, 1.4, 2, pairs["shrug"]), ("left", "right")))
     clips += _sided("hand_to_chest", [(0.0, None), (0.9, BEAT_UP), (1.6, CHEST), (3.4, CHEST), (4.3, None)])
     clips.append(_clip("both_hands_chest", [(0.0, None), (1.0, BEAT_UP), (1.8, CHEST), (3.6, CHEST), (4.5, None)],
                        ("left", "right")))
-    clips += _sided("chop", repeated(0.5, 0.8, 4, [BEAT_UP, CHOP]))
-    clips += _sided("offer", repeated(0.5, 1.8, 2, [PALM_PREP, OFFER]))
-    clips.append(_clip("hold_ball", repeated(0.6, 1.2, 3, [HOLD_BALL, {**HOLD_BALL, "inward": 0.5}]),
-                       ("left", "right")))
+    clips += _sided("chop", repeated(0.5, 0.8, 4, pairs["chop"]))
+    clips += _sided("offer", repeated(0.5, 1.8, 2, pairs["offer"]))
+    clips.append(_clip("hold_ball", repeated(0.6, 1.2, 3, pairs["hold_ball"]), ("left", "right")))
     clips.append(_clip("alternate_beats", [(0.0, None)] + [(0.5 + 0.55 * k, BEAT_UP if k % 2 == 0 else BEAT_DOWN)
                                                            for k in range(8)] + [(5.4, None)], ("left",),
                        strokes([(0.0, None)] + [(0.78 + 0.55 * k, BEAT_DOWN if k % 2 == 0 else BEAT_UP)
