@@ -26,6 +26,9 @@ from benchmarks.fit_astronaut import figures  # noqa: E402
 LIMITS = ("LOG_SCALE_RANGE", "MAX_SCALE_IN_TEXELS", "MAX_SURFACE_OFFSET")
 VARIANTS = {
     "current": ({}, {}, {}),
+    "no pseudo-labels": ({"pseudo_weight": 0.0}, {}, {}),
+    "no mesh regularisers": ({"mesh_weight": 0.0}, {}, {}),
+    "neither": ({"pseudo_weight": 0.0, "mesh_weight": 0.0}, {}, {}),
     "round": ({"shape": "round"}, {}, {}),
     "no-refine": ({"refine": 0.0}, {}, {}),
     "strict-regs": ({}, {"mgc": 10.0, "lap_offsets": 100.0}, {}),
@@ -38,7 +41,7 @@ VARIANTS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundle", type=Path)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--device", default="auto")

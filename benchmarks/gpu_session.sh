@@ -22,6 +22,8 @@
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh c   fit quality
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh d   track on CUDA, fit end to end from the photo, demo
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh e   fit variants (benchmarks/fit_sweep.py) on d's bundle
+#                                                                (VARIANTS=a,b,... picks some; PROFILE=1 profiles)
+#   carry [".device-cache"]:  bash benchmarks/gpu_session.sh t   the GPU tests only
 set -uo pipefail
 export PYTHONUNBUFFERED=1 MAX_JOBS=16 TORCH_CUDA_ARCH_LIST=9.0
 pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
@@ -47,6 +49,9 @@ RIG=.device-cache/astro/astronaut.avatar/track/rig.safetensors
 t0=$(date +%s); python3 -c "from gsplat.cuda._backend import _C; assert _C is not None" 2>&1 | tail -2
 echo "gsplat load: $(( $(date +%s) - t0 )) s" | tee -a $OUT/env_$1.txt
 case "$1" in
+t)
+  python3 -m pytest $(grep -l "mark.gpu" tests/*.py) -m gpu -q -p no:cacheprovider 2>&1 | tee $OUT/gpu_tests.log | tail -5
+  ;;
 a)
   python3 -m pytest tests/test_splats_gpu.py tests/test_cuda_graphs.py tests/test_body_rig.py tests/test_render_gpu.py \
     -m gpu -q -p no:cacheprovider > $OUT/gpu_tests.log 2>&1; echo "gpu tests rc=$?"; tail -3 $OUT/gpu_tests.log
