@@ -1,0 +1,62 @@
+"""Gaussian shapes of the fit (talkavatar.fit.model): flat discs lie in their triangle's plane, posed or not;
+round ones are isotropic; the per-step limits hold Gaussians near the mesh."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from talkavatar.core.avatar import texel_size
+from talkavatar.core.binding import triangle_frames
+from talkavatar.core.rotations import quaternion_to_matrix
+from talkavatar.fit import model
+from talkavatar.fit.model import FLAT_RATIO, AvatarParameters
+from tests.toy_body import toy_rig
+
+
+def _normal_axis_and_thickness(gaussians, index: int = 0):
+    """The posed Gaussian's local axes [N, 3, 3] and scales [N, 3] (frame ``index``)."""
+    return quaternion_to_matrix(gaussians.quats[index]), gaussians.log_scales[index].exp()
+
+
+@pytest.mark.parametrize("bend", [0.0, 0.8])
+def test_flat_gaussians_are_thin_along_the_face_normal(bend):
+    rig = toy_rig(dtype=torch.float32)
+    params = AvatarParameters.initial(rig, 16, None, None, shape="flat")
+    rotations = torch.zeros(1, 55, 3)
+    rotations[0, 1:4, 0] = bend  # bend a few joints: the discs must turn with their triangles
+    posed = params.avatar().pose(rotations)
+    axes, scales = _normal_axis_and_thickness(posed)
+    normals = triangle_frames(rig.pose(rotations).vertices, rig.faces)[0, :, :, 2][params.binding.face_index]
+    cosine = (axes[:, :, 2] * normals).sum(-1).abs()
+    assert cosine.min() > 0.999
+    assert torch.allclose(scales[:, 2], scales[:, 0] * FLAT_RATIO, rtol=1e-4)
+    assert torch.allclose(scales[:, 0], scales[:, 1])
+
+
+def test_round_gaussians_are_isotropic_and_free_ones_learn_three_scales():
+    rig = toy_rig(dtype=torch.float32)
+    round_ = AvatarParameters.initial(rig, 16, None, None, shape="round")
+    scales = round_.avatar().log_scales
+    assert torch.equal(scales[:, 0], scales[:, 2]) and round_.log_scales.shape[1] == 1
+    free = AvatarParameters.initial(rig, 16, None, None, shape="free")
+    assert free.log_scales.shape[1] == 3 and free.quats.requires_grad
+    with pytest.raises(ValueError):
+        AvatarParameters.initial(rig, 16, None, None, shape="square")
+
+
+def test_project_keeps_gaussians_near_the_mesh_and_scales_bounded():
+    rig = toy_rig(dtype=torch.float32)
+    params = AvatarParameters.initial(rig, 16, None, None, shape="flat")
+    with torch.no_grad():
+        params.offsets.add_(torch.randn_like(params.offsets) * 0.2)
+        params.log_scales.fill_(0.0)  # 1 m
+    params.project_()
+    assert params.offsets.norm(dim=-1).max() <= model.MAX_SURFACE_OFFSET + 1e-6  # dT = 0: the anchor is the rig
+    assert params.log_scales.max() <= model.LOG_SCALE_RANGE[1] + 1e-6
+    assert torch.all(params.log_scales <= params.max_log_scales + 1e-6)
+    texel = texel_size(rig, params.binding)
+    assert torch.allclose(params.log_scales[:, 0].exp(), (texel * model.MAX_SCALE_IN_TEXELS).clamp(max=math.exp(model.LOG_SCALE_RANGE[1])),
+                          rtol=1e-4)
