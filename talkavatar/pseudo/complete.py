@@ -7,9 +7,13 @@ In order, each step filling only what the previous ones left (confidence decreas
 2. front-to-back transfer below the head: a back-facing texel (rest normal towards -Z) takes the mean colour of
    the seen front surface around the same (x, y) of the rest pose (``cell``-sized cells, 3 x 3 neighbourhood), so
    the back gets the garment's colour without copies of front details;
-3. head and hair: an unseen head texel takes the mean colour of the grazing seen head texels (the sides of the
-   head: hair, ears) at its height;
-4. inpainting in UV space (OpenCV Telea) for everything left, the gutter between charts included,
+3. head and hair: an unseen head texel takes the colour of the seen sides of the head at its height (texels seen
+   at a grazing angle, but not from the mask's edge band), drawn towards the colour of the crown (the seen
+   up-facing top of the head: hair, or skin if bald) where the two differ, since the sides at jaw height show the
+   cheeks, which the back of the head does not;
+4. hands the photo never shows (one hand behind an object, both out of frame) take the robust mean colour of the
+   seen hand texels (glove or skin), or the face's skin colour if no hand was seen, instead of an inpainted grey;
+5. inpainting in UV space (OpenCV Telea) for everything left, the gutter between charts included,
    so the result has no unfilled texel.
 """
 
@@ -19,8 +23,25 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
+from talkavatar.pseudo.mesh import face_mirror, face_normals, hand_vertices, head_vertices, vertex_mirror
 from talkavatar.pseudo.texture import texels_to_image
+
+
+EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
+
+
+def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean colour [3] of ``colours`` [N, 3] after down-weighting those far from the weighted median
+    (a badge on a glove, a shadow)."""
+    median = np.array([_weighted_median(colours[:, c], weights) for c in range(3)])
+    w = weights * np.exp(-((colours - median) ** 2).sum(1) / (2 * 0.1 ** 2))
+    return (colours * w[:, None]).sum(0) / max(w.sum(), 1e-12)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,11 +63,12 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: torch.Tensor,
-                     confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5
-                     ) -> tuple[np.ndarray, dict]:
+                     confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5,
+                     given: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
-    surface. Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of texels each step
-    filled."""
+    surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
+    no source for the head and hand steps. Returns the completed [R, R, 3] float image (row 0 at v = 1) and the
+    share of texels each step filled."""
     import cv2
 
     n = binding.count
@@ -109,21 +131,42 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     source[torch.from_numpy(back)] = 3
     stats["front_to_back"] = float(back.mean())
 
-    # 3. head sides -> back of the head, per height band
+    # 3. head sides -> back of the head, per height band, drawn towards the crown's colour
     known = (conf > 0).numpy()
-    grazing = known & head & (source == 1).numpy() & (confidence.numpy() < 0.45)
+    seen_conf = confidence.numpy()
+    from_photo = (source == 1).numpy() & (np.zeros(n, bool) if given is None else ~given.numpy())
+    seen_head = known & head & from_photo
+    crown = seen_head & (normals[:, 1] > 0.5) & (seen_conf > EDGE_CONFIDENCE)
+    grazing = seen_head & (seen_conf > EDGE_CONFIDENCE) & (seen_conf < 0.45)
     band = np.floor(points[:, 1] / 0.02).astype(np.int64)
     band -= band.min()
     counts = np.bincount(band[grazing], minlength=band.max() + 1)
-    sums = np.stack([np.bincount(band[grazing], rgb[:, c].numpy()[grazing], minlength=band.max() + 1)
-                     for c in range(3)], 1)
+    sums = np.stack([np.bincount(band[grazing], colours[grazing, c], minlength=band.max() + 1) for c in range(3)], 1)
     fill = ~known & head & (counts[band] >= 5)
-    rgb[torch.from_numpy(fill)] = torch.from_numpy(sums[band[fill]] / counts[band[fill], None])
+    side = sums[band[fill]] / np.maximum(counts[band[fill], None], 1)
+    if crown.sum() >= 5:
+        top = robust_mean(colours[crown], seen_conf[crown])
+        agree = np.exp(-((side - top) ** 2).sum(1, keepdims=True) / (2 * 0.12 ** 2))
+        side = agree * side + (1 - agree) * top
+    rgb[torch.from_numpy(fill)] = torch.from_numpy(side)
     conf[torch.from_numpy(fill)] = 0.2
     source[torch.from_numpy(fill)] = 4
     stats["head_band"] = float(fill.mean())
 
-    # 4. UV inpainting of everything else (and the gutter)
+    # 4. hands never seen: the seen hands' colour (gloves or skin), else the face's skin
+    hand = torch.from_numpy(hand_vertices(rig))[rig.faces[binding.face_index]].all(1).numpy()
+    known = (conf > 0).numpy()
+    seen_hand = hand & known & (from_photo | (source == 2).numpy())
+    face_skin = seen_head & (seen_conf > 0.8)
+    fill = hand & ~known
+    stats["hands"] = float(fill.mean())
+    if fill.any() and (seen_hand.sum() >= 5 or face_skin.sum() >= 5):
+        pick = seen_hand if seen_hand.sum() >= 5 else face_skin
+        rgb[torch.from_numpy(fill)] = torch.from_numpy(robust_mean(rgb.numpy()[pick], conf.numpy()[pick]))[None]
+        conf[torch.from_numpy(fill)] = 0.2
+        source[torch.from_numpy(fill)] = 5
+
+    # 5. UV inpainting of everything else (and the gutter)
     image = texels_to_image(torch.cat([rgb, (conf > 0).double()[:, None]], 1), binding).numpy()
     holes = (image[..., 3] == 0).astype(np.uint8)
     stats["inpainted"] = float(1 - (conf > 0).double().mean())
