@@ -3,14 +3,15 @@
 In order, each step filling only what the previous ones left (confidence decreasing):
 
 1. left/right symmetry: a texel takes its mirror texel's colour (the face mirror map of :mod:`mesh`, barycentrics
-   carried across) where that one was seen, and replaces a grazing seen colour by a much more confident mirror one;
-2. front-to-back transfer below the head: a back-facing texel (rest normal towards -Z) takes the mean colour of
-   the seen front surface around the same (x, y) of the rest pose (``cell``-sized cells, 3 x 3 neighbourhood), so
-   the back gets the garment's colour without copies of front details;
+   carried across) where that one was seen well (not at a grazing angle), and replaces a grazing seen colour by a much more confident mirror one;
+2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
+   the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
+   3 x 3 neighbourhood, colours far from their neighbourhood's mean down-weighted), so the back gets the
+   garment's colour without copies of front details;
 3. head and hair: an unseen head texel takes the colour of the seen sides of the head at its height (texels seen
-   at a grazing angle, but not from the mask's edge band), drawn towards the colour of the crown (the seen
-   up-facing top of the head: hair, or skin if bald) where the two differ, since the sides at jaw height show the
-   cheeks, which the back of the head does not;
+   at a grazing angle, but not from the mask's edge band), drawn towards the colour of the top of the head (the
+   seen crown and upper sides: hair, or skin if bald) where the two differ, since the sides at jaw height show
+   the cheeks, which the back of the head does not;
 4. hands the photo never shows (one hand behind an object, both out of frame) take the robust mean colour of the
    seen hand texels (glove or skin), or the face's skin colour if no hand was seen, instead of an inpainted grey;
 5. inpainting in UV space (OpenCV Telea) for everything left, the gutter between charts included,
@@ -28,6 +29,7 @@ from talkavatar.pseudo.texture import texels_to_image
 
 
 EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
+SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (grazing colours mix in the background)
 
 
 def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -82,11 +84,11 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     image = texels_to_image(torch.cat([rgb, conf[:, None]], 1), binding)
     mirrored = image[where[:, 1], where[:, 0]]
     m_rgb, m_conf = mirrored[:, :3], mirrored[:, 3] * ok
-    take = (m_conf > 0) & ((conf == 0) | ((conf < 0.3) & (m_conf > 2 * conf)))
+    take = (m_conf > SOURCE_CONFIDENCE) & ((conf == 0) | ((conf < 0.3) & (m_conf > 2 * conf)))
     rgb[take], conf[take], source[take] = m_rgb[take], 0.9 * m_conf[take], 2
     stats["mirror"] = float(take.double().mean())
 
-    # 2. front-to-back below the head: the mean colour of the seen front surface in coarse (x, y) cells, so the
+    # 2. from the seen front below the head: the mean colour of the seen front surface in coarse (x, y) cells, so the
     #    back gets the garment's colours without copies of front details (logos, zips)
     points = binding.surface_points(rest_vertices[None].double(), rig.faces)[0].numpy()
     normals = face_normals(rest_vertices.double(), rig.faces)[binding.face_index].numpy()
@@ -97,7 +99,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     cells -= lo
     gw, gh = cells.max(0) + 1
     key = cells[:, 1] * gw + cells[:, 0]
-    front = known & (normals[:, 2] > 0) & ~head
+    front = known & (conf > SOURCE_CONFIDENCE).numpy() & (normals[:, 2] > 0) & ~head
     colours = rgb.numpy()
     kernel = np.ones((3, 3), np.float64)
 
@@ -115,7 +117,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     # one reweighting step: colours far from their neighbourhood's mean (logos, badges) count less
     far = ((colours - mean.reshape(-1, 3)[key]) ** 2).sum(1)
     _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6 * front)
-    back = ~known & (normals[:, 2] <= 0) & ~head & (grid_w.reshape(-1)[key] > 1.0)
+    back = ~known & ~head & (grid_w.reshape(-1)[key] > 1.0)
     # bilinear lookup between cell centres (no blocks on the back)
     fx = np.clip(points[back, 0] / cell - lo[0] - 0.5, 0, gw - 1)
     fy = np.clip(points[back, 1] / cell - lo[1] - 0.5, 0, gh - 1)
@@ -131,21 +133,22 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     source[torch.from_numpy(back)] = 3
     stats["front_to_back"] = float(back.mean())
 
-    # 3. head sides -> back of the head, per height band, drawn towards the crown's colour
+    # 3. head sides -> back of the head, per height band, drawn towards the colour of the top of the head
     known = (conf > 0).numpy()
     seen_conf = confidence.numpy()
-    from_photo = (source == 1).numpy() & (np.zeros(n, bool) if given is None else ~given.numpy())
+    from_photo = (source == 1).numpy() & ~(np.zeros(n, bool) if given is None else given.numpy())
     seen_head = known & head & from_photo
-    crown = seen_head & (normals[:, 1] > 0.5) & (seen_conf > EDGE_CONFIDENCE)
     grazing = seen_head & (seen_conf > EDGE_CONFIDENCE) & (seen_conf < 0.45)
+    upper = points[:, 1] > np.median(points[head, 1]) if head.any() else np.zeros(n, bool)
+    top_of_head = (seen_head & (normals[:, 1] > 0.5) & (seen_conf > EDGE_CONFIDENCE)) | (grazing & upper)
     band = np.floor(points[:, 1] / 0.02).astype(np.int64)
     band -= band.min()
     counts = np.bincount(band[grazing], minlength=band.max() + 1)
     sums = np.stack([np.bincount(band[grazing], colours[grazing, c], minlength=band.max() + 1) for c in range(3)], 1)
     fill = ~known & head & (counts[band] >= 5)
     side = sums[band[fill]] / np.maximum(counts[band[fill], None], 1)
-    if crown.sum() >= 5:
-        top = robust_mean(colours[crown], seen_conf[crown])
+    if top_of_head.sum() >= 5:
+        top = robust_mean(colours[top_of_head], np.ones(int(top_of_head.sum())))
         agree = np.exp(-((side - top) ** 2).sum(1, keepdims=True) / (2 * 0.12 ** 2))
         side = agree * side + (1 - agree) * top
     rgb[torch.from_numpy(fill)] = torch.from_numpy(side)
