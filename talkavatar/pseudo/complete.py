@@ -6,7 +6,7 @@ In order, each step filling only what the previous ones left (confidence decreas
    carried across) where that one was seen well (not at a grazing angle), and replaces a grazing seen colour by a much more confident mirror one;
 2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
    the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
-   3 x 3 neighbourhood, colours far from their neighbourhood's mean down-weighted), so the back gets the
+   3 x 3 neighbourhood, a few mean-shift steps towards its dominant colour), so the back gets the
    garment's colour without copies of front details;
 3. head and hair: an unseen head texel takes the colour of the seen sides of the head at its height (texels seen
    at a grazing angle, but not from the mask's edge band), drawn towards the colour of the top of the head (the
@@ -114,9 +114,11 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
 
     weight = conf.numpy() * front
     grid_w, mean = cell_mean(weight)
-    # one reweighting step: colours far from their neighbourhood's mean (logos, badges) count less
-    far = ((colours - mean.reshape(-1, 3)[key]) ** 2).sum(1)
-    _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6 * front)
+    # reweighting steps (mean shift): colours far from their neighbourhood's mean (logos, badges, straps) count
+    # less, so each cell converges to its dominant colour (the garment's)
+    for _ in range(3):
+        far = ((colours - mean.reshape(-1, 3)[key]) ** 2).sum(1)
+        _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6 * front)
     back = ~known & ~head & (grid_w.reshape(-1)[key] > 1.0)
     # bilinear lookup between cell centres (no blocks on the back)
     fx = np.clip(points[back, 0] / cell - lo[0] - 0.5, 0, gw - 1)
