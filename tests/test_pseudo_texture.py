@@ -166,15 +166,16 @@ def _two_hands_rig():
     bone = np.repeat([0, 1, 2], [len(body[0]), len(left[0]), len(right[0])])
     return replace(rig, skin_indices=torch.tensor(bone)[:, None], bone_names=("root", "wrist.L", "wrist.R"),
                    parents=torch.tensor([-1, 0, 0]), joints=torch.zeros(3, 3),
-                   rest_to_canonical=torch.eye(3).expand(3, 3, 3).clone(), bone_driver=rig.bone_driver.expand(3).clone(),
-                   bone_driver_fraction=torch.ones(3)), bone
+                   rest_to_canonical=torch.eye(3).expand(3, 3, 3).clone(),
+                   bone_driver=rig.bone_driver.expand(3).clone(), bone_driver_fraction=torch.ones(3)), bone
 
 
 def test_a_hand_the_photo_never_shows_takes_the_seen_hand_colour():
     rig, bone = _two_hands_rig()
     binding = Binding.from_uv(rig.face_uvs, 48)
     texel_bone = torch.from_numpy(bone)[rig.faces[binding.face_index]].max(1).values
-    glove, suit = torch.tensor([0.25, 0.15, 0.55], dtype=torch.float64), torch.tensor([0.9, 0.4, 0.2], dtype=torch.float64)
+    glove = torch.tensor([0.25, 0.15, 0.55], dtype=torch.float64)
+    suit = torch.tensor([0.9, 0.4, 0.2], dtype=torch.float64)
     rgb = torch.where((texel_bone == 2)[:, None], glove, suit).expand(binding.count, 3).clone()
     conf = (texel_bone != 1).double() * 0.8  # the left hand is never seen
     texture, stats = complete_texture(rig, rig.vertices, binding, rgb * (conf > 0)[:, None], conf)

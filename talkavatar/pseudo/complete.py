@@ -3,7 +3,8 @@
 In order, each step filling only what the previous ones left (confidence decreasing):
 
 1. left/right symmetry: a texel takes its mirror texel's colour (the face mirror map of :mod:`mesh`, barycentrics
-   carried across) where that one was seen well (not at a grazing angle), and replaces a grazing seen colour by a much more confident mirror one;
+   carried across) where that one was seen well (not at a grazing angle), and replaces a grazing seen colour by a
+   much more confident mirror one;
 2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
    the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
    3 x 3 neighbourhood, a few mean-shift steps towards its dominant colour), so the back gets the

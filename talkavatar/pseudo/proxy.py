@@ -101,21 +101,22 @@ def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor
               camera: Cameras, person_mask: np.ndarray, smooth: float = 0.3, decay: float = 0.01,
               max_offset: float = 0.25, min_offset: float = 0.03, rounds: int = 8, margin: float | None = None,
               damping: float = 0.05, smoothing: int = 60) -> tuple[torch.Tensor, dict]:
-    """Rest-space vertex offsets [V, 3] (along rest normals) for one tracked view (``joint_rotations`` [1, 55, 3],
-    ``root_translation`` [1, 3], ``arkit_weights`` [1, 52]; ``camera`` one camera of the photo's size;
+    """Rest-space vertex offsets [V, 3] (along smoothed rest normals) for one tracked view (``joint_rotations``
+    [1, 55, 3], ``root_translation`` [1, 3], ``arkit_weights`` [1, 52]; ``camera`` one camera of the photo's size;
     ``person_mask`` [H, W] bool). See the module docstring for the fit; ``margin`` defaults to 1.5 pixels per 512
     pixels of the image's larger side, ``smoothing`` is the number of averaging passes of the offset directions
     (:func:`offset_directions`).
 
     Returns offsets and figures: silhouette IoU of the bare body and of the proxy with the mask, the share of the
-    mask the proxy covers, the number of outline samples of the last round.
+    mask the proxy covers, the number of outline samples of the last round, the number of faces the offsets turn
+    over (rest space).
     """
     import scipy.sparse as sp
     from scipy.sparse.linalg import spsolve
 
     w, h_img = camera.width, camera.height
     margin = max(1.0, 1.5 * max(w, h_img) / 512) if margin is None else margin
-    x0, d, normals = posed_frame(rig, joint_rotations, root_translation, arkit_weights, smoothing)
+    x0, d, directions = posed_frame(rig, joint_rotations, root_translation, arkit_weights, smoothing)
     faces = rig.faces.numpy()
     count = x0.shape[0]
     sdf = signed_distance(person_mask)
@@ -133,12 +134,11 @@ def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor
         return camera64.project(torch.from_numpy(points))[0][0].numpy()
 
     def rasterize(heights: np.ndarray):
-        posed = torch.from_numpy(x0 + heights[:, None] * d).float()
-        pixels, depth = camera.project(posed)
-        return rasterize_mesh(pixels[0], depth[0], rig.faces, w, h_img), posed
+        pixels, depth = camera.project(torch.from_numpy(x0 + heights[:, None] * d).float())
+        return rasterize_mesh(pixels[0], depth[0], rig.faces, w, h_img)
 
     for r in range(rounds + 1):
-        frags, posed = rasterize(heights)
+        frags = rasterize(heights)
         body = frags.mask.numpy()
         iou = float((body & person_mask).sum() / max(1, (body | person_mask).sum()))
         if r == 0:
@@ -174,7 +174,7 @@ def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor
         rhs = -(jac.T @ (weight * residual)) - reg @ heights
         heights = np.clip(heights + spsolve(system, rhs), -min_offset, max_offset)
         stats["outline_samples"] = int(len(rows))
-    offsets = torch.from_numpy(normals * heights[:, None]).float()
+    offsets = torch.from_numpy(directions * heights[:, None]).float()
     before = face_normals(rig.vertices, rig.faces)
     after = face_normals(rig.vertices + offsets, rig.faces)
     stats["folded_faces"] = int(((before * after).sum(-1) < 0).sum())

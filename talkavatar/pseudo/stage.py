@@ -235,8 +235,9 @@ def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, input
     offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
                                      view.camera, view.mask, smooth=config.proxy_smooth, max_offset=config.proxy_max)
     timings["proxy"] = time.perf_counter() - t
-    progress(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> {proxy_stats['mask_iou_proxy']:.3f}, "
-             f"covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% of the person mask")
+    progress(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
+             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
+             "of the person mask")
     t = time.perf_counter()
     texture, texture_stats = make_texture(view, offsets, config.uv_res)
     timings["texture"] = time.perf_counter() - t
