@@ -84,6 +84,9 @@ def test_cli_json_and_bundle_without_track(tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["frames"] == 2 and out["renderer"] == "mesh:torch"
+    # the input-view figure is over the whole person mask; coverage and the covered-only figure beside it
+    assert 0.9 <= out["input_view_mask_coverage"] <= 1 and out["proxy_mask_iou"] > 0.8
+    assert out["psnr_input_view_db"] <= out["psnr_input_view_covered_db"]
 
 
 def test_unreadable_video_leaves_the_bundle_unchanged(tmp_path):

@@ -133,3 +133,53 @@ def test_mouth_interior_on_a_head_with_a_jaw_blendshape():
     binding = Binding.from_uv(out.face_uvs, 64)
     assert (mouth_texels(out, binding.face_index) >= 0).sum() > 50
     assert lower.any()
+
+
+def test_texels_outside_the_mask_take_colours_from_inside_it():
+    """The proxy reaches a little beyond the person mask: what it sees there is background, not the person."""
+    rig, image, mask, cam = _scene()
+    shrunk = mask.copy()
+    shrunk[:, :30] = False  # the person mask stops 2 cm inside the back plane's left edge
+    binding = Binding.from_uv(rig.face_uvs, 64)
+    seen = project_texture(rig.vertices, rig.faces, binding, cam, image, shrunk)
+    col = seen.pixel[:, 0].floor().long()
+    outside = seen.seen & (col < 30) & (col >= 0)
+    assert outside.sum() > 20
+    assert (seen.confidence[outside] <= 0.05 + 1e-6).all()
+    # the colours come from pixels at least 3 pixels inside the mask (columns >= 33), at the same height
+    rows = seen.pixel[outside, 1].floor().long()
+    inner = image[rows, 33]
+    assert torch.allclose(seen.rgb[outside], inner, atol=0.08)
+
+
+def _two_hands_rig():
+    """A body plane (seen) and two hand planes on bones wrist.L / wrist.R, placed so that neither hand is the
+    other's mirror image; UV charts side by side."""
+    from dataclasses import replace
+
+    body = grid(-0.2, 0.2, -0.3, 0.3, 0.0, 7, (0.0, 0.0, 0.45, 1.0))
+    left = grid(0.5, 0.7, 0.3, 0.45, 0.0, 4, (0.5, 0.0, 0.7, 0.45))
+    right = grid(-0.7, -0.5, -0.2, -0.05, 0.0, 4, (0.75, 0.0, 0.95, 0.45))
+    verts = np.concatenate([body[0], left[0], right[0]])
+    faces = np.concatenate([body[1], left[1] + len(body[0]), right[1] + len(body[0]) + len(left[0])])
+    rig = rig_from_mesh(verts, faces, np.concatenate([body[2], left[2], right[2]]))
+    bone = np.repeat([0, 1, 2], [len(body[0]), len(left[0]), len(right[0])])
+    return replace(rig, skin_indices=torch.tensor(bone)[:, None], bone_names=("root", "wrist.L", "wrist.R"),
+                   parents=torch.tensor([-1, 0, 0]), joints=torch.zeros(3, 3),
+                   rest_to_canonical=torch.eye(3).expand(3, 3, 3).clone(),
+                   bone_driver=rig.bone_driver.expand(3).clone(), bone_driver_fraction=torch.ones(3)), bone
+
+
+def test_a_hand_the_photo_never_shows_takes_the_seen_hand_colour():
+    rig, bone = _two_hands_rig()
+    binding = Binding.from_uv(rig.face_uvs, 48)
+    texel_bone = torch.from_numpy(bone)[rig.faces[binding.face_index]].max(1).values
+    glove = torch.tensor([0.25, 0.15, 0.55], dtype=torch.float64)
+    suit = torch.tensor([0.9, 0.4, 0.2], dtype=torch.float64)
+    rgb = torch.where((texel_bone == 2)[:, None], glove, suit).expand(binding.count, 3).clone()
+    conf = (texel_bone != 1).double() * 0.8  # the left hand is never seen
+    texture, stats = complete_texture(rig, rig.vertices, binding, rgb * (conf > 0)[:, None], conf)
+    assert stats["hands"] > 0
+    left = texel_bone == 1
+    got = texture[binding.texel[left, 1], binding.texel[left, 0]]
+    assert np.abs(got - glove.numpy()).max() < 0.02  # a glove, not the suit's orange nor an inpainted grey

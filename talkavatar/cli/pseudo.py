@@ -60,7 +60,9 @@ def command(
 
     result = run_pseudo(path, settings, device=device, force=force, export_poses=export_poses,
                         import_videos=import_video or [], progress=log, warn=warn)
-    psnr = "-" if result.psnr_input_view is None else f"{result.psnr_input_view:.2f} dB"
+    psnr = "-" if result.psnr_input_view is None else f"{result.psnr_input_view:.2f} dB over the person mask"
+    if result.input_view_coverage is not None:
+        psnr += f" ({100 * result.input_view_coverage:.1f}% of it covered)"
     human = (f"{result.bundle / 'pseudo'}\n  {result.frames} frames ({result.imported} imported), renderer "
              f"{result.renderer}, input view PSNR {psnr}, {result.seconds:.1f} s"
              + (f"\n  poses exported to {result.exported}" if result.exported else ""))

@@ -3,13 +3,19 @@
 In order, each step filling only what the previous ones left (confidence decreasing):
 
 1. left/right symmetry: a texel takes its mirror texel's colour (the face mirror map of :mod:`mesh`, barycentrics
-   carried across) where that one was seen, and replaces a grazing seen colour by a much more confident mirror one;
-2. front-to-back transfer below the head: a back-facing texel (rest normal towards -Z) takes the mean colour of
-   the seen front surface around the same (x, y) of the rest pose (``cell``-sized cells, 3 x 3 neighbourhood), so
-   the back gets the garment's colour without copies of front details;
-3. head and hair: an unseen head texel takes the mean colour of the grazing seen head texels (the sides of the
-   head: hair, ears) at its height;
-4. inpainting in UV space (OpenCV Telea) for everything left, the gutter between charts included,
+   carried across) where that one was seen well (not at a grazing angle), and replaces a grazing seen colour by a
+   much more confident mirror one;
+2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
+   the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
+   3 x 3 neighbourhood, a few mean-shift steps towards its dominant colour), so the back gets the
+   garment's colour without copies of front details;
+3. head and hair: an unseen head texel takes the colour of the seen sides of the head at its height (texels seen
+   at a grazing angle, but not from the mask's edge band), drawn towards the colour of the top of the head (the
+   seen crown and upper sides: hair, or skin if bald) where the two differ, since the sides at jaw height show
+   the cheeks, which the back of the head does not;
+4. hands the photo never shows (one hand behind an object, both out of frame) take the robust mean colour of the
+   seen hand texels (glove or skin), or the face's skin colour if no hand was seen, instead of an inpainted grey;
+5. inpainting in UV space (OpenCV Telea) for everything left, the gutter between charts included,
    so the result has no unfilled texel.
 """
 
@@ -19,8 +25,26 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
+from talkavatar.pseudo.mesh import face_mirror, face_normals, hand_vertices, head_vertices, vertex_mirror
 from talkavatar.pseudo.texture import texels_to_image
+
+
+EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
+SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (grazing colours mix in the background)
+
+
+def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean colour [3] of ``colours`` [N, 3] after down-weighting those far from the weighted median
+    (a badge on a glove, a shadow)."""
+    median = np.array([_weighted_median(colours[:, c], weights) for c in range(3)])
+    w = weights * np.exp(-((colours - median) ** 2).sum(1) / (2 * 0.1 ** 2))
+    return (colours * w[:, None]).sum(0) / max(w.sum(), 1e-12)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,11 +66,12 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: torch.Tensor,
-                     confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5
-                     ) -> tuple[np.ndarray, dict]:
+                     confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5,
+                     given: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
-    surface. Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of texels each step
-    filled."""
+    surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
+    no source for the head and hand steps. Returns the completed [R, R, 3] float image (row 0 at v = 1) and the
+    share of texels each step filled."""
     import cv2
 
     n = binding.count
@@ -60,11 +85,11 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     image = texels_to_image(torch.cat([rgb, conf[:, None]], 1), binding)
     mirrored = image[where[:, 1], where[:, 0]]
     m_rgb, m_conf = mirrored[:, :3], mirrored[:, 3] * ok
-    take = (m_conf > 0) & ((conf == 0) | ((conf < 0.3) & (m_conf > 2 * conf)))
+    take = (m_conf > SOURCE_CONFIDENCE) & ((conf == 0) | ((conf < 0.3) & (m_conf > 2 * conf)))
     rgb[take], conf[take], source[take] = m_rgb[take], 0.9 * m_conf[take], 2
     stats["mirror"] = float(take.double().mean())
 
-    # 2. front-to-back below the head: the mean colour of the seen front surface in coarse (x, y) cells, so the
+    # 2. from the seen front below the head: the mean colour of the seen front surface in coarse (x, y) cells, so the
     #    back gets the garment's colours without copies of front details (logos, zips)
     points = binding.surface_points(rest_vertices[None].double(), rig.faces)[0].numpy()
     normals = face_normals(rest_vertices.double(), rig.faces)[binding.face_index].numpy()
@@ -75,7 +100,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     cells -= lo
     gw, gh = cells.max(0) + 1
     key = cells[:, 1] * gw + cells[:, 0]
-    front = known & (normals[:, 2] > 0) & ~head
+    front = known & (conf > SOURCE_CONFIDENCE).numpy() & (normals[:, 2] > 0) & ~head
     colours = rgb.numpy()
     kernel = np.ones((3, 3), np.float64)
 
@@ -90,10 +115,12 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
 
     weight = conf.numpy() * front
     grid_w, mean = cell_mean(weight)
-    # one reweighting step: colours far from their neighbourhood's mean (logos, badges) count less
-    far = ((colours - mean.reshape(-1, 3)[key]) ** 2).sum(1)
-    _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6 * front)
-    back = ~known & (normals[:, 2] <= 0) & ~head & (grid_w.reshape(-1)[key] > 1.0)
+    # reweighting steps (mean shift): colours far from their neighbourhood's mean (logos, badges, straps) count
+    # less, so each cell converges to its dominant colour (the garment's)
+    for _ in range(3):
+        far = ((colours - mean.reshape(-1, 3)[key]) ** 2).sum(1)
+        _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6 * front)
+    back = ~known & ~head & (grid_w.reshape(-1)[key] > 1.0)
     # bilinear lookup between cell centres (no blocks on the back)
     fx = np.clip(points[back, 0] / cell - lo[0] - 0.5, 0, gw - 1)
     fy = np.clip(points[back, 1] / cell - lo[1] - 0.5, 0, gh - 1)
@@ -109,21 +136,43 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     source[torch.from_numpy(back)] = 3
     stats["front_to_back"] = float(back.mean())
 
-    # 3. head sides -> back of the head, per height band
+    # 3. head sides -> back of the head, per height band, drawn towards the colour of the top of the head
     known = (conf > 0).numpy()
-    grazing = known & head & (source == 1).numpy() & (confidence.numpy() < 0.45)
+    seen_conf = confidence.numpy()
+    from_photo = (source == 1).numpy() & ~(np.zeros(n, bool) if given is None else given.numpy())
+    seen_head = known & head & from_photo
+    grazing = seen_head & (seen_conf > EDGE_CONFIDENCE) & (seen_conf < 0.45)
+    upper = points[:, 1] > np.median(points[head, 1]) if head.any() else np.zeros(n, bool)
+    top_of_head = (seen_head & (normals[:, 1] > 0.5) & (seen_conf > EDGE_CONFIDENCE)) | (grazing & upper)
     band = np.floor(points[:, 1] / 0.02).astype(np.int64)
     band -= band.min()
     counts = np.bincount(band[grazing], minlength=band.max() + 1)
-    sums = np.stack([np.bincount(band[grazing], rgb[:, c].numpy()[grazing], minlength=band.max() + 1)
-                     for c in range(3)], 1)
+    sums = np.stack([np.bincount(band[grazing], colours[grazing, c], minlength=band.max() + 1) for c in range(3)], 1)
     fill = ~known & head & (counts[band] >= 5)
-    rgb[torch.from_numpy(fill)] = torch.from_numpy(sums[band[fill]] / counts[band[fill], None])
+    side = sums[band[fill]] / np.maximum(counts[band[fill], None], 1)
+    if top_of_head.sum() >= 5:
+        top = robust_mean(colours[top_of_head], np.ones(int(top_of_head.sum())))
+        agree = np.exp(-((side - top) ** 2).sum(1, keepdims=True) / (2 * 0.12 ** 2))
+        side = agree * side + (1 - agree) * top
+    rgb[torch.from_numpy(fill)] = torch.from_numpy(side)
     conf[torch.from_numpy(fill)] = 0.2
     source[torch.from_numpy(fill)] = 4
     stats["head_band"] = float(fill.mean())
 
-    # 4. UV inpainting of everything else (and the gutter)
+    # 4. hands never seen: the seen hands' colour (gloves or skin), else the face's skin
+    hand = torch.from_numpy(hand_vertices(rig))[rig.faces[binding.face_index]].all(1).numpy()
+    known = (conf > 0).numpy()
+    seen_hand = hand & known & (from_photo | (source == 2).numpy())
+    face_skin = seen_head & (seen_conf > 0.8)
+    fill = hand & ~known
+    stats["hands"] = float(fill.mean())
+    if fill.any() and (seen_hand.sum() >= 5 or face_skin.sum() >= 5):
+        pick = seen_hand if seen_hand.sum() >= 5 else face_skin
+        rgb[torch.from_numpy(fill)] = torch.from_numpy(robust_mean(rgb.numpy()[pick], conf.numpy()[pick]))[None]
+        conf[torch.from_numpy(fill)] = 0.2
+        source[torch.from_numpy(fill)] = 5
+
+    # 5. UV inpainting of everything else (and the gutter)
     image = texels_to_image(torch.cat([rgb, (conf > 0).double()[:, None]], 1), binding).numpy()
     holes = (image[..., 3] == 0).astype(np.uint8)
     stats["inpainted"] = float(1 - (conf > 0).double().mean())

@@ -24,7 +24,8 @@ class PseudoConfig:
     root_pitch: float = setting(30.0, "Random root rotation: pitch within +- this many degrees.")
     root_yaw: float = setting(10.0, "Random root rotation: yaw within +- this many degrees.")
     side_views: float = setting(0.35, "Share of frames seen from the side or back (camera yaw beyond 40 degrees).")
-    proxy_smooth: float = setting(4.0, "Laplacian smoothness of the clothing offsets of the proxy surface.")
+    proxy_smooth: float = setting(0.3, "Smoothness (membrane + thin plate) of the clothing offsets of the proxy "
+                                       "surface; larger is smoother but follows the person's outline less closely.")
     proxy_max: float = setting(0.25, "Largest clothing offset of the proxy surface, metres.")
 
     def __post_init__(self):

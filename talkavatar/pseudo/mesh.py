@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 HEAD_BONES = ("head", "eye.L", "eye.R", "jaw")
+HAND_BONE_PREFIXES = ("wrist", "finger", "metacarpal", "thumb", "index", "middle", "ring", "pinky", "hand")
 
 
 def face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -64,9 +65,19 @@ def face_mirror(faces: np.ndarray, mirror: np.ndarray) -> tuple[np.ndarray, np.n
     return index, perm
 
 
+def strongest_bone_names(rig) -> np.ndarray:
+    """[V] the name of each vertex's strongest skinning bone."""
+    bones = rig.skin_indices.numpy()[np.arange(rig.vertices.shape[0]), rig.skin_weights.numpy().argmax(1)]
+    return np.array(rig.bone_names)[bones]
+
+
 def head_vertices(rig) -> np.ndarray:
     """[V] bool: vertices whose strongest skinning bone is the head, an eye or the jaw (the neck is not: it takes
     the front-to-back transfer like the torso)."""
-    bones = rig.skin_indices.numpy()[np.arange(rig.vertices.shape[0]), rig.skin_weights.numpy().argmax(1)]
-    names = np.array(rig.bone_names)
-    return np.isin(names[bones], HEAD_BONES)
+    return np.isin(strongest_bone_names(rig), HEAD_BONES)
+
+
+def hand_vertices(rig) -> np.ndarray:
+    """[V] bool: vertices whose strongest skinning bone is a wrist, finger or metacarpal bone (either hand)."""
+    names = strongest_bone_names(rig)
+    return np.array([n.lower().startswith(HAND_BONE_PREFIXES) for n in names], bool)

@@ -1,15 +1,24 @@
 """The proxy surface: the fitted body plus smooth vertex offsets that make its silhouette cover the person mask.
 
-A bare body under a coat or a spacesuit loses everything outside its outline. For each body vertex on the photo's
-silhouette (visible, on the edge of the body's own silhouette, normal across the view), we march from its pixel
-along its projected normal to the edge of the person mask: that distance (pixels -> metres at the vertex depth) is
-how far the surface should move along its normal there (negative where the body overhangs the mask). A scalar
-displacement field over all vertices then solves
+A bare body under a coat or a spacesuit loses everything outside its outline. The proxy moves every rest vertex
+along its smoothed rest normal (:func:`offset_directions`) by a height ``h`` [V] (metres; in the rest space of the
+rig, what fit's dT means), fitted to
+the person mask by Gauss-Newton rounds. Each round rasterizes the posed proxy and takes every pixel on its outline
+(proxy pixels with a 4-neighbour outside it; the image border is not an outline) as a sample: the surface point
+there (face, barycentrics) must project onto the mask's outline, ``margin`` pixels outside it, so the proxy covers
+the mask with no gap between the mesh's straight chords and a rounder outline. The residual of a sample is the
+mask's signed distance (pixels, positive outside) at its projection minus ``margin``; it is linearised in ``h``
+(the posed proxy is linear in ``h``: ``X(h) = X0 + h * D``, ``D`` the posed image of the rest normal). A round
+solves
 
-    min_h  sum_c (h_c - t_c)^2  +  smooth * h^T L h  +  decay * |h|^2
+    min_dh  sum_s w_s (r_s + a_s . dh)^2 + k^2 [ smooth (h' L h' + h'^T L^T L h') + decay |h'|^2
+                                                  + front * |h'|^2 on front-facing vertices + damping |dh|^2 ]
 
-(``L`` the mesh graph Laplacian), so offsets spread smoothly from the silhouette over front, back and sides and
-fade away from it. Offsets are along rest-pose normals, in the rest space of the rig (what fit's dT means).
+(``h' = h + dh``, ``L`` the mesh graph Laplacian, ``k`` pixels per metre at the body, ``w_s`` Huber weights), so
+offsets are smooth (membrane + thin plate: no spikes at single samples), spread from the outline over front, back
+and sides, and stay near zero on the surface the camera sees face-on (its depth is not measured). Every pixel of the
+outline pulls, so gaps between arms and torso that the person fills close from both sides, and parts of the body
+outside the mask shrink (down to ``-min_offset``).
 """
 
 from __future__ import annotations
@@ -18,115 +27,155 @@ import numpy as np
 import torch
 
 from talkavatar.core.cameras import Cameras
-from talkavatar.pseudo.mesh import graph_laplacian, vertex_normals
+from talkavatar.pseudo.mesh import face_normals, graph_laplacian, vertex_normals
 from talkavatar.pseudo.raster import rasterize_mesh
 
+HUBER_PIXELS = 8.0   # samples further than this from their target pull with a linearly capped force
+FRONT_WEIGHT = 0.05  # prior towards zero offset on vertices the camera sees face-on, relative to the data
+STEP_EPS = 1e-4      # metres: finite-difference step of the projection's derivative
 
-def silhouette_targets(pixels: np.ndarray, depth: np.ndarray, normals_cam: np.ndarray, visible: np.ndarray,
-                       body_mask: np.ndarray, person_mask: np.ndarray, focal: float, max_pixels: int,
-                       edge_pixels: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (metres, [V]) wanted at silhouette vertices and which vertices those are ([V] bool).
 
-    pixels: [V, 2]; depth: [V]; normals_cam: [V, 3] unit normals in camera axes; visible: [V] bool;
-    body_mask, person_mask: [H, W] bool.
-    """
+def signed_distance(mask: np.ndarray) -> np.ndarray:
+    """[H, W] bool -> [H, W] float32: distance (pixels) of each pixel centre to the mask's outline, positive
+    outside the mask, negative inside (the outline lies half a pixel beyond the outermost mask pixels)."""
     import cv2
 
-    h, w = body_mask.shape
-    inside_dist = cv2.distanceTransform(body_mask.astype(np.uint8), cv2.DIST_L2, 3)
-    px = np.clip(np.floor(pixels).astype(int), [0, 0], [w - 1, h - 1])
-    in_image = (pixels[:, 0] >= 0) & (pixels[:, 0] < w) & (pixels[:, 1] >= 0) & (pixels[:, 1] < h)
-    across = np.linalg.norm(normals_cam[:, :2], axis=1)
-    on_edge = in_image & visible & (inside_dist[px[:, 1], px[:, 0]] <= edge_pixels) & (np.abs(normals_cam[:, 2]) < 0.5)
-    direction = normals_cam[:, :2] / np.maximum(across, 1e-6)[:, None]  # camera x right, y down = pixel axes
-    steps = np.arange(-max_pixels // 4, max_pixels + 1)
-    probe = pixels[:, None, :] + steps[None, :, None] * direction[:, None, :]  # [V, S, 2]
-    pi = np.clip(np.floor(probe).astype(int), 0, [w - 1, h - 1])
-    outside_image = (probe[..., 0] < 0) | (probe[..., 0] >= w) | (probe[..., 1] < 0) | (probe[..., 1] >= h)
-    inside = person_mask[pi[..., 1], pi[..., 0]] & ~outside_image
-    body = body_mask[pi[..., 1], pi[..., 0]] & ~outside_image
-    zero = max_pixels // 4
-    target = np.zeros(len(pixels))
-    for v in np.flatnonzero(on_edge):
-        row = inside[v]
-        if row[zero]:  # march outwards to the first pixel outside the person, or back into the body (a gap
-            #            between arm and torso that the person fills: each side grows half way)
-            out = np.flatnonzero(~row[zero:])
-            back = np.flatnonzero(body[v, zero + 3:])
-            if len(back) and (len(out) == 0 or back[0] + 3 < out[0]):
-                target[v] = (back[0] + 3) / 2
-                continue
-            if len(out) == 0 or outside_image[v, zero + out[0]]:
-                on_edge[v] = False  # the person leaves the image there: no evidence
-                continue
-            target[v] = out[0] - 0.5
-        else:  # the body overhangs the mask: march inwards to the person
-            back = np.flatnonzero(row[:zero][::-1])
-            target[v] = -(back[0] + 0.5) if len(back) else -zero
-    metres = target * depth / focal
-    return metres, on_edge
+    m = mask.astype(np.uint8)
+    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
+    inside = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+    return np.where(mask, -(inside - 0.5), outside - 0.5).astype(np.float32)
 
 
-def fit_offsets(rest_vertices: torch.Tensor, faces: torch.Tensor, targets: np.ndarray, constrained: np.ndarray,
-                smooth: float, decay: float, max_offset: float) -> torch.Tensor:
-    """Solve the smooth displacement field (module docstring) -> rest-space offsets [V, 3] along rest normals."""
+def outline_pixels(mask: np.ndarray) -> np.ndarray:
+    """[H, W] bool -> [H, W] bool: mask pixels with a 4-neighbour outside the mask (pixels beyond the image
+    border count as inside: where the person leaves the image there is no outline)."""
+    padded = np.pad(mask, 1, mode="edge")
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~interior
+
+
+def bilinear(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Sample [H, W, ...] at continuous pixel positions [N, 2] (x, y; pixel centres at +0.5), clamped at the
+    border -> [N, ...]."""
+    h, w = image.shape[:2]
+    x = np.clip(points[:, 0] - 0.5, 0, w - 1)
+    y = np.clip(points[:, 1] - 0.5, 0, h - 1)
+    x0, y0 = np.minimum(np.floor(x).astype(int), w - 2), np.minimum(np.floor(y).astype(int), h - 2)
+    fx, fy = x - x0, y - y0
+    shape = (-1,) + (1,) * (image.ndim - 2)
+    fx, fy = fx.reshape(shape), fy.reshape(shape)
+    return (image[y0, x0] * (1 - fx) * (1 - fy) + image[y0, x0 + 1] * fx * (1 - fy)
+            + image[y0 + 1, x0] * (1 - fx) * fy + image[y0 + 1, x0 + 1] * fx * fy)
+
+
+def offset_directions(vertices: torch.Tensor, faces: torch.Tensor, smoothing: int) -> torch.Tensor:
+    """Unit directions [V, 3] along which the proxy grows: vertex normals averaged over the mesh graph
+    ``smoothing`` times (a vertex with its neighbours), so that small concave features (ears, eyelids, the
+    spaces between fingers) move as a whole instead of folding over themselves."""
     import scipy.sparse as sp
-    from scipy.sparse.linalg import spsolve
 
-    count = rest_vertices.shape[0]
+    count = vertices.shape[0]
+    normals = vertex_normals(vertices.double(), faces).numpy()
     lap = graph_laplacian(faces.numpy(), count)
-    w = constrained.astype(np.float64)
-    system = sp.diags(w + decay) + smooth * lap
-    h = spsolve(system.tocsc(), w * targets)
-    h = np.clip(h, -0.03, max_offset)
-    normals = vertex_normals(rest_vertices.double(), faces).numpy()
-    return torch.from_numpy(normals * h[:, None]).float()
+    average = sp.diags(1.0 / (lap.diagonal() + 1.0)) @ (sp.diags(lap.diagonal() + 1.0) - lap)
+    for _ in range(smoothing):
+        normals = average @ normals
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    return torch.from_numpy(normals)
+
+
+def posed_frame(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor, arkit_weights: torch.Tensor,
+                smoothing: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The posed rest surface X0 [V, 3], the posed image D [V, 3] of each rest offset direction
+    (:func:`offset_directions`; so the proxy with heights ``h`` poses to ``X0 + h[:, None] * D``: skinning is linear
+    in the rest vertices) and the rest directions [V, 3] (float64 numpy)."""
+    from dataclasses import replace
+
+    normals = offset_directions(rig.vertices, rig.faces, smoothing).float()
+    shifted = [rig, replace(rig, vertices=rig.vertices + normals)]
+    posed = [r.pose(joint_rotations, root_translation, arkit_weights).vertices[0].double().numpy() for r in shifted]
+    return posed[0], posed[1] - posed[0], normals.double().numpy()
 
 
 def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor, arkit_weights: torch.Tensor,
-              camera: Cameras, person_mask: np.ndarray, smooth: float = 4.0, decay: float = 0.01,
-              max_offset: float = 0.25, rounds: int = 3) -> tuple[torch.Tensor, dict]:
-    """Rest-space vertex offsets [V, 3] for one tracked view (``joint_rotations`` [1, 55, 3], ``root_translation``
-    [1, 3], ``arkit_weights`` [1, 52]; ``camera`` one camera of the photo's size; ``person_mask`` [H, W] bool).
+              camera: Cameras, person_mask: np.ndarray, smooth: float = 0.3, decay: float = 0.01,
+              max_offset: float = 0.25, min_offset: float = 0.03, rounds: int = 8, margin: float | None = None,
+              damping: float = 0.05, smoothing: int = 60) -> tuple[torch.Tensor, dict]:
+    """Rest-space vertex offsets [V, 3] (along smoothed rest normals) for one tracked view (``joint_rotations``
+    [1, 55, 3], ``root_translation`` [1, 3], ``arkit_weights`` [1, 52]; ``camera`` one camera of the photo's size;
+    ``person_mask`` [H, W] bool). See the module docstring for the fit; ``margin`` defaults to 1.5 pixels per 512
+    pixels of the image's larger side, ``smoothing`` is the number of averaging passes of the offset directions
+    (:func:`offset_directions`).
 
-    Several rounds: each measures the remaining gap on the already offset proxy. Returns offsets and figures
-    (silhouette IoU before and after).
+    Returns offsets and figures: silhouette IoU of the bare body and of the proxy with the mask, the share of the
+    mask the proxy covers, the number of outline samples of the last round, the number of faces the offsets turn
+    over (rest space).
     """
-    offsets = torch.zeros_like(rig.vertices)
-    focal = float(camera.K[0, 0, 0])
-    stats = {}
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import spsolve
+
+    w, h_img = camera.width, camera.height
+    margin = max(1.0, 1.5 * max(w, h_img) / 512) if margin is None else margin
+    x0, d, directions = posed_frame(rig, joint_rotations, root_translation, arkit_weights, smoothing)
+    faces = rig.faces.numpy()
+    count = x0.shape[0]
+    sdf = signed_distance(person_mask)
+    grad = np.stack(np.gradient(sdf)[::-1], -1)  # [H, W, 2]: d/dx, d/dy
+    lap = graph_laplacian(faces, count).tocsc()
+    _, depth0 = camera.project(torch.from_numpy(x0).float())
+    k = float(camera.K[0, 0, 0]) / float(depth0[0].median())  # pixels per metre at the body
+    prior = smooth * (lap + lap.T @ lap) + decay * sp.identity(count)
+    heights = np.zeros(count)
+    stats: dict = {}
+
+    camera64 = camera.to(dtype=torch.float64)
+
+    def project(points: np.ndarray) -> np.ndarray:
+        return camera64.project(torch.from_numpy(points))[0][0].numpy()
+
+    def rasterize(heights: np.ndarray):
+        pixels, depth = camera.project(torch.from_numpy(x0 + heights[:, None] * d).float())
+        return rasterize_mesh(pixels[0], depth[0], rig.faces, w, h_img)
+
     for r in range(rounds + 1):
-        shaped = _with_offsets(rig, offsets)
-        posed = shaped.pose(joint_rotations, root_translation, arkit_weights)
-        verts = posed.vertices[0]
-        pixels, depth = camera.project(verts)
-        pixels, depth = pixels[0], depth[0]
-        frags = rasterize_mesh(pixels, depth, rig.faces, camera.width, camera.height)
+        frags = rasterize(heights)
         body = frags.mask.numpy()
         iou = float((body & person_mask).sum() / max(1, (body | person_mask).sum()))
-        stats["mask_iou_body" if r == 0 else "mask_iou_proxy"] = round(iou, 4)
+        if r == 0:
+            stats["mask_iou_body"] = round(iou, 4)
         if r == rounds:
+            stats["mask_iou_proxy"] = round(iou, 4)
+            stats["mask_coverage_proxy"] = round(float(body[person_mask].mean()) if person_mask.any() else 1.0, 4)
             break
-        px = pixels.numpy()
-        pi = np.clip(np.floor(px).astype(int), 0, [camera.width - 1, camera.height - 1])
-        zbuf = frags.depth.numpy()[pi[:, 1], pi[:, 0]]
-        visible = depth.numpy() <= zbuf + 0.02
-        normals_world = vertex_normals(verts, rig.faces)
-        normals_cam = (normals_world @ camera.world_to_camera[0, :3, :3].T).numpy()
-        t, on_edge = silhouette_targets(px, depth.numpy(), normals_cam, visible, body, person_mask, focal,
-                                        max_pixels=max(8, int(0.25 * focal * 1.0 / float(depth.mean()))))
-        previous = _normal_heights(rig.vertices + offsets, rig.vertices, rig.faces)
-        offsets = fit_offsets(rig.vertices, rig.faces, previous + t, on_edge, smooth, decay, max_offset)
-        stats[f"constrained_vertices_round{r + 1}"] = int(on_edge.sum())
+        rows, cols = np.nonzero(outline_pixels(body))
+        face = frags.face.numpy()[rows, cols]
+        bary = frags.barycentrics.double().numpy()[rows, cols]  # [S, 3]
+        corners = faces[face]  # [S, 3]
+        points = x0 + heights[:, None] * d
+        surface = (points[corners] * bary[..., None]).sum(1)  # [S, 3]
+        q = project(surface)
+        residual = bilinear(sdf, q) - margin
+        normal2d = bilinear(grad, q)  # [S, 2]
+        # a_si: pixels the sample moves across the mask outline per metre of height at its corner i
+        moved = surface[:, None, :] + STEP_EPS * bary[..., None] * d[corners]  # [S, 3, 3]
+        dq = (project(moved.reshape(-1, 3)).reshape(-1, 3, 2) - q[:, None]) / STEP_EPS
+        a = (dq * normal2d[:, None]).sum(-1)  # [S, 3]
+        weight = np.minimum(1.0, HUBER_PIXELS / np.maximum(np.abs(residual), 1e-9))
+        jac = sp.csr_matrix((a.ravel(), (np.repeat(np.arange(len(rows)), 3), corners.ravel())),
+                            shape=(len(rows), count))
+        # vertices the camera sees face-on: their depth is not measured, keep them near the body
+        posed_n = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+        to_camera = camera.centers[0].double().numpy() - points
+        to_camera /= np.linalg.norm(to_camera, axis=1, keepdims=True)
+        facing = (posed_n * to_camera).sum(1) > 0.7
+        front = sp.diags(FRONT_WEIGHT * facing.astype(np.float64))
+        reg = k * k * (prior + front)
+        system = (jac.T @ sp.diags(weight) @ jac + reg + damping * k * k * sp.identity(count)).tocsc()
+        rhs = -(jac.T @ (weight * residual)) - reg @ heights
+        heights = np.clip(heights + spsolve(system, rhs), -min_offset, max_offset)
+        stats["outline_samples"] = int(len(rows))
+    offsets = torch.from_numpy(directions * heights[:, None]).float()
+    before = face_normals(rig.vertices, rig.faces)
+    after = face_normals(rig.vertices + offsets, rig.faces)
+    stats["folded_faces"] = int(((before * after).sum(-1) < 0).sum())
     return offsets, stats
-
-
-def _normal_heights(shifted: torch.Tensor, rest: torch.Tensor, faces: torch.Tensor) -> np.ndarray:
-    normals = vertex_normals(rest.double(), faces)
-    return ((shifted - rest).double() * normals).sum(-1).numpy()
-
-
-def _with_offsets(rig, offsets: torch.Tensor):
-    from dataclasses import replace
-
-    return replace(rig, vertices=rig.vertices + offsets)

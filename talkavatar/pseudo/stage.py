@@ -40,13 +40,18 @@ class PseudoResult:
     renderer: str
     psnr_input_view: float | None
     seconds: float
+    psnr_input_view_covered: float | None = None
+    input_view_coverage: float | None = None
     exported: str | None = None
     skipped: bool = False
     metrics: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"bundle": str(self.bundle), "frames": self.frames, "imported_frames": self.imported,
-                "renderer": self.renderer, "psnr_input_view_db": self.psnr_input_view, "seconds": self.seconds,
+                "renderer": self.renderer, "psnr_input_view_db": self.psnr_input_view,
+                "psnr_input_view_covered_db": self.psnr_input_view_covered,
+                "input_view_mask_coverage": self.input_view_coverage,
+                "proxy_mask_iou": self.metrics.get("proxy", {}).get("mask_iou_proxy"), "seconds": self.seconds,
                 "exported": self.exported, "skipped": self.skipped}
 
 
@@ -116,7 +121,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
     inside = part >= 0
     rgb[inside] = mouth_colours()[part[inside]].to(rgb)
     conf[inside] = 1.0
-    texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf)
+    texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside)
     stats["mouth_texels"] = int(inside.sum())
     stats["unfilled_texels"] = int(np.isnan(texture).any(-1).sum())
     return texture, stats
@@ -198,7 +203,8 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
         progress(f"{bundle.root}: pseudo is up to date (use --force to redo)")
         m = previous.get("metrics", {})
         return PseudoResult(bundle.root, m.get("frames", 0), m.get("imported_frames", 0), previous.get("backend", ""),
-                            m.get("psnr_input_view_db"), 0.0, skipped=True, metrics=m)
+                            m.get("psnr_input_view_db"), 0.0, m.get("psnr_input_view_covered_db"),
+                            m.get("input_view_mask_coverage"), skipped=True, metrics=m)
 
     timings: dict[str, float] = {}
     if videos:  # the user's inputs first: an unreadable video fails before any work
@@ -229,7 +235,9 @@ def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, input
     offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
                                      view.camera, view.mask, smooth=config.proxy_smooth, max_offset=config.proxy_max)
     timings["proxy"] = time.perf_counter() - t
-    progress(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> {proxy_stats['mask_iou_proxy']:.3f}")
+    progress(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
+             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
+             "of the person mask")
     t = time.perf_counter()
     texture, texture_stats = make_texture(view, offsets, config.uv_res)
     timings["texture"] = time.perf_counter() - t
@@ -240,12 +248,12 @@ def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, input
     t = time.perf_counter()
     rgba, backend = renderer(view.joint_rotations, view.root_translation, view.arkit_weights, view.camera)
     drawn = rgba[0, ..., 3] > 127
-    psnr = psnr_in_mask(rgba[0, ..., :3], view.image, view.mask & drawn)
-    psnr_mask = psnr_in_mask(rgba[0, ..., :3], view.image, view.mask)
-    covered = float(drawn[view.mask].mean())
+    psnr_covered = psnr_in_mask(rgba[0, ..., :3], view.image, view.mask & drawn)
+    psnr = psnr_in_mask(rgba[0, ..., :3], view.image, view.mask)  # uncovered mask pixels count as black
+    covered = float(drawn[view.mask].mean()) if view.mask.any() else 1.0
     timings["input_view"] = time.perf_counter() - t
-    progress(f"input view re-rendered: PSNR {psnr:.2f} dB where the proxy covers the person mask "
-             f"({100 * covered:.1f}% of it; {psnr_mask:.2f} dB over the whole mask)")
+    progress(f"input view re-rendered: PSNR {psnr:.2f} dB over the person mask ({psnr_covered:.2f} dB where the "
+             f"render covers it: {100 * covered:.1f}% of it)")
 
     t = time.perf_counter()
     jr, rt, aw, cameras, sources = sample_frames(view, offsets, config)
@@ -292,8 +300,8 @@ def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, input
     metrics = {
         "generator": config.generator, "frames": len(frames) + len(imported_frames), "generated_frames": len(frames),
         "imported_frames": len(imported_frames), "renderer": backend, "psnr_input_view_db": round(psnr, 3),
-        "input_view_mask_coverage": round(covered, 4),
-        "psnr_input_view_whole_mask_db": round(psnr_mask, 3), "proxy": proxy_stats, "texture": texture_stats,
+        "psnr_input_view_covered_db": round(psnr_covered, 3), "input_view_mask_coverage": round(covered, 4),
+        "proxy": proxy_stats, "texture": texture_stats,
         "sources": sources, "imported_from": [str(v) for v in videos],
     }
     with bundle.write_stage("pseudo", record, inputs=inputs) as writer:
@@ -317,4 +325,5 @@ def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, input
         writer.timings.update(timings)
         writer.backend = backend
     return PseudoResult(bundle.root, len(frames) + len(imported_frames), len(imported_frames), backend,
-                        round(psnr, 3), round(time.perf_counter() - t0, 2), exported, metrics=metrics)
+                        round(psnr, 3), round(time.perf_counter() - t0, 2), round(psnr_covered, 3),
+                        round(covered, 4), exported, metrics=metrics)

@@ -4,7 +4,9 @@ Every texel of the ``R x R`` UV map is a point of the posed proxy surface (:clas
 It takes the photo's colour where it projects if it is visible there: in front of the z-buffer of the posed proxy
 (within ``depth_tolerance``), inside the person mask, facing the camera. Its confidence is the cosine between its
 normal and the view ray, faded to 5 % of it within ``edge_pixels`` of the mask edge (colours there mix in the
-background; completion may replace them by more confident ones).
+background; completion may replace them by more confident ones). The proxy is fitted to reach a little beyond the
+mask's outline (:mod:`proxy`): texels that project outside the mask take the colour of the nearest pixel at least
+``edge_pixels`` inside it, at the faded confidence, so the outline carries no background colours.
 """
 
 from __future__ import annotations
@@ -60,11 +62,29 @@ def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: 
     edge_weight = torch.from_numpy(np.clip(edge / edge_pixels, 0, 1)).to(points)[row, col]
     confidence = torch.where(visible & (cosine > min_cosine), cosine.clamp(0, 1) * edge_weight.clamp_min(0.05),
                              torch.zeros_like(cosine))
-    grid = torch.stack([tpix[:, 0] / w * 2 - 1, tpix[:, 1] / h * 2 - 1], -1)[None, None].to(image.dtype)
+    sample = tpix.clone()
+    snap = ~torch.from_numpy(mask)[row, col] & (confidence > 0)
+    if snap.any() and mask.any():
+        sample[snap] = _nearest_inner_pixels(mask, edge_pixels, col[snap], row[snap]).to(sample)
+    grid = torch.stack([sample[:, 0] / w * 2 - 1, sample[:, 1] / h * 2 - 1], -1)[None, None].to(image.dtype)
     rgb = F.grid_sample(image.permute(2, 0, 1)[None], grid, mode="bilinear", padding_mode="border",
                         align_corners=False)[0, :, 0].T
     rgb = torch.where((confidence > 0)[:, None], rgb, torch.zeros_like(rgb))
     return ProjectedTexture(rgb, confidence, tpix)
+
+
+def _nearest_inner_pixels(mask: np.ndarray, depth: float, col: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+    """Centres [N, 2] (x, y) of the mask pixels at least ``depth`` pixels inside ``mask`` [H, W] nearest to the
+    pixels (``col``, ``row``) [N] (the plain mask where it is thinner than that)."""
+    import cv2
+    from scipy.ndimage import distance_transform_edt
+
+    inner = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) >= depth
+    if not inner.any():
+        inner = mask
+    _, (iy, ix) = distance_transform_edt(~inner, return_indices=True)
+    r, c = row.numpy(), col.numpy()
+    return torch.from_numpy(np.stack([ix[r, c], iy[r, c]], -1) + 0.5)
 
 
 def texels_to_image(values: torch.Tensor, binding: Binding, fill: float = 0.0) -> torch.Tensor:

@@ -1,0 +1,76 @@
+"""The proxy surface: smooth offsets that make a body's silhouette cover the person mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pseudo_scenes import camera, rig_from_mesh
+from talkavatar.pseudo.mesh import face_normals
+from talkavatar.pseudo.proxy import fit_proxy, outline_pixels, signed_distance
+from talkavatar.pseudo.raster import rasterize_mesh
+
+
+def _sphere(radius: float, centre: tuple[float, float, float], rings: int = 16, segments: int = 24):
+    """A closed UV sphere: vertices [V, 3], faces [F, 3] counter-clockwise from outside, face_uvs [F, 3, 2]."""
+    verts, uvs = [np.array([0.0, radius, 0.0])], [(0.5, 1.0)]
+    for i in range(1, rings):
+        theta = np.pi * i / rings
+        for j in range(segments):
+            phi = 2 * np.pi * j / segments
+            verts.append(radius * np.array([np.sin(theta) * np.sin(phi), np.cos(theta), np.sin(theta) * np.cos(phi)]))
+            uvs.append((j / segments, 1 - i / rings))
+    verts.append(np.array([0.0, -radius, 0.0]))
+    uvs.append((0.5, 0.0))
+    bottom = len(verts) - 1
+
+    def ring(i, j):
+        return 1 + (i - 1) * segments + j % segments
+
+    faces = [[0, ring(1, j), ring(1, j + 1)] for j in range(segments)]
+    for i in range(1, rings - 1):
+        for j in range(segments):
+            a, b, c, d = ring(i, j), ring(i + 1, j), ring(i + 1, j + 1), ring(i, j + 1)
+            faces += [[a, b, c], [a, c, d]]
+    faces += [[bottom, ring(rings - 1, j + 1), ring(rings - 1, j)] for j in range(segments)]
+    faces = np.array(faces)
+    verts = np.array(verts) + np.array(centre)
+    return verts, faces, np.array(uvs)[faces]
+
+
+def test_proxy_grows_a_body_to_cover_a_larger_silhouette_without_folds():
+    size, focal = 96, 120.0
+    verts, faces, uvs = _sphere(0.2, (0.0, 0.0, -1.5))
+    rig = rig_from_mesh(verts, faces, uvs)
+    cam = camera(size, focal)
+    # the person: an upright ellipse, 8 cm wider and 12 cm taller than the body at its depth, off-centre by 2 cm
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    x, y = (xs - size / 2) / focal * 1.5, -(ys - size / 2) / focal * 1.5
+    mask = ((x - 0.02) / 0.28) ** 2 + (y / 0.32) ** 2 <= 1
+    zero = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
+    offsets, stats = fit_proxy(rig, *zero, cam, mask)
+    assert stats["mask_iou_body"] < 0.65
+    assert stats["mask_coverage_proxy"] >= 0.99 and stats["mask_iou_proxy"] >= 0.88
+    assert stats["folded_faces"] == 0
+    # the figures are what the offset body really shows
+    posed = rig.vertices + offsets
+    pixels, depth = cam.project(posed)
+    body = rasterize_mesh(pixels[0], depth[0], rig.faces, size, size).mask.numpy()
+    assert abs(body[mask].mean() - stats["mask_coverage_proxy"]) < 1e-3
+    # smooth: neighbouring vertices move alike (no spikes), and no face turns over
+    heights = offsets.norm(dim=1)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    assert (heights[edges[:, 0]] - heights[edges[:, 1]]).abs().max() < 0.05
+    turned = (face_normals(rig.vertices, rig.faces) * face_normals(posed, rig.faces)).sum(-1)
+    assert turned.min() > 0.5
+
+
+def test_signed_distance_and_outline():
+    mask = np.zeros((9, 9), bool)
+    mask[2:7, 3:6] = True
+    sdf = signed_distance(mask)
+    assert sdf[4, 4] < 0 and sdf[4, 3] == -0.5 and sdf[4, 2] == 0.5 and sdf[4, 0] == 2.5
+    outline = outline_pixels(mask)
+    assert outline.sum() == 5 * 3 - 3 and not outline[4, 4]
+    full = np.ones((4, 4), bool)  # the image border is no outline
+    assert not outline_pixels(full).any()
