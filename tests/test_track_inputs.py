@@ -11,6 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from talkavatar.cli import app
+from talkavatar.errors import InvalidInput
 from talkavatar.track.footage import MIN_SIDE, UPSCALED_SIDE, load_footage
 
 runner = CliRunner()
@@ -128,3 +129,18 @@ def test_video_frames_stride_and_max_frames(tmp_path):
     f = load_footage(clip, stride=3, max_frames=4)
     assert f.kind == "video" and len(f.frames) == 4 and f.frame_indices == [0, 3, 6, 9]
     assert f.frames[0].shape == (128, 160, 3) and f.fps == pytest.approx(10 / 3)
+
+
+def test_video_frames_from_a_start_frame(tmp_path):
+    import imageio_ffmpeg
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=160x128:rate=10", "-t", "2", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    every = load_footage(clip)
+    f = load_footage(clip, start=5, stride=4, max_frames=3)
+    assert f.frame_indices == [5, 9, 13]
+    for frame, i in zip(f.frames, f.frame_indices):
+        assert np.array_equal(frame, every.frames[i])  # the frames themselves, not only their numbers
+    with pytest.raises(InvalidInput):
+        load_footage(clip, start=50)

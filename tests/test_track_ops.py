@@ -93,3 +93,40 @@ def test_smoothness_and_camera():
     assert torch.allclose(centre, torch.tensor([320.0, 240.0]))
     up = project(torch.tensor([0.0, 0.5, -3.0]), K)
     assert up[1] < 240  # world +Y is up, image y is down
+
+
+def test_upright_near_plane_and_hold_losses():
+    from talkavatar.track.losses import hold_loss, near_plane_loss, upright_loss
+
+    tilt = torch.tensor([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0], [0.0, 1.2, 0.0]])  # upright, leaning 0.3 rad, turned
+    per_frame = [float(upright_loss(tilt[i:i + 1], torch.ones(1))) for i in range(3)]
+    assert per_frame[0] == pytest.approx(0) and per_frame[1] == pytest.approx(2 * (1 - np.cos(0.3)), rel=1e-5)
+    assert per_frame[2] == pytest.approx(0, abs=1e-6)  # turning about the vertical axis is not a tilt
+    assert float(upright_loss(tilt, torch.tensor([1.0, 0.0, 1.0]))) == pytest.approx(0, abs=1e-6)
+    depth = torch.tensor([[0.5, 0.3, 2.0], [0.1, -0.2, 1.0]])
+    assert float(near_plane_loss(depth[:1], 0.2)) == 0.0
+    assert float(near_plane_loss(depth, 0.2)) == pytest.approx((0.5 ** 2 + 2.0 ** 2) / 2)
+    r = torch.zeros(2, 3, 3)
+    held = r.clone()
+    held[1, 2] = torch.tensor([0.0, 0.0, 0.5])
+    assert float(hold_loss(r, held, torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))) == pytest.approx(0.25 / 2)
+
+
+def test_unseen_weights_hold_unseen_arms_and_flag_frames_without_hips():
+    from talkavatar.track.fitting import FitTargets, unseen_weights
+
+    class Map:  # MediaPipe index i at row i (the whole pose set)
+        @staticmethod
+        def row(group, index):
+            return index if group == "body" else None
+
+    body = torch.ones(2, 33)
+    body[0, [13, 15, 23, 24]] = 0.0  # frame 0: left elbow and wrist, both hips unseen
+    weights = {"body": body, "left_hand": torch.zeros(2, 21), "right_hand": torch.zeros(2, 21)}
+    targets = FitTargets({}, weights, None, torch.ones(2), torch.eye(3), (64, 64))
+    no_hips, held = unseen_weights(Map(), targets)
+    assert no_hips.tolist() == [1.0, 0.0]
+    left = [JOINT_INDEX[n] for n in ("left_shoulder", "left_elbow", "left_wrist")]
+    assert held[0, left].tolist() == [1.0] * 3 and held.sum() == 3
+    weights["left_hand"][0, 0] = 1.0  # the hand is seen: the arm is free again
+    assert unseen_weights(Map(), targets)[1].sum() == 0

@@ -18,6 +18,7 @@ CONFIG = EvalConfig
 HELP = "Measure an avatar: self-reenactment, identity, control accuracy and lip sync."
 EPILOG = ("Examples:  talkavatar eval --video person.mp4 --json ; "
           "talkavatar eval -b photo.avatar --video person.mp4 --max-frames 30 --report eval-report/ ; "
+          "talkavatar eval -b frame0.avatar --video person.mp4 --start 12 --stride 18 --max-frames 4 ; "
           "talkavatar eval --render talk.mp4 --audio speech.wav --photo photo.jpg ; "
           "talkavatar eval -b photo.avatar --render talk.mp4 --motion talk.motion.safetensors --report out/")
 NO_ARGS_IS_HELP = True
@@ -47,6 +48,8 @@ def command(
     report: Annotated[Optional[Path], typer.Option(
         "--report", help="Write PNG plots and a contact sheet into this folder.", show_default=False)] = None,
     max_frames: Annotated[Optional[int], _opt("max_frames", "--max-frames")] = None,
+    start: Annotated[Optional[int], _opt("start", "--start")] = None,
+    stride: Annotated[Optional[int], _opt("stride", "--stride")] = None,
     size: Annotated[Optional[int], _opt("size", "--size")] = None,
     detect_size: Annotated[Optional[int], _opt("detect_size", "--detect-size")] = None,
     track_steps: Annotated[Optional[int], _opt("track_steps", "--track-steps")] = None,
@@ -67,7 +70,7 @@ def command(
     device: DeviceOpt = None,
 ) -> None:
     settings = resolve(EvalConfig, NAME, config, {
-        "max_frames": max_frames, "size": size, "detect_size": detect_size, "track_steps": track_steps,
+        "max_frames": max_frames, "start": start, "stride": stride, "size": size, "detect_size": detect_size, "track_steps": track_steps,
         "focal": focal, "perceptual": perceptual, "identity": identity, "identity_every": identity_every,
         "max_lag_ms": max_lag_ms, "camera": camera, "yaw": yaw, "pitch": pitch, "distance": distance,
         "model_complexity": model_complexity, "batch": batch, "seed": seed})

@@ -14,6 +14,9 @@ CAMERAS = ("front", "input")
 @dataclass(frozen=True)
 class EvalConfig:
     max_frames: Optional[int] = setting(None, "Evaluate at most this many frames of the video.")
+    start: int = setting(0, "Self-reenactment: first frame of the reference video to evaluate (0-based; e.g. skip "
+                            "the frame the avatar was made from).")
+    stride: int = setting(1, "Self-reenactment: evaluate every K-th frame from --start.")
     size: int = setting(512, "Self-reenactment: longer side in pixels of the images compared.")
     detect_size: int = setting(1280, "Frames larger than this (longer side, px) are downscaled for MediaPipe.")
     track_steps: int = setting(240, "Self-reenactment: optimisation steps when tracking the reference (shape fixed).")
@@ -38,6 +41,10 @@ class EvalConfig:
     def __post_init__(self):
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError("max_frames must be at least 1")
+        if self.start < 0:
+            raise ValueError("start must be 0 or more")
+        if self.stride < 1:
+            raise ValueError("stride must be at least 1")
         if self.size < 32:
             raise ValueError("size must be at least 32")
         if self.detect_size < 256:

@@ -33,7 +33,9 @@ SHEET_FRAMES = 6
 class Reenactment:
     """Per-frame ``scores`` of T frames, ``tracked`` [T] bool, the compared size (w, h), a few ``sheet`` frames
     (index, reference, render, mask) for the contact sheet, ``track_errors``: how far the tracked poses' landmarks
-    lie from MediaPipe's on the reference (as control accuracy measures it), and seconds spent per phase."""
+    lie from MediaPipe's on the reference (as control accuracy measures it), seconds spent per phase, and
+    ``frame_indices`` [T]: each evaluated frame's index in the video of ``video_fps`` frames per second (``fps`` is
+    the evaluated frames' rate)."""
 
     video: Path
     bundle: Path
@@ -44,6 +46,15 @@ class Reenactment:
     sheet: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
     track_errors: ControlErrors
     timings: dict[str, float] = field(default_factory=dict)
+    frame_indices: list[int] = field(default_factory=list)
+    video_fps: float | None = None
+
+    @property
+    def times(self) -> np.ndarray:
+        """[T] seconds into the video of each evaluated frame."""
+        if not self.frame_indices or not self.video_fps:
+            return np.arange(len(self.tracked)) / self.fps
+        return np.asarray(self.frame_indices, np.float64) / self.video_fps
 
     def summary(self) -> dict:
         """Means over the tracked frames (PSNR: +inf only if every one of them is identical)."""
@@ -52,6 +63,7 @@ class Reenactment:
         mean = lambda v: None if v is None or not keep.any() else float(v[keep].mean())  # noqa: E731
         return {"mode": "self-reenactment", "video": str(self.video), "bundle": str(self.bundle),
                 "frames": int(len(s.psnr)), "tracked_frames": int(keep.sum()), "size": list(self.size),
+                "frame_indices": [int(i) for i in self.frame_indices],
                 "psnr_db": float(psnr.mean()) if psnr.size else None, "ssim": mean(s.ssim), "l1": mean(s.l1),
                 "perceptual": mean(s.perceptual), "perceptual_kind": s.perceptual_kind, "masked": True,
                 "track_error_pct_of_height": {p: (None if v is None else round(v, 3))
@@ -120,7 +132,7 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     timings: dict[str, float] = {}
     t = time.perf_counter()
     avatar = load_avatar(bundle_path)
-    footage = load_video(video, config.detect_size, config.max_frames)
+    footage = load_video(video, config.detect_size, config.max_frames, config.start, config.stride)
     perceptual = perceptual_network(config.perceptual, device)
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -152,4 +164,4 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     to_u8 = lambda x: (x.numpy() * 255).round().astype(np.uint8)  # noqa: E731
     sheet = [(int(i), to_u8(reference[i]), renders[i], to_u8(masks[i])) for i in picks]
     return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, track_errors,
-                       timings)
+                       timings, list(footage.frame_indices), footage.fps * config.stride)

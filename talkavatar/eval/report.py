@@ -1,7 +1,8 @@
 """Presenting an evaluation: a rich table (stderr), JSON-ready summaries (stdout with ``--json``) and, with
 ``--report DIR``, PNG plots and a contact sheet.
 
-Files written: self-reenactment: ``psnr.png`` (per-frame PSNR and SSIM; untracked frames shaded grey),
+Files written: self-reenactment: ``psnr.png`` (per frame: PSNR and SSIM, L1 and perceptual distance, tracking error
+per part, against the frame's time in the reference video; untracked frames shaded grey),
 ``contact_sheet.png`` (rows of reference |
 render | |difference| inside the mask). Rendered clip: ``landmark_error.png`` (per-frame control error per part),
 ``lip_sync.png`` (mouth opening vs speech envelope, and correlation vs lag), ``contact_sheet.png`` (sampled frames).
@@ -72,10 +73,10 @@ def _pyplot():
     return plt
 
 
-def _frames_axis(ax, fps: float, count: int) -> np.ndarray:
+def _frames_axis(ax, fps: float, count: int, times: np.ndarray | None = None) -> np.ndarray:
     ax.set_xlabel("time (s)")
     ax.grid(alpha=0.3)
-    return np.arange(count) / fps
+    return np.arange(count) / fps if times is None else np.asarray(times, np.float64)
 
 
 def _save(fig, path: Path) -> Path:
@@ -107,8 +108,9 @@ def write_reenactment_report(result, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     plt = _pyplot()
     s = result.scores
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    t = _frames_axis(ax, result.fps, len(s.psnr))
+    fig, (ax, ax_l1, ax_track) = plt.subplots(3, 1, figsize=(7, 8), sharex=True)
+    t = _frames_axis(ax, result.fps, len(s.psnr), result.times)
+    half = 0.5 * (np.diff(t).min() if len(t) > 1 else 1.0 / result.fps)
     finite = np.where(np.isfinite(s.psnr), s.psnr, np.nan)
     ax.plot(t, finite, color="tab:blue", marker=".", label="PSNR (dB, inside mask)")
     ax.set_ylabel("PSNR (dB)")
@@ -116,13 +118,29 @@ def write_reenactment_report(result, directory: Path) -> list[Path]:
     ax2.plot(t, s.ssim, color="tab:orange", marker=".", label="SSIM")
     ax2.set_ylabel("SSIM")
     for i in np.flatnonzero(~result.tracked):
-        ax.axvspan(t[i] - 0.5 / result.fps, t[i] + 0.5 / result.fps, color="0.85", lw=0)
+        for a in (ax, ax_l1, ax_track):
+            a.axvspan(t[i] - half, t[i] + half, color="0.85", lw=0)
     summary = result.summary()
     ax.set_title(f"self-reenactment per frame (tracked frames: PSNR {_fmt(summary['psnr_db'])} dB, "
                  f"SSIM {_fmt(summary['ssim'])})", fontsize=10)
     handles, labels = ax.get_legend_handles_labels()
     handles2, labels2 = ax2.get_legend_handles_labels()
     ax.legend(handles + handles2, labels + labels2, loc="best", fontsize=8)
+    ax_l1.plot(t, s.l1, color="tab:green", marker=".", label="L1 (inside mask)")
+    if s.perceptual is not None:
+        ax_l1.plot(t, s.perceptual, color="tab:purple", marker=".", label=f"perceptual ({s.perceptual_kind})")
+    ax_l1.set_ylabel("distance")
+    ax_l1.grid(alpha=0.3)
+    ax_l1.legend(loc="best", fontsize=8)
+    for part, values in result.track_errors.per_frame.items():
+        if np.isfinite(values).any():
+            ax_track.plot(t, values, marker=".", label=part)
+    ax_track.set_ylabel("error (% of height)")
+    ax_track.set_title("tracking: the replayed poses' landmarks vs MediaPipe on the reference", fontsize=10)
+    ax_track.set_xlabel("time in the reference video (s)")
+    ax_track.grid(alpha=0.3)
+    if ax_track.lines:
+        ax_track.legend(loc="best", fontsize=8)
     paths = [_save(fig, directory / "psnr.png")]
     rows = []
     for _, reference, render, mask in result.sheet:

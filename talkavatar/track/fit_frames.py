@@ -25,6 +25,9 @@ SHAPE_SIGMA = {"anny": [0.5, 0.3, 0.1, 0.1, 0.3, 0.3],  # muscle and weight stay
                "smplx": [1.0] * 10}
 SIL_GRID = 128
 TORSO = [0, 2, 5, 7, 8, 11, 12, 23, 24]  # MediaPipe body points the global stage fits: head, shoulders, hips
+EDGE_MARGIN = 0.03
+"""Body points up to this fraction of the longer image side outside the frame still count when MediaPipe sees them
+(a shoulder at the bottom edge of a head-and-shoulders close-up is often placed a pixel below it)."""
 
 
 @dataclass
@@ -50,7 +53,8 @@ def _points_and_weights(det: Detection, group: str, index: np.ndarray, size: tup
     w, h = size
     if group == "body":
         pts, vis = det.body[index, :2], det.body_visibility[index].copy()
-        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        m = EDGE_MARGIN * max(w, h)
+        inside = (pts[:, 0] >= -m) & (pts[:, 0] < w + m) & (pts[:, 1] >= -m) & (pts[:, 1] < h + m)
         weight = np.where((vis >= VISIBLE) & inside, vis, 0.0)
         return pts, weight.astype(np.float32)
     present = {"face": det.face_present, "left_hand": det.left_hand_present,

@@ -22,7 +22,8 @@ from talkavatar.core.body.rig import pose_mesh
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
 from talkavatar.track.limits import joint_bounds, prior_weights
-from talkavatar.track.losses import joint_limit_loss, landmark_loss, pose_prior_loss, smoothness_loss
+from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
+                                     smoothness_loss, upright_loss)
 from talkavatar.track.shape_space import TRUST_RADIUS, ShapeSpace
 from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
@@ -34,6 +35,15 @@ HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["
 HAND_JOINTS = list(range(25, 55))
 LANDMARK_UNIT = 0.02
 """Landmark residuals are divided by this fraction of the bounding-box height: a 2 % error costs 1."""
+NEAR_PLANE = 0.2
+"""Metres: every vertex of the body stays at least this far in front of the camera (a face close-up is ~0.5 m away;
+without the bound a fit with few visible points can put the camera inside the mesh)."""
+ARMS = {"left": (13, 15, ("left_shoulder", "left_elbow", "left_wrist")),
+        "right": (14, 16, ("right_shoulder", "right_elbow", "right_wrist"))}
+"""MediaPipe elbow and wrist points of each arm, and the joints held to the initial (lowered) pose when neither
+point nor the hand is seen in a frame."""
+HIPS = (23, 24)
+"""MediaPipe hip points: when neither is seen the body's lean is unobserved and the upright prior holds it."""
 
 
 @dataclass
@@ -76,6 +86,9 @@ class FitWeights:
     shape_prior: float = 1.0
     expression_prior: float = 0.05
     smooth: float = 1.0
+    upright: float = 2.0       # frames without visible hips: the body's up axis stays near the world's
+    unseen_arms: float = 2.0   # an arm nobody sees stays in its initial lowered pose
+    near: float = 100.0        # every vertex beyond NEAR_PLANE in front of the camera
 
 
 @dataclass(frozen=True)
@@ -174,6 +187,34 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
 
+def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the detections leave unobserved, per frame: (no_hips [B]: 1 where neither hip point is seen,
+    held_joints [B, 55]: 1 for the joints of each arm whose elbow, wrist and hand are all unseen). Zeros where
+    ``landmarks`` cannot name its rows (no ``row`` method)."""
+    body = targets.weights["body"]
+    batch = body.shape[0]
+    no_hips = body.new_zeros(batch)
+    held = body.new_zeros(batch, 55)
+    row = getattr(landmarks, "row", None)
+    if row is None:
+        return no_hips, held
+    hips = [r for r in (row("body", i) for i in HIPS) if r is not None]
+    if hips:
+        no_hips = (body[:, hips].sum(-1) <= 0).to(body.dtype)
+    for side, (elbow, wrist, joints) in ARMS.items():
+        rows = [r for r in (row("body", elbow), row("body", wrist)) if r is not None]
+        if not rows:
+            continue
+        seen = body[:, rows].sum(-1)
+        hand = targets.weights.get(f"{side}_hand")
+        if hand is not None:
+            seen = seen + hand.sum(-1)
+        unseen = (seen <= 0).to(body.dtype)
+        for name in joints:
+            held[:, JOINT_INDEX[name]] = unseen
+    return no_hips, held
+
+
 def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step) -> FitState:
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
@@ -182,6 +223,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     sigma = shape_sigma if shape_sigma is not None else torch.full_like(state.shape_delta, 0.2)
 
     rot = state.joint_rotations.clone()
+    no_hips, held_joints = unseen_weights(landmarks, targets)
     params = {
         "orient": rot[:, :1].clone().requires_grad_(True),
         "body": rot[:, BODY_JOINTS].clone().requires_grad_(True),
@@ -243,6 +285,12 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
             loss = loss + weights.limits * joint_limit_loss(r[:, 1:], lower[1:], upper[1:])
             loss = loss + weights.shape_prior * ((params["shape"] / sigma) ** 2).sum()
             loss = loss + weights.expression_prior * arkit.pow(2).sum(-1).mean()
+            if weights.upright > 0 and float(no_hips.sum()) > 0:
+                loss = loss + weights.upright * upright_loss(r[:, 0], no_hips)
+            if weights.unseen_arms > 0 and float(held_joints.sum()) > 0:
+                loss = loss + weights.unseen_arms * hold_loss(r, rot, held_joints)
+            if weights.near > 0:
+                loss = loss + weights.near * near_plane_loss(-verts[..., 2], NEAR_PLANE)
             if r.shape[0] > 1 and weights.smooth > 0:
                 loss = loss + weights.smooth * 100.0 * (smoothness_loss(r) + smoothness_loss(params["translation"])
                                                          + smoothness_loss(arkit))

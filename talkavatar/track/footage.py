@@ -138,7 +138,7 @@ def _video_size_fps(path: Path, exe: str) -> tuple[int, int, float] | None:
     return None
 
 
-def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | None) -> Footage:
+def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | None, start: int = 0) -> Footage:
     from talkavatar.ffmpeg import ffmpeg_exe
 
     exe = ffmpeg_exe()
@@ -147,7 +147,10 @@ def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | Non
         raise InvalidInput(f"{path}: neither an image nor a video that ffmpeg can decode",
                            tip="give a photo (JPEG/PNG/WebP/BMP/TIFF) or a video file")
     width, height, fps = info  # ffmpeg applies the rotation metadata when decoding; the probe size may be unrotated
-    selector = f"select='not(mod(n\\,{stride}))'," if stride > 1 else ""
+    if start > 0:
+        selector = f"select='gte(n\\,{start})*not(mod(n-{start}\\,{stride}))',"
+    else:
+        selector = f"select='not(mod(n\\,{stride}))'," if stride > 1 else ""
     cmd = [exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path), "-an", "-sn",
            "-vf", f"{selector}format=rgb24", "-fps_mode", "passthrough"]
     if max_frames is not None:
@@ -169,12 +172,14 @@ def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | Non
     warnings = []
     if min(width, height) < MIN_SIDE:
         warnings.append(f"the video is only {width}x{height} px; upscaled x{factor:.2f} for detection")
-    return Footage("video", frames, [i * stride for i in range(count)], fps / stride, (width, height), 1.0 / factor,
+    return Footage("video", frames, [start + i * stride for i in range(count)], fps / stride, (width, height), 1.0 / factor,
                    None, None, warnings)
 
 
-def load_footage(path: Path, detect_size: int = 1280, stride: int = 1, max_frames: int | None = None) -> Footage:
-    """Read ``path`` as an image, else as a video; raises :class:`InvalidInput` if it is neither."""
+def load_footage(path: Path, detect_size: int = 1280, stride: int = 1, max_frames: int | None = None,
+                 start: int = 0) -> Footage:
+    """Read ``path`` as an image, else as a video (frames ``start``, ``start + stride``, …, at most ``max_frames``);
+    raises :class:`InvalidInput` if it is neither."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file", tip="check the path")
@@ -183,4 +188,4 @@ def load_footage(path: Path, detect_size: int = 1280, stride: int = 1, max_frame
     image = _load_image(path, detect_size)
     if image is not None:
         return image
-    return _load_video(path, detect_size, stride, max_frames)
+    return _load_video(path, detect_size, stride, max_frames, start)

@@ -44,3 +44,24 @@ def smoothness_loss(series: torch.Tensor) -> torch.Tensor:
             return (series[1] - series[0]).pow(2).mean()
         return series.new_zeros(())
     return (series[2:] - 2 * series[1:-1] + series[:-2]).pow(2).mean()
+
+
+def upright_loss(orientation: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """How far the body's up axis tilts from the world's +Y: weighted mean of ``2 (1 - cos tilt)`` (≈ tilt² in
+    rad² for small tilts). orientation: [B, 3] axis-angle of the canonical pelvis; weight: [B]."""
+    from talkavatar.core.rotations import axis_angle_to_matrix
+
+    up_y = axis_angle_to_matrix(orientation)[:, 1, 1]
+    return (2.0 * (1.0 - up_y) * weight).mean()
+
+
+def near_plane_loss(depth: torch.Tensor, near: float) -> torch.Tensor:
+    """Squared shortfall (in units of ``near``) of camera depths [B, V] below ``near`` metres, summed over vertices
+    and averaged over frames: 0 while the whole mesh lies beyond the near plane."""
+    return ((near - depth).clamp(min=0) / near).pow(2).sum(-1).mean()
+
+
+def hold_loss(rotations: torch.Tensor, held: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Squared distance of joint rotations [B, J, 3] from ``held`` [B, J, 3], weighted per frame and joint by
+    ``weight`` [B, J] and summed over joints, averaged over frames."""
+    return ((rotations - held).pow(2).sum(-1) * weight).sum(-1).mean()
