@@ -77,7 +77,9 @@ class Objective:
     """Precomputed connectivity and silhouette samples for one avatar; :meth:`photo_terms`, :meth:`pseudo_terms`,
     :meth:`mesh_terms` return named, unweighted loss terms (scalars)."""
 
-    def __init__(self, params: AvatarParameters, photo: Views, seed: int = 0):
+    def __init__(self, params: AvatarParameters, photo: Views, seed: int = 0, start_offsets: Tensor | None = None):
+        """``start_offsets``: the dT [V, 3] the fit started from (None: zeros); the silhouette's density level is
+        measured on that mesh, so that a resumed run computes exactly what an uninterrupted one did."""
         rig, binding = params.rig, params.binding
         self.faces = rig.faces
         self.edges = mesh_edges(rig.faces)
@@ -91,14 +93,15 @@ class Objective:
         m = photo.mask[:, None]
         self.grid_mask = torch.nn.functional.interpolate(m, size=(self.grid[1], self.grid[0]), mode="area")[0, 0]
         with torch.no_grad():
-            px = self._project_mesh(params, photo)
+            start = torch.zeros_like(params.vertex_offsets) if start_offsets is None else start_offsets
+            px = self._project_mesh(params, photo, start.to(params.vertex_offsets))
             d = splat_density(px, cam.width, cam.height, self.grid)
             inside = d[d > 1e-3]
             self.level = float(inside.quantile(0.25)) if inside.numel() else 1.0
 
-    def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:
+    def _project_mesh(self, params: AvatarParameters, photo: Views, vertex_offsets: Tensor) -> Tensor:
         rig, p = params.rig, photo.poses
-        rest = rig.rest_vertices(p.arkit_weights) + params.vertex_offsets
+        rest = rig.rest_vertices(p.arkit_weights) + vertex_offsets
         posed = pose_mesh(rig.tree, rest, rig.joints, rig.rest_to_canonical, rig.dense_skin_weights, rig.bone_driver,
                           rig.bone_driver_fraction, rig.canonical_joint_bone, p.joint_rotations, p.root_translation)
         points = sample_points(posed.vertices[0], self.faces, *self.samples)
@@ -134,7 +137,8 @@ class Objective:
         rig = params.rig
         deformed = rig.vertices + params.vertex_offsets
         cam = photo.cameras
-        sil = soft_silhouette(self._project_mesh(params, photo), cam.width, cam.height, self.grid, self.level)
+        projected = self._project_mesh(params, photo, params.vertex_offsets)
+        sil = soft_silhouette(projected, cam.width, cam.height, self.grid, self.level)
         b = params.binding
         return {
             "normal": normal_consistency(deformed[None], self.faces, self.pairs),
