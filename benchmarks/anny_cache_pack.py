@@ -4,7 +4,8 @@
     python3 benchmarks/anny_cache_pack.py unpack OUT.xz CACHE_DIR/v14/build_compact_model_data_<same hash>.safetensors
 
 The compact model file (241 MB of float64 blendshapes, 23 % non-zero) becomes a bit mask + the non-zero values
-(63 MB), xz-compressed to 24 MB: small enough for one device call (64 MiB). The round trip gives equal values (signed zeros become +0).
+(63 MB), xz-compressed to 24 MB: small enough for one device call (64 MiB). The round trip gives equal values
+(signed zeros become +0) and keeps the file's metadata.
 """
 
 from __future__ import annotations

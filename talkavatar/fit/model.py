@@ -57,7 +57,8 @@ class AvatarParameters(nn.Module):
         self.log_scales = nn.Parameter(scales.clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())
         self.vertex_offsets = nn.Parameter(avatar.vertex_offsets.clone())
-        self.register_buffer("max_log_scales", (texel_size(self.rig, self.binding) * MAX_SCALE_IN_TEXELS).log()[:, None])
+        largest = texel_size(self.rig, self.binding) * MAX_SCALE_IN_TEXELS
+        self.register_buffer("max_log_scales", largest.log()[:, None])
         if shape == "free":
             self.quats = nn.Parameter(avatar.quats.clone())
         elif shape == "flat":
