@@ -29,6 +29,8 @@ VARIANTS = {
     "no pseudo-labels": ({"pseudo_weight": 0.0}, {}, {}),
     "no mesh regularisers": ({"mesh_weight": 0.0}, {}, {}),
     "neither": ({"pseudo_weight": 0.0, "mesh_weight": 0.0}, {}, {}),
+    "mesh 0.1": ({"mesh_weight": 0.1}, {}, {}),
+    "mesh 0.3": ({"mesh_weight": 0.3}, {}, {}),
     "round": ({"shape": "round"}, {}, {}),
     "no-refine": ({"refine": 0.0}, {}, {}),
     "strict-regs": ({}, {"mgc": 10.0, "lap_offsets": 100.0}, {}),
