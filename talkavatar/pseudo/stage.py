@@ -128,10 +128,16 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
 
 
 def psnr_in_mask(rendered: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> float:
-    """PSNR (dB) of two uint8 images over the pixels of ``mask``."""
-    diff = (rendered.astype(np.float64) - photo.astype(np.float64))[mask]
-    mse = float((diff ** 2).mean()) if diff.size else 0.0
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    """PSNR (dB) of two uint8 images [H, W, 3] over the pixels of ``mask`` [H, W] bool (the core's
+    :func:`~talkavatar.core.losses.psnr`: +inf if identical there, nan for an empty mask)."""
+    import torch
+
+    from talkavatar.core.losses import psnr
+
+    def batch(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(torch.float64)[None]
+
+    return float(psnr(batch(rendered), batch(photo), batch(mask), data_range=255.0)[0])
 
 
 def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
