@@ -21,6 +21,7 @@ PRESETS = {
                     pseudo_batch=4),
 }
 PRESET_FIELDS = tuple(PRESETS["tiny"])
+SHAPES = ("flat", "round", "free")
 # Gaussian shape per preset: tiny's few, large Gaussians (UV 64) leave gaps between flat discs seen obliquely.
 PRESET_SHAPES = {"tiny": "round", "fast": "flat", "quality": "flat"}
 # Settings of the pseudo stage when `talkavatar fit PHOTO` runs it itself (the pseudo stage's defaults otherwise):
@@ -69,8 +70,8 @@ class FitConfig:
             value = getattr(self, name)
             if value is not None and value < low:
                 raise ValueError(f"{name} must be at least {low}")
-        if self.shape not in (None, "flat", "round", "free"):
-            raise ValueError(f"shape must be flat, round or free, not {self.shape!r}")
+        if self.shape is not None and self.shape not in SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {self.shape!r}")
         if self.perceptual not in ("auto", "lpips", "efficientnet"):
             raise ValueError(f"perceptual must be auto, lpips or efficientnet, not {self.perceptual!r}")
         if min(self.pseudo_weight, self.mesh_weight, self.crop_weight) < 0:

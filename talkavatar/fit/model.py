@@ -1,6 +1,6 @@
 """The learnable avatar: the tensors the optimiser changes, and the :class:`~talkavatar.core.avatar.Avatar` they
-make. Gaussian shapes (:data:`SHAPES`): ``flat`` discs lying in their triangle's plane, one learned in-plane scale,
-:data:`FLAT_RATIO` as thick (an isotropic Gaussian seen edge-on at the silhouette spills ~3 sigma beyond the
+make. Gaussian shapes (:data:`~talkavatar.fit.config.SHAPES`): ``flat`` discs lying in their triangle's plane, one
+learned in-plane scale, :data:`FLAT_RATIO` as thick (an isotropic Gaussian seen edge-on at the silhouette spills ~3 sigma beyond the
 surface; a disc does not); ``round`` isotropic, rotation fixed (One Shot One Talk §3.4); ``free`` three scales and
 a rotation, all learned.
 """
@@ -17,6 +17,7 @@ from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.color import srgb_to_linear
 from talkavatar.core.rotations import matrix_to_quaternion
+from talkavatar.fit.config import SHAPES
 
 # Adam learning rates per parameter (3DGS's for appearance; deformation fields after One Shot One Talk §3.4, scaled
 # up for short schedules by :func:`learning_rates`).
@@ -31,7 +32,6 @@ BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "lo
 LOG_SCALE_RANGE = (-9.2, -3.0)
 MAX_SCALE_IN_TEXELS = 3.0
 MAX_SURFACE_OFFSET: float | None = 0.01
-SHAPES = ("flat", "round", "free")
 FLAT_RATIO = 0.1  # a flat Gaussian's thickness along the face normal, relative to its in-plane scale
 
 

@@ -85,8 +85,7 @@ class Objective:
         self.edges = mesh_edges(rig.faces)
         self.pairs = face_pairs(rig.faces)
         self.gaussian_edges = gaussian_edges(binding.texel, binding.face_index, rig.faces, binding.resolution)
-        self.samples = tuple(s.to(rig.device) for s in surface_samples(rig.vertices.cpu(), rig.faces.cpu(),
-                                                                         SILHOUETTE_SAMPLES, seed))
+        self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
         cam = photo.cameras
         s = SILHOUETTE_GRID / max(cam.width, cam.height)
         self.grid = (max(8, round(cam.width * s)), max(8, round(cam.height * s)))

@@ -186,5 +186,6 @@ def load_checkpoint(path: Path, params: AvatarParameters) -> tuple[str, dict]:
         "exp_avg_sq": {n: tensors[f"adam/{n}/exp_avg_sq"] for n in names}}
 
 
-def warmup_steps(iters: int, fraction: float) -> int:
+def steps_for(iters: int, fraction: float) -> int:
+    """Whole steps in ``fraction`` of ``iters`` (the warm-up, the final photo-only refinement)."""
     return int(math.floor(iters * fraction))

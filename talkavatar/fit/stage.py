@@ -84,7 +84,7 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     from talkavatar.fit.evaluate import evaluate, fixed_novel_poses
     from talkavatar.fit.model import AvatarParameters, learning_rates
     from talkavatar.fit.objective import LossWeights
-    from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, save_checkpoint, warmup_steps
+    from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, save_checkpoint, steps_for
 
     t_start = time.perf_counter()
     bundle = Bundle.open(bundle_path)
@@ -112,8 +112,8 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
         distance = perceptual_distance(cfg.perceptual, dev)
     timings["load"] = time.perf_counter() - t
     rates = learning_rates(cfg.iters)
-    schedule = Schedule(cfg.iters, warmup_steps(cfg.iters, cfg.warmup), cfg.pseudo_batch,
-                        warmup_steps(cfg.iters, cfg.refine))
+    schedule = Schedule(cfg.iters, steps_for(cfg.iters, cfg.warmup), cfg.pseudo_batch,
+                        steps_for(cfg.iters, cfg.refine))
     fingerprint = _fingerprint(bundle, record, data.inputs)
     checkpoint = bundle.root / CHECKPOINT
     state = None
