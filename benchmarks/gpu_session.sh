@@ -43,7 +43,7 @@ dx2) pipi .devsite/pocketsphinx .dx2/*.whl && python3 benchmarks/anny_cache_pack
 esac
 pipi /tmp/site .device-cache/whl/*.whl .device-cache/render-bench/whl/*.whl || exit 1
 find /tmp/site/gsplat -exec touch -h -d 2020-01-01T00:00:00 {} +
-[ -d .devsite/site/anny ] || mkdir -p .devsite/site && tar -C .devsite/site -xJf .device-cache/anny-code.tar.xz
+[ -d .devsite/site/anny ] || { mkdir -p .devsite/site && tar -C .devsite/site -xJf .device-cache/anny-code.tar.xz; }
 export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:$PWD TORCH_EXTENSIONS_DIR=$PWD/.device-cache/torch-ext
 export PATH=$PATH:$PWD/.ffbin ANNY_CACHE_DIR=$PWD/.devsite/anny-cache
 [ -d .device-cache/torch-ext ] || tar -C .device-cache -xzf .device-cache/torch-ext.tar.gz
