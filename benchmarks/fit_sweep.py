@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.fit_astronaut import figures  # noqa: E402
 
 # name -> (FitConfig changes, LossWeights changes, talkavatar.fit.model limits); "current" = the defaults
-LIMITS = ("LOG_SCALE_RANGE", "MAX_SCALE_IN_TEXELS", "MAX_SURFACE_OFFSET")
+LIMITS = ("LOG_SCALE_RANGE", "MAX_SCALE_IN_TEXELS", "MAX_SURFACE_OFFSET", "FLAT_RATIO")
 VARIANTS = {
     "current": ({}, {}, {}),
     "no pseudo-labels": ({"pseudo_weight": 0.0}, {}, {}),
@@ -38,6 +38,7 @@ VARIANTS = {
     "no mgc": ({}, {"mgc": 0.0}, {}),
     "no laplacian": ({}, {"lap_offsets": 0.0}, {}),
     "round": ({"shape": "round"}, {}, {}),
+    "flat 0.3": ({}, {}, {"FLAT_RATIO": 0.3}),
     "no-refine": ({"refine": 0.0}, {}, {}),
     "strict-regs": ({}, {"mgc": 10.0, "lap_offsets": 100.0}, {}),
     "tight": ({}, {}, {"MAX_SURFACE_OFFSET": 0.004}),

@@ -48,7 +48,7 @@ def test_fit_learns_and_writes_a_valid_avatar(bundle_dir):
     first, last = doc["losses"]["history"][0], doc["losses"]["history"][-1]
     assert last["photo_l1"] < first["photo_l1"]
     preview = bundle.read_png("fit/preview.png")
-    assert preview.shape == (96, 5 * 96, 3)
+    assert preview.shape == (2 * 96, 5 * 96, 3)  # renders over coverage maps
     avatar = Avatar.load(bundle_dir / "fit")  # what render and eval read
     g = avatar.pose(torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52))
     out = rasterize(g, camera(20.0), backend="reference")

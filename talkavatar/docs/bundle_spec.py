@@ -108,7 +108,8 @@ def build() -> str:
                 "track/        per-frame camera, body pose, hand pose, shape, expression; detections; person mask;\n"
                 "              the personal rig; overlay.png\n"
                 "pseudo/       pseudo-label frames and masks with the exact poses, expressions and cameras\n"
-                "fit/          avatar.safetensors, fit.json, preview.png"),
+                "fit/          avatar.safetensors, fit.json, preview.png (input view, yaw -30/+30, two new\n"
+                "              poses; below, holes red and floaters blue)"),
         escape("Files are safetensors (tensors), JSON (documents) or PNG (images) and nothing else; readers MUST "
                "NOT unpickle anything. Names starting with a dot (.lock, .journal.json, .tmp-*, .trash-*) belong "
                "to the writing protocol below."),

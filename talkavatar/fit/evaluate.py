@@ -1,4 +1,5 @@
-"""Quality figures of a fitted avatar and its preview strip.
+"""Quality figures of a fitted avatar and its preview (input view, two novel views, two novel poses; below each,
+its coverage map: the render in grey, holes red, floaters blue).
 
 - input view: PSNR and SSIM inside the person mask against the photo (sRGB, at the fitted image size);
 - novel views (the input camera orbited by yaw +-30 degrees about the body's vertical axis) and novel poses: the
@@ -80,8 +81,9 @@ def fixed_novel_poses(base: Poses) -> Poses:
     return Poses(torch.cat([a, b]), base.root_translation.expand(2, 3).clone(), torch.cat([ka, kb]))
 
 
-def coverage_errors(alpha: np.ndarray, silhouette: np.ndarray) -> tuple[float, float]:
-    """(hole fraction, floater fraction) of one view: alpha [H, W] in 0..1, silhouette [H, W] bool."""
+def coverage_errors(alpha: np.ndarray, silhouette: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(hole fraction, floater fraction, hole pixels, floater pixels) of one view: alpha [H, W] in 0..1,
+    silhouette [H, W] bool; the pixel maps are [H, W] bool."""
     import cv2
 
     sil = silhouette.astype(np.uint8)
@@ -89,14 +91,24 @@ def coverage_errors(alpha: np.ndarray, silhouette: np.ndarray) -> tuple[float, f
     inner = cv2.erode(sil, np.ones((2 * HOLE_ERODE_PX + 1,) * 2, np.uint8)).astype(bool)
     k = 2 * FLOATER_MARGIN_PX + 1
     near = cv2.dilate(sil, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool)
-    holes = float((alpha[inner] < HOLE_ALPHA).sum()) / max(int(inner.sum()), 1)
-    floaters = float((alpha[~near] >= FLOATER_ALPHA).sum()) / area
-    return holes, floaters
+    hole_map, floater_map = inner & (alpha < HOLE_ALPHA), ~near & (alpha >= FLOATER_ALPHA)
+    holes = float(hole_map.sum()) / max(int(inner.sum()), 1)
+    floaters = float(floater_map.sum()) / area
+    return holes, floaters, hole_map, floater_map
+
+
+def coverage_map(rgb: np.ndarray, alpha: np.ndarray, holes: np.ndarray, floaters: np.ndarray) -> np.ndarray:
+    """uint8 [H, W, 3]: the render's luminance on white, hole pixels red, floater pixels blue."""
+    grey = (rgb.mean(-1) * alpha + (1 - alpha)) * 0.6 + 0.4
+    out = np.repeat(grey[..., None], 3, -1)
+    out[holes] = (1.0, 0.0, 0.0)
+    out[floaters] = (0.0, 0.2, 1.0)
+    return (out.clip(0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 @torch.no_grad()
 def evaluate(avatar: Avatar, photo: Views, novel_poses: Views | Poses, backend: str = "auto") -> dict:
-    """Figures for ``fit.json`` and the images of the preview strip (uint8 [H, 5W, 3] under ``"preview"``).
+    """Figures for ``fit.json`` and the preview (uint8 [2H, 5W, 3] under ``"preview"``: renders, coverage maps).
 
     ``novel_poses``: two views (pose + camera) from the pseudo-labels, or two poses seen by the input camera.
     """
@@ -124,17 +136,19 @@ def evaluate(avatar: Avatar, photo: Views, novel_poses: Views | Poses, backend: 
         panels[f"pose{i + 1}"] = (p_rgb[i:i + 1], p_alpha[i:i + 1], pose_views.poses[i:i + 1], pose_views.cameras[i])
 
     coverage = {}
-    strips = []
+    strips, maps = [], []
     for name, (prgb, palpha, poses, camera) in panels.items():
         verts = deformed_vertices(avatar, poses)[0]
         px, depth = camera.project(verts)
         sil = hard_silhouette(px[0].cpu().numpy(), avatar.rig.faces.cpu().numpy(), camera.width, camera.height)
-        holes, floaters = coverage_errors(palpha[0].cpu().numpy(), sil)
+        a = palpha[0].cpu().numpy()
+        holes, floaters, hole_map, floater_map = coverage_errors(a, sil)
         coverage[name] = {"hole_fraction": round(holes, 5), "floater_fraction": round(floaters, 5)}
         white = prgb[0] + (1 - palpha[0, ..., None])  # composite on white for viewing
         strips.append((white.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8))
-    if strips[-1].shape != strips[0].shape:  # pseudo cameras may have another size: pad/crop to the input's
-        strips = [_fit_to(s, strips[0].shape) for s in strips]
+        maps.append(coverage_map(prgb[0].cpu().numpy(), a, hole_map, floater_map))
+    strips = [_fit_to(s, strips[0].shape) for s in strips]  # pseudo cameras may have another size
+    maps = [_fit_to(m, strips[0].shape) for m in maps]
     novel = [v for k, v in coverage.items() if k != "input"]
     return {
         "input_view": {"masked_psnr_db": round(masked_psnr, 3), "masked_ssim": round(masked_ssim, 4),
@@ -142,7 +156,7 @@ def evaluate(avatar: Avatar, photo: Views, novel_poses: Views | Poses, backend: 
         "coverage": coverage,
         "novel_max_hole_fraction": max(v["hole_fraction"] for v in novel),
         "novel_max_floater_fraction": max(v["floater_fraction"] for v in novel),
-        "preview": np.concatenate(strips, axis=1),
+        "preview": np.concatenate([np.concatenate(strips, axis=1), np.concatenate(maps, axis=1)], axis=0),
     }
 
 
