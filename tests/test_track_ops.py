@@ -59,7 +59,7 @@ def test_silhouette_chamfer_is_zero_on_the_mask_and_pulls_a_shrunk_or_grown_squa
     mask = torch.zeros(48, 48)
     mask[12:36, 12:36] = 1  # a 24 px square at (12, 12); its bottom edge runs on past the frame in the next case
     target = SilhouetteChamfer(mask)
-    assert target.loss(unit * 24 + 12) < 0.3  # within the samples' spacing of the outline
+    assert target.loss(unit * 24 + 12) < 0.5  # within the samples' spacing of the outline
     for side in (16.0, 32.0):  # too small, too large: both cost more and the gradient restores the size
         scale = torch.tensor(side, requires_grad=True)
         loss = target.loss(unit * scale + (48 - scale) / 2)

@@ -88,10 +88,12 @@ def soft_iou_loss(alpha: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class SilhouetteChamfer:
     """A mask's outline as a target for projected surface points (image pixels, [N, 2]).
 
-    ``loss(points)`` = mean distance, over the points inside the image, from each point to the mask (0 inside it)
-    + mean distance from each outline pixel of the mask to its nearest point; both in pixels. Outline pixels on the
-    image border are left out (there the person goes on beyond the frame), and so are points outside the image
-    (the mask says nothing there). mask: [H, W] 0..1 (> 0.5 is the person).
+    ``loss(points)`` = (the area the points cover outside the mask, each weighted by its distance to the mask, per
+    outline pixel: d^2 / 2 for a surface d px too large all round) + (mean distance from each outline pixel of the
+    mask to its nearest point: d for a surface d px too small); both in pixels. A point stands for the mask area
+    divided by the number of points inside the mask. Outline pixels on the image border are left out (there the
+    person goes on beyond the frame), and so are points outside the image (the mask says nothing there).
+    mask: [H, W] 0..1 (> 0.5 is the person).
     """
 
     def __init__(self, mask: torch.Tensor, max_outline: int = 2000):
@@ -99,12 +101,14 @@ class SilhouetteChamfer:
 
         person = (mask.detach().cpu().numpy() > 0.5).astype(np.uint8)
         self.height, self.width = person.shape
+        self.area = max(int(person.sum()), 1)
         outside = cv2.distanceTransform(1 - person, cv2.DIST_L2, 5)  # px to the nearest person pixel
         self.outside = torch.from_numpy(outside).to(mask.device, mask.dtype)[None, None]
         edge = person - cv2.erode(person, np.ones((3, 3), np.uint8))
         edge[[0, -1], :] = 0
         edge[:, [0, -1]] = 0
         ys, xs = np.nonzero(edge)
+        self.outline_length = max(len(xs), 1)
         keep = np.linspace(0, len(xs) - 1, min(len(xs), max_outline)).round().astype(int) if len(xs) else []
         outline = np.stack([xs[keep], ys[keep]], -1).astype(np.float32) + 0.5  # pixel centres
         self.outline = torch.from_numpy(outline.reshape(-1, 2)).to(mask.device, mask.dtype)
@@ -115,7 +119,8 @@ class SilhouetteChamfer:
         inside = ((points_px >= 0) & (points_px < size)).all(-1)
         grid = (points_px[inside] / size * 2 - 1).view(1, 1, -1, 2)  # align_corners=False: pixel edges at +-1
         beyond = F.grid_sample(self.outside, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        to_mask = beyond.mean() if beyond.numel() else points_px.sum() * 0
+        in_mask = int((beyond.detach() == 0).sum())
+        to_mask = beyond.sum() * (self.area / max(in_mask, 1)) / self.outline_length
         if not len(self.outline):
             return to_mask
         with torch.no_grad():  # nearest point of each outline pixel, in chunks (no [outline, N] matrix kept)
