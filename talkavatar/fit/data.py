@@ -95,6 +95,13 @@ class FitData:
                        move(self.pseudo), move(self.texture), move(self.proxy_offsets), self.inputs)
 
 
+def hard_mask(mask: np.ndarray) -> np.ndarray:
+    """uint8 [H, W] -> 0 or 255 at the 0.5 level. The segmenter's soft band (up to ~30 px deep along a suit's edge
+    on the astronaut) is its doubt, not partial coverage: fitted to it, the body turns half transparent there.
+    Resizing the hard mask (area-averaged) still gives the edge pixels their partial coverage."""
+    return np.where(mask >= 128, 255, 0).astype(np.uint8)
+
+
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """uint8 [H, W] or [H, W, C] -> float32 0..1 at (width, height), area-averaged when shrinking."""
     from PIL import Image
@@ -189,6 +196,7 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
     mask = bundle.read_png("track/mask.png")
     if mask.ndim == 3:
         mask = mask[..., 0]
+    mask = hard_mask(mask)
     params, _ = bundle.read_tensors("track/params.safetensors", TRACK_SCHEMA)
     full_w, full_h = (int(x) for x in params["image_size"])
     if photo.shape[:2] != (full_h, full_w) or mask.shape != (full_h, full_w):
