@@ -28,6 +28,7 @@
 #                                                                BUNDLE=.device-cache/astro/astronaut.avatar sweeps
 #                                                                that bundle: tracked + pseudo on the CPU machine)
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh t   the GPU tests only
+#   carry [".device-cache"]:  bash benchmarks/gpu_session.sh x 'COMMAND'   COMMAND in the same environment
 #   carry [".device-cache", ".pyfeat"]:  ... v   real-clip self-reenactment (benchmarks/eval_real_clip.py), tiny and
 #                        fast; .pyfeat/single_face.mp4 from `python -c "from tests.real_clip import fetch_clip; fetch_clip()"`
 set -uo pipefail
@@ -55,6 +56,7 @@ RIG=.device-cache/astro/astronaut.avatar/track/rig.safetensors
 t0=$(date +%s); python3 -c "from gsplat.cuda._backend import _C; assert _C is not None" 2>&1 | tail -2
 echo "gsplat load: $(( $(date +%s) - t0 )) s" | tee -a $OUT/env_$1.txt
 case "$1" in
+x) eval "$2";;  # any command in this environment (measurements not worth a mode of their own)
 v)
   python3 benchmarks/eval_real_clip.py /tmp/real_tiny --device cuda --preset tiny > $OUT/real_tiny.txt 2> $OUT/real_tiny.log
   echo "real clip tiny rc=$?"; cat $OUT/real_tiny.txt; cp -r /tmp/real_tiny/report $OUT/report_tiny 2>/dev/null
