@@ -105,6 +105,8 @@ d)
   python3 benchmarks/fit_astronaut.py --preset fast --device cuda --workdir .devsite/e2e --json $OUT/e2e.json \
     > $OUT/e2e.txt 2> $OUT/e2e.log; echo "fit end to end rc=$?"; cat $OUT/e2e.txt; tail -3 $OUT/e2e.log
   cp .devsite/e2e/astronaut.avatar/fit/preview.png $OUT/e2e_preview.png 2>/dev/null
+  python3 -c "import json; s=json.load(open('.devsite/e2e/astronaut.avatar/bundle.json'))['stages']
+for k in ('track', 'pseudo', 'fit'): print(k, {n: round(v, 2) for n, v in s[k].get('timings', {}).items()})"
   rm -rf /tmp/demo && mkdir /tmp/demo && cd /tmp/demo && t0=$(date +%s.%N)
   python3 -m talkavatar demo --json > $OUT/demo.json 2> $OUT/demo.log; rc=$?
   echo "demo rc=$rc wall $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s"; tail -4 $OUT/demo.log; cat $OUT/demo.json
