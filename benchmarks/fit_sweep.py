@@ -44,6 +44,9 @@ VARIANTS = {
     "tight": ({}, {}, {"MAX_SURFACE_OFFSET": 0.004}),
     "no-limits": ({}, {}, {"MAX_SCALE_IN_TEXELS": 1e3, "MAX_SURFACE_OFFSET": None}),
     "1200": ({"iters": 1200}, {}, {}),
+    "600": ({"iters": 600}, {}, {}),
+    "500": ({"iters": 500}, {}, {}),
+    "400": ({"iters": 400}, {}, {}),
 }
 
 
