@@ -15,7 +15,7 @@ PRESETS = {
     # iters, uv_res, image_size (longer side, px), crop_size (px), pseudo_frames, pseudo_size (px), pseudo_batch
     "tiny": dict(iters=160, uv_res=64, image_size=160, crop_size=48, pseudo_frames=8, pseudo_size=96,
                  pseudo_batch=1),
-    "fast": dict(iters=800, uv_res=512, image_size=512, crop_size=192, pseudo_frames=64, pseudo_size=384,
+    "fast": dict(iters=500, uv_res=512, image_size=512, crop_size=192, pseudo_frames=64, pseudo_size=384,
                  pseudo_batch=2),
     "quality": dict(iters=3000, uv_res=512, image_size=1024, crop_size=256, pseudo_frames=256, pseudo_size=512,
                     pseudo_batch=4),
@@ -33,7 +33,7 @@ PSEUDO_PRESETS = {"tiny": dict(frames=12, size=192, uv_res=128), "fast": dict(fr
 @dataclass(frozen=True)
 class FitConfig:
     preset: str = setting("fast", "Speed/quality preset: tiny (CPU, ~1 min), fast (GPU default) or quality.")
-    iters: Optional[int] = setting(None, "Optimisation steps. (preset tiny/fast/quality: 160/800/3000)")
+    iters: Optional[int] = setting(None, "Optimisation steps. (preset tiny/fast/quality: 160/500/3000)")
     uv_res: Optional[int] = setting(None, "UV map resolution: one Gaussian per covered texel (512 -> ~150k). "
                                           "(preset tiny/fast/quality: 64/512/512)")
     image_size: Optional[int] = setting(None, "Longer side of the input photo as fitted, px. "

@@ -136,8 +136,8 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             every = max(1, schedule.iters // 20)
             if progress.iteration % every == 0 or progress.iteration == schedule.iters:
                 progress.recent = {k: v / count for k, v in sums.items()}
-                progress.history.append({"step": progress.iteration, **{k: round(v, 6) for k, v in
-                                                                         progress.recent.items()}})
+                progress.history.append({"step": progress.iteration, "seconds": round(time.perf_counter() - t0, 3),
+                                         **{k: round(v, 6) for k, v in progress.recent.items()}})
                 sums, count = {}, 0
             if on_step is not None:
                 on_step(progress, values)
