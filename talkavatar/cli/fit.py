@@ -15,7 +15,8 @@ from talkavatar.fit.config import FitConfig
 NAME = "fit"
 HELP = "Learn the Gaussian avatar from the photo and its pseudo-labels (runs track and pseudo when needed)."
 EPILOG = ("Examples:  talkavatar fit photo.jpg ; talkavatar fit photo.jpg --preset tiny --device cpu ; "
-          "talkavatar fit photo.avatar --resume --json")
+          "talkavatar fit photo.avatar --resume --json.  A photo is tracked on the CPU, which is faster for one "
+          "image; --device applies to pseudo and fit (and to tracking a video).")
 NO_ARGS_IS_HELP = False
 CONFIG = FitConfig
 

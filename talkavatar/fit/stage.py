@@ -205,7 +205,8 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
               force: bool = False, resume: bool = False, log: Log = print, warn: Log = print,
               show_progress: bool = False) -> tuple[FitResult, dict]:
     """``talkavatar fit INPUT``: INPUT is a bundle, or a photo/video whose bundle gets track and pseudo first when
-    they are missing or stale. Returns the fit result and the seconds each stage took."""
+    they are missing or stale (a photo is tracked on the CPU). Returns the fit result and the seconds each stage
+    took."""
     input_path = Path(input_path)
     stage_seconds: dict[str, float] = {}
     if (input_path / "bundle.json").is_file():
@@ -222,7 +223,7 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
         bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
         t = time.perf_counter()
         run_track(input_path, bundle_path, _upstream_config(bundle_path, "track", TrackConfig), device=device,
-                  log=log, warn=warn)
+                  log=log, warn=warn, photo_on_cpu=True)
         stage_seconds["track"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
         if _run_pseudo_if_needed(bundle_path, config.preset, device, log, warn):

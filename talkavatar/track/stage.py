@@ -68,8 +68,11 @@ def _load_body(config: TrackConfig, device):
 
 
 def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, device: str | None = None,
-              force: bool = False, log: Log = print, warn: Log = print) -> TrackResult:
-    """Track ``input_path`` into the bundle at ``bundle_path`` (default ``<stem>.avatar``)."""
+              force: bool = False, log: Log = print, warn: Log = print, photo_on_cpu: bool = False) -> TrackResult:
+    """Track ``input_path`` into the bundle at ``bundle_path`` (default ``<stem>.avatar``).
+
+    ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation is bound by
+    kernel launches: on the H100 machine the CPU takes 5.2 s where CUDA takes 8.8 s; benchmarks/RESULTS.md)."""
     from talkavatar.bundle import Bundle, sha256_file
     from talkavatar.track.footage import load_footage
 
@@ -105,11 +108,12 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
     if footage.kind == "video" and not found.all():
         warn(f"no person in {int((~found).sum())} of {len(found)} frames; their parameters are interpolated")
 
-    from talkavatar.track.fit_frames import fit_footage
+    import torch
 
     from talkavatar.core.device import resolve_device
+    from talkavatar.track.fit_frames import fit_footage
 
-    dev = resolve_device(device)
+    dev = torch.device("cpu") if photo_on_cpu and footage.kind == "image" else resolve_device(device)
     t = time.perf_counter()
     body = _load_body(config, dev)
     timings["load_model"] = time.perf_counter() - t
