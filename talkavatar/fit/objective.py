@@ -3,8 +3,8 @@
 Input photo: L1 + SSIM + alpha (and the same on face/hand crops, weighted up). Pseudo frames: a perceptual
 distance only (they are imperfect by nature), after a warm-up. Mesh: normal consistency and a mask loss (a 2D
 chamfer distance between the projected surface and the mask's outline) on the deformed mesh (rig + dT), Laplacian
-smoothing of dT and dX over the initial connectivity, and ``|dX - Bary(dT)|``. Images are compared in sRGB (what the photo is), on a random background per step so that
-alpha must match the mask.
+smoothing of dT and dX over the initial connectivity, and ``|dX - Bary(dT)|``. Images are compared in sRGB (what
+the photo is), on a random background per step so that alpha must match the mask.
 """
 
 from __future__ import annotations
