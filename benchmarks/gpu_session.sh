@@ -16,7 +16,8 @@
 #   .device-cache/anny-code.tar.xz   the anny 0.6.2 wheel's code without its data/ folder (the cache replaces it)
 #                        and roma 1.8.0
 #   .device-cache/astro/astronaut.avatar   talkavatar track talkavatar/samples/astronaut.png -o ... --device cpu,
-#                        then talkavatar pseudo -b ... --frames 64 --device cpu
+#                        then talkavatar pseudo -b ... --frames 64 --device cpu (26 MB: with it, leave the
+#                        render-bench wav + motion out, or a call carries more than 64 MiB)
 # Calls (back to back: the machine stays warm 30 s), setup first:
 #   carry [".ffxz"]: bash benchmarks/gpu_session.sh ffmpeg;  carry [".dx1"]: ... dx1;  carry [".dx2"]: ... dx2
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh a   GPU tests, render_speed, pseudo_speed, render_video
