@@ -117,10 +117,11 @@ class SilhouetteChamfer:
         """Scalar, differentiable in ``points_px`` [N, 2]."""
         size = points_px.new_tensor([self.width, self.height])
         inside = ((points_px >= 0) & (points_px < size)).all(-1)
-        grid = (points_px[inside] / size * 2 - 1).view(1, 1, -1, 2)  # align_corners=False: pixel edges at +-1
-        beyond = F.grid_sample(self.outside, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        in_mask = int((beyond.detach() == 0).sum())
-        to_mask = beyond.sum() * (self.area / max(in_mask, 1)) / self.outline_length
+        grid = (points_px / size * 2 - 1).view(1, 1, -1, 2)  # align_corners=False: pixel edges at +-1
+        beyond = F.grid_sample(self.outside, grid, mode="bilinear", padding_mode="border",
+                               align_corners=False)[0, 0, 0] * inside  # masked, not indexed: no host sync per step
+        in_mask = ((beyond.detach() == 0) & inside).sum().clamp_min(1)
+        to_mask = beyond.sum() * (self.area / in_mask) / self.outline_length
         if not len(self.outline):
             return to_mask
         with torch.no_grad():  # nearest point of each outline pixel, in chunks (no [outline, N] matrix kept)

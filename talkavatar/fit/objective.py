@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from talkavatar.core.body.rig import pose_mesh
@@ -87,9 +86,10 @@ class Objective:
         self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
         self.outline = SilhouetteChamfer(photo.mask[0])
 
-    def _project_mesh(self, params: AvatarParameters, photo: Views, vertex_offsets: Tensor) -> Tensor:
+    def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:
+        """The silhouette samples of the deformed mesh (rig + dT) in the photo's pose, in pixels: [S, 2]."""
         rig, p = params.rig, photo.poses
-        rest = rig.rest_vertices(p.arkit_weights) + vertex_offsets
+        rest = rig.rest_vertices(p.arkit_weights) + params.vertex_offsets
         posed = pose_mesh(rig.tree, rest, rig.joints, rig.rest_to_canonical, rig.dense_skin_weights, rig.bone_driver,
                           rig.bone_driver_fraction, rig.canonical_joint_bone, p.joint_rotations, p.root_translation)
         points = sample_points(posed.vertices[0], self.faces, *self.samples)
@@ -125,7 +125,7 @@ class Objective:
         rig = params.rig
         deformed = rig.vertices + params.vertex_offsets
         cam = photo.cameras
-        projected = self._project_mesh(params, photo, params.vertex_offsets)
+        projected = self._project_mesh(params, photo)
         b = params.binding
         return {
             "normal": normal_consistency(deformed[None], self.faces, self.pairs),
