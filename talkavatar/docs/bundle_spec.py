@@ -13,7 +13,7 @@ from talkavatar.bundle.schemas import json_schema, json_schema_names, tensor_sch
 from talkavatar.bundle.store import CONVENTIONS, FORMAT_VERSION, STAGES, check_manifest, new_manifest
 from talkavatar.docs.roff import escape, literal, section, tagged
 from talkavatar.errors import InvalidInput
-from talkavatar.render.ply import PROPERTIES as PLY_PROPERTIES
+from talkavatar.core.splats.ply import PROPERTIES as PLY_PROPERTIES
 
 EXAMPLE_SHA = "0" * 63 + "1"
 
