@@ -505,6 +505,7 @@ async function main() {
                           { passive: false });
   canvas.addEventListener("dblclick", () => { player.resetView(); dirty = true; });
 
+  state.audio = audio;
   state.play = () => setPlaying(true);
   state.pause = () => setPlaying(false);
   state.seek = seek;
