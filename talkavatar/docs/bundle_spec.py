@@ -161,7 +161,8 @@ def build() -> str:
     for what, doc in invalid_examples():
         p += [escape(f"Invalid: {what}. Readers refuse it with:"), literal(refusal(doc))]
     p += [section("ply export"),
-          escape("`talkavatar render --export-ply FILE` writes the posed avatar as a 3D Gaussian Splatting PLY "
+          escape("`talkavatar export --format ply -o FILE` (alias: `talkavatar render --export-ply FILE`) writes the "
+                 "posed avatar as a 3D Gaussian Splatting PLY "
                  "(binary_little_endian 1.0, one vertex element of N Gaussians, float32 properties in this order: "
                  + " ".join(PLY_PROPERTIES) + "). x y z: centre in metres, bundle world frame; nx ny nz: 0; "
                  "f_dc_0..2: (sRGB colour - 0.5) / 0.28209479, SH degree 0 (no f_rest); opacity: logit "
