@@ -6,12 +6,9 @@ absent; ``.ci/run`` installs all three. WebGL2 runs in software (SwiftShader) on
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import shutil
 import subprocess
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -22,17 +19,15 @@ import torch
 from talkavatar.bundle import Bundle
 from talkavatar.export.clip import Clip
 from talkavatar.export.config import ExportConfig
-from talkavatar.export.serve import player_server, url_of
+from talkavatar.export.serve import url_of
 from talkavatar.export.stage import read_avatar, run_export
 from talkavatar.export.web import render_frame
+from tests.browser import ARGS, CHROMIUM, canvas_pixels, open_page, psnr_in_person, serve
 from tests.export_readers import VALIDATOR
 from tests.render_fixtures import speech_like_wav, toy_bundle
 from tests.test_export import waving_motion
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 THREE = VALIDATOR.parent / "three"
-ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--autoplay-policy=no-user-gesture-required",
-        "--no-sandbox"]
 SIZE = (192, 256)
 
 pytestmark = pytest.mark.browser
@@ -47,28 +42,6 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
         chromium.close()
-
-
-def serve(directory: Path):
-    server = player_server(directory, 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def open_page(browser, url: str):
-    page = browser.new_page(viewport={"width": 640, "height": 480})
-    problems = []
-    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(url)
-    return page, problems
-
-
-def canvas_pixels(page, selector: str = "#view") -> np.ndarray:
-    from PIL import Image
-
-    data = page.evaluate(f"document.querySelector('{selector}').toDataURL('image/png')")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("RGB")).astype(float)
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +69,8 @@ def test_player_matches_the_python_renderer_and_plays(browser, player):
         key = page.evaluate("window.talkavatar.key")
         assert clip.times[key] == pytest.approx(0.5)
         want = render_frame(avatar, clip, key, doc["camera"]).astype(float)
-        person = (want.min(-1) < 250) | (got.min(-1) < 250)
-        assert person.mean() > 0.05  # a non-empty avatar on screen
-        psnr = 10 * np.log10(255 ** 2 / ((want - got) ** 2)[person].mean())
+        psnr, share = psnr_in_person(want, got)
+        assert share > 0.05  # a non-empty avatar on screen
         assert psnr >= 20.0, psnr
 
         page.evaluate("window.talkavatar.play()")

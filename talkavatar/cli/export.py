@@ -62,12 +62,14 @@ def command(
     motion: MotionOpt = None,
     transcript: TranscriptOpt = None,
     fps: Annotated[Optional[float], _opt("fps", "--fps")] = None,
+    splats: Annotated[Optional[bool], _opt("splats", "--splats/--no-splats")] = None,
     width: Annotated[Optional[int], _opt("width", "--width")] = None,
     height: Annotated[Optional[int], _opt("height", "--height")] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    settings = resolve(ExportConfig, NAME, config, {"format": format, "fps": fps, "width": width, "height": height})
+    settings = resolve(ExportConfig, NAME, config, {"format": format, "fps": fps, "splats": splats,
+                                                     "width": width, "height": height})
     bundle_path = resolve_bundle(bundle)
     the_motion, seconds, sound = obtain_motion(audio, motion, settings.fps, transcript)
 

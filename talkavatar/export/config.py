@@ -17,6 +17,8 @@ class ExportConfig:
                                        "animation), bvh (body motion, SMPL-X joints), arkit-csv (Live Link Face), "
                                        "ply (3D Gaussian splats) or web (a static player folder). (default: from "
                                        "-o's suffix; a path without one is a web folder)")
+    splats: bool = setting(False, "glb: also carry the Gaussians (first pose, static) through KHR_gaussian_splatting; "
+                                  "viewers without the extension show them as points.")
     fps: float = setting(30.0, "Frames per second of the motion made from --audio (a --motion keeps its own).")
     width: int = setting(720, "Web player: canvas and poster width in pixels.")
     height: int = setting(1280, "Web player: canvas and poster height in pixels.")

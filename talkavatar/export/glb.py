@@ -10,6 +10,10 @@ Contents (all in one file):
   its parent; inverse bind matrices; bones driven by a canonical SMPL-X joint say which in ``extras.smplx_joint``;
 - the 52 ARKit blendshapes as morph targets (sparse accessors), named in ``mesh.extras.targetNames`` (the
   convention three.js, Blender and Babylon.js read);
+- optionally the Gaussians of the first pose as a static point primitive of the ratified ``KHR_gaussian_splatting``
+  extension (ellipse kernel, colour space ``lin_rec709_display``: our colours are linear, so the degree-0 SH
+  coefficient is ``(rgb - 0.5) / 0.2820948``; ``COLOR_0`` is the fallback for viewers without the extension,
+  which draw the splats as points). The splats do not follow the animation: the extension has no skinning;
 - with a clip: one animation "talk" with a rotation channel per bone, the root's translation and the 52 morph
   weights, LINEAR-interpolated keys at the motion's frames (see :mod:`clip`).
 
@@ -19,9 +23,11 @@ Axes: glTF's, which are the bundle's (+Y up, metres, right-handed; the person fa
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from talkavatar import __version__
 from talkavatar.core.avatar import Avatar
+from talkavatar.core.splats import Gaussians
 from talkavatar.export.clip import Clip, bone_quaternions_xyzw
 from talkavatar.export.gltf import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GltfBuilder
 from talkavatar.export.mesh import SkinnedMesh
@@ -29,11 +35,14 @@ from talkavatar.export.texture import bake_texture, png_bytes
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 
 UNLIT = "KHR_materials_unlit"
+SPLATS = "KHR_gaussian_splatting"
+SH_C0 = 0.28209479177387814
 LINEAR, LINEAR_MIPMAP_LINEAR, CLAMP_TO_EDGE = 9729, 9987, 33071
 
 
-def avatar_glb(avatar: Avatar, clip: Clip | None = None) -> bytes:
-    """The GLB file of ``avatar`` (see the module docstring), animated by ``clip`` when given."""
+def avatar_glb(avatar: Avatar, clip: Clip | None = None, splats: Gaussians | None = None) -> bytes:
+    """The GLB file of ``avatar`` (see the module docstring), animated by ``clip`` when given, with ``splats``
+    (posed Gaussians, fields [N, ...] or [1, N, ...]) as a static ``KHR_gaussian_splatting`` primitive when given."""
     gltf = GltfBuilder(f"talkavatar {__version__}")
     mesh = SkinnedMesh.of(avatar)
     bones = _skeleton(gltf, avatar)
@@ -45,6 +54,9 @@ def avatar_glb(avatar: Avatar, clip: Clip | None = None) -> bytes:
     gltf.doc["scenes"] = [{"name": "avatar", "nodes": [bones[0], body]}]
     gltf.doc["scene"] = 0
     gltf.doc["extensionsUsed"] = [UNLIT]
+    if splats is not None:
+        gltf.doc["scenes"][0]["nodes"].append(gltf.add("nodes", {"name": "splats", "mesh": _splats(gltf, splats)}))
+        gltf.doc["extensionsUsed"].append(SPLATS)
     if clip is not None:
         _animation(gltf, avatar, clip, bones, body)
     return gltf.glb()
@@ -120,3 +132,26 @@ def _animation(gltf: GltfBuilder, avatar: Avatar, clip: Clip, bones: list[int], 
     channel(bones[0], "translation", (root + clip.root_translation).astype(np.float32))
     channel(body, "weights", np.clip(clip.arkit_weights, 0, 1).reshape(-1).astype(np.float32))
     gltf.add("animations", {"name": "talk", "samplers": samplers, "channels": channels})
+
+
+def _splats(gltf: GltfBuilder, splats: Gaussians) -> int:
+    """A mesh with one POINTS primitive carrying ``splats`` through ``KHR_gaussian_splatting``."""
+    g = splats.to("cpu", torch.float64)
+    fields = {name: getattr(g, name).detach() for name in ("means", "quats", "log_scales", "opacity_logit", "rgb")}
+    if g.means.dim() == 3:  # one posed frame
+        fields = {name: value[0] for name, value in fields.items()}
+    wxyz = fields["quats"] / fields["quats"].norm(dim=-1, keepdim=True)
+    rgb = fields["rgb"].clamp(0, 1)
+    opacity = fields["opacity_logit"].sigmoid()
+    attributes = {
+        "POSITION": gltf.accessor(fields["means"].float().numpy(), target=ARRAY_BUFFER, bounds=True),
+        "COLOR_0": gltf.accessor(np.concatenate([rgb.numpy(), opacity[:, None].numpy()], 1).astype(np.float32),
+                                 target=ARRAY_BUFFER),
+        f"{SPLATS}:ROTATION": gltf.accessor(wxyz[:, [1, 2, 3, 0]].float().numpy(), target=ARRAY_BUFFER),
+        f"{SPLATS}:SCALE": gltf.accessor(fields["log_scales"].exp().float().numpy(), target=ARRAY_BUFFER),
+        f"{SPLATS}:OPACITY": gltf.accessor(opacity.float().numpy(), target=ARRAY_BUFFER),
+        f"{SPLATS}:SH_DEGREE_0_COEF_0": gltf.accessor(((rgb - 0.5) / SH_C0).float().numpy(), target=ARRAY_BUFFER),
+    }
+    primitive = {"attributes": attributes, "mode": 0,
+                 "extensions": {SPLATS: {"kernel": "ellipse", "colorSpace": "lin_rec709_display"}}}
+    return gltf.add("meshes", {"name": "splats", "primitives": [primitive]})

@@ -116,7 +116,7 @@ def run_export(bundle_path: Path, config: ExportConfig, output: Path, *, motion:
             save_arkit_csv(output, motion)
             usual_mode(output)
         else:
-            write_file(output, _file_bytes(fmt, avatar, clip, motion))
+            write_file(output, _file_bytes(fmt, avatar, clip, motion, config))
     except OSError as e:
         raise StageFailed(f"cannot write {output} ({e.strerror or e})",
                           tip="choose an output path in a writable directory (-o)") from None
@@ -129,11 +129,11 @@ def run_export(bundle_path: Path, config: ExportConfig, output: Path, *, motion:
                         avatar.count, timings, details)
 
 
-def _file_bytes(fmt: str, avatar: Avatar, clip: Clip | None, motion: Motion | None) -> bytes:
+def _file_bytes(fmt: str, avatar: Avatar, clip: Clip | None, motion: Motion | None, config: ExportConfig) -> bytes:
     if fmt == "glb":
         from talkavatar.export.glb import avatar_glb
 
-        return avatar_glb(avatar, clip)
+        return avatar_glb(avatar, clip, first_pose(avatar, clip) if config.splats else None)
     if fmt == "bvh":
         from talkavatar.export.bvh import bvh_text
 

@@ -509,6 +509,8 @@ async function main() {
   state.play = () => setPlaying(true);
   state.pause = () => setPlaying(false);
   state.seek = seek;
+  state.resetView = () => { player.resetView(); dirty = true; };
+  state.setView = rowMajor => { player.view = Float32Array.from(rowMajor); player.orbit = null; dirty = true; };
   state.orbit = (yaw, pitch, zoom) => { player.orbitBy(yaw, pitch, zoom || 1); dirty = true; };
   // Render `frames` frames back to back (sort + skin + splat + composite, waiting for the GPU each time).
   state.bench = (frames, time) => {
