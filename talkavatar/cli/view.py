@@ -12,6 +12,7 @@ import typer
 from talkavatar.cli.common import BundleOpt, log, report_errors, resolve_bundle
 from talkavatar.cli.export import AudioOpt, MotionOpt, TranscriptOpt, obtain_motion
 from talkavatar.config import resolve
+from talkavatar.errors import InvalidInput
 from talkavatar.export.config import ExportConfig
 
 NAME = "view"
@@ -38,6 +39,9 @@ def command(
 
     if path is not None and (path / MARKER).is_file():
         directory, scratch = path, None
+    elif path is not None and not (path / "bundle.json").is_file():
+        raise InvalidInput(f"{path} is neither a web player folder (no {MARKER}) nor an avatar bundle",
+                           tip="pass a folder from `talkavatar export --format web -o DIR`, or a bundle")
     else:
         from talkavatar.export.stage import run_export
 
