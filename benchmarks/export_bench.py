@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from talkavatar.bundle import Bundle  # noqa: E402
 from talkavatar.core.avatar import Avatar  # noqa: E402
@@ -127,6 +128,7 @@ def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: E
             t0 = time.perf_counter()
             page.wait_for_function("window.talkavatar.ready || window.talkavatar.error", timeout=600_000)
             figures["page load to first frame s"] = time.perf_counter() - t0
+            page.screenshot(path=str(workdir / "page.png"))
             figures["renderer"] = page.evaluate(
                 "(() => { const gl = document.getElementById('view').getContext('webgl2');"
                 " const i = gl.getExtension('WEBGL_debug_renderer_info');"
@@ -165,6 +167,34 @@ def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: E
     return figures
 
 
+def three_js_figures(workdir: Path, glb: Path) -> dict:
+    """three.js's GLTFLoader on the GLB in the same Chromium: what it finds, and a picture (three-js.png)."""
+    import shutil
+    from playwright.sync_api import sync_playwright
+
+    site = workdir / "three-site"
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir()
+    shutil.copyfile(glb, site / "avatar.glb")
+    shutil.copyfile(ROOT / "tests" / "glb_page.html", site / "index.html")
+    (site / "avatar.json").write_text("{}")
+    (site / "three").symlink_to(ROOT / "tests" / "node_modules" / "three")
+    server = serve(site)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page, problems = open_page(browser, url_of(server))
+            page.wait_for_function("window.result !== undefined", timeout=600_000)
+            result = page.evaluate("window.result")
+            page.screenshot(path=str(workdir / "three-js.png"))
+            browser.close()
+    finally:
+        server.shutdown()
+    return {"three.js morphs / bones / clip s": f"{result.get('morphs')} / {result.get('bones')} / "
+                                                 f"{result.get('duration', 0):.4f}",
+            "three.js console problems": len(problems)}
+
+
 def _save_pair(path: Path, want: np.ndarray, got: np.ndarray) -> None:
     from PIL import Image
 
@@ -191,6 +221,7 @@ def main() -> None:
     figures = {"gaussians": avatar.count, "rig vertices": int(avatar.rig.vertices.shape[0]),
                "bones": int(avatar.rig.joints.shape[0]), "speech s": result.seconds}
     figures.update(glb_figures(avatar, clip, args.workdir / "avatar.glb", result.seconds))
+    figures.update(three_js_figures(args.workdir, args.workdir / "avatar.glb"))
     figures.update(bvh_figures(avatar, result.motion, args.workdir / "talk.bvh"))
     figures.update(browser_figures(args.workdir, avatar, clip, result, args.speech,
                                    ExportConfig(width=args.width, height=args.height)))
