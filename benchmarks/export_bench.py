@@ -4,7 +4,8 @@ web player in headless Chromium (load, console, parity with the Python renderer,
     python benchmarks/export_bench.py BUNDLE SPEECH.wav --workdir DIR [--uv-res 512] [--width 720 --height 1280]
 
 ``--uv-res R`` re-covers the bundle's rig with R² UV Gaussians coloured from its baked texture (R = 512 gives the
-~150k-Gaussian avatar the issue's speed target names) instead of the fitted Gaussians. Chromium renders WebGL2 in
+~150k-Gaussian avatar the issue's speed target names) instead of the fitted Gaussians. ``--initial R`` needs no fit
+stage: the avatar is the fit's starting point at UV R (track's rig, pseudo's texture and proxy offsets, no steps). Chromium renders WebGL2 in
 software (SwiftShader) unless the machine has a GPU it can use; the table says which renderer ran.
 """
 
@@ -30,7 +31,7 @@ from talkavatar.export.config import ExportConfig  # noqa: E402
 from talkavatar.export.stage import canonical_rest_joints, read_avatar, write_file  # noqa: E402
 from talkavatar.export.texture import bake_texture  # noqa: E402
 from talkavatar.export.serve import url_of  # noqa: E402
-from talkavatar.export.web import render_frame, write_player  # noqa: E402
+from talkavatar.export.web import render_frame, scaled_camera, write_player  # noqa: E402
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES, JOINT_INDEX, JOINT_NAMES  # noqa: E402
 from tests.browser import ARGS, CHROMIUM, canvas_pixels, open_page, psnr_in_person, serve  # noqa: E402
 from tests.export_readers import accessor, bvh_rotations, khronos_validator  # noqa: E402
@@ -49,6 +50,19 @@ def resampled(avatar: Avatar, resolution: int) -> Avatar:
     return grown
 
 
+def initial_avatar(bundle: Bundle, resolution: int) -> Avatar:
+    """The fit stage's starting avatar at UV ``resolution`` (``AvatarParameters.initial``), without optimising."""
+    from talkavatar.core.body.rig import Rig
+    from talkavatar.fit.model import AvatarParameters
+
+    rig = Rig.from_tensors(*bundle.read_tensors("track/rig.safetensors", "talkavatar.rig")).to(dtype=torch.float32)
+    texture = torch.from_numpy(bundle.read_png("pseudo/texture.png")[..., :3].astype(np.float32) / 255)
+    proxy, _ = bundle.read_tensors("pseudo/proxy.safetensors", "talkavatar.proxy")
+    with torch.no_grad():
+        params = AvatarParameters.initial(rig, resolution, texture, torch.from_numpy(proxy["vertex_offsets"]))
+        return params.avatar()
+
+
 def phone_times(result, names) -> list[float]:
     return [p.centre for p in result.phones if p.phone in names and p.end - p.start >= 0.06]
 
@@ -65,13 +79,35 @@ def glb_figures(avatar, clip, out: Path, audio_seconds: float) -> dict:
     gltf = pygltflib.GLTF2().load(str(out))
     times = accessor(gltf, gltf.animations[0].samplers[0].input)[:, 0]
     scene = trimesh.load(out, force="scene")
+    error = four_weight_error(gltf, avatar, clip)
     return {"glb MB": out.stat().st_size / 1e6, "glb export s": seconds,
             "validator errors/warnings": None if report is None else
             f"{report['issues']['numErrors']}/{report['issues']['numWarnings']}",
             "joints": len(gltf.skins[0].joints), "morph targets": len(gltf.meshes[0].primitives[0].targets),
             "morph names = ARKit": gltf.meshes[0].extras["targetNames"] == list(ARKIT_NAMES),
             "animation s / audio s": f"{times[-1]:.4f} / {audio_seconds:.4f}",
-            "trimesh vertices": sum(len(g.vertices) for g in scene.geometry.values())}
+            "trimesh vertices": sum(len(g.vertices) for g in scene.geometry.values()),
+            "glb skinning vs rig, max / mean mm": f"{error.max() * 1e3:.2f} / {error.mean() * 1e3:.3f}"}
+
+
+def four_weight_error(gltf, avatar, clip, keys: int = 5) -> np.ndarray:
+    """|glTF skinning of the GLB (4 weights, spec maths) - the rig's own posing (all weights)| per vertex, metres,
+    at ``keys`` evenly spaced keys."""
+    from talkavatar.core.skinning import apply_transforms
+    from talkavatar.export.mesh import SkinnedMesh
+    from tests.export_readers import skinned_vertices
+
+    source = SkinnedMesh.of(avatar).source
+    errors = []
+    for key in np.linspace(0, clip.keys - 1, keys).astype(int):
+        poses = [torch.from_numpy(getattr(clip, k)[key:key + 1]).double()
+                 for k in ("joint_rotations", "root_translation", "arkit_weights")]
+        rig = avatar.rig.to("cpu", torch.float64)
+        posed = rig.pose(*poses)
+        rest = rig.rest_vertices(poses[2]) + avatar.vertex_offsets.detach().double()
+        want = apply_transforms(posed.vertex_transforms, rest)[0].numpy()[source]
+        errors.append(np.linalg.norm(skinned_vertices(gltf, key) - want, axis=1))
+    return np.concatenate(errors)
 
 
 def bvh_figures(avatar, motion, out: Path) -> dict:
@@ -109,7 +145,7 @@ def mouth_darkness(image: np.ndarray) -> float:
     return float((box.mean(-1) < 60).mean())
 
 
-def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: ExportConfig) -> dict:
+def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: ExportConfig, scale: float) -> dict:
     from playwright.sync_api import sync_playwright
 
     player = workdir / "player"
@@ -123,7 +159,7 @@ def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: E
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page, problems = open_page(browser, url_of(server) + "?t=1.0",
+            page, problems = open_page(browser, url_of(server) + f"?t=1.0&scale={scale}",
                                        viewport=(config.width // 2 + 40, config.height // 2 + 80))
             t0 = time.perf_counter()
             page.wait_for_function("window.talkavatar.ready || window.talkavatar.error", timeout=600_000)
@@ -135,7 +171,8 @@ def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: E
                 " return i ? gl.getParameter(i.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); })()")
             key = page.evaluate("window.talkavatar.key")
             got = canvas_pixels(page)
-            want = render_frame(avatar, clip, key, doc["camera"]).astype(float)
+            camera = scaled_camera(doc["camera"], scale)
+            want = render_frame(avatar, clip, key, camera).astype(float)
             figures["parity PSNR dB (t=1.0 s, person mask)"], figures["person share"] = psnr_in_person(want, got)
             _save_pair(workdir / "parity.png", want, got)
             for name, times in (("open vowel", vowel), ("bilabial", bilabial)):
@@ -143,7 +180,7 @@ def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: E
                     continue
                 t = times[0]
                 key = int(np.searchsorted(clip.times, t + 1e-6) - 1)
-                camera = face_camera(avatar, clip, key, doc["camera"])
+                camera = face_camera(avatar, clip, key, scaled_camera(doc["camera"], scale))
                 page.evaluate(f"window.talkavatar.seek({clip.times[key]}); "
                               f"window.talkavatar.setView({json.dumps(camera['world_to_camera'])})")
                 page.wait_for_function(f"window.talkavatar.key === {key}", timeout=600_000)
@@ -157,9 +194,14 @@ def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: E
                     f"{mouth_darkness(want):.3f} / {mouth_darkness(got):.3f}"
                 figures[f"{name} close-up PSNR dB"] = psnr_in_person(want, got)[0]
             page.evaluate("window.talkavatar.resetView()")
-            bench = page.evaluate("window.talkavatar.bench(20)")
-            figures["player frames/s (sort+skin+splat, gl.finish)"] = bench["fps"]
-            figures["player ms/frame"] = bench["ms"]
+            for name, view in (("scaled", page), ("full size", None)):
+                if view is None:
+                    view, more = open_page(browser, url_of(server), viewport=(config.width + 40, config.height + 80))
+                    view.wait_for_function("window.talkavatar.ready || window.talkavatar.error", timeout=600_000)
+                    problems += more
+                bench = view.evaluate("window.talkavatar.bench(10)")
+                figures[f"player frames/s {bench['width']}x{bench['height']} (sort+skin+splat, gl.finish)"] = \
+                    bench["fps"]
             figures["console problems"] = len(problems)
             browser.close()
     finally:
@@ -207,13 +249,19 @@ def main() -> None:
     parser.add_argument("speech", type=Path)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--uv-res", type=int, default=None)
+    parser.add_argument("--initial", type=int, default=None)
     parser.add_argument("--width", type=int, default=720)
     parser.add_argument("--height", type=int, default=1280)
+    parser.add_argument("--scale", type=float, default=0.5, help="player ?scale= for the parity and mouth checks")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     from talkavatar.audio.drive import drive_audio
 
-    avatar = read_avatar(Bundle.open(args.bundle), by="benchmark").to("cpu", torch.float32)
+    bundle = Bundle.open(args.bundle)
+    if args.initial:
+        avatar = initial_avatar(bundle, args.initial)
+    else:
+        avatar = read_avatar(bundle, by="benchmark").to("cpu", torch.float32)
     if args.uv_res:
         avatar = resampled(avatar, args.uv_res)
     result = drive_audio(args.speech, fps=30.0)
@@ -224,7 +272,7 @@ def main() -> None:
     figures.update(three_js_figures(args.workdir, args.workdir / "avatar.glb"))
     figures.update(bvh_figures(avatar, result.motion, args.workdir / "talk.bvh"))
     figures.update(browser_figures(args.workdir, avatar, clip, result, args.speech,
-                                   ExportConfig(width=args.width, height=args.height)))
+                                   ExportConfig(width=args.width, height=args.height), args.scale))
     print("| figure | value |\n|---|---|")
     for name, value in figures.items():
         print(f"| {name} | {value:.4g} |" if isinstance(value, float) else f"| {name} | {value} |")

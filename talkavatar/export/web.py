@@ -8,7 +8,7 @@ Folder layout (no network access at run time, nothing from a CDN; any static fil
   sRGB over the background, as the Python renderer does. Orbit (drag), zoom (wheel), play/pause (button, space).
 - ``avatar.json`` + ``avatar.bin``: the avatar and its clip (the ``arrays`` table gives each array's offset,
   dtype and shape in the little-endian binary file); ``poster.png``: the first frame rendered by the Python
-  renderer from the player's start camera; ``audio.*``: the sound, when there is one.
+  renderer from the player's start camera (at most 640 px; the page scales it); ``audio.*``: the sound, when there is one.
 
 Why our own renderer rather than a splat library: the avatar has to be posed per frame exactly as the Python
 renderer poses it (Gaussians bound to triangles, rotated by their triangle's frame, ARKit morphs before skinning);
@@ -45,6 +45,8 @@ FOV_Y_DEGREES = 30.0
 MARGIN = 1.08
 MORPH_TOLERANCE = 1e-7
 BACKGROUND = (1.0, 1.0, 1.0)  # linear white, the renderer's default
+MAX_INFLUENCES = 12  # skinning weights per vertex player.js reads
+POSTER_SIZE = 640  # longer side of the poster frame, pixels (the page scales it to the canvas)
 
 
 def write_player(output: Path, avatar: Avatar, clip: Clip | None, audio: Path | None, config: ExportConfig,
@@ -54,6 +56,9 @@ def write_player(output: Path, avatar: Avatar, clip: Clip | None, audio: Path | 
     if output.exists() and not (output.is_dir() and ((output / MARKER).is_file() or not any(output.iterdir()))):
         raise UsageError(f"{output} exists and is not a talkavatar web player", tip="choose another -o folder")
     clip = clip or Clip.of(Motion.still(1))
+    if avatar.rig.skin_indices.shape[1] > MAX_INFLUENCES:
+        raise UsageError(f"the web player reads at most {MAX_INFLUENCES} skinning weights per vertex; this rig has "
+                         f"{avatar.rig.skin_indices.shape[1]}")
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
         for name in PLAYER_FILES:
@@ -73,8 +78,10 @@ def write_player(output: Path, avatar: Avatar, clip: Clip | None, audio: Path | 
                "seconds": clip.seconds, "audio": sound, "poster": "poster.png", "background": list(BACKGROUND),
                "camera": camera, "arrays": table}
         (staging / MARKER).write_text(json.dumps(doc, indent=1))
-        log(f"web: rendering the poster frame ({config.width}x{config.height}, {avatar.count} Gaussians)")
-        (staging / "poster.png").write_bytes(png_bytes(poster(avatar, clip, camera)))
+        poster_camera = scaled_camera(camera, min(1.0, POSTER_SIZE / max(config.width, config.height)))
+        log(f"web: rendering the poster frame ({poster_camera['width']}x{poster_camera['height']}, "
+            f"{avatar.count} Gaussians)")
+        (staging / "poster.png").write_bytes(png_bytes(render_frame(avatar, clip, 0, poster_camera)))
         staging.chmod(0o755)
         if output.exists():
             shutil.rmtree(output)
@@ -128,8 +135,12 @@ def render_frame(avatar: Avatar, clip: Clip, key: int, camera: dict) -> np.ndarr
         return (linear_to_srgb(rgb.clamp(0, 1)) * 255).round().to(torch.uint8).numpy()
 
 
-def poster(avatar: Avatar, clip: Clip, camera: dict) -> np.ndarray:
-    return render_frame(avatar, clip, 0, camera)
+def scaled_camera(camera: dict, scale: float) -> dict:
+    """``camera`` for an image ``scale`` times the size (what the player's ``?scale=`` shows)."""
+    width, height = round(camera["width"] * scale), round(camera["height"] * scale)
+    sx, sy = width / camera["width"], height / camera["height"]
+    return {**camera, "fx": camera["fx"] * sx, "fy": camera["fy"] * sy, "cx": camera["cx"] * sx,
+            "cy": camera["cy"] * sy, "width": width, "height": height}
 
 
 def _poses(clip: Clip, key: int):

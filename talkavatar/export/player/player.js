@@ -8,7 +8,8 @@
 // background, sRGB-encoded, into the canvas. Conventions: OpenCV cameras (x right, y down, z forward), metres.
 "use strict";
 
-const TEX_W = 2048;            // every data texture is TEX_W wide; item i lives at (i % TEX_W, i / TEX_W)
+const TEX_W = 2048;
+const MAX_INFLUENCES = 12;     // skinning weights per vertex the vertex pass reads (talkavatar.export.web checks)            // every data texture is TEX_W wide; item i lives at (i % TEX_W, i / TEX_W)
 const ARKIT = 52;
 const EPS2D = 0.3, FOV_CLAMP = 0.3, ALPHA_MIN = 1 / 255, MAX_ALPHA = 0.999, BBOX_SIGMAS = 3.33, NEAR = 0.01;
 
@@ -22,7 +23,7 @@ in vec2 aPos; void main() { gl_Position = vec4(aPos, 0.0, 1.0); }`;
 
 const VERTEX_PASS_FS = `#version 300 es
 precision highp float; precision highp int; precision highp sampler2D;
-uniform sampler2D tRest, tSkinI0, tSkinI1, tSkinW0, tSkinW1, tMorph, tBones;
+uniform sampler2D tRest, tSkinI0, tSkinI1, tSkinI2, tSkinW0, tSkinW1, tSkinW2, tMorph, tBones;
 uniform float uWeights[${ARKIT}];
 uniform int uCount;
 layout(location = 0) out vec4 row0;
@@ -54,6 +55,7 @@ void main() {
   vec4 a = vec4(0.0), b = vec4(0.0), c = vec4(0.0);
   addBones(texelFetch(tSkinI0, p, 0), texelFetch(tSkinW0, p, 0), a, b, c);
   addBones(texelFetch(tSkinI1, p, 0), texelFetch(tSkinW1, p, 0), a, b, c);
+  addBones(texelFetch(tSkinI2, p, 0), texelFetch(tSkinW2, p, 0), a, b, c);
   row0 = a; row1 = b; row2 = c; restOut = vec4(pos, 1.0);
 }`;
 
@@ -221,27 +223,29 @@ async function loadAvatar(base) {
   return { doc, arrays };
 }
 
-// Split [V, K] skinning (K <= 8) into two [V, 4] halves, padded with weight 0.
-function skinHalves(indices, weights, count, k) {
-  const out = [0, 1].map(() => ({ i: new Float32Array(count * 4), w: new Float32Array(count * 4) }));
-  for (let v = 0; v < count; v++) for (let s = 0; s < Math.min(k, 8); s++) {
-    const half = out[s >> 2];
-    half.i[4 * v + (s & 3)] = indices[k * v + s];
-    half.w[4 * v + (s & 3)] = weights[k * v + s];
+// Split [V, K] skinning (K <= MAX_INFLUENCES) into three [V, 4] parts, padded with weight 0.
+function skinParts(indices, weights, count, k) {
+  if (k > MAX_INFLUENCES) throw new Error(`more than ${MAX_INFLUENCES} skinning weights per vertex`);
+  const out = [0, 1, 2].map(() => ({ i: new Float32Array(count * 4), w: new Float32Array(count * 4) }));
+  for (let v = 0; v < count; v++) for (let s = 0; s < k; s++) {
+    const part = out[s >> 2];
+    part.i[4 * v + (s & 3)] = indices[k * v + s];
+    part.w[4 * v + (s & 3)] = weights[k * v + s];
   }
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------- the player
 class Player {
-  constructor(canvas, avatar) {
+  // `scale` sizes the canvas relative to the exported camera (e.g. 0.5: half the pixels per side, faster).
+  constructor(canvas, avatar, scale = 1) {
     const { doc, arrays } = avatar;
     this.doc = doc; this.arrays = arrays;
     const gl = canvas.getContext("webgl2", { antialias: false, premultipliedAlpha: false, preserveDrawingBuffer: true });
     if (!gl) throw new Error("this browser has no WebGL2");
     if (!gl.getExtension("EXT_color_buffer_float")) throw new Error("this browser cannot render to float textures");
     this.gl = gl;
-    canvas.width = doc.camera.width; canvas.height = doc.camera.height;
+    canvas.width = Math.round(doc.camera.width * scale); canvas.height = Math.round(doc.camera.height * scale);
     this.width = canvas.width; this.height = canvas.height;
     this.view = Float32Array.from(doc.camera.world_to_camera);  // row-major
     this.orbit = null;
@@ -261,13 +265,14 @@ class Player {
     const rest = new Float32Array(V * 4);
     for (let v = 0; v < V; v++) for (let k = 0; k < 3; k++) rest[4 * v + k] = arrays.rest_vertices[3 * v + k];
     arrays.morph_vertex.forEach((v, slot) => { rest[4 * v + 3] = slot + 1; });
-    const halves = skinHalves(arrays.skin_indices, arrays.skin_weights, V, doc.influences);
+    const parts = skinParts(arrays.skin_indices, arrays.skin_weights, V, doc.influences);
     const morph = new Float32Array(Math.max(1, M * ARKIT) * 3);
     morph.set(arrays.morph_offsets);
     this.vertexTextures = {
-      tRest: floatTexture(gl, rest, 4, V), tSkinI0: floatTexture(gl, halves[0].i, 4, V),
-      tSkinI1: floatTexture(gl, halves[1].i, 4, V), tSkinW0: floatTexture(gl, halves[0].w, 4, V),
-      tSkinW1: floatTexture(gl, halves[1].w, 4, V), tMorph: floatTexture(gl, morph, 3, Math.max(1, M * ARKIT)),
+      tRest: floatTexture(gl, rest, 4, V),
+      ...Object.fromEntries(parts.flatMap((p, n) => [[`tSkinI${n}`, floatTexture(gl, p.i, 4, V)],
+                                                      [`tSkinW${n}`, floatTexture(gl, p.w, 4, V)]])),
+      tMorph: floatTexture(gl, morph, 3, Math.max(1, M * ARKIT)),
       tBones: floatTexture(gl, new Float32Array(doc.bones * 12), 4, doc.bones * 3),
     };
     this.vertexPass = program(gl, VERTEX_PASS_VS, VERTEX_PASS_FS);
@@ -461,7 +466,7 @@ async function main() {
   const canvas = document.getElementById("view"), button = document.getElementById("play");
   const label = document.getElementById("time"), poster = document.getElementById("poster");
   const avatar = await loadAvatar("");
-  const player = new Player(canvas, avatar);
+  const player = new Player(canvas, avatar, Math.min(2, Math.max(0.1, parseFloat(params.get("scale") || "1"))));
   const doc = avatar.doc;
   const audio = doc.audio ? new Audio(doc.audio) : null;
   let clockStart = 0, dirty = true;
