@@ -61,6 +61,19 @@ def test_no_private_name_is_imported_across_modules():
     assert private == []
 
 
+def test_stage_packages_named_like_api_functions_are_reached_by_from_imports():
+    """``talkavatar.fit`` is the API function, so ``import talkavatar.fit.stage as s`` cannot work (it looks the
+    attribute up); ``from talkavatar.fit import stage`` does. Checked over the package, tests and benchmarks."""
+    api = {"track", "pseudo", "fit", "render"}
+    root = PACKAGE.parent
+    plain = sorted(f"{path.relative_to(root)}:{node.lineno}" for folder in ("talkavatar", "tests", "benchmarks")
+                   for path in (root / folder).rglob("*.py")
+                   for node in ast.walk(ast.parse(path.read_text(), str(path))) if isinstance(node, ast.Import)
+                   for alias in node.names if alias.name.split(".")[:2][-1] in api and
+                   alias.name.startswith("talkavatar."))
+    assert plain == []
+
+
 def test_import_talkavatar_and_help_load_no_torch():
     probe = ("import sys, talkavatar; assert callable(talkavatar.fit) and callable(talkavatar.render); "
              "from typer.testing import CliRunner; from talkavatar.cli import app; "

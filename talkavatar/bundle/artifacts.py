@@ -34,6 +34,7 @@ FIT_AVATAR = "fit/avatar.safetensors"
 FIT_RIG = "fit/rig.safetensors"
 FIT_DOC = "fit/fit.json"
 FIT_PREVIEW = "fit/preview.png"
+FIT_CHECKPOINT = ".checkpoints/fit.safetensors"  # outside the committed stages; an interrupted fit's state
 RIG_SCHEMA = "talkavatar.rig"
 AVATAR_SCHEMA = "talkavatar.avatar"
 PROXY_TENSOR = "vertex_offsets"

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from talkavatar.bundle import artifacts
 from talkavatar.config import as_record
 from talkavatar.errors import UsageError
 from talkavatar.fit.config import FitConfig
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
 Log = Callable[[str], None]
-CHECKPOINT = Path(".checkpoints") / "fit.safetensors"
+CHECKPOINT = Path(artifacts.FIT_CHECKPOINT)
 FIT_SCHEMA = "talkavatar.fit"
 
 
@@ -98,7 +99,6 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
          ctx: StageContext) -> Computed:
     import torch
 
-    from talkavatar.bundle import artifacts
     from talkavatar.core.losses import perceptual_distance
     from talkavatar.fit.data import load_fit_data
     from talkavatar.fit.model import AvatarParameters, learning_rates

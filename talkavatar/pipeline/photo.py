@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -18,7 +17,7 @@ from talkavatar.fit.config import PSEUDO_PRESETS, FitConfig
 from talkavatar.fit.stage import FitResult, run_fit
 from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.stage import PseudoResult, run_pseudo
-from talkavatar.runner import stderr_log, stderr_warn
+from talkavatar.runner import StageContext, stderr_log, stderr_warn
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.stage import default_bundle_path, run_track
 
@@ -32,7 +31,7 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
     they are missing or stale (a photo is tracked on the CPU). The result's ``stage_seconds`` says what each stage
     took."""
     input_path = Path(input_path)
-    stage_seconds: dict[str, float] = {}
+    clock = StageContext(device, log, warn)
     if (input_path / artifacts.MANIFEST).is_file():
         if bundle_path is not None and Path(bundle_path).resolve() != input_path.resolve():
             raise UsageError("INPUT is a bundle; -o/--bundle must be omitted or name the same bundle")
@@ -42,16 +41,16 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
             raise InvalidInput(f"{input_path}: no such file or bundle",
                                tip="give a photo, a video or an avatar bundle directory")
         bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
-        t = time.perf_counter()
-        run_track(input_path, bundle_path, upstream_config(bundle_path, "track", TrackConfig), device=device,
-                  log=log, warn=warn, photo_on_cpu=True)
-        stage_seconds["track"] = round(time.perf_counter() - t, 2)
-        t = time.perf_counter()
-        if _run_pseudo_if_needed(bundle_path, config.preset, device, log, warn):
-            stage_seconds["pseudo"] = round(time.perf_counter() - t, 2)
+        with clock.timed("track"):
+            run_track(input_path, bundle_path, upstream_config(bundle_path, "track", TrackConfig), device=device,
+                      log=log, warn=warn, photo_on_cpu=True)
+        with clock.timed("pseudo"):
+            ran = _run_pseudo_if_needed(bundle_path, config.preset, device, log, warn)
+        if not ran:  # up to date: it took no time worth reporting
+            del clock.timings["pseudo"]
     result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
-    stage_seconds["fit"] = round(result.seconds, 2)
-    return dataclasses.replace(result, stage_seconds=stage_seconds)
+    stage_seconds = {k: round(v, 2) for k, v in clock.timings.items()}
+    return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
 
 
 def upstream_config(bundle_path: Path, stage: str, config_cls):
