@@ -28,7 +28,8 @@ from talkavatar.core.avatar import Avatar  # noqa: E402
 from talkavatar.core.color import srgb_to_linear  # noqa: E402
 from talkavatar.export.clip import Clip  # noqa: E402
 from talkavatar.export.config import ExportConfig  # noqa: E402
-from talkavatar.export.stage import canonical_rest_joints, read_avatar, write_file  # noqa: E402
+from talkavatar.core.avatar import read_avatar  # noqa: E402
+from talkavatar.export.stage import canonical_rest_joints, write_file  # noqa: E402
 from talkavatar.export.texture import bake_texture  # noqa: E402
 from talkavatar.export.serve import url_of  # noqa: E402
 from talkavatar.export.web import render_frame, scaled_camera, write_player  # noqa: E402

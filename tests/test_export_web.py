@@ -20,7 +20,8 @@ from talkavatar.bundle import Bundle
 from talkavatar.export.clip import Clip
 from talkavatar.export.config import ExportConfig
 from talkavatar.export.serve import url_of
-from talkavatar.export.stage import read_avatar, run_export
+from talkavatar.core.avatar import read_avatar
+from talkavatar.export.stage import run_export
 from talkavatar.export.web import render_frame
 from tests.browser import ARGS, CHROMIUM, canvas_pixels, open_page, psnr_in_person, serve
 from tests.export_readers import VALIDATOR

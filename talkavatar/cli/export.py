@@ -10,7 +10,6 @@ import typer
 from talkavatar.cli.common import (BundleOpt, ConfigOpt, JsonOpt, config_option, emit, log, report_errors,
                                    resolve_bundle, warn)
 from talkavatar.config import resolve
-from talkavatar.errors import UsageError
 from talkavatar.export.config import ExportConfig
 
 NAME = "export"
@@ -37,21 +36,6 @@ def _opt(name: str, *flags: str):
     return config_option(ExportConfig, name, *flags)
 
 
-def obtain_motion(audio: Path | None, motion: Path | None, fps: float, transcript: str | None):
-    """(motion, clip seconds, sound for a player) from ``--audio`` (drive-audio) or ``--motion``, or Nones."""
-    if audio is not None and motion is not None:
-        raise UsageError("give --audio or --motion, not both")
-    if audio is None and motion is None:
-        return None, None, None
-    from talkavatar.cli.drive_audio import _transcript_text
-    from talkavatar.render.stage import obtain_motion as render_motion
-
-    the_motion, seconds, sound, _ = render_motion(audio, motion, fps if audio is not None else None, drive=None,
-                                                  transcript=_transcript_text(transcript), log=log, warn=warn,
-                                                  timings={})
-    return the_motion, seconds, None if sound is None else sound[0]
-
-
 @report_errors
 def command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file (or folder for web).",
@@ -71,9 +55,10 @@ def command(
     settings = resolve(ExportConfig, NAME, config, {"format": format, "fps": fps, "splats": splats,
                                                      "width": width, "height": height})
     bundle_path = resolve_bundle(bundle)
-    the_motion, seconds, sound = obtain_motion(audio, motion, settings.fps, transcript)
 
-    from talkavatar.export.stage import run_export
+    from talkavatar.audio.stage import transcript_text
+    from talkavatar.pipeline.export import export_input
 
-    result = run_export(bundle_path, settings, output, motion=the_motion, seconds=seconds, audio=sound, log=log)
+    result = export_input(bundle_path, settings, output, audio=audio, motion=motion,
+                          transcript=transcript_text(transcript), log=log, warn=warn)
     emit(result.as_dict(), as_json, human=str(result.output))

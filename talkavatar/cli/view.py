@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import BundleOpt, log, report_errors, resolve_bundle
-from talkavatar.cli.export import AudioOpt, MotionOpt, TranscriptOpt, obtain_motion
+from talkavatar.cli.common import BundleOpt, log, report_errors, resolve_bundle, warn
+from talkavatar.cli.export import AudioOpt, MotionOpt, TranscriptOpt
 from talkavatar.config import resolve
 from talkavatar.errors import InvalidInput
 from talkavatar.export.config import ExportConfig
@@ -43,14 +43,14 @@ def command(
         raise InvalidInput(f"{path} is neither a web player folder (no {MARKER}) nor an avatar bundle",
                            tip="pass a folder from `talkavatar export --format web -o DIR`, or a bundle")
     else:
-        from talkavatar.export.stage import run_export
+        from talkavatar.audio.stage import transcript_text
+        from talkavatar.pipeline.export import export_input
 
         settings = resolve(ExportConfig, "export", None, {"format": "web"})
-        the_motion, seconds, sound = obtain_motion(audio, motion, settings.fps, transcript)
         scratch = Path(tempfile.mkdtemp(prefix="talkavatar-view-"))
         directory = scratch / "player"
-        run_export(path or resolve_bundle(bundle), settings, directory, motion=the_motion, seconds=seconds,
-                   audio=sound, log=log)
+        export_input(path or resolve_bundle(bundle), settings, directory, audio=audio, motion=motion,
+                     transcript=transcript_text(transcript), log=log, warn=warn)
     try:
         server = player_server(directory, port)
         url = url_of(server)

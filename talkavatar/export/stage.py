@@ -20,8 +20,7 @@ import torch
 
 from talkavatar.bundle import Bundle
 from talkavatar.bundle.atomic import write_bytes_atomic
-from talkavatar.core.avatar import AVATAR_FILE, RIG_FILE, SCHEMA as AVATAR_SCHEMA, Avatar
-from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA, Rig
+from talkavatar.core.avatar import Avatar, read_avatar
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.export.clip import Clip
 from talkavatar.export.config import NEEDS_MOTION, SUFFIXES, ExportConfig
@@ -59,18 +58,6 @@ def choose_format(config: ExportConfig, output: Path) -> str:
         raise UsageError(f"cannot tell the export format from {output}",
                          tip="pass --format glb|bvh|arkit-csv|ply|web")
     return "web"
-
-
-def read_avatar(bundle: Bundle, by: str) -> Avatar:
-    """The bundle's fitted avatar, after checking the fit stage is present, fresh and unchanged on disk."""
-    bundle.require("fit", by=by)
-    rig_tensors, rig_meta = bundle.read_tensors(f"fit/{RIG_FILE}", RIG_SCHEMA)
-    tensors, metadata = bundle.read_tensors(f"fit/{AVATAR_FILE}", AVATAR_SCHEMA)
-    try:
-        return Avatar.from_tensors(Rig.from_tensors(rig_tensors, rig_meta), tensors, metadata)
-    except (ValueError, KeyError) as e:
-        raise InvalidInput(f"{bundle.root}/fit: the avatar does not fit its rig ({e})",
-                           tip=f"rerun `talkavatar fit -b {bundle.root} --force`") from None
 
 
 def write_file(path: Path, data: bytes) -> None:
