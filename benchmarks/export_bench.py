@@ -138,12 +138,13 @@ def face_camera(avatar, clip, key: int, camera: dict) -> dict:
     return {**camera, "world_to_camera": w2c.reshape(-1).tolist()}
 
 
-def mouth_darkness(image: np.ndarray) -> float:
-    """Share of dark pixels (luminance < 60/255) in the lower-middle of a head close-up: an open mouth shows its
-    dark cavity there."""
+def mouth_openness(image: np.ndarray) -> tuple[float, float]:
+    """(dark share, teeth share) in the mouth box of a head close-up (rows 66-80 %, columns 30-70 %): an open mouth
+    shows its dark cavity (luminance < 90/255) and teeth (bright, unsaturated); closed lips show neither."""
     h, w = image.shape[:2]
-    box = image[int(0.50 * h):int(0.75 * h), int(0.35 * w):int(0.65 * w)]
-    return float((box.mean(-1) < 60).mean())
+    box = image[int(0.66 * h):int(0.80 * h), int(0.30 * w):int(0.70 * w)]
+    lum, sat = box.mean(-1), box.max(-1) - box.min(-1)
+    return float((lum < 90).mean()), float(((lum > 200) & (sat < 40)).mean())
 
 
 def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: ExportConfig, scale: float) -> dict:
@@ -191,8 +192,8 @@ def browser_figures(workdir: Path, avatar, clip, result, speech: Path, config: E
                 _save_pair(workdir / f"mouth-{name.replace(' ', '-')}.png", want, got)
                 figures[f"{name} t s / jawOpen"] = f"{clip.times[key]:.2f} / " \
                     f"{clip.arkit_weights[key, ARKIT_INDEX['jawOpen']]:.2f}"
-                figures[f"{name} mouth dark share python / browser"] = \
-                    f"{mouth_darkness(want):.3f} / {mouth_darkness(got):.3f}"
+                figures[f"{name} mouth dark, teeth share python / browser"] = \
+                    "{:.3f}, {:.3f} / {:.3f}, {:.3f}".format(*mouth_openness(want), *mouth_openness(got))
                 figures[f"{name} close-up PSNR dB"] = psnr_in_person(want, got)[0]
             page.evaluate("window.talkavatar.resetView()")
             for name, view in (("scaled", page), ("full size", None)):
