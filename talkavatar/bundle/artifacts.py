@@ -130,7 +130,7 @@ def save_track_params(writer, params: TrackParams, shape_names, body_model: str)
 
 
 @dataclass(frozen=True)
-class PhotoView:
+class InputView:
     """The input view of a photo bundle: ``image`` [H, W, 3] uint8 sRGB, ``mask`` [H, W] uint8 (the segmenter's
     soft mask, 255 = person), ``params`` (all tracked frames) and ``frame`` (:attr:`TrackParams.photo_frame`);
     ``inputs``: the bundle-relative files read."""
@@ -156,7 +156,7 @@ class PhotoView:
         return self.params.poses(slice(self.frame, self.frame + 1))
 
 
-def read_photo_view(bundle, by: str) -> PhotoView:
+def read_photo_view(bundle, by: str) -> InputView:
     """The photo, its mask and its tracked frame; :class:`InvalidInput` (exit 3) for a video bundle or sizes that
     disagree. ``by``: the command that needs it (for the message)."""
     bundle.require("track", by=by)
@@ -173,7 +173,7 @@ def read_photo_view(bundle, by: str) -> PhotoView:
     if image.shape[:2] != (height, width) or mask.shape != (height, width):
         raise InvalidInput(f"{bundle.root}: {SOURCE_IMAGE}, {TRACK_MASK} and {TRACK_PARAMS} disagree on the image "
                            "size", tip=f"rerun `talkavatar track -b {bundle.root} --force`")
-    return PhotoView(image, mask, params, params.photo_frame, (SOURCE_IMAGE, TRACK_PARAMS, TRACK_MASK))
+    return InputView(image, mask, params, params.photo_frame, (SOURCE_IMAGE, TRACK_PARAMS, TRACK_MASK))
 
 
 def read_detections(bundle) -> dict[str, np.ndarray] | None:
