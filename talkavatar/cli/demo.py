@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import DeviceOpt, JsonOpt, emit, is_interactive, log, report_errors, warn
+from talkavatar.cli.common import DeviceOpt, JsonOpt, emit, shows_progress, log, report_errors, warn
 
 NAME = "demo"
 HELP = ("Run the whole pipeline on the bundled sample photo and speech: fit an avatar, drive it with the speech, "
@@ -28,7 +28,7 @@ def command(
 ) -> None:
     from talkavatar.demo.run import run_demo
 
-    result = run_demo(output, preset, device, log=log, warn=warn, show_progress=is_interactive())
+    result = run_demo(output, preset, device, log=log, warn=warn, show_progress=shows_progress())
     log(f"demo done in {sum(result.stage_seconds.values()):.0f} s ({result.preset} preset on {result.device}): "
         f"watch {result.video}, look at {result.preview}")
     emit(result.as_dict(), as_json, human=f"{result.video}\n{result.preview}\n{result.bundle}")

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, flags, log, report_errors,
-                                   resolve_bundle, stderr)
+from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, log, report_errors,
+                                   resolve_bundle)
 from talkavatar.config import resolve
 from talkavatar.errors import UsageError
 from talkavatar.eval.config import EvalConfig
@@ -100,9 +100,11 @@ def command(
     summary = result.summary()
     if written:
         summary["report"] = [str(p) for p in written]
-    if not flags.quiet:
-        stderr.print(table(summary))
     if as_json:
         typer.echo(json_ready(summary))
-    elif written:
-        typer.echo("\n".join(str(p) for p in written))
+    else:  # the results are the command's output: stdout, as a table (--json for scripts)
+        from rich.console import Console
+
+        Console(highlight=False, soft_wrap=True).print(table(summary))
+        if written:
+            typer.echo("\n".join(str(p) for p in written))

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import config_option, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, is_interactive, log, report_errors, \
+from talkavatar.cli.common import config_option, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, shows_progress, log, report_errors, \
     warn
 from talkavatar.config import resolve
 from talkavatar.fit.config import FitConfig
@@ -64,7 +64,7 @@ def command(
     from talkavatar.fit.stage import fit_input
 
     result, stages = fit_input(input, bundle, settings, device=device, force=force, resume=resume, log=log,
-                               warn=warn, show_progress=is_interactive())
+                               warn=warn, show_progress=shows_progress())
     out = {**result.as_dict(), "stage_seconds": stages}
     m = result.metrics
     human = str(result.bundle)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from talkavatar.bundle.store import stage_command
 from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
@@ -201,7 +202,7 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
     full_w, full_h = (int(x) for x in params["image_size"])
     if photo.shape[:2] != (full_h, full_w) or mask.shape != (full_h, full_w):
         raise InvalidInput(f"{bundle.root}: source/image.png, track/mask.png and track/params.safetensors disagree "
-                           "on the image size", tip=f"rerun `talkavatar track -b {bundle.root} --force`")
+                           "on the image size", tip=f"rerun {stage_command('track', bundle.root, force=True)}")
     w, h, sx, sy = scaled_size(full_w, full_h, image_size)
     K_full = torch.from_numpy(np.asarray(params["intrinsics"][0], np.float32))
     w2c = torch.from_numpy(np.asarray(params["world_to_camera"][0], np.float32))
@@ -239,7 +240,7 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
     inputs.append(rig_rel)
     if proxy is not None and proxy.shape != rig.vertices.shape:
         raise InvalidInput(f"{bundle.root}: pseudo/proxy.safetensors has {list(proxy.shape)} offsets for a rig of "
-                           f"{rig.vertices.shape[0]} vertices", tip=f"rerun `talkavatar pseudo -b {bundle.root}`")
+                           f"{rig.vertices.shape[0]} vertices", tip=f"rerun {stage_command('pseudo', bundle.root, force=True)}")
     return FitData(rig.to(dtype=torch.float32), views, crops, names, pseudo, texture, proxy, tuple(inputs))
 
 
@@ -260,7 +261,7 @@ def _pseudo_views(bundle, outputs: dict, count: int, size: int, inputs: list) ->
         rgba = bundle.read_png(frames[i])
         inputs.append(frames[i])
         if rgba.ndim != 3 or rgba.shape[2] != 4:
-            raise InvalidInput(f"{bundle.root}: {frames[i]} is not RGBA", tip=f"rerun `talkavatar pseudo -b {bundle.root}`")
+            raise InvalidInput(f"{bundle.root}: {frames[i]} is not RGBA", tip=f"rerun {stage_command('pseudo', bundle.root, force=True)}")
         small = resize(rgba, w, h)
         rgbs.append(small[..., :3])
         masks.append(small[..., 3])

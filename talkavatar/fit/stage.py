@@ -46,35 +46,31 @@ def _fingerprint(bundle, record: dict, inputs: tuple[str, ...]) -> str:
     return h.hexdigest()
 
 
-def _progress_bar(iters: int, show: bool):
-    """(callback for the loop, context manager) drawing a rich progress bar with the losses on stderr."""
-    from contextlib import nullcontext
-
-    if not show:
-        return None, nullcontext()
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
-    bar = Progress(TextColumn("fit"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                   TextColumn("{task.fields[losses]}"), console=Console(stderr=True), transient=False)
-    task = bar.add_task("fit", total=iters, losses="")
-
-    def on_step(progress, values):
-        shown = " ".join(f"{k.replace('photo_', '')} {v:.4f}" for k, v in values.items()
-                         if k in ("total", "photo_l1", "photo_ssim", "photo_alpha", "pseudo_perceptual", "mask"))
-        bar.update(task, completed=progress.iteration, losses=shown)
-
-    return on_step, bar
+def _losses(values: dict) -> str:
+    """The main loss terms of a step, for the progress display."""
+    return " ".join(f"{k.replace('photo_', '')} {v:.4f}" for k, v in values.items()
+                    if k in ("total", "photo_l1", "photo_ssim", "photo_alpha", "pseudo_perceptual", "mask"))
 
 
 def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, force: bool = False,
             resume: bool = False, log: Log = print, warn: Log = print, show_progress: bool = False,
             loss_weights=None) -> FitResult:
-    """Fit the avatar of the bundle at ``bundle_path`` (needs its track stage; uses pseudo when present).
+    """Fit the avatar of the bundle at ``bundle_path`` (needs its track stage; uses pseudo when present); the only
+    writer of the bundle meanwhile.
 
     ``loss_weights``: a :class:`~talkavatar.fit.objective.LossWeights` replacing the defaults (for experiments;
     the config's pseudo/mesh/crop scales still apply)."""
+    from talkavatar.bundle.store import exclusive
+
+    if not (Path(bundle_path) / "bundle.json").is_file():
+        raise InvalidInput(f"{bundle_path} is not a talkavatar bundle (no bundle.json)",
+                           tip="make one with `talkavatar fit PHOTO`")
+    with exclusive(Path(bundle_path), log=log):
+        return _run_fit(Path(bundle_path), config, device, force, resume, log, warn, show_progress, loss_weights)
+
+
+def _run_fit(bundle_path: Path, config: FitConfig, device: str | None, force: bool, resume: bool, log: Log,
+             warn: Log, show_progress: bool, loss_weights) -> FitResult:
     import torch
 
     from talkavatar.bundle import Bundle
@@ -85,6 +81,7 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     from talkavatar.fit.model import AvatarParameters, learning_rates
     from talkavatar.fit.objective import LossWeights
     from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, save_checkpoint, steps_for
+    from talkavatar.progress import progress
 
     t_start = time.perf_counter()
     bundle = Bundle.open(bundle_path)
@@ -136,16 +133,16 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
         warn(f"interrupted at step {loop_state['progress'].iteration}: checkpoint saved to {checkpoint} "
              "(continue with --resume)")
 
-    on_step, bar = _progress_bar(cfg.iters, show_progress)
     t = time.perf_counter()
     deterministic = torch.are_deterministic_algorithms_enabled()
     # CPU scatter-adds (silhouette splats, mesh gathers' backward) are only reproducible in deterministic mode; on
     # CUDA gsplat's atomics vary slightly between runs anyway, so the (slower) deterministic kernels are not asked for.
     torch.use_deterministic_algorithms(dev.type == "cpu", warn_only=True)
     try:
-        with bar, torch.enable_grad():  # whatever an earlier stage in this process left switched off
-            progress = run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
-                                 on_step=on_step, on_interrupt=interrupted)
+        with progress("fit", cfg.iters, show=show_progress) as shown, torch.enable_grad():
+            done = run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
+                             on_step=lambda p, values: shown.update(p.iteration, _losses(values)),
+                             on_interrupt=interrupted)
     finally:
         torch.use_deterministic_algorithms(deterministic)
     timings["optimise"] = time.perf_counter() - t
@@ -166,12 +163,12 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     timings["evaluate"] = time.perf_counter() - t
     backend = _backend_used(dev, torch.float32)
     metrics = {
-        **figures, "gaussians": avatar.count, "iterations": progress.iteration,
+        **figures, "gaussians": avatar.count, "iterations": done.iteration,
         "pseudo_frames_used": 0 if data.pseudo is None or distance is None else len(data.pseudo.poses),
         "perceptual": None if distance is None else distance.kind, "backend": backend, "device": str(dev),
         "novel_poses_from": "pseudo" if data.pseudo is not None and len(data.pseudo.poses) >= 2 else "fixed",
     }
-    doc = {"format": FIT_SCHEMA, "config": record, "losses": {"final": progress.recent, "history": progress.history},
+    doc = {"format": FIT_SCHEMA, "config": record, "losses": {"final": done.recent, "history": done.history},
            "timings": {k: round(v, 3) for k, v in timings.items()}, "backend": backend,
            "perceptual": metrics["perceptual"], "metrics": metrics, "crops": list(data.crop_names)}
     t = time.perf_counter()
@@ -208,7 +205,6 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
     they are missing or stale (a photo is tracked on the CPU). Returns the fit result and the seconds each stage
     took."""
     input_path = Path(input_path)
-    stage_seconds: dict[str, float] = {}
     if (input_path / "bundle.json").is_file():
         if bundle_path is not None and Path(bundle_path).resolve() != input_path.resolve():
             raise UsageError("INPUT is a bundle; -o/--bundle must be omitted or name the same bundle")
@@ -217,10 +213,23 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
         if not input_path.is_file():
             raise InvalidInput(f"{input_path}: no such file or bundle",
                                tip="give a photo, a video or an avatar bundle directory")
-        from talkavatar.track.config import TrackConfig
-        from talkavatar.track.stage import default_bundle_path, run_track
+        from talkavatar.track.stage import default_bundle_path
 
         bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
+    from talkavatar.bundle.store import check_target, exclusive
+
+    check_target(bundle_path)
+    with exclusive(bundle_path, log=log):
+        return _fit_input(input_path, bundle_path, config, device, force, resume, log, warn, show_progress)
+
+
+def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, device: str | None, force: bool, resume: bool,
+               log: Log, warn: Log, show_progress: bool) -> tuple[FitResult, dict]:
+    stage_seconds: dict[str, float] = {}
+    if input_path != bundle_path:
+        from talkavatar.track.config import TrackConfig
+        from talkavatar.track.stage import run_track
+
         t = time.perf_counter()
         run_track(input_path, bundle_path, _upstream_config(bundle_path, "track", TrackConfig), device=device,
                   log=log, warn=warn, photo_on_cpu=True)

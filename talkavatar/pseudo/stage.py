@@ -23,8 +23,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from talkavatar.bundle.store import stage_command
 from talkavatar.config import as_record
 from talkavatar.errors import InvalidInput, UsageError
+from talkavatar.progress import progress as reporter
 from talkavatar.pseudo.config import PseudoConfig
 
 Log = Callable[[str], None]
@@ -88,7 +90,7 @@ def read_photo_view(bundle, warn: Log = print) -> PhotoView:
     h, w = image.shape[:2]
     if mask.shape != (h, w):
         raise InvalidInput(f"{bundle.root}: track/mask.png is {mask.shape[1]}x{mask.shape[0]} but the photo is "
-                           f"{w}x{h}", tip=f"rerun `talkavatar track -b {bundle.root} --force`")
+                           f"{w}x{h}", tip=f"rerun {stage_command('track', bundle.root, force=True)}")
     rig = Rig.from_tensors(*bundle.read_tensors("track/rig.safetensors", "talkavatar.rig"))
     camera = Cameras(torch.from_numpy(params["world_to_camera"][t:t + 1]).float(),
                      torch.from_numpy(params["intrinsics"][t:t + 1]).float(), w, h)
@@ -187,14 +189,26 @@ def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
 def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, device: str | None = None,
                force: bool = False, export_poses: Path | None = None, import_videos: Sequence[Path] = (),
                progress: Log = print, warn: Log = print) -> PseudoResult:
-    """Make ``pseudo/`` in the bundle at ``bundle_path`` (see the module docstring)."""
+    """Make ``pseudo/`` in the bundle at ``bundle_path`` (see the module docstring); the only writer of the bundle
+    meanwhile."""
+    from talkavatar.bundle.store import exclusive
+
+    if export_poses is not None and config.frames == 0:
+        raise UsageError("--export-poses needs frames to export", tip="pass --frames N with N > 0")
+    if not (Path(bundle_path) / "bundle.json").is_file():
+        raise InvalidInput(f"{bundle_path} is not a talkavatar bundle (no bundle.json)",
+                           tip="make one with `talkavatar fit PHOTO` or `talkavatar track PHOTO`")
+    with exclusive(Path(bundle_path), log=progress):
+        return _run_pseudo(Path(bundle_path), config, device, force, export_poses, import_videos, progress, warn)
+
+
+def _run_pseudo(bundle_path: Path, config: PseudoConfig, device: str | None, force: bool, export_poses: Path | None,
+                import_videos: Sequence[Path], progress: Log, warn: Log) -> PseudoResult:
     import torch
 
     from talkavatar.bundle import Bundle
 
     t0 = time.perf_counter()
-    if export_poses is not None and config.frames == 0:
-        raise UsageError("--export-poses needs frames to export", tip="pass --frames N with N > 0")
     bundle = Bundle.open(Path(bundle_path))
     bundle.require("track", by="pseudo")
     videos = [Path(v).resolve() for v in import_videos]
@@ -266,11 +280,12 @@ def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, input
     timings["sample"] = time.perf_counter() - t
     frames: list[np.ndarray] = []
     t = time.perf_counter()
-    for start in range(0, config.frames, BATCH):
-        stop = min(config.frames, start + BATCH)
-        batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
-        frames.extend(batch)
-        progress(f"rendered {stop}/{config.frames} frames")
+    with reporter("pseudo", config.frames, "frames") as shown:
+        for start in range(0, config.frames, BATCH):
+            stop = min(config.frames, start + BATCH)
+            batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
+            frames.extend(batch)
+            shown.update(stop)
     timings["render"] = time.perf_counter() - t
 
     if videos:

@@ -16,10 +16,13 @@ from typing import Callable
 import torch
 
 from talkavatar.bundle import Bundle
+from talkavatar.bundle.atomic import probe_writable
+from talkavatar.bundle.store import stage_command
 from talkavatar.core.avatar import AVATAR_FILE, RIG_FILE, SCHEMA as AVATAR_SCHEMA, Avatar
 from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA, Rig
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.motion.file import Motion
+from talkavatar.progress import progress
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
@@ -75,7 +78,7 @@ def load_avatar(bundle: Bundle) -> Avatar:
         return Avatar.from_tensors(Rig.from_tensors(rig_tensors, rig_meta), tensors, metadata)
     except (ValueError, KeyError) as e:
         raise InvalidInput(f"{bundle.root}/fit: the avatar does not fit its rig ({e})",
-                           tip=f"rerun `talkavatar fit -b {bundle.root} --force`") from None
+                           tip=f"rerun {stage_command('fit', bundle.root, force=True)}") from None
 
 
 def open_bundle(path: Path) -> tuple[Bundle, Avatar]:
@@ -120,17 +123,15 @@ def default_output(source: Path | None, format: str) -> Path:
     return Path.cwd() / (f"{stem}-frames" if format == "png" else f"{stem}.{format}")
 
 
-def check_writable(path: Path) -> None:
-    """Create ``path``'s directory if missing and make sure a file can be written there (exit 1 if not)."""
-    import tempfile
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as e:
-        raise StageFailed(f"cannot write {path} ({e.strerror or e})",
-                          tip="choose an output path in a writable directory (-o)") from None
+def check_output(path: Path, fmt: str) -> None:
+    """Before any work, make sure ``path`` can be written as ``fmt`` (else exit 3, one line): a video must not name
+    a folder, a PNG sequence (a folder) not a file, and the place must be writable."""
+    if fmt == "png" and path.exists() and not path.is_dir():
+        raise InvalidInput(f"{path} is a file; --format png writes a folder of frames",
+                           tip="choose another -o path, or -o NAME.mp4 for a video")
+    if fmt != "png" and path.is_dir():
+        raise InvalidInput(f"{path} is a folder, not a {fmt} file", tip=f"name a file: -o {path / ('talk.' + fmt)}")
+    probe_writable(path.parent)
 
 
 def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, float] | None:
@@ -184,6 +185,13 @@ def obtain_motion(audio: Path | None, motion: Path | None, fps: float | None, *,
     return None, None, None, fps
 
 
+def _reported(batches, shown):
+    """The frame batches, telling ``shown`` (a progress reporter) how many frames are done."""
+    for batch in batches:
+        yield batch
+        shown.update(batch.first + batch.pixels.shape[0])
+
+
 def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = None, motion: Path | None = None,
                output: Path | None = None, export_ply: Path | None = None, drive=None,
                transcript: str | None = None, device: str | None = None, log: Log = print, warn: Log = print,
@@ -219,7 +227,7 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     out_path = None
     if audio is not None or motion is not None:
         out_path = Path(output) if output is not None else default_output(audio or motion, fmt)
-        check_writable(out_path)  # before minutes of work, not after
+        check_output(out_path, fmt)  # before minutes of work, not after
 
     the_motion, total_seconds, audio_source, fps = obtain_motion(
         audio, motion, config.fps, drive=drive, transcript=transcript, log=log, warn=_warn, timings=timings)
@@ -260,8 +268,9 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     t0 = time.perf_counter()
     try:
         with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
-                       transparent=background.transparent, audio=track) as sink:
-            encode_busy = encode(producer, sink)
+                       transparent=background.transparent, audio=track) as sink, \
+                progress("render", timeline.frames, "frames") as shown:
+            encode_busy = encode(_reported(producer, shown), sink)
             t_frames = time.perf_counter() - t0
     except torch.cuda.OutOfMemoryError:
         raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {config.width}x{config.height} "
