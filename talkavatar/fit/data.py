@@ -188,7 +188,8 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
     bundle.require("track", by="fit")
     if "source/image.png" not in (bundle.record("source") or {}).get("outputs", {}):
         raise InvalidInput(f"{bundle.root}: the source is a video; fit learns from one photo (source/image.png)",
-                           tip="fit a photo of the person, and give the video to `talkavatar pseudo --import-video`")
+                           tip="fit a photo of the person (`talkavatar fit PHOTO`), then add the video to its bundle with "
+                               "`talkavatar pseudo -b PHOTO.avatar --import-video VIDEO`")
     inputs = ["source/image.png", "track/params.safetensors", "track/mask.png"]
     photo = bundle.read_png("source/image.png")
     if photo.ndim == 2:

@@ -1,8 +1,9 @@
 """The fit stage: a bundle with track (and pseudo) outputs -> ``fit/avatar.safetensors``, ``fit/rig.safetensors``,
 ``fit/fit.json``, ``fit/preview.png``. :func:`fit_input` also takes a photo or video and runs the missing stages.
 
-Checkpoints live in ``<bundle>/.checkpoints/fit.safetensors`` (outside the committed stages): Ctrl-C writes one,
-``resume=True`` continues from it when the settings and inputs are unchanged, and a finished fit deletes it.
+Checkpoints live in ``<bundle>/.checkpoints/fit.safetensors`` (outside the committed stages): Ctrl-C (through the
+CLI also SIGTERM and SIGHUP) writes one, ``resume=True`` continues from it when the settings and inputs are
+unchanged, and a finished fit deletes it.
 """
 
 from __future__ import annotations
@@ -85,15 +86,21 @@ def _run_fit(bundle_path: Path, config: FitConfig, device: str | None, force: bo
 
     t_start = time.perf_counter()
     bundle = Bundle.open(bundle_path)
-    cfg = config.effective()
+    dev = resolve_device(device)
+    cfg = config.effective(dev.type)
+    if config.preset == "auto":
+        log(f"fit: {cfg.preset} preset for {dev.type} (--preset auto)"
+            + ("" if dev.type == "cuda" else "; a GPU runs the fast preset (~100 min with --preset fast here)"))
     record = as_record(cfg)
     previous = bundle.record("fit")
-    if not force and not resume and previous is not None and previous["config"] == record \
+    checkpoint = bundle.root / CHECKPOINT
+    resumable = resume and checkpoint.is_file()
+    if not force and not resumable and previous is not None and previous["config"] == record \
             and not bundle.stale_inputs("fit") and _upstream_unchanged(bundle, previous):
-        log(f"{bundle.root}: fit is up to date (use --force to redo)")
+        log(f"{bundle.root}: fit is up to date" + (", nothing to resume" if resume else "")
+            + " (use --force to redo)")
         return FitResult(bundle.root, previous.get("metrics", {}), 0.0, {}, skipped=True)
 
-    dev = resolve_device(device)
     torch.manual_seed(cfg.seed)
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -112,17 +119,16 @@ def _run_fit(bundle_path: Path, config: FitConfig, device: str | None, force: bo
     schedule = Schedule(cfg.iters, steps_for(cfg.iters, cfg.warmup), cfg.pseudo_batch,
                         steps_for(cfg.iters, cfg.refine))
     fingerprint = _fingerprint(bundle, record, data.inputs)
-    checkpoint = bundle.root / CHECKPOINT
     state = None
-    if resume:
-        if checkpoint.is_file():
-            found, state = load_checkpoint(checkpoint, params)
-            if found != fingerprint:
-                raise UsageError(f"{checkpoint} was made with other settings or inputs",
-                                 tip="rerun with the same settings, or without --resume to start over")
-            log(f"resuming from step {state['iteration']}")
-        else:
-            warn(f"no checkpoint at {checkpoint}; starting from scratch")
+    if resumable:
+        found, state = load_checkpoint(checkpoint, params)
+        if found != fingerprint:
+            raise UsageError(f"{checkpoint} was made with other settings or inputs",
+                             tip="rerun with the same settings, or without --resume to start over")
+        log(f"resuming the interrupted fit at step {state['iteration']} of {cfg.iters} (checkpoint {checkpoint})")
+    elif resume:
+        warn(f"nothing to resume: no checkpoint at {checkpoint} (an interrupted fit leaves one); fitting from the "
+             "start")
     log(f"fitting {params.binding.count} Gaussians (UV {cfg.uv_res}) on {dev}: {cfg.iters} steps, image "
         f"{data.photo.cameras.width}x{data.photo.cameras.height}, {len(data.crop_names)} crops, "
         f"{0 if data.pseudo is None else len(data.pseudo.poses)} pseudo frames"
@@ -139,7 +145,8 @@ def _run_fit(bundle_path: Path, config: FitConfig, device: str | None, force: bo
     # CUDA gsplat's atomics vary slightly between runs anyway, so the (slower) deterministic kernels are not asked for.
     torch.use_deterministic_algorithms(dev.type == "cpu", warn_only=True)
     try:
-        with progress("fit", cfg.iters, show=show_progress) as shown, torch.enable_grad():
+        faster = {"quality": "--preset fast", "fast": "--preset tiny, or a GPU"}.get(cfg.preset, "fewer --iters")
+        with progress("fit", cfg.iters, show=show_progress, faster=faster) as shown, torch.enable_grad():
             done = run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
                              on_step=lambda p, values: shown.update(p.iteration, _losses(values)),
                              on_interrupt=interrupted)
@@ -235,7 +242,11 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, device: s
                   log=log, warn=warn, photo_on_cpu=True)
         stage_seconds["track"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
-        if _run_pseudo_if_needed(bundle_path, config.preset, device, log, warn):
+        from talkavatar.core.device import resolve_device
+        from talkavatar.fit.config import preset_for
+
+        preset = preset_for(config.preset, resolve_device(device).type)
+        if _run_pseudo_if_needed(bundle_path, preset, device, log, warn):
             stage_seconds["pseudo"] = round(time.perf_counter() - t, 2)
     result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
     stage_seconds["fit"] = round(result.seconds, 2)
@@ -261,13 +272,12 @@ def _upstream_config(bundle_path: Path, stage: str, config_cls):
 
 
 def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn: Log) -> bool:
-    """Run the pseudo stage when its outputs are missing or stale (with the settings it ran with before, else the
-    preset's, :data:`~talkavatar.fit.config.PSEUDO_PRESETS`); False when it was up to date or unavailable."""
+    """Run the pseudo stage when its outputs are missing, stale, or were made for another preset (with the settings
+    it ran with before, the preset's :data:`~talkavatar.fit.config.PSEUDO_PRESETS` applied); pseudo-labels the
+    user made with settings of their own are kept. False when it was up to date or unavailable."""
     from talkavatar.bundle import Bundle
 
     bundle = Bundle.open(bundle_path)
-    if bundle.record("pseudo") is not None and not bundle.stale_inputs("pseudo"):
-        return False
     try:
         from talkavatar.pseudo.config import PseudoConfig
         from talkavatar.pseudo.stage import run_pseudo
@@ -278,8 +288,28 @@ def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn
 
     from talkavatar.fit.config import PSEUDO_PRESETS
 
+    record = bundle.record("pseudo")
+    made_for = None if record is None else _pseudo_preset(record["config"], PseudoConfig)
+    if record is not None and not bundle.stale_inputs("pseudo") and made_for in (None, preset):
+        return False
     config = _upstream_config(bundle_path, "pseudo", PseudoConfig)
-    if bundle.record("pseudo") is None:
+    if record is None or made_for is not None:
         config = replace(config, **PSEUDO_PRESETS[preset])
+    if made_for not in (None, preset):
+        log(f"pseudo-labels were made for the {made_for} preset: making them for {preset}")
     run_pseudo(bundle_path, config, device=device, progress=log, warn=warn)
     return True
+
+
+def _pseudo_preset(recorded: dict, config_cls) -> str | None:
+    """The fit preset whose :data:`~talkavatar.fit.config.PSEUDO_PRESETS` settings a pseudo record has, if any."""
+    from dataclasses import replace
+
+    from talkavatar.fit.config import PSEUDO_PRESETS
+
+    keys = {k for overrides in PSEUDO_PRESETS.values() for k in overrides}
+    for name, overrides in PSEUDO_PRESETS.items():
+        expected = as_record(replace(config_cls(), **overrides))
+        if all(recorded.get(k) == expected[k] for k in keys):
+            return name
+    return None

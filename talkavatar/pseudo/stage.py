@@ -280,7 +280,7 @@ def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, input
     timings["sample"] = time.perf_counter() - t
     frames: list[np.ndarray] = []
     t = time.perf_counter()
-    with reporter("pseudo", config.frames, "frames") as shown:
+    with reporter("pseudo", config.frames, "frames", faster="fewer --frames or a smaller --size") as shown:
         for start in range(0, config.frames, BATCH):
             stop = min(config.frames, start + BATCH)
             batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])

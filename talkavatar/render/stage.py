@@ -185,6 +185,21 @@ def obtain_motion(audio: Path | None, motion: Path | None, fps: float | None, *,
     return None, None, None, fps
 
 
+def sized_for(config: RenderConfig, bundle: Bundle, device: torch.device, log: Log) -> RenderConfig:
+    """``config`` with the size and batch it leaves open chosen for ``device`` and the framing (the photo's aspect
+    for ``--camera input``, else portrait 9:16); says what it chose."""
+    if None not in (config.width, config.height, config.batch):
+        return config
+    aspect = 9 / 16
+    if config.camera == "input" and bundle.record("track") is not None:
+        size = bundle.read_tensors(TRACK_PARAMS, "talkavatar.track")[0]["image_size"]
+        aspect = float(size[0]) / float(size[1])
+    sized = config.sized(device.type, aspect)
+    log(f"render: {sized.width}x{sized.height}, batch {sized.batch} for {device.type}"
+        + ("" if device.type == "cuda" else " (a GPU renders 1080x1920; choose with --width/--height)"))
+    return sized
+
+
 def _reported(batches, shown):
     """The frame batches, telling ``shown`` (a progress reporter) how many frames are done."""
     for batch in batches:
@@ -206,12 +221,6 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
         raise UsageError("nothing to render: give --audio FILE or --motion FILE (or --export-ply FILE)",
                          tip="e.g. talkavatar render --audio speech.wav")
     fmt = choose_format(config, output)
-    background = Background.parse(config.background, config.width, config.height)
-    if background.transparent and fmt == "mp4":
-        raise UsageError("an mp4 (H.264) has no alpha channel for --background transparent",
-                         tip="use --format png (RGBA frames) or --format webm (VP9 with alpha)")
-    if fmt != "png" and (config.width % 2 or config.height % 2):
-        raise UsageError(f"{fmt} needs an even width and height, got {config.width}x{config.height}")
     dev = resolve_device(device)
     timings: dict[str, float] = {}
     warnings: list[str] = []
@@ -224,6 +233,13 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     bundle, avatar = open_bundle(bundle_path)
     avatar = avatar.to(dev, torch.float32)
     timings["load"] = time.perf_counter() - t0
+    config = sized_for(config, bundle, dev, log)
+    background = Background.parse(config.background, config.width, config.height)
+    if background.transparent and fmt == "mp4":
+        raise UsageError("an mp4 (H.264) has no alpha channel for --background transparent",
+                         tip="use --format png (RGBA frames) or --format webm (VP9 with alpha)")
+    if fmt != "png" and (config.width % 2 or config.height % 2):
+        raise UsageError(f"{fmt} needs an even width and height, got {config.width}x{config.height}")
     out_path = None
     if audio is not None or motion is not None:
         out_path = Path(output) if output is not None else default_output(audio or motion, fmt)
@@ -269,7 +285,8 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     try:
         with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
                        transparent=background.transparent, audio=track) as sink, \
-                progress("render", timeline.frames, "frames") as shown:
+                progress("render", timeline.frames, "frames", faster="a smaller --width/--height, --duration, or a "
+                                                                   "GPU") as shown:
             encode_busy = encode(_reported(producer, shown), sink)
             t_frames = time.perf_counter() - t0
     except torch.cuda.OutOfMemoryError:
