@@ -116,7 +116,7 @@ def test_quiet_silences_progress_and_logs(fit_bundle, tmp_path):
     config = _fit_config(tmp_path / "fit.toml", iters=3)
     proc = _cli("-q", "fit", str(fit_bundle), "--config", str(config), "--device", "cpu", "--force")
     out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0 and err == "" and out.strip() == str(fit_bundle)
+    assert proc.returncode == 0 and err == "" and out.splitlines()[0] == str(fit_bundle)
 
 
 # ---- 3. escaping ----------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ FORMAT = "talkavatar.bundle"
 FORMAT_VERSION = "1.0.0"
 MANIFEST = "bundle.json"
 JOURNAL = ".journal.json"
+MAX_JSON_BYTES = 64 << 20  # bundle.json and fit.json are kilobytes; refuse to parse more than this
 STAGES = ("source", "track", "pseudo", "fit")
 CONVENTIONS = {
     "handedness": "right", "up": "+Y", "units": "metres", "camera": "opencv", "extrinsics": "world_to_camera",
@@ -60,6 +61,21 @@ def _now() -> str:
 
 def _json_bytes(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode()
+
+
+def read_json_file(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A JSON document of the bundle; :class:`InvalidInput` (exit 3) when it is unreadable, too large, too deeply
+    nested or not JSON, so that a damaged file costs one line, never a traceback or gigabytes of memory."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise InvalidInput(f"{path}: larger than {max_bytes >> 20} MiB, not a talkavatar document",
+                               tip="the file is damaged or was not written by talkavatar")
+        return json.loads(data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        reason = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise InvalidInput(f"{path}: not valid JSON ({reason})") from None
 
 
 def new_manifest() -> dict:
@@ -160,10 +176,7 @@ class Bundle:
                     _recover(root, locked=True)
                 finally:
                     lock.release()
-        try:
-            manifest = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise InvalidInput(f"{path}: not valid JSON ({e})") from None
+        manifest = read_json_file(path)
         check_manifest(manifest, str(path))
         return cls(root, manifest)
 
@@ -215,7 +228,7 @@ class Bundle:
 
     def read_json(self, rel: str, schema: str) -> Any:
         path = self._verified(rel)
-        doc = json.loads(path.read_text())
+        doc = read_json_file(path)
         validate_json(doc, schema, str(path))
         return doc
 
