@@ -362,6 +362,31 @@ def test_every_stage_command_has_force(command):
     assert "--force" in result.stdout
 
 
+def test_help_shows_no_bool_metavars_and_keeps_brackets():
+    for command in ("fit", "track", "eval", "render"):
+        text = runner.invoke(app, [command, "--help"], terminal_width=200).stdout
+        assert "<bool>" not in text and "[default:" not in text
+    assert "[<command>] table" in runner.invoke(app, ["fit", "--help"], terminal_width=200).stdout
+
+
+@pytest.mark.parametrize("command", ["track", "pseudo", "fit", "drive-audio", "render", "eval", "demo"])
+def test_help_and_man_page_state_the_same_defaults(command):
+    """Both come from the option declarations; typer's own ``[default: X]`` (which the man page lacked) is off."""
+    import re
+
+    from talkavatar.docs.manpage import build
+
+    def defaults(text: str) -> list[str]:
+        text = re.sub(r"\s+", " ", text.replace("\\-", "-").replace("\\", ""))
+        return sorted(re.findall(r"\((?:default|preset)[^()]*(?:\([^()]*\)[^()]*)*\)", text))
+
+    help_text = runner.invoke(app, [command, "--help"], terminal_width=400).stdout
+    man = build()
+    heading = ".SS " + command.replace("-", "\\-") + "\n"
+    section = man.split(heading, 1)[1].split(".SS ", 1)[0].split(".SH ", 1)[0]
+    assert defaults(help_text) and defaults(help_text) == defaults(section)
+
+
 # ---- 10. byte-reproducible files ------------------------------------------------------------------------------
 def test_safetensors_files_are_byte_reproducible_across_processes(tmp_path):
     """The library writes the metadata in hash order (a new order in every process): the same motion saved by four

@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help is plain text: [brackets] in it stay, flags show no <bool> metavar
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -19,10 +19,11 @@ NO_ARGS_IS_HELP = False
 @report_errors
 def command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the demo's bundle, video and "
-                                         "preview.")] = Path("talkavatar-demo"),
+                                         "preview. (default: talkavatar-demo)", show_default=False)
+                      ] = Path("talkavatar-demo"),
     preset: Annotated[Optional[str], typer.Option(
-        "--preset", help="tiny (CPU, a few minutes, 256x256) or fast (GPU, 1024x1024). (default: fast with CUDA, "
-                         "else tiny)", show_default=False)] = None,
+        "--preset", help="tiny (CPU, a few minutes, 256x256), fast (GPU, 1024x1024) or auto: fast where the demo "
+                         "runs on a GPU, else tiny. (default: auto)", show_default=False)] = None,
     device: DeviceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -30,7 +30,7 @@ def command(
     input: Annotated[Path, typer.Argument(help="Photo of one person (JPEG/PNG/...), or an avatar bundle directory.",
                                           show_default=False)],
     bundle: Annotated[Optional[Path], typer.Option(
-        "--bundle", "-o", "-b", help="Bundle directory to write. [default: <input stem>.avatar here, or INPUT]",
+        "--bundle", "-o", "-b", help="Bundle directory to write. (default: <input stem>.avatar here, or INPUT)",
         show_default=False)] = None,
     preset: Annotated[Optional[str], _opt("preset", "--preset")] = None,
     iters: Annotated[Optional[int], _opt("iters", "--iters")] = None,
