@@ -119,6 +119,15 @@ def test_quiet_silences_progress_and_logs(fit_bundle, tmp_path):
     assert proc.returncode == 0 and err == "" and out.splitlines()[0] == str(fit_bundle)
 
 
+def test_mediapipe_native_log_lines_are_hidden_unless_verbose(tmp_path):
+    """MediaPipe and TFLite write ~10 glog/absl lines straight to fd 2 on every track."""
+    proc = _cli("track", str(_astronaut(tmp_path)), "-o", str(tmp_path / "a.avatar"))
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "W0000" not in err and "XNNPACK" not in err and "absl" not in err, err
+    assert err.startswith("astronaut.png: image, 512x512 px")
+
+
 # ---- 3. escaping ----------------------------------------------------------------------------------------------
 def test_square_brackets_survive_in_errors_and_tips(tmp_path):
     result = runner.invoke(app, ["fit", str(tmp_path / "photo[red].jpg")])

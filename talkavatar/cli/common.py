@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import warnings
 from contextlib import contextmanager
@@ -157,9 +158,10 @@ def report_errors(command: Callable) -> Callable:
     """
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        _quiet_third_parties(flags.quiet or not flags.verbose)
+        quiet = flags.quiet or not flags.verbose
+        _quiet_third_parties(quiet)
         try:
-            with _signals_as_interrupts():
+            with _signals_as_interrupts(), _native_stderr_hidden(quiet and not flags.debug):
                 return command(*args, **kwargs)
         except TalkavatarError as e:
             if flags.debug:
@@ -182,6 +184,34 @@ def report_errors(command: Callable) -> Callable:
                 raise
             raise typer.Exit(_os_error(e)) from None
     return wrapper
+
+
+@contextmanager
+def _native_stderr_hidden(hide: bool) -> Iterator[None]:
+    """While ``hide``: what native libraries write straight to file descriptor 2 (MediaPipe's glog/absl lines,
+    TFLite's "Created TensorFlow Lite XNNPACK delegate") goes to a scratch file, while Python's ``sys.stderr`` (our
+    logs, progress, errors) keeps the real stderr. Shown with ``--verbose`` or ``--debug``."""
+    try:
+        real = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (CliRunner): nothing native can reach it
+        real = -1
+    if not hide or real != 2:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    with tempfile.TemporaryFile() as scratch:
+        os.dup2(scratch.fileno(), 2)
+        sys.stderr = os.fdopen(saved, "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace",
+                               closefd=False)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _quiet_third_parties(quiet: bool) -> None:
