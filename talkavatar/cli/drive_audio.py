@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar.audio.config import DriveAudioConfig
-from talkavatar.cli.common import ConfigOpt, JsonOpt, emit, log, report_errors, warn
+from talkavatar.cli.common import ConfigOpt, ForceOpt, JsonOpt, emit, log, report_errors, warn
 from talkavatar.config import help_for, resolve
 from talkavatar.errors import InvalidInput, UsageError
 
@@ -20,6 +20,18 @@ NO_ARGS_IS_HELP = False
 CONFIG = DriveAudioConfig
 
 SUFFIX = {"motion": ".motion.safetensors", "arkit-csv": ".csv"}
+
+
+def _made_from(audio: Path, config: DriveAudioConfig, transcript: str | None) -> str | None:
+    """The fingerprint of a motion made from ``audio`` with these settings (None when the audio is unreadable)."""
+    from talkavatar.bundle.store import fingerprint, sha256_file
+    from talkavatar.config import as_record
+
+    try:
+        digest = sha256_file(audio)
+    except OSError:
+        return None  # drive_audio says what is wrong with it
+    return fingerprint(stage="drive-audio", config=as_record(config), audio=digest, transcript=transcript)
 
 
 def _transcript_text(value: str | None) -> str | None:
@@ -62,6 +74,7 @@ def command(
                                                   show_default=False)] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     cfg = resolve(DriveAudioConfig, NAME, config, {"fps": fps, "seed": seed, "style": style,
                                                    "gestures": gestures, "format": format})
@@ -73,6 +86,16 @@ def command(
     from talkavatar.audio.drive import drive_audio
     from talkavatar.motion import save_arkit_csv, save_motion
 
+    made_from = _made_from(audio, cfg, text)
+    if made_from is not None and not force and cfg.format == "motion":
+        from talkavatar.motion.file import load_motion, motion_made_from
+
+        if motion_made_from(out) == made_from:
+            log(f"{out} is up to date (use --force to redo)")
+            motion = load_motion(out)
+            emit({"output": str(out), "format": cfg.format, "frames": motion.frames, "fps": motion.fps,
+                  "skipped": True}, as_json, human=str(out))
+            return
     started = time.perf_counter()
     log(f"drive-audio: {audio} ({'alignment with transcript' if text else 'phone recognition'})")
     result = drive_audio(audio, transcript=text, fps=cfg.fps, seed=cfg.seed, style=cfg.style,
@@ -83,7 +106,7 @@ def command(
     if cfg.format == "arkit-csv":
         save_arkit_csv(out, result.motion)
     else:
-        save_motion(out, result.motion)
+        save_motion(out, result.motion, made_from=made_from)
     timings = {**result.timings, "write": time.perf_counter() - t}
     total = time.perf_counter() - started
     record = {
@@ -92,7 +115,7 @@ def command(
         "accents": len(result.accents), "gestures": [p.clip.name for p in result.gestures],
         "timings_s": {k: round(v, 4) for k, v in timings.items()}, "total_s": round(total, 4),
         "realtime_factor": round(result.seconds / total, 1) if total > 0 else None,
-        "warnings": result.warnings,
+        "warnings": result.warnings, "skipped": False,
     }
     log(f"{result.seconds:.1f} s of audio -> {result.motion.frames} frames in {total:.2f} s "
         f"({record['realtime_factor']}x real time), {len(result.gestures)} gestures")

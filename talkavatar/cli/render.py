@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar.audio.config import DriveAudioConfig
-from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, emit, log, report_errors,
-                                   resolve_bundle, warn)
+from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log,
+                                   report_errors, resolve_bundle, warn)
 from talkavatar.config import resolve
 from talkavatar.render.config import RenderConfig
 
@@ -68,6 +68,7 @@ def command(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     device: DeviceOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     settings = resolve(RenderConfig, NAME, config, {
         "width": width, "height": height, "fps": fps, "camera": camera, "yaw": yaw, "pitch": pitch,
@@ -80,9 +81,10 @@ def command(
     from talkavatar.render.stage import run_render
 
     result = run_render(bundle_path, settings, audio=audio, motion=motion, output=output, export_ply=export_ply,
-                        drive=drive, transcript=_transcript_text(transcript), device=device, log=log, warn=warn)
+                        drive=drive, transcript=_transcript_text(transcript), device=device, log=log, warn=warn,
+                        skip_if_done=not force)
     record = result.as_dict()
-    if result.output is not None:
+    if result.output is not None and not result.skipped:
         log(f"{result.frames} frames ({result.seconds:.2f} s) in {result.total_seconds:.2f} s "
             f"({record['realtime_factor']}x real time, {result.backend} on {result.device})")
     human = "\n".join(str(p) for p in (result.output, result.ply) if p is not None)

@@ -33,7 +33,7 @@ from talkavatar.render.frames import FrameProducer
 from talkavatar.render.pipeline import encode
 from talkavatar.render.ply import write_ply
 from talkavatar.render.timeline import Timeline
-from talkavatar.render.video import VideoSink, input_pixel_format
+from talkavatar.render.video import VideoSink, input_pixel_format, video_made_from
 
 Log = Callable[[str], None]
 SUFFIXES = {".mp4": "mp4", ".webm": "webm"}
@@ -57,6 +57,7 @@ class RenderResult:
     timings: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    skipped: bool = False
 
     def as_dict(self) -> dict:
         return {"output": None if self.output is None else str(self.output), "format": self.format,
@@ -66,7 +67,7 @@ class RenderResult:
                 "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
                 "total_s": round(self.total_seconds, 4),
                 "realtime_factor": round(self.seconds / self.total_seconds, 2) if self.total_seconds > 0 else None,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "skipped": self.skipped}
 
 
 def load_avatar(bundle: Bundle) -> Avatar:
@@ -185,6 +186,26 @@ def obtain_motion(audio: Path | None, motion: Path | None, fps: float | None, *,
     return None, None, None, fps
 
 
+def _made_from(bundle: Bundle, config: RenderConfig, audio: Path | None, motion: Path | None, drive,
+               transcript: str | None, fmt: str) -> str | None:
+    """The fingerprint of this render: the avatar, the speech or motion, the settings (None for PNG frames, which
+    carry none, or an input that cannot be read: the render then says what is wrong with it)."""
+    from talkavatar.bundle.store import fingerprint, sha256_file
+    from talkavatar.config import as_record
+
+    if fmt not in ("mp4", "webm"):
+        return None
+    source = audio if audio is not None else motion
+    try:
+        digest = sha256_file(source) if source is not None else None
+    except OSError:
+        return None
+    track = bundle.record("track") if config.camera == "input" else None
+    return fingerprint(stage="render", config=as_record(config), source=digest, fit=bundle.record("fit")["outputs"],
+                       track=None if track is None else track["outputs"], transcript=transcript,
+                       drive=None if drive is None or audio is None else as_record(drive))
+
+
 def sized_for(config: RenderConfig, bundle: Bundle, device: torch.device, log: Log) -> RenderConfig:
     """``config`` with the size and batch it leaves open chosen for ``device`` and the framing (the photo's aspect
     for ``--camera input``, else portrait 9:16); says what it chose."""
@@ -210,10 +231,11 @@ def _reported(batches, shown):
 def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = None, motion: Path | None = None,
                output: Path | None = None, export_ply: Path | None = None, drive=None,
                transcript: str | None = None, device: str | None = None, log: Log = print, warn: Log = print,
-               synchronize: bool = False, backend: str = "auto") -> RenderResult:
+               synchronize: bool = False, backend: str = "auto", skip_if_done: bool = False) -> RenderResult:
     """Render (see the module docstring). ``drive`` is a ``DriveAudioConfig`` for ``audio`` (its fps is ignored:
     the motion is made at the render's fps). Without ``audio`` and ``motion`` only ``export_ply`` is written, in
-    the rest pose. ``synchronize`` makes the per-phase CUDA timings exact (benchmarks)."""
+    the rest pose. ``synchronize`` makes the per-phase CUDA timings exact (benchmarks). ``skip_if_done``: an
+    mp4/webm output made from the same avatar, inputs and settings is kept (the CLI without ``--force``)."""
     started = time.perf_counter()
     if audio is not None and motion is not None:
         raise UsageError("give --audio or --motion, not both")
@@ -244,6 +266,11 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     if audio is not None or motion is not None:
         out_path = Path(output) if output is not None else default_output(audio or motion, fmt)
         check_output(out_path, fmt)  # before minutes of work, not after
+    made_from = _made_from(bundle, config, audio, motion, drive, transcript, fmt)
+    if skip_if_done and export_ply is None and made_from is not None and video_made_from(out_path) == made_from:
+        log(f"{out_path} is up to date (use --force to redo)")
+        return RenderResult(out_path, fmt, 0, config.fps or 0.0, config.width, config.height, 0.0, None, None, "",
+                            str(dev), timings, time.perf_counter() - started, warnings, skipped=True)
 
     the_motion, total_seconds, audio_source, fps = obtain_motion(
         audio, motion, config.fps, drive=drive, transcript=transcript, log=log, warn=_warn, timings=timings)
@@ -284,7 +311,7 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     t0 = time.perf_counter()
     try:
         with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
-                       transparent=background.transparent, audio=track) as sink, \
+                       transparent=background.transparent, audio=track, made_from=made_from) as sink, \
                 progress("render", timeline.frames, "frames", faster="a smaller --width/--height, --duration, or a "
                                                                    "GPU") as shown:
             encode_busy = encode(_reported(producer, shown), sink)
