@@ -74,21 +74,22 @@ class Lines:
         self.label, self.total, self.unit, self.stream, self.every = label, total, unit, stream, every
         self.estimate = Estimate(label, total, unit, faster)
         self.t0 = time.monotonic()
-        self.start: int | None = None  # the step counting began at (a resumed loop starts late)
-        self.last_shown = -float("inf")
+        self.first: tuple[float, int] | None = None  # (time, steps done) at the first update: the rate starts there,
+        self.last_shown = -float("inf")               # after the warm-up (and after a resumed loop's earlier steps)
 
     def line(self, done: int, detail: str = "") -> str:
-        elapsed = time.monotonic() - self.t0
-        counted = done - (self.start or 0)
-        rate = counted / elapsed if elapsed > 0 and counted > 0 else 0.0
+        now = time.monotonic()
         text = f"{self.label}: {done}/{self.total} {self.unit} ({100 * done / max(self.total, 1):.0f}%)"
-        if rate > 0:
-            text += f", {rate:.3g} {self.unit}/s, {clock(elapsed)} elapsed, ETA {clock((self.total - done) / rate)}"
+        t1, d1 = self.first
+        if done > d1 and now > t1:
+            rate = (done - d1) / (now - t1)
+            text += (f", {rate:.3g} {self.unit}/s, {clock(now - self.t0)} elapsed, "
+                     f"ETA {clock((self.total - done) / rate)}")
         return text + (f" | {detail}" if detail else "")
 
     def update(self, done: int, detail: str = "") -> None:
-        if self.start is None:
-            self.start = done - 1 if done > 0 else 0
+        if self.first is None:
+            self.first = (time.monotonic(), done)
         told = self.estimate.check(done)
         if told:
             self.stream.write(told + "\n")
