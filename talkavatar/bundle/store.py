@@ -187,6 +187,10 @@ class Bundle:
         check_manifest(manifest, str(path))
         return cls(root, manifest)
 
+    def reload(self) -> None:
+        """Read ``bundle.json`` again (another process may have committed since this bundle was opened)."""
+        self.manifest = Bundle.open(self.root).manifest
+
     # ----- reading ---------------------------------------------------------------------------------------------
     def record(self, stage: str) -> dict | None:
         return self.manifest["stages"].get(stage)
@@ -327,14 +331,6 @@ class StageWriter:
 
     def copy_file(self, name: str, source: Path) -> None:
         shutil.copyfile(source, self.path(name))
-
-    @contextmanager
-    def timed(self, key: str):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t0
 
     def output_hashes(self) -> dict[str, dict]:
         out = {}
