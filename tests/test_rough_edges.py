@@ -366,27 +366,10 @@ def test_every_tip_command_parses_and_every_option_named_exists(fit_bundle, tmp_
 
 
 # ---- 9. --force, metavars, help = man -------------------------------------------------------------------------
-@pytest.mark.parametrize("command", ["track", "pseudo", "fit", "drive-audio", "render"])
-def test_every_writing_command_has_force(command):
+@pytest.mark.parametrize("command", ["track", "pseudo", "fit"])
+def test_every_stage_command_has_force(command):
     result = runner.invoke(app, [command, "--help"])
     assert "--force" in result.stdout
-
-
-def test_render_and_drive_audio_skip_unchanged_work_and_force_redoes_it(tmp_path):
-    """They used to have no --force and always redo; now, like the stages, they skip what is up to date."""
-    from tests.render_fixtures import speech_like_wav, toy_bundle
-
-    bundle = toy_bundle(tmp_path / "toy.avatar")
-    speech = speech_like_wav(tmp_path / "speech.wav", 1.0)
-    render = ["render", "-b", str(bundle), "--audio", str(speech), "-o", str(tmp_path / "t.mp4"), "--width", "32",
-              "--height", "48", "--json"]
-    runs = [runner.invoke(app, render + extra) for extra in ([], [], ["--force"], ["--fps", "24"])]
-    assert [r.exit_code for r in runs] == [0] * 4, runs[0].output
-    assert [json.loads(r.stdout)["skipped"] for r in runs] == [False, True, False, False]
-    assert "t.mp4 is up to date (use --force to redo)" in runs[1].stderr
-    drive = ["drive-audio", str(speech), "-o", str(tmp_path / "s.motion.safetensors"), "--json"]
-    runs = [runner.invoke(app, drive + extra) for extra in ([], [], ["--force"], ["--seed", "4"])]
-    assert [json.loads(r.stdout)["skipped"] for r in runs] == [False, True, False, False], runs[0].output
 
 
 def test_help_shows_no_bool_metavars_and_keeps_brackets():

@@ -55,13 +55,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def fingerprint(**parts: Any) -> str:
-    """A digest of what made an output (generator version, settings, input hashes): a file outside the bundle
-    (motion, video) carries it, so that a rerun with the same inputs and settings is skipped unless forced."""
-    doc = {"generator": f"talkavatar {__version__}", **parts}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 

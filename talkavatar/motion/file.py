@@ -46,14 +46,11 @@ class Motion:
                    np.zeros((frames, len(ARKIT_NAMES)), np.float32))
 
 
-def save_motion(path: Path, motion: Motion, made_from: str | None = None) -> None:
-    """Write ``motion``; ``made_from``: the fingerprint of what made it (see :func:`motion_made_from`)."""
+def save_motion(path: Path, motion: Motion) -> None:
     if not motion.fps > 0:
         raise ValueError("fps must be positive")
     metadata = {"fps": repr(float(motion.fps)), "joint_names": json.dumps(JOINT_NAMES),
                 "arkit_names": json.dumps(ARKIT_NAMES)}
-    if made_from is not None:
-        metadata["made_from"] = made_from
     if motion.audio is not None:
         metadata["audio"] = json.dumps(motion.audio)
     save_tensors(Path(path), {
@@ -61,18 +58,6 @@ def save_motion(path: Path, motion: Motion, made_from: str | None = None) -> Non
         "root_translation": motion.root_translation.astype(np.float32),
         "arkit_weights": motion.arkit_weights.astype(np.float32),
     }, SCHEMA, metadata)
-
-
-def motion_made_from(path: Path) -> str | None:
-    """The ``made_from`` fingerprint a motion file carries; None when it has none or is not a readable motion."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError):
-        return None
-    return metadata.get("made_from") if metadata.get("schema") == SCHEMA else None
 
 
 def load_motion(path: Path) -> Motion:

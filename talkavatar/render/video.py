@@ -34,20 +34,7 @@ VP9_CRF = 30
 AAC_BITRATE = "192k"
 OPUS_BITRATE = "128k"
 AUDIO_RATE = 48_000  # what every player and Opus take; the input's rate (often 16 kHz speech) is resampled
-COMMENT_PREFIX = "talkavatar-made-from:"
 BT709 = {"colorspace": "bt709", "color_primaries": "bt709", "color_trc": "bt709", "color_range": "tv"}
-
-
-def video_made_from(path: Path) -> str | None:
-    """The fingerprint an mp4/webm written by :class:`VideoSink` carries (None: none, or not a readable video)."""
-    if not Path(path).is_file():
-        return None
-    out = subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"],
-                         capture_output=True, text=True, errors="replace")
-    for line in out.stdout.splitlines():
-        if line.lower().startswith("comment=" + COMMENT_PREFIX):
-            return line.split("=", 1)[1][len(COMMENT_PREFIX):].strip()
-    return None
 
 
 def remove_stale_partials(directory: Path, prefix: str) -> list[Path]:
@@ -94,9 +81,8 @@ class VideoSink:
     """
 
     def __init__(self, path: Path, *, format: str, width: int, height: int, fps: float,
-                 transparent: bool = False, audio: AudioTrack | None = None, made_from: str | None = None):
+                 transparent: bool = False, audio: AudioTrack | None = None):
         self.path = Path(path)
-        self.made_from = made_from  # a fingerprint stored in the container's comment (mp4, webm)
         self.format = format
         self.width, self.height, self.fps = width, height, fps
         self.pixel_format = input_pixel_format(format, transparent)
@@ -139,7 +125,7 @@ class VideoSink:
         elif self.format == "mp4":
             streams = [video] + ([self.audio.ffmpeg_stream()] if self.audio else [])
             options = dict(vcodec="libx264", pix_fmt="yuv420p", preset=X264_PRESET, crf=X264_CRF,
-                           movflags="+faststart", format="mp4", **self._comment())
+                           movflags="+faststart", format="mp4")
             if self.audio:
                 options.update(acodec="aac", audio_bitrate=AAC_BITRATE, ar=AUDIO_RATE)
             graph = ffmpeg.output(*streams, str(self.tmp), **options)
@@ -147,16 +133,13 @@ class VideoSink:
             streams = [video] + ([self.audio.ffmpeg_stream()] if self.audio else [])
             options = dict(vcodec="libvpx-vp9", pix_fmt="yuva420p" if self.transparent else "yuv420p",
                            crf=VP9_CRF, video_bitrate="0", deadline="realtime", **{"cpu-used": 8, "row-mt": 1},
-                           format="webm", **self._comment())
+                           format="webm")
             if self.audio:
                 options.update(acodec="libopus", audio_bitrate=OPUS_BITRATE, ar=AUDIO_RATE)
             graph = ffmpeg.output(*streams, str(self.tmp), **options)
         else:
             raise ValueError(f"unknown format {self.format!r}")
         return [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *ffmpeg.get_args(graph)]
-
-    def _comment(self) -> dict:
-        return {} if self.made_from is None else {"metadata": f"comment={COMMENT_PREFIX}{self.made_from}"}
 
     # ---- writing ---------------------------------------------------------------------------------------------
     def __enter__(self) -> "VideoSink":
