@@ -1,5 +1,5 @@
 """What the defaults cost on the machine at hand (issue 18): render seconds per second of speech at the device's
-default size against 1080x1920, through the real ``run_render`` (drive-audio, posing, rasterizing, encoding).
+default size against 1080x1920, through the public API's ``render`` (drive-audio, posing, rasterizing, encoding).
 
     python benchmarks/cpu_defaults.py BUNDLE [--seconds 2] [--device cpu]
 
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from talkavatar.core.device import resolve_device  # noqa: E402
 from talkavatar.render.config import RenderConfig  # noqa: E402
-from talkavatar.render.stage import run_render  # noqa: E402
+from talkavatar.api import render  # noqa: E402
 from talkavatar.samples import SAMPLE_SPEECH  # noqa: E402
 
 
@@ -37,8 +37,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for i, config in enumerate(sizes):
             t0 = time.perf_counter()
-            result = run_render(args.bundle, config, audio=SAMPLE_SPEECH, output=Path(work) / f"{i}.mp4",
-                                device=str(device), log=lambda m: None, warn=lambda m: None)
+            result = render(args.bundle, audio=SAMPLE_SPEECH, output=Path(work) / f"{i}.mp4", settings=config,
+                            device=str(device), log=lambda m: None, warn=lambda m: None)
             wall = time.perf_counter() - t0
             print(f"| {result.width}x{result.height}{' (default)' if i == 0 else ''} | "
                   f"{config.batch or config.sized(device.type).batch} | {result.frames} | {wall:.1f} | "
