@@ -29,7 +29,8 @@ from talkavatar.core.color import srgb_to_linear  # noqa: E402
 from talkavatar.export.clip import Clip  # noqa: E402
 from talkavatar.export.config import ExportConfig  # noqa: E402
 from talkavatar.core.avatar import read_avatar  # noqa: E402
-from talkavatar.export.stage import canonical_rest_joints, write_file  # noqa: E402
+from talkavatar.bundle.atomic import write_bytes_atomic  # noqa: E402
+from talkavatar.export.stage import canonical_rest_joints  # noqa: E402
 from talkavatar.export.texture import bake_texture  # noqa: E402
 from talkavatar.export.serve import url_of  # noqa: E402
 from talkavatar.export.web import render_frame, scaled_camera, write_player  # noqa: E402
@@ -74,7 +75,7 @@ def glb_figures(avatar, clip, out: Path, audio_seconds: float) -> dict:
     from talkavatar.export.glb import avatar_glb
 
     t0 = time.perf_counter()
-    write_file(out, avatar_glb(avatar, clip))
+    write_bytes_atomic(out, avatar_glb(avatar, clip))
     seconds = time.perf_counter() - t0
     report = khronos_validator(out)
     gltf = pygltflib.GLTF2().load(str(out))
@@ -116,7 +117,7 @@ def bvh_figures(avatar, motion, out: Path) -> dict:
     from talkavatar.export.bvh import bvh_text
 
     t0 = time.perf_counter()
-    write_file(out, bvh_text(motion, canonical_rest_joints(avatar)).encode())
+    write_bytes_atomic(out, bvh_text(motion, canonical_rest_joints(avatar)).encode())
     seconds = time.perf_counter() - t0
     matrices, _, _ = bvh_rotations(out, JOINT_NAMES)
     want = Rotation.from_rotvec(motion.joint_rotations.reshape(-1, 3).astype(float)).as_matrix()

@@ -9,7 +9,6 @@ half-written. The bundle is only read.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from talkavatar.bundle import Bundle
-from talkavatar.bundle.atomic import write_bytes_atomic
+from talkavatar.bundle.atomic import probe_writable, write_bytes_atomic
 from talkavatar.core.avatar import Avatar, read_avatar
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.export.clip import Clip
@@ -60,29 +59,23 @@ def choose_format(config: ExportConfig, output: Path) -> str:
     return "web"
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically to ``path`` with the usual permissions."""
-    write_bytes_atomic(path, data)
-    usual_mode(path)
-
-
-def usual_mode(path: Path) -> None:
-    """Give a file written through a private temporary file the permissions the umask allows."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+def check_request(config: ExportConfig, output: Path, has_motion: bool) -> str:
+    """The format to write, after checking what can be checked before any work (exit 2/3 on a bad request)."""
+    fmt = choose_format(config, output)
+    if fmt in NEEDS_MOTION and not has_motion:
+        raise UsageError(f"--format {fmt} writes motion: give --audio FILE or --motion FILE")
+    if not Path(output).parent.is_dir():
+        raise UsageError(f"{Path(output).parent}: no such directory for the output", tip="create it or pick another -o")
+    probe_writable(Path(output).parent)
+    return fmt
 
 
 def run_export(bundle_path: Path, config: ExportConfig, output: Path, *, motion: Motion | None = None,
                seconds: float | None = None, audio: Path | None = None, log: Log = print) -> ExportResult:
     """Export (see the module docstring). ``motion``: what the avatar performs (from ``--audio`` or ``--motion``);
     ``seconds``: the clip's length (the audio's; default the motion's); ``audio``: the sound a web player plays."""
-    fmt = choose_format(config, output)
-    if fmt in NEEDS_MOTION and motion is None:
-        raise UsageError(f"--format {fmt} writes motion: give --audio FILE or --motion FILE")
+    fmt = check_request(config, output, motion is not None)
     output = Path(output)
-    if not output.parent.is_dir():
-        raise UsageError(f"{output.parent}: no such directory for the output", tip="create it or pick another -o")
     if not Path(bundle_path).is_dir():
         raise InvalidInput(f"no avatar bundle at {bundle_path}", tip="make one with `talkavatar fit PHOTO`")
     timings: dict[str, float] = {}
@@ -101,9 +94,8 @@ def run_export(bundle_path: Path, config: ExportConfig, output: Path, *, motion:
             from talkavatar.motion.arkit_csv import save_arkit_csv
 
             save_arkit_csv(output, motion)
-            usual_mode(output)
         else:
-            write_file(output, _file_bytes(fmt, avatar, clip, motion, config))
+            write_bytes_atomic(output, _file_bytes(fmt, avatar, clip, motion, config))
     except OSError as e:
         raise StageFailed(f"cannot write {output} ({e.strerror or e})",
                           tip="choose an output path in a writable directory (-o)") from None

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from talkavatar import __version__
+from talkavatar.bundle.atomic import default_mode
 from talkavatar.core.avatar import Avatar
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.color import linear_to_srgb
@@ -82,7 +83,7 @@ def write_player(output: Path, avatar: Avatar, clip: Clip | None, audio: Path | 
         log(f"web: rendering the poster frame ({poster_camera['width']}x{poster_camera['height']}, "
             f"{avatar.count} Gaussians)")
         (staging / "poster.png").write_bytes(png_bytes(render_frame(avatar, clip, 0, poster_camera)))
-        staging.chmod(0o755)
+        staging.chmod(default_mode(directory=True))
         if output.exists():
             shutil.rmtree(output)
         staging.rename(output)

@@ -8,7 +8,7 @@ from typing import Callable
 
 from talkavatar.errors import UsageError
 from talkavatar.export.config import ExportConfig
-from talkavatar.export.stage import ExportResult, run_export
+from talkavatar.export.stage import ExportResult, check_request, run_export
 from talkavatar.pipeline.speech import speech_performance
 from talkavatar.render.stage import performance
 from talkavatar.runner import StageContext, stderr_log, stderr_warn
@@ -23,6 +23,7 @@ def export_input(bundle_path: Path, config: ExportConfig, output: Path, *, audio
     at ``config.fps``; a web player plays the sound) or ``motion`` (at its own rate, with the audio it names)."""
     if audio is not None and motion is not None:
         raise UsageError("give --audio or --motion, not both")
+    check_request(config, Path(output), audio is not None or motion is not None)  # before minutes of drive-audio
     ctx = StageContext(None, log, warn)
     performed = None
     if audio is not None:
