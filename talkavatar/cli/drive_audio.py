@@ -15,7 +15,8 @@ from talkavatar.errors import InvalidInput, UsageError
 
 NAME = "drive-audio"
 HELP = "Turn speech into talking motion: lips, face, head, blinks and gestures."
-EPILOG = "Examples:  talkavatar drive-audio speech.wav ; talkavatar drive-audio speech.wav --format arkit-csv -o face.csv"
+EPILOG = ("Examples:  talkavatar drive-audio speech.wav ; talkavatar drive-audio speech.wav --format arkit-csv -o face.csv ; "
+          "talkavatar drive-audio rede.ogg --language de --transcript rede.txt")
 NO_ARGS_IS_HELP = False
 CONFIG = DriveAudioConfig
 
@@ -60,11 +61,14 @@ def command(
                                                      show_default=False)] = None,
     format: Annotated[Optional[str], typer.Option("--format", help=help_for(DriveAudioConfig, "format"),
                                                   show_default=False)] = None,
+    language: Annotated[Optional[str], typer.Option("--language", help=help_for(DriveAudioConfig, "language"),
+                                                    show_default=False)] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     cfg = resolve(DriveAudioConfig, NAME, config, {"fps": fps, "seed": seed, "style": style,
-                                                   "gestures": gestures, "format": format})
+                                                   "gestures": gestures, "format": format,
+                                                   "language": language})
     text = _transcript_text(transcript)
     out = output if output is not None else Path(audio.name.split(".")[0] + SUFFIX[cfg.format])
     if not out.parent.is_dir():
@@ -74,9 +78,10 @@ def command(
     from talkavatar.motion import save_arkit_csv, save_motion
 
     started = time.perf_counter()
-    log(f"drive-audio: {audio} ({'alignment with transcript' if text else 'phone recognition'})")
-    result = drive_audio(audio, transcript=text, fps=cfg.fps, seed=cfg.seed, style=cfg.style,
-                         gestures=cfg.gestures)
+    log(f"drive-audio: {audio} ({'alignment with transcript' if text else 'phone recognition'}, "
+        f"language {cfg.language})")
+    result = drive_audio(audio, transcript=text, language=cfg.language, fps=cfg.fps, seed=cfg.seed,
+                         style=cfg.style, gestures=cfg.gestures)
     for message in result.warnings:
         warn(message)
     t = time.perf_counter()
@@ -88,12 +93,14 @@ def command(
     total = time.perf_counter() - started
     record = {
         "output": str(out), "format": cfg.format, "frames": result.motion.frames, "fps": cfg.fps,
-        "seconds": round(result.seconds, 3), "lip_sync": result.lip_sync, "phones": len(result.phones),
+        "seconds": round(result.seconds, 3), "lip_sync": result.lip_sync, "language": result.language,
+        "recogniser": result.recogniser, "phones": len(result.phones),
         "accents": len(result.accents), "gestures": [p.clip.name for p in result.gestures],
         "timings_s": {k: round(v, 4) for k, v in timings.items()}, "total_s": round(total, 4),
         "realtime_factor": round(result.seconds / total, 1) if total > 0 else None,
         "warnings": result.warnings,
     }
     log(f"{result.seconds:.1f} s of audio -> {result.motion.frames} frames in {total:.2f} s "
-        f"({record['realtime_factor']}x real time), {len(result.gestures)} gestures")
+        f"({record['realtime_factor']}x real time), {len(result.gestures)} gestures; phones from "
+        f"{result.recogniser} ({result.lip_sync}, language {result.language})")
     emit(record, as_json, human=str(out))
