@@ -40,7 +40,7 @@ class DriveResult:
     timings: dict[str, float] = field(default_factory=dict)      # wall seconds per step
     warnings: list[str] = field(default_factory=list)
     cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process per step
-    language: str = "en"                # the language whose path ran ("und": auto chose the universal recogniser)
+    language: str = "en"                # the language whose path ran ("any": the universal recogniser, language unknown)
     recogniser: str = "pocketsphinx-en-us"   # or "hama-ipa" (language-independent)
 
 

@@ -2,6 +2,7 @@
 
 - ``en`` (or ``en-...``): pocketsphinx's en-us model (our phone-loop recogniser; its forced aligner with
   ``--transcript``). The fast path: ~200x real time per CPU second.
+- ``any``: the language-independent recogniser, without a probe (no transcript).
 - any other eSpeak NG language code (``de``, ``cs``, ``cmn``, ``ja``, ``ru``, ...): hama's IPA phone recogniser;
   with ``--transcript``, eSpeak NG's phones of the text aligned on it. About 10x real time per CPU second.
 - ``auto``: with a transcript, its writing system tells (English words -> ``en``; Cyrillic, Greek, Arabic, Han,

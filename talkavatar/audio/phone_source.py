@@ -25,6 +25,7 @@ from talkavatar.audio import language as lang
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phone_loop import PhoneRecognizer
 from talkavatar.audio.phones import PhoneAligner, PhoneSegment, transcript_words
+from talkavatar.errors import UsageError
 
 PROBE_HOLD_SECONDS = 20.0
 ENGLISH_RECOGNISER, UNIVERSAL_RECOGNISER = "pocketsphinx-en-us", "hama-ipa"
@@ -32,7 +33,7 @@ ENGLISH_RECOGNISER, UNIVERSAL_RECOGNISER = "pocketsphinx-en-us", "hama-ipa"
 
 class PhoneSource:
     """Feed int16 16 kHz blocks, then ``finish()``; ``language``, ``recogniser``, ``lip_sync`` and ``warnings``
-    say what ran (``language`` is ``"und"`` when auto chose the language-independent path without a transcript)."""
+    say what ran (``language`` is ``"any"`` when the language-independent recogniser ran without a known language)."""
 
     def __init__(self, language: str = "auto", transcript: str | None = None):
         self.warnings: list[str] = []
@@ -42,7 +43,10 @@ class PhoneSource:
         self.ipa: list[list[str]] = []          # another language's transcript, as IPA phones per word
         self.lip_sync = "recognition"
         self.language = language
-        if language != "auto" and not lang.is_english(language) and shutil.which("espeak-ng"):
+        if language == "any" and transcript and transcript.strip():
+            raise UsageError("--transcript needs the language it is written in",
+                             tip="pass --language CODE (e.g. de, cmn), or --language auto")
+        if language not in ("auto", "any") and not lang.is_english(language) and shutil.which("espeak-ng"):
             from talkavatar.audio.g2p import check_language
 
             check_language(language)            # a typo is an error even where no transcript needs eSpeak
@@ -101,7 +105,7 @@ class PhoneSource:
             return
         window = lang.probe_window(np.concatenate(self.held), SAMPLE_RATE)
         english = lang.sounds_english(lang.posterior_entropy(log_probs(window), blank_id()))
-        self.language = "en" if english else "und"
+        self.language = "en" if english else "any"
         self._start_recognizer()
 
     def feed(self, block: np.ndarray) -> None:
