@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.drive_audio_eval import silences  # noqa: E402
 from talkavatar.audio.drive import drive_audio  # noqa: E402
 from talkavatar.audio.visemes import VISEME_SHAPES, classify_mouth, fill_gaps, phone_class, phone_viseme  # noqa: E402
 from talkavatar.motion.names import ARKIT_INDEX  # noqa: E402
@@ -66,7 +67,7 @@ class Tally:
                 ks = range(int(seg.start * FPS), min(int(np.ceil(seg.end * FPS)) + 1, len(w)))
                 self.closed += any(classes[j] in ("bilabial", "silence") for j in ks)
                 self.bilabials += 1
-        for a, b in _silences(ref):
+        for a, b in silences(ref):
             ks = np.arange(int(np.ceil(a * FPS)), min(int(np.floor(b * FPS)) + 1, len(w)))
             self.quiet += int((w[ks, JAW] < 0.1).sum())
             self.silent += len(ks)
@@ -93,18 +94,6 @@ def _seg(name: str, start: float, end: float):
     from talkavatar.audio.phones import PhoneSegment
 
     return PhoneSegment(name or "SIL", start, end)
-
-
-def _silences(ref, min_s: float = 0.2) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for s in ref:
-        if phone_class(s.phone) != "silence":
-            continue
-        if out and abs(out[-1][1] - s.start) < 1e-6:
-            out[-1] = (out[-1][0], s.end)
-        else:
-            out.append((s.start, s.end))
-    return [(a, b) for a, b in out if b - a > min_s]
 
 
 SYSTEMS = {  # name -> (--language value or None for the clip's own language, with transcript)

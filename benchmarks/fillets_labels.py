@@ -5,9 +5,10 @@ synthetic speech; the synthetic and the recorded speech are aligned by dynamic t
 TTS-based aligners such as aeneas) on phone posteriors of pocketsphinx's English model (MFCCs were tried first:
 across these voices their alignments were visibly wrong), and each phone's start and end are carried over to the
 recording. The language-independent recogniser and its aligner take no part, so the labels are independent of
-the system under test there (the English recogniser shares the acoustic model that makes the features). They were NOT made by ear (no one listened); their spectrograms with the labels drawn on were
-inspected (``--picture``). Across two very different voices DTW boundaries are typically off by a few tens of
-ms, so the scores measured against these labels are a lower bound for precise timing.
+the system under test there (the English recogniser shares the acoustic model that makes the features). They
+were NOT made by ear (no one listened); their spectrograms with the labels drawn on were inspected
+(``--picture``): boundaries are often visibly off by tens of ms, and on some lines (slow, effect-laden fish
+voices) by more, so the scores measured against these labels are a lower bound.
 
 Usage:  python benchmarks/fillets_labels.py [--per-language 30] [--picture OUT.png]
 Writes ``benchmarks/data/fillets_labels.json``: ``{"source", "licence", "method", "clips": [{"path", "language",

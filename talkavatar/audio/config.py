@@ -9,6 +9,7 @@ from talkavatar.config import setting
 
 STYLES = ("calm", "lively")
 FORMATS = ("motion", "arkit-csv")
+LANGUAGE_PATTERN = r"auto|any|[a-z]{2,3}([-_][A-Za-z0-9]+)*"     # eSpeak NG codes: de, cmn, en-gb, pt-br, ...
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class DriveAudioConfig:
             raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
         if self.format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
-        if not (isinstance(self.language, str) and re.fullmatch(r"auto|any|[a-z]{2,3}([-_][A-Za-z0-9]+)*", self.language)):
-            raise ValueError(f"language must be auto, any or a language code such as en, de, cmn, got {self.language!r}")
+        if not (isinstance(self.language, str) and re.fullmatch(LANGUAGE_PATTERN, self.language)):
+            raise ValueError(f"language must be auto, any or a language code such as en, de, cmn; "
+                             f"got {self.language!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")

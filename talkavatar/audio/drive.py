@@ -2,8 +2,8 @@
 
 Pipeline (each step in its own module): decode in blocks (load) -> prosody and phones per block (prosody,
 phone_source: recognition, or forced alignment when a transcript is given; English or any language) ->
-coarticulated visemes with loudness-scaled opening (visemes) -> accents (prosody) -> face and head (face) -> gestures and idle body
-(gestures) -> assembled motion. Everything after decoding is deterministic given ``seed``.
+coarticulated visemes with loudness-scaled opening (visemes) -> accents (prosody) -> face and head (face) ->
+gestures and idle body (gestures) -> assembled motion. Everything after decoding is deterministic given ``seed``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class DriveResult:
     timings: dict[str, float] = field(default_factory=dict)      # wall seconds per step
     warnings: list[str] = field(default_factory=list)
     cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process per step
-    language: str = "en"                # the language whose path ran ("any": the universal recogniser, language unknown)
+    language: str = "en"                # the language whose path ran ("any": universal recogniser, language unknown)
     recogniser: str = "pocketsphinx-en-us"   # or "hama-ipa" (language-independent)
 
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from functools import lru_cache
 
+from talkavatar.audio.config import LANGUAGE_PATTERN
 from talkavatar.errors import MissingDependency, UsageError
 
 _SWITCH = re.compile(r"\([a-z][a-z0-9-]*\)")
@@ -29,7 +30,7 @@ def espeak_exe() -> str:
 @lru_cache(maxsize=64)
 def check_language(language: str) -> str:
     """``language`` if eSpeak NG has a voice for it, else :class:`UsageError` (exit 2)."""
-    if not re.fullmatch(r"[a-z]{2,3}([-_][A-Za-z0-9]+)*", language):
+    if language in ("auto", "any") or not re.fullmatch(LANGUAGE_PATTERN, language):
         raise UsageError(f"--language {language!r} is not a language code", tip="e.g. de, fr, es, cmn, ja, ru")
     probe = subprocess.run([espeak_exe(), "-q", "--ipa", "-v", language, "a"], capture_output=True, text=True)
     if probe.returncode != 0 or "Failed" in probe.stderr or "Error" in probe.stderr:

@@ -7,9 +7,9 @@ so audio goes through in pieces of about :data:`PIECE_SECONDS` cut at the quiete
 the process may use (the native engine releases the GIL).
 
 Two uses: :func:`greedy_phones` (recognition: the best token per frame, CTC-collapsed) and
-:func:`talkavatar.audio.ctc_align.align_ipa` (forced alignment of a transcript's IPA phones). Both turn token frames into timed segments with
-:func:`frames_to_segments`: a phone holds the frames where it wins; blank frames between two phones are split
-between them, and blank runs of at least :data:`PAUSE_SECONDS` become silence.
+:func:`talkavatar.audio.ctc_align.align_ipa` (forced alignment of a transcript's IPA phones). Both turn token
+frames into timed segments with :func:`frames_to_segments`: a phone holds the frames where it wins; blank frames
+between two phones are split between them, and blank runs of at least :data:`PAUSE_SECONDS` become silence.
 """
 
 from __future__ import annotations

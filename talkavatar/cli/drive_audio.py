@@ -15,7 +15,8 @@ from talkavatar.errors import InvalidInput, UsageError
 
 NAME = "drive-audio"
 HELP = "Turn speech into talking motion: lips, face, head, blinks and gestures."
-EPILOG = ("Examples:  talkavatar drive-audio speech.wav ; talkavatar drive-audio speech.wav --format arkit-csv -o face.csv ; "
+EPILOG = ("Examples:  talkavatar drive-audio speech.wav ; "
+          "talkavatar drive-audio speech.wav --format arkit-csv -o face.csv ; "
           "talkavatar drive-audio rede.ogg --language de --transcript rede.txt")
 NO_ARGS_IS_HELP = False
 CONFIG = DriveAudioConfig
