@@ -17,9 +17,10 @@ from talkavatar.audio.g2p import check_language, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
-from talkavatar.audio.universal import FRAME_RATE, frames_to_segments, greedy_phones, log_probs, vocabulary
+from talkavatar.audio.universal import FRAME_RATE, LAG_FRAMES, frames_to_segments, greedy_phones, log_probs, vocabulary
 from talkavatar.audio.visemes import classify_mouth, phone_class
 from talkavatar.cli import app
+from talkavatar.motion.names import ARKIT_INDEX
 from talkavatar.errors import UsageError
 
 CZECH = "Moje máma bydlí v malém domě u řeky a peče buchty."
@@ -62,13 +63,15 @@ def test_ctc_viterbi_refuses_too_few_frames():
 
 def test_frames_to_segments_splits_short_gaps_and_keeps_pauses():
     pause = int(0.5 * FRAME_RATE)
-    units = np.array([-1] * 3 + [0] * 4 + [-1] * 2 + [1] * 3 + [-1] * pause + [2] * 2)
+    lag = [-1] * LAG_FRAMES                                            # the model's lag, taken off by the function
+    units = np.array(lag + [-1] * 3 + [0] * 4 + [-1] * 2 + [1] * 3 + [-1] * pause + [2] * 2)
     segs = frames_to_segments(units, ["m", "a", "p"])
-    assert [s.phone for s in segs] == ["m", "a", "SIL", "p"]
+    assert [s.phone for s in segs] == ["m", "a", "SIL", "p", "SIL"]
     assert segs[0].start == 0.0                                        # a short leading gap joins the phone...
     assert segs[0].end == segs[1].start == pytest.approx(8 / FRAME_RATE)  # ...a short inner gap is split
     assert segs[2].end - segs[2].start > 0.4                           # the pause stays a pause
-    assert segs[-1].end == pytest.approx(len(units) / FRAME_RATE)
+    assert segs[3].start == pytest.approx((len(units) - 2 - LAG_FRAMES) / FRAME_RATE)   # moved earlier by the lag
+    assert segs[3].end < segs[4].end == pytest.approx(len(units) / FRAME_RATE)
 
 
 def test_g2p_reads_several_scripts():
@@ -123,6 +126,7 @@ def test_drive_audio_language_paths(czech_wav):
     closed = [any(classes[k] in ("bilabial", "silence") for k in range(int(s.start * 30), int(s.end * 30) + 2))
               for s in bilabials]
     assert len(bilabials) >= 4 and np.mean(closed) >= 0.75
+    assert aligned.motion.arkit_weights[:, ARKIT_INDEX["jawOpen"]].max() > 0.3      # and opens on the vowels
 
 
 def test_auto_without_transcript_tells_english_from_czech(czech_wav):
