@@ -17,7 +17,8 @@ from talkavatar.audio.g2p import check_language, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
-from talkavatar.audio.universal import FRAME_RATE, LAG_FRAMES, frames_to_segments, greedy_phones, log_probs, vocabulary
+from talkavatar.audio.universal import (EDGE_FRAMES, FRAME_RATE, LAG_FRAMES, frames_to_segments, greedy_phones,
+                                        log_probs, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
 from talkavatar.cli import app
 from talkavatar.motion.names import ARKIT_INDEX
@@ -70,7 +71,8 @@ def test_frames_to_segments_splits_short_gaps_and_keeps_pauses():
     assert segs[0].start == 0.0                                        # a short leading gap joins the phone...
     assert segs[0].end == segs[1].start == pytest.approx(8 / FRAME_RATE)  # ...a short inner gap is split
     assert segs[2].end - segs[2].start > 0.4                           # the pause stays a pause
-    assert segs[3].start == pytest.approx((len(units) - 2 - LAG_FRAMES) / FRAME_RATE)   # moved earlier by the lag
+    # 'p' moved earlier by the lag; after a pause a phone starts EDGE_FRAMES before its run
+    assert segs[3].start == pytest.approx((len(units) - 2 - LAG_FRAMES - EDGE_FRAMES) / FRAME_RATE)
     assert segs[3].end < segs[4].end == pytest.approx(len(units) / FRAME_RATE)
 
 
