@@ -18,7 +18,8 @@ Measures, per language and system (``--language`` value, with or without transcr
   phone's viseme shape;
 - auto's choice: how often ``auto`` picked the English path.
 
-Usage:  python benchmarks/drive_audio_languages.py [--split test|dev] [--sets espeak,real,english] [--json]
+Usage:  python benchmarks/drive_audio_languages.py [--split test|dev] [--sets espeak,real,english]
+        [--systems auto,en,any,transcript] [--languages en-us,de,...] [--json]
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def run_clip(tallies: dict, cell_name: str, language: str, wav: Path, text: str,
         cell.add(result, reference)
 
 
-def espeak_set(tallies: dict, split: str, systems: list[str]) -> None:
+def espeak_set(tallies: dict, split: str, systems: list[str], only: list[str] | None = None) -> None:
     import soundfile as sf
 
     from benchmarks.espeak import synthesize
@@ -123,6 +124,8 @@ def espeak_set(tallies: dict, split: str, systems: list[str]) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for language, sets in SENTENCES.items():
+            if only and language not in only:
+                continue
             for k, text in enumerate(sets[split]):
                 audio, rate, phones = synthesize(text, language, ipa=True)
                 pad = np.zeros(int(0.4 * rate), np.int16)          # room for closed-mouth silence at both ends
@@ -157,13 +160,14 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=("dev", "test"))
     parser.add_argument("--sets", default="espeak,real,english")
     parser.add_argument("--systems", default="auto,en,any,transcript")
+    parser.add_argument("--languages", help="comma-separated eSpeak languages of the espeak set (default: all)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     systems = args.systems.split(",")
     tallies: dict = {}
     sets = args.sets.split(",")
     if "espeak" in sets:
-        espeak_set(tallies, args.split, systems)
+        espeak_set(tallies, args.split, systems, args.languages.split(",") if args.languages else None)
     if "real" in sets:
         real_set(tallies, systems)
     if "english" in sets:

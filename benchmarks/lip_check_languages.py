@@ -63,7 +63,7 @@ def prepare(out: Path) -> None:
     (out / "prepared.json").write_text(json.dumps(record, indent=1))
 
 
-def check(out: Path, size: int) -> None:
+def check(out: Path, size: int, only: list[str] | None = None) -> None:
     import torch
 
     from benchmarks.eval_clip import head_camera, upper_body
@@ -75,6 +75,8 @@ def check(out: Path, size: int) -> None:
 
     torch.set_num_threads(2)
     prepared = json.loads((out / "prepared.json").read_text())
+    if only:
+        prepared = {k: v for k, v in prepared.items() if k in only}
     avatar = shaded_avatar(anny_rig(), 128)
     head = upper_body(avatar)
     w2c, K = head_camera(avatar.rig, size)
@@ -89,7 +91,7 @@ def check(out: Path, size: int) -> None:
         rows[name] = {**info, **{k: lip[k] for k in ("correlation", "best_correlation", "best_lag_ms",
                                                       "frames_with_face")}}
         print(name, rows[name], flush=True)
-    (out / "lip_check.json").write_text(json.dumps(rows, indent=1, default=float))
+    (out / f"lip_check{'-' + '-'.join(only) if only else ''}.json").write_text(json.dumps(rows, indent=1, default=float))
     print("\n| speech | path (auto) | r at 0 ms | best r (lag) | frames with a face |\n|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['recogniser']} ({r['language']}) | {r['correlation']:.3f} | "
@@ -101,11 +103,12 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--prepare", action="store_true", help="make the speech and motions (CPU machine)")
     parser.add_argument("--size", type=int, default=160, help="head close-up size in pixels")
+    parser.add_argument("--only", help="comma-separated clip names (e.g. espeak-de,real-cs); default all")
     args = parser.parse_args()
     if args.prepare:
         prepare(args.out)
     else:
-        check(args.out, args.size)
+        check(args.out, args.size, args.only.split(",") if args.only else None)
 
 
 if __name__ == "__main__":
