@@ -93,8 +93,9 @@ def run_drive_audio(audio: Path, output: Path | None, config: DriveAudioConfig, 
     with ctx.timed("write"):
         (save_arkit_csv if config.format == "arkit-csv" else save_motion)(out, made.motion)
     result = DriveAudioResult(out, config.format, made.motion.frames, config.fps, made.seconds, made.lip_sync,
-                              made.language, made.recogniser, len(made.phones), len(made.accents), tuple(p.clip.name for p in made.gestures),
-                              dict(ctx.timings), ctx.seconds, tuple(made.warnings))
+                              made.language, made.recogniser, len(made.phones), len(made.accents),
+                              tuple(p.clip.name for p in made.gestures), dict(ctx.timings), ctx.seconds,
+                              tuple(made.warnings))
     ctx.log(f"{result.seconds:.1f} s of audio -> {result.frames} frames in {result.total_seconds:.2f} s "
             f"({result.realtime_factor}x real time), {len(made.gestures)} gestures; phones from {made.recogniser} "
             f"({made.lip_sync}, language {made.language})")
