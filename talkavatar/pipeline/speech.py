@@ -42,8 +42,8 @@ def speech_performance(audio: Path, fps: float, drive: DriveAudioConfig | None, 
     """drive-audio on ``audio`` at ``fps`` (``drive``'s settings), as a :class:`Performance` with the sound."""
     drive = drive or DriveAudioConfig()
     with ctx.timed("drive_audio"):
-        made = drive_audio(audio, transcript=transcript, fps=fps, seed=drive.seed, style=drive.style,
-                           gestures=drive.gestures)
+        made = drive_audio(audio, transcript=transcript, language=drive.language, fps=fps, seed=drive.seed,
+                           style=drive.style, gestures=drive.gestures)
     for message in made.warnings:
         ctx.warn(message)
     ctx.log(f"drive-audio: {made.seconds:.1f} s of speech -> {made.motion.frames} frames "
