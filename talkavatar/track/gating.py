@@ -10,7 +10,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
   and within reach of its shoulder, a plausible size, mostly on the person mask; a hand over the face whose arm is
   not seen is rejected (its side is a guess);
 - face: the Face Mesh nose within half a face size (width or length) of the body's nose, its width within 0.6-1.8 x the ear
-  distance; face points under a trusted hand are down-weighted to 0.2 (they are guessed through the hand).
+  distance; face points under a hand (of a plausible size, trusted or not) are down-weighted to 0.2 (they are
+  guessed through the hand).
 
 :func:`gate` returns the weight multipliers per group and what it rejected (for ``--json`` and the overlay).
 """
@@ -23,7 +24,7 @@ SHOULDER, ELBOW, WRIST = {"left": 11, "right": 12}, {"left": 13, "right": 14}, {
 HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
 SEEN = 0.5
 OCCLUDED_WEIGHT = 0.2
-"""Weight of face points that lie under a trusted hand."""
+"""Weight of face points that lie under a hand."""
 LIMITS = {"upper_arm": 0.27, "reach": 0.5, "hand_points": 0.12, "off_mask": 0.06, "hand_wrist": 0.1,
           "hand_wrist_unsure": 0.2, "hand_size": (0.015, 0.12)}
 """Gates in units of the person's height (see the module docstring)."""
@@ -173,13 +174,18 @@ def _gate_face(g: _Gate, size) -> None:
     elif _seen(det, 7, size) and _seen(det, 8, size) and \
             not 0.6 <= width / max(np.linalg.norm(p[7] - p[8]), 1.0) <= 1.8:
         g.reject("face", every, "face mesh of another size than the head")
-    for side in ("left", "right"):
-        group = f"{side}_hand"
-        if getattr(det, f"{group}_present") and g.weights[group].max() > 0:
-            hand = getattr(det, group)[:, :2]
-            lo, hi = hand.min(0), hand.max(0)
-            under = ((face >= lo) & (face <= hi)).all(1)
-            g.weights["face"][under] = np.minimum(g.weights["face"][under], OCCLUDED_WEIGHT)
+    for hand in _real_hands(det, body_height(det, size)):
+        lo, hi = hand.min(0), hand.max(0)
+        under = ((face >= lo) & (face <= hi)).all(1)
+        g.weights["face"][under] = np.minimum(g.weights["face"][under], OCCLUDED_WEIGHT)
+
+
+def _real_hands(det, height: float) -> list[np.ndarray]:
+    """[21, 2] points of every detected hand of a plausible size, trusted or not: a hand the fit must not follow
+    (its side a guess) still hides what is behind it."""
+    lo, hi = LIMITS["hand_size"]
+    hands = [getattr(det, f"{side}_hand")[:, :2] for side in ("left", "right") if getattr(det, f"{side}_hand_present")]
+    return [h for h in hands if lo <= np.linalg.norm(h[0] - h[9]) / height <= hi]
 
 
 def gate(det) -> tuple[dict[str, np.ndarray], list[dict]]:
