@@ -67,12 +67,14 @@ def test_a_hand_far_from_its_wrist_and_a_wrist_beyond_reach_are_rejected():
     assert weights["body"][[16, 18, 20, 22]].max() == 0 and weights["body"][[11, 12, 13, 14, 15]].min() == 1
 
 
-def test_a_limb_point_off_the_silhouette_is_rejected_and_a_hand_over_the_face_down_weights_it():
+def test_limb_points_off_the_silhouette_are_rejected_and_a_hand_over_the_face_down_weights_it():
     det = _figure()
     det.body[15, :2] = (390, 330)  # left wrist out on the background, within reach
     det.left_hand = _hand((388, 330))
+    det.body[25, :2] = (380, 470)  # left knee on the background: the ankle and foot below it go too
     weights, rejected = gate(det)
     assert weights["body"][15] == 0 and any(r["reason"] == "off the person's silhouette" for r in rejected)
+    assert weights["body"][[25, 27, 29, 31]].max() == 0 and weights["body"][[23, 26, 28]].min() == 1
     det = _figure()
     det.face_present = True
     det.face[:, :2] = np.random.default_rng(0).uniform((170, 70), (230, 130), (478, 2))

@@ -6,6 +6,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
 
 - arms: an elbow within 0.27 H of its shoulder, a wrist within 0.5 H (arm's reach), the body's hand points within
   0.12 H of their wrist; elbows, wrists and hand points farther than 0.06 H outside the person mask are rejected;
+- legs: a knee within 0.35 H of its hip, an ankle within 0.35 H of its knee; knees, ankles and feet farther than
+  0.06 H outside the person mask are rejected (with the points below them);
 - hands (21 points): the hand's wrist within 0.1 H of its body wrist (0.2 H where MediaPipe is unsure of that wrist)
   and within reach of its shoulder, a plausible size, mostly on the person mask; a hand over the face whose arm is
   not seen is rejected (its side is a guess);
@@ -22,10 +24,11 @@ import numpy as np
 
 SHOULDER, ELBOW, WRIST = {"left": 11, "right": 12}, {"left": 13, "right": 14}, {"left": 15, "right": 16}
 HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
+LEG = {"left": [23, 25, 27, 29, 31], "right": [24, 26, 28, 30, 32]}
 SEEN = 0.5
 OCCLUDED_WEIGHT = 0.2
 """Weight of face points that lie under a hand."""
-LIMITS = {"upper_arm": 0.27, "reach": 0.5, "hand_points": 0.12, "off_mask": 0.06, "hand_wrist": 0.1,
+LIMITS = {"upper_arm": 0.27, "reach": 0.5, "thigh": 0.35, "shin": 0.35, "hand_points": 0.12, "off_mask": 0.06, "hand_wrist": 0.1,
           "hand_wrist_unsure": 0.2, "hand_size": (0.015, 0.12)}
 """Gates in units of the person's height (see the module docstring)."""
 HEIGHT_RATIOS = {"shoulders": 0.22, "torso": 0.30, "ears": 0.09, "face": 0.11}
@@ -101,6 +104,22 @@ class _Gate:
 def _entry(group: str, index, point: np.ndarray, reason: str) -> dict:
     return {"group": group, "index": index, "reason": reason, "x": round(float(point[0]), 1),
             "y": round(float(point[1]), 1)}
+
+
+def _gate_leg(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
+    """A knee within a thigh of its hip, an ankle within a shin of its knee, no leg point off the silhouette; a
+    rejected point takes the points below it along."""
+    det, p = g.det, g.det.body[:, :2]
+    chain = LEG[side]  # hip, knee, ankle, heel, foot index
+    for upper, lower, limit in ((chain[0], chain[1], "thigh"), (chain[1], chain[2], "shin")):
+        if _seen(det, upper, size) and _seen(det, lower, size) and \
+                np.linalg.norm(p[lower] - p[upper]) > LIMITS[limit] * height:
+            g.reject("body", list(chain[chain.index(lower):]), f"farther from the {'hip' if limit == 'thigh' else 'knee'}"
+                     f" than a {limit}")
+    below = np.array(chain[1:])
+    off = _distance_to_mask(dist, p[below]) > LIMITS["off_mask"] * height
+    for i in below[off]:
+        g.reject("body", list(chain[chain.index(int(i)):]), "off the person's silhouette")
 
 
 def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
@@ -201,6 +220,7 @@ def gate(det) -> tuple[dict[str, np.ndarray], list[dict]]:
     dist = _off_mask(mask)
     for side in ("left", "right"):
         _gate_arm(g, side, height, dist, size)
+        _gate_leg(g, side, height, dist, size)
         _gate_hand(g, side, height, dist, size)
     _gate_face(g, size)
     return g.weights, g.rejected
