@@ -5,7 +5,8 @@ the mouth labelled as the far hand). Every rule compares a point with the rest o
 person's height H estimated from the points themselves (:func:`body_height`):
 
 - arms: an elbow within 0.27 H of its shoulder, a wrist within 0.5 H (arm's reach), the body's hand points within
-  0.12 H of their wrist; elbows, wrists and hand points farther than 0.06 H outside the person mask are rejected;
+  0.12 H of their wrist, and not over the face while their wrist is unseen; elbows, wrists and hand points farther
+  than 0.06 H outside the person mask are rejected;
 - legs: a knee within 0.35 H of its hip, an ankle within 0.35 H of its knee; knees, ankles and feet farther than
   0.06 H outside the person mask are rejected (with the points below them);
 - hands (21 points): the hand's wrist within 0.1 H of its body wrist (0.2 H where MediaPipe is unsure of that wrist)
@@ -132,6 +133,10 @@ def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
             g.reject("body", [w] + hp, "wrist beyond arm's reach of its shoulder")
     far = np.linalg.norm(p[hp] - p[w], axis=1) > LIMITS["hand_points"] * height
     g.reject("body", np.array(hp)[far], "hand point far from its wrist")
+    face = _face_box(det)
+    if face is not None and not _seen(det, w, size):
+        over = [i for i in hp if face[0] <= p[i, 0] <= face[2] and face[1] <= p[i, 1] <= face[3]]
+        g.reject("body", over, "hand point over the face with its wrist unseen (which hand it is is a guess)")
     limb = np.array([e, w] + hp)
     off = _distance_to_mask(dist, p[limb]) > LIMITS["off_mask"] * height
     for i in limb[off]:
@@ -177,7 +182,9 @@ def _gate_hand(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> No
     elif (_distance_to_mask(dist, hand) > LIMITS["off_mask"] * height).mean() > 0.5:
         g.reject(group, every, "hand off the person's silhouette")
     elif not sure and face is not None and _overlap(box, face) > 0.3:
-        g.reject(group, every, "hand over the face with its arm unseen (which hand it is is a guess)")
+        reason = "hand over the face with its arm unseen (which hand it is is a guess)"
+        g.reject(group, every, reason)
+        g.reject("body", list(HAND_POINTS[side]), reason)  # the body model's own points of that hand
 
 
 def _gate_face(g: _Gate, size) -> None:
