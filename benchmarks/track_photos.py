@@ -100,7 +100,7 @@ def fitted_points(bundle: Path, marks: dict, body_index: dict, face_index: dict)
     from talkavatar.bundle import Bundle
     from talkavatar.core.body.rig import Rig
     from talkavatar.track.camera import project
-    from talkavatar.track.landmarks import GroupedLandmarks
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
 
     params, _ = Bundle.open(bundle).read_tensors("track/params.safetensors", "talkavatar.track")
     rig = Rig.load(bundle / "track" / "rig.safetensors")

@@ -147,7 +147,7 @@ def test_a_planted_false_hand_does_not_move_the_arm(tmp_path):
     from talkavatar.track.detect import HolisticDetector
     from talkavatar.track.fit_frames import fit_footage
     from talkavatar.track.footage import Footage
-    from talkavatar.track.landmarks import GroupedLandmarks
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
     from talkavatar.track.metrics import person_height
 
     image = skimage_data.astronaut()

@@ -25,7 +25,8 @@ def _opt(name: str, *flags: str):
 
 @report_errors
 def command(
-    input: Annotated[Path, typer.Argument(help="Photo (JPEG/PNG/WebP/BMP/TIFF) or video of one person.",
+    input: Annotated[Path, typer.Argument(help="Photo (JPEG/PNG/WebP/BMP/TIFF) or video of one person, or a bundle "
+                                                               "(tracks its source again).",
                                           show_default=False)],
     bundle: Annotated[Optional[Path], typer.Option(
         "--bundle", "-o", "-b", help="Bundle directory to write. (default: <input stem>.avatar here)",
@@ -52,9 +53,9 @@ def command(
         "stride": stride, "seed": seed, "steps": steps, "model_complexity": model_complexity,
         "detect_size": detect_size, "mask_weight": mask_weight, "smooth_weight": smooth_weight,
         "person": person})
-    from talkavatar.track.stage import run_track
+    from talkavatar import api
 
-    result = run_track(input, bundle, settings, device=device, force=force, log=log, warn=warn)
+    result = api.track(input, bundle, settings, device=device, force=force, log=log, warn=warn)
     out = result.as_dict()
     human = (f"{result.bundle}\n  keypoint error (% of height): "
              + ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} -" for k, v in result.keypoint_error_pct.items())
