@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar import __version__
-from talkavatar.cli import demo, drive_audio, eval, fit, pseudo, render, track
+from talkavatar.cli import demo, drive_audio, eval, export, fit, pseudo, render, track, view
 from talkavatar.cli.common import flags
 from talkavatar.config import NO_WAIT_ENV
 
@@ -26,7 +26,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (track, pseudo, fit, drive_audio, render, eval, demo):
+for module in (track, pseudo, fit, drive_audio, render, export, view, eval, demo):
     app.command(module.NAME, help=module.HELP, epilog=module.EPILOG, no_args_is_help=module.NO_ARGS_IS_HELP)(
         module.command)
 

@@ -39,6 +39,10 @@ FILES = [
     ("NAME.avatar/", "An avatar bundle: bundle.json plus source/, track/, pseudo/ and fit/; see talkavatar-bundle(5)."),
     ("*.motion.safetensors", "A motion file: canonical joint rotations and ARKit blendshape weights per frame; "
                              "see talkavatar-bundle(5)."),
+    ("*.glb", "talkavatar export --format glb: glTF 2.0 binary with the skinned mesh, its texture, the skeleton, the "
+              "52 ARKit blendshapes as morph targets (mesh.extras.targetNames) and the baked animation \"talk\"."),
+    ("PLAYER/", "talkavatar export --format web: a static WebGL2 player (index.html, player.js, avatar.json, "
+                "avatar.bin, poster.png, audio.*); serve it with talkavatar view PLAYER/ or any static file server."),
 ]
 
 

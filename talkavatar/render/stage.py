@@ -29,7 +29,7 @@ from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
 from talkavatar.render.pipeline import encode
-from talkavatar.render.ply import write_ply
+from talkavatar.core.splats.ply import write_ply
 from talkavatar.render.timeline import Timeline
 from talkavatar.render.video import VideoSink, input_pixel_format
 from talkavatar.runner import StageContext, stderr_warn
