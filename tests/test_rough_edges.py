@@ -294,12 +294,14 @@ def _tip_texts(bundle: Path) -> list[tuple[str, str]]:
     import importlib
     import types
 
+    from talkavatar.bundle.store import stage_command  # some modules import it inside the function that raises
+
     texts = []
     for path, line, source in _tip_expressions():
         module = importlib.import_module(".".join(path.relative_to(REPO).with_suffix("").parts))
         where = f"{path.relative_to(REPO)}:{line}"
         names = {"self": types.SimpleNamespace(root=bundle), "bundle": types.SimpleNamespace(root=bundle),
-                 "bundle_path": bundle, "name": "SMPLX_NEUTRAL.npz", "e": types.SimpleNamespace(errno=0), "fmt": "mp4"}
+                 "bundle_path": bundle, "name": "SMPLX_NEUTRAL.npz", "e": types.SimpleNamespace(errno=0), "fmt": "mp4", "stage_command": stage_command}
         for value in ("track", "pseudo", "fit", "drive-audio", "render", "eval"):
             local = {**names, "stage": value, "section": value}
             while True:

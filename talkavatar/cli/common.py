@@ -215,14 +215,12 @@ def _native_stderr_hidden(hide: bool) -> Iterator[None]:
 
 
 def _quiet_third_parties(quiet: bool) -> None:
-    """Progress and third-party log noise follow ``-q``/``-v``: MediaPipe's C++ log (glog/absl, read from the
-    environment when it loads) and Python warnings from torch and friends show only with ``--verbose``."""
+    """Progress follows ``-q``; Python warnings from torch and friends show only with ``--verbose`` (native log
+    lines: :func:`_native_stderr_hidden`)."""
     from talkavatar import progress
 
     progress.settings.enabled = not flags.quiet
     if quiet:
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
 
