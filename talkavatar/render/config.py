@@ -6,22 +6,25 @@ from dataclasses import dataclass
 
 from talkavatar.config import setting
 
-CAMERAS = ("input", "front", "orbit")
+CAMERAS = ("auto", "input", "front", "orbit")
 FORMATS = ("mp4", "webm", "png")
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    width: int = setting(1080, "Output width in pixels (even for mp4/webm).")
-    height: int = setting(1920, "Output height in pixels (even for mp4/webm).")
+    width: int | None = setting(None, "Output width in pixels (even for mp4/webm). (default: auto suits the framing: "
+                                      "1080 wide, square, 4:5 or 9:16; otherwise 1080)")
+    height: int | None = setting(None, "Output height in pixels (even for mp4/webm). (default: auto suits the "
+                                       "framing; otherwise 1920)")
     fps: float | None = setting(None, "Frames per second. (default: the motion's rate; 30 with --audio)")
-    camera: str = setting("front", "Camera: input (the photo's camera from track/), front, or orbit (circles the "
-                                   "body).")
-    yaw: float = setting(0.0, "Camera yaw in degrees about the body's vertical axis (front/orbit; + moves to its "
-                              "left).")
-    pitch: float = setting(0.0, "Camera pitch in degrees (front/orbit; + looks down from above).")
-    distance: float | None = setting(None, "Camera distance from the body's centre in metres (front/orbit). "
-                                           "(default: frames the whole body)")
+    camera: str = setting("auto", "Camera: auto (frames what the photo showed - a portrait as a portrait, a full "
+                                  "body as a full body - and follows the body smoothly), input (the photo's camera "
+                                  "from track/), front (the whole body), or orbit (circles the body).")
+    yaw: float = setting(0.0, "Camera yaw in degrees about the body's vertical axis (auto/front/orbit; + moves to "
+                              "its left).")
+    pitch: float = setting(0.0, "Camera pitch in degrees (auto/front/orbit; + looks down from above).")
+    distance: float | None = setting(None, "Camera distance from the framed centre in metres (auto/front/orbit). "
+                                           "(default: fits the framing)")
     orbit_degrees: float = setting(360.0, "Degrees the orbit camera turns over the whole clip.")
     background: str = setting("white", "Background: a colour (name, #rrggbb or r,g,b in 0..1), an image file, "
                                         "or transparent (png/webm keep alpha).")
@@ -34,11 +37,13 @@ class RenderConfig:
     def __post_init__(self):
         for name in ("width", "height", "batch"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if (value is not None or name == "batch") and (not isinstance(value, int) or isinstance(value, bool)
+                                                           or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if max(self.width, self.height) > 8192:
+        sides = [v for v in (self.width, self.height) if v is not None]
+        if sides and max(sides) > 8192:
             raise ValueError(f"image size {self.width}x{self.height} exceeds 8192 pixels")
-        if self.format in ("mp4", "webm") and (self.width % 2 or self.height % 2):
+        if self.format in ("mp4", "webm") and any(v % 2 for v in sides):
             raise ValueError(f"{self.format} needs an even width and height (yuv420p), got {self.width}x{self.height}")
         if self.fps is not None and not (isinstance(self.fps, (int, float)) and 1.0 <= float(self.fps) <= 240.0):
             raise ValueError(f"fps must be between 1 and 240, got {self.fps!r}")
@@ -56,3 +61,14 @@ class RenderConfig:
             raise ValueError(f"duration must be positive, got {self.duration!r}")
         if not self.background.strip():
             raise ValueError("background must not be empty")
+
+    def size(self, suggested: tuple[int, int] = (1080, 1920)) -> tuple[int, int]:
+        """(width, height): the given ones, the missing ones from ``suggested`` (the framing's size, scaled to keep
+        its aspect when only one side is given; even)."""
+        if self.width is not None and self.height is not None:
+            return self.width, self.height
+        if self.width is None and self.height is None:
+            return suggested
+        if self.width is not None:
+            return self.width, max(2, 2 * round(self.width * suggested[1] / suggested[0] / 2))
+        return max(2, 2 * round(self.height * suggested[0] / suggested[1] / 2)), self.height

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 from talkavatar.bundle import Bundle
@@ -103,6 +104,47 @@ def input_camera_path(bundle: Bundle, avatar: Avatar, width: int, height: int, f
     world_to_camera = torch.from_numpy(tensors["world_to_camera"][0].copy()).double() @ body_to_world
     return CameraPath.from_input(world_to_camera, torch.from_numpy(tensors["intrinsics"][0].copy()), size,
                                  width=width, height=height, frames=frames)
+
+
+def tracked_view(bundle: Bundle, avatar: Avatar):
+    """(joint_rotations [1, 55, 3], root_translation [1, 3], arkit_weights [1, 52], Cameras) of the photo as
+    ``track`` fitted it (its first tracked frame), or None when the bundle has no ``track/``."""
+    from talkavatar.core.cameras import Cameras
+
+    if TRACK_PARAMS not in (bundle.record("track") or {}).get("outputs", {}):
+        return None
+    t, _ = bundle.read_tensors(TRACK_PARAMS, "talkavatar.track")
+    i = int(np.flatnonzero(t["tracked"])[0]) if "tracked" in t and t["tracked"].any() else 0
+    w, h = (int(v) for v in t["image_size"])
+    camera = Cameras(torch.from_numpy(t["world_to_camera"][i:i + 1].copy()),
+                     torch.from_numpy(t["intrinsics"][i:i + 1].copy()), w, h)
+    return tuple(torch.from_numpy(t[k][i:i + 1].copy()) for k in ("joint_rotations", "root_translation",
+                                                                   "arkit_weights")) + (camera,)
+
+
+def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timeline: Timeline,
+                     log: Log) -> CameraPath:
+    """``--camera auto`` (:mod:`talkavatar.render.framing`): what the tracked photo showed, framed over the clip;
+    the whole body when the bundle has no ``track/``."""
+    from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices
+
+    rig = avatar.rig
+    view = tracked_view(bundle, avatar)
+    if view is None:
+        shown = torch.ones(rig.vertices.shape[0], dtype=torch.bool)
+        log("camera auto: no track/ in the bundle, framing the whole body")
+    else:
+        jr, rt, aw, camera = view
+        shown = shown_vertices(rig, jr.to(rig.device), rt.to(rig.device), aw.to(rig.device),
+                               camera.to(rig.device)).cpu()
+    shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)
+    width, height = config.size(frame_size(shot.half_size))
+    distance = config.distance or front_distance(shot.half_size, width, height)
+    box = 2 * shot.half_size
+    log(f"camera auto: frames {box[0]:.2f} x {box[1]:.2f} m of the body ({100 * float(shown.double().mean()):.0f}% "
+        f"of it was in the photo) at {width}x{height}, {distance:.2f} m away")
+    return CameraPath.following(shot.centers, distance, width=width, height=height, yaw=config.yaw,
+                                pitch=config.pitch)
 
 
 def choose_format(config: RenderConfig, output: Path | None) -> str:
@@ -198,12 +240,13 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
         raise UsageError("nothing to render: give --audio FILE or --motion FILE (or --export-ply FILE)",
                          tip="e.g. talkavatar render --audio speech.wav")
     fmt = choose_format(config, output)
-    background = Background.parse(config.background, config.width, config.height)
+    width, height = config.size()  # auto may choose another size once it knows the framing
+    background = Background.parse(config.background, width, height)
     if background.transparent and fmt == "mp4":
         raise UsageError("an mp4 (H.264) has no alpha channel for --background transparent",
                          tip="use --format png (RGBA frames) or --format webm (VP9 with alpha)")
-    if fmt != "png" and (config.width % 2 or config.height % 2):
-        raise UsageError(f"{fmt} needs an even width and height, got {config.width}x{config.height}")
+    if fmt != "png" and (width % 2 or height % 2):
+        raise UsageError(f"{fmt} needs an even width and height, got {width}x{height}")
     dev = resolve_device(device)
     timings: dict[str, float] = {}
     warnings: list[str] = []
@@ -240,14 +283,19 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
         log(f"wrote {ply_path} ({avatar.count} Gaussians)")
     if audio is None and motion is None:
         timings["total"] = time.perf_counter() - started
-        return RenderResult(None, fmt, 0, timeline.fps, config.width, config.height, 0.0, None, ply_path, "",
+        return RenderResult(None, fmt, 0, timeline.fps, width, height, 0.0, None, ply_path, "",
                             str(dev), timings, time.perf_counter() - started, warnings)
 
-    if config.camera == "input":
-        cameras = input_camera_path(bundle, avatar, config.width, config.height, timeline.frames)
+    if config.camera == "auto":
+        cameras = auto_camera_path(bundle, avatar, config, timeline, log)
+        if (cameras.width, cameras.height) != (width, height) and background.kind == "image":
+            background = Background.parse(config.background, cameras.width, cameras.height)
+        width, height = cameras.width, cameras.height
+    elif config.camera == "input":
+        cameras = input_camera_path(bundle, avatar, width, height, timeline.frames)
     else:
         framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
-        cameras = CameraPath.around(config.camera, framing, width=config.width, height=config.height,
+        cameras = CameraPath.around(config.camera, framing, width=width, height=height,
                                     frames=timeline.frames, yaw=config.yaw, pitch=config.pitch,
                                     distance=config.distance, orbit_degrees=config.orbit_degrees)
     if audio_source is not None:
@@ -255,16 +303,16 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     producer = FrameProducer(avatar, timeline, cameras, background,
                              pixel_format=input_pixel_format(fmt, background.transparent), batch=config.batch,
                              device=dev, backend=backend, synchronize=synchronize)
-    log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {config.width}x{config.height}, "
+    log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {width}x{height}, "
         f"{avatar.count} Gaussians on {dev} -> {out_path}")
     t0 = time.perf_counter()
     try:
-        with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
+        with VideoSink(out_path, format=fmt, width=width, height=height, fps=timeline.fps,
                        transparent=background.transparent, audio=track) as sink:
             encode_busy = encode(producer, sink)
             t_frames = time.perf_counter() - t0
     except torch.cuda.OutOfMemoryError:
-        raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {config.width}x{config.height} "
+        raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {width}x{height} "
                           "at once", tip="lower --batch (or the resolution)") from None
     timings["frames_and_encode"] = time.perf_counter() - t0
     timings["encode_tail"] = timings["frames_and_encode"] - t_frames
@@ -274,6 +322,6 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     timings["encode_writer_busy"] = encode_busy
     total = time.perf_counter() - started
     timings["total"] = total
-    return RenderResult(out_path, fmt, sink.frames, timeline.fps, config.width, config.height, timeline.seconds,
+    return RenderResult(out_path, fmt, sink.frames, timeline.fps, width, height, timeline.seconds,
                         None if track is None else track.path, ply_path, producer.timings.backend, str(dev),
                         timings, total, warnings)
