@@ -13,10 +13,11 @@ In order, each step filling only what the previous ones left (confidence decreas
    at a grazing angle, but not from the mask's edge band), drawn towards the colour of the top of the head (the
    seen crown and upper sides: hair, or skin if bald) where the two differ, since the sides at jaw height show
    the cheeks, which the back of the head does not;
-4. hands the photo never shows (one hand behind an object, both out of frame) take the robust mean colour of the
-   seen hand texels (glove or skin), or the face's skin colour if no hand was seen, instead of an inpainted grey;
-5. inpainting in UV space (OpenCV Telea) for everything left, the gutter between charts included,
-   so the result has no unfilled texel.
+4. every texel still unknown is dressed by its body part (:mod:`garments`): torso and arms the seen upper
+   garment, legs the seen lower garment or neutral trousers, feet shoes, neck skin, head the seen hair; hands the
+   photo never shows (one behind an object, both out of frame) the seen hands' colour (glove or skin), else the
+   face's skin; with low-frequency shading and the seen fabric's grain, never an inpainted smear;
+5. inpainting in UV space (OpenCV Telea) for the gutter between charts only, so the result has no unfilled texel.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.mesh import face_mirror, face_normals, hand_vertices, head_vertices, vertex_mirror
+from talkavatar.pseudo.garments import dress, part_colours, read_outfit
+from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
+from talkavatar.pseudo.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
 
@@ -159,18 +162,21 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     source[torch.from_numpy(fill)] = 4
     stats["head_band"] = float(fill.mean())
 
-    # 4. hands never seen: the seen hands' colour (gloves or skin), else the face's skin
-    hand = torch.from_numpy(hand_vertices(rig))[rig.faces[binding.face_index]].all(1).numpy()
+    # 4. everything still unknown by body part and garment (hands: the seen hands' colour, else the skin)
+    parts = texel_parts(rig, binding.face_index, binding.barycentrics)
+    photo = from_photo & (seen_conf > SOURCE_CONFIDENCE)
+    outfit = read_outfit(colours, photo, parts, points, normals)
+    fill_colours = part_colours(outfit, colours, photo, parts)
+    seen_hand = (parts == PART["hand"]) & known & (from_photo | (source == 2).numpy())
+    if seen_hand.sum() >= 5:
+        fill_colours[PART["hand"]] = robust_mean(colours[seen_hand], conf.numpy()[seen_hand])
     known = (conf > 0).numpy()
-    seen_hand = hand & known & (from_photo | (source == 2).numpy())
-    face_skin = seen_head & (seen_conf > 0.8)
-    fill = hand & ~known
-    stats["hands"] = float(fill.mean())
-    if fill.any() and (seen_hand.sum() >= 5 or face_skin.sum() >= 5):
-        pick = seen_hand if seen_hand.sum() >= 5 else face_skin
-        rgb[torch.from_numpy(fill)] = torch.from_numpy(robust_mean(rgb.numpy()[pick], conf.numpy()[pick]))[None]
-        conf[torch.from_numpy(fill)] = 0.2
-        source[torch.from_numpy(fill)] = 5
+    fill = ~known
+    rgb = torch.from_numpy(dress(rgb.numpy(), fill, parts, fill_colours, points, outfit.noise))
+    conf[torch.from_numpy(fill)] = 0.2
+    source[torch.from_numpy(fill)] = 5
+    stats["hands"] = float((fill & (parts == PART["hand"])).mean())
+    stats["dressed"] = float(fill.mean())
 
     # 5. UV inpainting of everything else (and the gutter)
     image = texels_to_image(torch.cat([rgb, (conf > 0).double()[:, None]], 1), binding).numpy()
