@@ -173,14 +173,16 @@ def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
     target = view.camera.centers[0] + centre_ray * depth_shown
     anchor = int(torch.argmin((photo_posed - target).norm(dim=1) + (~shown).float() * 1e3))
     offset = target - photo_posed[anchor]
-    focus = []
+    focus, bodies = [], []
     for start in range(0, n, 32):
         posed = proxy.pose(jr[start:start + 32], rt[start:start + 32], aw[start:start + 32])
         focus.append(posed.vertices[:, anchor] + offset)
+        bodies.append(posed.vertices[:, ::4])  # every 4th vertex: dense enough to keep cameras clear of the body
     focus = torch.cat(focus) if focus else torch.zeros(0, 3)
     yaw, pitch = sample_view_angles(n, config.seed, config.side_views)
     focal = frame_focal(float(view.camera.K[0, 0, 0]), (w, h), config.size)
-    cameras = orbit_cameras(focus, view.camera.centers[0], yaw, pitch, focal, config.size) if n else None
+    cameras = orbit_cameras(focus, view.camera.centers[0], yaw, pitch, focal, config.size,
+                            torch.cat(bodies)) if n else None
     return jr, rt, aw, cameras, poses.sources
 
 
