@@ -85,3 +85,25 @@ def test_a_portraits_never_seen_legs_get_trousers_not_skin(suited):
     assert np.median(delta_e(got[hands], SKIN)) <= 10  # never-seen hands: the face's skin
     luminance = got[legs] @ np.array([0.2126, 0.7152, 0.0722])
     assert luminance.std() > 0.005  # shaded and grained, not a flat sticker
+
+
+def test_hair_covers_the_back_of_the_head_and_the_chin_stays_skin(suited):
+    """Seen from the front: hair on the crown, skin on the face, the jaw's underside only grazed and dark (the
+    shadow under the chin). The back of the head gets the hair; the jaw's underside the skin, not the shadow."""
+    rig, binding, parts, points, normals, colour = suited
+    head = parts == PART["head"]
+    low, high = points[head, 1].min(), points[head, 1].max()
+    height = (points[:, 1] - low) / (high - low)
+    hair_colour = np.array([0.25, 0.16, 0.10])
+    photo = colour.copy()
+    photo[head & (height > 0.75)] = hair_colour
+    underside = head & (height < 0.3) & (normals[:, 1] < -0.35) & (normals[:, 2] > -0.3)
+    photo[underside] = 0.08
+    seen = (normals[:, 2] > 0.3) | underside
+    conf = np.where(underside, 0.2, np.where(seen, np.clip(normals[:, 2], 0, 1), 0.0))
+    rgb = torch.from_numpy(photo * (conf > 0)[:, None])
+    texture, _ = complete_texture(rig, rig.vertices, binding, rgb, torch.from_numpy(conf))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    back_of_head = head & (normals[:, 2] < -0.5) & (height > 0.45)
+    assert np.median(delta_e(got[back_of_head], hair_colour)) <= 12
+    assert np.median(delta_e(got[underside], SKIN)) <= 12
