@@ -117,8 +117,11 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     stats = {"seen": float(t.known.mean()), "jaw_regrazed": float((t.jaw & (t.seen_conf > 0) & ~t.known).mean())}
     stats["mirror"] = _mirror(t, rig, binding)
     stats["front_to_back"] = _front_to_back(t, cell)
-    stats["head_band"] = _head_band(t)
-    stats.update(_dress(t, rig, binding))
+    parts = texel_parts(rig, binding.face_index, binding.barycentrics)
+    photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
+    outfit = read_outfit(t.rgb, photo, parts, t.points, t.normals)
+    stats["head_band"] = _head_band(t, outfit)
+    stats.update(_dress(t, parts, photo, outfit))
     return _inpaint_gutter(t, binding, inpaint_radius), {k: round(v, 4) for k, v in stats.items()}
 
 
@@ -196,9 +199,10 @@ def _front_to_back(t: _Texels, cell: float) -> float:
     return t.set(back, colour, 0.3, 3)
 
 
-def _head_band(t: _Texels) -> float:
+def _head_band(t: _Texels, outfit) -> float:
     """Step 3: head sides -> back of the head, per height band, drawn towards the colour of the top of the head
-    (not the chin and jaw: they are skin, step 4)."""
+    (not the chin and jaw: they are skin, step 4); a skin-coloured band (ears, cheeks seen at a grazing angle)
+    becomes the seen hair, so the back of the head is not a flat skin patch unless the person is bald."""
     points, normals, colours = t.points, t.normals, t.rgb
     seen_head = t.known & t.head & t.photo
     grazing = seen_head & (t.seen_conf > EDGE_CONFIDENCE) & (t.seen_conf < 0.45)
@@ -214,21 +218,24 @@ def _head_band(t: _Texels) -> float:
         top = robust_mean(colours[top_of_head], np.ones(int(top_of_head.sum())))
         agree = np.exp(-((side - top) ** 2).sum(1, keepdims=True) / (2 * 0.12 ** 2))
         side = agree * side + (1 - agree) * top
+    if outfit.hair is not None:
+        skin_like = np.linalg.norm(side - outfit.skin, axis=1) < np.linalg.norm(side - outfit.hair, axis=1)
+        side = np.where(skin_like[:, None], outfit.hair, side)
     return t.set(fill, side, 0.2, 4)
 
 
-def _dress(t: _Texels, rig, binding: Binding) -> dict:
+def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
     """Step 4: everything still unknown by body part and garment (:mod:`garments`); hands the seen hands' colour,
-    else the skin; the chin and jaw the skin (they count as neck)."""
-    parts = texel_parts(rig, binding.face_index, binding.barycentrics)
-    photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
-    outfit = read_outfit(t.rgb, photo, parts, t.points, t.normals)
+    else the skin; the chin and jaw the skin (they count as neck); the unseen lower half of the neck the upper
+    garment (a collar, not a skin blob on the back). ``photo``: [N] texels well seen in the photo."""
     colours = part_colours(outfit, t.rgb, photo, parts)
     seen_hand = (parts == PART["hand"]) & t.known & (t.photo | (t.source == 2))
     if seen_hand.sum() >= 5:
         colours[PART["hand"]] = robust_mean(t.rgb[seen_hand], t.conf[seen_hand])
-    parts = np.where(t.jaw, PART["neck"], parts)
     fill = ~t.known
+    neck = parts == PART["neck"]
+    collar = fill & neck & (t.points[:, 1] < np.median(t.points[neck, 1])) if neck.any() else np.zeros_like(fill)
+    parts = np.where(t.jaw, PART["neck"], np.where(collar, PART["torso"], parts))
     dressed = dress(t.rgb, fill, parts, colours, t.points, outfit.noise)
     t.set(fill, dressed[fill], 0.2, 5)
     return {"hands": float((fill & (parts == PART["hand"])).mean()), "dressed": float(fill.mean())}
