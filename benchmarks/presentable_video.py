@@ -45,6 +45,7 @@ SKIN_POINTS = (50, 280, 151, 199)  # cheeks, forehead, chin
 MAX_LAG_S = 0.1
 VIEW_YAWS = (0.0, 90.0, -90.0, 180.0)
 VIEW_SIZE = (448, 832)
+MAX_SIDE = 1280
 
 
 # ---- preparation (CPU machine, package registries) ----------------------------------------------------------------
@@ -104,6 +105,9 @@ def prepare(dest: Path) -> None:
             white = Image.new("RGB", im.size, (255, 255, 255))
             white.paste(im.convert("RGBA"), mask=im.convert("RGBA").split()[3])
             im = white
+        if max(im.size) > MAX_SIDE:  # keeps the device call's carry small; fit works at 512-1024 px anyway
+            im = im.resize((round(im.width * MAX_SIDE / max(im.size)), round(im.height * MAX_SIDE / max(im.size))),
+                           Image.LANCZOS)
         im.save(dest / f"{name}.png")
         listing.append({"name": name, "file": f"{name}.png", "kind": kind, "source": source, "licence": licence,
                         "split": split, "size": list(im.size), "mode": im.mode})

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.garments import dress, part_colours, read_outfit
+from talkavatar.pseudo.garments import SKIN_DISTANCE, dress, part_colours, read_outfit, skin_like
 from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
 from talkavatar.pseudo.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
@@ -116,10 +116,10 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given)
     stats = {"seen": float(t.known.mean()), "jaw_regrazed": float((t.jaw & (t.seen_conf > 0) & ~t.known).mean())}
     stats["mirror"] = _mirror(t, rig, binding)
-    stats["front_to_back"] = _front_to_back(t, cell)
     parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
     outfit = read_outfit(t.rgb, photo, parts, t.points, t.normals)
+    stats["front_to_back"] = _front_to_back(t, cell, outfit)
     stats["head_band"] = _head_band(t, outfit)
     stats.update(_dress(t, parts, photo, outfit))
     return _inpaint_gutter(t, binding, inpaint_radius), {k: round(v, 4) for k, v in stats.items()}
@@ -155,9 +155,10 @@ def _mirror(t: _Texels, rig, binding: Binding) -> float:
     return t.set(take, m_rgb[take], 0.9 * m_conf[take], 2)
 
 
-def _front_to_back(t: _Texels, cell: float) -> float:
+def _front_to_back(t: _Texels, cell: float, outfit) -> float:
     """Step 2: from the seen front below the head, the mean colour of the seen front surface in coarse (x, y)
-    cells, so the back gets the garment's colours without copies of front details (logos, zips)."""
+    cells, so the back gets the garment's colours without copies of front details (logos, zips). Skin seen in
+    front (a V-neck, an open collar) does not go onto a clothed back: step 4 dresses that."""
     import cv2
 
     points, colours = t.points, t.rgb
@@ -196,6 +197,11 @@ def _front_to_back(t: _Texels, cell: float) -> float:
     corners = [(y0, x0, (1 - ax) * (1 - ay)), (y0, x1, ax * (1 - ay)), (y1, x0, (1 - ax) * ay), (y1, x1, ax * ay)]
     total = sum(w * valid[yy, xx][:, None] for yy, xx, w in corners)
     colour = sum(w * valid[yy, xx][:, None] * mean[yy, xx] for yy, xx, w in corners) / np.maximum(total, 1e-9)
+    if not skin_like(outfit.upper, outfit.skin):
+        to_skin = np.linalg.norm(colour - outfit.skin, axis=1)
+        clothed = (to_skin >= 2 * SKIN_DISTANCE) | (to_skin >= np.linalg.norm(colour - outfit.upper, axis=1))
+        back[np.flatnonzero(back)[~clothed]] = False
+        colour = colour[clothed]
     return t.set(back, colour, 0.3, 3)
 
 
@@ -219,8 +225,8 @@ def _head_band(t: _Texels, outfit) -> float:
         agree = np.exp(-((side - top) ** 2).sum(1, keepdims=True) / (2 * 0.12 ** 2))
         side = agree * side + (1 - agree) * top
     if outfit.hair is not None:
-        skin_like = np.linalg.norm(side - outfit.skin, axis=1) < np.linalg.norm(side - outfit.hair, axis=1)
-        side = np.where(skin_like[:, None], outfit.hair, side)
+        nearer_skin = np.linalg.norm(side - outfit.skin, axis=1) < np.linalg.norm(side - outfit.hair, axis=1)
+        side = np.where(nearer_skin[:, None], outfit.hair, side)
     return t.set(fill, side, 0.2, 4)
 
 

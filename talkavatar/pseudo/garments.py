@@ -57,8 +57,9 @@ def dominant(colours: np.ndarray) -> np.ndarray:
     return centre
 
 
-def _skin_like(colour: np.ndarray, skin: np.ndarray) -> bool:
-    return float(np.linalg.norm(colour - skin)) < SKIN_DISTANCE
+def skin_like(colour: np.ndarray, skin: np.ndarray) -> np.ndarray | bool:
+    """Whether colours [..., 3] are within SKIN_DISTANCE of the skin colour [3]."""
+    return np.linalg.norm(colour - skin, axis=-1) < SKIN_DISTANCE
 
 
 def read_outfit(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, points: np.ndarray,
@@ -88,7 +89,7 @@ def read_outfit(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, points: np
     else:
         grey = np.full(3, upper.mean())
         lower = 0.6 * (0.25 * upper + 0.75 * grey) + 0.4 * CHARCOAL
-        if _skin_like(lower, skin):
+        if skin_like(lower, skin):
             lower = CHARCOAL
     feet = seen & (parts == PART["foot"])
     shoes = dominant(rgb[feet]) if feet.sum() >= MIN_TEXELS else SHOES_DEFAULT
@@ -107,7 +108,7 @@ def part_colours(outfit: Outfit, rgb: np.ndarray, seen: np.ndarray, parts: np.nd
         own = seen & (parts == PART[name])
         well_seen = own.sum() >= max(MIN_TEXELS, SEEN_SHARE * (parts == PART[name]).sum())
         colours[PART[name]] = dominant(rgb[own]) if well_seen and name != "head" else colour
-    if _skin_like(outfit.upper, outfit.skin):  # a bare torso: bare arms
+    if skin_like(outfit.upper, outfit.skin):  # a bare torso: bare arms
         for name in ("upper_arm", "forearm"):
             colours[PART[name]] = outfit.skin
     return colours
