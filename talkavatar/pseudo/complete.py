@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.garments import SKIN_DISTANCE, dress, part_colours, read_outfit, skin_like
+from talkavatar.pseudo.garments import dress, part_colours, read_outfit, skin_like
 from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
 from talkavatar.pseudo.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
@@ -198,8 +198,7 @@ def _front_to_back(t: _Texels, cell: float, outfit) -> float:
     total = sum(w * valid[yy, xx][:, None] for yy, xx, w in corners)
     colour = sum(w * valid[yy, xx][:, None] * mean[yy, xx] for yy, xx, w in corners) / np.maximum(total, 1e-9)
     if not skin_like(outfit.upper, outfit.skin):
-        to_skin = np.linalg.norm(colour - outfit.skin, axis=1)
-        clothed = (to_skin >= 2 * SKIN_DISTANCE) | (to_skin >= np.linalg.norm(colour - outfit.upper, axis=1))
+        clothed = np.linalg.norm(colour - outfit.skin, axis=1) >= 2 * np.linalg.norm(colour - outfit.upper, axis=1)
         back[np.flatnonzero(back)[~clothed]] = False
         colour = colour[clothed]
     return t.set(back, colour, 0.3, 3)

@@ -33,6 +33,7 @@ SEEN_SHARE = 0.15        # a part whose texels the photo saw at least this share
 SKIN_DISTANCE = 0.12     # sRGB distance within which a colour counts as the face's skin
 SHADING = 0.06           # amplitude of the low-frequency shading
 MAX_NOISE = 0.03         # cap of the fine texture noise (sRGB standard deviation)
+GRAIN = 0.6              # the noise's share of the seen fabric's spread (its median deviation from its colour)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def read_outfit(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, points: np
     shoes = dominant(rgb[feet]) if feet.sum() >= MIN_TEXELS else SHOES_DEFAULT
     garment = seen & ~np.isin(parts, [PART["head"], PART["hand"], PART["neck"]])
     spread = float(np.median(np.abs(rgb[garment] - dominant(rgb[garment])).mean(1))) if garment.sum() else 0.0
-    return Outfit(skin, hair, upper, lower, shoes, min(MAX_NOISE, 1.25 * spread))
+    return Outfit(skin, hair, upper, lower, shoes, min(MAX_NOISE, GRAIN * spread))
 
 
 def part_colours(outfit: Outfit, rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray) -> dict[int, np.ndarray]:
