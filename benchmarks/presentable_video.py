@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -134,9 +135,8 @@ def read_video(path: Path) -> tuple[np.ndarray, float]:
 
     probe = subprocess.run([ffmpeg_exe(), "-i", str(path)], capture_output=True, text=True).stderr
     line = next(x for x in probe.splitlines() if "Video:" in x)
-    size = next(t for t in line.replace(",", " ").split() if "x" in t and t.split("x")[0].isdigit())
-    w, h = (int(v) for v in size.split("x")[:2])
-    fps = float(next(t for t in line.split(",") if " fps" in t).split()[0])
+    w, h = (int(v) for v in re.search(r" (\d{2,5})x(\d{2,5})[ ,]", line).groups())
+    fps = float(re.search(r"([\d.]+) fps", line).group(1))
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                          capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3), fps
@@ -293,7 +293,7 @@ def rest_views(avatar, labels: np.ndarray, device) -> tuple[list[np.ndarray], li
 def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
     """The unseen-part figures (module docstring) and the four views (uint8) for the contact sheet."""
     from talkavatar.core.color import linear_to_srgb
-    from talkavatar.pseudo.parts import PART, texel_parts
+    from talkavatar.core.body.parts import PART, texel_parts
 
     seen = seen_gaussians(bundle, avatar, device)
     parts = texel_parts(avatar.rig.to("cpu"), avatar.binding.face_index.cpu(), avatar.binding.barycentrics.cpu())

@@ -10,7 +10,7 @@ import torch
 from talkavatar.core.binding import Binding
 from talkavatar.pseudo.complete import complete_texture
 from talkavatar.pseudo.mesh import face_normals
-from talkavatar.pseudo.parts import PART, bone_part, texel_parts
+from talkavatar.core.body.parts import PART, bone_part, texel_parts
 
 SUIT = np.array([0.22, 0.30, 0.55])
 SKIN = np.array([0.85, 0.63, 0.52])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,3 +79,15 @@ def test_follow_smooths_the_target_and_keeps_gestures_inside():
         low, high = centers - half, centers + half
         inside = ((points >= low[:, None] - 1e-9) & (points <= high[:, None] + 1e-9)).all(-1).all(-1)
         assert float(inside.double().mean()) >= share
+
+
+def test_legs_without_a_visible_knee_were_not_shown():
+    from talkavatar.core.body.parts import PART
+    from talkavatar.render.framing import hidden_parts
+
+    points = np.tile([[100.0, 100.0]], (33, 1))
+    visibility = np.ones(33)
+    assert hidden_parts(points, visibility, 200, 200) == []
+    visibility[[25, 26]] = 0.2  # knees hidden (behind a desk, a helmet)
+    points[[27, 28]] = (100.0, 260.0)  # ankles below the picture
+    assert hidden_parts(points, visibility, 200, 200) == [PART["thigh"], PART["shin"], PART["foot"]]

@@ -34,7 +34,7 @@ import torch
 from talkavatar.core.binding import Binding
 from talkavatar.pseudo.garments import dress, part_colours, read_outfit, skin_like
 from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
-from talkavatar.pseudo.parts import PART, texel_parts
+from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkavatar.pseudo.parts import PART
+from talkavatar.core.body.parts import PART
 
 SKIN_DEFAULT = np.array([0.80, 0.62, 0.52])
 UPPER_DEFAULT = np.array([0.26, 0.29, 0.36])   # a navy-grey top when the photo shows no torso

@@ -36,6 +36,7 @@ from talkavatar.render.video import VideoSink, input_pixel_format
 Log = Callable[[str], None]
 SUFFIXES = {".mp4": "mp4", ".webm": "webm"}
 TRACK_PARAMS = "track/params.safetensors"
+TRACK_DETECTIONS = "track/detections.safetensors"
 DEFAULT_FPS = 30.0
 
 
@@ -126,7 +127,7 @@ def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timel
                      log: Log) -> CameraPath:
     """``--camera auto`` (:mod:`talkavatar.render.framing`): what the tracked photo showed, framed over the clip;
     the whole body when the bundle has no ``track/``."""
-    from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices
+    from talkavatar.render.framing import frame_size, front_distance, hidden_parts, plan_shot, shown_vertices
 
     rig = avatar.rig
     view = tracked_view(bundle, avatar)
@@ -135,8 +136,12 @@ def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timel
         log("camera auto: no track/ in the bundle, framing the whole body")
     else:
         jr, rt, aw, camera = view
+        hidden = []
+        if TRACK_DETECTIONS in (bundle.record("track") or {}).get("outputs", {}):
+            d, _ = bundle.read_tensors(TRACK_DETECTIONS, "talkavatar.detections")
+            hidden = hidden_parts(d["body"][0], d["body_visibility"][0], camera.width, camera.height)
         shown = shown_vertices(rig, jr.to(rig.device), rt.to(rig.device), aw.to(rig.device),
-                               camera.to(rig.device)).cpu()
+                               camera.to(rig.device), hidden).cpu()
     shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)
     width, height = config.size(frame_size(shot.half_size))
     distance = config.distance or front_distance(shot.half_size, width, height)

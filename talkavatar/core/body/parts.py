@@ -1,4 +1,5 @@
-"""Body parts of the rig's surface, from its skinning: each vertex belongs to the part of its strongest bone.
+"""Body parts of a rig's surface, from its skinning: each vertex belongs to the part of its strongest bone (used by
+pseudo's completion, render's framing and the benchmarks).
 
 Parts (:data:`PARTS`): head (head, eyes, jaw), neck, torso (spine, pelvis, clavicles), upper_arm, forearm, hand
 (wrist, metacarpals, fingers), thigh, shin, foot (feet, toes). Bone names of Anny (``upperarm01.L``, ``lowerleg02.R``,
@@ -10,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from talkavatar.pseudo.mesh import strongest_bone_names
 
 PARTS = ("torso", "neck", "head", "upper_arm", "forearm", "hand", "thigh", "shin", "foot")
 PART = {name: i for i, name in enumerate(PARTS)}
@@ -41,6 +41,12 @@ def bone_part(name: str) -> int:
     return PART["torso"]
 
 
+def strongest_bone_names(rig) -> np.ndarray:
+    """[V] the name of each vertex's strongest skinning bone."""
+    bones = rig.skin_indices.cpu().numpy()[np.arange(rig.vertices.shape[0]), rig.skin_weights.cpu().numpy().argmax(1)]
+    return np.array(rig.bone_names)[bones]
+
+
 def vertex_parts(rig) -> np.ndarray:
     """[V] int64: each vertex's part (index into :data:`PARTS`)."""
     lookup = {name: bone_part(name) for name in rig.bone_names}
@@ -50,6 +56,6 @@ def vertex_parts(rig) -> np.ndarray:
 def texel_parts(rig, face_index: torch.Tensor, barycentrics: torch.Tensor) -> np.ndarray:
     """[N] int64: the part of each texel (the part of its triangle's corner nearest to it); ``face_index`` [N],
     ``barycentrics`` [N, 3] of a :class:`~talkavatar.core.binding.Binding`."""
-    corners = rig.faces[face_index].numpy()  # [N, 3]
-    nearest = barycentrics.numpy().argmax(1)
+    corners = rig.faces.cpu()[face_index.cpu()].numpy()  # [N, 3]
+    nearest = barycentrics.cpu().numpy().argmax(1)
     return vertex_parts(rig)[corners[np.arange(len(corners)), nearest]]
