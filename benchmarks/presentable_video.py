@@ -240,7 +240,7 @@ def seen_gaussians(bundle, avatar, device) -> np.ndarray:
     from talkavatar.core.splats import rasterize
     from talkavatar.render.stage import tracked_view
 
-    jr, rt, aw, camera = tracked_view(bundle, avatar)
+    jr, rt, aw, camera, _ = tracked_view(bundle)
     camera = camera.to(device)
     g = avatar.pose(jr.to(device), rt.to(device), aw.to(device))
     out = rasterize(g, camera, background=torch.zeros(3, device=device))
