@@ -42,4 +42,4 @@ def test_demo_makes_a_synced_talking_video(tmp_path):
     frames, _ = read_video(out / "demo.mp4")
     found, face_height, _ = face_track(frames)
     assert found.mean() >= 0.95
-    assert np.nanmedian(face_height) >= 0.15
+    assert np.nanmedian(face_height) >= 0.1  # a half-body photo: the face is ~1/8 of a 4:5 frame
