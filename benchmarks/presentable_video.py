@@ -384,7 +384,8 @@ def contact_sheet(photo: np.ndarray, frames: np.ndarray, views: list[np.ndarray]
     return np.concatenate([fit(photo)] + [fit(f) for f in picks] + [fit(v) for v in views], axis=1)
 
 
-def measure_photo(entry: dict, data: Path, work: Path, preset: str, device: str, sheets: Path) -> dict:
+def measure_photo(entry: dict, data: Path, work: Path, preset: str, device: str, sheets: Path,
+                  render_args: tuple[str, ...] = ()) -> dict:
     import torch
     from PIL import Image
 
@@ -397,7 +398,7 @@ def measure_photo(entry: dict, data: Path, work: Path, preset: str, device: str,
     talkavatar("fit", str(photo_path), "-o", str(bundle_path), "--preset", preset, "--device", device, log=log)
     t_fit = time.perf_counter() - t0
     rendered = talkavatar("render", "-b", str(bundle_path), "--audio", str(data / "speech_a.wav"), "-o", str(video),
-                          "--device", device, log=log)
+                          "--device", device, *render_args, log=log)
     frames, fps = read_video(video)
     found, face_height, gap = face_track(frames)
     r_speech = best_lag_r(gap, rms_envelope(data / "speech_a.wav", fps, len(frames)), fps)
@@ -437,6 +438,8 @@ def main() -> None:
     parser.add_argument("--photos", default=None, help="comma-separated names (default: all)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--sheets", type=Path, default=None, help="contact sheets folder (default: OUT/sheets)")
+    parser.add_argument("--render-args", default="", help="extra render options for CPU smoke runs only, e.g. "
+                                                           "'--width 128 --duration 2' (the figures need none)")
     args = parser.parse_args()
     if args.prepare:
         prepare(args.data)
@@ -450,7 +453,7 @@ def main() -> None:
     for entry in listing:
         try:
             rows.append(measure_photo(entry, args.data, args.out, args.preset, args.device,
-                                      args.sheets or args.out / "sheets"))
+                                      args.sheets or args.out / "sheets", tuple(args.render_args.split())))
         except Exception as e:  # one photo failing must not hide the others' figures
             rows.append({"name": entry["name"], "kind": entry["kind"], "split": entry["split"], "error": str(e)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
