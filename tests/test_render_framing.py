@@ -83,7 +83,7 @@ def test_follow_smooths_the_target_and_keeps_gestures_inside():
 
 def test_legs_without_a_visible_knee_were_not_shown():
     from talkavatar.core.body.parts import PART
-    from talkavatar.render.framing import hidden_parts
+    from talkavatar.core.body.parts import hidden_parts
 
     points = np.tile([[100.0, 100.0]], (33, 1))
     visibility = np.ones(33)

@@ -2,7 +2,7 @@
 
 1. What the photo showed (:func:`shown_vertices`): the rig posed as ``track`` fitted it, seen through the tracked
    camera; a vertex was shown when it projects inside the picture, in front of the camera, and its body part was
-   seen by the detector (:func:`hidden_parts`: legs only with a visible knee, feet only with a visible ankle, so
+   seen by the detector (:func:`~talkavatar.core.body.parts.hidden_parts`: legs only with a visible knee, feet only with a visible ankle, so
    legs that the fit folded into the frame behind an object do not count). A head-and-shoulders portrait shows the
    head, neck and shoulders; a full-body photo shows everything.
 2. Over the clip (:func:`follow`), the shown vertices posed by the motion (sampled frames): the camera's target
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from talkavatar.core.body.parts import PART, vertex_parts
+from talkavatar.core.body.parts import vertex_parts
 from talkavatar.core.cameras import Cameras
 from talkavatar.render.camera_path import FRAMING_MARGIN, FOV_Y_DEGREES, Framing
 
@@ -30,8 +30,6 @@ FRAME_SIZES = ((1080, 1080), (1080, 1350), (1080, 1920))
 MIN_HALF_HEIGHT = 0.2    # metres: a face-only photo still gets the whole head and a little of the shoulders
 MAX_POINTS = 2000        # shown vertices posed per sampled frame
 MAX_SAMPLES = 120        # sampled frames of the clip
-VISIBLE = 0.5            # MediaPipe landmark visibility above which a landmark counts as seen
-PART_LANDMARKS = {"thigh": (25, 26), "shin": (25, 26), "foot": (27, 28)}  # knees, ankles (MediaPipe body points)
 
 
 @dataclass(frozen=True)
@@ -47,19 +45,11 @@ class Shot:
         return Framing(self.centers[0], self.half_size)
 
 
-def hidden_parts(landmarks: np.ndarray, visibility: np.ndarray, width: int, height: int) -> list[int]:
-    """Parts (:data:`~talkavatar.core.body.parts.PARTS` indices) the photo did not show: those whose MediaPipe body
-    landmarks (``landmarks`` [33, >=2] pixels, ``visibility`` [33]) are all invisible or outside the picture."""
-    inside = (landmarks[:, 0] >= 0) & (landmarks[:, 0] < width) & (landmarks[:, 1] >= 0) & (landmarks[:, 1] < height)
-    seen = inside & (visibility >= VISIBLE)
-    return [PART[name] for name, points in PART_LANDMARKS.items() if not seen[list(points)].any()]
-
-
 def shown_vertices(rig, joint_rotations: Tensor, root_translation: Tensor, arkit_weights: Tensor,
                    camera: Cameras, hidden: list[int] = ()) -> Tensor:
     """[V] bool: the rig's vertices inside the picture of ``camera`` (one camera) when posed by the tracked
     ``joint_rotations`` [1, 55, 3], ``root_translation`` [1, 3], ``arkit_weights`` [1, 52], except those of the
-    ``hidden`` parts (:func:`hidden_parts`)."""
+    ``hidden`` parts (:func:`~talkavatar.core.body.parts.hidden_parts`)."""
     posed = rig.pose(joint_rotations.to(rig.dtype), root_translation.to(rig.dtype), arkit_weights.to(rig.dtype))
     pixels, depth = camera.to(dtype=rig.dtype).project(posed.vertices[0])
     px, d = pixels[0], depth[0]

@@ -96,9 +96,9 @@ def input_camera_path(bundle: Bundle, avatar: Avatar, width: int, height: int, f
 def tracked_view(bundle: Bundle):
     """(joint_rotations [1, 55, 3], root_translation [1, 3], arkit_weights [1, 52], Cameras, hidden parts) of the
     photo as ``track`` fitted it (its photo frame), or None when the bundle has no ``track/``. Hidden parts: those
-    the detector did not see (:func:`~talkavatar.render.framing.hidden_parts`)."""
+    the detector did not see (:func:`~talkavatar.core.body.parts.hidden_parts`)."""
     from talkavatar.core.cameras import Cameras
-    from talkavatar.render.framing import hidden_parts
+    from talkavatar.core.body.parts import hidden_parts
 
     if not artifacts.has_output(bundle, artifacts.TRACK_PARAMS):
         return None

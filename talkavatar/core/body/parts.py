@@ -25,7 +25,9 @@ BONE_PREFIXES = (
     ("shin", ("lowerleg", "knee")),
     ("foot", ("foot", "toe", "ankle")),
 )
-TORSO_BONES = ("shoulder01",)  # Anny's shoulder01 sits on the torso (SMPL-X's left_shoulder is the upper arm)
+TORSO_BONES = ("shoulder01",)
+VISIBLE = 0.5  # MediaPipe landmark visibility above which a landmark counts as seen
+PART_LANDMARKS = {"thigh": (25, 26), "shin": (25, 26), "foot": (27, 28)}  # knees, ankles (MediaPipe body points)  # Anny's shoulder01 sits on the torso (SMPL-X's left_shoulder is the upper arm)
 
 
 def bone_part(name: str) -> int:
@@ -59,3 +61,11 @@ def texel_parts(rig, face_index: torch.Tensor, barycentrics: torch.Tensor) -> np
     corners = rig.faces.cpu()[face_index.cpu()].numpy()  # [N, 3]
     nearest = barycentrics.cpu().numpy().argmax(1)
     return vertex_parts(rig)[corners[np.arange(len(corners)), nearest]]
+
+
+def hidden_parts(landmarks: np.ndarray, visibility: np.ndarray, width: int, height: int) -> list[int]:
+    """Parts (:data:`~talkavatar.core.body.parts.PARTS` indices) the photo did not show: those whose MediaPipe body
+    landmarks (``landmarks`` [33, >=2] pixels, ``visibility`` [33]) are all invisible or outside the picture."""
+    inside = (landmarks[:, 0] >= 0) & (landmarks[:, 0] < width) & (landmarks[:, 1] >= 0) & (landmarks[:, 1] < height)
+    seen = inside & (visibility >= VISIBLE)
+    return [PART[name] for name, points in PART_LANDMARKS.items() if not seen[list(points)].any()]
