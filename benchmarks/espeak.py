@@ -36,8 +36,10 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 _PHONEME_EVENT, _LIST_END = 7, 0
 
 
-def synthesize(text: str, voice: str = "en-us") -> tuple[np.ndarray, int, list[tuple[str, float, float]]]:
-    """``(int16 audio [n], rate, [(phoneme, start_s, end_s), ...])`` for ``text``."""
+def synthesize(text: str, voice: str = "en-us",
+               ipa: bool = False) -> tuple[np.ndarray, int, list[tuple[str, float, float]]]:
+    """``(int16 audio [n], rate, [(phoneme, start_s, end_s), ...])`` for ``text``; phonemes in eSpeak's own
+    mnemonics, or in IPA with ``ipa`` (truncated to 8 bytes of UTF-8 by the event structure)."""
     name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
     lib = ctypes.CDLL(name)
     chunks: list[np.ndarray] = []
@@ -54,7 +56,7 @@ def synthesize(text: str, voice: str = "en-us") -> tuple[np.ndarray, int, list[t
             i += 1
         return 0
 
-    rate = lib.espeak_Initialize(2, 500, None, 1)      # synchronous, phoneme events on
+    rate = lib.espeak_Initialize(2, 500, None, 3 if ipa else 1)      # synchronous, phoneme events (IPA) on
     lib.espeak_SetSynthCallback(callback)
     lib.espeak_SetVoiceByName(voice.encode())
     data = text.encode()

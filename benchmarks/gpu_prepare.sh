@@ -22,7 +22,7 @@ pyget .device-cache/whl gsplat==1.5.3 jsonschema jsonschema-specifications refer
 pyget .device-cache/render-bench/whl ffmpeg-python==0.2.0 future==1.0.0
 if [ ! -f .device-cache/anny-code.tar.xz ]; then
   tmp=$(mktemp -d); pyget "$tmp" anny==0.6.2 roma==1.8.0
-  (cd "$tmp" && for w in *.whl; do python -m zipfile -e "$w" code; done && rm -rf code/anny/data code/*.dist-info \
+  (cd "$tmp" && for w in *.whl; do python -m zipfile -e "$w" code; done && rm -rf code/anny/data \
     && tar -C code -cJf anny-code.tar.xz .)
   mv "$tmp/anny-code.tar.xz" .device-cache/; rm -rf "$tmp"
 fi

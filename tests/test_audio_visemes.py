@@ -28,7 +28,25 @@ def test_phone_classes():
     assert {phone_class(p) for p in ("AA", "AE", "AH1", "EH")} == {"open"}
     assert {phone_class(p) for p in ("IY", "S", "T", "K", "SH")} == {"spread"}
     assert {phone_class(p) for p in ("SIL", "+NSN+", "+SPN+")} == {"silence"}
-    assert phone_viseme("ah0") == phone_viseme("AH")
+    assert phone_viseme("AH0") == phone_viseme("AH")
+
+
+def test_ipa_phones_map_to_the_same_classes_as_their_arpabet_twins():
+    pairs = {"p": "P", "m": "M", "f": "F", "θ": "TH", "t": "T", "n": "N", "k": "K", "tʃ": "CH", "s": "S", "ɹ": "R",
+             "u": "UW", "w": "W", "oʊ": "OW", "ɑ": "AA", "æ": "AE", "ɛ": "EH", "ʌ": "AH", "i": "IY", "ɪ": "IH",
+             "eɪ": "EY", "j": "Y", "aɪ": "AY", "ʃ": "SH", "ð": "DH", "ŋ": "NG", "ɝ": "ER"}
+    for ipa, arpabet in pairs.items():
+        assert phone_viseme(ipa) == phone_viseme(arpabet), ipa
+
+
+def test_ipa_marks_do_not_change_the_viseme():
+    assert {phone_viseme(p) for p in ("p", "pʰ", "p͈", "ˈp", "pʲ")} == {"PP"}
+    assert {phone_viseme(p) for p in ("a", "ˈaː", "a˥˩", "a5", "ã", "ä")} == {"aa"}
+    assert phone_viseme("t͡ʃ") == phone_viseme("tʃ") == "CH"
+    assert phone_viseme("t̪") == "DD" and phone_viseme("ɡ") == phone_viseme("g") == "kk"
+    assert {phone_viseme(p) for p in ("", "ˈ", "˥", "SIL")} == {"sil"}
+    assert {phone_class(p) for p in ("y", "ø", "ɔ", "ʉ")} == {"rounded"}
+    assert phone_class("ɸ") == phone_class("v") == "labiodental"
 
 
 def test_each_viseme_shape_classifies_as_itself():

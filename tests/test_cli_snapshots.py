@@ -22,7 +22,7 @@ from talkavatar.cli import app
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "cli.json"
 UPDATE = os.environ.get("TALKAVATAR_UPDATE_SNAPSHOTS") == "1"
-COMMANDS = ["track", "pseudo", "fit", "drive-audio", "render", "eval", "demo"]
+COMMANDS = ["track", "pseudo", "fit", "drive-audio", "render", "export", "view", "eval", "demo"]
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -148,6 +148,20 @@ def test_render(work, motion):
         "bad camera": run(work, *small, "--camera", "drone"),
         "odd size": run(work, *small, "--width", "31", "--format", "mp4"),
         "audio and motion": run(work, *small, "--audio", work / "speech.wav"),
+    })
+
+
+def test_export(work, motion):
+    bundle = ["export", "-b", work / "toy.avatar"]
+    check("run export", {
+        "glb json": run(work, *bundle, "-o", work / "a.glb", "--motion", motion, "--json"),
+        "bvh human": run(work, *bundle, "-o", work / "a.bvh", "--motion", motion),
+        "web json": run(work, *bundle, "-o", work / "player", "--width", "32", "--height", "48", "--json"),
+        "bvh without motion": run(work, *bundle, "-o", work / "b.bvh"),
+        "unknown suffix": run(work, *bundle, "-o", work / "a.fbx"),
+        "bad format": run(work, *bundle, "-o", work / "a.glb", "--format", "usdz"),
+        "no bundle": run(work, "export", "-b", work / "none.avatar", "-o", work / "c.glb"),
+        "not a player": run(work, "view", work / "speech.wav", "--port", "0"),
     })
 
 

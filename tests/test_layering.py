@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "talkavatar"
-STAGES = {"track", "pseudo", "fit", "audio", "render", "eval"}
+STAGES = {"track", "pseudo", "fit", "audio", "render", "eval", "export"}
 COMPOSERS = {"pipeline", "api", "cli", "batch", "docs", "__main__", "__init__"}  # may import stages
 # (docs: for the man page; the package root binds the API)
 

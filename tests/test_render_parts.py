@@ -18,7 +18,7 @@ from talkavatar.core.color import linear_to_srgb, srgb_to_linear
 from talkavatar.render.color import parse_color, srgb_to_yuv420p
 from talkavatar.render.frames import FrameBatch, FrameProducer
 from talkavatar.render.pipeline import encode
-from talkavatar.render.ply import PROPERTIES, SH_C0, ply_bytes, write_ply
+from talkavatar.core.splats.ply import PROPERTIES, SH_C0, ply_bytes, write_ply
 from talkavatar.render.timeline import Timeline
 from talkavatar.render.video import VideoSink
 from tests.render_fixtures import toy_avatar

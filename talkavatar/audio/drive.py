@@ -1,9 +1,9 @@
 """The drive-audio stage: speech file in, :class:`~talkavatar.motion.Motion` out.
 
-Pipeline (each step in its own module): decode in blocks (load) -> prosody and phone recognition per block
-(prosody, phone_loop) -> or forced alignment when a transcript is given (phones) -> coarticulated visemes with
-loudness-scaled opening (visemes) -> accents (prosody) -> face and head (face) -> gestures and idle body
-(gestures) -> assembled motion. Everything after decoding is deterministic given ``seed``.
+Pipeline (each step in its own module): decode in blocks (load) -> prosody and phones per block (prosody,
+phone_source: recognition, or forced alignment when a transcript is given; English or any language) ->
+coarticulated visemes with loudness-scaled opening (visemes) -> accents (prosody) -> face and head (face) ->
+gestures and idle body (gestures) -> assembled motion. Everything after decoding is deterministic given ``seed``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from talkavatar.audio.face import face_and_head
 from talkavatar.audio.gestures import STYLES, Placement, gesture_motion
 from talkavatar.audio.load import SAMPLE_RATE, iter_pcm_blocks
 from talkavatar.bundle import sha256_file
-from talkavatar.audio.phone_loop import PhoneRecognizer, recognize_phones
-from talkavatar.audio.phones import PhoneAligner, PhoneSegment, transcript_words
+from talkavatar.audio.phone_source import PhoneSource
+from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.prosody import Accent, ProsodyStream, accents as find_accents, speech_activity
 from talkavatar.audio.resample import box_resample
 from talkavatar.audio.visemes import apply_opening_gain, fill_gaps, mouth_curves, opening_gain
@@ -40,6 +40,8 @@ class DriveResult:
     timings: dict[str, float] = field(default_factory=dict)      # wall seconds per step
     warnings: list[str] = field(default_factory=list)
     cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process per step
+    language: str = "en"                # the language whose path ran ("any": universal recogniser, language unknown)
+    recogniser: str = "pocketsphinx-en-us"   # or "hama-ipa" (language-independent)
 
 
 class _Timer:
@@ -58,25 +60,15 @@ class _Timer:
         return now
 
 
-def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0, seed: int = 0,
-                style: str = "calm", gestures: bool = True) -> DriveResult:
-    """Talking motion for the speech in ``path`` (see the module docstring)."""
+def drive_audio(path: Path, *, transcript: str | None = None, language: str = "auto", fps: float = 30.0,
+                seed: int = 0, style: str = "calm", gestures: bool = True) -> DriveResult:
+    """Talking motion for the speech in ``path`` (see the module docstring); ``language`` as ``--language``."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; expected one of {sorted(STYLES)}")
     timer = _Timer()
     t = time.perf_counter()
-    warnings: list[str] = []
-    words = transcript_words(transcript) if transcript else []
-    aligner = None
-    if words:
-        aligner = PhoneAligner()
-        words, missing = aligner.known_words(words)
-        if missing:
-            warnings.append(f"{len(missing)} transcript word(s) not in the pronouncing dictionary were skipped: "
-                            + ", ".join(sorted(set(missing))[:8]))
-    recognizer = None if words else PhoneRecognizer()
+    source = PhoneSource(language, transcript)
     prosody_stream = ProsodyStream()
-    kept: list[np.ndarray] = []
     samples = 0
     t = timer.add("setup", t)
     blocks = iter_pcm_blocks(path)
@@ -88,28 +80,12 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
         samples += len(block)
         prosody_stream.feed(block)
         t = timer.add("prosody", t)
-        if recognizer is not None:
-            recognizer.feed(block)
-            t = timer.add("phones", t)
-        else:
-            kept.append(block)
+        source.feed(block)
+        t = timer.add("phones", t)
     prosody = prosody_stream.finish()
     t = timer.add("prosody", t)
     seconds = samples / SAMPLE_RATE
-
-    segments: list[PhoneSegment] | None = None
-    lip_sync = "recognition"
-    if recognizer is not None:
-        segments = recognizer.finish()
-    else:
-        pcm = np.concatenate(kept) if kept else np.zeros(0, np.int16)
-        segments = aligner.align(pcm, words)
-        lip_sync = "alignment"
-        if segments is None:
-            warnings.append("the transcript could not be aligned to the audio; recognised phones instead")
-            segments = recognize_phones(pcm)
-            lip_sync = "recognition"
-        del pcm, kept
+    segments = source.finish()
     t = timer.add("phones", t)
 
     activity = speech_activity(prosody)
@@ -138,4 +114,5 @@ def drive_audio(path: Path, *, transcript: str | None = None, fps: float = 30.0,
     audio_ref = {"path": str(path), "sha256": sha256_file(Path(path)), "offset_seconds": 0.0}
     motion = Motion(float(fps), joints, root.astype(np.float32), arkit, audio_ref)
     timer.add("assemble", t)
-    return DriveResult(motion, segments, found, placements, lip_sync, seconds, timer.spent, warnings, timer.cpu)
+    return DriveResult(motion, segments, found, placements, source.lip_sync, seconds, timer.spent, source.warnings,
+                       timer.cpu, source.language, source.recogniser)

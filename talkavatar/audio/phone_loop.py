@@ -11,6 +11,7 @@ scored as matrix products) are decoded with a phone loop weighted by the bundled
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -232,17 +233,21 @@ class PhoneRecognizer:
     """Streaming phone recognition: ``feed`` int16 blocks, then ``finish`` for the segments.
 
     Audio is decoded in blocks of ``block_seconds`` to ``2 * block_seconds`` cut at quiet frames, so memory is
-    bounded by the block, and the result does not depend on how the input was fed.
+    bounded by the block, and the result does not depend on how the input was fed. ``decode(pcm, offset_s)``
+    recognises one block: this module's English phone loop by default, or
+    :func:`talkavatar.audio.universal.decode_block` (IPA, any language).
     """
 
-    def __init__(self, block_seconds: float = BLOCK_SECONDS):
+    def __init__(self, block_seconds: float = BLOCK_SECONDS,
+                 decode: Callable[[np.ndarray, float], list[PhoneSegment]] = decode_block):
+        self.decode = decode
         self.block_samples = int(block_seconds * SAMPLE_RATE)
         self.buffer = np.zeros(0, np.int16)
         self.offset_samples = 0
         self.segments: list[PhoneSegment] = []
 
     def _decode(self, pcm: np.ndarray) -> None:
-        self.segments.extend(decode_block(pcm, self.offset_samples / SAMPLE_RATE))
+        self.segments.extend(self.decode(pcm, self.offset_samples / SAMPLE_RATE))
         self.offset_samples += len(pcm)
 
     def feed(self, pcm: np.ndarray) -> None:

@@ -21,7 +21,8 @@ SUFFIX = {"motion": ".motion.safetensors", "arkit-csv": ".csv"}
 @dataclass(frozen=True)
 class DriveAudioResult:
     """``output`` written (``format``), ``frames`` at ``fps``, ``seconds`` of speech, how the lips were synced
-    (``lip_sync``: alignment or recognition), counts of ``phones`` and ``accents``, the ``gestures`` placed (clip
+    (``lip_sync``: alignment or recognition; ``language``: the language whose path ran, ``any`` when unknown;
+    ``recogniser``: pocketsphinx-en-us or hama-ipa), counts of ``phones`` and ``accents``, the ``gestures`` placed (clip
     names), seconds per step (``timings``), the whole run's ``total_seconds`` and the ``warnings`` given."""
 
     output: Path
@@ -30,6 +31,8 @@ class DriveAudioResult:
     fps: float
     seconds: float
     lip_sync: str
+    language: str
+    recogniser: str
     phones: int
     accents: int
     gestures: tuple[str, ...]
@@ -44,7 +47,8 @@ class DriveAudioResult:
 
     def as_dict(self) -> dict:
         return {"output": str(self.output), "format": self.format, "frames": self.frames, "fps": self.fps,
-                "seconds": round(self.seconds, 3), "lip_sync": self.lip_sync, "phones": self.phones,
+                "seconds": round(self.seconds, 3), "lip_sync": self.lip_sync,
+                "language": self.language, "recogniser": self.recogniser, "phones": self.phones,
                 "accents": self.accents, "gestures": list(self.gestures),
                 "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
                 "total_s": round(self.total_seconds, 4), "realtime_factor": self.realtime_factor,
@@ -79,17 +83,20 @@ def run_drive_audio(audio: Path, output: Path | None, config: DriveAudioConfig, 
     out = Path(output) if output is not None else default_output(audio, config.format)
     if not out.parent.is_dir():
         raise UsageError(f"{out.parent}: no such directory for the output", tip="create it or pick another -o path")
-    ctx.log(f"drive-audio: {audio} ({'alignment with transcript' if transcript else 'phone recognition'})")
-    made = drive_audio(Path(audio), transcript=transcript, fps=config.fps, seed=config.seed, style=config.style,
-                       gestures=config.gestures)
+    ctx.log(f"drive-audio: {audio} ({'alignment with transcript' if transcript else 'phone recognition'}, "
+            f"language {config.language})")
+    made = drive_audio(Path(audio), transcript=transcript, language=config.language, fps=config.fps,
+                       seed=config.seed, style=config.style, gestures=config.gestures)
     for message in made.warnings:
         ctx.warn(message)
     ctx.timings.update(made.timings)
     with ctx.timed("write"):
         (save_arkit_csv if config.format == "arkit-csv" else save_motion)(out, made.motion)
     result = DriveAudioResult(out, config.format, made.motion.frames, config.fps, made.seconds, made.lip_sync,
-                              len(made.phones), len(made.accents), tuple(p.clip.name for p in made.gestures),
-                              dict(ctx.timings), ctx.seconds, tuple(made.warnings))
+                              made.language, made.recogniser, len(made.phones), len(made.accents),
+                              tuple(p.clip.name for p in made.gestures), dict(ctx.timings), ctx.seconds,
+                              tuple(made.warnings))
     ctx.log(f"{result.seconds:.1f} s of audio -> {result.frames} frames in {result.total_seconds:.2f} s "
-            f"({result.realtime_factor}x real time), {len(made.gestures)} gestures")
+            f"({result.realtime_factor}x real time), {len(made.gestures)} gestures; phones from {made.recogniser} "
+            f"({made.lip_sync}, language {made.language})")
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from talkavatar.audio.ipa import ipa_viseme
 from talkavatar.audio.phones import PhoneSegment
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
 
@@ -34,8 +35,14 @@ CLASSES = ("silence", "bilabial", "labiodental", "rounded", "open", "spread")
 
 
 def phone_viseme(phone: str) -> str:
-    """Viseme of an ARPAbet phone (stress digits ignored); silence and noise fillers map to ``sil``."""
-    return PHONE_VISEME.get(phone.rstrip("012").upper(), "sil")
+    """Viseme of a phone: ARPAbet (upper case, stress digits ignored; the English path) or IPA (any language).
+
+    Silence (``SIL``, ``""``) and noise fillers (``+NSN+``) map to ``sil``.
+    """
+    arpabet = phone.rstrip("012")
+    if arpabet.isupper() or not arpabet or arpabet.startswith("+"):
+        return PHONE_VISEME.get(arpabet, "sil")
+    return ipa_viseme(phone)
 
 
 def phone_class(phone: str) -> str:

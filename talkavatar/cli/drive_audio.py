@@ -13,7 +13,9 @@ from talkavatar.config import help_for, resolve
 
 NAME = "drive-audio"
 HELP = "Turn speech into talking motion: lips, face, head, blinks and gestures."
-EPILOG = "Examples:  talkavatar drive-audio speech.wav ; talkavatar drive-audio speech.wav --format arkit-csv -o face.csv"
+EPILOG = ("Examples:  talkavatar drive-audio speech.wav ; "
+          "talkavatar drive-audio speech.wav --format arkit-csv -o face.csv ; "
+          "talkavatar drive-audio rede.ogg --language de --transcript rede.txt")
 NO_ARGS_IS_HELP = False
 CONFIG = DriveAudioConfig
 
@@ -39,11 +41,14 @@ def command(
                                                      show_default=False)] = None,
     format: Annotated[Optional[str], typer.Option("--format", help=help_for(DriveAudioConfig, "format"),
                                                   show_default=False)] = None,
+    language: Annotated[Optional[str], typer.Option("--language", help=help_for(DriveAudioConfig, "language"),
+                                                    show_default=False)] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     cfg = resolve(DriveAudioConfig, NAME, config, {"fps": fps, "seed": seed, "style": style,
-                                                   "gestures": gestures, "format": format})
+                                                   "gestures": gestures, "format": format,
+                                                   "language": language})
     from talkavatar import api
     from talkavatar.audio.stage import transcript_text
 

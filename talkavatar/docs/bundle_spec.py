@@ -13,7 +13,7 @@ from talkavatar.bundle.schemas import json_schema, json_schema_names, tensor_sch
 from talkavatar.bundle.store import CONVENTIONS, FORMAT_VERSION, STAGES, check_manifest, new_manifest
 from talkavatar.docs.roff import escape, literal, section, tagged
 from talkavatar.errors import InvalidInput
-from talkavatar.render.ply import PROPERTIES as PLY_PROPERTIES
+from talkavatar.core.splats.ply import PROPERTIES as PLY_PROPERTIES
 
 EXAMPLE_SHA = "0" * 63 + "1"
 
@@ -161,7 +161,8 @@ def build() -> str:
     for what, doc in invalid_examples():
         p += [escape(f"Invalid: {what}. Readers refuse it with:"), literal(refusal(doc))]
     p += [section("ply export"),
-          escape("`talkavatar render --export-ply FILE` writes the posed avatar as a 3D Gaussian Splatting PLY "
+          escape("`talkavatar export --format ply -o FILE` (alias: `talkavatar render --export-ply FILE`) writes the "
+                 "posed avatar as a 3D Gaussian Splatting PLY "
                  "(binary_little_endian 1.0, one vertex element of N Gaussians, float32 properties in this order: "
                  + " ".join(PLY_PROPERTIES) + "). x y z: centre in metres, bundle world frame; nx ny nz: 0; "
                  "f_dc_0..2: (sRGB colour - 0.5) / 0.28209479, SH degree 0 (no f_rest); opacity: logit "

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from talkavatar.config import setting
 
 CAMERAS = ("auto", "input", "front", "orbit")
 FORMATS = ("mp4", "webm", "png")
+LONG_SIDE = {"gpu": 1920, "cpu": 640}  # default long side, px: the reference rasterizer takes ~9x longer at 1920
+
+
+def _even(pixels: float) -> int:
+    return max(2, 2 * round(pixels / 2))
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    width: int | None = setting(None, "Output width in pixels (even for mp4/webm). (default: auto suits the framing: "
-                                      "1080 wide, square, 4:5 or 9:16; otherwise 1080)")
-    height: int | None = setting(None, "Output height in pixels (even for mp4/webm). (default: auto suits the "
-                                       "framing; otherwise 1920)")
+    width: int | None = setting(None, "Output width in pixels (even for mp4/webm). (default: from the device and "
+                                      "the framing: a long side of 1920 on a GPU, 640 on a CPU; --camera auto picks "
+                                      "square, 4:5 or 9:16 for what the photo showed, input keeps the photo's "
+                                      "aspect, front/orbit 9:16)")
+    height: int | None = setting(None, "Output height in pixels (even for mp4/webm). (default: see --width)")
     fps: float | None = setting(None, "Frames per second. (default: the motion's rate; 30 with --audio)")
     camera: str = setting("auto", "Camera: auto (frames what the photo showed - a portrait as a portrait, a full "
                                   "body as a full body - and follows the body smoothly), input (the photo's camera "
@@ -32,18 +38,33 @@ class RenderConfig:
     duration: float | None = setting(None, "Seconds to render from --start. (default: to the end)")
     format: str | None = setting(None, "Output: mp4 (H.264 + AAC), webm (VP9 + Opus) or png (a folder of frames). "
                                        "(default: from -o's suffix, else mp4)")
-    batch: int = setting(8, "Frames posed and rasterized together (larger is faster on a GPU, uses more memory).")
+    batch: int | None = setting(None, "Frames posed and rasterized together (larger is faster on a GPU, uses more "
+                                      "memory). (default: 8 on a GPU, 2 on a CPU)")
+
+    def sized(self, device_type: str, aspect: float = 9 / 16) -> "RenderConfig":
+        """This config with the size and batch it leaves open chosen for ``device_type``: the long side
+        :data:`LONG_SIDE`, ``aspect`` (width / height) from the framing; one side given keeps ``aspect`` too."""
+        gpu = device_type == "cuda"
+        width, height = self.width, self.height
+        if width is None and height is None:
+            long_side = LONG_SIDE["gpu" if gpu else "cpu"]
+            width, height = (long_side * aspect, long_side) if aspect <= 1 else (long_side, long_side / aspect)
+            width, height = _even(width), _even(height)
+        elif width is None:
+            width = _even(height * aspect)
+        elif height is None:
+            height = _even(width / aspect)
+        return replace(self, width=width, height=height,
+                       batch=self.batch if self.batch is not None else (8 if gpu else 2))
 
     def __post_init__(self):
         for name in ("width", "height", "batch"):
             value = getattr(self, name)
-            if (value is not None or name == "batch") and (not isinstance(value, int) or isinstance(value, bool)
-                                                           or value < 1):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        sides = [v for v in (self.width, self.height) if v is not None]
-        if sides and max(sides) > 8192:
+        if max(self.width or 0, self.height or 0) > 8192:
             raise ValueError(f"image size {self.width}x{self.height} exceeds 8192 pixels")
-        if self.format in ("mp4", "webm") and any(v % 2 for v in sides):
+        if self.format in ("mp4", "webm") and ((self.width or 0) % 2 or (self.height or 0) % 2):
             raise ValueError(f"{self.format} needs an even width and height (yuv420p), got {self.width}x{self.height}")
         if self.fps is not None and not (isinstance(self.fps, (int, float)) and 1.0 <= float(self.fps) <= 240.0):
             raise ValueError(f"fps must be between 1 and 240, got {self.fps!r}")
@@ -61,14 +82,3 @@ class RenderConfig:
             raise ValueError(f"duration must be positive, got {self.duration!r}")
         if not self.background.strip():
             raise ValueError("background must not be empty")
-
-    def size(self, suggested: tuple[int, int] = (1080, 1920)) -> tuple[int, int]:
-        """(width, height): the given ones, the missing ones from ``suggested`` (the framing's size, scaled to keep
-        its aspect when only one side is given; even)."""
-        if self.width is not None and self.height is not None:
-            return self.width, self.height
-        if self.width is None and self.height is None:
-            return suggested
-        if self.width is not None:
-            return self.width, max(2, 2 * round(self.width * suggested[1] / suggested[0] / 2))
-        return max(2, 2 * round(self.height * suggested[0] / suggested[1] / 2)), self.height

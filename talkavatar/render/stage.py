@@ -9,7 +9,7 @@ audio muxed in sync (:mod:`talkavatar.render.audio_track`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,9 +17,11 @@ import numpy as np
 import torch
 
 from talkavatar.bundle import Bundle, artifacts
+from talkavatar.bundle.atomic import probe_writable
 from talkavatar.core.avatar import Avatar, read_avatar
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.motion.file import Motion
+from talkavatar.progress import progress
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
@@ -27,7 +29,7 @@ from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
 from talkavatar.render.pipeline import encode
-from talkavatar.render.ply import write_ply
+from talkavatar.core.splats.ply import write_ply
 from talkavatar.render.timeline import Timeline
 from talkavatar.render.video import VideoSink, input_pixel_format
 from talkavatar.runner import StageContext, stderr_warn
@@ -112,10 +114,11 @@ def tracked_view(bundle: Bundle):
     return tuple(torch.from_numpy(a.copy()) for a in params.poses(slice(t, t + 1))) + (camera, hidden)
 
 
-def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timeline: Timeline,
+def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timeline: Timeline, device,
                      log: Log) -> CameraPath:
     """``--camera auto`` (:mod:`talkavatar.render.framing`): what the tracked photo showed, framed over the clip;
-    the whole body when the bundle has no ``track/``."""
+    the whole body when the bundle has no ``track/``. ``config``: as asked (sides left open take the framing's
+    aspect, at the device's default long side)."""
     from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices
 
     rig = avatar.rig
@@ -128,7 +131,9 @@ def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timel
         shown = shown_vertices(rig, jr.to(rig.device), rt.to(rig.device), aw.to(rig.device),
                                camera.to(rig.device), hidden).cpu()
     shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)
-    width, height = config.size(frame_size(shot.half_size))
+    aspect = frame_size(shot.half_size)
+    sized = config.sized(torch.device(device).type, aspect[0] / aspect[1])
+    width, height = sized.width, sized.height
     distance = config.distance or front_distance(shot.half_size, width, height)
     box = 2 * shot.half_size
     log(f"camera auto: frames {box[0]:.2f} x {box[1]:.2f} m of the body ({100 * float(shown.double().mean()):.0f}% "
@@ -170,17 +175,38 @@ def default_output(source: Path | None, format: str) -> Path:
     return Path.cwd() / (f"{stem}-frames" if format == "png" else f"{stem}.{format}")
 
 
-def check_writable(path: Path) -> None:
-    """Create ``path``'s directory if missing and make sure a file can be written there (exit 1 if not)."""
-    import tempfile
+def check_output(path: Path, fmt: str) -> None:
+    """Before any work, make sure ``path`` can be written as ``fmt`` (else exit 3, one line): a video must not name
+    a folder, a PNG sequence (a folder) not a file, and the place must be writable."""
+    if fmt == "png" and path.exists() and not path.is_dir():
+        raise InvalidInput(f"{path} is a file; --format png writes a folder of frames",
+                           tip="choose another -o path, or -o NAME.mp4 for a video")
+    if fmt != "png" and path.is_dir():
+        raise InvalidInput(f"{path} is a folder, not a {fmt} file", tip=f"name a file: -o {path / ('talk.' + fmt)}")
+    probe_writable(path.parent)
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as e:
-        raise StageFailed(f"cannot write {path} ({e.strerror or e})",
-                          tip="choose an output path in a writable directory (-o)") from None
+
+def sized_for(config: RenderConfig, bundle: Bundle, device: torch.device, log: Log) -> RenderConfig:
+    """``config`` with the size and batch it leaves open chosen for ``device`` and the framing (the photo's aspect
+    for ``--camera input``, else portrait 9:16); says what it chose."""
+    if None not in (config.width, config.height, config.batch):
+        return config
+    aspect = 9 / 16
+    if config.camera == "input" and bundle.record("track") is not None:
+        width, height = artifacts.read_track_params(bundle).image_size
+        aspect = width / height
+    sized = config.sized(device.type, aspect)
+    if config.camera != "auto":  # auto says its size once it knows the framing
+        log(f"render: {sized.width}x{sized.height}, batch {sized.batch} for {device.type}"
+            + ("" if device.type == "cuda" else " (a GPU renders 1080x1920; choose with --width/--height)"))
+    return sized
+
+
+def _reported(batches, shown):
+    """The frame batches, telling ``shown`` (a progress reporter) how many frames are done."""
+    for batch in batches:
+        yield batch
+        shown.update(batch.first + batch.pixels.shape[0])
 
 
 def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, float] | None:
@@ -241,20 +267,21 @@ def run_render(bundle_path: Path, config: RenderConfig, performed: Performance |
         raise UsageError("nothing to render: give --audio FILE or --motion FILE (or --export-ply FILE)",
                          tip="e.g. talkavatar render --audio speech.wav")
     fmt = choose_format(config, output)
-    width, height = config.size()  # auto may choose another size once it knows the framing
-    background = Background.parse(config.background, width, height)
-    if background.transparent and fmt == "mp4":
-        raise UsageError("an mp4 (H.264) has no alpha channel for --background transparent",
-                         tip="use --format png (RGBA frames) or --format webm (VP9 with alpha)")
-    if fmt != "png" and (width % 2 or height % 2):
-        raise UsageError(f"{fmt} needs an even width and height, got {width}x{height}")
     with ctx.timed("load"):
         bundle, avatar = open_bundle(bundle_path)
         avatar = avatar.to(ctx.device, torch.float32)
+    requested = config  # auto sizes what it leaves open once it knows the framing
+    config = sized_for(config, bundle, ctx.device, ctx.log)
+    background = Background.parse(config.background, config.width, config.height)
+    if background.transparent and fmt == "mp4":
+        raise UsageError("an mp4 (H.264) has no alpha channel for --background transparent",
+                         tip="use --format png (RGBA frames) or --format webm (VP9 with alpha)")
+    if fmt != "png" and (config.width % 2 or config.height % 2):
+        raise UsageError(f"{fmt} needs an even width and height, got {config.width}x{config.height}")
     out_path = None
     if performed is not None:
         out_path = Path(output) if output is not None else default_output(performed.name, fmt)
-        check_writable(out_path)  # before minutes of work, not after
+        check_output(out_path, fmt)  # before minutes of work, not after
     motion = performed.motion if performed is not None else Motion.still(1)  # PLY only: the rest pose
     length = performed.seconds if performed is not None and performed.seconds is not None else motion.seconds
     if config.start >= length:
@@ -269,32 +296,33 @@ def run_render(bundle_path: Path, config: RenderConfig, performed: Performance |
         ctx.log(f"wrote {ply_path} ({avatar.count} Gaussians)")
     if performed is None:
         ctx.timings["total"] = ctx.seconds
-        return RenderResult(None, fmt, 0, timeline.fps, width, height, 0.0, None, ply_path, "",
+        return RenderResult(None, fmt, 0, timeline.fps, config.width, config.height, 0.0, None, ply_path, "",
                             str(ctx.device), dict(ctx.timings), ctx.seconds, list(ctx.warnings))
-    cameras = _camera_path(config, bundle, avatar, first, timeline, (width, height), ctx.log)
-    if (cameras.width, cameras.height) != (width, height) and background.kind == "image":
-        background = Background.parse(config.background, cameras.width, cameras.height)
-    width, height = cameras.width, cameras.height
+    cameras = _camera_path(requested if config.camera == "auto" else config, bundle, avatar, first, timeline, ctx)
+    if (cameras.width, cameras.height) != (config.width, config.height):
+        config = replace(config, width=cameras.width, height=cameras.height)
+        if background.kind == "image":
+            background = Background.parse(config.background, config.width, config.height)
     track = None if performed.sound is None else \
         AudioTrack(performed.sound[0], performed.sound[1] + timeline.start, timeline.seconds)
     producer = FrameProducer(avatar, timeline, cameras, background,
                              pixel_format=input_pixel_format(fmt, background.transparent), batch=config.batch,
                              device=ctx.device, backend=backend, synchronize=synchronize)
-    ctx.log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {width}x{height}, "
+    ctx.log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {config.width}x{config.height}, "
             f"{avatar.count} Gaussians on {ctx.device} -> {out_path}")
     frames = _encode(producer, out_path, fmt, config, timeline, background, track, ctx)
     ctx.used(producer.timings.backend)
     ctx.timings["total"] = ctx.seconds
-    return RenderResult(out_path, fmt, frames, timeline.fps, width, height, timeline.seconds,
+    return RenderResult(out_path, fmt, frames, timeline.fps, config.width, config.height, timeline.seconds,
                         None if track is None else track.path, ply_path, ctx.backend, str(ctx.device),
                         dict(ctx.timings), ctx.timings["total"], list(ctx.warnings))
 
 
 def _camera_path(config: RenderConfig, bundle: Bundle, avatar: Avatar, first, timeline: Timeline,
-                 size: tuple[int, int], log: Log) -> CameraPath:
+                 ctx: StageContext) -> CameraPath:
     if config.camera == "auto":
-        return auto_camera_path(bundle, avatar, config, timeline, log)
-    width, height = size
+        return auto_camera_path(bundle, avatar, config, timeline, ctx.device, ctx.log)
+    width, height = config.width, config.height
     if config.camera == "input":
         return input_camera_path(bundle, avatar, width, height, timeline.frames)
     framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
@@ -309,14 +337,14 @@ def _encode(producer: FrameProducer, out_path: Path, fmt: str, config: RenderCon
     frames written."""
     t0 = time.perf_counter()
     try:
-        with VideoSink(out_path, format=fmt, width=producer.cameras.width, height=producer.cameras.height,
-                       fps=timeline.fps,
-                       transparent=background.transparent, audio=track) as sink:
-            encode_busy = encode(producer, sink)
+        with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
+                       transparent=background.transparent, audio=track) as sink, \
+                progress("render", timeline.frames, "frames", faster="a smaller --width/--height, --duration, or a "
+                                                                   "GPU") as shown:
+            encode_busy = encode(_reported(producer, shown), sink)
             t_frames = time.perf_counter() - t0
     except torch.cuda.OutOfMemoryError:
-        raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {producer.cameras.width}x"
-                          f"{producer.cameras.height} "
+        raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {config.width}x{config.height} "
                           "at once", tip="lower --batch (or the resolution)") from None
     ctx.timings["frames_and_encode"] = time.perf_counter() - t0
     ctx.timings["encode_tail"] = ctx.timings["frames_and_encode"] - t_frames

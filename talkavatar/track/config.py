@@ -32,6 +32,9 @@ class TrackConfig:
                                      "fitting; the full resolution is kept in source/.")
     mask_weight: float = setting(1.0, "Weight of the silhouette loss against the landmark losses.")
     smooth_weight: float = setting(1.0, "Video: weight of the temporal smoothness of pose and expression.")
+    person: Optional[int] = setting(None, "Several people in view: track person N (numbered left to right on "
+                                          "track/overlay.png); default: the main person (largest, most central, "
+                                          "most complete).")
 
     def __post_init__(self):
         if self.body_model not in ("anny", "smplx"):
@@ -50,5 +53,7 @@ class TrackConfig:
             raise ValueError("model_complexity must be 0, 1 or 2")
         if self.detect_size < 256:
             raise ValueError("detect_size must be at least 256")
+        if self.person is not None and self.person < 1:
+            raise ValueError("person must be at least 1")
         if self.mask_weight < 0 or self.smooth_weight < 0:
             raise ValueError("weights must be non-negative")

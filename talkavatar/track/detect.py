@@ -1,18 +1,22 @@
 """Person detection with MediaPipe Holistic (``mediapipe==0.10.21``; its models ship in the wheel).
 
 Per frame: 33 body, 478 face and 2 x 21 hand landmarks in work-image pixels with visibilities, and the person mask.
-Several people: MediaPipe's face detector counts faces; Holistic then runs on a crop around the largest one.
+Finding the person: Holistic on the image, else on the variants of :mod:`variants` (contrast normalised, mirrored,
+smaller) until one shows a person; then a second pass on a crop around that person's box, so that face and hands
+get more of the detector's pixels. Several people: MediaPipe's face detector finds their faces (on the image and
+its contrast-normalised variant); each is searched for in a window around its face; :mod:`people` ranks them.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from talkavatar.errors import MissingDependency
+from talkavatar.track.variants import BODY_MIRROR, VARIANTS, Variant, apply, face_mirror, mirror_points
 
 N_BODY, N_FACE, N_HAND = 33, 478, 21
 
@@ -23,7 +27,8 @@ class Detection:
     (same scale as x); missing parts are zeros with ``*_present`` False.
 
     body: [33, 3], body_visibility: [33]; face: [478, 3]; left_hand, right_hand: [21, 3] (the person's own left and
-    right); mask: [H, W] float32 in 0..1 (raw MediaPipe segmentation, refined later).
+    right); mask: [H, W] float32 in 0..1 (raw MediaPipe segmentation, refined later). ``trust`` and ``rejected`` are
+    filled by :func:`talkavatar.track.fit_frames.gate_detections`.
     """
 
     body: np.ndarray
@@ -36,6 +41,22 @@ class Detection:
     right_hand_present: bool
     mask: np.ndarray
     people: int = 1
+    variant: str = "as given"
+    everyone: list[dict] = field(default_factory=list)  # people.people_record of the frame (work pixels)
+    trust: dict[str, np.ndarray] = field(default_factory=dict)  # gating.gate: weight multipliers per group
+    rejected: list[dict] = field(default_factory=list)  # gating.gate: the points it rejected (work pixels)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """``(x0, y0, x1, y1)`` around the seen body points and the face, in work pixels, within the image."""
+        pts = self.body[self.body_visibility >= 0.5, :2]
+        if self.face_present:
+            pts = np.concatenate([pts, self.face[:, :2]])
+        if not len(pts):
+            pts = self.body[:, :2]
+        h, w = self.mask.shape
+        (x0, y0), (x1, y1) = np.clip(pts.min(0), 0, [w, h]), np.clip(pts.max(0), 0, [w, h])
+        return float(x0), float(y0), float(x1), float(y1)
 
     @property
     def found(self) -> bool:
@@ -57,6 +78,14 @@ def _heavy_model_path() -> Path:
 
 def _points(landmarks, width: int, height: int, n: int) -> np.ndarray:
     return np.array([[p.x * width, p.y * height, p.z * width] for p in landmarks.landmark[:n]], np.float32)
+
+
+
+FACE_WINDOWS = ((3.0, 9.0), (1.5, 9.0))
+"""Windows around a face to look for its person in, as (half-width beside the face, height below its top) in face
+sizes: a wide one (arms spread), then a narrow one where the wide window's person was a neighbour."""
+CROP_MARGIN = 0.3
+"""The second pass crops the person's box grown by this fraction of its longer side on every side."""
 
 
 class HolisticDetector:
@@ -85,34 +114,112 @@ class HolisticDetector:
         self._holistic.close()
         self._faces.close()
 
-    def _face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
-        """Faces as ``(x0, y0, w, h)`` in pixels, largest first."""
+    def face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Faces as ``(x0, y0, w, h)`` in pixels, on the image and its contrast-normalised variant, duplicates
+        merged, largest first."""
         h, w = image.shape[:2]
-        result = self._faces.process(image)
-        boxes = []
-        for d in result.detections or []:
-            b = d.location_data.relative_bounding_box
-            boxes.append((b.xmin * w, b.ymin * h, b.width * w, b.height * h))
+        boxes: list[tuple[float, float, float, float]] = []
+        for variant in (Variant(), Variant(contrast=True)):
+            seen, _ = apply(variant, image)
+            for d in self._faces.process(seen).detections or []:
+                b = d.location_data.relative_bounding_box
+                box = (b.xmin * w, b.ymin * h, b.width * w, b.height * h)
+                if all(_box_iou(box, other) < 0.3 for other in boxes):
+                    boxes.append(box)
         return sorted(boxes, key=lambda b: -b[2] * b[3])
 
-    def detect(self, image: np.ndarray) -> Detection:
-        """Landmarks and mask of the (largest) person in ``image``: [H, W, 3] uint8 RGB."""
+    def detect(self, image: np.ndarray, person: int | None = None) -> Detection:
+        """Landmarks and mask of the main person in ``image`` ([H, W, 3] uint8 RGB), or of person number
+        ``person`` (1-based, numbered left to right; :func:`people.pick`)."""
+        from talkavatar.track.people import people_record, pick
+
+        found = self.detect_people(image)
+        if not found:
+            return empty_detection(*image.shape[:2])
         h, w = image.shape[:2]
-        faces = self._face_boxes(image)
-        x0 = y0 = 0
-        crop = image
-        if len(faces) > 1:
-            # several people: look only at a window around the largest face (shoulders to feet below it)
-            fx, fy, fw, fh = faces[0]
-            x0 = int(max(0, fx - 2.5 * fw))
-            x1 = int(min(w, fx + 3.5 * fw))
-            y0 = int(max(0, fy - 1.0 * fh))
-            crop = image[y0:, x0:x1]
-        det = self._detect_in(np.ascontiguousarray(crop))
-        det.people = max(len(faces), 1 if det.found else 0)
-        if crop is not image:
-            det = _uncrop(det, x0, y0, w, h)
+        picked = pick(found, w, h, person)
+        det = found[picked]
+        det.people, det.everyone = len(found), people_record(found, picked, w, h)
         return det
+
+    def detect_people(self, image: np.ndarray) -> list[Detection]:
+        """Every person found in ``image``, ordered left to right (by the centre of their boxes)."""
+        faces = self.face_boxes(image)
+        if len(faces) < 2:
+            det = self.find(image)
+            return [det] if det.found else []
+        people: list[Detection] = []
+        for face in faces:
+            det = self._find_near(image, face)
+            if det is not None and all(not _same_person(det, other) for other in people):
+                people.append(det)
+        if not people:
+            det = self.find(image)
+            people = [det] if det.found else []
+        return sorted(people, key=lambda d: (d.box[0] + d.box[2]) / 2)
+
+    def _find_near(self, image: np.ndarray, face) -> Detection | None:
+        """The person whose face is ``face`` (x0, y0, w, h), searched for in windows around it; None if not found."""
+        h, w = image.shape[:2]
+        fx, fy, fw, fh = face
+        size = max(fw, fh)
+        for beside, below in FACE_WINDOWS:
+            x0, x1 = int(max(0, fx - beside * size)), int(min(w, fx + fw + beside * size))
+            y0, y1 = int(max(0, fy - size)), int(min(h, fy + below * size))
+            det = self.find(np.ascontiguousarray(image[y0:y1, x0:x1]))
+            if not det.found:
+                continue
+            det = shifted(det, x0, y0, w, h)
+            nose = det.body[0, :2]
+            if fx - 0.5 * size <= nose[0] <= fx + fw + 0.5 * size and fy - 0.5 * size <= nose[1] <= fy + fh + size:
+                return det
+        return None
+
+    def find(self, image: np.ndarray) -> Detection:
+        """The person Holistic finds in ``image``, trying :data:`VARIANTS` in order, refined by a second pass on a
+        crop around them; an empty detection if no variant shows anyone."""
+        h, w = image.shape[:2]
+        for variant in VARIANTS:
+            if variant.side is not None and max(h, w) <= variant.side:
+                continue
+            det = self._detect_variant(image, variant)
+            if det.found:
+                return self._second_pass(image, det, variant)
+        return empty_detection(h, w)
+
+    def _detect_variant(self, image: np.ndarray, variant: Variant) -> Detection:
+        h, w = image.shape[:2]
+        seen, scale = apply(variant, image)
+        det = self._detect_in(seen)
+        if not det.found:
+            return empty_detection(h, w)
+        if variant.mirrored:
+            det = mirrored(det)
+        if scale != 1.0:
+            det = rescaled(det, 1.0 / scale, w, h)
+        det.variant = variant.name
+        return det
+
+    def _second_pass(self, image: np.ndarray, det: Detection, variant: Variant) -> Detection:
+        """Holistic again on a crop around ``det``'s box (at full resolution), kept where it finds the same person
+        with at least as many parts (face, hands)."""
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = det.box
+        grow = CROP_MARGIN * max(x1 - x0, y1 - y0)
+        cx0, cy0 = int(max(0, x0 - grow)), int(max(0, y0 - grow))
+        cx1, cy1 = int(min(w, x1 + grow)), int(min(h, y1 + grow))
+        if (cx1 - cx0) * (cy1 - cy0) > 0.7 * w * h or min(cx1 - cx0, cy1 - cy0) < 32:
+            return det  # the person fills the image: a crop gives the detector nothing more
+        crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
+        second = self._detect_variant(crop, Variant(variant.contrast, variant.mirrored))
+        if not second.found:
+            return det
+        second = shifted(second, cx0, cy0, w, h)
+        parts = lambda d: d.face_present + d.left_hand_present + d.right_hand_present  # noqa: E731
+        if not _same_person(second, det) or parts(second) < parts(det):
+            return det
+        second.variant = f"{second.variant}, person crop"
+        return second
 
     def _detect_in(self, image: np.ndarray) -> Detection:
         h, w = image.shape[:2]
@@ -133,12 +240,54 @@ class HolisticDetector:
         return det
 
 
-def _uncrop(det: Detection, x0: int, y0: int, width: int, height: int) -> Detection:
-    """Move a detection made in a crop at ``(x0, y0)`` back into the full ``width`` x ``height`` image."""
-    shift = np.array([x0, y0, 0], np.float32)
+def _box_iou(a, b) -> float:
+    """IoU of two ``(x0, y0, w, h)`` boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
+
+
+def _same_person(a: Detection, b: Detection) -> bool:
+    """Whether two detections are of one person: their noses within a fifth of the smaller box's height."""
+    height = min(a.box[3] - a.box[1], b.box[3] - b.box[1])
+    return bool(np.linalg.norm(a.body[0, :2] - b.body[0, :2]) < 0.2 * max(height, 1.0))
+
+
+def _with(det: Detection, move, mask: np.ndarray) -> Detection:
+    """``det`` with every point array passed through ``move`` ([K, 3] → [K, 3]) and the given mask."""
+    return Detection(move(det.body), det.body_visibility, move(det.face) if det.face_present else det.face,
+                     move(det.left_hand) if det.left_hand_present else det.left_hand,
+                     move(det.right_hand) if det.right_hand_present else det.right_hand,
+                     det.face_present, det.left_hand_present, det.right_hand_present, mask, det.people, det.variant)
+
+
+def shifted(det: Detection, x0: int, y0: int, width: int, height: int) -> Detection:
+    """A detection made in a crop at ``(x0, y0)`` moved back into the full ``width`` x ``height`` image."""
     mask = np.zeros((height, width), np.float32)
     ch, cw = det.mask.shape
     mask[y0:y0 + ch, x0:x0 + cw] = det.mask
-    return Detection(det.body + shift * det.found, det.body_visibility, det.face + shift * det.face_present,
-                     det.left_hand + shift * det.left_hand_present, det.right_hand + shift * det.right_hand_present,
-                     det.face_present, det.left_hand_present, det.right_hand_present, mask, det.people)
+    shift = np.array([x0, y0, 0], np.float32)
+    return _with(det, lambda p: p + shift, mask)
+
+
+def rescaled(det: Detection, factor: float, width: int, height: int) -> Detection:
+    """A detection made on a resized image, in the ``width`` x ``height`` image (``factor``: its pixels per pixel
+    of the resized one)."""
+    from PIL import Image
+
+    mask = np.asarray(Image.fromarray(det.mask).resize((width, height), Image.BILINEAR), np.float32)
+    return _with(det, lambda p: p * np.float32(factor), mask)
+
+
+def mirrored(det: Detection) -> Detection:
+    """A detection made on the mirrored image, in the image itself: x mirrored; the person's left and right body
+    points, hands and Face Mesh points swap (the mirror image of a left hand is a right hand)."""
+    width = det.mask.shape[1]
+    out = Detection(mirror_points(det.body[BODY_MIRROR], width), det.body_visibility[BODY_MIRROR],
+                    mirror_points(det.face[face_mirror()], width) if det.face_present else det.face,
+                    mirror_points(det.right_hand, width) if det.right_hand_present else det.right_hand,
+                    mirror_points(det.left_hand, width) if det.left_hand_present else det.left_hand,
+                    det.face_present, det.right_hand_present, det.left_hand_present,
+                    np.ascontiguousarray(det.mask[:, ::-1]), det.people, det.variant)
+    return out

@@ -59,11 +59,26 @@ def points_and_weights(det: Detection, group: str, index: np.ndarray, size: tupl
         m = EDGE_MARGIN * max(w, h)
         inside = (pts[:, 0] >= -m) & (pts[:, 0] < w + m) & (pts[:, 1] >= -m) & (pts[:, 1] < h + m)
         weight = np.where((vis >= VISIBLE) & inside, vis, 0.0)
-        return pts, weight.astype(np.float32)
+        return pts, _trusted(det, group, index, weight.astype(np.float32))
     present = {"face": det.face_present, "left_hand": det.left_hand_present,
                "right_hand": det.right_hand_present}[group]
     pts = getattr(det, group)[index, :2]
-    return pts, np.full(len(index), 1.0 if present else 0.0, np.float32)
+    return pts, _trusted(det, group, index, np.full(len(index), 1.0 if present else 0.0, np.float32))
+
+
+def _trusted(det: Detection, group: str, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``weight`` [K] times the gating's multipliers of those MediaPipe points (:func:`gate_detections`)."""
+    trust = det.trust.get(group)
+    return weight if trust is None else (weight * trust[index]).astype(np.float32)
+
+
+def gate_detections(detections: list[Detection]) -> None:
+    """Gate every detection's landmarks by plausibility (:mod:`gating`): fills ``trust`` and ``rejected`` in
+    place (before the masks are refined: they grow from the trusted body points)."""
+    from talkavatar.track.gating import gate
+
+    for det in detections:
+        det.trust, det.rejected = gate(det)
 
 
 def seen_landmarks(detections: list[Detection], landmarks: GroupedLandmarks, size: tuple[int, int]
@@ -91,7 +106,8 @@ def refined_masks(footage: Footage, detections: list[Detection]) -> list[np.ndar
     """The person mask of every frame [H, W] float (work resolution), refined around the detected body."""
     masks = []
     for frame, det in zip(footage.frames, detections):
-        seeds = det.body[det.body_visibility >= VISIBLE, :2] if det.found else None
+        trusted = det.trust.get("body", np.ones(len(det.body), np.float32)) > 0
+        seeds = det.body[(det.body_visibility >= VISIBLE) & trusted, :2] if det.found else None
         masks.append(refine_mask(frame, det.mask, seeds) if det.found else det.mask)
     return masks
 
@@ -122,6 +138,7 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     """Fit every frame; ``shape`` [S] holds the body shape fixed (re-tracking a known person) instead of fitting it."""
     width, height = footage.work_size
     t = time.perf_counter()
+    gate_detections(detections)
     masks = refined_masks(footage, detections)
     timings["mask"] = time.perf_counter() - t
 
@@ -172,8 +189,7 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
 
 
 def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found):
-    from talkavatar.track.overlay import compose_overlay, draw_landmarks, shade_mesh
-
+    """(metrics, overlay): the fit's own figures, who was found and what the gating rejected, and the picture."""
     width, height = footage.work_size
     Kt = torch.tensor(K)
     model = {g: project(p, Kt).numpy() for g, p in GroupedLandmarks(rig.landmarks)(posed).items()}
@@ -191,12 +207,38 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
                 errors[g].append(e)
         verts_px = project(posed.vertices[t], Kt).numpy()
         ious.append(silhouette_iou(hard_silhouette(verts_px, faces, width, height), masks[t]))
+    t0 = int(np.flatnonzero(found)[0])
     metrics = {"keypoint_error_pct": {g: (round(float(np.mean(v)), 3) if v else None) for g, v in errors.items()},
                "mask_iou": round(float(np.mean(ious)), 4), "frames": int(len(found)),
-               "tracked_frames": int(found.sum())}
+               "tracked_frames": int(found.sum()), **found_record(detections, t0, footage)}
+    return metrics, _overlay(rig, posed.vertices[t0], model, t0, index, footage, detections[t0], Kt)
 
-    t0 = int(np.flatnonzero(found)[0])
-    verts = posed.vertices[t0]
+
+def found_record(detections: list[Detection], t0: int, footage: Footage) -> dict:
+    """{people: who was found in frame ``t0`` (people.people_record), rejected_landmarks: what the gating rejected
+    in every frame (with ``frame`` for videos)}, in pixels of the input as given."""
+    scale = footage.scale
+
+    def full(entry: dict) -> dict:
+        out = dict(entry)
+        if "box" in out:
+            out["box"] = [round(v * scale, 1) for v in out["box"]]
+        if "x" in out:
+            out["x"], out["y"] = round(out["x"] * scale, 1), round(out["y"] * scale, 1)
+        return out
+
+    rejected = [{**full(r), **({"frame": footage.frame_indices[t]} if footage.kind == "video" else {})}
+                for t, det in enumerate(detections) for r in det.rejected]
+    return {"people": [full(p) for p in detections[t0].everyone], "rejected_landmarks": rejected}
+
+
+def _overlay(rig, verts, model, t0, index, footage, det, Kt) -> np.ndarray:
+    """Left: the mesh shaded over frame ``t0`` with everyone found boxed and numbered; right: detections (green),
+    fitted landmarks (red) and the rejected landmarks (magenta crosses)."""
+    from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
+
+    width, height = footage.work_size
+    faces = rig.faces.numpy()
     verts_px = project(verts, Kt).numpy()
     depth = (-verts[:, 2]).numpy()
     tri = verts[rig.faces]
@@ -204,12 +246,12 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
     normals = normals / normals.norm(dim=-1, keepdim=True).clamp(min=1e-12)
     normals_cam = (normals * torch.tensor([1.0, -1.0, -1.0])).numpy()  # world -> OpenCV camera axes
     frame = footage.frames[t0]
-    shaded = shade_mesh(frame, verts_px, depth, normals_cam, faces)
-    det = detections[t0]
+    radius = max(2, round(max(width, height) / 250))
+    shaded = draw_people(shade_mesh(frame, verts_px, depth, normals_cam, faces), det.everyone, radius)
     detected, fitted = {}, {}
     for g in GROUPS:
         pts, w = points_and_weights(det, g, index[g], (width, height))
         detected[g] = np.where(w[:, None] > 0, pts, np.nan)
         fitted[g] = np.where(w[:, None] > 0, model[g][t0], np.nan)
-    marks = draw_landmarks(frame, detected, fitted, radius=max(2, round(max(width, height) / 250)))
-    return metrics, compose_overlay(shaded, marks)
+    marks = draw_rejected(draw_landmarks(frame, detected, fitted, radius=radius), det.rejected, radius)
+    return compose_overlay(shaded, marks)

@@ -4,7 +4,7 @@ Unknowns (per frame unless noted): global orientation (canonical pelvis rotation
 rotations, jaw/eyes, finger rotations, ARKit expression weights, and the shared shape (a few body-model shape
 parameters, linearised by :mod:`shape_space`). The camera is fixed (:mod:`camera`).
 
-Energy: robust (Geman-McClure) visibility-weighted 2D landmark errors in units of the person's bounding-box height
+Energy: robust (Geman-McClure, its scale narrowing over the stages) visibility-weighted 2D landmark errors in units of the person's bounding-box height
 + a soft silhouette IoU (shape is held out of it: clothing is not body shape) + pose prior and joint limits + shape
 and expression priors (+ temporal smoothness for video). Adam, in four stages that free more unknowns each time:
 global (orientation, translation) → body (+ body joints, shape) → detail (+ fingers, face, jaw, eyes) → all
@@ -35,6 +35,12 @@ HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["
 HAND_JOINTS = list(range(25, 55))
 LANDMARK_UNIT = 0.02
 """Landmark residuals are divided by this fraction of the bounding-box height: a 2 % error costs 1."""
+ROBUST_SIGMA = {"global": 20.0, "body": 10.0, "detail": 5.0, "all": 5.0}
+"""Geman-McClure scale of the landmark residuals per stage, in LANDMARK_UNITs: wide while the body finds its pose
+(at 5 units a hand raised 40 % of the height away from the initial lowered arm had almost no gradient and the arm
+stayed down: the camera man's near hand hung at his hip), narrow once it is close, so that what is left of a wrong
+landmark after :mod:`gating` cannot drag a limb. 20/20 in the first two stages took the astronaut's body error to
+1.21 %; 20/10 keeps it at 1.08 % (benchmarks/RESULTS.md, issue 17)."""
 NEAR_PLANE = 0.2
 """Metres: every vertex of the body stays at least this far in front of the camera (a face close-up is ~0.5 m away;
 without the bound a fit with few visible points can put the camera inside the mesh)."""
@@ -280,7 +286,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                     continue
                 uv = project(model[group], targets.K)
                 unit = targets.scale[:, None, None] * LANDMARK_UNIT
-                loss = loss + w_group * landmark_loss(uv, targets.points[group], w, unit, sigma=5.0)
+                loss = loss + w_group * landmark_loss(uv, targets.points[group], w, unit, sigma=ROBUST_SIGMA[stage])
             loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], prior_w[1:])
             loss = loss + weights.limits * joint_limit_loss(r[:, 1:], lower[1:], upper[1:])
             loss = loss + weights.shape_prior * ((params["shape"] / sigma) ** 2).sum()

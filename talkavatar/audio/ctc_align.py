@@ -1,0 +1,90 @@
+"""Forced alignment of a transcript in any language: eSpeak NG's IPA phones, aligned by CTC Viterbi on the
+language-independent recogniser's log-probabilities (:mod:`talkavatar.audio.universal`).
+
+Each transcript phone becomes one or more recogniser tokens (longest match of its base symbols, so ``tʃ`` is the
+token ``t͡ʃ`` and ``aɪ`` is ``aɪ``; symbols the recogniser lacks are left out). The Viterbi path runs through the
+usual CTC states (blank, token, blank, token, ..., blank); a phone's frames are those of its tokens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from talkavatar.audio.ipa import base_phone
+from talkavatar.audio.phones import PhoneSegment
+from talkavatar.audio.universal import blank_id, frames_to_segments, log_probs, vocabulary
+
+_TIE = "\u0361"
+
+
+def _token_index() -> dict[str, int]:
+    index: dict[str, int] = {}
+    for k, token in enumerate(vocabulary()):
+        if token.startswith("<") or not base_phone(token):
+            continue
+        index.setdefault(token, k)
+        index.setdefault(token.replace(_TIE, ""), k)
+    return index
+
+
+def phone_tokens(phone: str, index: dict[str, int]) -> list[int]:
+    """Token ids for one IPA phone: longest matches (3, 2, 1 symbols) of its base form, unknown symbols skipped."""
+    base, out, i = base_phone(phone), [], 0
+    while i < len(base):
+        for n in (3, 2, 1):
+            if base[i:i + n] in index:
+                out.append(index[base[i:i + n]])
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def ctc_viterbi(scores: np.ndarray, tokens: np.ndarray, blank: int) -> np.ndarray | None:
+    """Best CTC path of ``tokens [L]`` through ``scores [F, V]``: ``[F]`` token position per frame, ``-1`` blank.
+
+    None when the audio has too few frames for the tokens. Memory: one byte per frame and state (``2L + 1``).
+    """
+    f, n = len(scores), len(tokens)
+    labels = np.full(2 * n + 1, blank)
+    labels[1::2] = tokens
+    s = len(labels)
+    skip = np.zeros(s, bool)                     # state s may come from s - 2 (a token not repeating the last)
+    skip[3::2] = tokens[1:] != tokens[:-1]
+    if f < n + int((~skip[3::2]).sum()):
+        return None
+    neg = np.float32(-1e30)
+    delta = np.full(s, neg, np.float32)
+    delta[:2] = scores[0, labels[:2]]
+    back = np.zeros((f, s), np.int8)             # 0 stay, 1 from s - 1, 2 from s - 2
+    for t in range(1, f):
+        one = np.concatenate([[neg], delta[:-1]])
+        two = np.where(skip, np.concatenate([[neg, neg], delta[:-2]]), neg)
+        cand = np.stack([delta, one, two])
+        back[t] = cand.argmax(axis=0)
+        delta = cand.max(axis=0) + scores[t, labels]
+    state = s - 1 if delta[s - 1] >= delta[s - 2] else s - 2
+    path = np.empty(f, np.int64)
+    for t in range(f - 1, -1, -1):
+        path[t] = state
+        state -= back[t, state]
+    return np.where(path % 2 == 1, path // 2, -1)
+
+
+def align_ipa(pcm: np.ndarray, words: list[list[str]]) -> list[PhoneSegment] | None:
+    """Phone segments of the IPA ``words`` spoken in int16 ``pcm`` at 16 kHz, or None when they do not fit."""
+    index = _token_index()
+    phones = [p for word in words for p in word]
+    tokens, owner = [], []
+    for k, phone in enumerate(phones):
+        ids = phone_tokens(phone, index)
+        tokens += ids
+        owner += [k] * len(ids)
+    if not tokens:
+        return None
+    position = ctc_viterbi(log_probs(pcm), np.array(tokens), blank_id())
+    if position is None:
+        return None
+    units = np.where(position >= 0, np.array(owner)[np.maximum(position, 0)], -1)
+    return frames_to_segments(units, phones)

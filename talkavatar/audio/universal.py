@@ -1,0 +1,167 @@
+"""Language-independent phones: hama's IPA phoneme recogniser (a CTC model shipped inside the ``hama`` wheel).
+
+``hama`` (Apache-2.0, PyPI) bundles its weights (``hama/assets/asr_waveform.hama``, 4.7 MB) and a small native
+engine; nothing is downloaded. It maps 16 kHz audio to log-probabilities over 189 IPA tokens plus blank at 50
+frames per second (:data:`FRAME_SAMPLES` = 320 samples). Its attention makes cost grow faster than the length,
+so audio goes through in pieces of about :data:`PIECE_SECONDS` cut at the quietest frame, on as many threads as
+the process may use (the native engine releases the GIL).
+
+Two uses: :func:`greedy_phones` (recognition: the best token per frame, CTC-collapsed) and
+:func:`talkavatar.audio.ctc_align.align_ipa` (forced alignment of a transcript's IPA phones). Both turn token
+frames into timed segments with :func:`frames_to_segments`: a phone holds the frames where it wins; blank frames
+between two phones are split between them, and blank runs of at least :data:`PAUSE_SECONDS` become silence.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import numpy as np
+
+from talkavatar.audio.ipa import base_phone
+from talkavatar.audio.load import SAMPLE_RATE
+from talkavatar.audio.phone_loop import quiet_cuts
+from talkavatar.audio.phones import PhoneSegment
+from talkavatar.errors import MissingDependency
+
+FRAME_SAMPLES = 320             # one output frame: 20 ms
+FRAME_RATE = SAMPLE_RATE / FRAME_SAMPLES
+PIECE_SECONDS = 4.0             # cost per second is lowest for 2-6 s pieces (0.1 CPU s per s at 4 s, 0.17 at 32 s)
+PAUSE_SECONDS = 0.2             # blank runs this long are silence
+EDGE_FRAMES = 2                 # a phone next to a pause keeps this many of its blank frames
+BLANK_BIAS = -0.1               # hama's own default decoding bias against blank
+GAP_SHARE = 0.5                 # share of a short blank gap that goes to the phone before it
+LAG_FRAMES = 2                  # the model emits a phone ~40 ms after it is heard: measured on eSpeak NG speech of
+                                # the dev sentences (11 languages), where eSpeak reports exact phone times
+
+
+@lru_cache(maxsize=1)
+def _hama():
+    try:
+        from hama import ASRModel
+    except ImportError:
+        raise MissingDependency("hama is not installed (the language-independent phone recogniser)",
+                                tip="pip install hama==1.7.0, or use --language en") from None
+    return ASRModel()
+
+
+def vocabulary() -> list[str]:
+    """hama's output tokens (index = column of the log-probabilities); ``<blank>`` and ``<wb>`` included."""
+    return list(_hama().decoder_tokens)
+
+
+def blank_id() -> int:
+    return _hama().blank_id
+
+
+@lru_cache(maxsize=1)
+def phone_token_ids() -> np.ndarray:
+    """``[V]`` bool: tokens that are phones (not blank, word boundary, punctuation or a bare diacritic/tone mark)."""
+    return np.array([not t.startswith("<") and bool(base_phone(t)) for t in vocabulary()])
+
+
+def _threads() -> int:
+    env = os.environ.get("TALKAVATAR_THREADS")
+    return max(1, int(env)) if env and env.isdigit() else max(1, len(os.sched_getaffinity(0)))
+
+
+_local = threading.local()
+
+
+def _piece_log_probs(pcm: np.ndarray) -> np.ndarray:
+    """``[len(pcm) // FRAME_SAMPLES, V]`` log-probabilities of one piece (a session per thread)."""
+    model = _hama()
+    if not hasattr(_local, "session"):
+        from hama import _engine
+        from hama.asr import _read_asr_hama_bytes
+
+        _local.session = _engine.AsrSession(_read_asr_hama_bytes(None))
+    wav = (pcm.astype(np.float32) / 32768.0)[None]
+    log_probs, lengths = _local.session.run(["log_probs", "out_lengths"],
+                                            {"waveform": wav, "waveform_lengths": np.array([wav.shape[1]], np.int64)})
+    frames = len(pcm) // FRAME_SAMPLES
+    out = np.asarray(log_probs[0, :min(int(lengths[0]), frames)], np.float32)
+    if len(out) < frames:
+        out = np.concatenate([out, np.repeat(out[-1:] if len(out) else _silent_row(model), frames - len(out), 0)])
+    return out
+
+
+def _silent_row(model) -> np.ndarray:
+    row = np.full((1, len(model.decoder_tokens)), -30.0, np.float32)
+    row[0, model.blank_id] = 0.0
+    return row
+
+
+def log_probs(pcm: np.ndarray) -> np.ndarray:
+    """Token log-probabilities ``[F, V]`` of int16 ``pcm [n]`` at 16 kHz, ``F = n // FRAME_SAMPLES``."""
+    frames = len(pcm) // FRAME_SAMPLES
+    if frames == 0:
+        return np.zeros((0, len(vocabulary())), np.float32)
+    energy = (pcm[: frames * FRAME_SAMPLES].astype(np.float32).reshape(frames, -1) ** 2).sum(axis=1)
+    cuts = quiet_cuts(np.log(energy + 1.0), int(PIECE_SECONDS * FRAME_RATE))
+    pieces = [pcm[a * FRAME_SAMPLES:b * FRAME_SAMPLES] for a, b in zip(cuts[:-1], cuts[1:])]
+    with ThreadPoolExecutor(min(_threads(), len(pieces))) as pool:
+        return np.concatenate(list(pool.map(_piece_log_probs, pieces)))
+
+
+def frames_to_segments(units: np.ndarray, names: list[str], offset_s: float = 0.0) -> list[PhoneSegment]:
+    """Timed segments from per-frame units ``[F]`` (``-1`` blank, else an index into ``names``).
+
+    A run of one unit is a phone; a new run of the same index is not (forced alignment gives each phone of the
+    transcript its own index). Blank runs shorter than :data:`PAUSE_SECONDS` are split between their neighbours.
+    Units are moved :data:`LAG_FRAMES` earlier, to when the phone was spoken.
+    """
+    f = len(units)
+    units = np.concatenate([units[LAG_FRAMES:], np.full(min(LAG_FRAMES, f), -1)])
+    changes = np.flatnonzero(np.diff(units, prepend=-2) != 0)
+    runs = [(int(a), int(b), int(units[a])) for a, b in zip(changes, np.append(changes[1:], f)) if units[a] >= 0]
+    pause = int(round(PAUSE_SECONDS * FRAME_RATE))
+    bounds: list[tuple[int, int, str]] = []
+    edge = 0
+    for k, (a, b, u) in enumerate(runs):
+        start = edge if a - edge < pause else a - EDGE_FRAMES
+        nxt = runs[k + 1][0] if k + 1 < len(runs) else f
+        end = b + int(round(GAP_SHARE * (nxt - b))) if nxt - b < pause else b + EDGE_FRAMES
+        bounds.append((max(start, edge), min(end, f), names[u]))
+        edge = min(end, f)
+    out: list[PhoneSegment] = []
+    prev = 0
+    for a, b, name in bounds:
+        if a > prev:
+            out.append(PhoneSegment("SIL", offset_s + prev / FRAME_RATE, offset_s + a / FRAME_RATE))
+        if b > a:
+            out.append(PhoneSegment(name, offset_s + a / FRAME_RATE, offset_s + b / FRAME_RATE))
+        prev = max(prev, b)
+    if prev < f:
+        out.append(PhoneSegment("SIL", offset_s + prev / FRAME_RATE, offset_s + f / FRAME_RATE))
+    return out
+
+
+def greedy_phones(scores: np.ndarray, offset_s: float = 0.0) -> list[PhoneSegment]:
+    """Recognised phones from log-probabilities ``[F, V]``: the best token per frame (blank-biased as hama does),
+    CTC-collapsed; tokens that are not phones (word boundary, punctuation, bare diacritic or tone marks) count as
+    blank."""
+    biased = scores.copy()
+    biased[:, blank_id()] += BLANK_BIAS
+    best = biased.argmax(axis=1)
+    is_phone = phone_token_ids()[best]
+    runs = np.where(is_phone, best, -1)
+    # Index units by run so that CTC's "a, blank, a" stays two phones.
+    names = vocabulary()
+    units = np.full(len(runs), -1)
+    labels: list[str] = []
+    prev = -1
+    for t in np.flatnonzero(runs >= 0):
+        if runs[t] != prev or units[t - 1] < 0:
+            labels.append(names[runs[t]])
+        units[t] = len(labels) - 1
+        prev = runs[t]
+    return frames_to_segments(units, labels, offset_s)
+
+
+def decode_block(pcm: np.ndarray, offset_s: float) -> list[PhoneSegment]:
+    """Recognised IPA phone segments of one int16 block (the ``decode`` of a streaming phone recogniser)."""
+    return greedy_phones(log_probs(pcm), offset_s)

@@ -1,0 +1,233 @@
+"""Landmark plausibility gating: which detected points the fit may trust, before it sees any of them.
+
+One wrong landmark can drag a limb across the frame (a wrist placed on a building behind a side view, a hand over
+the mouth labelled as the far hand). Every rule compares a point with the rest of the same person, in units of the
+person's height H estimated from the points themselves (:func:`body_height`):
+
+- arms: an elbow within 0.27 H of its shoulder, a wrist within 0.5 H (arm's reach), the body's hand points within
+  0.12 H of their wrist, and not over the face while their wrist is unseen; elbows, wrists and hand points farther
+  than 0.06 H outside the person mask are rejected;
+- legs: a knee within 0.35 H of its hip, an ankle within 0.35 H of its knee; knees, ankles and feet farther than
+  0.06 H outside the person mask are rejected (with the points below them);
+- hands (21 points): the hand's wrist within 0.1 H of its body wrist (0.2 H where MediaPipe is unsure of that wrist)
+  and within reach of its shoulder, a plausible size, mostly on the person mask; a hand over the face whose arm is
+  not seen is rejected (its side is a guess);
+- face: the Face Mesh nose within half a face size (width or length) of the body's nose, its width within 0.6-1.8 x the ear
+  distance; face points under a hand (of a plausible size, trusted or not) are down-weighted to 0.2 (they are
+  guessed through the hand).
+
+:func:`gate` returns the weight multipliers per group and what it rejected (for ``--json`` and the overlay).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SHOULDER, ELBOW, WRIST = {"left": 11, "right": 12}, {"left": 13, "right": 14}, {"left": 15, "right": 16}
+HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
+LEG = {"left": [23, 25, 27, 29, 31], "right": [24, 26, 28, 30, 32]}
+SEEN = 0.5
+OCCLUDED_WEIGHT = 0.2
+"""Weight of face points that lie under a hand."""
+LIMITS = {"upper_arm": 0.27, "reach": 0.5, "thigh": 0.35, "shin": 0.35, "hand_points": 0.12, "off_mask": 0.06, "hand_wrist": 0.1,
+          "hand_wrist_unsure": 0.2, "hand_size": (0.015, 0.12)}
+"""Gates in units of the person's height (see the module docstring)."""
+HEIGHT_RATIOS = {"shoulders": 0.22, "torso": 0.30, "ears": 0.09, "face": 0.11}
+"""Fractions of an adult's height: shoulder-point distance, shoulder-centre to hip-centre, ear to ear, Face Mesh
+forehead (10) to chin (152). Projection only shortens lengths, so the largest estimate is used."""
+
+
+def _seen(det, i: int, size: tuple[int, int]) -> bool:
+    x, y = det.body[i, :2]
+    w, h = size
+    return bool(det.body_visibility[i] >= SEEN and -0.03 * w <= x <= 1.03 * w and -0.03 * h <= y <= 1.03 * h)
+
+
+def body_height(det, size: tuple[int, int]) -> float:
+    """The person's height in pixels, from their shoulders, torso and ears (else the face, else the box)."""
+    p = det.body[:, :2]
+    cues = []
+    if _seen(det, 11, size) and _seen(det, 12, size):
+        cues.append(np.linalg.norm(p[11] - p[12]) / HEIGHT_RATIOS["shoulders"])
+        if _seen(det, 23, size) and _seen(det, 24, size):
+            cues.append(np.linalg.norm((p[11] + p[12]) / 2 - (p[23] + p[24]) / 2) / HEIGHT_RATIOS["torso"])
+    if _seen(det, 7, size) and _seen(det, 8, size):
+        cues.append(np.linalg.norm(p[7] - p[8]) / HEIGHT_RATIOS["ears"])
+    if not cues and det.face_present:
+        cues.append(np.linalg.norm(det.face[10, :2] - det.face[152, :2]) / HEIGHT_RATIOS["face"])
+    if not cues:
+        x0, y0, x1, y1 = det.box
+        cues.append(max(y1 - y0, x1 - x0))
+    return float(max(max(cues), 1.0))
+
+
+def _off_mask(mask: np.ndarray) -> np.ndarray:
+    """[H, W] distance in pixels from each pixel to the person mask (> 0.5); zeros inside."""
+    import cv2
+
+    outside = (mask <= 0.5).astype(np.uint8)
+    if not outside.any() or outside.all():
+        return np.zeros(mask.shape, np.float32)
+    return cv2.distanceTransform(outside, cv2.DIST_L2, 3)
+
+
+def _distance_to_mask(dist: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    h, w = dist.shape
+    x = np.clip(np.round(pts[:, 0]).astype(int), 0, w - 1)
+    y = np.clip(np.round(pts[:, 1]).astype(int), 0, h - 1)
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+    return np.where(inside, dist[y, x], 0.0)  # points beyond the frame are not judged by the mask
+
+
+class _Gate:
+    """Collects weights and rejections for one detection."""
+
+    def __init__(self, det):
+        self.det = det
+        self.weights = {"body": np.ones(33, np.float32), "face": np.ones(478, np.float32),
+                        "left_hand": np.ones(21, np.float32), "right_hand": np.ones(21, np.float32)}
+        self.rejected: list[dict] = []
+
+    def reject(self, group: str, indices, reason: str) -> None:
+        """Weight 0 for ``indices`` of ``group``; a body point is reported on its own (if it was seen), a hand or
+        face as one entry at the centre of its points."""
+        indices = np.atleast_1d(np.asarray(indices, np.int64))
+        pts = getattr(self.det, group)
+        if group == "body":
+            for i in indices:
+                if self.weights["body"][i] > 0 and self.det.body_visibility[i] >= SEEN:
+                    self.rejected.append(_entry(group, [int(i)], pts[i], reason))
+        elif self.weights[group][indices].max(initial=0) > 0:
+            self.rejected.append(_entry(group, "all", pts[indices].mean(0), reason))
+        self.weights[group][indices] = 0.0
+
+
+def _entry(group: str, index, point: np.ndarray, reason: str) -> dict:
+    return {"group": group, "index": index, "reason": reason, "x": round(float(point[0]), 1),
+            "y": round(float(point[1]), 1)}
+
+
+def _gate_leg(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
+    """A knee within a thigh of its hip, an ankle within a shin of its knee, no leg point off the silhouette; a
+    rejected point takes the points below it along."""
+    det, p = g.det, g.det.body[:, :2]
+    chain = LEG[side]  # hip, knee, ankle, heel, foot index
+    for upper, lower, limit in ((chain[0], chain[1], "thigh"), (chain[1], chain[2], "shin")):
+        if _seen(det, upper, size) and _seen(det, lower, size) and \
+                np.linalg.norm(p[lower] - p[upper]) > LIMITS[limit] * height:
+            g.reject("body", list(chain[chain.index(lower):]), f"farther from the {'hip' if limit == 'thigh' else 'knee'}"
+                     f" than a {limit}")
+    below = np.array(chain[1:])
+    off = _distance_to_mask(dist, p[below]) > LIMITS["off_mask"] * height
+    for i in below[off]:
+        g.reject("body", list(chain[chain.index(int(i)):]), "off the person's silhouette")
+
+
+def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
+    det, p = g.det, g.det.body[:, :2]
+    s, e, w, hp = SHOULDER[side], ELBOW[side], WRIST[side], list(HAND_POINTS[side])
+    if _seen(det, s, size):
+        if _seen(det, e, size) and np.linalg.norm(p[e] - p[s]) > LIMITS["upper_arm"] * height:
+            g.reject("body", [e, w] + hp, "elbow farther from its shoulder than an upper arm")
+        if _seen(det, w, size) and np.linalg.norm(p[w] - p[s]) > LIMITS["reach"] * height:
+            g.reject("body", [w] + hp, "wrist beyond arm's reach of its shoulder")
+    far = np.linalg.norm(p[hp] - p[w], axis=1) > LIMITS["hand_points"] * height
+    g.reject("body", np.array(hp)[far], "hand point far from its wrist")
+    face = _face_box(det)
+    if face is not None and not _seen(det, w, size):
+        over = [i for i in hp if face[0] <= p[i, 0] <= face[2] and face[1] <= p[i, 1] <= face[3]]
+        g.reject("body", over, "hand point over the face with its wrist unseen (which hand it is is a guess)")
+    limb = np.array([e, w] + hp)
+    off = _distance_to_mask(dist, p[limb]) > LIMITS["off_mask"] * height
+    for i in limb[off]:
+        chain = [i] if i in hp else ([w] + hp if i == w else [e, w] + hp)
+        g.reject("body", chain, "off the person's silhouette")
+
+
+def _face_box(det) -> tuple[float, float, float, float] | None:
+    if det.face_present:
+        (x0, y0), (x1, y1) = det.face[:, :2].min(0), det.face[:, :2].max(0)
+        return float(x0), float(y0), float(x1), float(y1)
+    return None
+
+
+def _overlap(inner, outer) -> float:
+    """Fraction of box ``inner`` (x0, y0, x1, y1) inside box ``outer``."""
+    ix = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    return ix * iy / max((inner[2] - inner[0]) * (inner[3] - inner[1]), 1e-9)
+
+
+def _gate_hand(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
+    det = g.det
+    group = f"{side}_hand"
+    if not getattr(det, f"{group}_present"):
+        return
+    hand, p = getattr(det, group)[:, :2], det.body[:, :2]
+    every = np.arange(21)
+    span = np.linalg.norm(hand[0] - hand[9]) / height
+    lo, hi = LIMITS["hand_size"]
+    wrist, shoulder = WRIST[side], SHOULDER[side]
+    trusted_wrist = g.weights["body"][wrist] > 0  # a wrist the arm gate rejected cannot judge its hand
+    sure = _seen(det, wrist, size) and trusted_wrist
+    tolerance = LIMITS["hand_wrist" if sure else "hand_wrist_unsure"] * height
+    box = (*hand.min(0), *hand.max(0))
+    face = _face_box(det)
+    if not lo <= span <= hi:
+        g.reject(group, every, "hand of implausible size")
+    elif trusted_wrist and np.linalg.norm(hand[0] - p[wrist]) > tolerance:
+        g.reject(group, every, "hand far from its wrist")
+    elif _seen(det, shoulder, size) and np.linalg.norm(hand[0] - p[shoulder]) > LIMITS["reach"] * height:
+        g.reject(group, every, "hand beyond arm's reach of its shoulder")
+    elif (_distance_to_mask(dist, hand) > LIMITS["off_mask"] * height).mean() > 0.5:
+        g.reject(group, every, "hand off the person's silhouette")
+    elif not sure and face is not None and _overlap(box, face) > 0.3:
+        reason = "hand over the face with its arm unseen (which hand it is is a guess)"
+        g.reject(group, every, reason)
+        g.reject("body", list(HAND_POINTS[side]), reason)  # the body model's own points of that hand
+
+
+def _gate_face(g: _Gate, size) -> None:
+    det = g.det
+    if not det.face_present:
+        return
+    face, p = det.face[:, :2], det.body[:, :2]
+    width = np.linalg.norm(face[234] - face[454])
+    length = np.linalg.norm(face[10] - face[152])  # forehead to chin: unlike the width, kept in a profile
+    every = np.arange(478)
+    if _seen(det, 0, size) and np.linalg.norm(face[1] - p[0]) > 0.5 * max(width, length, 1.0):
+        g.reject("face", every, "face mesh away from the body's nose")
+    elif _seen(det, 7, size) and _seen(det, 8, size) and \
+            not 0.6 <= width / max(np.linalg.norm(p[7] - p[8]), 1.0) <= 1.8:
+        g.reject("face", every, "face mesh of another size than the head")
+    for hand in _real_hands(det, body_height(det, size)):
+        lo, hi = hand.min(0), hand.max(0)
+        under = ((face >= lo) & (face <= hi)).all(1)
+        g.weights["face"][under] = np.minimum(g.weights["face"][under], OCCLUDED_WEIGHT)
+
+
+def _real_hands(det, height: float) -> list[np.ndarray]:
+    """[21, 2] points of every detected hand of a plausible size, trusted or not: a hand the fit must not follow
+    (its side a guess) still hides what is behind it."""
+    lo, hi = LIMITS["hand_size"]
+    hands = [getattr(det, f"{side}_hand")[:, :2] for side in ("left", "right") if getattr(det, f"{side}_hand_present")]
+    return [h for h in hands if lo <= np.linalg.norm(h[0] - h[9]) / height <= hi]
+
+
+def gate(det) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """({group: [N_group] weight multipliers by MediaPipe index (0 = rejected)}, [rejected points: group, index,
+    reason, x, y in work pixels]) for one detection, judged against its raw MediaPipe mask (the refined mask grows
+    from the body points, wrong ones included)."""
+    mask = det.mask
+    size = (mask.shape[1], mask.shape[0])
+    g = _Gate(det)
+    if not det.found:
+        return g.weights, g.rejected
+    height = body_height(det, size)
+    dist = _off_mask(mask)
+    for side in ("left", "right"):
+        _gate_arm(g, side, height, dist, size)
+        _gate_leg(g, side, height, dist, size)
+        _gate_hand(g, side, height, dist, size)
+    _gate_face(g, size)
+    return g.weights, g.rejected

@@ -1,0 +1,160 @@
+"""drive-audio in any language: G2P, CTC alignment, the language-independent recogniser, --language."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from talkavatar.audio.ctc_align import align_ipa, ctc_viterbi, phone_tokens
+from talkavatar.audio.drive import drive_audio
+from talkavatar.audio.g2p import check_language, ipa_words
+from talkavatar.audio.language import posterior_entropy, transcript_language
+from talkavatar.audio.load import load_pcm
+from talkavatar.audio.phone_source import PhoneSource
+from talkavatar.audio.universal import (EDGE_FRAMES, FRAME_RATE, LAG_FRAMES, frames_to_segments, greedy_phones,
+                                        log_probs, vocabulary)
+from talkavatar.audio.visemes import classify_mouth, phone_class
+from talkavatar.cli import app
+from talkavatar.motion.names import ARKIT_INDEX
+from talkavatar.errors import UsageError
+
+CZECH = "Moje máma bydlí v malém domě u řeky a peče buchty."
+
+
+@pytest.fixture(scope="module")
+def czech_wav(tmp_path_factory) -> Path:
+    """eSpeak NG reading a Czech sentence (made by the test; eSpeak NG is a system program .ci/run installs)."""
+    path = tmp_path_factory.mktemp("speech") / "cs.wav"
+    subprocess.run(["espeak-ng", "-v", "cs", "-w", str(path), CZECH], check=True)
+    return path
+
+
+def _ctc_naive(scores: np.ndarray, tokens: list[int], blank: int) -> float:
+    """Best CTC path score by enumerating every frame labelling (tiny inputs only)."""
+    best = -np.inf
+    f, v = scores.shape
+    for labels in itertools.product(range(v), repeat=f):
+        collapsed = [k for k, _ in itertools.groupby(labels)]
+        if [k for k in collapsed if k != blank] == tokens:
+            best = max(best, sum(scores[t, k] for t, k in enumerate(labels)))
+    return best
+
+
+def test_ctc_viterbi_finds_the_best_path_of_a_naive_search():
+    rng = np.random.default_rng(0)
+    for tokens in ([1, 2], [1, 1], [2, 1, 2]):
+        scores = np.log(rng.dirichlet(np.ones(3), size=6)).astype(np.float32)
+        position = ctc_viterbi(scores, np.array(tokens), blank=0)
+        labels = np.where(position >= 0, np.array(tokens)[np.maximum(position, 0)], 0)
+        got = sum(scores[t, k] for t, k in enumerate(labels))
+        assert got == pytest.approx(_ctc_naive(scores, tokens, 0), abs=1e-4)
+        assert [k for k, _ in itertools.groupby(position) if k >= 0] == list(range(len(tokens)))
+
+
+def test_ctc_viterbi_refuses_too_few_frames():
+    scores = np.zeros((2, 3), np.float32)
+    assert ctc_viterbi(scores, np.array([1, 1]), blank=0) is None      # 'a a' needs a blank between: 3 frames
+
+
+def test_frames_to_segments_splits_short_gaps_and_keeps_pauses():
+    pause = int(0.5 * FRAME_RATE)
+    lag = [-1] * LAG_FRAMES                                            # the model's lag, taken off by the function
+    units = np.array(lag + [-1] * 3 + [0] * 4 + [-1] * 2 + [1] * 3 + [-1] * pause + [2] * 2)
+    segs = frames_to_segments(units, ["m", "a", "p"])
+    assert [s.phone for s in segs] == ["m", "a", "SIL", "p", "SIL"]
+    assert segs[0].start == 0.0                                        # a short leading gap joins the phone...
+    assert segs[0].end == segs[1].start == pytest.approx(8 / FRAME_RATE)  # ...a short inner gap is split
+    assert segs[2].end - segs[2].start > 0.4                           # the pause stays a pause
+    # 'p' moved earlier by the lag; after a pause a phone starts EDGE_FRAMES before its run
+    assert segs[3].start == pytest.approx((len(units) - 2 - LAG_FRAMES - EDGE_FRAMES) / FRAME_RATE)
+    assert segs[3].end < segs[4].end == pytest.approx(len(units) / FRAME_RATE)
+
+
+def test_g2p_reads_several_scripts():
+    assert [p.strip("ˈˌ") for p in ipa_words("máma", "cs")[0]] == ["m", "aː", "m", "a"]
+    russian = ipa_words("мама папа", "ru")
+    assert len(russian) == 2 and {phone_class(p) for p in russian[1]} >= {"bilabial", "open"}
+    with pytest.raises(UsageError):
+        check_language("xx")
+
+
+def test_every_transcript_phone_finds_recogniser_tokens():
+    index = {t: k for k, t in enumerate(vocabulary())}
+    index.update({t.replace("\u0361", ""): k for t, k in index.items()})
+    for phone in ("tʃ", "ˈaː", "pʰ", "ɯᵝ", "dʒ", "ŋ"):
+        assert phone_tokens(phone, index), phone
+
+
+def test_transcript_language_from_letters():
+    assert transcript_language("Привет, как дела?", 0.0) == "ru"
+    assert transcript_language("Příliš žluťoučký kůň", 0.0) == "cs"
+    assert transcript_language("これは日本語です", 0.0) == "ja"
+    assert transcript_language("你好世界", 0.0) == "cmn"
+    assert transcript_language("Hello there, how are you", 1.0) == "en"
+    assert transcript_language("Hola amigo", 0.3) is None
+
+
+def test_universal_recogniser_and_alignment_on_czech(czech_wav):
+    pcm = load_pcm(czech_wav)
+    scores = log_probs(pcm)
+    assert scores.shape == (len(pcm) // 320, len(vocabulary()))
+    assert np.allclose(np.exp(scores).sum(axis=1), 1.0, atol=1e-3)
+    recognised = [s for s in greedy_phones(scores) if s.phone != "SIL"]
+    assert len(recognised) >= 20
+    words = ipa_words(CZECH, "cs")
+    aligned = align_ipa(pcm, words)
+    assert [s.phone for s in aligned if s.phone != "SIL"][:4] == [p for w in words for p in w][:4]
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(aligned, aligned[1:]))
+    assert aligned[-1].end == pytest.approx(len(pcm) // 320 / FRAME_RATE)
+
+
+def test_drive_audio_language_paths(czech_wav):
+    aligned = drive_audio(czech_wav, transcript=CZECH, language="cs")
+    assert (aligned.lip_sync, aligned.recogniser, aligned.language) == ("alignment", "hama-ipa", "cs")
+    found = drive_audio(czech_wav, transcript=CZECH)                    # auto: the letters say Czech
+    assert (found.lip_sync, found.language) == ("alignment", "cs")
+    fast = drive_audio(czech_wav, language="en")
+    assert (fast.lip_sync, fast.recogniser) == ("recognition", "pocketsphinx-en-us")
+    assert aligned.motion.frames == fast.motion.frames
+    # The mouth closes on the aligned bilabials (m, m, b, m, b) of the sentence.
+    classes = classify_mouth(aligned.motion.arkit_weights)
+    bilabials = [s for s in aligned.phones if phone_class(s.phone) == "bilabial"]
+    closed = [any(classes[k] in ("bilabial", "silence") for k in range(int(s.start * 30), int(s.end * 30) + 2))
+              for s in bilabials]
+    assert len(bilabials) >= 4 and np.mean(closed) >= 0.75
+    assert aligned.motion.arkit_weights[:, ARKIT_INDEX["jawOpen"]].max() > 0.3      # and opens on the vowels
+
+
+def test_auto_without_transcript_tells_english_from_czech(czech_wav):
+    source = PhoneSource("auto")
+    source.feed(load_pcm(czech_wav))
+    source.finish()
+    assert source.language == "any" and source.recogniser == "hama-ipa"
+    with pytest.raises(UsageError):
+        PhoneSource("any", "some words")
+
+
+def test_posterior_entropy_of_certain_and_uncertain_frames():
+    certain = np.log(np.array([[0.98, 0.01, 0.01], [0.01, 0.98, 0.01]], np.float32))
+    uncertain = np.log(np.full((2, 3), 1 / 3, np.float32))
+    uncertain[:, 0] -= 0.01                                             # blank not the best token
+    assert posterior_entropy(certain, blank=0) < 0.2 < posterior_entropy(uncertain, blank=0)
+    assert posterior_entropy(certain[:1], blank=0) == float("inf")     # only blank frames
+
+
+def test_cli_language_option(czech_wav, tmp_path):
+    out = tmp_path / "cs.motion.safetensors"
+    run = CliRunner().invoke(app, ["drive-audio", str(czech_wav), "--language", "cs", "--transcript", CZECH,
+                                   "-o", str(out), "--json"])
+    assert run.exit_code == 0, run.output
+    record = json.loads(run.stdout)
+    assert (record["language"], record["recogniser"], record["lip_sync"]) == ("cs", "hama-ipa", "alignment")
+    bad = CliRunner().invoke(app, ["drive-audio", str(czech_wav), "--language", "xx", "-o", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "no voice" in bad.output
+    assert not (tmp_path / "x").exists()

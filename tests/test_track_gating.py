@@ -1,0 +1,170 @@
+"""Finding the person and trusting their landmarks: image variants, mirroring, several people, plausibility gating.
+
+Small deterministic detections are built by hand (a frontal stick figure 600 px tall); the end-to-end checks use
+the real astronaut photo and real MediaPipe.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from talkavatar.errors import InvalidInput
+from talkavatar.track.detect import Detection, empty_detection, mirrored
+from talkavatar.track.gating import body_height, gate
+from talkavatar.track.people import pick
+from talkavatar.track.variants import BODY_MIRROR, face_mirror, normalise_contrast
+
+W, H = 400, 700
+FIGURE = {0: (200, 100), 2: (212, 90), 5: (188, 90), 7: (225, 95), 8: (175, 95), 9: (208, 120), 10: (192, 120),
+          11: (255, 170), 12: (145, 170), 13: (265, 250), 14: (135, 250), 15: (268, 325), 16: (132, 325),
+          17: (272, 345), 18: (128, 345), 19: (270, 350), 20: (130, 350), 21: (262, 340), 22: (138, 340),
+          23: (230, 340), 24: (170, 340), 25: (232, 470), 26: (168, 470), 27: (234, 590), 28: (166, 590),
+          29: (236, 605), 30: (164, 605), 31: (245, 615), 32: (155, 615)}
+"""A frontal person's MediaPipe body points (x, y) in a 400 x 700 image; their left is the image's right."""
+
+
+def _hand(wrist: tuple[float, float], size: float = 40.0) -> np.ndarray:
+    """[21, 3] a flat open hand hanging down from ``wrist``."""
+    pts = np.zeros((21, 3), np.float32)
+    pts[:, 0], pts[:, 1] = wrist
+    for finger in range(5):
+        for joint in range(4):
+            i = 1 + finger * 4 + joint
+            pts[i, 0] += (finger - 2) * size * 0.15
+            pts[i, 1] += size * (0.5 + 0.2 * joint)
+    return pts
+
+
+def _figure(dx: float = 0.0, scale: float = 1.0) -> Detection:
+    det = empty_detection(H, W)
+    for i, (x, y) in FIGURE.items():
+        det.body[i] = (dx + x * scale, y * scale, 0.0)
+    det.body_visibility[:] = 0.95
+    det.left_hand, det.left_hand_present = _hand(FIGURE[15]), True
+    det.right_hand, det.right_hand_present = _hand(FIGURE[16]), True
+    det.mask[60:640, 110:290] = 1.0
+    return det
+
+
+def test_a_plausible_person_keeps_every_landmark():
+    det = _figure()
+    weights, rejected = gate(det)
+    assert rejected == []
+    assert all(w.min() == 1.0 for w in weights.values())
+    assert 500 < body_height(det, (W, H)) < 900  # 110 px shoulders ~ 0.22 of the height
+
+
+def test_a_hand_far_from_its_wrist_and_a_wrist_beyond_reach_are_rejected():
+    det = _figure()
+    det.left_hand = _hand((380, 30))  # on the background, far above the raised-arm range
+    det.body[16, :2] = (10, 690)      # right wrist 560 px from its shoulder: more than an arm
+    weights, rejected = gate(det)
+    reasons = {(r["group"], r["index"] if r["group"] != "body" else r["index"][0]): r["reason"] for r in rejected}
+    assert reasons[("left_hand", "all")] == "hand far from its wrist"
+    assert "beyond arm's reach" in reasons[("body", 16)]
+    assert weights["left_hand"].max() == 0 and weights["right_hand"].min() == 1  # the real right hand stays
+    assert weights["body"][[16, 18, 20, 22]].max() == 0 and weights["body"][[11, 12, 13, 14, 15]].min() == 1
+
+
+def test_limb_points_off_the_silhouette_are_rejected_and_a_hand_over_the_face_down_weights_it():
+    det = _figure()
+    det.body[15, :2] = (390, 330)  # left wrist out on the background, within reach
+    det.left_hand = _hand((388, 330))
+    det.body[25, :2] = (380, 470)  # left knee on the background: the ankle and foot below it go too
+    weights, rejected = gate(det)
+    assert weights["body"][15] == 0 and any(r["reason"] == "off the person's silhouette" for r in rejected)
+    assert weights["body"][[25, 27, 29, 31]].max() == 0 and weights["body"][[23, 26, 28]].min() == 1
+    det = _figure()
+    det.face_present = True
+    det.face[:, :2] = np.random.default_rng(0).uniform((170, 70), (230, 130), (478, 2))
+    det.face[1, :2] = det.body[0, :2]
+    det.right_hand = _hand((200, 60), size=60)  # a trusted hand over the face: face points under it count less
+    det.body[16, :2] = (200, 65)
+    weights, _ = gate(det)
+    assert weights["right_hand"].min() == 1
+    assert 0 < weights["face"].min() < 1 and weights["face"].max() == 1
+
+
+def test_a_face_mesh_on_another_head_is_rejected():
+    det = _figure()
+    det.face_present = True
+    det.face[:, :2] = np.random.default_rng(1).uniform((300, 20), (360, 80), (478, 2))  # someone else's face
+    weights, rejected = gate(det)
+    assert weights["face"].max() == 0 and rejected[0]["reason"] == "face mesh away from the body's nose"
+
+
+def test_mirroring_swaps_sides_and_maps_face_points_to_their_partners():
+    mirror = face_mirror()
+    assert (mirror[mirror] == np.arange(478)).all() and (BODY_MIRROR[BODY_MIRROR] == np.arange(33)).all()
+    assert mirror[1] == 1 and mirror[33] == 263 and mirror[468] == 473  # nose tip, outer eye corners, irises
+    det = _figure()
+    det.left_hand = _hand((300, 300))
+    flipped = empty_detection(H, W)
+    flipped.body = det.body.copy()
+    flipped.body[:, 0] = W - det.body[:, 0]
+    flipped.body = flipped.body[BODY_MIRROR]
+    flipped.body_visibility[:] = 0.9
+    flipped.right_hand, flipped.right_hand_present = det.left_hand.copy(), True
+    flipped.right_hand[:, 0] = W - det.left_hand[:, 0]
+    back = mirrored(flipped)
+    assert np.allclose(back.body, det.body) and back.left_hand_present and not back.right_hand_present
+    assert np.allclose(back.left_hand, det.left_hand)
+
+
+def test_the_main_person_is_large_central_and_complete_and_person_n_picks_another():
+    big, small = _figure(dx=0), _figure(dx=0, scale=0.5)
+    assert pick([big, small], W, H, None) == 0
+    off_centre = _figure(dx=0)
+    off_centre.body_visibility[23:] = 0.1  # legs unseen: less complete
+    assert pick([off_centre, big], W, H, None) == 1
+    assert pick([big, small], W, H, 2) == 1
+    with pytest.raises(InvalidInput, match="2 people found"):
+        pick([big, small], W, H, 3)
+
+
+def test_contrast_normalisation_stretches_a_dark_low_contrast_photo():
+    rng = np.random.default_rng(0)
+    dark = (rng.uniform(10, 40, (64, 48, 1)) * np.array([1.0, 0.9, 0.8])).astype(np.uint8)
+    out = normalise_contrast(dark)
+    assert out.shape == dark.shape and out.dtype == np.uint8
+    assert np.ptp(out) > 3 * np.ptp(dark) and out.mean() > 2 * dark.mean()
+
+
+@pytest.mark.slow
+def test_a_planted_false_hand_does_not_move_the_arm(tmp_path):
+    """Real MediaPipe on the astronaut, then the same detection with a false left hand planted in the top-right
+    corner (and the left wrist moved onto it): the fitted left wrist stays within 2 % of the height of the clean
+    fit's."""
+    skimage_data = pytest.importorskip("skimage.data")
+    import copy
+
+    import torch
+
+    from talkavatar.core.body.anny import anny_body
+    from talkavatar.track.camera import project
+    from talkavatar.track.config import TrackConfig
+    from talkavatar.track.detect import HolisticDetector
+    from talkavatar.track.fit_frames import fit_footage
+    from talkavatar.track.footage import Footage
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
+    from talkavatar.track.metrics import person_height
+
+    image = skimage_data.astronaut()
+    with HolisticDetector(1) as detector:
+        clean = detector.detect(image)
+    planted = copy.deepcopy(clean)
+    planted.left_hand, planted.left_hand_present = _hand((500, 20), size=50), True
+    planted.body[15, :2], planted.body_visibility[15] = (495, 12), 0.9
+    body = anny_body("cpu")
+    wrists = []
+    for det in (clean, planted):
+        footage = Footage("image", [image], [0], 0.0, (512, 512), 1.0)
+        fitted = fit_footage(body, footage, [det], TrackConfig(steps=120), torch.device("cpu"), lambda m: None, {})
+        posed = fitted.rig.pose(fitted.joint_rotations, fitted.root_translation, fitted.arkit_weights)
+        grouped = GroupedLandmarks(fitted.rig.landmarks)
+        wrists.append(project(grouped(posed)["body"][0, grouped.row("body", 15)], torch.tensor(fitted.K_work)))
+    assert {r["group"] for r in planted.rejected} >= {"left_hand", "body"}
+    height = person_height(fitted.masks[0], np.zeros((0, 2)))
+    assert float((wrists[0] - wrists[1]).norm()) / height < 0.02
+
