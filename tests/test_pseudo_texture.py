@@ -182,4 +182,5 @@ def test_a_hand_the_photo_never_shows_takes_the_seen_hand_colour():
     assert stats["hands"] > 0
     left = texel_bone == 1
     got = texture[binding.texel[left, 1], binding.texel[left, 0]]
-    assert np.abs(got - glove.numpy()).max() < 0.02  # a glove, not the suit's orange nor an inpainted grey
+    assert np.abs(got - glove.numpy()).mean() < 0.02  # a glove, not the suit's orange nor an inpainted grey
+    assert np.abs(got - glove.numpy()).max() < 0.06  # (with the completion's low-frequency shading)

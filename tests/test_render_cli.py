@@ -219,7 +219,7 @@ def test_frames_equal_a_direct_render(scene, tmp_path):
     motion.joint_rotations[:, 16, 2] = [0.0, 0.4, 0.8]
     save_motion(tmp_path / "m.motion.safetensors", motion)
     result = _render(scene, "--motion", str(tmp_path / "m.motion.safetensors"), "-o", str(tmp_path / "f"),
-                     "--format", "png", "--background", "#336699", "--yaw", "20")
+                     "--format", "png", "--background", "#336699", "--yaw", "20", "--camera", "front")
     assert result.exit_code == 0, result.output
     avatar = toy_avatar(16)
     posed = avatar.pose(torch.from_numpy(motion.joint_rotations), torch.zeros(3, 3), torch.zeros(3, 52))

@@ -2,10 +2,12 @@
 its coverage map: the render in grey, holes red, floaters blue).
 
 - input view: PSNR and SSIM inside the person mask against the photo (sRGB, at the fitted image size);
-- novel views (the input camera orbited by yaw +-30 degrees about the body's vertical axis) and novel poses: the
-  hole fraction (alpha < 0.98 over the posed deformed mesh's silhouette, eroded by 1 px so that pixels only partly
+- novel views (the input camera orbited by yaw +-30 degrees about the vertical axis through the centre of what
+  the photo shows: the head for a portrait, the whole body for a full-body photo) and novel poses: the hole
+  fraction (alpha < 0.98 over the posed deformed mesh's silhouette, eroded by 1 px so that pixels only partly
   covered at its border do not count) and the floater fraction (pixels with alpha >= 0.02 farther than 3 px
-  outside that silhouette, per silhouette pixel).
+  outside that silhouette, per silhouette pixel). The silhouette leaves out triangles with a corner nearer than
+  ``NEAR`` to the camera (the rasterizer culls those Gaussians too; projected, they would cover the whole frame).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ FLOATER_ALPHA = 0.02
 FLOATER_MARGIN_PX = 3
 HOLE_ERODE_PX = 1
 NOVEL_YAWS = (-30.0, 30.0)
+NEAR = 0.05  # metres
 
 
 def render(avatar: Avatar, cameras: Cameras, poses: Poses, background=(0.0, 0.0, 0.0), backend: str = "auto"):
@@ -64,6 +67,24 @@ def orbit_cameras(camera: Cameras, centre: torch.Tensor, yaws_deg: tuple[float, 
         mats.append(camera.world_to_camera[0] @ m)
     n = len(yaws_deg)
     return Cameras(torch.stack(mats), camera.K.expand(n, 3, 3).clone(), camera.width, camera.height)
+
+
+def mesh_silhouette(vertices: torch.Tensor, faces: torch.Tensor, camera: Cameras) -> np.ndarray:
+    """[H, W] bool: pixels of one ``camera`` covered by the mesh (``vertices`` [V, 3], ``faces`` [F, 3]) without
+    the triangles that have a corner nearer than ``NEAR`` to the camera or behind it."""
+    px, depth = camera.project(vertices)
+    faces = faces[(depth[0][faces] > NEAR).all(1)]
+    return hard_silhouette(px[0].cpu().numpy(), faces.cpu().numpy(), camera.width, camera.height)
+
+
+def shown_centre(vertices: torch.Tensor, camera: Cameras) -> torch.Tensor:
+    """The centre [3] of the ``vertices`` [V, 3] inside the picture of ``camera`` (one camera; all of them when
+    none is)."""
+    px, depth = camera.project(vertices)
+    px, depth = px[0], depth[0]
+    inside = (px[:, 0] >= 0) & (px[:, 0] < camera.width) & (px[:, 1] >= 0) & (px[:, 1] < camera.height) & (depth > 0)
+    shown = vertices[inside] if bool(inside.any()) else vertices
+    return (shown.min(0).values + shown.max(0).values) / 2
 
 
 def fixed_novel_poses(base: Poses) -> Poses:
@@ -118,8 +139,7 @@ def evaluate(avatar: Avatar, photo: Views, novel_poses: Views | Poses, backend: 
     masked_psnr = float(psnr(rgb * photo.mask[..., None], target, photo.mask)[0])
     masked_ssim = float(ssim(rgb * photo.mask[..., None], target, photo.mask)[0])
 
-    verts0 = deformed_vertices(avatar, photo.poses)[0]
-    centre = verts0.mean(0)
+    centre = shown_centre(deformed_vertices(avatar, photo.poses)[0], cam)
     novel_cams = orbit_cameras(cam, centre, NOVEL_YAWS)
     if isinstance(novel_poses, Poses):
         pose_views = Views(torch.zeros(0), torch.zeros(0), Cameras(cam.world_to_camera.expand(len(novel_poses), 4, 4),
@@ -139,8 +159,7 @@ def evaluate(avatar: Avatar, photo: Views, novel_poses: Views | Poses, backend: 
     strips, maps = [], []
     for name, (prgb, palpha, poses, camera) in panels.items():
         verts = deformed_vertices(avatar, poses)[0]
-        px, depth = camera.project(verts)
-        sil = hard_silhouette(px[0].cpu().numpy(), avatar.rig.faces.cpu().numpy(), camera.width, camera.height)
+        sil = mesh_silhouette(verts, avatar.rig.faces, camera)
         a = palpha[0].cpu().numpy()
         holes, floaters, hole_map, floater_map = coverage_errors(a, sil)
         coverage[name] = {"hole_fraction": round(holes, 5), "floater_fraction": round(floaters, 5)}

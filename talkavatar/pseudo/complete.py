@@ -13,24 +13,34 @@ In order, each step filling only what the previous ones left (confidence decreas
    at a grazing angle, but not from the mask's edge band), drawn towards the colour of the top of the head (the
    seen crown and upper sides: hair, or skin if bald) where the two differ, since the sides at jaw height show
    the cheeks, which the back of the head does not;
-4. hands the photo never shows (one hand behind an object, both out of frame) take the robust mean colour of the
-   seen hand texels (glove or skin), or the face's skin colour if no hand was seen, instead of an inpainted grey;
-5. inpainting in UV space (OpenCV Telea) for everything left, the gutter between charts included,
-   so the result has no unfilled texel.
+4. every texel still unknown is dressed by its body part (:mod:`garments`): torso and arms the seen upper
+   garment, legs the seen lower garment or neutral trousers, feet shoes, neck skin, head the seen hair; hands the
+   photo never shows (one behind an object, both out of frame) the seen hands' colour (glove or skin), else the
+   face's skin; with low-frequency shading and the seen fabric's grain, never an inpainted smear;
+5. inpainting in UV space (OpenCV Telea) for the gutter between charts only, so the result has no unfilled texel.
+
+The chin and the jaw's underside are skin: seen only at a grazing angle, their colours mix in the shadow under the
+chin (a dark rim once the jaw opens), so they are treated as unseen, skipped by the head band step and dressed as
+neck (skin).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.mesh import face_mirror, face_normals, hand_vertices, head_vertices, vertex_mirror
+from talkavatar.pseudo.garments import dress, part_colours, read_outfit, skin_like
+from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
+from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
 
 EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
 SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (grazing colours mix in the background)
+JAW_HEIGHT = 0.3  # the chin and jaw: the head's lowest 30 % (front and sides)
 
 
 def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -65,6 +75,37 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.stack([col, row], 1).astype(np.int64)), torch.from_numpy(ok)
 
 
+@dataclass
+class _Texels:
+    """The completion's working state, per texel: sRGB ``rgb`` [N, 3], ``conf`` [N] (0 = unknown), ``source`` [N]
+    (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed), the photo's own ``seen_conf`` [N],
+    ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
+    chin and the jaw's underside: skin, whatever the head band or the hair say)."""
+
+    rgb: np.ndarray
+    conf: np.ndarray
+    source: np.ndarray
+    seen_conf: np.ndarray
+    from_photo: np.ndarray
+    points: np.ndarray
+    normals: np.ndarray
+    head: np.ndarray
+    jaw: np.ndarray
+
+    @property
+    def known(self) -> np.ndarray:
+        return self.conf > 0
+
+    @property
+    def photo(self) -> np.ndarray:
+        """Texels whose colour is still the photo's own."""
+        return self.from_photo & (self.source == 1)
+
+    def set(self, where: np.ndarray, rgb, conf, source: int) -> float:
+        self.rgb[where], self.conf[where], self.source[where] = rgb, conf, source
+        return float(where.mean())
+
+
 def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: torch.Tensor,
                      confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5,
                      given: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
@@ -72,36 +113,61 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps. Returns the completed [R, R, 3] float image (row 0 at v = 1) and the
     share of texels each step filled."""
-    import cv2
+    t = _texels(rig, rest_vertices, binding, rgb, confidence, given)
+    stats = {"seen": float(t.known.mean()), "jaw_regrazed": float((t.jaw & (t.seen_conf > 0) & ~t.known).mean())}
+    stats["mirror"] = _mirror(t, rig, binding)
+    parts = texel_parts(rig, binding.face_index, binding.barycentrics)
+    photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
+    outfit = read_outfit(t.rgb, photo, parts, t.points, t.normals)
+    stats["front_to_back"] = _front_to_back(t, cell, outfit)
+    stats["head_band"] = _head_band(t, outfit)
+    stats.update(_dress(t, parts, photo, outfit))
+    return _inpaint_gutter(t, binding, inpaint_radius), {k: round(v, 4) for k, v in stats.items()}
 
-    n = binding.count
-    rgb, conf = rgb.clone().double(), confidence.clone().double()
-    source = torch.zeros(n, dtype=torch.int64)  # 0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band
-    source[conf > 0] = 1
-    stats = {"seen": float((conf > 0).double().mean())}
 
-    # 1. symmetry
-    where, ok = mirror_texels(rig, binding)
-    image = texels_to_image(torch.cat([rgb, conf[:, None]], 1), binding)
-    mirrored = image[where[:, 1], where[:, 0]]
-    m_rgb, m_conf = mirrored[:, :3], mirrored[:, 3] * ok
-    take = (m_conf > SOURCE_CONFIDENCE) & ((conf == 0) | ((conf < 0.3) & (m_conf > 2 * conf)))
-    rgb[take], conf[take], source[take] = m_rgb[take], 0.9 * m_conf[take], 2
-    stats["mirror"] = float(take.double().mean())
-
-    # 2. from the seen front below the head: the mean colour of the seen front surface in coarse (x, y) cells, so the
-    #    back gets the garment's colours without copies of front details (logos, zips)
+def _texels(rig, rest_vertices, binding, rgb, confidence, given) -> _Texels:
+    """The state before completion; the chin and jaw underside seen only at a grazing angle count as unseen (their
+    colours mix in the shadow under the chin, a dark rim once the jaw opens)."""
     points = binding.surface_points(rest_vertices[None].double(), rig.faces)[0].numpy()
     normals = face_normals(rest_vertices.double(), rig.faces)[binding.face_index].numpy()
     head = torch.from_numpy(head_vertices(rig))[rig.faces[binding.face_index]].any(1).numpy()
-    known = (conf > 0).numpy()
+    height = np.zeros(len(points))
+    if head.any():
+        low, high = points[head, 1].min(), points[head, 1].max()
+        height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
+    jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
+    rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
+    seen_conf = conf.copy()
+    grazing_jaw = jaw & (conf < 0.35) & (normals[:, 1] < -0.35)
+    rgb[grazing_jaw], conf[grazing_jaw] = 0.0, 0.0
+    source = (conf > 0).astype(np.int64)
+    from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
+    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw)
+
+
+def _mirror(t: _Texels, rig, binding: Binding) -> float:
+    """Step 1: a texel takes its well-seen mirror texel's colour."""
+    where, ok = mirror_texels(rig, binding)
+    image = texels_to_image(torch.from_numpy(np.concatenate([t.rgb, t.conf[:, None]], 1)), binding).numpy()
+    mirrored = image[where[:, 1].numpy(), where[:, 0].numpy()]
+    m_rgb, m_conf = mirrored[:, :3], mirrored[:, 3] * ok.numpy()
+    take = (m_conf > SOURCE_CONFIDENCE) & ((t.conf == 0) | ((t.conf < 0.3) & (m_conf > 2 * t.conf)))
+    return t.set(take, m_rgb[take], 0.9 * m_conf[take], 2)
+
+
+def _front_to_back(t: _Texels, cell: float, outfit) -> float:
+    """Step 2: from the seen front below the head, the mean colour of the seen front surface in coarse (x, y)
+    cells, so the back gets the garment's colours without copies of front details (logos, zips). Skin seen in
+    front (a V-neck, an open collar) does not go onto a clothed back: step 4 dresses that."""
+    import cv2
+
+    points, colours = t.points, t.rgb
     cells = np.floor(points[:, :2] / cell).astype(np.int64)
     lo = cells.min(0)
     cells -= lo
     gw, gh = cells.max(0) + 1
     key = cells[:, 1] * gw + cells[:, 0]
-    front = known & (conf > SOURCE_CONFIDENCE).numpy() & (normals[:, 2] > 0) & ~head
-    colours = rgb.numpy()
+    front = t.known & (t.conf > SOURCE_CONFIDENCE) & (t.normals[:, 2] > 0) & ~t.head
     kernel = np.ones((3, 3), np.float64)
 
     def cell_mean(weight):
@@ -113,14 +179,14 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
                            for c in range(3)], -1)
         return grid_w, grid_c / np.maximum(grid_w, 1e-9)[..., None]
 
-    weight = conf.numpy() * front
+    weight = t.conf * front
     grid_w, mean = cell_mean(weight)
     # reweighting steps (mean shift): colours far from their neighbourhood's mean (logos, badges, straps) count
     # less, so each cell converges to its dominant colour (the garment's)
     for _ in range(3):
         far = ((colours - mean.reshape(-1, 3)[key]) ** 2).sum(1)
         _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6 * front)
-    back = ~known & ~head & (grid_w.reshape(-1)[key] > 1.0)
+    back = ~t.known & ~t.head & (grid_w.reshape(-1)[key] > 1.0)
     # bilinear lookup between cell centres (no blocks on the back)
     fx = np.clip(points[back, 0] / cell - lo[0] - 0.5, 0, gw - 1)
     fy = np.clip(points[back, 1] / cell - lo[1] - 0.5, 0, gh - 1)
@@ -131,53 +197,63 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     corners = [(y0, x0, (1 - ax) * (1 - ay)), (y0, x1, ax * (1 - ay)), (y1, x0, (1 - ax) * ay), (y1, x1, ax * ay)]
     total = sum(w * valid[yy, xx][:, None] for yy, xx, w in corners)
     colour = sum(w * valid[yy, xx][:, None] * mean[yy, xx] for yy, xx, w in corners) / np.maximum(total, 1e-9)
-    rgb[torch.from_numpy(back)] = torch.from_numpy(colour)
-    conf[torch.from_numpy(back)] = 0.3
-    source[torch.from_numpy(back)] = 3
-    stats["front_to_back"] = float(back.mean())
+    if not skin_like(outfit.upper, outfit.skin):
+        clothed = np.linalg.norm(colour - outfit.skin, axis=1) >= 2 * np.linalg.norm(colour - outfit.upper, axis=1)
+        back[np.flatnonzero(back)[~clothed]] = False
+        colour = colour[clothed]
+    return t.set(back, colour, 0.3, 3)
 
-    # 3. head sides -> back of the head, per height band, drawn towards the colour of the top of the head
-    known = (conf > 0).numpy()
-    seen_conf = confidence.numpy()
-    from_photo = (source == 1).numpy() & ~(np.zeros(n, bool) if given is None else given.numpy())
-    seen_head = known & head & from_photo
-    grazing = seen_head & (seen_conf > EDGE_CONFIDENCE) & (seen_conf < 0.45)
-    upper = points[:, 1] > np.median(points[head, 1]) if head.any() else np.zeros(n, bool)
-    top_of_head = (seen_head & (normals[:, 1] > 0.5) & (seen_conf > EDGE_CONFIDENCE)) | (grazing & upper)
+
+def _head_band(t: _Texels, outfit) -> float:
+    """Step 3: head sides -> back of the head, per height band, drawn towards the colour of the top of the head
+    (not the chin and jaw: they are skin, step 4); a skin-coloured band (ears, cheeks seen at a grazing angle)
+    becomes the seen hair, so the back of the head is not a flat skin patch unless the person is bald."""
+    points, normals, colours = t.points, t.normals, t.rgb
+    seen_head = t.known & t.head & t.photo
+    grazing = seen_head & (t.seen_conf > EDGE_CONFIDENCE) & (t.seen_conf < 0.45)
+    upper = points[:, 1] > np.median(points[t.head, 1]) if t.head.any() else np.zeros(len(points), bool)
+    top_of_head = (seen_head & (normals[:, 1] > 0.5) & (t.seen_conf > EDGE_CONFIDENCE)) | (grazing & upper)
     band = np.floor(points[:, 1] / 0.02).astype(np.int64)
     band -= band.min()
     counts = np.bincount(band[grazing], minlength=band.max() + 1)
     sums = np.stack([np.bincount(band[grazing], colours[grazing, c], minlength=band.max() + 1) for c in range(3)], 1)
-    fill = ~known & head & (counts[band] >= 5)
+    fill = ~t.known & t.head & ~t.jaw & (counts[band] >= 5)
     side = sums[band[fill]] / np.maximum(counts[band[fill], None], 1)
     if top_of_head.sum() >= 5:
         top = robust_mean(colours[top_of_head], np.ones(int(top_of_head.sum())))
         agree = np.exp(-((side - top) ** 2).sum(1, keepdims=True) / (2 * 0.12 ** 2))
         side = agree * side + (1 - agree) * top
-    rgb[torch.from_numpy(fill)] = torch.from_numpy(side)
-    conf[torch.from_numpy(fill)] = 0.2
-    source[torch.from_numpy(fill)] = 4
-    stats["head_band"] = float(fill.mean())
+    if outfit.hair is not None:
+        nearer_skin = np.linalg.norm(side - outfit.skin, axis=1) < np.linalg.norm(side - outfit.hair, axis=1)
+        side = np.where(nearer_skin[:, None], outfit.hair, side)
+    return t.set(fill, side, 0.2, 4)
 
-    # 4. hands never seen: the seen hands' colour (gloves or skin), else the face's skin
-    hand = torch.from_numpy(hand_vertices(rig))[rig.faces[binding.face_index]].all(1).numpy()
-    known = (conf > 0).numpy()
-    seen_hand = hand & known & (from_photo | (source == 2).numpy())
-    face_skin = seen_head & (seen_conf > 0.8)
-    fill = hand & ~known
-    stats["hands"] = float(fill.mean())
-    if fill.any() and (seen_hand.sum() >= 5 or face_skin.sum() >= 5):
-        pick = seen_hand if seen_hand.sum() >= 5 else face_skin
-        rgb[torch.from_numpy(fill)] = torch.from_numpy(robust_mean(rgb.numpy()[pick], conf.numpy()[pick]))[None]
-        conf[torch.from_numpy(fill)] = 0.2
-        source[torch.from_numpy(fill)] = 5
 
-    # 5. UV inpainting of everything else (and the gutter)
-    image = texels_to_image(torch.cat([rgb, (conf > 0).double()[:, None]], 1), binding).numpy()
+def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
+    """Step 4: everything still unknown by body part and garment (:mod:`garments`); hands the seen hands' colour,
+    else the skin; the chin and jaw the skin (they count as neck); the unseen lower half of the neck the upper
+    garment (a collar, not a skin blob on the back). ``photo``: [N] texels well seen in the photo."""
+    colours = part_colours(outfit, t.rgb, photo, parts)
+    seen_hand = (parts == PART["hand"]) & t.known & (t.photo | (t.source == 2))
+    if seen_hand.sum() >= 5:
+        colours[PART["hand"]] = robust_mean(t.rgb[seen_hand], t.conf[seen_hand])
+    fill = ~t.known
+    neck = parts == PART["neck"]
+    collar = fill & neck & (t.points[:, 1] < np.median(t.points[neck, 1])) if neck.any() else np.zeros_like(fill)
+    parts = np.where(t.jaw, PART["neck"], np.where(collar, PART["torso"], parts))
+    dressed = dress(t.rgb, fill, parts, colours, t.points, outfit.noise)
+    t.set(fill, dressed[fill], 0.2, 5)
+    return {"hands": float((fill & (parts == PART["hand"])).mean()), "dressed": float(fill.mean())}
+
+
+def _inpaint_gutter(t: _Texels, binding: Binding, radius: int) -> np.ndarray:
+    """Step 5: UV inpainting (OpenCV Telea) of the texels no triangle covers -> [R, R, 3] float32."""
+    import cv2
+
+    image = texels_to_image(torch.from_numpy(np.concatenate([t.rgb, t.known[:, None].astype(np.float64)], 1)),
+                            binding).numpy()
     holes = (image[..., 3] == 0).astype(np.uint8)
-    stats["inpainted"] = float(1 - (conf > 0).double().mean())
     colour = np.clip(image[..., :3] * 255 + 0.5, 0, 255).astype(np.uint8)
     if holes.any() and not holes.all():
-        colour = cv2.inpaint(colour, holes, inpaint_radius, cv2.INPAINT_TELEA)
-    done = colour.astype(np.float32) / 255
-    return done, {k: round(v, 4) for k, v in stats.items()}
+        colour = cv2.inpaint(colour, holes, radius, cv2.INPAINT_TELEA)
+    return colour.astype(np.float32) / 255

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from talkavatar.core.body.parts import strongest_bone_names
+
 HEAD_BONES = ("head", "eye.L", "eye.R", "jaw")
 HAND_BONE_PREFIXES = ("wrist", "finger", "metacarpal", "thumb", "index", "middle", "ring", "pinky", "hand")
 
@@ -63,12 +65,6 @@ def face_mirror(faces: np.ndarray, mirror: np.ndarray) -> tuple[np.ndarray, np.n
         index[i] = j
         perm[i] = [int(np.flatnonzero(faces[j] == v)[0]) for v in m]
     return index, perm
-
-
-def strongest_bone_names(rig) -> np.ndarray:
-    """[V] the name of each vertex's strongest skinning bone."""
-    bones = rig.skin_indices.numpy()[np.arange(rig.vertices.shape[0]), rig.skin_weights.numpy().argmax(1)]
-    return np.array(rig.bone_names)[bones]
 
 
 def head_vertices(rig) -> np.ndarray:

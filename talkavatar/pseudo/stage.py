@@ -70,6 +70,7 @@ class PhotoView:
     shape: np.ndarray
     camera: object           # Cameras, one
     rig: object              # Rig with the mouth interior
+    hidden: tuple = ()       # body parts the detector did not see (core.body.parts.hidden_parts)
 
 
 def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
@@ -77,6 +78,7 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
     import torch
 
     from talkavatar.core.body.mouth import with_mouth_interior
+    from talkavatar.core.body.parts import hidden_parts
     from talkavatar.core.body.rig import Rig
     from talkavatar.core.cameras import Cameras
 
@@ -88,8 +90,11 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
         rig = with_mouth_interior(rig)  # bundles tracked before the mouth interior existed get it here
     except ValueError as e:
         warn(f"no mouth interior: {e}")
+    detections = artifacts.read_detections(bundle)
+    hidden = () if detections is None else tuple(hidden_parts(detections["body"][photo.frame],
+                                                              detections["body_visibility"][photo.frame], w, h))
     return PhotoView(photo.image, photo.mask > 127, *(torch.from_numpy(a) for a in photo.poses()),
-                     photo.params.shape, camera, rig)
+                     photo.params.shape, camera, rig, hidden)
 
 
 def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dict]:
@@ -98,6 +103,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
 
     from talkavatar.core.binding import Binding
     from talkavatar.core.body.mouth import mouth_colours, mouth_texels
+    from talkavatar.core.body.parts import texel_parts
     from talkavatar.pseudo.complete import complete_texture
     from talkavatar.pseudo.texture import project_texture
 
@@ -109,6 +115,9 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
     seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask)
     part = mouth_texels(rig, binding.face_index)
     rgb, conf = seen.rgb.clone(), seen.confidence.clone()
+    if view.hidden:  # legs the fit folded into the picture behind an object: what they "see" is that object
+        unseen = torch.from_numpy(np.isin(texel_parts(rig, binding.face_index, binding.barycentrics), view.hidden))
+        rgb[unseen], conf[unseen] = 0.0, 0.0
     inside = part >= 0
     rgb[inside] = mouth_colours()[part[inside]].to(rgb)
     conf[inside] = 1.0
@@ -164,14 +173,16 @@ def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
     target = view.camera.centers[0] + centre_ray * depth_shown
     anchor = int(torch.argmin((photo_posed - target).norm(dim=1) + (~shown).float() * 1e3))
     offset = target - photo_posed[anchor]
-    focus = []
+    focus, bodies = [], []
     for start in range(0, n, 32):
         posed = proxy.pose(jr[start:start + 32], rt[start:start + 32], aw[start:start + 32])
         focus.append(posed.vertices[:, anchor] + offset)
+        bodies.append(posed.vertices[:, ::4])  # every 4th vertex: dense enough to keep cameras clear of the body
     focus = torch.cat(focus) if focus else torch.zeros(0, 3)
     yaw, pitch = sample_view_angles(n, config.seed, config.side_views)
     focal = frame_focal(float(view.camera.K[0, 0, 0]), (w, h), config.size)
-    cameras = orbit_cameras(focus, view.camera.centers[0], yaw, pitch, focal, config.size) if n else None
+    cameras = orbit_cameras(focus, view.camera.centers[0], yaw, pitch, focal, config.size,
+                            torch.cat(bodies)) if n else None
     return jr, rt, aw, cameras, poses.sources
 
 

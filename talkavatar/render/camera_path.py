@@ -1,10 +1,11 @@
-"""Camera paths: which camera sees each frame of a clip (input, front or orbit).
+"""Camera paths: which camera sees each frame of a clip (auto, input, front or orbit).
 
 Conventions are those of :mod:`talkavatar.core.cameras`. ``front`` and ``orbit`` circle the body's centre on a
 sphere: yaw 0, pitch 0 looks at the front of a body facing +Z; yaw turns about +Y (positive yaw moves the camera
 towards +X, the body's left), positive pitch raises the camera. ``input`` is the camera ``track`` fitted to the
 photo (frame 0 of ``track/params.safetensors``), its intrinsics rescaled so the whole input picture fits the output
-size with its aspect ratio kept (centred, letterboxed).
+size with its aspect ratio kept (centred, letterboxed). ``auto`` is ``front`` with a target per frame: the part of
+the body the photo showed, followed smoothly (:mod:`talkavatar.render.framing` plans it).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ class Framing:
 class CameraPath:
     """Cameras for the frames of a clip of ``frames`` frames.
 
-    kind: "input", "front" or "orbit". For front/orbit: ``center`` [3], ``distance`` (m), ``yaw``/``pitch``
-    (degrees) and ``orbit_degrees`` (turned over the clip). For input: ``world_to_camera`` [4, 4] and ``K`` [3, 3].
+    kind: "auto", "input", "front" or "orbit". For front/orbit: ``center`` [3], ``distance`` (m), ``yaw``/``pitch``
+    (degrees) and ``orbit_degrees`` (turned over the clip); auto: the same with ``center`` [frames, 3] (one target
+    per frame). For input: ``world_to_camera`` [4, 4] and ``K`` [3, 3].
     """
 
     kind: str
@@ -75,6 +77,13 @@ class CameraPath:
                    pitch=pitch, orbit_degrees=orbit_degrees if kind == "orbit" else 0.0)
 
     @classmethod
+    def following(cls, centers: Tensor, distance: float, *, width: int, height: int, yaw: float = 0.0,
+                  pitch: float = 0.0) -> "CameraPath":
+        """An ``auto`` path: the front camera at ``distance`` (m) from a target per frame, ``centers`` [T, 3]."""
+        return cls("auto", width, height, int(centers.shape[0]), center=centers, distance=float(distance), yaw=yaw,
+                   pitch=pitch)
+
+    @classmethod
     def from_input(cls, world_to_camera: Tensor, K: Tensor, image_size: tuple[int, int], *, width: int,
                    height: int, frames: int) -> "CameraPath":
         """The input photo's camera: ``world_to_camera`` [4, 4], ``K`` [3, 3] for an ``image_size`` (w, h)
@@ -96,7 +105,10 @@ class CameraPath:
                            self.width, self.height)
             return cams.to(device=device, dtype=dtype)
         turn = frame_index.to(torch.float64) / max(self.frames, 1) * self.orbit_degrees
-        cams = Cameras.orbit(self.center.to(torch.float64), self.distance, self.yaw + turn,
+        center = self.center.to(torch.float64)
+        if center.dim() == 2:  # auto: a target per frame (frames past the end keep the last)
+            center = center[frame_index.long().clamp(0, center.shape[0] - 1)]
+        cams = Cameras.orbit(center, self.distance, self.yaw + turn,
                              torch.full_like(turn, self.pitch), width=self.width, height=self.height,
                              fov_y_degrees=FOV_Y_DEGREES)
         return cams.to(device=device, dtype=dtype)

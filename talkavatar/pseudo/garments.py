@@ -1,0 +1,135 @@
+"""Dressing what the photo never showed: plain, plausible clothing by body part instead of inpainted skin.
+
+The outfit is read from the texels the photo saw (:func:`read_outfit`, sRGB colours):
+
+- skin: the face (front of the head between chin and brows, seen face-on);
+- hair: the seen upper head where it is not skin-coloured (none: bald, or the top of the head unseen);
+- upper garment: the dominant seen colour of the torso (a bare torso is skin: then the arms are too);
+- lower garment: the dominant seen colour of the thighs and shins; never seen: a neutral colour consistent with the
+  outfit (the upper garment desaturated and drawn towards charcoal), never skin-coloured;
+- shoes: the seen feet, else dark leather.
+
+:func:`dress` then fills every texel still unknown after the earlier completion steps by its part: torso and arms
+the upper garment (sleeves), thighs and shins the lower garment, feet the shoes, neck the skin, head the hair
+(or skin if bald), hands the skin. A part the photo saw well keeps its own dominant colour instead. Filled texels
+get low-frequency shading (a smooth +-6 % field over the rest surface, ~0.3 m wavelength) and fine texture noise
+with the spread of the seen fabric (capped), so unseen parts are neither flat stickers nor streaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from talkavatar.core.body.parts import PART
+
+SKIN_DEFAULT = np.array([0.80, 0.62, 0.52])
+UPPER_DEFAULT = np.array([0.26, 0.29, 0.36])   # a navy-grey top when the photo shows no torso
+CHARCOAL = np.array([0.20, 0.21, 0.24])
+SHOES_DEFAULT = np.array([0.13, 0.12, 0.12])
+MIN_TEXELS = 20          # seen texels a colour is read from
+SEEN_SHARE = 0.15        # a part whose texels the photo saw at least this share of keeps its own colour
+SKIN_DISTANCE = 0.12     # sRGB distance within which a colour counts as the face's skin
+SHADING = 0.06           # amplitude of the low-frequency shading
+MAX_NOISE = 0.03         # cap of the fine texture noise (sRGB standard deviation)
+GRAIN = 0.6              # the noise's share of the seen fabric's spread (its median deviation from its colour)
+
+
+@dataclass(frozen=True)
+class Outfit:
+    """sRGB colours [3] in 0..1; ``hair`` None when bald or unknown; ``noise``: fine-texture standard deviation."""
+
+    skin: np.ndarray
+    hair: np.ndarray | None
+    upper: np.ndarray
+    lower: np.ndarray
+    shoes: np.ndarray
+    noise: float
+
+
+def dominant(colours: np.ndarray) -> np.ndarray:
+    """The dominant colour [3] of ``colours`` [N, 3]: the mean after three re-weightings towards the densest
+    colour (mean shift from the median), so a logo or a shadow does not shift it."""
+    centre = np.median(colours, 0)
+    for _ in range(3):
+        w = np.exp(-((colours - centre) ** 2).sum(1) / (2 * 0.08 ** 2)) + 1e-9
+        centre = (colours * w[:, None]).sum(0) / w.sum()
+    return centre
+
+
+def skin_like(colour: np.ndarray, skin: np.ndarray) -> np.ndarray | bool:
+    """Whether colours [..., 3] are within SKIN_DISTANCE of the skin colour [3]."""
+    return np.linalg.norm(colour - skin, axis=-1) < SKIN_DISTANCE
+
+
+def read_outfit(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, points: np.ndarray,
+                normals: np.ndarray) -> Outfit:
+    """rgb [N, 3] sRGB; seen [N] bool (well seen in the photo itself); parts [N] (:mod:`parts`); points, normals
+    [N, 3] rest surface (+Y up, facing +Z)."""
+    head = parts == PART["head"]
+    skin = SKIN_DEFAULT
+    hair = None
+    if head.any():
+        y = points[:, 1]
+        low, high = y[head].min(), y[head].max()
+        t = (y - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
+        face = seen & head & (normals[:, 2] > 0.6) & (t > 0.15) & (t < 0.6)
+        if face.sum() >= MIN_TEXELS:
+            skin = dominant(rgb[face])
+        upper_head = seen & head & (t > 0.7)
+        upper_head &= np.linalg.norm(rgb - skin, axis=1) > SKIN_DISTANCE * 1.5
+        if upper_head.sum() >= MIN_TEXELS:
+            hair = dominant(rgb[upper_head])
+    torso = seen & (parts == PART["torso"])
+    upper = dominant(rgb[torso]) if torso.sum() >= MIN_TEXELS else UPPER_DEFAULT
+    leg_part = np.isin(parts, [PART["thigh"], PART["shin"]])
+    legs = seen & leg_part
+    if legs.sum() >= max(MIN_TEXELS, SEEN_SHARE * leg_part.sum()):
+        lower = dominant(rgb[legs])
+    else:
+        grey = np.full(3, upper.mean())
+        lower = 0.6 * (0.25 * upper + 0.75 * grey) + 0.4 * CHARCOAL
+        if skin_like(lower, skin):
+            lower = CHARCOAL
+    feet = seen & (parts == PART["foot"])
+    shoes = dominant(rgb[feet]) if feet.sum() >= MIN_TEXELS else SHOES_DEFAULT
+    garment = seen & ~np.isin(parts, [PART["head"], PART["hand"], PART["neck"]])
+    spread = float(np.median(np.abs(rgb[garment] - dominant(rgb[garment])).mean(1))) if garment.sum() else 0.0
+    return Outfit(skin, hair, upper, lower, shoes, min(MAX_NOISE, GRAIN * spread))
+
+
+def part_colours(outfit: Outfit, rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray) -> dict[int, np.ndarray]:
+    """The fill colour of each part: its own dominant seen colour when seen well, else the outfit's rule."""
+    rule = {"torso": outfit.upper, "upper_arm": outfit.upper, "forearm": outfit.upper, "thigh": outfit.lower,
+            "shin": outfit.lower, "foot": outfit.shoes, "neck": outfit.skin, "hand": outfit.skin,
+            "head": outfit.hair if outfit.hair is not None else outfit.skin}
+    colours = {}
+    for name, colour in rule.items():
+        own = seen & (parts == PART[name])
+        well_seen = own.sum() >= max(MIN_TEXELS, SEEN_SHARE * (parts == PART[name]).sum())
+        colours[PART[name]] = dominant(rgb[own]) if well_seen and name != "head" else colour
+    if skin_like(outfit.upper, outfit.skin):  # a bare torso: bare arms
+        for name in ("upper_arm", "forearm"):
+            colours[PART[name]] = outfit.skin
+    return colours
+
+
+def shading(points: np.ndarray, seed: int = 0) -> np.ndarray:
+    """[N] a smooth field in -1..1 over rest points [N, 3]: three plane waves, ~0.3 m wavelength."""
+    rng = np.random.default_rng(seed)
+    directions = rng.normal(size=(3, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    phases = rng.uniform(0, 2 * np.pi, 3)
+    return np.sin(points @ directions.T * (2 * np.pi / 0.3) + phases).mean(1)
+
+
+def dress(rgb: np.ndarray, fill: np.ndarray, parts: np.ndarray, colours: dict[int, np.ndarray], points: np.ndarray,
+          noise: float, seed: int = 0) -> np.ndarray:
+    """rgb [N, 3] with the texels ``fill`` [N] bool set to their part's colour, shaded and textured."""
+    out = rgb.copy()
+    base = np.stack([colours[int(p)] for p in range(max(colours) + 1)])[parts[fill]]
+    light = 1 + SHADING * shading(points[fill], seed)[:, None]
+    grain = np.random.default_rng(seed + 1).normal(0.0, noise, (int(fill.sum()), 1))
+    out[fill] = np.clip(base * light + grain, 0, 1)
+    return out

