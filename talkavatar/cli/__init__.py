@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar import __version__
-from talkavatar.cli import demo, drive_audio, eval, fit, pseudo, render, track
+from talkavatar.cli import batch, demo, drive_audio, eval, fit, pseudo, render, track
 from talkavatar.cli.common import flags
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (track, pseudo, fit, drive_audio, render, eval, demo):
+for module in (track, pseudo, fit, drive_audio, render, eval, demo, batch):
     app.command(module.NAME, help=module.HELP, epilog=module.EPILOG, no_args_is_help=module.NO_ARGS_IS_HELP)(
         module.command)
 
