@@ -7,7 +7,9 @@ not stop the others; a worker or node that dies has its jobs run again (``retrie
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -51,15 +53,17 @@ def run_batch(job_file: JobFile, config: BatchConfig, display: Display, force: b
     where = "no cluster (nothing to run)"
     resources = None
     if todo:
-        where = cluster.connect(config.address)
-        try:
-            resources = cluster.resources()
-            shares = cluster.shares(Counter(job.kind for job in todo), resources, config)
-            display.planned(todo, skipped, where, shares)
-            refs = _submit(todo, job_file.output, shares, config, force)
-            records = _follow(refs, job_file.output, display, started)
-        finally:
-            cluster.disconnect()
+        # Ray prints its own notices (a worker died, ...) on stdout, which carries only the summary.
+        with contextlib.redirect_stdout(sys.stderr):
+            where = cluster.connect(config.address)
+            try:
+                resources = cluster.resources()
+                shares = cluster.shares(Counter(job.kind for job in todo), resources, config)
+                display.planned(todo, skipped, where, shares)
+                refs = _submit(todo, job_file.output, shares, config, force)
+                records = _follow(refs, job_file.output, display, started)
+            finally:
+                cluster.disconnect()
     else:
         display.planned(todo, skipped, where, {})
     return summary(job_file, records, skipped, time.time() - started, where, resources)

@@ -12,6 +12,7 @@ import typer
 from talkavatar import __version__
 from talkavatar.cli import batch, demo, drive_audio, eval, fit, pseudo, render, track
 from talkavatar.cli.common import flags
+from talkavatar.core.threads import prepare_environment, thread_count
 
 app = typer.Typer(
     name="talkavatar",
@@ -41,8 +42,15 @@ def main_options(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log output on stderr.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output on stderr.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", min=1, help="CPU threads for torch and BLAS. (default: $TALKAVATAR_THREADS, else "
+                                 "$OMP_NUM_THREADS, else the cores this process may use)", show_default=False)] = None,
 ) -> None:
     flags.quiet, flags.verbose, flags.debug = quiet, verbose, debug
+    try:
+        prepare_environment(thread_count(threads))  # before any stage imports torch
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--threads") from None
 
 
 def main() -> None:

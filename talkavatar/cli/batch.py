@@ -14,10 +14,11 @@ from talkavatar.config import resolve
 NAME = "batch"
 HELP = "Run many fits and renders from a job file (TOML, CSV or JSONL), on a local or an existing Ray cluster."
 EPILOG = ("Examples:  talkavatar batch jobs.toml ; talkavatar batch jobs.csv -o /shared/out --json ; "
-          "ray start --head && talkavatar batch jobs.toml --address auto.  A jobs.toml: "
-          "[fit] preset = \"tiny\" / [[job]] fit = \"photos/anna.jpg\" / [[job]] render = \"anna\", "
-          "audio = \"speech/hello.wav\" / [[job]] photos = \"team/\", audio = \"lines/\" (every photo x every "
-          "audio).  Finished jobs are skipped when run again; exit 1 if any job failed.")
+          "ray start --head && talkavatar batch jobs.toml --address auto.  Each record of the job file is one of: "
+          "fit = \"photos/anna.jpg\" (photo, video or bundle -> anna.avatar) ; render = \"anna\" (a fit job's "
+          "name or a bundle) with audio = \"hello.wav\" or motion = FILE (-> anna-hello.mp4) ; photos = \"team/\" "
+          "with audio = \"lines/\" (every photo x every audio); plus any fit or render setting (preset = "
+          "\"tiny\", width = 512, ...).  Finished jobs are skipped when run again; exit 1 if any job failed.")
 NO_ARGS_IS_HELP = True
 CONFIG = BatchConfig
 
