@@ -98,6 +98,22 @@ def test_photos_times_audio_short_form(tmp_path):
     assert jobs[0].bundle == tmp_path / "j.batch" / "ann.avatar"
 
 
+def test_the_documented_examples_load(tmp_path):
+    from talkavatar.batch.jobs import CSV_EXAMPLE, EXAMPLE
+
+    for rel in ("photos/anna.jpg", "photos/ben.mp4", "speech/welcome.wav", "team/cy.png", "team/di.jpg",
+                "lines/hi.wav"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    jobs = load_jobs(_jobs(tmp_path, EXAMPLE, "jobs.toml")).jobs
+    assert [j.name for j in jobs] == ["anna", "ben", "anna-welcome", "cy", "cy-hi", "di", "di-hi"]
+    assert jobs[0].bundle == Path("/shared/avatars/anna.avatar") and jobs[1].config.iters == 800
+    assert jobs[2].config.camera == "orbit" and jobs[4].drive.style == "lively" and jobs[4].config.width == 1080
+    jobs = load_jobs(_jobs(tmp_path, CSV_EXAMPLE, "jobs.csv")).jobs
+    assert [(j.name, j.config.__class__.__name__) for j in jobs] == [("anna", "FitConfig"),
+                                                                     ("anna-welcome", "RenderConfig")]
+
+
 @pytest.mark.parametrize("text, error, match", [
     ('[[job]]\nfit = "ann.avatar"\nitres = 3\n', UsageError, "itres"),
     ('[[job]]\nfit = "nobody.png"\n', InvalidInput, "does not exist"),

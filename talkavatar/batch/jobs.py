@@ -1,16 +1,5 @@
-"""The job file of `talkavatar batch`: TOML, CSV or JSONL records, each one job, read into :class:`Job` objects.
-
-A record has exactly one of:
-  ``fit = PHOTO|VIDEO|BUNDLE``   make (or refit) an avatar; written to ``<output>/<name>.avatar`` (``bundle`` renames)
-  ``render = NAME|BUNDLE``       a fit job's name in this file, or a bundle directory; with ``audio`` or ``motion``;
-                                 written to ``<output>/<name>.mp4`` (``output`` renames; the format follows it)
-  ``photos = DIR`` + ``audio = DIR``   the short form: a fit job per photo, a render per photo x audio file
-plus optional ``name``, ``device`` and the stage's own settings (the options of `talkavatar fit` / `render`, with
-underscores: ``preset``, ``iters``, ``width``, ``camera``, ``style``, ``transcript``, ...). A TOML file may hold
-``output = DIR`` and ``[fit]`` / ``[render]`` tables of settings for every job of that kind; its records are
-``[[job]]`` tables. CSV: one record per row under a header row (empty cells are unset). JSONL: one JSON object per
-line. Input paths are relative to the job file's folder; output paths to the output directory.
-"""
+"""The job file of `talkavatar batch` (TOML, CSV or JSONL; each record one job) read into :class:`Job` objects;
+:data:`RECORDS` says what a record holds (it is also the man page's text)."""
 
 from __future__ import annotations
 
@@ -39,6 +28,52 @@ FIT_KEYS = ("fit", "bundle")
 RENDER_KEYS = ("render", "audio", "motion", "output", "transcript")
 DRIVE_KEYS = ("seed", "style", "gestures")  # render jobs pass these to drive-audio
 FORMATS = {".toml": "toml", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+RECORDS = """\
+Each record has exactly one of:
+  fit = PHOTO|VIDEO|BUNDLE    make (or refit) an avatar: OUTPUT/NAME.avatar (NAME: the photo's stem; bundle = renames)
+  render = NAME|BUNDLE        a fit job's name in this file, or a bundle directory, with audio = FILE or
+                              motion = FILE: OUTPUT/NAME-AUDIO.mp4 (output = renames; its suffix sets the format)
+  photos = DIR, audio = DIR   the short form: a fit job per photo, a render job per photo and audio file
+and may have name, device, transcript (render) and the settings of the stage: the options of `talkavatar fit` or
+`talkavatar render` with _ for - (preset, iters, width, camera, style, ...). A TOML file holds [[job]] tables, and
+may hold output = DIR and [fit] / [render] tables of settings for every job of that kind. A CSV file has a header
+row and a record per row (empty cells are unset); a JSONL file a JSON object per line. Input paths are relative to
+the job file's folder, outputs to the output directory (--output, else the file's output, else JOBS.batch/ beside
+the job file).
+"""
+EXAMPLE = """\
+output = "/shared/avatars"      # bundles, videos, logs/, status/ (relative: to this file's folder)
+
+[fit]                           # settings of every fit job (as `talkavatar fit --help`, _ for -)
+preset = "fast"
+
+[render]                        # settings of every render job (as `talkavatar render --help`)
+width = 1080
+height = 1920
+
+[[job]]
+fit = "photos/anna.jpg"         # -> /shared/avatars/anna.avatar
+
+[[job]]
+fit = "photos/ben.mp4"          # a video of the person
+name = "ben"
+iters = 800                     # this job's own settings
+
+[[job]]
+render = "anna"                 # the fit job above (or a bundle directory)
+audio = "speech/welcome.wav"    # -> /shared/avatars/anna-welcome.mp4
+camera = "orbit"
+
+[[job]]                         # every photo x every audio: a fit per photo, a render per pair
+photos = "team/"
+audio = "lines/"
+style = "lively"
+"""
+CSV_EXAMPLE = """\
+fit,render,audio,preset,width,height
+photos/anna.jpg,,,tiny,,
+,anna,speech/welcome.wav,,512,512
+"""
 
 
 @dataclass(frozen=True)
@@ -230,8 +265,15 @@ def _render_job(path: Path, where: str, record: dict, base: Path, out: Path, set
     drive = _config(path, where, DriveAudioConfig, {k: v for k, v in settings.items() if k in DRIVE_KEYS})
     return Job(name, "render", bundle.resolve(), config, audio=source if sources == ["audio"] else None,
                motion=source if sources == ["motion"] else None, output=output.resolve(), drive=drive,
-               transcript=record.get("transcript"), device=record.get("device"),
+               transcript=_transcript(base, record.get("transcript")), device=record.get("device"),
                after=after.name if after else None)
+
+
+def _transcript(base: Path, value: str | None) -> str | None:
+    """What is said: the text, or the contents of the text file it names."""
+    if value is not None and (base / value).is_file():
+        return (base / value).read_text(encoding="utf-8")
+    return value
 
 
 def _existing(path: Path, where: str, target: Path) -> Path:
