@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -53,14 +52,17 @@ def run_batch(job_file: JobFile, config: BatchConfig, display: Display, force: b
     where = "no cluster (nothing to run)"
     resources = None
     if todo:
-        # Ray prints its own notices (a worker died, ...) on stdout, which carries only the summary.
-        with contextlib.redirect_stdout(sys.stderr):
+        # Ray prints its notices (a worker died, a node is lost: pages of its logs) on stdout, which carries only
+        # the summary; they go to logs/ray.log, and the jobs' status lines say what happened.
+        ray_log = ledger.log_path(job_file.output, "ray")
+        ray_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(ray_log, "a", encoding="utf-8") as notices, contextlib.redirect_stdout(notices):
             where = cluster.connect(config.address)
             try:
                 resources = cluster.resources()
                 shares = cluster.shares(Counter(job.kind for job in todo), resources, config)
                 display.planned(todo, skipped, where, shares)
-                refs = _submit(todo, job_file.output, shares, config, force)
+                refs = _submit(todo, job_file.output, shares, config, force, started)
                 records = _follow(refs, job_file.output, display, started)
             finally:
                 cluster.disconnect()
@@ -69,7 +71,7 @@ def run_batch(job_file: JobFile, config: BatchConfig, display: Display, force: b
     return summary(job_file, records, skipped, time.time() - started, where, resources)
 
 
-def _submit(todo: list[Job], output: Path, shares: dict, config: BatchConfig, force: bool) -> dict:
+def _submit(todo: list[Job], output: Path, shares: dict, config: BatchConfig, force: bool, run: float) -> dict:
     """{object ref: job} of the submitted tasks (renders after the fit that makes their bundle)."""
     import ray
 
@@ -81,7 +83,8 @@ def _submit(todo: list[Job], output: Path, shares: dict, config: BatchConfig, fo
         share = shares[job.kind]
         refs[job.name] = task.options(
             num_cpus=share.threads, num_gpus=share.gpus, max_retries=config.retries, retry_exceptions=False,
-            name=f"talkavatar {job.kind} {job.name}").remote(job, output, share.threads, force, refs.get(job.after))
+            name=f"talkavatar {job.kind} {job.name}").remote(job, output, share.threads, force, run,
+                                                                  refs.get(job.after))
     return {refs[job.name]: job for job in todo}
 
 

@@ -18,16 +18,18 @@ from talkavatar.core import threads as thread_pool
 from talkavatar.errors import TalkavatarError
 
 
-def run_job(job: Job, output: Path, threads: int, force: bool, upstream: dict | None = None) -> dict:
-    """Run ``job`` with ``threads`` CPU threads; ``upstream`` is the record of the fit job that made its bundle.
-    Returns the job's status record (state done or failed)."""
+def run_job(job: Job, output: Path, threads: int, force: bool, run: float, upstream: dict | None = None) -> dict:
+    """Run ``job`` with ``threads`` CPU threads as part of the batch run that started at ``run`` (a timestamp);
+    ``upstream`` is the record of the fit job that made its bundle. Returns the job's status record (state done
+    or failed)."""
     import ray
 
     thread_pool.apply(threads)
     context = ray.get_runtime_context()
     previous = ledger.read_status(output, job.name) or {}
-    attempt = previous.get("attempt", 0) + 1 if previous.get("state") == "running" else 1
-    record = {"job": job.name, "kind": job.kind, "state": "running", "attempt": attempt,
+    retried = previous.get("run") == run and previous.get("state") == "running"  # this run's worker died
+    attempt = previous.get("attempt", 0) + 1 if retried else 1
+    record = {"job": job.name, "kind": job.kind, "state": "running", "run": run, "attempt": attempt,
               "node": context.get_node_id(), "host": socket.gethostname(), "pid": os.getpid(), "threads": threads,
               "gpus": [str(g) for g in ray.get_gpu_ids()], "started": time.time(), "spec": job.spec()}
     log = ledger.JobLog(output, job.name)
