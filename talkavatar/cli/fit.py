@@ -61,10 +61,11 @@ def command(
         "perceptual": perceptual, "pseudo_weight": pseudo_weight, "mesh_weight": mesh_weight,
         "crop_weight": crop_weight, "warmup": warmup, "refine": refine,
         "shape": shape})
-    from talkavatar.fit.stage import fit_input
+    from talkavatar import api
 
-    result, stages = fit_input(input, bundle, settings, device=device, force=force, resume=resume, log=log,
-                               warn=warn, show_progress=is_interactive())
+    result = api.fit(input, bundle, settings, device=device, force=force, resume=resume, log=log, warn=warn,
+                     show_progress=is_interactive())
+    stages = result.stage_seconds
     out = {**result.as_dict(), "stage_seconds": stages}
     m = result.metrics
     human = str(result.bundle)

@@ -49,9 +49,9 @@ def command(
         "body_model": body_model, "smplx_dir": smplx_dir, "focal": focal, "max_frames": max_frames,
         "stride": stride, "seed": seed, "steps": steps, "model_complexity": model_complexity,
         "detect_size": detect_size, "mask_weight": mask_weight, "smooth_weight": smooth_weight})
-    from talkavatar.track.stage import run_track
+    from talkavatar import api
 
-    result = run_track(input, bundle, settings, device=device, force=force, log=log, warn=warn)
+    result = api.track(input, bundle, settings, device=device, force=force, log=log, warn=warn)
     out = result.as_dict()
     human = (f"{result.bundle}\n  keypoint error (% of height): "
              + ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} -" for k, v in result.keypoint_error_pct.items())

@@ -146,6 +146,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
         raise
     progress.seconds = time.perf_counter() - t0
+    progress.backend = objective.backend
     return progress
 
 
