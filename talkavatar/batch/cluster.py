@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from talkavatar.batch.config import BatchConfig
 from talkavatar.core.threads import usable_cores
-from talkavatar.errors import MissingDependency, UsageError
+from talkavatar.errors import MissingDependency, StageFailed, UsageError
 
 OBJECT_STORE_BYTES = 128 * 1024 ** 2  # job results are small JSON records
+START_ATTEMPTS = 3
 WORKER_ENV = {"OMP_WAIT_POLICY": "passive"}  # idle OpenMP threads sleep (see talkavatar.core.threads)
 
 
@@ -48,16 +49,22 @@ def connect(address: str | None) -> str:
     os.environ.update(WORKER_ENV)  # inherited by the embedded cluster's workers
     options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                    runtime_env={"env_vars": WORKER_ENV})
-    try:
-        if address is None:
-            context = ray.init(address="local", num_cpus=usable_cores(), object_store_memory=OBJECT_STORE_BYTES,
-                               **options)
-        else:
-            context = ray.init(address=address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise UsageError(f"cannot {'start a local Ray cluster' if address is None else 'join ' + address}: "
-                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
-                         tip="start one with `ray start --head`, then --address auto" if address else None) from None
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            if address is None:
+                context = ray.init(address="local", num_cpus=usable_cores(),
+                                   object_store_memory=OBJECT_STORE_BYTES, **options)
+            else:
+                context = ray.init(address=address, **options)
+            break
+        except Exception as e:  # noqa: BLE001 - Ray raises bare Exceptions; each becomes one line
+            ray.shutdown()
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if address is None and "timed out during startup" in reason and attempt < START_ATTEMPTS:
+                continue  # a busy machine: Ray gives its node 30 s to come up
+            raise StageFailed(f"cannot {'start a local Ray cluster' if address is None else 'join ' + address}: "
+                              f"{reason}", tip="start one with `ray start --head`, then --address auto"
+                              if address else "try again when the machine is less busy") from None
     return "local" if address is None else context.address_info.get("gcs_address", address)
 
 
