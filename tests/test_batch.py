@@ -17,7 +17,6 @@ import pytest
 from talkavatar.batch.cluster import Resources, shares
 from talkavatar.batch.config import BatchConfig
 from talkavatar.batch.jobs import load_jobs
-from talkavatar.core.threads import thread_count
 from talkavatar.errors import InvalidInput, UsageError
 
 FIT = dict(preset="tiny", uv_res=20, image_size=96, crop_size=32, pseudo_size=64, pseudo_frames=4)
@@ -141,20 +140,6 @@ def test_shares_never_oversubscribe():
     gpu = shares({"fit": 10, "render": 1}, Resources(nodes=1, cpus=16, gpus=1, node_cpus=16), config)
     assert (gpu["fit"].gpus, gpu["fit"].threads) == (0.25, 4) and (gpu["render"].gpus, gpu["render"].threads) == (0.5, 8)
     assert shares({"fit": 2}, two_cores, BatchConfig(threads=2))["fit"].threads == 2
-
-
-def test_thread_count_precedence(monkeypatch):
-    monkeypatch.delenv("TALKAVATAR_THREADS", raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert thread_count() == 3 and thread_count(5) == 5
-    monkeypatch.setenv("TALKAVATAR_THREADS", "2")
-    assert thread_count() == 2
-    monkeypatch.setenv("TALKAVATAR_THREADS", "zero")
-    with pytest.raises(ValueError, match="TALKAVATAR_THREADS"):
-        thread_count()
-    monkeypatch.delenv("TALKAVATAR_THREADS")
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    assert 1 <= thread_count() <= os.cpu_count()
 
 
 def _batch(scene: Path, *args: str, wait: bool = True):

@@ -9,7 +9,6 @@ places more threads on a node than it has cores, and N jobs share one GPU.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 from talkavatar.batch.config import BatchConfig
@@ -18,7 +17,6 @@ from talkavatar.errors import MissingDependency, StageFailed, UsageError
 
 OBJECT_STORE_BYTES = 128 * 1024 ** 2  # job results are small JSON records
 START_ATTEMPTS = 3
-WORKER_ENV = {"OMP_WAIT_POLICY": "passive"}  # idle OpenMP threads sleep (see talkavatar.core.threads)
 
 
 @dataclass(frozen=True)
@@ -46,9 +44,7 @@ def connect(address: str | None) -> str:
     except ImportError:
         raise MissingDependency("talkavatar batch needs Ray, which is not installed",
                                 tip="pip install 'talkavatar[batch]'") from None
-    os.environ.update(WORKER_ENV)  # inherited by the embedded cluster's workers
-    options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                   runtime_env={"env_vars": WORKER_ENV})
+    options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
             if address is None:

@@ -12,7 +12,7 @@ import typer
 from talkavatar import __version__
 from talkavatar.cli import batch, demo, drive_audio, eval, fit, pseudo, render, track
 from talkavatar.cli.common import flags
-from talkavatar.core.threads import prepare_environment, thread_count
+from talkavatar.core.threads import explicit_threads, prepare_environment, register, usable_cores
 
 app = typer.Typer(
     name="talkavatar",
@@ -37,6 +37,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[Optional[bool], typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log output on stderr.")] = False,
@@ -44,15 +45,21 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
     threads: Annotated[Optional[int], typer.Option(
         "--threads", min=1, help="CPU threads for torch and BLAS. (default: $TALKAVATAR_THREADS, else "
-                                 "$OMP_NUM_THREADS, else the cores this process may use)", show_default=False)] = None,
+                                 "$OMP_NUM_THREADS, else the cores this process may use, shared with the other "
+                                 "talkavatar commands running on the machine)", show_default=False)] = None,
 ) -> None:
     flags.quiet, flags.verbose, flags.debug = quiet, verbose, debug
     try:
-        prepare_environment(thread_count(threads))  # before any stage imports torch
+        explicit = explicit_threads(threads)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--threads") from None
+    # A command run from a shell shares the cores with the others (batch gives each job its share itself).
+    if explicit is None and flags.standalone and ctx.invoked_subcommand != "batch":
+        register()
+    prepare_environment(explicit or usable_cores())  # before any stage imports torch
 
 
 def main() -> None:
     """Console-script entry point."""
+    flags.standalone = True
     app(prog_name="talkavatar")

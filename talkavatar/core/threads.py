@@ -1,21 +1,27 @@
 """How many CPU threads a process may use, and holding torch (and BLAS) to that many.
 
-Two talkavatar processes on one machine must not each spin a thread per core against the other: on a 2-core
-machine two concurrent tiny fits took 2.7x as long as running them one after the other (issue 22). The count comes
-from, in order: an explicit value (``--threads``, a batch job's share), ``$TALKAVATAR_THREADS``,
-``$OMP_NUM_THREADS``, else the cores this process may run on (CPU affinity, capped by a cgroup CPU quota).
-Idle OpenMP threads sleep instead of spinning (``OMP_WAIT_POLICY=passive``) unless the user chose otherwise: a
-spinning thread steals the core another process's thread is waiting for.
+Two talkavatar processes on one machine must not each run a thread per core against the other: on a 2-core machine
+two concurrent tiny fits took 2.7x as long as running them one after the other (issue 22). The count comes from,
+in order: an explicit value (``--threads``, a batch job's share), ``$TALKAVATAR_THREADS``, ``$OMP_NUM_THREADS``,
+else this process's share of the cores it may run on (CPU affinity, capped by a cgroup CPU quota): a command
+:func:`register` s itself at start in a per-user folder of locked files, and when a stage starts (:func:`settle`)
+it takes ``cores // talkavatar processes running``, at least 1. So `make -j2` of two fits on 2 cores runs them with
+one thread each, and one fit alone keeps every core. The share is fixed for the whole stage (a fit's numbers do
+not depend on when another process started).
 """
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
+import tempfile
 from pathlib import Path
 
 THREADS_ENV = "TALKAVATAR_THREADS"
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+REGISTRY = Path(tempfile.gettempdir()) / f"talkavatar-processes-{os.getuid()}"
+_registration: dict = {}  # this process's open, locked registry file (the kernel unlocks it when we exit)
 
 
 def usable_cores() -> int:
@@ -33,10 +39,10 @@ def usable_cores() -> int:
     return max(1, cores)
 
 
-def thread_count(explicit: int | None = None) -> int:
-    """The threads to use: ``explicit``, else ``$TALKAVATAR_THREADS``, else ``$OMP_NUM_THREADS``, else the usable
-    cores. Raises ValueError for a non-positive or non-integer setting."""
-    for value, origin in ((explicit, "--threads"), (os.environ.get(THREADS_ENV), THREADS_ENV),
+def explicit_threads(flag: int | None = None) -> int | None:
+    """``flag``, else ``$TALKAVATAR_THREADS``, else ``$OMP_NUM_THREADS``; None when none is set. Raises ValueError for
+    a non-positive or non-integer setting."""
+    for value, origin in ((flag, "--threads"), (os.environ.get(THREADS_ENV), THREADS_ENV),
                           (os.environ.get("OMP_NUM_THREADS"), "OMP_NUM_THREADS")):
         if value in (None, ""):
             continue
@@ -47,16 +53,14 @@ def thread_count(explicit: int | None = None) -> int:
         if count < 1:
             raise ValueError(f"{origin}={value!r}: at least 1 thread")
         return count
-    return usable_cores()
+    return None
 
 
 def prepare_environment(threads: int) -> None:
-    """Before torch is imported: OpenMP/BLAS pools of ``threads`` threads that sleep when idle (set in
-    ``os.environ``, so child processes such as ffmpeg inherit it)."""
+    """Before torch is imported: OpenMP/BLAS pools of ``threads`` threads (set in ``os.environ``, so that child
+    processes such as ffmpeg inherit it)."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
-    os.environ[THREADS_ENV] = str(threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
 def apply(threads: int) -> int:
@@ -65,6 +69,48 @@ def apply(threads: int) -> int:
     from threadpoolctl import threadpool_limits
 
     prepare_environment(threads)
+    os.environ[THREADS_ENV] = str(threads)
     torch.set_num_threads(threads)
     threadpool_limits(threads)
+    return threads
+
+
+def register() -> None:
+    """Count this process among the talkavatar processes sharing the machine until it exits, and let
+    :func:`settle` choose its threads (for commands run without an explicit count)."""
+    if _registration:
+        return
+    REGISTRY.mkdir(parents=True, exist_ok=True)
+    handle = open(REGISTRY / str(os.getpid()), "w")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    _registration["file"] = handle
+
+
+def running_processes() -> int:
+    """Registered talkavatar processes alive now, this one included; files of ended ones are removed."""
+    alive = 0
+    for path in REGISTRY.glob("[0-9]*") if REGISTRY.is_dir() else []:
+        if path.name == str(os.getpid()):
+            alive += 1
+            continue
+        try:
+            with open(path) as other:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink(missing_ok=True)  # its process ended: the kernel had dropped its lock
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            continue
+    return max(1, alive)
+
+
+def settle() -> int | None:
+    """When a stage starts: a registered process (no explicit thread count) takes its share of the usable cores;
+    returns the threads set, or None when the count is explicit or the process is not registered."""
+    if not _registration:
+        return None
+    import torch
+
+    threads = max(1, usable_cores() // running_processes())
+    torch.set_num_threads(threads)
     return threads
