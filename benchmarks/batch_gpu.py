@@ -93,7 +93,7 @@ def main() -> int:
         return 0
     cores = len(os.sched_getaffinity(0))
     rows = []
-    for n in [int(s) for s in args.slots.split(",")]:
+    for n in [int(s) for s in args.slots.split(",") if s]:
         work = args.workdir / f"fit{n}"
         slot_jobs = [[str(copy(args.bundle, work / f"s{i}j{j}.avatar")) for j in range(args.fits_per_slot)]
                      for i in range(n)]
