@@ -80,8 +80,11 @@ def register() -> None:
     :func:`settle` choose its threads (for commands run without an explicit count)."""
     if _registration:
         return
-    REGISTRY.mkdir(parents=True, exist_ok=True)
-    handle = open(REGISTRY / str(os.getpid()), "w")
+    try:
+        REGISTRY.mkdir(parents=True, exist_ok=True)
+        handle = open(REGISTRY / str(os.getpid()), "w")
+    except OSError:  # no writable temp folder: this command counts no one and keeps every core
+        return
     fcntl.flock(handle, fcntl.LOCK_EX)
     _registration["file"] = handle
 
