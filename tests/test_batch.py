@@ -147,7 +147,7 @@ def _batch(scene: Path, *args: str, wait: bool = True):
     command = [sys.executable, "-m", "talkavatar", "batch", str(scene / "jobs.toml"), "--json", *args]
     if not wait:
         return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
 
 
 def _assert_valid_fit(bundle: Path) -> None:
@@ -190,7 +190,7 @@ def test_a_worker_killed_mid_fit_is_retried_to_a_valid_bundle(scene):
     batch = _batch(scene, "--force", wait=False)
     pid = _running_pid(status, scene / "out" / "logs" / "victim.log", batch)
     os.kill(pid, signal.SIGKILL)  # the Ray worker process, mid-fit
-    out, err = batch.communicate(timeout=900)
+    out, err = batch.communicate(timeout=1800)
     assert batch.returncode == 0, err[-3000:]
     row = json.loads(out)["rows"][0]
     assert (row["state"], row["attempts"]) == ("done", 2) and json.loads(status.read_text())["pid"] != pid
