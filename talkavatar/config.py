@@ -20,6 +20,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 C = TypeVar("C")
+NO_WAIT_ENV = "TALKAVATAR_NO_WAIT"  # set: a bundle another process is writing fails at once (talkavatar --no-wait)
 
 
 def setting(default: Any, help: str, **kwargs) -> Any:

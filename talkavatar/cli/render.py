@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar.audio.config import DriveAudioConfig
-from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, emit, log, report_errors,
-                                   resolve_bundle, warn)
+from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, emit, log,
+                                   report_errors, resolve_bundle, warn)
 from talkavatar.config import resolve
 from talkavatar.render.config import RenderConfig
 

@@ -24,7 +24,8 @@ def _opt(name: str, *flags: str):
 
 @report_errors
 def command(
-    input: Annotated[Path, typer.Argument(help="Photo (JPEG/PNG/WebP/BMP/TIFF) or video of one person.",
+    input: Annotated[Path, typer.Argument(help="Photo (JPEG/PNG/WebP/BMP/TIFF) or video of one person, or a bundle "
+                                                               "(tracks its source again).",
                                           show_default=False)],
     bundle: Annotated[Optional[Path], typer.Option(
         "--bundle", "-o", "-b", help="Bundle directory to write. (default: <input stem>.avatar here)",

@@ -147,6 +147,7 @@ def read_avatar(bundle, by: str) -> Avatar:
     """The bundle's fitted avatar (:func:`talkavatar.bundle.artifacts.read_avatar`: present, fresh, unchanged);
     ``by``: the command that needs it (for the message)."""
     from talkavatar.bundle.artifacts import read_avatar as read_tensors
+    from talkavatar.bundle.store import stage_command
     from talkavatar.errors import InvalidInput
 
     rig, avatar = read_tensors(bundle, by)
@@ -154,7 +155,7 @@ def read_avatar(bundle, by: str) -> Avatar:
         return Avatar.from_tensors(Rig.from_tensors(*rig), *avatar)
     except (ValueError, KeyError) as e:
         raise InvalidInput(f"{bundle.root}/fit: the avatar does not fit its rig ({e})",
-                           tip=f"rerun `talkavatar fit -b {bundle.root} --force`") from None
+                           tip=f"rerun {stage_command('fit', bundle.root, force=True)}") from None
 
 def texel_size(rig: Rig, binding: Binding) -> torch.Tensor:
     """Metres covered by one texel around each Gaussian, [N]: sqrt(3D area / UV area) of its triangle / R."""

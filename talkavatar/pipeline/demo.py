@@ -49,17 +49,17 @@ class DemoResult:
 
 
 def default_preset(device: str | None) -> str:
-    """``fast`` where CUDA is usable (and not turned away by ``device``), else ``tiny``."""
-    import torch
+    """The fit's ``auto`` preset on the device the demo runs on: ``fast`` on a GPU, else ``tiny``."""
+    from talkavatar.core.device import resolve_device
+    from talkavatar.fit.config import preset_for
 
-    wants_cpu = device is not None and device.startswith("cpu")
-    return "fast" if torch.cuda.is_available() and not wants_cpu else "tiny"
+    return preset_for("auto", resolve_device(device).type)
 
 
 def run_demo(directory: Path, preset: str | None = None, device: str | None = None, log: Log = stderr_log,
              warn: Log = stderr_warn, show_progress: bool = False) -> DemoResult:
     """Make ``directory``/{astronaut.avatar/, demo.mp4, preview.png} from the shipped samples."""
-    preset = preset or default_preset(device)
+    preset = default_preset(device) if preset in (None, "auto") else preset
     if preset not in PRESETS:
         raise UsageError(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
     directory = Path(directory)

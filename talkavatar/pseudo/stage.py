@@ -305,12 +305,14 @@ def _input_view(view: PhotoView, renderer, ctx: StageContext) -> tuple[float, fl
 
 def _render_frames(renderer, jr, rt, aw, cameras, count: int, ctx: StageContext) -> list[np.ndarray]:
     """``count`` RGBA frames [S, S, 4] uint8 of the sampled poses and cameras, rendered in batches."""
+    from talkavatar.progress import progress
+
     frames: list[np.ndarray] = []
-    with ctx.timed("render"):
+    with ctx.timed("render"), progress("pseudo", count, "frames", faster="fewer --frames or a smaller --size") as shown:
         for start in range(0, count, BATCH):
             stop = min(count, start + BATCH)
             batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
             ctx.used(backend)
             frames.extend(batch)
-            ctx.log(f"rendered {stop}/{count} frames")
+            shown.update(stop)
     return frames

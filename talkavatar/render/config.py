@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from talkavatar.config import setting
 
 CAMERAS = ("input", "front", "orbit")
 FORMATS = ("mp4", "webm", "png")
+LONG_SIDE = {"gpu": 1920, "cpu": 640}  # default long side, px: the reference rasterizer takes ~9x longer at 1920
+
+
+def _even(pixels: float) -> int:
+    return max(2, 2 * round(pixels / 2))
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    width: int = setting(1080, "Output width in pixels (even for mp4/webm).")
-    height: int = setting(1920, "Output height in pixels (even for mp4/webm).")
+    width: int | None = setting(None, "Output width in pixels (even for mp4/webm). (default: from the device and "
+                                      "the framing: 1080x1920 on a GPU, 360x640 on a CPU; --camera input keeps the "
+                                      "photo's aspect)")
+    height: int | None = setting(None, "Output height in pixels (even for mp4/webm). (default: see --width)")
     fps: float | None = setting(None, "Frames per second. (default: the motion's rate; 30 with --audio)")
     camera: str = setting("front", "Camera: input (the photo's camera from track/), front, or orbit (circles the "
                                    "body).")
@@ -29,16 +36,33 @@ class RenderConfig:
     duration: float | None = setting(None, "Seconds to render from --start. (default: to the end)")
     format: str | None = setting(None, "Output: mp4 (H.264 + AAC), webm (VP9 + Opus) or png (a folder of frames). "
                                        "(default: from -o's suffix, else mp4)")
-    batch: int = setting(8, "Frames posed and rasterized together (larger is faster on a GPU, uses more memory).")
+    batch: int | None = setting(None, "Frames posed and rasterized together (larger is faster on a GPU, uses more "
+                                      "memory). (default: 8 on a GPU, 2 on a CPU)")
+
+    def sized(self, device_type: str, aspect: float = 9 / 16) -> "RenderConfig":
+        """This config with the size and batch it leaves open chosen for ``device_type``: the long side
+        :data:`LONG_SIDE`, ``aspect`` (width / height) from the framing; one side given keeps ``aspect`` too."""
+        gpu = device_type == "cuda"
+        width, height = self.width, self.height
+        if width is None and height is None:
+            long_side = LONG_SIDE["gpu" if gpu else "cpu"]
+            width, height = (long_side * aspect, long_side) if aspect <= 1 else (long_side, long_side / aspect)
+            width, height = _even(width), _even(height)
+        elif width is None:
+            width = _even(height * aspect)
+        elif height is None:
+            height = _even(width / aspect)
+        return replace(self, width=width, height=height,
+                       batch=self.batch if self.batch is not None else (8 if gpu else 2))
 
     def __post_init__(self):
         for name in ("width", "height", "batch"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if max(self.width, self.height) > 8192:
+        if max(self.width or 0, self.height or 0) > 8192:
             raise ValueError(f"image size {self.width}x{self.height} exceeds 8192 pixels")
-        if self.format in ("mp4", "webm") and (self.width % 2 or self.height % 2):
+        if self.format in ("mp4", "webm") and ((self.width or 0) % 2 or (self.height or 0) % 2):
             raise ValueError(f"{self.format} needs an even width and height (yuv420p), got {self.width}x{self.height}")
         if self.fps is not None and not (isinstance(self.fps, (int, float)) and 1.0 <= float(self.fps) <= 240.0):
             raise ValueError(f"fps must be between 1 and 240, got {self.fps!r}")
