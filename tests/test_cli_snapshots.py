@@ -22,7 +22,7 @@ from talkavatar.cli import app
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "cli.json"
 UPDATE = os.environ.get("TALKAVATAR_UPDATE_SNAPSHOTS") == "1"
-COMMANDS = ["track", "pseudo", "fit", "drive-audio", "render", "export", "view", "eval", "demo"]
+COMMANDS = ["track", "pseudo", "fit", "drive-audio", "render", "export", "view", "eval", "demo", "batch"]
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -11,9 +11,10 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar import __version__
-from talkavatar.cli import demo, drive_audio, eval, export, fit, pseudo, render, track, view
+from talkavatar.cli import batch, demo, drive_audio, eval, export, fit, pseudo, render, track, view
 from talkavatar.cli.common import flags
 from talkavatar.config import NO_WAIT_ENV
+from talkavatar.core.threads import explicit_threads, prepare_environment, register, usable_cores
 
 app = typer.Typer(
     name="talkavatar",
@@ -26,7 +27,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (track, pseudo, fit, drive_audio, render, export, view, eval, demo):
+for module in (track, pseudo, fit, drive_audio, render, export, view, eval, demo, batch):
     app.command(module.NAME, help=module.HELP, epilog=module.EPILOG, no_args_is_help=module.NO_ARGS_IS_HELP)(
         module.command)
 
@@ -39,6 +40,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[Optional[bool], typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log output on stderr.")] = False,
@@ -47,12 +49,25 @@ def main_options(
     no_wait: Annotated[bool, typer.Option(
         "--no-wait", help=f"Fail at once when another talkavatar process is writing the bundle, instead of waiting "
                           f"for it. (also: ${NO_WAIT_ENV}=1)")] = False,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", min=1, help="CPU threads for torch and BLAS. (default: $TALKAVATAR_THREADS, else "
+                                 "$OMP_NUM_THREADS, else the cores this process may use, shared with the other "
+                                 "talkavatar commands running on the machine)", show_default=False)] = None,
 ) -> None:
     flags.quiet, flags.verbose, flags.debug = quiet, verbose, debug
     if no_wait:
         os.environ[NO_WAIT_ENV] = "1"  # read by the bundle lock, here and in any child process
+    try:
+        explicit = explicit_threads(threads)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--threads") from None
+    # A command run from a shell shares the cores with the others (batch gives each job its share itself).
+    if explicit is None and flags.standalone and ctx.invoked_subcommand != "batch":
+        register()
+    prepare_environment(explicit or usable_cores())  # before any stage imports torch
 
 
 def main() -> None:
     """Console-script entry point."""
+    flags.standalone = True
     app(prog_name="talkavatar")

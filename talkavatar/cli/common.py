@@ -34,6 +34,7 @@ class GlobalFlags:
     quiet: bool = False
     verbose: bool = False
     debug: bool = False
+    standalone: bool = False  # run as the `talkavatar` program (not a CliRunner in tests)
 
 
 flags = GlobalFlags()

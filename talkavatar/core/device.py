@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import torch
 
+from talkavatar.core.threads import settle
 from talkavatar.errors import MissingDependency, UsageError
 
 
 def resolve_device(name: str | None) -> torch.device:
-    """``auto``/None: CUDA when available, else CPU. Raises MissingDependency when CUDA is asked for and absent."""
+    """``auto``/None: CUDA when available, else CPU. Raises MissingDependency when CUDA is asked for and absent.
+    A stage resolves its device when it starts: the moment a command takes its share of the CPU cores
+    (:func:`talkavatar.core.threads.settle`)."""
+    settle()
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

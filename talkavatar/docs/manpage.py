@@ -31,12 +31,16 @@ ENVIRONMENT = [
     ("TALKAVATAR_CACHE_DIR", "Where talkavatar keeps model caches: the Anny body-model cache (~1.2 GB, built once "
                              "per machine in about a minute) goes to $TALKAVATAR_CACHE_DIR/anny when ANNY_CACHE_DIR "
                              "is unset."),
+    ("TALKAVATAR_THREADS", "CPU threads for torch and BLAS (as --threads); else OMP_NUM_THREADS, else the cores "
+                           "the process may use (CPU affinity and cgroup quota)."),
     ("ANNY_CACHE_DIR", "The Anny package's own cache location (default ~/.cache/anny); takes precedence over "
                        "TALKAVATAR_CACHE_DIR."),
 ]
 
 FILES = [
     ("NAME.avatar/", "An avatar bundle: bundle.json plus source/, track/, pseudo/ and fit/; see talkavatar-bundle(5)."),
+    ("JOBS.batch/", "talkavatar batch's default output directory: bundles, videos, logs/JOB.log, "
+                    "status/JOB.json, summary.json."),
     ("*.motion.safetensors", "A motion file: canonical joint rotations and ARKit blendshape weights per frame; "
                              "see talkavatar-bundle(5)."),
     ("*.glb", "talkavatar export --format glb: glTF 2.0 binary with the skinned mesh, its texture, the skeleton, the "
@@ -89,6 +93,31 @@ def _usage(name: str, command) -> str:
     return f"talkavatar {name} [OPTIONS] {args}".rstrip()
 
 
+def _batch_section() -> list[str]:
+    """The job file of ``talkavatar batch`` and how to run it on a cluster."""
+    from talkavatar.batch import jobs
+
+    return [
+        section("batch job files"), escape("talkavatar batch JOBS runs the jobs of a TOML, CSV or JSONL file."),
+        literal(jobs.RECORDS.rstrip()),
+        escape("For example, jobs.toml:"), literal(jobs.EXAMPLE.rstrip()),
+        escape("The same as CSV (a header row; empty cells are unset) or JSONL (one JSON object per line):"),
+        literal(jobs.CSV_EXAMPLE.rstrip()),
+        escape("Each job runs as a Ray task. Without --address, talkavatar batch starts a Ray cluster on this machine "
+               "and stops it afterwards. To use several machines, start Ray on each (pip install "
+               "'talkavatar[batch]' there too): `ray start --head` on one, then `RAY_AUTH_MODE=token ray start "
+               "--address HEAD:6379` on the others, with the head's ~/.ray/auth_token copied to them; run "
+               "`talkavatar batch JOBS --address HEAD:6379` (or --address auto on a node of the cluster). The "
+               "output directory and every input must be at the same path on every node (a shared filesystem: NFS, "
+               "or object storage mounted with a FUSE driver such as s3fs or gcsfuse). Jobs ask Ray for their CPU "
+               "threads and, where the cluster has GPUs, 1/--fits-per-gpu or 1/--renders-per-gpu of one; a worker "
+               "or node that dies has its jobs run again elsewhere (--retries). A re-run skips every job whose "
+               "status/JOB.json says done with the same settings and input bytes and whose output exists; --force "
+               "runs them all again. Ctrl-C cancels the running jobs (a fit saves its checkpoint) and exits 130; "
+               "bundles stay valid because every stage writes atomically."),
+    ]
+
+
 def build() -> str:
     import typer
 
@@ -118,6 +147,7 @@ def build() -> str:
         parts += _options(command, module.command)
         if command.epilog:
             parts.append(literal(command.epilog.strip()))
+    parts += _batch_section()
     parts.append(section("exit status"))
     parts += [tagged(code, text) for code, text in EXIT_STATUS]
     parts.append(section("environment"))

@@ -1,0 +1,53 @@
+"""Thread counts: explicit settings win; otherwise talkavatar processes on one machine share its cores."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from talkavatar.core import threads
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_explicit_thread_count_precedence(monkeypatch):
+    monkeypatch.delenv("TALKAVATAR_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.explicit_threads() == 3 and threads.explicit_threads(5) == 5
+    monkeypatch.setenv("TALKAVATAR_THREADS", "2")
+    assert threads.explicit_threads() == 2
+    monkeypatch.setenv("TALKAVATAR_THREADS", "zero")
+    with pytest.raises(ValueError, match="TALKAVATAR_THREADS"):
+        threads.explicit_threads()
+    monkeypatch.delenv("TALKAVATAR_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert threads.explicit_threads() is None and 1 <= threads.usable_cores() <= os.cpu_count()
+
+
+def test_registered_processes_share_the_cores(tmp_path, monkeypatch, one_torch_thread):
+    import torch
+
+    registry = tmp_path / "registry"
+    monkeypatch.setattr(threads, "REGISTRY", registry)
+    monkeypatch.setattr(threads, "_registration", {})
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    assert threads.settle() is None  # not registered: leaves torch alone
+    threads.register()
+    try:
+        assert threads.running_processes() == 1 and threads.settle() == 2 == torch.get_num_threads()
+        other = subprocess.Popen(
+            [sys.executable, "-c", "import sys, time; from pathlib import Path; from talkavatar.core import threads; "
+             f"threads.REGISTRY = Path({str(registry)!r}); threads.register(); print('ready', flush=True); "
+             "time.sleep(120)"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+            text=True)
+        assert other.stdout.readline().strip() == "ready"
+        assert threads.running_processes() == 2 and threads.settle() == 1 == torch.get_num_threads()
+        other.kill()
+        other.wait()
+        assert threads.running_processes() == 1 and not (registry / str(other.pid)).exists()  # stale file removed
+    finally:
+        threads._registration["file"].close()
