@@ -9,7 +9,7 @@ pyget() { python -m pip download -q --no-deps --only-binary=:all: --python-versi
 mkdir -p .ffxz .dx1 .dx2 .device-cache/whl .device-cache/render-bench/whl
 [ -f .ffxz/ffmpeg.xz ] || python -c "import imageio_ffmpeg, lzma, shutil
 shutil.copyfileobj(open(imageio_ffmpeg.get_ffmpeg_exe(), 'rb'), lzma.open('.ffxz/ffmpeg.xz', 'wb', preset=6))"
-pyget .dx1 mediapipe==0.10.21 protobuf==4.25.8
+pyget .dx1 mediapipe==0.10.21 protobuf==4.25.8 hama==1.7.0   # hama: drive-audio --language auto|any
 pyget .dx2 pocketsphinx==5.0.4
 cache=${ANNY_CACHE_DIR:-$HOME/.cache/anny}
 [ -n "${ANNY_CACHE_DIR:-}" ] || [ -z "${TALKAVATAR_CACHE_DIR:-}" ] || cache=$TALKAVATAR_CACHE_DIR/anny
