@@ -16,7 +16,6 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from rich.console import Console
 
-from talkavatar.config import help_for
 from talkavatar.errors import TalkavatarError, UsageError
 
 BUNDLE_ENV = "TALKAVATAR_BUNDLE"
@@ -41,11 +40,6 @@ ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", help="TOML file whose [<command>] table sets defaults; flags override it.", show_default=False)]
 DeviceOpt = Annotated[Optional[str], typer.Option(
     "--device", help="Compute device: auto, cpu, cuda or cuda:N. (default: auto)", show_default=False)]
-
-
-def config_option(config_cls: type, name: str, *flags: str, prefix: str = ""):
-    """A Typer option for field ``name`` of a stage config; its help is the field's help (default None: unset)."""
-    return typer.Option(*flags, help=prefix + help_for(config_cls, name), show_default=False)
 
 
 def log(message: str) -> None:

@@ -132,16 +132,16 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     timings: dict[str, float] = {}
     t = time.perf_counter()
     avatar = load_avatar(bundle_path)
-    footage = load_video(video, config.detect_size, config.max_frames, config.start, config.stride)
+    footage = load_video(video, config.track.detect_size, config.track.max_frames, config.start, config.track.stride)
     perceptual = perceptual_network(config.perceptual, device)
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
-    detections = detect_all(footage, config.model_complexity, log)
+    detections = detect_all(footage, config.track.model_complexity, log)
     timings["detect"] = time.perf_counter() - t
     t = time.perf_counter()
     try:
-        track = track_with_rig(avatar.rig, footage, detections, steps=config.track_steps, focal=config.focal,
-                               seed=config.seed, log=log)
+        track = track_with_rig(avatar.rig, footage, detections, steps=config.track.steps, focal=config.track.focal,
+                               seed=config.track.seed, log=log)
     except ValueError as e:
         raise StageFailed(f"{video}: {e}", tip="the reference video must show the bundle's person") from None
     timings["track"] = time.perf_counter() - t
@@ -152,7 +152,7 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     work = footage.work_size
     size = fit_size(*work, config.size)
     renders = render_poses(avatar, track.joint_rotations, track.root_translation, track.arkit_weights,
-                           footage.fps, track.world_to_camera, track.K, work, size, device, config.batch)
+                           footage.fps, track.world_to_camera, track.K, work, size, device, config.render.batch)
     timings["render"] = time.perf_counter() - t
     t = time.perf_counter()
     reference = resized(np.stack(footage.frames), size)
@@ -164,4 +164,4 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     to_u8 = lambda x: (x.numpy() * 255).round().astype(np.uint8)  # noqa: E731
     sheet = [(int(i), to_u8(reference[i]), renders[i], to_u8(masks[i])) for i in picks]
     return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, track_errors,
-                       timings, list(footage.frame_indices), footage.fps * config.stride)
+                       timings, list(footage.frame_indices), footage.fps * config.track.stride)

@@ -86,7 +86,7 @@ def _render_cameras(bundle: Path, avatar, poses, config: EvalConfig, full_size: 
     from talkavatar.render.camera_path import CameraPath, Framing
 
     width, height = full_size
-    if config.camera == "input":
+    if config.render.camera == "input":
         from talkavatar.bundle import Bundle
         from talkavatar.render.stage import input_camera_path
 
@@ -94,8 +94,8 @@ def _render_cameras(bundle: Path, avatar, poses, config: EvalConfig, full_size: 
     else:
         first = avatar.pose(*(p[:1] for p in poses))
         framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
-        path = CameraPath.around("front", framing, width=width, height=height, frames=frames, yaw=config.yaw,
-                                 pitch=config.pitch, distance=config.distance)
+        path = CameraPath.around("front", framing, width=width, height=height, frames=frames, yaw=config.render.yaw,
+                                 pitch=config.render.pitch, distance=config.render.distance)
     return path.at(torch.arange(frames))
 
 
@@ -106,7 +106,7 @@ def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None,
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    footage = load_video(video, config.detect_size, config.max_frames)
+    footage = load_video(video, config.track.detect_size, config.track.max_frames)
     frames = footage.frames
     result = ClipEvaluation(Path(video), footage.fps, len(frames), timings=timings)
     picks = np.unique(np.linspace(0, len(frames) - 1, min(SHEET_FRAMES, len(frames))).round().astype(int))
@@ -120,7 +120,8 @@ def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None,
     pcm = _speech(result, audio, video)
     timings["audio"] = time.perf_counter() - t
     t = time.perf_counter()
-    detections = detect_all(footage, config.model_complexity, log) if (motion is not None or pcm is not None) else []
+    detections = (detect_all(footage, config.track.model_complexity, log) if (motion is not None or pcm is not None)
+                  else [])
     timings["detect"] = time.perf_counter() - t
 
     if motion is not None:
@@ -167,7 +168,7 @@ def _identity(result: ClipEvaluation, photo: Path | None, frames: list[np.ndarra
 
 def _control(motion: Path, bundle: Path | None, footage, detections, config: EvalConfig) -> ControlErrors:
     """Control accuracy of the clip ``footage`` against ``motion`` played from its start at the clip's frame rate
-    on the avatar of ``bundle``, seen through the render's camera (``config.camera`` etc.)."""
+    on the avatar of ``bundle``, seen through the render's camera (``config.render.camera`` etc.)."""
     from talkavatar.eval.reenact import load_avatar
     from talkavatar.motion.any import load_motion_any
     from talkavatar.render.timeline import Timeline

@@ -253,7 +253,7 @@ def _upstream_config(bundle_path: Path, stage: str, config_cls):
 
 def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn: Log) -> bool:
     """Run the pseudo stage when its outputs are missing or stale (with the settings it ran with before, else the
-    preset's, :data:`~talkavatar.fit.config.PSEUDO_PRESETS`); False when it was up to date or unavailable."""
+    preset's, :meth:`~talkavatar.pseudo.config.PseudoConfig.for_preset`); False when it was up to date or unavailable."""
     from talkavatar.bundle import Bundle
 
     bundle = Bundle.open(bundle_path)
@@ -265,12 +265,8 @@ def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn
     except ImportError:
         warn("the pseudo stage is not available in this build; fitting without pseudo-labels")
         return False
-    from dataclasses import replace
-
-    from talkavatar.fit.config import PSEUDO_PRESETS
-
     config = _upstream_config(bundle_path, "pseudo", PseudoConfig)
     if bundle.record("pseudo") is None:
-        config = replace(config, **PSEUDO_PRESETS[preset])
+        config = PseudoConfig.for_preset(preset)
     run_pseudo(bundle_path, config, device=device, progress=log, warn=warn)
     return True
