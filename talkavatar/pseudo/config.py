@@ -31,6 +31,7 @@ class PseudoConfig:
                                        "surface; larger is smoother but follows the person's outline less closely.",
                                  gt=0)
     proxy_max: float = setting(0.25, "Largest clothing offset of the proxy surface, metres.", ge=0)
+    batch: int = setting(8, "Frames posed and rendered together (larger is faster on a GPU, uses more memory).", ge=1)
 
     def __post_init__(self):
         check_fields(self)

@@ -29,7 +29,6 @@ from talkavatar.pseudo.config import PseudoConfig
 
 Log = Callable[[str], None]
 INPUTS = ("source/image.png", "track/params.safetensors", "track/rig.safetensors", "track/mask.png")
-BATCH = 8
 
 
 @dataclass
@@ -266,8 +265,8 @@ def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, input
     timings["sample"] = time.perf_counter() - t
     frames: list[np.ndarray] = []
     t = time.perf_counter()
-    for start in range(0, config.frames, BATCH):
-        stop = min(config.frames, start + BATCH)
+    for start in range(0, config.frames, config.batch):
+        stop = min(config.frames, start + config.batch)
         batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
         frames.extend(batch)
         progress(f"rendered {stop}/{config.frames} frames")
