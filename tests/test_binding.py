@@ -122,6 +122,6 @@ def test_batched_equals_looped():
         assert torch.allclose(batched[k], single[0], atol=1e-15)
 
 
-def test_bad_resolution():
+def test_bad_uv_res():
     with pytest.raises(ValueError):
         Binding.from_uv(toy_rig().face_uvs, 0)

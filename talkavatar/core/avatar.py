@@ -60,13 +60,13 @@ class Avatar:
         return self.binding.count
 
     @classmethod
-    def on_surface(cls, rig: Rig, resolution: int, texture: torch.Tensor | None = None,
+    def on_surface(cls, rig: Rig, uv_res: int, texture: torch.Tensor | None = None,
                    opacity: float = 0.95) -> "Avatar":
-        """Gaussians at texel centres of a ``resolution``² UV map, isotropic, one texel wide.
+        """Gaussians at texel centres of a ``uv_res``² UV map, isotropic, one texel wide.
 
-        ``texture``: optional [resolution, resolution, 3] linear colours, row 0 at the top (v = 1); grey otherwise.
+        ``texture``: optional [uv_res, uv_res, 3] linear colours, row 0 at the top (v = 1); grey otherwise.
         """
-        binding = Binding.from_uv(rig.face_uvs, resolution).to(rig.device)
+        binding = Binding.from_uv(rig.face_uvs, uv_res).to(rig.device)
         n = binding.count
         if texture is not None:
             col, row = binding.texel[:, 0], binding.texel[:, 1]
@@ -114,7 +114,7 @@ class Avatar:
         for name, t in tensors.items():
             t = t.detach().cpu()
             arrays[name] = (t.float() if t.is_floating_point() else t.long()).numpy()
-        return arrays, {"uv_resolution": str(self.binding.resolution)}
+        return arrays, {"uv_resolution": str(self.binding.uv_res)}  # the file's name for uv_res (bundle format)
 
     @classmethod
     def from_tensors(cls, rig: Rig, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> "Avatar":
@@ -149,5 +149,5 @@ def texel_size(rig: Rig, binding: Binding) -> torch.Tensor:
     uv = rig.face_uvs
     e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
     area_uv = (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).abs() / 2
-    per_face = (area3 / area_uv.clamp_min(1e-12)).sqrt() / binding.resolution
+    per_face = (area3 / area_uv.clamp_min(1e-12)).sqrt() / binding.uv_res
     return per_face[binding.face_index].clamp(1e-4, 0.05)

@@ -59,9 +59,9 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
     moved = np.zeros_like(bary)
     np.put_along_axis(moved, perm[f], bary, axis=1)
     uv = (rig.face_uvs.double().numpy()[np.maximum(g, 0)] * moved[..., None]).sum(1)
-    r = binding.resolution
-    col = np.clip(np.floor(uv[:, 0] * r), 0, r - 1)
-    row = np.clip(np.floor((1 - uv[:, 1]) * r), 0, r - 1)
+    uv_res = binding.uv_res
+    col = np.clip(np.floor(uv[:, 0] * uv_res), 0, uv_res - 1)
+    row = np.clip(np.floor((1 - uv[:, 1]) * uv_res), 0, uv_res - 1)
     return torch.from_numpy(np.stack([col, row], 1).astype(np.int64)), torch.from_numpy(ok)
 
 

@@ -89,7 +89,6 @@ def _nearest_inner_pixels(mask: np.ndarray, depth: float, col: torch.Tensor, row
 
 def texels_to_image(values: torch.Tensor, binding: Binding, fill: float = 0.0) -> torch.Tensor:
     """Per-texel values [N, C] -> UV image [R, R, C] (row 0 at v = 1); texels bound twice keep the last."""
-    r = binding.resolution
-    out = values.new_full((r, r, values.shape[1]), fill)
+    out = values.new_full((binding.uv_res, binding.uv_res, values.shape[1]), fill)
     out[binding.texel[:, 1], binding.texel[:, 0]] = values
     return out
