@@ -48,11 +48,6 @@ def log(message: str) -> None:
         stderr.print(message)
 
 
-def debug_log(message: str) -> None:
-    if flags.verbose and not flags.quiet:
-        stderr.print(f"[dim]{message}[/dim]")
-
-
 def warn(message: str) -> None:
     if not flags.quiet:
         stderr.print(f"[yellow]warning:[/yellow] {message}")

@@ -89,10 +89,6 @@ class Binding:
         posed = triangle_frames(posed_vertices, faces[self.face_index])
         return posed @ rest.transpose(-1, -2)
 
-    def skin_weights(self, dense_vertex_weights: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-        """Per-Gaussian LBS weights [N, J], interpolated from ``dense_vertex_weights`` [V, J] (memory: N x J)."""
-        return self.interpolate(dense_vertex_weights[None], faces)[0]
-
 
 def triangle_frames(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Orthonormal frame per triangle, [B, F, 3, 3] with columns (first edge, in-plane normal to it, face normal).

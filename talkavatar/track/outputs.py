@@ -41,10 +41,6 @@ def write_source(writer, input_path: Path, footage) -> None:
         writer.save_png("image.png", footage.full_frame)
 
 
-def _to_full(points: np.ndarray, scale: float) -> np.ndarray:
-    return (points * np.float32(scale)).astype(np.float32)
-
-
 def write_track(writer, footage, detections, fitted, body, config) -> None:
 
     scale = footage.scale
