@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
+from PIL import Image
 
 from talkavatar import __version__
 from talkavatar.bundle.atomic import fsync_dir, write_bytes_atomic
@@ -181,8 +182,6 @@ class Bundle:
 
     def read_png(self, rel: str) -> np.ndarray:
         """A recorded PNG as uint8 ``[H, W]`` or ``[H, W, C]``."""
-        from PIL import Image
-
         with Image.open(self._verified(rel)) as im:
             return np.asarray(im)
 
@@ -258,8 +257,6 @@ class StageWriter:
 
     def save_png(self, name: str, image: np.ndarray) -> None:
         """Write uint8 ``[H, W]``, ``[H, W, 3]`` or ``[H, W, 4]`` as PNG."""
-        from PIL import Image
-
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG")
         self.path(name).write_bytes(buf.getvalue())

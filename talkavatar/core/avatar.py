@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkavatar.bundle.tensors import load_tensors, save_tensors
 from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.rotations import matrix_to_quaternion, quaternion_multiply
@@ -127,8 +128,6 @@ class Avatar:
 
     def save(self, directory: Path) -> None:
         """Write ``avatar.safetensors`` and ``rig.safetensors`` into ``directory`` (e.g. a stage writer's ``dir``)."""
-        from talkavatar.bundle.tensors import save_tensors
-
         self.rig.save(Path(directory) / RIG_FILE)
         tensors, metadata = self.to_tensors()
         save_tensors(Path(directory) / AVATAR_FILE, tensors, SCHEMA, metadata)
@@ -136,8 +135,6 @@ class Avatar:
     @classmethod
     def load(cls, directory: Path) -> "Avatar":
         """Read what :meth:`save` wrote (validated against both schemas)."""
-        from talkavatar.bundle.tensors import load_tensors
-
         rig = Rig.load(Path(directory) / RIG_FILE)
         return cls.from_tensors(rig, *load_tensors(Path(directory) / AVATAR_FILE, SCHEMA))
 

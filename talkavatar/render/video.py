@@ -21,6 +21,8 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
+import ffmpeg
+
 from talkavatar.errors import StageFailed
 from talkavatar.ffmpeg import ffmpeg_exe
 from talkavatar.render.audio_track import AudioTrack
@@ -82,8 +84,6 @@ class VideoSink:
 
     def command(self) -> list[str]:
         """The ffmpeg command line (built with ffmpeg-python)."""
-        import ffmpeg
-
         tags = BT709 if self.pixel_format == "yuv420p" else {}  # our frames are BT.709 Y'CbCr: say so
         video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt=self.pixel_format,
                              s=f"{self.width}x{self.height}", framerate=rational(self.fps), **tags)

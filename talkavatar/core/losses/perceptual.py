@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from talkavatar.config import Perceptual
+from talkavatar.core.losses.efficientnet_lite0 import load_pretrained
 from talkavatar.errors import MissingDependency
 
 FEATURE_BLOCKS = (0, 2, 4, 7, 10)
@@ -88,7 +89,6 @@ def perceptual_distance(kind: Perceptual = "auto", device=None) -> PerceptualDis
             raise MissingDependency(f"LPIPS-VGG cannot run offline: {problem}",
                                     tip="use the efficientnet perceptual distance, or install lpips and torchvision "
                                         "and place vgg16-397923af.pth in the torch hub cache")
-    from talkavatar.core.losses.efficientnet_lite0 import load_pretrained
 
     try:
         net = load_pretrained(device)

@@ -23,7 +23,9 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.cameras import Cameras
-from talkavatar.core.splats import gsplat_backend, reference
+from talkavatar.core.splats.gsplat_backend import render as gsplat_render
+from talkavatar.core.splats.gsplat_backend import unavailable_reason as gsplat_unavailable_reason
+from talkavatar.core.splats.reference import render as reference_render
 from talkavatar.core.splats.gaussians import Gaussians
 from talkavatar.core.splats.settings import RasterSettings
 from talkavatar.errors import MissingDependency
@@ -60,8 +62,8 @@ def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "aut
                          f"{gaussians.device}) must share device and dtype")
     bg = _background(background, C, gaussians.dtype, gaussians.device)
     chosen = _choose(backend, gaussians)
-    backend_module = gsplat_backend if chosen == "gsplat" else reference
-    rgb, alpha, depth = backend_module.render(gaussians, cameras, bg, settings)
+    render = gsplat_render if chosen == "gsplat" else reference_render
+    rgb, alpha, depth = render(gaussians, cameras, bg, settings)
     return RenderOutput(rgb, alpha, depth, chosen)
 
 
@@ -81,7 +83,7 @@ def _choose(backend: str, gaussians: Gaussians) -> str:
         return "reference"
     if backend not in ("auto", "gsplat"):
         raise ValueError(f"unknown rasterizer backend {backend!r}; choose auto, gsplat or reference")
-    problem = gsplat_backend.unavailable_reason(gaussians.device, gaussians.dtype)
+    problem = gsplat_unavailable_reason(gaussians.device, gaussians.dtype)
     if problem is None:
         return "gsplat"
     if backend == "gsplat":
