@@ -7,7 +7,10 @@ import importlib
 import typing
 from pathlib import Path
 
+import typer
+
 from talkavatar import __version__
+from talkavatar.cli import app, main_options
 from talkavatar.docs.roff import escape, literal, section, tagged
 
 EXIT_STATUS = [
@@ -80,10 +83,6 @@ def _usage(name: str, command) -> str:
 
 
 def build() -> str:
-    import typer
-
-    from talkavatar.cli import app, main_options
-
     root = typer.main.get_command(app)
     parts = [
         f'.TH TALKAVATAR 1 "" "talkavatar {__version__}" "User Commands"',
