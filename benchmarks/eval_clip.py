@@ -72,7 +72,7 @@ def main() -> None:
     torch.set_num_threads(2)
     from talkavatar.audio.drive import drive_audio
     from talkavatar.eval.config import EvalConfig
-    from talkavatar.eval.rendered import evaluate_clip
+    from talkavatar.pipeline.evaluate import evaluate_clip
     from talkavatar.eval.report import json_ready, write_clip_report
     from talkavatar.motion.file import load_motion, save_motion
     from talkavatar.render.audio_track import AudioTrack
@@ -123,7 +123,7 @@ def main() -> None:
 
     # control accuracy: full body through `talkavatar render`'s stage, front camera, 1 s
     from talkavatar.render.config import RenderConfig
-    from talkavatar.render.stage import run_render
+    from talkavatar.pipeline.speech import render_input as run_render
 
     t = time.perf_counter()
     body = out / "body.mp4"

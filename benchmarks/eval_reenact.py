@@ -37,7 +37,7 @@ def main() -> None:
     torch.set_num_threads(2)
     from talkavatar.eval.config import EvalConfig
     from talkavatar.track.config import TrackConfig
-    from talkavatar.eval.reenact import self_reenactment
+    from talkavatar.pipeline.evaluate import self_reenactment
     from talkavatar.eval.report import json_ready, write_reenactment_report
     from tests.eval_fixtures import anny_rig, avatar_bundle, shaded_avatar, track_camera, waving_motion, write_video
 

@@ -54,7 +54,8 @@ def main() -> None:
 
     import torch
 
-    from talkavatar.fit.stage import fit_input, run_fit
+    from talkavatar.fit.stage import run_fit
+    from talkavatar.pipeline.photo import fit_input
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="fit_astronaut_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,8 @@ def main() -> None:
         f"CPU ({os.cpu_count()} cores, torch threads {torch.get_num_threads()})"
     print(f"device: {device}; preset {args.preset}; load average {os.getloadavg()[0]:.1f}")
     t = time.perf_counter()
-    result, stages = fit_input(photo, bundle, config, device=args.device, force=True, log=log, warn=log)
+    result = fit_input(photo, bundle, config, device=args.device, force=True, log=log, warn=log)
+    stages = result.stage_seconds
     total = time.perf_counter() - t
     rows = {"end to end (track + pseudo + fit)": {**stages, "total": round(total, 2)}}
     print("\nstage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in {**stages, "total": total}.items()))

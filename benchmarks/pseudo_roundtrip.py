@@ -56,7 +56,7 @@ def main() -> None:
     from talkavatar.motion.names import JOINT_INDEX
     from talkavatar.pseudo.config import PseudoConfig
     from talkavatar.pseudo.export import write_mp4
-    from talkavatar.pseudo.stage import run_pseudo
+    from talkavatar.pipeline.photo import pseudo_input
 
     work = args.work or Path(tempfile.mkdtemp(prefix="pseudo-roundtrip-"))
     bundle = work / "roundtrip.avatar"
@@ -64,7 +64,7 @@ def main() -> None:
     shutil.copytree(args.bundle, bundle)
     config = PseudoConfig(frames=args.frames, side_views=0.0)
     t0 = time.perf_counter()
-    run_pseudo(bundle, config, export_poses=work / "export", progress=lambda m: None)
+    pseudo_input(bundle, config, export_poses=work / "export", log=lambda m: None)
     b = Bundle.open(bundle)
     driving, _ = b.read_tensors("pseudo/params.safetensors", "talkavatar.pseudo")
     frames = []
@@ -75,8 +75,8 @@ def main() -> None:
     video = work / "generated.mp4"
     write_mp4(video, frames)
     t1 = time.perf_counter()
-    run_pseudo(bundle, PseudoConfig(frames=0, side_views=0.0), import_videos=[video], force=True,
-               progress=lambda m: None)
+    pseudo_input(bundle, PseudoConfig(frames=0, side_views=0.0), import_videos=[video], force=True,
+                 log=lambda m: None)
     t2 = time.perf_counter()
     b = Bundle.open(bundle)
     back, _ = b.read_tensors("pseudo/params.safetensors", "talkavatar.pseudo")

@@ -38,7 +38,7 @@ def child(work: Path, width: int, height: int, batch: int) -> None:
     import torch
 
     from talkavatar.render.config import RenderConfig
-    from talkavatar.render.stage import run_render
+    from talkavatar.pipeline.speech import render_input as run_render
 
     torch.set_num_threads(1)
     baseline = peak_rss_mib()

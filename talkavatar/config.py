@@ -234,6 +234,20 @@ def resolve(config_cls: type[C], section: str, config_file: Path | None, flags: 
         raise UsageError(f"invalid {section} settings: {e}") from None
 
 
+def from_record(config_cls: type[C], record: Mapping[str, Any]) -> C:
+    """The config a bundle's stage record holds (the inverse of :func:`as_record`); fields the record lacks take
+    their defaults, fields it has that the class lacks are ignored. Raises ``ValueError`` when a value breaks the
+    declaration."""
+    names = {f.name: f for f in dataclasses.fields(config_cls)}
+    values: dict[tuple[str, ...], Any] = {}
+    for key, value in record.items():
+        if key in names and "expose" in names[key].metadata and isinstance(value, Mapping):
+            values.update({(key, k): v for k, v in value.items()})
+        elif key in names:
+            values[(key,)] = value
+    return _build(config_cls, values)
+
+
 def as_record(config: Any) -> dict[str, Any]:
     """The config as JSON-ready values, for the bundle's stage record."""
     out = {}

@@ -10,7 +10,8 @@ import torch
 from talkavatar.core.cameras import Cameras
 from talkavatar.eval.control import asked_landmarks, control_errors
 from talkavatar.track.detect import empty_detection
-from talkavatar.track.landmarks import GroupedLandmarks
+from talkavatar.track.fit_frames import seen_landmarks
+from talkavatar.core.body.landmark_groups import GroupedLandmarks
 
 pytest.importorskip("anny")
 
@@ -33,6 +34,11 @@ def _detections(rig, asked, shift, size, with_left_hand=True):
     return out
 
 
+def _seen(rig, asked, shift, size, with_left_hand=True):
+    """What the track stage reads from those detections ({part: (points, weights)}, found)."""
+    return seen_landmarks(_detections(rig, asked, shift, size, with_left_hand), GroupedLandmarks(rig.landmarks), size)
+
+
 def test_control_error_is_zero_on_target_and_known_under_a_shift():
     from tests.eval_fixtures import anny_rig, track_camera, waving_motion
 
@@ -46,12 +52,11 @@ def test_control_error_is_zero_on_target_and_known_under_a_shift():
                                          torch.from_numpy(motion.root_translation),
                                          torch.from_numpy(motion.arkit_weights), cameras)
     assert 150 < body_height[0] < 300  # 1.6 m at 2.6 m through a 50 degree lens on 320 px
-    exact = control_errors(rig, asked, body_height, _detections(rig, asked, 0.0, (width, height)), (width, height))
+    exact = control_errors(asked, body_height, *_seen(rig, asked, 0.0, (width, height)))
     for part, value in exact.mean().items():
         assert value == pytest.approx(0.0, abs=1e-3), part
     shift = np.array([3.0, 4.0])                        # 5 px
-    moved = control_errors(rig, asked, body_height, _detections(rig, asked, shift, (width, height), False),
-                           (width, height))
+    moved = control_errors(asked, body_height, *_seen(rig, asked, shift, (width, height), False))
     means = moved.mean()
     expected = 100 * 5.0 / body_height
     for part in ("face", "right_hand"):

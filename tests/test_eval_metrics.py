@@ -112,7 +112,9 @@ def test_speech_envelope_follows_loudness():
     t = np.arange(2 * rate) / rate
     loud = (np.sin(2 * np.pi * 2 * t) > 0).astype(float)      # 250 ms bursts, 4 per second... 2 Hz square
     pcm = (0.3 * np.sin(2 * np.pi * 200 * t) * loud * 32767).astype(np.int16)
-    envelope = speech_envelope(pcm)
+    from talkavatar.audio.prosody import prosody_of
+
+    envelope = speech_envelope(prosody_of(pcm).loudness_db)
     assert envelope.shape == (200,)
     on, off = envelope[loud[::160][:200] > 0], envelope[loud[::160][:200] == 0]
     assert on.mean() > 0.8 and off.mean() < 0.2

@@ -25,7 +25,7 @@ def test_fixed_shape_fit_recovers_a_known_pose_from_exact_landmarks(rig):
     from talkavatar.track.camera import default_focal, intrinsics, project
     from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state, pose_batch
     from talkavatar.track.fixed_shape import fixed_shape_space
-    from talkavatar.track.landmarks import GroupedLandmarks
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
     from tests.eval_fixtures import waving_motion
 
     motion = waving_motion(2, 10.0)

@@ -30,7 +30,7 @@ def body():
 
 
 def test_fit_recovers_a_known_pose(body):
-    from talkavatar.track.landmarks import GroupedLandmarks
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
 
     torch.manual_seed(0)
     landmarks = GroupedLandmarks(body.landmarks)
@@ -77,7 +77,7 @@ def test_fit_recovers_a_known_pose(body):
 
 
 def test_fit_with_silhouette_is_deterministic(body):
-    from talkavatar.track.landmarks import GroupedLandmarks
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
     from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 
     landmarks = GroupedLandmarks(body.landmarks)

@@ -264,14 +264,6 @@ class StageWriter:
     def copy_file(self, name: str, source: Path) -> None:
         shutil.copyfile(source, self.path(name))
 
-    @contextmanager
-    def timed(self, key: str):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t0
-
     def output_hashes(self) -> dict[str, dict]:
         out = {}
         for path in sorted(p for p in self.dir.rglob("*") if p.is_file()):

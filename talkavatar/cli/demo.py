@@ -26,9 +26,9 @@ def command(
     device: DeviceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    from talkavatar.demo.run import run_demo
+    from talkavatar import api
 
-    result = run_demo(output, preset, device, log=log, warn=warn, show_progress=is_interactive())
+    result = api.demo(output, preset, device=device, log=log, warn=warn, show_progress=is_interactive())
     log(f"demo done in {sum(result.stage_seconds.values()):.0f} s ({result.preset} preset on {result.device}): "
         f"watch {result.video}, look at {result.preview}")
     emit(result.as_dict(), as_json, human=f"{result.video}\n{result.preview}\n{result.bundle}")

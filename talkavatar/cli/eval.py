@@ -10,7 +10,6 @@ import typer
 from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, flags, log, report_errors,
                                    resolve_bundle, stderr)
 from talkavatar.cli.options import Settings, with_settings
-from talkavatar.errors import UsageError
 from talkavatar.eval.config import EvalConfig
 
 NAME = "eval"
@@ -49,32 +48,17 @@ def command(
     config: ConfigOpt = None,
     device: DeviceOpt = None,
 ) -> None:
-    if (video is None) == (render is None):
-        raise UsageError("give --video REFERENCE (self-reenactment) or --render CLIP (a rendered clip), one of them",
-                         tip="e.g. talkavatar eval --video person.mp4, or talkavatar eval --render talk.mp4 "
-                             "--audio speech.wav")
-    if video is not None and any(x is not None for x in (audio, photo, motion)):
-        raise UsageError("--audio, --photo and --motion go with --render, not --video")
+    from talkavatar import api
+    from talkavatar.eval.report import json_ready, table
+    from talkavatar.pipeline.evaluate import check_mode
 
-    from talkavatar.eval.report import json_ready, table, write_clip_report, write_reenactment_report
-    from talkavatar.core.device import resolve_device
+    check_mode(video, render, audio, photo, motion)
+    if video is not None or motion is not None:
+        bundle = resolve_bundle(bundle)
 
-    dev = resolve_device(device)
-    if video is not None:
-        from talkavatar.eval.reenact import self_reenactment
-
-        result = self_reenactment(resolve_bundle(bundle), video, settings, device=dev, log=log)
-        written = write_reenactment_report(result, report) if report is not None else []
-    else:
-        from talkavatar.eval.rendered import evaluate_clip
-
-        bundle_path = resolve_bundle(bundle) if motion is not None else bundle
-        result = evaluate_clip(render, settings, audio=audio, photo=photo, motion=motion, bundle=bundle_path,
-                               log=log)
-        written = write_clip_report(result, report) if report is not None else []
-    summary = result.summary()
-    if written:
-        summary["report"] = [str(p) for p in written]
+    result = api.evaluate(bundle, video=video, render=render, audio=audio, photo=photo, motion=motion,
+                          report=report, settings=settings, device=device, log=log)
+    summary, written = result.summary, result.report
     if not flags.quiet:
         stderr.print(table(summary))
     if as_json:

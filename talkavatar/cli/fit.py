@@ -37,10 +37,11 @@ def command(
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    from talkavatar.fit.stage import fit_input
+    from talkavatar import api
 
-    result, stages = fit_input(input, bundle, settings, device=device, force=force, resume=resume, log=log,
-                               warn=warn, show_progress=is_interactive())
+    result = api.fit(input, bundle, settings, device=device, force=force, resume=resume, log=log, warn=warn,
+                     show_progress=is_interactive())
+    stages = result.stage_seconds
     out = {**result.as_dict(), "stage_seconds": stages}
     m = result.metrics
     human = str(result.bundle)

@@ -39,10 +39,10 @@ def command(
     json: JsonOpt = False,
 ) -> None:
     path = resolve_bundle(bundle)
-    from talkavatar.pseudo.stage import run_pseudo
+    from talkavatar import api
 
-    result = run_pseudo(path, settings, device=device, force=force, export_poses=export_poses,
-                        import_videos=import_video or [], progress=log, warn=warn)
+    result = api.pseudo(path, settings, import_videos=import_video or [], export_poses=export_poses, device=device,
+                        force=force, log=log, warn=warn)
     psnr = "-" if result.psnr_input_view is None else f"{result.psnr_input_view:.2f} dB over the person mask"
     if result.input_view_coverage is not None:
         psnr += f" ({100 * result.input_view_coverage:.1f}% of it covered)"

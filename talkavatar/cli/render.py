@@ -52,11 +52,12 @@ def command(
 ) -> None:
     bundle_path = resolve_bundle(bundle)
 
-    from talkavatar.cli.drive_audio import _transcript_text
-    from talkavatar.render.stage import run_render
+    from talkavatar import api
+    from talkavatar.audio.stage import transcript_text
 
-    result = run_render(bundle_path, settings, audio=audio, motion=motion, output=output, export_ply=export_ply,
-                        drive=drive, transcript=_transcript_text(transcript), device=device, log=log, warn=warn)
+    result = api.render(bundle_path, audio=audio, motion=motion, output=output, settings=settings, drive=drive,
+                        transcript=transcript_text(transcript), export_ply=export_ply, device=device, log=log,
+                        warn=warn)
     record = result.as_dict()
     if result.output is not None:
         log(f"{result.frames} frames ({result.seconds:.2f} s) in {result.total_seconds:.2f} s "

@@ -32,9 +32,9 @@ def command(
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    from talkavatar.track.stage import run_track
+    from talkavatar import api
 
-    result = run_track(input, bundle, settings, device=device, force=force, log=log, warn=warn)
+    result = api.track(input, bundle, settings, device=device, force=force, log=log, warn=warn)
     out = result.as_dict()
     human = (f"{result.bundle}\n  keypoint error (% of height): "
              + ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} -" for k, v in result.keypoint_error_pct.items())

@@ -139,6 +139,20 @@ class Avatar:
         return cls.from_tensors(rig, *load_tensors(Path(directory) / AVATAR_FILE, SCHEMA))
 
 
+
+def read_avatar(bundle, by: str) -> Avatar:
+    """The bundle's fitted avatar (:func:`talkavatar.bundle.artifacts.read_avatar`: present, fresh, unchanged);
+    ``by``: the command that needs it (for the message)."""
+    from talkavatar.bundle.artifacts import read_avatar as read_tensors
+    from talkavatar.errors import InvalidInput
+
+    rig, avatar = read_tensors(bundle, by)
+    try:
+        return Avatar.from_tensors(Rig.from_tensors(*rig), *avatar)
+    except (ValueError, KeyError) as e:
+        raise InvalidInput(f"{bundle.root}/fit: the avatar does not fit its rig ({e})",
+                           tip=f"rerun `talkavatar fit -b {bundle.root} --force`") from None
+
 def texel_size(rig: Rig, binding: Binding) -> torch.Tensor:
     """Metres covered by one texel around each Gaussian, [N]: sqrt(3D area / UV area) of its triangle / R."""
     corners = rig.vertices[rig.faces]  # [F, 3, 3]

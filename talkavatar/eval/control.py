@@ -15,13 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from talkavatar.core.body.landmark_groups import GROUP_SETS, GroupedLandmarks
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
-from talkavatar.track.detect import Detection
-from talkavatar.track.fit_frames import GROUPS, _points_and_weights
-from talkavatar.track.landmarks import GroupedLandmarks
 
-PARTS = GROUPS  # ("body", "face", "left_hand", "right_hand")
+PARTS = tuple(GROUP_SETS)  # ("body", "face", "left_hand", "right_hand")
 
 
 @dataclass(frozen=True)
@@ -55,17 +53,15 @@ def asked_landmarks(rig: Rig, joint_rotations: torch.Tensor, root_translation: t
     return pixels, height
 
 
-def control_errors(rig: Rig, asked: dict[str, np.ndarray], body_height_px: np.ndarray,
-                   detections: list[Detection], size: tuple[int, int]) -> ControlErrors:
-    """Errors per part and frame of ``asked`` ({part: [T, K, 2]} from :func:`asked_landmarks`) against
-    ``detections`` (T frames of ``size`` = (width, height) pixels, the same pixels as ``asked``)."""
-    grouped = GroupedLandmarks(rig.landmarks)
-    per_frame = {p: np.full(len(detections), np.nan) for p in PARTS}
-    for t, det in enumerate(detections):
-        if not det.found:
-            continue
+def control_errors(asked: dict[str, np.ndarray], body_height_px: np.ndarray,
+                   seen: dict[str, tuple[np.ndarray, np.ndarray]], found: np.ndarray) -> ControlErrors:
+    """Errors per part and frame of ``asked`` ({part: [T, K, 2]} from :func:`asked_landmarks`) against what
+    MediaPipe saw on the T frames, in the same pixels: ``seen`` {part: (points [T, K, 2], weights [T, K]; 0 = not
+    seen)} and ``found`` [T] (a person detected; the track stage's ``seen_landmarks`` makes both)."""
+    per_frame = {p: np.full(len(found), np.nan) for p in PARTS}
+    for t in np.flatnonzero(found):
         for p in PARTS:
-            points, weight = _points_and_weights(det, p, grouped.mediapipe_index(p), size)
+            points, weight = seen[p][0][t], seen[p][1][t]
             keep = weight > 0
             if keep.any():
                 distance = np.linalg.norm(asked[p][t][keep] - points[keep], axis=1).mean()

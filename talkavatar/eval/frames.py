@@ -1,34 +1,10 @@
-"""Frames of a video as the metrics need them: loaded (through track's footage loader), resized, as tensors."""
+"""Frames as the metrics need them: sizes, resized, as tensors."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from talkavatar.errors import InvalidInput
-
-
-def load_video(path: Path, detect_size: int, max_frames: int | None, start: int = 0, stride: int = 1):
-    """A :class:`talkavatar.track.footage.Footage` of the video at ``path``: frames ``start``, ``start + stride``, …
-    (at most ``max_frames``, at most ``detect_size`` px on the longer side). Raises :class:`InvalidInput` for a
-    missing or unreadable file, a still image, or a ``start`` past the last frame."""
-    from talkavatar.track.footage import load_footage
-
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such video file")
-    try:
-        footage = load_footage(path, detect_size=detect_size, max_frames=max_frames, start=start, stride=stride)
-    except InvalidInput as e:
-        if start > 0 and "no frames" in str(e):
-            raise InvalidInput(f"{path}: no frame at or after frame {start}", tip="lower --start") from None
-        raise
-    if footage.kind != "video":
-        raise InvalidInput(f"{path}: a still image, not a video", tip="pass a video file (mp4, webm, mov, ...)")
-    return footage
 
 
 def fit_size(width: int, height: int, longer_side: int) -> tuple[int, int]:

@@ -30,11 +30,10 @@ def mouth_opening(face: np.ndarray) -> float:
     return float(gap / eyes) if eyes > 0 else float("nan")
 
 
-def speech_envelope(pcm: np.ndarray) -> np.ndarray:
-    """0..1 amplitude envelope [F] at 100 frames/s of 16 kHz int16 ``pcm`` [n] (see the module docstring)."""
-    from talkavatar.audio.prosody import prosody_of
-
-    amplitude = 10.0 ** (prosody_of(pcm).loudness_db.astype(np.float64) / 20.0)
+def speech_envelope(loudness_db: np.ndarray) -> np.ndarray:
+    """0..1 amplitude envelope [F] at 100 frames/s of the speech whose loudness per 10 ms is ``loudness_db`` [F]
+    (drive-audio's prosody: ``prosody_of(pcm).loudness_db``; see the module docstring)."""
+    amplitude = 10.0 ** (np.asarray(loudness_db, np.float64) / 20.0)
     if amplitude.size == 0:
         return amplitude
     floor, peak = np.percentile(amplitude, 10), np.percentile(amplitude, 99)

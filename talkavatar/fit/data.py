@@ -17,16 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA
+from talkavatar.bundle import artifacts
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
 from talkavatar.errors import InvalidInput
 
-TRACK_SCHEMA = "talkavatar.track"
-DETECTIONS_SCHEMA = "talkavatar.detections"
-PSEUDO_SCHEMA = "talkavatar.pseudo"
-PROXY_SCHEMA = "talkavatar.proxy"
-PROXY_TENSOR = "vertex_offsets"
 FACE_CROP_MARGIN = 1.35  # crop side / landmark bounding-box side
 HAND_CROP_MARGIN = 1.8
 MIN_CROP_FRACTION = 0.06  # crops are at least this fraction of the longer image side
@@ -127,11 +122,6 @@ def scale_intrinsics(K: torch.Tensor, sx: float, sy: float) -> torch.Tensor:
     return K
 
 
-def _poses(tensors: dict, index) -> Poses:
-    return Poses(*(torch.from_numpy(np.asarray(tensors[k][index], np.float32))
-                   for k in ("joint_rotations", "root_translation", "arkit_weights")))
-
-
 def crop_boxes(detections: dict, width: int, height: int) -> list[tuple[str, float, float, float]]:
     """Square crops (name, x0, y0, side) in full-resolution pixels of frame 0 around the face and present hands."""
     boxes = []
@@ -179,92 +169,70 @@ def crop_views(photo: np.ndarray, mask: np.ndarray, K_full: torch.Tensor, w2c: t
 
 def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, pseudo_size: int,
                   use_pseudo: bool = True) -> FitData:
-    """Read the bundle's track outputs and, when the pseudo stage exists, its outputs.
+    """Read the bundle's photo view (:func:`talkavatar.bundle.artifacts.read_photo_view`) and, when the pseudo
+    stage exists, its outputs.
 
     Pseudo *frames* are loaded only with ``use_pseudo``; the pseudo texture, proxy and rig initialise the avatar
     whenever the pseudo stage exists.
     """
-    bundle.require("track", by="fit")
-    if "source/image.png" not in (bundle.record("source") or {}).get("outputs", {}):
-        raise InvalidInput(f"{bundle.root}: the source is a video; fit learns from one photo (source/image.png)",
-                           tip="fit a photo of the person, and give the video to `talkavatar pseudo --import-video`")
-    inputs = ["source/image.png", "track/params.safetensors", "track/mask.png"]
-    photo = bundle.read_png("source/image.png")
-    if photo.ndim == 2:
-        photo = np.repeat(photo[..., None], 3, -1)
-    photo = photo[..., :3]
-    mask = bundle.read_png("track/mask.png")
-    if mask.ndim == 3:
-        mask = mask[..., 0]
-    mask = hard_mask(mask)
-    params, _ = bundle.read_tensors("track/params.safetensors", TRACK_SCHEMA)
-    full_w, full_h = (int(x) for x in params["image_size"])
-    if photo.shape[:2] != (full_h, full_w) or mask.shape != (full_h, full_w):
-        raise InvalidInput(f"{bundle.root}: source/image.png, track/mask.png and track/params.safetensors disagree "
-                           "on the image size", tip=f"rerun `talkavatar track -b {bundle.root} --force`")
+    view = artifacts.read_photo_view(bundle, by="fit")
+    inputs = list(view.inputs)
+    photo, mask = view.image, hard_mask(view.mask)
+    full_w, full_h = view.params.image_size
     w, h, sx, sy = scaled_size(full_w, full_h, image_size)
-    K_full = torch.from_numpy(np.asarray(params["intrinsics"][0], np.float32))
-    w2c = torch.from_numpy(np.asarray(params["world_to_camera"][0], np.float32))
-    pose0 = _poses(params, slice(0, 1))
+    K_full = torch.from_numpy(view.intrinsics)
+    w2c = torch.from_numpy(view.world_to_camera)
+    pose0 = Poses(*(torch.from_numpy(a) for a in view.poses()))
     cam = Cameras(w2c[None], scale_intrinsics(K_full, sx, sy)[None], w, h)
     views = Views(torch.from_numpy(resize(photo, w, h))[None], torch.from_numpy(resize(mask, w, h))[None], cam, pose0)
 
     crops, names = None, ()
-    if bundle.record("track") and "track/detections.safetensors" in bundle.record("track")["outputs"]:
-        detections, _ = bundle.read_tensors("track/detections.safetensors", DETECTIONS_SCHEMA)
-        inputs.append("track/detections.safetensors")
-        boxes = crop_boxes(detections, full_w, full_h)
+    detections = artifacts.read_detections(bundle)
+    if detections is not None:
+        inputs.append(artifacts.TRACK_DETECTIONS)
+        boxes = crop_boxes(_frame(detections, view.frame), full_w, full_h)
         if boxes:
             crops = crop_views(photo, mask, K_full, w2c, pose0, boxes, crop_size)
             names = tuple(b[0] for b in boxes)
 
-    rig_rel = "track/rig.safetensors"
     pseudo = texture = proxy = None
     if bundle.record("pseudo") is not None:
-        record = bundle.require("pseudo", by="fit")
-        outputs = record["outputs"]
-        if "pseudo/rig.safetensors" in outputs:
-            rig_rel = "pseudo/rig.safetensors"
-        if "pseudo/texture.png" in outputs:
-            tex = bundle.read_png("pseudo/texture.png")
-            texture = torch.from_numpy(np.asarray(tex[..., :3], np.float32) / 255)
-            inputs.append("pseudo/texture.png")
-        if "pseudo/proxy.safetensors" in outputs:
-            proxy_tensors, _ = bundle.read_tensors("pseudo/proxy.safetensors", PROXY_SCHEMA)
-            proxy = torch.from_numpy(np.asarray(proxy_tensors[PROXY_TENSOR], np.float32))
-            inputs.append("pseudo/proxy.safetensors")
-        if use_pseudo and pseudo_frames > 0 and "pseudo/params.safetensors" in outputs:
-            pseudo = _pseudo_views(bundle, outputs, pseudo_frames, pseudo_size, inputs)
-    rig = Rig.from_tensors(*bundle.read_tensors(rig_rel, RIG_SCHEMA))
+        bundle.require("pseudo", by="fit")
+        tex = artifacts.read_pseudo_texture(bundle)
+        if tex is not None:
+            texture = torch.from_numpy(np.asarray(tex, np.float32) / 255)
+            inputs.append(artifacts.PSEUDO_TEXTURE)
+        offsets = artifacts.read_pseudo_proxy(bundle)
+        if offsets is not None:
+            proxy = torch.from_numpy(offsets)
+            inputs.append(artifacts.PSEUDO_PROXY)
+        if use_pseudo and pseudo_frames > 0:
+            pseudo = _pseudo_views(bundle, pseudo_frames, pseudo_size, inputs)
+    rig_rel = artifacts.rig_source(bundle)
+    rig = Rig.from_tensors(*artifacts.read_rig(bundle, rig_rel))
     inputs.append(rig_rel)
     if proxy is not None and proxy.shape != rig.vertices.shape:
-        raise InvalidInput(f"{bundle.root}: pseudo/proxy.safetensors has {list(proxy.shape)} offsets for a rig of "
+        raise InvalidInput(f"{bundle.root}: {artifacts.PSEUDO_PROXY} has {list(proxy.shape)} offsets for a rig of "
                            f"{rig.vertices.shape[0]} vertices", tip=f"rerun `talkavatar pseudo -b {bundle.root}`")
     return FitData(rig.to(dtype=torch.float32), views, crops, names, pseudo, texture, proxy, tuple(inputs))
 
 
-def _pseudo_views(bundle, outputs: dict, count: int, size: int, inputs: list) -> Views | None:
-    params, _ = bundle.read_tensors("pseudo/params.safetensors", PSEUDO_SCHEMA)
-    inputs.append("pseudo/params.safetensors")
-    total = int(params["joint_rotations"].shape[0])
-    frames = [f"pseudo/frames/{i:05d}.png" for i in range(total)]
-    available = [i for i, rel in enumerate(frames) if rel in outputs]
-    if not available:
+def _frame(detections: dict, t: int) -> dict:
+    """The detections of frame ``t`` as a one-frame batch."""
+    return {k: v[t:t + 1] for k, v in detections.items()}
+
+
+def _pseudo_views(bundle, count: int, size: int, inputs: list) -> Views | None:
+    frames = artifacts.read_pseudo_frames(bundle, count)
+    if frames is None:
         return None
-    pick = [available[int(round(j))] for j in np.linspace(0, len(available) - 1, min(count, len(available)))]
-    pick = sorted(set(pick))
-    full_w, full_h = (int(x) for x in params["image_size"])
+    inputs.extend(frames.inputs)
+    full_w, full_h = frames.image_size
     w, h, sx, sy = scaled_size(full_w, full_h, size)
-    rgbs, masks = [], []
-    for i in pick:
-        rgba = bundle.read_png(frames[i])
-        inputs.append(frames[i])
-        if rgba.ndim != 3 or rgba.shape[2] != 4:
-            raise InvalidInput(f"{bundle.root}: {frames[i]} is not RGBA", tip=f"rerun `talkavatar pseudo -b {bundle.root}`")
-        small = resize(rgba, w, h)
-        rgbs.append(small[..., :3])
-        masks.append(small[..., 3])
-    index = np.array(pick)
-    K = scale_intrinsics(torch.from_numpy(np.asarray(params["intrinsics"][index], np.float32)), sx, sy)
-    cams = Cameras(torch.from_numpy(np.asarray(params["world_to_camera"][index], np.float32)), K, w, h)
-    return Views(torch.from_numpy(np.stack(rgbs)), torch.from_numpy(np.stack(masks)), cams, _poses(params, index))
+    small = [resize(rgba, w, h) for rgba in frames.rgba]
+    p = frames.params
+    K = scale_intrinsics(torch.from_numpy(p["intrinsics"]), sx, sy)
+    cams = Cameras(torch.from_numpy(p["world_to_camera"]), K, w, h)
+    poses = Poses(*(torch.from_numpy(p[k]) for k in artifacts.POSE_KEYS))
+    return Views(torch.from_numpy(np.stack([s[..., :3] for s in small])),
+                 torch.from_numpy(np.stack([s[..., 3] for s in small])), cams, poses)

@@ -85,6 +85,7 @@ class Objective:
         self.gaussian_edges = gaussian_edges(binding.texel, binding.face_index, rig.faces, binding.uv_res)
         self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
         self.outline = SilhouetteChamfer(photo.mask[0])
+        self.backend = ""  # the rasterizer backend the photo terms last ran on (as rasterize() reports it)
 
     def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:
         """The silhouette samples of the deformed mesh (rig + dT) in the photo's pose, in pixels: [S, 2]."""
@@ -97,7 +98,7 @@ class Objective:
 
     def image_terms(self, params: AvatarParameters, views: Views, background: Tensor, prefix: str,
                     backend: str = "auto") -> dict[str, Tensor]:
-        rgb, alpha, _ = render_views(params, views, background, backend)
+        rgb, alpha, self.backend = render_views(params, views, background, backend)
         target = composite(views, background)
         return {f"{prefix}_l1": l1(rgb, target), f"{prefix}_ssim": ssim_loss(rgb, target),
                 f"{prefix}_alpha": (alpha[..., 0] - views.mask).abs().mean()}

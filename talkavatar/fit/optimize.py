@@ -116,6 +116,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
         raise
     progress.seconds = time.perf_counter() - history.started
+    progress.backend = objective.backend
     return progress
 
 

@@ -16,22 +16,25 @@ transactionally, so a failure leaves the bundle as it was.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from talkavatar.bundle import artifacts
 from talkavatar.config import as_record
 from talkavatar.errors import InvalidInput, UsageError
+from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 from talkavatar.pseudo.config import PseudoConfig
+from talkavatar.pseudo.importer import Retrack
+from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
 Log = Callable[[str], None]
-INPUTS = ("source/image.png", "track/params.safetensors", "track/rig.safetensors", "track/mask.png")
+INPUTS = (artifacts.SOURCE_IMAGE, artifacts.TRACK_PARAMS, artifacts.TRACK_RIG, artifacts.TRACK_MASK)
 
 
-@dataclass
+@dataclass(frozen=True)
 class PseudoResult:
     bundle: Path
     frames: int
@@ -68,36 +71,24 @@ class PhotoView:
     rig: object              # Rig with the mouth interior
 
 
-def read_photo_view(bundle, warn: Log = print) -> PhotoView:
+def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
+    """The bundle's photo view (:func:`talkavatar.bundle.artifacts.read_photo_view`) as tensors, with its rig."""
     import torch
 
     from talkavatar.core.body.mouth import with_mouth_interior
     from talkavatar.core.body.rig import Rig
     from talkavatar.core.cameras import Cameras
 
-    if "source/image.png" not in (bundle.record("source") or {}).get("outputs", {}):
-        raise InvalidInput(f"{bundle.root}: pseudo needs a photo bundle (source/image.png); this one was tracked "
-                           "from a video", tip="track a photo of the person, or add the video with --import-video")
-    params, _ = bundle.read_tensors("track/params.safetensors", "talkavatar.track")
-    tracked = np.flatnonzero(params["tracked"]) if "tracked" in params else np.array([0])
-    t = int(tracked[0]) if len(tracked) else 0
-    image = bundle.read_png("source/image.png")[..., :3]
-    mask = bundle.read_png("track/mask.png")
-    mask = (mask[..., 0] if mask.ndim == 3 else mask) > 127
-    h, w = image.shape[:2]
-    if mask.shape != (h, w):
-        raise InvalidInput(f"{bundle.root}: track/mask.png is {mask.shape[1]}x{mask.shape[0]} but the photo is "
-                           f"{w}x{h}", tip=f"rerun `talkavatar track -b {bundle.root} --force`")
-    rig = Rig.from_tensors(*bundle.read_tensors("track/rig.safetensors", "talkavatar.rig"))
-    camera = Cameras(torch.from_numpy(params["world_to_camera"][t:t + 1]).float(),
-                     torch.from_numpy(params["intrinsics"][t:t + 1]).float(), w, h)
+    photo = artifacts.read_photo_view(bundle, by="pseudo")
+    rig = Rig.from_tensors(*artifacts.read_rig(bundle))
+    h, w = photo.image.shape[:2]
+    camera = Cameras(torch.from_numpy(photo.world_to_camera[None]), torch.from_numpy(photo.intrinsics[None]), w, h)
     try:
         rig = with_mouth_interior(rig)  # bundles tracked before the mouth interior existed get it here
     except ValueError as e:
         warn(f"no mouth interior: {e}")
-    return PhotoView(image, mask, torch.from_numpy(params["joint_rotations"][t:t + 1]),
-                     torch.from_numpy(params["root_translation"][t:t + 1]),
-                     torch.from_numpy(params["arkit_weights"][t:t + 1]), params["shape"], camera, rig)
+    return PhotoView(photo.image, photo.mask > 127, *(torch.from_numpy(a) for a in photo.poses()),
+                     photo.params.shape, camera, rig)
 
 
 def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dict]:
@@ -185,13 +176,13 @@ def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
 
 def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, device: str | None = None,
                force: bool = False, export_poses: Path | None = None, import_videos: Sequence[Path] = (),
-               progress: Log = print, warn: Log = print) -> PseudoResult:
-    """Make ``pseudo/`` in the bundle at ``bundle_path`` (see the module docstring)."""
-    import torch
+               retrack: Retrack | None = None, progress: Log = stderr_log, warn: Log = stderr_warn) -> PseudoResult:
+    """Make ``pseudo/`` in the bundle at ``bundle_path`` (see the module docstring).
 
+    ``import_videos`` are re-tracked by ``retrack`` (the pipeline passes the track stage's), only when the stage
+    is not up to date."""
     from talkavatar.bundle import Bundle
 
-    t0 = time.perf_counter()
     if export_poses is not None and config.frames == 0:
         raise UsageError("--export-poses needs frames to export", tip="pass --frames N with N > 0")
     bundle = Bundle.open(Path(bundle_path))
@@ -200,135 +191,126 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
     for v in videos:
         if not v.is_file():
             raise InvalidInput(f"{v}: no such video file", tip="check the --import-video path")
+    if videos and retrack is None:
+        raise ValueError("import_videos needs a retrack function (talkavatar.pseudo() passes the track stage's)")
     record = {**as_record(config), "import_videos": [str(v) for v in videos]}
-    inputs = list(INPUTS) + [str(v) for v in videos]
-    previous = bundle.record("pseudo")
-    if not force and export_poses is None and previous is not None and previous["config"] == record and \
-            set(previous["inputs"]) == set(inputs) and not bundle.stale_inputs("pseudo"):
-        progress(f"{bundle.root}: pseudo is up to date (use --force to redo)")
-        m = previous.get("metrics", {})
-        return PseudoResult(bundle.root, m.get("frames", 0), m.get("imported_frames", 0), previous.get("backend", ""),
-                            m.get("psnr_input_view_db"), 0.0, m.get("psnr_input_view_covered_db"),
-                            m.get("input_view_mask_coverage"), skipped=True, metrics=m)
+    ctx = StageContext(device, progress, warn)
 
-    timings: dict[str, float] = {}
+    def compute(ctx: StageContext) -> Computed:
+        return _generate(bundle, config, videos, retrack, export_poses, ctx)
+
+    done = run_stage(bundle, "pseudo", record, compute, ctx, force=force or export_poses is not None,
+                     upstream=("track",))
+    m = done.record.get("metrics", {})
+    return PseudoResult(bundle.root, m.get("frames", 0), m.get("imported_frames", 0), done.record.get("backend", ""),
+                        m.get("psnr_input_view_db"), round(done.seconds, 2), m.get("psnr_input_view_covered_db"),
+                        m.get("input_view_mask_coverage"), done.value,
+                        skipped=done.skipped, metrics=m)
+
+
+def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack | None, export_poses: Path | None,
+              ctx: StageContext) -> Computed:
+    import torch
+
+    from talkavatar.pseudo.contact import contact_sheet
+    from talkavatar.pseudo.importer import imported_clip
+
+    view = read_photo_view(bundle, ctx.warn)
+    imported = []
     if videos:  # the user's inputs first: an unreadable video fails before any work
-        from talkavatar.pseudo.importer import load_videos
-
-        t = time.perf_counter()
-        footages = load_videos(videos, warn)
-        timings["import_load"] = time.perf_counter() - t
-    view = read_photo_view(bundle, warn)
-    from talkavatar.core.device import resolve_device
-
-    dev = resolve_device(device)
+        with ctx.timed("import_retrack"):
+            imported = [imported_clip(clip, config.size) for clip in retrack(view.shape, ctx.device, ctx.log)]
     with torch.no_grad():
-        return _generate(bundle, view, config, record, inputs, videos, footages if videos else [], dev,
-                         export_poses, timings, progress, t0)
+        offsets, texture, proxy_stats, texture_stats, renderer = _surface(view, config, ctx)
+        psnr, psnr_covered, covered = _input_view(view, renderer, ctx)
+        with ctx.timed("sample"):
+            jr, rt, aw, cameras, sources = sample_frames(view, offsets, config)
+        frames = _render_frames(renderer, jr, rt, aw, cameras, config.frames, config.batch, ctx)
+    exported = None
+    if export_poses is not None and cameras is not None:
+        from talkavatar.pseudo.export import export_pose_frames
+
+        with ctx.timed("export"):
+            exported = str(export_pose_frames(Path(export_poses), view.rig, jr, rt, aw, cameras, view.image))
+        ctx.log(f"driving poses exported to {exported}")
+
+    imported_frames = [f for m in imported for f in m.frames]
+    empty = cameras is None
+    params = {
+        "joint_rotations": np.concatenate([jr.numpy()] + [m.joint_rotations for m in imported]).astype(np.float32),
+        "root_translation": np.concatenate([rt.numpy()] + [m.root_translation for m in imported]).astype(np.float32),
+        "arkit_weights": np.concatenate([aw.numpy()] + [m.arkit_weights for m in imported]).astype(np.float32),
+        "intrinsics": np.concatenate([np.zeros((0, 3, 3)) if empty else cameras.K.numpy()]
+                                     + [m.intrinsics for m in imported]).astype(np.float32),
+        "world_to_camera": np.concatenate([np.zeros((0, 4, 4)) if empty else cameras.world_to_camera.numpy()]
+                                          + [m.world_to_camera for m in imported]).astype(np.float32),
+        "image_size": np.array([config.size, config.size], np.int32),
+        "origin": np.array([0] * len(frames) + [1] * len(imported_frames), np.uint8)}
+    metadata = {"fps": "30", "joint_names": json.dumps(list(JOINT_NAMES)), "arkit_names": json.dumps(list(ARKIT_NAMES)),
+                "generator": config.generator, "renderer": ctx.backend}
+    metrics = {
+        "generator": config.generator, "frames": len(frames) + len(imported_frames), "generated_frames": len(frames),
+        "imported_frames": len(imported_frames), "renderer": ctx.backend, "psnr_input_view_db": round(psnr, 3),
+        "psnr_input_view_covered_db": round(psnr_covered, 3), "input_view_mask_coverage": round(covered, 4),
+        "proxy": proxy_stats, "texture": texture_stats,
+        "sources": sources, "imported_from": [str(v) for v in videos],
+    }
+    texture_u8 = (np.clip(texture, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    def write(writer) -> None:
+        artifacts.save_pseudo(writer, frames + imported_frames, params, metadata, offsets.numpy(), texture_u8,
+                              contact_sheet(view.image, texture_u8, frames + imported_frames))
+
+    return Computed(exported, list(INPUTS) + [str(v) for v in videos], metrics, write)
 
 
-def _generate(bundle, view: PhotoView, config: PseudoConfig, record: dict, inputs: list[str], videos: list[Path],
-              footages: list, dev, export_poses: Path | None, timings: dict, progress: Log, t0: float
-              ) -> PseudoResult:
+def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
+    """The proxy surface and its completed texture -> (offsets [V, 3], texture [R, R, 3], proxy figures, texture
+    figures, the frame renderer)."""
     import torch
 
     from talkavatar.pseudo.proxy import fit_proxy
     from talkavatar.pseudo.render import FrameRenderer, choose_renderer
 
-    imported = []
-    t = time.perf_counter()
-    offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
-                                     view.camera, view.mask, smooth=config.proxy_smooth, max_offset=config.proxy_max)
-    timings["proxy"] = time.perf_counter() - t
-    progress(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
-             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
-             "of the person mask")
-    t = time.perf_counter()
-    texture, texture_stats = make_texture(view, offsets, config.uv_res)
-    timings["texture"] = time.perf_counter() - t
-    progress(f"texture {config.uv_res}²: {100 * texture_stats['seen']:.1f}% seen, completed")
+    with ctx.timed("proxy"):
+        offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
+                                         view.camera, view.mask, smooth=config.proxy_smooth,
+                                         max_offset=config.proxy_max)
+    ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
+            f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
+            "of the person mask")
+    with ctx.timed("texture"):
+        texture, texture_stats = make_texture(view, offsets, config.uv_res)
+    ctx.log(f"texture {config.uv_res}²: {100 * texture_stats['seen']:.1f}% seen, completed")
+    renderer_name = choose_renderer(config.renderer, ctx.device)
+    renderer = FrameRenderer(view.rig, offsets, torch.from_numpy(texture), renderer_name, ctx.device, config.uv_res)
+    return offsets, texture, proxy_stats, texture_stats, renderer
 
-    renderer_name = choose_renderer(config.renderer, dev)
-    renderer = FrameRenderer(view.rig, offsets, torch.from_numpy(texture), renderer_name, dev, config.uv_res)
-    t = time.perf_counter()
-    rgba, backend = renderer(view.joint_rotations, view.root_translation, view.arkit_weights, view.camera)
-    drawn = rgba[0, ..., 3] > 127
-    psnr_covered = psnr_in_mask(rgba[0, ..., :3], view.image, view.mask & drawn)
-    psnr = psnr_in_mask(rgba[0, ..., :3], view.image, view.mask)  # uncovered mask pixels count as black
-    covered = float(drawn[view.mask].mean()) if view.mask.any() else 1.0
-    timings["input_view"] = time.perf_counter() - t
-    progress(f"input view re-rendered: PSNR {psnr:.2f} dB over the person mask ({psnr_covered:.2f} dB where the "
-             f"render covers it: {100 * covered:.1f}% of it)")
 
-    t = time.perf_counter()
-    jr, rt, aw, cameras, sources = sample_frames(view, offsets, config)
-    timings["sample"] = time.perf_counter() - t
+def _input_view(view: PhotoView, renderer, ctx: StageContext) -> tuple[float, float, float]:
+    """The photo's view re-rendered -> (PSNR dB over the person mask, PSNR where the render covers it, covered
+    fraction of the mask)."""
+    with ctx.timed("input_view"):
+        rgba, backend = renderer(view.joint_rotations, view.root_translation, view.arkit_weights, view.camera)
+        ctx.used(backend)
+        drawn = rgba[0, ..., 3] > 127
+        psnr_covered = psnr_in_mask(rgba[0, ..., :3], view.image, view.mask & drawn)
+        psnr = psnr_in_mask(rgba[0, ..., :3], view.image, view.mask)  # uncovered mask pixels count as black
+        covered = float(drawn[view.mask].mean()) if view.mask.any() else 1.0
+    ctx.log(f"input view re-rendered: PSNR {psnr:.2f} dB over the person mask ({psnr_covered:.2f} dB where the "
+            f"render covers it: {100 * covered:.1f}% of it)")
+    return psnr, psnr_covered, covered
+
+
+def _render_frames(renderer, jr, rt, aw, cameras, count: int, batch_size: int,
+                   ctx: StageContext) -> list[np.ndarray]:
+    """``count`` RGBA frames [S, S, 4] uint8 of the sampled poses and cameras, rendered ``batch_size`` at a time."""
     frames: list[np.ndarray] = []
-    t = time.perf_counter()
-    for start in range(0, config.frames, config.batch):
-        stop = min(config.frames, start + config.batch)
-        batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
-        frames.extend(batch)
-        progress(f"rendered {stop}/{config.frames} frames")
-    timings["render"] = time.perf_counter() - t
-
-    if videos:
-        from talkavatar.pseudo.importer import retrack
-
-        t = time.perf_counter()
-        with torch.enable_grad():  # re-tracking optimises
-            imported = retrack(footages, view.shape, config.size, dev, progress)
-        timings["import_retrack"] = time.perf_counter() - t
-
-    exported = None
-    if export_poses is not None and cameras is not None:
-        from talkavatar.pseudo.export import export_pose_frames
-
-        t = time.perf_counter()
-        exported = str(export_pose_frames(Path(export_poses), view.rig, jr, rt, aw, cameras, view.image))
-        timings["export"] = time.perf_counter() - t
-        progress(f"driving poses exported to {exported}")
-
-    from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
-    from talkavatar.pseudo.contact import contact_sheet
-
-    size = config.size
-    all_jr = [jr.numpy()] + [m.joint_rotations for m in imported]
-    all_rt = [rt.numpy()] + [m.root_translation for m in imported]
-    all_aw = [aw.numpy()] + [m.arkit_weights for m in imported]
-    all_k = [cameras.K.numpy() if cameras is not None else np.zeros((0, 3, 3))] + [m.intrinsics for m in imported]
-    all_w2c = [cameras.world_to_camera.numpy() if cameras is not None else np.zeros((0, 4, 4))] + \
-        [m.world_to_camera for m in imported]
-    imported_frames = [f for m in imported for f in m.frames]
-    origin = np.array([0] * len(frames) + [1] * len(imported_frames), np.uint8)
-    texture_u8 = (np.clip(texture, 0, 1) * 255 + 0.5).astype(np.uint8)
-    metrics = {
-        "generator": config.generator, "frames": len(frames) + len(imported_frames), "generated_frames": len(frames),
-        "imported_frames": len(imported_frames), "renderer": backend, "psnr_input_view_db": round(psnr, 3),
-        "psnr_input_view_covered_db": round(psnr_covered, 3), "input_view_mask_coverage": round(covered, 4),
-        "proxy": proxy_stats, "texture": texture_stats,
-        "sources": sources, "imported_from": [str(v) for v in videos],
-    }
-    with bundle.write_stage("pseudo", record, inputs=inputs) as writer:
-        for i, f in enumerate(frames + imported_frames):
-            writer.save_png(f"frames/{i:05d}.png", f)
-        writer.save_tensors("params.safetensors", {
-            "joint_rotations": np.concatenate(all_jr).astype(np.float32),
-            "root_translation": np.concatenate(all_rt).astype(np.float32),
-            "arkit_weights": np.concatenate(all_aw).astype(np.float32),
-            "intrinsics": np.concatenate(all_k).astype(np.float32),
-            "world_to_camera": np.concatenate(all_w2c).astype(np.float32),
-            "image_size": np.array([size, size], np.int32), "origin": origin,
-        }, "talkavatar.pseudo", {"fps": "30", "joint_names": json.dumps(list(JOINT_NAMES)),
-                                 "arkit_names": json.dumps(list(ARKIT_NAMES)), "generator": config.generator,
-                                 "renderer": backend})
-        writer.save_tensors("proxy.safetensors", {"vertex_offsets": offsets.numpy().astype(np.float32)},
-                            "talkavatar.proxy", {"vertex_count": str(offsets.shape[0])})
-        writer.save_png("texture.png", texture_u8)
-        writer.save_png("contact.png", contact_sheet(view.image, texture_u8, frames + imported_frames))
-        writer.metrics.update(metrics)
-        writer.timings.update(timings)
-        writer.backend = backend
-    return PseudoResult(bundle.root, len(frames) + len(imported_frames), len(imported_frames), backend,
-                        round(psnr, 3), round(time.perf_counter() - t0, 2), round(psnr_covered, 3),
-                        round(covered, 4), exported, metrics=metrics)
+    with ctx.timed("render"):
+        for start in range(0, count, batch_size):
+            stop = min(count, start + batch_size)
+            batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
+            ctx.used(backend)
+            frames.extend(batch)
+            ctx.log(f"rendered {stop}/{count} frames")
+    return frames

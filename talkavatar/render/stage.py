@@ -1,7 +1,7 @@
 """The render stage: a bundle's avatar plus speech or motion becomes a video, a PNG sequence and/or a PLY file.
 
-Steps: open the bundle and load ``fit/`` (hash-checked) -> motion from ``--motion`` (motion file or ARKit CSV) or
-from ``--audio`` through drive-audio -> the clip's :class:`Timeline` -> a :class:`CameraPath` -> frames produced in
+Steps: open the bundle and load ``fit/`` (hash-checked) -> the :class:`Performance`: a motion file or ARKit CSV
+(``--motion``), or the motion drive-audio made of ``--audio`` (the pipeline runs it) -> the clip's :class:`Timeline` -> a :class:`CameraPath` -> frames produced in
 batches on the device (:class:`FrameProducer`) and encoded by ffmpeg in a writer thread (:func:`encode`) with the
 audio muxed in sync (:mod:`talkavatar.render.audio_track`).
 """
@@ -13,17 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
-from talkavatar.bundle import Bundle
-from talkavatar.core.avatar import AVATAR_FILE, RIG_FILE, SCHEMA as AVATAR_SCHEMA, Avatar
-from talkavatar.core.body.rig import SCHEMA as RIG_SCHEMA, Rig
+from talkavatar.bundle import Bundle, artifacts
+from talkavatar.core.avatar import Avatar, read_avatar
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.motion.file import Motion
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
-from talkavatar.core.device import resolve_device
 from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
@@ -31,14 +30,14 @@ from talkavatar.render.pipeline import encode
 from talkavatar.render.ply import write_ply
 from talkavatar.render.timeline import Timeline
 from talkavatar.render.video import VideoSink, input_pixel_format
+from talkavatar.runner import StageContext, stderr_warn
 
 Log = Callable[[str], None]
 SUFFIXES = {".mp4": "mp4", ".webm": "webm"}
-TRACK_PARAMS = "track/params.safetensors"
 DEFAULT_FPS = 30.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class RenderResult:
     output: Path | None
     format: str
@@ -66,43 +65,50 @@ class RenderResult:
                 "warnings": self.warnings}
 
 
-def load_avatar(bundle: Bundle) -> Avatar:
-    """The bundle's fitted avatar, after checking the fit stage is present, fresh and unchanged on disk."""
-    bundle.require("fit", by="render")
-    rig_tensors, rig_meta = bundle.read_tensors(f"fit/{RIG_FILE}", RIG_SCHEMA)
-    tensors, metadata = bundle.read_tensors(f"fit/{AVATAR_FILE}", AVATAR_SCHEMA)
-    try:
-        return Avatar.from_tensors(Rig.from_tensors(rig_tensors, rig_meta), tensors, metadata)
-    except (ValueError, KeyError) as e:
-        raise InvalidInput(f"{bundle.root}/fit: the avatar does not fit its rig ({e})",
-                           tip=f"rerun `talkavatar fit -b {bundle.root} --force`") from None
-
-
 def open_bundle(path: Path) -> tuple[Bundle, Avatar]:
     if not Path(path).is_dir():
         raise InvalidInput(f"no avatar bundle at {path}", tip="make one with `talkavatar fit PHOTO`")
     bundle = Bundle.open(path)
-    return bundle, load_avatar(bundle)
+    return bundle, read_avatar(bundle, by="render")
 
 
 def input_camera_path(bundle: Bundle, avatar: Avatar, width: int, height: int, frames: int) -> CameraPath:
-    """``--camera input``: the camera ``track`` fitted to the photo (frame 0), seeing the motion's body where the
-    photo shows the person.
+    """``--camera input``: the camera ``track`` fitted to the photo (its photo frame,
+    :attr:`~talkavatar.bundle.artifacts.TrackParams.photo_frame`), seeing the motion's body where the photo shows
+    the person.
 
     The tracked frame places the body with a global rotation ``R`` about the rig's root joint ``p`` and a translation
     ``t``; a motion's root moves relative to that, so the camera is composed with ``x -> R (x - p) + p + t``.
     """
     bundle.require("track", by="render --camera input")
-    tensors, _ = bundle.read_tensors(TRACK_PARAMS, "talkavatar.track")
-    size = tuple(int(v) for v in tensors["image_size"])
-    rotation = axis_angle_to_matrix(torch.from_numpy(tensors["joint_rotations"][0, 0].copy()).double())
+    params = artifacts.read_track_params(bundle)
+    t = params.photo_frame
+    rotation = axis_angle_to_matrix(torch.from_numpy(params.joint_rotations[t, 0].copy()).double())
     pivot = avatar.rig.joints[0].detach().cpu().double()
     body_to_world = torch.eye(4, dtype=torch.float64)
     body_to_world[:3, :3] = rotation
-    body_to_world[:3, 3] = pivot - rotation @ pivot + torch.from_numpy(tensors["root_translation"][0].copy()).double()
-    world_to_camera = torch.from_numpy(tensors["world_to_camera"][0].copy()).double() @ body_to_world
-    return CameraPath.from_input(world_to_camera, torch.from_numpy(tensors["intrinsics"][0].copy()), size,
+    body_to_world[:3, 3] = pivot - rotation @ pivot + torch.from_numpy(params.root_translation[t].copy()).double()
+    world_to_camera = torch.from_numpy(params.world_to_camera[t].copy()).double() @ body_to_world
+    return CameraPath.from_input(world_to_camera, torch.from_numpy(params.intrinsics[t].copy()), params.image_size,
                                  width=width, height=height, frames=frames)
+
+
+def render_frames(avatar: Avatar, joint_rotations: torch.Tensor, root_translation: torch.Tensor,
+                  arkit_weights: torch.Tensor, world_to_camera: torch.Tensor, K: torch.Tensor,
+                  image_size: tuple[int, int], size: tuple[int, int], device, batch: int = 8) -> np.ndarray:
+    """These T poses of the avatar seen by one camera, over black: uint8 [T, h, w, 3] sRGB at ``size`` (w, h).
+
+    Poses: ``joint_rotations`` [T, 55, 3], ``root_translation`` [T, 3], ``arkit_weights`` [T, 52]. Camera:
+    ``world_to_camera`` [4, 4] and intrinsics ``K`` [3, 3] in pixels of an ``image_size`` (w, h) picture, rescaled
+    to ``size``. Rendered ``batch`` frames at a time on ``device`` (what eval's self-reenactment compares)."""
+    frames = int(joint_rotations.shape[0])
+    motion = Motion(DEFAULT_FPS, joint_rotations.numpy(), root_translation.numpy(), arkit_weights.numpy())
+    timeline = Timeline(motion, DEFAULT_FPS, 0.0, frames)
+    w, h = size
+    cameras = CameraPath.from_input(world_to_camera, K, image_size, width=w, height=h, frames=frames)
+    producer = FrameProducer(avatar, timeline, cameras, Background.parse("black", w, h), pixel_format="rgb24",
+                             batch=batch, device=device)
+    return np.concatenate([b.pixels.cpu().numpy() for b in producer]).reshape(frames, h, w, 3)
 
 
 def choose_format(config: RenderConfig, output: Path | None) -> str:
@@ -153,48 +159,41 @@ def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, fl
     return path, float(ref.get("offset_seconds") or 0.0)
 
 
-def obtain_motion(audio: Path | None, motion: Path | None, fps: float | None, *, drive, transcript: str | None,
-                  log: Log, warn: Log, timings: dict[str, float]
-                  ) -> tuple[Motion | None, float | None, tuple[Path, float] | None, float | None]:
-    """(motion, its audio's length in seconds or None, (audio file, offset) to mux or None, fps to render at).
+@dataclass(frozen=True)
+class Performance:
+    """What the avatar performs: ``motion``; ``sound``: (audio file, offset in seconds) muxed in sync, or None;
+    ``seconds``: the clip's length (None: the motion's); ``fps``: the rate to render at; ``name``: the file whose
+    stem names the default output (None: ``avatar``)."""
 
-    ``audio``: drive-audio makes the motion at ``fps`` (default 30) and the audio is muxed. ``motion``: a motion
-    file or ARKit CSV, rendered at ``fps`` (default its own rate), with the audio it names when that is present.
-    """
-    if audio is not None:
-        from talkavatar.audio.drive import drive_audio
-
-        fps = fps or DEFAULT_FPS
-        t0 = time.perf_counter()
-        kwargs = {} if drive is None else {"seed": drive.seed, "style": drive.style, "gestures": drive.gestures}
-        result = drive_audio(Path(audio), transcript=transcript, fps=fps, **kwargs)
-        for message in result.warnings:
-            warn(message)
-        timings["drive_audio"] = time.perf_counter() - t0
-        log(f"drive-audio: {result.seconds:.1f} s of speech -> {result.motion.frames} frames "
-            f"({timings['drive_audio']:.2f} s)")
-        return result.motion, result.seconds, (Path(audio), 0.0), fps
-    if motion is not None:
-        from talkavatar.motion.any import load_motion_any
-
-        if not Path(motion).is_file():
-            raise InvalidInput(f"{motion}: no such motion file")
-        loaded = load_motion_any(Path(motion))  # a CSV's rate comes from its timecodes, not --fps
-        return loaded, None, motion_audio(loaded, Path(motion), warn), fps or loaded.fps
-    return None, None, None, fps
+    motion: Motion
+    sound: tuple[Path, float] | None
+    seconds: float | None
+    fps: float
+    name: Path | None
 
 
-def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = None, motion: Path | None = None,
-               output: Path | None = None, export_ply: Path | None = None, drive=None,
-               transcript: str | None = None, device: str | None = None, log: Log = print, warn: Log = print,
-               synchronize: bool = False, backend: str = "auto") -> RenderResult:
-    """Render (see the module docstring). ``drive`` is a ``DriveAudioConfig`` for ``audio`` (its fps is ignored:
-    the motion is made at the render's fps). Without ``audio`` and ``motion`` only ``export_ply`` is written, in
-    the rest pose. ``synchronize`` makes the per-phase CUDA timings exact (benchmarks)."""
-    started = time.perf_counter()
-    if audio is not None and motion is not None:
-        raise UsageError("give --audio or --motion, not both")
-    if audio is None and motion is None and export_ply is None:
+def performance(motion: Path | Motion, fps: float | None, sound: Path | None = None, seconds: float | None = None,
+                warn: Log = stderr_warn) -> Performance:
+    """A :class:`Performance` of a motion file or ARKit CSV (at ``fps``, default its own rate, with the audio it
+    names when that is present), or of a :class:`Motion` made from the speech ``sound`` lasting ``seconds``."""
+    if isinstance(motion, Motion):
+        return Performance(motion, None if sound is None else (Path(sound), 0.0), seconds, fps or motion.fps,
+                           None if sound is None else Path(sound))
+    from talkavatar.motion.any import load_motion_any
+
+    if not Path(motion).is_file():
+        raise InvalidInput(f"{motion}: no such motion file")
+    loaded = load_motion_any(Path(motion))  # a CSV's rate comes from its timecodes, not --fps
+    return Performance(loaded, motion_audio(loaded, Path(motion), warn), None, fps or loaded.fps, Path(motion))
+
+
+def run_render(bundle_path: Path, config: RenderConfig, performed: Performance | None, ctx: StageContext, *,
+               output: Path | None = None, export_ply: Path | None = None, synchronize: bool = False,
+               backend: str = "auto") -> RenderResult:
+    """Render ``performed`` with the avatar of ``bundle_path`` (see the module docstring). Without a performance
+    only ``export_ply`` is written, in the rest pose. ``synchronize`` makes the per-phase CUDA timings exact
+    (benchmarks). Timings and warnings go to ``ctx`` (its clock started before the motion was made)."""
+    if performed is None and export_ply is None:
         raise UsageError("nothing to render: give --audio FILE or --motion FILE (or --export-ply FILE)",
                          tip="e.g. talkavatar render --audio speech.wav")
     fmt = choose_format(config, output)
@@ -204,59 +203,58 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
                          tip="use --format png (RGBA frames) or --format webm (VP9 with alpha)")
     if fmt != "png" and (config.width % 2 or config.height % 2):
         raise UsageError(f"{fmt} needs an even width and height, got {config.width}x{config.height}")
-    dev = resolve_device(device)
-    timings: dict[str, float] = {}
-    warnings: list[str] = []
-
-    def _warn(message: str) -> None:
-        warnings.append(message)
-        warn(message)
-
-    t0 = time.perf_counter()
-    bundle, avatar = open_bundle(bundle_path)
-    avatar = avatar.to(dev, torch.float32)
-    timings["load"] = time.perf_counter() - t0
+    with ctx.timed("load"):
+        bundle, avatar = open_bundle(bundle_path)
+        avatar = avatar.to(ctx.device, torch.float32)
     out_path = None
-    if audio is not None or motion is not None:
-        out_path = Path(output) if output is not None else default_output(audio or motion, fmt)
+    if performed is not None:
+        out_path = Path(output) if output is not None else default_output(performed.name, fmt)
         check_writable(out_path)  # before minutes of work, not after
-
-    the_motion, total_seconds, audio_source, fps = obtain_motion(
-        audio, motion, config.fps, drive=drive, transcript=transcript, log=log, warn=_warn, timings=timings)
-    track: AudioTrack | None = None
-
-    ply_path = None
-    if the_motion is None:  # PLY only, rest pose
-        the_motion = Motion.still(1)
-    length = total_seconds if total_seconds is not None else the_motion.seconds
+    motion = performed.motion if performed is not None else Motion.still(1)  # PLY only: the rest pose
+    length = performed.seconds if performed is not None and performed.seconds is not None else motion.seconds
     if config.start >= length:
         raise UsageError(f"--start {config.start:g} s is past the end of the motion ({length:.2f} s)")
-    timeline = Timeline.of(the_motion, fps or DEFAULT_FPS, config.start, config.duration, total_seconds)
-
-    first = avatar.pose(*(t.to(dev) for t in timeline.poses([0])))
+    fps = performed.fps if performed is not None else (config.fps or DEFAULT_FPS)
+    timeline = Timeline.of(motion, fps, config.start, config.duration, None if performed is None else performed.seconds)
+    first = avatar.pose(*(t.to(ctx.device) for t in timeline.poses([0])))
+    ply_path = None
     if export_ply is not None:
         write_ply(Path(export_ply), first)
         ply_path = Path(export_ply)
-        log(f"wrote {ply_path} ({avatar.count} Gaussians)")
-    if audio is None and motion is None:
-        timings["total"] = time.perf_counter() - started
+        ctx.log(f"wrote {ply_path} ({avatar.count} Gaussians)")
+    if performed is None:
+        ctx.timings["total"] = ctx.seconds
         return RenderResult(None, fmt, 0, timeline.fps, config.width, config.height, 0.0, None, ply_path, "",
-                            str(dev), timings, time.perf_counter() - started, warnings)
-
-    if config.camera == "input":
-        cameras = input_camera_path(bundle, avatar, config.width, config.height, timeline.frames)
-    else:
-        framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
-        cameras = CameraPath.around(config.camera, framing, width=config.width, height=config.height,
-                                    frames=timeline.frames, yaw=config.yaw, pitch=config.pitch,
-                                    distance=config.distance, orbit_degrees=config.orbit_degrees)
-    if audio_source is not None:
-        track = AudioTrack(audio_source[0], audio_source[1] + timeline.start, timeline.seconds)
+                            str(ctx.device), dict(ctx.timings), ctx.seconds, list(ctx.warnings))
+    cameras = _camera_path(config, bundle, avatar, first, timeline.frames)
+    track = None if performed.sound is None else \
+        AudioTrack(performed.sound[0], performed.sound[1] + timeline.start, timeline.seconds)
     producer = FrameProducer(avatar, timeline, cameras, background,
                              pixel_format=input_pixel_format(fmt, background.transparent), batch=config.batch,
-                             device=dev, backend=backend, synchronize=synchronize)
-    log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {config.width}x{config.height}, "
-        f"{avatar.count} Gaussians on {dev} -> {out_path}")
+                             device=ctx.device, backend=backend, synchronize=synchronize)
+    ctx.log(f"render: {timeline.frames} frames at {timeline.fps:g} fps, {config.width}x{config.height}, "
+            f"{avatar.count} Gaussians on {ctx.device} -> {out_path}")
+    frames = _encode(producer, out_path, fmt, config, timeline, background, track, ctx)
+    ctx.used(producer.timings.backend)
+    ctx.timings["total"] = ctx.seconds
+    return RenderResult(out_path, fmt, frames, timeline.fps, config.width, config.height, timeline.seconds,
+                        None if track is None else track.path, ply_path, ctx.backend, str(ctx.device),
+                        dict(ctx.timings), ctx.timings["total"], list(ctx.warnings))
+
+
+def _camera_path(config: RenderConfig, bundle: Bundle, avatar: Avatar, first, frames: int) -> CameraPath:
+    if config.camera == "input":
+        return input_camera_path(bundle, avatar, config.width, config.height, frames)
+    framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
+    return CameraPath.around(config.camera, framing, width=config.width, height=config.height, frames=frames,
+                             yaw=config.yaw, pitch=config.pitch, distance=config.distance,
+                             orbit_degrees=config.orbit_degrees)
+
+
+def _encode(producer: FrameProducer, out_path: Path, fmt: str, config: RenderConfig, timeline: Timeline,
+            background: Background, track: AudioTrack | None, ctx: StageContext) -> int:
+    """Produce and encode every frame into ``out_path``; the phases' seconds go to ``ctx.timings``. Returns the
+    frames written."""
     t0 = time.perf_counter()
     try:
         with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
@@ -266,14 +264,10 @@ def run_render(bundle_path: Path, config: RenderConfig, *, audio: Path | None = 
     except torch.cuda.OutOfMemoryError:
         raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {config.width}x{config.height} "
                           "at once", tip="lower --batch (or the resolution)") from None
-    timings["frames_and_encode"] = time.perf_counter() - t0
-    timings["encode_tail"] = timings["frames_and_encode"] - t_frames
-    timings["posing"] = producer.timings.posing
-    timings["raster"] = producer.timings.raster
-    timings["convert"] = producer.timings.convert
-    timings["encode_writer_busy"] = encode_busy
-    total = time.perf_counter() - started
-    timings["total"] = total
-    return RenderResult(out_path, fmt, sink.frames, timeline.fps, config.width, config.height, timeline.seconds,
-                        None if track is None else track.path, ply_path, producer.timings.backend, str(dev),
-                        timings, total, warnings)
+    ctx.timings["frames_and_encode"] = time.perf_counter() - t0
+    ctx.timings["encode_tail"] = ctx.timings["frames_and_encode"] - t_frames
+    ctx.timings["posing"] = producer.timings.posing
+    ctx.timings["raster"] = producer.timings.raster
+    ctx.timings["convert"] = producer.timings.convert
+    ctx.timings["encode_writer_busy"] = encode_busy
+    return sink.frames

@@ -13,7 +13,7 @@ from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
-from talkavatar.track.landmarks import GroupedLandmarks
+from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.shape_space import linearise
@@ -48,8 +48,11 @@ class Fitted:
     overlay: np.ndarray
 
 
-def _points_and_weights(det: Detection, group: str, index: np.ndarray, size: tuple[int, int]
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def points_and_weights(det: Detection, group: str, index: np.ndarray, size: tuple[int, int]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """What MediaPipe saw of ``group`` at the MediaPipe points ``index`` [K] in an image of ``size`` (w, h) px:
+    (points [K, 2] px, weights [K]: body visibility where seen inside the frame, else 0; 1 for a present face or
+    hand, else 0)."""
     w, h = size
     if group == "body":
         pts, vis = det.body[index, :2], det.body_visibility[index].copy()
@@ -63,7 +66,18 @@ def _points_and_weights(det: Detection, group: str, index: np.ndarray, size: tup
     return pts, np.full(len(index), 1.0 if present else 0.0, np.float32)
 
 
-def _interpolate(values: torch.Tensor, ok: np.ndarray) -> torch.Tensor:
+def seen_landmarks(detections: list[Detection], landmarks: GroupedLandmarks, size: tuple[int, int]
+                   ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """:func:`points_and_weights` of every group over T frames -> ({group: (points [T, K, 2], weights [T, K])},
+    found [T] bool: a person was detected)."""
+    seen = {}
+    for g in GROUPS:
+        pw = [points_and_weights(d, g, landmarks.mediapipe_index(g), size) for d in detections]
+        seen[g] = (np.stack([p for p, _ in pw]), np.stack([w for _, w in pw]))
+    return seen, np.array([d.found for d in detections], bool)
+
+
+def interpolate_missing(values: torch.Tensor, ok: np.ndarray) -> torch.Tensor:
     """Linear interpolation over frames [T, ...] where ``ok`` [T] is False (ends hold the nearest good value)."""
     if ok.all():
         return values
@@ -91,7 +105,7 @@ def fit_targets(detections: list[Detection], masks: list[np.ndarray], K: np.ndar
     dtype = torch.float32
     points, weights = {}, {}
     for g in GROUPS:
-        pw = [_points_and_weights(d, g, index[g], (width, height)) for d in detections]
+        pw = [points_and_weights(d, g, index[g], (width, height)) for d in detections]
         points[g] = torch.tensor(np.stack([p for p, _ in pw]), dtype=dtype, device=device)
         weights[g] = torch.tensor(np.stack([w for _, w in pw]), dtype=dtype, device=device)
     heights = [person_height(m, d.body[d.body_visibility >= VISIBLE, :2]) for m, d in zip(masks, detections)]
@@ -142,9 +156,9 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     result = fit(consts, space, landmarks, targets, state, config.steps, fw, sigma, seed=config.seed,
                  on_step=on_step)
     timings["fit"] = time.perf_counter() - t
-    rotations = _interpolate(result.joint_rotations, found)
-    translation = _interpolate(result.root_translation, found)
-    arkit = _interpolate(result.arkit_weights, found)
+    rotations = interpolate_missing(result.joint_rotations, found)
+    translation = interpolate_missing(result.root_translation, found)
+    arkit = interpolate_missing(result.arkit_weights, found)
 
     shape = space.full_shape(result.shape_delta)
     t = time.perf_counter()
@@ -171,7 +185,7 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
             continue
         h = person_height(masks[t], det.body[det.body_visibility >= VISIBLE, :2])
         for g in GROUPS:
-            pts, w = _points_and_weights(det, g, index[g], (width, height))
+            pts, w = points_and_weights(det, g, index[g], (width, height))
             e = keypoint_error_pct(model[g][t], pts, w, h)
             if e is not None:
                 errors[g].append(e)
@@ -194,7 +208,7 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
     det = detections[t0]
     detected, fitted = {}, {}
     for g in GROUPS:
-        pts, w = _points_and_weights(det, g, index[g], (width, height))
+        pts, w = points_and_weights(det, g, index[g], (width, height))
         detected[g] = np.where(w[:, None] > 0, pts, np.nan)
         fitted[g] = np.where(w[:, None] > 0, model[g][t0], np.nan)
     marks = draw_landmarks(frame, detected, fitted, radius=max(2, round(max(width, height) / 250)))

@@ -28,7 +28,7 @@ from talkavatar.track.shape_space import TRUST_RADIUS, ShapeSpace
 from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
 LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
-"""PosedBody → {group: model landmarks [B, K_group, 3]} (see :class:`talkavatar.track.landmarks.GroupedLandmarks`)."""
+"""PosedBody → {group: model landmarks [B, K_group, 3]} (see :class:`talkavatar.core.body.landmark_groups.GroupedLandmarks`)."""
 
 BODY_JOINTS = list(range(1, 22))
 HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["right_eye_smplhf"]]
@@ -125,7 +125,7 @@ def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: Fi
     """Facing the camera, arms lowered 60 degrees, at the depth where a model distance matches its detected length.
 
     anchor_pairs: (group, i, j) MediaPipe point pairs to size the person with, tried in order (the first pair the
-    map has and the detector saw wins); ``landmarks`` is a :class:`~talkavatar.track.landmarks.GroupedLandmarks`.
+    map has and the detector saw wins); ``landmarks`` is a :class:`~talkavatar.core.body.landmark_groups.GroupedLandmarks`.
     """
     batch = targets.scale.shape[0]
     dtype, device = space.vertices0.dtype, space.vertices0.device

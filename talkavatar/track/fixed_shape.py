@@ -18,10 +18,10 @@ import torch
 from talkavatar.core.body.rig import Rig
 from talkavatar.track.camera import WORLD_TO_CAMERA, default_focal, intrinsics
 from talkavatar.track.detect import Detection
-from talkavatar.track.fit_frames import GROUPS, _interpolate, fit_targets, refined_masks
+from talkavatar.track.fit_frames import GROUPS, interpolate_missing, fit_targets, refined_masks
 from talkavatar.track.fitting import FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
-from talkavatar.track.landmarks import GroupedLandmarks
+from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.track.shape_space import ShapeSpace
 
 
@@ -77,5 +77,5 @@ def track_with_rig(rig: Rig, footage: Footage, detections: list[Detection], *, s
 
     result = fit(consts, space, landmarks, targets, state, steps, FitWeights(mask=mask_weight, smooth=smooth_weight),
                  torch.ones(0), fit_shape=False, seed=seed, on_step=on_step)
-    return RigTrack(_interpolate(result.joint_rotations, found), _interpolate(result.root_translation, found),
-                    _interpolate(result.arkit_weights, found), found, WORLD_TO_CAMERA.copy(), K, masks)
+    return RigTrack(interpolate_missing(result.joint_rotations, found), interpolate_missing(result.root_translation, found),
+                    interpolate_missing(result.arkit_weights, found), found, WORLD_TO_CAMERA.copy(), K, masks)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
+from talkavatar.bundle.artifacts import (SOURCE_IMAGE, TRACK_DETECTIONS, TRACK_MASK, TRACK_OVERLAY, TRACK_RIG,
+                                         TrackParams, in_stage, save_track_params, source_input, track_frame_mask)
 from talkavatar.track.camera import WORLD_TO_CAMERA
 
 
@@ -36,9 +36,9 @@ def smplx_reference(model_dir) -> dict:
 
 def write_source(writer, input_path: Path, footage) -> None:
     suffix = input_path.suffix.lower() or ".bin"
-    writer.copy_file(f"input{suffix}", input_path)
+    writer.copy_file(in_stage(source_input(suffix)), input_path)
     if footage.kind == "image" and footage.full_frame is not None:
-        writer.save_png("image.png", footage.full_frame)
+        writer.save_png(in_stage(SOURCE_IMAGE), footage.full_frame)
 
 
 def write_track(writer, footage, detections, fitted, body, config) -> None:
@@ -47,21 +47,13 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
     count = len(detections)
     K_full = fitted.K_work.copy()
     K_full[:2] *= scale
-    writer.save_tensors("params.safetensors", {
-        "joint_rotations": fitted.joint_rotations.numpy().astype(np.float32),
-        "root_translation": fitted.root_translation.numpy().astype(np.float32),
-        "arkit_weights": fitted.arkit_weights.numpy().astype(np.float32),
-        "shape": fitted.shape.numpy().astype(np.float32),
-        "intrinsics": np.repeat(K_full[None].astype(np.float32), count, 0),
-        "world_to_camera": np.repeat(WORLD_TO_CAMERA[None], count, 0),
-        "image_size": np.array(footage.full_size, np.int32),
-        "frame_index": np.array(footage.frame_indices, np.int32),
-        "tracked": fitted.tracked.astype(np.uint8),
-    }, "talkavatar.track", {"fps": f"{footage.fps:g}", "joint_names": json.dumps(list(JOINT_NAMES)),
-                            "arkit_names": json.dumps(list(ARKIT_NAMES)), "shape_names": json.dumps(list(body.shape_names)),
-                            "body_model": body.name})
+    params = TrackParams(fitted.joint_rotations.numpy(), fitted.root_translation.numpy(),
+                         fitted.arkit_weights.numpy(), fitted.shape.numpy(),
+                         np.repeat(K_full[None].astype(np.float32), count, 0), np.repeat(WORLD_TO_CAMERA[None], count, 0),
+                         footage.full_size, np.array(footage.frame_indices, np.int32), fitted.tracked, footage.fps)
+    save_track_params(writer, params, body.shape_names, body.name)
     full_xyz = np.array([scale, scale, scale], np.float32)
-    writer.save_tensors("detections.safetensors", {
+    writer.save_tensors(in_stage(TRACK_DETECTIONS), {
         "body": np.stack([d.body * full_xyz for d in detections]).astype(np.float32),
         "body_visibility": np.stack([d.body_visibility for d in detections]).astype(np.float32),
         "face": np.stack([d.face * full_xyz for d in detections]).astype(np.float32),
@@ -84,14 +76,14 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
             img = img.resize((full_w, full_h), Image.BILINEAR)
         return np.asarray(img)
 
-    writer.save_png("mask.png", full_mask(fitted.masks[int(np.flatnonzero(fitted.tracked)[0])]))
+    writer.save_png(in_stage(TRACK_MASK), full_mask(fitted.masks[int(np.flatnonzero(fitted.tracked)[0])]))
     if footage.kind == "video":
         for i, m in enumerate(fitted.masks):
-            writer.save_png(f"masks/{i:06d}.png", full_mask(m))
+            writer.save_png(in_stage(track_frame_mask(i)), full_mask(m))
     if body.name == "anny":  # Anny's licence allows baking the person's rig in; SMPL-X's does not (DESIGN.md)
         from talkavatar.core.body.mouth import with_mouth_interior
 
-        with_mouth_interior(fitted.rig).save(writer.path("rig.safetensors"))  # teeth, tongue, cavity for later stages
-    writer.save_png("overlay.png", fitted.overlay)
+        with_mouth_interior(fitted.rig).save(writer.path(in_stage(TRACK_RIG)))  # teeth, tongue, cavity for later stages
+    writer.save_png(in_stage(TRACK_OVERLAY), fitted.overlay)
     writer.metrics.update(fitted.metrics)
     writer.body_model = body_model_reference(body.name) if body.name == "anny" else smplx_reference(config.smplx_dir)

@@ -7,24 +7,24 @@ so a failed run leaves nothing behind (or the previous bundle state intact).
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from talkavatar.bundle import artifacts
 from talkavatar.config import as_record
 from talkavatar.errors import StageFailed
+from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.footage import Footage
 
 Log = Callable[[str], None]
-GROUPS = ("body", "face", "left_hand", "right_hand")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrackResult:
     bundle: Path
     frames: int
@@ -68,7 +68,8 @@ def _load_body(config: TrackConfig, device):
 
 
 def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, device: str | None = None,
-              force: bool = False, log: Log = print, warn: Log = print, photo_on_cpu: bool = False) -> TrackResult:
+              force: bool = False, log: Log = stderr_log, warn: Log = stderr_warn,
+              photo_on_cpu: bool = False) -> TrackResult:
     """Track ``input_path`` into the bundle at ``bundle_path`` (default ``<stem>.avatar``).
 
     ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation is bound by
@@ -76,7 +77,7 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
     from talkavatar.bundle import Bundle, sha256_file
     from talkavatar.track.footage import load_footage
 
-    t0 = time.perf_counter()
+    ctx = StageContext(device, log, warn)
     input_path = Path(input_path)
     bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
     record = as_record(config)
@@ -85,19 +86,16 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
     for w in footage.warnings:
         warn(w)
     digest = sha256_file(input_path)
-    if not force and (bundle_path / "bundle.json").is_file():
-        previous = Bundle.open(bundle_path)
-        done = _up_to_date(previous, digest, record)
+    if not force and (bundle_path / artifacts.MANIFEST).is_file():
+        done = _up_to_date(Bundle.open(bundle_path), digest, record)
         if done is not None:
             log(f"{bundle_path}: track is up to date (use --force to redo)")
             return done
 
     log(f"{input_path.name}: {footage.kind}, {footage.full_size[0]}x{footage.full_size[1]} px"
         + (f", {len(footage.frames)} frames" if footage.kind == "video" else ""))
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-    detections = detect_all(footage, config.model_complexity, log)
-    timings["detect"] = time.perf_counter() - t
+    with ctx.timed("detect"):
+        detections = detect_all(footage, config.model_complexity, log)
     found = np.array([d.found for d in detections])
     if not found.any():
         raise StageFailed(f"{input_path}: no person detected",
@@ -110,51 +108,48 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
 
     import torch
 
-    from talkavatar.core.device import resolve_device
     from talkavatar.track.fit_frames import fit_footage
 
-    dev = torch.device("cpu") if photo_on_cpu and footage.kind == "image" else resolve_device(device)
-    t = time.perf_counter()
-    body = _load_body(config, dev)
-    timings["load_model"] = time.perf_counter() - t
-    fitted = fit_footage(body, footage, detections, config, dev, log, timings)
+    if photo_on_cpu and footage.kind == "image":
+        ctx.on(torch.device("cpu"))
+    with ctx.timed("load_model"):
+        body = _load_body(config, ctx.device)
+    fitted = fit_footage(body, footage, detections, config, ctx.device, log, ctx.timings)
+    ctx.used(f"{ctx.device.type}:torch")
 
     existed = bundle_path.exists()
     bundle = Bundle.create(bundle_path)
     try:
-        _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, timings, dev)
+        _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx)
     except BaseException:
         if not existed:
             shutil.rmtree(bundle_path, ignore_errors=True)  # we made it: leave nothing behind
         raise
-    seconds = round(time.perf_counter() - t0, 2)
     return TrackResult(bundle_path, len(footage.frames), int(found.sum()), fitted.metrics["keypoint_error_pct"],
-                       fitted.metrics["mask_iou"], seconds)
+                       fitted.metrics["mask_iou"], round(ctx.seconds, 2))
 
 
 def _up_to_date(bundle, digest: str, record: dict) -> TrackResult | None:
-    track = bundle.record("track")
+    """The runner's rule (:func:`talkavatar.runner.up_to_date`), and the input file is the one tracked."""
+    track = up_to_date(bundle, "track", record)
     source = bundle.record("source")
-    if track is None or source is None or track["config"] != record or bundle.stale_inputs("track"):
-        return None
-    if source["config"].get("sha256") != digest:
+    if track is None or source is None or source["config"].get("sha256") != digest:
         return None
     m = track.get("metrics", {})
     return TrackResult(bundle.root, m.get("frames", 1), m.get("tracked_frames", 1), m.get("keypoint_error_pct", {}),
                        m.get("mask_iou", float("nan")), 0.0, skipped=True)
 
 
-def _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, timings, device) -> None:
+def _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx) -> None:
     from talkavatar.track.outputs import write_source, write_track
 
-    with bundle.write_stage("source", {"original_name": input_path.name, "kind": footage.kind, "sha256": digest,
-                                       "width": footage.full_size[0], "height": footage.full_size[1],
-                                       "fps": footage.fps}) as writer:
-        write_source(writer, input_path, footage)
-    with bundle.write_stage("track", record, inputs=[f"source/input{_suffix(input_path)}"]) as writer:
-        write_track(writer, footage, detections, fitted, body, config)
-        writer.timings.update(timings)
-        writer.backend = f"{device.type}:torch"
+    source = StageContext(ctx.device_name, ctx.log, ctx.warn_to)
+    source.used("cpu")
+    commit(bundle, "source", {"original_name": input_path.name, "kind": footage.kind, "sha256": digest,
+                              "width": footage.full_size[0], "height": footage.full_size[1], "fps": footage.fps},
+           [], source, lambda writer: write_source(writer, input_path, footage))
+    commit(bundle, "track", record, [artifacts.source_input(_suffix(input_path))], ctx,
+           lambda writer: write_track(writer, footage, detections, fitted, body, config))
 
 
 def _suffix(path: Path) -> str:

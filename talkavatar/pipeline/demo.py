@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,6 +14,13 @@ from typing import Callable
 import numpy as np
 
 from talkavatar.errors import StageFailed, UsageError
+from talkavatar.ffmpeg import ffmpeg_exe
+from talkavatar.fit.config import FitConfig
+from talkavatar.pipeline.photo import fit_input
+from talkavatar.pipeline.speech import render_input
+from talkavatar.render.config import RenderConfig
+from talkavatar.runner import stderr_log, stderr_warn
+from talkavatar.samples import SAMPLE_PHOTO, SAMPLE_SPEECH, SAMPLE_TRANSCRIPT
 
 Log = Callable[[str], None]
 PRESETS = ("tiny", "fast")
@@ -24,7 +30,7 @@ VIDEO = {"tiny": dict(width=256, height=256, fps=25.0, batch=4), "fast": dict(wi
 PREVIEW_FRAMES = 4
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoResult:
     directory: Path
     bundle: Path
@@ -50,15 +56,9 @@ def default_preset(device: str | None) -> str:
     return "fast" if torch.cuda.is_available() and not wants_cpu else "tiny"
 
 
-def run_demo(directory: Path, preset: str | None = None, device: str | None = None, log: Log = print,
-             warn: Log = print, show_progress: bool = False) -> DemoResult:
+def run_demo(directory: Path, preset: str | None = None, device: str | None = None, log: Log = stderr_log,
+             warn: Log = stderr_warn, show_progress: bool = False) -> DemoResult:
     """Make ``directory``/{astronaut.avatar/, demo.mp4, preview.png} from the shipped samples."""
-    from talkavatar.fit.config import FitConfig
-    from talkavatar.fit.stage import fit_input
-    from talkavatar.render.config import RenderConfig
-    from talkavatar.render.stage import run_render
-    from talkavatar.samples import SAMPLE_PHOTO, SAMPLE_SPEECH, SAMPLE_TRANSCRIPT
-
     preset = preset or default_preset(device)
     if preset not in PRESETS:
         raise UsageError(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
@@ -66,13 +66,13 @@ def run_demo(directory: Path, preset: str | None = None, device: str | None = No
     directory.mkdir(parents=True, exist_ok=True)
     bundle = directory / "astronaut.avatar"
     log(f"demo: {preset} preset; sample photo {SAMPLE_PHOTO.name}, sample speech {SAMPLE_SPEECH.name}")
-    fitted, stage_seconds = fit_input(SAMPLE_PHOTO, bundle, FitConfig(preset=preset), device=device, log=log,
+    fitted = fit_input(SAMPLE_PHOTO, bundle, FitConfig(preset=preset), device=device, log=log,
                                       warn=warn, show_progress=show_progress)
+    stage_seconds = dict(fitted.stage_seconds)
     video = directory / "demo.mp4"
-    t = time.perf_counter()
-    rendered = run_render(bundle, RenderConfig(camera="input", **VIDEO[preset]), audio=SAMPLE_SPEECH, output=video,
-                          transcript=SAMPLE_TRANSCRIPT.read_text().strip(), device=device, log=log, warn=warn)
-    stage_seconds["render"] = round(time.perf_counter() - t, 2)
+    rendered = render_input(bundle, RenderConfig(camera="input", **VIDEO[preset]), audio=SAMPLE_SPEECH, output=video,
+                            transcript=SAMPLE_TRANSCRIPT.read_text().strip(), device=device, log=log, warn=warn)
+    stage_seconds["render"] = round(rendered.total_seconds, 2)
     preview = directory / "preview.png"
     write_preview(video, preview, rendered.frames, rendered.fps)
     return DemoResult(directory, bundle, video, preview, preset, rendered.device, stage_seconds,
@@ -82,8 +82,6 @@ def run_demo(directory: Path, preset: str | None = None, device: str | None = No
 def write_preview(video: Path, preview: Path, frames: int, fps: float) -> None:
     """``PREVIEW_FRAMES`` evenly spaced frames of ``video`` side by side, as a PNG."""
     from PIL import Image
-
-    from talkavatar.ffmpeg import ffmpeg_exe
 
     times = [(i + 0.5) * frames / fps / PREVIEW_FRAMES for i in range(PREVIEW_FRAMES)]
     tiles = []

@@ -1,1 +1,0 @@
-"""The demo: the whole pipeline on the bundled sample photo and speech (``talkavatar demo``)."""

@@ -1,0 +1,96 @@
+"""From a photo to an avatar: track -> pseudo -> fit, each stage run only when missing or stale.
+
+``talkavatar fit PHOTO`` is :func:`fit_input`; :func:`pseudo_input` is the pseudo stage with ``--import-video``
+clips re-tracked by the track stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+from talkavatar.bundle import Bundle, artifacts
+from talkavatar.config import from_record
+from talkavatar.errors import InvalidInput, UsageError
+from talkavatar.fit.config import FitConfig
+from talkavatar.fit.stage import FitResult, run_fit
+from talkavatar.pseudo.config import PseudoConfig
+from talkavatar.pseudo.stage import PseudoResult, run_pseudo
+from talkavatar.runner import StageContext, stderr_log, stderr_warn
+from talkavatar.track.config import TrackConfig
+from talkavatar.track.stage import default_bundle_path, run_track
+
+Log = Callable[[str], None]
+
+
+def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, device: str | None = None,
+              force: bool = False, resume: bool = False, log: Log = stderr_log, warn: Log = stderr_warn,
+              show_progress: bool = False) -> FitResult:
+    """``talkavatar fit INPUT``: INPUT is a bundle, or a photo/video whose bundle gets track and pseudo first when
+    they are missing or stale (a photo is tracked on the CPU). The result's ``stage_seconds`` says what each stage
+    took."""
+    input_path = Path(input_path)
+    clock = StageContext(device, log, warn)
+    if (input_path / artifacts.MANIFEST).is_file():
+        if bundle_path is not None and Path(bundle_path).resolve() != input_path.resolve():
+            raise UsageError("INPUT is a bundle; -o/--bundle must be omitted or name the same bundle")
+        bundle_path = input_path
+    else:
+        if not input_path.is_file():
+            raise InvalidInput(f"{input_path}: no such file or bundle",
+                               tip="give a photo, a video or an avatar bundle directory")
+        bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
+        with clock.timed("track"):
+            run_track(input_path, bundle_path, upstream_config(bundle_path, "track", TrackConfig), device=device,
+                      log=log, warn=warn, photo_on_cpu=True)
+        with clock.timed("pseudo"):
+            ran = _run_pseudo_if_needed(bundle_path, config.preset, device, log, warn)
+        if not ran:  # up to date: it took no time worth reporting
+            del clock.timings["pseudo"]
+    result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
+    stage_seconds = {k: round(v, 2) for k, v in clock.timings.items()}
+    return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
+
+
+def upstream_config(bundle_path: Path, stage: str, config_cls):
+    """The config a stage ran with last time (so that an unchanged bundle is reused), else the defaults."""
+    manifest = Path(bundle_path) / artifacts.MANIFEST
+    if manifest.is_file():
+        record = (json.loads(manifest.read_text()).get("stages", {}).get(stage) or {}).get("config")
+        if record:
+            try:
+                return from_record(config_cls, record)
+            except (TypeError, ValueError):
+                pass
+    return config_cls()
+
+
+def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn: Log) -> bool:
+    """Run the pseudo stage when its outputs are missing or stale (with the settings it ran with before, else the
+    preset's, :meth:`~talkavatar.pseudo.config.PseudoConfig.for_preset`); False when it was up to date."""
+    bundle = Bundle.open(bundle_path)
+    if bundle.record("pseudo") is not None and not bundle.stale_inputs("pseudo"):
+        return False
+    config = upstream_config(bundle_path, "pseudo", PseudoConfig)
+    if bundle.record("pseudo") is None:
+        config = PseudoConfig.for_preset(preset)
+    run_pseudo(bundle_path, config, device=device, progress=log, warn=warn)
+    return True
+
+
+def pseudo_input(bundle_path: Path, config: PseudoConfig, *, device: str | None = None, force: bool = False,
+                 export_poses: Path | None = None, import_videos: Sequence[Path] = (), log: Log = stderr_log,
+                 warn: Log = stderr_warn) -> PseudoResult:
+    """The pseudo stage; when it runs, ``import_videos`` are decoded and re-tracked by the track stage with the
+    bundle's shape held fixed, before any frame is generated (an unreadable video fails first)."""
+    from talkavatar.track.retrack import load_videos, retrack
+
+    videos = [Path(v).resolve() for v in import_videos]
+
+    def retracked(shape, device, log):
+        return retrack(load_videos(videos, warn), shape, device, log)
+
+    return run_pseudo(bundle_path, config, device=device, force=force, export_poses=export_poses,
+                      import_videos=videos, retrack=retracked, progress=log, warn=warn)
