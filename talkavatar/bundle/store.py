@@ -22,7 +22,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 from PIL import Image
 
-from talkavatar import __version__
+from talkavatar.version import __version__
 from talkavatar.bundle.atomic import fsync_dir, write_bytes_atomic
 from talkavatar.bundle.lock import BundleLock
 from talkavatar.bundle.schemas import validate_json

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar import __version__
+from talkavatar.version import __version__
 from talkavatar.cli import demo, drive_audio, eval, fit, pseudo, render, track
 from talkavatar.cli.common import flags
 

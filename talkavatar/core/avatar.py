@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkavatar.bundle.artifacts import read_avatar as read_tensors
 from talkavatar.bundle.tensors import load_tensors, save_tensors
 from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.rotations import matrix_to_quaternion, quaternion_multiply
 from talkavatar.core.splats import Gaussians
+from talkavatar.errors import InvalidInput
 
 SCHEMA = "talkavatar.avatar"
 AVATAR_FILE = "avatar.safetensors"
@@ -143,9 +145,6 @@ class Avatar:
 def read_avatar(bundle, by: str) -> Avatar:
     """The bundle's fitted avatar (:func:`talkavatar.bundle.artifacts.read_avatar`: present, fresh, unchanged);
     ``by``: the command that needs it (for the message)."""
-    from talkavatar.bundle.artifacts import read_avatar as read_tensors
-    from talkavatar.errors import InvalidInput
-
     rig, avatar = read_tensors(bundle, by)
     try:
         return Avatar.from_tensors(Rig.from_tensors(*rig), *avatar)

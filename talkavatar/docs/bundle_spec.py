@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from talkavatar import __version__
+from talkavatar.version import __version__
 from talkavatar.bundle.schemas import json_schema, json_schema_names, tensor_schema, tensor_schema_names
 from talkavatar.bundle.store import CONVENTIONS, FORMAT_VERSION, STAGES, check_manifest, new_manifest
 from talkavatar.docs.roff import escape, literal, section, tagged

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from talkavatar import __version__
+from talkavatar.version import __version__
 from talkavatar.cli import app, main_options
 from talkavatar.docs.roff import escape, literal, section, tagged
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from talkavatar.errors import StageFailed
 from talkavatar.fit.data import FitData
@@ -172,8 +174,6 @@ class _History:
 # ---- checkpoints (safetensors; outside the bundle's committed stages) -------------------------------------------
 def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
     """Parameters, Adam moments, the RNG state and the step count. ``fingerprint`` ties it to config + inputs."""
-    from safetensors.torch import save_file
-
     params, optimizer, progress = state["params"], state["optimizer"], state["progress"]
     tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in params.named_parameters()}
     for name in optimizer.params:
@@ -190,8 +190,6 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
 
 def load_checkpoint(path: Path, params: AvatarParameters) -> tuple[str, dict]:
     """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`)."""
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
+from PIL import Image
 
 from talkavatar.errors import StageFailed, UsageError
 from talkavatar.ffmpeg import ffmpeg_exe
@@ -50,8 +52,6 @@ class DemoResult:
 
 def default_preset(device: str | None) -> str:
     """``fast`` where CUDA is usable (and not turned away by ``device``), else ``tiny``."""
-    import torch
-
     wants_cpu = device is not None and device.startswith("cpu")
     return "fast" if torch.cuda.is_available() and not wants_cpu else "tiny"
 
@@ -81,8 +81,6 @@ def run_demo(directory: Path, preset: str | None = None, device: str | None = No
 
 def write_preview(video: Path, preview: Path, frames: int, fps: float) -> None:
     """``PREVIEW_FRAMES`` evenly spaced frames of ``video`` side by side, as a PNG."""
-    from PIL import Image
-
     times = [(i + 0.5) * frames / fps / PREVIEW_FRAMES for i in range(PREVIEW_FRAMES)]
     tiles = []
     for seconds in times:

@@ -20,6 +20,7 @@ from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.stage import PseudoResult, run_pseudo
 from talkavatar.runner import StageContext, stderr_log, stderr_warn
 from talkavatar.track.config import TrackConfig
+from talkavatar.track.retrack import load_videos, retrack
 from talkavatar.track.stage import default_bundle_path, run_track
 
 Log = Callable[[str], None]
@@ -85,8 +86,6 @@ def pseudo_input(bundle_path: Path, config: PseudoConfig, *, device: str | None 
                  warn: Log = stderr_warn) -> PseudoResult:
     """The pseudo stage; when it runs, ``import_videos`` are decoded and re-tracked by the track stage with the
     bundle's shape held fixed, before any frame is generated (an unreadable video fails first)."""
-    from talkavatar.track.retrack import load_videos, retrack
-
     videos = [Path(v).resolve() for v in import_videos]
 
     def retracked(shape, device, log):

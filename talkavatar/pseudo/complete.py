@@ -21,6 +21,7 @@ In order, each step filling only what the previous ones left (confidence decreas
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -72,8 +73,6 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps. Returns the completed [R, R, 3] float image (row 0 at v = 1) and the
     share of texels each step filled."""
-    import cv2
-
     n = binding.count
     rgb, conf = rgb.clone().double(), confidence.clone().double()
     source = torch.zeros(n, dtype=torch.int64)  # 0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band

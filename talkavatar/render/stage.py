@@ -8,6 +8,7 @@ audio muxed in sync (:mod:`talkavatar.render.audio_track`).
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +17,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from talkavatar.bundle import Bundle, artifacts
+from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.core.avatar import Avatar, read_avatar
+from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
+from talkavatar.motion.any import load_motion_any
 from talkavatar.motion.file import Motion
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
-from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
 from talkavatar.render.pipeline import encode
@@ -128,8 +130,6 @@ def default_output(source: Path | None, format: str) -> Path:
 
 def check_writable(path: Path) -> None:
     """Create ``path``'s directory if missing and make sure a file can be written there (exit 1 if not)."""
-    import tempfile
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path.parent):
@@ -142,8 +142,6 @@ def check_writable(path: Path) -> None:
 def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, float] | None:
     """The audio a motion file names (path, offset seconds), when it is there unchanged. A relative path is
     looked up from the working directory, then beside the motion file."""
-    from talkavatar.bundle import sha256_file
-
     ref = motion.audio
     if not ref or not ref.get("path"):
         return None
@@ -179,7 +177,6 @@ def performance(motion: Path | Motion, fps: float | None, sound: Path | None = N
     if isinstance(motion, Motion):
         return Performance(motion, None if sound is None else (Path(sound), 0.0), seconds, fps or motion.fps,
                            None if sound is None else Path(sound))
-    from talkavatar.motion.any import load_motion_any
 
     if not Path(motion).is_file():
         raise InvalidInput(f"{motion}: no such motion file")

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import mediapipe
+import mediapipe as mp
 import numpy as np
 
 from talkavatar.errors import MissingDependency
@@ -50,8 +52,6 @@ def empty_detection(height: int, width: int) -> Detection:
 
 
 def _heavy_model_path() -> Path:
-    import mediapipe
-
     return Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / "pose_landmark_heavy.tflite"
 
 
@@ -70,7 +70,6 @@ class HolisticDetector:
                     "or use model_complexity 1")
         os.environ.setdefault("GLOG_minloglevel", "2")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import mediapipe as mp
 
         self._mp = mp
         self._holistic = mp.solutions.holistic.Holistic(

@@ -8,16 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from talkavatar.core.body.landmark_groups import GroupedLandmarks
+from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
-from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
+from talkavatar.track.overlay import compose_overlay, draw_landmarks, shade_mesh
 from talkavatar.track.shape_space import linearise
-from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
 FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5], "smplx": list(range(10))}  # Anny: the 6 phenotypes; SMPL-X: 10 betas
@@ -172,8 +173,6 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
 
 
 def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found):
-    from talkavatar.track.overlay import compose_overlay, draw_landmarks, shade_mesh
-
     width, height = footage.work_size
     Kt = torch.tensor(K)
     model = {g: project(p, Kt).numpy() for g, p in GroupedLandmarks(rig.landmarks)(posed).items()}

@@ -12,14 +12,19 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
-from talkavatar.bundle import artifacts
+from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.config import as_record
+from talkavatar.core.body.anny import anny_body
+from talkavatar.core.body.smplx import SMPLXBody
 from talkavatar.errors import StageFailed
 from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
-from talkavatar.track.detect import Detection
-from talkavatar.track.footage import Footage
+from talkavatar.track.detect import Detection, HolisticDetector
+from talkavatar.track.fit_frames import fit_footage
+from talkavatar.track.footage import Footage, load_footage
+from talkavatar.track.outputs import write_source, write_track
 
 Log = Callable[[str], None]
 
@@ -46,8 +51,6 @@ def default_bundle_path(input_path: Path) -> Path:
 
 
 def detect_all(footage: Footage, model_complexity: int, log: Log) -> list[Detection]:
-    from talkavatar.track.detect import HolisticDetector
-
     detections = []
     with HolisticDetector(model_complexity) as detector:
         for i, frame in enumerate(footage.frames):
@@ -59,10 +62,7 @@ def detect_all(footage: Footage, model_complexity: int, log: Log) -> list[Detect
 
 def _load_body(config: TrackConfig, device):
     if config.body_model == "anny":
-        from talkavatar.core.body.anny import anny_body
-
         return anny_body(str(device))
-    from talkavatar.core.body.smplx import SMPLXBody
 
     return SMPLXBody(config.smplx_dir, device=device)
 
@@ -74,9 +74,6 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
 
     ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation is bound by
     kernel launches: on the H100 machine the CPU takes 5.2 s where CUDA takes 8.8 s; benchmarks/RESULTS.md)."""
-    from talkavatar.bundle import Bundle, sha256_file
-    from talkavatar.track.footage import load_footage
-
     ctx = StageContext(device, log, warn)
     input_path = Path(input_path)
     bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
@@ -106,9 +103,7 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
     if footage.kind == "video" and not found.all():
         warn(f"no person in {int((~found).sum())} of {len(found)} frames; their parameters are interpolated")
 
-    import torch
 
-    from talkavatar.track.fit_frames import fit_footage
 
     if photo_on_cpu and footage.kind == "image":
         ctx.on(torch.device("cpu"))
@@ -141,8 +136,6 @@ def _up_to_date(bundle, digest: str, record: dict) -> TrackResult | None:
 
 
 def _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx) -> None:
-    from talkavatar.track.outputs import write_source, write_track
-
     source = StageContext(ctx.device_name, ctx.log, ctx.warn_to)
     source.used("cpu")
     commit(bundle, "source", {"original_name": input_path.name, "kind": footage.kind, "sha256": digest,
