@@ -122,6 +122,10 @@ def fit(input: PathLike, bundle: PathLike | None = None, settings: FitConfig | N
     ``novel_max_floater_fraction`` (0..1, in new views and poses), ``gaussians`` (count), ``backend`` (the
     rasterizer that ran); ``stage_seconds``: wall seconds of each stage that ran.
 
+    Writes ``fit/avatar.safetensors``: N Gaussians bound to the rig's triangles (per Gaussian: offsets [N, 3] m,
+    rgb [N, 3] linear 0..1, log_scales [N, 3], quats [N, 4] wxyz, opacity_logit [N]) and the mesh's vertex offsets
+    [V, 3] m; ``fit/rig.safetensors`` (the personal rig) and ``fit/preview.png``.
+
     Examples:
         >>> import talkavatar
         >>> from talkavatar.fit.config import FitConfig
@@ -144,7 +148,9 @@ def drive_audio(audio: PathLike, output: PathLike | None = None, settings: Drive
 
     ``audio``: wav, flac, mp3, ogg or m4a, any rate. ``output``: default ``<audio stem>.motion.safetensors`` (or
     ``.csv`` with ``settings.format="arkit-csv"``) in the working directory. ``transcript``: the words said
-    (forced alignment instead of phone recognition). The motion has ``settings.fps`` frames per second.
+    (forced alignment instead of phone recognition). The motion has T frames at ``settings.fps`` per second: joint
+    rotations [T, 55, 3] (axis-angle, radians), root translation [T, 3] (m) and the 52 ARKit weights [T, 52]
+    (0..1), with a reference to the audio (path, sha256) for render to mux.
 
     Returns ``frames``, ``seconds`` of speech, ``lip_sync`` ("alignment" or "recognition"), ``gestures`` (the
     clips placed) and ``realtime_factor`` (seconds of speech per second of work).
@@ -208,7 +214,8 @@ def evaluate(bundle: PathLike | None = None, *, video: PathLike | None = None, r
     plots and a contact sheet.
 
     Returns ``summary`` (the command's ``--json`` document), ``report`` (files written) and ``measured`` (the
-    per-frame figures).
+    per-frame figures: for T frames, e.g. ``measured.opening`` [T] mouth opening, ``measured.envelope`` [F] speech
+    envelope at 100/s, or a reenactment's ``measured.scores.psnr`` [T] dB).
 
     Examples:
         >>> import talkavatar

@@ -29,6 +29,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 C = TypeVar("C")
+NO_WAIT_ENV = "TALKAVATAR_NO_WAIT"  # set: a bundle another process is writing fails at once (talkavatar --no-wait)
 
 Perceptual = Literal["auto", "lpips", "efficientnet"]
 """The perceptual distances (fit's loss, eval's metric): auto picks LPIPS-VGG when its weights are present locally,

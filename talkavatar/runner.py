@@ -140,11 +140,17 @@ def commit(bundle: Bundle, stage: str, record: dict, inputs: Sequence[str], ctx:
 
 def run_stage(bundle: Bundle, stage: str, record: dict, compute: Callable[[StageContext], Computed],
               ctx: StageContext, *, force: bool = False, upstream: Sequence[str] = ()) -> Outcome:
-    """Skip ``stage`` when :func:`up_to_date` (unless ``force``), else compute and commit it."""
-    previous = None if force else up_to_date(bundle, stage, record, upstream)
-    if previous is not None:
-        ctx.log(f"{bundle.root}: {stage} is up to date (use --force to redo)")
-        return Outcome(previous, None, 0.0, True)
-    done = compute(ctx)
-    committed = commit(bundle, stage, record, done.inputs, ctx, done.write, done.metrics)
+    """Skip ``stage`` when :func:`up_to_date` (unless ``force``), else compute and commit it; the only writer of
+    the bundle from the check to the commit (:func:`talkavatar.bundle.store.exclusive`: a second run waits, then
+    finds the work done)."""
+    from talkavatar.bundle.store import exclusive
+
+    with exclusive(bundle.root, log=ctx.log):
+        bundle.reload()  # what a writer we waited for committed
+        previous = None if force else up_to_date(bundle, stage, record, upstream)
+        if previous is not None:
+            ctx.log(f"{bundle.root}: {stage} is up to date (use --force to redo)")
+            return Outcome(previous, None, 0.0, True)
+        done = compute(ctx)
+        committed = commit(bundle, stage, record, done.inputs, ctx, done.write, done.metrics)
     return Outcome(committed, done.value, ctx.seconds, False)

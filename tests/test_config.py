@@ -168,6 +168,6 @@ def test_shared_choices_are_declared_once():
     from talkavatar.fit.config import PRESETS, FitConfig
 
     assert set(typing.get_args(Style)) == set(STYLES)
-    assert set(options(FitConfig, ("preset",))[0].kind.choices) == set(PRESETS)
+    assert set(options(FitConfig, ("preset",))[0].kind.choices) == {"auto", *PRESETS}
     eval_kinds = options(EvalConfig, ("perceptual",))[0].kind.choices
     assert eval_kinds == (*typing.get_args(Perceptual), "none")

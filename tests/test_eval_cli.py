@@ -82,3 +82,12 @@ def test_identity_requested_without_dlib_exits_4(astronaut_clip, monkeypatch):
     quiet = runner.invoke(app, ["eval", "--render", str(clip), "--photo", str(photo), "--json"])
     assert quiet.exit_code == 0, quiet.output
     assert "dlib" in json.loads(quiet.stdout)["unavailable"]["identity"]
+
+
+def test_results_go_to_stdout_as_a_table_without_json(astronaut_clip):
+    """eval used to print its table on stderr only: `talkavatar eval ... > results.txt` left the file empty."""
+    clip, photo = astronaut_clip
+    result = runner.invoke(app, ["eval", "--render", str(clip), "--photo", str(photo), "--identity-every", "1"])
+    assert result.exit_code == 0, result.output
+    assert "talkavatar eval" in result.stdout and "identity" in result.stdout
+    assert "talkavatar eval" not in result.stderr

@@ -145,10 +145,10 @@ def test_unreadable_audio_exits_3_and_writes_nothing(scene, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.wav"]
 
 
-def test_unwritable_output_exits_1_and_leaves_nothing(scene, tmp_path):
+def test_unwritable_output_exits_3_and_leaves_nothing(scene, tmp_path):
     (tmp_path / "a-file").write_text("")
     result = _render(scene, "--audio", str(scene / "speech.wav"), "-o", str(tmp_path / "a-file" / "x.mp4"))
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output
     assert "cannot write" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 

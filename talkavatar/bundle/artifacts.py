@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from talkavatar.bundle.store import stage_command
 from talkavatar.errors import InvalidInput
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 
@@ -130,7 +131,7 @@ def save_track_params(writer, params: TrackParams, shape_names, body_model: str)
 
 
 @dataclass(frozen=True)
-class PhotoView:
+class InputView:
     """The input view of a photo bundle: ``image`` [H, W, 3] uint8 sRGB, ``mask`` [H, W] uint8 (the segmenter's
     soft mask, 255 = person), ``params`` (all tracked frames) and ``frame`` (:attr:`TrackParams.photo_frame`);
     ``inputs``: the bundle-relative files read."""
@@ -156,14 +157,15 @@ class PhotoView:
         return self.params.poses(slice(self.frame, self.frame + 1))
 
 
-def read_photo_view(bundle, by: str) -> PhotoView:
+def read_photo_view(bundle, by: str) -> InputView:
     """The photo, its mask and its tracked frame; :class:`InvalidInput` (exit 3) for a video bundle or sizes that
     disagree. ``by``: the command that needs it (for the message)."""
     bundle.require("track", by=by)
     if not has_output(bundle, SOURCE_IMAGE):
         raise InvalidInput(f"{bundle.root}: `talkavatar {by}` needs a photo bundle ({SOURCE_IMAGE}); this one was "
                            "tracked from a video",
-                           tip="track a photo of the person, and give the video to `talkavatar pseudo --import-video`")
+                           tip="track a photo of the person (`talkavatar fit PHOTO`), then add the video to its bundle with "
+                               "`talkavatar pseudo -b PHOTO.avatar --import-video VIDEO`")
     image = bundle.read_png(SOURCE_IMAGE)
     image = np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]
     mask = bundle.read_png(TRACK_MASK)
@@ -172,8 +174,8 @@ def read_photo_view(bundle, by: str) -> PhotoView:
     width, height = params.image_size
     if image.shape[:2] != (height, width) or mask.shape != (height, width):
         raise InvalidInput(f"{bundle.root}: {SOURCE_IMAGE}, {TRACK_MASK} and {TRACK_PARAMS} disagree on the image "
-                           "size", tip=f"rerun `talkavatar track -b {bundle.root} --force`")
-    return PhotoView(image, mask, params, params.photo_frame, (SOURCE_IMAGE, TRACK_PARAMS, TRACK_MASK))
+                           "size", tip=f"rerun {stage_command('track', bundle.root, force=True)}")
+    return InputView(image, mask, params, params.photo_frame, (SOURCE_IMAGE, TRACK_PARAMS, TRACK_MASK))
 
 
 def read_detections(bundle) -> dict[str, np.ndarray] | None:
@@ -221,7 +223,7 @@ def read_pseudo_frames(bundle, count: int) -> PseudoFrames | None:
         image = bundle.read_png(pseudo_frame(i))
         if image.ndim != 3 or image.shape[2] != 4:
             raise InvalidInput(f"{bundle.root}: {pseudo_frame(i)} is not RGBA",
-                               tip=f"rerun `talkavatar pseudo -b {bundle.root}`")
+                               tip=f"rerun {stage_command('pseudo', bundle.root, force=True)}")
         rgba.append(image)
     index = np.array(pick)
     keys = POSE_KEYS + ("intrinsics", "world_to_camera")

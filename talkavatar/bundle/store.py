@@ -13,18 +13,20 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import shutil
+import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 from PIL import Image
 
 from talkavatar.version import __version__
-from talkavatar.bundle.atomic import fsync_dir, write_bytes_atomic
-from talkavatar.bundle.lock import BundleLock
+from talkavatar.bundle.atomic import fsync_dir, probe_writable, write_bytes_atomic
+from talkavatar.bundle.lock import LOCK_NAME, BundleLock, held_here, holder, holding
 from talkavatar.bundle.schemas import validate_json
 from talkavatar.bundle.tensors import load_tensors, save_tensors
 from talkavatar.errors import InvalidInput
@@ -33,6 +35,7 @@ FORMAT = "talkavatar.bundle"
 FORMAT_VERSION = "1.0.0"
 MANIFEST = "bundle.json"
 JOURNAL = ".journal.json"
+MAX_JSON_BYTES = 64 << 20  # bundle.json and fit.json are kilobytes; refuse to parse more than this
 STAGES = ("source", "track", "pseudo", "fit")
 CONVENTIONS = {
     "handedness": "right", "up": "+Y", "units": "metres", "camera": "opencv", "extrinsics": "world_to_camera",
@@ -61,6 +64,21 @@ def _json_bytes(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode()
 
 
+def read_json_file(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A JSON document of the bundle; :class:`InvalidInput` (exit 3) when it is unreadable, too large, too deeply
+    nested or not JSON, so that a damaged file costs one line, never a traceback or gigabytes of memory."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise InvalidInput(f"{path}: larger than {max_bytes >> 20} MiB, not a talkavatar document",
+                               tip="the file is damaged or was not written by talkavatar")
+        return json.loads(data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        reason = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise InvalidInput(f"{path}: not valid JSON ({reason})") from None
+
+
 def new_manifest() -> dict:
     return {
         "format": FORMAT, "version": FORMAT_VERSION, "minVersion": "1.0.0",
@@ -83,6 +101,44 @@ def check_manifest(doc: Any, where: str) -> None:
     validate_json(doc, "talkavatar.bundle", where)
 
 
+def stage_command(stage: str, root: Path, force: bool = False) -> str:
+    """The command (in backticks, for a ``tip:``) that makes ``stage`` of the bundle at ``root`` again; a bundle
+    without its source photo needs the photo (``PHOTO``)."""
+    target = shlex.quote(str(root))
+    has_source = any((Path(root) / "source").glob("input.*"))
+    argv = {"source": f"track PHOTO -o {target}", "track": f"track {target}" if has_source else
+            f"track PHOTO -o {target}", "pseudo": f"pseudo -b {target}", "fit": f"fit {target}"}[stage]
+    return f"`talkavatar {argv}{' --force' if force else ''}`"
+
+
+def check_target(root: Path) -> None:
+    """Fail at once (exit 3, one line) when no bundle can be written at ``root``: it names a file, a folder that is
+    not a bundle, or a place this process cannot write (read-only file system, permissions). Stages call this
+    before their work, so that a wrong ``-o`` does not cost minutes."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InvalidInput(f"{root} is a file, not a bundle directory", tip="choose another -o/--bundle path")
+    if root.is_dir() and not (root / MANIFEST).exists() and any(p.name != LOCK_NAME for p in root.iterdir()):
+        raise InvalidInput(f"{root} exists and is not a talkavatar bundle", tip="choose another -o/--bundle path")
+    probe_writable(root)
+
+
+@contextmanager
+def exclusive(root: Path, wait: bool | None = None, log: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Be the only writer of the bundle at ``root`` for the whole block: a stage run holds this from its up-to-date
+    check to its commit, so two runs on one bundle never both do the work (the later one waits, then finds the
+    result, or fails at once with ``wait=False`` / ``talkavatar --no-wait``). Creates ``root`` when missing (and
+    removes it again when the block made nothing); re-entrant within a process. ``log`` is told once when waiting.
+    """
+    def waiting(path: Path) -> None:
+        message = (f"{path} is being written by another talkavatar process{holder(path / LOCK_NAME)}; waiting "
+                   "for it to finish (talkavatar --no-wait fails at once instead)")
+        (log or (lambda m: print(m, file=sys.stderr)))(message)
+
+    with holding(root, wait, waiting):
+        yield
+
+
 class Bundle:
     """An opened bundle. ``manifest`` is the parsed ``bundle.json``; paths are relative to ``root``."""
 
@@ -97,7 +153,7 @@ class Bundle:
         root = Path(root)
         if (root / MANIFEST).exists():
             return cls.open(root)
-        if root.exists() and any(root.iterdir()):
+        if root.exists() and any(p.name != LOCK_NAME for p in root.iterdir()):
             raise InvalidInput(f"{root} exists and is not a talkavatar bundle", tip="choose another -o/--bundle path")
         root.mkdir(parents=True, exist_ok=True)
         manifest = new_manifest()
@@ -114,19 +170,20 @@ class Bundle:
                                tip="make one with `talkavatar fit PHOTO` or `talkavatar track PHOTO`")
         if (root / JOURNAL).exists():
             _recover(root)  # a commit was interrupted or is finishing: wait for the lock, then settle it
-        elif any(root.glob(".tmp-*")) or any(root.glob(".trash-*")):
+        elif not held_here(root) and (any(root.glob(".tmp-*")) or any(root.glob(".trash-*"))):
             lock = BundleLock(root, timeout=0.0)
             if lock.try_acquire():  # leftovers of a killed writer, not of a live one
                 try:
                     _recover(root, locked=True)
                 finally:
                     lock.release()
-        try:
-            manifest = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise InvalidInput(f"{path}: not valid JSON ({e})") from None
+        manifest = read_json_file(path)
         check_manifest(manifest, str(path))
         return cls(root, manifest)
+
+    def reload(self) -> None:
+        """Read ``bundle.json`` again (another process may have committed since this bundle was opened)."""
+        self.manifest = Bundle.open(self.root).manifest
 
     # ----- reading ---------------------------------------------------------------------------------------------
     def record(self, stage: str) -> dict | None:
@@ -151,11 +208,11 @@ class Bundle:
         record = self.record(stage)
         if record is None:
             raise InvalidInput(f"{self.root} has no {stage} stage yet, which `talkavatar {by}` needs",
-                               tip=f"run `talkavatar {stage} -b {self.root}` first (or `talkavatar fit PHOTO`)")
+                               tip=f"run {stage_command(stage, self.root)} first (or `talkavatar fit PHOTO`)")
         stale = self.stale_inputs(stage)
         if stale:
             raise InvalidInput(f"{self.root}: the {stage} stage is stale ({stale[0]} changed since it ran)",
-                               tip=f"rerun `talkavatar {stage} -b {self.root}`")
+                               tip=f"rerun {stage_command(stage, self.root)}")
         return record
 
     def _verified(self, rel: str) -> Path:
@@ -164,10 +221,10 @@ class Bundle:
         entry = (self.record(stage) or {}).get("outputs", {}).get(rel)
         if entry is None:
             raise InvalidInput(f"{self.root}: {rel} is not recorded in {MANIFEST}",
-                               tip=f"rerun `talkavatar {stage}` to rebuild it")
+                               tip=f"rerun {stage_command(stage, self.root, force=True)} to rebuild it")
         if not path.is_file() or sha256_file(path) != entry["sha256"]:
             raise InvalidInput(f"{path} is missing or changed since {stage} wrote it",
-                               tip=f"rerun `talkavatar {stage} -b {self.root} --force`")
+                               tip=f"rerun {stage_command(stage, self.root, force=True)}")
         return path
 
     def read_tensors(self, rel: str, schema: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -176,7 +233,7 @@ class Bundle:
 
     def read_json(self, rel: str, schema: str) -> Any:
         path = self._verified(rel)
-        doc = json.loads(path.read_text())
+        doc = read_json_file(path)
         validate_json(doc, schema, str(path))
         return doc
 
@@ -196,7 +253,8 @@ class Bundle:
         """
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}")
-        with BundleLock(self.root, timeout=lock_timeout, on_wait=on_wait):
+        lock = nullcontext() if held_here(self.root) else BundleLock(self.root, timeout=lock_timeout, on_wait=on_wait)
+        with lock:
             _recover(self.root, locked=True)
             self.manifest = json.loads((self.root / MANIFEST).read_text())
             tmp = self.root / f".tmp-{stage}-{os.getpid()}"
@@ -291,7 +349,7 @@ def _commit(root: Path, stage: str, tmp: Path, manifest: dict) -> None:
 
 def _recover(root: Path, locked: bool = False) -> None:
     """Finish (roll forward) or undo (roll back) a commit interrupted by a crash; drop stray temp directories."""
-    if not locked:
+    if not locked and not held_here(root):
         with BundleLock(root, timeout=60.0):
             return _recover(root, locked=True)
     journal_path = root / JOURNAL

@@ -5,6 +5,7 @@ Arrays are numpy on this side (the bundle layer imports no torch); stages conver
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Mapping
 
@@ -27,7 +28,17 @@ def save_tensors(path: Path, tensors: Mapping[str, np.ndarray], schema: str,
     meta = {**(metadata or {}), "schema": spec.name, "schema_version": str(spec.version)}
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     spec.validate(arrays, meta, where=str(path))
-    write_bytes_atomic(Path(path), save(arrays, metadata=meta))
+    write_bytes_atomic(Path(path), canonical(save(arrays, metadata=meta)))
+
+
+def canonical(blob: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted, so that equal tensors and metadata give equal
+    bytes: the library writes ``__metadata__`` in hash order, which changes from process to process. The data
+    section and its offsets stay as they are; the header stays padded to 8 bytes."""
+    size = int.from_bytes(blob[:8], "little")
+    header = json.dumps(json.loads(blob[8:8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + blob[8 + size:]
 
 
 def load_tensors(path: Path, schema: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:

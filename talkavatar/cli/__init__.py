@@ -5,6 +5,7 @@ Each subcommand lives in its own module and imports its stage lazily, so ``talka
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from talkavatar.version import __version__
 from talkavatar.cli import demo, drive_audio, eval, fit, pseudo, render, track
 from talkavatar.cli.common import flags
+from talkavatar.config import NO_WAIT_ENV
 
 app = typer.Typer(
     name="talkavatar",
@@ -20,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help is plain text: [brackets] in it stay, flags show no <bool> metavar
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -41,8 +44,13 @@ def main_options(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log output on stderr.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output on stderr.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    no_wait: Annotated[bool, typer.Option(
+        "--no-wait", help=f"Fail at once when another talkavatar process is writing the bundle, instead of waiting "
+                          f"for it. (also: ${NO_WAIT_ENV}=1)")] = False,
 ) -> None:
     flags.quiet, flags.verbose, flags.debug = quiet, verbose, debug
+    if no_wait:
+        os.environ[NO_WAIT_ENV] = "1"  # read by the bundle lock, here and in any child process
 
 
 def main() -> None:

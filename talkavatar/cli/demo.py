@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import DeviceOpt, JsonOpt, emit, is_interactive, log, report_errors, warn
+from talkavatar.cli.common import DeviceOpt, JsonOpt, emit, shows_progress, log, report_errors, warn
 
 NAME = "demo"
 HELP = ("Run the whole pipeline on the bundled sample photo and speech: fit an avatar, drive it with the speech, "
@@ -19,16 +19,17 @@ NO_ARGS_IS_HELP = False
 @report_errors
 def command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the demo's bundle, video and "
-                                         "preview.")] = Path("talkavatar-demo"),
+                                         "preview. (default: talkavatar-demo)", show_default=False)
+                      ] = Path("talkavatar-demo"),
     preset: Annotated[Optional[str], typer.Option(
-        "--preset", help="tiny (CPU, a few minutes, 256x256) or fast (GPU, 1024x1024). (default: fast with CUDA, "
-                         "else tiny)", show_default=False)] = None,
+        "--preset", help="tiny (CPU, a few minutes, 256x256), fast (GPU, 1024x1024) or auto: fast where the demo "
+                         "runs on a GPU, else tiny. (default: auto)", show_default=False)] = None,
     device: DeviceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     from talkavatar import api
 
-    result = api.demo(output, preset, device=device, log=log, warn=warn, show_progress=is_interactive())
+    result = api.demo(output, preset, device=device, log=log, warn=warn, show_progress=shows_progress())
     log(f"demo done in {sum(result.stage_seconds.values()):.0f} s ({result.preset} preset on {result.device}): "
         f"watch {result.video}, look at {result.preview}")
     emit(result.as_dict(), as_json, human=f"{result.video}\n{result.preview}\n{result.bundle}")

@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, flags, log, report_errors,
-                                   resolve_bundle, stderr)
+from talkavatar.cli.common import BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, log, report_errors, resolve_bundle
 from talkavatar.cli.options import Settings, with_settings
 from talkavatar.eval.config import EvalConfig
 
@@ -59,9 +58,11 @@ def command(
     result = api.evaluate(bundle, video=video, render=render, audio=audio, photo=photo, motion=motion,
                           report=report, settings=settings, device=device, log=log)
     summary, written = result.summary, result.report
-    if not flags.quiet:
-        stderr.print(table(summary))
     if as_json:
         typer.echo(json_ready(summary))
-    elif written:
-        typer.echo("\n".join(str(p) for p in written))
+    else:  # the results are the command's output: stdout, as a table (--json for scripts)
+        from rich.console import Console
+
+        Console(highlight=False, soft_wrap=True).print(table(summary))
+        if written:
+            typer.echo("\n".join(str(p) for p in written))

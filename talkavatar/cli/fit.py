@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, is_interactive, log, report_errors, \
+from talkavatar.cli.common import ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors, shows_progress, \
     warn
 from talkavatar.cli.options import Settings, with_settings
 from talkavatar.fit.config import FitConfig
@@ -26,7 +26,7 @@ def command(
     input: Annotated[Path, typer.Argument(help="Photo of one person (JPEG/PNG/...), or an avatar bundle directory.",
                                           show_default=False)],
     bundle: Annotated[Optional[Path], typer.Option(
-        "--bundle", "-o", "-b", help="Bundle directory to write. [default: <input stem>.avatar here, or INPUT]",
+        "--bundle", "-o", "-b", help="Bundle directory to write. (default: <input stem>.avatar here, or INPUT)",
         show_default=False)] = None,
     *,
     settings: FitConfig,
@@ -40,7 +40,7 @@ def command(
     from talkavatar import api
 
     result = api.fit(input, bundle, settings, device=device, force=force, resume=resume, log=log, warn=warn,
-                     show_progress=is_interactive())
+                     show_progress=shows_progress())
     stages = result.stage_seconds
     out = {**result.as_dict(), "stage_seconds": stages}
     m = result.metrics

@@ -20,7 +20,8 @@ NO_ARGS_IS_HELP = False
 @report_errors
 @with_settings(settings=Settings(TrackConfig, NAME))
 def command(
-    input: Annotated[Path, typer.Argument(help="Photo (JPEG/PNG/WebP/BMP/TIFF) or video of one person.",
+    input: Annotated[Path, typer.Argument(help="Photo (JPEG/PNG/WebP/BMP/TIFF) or video of one person, or a bundle "
+                                                               "(tracks its source again).",
                                           show_default=False)],
     bundle: Annotated[Optional[Path], typer.Option(
         "--bundle", "-o", "-b", help="Bundle directory to write. (default: <input stem>.avatar here)",

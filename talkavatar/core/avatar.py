@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from talkavatar.bundle.artifacts import read_avatar as read_tensors
+from talkavatar.bundle.store import stage_command
 from talkavatar.bundle.tensors import load_tensors, save_tensors
 from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
@@ -150,7 +151,7 @@ def read_avatar(bundle, by: str) -> Avatar:
         return Avatar.from_tensors(Rig.from_tensors(*rig), *avatar)
     except (ValueError, KeyError) as e:
         raise InvalidInput(f"{bundle.root}/fit: the avatar does not fit its rig ({e})",
-                           tip=f"rerun `talkavatar fit -b {bundle.root} --force`") from None
+                           tip=f"rerun {stage_command('fit', bundle.root, force=True)}") from None
 
 def texel_size(rig: Rig, binding: Binding) -> torch.Tensor:
     """Metres covered by one texel around each Gaussian, [N]: sqrt(3D area / UV area) of its triangle / R."""

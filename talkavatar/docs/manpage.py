@@ -15,15 +15,21 @@ from talkavatar.docs.roff import escape, literal, section, tagged
 
 EXIT_STATUS = [
     ("0", "Success."),
-    ("1", "A stage failed (for example: no person detected, optimisation failed, output not writable)."),
+    ("1", "A stage failed (for example: no person detected, optimisation failed), or the bundle is being written "
+          "by another talkavatar process and --no-wait was given."),
     ("2", "Usage error: bad or conflicting options, no bundle found or several to choose from."),
-    ("3", "Invalid, stale or too-new bundle, or an input file that cannot be read."),
+    ("3", "Invalid, stale or too-new bundle, an input file that cannot be read, or an output that cannot be written "
+          "(read-only file system, a file where a folder belongs or the reverse): checked before the work."),
     ("4", "A missing optional dependency, model file or hardware (for example CUDA) that the request needs."),
-    ("130", "Interrupted (Ctrl-C)."),
+    ("129", "Hung up (SIGHUP): handled like Ctrl-C."),
+    ("130", "Interrupted (Ctrl-C); an interrupted fit saves a checkpoint for --resume."),
+    ("143", "Terminated (SIGTERM: timeout, CI cancel, docker stop): handled like Ctrl-C."),
 ]
 
 ENVIRONMENT = [
     ("TALKAVATAR_BUNDLE", "Bundle used when -b/--bundle is not given."),
+    ("TALKAVATAR_NO_WAIT", "When set (to anything but 0): a command whose bundle another talkavatar process is "
+                           "writing fails at once instead of waiting for it (as --no-wait)."),
     ("TALKAVATAR_SMPLX_DIR", "Directory with the user's own SMPL-X model files (for --body-model smplx)."),
     ("TALKAVATAR_CACHE_DIR", "Where talkavatar keeps model caches: the Anny body-model cache (~1.2 GB, built once "
                              "per machine in about a minute) goes to $TALKAVATAR_CACHE_DIR/anny when ANNY_CACHE_DIR "

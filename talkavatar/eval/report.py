@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 from rich.table import Table
+from rich.text import Text
 
 
 def _fmt(value) -> str:
@@ -32,7 +33,7 @@ def _fmt(value) -> str:
 
 def table(summary: dict):
     """A rich Table of a summary (nested dicts flattened to ``a.b`` rows)."""
-    t = Table(title=f"talkavatar eval: {summary.get('mode', '')}", show_header=True, header_style="bold")
+    t = Table(title=Text(f"talkavatar eval: {summary.get('mode', '')}"), show_header=True, header_style="bold")
     t.add_column("metric")
     t.add_column("value", justify="right")
 
@@ -44,9 +45,9 @@ def table(summary: dict):
             if isinstance(v, dict):
                 rows(name + ".", v)
             elif isinstance(v, list):
-                t.add_row(name, " x ".join(str(x) for x in v))
+                t.add_row(Text(name), Text(" x ".join(str(x) for x in v)))
             else:
-                t.add_row(name, _fmt(v))
+                t.add_row(Text(name), Text(_fmt(v)))  # Text: values are shown as they are, never as markup
 
     rows("", summary)
     return t

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from talkavatar.bundle import artifacts
+from talkavatar.bundle.store import stage_command
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
 from talkavatar.errors import InvalidInput
@@ -210,7 +211,8 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
     inputs.append(rig_rel)
     if proxy is not None and proxy.shape != rig.vertices.shape:
         raise InvalidInput(f"{bundle.root}: {artifacts.PSEUDO_PROXY} has {list(proxy.shape)} offsets for a rig of "
-                           f"{rig.vertices.shape[0]} vertices", tip=f"rerun `talkavatar pseudo -b {bundle.root}`")
+                           f"{rig.vertices.shape[0]} vertices",
+                           tip=f"rerun {stage_command('pseudo', bundle.root, force=True)}")
     return FitData(rig.to(dtype=torch.float32), views, crops, names, pseudo, texture, proxy, tuple(inputs))
 
 

@@ -2,22 +2,20 @@
 ``fit/fit.json``, ``fit/preview.png``. (``talkavatar fit PHOTO`` runs the missing earlier stages first:
 :func:`talkavatar.pipeline.photo.fit_input`.)
 
-Checkpoints live in ``<bundle>/.checkpoints/fit.safetensors`` (outside the committed stages): Ctrl-C writes one,
-``resume=True`` continues from it when the settings and inputs are unchanged, and a finished fit deletes it.
+Checkpoints live in ``<bundle>/.checkpoints/fit.safetensors`` (outside the committed stages): Ctrl-C (through
+the CLI also SIGTERM and SIGHUP) writes one, ``resume=True`` continues from it when the settings and inputs are
+unchanged (and says so), and a finished fit deletes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.config import as_record
@@ -29,6 +27,7 @@ from talkavatar.fit.evaluate import evaluate, fixed_novel_poses
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
+from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
 Log = Callable[[str], None]
@@ -58,21 +57,10 @@ def _fingerprint(bundle, record: dict, inputs: tuple[str, ...]) -> str:
     return h.hexdigest()
 
 
-def _progress_bar(iters: int, show: bool):
-    """(callback for the loop, context manager) drawing a rich progress bar with the losses on stderr."""
-    if not show:
-        return None, nullcontext()
-
-    bar = Progress(TextColumn("fit"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                   TextColumn("{task.fields[losses]}"), console=Console(stderr=True), transient=False)
-    task = bar.add_task("fit", total=iters, losses="")
-
-    def on_step(progress, values):
-        shown = " ".join(f"{k.replace('photo_', '')} {v:.4f}" for k, v in values.items()
-                         if k in ("total", "photo_l1", "photo_ssim", "photo_alpha", "pseudo_perceptual", "mask"))
-        bar.update(task, completed=progress.iteration, losses=shown)
-
-    return on_step, bar
+def _losses(values: dict) -> str:
+    """The main loss terms of a step, for the progress display."""
+    return " ".join(f"{k.replace('photo_', '')} {v:.4f}" for k, v in values.items()
+                    if k in ("total", "photo_l1", "photo_ssim", "photo_alpha", "pseudo_perceptual", "mask"))
 
 
 def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, force: bool = False,
@@ -83,14 +71,20 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     ``loss_weights``: a :class:`~talkavatar.fit.objective.LossWeights` replacing the defaults (for experiments;
     the config's pseudo/mesh/crop scales still apply)."""
     bundle = Bundle.open(bundle_path)
-    cfg = config.effective()
-    record = as_record(cfg)
     ctx = StageContext(device, log, warn)
+    cfg = config.effective(ctx.device.type)
+    if config.preset == "auto":
+        log(f"fit: {cfg.preset} preset for {ctx.device.type} (--preset auto)"
+            + ("" if ctx.device.type == "cuda" else "; a GPU runs the fast preset (~100 min with --preset fast here)"))
+    record = as_record(cfg)
+    resumable = resume and (bundle.root / CHECKPOINT).is_file()
 
     def compute(ctx: StageContext) -> Computed:
-        return _fit(bundle, cfg, record, resume, show_progress, loss_weights, ctx)
+        return _fit(bundle, cfg, record, resumable, show_progress, loss_weights, ctx)
 
-    done = run_stage(bundle, "fit", record, compute, ctx, force=force or resume, upstream=("pseudo",))
+    if resume and not resumable:  # then the fit is skipped when up to date, else made from the start
+        ctx.warn(f"nothing to resume: no checkpoint at {bundle.root / CHECKPOINT} (an interrupted fit leaves one)")
+    done = run_stage(bundle, "fit", record, compute, ctx, force=force or resumable, upstream=("pseudo",))
     if not done.skipped:
         (bundle.root / CHECKPOINT).unlink(missing_ok=True)
     timings = {} if done.skipped else {k: round(v, 3) for k, v in ctx.timings.items()}
@@ -145,30 +139,28 @@ def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: Fit
     """Run the optimisation (from the checkpoint with ``resume``; Ctrl-C saves one) -> its Progress."""
     checkpoint = bundle.root / CHECKPOINT
     state = None
-    if resume:
-        if checkpoint.is_file():
-            found, state = load_checkpoint(checkpoint, params)
-            if found != fingerprint:
-                raise UsageError(f"{checkpoint} was made with other settings or inputs",
-                                 tip="rerun with the same settings, or without --resume to start over")
-            ctx.log(f"resuming from step {state['iteration']}")
-        else:
-            ctx.warn(f"no checkpoint at {checkpoint}; starting from scratch")
+    if resume:  # the caller checked there is a checkpoint
+        found, state = load_checkpoint(checkpoint, params)
+        if found != fingerprint:
+            raise UsageError(f"{checkpoint} was made with other settings or inputs",
+                             tip="rerun with the same settings, or without --resume to start over")
+        ctx.log(f"resuming the interrupted fit at step {state['iteration']} of {cfg.iters} (checkpoint {checkpoint})")
 
     def interrupted(loop_state):
         save_checkpoint(checkpoint, loop_state, fingerprint)
         ctx.warn(f"interrupted at step {loop_state['progress'].iteration}: checkpoint saved to {checkpoint} "
                  "(continue with --resume)")
 
-    on_step, bar = _progress_bar(cfg.iters, show_progress)
     deterministic = torch.are_deterministic_algorithms_enabled()
     # CPU scatter-adds (silhouette splats, mesh gathers' backward) are only reproducible in deterministic mode; on
     # CUDA gsplat's atomics vary slightly between runs anyway, so the (slower) deterministic kernels are not asked for.
     torch.use_deterministic_algorithms(ctx.device.type == "cpu", warn_only=True)
     try:
-        with bar, torch.enable_grad():  # whatever an earlier stage in this process left switched off
+        faster = {"quality": "--preset fast", "fast": "--preset tiny, or a GPU"}.get(cfg.preset, "fewer --iters")
+        with progress("fit", cfg.iters, show=show_progress, faster=faster) as shown, torch.enable_grad():
             return run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
-                             on_step=on_step, on_interrupt=interrupted)
+                             on_step=lambda p, values: shown.update(p.iteration, _losses(values)),
+                             on_interrupt=interrupted)
     finally:
         torch.use_deterministic_algorithms(deterministic)
 

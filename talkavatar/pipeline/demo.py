@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 from PIL import Image
 
+from talkavatar.core.device import resolve_device
 from talkavatar.errors import StageFailed, UsageError
 from talkavatar.ffmpeg import ffmpeg_exe
-from talkavatar.fit.config import FitConfig
+from talkavatar.fit.config import FitConfig, preset_for
 from talkavatar.pipeline.photo import fit_input
 from talkavatar.pipeline.speech import render_input
 from talkavatar.render.config import RenderConfig
@@ -51,15 +51,14 @@ class DemoResult:
 
 
 def default_preset(device: str | None) -> str:
-    """``fast`` where CUDA is usable (and not turned away by ``device``), else ``tiny``."""
-    wants_cpu = device is not None and device.startswith("cpu")
-    return "fast" if torch.cuda.is_available() and not wants_cpu else "tiny"
+    """The fit's ``auto`` preset on the device the demo runs on: ``fast`` on a GPU, else ``tiny``."""
+    return preset_for("auto", resolve_device(device).type)
 
 
 def run_demo(directory: Path, preset: str | None = None, device: str | None = None, log: Log = stderr_log,
              warn: Log = stderr_warn, show_progress: bool = False) -> DemoResult:
     """Make ``directory``/{astronaut.avatar/, demo.mp4, preview.png} from the shipped samples."""
-    preset = preset or default_preset(device)
+    preset = default_preset(device) if preset in (None, "auto") else preset
     if preset not in PRESETS:
         raise UsageError(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
     directory = Path(directory)

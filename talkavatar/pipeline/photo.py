@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from talkavatar.bundle import Bundle, artifacts
-from talkavatar.config import from_record
+from talkavatar.bundle.store import check_target, exclusive
+from talkavatar.config import as_record, from_record
 from talkavatar.errors import InvalidInput, UsageError
-from talkavatar.fit.config import FitConfig
+from talkavatar.fit.config import FitConfig, preset_for
 from talkavatar.fit.stage import FitResult, run_fit
-from talkavatar.pseudo.config import PseudoConfig
+from talkavatar.pseudo.config import PRESETS as PSEUDO_PRESETS, PseudoConfig
 from talkavatar.pseudo.stage import PseudoResult, run_pseudo
 from talkavatar.runner import StageContext, stderr_log, stderr_warn
 from talkavatar.track.config import TrackConfig
@@ -33,7 +34,6 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
     they are missing or stale (a photo is tracked on the CPU). The result's ``stage_seconds`` says what each stage
     took."""
     input_path = Path(input_path)
-    clock = StageContext(device, log, warn)
     if (input_path / artifacts.MANIFEST).is_file():
         if bundle_path is not None and Path(bundle_path).resolve() != input_path.resolve():
             raise UsageError("INPUT is a bundle; -o/--bundle must be omitted or name the same bundle")
@@ -43,11 +43,21 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
             raise InvalidInput(f"{input_path}: no such file or bundle",
                                tip="give a photo, a video or an avatar bundle directory")
         bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
+    check_target(bundle_path)  # a wrong -o fails now, not after minutes of work
+    with exclusive(bundle_path, log=log):  # one writer for the whole chain: a second run waits, then skips
+        return _fit_input(input_path, Path(bundle_path), config, device, force, resume, log, warn, show_progress)
+
+
+def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, device: str | None, force: bool,
+               resume: bool, log: Log, warn: Log, show_progress: bool) -> FitResult:
+    clock = StageContext(device, log, warn)
+    if input_path != bundle_path:
         with clock.timed("track"):
             run_track(input_path, bundle_path, upstream_config(bundle_path, "track", TrackConfig), device=device,
                       log=log, warn=warn, photo_on_cpu=True)
         with clock.timed("pseudo"):
-            ran = _run_pseudo_if_needed(bundle_path, config.preset, device, log, warn)
+            ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
+                                        warn)
         if not ran:  # up to date: it took no time worth reporting
             del clock.timings["pseudo"]
     result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
@@ -69,16 +79,31 @@ def upstream_config(bundle_path: Path, stage: str, config_cls):
 
 
 def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn: Log) -> bool:
-    """Run the pseudo stage when its outputs are missing or stale (with the settings it ran with before, else the
-    preset's, :meth:`~talkavatar.pseudo.config.PseudoConfig.for_preset`); False when it was up to date."""
+    """Run the pseudo stage when its outputs are missing, stale, or were made for another preset (with the settings
+    it ran with before, the preset's :data:`~talkavatar.pseudo.config.PRESETS` applied); pseudo-labels the
+    user made with settings of their own are kept. False when it was up to date."""
     bundle = Bundle.open(bundle_path)
-    if bundle.record("pseudo") is not None and not bundle.stale_inputs("pseudo"):
+    record = bundle.record("pseudo")
+    made_for = None if record is None else pseudo_preset(record["config"])
+    if record is not None and not bundle.stale_inputs("pseudo") and made_for in (None, preset):
         return False
     config = upstream_config(bundle_path, "pseudo", PseudoConfig)
-    if bundle.record("pseudo") is None:
-        config = PseudoConfig.for_preset(preset)
+    if record is None or made_for is not None:
+        config = dataclasses.replace(config, **PSEUDO_PRESETS[preset])
+    if made_for not in (None, preset):
+        log(f"pseudo-labels were made for the {made_for} preset: making them for {preset}")
     run_pseudo(bundle_path, config, device=device, progress=log, warn=warn)
     return True
+
+
+def pseudo_preset(recorded: dict) -> str | None:
+    """The fit preset whose :data:`~talkavatar.pseudo.config.PRESETS` settings a pseudo record has, if any."""
+    keys = {k for overrides in PSEUDO_PRESETS.values() for k in overrides}
+    for name, overrides in PSEUDO_PRESETS.items():
+        expected = as_record(dataclasses.replace(PseudoConfig(), **overrides))
+        if all(recorded.get(k) == expected[k] for k in keys):
+            return name
+    return None
 
 
 def pseudo_input(bundle_path: Path, config: PseudoConfig, *, device: str | None = None, force: bool = False,

@@ -9,7 +9,8 @@ from talkavatar.audio.config import DriveAudioConfig
 from talkavatar.audio.drive import drive_audio
 from talkavatar.errors import UsageError
 from talkavatar.render.config import RenderConfig
-from talkavatar.render.stage import DEFAULT_FPS, RenderResult, performance, run_render
+from talkavatar.render.stage import (DEFAULT_FPS, RenderResult, check_output, choose_format, default_output,
+                                     performance, run_render)
 from talkavatar.runner import StageContext, stderr_log, stderr_warn
 
 Log = Callable[[str], None]
@@ -24,6 +25,9 @@ def render_input(bundle_path: Path, config: RenderConfig, *, audio: Path | None 
     if audio is not None and motion is not None:
         raise UsageError("give --audio or --motion, not both")
     ctx = StageContext(device, log, warn)
+    if audio is not None or motion is not None:  # a wrong -o fails now, not after drive-audio and the frames
+        fmt = choose_format(config, output)
+        check_output(Path(output) if output is not None else default_output(Path(audio or motion), fmt), fmt)
     performed = None
     if audio is not None:
         fps = config.fps or DEFAULT_FPS

@@ -34,6 +34,7 @@ from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.motion.library.sampling import sample_poses
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
+from talkavatar.progress import progress
 from talkavatar.pseudo.complete import complete_texture
 from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.contact import contact_sheet
@@ -284,11 +285,11 @@ def _render_frames(renderer, jr, rt, aw, cameras, count: int, batch_size: int,
                    ctx: StageContext) -> list[np.ndarray]:
     """``count`` RGBA frames [S, S, 4] uint8 of the sampled poses and cameras, rendered ``batch_size`` at a time."""
     frames: list[np.ndarray] = []
-    with ctx.timed("render"):
+    with ctx.timed("render"), progress("pseudo", count, "frames", faster="fewer --frames or a smaller --size") as shown:
         for start in range(0, count, batch_size):
             stop = min(count, start + batch_size)
             batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
             ctx.used(backend)
             frames.extend(batch)
-            ctx.log(f"rendered {stop}/{count} frames")
+            shown.update(stop)
     return frames

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from talkavatar.config import check_fields, setting
 
 Camera = Literal["input", "front", "orbit"]
+LONG_SIDE = {"gpu": 1920, "cpu": 640}  # default long side, px: the reference rasterizer takes ~9x longer at 1920
+
+
+def _even(pixels: float) -> int:
+    return max(2, 2 * round(pixels / 2))
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    width: int = setting(1080, "Output width in pixels (even for mp4/webm).", ge=1, le=8192)
-    height: int = setting(1920, "Output height in pixels (even for mp4/webm).", ge=1, le=8192)
+    width: int | None = setting(None, "Output width in pixels (even for mp4/webm). (default: from the device and "
+                                      "the framing: 1080x1920 on a GPU, 360x640 on a CPU; --camera input keeps the "
+                                      "photo's aspect)", ge=1, le=8192)
+    height: int | None = setting(None, "Output height in pixels (even for mp4/webm). (default: see --width)", ge=1,
+                                 le=8192)
     fps: float | None = setting(None, "Frames per second. (default: the motion's rate; 30 with --audio)", ge=1, le=240)
     camera: Camera = setting("front", "Camera: input (the photo's camera from track/), front, or orbit (circles the "
                                       "body).")
@@ -30,12 +38,28 @@ class RenderConfig:
     format: Literal["mp4", "webm", "png"] | None = setting(None, "Output: mp4 (H.264 + AAC), webm (VP9 + Opus) or png "
                                                                  "(a folder of frames). (default: from -o's suffix, "
                                                                  "else mp4)")
-    batch: int = setting(8, "Frames posed and rasterized together (larger is faster on a GPU, uses more memory).",
-                         ge=1)
+    batch: int | None = setting(None, "Frames posed and rasterized together (larger is faster on a GPU, uses more "
+                                      "memory). (default: 8 on a GPU, 2 on a CPU)", ge=1)
+
+    def sized(self, device_type: str, aspect: float = 9 / 16) -> "RenderConfig":
+        """This config with the size and batch it leaves open chosen for ``device_type``: the long side
+        :data:`LONG_SIDE`, ``aspect`` (width / height) from the framing; one side given keeps ``aspect`` too."""
+        gpu = device_type == "cuda"
+        width, height = self.width, self.height
+        if width is None and height is None:
+            long_side = LONG_SIDE["gpu" if gpu else "cpu"]
+            width, height = (long_side * aspect, long_side) if aspect <= 1 else (long_side, long_side / aspect)
+            width, height = _even(width), _even(height)
+        elif width is None:
+            width = _even(height * aspect)
+        elif height is None:
+            height = _even(width / aspect)
+        return replace(self, width=width, height=height,
+                       batch=self.batch if self.batch is not None else (8 if gpu else 2))
 
     def __post_init__(self):
         check_fields(self)
-        if self.format in ("mp4", "webm") and (self.width % 2 or self.height % 2):
+        if self.format in ("mp4", "webm") and ((self.width or 0) % 2 or (self.height or 0) % 2):
             raise ValueError(f"{self.format} needs an even width and height (yuv420p), got {self.width}x{self.height}")
         if not self.background.strip():
             raise ValueError("background must not be empty")

@@ -8,7 +8,6 @@ audio muxed in sync (:mod:`talkavatar.render.audio_track`).
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,13 @@ import numpy as np
 import torch
 
 from talkavatar.bundle import Bundle, artifacts, sha256_file
+from talkavatar.bundle.atomic import probe_writable
 from talkavatar.core.avatar import Avatar, read_avatar
 from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.motion.any import load_motion_any
 from talkavatar.motion.file import Motion
+from talkavatar.progress import progress
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
@@ -128,15 +129,37 @@ def default_output(source: Path | None, format: str) -> Path:
     return Path.cwd() / (f"{stem}-frames" if format == "png" else f"{stem}.{format}")
 
 
-def check_writable(path: Path) -> None:
-    """Create ``path``'s directory if missing and make sure a file can be written there (exit 1 if not)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as e:
-        raise StageFailed(f"cannot write {path} ({e.strerror or e})",
-                          tip="choose an output path in a writable directory (-o)") from None
+def check_output(path: Path, fmt: str) -> None:
+    """Before any work, make sure ``path`` can be written as ``fmt`` (else exit 3, one line): a video must not name
+    a folder, a PNG sequence (a folder) not a file, and the place must be writable."""
+    if fmt == "png" and path.exists() and not path.is_dir():
+        raise InvalidInput(f"{path} is a file; --format png writes a folder of frames",
+                           tip="choose another -o path, or -o NAME.mp4 for a video")
+    if fmt != "png" and path.is_dir():
+        raise InvalidInput(f"{path} is a folder, not a {fmt} file", tip=f"name a file: -o {path / ('talk.' + fmt)}")
+    probe_writable(path.parent)
+
+
+def sized_for(config: RenderConfig, bundle: Bundle, device: torch.device, log: Log) -> RenderConfig:
+    """``config`` with the size and batch it leaves open chosen for ``device`` and the framing (the photo's aspect
+    for ``--camera input``, else portrait 9:16); says what it chose."""
+    if None not in (config.width, config.height, config.batch):
+        return config
+    aspect = 9 / 16
+    if config.camera == "input" and bundle.record("track") is not None:
+        width, height = artifacts.read_track_params(bundle).image_size
+        aspect = width / height
+    sized = config.sized(device.type, aspect)
+    log(f"render: {sized.width}x{sized.height}, batch {sized.batch} for {device.type}"
+        + ("" if device.type == "cuda" else " (a GPU renders 1080x1920; choose with --width/--height)"))
+    return sized
+
+
+def _reported(batches, shown):
+    """The frame batches, telling ``shown`` (a progress reporter) how many frames are done."""
+    for batch in batches:
+        yield batch
+        shown.update(batch.first + batch.pixels.shape[0])
 
 
 def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, float] | None:
@@ -194,19 +217,20 @@ def run_render(bundle_path: Path, config: RenderConfig, performed: Performance |
         raise UsageError("nothing to render: give --audio FILE or --motion FILE (or --export-ply FILE)",
                          tip="e.g. talkavatar render --audio speech.wav")
     fmt = choose_format(config, output)
+    with ctx.timed("load"):
+        bundle, avatar = open_bundle(bundle_path)
+        avatar = avatar.to(ctx.device, torch.float32)
+    config = sized_for(config, bundle, ctx.device, ctx.log)
     background = Background.parse(config.background, config.width, config.height)
     if background.transparent and fmt == "mp4":
         raise UsageError("an mp4 (H.264) has no alpha channel for --background transparent",
                          tip="use --format png (RGBA frames) or --format webm (VP9 with alpha)")
     if fmt != "png" and (config.width % 2 or config.height % 2):
         raise UsageError(f"{fmt} needs an even width and height, got {config.width}x{config.height}")
-    with ctx.timed("load"):
-        bundle, avatar = open_bundle(bundle_path)
-        avatar = avatar.to(ctx.device, torch.float32)
     out_path = None
     if performed is not None:
         out_path = Path(output) if output is not None else default_output(performed.name, fmt)
-        check_writable(out_path)  # before minutes of work, not after
+        check_output(out_path, fmt)  # before minutes of work, not after
     motion = performed.motion if performed is not None else Motion.still(1)  # PLY only: the rest pose
     length = performed.seconds if performed is not None and performed.seconds is not None else motion.seconds
     if config.start >= length:
@@ -255,8 +279,10 @@ def _encode(producer: FrameProducer, out_path: Path, fmt: str, config: RenderCon
     t0 = time.perf_counter()
     try:
         with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
-                       transparent=background.transparent, audio=track) as sink:
-            encode_busy = encode(producer, sink)
+                       transparent=background.transparent, audio=track) as sink, \
+                progress("render", timeline.frames, "frames", faster="a smaller --width/--height, --duration, or a "
+                                                                   "GPU") as shown:
+            encode_busy = encode(_reported(producer, shown), sink)
             t_frames = time.perf_counter() - t0
     except torch.cuda.OutOfMemoryError:
         raise StageFailed(f"out of GPU memory rendering {config.batch} frames of {config.width}x{config.height} "

@@ -9,11 +9,13 @@ Formats:
 
 ffmpeg is driven through ``ffmpeg-python`` (graph building) and run as a child process reading ``pipe:0``. Output
 is atomic: ffmpeg writes a hidden temporary next to the target, renamed over it only once ffmpeg succeeded; on any
-failure the temporary is removed, so no partial file is left behind.
+failure the temporary is removed, so no partial file is left behind. The temporary's name carries the writer's
+pid; one left by a killed writer (SIGKILL, power loss) is removed by the next render to the same output.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from talkavatar.bundle.atomic import default_mode
 from talkavatar.errors import StageFailed
 from talkavatar.ffmpeg import ffmpeg_exe
 from talkavatar.render.audio_track import AudioTrack
@@ -34,6 +37,29 @@ AAC_BITRATE = "192k"
 OPUS_BITRATE = "128k"
 AUDIO_RATE = 48_000  # what every player and Opus take; the input's rate (often 16 kHz speech) is resampled
 BT709 = {"colorspace": "bt709", "color_primaries": "bt709", "color_trc": "bt709", "color_range": "tv"}
+
+
+def remove_stale_partials(directory: Path, prefix: str) -> list[Path]:
+    """Remove ``directory/<prefix><pid>-*`` left by killed writers (their pid is gone; unnamed ones too); returns
+    what it removed. A live writer's partial file stays."""
+    removed = []
+    for path in directory.glob(glob.escape(prefix) + "*"):
+        pid = path.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def rational(fps: float) -> str:
@@ -71,11 +97,13 @@ class VideoSink:
     # ---- setup -----------------------------------------------------------------------------------------------
     def _make_temporary(self) -> Path:
         parent = self.path.parent
+        prefix = f".{self.path.name}.partial-"
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_partials(parent, prefix)
             if self.format == "png":
-                return Path(tempfile.mkdtemp(prefix=f".{self.path.name}.partial-", dir=parent))
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.partial-", suffix=f".{self.format}", dir=parent)
+                return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+            fd, name = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=f".{self.format}", dir=parent)
             os.close(fd)
             return Path(name)
         except OSError as e:
@@ -174,10 +202,8 @@ class VideoSink:
             self._log.close()
 
     def _commit(self) -> None:
-        umask = os.umask(0)
-        os.umask(umask)
         try:
-            os.chmod(self.tmp, (0o777 if self.tmp.is_dir() else 0o666) & ~umask)  # mkstemp/mkdtemp made it private
+            os.chmod(self.tmp, default_mode(self.tmp.is_dir()))  # mkstemp/mkdtemp made it private
             if self.tmp.is_dir():
                 old = None
                 if self.path.is_dir():

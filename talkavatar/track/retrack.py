@@ -43,7 +43,7 @@ def retrack(footages: list[tuple[Path, Footage]], shape: np.ndarray, device, log
     body = anny_body(str(device))
     if len(shape) != len(body.default_shape):
         raise InvalidInput(f"the bundle's shape has {len(shape)} parameters but the body model has "
-                           f"{len(body.default_shape)}", tip="rerun `talkavatar track` with the anny body model")
+                           f"{len(body.default_shape)}", tip="track the photo again with the anny body model: `talkavatar track PHOTO --body-model anny`")
     clips = []
     for path, footage in footages:
         log(f"re-tracking {path.name}: {len(footage.frames)} frames, shape fixed")

@@ -6,6 +6,7 @@ so a failed run leaves nothing behind (or the previous bundle state intact).
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,12 @@ import numpy as np
 import torch
 
 from talkavatar.bundle import Bundle, artifacts, sha256_file
+from talkavatar.bundle.lock import LOCK_NAME
+from talkavatar.bundle.store import check_target, exclusive
 from talkavatar.config import as_record
 from talkavatar.core.body.anny import anny_body
 from talkavatar.core.body.smplx import SMPLXBody
-from talkavatar.errors import StageFailed
+from talkavatar.errors import InvalidInput, StageFailed
 from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection, HolisticDetector
@@ -50,6 +53,15 @@ def default_bundle_path(input_path: Path) -> Path:
     return Path.cwd() / f"{Path(input_path).stem}.avatar"
 
 
+def bundle_source(bundle_path: Path) -> Path:
+    """The photo or video a bundle was tracked from (its copy in ``source/``)."""
+    found = sorted((Path(bundle_path) / "source").glob("input.*"))
+    if not found:
+        raise InvalidInput(f"{bundle_path}: the bundle holds no source photo or video to track",
+                           tip=f"`talkavatar track PHOTO -o {shlex.quote(str(bundle_path))}`")
+    return found[0]
+
+
 def detect_all(footage: Footage, model_complexity: int, log: Log) -> list[Detection]:
     detections = []
     with HolisticDetector(model_complexity) as detector:
@@ -70,13 +82,24 @@ def _load_body(config: TrackConfig, device):
 def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, device: str | None = None,
               force: bool = False, log: Log = stderr_log, warn: Log = stderr_warn,
               photo_on_cpu: bool = False) -> TrackResult:
-    """Track ``input_path`` into the bundle at ``bundle_path`` (default ``<stem>.avatar``).
+    """Track ``input_path`` into the bundle at ``bundle_path`` (default ``<stem>.avatar``). ``input_path`` may be a
+    bundle: its source is tracked again (into itself unless ``bundle_path`` says otherwise).
 
     ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation is bound by
     kernel launches: on the H100 machine the CPU takes 5.2 s where CUDA takes 8.8 s; benchmarks/RESULTS.md)."""
-    ctx = StageContext(device, log, warn)
     input_path = Path(input_path)
+    if (input_path / "bundle.json").is_file():  # a bundle: track its source photo or video again
+        bundle_path = Path(bundle_path) if bundle_path is not None else input_path
+        input_path = bundle_source(input_path)
     bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
+    check_target(bundle_path)  # before the work, not after it
+    with exclusive(bundle_path, log=log):
+        return _run_track(input_path, bundle_path, config, device, force, log, warn, photo_on_cpu)
+
+
+def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device: str | None, force: bool,
+               log: Log, warn: Log, photo_on_cpu: bool) -> TrackResult:
+    ctx = StageContext(device, log, warn)
     record = as_record(config)
 
     footage = load_footage(input_path, config.detect_size, config.stride, config.max_frames)
@@ -112,13 +135,15 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
     fitted = fit_footage(body, footage, detections, config, ctx.device, log, ctx.timings)
     ctx.used(f"{ctx.device.type}:torch")
 
-    existed = bundle_path.exists()
+    existed = (bundle_path / "bundle.json").exists()
     bundle = Bundle.create(bundle_path)
     try:
         _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx)
     except BaseException:
-        if not existed:
-            shutil.rmtree(bundle_path, ignore_errors=True)  # we made it: leave nothing behind
+        if not existed:  # we made it: leave nothing behind but the lock file, which exclusive() removes
+            for path in bundle_path.iterdir():
+                if path.name != LOCK_NAME:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
         raise
     return TrackResult(bundle_path, len(footage.frames), int(found.sum()), fitted.metrics["keypoint_error_pct"],
                        fitted.metrics["mask_iou"], round(ctx.seconds, 2))
