@@ -15,6 +15,9 @@ PACKAGE = ROOT / "talkavatar"
 MAX_FUNCTION_LINES = 70
 OPTIONAL = {"gsplat", "lpips", "torchvision", "dlib", "face_recognition_models"}
 """Optional dependencies (extras, or absent on some installs): imported where used, after checking they load."""
+HEAVY = {"anny", "mediapipe"}
+"""Seconds to import: loaded when the body model or the detector runs, not by every command that imports track
+(``talkavatar fit BUNDLE`` needs neither)."""
 LIGHT_ENTRY_POINTS = ("talkavatar", "talkavatar.cli")
 """``import talkavatar`` and ``talkavatar --help`` load no torch: the modules they load (the CLI, the Python API, the
 stage runner, the configs) import a stage or torch inside the function that runs it. Everywhere else imports go at
@@ -83,7 +86,7 @@ def test_imports_inside_functions_only_where_the_light_entry_points_need_them():
             for node in ast.walk(f):
                 if isinstance(node, (ast.Import, ast.ImportFrom)):
                     lazy += [f"{path.relative_to(ROOT)}:{node.lineno} {m}" for m in _imported(node)
-                             if m.split(".")[0] not in OPTIONAL]
+                             if m.split(".")[0] not in OPTIONAL | HEAVY]
     assert not lazy, "import these at the top of the module:\n" + "\n".join(sorted(set(lazy)))
 
 

@@ -10,8 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import mediapipe
-import mediapipe as mp
 import numpy as np
 
 from talkavatar.errors import MissingDependency
@@ -52,6 +50,8 @@ def empty_detection(height: int, width: int) -> Detection:
 
 
 def _heavy_model_path() -> Path:
+    import mediapipe  # heavy (~5 s): loaded when detection runs, not by every command that imports track
+
     return Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / "pose_landmark_heavy.tflite"
 
 
@@ -70,6 +70,7 @@ class HolisticDetector:
                     "or use model_complexity 1")
         os.environ.setdefault("GLOG_minloglevel", "2")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import mediapipe as mp
 
         self._mp = mp
         self._holistic = mp.solutions.holistic.Holistic(

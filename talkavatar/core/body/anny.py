@@ -27,10 +27,7 @@ import functools
 import os
 from pathlib import Path
 
-import anny
-import anny.paths
 import torch
-from anny.models.phenotype import make_phenotype_anchors, phenotype_blendshape_weights
 
 from talkavatar.core.body.base import BodyModel
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_quaternion, rotation_between
@@ -73,6 +70,8 @@ _POSITION_BONE = {"jaw": "head", "left_foot": "toe3-1.L", "right_foot": "toe3-1.
 
 def configure_cache() -> Path:
     """Point Anny at its cache (see the module docstring) and return the directory."""
+    import anny.paths  # heavy (~2-10 s): loaded when the body model is, not by every command that imports track
+
     if "ANNY_CACHE_DIR" not in os.environ and os.environ.get("TALKAVATAR_CACHE_DIR"):
         anny.paths.set_anny_cache_path(Path(os.environ["TALKAVATAR_CACHE_DIR"]) / "anny")
     return anny.paths.get_anny_cache_path()
@@ -82,6 +81,8 @@ def configure_cache() -> Path:
 def _load_anny():
     """The Anny model (``local_changes="default", facial_actions="all"``, pure-torch LBS), once per process."""
     configure_cache()
+    import anny
+
     return anny.Anny(local_changes="default", facial_actions="all", skinning_method="lbs")
 
 
@@ -96,6 +97,7 @@ class AnnyBody(BodyModel):
     def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                  local_changes: bool = True):
         model = _load_anny()
+        from anny.models.phenotype import make_phenotype_anchors, phenotype_blendshape_weights
 
         self._phenotype_weights = phenotype_blendshape_weights
         to = dict(device=device, dtype=dtype)
