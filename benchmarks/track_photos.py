@@ -176,7 +176,7 @@ def main() -> None:
     for name in names:
         info = doc["photos"][name]
         result = track(args.folder / name, work, args.device)
-        figures = score(result["bundle"], info["points"], doc) if result["exit"] == 0 and info["points"] else {}
+        figures = score(Path(result["bundle"]), info["points"], doc) if result["exit"] == 0 and info["points"] else {}
         rows[name] = {**{k: v for k, v in result.items() if k != "bundle"}, **figures}
         people = f"{len(result.get('people', []))} ({result.get('person')})"
         print(f"| {name} | {info['role']} | {result['exit']} | {result.get('seconds', '-')} | {people} "

@@ -25,6 +25,19 @@ SHAPE_SIGMA = {"anny": [0.5, 0.3, 0.1, 0.1, 0.3, 0.3],  # muscle and weight stay
                "smplx": [1.0] * 10}
 SIL_GRID = 128
 TORSO = [0, 2, 5, 7, 8, 11, 12, 23, 24]  # MediaPipe body points the global stage fits: head, shoulders, hips
+ANCHORS = [("body", 11, 12), ("face", 33, 263)]
+"""MediaPipe point pairs that size the person for the initial depth, tried in order (:func:`initial_state`)."""
+CLOSEUP_ANCHORS = [("face", 168, 152), ("body", 11, 12), ("face", 33, 263)]
+"""A close-up is sized by its face first: between the eyes (168) to the chin (152), both on the face's midline so
+that turning the head does not shorten it (the eye corners 33-263 do; the shoulders are half out of the frame or
+padded by clothes)."""
+CLOSEUP_FACE = 0.3
+"""A photo is a close-up (head, or head and shoulders) when no hip is seen and its Face Mesh, forehead to chin, is at
+least this fraction of the picture's height (measured: grace_hopper's portrait 0.35, the selfie 0.40, side_45 0.58,
+the astronaut's half body 0.22)."""
+CLOSEUP_MASK = 0.1
+"""A close-up's silhouette weight, relative to ``--mask-weight``: its mask is mostly hair and collar, which the bald,
+unclothed body model cannot cover (at full weight the fit pulled the head off the face to fill the hair)."""
 EDGE_MARGIN = 0.03
 """Body points up to this fraction of the longer image side outside the frame still count when MediaPipe sees them
 (a shoulder at the bottom edge of a head-and-shoulders close-up is often placed a pixel below it)."""
@@ -92,6 +105,21 @@ def seen_landmarks(detections: list[Detection], landmarks: GroupedLandmarks, siz
     return seen, np.array([d.found for d in detections], bool)
 
 
+def face_share(detections: list[Detection], height: int) -> float:
+    """The largest trusted Face Mesh length (forehead 10 to chin 152) over the frames, as a fraction of ``height``."""
+    lengths = [np.linalg.norm(d.face[10, :2] - d.face[152, :2]) for d in detections
+               if d.face_present and d.trust.get("face", np.ones(1)).max() > 0]
+    return float(max(lengths, default=0.0) / height)
+
+
+def is_closeup(detections: list[Detection], size: tuple[int, int]) -> bool:
+    """Whether the footage shows a head or a head and shoulders (:data:`CLOSEUP_FACE`): no frame shows a hip and the
+    face is large. Its body is then placed behind its face (sized by the face, :data:`CLOSEUP_ANCHORS`) and the
+    focal length is fitted (:data:`talkavatar.track.fitting.FOCAL`) unless given."""
+    hips = [points_and_weights(d, "body", np.array([23, 24]), size)[1].max() for d in detections if d.found]
+    return max(hips, default=0.0) <= 0 and face_share(detections, size[1]) >= CLOSEUP_FACE
+
+
 def interpolate_missing(values: torch.Tensor, ok: np.ndarray) -> torch.Tensor:
     """Linear interpolation over frames [T, ...] where ``ok`` [T] is False (ends hold the nearest good value)."""
     if ok.all():
@@ -150,6 +178,9 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
     dtype = torch.float32
     targets = fit_targets(detections, masks, K, (width, height), index, device)
+    closeup = is_closeup(detections, (width, height))
+    if closeup:  # the face mesh places the head: the body's own head points (an ear guessed on the cheek) would fight it
+        targets.weights["body"] = targets.weights["body"] * torch.tensor(index["body"] > 10, dtype=dtype, device=device)
 
     t = time.perf_counter()
     fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]] \
@@ -159,10 +190,10 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     consts = ModelConsts.of(body)
     timings["shape_space"] = time.perf_counter() - t
     t = time.perf_counter()
-    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 33, 263)])
+    state = initial_state(consts, space, landmarks, targets, CLOSEUP_ANCHORS if closeup else ANCHORS)
     sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)) if fitted_idx else [], dtype=dtype,
                          device=device)
-    fw = FitWeights(mask=config.mask_weight, smooth=config.smooth_weight)
+    fw = FitWeights(mask=config.mask_weight * (CLOSEUP_MASK if closeup else 1.0), smooth=config.smooth_weight)
     last = [time.perf_counter()]
 
     def on_step(stage, step, count):
@@ -170,9 +201,15 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
             last[0] = time.perf_counter()
             log(f"fit {stage}: step {step + 1}/{count}")
 
+    known_focal = config.focal is not None or footage.exif_focal_px is not None
     result = fit(consts, space, landmarks, targets, state, config.steps, fw, sigma, seed=config.seed,
-                 on_step=on_step)
+                 on_step=on_step, closeup=closeup, free_focal=closeup and not known_focal)
     timings["fit"] = time.perf_counter() - t
+    if closeup:
+        log(f"close-up: the face fills {face_share(detections, height):.0%} of the picture's height"
+            + ("" if known_focal else f"; fitted focal length {focal_full * result.focal_scale:.0f} px "
+               f"({result.focal_scale:.2f} x the default)"))
+    K = intrinsics(width, height, focal_full * result.focal_scale / footage.scale)
     rotations = interpolate_missing(result.joint_rotations, found)
     translation = interpolate_missing(result.root_translation, found)
     arkit = interpolate_missing(result.arkit_weights, found)

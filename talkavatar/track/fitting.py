@@ -13,6 +13,7 @@ global (orientation, translation) → body (+ body joints, shape) → detail (+ 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -50,6 +51,17 @@ ARMS = {"left": (13, 15, ("left_shoulder", "left_elbow", "left_wrist")),
 point nor the hand is seen in a frame."""
 HIPS = (23, 24)
 """MediaPipe hip points: when neither is seen the body's lean is unobserved and the upright prior holds it."""
+NEAR_RATES = 2.5
+"""Metres: in a close-up (``fit(closeup=True)``) a body nearer than this takes proportionally smaller steps in
+translation, orientation, joint angles and shape: the same step moves a near face more pixels, and every Adam stage
+starts with steps of its full rate whatever the gradient (with the rates made for a body 2-3 m away, a face 0.5 m
+away jumped 10x in landmark error when a stage began and the fit drifted off it: side_45)."""
+FOCAL = {"sigma": 0.7, "range": (0.5, 6.0), "rate": 0.04}
+"""Close-ups (``fit(free_focal=True)``): the global stage also fits the focal length, as a dolly zoom (the camera
+backs away as the focal grows, so the body's size at its initial depth stays put and only the perspective changes:
+how much larger the near face looks than the shoulders behind it, the face's outline against its middle). Its log
+ratio to the default has a Gaussian prior of this sigma and stays within this range (0.5 to 6 x the default's 50
+degree field of view: a head cropped out of a larger picture has a far narrower one); held after the global stage."""
 
 
 @dataclass
@@ -77,6 +89,7 @@ class FitState:
     root_translation: torch.Tensor
     arkit_weights: torch.Tensor
     history: list[tuple[str, float]] = field(default_factory=list)
+    focal_scale: float = 1.0  # the fitted focal length over the one in FitTargets.K (see FOCAL)
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,7 @@ class FitWeights:
     upright: float = 2.0       # frames without visible hips: the body's up axis stays near the world's
     unseen_arms: float = 2.0   # an arm nobody sees stays in its initial lowered pose
     near: float = 100.0        # every vertex beyond NEAR_PLANE in front of the camera
+    focal_prior: float = 0.1   # close-ups: the fitted focal length near the default (FOCAL)
 
 
 @dataclass(frozen=True)
@@ -178,8 +192,11 @@ def _stage_plan(steps: int) -> list[tuple[str, int]]:
 
 def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: FitTargets, state: FitState,
         steps: int, weights: FitWeights = FitWeights(), shape_sigma: torch.Tensor | None = None,
-        fit_shape: bool = True, seed: int = 0, on_step: Callable[[str, int, int], None] | None = None) -> FitState:
-    """Optimise a copy of ``state`` and return it. shape_sigma: [P] prior std-dev of the shape offsets.
+        fit_shape: bool = True, seed: int = 0, on_step: Callable[[str, int, int], None] | None = None,
+        closeup: bool = False, free_focal: bool = False) -> FitState:
+    """Optimise a copy of ``state`` and return it. shape_sigma: [P] prior std-dev of the shape offsets;
+    ``closeup``: the body is near the camera, its steps shrink with its depth (:data:`NEAR_RATES`); ``free_focal``:
+    also fit the focal length (:data:`FOCAL`; the result's ``focal_scale``).
 
     ``steps`` are split 20/30/25/25 % over the stages; ``on_step(stage, step, count)`` reports progress. Runs with
     torch's deterministic algorithms (the scatter-adds in the backward pass of gathers otherwise accumulate in a
@@ -188,7 +205,8 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
     previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step)
+        return _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
+                    closeup, free_focal)
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
@@ -221,7 +239,18 @@ def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.
     return no_hips, held
 
 
-def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step) -> FitState:
+def _dolly_camera(K: torch.Tensor, translation: torch.Tensor, log_scale: torch.Tensor, depth: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K [3, 3] with its focal length scaled by ``exp(log_scale)``, root translation [B, 3] moved away from the
+    camera so that what lies ``depth`` metres away keeps its size in the picture): a dolly zoom."""
+    s = log_scale.exp()
+    focal = torch.ones_like(K) + (s - 1) * torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=K.dtype, device=K.device))
+    back = torch.zeros_like(translation[0]).index_fill(0, torch.tensor([2], device=K.device), 1.0)
+    return K * focal, translation - back * (s - 1) * depth
+
+
+def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
+         closeup, free_focal) -> FitState:
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
     lower, upper = (t.to(device, dtype) for t in joint_bounds())
@@ -238,11 +267,14 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
         "translation": state.root_translation.clone().requires_grad_(True),
         "arkit": state.arkit_weights.clone().requires_grad_(True),
         "shape": state.shape_delta.clone().requires_grad_(True),
+        "dolly": torch.zeros((), dtype=dtype, device=device, requires_grad=True),
     }
-    rates = {"orient": 0.03, "body": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04,
-             "shape": 0.03}
+    depth = float(-state.root_translation[:, 2].mean())
+    near = min(1.0, depth / NEAR_RATES) if closeup else 1.0
+    rates = {"orient": 0.03 * near, "body": 0.04 * near, "head": 0.03 * near, "hands": 0.05, "translation": 0.02 * near,
+             "arkit": 0.04, "shape": 0.03 * near, "dolly": FOCAL["rate"]}
     active = {
-        "global": ["orient", "translation"],
+        "global": ["orient", "translation"] + (["dolly"] if free_focal else []),
         "body": ["orient", "translation", "body"] + (["shape"] if fit_shape else []),
         "detail": ["body", "head", "hands", "arkit"],
         "all": ["orient", "translation", "body", "head", "hands", "arkit"] + (["shape"] if fit_shape else []),
@@ -269,7 +301,8 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
             optim.zero_grad(set_to_none=True)
             r = assemble()
             arkit = params["arkit"].clamp(0.0, 1.0)
-            posed = pose_batch(consts, space, params["shape"], r, params["translation"], arkit)
+            K, translation = _dolly_camera(targets.K, params["translation"], params["dolly"], depth)
+            posed = pose_batch(consts, space, params["shape"], r, translation, arkit)
             verts = posed.vertices
             model = landmarks(posed)
             loss = torch.zeros((), dtype=dtype, device=device)
@@ -284,13 +317,15 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                     continue
                 if float(w.sum()) <= 0:
                     continue
-                uv = project(model[group], targets.K)
+                uv = project(model[group], K)
                 unit = targets.scale[:, None, None] * LANDMARK_UNIT
                 loss = loss + w_group * landmark_loss(uv, targets.points[group], w, unit, sigma=ROBUST_SIGMA[stage])
             loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], prior_w[1:])
             loss = loss + weights.limits * joint_limit_loss(r[:, 1:], lower[1:], upper[1:])
             loss = loss + weights.shape_prior * ((params["shape"] / sigma) ** 2).sum()
             loss = loss + weights.expression_prior * arkit.pow(2).sum(-1).mean()
+            if free_focal:
+                loss = loss + weights.focal_prior * (params["dolly"] / FOCAL["sigma"]).pow(2)
             if weights.upright > 0 and float(no_hips.sum()) > 0:
                 loss = loss + weights.upright * upright_loss(r[:, 0], no_hips)
             if weights.unseen_arms > 0 and float(held_joints.sum()) > 0:
@@ -302,12 +337,12 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                                                          + smoothness_loss(arkit))
             if samples is not None and stage in ("body", "detail", "all"):
                 # silhouette: shape held out (clothing must not inflate the body)
-                verts_s = pose_batch(consts, space, params["shape"].detach(), r, params["translation"], arkit).vertices \
+                verts_s = pose_batch(consts, space, params["shape"].detach(), r, translation, arkit).vertices \
                     if fit_shape and stage in ("body", "all") else verts
                 pts = sample_points(verts_s, consts.faces, *samples)
                 sil_total = 0.0
                 for b in range(r.shape[0]):
-                    uvp = project(pts[b], targets.K)
+                    uvp = project(pts[b], K)
                     if level is None:
                         with torch.no_grad():
                             d = splat_density(uvp, targets.size[0], targets.size[1], (gw, gh))
@@ -320,9 +355,11 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
             optim.step()
             with torch.no_grad():
                 params["shape"].clamp_(-TRUST_RADIUS, TRUST_RADIUS)  # where the linear shape space holds
+                params["dolly"].clamp_(*(math.log(v) for v in FOCAL["range"]))
             if on_step is not None:
                 on_step(stage, step, count)
         state.history.append((stage, float(loss.detach())))
     with torch.no_grad():
-        return FitState(params["shape"].detach(), assemble().detach(), params["translation"].detach(),
-                        params["arkit"].detach().clamp(0, 1), state.history)
+        _, translation = _dolly_camera(targets.K, params["translation"], params["dolly"], depth)
+        return FitState(params["shape"].detach(), assemble().detach(), translation.detach(),
+                        params["arkit"].detach().clamp(0, 1), state.history, float(params["dolly"].exp()))

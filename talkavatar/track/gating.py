@@ -12,8 +12,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
 - hands (21 points): the hand's wrist within 0.1 H of its body wrist (0.2 H where MediaPipe is unsure of that wrist)
   and within reach of its shoulder, a plausible size, mostly on the person mask; a hand over the face whose arm is
   not seen is rejected (its side is a guess);
-- face: the Face Mesh nose within half a face size (width or length) of the body's nose, its width within 0.6-1.8 x the ear
-  distance; face points under a hand (of a plausible size, trusted or not) are down-weighted to 0.2 (they are
+- face: the Face Mesh nose within half a face size (width or length) of the body's nose, its length (forehead to
+  chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size, trusted or not) are down-weighted to 0.2 (they are
   guessed through the hand).
 
 :func:`gate` returns the weight multipliers per group and what it rejected (for ``--json`` and the overlay).
@@ -32,6 +32,11 @@ OCCLUDED_WEIGHT = 0.2
 LIMITS = {"upper_arm": 0.27, "reach": 0.5, "thigh": 0.35, "shin": 0.35, "hand_points": 0.12, "off_mask": 0.06, "hand_wrist": 0.1,
           "hand_wrist_unsure": 0.2, "hand_size": (0.015, 0.12)}
 """Gates in units of the person's height (see the module docstring)."""
+FACE_TO_EYES_MOUTH = (1.6, 4.5)
+"""Plausible range of the Face Mesh length (forehead 10 to chin 152) over the body's eyes-to-mouth distance
+(measured 2.6-2.8 on four upright real faces, frontal to 45 degrees). Both lie on the face's midline, so turning
+the head (a three-quarter or side view) shortens neither, unlike the face's width against the ear distance, which
+rejected the right mesh of a 45-degree close-up; nodding shortens both."""
 HEIGHT_RATIOS = {"shoulders": 0.22, "torso": 0.30, "ears": 0.09, "face": 0.11}
 """Fractions of an adult's height: shoulder-point distance, shoulder-centre to hip-centre, ear to ear, Face Mesh
 forehead (10) to chin (152). Projection only shortens lengths, so the largest estimate is used."""
@@ -197,13 +202,18 @@ def _gate_face(g: _Gate, size) -> None:
     every = np.arange(478)
     if _seen(det, 0, size) and np.linalg.norm(face[1] - p[0]) > 0.5 * max(width, length, 1.0):
         g.reject("face", every, "face mesh away from the body's nose")
-    elif _seen(det, 7, size) and _seen(det, 8, size) and \
-            not 0.6 <= width / max(np.linalg.norm(p[7] - p[8]), 1.0) <= 1.8:
+    elif all(_seen(det, i, size) for i in (2, 5, 9, 10)) and \
+            not FACE_TO_EYES_MOUTH[0] <= length / max(_eyes_to_mouth(p), 1.0) <= FACE_TO_EYES_MOUTH[1]:
         g.reject("face", every, "face mesh of another size than the head")
     for hand in _real_hands(det, body_height(det, size)):
         lo, hi = hand.min(0), hand.max(0)
         under = ((face >= lo) & (face <= hi)).all(1)
         g.weights["face"][under] = np.minimum(g.weights["face"][under], OCCLUDED_WEIGHT)
+
+
+def _eyes_to_mouth(p: np.ndarray) -> float:
+    """Distance from the middle of the body's eye points (2, 5) to the middle of its mouth points (9, 10), px."""
+    return float(np.linalg.norm((p[2] + p[5]) / 2 - (p[9] + p[10]) / 2))
 
 
 def _real_hands(det, height: float) -> list[np.ndarray]:
