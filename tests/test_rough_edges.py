@@ -63,6 +63,9 @@ def test_render_size_follows_the_device_and_the_framing():
     assert (gpu.width, gpu.height, gpu.batch) == (1080, 1920, 8)
     landscape = RenderConfig().sized("cpu", aspect=4 / 3)  # --camera input on a landscape photo
     assert (landscape.width, landscape.height) == (640, 480)
+    # --camera auto's square and 4:5 frames on a GPU: 1080 wide at most (a 1920 long side made 1920x1920)
+    sizes = [RenderConfig().sized("cuda", aspect) for aspect in (1.0, 4 / 5, 4 / 3)]
+    assert [(c.width, c.height) for c in sizes] == [(1080, 1080), (1080, 1350), (1920, 1440)]  # 4:3: landscape input
     assert RenderConfig(width=300).sized("cpu").height == 534  # one side given: the framing's aspect
     assert RenderConfig(width=33, height=47, batch=5).sized("cuda") == RenderConfig(width=33, height=47, batch=5)
 

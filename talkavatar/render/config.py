@@ -9,6 +9,7 @@ from talkavatar.config import setting
 CAMERAS = ("auto", "input", "front", "orbit")
 FORMATS = ("mp4", "webm", "png")
 LONG_SIDE = {"gpu": 1920, "cpu": 640}  # default long side, px: the reference rasterizer takes ~9x longer at 1920
+PORTRAIT_WIDTH = 1080  # default width of square and portrait frames at most (1080x1080, 1080x1350, 1080x1920)
 
 
 def _even(pixels: float) -> int:
@@ -18,8 +19,9 @@ def _even(pixels: float) -> int:
 @dataclass(frozen=True)
 class RenderConfig:
     width: int | None = setting(None, "Output width in pixels (even for mp4/webm). (default: from the device and "
-                                      "the framing: a long side of 1920 on a GPU, 640 on a CPU; --camera auto picks "
-                                      "square, 4:5 or 9:16 for what the photo showed, input keeps the photo's "
+                                      "the framing: a long side of 1920 on a GPU but at most 1080 "
+                                      "wide for square and portrait frames, 640 on a CPU; --camera auto picks "
+                                      "square (1080x1080), 4:5 (1080x1350) or 9:16 (1080x1920) for what the photo showed, input keeps the photo's "
                                       "aspect, front/orbit 9:16)")
     height: int | None = setting(None, "Output height in pixels (even for mp4/webm). (default: see --width)")
     fps: float | None = setting(None, "Frames per second. (default: the motion's rate; 30 with --audio)")
@@ -43,12 +45,15 @@ class RenderConfig:
 
     def sized(self, device_type: str, aspect: float = 9 / 16) -> "RenderConfig":
         """This config with the size and batch it leaves open chosen for ``device_type``: the long side
-        :data:`LONG_SIDE`, ``aspect`` (width / height) from the framing; one side given keeps ``aspect`` too."""
+        :data:`LONG_SIDE` (square and portrait frames at most :data:`PORTRAIT_WIDTH` wide), ``aspect`` (width /
+        height) from the framing; one side given keeps ``aspect`` too."""
         gpu = device_type == "cuda"
         width, height = self.width, self.height
         if width is None and height is None:
             long_side = LONG_SIDE["gpu" if gpu else "cpu"]
             width, height = (long_side * aspect, long_side) if aspect <= 1 else (long_side, long_side / aspect)
+            if aspect <= 1 and width > PORTRAIT_WIDTH:
+                width, height = PORTRAIT_WIDTH, PORTRAIT_WIDTH / aspect
             width, height = _even(width), _even(height)
         elif width is None:
             width = _even(height * aspect)
