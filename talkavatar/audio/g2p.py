@@ -35,7 +35,7 @@ def check_language(language: str) -> str:
     probe = subprocess.run([espeak_exe(), "-q", "--ipa", "-v", language, "a"], capture_output=True, text=True)
     if probe.returncode != 0 or "Failed" in probe.stderr or "Error" in probe.stderr:
         raise UsageError(f"eSpeak NG has no voice for language {language!r}",
-                         tip="espeak-ng --voices lists the codes")
+                         tip="`espeak-ng --voices` lists the codes")
     return language
 
 
