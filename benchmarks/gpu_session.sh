@@ -75,7 +75,8 @@ br)  # a helper branch's code: .device-cache/br-NAME.tar.gz (git archive BRANCH 
      # pyproject.toml) unpacked in /tmp/br/NAME, COMMAND ($3) run there with its code first on PYTHONPATH, the
      # lead's .device-cache linked in; the files it writes under $OUT/NAME come back
   rm -rf /tmp/br/$2 && mkdir -p /tmp/br/$2 $OUT/$2 && tar -C /tmp/br/$2 -xzf .device-cache/br-$2.tar.gz \
-    && ln -s $PWD/.device-cache /tmp/br/$2/.device-cache && cd /tmp/br/$2 \
+    && ln -s $PWD/.device-cache /tmp/br/$2/.device-cache && { [ ! -d .pyfeat ] || ln -s $PWD/.pyfeat /tmp/br/$2/; } \
+    && cd /tmp/br/$2 \
     && PYTHONPATH=/tmp/br/$2:$PYTHONPATH bash -c "$3" 2>&1 | tee $OUT/$2/run.txt | tail -40;;
 p)  # issue 16: every photo makes a presentable video by default (PHOTOS=a,b picks some; ~1-2 min a photo)
   python3 benchmarks/presentable_video.py .device-cache/photos16 --out /tmp/pv --preset fast --device cuda \
