@@ -116,7 +116,8 @@ def test_no_import_cycles():
     assert not cycles, "\n".join(cycles)
 
 
-def _declared() -> set[str]:
+def declared_distributions() -> set[str]:
+    """Every distribution pyproject.toml declares (dependencies and extras), by normalised name."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = list(project["dependencies"]) + [s for extra in project["optional-dependencies"].values() for s in extra]
     return {re.split(r"[<>=!~\[; ]", s, maxsplit=1)[0].lower().replace("_", "-") for s in specs}
@@ -124,7 +125,7 @@ def _declared() -> set[str]:
 
 def test_every_third_party_import_is_declared():
     distributions = importlib.metadata.packages_distributions()
-    declared = _declared()
+    declared = declared_distributions()
     missing = set()
     for name, (path, tree) in MODULES.items():
         for node in ast.walk(tree):
