@@ -94,7 +94,8 @@ def run_drive_audio(audio: Path, output: Path | None, config: DriveAudioConfig, 
     out = Path(output) if output is not None else default_output(audio, config.format)
     if not out.parent.is_dir():
         raise UsageError(f"{out.parent}: no such directory for the output", tip="create it or pick another -o path")
-    record = made_record({"drive-audio": as_record(config), "audio": str(audio), "transcript": transcript}, [Path(audio)])
+    record = made_record({"drive-audio": as_record(config), "audio": str(audio), "transcript": transcript},
+                         [Path(audio)])
     return run_output("drive-audio", [out], record, lambda: _drive_audio(Path(audio), out, config, ctx, transcript),
                       DriveAudioResult.reused, DriveAudioResult.as_dict, ctx, force=force)
 
