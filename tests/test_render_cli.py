@@ -86,6 +86,21 @@ def test_an_up_to_date_video_is_skipped_and_force_renders_it_again(scene, tmp_pa
     assert json.loads(_render(scene, *args, "--fps", "20").stdout)["frames"] == 6   # another setting too
 
 
+def test_crf_trades_file_size_for_quality(scene, tmp_path):
+    motion = Motion.still(15, fps=30.0)                                 # no sound: the video stream alone
+    motion.joint_rotations[:, 16, 2] = np.linspace(0, 1, 15)            # the left shoulder lifts the arm
+    save_motion(tmp_path / "lift.motion.safetensors", motion)
+    sizes = {}
+    for crf in ("4", "40"):
+        out = tmp_path / f"crf{crf}.mp4"
+        result = _render(scene, "--motion", str(tmp_path / "lift.motion.safetensors"), "-o", str(out),
+                         "--width", "64", "--height", "96", "--crf", crf)
+        assert result.exit_code == 0, result.output
+        sizes[crf] = out.stat().st_size
+    assert sizes["40"] < sizes["4"] / 2, sizes
+    assert _render(scene, "--motion", str(tmp_path / "lift.motion.safetensors"), "--crf", "52").exit_code == 2
+
+
 def test_start_and_duration_cut_audio_and_video(scene, tmp_path):
     out = tmp_path / "cut.mp4"
     result = _render(scene, "--audio", str(scene / "speech.wav"), "-o", str(out), "--start", "0.4",

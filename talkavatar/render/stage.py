@@ -348,7 +348,7 @@ def _encode(producer: FrameProducer, out_path: Path, fmt: str, config: RenderCon
     t0 = time.perf_counter()
     try:
         with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
-                       transparent=background.transparent, audio=track) as sink, \
+                       transparent=background.transparent, audio=track, crf=config.crf) as sink, \
                 progress("render", timeline.frames, "frames", faster="a smaller --width/--height, --duration, or a "
                                                                    "GPU") as shown:
             encode_busy = encode(_reported(producer, shown), sink)
