@@ -242,9 +242,11 @@ def evaluate(bundle: PathLike | None = None, *, video: PathLike | None = None, r
 
 
 def demo(directory: PathLike = "talkavatar-demo", preset: str | None = None, *, device: str | None = None,
-         log: Log = stderr_log, warn: Log = stderr_warn, show_progress: bool = False) -> DemoResult:
+         force: bool = False, log: Log = stderr_log, warn: Log = stderr_warn,
+         show_progress: bool = False) -> DemoResult:
     """The whole pipeline on the shipped sample photo and speech: ``directory``/astronaut.avatar, demo.mp4 (with
-    sound) and preview.png. ``preset``: tiny (CPU, 256x256) or fast (GPU, 1024x1024); default fast with CUDA."""
+    sound) and preview.png. ``preset``: tiny (CPU, 256x256) or fast (GPU, 1024x1024); default fast with CUDA. An
+    up-to-date fit and video are kept (``force=True`` makes them again)."""
     from talkavatar.pipeline.demo import run_demo
 
-    return run_demo(Path(directory), preset, device, log=log, warn=warn, show_progress=show_progress)
+    return run_demo(Path(directory), preset, device, log=log, warn=warn, show_progress=show_progress, force=force)

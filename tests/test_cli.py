@@ -35,6 +35,12 @@ def test_every_command_has_help_with_examples(name):
     assert "Examples:" in result.stdout
 
 
+@pytest.mark.parametrize("name", ["track", "pseudo", "fit", "drive-audio", "render", "export", "demo", "batch"])
+def test_every_command_that_writes_has_force(name):
+    command = typer.main.get_command(app).commands[name]
+    assert any("--force" in p.opts for p in command.params)
+
+
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0

@@ -35,7 +35,7 @@ ENVIRONMENT = [
     ("TALKAVATAR_CACHE_DIR", "Where talkavatar keeps caches (default ~/.cache/talkavatar): the Anny body-model "
                              "cache (~1.2 GB, built once per machine in about a minute) goes to "
                              "$TALKAVATAR_CACHE_DIR/anny when this is set and ANNY_CACHE_DIR is not; made/ notes what made each "
-                             "video and motion file render and drive-audio wrote, so an up-to-date one is skipped."),
+                             "file render, drive-audio and export wrote, so an up-to-date one is skipped."),
     ("TALKAVATAR_THREADS", "CPU threads for torch and BLAS (as --threads); else OMP_NUM_THREADS, else the cores "
                            "the process may use (CPU affinity and cgroup quota)."),
     ("ANNY_CACHE_DIR", "The Anny package's own cache location (default ~/.cache/anny); takes precedence over "
@@ -48,7 +48,7 @@ FILES = [
                     "status/JOB.json, summary.json."),
     ("*.motion.safetensors", "A motion file: canonical joint rotations and ARKit blendshape weights per frame; "
                              "see talkavatar-bundle(5)."),
-    ("~/.cache/talkavatar/made/", "One JSON file per output of render and drive-audio: the settings, the sha256 of "
+    ("~/.cache/talkavatar/made/", "One JSON file per output of render, drive-audio and export: the settings, the sha256 of "
                                   "each input and of the output. The same inputs and settings again skip the work "
                                   "(--force redoes it); an output edited or deleted since is made again. Safe to "
                                   "delete."),
