@@ -56,7 +56,7 @@ esac
 pipi /tmp/site .device-cache/whl/*.whl .device-cache/render-bench/whl/*.whl || exit 1
 find /tmp/site/gsplat -exec touch -h -d 2020-01-01T00:00:00 {} +
 [ -d .devsite/site/anny ] || { mkdir -p .devsite/site && tar -C .devsite/site -xJf .device-cache/anny-code.tar.xz; }
-export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:/tmp/raysite:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch-ext
+export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:/tmp/raysite:$PWD/.device-cache/imageio-ffmpeg:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch-ext
 mkdir -p /tmp/bin && printf '#!/bin/sh\nexec python3 -m talkavatar "$@"\n' > /tmp/bin/talkavatar && chmod +x /tmp/bin/talkavatar
 export PATH=$PATH:/tmp/raysite/bin:/tmp/bin  # the talkavatar command runs the code first on PYTHONPATH
 export PATH=$PATH:$PWD/.ffbin ANNY_CACHE_DIR=$PWD/.devsite/anny-cache
@@ -75,7 +75,8 @@ br)  # a helper branch's code: .device-cache/br-NAME.tar.gz (git archive BRANCH 
      # pyproject.toml) unpacked in /tmp/br/NAME, COMMAND ($3) run there with its code first on PYTHONPATH, the
      # lead's .device-cache linked in; the files it writes under $OUT/NAME come back
   rm -rf /tmp/br/$2 && mkdir -p /tmp/br/$2 $OUT/$2 && tar -C /tmp/br/$2 -xzf .device-cache/br-$2.tar.gz \
-    && ln -s $PWD/.device-cache /tmp/br/$2/.device-cache && cd /tmp/br/$2 \
+    && ln -s $PWD/.device-cache /tmp/br/$2/.device-cache && { [ ! -d .pyfeat ] || ln -s $PWD/.pyfeat /tmp/br/$2/; } \
+    && cd /tmp/br/$2 \
     && PYTHONPATH=/tmp/br/$2:$PYTHONPATH bash -c "$3" 2>&1 | tee $OUT/$2/run.txt | tail -40;;
 p)  # issue 16: every photo makes a presentable video by default (PHOTOS=a,b picks some; ~1-2 min a photo)
   python3 benchmarks/presentable_video.py .device-cache/photos16 --out /tmp/pv --preset fast --device cuda \
