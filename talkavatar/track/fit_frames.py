@@ -11,6 +11,7 @@ import torch
 from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
+from talkavatar.track.expression import smooth_expression
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
@@ -176,6 +177,8 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     rotations = interpolate_missing(result.joint_rotations, found)
     translation = interpolate_missing(result.root_translation, found)
     arkit = interpolate_missing(result.arkit_weights, found)
+    if footage.kind == "video":
+        arkit = smooth_expression(arkit, footage.fps)
 
     shape = space.full_shape(result.shape_delta)
     t = time.perf_counter()

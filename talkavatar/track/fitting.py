@@ -8,7 +8,8 @@ Energy: robust (Geman-McClure, its scale narrowing over the stages) visibility-w
 + a soft silhouette IoU (shape is held out of it: clothing is not body shape) + pose prior and joint limits + shape
 and expression priors (+ temporal smoothness for video). Adam, in four stages that free more unknowns each time:
 global (orientation, translation) → body (+ body joints, shape) → detail (+ fingers, face, jaw, eyes) → all
-(+ silhouette at full weight). Deterministic for a given seed (no randomness is drawn except the silhouette samples).
+(+ silhouette at full weight); then the expression alone is refitted to the face points with the pose held
+(:mod:`talkavatar.track.expression`). Deterministic for a given seed (no randomness is drawn except the silhouette samples).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
+from talkavatar.track.expression import refit_expression
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
                                      smoothness_loss, upright_loss)
@@ -324,5 +326,9 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                 on_step(stage, step, count)
         state.history.append((stage, float(loss.detach())))
     with torch.no_grad():
-        return FitState(params["shape"].detach(), assemble().detach(), params["translation"].detach(),
-                        params["arkit"].detach().clamp(0, 1), state.history)
+        rotations, arkit = assemble().detach(), params["arkit"].detach().clamp(0, 1)
+        if weights.face > 0 and hasattr(landmarks, "rows") and "face" in targets.points:
+            posed = pose_batch(consts, space, params["shape"], rotations, params["translation"], arkit)
+            arkit = refit_expression(posed, landmarks, consts.expression_blendshapes, targets.points["face"],
+                                     targets.weights["face"], targets.K, arkit)
+        return FitState(params["shape"].detach(), rotations, params["translation"].detach(), arkit, state.history)
