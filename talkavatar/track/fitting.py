@@ -190,9 +190,24 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
     previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step)
+        result = _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step)
+        return with_refitted_expression(consts, space, landmarks, targets, result) if weights.face > 0 else result
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+@torch.no_grad()
+def with_refitted_expression(consts: ModelConsts, space: ShapeSpace, landmarks, targets: FitTargets,
+                             result: FitState) -> FitState:
+    """``result`` with its ARKit weights refitted to the face points, the pose held
+    (:func:`talkavatar.track.expression.refit_expression`); unchanged without a face group or a named map."""
+    if not hasattr(landmarks, "rows") or "face" not in targets.points:
+        return result
+    posed = pose_batch(consts, space, result.shape_delta, result.joint_rotations, result.root_translation,
+                       result.arkit_weights)
+    arkit = refit_expression(posed, landmarks, consts.expression_blendshapes, targets.points["face"],
+                             targets.weights["face"], targets.K, result.arkit_weights)
+    return FitState(result.shape_delta, result.joint_rotations, result.root_translation, arkit, result.history)
 
 
 def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:
@@ -326,9 +341,5 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                 on_step(stage, step, count)
         state.history.append((stage, float(loss.detach())))
     with torch.no_grad():
-        rotations, arkit = assemble().detach(), params["arkit"].detach().clamp(0, 1)
-        if weights.face > 0 and hasattr(landmarks, "rows") and "face" in targets.points:
-            posed = pose_batch(consts, space, params["shape"], rotations, params["translation"], arkit)
-            arkit = refit_expression(posed, landmarks, consts.expression_blendshapes, targets.points["face"],
-                                     targets.weights["face"], targets.K, arkit)
-        return FitState(params["shape"].detach(), rotations, params["translation"].detach(), arkit, state.history)
+        return FitState(params["shape"].detach(), assemble().detach(), params["translation"].detach(),
+                        params["arkit"].detach().clamp(0, 1), state.history)
