@@ -125,3 +125,17 @@ def test_smoothing_keeps_a_blink_and_removes_a_spike():
     sparse = smooth_expression(w, 2.0)  # frames 0.5 s apart: left as fitted
     assert torch.equal(sparse, w)
     assert torch.equal(smooth_expression(w[:2], 30.0), w[:2])
+
+
+def test_baked_expression_poses_like_the_weights(rig):
+    from talkavatar.track.expression import bake_expression
+
+    weights = _weights([{"browInnerUp": 1.0, "mouthRollUpper": 0.3, "jawOpen": 0.2}, {"eyeBlinkLeft": 1.0}])
+    rotations = torch.zeros(2, 55, 3)
+    rotations[:, JOINT_INDEX["head"], 1] = 0.4
+    baked, zeros = bake_expression(rig, weights)
+    assert torch.equal(zeros, torch.zeros(2, 52))
+    before = rig.pose(rotations[:1], None, weights[:1]).vertices
+    after = baked.pose(rotations[:1], None, zeros[:1]).vertices
+    assert (before - after).abs().max() < 1e-5
+    assert torch.equal(baked.joints, rig.joints)

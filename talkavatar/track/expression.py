@@ -8,11 +8,19 @@ explained as mouthRight 0.7), against the detected points weighted by region so 
 eyelids, brows and lip contours dominate (:data:`REGION_WEIGHTS`). ARKit's ``mouthClose`` only means something on
 top of ``jawOpen`` (alone it pushes the lower lip through the upper one): it is held to ``<= jawOpen``.
 
+The body model's neutral face is not the person's: Anny's brows sit lower than many people's, its lips part by
+3 mm at rest, so a photo of a relaxed face fits to raised brows, a rolled lip and the like. :func:`bake_expression`
+makes the photo's fitted face the personal rig's neutral face (its weights go into the rest vertices and the
+photo's weights become zero); expressions tracked later with that rig, and those drive-audio asks for, are then
+changes from the person's own face, so a frame that looks like the photo tracks to zero weights.
+
 Temporal smoothing (:func:`smooth_expression`) filters every weight with a short Gaussian but leaves the eyelid
 channels to a 3-frame median, which removes single-frame spikes and keeps a blink's closed frames closed.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -192,6 +200,17 @@ def smooth_expression(weights: torch.Tensor, fps: float, sharp: tuple[str, ...] 
         padded = np.pad(x[:, sharp_idx], ((1, 1), (0, 0)), mode="edge")
         out[:, sharp_idx] = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), 0)
     return torch.from_numpy(out).to(weights)
+
+
+def bake_expression(rig, arkit_weights: torch.Tensor):
+    """(the rig with ``arkit_weights[0]`` [52] applied to its rest vertices, zeros like ``arkit_weights`` [B, 52]).
+
+    Skinning acts after the blendshapes, so the baked rig posed with zero weights is the old rig posed with
+    ``arkit_weights[0]``, exactly."""
+    from dataclasses import replace
+
+    vertices = rig.rest_vertices(arkit_weights[:1].to(rig.device, rig.dtype))[0]
+    return replace(rig, vertices=vertices), torch.zeros_like(arkit_weights)
 
 
 def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.Tensor, seen: torch.Tensor,

@@ -11,7 +11,7 @@ import torch
 from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
-from talkavatar.track.expression import smooth_expression
+from talkavatar.track.expression import bake_expression, smooth_expression
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
@@ -183,6 +183,8 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     shape = space.full_shape(result.shape_delta)
     t = time.perf_counter()
     rig = body.bake_rig(shape)
+    if footage.kind == "image":  # the photo's face becomes the rig's neutral face (track.expression.bake_expression)
+        rig, arkit = bake_expression(rig, arkit)
     posed = rig.pose(rotations.cpu().float(), translation.cpu().float(), arkit.cpu().float())
     timings["bake"] = time.perf_counter() - t
 
