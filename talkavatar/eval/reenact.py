@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from talkavatar.core.cameras import Cameras
-from talkavatar.eval.expression import expression_fidelity
+from talkavatar.core.losses import perceptual_distance
 from talkavatar.eval.control import ControlErrors, asked_landmarks, control_errors
+from talkavatar.eval.expression import expression_fidelity
 from talkavatar.eval.frames import resized
 from talkavatar.eval.image_metrics import ImageScores, image_scores
 
@@ -88,7 +89,6 @@ def perceptual_network(kind: str, device):
     """The perceptual distance of ``kind`` (None for "none")."""
     if kind == "none":
         return None
-    from talkavatar.core.losses import perceptual_distance
 
     return perceptual_distance(kind, device)
 

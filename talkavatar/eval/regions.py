@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
 from talkavatar.core.body.landmarks import FACE_POINTS
 from talkavatar.eval.frames import resized
@@ -29,8 +30,6 @@ HARD = 0.5
 def polygon_mask(points: np.ndarray, size: tuple[int, int], grow: float = 0.0) -> np.ndarray:
     """[h, w] bool inside the polygon ``points`` [N, 2] (pixels, centres at +0.5) of an image of ``size`` (w, h),
     the polygon scaled by ``1 + grow`` about its centroid."""
-    from PIL import Image, ImageDraw
-
     centre = points.mean(0)
     pts = centre + (points - centre) * (1.0 + grow)
     image = Image.new("1", size, 0)

@@ -207,8 +207,6 @@ def bake_expression(rig, arkit_weights: torch.Tensor):
 
     Skinning acts after the blendshapes, so the baked rig posed with zero weights is the old rig posed with
     ``arkit_weights[0]``, exactly."""
-    from dataclasses import replace
-
     vertices = rig.rest_vertices(arkit_weights[:1].to(rig.device, rig.dtype))[0]
     return replace(rig, vertices=vertices), torch.zeros_like(arkit_weights)
 
