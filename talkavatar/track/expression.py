@@ -138,6 +138,10 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     lower = torch.cat([torch.zeros(count), torch.full((6,), -torch.inf)]).to(theta)
     upper = torch.cat([torch.ones(count), torch.full((6,), torch.inf)]).to(theta)
     args = (base.detach(), basis.detach(), targets, root_w, centre)
+    def energy(theta):  # [B]
+        r = evaluate(theta, *args) / norm[..., 0]
+        return 0.5 * r.pow(2).sum(-1) + 0.5 * (prior2 * theta.pow(2)).sum(-1) + (prior1 * theta).sum(-1)
+
     with torch.no_grad():
         for _ in range(iterations):
             J = jacobian(theta, *args) / norm                                 # [B, 2K, 58]
@@ -145,7 +149,15 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
             # 0.5 |r + J d|^2 + 0.5 prior2 (theta + d)^2 + prior1 (theta + d), over x = theta + d in the box
             H = J.transpose(1, 2) @ J + torch.diag(prior2)
             g = (J.transpose(1, 2) @ (r[..., None] - J @ theta[..., None]))[..., 0] + prior1
-            theta = box_qp(H, g, lower, upper, theta, below=(ARKIT_INDEX["mouthClose"], ARKIT_INDEX["jawOpen"]))
+            step = box_qp(H, g, lower, upper, theta, below=(ARKIT_INDEX["mouthClose"], ARKIT_INDEX["jawOpen"]))
+            # a step the linearised projection misjudged (a large head correction) is taken halfway or not at all
+            for fraction in (1.0, 0.5, 0.0):
+                trial = theta + fraction * (step - theta)
+                better = energy(trial) <= energy(theta)
+                if fraction == 0.0 or better.all():
+                    theta = torch.where(better[:, None], trial, theta)
+                    break
+                theta = torch.where(better[:, None], trial, theta)
     found = seen.sum(-1) > 0
     return torch.where(found[:, None], theta[:, :count], initial.to(dtype))
 
