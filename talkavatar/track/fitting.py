@@ -8,7 +8,8 @@ Energy: robust (Geman-McClure, its scale narrowing over the stages) visibility-w
 + a soft silhouette IoU (shape is held out of it: clothing is not body shape) + pose prior and joint limits + shape
 and expression priors (+ temporal smoothness for video). Adam, in four stages that free more unknowns each time:
 global (orientation, translation) → body (+ body joints, shape) → detail (+ fingers, face, jaw, eyes) → all
-(+ silhouette at full weight). Deterministic for a given seed (no randomness is drawn except the silhouette samples).
+(+ silhouette at full weight); then the expression alone is refitted to the face points with the pose held
+(:mod:`talkavatar.track.expression`). Deterministic for a given seed (no randomness is drawn except the silhouette samples).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
+from talkavatar.track.expression import refit_expression
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
                                      smoothness_loss, upright_loss)
@@ -205,10 +207,26 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
     previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
-                    closeup, free_focal)
+        result = _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
+                      closeup, free_focal)
+        return with_refitted_expression(consts, space, landmarks, targets, result) if weights.face > 0 else result
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+@torch.no_grad()
+def with_refitted_expression(consts: ModelConsts, space: ShapeSpace, landmarks, targets: FitTargets,
+                             result: FitState) -> FitState:
+    """``result`` with its ARKit weights refitted to the face points, the pose held
+    (:func:`talkavatar.track.expression.refit_expression`); unchanged without a face group or a named map."""
+    if not hasattr(landmarks, "rows") or "face" not in targets.points:
+        return result
+    posed = pose_batch(consts, space, result.shape_delta, result.joint_rotations, result.root_translation,
+                       result.arkit_weights)
+    arkit = refit_expression(posed, landmarks, consts.expression_blendshapes, targets.points["face"],
+                             targets.weights["face"], with_focal(targets.K, result.focal_scale), result.arkit_weights)
+    return FitState(result.shape_delta, result.joint_rotations, result.root_translation, arkit, result.history,
+                    result.focal_scale)
 
 
 def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:
@@ -286,9 +304,14 @@ def _dolly_camera(K: torch.Tensor, translation: torch.Tensor, log_scale: torch.T
     """(K [3, 3] with its focal length scaled by ``exp(log_scale)``, root translation [B, 3] moved away from the
     camera so that what lies ``depth`` metres away keeps its size in the picture): a dolly zoom."""
     s = log_scale.exp()
-    focal = torch.ones_like(K) + (s - 1) * torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=K.dtype, device=K.device))
     back = torch.zeros_like(translation[0]).index_fill(0, torch.tensor([2], device=K.device), 1.0)
-    return K * focal, translation - back * (s - 1) * depth
+    return with_focal(K, s), translation - back * (s - 1) * depth
+
+
+def with_focal(K: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
+    """K [3, 3] with its focal lengths (not its principal point) multiplied by ``scale``."""
+    return K * (torch.ones_like(K) + (scale - 1) * torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=K.dtype,
+                                                                             device=K.device)))
 
 
 def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
