@@ -15,6 +15,7 @@ import torch
 from talkavatar.fit.data import FitData
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.objective import LossWeights, Objective, weighted_total
+from talkavatar.fit.refine import RATES as REFINE_RATES, FrameRefinement
 
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
 
@@ -50,12 +51,14 @@ class Adam:
 @dataclass(frozen=True)
 class Schedule:
     """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step;
-    refine: the last steps, fitted to the photo alone (the pseudo-frame loss off again)."""
+    refine: the last steps, fitted without pseudo frames (the photo, and a clip's real frames); video_batch: real
+    frames per step."""
 
     iters: int
     warmup: int
     pseudo_batch: int
     refine: int = 0
+    video_batch: int = 1
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Progress:
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     backend: str = ""
+    refinement: dict | None = None  # mean per-frame pose corrections of a video fit
 
 
 def _decay(iteration: int, iters: int) -> float:
@@ -84,11 +88,19 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
     device = params.offsets.device
-    optimizer = Adam(dict(params.named_parameters()), rates)
+    refinement = None if data.video is None else FrameRefinement(len(data.video.poses), device)
+    trainable = dict(params.named_parameters())
+    if refinement is not None:
+        trainable.update(refinement.named_parameters())
+        rates = {**rates, **REFINE_RATES}
+    optimizer = Adam(trainable, rates)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
     if resume is not None:
         optimizer.step_count = resume["adam_step"]
+        with torch.no_grad():
+            for name, value in resume.get("extra", {}).items():  # the per-frame corrections
+                trainable[name].copy_(value.to(trainable[name]))
         for name in optimizer.params:
             optimizer.exp_avg[name].copy_(resume["exp_avg"][name])
             optimizer.exp_avg_sq[name].copy_(resume["exp_avg_sq"][name])
@@ -115,6 +127,9 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
                 pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
                 terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(device)), background,
                                                     distance, backend))
+            if refinement is not None:
+                terms.update(_video_terms(objective, params, data.video, refinement, schedule, background, distance,
+                                          generator, backend))
             if use_mesh:
                 terms.update(objective.mesh_terms(params, data.photo))
             loss = weighted_total(terms, weights)
@@ -147,7 +162,22 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
         raise
     progress.seconds = time.perf_counter() - t0
     progress.backend = objective.backend
+    progress.refinement = None if refinement is None else refinement.magnitude()
     return progress
+
+
+def _video_terms(objective: Objective, params: AvatarParameters, video, refinement: FrameRefinement,
+                 schedule: Schedule, background, distance, generator, backend) -> dict:
+    """The real-frame terms of one step: ``schedule.video_batch`` frames drawn at random, under their refined
+    poses, and the corrections' prior."""
+    import dataclasses
+
+    pick = torch.randint(len(video.poses), (schedule.video_batch,), generator=generator).to(video.rgb.device)
+    frames = video.select(pick)
+    frames = dataclasses.replace(frames, poses=refinement.poses(video.poses[pick], pick))
+    terms = objective.video_terms(params, frames, background, distance, backend)
+    terms["frame_prior"] = refinement.penalty(pick)
+    return terms
 
 
 # ---- checkpoints (safetensors; outside the bundle's committed stages) -------------------------------------------
@@ -155,8 +185,8 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
     """Parameters, Adam moments, the RNG state and the step count. ``fingerprint`` ties it to config + inputs."""
     from safetensors.torch import save_file
 
-    params, optimizer, progress = state["params"], state["optimizer"], state["progress"]
-    tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in params.named_parameters()}
+    optimizer, progress = state["optimizer"], state["progress"]
+    tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in optimizer.params.items()}
     for name in optimizer.params:
         tensors[f"adam/{name}/exp_avg"] = optimizer.exp_avg[name].cpu().contiguous()
         tensors[f"adam/{name}/exp_avg_sq"] = optimizer.exp_avg_sq[name].cpu().contiguous()
@@ -170,17 +200,20 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
 
 
 def load_checkpoint(path: Path, params: AvatarParameters) -> tuple[str, dict]:
-    """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`)."""
+    """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`; its ``extra``: the
+    saved trainables that are not ``params``', i.e. a video fit's per-frame corrections)."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    names = [name for name, _ in params.named_parameters()]
+    own = dict(params.named_parameters())
+    names = [k[len("param/"):] for k in tensors if k.startswith("param/")]
     with torch.no_grad():
-        for name, p in params.named_parameters():
+        for name, p in own.items():
             p.copy_(tensors[f"param/{name}"].to(p))
     return meta["fingerprint"], {
+        "extra": {n: tensors[f"param/{n}"] for n in names if n not in own},
         "adam_step": int(meta["adam_step"]), "generator": tensors["rng"], "iteration": int(meta["iteration"]),
         "history": json.loads(meta["history"]),
         "exp_avg": {n: tensors[f"adam/{n}/exp_avg"] for n in names},

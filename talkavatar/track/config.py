@@ -32,6 +32,10 @@ class TrackConfig:
                                      "fitting; the full resolution is kept in source/.")
     mask_weight: float = setting(1.0, "Weight of the silhouette loss against the landmark losses.")
     smooth_weight: float = setting(1.0, "Video: weight of the temporal smoothness of pose and expression.")
+    video: Optional[Path] = setting(None, "A clip of the person tracked with the photo's body shape held fixed; "
+                                          "its frames become photometric labels of `fit` (fit PHOTO --video CLIP).")
+    holdout: float = setting(0.1, "Video: fraction of the clip, at its end, kept out of tracking and fitting for "
+                                  "evaluation (`talkavatar eval -b BUNDLE --held-out`).")
     person: Optional[int] = setting(None, "Several people in view: track person N (numbered left to right on "
                                           "track/overlay.png); default: the main person (largest, most central, "
                                           "most complete).")
@@ -55,5 +59,7 @@ class TrackConfig:
             raise ValueError("detect_size must be at least 256")
         if self.person is not None and self.person < 1:
             raise ValueError("person must be at least 1")
+        if not 0 <= self.holdout < 1:
+            raise ValueError("holdout must be in [0, 1)")
         if self.mask_weight < 0 or self.smooth_weight < 0:
             raise ValueError("weights must be non-negative")
