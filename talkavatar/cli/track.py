@@ -15,7 +15,7 @@ NAME = "track"
 CONFIG = TrackConfig
 HELP = "Fit the body model to a photo or video of a person (writes source/ and track/)."
 EPILOG = ("Examples:  talkavatar track photo.jpg ; talkavatar track group.jpg --person 2 ; "
-          "talkavatar track clip.mp4 --max-frames 60 --json")
+          "talkavatar track clip.mp4 --max-frames 60 --json ; talkavatar track photo.jpg --video clip.mp4 --holdout 0.3")
 NO_ARGS_IS_HELP = False
 
 
@@ -43,6 +43,8 @@ def command(
     mask_weight: Annotated[Optional[float], _opt("mask_weight", "--mask-weight")] = None,
     smooth_weight: Annotated[Optional[float], _opt("smooth_weight", "--smooth-weight")] = None,
     person: Annotated[Optional[int], _opt("person", "--person")] = None,
+    video: Annotated[Optional[Path], _opt("video", "--video")] = None,
+    holdout: Annotated[Optional[float], _opt("holdout", "--holdout")] = None,
     config: ConfigOpt = None,
     device: DeviceOpt = None,
     force: ForceOpt = False,
@@ -52,7 +54,7 @@ def command(
         "body_model": body_model, "smplx_dir": smplx_dir, "focal": focal, "max_frames": max_frames,
         "stride": stride, "seed": seed, "steps": steps, "model_complexity": model_complexity,
         "detect_size": detect_size, "mask_weight": mask_weight, "smooth_weight": smooth_weight,
-        "person": person})
+        "person": person, "video": video, "holdout": holdout})
     from talkavatar import api
 
     result = api.track(input, bundle, settings, device=device, force=force, log=log, warn=warn)

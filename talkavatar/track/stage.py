@@ -117,7 +117,7 @@ def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device:
                          tip="`talkavatar fit VIDEO` alone, or `talkavatar fit PHOTO --video VIDEO`")
     held = decoded = None
     if footage.kind == "video":
-        footage, held, decoded = load_clip(input_path, config, warn)
+        footage, held, decoded = load_clip(input_path, config, warn, footage)
     else:
         for w in footage.warnings:
             warn(w)

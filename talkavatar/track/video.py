@@ -66,10 +66,13 @@ def split_holdout(footage: Footage, fraction: float) -> tuple[Footage, HeldOut]:
     return out, HeldOut(int(footage.frame_indices[keep]), held, round(float(times[keep]), 6))
 
 
-def load_clip(path: Path, config: TrackConfig, warn: Log) -> tuple[Footage, HeldOut, int]:
-    """The clip at ``path`` as footage to track (its held-out tail removed), what was held out and how many frames
-    were decoded. Raises :class:`InvalidInput` for a still image or an unreadable file."""
-    footage = load_footage(path, config.detect_size, config.stride, config.max_frames)
+def load_clip(path: Path, config: TrackConfig, warn: Log, footage: Footage | None = None
+              ) -> tuple[Footage, HeldOut, int]:
+    """The clip at ``path`` (or its already decoded ``footage``) as footage to track, its held-out tail removed;
+    what was held out and how many frames were decoded. Raises :class:`InvalidInput` for a still image or an
+    unreadable file."""
+    if footage is None:
+        footage = load_footage(path, config.detect_size, config.stride, config.max_frames)
     if footage.kind != "video":
         raise InvalidInput(f"{path}: a still image, not a video", tip="--video takes a video file (mp4, mov, webm, ...)")
     for w in footage.warnings:
