@@ -178,14 +178,14 @@ COLUMNS = ("name", "video_psnr", "video_ssim", "photo_psnr", "photo_ssim", "gain
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path, help="the folder --prepare made")
+    parser.add_argument("--clips", default=None, help="comma-separated names (default: all)")
+    parser.add_argument("--eval-frames", type=int, default=12, help="held-out frames scored per clip")
     parser.add_argument("--prepare", action="store_true", help="gather the clips into DATA and stop")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fit-video"))
-    parser.add_argument("--preset", default="fast")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--clips", default=None, help="comma-separated names (default: all)")
+    parser.add_argument("--preset", default="fast")
     parser.add_argument("--speech", type=Path, default=ROOT / ".device-cache" / "photos16",
                         help="folder with speech_a.wav and speech_b.wav (benchmarks/presentable_video.py --prepare)")
-    parser.add_argument("--eval-frames", type=int, default=12)
     parser.add_argument("--timing", action="store_true", help="also time a 30 s 1280x720 clip")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--sheets", type=Path, default=None, help="contact sheets folder (default: OUT/sheets)")
