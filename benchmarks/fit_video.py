@@ -20,7 +20,7 @@ Per clip listed in ``DIR/clips.json``, exactly what a user types:
   speech's RMS envelope, Pearson r at the best lag within +-100 ms; speech_b.wav is the control).
 
 ``--timing`` adds the speed target's clip: the longest clip, upscaled to 1280x720 and played forwards then
-backwards until it lasts 30 s, fitted with ``talkavatar fit`` (wall time of the command, everything included).
+backwards until it lasts 30 s at 30 fps (900 frames), fitted with ``talkavatar fit`` (wall time of the command, everything included).
 
 Writes ``SHEET_DIR/NAME.png`` (rows: held-out frames; columns: reference, video avatar, photo avatar) and prints a
 markdown table last.
@@ -157,14 +157,15 @@ def measure_clip(entry: dict, data: Path, work: Path, args) -> dict:
 
 
 def timing_clip(data: Path, work: Path, entry: dict) -> Path:
-    """The speed target's input: ``entry``'s clip at 1280x720, forwards then backwards, 30 s."""
+    """The speed target's input: ``entry``'s clip at 1280x720, forwards then backwards, 30 s at 30 fps (900
+    frames, the source's 23.98 fps resampled)."""
     from talkavatar.ffmpeg import ffmpeg_exe
 
     out = work / "timing-30s-720p.mp4"
     graph = ("[0:v]scale=1280:720:flags=lanczos,split[a][b];[b]reverse[r];[a][r]concat=n=2:v=1:a=0,"
-             "loop=loop=-1:size=32767,trim=duration=30,setpts=N/FRAME_RATE/TB[v]")
+             "loop=loop=-1:size=32767,fps=30,trim=duration=30,setpts=N/FRAME_RATE/TB[v]")
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(data / entry["file"]), "-filter_complex", graph,
-                    "-map", "[v]", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(out)], check=True)
+                    "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(out)], check=True)
     return out
 
 
