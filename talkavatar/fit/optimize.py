@@ -88,11 +88,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
     device = params.offsets.device
-    refinement = None if data.video is None else FrameRefinement(len(data.video.poses), device)
-    trainable = dict(params.named_parameters())
-    if refinement is not None:
-        trainable.update(refinement.named_parameters())
-        rates = {**rates, **REFINE_RATES}
+    trainable, rates, refinement = _trainables(params, data, rates)
     optimizer = Adam(trainable, rates)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
@@ -164,6 +160,16 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     progress.backend = objective.backend
     progress.refinement = None if refinement is None else refinement.magnitude()
     return progress
+
+
+def _trainables(params: AvatarParameters, data: FitData, rates: dict[str, float]):
+    """(named tensors the optimiser changes, their learning rates, the per-frame refinement of a clip's real frames
+    or None)."""
+    trainable = dict(params.named_parameters())
+    if data.video is None:
+        return trainable, rates, None
+    refinement = FrameRefinement(len(data.video.poses), params.offsets.device)
+    return {**trainable, **dict(refinement.named_parameters())}, {**rates, **REFINE_RATES}, refinement
 
 
 def _video_terms(objective: Objective, params: AvatarParameters, video, refinement: FrameRefinement,
