@@ -141,3 +141,30 @@ def test_video_arguments_misused(tmp_path):
     assert missing.exit_code == 3 and "no such video file" in missing.output
     bad = _invoke("fit", str(clip), "--holdout", "1.5", "-o", str(tmp_path / "z.avatar"))
     assert bad.exit_code == 2 and "holdout" in bad.output
+
+
+def test_pseudo_frames_the_clip_shows_are_dropped():
+    import torch
+
+    from talkavatar.bundle.artifacts import TrackedVideo, TrackParams
+    from talkavatar.core.cameras import Cameras
+    from talkavatar.fit.data import Poses, Views
+    from talkavatar.fit.frames import uncovered
+    from talkavatar.track.camera import WORLD_TO_CAMERA
+
+    rng = np.random.default_rng(0)
+    rotations = rng.normal(0, 0.05, (4, 55, 3)).astype(np.float32)
+    arkit = rng.uniform(0, 0.3, (4, 52)).astype(np.float32)
+    w2c = np.repeat(WORLD_TO_CAMERA[None], 4, 0).astype(np.float32)
+    params = TrackParams(rotations, np.zeros((4, 3), np.float32), arkit, np.zeros(6, np.float32),
+                         np.repeat(np.eye(3, dtype=np.float32)[None], 4, 0), w2c, (64, 64),
+                         np.arange(4), np.ones(4, bool))
+    clip = TrackedVideo({}, params, ())
+    turned = w2c[:2].copy()
+    turned[:, :3, :3] = turned[:, :3, :3] @ np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], np.float32)  # a side view
+    cams = np.concatenate([w2c[:2], turned])
+    pseudo = Views(torch.zeros(4, 8, 8, 3), torch.zeros(4, 8, 8),
+                   Cameras(torch.from_numpy(cams), torch.eye(3).expand(4, 3, 3), 8, 8),
+                   Poses(torch.from_numpy(np.concatenate([rotations[:2], rotations[:2]])), torch.zeros(4, 3),
+                         torch.from_numpy(np.concatenate([arkit[:2], arkit[:2]]))))
+    assert uncovered(pseudo, clip).tolist() == [False, False, True, True]  # the clip shows the front, not the side
