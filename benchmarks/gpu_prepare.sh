@@ -26,4 +26,10 @@ if [ ! -f .device-cache/anny-code.tar.xz ]; then
     && tar -C code -cJf anny-code.tar.xz .)
   mv "$tmp/anny-code.tar.xz" .device-cache/; rm -rf "$tmp"
 fi
-du -sh .ffxz .dx1 .dx2 .device-cache
+# Ray (talkavatar batch, issue 22): its 79 MB wheel in two halves, one carried call each (gpu_session.sh ray1, ray2)
+if [ ! -f .dx4/ray.part.ab ]; then
+  mkdir -p .dx3 .dx4; tmp=$(mktemp -d); pyget "$tmp" "ray==$(python -c 'import ray; print(ray.__version__)')"
+  split -b 40M "$tmp"/ray-*.whl .dx3/ray.part. && mv .dx3/ray.part.ab .dx4/ && rm -rf "$tmp"
+  pyget .dx4 click filelock msgpack pyyaml requests urllib3 idna certifi charset_normalizer packaging
+fi
+du -sh .ffxz .dx1 .dx2 .dx3 .dx4 .device-cache

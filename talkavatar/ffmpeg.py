@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+import imageio_ffmpeg
+
 from talkavatar.errors import MissingDependency
 
 
@@ -20,8 +22,6 @@ def ffmpeg_exe() -> str:
     if found:
         return found
     try:
-        import imageio_ffmpeg
-
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
         pass

@@ -10,7 +10,7 @@ space are dropped: the clip shows that pose for real.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -18,6 +18,8 @@ import torch
 from talkavatar.bundle.artifacts import TrackedVideo, read_tracked_video, track_video_mask
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.rotations import axis_angle_to_matrix
+from talkavatar.errors import InvalidInput
+from talkavatar.ffmpeg import decode_frames, probe_video
 from talkavatar.fit.data import FitData, Poses, Views, hard_mask, resize, scale_intrinsics, scaled_size
 
 POSE_JOINTS = (3, 6, 9, 12, 15, 16, 17, 18, 19, 20, 21, 22)
@@ -87,9 +89,6 @@ def uncovered(pseudo: Views, video: TrackedVideo) -> torch.Tensor:
 def load_frames(bundle, video: TrackedVideo, selection: FrameSelection, image_size: int) -> Views:
     """The selected frames (decoded from the bundle's copy of the clip) and their masks at the training size
     (longer side ``image_size``), with their tracked cameras and poses."""
-    from talkavatar.errors import InvalidInput
-    from talkavatar.ffmpeg import decode_frames, probe_video
-
     source = bundle.root / video.doc["source"]
     info = probe_video(source)
     selector = "+".join(f"eq(n\\,{n})" for n in selection.frames)
@@ -113,8 +112,6 @@ def load_frames(bundle, video: TrackedVideo, selection: FrameSelection, image_si
 def with_video(bundle, data: FitData, count: int, image_size: int) -> FitData:
     """``data`` with the clip's selected frames (``count`` at most, longer side ``image_size``) as ``video``, the
     pseudo frames the clip covers dropped, and the record of both; ``data`` unchanged when the bundle has no clip."""
-    from dataclasses import replace
-
     video = read_tracked_video(bundle)
     if video is None or count == 0:
         return data

@@ -3,6 +3,7 @@ warm-up, checkpoints (Ctrl-C saves one; a run can resume from it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -11,7 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
+from talkavatar.errors import StageFailed
 from talkavatar.fit.data import FitData
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.objective import LossWeights, Objective, weighted_total
@@ -87,51 +91,22 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     ``distance``: a perceptual distance (``None`` when pseudo frames are unused). ``on_interrupt`` receives the
     loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
-    device = params.offsets.device
     trainable, rates, refinement = _trainables(params, data, rates)
     optimizer = Adam(trainable, rates)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
     if resume is not None:
-        optimizer.step_count = resume["adam_step"]
-        with torch.no_grad():
-            for name, value in resume.get("extra", {}).items():  # the per-frame corrections
-                trainable[name].copy_(value.to(trainable[name]))
-        for name in optimizer.params:
-            optimizer.exp_avg[name].copy_(resume["exp_avg"][name])
-            optimizer.exp_avg_sq[name].copy_(resume["exp_avg_sq"][name])
-        generator.set_state(resume["generator"])
-        progress.iteration = resume["iteration"]
-        progress.history = resume.get("history", [])
+        _restore(resume, optimizer, generator, progress)
     objective = Objective(params, data.photo, seed)
-    use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
-    use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets))
-    use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
-    sums: dict[str, float] = {}
-    count = 0
+    history = _History(progress, schedule.iters)
     step_rng = generator.get_state()
-    t0 = time.perf_counter()
     try:
         while progress.iteration < schedule.iters:
             it = progress.iteration
             step_rng = generator.get_state()  # a checkpoint restarts this step exactly
-            background = torch.rand(3, generator=generator).to(device)
-            terms = objective.image_terms(params, data.photo, background, "photo", backend)
-            if use_crops:
-                terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
-            if use_pseudo and schedule.warmup <= it < schedule.iters - schedule.refine:
-                pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
-                terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(device)), background,
-                                                    distance, backend))
-            if refinement is not None:
-                terms.update(_video_terms(objective, params, data.video, refinement, schedule, background, distance,
-                                          generator, backend))
-            if use_mesh:
-                terms.update(objective.mesh_terms(params, data.photo))
+            terms = _terms(objective, params, data, schedule, weights, distance, generator, it, backend, refinement)
             loss = weighted_total(terms, weights)
             if not torch.isfinite(loss):
-                from talkavatar.errors import StageFailed
-
                 raise StageFailed(f"the fit diverged at step {it} (loss {float(loss)})",
                                   tip="try another --seed or a smaller --iters")
             optimizer.zero_grad()
@@ -141,25 +116,53 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             progress.iteration = it + 1
             values = {k: float(v.detach()) for k, v in terms.items()}
             values["total"] = float(loss.detach())
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
-            every = max(1, schedule.iters // 20)
-            if progress.iteration % every == 0 or progress.iteration == schedule.iters:
-                progress.recent = {k: v / count for k, v in sums.items()}
-                progress.history.append({"step": progress.iteration, "seconds": round(time.perf_counter() - t0, 3),
-                                         **{k: round(v, 6) for k, v in progress.recent.items()}})
-                sums, count = {}, 0
+            history.add(values)
             if on_step is not None:
                 on_step(progress, values)
     except KeyboardInterrupt:
         if on_interrupt is not None:
             on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
         raise
-    progress.seconds = time.perf_counter() - t0
+    progress.seconds = time.perf_counter() - history.started
     progress.backend = objective.backend
     progress.refinement = None if refinement is None else refinement.magnitude()
     return progress
+
+
+def _restore(resume: dict, optimizer: Adam, generator: torch.Generator, progress: Progress) -> None:
+    """Continue from a checkpoint's loop state (:func:`load_checkpoint`)."""
+    optimizer.step_count = resume["adam_step"]
+    with torch.no_grad():
+        for name, value in resume.get("extra", {}).items():  # a video fit's per-frame corrections
+            optimizer.params[name].copy_(value.to(optimizer.params[name]))
+    for name in optimizer.params:
+        optimizer.exp_avg[name].copy_(resume["exp_avg"][name])
+        optimizer.exp_avg_sq[name].copy_(resume["exp_avg_sq"][name])
+    generator.set_state(resume["generator"])
+    progress.iteration = resume["iteration"]
+    progress.history = resume.get("history", [])
+
+
+def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
+           distance, generator: torch.Generator, it: int, backend: str, refinement: FrameRefinement | None) -> dict:
+    """The loss terms of step ``it``: the photo, its crops, a batch of pseudo frames (between warm-up and refine),
+    a batch of a clip's real frames (under their ``refinement``) and the mesh regularisers, each where its weight
+    and data are there."""
+    background = torch.rand(3, generator=generator).to(params.offsets.device)
+    terms = objective.image_terms(params, data.photo, background, "photo", backend)
+    if data.crops is not None and (weights.face > 0 or weights.hand > 0):
+        terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
+    use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
+    if use_pseudo and schedule.warmup <= it < schedule.iters - schedule.refine:
+        pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
+        terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(params.offsets.device)), background,
+                                            distance, backend))
+    if refinement is not None:
+        terms.update(_video_terms(objective, params, data.video, refinement, schedule, background, distance,
+                                  generator, backend))
+    if any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets)):
+        terms.update(objective.mesh_terms(params, data.photo))
+    return terms
 
 
 def _trainables(params: AvatarParameters, data: FitData, rates: dict[str, float]):
@@ -176,21 +179,36 @@ def _video_terms(objective: Objective, params: AvatarParameters, video, refineme
                  schedule: Schedule, background, distance, generator, backend) -> dict:
     """The real-frame terms of one step: ``schedule.video_batch`` frames drawn at random, under their refined
     poses, and the corrections' prior."""
-    import dataclasses
-
     pick = torch.randint(len(video.poses), (schedule.video_batch,), generator=generator).to(video.rgb.device)
-    frames = video.select(pick)
-    frames = dataclasses.replace(frames, poses=refinement.poses(video.poses[pick], pick))
+    frames = dataclasses.replace(video.select(pick), poses=refinement.poses(video.poses[pick], pick))
     terms = objective.video_terms(params, frames, background, distance, backend)
     terms["frame_prior"] = refinement.penalty(pick)
     return terms
 
 
+class _History:
+    """The running mean of each term, written into ``progress.recent`` and ``progress.history`` 20 times a run."""
+
+    def __init__(self, progress: Progress, iters: int):
+        self.progress, self.every = progress, max(1, iters // 20)
+        self.iters, self.sums, self.count = iters, {}, 0
+        self.started = time.perf_counter()
+
+    def add(self, values: dict[str, float]) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.count += 1
+        p = self.progress
+        if p.iteration % self.every == 0 or p.iteration == self.iters:
+            p.recent = {k: v / self.count for k, v in self.sums.items()}
+            p.history.append({"step": p.iteration, "seconds": round(time.perf_counter() - self.started, 3),
+                              **{k: round(v, 6) for k, v in p.recent.items()}})
+            self.sums, self.count = {}, 0
+
+
 # ---- checkpoints (safetensors; outside the bundle's committed stages) -------------------------------------------
 def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
     """Parameters, Adam moments, the RNG state and the step count. ``fingerprint`` ties it to config + inputs."""
-    from safetensors.torch import save_file
-
     optimizer, progress = state["optimizer"], state["progress"]
     tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in optimizer.params.items()}
     for name in optimizer.params:
@@ -208,8 +226,6 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
 def load_checkpoint(path: Path, params: AvatarParameters) -> tuple[str, dict]:
     """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`; its ``extra``: the
     saved trainables that are not ``params``', i.e. a video fit's per-frame corrections)."""
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from talkavatar.errors import InvalidInput
+from talkavatar.ffmpeg import decode_frames, probe_video
 
 MIN_SIDE = 128
 """Inputs whose shorter side is below this many pixels are upscaled (with a warning) before detection."""
@@ -54,7 +56,6 @@ def work_scale(width: int, height: int, detect_size: int) -> float:
 def _resize(image: np.ndarray, factor: float) -> np.ndarray:
     if factor == 1.0:
         return image
-    from PIL import Image
 
     h, w = image.shape[:2]
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
@@ -63,8 +64,6 @@ def _resize(image: np.ndarray, factor: float) -> np.ndarray:
 
 def _to_rgb(im) -> np.ndarray:
     """A Pillow image of any mode as ``[H, W, 3]`` uint8 (alpha composited over white, 16-bit scaled)."""
-    from PIL import Image
-
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(im, dtype=np.float64)
         top = 65535.0 if a.max() > 255 else 255.0
@@ -100,8 +99,6 @@ def _exif_focal_px(im, width: int, height: int) -> float | None:
 
 def _load_image(path: Path, detect_size: int) -> Footage | None:
     """The image at ``path``, or None if Pillow does not recognise the file as an image."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             im.load()
@@ -140,8 +137,6 @@ def variable_frame_rate(times: list[float]) -> bool:
 
 
 def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | None, start: int = 0) -> Footage:
-    from talkavatar.ffmpeg import decode_frames, probe_video
-
     info = probe_video(path)
     if info is None:
         raise InvalidInput(f"{path}: neither an image nor a video that ffmpeg can decode",

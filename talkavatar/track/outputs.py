@@ -9,11 +9,16 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from talkavatar.bundle import sha256_file
 from talkavatar.bundle.artifacts import (SOURCE_IMAGE, TRACK_DETECTIONS, TRACK_MASK, TRACK_OVERLAY, TRACK_RIG,
                                          TrackParams, in_stage, save_track_params, save_tracked_video, source_input,
                                          source_video)
+from talkavatar.core.body.mouth import with_mouth_interior
+from talkavatar.core.body.smplx import find_model_file
 from talkavatar.track.camera import WORLD_TO_CAMERA
+from talkavatar.track.video import photo_frame, video_record
 
 
 @functools.cache
@@ -28,9 +33,6 @@ def body_model_reference(name: str) -> dict:
 
 def smplx_reference(model_dir) -> dict:
     """{name, variant, sha256} of the user's SMPL-X model file (referenced by hash, never copied)."""
-    from talkavatar.bundle import sha256_file
-    from talkavatar.core.body.smplx import find_model_file
-
     path = find_model_file(model_dir, "neutral")
     return {"name": "smplx", "variant": path.name, "sha256": sha256_file(path)}
 
@@ -42,8 +44,6 @@ def write_source(writer, input_path: Path, footage, fitted, video: Path | None) 
     if footage.kind == "image" and footage.full_frame is not None:
         writer.save_png(in_stage(SOURCE_IMAGE), footage.full_frame)
     elif footage.kind == "video":
-        from talkavatar.track.video import photo_frame
-
         first = int(np.flatnonzero(fitted.tracked)[0])
         writer.save_png(in_stage(SOURCE_IMAGE), photo_frame(input_path, footage.frame_indices[first]))
     if video is not None:
@@ -54,14 +54,8 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower() or ".bin"
 
 
-def _to_full(points: np.ndarray, scale: float) -> np.ndarray:
-    return (points * np.float32(scale)).astype(np.float32)
-
-
 def full_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A work-resolution mask [h, w] float 0..1 as uint8 at the input's full ``size`` (w, h)."""
-    from PIL import Image
-
     img = Image.fromarray((np.clip(mask, 0, 1) * 255 + 0.5).astype(np.uint8))
     if img.size != tuple(size):
         img = img.resize(tuple(size), Image.BILINEAR)
@@ -81,8 +75,6 @@ def fitted_params(footage, fitted) -> TrackParams:
 
 def write_clip(writer, clip, body, digest: str, with_photo: bool) -> None:
     """``track/video.json``, the clip's params and full-resolution masks (:func:`save_tracked_video`)."""
-    from talkavatar.track.video import video_record
-
     suffix = _suffix(clip.path)
     source = source_video(suffix) if with_photo else source_input(suffix)
     params = fitted_params(clip.footage, clip.fitted)
@@ -110,7 +102,6 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
     first = int(np.flatnonzero(fitted.tracked)[0])
     writer.save_png(in_stage(TRACK_MASK), full_mask(fitted.masks[first], footage.full_size))
     if body.name == "anny":  # Anny's licence allows baking the person's rig in; SMPL-X's does not (DESIGN.md)
-        from talkavatar.core.body.mouth import with_mouth_interior
 
         with_mouth_interior(fitted.rig).save(writer.path(in_stage(TRACK_RIG)))  # teeth, tongue, cavity for later stages
     writer.save_png(in_stage(TRACK_OVERLAY), fitted.overlay)

@@ -13,15 +13,22 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
-from talkavatar.bundle import artifacts
+from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.bundle.lock import LOCK_NAME
+from talkavatar.bundle.store import check_target, exclusive
 from talkavatar.config import as_record
+from talkavatar.core.body.anny import anny_body
+from talkavatar.core.body.smplx import SMPLXBody
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
-from talkavatar.track.detect import Detection
-from talkavatar.track.footage import Footage
+from talkavatar.track.detect import Detection, HolisticDetector
+from talkavatar.track.fit_frames import fit_footage
+from talkavatar.track.footage import Footage, load_footage
+from talkavatar.track.outputs import write_clip, write_source, write_track
+from talkavatar.track.video import TrackedClip, check_presence, load_clip
 
 Log = Callable[[str], None]
 
@@ -62,8 +69,6 @@ def bundle_source(bundle_path: Path) -> Path:
 
 def detect_all(footage: Footage, model_complexity: int, log: Log, person: int | None = None) -> list[Detection]:
     """The main person (or person number ``person``, 1-based left to right) of every frame."""
-    from talkavatar.track.detect import HolisticDetector
-
     detections = []
     with HolisticDetector(model_complexity) as detector:
         for i, frame in enumerate(footage.frames):
@@ -75,10 +80,7 @@ def detect_all(footage: Footage, model_complexity: int, log: Log, person: int | 
 
 def _load_body(config: TrackConfig, device):
     if config.body_model == "anny":
-        from talkavatar.core.body.anny import anny_body
-
         return anny_body(str(device))
-    from talkavatar.core.body.smplx import SMPLXBody
 
     return SMPLXBody(config.smplx_dir, device=device)
 
@@ -91,8 +93,6 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
 
     ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation is bound by
     kernel launches: on the H100 machine the CPU takes 5.2 s where CUDA takes 8.8 s; benchmarks/RESULTS.md)."""
-    from talkavatar.bundle.store import check_target, exclusive
-
     input_path = Path(input_path)
     if (input_path / "bundle.json").is_file():  # a bundle: track its source photo or video again
         bundle_path = Path(bundle_path) if bundle_path is not None else input_path
@@ -105,10 +105,6 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
 
 def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device: str | None, force: bool,
                log: Log, warn: Log, photo_on_cpu: bool) -> TrackResult:
-    from talkavatar.bundle import Bundle, sha256_file
-    from talkavatar.track.footage import load_footage
-    from talkavatar.track.video import load_clip
-
     ctx = StageContext(device, log, warn)
     record = as_record(config)
     footage = load_footage(input_path, config.detect_size, config.stride, config.max_frames)
@@ -142,8 +138,6 @@ def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device:
                           tip="use a photo or video where the person's face and shoulders are visible")
     _say_who(detections, config.person, warn)
     if footage.kind == "video":
-        from talkavatar.track.video import check_presence
-
         check_presence(found, input_path, warn)
     fitted, body, clip = _fit(footage, detections, input_path, config, ctx, held, decoded, photo_on_cpu)
 
@@ -166,11 +160,6 @@ def _fit(footage: Footage, detections: list[Detection], input_path: Path, config
          held, decoded, photo_on_cpu: bool):
     """(fitted, body model, the tracked clip or None): the input's frames fitted; a video input is also the clip
     (:class:`~talkavatar.track.video.TrackedClip`); ``config.video`` is tracked with the photo's shape."""
-    import torch
-
-    from talkavatar.track.fit_frames import fit_footage
-    from talkavatar.track.video import TrackedClip, track_clip
-
     if photo_on_cpu and footage.kind == "image" and config.video is None:
         ctx.on(torch.device("cpu"))
     with ctx.timed("load_model"):
@@ -181,9 +170,20 @@ def _fit(footage: Footage, detections: list[Detection], input_path: Path, config
         clip = TrackedClip(input_path, footage, detections, fitted, held, decoded, "clip")
     elif config.video is not None:
         with ctx.timed("clip"):
-            clip = track_clip(body, Path(config.video), fitted.shape, config, ctx.device, ctx.log, ctx.warn)
+            clip = _track_clip(body, Path(config.video), fitted.shape, config, ctx)
     ctx.used(f"{ctx.device.type}:torch")
     return fitted, body, clip
+
+
+def _track_clip(body, path: Path, shape: torch.Tensor, config: TrackConfig, ctx: StageContext) -> TrackedClip:
+    """Track the clip at ``path`` with the body ``shape`` [S] (the photo's) held fixed."""
+    footage, held, decoded = load_clip(path, config, ctx.warn)
+    ctx.log(f"{path.name}: video, {footage.full_size[0]}x{footage.full_size[1]} px, {len(footage.frames)} frames "
+            "tracked with the photo's shape" + (f", the last {held.frames} held out" if held.frames else ""))
+    detections = detect_all(footage, config.model_complexity, ctx.log, config.person)
+    check_presence(np.array([d.found for d in detections]), path, ctx.warn)
+    fitted = fit_footage(body, footage, detections, config, ctx.device, ctx.log, {}, shape=shape)
+    return TrackedClip(path, footage, detections, fitted, held, decoded, "photo")
 
 
 def _say_who(detections: list[Detection], person: int | None, warn: Log) -> None:
@@ -214,8 +214,6 @@ def _up_to_date(bundle, digest: str, clip_digest: str | None, record: dict) -> T
 
 
 def _write(bundle, input_path, digests, footage, detections, fitted, body, clip, config, record, ctx) -> None:
-    from talkavatar.track.outputs import write_clip, write_source, write_track
-
     source = StageContext(ctx.device_name, ctx.log, ctx.warn_to)
     source.used("cpu")
     about = {"original_name": input_path.name, "kind": footage.kind, "sha256": digests[0],

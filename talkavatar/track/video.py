@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from talkavatar.errors import InvalidInput, StageFailed
+from talkavatar.ffmpeg import decode_frames, probe_video
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.footage import Footage, load_footage, variable_frame_rate
@@ -94,25 +94,8 @@ def check_presence(found: np.ndarray, path: Path, warn: Log) -> None:
              "poses are interpolated and they are never fitted to")
 
 
-def track_clip(body, path: Path, shape: torch.Tensor, config: TrackConfig, device, log: Log, warn: Log
-               ) -> TrackedClip:
-    """Track the clip at ``path`` with the body ``shape`` [S] (the photo's) held fixed."""
-    from talkavatar.track.fit_frames import fit_footage
-    from talkavatar.track.stage import detect_all
-
-    footage, held, decoded = load_clip(path, config, warn)
-    log(f"{Path(path).name}: video, {footage.full_size[0]}x{footage.full_size[1]} px, {len(footage.frames)} frames "
-        f"tracked with the photo's shape" + (f", the last {held.frames} held out" if held.frames else ""))
-    detections = detect_all(footage, config.model_complexity, log, config.person)
-    check_presence(np.array([d.found for d in detections]), path, warn)
-    fitted = fit_footage(body, footage, detections, config, device, log, {}, shape=shape)
-    return TrackedClip(Path(path), footage, detections, fitted, held, decoded, "photo")
-
-
 def photo_frame(path: Path, frame: int) -> np.ndarray:
     """Frame number ``frame`` of the clip at full resolution, upright: [H, W, 3] uint8."""
-    from talkavatar.ffmpeg import decode_frames, probe_video
-
     info = probe_video(path)
     frames, _, errors = decode_frames(path, info, f"eq(n\\,{frame})", 1)
     if not frames:
