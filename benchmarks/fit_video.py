@@ -7,15 +7,16 @@ single-photo avatar, on held-out frames of the clip; the lip check on novel spee
 
 Per clip listed in ``DIR/clips.json``, exactly what a user types:
 
-- video avatar: ``talkavatar fit CLIP -o WORK/NAME-video.avatar --preset P --holdout 0.3``: the clip's first 70 %
+- video avatar: ``talkavatar fit CLIP -o WORK/NAME-VARIANT.avatar --preset P --holdout 0.3 [VARIANT's options]``
+  (``--variants``; the later variants reuse the first one's tracking and pseudo-labels): the clip's first 70 %
   is tracked and fitted, its last 30 % never seen;
 - photo avatar: ``talkavatar fit WORK/NAME-frame0.png -o WORK/NAME-photo.avatar --preset P`` from the clip's first
   frame (the same frame the video avatar takes as its photo);
 - both scored on the same held-out frames (``--eval-frames`` of them spread over the last 30 %):
-  ``talkavatar eval -b NAME-video.avatar --held-out --stride K --max-frames N`` and ``talkavatar eval -b
+  ``talkavatar eval -b NAME-VARIANT.avatar --held-out --stride K --max-frames N`` and ``talkavatar eval -b
   NAME-photo.avatar --video CLIP --start S --stride K --max-frames N`` (eval tracks those frames itself with the
   avatar's shape fixed, renders it through the tracking camera, PSNR/SSIM inside the person mask);
-- novel speech: ``talkavatar render -b NAME-video.avatar --audio WAV_DIR/speech_a.wav``, then the independent lip
+- novel speech: ``talkavatar render -b NAME-VARIANT.avatar`` (and the photo avatar, the control) ``--audio WAV_DIR/speech_a.wav``, then the independent lip
   check of benchmarks/presentable_video.py (MediaPipe FaceMesh on the MP4: face found %, inner-lip gap vs the
   speech's RMS envelope, Pearson r at the best lag within +-100 ms; speech_b.wav is the control).
 
@@ -127,33 +128,50 @@ def sheet(reports: list[Path], path: Path) -> None:
     Image.fromarray(out).resize((out.shape[1] // 2, out.shape[0] // 2)).save(path)
 
 
-def measure_clip(entry: dict, data: Path, work: Path, args) -> dict:
+def measure_clip(entry: dict, data: Path, work: Path, args) -> list[dict]:
+    """The photo avatar once, then one video avatar per ``args.variants`` entry (extra `fit` options), each scored
+    on the same held-out frames; the lip check on every avatar (the photo avatar's is the control)."""
     name, clip = entry["name"], data / entry["file"]
     log = work / f"{name}.log"
     common = ["--preset", args.preset, "--device", args.device, "--force"]
-    t0 = time.perf_counter()
-    video_fit = talkavatar("fit", str(clip), "-o", str(work / f"{name}-video.avatar"), "--holdout", str(HOLDOUT),
-                           *common, log=log)
-    t_video = time.perf_counter() - t0
     photo = first_frame(clip, work / f"{name}-frame0.png")
     t0 = time.perf_counter()
     talkavatar("fit", str(photo), "-o", str(work / f"{name}-photo.avatar"), *common, log=log)
     t_photo = time.perf_counter() - t0
-    start, stride, count = held_out_frames(work / f"{name}-video.avatar", args.eval_frames)
-    ev = ["--stride", str(stride), "--max-frames", str(count), "--device", args.device]
-    scored_video = talkavatar("eval", "-b", str(work / f"{name}-video.avatar"), "--held-out", *ev,
-                              "--report", str(work / f"{name}-video-report"), log=log)
-    scored_photo = talkavatar("eval", "-b", str(work / f"{name}-photo.avatar"), "--video", str(clip), "--start",
-                              str(start), *ev, "--report", str(work / f"{name}-photo-report"), log=log)
-    assert scored_video["frame_indices"] == scored_photo["frame_indices"], "not the same frames"
-    sheet([work / f"{name}-video-report", work / f"{name}-photo-report"], args.sheets / f"{name}.png")
-    lips = lip_check(work / f"{name}-video.avatar", args.speech, work, args.device, log)
-    return {"name": name, "held_out_frames": scored_video["frame_indices"],
-            "video_psnr": round(scored_video["psnr_db"], 2), "video_ssim": round(scored_video["ssim"], 4),
-            "photo_psnr": round(scored_photo["psnr_db"], 2), "photo_ssim": round(scored_photo["ssim"], 4),
-            "gain_db": round(scored_video["psnr_db"] - scored_photo["psnr_db"], 2),
-            "real_frames": video_fit.get("video_frames_used"), "fit_video_s": round(t_video, 1),
-            "fit_photo_s": round(t_photo, 1), "stages_s": video_fit.get("stage_seconds"), **lips}
+    rows, reports = [], []
+    for i, (variant, extra) in enumerate(args.variants):
+        bundle = work / f"{name}-{variant}.avatar"
+        t0 = time.perf_counter()
+        if i == 0:  # everything a user runs: track, pseudo, fit
+            fitted = talkavatar("fit", str(clip), "-o", str(bundle), "--holdout", str(HOLDOUT), *common, *extra,
+                                log=log)
+        else:  # the same tracking and pseudo-labels, fitted again with the variant's options
+            shutil.rmtree(bundle, ignore_errors=True)
+            shutil.copytree(work / f"{name}-{args.variants[0][0]}.avatar", bundle)
+            fitted = talkavatar("fit", str(bundle), *common, *extra, log=log)
+        t_video = time.perf_counter() - t0
+        start, stride, count = held_out_frames(bundle, args.eval_frames)
+        ev = ["--stride", str(stride), "--max-frames", str(count), "--device", args.device]
+        scored = talkavatar("eval", "-b", str(bundle), "--held-out", *ev, "--report", str(work / f"{name}-{variant}-r"),
+                            log=log)
+        reports.append(work / f"{name}-{variant}-r")
+        doc = json.loads((bundle / "fit" / "fit.json").read_text())["video"]
+        rows.append({"name": f"{name} {variant}", "held_out_frames": scored["frame_indices"],
+                     "video_psnr": round(scored["psnr_db"], 2), "video_ssim": round(scored["ssim"], 4),
+                     "real_frames": fitted.get("video_frames_used"), "fit_video_s": round(t_video, 1),
+                     "stages_s": fitted.get("stage_seconds"), "pseudo_kept": doc["pseudo_frames_kept"],
+                     "pseudo_covered": doc["pseudo_frames_covered"], "corrections": doc["pose_corrections"],
+                     **lip_check(bundle, args.speech, work, args.device, log)})
+    scored = talkavatar("eval", "-b", str(work / f"{name}-photo.avatar"), "--video", str(clip), "--start", str(start),
+                        *ev, "--report", str(work / f"{name}-photo-r"), log=log)
+    assert all(r["held_out_frames"] == scored["frame_indices"] for r in rows), "not the same frames"
+    sheet([reports[0], work / f"{name}-photo-r"], args.sheets / f"{name}.png")
+    lips = lip_check(work / f"{name}-photo.avatar", args.speech, work, args.device, log)
+    for row in rows:
+        row.update(photo_psnr=round(scored["psnr_db"], 2), photo_ssim=round(scored["ssim"], 4),
+                   gain_db=round(row["video_psnr"] - scored["psnr_db"], 2), fit_photo_s=round(t_photo, 1),
+                   photo_r_speech=lips["r_speech"], photo_face_found=lips["face_found"])
+    return rows
 
 
 def timing_clip(data: Path, work: Path, entry: dict) -> Path:
@@ -178,7 +196,8 @@ def measure_timing(clip: Path, work: Path, args) -> dict:
 
 
 COLUMNS = ("name", "video_psnr", "video_ssim", "photo_psnr", "photo_ssim", "gain_db", "face_found", "r_speech",
-           "r_other_speech", "real_frames", "fit_video_s", "fit_photo_s")
+           "r_other_speech", "photo_r_speech", "real_frames", "pseudo_kept", "pseudo_covered", "fit_video_s",
+           "fit_photo_s")
 
 
 def main() -> None:
@@ -193,9 +212,12 @@ def main() -> None:
     parser.add_argument("--speech", type=Path, default=ROOT / ".device-cache" / "photos16",
                         help="folder with speech_a.wav and speech_b.wav (benchmarks/presentable_video.py --prepare)")
     parser.add_argument("--timing", action="store_true", help="also time a 30 s 1280x720 clip")
+    parser.add_argument("--variants", default="default=",
+                        help="video avatars to make: 'NAME=FIT OPTIONS;NAME=FIT OPTIONS' (default: 'default=')")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--sheets", type=Path, default=None, help="contact sheets folder (default: OUT/sheets)")
     args = parser.parse_args()
+    args.variants = [(v.split("=", 1)[0], v.split("=", 1)[1].split()) for v in args.variants.split(";")]
     if args.prepare:
         prepare(args.data)
         return
@@ -206,7 +228,7 @@ def main() -> None:
     rows = []
     for entry in listing:
         try:
-            rows.append(measure_clip(entry, args.data, args.out, args))
+            rows += measure_clip(entry, args.data, args.out, args)
         except Exception as e:  # one clip failing must not hide the others' figures
             rows.append({"name": entry["name"], "error": str(e)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)

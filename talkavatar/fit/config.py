@@ -59,6 +59,8 @@ class FitConfig:
     crop_weight: float = setting(1.0, "Scale of the extra face and hand crop losses (0: off).", ge=0)
     video_weight: float = setting(1.0, "Video: scale of the losses on the clip's real frames (0: ignore the clip).",
                                   ge=0)
+    frame_refine: float = setting(1.0, "Video: scale of the learning rates of the per-frame pose and expression "
+                                       "corrections of the clip's frames (0: keep the tracked poses).", ge=0)
     warmup: float = setting(0.3, "Fraction of the steps before the pseudo-frame loss starts.", ge=0, lt=1)
     refine: float = setting(0.2, "Fraction of the steps, at the end, fitted to the photo alone (sharpens the input "
                                  "view once the pseudo-labels have shaped the rest).", ge=0, lt=1)

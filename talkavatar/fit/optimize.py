@@ -83,15 +83,16 @@ def _decay(iteration: int, iters: int) -> float:
 
 
 def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
-              rates: dict[str, float], distance, seed: int, *, backend: str = "auto",
+              rates: dict[str, float], distance, seed: int, *, backend: str = "auto", frame_refine: float = 1.0,
               resume: dict | None = None, on_step: Callable[[Progress, dict], None] | None = None,
               on_interrupt: Callable[[dict], None] | None = None) -> Progress:
     """Optimise ``params`` in place for ``schedule.iters`` steps (from ``resume['iteration']`` when resuming).
 
-    ``distance``: a perceptual distance (``None`` when pseudo frames are unused). ``on_interrupt`` receives the
+    ``distance``: a perceptual distance (``None`` when pseudo frames are unused); ``frame_refine``: scale of the
+    per-frame pose corrections' learning rates (a clip's real frames). ``on_interrupt`` receives the
     loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
-    trainable, rates, refinement = _trainables(params, data, rates)
+    trainable, rates, refinement = _trainables(params, data, rates, frame_refine)
     optimizer = Adam(trainable, rates)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
@@ -165,14 +166,15 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
     return terms
 
 
-def _trainables(params: AvatarParameters, data: FitData, rates: dict[str, float]):
+def _trainables(params: AvatarParameters, data: FitData, rates: dict[str, float], frame_refine: float):
     """(named tensors the optimiser changes, their learning rates, the per-frame refinement of a clip's real frames
-    or None)."""
+    or None); ``frame_refine`` scales the refinement's rates."""
     trainable = dict(params.named_parameters())
     if data.video is None:
         return trainable, rates, None
     refinement = FrameRefinement(len(data.video.poses), params.offsets.device)
-    return {**trainable, **dict(refinement.named_parameters())}, {**rates, **REFINE_RATES}, refinement
+    scaled = {k: v * frame_refine for k, v in REFINE_RATES.items()}
+    return {**trainable, **dict(refinement.named_parameters())}, {**rates, **scaled}, refinement
 
 
 def _video_terms(objective: Objective, params: AvatarParameters, video, refinement: FrameRefinement,

@@ -167,6 +167,7 @@ def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: Fit
         faster = {"quality": "--preset fast", "fast": "--preset tiny, or a GPU"}.get(cfg.preset, "fewer --iters")
         with progress("fit", cfg.iters, show=show_progress, faster=faster) as shown, torch.enable_grad():
             return run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
+                             frame_refine=cfg.frame_refine,
                              on_step=lambda p, values: shown.update(p.iteration, _losses(values)),
                              on_interrupt=interrupted)
     finally:
