@@ -56,7 +56,7 @@ esac
 pipi /tmp/site .device-cache/whl/*.whl .device-cache/render-bench/whl/*.whl || exit 1
 find /tmp/site/gsplat -exec touch -h -d 2020-01-01T00:00:00 {} +
 [ -d .devsite/site/anny ] || { mkdir -p .devsite/site && tar -C .devsite/site -xJf .device-cache/anny-code.tar.xz; }
-export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:/tmp/raysite:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch-ext
+export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:/tmp/raysite:$PWD/.device-cache/imageio-ffmpeg:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch-ext
 mkdir -p /tmp/bin && printf '#!/bin/sh\nexec python3 -m talkavatar "$@"\n' > /tmp/bin/talkavatar && chmod +x /tmp/bin/talkavatar
 export PATH=$PATH:/tmp/raysite/bin:/tmp/bin  # the talkavatar command runs the code first on PYTHONPATH
 export PATH=$PATH:$PWD/.ffbin ANNY_CACHE_DIR=$PWD/.devsite/anny-cache

@@ -7,8 +7,10 @@ from typing import Optional
 
 from talkavatar.config import check_fields, setting
 
-# Jobs that share one GPU by default (fractions 1/N of a GPU each); from benchmarks/batch_gpu.py on an H200.
-FITS_PER_GPU = 4
+# Jobs that share one GPU by default (fractions 1/N of a GPU each), from benchmarks/batch_gpu.py on one H200 with
+# 16 cores (2026-12-03, RESULTS.md): fast fits 1/2/4/8 at once -> 88/158/247/319 per hour (1.3 GiB each); 60 s
+# 1080x1920 renders 1/2 at once -> 234/446 per hour.
+FITS_PER_GPU = 8
 RENDERS_PER_GPU = 2
 
 
