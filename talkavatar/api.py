@@ -118,7 +118,7 @@ def fit(input: PathLike, bundle: PathLike | None = None, settings: FitConfig | N
     tracked on the CPU). A video's frames are tracked with one body shape and smooth poses; frames chosen to cover
     its views, poses and expressions become photometric labels, and its first tracked frame the photo. ``video``:
     a clip to add to a photo the same way (tracked with the photo's body shape). ``holdout``: the fraction of the
-    clip, at its end, kept out of tracking and fitting for ``evaluate(..., held_out=True)`` (default 0.1).
+    clip, at its end, kept out of tracking and fitting for ``talkavatar eval --held-out`` (default 0.1).
     ``settings.preset``: tiny (CPU, about a minute), fast (GPU) or quality. ``resume``: continue from the
     checkpoint an interrupted fit left.
 

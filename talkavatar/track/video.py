@@ -1,5 +1,5 @@
-"""Tracking a clip of the person for ``fit VIDEO`` and ``fit PHOTO --video CLIP``: the held-out tail, the clip
-tracked with the photo's body shape, the photo frame of a video, and the ``track/video.json`` record.
+"""A clip of the person for ``fit VIDEO`` and ``fit PHOTO --video CLIP``: its held-out tail, the presence check,
+the photo frame of a video, and the ``track/video.json`` record (the track stage does the tracking).
 
 ``fit VIDEO``: the track stage fits the clip's frames with one shared shape and temporally smooth poses
 (:func:`talkavatar.track.fit_frames.fit_footage`); its first tracked frame becomes the bundle's photo
