@@ -82,15 +82,15 @@ def talkavatar(*args: str) -> dict:
 
 def reenact_clip(out: Path, video: Path, *, device: str = "cpu", fit_iters: int | None = None,
                  preset: str = "tiny", start: int = 12, stride: int = 18, frames: int = 4, size: int = 320, track_steps: int = 160,
-                 log=print) -> dict:
-    """Photo (frame PHOTO_FRAME) -> track -> pseudo (TINY_PSEUDO for the tiny preset) -> fit --preset ``preset`` -> eval on frames
+                 photo_frame: int = PHOTO_FRAME, log=print) -> dict:
+    """Photo (frame ``photo_frame``) -> track -> pseudo (TINY_PSEUDO for the tiny preset) -> fit --preset ``preset`` -> eval on frames
     ``start, start + stride, ...`` (``frames`` of them) with the report in ``out/report``.
 
     Returns {"track", "pseudo", "fit", "eval": each command's JSON, "seconds": wall time per phase, "load": the
     1-minute load average after each phase, "commands": the command lines run}.
     """
     out.mkdir(parents=True, exist_ok=True)
-    photo = extract_frame(video, PHOTO_FRAME, out / f"frame{PHOTO_FRAME}.png")
+    photo = extract_frame(video, photo_frame, out / f"frame{photo_frame}.png")
     bundle = out / "person.avatar"
     dev = ["--device", device]
     fit_args = ["--iters", str(fit_iters)] if fit_iters else []

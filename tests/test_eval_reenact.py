@@ -72,3 +72,8 @@ def test_self_reenactment_end_to_end_with_report(rig, tmp_path):
     for name in ("psnr.png", "contact_sheet.png"):
         assert (report / name).stat().st_size > 2000
     assert np.isfinite(summary["track_error_pct_of_height"]["body"])
+    regions = summary["hard_mask"]  # the papers' protocol beside the soft-mask figure
+    assert set(regions) == {"frame", "person", "face", "mouth", "body"}
+    assert regions["person"]["frames"] >= 1 and regions["person"]["psnr_db"] > 12
+    assert regions["frame"]["psnr_db"] > regions["person"]["psnr_db"]  # black matted background agrees
+    assert summary["expression"]["frames"] >= 0

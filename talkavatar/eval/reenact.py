@@ -21,6 +21,7 @@ import torch
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.losses import perceptual_distance
 from talkavatar.eval.control import ControlErrors, asked_landmarks, control_errors
+from talkavatar.eval.expression import expression_fidelity
 from talkavatar.eval.frames import resized
 from talkavatar.eval.image_metrics import ImageScores, image_scores
 
@@ -33,7 +34,8 @@ class Reenactment:
     (index, reference, render, mask) for the contact sheet, ``track_errors``: how far the tracked poses' landmarks
     lie from MediaPipe's on the reference (as control accuracy measures it), seconds spent per phase, and
     ``frame_indices`` [T]: each evaluated frame's index in the video of ``video_fps`` frames per second (``fps`` is
-    the evaluated frames' rate)."""
+    the evaluated frames' rate). ``regions``: the papers' protocol (:mod:`talkavatar.eval.regions`) per region and
+    frame; ``face_measures``: (real, rendered) [T, 3] independent Face Mesh measures (:mod:`talkavatar.eval.expression`)."""
 
     video: Path
     bundle: Path
@@ -46,6 +48,8 @@ class Reenactment:
     timings: dict[str, float] = field(default_factory=dict)
     frame_indices: list[int] = field(default_factory=list)
     video_fps: float | None = None
+    regions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    face_measures: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def times(self) -> np.ndarray:
@@ -66,7 +70,19 @@ class Reenactment:
                 "perceptual": mean(s.perceptual), "perceptual_kind": s.perceptual_kind, "masked": True,
                 "track_error_pct_of_height": {p: (None if v is None else round(v, 3))
                                               for p, v in self.track_errors.mean().items()},
+                "hard_mask": self._region_summary(),
+                "expression": None if self.face_measures is None else expression_fidelity(*self.face_measures),
                 "timings_s": {k: round(v, 3) for k, v in self.timings.items()}}
+
+    def _region_summary(self) -> dict:
+        """{region: {psnr_db, ssim, l1, frames}}: means over the tracked frames where the region is not empty."""
+        out = {}
+        for region, scores in self.regions.items():
+            keep = self.tracked & np.isfinite(scores["psnr"])
+            mean = lambda v: round(float(v[keep].mean()), 4) if keep.any() else None  # noqa: E731
+            out[region] = {"psnr_db": mean(scores["psnr"]), "ssim": mean(scores["ssim"]), "l1": mean(scores["l1"]),
+                           "frames": int(keep.sum())}
+        return out
 
 
 def perceptual_network(kind: str, device):

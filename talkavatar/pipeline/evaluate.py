@@ -24,7 +24,9 @@ from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.eval.config import EvalConfig
 from talkavatar.eval.control import ControlErrors, asked_landmarks, control_errors
-from talkavatar.eval.frames import fit_size
+from talkavatar.eval.expression import face_mesh_points, measures
+from talkavatar.eval.frames import fit_size, resized
+from talkavatar.eval.regions import region_scores
 from talkavatar.eval.reenact import Reenactment, perceptual_network, reenactment_scores, tracking_errors
 from talkavatar.eval.rendered import ClipEvaluation, measure_identity, measure_lip_sync, sheet_frames
 from talkavatar.eval.report import write_clip_report, write_reenactment_report
@@ -150,8 +152,15 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     with ctx.timed("metrics"):
         scores, sheet = reenactment_scores(renders, np.stack(footage.frames), np.stack(track.masks), size,
                                            ctx.device, perceptual)
+    with ctx.timed("face_mesh"):
+        reference = (resized(np.stack(footage.frames), size).numpy() * 255).round().astype(np.uint8)
+        real_faces, render_faces = face_mesh_points(list(reference)), face_mesh_points(list(renders))
+    with ctx.timed("regions"):
+        regions = region_scores(renders, np.stack(footage.frames), np.stack(track.masks), real_faces, size,
+                                ctx.device)
     return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, track_errors,
-                       ctx.timings, list(footage.frame_indices), footage.fps * config.track.stride)
+                       ctx.timings, list(footage.frame_indices), footage.fps * config.track.stride, regions,
+                       (measures(real_faces), measures(render_faces)))
 
 
 def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None, photo: Path | None = None,

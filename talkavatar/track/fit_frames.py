@@ -13,6 +13,7 @@ from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
+from talkavatar.track.expression import bake_expression, smooth_expression
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
 from talkavatar.track.gating import gate
@@ -176,10 +177,14 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     rotations = interpolate_missing(result.joint_rotations, found)
     translation = interpolate_missing(result.root_translation, found)
     arkit = interpolate_missing(result.arkit_weights, found)
+    if footage.kind == "video":
+        arkit = smooth_expression(arkit, footage.fps)
 
     shape = space.full_shape(result.shape_delta)
     t = time.perf_counter()
     rig = body.bake_rig(shape)
+    if footage.kind == "image":  # the photo's face becomes the rig's neutral face (track.expression.bake_expression)
+        rig, arkit = bake_expression(rig, arkit)
     posed = rig.pose(rotations.cpu().float(), translation.cpu().float(), arkit.cpu().float())
     timings["bake"] = time.perf_counter() - t
 

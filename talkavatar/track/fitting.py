@@ -8,7 +8,8 @@ Energy: robust (Geman-McClure, its scale narrowing over the stages) visibility-w
 + a soft silhouette IoU (shape is held out of it: clothing is not body shape) + pose prior and joint limits + shape
 and expression priors (+ temporal smoothness for video). Adam, in four stages that free more unknowns each time:
 global (orientation, translation) → body (+ body joints, shape) → detail (+ fingers, face, jaw, eyes) → all
-(+ silhouette at full weight). Deterministic for a given seed (no randomness is drawn except the silhouette samples).
+(+ silhouette at full weight); then the expression alone is refitted to the face points with the pose held
+(:mod:`talkavatar.track.expression`). Deterministic for a given seed (no randomness is drawn except the silhouette samples).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
+from talkavatar.track.expression import refit_expression
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
                                      smoothness_loss, upright_loss)
@@ -188,9 +190,24 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
     previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step)
+        result = _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step)
+        return with_refitted_expression(consts, space, landmarks, targets, result) if weights.face > 0 else result
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+@torch.no_grad()
+def with_refitted_expression(consts: ModelConsts, space: ShapeSpace, landmarks, targets: FitTargets,
+                             result: FitState) -> FitState:
+    """``result`` with its ARKit weights refitted to the face points, the pose held
+    (:func:`talkavatar.track.expression.refit_expression`); unchanged without a face group or a named map."""
+    if not hasattr(landmarks, "rows") or "face" not in targets.points:
+        return result
+    posed = pose_batch(consts, space, result.shape_delta, result.joint_rotations, result.root_translation,
+                       result.arkit_weights)
+    arkit = refit_expression(posed, landmarks, consts.expression_blendshapes, targets.points["face"],
+                             targets.weights["face"], targets.K, result.arkit_weights)
+    return FitState(result.shape_delta, result.joint_rotations, result.root_translation, arkit, result.history)
 
 
 def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:

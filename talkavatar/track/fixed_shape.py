@@ -18,6 +18,7 @@ import torch
 from talkavatar.core.body.rig import Rig
 from talkavatar.track.camera import WORLD_TO_CAMERA, default_focal, intrinsics
 from talkavatar.track.detect import Detection
+from talkavatar.track.expression import smooth_expression
 from talkavatar.track.fit_frames import GROUPS, gate_detections, interpolate_missing, fit_targets, refined_masks
 from talkavatar.track.fitting import FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
@@ -78,5 +79,8 @@ def track_with_rig(rig: Rig, footage: Footage, detections: list[Detection], *, s
 
     result = fit(consts, space, landmarks, targets, state, steps, FitWeights(mask=mask_weight, smooth=smooth_weight),
                  torch.ones(0), fit_shape=False, seed=seed, on_step=on_step)
+    arkit = interpolate_missing(result.arkit_weights, found)
+    if footage.kind == "video":
+        arkit = smooth_expression(arkit, footage.fps)
     return RigTrack(interpolate_missing(result.joint_rotations, found), interpolate_missing(result.root_translation, found),
-                    interpolate_missing(result.arkit_weights, found), found, WORLD_TO_CAMERA.copy(), K, masks)
+                    arkit, found, WORLD_TO_CAMERA.copy(), K, masks)

@@ -20,7 +20,8 @@ VISEMES: dict[str, dict[str, float]] = {
     "IH": {"jawOpen": 0.22, "mouthStretchLeft": 0.2, "mouthStretchRight": 0.2},
     "OH": {"jawOpen": 0.4, "mouthFunnel": 0.55},
     "OO": {"jawOpen": 0.15, "mouthPucker": 0.7, "mouthFunnel": 0.3},
-    "MBP": {"mouthClose": 0.3, "mouthPressLeft": 0.4, "mouthPressRight": 0.4},
+    "MBP": {"jawOpen": 0.06, "mouthClose": 0.06, "mouthPressLeft": 0.5, "mouthPressRight": 0.5, "mouthRollLower": 0.2,
+            "mouthRollUpper": 0.15},  # mouthClose only on top of jawOpen (ARKit; alone it drives the lips through each other)
     "FV": {"jawOpen": 0.08, "mouthRollLower": 0.5, "mouthUpperUpLeft": 0.2, "mouthUpperUpRight": 0.2},
     "TH": {"jawOpen": 0.18, "tongueOut": 0.35},
     "SZ": {"jawOpen": 0.06, "mouthStretchLeft": 0.25, "mouthStretchRight": 0.25},

@@ -1,0 +1,242 @@
+"""Expression tracking: the 52 ARKit weights of each frame fitted to MediaPipe's face points, with the pose held.
+
+After the body fit has placed the head, every mapped face landmark is an affine function of the ARKit weights in
+each frame (skinning is linear in the rest vertices, the blendshapes are added to the rest vertices), so the
+expression fit is small: per frame 52 weights in 0..1 and a small rigid motion of the face points (rotation about
+their centre, shift) that absorbs what is left of the head's placement (without it a head yawed 2 degrees off was
+explained as mouthRight 0.7), against the detected points weighted by region so that
+eyelids, brows and lip contours dominate (:data:`REGION_WEIGHTS`). ARKit's ``mouthClose`` only means something on
+top of ``jawOpen`` (alone it pushes the lower lip through the upper one): it is held to ``<= jawOpen``.
+
+The body model's neutral face is not the person's: Anny's brows sit lower than many people's, its lips part by
+3 mm at rest, so a photo of a relaxed face fits to raised brows, a rolled lip and the like. :func:`bake_expression`
+makes the photo's fitted face the personal rig's neutral face (its weights go into the rest vertices and the
+photo's weights become zero); expressions tracked later with that rig, and those drive-audio asks for, are then
+changes from the person's own face, so a frame that looks like the photo tracks to zero weights.
+
+Temporal smoothing (:func:`smooth_expression`) filters every weight with a short Gaussian but leaves the eyelid
+channels to a 3-frame median, which removes single-frame spikes and keeps a blink's closed frames closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from talkavatar.core.body.landmarks import FACE_POINTS
+from talkavatar.core.rotations import axis_angle_to_matrix
+from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
+from talkavatar.track.camera import project
+
+REGION_WEIGHTS = {"eyelid": 4.0, "eye_corner": 2.0, "iris": 0.5, "brow": 3.0, "lip_inner": 3.0, "lip_outer": 2.0,
+                  "nose": 1.0, "jaw": 0.5}
+"""Relative weight of each face region's landmarks in the expression fit."""
+PRIOR_L2 = 0.02
+"""Weight of the squared ARKit weights (per unit residual: 1 % of the inter-ocular distance)."""
+PRIOR_L1 = 0.02
+"""Weight of the sum of ARKit weights: among expressions that explain the points equally, the sparser wins."""
+EXTRA_PRIOR = {"cheekPuff": 10.0, "tongueOut": 10.0, "mouthDimpleLeft": 2.0, "mouthDimpleRight": 2.0}
+"""Channels the face points barely tell apart from others (a puffed cheek moves the lip corners like a smile): L1
+prior multiplied by this."""
+RIGID_PRIOR = 10.0
+"""Weight of the squared angle (rad²) of the head's correction."""
+SHARP_CHANNELS = tuple(n for n in ARKIT_NAMES if n.startswith(("eyeBlink", "eyeSquint", "eyeWide")))
+"""Channels smoothed by a 3-frame median only (blinks last 3-6 frames at 30 fps)."""
+MEDIAN_MIN_FPS = 20.0
+"""Frame rate below which the sharp channels are left as fitted."""
+SMOOTH_SIGMA_S = 0.033
+"""Standard deviation in seconds of the Gaussian filter of the other channels."""
+
+
+def region_of(name: str) -> str:
+    """The :data:`REGION_WEIGHTS` region of a :data:`FACE_POINTS` name."""
+    if name.endswith("iris"):
+        return "iris"
+    if "_eye_" in name:
+        return "eye_corner" if name.endswith(("_outer", "_inner")) and "upper" not in name and "lower" not in name \
+            else "eyelid"
+    for prefix, region in (("lip_inner", "lip_inner"), ("lip_outer", "lip_outer"), ("nose", "nose"), ("jaw", "jaw")):
+        if name.startswith(prefix):
+            return region
+    if "_brow_" in name:
+        return "brow"
+    raise ValueError(f"face point {name!r} belongs to no region")
+
+
+def landmark_weights(mediapipe_index: np.ndarray) -> torch.Tensor:
+    """[K] region weight of each face landmark, from their MediaPipe indices [K] (normalised to mean 1)."""
+    names = {i: n for n, i in FACE_POINTS.items()}
+    w = torch.tensor([REGION_WEIGHTS[region_of(names[int(i)])] for i in mediapipe_index], dtype=torch.float32)
+    return w / w.mean()
+
+
+def expression_basis(vertex_transforms: torch.Tensor, vertex_indices: torch.Tensor, vertex_weights: torch.Tensor,
+                     blendshapes: torch.Tensor) -> torch.Tensor:
+    """How K landmarks move per unit of each ARKit weight in each posed frame: [B, K, 3, 52].
+
+    ``vertex_transforms``: [B, V, 3, 4] (a ``PosedBody``'s); ``vertex_indices``/``vertex_weights``: [K, S] (the
+    landmark map's rows); ``blendshapes``: [52, V, 3].
+    """
+    rotation = vertex_transforms[:, vertex_indices, :, :3]            # [B, K, S, 3, 3]
+    shapes = blendshapes[:, vertex_indices].permute(1, 2, 3, 0)        # [K, S, 3, 52]
+    moved = torch.einsum("bksij,ksjn->bksin", rotation, shapes.to(rotation.dtype))
+    return (moved * vertex_weights.to(rotation.dtype)[None, :, :, None, None]).sum(2)
+
+
+def _prior_weights(dtype, device) -> torch.Tensor:
+    w = torch.ones(len(ARKIT_NAMES), dtype=dtype, device=device)
+    for name, factor in EXTRA_PRIOR.items():
+        w[ARKIT_INDEX[name]] = factor
+    return w
+
+
+def _rigid(points: torch.Tensor, params: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """points [B, K, 3] turned by per-frame axis-angle ``params[:, :3]`` about ``centre`` [B, 1, 3] and shifted by
+    ``params[:, 3:]`` metres: [B, K, 3]."""
+    rotation = axis_angle_to_matrix(params[:, :3])
+    return (points - centre) @ rotation.transpose(-1, -2) + centre + params[:, None, 3:]
+
+
+def inter_ocular(points: torch.Tensor, mediapipe_index: np.ndarray) -> torch.Tensor:
+    """[B] distance between the outer eye corners (MediaPipe 33 and 263) of face points [B, K, 2]."""
+    index = list(int(i) for i in mediapipe_index)
+    a, b = index.index(FACE_POINTS["right_eye_outer"]), index.index(FACE_POINTS["left_eye_outer"])
+    return (points[:, a] - points[:, b]).norm(dim=-1)
+
+
+def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.Tensor, seen: torch.Tensor,
+                   region: torch.Tensor, initial: torch.Tensor, unit: torch.Tensor, iterations: int = 6
+                   ) -> torch.Tensor:
+    """ARKit weights [B, 52] in 0..1 whose landmarks best match the detected ones (Gauss-Newton on the projection,
+    each step a box-constrained quadratic solved by :func:`box_qp`).
+
+    ``base`` [B, K, 3]: the landmarks at zero weights; ``basis`` [B, K, 3, 52] (:func:`expression_basis`);
+    ``project``: world points [..., 3] -> pixels [..., 2] (pure torch); ``targets`` [B, K, 2] detected pixels;
+    ``seen`` [B, K] (0: not detected); ``region`` [K] (:func:`landmark_weights`); ``initial`` [B, 52]; ``unit``
+    [B] pixels per residual unit (1 % of the inter-ocular distance). The fit starts from the neutral face (weak
+    directions, such as ``jawOpen`` + ``mouthClose`` that cancel on the lips, stay where they start); frames
+    without a seen point keep ``initial``.
+    """
+    count = len(ARKIT_NAMES)
+    dtype, device = base.dtype, base.device
+    root_w = (seen * region[None]).clamp_min(0).sqrt() / unit[:, None]          # [B, K]
+    norm = (seen * region[None]).sum(-1).clamp_min(1e-6).sqrt()[:, None, None]  # residual mean over points
+    centre = base.detach().mean(1, keepdim=True)
+
+    def residual(theta, base_b, basis_b, target_b, root_b, centre_b):  # one frame: [58] -> [2K]
+        points = base_b + basis_b @ theta[:count]
+        moved = _rigid(points[None], theta[None, count:], centre_b[None])[0]
+        return ((project(moved) - target_b) * root_b[:, None]).reshape(-1)
+
+    jacobian = torch.func.vmap(torch.func.jacfwd(residual))
+    evaluate = torch.func.vmap(residual)
+    theta = torch.zeros(base.shape[0], count + 6, dtype=dtype, device=device)  # from neutral: the sparse end
+    prior2 = torch.cat([torch.full((count,), PRIOR_L2), torch.full((3,), RIGID_PRIOR), torch.zeros(3)]).to(theta)
+    prior1 = torch.cat([PRIOR_L1 * _prior_weights(dtype, device), torch.zeros(6, dtype=dtype, device=device)])
+    lower = torch.cat([torch.zeros(count), torch.full((6,), -torch.inf)]).to(theta)
+    upper = torch.cat([torch.ones(count), torch.full((6,), torch.inf)]).to(theta)
+    args = (base.detach(), basis.detach(), targets, root_w, centre)
+    def energy(theta):  # [B]
+        r = evaluate(theta, *args) / norm[..., 0]
+        return 0.5 * r.pow(2).sum(-1) + 0.5 * (prior2 * theta.pow(2)).sum(-1) + (prior1 * theta).sum(-1)
+
+    with torch.no_grad():
+        for _ in range(iterations):
+            J = jacobian(theta, *args) / norm                                 # [B, 2K, 58]
+            r = evaluate(theta, *args) / norm[..., 0]                         # [B, 2K]
+            # 0.5 |r + J d|^2 + 0.5 prior2 (theta + d)^2 + prior1 (theta + d), over x = theta + d in the box
+            H = J.transpose(1, 2) @ J + torch.diag(prior2)
+            g = (J.transpose(1, 2) @ (r[..., None] - J @ theta[..., None]))[..., 0] + prior1
+            step = box_qp(H, g, lower, upper, theta, below=(ARKIT_INDEX["mouthClose"], ARKIT_INDEX["jawOpen"]))
+            # a step the linearised projection misjudged (a large head correction) is taken halfway or not at all
+            for fraction in (1.0, 0.5, 0.0):
+                trial = theta + fraction * (step - theta)
+                better = energy(trial) <= energy(theta)
+                if fraction == 0.0 or better.all():
+                    theta = torch.where(better[:, None], trial, theta)
+                    break
+                theta = torch.where(better[:, None], trial, theta)
+    found = seen.sum(-1) > 0
+    return torch.where(found[:, None], theta[:, :count], initial.to(dtype))
+
+
+def box_qp(H: torch.Tensor, g: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, x: torch.Tensor,
+           iterations: int = 400, below: tuple[int, int] | None = None) -> torch.Tensor:
+    """argmin over ``lower <= x <= upper`` of ``0.5 x'Hx + g'x`` for a batch (H [B, N, N] positive definite, g and
+    the start ``x`` [B, N], bounds [N]) by Jacobi-preconditioned accelerated projected gradient (FISTA).
+    ``below = (i, j)`` also holds ``x[i] <= x[j]`` in every projection (not an exact projection: a heuristic)."""
+    scale = torch.diagonal(H, dim1=1, dim2=2).clamp_min(1e-12).rsqrt()        # Jacobi preconditioning: x = s z
+    H, g = H * scale[:, :, None] * scale[:, None, :], g * scale
+    lower, upper = lower / scale, upper / scale
+    step = 1.0 / torch.linalg.eigvalsh(H)[:, -1:].clamp_min(1e-12)            # [B, 1]
+
+    def projected(z):
+        z = torch.maximum(torch.minimum(z, upper), lower)
+        if below is None:
+            return z
+        close, jaw = below
+        held = torch.minimum(z[:, close] * scale[:, close], z[:, jaw] * scale[:, jaw]) / scale[:, close]
+        return torch.cat([z[:, :close], held[:, None], z[:, close + 1:]], 1)
+
+    z = projected(x / scale)
+    y, t = z, 1.0
+    for _ in range(iterations):
+        z_next = projected(y - step * ((H @ y[..., None])[..., 0] + g))
+        t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
+        y = z_next + ((t - 1) / t_next) * (z_next - z)
+        z, t = z_next, t_next
+    return z * scale
+
+
+def smooth_expression(weights: torch.Tensor, fps: float, sharp: tuple[str, ...] = SHARP_CHANNELS,
+                      sigma_s: float = SMOOTH_SIGMA_S) -> torch.Tensor:
+    """Temporal filter of ARKit weights [T, 52] at ``fps``: a 3-frame median on the ``sharp`` channels (at
+    ``MEDIAN_MIN_FPS`` or more; sparser frames would lose whole blinks), a Gaussian of ``sigma_s`` seconds (edges
+    replicated; none below a third of a frame) on the others. Fewer than 3 frames come back unchanged."""
+    if weights.shape[0] < 3:
+        return weights
+    x = weights.detach().cpu().double().numpy()
+    out = x.copy()
+    sigma = sigma_s * fps
+    if sigma >= 0.3:
+        radius = max(1, int(np.ceil(2.5 * sigma)))
+        kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        kernel /= kernel.sum()
+        padded = np.pad(x, ((radius, radius), (0, 0)), mode="edge")
+        out = np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(x.shape[1])], 1)
+    sharp_idx = [ARKIT_INDEX[n] for n in sharp]
+    out[:, sharp_idx] = x[:, sharp_idx]
+    if fps >= MEDIAN_MIN_FPS:
+        padded = np.pad(x[:, sharp_idx], ((1, 1), (0, 0)), mode="edge")
+        out[:, sharp_idx] = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), 0)
+    return torch.from_numpy(out).to(weights)
+
+
+def bake_expression(rig, arkit_weights: torch.Tensor):
+    """(the rig with ``arkit_weights[0]`` [52] applied to its rest vertices, zeros like ``arkit_weights`` [B, 52]).
+
+    Skinning acts after the blendshapes, so the baked rig posed with zero weights is the old rig posed with
+    ``arkit_weights[0]``, exactly."""
+    vertices = rig.rest_vertices(arkit_weights[:1].to(rig.device, rig.dtype))[0]
+    return replace(rig, vertices=vertices), torch.zeros_like(arkit_weights)
+
+
+def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.Tensor, seen: torch.Tensor,
+                     K: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
+    """The ARKit weights [B, 52] of B posed frames refitted to their detected face points, the pose held.
+
+    ``posed``: the ``PosedBody`` of the frames with ``initial`` [B, 52] weights; ``landmarks``: a
+    :class:`~talkavatar.core.body.landmark_groups.GroupedLandmarks`; ``blendshapes`` [52, V, 3]; ``points`` [B, K, 2]
+    and ``seen`` [B, K]: the detected face group (work pixels, weights); ``K`` [3, 3]: the tracking camera's.
+    """
+    rows = landmarks.rows["face"]
+    index = landmarks.mediapipe_index("face")
+    basis = expression_basis(posed.vertex_transforms, landmarks.map.vertex_indices[rows],
+                             landmarks.map.vertex_weights[rows], blendshapes)
+    current = landmarks(posed)["face"]
+    base = current - (basis * initial[:, None, None, :].to(basis.dtype)).sum(-1)
+    unit = 0.01 * inter_ocular(points, index).clamp_min(1.0)
+    region = landmark_weights(index).to(points.device, points.dtype)
+    return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit)

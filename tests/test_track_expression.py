@@ -1,0 +1,141 @@
+"""The expression fitter: known ARKit weights posed through Anny's own blendshapes come back from their landmarks;
+the box-constrained solver matches scipy; smoothing keeps blinks and removes spikes.
+
+Needs the Anny cache (``ANNY_CACHE_DIR``), like tests/test_body_anny.py.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from talkavatar.core.body.landmark_groups import GroupedLandmarks
+from talkavatar.core.body.landmarks import FACE_POINTS
+from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
+from talkavatar.track.camera import intrinsics, project
+from talkavatar.track.expression import (REGION_WEIGHTS, box_qp, landmark_weights, refit_expression, region_of,
+                                         smooth_expression)
+
+pytest.importorskip("anny")
+
+CHECKED = ("eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthFunnel", "mouthSmileLeft", "mouthSmileRight",
+           "browInnerUp")
+FACES = [{"eyeBlinkLeft": 0.9, "eyeBlinkRight": 0.9}, {"jawOpen": 0.6}, {"mouthFunnel": 0.7, "jawOpen": 0.2},
+         {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}, {"browInnerUp": 0.8}, {"mouthPucker": 0.8},
+         {"browInnerUp": 0.5, "eyeWideLeft": 0.5, "eyeWideRight": 0.5, "jawOpen": 0.3},
+         {"eyeBlinkLeft": 1.0, "mouthSmileRight": 0.5, "jawOpen": 0.15}, {}]
+
+
+@pytest.fixture(scope="module")
+def rig():
+    from tests.eval_fixtures import anny_rig
+
+    return anny_rig()
+
+
+def _weights(faces) -> torch.Tensor:
+    w = torch.zeros(len(faces), 52)
+    for b, face in enumerate(faces):
+        for name, value in face.items():
+            w[b, ARKIT_INDEX[name]] = value
+    return w
+
+
+def test_known_weights_come_back_from_the_face_points(rig):
+    """Faces posed with known weights, head turned -17..17 degrees, 0.6 m from a 700 px camera; the landmarks are
+    the rig's own (its MediaPipe map on the posed mesh), projected with 0.3 px noise. The pose the fit holds is off by
+    1.7 degrees of yaw and 1 cm: the fit's rigid correction takes that up."""
+    torch.manual_seed(0)
+    landmarks = GroupedLandmarks(rig.landmarks)
+    truth = _weights(FACES)
+    count = truth.shape[0]
+    rotations = torch.zeros(count, 55, 3)
+    rotations[:, JOINT_INDEX["head"], 1] = torch.linspace(-0.3, 0.3, count)
+    rotations[:, JOINT_INDEX["neck"], 0] = 0.1
+    face_vertices = landmarks.map.vertex_indices[landmarks.rows["face"], 0]
+    head = rig.pose(torch.zeros(1, 55, 3)).vertices[0, face_vertices].mean(0)
+    translation = (torch.tensor([0.0, 0.0, -0.6]) - head).expand(count, 3)
+    K = torch.tensor(intrinsics(640, 480, 700.0))
+    detected = project(landmarks(rig.pose(rotations, translation, truth))["face"], K)
+    detected = detected + 0.3 * torch.randn_like(detected)
+
+    held = rotations.clone()
+    held[:, JOINT_INDEX["head"], 1] += 0.03
+    posed = rig.pose(held, translation + torch.tensor([0.002, -0.002, 0.01]), torch.zeros(count, 52))
+    fitted = refit_expression(posed, landmarks, rig.expression_blendshapes, detected,
+                              torch.ones(detected.shape[:2]), K, torch.zeros(count, 52))
+    columns = [ARKIT_INDEX[n] for n in CHECKED]
+    error = (fitted[:, columns] - truth[:, columns]).abs()
+    assert error.max() < 0.1, {n: float(e) for n, e in zip(CHECKED, error.max(0).values)}
+    assert (fitted[-1] < 0.1).all()  # the neutral face stays neutral
+    assert fitted[:, ARKIT_INDEX["mouthClose"]].le(fitted[:, ARKIT_INDEX["jawOpen"]] + 1e-6).all()
+
+
+def test_unseen_frames_keep_their_initial_weights(rig):
+    landmarks = GroupedLandmarks(rig.landmarks)
+    rotations, translation = torch.zeros(2, 55, 3), torch.tensor([[0.0, -1.6, -0.6]] * 2)
+    K = torch.tensor(intrinsics(640, 480, 700.0))
+    points = project(landmarks(rig.pose(rotations, translation, torch.zeros(2, 52)))["face"], K)
+    initial = torch.full((2, 52), 0.2)
+    posed = rig.pose(rotations, translation, initial)  # the frames as the body fit left them
+    seen = torch.ones(points.shape[:2])
+    seen[1] = 0
+    fitted = refit_expression(posed, landmarks, rig.expression_blendshapes, points, seen, K, initial)
+    assert torch.equal(fitted[1], initial[1])
+    assert fitted[0].max() < 0.1  # neutral points: back to neutral
+
+
+def test_box_qp_matches_scipy():
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(3, 20, 8))
+    H = a.transpose(0, 2, 1) @ a + 0.1 * np.eye(8)
+    H[:, 0] *= 100.0
+    H[:, :, 0] *= 100.0  # badly scaled, as translation in metres beside weights
+    g = rng.normal(size=(3, 8)) * 5
+    lower, upper = np.r_[np.zeros(6), -np.inf, -np.inf], np.r_[np.ones(6), np.inf, np.inf]
+    got = box_qp(torch.tensor(H), torch.tensor(g), torch.tensor(lower), torch.tensor(upper),
+                 torch.zeros(3, 8, dtype=torch.float64), iterations=3000).numpy()
+    for b in range(3):
+        ref = minimize(lambda x: 0.5 * x @ H[b] @ x + g[b] @ x, np.zeros(8), jac=lambda x: H[b] @ x + g[b],
+                       bounds=list(zip(lower, upper)), method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12})
+        value = lambda x: 0.5 * x @ H[b] @ x + g[b] @ x  # noqa: E731
+        assert value(got[b]) <= value(ref.x) + 1e-6
+        assert np.abs(got[b] - ref.x).max() < 1e-3
+
+
+def test_every_face_point_has_a_region_and_eyelids_outweigh_the_jaw():
+    for name in FACE_POINTS:
+        assert region_of(name) in REGION_WEIGHTS
+    w = landmark_weights(np.array([FACE_POINTS["right_eye_upper"], FACE_POINTS["jaw_10"]]))
+    assert w[0] > 4 * w[1]
+
+
+def test_smoothing_keeps_a_blink_and_removes_a_spike():
+    t = 30
+    w = torch.zeros(t, 52)
+    blink, jaw = ARKIT_INDEX["eyeBlinkLeft"], ARKIT_INDEX["jawOpen"]
+    w[10:13, blink] = 1.0   # a 100 ms blink
+    w[20, blink] = 1.0      # a one-frame spike
+    noise = torch.from_numpy(np.random.default_rng(0).normal(0, 0.05, t)).float()
+    w[:, jaw] = 0.4 + noise
+    out = smooth_expression(w, 30.0)
+    assert torch.equal(out[10:13, blink], torch.ones(3)) and out[20, blink] == 0
+    assert (out[:, jaw] - 0.4).std() < 0.7 * noise.std()
+    sparse = smooth_expression(w, 2.0)  # frames 0.5 s apart: left as fitted
+    assert torch.equal(sparse, w)
+    assert torch.equal(smooth_expression(w[:2], 30.0), w[:2])
+
+
+def test_baked_expression_poses_like_the_weights(rig):
+    from talkavatar.track.expression import bake_expression
+
+    weights = _weights([{"browInnerUp": 1.0, "mouthRollUpper": 0.3, "jawOpen": 0.2}, {"eyeBlinkLeft": 1.0}])
+    rotations = torch.zeros(2, 55, 3)
+    rotations[:, JOINT_INDEX["head"], 1] = 0.4
+    baked, zeros = bake_expression(rig, weights)
+    assert torch.equal(zeros, torch.zeros(2, 52))
+    before = rig.pose(rotations[:1], None, weights[:1]).vertices
+    after = baked.pose(rotations[:1], None, zeros[:1]).vertices
+    assert (before - after).abs().max() < 1e-5
+    assert torch.equal(baked.joints, rig.joints)
