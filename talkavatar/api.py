@@ -108,14 +108,19 @@ def pseudo(bundle: PathLike, settings: PseudoConfig | None = None, *, import_vid
 
 
 def fit(input: PathLike, bundle: PathLike | None = None, settings: FitConfig | None = None, *,
-        device: str | None = None, force: bool = False, resume: bool = False, log: Log = stderr_log,
-        warn: Log = stderr_warn, show_progress: bool = False) -> FitResult:
-    """Learn the Gaussian avatar (``fit/``) from the photo and its pseudo-labels.
+        device: str | None = None, force: bool = False, resume: bool = False, video: PathLike | None = None,
+        holdout: float | None = None, log: Log = stderr_log, warn: Log = stderr_warn,
+        show_progress: bool = False) -> FitResult:
+    """Learn the Gaussian avatar (``fit/``) from the photo (or video) and its pseudo-labels.
 
-    ``input``: a bundle directory, or a photo: then ``bundle`` (default ``<input stem>.avatar``) gets the track
-    and pseudo stages first when they are missing or stale (a photo is tracked on the CPU). ``settings.preset``:
-    tiny (CPU, about a minute), fast (GPU) or quality. ``resume``: continue from the checkpoint an interrupted
-    fit left.
+    ``input``: a bundle directory, or a photo or a video of the person: then ``bundle`` (default
+    ``<input stem>.avatar``) gets the track and pseudo stages first when they are missing or stale (a photo is
+    tracked on the CPU). A video's frames are tracked with one body shape and smooth poses; frames chosen to cover
+    its views, poses and expressions become photometric labels, and its first tracked frame the photo. ``video``:
+    a clip to add to a photo the same way (tracked with the photo's body shape). ``holdout``: the fraction of the
+    clip, at its end, kept out of tracking and fitting for ``talkavatar eval --held-out`` (default 0.1).
+    ``settings.preset``: tiny (CPU, about a minute), fast (GPU) or quality. ``resume``: continue from the
+    checkpoint an interrupted fit left.
 
     Returns ``metrics``: ``input_view`` (``masked_psnr_db`` in dB, ``masked_ssim`` 0..1: the avatar rendered in
     the photo's view against the photo, inside the person mask), ``novel_max_hole_fraction`` and
@@ -139,7 +144,8 @@ def fit(input: PathLike, bundle: PathLike | None = None, settings: FitConfig | N
     from talkavatar.pipeline.photo import fit_input
 
     return fit_input(Path(input), None if bundle is None else Path(bundle), settings or FitConfig(),
-                     device=device, force=force, resume=resume, log=log, warn=warn, show_progress=show_progress)
+                     device=device, force=force, resume=resume, video=None if video is None else Path(video),
+                     holdout=holdout, log=log, warn=warn, show_progress=show_progress)
 
 
 def drive_audio(audio: PathLike, output: PathLike | None = None, settings: DriveAudioConfig | None = None, *,

@@ -26,6 +26,9 @@ TRACK_DETECTIONS = "track/detections.safetensors"
 TRACK_MASK = "track/mask.png"
 TRACK_RIG = "track/rig.safetensors"
 TRACK_OVERLAY = "track/overlay.png"
+TRACK_VIDEO = "track/video.json"
+TRACK_VIDEO_PARAMS = "track/video/params.safetensors"
+VIDEO_SCHEMA = "talkavatar.video"
 PSEUDO_PARAMS = "pseudo/params.safetensors"
 PSEUDO_TEXTURE = "pseudo/texture.png"
 PSEUDO_PROXY = "pseudo/proxy.safetensors"
@@ -52,9 +55,15 @@ def source_input(suffix: str) -> str:
     return f"source/input{suffix}"
 
 
-def track_frame_mask(index: int) -> str:
-    """Bundle-relative name of a video frame's person mask (PNG, 255 = person)."""
-    return f"track/masks/{index:06d}.png"
+def source_video(suffix: str) -> str:
+    """Bundle-relative name of the clip given with a photo (``fit PHOTO --video CLIP``)."""
+    return f"source/video{suffix}"
+
+
+def track_video_mask(index: int) -> str:
+    """Bundle-relative name of the person mask of the tracked clip's ``index``-th tracked entry (PNG, full
+    resolution, 255 = person)."""
+    return f"track/video/masks/{index:06d}.png"
 
 
 def pseudo_frame(index: int) -> str:
@@ -107,8 +116,8 @@ class TrackedFootage:
     params: TrackParams
 
 
-def read_track_params(bundle) -> TrackParams:
-    tensors, meta = bundle.read_tensors(TRACK_PARAMS, "talkavatar.track")
+def read_track_params(bundle, rel: str = TRACK_PARAMS) -> TrackParams:
+    tensors, meta = bundle.read_tensors(rel, "talkavatar.track")
     count = len(tensors["joint_rotations"])
     tracked = tensors["tracked"].astype(bool) if "tracked" in tensors else np.ones(count, bool)
     frame_index = tensors["frame_index"] if "frame_index" in tensors else np.arange(count, dtype=np.int32)
@@ -117,9 +126,9 @@ def read_track_params(bundle) -> TrackParams:
                        float(meta.get("fps", 30)))
 
 
-def save_track_params(writer, params: TrackParams, shape_names, body_model: str) -> None:
-    """Write ``track/params.safetensors`` (``writer``: the track stage's writer)."""
-    writer.save_tensors(in_stage(TRACK_PARAMS), {
+def save_track_params(writer, params: TrackParams, shape_names, body_model: str, rel: str = TRACK_PARAMS) -> None:
+    """Write ``track/params.safetensors`` (or ``rel``; ``writer``: the track stage's writer)."""
+    writer.save_tensors(in_stage(rel), {
         **{k: np.asarray(getattr(params, k), np.float32) for k in POSE_KEYS},
         "shape": np.asarray(params.shape, np.float32), "intrinsics": np.asarray(params.intrinsics, np.float32),
         "world_to_camera": np.asarray(params.world_to_camera, np.float32),
@@ -128,6 +137,44 @@ def save_track_params(writer, params: TrackParams, shape_names, body_model: str)
     }, "talkavatar.track", {"fps": f"{params.fps:g}", "joint_names": json.dumps(list(JOINT_NAMES)),
                             "arkit_names": json.dumps(list(ARKIT_NAMES)), "shape_names": json.dumps(list(shape_names)),
                             "body_model": body_model})
+
+
+@dataclass(frozen=True)
+class TrackedVideo:
+    """The clip a bundle was tracked from (``fit VIDEO``) or given with its photo (``fit PHOTO --video CLIP``):
+    ``doc`` (``track/video.json``, schema talkavatar.video: source clip, frame times, held-out frames), ``params``
+    (its tracked frames, ``track/video/params.safetensors``) and ``inputs`` read."""
+
+    doc: dict
+    params: TrackParams
+    inputs: tuple[str, ...]
+
+    def mask(self, bundle, index: int) -> np.ndarray:
+        """The person mask [H, W] uint8 (full resolution) of tracked entry ``index``."""
+        mask = bundle.read_png(track_video_mask(index))
+        return mask[..., 0] if mask.ndim == 3 else mask
+
+
+def read_tracked_video(bundle) -> TrackedVideo | None:
+    """``track/video.json`` and the clip's tracked frames, or None when the bundle was tracked from a photo alone."""
+    if not has_output(bundle, TRACK_VIDEO):
+        return None
+    doc = bundle.read_json(TRACK_VIDEO, VIDEO_SCHEMA)
+    params = read_track_params(bundle, TRACK_VIDEO_PARAMS)
+    if len(params.tracked) != len(doc["frame_index"]):
+        raise InvalidInput(f"{bundle.root}: {TRACK_VIDEO} and {TRACK_VIDEO_PARAMS} disagree on the frame count",
+                           tip=f"rerun {stage_command('track', bundle.root, force=True)}")
+    return TrackedVideo(doc, params, (TRACK_VIDEO, TRACK_VIDEO_PARAMS))
+
+
+def save_tracked_video(writer, doc: dict, params: TrackParams, masks: list[np.ndarray], shape_names,
+                       body_model: str) -> None:
+    """Write ``track/video.json``, ``track/video/params.safetensors`` and the clip's full-resolution ``masks``
+    (uint8 [H, W], one per tracked entry)."""
+    writer.save_json(in_stage(TRACK_VIDEO), doc, VIDEO_SCHEMA)
+    save_track_params(writer, params, shape_names, body_model, TRACK_VIDEO_PARAMS)
+    for i, mask in enumerate(masks):
+        writer.save_png(in_stage(track_video_mask(i)), mask)
 
 
 @dataclass(frozen=True)

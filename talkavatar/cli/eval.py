@@ -9,6 +9,7 @@ import typer
 
 from talkavatar.cli.common import BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, log, report_errors, resolve_bundle
 from talkavatar.cli.options import Settings, with_settings
+from talkavatar.errors import UsageError
 from talkavatar.eval.config import EvalConfig
 
 NAME = "eval"
@@ -16,6 +17,7 @@ HELP = "Measure an avatar: self-reenactment, identity, control accuracy and lip 
 EPILOG = ("Examples:  talkavatar eval --video person.mp4 --json ; "
           "talkavatar eval -b photo.avatar --video person.mp4 --max-frames 30 --report eval-report/ ; "
           "talkavatar eval -b frame0.avatar --video person.mp4 --start 12 --stride 18 --max-frames 4 ; "
+          "talkavatar eval -b me-talking.avatar --held-out --stride 5 ; "
           "talkavatar eval --render talk.mp4 --audio speech.wav --photo photo.jpg ; "
           "talkavatar eval -b photo.avatar --render talk.mp4 --motion talk.motion.safetensors --report out/")
 NO_ARGS_IS_HELP = True
@@ -29,6 +31,9 @@ def command(
     video: Annotated[Optional[Path], typer.Option(
         "--video", help="Self-reenactment: a reference video of the avatar's person; the avatar replays it and is "
                         "compared inside the person mask (PSNR, SSIM, L1, perceptual).", show_default=False)] = None,
+    held_out: Annotated[bool, typer.Option(
+        "--held-out", help="Self-reenactment on the frames of the bundle's clip that `fit VIDEO --holdout` kept out "
+                           "of tracking and fitting (--start counts from the first of them).")] = False,
     render: Annotated[Optional[Path], typer.Option(
         "--render", help="A rendered clip to measure: identity (--photo), control accuracy (--motion, -b) and lip "
                          "sync (--audio, else the clip's own sound).", show_default=False)] = None,
@@ -49,8 +54,12 @@ def command(
 ) -> None:
     from talkavatar import api
     from talkavatar.eval.report import json_ready, table
-    from talkavatar.pipeline.evaluate import check_mode
+    from talkavatar.pipeline.evaluate import check_mode, held_out_clip
 
+    if held_out:
+        if video is not None:
+            raise UsageError("--held-out scores the bundle's own clip; leave --video out")
+        video, settings = held_out_clip(resolve_bundle(bundle), settings)
     check_mode(video, render, audio, photo, motion)
     if video is not None or motion is not None:
         bundle = resolve_bundle(bundle)

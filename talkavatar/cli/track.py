@@ -14,7 +14,7 @@ from talkavatar.track.config import TrackConfig
 NAME = "track"
 HELP = "Fit the body model to a photo or video of a person (writes source/ and track/)."
 EPILOG = ("Examples:  talkavatar track photo.jpg ; talkavatar track group.jpg --person 2 ; "
-          "talkavatar track clip.mp4 --max-frames 60 --json")
+          "talkavatar track clip.mp4 --max-frames 60 --json ; talkavatar track photo.jpg --video clip.mp4 --holdout 0.3")
 NO_ARGS_IS_HELP = False
 
 

@@ -117,12 +117,14 @@ def _introduction() -> list[str]:
                "(opacity_logit, log_scale): no value is stored pre-activated under a plain name."),
         section("layout"),
         literal("bundle.json   the manifest (below)\n"
-                "source/       the input photo(s) or video as given\n"
+                "source/       the input photo or video as given (input.EXT), the upright photo (image.png: a\n"
+                "              video's first tracked frame), the clip given with a photo (video.EXT)\n"
                 "track/        per-frame camera, body pose, hand pose, shape, expression; detections; person mask;\n"
-                "              the personal rig; overlay.png\n"
+                "              the personal rig; overlay.png; for a clip: video.json (its frames, times, rotation,\n"
+                "              held-out tail), video/params.safetensors and video/masks/NNNNNN.png\n"
                 "pseudo/       pseudo-label frames and masks with the exact poses, expressions and cameras\n"
-                "fit/          avatar.safetensors, fit.json, preview.png (input view, yaw -30/+30, two new\n"
-                "              poses; below, holes red and floaters blue)"),
+                "fit/          avatar.safetensors, fit.json (with a clip: the frames fitted to), preview.png\n"
+                "              (input view, yaw -30/+30, two new poses; below, holes red and floaters blue)"),
         escape("Files are safetensors (tensors), JSON (documents) or PNG (images) and nothing else; readers MUST "
                "NOT unpickle anything. Names starting with a dot (.lock, .journal.json, .tmp-*, .trash-*) belong "
                "to the writing protocol below."),

@@ -13,12 +13,13 @@ from talkavatar.config import Perceptual, check_fields, setting
 
 PRESETS = {
     # iters, uv_res, image_size (longer side, px), crop_size (px), pseudo_frames, pseudo_size (px), pseudo_batch
+    # video_frames: real frames of a clip (fit VIDEO), video_batch: of them per step
     "tiny": dict(iters=160, uv_res=64, image_size=160, crop_size=48, pseudo_frames=8, pseudo_size=96,
-                 pseudo_batch=1),
+                 pseudo_batch=1, video_frames=6, video_batch=1),
     "fast": dict(iters=500, uv_res=512, image_size=512, crop_size=192, pseudo_frames=64, pseudo_size=384,
-                 pseudo_batch=2),
+                 pseudo_batch=2, video_frames=48, video_batch=2),
     "quality": dict(iters=3000, uv_res=512, image_size=1024, crop_size=256, pseudo_frames=256, pseudo_size=512,
-                    pseudo_batch=4),
+                    pseudo_batch=4, video_frames=128, video_batch=4),
 }
 Shape = Literal["flat", "round", "free"]
 SHAPES = get_args(Shape)
@@ -43,6 +44,10 @@ class FitConfig:
     pseudo_size: Optional[int] = setting(None, "Longer side of the pseudo frames as fitted, px. "
                                                "(preset tiny/fast/quality: 96/384/512)", ge=64)
     pseudo_batch: Optional[int] = setting(None, "Pseudo frames per step. (preset tiny/fast/quality: 1/2/4)", ge=1)
+    video_frames: Optional[int] = setting(None, "Video: real frames of the clip fitted to, chosen to cover its poses, "
+                                                "views and expressions. (preset tiny/fast/quality: 6/48/128)", ge=1)
+    video_batch: Optional[int] = setting(None, "Video: real frames per step. (preset tiny/fast/quality: 1/2/4)",
+                                         ge=1)
     seed: int = setting(0, "Random seed; the same bundle, seed and settings give the same avatar on one device.",
                         ge=0)
     perceptual: Perceptual = setting("auto", "Perceptual distance on pseudo frames: auto (LPIPS-VGG when its weights are "
@@ -52,6 +57,10 @@ class FitConfig:
     mesh_weight: float = setting(1.0, "Scale of the mesh regularisers: normal consistency, mask, Laplacian, "
                                       "|dX - Bary(dT)| (0: off).", ge=0)
     crop_weight: float = setting(1.0, "Scale of the extra face and hand crop losses (0: off).", ge=0)
+    video_weight: float = setting(1.0, "Video: scale of the losses on the clip's real frames (0: ignore the clip).",
+                                  ge=0)
+    frame_refine: float = setting(1.0, "Video: scale of the learning rates of the per-frame pose and expression "
+                                       "corrections of the clip's frames (0: keep the tracked poses).", ge=0)
     warmup: float = setting(0.3, "Fraction of the steps before the pseudo-frame loss starts.", ge=0, lt=1)
     refine: float = setting(0.2, "Fraction of the steps, at the end, fitted to the photo alone (sharpens the input "
                                  "view once the pseudo-labels have shaped the rest).", ge=0, lt=1)

@@ -73,7 +73,9 @@ class Views:
 class FitData:
     """rig; ``photo``: the input view at training size; ``crops``: face/hand crops of the photo (may be empty, then
     None) with ``crop_names``; ``pseudo``: pseudo frames or None; ``texture``: [R, R, 3] sRGB UV texture or None;
-    ``proxy_offsets``: [V, 3] or None; ``inputs``: bundle-relative paths read (for the stage record)."""
+    ``proxy_offsets``: [V, 3] or None; ``inputs``: bundle-relative paths read (for the stage record); ``video``:
+    real frames of a clip of the person (photometric labels, :mod:`talkavatar.fit.frames`) or None, and
+    ``video_record``: which frames they are, what was held out, which pseudo frames they made unnecessary."""
 
     rig: Rig
     photo: Views
@@ -83,13 +85,16 @@ class FitData:
     texture: torch.Tensor | None
     proxy_offsets: torch.Tensor | None
     inputs: tuple[str, ...]
+    video: Views | None = None
+    video_record: dict | None = None
 
     def to(self, device=None, dtype=None) -> "FitData":
         def move(v):
             return None if v is None else v.to(device, dtype)
 
         return FitData(self.rig.to(device, dtype), self.photo.to(device, dtype), move(self.crops), self.crop_names,
-                       move(self.pseudo), move(self.texture), move(self.proxy_offsets), self.inputs)
+                       move(self.pseudo), move(self.texture), move(self.proxy_offsets), self.inputs, move(self.video),
+                       self.video_record)
 
 
 def hard_mask(mask: np.ndarray) -> np.ndarray:

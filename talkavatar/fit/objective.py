@@ -1,6 +1,7 @@
 """The losses of One Shot One Talk §3.3 on the coupled avatar, with GUAVA's face and hand crops.
 
-Input photo: L1 + SSIM + alpha (and the same on face/hand crops, weighted up). Pseudo frames: a perceptual
+Input photo: L1 + SSIM + alpha (and the same on face/hand crops, weighted up). Real frames of a clip (fit VIDEO):
+the same, plus a perceptual distance, under their refined poses. Pseudo frames: a perceptual
 distance only (they are imperfect by nature), after a warm-up. Mesh: normal consistency and a mask loss (a 2D
 chamfer distance between the projected surface and the mask's outline) on the deformed mesh (rig + dT), Laplacian
 smoothing of dT and dX over the initial connectivity, and ``|dX - Bary(dT)|``. Images are compared in sRGB (what
@@ -46,11 +47,15 @@ class LossWeights:
     mask: float = 1.0
     mgc: float = 1.0
     lap_offsets: float = 10.0
+    video: float = 1.0  # real frames of a clip: L1, SSIM and alpha as the photo's, times this
+    video_perceptual: float = 0.2
+    frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
 
-    def scaled(self, pseudo: float, mesh: float, crop: float) -> "LossWeights":
+    def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0) -> "LossWeights":
         return LossWeights(self.rgb, self.ssim, self.alpha, self.face * crop, self.hand * crop,
                            self.perceptual * pseudo, self.pseudo_alpha * pseudo, self.normal * mesh,
-                           self.mask * mesh, self.mgc * mesh, self.lap_offsets * mesh)
+                           self.mask * mesh, self.mgc * mesh, self.lap_offsets * mesh, self.video * video,
+                           self.video_perceptual * video, self.frame_prior)
 
 
 def render_views(params: AvatarParameters, views: Views, background_srgb: Tensor, backend: str = "auto"):
@@ -122,6 +127,18 @@ class Objective:
         return {"pseudo_perceptual": distance(rgb, target).mean(),
                 "pseudo_alpha": (alpha[..., 0] - views.mask).abs().mean()}
 
+    def video_terms(self, params: AvatarParameters, frames: Views, background: Tensor, distance,
+                    backend: str = "auto") -> dict[str, Tensor]:
+        """Real frames of the person (each under its refined pose): L1, SSIM and alpha as on the photo, and the
+        perceptual distance when ``distance`` is given."""
+        rgb, alpha, _ = render_views(params, frames, background, backend)
+        target = composite(frames, background)
+        terms = {"video_l1": l1(rgb, target), "video_ssim": ssim_loss(rgb, target),
+                 "video_alpha": (alpha[..., 0] - frames.mask).abs().mean()}
+        if distance is not None:
+            terms["video_perceptual"] = distance(rgb, target).mean()
+        return terms
+
     def mesh_terms(self, params: AvatarParameters, photo: Views) -> dict[str, Tensor]:
         rig = params.rig
         deformed = rig.vertices + params.vertex_offsets
@@ -143,7 +160,8 @@ def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
     crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
     table = {"photo_l1": w.rgb, "photo_ssim": w.ssim, "photo_alpha": w.alpha,
              "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "normal": w.normal, "mask": w.mask,
-             "mgc": w.mgc, "lap_offsets": w.lap_offsets}
+             "mgc": w.mgc, "lap_offsets": w.lap_offsets, "video_l1": w.rgb * w.video, "video_ssim": w.ssim * w.video,
+             "video_alpha": w.alpha * w.video, "video_perceptual": w.video_perceptual, "frame_prior": w.frame_prior}
     total = 0.0
     for name, value in terms.items():
         if name in table:

@@ -3,6 +3,7 @@ warm-up, checkpoints (Ctrl-C saves one; a run can resume from it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -18,6 +19,7 @@ from talkavatar.errors import StageFailed
 from talkavatar.fit.data import FitData
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.objective import LossWeights, Objective, weighted_total
+from talkavatar.fit.refine import RATES as REFINE_RATES, FrameRefinement
 
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
 
@@ -53,12 +55,14 @@ class Adam:
 @dataclass(frozen=True)
 class Schedule:
     """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step;
-    refine: the last steps, fitted to the photo alone (the pseudo-frame loss off again)."""
+    refine: the last steps, fitted without pseudo frames (the photo, and a clip's real frames); video_batch: real
+    frames per step."""
 
     iters: int
     warmup: int
     pseudo_batch: int
     refine: int = 0
+    video_batch: int = 1
 
 
 @dataclass
@@ -71,6 +75,7 @@ class Progress:
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     backend: str = ""
+    refinement: dict | None = None  # mean per-frame pose corrections of a video fit
 
 
 def _decay(iteration: int, iters: int) -> float:
@@ -78,15 +83,17 @@ def _decay(iteration: int, iters: int) -> float:
 
 
 def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
-              rates: dict[str, float], distance, seed: int, *, backend: str = "auto",
+              rates: dict[str, float], distance, seed: int, *, backend: str = "auto", frame_refine: float = 1.0,
               resume: dict | None = None, on_step: Callable[[Progress, dict], None] | None = None,
               on_interrupt: Callable[[dict], None] | None = None) -> Progress:
     """Optimise ``params`` in place for ``schedule.iters`` steps (from ``resume['iteration']`` when resuming).
 
-    ``distance``: a perceptual distance (``None`` when pseudo frames are unused). ``on_interrupt`` receives the
+    ``distance``: a perceptual distance (``None`` when pseudo frames are unused); ``frame_refine``: scale of the
+    per-frame pose corrections' learning rates (a clip's real frames). ``on_interrupt`` receives the
     loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
-    optimizer = Adam(dict(params.named_parameters()), rates)
+    trainable, rates, refinement = _trainables(params, data, rates, frame_refine)
+    optimizer = Adam(trainable, rates)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
     if resume is not None:
@@ -98,7 +105,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
         while progress.iteration < schedule.iters:
             it = progress.iteration
             step_rng = generator.get_state()  # a checkpoint restarts this step exactly
-            terms = _terms(objective, params, data, schedule, weights, distance, generator, it, backend)
+            terms = _terms(objective, params, data, schedule, weights, distance, generator, it, backend, refinement)
             loss = weighted_total(terms, weights)
             if not torch.isfinite(loss):
                 raise StageFailed(f"the fit diverged at step {it} (loss {float(loss)})",
@@ -119,12 +126,16 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
         raise
     progress.seconds = time.perf_counter() - history.started
     progress.backend = objective.backend
+    progress.refinement = None if refinement is None else refinement.magnitude()
     return progress
 
 
 def _restore(resume: dict, optimizer: Adam, generator: torch.Generator, progress: Progress) -> None:
     """Continue from a checkpoint's loop state (:func:`load_checkpoint`)."""
     optimizer.step_count = resume["adam_step"]
+    with torch.no_grad():
+        for name, value in resume.get("extra", {}).items():  # a video fit's per-frame corrections
+            optimizer.params[name].copy_(value.to(optimizer.params[name]))
     for name in optimizer.params:
         optimizer.exp_avg[name].copy_(resume["exp_avg"][name])
         optimizer.exp_avg_sq[name].copy_(resume["exp_avg_sq"][name])
@@ -134,9 +145,10 @@ def _restore(resume: dict, optimizer: Adam, generator: torch.Generator, progress
 
 
 def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
-           distance, generator: torch.Generator, it: int, backend: str) -> dict:
-    """The loss terms of step ``it``: the photo, its crops, a batch of pseudo frames (between warm-up and refine)
-    and the mesh regularisers, each where its weight and data are there."""
+           distance, generator: torch.Generator, it: int, backend: str, refinement: FrameRefinement | None) -> dict:
+    """The loss terms of step ``it``: the photo, its crops, a batch of pseudo frames (between warm-up and refine),
+    a batch of a clip's real frames (under their ``refinement``) and the mesh regularisers, each where its weight
+    and data are there."""
     background = torch.rand(3, generator=generator).to(params.offsets.device)
     terms = objective.image_terms(params, data.photo, background, "photo", backend)
     if data.crops is not None and (weights.face > 0 or weights.hand > 0):
@@ -146,8 +158,33 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
         pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
         terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(params.offsets.device)), background,
                                             distance, backend))
+    if refinement is not None:
+        terms.update(_video_terms(objective, params, data.video, refinement, schedule, background, distance,
+                                  generator, backend))
     if any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets)):
         terms.update(objective.mesh_terms(params, data.photo))
+    return terms
+
+
+def _trainables(params: AvatarParameters, data: FitData, rates: dict[str, float], frame_refine: float):
+    """(named tensors the optimiser changes, their learning rates, the per-frame refinement of a clip's real frames
+    or None); ``frame_refine`` scales the refinement's rates."""
+    trainable = dict(params.named_parameters())
+    if data.video is None:
+        return trainable, rates, None
+    refinement = FrameRefinement(len(data.video.poses), params.offsets.device)
+    scaled = {k: v * frame_refine for k, v in REFINE_RATES.items()}
+    return {**trainable, **dict(refinement.named_parameters())}, {**rates, **scaled}, refinement
+
+
+def _video_terms(objective: Objective, params: AvatarParameters, video, refinement: FrameRefinement,
+                 schedule: Schedule, background, distance, generator, backend) -> dict:
+    """The real-frame terms of one step: ``schedule.video_batch`` frames drawn at random, under their refined
+    poses, and the corrections' prior."""
+    pick = torch.randint(len(video.poses), (schedule.video_batch,), generator=generator).to(video.rgb.device)
+    frames = dataclasses.replace(video.select(pick), poses=refinement.poses(video.poses[pick], pick))
+    terms = objective.video_terms(params, frames, background, distance, backend)
+    terms["frame_prior"] = refinement.penalty(pick)
     return terms
 
 
@@ -174,8 +211,8 @@ class _History:
 # ---- checkpoints (safetensors; outside the bundle's committed stages) -------------------------------------------
 def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
     """Parameters, Adam moments, the RNG state and the step count. ``fingerprint`` ties it to config + inputs."""
-    params, optimizer, progress = state["params"], state["optimizer"], state["progress"]
-    tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in params.named_parameters()}
+    optimizer, progress = state["optimizer"], state["progress"]
+    tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in optimizer.params.items()}
     for name in optimizer.params:
         tensors[f"adam/{name}/exp_avg"] = optimizer.exp_avg[name].cpu().contiguous()
         tensors[f"adam/{name}/exp_avg_sq"] = optimizer.exp_avg_sq[name].cpu().contiguous()
@@ -189,15 +226,18 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
 
 
 def load_checkpoint(path: Path, params: AvatarParameters) -> tuple[str, dict]:
-    """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`)."""
+    """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`; its ``extra``: the
+    saved trainables that are not ``params``', i.e. a video fit's per-frame corrections)."""
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    names = [name for name, _ in params.named_parameters()]
+    own = dict(params.named_parameters())
+    names = [k[len("param/"):] for k in tensors if k.startswith("param/")]
     with torch.no_grad():
-        for name, p in params.named_parameters():
+        for name, p in own.items():
             p.copy_(tensors[f"param/{name}"].to(p))
     return meta["fingerprint"], {
+        "extra": {n: tensors[f"param/{n}"] for n in names if n not in own},
         "adam_step": int(meta["adam_step"]), "generator": tensors["rng"], "iteration": int(meta["iteration"]),
         "history": json.loads(meta["history"]),
         "exp_avg": {n: tensors[f"adam/{n}/exp_avg"] for n in names},

@@ -24,6 +24,7 @@ from talkavatar.errors import UsageError
 from talkavatar.fit.config import FitConfig
 from talkavatar.fit.data import load_fit_data
 from talkavatar.fit.evaluate import evaluate, fixed_novel_poses
+from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
@@ -60,7 +61,7 @@ def _fingerprint(bundle, record: dict, inputs: tuple[str, ...]) -> str:
 def _losses(values: dict) -> str:
     """The main loss terms of a step, for the progress display."""
     return " ".join(f"{k.replace('photo_', '')} {v:.4f}" for k, v in values.items()
-                    if k in ("total", "photo_l1", "photo_ssim", "photo_alpha", "pseudo_perceptual", "mask"))
+                    if k in ("total", "photo_l1", "photo_ssim", "photo_alpha", "video_l1", "pseudo_perceptual", "mask"))
 
 
 def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, force: bool = False,
@@ -100,15 +101,20 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
                              use_pseudo=cfg.pseudo_weight > 0)
         if bundle.record("pseudo") is None:
             ctx.warn("no pseudo-labels in this bundle: fitting the photo alone (new views and poses will be weaker)")
+        if cfg.video_weight > 0:
+            data = with_video(bundle, data, cfg.video_frames, cfg.image_size)
         data = data.to(dev)
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape)
-        weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight)
-        distance = perceptual_distance(cfg.perceptual, dev) if data.pseudo is not None else None
+        weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
+                                                         cfg.video_weight)
+        distance = perceptual_distance(cfg.perceptual, dev) if data.pseudo is not None or data.video is not None \
+            else None
     schedule = Schedule(cfg.iters, steps_for(cfg.iters, cfg.warmup), cfg.pseudo_batch,
-                        steps_for(cfg.iters, cfg.refine))
+                        steps_for(cfg.iters, cfg.refine), cfg.video_batch)
     ctx.log(f"fitting {params.binding.count} Gaussians (UV {cfg.uv_res}) on {dev}: {cfg.iters} steps, image "
             f"{data.photo.cameras.width}x{data.photo.cameras.height}, {len(data.crop_names)} crops, "
-            f"{0 if data.pseudo is None else len(data.pseudo.poses)} pseudo frames"
+            + (f"{len(data.video.poses)} real frames of the clip, " if data.video is not None else "")
+            + f"{0 if data.pseudo is None else len(data.pseudo.poses)} pseudo frames"
             + (f" ({distance.kind} perceptual loss)" if distance is not None else ""))
     with ctx.timed("optimise"):
         progress = _optimise(bundle, params, data, schedule, weights, learning_rates(cfg.iters), distance, cfg,
@@ -120,11 +126,13 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         **figures, "gaussians": avatar.count, "iterations": progress.iteration,
         "pseudo_frames_used": 0 if data.pseudo is None or distance is None else len(data.pseudo.poses),
         "perceptual": None if distance is None else distance.kind, "backend": progress.backend, "device": str(dev),
-        "novel_poses_from": novel_from,
+        "novel_poses_from": novel_from, "video_frames_used": 0 if data.video is None else len(data.video.poses),
     }
     doc = {"format": FIT_SCHEMA, "config": record, "losses": {"final": progress.recent, "history": progress.history},
            "timings": {k: round(v, 3) for k, v in ctx.timings.items()}, "backend": progress.backend,
            "perceptual": metrics["perceptual"], "metrics": metrics, "crops": list(data.crop_names)}
+    if data.video_record is not None:
+        doc["video"] = {**data.video_record, "pose_corrections": progress.refinement}
     ctx.used(f"{dev.type}:{progress.backend}")
 
     def write(writer) -> None:
@@ -159,6 +167,7 @@ def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: Fit
         faster = {"quality": "--preset fast", "fast": "--preset tiny, or a GPU"}.get(cfg.preset, "fewer --iters")
         with progress("fit", cfg.iters, show=show_progress, faster=faster) as shown, torch.enable_grad():
             return run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
+                             frame_refine=cfg.frame_refine,
                              on_step=lambda p, values: shown.update(p.iteration, _losses(values)),
                              on_interrupt=interrupted)
     finally:

@@ -7,6 +7,7 @@ command: one of them, the optional report, and the summary.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,6 +18,7 @@ import torch
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.prosody import prosody_of
 from talkavatar.bundle import Bundle
+from talkavatar.bundle.artifacts import read_tracked_video
 from talkavatar.core.avatar import read_avatar
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
@@ -79,6 +81,21 @@ def check_mode(video: Path | None, render: Path | None, audio: Path | None, phot
                              "--audio speech.wav")
     if video is not None and any(x is not None for x in (audio, photo, motion)):
         raise UsageError("--audio, --photo and --motion go with --render, not --video")
+
+
+def held_out_clip(bundle_path: Path, config: EvalConfig) -> tuple[Path, EvalConfig]:
+    """``eval --held-out``: the bundle's clip (``track/video.json``) and ``config`` starting at its first held-out
+    frame (the tail ``fit --holdout`` kept out of tracking and fitting). Raises :class:`UsageError` when the bundle
+    holds no clip or held nothing out."""
+    if bundle_path is None or not (Path(bundle_path) / "bundle.json").is_file():
+        raise InvalidInput(f"no avatar bundle at {bundle_path}", tip="make one with `talkavatar fit VIDEO`")
+    bundle = Bundle.open(Path(bundle_path))
+    video = read_tracked_video(bundle)
+    first = None if video is None else video.doc["held_out"]["first_frame"]
+    if first is None:
+        raise UsageError(f"{bundle.root} holds no held-out frames of a clip",
+                         tip="fit it from a video with `talkavatar fit VIDEO --holdout 0.3`, or pass --video REFERENCE")
+    return bundle.root / video.doc["source"], dataclasses.replace(config, start=first + config.start)
 
 
 def load_video(path: Path, detect_size: int, max_frames: int | None, start: int = 0, stride: int = 1) -> Footage:

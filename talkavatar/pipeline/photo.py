@@ -30,15 +30,19 @@ Log = Callable[[str], None]
 
 
 def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, device: str | None = None,
-              force: bool = False, resume: bool = False, log: Log = stderr_log, warn: Log = stderr_warn,
-              show_progress: bool = False) -> FitResult:
+              force: bool = False, resume: bool = False, video: Path | None = None, holdout: float | None = None,
+              log: Log = stderr_log, warn: Log = stderr_warn, show_progress: bool = False) -> FitResult:
     """``talkavatar fit INPUT``: INPUT is a bundle, or a photo/video whose bundle gets track and pseudo first when
-    they are missing or stale (a photo is tracked on the CPU). The result's ``stage_seconds`` says what each stage
-    took."""
+    they are missing or stale (a photo is tracked on the CPU). ``video``: a clip of the person added to a photo
+    (tracked with its shape; its frames become photometric labels); ``holdout``: the clip's tail fraction kept for
+    evaluation (the track setting; None: as last time). The result's ``stage_seconds`` says what each stage took."""
     input_path = Path(input_path)
     if (input_path / artifacts.MANIFEST).is_file():
         if bundle_path is not None and Path(bundle_path).resolve() != input_path.resolve():
             raise UsageError("INPUT is a bundle; -o/--bundle must be omitted or name the same bundle")
+        if video is not None:
+            raise UsageError("--video goes with a photo INPUT, not a bundle",
+                             tip="`talkavatar fit PHOTO --video CLIP -o BUNDLE` tracks the clip into the bundle")
         bundle_path = input_path
     else:
         if not input_path.is_file():
@@ -47,21 +51,35 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
         from talkavatar.track.stage import default_bundle_path
 
         bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
+    if video is not None and not Path(video).is_file():
+        raise InvalidInput(f"{video}: no such video file", tip="check the --video path")
     check_target(bundle_path)  # a wrong -o fails now, not after minutes of work
+    tracking = _track_settings(bundle_path, video, holdout)
     with exclusive(bundle_path, log=log):  # one writer for the whole chain: a second run waits, then skips
-        return _fit_input(input_path, Path(bundle_path), config, device, force, resume, log, warn, show_progress)
+        return _fit_input(input_path, Path(bundle_path), config, tracking, device, force, resume, log, warn,
+                          show_progress)
 
 
-def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, device: str | None, force: bool,
-               resume: bool, log: Log, warn: Log, show_progress: bool) -> FitResult:
+def _track_settings(bundle_path: Path, video: Path | None, holdout: float | None) -> TrackConfig:
+    """The track settings of the last run (or the defaults) with ``video`` and ``holdout`` when given."""
+    config = upstream_config(bundle_path, "track", TrackConfig)
+    changes = {k: v for k, v in (("video", None if video is None else Path(video).resolve()), ("holdout", holdout))
+               if v is not None}
+    try:
+        return dataclasses.replace(config, **changes)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking: TrackConfig, device: str | None,
+               force: bool, resume: bool, log: Log, warn: Log, show_progress: bool) -> FitResult:
     from talkavatar.fit.stage import run_fit
     from talkavatar.track.stage import run_track
 
     clock = StageContext(device, log, warn)
     if input_path != bundle_path:
         with clock.timed("track"):
-            run_track(input_path, bundle_path, upstream_config(bundle_path, "track", TrackConfig), device=device,
-                      log=log, warn=warn, photo_on_cpu=True)
+            run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn, photo_on_cpu=True)
         with clock.timed("pseudo"):
             ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
                                         warn)

@@ -35,6 +35,10 @@ class TrackConfig:
                                      "fitting; the full resolution is kept in source/.", ge=256)
     mask_weight: float = setting(1.0, "Weight of the silhouette loss against the landmark losses.", ge=0)
     smooth_weight: float = setting(1.0, "Video: weight of the temporal smoothness of pose and expression.", ge=0)
+    video: Optional[Path] = setting(None, "A clip of the person tracked with the photo's body shape held fixed; "
+                                          "its frames become photometric labels of `fit` (fit PHOTO --video CLIP).")
+    holdout: float = setting(0.1, "Video: fraction of the clip, at its end, kept out of tracking and fitting for "
+                                  "evaluation (`talkavatar eval -b BUNDLE --held-out`).", ge=0, lt=1)
     person: Optional[int] = setting(None, "Several people in view: track person N (numbered left to right on "
                                           "track/overlay.png); default: the main person (largest, most central, "
                                           "most complete).", ge=1)

@@ -9,8 +9,6 @@ Frames are resized to the *work* resolution (longer side at most ``detect_size``
 from __future__ import annotations
 
 import math
-import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from talkavatar.errors import InvalidInput
-from talkavatar.ffmpeg import ffmpeg_exe
+from talkavatar.ffmpeg import decode_frames, probe_video
 
 MIN_SIDE = 128
 """Inputs whose shorter side is below this many pixels are upscaled (with a warning) before detection."""
@@ -39,6 +37,8 @@ class Footage:
     exif_focal_px: float | None = None
     full_frame: np.ndarray | None = None  # [H, W, 3] uint8 upright input at full resolution (images only)
     warnings: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # video: each kept frame's presentation time, s
+    rotation: int = 0  # video: the rotation metadata ffmpeg applied when decoding, degrees
 
     @property
     def work_size(self) -> tuple[int, int]:
@@ -123,51 +123,45 @@ def _load_image(path: Path, detect_size: int) -> Footage | None:
     return Footage("image", [_resize(rgb, factor)], [0], 0.0, (width, height), 1.0 / factor, focal, rgb, warnings)
 
 
-def _video_size_fps(path: Path, exe: str) -> tuple[int, int, float] | None:
-    probe = subprocess.run([exe, "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    for line in probe.stderr.splitlines():
-        if "Video:" in line:
-            size = re.search(r", (\d{2,5})x(\d{2,5})", line)
-            fps = re.search(r"([\d.]+) fps", line) or re.search(r"([\d.]+) tbr", line)
-            if size:
-                return int(size.group(1)), int(size.group(2)), float(fps.group(1)) if fps else 25.0
-    return None
+VFR_TOLERANCE = 0.2
+"""Frame intervals differing from their median by more than this fraction make a clip variable-frame-rate."""
+
+
+def variable_frame_rate(times: list[float]) -> bool:
+    """Whether the frame ``times`` (seconds) are unevenly spaced (a phone's variable-frame-rate recording)."""
+    gaps = np.diff(np.asarray(times, np.float64))
+    if len(gaps) < 2:
+        return False
+    typical = float(np.median(gaps))
+    return typical > 0 and bool((np.abs(gaps - typical) > VFR_TOLERANCE * typical).any())
 
 
 def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | None, start: int = 0) -> Footage:
-    exe = ffmpeg_exe()
-    info = _video_size_fps(path, exe)
+    info = probe_video(path)
     if info is None:
         raise InvalidInput(f"{path}: neither an image nor a video that ffmpeg can decode",
                            tip="give a photo (JPEG/PNG/WebP/BMP/TIFF) or a video file")
-    width, height, fps = info  # ffmpeg applies the rotation metadata when decoding; the probe size may be unrotated
     if start > 0:
-        selector = f"select='gte(n\\,{start})*not(mod(n-{start}\\,{stride}))',"
+        selector = f"gte(n\\,{start})*not(mod(n-{start}\\,{stride}))"
     else:
-        selector = f"select='not(mod(n\\,{stride}))'," if stride > 1 else ""
-    cmd = [exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path), "-an", "-sn",
-           "-vf", f"{selector}format=rgb24", "-fps_mode", "passthrough"]
-    if max_frames is not None:
-        cmd += ["-frames:v", str(max_frames)]
-    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    run = subprocess.run(cmd, capture_output=True)
-    raw = run.stdout
-    if run.returncode != 0 and not raw:
-        raise InvalidInput(f"{path}: ffmpeg cannot decode it ({run.stderr.decode(errors='replace').strip()[-200:]})")
-    if raw and len(raw) % (width * height * 3) != 0:
-        width, height = height, width  # rotated by 90 degrees on decode
-    frame_bytes = width * height * 3
-    count = len(raw) // frame_bytes if frame_bytes else 0
-    if count == 0:
+        selector = f"not(mod(n\\,{stride}))" if stride > 1 else ""
+    full, times, errors = decode_frames(path, info, selector, max_frames)
+    if errors and not full:
+        raise InvalidInput(f"{path}: ffmpeg cannot decode it ({errors.strip()[-200:]})")
+    if not full:
         raise InvalidInput(f"{path}: the video has no frames", tip="check the file plays in a video player")
+    width, height = info.width, info.height
     factor = work_scale(width, height, detect_size)
-    frames = [_resize(np.frombuffer(raw, np.uint8, frame_bytes, i * frame_bytes).reshape(height, width, 3).copy(),
-                      factor) for i in range(count)]
+    frames = [_resize(frame, factor) for frame in full]
+    del full
     warnings = []
     if min(width, height) < MIN_SIDE:
         warnings.append(f"the video is only {width}x{height} px; upscaled x{factor:.2f} for detection")
-    return Footage("video", frames, [start + i * stride for i in range(count)], fps / stride, (width, height), 1.0 / factor,
-                   None, None, warnings)
+    if variable_frame_rate(times):
+        warnings.append(f"variable frame rate ({len(times) / max(times[-1] - times[0], 1e-6):.1f} fps on average): "
+                        "frames are kept with their own timestamps")
+    return Footage("video", frames, [start + i * stride for i in range(len(frames))], info.fps / stride,
+                   (width, height), 1.0 / factor, None, None, warnings, times, info.rotation)
 
 
 def load_footage(path: Path, detect_size: int = 1280, stride: int = 1, max_frames: int | None = None,

@@ -13,10 +13,12 @@ from PIL import Image
 
 from talkavatar.bundle import sha256_file
 from talkavatar.bundle.artifacts import (SOURCE_IMAGE, TRACK_DETECTIONS, TRACK_MASK, TRACK_OVERLAY, TRACK_RIG,
-                                         TrackParams, in_stage, save_track_params, source_input, track_frame_mask)
+                                         TrackParams, in_stage, save_track_params, save_tracked_video, source_input,
+                                         source_video)
 from talkavatar.core.body.mouth import with_mouth_interior
 from talkavatar.core.body.smplx import find_model_file
 from talkavatar.track.camera import WORLD_TO_CAMERA
+from talkavatar.track.video import photo_frame, video_record
 
 
 @functools.cache
@@ -35,24 +37,54 @@ def smplx_reference(model_dir) -> dict:
     return {"name": "smplx", "variant": path.name, "sha256": sha256_file(path)}
 
 
-def write_source(writer, input_path: Path, footage) -> None:
-    suffix = input_path.suffix.lower() or ".bin"
-    writer.copy_file(in_stage(source_input(suffix)), input_path)
+def write_source(writer, input_path: Path, footage, fitted, video: Path | None) -> None:
+    """The input as given and its upright full-resolution photo (a video's: its first tracked frame); the clip given
+    with a photo (``video``) as ``source/video.EXT``."""
+    writer.copy_file(in_stage(source_input(_suffix(input_path))), input_path)
     if footage.kind == "image" and footage.full_frame is not None:
         writer.save_png(in_stage(SOURCE_IMAGE), footage.full_frame)
+    elif footage.kind == "video":
+        first = int(np.flatnonzero(fitted.tracked)[0])
+        writer.save_png(in_stage(SOURCE_IMAGE), photo_frame(input_path, footage.frame_indices[first]))
+    if video is not None:
+        writer.copy_file(in_stage(source_video(_suffix(Path(video)))), Path(video))
+
+
+def _suffix(path: Path) -> str:
+    return path.suffix.lower() or ".bin"
+
+
+def full_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A work-resolution mask [h, w] float 0..1 as uint8 at the input's full ``size`` (w, h)."""
+    img = Image.fromarray((np.clip(mask, 0, 1) * 255 + 0.5).astype(np.uint8))
+    if img.size != tuple(size):
+        img = img.resize(tuple(size), Image.BILINEAR)
+    return np.asarray(img)
+
+
+def fitted_params(footage, fitted) -> TrackParams:
+    """The fitted frames of ``footage`` with intrinsics in full-resolution pixels."""
+    count = len(footage.frames)
+    K_full = fitted.K_work.copy()
+    K_full[:2] *= footage.scale
+    return TrackParams(fitted.joint_rotations.numpy(), fitted.root_translation.numpy(), fitted.arkit_weights.numpy(),
+                       fitted.shape.numpy(), np.repeat(K_full[None].astype(np.float32), count, 0),
+                       np.repeat(WORLD_TO_CAMERA[None], count, 0), footage.full_size,
+                       np.array(footage.frame_indices, np.int32), fitted.tracked, footage.fps)
+
+
+def write_clip(writer, clip, body, digest: str, with_photo: bool) -> None:
+    """``track/video.json``, the clip's params and full-resolution masks (:func:`save_tracked_video`)."""
+    suffix = _suffix(clip.path)
+    source = source_video(suffix) if with_photo else source_input(suffix)
+    params = fitted_params(clip.footage, clip.fitted)
+    masks = [full_mask(m, clip.footage.full_size) for m in clip.fitted.masks]
+    save_tracked_video(writer, video_record(clip, source, digest), params, masks, body.shape_names, body.name)
 
 
 def write_track(writer, footage, detections, fitted, body, config) -> None:
-
     scale = footage.scale
-    count = len(detections)
-    K_full = fitted.K_work.copy()
-    K_full[:2] *= scale
-    params = TrackParams(fitted.joint_rotations.numpy(), fitted.root_translation.numpy(),
-                         fitted.arkit_weights.numpy(), fitted.shape.numpy(),
-                         np.repeat(K_full[None].astype(np.float32), count, 0), np.repeat(WORLD_TO_CAMERA[None], count, 0),
-                         footage.full_size, np.array(footage.frame_indices, np.int32), fitted.tracked, footage.fps)
-    save_track_params(writer, params, body.shape_names, body.name)
+    save_track_params(writer, fitted_params(footage, fitted), body.shape_names, body.name)
     full_xyz = np.array([scale, scale, scale], np.float32)
     writer.save_tensors(in_stage(TRACK_DETECTIONS), {
         "body": np.stack([d.body * full_xyz for d in detections]).astype(np.float32),
@@ -67,18 +99,8 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
         "people": np.array([d.people for d in detections], np.int32),
     }, "talkavatar.detections", {"detector": f"mediapipe {metadata.version('mediapipe')} holistic "
                                              f"(model_complexity {config.model_complexity})"})
-    full_w, full_h = footage.full_size
-
-    def full_mask(m: np.ndarray) -> np.ndarray:
-        img = Image.fromarray((np.clip(m, 0, 1) * 255 + 0.5).astype(np.uint8))
-        if img.size != (full_w, full_h):
-            img = img.resize((full_w, full_h), Image.BILINEAR)
-        return np.asarray(img)
-
-    writer.save_png(in_stage(TRACK_MASK), full_mask(fitted.masks[int(np.flatnonzero(fitted.tracked)[0])]))
-    if footage.kind == "video":
-        for i, m in enumerate(fitted.masks):
-            writer.save_png(in_stage(track_frame_mask(i)), full_mask(m))
+    first = int(np.flatnonzero(fitted.tracked)[0])
+    writer.save_png(in_stage(TRACK_MASK), full_mask(fitted.masks[first], footage.full_size))
     if body.name == "anny":  # Anny's licence allows baking the person's rig in; SMPL-X's does not (DESIGN.md)
 
         with_mouth_interior(fitted.rig).save(writer.path(in_stage(TRACK_RIG)))  # teeth, tongue, cavity for later stages

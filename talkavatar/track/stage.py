@@ -21,13 +21,14 @@ from talkavatar.bundle.store import check_target, exclusive
 from talkavatar.config import as_record
 from talkavatar.core.body.anny import anny_body
 from talkavatar.core.body.smplx import SMPLXBody
-from talkavatar.errors import InvalidInput, StageFailed
+from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection, HolisticDetector
 from talkavatar.track.fit_frames import fit_footage
 from talkavatar.track.footage import Footage, load_footage
-from talkavatar.track.outputs import write_source, write_track
+from talkavatar.track.outputs import write_clip, write_source, write_track
+from talkavatar.track.video import TrackedClip, check_presence, load_clip
 
 Log = Callable[[str], None]
 
@@ -106,42 +107,44 @@ def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device:
                log: Log, warn: Log, photo_on_cpu: bool) -> TrackResult:
     ctx = StageContext(device, log, warn)
     record = as_record(config)
-
     footage = load_footage(input_path, config.detect_size, config.stride, config.max_frames)
-    for w in footage.warnings:
-        warn(w)
+    if footage.kind == "video" and config.video is not None:
+        raise UsageError("--video goes with a photo; INPUT is already a video",
+                         tip="`talkavatar fit VIDEO` alone, or `talkavatar fit PHOTO --video VIDEO`")
+    held = decoded = None
+    if footage.kind == "video":
+        footage, held, decoded = load_clip(input_path, config, warn, footage)
+    else:
+        for w in footage.warnings:
+            warn(w)
     digest = sha256_file(input_path)
+    clip_digest = sha256_file(config.video) if config.video is not None and Path(config.video).is_file() else None
     if not force and (bundle_path / artifacts.MANIFEST).is_file():
-        done = _up_to_date(Bundle.open(bundle_path), digest, record)
+        done = _up_to_date(Bundle.open(bundle_path), digest, clip_digest, record)
         if done is not None:
             log(f"{bundle_path}: track is up to date (use --force to redo)")
             return done
+    if config.video is not None and clip_digest is None:
+        raise InvalidInput(f"{config.video}: no such video file", tip="check the --video path")
 
     log(f"{input_path.name}: {footage.kind}, {footage.full_size[0]}x{footage.full_size[1]} px"
-        + (f", {len(footage.frames)} frames" if footage.kind == "video" else ""))
+        + (f", {len(footage.frames)} frames" if footage.kind == "video" else "")
+        + (f" (the last {held.frames} held out for evaluation)" if held is not None and held.frames else ""))
     with ctx.timed("detect"):
         detections = detect_all(footage, config.model_complexity, log, config.person)
     found = np.array([d.found for d in detections])
     if not found.any():
-        raise StageFailed(f"{input_path}: no person detected",
-                          tip="use a photo where the person's face and shoulders are visible")
+        raise StageFailed(f"{input_path}: no person detected" + (" in any frame" if footage.kind == "video" else ""),
+                          tip="use a photo or video where the person's face and shoulders are visible")
     _say_who(detections, config.person, warn)
-    if footage.kind == "video" and not found.all():
-        warn(f"no person in {int((~found).sum())} of {len(found)} frames; their parameters are interpolated")
-
-
-
-    if photo_on_cpu and footage.kind == "image":
-        ctx.on(torch.device("cpu"))
-    with ctx.timed("load_model"):
-        body = _load_body(config, ctx.device)
-    fitted = fit_footage(body, footage, detections, config, ctx.device, log, ctx.timings)
-    ctx.used(f"{ctx.device.type}:torch")
+    if footage.kind == "video":
+        check_presence(found, input_path, warn)
+    fitted, body, clip = _fit(footage, detections, input_path, config, ctx, held, decoded, photo_on_cpu)
 
     existed = (bundle_path / "bundle.json").exists()
     bundle = Bundle.create(bundle_path)
     try:
-        _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx)
+        _write(bundle, input_path, (digest, clip_digest), footage, detections, fitted, body, clip, config, record, ctx)
     except BaseException:
         if not existed:  # we made it: leave nothing behind but the lock file, which exclusive() removes
             for path in bundle_path.iterdir():
@@ -151,6 +154,36 @@ def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device:
     m = fitted.metrics
     return TrackResult(bundle_path, len(footage.frames), int(found.sum()), m["keypoint_error_pct"], m["mask_iou"],
                        round(ctx.seconds, 2), people=m["people"], rejected=m["rejected_landmarks"])
+
+
+def _fit(footage: Footage, detections: list[Detection], input_path: Path, config: TrackConfig, ctx: StageContext,
+         held, decoded, photo_on_cpu: bool):
+    """(fitted, body model, the tracked clip or None): the input's frames fitted; a video input is also the clip
+    (:class:`~talkavatar.track.video.TrackedClip`); ``config.video`` is tracked with the photo's shape."""
+    if photo_on_cpu and footage.kind == "image" and config.video is None:
+        ctx.on(torch.device("cpu"))
+    with ctx.timed("load_model"):
+        body = _load_body(config, ctx.device)
+    fitted = fit_footage(body, footage, detections, config, ctx.device, ctx.log, ctx.timings)
+    clip = None
+    if footage.kind == "video":
+        clip = TrackedClip(input_path, footage, detections, fitted, held, decoded, "clip")
+    elif config.video is not None:
+        with ctx.timed("clip"):
+            clip = _track_clip(body, Path(config.video), fitted.shape, config, ctx)
+    ctx.used(f"{ctx.device.type}:torch")
+    return fitted, body, clip
+
+
+def _track_clip(body, path: Path, shape: torch.Tensor, config: TrackConfig, ctx: StageContext) -> TrackedClip:
+    """Track the clip at ``path`` with the body ``shape`` [S] (the photo's) held fixed."""
+    footage, held, decoded = load_clip(path, config, ctx.warn)
+    ctx.log(f"{path.name}: video, {footage.full_size[0]}x{footage.full_size[1]} px, {len(footage.frames)} frames "
+            "tracked with the photo's shape" + (f", the last {held.frames} held out" if held.frames else ""))
+    detections = detect_all(footage, config.model_complexity, ctx.log, config.person)
+    check_presence(np.array([d.found for d in detections]), path, ctx.warn)
+    fitted = fit_footage(body, footage, detections, config, ctx.device, ctx.log, {}, shape=shape)
+    return TrackedClip(path, footage, detections, fitted, held, decoded, "photo")
 
 
 def _say_who(detections: list[Detection], person: int | None, warn: Log) -> None:
@@ -166,11 +199,13 @@ def _say_who(detections: list[Detection], person: int | None, warn: Log) -> None
         warn(f"the person was found on the {first.variant} image")
 
 
-def _up_to_date(bundle, digest: str, record: dict) -> TrackResult | None:
-    """The runner's rule (:func:`talkavatar.runner.up_to_date`), and the input file is the one tracked."""
+def _up_to_date(bundle, digest: str, clip_digest: str | None, record: dict) -> TrackResult | None:
+    """The runner's rule (:func:`talkavatar.runner.up_to_date`), and the input file (and clip) are the ones
+    tracked."""
     track = up_to_date(bundle, "track", record)
     source = bundle.record("source")
-    if track is None or source is None or source["config"].get("sha256") != digest:
+    if track is None or source is None or source["config"].get("sha256") != digest \
+            or source["config"].get("video_sha256") != clip_digest:
         return None
     m = track.get("metrics", {})
     return TrackResult(bundle.root, m.get("frames", 1), m.get("tracked_frames", 1), m.get("keypoint_error_pct", {}),
@@ -178,14 +213,25 @@ def _up_to_date(bundle, digest: str, record: dict) -> TrackResult | None:
                        rejected=m.get("rejected_landmarks", []))
 
 
-def _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx) -> None:
+def _write(bundle, input_path, digests, footage, detections, fitted, body, clip, config, record, ctx) -> None:
     source = StageContext(ctx.device_name, ctx.log, ctx.warn_to)
     source.used("cpu")
-    commit(bundle, "source", {"original_name": input_path.name, "kind": footage.kind, "sha256": digest,
-                              "width": footage.full_size[0], "height": footage.full_size[1], "fps": footage.fps},
-           [], source, lambda writer: write_source(writer, input_path, footage))
-    commit(bundle, "track", record, [artifacts.source_input(_suffix(input_path))], ctx,
-           lambda writer: write_track(writer, footage, detections, fitted, body, config))
+    about = {"original_name": input_path.name, "kind": footage.kind, "sha256": digests[0],
+             "width": footage.full_size[0], "height": footage.full_size[1], "fps": footage.fps}
+    if digests[1] is not None:
+        about.update(video_name=Path(config.video).name, video_sha256=digests[1])
+    commit(bundle, "source", about, [], source, lambda writer: write_source(writer, input_path, footage, fitted,
+                                                                            config.video))
+
+    def write(writer) -> None:
+        write_track(writer, footage, detections, fitted, body, config)
+        if clip is not None:
+            write_clip(writer, clip, body, digests[1] or digests[0], config.video is not None)
+
+    inputs = [artifacts.source_input(_suffix(input_path))]
+    if config.video is not None:
+        inputs.append(artifacts.source_video(_suffix(Path(config.video))))
+    commit(bundle, "track", record, inputs, ctx, write)
 
 
 def _suffix(path: Path) -> str:

