@@ -53,18 +53,30 @@ class LossWeights:
                            self.mask * mesh, self.mgc * mesh, self.lap_offsets * mesh)
 
 
-def render_views(params: AvatarParameters, views: Views, background_srgb: Tensor, backend: str = "auto"):
-    """Render ``views`` (each image under its own pose) -> (rgb sRGB [B, H, W, 3], alpha [B, H, W, 1], backend).
-
-    background_srgb: [B, 3] or [3]."""
+def pose_views(params: AvatarParameters, views: Views):
+    """The avatar's Gaussians posed for ``views``: fields [B, N, ...], or [N, ...] when one pose is seen by several
+    cameras."""
     p = views.poses
     gaussians = params.avatar().pose(p.joint_rotations, p.root_translation, p.arkit_weights)
     if p.joint_rotations.shape[0] == 1 and views.cameras.count > 1:  # one pose seen by several cameras
         gaussians = type(gaussians)(**{k: getattr(gaussians, k)[0] for k in
                                        ("means", "quats", "log_scales", "opacity_logit", "rgb")})
+    return gaussians
+
+
+def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str = "auto"):
+    """Posed ``gaussians`` (:func:`pose_views`) seen by the views' cameras -> (rgb sRGB [B, H, W, 3], alpha
+    [B, H, W, 1], backend). background_srgb: [B, 3] or [3]."""
     bg = srgb_to_linear(background_srgb.expand(views.cameras.count, 3))
     out = rasterize(gaussians, views.cameras, background=bg, backend=backend)
     return linear_to_srgb(out.rgb), out.alpha, out.backend
+
+
+def render_views(params: AvatarParameters, views: Views, background_srgb: Tensor, backend: str = "auto"):
+    """Render ``views`` (each image under its own pose) -> (rgb sRGB [B, H, W, 3], alpha [B, H, W, 1], backend).
+
+    background_srgb: [B, 3] or [3]."""
+    return raster_views(pose_views(params, views), views, background_srgb, backend)
 
 
 def composite(views: Views, background_srgb: Tensor) -> Tensor:
