@@ -254,11 +254,33 @@ def profile_fit(bundle: Path, preset: str, device, steps: int, report: dict, tex
                 one = Schedule(1, warmup, cfg.pseudo_batch, 0)
                 n, where = count_syncs(lambda: run_steps(params, data, one, weights, rates, distance, cfg.seed))
                 fit[f"{kind}_host_syncs_per_step"] = {"count": n, "from": where}
+        if distance is not None:
+            fit["perceptual_fwd_bwd_ms"] = perceptual_speed(distance, data.pseudo, cfg.pseudo_batch, steps, device)
         schedule = Schedule(steps, 0, cfg.pseudo_batch, 0)
         _, text = profiled(lambda: run_steps(params, data, schedule, weights, rates, distance, cfg.seed), device,
                            rows=30)
     texts.append(f"==== fit: {steps} steps with pseudo frames, profiled\n{text}")
     report["fit"] = fit
+
+
+def perceptual_speed(distance, pseudo, batch: int, repeats: int, device) -> dict:
+    """ms of one forward + backward of the perceptual distance on ``batch`` pseudo frames, float32 vs bfloat16."""
+    import torch
+
+    images = pseudo.rgb[:batch]
+    out = {}
+    for reduced in (False, True):
+        distance.reduced_precision = reduced
+        clock = Clock(device)
+        for i in range(repeats + 2):
+            x = images.clone().requires_grad_(True)
+            with clock("fwd+bwd"):
+                distance(x, images.flip(0)).sum().backward()
+            if i == 1:
+                clock.times.clear()
+        out["bfloat16" if reduced else "float32"] = clock.medians_ms()["fwd+bwd"]
+    distance.reduced_precision = device.type == "cuda"
+    return out
 
 
 def profile_render(bundle: Path, preset: str, device, repeats: int, report: dict) -> None:

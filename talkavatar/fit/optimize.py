@@ -12,9 +12,9 @@ from typing import Callable
 
 import torch
 
-from talkavatar.fit.data import FitData
+from talkavatar.fit.data import FitData, Poses
 from talkavatar.fit.model import AvatarParameters
-from talkavatar.fit.objective import LossWeights, Objective, weighted_total
+from talkavatar.fit.objective import LossWeights, Objective, first_pose, pose_views, weighted_total
 
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
 
@@ -80,10 +80,11 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
               on_interrupt: Callable[[dict], None] | None = None) -> Progress:
     """Optimise ``params`` in place for ``schedule.iters`` steps (from ``resume['iteration']`` when resuming).
 
-    ``distance``: a perceptual distance (``None`` when pseudo frames are unused). ``on_interrupt`` receives the
-    loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
+    ``distance``: a perceptual distance (``None`` when pseudo frames are unused). ``on_step(progress, recent)``
+    runs after every step with the mean loss terms of the last logged stretch (the loss values are read back from
+    the device every ``schedule.iters // 20`` steps only: a read per step would stall the GPU). ``on_interrupt``
+    receives the loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
-    device = params.offsets.device
     optimizer = Adam(dict(params.named_parameters()), rates)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
@@ -95,59 +96,97 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
         generator.set_state(resume["generator"])
         progress.iteration = resume["iteration"]
         progress.history = resume.get("history", [])
-    objective = Objective(params, data.photo, seed)
-    use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
-    use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets))
-    use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
-    sums: dict[str, float] = {}
-    count = 0
+    step = _Step(params, data, schedule, weights, distance, seed, backend)
+    sums: dict[str, torch.Tensor] = {}
+    count, every = 0, max(1, schedule.iters // 20)
     step_rng = generator.get_state()
     t0 = time.perf_counter()
     try:
         while progress.iteration < schedule.iters:
             it = progress.iteration
             step_rng = generator.get_state()  # a checkpoint restarts this step exactly
-            background = torch.rand(3, generator=generator).to(device)
-            terms = objective.image_terms(params, data.photo, background, "photo", backend)
-            if use_crops:
-                terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
-            if use_pseudo and schedule.warmup <= it < schedule.iters - schedule.refine:
-                pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
-                terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(device)), background,
-                                                    distance, backend))
-            if use_mesh:
-                terms.update(objective.mesh_terms(params, data.photo))
+            terms = step.terms(it, generator)
             loss = weighted_total(terms, weights)
-            if not torch.isfinite(loss):
-                from talkavatar.errors import StageFailed
-
-                raise StageFailed(f"the fit diverged at step {it} (loss {float(loss)})",
-                                  tip="try another --seed or a smaller --iters")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(_decay(it, schedule.iters))
             params.project_()
             progress.iteration = it + 1
-            values = {k: float(v.detach()) for k, v in terms.items()}
-            values["total"] = float(loss.detach())
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
+            for k, v in {**terms, "total": loss}.items():
+                sums[k] = v.detach() + sums[k] if k in sums else v.detach()
             count += 1
-            every = max(1, schedule.iters // 20)
             if progress.iteration % every == 0 or progress.iteration == schedule.iters:
-                progress.recent = {k: v / count for k, v in sums.items()}
-                progress.history.append({"step": progress.iteration, "seconds": round(time.perf_counter() - t0, 3),
-                                         **{k: round(v, 6) for k, v in progress.recent.items()}})
+                _log(progress, sums, count, it, t0)
                 sums, count = {}, 0
             if on_step is not None:
-                on_step(progress, values)
+                on_step(progress, progress.recent)
     except KeyboardInterrupt:
         if on_interrupt is not None:
             on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
         raise
     progress.seconds = time.perf_counter() - t0
-    progress.backend = objective.backend
+    progress.backend = step.objective.backend
     return progress
+
+
+class _Step:
+    """The loss terms of one step: the photo and its face/hand crops (one posing for both when the crops are
+    seen in the photo's pose), pseudo frames between the warm-up and the refinement, the mesh regularisers."""
+
+    def __init__(self, params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights, distance,
+                 seed: int, backend: str):
+        self.params, self.data, self.schedule, self.distance, self.backend = params, data, schedule, distance, backend
+        self.device = params.offsets.device
+        self.objective = Objective(params, data.photo, seed)
+        self.use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
+        self.use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets))
+        self.use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
+        self.shared_pose = self.use_crops and _same_pose(data.photo.poses, data.crops.poses)
+
+    def terms(self, it: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        params, data, objective, backend = self.params, self.data, self.objective, self.backend
+        background = _upload(torch.rand(3, generator=generator), self.device)
+        posed = pose_views(params, data.photo)
+        terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
+        if self.use_crops:
+            terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
+                                              first_pose(posed) if self.shared_pose else None))
+        if self.use_pseudo and self.schedule.warmup <= it < self.schedule.iters - self.schedule.refine:
+            pick = torch.randint(len(data.pseudo.poses), (self.schedule.pseudo_batch,), generator=generator)
+            terms.update(objective.pseudo_terms(params, data.pseudo.select(_upload(pick, self.device)), background,
+                                                self.distance, backend))
+        if self.use_mesh:
+            terms.update(objective.mesh_terms(params, data.photo))
+        return terms
+
+
+def _upload(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small CPU tensor on ``device`` without a host synchronisation (a pageable copy waits for the GPU)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+def _same_pose(photo: Poses, crops: Poses) -> bool:
+    """True when every crop is seen in the photo's (one) pose."""
+    return len(photo) == 1 and all(torch.equal(a.expand_as(b), b) for a, b in
+                                   ((photo.joint_rotations, crops.joint_rotations),
+                                    (photo.root_translation, crops.root_translation),
+                                    (photo.arkit_weights, crops.arkit_weights)))
+
+
+def _log(progress: Progress, sums: dict[str, torch.Tensor], count: int, it: int, t0: float) -> None:
+    """Read the summed terms back (one host synchronisation), check them and log their means."""
+    names = list(sums)
+    values = torch.stack([sums[k].float() for k in names]).cpu().tolist()
+    if not all(math.isfinite(v) for v in values):
+        from talkavatar.errors import StageFailed
+
+        raise StageFailed(f"the fit diverged by step {it + 1} (loss {values[names.index('total')] / count})",
+                          tip="try another --seed or a smaller --iters")
+    progress.recent = {k: v / count for k, v in zip(names, values)}
+    progress.history.append({"step": progress.iteration, "seconds": round(time.perf_counter() - t0, 3),
+                             **{k: round(v, 6) for k, v in progress.recent.items()}})
 
 
 # ---- checkpoints (safetensors; outside the bundle's committed stages) -------------------------------------------
