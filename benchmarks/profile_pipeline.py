@@ -315,10 +315,40 @@ def profile_render(bundle: Path, preset: str, device, repeats: int, report: dict
                 if i == 2:
                     for k in [k for k in clock.times if k.startswith(name)]:
                         clock.times[k].clear()
+        producer_frames(avatar, side, repeats, device, clock)
     ms = clock.medians_ms()
     out["phases_ms"] = ms
-    out["fps"] = {k.split(":")[0]: round(1000 / v, 1) for k, v in ms.items() if k.endswith("pose+raster")}
+    out["fps"] = {k.split(":")[0]: round(1000 / v, 1) for k, v in ms.items() if k.endswith(("pose+raster", "frame"))}
     report["render"] = out
+
+
+def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> None:
+    """render's own frame producer, one yuv420p frame per call (pose, raster, colour conversion), posing eager and
+    graphed."""
+    import numpy as np
+
+    from talkavatar.motion import Motion
+    from talkavatar.render.background import Background
+    from talkavatar.render.camera_path import CameraPath
+    from talkavatar.render.frames import FrameProducer
+    from talkavatar.render.framing import Framing
+    from talkavatar.render.timeline import Timeline
+
+    clip = Timeline.of(Motion.still(repeats + 3, fps=30.0), 30.0)
+    means = avatar.pose(*[t[:1] for t in (avatar.rig.joints.new_zeros(1, 55, 3), avatar.rig.joints.new_zeros(1, 3),
+                                          avatar.rig.joints.new_zeros(1, 52))]).means[0]
+    cams = CameraPath.around("orbit", Framing.of_points(means.double().cpu()), width=side, height=side,
+                             frames=clip.frames, orbit_degrees=0)
+    for graphed in (False, True) if device.type == "cuda" else (False,):
+        name = "producer graphed" if graphed else "producer eager"
+        producer = FrameProducer(avatar, clip, cams, Background.parse("black", side, side), pixel_format="yuv420p",
+                                 batch=1, device=device)
+        producer.graph_posing = graphed
+        for i in range(clip.frames):
+            with clock(f"{name}: frame"):
+                producer.render(np.array([i]))
+            if i == 2:
+                clock.times[f"{name}: frame"].clear()
 
 
 def main() -> None:
