@@ -49,13 +49,18 @@ def run(command: list[str], code: Path, env: dict | None = None, cwd: Path | Non
     """Wall seconds of ``command`` with ``code`` on PYTHONPATH; raises when it fails."""
     t = time.perf_counter()
     subprocess.run(command, check=True, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, **(env or {}), "PYTHONPATH": str(code)})
+                   env={**os.environ, **(env or {}), "PYTHONPATH": _path(code)})
     return time.perf_counter() - t
+
+
+def _path(code: Path) -> str:
+    """PYTHONPATH with ``code`` first (what else is on it, e.g. the GPU machine's carried packages, stays)."""
+    return os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p)
 
 
 def together(commands: list[list[str]], code: Path, cwd: Path) -> float:
     t = time.perf_counter()
-    env = {**os.environ, "PYTHONPATH": str(code)}
+    env = {**os.environ, "PYTHONPATH": _path(code)}
     procs = [subprocess.Popen(c, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for c in commands]
     if any(p.wait() for p in procs):

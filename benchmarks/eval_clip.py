@@ -56,7 +56,7 @@ def upper_body(avatar, below_shoulders: float = 0.12):
     shoulder_y = rig.landmarks(posed.vertices, posed.joints)[0, rig.landmarks.select("pose")[11], 1]
     keep = avatar.binding.surface_points(rig.vertices[None], rig.faces)[0, :, 1] > shoulder_y - below_shoulders
     b = avatar.binding
-    binding = Binding(b.face_index[keep], b.barycentrics[keep], b.texel[keep], b.resolution)
+    binding = Binding(b.face_index[keep], b.barycentrics[keep], b.texel[keep], b.uv_res)
     per_gaussian = {f.name: getattr(avatar, f.name)[keep] for f in fields(avatar)
                     if f.name in ("offsets", "rgb", "log_scales", "quats", "opacity_logit")}
     return replace(avatar, binding=binding, **per_gaussian)

@@ -36,6 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     from talkavatar.eval.config import EvalConfig
+    from talkavatar.track.config import TrackConfig
     from talkavatar.pipeline.evaluate import self_reenactment
     from talkavatar.eval.report import json_ready, write_reenactment_report
     from tests.eval_fixtures import anny_rig, avatar_bundle, shaded_avatar, track_camera, waving_motion, write_video
@@ -52,7 +53,7 @@ def main() -> None:
         video = write_video(avatar, waving_motion(args.frames, 10.0), out / "reference.mp4", width, height,
                             *track_camera(width, height))
     t = time.perf_counter()
-    config = EvalConfig(max_frames=args.frames, size=max(width, height), track_steps=args.steps)
+    config = EvalConfig(track=TrackConfig(max_frames=args.frames, steps=args.steps), size=max(width, height))
     result = self_reenactment(bundle, video, config, device="cpu", log=lambda m: None)
     seconds = time.perf_counter() - t
     paths = write_reenactment_report(result, out / "report-reenact")

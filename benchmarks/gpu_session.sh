@@ -21,6 +21,10 @@
 #                        render-bench wav + motion out, or a call carries more than 64 MiB)
 # Calls (back to back: the machine stays warm 30 s), setup first:
 #   carry [".ffxz"]: bash benchmarks/gpu_session.sh ffmpeg;  carry [".dx1"]: ... dx1;  carry [".dx2"]: ... dx2
+#   for talkavatar batch (Ray): carry [".dx3"]: ... ray1;  carry [".dx4"]: ... ray2
+#   carry [".device-cache"]:  bash benchmarks/gpu_session.sh br NAME 'COMMAND'   a helper branch's code
+#                        (.device-cache/br-NAME.tar.gz from `git archive BRANCH talkavatar benchmarks tests
+#                        pyproject.toml | gzip`), COMMAND run in it; files under $OUT/NAME come back
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh a   GPU tests, render_speed, pseudo_speed, render_video
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh b   fit fast from the tracked bundle + ablation
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh c   fit quality
@@ -45,11 +49,16 @@ dx1) pipi .devsite/site .dx1/*.whl && ls .devsite/site; exit;;
 dx2) pipi .devsite/pocketsphinx .dx2/*.whl && python3 benchmarks/anny_cache_pack.py unpack .dx2/anny-compact.xz \
        .devsite/anny-cache/v14/build_compact_model_data_c709c2da274ae52d57f5498704e229db.safetensors \
        && ls -la .devsite/anny-cache/v14; exit;;
+ray1) mkdir -p /tmp/raypart && cp .dx3/ray.part.* /tmp/raypart/ && ls -la /tmp/raypart; exit;;
+ray2) cat /tmp/raypart/ray.part.* .dx4/ray.part.* > /tmp/raypart/ray-2.60.0-cp312-cp312-manylinux2014_x86_64.whl \
+       && pipi /tmp/raysite /tmp/raypart/ray-*.whl .dx4/*.whl && ls /tmp/raysite | head -30; exit;;
 esac
 pipi /tmp/site .device-cache/whl/*.whl .device-cache/render-bench/whl/*.whl || exit 1
 find /tmp/site/gsplat -exec touch -h -d 2020-01-01T00:00:00 {} +
 [ -d .devsite/site/anny ] || { mkdir -p .devsite/site && tar -C .devsite/site -xJf .device-cache/anny-code.tar.xz; }
-export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch-ext
+export PYTHONPATH=$PWD/.devsite/site:$PWD/.devsite/pocketsphinx:/tmp/site:/tmp/raysite:$PWD/.device-cache/imageio-ffmpeg:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch-ext
+mkdir -p /tmp/bin && printf '#!/bin/sh\nexec python3 -m talkavatar "$@"\n' > /tmp/bin/talkavatar && chmod +x /tmp/bin/talkavatar
+export PATH=$PATH:/tmp/raysite/bin:/tmp/bin  # the talkavatar command runs the code first on PYTHONPATH
 export PATH=$PATH:$PWD/.ffbin ANNY_CACHE_DIR=$PWD/.devsite/anny-cache
 [ -d /tmp/torch-ext ] || [ ! -f .device-cache/torch-ext.tar.gz ] || tar -C /tmp -xzf .device-cache/torch-ext.tar.gz
 RIG=.device-cache/astro/astronaut.avatar/track/rig.safetensors
@@ -62,6 +71,13 @@ echo "gsplat load: $(( $(date +%s) - t0 )) s" | tee -a $OUT/env_$1.txt
 [ -f .device-cache/torch-ext.tar.gz ] || tar -C /tmp -czf $OUT/torch-ext.tar.gz torch-ext
 case "$1" in
 x) eval "$2";;  # any command in this environment (measurements not worth a mode of their own)
+br)  # a helper branch's code: .device-cache/br-NAME.tar.gz (git archive BRANCH talkavatar benchmarks tests
+     # pyproject.toml) unpacked in /tmp/br/NAME, COMMAND ($3) run there with its code first on PYTHONPATH, the
+     # lead's .device-cache linked in; the files it writes under $OUT/NAME come back
+  rm -rf /tmp/br/$2 && mkdir -p /tmp/br/$2 $OUT/$2 && tar -C /tmp/br/$2 -xzf .device-cache/br-$2.tar.gz \
+    && ln -s $PWD/.device-cache /tmp/br/$2/.device-cache && { [ ! -d .pyfeat ] || ln -s $PWD/.pyfeat /tmp/br/$2/; } \
+    && cd /tmp/br/$2 \
+    && PYTHONPATH=/tmp/br/$2:$PYTHONPATH bash -c "$3" 2>&1 | tee $OUT/$2/run.txt | tail -40;;
 p)  # issue 16: every photo makes a presentable video by default (PHOTOS=a,b picks some; ~1-2 min a photo)
   python3 benchmarks/presentable_video.py .device-cache/photos16 --out /tmp/pv --preset fast --device cuda \
     ${PHOTOS:+--photos $PHOTOS} --json $OUT/presentable.json --sheets $OUT/sheets > $OUT/presentable.txt \

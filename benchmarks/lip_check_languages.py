@@ -68,7 +68,7 @@ def check(out: Path, size: int, only: list[str] | None = None) -> None:
 
     from benchmarks.eval_clip import head_camera, upper_body
     from talkavatar.eval.config import EvalConfig
-    from talkavatar.eval.rendered import evaluate_clip
+    from talkavatar.pipeline.evaluate import evaluate_clip
     from talkavatar.motion.file import load_motion
     from talkavatar.render.audio_track import AudioTrack
     from tests.eval_fixtures import anny_rig, shaded_avatar, write_video

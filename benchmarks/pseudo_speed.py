@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from talkavatar.core.body.rig import Rig  # noqa: E402
 from talkavatar.core.cameras import Cameras  # noqa: E402
 from talkavatar.pseudo.config import PseudoConfig  # noqa: E402
-from talkavatar.pseudo.stage import BATCH, PhotoView, make_texture, psnr_in_mask, sample_frames  # noqa: E402
+from talkavatar.pseudo.stage import PhotoView, make_texture, psnr_in_mask, sample_frames  # noqa: E402
 
 
 def read_tensors(path: Path) -> tuple[dict, dict]:
@@ -112,13 +112,13 @@ def main() -> None:
     jr, rt, aw, cameras, _ = sample_frames(view, offsets, config)
     times["sample"] = time.perf_counter() - t
     t = time.perf_counter()
-    renderer(jr[:BATCH], rt[:BATCH], aw[:BATCH], cameras[:BATCH])  # warm-up (CUDA kernels, allocator)
+    renderer(jr[:config.batch], rt[:config.batch], aw[:config.batch], cameras[:config.batch])  # warm-up (CUDA kernels, allocator)
     sync()
     times["warmup_batch"] = time.perf_counter() - t
     frames = []
     t = time.perf_counter()
-    for start in range(0, config.frames, BATCH):
-        stop = min(config.frames, start + BATCH)
+    for start in range(0, config.frames, config.batch):
+        stop = min(config.frames, start + config.batch)
         batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
         frames.extend(batch)
     sync()

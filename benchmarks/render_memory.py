@@ -69,7 +69,7 @@ def main() -> None:
     rows = []
     for seconds in (args.short, args.long):
         work = Path(tempfile.mkdtemp(prefix="render_memory-"))
-        toy_bundle(work / "toy.avatar", resolution=8)
+        toy_bundle(work / "toy.avatar", uv_res=8)
         speech_like_wav(work / "speech.wav", seconds)
         out = subprocess.run([sys.executable, __file__, "--child", str(work), "--size", args.size,
                               "--batch", str(args.batch)], capture_output=True, text=True,

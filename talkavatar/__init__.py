@@ -11,7 +11,7 @@ packages (``track``, ``pseudo``, ``fit``, ``audio``, ``render``, ``eval``) -> ``
 ``bundle`` (on-disk formats, no torch).
 """
 
-__version__ = "0.1.0"
+from talkavatar.version import __version__
 
 # Binding the functions after api has imported the stages' config modules (and so their packages): a package
 # imported later would otherwise set its attribute over the function of the same name.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+import imageio_ffmpeg
+
 from talkavatar.errors import MissingDependency
 
 
@@ -13,8 +15,6 @@ def ffmpeg_exe() -> str:
     if found:
         return found
     try:
-        import imageio_ffmpeg
-
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
         pass

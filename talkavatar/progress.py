@@ -19,6 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, TextIO
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
 EVERY = 10.0  # seconds between plain lines
 SLOW = 120.0  # a loop expected to take longer says so, with its estimate and how to go faster
 
@@ -104,10 +107,6 @@ class Bar:
     """A rich progress bar (terminals)."""
 
     def __init__(self, label: str, total: int, unit: str, stream: TextIO, faster: str | None = None):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
-
         self.bar = Progress(TextColumn(label.replace("[", "\\[")), BarColumn(), MofNCompleteColumn(),
                             TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(),
                             TextColumn("{task.fields[detail]}", markup=False),

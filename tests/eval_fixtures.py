@@ -27,11 +27,11 @@ def anny_rig() -> Rig:
     return body.bake_rig(body.default_shape)
 
 
-def shaded_avatar(rig: Rig, resolution: int) -> Avatar:
+def shaded_avatar(rig: Rig, uv_res: int) -> Avatar:
     """Gaussians on the rig's UV map, painted (skin, dark hair, eyes and brows, red lips, blue shirt, grey
     trousers, all placed by the rig's landmark map in the rest pose) and shaded by their rest normals
     (0.25 + 0.75 Lambert, light from the front-top-left), so that MediaPipe finds the body, face and mouth."""
-    avatar = Avatar.on_surface(rig.to(dtype=torch.float32), resolution)
+    avatar = Avatar.on_surface(rig.to(dtype=torch.float32), uv_res)
     r = avatar.rig
     v, f = r.vertices, r.faces
     n = torch.linalg.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])

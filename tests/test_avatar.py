@@ -19,7 +19,7 @@ def _pose(batch: int, seed: int = 0):
 
 def test_gaussians_follow_the_posed_surface():
     rig = toy_rig(dtype=torch.float32)
-    avatar = Avatar.on_surface(rig, resolution=32)
+    avatar = Avatar.on_surface(rig, uv_res=32)
     assert avatar.count > 100
     rotations, translation, expression = _pose(3)
     gaussians = avatar.pose(rotations, translation, expression)
@@ -32,7 +32,7 @@ def test_gaussians_follow_the_posed_surface():
 
 
 def test_batched_pose_equals_looped():
-    avatar = Avatar.on_surface(toy_rig(dtype=torch.float32), resolution=16)
+    avatar = Avatar.on_surface(toy_rig(dtype=torch.float32), uv_res=16)
     avatar = Avatar(**{**avatar.__dict__, "offsets": torch.randn(avatar.count, 3) * 0.01})
     rotations, translation, expression = _pose(4, seed=1)
     batched = avatar.pose(rotations, translation, expression)
@@ -44,17 +44,17 @@ def test_batched_pose_equals_looped():
 
 def test_storage_round_trip(tmp_path):
     rig = toy_rig(dtype=torch.float32)
-    avatar = Avatar.on_surface(rig, resolution=16)
+    avatar = Avatar.on_surface(rig, uv_res=16)
     avatar.save(tmp_path)
     back = Avatar.load(tmp_path)
     assert torch.equal(back.rig.faces, rig.faces)
-    assert back.binding.resolution == 16
+    assert back.binding.uv_res == 16
     for name in ("offsets", "rgb", "log_scales", "quats", "opacity_logit", "vertex_offsets"):
         assert torch.equal(getattr(back, name), getattr(avatar, name))
 
 
 def test_posed_avatar_renders_with_the_reference_rasterizer():
-    avatar = Avatar.on_surface(toy_rig(dtype=torch.float32), resolution=32)
+    avatar = Avatar.on_surface(toy_rig(dtype=torch.float32), uv_res=32)
     rotations, translation, expression = _pose(1)
     gaussians = avatar.pose(rotations * 0, translation * 0, expression * 0)
     centre = gaussians.means[0].mean(0)

@@ -69,7 +69,7 @@ def test_offsets_follow_the_skinning():
     on_mesh = b.positions(posed.vertices, rig.faces)
     # Offsets live in the rig's rest space. Where the rest pose is already canonical (no elbow weight), the turn
     # about +Y is all there is: a +Y offset stays, an X offset turns into -Z.
-    rigid = b.skin_weights(rig.dense_skin_weights, rig.faces)[:, 2] == 0
+    rigid = b.interpolate(rig.dense_skin_weights[None], rig.faces)[0, :, 2] == 0
     assert rigid.sum() > b.count // 2
     assert torch.allclose((moved - on_mesh)[0, rigid], offsets[rigid].double(), atol=1e-12)
     xo = b.positions(posed.vertices, rig.faces, posed.vertex_transforms, torch.tensor([[0.01, 0.0, 0.0]]))
@@ -83,7 +83,7 @@ def test_interpolated_skin_weights_give_the_same_transform():
     b = Binding.from_uv(rig.face_uvs, 16)
     g = torch.Generator().manual_seed(1)
     posed = rig.pose(0.5 * torch.randn(1, 55, 3, generator=g, dtype=torch.float64))
-    weights = b.skin_weights(rig.dense_skin_weights, rig.faces)  # [N, J]
+    weights = b.interpolate(rig.dense_skin_weights[None], rig.faces)[0]  # [N, J] per-Gaussian LBS weights
     assert torch.allclose(weights.sum(-1), torch.ones(b.count, dtype=torch.float64))
     from talkavatar.core.body.rig import local_rotations
     from talkavatar.core.skinning import blend_transforms, forward_kinematics, skinning_transforms
@@ -122,6 +122,6 @@ def test_batched_equals_looped():
         assert torch.allclose(batched[k], single[0], atol=1e-15)
 
 
-def test_bad_resolution():
+def test_bad_uv_res():
     with pytest.raises(ValueError):
         Binding.from_uv(toy_rig().face_uvs, 0)

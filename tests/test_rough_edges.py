@@ -71,7 +71,7 @@ def test_a_fit_never_reuses_pseudo_labels_made_for_another_preset():
     from dataclasses import replace
 
     from talkavatar.config import as_record
-    from talkavatar.fit.config import PSEUDO_PRESETS
+    from talkavatar.pseudo.config import PRESETS as PSEUDO_PRESETS
     from talkavatar.pipeline.photo import pseudo_preset
     from talkavatar.pseudo.config import PseudoConfig
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from talkavatar.audio.face import face_and_head
-from talkavatar.audio.gestures import STYLES, Placement, gesture_motion
+from talkavatar.audio.gestures import Placement, gesture_motion
 from talkavatar.audio.load import SAMPLE_RATE, iter_pcm_blocks
 from talkavatar.bundle import sha256_file
 from talkavatar.audio.phone_source import PhoneSource
@@ -62,9 +62,8 @@ class _Timer:
 
 def drive_audio(path: Path, *, transcript: str | None = None, language: str = "auto", fps: float = 30.0,
                 seed: int = 0, style: str = "calm", gestures: bool = True) -> DriveResult:
-    """Talking motion for the speech in ``path`` (see the module docstring); ``language`` as ``--language``."""
-    if style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; expected one of {sorted(STYLES)}")
+    """Talking motion for the speech in ``path`` (see the module docstring); ``language`` as ``--language``;
+    ``style``: one of :data:`talkavatar.audio.config.Style`."""
     timer = _Timer()
     t = time.perf_counter()
     source = PhoneSource(language, transcript)

@@ -21,6 +21,7 @@ from scipy.interpolate import CubicHermiteSpline, PchipInterpolator
 from talkavatar.audio.noise import smooth_noise
 from talkavatar.audio.prosody import Accent
 from talkavatar.motion.library.anatomy import ARM_LIMITS, ARM_REST, arm_rotations
+from talkavatar.motion.library.gestures import stroke_gestures
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
@@ -58,8 +59,6 @@ def _pose_array(pose: dict[str, float]) -> np.ndarray:
 @lru_cache(maxsize=1)
 def library_gestures() -> tuple[GestureClip, ...]:
     """The motion library's stroke gestures as stroke-aligned clips (one per library clip name)."""
-    from talkavatar.motion.library.gestures import stroke_gestures
-
     out = []
     inward = FIELDS.index("inward")
     for name, sides, prep, stroke in stroke_gestures():

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import soundfile as sf
 
 from talkavatar.errors import InvalidInput
 from talkavatar.ffmpeg import ffmpeg_exe
@@ -65,8 +66,6 @@ def iter_pcm_blocks(path: Path, block_seconds: float = BLOCK_SECONDS,
 
 def _soundfile_blocks(path: Path, block_seconds: float, sample_rate: int) -> Iterator[np.ndarray] | None:
     """Blocks read by libsndfile when it knows the format and the rate needs no conversion, else None."""
-    import soundfile as sf
-
     try:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError, TypeError):

@@ -14,8 +14,10 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
+import pocketsphinx
+from threadpoolctl import ThreadpoolController
 
-from talkavatar.audio.phones import PhoneSegment, pocketsphinx_module
+from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.sphinx_features import (FRAME_SHIFT, SAMPLE_RATE, cepstra, dynamic_features, frame_count,
                                               mel_power, suppress_noise)
 from talkavatar.audio.sphinx_model import PhoneModel, STREAMS, load_phone_model, model_dir
@@ -69,7 +71,7 @@ def scoring_tables() -> ScoringTables:
 @lru_cache(maxsize=1)
 def phone_bigram() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(start [P], bigram [P_prev, P], end [P])`` natural-log probabilities from the bundled phone LM."""
-    lm = pocketsphinx_module().NGramModel.readfile(str(model_dir() / "en-us-phone.lm.bin"))
+    lm = pocketsphinx.NGramModel.readfile(str(model_dir() / "en-us-phone.lm.bin"))
     to_nat = np.log(1.0001)                       # the LM reports log base 1.0001
     # prob([w, h]) is ln P(w | h) in those units: the predicted word first, then its history.
     start = np.array([lm.prob([p, "<s>"]) for p in LOOP_PHONES]) * to_nat
@@ -178,8 +180,6 @@ def quiet_cuts(energy: np.ndarray, target: int) -> list[int]:
 
 @lru_cache(maxsize=1)
 def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
     return ThreadpoolController()
 
 

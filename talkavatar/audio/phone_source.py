@@ -22,9 +22,12 @@ import shutil
 import numpy as np
 
 from talkavatar.audio import language as lang
+from talkavatar.audio.ctc_align import align_ipa
+from talkavatar.audio.g2p import check_language, ipa_words
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phone_loop import PhoneRecognizer
 from talkavatar.audio.phones import PhoneAligner, PhoneSegment, transcript_words
+from talkavatar.audio.universal import blank_id, decode_block, log_probs
 from talkavatar.errors import UsageError
 
 PROBE_HOLD_SECONDS = 20.0
@@ -47,8 +50,6 @@ class PhoneSource:
             raise UsageError("--transcript needs the language it is written in",
                              tip="pass --language CODE (e.g. de, cmn), or --language auto")
         if language not in ("auto", "any") and not lang.is_english(language) and shutil.which("espeak-ng"):
-            from talkavatar.audio.g2p import check_language
-
             check_language(language)            # a typo is an error even where no transcript needs eSpeak
         if transcript and transcript.strip():
             self._prepare_transcript(transcript)
@@ -80,7 +81,6 @@ class PhoneSource:
                     self.warnings.append(f"{len(missing)} transcript word(s) not in the pronouncing dictionary "
                                          "were skipped: " + ", ".join(sorted(set(missing))[:8]))
                 return
-        from talkavatar.audio.g2p import ipa_words
 
         self.ipa = ipa_words(text, self.language)
 
@@ -88,8 +88,6 @@ class PhoneSource:
         if lang.is_english(self.language):
             self.recognizer = PhoneRecognizer()
         else:
-            from talkavatar.audio.universal import decode_block
-
             self.recognizer = PhoneRecognizer(decode=decode_block)
         for block in self.held:
             self.recognizer.feed(block)
@@ -97,8 +95,6 @@ class PhoneSource:
 
     def _probe(self) -> None:
         """Decide between the English and the language-independent recogniser on the held audio."""
-        from talkavatar.audio.universal import blank_id, log_probs
-
         if not self.held:                       # no audio at all: nothing to tell, the cheap path
             self.language = "en"
             self._start_recognizer()
@@ -132,6 +128,5 @@ class PhoneSource:
         pcm = np.concatenate(self.held) if self.held else np.zeros(0, np.int16)
         if self.words:
             return self.aligner.align(pcm, self.words)
-        from talkavatar.audio.ctc_align import align_ipa
 
         return align_ipa(pcm, self.ipa)

@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import pocketsphinx
 
 from talkavatar.audio.load import SAMPLE_RATE
-from talkavatar.errors import MissingDependency
+
 
 FRAME_RATE = 100  # pocketsphinx frames per second
 
@@ -28,15 +29,6 @@ class PhoneSegment:
         return 0.5 * (self.start + self.end)
 
 
-def pocketsphinx_module():
-    try:
-        import pocketsphinx
-    except ImportError:
-        raise MissingDependency("pocketsphinx is not installed (needed for lip sync)",
-                                tip="pip install pocketsphinx==5.1.1") from None
-    return pocketsphinx
-
-
 def transcript_words(text: str) -> list[str]:
     """Lower-case words of ``text`` (letters, digits, apostrophes) in order."""
     return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
@@ -46,7 +38,7 @@ class PhoneAligner:
     """Forced alignment of a transcript to audio (pocketsphinx's word + phone alignment)."""
 
     def __init__(self):
-        ps = pocketsphinx_module()
+        ps = pocketsphinx
         self.decoder = ps.Decoder(loglevel="FATAL")
 
     def known_words(self, words: list[str]) -> tuple[list[str], list[str]]:

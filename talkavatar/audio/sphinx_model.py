@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pocketsphinx
 
-from talkavatar.audio.phones import pocketsphinx_module
 
 VARIANCE_FLOOR = 1e-4            # pocketsphinx's -varfloor
 MIXTURE_WEIGHT_FLOOR = 1e-7      # pocketsphinx's -mixwfloor
@@ -52,7 +52,7 @@ class PhoneModel:
 
 def model_dir() -> Path:
     """The pocketsphinx package's bundled ``en-us`` folder."""
-    return Path(pocketsphinx_module().get_model_path()) / "en-us"
+    return Path(pocketsphinx.get_model_path()) / "en-us"
 
 
 def _s3_array(path: Path, dims: int) -> np.ndarray:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from talkavatar.batch.jobs import Job
+from talkavatar.bundle import sha256_file
 from talkavatar.bundle.atomic import write_bytes_atomic
 
 STATUS_DIR = "status"
@@ -32,8 +33,6 @@ def log_path(output: Path, name: str) -> Path:
 def fingerprint(job: Job) -> str:
     """sha256 of the job's spec and of what it reads: its photo/video/audio/motion bytes, and the stage records of
     a bundle it reads (they hold the sha256 of every stage output), less the fit record a fit job writes itself."""
-    from talkavatar.bundle import sha256_file
-
     h = hashlib.sha256(json.dumps(job.spec(), sort_keys=True).encode())
     reads = [job.input, job.audio, job.motion] + ([job.bundle] if job.kind == "render" else [])
     for path in reads:

@@ -17,6 +17,7 @@ from typing import Protocol
 from talkavatar.batch import cluster, ledger
 from talkavatar.batch.config import BatchConfig
 from talkavatar.batch.jobs import Job, JobFile
+from talkavatar.batch.worker import run_job
 
 POLL_SECONDS = 0.5
 CANCEL_GRACE_SECONDS = 30.0
@@ -75,7 +76,6 @@ def _submit(todo: list[Job], output: Path, shares: dict, config: BatchConfig, fo
     """{object ref: job} of the submitted tasks (renders after the fit that makes their bundle)."""
     import ray
 
-    from talkavatar.batch.worker import run_job
 
     task = ray.remote(run_job)
     refs: dict[str, object] = {}

@@ -10,6 +10,8 @@ The photo view: a photo bundle's input view is its **first tracked frame** (:att
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -248,9 +250,6 @@ def save_pseudo(writer, frames: list[np.ndarray], params: Mapping[str, np.ndarra
                 offsets: np.ndarray, texture: np.ndarray, contact: np.ndarray) -> None:
     """Write ``pseudo/``: RGBA ``frames``, their ``params`` (``talkavatar.pseudo``), proxy ``offsets`` [V, 3],
     ``texture`` [R, R, 3] uint8 and the ``contact`` sheet."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
     def save(item) -> None:  # zlib releases the GIL: frames compress in parallel
         writer.save_png(in_stage(pseudo_frame(item[0])), item[1], compress_level=1)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar import __version__
+from talkavatar.version import __version__
 from talkavatar.cli import batch, demo, drive_audio, eval, export, fit, pseudo, render, track, view
 from talkavatar.cli.common import flags
 from talkavatar.config import NO_WAIT_ENV

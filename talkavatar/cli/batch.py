@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar.batch.config import BatchConfig
-from talkavatar.cli.common import ConfigOpt, ForceOpt, JsonOpt, config_option, emit, flags, report_errors, stderr
-from talkavatar.config import resolve
+from talkavatar.cli.common import ConfigOpt, ForceOpt, JsonOpt, emit, flags, report_errors, stderr
+from talkavatar.cli.options import Settings, with_settings
 
 NAME = "batch"
 HELP = "Run many fits and renders from a job file (TOML, CSV or JSONL), on a local or an existing Ray cluster."
@@ -20,14 +20,10 @@ EPILOG = ("Examples:  talkavatar batch jobs.toml ; talkavatar batch jobs.csv -o 
           "with audio = \"lines/\" (every photo x every audio); plus any fit or render setting (preset = "
           "\"tiny\", width = 512, ...).  Finished jobs are skipped when run again; exit 1 if any job failed.")
 NO_ARGS_IS_HELP = True
-CONFIG = BatchConfig
-
-
-def _opt(name: str, *flags: str):
-    return config_option(BatchConfig, name, *flags)
 
 
 @report_errors
+@with_settings(settings=Settings(BatchConfig, NAME))
 def command(
     jobs: Annotated[Path, typer.Argument(help="Job file: .toml, .csv or .jsonl (see the man page for its keys).",
                                          show_default=False)],
@@ -35,18 +31,12 @@ def command(
         "--output", "-o", help="Directory for bundles, videos, logs/ and status/, on a filesystem every node sees. "
                                "[default: the job file's output, else <JOBS stem>.batch beside it]",
         show_default=False)] = None,
-    address: Annotated[Optional[str], _opt("address", "--address")] = None,
-    threads: Annotated[Optional[int], _opt("threads", "--threads")] = None,
-    fits_per_gpu: Annotated[Optional[int], _opt("fits_per_gpu", "--fits-per-gpu")] = None,
-    renders_per_gpu: Annotated[Optional[int], _opt("renders_per_gpu", "--renders-per-gpu")] = None,
-    retries: Annotated[Optional[int], _opt("retries", "--retries")] = None,
+    *,
+    settings: BatchConfig,
     config: ConfigOpt = None,
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    settings = resolve(BatchConfig, NAME, config, {
-        "address": address, "threads": threads, "fits_per_gpu": fits_per_gpu, "renders_per_gpu": renders_per_gpu,
-        "retries": retries})
     from talkavatar.batch.jobs import load_jobs
     from talkavatar.batch.progress import BatchProgress
     from talkavatar.batch.run import run_batch

@@ -23,7 +23,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from talkavatar.config import help_for
 from talkavatar.errors import TalkavatarError, UsageError
 
 BUNDLE_ENV = "TALKAVATAR_BUNDLE"
@@ -52,11 +51,6 @@ DeviceOpt = Annotated[Optional[str], typer.Option(
     "--device", help="Compute device: auto, cpu, cuda or cuda:N. (default: auto)", show_default=False)]
 
 
-def config_option(config_cls: type, name: str, *flags: str, prefix: str = ""):
-    """A Typer option for field ``name`` of a stage config; its help is the field's help (default None: unset)."""
-    return typer.Option(*flags, help=prefix + help_for(config_cls, name), show_default=False)
-
-
 def _line(label: str | None, style: str, message: str) -> Text:
     """``label: message`` with only the label styled: the message is plain text, never markup, so user text in
     square brackets (``photo[red].jpg``, ``pip install 'talkavatar[eval]'``) reaches the terminal as it is."""
@@ -67,11 +61,6 @@ def log(message: str) -> None:
     """A progress/log line on stderr, unless --quiet."""
     if not flags.quiet:
         stderr.print(_line(None, "", message))
-
-
-def debug_log(message: str) -> None:
-    if flags.verbose and not flags.quiet:
-        stderr.print(_line(None, "dim", message))
 
 
 def warn(message: str) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from talkavatar.audio.config import DriveAudioConfig
 from talkavatar.cli.common import ConfigOpt, JsonOpt, emit, log, report_errors, warn
-from talkavatar.config import help_for, resolve
+from talkavatar.cli.options import Settings, with_settings
 
 NAME = "drive-audio"
 HELP = "Turn speech into talking motion: lips, face, head, blinks and gestures."
@@ -17,10 +17,10 @@ EPILOG = ("Examples:  talkavatar drive-audio speech.wav ; "
           "talkavatar drive-audio speech.wav --format arkit-csv -o face.csv ; "
           "talkavatar drive-audio rede.ogg --language de --transcript rede.txt")
 NO_ARGS_IS_HELP = False
-CONFIG = DriveAudioConfig
 
 
 @report_errors
+@with_settings(cfg=Settings(DriveAudioConfig, NAME))
 def command(
     audio: Annotated[Path, typer.Argument(help="Speech recording: wav, flac, mp3, ogg, m4a (any rate, mono/stereo).",
                                           show_default=False)],
@@ -30,25 +30,11 @@ def command(
     transcript: Annotated[Optional[str], typer.Option(
         "--transcript", help="What is said (TEXT or a text FILE): forced alignment instead of phone recognition.",
         show_default=False)] = None,
-    fps: Annotated[Optional[float], typer.Option("--fps", help=help_for(DriveAudioConfig, "fps"),
-                                                 show_default=False)] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help=help_for(DriveAudioConfig, "seed"),
-                                                show_default=False)] = None,
-    style: Annotated[Optional[str], typer.Option("--style", help=help_for(DriveAudioConfig, "style"),
-                                                 show_default=False)] = None,
-    gestures: Annotated[Optional[bool], typer.Option("--gestures/--no-gestures",
-                                                     help=help_for(DriveAudioConfig, "gestures"),
-                                                     show_default=False)] = None,
-    format: Annotated[Optional[str], typer.Option("--format", help=help_for(DriveAudioConfig, "format"),
-                                                  show_default=False)] = None,
-    language: Annotated[Optional[str], typer.Option("--language", help=help_for(DriveAudioConfig, "language"),
-                                                    show_default=False)] = None,
+    *,
+    cfg: DriveAudioConfig,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    cfg = resolve(DriveAudioConfig, NAME, config, {"fps": fps, "seed": seed, "style": style,
-                                                   "gestures": gestures, "format": format,
-                                                   "language": language})
     from talkavatar import api
     from talkavatar.audio.stage import transcript_text
 

@@ -7,13 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, log, report_errors,
-                                   resolve_bundle)
-from talkavatar.config import resolve
+from talkavatar.cli.common import BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, log, report_errors, resolve_bundle
+from talkavatar.cli.options import Settings, with_settings
 from talkavatar.eval.config import EvalConfig
 
 NAME = "eval"
-CONFIG = EvalConfig
 HELP = "Measure an avatar: self-reenactment, identity, control accuracy and lip sync."
 EPILOG = ("Examples:  talkavatar eval --video person.mp4 --json ; "
           "talkavatar eval -b photo.avatar --video person.mp4 --max-frames 30 --report eval-report/ ; "
@@ -23,13 +21,11 @@ EPILOG = ("Examples:  talkavatar eval --video person.mp4 --json ; "
 NO_ARGS_IS_HELP = True
 
 
-def _opt(name: str, *flags: str):
-    return config_option(EvalConfig, name, *flags)
-
-
 @report_errors
+@with_settings(settings=Settings(EvalConfig, NAME))
 def command(
     bundle: BundleOpt = None,
+    *,
     video: Annotated[Optional[Path], typer.Option(
         "--video", help="Self-reenactment: a reference video of the avatar's person; the avatar replays it and is "
                         "compared inside the person mask (PSNR, SSIM, L1, perceptual).", show_default=False)] = None,
@@ -46,33 +42,11 @@ def command(
         show_default=False)] = None,
     report: Annotated[Optional[Path], typer.Option(
         "--report", help="Write PNG plots and a contact sheet into this folder.", show_default=False)] = None,
-    max_frames: Annotated[Optional[int], _opt("max_frames", "--max-frames")] = None,
-    start: Annotated[Optional[int], _opt("start", "--start")] = None,
-    stride: Annotated[Optional[int], _opt("stride", "--stride")] = None,
-    size: Annotated[Optional[int], _opt("size", "--size")] = None,
-    detect_size: Annotated[Optional[int], _opt("detect_size", "--detect-size")] = None,
-    track_steps: Annotated[Optional[int], _opt("track_steps", "--track-steps")] = None,
-    focal: Annotated[Optional[float], _opt("focal", "--focal")] = None,
-    perceptual: Annotated[Optional[str], _opt("perceptual", "--perceptual")] = None,
-    identity: Annotated[Optional[bool], _opt("identity", "--identity/--no-identity")] = None,
-    identity_every: Annotated[Optional[int], _opt("identity_every", "--identity-every")] = None,
-    max_lag_ms: Annotated[Optional[float], _opt("max_lag_ms", "--max-lag-ms")] = None,
-    camera: Annotated[Optional[str], _opt("camera", "--camera")] = None,
-    yaw: Annotated[Optional[float], _opt("yaw", "--yaw")] = None,
-    pitch: Annotated[Optional[float], _opt("pitch", "--pitch")] = None,
-    distance: Annotated[Optional[float], _opt("distance", "--distance")] = None,
-    model_complexity: Annotated[Optional[int], _opt("model_complexity", "--model-complexity")] = None,
-    batch: Annotated[Optional[int], _opt("batch", "--batch")] = None,
-    seed: Annotated[Optional[int], _opt("seed", "--seed")] = None,
+    settings: EvalConfig,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     device: DeviceOpt = None,
 ) -> None:
-    settings = resolve(EvalConfig, NAME, config, {
-        "max_frames": max_frames, "start": start, "stride": stride, "size": size, "detect_size": detect_size, "track_steps": track_steps,
-        "focal": focal, "perceptual": perceptual, "identity": identity, "identity_every": identity_every,
-        "max_lag_ms": max_lag_ms, "camera": camera, "yaw": yaw, "pitch": pitch, "distance": distance,
-        "model_complexity": model_complexity, "batch": batch, "seed": seed})
     from talkavatar import api
     from talkavatar.eval.report import json_ready, table
     from talkavatar.pipeline.evaluate import check_mode

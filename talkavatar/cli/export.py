@@ -7,9 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import (BundleOpt, ConfigOpt, JsonOpt, config_option, emit, log, report_errors,
-                                   resolve_bundle, warn)
-from talkavatar.config import resolve
+from talkavatar.cli.common import BundleOpt, ConfigOpt, JsonOpt, emit, log, report_errors, resolve_bundle, warn
+from talkavatar.cli.options import Settings, with_settings
 from talkavatar.export.config import ExportConfig
 
 NAME = "export"
@@ -19,7 +18,6 @@ EPILOG = ("Examples:  talkavatar export -o avatar.glb --audio speech.wav ; "
           "talkavatar export --format ply -o avatar.ply ; "
           "talkavatar export --format web --audio speech.wav -o player/ && talkavatar view player/")
 NO_ARGS_IS_HELP = False
-CONFIG = ExportConfig
 
 AudioOpt = Annotated[Optional[Path], typer.Option(
     "--audio", help="Speech the avatar says: runs drive-audio; glb bakes the animation, web plays the sound.",
@@ -32,28 +30,20 @@ TranscriptOpt = Annotated[Optional[str], typer.Option(
                          "recognition.", show_default=False)]
 
 
-def _opt(name: str, *flags: str):
-    return config_option(ExportConfig, name, *flags)
-
-
 @report_errors
+@with_settings(settings=Settings(ExportConfig, NAME))
 def command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file (or folder for web).",
                                          show_default=False)],
     bundle: BundleOpt = None,
-    format: Annotated[Optional[str], _opt("format", "--format")] = None,
+    *,
+    settings: ExportConfig,
     audio: AudioOpt = None,
     motion: MotionOpt = None,
     transcript: TranscriptOpt = None,
-    fps: Annotated[Optional[float], _opt("fps", "--fps")] = None,
-    splats: Annotated[Optional[bool], _opt("splats", "--splats/--no-splats")] = None,
-    width: Annotated[Optional[int], _opt("width", "--width")] = None,
-    height: Annotated[Optional[int], _opt("height", "--height")] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    settings = resolve(ExportConfig, NAME, config, {"format": format, "fps": fps, "splats": splats,
-                                                     "width": width, "height": height})
     bundle_path = resolve_bundle(bundle)
 
     from talkavatar.audio.stage import transcript_text

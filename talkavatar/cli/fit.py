@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import config_option, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, shows_progress, log, report_errors, \
+from talkavatar.cli.common import ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors, shows_progress, \
     warn
-from talkavatar.config import resolve
+from talkavatar.cli.options import Settings, with_settings
 from talkavatar.fit.config import FitConfig
 
 NAME = "fit"
@@ -18,36 +18,18 @@ EPILOG = ("Examples:  talkavatar fit photo.jpg ; talkavatar fit photo.jpg --pres
           "talkavatar fit photo.avatar --resume --json.  A photo is tracked on the CPU, which is faster for one "
           "image; --device applies to pseudo and fit (and to tracking a video).")
 NO_ARGS_IS_HELP = False
-CONFIG = FitConfig
-
-
-def _opt(name: str, *flags: str):
-    return config_option(FitConfig, name, *flags)
 
 
 @report_errors
+@with_settings(settings=Settings(FitConfig, NAME))
 def command(
     input: Annotated[Path, typer.Argument(help="Photo of one person (JPEG/PNG/...), or an avatar bundle directory.",
                                           show_default=False)],
     bundle: Annotated[Optional[Path], typer.Option(
         "--bundle", "-o", "-b", help="Bundle directory to write. (default: <input stem>.avatar here, or INPUT)",
         show_default=False)] = None,
-    preset: Annotated[Optional[str], _opt("preset", "--preset")] = None,
-    iters: Annotated[Optional[int], _opt("iters", "--iters")] = None,
-    uv_res: Annotated[Optional[int], _opt("uv_res", "--uv-res")] = None,
-    image_size: Annotated[Optional[int], _opt("image_size", "--image-size")] = None,
-    crop_size: Annotated[Optional[int], _opt("crop_size", "--crop-size")] = None,
-    pseudo_frames: Annotated[Optional[int], _opt("pseudo_frames", "--pseudo-frames")] = None,
-    pseudo_size: Annotated[Optional[int], _opt("pseudo_size", "--pseudo-size")] = None,
-    pseudo_batch: Annotated[Optional[int], _opt("pseudo_batch", "--pseudo-batch")] = None,
-    seed: Annotated[Optional[int], _opt("seed", "--seed")] = None,
-    perceptual: Annotated[Optional[str], _opt("perceptual", "--perceptual")] = None,
-    pseudo_weight: Annotated[Optional[float], _opt("pseudo_weight", "--pseudo-weight")] = None,
-    mesh_weight: Annotated[Optional[float], _opt("mesh_weight", "--mesh-weight")] = None,
-    crop_weight: Annotated[Optional[float], _opt("crop_weight", "--crop-weight")] = None,
-    warmup: Annotated[Optional[float], _opt("warmup", "--warmup")] = None,
-    refine: Annotated[Optional[float], _opt("refine", "--refine")] = None,
-    shape: Annotated[Optional[str], _opt("shape", "--shape")] = None,
+    *,
+    settings: FitConfig,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint an interrupted fit left "
                                                           "(same settings and inputs).")] = False,
     config: ConfigOpt = None,
@@ -55,12 +37,6 @@ def command(
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    settings = resolve(FitConfig, NAME, config, {
-        "preset": preset, "iters": iters, "uv_res": uv_res, "image_size": image_size, "crop_size": crop_size,
-        "pseudo_frames": pseudo_frames, "pseudo_size": pseudo_size, "pseudo_batch": pseudo_batch, "seed": seed,
-        "perceptual": perceptual, "pseudo_weight": pseudo_weight, "mesh_weight": mesh_weight,
-        "crop_weight": crop_weight, "warmup": warmup, "refine": refine,
-        "shape": shape})
     from talkavatar import api
 
     result = api.fit(input, bundle, settings, device=device, force=force, resume=resume, log=log, warn=warn,

@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors,
+from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors,
                                    resolve_bundle, warn)
-from talkavatar.config import resolve
+from talkavatar.cli.options import Settings, with_settings
 from talkavatar.pseudo.config import PseudoConfig
 
 NAME = "pseudo"
@@ -17,27 +17,14 @@ HELP = "Make pseudo-labels: the person rendered in other poses, expressions and 
 EPILOG = ("Examples:  talkavatar pseudo -b photo.avatar --frames 120 ; "
           "talkavatar pseudo --export-poses poses/ ; talkavatar pseudo --import-video generated.mp4")
 NO_ARGS_IS_HELP = False
-CONFIG = PseudoConfig
-
-
-def _opt(name: str, *flags: str):
-    return config_option(PseudoConfig, name, *flags)
 
 
 @report_errors
+@with_settings(settings=Settings(PseudoConfig, NAME))
 def command(
     bundle: BundleOpt = None,
-    frames: Annotated[Optional[int], _opt("frames", "--frames")] = None,
-    generator: Annotated[Optional[str], _opt("generator", "--generator")] = None,
-    seed: Annotated[Optional[int], _opt("seed", "--seed")] = None,
-    size: Annotated[Optional[int], _opt("size", "--size")] = None,
-    uv_res: Annotated[Optional[int], _opt("uv_res", "--uv-res")] = None,
-    renderer: Annotated[Optional[str], _opt("renderer", "--renderer")] = None,
-    root_pitch: Annotated[Optional[float], _opt("root_pitch", "--root-pitch")] = None,
-    root_yaw: Annotated[Optional[float], _opt("root_yaw", "--root-yaw")] = None,
-    side_views: Annotated[Optional[float], _opt("side_views", "--side-views")] = None,
-    proxy_smooth: Annotated[Optional[float], _opt("proxy_smooth", "--proxy-smooth")] = None,
-    proxy_max: Annotated[Optional[float], _opt("proxy_max", "--proxy-max")] = None,
+    *,
+    settings: PseudoConfig,
     export_poses: Annotated[Optional[Path], typer.Option(
         "--export-poses", help="Also write the driving poses as OpenPose/DWPose skeleton frames, an MP4 and the "
                                "reference photo into this directory (for pose-guided video diffusion tools).",
@@ -51,10 +38,6 @@ def command(
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    settings = resolve(PseudoConfig, NAME, config, {
-        "frames": frames, "generator": generator, "seed": seed, "size": size, "uv_res": uv_res,
-        "renderer": renderer, "root_pitch": root_pitch, "root_yaw": root_yaw, "side_views": side_views,
-        "proxy_smooth": proxy_smooth, "proxy_max": proxy_max})
     path = resolve_bundle(bundle)
     from talkavatar import api
 

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar.audio.config import DriveAudioConfig
-from talkavatar.cli.common import (config_option, BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, emit, log,
-                                   report_errors, resolve_bundle, warn)
-from talkavatar.config import resolve
+from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, emit, log, report_errors,
+                                   resolve_bundle, warn)
+from talkavatar.cli.options import Settings, with_settings
 from talkavatar.render.config import RenderConfig
 
 NAME = "render"
@@ -20,18 +20,12 @@ EPILOG = ("Examples:  talkavatar render --audio speech.wav ; "
           "talkavatar render --audio speech.wav --camera orbit --background transparent --format webm ; "
           "talkavatar render --export-ply avatar.ply")
 NO_ARGS_IS_HELP = False
-CONFIG = RenderConfig
-
-
-def _opt(name: str, *flags: str):
-    return config_option(RenderConfig, name, *flags)
-
-
-def _drive_opt(name: str, *flags: str):
-    return config_option(DriveAudioConfig, name, *flags, prefix="drive-audio: ")
 
 
 @report_errors
+@with_settings(settings=Settings(RenderConfig, NAME),
+               drive=Settings(DriveAudioConfig, "drive-audio", only=("seed", "style", "gestures"),
+                              prefix="drive-audio: "))
 def command(
     bundle: BundleOpt = None,
     audio: Annotated[Optional[Path], typer.Option(
@@ -43,37 +37,19 @@ def command(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Output file (or folder for png). (default: <audio or motion stem>.mp4 here)",
         show_default=False)] = None,
-    width: Annotated[Optional[int], _opt("width", "--width")] = None,
-    height: Annotated[Optional[int], _opt("height", "--height")] = None,
-    fps: Annotated[Optional[float], _opt("fps", "--fps")] = None,
-    camera: Annotated[Optional[str], _opt("camera", "--camera")] = None,
-    yaw: Annotated[Optional[float], _opt("yaw", "--yaw")] = None,
-    pitch: Annotated[Optional[float], _opt("pitch", "--pitch")] = None,
-    distance: Annotated[Optional[float], _opt("distance", "--distance")] = None,
-    orbit_degrees: Annotated[Optional[float], _opt("orbit_degrees", "--orbit-degrees")] = None,
-    background: Annotated[Optional[str], _opt("background", "--background")] = None,
-    start: Annotated[Optional[float], _opt("start", "--start")] = None,
-    duration: Annotated[Optional[float], _opt("duration", "--duration")] = None,
-    format: Annotated[Optional[str], _opt("format", "--format")] = None,
-    batch: Annotated[Optional[int], _opt("batch", "--batch")] = None,
+    *,
+    settings: RenderConfig,
     export_ply: Annotated[Optional[Path], typer.Option(
         "--export-ply", help="Also write the avatar as a standard 3DGS PLY file (first frame's pose; rest pose "
                              "without --audio/--motion).", show_default=False)] = None,
     transcript: Annotated[Optional[str], typer.Option(
         "--transcript", help="drive-audio: what is said (TEXT or a text FILE): forced alignment instead of phone "
                              "recognition.", show_default=False)] = None,
-    seed: Annotated[Optional[int], _drive_opt("seed", "--seed")] = None,
-    style: Annotated[Optional[str], _drive_opt("style", "--style")] = None,
-    gestures: Annotated[Optional[bool], _drive_opt("gestures", "--gestures/--no-gestures")] = None,
+    drive: DriveAudioConfig,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     device: DeviceOpt = None,
 ) -> None:
-    settings = resolve(RenderConfig, NAME, config, {
-        "width": width, "height": height, "fps": fps, "camera": camera, "yaw": yaw, "pitch": pitch,
-        "distance": distance, "orbit_degrees": orbit_degrees, "background": background, "start": start,
-        "duration": duration, "format": format, "batch": batch})
-    drive = resolve(DriveAudioConfig, "drive-audio", config, {"seed": seed, "style": style, "gestures": gestures})
     bundle_path = resolve_bundle(bundle)
 
     from talkavatar import api

@@ -7,23 +7,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import config_option, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors, warn
-from talkavatar.config import resolve
+from talkavatar.cli.common import ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors, warn
+from talkavatar.cli.options import Settings, with_settings
 from talkavatar.track.config import TrackConfig
 
 NAME = "track"
-CONFIG = TrackConfig
 HELP = "Fit the body model to a photo or video of a person (writes source/ and track/)."
 EPILOG = ("Examples:  talkavatar track photo.jpg ; talkavatar track group.jpg --person 2 ; "
           "talkavatar track clip.mp4 --max-frames 60 --json")
 NO_ARGS_IS_HELP = False
 
 
-def _opt(name: str, *flags: str):
-    return config_option(TrackConfig, name, *flags)
-
-
 @report_errors
+@with_settings(settings=Settings(TrackConfig, NAME))
 def command(
     input: Annotated[Path, typer.Argument(help="Photo (JPEG/PNG/WebP/BMP/TIFF) or video of one person, or a bundle "
                                                                "(tracks its source again).",
@@ -31,28 +27,13 @@ def command(
     bundle: Annotated[Optional[Path], typer.Option(
         "--bundle", "-o", "-b", help="Bundle directory to write. (default: <input stem>.avatar here)",
         show_default=False)] = None,
-    body_model: Annotated[Optional[str], _opt("body_model", "--body-model")] = None,
-    smplx_dir: Annotated[Optional[Path], _opt("smplx_dir", "--smplx-dir")] = None,
-    focal: Annotated[Optional[float], _opt("focal", "--focal")] = None,
-    max_frames: Annotated[Optional[int], _opt("max_frames", "--max-frames")] = None,
-    stride: Annotated[Optional[int], _opt("stride", "--stride")] = None,
-    seed: Annotated[Optional[int], _opt("seed", "--seed")] = None,
-    steps: Annotated[Optional[int], _opt("steps", "--steps")] = None,
-    model_complexity: Annotated[Optional[int], _opt("model_complexity", "--model-complexity")] = None,
-    detect_size: Annotated[Optional[int], _opt("detect_size", "--detect-size")] = None,
-    mask_weight: Annotated[Optional[float], _opt("mask_weight", "--mask-weight")] = None,
-    smooth_weight: Annotated[Optional[float], _opt("smooth_weight", "--smooth-weight")] = None,
-    person: Annotated[Optional[int], _opt("person", "--person")] = None,
+    *,
+    settings: TrackConfig,
     config: ConfigOpt = None,
     device: DeviceOpt = None,
     force: ForceOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    settings = resolve(TrackConfig, NAME, config, {
-        "body_model": body_model, "smplx_dir": smplx_dir, "focal": focal, "max_frames": max_frames,
-        "stride": stride, "seed": seed, "steps": steps, "model_complexity": model_complexity,
-        "detect_size": detect_size, "mask_weight": mask_weight, "smooth_weight": smooth_weight,
-        "person": person})
     from talkavatar import api
 
     result = api.track(input, bundle, settings, device=device, force=force, log=log, warn=warn)

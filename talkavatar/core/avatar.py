@@ -18,10 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkavatar.bundle.artifacts import read_avatar as read_tensors
+from talkavatar.bundle.store import stage_command
+from talkavatar.bundle.tensors import load_tensors, save_tensors
 from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.rotations import matrix_to_quaternion, quaternion_multiply
 from talkavatar.core.splats import Gaussians
+from talkavatar.errors import InvalidInput
 
 SCHEMA = "talkavatar.avatar"
 AVATAR_FILE = "avatar.safetensors"
@@ -60,13 +64,13 @@ class Avatar:
         return self.binding.count
 
     @classmethod
-    def on_surface(cls, rig: Rig, resolution: int, texture: torch.Tensor | None = None,
+    def on_surface(cls, rig: Rig, uv_res: int, texture: torch.Tensor | None = None,
                    opacity: float = 0.95) -> "Avatar":
-        """Gaussians at texel centres of a ``resolution``² UV map, isotropic, one texel wide.
+        """Gaussians at texel centres of a ``uv_res``² UV map, isotropic, one texel wide.
 
-        ``texture``: optional [resolution, resolution, 3] linear colours, row 0 at the top (v = 1); grey otherwise.
+        ``texture``: optional [uv_res, uv_res, 3] linear colours, row 0 at the top (v = 1); grey otherwise.
         """
-        binding = Binding.from_uv(rig.face_uvs, resolution).to(rig.device)
+        binding = Binding.from_uv(rig.face_uvs, uv_res).to(rig.device)
         n = binding.count
         if texture is not None:
             col, row = binding.texel[:, 0], binding.texel[:, 1]
@@ -114,7 +118,7 @@ class Avatar:
         for name, t in tensors.items():
             t = t.detach().cpu()
             arrays[name] = (t.float() if t.is_floating_point() else t.long()).numpy()
-        return arrays, {"uv_resolution": str(self.binding.resolution)}
+        return arrays, {"uv_resolution": str(self.binding.uv_res)}  # the file's name for uv_res (bundle format)
 
     @classmethod
     def from_tensors(cls, rig: Rig, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> "Avatar":
@@ -127,8 +131,6 @@ class Avatar:
 
     def save(self, directory: Path) -> None:
         """Write ``avatar.safetensors`` and ``rig.safetensors`` into ``directory`` (e.g. a stage writer's ``dir``)."""
-        from talkavatar.bundle.tensors import save_tensors
-
         self.rig.save(Path(directory) / RIG_FILE)
         tensors, metadata = self.to_tensors()
         save_tensors(Path(directory) / AVATAR_FILE, tensors, SCHEMA, metadata)
@@ -136,8 +138,6 @@ class Avatar:
     @classmethod
     def load(cls, directory: Path) -> "Avatar":
         """Read what :meth:`save` wrote (validated against both schemas)."""
-        from talkavatar.bundle.tensors import load_tensors
-
         rig = Rig.load(Path(directory) / RIG_FILE)
         return cls.from_tensors(rig, *load_tensors(Path(directory) / AVATAR_FILE, SCHEMA))
 
@@ -146,10 +146,6 @@ class Avatar:
 def read_avatar(bundle, by: str) -> Avatar:
     """The bundle's fitted avatar (:func:`talkavatar.bundle.artifacts.read_avatar`: present, fresh, unchanged);
     ``by``: the command that needs it (for the message)."""
-    from talkavatar.bundle.artifacts import read_avatar as read_tensors
-    from talkavatar.bundle.store import stage_command
-    from talkavatar.errors import InvalidInput
-
     rig, avatar = read_tensors(bundle, by)
     try:
         return Avatar.from_tensors(Rig.from_tensors(*rig), *avatar)
@@ -164,5 +160,5 @@ def texel_size(rig: Rig, binding: Binding) -> torch.Tensor:
     uv = rig.face_uvs
     e1, e2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
     area_uv = (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).abs() / 2
-    per_face = (area3 / area_uv.clamp_min(1e-12)).sqrt() / binding.resolution
+    per_face = (area3 / area_uv.clamp_min(1e-12)).sqrt() / binding.uv_res
     return per_face[binding.face_index].clamp(1e-4, 0.05)

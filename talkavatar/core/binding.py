@@ -1,6 +1,6 @@
 """Gaussians bound to a mesh through its UV map (GUAVA's UV Gaussians, One Shot One Talk's offsets).
 
-Every texel of a ``resolution x resolution`` UV map whose centre falls inside a UV triangle becomes one Gaussian
+Every texel of a ``uv_res x uv_res`` UV map whose centre falls inside a UV triangle becomes one Gaussian
 with that triangle's index and the centre's barycentrics (fixed). Texel ``(col, row)`` has its centre at
 ``u = (col + 0.5) / R``, ``v = 1 - (row + 0.5) / R`` (row 0 at the top of the UV image, v up).
 
@@ -23,12 +23,12 @@ import torch
 @dataclass(frozen=True)
 class Binding:
     """``face_index`` [N] int64, ``barycentrics`` [N, 3] (sum 1, all >= 0), ``texel`` [N, 2] int64 (col, row) in a
-    ``resolution``² UV image."""
+    ``uv_res``² UV image."""
 
     face_index: torch.Tensor
     barycentrics: torch.Tensor
     texel: torch.Tensor
-    resolution: int
+    uv_res: int
 
     @property
     def count(self) -> int:
@@ -36,19 +36,19 @@ class Binding:
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Binding":
         return Binding(self.face_index.to(device), self.barycentrics.to(device=device, dtype=dtype),
-                       self.texel.to(device), self.resolution)
+                       self.texel.to(device), self.uv_res)
 
     @classmethod
-    def from_uv(cls, face_uvs: torch.Tensor, resolution: int) -> "Binding":
+    def from_uv(cls, face_uvs: torch.Tensor, uv_res: int) -> "Binding":
         """Sample the texel centres inside each UV triangle. ``face_uvs``: [F, 3, 2] in 0..1.
 
         A texel whose centre lies on an edge shared by two triangles is bound once (to the lower triangle index);
         texels of overlapping UV charts are bound to each chart's triangle.
         """
-        if resolution < 1:
-            raise ValueError("resolution must be positive")
-        face_index, bary, texel = _rasterize_uv(face_uvs.detach().cpu().double().numpy(), resolution)
-        return cls(torch.from_numpy(face_index), torch.from_numpy(bary).float(), torch.from_numpy(texel), resolution)
+        if uv_res < 1:
+            raise ValueError("uv_res must be positive")
+        face_index, bary, texel = _rasterize_uv(face_uvs.detach().cpu().double().numpy(), uv_res)
+        return cls(torch.from_numpy(face_index), torch.from_numpy(bary).float(), torch.from_numpy(texel), uv_res)
 
     # ---- posing ------------------------------------------------------------------------------------------------
     def surface_points(self, vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -88,10 +88,6 @@ class Binding:
         rest = triangle_frames(rest_vertices, faces[self.face_index])
         posed = triangle_frames(posed_vertices, faces[self.face_index])
         return posed @ rest.transpose(-1, -2)
-
-    def skin_weights(self, dense_vertex_weights: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-        """Per-Gaussian LBS weights [N, J], interpolated from ``dense_vertex_weights`` [V, J] (memory: N x J)."""
-        return self.interpolate(dense_vertex_weights[None], faces)[0]
 
 
 def triangle_frames(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -141,15 +137,14 @@ def pixel_centres_in_triangles(xy: np.ndarray, width: int, height: int) -> tuple
     return face[inside], col[inside], row[inside], bary / bary.sum(-1, keepdims=True)
 
 
-def _rasterize_uv(face_uvs: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rasterize_uv(face_uvs: np.ndarray, uv_res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Texel centres inside UV triangles: returns (face index [N], barycentrics [N, 3], texel (col, row) [N, 2])."""
-    r = resolution
-    xy = np.stack([face_uvs[..., 0] * r, (1.0 - face_uvs[..., 1]) * r], -1)  # [F, 3, 2] pixel coordinates
-    face, col, row, bary = pixel_centres_in_triangles(xy, r, r)
+    xy = np.stack([face_uvs[..., 0] * uv_res, (1.0 - face_uvs[..., 1]) * uv_res], -1)  # [F, 3, 2] pixel coordinates
+    face, col, row, bary = pixel_centres_in_triangles(xy, uv_res, uv_res)
     # A texel centre on an edge shared by two triangles of one chart: keep the lower triangle index. Texels of
     # overlapping charts have all-positive barycentrics in each and are kept in each.
     on_edge = (bary <= 1e-9).any(-1)
-    key = row * r + col
+    key = row * uv_res + col
     order = np.lexsort((face, key))
     face, bary, col, row, on_edge, key = (x[order] for x in (face, bary, col, row, on_edge, key))
     duplicate = np.zeros(len(face), bool)

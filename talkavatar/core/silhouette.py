@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -97,8 +98,6 @@ class SilhouetteChamfer:
     """
 
     def __init__(self, mask: torch.Tensor, max_outline: int = 2000):
-        import cv2
-
         person = (mask.detach().cpu().numpy() > 0.5).astype(np.uint8)
         self.height, self.width = person.shape
         self.area = max(int(person.sum()), 1)
@@ -133,8 +132,6 @@ class SilhouetteChamfer:
 
 def hard_silhouette(vertices_px: np.ndarray, faces: np.ndarray, width: int, height: int) -> np.ndarray:
     """Exact coverage of the projected mesh. vertices_px: [V, 2]; faces: [F, 3] → [H, W] bool."""
-    import cv2
-
     shift = 4
     pts = np.round(vertices_px * (1 << shift) - (1 << (shift - 1))).astype(np.int32)  # pixel centres at +0.5
     tris = pts[faces]
@@ -147,6 +144,4 @@ def hard_silhouette(vertices_px: np.ndarray, faces: np.ndarray, width: int, heig
 
 def downsample_mask(mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Area-average a [H, W] 0..1 mask onto a (gw, gh) grid → [gh, gw] float32."""
-    import cv2
-
     return cv2.resize(mask.astype(np.float32), grid, interpolation=cv2.INTER_AREA)

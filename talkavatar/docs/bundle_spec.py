@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from talkavatar import __version__
+from talkavatar.version import __version__
 from talkavatar.bundle.schemas import json_schema, json_schema_names, tensor_schema, tensor_schema_names
 from talkavatar.bundle.store import CONVENTIONS, FORMAT_VERSION, STAGES, check_manifest, new_manifest
 from talkavatar.docs.roff import escape, literal, section, tagged
@@ -82,10 +82,23 @@ def _tensor_tables() -> list[str]:
 
 
 def build() -> str:
+    """The whole page: what a bundle is, its manifest, the rules for writing and reading it, its files, examples."""
     bundle_schema = json_schema("talkavatar.bundle")
-    stage_schema = bundle_schema["$defs"]["stage"]
+    p = _introduction()
+    p += _schema_fields(bundle_schema)
+    p += [".PP", escape(f"Each member of \"stages\" is named after a stage ({', '.join(STAGES)}) and holds:")]
+    p += _schema_fields(bundle_schema["$defs"]["stage"], prefix="stages.NAME.")
+    p += _rules()
+    p += _tensor_tables()
+    p += _motion_examples_and_ply()
+    p += [section("see also"), "\\fBtalkavatar\\fR(1)"]
+    return "\n".join(p) + "\n"
+
+
+def _introduction() -> list[str]:
+    """NAME to the start of the bundle.json section: conventions and layout."""
     conventions = "\n".join(f"{k}: {json.dumps(v)}" for k, v in CONVENTIONS.items())
-    p = [
+    return [
         f'.TH TALKAVATAR\\-BUNDLE 5 "" "talkavatar {__version__}" "File Formats"',
         section("name"), escape("talkavatar-bundle - the talkavatar avatar bundle and motion file formats, "
                                 f"version {FORMAT_VERSION}"),
@@ -116,10 +129,11 @@ def build() -> str:
         section("bundle.json"),
         escape("A JSON object with these members (JSON Schema: talkavatar.bundle):"),
     ]
-    p += _schema_fields(bundle_schema)
-    p += [".PP", escape(f"Each member of \"stages\" is named after a stage ({', '.join(STAGES)}) and holds:")]
-    p += _schema_fields(stage_schema, prefix="stages.NAME.")
-    p += [
+
+
+def _rules() -> list[str]:
+    """Versioning, the writing protocol, reading and staleness, and what every JSON and tensor file carries."""
+    return [
         section("versioning"),
         escape(f"This document describes format version {FORMAT_VERSION}. \"version\" is the version the writer "
                "followed and \"minVersion\" the lowest version a reader must implement. A reader MUST refuse a bundle "
@@ -149,8 +163,10 @@ def build() -> str:
                "schema_version is newer than they read, or whose tensors differ in name, dtype or shape. Letters in "
                "shapes are sizes that MUST agree across the file's tensors."),
     ]
-    p += _tensor_tables()
-    p += [section("motion files"),
+
+
+def _motion_examples_and_ply() -> list[str]:
+    p = [section("motion files"),
           escape("A motion file (*.motion.safetensors, schema talkavatar.motion above) is body-model agnostic: "
                  "local axis-angle rotations of the 55 SMPL-X joints, in SMPL-X order, relative to the SMPL-X rest "
                  "pose (T-pose), root translation, and the 52 ARKit blendshape weights in Live Link Face column "
@@ -169,5 +185,4 @@ def build() -> str:
                  "(opacity = sigmoid); scale_0..2: natural log of the standard deviations in metres; rot_0..3: unit "
                  "quaternion w x y z. This is the layout of the 3DGS reference implementation that common splat "
                  "viewers read; viewers that assume a -Y-up capture may show the avatar upside down.")]
-    p += [section("see also"), "\\fBtalkavatar\\fR(1)"]
-    return "\n".join(p) + "\n"
+    return p

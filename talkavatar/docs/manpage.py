@@ -7,8 +7,12 @@ import importlib
 import typing
 from pathlib import Path
 
-from talkavatar import __version__
+import typer
+
+from talkavatar.batch import jobs
+from talkavatar.cli import app, main_options
 from talkavatar.docs.roff import escape, literal, section, tagged
+from talkavatar.version import __version__
 
 EXIT_STATUS = [
     ("0", "Success."),
@@ -95,8 +99,6 @@ def _usage(name: str, command) -> str:
 
 def _batch_section() -> list[str]:
     """The job file of ``talkavatar batch`` and how to run it on a cluster."""
-    from talkavatar.batch import jobs
-
     return [
         section("batch job files"), escape("talkavatar batch JOBS runs the jobs of a TOML, CSV or JSONL file."),
         literal(jobs.RECORDS.rstrip()),
@@ -119,10 +121,6 @@ def _batch_section() -> list[str]:
 
 
 def build() -> str:
-    import typer
-
-    from talkavatar.cli import app, main_options
-
     root = typer.main.get_command(app)
     parts = [
         f'.TH TALKAVATAR 1 "" "talkavatar {__version__}" "User Commands"',

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from talkavatar.core.cameras import Cameras
+from talkavatar.core.losses import perceptual_distance
 from talkavatar.eval.control import ControlErrors, asked_landmarks, control_errors
 from talkavatar.eval.frames import resized
 from talkavatar.eval.image_metrics import ImageScores, image_scores
@@ -72,7 +73,6 @@ def perceptual_network(kind: str, device):
     """The perceptual distance of ``kind`` (None for "none")."""
     if kind == "none":
         return None
-    from talkavatar.core.losses import perceptual_distance
 
     return perceptual_distance(kind, device)
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from talkavatar.errors import InvalidInput, MissingDependency, UsageError
 from talkavatar.eval.config import EvalConfig
 from talkavatar.eval.control import ControlErrors
 from talkavatar.eval.identity import INSTALL_TIP, IdentityScores, compare_identity, unavailable_reason
 from talkavatar.eval.lipsync import LipSync, lip_sync, mouth_opening, speech_envelope
-from talkavatar.errors import InvalidInput, MissingDependency, UsageError
 
 SHEET_FRAMES = 6
 
@@ -70,8 +71,6 @@ def _round(value: float | None) -> float | None:
 
 def read_photo(path: Path) -> np.ndarray:
     """The photo at ``path`` as [H, W, 3] uint8 RGB (EXIF orientation applied)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))

@@ -15,7 +15,12 @@ import json
 import math
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
+from rich.table import Table
+from rich.text import Text
 
 
 def _fmt(value) -> str:
@@ -28,9 +33,6 @@ def _fmt(value) -> str:
 
 def table(summary: dict):
     """A rich Table of a summary (nested dicts flattened to ``a.b`` rows)."""
-    from rich.table import Table
-    from rich.text import Text
-
     t = Table(title=Text(f"talkavatar eval: {summary.get('mode', '')}"), show_header=True, header_style="bold")
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -66,10 +68,7 @@ def json_ready(summary: dict) -> str:
 
 
 def _pyplot():
-    import matplotlib
-
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     return plt
 
@@ -104,8 +103,6 @@ def _stack(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
 
 def write_reenactment_report(result, directory: Path) -> list[Path]:
     """Plots and contact sheet of a :class:`talkavatar.eval.reenact.Reenactment` into ``directory``."""
-    from PIL import Image
-
     directory.mkdir(parents=True, exist_ok=True)
     plt = _pyplot()
     s = result.scores
@@ -155,8 +152,6 @@ def write_reenactment_report(result, directory: Path) -> list[Path]:
 
 def write_clip_report(result, directory: Path) -> list[Path]:
     """Plots and contact sheet of a :class:`talkavatar.eval.rendered.ClipEvaluation` into ``directory``."""
-    from PIL import Image
-
     directory.mkdir(parents=True, exist_ok=True)
     plt = _pyplot()
     paths = []

@@ -13,6 +13,7 @@ position is the rest pelvis plus the motion's root translation.
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from talkavatar.motion.file import Motion
 from talkavatar.motion.names import JOINT_NAMES, JOINT_PARENTS
@@ -22,8 +23,6 @@ EULER_ORDER = "ZXY"  # scipy's intrinsic order: R = Rz @ Rx @ Ry
 
 def bvh_text(motion: Motion, rest_joints: np.ndarray) -> str:
     """The BVH file of ``motion`` on a skeleton whose canonical rest joints are ``rest_joints`` [55, 3] metres."""
-    from scipy.spatial.transform import Rotation
-
     rest = np.asarray(rest_joints, np.float64)
     lines = ["HIERARCHY"]
     _joint_lines(0, rest, 0, lines)

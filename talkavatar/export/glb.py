@@ -25,7 +25,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from talkavatar import __version__
 from talkavatar.core.avatar import Avatar
 from talkavatar.core.splats import Gaussians
 from talkavatar.export.clip import Clip, bone_quaternions_xyzw
@@ -33,6 +32,7 @@ from talkavatar.export.gltf import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GltfBuild
 from talkavatar.export.mesh import SkinnedMesh
 from talkavatar.export.texture import bake_texture, png_bytes
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
+from talkavatar.version import __version__
 
 UNLIT = "KHR_materials_unlit"
 SPLATS = "KHR_gaussian_splatting"

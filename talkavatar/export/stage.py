@@ -1,6 +1,6 @@
 """The export stage: a bundle's avatar (and a motion) written in a format other tools read.
 
-Formats (:data:`talkavatar.export.config.FORMATS`): ``glb`` (:mod:`glb`), ``bvh`` (:mod:`bvh`), ``arkit-csv``
+Formats (:data:`talkavatar.export.config.Format`): ``glb`` (:mod:`glb`), ``bvh`` (:mod:`bvh`), ``arkit-csv``
 (:mod:`talkavatar.motion.arkit_csv`), ``ply`` (:mod:`talkavatar.core.splats.ply`, posed at the clip's first key,
 else in the canonical rest pose) and ``web`` (:mod:`web`, a static player folder). Files are written atomically
 and a web folder is built beside its destination and renamed into place, so a failed export leaves nothing
@@ -20,9 +20,14 @@ import torch
 from talkavatar.bundle import Bundle
 from talkavatar.bundle.atomic import probe_writable, write_bytes_atomic
 from talkavatar.core.avatar import Avatar, read_avatar
+from talkavatar.core.splats.ply import ply_bytes
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
+from talkavatar.export.bvh import bvh_text
 from talkavatar.export.clip import Clip
 from talkavatar.export.config import NEEDS_MOTION, SUFFIXES, ExportConfig
+from talkavatar.export.glb import avatar_glb
+from talkavatar.export.web import write_player
+from talkavatar.motion.arkit_csv import save_arkit_csv
 from talkavatar.motion.file import Motion
 
 Log = Callable[[str], None]
@@ -87,12 +92,8 @@ def run_export(bundle_path: Path, config: ExportConfig, output: Path, *, motion:
     t0 = time.perf_counter()
     try:
         if fmt == "web":
-            from talkavatar.export.web import write_player
-
             details = write_player(output, avatar, clip, audio, config, log=log)
         elif fmt == "arkit-csv":
-            from talkavatar.motion.arkit_csv import save_arkit_csv
-
             save_arkit_csv(output, motion)
         else:
             write_bytes_atomic(output, _file_bytes(fmt, avatar, clip, motion, config))
@@ -110,14 +111,9 @@ def run_export(bundle_path: Path, config: ExportConfig, output: Path, *, motion:
 
 def _file_bytes(fmt: str, avatar: Avatar, clip: Clip | None, motion: Motion | None, config: ExportConfig) -> bytes:
     if fmt == "glb":
-        from talkavatar.export.glb import avatar_glb
-
         return avatar_glb(avatar, clip, first_pose(avatar, clip) if config.splats else None)
     if fmt == "bvh":
-        from talkavatar.export.bvh import bvh_text
-
         return bvh_text(motion, canonical_rest_joints(avatar)).encode("ascii")
-    from talkavatar.core.splats.ply import ply_bytes
 
     return ply_bytes(first_pose(avatar, clip))
 

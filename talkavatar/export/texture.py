@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image
+from scipy.ndimage import distance_transform_edt
 
 from talkavatar.core.avatar import Avatar
 from talkavatar.core.color import linear_to_srgb
@@ -17,9 +19,7 @@ from talkavatar.core.color import linear_to_srgb
 
 def bake_texture(avatar: Avatar) -> np.ndarray:
     """uint8 [R, R, 3] sRGB texture, ``R`` the binding's UV resolution (see the module docstring)."""
-    from scipy.ndimage import distance_transform_edt
-
-    size = avatar.binding.resolution
+    size = avatar.binding.uv_res
     texel = avatar.binding.texel.cpu().numpy()
     srgb = linear_to_srgb(avatar.rgb.detach().cpu().double().clamp(0, 1)).numpy()
     image = np.zeros((size, size, 3), np.float64)
@@ -34,8 +34,6 @@ def bake_texture(avatar: Avatar) -> np.ndarray:
 
 def png_bytes(image: np.ndarray) -> bytes:
     """A uint8 [H, W, 3|4] image as PNG bytes."""
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG", optimize=False, compress_level=6)
     return buffer.getvalue()

@@ -28,16 +28,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from talkavatar import __version__
 from talkavatar.bundle.atomic import default_mode
 from talkavatar.core.avatar import Avatar
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.color import linear_to_srgb
+from talkavatar.core.splats import rasterize
 from talkavatar.errors import UsageError
 from talkavatar.export.clip import Clip, skinning_matrices
 from talkavatar.export.config import ExportConfig
 from talkavatar.export.texture import png_bytes
 from talkavatar.motion.file import Motion
+from talkavatar.version import __version__
 
 PLAYER_FILES = ("index.html", "player.js")
 PLAYER_DIR = Path(__file__).parent / "player"
@@ -126,8 +127,6 @@ def camera_tensors(camera: dict) -> Cameras:
 def render_frame(avatar: Avatar, clip: Clip, key: int, camera: dict) -> np.ndarray:
     """uint8 [H, W, 3] sRGB: key ``key`` of the clip from ``camera`` over the player's background (the Python
     renderer's picture of what the player shows)."""
-    from talkavatar.core.splats import rasterize
-
     with torch.no_grad():
         gaussians = avatar.pose(*_poses(clip, key))
         out = rasterize(gaussians, camera_tensors(camera))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 
 from talkavatar.bundle import artifacts
 from talkavatar.bundle.store import stage_command
@@ -100,8 +101,6 @@ def hard_mask(mask: np.ndarray) -> np.ndarray:
 
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """uint8 [H, W] or [H, W, C] -> float32 0..1 at (width, height), area-averaged when shrinking."""
-    from PIL import Image
-
     img = Image.fromarray(image)
     if img.size != (width, height):
         img = img.resize((width, height), Image.BOX if width < img.size[0] else Image.BICUBIC)
@@ -150,8 +149,6 @@ def crop_views(photo: np.ndarray, mask: np.ndarray, K_full: torch.Tensor, w2c: t
                boxes: list[tuple[str, float, float, float]], size: int) -> Views:
     """Crops of the full-resolution ``photo`` [H, W, 3] uint8 and ``mask`` [H, W] uint8 as ``size``² views with
     matching cameras (the full camera shifted and scaled)."""
-    from PIL import Image
-
     rgbs, masks, Ks = [], [], []
     for _, x0, y0, side in boxes:
         box = (x0, y0, x0 + side, y0 + side)

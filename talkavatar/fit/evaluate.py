@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from talkavatar.core.avatar import Avatar
 from talkavatar.core.body.rig import pose_mesh
@@ -105,8 +107,6 @@ def fixed_novel_poses(base: Poses) -> Poses:
 def coverage_errors(alpha: np.ndarray, silhouette: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
     """(hole fraction, floater fraction, hole pixels, floater pixels) of one view: alpha [H, W] in 0..1,
     silhouette [H, W] bool; the pixel maps are [H, W] bool."""
-    import cv2
-
     sil = silhouette.astype(np.uint8)
     area = max(int(sil.sum()), 1)
     inner = cv2.erode(sil, np.ones((2 * HOLE_ERODE_PX + 1,) * 2, np.uint8)).astype(bool)
@@ -180,8 +180,6 @@ def evaluate(avatar: Avatar, photo: Views, novel_poses: Views | Poses, backend: 
 
 
 def _fit_to(image: np.ndarray, shape: tuple) -> np.ndarray:
-    from PIL import Image
-
     if image.shape == shape:
         return image
     return np.asarray(Image.fromarray(image).resize((shape[1], shape[0]), Image.BILINEAR))

@@ -8,6 +8,7 @@ a rotation, all learned.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -83,7 +84,6 @@ class AvatarParameters(nn.Module):
         if proxy_offsets is not None:
             dT = proxy_offsets.to(rig.vertices)
             dX = Binding.interpolate(avatar.binding, dT[None], rig.faces)[0]
-            from dataclasses import replace
 
             avatar = replace(avatar, offsets=dX, vertex_offsets=dT.clone())
         return cls(avatar, shape)

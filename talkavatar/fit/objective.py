@@ -99,7 +99,7 @@ class Objective:
         self.faces = rig.faces
         self.edges = mesh_edges(rig.faces)
         self.pairs = face_pairs(rig.faces)
-        self.gaussian_edges = gaussian_edges(binding.texel, binding.face_index, rig.faces, binding.resolution)
+        self.gaussian_edges = gaussian_edges(binding.texel, binding.face_index, rig.faces, binding.uv_res)
         self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
         self.outline = SilhouetteChamfer(photo.mask[0])
         self.backend = ""  # the rasterizer backend the photo terms last ran on (as rasterize() reports it)

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
+from talkavatar.errors import StageFailed
 from talkavatar.fit.data import FitData, Poses
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.objective import LossWeights, Objective, first_pose, pose_views, weighted_total
@@ -81,83 +84,72 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     """Optimise ``params`` in place for ``schedule.iters`` steps (from ``resume['iteration']`` when resuming).
 
     ``distance``: a perceptual distance (``None`` when pseudo frames are unused). ``on_step(progress, recent)``
-    runs after every step with the mean loss terms of the last logged stretch (the loss values are read back from
-    the device every ``schedule.iters // 20`` steps only: a read per step would stall the GPU). ``on_interrupt``
+    runs after every step with the mean loss terms of the last logged stretch: the terms stay on the device and
+    are read back (and checked) 20 times a run only, since a read per step stalls the GPU. ``on_interrupt``
     receives the loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
     optimizer = Adam(dict(params.named_parameters()), rates)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
     if resume is not None:
-        optimizer.step_count = resume["adam_step"]
-        for name in optimizer.params:
-            optimizer.exp_avg[name].copy_(resume["exp_avg"][name])
-            optimizer.exp_avg_sq[name].copy_(resume["exp_avg_sq"][name])
-        generator.set_state(resume["generator"])
-        progress.iteration = resume["iteration"]
-        progress.history = resume.get("history", [])
-    step = _Step(params, data, schedule, weights, distance, seed, backend)
-    sums: dict[str, torch.Tensor] = {}
-    count, every = 0, max(1, schedule.iters // 20)
+        _restore(resume, optimizer, generator, progress)
+    objective = Objective(params, data.photo, seed)
+    history = _History(progress, schedule.iters)
+    shared_pose = data.crops is not None and _same_pose(data.photo.poses, data.crops.poses)
     step_rng = generator.get_state()
-    t0 = time.perf_counter()
     try:
         while progress.iteration < schedule.iters:
             it = progress.iteration
             step_rng = generator.get_state()  # a checkpoint restarts this step exactly
-            terms = step.terms(it, generator)
+            terms = _terms(objective, params, data, schedule, weights, distance, generator, it, backend, shared_pose)
             loss = weighted_total(terms, weights)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(_decay(it, schedule.iters))
             params.project_()
             progress.iteration = it + 1
-            for k, v in {**terms, "total": loss}.items():
-                sums[k] = v.detach() + sums[k] if k in sums else v.detach()
-            count += 1
-            if progress.iteration % every == 0 or progress.iteration == schedule.iters:
-                _log(progress, sums, count, it, t0)
-                sums, count = {}, 0
+            history.add({**terms, "total": loss})
             if on_step is not None:
                 on_step(progress, progress.recent)
     except KeyboardInterrupt:
         if on_interrupt is not None:
             on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
         raise
-    progress.seconds = time.perf_counter() - t0
-    progress.backend = step.objective.backend
+    progress.seconds = time.perf_counter() - history.started
+    progress.backend = objective.backend
     return progress
 
 
-class _Step:
-    """The loss terms of one step: the photo and its face/hand crops (one posing for both when the crops are
-    seen in the photo's pose), pseudo frames between the warm-up and the refinement, the mesh regularisers."""
+def _restore(resume: dict, optimizer: Adam, generator: torch.Generator, progress: Progress) -> None:
+    """Continue from a checkpoint's loop state (:func:`load_checkpoint`)."""
+    optimizer.step_count = resume["adam_step"]
+    for name in optimizer.params:
+        optimizer.exp_avg[name].copy_(resume["exp_avg"][name])
+        optimizer.exp_avg_sq[name].copy_(resume["exp_avg_sq"][name])
+    generator.set_state(resume["generator"])
+    progress.iteration = resume["iteration"]
+    progress.history = resume.get("history", [])
 
-    def __init__(self, params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights, distance,
-                 seed: int, backend: str):
-        self.params, self.data, self.schedule, self.distance, self.backend = params, data, schedule, distance, backend
-        self.device = params.offsets.device
-        self.objective = Objective(params, data.photo, seed)
-        self.use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
-        self.use_mesh = any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets))
-        self.use_crops = data.crops is not None and (weights.face > 0 or weights.hand > 0)
-        self.shared_pose = self.use_crops and _same_pose(data.photo.poses, data.crops.poses)
 
-    def terms(self, it: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        params, data, objective, backend = self.params, self.data, self.objective, self.backend
-        background = _upload(torch.rand(3, generator=generator), self.device)
-        posed = pose_views(params, data.photo)
-        terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
-        if self.use_crops:
-            terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
-                                              first_pose(posed) if self.shared_pose else None))
-        if self.use_pseudo and self.schedule.warmup <= it < self.schedule.iters - self.schedule.refine:
-            pick = torch.randint(len(data.pseudo.poses), (self.schedule.pseudo_batch,), generator=generator)
-            terms.update(objective.pseudo_terms(params, data.pseudo.select(_upload(pick, self.device)), background,
-                                                self.distance, backend))
-        if self.use_mesh:
-            terms.update(objective.mesh_terms(params, data.photo))
-        return terms
+def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
+           distance, generator: torch.Generator, it: int, backend: str, shared_pose: bool) -> dict:
+    """The loss terms of step ``it``: the photo, its crops, a batch of pseudo frames (between warm-up and refine)
+    and the mesh regularisers, each where its weight and data are there. ``shared_pose``: the crops are seen in
+    the photo's pose (posed once for both)."""
+    background = _upload(torch.rand(3, generator=generator), params.offsets.device)
+    posed = pose_views(params, data.photo)
+    terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
+    if data.crops is not None and (weights.face > 0 or weights.hand > 0):
+        terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
+                                          first_pose(posed) if shared_pose else None))
+    use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
+    if use_pseudo and schedule.warmup <= it < schedule.iters - schedule.refine:
+        pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
+        terms.update(objective.pseudo_terms(params, data.pseudo.select(_upload(pick, params.offsets.device)),
+                                            background, distance, backend))
+    if any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets)):
+        terms.update(objective.mesh_terms(params, data.photo))
+    return terms
 
 
 def _upload(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -175,25 +167,36 @@ def _same_pose(photo: Poses, crops: Poses) -> bool:
                                     (photo.arkit_weights, crops.arkit_weights)))
 
 
-def _log(progress: Progress, sums: dict[str, torch.Tensor], count: int, it: int, t0: float) -> None:
-    """Read the summed terms back (one host synchronisation), check them and log their means."""
-    names = list(sums)
-    values = torch.stack([sums[k].float() for k in names]).cpu().tolist()
-    if not all(math.isfinite(v) for v in values):
-        from talkavatar.errors import StageFailed
+class _History:
+    """The running mean of each term, written into ``progress.recent`` and ``progress.history`` 20 times a run.
+    Terms are summed on the device; each write reads them back (one host synchronisation) and checks them."""
 
-        raise StageFailed(f"the fit diverged by step {it + 1} (loss {values[names.index('total')] / count})",
-                          tip="try another --seed or a smaller --iters")
-    progress.recent = {k: v / count for k, v in zip(names, values)}
-    progress.history.append({"step": progress.iteration, "seconds": round(time.perf_counter() - t0, 3),
-                             **{k: round(v, 6) for k, v in progress.recent.items()}})
+    def __init__(self, progress: Progress, iters: int):
+        self.progress, self.every = progress, max(1, iters // 20)
+        self.iters, self.sums, self.count = iters, {}, 0
+        self.started = time.perf_counter()
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        for k, v in terms.items():
+            self.sums[k] = v.detach() + self.sums[k] if k in self.sums else v.detach()
+        self.count += 1
+        p = self.progress
+        if p.iteration % self.every == 0 or p.iteration == self.iters:
+            names = list(self.sums)
+            values = torch.stack([self.sums[k].float() for k in names]).cpu().tolist()
+            if not all(math.isfinite(v) for v in values):
+                raise StageFailed(f"the fit diverged by step {p.iteration} (loss "
+                                  f"{values[names.index('total')] / self.count})",
+                                  tip="try another --seed or a smaller --iters")
+            p.recent = {k: v / self.count for k, v in zip(names, values)}
+            p.history.append({"step": p.iteration, "seconds": round(time.perf_counter() - self.started, 3),
+                              **{k: round(v, 6) for k, v in p.recent.items()}})
+            self.sums, self.count = {}, 0
 
 
 # ---- checkpoints (safetensors; outside the bundle's committed stages) -------------------------------------------
 def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
     """Parameters, Adam moments, the RNG state and the step count. ``fingerprint`` ties it to config + inputs."""
-    from safetensors.torch import save_file
-
     params, optimizer, progress = state["params"], state["optimizer"], state["progress"]
     tensors = {f"param/{k}": v.detach().cpu().contiguous() for k, v in params.named_parameters()}
     for name in optimizer.params:
@@ -210,8 +213,6 @@ def save_checkpoint(path: Path, state: dict, fingerprint: str) -> None:
 
 def load_checkpoint(path: Path, params: AvatarParameters) -> tuple[str, dict]:
     """Load parameters into ``params``; returns (fingerprint, resume state for :func:`run_steps`)."""
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}

@@ -15,10 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from talkavatar.bundle import artifacts
+import torch
+
+from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.config import as_record
+from talkavatar.core.losses import perceptual_distance
 from talkavatar.errors import UsageError
 from talkavatar.fit.config import FitConfig
+from talkavatar.fit.data import load_fit_data
+from talkavatar.fit.evaluate import evaluate, fixed_novel_poses
+from talkavatar.fit.model import AvatarParameters, learning_rates
+from talkavatar.fit.objective import LossWeights
+from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
+from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
 Log = Callable[[str], None]
@@ -41,8 +50,6 @@ class FitResult:
 
 
 def _fingerprint(bundle, record: dict, inputs: tuple[str, ...]) -> str:
-    from talkavatar.bundle import sha256_file
-
     h = hashlib.sha256(json.dumps(record, sort_keys=True).encode())
     for rel in inputs:
         h.update(rel.encode())
@@ -63,8 +70,6 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
 
     ``loss_weights``: a :class:`~talkavatar.fit.objective.LossWeights` replacing the defaults (for experiments;
     the config's pseudo/mesh/crop scales still apply)."""
-    from talkavatar.bundle import Bundle
-
     bundle = Bundle.open(bundle_path)
     ctx = StageContext(device, log, warn)
     cfg = config.effective(ctx.device.type)
@@ -88,14 +93,6 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
 
 def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool, loss_weights,
          ctx: StageContext) -> Computed:
-    import torch
-
-    from talkavatar.core.losses import perceptual_distance
-    from talkavatar.fit.data import load_fit_data
-    from talkavatar.fit.model import AvatarParameters, learning_rates
-    from talkavatar.fit.objective import LossWeights
-    from talkavatar.fit.optimize import Schedule, steps_for
-
     dev = ctx.device
     torch.manual_seed(cfg.seed)
     with ctx.timed("load"):
@@ -142,11 +139,6 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
 def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: FitConfig, fingerprint: str,
               resume: bool, show_progress: bool, ctx: StageContext):
     """Run the optimisation (from the checkpoint with ``resume``; Ctrl-C saves one) -> its Progress."""
-    import torch
-
-    from talkavatar.fit.optimize import load_checkpoint, run_steps, save_checkpoint
-    from talkavatar.progress import progress
-
     checkpoint = bundle.root / CHECKPOINT
     state = None
     if resume:  # the caller checked there is a checkpoint
@@ -178,10 +170,6 @@ def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: Fit
 def _evaluate(params, data, dev):
     """The fitted avatar (detached), its figures (:func:`talkavatar.fit.evaluate.evaluate`) and where the novel
     poses came from ("pseudo" or "fixed")."""
-    import torch
-
-    from talkavatar.fit.evaluate import evaluate, fixed_novel_poses
-
     avatar = params.avatar()
     avatar = type(avatar)(**{**{k: getattr(avatar, k) for k in ("rig", "binding")},
                              **{k: getattr(avatar, k).detach() for k in ("offsets", "rgb", "log_scales", "quats",

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
+from talkavatar.core.device import resolve_device
 from talkavatar.errors import StageFailed, UsageError
 from talkavatar.ffmpeg import ffmpeg_exe
-from talkavatar.fit.config import FitConfig
+from talkavatar.fit.config import FitConfig, preset_for
 from talkavatar.pipeline.photo import fit_input
 from talkavatar.pipeline.speech import render_input
 from talkavatar.render.config import RenderConfig
@@ -50,9 +52,6 @@ class DemoResult:
 
 def default_preset(device: str | None) -> str:
     """The fit's ``auto`` preset on the device the demo runs on: ``fast`` on a GPU, else ``tiny``."""
-    from talkavatar.core.device import resolve_device
-    from talkavatar.fit.config import preset_for
-
     return preset_for("auto", resolve_device(device).type)
 
 
@@ -81,8 +80,6 @@ def run_demo(directory: Path, preset: str | None = None, device: str | None = No
 
 def write_preview(video: Path, preview: Path, frames: int, fps: float) -> None:
     """``PREVIEW_FRAMES`` evenly spaced frames of ``video`` side by side, as a PNG."""
-    from PIL import Image
-
     times = [(i + 0.5) * frames / fps / PREVIEW_FRAMES for i in range(PREVIEW_FRAMES)]
     tiles = []
     for seconds in times:

@@ -112,14 +112,14 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     ctx = StageContext(log=log).on(torch.device(device))
     with ctx.timed("load"):
         _, avatar = open_avatar(bundle_path)
-        footage = load_video(video, config.detect_size, config.max_frames, config.start, config.stride)
+        footage = load_video(video, config.track.detect_size, config.track.max_frames, config.start, config.track.stride)
         perceptual = perceptual_network(config.perceptual, ctx.device)
     with ctx.timed("detect"):
-        detections = detect_all(footage, config.model_complexity, log)
+        detections = detect_all(footage, config.track.model_complexity, log)
     with ctx.timed("track"):
         try:
-            track = track_with_rig(avatar.rig, footage, detections, steps=config.track_steps, focal=config.focal,
-                                   seed=config.seed, log=log)
+            track = track_with_rig(avatar.rig, footage, detections, steps=config.track.steps, focal=config.track.focal,
+                                   seed=config.track.seed, log=log)
         except ValueError as e:
             raise StageFailed(f"{video}: {e}", tip="the reference video must show the bundle's person") from None
     seen, found = seen_landmarks(detections, GroupedLandmarks(avatar.rig.landmarks), footage.work_size)
@@ -129,12 +129,12 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     with ctx.timed("render"):
         renders = render_frames(avatar, track.joint_rotations, track.root_translation, track.arkit_weights,
                                 torch.from_numpy(track.world_to_camera), torch.from_numpy(track.K), footage.work_size,
-                                size, ctx.device, config.batch)
+                                size, ctx.device, config.render.batch)
     with ctx.timed("metrics"):
         scores, sheet = reenactment_scores(renders, np.stack(footage.frames), np.stack(track.masks), size,
                                            ctx.device, perceptual)
     return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, track_errors,
-                       ctx.timings, list(footage.frame_indices), footage.fps * config.stride)
+                       ctx.timings, list(footage.frame_indices), footage.fps * config.track.stride)
 
 
 def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None, photo: Path | None = None,
@@ -142,7 +142,7 @@ def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None,
     """Measure a rendered clip (:mod:`talkavatar.eval.rendered`). ``bundle`` is needed with ``motion``."""
     ctx = StageContext(log=log)
     with ctx.timed("load"):
-        footage = load_video(video, config.detect_size, config.max_frames)
+        footage = load_video(video, config.track.detect_size, config.track.max_frames)
         frames = footage.frames
         result = ClipEvaluation(Path(video), footage.fps, len(frames), timings=ctx.timings)
         result.sheet = sheet_frames(frames)
@@ -151,7 +151,7 @@ def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None,
     with ctx.timed("audio"):
         pcm = _speech(result, audio, video)
     with ctx.timed("detect"):
-        detections = detect_all(footage, config.model_complexity, log) if (motion is not None or pcm is not None) \
+        detections = detect_all(footage, config.track.model_complexity, log) if (motion is not None or pcm is not None) \
             else []
     if motion is not None:
         with ctx.timed("control"):
@@ -168,20 +168,20 @@ def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None,
 def _render_cameras(bundle: Bundle, avatar, poses, config: EvalConfig, full_size: tuple[int, int], frames: int):
     """The cameras `talkavatar render` used for a clip of ``full_size`` (w, h): its camera path, same settings."""
     width, height = full_size
-    if config.camera == "input":
+    if config.render.camera == "input":
         path = input_camera_path(bundle, avatar, width, height, frames)
     else:
         first = avatar.pose(*(p[:1] for p in poses))
         framing = Framing.of_points(first.means[0].detach().to("cpu", torch.float64))
-        path = CameraPath.around("front", framing, width=width, height=height, frames=frames, yaw=config.yaw,
-                                 pitch=config.pitch, distance=config.distance)
+        path = CameraPath.around("front", framing, width=width, height=height, frames=frames, yaw=config.render.yaw,
+                                 pitch=config.render.pitch, distance=config.render.distance)
     return path.at(torch.arange(frames))
 
 
 def _control(motion: Path, bundle_path: Path | None, footage: Footage, detections, config: EvalConfig
              ) -> ControlErrors:
     """Control accuracy of the clip ``footage`` against ``motion`` played from its start at the clip's frame rate
-    on the avatar of ``bundle_path``, seen through the render's camera (``config.camera`` etc.)."""
+    on the avatar of ``bundle_path``, seen through the render's camera (``config.render.camera`` etc.)."""
     if bundle_path is None:
         raise UsageError("control accuracy (--motion) needs the avatar bundle the clip was rendered from",
                          tip="pass -b BUNDLE")

@@ -9,21 +9,24 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from talkavatar.bundle import Bundle, artifacts
 from talkavatar.bundle.store import check_target, exclusive
-from talkavatar.config import as_record
+from talkavatar.config import as_record, from_record
 from talkavatar.errors import InvalidInput, UsageError
-from talkavatar.fit.config import PSEUDO_PRESETS, FitConfig, preset_for
-from talkavatar.fit.stage import FitResult, run_fit
-from talkavatar.pseudo.config import PseudoConfig
-from talkavatar.pseudo.stage import PseudoResult, run_pseudo
+from talkavatar.fit.config import FitConfig, preset_for
+from talkavatar.pseudo.config import PRESETS as PSEUDO_PRESETS, PseudoConfig
 from talkavatar.runner import StageContext, stderr_log, stderr_warn
 from talkavatar.track.config import TrackConfig
-from talkavatar.track.stage import default_bundle_path, run_track
+
+if TYPE_CHECKING:
+    from talkavatar.fit.stage import FitResult
+    from talkavatar.pseudo.stage import PseudoResult
 
 Log = Callable[[str], None]
+# The stages are imported by the function that runs them (torch, scipy, OpenCV: seconds), so that a run reaches the
+# bundle's lock at once and a second writer says it waits before the first one is done.
 
 
 def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, device: str | None = None,
@@ -41,6 +44,8 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
         if not input_path.is_file():
             raise InvalidInput(f"{input_path}: no such file or bundle",
                                tip="give a photo, a video or an avatar bundle directory")
+        from talkavatar.track.stage import default_bundle_path
+
         bundle_path = Path(bundle_path) if bundle_path is not None else default_bundle_path(input_path)
     check_target(bundle_path)  # a wrong -o fails now, not after minutes of work
     with exclusive(bundle_path, log=log):  # one writer for the whole chain: a second run waits, then skips
@@ -49,6 +54,9 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
 
 def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, device: str | None, force: bool,
                resume: bool, log: Log, warn: Log, show_progress: bool) -> FitResult:
+    from talkavatar.fit.stage import run_fit
+    from talkavatar.track.stage import run_track
+
     clock = StageContext(device, log, warn)
     if input_path != bundle_path:
         with clock.timed("track"):
@@ -70,11 +78,8 @@ def upstream_config(bundle_path: Path, stage: str, config_cls):
     if manifest.is_file():
         record = (json.loads(manifest.read_text()).get("stages", {}).get(stage) or {}).get("config")
         if record:
-            names = {f.name: f for f in dataclasses.fields(config_cls)}
-            values = {k: (Path(v) if v is not None and names[k].type in ("Optional[Path]", "Path") else v)
-                      for k, v in record.items() if k in names}
             try:
-                return config_cls(**values)
+                return from_record(config_cls, record)
             except (TypeError, ValueError):
                 pass
     return config_cls()
@@ -82,13 +87,15 @@ def upstream_config(bundle_path: Path, stage: str, config_cls):
 
 def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn: Log) -> bool:
     """Run the pseudo stage when its outputs are missing, stale, or were made for another preset (with the settings
-    it ran with before, the preset's :data:`~talkavatar.fit.config.PSEUDO_PRESETS` applied); pseudo-labels the
+    it ran with before, the preset's :data:`~talkavatar.pseudo.config.PRESETS` applied); pseudo-labels the
     user made with settings of their own are kept. False when it was up to date."""
     bundle = Bundle.open(bundle_path)
     record = bundle.record("pseudo")
     made_for = None if record is None else pseudo_preset(record["config"])
     if record is not None and not bundle.stale_inputs("pseudo") and made_for in (None, preset):
         return False
+    from talkavatar.pseudo.stage import run_pseudo
+
     config = upstream_config(bundle_path, "pseudo", PseudoConfig)
     if record is None or made_for is not None:
         config = dataclasses.replace(config, **PSEUDO_PRESETS[preset])
@@ -99,7 +106,7 @@ def _run_pseudo_if_needed(bundle_path: Path, preset: str, device, log: Log, warn
 
 
 def pseudo_preset(recorded: dict) -> str | None:
-    """The fit preset whose :data:`~talkavatar.fit.config.PSEUDO_PRESETS` settings a pseudo record has, if any."""
+    """The fit preset whose :data:`~talkavatar.pseudo.config.PRESETS` settings a pseudo record has, if any."""
     keys = {k for overrides in PSEUDO_PRESETS.values() for k in overrides}
     for name, overrides in PSEUDO_PRESETS.items():
         expected = as_record(dataclasses.replace(PseudoConfig(), **overrides))
@@ -113,6 +120,7 @@ def pseudo_input(bundle_path: Path, config: PseudoConfig, *, device: str | None 
                  warn: Log = stderr_warn) -> PseudoResult:
     """The pseudo stage; when it runs, ``import_videos`` are decoded and re-tracked by the track stage with the
     bundle's shape held fixed, before any frame is generated (an unreadable video fails first)."""
+    from talkavatar.pseudo.stage import run_pseudo
     from talkavatar.track.retrack import load_videos, retrack
 
     videos = [Path(v).resolve() for v in import_videos]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -69,9 +70,9 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
     moved = np.zeros_like(bary)
     np.put_along_axis(moved, perm[f], bary, axis=1)
     uv = (rig.face_uvs.double().numpy()[np.maximum(g, 0)] * moved[..., None]).sum(1)
-    r = binding.resolution
-    col = np.clip(np.floor(uv[:, 0] * r), 0, r - 1)
-    row = np.clip(np.floor((1 - uv[:, 1]) * r), 0, r - 1)
+    uv_res = binding.uv_res
+    col = np.clip(np.floor(uv[:, 0] * uv_res), 0, uv_res - 1)
+    row = np.clip(np.floor((1 - uv[:, 1]) * uv_res), 0, uv_res - 1)
     return torch.from_numpy(np.stack([col, row], 1).astype(np.int64)), torch.from_numpy(ok)
 
 
@@ -159,8 +160,6 @@ def _front_to_back(t: _Texels, cell: float, outfit) -> float:
     """Step 2: from the seen front below the head, the mean colour of the seen front surface in coarse (x, y)
     cells, so the back gets the garment's colours without copies of front details (logos, zips). Skin seen in
     front (a V-neck, an open collar) does not go onto a clothed back: step 4 dresses that."""
-    import cv2
-
     points, colours = t.points, t.rgb
     cells = np.floor(points[:, :2] / cell).astype(np.int64)
     lo = cells.min(0)
@@ -248,8 +247,6 @@ def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
 
 def _inpaint_gutter(t: _Texels, binding: Binding, radius: int) -> np.ndarray:
     """Step 5: UV inpainting (OpenCV Telea) of the texels no triangle covers -> [R, R, 3] float32."""
-    import cv2
-
     image = texels_to_image(torch.from_numpy(np.concatenate([t.rgb, t.known[:, None].astype(np.float64)], 1)),
                             binding).numpy()
     holes = (image[..., 3] == 0).astype(np.uint8)

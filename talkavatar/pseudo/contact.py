@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 
 def contact_sheet(photo: np.ndarray, texture: np.ndarray, frames: list[np.ndarray], tile: int = 192,
@@ -12,8 +13,6 @@ def contact_sheet(photo: np.ndarray, texture: np.ndarray, frames: list[np.ndarra
     Row 0: the photo and the texture (two tiles each); then up to ``columns`` frames per row (composited over
     grey), evenly chosen from ``frames``.
     """
-    from PIL import Image
-
     def fit(img: np.ndarray, size: int) -> np.ndarray:
         im = Image.fromarray(img)
         im.thumbnail((size, size), Image.LANCZOS)

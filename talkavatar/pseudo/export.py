@@ -12,9 +12,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
+from PIL import Image
 
 from talkavatar.errors import InvalidInput
+from talkavatar.ffmpeg import ffmpeg_exe
 
 #: OpenPose body-18 index -> MediaPipe pose index (1, the neck, is the mid-shoulder point)
 BODY18_FROM_MEDIAPIPE = {0: 0, 2: 12, 3: 14, 4: 16, 5: 11, 6: 13, 7: 15, 8: 24, 9: 26, 10: 28, 11: 23, 12: 25,
@@ -31,8 +35,6 @@ SET_SIZES = {"pose": 33, "left_hand": 21, "right_hand": 21, "face": 478}
 
 def keypoints_2d(rig, joint_rotations, root_translation, arkit_weights, cameras) -> dict[str, np.ndarray]:
     """{set: [N, size, 2]} pixel positions of the MediaPipe point sets (NaN where the rig has no such point)."""
-    import torch
-
     out = {k: np.full((cameras.count, n, 2), np.nan, np.float32) for k, n in SET_SIZES.items()}
     lm = rig.landmarks
     for start in range(0, cameras.count, 32):
@@ -57,8 +59,6 @@ def body18(pose: np.ndarray) -> np.ndarray:
 
 def draw_skeleton(size: tuple[int, int], body: np.ndarray, hands: list[np.ndarray], face: np.ndarray) -> np.ndarray:
     """An OpenPose-style drawing [H, W, 3] uint8 of body-18, hands and face points (NaN points are skipped)."""
-    import cv2
-
     w, h = size
     img = np.zeros((h, w, 3), np.uint8)
     stick = max(2, round(4 * max(w, h) / 512))
@@ -95,8 +95,6 @@ def draw_skeleton(size: tuple[int, int], body: np.ndarray, hands: list[np.ndarra
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> None:
     """H.264 MP4 through imageio-ffmpeg's bundled ffmpeg (frames: [H, W, 3] uint8, even sizes)."""
-    from talkavatar.ffmpeg import ffmpeg_exe
-
     h, w = frames[0].shape[:2]
     cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
            "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18",
@@ -110,8 +108,6 @@ def write_mp4(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> None:
 def export_pose_frames(directory: Path, rig, joint_rotations, root_translation, arkit_weights, cameras,
                        photo: np.ndarray) -> Path:
     """Write ``DIR/poses/NNNNN.png``, ``DIR/poses.mp4``, ``DIR/reference.png`` and ``DIR/keypoints.json``."""
-    from PIL import Image
-
     directory = Path(directory)
     try:
         (directory / "poses").mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 from talkavatar.bundle.artifacts import TrackedFootage
 
@@ -36,8 +37,6 @@ class ImportedClip:
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, float]:
     """Fit [H, W, C] into [size, size, C] (centred, black bars) -> (image, scale, x offset, y offset)."""
-    from PIL import Image
-
     h, w = image.shape[:2]
     s = size / max(w, h)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))

@@ -8,7 +8,9 @@ topology is symmetric), with the corner permutation that carries barycentrics ac
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
+from scipy.spatial import cKDTree
 
 from talkavatar.core.body.parts import strongest_bone_names
 
@@ -33,8 +35,6 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 def graph_laplacian(faces: np.ndarray, count: int):
     """The uniform graph Laplacian ``D - A`` of the mesh edges (scipy CSR, [V, V])."""
-    import scipy.sparse as sp
-
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     e = np.unique(np.sort(e, 1), axis=0)
     a = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
@@ -45,8 +45,6 @@ def graph_laplacian(faces: np.ndarray, count: int):
 
 def vertex_mirror(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """[V, 3] rest vertices -> (mirror index [V], distance [V] metres from the reflection to that vertex)."""
-    from scipy.spatial import cKDTree
-
     dist, index = cKDTree(vertices).query(vertices * np.array([-1.0, 1.0, 1.0]))
     return index.astype(np.int64), dist
 

@@ -23,8 +23,13 @@ outside the mask shrink (down to ``-min_offset``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
+import scipy.sparse as sp
 import torch
+from scipy.sparse.linalg import spsolve
 
 from talkavatar.core.cameras import Cameras
 from talkavatar.pseudo.mesh import face_normals, graph_laplacian, vertex_normals
@@ -38,8 +43,6 @@ STEP_EPS = 1e-4      # metres: finite-difference step of the projection's deriva
 def signed_distance(mask: np.ndarray) -> np.ndarray:
     """[H, W] bool -> [H, W] float32: distance (pixels) of each pixel centre to the mask's outline, positive
     outside the mask, negative inside (the outline lies half a pixel beyond the outermost mask pixels)."""
-    import cv2
-
     m = mask.astype(np.uint8)
     outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
     inside = cv2.distanceTransform(m, cv2.DIST_L2, 5)
@@ -72,8 +75,6 @@ def offset_directions(vertices: torch.Tensor, faces: torch.Tensor, smoothing: in
     """Unit directions [V, 3] along which the proxy grows: vertex normals averaged over the mesh graph
     ``smoothing`` times (a vertex with its neighbours), so that small concave features (ears, eyelids, the
     spaces between fingers) move as a whole instead of folding over themselves."""
-    import scipy.sparse as sp
-
     count = vertices.shape[0]
     normals = vertex_normals(vertices.double(), faces).numpy()
     lap = graph_laplacian(faces.numpy(), count)
@@ -89,8 +90,6 @@ def posed_frame(rig, joint_rotations: torch.Tensor, root_translation: torch.Tens
     """The posed rest surface X0 [V, 3], the posed image D [V, 3] of each rest offset direction
     (:func:`offset_directions`; so the proxy with heights ``h`` poses to ``X0 + h[:, None] * D``: skinning is linear
     in the rest vertices) and the rest directions [V, 3] (float64 numpy)."""
-    from dataclasses import replace
-
     normals = offset_directions(rig.vertices, rig.faces, smoothing).float()
     shifted = [rig, replace(rig, vertices=rig.vertices + normals)]
     posed = [r.pose(joint_rotations, root_translation, arkit_weights).vertices[0].double().numpy() for r in shifted]
@@ -111,9 +110,6 @@ def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor
     mask the proxy covers, the number of outline samples of the last round, the number of faces the offsets turn
     over (rest space).
     """
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import spsolve
-
     w, h_img = camera.width, camera.height
     margin = max(1.0, 1.5 * max(w, h_img) / 512) if margin is None else margin
     x0, d, directions = posed_frame(rig, joint_rotations, root_translation, arkit_weights, smoothing)

@@ -23,8 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from talkavatar.core.avatar import Avatar, texel_size
+from talkavatar.core.binding import triangle_frames
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
+from talkavatar.core.rotations import matrix_to_quaternion
+from talkavatar.core.splats import RasterSettings, rasterize
 from talkavatar.pseudo.raster import rasterize_mesh
 
 
@@ -77,10 +81,6 @@ class FrameRenderer:
         self.backend = "mesh"
         self.proxy = replace(self.rig, vertices=self.rig.vertices + self.offsets)
         if renderer == "splats":
-            from talkavatar.core.avatar import Avatar, texel_size
-            from talkavatar.core.binding import triangle_frames
-            from talkavatar.core.rotations import matrix_to_quaternion
-
             avatar = Avatar.on_surface(self.rig, uv_res, srgb_to_linear(self.texture), opacity=0.99)
             dx = avatar.binding.interpolate(self.offsets[None], self.rig.faces)[0]
             # flat discs on the proxy surface, half the texel spacing wide: sharp frames, no gaps
@@ -99,8 +99,6 @@ class FrameRenderer:
         cameras = cameras.to(dev, torch.float32)
         with torch.no_grad():
             if self.renderer == "splats":
-                from talkavatar.core.splats import RasterSettings, rasterize
-
                 gaussians = self.avatar.pose(jr, rt, aw)
                 out = rasterize(gaussians, cameras, backend="auto", settings=RasterSettings(eps2d=EPS2D))
                 alpha = out.alpha[..., 0]

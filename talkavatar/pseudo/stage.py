@@ -21,18 +21,34 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+import torch
 
-from talkavatar.bundle import artifacts
+from talkavatar.bundle import Bundle, artifacts
 from talkavatar.config import as_record
+from talkavatar.core.binding import Binding
+from talkavatar.core.body.mouth import mouth_colours, mouth_texels, with_mouth_interior
+from talkavatar.core.body.parts import hidden_parts, texel_parts
+from talkavatar.core.body.rig import Rig
+from talkavatar.core.cameras import Cameras
+from talkavatar.core.losses import psnr
+from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from talkavatar.errors import InvalidInput, UsageError
+from talkavatar.motion.library.sampling import sample_poses
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
+from talkavatar.progress import progress
+from talkavatar.pseudo.complete import complete_texture
 from talkavatar.pseudo.config import PseudoConfig
-from talkavatar.pseudo.importer import Retrack
+from talkavatar.pseudo.contact import contact_sheet
+from talkavatar.pseudo.export import export_pose_frames
+from talkavatar.pseudo.importer import Retrack, imported_clip
+from talkavatar.pseudo.proxy import fit_proxy
+from talkavatar.pseudo.render import FrameRenderer, choose_renderer
+from talkavatar.pseudo.texture import project_texture
+from talkavatar.pseudo.views import frame_focal, orbit_cameras, sample_view_angles
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
 Log = Callable[[str], None]
 INPUTS = (artifacts.SOURCE_IMAGE, artifacts.TRACK_PARAMS, artifacts.TRACK_RIG, artifacts.TRACK_MASK)
-BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -75,13 +91,6 @@ class PhotoView:
 
 def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
     """The bundle's photo view (:func:`talkavatar.bundle.artifacts.read_photo_view`) as tensors, with its rig."""
-    import torch
-
-    from talkavatar.core.body.mouth import with_mouth_interior
-    from talkavatar.core.body.parts import hidden_parts
-    from talkavatar.core.body.rig import Rig
-    from talkavatar.core.cameras import Cameras
-
     photo = artifacts.read_photo_view(bundle, by="pseudo")
     rig = Rig.from_tensors(*artifacts.read_rig(bundle))
     h, w = photo.image.shape[:2]
@@ -99,14 +108,6 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
 
 def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dict]:
     """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures."""
-    import torch
-
-    from talkavatar.core.binding import Binding
-    from talkavatar.core.body.mouth import mouth_colours, mouth_texels
-    from talkavatar.core.body.parts import texel_parts
-    from talkavatar.pseudo.complete import complete_texture
-    from talkavatar.pseudo.texture import project_texture
-
     rig = view.rig
     proxy = replace(rig, vertices=rig.vertices + offsets)
     binding = Binding.from_uv(rig.face_uvs, uv_res)
@@ -130,10 +131,6 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
 def psnr_in_mask(rendered: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> float:
     """PSNR (dB) of two uint8 images [H, W, 3] over the pixels of ``mask`` [H, W] bool (the core's
     :func:`~talkavatar.core.losses.psnr`: +inf if identical there, nan for an empty mask)."""
-    import torch
-
-    from talkavatar.core.losses import psnr
-
     def batch(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a)).to(torch.float64)[None]
 
@@ -143,12 +140,6 @@ def psnr_in_mask(rendered: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> f
 def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
     """Library poses around the tracked root and orbit cameras -> (joint_rotations [N, 55, 3], root_translation
     [N, 3], arkit_weights [N, 52], Cameras, sources)."""
-    import torch
-
-    from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-    from talkavatar.motion.library.sampling import sample_poses
-    from talkavatar.pseudo.views import frame_focal, orbit_cameras, sample_view_angles
-
     n = config.frames
     if n == 0:
         return torch.zeros(0, 55, 3), torch.zeros(0, 3), torch.zeros(0, 52), None, []
@@ -193,8 +184,6 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
 
     ``import_videos`` are re-tracked by ``retrack`` (the pipeline passes the track stage's), only when the stage
     is not up to date."""
-    from talkavatar.bundle import Bundle
-
     if export_poses is not None and config.frames == 0:
         raise UsageError("--export-poses needs frames to export", tip="pass --frames N with N > 0")
     bundle = Bundle.open(Path(bundle_path))
@@ -222,11 +211,6 @@ def run_pseudo(bundle_path: Path, config: PseudoConfig = PseudoConfig(), *, devi
 
 def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack | None, export_poses: Path | None,
               ctx: StageContext) -> Computed:
-    import torch
-
-    from talkavatar.pseudo.contact import contact_sheet
-    from talkavatar.pseudo.importer import imported_clip
-
     view = read_photo_view(bundle, ctx.warn)
     imported = []
     if videos:  # the user's inputs first: an unreadable video fails before any work
@@ -237,11 +221,9 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
         psnr, psnr_covered, covered = _input_view(view, renderer, ctx)
         with ctx.timed("sample"):
             jr, rt, aw, cameras, sources = sample_frames(view, offsets, config)
-        frames = _render_frames(renderer, jr, rt, aw, cameras, config.frames, ctx)
+        frames = _render_frames(renderer, jr, rt, aw, cameras, config.frames, config.batch, ctx)
     exported = None
     if export_poses is not None and cameras is not None:
-        from talkavatar.pseudo.export import export_pose_frames
-
         with ctx.timed("export"):
             exported = str(export_pose_frames(Path(export_poses), view.rig, jr, rt, aw, cameras, view.image))
         ctx.log(f"driving poses exported to {exported}")
@@ -279,11 +261,6 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
 def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
     """The proxy surface and its completed texture -> (offsets [V, 3], texture [R, R, 3], proxy figures, texture
     figures, the frame renderer)."""
-    import torch
-
-    from talkavatar.pseudo.proxy import fit_proxy
-    from talkavatar.pseudo.render import FrameRenderer, choose_renderer
-
     with ctx.timed("proxy"):
         offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
                                          view.camera, view.mask, smooth=config.proxy_smooth,
@@ -314,14 +291,13 @@ def _input_view(view: PhotoView, renderer, ctx: StageContext) -> tuple[float, fl
     return psnr, psnr_covered, covered
 
 
-def _render_frames(renderer, jr, rt, aw, cameras, count: int, ctx: StageContext) -> list[np.ndarray]:
-    """``count`` RGBA frames [S, S, 4] uint8 of the sampled poses and cameras, rendered in batches."""
-    from talkavatar.progress import progress
-
+def _render_frames(renderer, jr, rt, aw, cameras, count: int, batch_size: int,
+                   ctx: StageContext) -> list[np.ndarray]:
+    """``count`` RGBA frames [S, S, 4] uint8 of the sampled poses and cameras, rendered ``batch_size`` at a time."""
     frames: list[np.ndarray] = []
     with ctx.timed("render"), progress("pseudo", count, "frames", faster="fewer --frames or a smaller --size") as shown:
-        for start in range(0, count, BATCH):
-            stop = min(count, start + BATCH)
+        for start in range(0, count, batch_size):
+            stop = min(count, start + batch_size)
             batch, backend = renderer(jr[start:stop], rt[start:stop], aw[start:stop], cameras[start:stop])
             ctx.used(backend)
             frames.extend(batch)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import distance_transform_edt
 
 from talkavatar.core.binding import Binding
 from talkavatar.core.cameras import Cameras
@@ -42,8 +44,6 @@ def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: 
                     min_cosine: float = 0.1, edge_pixels: float = 3.0) -> ProjectedTexture:
     """posed_vertices: [V, 3] world; camera: one camera of the image's size; image: [H, W, 3] float;
     mask: [H, W] bool person mask."""
-    import cv2
-
     h, w = image.shape[:2]
     pixels, depth = camera.project(posed_vertices)
     frags = rasterize_mesh(pixels[0], depth[0], faces, w, h)
@@ -76,9 +76,6 @@ def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: 
 def _nearest_inner_pixels(mask: np.ndarray, depth: float, col: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
     """Centres [N, 2] (x, y) of the mask pixels at least ``depth`` pixels inside ``mask`` [H, W] nearest to the
     pixels (``col``, ``row``) [N] (the plain mask where it is thinner than that)."""
-    import cv2
-    from scipy.ndimage import distance_transform_edt
-
     inner = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) >= depth
     if not inner.any():
         inner = mask
@@ -89,7 +86,6 @@ def _nearest_inner_pixels(mask: np.ndarray, depth: float, col: torch.Tensor, row
 
 def texels_to_image(values: torch.Tensor, binding: Binding, fill: float = 0.0) -> torch.Tensor:
     """Per-texel values [N, C] -> UV image [R, R, C] (row 0 at v = 1); texels bound twice keep the last."""
-    r = binding.resolution
-    out = values.new_full((r, r, values.shape[1]), fill)
+    out = values.new_full((binding.uv_res, binding.uv_res, values.shape[1]), fill)
     out[binding.texel[:, 1], binding.texel[:, 0]] = values
     return out

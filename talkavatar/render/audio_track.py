@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import ffmpeg
+
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,6 @@ class AudioTrack:
 
     def ffmpeg_stream(self):
         """The ffmpeg-python audio stream of this cut."""
-        import ffmpeg
-
         options = {"t": f"{self.seconds:.6f}"}
         if self.start > 0:
             options["ss"] = f"{self.start:.6f}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.core.color import srgb_to_linear
+from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.render.color import parse_color
 
 
@@ -56,9 +58,6 @@ class Background:
 
 def _load_image(path: Path, width: int, height: int) -> Tensor:
     """sRGB [height, width, 3] in 0..1: the image scaled to cover the frame, centre-cropped."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")

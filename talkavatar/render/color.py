@@ -8,6 +8,7 @@ the stream is tagged BT.709 so that players decode it with the same matrix.
 from __future__ import annotations
 
 import torch
+from PIL import ImageColor
 from torch import Tensor
 
 # BT.709 luma weights
@@ -29,7 +30,6 @@ def parse_color(text: str) -> tuple[float, float, float] | None:
         if all(0.0 <= v <= 1.0 for v in values):
             return values  # type: ignore[return-value]
         return None
-    from PIL import ImageColor
 
     try:
         rgb = ImageColor.getrgb(text.strip())

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.avatar import Avatar
+from talkavatar.core.cuda_graphs import CudaGraphed
 from talkavatar.core.splats import Gaussians, rasterize
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath
@@ -115,8 +116,6 @@ class FrameProducer:
         args = [torch.cat([t, t[-1:].expand(self.batch - count, *t.shape[1:])]) if count < self.batch else t
                 for t in (rotations, translation, arkit)]
         if self._graphed is None:
-            from talkavatar.core.cuda_graphs import CudaGraphed
-
             self._graphed = CudaGraphed(self.avatar.pose, *args)
         posed = self._graphed(*args)
         if count == self.batch:

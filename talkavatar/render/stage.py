@@ -16,18 +16,22 @@ from typing import Callable
 import numpy as np
 import torch
 
-from talkavatar.bundle import Bundle, artifacts
+from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.bundle.atomic import probe_writable
 from talkavatar.core.avatar import Avatar, read_avatar
+from talkavatar.core.body.parts import hidden_parts
+from talkavatar.core.cameras import Cameras
+from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
+from talkavatar.motion.any import load_motion_any
 from talkavatar.motion.file import Motion
 from talkavatar.progress import progress
 from talkavatar.render.audio_track import AudioTrack
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
-from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
+from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices
 from talkavatar.render.pipeline import encode
 from talkavatar.core.splats.ply import write_ply
 from talkavatar.render.timeline import Timeline
@@ -99,9 +103,6 @@ def tracked_view(bundle: Bundle):
     """(joint_rotations [1, 55, 3], root_translation [1, 3], arkit_weights [1, 52], Cameras, hidden parts) of the
     photo as ``track`` fitted it (its photo frame), or None when the bundle has no ``track/``. Hidden parts: those
     the detector did not see (:func:`~talkavatar.core.body.parts.hidden_parts`)."""
-    from talkavatar.core.cameras import Cameras
-    from talkavatar.core.body.parts import hidden_parts
-
     if not artifacts.has_output(bundle, artifacts.TRACK_PARAMS):
         return None
     params = artifacts.read_track_params(bundle)
@@ -119,8 +120,6 @@ def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timel
     """``--camera auto`` (:mod:`talkavatar.render.framing`): what the tracked photo showed, framed over the clip;
     the whole body when the bundle has no ``track/``. ``config``: as asked (sides left open take the framing's
     aspect, at the device's default long side)."""
-    from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices
-
     rig = avatar.rig
     view = tracked_view(bundle)
     if view is None:
@@ -212,8 +211,6 @@ def _reported(batches, shown):
 def motion_audio(motion: Motion, motion_path: Path, warn: Log) -> tuple[Path, float] | None:
     """The audio a motion file names (path, offset seconds), when it is there unchanged. A relative path is
     looked up from the working directory, then beside the motion file."""
-    from talkavatar.bundle import sha256_file
-
     ref = motion.audio
     if not ref or not ref.get("path"):
         return None
@@ -249,7 +246,6 @@ def performance(motion: Path | Motion, fps: float | None, sound: Path | None = N
     if isinstance(motion, Motion):
         return Performance(motion, None if sound is None else (Path(sound), 0.0), seconds, fps or motion.fps,
                            None if sound is None else Path(sound))
-    from talkavatar.motion.any import load_motion_any
 
     if not Path(motion).is_file():
         raise InvalidInput(f"{motion}: no such motion file")

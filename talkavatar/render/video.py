@@ -23,6 +23,8 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
+import ffmpeg
+
 from talkavatar.bundle.atomic import default_mode
 from talkavatar.errors import StageFailed
 from talkavatar.ffmpeg import ffmpeg_exe
@@ -110,8 +112,6 @@ class VideoSink:
 
     def command(self) -> list[str]:
         """The ffmpeg command line (built with ffmpeg-python)."""
-        import ffmpeg
-
         tags = BT709 if self.pixel_format == "yuv420p" else {}  # our frames are BT.709 Y'CbCr: say so
         video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt=self.pixel_format,
                              s=f"{self.width}x{self.height}", framerate=rational(self.fps), **tags)

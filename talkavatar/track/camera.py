@@ -33,8 +33,3 @@ def project(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     x, y, z = points[..., 0], -points[..., 1], -points[..., 2]
     z = z.clamp(min=1e-3)
     return torch.stack([K[0, 0] * x / z + K[0, 2], K[1, 1] * y / z + K[1, 2]], dim=-1)
-
-
-def camera_depth(points: torch.Tensor) -> torch.Tensor:
-    """Distance along the viewing axis of world points [..., 3] → [...]."""
-    return -points[..., 2]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
-from talkavatar.config import setting
+from talkavatar.config import check_fields, setting
 
 DEFAULT_FOV_DEG = 50.0
 """Field of view across the longer image side when neither --focal nor EXIF gives the focal length.
@@ -18,42 +18,28 @@ DEFAULT_FOV_DEG = 50.0
 
 @dataclass(frozen=True)
 class TrackConfig:
-    body_model: str = setting("anny", "Body model to fit: anny (built in) or smplx (needs --smplx-dir).")
+    body_model: Literal["anny", "smplx"] = setting("anny", "Body model to fit: anny (built in) or smplx (needs "
+                                                           "--smplx-dir).")
     smplx_dir: Optional[Path] = setting(None, "Directory with your SMPL-X model files (SMPLX_NEUTRAL.npz …).")
     focal: Optional[float] = setting(None, "Focal length in pixels of the full-resolution input; else EXIF, else a "
-                                           f"{DEFAULT_FOV_DEG:g} degree field of view across the longer side.")
-    max_frames: Optional[int] = setting(None, "Video: fit at most this many frames (after --stride).")
-    stride: int = setting(1, "Video: keep every K-th frame.")
-    seed: int = setting(0, "Random seed; the same input, seed and settings give the same fit.")
-    steps: int = setting(240, "Optimisation steps per image, spread over the stages global, body, hands/face, all.")
-    model_complexity: int = setting(1, "MediaPipe pose model: 0 lite, 1 full (2 heavy needs pose_landmark_heavy.tflite "
-                                       "copied into mediapipe/modules/pose_landmark/).")
+                                           f"{DEFAULT_FOV_DEG:g} degree field of view across the longer side.", gt=0)
+    max_frames: Optional[int] = setting(None, "Video: fit at most this many frames (after --stride).", ge=1)
+    stride: int = setting(1, "Video: keep every K-th frame.", ge=1)
+    seed: int = setting(0, "Random seed; the same input, seed and settings give the same fit.", ge=0)
+    steps: int = setting(240, "Optimisation steps per image, spread over the stages global, body, hands/face, all.",
+                         ge=4)
+    model_complexity: Literal[0, 1, 2] = setting(1, "MediaPipe pose model: 0 lite, 1 full (2 heavy needs "
+                                                    "pose_landmark_heavy.tflite copied into "
+                                                    "mediapipe/modules/pose_landmark/).")
     detect_size: int = setting(1280, "Images larger than this (longer side, px) are downscaled for detection and "
-                                     "fitting; the full resolution is kept in source/.")
-    mask_weight: float = setting(1.0, "Weight of the silhouette loss against the landmark losses.")
-    smooth_weight: float = setting(1.0, "Video: weight of the temporal smoothness of pose and expression.")
+                                     "fitting; the full resolution is kept in source/.", ge=256)
+    mask_weight: float = setting(1.0, "Weight of the silhouette loss against the landmark losses.", ge=0)
+    smooth_weight: float = setting(1.0, "Video: weight of the temporal smoothness of pose and expression.", ge=0)
     person: Optional[int] = setting(None, "Several people in view: track person N (numbered left to right on "
                                           "track/overlay.png); default: the main person (largest, most central, "
-                                          "most complete).")
+                                          "most complete).", ge=1)
 
     def __post_init__(self):
-        if self.body_model not in ("anny", "smplx"):
-            raise ValueError(f"body_model must be anny or smplx, not {self.body_model!r}")
+        check_fields(self)
         if self.body_model == "smplx" and self.smplx_dir is None:
             raise ValueError("body_model smplx needs smplx_dir (--smplx-dir DIR)")
-        if self.focal is not None and not self.focal > 0:
-            raise ValueError("focal must be positive")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ValueError("max_frames must be at least 1")
-        if self.stride < 1:
-            raise ValueError("stride must be at least 1")
-        if self.steps < 4:
-            raise ValueError("steps must be at least 4")
-        if self.model_complexity not in (0, 1, 2):
-            raise ValueError("model_complexity must be 0, 1 or 2")
-        if self.detect_size < 256:
-            raise ValueError("detect_size must be at least 256")
-        if self.person is not None and self.person < 1:
-            raise ValueError("person must be at least 1")
-        if self.mask_weight < 0 or self.smooth_weight < 0:
-            raise ValueError("weights must be non-negative")

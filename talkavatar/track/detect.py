@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from talkavatar.errors import MissingDependency
+from talkavatar.track.people import people_record, pick
 from talkavatar.track.variants import BODY_MIRROR, VARIANTS, Variant, apply, face_mirror, mirror_points
 
 N_BODY, N_FACE, N_HAND = 33, 478, 21
@@ -71,7 +73,7 @@ def empty_detection(height: int, width: int) -> Detection:
 
 
 def _heavy_model_path() -> Path:
-    import mediapipe
+    import mediapipe  # heavy (~5 s): loaded when detection runs, not by every command that imports track
 
     return Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / "pose_landmark_heavy.tflite"
 
@@ -131,8 +133,6 @@ class HolisticDetector:
     def detect(self, image: np.ndarray, person: int | None = None) -> Detection:
         """Landmarks and mask of the main person in ``image`` ([H, W, 3] uint8 RGB), or of person number
         ``person`` (1-based, numbered left to right; :func:`people.pick`)."""
-        from talkavatar.track.people import people_record, pick
-
         found = self.detect_people(image)
         if not found:
             return empty_detection(*image.shape[:2])
@@ -274,8 +274,6 @@ def shifted(det: Detection, x0: int, y0: int, width: int, height: int) -> Detect
 def rescaled(det: Detection, factor: float, width: int, height: int) -> Detection:
     """A detection made on a resized image, in the ``width`` x ``height`` image (``factor``: its pixels per pixel
     of the resized one)."""
-    from PIL import Image
-
     mask = np.asarray(Image.fromarray(det.mask).resize((width, height), Image.BILINEAR), np.float32)
     return _with(det, lambda p: p * np.float32(factor), mask)
 

@@ -8,16 +8,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from talkavatar.core.body.landmark_groups import GroupedLandmarks
+from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
-from talkavatar.core.body.landmark_groups import GroupedLandmarks
+from talkavatar.track.gating import gate
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
+from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
 from talkavatar.track.shape_space import linearise
-from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
 FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5], "smplx": list(range(10))}  # Anny: the 6 phenotypes; SMPL-X: 10 betas
@@ -75,8 +77,6 @@ def _trusted(det: Detection, group: str, index: np.ndarray, weight: np.ndarray) 
 def gate_detections(detections: list[Detection]) -> None:
     """Gate every detection's landmarks by plausibility (:mod:`gating`): fills ``trust`` and ``rejected`` in
     place (before the masks are refined: they grow from the trusted body points)."""
-    from talkavatar.track.gating import gate
-
     for det in detections:
         det.trust, det.rejected = gate(det)
 
@@ -235,8 +235,6 @@ def found_record(detections: list[Detection], t0: int, footage: Footage) -> dict
 def _overlay(rig, verts, model, t0, index, footage, det, Kt) -> np.ndarray:
     """Left: the mesh shaded over frame ``t0`` with everyone found boxed and numbered; right: detections (green),
     fitted landmarks (red) and the rejected landmarks (magenta crosses)."""
-    from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
-
     width, height = footage.work_size
     faces = rig.faces.numpy()
     verts_px = project(verts, Kt).numpy()

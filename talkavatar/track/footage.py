@@ -9,13 +9,16 @@ Frames are resized to the *work* resolution (longer side at most ``detect_size``
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from talkavatar.errors import InvalidInput
+from talkavatar.ffmpeg import ffmpeg_exe
 
 MIN_SIDE = 128
 """Inputs whose shorter side is below this many pixels are upscaled (with a warning) before detection."""
@@ -53,7 +56,6 @@ def work_scale(width: int, height: int, detect_size: int) -> float:
 def _resize(image: np.ndarray, factor: float) -> np.ndarray:
     if factor == 1.0:
         return image
-    from PIL import Image
 
     h, w = image.shape[:2]
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
@@ -62,8 +64,6 @@ def _resize(image: np.ndarray, factor: float) -> np.ndarray:
 
 def _to_rgb(im) -> np.ndarray:
     """A Pillow image of any mode as ``[H, W, 3]`` uint8 (alpha composited over white, 16-bit scaled)."""
-    from PIL import Image
-
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(im, dtype=np.float64)
         top = 65535.0 if a.max() > 255 else 255.0
@@ -99,8 +99,6 @@ def _exif_focal_px(im, width: int, height: int) -> float | None:
 
 def _load_image(path: Path, detect_size: int) -> Footage | None:
     """The image at ``path``, or None if Pillow does not recognise the file as an image."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             im.load()
@@ -126,8 +124,6 @@ def _load_image(path: Path, detect_size: int) -> Footage | None:
 
 
 def _video_size_fps(path: Path, exe: str) -> tuple[int, int, float] | None:
-    import re
-
     probe = subprocess.run([exe, "-hide_banner", "-i", str(path)], capture_output=True, text=True)
     for line in probe.stderr.splitlines():
         if "Video:" in line:
@@ -139,8 +135,6 @@ def _video_size_fps(path: Path, exe: str) -> tuple[int, int, float] | None:
 
 
 def _load_video(path: Path, detect_size: int, stride: int, max_frames: int | None, start: int = 0) -> Footage:
-    from talkavatar.ffmpeg import ffmpeg_exe
-
     exe = ffmpeg_exe()
     info = _video_size_fps(path, exe)
     if info is None:

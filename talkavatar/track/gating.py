@@ -21,6 +21,7 @@ person's height H estimated from the points themselves (:func:`body_height`):
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 SHOULDER, ELBOW, WRIST = {"left": 11, "right": 12}, {"left": 13, "right": 14}, {"left": 15, "right": 16}
@@ -63,8 +64,6 @@ def body_height(det, size: tuple[int, int]) -> float:
 
 def _off_mask(mask: np.ndarray) -> np.ndarray:
     """[H, W] distance in pixels from each pixel to the person mask (> 0.5); zeros inside."""
-    import cv2
-
     outside = (mask <= 0.5).astype(np.uint8)
     if not outside.any() or outside.all():
         return np.zeros(mask.shape, np.float32)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from talkavatar.core.rotations import axis_angle_to_matrix
+
 
 def gmof(residual_sq: torch.Tensor, sigma: float) -> torch.Tensor:
     """Geman-McClure robustifier of squared residuals: ``s^2 r^2 / (s^2 + r^2)`` (SMPLify's GMoF)."""
@@ -49,8 +51,6 @@ def smoothness_loss(series: torch.Tensor) -> torch.Tensor:
 def upright_loss(orientation: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """How far the body's up axis tilts from the world's +Y: weighted mean of ``2 (1 - cos tilt)`` (≈ tilt² in
     rad² for small tilts). orientation: [B, 3] axis-angle of the canonical pelvis; weight: [B]."""
-    from talkavatar.core.rotations import axis_angle_to_matrix
-
     up_y = axis_angle_to_matrix(orientation)[:, 1, 1]
     return (2.0 * (1.0 - up_y) * weight).mean()
 

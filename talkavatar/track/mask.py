@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
+from scipy import ndimage
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -34,9 +36,6 @@ def refine_mask(image: np.ndarray, mask: np.ndarray, seeds_xy: np.ndarray | None
     Filtering runs at most at 1024 px (longer side) and is upsampled back; the connected component(s) of the
     thresholded mask that contain no seed are removed (other people, furniture the segmenter caught).
     """
-    from PIL import Image
-    from scipy import ndimage
-
     h, w = mask.shape
     factor = min(1.0, 1024 / max(h, w))
     small = (max(1, round(w * factor)), max(1, round(h * factor)))

@@ -9,9 +9,13 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from talkavatar.bundle import sha256_file
 from talkavatar.bundle.artifacts import (SOURCE_IMAGE, TRACK_DETECTIONS, TRACK_MASK, TRACK_OVERLAY, TRACK_RIG,
                                          TrackParams, in_stage, save_track_params, source_input, track_frame_mask)
+from talkavatar.core.body.mouth import with_mouth_interior
+from talkavatar.core.body.smplx import find_model_file
 from talkavatar.track.camera import WORLD_TO_CAMERA
 
 
@@ -27,9 +31,6 @@ def body_model_reference(name: str) -> dict:
 
 def smplx_reference(model_dir) -> dict:
     """{name, variant, sha256} of the user's SMPL-X model file (referenced by hash, never copied)."""
-    from talkavatar.bundle import sha256_file
-    from talkavatar.core.body.smplx import find_model_file
-
     path = find_model_file(model_dir, "neutral")
     return {"name": "smplx", "variant": path.name, "sha256": sha256_file(path)}
 
@@ -39,10 +40,6 @@ def write_source(writer, input_path: Path, footage) -> None:
     writer.copy_file(in_stage(source_input(suffix)), input_path)
     if footage.kind == "image" and footage.full_frame is not None:
         writer.save_png(in_stage(SOURCE_IMAGE), footage.full_frame)
-
-
-def _to_full(points: np.ndarray, scale: float) -> np.ndarray:
-    return (points * np.float32(scale)).astype(np.float32)
 
 
 def write_track(writer, footage, detections, fitted, body, config) -> None:
@@ -73,8 +70,6 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
     full_w, full_h = footage.full_size
 
     def full_mask(m: np.ndarray) -> np.ndarray:
-        from PIL import Image
-
         img = Image.fromarray((np.clip(m, 0, 1) * 255 + 0.5).astype(np.uint8))
         if img.size != (full_w, full_h):
             img = img.resize((full_w, full_h), Image.BILINEAR)
@@ -85,7 +80,6 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
         for i, m in enumerate(fitted.masks):
             writer.save_png(in_stage(track_frame_mask(i)), full_mask(m))
     if body.name == "anny":  # Anny's licence allows baking the person's rig in; SMPL-X's does not (DESIGN.md)
-        from talkavatar.core.body.mouth import with_mouth_interior
 
         with_mouth_interior(fitted.rig).save(writer.path(in_stage(TRACK_RIG)))  # teeth, tongue, cavity for later stages
     writer.save_png(in_stage(TRACK_OVERLAY), fitted.overlay)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import cv2
 import numpy as np
+from PIL import Image
 
 
 def shade_mesh(image: np.ndarray, vertices_px: np.ndarray, depth: np.ndarray, normals_cam: np.ndarray,
@@ -20,8 +22,6 @@ def shade_mesh(image: np.ndarray, vertices_px: np.ndarray, depth: np.ndarray, no
     vertices_px: [V, 2]; depth: [V] (camera z); normals_cam: [F, 3] unit face normals in camera axes (z forward);
     faces: [F, 3]. Triangles facing away are skipped; nearer ones are drawn last.
     """
-    import cv2
-
     shift = 4
     pts = np.round(vertices_px * (1 << shift) - (1 << (shift - 1))).astype(np.int64)
     facing = normals_cam[:, 2] < 0  # towards the camera (which looks along +z)
@@ -51,8 +51,6 @@ def draw_landmarks(image: np.ndarray, detected: Mapping[str, np.ndarray], fitted
                    radius: int) -> np.ndarray:
     """Detections (green) and fitted landmarks (red) joined by yellow lines; each group is [K, 2] pixels with NaN
     rows for points to skip."""
-    import cv2
-
     out = image.copy()
     for name, det in detected.items():
         fit = fitted.get(name)
@@ -72,8 +70,6 @@ def draw_landmarks(image: np.ndarray, detected: Mapping[str, np.ndarray], fitted
 def draw_people(image: np.ndarray, people: list[dict], radius: int) -> np.ndarray:
     """Numbered boxes (``box``: x0, y0, x1, y1 pixels; ``person``; ``picked``) over ``image`` when there are two or
     more people."""
-    import cv2
-
     out = image.copy()
     if len(people) < 2:
         return out
@@ -93,8 +89,6 @@ def draw_people(image: np.ndarray, people: list[dict], radius: int) -> np.ndarra
 
 def draw_rejected(image: np.ndarray, rejected: list[dict], radius: int) -> np.ndarray:
     """Magenta crosses at the rejected landmarks (``x``, ``y`` pixels) over ``image``."""
-    import cv2
-
     out = image.copy()
     for r in rejected:
         centre = (int(round(r["x"])), int(round(r["y"])))
@@ -105,8 +99,6 @@ def draw_rejected(image: np.ndarray, rejected: list[dict], radius: int) -> np.nd
 
 def compose_overlay(shaded: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The two panels side by side, at most 2048 px wide in total → [H', W', 3] uint8."""
-    from PIL import Image
-
     both = np.concatenate([shaded, landmarks], axis=1)
     h, w = both.shape[:2]
     if w > 2048:

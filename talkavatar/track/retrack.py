@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from talkavatar.bundle.artifacts import TrackedFootage, TrackParams
+from talkavatar.core.body.anny import anny_body
 from talkavatar.errors import InvalidInput, StageFailed
 from talkavatar.track.camera import WORLD_TO_CAMERA
 from talkavatar.track.config import TrackConfig
@@ -39,8 +40,6 @@ def load_videos(paths: list[Path], warn: Log) -> list[tuple[Path, Footage]]:
 
 def retrack(footages: list[tuple[Path, Footage]], shape: np.ndarray, device, log: Log) -> list[TrackedFootage]:
     """Track each video with the body ``shape`` [S] (Anny phenotypes) held fixed."""
-    from talkavatar.core.body.anny import anny_body
-
     body = anny_body(str(device))
     if len(shape) != len(body.default_shape):
         raise InvalidInput(f"the bundle's shape has {len(shape)} parameters but the body model has "

@@ -13,15 +13,21 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
-from talkavatar.bundle import artifacts
+from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.bundle.lock import LOCK_NAME
+from talkavatar.bundle.store import check_target, exclusive
 from talkavatar.config import as_record
+from talkavatar.core.body.anny import anny_body
+from talkavatar.core.body.smplx import SMPLXBody
 from talkavatar.errors import InvalidInput, StageFailed
 from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
-from talkavatar.track.detect import Detection
-from talkavatar.track.footage import Footage
+from talkavatar.track.detect import Detection, HolisticDetector
+from talkavatar.track.fit_frames import fit_footage
+from talkavatar.track.footage import Footage, load_footage
+from talkavatar.track.outputs import write_source, write_track
 
 Log = Callable[[str], None]
 
@@ -62,8 +68,6 @@ def bundle_source(bundle_path: Path) -> Path:
 
 def detect_all(footage: Footage, model_complexity: int, log: Log, person: int | None = None) -> list[Detection]:
     """The main person (or person number ``person``, 1-based left to right) of every frame."""
-    from talkavatar.track.detect import HolisticDetector
-
     detections = []
     with HolisticDetector(model_complexity) as detector:
         for i, frame in enumerate(footage.frames):
@@ -75,10 +79,7 @@ def detect_all(footage: Footage, model_complexity: int, log: Log, person: int | 
 
 def _load_body(config: TrackConfig, device):
     if config.body_model == "anny":
-        from talkavatar.core.body.anny import anny_body
-
         return anny_body(str(device))
-    from talkavatar.core.body.smplx import SMPLXBody
 
     return SMPLXBody(config.smplx_dir, device=device)
 
@@ -91,8 +92,6 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
 
     ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation is bound by
     kernel launches: on the H100 machine the CPU takes 5.2 s where CUDA takes 8.8 s; benchmarks/RESULTS.md)."""
-    from talkavatar.bundle.store import check_target, exclusive
-
     input_path = Path(input_path)
     if (input_path / "bundle.json").is_file():  # a bundle: track its source photo or video again
         bundle_path = Path(bundle_path) if bundle_path is not None else input_path
@@ -105,9 +104,6 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
 
 def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device: str | None, force: bool,
                log: Log, warn: Log, photo_on_cpu: bool) -> TrackResult:
-    from talkavatar.bundle import Bundle, sha256_file
-    from talkavatar.track.footage import load_footage
-
     ctx = StageContext(device, log, warn)
     record = as_record(config)
 
@@ -133,9 +129,7 @@ def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device:
     if footage.kind == "video" and not found.all():
         warn(f"no person in {int((~found).sum())} of {len(found)} frames; their parameters are interpolated")
 
-    import torch
 
-    from talkavatar.track.fit_frames import fit_footage
 
     if photo_on_cpu and footage.kind == "image":
         ctx.on(torch.device("cpu"))
@@ -185,8 +179,6 @@ def _up_to_date(bundle, digest: str, record: dict) -> TrackResult | None:
 
 
 def _write(bundle, input_path, digest, footage, detections, fitted, body, config, record, ctx) -> None:
-    from talkavatar.track.outputs import write_source, write_track
-
     source = StageContext(ctx.device_name, ctx.log, ctx.warn_to)
     source.used("cpu")
     commit(bundle, "source", {"original_name": input_path.name, "kind": footage.kind, "sha256": digest,

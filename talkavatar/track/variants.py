@@ -15,7 +15,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+from PIL import Image
 
 BODY_MIRROR = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23, 26,
                         25, 28, 27, 30, 29, 32, 31])
@@ -50,8 +52,6 @@ VARIANTS = (Variant(), Variant(contrast=True), Variant(mirrored=True), Variant(T
 def normalise_contrast(image: np.ndarray) -> np.ndarray:
     """[H, W, 3] uint8 RGB → the same with its lightness stretched (1st-99th percentile to the full range) and
     equalised locally (CLAHE, clip 2, 8 x 8 tiles); colours keep their hue."""
-    import cv2
-
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
     light = lab[..., 0].astype(np.float32)
     lo, hi = np.percentile(light, [1, 99])
@@ -65,8 +65,6 @@ def apply(variant: Variant, image: np.ndarray) -> tuple[np.ndarray, float]:
     scale = 1.0
     out = image
     if variant.side is not None and max(image.shape[:2]) > variant.side:
-        from PIL import Image
-
         scale = variant.side / max(image.shape[:2])
         h, w = image.shape[:2]
         out = np.asarray(Image.fromarray(out).resize((round(w * scale), round(h * scale)), Image.LANCZOS))

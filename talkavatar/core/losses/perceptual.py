@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Literal
+from typing import get_args
 
 import torch
 from torch import Tensor, nn
 
+from talkavatar.config import Perceptual
+from talkavatar.core.losses.efficientnet_lite0 import load_pretrained
 from talkavatar.errors import MissingDependency
 
-Kind = Literal["auto", "lpips", "efficientnet"]
 FEATURE_BLOCKS = (0, 2, 4, 7, 10)
 VGG16_WEIGHTS = "vgg16-397923af.pth"  # the file torchvision's vgg16(pretrained=True) reads from the hub cache
 
@@ -77,14 +78,15 @@ class PerceptualDistance(nn.Module):
         return (total / len(both)).to(x.dtype)
 
 
-def perceptual_distance(kind: Kind = "auto", device=None, reduced_precision: bool = False) -> PerceptualDistance:
+def perceptual_distance(kind: Perceptual = "auto", device=None, reduced_precision: bool = False
+                        ) -> PerceptualDistance:
     """The perceptual distance of ``kind``: ``auto`` prefers LPIPS-VGG when it can run offline.
     ``reduced_precision``: see :class:`PerceptualDistance`.
 
     Raises :class:`MissingDependency` when the requested kind cannot run.
     """
-    if kind not in ("auto", "lpips", "efficientnet"):
-        raise ValueError(f"unknown perceptual distance {kind!r}; choose auto, lpips or efficientnet")
+    if kind not in get_args(Perceptual):
+        raise ValueError(f"unknown perceptual distance {kind!r}; choose one of {', '.join(get_args(Perceptual))}")
     if kind in ("auto", "lpips"):
         problem = lpips_unavailable_reason()
         if problem is None:
@@ -96,7 +98,6 @@ def perceptual_distance(kind: Kind = "auto", device=None, reduced_precision: boo
             raise MissingDependency(f"LPIPS-VGG cannot run offline: {problem}",
                                     tip="use the efficientnet perceptual distance, or install lpips and torchvision "
                                         "and place vgg16-397923af.pth in the torch hub cache")
-    from talkavatar.core.losses.efficientnet_lite0 import load_pretrained
 
     try:
         net = load_pretrained(device)

@@ -4,6 +4,7 @@ Usage: ``out = rasterize(gaussians, cameras)`` gives ``RenderOutput(rgb, alpha, 
 """
 
 from talkavatar.core.splats.gaussians import Gaussians
-from talkavatar.core.splats.rasterize import RasterSettings, RenderOutput, rasterize
+from talkavatar.core.splats.rasterize import RenderOutput, rasterize
+from talkavatar.core.splats.settings import RasterSettings
 
 __all__ = ["Gaussians", "RasterSettings", "RenderOutput", "rasterize"]

@@ -88,9 +88,3 @@ class Gaussians:
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "Gaussians":
         return Gaussians(**{f.name: getattr(self, f.name).to(device=device, dtype=dtype) for f in fields(self)})
-
-    @classmethod
-    def from_activated(cls, means: Tensor, quats: Tensor, scales: Tensor, opacities: Tensor,
-                       rgb: Tensor) -> "Gaussians":
-        """Build from activated values (scales in metres, opacities in (0, 1))."""
-        return cls(means, quats, torch.log(scales), torch.logit(opacities), rgb)

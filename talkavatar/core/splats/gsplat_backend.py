@@ -17,7 +17,7 @@ from torch import Tensor
 
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.splats.gaussians import Gaussians
-from talkavatar.core.splats.rasterize import RasterSettings
+from talkavatar.core.splats.settings import RasterSettings
 
 GSPLAT_VERSION = "1.5.3"
 

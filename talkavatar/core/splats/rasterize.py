@@ -23,29 +23,14 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.cameras import Cameras
+from talkavatar.core.splats.gsplat_backend import render as gsplat_render
+from talkavatar.core.splats.gsplat_backend import unavailable_reason as gsplat_unavailable_reason
+from talkavatar.core.splats.reference import render as reference_render
 from talkavatar.core.splats.gaussians import Gaussians
+from talkavatar.core.splats.settings import RasterSettings
 from talkavatar.errors import MissingDependency
 
 Backend = Literal["auto", "gsplat", "reference"]
-
-
-@dataclass(frozen=True)
-class RasterSettings:
-    """Numbers that change the image (identical meaning in every backend).
-
-    near_plane, far_plane: Gaussians whose centre has camera-space z outside this range are dropped (metres).
-    eps2d: added to the diagonal of each projected 2D covariance (pixels²); gsplat's default 0.3.
-    """
-
-    near_plane: float = 0.01
-    far_plane: float = 1e10
-    eps2d: float = 0.3
-
-    def __post_init__(self) -> None:
-        if not 0 < self.near_plane < self.far_plane:
-            raise ValueError(f"need 0 < near_plane < far_plane, got {self.near_plane}, {self.far_plane}")
-        if self.eps2d < 0:
-            raise ValueError(f"eps2d must be >= 0, got {self.eps2d}")
 
 
 @dataclass(frozen=True)
@@ -77,14 +62,8 @@ def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "aut
                          f"{gaussians.device}) must share device and dtype")
     bg = _background(background, C, gaussians.dtype, gaussians.device)
     chosen = _choose(backend, gaussians)
-    if chosen == "gsplat":
-        from talkavatar.core.splats import gsplat_backend
-
-        rgb, alpha, depth = gsplat_backend.render(gaussians, cameras, bg, settings)
-    else:
-        from talkavatar.core.splats import reference
-
-        rgb, alpha, depth = reference.render(gaussians, cameras, bg, settings)
+    render = gsplat_render if chosen == "gsplat" else reference_render
+    rgb, alpha, depth = render(gaussians, cameras, bg, settings)
     return RenderOutput(rgb, alpha, depth, chosen)
 
 
@@ -104,9 +83,7 @@ def _choose(backend: str, gaussians: Gaussians) -> str:
         return "reference"
     if backend not in ("auto", "gsplat"):
         raise ValueError(f"unknown rasterizer backend {backend!r}; choose auto, gsplat or reference")
-    from talkavatar.core.splats import gsplat_backend
-
-    problem = gsplat_backend.unavailable_reason(gaussians.device, gaussians.dtype)
+    problem = gsplat_unavailable_reason(gaussians.device, gaussians.dtype)
     if problem is None:
         return "gsplat"
     if backend == "gsplat":

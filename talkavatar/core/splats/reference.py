@@ -17,7 +17,7 @@ from torch import Tensor
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.rotations import quaternion_to_matrix
 from talkavatar.core.splats.gaussians import Gaussians
-from talkavatar.core.splats.rasterize import RasterSettings
+from talkavatar.core.splats.settings import RasterSettings
 
 ALPHA_THRESHOLD = 1.0 / 255.0  # a Gaussian whose alpha at a pixel is below this is skipped there
 MAX_ALPHA = 0.999  # alpha is clamped to this, so one Gaussian never makes a pixel fully opaque

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import functools
 
+from talkavatar.motion.library.expressions import expression_clips
+from talkavatar.motion.library.gestures import gesture_clips, rest_clips
+from talkavatar.motion.library.head import head_clips
 from talkavatar.motion.library.keyframes import Clip
 
 
 @functools.cache
 def clips() -> tuple[Clip, ...]:
     """Every library clip (unique names), in a fixed order."""
-    from talkavatar.motion.library.expressions import expression_clips
-    from talkavatar.motion.library.gestures import gesture_clips, rest_clips
-    from talkavatar.motion.library.head import head_clips
-
     out = tuple(gesture_clips() + rest_clips() + head_clips() + expression_clips())
     names = [c.name for c in out]
     assert len(set(names)) == len(names), "library clip names must be unique"

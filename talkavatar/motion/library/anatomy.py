@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from talkavatar.motion.file import Motion
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX, JOINT_NAMES
 from talkavatar.motion.rotations import axis_angle_to_matrix, euler_to_matrix, matrix_to_axis_angle, mirror_axis_angle
 
@@ -97,8 +98,6 @@ def _pitch_yaw_roll(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.
 
 def channels_to_motion(values: dict[str, np.ndarray], frames: int, fps: float):
     """Sampled channels ({name: [T]}, missing ones at :data:`REST`) -> :class:`~talkavatar.motion.file.Motion`."""
-    from talkavatar.motion.file import Motion
-
     unknown = [k for k in values if k not in REST and not (k.startswith("arkit.") and k[6:] in ARKIT_INDEX)]
     if unknown:
         raise ValueError(f"unknown channels {unknown}")

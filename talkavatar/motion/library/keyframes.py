@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from talkavatar.motion.library.anatomy import channels_to_motion
+
 
 def monotone_cubic(times: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Fritsch-Carlson monotone cubic interpolation of ``values`` [K] at ``times`` [K] (strictly increasing),
@@ -80,8 +82,6 @@ class Clip:
 
     def sample(self, fps: float = 30.0):
         """The clip as a :class:`~talkavatar.motion.file.Motion` of ``round(seconds * fps)`` frames."""
-        from talkavatar.motion.library.anatomy import channels_to_motion
-
         frames = max(1, int(round(self.seconds * fps)))
         at = np.arange(frames) / fps
         return channels_to_motion({name: track.sample(at) for name, track in self.channels.items()}, frames, fps)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkavatar.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from talkavatar.motion.library import clips, motions
 from talkavatar.motion.names import JOINT_INDEX
+from talkavatar.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 HEAD_JOINTS = [JOINT_INDEX["neck"], JOINT_INDEX["head"]]
 
@@ -33,8 +34,6 @@ def root_rotation(pitch: np.ndarray, yaw: np.ndarray) -> np.ndarray:
 
 def sample_poses(count: int, seed: int, fps: float = 30.0, pitch_degrees: float = 30.0,
                  yaw_degrees: float = 10.0) -> SampledPoses:
-    from talkavatar.motion.library import clips, motions
-
     if count == 0:
         return SampledPoses(np.zeros((0, 55, 3), np.float32), np.zeros((0, 52), np.float32), [])
     rng = np.random.default_rng(seed)
