@@ -129,7 +129,7 @@ def main() -> None:
     body = out / "body.mp4"
     if not body.exists():
         run_render(bundle, RenderConfig(width=192, height=256, duration=1.0, background="white"),
-                   motion=motion_path, output=body, log=lambda m: None, warn=print)
+                   motion=motion_path, output=body, force=True, log=lambda m: None, warn=print)
     timings["render_body"] = time.perf_counter() - t
     t = time.perf_counter()
     r = evaluate_clip(body, config, motion=motion_path, bundle=bundle, log=lambda m: None)

@@ -44,7 +44,7 @@ def child(work: Path, width: int, height: int, batch: int) -> None:
     baseline = peak_rss_mib()
     t0 = time.perf_counter()
     result = run_render(work / "toy.avatar", RenderConfig(width=width, height=height, batch=batch, format="mp4"),
-                        audio=work / "speech.wav", output=work / "out.mp4", device="cpu",
+                        audio=work / "speech.wav", output=work / "out.mp4", device="cpu", force=True,
                         log=lambda m: None, warn=lambda m: None)
     print(json.dumps({"seconds": result.seconds, "frames": result.frames, "wall_s": time.perf_counter() - t0,
                       "peak_rss_mib": peak_rss_mib(), "rss_before_render_mib": baseline,

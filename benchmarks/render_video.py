@@ -149,13 +149,13 @@ def main() -> None:
     # warm-up: CUDA context, gsplat load, cuBLAS, x264 start (a 1 s clip)
     run_render(work / "bench.avatar", RenderConfig(width=args.width, height=args.height, fps=args.fps,
                                                    batch=args.batch, format="mp4", duration=1.0),
-               output=work / "warmup.mp4", device=args.device, log=quiet, warn=print, **inputs)
+               output=work / "warmup.mp4", device=args.device, force=True, log=quiet, warn=print, **inputs)
     result = run_render(work / "bench.avatar", config, output=out_dir / "render_video.mp4", device=args.device,
-                        log=print, warn=print, **inputs)
+                        force=True, log=print, warn=print, **inputs)
     split = None
     if not args.no_split_run and result.device.startswith("cuda"):
         split = run_render(work / "bench.avatar", config, output=work / "split.mp4", device=args.device,
-                           log=quiet, warn=print, synchronize=True, **inputs)
+                           force=True, log=quiet, warn=print, synchronize=True, **inputs)
 
     from tests.media_probe import probe
 

@@ -143,17 +143,19 @@ def fit(input: PathLike, bundle: PathLike | None = None, settings: FitConfig | N
 
 
 def drive_audio(audio: PathLike, output: PathLike | None = None, settings: DriveAudioConfig | None = None, *,
-                transcript: str | None = None, log: Log = stderr_log, warn: Log = stderr_warn) -> DriveAudioResult:
+                transcript: str | None = None, force: bool = False, log: Log = stderr_log,
+                warn: Log = stderr_warn) -> DriveAudioResult:
     """Turn speech into talking motion (lips, face, head, blinks, gestures) and write it to ``output``.
 
     ``audio``: wav, flac, mp3, ogg or m4a, any rate. ``output``: default ``<audio stem>.motion.safetensors`` (or
     ``.csv`` with ``settings.format="arkit-csv"``) in the working directory. ``transcript``: the words said
-    (forced alignment instead of phone recognition). The motion has T frames at ``settings.fps`` per second: joint
+    (forced alignment instead of phone recognition). An output made from the same audio, transcript and settings is
+    not made again (``force=True`` redoes it). The motion has T frames at ``settings.fps`` per second: joint
     rotations [T, 55, 3] (axis-angle, radians), root translation [T, 3] (m) and the 52 ARKit weights [T, 52]
     (0..1), with a reference to the audio (path, sha256) for render to mux.
 
     Returns ``frames``, ``seconds`` of speech, ``lip_sync`` ("alignment" or "recognition"), ``gestures`` (the
-    clips placed) and ``realtime_factor`` (seconds of speech per second of work).
+    clips placed), ``realtime_factor`` (seconds of speech per second of work) and ``skipped`` (it was up to date).
 
     Examples:
         >>> import talkavatar
@@ -166,22 +168,24 @@ def drive_audio(audio: PathLike, output: PathLike | None = None, settings: Drive
     from talkavatar.audio.stage import run_drive_audio
 
     return run_drive_audio(Path(audio), None if output is None else Path(output), settings or DriveAudioConfig(),
-                           StageContext(None, log, warn), transcript=transcript)
+                           StageContext(None, log, warn), transcript=transcript, force=force)
 
 
 def render(bundle: PathLike, *, audio: PathLike | None = None, motion: PathLike | None = None,
            output: PathLike | None = None, settings: RenderConfig | None = None,
            drive: DriveAudioConfig | None = None, transcript: str | None = None, export_ply: PathLike | None = None,
-           device: str | None = None, log: Log = stderr_log, warn: Log = stderr_warn) -> RenderResult:
+           device: str | None = None, force: bool = False, log: Log = stderr_log,
+           warn: Log = stderr_warn) -> RenderResult:
     """Render the avatar of ``bundle`` speaking ``audio`` or performing ``motion`` to MP4, WebM or PNG frames.
 
     ``audio``: speech (drive-audio makes the motion with ``drive``'s settings at the render's fps; the sound is
     muxed in). ``motion``: a ``.motion.safetensors`` file or a Live Link Face ARKit CSV (with the sound it names,
     when present). ``output``: the file (.mp4, .webm) or PNG folder (default ``<audio or motion stem>.mp4``).
-    ``export_ply``: also write the first frame as a 3DGS PLY file.
+    ``export_ply``: also write the first frame as a 3DGS PLY file. A video made from the same bundle, inputs, settings
+    and device type is not made again (``force=True`` redoes it).
 
     Returns ``output``, ``frames`` at ``fps``, ``width`` x ``height`` px, ``seconds`` of video, the ``backend``
-    that rasterized and ``timings`` (seconds per phase).
+    that rasterized, ``timings`` (seconds per phase) and ``skipped`` (it was up to date).
 
     Examples:
         >>> import talkavatar
@@ -197,7 +201,7 @@ def render(bundle: PathLike, *, audio: PathLike | None = None, motion: PathLike 
     return render_input(Path(bundle), settings or RenderConfig(), audio=None if audio is None else Path(audio),
                         motion=None if motion is None else Path(motion), output=None if output is None else Path(output),
                         export_ply=None if export_ply is None else Path(export_ply), drive=drive, transcript=transcript,
-                        device=device, log=log, warn=warn)
+                        device=device, force=force, log=log, warn=warn)
 
 
 def evaluate(bundle: PathLike | None = None, *, video: PathLike | None = None, render: PathLike | None = None,
@@ -238,9 +242,11 @@ def evaluate(bundle: PathLike | None = None, *, video: PathLike | None = None, r
 
 
 def demo(directory: PathLike = "talkavatar-demo", preset: str | None = None, *, device: str | None = None,
-         log: Log = stderr_log, warn: Log = stderr_warn, show_progress: bool = False) -> DemoResult:
+         force: bool = False, log: Log = stderr_log, warn: Log = stderr_warn,
+         show_progress: bool = False) -> DemoResult:
     """The whole pipeline on the shipped sample photo and speech: ``directory``/astronaut.avatar, demo.mp4 (with
-    sound) and preview.png. ``preset``: tiny (CPU, 256x256) or fast (GPU, 1024x1024); default fast with CUDA."""
+    sound) and preview.png. ``preset``: tiny (CPU, 256x256) or fast (GPU, 1024x1024); default fast with CUDA. An
+    up-to-date fit and video are kept (``force=True`` makes them again)."""
     from talkavatar.pipeline.demo import run_demo
 
-    return run_demo(Path(directory), preset, device, log=log, warn=warn, show_progress=show_progress)
+    return run_demo(Path(directory), preset, device, log=log, warn=warn, show_progress=show_progress, force=force)

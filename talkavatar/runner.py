@@ -11,20 +11,31 @@ one bundle stage) owns what every stage needs the same way:
 - progress lines on stderr (``ctx.log`` / ``ctx.warn``; the CLI passes its own, quiet-aware ones);
 - the transactional write: the bundle's lock held from the check to the commit, outputs committed all at once
   (:meth:`talkavatar.bundle.Bundle.write_stage`), nothing left behind on failure.
+
+A stage that writes files outside a bundle (drive-audio's motion, render's video) keeps the same up-to-date rule
+with :func:`run_output`: what made each output (the resolved config and the sha256 of every input) is remembered
+in ``$TALKAVATAR_CACHE_DIR/made/`` (default ``~/.cache/talkavatar/made/``), one small JSON file per output path,
+with the sha256 of the output itself, so an output edited, replaced or deleted since is made again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 if TYPE_CHECKING:  # the runner itself stays light: the public API imports its progress sinks
     from talkavatar.bundle import Bundle, StageWriter
 
 Log = Callable[[str], None]
+R = TypeVar("R")
+CACHE_ENV = "TALKAVATAR_CACHE_DIR"
 
 
 def stderr_log(message: str) -> None:
@@ -154,3 +165,77 @@ def run_stage(bundle: Bundle, stage: str, record: dict, compute: Callable[[Stage
         done = compute(ctx)
         committed = commit(bundle, stage, record, done.inputs, ctx, done.write, done.metrics)
     return Outcome(committed, done.value, ctx.seconds, False)
+
+
+def fingerprint(path: Path) -> str | None:
+    """sha256 of what ``path`` holds: a file's bytes, a bundle's ``bundle.json`` (its stage records hold the sha256
+    of every stage output), a folder's file names and bytes; None when there is nothing at ``path``."""
+    from talkavatar.bundle import sha256_file
+
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    if (path / "bundle.json").is_file():
+        return sha256_file(path / "bundle.json")
+    if path.is_dir():
+        h = hashlib.sha256()
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f"{child.relative_to(path)}\0{sha256_file(child)}\n".encode())
+        return h.hexdigest()
+    return None
+
+
+def made_record(config: dict, inputs: Sequence[Path]) -> dict:
+    """What makes an output what it is: the resolved ``config`` (JSON-ready) and the :func:`fingerprint` of each
+    input (by absolute path)."""
+    return {"config": config, "inputs": {str(Path(p).resolve()): fingerprint(p) for p in inputs}}
+
+
+def _made_path(output: Path) -> Path:
+    root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "talkavatar")
+    return root / "made" / (hashlib.sha256(str(Path(output).resolve()).encode()).hexdigest()[:32] + ".json")
+
+
+def made_before(outputs: Sequence[Path], record: dict) -> dict | None:
+    """The result (``as_dict()``) of the run that made ``outputs`` from the same :func:`made_record` when they are
+    all still as that run left them, else None."""
+    try:
+        previous = json.loads(_made_path(outputs[0]).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(previous, dict) or previous.get("record") != record:
+        return None
+    written = previous.get("outputs", {})
+    if any(written.get(str(Path(p).resolve())) != fingerprint(p) or fingerprint(p) is None for p in outputs):
+        return None
+    return previous.get("result")
+
+
+def remember_made(outputs: Sequence[Path], record: dict, result: dict) -> None:
+    """Note that ``outputs`` were made from ``record`` (see :func:`made_before`); a cache that cannot be written
+    only means the next run redoes the work."""
+    from talkavatar.bundle.atomic import write_bytes_atomic
+
+    doc = {"record": record, "outputs": {str(Path(p).resolve()): fingerprint(p) for p in outputs},
+           "result": result}
+    path = _made_path(outputs[0])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, json.dumps(doc, indent=1, sort_keys=True, default=str).encode())
+    except OSError:
+        pass
+
+
+def run_output(stage: str, outputs: Sequence[Path], record: dict, compute: Callable[[], R],
+               reuse: Callable[[dict], R], as_dict: Callable[[R], dict], ctx: StageContext, *,
+               force: bool = False) -> R:
+    """:func:`run_stage` for a stage that writes ``outputs`` outside a bundle: when they were made from the same
+    ``record`` (:func:`made_record`) and are unchanged, say so and return ``reuse(previous result)`` (unless
+    ``force``); else ``compute()`` and remember what made them."""
+    previous = None if force else made_before(outputs, record)
+    if previous is not None:
+        ctx.log(f"{outputs[0]}: {stage} is up to date (use --force to redo)")
+        return reuse(previous)
+    result = compute()
+    remember_made(outputs, record, as_dict(result))
+    return result

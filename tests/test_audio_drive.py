@@ -87,6 +87,30 @@ def test_cli_writes_motion_and_reports_json(tmp_path, speech):
     assert load_motion(out).frames == 180
 
 
+def test_an_up_to_date_motion_is_skipped_and_force_makes_it_again(tmp_path, speech):
+    out = tmp_path / "talk.motion.safetensors"
+    args = ["drive-audio", str(speech), "-o", str(out), "--seed", "3", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    made = out.stat().st_mtime_ns, out.read_bytes()
+    again = runner.invoke(app, args)                                   # same audio, settings and output: skipped
+    assert again.exit_code == 0, again.output
+    assert f"{out}: drive-audio is up to date (use --force to redo)" in again.stderr
+    skipped, record = json.loads(again.stdout), json.loads(first.stdout)
+    assert skipped["skipped"] and not record["skipped"] and skipped["timings_s"] == {}
+    assert {k: skipped[k] for k in ("output", "frames", "phones", "gestures")} == \
+        {k: record[k] for k in ("output", "frames", "phones", "gestures")}
+    assert (out.stat().st_mtime_ns, out.read_bytes()) == made             # not rewritten
+    forced = runner.invoke(app, args + ["--force"])
+    assert forced.exit_code == 0 and not json.loads(forced.stdout)["skipped"]
+    assert out.stat().st_mtime_ns != made[0] and out.read_bytes() == made[1]  # rewritten, same seed: same bytes
+    other = runner.invoke(app, args[:-3] + ["--seed", "4", "--json"])   # another setting: made again
+    assert not json.loads(other.stdout)["skipped"] and out.read_bytes() != made[1]
+    out.write_bytes(b"edited")                                           # an output changed since: made again
+    redo = runner.invoke(app, args[:-3] + ["--seed", "4", "--json"])
+    assert not json.loads(redo.stdout)["skipped"] and load_motion(out).frames == 180
+
+
 def test_cli_default_output_name_and_arkit_csv(tmp_path, speech, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["drive-audio", str(speech), "--format", "arkit-csv", "--no-gestures"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 import typing
 from pathlib import Path
 from typing import Literal, Optional
@@ -130,6 +131,29 @@ def test_each_option_reaches_its_field(module):
                 break
             else:
                 assert option.default is None or option.kind.base is str, f"{option.name}: no value reached it"
+
+
+@pytest.mark.parametrize("module", _cli_modules(), ids=lambda m: m.NAME)
+def test_option_help_names_exactly_the_choices_it_accepts(module):
+    """A choice option accepts each value it declares and its help names them; one that narrows an option of the
+    same name elsewhere names none of the values it leaves out (eval's --camera is front or input: render's is also
+    auto or orbit)."""
+    everywhere = [o for other in _cli_modules() for g in _settings_of(other).values() for o in g.options()
+                  if o.kind.choices is not None]
+    choices = [(g, o) for g in _settings_of(module).values() for o in g.options() if o.kind.choices is not None]
+    if not choices:
+        pytest.skip(f"{module.NAME} has no choice option")
+    for group, option in choices:
+        for value in option.kind.choices:
+            try:
+                resolve(group.config, group.section, None, {option.name: value}, group.only)
+            except UsageError as e:                   # only for another setting's sake (smplx needs --smplx-dir)
+                assert f"{option.name} must be" not in str(e), e
+            assert re.search(rf"\b{re.escape(str(value))}\b", option.help), (option.name, value)
+        wider = [set(o.kind.choices) for o in everywhere if o.name == option.name
+                 and set(option.kind.choices) < set(o.kind.choices)]
+        for value in set().union(*wider) - set(option.kind.choices):
+            assert not re.search(rf"\b{re.escape(str(value))}\b", option.help), (option.name, value)
 
 
 def _other_values(option) -> list:

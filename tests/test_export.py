@@ -139,6 +139,20 @@ def test_arkit_csv_and_ply(bundle, tmp_path, motion_file):
     assert f"element vertex {toy_avatar().count}" in header
 
 
+def test_an_up_to_date_export_is_skipped_and_force_writes_it_again(bundle, tmp_path, motion_file):
+    out = tmp_path / "wave.bvh"
+    args = ["export", "-b", str(bundle), "-o", str(out), "--motion", str(motion_file), "--json"]
+    runs = [runner.invoke(app, args + extra) for extra in ([], [], ["--force"])]
+    assert [r.exit_code for r in runs] == [0, 0, 0], runs[0].output
+    assert [json.loads(r.stdout)["skipped"] for r in runs] == [False, True, False]
+    assert f"{out}: export is up to date (use --force to redo)" in runs[1].stderr
+    assert {k: v for k, v in json.loads(runs[1].stdout).items() if k not in ("timings_s", "skipped")} == \
+        {k: v for k, v in json.loads(runs[0].stdout).items() if k not in ("timings_s", "skipped")}
+    save_motion(motion_file, waving_motion(frames=12))                   # the motion changed: written again
+    again = json.loads(runner.invoke(app, args).stdout)
+    assert not again["skipped"] and again["keys"] < json.loads(runs[0].stdout)["keys"]
+
+
 def test_bad_requests_fail_in_one_line_and_write_nothing(bundle, tmp_path, motion_file):
     cases = [(["--format", "bvh", "-o", str(tmp_path / "a.bvh")], 2, "writes motion"),
              (["-o", str(tmp_path / "a.fbx")], 2, "cannot tell the export format"),

@@ -1,13 +1,11 @@
 """The layering of DESIGN.md, read from the import statements (an AST walk, imports inside functions included):
 cli -> (batch) -> pipeline / api -> stages -> motion, bundle, core. Stages never import each other; nothing below
-the stages imports them; no ``_private`` name is imported from another module; ``import talkavatar`` and
-``talkavatar --help`` load no torch."""
+the stages imports them; no ``_private`` name is imported from another module. (That ``import talkavatar`` and
+``talkavatar --help`` load no torch nor any other heavy dependency: tests/test_cli.py.)"""
 
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "talkavatar"
@@ -75,12 +73,3 @@ def test_stage_packages_named_like_api_functions_are_reached_by_from_imports():
                    for alias in node.names if alias.name.split(".")[:2][-1] in api and
                    alias.name.startswith("talkavatar."))
     assert plain == []
-
-
-def test_import_talkavatar_and_help_load_no_torch():
-    probe = ("import sys, talkavatar; assert callable(talkavatar.fit) and callable(talkavatar.render); "
-             "from typer.testing import CliRunner; from talkavatar.cli import app; "
-             "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
-             "print(sorted(m for m in ('torch', 'mediapipe', 'cv2') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

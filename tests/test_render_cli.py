@@ -61,6 +61,46 @@ def test_mp4_from_audio_is_synced(scene, tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["talk.mp4"]  # no temporary left
 
 
+def test_an_up_to_date_video_is_skipped_and_force_renders_it_again(scene, tmp_path):
+    import shutil
+
+    shutil.copy(scene / "speech.wav", tmp_path / "speech.wav")
+    out = tmp_path / "talk.mp4"
+    args = ["--audio", str(tmp_path / "speech.wav"), "-o", str(out), "--duration", "0.3"]
+    first = _render(scene, *args)
+    assert first.exit_code == 0, first.output
+    made = out.stat().st_mtime_ns
+    again = _render(scene, *args)                          # same bundle, audio, settings and device: skipped
+    assert again.exit_code == 0, again.output
+    assert f"{out}: render is up to date (use --force to redo)" in again.stderr
+    skipped, record = json.loads(again.stdout), json.loads(first.stdout)
+    assert skipped["skipped"] and not record["skipped"] and skipped["timings_s"] == {}
+    assert {k: skipped[k] for k in ("output", "frames", "width", "audio")} == \
+        {k: record[k] for k in ("output", "frames", "width", "audio")}
+    assert out.stat().st_mtime_ns == made
+    forced = _render(scene, *args, "--force")
+    assert forced.exit_code == 0 and not json.loads(forced.stdout)["skipped"] and out.stat().st_mtime_ns != made
+    speech_like_wav(tmp_path / "speech.wav", 1.0)            # the audio changed: rendered again
+    redo = json.loads(_render(scene, *args).stdout)
+    assert not redo["skipped"] and probe(out).frames == 9
+    assert json.loads(_render(scene, *args, "--fps", "20").stdout)["frames"] == 6   # another setting too
+
+
+def test_crf_trades_file_size_for_quality(scene, tmp_path):
+    motion = Motion.still(15, fps=30.0)                                 # no sound: the video stream alone
+    motion.joint_rotations[:, 16, 2] = np.linspace(0, 1, 15)            # the left shoulder lifts the arm
+    save_motion(tmp_path / "lift.motion.safetensors", motion)
+    sizes = {}
+    for crf in ("4", "40"):
+        out = tmp_path / f"crf{crf}.mp4"
+        result = _render(scene, "--motion", str(tmp_path / "lift.motion.safetensors"), "-o", str(out),
+                         "--width", "64", "--height", "96", "--crf", crf)
+        assert result.exit_code == 0, result.output
+        sizes[crf] = out.stat().st_size
+    assert sizes["40"] < sizes["4"] / 2, sizes
+    assert _render(scene, "--motion", str(tmp_path / "lift.motion.safetensors"), "--crf", "52").exit_code == 2
+
+
 def test_start_and_duration_cut_audio_and_video(scene, tmp_path):
     out = tmp_path / "cut.mp4"
     result = _render(scene, "--audio", str(scene / "speech.wav"), "-o", str(out), "--start", "0.4",

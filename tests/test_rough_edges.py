@@ -163,11 +163,10 @@ def test_output_naming_a_file_or_a_foreign_folder_fails_before_tracking(tmp_path
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "notes.txt").write_text("mine")
     for target, said in (("taken", "is a file, not a bundle directory"), ("folder", "is not a talkavatar bundle")):
-        t0 = time.perf_counter()
-        result = runner.invoke(app, ["track", str(_astronaut(tmp_path)), "-o", str(tmp_path / target)])
+        result = runner.invoke(app, ["-v", "track", str(_astronaut(tmp_path)), "-o", str(tmp_path / target)])
         assert result.exit_code == 3 and said in result.stderr, result.output
-        assert len(result.stderr.strip().splitlines()) == 2  # error + tip, no traceback
-        assert time.perf_counter() - t0 < 10  # before the ~40 s of tracking
+        # error + tip only, even with every log line on: no traceback, the photo was not even read
+        assert len(result.stderr.strip().splitlines()) == 2, result.stderr
     assert (tmp_path / "taken").read_text() == "mine" and os.listdir(tmp_path / "folder") == ["notes.txt"]
 
 
@@ -179,18 +178,19 @@ def _unshare_works() -> bool:
 @pytest.mark.skipif(not _unshare_works(), reason="needs unshare -rm (user and mount namespaces)")
 @pytest.mark.parametrize("command", ["track", "fit"])
 def test_read_only_file_system_fails_at_once_with_one_line(tmp_path, command):
-    """A read-only bind mount (works as root, where chmod does not stop writes) over the output's folder."""
+    """A read-only bind mount (works as root, where chmod does not stop writes) over the output's folder. "At once":
+    with ``-v`` (every log line on), nothing but the error is printed, so no work (reading the photo, MediaPipe) ran
+    before it."""
     ro = tmp_path / "ro"
     ro.mkdir()
-    script = (f"mount --bind -o ro {ro} {ro} && exec {sys.executable} -m talkavatar {command} "
+    script = (f"mount --bind -o ro {ro} {ro} && exec {sys.executable} -m talkavatar -v {command} "
               f"{_astronaut(tmp_path)} -o {ro / 'a.avatar'}")
-    t0 = time.perf_counter()
     out = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=_env(),
                          timeout=300)
     assert out.returncode == 3, out.stderr
     assert out.stderr.startswith(f"error: cannot write in {ro} (Read-only file system)"), out.stderr
-    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 2
-    assert time.perf_counter() - t0 < 20 and list(ro.iterdir()) == []
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 2, out.stderr
+    assert list(ro.iterdir()) == []
 
 
 def test_render_output_naming_a_folder_or_png_over_a_file_exits_3(tmp_path):

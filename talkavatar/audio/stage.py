@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from talkavatar.audio.config import DriveAudioConfig
+from talkavatar.config import as_record
 from talkavatar.audio.drive import drive_audio
 from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.motion import save_arkit_csv, save_motion
-from talkavatar.runner import StageContext
+from talkavatar.runner import StageContext, made_record, run_output
 
 SUFFIX = {"motion": ".motion.safetensors", "arkit-csv": ".csv"}
 
@@ -23,7 +24,8 @@ class DriveAudioResult:
     """``output`` written (``format``), ``frames`` at ``fps``, ``seconds`` of speech, how the lips were synced
     (``lip_sync``: alignment or recognition; ``language``: the language whose path ran, ``any`` when unknown;
     ``recogniser``: pocketsphinx-en-us or hama-ipa), counts of ``phones`` and ``accents``, the ``gestures`` placed (clip
-    names), seconds per step (``timings``), the whole run's ``total_seconds`` and the ``warnings`` given."""
+    names), seconds per step (``timings``), the whole run's ``total_seconds`` and the ``warnings`` given;
+    ``skipped``: the output was up to date (the figures are the run's that made it; no timings)."""
 
     output: Path
     format: str
@@ -39,6 +41,14 @@ class DriveAudioResult:
     timings: dict
     total_seconds: float
     warnings: tuple[str, ...]
+    skipped: bool = False
+
+    @classmethod
+    def reused(cls, made: dict) -> "DriveAudioResult":
+        """The result of an up-to-date output, from the ``as_dict()`` of the run that made it."""
+        return cls(Path(made["output"]), made["format"], made["frames"], made["fps"], made["seconds"],
+                   made["lip_sync"], made["language"], made["recogniser"], made["phones"], made["accents"],
+                   tuple(made["gestures"]), {}, 0.0, tuple(made["warnings"]), skipped=True)
 
     @property
     def realtime_factor(self) -> float | None:
@@ -52,7 +62,7 @@ class DriveAudioResult:
                 "accents": self.accents, "gestures": list(self.gestures),
                 "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
                 "total_s": round(self.total_seconds, 4), "realtime_factor": self.realtime_factor,
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "skipped": self.skipped}
 
 
 def transcript_text(value: str | None) -> str | None:
@@ -78,14 +88,23 @@ def default_output(audio: Path, format: str) -> Path:
 
 
 def run_drive_audio(audio: Path, output: Path | None, config: DriveAudioConfig, ctx: StageContext, *,
-                    transcript: str | None = None) -> DriveAudioResult:
-    """Make the talking motion of ``audio`` and write it to ``output`` (default :func:`default_output`)."""
+                    transcript: str | None = None, force: bool = False) -> DriveAudioResult:
+    """Make the talking motion of ``audio`` and write it to ``output`` (default :func:`default_output`); an output
+    made from the same audio, transcript and settings is up to date (``force`` makes it again)."""
     out = Path(output) if output is not None else default_output(audio, config.format)
     if not out.parent.is_dir():
         raise UsageError(f"{out.parent}: no such directory for the output", tip="create it or pick another -o path")
+    record = made_record({"drive-audio": as_record(config), "audio": str(audio), "transcript": transcript},
+                         [Path(audio)])
+    return run_output("drive-audio", [out], record, lambda: _drive_audio(Path(audio), out, config, ctx, transcript),
+                      DriveAudioResult.reused, DriveAudioResult.as_dict, ctx, force=force)
+
+
+def _drive_audio(audio: Path, out: Path, config: DriveAudioConfig, ctx: StageContext,
+                 transcript: str | None) -> DriveAudioResult:
     ctx.log(f"drive-audio: {audio} ({'alignment with transcript' if transcript else 'phone recognition'}, "
             f"language {config.language})")
-    made = drive_audio(Path(audio), transcript=transcript, language=config.language, fps=config.fps,
+    made = drive_audio(audio, transcript=transcript, language=config.language, fps=config.fps,
                        seed=config.seed, style=config.style, gestures=config.gestures)
     for message in made.warnings:
         ctx.warn(message)

@@ -20,5 +20,5 @@ def run(job: Job, device: str | None, force: bool, log: Log, warn: Log) -> dict:
     else:
         result = talkavatar.render(job.bundle, audio=job.audio, motion=job.motion, output=job.output,
                                    settings=job.config, drive=job.drive, transcript=job.transcript, device=device,
-                                   log=log, warn=warn)
+                                   force=force, log=log, warn=warn)
     return result.as_dict()

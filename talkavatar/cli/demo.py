@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import DeviceOpt, JsonOpt, emit, shows_progress, log, report_errors, warn
+from talkavatar.cli.common import DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors, shows_progress, warn
 
 NAME = "demo"
 HELP = ("Run the whole pipeline on the bundled sample photo and speech: fit an avatar, drive it with the speech, "
@@ -25,11 +25,13 @@ def command(
         "--preset", help="tiny (CPU, a few minutes, 256x256), fast (GPU, 1024x1024) or auto: fast where the demo "
                          "runs on a GPU, else tiny. (default: auto)", show_default=False)] = None,
     device: DeviceOpt = None,
+    force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     from talkavatar import api
 
-    result = api.demo(output, preset, device=device, log=log, warn=warn, show_progress=shows_progress())
+    result = api.demo(output, preset, device=device, force=force, log=log, warn=warn,
+                      show_progress=shows_progress())
     log(f"demo done in {sum(result.stage_seconds.values()):.0f} s ({result.preset} preset on {result.device}): "
         f"watch {result.video}, look at {result.preview}")
     emit(result.as_dict(), as_json, human=f"{result.video}\n{result.preview}\n{result.bundle}")

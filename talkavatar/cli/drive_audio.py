@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar.audio.config import DriveAudioConfig
-from talkavatar.cli.common import ConfigOpt, JsonOpt, emit, log, report_errors, warn
+from talkavatar.cli.common import ConfigOpt, ForceOpt, JsonOpt, emit, log, report_errors, warn
 from talkavatar.cli.options import Settings, with_settings
 
 NAME = "drive-audio"
@@ -34,9 +34,11 @@ def command(
     cfg: DriveAudioConfig,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     from talkavatar import api
     from talkavatar.audio.stage import transcript_text
 
-    result = api.drive_audio(audio, output, cfg, transcript=transcript_text(transcript), log=log, warn=warn)
+    result = api.drive_audio(audio, output, cfg, transcript=transcript_text(transcript), force=force, log=log,
+                             warn=warn)
     emit(result.as_dict(), as_json, human=str(result.output))

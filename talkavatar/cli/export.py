@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from talkavatar.cli.common import BundleOpt, ConfigOpt, JsonOpt, emit, log, report_errors, resolve_bundle, warn
+from talkavatar.cli.common import (BundleOpt, ConfigOpt, ForceOpt, JsonOpt, emit, log, report_errors, resolve_bundle,
+                                   warn)
 from talkavatar.cli.options import Settings, with_settings
 from talkavatar.export.config import ExportConfig
 
@@ -43,6 +44,7 @@ def command(
     transcript: TranscriptOpt = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     bundle_path = resolve_bundle(bundle)
 
@@ -50,5 +52,6 @@ def command(
     from talkavatar.pipeline.export import export_input
 
     result = export_input(bundle_path, settings, output, audio=audio, motion=motion,
-                          transcript=transcript_text(transcript), log=log, warn=warn)
+                          transcript=transcript_text(transcript), force=force, log=log,
+                          warn=warn)
     emit(result.as_dict(), as_json, human=str(result.output))

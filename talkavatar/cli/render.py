@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from talkavatar.audio.config import DriveAudioConfig
-from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, JsonOpt, emit, log, report_errors,
+from talkavatar.cli.common import (BundleOpt, ConfigOpt, DeviceOpt, ForceOpt, JsonOpt, emit, log, report_errors,
                                    resolve_bundle, warn)
 from talkavatar.cli.options import Settings, with_settings
 from talkavatar.render.config import RenderConfig
@@ -49,6 +49,7 @@ def command(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     device: DeviceOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     bundle_path = resolve_bundle(bundle)
 
@@ -56,10 +57,10 @@ def command(
     from talkavatar.audio.stage import transcript_text
 
     result = api.render(bundle_path, audio=audio, motion=motion, output=output, settings=settings, drive=drive,
-                        transcript=transcript_text(transcript), export_ply=export_ply, device=device, log=log,
-                        warn=warn)
+                        transcript=transcript_text(transcript), export_ply=export_ply, device=device,
+                        force=force, log=log, warn=warn)
     record = result.as_dict()
-    if result.output is not None:
+    if result.output is not None and not result.skipped:
         log(f"{result.frames} frames ({result.seconds:.2f} s) in {result.total_seconds:.2f} s "
             f"({record['realtime_factor']}x real time, {result.backend} on {result.device})")
     human = "\n".join(str(p) for p in (result.output, result.ply) if p is not None)

@@ -32,9 +32,10 @@ ENVIRONMENT = [
     ("TALKAVATAR_NO_WAIT", "When set (to anything but 0): a command whose bundle another talkavatar process is "
                            "writing fails at once instead of waiting for it (as --no-wait)."),
     ("TALKAVATAR_SMPLX_DIR", "Directory with the user's own SMPL-X model files (for --body-model smplx)."),
-    ("TALKAVATAR_CACHE_DIR", "Where talkavatar keeps model caches: the Anny body-model cache (~1.2 GB, built once "
-                             "per machine in about a minute) goes to $TALKAVATAR_CACHE_DIR/anny when ANNY_CACHE_DIR "
-                             "is unset."),
+    ("TALKAVATAR_CACHE_DIR", "Where talkavatar keeps caches (default ~/.cache/talkavatar): the Anny body-model "
+                             "cache (~1.2 GB, built once per machine in about a minute) goes to "
+                             "$TALKAVATAR_CACHE_DIR/anny when this is set and ANNY_CACHE_DIR is not; made/ notes what made each "
+                             "file render, drive-audio and export wrote, so an up-to-date one is skipped."),
     ("TALKAVATAR_THREADS", "CPU threads for torch and BLAS (as --threads); else OMP_NUM_THREADS, else the cores "
                            "the process may use (CPU affinity and cgroup quota)."),
     ("ANNY_CACHE_DIR", "The Anny package's own cache location (default ~/.cache/anny); takes precedence over "
@@ -47,6 +48,10 @@ FILES = [
                     "status/JOB.json, summary.json."),
     ("*.motion.safetensors", "A motion file: canonical joint rotations and ARKit blendshape weights per frame; "
                              "see talkavatar-bundle(5)."),
+    ("~/.cache/talkavatar/made/", "One JSON file per output of render, drive-audio and export: the settings, the sha256 of "
+                                  "each input and of the output. The same inputs and settings again skip the work "
+                                  "(--force redoes it); an output edited or deleted since is made again. Safe to "
+                                  "delete."),
     ("*.glb", "talkavatar export --format glb: glTF 2.0 binary with the skinned mesh, its texture, the skeleton, the "
               "52 ARKit blendshapes as morph targets (mesh.extras.targetNames) and the baked animation \"talk\"."),
     ("PLAYER/", "talkavatar export --format web: a static WebGL2 player (index.html, player.js, avatar.json, "

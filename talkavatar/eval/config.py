@@ -3,12 +3,16 @@ track's and render's own settings (:class:`TrackConfig`, :class:`RenderConfig`),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Optional
 
 from talkavatar.config import Perceptual, check_fields, part, setting
 from talkavatar.render.config import RenderConfig
 from talkavatar.track.config import TrackConfig
+
+EvalCamera = Literal["front", "input"]
+"""The render cameras eval can reproduce (of :data:`talkavatar.render.config.Camera`: auto and orbit move with the
+clip in ways eval does not replay)."""
 
 
 @dataclass(frozen=True)
@@ -16,8 +20,10 @@ class EvalConfig:
     track: TrackConfig = part(TrackConfig(), "As `talkavatar track` on the video: ", expose={
         "max_frames": "max_frames", "stride": "stride", "detect_size": "detect_size", "steps": "track_steps",
         "focal": "focal", "model_complexity": "model_complexity", "seed": "seed"})
+    camera: EvalCamera = setting("front", "The camera `talkavatar render` used: front (the whole body) or input (the "
+                                          "photo's camera from track/).")
     render: RenderConfig = part(RenderConfig(camera="front", batch=4), "As `talkavatar render`: ", expose={
-        "camera": "camera", "yaw": "yaw", "pitch": "pitch", "distance": "distance", "batch": "batch"})
+        "yaw": "yaw", "pitch": "pitch", "distance": "distance", "batch": "batch"})
     start: int = setting(0, "Self-reenactment: first frame of the reference video to evaluate (0-based; e.g. skip "
                             "the frame the avatar was made from).", ge=0)
     size: int = setting(512, "Self-reenactment: longer side in pixels of the images compared.", ge=32)
@@ -32,6 +38,4 @@ class EvalConfig:
 
     def __post_init__(self):
         check_fields(self)
-        if self.render.camera not in ("front", "input"):
-            raise ValueError(f"camera must be front or input (the cameras eval can reproduce), "
-                             f"got {self.render.camera!r}")
+        object.__setattr__(self, "render", replace(self.render, camera=self.camera))  # the render eval reproduces

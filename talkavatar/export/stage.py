@@ -43,12 +43,20 @@ class ExportResult:
     gaussians: int
     timings: dict[str, float] = field(default_factory=dict)
     details: dict = field(default_factory=dict)
+    skipped: bool = False
+
+    @classmethod
+    def reused(cls, made: dict) -> "ExportResult":
+        """The result of an up-to-date export, from the ``as_dict()`` of the run that made it (no timings)."""
+        own = ("output", "format", "bytes", "seconds", "keys", "gaussians", "timings_s", "skipped")
+        return cls(Path(made["output"]), made["format"], made["bytes"], made["seconds"], made["keys"],
+                   made["gaussians"], details={k: v for k, v in made.items() if k not in own}, skipped=True)
 
     def as_dict(self) -> dict:
         return {"output": str(self.output), "format": self.format, "bytes": self.bytes,
                 "seconds": None if self.seconds is None else round(self.seconds, 4), "keys": self.keys,
                 "gaussians": self.gaussians, "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
-                **self.details}
+                **self.details, "skipped": self.skipped}
 
 
 def choose_format(config: ExportConfig, output: Path) -> str:

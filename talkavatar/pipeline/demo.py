@@ -56,8 +56,9 @@ def default_preset(device: str | None) -> str:
 
 
 def run_demo(directory: Path, preset: str | None = None, device: str | None = None, log: Log = stderr_log,
-             warn: Log = stderr_warn, show_progress: bool = False) -> DemoResult:
-    """Make ``directory``/{astronaut.avatar/, demo.mp4, preview.png} from the shipped samples."""
+             warn: Log = stderr_warn, show_progress: bool = False, force: bool = False) -> DemoResult:
+    """Make ``directory``/{astronaut.avatar/, demo.mp4, preview.png} from the shipped samples; an up-to-date fit and
+    video are kept unless ``force``."""
     preset = default_preset(device) if preset in (None, "auto") else preset
     if preset not in PRESETS:
         raise UsageError(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
@@ -65,12 +66,13 @@ def run_demo(directory: Path, preset: str | None = None, device: str | None = No
     directory.mkdir(parents=True, exist_ok=True)
     bundle = directory / "astronaut.avatar"
     log(f"demo: {preset} preset; sample photo {SAMPLE_PHOTO.name}, sample speech {SAMPLE_SPEECH.name}")
-    fitted = fit_input(SAMPLE_PHOTO, bundle, FitConfig(preset=preset), device=device, log=log,
+    fitted = fit_input(SAMPLE_PHOTO, bundle, FitConfig(preset=preset), device=device, force=force, log=log,
                                       warn=warn, show_progress=show_progress)
     stage_seconds = dict(fitted.stage_seconds)
     video = directory / "demo.mp4"
     rendered = render_input(bundle, RenderConfig(camera="auto", **VIDEO[preset]), audio=SAMPLE_SPEECH, output=video,
-                            transcript=SAMPLE_TRANSCRIPT.read_text().strip(), device=device, log=log, warn=warn)
+                            transcript=SAMPLE_TRANSCRIPT.read_text().strip(), device=device, force=force, log=log,
+                            warn=warn)
     stage_seconds["render"] = round(rendered.total_seconds, 2)
     preview = directory / "preview.png"
     write_preview(video, preview, rendered.frames, rendered.fps)

@@ -23,7 +23,7 @@ outside the mask shrink (down to ``-min_offset``).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -96,6 +96,28 @@ def posed_frame(rig, joint_rotations: torch.Tensor, root_translation: torch.Tens
     return posed[0], posed[1] - posed[0], normals.double().numpy()
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """What every Gauss-Newton round of :func:`fit_proxy` reads: the posed rest surface ``x0`` [V, 3] and the
+    posed offset directions ``d`` [V, 3] (float64), the mesh ``faces`` [F, 3], the mask's signed distance ``sdf``
+    [H, W] and its gradient ``grad`` [H, W, 2], the camera (and its float64 copy), the outline ``margin`` (pixels),
+    ``k`` pixels per metre at the body, the smoothness and decay ``prior`` [V, V] and the ``damping``."""
+    x0: np.ndarray
+    d: np.ndarray
+    faces: np.ndarray
+    sdf: np.ndarray
+    grad: np.ndarray
+    camera: Cameras
+    camera64: Cameras
+    margin: float
+    k: float
+    prior: sp.spmatrix
+    damping: float
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        return self.camera64.project(torch.from_numpy(points))[0][0].numpy()
+
+
 def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor, arkit_weights: torch.Tensor,
               camera: Cameras, person_mask: np.ndarray, smooth: float = 0.3, decay: float = 0.01,
               max_offset: float = 0.25, min_offset: float = 0.03, rounds: int = 8, margin: float | None = None,
@@ -121,20 +143,12 @@ def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor
     _, depth0 = camera.project(torch.from_numpy(x0).float())
     k = float(camera.K[0, 0, 0]) / float(depth0[0].median())  # pixels per metre at the body
     prior = smooth * (lap + lap.T @ lap) + decay * sp.identity(count)
+    problem = _Problem(x0, d, faces, sdf, grad, camera, camera.to(dtype=torch.float64), margin, k, prior, damping)
     heights = np.zeros(count)
     stats: dict = {}
-
-    camera64 = camera.to(dtype=torch.float64)
-
-    def project(points: np.ndarray) -> np.ndarray:
-        return camera64.project(torch.from_numpy(points))[0][0].numpy()
-
-    def rasterize(heights: np.ndarray):
-        pixels, depth = camera.project(torch.from_numpy(x0 + heights[:, None] * d).float())
-        return rasterize_mesh(pixels[0], depth[0], rig.faces, w, h_img)
-
     for r in range(rounds + 1):
-        frags = rasterize(heights)
+        pixels, depth = camera.project(torch.from_numpy(x0 + heights[:, None] * d).float())
+        frags = rasterize_mesh(pixels[0], depth[0], rig.faces, w, h_img)
         body = frags.mask.numpy()
         iou = float((body & person_mask).sum() / max(1, (body | person_mask).sum()))
         if r == 0:
@@ -143,35 +157,42 @@ def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor
             stats["mask_iou_proxy"] = round(iou, 4)
             stats["mask_coverage_proxy"] = round(float(body[person_mask].mean()) if person_mask.any() else 1.0, 4)
             break
-        rows, cols = np.nonzero(outline_pixels(body))
-        face = frags.face.numpy()[rows, cols]
-        bary = frags.barycentrics.double().numpy()[rows, cols]  # [S, 3]
-        corners = faces[face]  # [S, 3]
-        points = x0 + heights[:, None] * d
-        surface = (points[corners] * bary[..., None]).sum(1)  # [S, 3]
-        q = project(surface)
-        residual = bilinear(sdf, q) - margin
-        normal2d = bilinear(grad, q)  # [S, 2]
-        # a_si: pixels the sample moves across the mask outline per metre of height at its corner i
-        moved = surface[:, None, :] + STEP_EPS * bary[..., None] * d[corners]  # [S, 3, 3]
-        dq = (project(moved.reshape(-1, 3)).reshape(-1, 3, 2) - q[:, None]) / STEP_EPS
-        a = (dq * normal2d[:, None]).sum(-1)  # [S, 3]
-        weight = np.minimum(1.0, HUBER_PIXELS / np.maximum(np.abs(residual), 1e-9))
-        jac = sp.csr_matrix((a.ravel(), (np.repeat(np.arange(len(rows)), 3), corners.ravel())),
-                            shape=(len(rows), count))
-        # vertices the camera sees face-on: their depth is not measured, keep them near the body
-        posed_n = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-        to_camera = camera.centers[0].double().numpy() - points
-        to_camera /= np.linalg.norm(to_camera, axis=1, keepdims=True)
-        facing = (posed_n * to_camera).sum(1) > 0.7
-        front = sp.diags(FRONT_WEIGHT * facing.astype(np.float64))
-        reg = k * k * (prior + front)
-        system = (jac.T @ sp.diags(weight) @ jac + reg + damping * k * k * sp.identity(count)).tocsc()
-        rhs = -(jac.T @ (weight * residual)) - reg @ heights
-        heights = np.clip(heights + spsolve(system, rhs), -min_offset, max_offset)
-        stats["outline_samples"] = int(len(rows))
+        step, stats["outline_samples"] = _gauss_newton_step(problem, frags, body, heights)
+        heights = np.clip(heights + step, -min_offset, max_offset)
     offsets = torch.from_numpy(directions * heights[:, None]).float()
     before = face_normals(rig.vertices, rig.faces)
     after = face_normals(rig.vertices + offsets, rig.faces)
     stats["folded_faces"] = int(((before * after).sum(-1) < 0).sum())
     return offsets, stats
+
+
+def _gauss_newton_step(p: _Problem, frags, body: np.ndarray, heights: np.ndarray) -> tuple[np.ndarray, int]:
+    """One round of :func:`fit_proxy`: the change of the heights [V] that solves the linearised problem at
+    ``heights`` (the proxy rasterized as ``frags``, its pixels ``body`` [H, W] bool), and the outline samples used."""
+    count = p.x0.shape[0]
+    rows, cols = np.nonzero(outline_pixels(body))
+    face = frags.face.numpy()[rows, cols]
+    bary = frags.barycentrics.double().numpy()[rows, cols]  # [S, 3]
+    corners = p.faces[face]  # [S, 3]
+    points = p.x0 + heights[:, None] * p.d
+    surface = (points[corners] * bary[..., None]).sum(1)  # [S, 3]
+    q = p.project(surface)
+    residual = bilinear(p.sdf, q) - p.margin
+    normal2d = bilinear(p.grad, q)  # [S, 2]
+    # a_si: pixels the sample moves across the mask outline per metre of height at its corner i
+    moved = surface[:, None, :] + STEP_EPS * bary[..., None] * p.d[corners]  # [S, 3, 3]
+    dq = (p.project(moved.reshape(-1, 3)).reshape(-1, 3, 2) - q[:, None]) / STEP_EPS
+    a = (dq * normal2d[:, None]).sum(-1)  # [S, 3]
+    weight = np.minimum(1.0, HUBER_PIXELS / np.maximum(np.abs(residual), 1e-9))
+    jac = sp.csr_matrix((a.ravel(), (np.repeat(np.arange(len(rows)), 3), corners.ravel())),
+                        shape=(len(rows), count))
+    # vertices the camera sees face-on: their depth is not measured, keep them near the body
+    posed_n = p.d / np.maximum(np.linalg.norm(p.d, axis=1, keepdims=True), 1e-12)
+    to_camera = p.camera.centers[0].double().numpy() - points
+    to_camera /= np.linalg.norm(to_camera, axis=1, keepdims=True)
+    facing = (posed_n * to_camera).sum(1) > 0.7
+    front = sp.diags(FRONT_WEIGHT * facing.astype(np.float64))
+    reg = p.k * p.k * (p.prior + front)
+    system = (jac.T @ sp.diags(weight) @ jac + reg + p.damping * p.k * p.k * sp.identity(count)).tocsc()
+    rhs = -(jac.T @ (weight * residual)) - reg @ heights
+    return spsolve(system, rhs), int(len(rows))

@@ -40,6 +40,8 @@ class RenderConfig:
     format: Literal["mp4", "webm", "png"] | None = setting(None, "Output: mp4 (H.264 + AAC), webm (VP9 + Opus) or png "
                                                                  "(a folder of frames). (default: from -o's suffix, "
                                                                  "else mp4)")
+    crf: int | None = setting(None, "Video quality (mp4/webm): the encoder's constant rate factor, lower is better "
+                                    "and larger. (default: 18 for mp4, 30 for webm)", ge=0, le=51)
     batch: int | None = setting(None, "Frames posed and rasterized together (larger is faster on a GPU, uses more "
                                       "memory). (default: 8 on a GPU, 2 on a CPU)", ge=1)
 

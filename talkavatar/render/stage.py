@@ -45,6 +45,11 @@ DEFAULT_FPS = 30.0
 
 @dataclass(frozen=True)
 class RenderResult:
+    """``output`` written (``format``): ``frames`` at ``fps``, ``width`` x ``height`` px, ``seconds`` of video, the
+    ``audio`` muxed in, the ``ply`` written, the ``backend`` that rasterized on ``device``, seconds per phase
+    (``timings``), the whole run's ``total_seconds``, the ``warnings`` given; ``skipped``: the output was up to date
+    (the figures are the run's that made it; no timings)."""
+
     output: Path | None
     format: str
     frames: int
@@ -59,6 +64,15 @@ class RenderResult:
     timings: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+    @classmethod
+    def reused(cls, made: dict) -> "RenderResult":
+        """The result of an up-to-date video, from the ``as_dict()`` of the run that made it (no timings)."""
+        paths = {k: None if made[k] is None else Path(made[k]) for k in ("output", "audio", "ply")}
+        return cls(paths["output"], made["format"], made["frames"], made["fps"], made["width"], made["height"],
+                   made["seconds"], paths["audio"], paths["ply"], made["backend"], made["device"],
+                   warnings=list(made["warnings"]), skipped=True)
 
     def as_dict(self) -> dict:
         return {"output": None if self.output is None else str(self.output), "format": self.format,
@@ -68,7 +82,7 @@ class RenderResult:
                 "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
                 "total_s": round(self.total_seconds, 4),
                 "realtime_factor": round(self.seconds / self.total_seconds, 2) if self.total_seconds > 0 else None,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "skipped": self.skipped}
 
 
 def open_bundle(path: Path) -> tuple[Bundle, Avatar]:
@@ -334,7 +348,7 @@ def _encode(producer: FrameProducer, out_path: Path, fmt: str, config: RenderCon
     t0 = time.perf_counter()
     try:
         with VideoSink(out_path, format=fmt, width=config.width, height=config.height, fps=timeline.fps,
-                       transparent=background.transparent, audio=track) as sink, \
+                       transparent=background.transparent, audio=track, crf=config.crf) as sink, \
                 progress("render", timeline.frames, "frames", faster="a smaller --width/--height, --duration, or a "
                                                                    "GPU") as shown:
             encode_busy = encode(_reported(producer, shown), sink)

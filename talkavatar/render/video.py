@@ -83,8 +83,9 @@ class VideoSink:
     """
 
     def __init__(self, path: Path, *, format: str, width: int, height: int, fps: float,
-                 transparent: bool = False, audio: AudioTrack | None = None):
+                 transparent: bool = False, audio: AudioTrack | None = None, crf: int | None = None):
         self.path = Path(path)
+        self.crf = crf  # constant rate factor (None: X264_CRF / VP9_CRF)
         self.format = format
         self.width, self.height, self.fps = width, height, fps
         self.pixel_format = input_pixel_format(format, transparent)
@@ -124,16 +125,16 @@ class VideoSink:
             graph = ffmpeg.merge_outputs(*outputs)
         elif self.format == "mp4":
             streams = [video] + ([self.audio.ffmpeg_stream()] if self.audio else [])
-            options = dict(vcodec="libx264", pix_fmt="yuv420p", preset=X264_PRESET, crf=X264_CRF,
-                           movflags="+faststart", format="mp4")
+            options = dict(vcodec="libx264", pix_fmt="yuv420p", preset=X264_PRESET,
+                           crf=X264_CRF if self.crf is None else self.crf, movflags="+faststart", format="mp4")
             if self.audio:
                 options.update(acodec="aac", audio_bitrate=AAC_BITRATE, ar=AUDIO_RATE)
             graph = ffmpeg.output(*streams, str(self.tmp), **options)
         elif self.format == "webm":
             streams = [video] + ([self.audio.ffmpeg_stream()] if self.audio else [])
             options = dict(vcodec="libvpx-vp9", pix_fmt="yuva420p" if self.transparent else "yuv420p",
-                           crf=VP9_CRF, video_bitrate="0", deadline="realtime", **{"cpu-used": 8, "row-mt": 1},
-                           format="webm")
+                           crf=VP9_CRF if self.crf is None else self.crf, video_bitrate="0", deadline="realtime",
+                           **{"cpu-used": 8, "row-mt": 1}, format="webm")
             if self.audio:
                 options.update(acodec="libopus", audio_bitrate=OPUS_BITRATE, ar=AUDIO_RATE)
             graph = ffmpeg.output(*streams, str(self.tmp), **options)

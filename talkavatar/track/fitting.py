@@ -221,6 +221,43 @@ def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.
     return no_hips, held
 
 
+RATES = {"orient": 0.03, "body": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04, "shape": 0.03}
+"""Adam's learning rate per group of unknowns."""
+
+
+def _active(stage: str, fit_shape: bool) -> list[str]:
+    """The groups of unknowns a stage optimises."""
+    shape = ["shape"] if fit_shape else []
+    return {"global": ["orient", "translation"],
+            "body": ["orient", "translation", "body"] + shape,
+            "detail": ["body", "head", "hands", "arkit"],
+            "all": ["orient", "translation", "body", "head", "hands", "arkit"] + shape}[stage]
+
+
+@dataclass
+class _Problem:
+    """What every step of :func:`_fit` reads: the model, the targets, the weights, the initial rotations ``rot``
+    [B, 55, 3], the shape prior ``sigma`` [P], the pose prior and joint limits [55] / [55, 3], the frames with no hip
+    seen [B] and the joints held [B, 55] (:func:`unseen_weights`), the silhouette's surface ``samples`` and grid
+    (w, h), and its density ``level`` (set by the first step that draws the silhouette)."""
+    consts: ModelConsts
+    space: ShapeSpace
+    landmarks: LandmarkFn
+    targets: FitTargets
+    weights: FitWeights
+    fit_shape: bool
+    rot: torch.Tensor
+    sigma: torch.Tensor
+    prior_w: torch.Tensor
+    lower: torch.Tensor
+    upper: torch.Tensor
+    no_hips: torch.Tensor
+    held_joints: torch.Tensor
+    samples: tuple[torch.Tensor, torch.Tensor] | None = None
+    grid: tuple[int, int] = (0, 0)
+    level: float | None = None
+
+
 def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step) -> FitState:
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
@@ -239,83 +276,17 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
         "arkit": state.arkit_weights.clone().requires_grad_(True),
         "shape": state.shape_delta.clone().requires_grad_(True),
     }
-    rates = {"orient": 0.03, "body": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04,
-             "shape": 0.03}
-    active = {
-        "global": ["orient", "translation"],
-        "body": ["orient", "translation", "body"] + (["shape"] if fit_shape else []),
-        "detail": ["body", "head", "hands", "arkit"],
-        "all": ["orient", "translation", "body", "head", "hands", "arkit"] + (["shape"] if fit_shape else []),
-    }
-
-    samples = None
+    p = _Problem(consts, space, landmarks, targets, weights, fit_shape, rot, sigma, prior_w, lower, upper, no_hips,
+                 held_joints)
     if targets.masks is not None and weights.mask > 0:
-        face_index, bary = surface_samples(space.vertices0, consts.faces, 12000, seed)
-        samples = (face_index, bary)
-    gw, gh = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
-    level = None
-
-    def assemble() -> torch.Tensor:
-        r = torch.zeros_like(rot)
-        r = r.index_copy(1, torch.tensor([0], device=device), params["orient"])
-        r = r.index_copy(1, torch.tensor(BODY_JOINTS, device=device), params["body"])
-        r = r.index_copy(1, torch.tensor(HEAD_JOINTS, device=device), params["head"])
-        r = r.index_copy(1, torch.tensor(HAND_JOINTS, device=device), params["hands"])
-        return r
+        p.samples = surface_samples(space.vertices0, consts.faces, 12000, seed)
+    p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
 
     for stage, count in _stage_plan(steps):
-        optim = torch.optim.Adam([{"params": [params[k]], "lr": rates[k]} for k in active[stage]])
+        optim = torch.optim.Adam([{"params": [params[k]], "lr": RATES[k]} for k in _active(stage, fit_shape)])
         for step in range(count):
             optim.zero_grad(set_to_none=True)
-            r = assemble()
-            arkit = params["arkit"].clamp(0.0, 1.0)
-            posed = pose_batch(consts, space, params["shape"], r, params["translation"], arkit)
-            verts = posed.vertices
-            model = landmarks(posed)
-            loss = torch.zeros((), dtype=dtype, device=device)
-            for group, w_group in (("body", weights.body), ("face", weights.face), ("left_hand", weights.hands),
-                                   ("right_hand", weights.hands)):
-                if group not in model or group not in targets.points:
-                    continue
-                w = targets.weights[group]
-                if stage == "global" and group == "body" and targets.torso is not None:
-                    w = w * targets.torso
-                elif stage in ("global", "body") and group in ("left_hand", "right_hand"):
-                    continue
-                if float(w.sum()) <= 0:
-                    continue
-                uv = project(model[group], targets.K)
-                unit = targets.scale[:, None, None] * LANDMARK_UNIT
-                loss = loss + w_group * landmark_loss(uv, targets.points[group], w, unit, sigma=ROBUST_SIGMA[stage])
-            loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], prior_w[1:])
-            loss = loss + weights.limits * joint_limit_loss(r[:, 1:], lower[1:], upper[1:])
-            loss = loss + weights.shape_prior * ((params["shape"] / sigma) ** 2).sum()
-            loss = loss + weights.expression_prior * arkit.pow(2).sum(-1).mean()
-            if weights.upright > 0 and float(no_hips.sum()) > 0:
-                loss = loss + weights.upright * upright_loss(r[:, 0], no_hips)
-            if weights.unseen_arms > 0 and float(held_joints.sum()) > 0:
-                loss = loss + weights.unseen_arms * hold_loss(r, rot, held_joints)
-            if weights.near > 0:
-                loss = loss + weights.near * near_plane_loss(-verts[..., 2], NEAR_PLANE)
-            if r.shape[0] > 1 and weights.smooth > 0:
-                loss = loss + weights.smooth * 100.0 * (smoothness_loss(r) + smoothness_loss(params["translation"])
-                                                         + smoothness_loss(arkit))
-            if samples is not None and stage in ("body", "detail", "all"):
-                # silhouette: shape held out (clothing must not inflate the body)
-                verts_s = pose_batch(consts, space, params["shape"].detach(), r, params["translation"], arkit).vertices \
-                    if fit_shape and stage in ("body", "all") else verts
-                pts = sample_points(verts_s, consts.faces, *samples)
-                sil_total = 0.0
-                for b in range(r.shape[0]):
-                    uvp = project(pts[b], targets.K)
-                    if level is None:
-                        with torch.no_grad():
-                            d = splat_density(uvp, targets.size[0], targets.size[1], (gw, gh))
-                            inside = d[d > 1e-3]
-                            level = float(inside.quantile(0.25)) if inside.numel() else 1.0
-                    alpha = soft_silhouette(uvp, targets.size[0], targets.size[1], (gw, gh), level)
-                    sil_total = sil_total + soft_iou_loss(alpha, targets.masks[b])
-                loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * sil_total / r.shape[0]
+            loss = _loss(p, params, stage)
             loss.backward()
             optim.step()
             with torch.no_grad():
@@ -324,5 +295,83 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                 on_step(stage, step, count)
         state.history.append((stage, float(loss.detach())))
     with torch.no_grad():
-        return FitState(params["shape"].detach(), assemble().detach(), params["translation"].detach(),
+        return FitState(params["shape"].detach(), _assemble(params, rot).detach(), params["translation"].detach(),
                         params["arkit"].detach().clamp(0, 1), state.history)
+
+
+def _assemble(params: dict[str, torch.Tensor], rot: torch.Tensor) -> torch.Tensor:
+    """The joint rotations [B, 55, 3] from the groups of unknowns (``rot``: their shape and device)."""
+    device = rot.device
+    r = torch.zeros_like(rot)
+    r = r.index_copy(1, torch.tensor([0], device=device), params["orient"])
+    r = r.index_copy(1, torch.tensor(BODY_JOINTS, device=device), params["body"])
+    r = r.index_copy(1, torch.tensor(HEAD_JOINTS, device=device), params["head"])
+    r = r.index_copy(1, torch.tensor(HAND_JOINTS, device=device), params["hands"])
+    return r
+
+
+def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+    """The energy of one step of ``stage`` (see the module docstring)."""
+    weights = p.weights
+    r = _assemble(params, p.rot)
+    arkit = params["arkit"].clamp(0.0, 1.0)
+    posed = pose_batch(p.consts, p.space, params["shape"], r, params["translation"], arkit)
+    verts = posed.vertices
+    loss = _landmark_loss(p, p.landmarks(posed), stage)
+    loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], p.prior_w[1:])
+    loss = loss + weights.limits * joint_limit_loss(r[:, 1:], p.lower[1:], p.upper[1:])
+    loss = loss + weights.shape_prior * ((params["shape"] / p.sigma) ** 2).sum()
+    loss = loss + weights.expression_prior * arkit.pow(2).sum(-1).mean()
+    if weights.upright > 0 and float(p.no_hips.sum()) > 0:
+        loss = loss + weights.upright * upright_loss(r[:, 0], p.no_hips)
+    if weights.unseen_arms > 0 and float(p.held_joints.sum()) > 0:
+        loss = loss + weights.unseen_arms * hold_loss(r, p.rot, p.held_joints)
+    if weights.near > 0:
+        loss = loss + weights.near * near_plane_loss(-verts[..., 2], NEAR_PLANE)
+    if r.shape[0] > 1 and weights.smooth > 0:
+        loss = loss + weights.smooth * 100.0 * (smoothness_loss(r) + smoothness_loss(params["translation"])
+                                                 + smoothness_loss(arkit))
+    if p.samples is not None and stage in ("body", "detail", "all"):
+        # silhouette: shape held out (clothing must not inflate the body)
+        verts_s = pose_batch(p.consts, p.space, params["shape"].detach(), r, params["translation"], arkit).vertices \
+            if p.fit_shape and stage in ("body", "all") else verts
+        loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * _silhouette_loss(p, verts_s) / r.shape[0]
+    return loss
+
+
+def _landmark_loss(p: _Problem, model: Mapping[str, torch.Tensor], stage: str) -> torch.Tensor:
+    """The robust 2D landmark errors of the model's landmarks (``model``: {group: [B, K_group, 3]})."""
+    targets, weights = p.targets, p.weights
+    loss = torch.zeros((), dtype=p.space.vertices0.dtype, device=p.space.vertices0.device)
+    for group, w_group in (("body", weights.body), ("face", weights.face), ("left_hand", weights.hands),
+                           ("right_hand", weights.hands)):
+        if group not in model or group not in targets.points:
+            continue
+        w = targets.weights[group]
+        if stage == "global" and group == "body" and targets.torso is not None:
+            w = w * targets.torso
+        elif stage in ("global", "body") and group in ("left_hand", "right_hand"):
+            continue
+        if float(w.sum()) <= 0:
+            continue
+        uv = project(model[group], targets.K)
+        unit = targets.scale[:, None, None] * LANDMARK_UNIT
+        loss = loss + w_group * landmark_loss(uv, targets.points[group], w, unit, sigma=ROBUST_SIGMA[stage])
+    return loss
+
+
+def _silhouette_loss(p: _Problem, verts: torch.Tensor) -> torch.Tensor:
+    """The soft-IoU losses of the posed vertices [B, V, 3] against the person masks, summed over the frames."""
+    targets = p.targets
+    pts = sample_points(verts, p.consts.faces, *p.samples)
+    sil_total = 0.0
+    for b in range(verts.shape[0]):
+        uvp = project(pts[b], targets.K)
+        if p.level is None:
+            with torch.no_grad():
+                d = splat_density(uvp, targets.size[0], targets.size[1], p.grid)
+                inside = d[d > 1e-3]
+                p.level = float(inside.quantile(0.25)) if inside.numel() else 1.0
+        alpha = soft_silhouette(uvp, targets.size[0], targets.size[1], p.grid, p.level)
+        sil_total = sil_total + soft_iou_loss(alpha, targets.masks[b])
+    return sil_total
