@@ -28,6 +28,18 @@ def test_gpu_frames_match_the_reference():
     assert psnr > 35, psnr
 
 
+def test_graphed_posing_gives_the_eager_frames():
+    """Posing replayed from a CUDA graph (the default on CUDA) draws what eager posing draws, the padded last batch
+    (10 frames in batches of 4) included."""
+    graphed, eager = _producer(4, frames=10, device="cuda"), _producer(4, frames=10, device="cuda")
+    eager.graph_posing = False
+    assert graphed.graph_posing
+    a = torch.cat([b.pixels.cpu() for b in graphed]).float()
+    b = torch.cat([b.pixels.cpu() for b in eager]).float()
+    assert a.shape == b.shape == (10, 24 * 16 * 3)
+    assert (a - b).abs().max() <= 1, (a - b).abs().max()
+
+
 def test_gpu_render_command(tmp_path):
     """A motion with its audio (drive-audio's pocketsphinx is not needed on the GPU machine)."""
     from talkavatar.bundle import sha256_file as file_sha256

@@ -10,6 +10,8 @@ The photo view: a photo bundle's input view is its **first tracked frame** (:att
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -295,12 +297,17 @@ def save_pseudo(writer, frames: list[np.ndarray], params: Mapping[str, np.ndarra
                 offsets: np.ndarray, texture: np.ndarray, contact: np.ndarray) -> None:
     """Write ``pseudo/``: RGBA ``frames``, their ``params`` (``talkavatar.pseudo``), proxy ``offsets`` [V, 3],
     ``texture`` [R, R, 3] uint8 and the ``contact`` sheet."""
-    for i, frame in enumerate(frames):
-        writer.save_png(in_stage(pseudo_frame(i)), frame)
+    def save(item) -> None:  # zlib releases the GIL: frames compress in parallel
+        writer.save_png(in_stage(pseudo_frame(item[0])), item[1], compress_level=1)
+
+    # as many threads as the process's thread share (talkavatar.core.threads sets OMP_NUM_THREADS), at most 8
+    workers = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
+    with ThreadPoolExecutor(max_workers=max(1, min(8, workers))) as pool:
+        list(pool.map(save, enumerate(frames)))
     writer.save_tensors(in_stage(PSEUDO_PARAMS), dict(params), "talkavatar.pseudo", dict(metadata))
     writer.save_tensors(in_stage(PSEUDO_PROXY), {PROXY_TENSOR: np.asarray(offsets, np.float32)}, "talkavatar.proxy",
                         {"vertex_count": str(offsets.shape[0])})
-    writer.save_png(in_stage(PSEUDO_TEXTURE), texture)
+    writer.save_png(in_stage(PSEUDO_TEXTURE), texture, compress_level=1)
     writer.save_png(in_stage(PSEUDO_CONTACT), contact)
 
 

@@ -14,6 +14,7 @@ on the posed mesh.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +48,10 @@ class Binding:
         """
         if uv_res < 1:
             raise ValueError("uv_res must be positive")
-        face_index, bary, texel = _rasterize_uv(face_uvs.detach().cpu().double().numpy(), uv_res)
-        return cls(torch.from_numpy(face_index), torch.from_numpy(bary).float(), torch.from_numpy(texel), uv_res)
+        uvs = face_uvs.detach().cpu().double().numpy()
+        face_index, bary, texel = _rasterize_uv_cached(uvs.tobytes(), uvs.shape, uv_res)
+        return cls(torch.from_numpy(face_index.copy()), torch.from_numpy(bary).float(),
+                   torch.from_numpy(texel.copy()), uv_res)
 
     # ---- posing ------------------------------------------------------------------------------------------------
     def surface_points(self, vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -135,6 +138,13 @@ def pixel_centres_in_triangles(xy: np.ndarray, width: int, height: int) -> tuple
     inside = valid & (bary >= -1e-9).all(-1)
     bary = np.clip(bary[inside], 0.0, 1.0)
     return face[inside], col[inside], row[inside], bary / bary.sum(-1, keepdims=True)
+
+
+@functools.lru_cache(maxsize=4)
+def _rasterize_uv_cached(uvs: bytes, shape: tuple[int, ...], uv_res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_rasterize_uv` remembered for the last few UV layouts (the pseudo stage binds the same rig's UVs at
+    the same resolution twice, ~0.5 s each at 1024²; ``fit PHOTO`` runs its stages in one process)."""
+    return _rasterize_uv(np.frombuffer(uvs, np.float64).reshape(shape), uv_res)
 
 
 def _rasterize_uv(face_uvs: np.ndarray, uv_res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

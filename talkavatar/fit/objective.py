@@ -17,7 +17,7 @@ from torch import Tensor
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
 from talkavatar.core.losses import (face_pairs, gaussian_edges, l1, laplacian_smoothing, mesh_edges,
-                                    mesh_gaussian_consistency, normal_consistency, ssim_loss)
+                                    mesh_gaussian_consistency, normal_consistency, ssim, ssim_loss)
 from talkavatar.core.silhouette import SilhouetteChamfer, sample_points, surface_samples
 from talkavatar.core.splats import rasterize
 from talkavatar.fit.data import Views
@@ -58,18 +58,35 @@ class LossWeights:
                            self.video_perceptual * video, self.frame_prior)
 
 
+def pose_views(params: AvatarParameters, views: Views):
+    """The avatar's Gaussians posed for ``views``: fields [B, N, ...], or [N, ...] when one pose is seen by several
+    cameras."""
+    p = views.poses
+    gaussians = params.avatar().pose(p.joint_rotations, p.root_translation, p.arkit_weights)
+    if p.joint_rotations.shape[0] == 1 and views.cameras.count > 1:  # one pose seen by several cameras
+        gaussians = first_pose(gaussians)
+    return gaussians
+
+
+def first_pose(gaussians):
+    """Fields [B, N, ...] -> the first pose's [N, ...] (shared by every camera of a rasterize call)."""
+    return type(gaussians)(**{k: getattr(gaussians, k)[0] for k in
+                              ("means", "quats", "log_scales", "opacity_logit", "rgb")})
+
+
+def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str = "auto"):
+    """Posed ``gaussians`` (:func:`pose_views`) seen by the views' cameras -> (rgb sRGB [B, H, W, 3], alpha
+    [B, H, W, 1], backend). background_srgb: [B, 3] or [3]."""
+    bg = srgb_to_linear(background_srgb.expand(views.cameras.count, 3))
+    out = rasterize(gaussians, views.cameras, background=bg, backend=backend)
+    return linear_to_srgb(out.rgb), out.alpha, out.backend
+
+
 def render_views(params: AvatarParameters, views: Views, background_srgb: Tensor, backend: str = "auto"):
     """Render ``views`` (each image under its own pose) -> (rgb sRGB [B, H, W, 3], alpha [B, H, W, 1], backend).
 
     background_srgb: [B, 3] or [3]."""
-    p = views.poses
-    gaussians = params.avatar().pose(p.joint_rotations, p.root_translation, p.arkit_weights)
-    if p.joint_rotations.shape[0] == 1 and views.cameras.count > 1:  # one pose seen by several cameras
-        gaussians = type(gaussians)(**{k: getattr(gaussians, k)[0] for k in
-                                       ("means", "quats", "log_scales", "opacity_logit", "rgb")})
-    bg = srgb_to_linear(background_srgb.expand(views.cameras.count, 3))
-    out = rasterize(gaussians, views.cameras, background=bg, backend=backend)
-    return linear_to_srgb(out.rgb), out.alpha, out.backend
+    return raster_views(pose_views(params, views), views, background_srgb, backend)
 
 
 def composite(views: Views, background_srgb: Tensor) -> Tensor:
@@ -102,22 +119,28 @@ class Objective:
         return photo.cameras.project(points)[0][0]
 
     def image_terms(self, params: AvatarParameters, views: Views, background: Tensor, prefix: str,
-                    backend: str = "auto") -> dict[str, Tensor]:
-        rgb, alpha, self.backend = render_views(params, views, background, backend)
+                    backend: str = "auto", posed=None) -> dict[str, Tensor]:
+        """L1, SSIM and alpha of ``views``; ``posed``: their Gaussians already posed (:func:`pose_views`)."""
+        posed = pose_views(params, views) if posed is None else posed
+        rgb, alpha, self.backend = raster_views(posed, views, background, backend)
         target = composite(views, background)
         return {f"{prefix}_l1": l1(rgb, target), f"{prefix}_ssim": ssim_loss(rgb, target),
                 f"{prefix}_alpha": (alpha[..., 0] - views.mask).abs().mean()}
 
     def crop_terms(self, params: AvatarParameters, crops: Views, names: tuple[str, ...], background: Tensor,
-                   backend: str = "auto") -> dict[str, Tensor]:
-        """L1, SSIM and alpha of each face/hand crop (rendered together: one pose, one camera per crop)."""
-        rgb, alpha, _ = render_views(params, crops, background, backend)
+                   backend: str = "auto", posed=None) -> dict[str, Tensor]:
+        """L1, SSIM and alpha of each face/hand crop (rendered together, one camera per crop). ``posed``: the
+        Gaussians in the crops' one pose, fields [N, ...] (posed once for the photo and its crops), else posed
+        here."""
+        posed = pose_views(params, crops) if posed is None else posed
+        rgb, alpha, _ = raster_views(posed, crops, background, backend)
         target = composite(crops, background)
+        l1s = (rgb - target).abs().mean((1, 2, 3))
+        ssim_losses = 1.0 - ssim(rgb, target)
+        alphas = (alpha[..., 0] - crops.mask).abs().mean((1, 2))
         terms = {}
         for i, name in enumerate(names):
-            terms[f"{name}_l1"] = l1(rgb[i:i + 1], target[i:i + 1])
-            terms[f"{name}_ssim"] = ssim_loss(rgb[i:i + 1], target[i:i + 1])
-            terms[f"{name}_alpha"] = (alpha[i, ..., 0] - crops.mask[i]).abs().mean()
+            terms[f"{name}_l1"], terms[f"{name}_ssim"], terms[f"{name}_alpha"] = l1s[i], ssim_losses[i], alphas[i]
         return terms
 
     def pseudo_terms(self, params: AvatarParameters, views: Views, background: Tensor, distance,

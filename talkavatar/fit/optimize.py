@@ -16,9 +16,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from talkavatar.errors import StageFailed
-from talkavatar.fit.data import FitData
+from talkavatar.fit.data import FitData, Poses
 from talkavatar.fit.model import AvatarParameters
-from talkavatar.fit.objective import LossWeights, Objective, weighted_total
+from talkavatar.fit.objective import LossWeights, Objective, first_pose, pose_views, weighted_total
 from talkavatar.fit.refine import RATES as REFINE_RATES, FrameRefinement
 
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
@@ -89,8 +89,10 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     """Optimise ``params`` in place for ``schedule.iters`` steps (from ``resume['iteration']`` when resuming).
 
     ``distance``: a perceptual distance (``None`` when pseudo frames are unused); ``frame_refine``: scale of the
-    per-frame pose corrections' learning rates (a clip's real frames). ``on_interrupt`` receives the
-    loop state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
+    per-frame pose corrections' learning rates (a clip's real frames). ``on_step(progress, recent)`` runs after
+    every step with the mean loss terms of the last logged stretch: the terms stay on the device and are read back
+    (and checked) 20 times a run only, since a read per step stalls the GPU. ``on_interrupt`` receives the loop
+    state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
     trainable, rates, refinement = _trainables(params, data, rates, frame_refine)
     optimizer = Adam(trainable, rates)
@@ -100,26 +102,23 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
         _restore(resume, optimizer, generator, progress)
     objective = Objective(params, data.photo, seed)
     history = _History(progress, schedule.iters)
+    shared_pose = data.crops is not None and _same_pose(data.photo.poses, data.crops.poses)
     step_rng = generator.get_state()
     try:
         while progress.iteration < schedule.iters:
             it = progress.iteration
             step_rng = generator.get_state()  # a checkpoint restarts this step exactly
-            terms = _terms(objective, params, data, schedule, weights, distance, generator, it, backend, refinement)
+            terms = _terms(objective, params, data, schedule, weights, distance, generator, it, backend, refinement,
+                           shared_pose)
             loss = weighted_total(terms, weights)
-            if not torch.isfinite(loss):
-                raise StageFailed(f"the fit diverged at step {it} (loss {float(loss)})",
-                                  tip="try another --seed or a smaller --iters")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(_decay(it, schedule.iters))
             params.project_()
             progress.iteration = it + 1
-            values = {k: float(v.detach()) for k, v in terms.items()}
-            values["total"] = float(loss.detach())
-            history.add(values)
+            history.add({**terms, "total": loss})
             if on_step is not None:
-                on_step(progress, values)
+                on_step(progress, progress.recent)
     except KeyboardInterrupt:
         if on_interrupt is not None:
             on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
@@ -145,19 +144,22 @@ def _restore(resume: dict, optimizer: Adam, generator: torch.Generator, progress
 
 
 def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
-           distance, generator: torch.Generator, it: int, backend: str, refinement: FrameRefinement | None) -> dict:
+           distance, generator: torch.Generator, it: int, backend: str, refinement: FrameRefinement | None,
+           shared_pose: bool) -> dict:
     """The loss terms of step ``it``: the photo, its crops, a batch of pseudo frames (between warm-up and refine),
     a batch of a clip's real frames (under their ``refinement``) and the mesh regularisers, each where its weight
-    and data are there."""
-    background = torch.rand(3, generator=generator).to(params.offsets.device)
-    terms = objective.image_terms(params, data.photo, background, "photo", backend)
+    and data are there. ``shared_pose``: the crops are seen in the photo's pose (posed once for both)."""
+    background = _upload(torch.rand(3, generator=generator), params.offsets.device)
+    posed = pose_views(params, data.photo)
+    terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
     if data.crops is not None and (weights.face > 0 or weights.hand > 0):
-        terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
+        terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
+                                          first_pose(posed) if shared_pose else None))
     use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
     if use_pseudo and schedule.warmup <= it < schedule.iters - schedule.refine:
         pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
-        terms.update(objective.pseudo_terms(params, data.pseudo.select(pick.to(params.offsets.device)), background,
-                                            distance, backend))
+        terms.update(objective.pseudo_terms(params, data.pseudo.select(_upload(pick, params.offsets.device)),
+                                            background, distance, backend))
     if refinement is not None:
         terms.update(_video_terms(objective, params, data.video, refinement, schedule, background, distance,
                                   generator, backend))
@@ -188,21 +190,43 @@ def _video_terms(objective: Objective, params: AvatarParameters, video, refineme
     return terms
 
 
+def _upload(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small CPU tensor on ``device`` without a host synchronisation (a pageable copy waits for the GPU)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+def _same_pose(photo: Poses, crops: Poses) -> bool:
+    """True when every crop is seen in the photo's (one) pose."""
+    return len(photo) == 1 and all(torch.equal(a.expand_as(b), b) for a, b in
+                                   ((photo.joint_rotations, crops.joint_rotations),
+                                    (photo.root_translation, crops.root_translation),
+                                    (photo.arkit_weights, crops.arkit_weights)))
+
+
 class _History:
-    """The running mean of each term, written into ``progress.recent`` and ``progress.history`` 20 times a run."""
+    """The running mean of each term, written into ``progress.recent`` and ``progress.history`` 20 times a run.
+    Terms are summed on the device; each write reads them back (one host synchronisation) and checks them."""
 
     def __init__(self, progress: Progress, iters: int):
         self.progress, self.every = progress, max(1, iters // 20)
         self.iters, self.sums, self.count = iters, {}, 0
         self.started = time.perf_counter()
 
-    def add(self, values: dict[str, float]) -> None:
-        for k, v in values.items():
-            self.sums[k] = self.sums.get(k, 0.0) + v
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        for k, v in terms.items():
+            self.sums[k] = v.detach() + self.sums[k] if k in self.sums else v.detach()
         self.count += 1
         p = self.progress
         if p.iteration % self.every == 0 or p.iteration == self.iters:
-            p.recent = {k: v / self.count for k, v in self.sums.items()}
+            names = list(self.sums)
+            values = torch.stack([self.sums[k].float() for k in names]).cpu().tolist()
+            if not all(math.isfinite(v) for v in values):
+                raise StageFailed(f"the fit diverged by step {p.iteration} (loss "
+                                  f"{values[names.index('total')] / self.count})",
+                                  tip="try another --seed or a smaller --iters")
+            p.recent = {k: v / self.count for k, v in zip(names, values)}
             p.history.append({"step": p.iteration, "seconds": round(time.perf_counter() - self.started, 3),
                               **{k: round(v, 6) for k, v in p.recent.items()}})
             self.sums, self.count = {}, 0

@@ -107,8 +107,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape)
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
                                                          cfg.video_weight)
-        distance = perceptual_distance(cfg.perceptual, dev) if data.pseudo is not None or data.video is not None \
-            else None
+        # bfloat16 on CUDA: the perceptual term (pseudo frames, the clip's frames) needs no float32 features
+        distance = (perceptual_distance(cfg.perceptual, dev, reduced_precision=dev.type == "cuda")
+                    if data.pseudo is not None or data.video is not None else None)
     schedule = Schedule(cfg.iters, steps_for(cfg.iters, cfg.warmup), cfg.pseudo_batch,
                         steps_for(cfg.iters, cfg.refine), cfg.video_batch)
     ctx.log(f"fitting {params.binding.count} Gaussians (UV {cfg.uv_res}) on {dev}: {cfg.iters} steps, image "

@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.avatar import Avatar
-from talkavatar.core.splats import rasterize
+from talkavatar.core.cuda_graphs import CudaGraphed
+from talkavatar.core.splats import Gaussians, rasterize
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath
 from talkavatar.core.color import linear_to_srgb
@@ -27,6 +28,7 @@ from talkavatar.render.color import srgb_to_yuv420p, to_uint8
 from talkavatar.render.timeline import Timeline
 
 PIXEL_FORMATS = ("yuv420p", "rgb24", "rgba")
+GRAPH_POSING = True  # on CUDA, pose from a captured CUDA graph (FrameProducer.pose)
 
 
 @dataclass
@@ -68,6 +70,8 @@ class FrameProducer:
         self.backend = backend
         self.synchronize = synchronize and self.device.type == "cuda"
         self.timings = FrameTimings()
+        self.graph_posing = GRAPH_POSING and self.device.type == "cuda"
+        self._graphed = None
 
     @property
     def frame_bytes(self) -> int:
@@ -89,7 +93,7 @@ class FrameProducer:
         """uint8 [B, frame_bytes] of output frames ``frame_index`` [B]."""
         t0 = time.perf_counter()
         rotations, translation, arkit = (t.to(self.device) for t in self.timeline.poses(frame_index))
-        gaussians = self.avatar.pose(rotations, translation, arkit)
+        gaussians = self.pose(rotations, translation, arkit)
         self.timings.posing += self._tick(t0)
         t0 = time.perf_counter()
         cams = self.cameras.at(torch.from_numpy(frame_index), device=self.device, dtype=torch.float32)
@@ -100,6 +104,24 @@ class FrameProducer:
         pixels = self.convert(out.rgb, out.alpha)
         self.timings.convert += self._tick(t0)
         return pixels
+
+    def pose(self, rotations: Tensor, translation: Tensor, arkit: Tensor) -> Gaussians:
+        """The avatar posed for a batch of frames (``Avatar.pose`` arguments). With ``graph_posing`` the posing
+        is replayed from a CUDA graph captured for ``batch`` frames (a shorter last batch is padded): one launch
+        instead of hundreds of small kernels, the host-side cost that bounds small batches. The returned tensors
+        are overwritten by the next call."""
+        count = rotations.shape[0]
+        if not self.graph_posing:
+            return self.avatar.pose(rotations, translation, arkit)
+        args = [torch.cat([t, t[-1:].expand(self.batch - count, *t.shape[1:])]) if count < self.batch else t
+                for t in (rotations, translation, arkit)]
+        if self._graphed is None:
+            self._graphed = CudaGraphed(self.avatar.pose, *args)
+        posed = self._graphed(*args)
+        if count == self.batch:
+            return posed
+        return Gaussians(**{k: getattr(posed, k)[:count] for k in ("means", "quats", "log_scales", "opacity_logit",
+                                                                    "rgb")})
 
     def convert(self, rgb: Tensor, alpha: Tensor) -> Tensor:
         """Linear ``rgb`` rendered over black [B, H, W, 3] and ``alpha`` [B, H, W, 1] -> uint8 [B, frame_bytes]."""

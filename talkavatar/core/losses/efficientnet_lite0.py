@@ -63,12 +63,13 @@ class EfficientNetLite0(nn.Module):
         self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
         self._fc = nn.Linear(1280, 1000)
+        # on the module's device (a tensor made from Python numbers per call is a host-to-device copy and a sync)
+        self.register_buffer("input_mean", torch.tensor(INPUT_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("input_std", torch.tensor(INPUT_STD).view(1, 3, 1, 1), persistent=False)
 
     def normalise(self, images: Tensor) -> Tensor:
         """[B, 3, H, W] RGB in 0..1 -> the network's input scaling."""
-        mean = images.new_tensor(INPUT_MEAN).view(1, 3, 1, 1)
-        std = images.new_tensor(INPUT_STD).view(1, 3, 1, 1)
-        return (images - mean) / std
+        return (images - self.input_mean.to(images.dtype)) / self.input_std.to(images.dtype)
 
     def features(self, images: Tensor, after_blocks: tuple[int, ...]) -> list[Tensor]:
         """Activations after the given block indices (0..15). images: [B, 3, H, W] in 0..1."""

@@ -88,10 +88,11 @@ def ssim_map(x: Tensor, y: Tensor, data_range: float = 1.0, window: int = SSIM_W
         raise ValueError(f"images of {x.shape[1]}x{x.shape[2]} px are smaller than the {window}-px SSIM window")
     taps = gaussian_window(window, sigma, x.dtype, x.device)
     a, b = x.permute(0, 3, 1, 2), y.permute(0, 3, 1, 2)
-    mu_a, mu_b = _blur_valid(a, taps), _blur_valid(b, taps)
-    var_a = _blur_valid(a * a, taps) - mu_a ** 2
-    var_b = _blur_valid(b * b, taps) - mu_b ** 2
-    cov = _blur_valid(a * b, taps) - mu_a * mu_b
+    # the five local means in one separable blur (two convolutions instead of ten)
+    mu_a, mu_b, mean_aa, mean_bb, mean_ab = _blur_valid(torch.cat([a, b, a * a, b * b, a * b], 1), taps).chunk(5, 1)
+    var_a = mean_aa - mu_a ** 2
+    var_b = mean_bb - mu_b ** 2
+    cov = mean_ab - mu_a * mu_b
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
     return s.permute(0, 2, 3, 1)

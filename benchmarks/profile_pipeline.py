@@ -1,0 +1,428 @@
+"""Where the time of photo -> avatar -> video goes, stage by stage, on one device (issue 23).
+
+    python benchmarks/profile_pipeline.py --out $OUT/speed                      # GPU: fast preset
+    python benchmarks/profile_pipeline.py --out /tmp/prof --preset tiny --device cpu --steps 4   # CPU smoke run
+
+Sections (``--sections``, default all):
+
+* ``track``: ``run_track`` on the photo as ``talkavatar fit PHOTO`` runs it (on the CPU), its recorded phase
+  timings; then again (``force``) under cProfile and the torch profiler.
+* ``pseudo``: ``run_pseudo`` with the preset's settings, the same two runs.
+* ``fit``: one fit step taken apart with ``torch.cuda.synchronize`` boundaries (pose, raster, each loss term,
+  backward, Adam, projection, the per-step host reads), for a photo-only step and a step with pseudo frames; the
+  host synchronisations of one real step counted (``torch.cuda.set_sync_debug_mode``); ms per step of the real loop
+  (:func:`talkavatar.fit.optimize.run_steps`) without boundaries; a torch-profiler table of that loop.
+* ``render``: pose + raster fps at 512² batch 1, posing eager and replayed as a CUDA graph
+  (:mod:`talkavatar.core.cuda_graphs`), and render's own frame producer.
+
+The bundle: ``--bundle`` (copied, never changed; used as is when it has track and pseudo and neither section is
+asked for), else the photo (``--photo``, default the astronaut) tracked and pseudo-labelled into ``--workdir``.
+Writes ``profile.txt`` (every table) and ``summary.json`` under ``--out``; prints a short table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PHOTO = Path(__file__).resolve().parents[1] / "talkavatar" / "samples" / "astronaut.png"
+SECTIONS = ("track", "pseudo", "fit", "render")
+
+
+class Clock:
+    """Wall seconds per named phase, with a device synchronisation at both ends of each phase."""
+
+    def __init__(self, device):
+        import torch
+
+        self.cuda = device.type == "cuda"
+        self.sync = (lambda: torch.cuda.synchronize(device)) if self.cuda else (lambda: None)
+        self.times: dict[str, list[float]] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        self.sync()
+        t0 = time.perf_counter()
+        yield
+        self.sync()
+        self.times.setdefault(name, []).append(time.perf_counter() - t0)
+
+    def medians_ms(self) -> dict[str, float]:
+        return {k: round(1000 * statistics.median(v), 3) for k, v in self.times.items()}
+
+
+def profiled(fn, device, rows: int = 20, torch_ops: bool = True):
+    """Run ``fn()`` under cProfile and (``torch_ops``) the torch profiler -> (its value, the tables as text).
+
+    The torch profiler records every op: over a whole CPU stage (track's thousands of small steps) it costs
+    minutes and gigabytes, so CPU-bound stages are profiled by cProfile alone."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    py = cProfile.Profile()
+    prof = profile(activities=activities) if torch_ops else None
+    with prof if prof is not None else nullcontext():
+        py.enable()
+        value = fn()
+        py.disable()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    stream = io.StringIO()
+    pstats.Stats(py, stream=stream).sort_stats("cumulative").print_stats(rows)
+    text = f"-- cProfile (cumulative, top {rows}) --\n{stream.getvalue()}"
+    if prof is not None:
+        sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+        table = prof.key_averages().table(sort_by=sort, row_limit=rows, max_name_column_width=60)
+        text += f"\n-- torch profiler --\n{table}"
+    return value, text
+
+
+def stage_timings(bundle: Path, stage: str) -> dict:
+    record = json.loads((bundle / "bundle.json").read_text())["stages"][stage]
+    return {k: round(v, 3) for k, v in record.get("timings", {}).items()}
+
+
+def profile_track(photo: Path, bundle: Path, device: str, report: dict, texts: list) -> None:
+    from talkavatar.track.config import TrackConfig
+    from talkavatar.track.stage import run_track
+
+    quiet = (lambda m: None)
+    t0 = time.perf_counter()
+    run_track(photo, bundle, TrackConfig(), device=device, log=quiet, warn=quiet, photo_on_cpu=True)
+    report["track"] = {"seconds": round(time.perf_counter() - t0, 2), "timings": stage_timings(bundle, "track")}
+    _, text = profiled(lambda: run_track(photo, bundle, TrackConfig(), device=device, force=True, log=quiet,
+                                         warn=quiet, photo_on_cpu=True), _torch_device("cpu"), rows=30,
+                       torch_ops=False)
+    report["track"]["second_run_timings"] = stage_timings(bundle, "track")
+    texts.append(f"==== track (second run, profiled) {report['track']['second_run_timings']}\n{text}")
+
+
+def profile_pseudo(bundle: Path, preset: str, device: str, report: dict, texts: list) -> None:
+    import dataclasses
+
+    from talkavatar.fit.config import PSEUDO_PRESETS
+    from talkavatar.pseudo.config import PseudoConfig
+    from talkavatar.pseudo.stage import run_pseudo
+
+    quiet = (lambda m: None)
+    config = dataclasses.replace(PseudoConfig(), **PSEUDO_PRESETS[preset])
+    t0 = time.perf_counter()
+    run_pseudo(bundle, config, device=device, force=True, progress=quiet, warn=quiet)
+    report["pseudo"] = {"seconds": round(time.perf_counter() - t0, 2), "timings": stage_timings(bundle, "pseudo")}
+    dev = _torch_device(device)
+    _, text = profiled(lambda: run_pseudo(bundle, config, device=device, force=True, progress=quiet, warn=quiet),
+                       dev, rows=30, torch_ops=dev.type == "cuda")
+    texts.append(f"==== pseudo (second run, profiled) {stage_timings(bundle, 'pseudo')}\n{text}")
+
+
+def _torch_device(name: str):
+    from talkavatar.core.device import resolve_device
+
+    return resolve_device(name)
+
+
+def fit_setup(bundle: Path, preset: str, device):
+    """(params, data, weights, distance, config) as the fit stage builds them."""
+    from talkavatar.bundle import Bundle
+    from talkavatar.core.losses import perceptual_distance
+    from talkavatar.fit.config import FitConfig
+    from talkavatar.fit.data import load_fit_data
+    from talkavatar.fit.model import AvatarParameters
+    from talkavatar.fit.objective import LossWeights
+
+    cfg = FitConfig(preset=preset).effective(device.type)
+    data = load_fit_data(Bundle.open(bundle), cfg.image_size, cfg.crop_size, cfg.pseudo_frames, cfg.pseudo_size)
+    data = data.to(device)
+    params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape)
+    weights = LossWeights().scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight)
+    distance = perceptual_distance(cfg.perceptual, device) if data.pseudo is not None else None
+    return params, data, weights, distance, cfg
+
+
+def step_apart(clock: Clock, params, data, objective, optimizer, weights, distance, pick, backend="auto"):
+    """One fit step as :func:`run_steps` takes it, each phase timed on its own (pick: pseudo frames or None)."""
+    import torch
+
+    from talkavatar.core.losses import l1, ssim_loss
+    from talkavatar.fit.objective import composite, pose_views, raster_views, weighted_total
+
+    device = params.offsets.device
+    with clock("host: background + pick upload"):
+        background = torch.rand(3).to(device)
+        sel = None if pick is None else data.pseudo.select(pick.to(device))
+    terms = {}
+    for name, views in [("photo", data.photo)] + ([] if sel is None else [("pseudo", sel)]):
+        with clock(f"{name}: pose"):
+            gaussians = pose_views(params, views)
+        with clock(f"{name}: raster"):
+            rgb, alpha, _ = raster_views(gaussians, views, background, backend)
+        with clock(f"{name}: target + alpha"):
+            target = composite(views, background)
+            terms[f"{name}_alpha"] = (alpha[..., 0] - views.mask).abs().mean()
+        if name == "pseudo":
+            with clock("pseudo: perceptual"):
+                terms["pseudo_perceptual"] = distance(rgb, target).mean()
+        else:
+            with clock("photo: L1"):
+                terms["photo_l1"] = l1(rgb, target)
+            with clock("photo: SSIM"):
+                terms["photo_ssim"] = ssim_loss(rgb, target)
+    if data.crops is not None:
+        with clock("crops: pose + raster + L1/SSIM/alpha"):
+            terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
+    with clock("mesh terms"):
+        terms.update(objective.mesh_terms(params, data.photo))
+    with clock("weighted total"):
+        loss = weighted_total(terms, weights)
+    with clock("backward"):
+        optimizer.zero_grad()
+        loss.backward()
+    with clock("adam"):
+        optimizer.step(1.0)
+    with clock("project"):
+        params.project_()
+    with clock("host: finite check + term reads"):
+        bool(torch.isfinite(loss))
+        [float(v.detach()) for v in terms.values()]
+
+
+def count_syncs(fn) -> tuple[int, list[str]]:
+    """Host synchronisations during ``fn()`` on CUDA (torch's sync debug mode), and where the first ones came from."""
+    import torch
+
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    found = [w for w in caught if "synchroniz" in str(w.message).lower()]
+    return len(found), sorted({f"{Path(w.filename).name}:{w.lineno}" for w in found})[:20]
+
+
+def profile_fit(bundle: Path, preset: str, device, steps: int, report: dict, texts: list) -> None:
+    import torch
+
+    from talkavatar.fit.model import learning_rates
+    from talkavatar.fit.objective import Objective
+    from talkavatar.fit.optimize import Adam, Schedule, run_steps
+
+    params, data, weights, distance, cfg = fit_setup(bundle, preset, device)
+    rates = learning_rates(cfg.iters)
+    fit = {"gaussians": params.binding.count, "image": [data.photo.cameras.width, data.photo.cameras.height],
+           "crops": list(data.crop_names), "pseudo_batch": cfg.pseudo_batch,
+           "perceptual": None if distance is None else distance.kind}
+    objective = Objective(params, data.photo, cfg.seed)
+    optimizer = Adam(dict(params.named_parameters()), rates)
+    with torch.enable_grad():
+        for kind in ("photo", "pseudo"):
+            if kind == "pseudo" and data.pseudo is None:
+                continue
+            clock = Clock(device)
+            for i in range(steps + 2):  # two warm-up steps (first perceptual call, allocator)
+                pick = None if kind == "photo" else torch.randint(len(data.pseudo.poses), (cfg.pseudo_batch,))
+                step_apart(clock, params, data, objective, optimizer, weights, distance, pick)
+                if i == 1:
+                    clock.times.clear()
+            fit[f"{kind}_step_phases_ms"] = clock.medians_ms()
+        for kind, warmup in (("photo", steps * 10), ("pseudo", 0)):
+            if kind == "pseudo" and data.pseudo is None:
+                continue
+            schedule = Schedule(steps, warmup, cfg.pseudo_batch, 0)
+            run = (lambda s=schedule: run_steps(params, data, s, weights, rates, distance, cfg.seed))
+            run()  # warm-up
+            clock = Clock(device)
+            with clock("loop"):
+                run()
+            fit[f"{kind}_ms_per_step"] = round(1000 * clock.times["loop"][0] / steps, 2)
+            if device.type == "cuda":
+                one = Schedule(1, warmup, cfg.pseudo_batch, 0)
+                n, where = count_syncs(lambda: run_steps(params, data, one, weights, rates, distance, cfg.seed))
+                fit[f"{kind}_host_syncs_per_step"] = {"count": n, "from": where}
+        if distance is not None:
+            fit["perceptual_fwd_bwd_ms"] = perceptual_speed(distance, data.pseudo, cfg.pseudo_batch, steps, device)
+        schedule = Schedule(steps, 0, cfg.pseudo_batch, 0)
+        _, text = profiled(lambda: run_steps(params, data, schedule, weights, rates, distance, cfg.seed), device,
+                           rows=30)
+    texts.append(f"==== fit: {steps} steps with pseudo frames, profiled\n{text}")
+    report["fit"] = fit
+
+
+def perceptual_speed(distance, pseudo, batch: int, repeats: int, device) -> dict:
+    """ms of one forward + backward of the perceptual distance on ``batch`` pseudo frames, float32 vs bfloat16."""
+    import torch
+
+    images = pseudo.rgb[:batch]
+    out = {}
+    for reduced in (False, True):
+        distance.reduced_precision = reduced
+        clock = Clock(device)
+        for i in range(repeats + 2):
+            x = images.clone().requires_grad_(True)
+            with clock("fwd+bwd"):
+                distance(x, images.flip(0)).sum().backward()
+            if i == 1:
+                clock.times.clear()
+        out["bfloat16" if reduced else "float32"] = clock.medians_ms()["fwd+bwd"]
+    distance.reduced_precision = device.type == "cuda"
+    return out
+
+
+def profile_render(bundle: Path, preset: str, device, repeats: int, report: dict) -> None:
+    import torch
+
+    from benchmarks.render_speed import frontal_cameras, plausible_avatar, random_motion
+    from talkavatar.core.body.rig import Rig
+    from talkavatar.core.splats import rasterize
+    from talkavatar.fit.config import PRESETS
+
+    side = 512 if preset != "tiny" else 160
+    rig = Rig.load(bundle / "track" / "rig.safetensors").to(dtype=torch.float32)
+    avatar = plausible_avatar(rig, PRESETS[preset]["uv_res"], device)
+    motions = [random_motion(1, device, seed) for seed in range(4)]
+    cams = frontal_cameras(rig, 1, side, side, device)
+    clock = Clock(device)
+    out = {"gaussians": avatar.count, "size": side}
+    with torch.no_grad():
+        cases = [("eager", avatar.pose)]
+        if device.type == "cuda":
+            from talkavatar.core.cuda_graphs import CudaGraphed
+
+            cases.append(("graphed pose", CudaGraphed(avatar.pose, *motions[0])))
+        for name, pose in cases:
+            for i in range(repeats + 3):
+                with clock(f"{name}: pose"):
+                    g = pose(*motions[i % 4])
+                with clock(f"{name}: raster"):
+                    rasterize(g, cams, background=(1.0, 1.0, 1.0))
+                with clock(f"{name}: pose+raster"):
+                    rasterize(pose(*motions[i % 4]), cams, background=(1.0, 1.0, 1.0))
+                if i == 2:
+                    for k in [k for k in clock.times if k.startswith(name)]:
+                        clock.times[k].clear()
+        producer_frames(avatar, side, repeats, device, clock)
+    ms = clock.medians_ms()
+    out["phases_ms"] = ms
+    out["fps"] = {k.split(":")[0]: round(1000 / v, 1) for k, v in ms.items() if k.endswith(("pose+raster", "frame"))}
+    report["render"] = out
+
+
+def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> None:
+    """render's own frame producer, one yuv420p frame per call (pose, raster, colour conversion), posing eager and
+    graphed."""
+    import numpy as np
+
+    from talkavatar.motion import Motion
+    from talkavatar.render.background import Background
+    from talkavatar.render.camera_path import CameraPath
+    from talkavatar.render.frames import FrameProducer
+    from talkavatar.render.framing import Framing
+    from talkavatar.render.timeline import Timeline
+
+    clip = Timeline.of(Motion.still(repeats + 3, fps=30.0), 30.0)
+    means = avatar.pose(*[t[:1] for t in (avatar.rig.joints.new_zeros(1, 55, 3), avatar.rig.joints.new_zeros(1, 3),
+                                          avatar.rig.joints.new_zeros(1, 52))]).means[0]
+    cams = CameraPath.around("orbit", Framing.of_points(means.double().cpu()), width=side, height=side,
+                             frames=clip.frames, orbit_degrees=0)
+    for graphed in (False, True) if device.type == "cuda" else (False,):
+        name = "producer graphed" if graphed else "producer eager"
+        producer = FrameProducer(avatar, clip, cams, Background.parse("black", side, side), pixel_format="yuv420p",
+                                 batch=1, device=device)
+        producer.graph_posing = graphed
+        for i in range(clip.frames):
+            with clock(f"{name}: frame"):
+                producer.render(np.array([i]))
+            if i == 2:
+                clock.times[f"{name}: frame"].clear()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--photo", type=Path, default=PHOTO)
+    ap.add_argument("--bundle", type=Path, default=None, help="start from a copy of this bundle")
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--preset", default="fast", choices=("tiny", "fast", "quality"))
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--steps", type=int, default=20, help="fit steps per measurement")
+    ap.add_argument("--repeats", type=int, default=50, help="render frames per measurement")
+    ap.add_argument("--sections", default=",".join(SECTIONS))
+    args = ap.parse_args()
+    sections = set(args.sections.split(","))
+    device = _torch_device(args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    bundle = (args.workdir or Path(tempfile.mkdtemp(prefix="profile_"))) / f"{args.photo.stem}.avatar"
+    if args.bundle is not None:
+        shutil.rmtree(bundle, ignore_errors=True)
+        shutil.copytree(args.bundle, bundle)
+    if not (bundle / "bundle.json").is_file():
+        sections |= {"track", "pseudo"}
+    report = {"device": str(device), "preset": args.preset}
+    if device.type == "cuda":
+        import torch
+
+        report["gpu"] = torch.cuda.get_device_name(device)
+    texts: list[str] = []
+    for name in SECTIONS:
+        if name not in sections:
+            continue
+        t0 = time.perf_counter()
+        print(f"profile: {name} ...", file=sys.stderr, flush=True)
+        if name == "track":
+            profile_track(args.photo, bundle, args.device, report, texts)
+        elif name == "pseudo":
+            profile_pseudo(bundle, args.preset, args.device, report, texts)
+        elif name == "fit":
+            profile_fit(bundle, args.preset, device, args.steps, report, texts)
+        else:
+            profile_render(bundle, args.preset, device, args.repeats, report)
+        print(f"profile: {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    (args.out / "profile.txt").write_text("\n\n".join(texts) + "\n")
+    (args.out / "summary.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=1))
+    print_table(report)
+
+
+def print_table(report: dict) -> None:
+    rows = []
+    for stage in ("track", "pseudo"):
+        if stage in report:
+            r = report[stage]
+            rows.append((stage, f"{r['seconds']} s", " ".join(f"{k} {v}" for k, v in r["timings"].items())))
+    if "fit" in report:
+        f = report["fit"]
+        for kind in ("photo", "pseudo"):
+            if f"{kind}_ms_per_step" in f:
+                phases = f[f"{kind}_step_phases_ms"]
+                top = sorted(phases.items(), key=lambda kv: -kv[1])[:6]
+                syncs = f.get(f"{kind}_host_syncs_per_step", {}).get("count", "-")
+                rows.append((f"fit {kind} step", f"{f[f'{kind}_ms_per_step']} ms",
+                             f"syncs {syncs}; " + ", ".join(f"{k} {v}" for k, v in top)))
+    if "render" in report:
+        r = report["render"]
+        for name, fps in r["fps"].items():
+            rows.append((f"render {name} {r['size']}² b1", f"{fps} fps",
+                         ", ".join(f"{k.split(': ')[1]} {v} ms" for k, v in r["phases_ms"].items()
+                                   if k.startswith(name))))
+    print(f"\n| section | figure | breakdown ({report['device']}, {report['preset']}) |\n|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
