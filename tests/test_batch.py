@@ -138,7 +138,8 @@ def test_shares_never_oversubscribe():
     two_nodes = Resources(nodes=2, cpus=16, gpus=0, node_cpus=8)
     assert shares({"fit": 1}, two_nodes, config)["fit"].threads == 8  # never more than one node has
     gpu = shares({"fit": 10, "render": 1}, Resources(nodes=1, cpus=16, gpus=1, node_cpus=16), config)
-    assert (gpu["fit"].gpus, gpu["fit"].threads) == (0.25, 4) and (gpu["render"].gpus, gpu["render"].threads) == (0.5, 8)
+    # the defaults: 8 fits or 2 renders share a GPU and its node's 16 CPUs
+    assert (gpu["fit"].gpus, gpu["fit"].threads) == (0.125, 2) and (gpu["render"].gpus, gpu["render"].threads) == (0.5, 8)
     assert shares({"fit": 2}, two_cores, BatchConfig(threads=2))["fit"].threads == 2
 
 
