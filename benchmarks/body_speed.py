@@ -45,15 +45,16 @@ def main() -> None:
     args = parser.parse_args()
 
     from talkavatar.core.binding import Binding
-    from talkavatar.core.body.anny import AnnyBody, _load_anny
+    from talkavatar.core.body.anny import AnnyBody
+    from talkavatar.core.body.anny_data import anny_data
 
     rows = []
     start = time.perf_counter()
-    _load_anny()
-    rows.append(("anny: load model data from the cache", _once(start), 1))
+    anny_data()
+    rows.append(("anny: read talkavatar's anny-body cache (built from anny's the first time)", _once(start), 1))
     start = time.perf_counter()
     body = AnnyBody(args.device)
-    rows.append(("anny: adapter setup (frame change, float32 copies)", _once(start), 1))
+    rows.append(("anny: adapter setup (copies to the device)", _once(start), 1))
     phenotypes_only = AnnyBody(args.device, local_changes=False)
 
     g = torch.Generator().manual_seed(0)

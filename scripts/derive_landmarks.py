@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkavatar.core.body.anny import _load_anny, anny_body
+from talkavatar.core.body.anny import anny_body
+from talkavatar.core.body.anny_data import load_anny
 from talkavatar.core.binding import pixel_centres_in_triangles
 from talkavatar.core.body.landmarks import FACE_POINTS, HAND_NAMES, POSE_NAMES
 
@@ -229,7 +230,7 @@ def _face_points(rig, model, debug_dir: Path | None) -> dict[int, tuple[list[tup
 def derive(debug_dir: Path | None = None) -> dict:
     body = anny_body()
     rig = body.bake_rig()
-    model = _load_anny()
+    model = load_anny()
     coco = _coco_points(model, body)
     face = _face_points(rig, model, debug_dir)
     points = []

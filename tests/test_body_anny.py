@@ -159,13 +159,13 @@ def test_phenotype_only_shape_space(body):
 
 
 def test_rest_shape_matches_anny_itself(body):
-    from talkavatar.core.body.anny import ANNY_TO_WORLD, _load_anny
+    from talkavatar.core.body.anny_data import ANNY_TO_WORLD, load_anny
 
     g = torch.Generator().manual_seed(3)
     shape = body.default_shape.clone()
     shape[:6] = torch.rand(6, generator=g)
     shape[6:] = 0.5 * torch.randn(len(shape) - 6, generator=g)
-    model = _load_anny()
+    model = load_anny()
     with torch.no_grad():
         reference = model(phenotype_kwargs=shape[None, :6].double(), local_changes_kwargs=shape[None, 6:].double())
         vertices, joints = body.rest(shape[None])
@@ -177,7 +177,7 @@ def test_rest_shape_matches_anny_itself(body):
 def test_cache_directory_follows_talkavatar_cache_dir(monkeypatch, tmp_path):
     import anny.paths
 
-    from talkavatar.core.body.anny import configure_cache
+    from talkavatar.core.body.anny_data import configure_cache
 
     before = anny.paths.get_anny_cache_path()
     try:
@@ -186,3 +186,62 @@ def test_cache_directory_follows_talkavatar_cache_dir(monkeypatch, tmp_path):
         assert configure_cache() == tmp_path / "anny"
     finally:
         anny.paths.set_anny_cache_path(before)
+
+
+def test_phenotype_weights_match_anny_with_gradients():
+    from anny.models.phenotype import phenotype_blendshape_weights
+
+    from talkavatar.core.body.anny import phenotype_weights
+    from talkavatar.core.body.anny_data import anny_data
+
+    data = anny_data()
+    anchors = {k.removeprefix("anchor/"): v.double() for k, v in data.tensors.items() if k.startswith("anchor/")}
+    mask = data.tensors["variation_mask"].double()
+    labels = data.labels["phenotype_labels"]
+    g = torch.Generator().manual_seed(4)
+    # inside the anchors, on their ends and beyond them (clamped)
+    values = torch.cat([torch.rand(5, len(labels), generator=g, dtype=torch.float64),
+                        torch.tensor([[0.0] * len(labels), [1.0] * len(labels), [1.3] * len(labels)],
+                                     dtype=torch.float64)])
+    ours_in, theirs_in = values.clone().requires_grad_(), values.clone().requires_grad_()
+    ours = phenotype_weights(ours_in, labels, [(k, tuple(v)) for k, v in data.labels["variations"]], anchors, mask,
+                             data.labels["extrapolate"])
+    theirs = phenotype_blendshape_weights(theirs_in, labels, anchors, mask, extrapolate=data.labels["extrapolate"])
+    assert torch.equal(ours, theirs)
+    probe = torch.randn(ours.shape, generator=g, dtype=torch.float64)
+    (ours * probe).sum().backward()
+    (theirs * probe).sum().backward()
+    assert torch.equal(ours_in.grad, theirs_in.grad)
+
+
+def test_cached_data_equal_the_data_taken_from_anny(body):
+    from talkavatar.core.body.anny_data import anny_data, from_anny
+
+    cached, built = anny_data(), from_anny(torch.float32, True)
+    assert cached.labels == built.labels and set(cached.tensors) == set(built.tensors)
+    assert all(torch.equal(cached.tensors[k], built.tensors[k]) for k in built.tensors)
+
+
+def test_a_damaged_or_foreign_cache_is_built_again(tmp_path):
+    from talkavatar.core.body.anny_data import anny_data, read, write
+
+    data = anny_data(local_changes=False)
+    path = tmp_path / "body.safetensors"
+    write(path, data, torch.float32, False)
+    again = read(path, torch.float32, False)
+    assert again is not None and again.labels == data.labels
+    assert all(torch.equal(again.tensors[k], v) for k, v in data.tensors.items())
+    assert read(path, torch.float64, False) is None and read(path, torch.float32, True) is None  # not what is asked
+    path.write_bytes(path.read_bytes()[:100_000])  # truncated
+    assert read(path, torch.float32, False) is None
+    assert read(tmp_path / "absent.safetensors", torch.float32, False) is None
+
+
+def test_a_process_with_the_cache_poses_anny_without_importing_it(body):
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from talkavatar.core.body.anny import anny_body; b = anny_body(); "
+            "b(b.default_shape[None], torch.zeros(1, 55, 3)); print('anny' in sys.modules, 'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

