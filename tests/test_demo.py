@@ -1,8 +1,14 @@
-"""`talkavatar demo` end to end on CPU (tiny preset): the same path as the README's quickstart command."""
+"""`talkavatar demo` end to end on CPU (tiny preset): the same path as the README's quickstart command.
+
+The demo's first step is ``fit_input`` of the sample photo with the tiny preset, which is exactly what the session's
+``talkavatar fit astronaut.png --preset tiny`` run made (tests/conftest.py ``astronaut_tiny_fit``, checked by
+tests/test_fit_astronaut.py): the demo starts from a copy of that bundle, finds track, pseudo and fit up to date
+(the test checks it says so) and drives, renders and previews the video; the video is checked as before."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -15,10 +21,13 @@ from tests.media_probe import probe
 pytestmark = pytest.mark.slow
 
 
-def test_demo_makes_a_synced_talking_video(tmp_path):
+def test_demo_makes_a_synced_talking_video(tmp_path, astronaut_tiny_fit):
+    assert astronaut_tiny_fit.result.exit_code == 0, astronaut_tiny_fit.result.output
     out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["-q", "demo", "--preset", "tiny", "--device", "cpu", "-o", str(out), "--json"])
+    shutil.copytree(astronaut_tiny_fit.bundle, out / "astronaut.avatar")
+    result = CliRunner().invoke(app, ["demo", "--preset", "tiny", "--device", "cpu", "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
+    assert "fit is up to date" in result.stderr, result.stderr  # the session's fit of the same photo and preset
     record = json.loads(result.stdout)
     assert record["preset"] == "tiny" and set(record["stage_seconds"]) >= {"fit", "render"}
 

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from importlib import resources
 
 import pytest
 import torch
@@ -19,11 +17,9 @@ from talkavatar.core.splats import rasterize
 
 
 @pytest.mark.slow
-def test_fit_photo_end_to_end_tiny(tmp_path, monkeypatch):
-    photo = tmp_path / "astronaut.png"
-    shutil.copyfile(resources.files("talkavatar.samples") / "astronaut.png", photo)
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["fit", str(photo), "--preset", "tiny", "--device", "cpu", "--json"])
+def test_fit_photo_end_to_end_tiny(astronaut_tiny_fit, monkeypatch):
+    # the run itself: tests/conftest.py (the demo test starts from its bundle too)
+    result, photo, tmp_path = astronaut_tiny_fit.result, astronaut_tiny_fit.photo, astronaut_tiny_fit.folder
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert set(out["stage_seconds"]) >= {"track", "fit"}
@@ -43,5 +39,6 @@ def test_fit_photo_end_to_end_tiny(tmp_path, monkeypatch):
     image = rasterize(g, cam)
     assert image.alpha.mean() > 0.2 and torch.isfinite(image.rgb).all()
     # a second run finds everything up to date
+    monkeypatch.chdir(tmp_path)
     again = CliRunner().invoke(app, ["fit", str(photo), "--preset", "tiny", "--device", "cpu", "--json"])
     assert again.exit_code == 0 and json.loads(again.stdout)["skipped"]

@@ -243,10 +243,11 @@ def test_bundle_files_follow_the_umask(tmp_path, umask):
 def test_sigterm_checkpoints_and_resume_says_what_it_resumes(fit_bundle, tmp_path):
     from talkavatar.fit.stage import CHECKPOINT
 
-    config = _fit_config(tmp_path / "fit.toml", iters=400)
+    # 80 steps of ~0.1 s: the signal, 1 s after the first step, lands mid-fit; the resumed run does the rest
+    config = _fit_config(tmp_path / "fit.toml", iters=80)
     args = ["fit", str(fit_bundle), "--config", str(config), "--device", "cpu"]
     proc = _cli(*args, "--force")
-    while not proc.stderr.readline().startswith("fit: 1/400 steps"):
+    while not proc.stderr.readline().startswith("fit: 1/80 steps"):
         assert proc.poll() is None
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
@@ -254,7 +255,7 @@ def test_sigterm_checkpoints_and_resume_says_what_it_resumes(fit_bundle, tmp_pat
     assert proc.returncode == 143, err
     assert "checkpoint saved to" in err and err.rstrip().endswith("interrupted (SIGTERM)")
     assert (fit_bundle / CHECKPOINT).is_file()
-    resumed = runner.invoke(app, [*args, "--resume", "--iters", "401"])  # other settings: refuses, says why
+    resumed = runner.invoke(app, [*args, "--resume", "--iters", "81"])  # other settings: refuses, says why
     assert resumed.exit_code == 2 and "was made with other settings" in resumed.stderr
     proc = _cli(*args, "--resume")
     _, err = proc.communicate(timeout=900)
