@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu
 
 from talkavatar.core.cameras import Cameras
 from talkavatar.pseudo.mesh import face_normals, graph_laplacian, vertex_normals
@@ -195,4 +195,6 @@ def _gauss_newton_step(p: _Problem, frags, body: np.ndarray, heights: np.ndarray
     reg = p.k * p.k * (p.prior + front)
     system = (jac.T @ sp.diags(weight) @ jac + reg + p.damping * p.k * p.k * sp.identity(count)).tocsc()
     rhs = -(jac.T @ (weight * residual)) - reg @ heights
-    return spsolve(system, rhs), int(len(rows))
+    # the system is symmetric positive definite: a symmetric ordering fills ~2x less than SuperLU's default
+    solver = splu(system, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+    return solver.solve(rhs), int(len(rows))
