@@ -19,6 +19,7 @@ import torch
 
 from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.config import as_record
+from talkavatar.core.determinism import use_deterministic_algorithms
 from talkavatar.core.losses import perceptual_distance
 from talkavatar.errors import UsageError
 from talkavatar.fit.config import FitConfig
@@ -163,7 +164,7 @@ def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: Fit
     deterministic = torch.are_deterministic_algorithms_enabled()
     # CPU scatter-adds (silhouette splats, mesh gathers' backward) are only reproducible in deterministic mode; on
     # CUDA gsplat's atomics vary slightly between runs anyway, so the (slower) deterministic kernels are not asked for.
-    torch.use_deterministic_algorithms(ctx.device.type == "cpu", warn_only=True)
+    use_deterministic_algorithms(ctx.device.type == "cpu", warn_only=True)
     try:
         faster = {"quality": "--preset fast", "fast": "--preset tiny, or a GPU"}.get(cfg.preset, "fewer --iters")
         with progress("fit", cfg.iters, show=show_progress, faster=faster) as shown, torch.enable_grad():
@@ -172,7 +173,7 @@ def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: Fit
                              on_step=lambda p, values: shown.update(p.iteration, _losses(values)),
                              on_interrupt=interrupted)
     finally:
-        torch.use_deterministic_algorithms(deterministic)
+        use_deterministic_algorithms(deterministic)
 
 
 def _evaluate(params, data, dev):

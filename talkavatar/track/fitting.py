@@ -20,6 +20,8 @@ from typing import Callable, Mapping
 
 import torch
 
+from talkavatar.core.adam import Adam
+from talkavatar.core.determinism import use_deterministic_algorithms
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
@@ -205,13 +207,13 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
     varying order, and Adam amplifies the difference: runs of the same input differed by up to 1 rad in a joint).
     """
     previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    use_deterministic_algorithms(True, warn_only=True)
     try:
         result = _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
                       closeup, free_focal)
         return with_refitted_expression(consts, space, landmarks, targets, result) if weights.face > 0 else result
     finally:
-        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
 
 @torch.no_grad()
@@ -343,8 +345,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
 
     for stage, count in _stage_plan(steps):
-        optim = torch.optim.Adam([{"params": [params[k]], "lr": rates[k]}
-                                  for k in _active(stage, fit_shape, free_focal)])
+        optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in _active(stage, fit_shape, free_focal)])
         for step in range(count):
             optim.zero_grad(set_to_none=True)
             loss = _loss(p, params, stage)

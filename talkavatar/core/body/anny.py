@@ -115,7 +115,8 @@ class AnnyBody(BodyModel):
     def __init__(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                  local_changes: bool = True):
         data = anny_data(dtype, local_changes)
-        t = {k: v.to(device) for k, v in data.tensors.items()}
+        # copies (fresh, aligned memory: BLAS may round differently on the file's 8-byte aligned data)
+        t = {k: v.to(device, copy=True) for k, v in data.tensors.items()}
         self.template, self.template_joints = t["template"], t["template_joints"]
         self.shape_blendshapes, self.joint_blendshapes = t["shape_blendshapes"], t["joint_blendshapes"]
         self.expression_blendshapes = t["expression_blendshapes"]
