@@ -78,6 +78,10 @@ def main() -> None:
     rows = {"end to end (track + pseudo + fit)": {**stages, "total": round(total, 2)}}
     print("\nstage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in {**stages, "total": total}.items()))
     print("fit phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
+    recorded = json.loads((bundle / "bundle.json").read_text())["stages"]
+    for stage in ("track", "pseudo"):
+        phases = recorded.get(stage, {}).get("timings", {})
+        print(f"{stage} phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
     m = result.metrics
     print(f"gaussians {m['gaussians']}, iterations {m['iterations']}, backend {m['backend']}, "
           f"perceptual {m['perceptual']}, pseudo frames {m['pseudo_frames_used']}")
