@@ -1,11 +1,13 @@
 """core.adam.Adam against torch.optim.Adam: the same parameters, bit for bit, over many steps with two groups,
-a tensor that gets no gradient on some steps, and stages that start a new optimiser (as track's fit does)."""
+a tensor that gets no gradient on some steps, and stages that start a new optimiser (as track's fit does); and the
+start-up it exists for: no torch._dynamo import."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from talkavatar.core.adam import Adam
@@ -34,8 +36,21 @@ def test_bitwise_equal_to_torch_optim_adam():
     assert not torch.equal(ours[0], torch.zeros_like(ours[0]))
 
 
-def test_no_torch_dynamo_import():
-    code = ("import sys, torch; from talkavatar.core.adam import Adam; p = torch.zeros(2, requires_grad=True); "
-            "o = Adam([{'params': [p], 'lr': 0.1}]); p.sum().backward(); o.step(); print('torch._dynamo' in sys.modules)")
+def test_anny_adam_and_determinism_do_not_import_torch_dynamo():
+    """What track and fit start with (Anny from talkavatar's cache, an Adam step, the deterministic switch), in a
+    fresh process: no torch._dynamo import (1.4 s of CPU) and the switch really set."""
+    pytest.importorskip("anny")
+    code = ("import sys, torch\n"
+            "from talkavatar.core.adam import Adam\n"
+            "from talkavatar.core.body.anny import anny_body\n"
+            "from talkavatar.core.determinism import use_deterministic_algorithms\n"
+            "b = anny_body()\n"
+            "shape = b.default_shape[None].clone().requires_grad_()\n"
+            "o = Adam([{'params': [shape], 'lr': 0.1}])\n"
+            "use_deterministic_algorithms(True, warn_only=True)\n"
+            "b(shape, torch.zeros(1, 55, 3)).vertices.sum().backward()\n"
+            "o.step()\n"
+            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),"
+            " 'anny' in sys.modules, 'torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["True", "True", "False", "False"]

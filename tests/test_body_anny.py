@@ -235,13 +235,3 @@ def test_a_damaged_or_foreign_cache_is_built_again(tmp_path):
     path.write_bytes(path.read_bytes()[:100_000])  # truncated
     assert read(path, torch.float32, False) is None
     assert read(tmp_path / "absent.safetensors", torch.float32, False) is None
-
-
-def test_a_process_with_the_cache_poses_anny_without_importing_it(body):
-    import subprocess
-    import sys
-
-    code = ("import sys, torch; from talkavatar.core.body.anny import anny_body; b = anny_body(); "
-            "b(b.default_shape[None], torch.zeros(1, 55, 3)); print('anny' in sys.modules, 'torch._dynamo' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
