@@ -55,7 +55,8 @@ print(json.dumps({"cpu": time.process_time() - c0, "wall": time.perf_counter() -
 
 
 def probe(code: Path, body: str, bundle: str | None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1", "TALKAVATAR_THREADS": "1"}
+    path = os.pathsep.join([str(code)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "TALKAVATAR_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", PRELUDE.format(bundle=bundle) + body + EPILOGUE], env=env,
                          capture_output=True, text=True, cwd=code)
     if out.returncode != 0:
