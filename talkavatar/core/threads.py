@@ -16,7 +16,9 @@ import fcntl
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 THREADS_ENV = "TALKAVATAR_THREADS"
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -117,3 +119,19 @@ def settle() -> int | None:
     threads = max(1, usable_cores() // running_processes())
     torch.set_num_threads(threads)
     return threads
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run a block on one torch thread (the count is restored after): CPU work on small tensors (a photo's track fit,
+    pseudo's proxy and texture) spends more waking and synchronising a second thread than it gains, and far more
+    when other processes hold the cores (the astronaut's tiny ``fit PHOTO`` at load ~3 on 2 cores: track 36.8 s with
+    2 threads, 9.6 s with 1; pseudo 7.4 s / 3.6 s; benchmarks/RESULTS.md)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

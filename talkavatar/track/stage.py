@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +22,7 @@ from talkavatar.bundle.store import check_target, exclusive
 from talkavatar.config import as_record
 from talkavatar.core.body.anny import anny_body
 from talkavatar.core.body.smplx import SMPLXBody
+from talkavatar.core.threads import one_thread
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
@@ -164,7 +166,8 @@ def _fit(footage: Footage, detections: list[Detection], input_path: Path, config
         ctx.on(torch.device("cpu"))
     with ctx.timed("load_model"):
         body = _load_body(config, ctx.device)
-    fitted = fit_footage(body, footage, detections, config, ctx.device, ctx.log, ctx.timings)
+    with one_thread() if footage.kind == "image" and ctx.device.type == "cpu" else nullcontext():
+        fitted = fit_footage(body, footage, detections, config, ctx.device, ctx.log, ctx.timings)
     clip = None
     if footage.kind == "video":
         clip = TrackedClip(input_path, footage, detections, fitted, held, decoded, "clip")
