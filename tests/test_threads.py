@@ -51,3 +51,21 @@ def test_registered_processes_share_the_cores(tmp_path, monkeypatch, one_torch_t
         assert threads.running_processes() == 1 and not (registry / str(other.pid)).exists()  # stale file removed
     finally:
         threads._registration["file"].close()
+
+
+def test_one_thread_holds_torch_to_one_thread_and_restores_the_count():
+    import torch
+
+    from talkavatar.core.threads import one_thread
+
+    outside = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), one_thread():
+            raise RuntimeError("restored on the way out too")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(outside)
