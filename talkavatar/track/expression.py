@@ -10,9 +10,11 @@ top of ``jawOpen`` (alone it pushes the lower lip through the upper one): it is 
 
 The body model's neutral face is not the person's: Anny's brows sit lower than many people's, its lips part by
 3 mm at rest, so a photo of a relaxed face fits to raised brows, a rolled lip and the like. :func:`bake_expression`
-makes the photo's fitted face the personal rig's neutral face (its weights go into the rest vertices and the
-photo's weights become zero); expressions tracked later with that rig, and those drive-audio asks for, are then
-changes from the person's own face, so a frame that looks like the photo tracks to zero weights.
+makes the photo's fitted face the personal rig's neutral face (weights go into the rest vertices); expressions
+tracked later with that rig, and those drive-audio asks for, are then changes from the person's own face. Only the
+part of the photo's face a *resting* face can have is baked (:func:`neutral_split`, a neutrality prior): lips that
+meet, eyes open, no smile, funnel or pucker; the rest (an open mouth, shut eyes, a smile) stays the photo's
+expression, so an avatar made from a laughing photo still closes its mouth and opens its eyes at rest.
 
 Temporal smoothing (:func:`smooth_expression`) filters every weight with a short Gaussian but leaves the eyelid
 channels to a 3-frame median, which removes single-frame spikes and keeps a blink's closed frames closed.
@@ -48,6 +50,21 @@ MEDIAN_MIN_FPS = 20.0
 """Frame rate below which the sharp channels are left as fitted."""
 SMOOTH_SIGMA_S = 0.033
 """Standard deviation in seconds of the Gaussian filter of the other channels."""
+REST_LIMITS = {**{f"{n}{side}": v for n, v in (("eyeBlink", 0.25), ("eyeLookDown", 0.25), ("eyeSquint", 0.3),
+                                                ("mouthSmile", 0.3), ("mouthDimple", 0.35), ("cheekSquint", 0.3),
+                                                ("noseSneer", 0.4), ("mouthLowerDown", 0.3), ("mouthUpperUp", 0.6))
+                  for side in ("Left", "Right")},
+               "mouthFunnel": 0.3, "cheekPuff": 0.0, "tongueOut": 0.0}
+"""The neutrality prior of the photo bake: the most of each channel a resting face's own shape is taken to show;
+what the photo shows beyond it is expression. Set from the weights fitted to relaxed and expressive frames of two
+people (benchmarks/reenact_neutral.py; RESULTS.md): relaxed faces fit eyeBlink <= 0.13, eyeLookDown <= 0.08,
+mouthSmile <= 0.11, dimples <= 0.32, mouthUpperUp <= 0.61; shut eyes fit eyeBlink 0.65 + eyeLookDown 0.95, smiles
+and laughs dimples 0.78-1.0 and mouthUpperUp 0.87-1.0. Channels not named (brows, other gaze, jaw sideways, lip
+press, stretch, roll, pucker) are baked whole: relaxed faces use them for the person's shape (browInnerUp 1.0,
+pucker 0.47, mouthStretch 0.62 on relaxed faces). ``jawOpen`` is bound by the lips instead (:data:`REST_LIP_GAP`)."""
+REST_LIP_GAP = 0.1
+"""How much more ``jawOpen`` than ``mouthClose`` (lips parted) a resting face keeps: 0.1 parts Anny's lips ~2 mm.
+``jawOpen`` with an equal ``mouthClose`` is a longer chin with the lips closed, the person's shape."""
 
 
 def region_of(name: str) -> str:
@@ -214,13 +231,28 @@ def smooth_expression(weights: torch.Tensor, fps: float, sharp: tuple[str, ...] 
     return torch.from_numpy(out).to(weights)
 
 
-def bake_expression(rig, arkit_weights: torch.Tensor):
-    """(the rig with ``arkit_weights[0]`` [52] applied to its rest vertices, zeros like ``arkit_weights`` [B, 52]).
+def neutral_split(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ARKit weights [..., 52] -> (rest [..., 52]: the part a resting face can have (:data:`REST_LIMITS`, lips
+    within :data:`REST_LIP_GAP` of meeting), expression [..., 52] = weights - rest, both in 0..1). The expression
+    part keeps ``mouthClose <= jawOpen``."""
+    limit = torch.ones_like(weights)
+    for name, value in REST_LIMITS.items():
+        limit[..., ARKIT_INDEX[name]] = value
+    rest = torch.minimum(weights, limit)
+    jaw, close = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]
+    rest[..., jaw] = torch.minimum(weights[..., jaw], weights[..., close] + REST_LIP_GAP)
+    return rest, weights - rest
 
-    Skinning acts after the blendshapes, so the baked rig posed with zero weights is the old rig posed with
-    ``arkit_weights[0]``, exactly."""
-    vertices = rig.rest_vertices(arkit_weights[:1].to(rig.device, rig.dtype))[0]
-    return replace(rig, vertices=vertices), torch.zeros_like(arkit_weights)
+
+def bake_expression(rig, arkit_weights: torch.Tensor):
+    """(the rig with the rest part of ``arkit_weights[0]`` [52] (:func:`neutral_split`) applied to its rest vertices,
+    ``arkit_weights`` [B, 52] less that part).
+
+    Skinning acts after the blendshapes, so the baked rig posed with the returned weights is the old rig posed with
+    ``arkit_weights``, exactly (for frame 0; other frames are offset by the same rest part)."""
+    rest, _ = neutral_split(arkit_weights[:1])
+    vertices = rig.rest_vertices(rest.to(rig.device, rig.dtype))[0]
+    return replace(rig, vertices=vertices), (arkit_weights - rest.to(arkit_weights)).clamp(0, 1)
 
 
 def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.Tensor, seen: torch.Tensor,

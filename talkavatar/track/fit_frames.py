@@ -220,7 +220,7 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     shape = space.full_shape(result.shape_delta)
     t = time.perf_counter()
     rig = body.bake_rig(shape)
-    if footage.kind == "image":  # the photo's face becomes the rig's neutral face (track.expression.bake_expression)
+    if footage.kind == "image":  # the photo's resting face becomes the rig's neutral (track.expression.bake_expression)
         rig, arkit = bake_expression(rig, arkit)
     posed = rig.pose(rotations.cpu().float(), translation.cpu().float(), arkit.cpu().float())
     timings["bake"] = time.perf_counter() - t
