@@ -173,3 +173,29 @@ def test_an_open_mouth_and_shut_eyes_are_not_baked_into_the_neutral_face(rig):
     shut = gaps(rig, photo)
     assert neutral[0] > 0.5 * old[0] > shut[0]        # the new neutral's eye is open, the photo's shut
     assert neutral[1] < 0.5 * shut[1]                  # and its lips near closed, the photo's wide open
+
+
+def test_brows_beyond_the_model_s_range_are_baked_until_the_photo_tracks_neutral(rig):
+    """Brows higher than Anny's highest (browInnerUp 1.6, extrapolated) fit as 1.0; baked once, refitting the photo
+    on the rig still finds raised brows. With the refit rounds the photo tracks back to (near) its neutral face."""
+    from talkavatar.track.expression import bake_expression, photo_refit
+
+    landmarks = GroupedLandmarks(rig.landmarks)
+    rotations = torch.zeros(1, 55, 3)
+    face_vertices = landmarks.map.vertex_indices[landmarks.rows["face"], 0]
+    head = rig.pose(rotations).vertices[0, face_vertices].mean(0)
+    translation = (torch.tensor([0.0, 0.0, -0.6]) - head)[None]
+    K = torch.tensor(intrinsics(640, 480, 700.0))
+    truth = _weights([{"browInnerUp": 1.6, "jawOpen": 0.3, "mouthClose": 0.3}])
+    points = project(landmarks(rig.pose(rotations, translation, truth))["face"], K)
+    seen = torch.ones(points.shape[:2])
+    refit = photo_refit(rotations, translation, points, seen, K)
+    first = refit(rig)
+    assert first[0, ARKIT_INDEX["browInnerUp"]] > 0.98
+    brow = ARKIT_INDEX["browInnerUp"]
+    once, _ = bake_expression(rig, first)
+    assert refit(once)[0, brow] > 0.3                      # a single bake leaves the brows raised
+    baked, left = bake_expression(rig, first, refit)
+    assert refit(baked)[0, brow] < 0.1 and left[0, brow] < 0.1
+    assert (landmarks(baked.pose(rotations, translation, left))["face"]
+            - landmarks(rig.pose(rotations, translation, truth))["face"]).abs().max() < 1e-3  # the photo still fits

@@ -27,6 +27,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.core.body.landmarks import FACE_POINTS
 from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
@@ -62,6 +63,10 @@ mouthSmile <= 0.11, dimples <= 0.32, mouthUpperUp <= 0.61; shut eyes fit eyeBlin
 and laughs dimples 0.78-1.0 and mouthUpperUp 0.87-1.0. Channels not named (brows, other gaze, jaw sideways, lip
 press, stretch, roll, pucker) are baked whole: relaxed faces use them for the person's shape (browInnerUp 1.0,
 pucker 0.47, mouthStretch 0.62 on relaxed faces). ``jawOpen`` is bound by the lips instead (:data:`REST_LIP_GAP`)."""
+BAKE_ROUNDS = 3
+"""At most this many refits of the photo on its baked rig (:func:`bake_expression`)."""
+SATURATED = 0.98
+"""A fitted weight at or above this is at the top of its range."""
 REST_LIP_GAP = 0.1
 """How much more ``jawOpen`` than ``mouthClose`` (lips parted) a resting face keeps: 0.1 parts Anny's lips ~2 mm.
 ``jawOpen`` with an equal ``mouthClose`` is a longer chin with the lips closed, the person's shape."""
@@ -244,15 +249,30 @@ def neutral_split(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return rest, weights - rest
 
 
-def bake_expression(rig, arkit_weights: torch.Tensor):
+def bake_expression(rig, arkit_weights: torch.Tensor, refit=None, rounds: int = BAKE_ROUNDS):
     """(the rig with the rest part of ``arkit_weights[0]`` [52] (:func:`neutral_split`) applied to its rest vertices,
     ``arkit_weights`` [B, 52] less that part).
 
     Skinning acts after the blendshapes, so the baked rig posed with the returned weights is the old rig posed with
-    ``arkit_weights``, exactly (for frame 0; other frames are offset by the same rest part)."""
+    ``arkit_weights``, exactly (frame 0; other frames lose the same rest part, clamped to 0..1). A channel the photo
+    fitted at the top of its range (browInnerUp 1.0 on brows higher than the body model's highest) wanted more:
+    with ``refit`` (baked rig -> the photo's weights [1, 52] fitted anew on it, from the neutral face), such channels
+    are refitted on the baked rig and their new weights baked too, up to ``rounds`` times, so that tracking the photo
+    again with the rig finds its neutral face there instead of raised brows."""
     rest, _ = neutral_split(arkit_weights[:1])
-    vertices = rig.rest_vertices(rest.to(rig.device, rig.dtype))[0]
-    return replace(rig, vertices=vertices), (arkit_weights - rest.to(arkit_weights)).clamp(0, 1)
+    whole = rest >= arkit_weights[:1]                                  # channels baked whole (no rest limit hit)
+    rig = replace(rig, vertices=rig.rest_vertices(rest.to(rig.device, rig.dtype))[0])
+    left = (arkit_weights - rest.to(arkit_weights)).clamp(0, 1)
+    fitted = arkit_weights[:1]
+    for _ in range(rounds if refit is not None else 0):
+        saturated = whole & (fitted >= SATURATED)
+        if not saturated.any():
+            break
+        fitted = refit(rig).to(arkit_weights)
+        more = fitted * saturated
+        rig = replace(rig, vertices=rig.rest_vertices(more.to(rig.device, rig.dtype))[0])
+        left = torch.cat([fitted - more, left[1:]])
+    return rig, left
 
 
 def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.Tensor, seen: torch.Tensor,
@@ -272,3 +292,16 @@ def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.
     unit = 0.01 * inter_ocular(points, index).clamp_min(1.0)
     region = landmark_weights(index).to(points.device, points.dtype)
     return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit)
+
+
+def photo_refit(joint_rotations: torch.Tensor, root_translation: torch.Tensor, points: torch.Tensor,
+                seen: torch.Tensor, K: torch.Tensor):
+    """The ``refit`` of :func:`bake_expression` for a photo: rig -> its ARKit weights [1, 52] fitted anew to the
+    photo's face points with the pose held (``joint_rotations`` [1, 55, 3], ``root_translation`` [1, 3]; ``points``
+    [1, K, 2] and ``seen`` [1, K]: the detected face group; ``K`` [3, 3]: the tracking camera's)."""
+    def refit(rig) -> torch.Tensor:
+        zeros = torch.zeros(1, len(ARKIT_NAMES))
+        posed = rig.pose(joint_rotations, root_translation, zeros)
+        return refit_expression(posed, GroupedLandmarks(rig.landmarks), rig.expression_blendshapes, points, seen, K,
+                                zeros)
+    return refit

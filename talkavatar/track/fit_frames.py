@@ -13,7 +13,7 @@ from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
-from talkavatar.track.expression import bake_expression, smooth_expression
+from talkavatar.track.expression import bake_expression, photo_refit, smooth_expression
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
 from talkavatar.track.gating import gate
@@ -230,7 +230,9 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     t = time.perf_counter()
     rig = body.bake_rig(shape)
     if footage.kind == "image":  # the photo's resting face becomes the rig's neutral (track.expression.bake_expression)
-        rig, arkit = bake_expression(rig, arkit)
+        refit = photo_refit(rotations[:1].cpu().float(), translation[:1].cpu().float(), targets.points["face"][:1].cpu(),
+                            targets.weights["face"][:1].cpu(), torch.from_numpy(K)) if "face" in targets.points else None
+        rig, arkit = bake_expression(rig, arkit, refit)
     posed = rig.pose(rotations.cpu().float(), translation.cpu().float(), arkit.cpu().float())
     timings["bake"] = time.perf_counter() - t
 
