@@ -37,7 +37,7 @@ MAX_SURFACE_OFFSET: float | None = 0.01
 FLAT_RATIO = 0.1  # a flat Gaussian's thickness along the face normal, relative to its in-plane scale
 # Limits of the expression term per unit ARKit weight (talkavatar.core.expression_appearance): colour change, offset
 # length (metres). What geometry cannot explain is a shade or a few millimetres, not a new face.
-MAX_EXPRESSION_RGB = 0.5
+MAX_EXPRESSION_RGB = 0.3
 MAX_EXPRESSION_OFFSET = 0.005
 
 
