@@ -13,8 +13,8 @@ The body model's neutral face is not the person's: Anny's brows sit lower than m
 makes the photo's fitted face the personal rig's neutral face (weights go into the rest vertices); expressions
 tracked later with that rig, and those drive-audio asks for, are then changes from the person's own face. Only the
 part of the photo's face a *resting* face can have is baked (:func:`neutral_split`, a neutrality prior): lips that
-meet, eyes open, no smile, funnel or pucker; the rest (an open mouth, shut eyes, a smile) stays the photo's
-expression, so an avatar made from a laughing photo still closes its mouth and opens its eyes at rest.
+meet, eyes open; the rest (an open mouth, shut eyes) stays the photo's expression, so an avatar made from a laughing
+or a shut-eyed photo still closes its mouth and opens its eyes at rest.
 
 Temporal smoothing (:func:`smooth_expression`) filters every weight with a short Gaussian but leaves the eyelid
 channels to a 3-frame median, which removes single-frame spikes and keeps a blink's closed frames closed.
@@ -52,17 +52,17 @@ MEDIAN_MIN_FPS = 20.0
 SMOOTH_SIGMA_S = 0.033
 """Standard deviation in seconds of the Gaussian filter of the other channels."""
 REST_LIMITS = {**{f"{n}{side}": v for n, v in (("eyeBlink", 0.25), ("eyeLookDown", 0.25), ("eyeSquint", 0.3),
-                                                ("mouthSmile", 0.3), ("mouthDimple", 0.35), ("cheekSquint", 0.3),
-                                                ("noseSneer", 0.4), ("mouthLowerDown", 0.3), ("mouthUpperUp", 0.6))
+                                                ("mouthLowerDown", 0.3), ("mouthUpperUp", 0.6))
                   for side in ("Left", "Right")},
                "mouthFunnel": 0.3, "cheekPuff": 0.0, "tongueOut": 0.0}
 """The neutrality prior of the photo bake: the most of each channel a resting face's own shape is taken to show;
-what the photo shows beyond it is expression. Set from the weights fitted to relaxed and expressive frames of two
-people (benchmarks/reenact_neutral.py; RESULTS.md): relaxed faces fit eyeBlink <= 0.13, eyeLookDown <= 0.08,
-mouthSmile <= 0.11, dimples <= 0.32, mouthUpperUp <= 0.61; shut eyes fit eyeBlink 0.65 + eyeLookDown 0.95, smiles
-and laughs dimples 0.78-1.0 and mouthUpperUp 0.87-1.0. Channels not named (brows, other gaze, jaw sideways, lip
-press, stretch, roll, pucker) are baked whole: relaxed faces use them for the person's shape (browInnerUp 1.0,
-pucker 0.47, mouthStretch 0.62 on relaxed faces). ``jawOpen`` is bound by the lips instead (:data:`REST_LIP_GAP`)."""
+what the photo shows beyond it is expression. It bounds what shuts the eyes and what parts the lips: set from the
+weights fitted to relaxed and expressive frames of two people (benchmarks/reenact_neutral.py; RESULTS.md): relaxed
+faces fit eyeBlink <= 0.13, eyeLookDown <= 0.08, mouthUpperUp <= 0.61; shut eyes fit eyeBlink 0.65 + eyeLookDown
+0.95, smiles and laughs mouthUpperUp 0.87-1.0. Channels not named are baked whole: brows, gaze, stretch, press, roll,
+pucker carry the person's shape on relaxed faces (browInnerUp 1.0, pucker 0.47, mouthStretch 0.62), and a smiling
+photo keeps its smile at rest (the look its person chose; the astronaut's mouthSmile 0.89). ``jawOpen`` is bound by
+the lips instead (:data:`REST_LIP_GAP`)."""
 BAKE_ROUNDS = 3
 """At most this many refits of the photo on its baked rig (:func:`bake_expression`)."""
 SATURATED = 0.98
