@@ -85,7 +85,8 @@ def check_mode(video: Path | None, render: Path | None, audio: Path | None, phot
 
 def held_out_clip(bundle_path: Path, config: EvalConfig) -> tuple[Path, EvalConfig]:
     """``eval --held-out``: the bundle's clip (``track/video.json``) and ``config`` starting at its first held-out
-    frame (the tail ``fit --holdout`` kept out of tracking and fitting). Raises :class:`UsageError` when the bundle
+    frame (the tail ``fit --holdout`` kept out of tracking and fitting), seen with the focal length the clip was
+    tracked with (a close-up's is fitted: the held-out frames are tracked as the fitted ones were). Raises :class:`UsageError` when the bundle
     holds no clip or held nothing out."""
     if bundle_path is None or not (Path(bundle_path) / "bundle.json").is_file():
         raise InvalidInput(f"no avatar bundle at {bundle_path}", tip="make one with `talkavatar fit VIDEO`")
@@ -95,7 +96,9 @@ def held_out_clip(bundle_path: Path, config: EvalConfig) -> tuple[Path, EvalConf
     if first is None:
         raise UsageError(f"{bundle.root} holds no held-out frames of a clip",
                          tip="fit it from a video with `talkavatar fit VIDEO --holdout 0.3`, or pass --video REFERENCE")
-    return bundle.root / video.doc["source"], dataclasses.replace(config, start=first + config.start)
+    focal = config.track.focal or float(video.params.intrinsics[0][0, 0])  # the clip's tracked (fitted) focal length
+    return bundle.root / video.doc["source"], dataclasses.replace(
+        config, start=first + config.start, track=dataclasses.replace(config.track, focal=focal))
 
 
 def load_video(path: Path, detect_size: int, max_frames: int | None, start: int = 0, stride: int = 1) -> Footage:
