@@ -16,7 +16,7 @@ Per clip listed in ``DIR/clips.json``, exactly what a user types:
 - both scored on the same held-out frames (``--eval-frames`` of them spread over the last 30 %):
   ``talkavatar eval -b NAME-VARIANT.avatar --held-out --stride K --max-frames N`` and ``talkavatar eval -b
   NAME-photo.avatar --video CLIP --start S --stride K --max-frames N`` (eval tracks those frames itself with the
-  avatar's shape fixed, as the track stage tracks a clip, with the focal length the avatar was tracked with;
+  avatar's shape fixed, as the track stage tracks a clip, through the lens the avatar was tracked with;
   renders it through the tracking camera; PSNR/SSIM inside the soft person mask, and the papers' protocol: the
   reference matted by the hard mask against the render over black, on the whole frame, the face and the mouth);
 - ``--train-frames N``: the video avatar also replays N frames of the stretch it was fitted to (eval tracks them the
@@ -119,15 +119,6 @@ def lip_check(bundle: Path, speech: Path, work: Path, device: str, log: Path) ->
             "r_other_speech": round(best_lag_r(gap, rms_envelope(speech / "speech_b.wav", fps, len(frames)), fps), 3)}
 
 
-def tracked_focal(bundle: Path) -> float:
-    """The focal length (px of the full-resolution input) the bundle's photo was tracked with (fitted for a
-    close-up): eval tracks the reference frames with it, as the frames the avatar was fitted to."""
-    from talkavatar.bundle import Bundle
-    from talkavatar.bundle.artifacts import read_track_params
-
-    return float(read_track_params(Bundle.open(bundle)).intrinsics[0][0, 0])
-
-
 def scores(summary: dict, prefix: str) -> dict:
     """``eval``'s figures of one avatar: PSNR/SSIM inside the soft person mask (``PREFIX_psnr``/``_ssim``), and the
     papers' protocol (reference matted by the hard mask, render over black): the whole frame, the face, the mouth."""
@@ -217,8 +208,8 @@ def photo_avatar(name: str, clip: Path, work: Path, args, log: Path, plan) -> tu
     seconds = time.perf_counter() - t0
     report = work / f"{name}-photo-r"
     scored = talkavatar("eval", "-b", str(bundle), "--video", str(clip), "--start", str(plan[0]), "--stride",
-                        str(plan[1]), "--max-frames", str(plan[2]), "--device", args.device, "--focal",
-                        str(tracked_focal(bundle)), "--report", str(report), log=log)
+                        str(plan[1]), "--max-frames", str(plan[2]), "--device", args.device, "--report", str(report),
+                        log=log)
     lips = lip_check(bundle, args.speech, work, args.device, log) if args.lips else {}
     return {"held_out_frames": scored["frame_indices"], **scores(scored, "photo"), "fit_photo_s": round(seconds, 1),
             "photo_r_speech": lips.get("r_speech"), "photo_face_found": lips.get("face_found")}, report
@@ -250,8 +241,8 @@ def train_scores(bundle: Path, clip: Path, fit_doc: dict, args, log: Path, repor
     count = min(args.train_frames, len(frames))
     stride = max(1, (frames[-1] - frames[0]) // max(1, count - 1))
     scored = talkavatar("eval", "-b", str(bundle), "--video", str(clip), "--start", str(frames[0]), "--stride",
-                        str(stride), "--max-frames", str(count), "--device", args.device, "--focal",
-                        str(tracked_focal(bundle)), "--report", str(report), log=log)
+                        str(stride), "--max-frames", str(count), "--device", args.device, "--report", str(report),
+                        log=log)
     picked = scores(scored, "train")
     return {"train_psnr": picked["train_psnr"], "train_frame_psnr": picked["train_frame_psnr"],
             "train_frames": scored["frame_indices"]}

@@ -18,7 +18,7 @@ import torch
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.prosody import prosody_of
 from talkavatar.bundle import Bundle
-from talkavatar.bundle.artifacts import read_tracked_video
+from talkavatar.bundle.artifacts import read_track_params, read_tracked_video
 from talkavatar.core.avatar import read_avatar
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
@@ -85,8 +85,7 @@ def check_mode(video: Path | None, render: Path | None, audio: Path | None, phot
 
 def held_out_clip(bundle_path: Path, config: EvalConfig) -> tuple[Path, EvalConfig]:
     """``eval --held-out``: the bundle's clip (``track/video.json``) and ``config`` starting at its first held-out
-    frame (the tail ``fit --holdout`` kept out of tracking and fitting), seen with the focal length the clip was
-    tracked with (a close-up's is fitted: the held-out frames are tracked as the fitted ones were). Raises :class:`UsageError` when the bundle
+    frame (the tail ``fit --holdout`` kept out of tracking and fitting). Raises :class:`UsageError` when the bundle
     holds no clip or held nothing out."""
     if bundle_path is None or not (Path(bundle_path) / "bundle.json").is_file():
         raise InvalidInput(f"no avatar bundle at {bundle_path}", tip="make one with `talkavatar fit VIDEO`")
@@ -96,9 +95,7 @@ def held_out_clip(bundle_path: Path, config: EvalConfig) -> tuple[Path, EvalConf
     if first is None:
         raise UsageError(f"{bundle.root} holds no held-out frames of a clip",
                          tip="fit it from a video with `talkavatar fit VIDEO --holdout 0.3`, or pass --video REFERENCE")
-    focal = config.track.focal or float(video.params.intrinsics[0][0, 0])  # the clip's tracked (fitted) focal length
-    return bundle.root / video.doc["source"], dataclasses.replace(
-        config, start=first + config.start, track=dataclasses.replace(config.track, focal=focal))
+    return bundle.root / video.doc["source"], dataclasses.replace(config, start=first + config.start)
 
 
 def load_video(path: Path, detect_size: int, max_frames: int | None, start: int = 0, stride: int = 1) -> Footage:
@@ -133,14 +130,15 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     it frame by frame (:mod:`talkavatar.eval.reenact`)."""
     ctx = StageContext(log=log).on(torch.device(device))
     with ctx.timed("load"):
-        _, avatar = open_avatar(bundle_path)
+        bundle, avatar = open_avatar(bundle_path)
         footage = load_video(video, config.track.detect_size, config.track.max_frames, config.start, config.track.stride)
         perceptual = perceptual_network(config.perceptual, ctx.device)
     with ctx.timed("detect"):
         detections = detect_all(footage, config.track.model_complexity, log)
     with ctx.timed("track"):
         try:
-            track = track_with_rig(avatar.rig, footage, detections, steps=config.track.steps, focal=config.track.focal,
+            track = track_with_rig(avatar.rig, footage, detections, steps=config.track.steps,
+                                   focal=config.track.focal or tracked_focal(bundle, footage.full_size),
                                    seed=config.track.seed, log=log)
         except ValueError as e:
             raise StageFailed(f"{video}: {e}", tip="the reference video must show the bundle's person") from None
@@ -164,6 +162,15 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, track_errors,
                        ctx.timings, list(footage.frame_indices), footage.fps * config.track.stride, regions,
                        (measures(real_faces), measures(render_faces)))
+
+
+def tracked_focal(bundle: Bundle, size: tuple[int, int]) -> float | None:
+    """The focal length (px) the bundle's photo (or clip) was tracked with, when the reference video has its
+    picture size (``size``: (w, h)): most likely the same camera, and the avatar was fitted through that lens (a
+    close-up's focal length is fitted; another one changes how large the outline looks against the face). None
+    otherwise (eval's tracking then finds its own)."""
+    params = read_track_params(bundle)
+    return float(params.intrinsics[0][0, 0]) if tuple(params.image_size) == tuple(size) else None
 
 
 def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None, photo: Path | None = None,
