@@ -21,8 +21,8 @@ Per clip listed in ``DIR/clips.json``, exactly what a user types:
   reference matted by the hard mask against the render over black, on the whole frame, the face and the mouth);
 - ``--train-frames N``: the video avatar also replays N frames of the stretch it was fitted to (eval tracks them the
   same way): near the held-out figure, the fit itself falls short; far above it, generalisation does;
-- ``--track-stride K``: ``talkavatar track CLIP --holdout 0.3 --stride K`` then ``talkavatar fit BUNDLE`` (a long
-  clip tracked every K-th frame); ``--avatars video`` or ``photo``: one of the two (split GPU runs);
+- ``--track-stride K``: ``talkavatar track CLIP -o B --holdout 0.3 --stride K`` first (a long clip tracked every K-th
+  frame), then the same ``talkavatar fit CLIP -o B --holdout 0.3`` (which finds the track up to date); ``--avatars video`` or ``photo``: one of the two (split GPU runs);
 - novel speech: ``talkavatar render -b NAME-VARIANT.avatar`` (and the photo avatar, the control) ``--audio WAV_DIR/speech_a.wav``, then the independent lip
   check of benchmarks/presentable_video.py (MediaPipe FaceMesh on the MP4: face found %, inner-lip gap vs the
   speech's RMS envelope, Pearson r at the best lag within +-100 ms; speech_b.wav is the control).
@@ -169,19 +169,20 @@ def video_avatars(name: str, clip: Path, work: Path, args, log: Path, plan) -> t
     for i, (variant, extra) in enumerate(args.variants):
         bundle = work / f"{name}-{variant}.avatar"
         t0 = time.perf_counter()
-        if i == 0 and args.track_stride > 1:  # what a user runs to track every K-th frame: track, then fit
-            talkavatar("track", str(clip), "-o", str(bundle), "--holdout", str(HOLDOUT), "--stride",
-                       str(args.track_stride), "--device", args.device, "--force", log=log)
-            fitted = talkavatar("fit", str(bundle), *common, *extra, log=log)
-        elif i == 0:  # everything in one command: track, pseudo, fit
-            fitted = talkavatar("fit", str(clip), "-o", str(bundle), "--holdout", str(HOLDOUT), *common, *extra,
-                                log=log)
+        if i == 0:  # everything a user runs: track (every K-th frame: `track --stride K` first), pseudo, fit
+            if args.track_stride > 1 or args.track_steps != 240:
+                talkavatar("track", str(clip), "-o", str(bundle), "--holdout", str(HOLDOUT), "--stride",
+                           str(args.track_stride), "--steps", str(args.track_steps), "--device", args.device,
+                           "--force", log=log)
+            fitted = talkavatar("fit", str(clip), "-o", str(bundle), "--holdout", str(HOLDOUT), *common,
+                                *args.fit_options, *extra, log=log)  # --force redoes fit, not an up-to-date track
         else:  # the same tracking and pseudo-labels, fitted again with the variant's options
             shutil.rmtree(bundle, ignore_errors=True)
             shutil.copytree(work / f"{name}-{args.variants[0][0]}.avatar", bundle)
-            fitted = talkavatar("fit", str(bundle), *common, *extra, log=log)
+            fitted = talkavatar("fit", str(bundle), *common, *args.fit_options, *extra, log=log)
         t_video = time.perf_counter() - t0
-        ev = ["--stride", str(plan[1]), "--max-frames", str(plan[2]), "--device", args.device]
+        ev = ["--stride", str(plan[1]), "--max-frames", str(plan[2]), "--track-steps", str(args.track_steps),
+              "--device", args.device]
         scored = talkavatar("eval", "-b", str(bundle), "--held-out", *ev, "--report", str(work / f"{name}-{variant}-r"),
                             log=log)
         assert scored["frame_indices"][0] == plan[0], f"held-out frames {scored['frame_indices']} vs plan {plan}"
@@ -204,12 +205,12 @@ def photo_avatar(name: str, clip: Path, work: Path, args, log: Path, plan) -> tu
     bundle = work / f"{name}-photo.avatar"
     t0 = time.perf_counter()
     talkavatar("fit", str(photo), "-o", str(bundle), "--preset", args.preset, "--device", args.device, "--force",
-               log=log)
+               *args.fit_options, log=log)
     seconds = time.perf_counter() - t0
     report = work / f"{name}-photo-r"
     scored = talkavatar("eval", "-b", str(bundle), "--video", str(clip), "--start", str(plan[0]), "--stride",
-                        str(plan[1]), "--max-frames", str(plan[2]), "--device", args.device, "--report", str(report),
-                        log=log)
+                        str(plan[1]), "--max-frames", str(plan[2]), "--track-steps", str(args.track_steps), "--device",
+                        args.device, "--report", str(report), log=log)
     lips = lip_check(bundle, args.speech, work, args.device, log) if args.lips else {}
     return {"held_out_frames": scored["frame_indices"], **scores(scored, "photo"), "fit_photo_s": round(seconds, 1),
             "photo_r_speech": lips.get("r_speech"), "photo_face_found": lips.get("face_found")}, report
@@ -241,8 +242,8 @@ def train_scores(bundle: Path, clip: Path, fit_doc: dict, args, log: Path, repor
     count = min(args.train_frames, len(frames))
     stride = max(1, (frames[-1] - frames[0]) // max(1, count - 1))
     scored = talkavatar("eval", "-b", str(bundle), "--video", str(clip), "--start", str(frames[0]), "--stride",
-                        str(stride), "--max-frames", str(count), "--device", args.device, "--report", str(report),
-                        log=log)
+                        str(stride), "--max-frames", str(count), "--track-steps", str(args.track_steps), "--device",
+                        args.device, "--report", str(report), log=log)
     picked = scores(scored, "train")
     return {"train_psnr": picked["train_psnr"], "train_frame_psnr": picked["train_frame_psnr"],
             "train_frames": scored["frame_indices"]}
@@ -293,11 +294,17 @@ def main() -> None:
     parser.add_argument("--track-stride", type=int, default=1,
                         help="track every K-th frame (`talkavatar track CLIP --stride K`, then `talkavatar fit`)")
     parser.add_argument("--avatars", default="video,photo", help="which avatars to make: video, photo or both")
+    parser.add_argument("--track-steps", type=int, default=240, help="tracking steps (track --steps, eval "
+                        "--track-steps; `fit CLIP` in one command keeps track's default, 240)")
+    parser.add_argument("--fit-options", default="", help="extra `fit` options for every avatar (CPU smoke runs: "
+                        "'--iters 4 --uv-res 16')")
     parser.add_argument("--no-lips", dest="lips", action="store_false", help="skip the lip check (renders speech)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--sheets", type=Path, default=None, help="contact sheets folder (default: OUT/sheets)")
     args = parser.parse_args()
     args.variants = [(v.split("=", 1)[0], v.split("=", 1)[1].split()) for v in args.variants.split(";")]
+    args.fit_options = args.fit_options.split()
+    args.avatars = args.avatars.split(",")
     if args.prepare:
         prepare(args.data)
         return
