@@ -17,8 +17,7 @@ import torch
 
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.prosody import prosody_of
-from talkavatar.bundle import Bundle
-from talkavatar.bundle.artifacts import read_track_params, read_tracked_video
+from talkavatar.bundle import Bundle, artifacts
 from talkavatar.core.avatar import read_avatar
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
@@ -90,7 +89,7 @@ def held_out_clip(bundle_path: Path, config: EvalConfig) -> tuple[Path, EvalConf
     if bundle_path is None or not (Path(bundle_path) / "bundle.json").is_file():
         raise InvalidInput(f"no avatar bundle at {bundle_path}", tip="make one with `talkavatar fit VIDEO`")
     bundle = Bundle.open(Path(bundle_path))
-    video = read_tracked_video(bundle)
+    video = artifacts.read_tracked_video(bundle)
     first = None if video is None else video.doc["held_out"]["first_frame"]
     if first is None:
         raise UsageError(f"{bundle.root} holds no held-out frames of a clip",
@@ -168,8 +167,10 @@ def tracked_focal(bundle: Bundle, size: tuple[int, int]) -> float | None:
     """The focal length (px) the bundle's photo (or clip) was tracked with, when the reference video has its
     picture size (``size``: (w, h)): most likely the same camera, and the avatar was fitted through that lens (a
     close-up's focal length is fitted; another one changes how large the outline looks against the face). None
-    otherwise (eval's tracking then finds its own)."""
-    params = read_track_params(bundle)
+    otherwise, or for a bundle without a track stage (eval's tracking then finds its own)."""
+    if not artifacts.has_output(bundle, artifacts.TRACK_PARAMS):
+        return None
+    params = artifacts.read_track_params(bundle)
     return float(params.intrinsics[0][0, 0]) if tuple(params.image_size) == tuple(size) else None
 
 
