@@ -19,6 +19,9 @@ Per clip listed in ``DIR/clips.json``, exactly what a user types:
   avatar's shape fixed, as the track stage tracks a clip, through the lens the avatar was tracked with;
   renders it through the tracking camera; PSNR/SSIM inside the soft person mask, and the papers' protocol: the
   reference matted by the hard mask against the render over black, on the whole frame, the face and the mouth);
+- ``--refine-poses N``: eval also scores the frames after N steps of photometric refinement of their tracked poses
+  and expressions (the avatar frozen; the test-time pose optimisation of the monocular-avatar papers), beside the
+  plain figures (``*_refined_*`` columns);
 - ``--train-frames N``: the video avatar also replays N frames of the stretch it was fitted to (eval tracks them the
   same way): near the held-out figure, the fit itself falls short; far above it, generalisation does;
 - ``--track-stride K``: ``talkavatar track CLIP -o B --holdout 0.3 --stride K`` first (a long clip tracked every K-th
@@ -122,10 +125,14 @@ def lip_check(bundle: Path, speech: Path, work: Path, device: str, log: Path) ->
 def scores(summary: dict, prefix: str) -> dict:
     """``eval``'s figures of one avatar: PSNR/SSIM inside the soft person mask (``PREFIX_psnr``/``_ssim``), and the
     papers' protocol (reference matted by the hard mask, render over black): the whole frame, the face, the mouth."""
-    hard = summary["hard_mask"]
-    return {f"{prefix}_psnr": round(summary["psnr_db"], 2), f"{prefix}_ssim": round(summary["ssim"], 4),
-            f"{prefix}_frame_psnr": hard["frame"]["psnr_db"], f"{prefix}_frame_ssim": hard["frame"]["ssim"],
-            f"{prefix}_face_psnr": hard["face"]["psnr_db"], f"{prefix}_mouth_psnr": hard["mouth"]["psnr_db"]}
+    hard, refined = summary["hard_mask"], summary.get("refined")
+    out = {f"{prefix}_psnr": round(summary["psnr_db"], 2), f"{prefix}_ssim": round(summary["ssim"], 4),
+           f"{prefix}_frame_psnr": hard["frame"]["psnr_db"], f"{prefix}_frame_ssim": hard["frame"]["ssim"],
+           f"{prefix}_face_psnr": hard["face"]["psnr_db"], f"{prefix}_mouth_psnr": hard["mouth"]["psnr_db"]}
+    if refined is not None:  # eval --refine-poses: the same frames re-posed photometrically (test-time refinement)
+        out.update({f"{prefix}_refined_psnr": refined["psnr_db"], f"{prefix}_refined_ssim": refined["ssim"],
+                    f"{prefix}_refined_frame_psnr": refined["hard_mask"]["frame"]["psnr_db"]})
+    return out
 
 
 def sheet(reports: list[Path], path: Path) -> None:
@@ -182,7 +189,7 @@ def video_avatars(name: str, clip: Path, work: Path, args, log: Path, plan) -> t
             fitted = talkavatar("fit", str(bundle), *common, *args.fit_options, *extra, log=log)
         t_video = time.perf_counter() - t0
         ev = ["--stride", str(plan[1]), "--max-frames", str(plan[2]), "--track-steps", str(args.track_steps),
-              "--device", args.device]
+              "--refine-poses", str(args.refine_poses), "--device", args.device]
         scored = talkavatar("eval", "-b", str(bundle), "--held-out", *ev, "--report", str(work / f"{name}-{variant}-r"),
                             log=log)
         assert scored["frame_indices"][0] == plan[0], f"held-out frames {scored['frame_indices']} vs plan {plan}"
@@ -209,8 +216,9 @@ def photo_avatar(name: str, clip: Path, work: Path, args, log: Path, plan) -> tu
     seconds = time.perf_counter() - t0
     report = work / f"{name}-photo-r"
     scored = talkavatar("eval", "-b", str(bundle), "--video", str(clip), "--start", str(plan[0]), "--stride",
-                        str(plan[1]), "--max-frames", str(plan[2]), "--track-steps", str(args.track_steps), "--device",
-                        args.device, "--report", str(report), log=log)
+                        str(plan[1]), "--max-frames", str(plan[2]), "--track-steps", str(args.track_steps),
+                        "--refine-poses", str(args.refine_poses), "--device", args.device, "--report", str(report),
+                        log=log)
     lips = lip_check(bundle, args.speech, work, args.device, log) if args.lips else {}
     return {"held_out_frames": scored["frame_indices"], **scores(scored, "photo"), "fit_photo_s": round(seconds, 1),
             "photo_r_speech": lips.get("r_speech"), "photo_face_found": lips.get("face_found")}, report
@@ -271,7 +279,8 @@ def measure_timing(clip: Path, work: Path, args) -> dict:
 
 
 COLUMNS = ("name", "video_psnr", "video_ssim", "photo_psnr", "photo_ssim", "gain_db", "video_frame_psnr",
-           "video_frame_ssim", "photo_frame_psnr", "video_face_psnr", "video_mouth_psnr", "train_psnr",
+           "video_frame_ssim", "photo_frame_psnr", "video_face_psnr", "video_mouth_psnr", "video_refined_psnr",
+           "video_refined_ssim", "photo_refined_psnr", "train_psnr",
            "face_found", "r_speech", "r_other_speech", "photo_r_speech", "real_frames", "fit_video_s", "fit_photo_s")
 
 
@@ -296,6 +305,8 @@ def main() -> None:
     parser.add_argument("--avatars", default="video,photo", help="which avatars to make: video, photo or both")
     parser.add_argument("--track-steps", type=int, default=240, help="tracking steps (track --steps, eval "
                         "--track-steps; `fit CLIP` in one command keeps track's default, 240)")
+    parser.add_argument("--refine-poses", type=int, default=0, help="eval --refine-poses N: also score the frames "
+                        "re-posed photometrically (test-time pose refinement, reported beside the plain figures)")
     parser.add_argument("--fit-options", default="", help="extra `fit` options for every avatar (CPU smoke runs: "
                         "'--iters 4 --uv-res 16')")
     parser.add_argument("--no-lips", dest="lips", action="store_false", help="skip the lip check (renders speech)")
