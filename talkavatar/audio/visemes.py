@@ -81,18 +81,15 @@ VISEMES = tuple(VISEME_SHAPES)
 # and rounding anticipated by tens of milliseconds) and checked on the LibriVox clips (benchmarks/drive_audio_eval.py;
 # those five clips are also the acceptance set, so treat the figures there as optimistic).
 _DOMINANCE = {
-    "sil": (3.0, 0.02, 0.02), "PP": (2.0, 0.035, 0.03), "FF": (2.0, 0.03, 0.03), "U": (1.3, 0.04, 0.05),
-    "O": (1.3, 0.04, 0.05), "RR": (1.0, 0.04, 0.04), "aa": (1.0, 0.035, 0.035), "E": (1.0, 0.035, 0.035),
+    "sil": (3.0, 0.02, 0.02), "PP": (2.0, 0.035, 0.03), "FF": (2.0, 0.03, 0.03), "U": (1.3, 0.08, 0.05),
+    "O": (1.3, 0.08, 0.05), "RR": (1.0, 0.08, 0.04), "aa": (1.0, 0.035, 0.035), "E": (1.0, 0.035, 0.035),
     "I": (1.0, 0.035, 0.035),
 }
 _CONSONANT_DOMINANCE = (0.7, 0.025, 0.025)
 CORE_FRACTION = 0.6      # the flat middle part of a phone's dominance
 NEIGHBOURS = 3           # phones on each side that can influence a frame
-SHARPNESS = 6.0          # blend weights are dominance ** SHARPNESS (1 = Cohen-Massaro's weighted mean; higher
+SHARPNESS = 3.0          # blend weights are dominance ** SHARPNESS (1 = Cohen-Massaro's weighted mean; higher
                          # sharpens transitions so short vowels still reach their targets)
-# SHARPNESS 3 -> 6 and rounding anticipated 80 -> 40 ms (issue 25), chosen on the eSpeak NG dev sentences with
-# exact phones (11 languages: 87.1 -> 91.1 % viseme classes), then checked on LibriVox: 79.0 -> 80.5 % without a
-# transcript, 95.1 -> 97.0 % with one.
 
 OPENING_CHANNELS = [ARKIT_INDEX[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight",
                                              "mouthUpperUpLeft", "mouthUpperUpRight", "tongueOut")]
