@@ -17,8 +17,8 @@ from talkavatar.audio.g2p import check_language, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
-from talkavatar.audio.universal import (EDGE_FRAMES, FRAME_RATE, LAG_FRAMES, blank_id, frames_to_segments,
-                                        greedy_phones, log_probs, phone_token_ids, vocabulary)
+from talkavatar.audio.universal import (EDGE_FRAMES, FRAME_RATE, LAG_FRAMES, blank_id, closure_evidence,
+                                        frames_to_segments, greedy_phones, log_probs, phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
 from talkavatar.cli import app
 from talkavatar.motion.names import ARKIT_INDEX
@@ -94,6 +94,22 @@ def test_greedy_phones_sum_a_class_over_its_tokens():
     assert [phone_class(p) for p in phones] == ["rounded", "open"]
     phone = phone_token_ids()
     assert not phone[names.index(" ")] and not phone[names.index("一")] and phone[ids["m"]]
+
+
+def test_closure_evidence_follows_an_energy_dip():
+    """A 60 ms near-silent gap in loud noise (a stop's closure): evidence is full on the frames up to 80 ms after
+    the gap's start, none in the steady loud stretches."""
+    noise = (np.random.default_rng(0).normal(0, 3000, 16000)).astype(np.int16)
+    noise[8000:8960] //= 100                                          # frames 25..27 (20 ms each)
+    evidence = closure_evidence(noise)
+    assert evidence.shape == (50,)
+    assert evidence[25:31].min() == 1.0 and evidence[:15].max() == 0.0 and evidence[40:].max() == 0.0
+    scores = np.full((50, len(vocabulary())), -20.0, np.float32)
+    scores[:, blank_id()] = 0.0
+    scores[29, vocabulary().index("m")] = scores[29, blank_id()] = np.log(0.3)   # a half-heard m after the gap
+    scores[29, vocabulary().index("s")] = np.log(0.4)                              # ...beside a likelier s
+    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == ["s"]
+    assert [s.phone for s in greedy_phones(scores, closure=evidence) if s.phone != "SIL"] == ["m"]
 
 
 def test_g2p_reads_several_scripts():

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from scipy.ndimage import maximum_filter1d
 from scipy.special import logsumexp
 
 from talkavatar.audio.ipa import base_phone, ipa_viseme
@@ -37,8 +38,9 @@ PIECE_SECONDS = 4.0             # cost per second is lowest for 2-6 s pieces (0.
 PAUSE_SECONDS = 0.2             # blank runs this long are silence
 EDGE_FRAMES = 2                 # a phone next to a pause keeps this many of its blank frames
 BLANK_BIAS = -0.1               # hama's own default decoding bias against blank
-BILABIAL_BIAS = 1.5             # log-odds added to the bilabial class: a closure the recogniser half-hears is
-                                # still shown (eSpeak dev sentences: bilabials closed 85 -> 90 %, classes -1 point)
+BILABIAL_BIAS = 1.5             # log-odds added to the bilabial class where the audio shows a closure (below)
+CLOSURE_FRAMES = 5              # a closure counts for a phone when it lies in the 100 ms up to its frame ...
+DIP_DB, DIP_SPAN_DB = 6.0, 10.0 # ... as a frame 6 dB (none) to 16 dB (full) below the loudest frame within 100 ms
 GAP_SHARE = 0.5                 # share of a short blank gap that goes to the phone before it
 LAG_FRAMES = 2                  # the model emits a phone ~40 ms after it is heard: measured on eSpeak NG speech of
                                 # the dev sentences (11 languages), where eSpeak reports exact phone times
@@ -155,17 +157,30 @@ def frames_to_segments(units: np.ndarray, names: list[str], offset_s: float = 0.
     return out
 
 
-def greedy_phones(scores: np.ndarray, offset_s: float = 0.0) -> list[PhoneSegment]:
+def closure_evidence(pcm: np.ndarray) -> np.ndarray:
+    """``[F]`` 0..1 per frame of int16 ``pcm``: how deep an energy dip (lips closed before a burst, or a nasal's
+    quieter murmur) lies in the :data:`CLOSURE_FRAMES` frames up to it, against the loudest frame around the dip."""
+    frames = len(pcm) // FRAME_SAMPLES
+    energy = pcm[:frames * FRAME_SAMPLES].astype(np.float32).reshape(frames, -1)
+    db = 10.0 * np.log10((energy ** 2).mean(axis=1) + 1.0)
+    dip = np.clip((maximum_filter1d(db, 2 * CLOSURE_FRAMES + 1) - db - DIP_DB) / DIP_SPAN_DB, 0.0, 1.0)
+    return maximum_filter1d(dip, CLOSURE_FRAMES, origin=CLOSURE_FRAMES // 2)
+
+
+def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray | None = None) -> list[PhoneSegment]:
     """Recognised phones from log-probabilities ``[F, V]``, decoded at the level the lips need.
 
     Per frame, each lip class (bilabial, labiodental, rounded, open, spread) scores the summed probability of its
-    tokens (a sound split between p, b and m is still surely bilabial), plus :data:`BILABIAL_BIAS` for bilabials;
-    the frame is blank unless the best class beats blank (blank-biased as hama does). Runs of one class are
-    CTC-collapsed into a phone named by that class's most probable token at the run's first frame.
+    tokens (a sound split between u, o and w is still surely rounded); bilabials gain :data:`BILABIAL_BIAS` times
+    ``closure [F]`` (:func:`closure_evidence`), so a p, b or m the recogniser half-hears closes the lips where the
+    audio shows a closure, and nowhere else. A frame is blank unless the best class beats blank (blank-biased as
+    hama does). Runs of one class are CTC-collapsed into a phone named by that class's most probable token at the
+    run's first frame.
     """
     groups = class_tokens()
     mass = np.stack([logsumexp(scores[:, g], axis=1) for g in groups], axis=1)      # [F, classes]
-    mass[:, CLASSES.index("bilabial") - 1] += BILABIAL_BIAS
+    if closure is not None:
+        mass[:, CLASSES.index("bilabial") - 1] += BILABIAL_BIAS * closure
     best = mass.argmax(axis=1)
     runs = np.where(mass.max(axis=1) > scores[:, blank_id()] + BLANK_BIAS, best, -1)
     names = vocabulary()
@@ -181,4 +196,4 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0) -> list[PhoneSegmen
 
 def decode_block(pcm: np.ndarray, offset_s: float) -> list[PhoneSegment]:
     """Recognised IPA phone segments of one int16 block (the ``decode`` of a streaming phone recogniser)."""
-    return greedy_phones(log_probs(pcm), offset_s)
+    return greedy_phones(log_probs(pcm), offset_s, closure_evidence(pcm))
