@@ -1,15 +1,16 @@
 """Checked phone labels for short real Czech and Dutch speech (Fish Fillets NG lines; issue 25).
 
-How the labels in ``benchmarks/data/lip_labels_checked.json`` were made (no one listened; see ``method`` there):
+How the labels in ``benchmarks/data/lip_labels_checked.json`` were made (nobody listened to the audio):
 1. ``--draft``: eSpeak NG's phones of each line's transcript, forced-aligned on the recording by CTC Viterbi on
    hama's posteriors (``talkavatar.audio.ctc_align``), written as the starting point;
 2. ``--picture N``: a waveform and a wide-band spectrogram of clip N (16 kHz, 5 ms hop, 10 ms grid) with the
    labels drawn on, in windows of one second;
 3. a reviewer looked at each picture and moved boundaries to the acoustic landmarks (stop closures: the silent gap
    before the burst; fricatives: the edges of the high-frequency noise; vowels and sonorants: formant onsets and
-   offsets and energy rises; silence: where the waveform goes flat), dropped phones that are visibly not spoken,
-   and wrote the new times into the JSON with ``"checked"`` describing the changes;
-4. pictures were drawn again from the edited labels and looked at once more.
+   offsets and energy rises; silence: where the waveform goes flat) and wrote the new times into the JSON, with
+   ``"checked"`` describing each clip's changes and what stayed uncertain. eSpeak's phone sequence was kept (no
+   phone dropped or added); where a voiced stretch showed no boundary, its phones were spaced by eye;
+4. two clips' pictures were drawn again from the edited labels and looked at once more.
 
 The seed comes from the system under test's own aligner, so the checked boundaries can lean towards it where a
 picture does not show a landmark (vowel-to-vowel and nasal-to-vowel transitions inside a voiced stretch).
