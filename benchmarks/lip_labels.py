@@ -16,7 +16,7 @@ The seed comes from the system under test's own aligner, so the checked boundari
 picture does not show a landmark (vowel-to-vowel and nasal-to-vowel transitions inside a voiced stretch).
 
 Usage:  python benchmarks/lip_labels.py --draft           (rewrites the file: only for a fresh start)
-        python benchmarks/lip_labels.py --picture 0 --out clip0.png [--labels FILE]
+        python benchmarks/lip_labels.py --picture 0 --out clip0.png [--labels FILE] [--mouth]
 """
 
 from __future__ import annotations
@@ -77,8 +77,24 @@ def draft() -> dict:
             "method": __doc__.split("\n\n")[1], "clips": clips}
 
 
-def picture(clip: dict, out: Path, window_s: float = 1.0) -> None:
-    """Waveform + spectrogram of one clip with its labels, one row pair per ``window_s`` of audio (step 2)."""
+def mouth_tracks(clip: dict, fps: float = 100.0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """drive-audio's jawOpen and mouthClose ``(times [T], [T, 2])`` on a clip, without and with its transcript."""
+    from talkavatar.audio.drive import drive_audio
+    from talkavatar.motion.names import ARKIT_INDEX
+
+    channels = [ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]]
+    tracks = {}
+    for name, text in (("auto", None), ("transcript", clip["text"])):
+        result = drive_audio(ROOT / "sound" / clip["path"], transcript=text, language=clip["language"], fps=fps,
+                             gestures=False)
+        w = result.motion.arkit_weights
+        tracks[name] = (np.arange(len(w)) / fps, w[:, channels])
+    return tracks
+
+
+def picture(clip: dict, out: Path, window_s: float = 1.0, mouth: dict | None = None) -> None:
+    """Waveform + spectrogram of one clip with its labels, one row pair per ``window_s`` of audio (step 2);
+    ``mouth``: :func:`mouth_tracks` drawn over the waveform (jawOpen solid, mouthClose dotted; right axis)."""
     import librosa
     import matplotlib
 
@@ -97,6 +113,13 @@ def picture(clip: dict, out: Path, window_s: float = 1.0) -> None:
         wave, sg = axes[2 * r], axes[2 * r + 1]
         t = np.arange(int(a * RATE), int(b * RATE))
         wave.plot(t / RATE, pcm[t], lw=0.4, color="k")
+        if mouth:
+            twin = wave.twinx()
+            for (name, (times, w)), colour in zip(mouth.items(), ("tab:blue", "tab:orange")):
+                twin.plot(times, w[:, 0], color=colour, lw=1.5, label=f"jawOpen ({name})")
+                twin.plot(times, w[:, 1], color=colour, lw=1.0, ls=":")
+            twin.set_ylim(0, 0.7)
+            twin.legend(loc="upper right", fontsize=8)
         sg.imshow(spec, origin="lower", aspect="auto", cmap="gray_r", vmin=-62,
                   extent=[-0.5 * hop / RATE, spec.shape[1] * hop / RATE, 0, RATE / 2])
         for ax in (wave, sg):
@@ -125,12 +148,15 @@ def main() -> None:
     parser.add_argument("--picture", type=int, help="draw clip N of the labels file")
     parser.add_argument("--out", type=Path, default=Path("lip_labels.png"))
     parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--mouth", action="store_true", help="draw drive-audio's jaw over the waveform (auto, "
+                        "with transcript)")
     args = parser.parse_args()
     if args.draft:
         args.labels.write_text(json.dumps(draft(), ensure_ascii=False, indent=1))
         print(f"{args.labels}: {len(CLIPS)} clips (draft)")
     elif args.picture is not None:
-        picture(json.loads(args.labels.read_text())["clips"][args.picture], args.out)
+        clip = json.loads(args.labels.read_text())["clips"][args.picture]
+        picture(clip, args.out, mouth=mouth_tracks(clip) if args.mouth else None)
         print(args.out)
     else:
         parser.error("--draft or --picture N")
