@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
-
 from scipy.ndimage import maximum_filter1d
 from scipy.special import logsumexp
 
@@ -167,7 +166,8 @@ def closure_evidence(pcm: np.ndarray) -> np.ndarray:
     return maximum_filter1d(dip, CLOSURE_FRAMES, origin=CLOSURE_FRAMES // 2)
 
 
-def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray | None = None) -> list[PhoneSegment]:
+def greedy_phones(scores: np.ndarray, offset_s: float = 0.0,
+                  closure: np.ndarray | None = None) -> list[PhoneSegment]:
     """Recognised phones from log-probabilities ``[F, V]``, decoded at the level the lips need.
 
     Per frame, each lip class (bilabial, labiodental, rounded, open, spread) scores the summed probability of its
