@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.pseudo.matte import background_leak
 
 WALL = np.array([150, 165, 210])
@@ -39,8 +40,9 @@ def test_the_wall_inside_the_mask_is_found_and_the_person_kept():
 def test_the_face_is_never_taken_for_the_wall():
     image, mask, head, face, patch, shirt = scene()
     image[face] = WALL  # a face lit like the wall
-    ys, xs = np.nonzero(face)
-    landmarks = np.stack([xs, ys], 1)[:: 50].astype(np.float64)
+    landmarks = np.zeros((478, 2))
+    angle = np.linspace(0, 2 * np.pi, len(FACE_OVAL), endpoint=False)
+    landmarks[list(FACE_OVAL)] = np.stack([95 + 30 * np.cos(angle), 90 + 30 * np.sin(angle)], 1)
     assert not background_leak(image, mask, landmarks)[face].any()
 
 

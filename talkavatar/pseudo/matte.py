@@ -5,7 +5,8 @@ and the shoulder and under the chin is inside the mask). Texturing from those pi
 colour: the dominant "torso" colour becomes the wall's, and every unseen part dressed from it turns wall-blue.
 :func:`background_leak` finds them: mask pixels whose colour is that of the background just outside the mask
 (a normalised convolution of the pixels outside it), in regions that touch the outside, within ``reach`` of the
-mask's edge, and never inside the face (the convex hull of its landmarks: a beige wall does not take a cheek).
+mask's edge, and never inside the face (its Face Mesh oval: a beige wall does not take a cheek; the wall between
+a turned face's nose and chin, outside the oval, is not protected).
 Where the garment has the background's colour, dropping its border changes nothing the completion cannot restore
 (the texels count as unseen and get the garment's colour from the rest of it).
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from talkavatar.core.body.landmarks import FACE_OVAL
 
 WORK_SIDE = 512       # the test runs on the image scaled to at most this many pixels (longer side)
 SIGMA = 0.03          # the local background's Gaussian window, share of the longer side
@@ -25,7 +28,7 @@ ROUNDS = 4            # growing rounds
 
 
 def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | None = None) -> np.ndarray:
-    """image: [H, W, 3] uint8 sRGB; mask: [H, W] bool; face_xy: [K, 2] face landmark pixels (protected) or None.
+    """image: [H, W, 3] uint8 sRGB; mask: [H, W] bool; face_xy: [478, 2] Face Mesh pixels (the face oval is protected) or None.
     Returns [H, W] bool: mask pixels that show the background."""
     h, w = mask.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
@@ -36,9 +39,8 @@ def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | N
         return np.zeros_like(mask)
     protected = np.zeros(inside.shape, bool)
     if face_xy is not None and len(face_xy) >= 3:
-        hull = cv2.convexHull(np.round(face_xy[:, :2] * scale).astype(np.int32))
         face = np.zeros(inside.shape, np.uint8)
-        cv2.fillConvexPoly(face, hull, 1)
+        cv2.fillPoly(face, [np.round(face_xy[list(FACE_OVAL), :2] * scale).astype(np.int32)], 1)
         protected = face.astype(bool)
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
     reach = inside & ~protected & (depth < REACH * max(size))
