@@ -4,6 +4,7 @@ left out; the person, the face and a garment of the wall's colour away from the 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.pseudo.matte import background_leak
@@ -50,3 +51,17 @@ def test_nothing_to_find_without_a_background():
     image, mask, *_ = scene()
     assert not background_leak(image, np.ones_like(mask)).any()
     assert not background_leak(image, np.zeros_like(mask)).any()
+
+
+def test_texels_below_the_face_oval_see_the_neck_and_those_beside_it_the_head():
+    from talkavatar.pseudo.stage import PhotoView, _off_face
+
+    angle = np.linspace(0, 2 * np.pi, len(FACE_OVAL), endpoint=False)
+    face = np.zeros((478, 2))
+    face[list(FACE_OVAL)] = np.stack([100 + 30 * np.cos(angle), 80 + 40 * np.sin(angle)], 1)  # chin at y = 120
+    view = PhotoView(np.zeros((200, 200, 3), np.uint8), np.ones((200, 200), bool), None, None, None, None, None,
+                     None, (), face)
+    pixels = torch.tensor([[100.0, 130.0], [100.0, 100.0], [140.0, 110.0], [100.0, 118.5], [250.0, 150.0]])
+    below = _off_face(view, pixels).tolist()
+    assert below == [True, False, False, True, False]  # under the chin; the face; beside it; its outline; outside
+    assert _off_face(PhotoView(view.image, view.mask, None, None, None, None, None, None, (), None), pixels) is None

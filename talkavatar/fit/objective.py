@@ -2,7 +2,7 @@
 
 Input photo: L1 + SSIM + alpha (and the same on face/hand crops, weighted up). Real frames of a clip (fit VIDEO):
 the same, plus a perceptual distance, under their refined poses. Pseudo frames: a perceptual
-distance only (they are imperfect by nature), after a warm-up. Mesh: normal consistency and a mask loss (a 2D
+distance (they are imperfect by nature) and an L1 of their colours at 1/8 resolution, after a warm-up. Mesh: normal consistency and a mask loss (a 2D
 chamfer distance between the projected surface and the mask's outline) on the deformed mesh (rig + dT), Laplacian
 smoothing of dT and dX over the initial connectivity, and ``|dX - Bary(dT)|``. Images are compared in sRGB (what
 the photo is), on a random background per step so that alpha must match the mask.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch import Tensor
+from torch.nn.functional import avg_pool2d
 
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
@@ -24,6 +25,7 @@ from talkavatar.fit.data import Views
 from talkavatar.fit.model import AvatarParameters
 
 SILHOUETTE_SAMPLES = 20000
+PSEUDO_POOL = 8  # pseudo frames' colour term: pooled to 1/8 of their size (384 -> 48 px)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class LossWeights:
     hand: float = 0.3
     perceptual: float = 0.2
     pseudo_alpha: float = 0.1
+    pseudo_colour: float = 0.5  # L1 of the pseudo frames' colours at 1/PSEUDO_POOL resolution (see pseudo_terms)
     normal: float = 0.01
     mask: float = 1.0
     mgc: float = 1.0
@@ -53,9 +56,21 @@ class LossWeights:
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0) -> "LossWeights":
         return LossWeights(self.rgb, self.ssim, self.alpha, self.face * crop, self.hand * crop,
-                           self.perceptual * pseudo, self.pseudo_alpha * pseudo, self.normal * mesh,
+                           self.perceptual * pseudo, self.pseudo_alpha * pseudo, self.pseudo_colour * pseudo,
+                           self.normal * mesh,
                            self.mask * mesh, self.mgc * mesh, self.lap_offsets * mesh, self.video * video,
                            self.video_perceptual * video, self.frame_prior)
+
+
+def low_pass_l1(rendered: Tensor, target: Tensor, pool: int = PSEUDO_POOL) -> Tensor:
+    """L1 of two [B, H, W, 3] images after ``pool`` x ``pool`` average pooling: their colours, not their details.
+    A perceptual distance alone leaves the colour of what only pseudo frames show free (it hardly sees hue), and
+    Adam's normalised steps then paint the unseen body in random blobs; pooled, a pseudo frame's colours hold
+    although its details are not aligned with the avatar's."""
+    def pooled(image: Tensor) -> Tensor:
+        return avg_pool2d(image.permute(0, 3, 1, 2), pool, ceil_mode=True)
+
+    return (pooled(rendered) - pooled(target)).abs().mean()
 
 
 def pose_views(params: AvatarParameters, views: Views):
@@ -148,7 +163,8 @@ class Objective:
         rgb, alpha, _ = render_views(params, views, background, backend)
         target = composite(views, background)
         return {"pseudo_perceptual": distance(rgb, target).mean(),
-                "pseudo_alpha": (alpha[..., 0] - views.mask).abs().mean()}
+                "pseudo_alpha": (alpha[..., 0] - views.mask).abs().mean(),
+                "pseudo_colour": low_pass_l1(rgb, target)}
 
     def video_terms(self, params: AvatarParameters, frames: Views, background: Tensor, distance,
                     backend: str = "auto") -> dict[str, Tensor]:
@@ -182,7 +198,8 @@ def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
     """Sum of the terms with their weights (face crops weighted by ``w.face``, hand crops by ``w.hand``)."""
     crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
     table = {"photo_l1": w.rgb, "photo_ssim": w.ssim, "photo_alpha": w.alpha,
-             "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "normal": w.normal, "mask": w.mask,
+             "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "pseudo_colour": w.pseudo_colour,
+             "normal": w.normal, "mask": w.mask,
              "mgc": w.mgc, "lap_offsets": w.lap_offsets, "video_l1": w.rgb * w.video, "video_ssim": w.ssim * w.video,
              "video_alpha": w.alpha * w.video, "video_perceptual": w.video_perceptual, "frame_prior": w.frame_prior}
     total = 0.0
