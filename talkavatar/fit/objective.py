@@ -2,7 +2,7 @@
 
 Input photo: L1 + SSIM + alpha (and the same on face/hand crops, weighted up). Real frames of a clip (fit VIDEO):
 the same, plus a perceptual distance, under their refined poses. Pseudo frames: a perceptual
-distance (they are imperfect by nature) and an L1 of their colours at 1/8 resolution, after a warm-up. Mesh: normal consistency and a mask loss (a 2D
+distance only (they are imperfect by nature), after a warm-up. Mesh: normal consistency and a mask loss (a 2D
 chamfer distance between the projected surface and the mask's outline) on the deformed mesh (rig + dT), Laplacian
 smoothing of dT and dX over the initial connectivity, and ``|dX - Bary(dT)|``. Images are compared in sRGB (what
 the photo is), on a random background per step so that alpha must match the mask.
@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch import Tensor
-from torch.nn.functional import avg_pool2d
 
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
@@ -25,7 +24,6 @@ from talkavatar.fit.data import Views
 from talkavatar.fit.model import AvatarParameters
 
 SILHOUETTE_SAMPLES = 20000
-PSEUDO_POOL = 8  # pseudo frames' colour term: pooled to 1/8 of their size (384 -> 48 px)
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,6 @@ class LossWeights:
     hand: float = 0.3
     perceptual: float = 0.2
     pseudo_alpha: float = 0.1
-    pseudo_colour: float = 0.5  # L1 of the pseudo frames' colours at 1/PSEUDO_POOL resolution (see pseudo_terms)
     normal: float = 0.01
     mask: float = 1.0
     mgc: float = 1.0
@@ -53,24 +50,13 @@ class LossWeights:
     video: float = 1.0  # real frames of a clip: L1, SSIM and alpha as the photo's, times this
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
+    colour_anchor: float = 0.1  # mean |rgb - initial rgb| (Objective.colour_anchor)
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0) -> "LossWeights":
         return LossWeights(self.rgb, self.ssim, self.alpha, self.face * crop, self.hand * crop,
-                           self.perceptual * pseudo, self.pseudo_alpha * pseudo, self.pseudo_colour * pseudo,
-                           self.normal * mesh,
+                           self.perceptual * pseudo, self.pseudo_alpha * pseudo, self.normal * mesh,
                            self.mask * mesh, self.mgc * mesh, self.lap_offsets * mesh, self.video * video,
-                           self.video_perceptual * video, self.frame_prior)
-
-
-def low_pass_l1(rendered: Tensor, target: Tensor, pool: int = PSEUDO_POOL) -> Tensor:
-    """L1 of two [B, H, W, 3] images after ``pool`` x ``pool`` average pooling: their colours, not their details.
-    A perceptual distance alone leaves the colour of what only pseudo frames show free (it hardly sees hue), and
-    Adam's normalised steps then paint the unseen body in random blobs; pooled, a pseudo frame's colours hold
-    although its details are not aligned with the avatar's."""
-    def pooled(image: Tensor) -> Tensor:
-        return avg_pool2d(image.permute(0, 3, 1, 2), pool, ceil_mode=True)
-
-    return (pooled(rendered) - pooled(target)).abs().mean()
+                           self.video_perceptual * video, self.frame_prior, self.colour_anchor)
 
 
 def pose_views(params: AvatarParameters, views: Views):
@@ -123,6 +109,7 @@ class Objective:
         self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
         self.outline = SilhouetteChamfer(photo.mask[0])
         self.backend = ""  # the rasterizer backend the photo terms last ran on (as rasterize() reports it)
+        self.initial_rgb = params.rgb.detach().clone()
 
     def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:
         """The silhouette samples of the deformed mesh (rig + dT) in the photo's pose, in pixels: [S, 2]."""
@@ -163,8 +150,7 @@ class Objective:
         rgb, alpha, _ = render_views(params, views, background, backend)
         target = composite(views, background)
         return {"pseudo_perceptual": distance(rgb, target).mean(),
-                "pseudo_alpha": (alpha[..., 0] - views.mask).abs().mean(),
-                "pseudo_colour": low_pass_l1(rgb, target)}
+                "pseudo_alpha": (alpha[..., 0] - views.mask).abs().mean()}
 
     def video_terms(self, params: AvatarParameters, frames: Views, background: Tensor, distance,
                     backend: str = "auto") -> dict[str, Tensor]:
@@ -177,6 +163,14 @@ class Objective:
         if distance is not None:
             terms["video_perceptual"] = distance(rgb, target).mean()
         return terms
+
+    def colour_anchor(self, params: AvatarParameters) -> Tensor:
+        """Mean |rgb - initial rgb| over the Gaussians (linear, summed over channels): the completed texture's
+        colours are the prior of what the photo hardly constrains. Adam scales every step to the same size, so a
+        Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames sees, takes full
+        steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit); this term's
+        gradient outweighs those, not the photo's on a Gaussian it sees (whose initial colour is the photo's)."""
+        return (params.rgb - self.initial_rgb).abs().sum(-1).mean()
 
     def mesh_terms(self, params: AvatarParameters, photo: Views) -> dict[str, Tensor]:
         rig = params.rig
@@ -198,7 +192,7 @@ def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
     """Sum of the terms with their weights (face crops weighted by ``w.face``, hand crops by ``w.hand``)."""
     crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
     table = {"photo_l1": w.rgb, "photo_ssim": w.ssim, "photo_alpha": w.alpha,
-             "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "pseudo_colour": w.pseudo_colour,
+             "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "colour_anchor": w.colour_anchor,
              "normal": w.normal, "mask": w.mask,
              "mgc": w.mgc, "lap_offsets": w.lap_offsets, "video_l1": w.rgb * w.video, "video_ssim": w.ssim * w.video,
              "video_alpha": w.alpha * w.video, "video_perceptual": w.video_perceptual, "frame_prior": w.frame_prior}
