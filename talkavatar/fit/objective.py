@@ -50,7 +50,7 @@ class LossWeights:
     video: float = 1.0  # real frames of a clip: L1, SSIM and alpha as the photo's, times this
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
-    colour_anchor: float = 0.1  # mean |rgb - initial rgb| (Objective.colour_anchor)
+    colour_anchor: float = 0.1  # mean |rgb - initial rgb|^2 (Objective.colour_anchor)
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0) -> "LossWeights":
         return LossWeights(self.rgb, self.ssim, self.alpha, self.face * crop, self.hand * crop,
@@ -109,7 +109,6 @@ class Objective:
         self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
         self.outline = SilhouetteChamfer(photo.mask[0])
         self.backend = ""  # the rasterizer backend the photo terms last ran on (as rasterize() reports it)
-        self.initial_rgb = params.rgb.detach().clone()
 
     def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:
         """The silhouette samples of the deformed mesh (rig + dT) in the photo's pose, in pixels: [S, 2]."""
@@ -165,12 +164,13 @@ class Objective:
         return terms
 
     def colour_anchor(self, params: AvatarParameters) -> Tensor:
-        """Mean |rgb - initial rgb| over the Gaussians (linear, summed over channels): the completed texture's
+        """Mean squared distance of rgb from the initial rgb over the Gaussians (linear): the completed texture's
         colours are the prior of what the photo hardly constrains. Adam scales every step to the same size, so a
         Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames sees, takes full
         steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit); this term's
-        gradient outweighs those, not the photo's on a Gaussian it sees (whose initial colour is the photo's)."""
-        return (params.rgb - self.initial_rgb).abs().sum(-1).mean()
+        gradient outweighs those, not the photo's on a Gaussian it sees (squared: a small correction of a seen colour
+        costs little, a blob much)."""
+        return (params.rgb - params.initial_rgb).pow(2).sum(-1).mean()
 
     def mesh_terms(self, params: AvatarParameters, photo: Views) -> dict[str, Tensor]:
         rig = params.rig
