@@ -264,6 +264,20 @@ def test_sigterm_checkpoints_and_resume_says_what_it_resumes(fit_bundle, tmp_pat
     assert json.loads(again.stdout)["skipped"] if again.stdout.startswith("{") else True
 
 
+def test_sighup_checkpoints_like_ctrl_c(fit_bundle, tmp_path):
+    from talkavatar.fit.stage import CHECKPOINT
+
+    config = _fit_config(tmp_path / "fit.toml", iters=400)
+    proc = _cli("fit", str(fit_bundle), "--config", str(config), "--device", "cpu", "--force")
+    while not proc.stderr.readline().startswith("fit: 1/400 steps"):
+        assert proc.poll() is None
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 129, err
+    assert "checkpoint saved to" in err and err.rstrip().endswith("interrupted (SIGHUP)")
+    assert (fit_bundle / CHECKPOINT).is_file()
+
+
 def test_a_killed_renders_partial_file_is_removed_by_the_next(tmp_path):
     from talkavatar.render.video import VideoSink
 

@@ -160,6 +160,30 @@ def test_block_size_does_not_change_the_image():
         assert torch.allclose(x, y, atol=1e-6)
 
 
+def test_grouping_blocks_does_not_change_the_image_or_its_gradients(monkeypatch):
+    """Blocks composited one per step give the same image and gradients as blocks grouped by Gaussian count."""
+    from talkavatar.core.splats import reference
+
+    cams = ring_cameras(1, width=45, height=38, dtype=torch.float64)
+    g = random_gaussians(300, seed=9, dtype=torch.float64)
+    rgb = g.rgb.clone().requires_grad_(True)
+    bg = torch.full((1, 3), 0.3, dtype=torch.float64)
+
+    def image_and_gradient():
+        out = reference.render(Gaussians(g.means, g.quats, g.log_scales, g.opacity_logit, rgb), cams, bg,
+                               RasterSettings())
+        (grad,) = torch.autograd.grad(sum(x.sum() * (i + 1) for i, x in enumerate(out)), rgb)
+        return out, grad
+
+    grouped, grouped_grad = image_and_gradient()
+    monkeypatch.setattr(reference, "_GROUP_ELEMENTS", 1)  # every block alone
+    alone, alone_grad = image_and_gradient()
+    assert grouped[1].max() > 0.5 and grouped[1].min() < 0.01  # covered and empty blocks both present
+    for x, y in zip(grouped, alone):
+        assert torch.allclose(x, y, atol=1e-12)
+    assert torch.allclose(grouped_grad, alone_grad, atol=1e-12)
+
+
 def test_gradcheck_float64_tiny_scene():
     cams = ring_cameras(2, width=10, height=8, dtype=torch.float64)
     base = random_gaussians(4, seed=7, dtype=torch.float64, spread=0.1, scale_range=(0.08, 0.15))

@@ -102,58 +102,101 @@ def composite(p: Projected, camera: int, width: int, height: int, background: Te
               block: int = 16) -> tuple[Tensor, Tensor, Tensor]:
     """Front-to-back alpha compositing of one camera's projected Gaussians.
 
+    Blocks are composited in groups of similar Gaussian counts (few, large tensor operations rather than many small
+    ones: each operation costs a thread synchronisation, which is slow on a busy machine).
     background: [3]. Returns rgb [H, W, 3], alpha [H, W, 1], depth [H, W, 1] (expected depth).
     """
-    dtype, device = p.means2d.dtype, p.means2d.device
     visible = (p.radii[camera] > 0).all(-1).nonzero()[:, 0]
     order = torch.sort(p.depths[camera, visible].detach(), stable=True).indices
     ids = visible[order]  # visible Gaussians, nearest first (ties keep index order, like gsplat's radix sort)
-    means2d, conics = p.means2d[camera, ids], p.conics[camera, ids]
-    opac, depth, colors = p.opacities[camera, ids], p.depths[camera, ids], p.colors[camera, ids]
-    radii = p.radii[camera, ids].to(dtype)
-    lo = (means2d.detach() - radii)  # [G, 2] bounding boxes in pixel coordinates
-    hi = (means2d.detach() + radii)
+    front = _Front(p.means2d[camera, ids], p.conics[camera, ids], p.opacities[camera, ids], p.depths[camera, ids],
+                   p.colors[camera, ids])
+    cols, rows = -(-width // block), -(-height // block)
+    touching, counts = _touching(front.means2d.detach(), p.radii[camera, ids], width, height, block)
+    by_count = torch.argsort(counts, stable=True)
+    starts = torch.cumsum(counts, 0) - counts  # where each block's Gaussians begin in ``touching``
+    parts, n = [], counts[by_count].tolist()
+    first = 0
+    while first < len(n):
+        last = first + 1  # sorted by count, so a group's widest block is its last
+        while last < len(n) and (last + 1 - first) * block * block * n[last] <= _GROUP_ELEMENTS:
+            last += 1
+        group = by_count[first:last]
+        parts.append(_composite_blocks(front, touching, starts[group], counts[group], group // cols, group % cols,
+                                       block, background))
+        first = last
+    unsorted = torch.argsort(by_count)
+    image = [torch.cat(field)[unsorted].reshape(rows, cols, block, block, -1).transpose(1, 2)
+             .reshape(rows * block, cols * block, -1)[:height, :width] for field in zip(*parts)]
+    return image[0], image[1], image[2]
 
-    rows = []
+
+@dataclass(frozen=True)
+class _Front:
+    """One camera's visible Gaussians [G, ...] in depth order."""
+
+    means2d: Tensor
+    conics: Tensor
+    opac: Tensor
+    depth: Tensor
+    colors: Tensor
+
+
+_GROUP_ELEMENTS = 1 << 19  # pixels × Gaussians composited in one step (2 MB per float32 tensor: cache-sized)
+
+
+def _touching(means2d: Tensor, radii: Tensor, width: int, height: int, block: int) -> tuple[Tensor, Tensor]:
+    """Which Gaussians' bounding boxes touch which blocks (gsplat's tile intersection).
+
+    means2d: [G, 2]; radii: [G, 2]. Returns the touching Gaussians' indices [K], block after block (row-major), each
+    block's in depth order, and the count per block [rows · cols].
+    """
+    lo, hi = means2d - radii.to(means2d.dtype), means2d + radii.to(means2d.dtype)
+    x0 = torch.arange(0, width, block, device=means2d.device)
+    x1 = torch.clamp_max(x0 + block, width)
+    found, counts = [], []
     for y0 in range(0, height, block):
         y1 = min(y0 + block, height)
-        row = []
-        for x0 in range(0, width, block):
-            x1 = min(x0 + block, width)
-            touch = (hi[:, 0] >= x0) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0) & (lo[:, 1] <= y1)
-            sel = touch.nonzero()[:, 0]
-            row.append(_composite_block(x0, x1, y0, y1, means2d[sel], conics[sel], opac[sel], depth[sel],
-                                        colors[sel], background, dtype, device))
-        rows.append([torch.cat(parts, dim=1) for parts in zip(*row)])
-    rgb, alpha, depth_out = (torch.cat(parts, dim=0) for parts in zip(*rows))
-    return rgb, alpha, depth_out
+        touch = ((hi[None, :, 0] >= x0[:, None]) & (lo[None, :, 0] <= x1[:, None])
+                 & (hi[None, :, 1] >= y0) & (lo[None, :, 1] <= y1))  # [cols, G]
+        found.append(touch.nonzero()[:, 1])
+        counts.append(touch.sum(1))
+    return torch.cat(found), torch.cat(counts)
 
 
-def _composite_block(x0, x1, y0, y1, means2d, conics, opac, depth, colors, background, dtype, device):
-    """One block of pixels against its Gaussians [G, ...] (already in depth order)."""
-    h, w = y1 - y0, x1 - x0
-    if means2d.shape[0] == 0:
-        return (background.expand(h, w, 3), torch.zeros(h, w, 1, dtype=dtype, device=device),
-                torch.zeros(h, w, 1, dtype=dtype, device=device))
-    py, px = torch.meshgrid(torch.arange(y0, y1, dtype=dtype, device=device) + 0.5,
-                            torch.arange(x0, x1, dtype=dtype, device=device) + 0.5, indexing="ij")
-    dx = means2d[None, :, 0] - px.reshape(-1, 1)  # [P, G]
-    dy = means2d[None, :, 1] - py.reshape(-1, 1)
-    sigma = 0.5 * (conics[:, 0] * dx * dx + conics[:, 2] * dy * dy) + conics[:, 1] * dx * dy
-    alpha = torch.clamp_max(opac * torch.exp(-sigma.clamp_min(0)), MAX_ALPHA)
-    keep = (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
+def _composite_blocks(front: _Front, touching: Tensor, starts: Tensor, counts: Tensor, rows: Tensor, cols: Tensor,
+                      block: int, background: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """B blocks (at block row ``rows`` [B], column ``cols`` [B]), each against its ``counts`` [B] Gaussians found at
+    ``starts`` [B] in ``touching``. Returns rgb [B, block, block, 3], alpha and depth [B, block, block, 1] (pixels
+    past the image border are computed and cut by the caller)."""
+    dtype, device = front.means2d.dtype, front.means2d.device
+    B, most = counts.shape[0], int(counts.max()) if counts.numel() else 0
+    slot = torch.arange(most, device=device)
+    real = slot < counts[:, None]  # [B, most]
+    ids = touching[torch.where(real, starts[:, None] + slot, 0).clamp_max(max(touching.shape[0] - 1, 0))] \
+        if touching.numel() else torch.zeros(B, most, dtype=torch.long, device=device)
+    means2d, conics, opac = front.means2d[ids], front.conics[ids], front.opac[ids]  # [B, most, ...]
+    offsets = torch.arange(block, dtype=dtype, device=device) + 0.5
+    py = (rows[:, None].to(dtype) * block + offsets)[:, :, None].expand(B, block, block).reshape(B, -1, 1)
+    px = (cols[:, None].to(dtype) * block + offsets)[:, None, :].expand(B, block, block).reshape(B, -1, 1)
+    dx, dy = means2d[:, None, :, 0] - px, means2d[:, None, :, 1] - py  # [B, P, most]
+    a, b, c = (conics[:, None, :, k] for k in range(3))
+    sigma = 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy
+    alpha = torch.clamp_max(opac[:, None] * torch.exp(-sigma.clamp_min(0)), MAX_ALPHA)
+    keep = (sigma >= 0) & (alpha >= ALPHA_THRESHOLD) & real[:, None]
     alpha = torch.where(keep, alpha, torch.zeros_like(alpha))
     with torch.no_grad():  # a pixel is done before the Gaussian that takes T to <= 1e-4 (T only falls)
-        alive = torch.cumprod(1 - alpha.detach(), dim=1) > MIN_TRANSMITTANCE
+        alive = torch.cumprod(1 - alpha.detach(), dim=-1) > MIN_TRANSMITTANCE
     alpha = torch.where(alive, alpha, torch.zeros_like(alpha))
     one_minus = 1 - alpha
-    T_before = torch.cumprod(torch.cat([torch.ones_like(one_minus[:, :1]), one_minus[:, :-1]], dim=1), dim=1)
-    weights = alpha * T_before  # [P, G]
-    T_final = T_before[:, -1] * one_minus[:, -1]  # [P]
-    rgb = weights @ colors + T_final[:, None] * background
+    T_before = torch.cumprod(torch.cat([torch.ones_like(one_minus[..., :1]), one_minus[..., :-1]], dim=-1), dim=-1)
+    weights = alpha * T_before  # [B, P, most]
+    T_final = T_before[..., -1] * one_minus[..., -1] if most else torch.ones(B, block * block, dtype=dtype,
+                                                                              device=device)
+    rgb = weights @ front.colors[ids] + T_final[..., None] * background  # [B, P, 3]
     acc_alpha = 1 - T_final
-    exp_depth = (weights @ depth) / acc_alpha.clamp_min(1e-10)
-    return rgb.reshape(h, w, 3), acc_alpha.reshape(h, w, 1), exp_depth.reshape(h, w, 1)
+    exp_depth = (weights @ front.depth[ids][..., None]) / acc_alpha[..., None].clamp_min(1e-10)
+    return tuple(x.reshape(B, block, block, -1) for x in (rgb, acc_alpha[..., None], exp_depth))
 
 
 def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings: RasterSettings,
