@@ -27,7 +27,7 @@ def _colours(root, anchor: float) -> tuple[np.ndarray, np.ndarray]:
 def test_hidden_gaussians_keep_their_colour_and_seen_ones_learn(tmp_path):
     root = make_bundle(tmp_path / "syn.avatar", pseudo_frames=0)
     free, psnr_free = _colours(root, 0.0)
-    anchored, psnr_anchored = _colours(root, 0.1)
+    anchored, psnr_anchored = _colours(root, LossWeights().colour_anchor)
     avatar = Avatar.load(root / "fit")
     g = avatar.pose(torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52))
     depth = (g.means[0] - camera(0.0).centers[0]).norm(dim=-1).numpy()

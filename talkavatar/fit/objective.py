@@ -50,7 +50,7 @@ class LossWeights:
     video: float = 1.0  # real frames of a clip: L1, SSIM and alpha as the photo's, times this
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
-    colour_anchor: float = 0.1  # mean |rgb - initial rgb|^2 (Objective.colour_anchor)
+    colour_anchor: float = 0.1  # mean |rgb - initial rgb|^2 (Objective.colour_anchor; RESULTS: 0.1 vs 0.3)
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0) -> "LossWeights":
         return LossWeights(self.rgb, self.ssim, self.alpha, self.face * crop, self.hand * crop,
