@@ -199,7 +199,8 @@ def _detect_small_face(detector, frame: np.ndarray) -> tuple[np.ndarray, float] 
                 for d in result.detections or []:
                     box = d.location_data.relative_bounding_box
                     if best is None or d.score[0] > best[0]:
-                        centre = np.array([x + (box.xmin + box.width / 2) * tile, y + (box.ymin + box.height / 2) * tile])
+                        centre = np.array([x + (box.xmin + box.width / 2) * tile,
+                                           y + (box.ymin + box.height / 2) * tile])
                         best = (d.score[0], centre, CROP_SCALE * max(box.width, box.height) * tile)
         if best is not None:
             return best[1], best[2]

@@ -117,7 +117,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
                      off_face: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
-    no source for the head and hand steps; off_face: [N] bool texels seen outside the photo's face oval (a chin
+    no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
     texel there sees the neck's shadow or the collar). Returns the completed [R, R, 3] float image (row 0 at
     v = 1) and the share of texels each step filled."""
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face)
@@ -133,7 +133,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
 
 
 def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _Texels:
-    """The state before completion; the chin and jaw underside seen only at a grazing angle, or seen outside the
+    """The state before completion; the chin and jaw underside seen only at a grazing angle, or seen below the
     photo's face oval, count as unseen (their colours are the shadow under the chin or the collar: a dark band
     once the jaw opens)."""
     points = binding.surface_points(rest_vertices[None].double(), rig.faces)[0].numpy()
@@ -146,7 +146,8 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
     rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
     seen_conf = conf.copy()
-    grazing_jaw = jaw & (((conf < 0.35) & (normals[:, 1] < -0.35)) | (False if off_face is None else off_face.numpy()))
+    below_face = np.zeros(len(conf), bool) if off_face is None else off_face.numpy()
+    grazing_jaw = jaw & (((conf < 0.35) & (normals[:, 1] < -0.35)) | below_face)
     rgb[grazing_jaw], conf[grazing_jaw] = 0.0, 0.0
     source = (conf > 0).astype(np.int64)
     from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
@@ -159,7 +160,8 @@ def _mirror(t: _Texels, rig, binding: Binding) -> float:
     image = texels_to_image(torch.from_numpy(np.concatenate([t.rgb, t.conf[:, None]], 1)), binding).numpy()
     mirrored = image[where[:, 1].numpy(), where[:, 0].numpy()]
     m_rgb, m_conf = mirrored[:, :3], mirrored[:, 3] * ok.numpy()
-    grazed = np.where(t.head, (t.conf < FACE_GRAZED) & (m_conf > 1.5 * t.conf), (t.conf < 0.3) & (m_conf > 2 * t.conf))
+    grazed = np.where(t.head, (t.conf < FACE_GRAZED) & (m_conf > 1.5 * t.conf),
+                      (t.conf < 0.3) & (m_conf > 2 * t.conf))
     take = (m_conf > SOURCE_CONFIDENCE) & ((t.conf == 0) | grazed)
     return t.set(take, m_rgb[take], 0.9 * m_conf[take], 2)
 
@@ -213,8 +215,9 @@ def _front_to_back(t: _Texels, cell: float, outfit) -> float:
 
 def _head_band(t: _Texels, outfit) -> float:
     """Step 3: head sides -> back of the head, per height band, drawn towards the seen hair (else the colour of
-    the top of the head) where they differ (not the chin and jaw: they are skin, step 4); a skin-coloured band (ears, cheeks seen at a grazing angle)
-    becomes the seen hair, so the back of the head is not a flat skin patch unless the person is bald."""
+    the top of the head) where they differ (not the chin and jaw: they are skin, step 4); a skin-coloured band
+    (ears, cheeks seen at a grazing angle) becomes the seen hair, so the back of the head is not a flat skin patch
+    unless the person is bald."""
     points, normals, colours = t.points, t.normals, t.rgb
     seen_head = t.known & t.head & t.photo
     grazing = seen_head & (t.seen_conf > EDGE_CONFIDENCE) & (t.seen_conf < 0.45)

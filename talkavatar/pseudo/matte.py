@@ -28,8 +28,8 @@ ROUNDS = 4            # growing rounds
 
 
 def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | None = None) -> np.ndarray:
-    """image: [H, W, 3] uint8 sRGB; mask: [H, W] bool; face_xy: [478, 2] Face Mesh pixels (the face oval is protected) or None.
-    Returns [H, W] bool: mask pixels that show the background."""
+    """image: [H, W, 3] uint8 sRGB; mask: [H, W] bool; face_xy: [478, 2] Face Mesh pixels (the face oval is
+    protected) or None. Returns [H, W] bool: mask pixels that show the background."""
     h, w = mask.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
