@@ -18,7 +18,7 @@ import torch
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.prosody import prosody_of
 from talkavatar.bundle import Bundle
-from talkavatar.bundle.artifacts import read_tracked_video
+from talkavatar.bundle.artifacts import read_track_params, read_tracked_video
 from talkavatar.core.avatar import read_avatar
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
@@ -130,14 +130,18 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     it frame by frame (:mod:`talkavatar.eval.reenact`)."""
     ctx = StageContext(log=log).on(torch.device(device))
     with ctx.timed("load"):
-        _, avatar = open_avatar(bundle_path)
+        bundle, avatar = open_avatar(bundle_path)
         footage = load_video(video, config.track.detect_size, config.track.max_frames, config.start, config.track.stride)
         perceptual = perceptual_network(config.perceptual, ctx.device)
+        focal = config.track.focal or photo_focal(bundle, footage)
+        if focal is not None and config.track.focal is None:
+            log(f"tracking camera: the bundle's photo focal length, {focal:.0f} px at {footage.full_size[0]}x"
+                f"{footage.full_size[1]}")
     with ctx.timed("detect"):
         detections = detect_all(footage, config.track.model_complexity, log)
     with ctx.timed("track"):
         try:
-            track = track_with_rig(avatar.rig, footage, detections, steps=config.track.steps, focal=config.track.focal,
+            track = track_with_rig(avatar.rig, footage, detections, steps=config.track.steps, focal=focal,
                                    seed=config.track.seed, log=log)
         except ValueError as e:
             raise StageFailed(f"{video}: {e}", tip="the reference video must show the bundle's person") from None
@@ -161,6 +165,16 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, track_errors,
                        ctx.timings, list(footage.frame_indices), footage.fps * config.track.stride, regions,
                        (measures(real_faces), measures(render_faces)))
+
+
+def photo_focal(bundle: Bundle, footage: Footage) -> float | None:
+    """The focal length of the bundle's tracked photo in pixels of ``footage``'s full resolution (scaled by the
+    longer sides): the reference of a self-reenactment comes from the photo's camera, and ``track`` fits a
+    close-up's focal length. None when the track stage recorded none."""
+    if bundle.record("track") is None:
+        return None
+    params = read_track_params(bundle)
+    return float(params.intrinsics[params.photo_frame][0, 0]) * max(footage.full_size) / max(params.image_size)
 
 
 def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None, photo: Path | None = None,

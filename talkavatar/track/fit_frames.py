@@ -13,7 +13,7 @@ from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
-from talkavatar.track.expression import bake_expression, smooth_expression
+from talkavatar.track.expression import bake_expression, photo_refit, smooth_expression
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
 from talkavatar.track.gating import gate
@@ -121,6 +121,17 @@ def is_closeup(detections: list[Detection], size: tuple[int, int]) -> bool:
     return max(hips, default=0.0) <= 0 and face_share(detections, size[1]) >= CLOSEUP_FACE
 
 
+def closeup_targets(detections: list[Detection], targets: FitTargets, index: dict[str, np.ndarray]) -> bool:
+    """Whether the footage is a close-up (:func:`is_closeup`); for one, ``targets`` lose the body's own head points
+    (in place): the face mesh places the head, and an ear guessed on the cheek would fight it. The caller then sizes
+    the body by :data:`CLOSEUP_ANCHORS` and weighs the mask by :data:`CLOSEUP_MASK`."""
+    closeup = is_closeup(detections, targets.size)
+    if closeup:
+        body = targets.weights["body"]
+        targets.weights["body"] = body * torch.tensor(index["body"] > 10, dtype=body.dtype, device=body.device)
+    return closeup
+
+
 def interpolate_missing(values: torch.Tensor, ok: np.ndarray) -> torch.Tensor:
     """Linear interpolation over frames [T, ...] where ``ok`` [T] is False (ends hold the nearest good value)."""
     if ok.all():
@@ -179,9 +190,7 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
     dtype = torch.float32
     targets = fit_targets(detections, masks, K, (width, height), index, device)
-    closeup = is_closeup(detections, (width, height))
-    if closeup:  # the face mesh places the head: the body's own head points (an ear guessed on the cheek) would fight it
-        targets.weights["body"] = targets.weights["body"] * torch.tensor(index["body"] > 10, dtype=dtype, device=device)
+    closeup = closeup_targets(detections, targets, index)
 
     t = time.perf_counter()
     fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]] \
@@ -220,8 +229,10 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     shape = space.full_shape(result.shape_delta)
     t = time.perf_counter()
     rig = body.bake_rig(shape)
-    if footage.kind == "image":  # the photo's face becomes the rig's neutral face (track.expression.bake_expression)
-        rig, arkit = bake_expression(rig, arkit)
+    if footage.kind == "image":  # the photo's resting face becomes the rig's neutral (track.expression.bake_expression)
+        refit = photo_refit(rotations[:1].cpu().float(), translation[:1].cpu().float(), targets.points["face"][:1].cpu(),
+                            targets.weights["face"][:1].cpu(), torch.from_numpy(K)) if "face" in targets.points else None
+        rig, arkit = bake_expression(rig, arkit, refit)
     posed = rig.pose(rotations.cpu().float(), translation.cpu().float(), arkit.cpu().float())
     timings["bake"] = time.perf_counter() - t
 

@@ -19,7 +19,8 @@ from talkavatar.core.body.rig import Rig
 from talkavatar.track.camera import WORLD_TO_CAMERA, default_focal, intrinsics
 from talkavatar.track.detect import Detection
 from talkavatar.track.expression import smooth_expression
-from talkavatar.track.fit_frames import GROUPS, gate_detections, interpolate_missing, fit_targets, refined_masks
+from talkavatar.track.fit_frames import (ANCHORS, CLOSEUP_ANCHORS, CLOSEUP_MASK, GROUPS, closeup_targets,
+                                         gate_detections, interpolate_missing, fit_targets, refined_masks)
 from talkavatar.track.fitting import FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
@@ -55,7 +56,9 @@ def track_with_rig(rig: Rig, footage: Footage, detections: list[Detection], *, s
     """Fit pose, expression and placement of every frame of ``footage`` (shape fixed to ``rig``'s).
 
     ``focal``: focal length in pixels of the full-resolution input (else EXIF, else the default field of view).
-    Frames without a detected person take their neighbours' poses.
+    Frames without a detected person take their neighbours' poses. A close-up is tracked as ``track`` tracks one
+    (:func:`~talkavatar.track.fit_frames.closeup_targets`: sized by the face, the body's head points and most of the
+    mask's pull left out), so that the same frame is placed as the photo's track placed it.
     """
     found = np.array([d.found for d in detections])
     if not found.any():
@@ -69,16 +72,18 @@ def track_with_rig(rig: Rig, footage: Footage, detections: list[Detection], *, s
     landmarks = GroupedLandmarks(rig.landmarks)
     index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
     targets = fit_targets(detections, masks, K, (width, height), index, "cpu")
+    closeup = closeup_targets(detections, targets, index)
     space = fixed_shape_space(rig)
     consts = ModelConsts.of(rig)
-    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 33, 263)])
+    state = initial_state(consts, space, landmarks, targets, CLOSEUP_ANCHORS if closeup else ANCHORS)
 
     def on_step(stage, step, count):
         if step == count - 1:
             log(f"track (shape fixed) {stage}: {count} steps")
 
-    result = fit(consts, space, landmarks, targets, state, steps, FitWeights(mask=mask_weight, smooth=smooth_weight),
-                 torch.ones(0), fit_shape=False, seed=seed, on_step=on_step)
+    weights = FitWeights(mask=mask_weight * (CLOSEUP_MASK if closeup else 1.0), smooth=smooth_weight)
+    result = fit(consts, space, landmarks, targets, state, steps, weights, torch.ones(0), fit_shape=False, seed=seed,
+                 on_step=on_step, closeup=closeup)
     arkit = interpolate_missing(result.arkit_weights, found)
     if footage.kind == "video":
         arkit = smooth_expression(arkit, footage.fps)
