@@ -50,9 +50,10 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 
 
 class AvatarParameters(nn.Module):
-    """offsets dX [N, 3]; rgb [N, 3] linear; log_scales [N, 1] (flat: in-plane, round: all axes) or [N, 3] (free);
-    quats [N, 4] (learned only when free; flat: the rest triangle frames, normal = local z); opacity_logit [N];
-    vertex_offsets dT [V, 3]; with ``expression``: the face Gaussians' expression term
+    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3], a buffer: as built, kept when a checkpoint is
+    loaded); log_scales [N, 1] (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when
+    free; flat: the rest triangle frames, normal = local z); opacity_logit [N]; vertex_offsets dT [V, 3]; with
+    ``expression``: the face Gaussians' expression term
     (:class:`~talkavatar.core.expression_appearance.ExpressionAppearance`) as ``expression_offsets`` and
     ``expression_rgb`` [M, C, 3] (zero at the start), else None of it."""
 
@@ -63,6 +64,7 @@ class AvatarParameters(nn.Module):
         self.rig, self.binding, self.shape = avatar.rig, avatar.binding, shape
         self.offsets = nn.Parameter(avatar.offsets.clone())
         self.rgb = nn.Parameter(avatar.rgb.clone())
+        self.register_buffer("initial_rgb", avatar.rgb.detach().clone())  # the colour anchor's target (objective)
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
         self.log_scales = nn.Parameter(scales.clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())

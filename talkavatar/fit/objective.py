@@ -54,12 +54,14 @@ class LossWeights:
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
     expression_prior: float = 1.0  # the expression term's Laplacian over neighbouring face Gaussians + its size
+    colour_anchor: float = 0.1  # mean |rgb - initial rgb|^2 (Objective.colour_anchor; RESULTS: 0.1 vs 0.3)
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0) -> "LossWeights":
         return LossWeights(self.rgb, self.ssim, self.alpha, self.face * crop, self.hand * crop,
                            self.perceptual * pseudo, self.pseudo_alpha * pseudo, self.normal * mesh,
                            self.mask * mesh, self.mgc * mesh, self.lap_offsets * mesh, self.video * video,
-                           self.video_perceptual * video, self.frame_prior, self.expression_prior)
+                           self.video_perceptual * video, self.frame_prior, self.expression_prior,
+                           self.colour_anchor)
 
 
 def pose_views(params: AvatarParameters, views: Views):
@@ -168,6 +170,15 @@ class Objective:
             terms["video_perceptual"] = distance(rgb, target).mean()
         return terms
 
+    def colour_anchor(self, params: AvatarParameters) -> Tensor:
+        """Mean squared distance of rgb from the initial rgb over the Gaussians (linear): the completed texture's
+        colours are the prior of what the photo hardly constrains. Adam scales every step to the same size, so a
+        Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames sees, takes full
+        steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit); this term's
+        gradient outweighs those, not the photo's on a Gaussian it sees (squared: a small correction of a seen colour
+        costs little, a blob much)."""
+        return (params.rgb - params.initial_rgb).pow(2).sum(-1).mean()
+
     def mesh_terms(self, params: AvatarParameters, photo: Views) -> dict[str, Tensor]:
         rig = params.rig
         deformed = rig.vertices + params.vertex_offsets
@@ -199,7 +210,8 @@ def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
     """Sum of the terms with their weights (face crops weighted by ``w.face``, hand crops by ``w.hand``)."""
     crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
     table = {"photo_l1": w.rgb, "photo_ssim": w.ssim, "photo_alpha": w.alpha,
-             "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "normal": w.normal, "mask": w.mask,
+             "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "colour_anchor": w.colour_anchor,
+             "normal": w.normal, "mask": w.mask,
              "mgc": w.mgc, "lap_offsets": w.lap_offsets, "video_l1": w.rgb * w.video, "video_ssim": w.ssim * w.video,
              "video_alpha": w.alpha * w.video, "video_perceptual": w.video_perceptual, "frame_prior": w.frame_prior,
              "expression_prior": w.expression_prior}
