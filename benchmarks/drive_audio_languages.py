@@ -4,7 +4,9 @@ Data (see each module for provenance and licence):
 - synthetic speech with exact phone timings: eSpeak NG reads ``benchmarks/languages.py``'s sentences in 11
   languages (tonal: vi, yue; non-Latin scripts: yue, ru, hi, el, ja) and reports each phone's time (IPA events);
 - real recorded speech: Fish Fillets NG's Czech and Dutch voice lines (``benchmarks/fillets.py``) with the
-  stored labels of ``benchmarks/fillets_labels.py`` (TTS + DTW, not by ear: timing is approximate);
+  stored labels of ``benchmarks/fillets_labels.py`` (set ``real``: 30 lines per language, TTS + DTW, timing
+  approximate) and of ``benchmarks/lip_labels.py`` (set ``checked``: 5 short lines per language, CTC-aligned then
+  every boundary checked and corrected against spectrogram and waveform pictures; nobody listened);
 - real English: the LibriVox clips of pocketsphinx-testdata, references by pocketsphinx forced alignment (as in
   ``benchmarks/drive_audio_eval.py``).
 
@@ -18,7 +20,7 @@ Measures, per language and system (``--language`` value, with or without transcr
   phone's viseme shape;
 - auto's choice: how often ``auto`` picked the English path.
 
-Usage:  python benchmarks/drive_audio_languages.py [--split test|dev] [--sets espeak,real,english]
+Usage:  python benchmarks/drive_audio_languages.py [--split test|dev] [--sets espeak,real,checked,english]
         [--systems auto,en,any,transcript] [--languages en-us,de,...] [--json]
 """
 
@@ -43,6 +45,7 @@ from talkavatar.motion.names import ARKIT_INDEX  # noqa: E402
 FPS = 30.0
 JAW = ARKIT_INDEX["jawOpen"]
 LABELS = Path(__file__).resolve().parent / "data" / "fillets_labels.json"
+CHECKED = Path(__file__).resolve().parent / "data" / "lip_labels_checked.json"
 
 
 class Tally:
@@ -146,6 +149,15 @@ def real_set(tallies: dict, systems: list[str]) -> None:
         print(f"real {clip['language']} {Path(clip['path']).name}", file=sys.stderr)
 
 
+def checked_set(tallies: dict, systems: list[str]) -> None:
+    from benchmarks.fillets import ROOT
+
+    for clip in json.loads(CHECKED.read_text())["clips"]:
+        run_clip(tallies, f"checked:{clip['language']}", clip["language"], ROOT / "sound" / clip["path"],
+                 clip["text"], [tuple(p) for p in clip["phones"]], systems)
+        print(f"checked {clip['language']} {clip['path']}", file=sys.stderr)
+
+
 def english_set(tallies: dict, systems: list[str]) -> None:
     from benchmarks.drive_audio_eval import reference_phones
     from benchmarks.librivox import clips
@@ -170,6 +182,8 @@ def main() -> None:
         espeak_set(tallies, args.split, systems, args.languages.split(",") if args.languages else None)
     if "real" in sets:
         real_set(tallies, systems)
+    if "checked" in sets:
+        checked_set(tallies, systems)
     if "english" in sets:
         english_set(tallies, systems)
     rows = {f"{lang} {system}": t.row() for (lang, system), t in tallies.items()}

@@ -5,6 +5,8 @@ Two steps, because the render wants the GPU machine and drive-audio's recogniser
 
     python benchmarks/lip_check_languages.py --prepare DIR     # CPU: speech + drive-audio motions into DIR
     python benchmarks/lip_check_languages.py DIR               # render (CUDA if present) + eval, prints a table
+    python benchmarks/lip_check_languages.py DIR --redrive NEW --only A,B   # motions of DIR's speech re-made by
+                                                               # this checkout's drive-audio into NEW, then checked
 
 Speech: per language, the three test sentences of ``benchmarks/languages.py`` read by eSpeak NG and joined with
 0.4 s pauses (en-us, de, fr, es, cs, vi, yue, ru, hi, el, ja), and two real recorded lines each of Czech and
@@ -63,6 +65,26 @@ def prepare(out: Path) -> None:
     (out / "prepared.json").write_text(json.dumps(record, indent=1))
 
 
+def redrive(source: Path, out: Path, only: list[str] | None) -> None:
+    """Motions for ``source``'s prepared speech made again by this checkout's drive-audio, into ``out`` (the speech
+    is linked): the device has hama but not eSpeak NG or the Fish Fillets data that ``prepare`` needs."""
+    from talkavatar.audio.drive import drive_audio
+    from talkavatar.motion.file import save_motion
+
+    out.mkdir(parents=True, exist_ok=True)
+    record = {}
+    for name in json.loads((source / "prepared.json").read_text()):
+        if only and name not in only:
+            continue
+        wav = out / f"{name}.wav"
+        if not wav.exists():
+            wav.symlink_to((source / f"{name}.wav").resolve())
+        result = drive_audio(wav, fps=FPS, gestures=False)
+        save_motion(out / f"{name}.motion.safetensors", result.motion)
+        record[name] = {"language": result.language, "recogniser": result.recogniser, "seconds": result.seconds}
+    (out / "prepared.json").write_text(json.dumps(record, indent=1))
+
+
 def check(out: Path, size: int, only: list[str] | None = None) -> None:
     import torch
 
@@ -104,11 +126,16 @@ def main() -> None:
     parser.add_argument("--prepare", action="store_true", help="make the speech and motions (CPU machine)")
     parser.add_argument("--size", type=int, default=160, help="head close-up size in pixels")
     parser.add_argument("--only", help="comma-separated clip names (e.g. espeak-de,real-cs); default all")
+    parser.add_argument("--redrive", type=Path, help="re-make OUT's motions with this code into this folder first")
     args = parser.parse_args()
+    only = args.only.split(",") if args.only else None
     if args.prepare:
         prepare(args.out)
+    elif args.redrive:
+        redrive(args.out, args.redrive, only)
+        check(args.redrive, args.size, only)
     else:
-        check(args.out, args.size, args.only.split(",") if args.only else None)
+        check(args.out, args.size, only)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ Per photo listed in ``DIR/photos.json``, exactly what a user types: ``talkavatar
 --preset P`` then ``talkavatar render -b WORK/NAME.avatar --audio DIR/speech_a.wav -o WORK/NAME.mp4`` (default
 camera, size, everything). Then, independently of the project's own tracking:
 
-- MediaPipe FaceMesh (video mode, refined landmarks) on every frame of the video: the share of frames with a face,
+- MediaPipe FaceMesh (video mode, refined landmarks) on every frame of the video (a frame where it finds none, e.g.
+  a whole-body frame whose face is below its detector's range: FaceMesh on a 256 px crop of twice the last face's
+  box, else MediaPipe's full-range face detector on square tiles of the frame and FaceMesh on a crop around its
+  face): the share of frames with a face,
   the face's height / the frame's height (its landmarks' box), the inner-lip gap (points 13-14) / the outer eye
   corners' distance (33-263);
 - the speech's RMS envelope per video frame; Pearson r of the lip gap with it at the best lag within +-100 ms, and
@@ -44,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 LIPS, EYES = (13, 14), (33, 263)
 SKIN_POINTS = (50, 280, 151, 199)  # cheeks, forehead, chin
 MAX_LAG_S = 0.1
+CROP_SCALE, CROP_SIDE = 2.0, 256  # small faces: FaceMesh on a crop of 2x the detected face box, at 256 px
 VIEW_YAWS = (0.0, 90.0, -90.0, 180.0)
 VIEW_SIZE = (448, 832)
 MAX_SIDE = 1280
@@ -144,23 +148,80 @@ def read_video(path: Path) -> tuple[np.ndarray, float]:
 
 def face_track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MediaPipe FaceMesh over a video: (found [T] bool, face height / frame height [T], lip gap [T]; nan when
-    no face)."""
+    no face). A frame where FaceMesh finds no face (a whole-body frame: the face ~100 px of 1920, below its
+    detector's range) is searched as a viewer would zoom in: FaceMesh on a crop around the last frame's face, else
+    MediaPipe's full-range face detector on square tiles of the frame and FaceMesh on a crop around its face."""
     import mediapipe as mp
 
     found = np.zeros(len(frames), bool)
     height, gap = np.full(len(frames), np.nan), np.full(len(frames), np.nan)
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
-                                         min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
+    options = dict(max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5)
+    last = None
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, min_tracking_confidence=0.5, **options) as mesh, \
+            mp.solutions.face_mesh.FaceMesh(static_image_mode=True, **options) as crop_mesh, \
+            mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
         for i, frame in enumerate(frames):
-            result = mesh.process(frame)
-            if not result.multi_face_landmarks:
+            p = _mesh_points(mesh, frame)
+            if p is None and last is not None:
+                p = _mesh_points_in_crop(crop_mesh, frame, last)
+            if p is None:
+                square = _detect_small_face(detector, frame)
+                p = None if square is None else _mesh_points_in_crop(crop_mesh, frame, square)
+            if p is None:
+                last = None
                 continue
-            p = np.array([(q.x * frame.shape[1], q.y * frame.shape[0]) for q in result.multi_face_landmarks[0].landmark])
+            centre, side = (p.min(0) + p.max(0)) / 2, CROP_SCALE * float((p.max(0) - p.min(0)).max())
+            last = (centre, side)
             found[i] = True
             height[i] = (p[:, 1].max() - p[:, 1].min()) / frame.shape[0]
             eyes = np.linalg.norm(p[EYES[0]] - p[EYES[1]])
             gap[i] = np.linalg.norm(p[LIPS[0]] - p[LIPS[1]]) / max(eyes, 1e-6)
     return found, height, gap
+
+
+def _mesh_points(mesh, image: np.ndarray) -> np.ndarray | None:
+    """FaceMesh's landmarks [478, 2] in pixels of ``image`` [H, W, 3], or None."""
+    result = mesh.process(np.ascontiguousarray(image))
+    if not result.multi_face_landmarks:
+        return None
+    return np.array([(q.x * image.shape[1], q.y * image.shape[0]) for q in result.multi_face_landmarks[0].landmark])
+
+
+def _detect_small_face(detector, frame: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The full-range detector on square tiles of ``frame`` (the frame's short side, then half of it, overlapping
+    by half): the (centre [2], side) of a square CROP_SCALE x its best face box, or None."""
+    h, w = frame.shape[:2]
+    best = None
+    for tile in (min(h, w), min(h, w) // 2):
+        for y in range(0, max(h - tile, 0) + 1, max(tile // 2, 1)):
+            for x in range(0, max(w - tile, 0) + 1, max(tile // 2, 1)):
+                result = detector.process(np.ascontiguousarray(frame[y:y + tile, x:x + tile]))
+                for d in result.detections or []:
+                    box = d.location_data.relative_bounding_box
+                    if best is None or d.score[0] > best[0]:
+                        centre = np.array([x + (box.xmin + box.width / 2) * tile,
+                                           y + (box.ymin + box.height / 2) * tile])
+                        best = (d.score[0], centre, CROP_SCALE * max(box.width, box.height) * tile)
+        if best is not None:
+            return best[1], best[2]
+    return None
+
+
+def _mesh_points_in_crop(mesh, frame: np.ndarray, square: tuple[np.ndarray, float]) -> np.ndarray | None:
+    """FaceMesh on the square (centre [2], side) of ``frame`` scaled to CROP_SIDE: landmarks [478, 2] in pixels of
+    ``frame``, or None."""
+    from PIL import Image
+
+    centre, side = square[0], int(round(square[1]))
+    if side < 8:
+        return None
+    x0, y0 = int(round(centre[0])) - side // 2, int(round(centre[1])) - side // 2
+    padded = np.pad(frame, ((side, side), (side, side), (0, 0)), mode="edge")
+    crop = padded[y0 + side:y0 + 2 * side, x0 + side:x0 + 2 * side]
+    if crop.shape[:2] != (side, side):
+        return None
+    p = _mesh_points(mesh, np.asarray(Image.fromarray(crop).resize((CROP_SIDE, CROP_SIDE), Image.BICUBIC)))
+    return None if p is None else p * side / CROP_SIDE + np.array([x0, y0])
 
 
 def rms_envelope(wav: Path, fps: float, frames: int) -> np.ndarray:

@@ -17,8 +17,8 @@ from talkavatar.audio.g2p import check_language, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
-from talkavatar.audio.universal import (EDGE_FRAMES, FRAME_RATE, LAG_FRAMES, frames_to_segments, greedy_phones,
-                                        log_probs, vocabulary)
+from talkavatar.audio.universal import (EDGE_FRAMES, FRAME_RATE, LAG_FRAMES, blank_id, closure_evidence,
+                                        frames_to_segments, greedy_phones, log_probs, phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
 from talkavatar.cli import app
 from talkavatar.motion.names import ARKIT_INDEX
@@ -74,6 +74,42 @@ def test_frames_to_segments_splits_short_gaps_and_keeps_pauses():
     # 'p' moved earlier by the lag; after a pause a phone starts EDGE_FRAMES before its run
     assert segs[3].start == pytest.approx((len(units) - 2 - LAG_FRAMES - EDGE_FRAMES) / FRAME_RATE)
     assert segs[3].end < segs[4].end == pytest.approx(len(units) / FRAME_RATE)
+
+
+def test_greedy_phones_sum_a_class_over_its_tokens():
+    """A sound split between u, o and w (each less likely than s) is still decoded as rounded; non-IPA tokens
+    (a space, a Han character) are no phones."""
+    names = vocabulary()
+    ids = {t: names.index(t) for t in ("u", "o", "w", "s", "a", "m")}
+    frames = 30
+    probs = np.full((frames, len(names)), 1e-6)
+    probs[:, blank_id()] = 1.0
+    probs[10:13, [ids["u"], ids["o"], ids["w"]]] = 0.2
+    probs[10:13, ids["s"]] = 0.3
+    probs[10:13, blank_id()] = 0.1
+    probs[20:23, ids["a"]] = 0.9
+    probs[20:23, blank_id()] = 0.1
+    scores = np.log(probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    phones = [s.phone for s in greedy_phones(scores) if s.phone != "SIL"]
+    assert [phone_class(p) for p in phones] == ["rounded", "open"]
+    phone = phone_token_ids()
+    assert not phone[names.index(" ")] and not phone[names.index("一")] and phone[ids["m"]]
+
+
+def test_closure_evidence_follows_an_energy_dip():
+    """A 60 ms near-silent gap in loud noise (a stop's closure): evidence is full on the frames up to 80 ms after
+    the gap's start, none in the steady loud stretches."""
+    noise = (np.random.default_rng(0).normal(0, 3000, 16000)).astype(np.int16)
+    noise[8000:8960] //= 100                                          # frames 25..27 (20 ms each)
+    evidence = closure_evidence(noise)
+    assert evidence.shape == (50,)
+    assert evidence[25:31].min() == 1.0 and evidence[:15].max() == 0.0 and evidence[40:].max() == 0.0
+    scores = np.full((50, len(vocabulary())), -20.0, np.float32)
+    scores[:, blank_id()] = 0.0
+    scores[29, vocabulary().index("m")] = scores[29, blank_id()] = np.log(0.3)   # a half-heard m after the gap
+    scores[29, vocabulary().index("s")] = np.log(0.4)                              # ...beside a likelier s
+    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == ["s"]
+    assert [s.phone for s in greedy_phones(scores, closure=evidence) if s.phone != "SIL"] == ["m"]
 
 
 def test_g2p_reads_several_scripts():
@@ -158,3 +194,17 @@ def test_cli_language_option(czech_wav, tmp_path):
     bad = CliRunner().invoke(app, ["drive-audio", str(czech_wav), "--language", "xx", "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "no voice" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_checked_speech_labels_are_well_formed():
+    """The stored real-speech labels (benchmarks/lip_labels.py): provenance, two languages, contiguous phones
+    inside each clip, every phone a known lip class, and a record of the check on every clip."""
+    data = json.loads((Path(__file__).resolve().parents[1] / "benchmarks/data/lip_labels_checked.json").read_text())
+    assert data["licence"].startswith("GPL-2") and "spectrogram" in data["method"]
+    assert {c["language"] for c in data["clips"]} == {"cs", "nl"} and len(data["clips"]) == 10
+    for clip in data["clips"]:
+        phones = clip["phones"]
+        assert clip["checked"]["notes"] and phones[0][1] == 0.0 and phones[-1][2] == clip["seconds"]
+        assert all(a[2] == b[1] and a[1] < a[2] for a, b in zip(phones, phones[1:]))
+        assert sum(phone_class(p or "SIL") == "bilabial" for p, _, _ in phones) >= 1
+

@@ -61,7 +61,7 @@ def test_self_reenactment_end_to_end_with_report(rig, tmp_path):
     report = tmp_path / "report"
     result = CliRunner().invoke(app, ["eval", "-b", str(bundle), "--video", str(video), "--max-frames", "2",
                                       "--size", "128", "--track-steps", "60", "--perceptual", "efficientnet",
-                                      "--device", "cpu", "--json", "--report", str(report)])
+                                      "--refine-poses", "8", "--device", "cpu", "--json", "--report", str(report)])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["frames"] == 2 and summary["tracked_frames"] >= 1
@@ -77,3 +77,6 @@ def test_self_reenactment_end_to_end_with_report(rig, tmp_path):
     assert regions["person"]["frames"] >= 1 and regions["person"]["psnr_db"] > 12
     assert regions["frame"]["psnr_db"] > regions["person"]["psnr_db"]  # black matted background agrees
     assert summary["expression"]["frames"] >= 0
+    refined = summary["refined"]  # the poses refined against the frames: the avatar replays its own video better
+    assert refined["steps"] == 8 and set(refined["hard_mask"]) == set(regions)
+    assert refined["psnr_db"] > summary["psnr_db"] + 0.05, (refined, summary["psnr_db"])

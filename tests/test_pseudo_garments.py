@@ -107,3 +107,43 @@ def test_hair_covers_the_back_of_the_head_and_the_chin_stays_skin(suited):
     back_of_head = head & (normals[:, 2] < -0.5) & (height > 0.45)
     assert np.median(delta_e(got[back_of_head], hair_colour)) <= 12
     assert np.median(delta_e(got[underside], SKIN)) <= 12
+
+
+def test_the_collar_under_the_chin_and_the_wall_behind_the_hair_stay_out(suited):
+    """A close-up: the fitted chin reaches below the real one and sees the collar (off the face oval), the neck
+    sees the collar too, and the head's grazed sides mix the hair with the wall behind it (30 %). The chin and jaw
+    get the skin, not the collar; the back of the head the hair, with no wall-coloured band."""
+    rig, binding, parts, points, normals, colour = suited
+    head = parts == PART["head"]
+    low, high = points[head, 1].min(), points[head, 1].max()
+    height = (points[:, 1] - low) / (high - low)
+    hair_colour, collar, wall = np.array([0.12, 0.11, 0.14]), np.array([0.05, 0.06, 0.08]), np.array([0.6, 0.65, 0.8])
+    photo = colour.copy()
+    photo[head & (height > 0.6)] = hair_colour
+    chin = head & (height < 0.2) & (normals[:, 2] > 0.3)
+    photo[chin | (parts == PART["neck"])] = collar
+    seen = (normals[:, 2] > 0.3) & (points[:, 1] > low - 0.15)
+    conf = np.where(seen, np.clip(normals[:, 2], 0, 1), 0.0)
+    edge = head & seen & (conf < 0.45) & (height > 0.3)
+    photo[edge] = 0.7 * photo[edge] + 0.3 * wall
+    rgb = torch.from_numpy(photo * (conf > 0)[:, None])
+    texture, _ = complete_texture(rig, rig.vertices, binding, rgb, torch.from_numpy(conf),
+                                  off_face=torch.from_numpy(chin))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    assert np.median(delta_e(got[chin], SKIN)) <= 12
+    back_of_head = head & (normals[:, 2] < -0.5) & (height > 0.45)
+    assert np.median(delta_e(got[back_of_head], hair_colour)) <= 8
+    bands = np.floor(points[back_of_head, 1] / 0.02)
+    worst = max(np.median(delta_e(got[back_of_head][bands == b], hair_colour)) for b in np.unique(bands))
+    assert worst <= 12  # no stripe of the wall's colour
+
+
+def test_a_shirt_seen_only_on_the_shoulders_dresses_the_back(suited):
+    """A close-up shows a strip of shirt that the fit gives to the upper arms, hardly any torso: the back and the
+    sleeves get the shirt's colour, not a default."""
+    rig, binding, parts, points, normals, colour = suited
+    shoulders = (parts == PART["upper_arm"]) & (points[:, 1] > np.percentile(points[parts == PART["upper_arm"], 1], 60))
+    seen = (normals[:, 2] > 0.3) & ((parts == PART["head"]) | shoulders)
+    got, _ = complete(suited, seen)
+    back = (normals[:, 2] < -0.3) & (parts == PART["torso"])
+    assert np.median(delta_e(got[back], SUIT)) <= 10

@@ -70,3 +70,27 @@ def test_the_dolly_zoom_keeps_the_size_at_its_depth_and_changes_the_perspective(
     before = (project(far, K) - K[:2, 2]).norm() / (project(near, K) - K[:2, 2]).norm()
     after = (project(far + moved, K2) - K[:2, 2]).norm() / (same - K[:2, 2]).norm()
     assert after > before * 1.05  # the shoulder behind it looks relatively larger: weaker perspective
+
+
+def test_close_up_targets_drop_the_body_head_points_for_track_and_eval_alike():
+    """`closeup_targets` (used by `track` and by eval's tracking with a known rig): a close-up loses the body's own
+    head points (0-10: an ear guessed on the cheek fights the face mesh); a full body keeps them."""
+    from talkavatar.track.camera import intrinsics
+    from talkavatar.track.fit_frames import closeup_targets, fit_targets
+
+    index = {"body": np.arange(33), "face": np.arange(478), "left_hand": np.arange(21), "right_hand": np.arange(21)}
+    K = intrinsics(W, H, 600.0)
+    close = [_closeup()]
+    gate_detections(close)
+    targets = fit_targets(close, [close[0].mask], K, (W, H), index, "cpu")
+    before = targets.weights["body"].clone()
+    assert before[0, :11].sum() > 0 and closeup_targets(close, targets, index)
+    assert targets.weights["body"][0, :11].abs().sum() == 0
+    assert torch.equal(targets.weights["body"][0, 11:], before[0, 11:])
+    full = [_closeup()]
+    full[0].body_visibility[[23, 24]] = 0.95  # hips in view: not a close-up
+    full[0].body[[23, 24], 1] = (480, 470)
+    gate_detections(full)
+    targets = fit_targets(full, [full[0].mask], K, (W, H), index, "cpu")
+    kept = targets.weights["body"].clone()
+    assert not closeup_targets(full, targets, index) and torch.equal(targets.weights["body"], kept)

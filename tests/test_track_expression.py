@@ -128,14 +128,74 @@ def test_smoothing_keeps_a_blink_and_removes_a_spike():
 
 
 def test_baked_expression_poses_like_the_weights(rig):
+    """A resting face (raised brows, rolled lip, long chin with closed lips) is baked whole: zero weights remain."""
     from talkavatar.track.expression import bake_expression
 
-    weights = _weights([{"browInnerUp": 1.0, "mouthRollUpper": 0.3, "jawOpen": 0.2}, {"eyeBlinkLeft": 1.0}])
+    weights = _weights([{"browInnerUp": 1.0, "mouthRollUpper": 0.3, "jawOpen": 0.2, "mouthClose": 0.15},
+                        {"eyeBlinkLeft": 1.0}])
     rotations = torch.zeros(2, 55, 3)
     rotations[:, JOINT_INDEX["head"], 1] = 0.4
-    baked, zeros = bake_expression(rig, weights)
-    assert torch.equal(zeros, torch.zeros(2, 52))
+    baked, left = bake_expression(rig, weights)
+    assert torch.allclose(left, (weights - weights[:1]).clamp(0, 1)) and left[0].abs().max() < 1e-7
     before = rig.pose(rotations[:1], None, weights[:1]).vertices
-    after = baked.pose(rotations[:1], None, zeros[:1]).vertices
+    after = baked.pose(rotations[:1], None, left[:1]).vertices
     assert (before - after).abs().max() < 1e-5
     assert torch.equal(baked.joints, rig.joints)
+
+
+def test_an_open_mouth_and_shut_eyes_are_not_baked_into_the_neutral_face(rig):
+    """A laughing, eyes-shut photo: its rest part (the rig's new neutral) has lips that meet and open eyes; the
+    photo still poses exactly as fitted, and its expression part keeps mouthClose <= jawOpen."""
+    from talkavatar.track.expression import REST_LIMITS, REST_LIP_GAP, bake_expression, neutral_split
+
+    photo = _weights([{"eyeBlinkLeft": 1.0, "eyeBlinkRight": 0.9, "jawOpen": 0.7, "mouthClose": 0.1,
+                       "mouthSmileLeft": 0.8, "mouthSmileRight": 0.7, "browInnerUp": 0.6, "tongueOut": 0.5}])
+    rest, expression = neutral_split(photo)
+    assert torch.allclose(rest + expression, photo) and expression.min() >= 0
+    i = ARKIT_INDEX
+    assert rest[0, i["eyeBlinkLeft"]] == REST_LIMITS["eyeBlinkLeft"] and rest[0, i["tongueOut"]] == 0
+    assert rest[0, i["jawOpen"]] == pytest.approx(0.1 + REST_LIP_GAP) and rest[0, i["browInnerUp"]] == 0.6
+    assert expression[0, i["mouthClose"]] <= expression[0, i["jawOpen"]]
+    rotations = torch.zeros(1, 55, 3)
+    baked, left = bake_expression(rig, photo)
+    assert torch.allclose(left, expression)
+    assert (rig.pose(rotations, None, photo).vertices - baked.pose(rotations, None, left).vertices).abs().max() < 1e-5
+
+    def gaps(r, w):  # (eyelid gap, inner-lip gap) at the left eye's / the mouth's middle, metres
+        landmarks = GroupedLandmarks(r.landmarks)
+        p = landmarks(r.pose(rotations, None, w))["face"][0]
+        idx = [int(k) for k in landmarks.mediapipe_index("face")]
+        at = lambda name: p[idx.index(FACE_POINTS[name])]  # noqa: E731
+        return ((at("left_eye_upper") - at("left_eye_lower")).norm(),
+                (at("lip_inner_5") - at("lip_inner_15")).norm())
+
+    neutral, old = gaps(baked, torch.zeros(1, 52)), gaps(rig, torch.zeros(1, 52))
+    shut = gaps(rig, photo)
+    assert neutral[0] > 0.5 * old[0] > shut[0]        # the new neutral's eye is open, the photo's shut
+    assert neutral[1] < 0.5 * shut[1]                  # and its lips near closed, the photo's wide open
+
+
+def test_brows_beyond_the_model_s_range_are_baked_until_the_photo_tracks_neutral(rig):
+    """Brows higher than Anny's highest (browInnerUp 1.6, extrapolated) fit as 1.0; baked once, refitting the photo
+    on the rig still finds raised brows. With the refit rounds the photo tracks back to (near) its neutral face."""
+    from talkavatar.track.expression import bake_expression, photo_refit
+
+    landmarks = GroupedLandmarks(rig.landmarks)
+    rotations = torch.zeros(1, 55, 3)
+    face_vertices = landmarks.map.vertex_indices[landmarks.rows["face"], 0]
+    head = rig.pose(rotations).vertices[0, face_vertices].mean(0)
+    translation = (torch.tensor([0.0, 0.0, -0.6]) - head)[None]
+    K = torch.tensor(intrinsics(640, 480, 700.0))
+    truth = _weights([{"browInnerUp": 1.6, "jawOpen": 0.3, "mouthClose": 0.3}])
+    points = project(landmarks(rig.pose(rotations, translation, truth))["face"], K)
+    seen = torch.ones(points.shape[:2])
+    refit = photo_refit(rotations, translation, points, seen, K)
+    first = refit(rig)
+    assert first[0, ARKIT_INDEX["browInnerUp"]] > 0.98
+    brow = ARKIT_INDEX["browInnerUp"]
+    once, _ = bake_expression(rig, first)
+    assert refit(once)[0, brow] > 0.3                      # a single bake leaves the brows raised
+    baked, left = bake_expression(rig, first, refit)
+    assert refit(baked)[0, brow] < 0.1 and left[0, brow] < 0.1
+    assert (landmarks(baked.pose(rotations, translation, left))["face"]
+            - landmarks(rig.pose(rotations, translation, truth))["face"]).abs().max() < 1e-3  # the photo still fits

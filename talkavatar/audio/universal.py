@@ -6,7 +6,8 @@ frames per second (:data:`FRAME_SAMPLES` = 320 samples). Its attention makes cos
 so audio goes through in pieces of about :data:`PIECE_SECONDS` cut at the quietest frame, on as many threads as
 the process may use (the native engine releases the GIL).
 
-Two uses: :func:`greedy_phones` (recognition: the best token per frame, CTC-collapsed) and
+Two uses: :func:`greedy_phones` (recognition: per frame the lip class with the most probability, summed over its
+tokens, CTC-collapsed) and
 :func:`talkavatar.audio.ctc_align.align_ipa` (forced alignment of a transcript's IPA phones). Both turn token
 frames into timed segments with :func:`frames_to_segments`: a phone holds the frames where it wins; blank frames
 between two phones are split between them, and blank runs of at least :data:`PAUSE_SECONDS` become silence.
@@ -20,11 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
+from scipy.special import logsumexp
 
-from talkavatar.audio.ipa import base_phone
+from talkavatar.audio.ipa import base_phone, ipa_viseme
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phone_loop import quiet_cuts
 from talkavatar.audio.phones import PhoneSegment
+from talkavatar.audio.visemes import CLASSES, VISEME_CLASS
 from talkavatar.errors import MissingDependency
 
 FRAME_SAMPLES = 320             # one output frame: 20 ms
@@ -33,6 +37,9 @@ PIECE_SECONDS = 4.0             # cost per second is lowest for 2-6 s pieces (0.
 PAUSE_SECONDS = 0.2             # blank runs this long are silence
 EDGE_FRAMES = 2                 # a phone next to a pause keeps this many of its blank frames
 BLANK_BIAS = -0.1               # hama's own default decoding bias against blank
+BILABIAL_BIAS = 1.5             # log-odds added to the bilabial class where the audio shows a closure (below)
+CLOSURE_FRAMES = 5              # a closure counts for a phone when it lies in the 100 ms up to its frame ...
+DIP_DB, DIP_SPAN_DB = 6.0, 10.0 # ... as a frame 6 dB (none) to 16 dB (full) below the loudest frame within 100 ms
 GAP_SHARE = 0.5                 # share of a short blank gap that goes to the phone before it
 LAG_FRAMES = 2                  # the model emits a phone ~40 ms after it is heard: measured on eSpeak NG speech of
                                 # the dev sentences (11 languages), where eSpeak reports exact phone times
@@ -59,8 +66,17 @@ def blank_id() -> int:
 
 @lru_cache(maxsize=1)
 def phone_token_ids() -> np.ndarray:
-    """``[V]`` bool: tokens that are phones (not blank, word boundary, punctuation or a bare diacritic/tone mark)."""
-    return np.array([not t.startswith("<") and bool(base_phone(t)) for t in vocabulary()])
+    """``[V]`` bool: tokens that are phones (not blank, word boundary, punctuation, a bare diacritic/tone mark, or
+    one of the few non-IPA tokens such as a space or a Han character)."""
+    return np.array([not t.startswith("<") and bool(base_phone(t)) and ipa_viseme(t) != "sil" for t in vocabulary()])
+
+
+@lru_cache(maxsize=1)
+def class_tokens() -> tuple[np.ndarray, ...]:
+    """Token ids of each lip class of :data:`~talkavatar.audio.visemes.CLASSES` but silence (same order)."""
+    names, phone = vocabulary(), phone_token_ids()
+    return tuple(np.flatnonzero([p and VISEME_CLASS[ipa_viseme(t)] == c for t, p in zip(names, phone)])
+                 for c in CLASSES[1:])
 
 
 def _threads() -> int:
@@ -140,28 +156,44 @@ def frames_to_segments(units: np.ndarray, names: list[str], offset_s: float = 0.
     return out
 
 
-def greedy_phones(scores: np.ndarray, offset_s: float = 0.0) -> list[PhoneSegment]:
-    """Recognised phones from log-probabilities ``[F, V]``: the best token per frame (blank-biased as hama does),
-    CTC-collapsed; tokens that are not phones (word boundary, punctuation, bare diacritic or tone marks) count as
-    blank."""
-    biased = scores.copy()
-    biased[:, blank_id()] += BLANK_BIAS
-    best = biased.argmax(axis=1)
-    is_phone = phone_token_ids()[best]
-    runs = np.where(is_phone, best, -1)
-    # Index units by run so that CTC's "a, blank, a" stays two phones.
+def closure_evidence(pcm: np.ndarray) -> np.ndarray:
+    """``[F]`` 0..1 per frame of int16 ``pcm``: how deep an energy dip (lips closed before a burst, or a nasal's
+    quieter murmur) lies in the :data:`CLOSURE_FRAMES` frames up to it, against the loudest frame around the dip."""
+    frames = len(pcm) // FRAME_SAMPLES
+    energy = pcm[:frames * FRAME_SAMPLES].astype(np.float32).reshape(frames, -1)
+    db = 10.0 * np.log10((energy ** 2).mean(axis=1) + 1.0)
+    dip = np.clip((maximum_filter1d(db, 2 * CLOSURE_FRAMES + 1) - db - DIP_DB) / DIP_SPAN_DB, 0.0, 1.0)
+    return maximum_filter1d(dip, CLOSURE_FRAMES, origin=CLOSURE_FRAMES // 2)
+
+
+def greedy_phones(scores: np.ndarray, offset_s: float = 0.0,
+                  closure: np.ndarray | None = None) -> list[PhoneSegment]:
+    """Recognised phones from log-probabilities ``[F, V]``, decoded at the level the lips need.
+
+    Per frame, each lip class (bilabial, labiodental, rounded, open, spread) scores the summed probability of its
+    tokens (a sound split between u, o and w is still surely rounded); bilabials gain :data:`BILABIAL_BIAS` times
+    ``closure [F]`` (:func:`closure_evidence`), so a p, b or m the recogniser half-hears closes the lips where the
+    audio shows a closure, and nowhere else. A frame is blank unless the best class beats blank (blank-biased as
+    hama does). Runs of one class are CTC-collapsed into a phone named by that class's most probable token at the
+    run's first frame.
+    """
+    groups = class_tokens()
+    mass = np.stack([logsumexp(scores[:, g], axis=1) for g in groups], axis=1)      # [F, classes]
+    if closure is not None:
+        mass[:, CLASSES.index("bilabial") - 1] += BILABIAL_BIAS * closure
+    best = mass.argmax(axis=1)
+    runs = np.where(mass.max(axis=1) > scores[:, blank_id()] + BLANK_BIAS, best, -1)
     names = vocabulary()
     units = np.full(len(runs), -1)
     labels: list[str] = []
-    prev = -1
     for t in np.flatnonzero(runs >= 0):
-        if runs[t] != prev or units[t - 1] < 0:
-            labels.append(names[runs[t]])
+        if t == 0 or runs[t] != runs[t - 1]:
+            g = groups[runs[t]]
+            labels.append(names[g[scores[t, g].argmax()]])
         units[t] = len(labels) - 1
-        prev = runs[t]
     return frames_to_segments(units, labels, offset_s)
 
 
 def decode_block(pcm: np.ndarray, offset_s: float) -> list[PhoneSegment]:
     """Recognised IPA phone segments of one int16 block (the ``decode`` of a streaming phone recogniser)."""
-    return greedy_phones(log_probs(pcm), offset_s)
+    return greedy_phones(log_probs(pcm), offset_s, closure_evidence(pcm))

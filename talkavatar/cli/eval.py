@@ -30,7 +30,8 @@ def command(
     *,
     video: Annotated[Optional[Path], typer.Option(
         "--video", help="Self-reenactment: a reference video of the avatar's person; the avatar replays it and is "
-                        "compared inside the person mask (PSNR, SSIM, L1, perceptual).", show_default=False)] = None,
+                        "compared inside the person mask (PSNR, SSIM, L1, perceptual); it is tracked with the bundle's photo "
+                        "focal length unless --focal is given.", show_default=False)] = None,
     held_out: Annotated[bool, typer.Option(
         "--held-out", help="Self-reenactment on the frames of the bundle's clip that `fit VIDEO --holdout` kept out "
                            "of tracking and fitting (--start counts from the first of them).")] = False,

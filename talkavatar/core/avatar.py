@@ -22,6 +22,7 @@ from talkavatar.bundle.artifacts import read_avatar as read_tensors
 from talkavatar.bundle.store import stage_command
 from talkavatar.bundle.tensors import load_tensors, save_tensors
 from talkavatar.core.binding import Binding, triangle_frames
+from talkavatar.core.expression_appearance import ExpressionAppearance
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.rotations import matrix_to_quaternion, quaternion_multiply
 from talkavatar.core.splats import Gaussians
@@ -38,7 +39,8 @@ class Avatar:
 
     offsets: [N, 3] canonical-space dX (metres); rgb: [N, 3] linear 0..1; log_scales: [N, 3];
     quats: [N, 4] wxyz rotation relative to the Gaussian's rest triangle frame; opacity_logit: [N];
-    vertex_offsets: [V, 3] canonical-space dT of the rig's vertices (metres).
+    vertex_offsets: [V, 3] canonical-space dT of the rig's vertices (metres); expression: the face Gaussians'
+    expression-dependent colour and offset (:mod:`talkavatar.core.expression_appearance`) or None.
     """
 
     rig: Rig
@@ -49,6 +51,7 @@ class Avatar:
     quats: torch.Tensor
     opacity_logit: torch.Tensor
     vertex_offsets: torch.Tensor
+    expression: ExpressionAppearance | None = None
 
     def __post_init__(self):
         n, v = self.binding.count, self.rig.vertices.shape[0]
@@ -89,7 +92,9 @@ class Avatar:
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Avatar":
         changes = {f.name: getattr(self, f.name).to(device=device, dtype=dtype)
                    for f in fields(self) if isinstance(getattr(self, f.name), torch.Tensor)}
-        return replace(self, rig=self.rig.to(device, dtype), binding=self.binding.to(device, dtype), **changes)
+        expression = None if self.expression is None else self.expression.to(device, dtype)
+        return replace(self, rig=self.rig.to(device, dtype), binding=self.binding.to(device, dtype),
+                       expression=expression, **changes)
 
     def pose(self, joint_rotations: torch.Tensor, root_translation: torch.Tensor | None = None,
              arkit_weights: torch.Tensor | None = None) -> Gaussians:
@@ -99,13 +104,16 @@ class Avatar:
         """
         posed = self.rig.pose(joint_rotations, root_translation, arkit_weights)
         faces = self.rig.faces
-        means = self.binding.positions(posed.vertices, faces, posed.vertex_transforms, self.offsets)
+        offsets, rgb = self.offsets, self.rgb
+        if self.expression is not None and arkit_weights is not None:
+            offsets, rgb = self.expression.apply(offsets, rgb, arkit_weights)
+        means = self.binding.positions(posed.vertices, faces, posed.vertex_transforms, offsets)
         rest_frames = triangle_frames(self.rig.rest_vertices(arkit_weights), faces)  # [B or 1, F, 3, 3]
         face_turn = triangle_frames(posed.vertices, faces) @ rest_frames.transpose(-1, -2)  # [B, F, 3, 3]
         quats = quaternion_multiply(matrix_to_quaternion(face_turn)[:, self.binding.face_index], self.quats)
         b = means.shape[0]
         return Gaussians(means=means, quats=quats, log_scales=self.log_scales.expand(b, -1, -1),
-                         opacity_logit=self.opacity_logit.expand(b, -1), rgb=self.rgb.expand(b, -1, -1))
+                         opacity_logit=self.opacity_logit.expand(b, -1), rgb=rgb.expand(b, -1, -1))
 
     # ---- storage -----------------------------------------------------------------------------------------------
     def to_tensors(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -114,6 +122,8 @@ class Avatar:
                    "texel": self.binding.texel}
         tensors.update({f.name: getattr(self, f.name) for f in fields(self)
                         if isinstance(getattr(self, f.name), torch.Tensor)})
+        if self.expression is not None:
+            tensors.update(self.expression.tensors())
         arrays = {}
         for name, t in tensors.items():
             t = t.detach().cpu()
@@ -127,7 +137,8 @@ class Avatar:
             raise ValueError("avatar Gaussians refer to triangles the rig does not have")
         t = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
         binding = Binding(t.pop("face_index"), t.pop("barycentrics"), t.pop("texel"), int(metadata["uv_resolution"]))
-        return cls(rig.to(dtype=torch.float32), binding, **t)
+        expression = ExpressionAppearance.from_tensors(t, binding.count)
+        return cls(rig.to(dtype=torch.float32), binding, **t, expression=expression)
 
     def save(self, directory: Path) -> None:
         """Write ``avatar.safetensors`` and ``rig.safetensors`` into ``directory`` (e.g. a stage writer's ``dir``)."""

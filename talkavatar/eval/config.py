@@ -27,6 +27,10 @@ class EvalConfig:
     start: int = setting(0, "Self-reenactment: first frame of the reference video to evaluate (0-based; e.g. skip "
                             "the frame the avatar was made from).", ge=0)
     size: int = setting(512, "Self-reenactment: longer side in pixels of the images compared.", ge=32)
+    refine_poses: int = setting(0, "Self-reenactment: also score the frames re-posed by this many steps of a "
+                                   "photometric refinement of each frame's tracked pose and expression against it "
+                                   "(the avatar frozen, as the fit refines its clip's frames): the figures under "
+                                   "`refined`. 0: off.", ge=0)
     perceptual: Literal[Perceptual, "none"] = setting(
         "auto", "Perceptual distance: auto (LPIPS-VGG when its weights are present locally, else EfficientNet-Lite0 "
                 "features), lpips, efficientnet or none.")

@@ -50,6 +50,7 @@ class Reenactment:
     video_fps: float | None = None
     regions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     face_measures: tuple[np.ndarray, np.ndarray] | None = None
+    refined: dict | None = None  # the figures after eval --refine-poses (pipeline.evaluate.refined_figures)
 
     @property
     def times(self) -> np.ndarray:
@@ -72,6 +73,7 @@ class Reenactment:
                                               for p, v in self.track_errors.mean().items()},
                 "hard_mask": self._region_summary(),
                 "expression": None if self.face_measures is None else expression_fidelity(*self.face_measures),
+                **({"refined": self.refined} if self.refined is not None else {}),
                 "timings_s": {k: round(v, 3) for k, v in self.timings.items()}}
 
     def _region_summary(self) -> dict:

@@ -14,13 +14,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from talkavatar.core.body.landmarks import FACE_POINTS
+from talkavatar.core.body.landmarks import FACE_OVAL, FACE_POINTS
 from talkavatar.eval.frames import resized
 from talkavatar.eval.image_metrics import image_scores
 
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
-             149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
-"""MediaPipe Face Mesh's face-oval contour (forehead, round the jaw and back)."""
 LIPS_OUTER = tuple(FACE_POINTS[f"lip_outer_{k}"] for k in range(20))
 REGIONS = ("frame", "person", "face", "mouth", "body")
 HARD = 0.5

@@ -61,6 +61,9 @@ class FitConfig:
                                   ge=0)
     frame_refine: float = setting(1.0, "Video: scale of the learning rates of the per-frame pose and expression "
                                        "corrections of the clip's frames (0: keep the tracked poses).", ge=0)
+    expression_appearance: float = setting(
+        1.0, "Video: scale of the learning rates of the face's expression-dependent colour and offset, learned only "
+             "from real frames whose expressions vary (0: off).", ge=0)
     warmup: float = setting(0.3, "Fraction of the steps before the pseudo-frame loss starts.", ge=0, lt=1)
     refine: float = setting(0.2, "Fraction of the steps, at the end, fitted to the photo alone (sharpens the input "
                                  "view once the pseudo-labels have shaped the rest).", ge=0, lt=1)

@@ -17,13 +17,14 @@ from talkavatar.core.avatar import Avatar, texel_size
 from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.color import srgb_to_linear
+from talkavatar.core.expression_appearance import ExpressionAppearance
 from talkavatar.core.rotations import matrix_to_quaternion
 from talkavatar.fit.config import SHAPES
 
 # Adam learning rates per parameter (3DGS's for appearance; deformation fields after One Shot One Talk §3.4, scaled
 # up for short schedules by :func:`learning_rates`).
 BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "log_scales": 5e-3,
-                       "opacity_logit": 2.5e-2, "quats": 1e-3}
+                       "opacity_logit": 2.5e-2, "quats": 1e-3, "expression_offsets": 1e-4, "expression_rgb": 5e-3}
 
 
 # Limits :meth:`AvatarParameters.project_` enforces after every step: Gaussian scales (log metres, and at most
@@ -34,26 +35,36 @@ LOG_SCALE_RANGE = (-9.2, -3.0)
 MAX_SCALE_IN_TEXELS = 3.0
 MAX_SURFACE_OFFSET: float | None = 0.01
 FLAT_RATIO = 0.1  # a flat Gaussian's thickness along the face normal, relative to its in-plane scale
+# Limits of the expression term per unit ARKit weight (talkavatar.core.expression_appearance): colour change, offset
+# length (metres). What geometry cannot explain is a shade or a few millimetres, not a new face.
+MAX_EXPRESSION_RGB = 0.3
+MAX_EXPRESSION_OFFSET = 0.005
 
 
-def learning_rates(iters: int) -> dict[str, float]:
-    """Per-parameter learning rates: the base rates, raised by sqrt(2000 / iters) for schedules under 2000 steps."""
+def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
+    """Per-parameter learning rates: the base rates, raised by sqrt(2000 / iters) for schedules under 2000 steps;
+    the expression term's scaled by ``expression``."""
     boost = max(1.0, (2000 / iters) ** 0.5)
-    return {k: v * boost for k, v in BASE_LEARNING_RATES.items()}
+    return {k: v * boost * (expression if k.startswith("expression_") else 1.0)
+            for k, v in BASE_LEARNING_RATES.items()}
 
 
 class AvatarParameters(nn.Module):
-    """offsets dX [N, 3]; rgb [N, 3] linear; log_scales [N, 1] (flat: in-plane, round: all axes) or [N, 3] (free);
-    quats [N, 4] (learned only when free; flat: the rest triangle frames, normal = local z); opacity_logit [N];
-    vertex_offsets dT [V, 3]."""
+    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3], a buffer: as built, kept when a checkpoint is
+    loaded); log_scales [N, 1] (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when
+    free; flat: the rest triangle frames, normal = local z); opacity_logit [N]; vertex_offsets dT [V, 3]; with
+    ``expression``: the face Gaussians' expression term
+    (:class:`~talkavatar.core.expression_appearance.ExpressionAppearance`) as ``expression_offsets`` and
+    ``expression_rgb`` [M, C, 3] (zero at the start), else None of it."""
 
-    def __init__(self, avatar: Avatar, shape: str = "flat"):
+    def __init__(self, avatar: Avatar, shape: str = "flat", expression: bool = False):
         super().__init__()
         if shape not in SHAPES:
             raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
         self.rig, self.binding, self.shape = avatar.rig, avatar.binding, shape
         self.offsets = nn.Parameter(avatar.offsets.clone())
         self.rgb = nn.Parameter(avatar.rgb.clone())
+        self.register_buffer("initial_rgb", avatar.rgb.detach().clone())  # the colour anchor's target (objective)
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
         self.log_scales = nn.Parameter(scales.clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())
@@ -67,12 +78,22 @@ class AvatarParameters(nn.Module):
             self.register_buffer("quats", matrix_to_quaternion(frames)[self.binding.face_index])
         else:
             self.register_buffer("quats", avatar.quats.clone())
+        term = None
+        if expression:
+            term = avatar.expression or ExpressionAppearance.zeros(self.rig.expression_blendshapes, self.rig.faces,
+                                                                   self.binding.face_index)
+        self.register_buffer("expression_index", None if term is None else term.index)
+        self.register_buffer("expression_channels", None if term is None else term.channels)
+        if term is not None:
+            self.expression_offsets = nn.Parameter(term.offsets.clone())
+            self.expression_rgb = nn.Parameter(term.rgb.clone())
 
     @classmethod
     def initial(cls, rig: Rig, uv_res: int, texture_srgb: torch.Tensor | None, proxy_offsets: torch.Tensor | None,
-                shape: str = "flat") -> "AvatarParameters":
+                shape: str = "flat", expression: bool = False) -> "AvatarParameters":
         """Gaussians on the rig's UV map, coloured from ``texture_srgb`` [T, T, 3] (resampled to ``uv_res``) and
-        moved onto the proxy surface ``proxy_offsets`` [V, 3] (dT = proxy, dX = Bary(dT)) when given."""
+        moved onto the proxy surface ``proxy_offsets`` [V, 3] (dT = proxy, dX = Bary(dT)) when given; with
+        ``expression``, a zero expression term on the face Gaussians."""
         texture = None
         if texture_srgb is not None:
             t = texture_srgb.permute(2, 0, 1)[None]
@@ -86,7 +107,14 @@ class AvatarParameters(nn.Module):
             dX = Binding.interpolate(avatar.binding, dT[None], rig.faces)[0]
 
             avatar = replace(avatar, offsets=dX, vertex_offsets=dT.clone())
-        return cls(avatar, shape)
+        return cls(avatar, shape, expression)
+
+    def expression(self) -> ExpressionAppearance | None:
+        """The current expression term (differentiable), or None when this avatar has none."""
+        if self.expression_index is None:
+            return None
+        return ExpressionAppearance(self.expression_index, self.expression_channels, self.expression_offsets,
+                                    self.expression_rgb)
 
     def avatar(self) -> Avatar:
         """The current avatar (differentiable in the parameters)."""
@@ -97,13 +125,19 @@ class AvatarParameters(nn.Module):
             log_scales = self.log_scales.expand(n, 3)
         return Avatar(self.rig, self.binding, offsets=self.offsets, rgb=self.rgb.clamp(0, 1),
                       log_scales=log_scales, quats=self.quats,
-                      opacity_logit=self.opacity_logit, vertex_offsets=self.vertex_offsets)
+                      opacity_logit=self.opacity_logit, vertex_offsets=self.vertex_offsets,
+                      expression=self.expression())
 
     @torch.no_grad()
     def project_(self) -> None:
         """Keep values in range after a step: colours in 0..1, scales within :data:`LOG_SCALE_RANGE` and
-        :data:`MAX_SCALE_IN_TEXELS`, Gaussians within :data:`MAX_SURFACE_OFFSET` of the deformed mesh."""
+        :data:`MAX_SCALE_IN_TEXELS`, Gaussians within :data:`MAX_SURFACE_OFFSET` of the deformed mesh, the expression
+        term within :data:`MAX_EXPRESSION_RGB` and :data:`MAX_EXPRESSION_OFFSET` per unit weight."""
         self.rgb.clamp_(0, 1)
+        if self.expression_index is not None:
+            self.expression_rgb.clamp_(-MAX_EXPRESSION_RGB, MAX_EXPRESSION_RGB)
+            length = self.expression_offsets.norm(dim=-1, keepdim=True)
+            self.expression_offsets.mul_(length.clamp(max=MAX_EXPRESSION_OFFSET) / length.clamp_min(1e-12))
         self.log_scales.clamp_(*LOG_SCALE_RANGE)
         torch.minimum(self.log_scales, self.max_log_scales, out=self.log_scales)
         if MAX_SURFACE_OFFSET is not None:

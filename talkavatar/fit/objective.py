@@ -12,18 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
+from talkavatar.core.expression_appearance import local_edges
 from talkavatar.core.losses import (face_pairs, gaussian_edges, l1, laplacian_smoothing, mesh_edges,
                                     mesh_gaussian_consistency, normal_consistency, ssim, ssim_loss)
 from talkavatar.core.silhouette import SilhouetteChamfer, sample_points, surface_samples
 from talkavatar.core.splats import rasterize
 from talkavatar.fit.data import Views
-from talkavatar.fit.model import AvatarParameters
+from talkavatar.fit.model import MAX_EXPRESSION_OFFSET, AvatarParameters
 
 SILHOUETTE_SAMPLES = 20000
+EXPRESSION_RIDGE = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,15 @@ class LossWeights:
     video: float = 1.0  # real frames of a clip: L1, SSIM and alpha as the photo's, times this
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
+    expression_prior: float = 1.0  # the expression term's Laplacian over neighbouring face Gaussians + its size
+    colour_anchor: float = 0.1  # mean |rgb - initial rgb|^2 (Objective.colour_anchor; RESULTS: 0.1 vs 0.3)
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0) -> "LossWeights":
         return LossWeights(self.rgb, self.ssim, self.alpha, self.face * crop, self.hand * crop,
                            self.perceptual * pseudo, self.pseudo_alpha * pseudo, self.normal * mesh,
                            self.mask * mesh, self.mgc * mesh, self.lap_offsets * mesh, self.video * video,
-                           self.video_perceptual * video, self.frame_prior)
+                           self.video_perceptual * video, self.frame_prior, self.expression_prior,
+                           self.colour_anchor)
 
 
 def pose_views(params: AvatarParameters, views: Views):
@@ -107,6 +113,8 @@ class Objective:
         self.gaussian_edges = gaussian_edges(binding.texel, binding.face_index, rig.faces, binding.uv_res)
         self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
         self.outline = SilhouetteChamfer(photo.mask[0])
+        self.expression_edges = (None if params.expression_index is None else
+                                 local_edges(self.gaussian_edges, params.expression_index, binding.count))
         self.backend = ""  # the rasterizer backend the photo terms last ran on (as rasterize() reports it)
 
     def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:
@@ -162,13 +170,25 @@ class Objective:
             terms["video_perceptual"] = distance(rgb, target).mean()
         return terms
 
+    def colour_anchor(self, params: AvatarParameters) -> Tensor:
+        """Mean squared distance of rgb from the initial rgb over the Gaussians (linear): the completed texture's
+        colours are the prior of what the photo hardly constrains. Adam scales every step to the same size, so a
+        Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames sees, takes full
+        steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit); this term's
+        gradient outweighs those, not the photo's on a Gaussian it sees (squared: a small correction of a seen colour
+        costs little, a blob much)."""
+        return (params.rgb - params.initial_rgb).pow(2).sum(-1).mean()
+
     def mesh_terms(self, params: AvatarParameters, photo: Views) -> dict[str, Tensor]:
         rig = params.rig
         deformed = rig.vertices + params.vertex_offsets
         cam = photo.cameras
         projected = self._project_mesh(params, photo)
         b = params.binding
-        return {
+        terms = {} if self.expression_edges is None else {"expression_prior": expression_prior(
+            torch.cat([params.expression_rgb, params.expression_offsets / MAX_EXPRESSION_OFFSET], -1).flatten(1),
+            self.expression_edges)}
+        return terms | {
             "normal": normal_consistency(deformed[None], self.faces, self.pairs),
             "mask": self.outline.loss(projected) / max(cam.width, cam.height),
             "mgc": mesh_gaussian_consistency(params.offsets, params.vertex_offsets, self.faces, b.face_index,
@@ -178,13 +198,23 @@ class Objective:
         }
 
 
+def expression_prior(basis: Tensor, edges: Tensor) -> Tensor:
+    """The expression term's prior: its Laplacian over neighbouring face Gaussians (``edges`` [E, 2]) plus
+    :data:`EXPRESSION_RIDGE` times its mean squared size per Gaussian; ``basis`` [M, C * 6] (colour and offset per
+    channel, the offsets in units of their limit). What few real frames do not clearly show stays near zero: with the
+    Laplacian alone, 6 frames of a clip taught colour speckles round the eyes."""
+    return laplacian_smoothing(basis, edges) + EXPRESSION_RIDGE * basis.pow(2).sum(-1).mean()
+
+
 def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
     """Sum of the terms with their weights (face crops weighted by ``w.face``, hand crops by ``w.hand``)."""
     crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
     table = {"photo_l1": w.rgb, "photo_ssim": w.ssim, "photo_alpha": w.alpha,
-             "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "normal": w.normal, "mask": w.mask,
+             "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "colour_anchor": w.colour_anchor,
+             "normal": w.normal, "mask": w.mask,
              "mgc": w.mgc, "lap_offsets": w.lap_offsets, "video_l1": w.rgb * w.video, "video_ssim": w.ssim * w.video,
-             "video_alpha": w.alpha * w.video, "video_perceptual": w.video_perceptual, "frame_prior": w.frame_prior}
+             "video_alpha": w.alpha * w.video, "video_perceptual": w.video_perceptual, "frame_prior": w.frame_prior,
+             "expression_prior": w.expression_prior}
     total = 0.0
     for name, value in terms.items():
         if name in table:

@@ -165,6 +165,8 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
                                   generator, backend))
     if any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets)):
         terms.update(objective.mesh_terms(params, data.photo))
+    if weights.colour_anchor > 0:
+        terms["colour_anchor"] = objective.colour_anchor(params)
     return terms
 
 

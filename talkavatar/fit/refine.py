@@ -11,6 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from talkavatar.core.color import linear_to_srgb
+from talkavatar.core.losses import l1, ssim_loss
+from talkavatar.core.splats import rasterize
 from talkavatar.fit.data import Poses
 
 RATES = {"frame_rotations": 2e-3, "frame_translation": 5e-4, "frame_arkit": 5e-3}
@@ -42,3 +45,31 @@ class FrameRefinement(nn.Module):
         return {"rotation_rad": float(self.frame_rotations.detach().abs().mean()),
                 "translation_m": float(self.frame_translation.detach().abs().mean()),
                 "arkit": float(self.frame_arkit.detach().abs().mean())}
+
+
+REFERENCE_WEIGHTS = {"l1": 0.8, "ssim": 0.2, "prior": 10.0}
+"""Test-time refinement's loss (:func:`refine_to_frames`): the fit's photometric weights and ``frame_prior``."""
+
+
+def refine_to_frames(avatar, poses: Poses, cameras, rgb: Tensor, mask: Tensor, steps: int) -> Poses:
+    """``poses`` of T frames corrected so that the frozen ``avatar`` rendered through ``cameras`` (T cameras) over
+    black matches the frames ``rgb`` [T, H, W, 3] (sRGB 0..1) matted by their person ``mask`` [T, H, W]: ``steps``
+    Adam steps of the fit's per-frame refinement (same rates, same prior), everything on ``rgb``'s device. The
+    test-time pose optimisation of the monocular-avatar papers: scores of held-out frames then measure appearance,
+    not the tracker's few pixels of disagreement with the fit's own refined poses."""
+    device = rgb.device
+    refinement = FrameRefinement(len(poses), device)
+    optimizer = torch.optim.Adam([{"params": [p], "lr": RATES[name]} for name, p in refinement.named_parameters()])
+    target = rgb * mask[..., None]
+    index = torch.arange(len(poses), device=device)
+    for _ in range(steps):
+        p = refinement.poses(poses, index)
+        out = rasterize(avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights), cameras)
+        image = linear_to_srgb(out.rgb)
+        loss = (REFERENCE_WEIGHTS["l1"] * l1(image, target) + REFERENCE_WEIGHTS["ssim"] * ssim_loss(image, target)
+                + REFERENCE_WEIGHTS["prior"] * refinement.penalty(index))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return refinement.poses(poses, index)

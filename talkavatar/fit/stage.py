@@ -20,6 +20,7 @@ import torch
 from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.config import as_record
 from talkavatar.core.determinism import use_deterministic_algorithms
+from talkavatar.core.expression_appearance import MIN_SPREAD, expression_spread
 from talkavatar.core.losses import perceptual_distance
 from talkavatar.errors import UsageError
 from talkavatar.fit.config import FitConfig
@@ -105,7 +106,10 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         if cfg.video_weight > 0:
             data = with_video(bundle, data, cfg.video_frames, cfg.image_size)
         data = data.to(dev)
-        params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape)
+        # real frames with varied expressions teach the face's expression-dependent look; a photo's pseudo frames do not
+        spread = 0.0 if data.video is None else expression_spread(data.video.poses.arkit_weights)
+        params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape,
+                                          expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
                                                          cfg.video_weight)
         # bfloat16 on CUDA: the perceptual term (pseudo frames, the clip's frames) needs no float32 features
@@ -119,7 +123,8 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
             + f"{0 if data.pseudo is None else len(data.pseudo.poses)} pseudo frames"
             + (f" ({distance.kind} perceptual loss)" if distance is not None else ""))
     with ctx.timed("optimise"):
-        progress = _optimise(bundle, params, data, schedule, weights, learning_rates(cfg.iters), distance, cfg,
+        rates = learning_rates(cfg.iters, cfg.expression_appearance)
+        progress = _optimise(bundle, params, data, schedule, weights, rates, distance, cfg,
                              _fingerprint(bundle, record, data.inputs), resume, show_progress, ctx)
     with ctx.timed("evaluate"):
         avatar, figures, novel_from = _evaluate(params, data, dev)
@@ -129,6 +134,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         "pseudo_frames_used": 0 if data.pseudo is None or distance is None else len(data.pseudo.poses),
         "perceptual": None if distance is None else distance.kind, "backend": progress.backend, "device": str(dev),
         "novel_poses_from": novel_from, "video_frames_used": 0 if data.video is None else len(data.video.poses),
+        "expression_term": None if avatar.expression is None else {
+            "gaussians": int(avatar.expression.index.shape[0]), "channels": int(avatar.expression.channels.shape[0]),
+            "frames_spread": round(spread, 3)},
     }
     doc = {"format": FIT_SCHEMA, "config": record, "losses": {"final": progress.recent, "history": progress.history},
            "timings": {k: round(v, 3) for k, v in ctx.timings.items()}, "backend": progress.backend,
@@ -182,7 +190,8 @@ def _evaluate(params, data, dev):
     avatar = params.avatar()
     avatar = type(avatar)(**{**{k: getattr(avatar, k) for k in ("rig", "binding")},
                              **{k: getattr(avatar, k).detach() for k in ("offsets", "rgb", "log_scales", "quats",
-                                                                           "opacity_logit", "vertex_offsets")}})
+                                                                           "opacity_logit", "vertex_offsets")}},
+                             expression=None if avatar.expression is None else avatar.expression.detach())
     from_pseudo = data.pseudo is not None and len(data.pseudo.poses) >= 2
     if from_pseudo:
         count = len(data.pseudo.poses)

@@ -17,8 +17,7 @@ import torch
 
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.prosody import prosody_of
-from talkavatar.bundle import Bundle
-from talkavatar.bundle.artifacts import read_tracked_video
+from talkavatar.bundle import Bundle, artifacts
 from talkavatar.core.avatar import read_avatar
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
@@ -26,7 +25,9 @@ from talkavatar.eval.config import EvalConfig
 from talkavatar.eval.control import ControlErrors, asked_landmarks, control_errors
 from talkavatar.eval.expression import face_mesh_points, measures
 from talkavatar.eval.frames import fit_size, resized
-from talkavatar.eval.regions import region_scores
+from talkavatar.eval.regions import HARD, region_scores
+from talkavatar.fit.data import Poses
+from talkavatar.fit.refine import refine_to_frames
 from talkavatar.eval.reenact import Reenactment, perceptual_network, reenactment_scores, tracking_errors
 from talkavatar.eval.rendered import ClipEvaluation, measure_identity, measure_lip_sync, sheet_frames
 from talkavatar.eval.report import write_clip_report, write_reenactment_report
@@ -90,7 +91,7 @@ def held_out_clip(bundle_path: Path, config: EvalConfig) -> tuple[Path, EvalConf
     if bundle_path is None or not (Path(bundle_path) / "bundle.json").is_file():
         raise InvalidInput(f"no avatar bundle at {bundle_path}", tip="make one with `talkavatar fit VIDEO`")
     bundle = Bundle.open(Path(bundle_path))
-    video = read_tracked_video(bundle)
+    video = artifacts.read_tracked_video(bundle)
     first = None if video is None else video.doc["held_out"]["first_frame"]
     if first is None:
         raise UsageError(f"{bundle.root} holds no held-out frames of a clip",
@@ -130,14 +131,18 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     it frame by frame (:mod:`talkavatar.eval.reenact`)."""
     ctx = StageContext(log=log).on(torch.device(device))
     with ctx.timed("load"):
-        _, avatar = open_avatar(bundle_path)
+        bundle, avatar = open_avatar(bundle_path)
         footage = load_video(video, config.track.detect_size, config.track.max_frames, config.start, config.track.stride)
         perceptual = perceptual_network(config.perceptual, ctx.device)
+        focal = config.track.focal or photo_focal(bundle, footage)
+        if focal is not None and config.track.focal is None:
+            log(f"tracking camera: the bundle's photo focal length, {focal:.0f} px at {footage.full_size[0]}x"
+                f"{footage.full_size[1]}")
     with ctx.timed("detect"):
         detections = detect_all(footage, config.track.model_complexity, log)
     with ctx.timed("track"):
         try:
-            track = track_with_rig(avatar.rig, footage, detections, steps=config.track.steps, focal=config.track.focal,
+            track = track_with_rig(avatar.rig, footage, detections, steps=config.track.steps, focal=focal,
                                    seed=config.track.seed, log=log)
         except ValueError as e:
             raise StageFailed(f"{video}: {e}", tip="the reference video must show the bundle's person") from None
@@ -158,9 +163,53 @@ def self_reenactment(bundle_path: Path, video: Path, config: EvalConfig, device=
     with ctx.timed("regions"):
         regions = region_scores(renders, np.stack(footage.frames), np.stack(track.masks), real_faces, size,
                                 ctx.device)
+    refined = None
+    if config.refine_poses:
+        with ctx.timed("refine_poses"):
+            refined = refined_figures(avatar, track, footage, size, real_faces, config, ctx.device)
     return Reenactment(Path(video), Path(bundle_path), footage.fps, size, scores, track.tracked, sheet, track_errors,
                        ctx.timings, list(footage.frame_indices), footage.fps * config.track.stride, regions,
-                       (measures(real_faces), measures(render_faces)))
+                       (measures(real_faces), measures(render_faces)), refined)
+
+
+def refined_figures(avatar, track, footage: Footage, size: tuple[int, int], faces: list, config: EvalConfig,
+                    device) -> dict:
+    """The self-reenactment figures after ``config.refine_poses`` steps of :func:`talkavatar.fit.refine.
+    refine_to_frames` on the tracked poses (against each frame matted by its hard person mask, at ``size``): PSNR
+    and SSIM in the soft mask, and the hard-mask regions' (means over the tracked frames; ``faces``: the real
+    frames' Face Mesh points, as :func:`~talkavatar.eval.regions.region_scores` takes them)."""
+    count, (w, h) = len(track.tracked), size
+    w2c, K = torch.from_numpy(track.world_to_camera), torch.from_numpy(track.K)
+    cameras = CameraPath.from_input(w2c, K, footage.work_size, width=w, height=h, frames=count).at(
+        torch.arange(count), device=device)
+    frames, masks = np.stack(footage.frames), np.stack(track.masks)
+    hard = (resized(masks[..., None].astype(np.float32), size)[..., 0] >= HARD).float()
+    poses = Poses(track.joint_rotations, track.root_translation, track.arkit_weights).to(device, torch.float32)
+    with torch.enable_grad():
+        moved = refine_to_frames(avatar.to(device, torch.float32), poses, cameras, resized(frames, size).to(device),
+                                 hard.to(device), config.refine_poses)
+    renders = render_frames(avatar, *(t.cpu() for t in (moved.joint_rotations, moved.root_translation,
+                                                         moved.arkit_weights)), w2c, K, footage.work_size, size,
+                            device, config.render.batch)
+    scores, _ = reenactment_scores(renders, frames, masks, size, device, None)
+    regions = region_scores(renders, frames, masks, faces, size, device)
+
+    def mean(values: np.ndarray) -> float | None:  # over the tracked frames where the region is not empty
+        ok = track.tracked & np.isfinite(values)
+        return round(float(values[ok].mean()), 4) if ok.any() else None
+
+    return {"steps": config.refine_poses, "psnr_db": mean(scores.psnr), "ssim": mean(scores.ssim),
+            "hard_mask": {r: {"psnr_db": mean(v["psnr"]), "ssim": mean(v["ssim"])} for r, v in regions.items()}}
+
+
+def photo_focal(bundle: Bundle, footage: Footage) -> float | None:
+    """The focal length of the bundle's tracked photo in pixels of ``footage``'s full resolution (scaled by the
+    longer sides): the reference of a self-reenactment comes from the photo's camera, and ``track`` fits a
+    close-up's focal length. None when the track stage recorded none."""
+    if bundle.record("track") is None:
+        return None
+    params = artifacts.read_track_params(bundle)
+    return float(params.intrinsics[params.photo_frame][0, 0]) * max(footage.full_size) / max(params.image_size)
 
 
 def evaluate_clip(video: Path, config: EvalConfig, *, audio: Path | None = None, photo: Path | None = None,

@@ -4,7 +4,8 @@ In order, each step filling only what the previous ones left (confidence decreas
 
 1. left/right symmetry: a texel takes its mirror texel's colour (the face mirror map of :mod:`mesh`, barycentrics
    carried across) where that one was seen well (not at a grazing angle), and replaces a grazing seen colour by a
-   much more confident mirror one;
+   much more confident mirror one (on the head, any seen below FACE_GRAZED by one 1.5x as confident: a turned
+   head's far cheek);
 2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
    the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
    3 x 3 neighbourhood, a few mean-shift steps towards its dominant colour), so the back gets the
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.garments import dress, part_colours, read_outfit, skin_like
+from talkavatar.pseudo.garments import dominant, dress, part_colours, read_outfit, skin_like
 from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
@@ -42,6 +43,9 @@ from talkavatar.pseudo.texture import texels_to_image
 EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
 SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (grazing colours mix in the background)
 JAW_HEIGHT = 0.3  # the chin and jaw: the head's lowest 30 % (front and sides)
+FACE_GRAZED = 0.5  # a turned head's far side seen below this confidence takes its well seen mirror side (a fitted
+# head never matches the real one exactly: the far cheek's grazed texels see the nose's side, the hair or the wall)
+JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 
 
 def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -109,12 +113,14 @@ class _Texels:
 
 def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: torch.Tensor,
                      confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5,
-                     given: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
+                     given: torch.Tensor | None = None,
+                     off_face: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
-    no source for the head and hand steps. Returns the completed [R, R, 3] float image (row 0 at v = 1) and the
-    share of texels each step filled."""
-    t = _texels(rig, rest_vertices, binding, rgb, confidence, given)
+    no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
+    texel there sees the neck's shadow or the collar). Returns the completed [R, R, 3] float image (row 0 at
+    v = 1) and the share of texels each step filled."""
+    t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face)
     stats = {"seen": float(t.known.mean()), "jaw_regrazed": float((t.jaw & (t.seen_conf > 0) & ~t.known).mean())}
     stats["mirror"] = _mirror(t, rig, binding)
     parts = texel_parts(rig, binding.face_index, binding.barycentrics)
@@ -126,9 +132,10 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     return _inpaint_gutter(t, binding, inpaint_radius), {k: round(v, 4) for k, v in stats.items()}
 
 
-def _texels(rig, rest_vertices, binding, rgb, confidence, given) -> _Texels:
-    """The state before completion; the chin and jaw underside seen only at a grazing angle count as unseen (their
-    colours mix in the shadow under the chin, a dark rim once the jaw opens)."""
+def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _Texels:
+    """The state before completion; the chin and jaw underside seen only at a grazing angle, or seen below the
+    photo's face oval, count as unseen (their colours are the shadow under the chin or the collar: a dark band
+    once the jaw opens)."""
     points = binding.surface_points(rest_vertices[None].double(), rig.faces)[0].numpy()
     normals = face_normals(rest_vertices.double(), rig.faces)[binding.face_index].numpy()
     head = torch.from_numpy(head_vertices(rig))[rig.faces[binding.face_index]].any(1).numpy()
@@ -139,7 +146,8 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given) -> _Texels:
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
     rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
     seen_conf = conf.copy()
-    grazing_jaw = jaw & (conf < 0.35) & (normals[:, 1] < -0.35)
+    below_face = np.zeros(len(conf), bool) if off_face is None else off_face.numpy()
+    grazing_jaw = jaw & (((conf < 0.35) & (normals[:, 1] < -0.35)) | below_face)
     rgb[grazing_jaw], conf[grazing_jaw] = 0.0, 0.0
     source = (conf > 0).astype(np.int64)
     from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
@@ -152,7 +160,9 @@ def _mirror(t: _Texels, rig, binding: Binding) -> float:
     image = texels_to_image(torch.from_numpy(np.concatenate([t.rgb, t.conf[:, None]], 1)), binding).numpy()
     mirrored = image[where[:, 1].numpy(), where[:, 0].numpy()]
     m_rgb, m_conf = mirrored[:, :3], mirrored[:, 3] * ok.numpy()
-    take = (m_conf > SOURCE_CONFIDENCE) & ((t.conf == 0) | ((t.conf < 0.3) & (m_conf > 2 * t.conf)))
+    grazed = np.where(t.head, (t.conf < FACE_GRAZED) & (m_conf > 1.5 * t.conf),
+                      (t.conf < 0.3) & (m_conf > 2 * t.conf))
+    take = (m_conf > SOURCE_CONFIDENCE) & ((t.conf == 0) | grazed)
     return t.set(take, m_rgb[take], 0.9 * m_conf[take], 2)
 
 
@@ -204,9 +214,10 @@ def _front_to_back(t: _Texels, cell: float, outfit) -> float:
 
 
 def _head_band(t: _Texels, outfit) -> float:
-    """Step 3: head sides -> back of the head, per height band, drawn towards the colour of the top of the head
-    (not the chin and jaw: they are skin, step 4); a skin-coloured band (ears, cheeks seen at a grazing angle)
-    becomes the seen hair, so the back of the head is not a flat skin patch unless the person is bald."""
+    """Step 3: head sides -> back of the head, per height band, drawn towards the seen hair (else the colour of
+    the top of the head) where they differ (not the chin and jaw: they are skin, step 4); a skin-coloured band
+    (ears, cheeks seen at a grazing angle) becomes the seen hair, so the back of the head is not a flat skin patch
+    unless the person is bald."""
     points, normals, colours = t.points, t.normals, t.rgb
     seen_head = t.known & t.head & t.photo
     grazing = seen_head & (t.seen_conf > EDGE_CONFIDENCE) & (t.seen_conf < 0.45)
@@ -214,12 +225,13 @@ def _head_band(t: _Texels, outfit) -> float:
     top_of_head = (seen_head & (normals[:, 1] > 0.5) & (t.seen_conf > EDGE_CONFIDENCE)) | (grazing & upper)
     band = np.floor(points[:, 1] / 0.02).astype(np.int64)
     band -= band.min()
-    counts = np.bincount(band[grazing], minlength=band.max() + 1)
-    sums = np.stack([np.bincount(band[grazing], colours[grazing, c], minlength=band.max() + 1) for c in range(3)], 1)
+    profile, counts = _band_profile(colours[grazing], band[grazing], band.max() + 1)
     fill = ~t.known & t.head & ~t.jaw & (counts[band] >= 5)
-    side = sums[band[fill]] / np.maximum(counts[band[fill], None], 1)
-    if top_of_head.sum() >= 5:
+    side = profile[band[fill]]
+    top = outfit.hair
+    if top is None and top_of_head.sum() >= 5:
         top = robust_mean(colours[top_of_head], np.ones(int(top_of_head.sum())))
+    if top is not None:
         agree = np.exp(-((side - top) ** 2).sum(1, keepdims=True) / (2 * 0.12 ** 2))
         side = agree * side + (1 - agree) * top
     if outfit.hair is not None:
@@ -228,9 +240,22 @@ def _head_band(t: _Texels, outfit) -> float:
     return t.set(fill, side, 0.2, 4)
 
 
+def _band_profile(colours: np.ndarray, band: np.ndarray, bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """The dominant colour of each height band [B, 3] (mode, not mean: hair strands over a wall at the head's edge
+    mix in the wall), smoothed over neighbouring bands (no stripes), and the texel count per band [B]."""
+    counts = np.bincount(band, minlength=bands)
+    modes = np.zeros((bands, 3))
+    for b in np.flatnonzero(counts):
+        modes[b] = dominant(colours[band == b])
+    kernel = np.exp(-0.5 * (np.arange(-3, 4) / 1.5) ** 2)
+    weight = np.convolve(counts.astype(np.float64), kernel, "same")
+    smooth = np.stack([np.convolve(modes[:, c] * counts, kernel, "same") for c in range(3)], 1)
+    return smooth / np.maximum(weight, 1e-9)[:, None], counts
+
+
 def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
     """Step 4: everything still unknown by body part and garment (:mod:`garments`); hands the seen hands' colour,
-    else the skin; the chin and jaw the skin (they count as neck); the unseen lower half of the neck the upper
+    else the skin; the chin and jaw the face's skin; the unseen lower half of the neck the upper
     garment (a collar, not a skin blob on the back). ``photo``: [N] texels well seen in the photo."""
     colours = part_colours(outfit, t.rgb, photo, parts)
     seen_hand = (parts == PART["hand"]) & t.known & (t.photo | (t.source == 2))
@@ -239,7 +264,8 @@ def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
     fill = ~t.known
     neck = parts == PART["neck"]
     collar = fill & neck & (t.points[:, 1] < np.median(t.points[neck, 1])) if neck.any() else np.zeros_like(fill)
-    parts = np.where(t.jaw, PART["neck"], np.where(collar, PART["torso"], parts))
+    colours[JAW] = outfit.skin  # not the neck's seen colour: a close-up's fitted neck sees the collar
+    parts = np.where(t.jaw, JAW, np.where(collar, PART["torso"], parts))
     dressed = dress(t.rgb, fill, parts, colours, t.points, outfit.noise)
     t.set(fill, dressed[fill], 0.2, 5)
     return {"hands": float((fill & (parts == PART["hand"])).mean()), "dressed": float(fill.mean())}

@@ -4,7 +4,8 @@ The outfit is read from the texels the photo saw (:func:`read_outfit`, sRGB colo
 
 - skin: the face (front of the head between chin and brows, seen face-on);
 - hair: the seen upper head where it is not skin-coloured (none: bald, or the top of the head unseen);
-- upper garment: the dominant seen colour of the torso (a bare torso is skin: then the arms are too);
+- upper garment: the dominant seen colour of the torso (a bare torso is skin: then the arms are too); a torso
+  barely in the picture pools the arms' non-skin colours with it;
 - lower garment: the dominant seen colour of the thighs and shins; never seen: a neutral colour consistent with the
   outfit (the upper garment desaturated and drawn towards charcoal), never skin-coloured;
 - shoes: the seen feet, else dark leather.
@@ -81,8 +82,7 @@ def read_outfit(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, points: np
         upper_head &= np.linalg.norm(rgb - skin, axis=1) > SKIN_DISTANCE * 1.5
         if upper_head.sum() >= MIN_TEXELS:
             hair = dominant(rgb[upper_head])
-    torso = seen & (parts == PART["torso"])
-    upper = dominant(rgb[torso]) if torso.sum() >= MIN_TEXELS else UPPER_DEFAULT
+    upper = _upper_garment(rgb, seen, parts, skin)
     leg_part = np.isin(parts, [PART["thigh"], PART["shin"]])
     legs = seen & leg_part
     if legs.sum() >= max(MIN_TEXELS, SEEN_SHARE * leg_part.sum()):
@@ -97,6 +97,16 @@ def read_outfit(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, points: np
     garment = seen & ~np.isin(parts, [PART["head"], PART["hand"], PART["neck"]])
     spread = float(np.median(np.abs(rgb[garment] - dominant(rgb[garment])).mean(1))) if garment.sum() else 0.0
     return Outfit(skin, hair, upper, lower, shoes, min(MAX_NOISE, GRAIN * spread))
+
+
+def _upper_garment(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The dominant seen colour of the torso; a torso barely in the picture (a close-up shows a strip of shirt,
+    which the fit may give to the shoulders) pools the seen arms' non-skin colours with it; else UPPER_DEFAULT."""
+    torso = seen & (parts == PART["torso"])
+    if torso.sum() >= MIN_TEXELS:
+        return dominant(rgb[torso])
+    pooled = seen & np.isin(parts, [PART["torso"], PART["upper_arm"], PART["forearm"]]) & ~skin_like(rgb, skin)
+    return dominant(rgb[pooled]) if pooled.sum() >= MIN_TEXELS else UPPER_DEFAULT
 
 
 def part_colours(outfit: Outfit, rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray) -> dict[int, np.ndarray]:

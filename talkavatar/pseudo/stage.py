@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+import cv2
 import numpy as np
 import torch
 
@@ -27,6 +28,7 @@ from talkavatar.bundle import Bundle, artifacts
 from talkavatar.config import as_record
 from talkavatar.core.binding import Binding
 from talkavatar.core.body.mouth import mouth_colours, mouth_texels, with_mouth_interior
+from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.core.body.parts import hidden_parts, texel_parts
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
@@ -42,6 +44,7 @@ from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.contact import contact_sheet
 from talkavatar.pseudo.export import export_pose_frames
 from talkavatar.pseudo.importer import Retrack, imported_clip
+from talkavatar.pseudo.matte import background_leak
 from talkavatar.pseudo.proxy import fit_proxy
 from talkavatar.pseudo.render import FrameRenderer, choose_renderer
 from talkavatar.pseudo.texture import project_texture
@@ -49,6 +52,7 @@ from talkavatar.pseudo.views import frame_focal, orbit_cameras, sample_view_angl
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
 Log = Callable[[str], None]
+FACE_MARGIN = 0.04  # the face oval's outline band, share of its height, that does not count as the face (jaw texels)
 INPUTS = (artifacts.SOURCE_IMAGE, artifacts.TRACK_PARAMS, artifacts.TRACK_RIG, artifacts.TRACK_MASK)
 
 
@@ -88,6 +92,7 @@ class PhotoView:
     camera: object           # Cameras, one
     rig: object              # Rig with the mouth interior
     hidden: tuple = ()       # body parts the detector did not see (core.body.parts.hidden_parts)
+    face_xy: np.ndarray | None = None  # [478, 2] Face Mesh pixels of the photo, None without a face
 
 
 def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
@@ -101,10 +106,13 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
     except ValueError as e:
         warn(f"no mouth interior: {e}")
     detections = artifacts.read_detections(bundle)
-    hidden = () if detections is None else tuple(hidden_parts(detections["body"][photo.frame],
-                                                              detections["body_visibility"][photo.frame], w, h))
+    hidden, face = (), None
+    if detections is not None:
+        hidden = tuple(hidden_parts(detections["body"][photo.frame], detections["body_visibility"][photo.frame], w, h))
+        if detections["face_present"][photo.frame]:
+            face = detections["face"][photo.frame][:, :2].astype(np.float64)
     return PhotoView(photo.image, photo.mask > 127, *(torch.from_numpy(a) for a in photo.poses()),
-                     photo.params.shape, camera, rig, hidden)
+                     photo.params.shape, camera, rig, hidden, face)
 
 
 def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dict]:
@@ -114,7 +122,8 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
     binding = Binding.from_uv(rig.face_uvs, uv_res)
     posed = proxy.pose(view.joint_rotations, view.root_translation, view.arkit_weights)
     image = torch.from_numpy(view.image.astype(np.float32) / 255)
-    seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask)
+    leak = background_leak(view.image, view.mask, view.face_xy)
+    seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak)
     part = mouth_texels(rig, binding.face_index)
     rgb, conf = seen.rgb.clone(), seen.confidence.clone()
     if view.hidden:  # legs the fit folded into the picture behind an object: what they "see" is that object
@@ -123,10 +132,34 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
     inside = part >= 0
     rgb[inside] = mouth_colours()[part[inside]].to(rgb)
     conf[inside] = 1.0
-    texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside)
+    texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside,
+                                      off_face=_off_face(view, seen.pixel))
+    stats["matte_leak"] = round(float(leak.sum() / max(view.mask.sum(), 1)), 4)
     stats["mouth_texels"] = int(inside.sum())
     stats["unfilled_texels"] = int(np.isnan(texture).any(-1).sum())
     return texture, stats
+
+
+def _off_face(view: PhotoView, pixels: torch.Tensor) -> torch.Tensor | None:
+    """[N] bool: texels whose pixel [N, 2] lies below the photo's face oval (shrunk by FACE_MARGIN of its height:
+    its outline mixes the jaw with the neck's shadow and the collar): a chin texel there sees the neck or the
+    collar. Beside the oval (a turned head's ear, the hair over the jaw) counts as seen. None without a face."""
+    if view.face_xy is None:
+        return None
+    h, w = view.mask.shape
+    oval = np.zeros((h, w), np.uint8)
+    points = view.face_xy[list(FACE_OVAL)]
+    cv2.fillPoly(oval, [np.round(points).astype(np.int32)], 1)
+    margin = int(round(FACE_MARGIN * np.ptp(points[:, 1])))
+    if margin > 0:
+        oval = cv2.erode(oval, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
+    rows = np.arange(h)[:, None] * oval
+    lowest = np.where(oval.any(0), rows.max(0), h)  # [W] the oval's lowest row per column (h: no oval there)
+    col, row = pixels[:, 0].floor().long(), pixels[:, 1].floor().long()
+    inside = (col >= 0) & (col < w)
+    below = torch.zeros(len(pixels), dtype=torch.bool)
+    below[inside] = row[inside] > torch.from_numpy(lowest)[col[inside]]
+    return below
 
 
 def psnr_in_mask(rendered: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> float:

@@ -10,9 +10,11 @@ top of ``jawOpen`` (alone it pushes the lower lip through the upper one): it is 
 
 The body model's neutral face is not the person's: Anny's brows sit lower than many people's, its lips part by
 3 mm at rest, so a photo of a relaxed face fits to raised brows, a rolled lip and the like. :func:`bake_expression`
-makes the photo's fitted face the personal rig's neutral face (its weights go into the rest vertices and the
-photo's weights become zero); expressions tracked later with that rig, and those drive-audio asks for, are then
-changes from the person's own face, so a frame that looks like the photo tracks to zero weights.
+makes the photo's fitted face the personal rig's neutral face (weights go into the rest vertices); expressions
+tracked later with that rig, and those drive-audio asks for, are then changes from the person's own face. Only the
+part of the photo's face a *resting* face can have is baked (:func:`neutral_split`, a neutrality prior): lips that
+meet, eyes open; the rest (an open mouth, shut eyes) stays the photo's expression, so an avatar made from a laughing
+or a shut-eyed photo still closes its mouth and opens its eyes at rest.
 
 Temporal smoothing (:func:`smooth_expression`) filters every weight with a short Gaussian but leaves the eyelid
 channels to a 3-frame median, which removes single-frame spikes and keeps a blink's closed frames closed.
@@ -25,6 +27,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.core.body.landmarks import FACE_POINTS
 from talkavatar.core.rotations import axis_angle_to_matrix
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
@@ -48,6 +51,25 @@ MEDIAN_MIN_FPS = 20.0
 """Frame rate below which the sharp channels are left as fitted."""
 SMOOTH_SIGMA_S = 0.033
 """Standard deviation in seconds of the Gaussian filter of the other channels."""
+REST_LIMITS = {**{f"{n}{side}": v for n, v in (("eyeBlink", 0.25), ("eyeLookDown", 0.25), ("eyeSquint", 0.3),
+                                                ("mouthLowerDown", 0.3), ("mouthUpperUp", 0.6))
+                  for side in ("Left", "Right")},
+               "mouthFunnel": 0.3, "cheekPuff": 0.0, "tongueOut": 0.0}
+"""The neutrality prior of the photo bake: the most of each channel a resting face's own shape is taken to show;
+what the photo shows beyond it is expression. It bounds what shuts the eyes and what parts the lips: set from the
+weights fitted to relaxed and expressive frames of two people (benchmarks/reenact_neutral.py; RESULTS.md): relaxed
+faces fit eyeBlink <= 0.13, eyeLookDown <= 0.08, mouthUpperUp <= 0.61; shut eyes fit eyeBlink 0.65 + eyeLookDown
+0.95, smiles and laughs mouthUpperUp 0.87-1.0. Channels not named are baked whole: brows, gaze, stretch, press, roll,
+pucker carry the person's shape on relaxed faces (browInnerUp 1.0, pucker 0.47, mouthStretch 0.62), and a smiling
+photo keeps its smile at rest (the look its person chose; the astronaut's mouthSmile 0.89). ``jawOpen`` is bound by
+the lips instead (:data:`REST_LIP_GAP`)."""
+BAKE_ROUNDS = 3
+"""At most this many refits of the photo on its baked rig (:func:`bake_expression`)."""
+SATURATED = 0.98
+"""A fitted weight at or above this is at the top of its range."""
+REST_LIP_GAP = 0.1
+"""How much more ``jawOpen`` than ``mouthClose`` (lips parted) a resting face keeps: 0.1 parts Anny's lips ~2 mm.
+``jawOpen`` with an equal ``mouthClose`` is a longer chin with the lips closed, the person's shape."""
 
 
 def region_of(name: str) -> str:
@@ -214,13 +236,43 @@ def smooth_expression(weights: torch.Tensor, fps: float, sharp: tuple[str, ...] 
     return torch.from_numpy(out).to(weights)
 
 
-def bake_expression(rig, arkit_weights: torch.Tensor):
-    """(the rig with ``arkit_weights[0]`` [52] applied to its rest vertices, zeros like ``arkit_weights`` [B, 52]).
+def neutral_split(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ARKit weights [..., 52] -> (rest [..., 52]: the part a resting face can have (:data:`REST_LIMITS`, lips
+    within :data:`REST_LIP_GAP` of meeting), expression [..., 52] = weights - rest, both in 0..1). The expression
+    part keeps ``mouthClose <= jawOpen``."""
+    limit = torch.ones_like(weights)
+    for name, value in REST_LIMITS.items():
+        limit[..., ARKIT_INDEX[name]] = value
+    rest = torch.minimum(weights, limit)
+    jaw, close = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]
+    rest[..., jaw] = torch.minimum(weights[..., jaw], weights[..., close] + REST_LIP_GAP)
+    return rest, weights - rest
 
-    Skinning acts after the blendshapes, so the baked rig posed with zero weights is the old rig posed with
-    ``arkit_weights[0]``, exactly."""
-    vertices = rig.rest_vertices(arkit_weights[:1].to(rig.device, rig.dtype))[0]
-    return replace(rig, vertices=vertices), torch.zeros_like(arkit_weights)
+
+def bake_expression(rig, arkit_weights: torch.Tensor, refit=None, rounds: int = BAKE_ROUNDS):
+    """(the rig with the rest part of ``arkit_weights[0]`` [52] (:func:`neutral_split`) applied to its rest vertices,
+    ``arkit_weights`` [B, 52] less that part).
+
+    Skinning acts after the blendshapes, so the baked rig posed with the returned weights is the old rig posed with
+    ``arkit_weights``, exactly (frame 0; other frames lose the same rest part, clamped to 0..1). A channel the photo
+    fitted at the top of its range (browInnerUp 1.0 on brows higher than the body model's highest) wanted more:
+    with ``refit`` (baked rig -> the photo's weights [1, 52] fitted anew on it, from the neutral face), such channels
+    are refitted on the baked rig and their new weights baked too, up to ``rounds`` times, so that tracking the photo
+    again with the rig finds its neutral face there instead of raised brows."""
+    rest, _ = neutral_split(arkit_weights[:1])
+    whole = rest >= arkit_weights[:1]                                  # channels baked whole (no rest limit hit)
+    rig = replace(rig, vertices=rig.rest_vertices(rest.to(rig.device, rig.dtype))[0])
+    left = (arkit_weights - rest.to(arkit_weights)).clamp(0, 1)
+    fitted = arkit_weights[:1]
+    for _ in range(rounds if refit is not None else 0):
+        saturated = whole & (fitted >= SATURATED)
+        if not saturated.any():
+            break
+        fitted = refit(rig).to(arkit_weights)
+        more = fitted * saturated
+        rig = replace(rig, vertices=rig.rest_vertices(more.to(rig.device, rig.dtype))[0])
+        left = torch.cat([fitted - more, left[1:]])
+    return rig, left
 
 
 def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.Tensor, seen: torch.Tensor,
@@ -240,3 +292,16 @@ def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.
     unit = 0.01 * inter_ocular(points, index).clamp_min(1.0)
     region = landmark_weights(index).to(points.device, points.dtype)
     return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit)
+
+
+def photo_refit(joint_rotations: torch.Tensor, root_translation: torch.Tensor, points: torch.Tensor,
+                seen: torch.Tensor, K: torch.Tensor):
+    """The ``refit`` of :func:`bake_expression` for a photo: rig -> its ARKit weights [1, 52] fitted anew to the
+    photo's face points with the pose held (``joint_rotations`` [1, 55, 3], ``root_translation`` [1, 3]; ``points``
+    [1, K, 2] and ``seen`` [1, K]: the detected face group; ``K`` [3, 3]: the tracking camera's)."""
+    def refit(rig) -> torch.Tensor:
+        zeros = torch.zeros(1, len(ARKIT_NAMES))
+        posed = rig.pose(joint_rotations, root_translation, zeros)
+        return refit_expression(posed, GroupedLandmarks(rig.landmarks), rig.expression_blendshapes, points, seen, K,
+                                zeros)
+    return refit

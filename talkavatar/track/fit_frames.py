@@ -13,7 +13,7 @@ from talkavatar.core.silhouette import downsample_mask, hard_silhouette
 from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
-from talkavatar.track.expression import bake_expression, smooth_expression
+from talkavatar.track.expression import bake_expression, photo_refit, smooth_expression
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
 from talkavatar.track.footage import Footage
 from talkavatar.track.gating import gate
@@ -121,6 +121,17 @@ def is_closeup(detections: list[Detection], size: tuple[int, int]) -> bool:
     return max(hips, default=0.0) <= 0 and face_share(detections, size[1]) >= CLOSEUP_FACE
 
 
+def closeup_targets(detections: list[Detection], targets: FitTargets, index: dict[str, np.ndarray]) -> bool:
+    """Whether the footage is a close-up (:func:`is_closeup`); for one, ``targets`` lose the body's own head points
+    (in place): the face mesh places the head, and an ear guessed on the cheek would fight it. The caller then sizes
+    the body by :data:`CLOSEUP_ANCHORS` and weighs the mask by :data:`CLOSEUP_MASK`."""
+    closeup = is_closeup(detections, targets.size)
+    if closeup:
+        body = targets.weights["body"]
+        targets.weights["body"] = body * torch.tensor(index["body"] > 10, dtype=body.dtype, device=body.device)
+    return closeup
+
+
 def interpolate_missing(values: torch.Tensor, ok: np.ndarray) -> torch.Tensor:
     """Linear interpolation over frames [T, ...] where ``ok`` [T] is False (ends hold the nearest good value)."""
     if ok.all():
@@ -162,38 +173,39 @@ def fit_targets(detections: list[Detection], masks: list[np.ndarray], K: np.ndar
                       torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device))
 
 
-def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
-                timings: dict, shape: torch.Tensor | None = None) -> Fitted:
-    """Fit every frame; ``shape`` [S] holds the body shape fixed (re-tracking a known person) instead of fitting it."""
-    width, height = footage.work_size
-    t = time.perf_counter()
-    gate_detections(detections)
-    masks = refined_masks(footage, detections)
-    timings["mask"] = time.perf_counter() - t
+@dataclass
+class PoseTrack:
+    """:func:`track_poses`' result: the fit's ``result`` (FitState), the poses of every frame with the frames
+    without a person interpolated (and a video's expression smoothed): joint_rotations [T, 55, 3], root_translation
+    [T, 3], arkit_weights [T, 52]; ``K`` [3, 3] of the work image (the fitted focal length of a close-up); ``found``
+    [T] bool; ``closeup``; ``targets``: the detections as the fit saw them."""
 
+    result: object
+    joint_rotations: torch.Tensor
+    root_translation: torch.Tensor
+    arkit_weights: torch.Tensor
+    K: np.ndarray
+    found: np.ndarray
+    closeup: bool
+    targets: FitTargets
+
+
+def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage: Footage,
+                detections: list[Detection], masks: list[np.ndarray], config: TrackConfig, device, log,
+                shape_sigma: torch.Tensor | None = None) -> PoseTrack:
+    """Fit pose, expression and placement of every frame of ``footage`` in the shape ``space`` (an empty space holds
+    the shape: re-tracking a known person), with the detections gated and ``masks`` refined. A close-up
+    (:func:`is_closeup`) is placed by its face, with a light silhouette, and its focal length is fitted unless
+    ``config.focal`` or EXIF gives it. Used by the track stage and by eval's self-reenactment alike, so that
+    held-out frames are tracked exactly as the frames an avatar was fitted to."""
+    width, height = footage.work_size
     focal_full = config.focal or footage.exif_focal_px or default_focal(*footage.full_size)
     K = intrinsics(width, height, focal_full / footage.scale)
     found = np.array([d.found for d in detections])
-
-    landmarks = GroupedLandmarks(body.landmarks, device)
     index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
-    dtype = torch.float32
     targets = fit_targets(detections, masks, K, (width, height), index, device)
-    closeup = is_closeup(detections, (width, height))
-    if closeup:  # the face mesh places the head: the body's own head points (an ear guessed on the cheek) would fight it
-        targets.weights["body"] = targets.weights["body"] * torch.tensor(index["body"] > 10, dtype=dtype, device=device)
-
-    t = time.perf_counter()
-    fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]] \
-        if shape is None else []  # a given shape is held fixed (re-tracking a known person)
-    base = body.default_shape if shape is None else shape
-    space = linearise(body, base.to(device, dtype), fitted_idx)
-    consts = ModelConsts.of(body)
-    timings["shape_space"] = time.perf_counter() - t
-    t = time.perf_counter()
+    closeup = closeup_targets(detections, targets, index)
     state = initial_state(consts, space, landmarks, targets, CLOSEUP_ANCHORS if closeup else ANCHORS)
-    sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)) if fitted_idx else [], dtype=dtype,
-                         device=device)
     fw = FitWeights(mask=config.mask_weight * (CLOSEUP_MASK if closeup else 1.0), smooth=config.smooth_weight)
     last = [time.perf_counter()]
 
@@ -203,25 +215,55 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
             log(f"fit {stage}: step {step + 1}/{count}")
 
     known_focal = config.focal is not None or footage.exif_focal_px is not None
-    result = fit(consts, space, landmarks, targets, state, config.steps, fw, sigma, seed=config.seed,
-                 on_step=on_step, closeup=closeup, free_focal=closeup and not known_focal)
-    timings["fit"] = time.perf_counter() - t
+    result = fit(consts, space, landmarks, targets, state, config.steps, fw,
+                 shape_sigma if shape_sigma is not None else torch.ones(0), fit_shape=space.fitted.numel() > 0,
+                 seed=config.seed, on_step=on_step, closeup=closeup, free_focal=closeup and not known_focal)
     if closeup:
         log(f"close-up: the face fills {face_share(detections, height):.0%} of the picture's height"
             + ("" if known_focal else f"; fitted focal length {focal_full * result.focal_scale:.0f} px "
                f"({result.focal_scale:.2f} x the default)"))
-    K = intrinsics(width, height, focal_full * result.focal_scale / footage.scale)
-    rotations = interpolate_missing(result.joint_rotations, found)
-    translation = interpolate_missing(result.root_translation, found)
     arkit = interpolate_missing(result.arkit_weights, found)
     if footage.kind == "video":
         arkit = smooth_expression(arkit, footage.fps)
+    return PoseTrack(result, interpolate_missing(result.joint_rotations, found),
+                     interpolate_missing(result.root_translation, found), arkit,
+                     intrinsics(width, height, focal_full * result.focal_scale / footage.scale), found, closeup,
+                     targets)
+
+
+def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
+                timings: dict, shape: torch.Tensor | None = None) -> Fitted:
+    """Fit every frame; ``shape`` [S] holds the body shape fixed (re-tracking a known person) instead of fitting it."""
+    width, height = footage.work_size
+    t = time.perf_counter()
+    gate_detections(detections)
+    masks = refined_masks(footage, detections)
+    timings["mask"] = time.perf_counter() - t
+
+    landmarks = GroupedLandmarks(body.landmarks, device)
+    index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
+    t = time.perf_counter()
+    fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]] \
+        if shape is None else []  # a given shape is held fixed (re-tracking a known person)
+    base = body.default_shape if shape is None else shape
+    space = linearise(body, base.to(device, torch.float32), fitted_idx)
+    consts = ModelConsts.of(body)
+    timings["shape_space"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)) if fitted_idx else [],
+                         dtype=torch.float32, device=device)
+    tracked = track_poses(consts, space, landmarks, footage, detections, masks, config, device, log, sigma)
+    timings["fit"] = time.perf_counter() - t
+    result, K, found, targets = tracked.result, tracked.K, tracked.found, tracked.targets
+    rotations, translation, arkit = tracked.joint_rotations, tracked.root_translation, tracked.arkit_weights
 
     shape = space.full_shape(result.shape_delta)
     t = time.perf_counter()
     rig = body.bake_rig(shape)
-    if footage.kind == "image":  # the photo's face becomes the rig's neutral face (track.expression.bake_expression)
-        rig, arkit = bake_expression(rig, arkit)
+    if footage.kind == "image":  # the photo's resting face becomes the rig's neutral (track.expression.bake_expression)
+        refit = photo_refit(rotations[:1].cpu().float(), translation[:1].cpu().float(), targets.points["face"][:1].cpu(),
+                            targets.weights["face"][:1].cpu(), torch.from_numpy(K)) if "face" in targets.points else None
+        rig, arkit = bake_expression(rig, arkit, refit)
     posed = rig.pose(rotations.cpu().float(), translation.cpu().float(), arkit.cpu().float())
     timings["bake"] = time.perf_counter() - t
 

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from talkavatar.core.body.rig import Rig
-from talkavatar.track.camera import WORLD_TO_CAMERA, default_focal, intrinsics
+from talkavatar.track.camera import WORLD_TO_CAMERA
+from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
-from talkavatar.track.expression import smooth_expression
-from talkavatar.track.fit_frames import GROUPS, gate_detections, interpolate_missing, fit_targets, refined_masks
-from talkavatar.track.fitting import FitWeights, ModelConsts, fit, initial_state
+from talkavatar.track.fit_frames import gate_detections, refined_masks, track_poses
+from talkavatar.track.fitting import ModelConsts
 from talkavatar.track.footage import Footage
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.track.shape_space import ShapeSpace
@@ -52,35 +52,21 @@ def fixed_shape_space(rig: Rig) -> ShapeSpace:
 def track_with_rig(rig: Rig, footage: Footage, detections: list[Detection], *, steps: int = 240,
                    focal: float | None = None, mask_weight: float = 1.0, smooth_weight: float = 1.0, seed: int = 0,
                    log: Callable[[str], None] = lambda _: None) -> RigTrack:
-    """Fit pose, expression and placement of every frame of ``footage`` (shape fixed to ``rig``'s).
+    """Fit pose, expression and placement of every frame of ``footage`` (shape fixed to ``rig``'s), as the track
+    stage fits a clip (:func:`talkavatar.track.fit_frames.track_poses`: a close-up is placed by its face and its
+    focal length fitted unless given).
 
-    ``focal``: focal length in pixels of the full-resolution input (else EXIF, else the default field of view).
-    Frames without a detected person take their neighbours' poses.
+    ``focal``: focal length in pixels of the full-resolution input (else EXIF, else the default field of view, or
+    fitted for a close-up). Frames without a detected person take their neighbours' poses.
     """
     found = np.array([d.found for d in detections])
     if not found.any():
         raise ValueError("no person was detected in any frame")
     rig = rig.to("cpu", torch.float32)
-    width, height = footage.work_size
     gate_detections(detections)
     masks = refined_masks(footage, detections)
-    focal_full = focal or footage.exif_focal_px or default_focal(*footage.full_size)
-    K = intrinsics(width, height, focal_full / footage.scale)
-    landmarks = GroupedLandmarks(rig.landmarks)
-    index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
-    targets = fit_targets(detections, masks, K, (width, height), index, "cpu")
-    space = fixed_shape_space(rig)
-    consts = ModelConsts.of(rig)
-    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12), ("face", 33, 263)])
-
-    def on_step(stage, step, count):
-        if step == count - 1:
-            log(f"track (shape fixed) {stage}: {count} steps")
-
-    result = fit(consts, space, landmarks, targets, state, steps, FitWeights(mask=mask_weight, smooth=smooth_weight),
-                 torch.ones(0), fit_shape=False, seed=seed, on_step=on_step)
-    arkit = interpolate_missing(result.arkit_weights, found)
-    if footage.kind == "video":
-        arkit = smooth_expression(arkit, footage.fps)
-    return RigTrack(interpolate_missing(result.joint_rotations, found), interpolate_missing(result.root_translation, found),
-                    arkit, found, WORLD_TO_CAMERA.copy(), K, masks)
+    config = TrackConfig(focal=focal, steps=steps, mask_weight=mask_weight, smooth_weight=smooth_weight, seed=seed)
+    track = track_poses(ModelConsts.of(rig), fixed_shape_space(rig), GroupedLandmarks(rig.landmarks), footage,
+                        detections, masks, config, "cpu", log)
+    return RigTrack(track.joint_rotations, track.root_translation, track.arkit_weights, found,
+                    WORLD_TO_CAMERA.copy(), track.K, masks)

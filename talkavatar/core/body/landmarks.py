@@ -53,6 +53,9 @@ FACE_POINTS: dict[str, int] = {
     **{f"jaw_{k}": i for k, i in enumerate((234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379,
                                             365, 397, 288, 361, 323, 454))},
 }
+#: MediaPipe Face Mesh's face-oval contour (forehead, round the jaw and back).
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
+             149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
 SETS = ("pose", "left_hand", "right_hand", "face")
 
 

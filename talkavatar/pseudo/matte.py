@@ -1,0 +1,79 @@
+"""The person mask as a source of colours: the segmenter's mask without the background it took in at its border.
+
+MediaPipe's person mask leaks onto plain backgrounds next to the person (side_45: the blue wall between the hair
+and the shoulder and under the chin is inside the mask). Texturing from those pixels gives the body the wall's
+colour: the dominant "torso" colour becomes the wall's, and every unseen part dressed from it turns wall-blue.
+:func:`background_leak` finds them: mask pixels whose colour is that of the background just outside the mask
+(a normalised convolution of the pixels outside it), in regions that touch the outside, within ``reach`` of the
+mask's edge, and never inside the face (its Face Mesh oval: a beige wall does not take a cheek; the wall between
+a turned face's nose and chin, outside the oval, is not protected).
+Where the garment has the background's colour, dropping its border changes nothing the completion cannot restore
+(the texels count as unseen and get the garment's colour from the rest of it).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from talkavatar.core.body.landmarks import FACE_OVAL
+
+WORK_SIDE = 512       # the test runs on the image scaled to at most this many pixels (longer side)
+SIGMA = 0.03          # the local background's Gaussian window, share of the longer side
+NEAR = 0.05           # a pixel's local background must rest on at least this share of the window's weight
+CHROMA = 0.03         # chromaticity (r, g, b over their sum) distance unit
+SHADE = np.log(2.0)   # log-luminance ratio unit: the background in the person's shadow is still the background
+REACH = 0.06          # at most this far inside the mask (share of the longer side)
+ROUNDS = 4            # growing rounds
+
+
+def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | None = None) -> np.ndarray:
+    """image: [H, W, 3] uint8 sRGB; mask: [H, W] bool; face_xy: [478, 2] Face Mesh pixels (the face oval is
+    protected) or None. Returns [H, W] bool: mask pixels that show the background."""
+    h, w = mask.shape
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    img = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    inside = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    if inside.all() or not inside.any():
+        return np.zeros_like(mask)
+    protected = np.zeros(inside.shape, bool)
+    if face_xy is not None and len(face_xy) >= 3:
+        face = np.zeros(inside.shape, np.uint8)
+        cv2.fillPoly(face, [np.round(face_xy[list(FACE_OVAL), :2] * scale).astype(np.int32)], 1)
+        protected = face.astype(bool)
+    depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    reach = inside & ~protected & (depth < REACH * max(size))
+    leak = np.zeros(inside.shape, bool)
+    for _ in range(ROUNDS):  # each round's leak counts as outside in the next: the test grows into a deep patch
+        grown = _leak(img, inside & ~leak, reach & ~leak, SIGMA * max(size))
+        if not grown.any():
+            break
+        leak |= grown
+    if scale < 1.0:
+        leak = cv2.resize(leak.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return leak & mask
+
+
+def _leak(img: np.ndarray, inside: np.ndarray, candidates: np.ndarray, sigma: float) -> np.ndarray:
+    """One round: ``candidates`` [h, w] bool pixels of the colour of the background around them, in pieces that
+    touch the outside of ``inside``. img: [h, w, 3] float."""
+    outside = (~inside).astype(np.float32)
+    weight = cv2.GaussianBlur(outside, (0, 0), sigma)
+    local = cv2.GaussianBlur(img * outside[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    like = candidates & (weight > NEAR) & (_distance(img, local) < 1.0)
+    count, labels = cv2.connectedComponents(like.astype(np.uint8), connectivity=8)
+    border = cv2.dilate(outside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & like
+    touching = np.zeros(count, bool)
+    touching[np.unique(labels[border])] = True
+    touching[0] = False
+    return touching[labels]
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[h, w] colour distance of two images [h, w, 3]: chromaticity in CHROMA units and log-luminance in SHADE
+    units (a wall in shadow stays the wall; black hair against a dark blue wall does not)."""
+    sa, sb = a.sum(-1, keepdims=True) + 0.03, b.sum(-1, keepdims=True) + 0.03
+    chroma = np.linalg.norm(a / sa - b / sb, axis=-1) / CHROMA
+    shade = np.log(sa[..., 0] / sb[..., 0]) / SHADE
+    return np.sqrt(chroma ** 2 + shade ** 2)
