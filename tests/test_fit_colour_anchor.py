@@ -3,14 +3,11 @@ Adam's full-size steps on their tiny gradients; the ones it sees still learn the
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import torch
 
 from talkavatar.core.avatar import Avatar
 from talkavatar.fit.config import FitConfig
-from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.stage import run_fit
 from tests.fit_fixtures import camera, make_bundle
 
@@ -18,8 +15,8 @@ SMALL = dict(preset="tiny", uv_res=20, image_size=96, crop_size=32, iters=60, ps
 
 
 def _colours(root, anchor: float) -> tuple[np.ndarray, np.ndarray]:
-    result = run_fit(root, FitConfig(**SMALL), device="cpu", force=True, log=lambda m: None, warn=lambda m: None,
-                     loss_weights=replace(LossWeights(), colour_anchor=anchor))
+    result = run_fit(root, FitConfig(**SMALL, colour_anchor=anchor), device="cpu", force=True, log=lambda m: None,
+                     warn=lambda m: None)
     avatar = Avatar.load(root / "fit")
     return avatar.rgb.detach().numpy(), result.metrics["input_view"]["masked_psnr_db"]
 
@@ -27,7 +24,7 @@ def _colours(root, anchor: float) -> tuple[np.ndarray, np.ndarray]:
 def test_hidden_gaussians_keep_their_colour_and_seen_ones_learn(tmp_path):
     root = make_bundle(tmp_path / "syn.avatar", pseudo_frames=0)
     free, psnr_free = _colours(root, 0.0)
-    anchored, psnr_anchored = _colours(root, LossWeights().colour_anchor)
+    anchored, psnr_anchored = _colours(root, 0.1)  # the weight RESULTS measured on side_45
     avatar = Avatar.load(root / "fit")
     g = avatar.pose(torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52))
     depth = (g.means[0] - camera(0.0).centers[0]).norm(dim=-1).numpy()

@@ -54,14 +54,15 @@ class LossWeights:
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
     expression_prior: float = 1.0  # the expression term's Laplacian over neighbouring face Gaussians + its size
-    colour_anchor: float = 0.1  # mean |rgb - initial rgb|^2 (Objective.colour_anchor; RESULTS: 0.1 vs 0.3)
+    colour_anchor: float = 1.0  # mean |rgb - initial rgb|^2 (Objective.colour_anchor), times fit's --colour-anchor
 
-    def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0) -> "LossWeights":
+    def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0,
+               anchor: float = 0.0) -> "LossWeights":
         return LossWeights(self.rgb, self.ssim, self.alpha, self.face * crop, self.hand * crop,
                            self.perceptual * pseudo, self.pseudo_alpha * pseudo, self.normal * mesh,
                            self.mask * mesh, self.mgc * mesh, self.lap_offsets * mesh, self.video * video,
                            self.video_perceptual * video, self.frame_prior, self.expression_prior,
-                           self.colour_anchor)
+                           self.colour_anchor * anchor)
 
 
 def pose_views(params: AvatarParameters, views: Views):

@@ -111,7 +111,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape,
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
-                                                         cfg.video_weight)
+                                                         cfg.video_weight, cfg.colour_anchor)
         # bfloat16 on CUDA: the perceptual term (pseudo frames, the clip's frames) needs no float32 features
         distance = (perceptual_distance(cfg.perceptual, dev, reduced_precision=dev.type == "cuda")
                     if data.pseudo is not None or data.video is not None else None)
