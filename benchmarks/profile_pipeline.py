@@ -148,7 +148,8 @@ def fit_setup(bundle: Path, preset: str, device):
     data = load_fit_data(Bundle.open(bundle), cfg.image_size, cfg.crop_size, cfg.pseudo_frames, cfg.pseudo_size)
     data = data.to(device)
     params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape)
-    weights = LossWeights().scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight)
+    weights = LossWeights().scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight, cfg.video_weight,
+                                   cfg.colour_anchor)
     distance = perceptual_distance(cfg.perceptual, device) if data.pseudo is not None else None
     return params, data, weights, distance, cfg
 

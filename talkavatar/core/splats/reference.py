@@ -3,8 +3,9 @@
 It reproduces gsplat 1.5.3's "classic" 3DGS forward pass (``ProjectionEWA3DGSFused.cu`` and
 ``RasterizeToPixels3DGSFwd.cu``) step by step, so it can serve as the parity oracle; the module docstring of
 :mod:`talkavatar.core.splats.rasterize` lists the rules. Pixels are processed in square blocks (like gsplat's
-tiles) against the Gaussians whose bounding box touches the block, which bounds memory to
-``block² × (Gaussians per block)`` per step.
+tiles) against the Gaussians whose bounding box touches the block; blocks of similar Gaussian counts are composited
+together, which bounds memory per step to about ``_GROUP_ELEMENTS`` pixel-Gaussian pairs (one block's
+``block² × (its Gaussians)`` when that alone is larger).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def composite(p: Projected, camera: int, width: int, height: int, background: Te
     unsorted = torch.argsort(by_count)
     image = [torch.cat(field)[unsorted].reshape(rows, cols, block, block, -1).transpose(1, 2)
              .reshape(rows * block, cols * block, -1)[:height, :width] for field in zip(*parts)]
-    return image[0], image[1], image[2]
+    return tuple(image)
 
 
 @dataclass(frozen=True)
