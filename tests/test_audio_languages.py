@@ -17,8 +17,10 @@ from talkavatar.audio.g2p import check_language, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
-from talkavatar.audio.universal import (EDGE_FRAMES, FRAME_RATE, LAG_FRAMES, blank_id, closure_evidence,
-                                        frames_to_segments, greedy_phones, log_probs, phone_token_ids, vocabulary)
+from talkavatar.audio.boundaries import (SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S, place_segments,
+                                         spectral_change)
+from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, greedy_phones, log_probs,
+                                        phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
 from talkavatar.cli import app
 from talkavatar.motion.names import ARKIT_INDEX
@@ -62,18 +64,55 @@ def test_ctc_viterbi_refuses_too_few_frames():
     assert ctc_viterbi(scores, np.array([1, 1]), blank=0) is None      # 'a a' needs a blank between: 3 frames
 
 
-def test_frames_to_segments_splits_short_gaps_and_keeps_pauses():
-    pause = int(0.5 * FRAME_RATE)
-    lag = [-1] * LAG_FRAMES                                            # the model's lag, taken off by the function
-    units = np.array(lag + [-1] * 3 + [0] * 4 + [-1] * 2 + [1] * 3 + [-1] * pause + [2] * 2)
-    segs = frames_to_segments(units, ["m", "a", "p"])
-    assert [s.phone for s in segs] == ["m", "a", "SIL", "p", "SIL"]
-    assert segs[0].start == 0.0                                        # a short leading gap joins the phone...
-    assert segs[0].end == segs[1].start == pytest.approx(8 / FRAME_RATE)  # ...a short inner gap is split
-    assert segs[2].end - segs[2].start > 0.4                           # the pause stays a pause
-    # 'p' moved earlier by the lag; after a pause a phone starts EDGE_FRAMES before its run
-    assert segs[3].start == pytest.approx((len(units) - 2 - LAG_FRAMES - EDGE_FRAMES) / FRAME_RATE)
-    assert segs[3].end < segs[4].end == pytest.approx(len(units) / FRAME_RATE)
+def test_place_segments_from_spikes_keeps_pauses():
+    """Without audio the boundaries are the spike priors: a short gap is shared, a pause stays silence, a phone
+    after a pause starts START_LAG_S before its run."""
+    pause = int(0.5 / UNIT_S)
+    units = np.array([-1] * 5 + [0] * 4 + [-1] * 2 + [1] * 3 + [-1] * pause + [2] * 2 + [-1] * 3)
+    segs = place_segments(units, ["m", "a", "p"])
+    assert [s.phone for s in segs] == ["SIL", "m", "a", "SIL", "p", "SIL"]
+    assert segs[1].start == pytest.approx(5 * UNIT_S - START_LAG_S)
+    prior = SPIKE_WEIGHTS[0] * 5 * UNIT_S + SPIKE_WEIGHTS[1] * 11 * UNIT_S + SPIKE_OFFSET_S
+    assert segs[1].end == segs[2].start == pytest.approx(prior)
+    assert segs[3].end - segs[3].start > 0.4                           # the pause stays a pause
+    assert segs[4].start == pytest.approx((len(units) - 5) * UNIT_S - START_LAG_S)
+    assert segs[-1].end == pytest.approx(len(units) * UNIT_S)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(segs, segs[1:]))
+
+
+def _spectral_change_naive(pcm: np.ndarray) -> np.ndarray:
+    """Frame by frame: log-mel spectra, then the distance of the mean spectra after and before each mark."""
+    from talkavatar.audio.boundaries import CHANGE_SPAN, FFT, WINDOW, _mel_filters
+
+    x = np.pad(pcm.astype(np.float64) / 32768.0, (WINDOW // 2, WINDOW // 2 + 160))
+    n = len(pcm) // 160
+    mel = np.array([np.log(_mel_filters() @ (np.abs(np.fft.rfft(x[t * 160:t * 160 + WINDOW] * np.hanning(WINDOW),
+                                                               FFT)) ** 2) + 1e-8) for t in range(n)])
+    k, out = CHANGE_SPAN, np.zeros(n)
+    for t in range(k, n - k):
+        out[t] = np.linalg.norm(mel[t:t + k].mean(axis=0) - mel[t - k:t].mean(axis=0))
+    return out
+
+
+def test_boundary_moves_to_where_the_sound_changes():
+    """A vowel-like tone turns into hiss at 0.52 s; the spike prior says 0.50 s: the boundary moves to the change.
+    The fast spectral change equals a naive frame-by-frame one."""
+    t = np.arange(16000) / 16000
+    pcm = np.where(t < 0.52, 8000 * np.sin(2 * np.pi * 220 * t),
+                   np.random.default_rng(0).normal(0, 3000, len(t))).astype(np.int16)
+    change = spectral_change(pcm)
+    assert change.shape == (100,)
+    np.testing.assert_allclose(change, _spectral_change_naive(pcm), rtol=1e-3, atol=1e-3)
+    assert abs(int(change.argmax()) - 52) <= 1
+    s0 = 20                                       # first run at 0.4 s; the second where the prior says 0.50 s
+    s1 = int(round((0.50 - SPIKE_OFFSET_S - SPIKE_WEIGHTS[0] * s0 * UNIT_S) / SPIKE_WEIGHTS[1] / UNIT_S))
+    units = np.full(50, -1)
+    units[s0:s0 + 3], units[s1:s1 + 3] = 0, 1
+    prior = place_segments(units, ["a", "s"])
+    moved = place_segments(units, ["a", "s"], change)
+    a_prior = next(s for s in prior if s.phone == "a")
+    a_moved = next(s for s in moved if s.phone == "a")
+    assert abs(a_prior.end - 0.50) < 0.011 and abs(a_moved.end - 0.52) <= 0.011
 
 
 def test_greedy_phones_sum_a_class_over_its_tokens():

@@ -3,7 +3,8 @@ language-independent recogniser's log-probabilities (:mod:`talkavatar.audio.univ
 
 Each transcript phone becomes one or more recogniser tokens (longest match of its base symbols, so ``tʃ`` is the
 token ``t͡ʃ`` and ``aɪ`` is ``aɪ``; symbols the recogniser lacks are left out). The Viterbi path runs through the
-usual CTC states (blank, token, blank, token, ..., blank); a phone's frames are those of its tokens.
+usual CTC states (blank, token, blank, token, ..., blank); a phone's frames are those of its tokens, and its
+boundaries are placed from them on the audio (:func:`talkavatar.audio.boundaries.place_segments`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import numpy as np
 
 from talkavatar.audio.ipa import base_phone
 from talkavatar.audio.phones import PhoneSegment
-from talkavatar.audio.universal import blank_id, frames_to_segments, log_probs, vocabulary
+from talkavatar.audio.boundaries import place_segments, spectral_change
+from talkavatar.audio.universal import blank_id, log_probs, vocabulary
 
 _TIE = "\u0361"
 
@@ -87,4 +89,4 @@ def align_ipa(pcm: np.ndarray, words: list[list[str]]) -> list[PhoneSegment] | N
     if position is None:
         return None
     units = np.where(position >= 0, np.array(owner)[np.maximum(position, 0)], -1)
-    return frames_to_segments(units, phones)
+    return place_segments(units, phones, spectral_change(pcm))

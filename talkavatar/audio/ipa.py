@@ -25,7 +25,7 @@ _BASE: dict[str, str] = {
     **dict.fromkeys("oɔɒøœɵɞ", "O"),
     **dict.fromkeys("aɑæäɐɶ", "aa"),
     **dict.fromkeys("eɛəʌɜɘɤ", "E"),
-    **dict.fromkeys("iɪjɨɯ", "I"),
+    **dict.fromkeys("iɪjɨɯᵻ", "I"),
 }
 _WHOLE: dict[str, str] = {
     "tʃ": "CH", "dʒ": "CH", "tɕ": "CH", "dʑ": "CH", "tʂ": "CH", "dʐ": "CH", "ts": "SS", "dz": "SS", "pf": "PP",
