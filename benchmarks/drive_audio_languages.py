@@ -74,14 +74,14 @@ class Tally:
             k = min(int(round(seg.centre * FPS)), len(w) - 1)
             self.hits += classes[k] == want
             self.phones += 1
-        for seg in lip_targets(reference, result.seconds):
-            k = min(int(round(seg.centre * FPS)), len(w) - 1)
-            self.lip_hits += classes[k] == phone_class(seg.phone)
-            self.lip_phones += 1
             if want == "bilabial":
                 ks = range(int(seg.start * FPS), min(int(np.ceil(seg.end * FPS)) + 1, len(w)))
                 self.closed += any(classes[j] in ("bilabial", "silence") for j in ks)
                 self.bilabials += 1
+        for seg in lip_targets(reference, result.seconds):
+            k = min(int(round(seg.centre * FPS)), len(w) - 1)
+            self.lip_hits += classes[k] == phone_class(seg.phone)
+            self.lip_phones += 1
         for a, b in silences(ref):
             ks = np.arange(int(np.ceil(a * FPS)), min(int(np.floor(b * FPS)) + 1, len(w)))
             self.quiet += int((w[ks, JAW] < 0.1).sum())

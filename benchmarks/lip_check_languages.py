@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,16 +87,15 @@ def redrive(source: Path, out: Path, only: list[str] | None) -> None:
 
 
 def check(out: Path, size: int, only: list[str] | None = None) -> None:
-    import torch
-
     from benchmarks.eval_clip import head_camera, upper_body
+    from talkavatar.core import threads
     from talkavatar.eval.config import EvalConfig
     from talkavatar.pipeline.evaluate import evaluate_clip
     from talkavatar.motion.file import load_motion
     from talkavatar.render.audio_track import AudioTrack
     from tests.eval_fixtures import anny_rig, shaded_avatar, write_video
 
-    torch.set_num_threads(2)
+    threads.apply(threads.explicit_threads() or threads.usable_cores())
     prepared = json.loads((out / "prepared.json").read_text())
     if only:
         prepared = {k: v for k, v in prepared.items() if k in only}
@@ -107,8 +107,12 @@ def check(out: Path, size: int, only: list[str] | None = None) -> None:
         wav, motion = out / f"{name}.wav", load_motion(out / f"{name}.motion.safetensors")
         video = out / f"{name}.mp4"
         if not video.exists():
+            cpu, wall = time.process_time(), time.perf_counter()
             write_video(head, motion, video, size, size, w2c, K, audio=AudioTrack(wav, 0.0, motion.seconds),
                         background="white")
+            info = {**info, "render_cpu_s": round(time.process_time() - cpu, 1),
+                    "render_wall_s": round(time.perf_counter() - wall, 1)}
+            print(f"{name}: rendered {motion.frames} frames ({info['render_cpu_s']} CPU s)", file=sys.stderr, flush=True)
         lip = evaluate_clip(video, EvalConfig(), audio=wav, log=lambda m: None).summary()["lip_sync"]
         rows[name] = {**info, **{k: lip[k] for k in ("correlation", "best_correlation", "best_lag_ms",
                                                       "frames_with_face")}}
