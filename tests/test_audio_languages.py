@@ -17,8 +17,8 @@ from talkavatar.audio.g2p import check_language, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
-from talkavatar.audio.boundaries import (SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S, place_segments,
-                                         spectral_change)
+from talkavatar.audio.boundaries import (LEAD_S, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
+                                         place_segments, spectral_change)
 from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
@@ -65,17 +65,17 @@ def test_ctc_viterbi_refuses_too_few_frames():
 
 
 def test_place_segments_from_spikes_keeps_pauses():
-    """Without audio the boundaries are the spike priors: a short gap is shared, a pause stays silence, a phone
-    after a pause starts START_LAG_S before its run."""
+    """Without audio the boundaries are the spike priors (all LEAD_S early): a short gap is shared, a pause stays
+    silence, a phone after a pause starts START_LAG_S before its run."""
     pause = int(0.5 / UNIT_S)
     units = np.array([-1] * 5 + [0] * 4 + [-1] * 2 + [1] * 3 + [-1] * pause + [2] * 2 + [-1] * 3)
     segs = place_segments(units, ["m", "a", "p"])
     assert [s.phone for s in segs] == ["SIL", "m", "a", "SIL", "p", "SIL"]
-    assert segs[1].start == pytest.approx(5 * UNIT_S - START_LAG_S)
+    assert segs[1].start == pytest.approx(5 * UNIT_S - START_LAG_S - LEAD_S)
     prior = SPIKE_WEIGHTS[0] * 5 * UNIT_S + SPIKE_WEIGHTS[1] * 11 * UNIT_S + SPIKE_OFFSET_S
-    assert segs[1].end == segs[2].start == pytest.approx(prior)
+    assert segs[1].end == segs[2].start == pytest.approx(prior - LEAD_S)
     assert segs[3].end - segs[3].start > 0.4                           # the pause stays a pause
-    assert segs[4].start == pytest.approx((len(units) - 5) * UNIT_S - START_LAG_S)
+    assert segs[4].start == pytest.approx((len(units) - 5) * UNIT_S - START_LAG_S - LEAD_S)
     assert segs[-1].end == pytest.approx(len(units) * UNIT_S)
     assert all(a.end == pytest.approx(b.start) for a, b in zip(segs, segs[1:]))
 
@@ -112,7 +112,7 @@ def test_boundary_moves_to_where_the_sound_changes():
     moved = place_segments(units, ["a", "s"], change)
     a_prior = next(s for s in prior if s.phone == "a")
     a_moved = next(s for s in moved if s.phone == "a")
-    assert abs(a_prior.end - 0.50) < 0.011 and abs(a_moved.end - 0.52) <= 0.011
+    assert abs(a_prior.end + LEAD_S - 0.50) < 0.011 and abs(a_moved.end + LEAD_S - 0.52) <= 0.011
 
 
 def test_greedy_phones_sum_a_class_over_its_tokens():
