@@ -112,7 +112,8 @@ def check(out: Path, size: int, only: list[str] | None = None) -> None:
                         background="white")
             info = {**info, "render_cpu_s": round(time.process_time() - cpu, 1),
                     "render_wall_s": round(time.perf_counter() - wall, 1)}
-            print(f"{name}: rendered {motion.frames} frames ({info['render_cpu_s']} CPU s)", file=sys.stderr, flush=True)
+            print(f"{name}: rendered {motion.frames} frames ({info['render_cpu_s']} CPU s)", file=sys.stderr,
+                  flush=True)
         lip = evaluate_clip(video, EvalConfig(), audio=wav, log=lambda m: None).summary()["lip_sync"]
         rows[name] = {**info, **{k: lip[k] for k in ("correlation", "best_correlation", "best_lag_ms",
                                                       "frames_with_face")}}
