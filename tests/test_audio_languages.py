@@ -19,8 +19,8 @@ from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
 from talkavatar.audio.boundaries import (LEAD_S, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
                                          place_segments, spectral_change)
-from talkavatar.audio.universal import (EDGE_FRAMES, FRAME_RATE, LAG_FRAMES, blank_id, closure_evidence,
-                                        frames_to_segments, greedy_phones, log_probs, phone_token_ids, vocabulary)
+from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, greedy_phones, log_probs,
+                                        phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
 from talkavatar.cli import app
 from talkavatar.motion.names import ARKIT_INDEX
@@ -62,20 +62,6 @@ def test_ctc_viterbi_finds_the_best_path_of_a_naive_search():
 def test_ctc_viterbi_refuses_too_few_frames():
     scores = np.zeros((2, 3), np.float32)
     assert ctc_viterbi(scores, np.array([1, 1]), blank=0) is None      # 'a a' needs a blank between: 3 frames
-
-
-def test_frames_to_segments_splits_short_gaps_and_keeps_pauses():
-    pause = int(0.5 * FRAME_RATE)
-    lag = [-1] * LAG_FRAMES                                            # the model's lag, taken off by the function
-    units = np.array(lag + [-1] * 3 + [0] * 4 + [-1] * 2 + [1] * 3 + [-1] * pause + [2] * 2)
-    segs = frames_to_segments(units, ["m", "a", "p"])
-    assert [s.phone for s in segs] == ["m", "a", "SIL", "p", "SIL"]
-    assert segs[0].start == 0.0                                        # a short leading gap joins the phone...
-    assert segs[0].end == segs[1].start == pytest.approx(8 / FRAME_RATE)  # ...a short inner gap is split
-    assert segs[2].end - segs[2].start > 0.4                           # the pause stays a pause
-    # 'p' moved earlier by the lag; after a pause a phone starts EDGE_FRAMES before its run
-    assert segs[3].start == pytest.approx((len(units) - 2 - LAG_FRAMES - EDGE_FRAMES) / FRAME_RATE)
-    assert segs[3].end < segs[4].end == pytest.approx(len(units) / FRAME_RATE)
 
 
 def test_place_segments_from_spikes_keeps_pauses():

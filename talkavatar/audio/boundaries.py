@@ -1,5 +1,4 @@
-"""Phone boundaries of a transcript aligned on a CTC recogniser: placed from its spikes, then moved to where the
-sound changes.
+"""Phone boundaries for a CTC recogniser's output: placed from its spikes, then moved to where the sound changes.
 
 A CTC model (hama, :mod:`talkavatar.audio.universal`) marks each phone with a short run of frames (a spike) that
 comes late: on the eSpeak NG dev sentences (11 languages, exact phone times) a spike starts a median 54 ms after
@@ -14,18 +13,19 @@ does: a phone boundary is where the spectrum changes. So, per boundary,
    (:func:`spectral_change`), weighted by a Gaussian of width :data:`PRIOR_S` around the prior (mean error 16 ms
    on the dev sentences). Without audio (``change=None``) the prior stands.
 
-Blank runs of at least :data:`~talkavatar.audio.universal.PAUSE_SECONDS` are pauses (silence); shorter gaps go
-to the phones around them. Finally every boundary moves :data:`LEAD_S` earlier: lips lead the sound they make,
-and the coarticulated mouth of :mod:`talkavatar.audio.visemes` reaches a phone's target later than the loudness
-rises. With exact boundaries the mouth opening peaks ~15 ms after the speech envelope (a lip-check proxy: the
-correlation of the motion's opening with the eval's envelope on the 13 lip-check clips, 0.605 at lag 0, 0.620
-at +20 ms); 10 ms earlier brings it back to 0.632 (the spike rule's) while the viseme classes at eSpeak's phone
-centres (dev, lip targets) stay above that rule's (transcript 86.7 % vs 84.2 %; 89.3 % with no lead).
+Blank runs of at least :data:`PAUSE_S` are pauses (silence); shorter gaps go to the phones around them. Finally
+every boundary moves :data:`LEAD_S` earlier: lips lead the sound they make, and the coarticulated mouth of
+:mod:`talkavatar.audio.visemes` reaches a phone's target later than the loudness rises. With exact boundaries the
+mouth opening peaks ~15 ms after the speech envelope (a lip-check proxy: correlation of the motion's opening with
+the eval's envelope on the 13 lip-check clips, 0.605 at lag 0, 0.620 at +20 ms); 10 ms earlier brings it back to
+0.632 (the spike rule it replaced) while the viseme classes at eSpeak's phone centres (dev) stay above that rule's
+(transcript 86.7 % vs 84.2 %; without 70.3 % vs 69.1 %; 89.3 % and 72.5 % with no lead). The rendered lip
+check (MediaPipe lip gap vs envelope, ``benchmarks/lip_check_languages.py``) against the spike rule's motions on
+the same CPU render: de 0.473 vs 0.512, fr 0.361 vs 0.362, es 0.310 vs 0.336, real cs 0.394 vs 0.447, real nl
+0.176 vs 0.124 (a wash).
 
-Recognition without a transcript keeps the spike rule of :func:`talkavatar.audio.universal.frames_to_segments`:
-these boundaries raised its classes too (eSpeak test sentences, lip targets 68.6 -> 70.5 %), but the rendered lip
-check (MediaPipe lip gap vs the speech envelope) fell on 3 of the 4 clips compared (de 0.512 -> 0.473, es 0.336
--> 0.310, real Czech 0.447 -> 0.394; fr equal), and that check is what a viewer sees.
+Used by recognition (:func:`talkavatar.audio.universal.greedy_phones`) and by transcript alignment
+(:func:`talkavatar.audio.ctc_align.align_ipa`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ import numpy as np
 
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phones import PhoneSegment
-from talkavatar.audio.universal import PAUSE_SECONDS
 
 UNIT_S = 0.02                       # one recogniser frame
 CHANGE_RATE = 100.0                 # spectral change frames per second
+PAUSE_S = 0.2                       # blank runs this long are silence
 SPIKE_WEIGHTS, SPIKE_OFFSET_S = (0.364, 0.639), -0.033
 START_LAG_S, END_LAG_S = 0.054, 0.04
 SEARCH_S, PRIOR_S = 0.06, 0.015     # chosen on the dev sentences (lags 40-70 ms, widths 10-25 ms tried)
@@ -104,10 +104,10 @@ def place_segments(units: np.ndarray, names: list[str], change: np.ndarray | Non
     total = len(units) * UNIT_S
     starts, ends = [0.0] * len(runs), [0.0] * len(runs)
     for k, (a, b, _) in enumerate(runs):
-        if k == 0 or (a - runs[k - 1][1]) * UNIT_S >= PAUSE_SECONDS:
+        if k == 0 or (a - runs[k - 1][1]) * UNIT_S >= PAUSE_S:
             lo = ends[k - 1] + MIN_PHONE_S if k else 0.0
             starts[k] = _move(a * UNIT_S - START_LAG_S, change, lo, a * UNIT_S)
-        if k + 1 < len(runs) and (runs[k + 1][0] - b) * UNIT_S < PAUSE_SECONDS:
+        if k + 1 < len(runs) and (runs[k + 1][0] - b) * UNIT_S < PAUSE_S:
             nxt = runs[k + 1][0] * UNIT_S
             prior = SPIKE_WEIGHTS[0] * a * UNIT_S + SPIKE_WEIGHTS[1] * nxt + SPIKE_OFFSET_S
             ends[k] = starts[k + 1] = _move(prior, change, starts[k] + MIN_PHONE_S, nxt)

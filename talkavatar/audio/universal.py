@@ -8,10 +8,9 @@ the process may use (the native engine releases the GIL).
 
 Two uses: :func:`greedy_phones` (recognition: per frame the lip class with the most probability, summed over its
 tokens, CTC-collapsed) and
-:func:`talkavatar.audio.ctc_align.align_ipa` (forced alignment of a transcript's IPA phones). Recognition turns
-token frames into timed segments with :func:`frames_to_segments`: a phone holds the frames where it wins; blank
-frames between two phones are split between them, and blank runs of at least :data:`PAUSE_SECONDS` become silence.
-Alignment places its boundaries on the audio instead (:mod:`talkavatar.audio.boundaries`).
+:func:`talkavatar.audio.ctc_align.align_ipa` (forced alignment of a transcript's IPA phones). Both turn token
+frames into timed segments with :func:`talkavatar.audio.boundaries.place_segments` (boundaries placed from the
+spikes, then moved to where the spectrum changes).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.special import logsumexp
 
+from talkavatar.audio.boundaries import place_segments, spectral_change
 from talkavatar.audio.ipa import base_phone, ipa_viseme
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phone_loop import quiet_cuts
@@ -35,15 +35,10 @@ from talkavatar.errors import MissingDependency
 FRAME_SAMPLES = 320             # one output frame: 20 ms
 FRAME_RATE = SAMPLE_RATE / FRAME_SAMPLES
 PIECE_SECONDS = 4.0             # cost per second is lowest for 2-6 s pieces (0.1 CPU s per s at 4 s, 0.17 at 32 s)
-PAUSE_SECONDS = 0.2             # blank runs this long are silence
-EDGE_FRAMES = 2                 # a phone next to a pause keeps this many of its blank frames
 BLANK_BIAS = -0.1               # hama's own default decoding bias against blank
 BILABIAL_BIAS = 1.5             # log-odds added to the bilabial class where the audio shows a closure (below)
 CLOSURE_FRAMES = 5              # a closure counts for a phone when it lies in the 100 ms up to its frame ...
 DIP_DB, DIP_SPAN_DB = 6.0, 10.0 # ... as a frame 6 dB (none) to 16 dB (full) below the loudest frame within 100 ms
-GAP_SHARE = 0.5                 # share of a short blank gap that goes to the phone before it
-LAG_FRAMES = 2                  # the model emits a phone ~40 ms after it is heard: measured on eSpeak NG speech of
-                                # the dev sentences (11 languages), where eSpeak reports exact phone times
 
 
 @lru_cache(maxsize=1)
@@ -124,39 +119,6 @@ def log_probs(pcm: np.ndarray) -> np.ndarray:
         return np.concatenate(list(pool.map(_piece_log_probs, pieces)))
 
 
-def frames_to_segments(units: np.ndarray, names: list[str], offset_s: float = 0.0) -> list[PhoneSegment]:
-    """Timed segments from per-frame units ``[F]`` (``-1`` blank, else an index into ``names``).
-
-    A run of one unit is a phone; a new run of the same index is not (forced alignment gives each phone of the
-    transcript its own index). Blank runs shorter than :data:`PAUSE_SECONDS` are split between their neighbours.
-    Units are moved :data:`LAG_FRAMES` earlier, to when the phone was spoken.
-    """
-    f = len(units)
-    units = np.concatenate([units[LAG_FRAMES:], np.full(min(LAG_FRAMES, f), -1)])
-    changes = np.flatnonzero(np.diff(units, prepend=-2) != 0)
-    runs = [(int(a), int(b), int(units[a])) for a, b in zip(changes, np.append(changes[1:], f)) if units[a] >= 0]
-    pause = int(round(PAUSE_SECONDS * FRAME_RATE))
-    bounds: list[tuple[int, int, str]] = []
-    edge = 0
-    for k, (a, b, u) in enumerate(runs):
-        start = edge if a - edge < pause else a - EDGE_FRAMES
-        nxt = runs[k + 1][0] if k + 1 < len(runs) else f
-        end = b + int(round(GAP_SHARE * (nxt - b))) if nxt - b < pause else b + EDGE_FRAMES
-        bounds.append((max(start, edge), min(end, f), names[u]))
-        edge = min(end, f)
-    out: list[PhoneSegment] = []
-    prev = 0
-    for a, b, name in bounds:
-        if a > prev:
-            out.append(PhoneSegment("SIL", offset_s + prev / FRAME_RATE, offset_s + a / FRAME_RATE))
-        if b > a:
-            out.append(PhoneSegment(name, offset_s + a / FRAME_RATE, offset_s + b / FRAME_RATE))
-        prev = max(prev, b)
-    if prev < f:
-        out.append(PhoneSegment("SIL", offset_s + prev / FRAME_RATE, offset_s + f / FRAME_RATE))
-    return out
-
-
 def closure_evidence(pcm: np.ndarray) -> np.ndarray:
     """``[F]`` 0..1 per frame of int16 ``pcm``: how deep an energy dip (lips closed before a burst, or a nasal's
     quieter murmur) lies in the :data:`CLOSURE_FRAMES` frames up to it, against the loudest frame around the dip."""
@@ -167,8 +129,8 @@ def closure_evidence(pcm: np.ndarray) -> np.ndarray:
     return maximum_filter1d(dip, CLOSURE_FRAMES, origin=CLOSURE_FRAMES // 2)
 
 
-def greedy_phones(scores: np.ndarray, offset_s: float = 0.0,
-                  closure: np.ndarray | None = None) -> list[PhoneSegment]:
+def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray | None = None,
+                  change: np.ndarray | None = None) -> list[PhoneSegment]:
     """Recognised phones from log-probabilities ``[F, V]``, decoded at the level the lips need.
 
     Per frame, each lip class (bilabial, labiodental, rounded, open, spread) scores the summed probability of its
@@ -176,7 +138,8 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0,
     ``closure [F]`` (:func:`closure_evidence`), so a p, b or m the recogniser half-hears closes the lips where the
     audio shows a closure, and nowhere else. A frame is blank unless the best class beats blank (blank-biased as
     hama does). Runs of one class are CTC-collapsed into a phone named by that class's most probable token at the
-    run's first frame.
+    run's first frame. Boundaries: :func:`~talkavatar.audio.boundaries.place_segments` on the audio's spectral
+    ``change [F10]`` (or from the spikes alone when None).
     """
     groups = class_tokens()
     mass = np.stack([logsumexp(scores[:, g], axis=1) for g in groups], axis=1)      # [F, classes]
@@ -192,9 +155,9 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0,
             g = groups[runs[t]]
             labels.append(names[g[scores[t, g].argmax()]])
         units[t] = len(labels) - 1
-    return frames_to_segments(units, labels, offset_s)
+    return place_segments(units, labels, change, offset_s)
 
 
 def decode_block(pcm: np.ndarray, offset_s: float) -> list[PhoneSegment]:
     """Recognised IPA phone segments of one int16 block (the ``decode`` of a streaming phone recogniser)."""
-    return greedy_phones(log_probs(pcm), offset_s, closure_evidence(pcm))
+    return greedy_phones(log_probs(pcm), offset_s, closure_evidence(pcm), spectral_change(pcm))
