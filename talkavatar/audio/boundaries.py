@@ -31,6 +31,7 @@ Used by recognition (:func:`talkavatar.audio.universal.greedy_phones`) and by tr
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft as sfft
 
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phones import PhoneSegment
@@ -45,6 +46,7 @@ LEAD_S = 0.01                       # 0, 5 and 10 ms tried (module docstring)
 MIN_PHONE_S = 0.02
 MEL_BANDS, WINDOW, FFT = 40, 400, 512
 CHANGE_SPAN = 2                     # frames averaged on each side of a boundary
+FEATURE_BLOCK = 256                 # frames per FFT batch
 
 
 def _mel_filters() -> np.ndarray:
@@ -57,18 +59,27 @@ def _mel_filters() -> np.ndarray:
     return np.clip(np.minimum((hz - lo) / (centre - lo), (hi - hz) / (hi - centre)), 0.0, None)
 
 
+def _log_mel(pcm: np.ndarray, n: int) -> np.ndarray:
+    """``[n, MEL_BANDS]`` log-mel spectra of int16 ``pcm`` every 10 ms (window centred on the mark), computed
+    :data:`FEATURE_BLOCK` frames at a time so that temporaries stay small for long audio."""
+    hop = int(SAMPLE_RATE / CHANGE_RATE)
+    x = np.pad(pcm.astype(np.float32) / 32768.0, (WINDOW // 2, WINDOW // 2 + hop))
+    frames = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::hop][:n]
+    window, filters = np.hanning(WINDOW).astype(np.float32), _mel_filters().T.astype(np.float32)
+    out = np.empty((n, MEL_BANDS), np.float32)
+    for lo in range(0, n, FEATURE_BLOCK):
+        spec = sfft.rfft(frames[lo:lo + FEATURE_BLOCK] * window, n=FFT, axis=1)
+        out[lo:lo + FEATURE_BLOCK] = np.log((spec.real ** 2 + spec.imag ** 2) @ filters + 1e-8)
+    return out
+
+
 def spectral_change(pcm: np.ndarray) -> np.ndarray:
     """``[n // 160]`` how much the log-mel spectrum of int16 ``pcm [n]`` (16 kHz) changes at each 10 ms mark:
     the distance between the mean spectra of the :data:`CHANGE_SPAN` frames after and before it."""
-    hop = int(SAMPLE_RATE / CHANGE_RATE)
-    n = len(pcm) // hop
+    n = len(pcm) // int(SAMPLE_RATE / CHANGE_RATE)
     if n <= 2 * CHANGE_SPAN:
         return np.zeros(n, np.float32)
-    x = np.pad(pcm.astype(np.float32) / 32768.0, (WINDOW // 2, WINDOW // 2 + hop))
-    frames = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::hop][:n] * np.hanning(WINDOW).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames, FFT, axis=1)) ** 2
-    logmel = np.log(power @ _mel_filters().T.astype(np.float32) + 1e-8)           # [n, bands]
-    total = np.concatenate([np.zeros((1, MEL_BANDS), np.float32), np.cumsum(logmel, axis=0)])
+    total = np.concatenate([np.zeros((1, MEL_BANDS)), np.cumsum(_log_mel(pcm, n), axis=0, dtype=np.float64)])
     k = CHANGE_SPAN
     out = np.zeros(n, np.float32)
     t = np.arange(k, n - k)
