@@ -14,13 +14,14 @@ from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.expression import bake_expression, photo_refit, smooth_expression
-from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
+from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state, with_refitted_expression
 from talkavatar.track.footage import Footage
 from talkavatar.track.gating import gate
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
 from talkavatar.track.shape_space import linearise
+from talkavatar.track.video_fit import smooth_poses, track_frames
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
 FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5], "smplx": list(range(10))}  # Anny: the 6 phenotypes; SMPL-X: 10 betas
@@ -215,20 +216,46 @@ def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage
             log(f"fit {stage}: step {step + 1}/{count}")
 
     known_focal = config.focal is not None or footage.exif_focal_px is not None
-    result = fit(consts, space, landmarks, targets, state, config.steps, fw,
-                 shape_sigma if shape_sigma is not None else torch.ones(0), fit_shape=space.fitted.numel() > 0,
-                 seed=config.seed, on_step=on_step, closeup=closeup, free_focal=closeup and not known_focal)
+    sigma = shape_sigma if shape_sigma is not None else torch.ones(0)
+    if footage.kind == "video" and len(found) > 1:
+        result = _track_video(consts, space, landmarks, targets, found, state, config, fw, sigma, closeup,
+                              closeup and not known_focal, log)
+    else:
+        result = fit(consts, space, landmarks, targets, state, config.steps, fw, sigma,
+                     fit_shape=space.fitted.numel() > 0, seed=config.seed, on_step=on_step, closeup=closeup,
+                     free_focal=closeup and not known_focal)
     if closeup:
         log(f"close-up: the face fills {face_share(detections, height):.0%} of the picture's height"
             + ("" if known_focal else f"; fitted focal length {focal_full * result.focal_scale:.0f} px "
                f"({result.focal_scale:.2f} x the default)"))
+    rotations, translation = (interpolate_missing(v, found) for v in (result.joint_rotations, result.root_translation))
     arkit = interpolate_missing(result.arkit_weights, found)
     if footage.kind == "video":
         arkit = smooth_expression(arkit, footage.fps)
-    return PoseTrack(result, interpolate_missing(result.joint_rotations, found),
-                     interpolate_missing(result.root_translation, found), arkit,
+        rotations, translation = smooth_poses(rotations, translation, footage.fps)
+    return PoseTrack(result, rotations, translation, arkit,
                      intrinsics(width, height, focal_full * result.focal_scale / footage.scale), found, closeup,
                      targets)
+
+
+def _track_video(consts, space, landmarks, targets, found, state, config, weights, sigma, closeup, free_focal, log):
+    """A clip's frames fitted one by one (:func:`talkavatar.track.video_fit.track_frames`): a FitState [T]."""
+    last = [time.perf_counter()]
+
+    def fit_frame(frame_targets, frame_state, steps, frame_weights, key):
+        return fit(consts, space, landmarks, frame_targets, frame_state, steps, frame_weights, sigma,
+                   fit_shape=key and space.fitted.numel() > 0, seed=config.seed, closeup=closeup,
+                   free_focal=key and free_focal, warm=not key, refit=key)
+
+    def refit(frame_targets, frame_state):
+        return with_refitted_expression(consts, space, landmarks, frame_targets, frame_state)
+
+    def on_frame(done, count):
+        if done == count or time.perf_counter() - last[0] > 5:
+            last[0] = time.perf_counter()
+            log(f"fit: frame {done}/{count}")
+
+    return track_frames(fit_frame, refit, targets, found, state, config.steps, weights, on_frame)
 
 
 def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
