@@ -25,8 +25,8 @@ import torch
 from talkavatar.track.expression import gaussian_filter
 from talkavatar.track.fitting import FitState, FitTargets, FitWeights, fit, with_focal
 
-WARM_FRACTION = 0.1
-"""Steps of a warm-started frame, as a fraction of the key frame's (``--steps``): 24 of the default 240."""
+WARM_FRACTION = 0.05
+"""Steps of a warm-started frame, as a fraction of the key frame's (``--steps``): 12 of the default 240."""
 MIN_WARM_STEPS = 12
 """Fewest steps of a warm-started frame."""
 TEMPORAL_WEIGHT = 1.0
