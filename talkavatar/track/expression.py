@@ -325,10 +325,8 @@ def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.
     :class:`~talkavatar.core.body.landmark_groups.GroupedLandmarks`; ``blendshapes`` [52, V, 3]; ``points`` [B, K, 2]
     and ``seen`` [B, K]: the detected face group (work pixels, weights); ``K`` [3, 3]: the tracking camera's.
     """
-    rows = landmarks.rows["face"]
     index = landmarks.mediapipe_index("face")
-    basis = expression_basis(posed.vertex_transforms, landmarks.map.vertex_indices[rows],
-                             landmarks.map.vertex_weights[rows], blendshapes)
+    basis = expression_basis(posed.vertex_transforms, *landmarks.vertex_support("face"), blendshapes)
     current = landmarks(posed)["face"]
     base = current - (basis * initial[:, None, None, :].to(basis.dtype)).sum(-1)
     unit = 0.01 * inter_ocular(points, index).clamp_min(1.0)

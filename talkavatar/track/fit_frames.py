@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ the astronaut's half body 0.22)."""
 CLOSEUP_MASK = 0.1
 """A close-up's silhouette weight, relative to ``--mask-weight``: its mask is mostly hair and collar, which the bald,
 unclothed body model cannot cover (at full weight the fit pulled the head off the face to fill the hair)."""
+IOU_FRAMES = 16
+"""The mask IoU of a clip is the mean over at most this many tracked frames, evenly spread (rasterising the mesh
+of every frame cost ~0.1 s a frame)."""
 EDGE_MARGIN = 0.03
 """Body points up to this fraction of the longer image side outside the frame still count when MediaPipe sees them
 (a shoulder at the bottom edge of a head-and-shoulders close-up is often placed a pixel below it)."""
@@ -243,6 +246,8 @@ def _track_video(consts, space, landmarks, targets, found, state, config, weight
     last = [time.perf_counter()]
 
     def fit_frame(frame_targets, frame_state, steps, frame_weights, key):
+        if closeup and not key:  # a close-up's light silhouette (CLOSEUP_MASK) is left to the key frame: speed
+            frame_weights = replace(frame_weights, mask=0.0)
         return fit(consts, space, landmarks, frame_targets, frame_state, steps, frame_weights, sigma,
                    fit_shape=key and space.fitted.numel() > 0, seed=config.seed, closeup=closeup,
                    free_focal=key and free_focal, warm=not key, refit=key)
@@ -307,6 +312,8 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
     errors = {g: [] for g in GROUPS}
     ious = []
     faces = rig.faces.numpy()
+    tracked = np.flatnonzero(found)
+    iou_frames = set(tracked[np.linspace(0, len(tracked) - 1, min(len(tracked), IOU_FRAMES)).round().astype(int)])
     for t, det in enumerate(detections):
         if not found[t]:
             continue
@@ -316,8 +323,9 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
             e = keypoint_error_pct(model[g][t], pts, w, h)
             if e is not None:
                 errors[g].append(e)
-        verts_px = project(posed.vertices[t], Kt).numpy()
-        ious.append(silhouette_iou(hard_silhouette(verts_px, faces, width, height), masks[t]))
+        if t in iou_frames:
+            verts_px = project(posed.vertices[t], Kt).numpy()
+            ious.append(silhouette_iou(hard_silhouette(verts_px, faces, width, height), masks[t]))
     t0 = int(np.flatnonzero(found)[0])
     metrics = {"keypoint_error_pct": {g: (round(float(np.mean(v)), 3) if v else None) for g, v in errors.items()},
                "mask_iou": round(float(np.mean(ious)), 4), "frames": int(len(found)),
