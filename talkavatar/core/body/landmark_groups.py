@@ -19,22 +19,18 @@ class GroupedLandmarks:
         self.map = landmark_map if device is None else landmark_map.to(device)
         self.rows = {g: self.map.select(s) for g, s in GROUP_SETS.items()}
         self._index = {g: self.map.indices[r].cpu().numpy() for g, r in self.rows.items()}
-        m = self.map
-        self._support = {g: (_compact(m.vertex_indices[r], m.vertex_weights[r]),
-                             _compact(m.joint_indices[r], m.joint_weights[r])) for g, r in self.rows.items()}
+        self._support = {g: _compact(self.map.vertex_indices[r], self.map.vertex_weights[r])
+                         for g, r in self.rows.items()}
 
     def __call__(self, posed) -> dict[str, torch.Tensor]:
         """posed: a ``PosedBody`` of B frames → {group: [B, K_group, 3]}."""
-        out = {}
-        for g, ((vi, vw), (ji, jw)) in self._support.items():
-            out[g] = ((posed.vertices[:, vi] * vw.to(posed.vertices.dtype)[None, ..., None]).sum(2)
-                      + (posed.joints[:, ji] * jw.to(posed.joints.dtype)[None, ..., None]).sum(2))
-        return out
+        points = self.map(posed.vertices, posed.joints)
+        return {g: points[:, r] for g, r in self.rows.items()}
 
     def vertex_support(self, group: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The vertices each landmark of ``group`` is a weighted sum of: (indices, weights) [K_group, S] (the map's
         padding dropped: S is the group's largest count of non-zero weights)."""
-        return self._support[group][0]
+        return self._support[group]
 
     def mediapipe_index(self, group: str) -> np.ndarray:
         """[K_group] MediaPipe index of each model landmark of ``group``."""
