@@ -42,15 +42,16 @@ def _solve_symmetric3(m00, m01, m02, m11, m12, m22, rhs: np.ndarray) -> np.ndarr
                      c02 * r0 + c12 * r1 + c22 * r2], -1) / det[..., None]
 
 
-def refine_mask(image: np.ndarray, mask: np.ndarray, seeds_xy: np.ndarray | None = None) -> np.ndarray:
+def refine_mask(image: np.ndarray, mask: np.ndarray, seeds_xy: np.ndarray | None = None,
+                max_side: int = 1024) -> np.ndarray:
     """A soft person mask with sharp edges. image: [H, W, 3] uint8; mask: [H, W] 0..1; seeds_xy: [K, 2] pixels that
     lie on the person (landmarks). Returns [H, W] float32 in 0..1.
 
-    Filtering runs at most at 1024 px (longer side) and is upsampled back; the connected component(s) of the
+    Filtering runs at most at ``max_side`` px (longer side) and is upsampled back; the connected component(s) of the
     thresholded mask that contain no seed are removed (other people, furniture the segmenter caught).
     """
     h, w = mask.shape
-    factor = min(1.0, 1024 / max(h, w))
+    factor = min(1.0, max_side / max(h, w))
     small = (max(1, round(w * factor)), max(1, round(h * factor)))
     guide = np.asarray(Image.fromarray(image).resize(small, Image.BILINEAR), np.float64) / 255.0
     src = np.asarray(Image.fromarray(mask.astype(np.float32)).resize(small, Image.BILINEAR), np.float64)
