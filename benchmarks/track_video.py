@@ -7,7 +7,7 @@ benchmarks/data/track_photos.json has them, marked by eye on enlarged frames wit
 
 Run:   python benchmarks/track_video.py --prepare .clips                     (once; .clips/ is git-ignored)
        python benchmarks/track_video.py .clips [--clips single_face,wolfgang_langer] [--stride K] [--max-frames N]
-              [--work DIR] [--device cpu] [--json OUT]
+              [--work DIR] [--device cpu] [--json OUT] [--code CHECKOUT]
 Figures per clip (all in % of the person's height in that frame = the height of track's person mask):
 - marks: the fitted body's error against the hand marks on every marked frame that was tracked (body points, face
   points; the worst frame's mean);
@@ -51,7 +51,7 @@ def run_track(clip: Path, bundle: Path, args) -> dict:
     if args.steps:
         cmd += ["--steps", str(args.steps)]
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    child = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    child = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(args.code)))
     wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out, err = child.stdout, child.stderr
@@ -235,6 +235,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/track_video"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="the checkout whose `talkavatar track` runs (default: this one), for before/after tables")
     args = parser.parse_args()
     if args.prepare:
         from benchmarks.fit_video import prepare
