@@ -159,7 +159,8 @@ def plot(series: dict[str, np.ndarray], frames: np.ndarray, marked: dict, path: 
         draw.text((4, y(v) - 6), f"{v}%", fill="black")
     for xx in range(pad, W - pad, 12):
         draw.line([(xx, y(4)), (xx + 6, y(4))], fill=(200, 0, 0))
-    colours = {"body_vs_mp": (220, 0, 0), "head_shoulders_vs_mp": (230, 140, 0), "face_vs_mp": (0, 0, 220), "jump": (0, 0, 0), "jump_mp": (150, 150, 150)}
+    colours = {"body_vs_mp": (220, 0, 0), "head_shoulders_vs_mp": (230, 140, 0), "face_vs_mp": (0, 0, 220),
+               "jump": (0, 0, 0), "jump_mp": (150, 150, 150)}
     for name, values in series.items():
         pts = [(x(i), y(v)) for i, v in enumerate(values) if np.isfinite(v)]
         if len(pts) > 1:
@@ -169,8 +170,8 @@ def plot(series: dict[str, np.ndarray], frames: np.ndarray, marked: dict, path: 
         for v in (e["body"], e["face"]):
             if np.isfinite(v):
                 draw.ellipse([x(i) - 4, y(v) - 4, x(i) + 4, y(v) + 4], fill=(0, 160, 0))
-    draw.text((pad, 8), "red body vs MediaPipe, orange its head and shoulders, blue face vs Face Mesh, black fitted jump, grey MediaPipe jump, "
-                        f"green hand marks; x: frames {frames[0]}..{frames[-1]}", fill="black")
+    draw.text((pad, 8), "red body vs MediaPipe, orange its head and shoulders, blue face vs Face Mesh, black fitted "
+                        f"jump, grey MediaPipe jump, green hand marks; x: frames {frames[0]}..{frames[-1]}", fill="black")
     img.save(path)
 
 

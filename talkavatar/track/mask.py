@@ -25,7 +25,8 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
     products = box(np.stack([I[..., i] * I[..., j] for i, j in pairs], -1))
     # the guide's 3x3 covariance per pixel (+ eps on the diagonal), its 6 distinct entries
-    m = [products[..., n] - mean_I[..., i] * mean_I[..., j] + (eps if i == j else 0.0) for n, (i, j) in enumerate(pairs)]
+    m = [products[..., n] - mean_I[..., i] * mean_I[..., j] + (eps if i == j else 0.0)
+         for n, (i, j) in enumerate(pairs)]
     a = _solve_symmetric3(*m, cov_Ip)                                           # [H, W, 3]
     b = mean_p - (a * mean_I).sum(-1)
     return (box(a) * I).sum(-1) + box(b)
