@@ -65,7 +65,7 @@ class AvatarParameters(nn.Module):
         self.offsets = nn.Parameter(avatar.offsets.clone())
         self.rgb = nn.Parameter(avatar.rgb.clone())
         self.register_buffer("initial_rgb", avatar.rgb.detach().clone())  # the colour anchor's target (objective)
-        # the anchor's weight per Gaussian: 1 - how squarely the photo sees it (fit.visibility; set by the stage)
+        # the anchor's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
         self.register_buffer("anchor_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
                                                          device=avatar.rgb.device))
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
