@@ -51,6 +51,7 @@ def test_demo_makes_a_synced_talking_video(tmp_path, astronaut_tiny_fit):
     frames, _ = read_video(out / "demo.mp4")
     found, face_height, _ = face_track(frames)
     # Issue 16: the bundled demo's video passes the independent face check in >= 95 % of frames with the tiny preset
-    # on CPU (measured: 98.7 % and, before present3's pseudo changes, 100 %: benchmarks/RESULTS.md; 47.7 % while the colour anchor pulled the face too).
+    # on CPU (measured 98.7 %, and 100 % before present3's pseudo changes: benchmarks/RESULTS.md; 47.7 % while the
+    # colour anchor also pulled the face).
     assert found.mean() >= 0.95
     assert np.nanmedian(face_height) >= 0.1  # a half-body photo: the face is ~1/8 of a 4:5 frame
