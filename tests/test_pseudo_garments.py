@@ -147,3 +147,38 @@ def test_a_shirt_seen_only_on_the_shoulders_dresses_the_back(suited):
     got, _ = complete(suited, seen)
     back = (normals[:, 2] < -0.3) & (parts == PART["torso"])
     assert np.median(delta_e(got[back], SUIT)) <= 10
+
+
+def test_a_throat_seen_on_a_close_ups_torso_does_not_make_it_bare(suited):
+    """A close-up: the fitted torso's top sees the throat under the chin (lit and shaded skin: all the torso
+    shows), the shoulders a strip of shirt. The torso's back and the sleeves get the shirt, not skin."""
+    rig, binding, parts, points, normals, colour = suited
+    torso = parts == PART["torso"]
+    top = torso & (points[:, 1] > np.percentile(points[torso, 1], 94))
+    shoulders = (parts == PART["upper_arm"]) & (points[:, 1] > np.percentile(points[parts == PART["upper_arm"], 1], 90))
+    seen = (normals[:, 2] > 0.3) & ((parts == PART["head"]) | top | shoulders)
+    photo = colour.copy()
+    shade = np.linspace(0.6, 1.0, int(top.sum()))[:, None]  # the throat darkens towards the chin's shadow
+    photo[top] = SKIN * shade
+    assert (seen & top).sum() >= 40  # what the torso shows is all skin
+    conf = np.where(seen, np.clip(normals[:, 2], 0, 1), 0.0)
+    texture, _ = complete_texture(rig, rig.vertices, binding, torch.from_numpy(photo * (conf > 0)[:, None]),
+                                  torch.from_numpy(conf))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    for part in ("torso", "upper_arm", "forearm"):
+        where = (normals[:, 2] < -0.3) & (parts == PART[part])
+        assert np.median(delta_e(got[where], SUIT)) <= 10, part
+
+
+def test_a_bare_torso_the_photo_shows_stays_bare(suited):
+    """A shirtless half-body photo: the torso's front seen as skin: its back and the arms are skin too."""
+    rig, binding, parts, points, normals, colour = suited
+    photo = colour.copy()
+    bare = np.isin(parts, [PART["torso"], PART["upper_arm"], PART["forearm"]])
+    photo[bare] = SKIN
+    rgb = photo * (normals[:, 2] > 0.3)[:, None]
+    conf = np.where(normals[:, 2] > 0.3, np.clip(normals[:, 2], 0, 1), 0.0)
+    texture, _ = complete_texture(rig, rig.vertices, binding, torch.from_numpy(rgb), torch.from_numpy(conf))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    back = (normals[:, 2] < -0.3) & bare
+    assert np.median(delta_e(got[back], SKIN)) <= 10

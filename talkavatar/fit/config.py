@@ -57,9 +57,9 @@ class FitConfig:
     mesh_weight: float = setting(1.0, "Scale of the mesh regularisers: normal consistency, mask, Laplacian, "
                                       "|dX - Bary(dT)| (0: off).", ge=0)
     crop_weight: float = setting(1.0, "Scale of the extra face and hand crop losses (0: off).", ge=0)
-    colour_anchor: float = setting(0.0, "Pull of every Gaussian's colour towards its initial (completed texture) "
-                                        "colour, for parts the photo hides (0: off; 0.1 cleans a side view's unseen "
-                                        "body but blurs a tiny fit's face).", ge=0)
+    colour_anchor: float = setting(0.0, "Pull of each Gaussian's colour towards its initial (completed texture) "
+                                        "colour in proportion to how little the photo sees it, the head excepted "
+                                        "(0: off; 0.1 keeps the unseen body free of colour blobs).", ge=0)
     video_weight: float = setting(1.0, "Video: scale of the losses on the clip's real frames (0: ignore the clip).",
                                   ge=0)
     frame_refine: float = setting(1.0, "Video: scale of the learning rates of the per-frame pose and expression "

@@ -50,8 +50,8 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 
 
 class AvatarParameters(nn.Module):
-    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3], a buffer: as built, kept when a checkpoint is
-    loaded); log_scales [N, 1] (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when
+    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] and the colour anchor's anchor_weight [N],
+    buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1] (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when
     free; flat: the rest triangle frames, normal = local z); opacity_logit [N]; vertex_offsets dT [V, 3]; with
     ``expression``: the face Gaussians' expression term
     (:class:`~talkavatar.core.expression_appearance.ExpressionAppearance`) as ``expression_offsets`` and
@@ -65,6 +65,9 @@ class AvatarParameters(nn.Module):
         self.offsets = nn.Parameter(avatar.offsets.clone())
         self.rgb = nn.Parameter(avatar.rgb.clone())
         self.register_buffer("initial_rgb", avatar.rgb.detach().clone())  # the colour anchor's target (objective)
+        # the anchor's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
+        self.register_buffer("anchor_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
+                                                         device=avatar.rgb.device))
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
         self.log_scales = nn.Parameter(scales.clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())

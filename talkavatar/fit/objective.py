@@ -54,7 +54,7 @@ class LossWeights:
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
     expression_prior: float = 1.0  # the expression term's Laplacian over neighbouring face Gaussians + its size
-    colour_anchor: float = 1.0  # mean |rgb - initial rgb|^2 (Objective.colour_anchor), times fit's --colour-anchor
+    colour_anchor: float = 1.0  # mean weighted |rgb - initial rgb|^2 (Objective.colour_anchor), times fit's --colour-anchor
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0,
                anchor: float = 0.0) -> "LossWeights":
@@ -172,13 +172,14 @@ class Objective:
         return terms
 
     def colour_anchor(self, params: AvatarParameters) -> Tensor:
-        """Mean squared distance of rgb from the initial rgb over the Gaussians (linear): the completed texture's
-        colours are the prior of what the photo hardly constrains. Adam scales every step to the same size, so a
-        Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames sees, takes full
-        steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit); this term's
-        gradient outweighs those, not the photo's on a Gaussian it sees (squared: a small correction of a seen colour
-        costs little, a blob much)."""
-        return (params.rgb - params.initial_rgb).pow(2).sum(-1).mean()
+        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``anchor_weight`` (1 -
+        how squarely the photo sees it, 0 on the head: :mod:`talkavatar.fit.visibility`): the completed texture's colours are the
+        prior of what the photo hardly constrains. Adam scales every step to the same size, so a Gaussian behind the
+        face in the photo, or one only a perceptual distance on pseudo frames sees, takes full steps on its tiny
+        gradients and turns into green, red and yellow blobs (side_45, tiny fit); the face stays free to learn (an
+        unweighted anchor blurred the tiny demo's face). Squared: a small correction costs little,
+        a blob much."""
+        return (params.anchor_weight[:, None] * (params.rgb - params.initial_rgb).pow(2)).sum(-1).mean()
 
     def mesh_terms(self, params: AvatarParameters, photo: Views) -> dict[str, Tensor]:
         rig = params.rig

@@ -3,9 +3,11 @@
 In order, each step filling only what the previous ones left (confidence decreasing):
 
 1. left/right symmetry: a texel takes its mirror texel's colour (the face mirror map of :mod:`mesh`, barycentrics
-   carried across) where that one was seen well (not at a grazing angle), and replaces a grazing seen colour by a
-   much more confident mirror one (on the head, any seen below FACE_GRAZED by one 1.5x as confident: a turned
-   head's far cheek);
+   carried across) where that one was seen well (not at a grazing angle), and, below the head, replaces a grazing
+   seen colour by a much more confident mirror one. On the head only what the photo does not see at all is
+   mirrored: a turned face's far cheek keeps the photo's colours, which the fit's photo loss keeps anyway (a fitted
+   head never matches the real one exactly: mirrored near-side eyes, nostrils and hair land beside the far side's
+   own, a second face once the fit blends both);
 2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
    the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
    3 x 3 neighbourhood, a few mean-shift steps towards its dominant colour), so the back gets the
@@ -43,8 +45,6 @@ from talkavatar.pseudo.texture import texels_to_image
 EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
 SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (grazing colours mix in the background)
 JAW_HEIGHT = 0.3  # the chin and jaw: the head's lowest 30 % (front and sides)
-FACE_GRAZED = 0.5  # a turned head's far side seen below this confidence takes its well seen mirror side (a fitted
-# head never matches the real one exactly: the far cheek's grazed texels see the nose's side, the hair or the wall)
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 
 
@@ -155,13 +155,12 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
 
 
 def _mirror(t: _Texels, rig, binding: Binding) -> float:
-    """Step 1: a texel takes its well-seen mirror texel's colour."""
+    """Step 1: a texel takes its well-seen mirror texel's colour (on the head only where the photo does not see it)."""
     where, ok = mirror_texels(rig, binding)
     image = texels_to_image(torch.from_numpy(np.concatenate([t.rgb, t.conf[:, None]], 1)), binding).numpy()
     mirrored = image[where[:, 1].numpy(), where[:, 0].numpy()]
     m_rgb, m_conf = mirrored[:, :3], mirrored[:, 3] * ok.numpy()
-    grazed = np.where(t.head, (t.conf < FACE_GRAZED) & (m_conf > 1.5 * t.conf),
-                      (t.conf < 0.3) & (m_conf > 2 * t.conf))
+    grazed = ~t.head & (t.conf < 0.3) & (m_conf > 2 * t.conf)
     take = (m_conf > SOURCE_CONFIDENCE) & ((t.conf == 0) | grazed)
     return t.set(take, m_rgb[take], 0.9 * m_conf[take], 2)
 

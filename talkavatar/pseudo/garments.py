@@ -4,8 +4,9 @@ The outfit is read from the texels the photo saw (:func:`read_outfit`, sRGB colo
 
 - skin: the face (front of the head between chin and brows, seen face-on);
 - hair: the seen upper head where it is not skin-coloured (none: bald, or the top of the head unseen);
-- upper garment: the dominant seen colour of the torso (a bare torso is skin: then the arms are too); a torso
-  barely in the picture pools the arms' non-skin colours with it;
+- upper garment: the dominant seen colour of the torso; a torso barely in the picture: the dominant non-skin colour
+  of it and the arms together; bare (skin: then the arms are too) only where the photo shows skin over a good part
+  of the torso (BARE_SHARE), not a throat or the neck a close-up's fitted torso sees;
 - lower garment: the dominant seen colour of the thighs and shins; never seen: a neutral colour consistent with the
   outfit (the upper garment desaturated and drawn towards charcoal), never skin-coloured;
 - shoes: the seen feet, else dark leather.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from talkavatar.core.body.parts import PART
+from talkavatar.core.color import shade_distance
 
 SKIN_DEFAULT = np.array([0.80, 0.62, 0.52])
 UPPER_DEFAULT = np.array([0.26, 0.29, 0.36])   # a navy-grey top when the photo shows no torso
@@ -31,7 +33,11 @@ CHARCOAL = np.array([0.20, 0.21, 0.24])
 SHOES_DEFAULT = np.array([0.13, 0.12, 0.12])
 MIN_TEXELS = 20          # seen texels a colour is read from
 SEEN_SHARE = 0.15        # a part whose texels the photo saw at least this share of keeps its own colour
-SKIN_DISTANCE = 0.12     # sRGB distance within which a colour counts as the face's skin
+BARE_SHARE = 0.05        # skin seen on at least this share of the torso's texels (and on most of what is seen of
+                         # it) makes a bare torso; less is the throat or a V-neck over a garment
+SKIN_DISTANCE = 0.12     # sRGB distance within which a colour counts as the face's skin (lit as the face)
+SKIN_CHROMA = 0.03       # a colour is the skin's within this chromaticity distance (unit) ...
+SKIN_SHADE = np.log(1.6)  # ... and this log-luminance ratio (unit), combined: skin in shadow is still skin
 SHADING = 0.06           # amplitude of the low-frequency shading
 MAX_NOISE = 0.03         # cap of the fine texture noise (sRGB standard deviation)
 GRAIN = 0.6              # the noise's share of the seen fabric's spread (its median deviation from its colour)
@@ -60,8 +66,14 @@ def dominant(colours: np.ndarray) -> np.ndarray:
 
 
 def skin_like(colour: np.ndarray, skin: np.ndarray) -> np.ndarray | bool:
-    """Whether colours [..., 3] are within SKIN_DISTANCE of the skin colour [3]."""
-    return np.linalg.norm(colour - skin, axis=-1) < SKIN_DISTANCE
+    """Whether colours [..., 3] are the skin colour [3]: within SKIN_DISTANCE, or, when the skin has a hue, lit or
+    shaded (:func:`shade_distance` within SKIN_CHROMA and SKIN_SHADE): the throat in the shadow under a close-up's
+    chin is skin, dark hair and a brown jacket are not. A greyscale photo's skin has no hue to tell it by: there only
+    the plain distance counts (a grey garment within a factor of the skin's brightness is not skin)."""
+    near = np.linalg.norm(colour - skin, axis=-1) < SKIN_DISTANCE
+    if shade_distance(skin, np.full(3, skin.mean()), SKIN_CHROMA, SKIN_SHADE) < 1.0:
+        return near
+    return near | (shade_distance(colour, skin, SKIN_CHROMA, SKIN_SHADE) < 1.0)
 
 
 def read_outfit(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, points: np.ndarray,
@@ -100,13 +112,20 @@ def read_outfit(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, points: np
 
 
 def _upper_garment(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """The dominant seen colour of the torso; a torso barely in the picture (a close-up shows a strip of shirt,
-    which the fit may give to the shoulders) pools the seen arms' non-skin colours with it; else UPPER_DEFAULT."""
-    torso = seen & (parts == PART["torso"])
-    if torso.sum() >= MIN_TEXELS:
+    """The dominant seen colour of the torso's garment: of the torso's seen texels when the photo shows SEEN_SHARE of
+    it, else (a close-up's strip of shirt, which the fit may give to the shoulders and mix with the throat) of the
+    torso's and arms' non-skin seen texels together; else UPPER_DEFAULT. Skin seen on the torso makes a
+    bare torso only when it covers BARE_SHARE of it and most of what is seen of it: a close-up's fitted torso
+    sees the throat and the neck under the chin."""
+    torso_part = parts == PART["torso"]
+    torso = seen & torso_part
+    bare = torso & skin_like(rgb, skin)
+    if bare.sum() >= max(MIN_TEXELS, BARE_SHARE * torso_part.sum()) and bare.sum() > 0.5 * torso.sum():
+        return dominant(rgb[bare])
+    if torso.sum() >= SEEN_SHARE * torso_part.sum():  # well seen: its dominant colour (a V-neck is a minority)
         return dominant(rgb[torso])
-    pooled = seen & np.isin(parts, [PART["torso"], PART["upper_arm"], PART["forearm"]]) & ~skin_like(rgb, skin)
-    return dominant(rgb[pooled]) if pooled.sum() >= MIN_TEXELS else UPPER_DEFAULT
+    garment = seen & np.isin(parts, [PART["torso"], PART["upper_arm"], PART["forearm"]]) & ~skin_like(rgb, skin)
+    return dominant(rgb[garment]) if garment.sum() >= MIN_TEXELS else UPPER_DEFAULT
 
 
 def part_colours(outfit: Outfit, rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray) -> dict[int, np.ndarray]:

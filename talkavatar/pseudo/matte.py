@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from talkavatar.core.body.landmarks import FACE_OVAL
+from talkavatar.core.color import shade_distance
 
 WORK_SIDE = 512       # the test runs on the image scaled to at most this many pixels (longer side)
 SIGMA = 0.03          # the local background's Gaussian window, share of the longer side
@@ -61,19 +62,10 @@ def _leak(img: np.ndarray, inside: np.ndarray, candidates: np.ndarray, sigma: fl
     outside = (~inside).astype(np.float32)
     weight = cv2.GaussianBlur(outside, (0, 0), sigma)
     local = cv2.GaussianBlur(img * outside[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
-    like = candidates & (weight > NEAR) & (_distance(img, local) < 1.0)
+    like = candidates & (weight > NEAR) & (shade_distance(img, local, CHROMA, SHADE) < 1.0)
     count, labels = cv2.connectedComponents(like.astype(np.uint8), connectivity=8)
     border = cv2.dilate(outside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & like
     touching = np.zeros(count, bool)
     touching[np.unique(labels[border])] = True
     touching[0] = False
     return touching[labels]
-
-
-def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """[h, w] colour distance of two images [h, w, 3]: chromaticity in CHROMA units and log-luminance in SHADE
-    units (a wall in shadow stays the wall; black hair against a dark blue wall does not)."""
-    sa, sb = a.sum(-1, keepdims=True) + 0.03, b.sum(-1, keepdims=True) + 0.03
-    chroma = np.linalg.norm(a / sa - b / sb, axis=-1) / CHROMA
-    shade = np.log(sa[..., 0] / sb[..., 0]) / SHADE
-    return np.sqrt(chroma ** 2 + shade ** 2)
