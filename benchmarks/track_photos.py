@@ -144,12 +144,13 @@ def score(bundle: Path, marks: dict, doc: dict) -> dict:
             "height_px": height, "per_point_pct": {n: round(e, 2) for n, e in errors.items()}}
 
 
-def track(photo: Path, work: Path, device: str) -> dict:
+def track(photo: Path, work: Path, device: str, options: list[str]) -> dict:
     bundle = work / f"{photo.stem}.avatar"
     cmd = [sys.executable, "-m", "talkavatar", "track", str(photo), "-o", str(bundle), "--json", "--force",
-           "--device", device]
+           "--device", device, *options]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=path))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = {"exit": run.returncode, "bundle": bundle, "cpu_s": round(cpu, 1)}
@@ -168,6 +169,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="where the bundles go (default: a temp dir)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
+    parser.add_argument("--track-options", default="", help="more options for `talkavatar track`, e.g. "
+                        "'--model-complexity 2'")
     args = parser.parse_args()
     if args.prepare:
         prepare(args.folder)
@@ -180,7 +183,7 @@ def main() -> None:
           "| track's own body / face % | mask IoU |\n" + "|---" * 12 + "|")
     for name in names:
         info = doc["photos"][name]
-        result = track(args.folder / name, work, args.device)
+        result = track(args.folder / name, work, args.device, args.track_options.split())
         figures = score(Path(result["bundle"]), info["points"], doc) if result["exit"] == 0 and info["points"] else {}
         rows[name] = {**{k: v for k, v in result.items() if k != "bundle"}, **figures}
         people = f"{len(result.get('people', []))} ({result.get('person')})"
