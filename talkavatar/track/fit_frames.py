@@ -41,8 +41,6 @@ the astronaut's half body 0.22)."""
 CLOSEUP_MASK = 0.1
 """A close-up's silhouette weight, relative to ``--mask-weight``: its mask is mostly hair and collar, which the bald,
 unclothed body model cannot cover (at full weight the fit pulled the head off the face to fill the hair)."""
-CONFIRMED_WEIGHT = 1.0
-"""Weight of a point MediaPipe is unsure of but its mirrored pass confirms, per unit of its visibility."""
 EDGE_MARGIN = 0.03
 """Body points up to this fraction of the longer image side outside the frame still count when MediaPipe sees them
 (a shoulder at the bottom edge of a head-and-shoulders close-up is often placed a pixel below it)."""
@@ -79,7 +77,7 @@ def points_and_weights(det: Detection, group: str, index: np.ndarray, size: tupl
         inside = (pts[:, 0] >= -m) & (pts[:, 0] < w + m) & (pts[:, 1] >= -m) & (pts[:, 1] < h + m)
         weight = np.where((vis >= VISIBLE) & inside, vis, 0.0)
         if confirmed and det.confirmed is not None:
-            weight = np.where(det.confirmed[index] & inside, vis * CONFIRMED_WEIGHT, weight)
+            weight = np.where(det.confirmed[index] & inside, vis, weight)
         return pts, _trusted(det, group, index, weight.astype(np.float32))
     present = {"face": det.face_present, "left_hand": det.left_hand_present,
                "right_hand": det.right_hand_present}[group]
