@@ -10,7 +10,8 @@ Run:   python benchmarks/track_photos.py --prepare .photos            (once, on 
 Figures per photo: exit code, seconds (wall, and the process's CPU seconds, user + sys), people found / picked,
 landmarks the gating rejected, the fitted body's error against the hand marks (mean over the marked body points and
 over the marked face points, and the worst point, all in % of the person's height = the track mask's height), and
-track's own figures (its fit against the points MediaPipe is sure of, mask IoU).
+track's own figures (its fit against the points MediaPipe is sure of, mask IoU). ``--json`` also gives every
+marked point's error and its detection's error (``per_point_pct``, ``per_point_detected_pct``).
 """
 
 from __future__ import annotations
@@ -141,7 +142,26 @@ def score(bundle: Path, marks: dict, doc: dict) -> dict:
     return {"body_pct": round(float(np.mean(body)), 2) if body else None,
             "face_pct": round(float(np.mean(face)), 2) if face else None,
             "worst": f"{worst} {errors[worst]:.1f}" if worst else "-", "points": len(errors),
-            "height_px": height, "per_point_pct": {n: round(e, 2) for n, e in errors.items()}}
+            "height_px": height, "per_point_pct": {n: round(e, 2) for n, e in errors.items()},
+            "per_point_detected_pct": detected_errors(bundle, marks, doc, height)}
+
+
+def detected_errors(bundle: Path, marks: dict, doc: dict, height: float) -> dict[str, float]:
+    """{mark name: error of the detection the fit saw (``track/detections.safetensors``, after the gating's second
+    opinion) against the mark, % of ``height``}: a fitted point as far off as its detection is the detector's error."""
+    from safetensors.numpy import load_file
+
+    det = load_file(str(bundle / "track" / "detections.safetensors"))
+    out = {}
+    for name, mark in marks.items():
+        if name in doc["body_index"]:
+            point = det["body"][0, doc["body_index"][name], :2]
+        elif det["face_present"][0]:
+            point = det["face"][0, doc["face_index"][name], :2]
+        else:
+            continue
+        out[name] = round(float(np.linalg.norm(point - np.array(mark)) / height * 100), 2)
+    return out
 
 
 def track(photo: Path, work: Path, device: str, options: list[str]) -> dict:
