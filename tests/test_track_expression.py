@@ -199,3 +199,24 @@ def test_brows_beyond_the_model_s_range_are_baked_until_the_photo_tracks_neutral
     assert refit(baked)[0, brow] < 0.1 and left[0, brow] < 0.1
     assert (landmarks(baked.pose(rotations, translation, left))["face"]
             - landmarks(rig.pose(rotations, translation, truth))["face"]).abs().max() < 1e-3  # the photo still fits
+
+
+def test_the_analytic_jacobian_equals_forward_mode_autodiff():
+    from talkavatar.track.expression import _jacobian, _residual
+
+    torch.manual_seed(0)
+    count = 3
+    base = torch.randn(count, 20, 3, dtype=torch.float64) * 0.05 + torch.tensor([0.0, 0.0, -0.6], dtype=torch.float64)
+    basis = torch.randn(count, 20, 3, 52, dtype=torch.float64) * 0.01
+    K = torch.tensor(intrinsics(640, 360, 600.0), dtype=torch.float64)
+    targets = project(base, K) + torch.randn(count, 20, 2, dtype=torch.float64)
+    theta = torch.rand(count, 58, dtype=torch.float64) * 0.3
+    theta[0, 52:55] = 0.0  # no head correction: the small-angle series
+    centre = base.mean(1, keepdim=True)
+
+    def one(th, b, bs, t, c):
+        return _residual(th[None], b[None], bs[None], lambda p: project(p, K), t[None], c[None])[0]
+
+    expected = torch.func.vmap(torch.func.jacfwd(one))(theta, base, basis, targets, centre)
+    got = _jacobian(theta, base, basis, lambda p: project(p, K), centre)
+    assert torch.allclose(got, expected, rtol=1e-9, atol=1e-9)

@@ -151,3 +151,27 @@ def test_unseen_weights_hold_unseen_arms_and_flag_frames_without_hips():
     assert held[0, left].tolist() == [1.0] * 3 and held.sum() == 3
     weights["left_hand"][0, 0] = 1.0  # the hand is seen: the arm is free again
     assert unseen_weights(Map(), targets)[1].sum() == 0
+
+
+def _guided_filter_naive(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al.'s guided filter written out: integral-image box means, a 3x3 LAPACK solve per pixel."""
+    def box(x):
+        pad = np.pad(x, [(radius + 1, radius)] * 2 + [(0, 0)] * (x.ndim - 2), mode="edge")
+        c = pad.cumsum(0).cumsum(1)
+        k = 2 * radius + 1
+        return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
+
+    mean_I, mean_p = box(guide), box(src)
+    cov = box(guide * src[..., None]) - mean_I * mean_p[..., None]
+    var = box(guide[..., :, None] * guide[..., None, :]) - mean_I[..., :, None] * mean_I[..., None, :]
+    a = np.linalg.solve(var + eps * np.eye(3), cov[..., None])[..., 0]
+    b = mean_p - (a * mean_I).sum(-1)
+    return (box(a) * guide).sum(-1) + box(b)
+
+
+def test_guided_filter_equals_the_naive_reference():
+    rng = np.random.default_rng(0)
+    guide, src = rng.random((37, 53, 3)), (rng.random((37, 53)) > 0.5).astype(np.float64)
+    for radius in (1, 4):
+        assert np.abs(guided_filter(guide, src, radius, 1e-3) - _guided_filter_naive(guide, src, radius, 1e-3)).max() \
+            < 1e-9

@@ -38,6 +38,22 @@ def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     return eye + a[..., None, None] * k + b[..., None, None] * (k @ k)
 
 
+def right_jacobian(axis_angle: torch.Tensor) -> torch.Tensor:
+    """SO(3)'s right Jacobian ``J_r`` of axis-angles [..., 3] -> [..., 3, 3]: ``d(R(w) v)/dw = -R(w) skew(v) J_r(w)``
+    for :func:`axis_angle_to_matrix`'s ``R``. ``J_r = I - b K + c K^2`` with ``K = skew(w)``, ``b = (1 - cos t)/t^2``,
+    ``c = (t - sin t)/t^3``; Taylor series near ``t = 0``."""
+    theta_sq = (axis_angle * axis_angle).sum(-1)
+    small = theta_sq < _SMALL_ANGLE_SQ
+    safe_sq = torch.where(small, torch.ones_like(theta_sq), theta_sq)
+    theta = torch.sqrt(safe_sq)
+    b = torch.where(small, 0.5 - theta_sq / 24 + theta_sq * theta_sq / 720, (1 - torch.cos(theta)) / safe_sq)
+    c = torch.where(small, 1 / 6 - theta_sq / 120 + theta_sq * theta_sq / 5040,
+                    (theta - torch.sin(theta)) / (safe_sq * theta))
+    k = skew(axis_angle)
+    eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device)
+    return eye - b[..., None, None] * k + c[..., None, None] * (k @ k)
+
+
 def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     """Rotation matrices [..., 3, 3] -> unit quaternions [..., 4] (wxyz, ``w >= 0``).
 

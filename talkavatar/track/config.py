@@ -26,8 +26,9 @@ class TrackConfig:
     max_frames: Optional[int] = setting(None, "Video: fit at most this many frames (after --stride).", ge=1)
     stride: int = setting(1, "Video: keep every K-th frame.", ge=1)
     seed: int = setting(0, "Random seed; the same input, seed and settings give the same fit.", ge=0)
-    steps: int = setting(240, "Optimisation steps per image, spread over the stages global, body, hands/face, all.",
-                         ge=4)
+    steps: int = setting(240, "Optimisation steps per image, spread over the stages global, body, hands/face, all; "
+                              "a video's first frame gets them all, every later frame starts from its neighbour's "
+                              "fit and takes 5 % of them (at least 12).", ge=4)
     model_complexity: Literal[0, 1, 2] = setting(1, "MediaPipe pose model: 0 lite, 1 full (2 heavy needs "
                                                     "pose_landmark_heavy.tflite copied into "
                                                     "mediapipe/modules/pose_landmark/).")

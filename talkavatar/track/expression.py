@@ -29,7 +29,7 @@ import torch
 
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.core.body.landmarks import FACE_POINTS
-from talkavatar.core.rotations import axis_angle_to_matrix
+from talkavatar.core.rotations import axis_angle_to_matrix, right_jacobian, skew
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
 from talkavatar.track.camera import project
 
@@ -114,11 +114,40 @@ def _prior_weights(dtype, device) -> torch.Tensor:
     return w
 
 
-def _rigid(points: torch.Tensor, params: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
-    """points [B, K, 3] turned by per-frame axis-angle ``params[:, :3]`` about ``centre`` [B, 1, 3] and shifted by
-    ``params[:, 3:]`` metres: [B, K, 3]."""
-    rotation = axis_angle_to_matrix(params[:, :3])
-    return (points - centre) @ rotation.transpose(-1, -2) + centre + params[:, None, 3:]
+def _moved(theta: torch.Tensor, base: torch.Tensor, basis: torch.Tensor, centre: torch.Tensor
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(the landmarks [B, K, 3] at ``theta`` [B, 58] = 52 ARKit weights, the head correction's axis-angle and shift,
+    turned about ``centre`` [B, 1, 3] and shifted; the same before the correction, minus ``centre``: [B, K, 3]; the
+    correction's rotation [B, 3, 3])."""
+    count = basis.shape[-1]
+    relative = base + torch.einsum("bkdn,bn->bkd", basis, theta[:, :count]) - centre
+    rotation = axis_angle_to_matrix(theta[:, count:count + 3])
+    return relative @ rotation.transpose(-1, -2) + centre + theta[:, None, count + 3:], relative, rotation
+
+
+def _residual(theta: torch.Tensor, base: torch.Tensor, basis: torch.Tensor, project, targets: torch.Tensor,
+              centre: torch.Tensor) -> torch.Tensor:
+    """Pixel residuals [B, K, 2] of the landmarks at ``theta`` [B, 58] (:func:`_moved`) against ``targets``."""
+    return project(_moved(theta, base, basis, centre)[0]) - targets
+
+
+def _jacobian(theta: torch.Tensor, base: torch.Tensor, basis: torch.Tensor, project, centre: torch.Tensor
+              ) -> torch.Tensor:
+    """d :func:`_residual` / d ``theta``: [B, K, 2, 58]. Exact: the weights and the shift enter linearly, the
+    correction's rotation through SO(3)'s right Jacobian (:func:`talkavatar.core.rotations.right_jacobian`), the
+    projection (point by point) through autograd."""
+    count = basis.shape[-1]
+    moved, relative, rotation = _moved(theta, base, basis, centre)
+    with torch.enable_grad():
+        q = moved.detach().requires_grad_(True)
+        uv = project(q)
+        du = torch.autograd.grad(uv[..., 0].sum(), q, retain_graph=True)[0]
+        dv = torch.autograd.grad(uv[..., 1].sum(), q)[0]
+    d_project = torch.stack([du, dv], -2)                                        # [B, K, 2, 3]
+    d_weights = rotation[:, None] @ basis                                        # [B, K, 3, 52]
+    d_rotation = -(rotation[:, None] @ skew(relative)) @ right_jacobian(theta[:, count:count + 3])[:, None]
+    d_shift = torch.eye(3, dtype=theta.dtype, device=theta.device).expand_as(d_rotation)
+    return d_project @ torch.cat([d_weights, d_rotation, d_shift], -1)
 
 
 def inter_ocular(points: torch.Tensor, mediapipe_index: np.ndarray) -> torch.Tensor:
@@ -147,27 +176,23 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     norm = (seen * region[None]).sum(-1).clamp_min(1e-6).sqrt()[:, None, None]  # residual mean over points
     centre = base.detach().mean(1, keepdim=True)
 
-    def residual(theta, base_b, basis_b, target_b, root_b, centre_b):  # one frame: [58] -> [2K]
-        points = base_b + basis_b @ theta[:count]
-        moved = _rigid(points[None], theta[None, count:], centre_b[None])[0]
-        return ((project(moved) - target_b) * root_b[:, None]).reshape(-1)
-
-    jacobian = torch.func.vmap(torch.func.jacfwd(residual))
-    evaluate = torch.func.vmap(residual)
     theta = torch.zeros(base.shape[0], count + 6, dtype=dtype, device=device)  # from neutral: the sparse end
     prior2 = torch.cat([torch.full((count,), PRIOR_L2), torch.full((3,), RIGID_PRIOR), torch.zeros(3)]).to(theta)
     prior1 = torch.cat([PRIOR_L1 * _prior_weights(dtype, device), torch.zeros(6, dtype=dtype, device=device)])
     lower = torch.cat([torch.zeros(count), torch.full((6,), -torch.inf)]).to(theta)
     upper = torch.cat([torch.ones(count), torch.full((6,), torch.inf)]).to(theta)
-    args = (base.detach(), basis.detach(), targets, root_w, centre)
+    base, basis = base.detach(), basis.detach()
+    scale = root_w / norm[..., 0]                                               # [B, K]
+
     def energy(theta):  # [B]
-        r = evaluate(theta, *args) / norm[..., 0]
-        return 0.5 * r.pow(2).sum(-1) + 0.5 * (prior2 * theta.pow(2)).sum(-1) + (prior1 * theta).sum(-1)
+        r = _residual(theta, base, basis, project, targets, centre) * scale[..., None]
+        return 0.5 * r.pow(2).sum((-1, -2)) + 0.5 * (prior2 * theta.pow(2)).sum(-1) + (prior1 * theta).sum(-1)
 
     with torch.no_grad():
         for _ in range(iterations):
-            J = jacobian(theta, *args) / norm                                 # [B, 2K, 58]
-            r = evaluate(theta, *args) / norm[..., 0]                         # [B, 2K]
+            J = _jacobian(theta, base, basis, project, centre) * scale[..., None, None]  # [B, K, 2, 58]
+            J = J.reshape(J.shape[0], -1, J.shape[-1])                        # [B, 2K, 58]
+            r = (_residual(theta, base, basis, project, targets, centre) * scale[..., None]).reshape(J.shape[:2])
             # 0.5 |r + J d|^2 + 0.5 prior2 (theta + d)^2 + prior1 (theta + d), over x = theta + d in the box
             H = J.transpose(1, 2) @ J + torch.diag(prior2)
             g = (J.transpose(1, 2) @ (r[..., None] - J @ theta[..., None]))[..., 0] + prior1
@@ -184,11 +209,17 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     return torch.where(found[:, None], theta[:, :count], initial.to(dtype))
 
 
+QP_CHECK = 20
+"""How often (iterations) :func:`box_qp` checks whether it has converged."""
+
+
 def box_qp(H: torch.Tensor, g: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, x: torch.Tensor,
-           iterations: int = 400, below: tuple[int, int] | None = None) -> torch.Tensor:
+           iterations: int = 400, below: tuple[int, int] | None = None, tolerance: float = 1e-7) -> torch.Tensor:
     """argmin over ``lower <= x <= upper`` of ``0.5 x'Hx + g'x`` for a batch (H [B, N, N] positive definite, g and
-    the start ``x`` [B, N], bounds [N]) by Jacobi-preconditioned accelerated projected gradient (FISTA).
-    ``below = (i, j)`` also holds ``x[i] <= x[j]`` in every projection (not an exact projection: a heuristic)."""
+    the start ``x`` [B, N], bounds [N]) by Jacobi-preconditioned accelerated projected gradient (FISTA), at most
+    ``iterations``, stopping early once no entry of ``x`` moved more than ``tolerance`` in the last
+    :data:`QP_CHECK` iterations. ``below = (i, j)`` also holds ``x[i] <= x[j]`` in every projection (not an exact
+    projection: a heuristic)."""
     scale = torch.diagonal(H, dim1=1, dim2=2).clamp_min(1e-12).rsqrt()        # Jacobi preconditioning: x = s z
     H, g = H * scale[:, :, None] * scale[:, None, :], g * scale
     lower, upper = lower / scale, upper / scale
@@ -203,13 +234,31 @@ def box_qp(H: torch.Tensor, g: torch.Tensor, lower: torch.Tensor, upper: torch.T
         return torch.cat([z[:, :close], held[:, None], z[:, close + 1:]], 1)
 
     z = projected(x / scale)
-    y, t = z, 1.0
-    for _ in range(iterations):
+    y, t, checked = z, 1.0, z
+    for i in range(1, iterations + 1):
         z_next = projected(y - step * ((H @ y[..., None])[..., 0] + g))
         t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
         y = z_next + ((t - 1) / t_next) * (z_next - z)
         z, t = z_next, t_next
+        if i % QP_CHECK == 0:
+            if float(((z - checked) * scale).abs().max()) <= tolerance:
+                break
+            checked = z
     return z * scale
+
+
+def gaussian_filter(values: torch.Tensor, sigma: float) -> torch.Tensor:
+    """values [T, C] filtered along the frames by a Gaussian of ``sigma`` frames (edges replicated); unchanged below
+    a third of a frame or for fewer than 3 frames."""
+    if values.shape[0] < 3 or sigma < 0.3:
+        return values
+    x = values.detach().cpu().double().numpy()
+    radius = max(1, int(np.ceil(2.5 * sigma)))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(x, ((radius, radius), (0, 0)), mode="edge")
+    out = np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(x.shape[1])], 1)
+    return torch.from_numpy(out).to(values)
 
 
 def smooth_expression(weights: torch.Tensor, fps: float, sharp: tuple[str, ...] = SHARP_CHANNELS,
@@ -220,14 +269,7 @@ def smooth_expression(weights: torch.Tensor, fps: float, sharp: tuple[str, ...] 
     if weights.shape[0] < 3:
         return weights
     x = weights.detach().cpu().double().numpy()
-    out = x.copy()
-    sigma = sigma_s * fps
-    if sigma >= 0.3:
-        radius = max(1, int(np.ceil(2.5 * sigma)))
-        kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-        kernel /= kernel.sum()
-        padded = np.pad(x, ((radius, radius), (0, 0)), mode="edge")
-        out = np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(x.shape[1])], 1)
+    out = gaussian_filter(weights, sigma_s * fps).detach().cpu().double().numpy()
     sharp_idx = [ARKIT_INDEX[n] for n in sharp]
     out[:, sharp_idx] = x[:, sharp_idx]
     if fps >= MEDIAN_MIN_FPS:
@@ -283,10 +325,8 @@ def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.
     :class:`~talkavatar.core.body.landmark_groups.GroupedLandmarks`; ``blendshapes`` [52, V, 3]; ``points`` [B, K, 2]
     and ``seen`` [B, K]: the detected face group (work pixels, weights); ``K`` [3, 3]: the tracking camera's.
     """
-    rows = landmarks.rows["face"]
     index = landmarks.mediapipe_index("face")
-    basis = expression_basis(posed.vertex_transforms, landmarks.map.vertex_indices[rows],
-                             landmarks.map.vertex_weights[rows], blendshapes)
+    basis = expression_basis(posed.vertex_transforms, *landmarks.vertex_support("face"), blendshapes)
     current = landmarks(posed)["face"]
     base = current - (basis * initial[:, None, None, :].to(basis.dtype)).sum(-1)
     unit = 0.01 * inter_ocular(points, index).clamp_min(1.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -14,13 +14,14 @@ from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection
 from talkavatar.track.expression import bake_expression, photo_refit, smooth_expression
-from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state
+from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state, with_refitted_expression
 from talkavatar.track.footage import Footage
 from talkavatar.track.gating import second_opinion, gate
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
 from talkavatar.track.shape_space import linearise
+from talkavatar.track.video_fit import smooth_poses, track_frames
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
 FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5], "smplx": list(range(10))}  # Anny: the 6 phenotypes; SMPL-X: 10 betas
@@ -41,6 +42,12 @@ the astronaut's half body 0.22)."""
 CLOSEUP_MASK = 0.1
 """A close-up's silhouette weight, relative to ``--mask-weight``: its mask is mostly hair and collar, which the bald,
 unclothed body model cannot cover (at full weight the fit pulled the head off the face to fill the hair)."""
+VIDEO_MASK_SIDE = 480
+"""A video frame's mask is refined at most at this many pixels (longer side) and upsampled (a photo's at 1024):
+half the cost at 640x360, edges a little softer."""
+IOU_FRAMES = 16
+"""The mask IoU of a clip is the mean over at most this many tracked frames, evenly spread (rasterising the mesh
+of every frame cost ~0.1 s a frame)."""
 EDGE_MARGIN = 0.03
 """Body points up to this fraction of the longer image side outside the frame still count when MediaPipe sees them
 (a shoulder at the bottom edge of a head-and-shoulders close-up is often placed a pixel below it)."""
@@ -152,7 +159,8 @@ def refined_masks(footage: Footage, detections: list[Detection]) -> list[np.ndar
     for frame, det in zip(footage.frames, detections):
         trusted = det.trust.get("body", np.ones(len(det.body), np.float32)) > 0
         seeds = det.body[(det.body_visibility >= VISIBLE) & trusted, :2] if det.found else None
-        masks.append(refine_mask(frame, det.mask, seeds) if det.found else det.mask)
+        masks.append(refine_mask(frame, det.mask, seeds, VIDEO_MASK_SIDE if footage.kind == "video" else 1024)
+                     if det.found else det.mask)
     return masks
 
 
@@ -219,20 +227,50 @@ def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage
             log(f"fit {stage}: step {step + 1}/{count}")
 
     known_focal = config.focal is not None or footage.exif_focal_px is not None
-    result = fit(consts, space, landmarks, targets, state, config.steps, fw,
-                 shape_sigma if shape_sigma is not None else torch.ones(0), fit_shape=space.fitted.numel() > 0,
-                 seed=config.seed, on_step=on_step, closeup=closeup, free_focal=closeup and not known_focal)
+    sigma = shape_sigma if shape_sigma is not None else torch.ones(0)
+    if footage.kind == "video" and len(found) > 1:
+        result = _track_video(consts, space, landmarks, targets, found, state, config, fw, sigma, closeup,
+                              closeup and not known_focal, log)
+    else:
+        result = fit(consts, space, landmarks, targets, state, config.steps, fw, sigma,
+                     fit_shape=space.fitted.numel() > 0, seed=config.seed, on_step=on_step, closeup=closeup,
+                     free_focal=closeup and not known_focal)
     if closeup:
         log(f"close-up: the face fills {face_share(detections, height):.0%} of the picture's height"
             + ("" if known_focal else f"; fitted focal length {focal_full * result.focal_scale:.0f} px "
                f"({result.focal_scale:.2f} x the default)"))
+    rotations, translation = (interpolate_missing(v, found) for v in (result.joint_rotations, result.root_translation))
     arkit = interpolate_missing(result.arkit_weights, found)
     if footage.kind == "video":
         arkit = smooth_expression(arkit, footage.fps)
-    return PoseTrack(result, interpolate_missing(result.joint_rotations, found),
-                     interpolate_missing(result.root_translation, found), arkit,
+        rotations, translation = smooth_poses(rotations, translation, footage.fps)
+    return PoseTrack(result, rotations, translation, arkit,
                      intrinsics(width, height, focal_full * result.focal_scale / footage.scale), found, closeup,
                      targets)
+
+
+def _track_video(consts, space, landmarks, targets, found, state, config, weights, sigma, closeup, free_focal, log):
+    """A clip's frames fitted one by one (:func:`talkavatar.track.video_fit.track_frames`): a FitState [T]; the
+    landmarks evaluated compactly (speed; photos keep the padded evaluation their figures were measured with)."""
+    last = [time.perf_counter()]
+    landmarks = landmarks.compacted() if hasattr(landmarks, "compacted") else landmarks
+
+    def fit_frame(frame_targets, frame_state, steps, frame_weights, key):
+        if closeup and not key:  # a close-up's light silhouette (CLOSEUP_MASK) is left to the key frame: speed
+            frame_weights = replace(frame_weights, mask=0.0)
+        return fit(consts, space, landmarks, frame_targets, frame_state, steps, frame_weights, sigma,
+                   fit_shape=key and space.fitted.numel() > 0, seed=config.seed, closeup=closeup,
+                   free_focal=key and free_focal, warm=not key, refit=key)
+
+    def refit(frame_targets, frame_state):
+        return with_refitted_expression(consts, space, landmarks, frame_targets, frame_state)
+
+    def on_frame(done, count):
+        if done == count or time.perf_counter() - last[0] > 5:
+            last[0] = time.perf_counter()
+            log(f"fit: frame {done}/{count}")
+
+    return track_frames(fit_frame, refit, targets, found, state, config.steps, weights, on_frame)
 
 
 def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
@@ -284,6 +322,8 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
     errors = {g: [] for g in GROUPS}
     ious = []
     faces = rig.faces.numpy()
+    tracked = np.flatnonzero(found)
+    iou_frames = set(tracked[np.linspace(0, len(tracked) - 1, min(len(tracked), IOU_FRAMES)).round().astype(int)])
     for t, det in enumerate(detections):
         if not found[t]:
             continue
@@ -293,8 +333,9 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
             e = keypoint_error_pct(model[g][t], pts, w, h)
             if e is not None:
                 errors[g].append(e)
-        verts_px = project(posed.vertices[t], Kt).numpy()
-        ious.append(silhouette_iou(hard_silhouette(verts_px, faces, width, height), masks[t]))
+        if t in iou_frames:
+            verts_px = project(posed.vertices[t], Kt).numpy()
+            ious.append(silhouette_iou(hard_silhouette(verts_px, faces, width, height), masks[t]))
     t0 = int(np.flatnonzero(found)[0])
     metrics = {"keypoint_error_pct": {g: (round(float(np.mean(v)), 3) if v else None) for g, v in errors.items()},
                "mask_iou": round(float(np.mean(ious)), 4), "frames": int(len(found)),

@@ -29,7 +29,7 @@ from talkavatar.track.camera import project
 from talkavatar.track.expression import refit_expression
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
-                                     smoothness_loss, upright_loss)
+                                     smoothness_loss, temporal_loss, upright_loss)
 from talkavatar.track.shape_space import TRUST_RADIUS, ShapeSpace
 from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
@@ -54,6 +54,8 @@ ARMS = {"left": (13, 15, ("left_shoulder", "left_elbow", "left_wrist")),
         "right": (14, 16, ("right_shoulder", "right_elbow", "right_wrist"))}
 """MediaPipe elbow and wrist points of each arm, and the joints held to the initial (lowered) pose when neither
 point nor the hand is seen in a frame."""
+TEMPORAL_METRES = 0.05
+"""``FitWeights.temporal``: a root moved this far from its initial place costs as much as a joint turned by 1 rad."""
 HIPS = (23, 24)
 """MediaPipe hip points: when neither is seen the body's lean is unobserved and the upright prior holds it."""
 NEAR_RATES = 2.5
@@ -114,6 +116,7 @@ class FitWeights:
     unseen_arms: float = 2.0   # an arm nobody sees stays in its initial lowered pose
     near: float = 100.0        # every vertex beyond NEAR_PLANE in front of the camera
     focal_prior: float = 0.1   # close-ups: the fitted focal length near the default (FOCAL)
+    temporal: float = 0.0      # video frame by frame: pose and placement near the initial state (the previous frame)
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,9 @@ def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: Fi
     return FitState(delta, rotations, translation, arkit)
 
 
-def _stage_plan(steps: int) -> list[tuple[str, int]]:
+def _stage_plan(steps: int, warm: bool = False) -> list[tuple[str, int]]:
+    if warm:
+        return [("all", steps)]
     fractions = (("global", 0.2), ("body", 0.3), ("detail", 0.25), ("all", 0.25))
     plan = [(name, max(1, round(steps * f))) for name, f in fractions]
     return plan
@@ -228,10 +233,12 @@ def _stage_plan(steps: int) -> list[tuple[str, int]]:
 def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: FitTargets, state: FitState,
         steps: int, weights: FitWeights = FitWeights(), shape_sigma: torch.Tensor | None = None,
         fit_shape: bool = True, seed: int = 0, on_step: Callable[[str, int, int], None] | None = None,
-        closeup: bool = False, free_focal: bool = False) -> FitState:
+        closeup: bool = False, free_focal: bool = False, warm: bool = False, refit: bool = True) -> FitState:
     """Optimise a copy of ``state`` and return it. shape_sigma: [P] prior std-dev of the shape offsets;
     ``closeup``: the body is near the camera, its steps shrink with its depth (:data:`NEAR_RATES`); ``free_focal``:
-    also fit the focal length (:data:`FOCAL`; the result's ``focal_scale``).
+    also fit the focal length (:data:`FOCAL`; the result's ``focal_scale``); ``warm``: ``state`` is already close
+    (a video frame started from the previous frame's fit): one stage "all" at :data:`WARM_RATES` of the rates;
+    ``refit``: refit the expression to the face points afterwards (:func:`with_refitted_expression`).
 
     ``steps`` are split 20/30/25/25 % over the stages; ``on_step(stage, step, count)`` reports progress. Runs with
     torch's deterministic algorithms (the scatter-adds in the backward pass of gathers otherwise accumulate in a
@@ -241,8 +248,9 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
     use_deterministic_algorithms(True, warn_only=True)
     try:
         result = _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
-                      closeup, free_focal)
-        return with_refitted_expression(consts, space, landmarks, targets, result) if weights.face > 0 else result
+                      closeup, free_focal, warm)
+        return with_refitted_expression(consts, space, landmarks, targets, result) if refit and weights.face > 0 \
+            else result
     finally:
         use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
@@ -293,6 +301,9 @@ def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.
 RATES = {"orient": 0.03, "body": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04, "shape": 0.03,
          "dolly": FOCAL["rate"]}
 """Adam's learning rate per group of unknowns."""
+WARM_RATES = 0.25
+"""``fit(warm=True)``: the fraction of :data:`RATES` a warm start takes (Adam's first steps are about its rate
+whatever the gradient: at full rates a frame that starts at the previous frame's optimum is first kicked off it)."""
 NEAR_SCALED = ("orient", "body", "head", "translation", "shape")
 """The groups whose rates a close-up scales by its depth (:data:`NEAR_RATES`)."""
 
@@ -330,6 +341,7 @@ class _Problem:
     level: float | None = None
     depth: float = 0.0  # metres: the initial depth of the body, which the dolly zoom keeps at its size
     free_focal: bool = False
+    start_translation: torch.Tensor | None = None  # [B, 3] the initial root translation (FitWeights.temporal)
 
 
 def _dolly_camera(K: torch.Tensor, translation: torch.Tensor, log_scale: torch.Tensor, depth: float
@@ -348,7 +360,7 @@ def with_focal(K: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
 
 
 def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
-         closeup, free_focal) -> FitState:
+         closeup, free_focal, warm) -> FitState:
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
     lower, upper = (t.to(device, dtype) for t in joint_bounds())
@@ -368,14 +380,15 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
         "dolly": torch.zeros((), dtype=dtype, device=device, requires_grad=True),
     }
     p = _Problem(consts, space, landmarks, targets, weights, fit_shape, rot, sigma, prior_w, lower, upper, no_hips,
-                 held_joints, depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal)
+                 held_joints, depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal,
+                 start_translation=state.root_translation.clone())
     near = min(1.0, p.depth / NEAR_RATES) if closeup else 1.0
-    rates = {k: v * (near if k in NEAR_SCALED else 1.0) for k, v in RATES.items()}
+    rates = {k: v * (near if k in NEAR_SCALED else 1.0) * (WARM_RATES if warm else 1.0) for k, v in RATES.items()}
     if targets.masks is not None and weights.mask > 0:
         p.samples = surface_samples(space.vertices0, consts.faces, 12000, seed)
     p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
 
-    for stage, count in _stage_plan(steps):
+    for stage, count in _stage_plan(steps, warm):
         optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in _active(stage, fit_shape, free_focal)])
         for step in range(count):
             optim.zero_grad(set_to_none=True)
@@ -426,6 +439,8 @@ def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Ten
         loss = loss + weights.unseen_arms * hold_loss(r, p.rot, p.held_joints)
     if weights.near > 0:
         loss = loss + weights.near * near_plane_loss(-verts[..., 2], NEAR_PLANE)
+    if weights.temporal > 0:
+        loss = loss + weights.temporal * temporal_loss(r, p.rot, translation, p.start_translation, TEMPORAL_METRES)
     if r.shape[0] > 1 and weights.smooth > 0:
         loss = loss + weights.smooth * 100.0 * (smoothness_loss(r) + smoothness_loss(params["translation"])
                                                  + smoothness_loss(arkit))

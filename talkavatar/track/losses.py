@@ -65,3 +65,13 @@ def hold_loss(rotations: torch.Tensor, held: torch.Tensor, weight: torch.Tensor)
     """Squared distance of joint rotations [B, J, 3] from ``held`` [B, J, 3], weighted per frame and joint by
     ``weight`` [B, J] and summed over joints, averaged over frames."""
     return ((rotations - held).pow(2).sum(-1) * weight).sum(-1).mean()
+
+
+def temporal_loss(rotations: torch.Tensor, start_rotations: torch.Tensor, translation: torch.Tensor,
+                  start_translation: torch.Tensor, metres: float) -> torch.Tensor:
+    """How far a frame moved from where it started (tracking a video frame by frame: the previous frame's pose):
+    squared joint rotation changes [B, J, 3] summed over joints, plus the squared root translation change [B, 3] in
+    units of ``metres``, averaged over frames."""
+    turned = (rotations - start_rotations).pow(2).sum((-1, -2))
+    moved = ((translation - start_translation) / metres).pow(2).sum(-1)
+    return (turned + moved).mean()
