@@ -1,4 +1,5 @@
-"""Reference rasterizer in plain torch: differentiable by autograd, any device and float dtype.
+"""Reference rasterizer in plain torch: differentiable (autograd, and an analytic backward for the compositing), any
+device and float dtype.
 
 It reproduces gsplat 1.5.3's "classic" 3DGS forward pass (``ProjectionEWA3DGSFused.cu`` and
 ``RasterizeToPixels3DGSFwd.cu``) step by step, so it can serve as the parity oracle; the module docstring of
@@ -176,28 +177,82 @@ def _composite_blocks(front: _Front, touching: Tensor, starts: Tensor, counts: T
     real = slot < counts[:, None]  # [B, most]
     ids = touching[torch.where(real, starts[:, None] + slot, 0).clamp_max(max(touching.shape[0] - 1, 0))] \
         if touching.numel() else torch.zeros(B, most, dtype=torch.long, device=device)
-    means2d, conics, opac = front.means2d[ids], front.conics[ids], front.opac[ids]  # [B, most, ...]
-    offsets = torch.arange(block, dtype=dtype, device=device) + 0.5
-    py = (rows[:, None].to(dtype) * block + offsets)[:, :, None].expand(B, block, block).reshape(B, -1, 1)
-    px = (cols[:, None].to(dtype) * block + offsets)[:, None, :].expand(B, block, block).reshape(B, -1, 1)
-    dx, dy = means2d[:, None, :, 0] - px, means2d[:, None, :, 1] - py  # [B, P, most]
-    a, b, c = (conics[:, None, :, k] for k in range(3))
-    sigma = 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy
-    alpha = torch.clamp_max(opac[:, None] * torch.exp(-sigma.clamp_min(0)), MAX_ALPHA)
-    keep = (sigma >= 0) & (alpha >= ALPHA_THRESHOLD) & real[:, None]
-    alpha = torch.where(keep, alpha, torch.zeros_like(alpha))
-    with torch.no_grad():  # a pixel is done before the Gaussian that takes T to <= 1e-4 (T only falls)
-        alive = torch.cumprod(1 - alpha.detach(), dim=-1) > MIN_TRANSMITTANCE
-    alpha = torch.where(alive, alpha, torch.zeros_like(alpha))
-    one_minus = 1 - alpha
-    T_before = torch.cumprod(torch.cat([torch.ones_like(one_minus[..., :1]), one_minus[..., :-1]], dim=-1), dim=-1)
-    weights = alpha * T_before  # [B, P, most]
-    T_final = T_before[..., -1] * one_minus[..., -1] if most else torch.ones(B, block * block, dtype=dtype,
-                                                                              device=device)
-    rgb = weights @ front.colors[ids] + T_final[..., None] * background  # [B, P, 3]
-    acc_alpha = 1 - T_final
-    exp_depth = (weights @ front.depth[ids][..., None]) / acc_alpha[..., None].clamp_min(1e-10)
-    return tuple(x.reshape(B, block, block, -1) for x in (rgb, acc_alpha[..., None], exp_depth))
+    half = 0.5 * block  # pixels are addressed from their block's centre: small numbers keep σ's polynomial exact
+    origin = torch.stack([cols, rows], dim=-1).to(dtype)[:, None] * block + half  # [B, 1, 2]
+    coef = _sigma_coefficients(front.means2d[ids] - origin, front.conics[ids])  # [B, most, 6]
+    opac = torch.where(real, front.opac[ids], torch.zeros((), dtype=dtype, device=device))  # padding: alpha 0
+    values = torch.cat([front.colors, front.depth[:, None]], dim=-1)[ids]  # [B, most, 4] rgb and depth
+    offsets = torch.arange(block, dtype=dtype, device=device) + (0.5 - half)
+    v, u = (x.reshape(-1) for x in torch.meshgrid(offsets, offsets, indexing="ij"))  # pixel centres [P]
+    basis = torch.stack([torch.ones_like(u), u, v, u * u, v * v, u * v], dim=-1)  # [P, 6]
+    rgb, acc_alpha, exp_depth = _Composite.apply(coef, opac, values, basis, background)
+    return tuple(x.reshape(B, block, block, -1) for x in (rgb, acc_alpha[..., None], exp_depth[..., None]))
+
+
+def _sigma_coefficients(means2d: Tensor, conics: Tensor) -> Tensor:
+    """The Mahalanobis term σ = ½(a dx² + c dy²) + b dx dy, dx = mx − u, dy = my − v, as a polynomial in the pixel
+    centre (u, v): coefficients of (1, u, v, u², v², uv). means2d: [..., 2] relative to the pixels' origin; conics:
+    [..., 3] (a, b, c). Returns [..., 6]."""
+    mx, my = means2d.unbind(-1)
+    a, b, c = conics.unbind(-1)
+    constant = 0.5 * (a * mx * mx + c * my * my) + b * mx * my
+    return torch.stack([constant, -(a * mx + b * my), -(c * my + b * mx), 0.5 * a, 0.5 * c, b], dim=-1)
+
+
+def _last_alive(T: Tensor, alive: Tensor) -> Tensor:
+    """T [B, P, K] at each pixel's last ``alive`` [B, P, K] (a prefix) Gaussian, 1 where there is none: [B, P]."""
+    if T.shape[-1] == 0:
+        return T.new_ones(T.shape[:-1])
+    last = alive.sum(-1, keepdim=True)
+    return torch.where(last > 0, T.gather(-1, (last - 1).clamp_min_(0)), 1.0)[..., 0]
+
+
+class _Composite(torch.autograd.Function):
+    """Front-to-back alpha compositing of B blocks' P pixels against their K Gaussians (depth order), with an
+    analytic backward (the chain rule of gsplat's ``RasterizeToPixels3DGSBwd.cu``): two passes over [B, P, K]
+    instead of autograd's pass per operation, which is what a CPU fit step spends most of its time on.
+
+    forward(coef [B, K, 6] σ's polynomial coefficients (:func:`_sigma_coefficients`), opac [B, K] (0 for padding),
+    values [B, K, 4] rgb and depth, basis [P, 6] the pixels' monomials, background [3]) -> rgb [B, P, 3],
+    alpha [B, P], expected depth [B, P]. Gradients flow to coef, opac, values and background.
+    """
+
+    @staticmethod
+    def forward(ctx, coef: Tensor, opac: Tensor, values: Tensor, basis: Tensor, background: Tensor):
+        sigma = basis @ coef.transpose(1, 2)  # [B, P, K]
+        alpha = torch.exp(sigma.neg_()).mul_(opac[:, None]).clamp_max_(MAX_ALPHA)
+        alpha = alpha.masked_fill_(alpha < ALPHA_THRESHOLD, 0)
+        T = torch.cumprod(1 - alpha, dim=-1)  # transmittance after each Gaussian
+        alive = T > MIN_TRANSMITTANCE  # a pixel is done before the Gaussian that takes T to <= 1e-4 (T only falls)
+        alpha = alpha.masked_fill_(~alive, 0)
+        T_before = torch.cat([torch.ones_like(T[..., :1]), T[..., :-1]], dim=-1)
+        weights = alpha * T_before
+        T_final = _last_alive(T, alive)  # [B, P]
+        acc_alpha = 1 - T_final
+        sums = weights @ values  # [B, P, 4]
+        rgb = sums[..., :3] + T_final[..., None] * background
+        depth = sums[..., 3] / acc_alpha.clamp_min(1e-10)
+        ctx.save_for_backward(coef, opac, values, basis, background, alpha, T_before, weights, T_final, sums)
+        return rgb, acc_alpha, depth
+
+    @staticmethod
+    def backward(ctx, g_rgb: Tensor, g_alpha: Tensor, g_depth: Tensor):
+        coef, opac, values, basis, background, alpha, T_before, weights, T_final, sums = ctx.saved_tensors
+        acc_alpha = 1 - T_final
+        covered = acc_alpha.clamp_min(1e-10)
+        g_sums = torch.cat([g_rgb, (g_depth / covered)[..., None]], dim=-1)  # [B, P, 4] d loss / d (weights @ values)
+        g_T_final = ((g_rgb * background).sum(-1) - g_alpha
+                     + torch.where(acc_alpha >= 1e-10, g_depth * sums[..., 3] / (covered * covered), 0.0))
+        g_weights = g_sums @ values.transpose(1, 2)  # [B, P, K]
+        later = g_weights * weights
+        later = later.sum(-1, keepdim=True) - later.cumsum(-1)  # sum over the Gaussians behind each one
+        g_alpha_k = (g_weights * T_before).sub_((later + (g_T_final * T_final)[..., None]).div_(1 - alpha))
+        g_sigma = torch.where(alpha < MAX_ALPHA, g_alpha_k.mul_(alpha).neg_(), 0.0)  # 0 where clamped or skipped
+        g_coef = (basis.transpose(0, 1) @ g_sigma).transpose(1, 2)  # [B, K, 6]
+        g_opac = -g_coef[..., 0] / opac.clamp_min(ALPHA_THRESHOLD)  # d alpha / d opac = alpha / opac
+        g_values = weights.transpose(1, 2) @ g_sums
+        g_background = (g_rgb * T_final[..., None]).sum((0, 1)) if ctx.needs_input_grad[4] else None
+        return g_coef, g_opac, g_values, None, g_background
 
 
 def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings: RasterSettings,
