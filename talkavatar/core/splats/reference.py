@@ -25,6 +25,7 @@ ALPHA_THRESHOLD = 1.0 / 255.0  # a Gaussian whose alpha at a pixel is below this
 MAX_ALPHA = 0.999  # alpha is clamped to this, so one Gaussian never makes a pixel fully opaque
 MIN_TRANSMITTANCE = 1e-4  # a pixel stops before the Gaussian that would take its transmittance to <= this
 BBOX_SIGMAS = 3.33  # upper bound of the bounding-box extent in standard deviations
+BLOCK = 8  # pixels per block side (16: 25 % slower on the CPU: more pixel-Gaussian pairs beyond the footprints)
 FOV_CLAMP = 0.3  # the Jacobian is evaluated at most 0.3 half-fields-of-view beyond the image border
 
 
@@ -101,7 +102,7 @@ def project(gaussians: Gaussians, cameras: Cameras, settings: RasterSettings) ->
 
 
 def composite(p: Projected, camera: int, width: int, height: int, background: Tensor,
-              block: int = 16) -> tuple[Tensor, Tensor, Tensor]:
+              block: int = BLOCK) -> tuple[Tensor, Tensor, Tensor]:
     """Front-to-back alpha compositing of one camera's projected Gaussians.
 
     Blocks are composited in groups of similar Gaussian counts (few, large tensor operations rather than many small
@@ -256,7 +257,7 @@ class _Composite(torch.autograd.Function):
 
 
 def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings: RasterSettings,
-           block: int = 16) -> tuple[Tensor, Tensor, Tensor]:
+           block: int = BLOCK) -> tuple[Tensor, Tensor, Tensor]:
     """rgb [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1]; background: [C, 3]."""
     p = project(gaussians, cameras, settings)
     outs = [composite(p, c, cameras.width, cameras.height, background[c], block) for c in range(cameras.count)]
