@@ -20,7 +20,27 @@ def _cuda_ready() -> bool:
         return False
 
 
+SHARED_FIXTURES = ("astronaut_tiny_fit",)  # session fixtures that several test files read
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (pyproject's addopts run ``-n auto``), each worker holds torch to its share of the cores:
+    two workers with a thread per core each spin against each other."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        from talkavatar.core.threads import usable_cores
+
+        torch.set_num_threads(max(1, usable_cores() // int(workers)))
+
+
 def pytest_collection_modifyitems(config, items):
+    """GPU tests are skipped without CUDA. For xdist's ``--dist loadgroup``: a file's tests run in one worker (its
+    module fixtures are made once), and so do all tests of a shared session fixture (made once, not per worker)."""
+    for item in items:
+        shared = [name for name in SHARED_FIXTURES if name in item.fixturenames]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
     if _cuda_ready():
         return
     skip = pytest.mark.skip(reason="needs CUDA (run through the device tool)")

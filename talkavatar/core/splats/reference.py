@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from talkavatar.core.cameras import Cameras
@@ -200,11 +201,17 @@ def _sigma_coefficients(means2d: Tensor, conics: Tensor) -> Tensor:
     return torch.stack([constant, -(a * mx + b * my), -(c * my + b * mx), 0.5 * a, 0.5 * c, b], dim=-1)
 
 
+def _just_below(x: float, dtype: torch.dtype) -> float:
+    """The largest ``dtype`` number below ``x``: ``F.threshold`` keeps values above it, i.e. those >= ``x``."""
+    return torch.nextafter(torch.tensor(x, dtype=dtype), torch.tensor(0.0, dtype=dtype)).item()
+
+
 def _last_alive(T: Tensor, alive: Tensor) -> Tensor:
-    """T [B, P, K] at each pixel's last ``alive`` [B, P, K] (a prefix) Gaussian, 1 where there is none: [B, P]."""
+    """T [B, P, K] at each pixel's last ``alive`` [B, P, K] (1 on a prefix, then 0) Gaussian, 1 where there is none:
+    [B, P]."""
     if T.shape[-1] == 0:
         return T.new_ones(T.shape[:-1])
-    last = alive.sum(-1, keepdim=True)
+    last = alive.sum(-1, keepdim=True).long()
     return torch.where(last > 0, T.gather(-1, (last - 1).clamp_min_(0)), 1.0)[..., 0]
 
 
@@ -222,10 +229,11 @@ class _Composite(torch.autograd.Function):
     def forward(ctx, coef: Tensor, opac: Tensor, values: Tensor, basis: Tensor, background: Tensor):
         sigma = basis @ coef.transpose(1, 2)  # [B, P, K]
         alpha = torch.exp(sigma.neg_()).mul_(opac[:, None]).clamp_max_(MAX_ALPHA)
-        alpha = alpha.masked_fill_(alpha < ALPHA_THRESHOLD, 0)
+        # masks as float thresholds: comparisons and boolean masks cost ~10x as much on the CPU
+        alpha = F.threshold_(alpha, _just_below(ALPHA_THRESHOLD, alpha.dtype), 0.0)  # alpha < 1/255: skipped
         T = torch.cumprod(1 - alpha, dim=-1)  # transmittance after each Gaussian
-        alive = T > MIN_TRANSMITTANCE  # a pixel is done before the Gaussian that takes T to <= 1e-4 (T only falls)
-        alpha = alpha.masked_fill_(~alive, 0)
+        alive = F.threshold(T, MIN_TRANSMITTANCE, 0.0).sign_()  # 1, then 0 from the Gaussian that takes T <= 1e-4
+        alpha = alpha.mul_(alive)
         T_before = torch.cat([torch.ones_like(T[..., :1]), T[..., :-1]], dim=-1)
         weights = alpha * T_before
         T_final = _last_alive(T, alive)  # [B, P]
@@ -248,7 +256,8 @@ class _Composite(torch.autograd.Function):
         later = g_weights * weights
         later = later.sum(-1, keepdim=True) - later.cumsum(-1)  # sum over the Gaussians behind each one
         g_alpha_k = (g_weights * T_before).sub_((later + (g_T_final * T_final)[..., None]).div_(1 - alpha))
-        g_sigma = torch.where(alpha < MAX_ALPHA, g_alpha_k.mul_(alpha).neg_(), 0.0)  # 0 where clamped or skipped
+        unclamped = F.threshold(MAX_ALPHA - alpha, 0.0, 0.0).sign_()  # alpha < 0.999
+        g_sigma = g_alpha_k.mul_(alpha).mul_(unclamped).neg_()  # d alpha / d sigma = -alpha, 0 if clamped or skipped
         g_coef = (basis.transpose(0, 1) @ g_sigma).transpose(1, 2)  # [B, K, 6]
         g_opac = -g_coef[..., 0] / opac.clamp_min(ALPHA_THRESHOLD)  # d alpha / d opac = alpha / opac
         g_values = weights.transpose(1, 2) @ g_sums
