@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.spatial import cKDTree
 
 
 def surface_samples(vertices: torch.Tensor, faces: torch.Tensor, count: int, seed: int = 0
@@ -133,8 +134,6 @@ def nearest_points(queries: torch.Tensor, points: torch.Tensor, chunk: int = 256
     (scipy: ~10x faster than distances to every point); elsewhere (or with non-finite points) distances in chunks of
     ``chunk`` queries (no [M, N] matrix kept, no host synchronisation)."""
     if points.device.type == "cpu" and len(points) and bool(torch.isfinite(points).all()):
-        from scipy.spatial import cKDTree
-
         return torch.from_numpy(cKDTree(points.numpy()).query(queries.numpy())[1]).long()
     return torch.cat([torch.cdist(q, points).argmin(-1) for q in queries.split(chunk)])
 
