@@ -23,6 +23,16 @@ def _cuda_ready() -> bool:
 SHARED_FIXTURES = ("astronaut_tiny_fit",)  # session fixtures that several test files read
 
 
+def pytest_addoption(parser, pluginmanager):
+    """Without pytest-xdist (the GPU device image has none, or ``-p no:xdist``), pyproject's ``-n auto --dist
+    loadgroup`` are accepted and ignored: the tests run in one process."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist absent")
+        group._addoption("-n", "--numprocesses", dest="numprocesses", default=None,
+                         help="ignored: pytest-xdist is not installed")
+        group.addoption("--dist", dest="dist", default="no", help="ignored: pytest-xdist is not installed")
+
+
 def pytest_configure(config):
     """Under pytest-xdist (pyproject's addopts run ``-n auto``), each worker holds torch to its share of the cores:
     two workers with a thread per core each spin against each other."""
