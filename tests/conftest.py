@@ -20,12 +20,9 @@ def _cuda_ready() -> bool:
         return False
 
 
-SHARED_FIXTURES = ("astronaut_tiny_fit",)  # session fixtures that several test files read
-
-
 def pytest_addoption(parser, pluginmanager):
     """Without pytest-xdist (the GPU device image has none, or ``-p no:xdist``), pyproject's ``-n auto --dist
-    loadgroup`` are accepted and ignored: the tests run in one process."""
+    loadfile`` are accepted and ignored: the tests run in one process."""
     if not pluginmanager.has_plugin("xdist"):
         group = parser.getgroup("xdist absent")
         group._addoption("-n", "--numprocesses", dest="numprocesses", default=None,
@@ -46,11 +43,6 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """GPU tests are skipped without CUDA. For xdist's ``--dist loadgroup``: a file's tests run in one worker (its
-    module fixtures are made once), and so do all tests of a shared session fixture (made once, not per worker)."""
-    for item in items:
-        shared = [name for name in SHARED_FIXTURES if name in item.fixturenames]
-        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
     if _cuda_ready():
         return
     skip = pytest.mark.skip(reason="needs CUDA (run through the device tool)")
@@ -85,8 +77,8 @@ class FitRun:
 def astronaut_tiny_fit(tmp_path_factory) -> FitRun:
     """``talkavatar fit astronaut.png --preset tiny --device cpu --json`` run once for the session, in a folder of
     its own (the default bundle ``astronaut.avatar`` beside the photo's copy): track, pseudo and fit from the sample
-    photo take ~2 minutes on 2 cores, and both the fit test and the demo test (whose first step is this same fit)
-    read it."""
+    photo take ~1 minute on 2 cores, and both the fit test and the demo test of tests/test_demo.py (whose first step is
+    this same fit) read it."""
     from typer.testing import CliRunner
 
     from talkavatar.cli import app
