@@ -20,6 +20,28 @@ def _cuda_ready() -> bool:
         return False
 
 
+def pytest_addoption(parser, pluginmanager):
+    """Without pytest-xdist (the GPU device image has none, or ``-p no:xdist``), pyproject's ``-n auto --dist
+    loadfile`` are accepted and ignored: the tests run in one process."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist absent")
+        group._addoption("-n", "--numprocesses", dest="numprocesses", default=None,
+                         help="ignored: pytest-xdist is not installed")
+        group.addoption("--dist", dest="dist", default="no", help="ignored: pytest-xdist is not installed")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (pyproject's addopts run ``-n auto``), each worker holds torch to its share of the cores:
+    two workers with a thread per core each spin against each other."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        from talkavatar.core.threads import usable_cores
+
+        torch.set_num_threads(max(1, usable_cores() // int(workers)))
+
+
 def pytest_collection_modifyitems(config, items):
     if _cuda_ready():
         return
@@ -55,8 +77,8 @@ class FitRun:
 def astronaut_tiny_fit(tmp_path_factory) -> FitRun:
     """``talkavatar fit astronaut.png --preset tiny --device cpu --json`` run once for the session, in a folder of
     its own (the default bundle ``astronaut.avatar`` beside the photo's copy): track, pseudo and fit from the sample
-    photo take ~2 minutes on 2 cores, and both the fit test and the demo test (whose first step is this same fit)
-    read it."""
+    photo take ~1 minute on 2 cores, and both the fit test and the demo test of tests/test_demo.py (whose first step is
+    this same fit) read it."""
     from typer.testing import CliRunner
 
     from talkavatar.cli import app

@@ -10,8 +10,8 @@ from talkavatar.track.camera import default_focal, intrinsics, project
 from talkavatar.track.limits import joint_bounds
 from talkavatar.track.losses import gmof, joint_limit_loss, landmark_loss, smoothness_loss
 from talkavatar.track.mask import guided_filter, mask_iou, refine_mask
-from talkavatar.core.silhouette import (SilhouetteChamfer, hard_silhouette, soft_iou_loss, soft_silhouette,
-                                        surface_samples, sample_points)
+from talkavatar.core.silhouette import (SilhouetteChamfer, hard_silhouette, nearest_points, soft_iou_loss,
+                                        soft_silhouette, surface_samples, sample_points)
 from talkavatar.motion.names import JOINT_INDEX
 
 
@@ -70,6 +70,16 @@ def test_silhouette_chamfer_is_zero_on_the_mask_and_pulls_a_shrunk_or_grown_squa
     cut[24:, 12:36] = 1  # the person leaves the frame at the bottom: that edge is no outline
     points = unit * 24 + torch.tensor([12.0, 24.0])  # half of them below the frame: ignored
     assert SilhouetteChamfer(cut).loss(points) < 0.6
+
+
+def test_nearest_points_k_d_tree_equals_distances_to_every_point():
+    gen = torch.Generator().manual_seed(0)
+    points = torch.rand(3000, 2, generator=gen, dtype=torch.float64) * 160
+    queries = torch.rand(700, 2, generator=gen, dtype=torch.float64) * 160
+    brute = ((queries[:, None] - points[None]) ** 2).sum(-1).argmin(-1)
+    assert torch.equal(nearest_points(queries, points), brute)  # CPU: the k-d tree
+    points[5] = float("nan")  # not for a k-d tree: the chunked distances answer
+    assert torch.equal(nearest_points(queries, points, chunk=64), torch.cdist(queries, points).argmin(-1))
 
 
 def test_guided_filter_keeps_constants_and_refine_mask_snaps_to_edges():

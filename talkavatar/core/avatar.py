@@ -108,9 +108,12 @@ class Avatar:
         if self.expression is not None and arkit_weights is not None:
             offsets, rgb = self.expression.apply(offsets, rgb, arkit_weights)
         means = self.binding.positions(posed.vertices, faces, posed.vertex_transforms, offsets)
+        index = self.binding.face_index
+        if len(index) < len(faces):  # fewer Gaussians than triangles (tiny preset): only the triangles they are on
+            faces, index = faces[index], slice(None)
         rest_frames = triangle_frames(self.rig.rest_vertices(arkit_weights), faces)  # [B or 1, F, 3, 3]
         face_turn = triangle_frames(posed.vertices, faces) @ rest_frames.transpose(-1, -2)  # [B, F, 3, 3]
-        quats = quaternion_multiply(matrix_to_quaternion(face_turn)[:, self.binding.face_index], self.quats)
+        quats = quaternion_multiply(matrix_to_quaternion(face_turn)[:, index], self.quats)
         b = means.shape[0]
         return Gaussians(means=means, quats=quats, log_scales=self.log_scales.expand(b, -1, -1),
                          opacity_logit=self.opacity_logit.expand(b, -1), rgb=rgb.expand(b, -1, -1))

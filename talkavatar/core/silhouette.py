@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.spatial import cKDTree
 
 
 def surface_samples(vertices: torch.Tensor, faces: torch.Tensor, count: int, seed: int = 0
@@ -123,11 +124,18 @@ class SilhouetteChamfer:
         to_mask = beyond.sum() * (self.area / in_mask) / self.outline_length
         if not len(self.outline):
             return to_mask
-        with torch.no_grad():  # nearest point of each outline pixel, in chunks (no [outline, N] matrix kept)
-            nearest = torch.cat([torch.cdist(o, points_px.detach()).argmin(-1)
-                                 for o in self.outline.split(chunk)])
+        nearest = nearest_points(self.outline, points_px.detach(), chunk)
         to_points = (self.outline - points_px[nearest]).norm(dim=-1).mean()
         return to_mask + to_points
+
+
+def nearest_points(queries: torch.Tensor, points: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """Index of the nearest of ``points`` [N, 2] for each of ``queries`` [M, 2] -> [M] (long). On the CPU a k-d tree
+    (scipy: ~10x faster than distances to every point); elsewhere (or with non-finite points) distances in chunks of
+    ``chunk`` queries (no [M, N] matrix kept, no host synchronisation)."""
+    if points.device.type == "cpu" and len(points) and bool(torch.isfinite(points).all()):
+        return torch.from_numpy(cKDTree(points.numpy()).query(queries.numpy())[1]).long()
+    return torch.cat([torch.cdist(q, points).argmin(-1) for q in queries.split(chunk)])
 
 
 def hard_silhouette(vertices_px: np.ndarray, faces: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -9,7 +9,8 @@ Backends compute the same function (gsplat 1.5.3's "classic" 3DGS rasterization,
   below 1/255; a pixel stops before the Gaussian that would bring its transmittance to ≤ 1e-4;
 * rgb = Σ wᵢ cᵢ + T·background, alpha = 1 − T, depth = Σ wᵢ zᵢ / max(alpha, 1e-10) (0 where nothing is seen).
 
-``reference`` is plain torch (CPU or CUDA, any float dtype, differentiable by autograd) and is the parity oracle;
+``reference`` is plain torch (CPU or CUDA, any float dtype, differentiable; the compositing has an analytic backward
+tested against an op-by-op autograd twin) and is the parity oracle;
 ``gsplat`` is the fast CUDA path (float32). ``auto`` picks gsplat for float32 CUDA tensors when gsplat's CUDA
 extension loads, else the reference; the backend actually used is returned in ``RenderOutput.backend``.
 """
