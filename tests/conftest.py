@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
 import pytest
 
@@ -61,35 +57,3 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@dataclass(frozen=True)
-class FitRun:
-    """One ``talkavatar fit PHOTO`` run: the folder it ran in, the photo, the bundle it made and the CLI result."""
-
-    folder: Path
-    photo: Path
-    bundle: Path
-    result: object  # typer.testing.Result
-
-
-@pytest.fixture(scope="session")
-def astronaut_tiny_fit(tmp_path_factory) -> FitRun:
-    """``talkavatar fit astronaut.png --preset tiny --device cpu --json`` run once for the session, in a folder of
-    its own (the default bundle ``astronaut.avatar`` beside the photo's copy): track, pseudo and fit from the sample
-    photo take ~1 minute on 2 cores, and both the fit test and the demo test of tests/test_demo.py (whose first step is
-    this same fit) read it."""
-    from typer.testing import CliRunner
-
-    from talkavatar.cli import app
-
-    folder = tmp_path_factory.mktemp("astronaut_tiny")
-    photo = folder / "astronaut.png"
-    shutil.copyfile(resources.files("talkavatar.samples") / "astronaut.png", photo)
-    before = Path.cwd()
-    os.chdir(folder)
-    try:
-        result = CliRunner().invoke(app, ["fit", str(photo), "--preset", "tiny", "--device", "cpu", "--json"])
-    finally:
-        os.chdir(before)
-    return FitRun(folder, photo, folder / "astronaut.avatar", result)

@@ -2,7 +2,7 @@
 same path as the README's quickstart command, from the astronaut photo (NASA, public domain, shipped in
 talkavatar/samples).
 
-The fit runs once (tests/conftest.py ``astronaut_tiny_fit``); the first test checks it (the written avatar
+The fit runs once (``astronaut_tiny_fit``); the first test checks it (the written avatar
 validates and renders, a second run is skipped). The demo's first step is ``fit_input`` of the sample photo with
 the tiny preset, which is exactly that run: the demo starts from a copy of its bundle, finds track, pseudo and fit
 up to date (the test checks it says so) and drives, renders and previews the video. Both tests live in this file so
@@ -11,7 +11,11 @@ that a parallel run (pytest-xdist hands out whole files) makes the fit once."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,8 +33,36 @@ from tests.media_probe import probe
 pytestmark = pytest.mark.slow
 
 
+@dataclass(frozen=True)
+class FitRun:
+    """One ``talkavatar fit PHOTO`` run: the folder it ran in, the photo, the bundle it made and the CLI result."""
+
+    folder: Path
+    photo: Path
+    bundle: Path
+    result: object  # typer.testing.Result
+
+
+@pytest.fixture(scope="module")
+def astronaut_tiny_fit(tmp_path_factory) -> FitRun:
+    """``talkavatar fit astronaut.png --preset tiny --device cpu --json`` run once for this file, in a folder of
+    its own (the default bundle ``astronaut.avatar`` beside the photo's copy): track, pseudo and fit from the sample
+    photo take ~1 minute on 2 cores, and both the fit test and the demo test below (whose first step is
+    this same fit) read it."""
+    folder = tmp_path_factory.mktemp("astronaut_tiny")
+    photo = folder / "astronaut.png"
+    shutil.copyfile(resources.files("talkavatar.samples") / "astronaut.png", photo)
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(app, ["fit", str(photo), "--preset", "tiny", "--device", "cpu", "--json"])
+    finally:
+        os.chdir(before)
+    return FitRun(folder, photo, folder / "astronaut.avatar", result)
+
+
 def test_fit_photo_end_to_end_tiny(astronaut_tiny_fit, monkeypatch):
-    # the run itself: tests/conftest.py (the demo test below starts from its bundle)
+    # the run itself: the astronaut_tiny_fit fixture above (the demo test below starts from its bundle)
     result, photo, tmp_path = astronaut_tiny_fit.result, astronaut_tiny_fit.photo, astronaut_tiny_fit.folder
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
