@@ -117,7 +117,7 @@ def composite(p: Projected, camera: int, width: int, height: int, background: Te
               p.depths[camera, :, None])
     front = torch.cat(fields, dim=-1).index_select(0, ids)  # [G, 10] rows of :data:`_FRONT` (one gather: cheaper)
     cols, rows = -(-width // block), -(-height // block)
-    touching, counts = _touching(front[:, :2].detach(), p.radii[camera, ids], width, height, block)
+    touching, counts = _touching(front[:, :6].detach(), p.radii[camera, ids], width, height, block)
     by_count = torch.argsort(counts, stable=True)
     starts = torch.cumsum(counts, 0) - counts  # where each block's Gaussians begin in ``touching``
     parts, n = [], counts[by_count].tolist()
@@ -140,23 +140,60 @@ _FRONT = {"means2d": slice(0, 2), "conics": slice(2, 5), "opacity": 5, "values":
 _GROUP_ELEMENTS = 1 << 19  # pixels × Gaussians composited in one step (2 MB per float32 tensor: cache-sized)
 
 
-def _touching(means2d: Tensor, radii: Tensor, width: int, height: int, block: int) -> tuple[Tensor, Tensor]:
-    """Which Gaussians' bounding boxes touch which blocks (gsplat's tile intersection).
+def _touching(front: Tensor, radii: Tensor, width: int, height: int, block: int) -> tuple[Tensor, Tensor]:
+    """Which Gaussians reach which blocks: gsplat's tile intersection (bounding boxes), then only the pairs where
+    the Gaussian's alpha reaches :data:`ALPHA_THRESHOLD` at one of the block's pixel centres (:func:`_peak_sigma`;
+    the others are skipped at every pixel of the block, so dropping them changes no image and no gradient).
 
-    means2d: [G, 2]; radii: [G, 2]. Returns the touching Gaussians' indices [K], block after block (row-major), each
-    block's in depth order, and the count per block [rows · cols].
+    front: [G, 6] means2d, conics (a, b, c), opacity of the visible Gaussians in depth order; radii: [G, 2]. Returns
+    the touching Gaussians' indices [K], block after block (row-major), each block's in depth order, and the count
+    per block [rows · cols].
     """
-    lo, hi = means2d - radii.to(means2d.dtype), means2d + radii.to(means2d.dtype)
-    x0 = torch.arange(0, width, block, device=means2d.device)
+    means2d, radii = front[:, :2], radii.to(front.dtype)
+    lo, hi = means2d - radii, means2d + radii
+    x0 = torch.arange(0, width, block, device=front.device)
     x1 = torch.clamp_max(x0 + block, width)
-    found, counts = [], []
-    for y0 in range(0, height, block):
+    cols, found, blocks = x0.shape[0], [], []
+    for row, y0 in enumerate(range(0, height, block)):
         y1 = min(y0 + block, height)
         touch = ((hi[None, :, 0] >= x0[:, None]) & (lo[None, :, 0] <= x1[:, None])
                  & (hi[None, :, 1] >= y0) & (lo[None, :, 1] <= y1))  # [cols, G]
-        found.append(touch.nonzero()[:, 1])
-        counts.append(touch.sum(1))
-    return torch.cat(found), torch.cat(counts)
+        pairs = touch.nonzero()
+        found.append(pairs[:, 1])
+        blocks.append(pairs[:, 0] + row * cols)
+    ids, where = torch.cat(found), torch.cat(blocks)
+    rows = -(-height // block)
+    corner = torch.stack([where % cols, where // cols], dim=-1).to(front.dtype) * block + 0.5  # first pixel centre
+    last = torch.stack([torch.full_like(corner[:, 0], width), torch.full_like(corner[:, 1], height)], dim=-1) - 0.5
+    g = front[ids]
+    lowest = _lowest_sigma(g[:, :2] - corner, g[:, 2:5], torch.minimum(corner + (block - 1), last) - corner)
+    # keep a pair unless alpha = opacity · exp(-σ) < 1/255 at every pixel, with a margin for σ's rounding
+    keep = lowest <= torch.log(g[:, 5] / ALPHA_THRESHOLD) + _SIGMA_MARGIN
+    return ids[keep], torch.bincount(where[keep], minlength=rows * cols)
+
+
+_SIGMA_MARGIN = 0.05  # the cull keeps pairs whose lowest σ is this far beyond the threshold (rounding of the polynomial)
+
+
+def _lowest_sigma(mean: Tensor, conics: Tensor, size: Tensor) -> Tensor:
+    """The least σ = ½(a dx² + c dy²) + b dx dy (dx = mx − u, dy = my − v) over the rectangle 0 <= u <= size_x,
+    0 <= v <= size_y of pixel centres. σ is convex, so the least value is 0 at a mean inside the rectangle, else on
+    one of its four edges, where it is a parabola minimised in closed form and clamped to the edge.
+
+    mean: [K, 2] relative to the rectangle's first corner; conics: [K, 3] (a, b, c), positive definite; size: [K, 2].
+    Returns [K]."""
+    a, b, c = conics.unbind(-1)
+    mx, my = mean.unbind(-1)
+    w, h = size.unbind(-1)
+    best = []
+    for dx in (mx, mx - w):  # the edges u = 0 and u = w: dy free in [my - h, my]
+        dy = torch.minimum(torch.maximum(-b * dx / c, my - h), my)
+        best.append(0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy)
+    for dy in (my, my - h):  # the edges v = 0 and v = h
+        dx = torch.minimum(torch.maximum(-b * dy / a, mx - w), mx)
+        best.append(0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy)
+    inside = (mx >= 0) & (mx <= w) & (my >= 0) & (my <= h)
+    return torch.where(inside, torch.zeros_like(mx), torch.stack(best).amin(0))
 
 
 def _composite_blocks(front: Tensor, touching: Tensor, starts: Tensor, counts: Tensor, rows: Tensor, cols: Tensor,
