@@ -112,14 +112,11 @@ def profile_track(photo: Path, bundle: Path, device: str, report: dict, texts: l
 
 
 def profile_pseudo(bundle: Path, preset: str, device: str, report: dict, texts: list) -> None:
-    import dataclasses
-
-    from talkavatar.fit.config import PSEUDO_PRESETS
     from talkavatar.pseudo.config import PseudoConfig
     from talkavatar.pseudo.stage import run_pseudo
 
     quiet = (lambda m: None)
-    config = dataclasses.replace(PseudoConfig(), **PSEUDO_PRESETS[preset])
+    config = PseudoConfig.for_preset(preset)
     t0 = time.perf_counter()
     run_pseudo(bundle, config, device=device, force=True, progress=quiet, warn=quiet)
     report["pseudo"] = {"seconds": round(time.perf_counter() - t0, 2), "timings": stage_timings(bundle, "pseudo")}

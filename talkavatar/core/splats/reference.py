@@ -120,16 +120,11 @@ def composite(p: Projected, camera: int, width: int, height: int, background: Te
     touching, counts = _touching(front[:, :6].detach(), p.radii[camera, ids], width, height, block)
     by_count = torch.argsort(counts, stable=True)
     starts = torch.cumsum(counts, 0) - counts  # where each block's Gaussians begin in ``touching``
-    parts, n = [], counts[by_count].tolist()
-    first = 0
-    while first < len(n):
-        last = first + 1  # sorted by count, so a group's widest block is its last
-        while last < len(n) and (last + 1 - first) * block * block * n[last] <= _GROUP_ELEMENTS:
-            last += 1
+    parts = []
+    for first, last in _groups(counts[by_count].tolist(), block * block):
         group = by_count[first:last]
         parts.append(_composite_blocks(front, touching, starts[group], counts[group], group // cols, group % cols,
                                        block, background))
-        first = last
     unsorted = torch.argsort(by_count)
     image = [torch.cat(field)[unsorted].reshape(rows, cols, block, block, -1).transpose(1, 2)
              .reshape(rows * block, cols * block, -1)[:height, :width] for field in zip(*parts)]
@@ -138,6 +133,27 @@ def composite(p: Projected, camera: int, width: int, height: int, background: Te
 
 _FRONT = {"means2d": slice(0, 2), "conics": slice(2, 5), "opacity": 5, "values": slice(6, 10)}  # values: rgb, depth
 _GROUP_ELEMENTS = 1 << 19  # pixels × Gaussians composited in one step (2 MB per float32 tensor: cache-sized)
+_PADDING = 0.3  # a group's padded pairs (every block as wide as its widest) at most this fraction over its real ones
+_SMALL_GROUP = 1 << 14  # ... unless the group is this small (pixels × Gaussians): one more group costs more
+
+
+def _groups(counts: list[int], pixels: int) -> list[tuple[int, int]]:
+    """Blocks sorted by Gaussian count ``counts`` -> groups ``[first, last)`` composited together: at most
+    :data:`_GROUP_ELEMENTS` pixel-Gaussian pairs each, and little padding (:data:`_PADDING`, :data:`_SMALL_GROUP`).
+    ``pixels``: per block."""
+    groups, first = [], 0
+    while first < len(counts):
+        last, real = first + 1, counts[first]  # sorted by count, so a group's widest block is its last
+        while last < len(counts):
+            padded = (last + 1 - first) * counts[last]
+            if padded * pixels > _GROUP_ELEMENTS or (padded > (1 + _PADDING) * (real + counts[last])
+                                                     and padded * pixels > _SMALL_GROUP):
+                break
+            real += counts[last]
+            last += 1
+        groups.append((first, last))
+        first = last
+    return groups
 
 
 def _touching(front: Tensor, radii: Tensor, width: int, height: int, block: int) -> tuple[Tensor, Tensor]:
