@@ -158,7 +158,7 @@ def _groups(counts: list[int], pixels: int) -> list[tuple[int, int]]:
 
 def _touching(front: Tensor, radii: Tensor, width: int, height: int, block: int) -> tuple[Tensor, Tensor]:
     """Which Gaussians reach which blocks: gsplat's tile intersection (bounding boxes), then only the pairs where
-    the Gaussian's alpha reaches :data:`ALPHA_THRESHOLD` at one of the block's pixel centres (:func:`_peak_sigma`;
+    the Gaussian's alpha reaches :data:`ALPHA_THRESHOLD` at one of the block's pixel centres (:func:`_lowest_sigma`;
     the others are skipped at every pixel of the block, so dropping them changes no image and no gradient).
 
     front: [G, 6] means2d, conics (a, b, c), opacity of the visible Gaussians in depth order; radii: [G, 2]. Returns
@@ -168,24 +168,18 @@ def _touching(front: Tensor, radii: Tensor, width: int, height: int, block: int)
     means2d, radii = front[:, :2], radii.to(front.dtype)
     lo, hi = means2d - radii, means2d + radii
     x0 = torch.arange(0, width, block, device=front.device)
-    x1 = torch.clamp_max(x0 + block, width)
-    cols, found, blocks = x0.shape[0], [], []
-    for row, y0 in enumerate(range(0, height, block)):
-        y1 = min(y0 + block, height)
-        touch = ((hi[None, :, 0] >= x0[:, None]) & (lo[None, :, 0] <= x1[:, None])
-                 & (hi[None, :, 1] >= y0) & (lo[None, :, 1] <= y1))  # [cols, G]
-        pairs = touch.nonzero()
-        found.append(pairs[:, 1])
-        blocks.append(pairs[:, 0] + row * cols)
-    ids, where = torch.cat(found), torch.cat(blocks)
-    rows = -(-height // block)
-    corner = torch.stack([where % cols, where // cols], dim=-1).to(front.dtype) * block + 0.5  # first pixel centre
-    last = torch.stack([torch.full_like(corner[:, 0], width), torch.full_like(corner[:, 1], height)], dim=-1) - 0.5
+    y0 = torch.arange(0, height, block, device=front.device)
+    cols = x0.shape[0]
+    across = (hi[None, :, 0] >= x0[:, None]) & (lo[None, :, 0] <= torch.clamp_max(x0 + block, width)[:, None])
+    down = (hi[None, :, 1] >= y0[:, None]) & (lo[None, :, 1] <= torch.clamp_max(y0 + block, height)[:, None])
+    row, col, ids = (down[:, None, :] & across[None]).nonzero().unbind(-1)  # [rows, cols, G]: row-major, depth order
+    corner = torch.stack([col, row], dim=-1).to(front.dtype) * block + 0.5  # the block's first pixel centre
+    last = torch.tensor([width - 0.5, height - 0.5], dtype=front.dtype, device=front.device)  # the image's last one
     g = front[ids]
     lowest = _lowest_sigma(g[:, :2] - corner, g[:, 2:5], torch.minimum(corner + (block - 1), last) - corner)
     # keep a pair unless alpha = opacity · exp(-σ) < 1/255 at every pixel, with a margin for σ's rounding
     keep = lowest <= torch.log(g[:, 5] / ALPHA_THRESHOLD) + _SIGMA_MARGIN
-    return ids[keep], torch.bincount(where[keep], minlength=rows * cols)
+    return ids[keep], torch.bincount((row * cols + col)[keep], minlength=y0.shape[0] * cols)
 
 
 _SIGMA_MARGIN = 0.05  # the cull keeps pairs whose lowest σ is this far beyond the threshold (rounding of the polynomial)
