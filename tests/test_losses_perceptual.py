@@ -130,3 +130,18 @@ def test_folded_batch_norms_give_the_features_and_gradients_of_the_plain_network
         for f, ref in zip(features, plain_features(images.detach(), after)):
             assert torch.allclose(f, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
     assert torch.allclose(grads[1], grads[0], rtol=1e-3, atol=1e-3 * grads[0].abs().max().item())
+
+
+def test_a_target_without_gradients_gives_the_same_distance_and_gradients():
+    """On the CPU a target that needs no gradient passes the network on its own under no_grad: the same distance
+    and image gradients as the one-batch pass both images take when the target needs them too."""
+    dist = perceptual_distance("efficientnet")
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(2, 48, 40, 3, generator=g, requires_grad=True)
+    y = torch.rand(2, 48, 40, 3, generator=g)
+    alone = dist(x, y)
+    (grad_alone,) = torch.autograd.grad(alone.sum(), x)
+    together = dist(x, y.clone().requires_grad_(True))
+    (grad_together,) = torch.autograd.grad(together.sum(), x)
+    assert torch.allclose(alone, together, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(grad_alone, grad_together, rtol=1e-4, atol=1e-5 * grad_together.abs().max().item())
