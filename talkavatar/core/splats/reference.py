@@ -131,7 +131,7 @@ def composite(p: Projected, camera: int, width: int, height: int, background: Te
     return tuple(image)
 
 
-_FRONT = {"means2d": slice(0, 2), "conics": slice(2, 5), "opacity": 5, "values": slice(6, 10)}  # values: rgb, depth
+_FRONT = (2, 3, 1, 4)  # widths of a row's fields: means2d, conics, opacity, values (rgb and depth)
 _GROUP_ELEMENTS = 1 << 19  # pixels × Gaussians composited in one step (2 MB per float32 tensor: cache-sized)
 _PADDING = 0.3  # a group's padded pairs (every block as wide as its widest) at most this fraction over its real ones
 _SMALL_GROUP = 1 << 14  # ... unless the group is this small (pixels × Gaussians): one more group costs more
@@ -220,9 +220,9 @@ def _composite_blocks(front: Tensor, touching: Tensor, starts: Tensor, counts: T
     half = 0.5 * block  # pixels are addressed from their block's centre: small numbers keep σ's polynomial exact
     origin = torch.stack([cols, rows], dim=-1).to(dtype)[:, None] * block + half  # [B, 1, 2]
     mine = front.index_select(0, ids.reshape(-1)).view(B, most, front.shape[-1])
-    coef = _sigma_coefficients(mine[..., _FRONT["means2d"]] - origin, mine[..., _FRONT["conics"]])  # [B, most, 6]
-    opac = torch.where(real, mine[..., _FRONT["opacity"]], torch.zeros((), dtype=dtype, device=device))  # padding: 0
-    values = mine[..., _FRONT["values"]]  # [B, most, 4]
+    means2d, conics, opac, values = mine.split(_FRONT, dim=-1)  # one backward op (four slices: four [B, most, 10])
+    coef = _sigma_coefficients(means2d - origin, conics)  # [B, most, 6]
+    opac = torch.where(real, opac[..., 0], torch.zeros((), dtype=dtype, device=device))  # padding: 0
     offsets = torch.arange(block, dtype=dtype, device=device) + (0.5 - half)
     v, u = (x.reshape(-1) for x in torch.meshgrid(offsets, offsets, indexing="ij"))  # pixel centres [P]
     basis = torch.stack([torch.ones_like(u), u, v, u * u, v * v, u * v], dim=-1)  # [P, 6]
