@@ -331,3 +331,18 @@ def test_lowest_sigma_over_a_rectangle_equals_a_dense_search():
     lowest = _lowest_sigma(mean, conics, size)
     assert (lowest <= dense + 1e-9).all()  # never above the least value on the grid (the cull stays exact)
     assert ((dense - lowest) <= 0.01 * (1 + dense)).all()  # and at most the grid's spacing below it
+
+
+def test_blocks_found_in_slices_of_rows_equal_one_mask(monkeypatch):
+    """A large frame's block-Gaussian mask is built a few block rows at a time: the same pairs as one mask."""
+    from talkavatar.core.splats import reference
+
+    cams = ring_cameras(1, width=70, height=50, dtype=torch.float64)
+    g = random_gaussians(200, seed=6, dtype=torch.float64)
+    bg = torch.zeros(1, 3, dtype=torch.float64)
+    whole = reference.render(g, cams, bg, RasterSettings())
+    monkeypatch.setattr(reference, "_TOUCH_ELEMENTS", 1)  # one block row per mask
+    rows = reference.render(g, cams, bg, RasterSettings())
+    assert whole[1].max() > 0.5
+    for x, y in zip(whole, rows):
+        assert torch.equal(x, y)

@@ -172,7 +172,12 @@ def _touching(front: Tensor, radii: Tensor, width: int, height: int, block: int)
     cols = x0.shape[0]
     across = (hi[None, :, 0] >= x0[:, None]) & (lo[None, :, 0] <= torch.clamp_max(x0 + block, width)[:, None])
     down = (hi[None, :, 1] >= y0[:, None]) & (lo[None, :, 1] <= torch.clamp_max(y0 + block, height)[:, None])
-    row, col, ids = (down[:, None, :] & across[None]).nonzero().unbind(-1)  # [rows, cols, G]: row-major, depth order
+    step = max(1, _TOUCH_ELEMENTS // max(cols * means2d.shape[0], 1))  # block rows per [rows, cols, G] mask
+    found = []
+    for y in range(0, y0.shape[0], step):
+        found.append((down[y:y + step, None, :] & across[None]).nonzero())  # row-major blocks, depth order
+        found[-1][:, 0] += y
+    row, col, ids = torch.cat(found).unbind(-1)
     corner = torch.stack([col, row], dim=-1).to(front.dtype) * block + 0.5  # the block's first pixel centre
     last = torch.tensor([width - 0.5, height - 0.5], dtype=front.dtype, device=front.device)  # the image's last one
     g = front[ids]
@@ -182,6 +187,7 @@ def _touching(front: Tensor, radii: Tensor, width: int, height: int, block: int)
     return ids[keep], torch.bincount((row * cols + col)[keep], minlength=y0.shape[0] * cols)
 
 
+_TOUCH_ELEMENTS = 1 << 24  # block-Gaussian booleans tested at once (a 1080x1920 frame of 150k Gaussians: 4.9e9)
 _SIGMA_MARGIN = 0.05  # the cull keeps pairs whose lowest σ is this far beyond the threshold (rounding of the polynomial)
 
 
