@@ -165,7 +165,7 @@ def step_apart(clock: Clock, params, data, objective, optimizer, weights, distan
     terms = {}
     for name, views in [("photo", data.photo)] + ([] if sel is None else [("pseudo", sel)]):
         with clock(f"{name}: pose"):
-            gaussians = pose_views(params, views)
+            gaussians = pose_views(params, views, objective.photo_frame if name == "photo" else None)
         with clock(f"{name}: raster"):
             rgb, alpha, _ = raster_views(gaussians, views, background, backend)
         with clock(f"{name}: target + alpha"):
