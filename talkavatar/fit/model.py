@@ -69,7 +69,7 @@ class AvatarParameters(nn.Module):
         # the anchor's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
         self.register_buffer("anchor_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
                                                          device=avatar.rgb.device))
-        # the solidity prior's weight per Gaussian: 1 - how squarely the photo sees it (fit.visibility)
+        # the solidity prior's weight per Gaussian: as the anchor's (fit.visibility)
         self.register_buffer("solid_weight", torch.ones_like(self.anchor_weight))
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
         self.log_scales = nn.Parameter(scales.clone())
