@@ -21,17 +21,17 @@ from talkavatar.core.silhouette import splat_density
 
 
 def _indexed_splat(points_px, width, height, grid):
-    """splat_density's density before the blur, as it was written with boolean indexing: [gh * gw]."""
+    """splat_density's density before the blur, with the outside points indexed away: [gh * gw]."""
     gw, gh = grid
-    x = points_px[:, 0] * (gw / width) - 0.5
-    y = points_px[:, 1] * (gh / height) - 0.5
-    x0, y0 = torch.floor(x).detach(), torch.floor(y).detach()
-    fx, fy = x - x0, y - y0
+    scaled = [points_px[:, i] * (cells / extent) - 0.5 for i, cells, extent in ((0, gw, width), (1, gh, height))]
+    floors = [s.floor().detach() for s in scaled]
+    fx, fy = (s - f for s, f in zip(scaled, floors))
     density = points_px.new_zeros(gh * gw)
-    for dx, dy, wgt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-        xi, yi = x0.long() + dx, y0.long() + dy
-        inside = (xi >= 0) & (xi < gw) & (yi >= 0) & (yi < gh)
-        density = density.index_add(0, (yi * gw + xi)[inside], wgt[inside])
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        weight = (fx if dx else 1 - fx) * (fy if dy else 1 - fy)
+        cx, cy = floors[0].long() + dx, floors[1].long() + dy
+        keep = (cx >= 0) & (cx < gw) & (cy >= 0) & (cy < gh)
+        density = density.index_add(0, (cy * gw + cx)[keep], weight[keep])
     return density
 
 
