@@ -73,8 +73,8 @@ class _VertexRows(torch.autograd.Function):
         row, target, weight = ctx.scatter
         contributions = grad[:, row] * weight.to(grad.dtype)[None, :, None]           # [B, E, 3]
         out = grad.new_zeros(ctx.shape)
-        for b in range(out.shape[0]):  # 1-D index_add_: one element at a time, in order
-            out[b].view(-1).index_add_(0, target, contributions[b].reshape(-1))
+        for b in range(out.shape[0]):  # accumulated one element at a time, in order (deterministic on CUDA too)
+            out[b].view(-1).index_put_((target,), contributions[b].reshape(-1), accumulate=True)
         return out, None, None, None
 
 
