@@ -164,7 +164,7 @@ def _mouth_block(segments: list[PhoneSegment], times: np.ndarray) -> np.ndarray:
 
 
 def _blend(weight: np.ndarray, dup: np.ndarray, shapes: np.ndarray) -> np.ndarray:
-    """Dominance-weighted mean ``[T, C]`` of ``shapes [T, K, C]`` with dominances ``weight [T, K]`` (``dup``: ignored)."""
+    """Dominance-weighted mean ``[T, C]`` of ``shapes [T, K, C]``, dominances ``weight [T, K]`` (``dup``: left out)."""
     weight = np.where(dup, 0.0, weight) ** SHARPNESS
     weight /= weight.sum(axis=1, keepdims=True) + 1e-12
     return np.einsum("tk,tkc->tc", weight, shapes)
