@@ -72,7 +72,7 @@ def bundle_source(bundle_path: Path) -> Path:
 def detect_all(footage: Footage, model_complexity: int, log: Log, person: int | None = None) -> list[Detection]:
     """The main person (or person number ``person``, 1-based left to right) of every frame."""
     detections = []
-    with HolisticDetector(model_complexity) as detector:
+    with HolisticDetector(model_complexity, check=footage.kind == "image") as detector:
         for i, frame in enumerate(footage.frames):
             detections.append(detector.detect(frame, person))
             if footage.kind == "video" and (i % 25 == 0 or i == len(footage.frames) - 1):
