@@ -50,10 +50,11 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 
 
 class AvatarParameters(nn.Module):
-    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] and the colour anchor's anchor_weight [N],
-    buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1] (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when
-    free; flat: the rest triangle frames, normal = local z); opacity_logit [N]; vertex_offsets dT [V, 3]; with
-    ``expression``: the face Gaussians' expression term
+    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3], the colour anchor's anchor_weight [N] and the
+    solidity prior's solid_weight [N], buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1]
+    (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when free; flat: the rest
+    triangle frames, normal = local z); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face
+    Gaussians' expression term
     (:class:`~talkavatar.core.expression_appearance.ExpressionAppearance`) as ``expression_offsets`` and
     ``expression_rgb`` [M, C, 3] (zero at the start), else None of it."""
 
@@ -68,6 +69,8 @@ class AvatarParameters(nn.Module):
         # the anchor's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
         self.register_buffer("anchor_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
                                                          device=avatar.rgb.device))
+        # the solidity prior's weight per Gaussian: as the anchor's (fit.visibility)
+        self.register_buffer("solid_weight", torch.ones_like(self.anchor_weight))
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
         self.log_scales = nn.Parameter(scales.clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())

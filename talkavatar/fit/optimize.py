@@ -167,6 +167,8 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
         terms.update(objective.mesh_terms(params, data.photo))
     if weights.colour_anchor > 0:
         terms["colour_anchor"] = objective.colour_anchor(params)
+    if weights.solidity > 0:
+        terms["solidity"] = objective.solidity(params)
     return terms
 
 

@@ -111,8 +111,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         spread = 0.0 if data.video is None else expression_spread(data.video.poses.arkit_weights)
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape,
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
-        if cfg.colour_anchor > 0:
-            params.anchor_weight.copy_(anchor_weights(params.avatar(), data.photo))
+        held = anchor_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
+        params.solid_weight.copy_(held)
+        params.anchor_weight.copy_(held)
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
                                                          cfg.video_weight, cfg.colour_anchor)
         # bfloat16 on CUDA: the perceptual term (pseudo frames, the clip's frames) needs no float32 features

@@ -1,4 +1,5 @@
-"""How squarely the photo sees each Gaussian: the colour anchor's weight (:meth:`Objective.colour_anchor`).
+"""How squarely the photo sees each Gaussian: the weights of the colour anchor (:meth:`Objective.colour_anchor`)
+and of the solidity prior (:meth:`Objective.solidity`).
 
 A Gaussian the photo sees face-on learns its colour from the photo; one it sees at a grazing angle, hides behind
 another part, or leaves outside the picture or the person mask learns it from pseudo frames alone, through a
@@ -45,7 +46,8 @@ def photo_visibility(avatar: Avatar, photo: Views) -> Tensor:
 
 
 def anchor_weights(avatar: Avatar, photo: Views) -> Tensor:
-    """[N] the colour anchor's weight of each Gaussian: 1 - :func:`photo_visibility`, 0 on the head."""
+    """[N] the weight of the colour anchor and of the solidity prior for each Gaussian: 1 - :func:`photo_visibility`,
+    0 on the head."""
     binding = avatar.binding
     parts = texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
     head = torch.from_numpy(parts == PART["head"]).to(binding.face_index.device)
