@@ -135,6 +135,20 @@ def test_greedy_phones_sum_a_class_over_its_tokens():
     assert not phone[names.index(" ")] and not phone[names.index("一")] and phone[ids["m"]]
 
 
+def test_greedy_phones_read_english_only_tokens_as_the_common_sound():
+    """hama's ɹ (a tap or trill in most languages), eɪ (a close-mid e) and ɝ come out as r, e and ə."""
+    names = vocabulary()
+    frames = 40
+    probs = np.full((frames, len(names)), 1e-6)
+    probs[:, blank_id()] = 1.0
+    for k, token in enumerate(("ɹ", "eɪ", "ɝ")):
+        probs[10 + 10 * k:13 + 10 * k, names.index(token)] = 0.9
+        probs[10 + 10 * k:13 + 10 * k, blank_id()] = 0.1
+    scores = np.log(probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    phones = [s.phone for s in greedy_phones(scores) if s.phone != "SIL"]
+    assert phones == ["r", "e", "ə"] and [phone_class(p) for p in phones] == ["spread", "open", "open"]
+
+
 def test_closure_evidence_follows_an_energy_dip():
     """A 60 ms near-silent gap in loud noise (a stop's closure): evidence is full on the frames up to 80 ms after
     the gap's start, none in the steady loud stretches."""

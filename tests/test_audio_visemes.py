@@ -47,6 +47,9 @@ def test_ipa_marks_do_not_change_the_viseme():
     assert {phone_viseme(p) for p in ("", "ˈ", "˥", "SIL")} == {"sil"}
     assert {phone_class(p) for p in ("y", "ø", "ɔ", "ʉ")} == {"rounded"}
     assert phone_class("ɸ") == phone_class("v") == "labiodental"
+    # eSpeak NG's Cantonese is spelt in Jyutping: ei as eɪ, eo/eoi/oe are rounded vowels.
+    assert phone_viseme("ˈei2") == phone_viseme("eɪ") == "I"
+    assert {phone_class(p) for p in ("ˈeoiɜ", "eo2", "oe1")} == {"rounded"}
 
 
 def test_each_viseme_shape_classifies_as_itself():
@@ -74,6 +77,18 @@ def test_rounding_is_anticipated_through_a_consonant():
     # During T (0.24..0.32) the lips already pucker for UW, more than mid-S.
     t_mid, s_mid = np.argmin(np.abs(times - 0.28)), np.argmin(np.abs(times - 0.20))
     assert w[t_mid, PUCKER] > 0.1 and w[t_mid, PUCKER] > 2 * w[s_mid, PUCKER]
+
+
+def test_a_tongue_consonant_holds_the_jaw_but_not_the_lips():
+    """Between open vowels a 60 ms t raises the jaw at its centre; before a u the lips still round through it."""
+    times = np.arange(0, 0.3, 0.005)
+    centre = np.argmin(np.abs(times - 0.15))
+    open_t = mouth_curves(_segments("SIL AA T AA SIL", 0.06), times)
+    assert open_t[centre, JAW] < 0.5 * VISEME_SHAPES["aa"][JAW]
+    assert classify_mouth(open_t[centre][None])[0] == "spread"
+    before_u = mouth_curves(_segments("SIL AA T UW SIL", 0.06), times)
+    assert before_u[centre, PUCKER] > 0.15 > open_t[centre, PUCKER]
+    assert abs(before_u[centre, JAW] - open_t[centre, JAW]) < 0.1
 
 
 def test_silence_closes_the_mouth_and_gaps_are_silence():

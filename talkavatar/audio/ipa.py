@@ -31,6 +31,8 @@ _WHOLE: dict[str, str] = {
     "tʃ": "CH", "dʒ": "CH", "tɕ": "CH", "dʑ": "CH", "tʂ": "CH", "dʐ": "CH", "ts": "SS", "dz": "SS", "pf": "PP",
     "aɪ": "aa", "aʊ": "aa", "aj": "aa", "aw": "aa", "eɪ": "I", "ej": "I", "oʊ": "O", "əʊ": "O", "ɔɪ": "O",
     "ɔj": "O",
+    # eSpeak NG writes Cantonese vowels in Jyutping: ei is [ei] (as eɪ); eo [ɵ], eoi [ɵy], oe [œ] are rounded.
+    "ei": "I", "eo": "O", "oe": "O",
 }
 # Marks that do not change the base phone: stress, length, tone letters and digits, ties, modifier letters.
 _DROP = set("ˈˌːˑ˘‿͜͡˥˦˧˨˩꜔¹²³⁴⁵⁰⁻0123456789ʰʱʲʷˠˤˀ˞ᵝᵊ̃.-_|%,~")

@@ -40,6 +40,13 @@ BILABIAL_BIAS = 1.5             # log-odds added to the bilabial class where the
 CLOSURE_FRAMES = 5              # a closure counts for a phone when it lies in the 100 ms up to its frame ...
 DIP_DB, DIP_SPAN_DB = 6.0, 10.0 # ... as a frame 6 dB (none) to 16 dB (full) below the loudest frame within 100 ms
 
+# Tokens hama uses for other languages' sounds with another lip shape, read as those sounds: it writes most
+# trills and taps (Spanish, Czech, Russian, Hindi r) as English ɹ, which is lip-rounded, a long or close-mid e as
+# eɪ (a spread diphthong in English), and an unstressed vowel next to an r as English's r-coloured ɝ/ɚ (rounded).
+# Chosen on the eSpeak dev sentences (viseme classes without a transcript 72.7 -> 76.2 %); English speech goes to
+# the English recogniser under ``--language auto``.
+HEARD_AS = {"ɹ": "r", "ɻ": "r", "eɪ": "e", "ɝ": "ə", "ɚ": "ə"}
+
 
 @lru_cache(maxsize=1)
 def _hama():
@@ -71,7 +78,7 @@ def phone_token_ids() -> np.ndarray:
 def class_tokens() -> tuple[np.ndarray, ...]:
     """Token ids of each lip class of :data:`~talkavatar.audio.visemes.CLASSES` but silence (same order)."""
     names, phone = vocabulary(), phone_token_ids()
-    return tuple(np.flatnonzero([p and VISEME_CLASS[ipa_viseme(t)] == c for t, p in zip(names, phone)])
+    return tuple(np.flatnonzero([p and VISEME_CLASS[ipa_viseme(HEARD_AS.get(t, t))] == c for t, p in zip(names, phone)])
                  for c in CLASSES[1:])
 
 
@@ -153,7 +160,8 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray
     for t in np.flatnonzero(runs >= 0):
         if t == 0 or runs[t] != runs[t - 1]:
             g = groups[runs[t]]
-            labels.append(names[g[scores[t, g].argmax()]])
+            token = names[g[scores[t, g].argmax()]]
+            labels.append(HEARD_AS.get(token, token))
         units[t] = len(labels) - 1
     return place_segments(units, labels, change, offset_s)
 

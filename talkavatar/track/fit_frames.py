@@ -250,10 +250,8 @@ def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage
 
 
 def _track_video(consts, space, landmarks, targets, found, state, config, weights, sigma, closeup, free_focal, log):
-    """A clip's frames fitted one by one (:func:`talkavatar.track.video_fit.track_frames`): a FitState [T]; the
-    landmarks evaluated compactly (speed; photos keep the padded evaluation their figures were measured with)."""
+    """A clip's frames fitted one by one (:func:`talkavatar.track.video_fit.track_frames`): a FitState [T]."""
     last = [time.perf_counter()]
-    landmarks = landmarks.compacted() if hasattr(landmarks, "compacted") else landmarks
 
     def fit_frame(frame_targets, frame_state, steps, frame_weights, key):
         if closeup and not key:  # a close-up's light silhouette (CLOSEUP_MASK) is left to the key frame: speed

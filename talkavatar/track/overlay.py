@@ -34,13 +34,10 @@ def shade_mesh(image: np.ndarray, vertices_px: np.ndarray, depth: np.ndarray, no
     colours = (base[None] * (0.25 + 0.75 * lambert[:, None])).astype(np.int32)
     layer = image.copy()
     covered = np.zeros(image.shape[:2], np.uint8)
-    limit = 1 << 28
-    for f in order:
-        tri = pts[faces[f]]
-        if np.abs(tri).max() >= limit:
-            continue
-        tri = tri.astype(np.int32)
-        cv2.fillConvexPoly(layer, tri, colours[f].tolist(), lineType=cv2.LINE_AA, shift=shift)
+    tris = pts[faces[order]]                                  # [F', 3, 2], far to near
+    drawable = np.abs(tris).reshape(len(tris), -1).max(1, initial=0) < 1 << 28
+    for tri, colour in zip(tris[drawable].astype(np.int32), colours[order[drawable]].tolist()):
+        cv2.fillConvexPoly(layer, tri, colour, lineType=cv2.LINE_AA, shift=shift)
         cv2.fillConvexPoly(covered, tri, 1, shift=shift)
     out = image.astype(np.float32)
     a = opacity * covered[..., None]

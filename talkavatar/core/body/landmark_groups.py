@@ -15,27 +15,25 @@ GROUP_SETS = {"body": "pose", "face": "face", "left_hand": "left_hand", "right_h
 class GroupedLandmarks:
     """Evaluate a :class:`~talkavatar.core.body.landmarks.LandmarkMap` per group on a ``PosedBody``."""
 
-    def __init__(self, landmark_map, device=None, compact: bool = False):
+    def __init__(self, landmark_map, device=None):
         self.map = landmark_map if device is None else landmark_map.to(device)
-        self.compact = compact
         self.rows = {g: self.map.select(s) for g, s in GROUP_SETS.items()}
         self._index = {g: self.map.indices[r].cpu().numpy() for g, r in self.rows.items()}
         self._support = {g: _compact(self.map.vertex_indices[r], self.map.vertex_weights[r])
                          for g, r in self.rows.items()}
+        self._scatter = _scatter_order(self.map.vertex_indices, self.map.vertex_weights)
 
     def __call__(self, posed) -> dict[str, torch.Tensor]:
-        """posed: a ``PosedBody`` of B frames → {group: [B, K_group, 3]}. ``compact``: from each landmark's non-zero
-        vertex weights only (the same values up to rounding, ~2x cheaper: the map pads every row to 413 vertices);
-        else from the padded map (bitwise what photo figures were measured with)."""
-        if not self.compact:
-            points = self.map(posed.vertices, posed.joints)
-            return {g: points[:, r] for g, r in self.rows.items()}
-        out = {}
-        for g, r in self.rows.items():
-            (vi, vw), ji, jw = self._support[g], self.map.joint_indices[r], self.map.joint_weights[r]
-            out[g] = ((posed.vertices[:, vi] * vw.to(posed.vertices.dtype)[None, ..., None]).sum(2)
-                      + (posed.joints[:, ji] * jw.to(posed.joints.dtype)[None, ..., None]).sum(2))
-        return out
+        """posed: a ``PosedBody`` of B frames → {group: [B, K_group, 3]}, bitwise what the map itself gives
+        (``LandmarkMap.__call__``, forwards and backwards) at less than half its cost: each landmark is summed from
+        its non-zero vertex weights only (the map pads every row to 413 vertices; the padding adds exact zeros) and
+        the gradient reaches the vertices in the map's own order (:class:`_VertexRows`)."""
+        vertices, joints = posed.vertices, posed.joints
+        rows = {g: r.to(vertices.device) for g, r in self.rows.items()}
+        points = _VertexRows.apply(vertices, self._support, rows, self._scatter)
+        u = self.map.joint_weights.to(joints.dtype)
+        points = points + (joints[:, self.map.joint_indices] * u[None, ..., None]).sum(2)
+        return {g: points[:, r] for g, r in rows.items()}
 
     def vertex_support(self, group: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The vertices each landmark of ``group`` is a weighted sum of: (indices, weights) [K_group, S] (the map's
@@ -52,11 +50,41 @@ class GroupedLandmarks:
         return int(hits[0]) if hits.size else None
 
     def to(self, device) -> "GroupedLandmarks":
-        return GroupedLandmarks(self.map, device, self.compact)
+        return GroupedLandmarks(self.map, device)
 
-    def compacted(self) -> "GroupedLandmarks":
-        """The same landmarks evaluated from their non-zero weights only (``compact``)."""
-        return GroupedLandmarks(self.map, None, compact=True)
+
+class _VertexRows(torch.autograd.Function):
+    """The vertex part of every landmark: vertices [B, V, 3] → [B, K, 3] (K: the map's rows), the groups' rows
+    summed from their compact ``support`` ({group: (indices, weights) [K_g, S_g]}) at their ``rows`` ({group: [K_g]});
+    backwards, each row's gradient times its weights is added into its vertices one by one in ``scatter``'s order
+    (the map's rows and columns, as torch's padded gather accumulates them: same rounding)."""
+
+    @staticmethod
+    def forward(ctx, vertices, support, rows, scatter):
+        out = vertices.new_zeros(vertices.shape[0], sum(len(r) for r in rows.values()), 3)
+        for g, r in rows.items():
+            vi, vw = support[g]
+            out[:, r] = (vertices[:, vi] * vw.to(vertices.dtype)[None, ..., None]).sum(2)
+        ctx.scatter, ctx.shape = scatter, vertices.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        row, target, weight = ctx.scatter
+        contributions = grad[:, row] * weight.to(grad.dtype)[None, :, None]           # [B, E, 3]
+        out = grad.new_zeros(ctx.shape)
+        for b in range(out.shape[0]):  # accumulated one element at a time, in order (deterministic on CUDA too)
+            out[b].view(-1).index_put_((target,), contributions[b].reshape(-1), accumulate=True)
+        return out, None, None, None
+
+
+def _scatter_order(indices: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The map's non-zero entries in row-major order: (row [E], flat target [3E]: vertex * 3 + coordinate, weight
+    [E])."""
+    row, column = torch.nonzero(weights != 0, as_tuple=True)
+    vertex = indices[row, column].long()
+    target = (vertex[:, None] * 3 + torch.arange(3, device=vertex.device)).reshape(-1)
+    return row, target, weights[row, column]
 
 
 def _compact(indices: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,85 @@
+"""The track stage's speed paths compute bitwise what the plain torch expressions they replace compute.
+
+- ``GroupedLandmarks`` sums each landmark from its non-zero vertex weights and sends the gradient back in the
+  landmark map's own order: its landmarks and their gradients (vertices and joints) equal the padded map's
+  (``LandmarkMap.__call__``) bit for bit, for batches of 1 and 3 frames.
+- ``splat_density`` masks the points outside the grid instead of indexing them away: density and gradient equal
+  the indexed version's (written out here) bit for bit, with points inside and outside the image.
+- ``import_mediapipe`` leaves matplotlib unimported (checked in a fresh interpreter) and a later
+  ``import matplotlib.pyplot`` still gets the real module.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from talkavatar.core.silhouette import splat_density
+
+
+def _indexed_splat(points_px, width, height, grid):
+    """splat_density's density before the blur, with the outside points indexed away: [gh * gw]."""
+    gw, gh = grid
+    scaled = [points_px[:, i] * (cells / extent) - 0.5 for i, cells, extent in ((0, gw, width), (1, gh, height))]
+    floors = [s.floor().detach() for s in scaled]
+    fx, fy = (s - f for s, f in zip(scaled, floors))
+    density = points_px.new_zeros(gh * gw)
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        weight = (fx if dx else 1 - fx) * (fy if dy else 1 - fy)
+        cx, cy = floors[0].long() + dx, floors[1].long() + dy
+        keep = (cx >= 0) & (cx < gw) & (cy >= 0) & (cy < gh)
+        density = density.index_add(0, (cy * gw + cx)[keep], weight[keep])
+    return density
+
+
+def test_splat_density_equals_the_indexed_sum_bitwise():
+    torch.manual_seed(0)
+    points = (torch.rand(5000, 2) * 700 - 100).requires_grad_(True)  # a fifth outside the 500 x 400 image
+    weights = torch.rand(40, 50)
+    mine = splat_density(points, 500, 400, (50, 40), sigma=0.01)  # sigma -> 0: a radius-1 kernel of (0, 1, 0)
+    (grad_mine,) = torch.autograd.grad((mine * weights).sum(), points)
+    theirs = _indexed_splat(points, 500, 400, (50, 40)).view(40, 50)
+    (grad_theirs,) = torch.autograd.grad((theirs * weights).sum(), points)
+    assert torch.equal(mine, theirs)
+    assert torch.equal(grad_mine, grad_theirs)
+    assert float(grad_mine.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_grouped_landmarks_equal_the_padded_map_bitwise(batch):
+    pytest.importorskip("anny")
+    from talkavatar.core.body.anny import anny_body
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
+    from talkavatar.core.body.rig import PosedBody
+
+    body = anny_body()
+    grouped = GroupedLandmarks(body.landmarks)
+    torch.manual_seed(batch)
+    vertices = torch.randn(batch, body.dense_skin_weights.shape[0], 3, requires_grad=True)
+    joints = torch.randn(batch, body.dense_skin_weights.shape[1], 3, requires_grad=True)
+    mine = grouped(PosedBody(vertices, joints, None, None))
+    padded = grouped.map(vertices, joints)
+    theirs = {g: padded[:, rows] for g, rows in grouped.rows.items()}
+    upstream = {g: torch.randn_like(p) for g, p in mine.items()}
+    grads_mine = torch.autograd.grad(sum((mine[g] * upstream[g]).sum() for g in mine), (vertices, joints))
+    grads_theirs = torch.autograd.grad(sum((theirs[g] * upstream[g]).sum() for g in theirs), (vertices, joints))
+    for g in mine:
+        assert torch.equal(mine[g], theirs[g]), g
+    for a, b in zip(grads_mine, grads_theirs):
+        assert torch.equal(a, b)
+        assert float(a.abs().sum()) > 0
+
+
+def test_mediapipe_imports_without_matplotlib():
+    pytest.importorskip("mediapipe")
+    code = ("import sys\n"
+            "from talkavatar.track.mediapipe_import import import_mediapipe\n"
+            "mp = import_mediapipe()\n"
+            "assert mp.solutions.holistic.Holistic\n"
+            "assert 'matplotlib' not in sys.modules and 'matplotlib.pyplot' not in sys.modules\n"
+            "import matplotlib.pyplot as plt\n"
+            "assert callable(plt.plot)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
