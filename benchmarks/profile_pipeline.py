@@ -112,14 +112,11 @@ def profile_track(photo: Path, bundle: Path, device: str, report: dict, texts: l
 
 
 def profile_pseudo(bundle: Path, preset: str, device: str, report: dict, texts: list) -> None:
-    import dataclasses
-
-    from talkavatar.fit.config import PSEUDO_PRESETS
     from talkavatar.pseudo.config import PseudoConfig
     from talkavatar.pseudo.stage import run_pseudo
 
     quiet = (lambda m: None)
-    config = dataclasses.replace(PseudoConfig(), **PSEUDO_PRESETS[preset])
+    config = PseudoConfig.for_preset(preset)
     t0 = time.perf_counter()
     run_pseudo(bundle, config, device=device, force=True, progress=quiet, warn=quiet)
     report["pseudo"] = {"seconds": round(time.perf_counter() - t0, 2), "timings": stage_timings(bundle, "pseudo")}
@@ -168,7 +165,7 @@ def step_apart(clock: Clock, params, data, objective, optimizer, weights, distan
     terms = {}
     for name, views in [("photo", data.photo)] + ([] if sel is None else [("pseudo", sel)]):
         with clock(f"{name}: pose"):
-            gaussians = pose_views(params, views)
+            gaussians = pose_views(params, views, objective.photo_frame if name == "photo" else None)
         with clock(f"{name}: raster"):
             rgb, alpha, _ = raster_views(gaussians, views, background, backend)
         with clock(f"{name}: target + alpha"):

@@ -62,3 +62,22 @@ def test_posed_avatar_renders_with_the_reference_rasterizer():
     out = rasterize(gaussians, cameras, backend="reference")
     assert out.backend.endswith("reference")
     assert out.alpha.max() > 0.5 and np.isfinite(out.rgb.numpy()).all()
+
+
+def test_a_rig_frame_made_once_poses_like_posing_from_scratch():
+    """A fit poses the photo's rig once (Avatar.rig_frame) and the Gaussians on it every step: the same numbers and
+    gradients as posing from scratch, for Gaussian parameters that change between the two."""
+    avatar = Avatar.on_surface(toy_rig(dtype=torch.float32), uv_res=16)
+    rotations, translation, expression = _pose(2, seed=3)
+    with torch.no_grad():
+        frame = avatar.rig_frame(rotations, translation, expression)
+    offsets = (torch.randn(avatar.count, 3) * 0.01).requires_grad_(True)
+    quats = torch.randn(avatar.count, 4).requires_grad_(True)
+    moved = Avatar(**{**avatar.__dict__, "offsets": offsets, "quats": quats})
+    fresh, kept = moved.pose(rotations, translation, expression), moved.pose(rotations, translation, expression,
+                                                                              frame=frame)
+    for name in ("means", "quats", "log_scales", "opacity_logit", "rgb"):
+        assert torch.equal(getattr(fresh, name), getattr(kept, name)), name
+    grads = [torch.autograd.grad((g.means.sum() + g.quats.square().sum()), (offsets, quats)) for g in (fresh, kept)]
+    for a, b in zip(*grads):
+        assert torch.equal(a, b)

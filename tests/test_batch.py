@@ -188,7 +188,9 @@ def test_a_worker_killed_mid_fit_is_retried_to_a_valid_bundle(scene):
     _jobs(scene, TOML.format(iters=60).split("[[job]]")[0] + '[[job]]\nfit = "bob.avatar"\nname = "victim"\n')
     status = scene / "out" / "status" / "victim.json"
     status.unlink(missing_ok=True)
-    batch = _batch(scene, "--force", wait=False)
+    # one thread: the job's default share (2 here) spins against the other xdist worker and made this test the
+    # suite's longest (162 s idle; 60 steps of a 400-Gaussian fit take a few seconds on one thread)
+    batch = _batch(scene, "--force", "--threads", "1", wait=False)
     pid = _running_pid(status, scene / "out" / "logs" / "victim.log", batch)
     os.kill(pid, signal.SIGKILL)  # the Ray worker process, mid-fit
     out, err = batch.communicate(timeout=1800)

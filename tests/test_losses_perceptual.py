@@ -96,3 +96,52 @@ def test_reduced_precision_agrees_on_cpu():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_reduced_precision_agrees_on_cuda():
     _reduced_precision_agrees(torch.device("cuda"))
+
+
+def test_folded_batch_norms_give_the_features_and_gradients_of_the_plain_network():
+    """The loaded network (batch norms folded into the convolutions, ReLU6 as one op) against the network as the
+    weights file describes it, written out as convolution, batch norm and clamp: features and input gradients."""
+    from talkavatar.core.losses.efficientnet_lite0 import EfficientNetLite0, weights_path
+
+    plain = EfficientNetLite0()
+    plain.load_state_dict(torch.load(weights_path(), map_location="cpu", weights_only=True))
+    plain.eval().requires_grad_(False)
+
+    def plain_features(images, after):
+        clamp = lambda x: torch.clamp(x, 0, 6)  # noqa: E731
+        h, out = clamp(plain._bn0(plain._conv_stem(plain.normalise(images)))), []
+        for i, b in enumerate(plain._blocks[: max(after) + 1]):
+            x = h
+            if b.has_expand:
+                h = clamp(b._bn0(b._expand_conv(h)))
+            h = b._bn2(b._project_conv(clamp(b._bn1(b._depthwise_conv(h)))))
+            h = h + x if b.residual else h
+            if i in after:
+                out.append(h)
+        return out
+
+    folded = load_pretrained()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    images = _photo("astronaut", 96).requires_grad_(True)
+    after = (1, 3, 5, 8)
+    grads = []
+    for features in (plain_features(images, after), folded.features(images, after)):
+        grads.append(torch.autograd.grad(sum((f * f).mean() for f in features), images)[0])
+        for f, ref in zip(features, plain_features(images.detach(), after)):
+            assert torch.allclose(f, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
+    assert torch.allclose(grads[1], grads[0], rtol=1e-3, atol=1e-3 * grads[0].abs().max().item())
+
+
+def test_a_target_without_gradients_gives_the_same_distance_and_gradients():
+    """On the CPU a target that needs no gradient passes the network on its own under no_grad: the same distance
+    and image gradients as the one-batch pass both images take when the target needs them too."""
+    dist = perceptual_distance("efficientnet")
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(2, 48, 40, 3, generator=g, requires_grad=True)
+    y = torch.rand(2, 48, 40, 3, generator=g)
+    alone = dist(x, y)
+    (grad_alone,) = torch.autograd.grad(alone.sum(), x)
+    together = dist(x, y.clone().requires_grad_(True))
+    (grad_together,) = torch.autograd.grad(together.sum(), x)
+    assert torch.allclose(alone, together, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(grad_alone, grad_together, rtol=1e-4, atol=1e-5 * grad_together.abs().max().item())

@@ -184,3 +184,23 @@ def test_a_hand_the_photo_never_shows_takes_the_seen_hand_colour():
     got = texture[binding.texel[left, 1], binding.texel[left, 0]]
     assert np.abs(got - glove.numpy()).mean() < 0.02  # a glove, not the suit's orange nor an inpainted grey
     assert np.abs(got - glove.numpy()).max() < 0.06  # (with the completion's low-frequency shading)
+
+
+def test_face_mirror_equals_a_face_by_face_search():
+    """The vectorised mirror-face lookup against the plain loop: random faces with repeated corner sets (the last
+    counts), corners that mirror onto one vertex (no mirror face) and faces without a mirror."""
+    from talkavatar.pseudo.mesh import face_mirror
+
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 30, (600, 3))
+    mirror = rng.permutation(30)
+    mirror[:3] = 0
+    lookup = {tuple(sorted(f)): i for i, f in enumerate(faces.tolist())}
+    index, perm = face_mirror(faces, mirror)
+    assert 20 < (index >= 0).sum() < len(faces)
+    for f, (i, p) in enumerate(zip(index, perm)):
+        m = mirror[faces[f]].tolist()
+        j = lookup.get(tuple(sorted(m))) if len(set(m)) == 3 else None
+        assert i == (-1 if j is None else j)
+        if j is not None:
+            assert faces[j][p].tolist() == m

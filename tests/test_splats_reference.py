@@ -277,3 +277,72 @@ def test_compositing_and_its_analytic_gradients_equal_a_naive_autograd_twin():
     twin_grads = torch.autograd.grad(loss(twin), fields)
     for name, a, b in zip(("means", "quats", "log_scales", "opacity_logit", "rgb"), grads, twin_grads):
         assert torch.allclose(a, b, atol=1e-9, rtol=1e-7), (name, (a - b).abs().max())
+
+
+def test_blocks_skip_the_gaussians_whose_ellipse_misses_them_and_nothing_changes(monkeypatch):
+    """Thin, turned Gaussians: their bounding boxes touch many blocks their alpha never reaches. Dropping those
+    pairs (the exact ellipse test) leaves images and gradients as they are with every bounding-box pair kept."""
+    from talkavatar.core.splats import reference
+
+    cams = ring_cameras(2, width=44, height=36, dtype=torch.float64)
+    g = random_gaussians(150, seed=5, dtype=torch.float64, scale_range=(0.002, 0.12))
+    fields = [t.clone().requires_grad_(True) for t in (g.means, g.quats, g.log_scales, g.opacity_logit, g.rgb)]
+    bg = torch.tensor([[0.2, 0.5, 0.1], [0.9, 0.3, 0.6]], dtype=torch.float64)
+    pairs, touching = [], reference._touching
+
+    def counted(*args):
+        out = touching(*args)
+        pairs.append(out[0].numel())
+        return out
+
+    monkeypatch.setattr(reference, "_touching", counted)
+
+    def image_and_gradients():
+        out = rasterize(Gaussians(*fields), cams, background=bg, backend="reference")
+        images = (out.rgb, out.alpha, out.depth)
+        return images, torch.autograd.grad(sum(x.sum() * (i + 1) for i, x in enumerate(images)), fields)
+
+    culled, culled_grads = image_and_gradients()
+    monkeypatch.setattr(reference, "_SIGMA_MARGIN", math.inf)  # every bounding-box pair
+    boxes, boxes_grads = image_and_gradients()
+    assert sum(pairs[:2]) < 0.8 * sum(pairs[2:])  # the test bites: over a fifth of the pairs are dropped
+    assert culled[1].max() > 0.5
+    for x, y in zip(culled, boxes):
+        assert torch.allclose(x, y, atol=1e-12)
+    for a, b in zip(culled_grads, boxes_grads):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+def test_lowest_sigma_over_a_rectangle_equals_a_dense_search():
+    from talkavatar.core.splats.reference import _lowest_sigma
+
+    gen = torch.Generator().manual_seed(2)
+    n = 400
+    mean = (torch.rand(n, 2, generator=gen, dtype=torch.float64) * 30 - 10)
+    L = torch.randn(n, 2, 2, generator=gen, dtype=torch.float64)
+    conic = L @ L.transpose(1, 2) + 0.05 * torch.eye(2, dtype=torch.float64)
+    conics = torch.stack([conic[:, 0, 0], conic[:, 0, 1], conic[:, 1, 1]], dim=-1)
+    size = torch.tensor([[7.0, 5.0]], dtype=torch.float64).expand(n, 2)
+    u, v = torch.meshgrid(torch.linspace(0, 7, 141, dtype=torch.float64),
+                          torch.linspace(0, 5, 101, dtype=torch.float64), indexing="ij")
+    dx, dy = mean[:, 0, None] - u.reshape(1, -1), mean[:, 1, None] - v.reshape(1, -1)
+    a, b, c = (x[:, None] for x in conics.unbind(-1))
+    dense = (0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy).amin(1)
+    lowest = _lowest_sigma(mean, conics, size)
+    assert (lowest <= dense + 1e-9).all()  # never above the least value on the grid (the cull stays exact)
+    assert ((dense - lowest) <= 0.01 * (1 + dense)).all()  # and at most the grid's spacing below it
+
+
+def test_blocks_found_in_slices_of_rows_equal_one_mask(monkeypatch):
+    """A large frame's block-Gaussian mask is built a few block rows at a time: the same pairs as one mask."""
+    from talkavatar.core.splats import reference
+
+    cams = ring_cameras(1, width=70, height=50, dtype=torch.float64)
+    g = random_gaussians(200, seed=6, dtype=torch.float64)
+    bg = torch.zeros(1, 3, dtype=torch.float64)
+    whole = reference.render(g, cams, bg, RasterSettings())
+    monkeypatch.setattr(reference, "_TOUCH_ELEMENTS", 1)  # one block row per mask
+    rows = reference.render(g, cams, bg, RasterSettings())
+    assert whole[1].max() > 0.5
+    for x, y in zip(whole, rows):
+        assert torch.equal(x, y)

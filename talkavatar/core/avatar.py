@@ -34,6 +34,16 @@ RIG_FILE = "rig.safetensors"
 
 
 @dataclass(frozen=True)
+class RigFrame:
+    """The rig's part of posing a batch of B frames (:meth:`Avatar.rig_frame`): posed vertices [B, V, 3], their
+    blended LBS transforms [B, V, 3, 4] and the turn of each Gaussian's triangle from rest, wxyz [B, N, 4]."""
+
+    vertices: torch.Tensor
+    vertex_transforms: torch.Tensor
+    turns: torch.Tensor
+
+
+@dataclass(frozen=True)
 class Avatar:
     """A rig plus ``N`` bound Gaussians. Float tensors share one device and dtype.
 
@@ -96,24 +106,31 @@ class Avatar:
         return replace(self, rig=self.rig.to(device, dtype), binding=self.binding.to(device, dtype),
                        expression=expression, **changes)
 
-    def pose(self, joint_rotations: torch.Tensor, root_translation: torch.Tensor | None = None,
-             arkit_weights: torch.Tensor | None = None) -> Gaussians:
-        """Posed Gaussians for a batch of frames, fields [B, N, ...].
-
-        ``joint_rotations``: [B, 55, 3] canonical axis-angle; ``root_translation``: [B, 3]; ``arkit_weights``: [B, 52].
-        """
+    def rig_frame(self, joint_rotations: torch.Tensor, root_translation: torch.Tensor | None = None,
+                  arkit_weights: torch.Tensor | None = None) -> RigFrame:
+        """What posing takes from the rig alone (no Gaussian parameter in it), for a batch of frames: a fit keeps it
+        for a view whose pose does not change (:meth:`pose`'s ``frame``). Arguments as :meth:`pose`'s."""
         posed = self.rig.pose(joint_rotations, root_translation, arkit_weights)
-        faces = self.rig.faces
-        offsets, rgb = self.offsets, self.rgb
-        if self.expression is not None and arkit_weights is not None:
-            offsets, rgb = self.expression.apply(offsets, rgb, arkit_weights)
-        means = self.binding.positions(posed.vertices, faces, posed.vertex_transforms, offsets)
-        index = self.binding.face_index
+        faces, index = self.rig.faces, self.binding.face_index
         if len(index) < len(faces):  # fewer Gaussians than triangles (tiny preset): only the triangles they are on
             faces, index = faces[index], slice(None)
         rest_frames = triangle_frames(self.rig.rest_vertices(arkit_weights), faces)  # [B or 1, F, 3, 3]
         face_turn = triangle_frames(posed.vertices, faces) @ rest_frames.transpose(-1, -2)  # [B, F, 3, 3]
-        quats = quaternion_multiply(matrix_to_quaternion(face_turn)[:, index], self.quats)
+        return RigFrame(posed.vertices, posed.vertex_transforms, matrix_to_quaternion(face_turn)[:, index])
+
+    def pose(self, joint_rotations: torch.Tensor, root_translation: torch.Tensor | None = None,
+             arkit_weights: torch.Tensor | None = None, frame: RigFrame | None = None) -> Gaussians:
+        """Posed Gaussians for a batch of frames, fields [B, N, ...].
+
+        ``joint_rotations``: [B, 55, 3] canonical axis-angle; ``root_translation``: [B, 3]; ``arkit_weights``: [B, 52];
+        ``frame``: :meth:`rig_frame` of these arguments, made earlier (the same numbers, without the rig's work).
+        """
+        frame = self.rig_frame(joint_rotations, root_translation, arkit_weights) if frame is None else frame
+        offsets, rgb = self.offsets, self.rgb
+        if self.expression is not None and arkit_weights is not None:
+            offsets, rgb = self.expression.apply(offsets, rgb, arkit_weights)
+        means = self.binding.positions(frame.vertices, self.rig.faces, frame.vertex_transforms, offsets)
+        quats = quaternion_multiply(frame.turns, self.quats)
         b = means.shape[0]
         return Gaussians(means=means, quats=quats, log_scales=self.log_scales.expand(b, -1, -1),
                          opacity_logit=self.opacity_logit.expand(b, -1), rgb=rgb.expand(b, -1, -1))

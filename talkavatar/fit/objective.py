@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.body.rig import pose_mesh
+from talkavatar.core.avatar import RigFrame
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
 from talkavatar.core.expression_appearance import local_edges
 from talkavatar.core.losses import (face_pairs, gaussian_edges, l1, laplacian_smoothing, mesh_edges,
@@ -66,11 +67,11 @@ class LossWeights:
                            self.colour_anchor * anchor, self.solidity)
 
 
-def pose_views(params: AvatarParameters, views: Views):
+def pose_views(params: AvatarParameters, views: Views, frame: RigFrame | None = None):
     """The avatar's Gaussians posed for ``views``: fields [B, N, ...], or [N, ...] when one pose is seen by several
-    cameras."""
+    cameras. ``frame``: the rig's part of these poses, made earlier (:attr:`Objective.photo_frame`)."""
     p = views.poses
-    gaussians = params.avatar().pose(p.joint_rotations, p.root_translation, p.arkit_weights)
+    gaussians = params.avatar().pose(p.joint_rotations, p.root_translation, p.arkit_weights, frame=frame)
     if p.joint_rotations.shape[0] == 1 and views.cameras.count > 1:  # one pose seen by several cameras
         gaussians = first_pose(gaussians)
     return gaussians
@@ -117,6 +118,12 @@ class Objective:
         self.outline = SilhouetteChamfer(photo.mask[0])
         self.expression_edges = (None if params.expression_index is None else
                                  local_edges(self.gaussian_edges, params.expression_index, binding.count))
+        p = photo.poses
+        fixed = not any(t is not None and t.requires_grad for t in (p.joint_rotations, p.root_translation,
+                                                                       p.arkit_weights))
+        with torch.no_grad():  # the photo's pose is data: the rig is posed for it once, not every step
+            self.photo_frame = (params.avatar().rig_frame(p.joint_rotations, p.root_translation, p.arkit_weights)
+                                if fixed else None)
         self.backend = ""  # the rasterizer backend the photo terms last ran on (as rasterize() reports it)
 
     def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:

@@ -150,7 +150,7 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
     a batch of a clip's real frames (under their ``refinement``) and the mesh regularisers, each where its weight
     and data are there. ``shared_pose``: the crops are seen in the photo's pose (posed once for both)."""
     background = _upload(torch.rand(3, generator=generator), params.offsets.device)
-    posed = pose_views(params, data.photo)
+    posed = pose_views(params, data.photo, objective.photo_frame)
     terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
     if data.crops is not None and (weights.face > 0 or weights.hand > 0):
         terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,

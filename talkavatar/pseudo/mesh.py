@@ -51,17 +51,24 @@ def vertex_mirror(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def face_mirror(faces: np.ndarray, mirror: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mirror faces: (face index [F] (-1: none), permutation [F, 3]): corner ``k`` of face ``f`` maps to corner
-    ``perm[f, k]`` of face ``index[f]``, so barycentrics ``b`` of ``f`` become ``b'[perm[f]] = b`` there."""
-    lookup = {tuple(sorted(f)): i for i, f in enumerate(faces.tolist())}
-    index = np.full(len(faces), -1, np.int64)
+    ``perm[f, k]`` of face ``index[f]``, so barycentrics ``b`` of ``f`` become ``b'[perm[f]] = b`` there. A face
+    whose mirrored corners coincide, or make no face, has none; of faces with the same corners the last counts."""
+    faces = np.asarray(faces, np.int64)
+    count = int(faces.max()) + 1 if faces.size else 1
+    key = lambda f: (np.sort(f, axis=1) * np.array([count * count, count, 1])).sum(1)  # noqa: E731 (corner set)
+    keys = key(faces)
+    order = np.argsort(keys, kind="stable")
+    unique, last = np.unique(keys[order][::-1], return_index=True)  # reversed: the last face of each corner set
+    owner = order[::-1][last]
+    m = mirror[faces]  # [F, 3]
+    wanted = key(m)
+    at = np.clip(np.searchsorted(unique, wanted), 0, max(len(unique) - 1, 0))
+    found = (unique[at] == wanted) if len(unique) else np.zeros(len(faces), bool)
+    found &= (m[:, 0] != m[:, 1]) & (m[:, 1] != m[:, 2]) & (m[:, 0] != m[:, 2])
+    index = np.where(found, owner[at], -1)
     perm = np.tile(np.arange(3), (len(faces), 1))
-    for i, f in enumerate(faces):
-        m = mirror[f]
-        j = lookup.get(tuple(sorted(m.tolist())))
-        if j is None or len(set(m.tolist())) < 3:
-            continue
-        index[i] = j
-        perm[i] = [int(np.flatnonzero(faces[j] == v)[0]) for v in m]
+    corners = (faces[index[found]][:, None, :] == m[found][:, :, None]).argmax(-1)  # where each corner went
+    perm[found] = corners
     return index, perm
 
 

@@ -96,13 +96,14 @@ def _candidates(sel, sx, sy, lo, tri, z, area, width, height):
         c = ((t[:, i, 0] - x0 - 0.5) * (t[:, j, 1] - y0 - 0.5) - (t[:, i, 1] - y0 - 0.5) * (t[:, j, 0] - x0 - 0.5)) * inv
         weights.append(a[:, None] * ox.reshape(1, -1) + b[:, None] * oy.reshape(1, -1) + c[:, None])
     w0, w1 = weights
-    w2 = 1 - w0 - w1
-    px = x0[:, None] + ox.reshape(1, -1)
-    py = y0[:, None] + oy.reshape(1, -1)
     eps = -1e-5  # pixels on a shared edge belong to both triangles (float32 rounding must not leave holes)
-    inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps) & (px < width) & (py < height)
+    inside = (w0 >= eps) & (w1 >= eps) & (1 - w0 - w1 >= eps)
     n, k = torch.nonzero(inside, as_tuple=True)
-    bary = torch.stack([w0[n, k], w1[n, k], w2[n, k]], -1)
+    px, py = x0[n] + ox.reshape(-1)[k], y0[n] + oy.reshape(-1)[k]  # boxes may reach past the image: cut here
+    seen = (px < width) & (py < height)
+    n, k, px, py = n[seen], k[seen], px[seen], py[seen]
+    a, b = w0[n, k], w1[n, k]
+    bary = torch.stack([a, b, 1 - a - b], -1)
     zz = (bary * z[sel[n]]).sum(-1)
-    pix = (py[n, k] * width + px[n, k]).long()
+    pix = (py * width + px).long()
     return pix, sel[n], bary, zz

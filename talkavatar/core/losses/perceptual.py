@@ -67,15 +67,24 @@ class PerceptualDistance(nn.Module):
         with torch.autocast(x.device.type, torch.bfloat16, enabled=self.reduced_precision):
             if self.kind == "lpips":
                 return self.network(a * 2 - 1, b * 2 - 1).reshape(-1).to(x.dtype)
-            both = self.network.features(torch.cat([a, b]).to(next(self.network.parameters()).dtype),
-                                         FEATURE_BLOCKS)
+            pairs = self._features(a, b)
         total = 0.0
-        for f in both:
-            f = f.float()
-            f = f / (f.pow(2).sum(1, keepdim=True) + 1e-10).sqrt()
-            fa, fb = f.chunk(2)
+        for fa, fb in pairs:
+            fa, fb = (f.float() / (f.float().pow(2).sum(1, keepdim=True) + 1e-10).sqrt() for f in (fa, fb))
             total = total + (fa - fb).pow(2).sum(1).mean((1, 2))
-        return (total / len(both)).to(x.dtype)
+        return (total / len(pairs)).to(x.dtype)
+
+    def _features(self, a: Tensor, b: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """(features of a, features of b) [B, C, h, w] after each of :data:`FEATURE_BLOCKS`. On the CPU, a ``b``
+        without gradients (the target) passes under no_grad: the backward then runs over ``a``'s half only. On a GPU
+        both pass as one batch (a fit step there is bound by kernel launches, not by work)."""
+        net = self.network
+        dtype = next(net.parameters()).dtype
+        if a.device.type != "cpu" or b.requires_grad:
+            return [f.chunk(2) for f in net.features(torch.cat([a, b]).to(dtype), FEATURE_BLOCKS)]
+        with torch.no_grad():
+            fb = net.features(b.to(dtype), FEATURE_BLOCKS)
+        return list(zip(net.features(a.to(dtype), FEATURE_BLOCKS), fb))
 
 
 def perceptual_distance(kind: Perceptual = "auto", device=None, reduced_precision: bool = False
