@@ -7,9 +7,11 @@ by ``pip download``; Debian's opencv-doc by ``apt-get download``) and checks eac
 Run:   python benchmarks/track_photos.py --prepare .photos            (once, on a machine that reaches the registries;
                                                                         .photos/ is git-ignored)
        python benchmarks/track_photos.py .photos [--only a.png,b.jpg] [--work DIR] [--device cpu]
-Figures per photo: exit code, seconds, people found / picked, landmarks the gating rejected, the fitted body's
-error against the hand marks (mean over the marked body points and over the marked face points, and the worst
-point, all in % of the person's height = the track mask's height), and track's own mask IoU.
+Figures per photo: exit code, seconds (wall, and the process's CPU seconds, user + sys), people found / picked,
+landmarks the gating rejected, the fitted body's error against the hand marks (mean over the marked body points and
+over the marked face points, and the worst point, all in % of the person's height = the track mask's height), and
+track's own figures (its fit against the points MediaPipe is sure of, mask IoU). ``--json`` also gives every
+marked point's error and its detection's error (``per_point_pct``, ``per_point_detected_pct``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -139,15 +142,38 @@ def score(bundle: Path, marks: dict, doc: dict) -> dict:
     return {"body_pct": round(float(np.mean(body)), 2) if body else None,
             "face_pct": round(float(np.mean(face)), 2) if face else None,
             "worst": f"{worst} {errors[worst]:.1f}" if worst else "-", "points": len(errors),
-            "height_px": height, "per_point_pct": {n: round(e, 2) for n, e in errors.items()}}
+            "height_px": height, "per_point_pct": {n: round(e, 2) for n, e in errors.items()},
+            "per_point_detected_pct": detected_errors(bundle, marks, doc, height)}
 
 
-def track(photo: Path, work: Path, device: str) -> dict:
+def detected_errors(bundle: Path, marks: dict, doc: dict, height: float) -> dict[str, float]:
+    """{mark name: error of the detection the fit saw (``track/detections.safetensors``, after the gating's second
+    opinion) against the mark, % of ``height``}: a fitted point as far off as its detection is the detector's error."""
+    from safetensors.numpy import load_file
+
+    det = load_file(str(bundle / "track" / "detections.safetensors"))
+    out = {}
+    for name, mark in marks.items():
+        if name in doc["body_index"]:
+            point = det["body"][0, doc["body_index"][name], :2]
+        elif det["face_present"][0]:
+            point = det["face"][0, doc["face_index"][name], :2]
+        else:
+            continue
+        out[name] = round(float(np.linalg.norm(point - np.array(mark)) / height * 100), 2)
+    return out
+
+
+def track(photo: Path, work: Path, device: str, options: list[str]) -> dict:
     bundle = work / f"{photo.stem}.avatar"
     cmd = [sys.executable, "-m", "talkavatar", "track", str(photo), "-o", str(bundle), "--json", "--force",
-           "--device", device]
-    run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    out = {"exit": run.returncode, "bundle": bundle}
+           "--device", device, *options]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=path))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    out = {"exit": run.returncode, "bundle": bundle, "cpu_s": round(cpu, 1)}
     if run.returncode == 0:
         out.update(json.loads(run.stdout))
     else:
@@ -163,6 +189,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="where the bundles go (default: a temp dir)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
+    parser.add_argument("--track-options", default="", help="more options for `talkavatar track`, e.g. "
+                        "'--model-complexity 2'")
     args = parser.parse_args()
     if args.prepare:
         prepare(args.folder)
@@ -171,18 +199,19 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="track-photos-"))
     names = [n for n in doc["photos"] if not args.only or n in args.only.split(",")]
     rows = {}
-    print("| photo | role | exit | s | people (picked) | rejected | body % (marks) | face % | worst point % "
-          "| mask IoU |\n|---|---|---|---|---|---|---|---|---|---|")
+    print("| photo | role | exit | s | cpu s | people (picked) | rejected | body % (marks) | face % | worst point % "
+          "| track's own body / face % | mask IoU |\n" + "|---" * 12 + "|")
     for name in names:
         info = doc["photos"][name]
-        result = track(args.folder / name, work, args.device)
+        result = track(args.folder / name, work, args.device, args.track_options.split())
         figures = score(Path(result["bundle"]), info["points"], doc) if result["exit"] == 0 and info["points"] else {}
         rows[name] = {**{k: v for k, v in result.items() if k != "bundle"}, **figures}
         people = f"{len(result.get('people', []))} ({result.get('person')})"
-        print(f"| {name} | {info['role']} | {result['exit']} | {result.get('seconds', '-')} | {people} "
-              f"| {len(result.get('rejected_landmarks', []))} | {figures.get('body_pct', '-')} "
+        own = result.get("keypoint_error_pct", {})
+        print(f"| {name} | {info['role']} | {result['exit']} | {result.get('seconds', '-')} | {result['cpu_s']} "
+              f"| {people} | {len(result.get('rejected_landmarks', []))} | {figures.get('body_pct', '-')} "
               f"({figures.get('points', 0)}) | {figures.get('face_pct', '-')} | {figures.get('worst', '-')} "
-              f"| {result.get('mask_iou', '-')} |", flush=True)
+              f"| {own.get('body', '-')} / {own.get('face', '-')} | {result.get('mask_iou', '-')} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
 

@@ -71,7 +71,7 @@ def test_real_clip_self_reenactment_end_to_end(clip, tmp_path):
     assert summary["frame_indices"] == [12, 30, 48, 66], summary  # never the photo's frame 0
     for key in ("psnr_db", "ssim", "l1", "perceptual"):
         assert summary[key] is not None and math.isfinite(summary[key]), (key, summary)
-    # the person's own avatar replays held-out frames in place but blurred: the tiny preset (UV 64: 2.5 cm
+    # the person's own avatar replays held-out frames in place but blurred: the tiny preset (then UV 64: 2.5 cm
     # Gaussians, a 160x90 px fit, few steps) measured 14.2 dB / SSIM 0.33 / L1 0.13 with 40 fit steps (RESULTS.md).
     # Baselines on these frames: a black render 8.5 dB / L1 0.29; the reference's own mean colour inside the mask
     # 12.7 dB / L1 0.21. The avatar must beat both: person-coloured structure where the person is, not quality.

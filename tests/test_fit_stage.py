@@ -105,7 +105,7 @@ def test_up_to_date_fit_is_skipped_and_ablations_run(bundle_dir):
 
 def test_config_presets_and_bad_values():
     eff = FitConfig(preset="tiny").effective()
-    assert eff.iters == 160 and eff.uv_res == 64
+    assert eff.iters == 120 and eff.uv_res == 96
     assert FitConfig(preset="fast", iters=5).effective().iters == 5
     for bad in (dict(preset="huge"), dict(iters=0), dict(uv_res=4), dict(perceptual="vgg"), dict(warmup=1.0),
                 dict(mesh_weight=-1.0)):

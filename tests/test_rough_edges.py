@@ -52,7 +52,7 @@ def fit_bundle(tmp_path_factory):
 # ---- 1. device-aware defaults ---------------------------------------------------------------------------------
 def test_auto_preset_is_tiny_on_a_cpu_and_fast_on_a_gpu():
     assert FitConfig().preset == "auto"
-    assert FitConfig().effective("cpu").preset == "tiny" and FitConfig().effective("cpu").iters == 160
+    assert FitConfig().effective("cpu").preset == "tiny" and FitConfig().effective("cpu").iters == 120
     assert FitConfig().effective("cuda").preset == "fast"
     assert preset_for("quality", "cpu") == "quality"
 

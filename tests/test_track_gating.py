@@ -11,7 +11,7 @@ import pytest
 
 from talkavatar.errors import InvalidInput
 from talkavatar.track.detect import Detection, empty_detection, mirrored
-from talkavatar.track.gating import body_height, gate
+from talkavatar.track.gating import body_height, second_opinion, gate
 from talkavatar.track.people import pick
 from talkavatar.track.variants import BODY_MIRROR, face_mirror, normalise_contrast
 
@@ -94,6 +94,35 @@ def test_a_face_mesh_on_another_head_is_rejected():
     assert weights["face"].max() == 0 and rejected[0]["reason"] == "face mesh away from the body's nose"
 
 
+def test_the_mirrored_pass_settles_unsure_arm_points_and_rejects_the_limb_points_it_disagrees_on():
+    det = _figure()
+    height = body_height(det, (W, H))
+    det.check_body = det.body.copy()
+    det.check_visibility = det.body_visibility.copy()
+    det.check_body[15, :2] += (0.2 * height, 0)   # left wrist: the mirror image puts it elsewhere
+    det.body_visibility[16] = 0.3                 # right wrist unsure, both passes agree: confirmed
+    det.body_visibility[14] = 0.3                 # right elbow unsure, the mirror sees it 0.07 H away: taken
+    det.check_body[14, :2] += (0.07 * height, 0)
+    det.body_visibility[13] = 0.1                 # left elbow too unsure to be confirmed
+    det.mask[:] = 1.0
+    confirmed = second_opinion(det, (W, H))
+    assert confirmed.tolist() == [i == 16 for i in range(33)]
+    assert np.allclose(det.body[14], det.check_body[14]) and det.body_visibility[14] == det.check_visibility[14]
+    assert np.allclose(det.body[13], FIGURE[13] + (0,)) and det.body_visibility[13] == np.float32(0.1)
+    weights, rejected = gate(det)
+    assert weights["body"][[15, 17, 19, 21]].max() == 0 and weights["body"][[11, 13, 14, 16]].min() == 1
+    assert {r["index"][0] for r in rejected} == {15, 17, 19, 21}
+    assert all(r["reason"] == "placed elsewhere on the mirror image (a guess)" for r in rejected)
+
+
+def test_body_points_on_another_persons_face_are_rejected():
+    det = _figure()
+    det.other_faces = [(250, 150, 300, 200)]  # someone's face in front of this person's left shoulder
+    weights, rejected = gate(det)
+    assert weights["body"][11] == 0 and weights["body"][[0, 12, 13]].min() == 1
+    assert [r["reason"] for r in rejected] == ["on another person's face"]
+
+
 def test_mirroring_swaps_sides_and_maps_face_points_to_their_partners():
     mirror = face_mirror()
     assert (mirror[mirror] == np.arange(478)).all() and (BODY_MIRROR[BODY_MIRROR] == np.arange(33)).all()
@@ -133,8 +162,9 @@ def test_contrast_normalisation_stretches_a_dark_low_contrast_photo():
 
 @pytest.mark.slow
 def test_a_planted_false_hand_does_not_move_the_arm(tmp_path):
-    """Real MediaPipe on the astronaut, then the same detection with a false left hand planted in the top-right
-    corner (and the left wrist moved onto it): the fitted left wrist stays within 2 % of the height of the clean
+    """Real MediaPipe on the astronaut (with the mirrored check pass, as track runs it on a photo), then the same
+    detection with a false left hand and wrist planted (a) in the top-right corner, beyond arm's reach, and (b) on the
+    background beside her shoulder, within reach: the fitted left wrist stays within 2 % of the height of the clean
     fit's."""
     skimage_data = pytest.importorskip("skimage.data")
     import copy
@@ -151,20 +181,24 @@ def test_a_planted_false_hand_does_not_move_the_arm(tmp_path):
     from talkavatar.track.metrics import person_height
 
     image = skimage_data.astronaut()
-    with HolisticDetector(1) as detector:
+    with HolisticDetector(1, check=True) as detector:
         clean = detector.detect(image)
-    planted = copy.deepcopy(clean)
-    planted.left_hand, planted.left_hand_present = _hand((500, 20), size=50), True
-    planted.body[15, :2], planted.body_visibility[15] = (495, 12), 0.9
+    assert clean.check_body is not None
+    plants = []
+    for wrist in ((495, 12), (440, 200)):
+        planted = copy.deepcopy(clean)
+        planted.left_hand, planted.left_hand_present = _hand((wrist[0] + 5, wrist[1] + 8), size=50), True
+        planted.body[15, :2], planted.body_visibility[15] = wrist, 0.9
+        plants.append(planted)
     body = anny_body("cpu")
     wrists = []
-    for det in (clean, planted):
+    for det in [clean] + plants:
         footage = Footage("image", [image], [0], 0.0, (512, 512), 1.0)
         fitted = fit_footage(body, footage, [det], TrackConfig(steps=120), torch.device("cpu"), lambda m: None, {})
         posed = fitted.rig.pose(fitted.joint_rotations, fitted.root_translation, fitted.arkit_weights)
         grouped = GroupedLandmarks(fitted.rig.landmarks)
         wrists.append(project(grouped(posed)["body"][0, grouped.row("body", 15)], torch.tensor(fitted.K_work)))
-    assert {r["group"] for r in planted.rejected} >= {"left_hand", "body"}
     height = person_height(fitted.masks[0], np.zeros((0, 2)))
-    assert float((wrists[0] - wrists[1]).norm()) / height < 0.02
-
+    for planted, wrist in zip(plants, wrists[1:]):
+        assert {r["group"] for r in planted.rejected} >= {"left_hand", "body"}
+        assert float((wrists[0] - wrist).norm()) / height < 0.02

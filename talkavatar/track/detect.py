@@ -3,7 +3,9 @@
 Per frame: 33 body, 478 face and 2 x 21 hand landmarks in work-image pixels with visibilities, and the person mask.
 Finding the person: Holistic on the image, else on the variants of :mod:`variants` (contrast normalised, mirrored,
 smaller) until one shows a person; then a second pass on a crop around that person's box, so that face and hands
-get more of the detector's pixels. Several people: MediaPipe's face detector finds their faces (on the image and
+get more of the detector's pixels; on a photo, a third pass on the mirrored crop gives every body point a second
+opinion (:func:`talkavatar.track.gating.gate` rejects limb points the two passes disagree on and admits the
+low-visibility arm points they agree on). Several people: MediaPipe's face detector finds their faces (on the image and
 its contrast-normalised variant); each is searched for in a window around its face; :mod:`people` ranks them.
 """
 
@@ -29,8 +31,10 @@ class Detection:
     (same scale as x); missing parts are zeros with ``*_present`` False.
 
     body: [33, 3], body_visibility: [33]; face: [478, 3]; left_hand, right_hand: [21, 3] (the person's own left and
-    right); mask: [H, W] float32 in 0..1 (raw MediaPipe segmentation, refined later). ``trust`` and ``rejected`` are
-    filled by :func:`talkavatar.track.fit_frames.gate_detections`.
+    right); mask: [H, W] float32 in 0..1 (raw MediaPipe segmentation, refined later). ``check_body`` [33, 3] and
+    ``check_visibility`` [33]: the same person found on the mirrored crop (None when not checked or not found);
+    ``other_faces``: Face Mesh boxes ``(x0, y0, x1, y1)`` of the other people in view. ``trust``, ``confirmed`` and
+    ``rejected`` are filled by :func:`talkavatar.track.fit_frames.gate_detections`.
     """
 
     body: np.ndarray
@@ -45,7 +49,11 @@ class Detection:
     people: int = 1
     variant: str = "as given"
     everyone: list[dict] = field(default_factory=list)  # people.people_record of the frame (work pixels)
+    check_body: np.ndarray | None = None
+    check_visibility: np.ndarray | None = None
+    other_faces: list[tuple[float, float, float, float]] = field(default_factory=list)
     trust: dict[str, np.ndarray] = field(default_factory=dict)  # gating.gate: weight multipliers per group
+    confirmed: np.ndarray | None = None  # gating.second_opinion: [33] unsure points the fit may use
     rejected: list[dict] = field(default_factory=list)  # gating.gate: the points it rejected (work pixels)
 
     @property
@@ -93,7 +101,7 @@ CROP_MARGIN = 0.3
 class HolisticDetector:
     """MediaPipe Holistic in static-image mode; use as a context manager. ``detect(image)`` → :class:`Detection`."""
 
-    def __init__(self, model_complexity: int = 1):
+    def __init__(self, model_complexity: int = 1, check: bool = False):
         if model_complexity == 2 and not _heavy_model_path().is_file():
             raise MissingDependency(
                 "model_complexity 2 needs MediaPipe's heavy pose model, which its wheel does not ship",
@@ -108,6 +116,7 @@ class HolisticDetector:
             static_image_mode=True, refine_face_landmarks=True, enable_segmentation=True,
             model_complexity=model_complexity)
         self._faces = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.6)
+        self._check = check  # run the mirrored check pass (photos: one more Holistic pass per person)
 
     def __enter__(self) -> "HolisticDetector":
         return self
@@ -140,6 +149,7 @@ class HolisticDetector:
         picked = pick(found, w, h, person)
         det = found[picked]
         det.people, det.everyone = len(found), people_record(found, picked, w, h)
+        det.other_faces = [face_box(d) for i, d in enumerate(found) if i != picked and d.face_present]
         return det
 
     def detect_people(self, image: np.ndarray) -> list[Detection]:
@@ -184,7 +194,8 @@ class HolisticDetector:
                 continue
             det = self._detect_variant(image, variant)
             if det.found:
-                return self._second_pass(image, det, variant)
+                det = self._second_pass(image, det, variant)
+                return self._checked(image, det, variant) if self._check else det
         return empty_detection(h, w)
 
     def _detect_variant(self, image: np.ndarray, variant: Variant) -> Detection:
@@ -204,10 +215,7 @@ class HolisticDetector:
         """Holistic again on a crop around ``det``'s box (at full resolution), kept where it finds the same person
         with at least as many parts (face, hands)."""
         h, w = image.shape[:2]
-        x0, y0, x1, y1 = det.box
-        grow = CROP_MARGIN * max(x1 - x0, y1 - y0)
-        cx0, cy0 = int(max(0, x0 - grow)), int(max(0, y0 - grow))
-        cx1, cy1 = int(min(w, x1 + grow)), int(min(h, y1 + grow))
+        cx0, cy0, cx1, cy1 = _crop_box(det, w, h)
         if (cx1 - cx0) * (cy1 - cy0) > 0.7 * w * h or min(cx1 - cx0, cy1 - cy0) < 32:
             return det  # the person fills the image: a crop gives the detector nothing more
         crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
@@ -220,6 +228,21 @@ class HolisticDetector:
             return det
         second.variant = f"{second.variant}, person crop"
         return second
+
+    def _checked(self, image: np.ndarray, det: Detection, variant: Variant) -> Detection:
+        """``det`` with the body points Holistic finds for the same person on the mirror image of the crop around
+        them (``check_body``, ``check_visibility``): a second opinion on every point
+        (:func:`talkavatar.track.gating.second_opinion`)."""
+        h, w = image.shape[:2]
+        cx0, cy0, cx1, cy1 = _crop_box(det, w, h)
+        crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
+        other = self._detect_variant(crop, Variant(variant.contrast, not variant.mirrored))
+        if not other.found:
+            return det
+        other = shifted(other, cx0, cy0, w, h)
+        if _same_person(other, det):
+            det.check_body, det.check_visibility = other.body, other.body_visibility
+        return det
 
     def _detect_in(self, image: np.ndarray) -> Detection:
         h, w = image.shape[:2]
@@ -240,6 +263,21 @@ class HolisticDetector:
         return det
 
 
+def _crop_box(det: Detection, width: int, height: int) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``: ``det``'s box grown by :data:`CROP_MARGIN` of its longer side, within the image."""
+    x0, y0, x1, y1 = det.box
+    grow = CROP_MARGIN * max(x1 - x0, y1 - y0)
+    return int(max(0, x0 - grow)), int(max(0, y0 - grow)), int(min(width, x1 + grow)), int(min(height, y1 + grow))
+
+
+def face_box(det: Detection) -> tuple[float, float, float, float] | None:
+    """``(x0, y0, x1, y1)`` around ``det``'s Face Mesh points, or None without a face."""
+    if not det.face_present:
+        return None
+    (x0, y0), (x1, y1) = det.face[:, :2].min(0), det.face[:, :2].max(0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
 def _box_iou(a, b) -> float:
     """IoU of two ``(x0, y0, w, h)`` boxes."""
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
@@ -256,10 +294,13 @@ def _same_person(a: Detection, b: Detection) -> bool:
 
 def _with(det: Detection, move, mask: np.ndarray) -> Detection:
     """``det`` with every point array passed through ``move`` ([K, 3] → [K, 3]) and the given mask."""
-    return Detection(move(det.body), det.body_visibility, move(det.face) if det.face_present else det.face,
-                     move(det.left_hand) if det.left_hand_present else det.left_hand,
-                     move(det.right_hand) if det.right_hand_present else det.right_hand,
-                     det.face_present, det.left_hand_present, det.right_hand_present, mask, det.people, det.variant)
+    out = Detection(move(det.body), det.body_visibility, move(det.face) if det.face_present else det.face,
+                    move(det.left_hand) if det.left_hand_present else det.left_hand,
+                    move(det.right_hand) if det.right_hand_present else det.right_hand,
+                    det.face_present, det.left_hand_present, det.right_hand_present, mask, det.people, det.variant)
+    if det.check_body is not None:
+        out.check_body, out.check_visibility = move(det.check_body), det.check_visibility
+    return out
 
 
 def shifted(det: Detection, x0: int, y0: int, width: int, height: int) -> Detection:

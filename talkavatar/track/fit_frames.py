@@ -16,7 +16,7 @@ from talkavatar.track.detect import Detection
 from talkavatar.track.expression import bake_expression, photo_refit, smooth_expression
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state, with_refitted_expression
 from talkavatar.track.footage import Footage
-from talkavatar.track.gating import gate
+from talkavatar.track.gating import second_opinion, gate
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
@@ -71,17 +71,20 @@ class Fitted:
     overlay: np.ndarray
 
 
-def points_and_weights(det: Detection, group: str, index: np.ndarray, size: tuple[int, int]
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def points_and_weights(det: Detection, group: str, index: np.ndarray, size: tuple[int, int],
+                       confirmed: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """What MediaPipe saw of ``group`` at the MediaPipe points ``index`` [K] in an image of ``size`` (w, h) px:
-    (points [K, 2] px, weights [K]: body visibility where seen inside the frame, else 0; 1 for a present face or
-    hand, else 0)."""
+    (points [K, 2] px, weights [K]: body visibility where seen inside the frame (or, with ``confirmed``, where the
+    gating confirmed an unsure point: :func:`~talkavatar.track.gating.second_opinion`), else 0; 1 for a present
+    face or hand, else 0)."""
     w, h = size
     if group == "body":
         pts, vis = det.body[index, :2], det.body_visibility[index].copy()
         m = EDGE_MARGIN * max(w, h)
         inside = (pts[:, 0] >= -m) & (pts[:, 0] < w + m) & (pts[:, 1] >= -m) & (pts[:, 1] < h + m)
         weight = np.where((vis >= VISIBLE) & inside, vis, 0.0)
+        if confirmed and det.confirmed is not None:
+            weight = np.where(det.confirmed[index] & inside, vis, weight)
         return pts, _trusted(det, group, index, weight.astype(np.float32))
     present = {"face": det.face_present, "left_hand": det.left_hand_present,
                "right_hand": det.right_hand_present}[group]
@@ -99,6 +102,7 @@ def gate_detections(detections: list[Detection]) -> None:
     """Gate every detection's landmarks by plausibility (:mod:`gating`): fills ``trust`` and ``rejected`` in
     place (before the masks are refined: they grow from the trusted body points)."""
     for det in detections:
+        det.confirmed = second_opinion(det, (det.mask.shape[1], det.mask.shape[0]))
         det.trust, det.rejected = gate(det)
 
 
@@ -322,8 +326,8 @@ def _measure(rig, posed, landmarks, index, footage, detections, masks, K, found)
         if not found[t]:
             continue
         h = person_height(masks[t], det.body[det.body_visibility >= VISIBLE, :2])
-        for g in GROUPS:
-            pts, w = points_and_weights(det, g, index[g], (width, height))
+        for g in GROUPS:  # the points MediaPipe is sure of, as before unsure ones were confirmed
+            pts, w = points_and_weights(det, g, index[g], (width, height), confirmed=False)
             e = keypoint_error_pct(model[g][t], pts, w, h)
             if e is not None:
                 errors[g].append(e)

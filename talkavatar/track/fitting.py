@@ -23,6 +23,7 @@ import torch
 from talkavatar.core.adam import Adam
 from talkavatar.core.determinism import use_deterministic_algorithms
 from talkavatar.core.body.rig import pose_mesh
+from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_between
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import project
 from talkavatar.track.expression import refit_expression
@@ -147,6 +148,35 @@ def pose_batch(consts: ModelConsts, space: ShapeSpace, shape_delta: torch.Tensor
                      consts.bone_driver_fraction, consts.canonical_joint_bone, joint_rotations, root_translation)
 
 
+def lift_arms(rotations: torch.Tensor, body: torch.Tensor, targets: FitTargets, landmarks) -> None:
+    """Point each upper arm at its detected elbow, in place: rotations [B, 55, 3] (the body facing the camera, its
+    spine straight), body: [B, K_body, 3] the model's body landmarks in camera space at those rotations. The elbow
+    goes to the point of its camera ray at the upper arm's length from the shoulder, the one nearer the camera (the
+    point of the ray nearest that sphere when the ray passes outside it). From the initial lowered arms a raised or
+    spread arm was out of the fit's reach: the wrist found its target with the elbow pointing at the camera (a hand
+    on the head, its elbow out at the frame's edge: 32 % of the person's height off)."""
+    K = targets.K
+    for shoulder, elbow, joint in ((11, 13, "left_shoulder"), (12, 14, "right_shoulder")):
+        rs, re = landmarks.row("body", shoulder), landmarks.row("body", elbow)
+        if rs is None or re is None:
+            continue
+        for b in range(rotations.shape[0]):
+            if targets.weights["body"][b, rs] <= 0 or targets.weights["body"][b, re] <= 0:
+                continue
+            s3, e3 = body[b, rs], body[b, re]
+            px = targets.points["body"][b, re]
+            ray = torch.stack([(px[0] - K[0, 2]) / K[0, 0], -(px[1] - K[1, 2]) / K[1, 1], -torch.ones_like(px[0])])
+            length = (e3 - s3).norm()
+            a, half_b = ray.dot(ray), ray.dot(s3)
+            disc = half_b ** 2 - a * (s3.dot(s3) - length ** 2)
+            goal = ray * (half_b - disc.clamp(min=0).sqrt()) / a
+            if disc < 0:
+                goal = s3 + length * (goal - s3) / (goal - s3).norm().clamp(min=1e-9)
+            turn = rotation_between(e3 - s3, goal - s3)
+            j = JOINT_INDEX[joint]
+            rotations[b, j] = matrix_to_axis_angle(turn @ axis_angle_to_matrix(rotations[b, j]))
+
+
 def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: FitTargets,
                   anchor_pairs: list[tuple[str, int, int]]) -> FitState:
     """Facing the camera, arms lowered 60 degrees, at the depth where a model distance matches its detected length.
@@ -188,6 +218,7 @@ def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: Fi
                                torch.tensor(-1.0, dtype=dtype, device=device)])
             target = ray * (depth + float(centre_model[2]))
             translation[b] = target - centre_model
+        lift_arms(rotations, model["body"] + translation[:, None], targets, landmarks)
     return FitState(delta, rotations, translation, arkit)
 
 

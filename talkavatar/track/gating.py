@@ -12,6 +12,13 @@ person's height H estimated from the points themselves (:func:`body_height`):
 - hands (21 points): the hand's wrist within 0.1 H of its body wrist (0.2 H where MediaPipe is unsure of that wrist)
   and within reach of its shoulder, a plausible size, mostly on the person mask; a hand over the face whose arm is
   not seen is rejected (its side is a guess);
+- second opinion (photos): elbows, wrists, hand points, knees, ankles and feet that Holistic places more than
+  0.1 H apart on the image and on its mirror image (:meth:`~talkavatar.track.detect.HolisticDetector._checked`) are
+  rejected, with the points further down the chain; elbows and wrists MediaPipe is unsure of (visibility 0.2-0.5: a
+  forearm at the frame's edge, a hand beside the body) are admitted where both passes put them within 0.05 H of
+  each other, inside the frame, and arm points only the mirrored pass sees are taken from it
+  (:func:`second_opinion`);
+- other people: body points on another person's face are rejected (a crowded window mixes two people's points);
 - face: the Face Mesh nose within half a face size (width or length) of the body's nose, its length (forehead to
   chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size, trusted or not) are down-weighted to 0.2 (they are
   guessed through the hand).
@@ -24,15 +31,26 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from talkavatar.track.detect import face_box
+from talkavatar.track.metrics import VISIBLE
+
 SHOULDER, ELBOW, WRIST = {"left": 11, "right": 12}, {"left": 13, "right": 14}, {"left": 15, "right": 16}
 HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
 LEG = {"left": [23, 25, 27, 29, 31], "right": [24, 26, 28, 30, 32]}
-SEEN = 0.5
+SEEN = VISIBLE
 OCCLUDED_WEIGHT = 0.2
 """Weight of face points that lie under a hand."""
-LIMITS = {"upper_arm": 0.27, "reach": 0.5, "thigh": 0.35, "shin": 0.35, "hand_points": 0.12, "off_mask": 0.06, "hand_wrist": 0.1,
-          "hand_wrist_unsure": 0.2, "hand_size": (0.015, 0.12)}
+LIMITS = {"upper_arm": 0.27, "reach": 0.5, "thigh": 0.35, "shin": 0.35, "hand_points": 0.12, "off_mask": 0.06,
+          "hand_wrist": 0.1, "hand_wrist_unsure": 0.2, "hand_size": (0.015, 0.12), "disagree": 0.1, "agree": 0.05}
 """Gates in units of the person's height (see the module docstring)."""
+UNSURE = 0.2
+"""Elbows and wrists with a visibility from this up to :data:`SEEN` may be confirmed by :func:`second_opinion`."""
+ELBOWS_WRISTS = (13, 14, 15, 16)
+ARM_POINTS = (13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
+"""MediaPipe elbows, wrists and the body's hand points (pinky, index, thumb)."""
+CHAINS = {13: [13, 15, 17, 19, 21], 15: [15, 17, 19, 21], 14: [14, 16, 18, 20, 22], 16: [16, 18, 20, 22],
+          **{i: [i] for i in (17, 18, 19, 20, 21, 22)}, **{c[i]: c[i:] for c in LEG.values() for i in range(1, 5)}}
+"""A limb point and the points further down its chain (which it takes along when it is rejected)."""
 FACE_TO_EYES_MOUTH = (1.6, 4.5)
 """Plausible range of the Face Mesh length (forehead 10 to chin 152) over the body's eyes-to-mouth distance
 (measured 2.6-2.8 on four upright real faces, frontal to 45 degrees). Both lie on the face's midline, so turning
@@ -46,7 +64,32 @@ forehead (10) to chin (152). Projection only shortens lengths, so the largest es
 def _seen(det, i: int, size: tuple[int, int]) -> bool:
     x, y = det.body[i, :2]
     w, h = size
-    return bool(det.body_visibility[i] >= SEEN and -0.03 * w <= x <= 1.03 * w and -0.03 * h <= y <= 1.03 * h)
+    sure = det.body_visibility[i] >= SEEN or (det.confirmed is not None and det.confirmed[i])
+    return bool(sure and -0.03 * w <= x <= 1.03 * w and -0.03 * h <= y <= 1.03 * h)
+
+
+def second_opinion(det, size: tuple[int, int]) -> np.ndarray:
+    """Settle the arm points MediaPipe is unsure of (visibility below :data:`SEEN`) with the mirrored check pass
+    (``det.check_body``), in place: where the two passes put one within ``LIMITS["agree"]`` H of each other, it
+    stands, and an elbow or wrist of visibility :data:`UNSURE` or more inside the frame is confirmed; where they
+    disagree and the check pass sees it, the check pass's point and visibility are taken (a person partly hidden by
+    someone in front: the first pass followed the other person's arm). Returns [33] bool: the confirmed points,
+    which the fit uses at their low visibility as weight."""
+    out = np.zeros(len(det.body), bool)
+    if det.check_body is None or not det.found:
+        return out
+    w, h = size
+    arm = np.array(ARM_POINTS)
+    near = np.linalg.norm(det.check_body[arm, :2] - det.body[arm, :2], axis=1) <= LIMITS["agree"] * \
+        body_height(det, size)
+    unsure = det.body_visibility[arm] < SEEN
+    taken = arm[unsure & ~near & (det.check_visibility[arm] >= SEEN)]
+    det.body, det.body_visibility = det.body.copy(), det.body_visibility.copy()
+    det.body[taken], det.body_visibility[taken] = det.check_body[taken], det.check_visibility[taken]
+    p = det.body[arm, :2]
+    inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
+    out[arm] = near & unsure & inside & (det.body_visibility[arm] >= UNSURE) & np.isin(arm, ELBOWS_WRISTS)
+    return out
 
 
 def body_height(det, size: tuple[int, int]) -> float:
@@ -137,7 +180,7 @@ def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
             g.reject("body", [w] + hp, "wrist beyond arm's reach of its shoulder")
     far = np.linalg.norm(p[hp] - p[w], axis=1) > LIMITS["hand_points"] * height
     g.reject("body", np.array(hp)[far], "hand point far from its wrist")
-    face = _face_box(det)
+    face = face_box(det)
     if face is not None and not _seen(det, w, size):
         over = [i for i in hp if face[0] <= p[i, 0] <= face[2] and face[1] <= p[i, 1] <= face[3]]
         g.reject("body", over, "hand point over the face with its wrist unseen (which hand it is is a guess)")
@@ -146,13 +189,6 @@ def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
     for i in limb[off]:
         chain = [i] if i in hp else ([w] + hp if i == w else [e, w] + hp)
         g.reject("body", chain, "off the person's silhouette")
-
-
-def _face_box(det) -> tuple[float, float, float, float] | None:
-    if det.face_present:
-        (x0, y0), (x1, y1) = det.face[:, :2].min(0), det.face[:, :2].max(0)
-        return float(x0), float(y0), float(x1), float(y1)
-    return None
 
 
 def _overlap(inner, outer) -> float:
@@ -176,7 +212,7 @@ def _gate_hand(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> No
     sure = _seen(det, wrist, size) and trusted_wrist
     tolerance = LIMITS["hand_wrist" if sure else "hand_wrist_unsure"] * height
     box = (*hand.min(0), *hand.max(0))
-    face = _face_box(det)
+    face = face_box(det)
     if not lo <= span <= hi:
         g.reject(group, every, "hand of implausible size")
     elif trusted_wrist and np.linalg.norm(hand[0] - p[wrist]) > tolerance:
@@ -189,6 +225,26 @@ def _gate_hand(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> No
         reason = "hand over the face with its arm unseen (which hand it is is a guess)"
         g.reject(group, every, reason)
         g.reject("body", list(HAND_POINTS[side]), reason)  # the body model's own points of that hand
+
+
+def _gate_check(g: _Gate, height: float) -> None:
+    """Limb points that the mirrored check pass puts more than ``LIMITS["disagree"]`` H away are rejected, with the
+    points below them."""
+    det = g.det
+    if det.check_body is None:
+        return
+    apart = np.linalg.norm(det.check_body[:, :2] - det.body[:, :2], axis=1) > LIMITS["disagree"] * height
+    for i in sorted(CHAINS):
+        if apart[i]:
+            g.reject("body", CHAINS[i], "placed elsewhere on the mirror image (a guess)")
+
+
+def _gate_others(g: _Gate) -> None:
+    """Body points below the head that lie on another person's face are rejected."""
+    p = g.det.body[:, :2]
+    for x0, y0, x1, y1 in g.det.other_faces:
+        on = [i for i in range(11, len(p)) if x0 <= p[i, 0] <= x1 and y0 <= p[i, 1] <= y1]
+        g.reject("body", on, "on another person's face")
 
 
 def _gate_face(g: _Gate, size) -> None:
@@ -234,6 +290,8 @@ def gate(det) -> tuple[dict[str, np.ndarray], list[dict]]:
         return g.weights, g.rejected
     height = body_height(det, size)
     dist = _off_mask(mask)
+    _gate_others(g)
+    _gate_check(g, height)
     for side in ("left", "right"):
         _gate_arm(g, side, height, dist, size)
         _gate_leg(g, side, height, dist, size)

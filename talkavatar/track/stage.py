@@ -74,7 +74,7 @@ def detect_all(footage: Footage, model_complexity: int, log: Log, person: int | 
     """The main person (or person number ``person``, 1-based left to right) of every frame."""
     detections = []
     import_mediapipe()  # before the detector's own import: without matplotlib (~0.7 s CPU less)
-    with HolisticDetector(model_complexity) as detector:
+    with HolisticDetector(model_complexity, check=footage.kind == "image") as detector:
         for i, frame in enumerate(footage.frames):
             detections.append(detector.detect(frame, person))
             if footage.kind == "video" and (i % 25 == 0 or i == len(footage.frames) - 1):
