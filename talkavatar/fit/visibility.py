@@ -29,7 +29,8 @@ def photo_visibility(avatar: Avatar, photo: Views) -> Tensor:
     centre projects inside the picture and the person mask, unhidden (within DEPTH_TOLERANCE of the rendered depth
     there); 0 elsewhere. ``photo``: the input view (its first image, pose and camera)."""
     p, camera = photo.poses[:1], photo.cameras[0:1]
-    g = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights)
+    frame = avatar.rig_frame(p.joint_rotations, p.root_translation, p.arkit_weights)
+    g = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights, frame=frame)
     depth = rasterize(g, camera, background=torch.zeros(3, dtype=g.means.dtype, device=g.means.device)).depth[0, ..., 0]
     means = g.means[0]
     pixels, z = camera.project(means)
@@ -38,8 +39,7 @@ def photo_visibility(avatar: Avatar, photo: Views) -> Tensor:
     inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < w) & (pixels[:, 1] >= 0) & (pixels[:, 1] < h) & (z > 0)
     col, row = pixels[:, 0].long().clamp(0, w - 1), pixels[:, 1].long().clamp(0, h - 1)
     shown = inside & (photo.mask[0][row, col] > 0.5) & (z <= depth[row, col] + DEPTH_TOLERANCE)
-    posed = avatar.rig.pose(p.joint_rotations, p.root_translation, p.arkit_weights).vertices
-    normals = face_normals(posed, avatar.rig.faces)[0][avatar.binding.face_index]
+    normals = face_normals(frame.vertices, avatar.rig.faces)[0][avatar.binding.face_index]
     ray = means - camera.centers[0]
     cosine = -(normals * ray).sum(-1) / ray.norm(dim=-1).clamp_min(1e-9)
     return cosine.clamp(0, 1) * shown

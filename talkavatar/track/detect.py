@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from talkavatar.errors import MissingDependency
+from talkavatar.track.mediapipe_import import import_mediapipe
 from talkavatar.track.people import people_record, pick
 from talkavatar.track.variants import BODY_MIRROR, VARIANTS, Variant, apply, face_mirror, mirror_points
 
@@ -81,8 +82,7 @@ def empty_detection(height: int, width: int) -> Detection:
 
 
 def _heavy_model_path() -> Path:
-    import mediapipe  # heavy (~5 s): loaded when detection runs, not by every command that imports track
-
+    mediapipe = import_mediapipe()  # heavy (~5 s): loaded when detection runs, not when track is imported
     return Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / "pose_landmark_heavy.tflite"
 
 
@@ -109,8 +109,7 @@ class HolisticDetector:
                     "or use model_complexity 1")
         os.environ.setdefault("GLOG_minloglevel", "2")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import mediapipe as mp
-
+        mp = import_mediapipe()
         self._mp = mp
         self._holistic = mp.solutions.holistic.Holistic(
             static_image_mode=True, refine_face_landmarks=True, enable_segmentation=True,
