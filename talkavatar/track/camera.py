@@ -33,3 +33,9 @@ def project(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     x, y, z = points[..., 0], -points[..., 1], -points[..., 2]
     z = z.clamp(min=1e-3)
     return torch.stack([K[0, 0] * x / z + K[0, 2], K[1, 1] * y / z + K[1, 2]], dim=-1)
+
+
+def pixel_ray(pixel: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Pixel coordinates [2] → the direction [3] of the camera ray through them, at depth 1 (z = -1): the points
+    ``depth * ray`` are those :func:`project` maps to ``pixel``."""
+    return torch.stack([(pixel[0] - K[0, 2]) / K[0, 0], -(pixel[1] - K[1, 2]) / K[1, 1], -torch.ones_like(pixel[0])])

@@ -25,7 +25,7 @@ from talkavatar.core.determinism import use_deterministic_algorithms
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_between
 from talkavatar.motion.names import JOINT_INDEX
-from talkavatar.track.camera import project
+from talkavatar.track.camera import pixel_ray, project
 from talkavatar.track.expression import refit_expression
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
@@ -164,8 +164,7 @@ def lift_arms(rotations: torch.Tensor, body: torch.Tensor, targets: FitTargets, 
             if targets.weights["body"][b, rs] <= 0 or targets.weights["body"][b, re] <= 0:
                 continue
             s3, e3 = body[b, rs], body[b, re]
-            px = targets.points["body"][b, re]
-            ray = torch.stack([(px[0] - K[0, 2]) / K[0, 0], -(px[1] - K[1, 2]) / K[1, 1], -torch.ones_like(px[0])])
+            ray = pixel_ray(targets.points["body"][b, re], K)
             length = (e3 - s3).norm()
             a, half_b = ray.dot(ray), ray.dot(s3)
             disc = half_b ** 2 - a * (s3.dot(s3) - length ** 2)
@@ -214,9 +213,7 @@ def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: Fi
                 w = targets.weights["body"][b]
                 centre_px = (targets.points["body"][b] * w[:, None]).sum(0) / w.sum().clamp(min=1e-6)
             # place centre_model at depth along the ray through centre_px (camera looks down world -Z, y flipped)
-            ray = torch.stack([(centre_px[0] - targets.K[0, 2]) / focal, -(centre_px[1] - targets.K[1, 2]) / focal,
-                               torch.tensor(-1.0, dtype=dtype, device=device)])
-            target = ray * (depth + float(centre_model[2]))
+            target = pixel_ray(centre_px, targets.K) * (depth + float(centre_model[2]))
             translation[b] = target - centre_model
         lift_arms(rotations, model["body"] + translation[:, None], targets, landmarks)
     return FitState(delta, rotations, translation, arkit)
