@@ -70,7 +70,7 @@ class PerceptualDistance(nn.Module):
             pairs = self._features(a, b)
         total = 0.0
         for fa, fb in pairs:
-            fa, fb = (f.float() / (f.float().pow(2).sum(1, keepdim=True) + 1e-10).sqrt() for f in (fa, fb))
+            fa, fb = (f / (f.pow(2).sum(1, keepdim=True) + 1e-10).sqrt() for f in (fa.float(), fb.float()))
             total = total + (fa - fb).pow(2).sum(1).mean((1, 2))
         return (total / len(pairs)).to(x.dtype)
 
