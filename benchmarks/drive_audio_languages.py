@@ -239,8 +239,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"| language | system | viseme classes (strict) | lip targets | bilabials closed | silences closed | "
-          f"aperture r | auto->en | phones | audio s | CPU s |")
+    print("| language | system | viseme classes (strict) | lip targets | bilabials closed | silences closed | "
+          "aperture r | auto->en | phones | audio s | CPU s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         lang, system = name.split(" ")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from talkavatar.track.expression import gaussian_filter
-from talkavatar.track.fitting import FitState, FitTargets, FitWeights, fit, with_focal
+from talkavatar.track.fitting import FitState, FitTargets, FitWeights, with_focal
 
 WARM_FRACTION = 0.05
 """Steps of a warm-started frame, as a fraction of the key frame's (``--steps``): 12 of the default 240."""
