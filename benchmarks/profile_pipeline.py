@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -156,16 +157,21 @@ def step_apart(clock: Clock, params, data, objective, optimizer, weights, distan
     import torch
 
     from talkavatar.core.losses import l1, ssim_loss
-    from talkavatar.fit.objective import composite, pose_views, raster_views, weighted_total
+    from talkavatar.fit.objective import composite, first_pose, pose_views, raster_views, weighted_total
+    from talkavatar.fit.optimize import _same_pose
 
     device = params.offsets.device
     with clock("host: background + pick upload"):
         background = torch.rand(3).to(device)
-        sel = None if pick is None else data.pseudo.select(pick.to(device))
+        pick = None if pick is None else pick.to(device)
+        sel = None if pick is None else data.pseudo.select(pick)
     terms = {}
     for name, views in [("photo", data.photo)] + ([] if sel is None else [("pseudo", sel)]):
         with clock(f"{name}: pose"):
-            gaussians = pose_views(params, views, objective.photo_frame if name == "photo" else None)
+            frame = objective.photo_frame if name == "photo" else objective.pseudo_frames.select(pick)
+            gaussians = pose_views(params, views, frame)
+            if name == "photo":
+                photo_posed = gaussians
         with clock(f"{name}: raster"):
             rgb, alpha, _ = raster_views(gaussians, views, background, backend)
         with clock(f"{name}: target + alpha"):
@@ -179,9 +185,11 @@ def step_apart(clock: Clock, params, data, objective, optimizer, weights, distan
                 terms["photo_l1"] = l1(rgb, target)
             with clock("photo: SSIM"):
                 terms["photo_ssim"] = ssim_loss(rgb, target)
-    if data.crops is not None:
-        with clock("crops: pose + raster + L1/SSIM/alpha"):
-            terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend))
+    if data.crops is not None:  # in the photo's pose (posed with it), as the loop does when they share it
+        with clock("crops: raster + L1/SSIM/alpha"):
+            shared = _same_pose(data.photo.poses, data.crops.poses)
+            terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
+                                              first_pose(photo_posed) if shared else None))
     with clock("mesh terms"):
         terms.update(objective.mesh_terms(params, data.photo))
     with clock("weighted total"):
@@ -198,8 +206,8 @@ def step_apart(clock: Clock, params, data, objective, optimizer, weights, distan
         [float(v.detach()) for v in terms.values()]
 
 
-def count_syncs(fn) -> tuple[int, list[str]]:
-    """Host synchronisations during ``fn()`` on CUDA (torch's sync debug mode), and where the first ones came from."""
+def count_syncs(fn) -> list[str]:
+    """Where ``fn()`` synchronised the host with the GPU (torch's sync debug mode): one ``file:line`` per sync."""
     import torch
 
     torch.cuda.set_sync_debug_mode("warn")
@@ -209,8 +217,16 @@ def count_syncs(fn) -> tuple[int, list[str]]:
             fn()
     finally:
         torch.cuda.set_sync_debug_mode(0)
-    found = [w for w in caught if "synchroniz" in str(w.message).lower()]
-    return len(found), sorted({f"{Path(w.filename).name}:{w.lineno}" for w in found})[:20]
+    return [f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message).lower()]
+
+
+def syncs_per_step(run) -> dict:
+    """Host synchronisations per step of the loop: ``run(steps)`` for 40 and 20 steps, the difference over 20 (the
+    loop's set-up happens once either way, and its loss history is read back 20 times a run either way), and where
+    the extra ones come from."""
+    short, long = Counter(count_syncs(lambda: run(20))), Counter(count_syncs(lambda: run(40)))
+    extra = long - short
+    return {"count": sum(extra.values()) / 20, "from": sorted(extra)[:20], "per_run": sum(short.values())}
 
 
 def profile_fit(bundle: Path, preset: str, device, steps: int, report: dict, texts: list) -> None:
@@ -225,7 +241,7 @@ def profile_fit(bundle: Path, preset: str, device, steps: int, report: dict, tex
     fit = {"gaussians": params.binding.count, "image": [data.photo.cameras.width, data.photo.cameras.height],
            "crops": list(data.crop_names), "pseudo_batch": cfg.pseudo_batch,
            "perceptual": None if distance is None else distance.kind}
-    objective = Objective(params, data.photo, cfg.seed)
+    objective = Objective(params, data.photo, cfg.seed, data.pseudo)
     optimizer = Adam(dict(params.named_parameters()), rates)
     with torch.enable_grad():
         for kind in ("photo", "pseudo"):
@@ -249,9 +265,9 @@ def profile_fit(bundle: Path, preset: str, device, steps: int, report: dict, tex
                 run()
             fit[f"{kind}_ms_per_step"] = round(1000 * clock.times["loop"][0] / steps, 2)
             if device.type == "cuda":
-                one = Schedule(1, warmup, cfg.pseudo_batch, 0)
-                n, where = count_syncs(lambda: run_steps(params, data, one, weights, rates, distance, cfg.seed))
-                fit[f"{kind}_host_syncs_per_step"] = {"count": n, "from": where}
+                fit[f"{kind}_host_syncs_per_step"] = syncs_per_step(
+                    lambda n, w=warmup: run_steps(params, data, Schedule(n, w, cfg.pseudo_batch, 0), weights, rates,
+                                                  distance, cfg.seed))
         if distance is not None:
             fit["perceptual_fwd_bwd_ms"] = perceptual_speed(distance, data.pseudo, cfg.pseudo_batch, steps, device)
         schedule = Schedule(steps, 0, cfg.pseudo_batch, 0)
@@ -313,16 +329,38 @@ def profile_render(bundle: Path, preset: str, device, repeats: int, report: dict
                 if i == 2:
                     for k in [k for k in clock.times if k.startswith(name)]:
                         clock.times[k].clear()
-        producer_frames(avatar, side, repeats, device, clock)
+        streamed = {f"{name}: pose+raster": streamed_fps(
+            lambda i, p=pose: rasterize(p(*motions[i % 4]), cams, background=(1.0, 1.0, 1.0)), repeats, device)
+            for name, pose in cases}
+        streamed.update(producer_frames(avatar, side, repeats, device, clock))
     ms = clock.medians_ms()
     out["phases_ms"] = ms
     out["fps"] = {k.split(":")[0]: round(1000 / v, 1) for k, v in ms.items() if k.endswith(("pose+raster", "frame"))}
+    out["streamed_fps"] = streamed
     report["render"] = out
 
 
-def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> None:
+def streamed_fps(frame, frames: int, device) -> float:
+    """Frames per second of ``frame(i)`` for i = 0 .. frames - 1 back to back, one device synchronisation at the end:
+    what a render loop attains (the host queues frame i + 1 while the GPU finishes frame i). The per-phase clock
+    synchronises around every phase, which serialises host and GPU work."""
+    import torch
+
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    for i in range(3):
+        frame(i)
+    sync()
+    t0 = time.perf_counter()
+    for i in range(frames):
+        frame(i)
+    sync()
+    return round(frames / (time.perf_counter() - t0), 1)
+
+
+def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> dict:
     """render's own frame producer, one yuv420p frame per call (pose, raster, colour conversion), posing eager and
-    graphed."""
+    graphed: each frame timed alone (``clock``), and the frames streamed (returned: fps on the device's side; the
+    render stage's writer thread copies each frame to the host meanwhile)."""
     import numpy as np
 
     from talkavatar.motion import Motion
@@ -333,6 +371,7 @@ def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> No
     from talkavatar.render.timeline import Timeline
 
     clip = Timeline.of(Motion.still(repeats + 3, fps=30.0), 30.0)
+    streamed = {}
     means = avatar.pose(*[t[:1] for t in (avatar.rig.joints.new_zeros(1, 55, 3), avatar.rig.joints.new_zeros(1, 3),
                                           avatar.rig.joints.new_zeros(1, 52))]).means[0]
     cams = CameraPath.around("orbit", Framing.of_points(means.double().cpu()), width=side, height=side,
@@ -347,6 +386,9 @@ def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> No
                 producer.render(np.array([i]))
             if i == 2:
                 clock.times[f"{name}: frame"].clear()
+        streamed[f"{name}: frame"] = streamed_fps(lambda i: producer.render(np.array([i % clip.frames])), repeats,
+                                                  device)
+    return streamed
 
 
 def main() -> None:
@@ -417,6 +459,8 @@ def print_table(report: dict) -> None:
             rows.append((f"render {name} {r['size']}² b1", f"{fps} fps",
                          ", ".join(f"{k.split(': ')[1]} {v} ms" for k, v in r["phases_ms"].items()
                                    if k.startswith(name))))
+        for name, fps in r.get("streamed_fps", {}).items():
+            rows.append((f"render {name} {r['size']}² b1, streamed", f"{fps} fps", "frames back to back, one sync"))
     print(f"\n| section | figure | breakdown ({report['device']}, {report['preset']}) |\n|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")

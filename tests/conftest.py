@@ -24,6 +24,8 @@ def pytest_addoption(parser, pluginmanager):
         group._addoption("-n", "--numprocesses", dest="numprocesses", default=None,
                          help="ignored: pytest-xdist is not installed")
         group.addoption("--dist", dest="dist", default="no", help="ignored: pytest-xdist is not installed")
+        group.addoption("--no-loadscope-reorder", dest="loadscopereorder", action="store_false", default=True,
+                        help="ignored: pytest-xdist is not installed")
 
 
 def pytest_configure(config):
@@ -39,12 +41,25 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    _slow_files_first(items)
     if _cuda_ready():
         return
     skip = pytest.mark.skip(reason="needs CUDA (run through the device tool)")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def _slow_files_first(items) -> None:
+    """Test files with a ``slow`` test first (most tests first among equals), in place. pytest-xdist hands each
+    worker a whole file at a time in this order (pyproject: ``--dist loadfile --no-loadscope-reorder``): the long
+    files start at once and the short ones fill the gaps at the end, instead of a long file of few tests (xdist's
+    own order: most tests first) starting last and keeping one worker busy while the other idles."""
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    order = sorted(files.values(), key=lambda tests: (not any("slow" in t.keywords for t in tests), -len(tests)))
+    items[:] = [item for tests in order for item in tests]
 
 
 @pytest.fixture

@@ -85,6 +85,7 @@ def _damage(root: Path, originals: dict, rng: np.random.Generator) -> None:
         (root / "bundle.json").write_text(json.dumps(doc))
 
 
+@pytest.mark.slow
 def test_ten_thousand_mutated_bundles_are_refused_cleanly(tmp_path):
     root = toy_bundle(tmp_path / "toy.avatar")
     originals = {name: (root / name).read_bytes() for name in TARGETS}

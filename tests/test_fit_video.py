@@ -39,6 +39,7 @@ def fitted_clip(tmp_path_factory):
     return clip, bundle, json.loads(fitted.stdout)
 
 
+@pytest.mark.slow
 def test_fit_video_end_to_end_tiny(fitted_clip):
     clip, bundle, out = fitted_clip
     assert out["video_frames_used"] >= 3 and out["iterations"] == 12

@@ -41,6 +41,7 @@ def test_mediapipe_finds_body_face_and_mask(astronaut_png):
     assert mask_iou(refined > 0.5, det.mask > 0.5) > 0.9         # refinement sharpens, it does not move the person
 
 
+@pytest.mark.slow
 def test_track_astronaut_meets_the_acceptance_figures(astronaut_png, tmp_path):
     bundle_path = tmp_path / "astronaut.avatar"
     result = CliRunner().invoke(app, ["track", str(astronaut_png), "-o", str(bundle_path), "--json"])

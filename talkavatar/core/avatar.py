@@ -42,6 +42,10 @@ class RigFrame:
     vertex_transforms: torch.Tensor
     turns: torch.Tensor
 
+    def select(self, index: torch.Tensor) -> "RigFrame":
+        """The frames at ``index`` [K] (long)."""
+        return RigFrame(self.vertices[index], self.vertex_transforms[index], self.turns[index])
+
 
 @dataclass(frozen=True)
 class Avatar:

@@ -108,7 +108,7 @@ class Objective:
     """Precomputed connectivity and silhouette samples for one avatar; :meth:`photo_terms`, :meth:`pseudo_terms`,
     :meth:`mesh_terms` return named, unweighted loss terms (scalars)."""
 
-    def __init__(self, params: AvatarParameters, photo: Views, seed: int = 0):
+    def __init__(self, params: AvatarParameters, photo: Views, seed: int = 0, pseudo: Views | None = None):
         rig, binding = params.rig, params.binding
         self.faces = rig.faces
         self.edges = mesh_edges(rig.faces)
@@ -124,15 +124,26 @@ class Objective:
         with torch.no_grad():  # the photo's pose is data: the rig is posed for it once, not every step
             self.photo_frame = (params.avatar().rig_frame(p.joint_rotations, p.root_translation, p.arkit_weights)
                                 if fixed else None)
+            # the silhouette samples of the rig (dT = 0) in that pose, [S, 3]
+            self.photo_samples = (None if self.photo_frame is None else
+                                  sample_points(self.photo_frame.vertices[0], self.faces, *self.samples))
+            # the pseudo frames' poses are data too: their rig frames, made once (a step picks some of them)
+            q = None if pseudo is None else pseudo.poses
+            self.pseudo_frames = None if q is None else params.avatar().rig_frame(q.joint_rotations,
+                                                                                  q.root_translation, q.arkit_weights)
         self.backend = ""  # the rasterizer backend the photo terms last ran on (as rasterize() reports it)
 
     def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:
-        """The silhouette samples of the deformed mesh (rig + dT) in the photo's pose, in pixels: [S, 2]."""
-        rig, p = params.rig, photo.poses
-        rest = rig.rest_vertices(p.arkit_weights) + params.vertex_offsets
-        posed = pose_mesh(rig.tree, rest, rig.joints, rig.rest_to_canonical, rig.dense_skin_weights, rig.bone_driver,
-                          rig.bone_driver_fraction, rig.canonical_joint_bone, p.joint_rotations, p.root_translation)
-        points = sample_points(posed.vertices[0], self.faces, *self.samples)
+        """The silhouette samples of the deformed mesh (rig + dT) in the photo's pose, in pixels: [S, 2].
+
+        With the photo's pose fixed (:attr:`photo_frame`), skinning is linear in the rest vertices: the samples are
+        the rig's posed samples plus dT turned by each vertex's blended LBS rotation (the same numbers as posing
+        rig + dT, without the rig's forward kinematics and skinning every step: :func:`posed_mesh_samples`)."""
+        if self.photo_frame is not None:
+            turned = (self.photo_frame.vertex_transforms[0, :, :, :3] @ params.vertex_offsets[..., None])[..., 0]
+            points = self.photo_samples + sample_points(turned, self.faces, *self.samples)
+        else:
+            points = posed_mesh_samples(params, photo.poses, self.faces, self.samples)
         return photo.cameras.project(points)[0][0]
 
     def image_terms(self, params: AvatarParameters, views: Views, background: Tensor, prefix: str,
@@ -161,8 +172,11 @@ class Objective:
         return terms
 
     def pseudo_terms(self, params: AvatarParameters, views: Views, background: Tensor, distance,
-                     backend: str = "auto") -> dict[str, Tensor]:
-        rgb, alpha, _ = render_views(params, views, background, backend)
+                     backend: str = "auto", pick: Tensor | None = None) -> dict[str, Tensor]:
+        """The perceptual distance and alpha of pseudo frames ``views``: the frames ``pick`` [K] of those given at
+        set-up (posed on their kept rig frames), or any others (``pick`` None: posed here)."""
+        frame = None if pick is None or self.pseudo_frames is None else self.pseudo_frames.select(pick)
+        rgb, alpha, _ = raster_views(pose_views(params, views, frame), views, background, backend)
         target = composite(views, background)
         return {"pseudo_perceptual": distance(rgb, target).mean(),
                 "pseudo_alpha": (alpha[..., 0] - views.mask).abs().mean()}
@@ -217,6 +231,16 @@ class Objective:
             "lap_offsets": laplacian_smoothing(params.offsets, self.gaussian_edges)
             + laplacian_smoothing(params.vertex_offsets, self.edges),
         }
+
+
+def posed_mesh_samples(params: AvatarParameters, p, faces: Tensor, samples) -> Tensor:
+    """The surface samples (``samples``: :func:`surface_samples`) of the deformed mesh (rig + dT) posed by the first
+    of poses ``p``: [S, 3]; the reference of :meth:`Objective._project_mesh`'s shortcut."""
+    rig = params.rig
+    rest = rig.rest_vertices(p.arkit_weights) + params.vertex_offsets
+    posed = pose_mesh(rig.tree, rest, rig.joints, rig.rest_to_canonical, rig.dense_skin_weights, rig.bone_driver,
+                      rig.bone_driver_fraction, rig.canonical_joint_bone, p.joint_rotations, p.root_translation)
+    return sample_points(posed.vertices[0], faces, *samples)
 
 
 def expression_prior(basis: Tensor, edges: Tensor) -> Tensor:

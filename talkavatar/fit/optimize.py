@@ -15,6 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from talkavatar.core.device import upload
 from talkavatar.errors import StageFailed
 from talkavatar.fit.data import FitData, Poses
 from talkavatar.fit.model import AvatarParameters
@@ -100,7 +101,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     progress = Progress()
     if resume is not None:
         _restore(resume, optimizer, generator, progress)
-    objective = Objective(params, data.photo, seed)
+    objective = Objective(params, data.photo, seed, data.pseudo)
     history = _History(progress, schedule.iters)
     shared_pose = data.crops is not None and _same_pose(data.photo.poses, data.crops.poses)
     step_rng = generator.get_state()
@@ -149,7 +150,7 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
     """The loss terms of step ``it``: the photo, its crops, a batch of pseudo frames (between warm-up and refine),
     a batch of a clip's real frames (under their ``refinement``) and the mesh regularisers, each where its weight
     and data are there. ``shared_pose``: the crops are seen in the photo's pose (posed once for both)."""
-    background = _upload(torch.rand(3, generator=generator), params.offsets.device)
+    background = upload(torch.rand(3, generator=generator), params.offsets.device)
     posed = pose_views(params, data.photo, objective.photo_frame)
     terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
     if data.crops is not None and (weights.face > 0 or weights.hand > 0):
@@ -157,9 +158,9 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
                                           first_pose(posed) if shared_pose else None))
     use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
     if use_pseudo and schedule.warmup <= it < schedule.iters - schedule.refine:
-        pick = torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator)
-        terms.update(objective.pseudo_terms(params, data.pseudo.select(_upload(pick, params.offsets.device)),
-                                            background, distance, backend))
+        pick = upload(torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator),
+                      params.offsets.device)
+        terms.update(objective.pseudo_terms(params, data.pseudo.select(pick), background, distance, backend, pick))
     if refinement is not None:
         terms.update(_video_terms(objective, params, data.video, refinement, schedule, background, distance,
                                   generator, backend))
@@ -187,18 +188,11 @@ def _video_terms(objective: Objective, params: AvatarParameters, video, refineme
                  schedule: Schedule, background, distance, generator, backend) -> dict:
     """The real-frame terms of one step: ``schedule.video_batch`` frames drawn at random, under their refined
     poses, and the corrections' prior."""
-    pick = torch.randint(len(video.poses), (schedule.video_batch,), generator=generator).to(video.rgb.device)
+    pick = upload(torch.randint(len(video.poses), (schedule.video_batch,), generator=generator), video.rgb.device)
     frames = dataclasses.replace(video.select(pick), poses=refinement.poses(video.poses[pick], pick))
     terms = objective.video_terms(params, frames, background, distance, backend)
     terms["frame_prior"] = refinement.penalty(pick)
     return terms
-
-
-def _upload(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A small CPU tensor on ``device`` without a host synchronisation (a pageable copy waits for the GPU)."""
-    if device.type != "cuda":
-        return t.to(device)
-    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _same_pose(photo: Poses, crops: Poses) -> bool:

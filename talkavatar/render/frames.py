@@ -19,7 +19,9 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.avatar import Avatar
+from talkavatar.core.cameras import Cameras
 from talkavatar.core.cuda_graphs import CudaGraphed
+from talkavatar.core.device import upload
 from talkavatar.core.splats import Gaussians, rasterize
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath
@@ -92,11 +94,14 @@ class FrameProducer:
     def render(self, frame_index: np.ndarray) -> Tensor:
         """uint8 [B, frame_bytes] of output frames ``frame_index`` [B]."""
         t0 = time.perf_counter()
-        rotations, translation, arkit = (t.to(self.device) for t in self.timeline.poses(frame_index))
+        # pinned, queued uploads: a pageable copy would wait for the previous frame's work to finish on a GPU
+        rotations, translation, arkit = (upload(t, self.device) for t in self.timeline.poses(frame_index))
         gaussians = self.pose(rotations, translation, arkit)
         self.timings.posing += self._tick(t0)
         t0 = time.perf_counter()
-        cams = self.cameras.at(torch.from_numpy(frame_index), device=self.device, dtype=torch.float32)
+        cams = self.cameras.at(torch.from_numpy(frame_index))
+        cams = Cameras(upload(cams.world_to_camera, self.device), upload(cams.K, self.device), cams.width,
+                       cams.height)
         out = rasterize(gaussians, cams, backend=self.backend)
         self.timings.backend = out.backend
         self.timings.raster += self._tick(t0)
