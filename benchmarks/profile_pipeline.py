@@ -282,7 +282,7 @@ def perceptual_speed(distance, pseudo, batch: int, repeats: int, device) -> dict
     import torch
 
     images = pseudo.rgb[:batch]
-    out = {}
+    out, kept = {}, distance.reduced_precision
     for reduced in (False, True):
         distance.reduced_precision = reduced
         clock = Clock(device)
@@ -293,7 +293,7 @@ def perceptual_speed(distance, pseudo, batch: int, repeats: int, device) -> dict
             if i == 1:
                 clock.times.clear()
         out["bfloat16" if reduced else "float32"] = clock.medians_ms()["fwd+bwd"]
-    distance.reduced_precision = device.type == "cuda"
+    distance.reduced_precision = kept
     return out
 
 

@@ -41,16 +41,23 @@ class Adam:
 
     @torch.no_grad()
     def step(self, lr_scale: float = 1.0) -> None:
+        """One Adam step of every parameter with a gradient, as multi-tensor (``_foreach``) operations: on a GPU a
+        handful of kernel launches for all parameters instead of eight per parameter (the same arithmetic)."""
         self.step_count += 1
         b1, b2 = self.betas
         c1, c2 = 1 - b1 ** self.step_count, 1 - b2 ** self.step_count
-        for name, p in self.params.items():
-            if p.grad is None:
-                continue
-            m, v = self.exp_avg[name], self.exp_avg_sq[name]
-            m.mul_(b1).add_(p.grad, alpha=1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            p.addcdiv_(m / c1, (v / c2).sqrt_().add_(self.eps), value=-self.rates[name] * lr_scale)
+        names = [name for name, p in self.params.items() if p.grad is not None]
+        params, grads = [self.params[k] for k in names], [self.params[k].grad for k in names]
+        m, v = [self.exp_avg[k] for k in names], [self.exp_avg_sq[k] for k in names]
+        torch._foreach_mul_(m, b1)
+        torch._foreach_add_(m, grads, alpha=1 - b1)
+        torch._foreach_mul_(v, b2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - b2)
+        denominators = torch._foreach_div(v, c2)
+        torch._foreach_sqrt_(denominators)
+        torch._foreach_add_(denominators, self.eps)
+        torch._foreach_addcdiv_(params, torch._foreach_div(m, c1), denominators,
+                                [-self.rates[k] * lr_scale for k in names])
 
 
 @dataclass(frozen=True)
