@@ -330,7 +330,7 @@ def profile_render(bundle: Path, preset: str, device, repeats: int, report: dict
                     for k in [k for k in clock.times if k.startswith(name)]:
                         clock.times[k].clear()
         streamed = {f"{name}: pose+raster": streamed_fps(
-            lambda i, p=pose: rasterize(p(*motions[i % 4]), cams, background=(1.0, 1.0, 1.0)), repeats, device)
+            lambda i, p=pose: rasterize(p(*motions[i % 4]), cams, background=(1.0, 1.0, 1.0)), 4 * repeats, device)
             for name, pose in cases}
         streamed.update(producer_frames(avatar, side, repeats, device, clock))
     ms = clock.medians_ms()
