@@ -17,11 +17,13 @@ person's height H estimated from the points themselves (:func:`body_height`):
   rejected, with the points further down the chain; elbows and wrists MediaPipe is unsure of (visibility 0.2-0.5: a
   forearm at the frame's edge, a hand beside the body) are admitted where both passes put them within 0.05 H of
   each other, inside the frame, and arm points only the mirrored pass sees are taken from it
-  (:func:`second_opinion`);
+  (:func:`second_opinion`), and so are the disagreeing points of an arm the first pass puts off the person (off both
+  passes' masks, beyond reach) where the mirrored pass keeps it on;
 - other people: body points on another person's face are rejected (a crowded window mixes two people's points);
 - face: the Face Mesh nose within half a face size (width or length) of the body's nose, its length (forehead to
-  chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size, trusted or not) are down-weighted to 0.2 (they are
-  guessed through the hand).
+  chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size,
+  trusted or not; inside the hull of its points grown by half a finger's width) get no weight (they are guessed
+  through the hand).
 
 :func:`gate` returns the weight multipliers per group and what it rejected (for ``--json`` and the overlay).
 """
@@ -101,10 +103,11 @@ def second_opinion(det, size: tuple[int, int]) -> np.ndarray:
 
 def _plausible_chains(det, height: float, size: tuple[int, int]) -> np.ndarray:
     """The arm points (elbow, wrist, hand points) of every arm whose chain the two passes disagree on (more than
-    ``LIMITS["disagree"]`` H apart somewhere) where the first pass's chain breaks a rule of :func:`_gate_arm` (off
-    the person's silhouette, here where both passes' masks agree: each pass's mask follows its own arms; an elbow
-    beyond an upper arm or a wrist beyond reach of its shoulder) and the check pass's keeps every rule: the check pass saw that arm (the camera man's far hand, placed by the first pass on
-    a building behind him and by the mirrored pass on the camera he holds)."""
+    ``LIMITS["disagree"]`` H apart somewhere) where the first pass's chain breaks a rule of :func:`_gate_arm` and
+    the check pass's keeps every rule: off the person's silhouette (here where both passes' masks agree: each
+    pass's mask follows its own arms), an elbow beyond an upper arm or a wrist beyond reach of its shoulder. The
+    check pass then saw that arm better (the camera man's far arm: the first pass put its wrist on a building behind
+    him, its mask following it there; the mirrored pass up at the camera he holds)."""
     dist = _off_mask(det.mask if det.check_mask is None else np.minimum(det.mask, det.check_mask))
     out = []
     for side in ("left", "right"):
