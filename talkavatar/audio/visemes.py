@@ -15,6 +15,8 @@ import numpy as np
 
 from talkavatar.audio.ipa import ipa_viseme
 from talkavatar.audio.phones import PhoneSegment
+from talkavatar.audio.prosody import Prosody, speech_activity
+from talkavatar.audio.resample import box_resample
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
 
 # ARPAbet phone -> viseme (Oculus-style names).
@@ -201,3 +203,16 @@ def classify_mouth(weights: np.ndarray) -> list[str]:
     shapes = np.stack([VISEME_SHAPES[v] for v in VISEMES])[:, MOUTH_CHANNELS]
     d = ((weights[:, None, MOUTH_CHANNELS] - shapes[None]) ** 2).sum(-1)
     return [VISEME_CLASS[VISEMES[k]] for k in np.argmin(d, axis=1)]
+
+
+def mouth_weights(segments: list[PhoneSegment], prosody: Prosody, seconds: float,
+                  fps: float) -> tuple[list[PhoneSegment], np.ndarray]:
+    """The mouth of speech ``seconds`` long with phone ``segments`` and ``prosody``: the segments with gaps filled
+    by silence (none at all where the audio has no speech), and ARKit weights ``[round(seconds * fps), 52]``
+    (coarticulated on the prosody's frames, loudness-scaled, box-resampled to ``fps``)."""
+    activity = speech_activity(prosody)
+    segments = fill_gaps(segments if activity.any() else [], seconds)   # no speech: a closed mouth
+    fine_times = (np.arange(prosody.frames) + 0.5) / prosody.rate
+    fine = apply_opening_gain(mouth_curves(segments, fine_times), opening_gain(prosody.loudness_db, activity))
+    times = np.arange(int(round(seconds * fps))) / fps
+    return segments, box_resample(fine, prosody.rate, times, min(1.0 / fps, 0.034)).astype(np.float32)
