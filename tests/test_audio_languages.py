@@ -149,19 +149,6 @@ def test_greedy_phones_read_english_only_tokens_as_the_common_sound():
     assert phones == ["r", "e", "ə"] and [phone_class(p) for p in phones] == ["spread", "open", "open"]
 
 
-def test_greedy_phones_need_more_evidence_for_a_labiodental():
-    """An f heard twice as likely as an x (the bias is log 4.5 against f/v): the fricative is read as the x; an f
-    heard ten times as likely stays an f."""
-    names = vocabulary()
-    scores = np.full((30, len(names)), -20.0, np.float32)
-    scores[:, blank_id()] = 0.0
-    for frame, ratio in ((10, 2.0), (20, 10.0)):
-        scores[frame, names.index("x")] = np.log(0.9 / (1 + ratio))
-        scores[frame, names.index("f")] = np.log(0.9 * ratio / (1 + ratio))
-        scores[frame, blank_id()] = np.log(0.1)
-    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == ["x", "f"]
-
-
 def test_closure_evidence_follows_an_energy_dip():
     """A 60 ms near-silent gap in loud noise (a stop's closure): evidence is full on the frames up to 80 ms after
     the gap's start, none in the steady loud stretches."""

@@ -37,11 +37,6 @@ FRAME_RATE = SAMPLE_RATE / FRAME_SAMPLES
 PIECE_SECONDS = 4.0             # cost per second is lowest for 2-6 s pieces (0.1 CPU s per s at 4 s, 0.17 at 32 s)
 BLANK_BIAS = -0.1               # hama's own default decoding bias against blank
 BILABIAL_BIAS = 1.5             # log-odds added to the bilabial class where the audio shows a closure (below)
-# Log-odds added to the labiodental class everywhere: hama, trained on English, hears f/v in other languages'
-# fricatives and approximants (Dutch ʋ, Spanish β, Czech/Greek x and ɣ); without a transcript on the eSpeak dev
-# sentences, 0 / -0.5 / -1 / -1.5 / -2 gave 72.4 / 73.0 / 73.3 / 73.1 / 73.3 % strict viseme classes (77.0 -> 77.9 %
-# lip targets at -1.5), bilabials closed 92.8 % throughout; Fish Fillets' TTS+DTW lines 41.0 -> 41.2 %.
-LABIODENTAL_BIAS = -1.5
 CLOSURE_FRAMES = 5              # a closure counts for a phone when it lies in the 100 ms up to its frame ...
 DIP_DB, DIP_SPAN_DB = 6.0, 10.0 # ... as a frame 6 dB (none) to 16 dB (full) below the loudest frame within 100 ms
 
@@ -148,15 +143,13 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray
     Per frame, each lip class (bilabial, labiodental, rounded, open, spread) scores the summed probability of its
     tokens (a sound split between u, o and w is still surely rounded); bilabials gain :data:`BILABIAL_BIAS` times
     ``closure [F]`` (:func:`closure_evidence`), so a p, b or m the recogniser half-hears closes the lips where the
-    audio shows a closure, and nowhere else; labiodentals get :data:`LABIODENTAL_BIAS` (negative). A frame is
-    blank unless the best class beats blank (blank-biased as hama does). Runs of one class are CTC-collapsed into
-    a phone named by that class's most probable token at the run's first frame. Boundaries:
-    :func:`~talkavatar.audio.boundaries.place_segments` on the audio's spectral ``change [F10]`` (or from the
-    spikes alone when None).
+    audio shows a closure, and nowhere else. A frame is blank unless the best class beats blank (blank-biased as
+    hama does). Runs of one class are CTC-collapsed into a phone named by that class's most probable token at the
+    run's first frame. Boundaries: :func:`~talkavatar.audio.boundaries.place_segments` on the audio's spectral
+    ``change [F10]`` (or from the spikes alone when None).
     """
     groups = class_tokens()
     mass = np.stack([logsumexp(scores[:, g], axis=1) for g in groups], axis=1)      # [F, classes]
-    mass[:, CLASSES.index("labiodental") - 1] += LABIODENTAL_BIAS
     if closure is not None:
         mass[:, CLASSES.index("bilabial") - 1] += BILABIAL_BIAS * closure
     best = mass.argmax(axis=1)

@@ -63,8 +63,12 @@ def _shape(**weights: float) -> np.ndarray:
     return v
 
 
+# Silence is lips together, not the avatar's neutral face: rendered, the neutral mouth shows a wider inner-lip gap
+# (MediaPipe, 0.047-0.057 of the eye distance on five CPU-rendered lip-check clips) than a spread consonant
+# (0.033-0.043), so every pause looked like an opening. Issue 25, ninth session: mouthPress 0.3 at rest raised the
+# rendered lip check (r, CPU, 160 px) en-us 0.489 -> 0.535, es 0.408 -> 0.419, real cs 0.451 -> 0.473 (el 0.448 both).
 VISEME_SHAPES: dict[str, np.ndarray] = {
-    "sil": _shape(),
+    "sil": _shape(mouthPress=0.3),
     "PP": _shape(jawOpen=0.06, mouthClose=0.06, mouthPress=0.55, mouthRollLower=0.2, mouthRollUpper=0.15),
     "FF": _shape(jawOpen=0.1, mouthRollLower=0.6, mouthUpperUp=0.3, mouthShrugUpper=0.15),
     "TH": _shape(jawOpen=0.18, tongueOut=0.3, mouthStretch=0.1),
