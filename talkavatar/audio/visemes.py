@@ -63,12 +63,8 @@ def _shape(**weights: float) -> np.ndarray:
     return v
 
 
-# Silence is lips together, not the avatar's neutral face: rendered, the neutral mouth shows a wider inner-lip gap
-# (MediaPipe, 0.047-0.057 of the eye distance on five CPU-rendered lip-check clips) than a spread consonant
-# (0.033-0.043), so every pause looked like an opening. Issue 25, ninth session: mouthPress 0.3 at rest raised the
-# rendered lip check (r, CPU, 160 px) en-us 0.489 -> 0.535, es 0.408 -> 0.419, real cs 0.451 -> 0.473 (el 0.448 both).
 VISEME_SHAPES: dict[str, np.ndarray] = {
-    "sil": _shape(mouthPress=0.3),
+    "sil": _shape(),
     "PP": _shape(jawOpen=0.06, mouthClose=0.06, mouthPress=0.55, mouthRollLower=0.2, mouthRollUpper=0.15),
     "FF": _shape(jawOpen=0.1, mouthRollLower=0.6, mouthUpperUp=0.3, mouthShrugUpper=0.15),
     "TH": _shape(jawOpen=0.18, tongueOut=0.3, mouthStretch=0.1),
@@ -114,6 +110,12 @@ SHARPNESS = 3.0          # blend weights are dominance ** SHARPNESS (1 = Cohen-M
 # does (its proxy on the 13 lip-check clips 0.764 -> 0.785, every clip up) for 0-0.7 points of viseme classes (eSpeak
 # dev/test) and LibriVox 96.6 -> 96.3 % with a transcript, 82.4 -> 82.0 % without.
 GAIN_DB, GAIN_FLOOR, GAIN_CEILING = 30.0, 0.35, 1.15
+# Where there is no speech the lips rest together (mouthPress REST_PRESS, faded in as speech activity falls), not
+# in the avatar's neutral face: rendered, the neutral mouth shows a wider inner-lip gap (MediaPipe, 0.047-0.057 of
+# the eye distance on five CPU-rendered lip-check clips) than a spread consonant (0.033-0.043), so every pause
+# looked like an opening. Issue 25, ninth session (benchmarks/RESULTS.md): the rendered lip check rose on all five.
+REST_PRESS = 0.3
+PRESS_CHANNELS = [ARKIT_INDEX[n] for n in ("mouthPressLeft", "mouthPressRight")]
 OPENING_CHANNELS = [ARKIT_INDEX[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight",
                                              "mouthUpperUpLeft", "mouthUpperUpRight", "tongueOut")]
 ROUNDING_CHANNELS = [ARKIT_INDEX[n] for n in ("mouthPucker", "mouthFunnel")]
@@ -202,6 +204,13 @@ def apply_opening_gain(mouth: np.ndarray, gain: np.ndarray) -> np.ndarray:
     return out
 
 
+def rest_lips(mouth: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """``mouth [T, 52]`` with the lips pressed at least ``REST_PRESS * (1 - activity [T])``: together at rest."""
+    out = mouth.copy()
+    out[:, PRESS_CHANNELS] = np.maximum(out[:, PRESS_CHANNELS], REST_PRESS * (1.0 - activity[:, None]))
+    return out
+
+
 def classify_mouth(weights: np.ndarray) -> list[str]:
     """Evaluation helper: the viseme class whose shape is nearest to each row of ``weights [N, 52]``."""
     shapes = np.stack([VISEME_SHAPES[v] for v in VISEMES])[:, MOUTH_CHANNELS]
@@ -218,5 +227,6 @@ def mouth_weights(segments: list[PhoneSegment], prosody: Prosody, seconds: float
     segments = fill_gaps(segments if activity.any() else [], seconds)   # no speech: a closed mouth
     fine_times = (np.arange(prosody.frames) + 0.5) / prosody.rate
     fine = apply_opening_gain(mouth_curves(segments, fine_times), opening_gain(prosody.loudness_db, activity))
+    fine = rest_lips(fine, activity)
     times = np.arange(int(round(seconds * fps))) / fps
     return segments, box_resample(fine, prosody.rate, times, min(1.0 / fps, 0.034)).astype(np.float32)
