@@ -182,3 +182,25 @@ def test_a_bare_torso_the_photo_shows_stays_bare(suited):
     got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
     back = (normals[:, 2] < -0.3) & bare
     assert np.median(delta_e(got[back], SKIN)) <= 10
+
+
+def test_a_held_object_on_a_gloved_hand_does_not_colour_the_hands(suited):
+    """Black gloves, one holding a light-grey camera that covers part of its front: both hands end up the gloves'
+    colour (camera: white blobs for hands once the camera's metal was mirrored onto the other hand)."""
+    rig, binding, parts, points, normals, colour = suited
+    glove, metal = np.array([0.05, 0.05, 0.05]), np.array([0.62, 0.62, 0.60])
+    photo = colour.copy()
+    hands = parts == PART["hand"]
+    photo[hands] = glove
+    seen = normals[:, 2] > 0.3
+    right = hands & seen & (points[:, 0] < 0)
+    held = right & (points[:, 1] > np.median(points[right, 1]))  # the camera over the upper half of its front
+    photo[held] = metal
+    seen &= ~(hands & (points[:, 0] > 0))  # the other hand behind the camera: unseen
+    conf = np.where(seen, np.clip(normals[:, 2], 0, 1), 0.0)
+    texture, stats = complete_texture(rig, rig.vertices, binding, torch.from_numpy(photo * (conf > 0)[:, None]),
+                                      torch.from_numpy(conf))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    assert stats["held"] > 0
+    assert np.median(delta_e(got[hands], glove)) <= 5
+    assert delta_e(got[hands], metal).min() > 30  # no light blobs on either hand
