@@ -204,3 +204,27 @@ def test_a_held_object_on_a_gloved_hand_does_not_colour_the_hands(suited):
     assert stats["held"] > 0
     assert np.median(delta_e(got[hands], glove)) <= 5
     assert delta_e(got[hands], metal).min() > 30  # no light blobs on either hand
+
+
+def test_a_turned_faces_unseen_far_cheek_is_skin_not_the_hair_at_its_height(suited):
+    """A face turned away (only its near side seen), hair over the near ear at cheek height: the far cheek, which
+    neither the photo nor its mirror shows, is skin (side_45: dark strokes of the hair's colour across it)."""
+    rig, binding, parts, points, normals, colour = suited
+    head = parts == PART["head"]
+    low, high = points[head, 1].min(), points[head, 1].max()
+    height = (points[:, 1] - low) / (high - low)
+    hair_colour = np.array([0.10, 0.08, 0.08])
+    photo = colour.copy()
+    side = head & (normals[:, 0] > 0.6)  # the near side of the head, seen at a grazing angle: hair over the ear
+    photo[side | (head & (height > 0.75))] = hair_colour
+    near = head & (points[:, 0] > 0.01) & (normals[:, 2] > 0.3)
+    seen = ~head & (normals[:, 2] > 0.3) | near | side | (head & (height > 0.75) & (normals[:, 2] > 0))
+    conf = np.where(seen, np.where(side, 0.2, np.clip(normals[:, 2], 0.2, 1)), 0.0)
+    far_cheek = head & (points[:, 0] < -0.03) & (normals[:, 2] > 0.5) & (height > 0.3) & (height < 0.5)
+    conf[far_cheek] = 0.0
+    near_cheek = head & (points[:, 0] > 0.03) & (normals[:, 2] > 0.5) & (height > 0.3) & (height < 0.5)
+    conf[near_cheek] = 0.0  # nor its mirror
+    texture, _ = complete_texture(rig, rig.vertices, binding, torch.from_numpy(photo * (conf > 0)[:, None]),
+                                  torch.from_numpy(conf))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    assert np.median(delta_e(got[far_cheek], SKIN)) <= 12

@@ -26,7 +26,8 @@ In order, each step filling only what the previous ones left (confidence decreas
 
 The chin and the jaw's underside are skin: seen only at a grazing angle, their colours mix in the shadow under the
 chin (a dark rim once the jaw opens), so they are treated as unseen, skipped by the head band step and dressed as
-neck (skin).
+neck (skin). So is the forward-facing face below the eyes where neither the photo nor the mirror shows it (a
+turned face's far cheek: the head band gave it the hair's colour at its height).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from talkavatar.pseudo.texture import texels_to_image
 EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
 SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (grazing colours mix in the background)
 JAW_HEIGHT = 0.3  # the chin and jaw: the head's lowest 30 % (front and sides)
+CHEEK_HEIGHT = 0.5  # the face below the eyes, facing forward: skin where neither the photo nor the mirror says
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
@@ -90,7 +92,8 @@ class _Texels:
     """The completion's working state, per texel: sRGB ``rgb`` [N, 3], ``conf`` [N] (0 = unknown), ``source`` [N]
     (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed), the photo's own ``seen_conf`` [N],
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
-    chin and the jaw's underside: skin, whatever the head band or the hair say)."""
+    chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
+    say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it)."""
 
     rgb: np.ndarray
     conf: np.ndarray
@@ -150,6 +153,7 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
         low, high = points[head, 1].min(), points[head, 1].max()
         height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
+    cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > 0.3)
     rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
     seen_conf = conf.copy()
     below_face = np.zeros(len(conf), bool) if off_face is None else off_face.numpy()
@@ -157,7 +161,7 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
     rgb[grazing_jaw], conf[grazing_jaw] = 0.0, 0.0
     source = (conf > 0).astype(np.int64)
     from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
-    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw)
+    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks)
 
 
 def _one_colour_hands(t: _Texels, parts: np.ndarray) -> float:
