@@ -87,13 +87,18 @@ def test_a_portraits_never_seen_legs_get_trousers_not_skin(suited):
     assert luminance.std() > 0.005  # shaded and grained, not a flat sticker
 
 
+def head_heights(parts: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([N] bool head texels, [N] height: 0 at the chin, 1 at the crown)."""
+    head = parts == PART["head"]
+    low, high = points[head, 1].min(), points[head, 1].max()
+    return head, (points[:, 1] - low) / (high - low)
+
+
 def test_hair_covers_the_back_of_the_head_and_the_chin_stays_skin(suited):
     """Seen from the front: hair on the crown, skin on the face, the jaw's underside only grazed and dark (the
     shadow under the chin). The back of the head gets the hair; the jaw's underside the skin, not the shadow."""
     rig, binding, parts, points, normals, colour = suited
-    head = parts == PART["head"]
-    low, high = points[head, 1].min(), points[head, 1].max()
-    height = (points[:, 1] - low) / (high - low)
+    head, height = head_heights(parts, points)
     hair_colour = np.array([0.25, 0.16, 0.10])
     photo = colour.copy()
     photo[head & (height > 0.75)] = hair_colour
@@ -210,9 +215,7 @@ def test_a_turned_faces_unseen_far_cheek_is_skin_not_the_hair_at_its_height(suit
     """A face turned away (only its near side seen), hair over the near ear at cheek height: the far cheek, which
     neither the photo nor its mirror shows, is skin (side_45: dark strokes of the hair's colour across it)."""
     rig, binding, parts, points, normals, colour = suited
-    head = parts == PART["head"]
-    low, high = points[head, 1].min(), points[head, 1].max()
-    height = (points[:, 1] - low) / (high - low)
+    head, height = head_heights(parts, points)
     hair_colour = np.array([0.10, 0.08, 0.08])
     photo = colour.copy()
     side = head & (normals[:, 0] > 0.6)  # the near side of the head, seen at a grazing angle: hair over the ear
