@@ -49,7 +49,8 @@ from talkavatar.pseudo.texture import texels_to_image
 EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
 SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (grazing colours mix in the background)
 JAW_HEIGHT = 0.3  # the chin and jaw: the head's lowest 30 % (front and sides)
-CHEEK_HEIGHT = 0.5  # the face below the eyes, facing forward: skin where neither the photo nor the mirror says
+CHEEK_HEIGHT = 0.5  # the face below the eyes, facing forward (normal z above CHEEK_FACING): skin where neither the
+CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair may lie, keep the head band's colour)
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
@@ -153,7 +154,7 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
         low, high = points[head, 1].min(), points[head, 1].max()
         height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
-    cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > 0.3)
+    cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > CHEEK_FACING)
     rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
     seen_conf = conf.copy()
     below_face = np.zeros(len(conf), bool) if off_face is None else off_face.numpy()
