@@ -67,7 +67,8 @@ def test_project_keeps_gaussians_near_the_mesh_and_scales_bounded():
 
 def test_gaussians_by_the_lips_stay_under_their_texel_so_an_opening_mouth_shows():
     """A face plane whose jawOpen moves the part below its lip line: the Gaussians around the lip line start and
-    stay at most MOUTH_SCALE_IN_TEXELS of their texel; the others keep MAX_SCALE_IN_TEXELS."""
+    stay at most MOUTH_SCALE_IN_TEXELS of their texel and MOUTH_SURFACE_OFFSET from the mesh; the others keep
+    MAX_SCALE_IN_TEXELS and MAX_SURFACE_OFFSET."""
     from dataclasses import replace
 
     from talkavatar.motion.names import ARKIT_INDEX
@@ -84,6 +85,9 @@ def test_gaussians_by_the_lips_stay_under_their_texel_so_an_opening_mouth_shows(
     assert torch.all(params.log_scales[lips, 0].exp() <= texel[lips] * model.MOUTH_SCALE_IN_TEXELS * (1 + 1e-5))
     with torch.no_grad():
         params.log_scales.fill_(0.0)
+        params.offsets.add_(torch.randn_like(params.offsets) * 0.2)
     params.project_()
+    assert params.offsets[lips].norm(dim=-1).max() <= model.MOUTH_SURFACE_OFFSET + 1e-6  # dT = 0: the rig's surface
+    assert params.offsets[~lips].norm(dim=-1).max() > model.MOUTH_SURFACE_OFFSET
     assert torch.allclose(params.log_scales[lips, 0].exp(), texel[lips] * model.MOUTH_SCALE_IN_TEXELS, rtol=1e-4)
     assert torch.allclose(params.log_scales[~lips, 0].exp(), texel[~lips] * model.MAX_SCALE_IN_TEXELS, rtol=1e-4)
