@@ -1,11 +1,12 @@
 """Does a fitted avatar's mouth show an inner-lip gap that FaceMesh sees when the jaw opens? (issue 16's lip check)
 
-    python benchmarks/mouth_closeup.py BUNDLE [BUNDLE ...] [--jaw 0,0.5,1] [--size 256] [--sheet SHEET.png]
-        [--json FILE] [--device cpu]
+    python benchmarks/mouth_closeup.py BUNDLE [BUNDLE ...] [--jaw 0,0.15,0.3,0.5,1] [--size 256] [--sheet SHEET.png]
+        [--json FILE] [--device cpu] [--initial UV] [--rebuild-mouth]
 
 For each fitted bundle: the avatar in the relaxed rest pose with ARKit ``jawOpen`` at each ``--jaw`` value (the
-other channels 0), seen from the front of the face (yaw 0) and from yaw +-45 degrees, in a square close-up of the
-head (``--size`` px, the face ~55 % of it: what the presentable-video check's crop gives FaceMesh). On each image,
+other channels 0; speech drives jawOpen at median 0.12, 90th percentile 0.4: `talkavatar drive-audio` on the
+LibriVox clip of benchmarks/presentable_video.py), seen from the front of the face (yaw 0) and from yaw +-45
+degrees, in a square close-up of the head (``--size`` px, the face ~55 % of it: what the presentable-video check's crop gives FaceMesh). On each image,
 independently of the project (MediaPipe FaceMesh, static mode, refined landmarks, as benchmarks/presentable_video.py):
 
 - ``gap``: the inner-lip gap (points 13-14) / the outer eye corners' distance (33-263), the figure the video check
@@ -14,11 +15,14 @@ independently of the project (MediaPipe FaceMesh, static mode, refined landmarks
   corners): how far the geometry opens, whatever the colours;
 - ``dark``: the mean luminance inside FaceMesh's inner-lip contour / that of the cheeks (< 1: the opening is darker
   than the skin, as a real mouth's is);
-- ``slope``: (gap at the largest jaw - gap at jaw 0) / (geom at the largest - geom at 0): 1 = FaceMesh sees all of
-  the opening; 0 = none of it.
+- ``slope``: (gap at jaw SPEECH_JAW - gap at the first jaw) / (the same of geom), in speech's range (the jaw value
+  nearest SPEECH_JAW): 1 = FaceMesh sees all of the opening; 0 = none of it.
 
-Writes a contact sheet (rows: bundle x view; columns: jaw values; each tile the render with FaceMesh's inner lip
-drawn in green) and prints a markdown table, last.
+``--initial UV``: the avatar the fit starts from (completed pseudo texture, known mouth colours, nothing learned) at
+that UV resolution instead of the fitted one; ``--rebuild-mouth``: the mouth interior placed and coloured again by
+the current code (a bundle made before a change keeps its own). Writes a contact sheet (rows: bundle x view;
+columns: jaw values; each tile the render with FaceMesh's inner lip drawn in green) and prints a markdown table
+(per view: gap / geom / dark at each jaw, and the slope), last.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 31
 CHEEKS = (50, 280)
 YAWS = (0.0, 45.0, -45.0)
 FACE_SHARE = 0.55  # the face's height / the tile's side
+SPEECH_JAW = 0.3  # a loud syllable's jawOpen
 
 
 def mouth_geometry(rig) -> dict[str, np.ndarray]:
@@ -151,11 +156,13 @@ def rebuilt_mouth(avatar):
     Gaussians keep their triangles (the parts' meshes keep their sizes)."""
     from dataclasses import replace
 
+    import torch
+
     from talkavatar.core.body.mouth import mouth_colours, mouth_faces, mouth_texels, with_mouth_interior
     from talkavatar.core.color import srgb_to_linear
 
     rig = avatar.rig
-    parts = torch_any(mouth_faces(rig).values())
+    parts = torch.stack(list(mouth_faces(rig).values())).any(0)
     first_face, first_vertex = int(parts.nonzero().min()), int(rig.faces[parts].min())
     keep_v, keep_f = slice(0, first_vertex), slice(0, first_face)
     bare = replace(rig, vertices=rig.vertices[keep_v], faces=rig.faces[keep_f], face_uvs=rig.face_uvs[keep_f],
@@ -168,13 +175,6 @@ def rebuilt_mouth(avatar):
     rgb = avatar.rgb.clone()
     rgb[part >= 0] = srgb_to_linear(mouth_colours().to(rgb))[part[part >= 0]]
     return replace(avatar, rig=new, rgb=rgb)
-
-
-def torch_any(masks):
-    out = None
-    for m in masks:
-        out = m.clone() if out is None else out | m
-    return out
 
 
 def closeups(bundle_path: Path, jaws: list[float], size: int, device, initial_uv: int | None = None,
@@ -217,11 +217,12 @@ def closeups(bundle_path: Path, jaws: list[float], size: int, device, initial_uv
 
 
 def slopes(rows: list[dict]) -> list[dict]:
-    """Per (bundle, yaw): FaceMesh's gap change over the rig's geometric change from the smallest to the largest jaw."""
+    """Per (bundle, yaw): FaceMesh's gap change over the rig's geometric change from the first jaw to the one nearest
+    SPEECH_JAW."""
     out = []
     for key in dict.fromkeys((r["bundle"], r["yaw"]) for r in rows):
-        mine = sorted((r for r in rows if (r["bundle"], r["yaw"]) == key), key=lambda r: r["jaw"])
-        lo, hi = mine[0], mine[-1]
+        mine = [r for r in rows if (r["bundle"], r["yaw"]) == key]
+        lo, hi = mine[0], min(mine[1:] or mine, key=lambda r: abs(r["jaw"] - SPEECH_JAW))
         change = hi["geom"] - lo["geom"]
         slope = (hi["gap"] - lo["gap"]) / change if change > 0 else float("nan")
         out.append({"bundle": key[0], "yaw": key[1], "slope": round(slope, 3)})
@@ -231,7 +232,7 @@ def slopes(rows: list[dict]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bundles", nargs="+", type=Path)
-    parser.add_argument("--jaw", default="0,0.25,0.5,1", help="jawOpen values, comma-separated (first: the base)")
+    parser.add_argument("--jaw", default="0,0.15,0.3,0.5,1", help="jawOpen values, comma-separated (first: the base)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--sheet", type=Path, help="contact sheet PNG")
     parser.add_argument("--json", type=Path)
