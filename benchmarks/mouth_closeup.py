@@ -6,8 +6,9 @@
 For each fitted bundle: the avatar in the relaxed rest pose with ARKit ``jawOpen`` at each ``--jaw`` value (the
 other channels 0; speech drives jawOpen at median 0.12, 90th percentile 0.4: `talkavatar drive-audio` on the
 LibriVox clip of benchmarks/presentable_video.py), seen from the front of the face (yaw 0) and from yaw +-45
-degrees, in a square close-up of the head (``--size`` px, the face ~55 % of it: what the presentable-video check's crop gives FaceMesh). On each image,
-independently of the project (MediaPipe FaceMesh, static mode, refined landmarks, as benchmarks/presentable_video.py):
+degrees, in a square close-up of the head (``--size`` px, the face ~55 % of it: what the presentable-video check's
+crop gives FaceMesh). On each image, independently of the project (MediaPipe FaceMesh, static mode, refined
+landmarks, as benchmarks/presentable_video.py):
 
 - ``gap``: the inner-lip gap (points 13-14) / the outer eye corners' distance (33-263), the figure the video check
   correlates with the speech (``nan``: no face found);

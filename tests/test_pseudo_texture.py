@@ -126,7 +126,8 @@ def test_mouth_interior_on_a_head_with_a_jaw_blendshape():
     assert not any(m[: rig.faces.shape[0]].any() for m in parts.values())  # the skin is not a mouth part
     new = slice(rig.vertices.shape[0], None)
     assert (out.vertices[new, 2] < 0.15).all()  # everything behind the lips
-    opened = out.pose(torch.zeros(2, 55, 3), None, torch.eye(52)[[0, ARKIT_INDEX["jawOpen"]]] * torch.tensor([[0.0], [1.0]]))
+    weights = torch.eye(52)[[0, ARKIT_INDEX["jawOpen"]]] * torch.tensor([[0.0], [1.0]])
+    opened = out.pose(torch.zeros(2, 55, 3), None, weights)
     moved = (opened.vertices[1, new] - opened.vertices[0, new]).norm(dim=1)
     lower = torch.cat([parts["lower_teeth"], parts["tongue"]])
     assert moved.max() > 0.015 and moved.min() == 0  # lower parts follow the jaw, upper teeth stay

@@ -29,8 +29,9 @@ BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "lo
 
 
 # Limits :meth:`AvatarParameters.project_` enforces after every step: Gaussian scales (log metres, and at most
-# MAX_SCALE_IN_TEXELS (MOUTH_SCALE_IN_TEXELS by the lips) times the texel a Gaussian was born on) and how far a Gaussian may leave the deformed mesh
-# surface (|dX - Bary(dT)|, metres; None: no limit). Large scales and Gaussians far from the mesh are what paint
+# MAX_SCALE_IN_TEXELS (MOUTH_SCALE_IN_TEXELS by the lips) times the texel a Gaussian was born on) and how far a
+# Gaussian may leave the deformed mesh surface (|dX - Bary(dT)|, metres; None: no limit; by the lips
+# MOUTH_SURFACE_OFFSET). Large scales and Gaussians far from the mesh are what paint
 # alpha beyond the silhouette in new views.
 LOG_SCALE_RANGE = (-9.2, -3.0)
 MAX_SCALE_IN_TEXELS = 3.0
@@ -85,7 +86,8 @@ class AvatarParameters(nn.Module):
         lips = lip_region_faces(self.rig)[self.binding.face_index]
         largest = texel * torch.where(lips, MOUTH_SCALE_IN_TEXELS, MAX_SCALE_IN_TEXELS)
         self.register_buffer("max_log_scales", largest.log()[:, None])
-        farthest = torch.where(lips, MOUTH_SURFACE_OFFSET, math.inf if MAX_SURFACE_OFFSET is None else MAX_SURFACE_OFFSET)
+        elsewhere = math.inf if MAX_SURFACE_OFFSET is None else MAX_SURFACE_OFFSET
+        farthest = torch.where(lips, MOUTH_SURFACE_OFFSET, elsewhere)
         self.register_buffer("max_surface_offsets", farthest[:, None].to(texel))
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
         self.log_scales = nn.Parameter(torch.minimum(scales, self.max_log_scales).detach().clone())

@@ -215,21 +215,24 @@ def lip_region_faces(rig) -> torch.Tensor:
 
 
 def _hits(origins: torch.Tensor, direction: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
-    """[M] bool: whether the ray from each of ``origins`` [M, 3] along ``direction`` [3] meets one of
-    ``triangles`` [T, 3, 3] (Moller-Trumbore; hits within 0.1 mm of the origin do not count)."""
-    e1, e2 = triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]           # [T, 3]
+    """[M] bool: whether the ray from each of ``origins`` [M, 3] along ``direction`` [3] (unit) meets one of
+    ``triangles`` [T, 3, 3] (Moller-Trumbore on the pairs whose projection along the ray falls in the triangle's
+    bounding box; hits within 0.1 mm of the origin do not count)."""
+    side = torch.tensor([1.0, 0.0, 0.0] if abs(float(direction[0])) < 0.9 else [0.0, 1.0, 0.0], device=direction.device)
+    u = torch.linalg.cross(direction, side)
+    plane = torch.stack([u / u.norm(), torch.linalg.cross(direction, u / u.norm())], 1)   # [3, 2]
+    at, corners = origins @ plane, triangles @ plane                                       # [M, 2], [T, 3, 2]
+    m, t = ((at[:, None] >= corners.amin(1)) & (at[:, None] <= corners.amax(1))).all(-1).nonzero(as_tuple=True)
+    tri = triangles[t]
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     p = torch.linalg.cross(direction.expand_as(e2), e2)
-    det = (e1 * p).sum(-1)                                                                  # [T]
-    ok = det.abs() > 1e-12
-    inv = torch.where(ok, 1.0 / torch.where(ok, det, torch.ones_like(det)), torch.zeros_like(det))
+    det = (e1 * p).sum(-1)
+    inv = 1.0 / torch.where(det.abs() > 1e-12, det, torch.full_like(det, float("inf")))
+    s = origins[m] - tri[:, 0]
+    q = torch.linalg.cross(s, e1)
+    a, b, dist = (s * p).sum(-1) * inv, (q * direction).sum(-1) * inv, (q * e2).sum(-1) * inv
     hit = torch.zeros(origins.shape[0], dtype=torch.bool, device=origins.device)
-    for start in range(0, origins.shape[0], 64):  # [64, T, 3] at a time
-        s = origins[start:start + 64, None] - triangles[None, :, 0]
-        u = (s * p).sum(-1) * inv
-        q = torch.linalg.cross(s, e1.expand_as(s))
-        v = (q * direction).sum(-1) * inv
-        t = (q * e2).sum(-1) * inv
-        hit[start:start + 64] = (ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 1e-4)).any(1)
+    hit[m[(a >= 0) & (b >= 0) & (a + b <= 1) & (dist > 1e-4)]] = True
     return hit
 
 
@@ -249,7 +252,8 @@ def inner_lip_faces(rig) -> torch.Tensor:
     lips = near & (d[:, 0].abs() < 0.035) & (d[:, 1].abs() < 0.02) & (d[:, 2] > -0.035) & ~inner_mouth_faces(rig)
     hidden = lips.nonzero().flatten()
     for direction in VIEW_DIRECTIONS:  # a face seen from one direction is not tested again
-        hidden = hidden[_hits(tri[hidden].mean(1), torch.tensor(direction, device=tri.device), tri[near])]
+        ray = torch.tensor(direction, device=tri.device)
+        hidden = hidden[_hits(tri[hidden].mean(1), ray / ray.norm(), tri[near])]
     out[hidden] = True
     return out
 
