@@ -25,8 +25,12 @@ Measures, per language and system (``--language`` value, with or without transcr
   phone's viseme shape;
 - auto's choice: how often ``auto`` picked the English path.
 
+Systems: ``auto``, ``en``, ``any`` (``--language`` values, no transcript), ``transcript`` (the clip's language and
+its text), and two ceilings that run no recogniser (:data:`CEILINGS`): ``exact`` (the reference phones themselves
+through the mouth model) and ``exact-nogap`` (the same without the reference's short silences and diacritic events).
+
 Usage:  python benchmarks/drive_audio_languages.py [--split test|dev] [--sets espeak,real,checked,english]
-        [--systems auto,en,any,transcript] [--languages en-us,de,...] [--json]
+        [--systems auto,en,any,transcript,exact,exact-nogap] [--languages en-us,de,...] [--json]
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -131,19 +136,54 @@ SYSTEMS = {  # name -> (--language value or None for the clip's own language, wi
     "auto": ("auto", False), "en": ("en", False), "any": ("any", False), "transcript": (None, True),
     "auto-t": ("auto", True),
 }
+# Ceilings, not drive-audio runs: the reference phones themselves through the mouth model (visemes.mouth_weights):
+# "exact" with every reference event, "exact-nogap" with reference silences shorter than MIN_SILENCE_S (eSpeak's
+# word gaps) and diacritic-only events joined to the phone before them, as a perfect aligner that does not invent
+# 12-55 ms pauses would give them.
+CEILINGS = ("exact", "exact-nogap")
 
 
 def run_clip(tallies: dict, cell_name: str, language: str, wav: Path, text: str, reference: list,
              systems: list[str]) -> None:
     """Run each system on one clip (``language``: its eSpeak code) and add it to the ``cell_name`` tallies."""
     for system in systems:
-        value, with_text = SYSTEMS[system]
-        code = value or language
         cpu = time.process_time()
-        result = drive_audio(wav, transcript=text if with_text else None, language=code, fps=FPS, seed=0)
+        if system in CEILINGS:
+            result = reference_mouth(wav, reference, gaps=system == "exact")
+        else:
+            value, with_text = SYSTEMS[system]
+            result = drive_audio(wav, transcript=text if with_text else None, language=value or language, fps=FPS,
+                                 seed=0)
         cell = tallies.setdefault((cell_name, system), Tally())
         cell.cpu += time.process_time() - cpu
         cell.add(result, reference)
+
+
+def reference_mouth(wav: Path, reference: list[tuple[str, float, float]], gaps: bool) -> SimpleNamespace:
+    """What :meth:`Tally.add` reads of a drive-audio result, for the reference phones fed to the mouth model."""
+    from talkavatar.audio.load import load_pcm
+    from talkavatar.audio.prosody import prosody_of
+    from talkavatar.audio.visemes import mouth_weights
+
+    pcm = load_pcm(wav)
+    seconds = len(pcm) / 16000.0
+    segments = [_seg(*r) for r in reference] if gaps else _without_gaps(reference, seconds)
+    _, weights = mouth_weights(segments, prosody_of(pcm), seconds, FPS)
+    return SimpleNamespace(motion=SimpleNamespace(arkit_weights=weights), seconds=seconds, language="reference")
+
+
+def _without_gaps(reference: list[tuple[str, float, float]], seconds: float) -> list:
+    """Reference segments with short silences and diacritic-only events joined to the phone before them."""
+    from talkavatar.audio.ipa import base_phone
+
+    out: list = []
+    for seg in fill_gaps([_seg(*r) for r in reference], seconds):
+        short_silence = phone_class(seg.phone) == "silence" and seg.end - seg.start < MIN_SILENCE_S
+        if out and out[-1].phone != "SIL" and (short_silence or not base_phone(seg.phone)):
+            out[-1] = _seg(out[-1].phone, out[-1].start, seg.end)
+        else:
+            out.append(seg)
+    return out
 
 
 def espeak_set(tallies: dict, split: str, systems: list[str], only: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 
 import numpy as np
 
@@ -39,7 +40,17 @@ _PHONEME_EVENT, _LIST_END = 7, 0
 def synthesize(text: str, voice: str = "en-us",
                ipa: bool = False) -> tuple[np.ndarray, int, list[tuple[str, float, float]]]:
     """``(int16 audio [n], rate, [(phoneme, start_s, end_s), ...])`` for ``text``; phonemes in eSpeak's own
-    mnemonics, or in IPA with ``ipa`` (truncated to 8 bytes of UTF-8 by the event structure)."""
+    mnemonics, or in IPA with ``ipa`` (truncated to 8 bytes of UTF-8 by the event structure).
+
+    Each call synthesises in a fresh child process: libespeak-ng carries state from one synthesis to the next
+    (the same sentence read twice in one process gave different audio, and ``espeak_Terminate`` then
+    re-initialising hangs), so in-process audio depended on what had been read before it.
+    """
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(_synthesize, (text, voice, ipa))
+
+
+def _synthesize(text: str, voice: str, ipa: bool) -> tuple[np.ndarray, int, list[tuple[str, float, float]]]:
     name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
     lib = ctypes.CDLL(name)
     chunks: list[np.ndarray] = []

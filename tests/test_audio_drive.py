@@ -14,7 +14,7 @@ from talkavatar.audio.drive import drive_audio
 from talkavatar.cli import app
 from talkavatar.motion import load_motion, load_motion_any
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
-from talkavatar.audio.visemes import MOUTH_CHANNELS
+from talkavatar.audio.visemes import MOUTH_CHANNELS, PRESS_CHANNELS, REST_PRESS
 from tests.audio_fixtures import speech_like, write_wav
 
 runner = CliRunner()
@@ -62,7 +62,9 @@ def test_silent_file_gives_a_still_face_with_closed_mouth(tmp_path):
     path = write_wav(tmp_path / "silence.wav", np.zeros(3 * 16000, np.float32))
     result = drive_audio(path, style="lively")
     w = result.motion.arkit_weights
-    assert np.abs(w[:, MOUTH_CHANNELS]).max() < 1e-6
+    rest = np.zeros(len(MOUTH_CHANNELS))
+    rest[[MOUTH_CHANNELS.index(i) for i in PRESS_CHANNELS]] = REST_PRESS                # lips together, still
+    assert np.abs(w[:, MOUTH_CHANNELS] - rest).max() < 1e-6 and REST_PRESS > 0
     assert result.gestures == [] and result.accents == []
     head = result.motion.joint_rotations[:, JOINT_INDEX["head"]]
     assert np.abs(head).max() < 0.15                                       # only slow idle sway

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.resample import box_resample
-from talkavatar.audio.visemes import (CLASSES, VISEME_SHAPES, apply_opening_gain, classify_mouth, fill_gaps,
-                                      mouth_curves, opening_gain, phone_class, phone_viseme)
-from talkavatar.motion.names import ARKIT_INDEX
+from talkavatar.audio.visemes import (CLASSES, REST_PRESS, VISEME_SHAPES, apply_opening_gain, classify_mouth,
+                                      fill_gaps, mouth_curves, opening_gain, phone_class, phone_viseme, rest_lips)
+from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
 
 JAW, PUCKER, PRESS = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthPressLeft"]
 
@@ -129,3 +130,12 @@ def test_box_resample_is_a_frame_average():
     values = np.repeat(np.arange(10.0), 10)[:, None]          # 100 Hz, steps every 0.1 s
     got = box_resample(values, 100.0, np.array([0.05, 0.55]), 0.1)
     assert np.allclose(got[:, 0], [0.0, 5.0])
+
+
+def test_lips_rest_together_where_there_is_no_speech():
+    """No speech: the lips press at REST_PRESS; full speech: the mouth is left alone; a bilabial keeps its own press."""
+    mouth = np.zeros((3, len(ARKIT_NAMES)), np.float32)
+    mouth[2, PRESS] = 0.55
+    out = rest_lips(mouth, np.array([0.0, 1.0, 0.0], np.float32))
+    assert out[0, PRESS] == pytest.approx(REST_PRESS) and out[0, JAW] == 0.0
+    assert np.array_equal(out[1], mouth[1]) and out[2, PRESS] == pytest.approx(0.55)

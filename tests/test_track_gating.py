@@ -79,11 +79,14 @@ def test_limb_points_off_the_silhouette_are_rejected_and_a_hand_over_the_face_do
     det.face_present = True
     det.face[:, :2] = np.random.default_rng(0).uniform((170, 70), (230, 130), (478, 2))
     det.face[1, :2] = det.body[0, :2]
-    det.right_hand = _hand((200, 60), size=60)  # a trusted hand over the face: face points under it count less
+    det.right_hand = _hand((200, 60), size=60)  # a trusted hand over the face: face points under it count not
     det.body[16, :2] = (200, 65)
     weights, _ = gate(det)
     assert weights["right_hand"].min() == 1
-    assert 0 < weights["face"].min() < 1 and weights["face"].max() == 1
+    x = det.face[:, 0]  # the fingers at x 182-218, y 90-126: half a finger's width (7.5 px) beside them is covered
+    beside, under = (x < 173) | (x > 227), (x > 184) & (x < 216) & (det.face[:, 1] > 92)
+    assert beside.any() and under.any()
+    assert weights["face"][beside].min() == 1 and weights["face"][under].max() == 0
 
 
 def test_a_face_mesh_on_another_head_is_rejected():
@@ -113,6 +116,27 @@ def test_the_mirrored_pass_settles_unsure_arm_points_and_rejects_the_limb_points
     assert weights["body"][[15, 17, 19, 21]].max() == 0 and weights["body"][[11, 13, 14, 16]].min() == 1
     assert {r["index"][0] for r in rejected} == {15, 17, 19, 21}
     assert all(r["reason"] == "placed elsewhere on the mirror image (a guess)" for r in rejected)
+
+
+def test_an_arm_the_first_pass_puts_off_the_person_is_taken_from_the_mirrored_pass_that_keeps_it_on():
+    det = _figure()
+    det.mask[:] = 0.0
+    det.mask[60:640, 110:290] = 1.0
+    det.mask[310:340, 290:390] = 1.0   # the first pass's mask follows its own arm onto the background
+    det.check_mask = det.mask.copy()
+    det.check_mask[310:340, 290:390] = 0.0
+    det.check_body, det.check_visibility = det.body.copy(), det.body_visibility.copy()
+    det.body[15, :2] = (385, 325)      # left wrist: on the background (on the first pass's mask only)
+    det.body[[17, 19, 21], :2] = (392, 330)
+    second_opinion(det, (W, H))
+    assert np.allclose(det.body[[13, 15, 17, 19, 21]], det.check_body[[13, 15, 17, 19, 21]])
+    weights, rejected = gate(det)
+    assert rejected == [] and weights["body"][[13, 15, 17, 19, 21]].min() == 1
+    det.check_body[15, :2] = (385, 325)  # both passes off the person: nothing taken, the gate rejects it
+    det.body[15, :2] = (300, 200)
+    det.body_visibility[15] = 0.9
+    second_opinion(det, (W, H))
+    assert np.allclose(det.body[15, :2], (300, 200))
 
 
 def test_body_points_on_another_persons_face_are_rejected():
@@ -199,6 +223,8 @@ def test_a_planted_false_hand_does_not_move_the_arm(tmp_path):
         grouped = GroupedLandmarks(fitted.rig.landmarks)
         wrists.append(project(grouped(posed)["body"][0, grouped.row("body", 15)], torch.tensor(fitted.K_work)))
     height = person_height(fitted.masks[0], np.zeros((0, 2)))
-    for planted, wrist in zip(plants, wrists[1:]):
-        assert {r["group"] for r in planted.rejected} >= {"left_hand", "body"}
+    for planted, wrist, place in zip(plants, wrists[1:], ((495, 12), (440, 200))):
+        assert "left_hand" in {r["group"] for r in planted.rejected}
+        # the planted wrist is rejected, or replaced by the mirrored pass's (which keeps the arm on the person)
+        assert planted.trust["body"][15] == 0 or not np.allclose(planted.body[15, :2], place)
         assert float((wrists[0] - wrist).norm()) / height < 0.02

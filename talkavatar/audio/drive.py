@@ -20,9 +20,8 @@ from talkavatar.audio.load import SAMPLE_RATE, iter_pcm_blocks
 from talkavatar.bundle import sha256_file
 from talkavatar.audio.phone_source import PhoneSource
 from talkavatar.audio.phones import PhoneSegment
-from talkavatar.audio.prosody import Accent, ProsodyStream, accents as find_accents, speech_activity
-from talkavatar.audio.resample import box_resample
-from talkavatar.audio.visemes import apply_opening_gain, fill_gaps, mouth_curves, opening_gain
+from talkavatar.audio.prosody import Accent, ProsodyStream, accents as find_accents
+from talkavatar.audio.visemes import mouth_weights
 from talkavatar.motion.file import Motion
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
 
@@ -87,15 +86,8 @@ def drive_audio(path: Path, *, transcript: str | None = None, language: str = "a
     segments = source.finish()
     t = timer.add("phones", t)
 
-    activity = speech_activity(prosody)
-    if not activity.any():
-        segments = []                                   # no speech: a still face with a closed mouth
-    segments = fill_gaps(segments, seconds)
-    frames = int(round(seconds * fps))
-    times_out = np.arange(frames) / fps
-    fine_times = (np.arange(prosody.frames) + 0.5) / prosody.rate
-    mouth_fine = apply_opening_gain(mouth_curves(segments, fine_times), opening_gain(prosody.loudness_db, activity))
-    mouth = box_resample(mouth_fine, prosody.rate, times_out, min(1.0 / fps, 0.034)).astype(np.float32)
+    segments, mouth = mouth_weights(segments, prosody, seconds, fps)
+    frames = len(mouth)
     t = timer.add("visemes", t)
 
     found = find_accents(prosody)

@@ -15,6 +15,8 @@ import numpy as np
 
 from talkavatar.audio.ipa import ipa_viseme
 from talkavatar.audio.phones import PhoneSegment
+from talkavatar.audio.prosody import Prosody, speech_activity
+from talkavatar.audio.resample import box_resample
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
 
 # ARPAbet phone -> viseme (Oculus-style names).
@@ -108,6 +110,12 @@ SHARPNESS = 3.0          # blend weights are dominance ** SHARPNESS (1 = Cohen-M
 # does (its proxy on the 13 lip-check clips 0.764 -> 0.785, every clip up) for 0-0.7 points of viseme classes (eSpeak
 # dev/test) and LibriVox 96.6 -> 96.3 % with a transcript, 82.4 -> 82.0 % without.
 GAIN_DB, GAIN_FLOOR, GAIN_CEILING = 30.0, 0.35, 1.15
+# Where there is no speech the lips rest together (mouthPress REST_PRESS, faded in as speech activity falls), not
+# in the avatar's neutral face: rendered, the neutral mouth shows a wider inner-lip gap (MediaPipe, 0.047-0.057 of
+# the eye distance on five CPU-rendered lip-check clips) than a spread consonant (0.033-0.043), so every pause
+# looked like an opening. Issue 25, ninth session (benchmarks/RESULTS.md): the rendered lip check rose on all five.
+REST_PRESS = 0.3
+PRESS_CHANNELS = [ARKIT_INDEX[n] for n in ("mouthPressLeft", "mouthPressRight")]
 OPENING_CHANNELS = [ARKIT_INDEX[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight",
                                              "mouthUpperUpLeft", "mouthUpperUpRight", "tongueOut")]
 ROUNDING_CHANNELS = [ARKIT_INDEX[n] for n in ("mouthPucker", "mouthFunnel")]
@@ -196,8 +204,29 @@ def apply_opening_gain(mouth: np.ndarray, gain: np.ndarray) -> np.ndarray:
     return out
 
 
+def rest_lips(mouth: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """``mouth [T, 52]`` with the lips pressed at least ``REST_PRESS * (1 - activity [T])``: together at rest."""
+    out = mouth.copy()
+    out[:, PRESS_CHANNELS] = np.maximum(out[:, PRESS_CHANNELS], REST_PRESS * (1.0 - activity[:, None]))
+    return out
+
+
 def classify_mouth(weights: np.ndarray) -> list[str]:
     """Evaluation helper: the viseme class whose shape is nearest to each row of ``weights [N, 52]``."""
     shapes = np.stack([VISEME_SHAPES[v] for v in VISEMES])[:, MOUTH_CHANNELS]
     d = ((weights[:, None, MOUTH_CHANNELS] - shapes[None]) ** 2).sum(-1)
     return [VISEME_CLASS[VISEMES[k]] for k in np.argmin(d, axis=1)]
+
+
+def mouth_weights(segments: list[PhoneSegment], prosody: Prosody, seconds: float,
+                  fps: float) -> tuple[list[PhoneSegment], np.ndarray]:
+    """The mouth of speech ``seconds`` long with phone ``segments`` and ``prosody``: the segments with gaps filled
+    by silence (none at all where the audio has no speech), and ARKit weights ``[round(seconds * fps), 52]``
+    (coarticulated on the prosody's frames, loudness-scaled, box-resampled to ``fps``)."""
+    activity = speech_activity(prosody)
+    segments = fill_gaps(segments if activity.any() else [], seconds)   # no speech: a closed mouth
+    fine_times = (np.arange(prosody.frames) + 0.5) / prosody.rate
+    fine = apply_opening_gain(mouth_curves(segments, fine_times), opening_gain(prosody.loudness_db, activity))
+    fine = rest_lips(fine, activity)
+    times = np.arange(int(round(seconds * fps))) / fps
+    return segments, box_resample(fine, prosody.rate, times, min(1.0 / fps, 0.034)).astype(np.float32)

@@ -33,7 +33,8 @@ class Detection:
 
     body: [33, 3], body_visibility: [33]; face: [478, 3]; left_hand, right_hand: [21, 3] (the person's own left and
     right); mask: [H, W] float32 in 0..1 (raw MediaPipe segmentation, refined later). ``check_body`` [33, 3] and
-    ``check_visibility`` [33]: the same person found on the mirrored crop (None when not checked or not found);
+    ``check_visibility`` [33] and ``check_mask`` [H, W]: the same person found on the mirrored crop (None when not
+    checked or not found);
     ``other_faces``: Face Mesh boxes ``(x0, y0, x1, y1)`` of the other people in view. ``trust``, ``confirmed`` and
     ``rejected`` are filled by :func:`talkavatar.track.fit_frames.gate_detections`.
     """
@@ -52,6 +53,7 @@ class Detection:
     everyone: list[dict] = field(default_factory=list)  # people.people_record of the frame (work pixels)
     check_body: np.ndarray | None = None
     check_visibility: np.ndarray | None = None
+    check_mask: np.ndarray | None = None
     other_faces: list[tuple[float, float, float, float]] = field(default_factory=list)
     trust: dict[str, np.ndarray] = field(default_factory=dict)  # gating.gate: weight multipliers per group
     confirmed: np.ndarray | None = None  # gating.second_opinion: [33] unsure points the fit may use
@@ -240,7 +242,7 @@ class HolisticDetector:
             return det
         other = shifted(other, cx0, cy0, w, h)
         if _same_person(other, det):
-            det.check_body, det.check_visibility = other.body, other.body_visibility
+            det.check_body, det.check_visibility, det.check_mask = other.body, other.body_visibility, other.mask
         return det
 
     def _detect_in(self, image: np.ndarray) -> Detection:
@@ -291,31 +293,36 @@ def _same_person(a: Detection, b: Detection) -> bool:
     return bool(np.linalg.norm(a.body[0, :2] - b.body[0, :2]) < 0.2 * max(height, 1.0))
 
 
-def _with(det: Detection, move, mask: np.ndarray) -> Detection:
-    """``det`` with every point array passed through ``move`` ([K, 3] → [K, 3]) and the given mask."""
+def _with(det: Detection, move, place) -> Detection:
+    """``det`` with every point array passed through ``move`` ([K, 3] → [K, 3]) and its masks through ``place``."""
     out = Detection(move(det.body), det.body_visibility, move(det.face) if det.face_present else det.face,
                     move(det.left_hand) if det.left_hand_present else det.left_hand,
                     move(det.right_hand) if det.right_hand_present else det.right_hand,
-                    det.face_present, det.left_hand_present, det.right_hand_present, mask, det.people, det.variant)
+                    det.face_present, det.left_hand_present, det.right_hand_present, place(det.mask), det.people,
+                    det.variant)
     if det.check_body is not None:
         out.check_body, out.check_visibility = move(det.check_body), det.check_visibility
+        out.check_mask = None if det.check_mask is None else place(det.check_mask)
     return out
 
 
 def shifted(det: Detection, x0: int, y0: int, width: int, height: int) -> Detection:
     """A detection made in a crop at ``(x0, y0)`` moved back into the full ``width`` x ``height`` image."""
-    mask = np.zeros((height, width), np.float32)
-    ch, cw = det.mask.shape
-    mask[y0:y0 + ch, x0:x0 + cw] = det.mask
+    def place(crop_mask: np.ndarray) -> np.ndarray:
+        mask = np.zeros((height, width), np.float32)
+        ch, cw = crop_mask.shape
+        mask[y0:y0 + ch, x0:x0 + cw] = crop_mask
+        return mask
+
     shift = np.array([x0, y0, 0], np.float32)
-    return _with(det, lambda p: p + shift, mask)
+    return _with(det, lambda p: p + shift, place)
 
 
 def rescaled(det: Detection, factor: float, width: int, height: int) -> Detection:
     """A detection made on a resized image, in the ``width`` x ``height`` image (``factor``: its pixels per pixel
     of the resized one)."""
-    mask = np.asarray(Image.fromarray(det.mask).resize((width, height), Image.BILINEAR), np.float32)
-    return _with(det, lambda p: p * np.float32(factor), mask)
+    return _with(det, lambda p: p * np.float32(factor),
+                 lambda m: np.asarray(Image.fromarray(m).resize((width, height), Image.BILINEAR), np.float32))
 
 
 def mirrored(det: Detection) -> Detection:

@@ -54,6 +54,11 @@ ARMS = {"left": (13, 15, ("left_shoulder", "left_elbow", "left_wrist")),
         "right": (14, 16, ("right_shoulder", "right_elbow", "right_wrist"))}
 """MediaPipe elbow and wrist points of each arm, and the joints held to the initial (lowered) pose when neither
 point nor the hand is seen in a frame."""
+SHOULDER_POINTS = {"left": (11, 13, 15), "right": (12, 14, 16)}
+"""MediaPipe shoulder, elbow and wrist points of each arm."""
+BEND_MIN, ELBOW_MAX = 0.2, 2.5
+"""Radians: :func:`lift_arms` leaves an elbow straight that its detection bends less than this, and bends none more
+than that (the joint limit is 2.7)."""
 TEMPORAL_METRES = 0.05
 """``FitWeights.temporal``: a root moved this far from its initial place costs as much as a joint turned by 1 rad."""
 HIPS = (23, 24)
@@ -148,32 +153,77 @@ def pose_batch(consts: ModelConsts, space: ShapeSpace, shape_delta: torch.Tensor
                      consts.bone_driver_fraction, consts.canonical_joint_bone, joint_rotations, root_translation)
 
 
+def _on_sphere(ray: torch.Tensor, centre: torch.Tensor, radius: torch.Tensor) -> list[torch.Tensor]:
+    """The points of the camera ``ray`` [3] (from the origin) at ``radius`` from ``centre`` [3], nearer the camera
+    first; where the ray passes outside the sphere, the sphere's point nearest the ray (once)."""
+    a, half_b = ray.dot(ray), ray.dot(centre)
+    disc = half_b ** 2 - a * (centre.dot(centre) - radius ** 2)
+    if disc < 0:
+        closest = ray * half_b / a
+        return [centre + radius * (closest - centre) / (closest - centre).norm().clamp(min=1e-9)]
+    return [ray * (half_b - disc.sqrt()) / a, ray * (half_b + disc.sqrt()) / a]
+
+
+def _seen_row(landmarks, targets: FitTargets, b: int, index: int) -> int | None:
+    row = landmarks.row("body", index)
+    return row if row is not None and targets.weights["body"][b, row] > 0 else None
+
+
 def lift_arms(rotations: torch.Tensor, body: torch.Tensor, targets: FitTargets, landmarks) -> None:
-    """Point each upper arm at its detected elbow, in place: rotations [B, 55, 3] (the body facing the camera, its
-    spine straight), body: [B, K_body, 3] the model's body landmarks in camera space at those rotations. The elbow
-    goes to the point of its camera ray at the upper arm's length from the shoulder, the one nearer the camera (the
-    point of the ray nearest that sphere when the ray passes outside it). From the initial lowered arms a raised or
-    spread arm was out of the fit's reach: the wrist found its target with the elbow pointing at the camera (a hand
-    on the head, its elbow out at the frame's edge: 32 % of the person's height off)."""
+    """Aim each arm at its detected elbow and wrist, in place: rotations [B, 55, 3] (the body facing the camera, its
+    spine straight, elbows straight), body: [B, K_body, 3] the model's body landmarks in camera space at those
+    rotations. From the initial lowered arms a raised or spread arm was out of the fit's reach (a hand on the head,
+    its elbow out at the frame's edge: 32 % of the person's height off); a forearm raised from an upper arm held out
+    to the side needs the upper arm twisted, which the fit does not find from a straight arm.
+
+    Upper arm: the elbow goes to the point of its camera ray at the upper arm's length from the shoulder, the one
+    nearer the camera. Forearm (where the wrist is seen): the wrist goes to a point of its ray at the forearm's length
+    from that elbow; the upper arm is twisted about itself so that the elbow bends towards it, and the elbow bent.
+    Of the two points of the wrist's ray, the one needing the smaller twist is taken (the depth a picture leaves
+    open, settled by how far the arm must turn)."""
     K = targets.K
-    for shoulder, elbow, joint in ((11, 13, "left_shoulder"), (12, 14, "right_shoulder")):
-        rs, re = landmarks.row("body", shoulder), landmarks.row("body", elbow)
-        if rs is None or re is None:
-            continue
+    for side in ("left", "right"):
+        shoulder, elbow, wrist = SHOULDER_POINTS[side]
         for b in range(rotations.shape[0]):
-            if targets.weights["body"][b, rs] <= 0 or targets.weights["body"][b, re] <= 0:
+            rs, re = _seen_row(landmarks, targets, b, shoulder), _seen_row(landmarks, targets, b, elbow)
+            if rs is None or re is None:
                 continue
             s3, e3 = body[b, rs], body[b, re]
-            ray = pixel_ray(targets.points["body"][b, re], K)
-            length = (e3 - s3).norm()
-            a, half_b = ray.dot(ray), ray.dot(s3)
-            disc = half_b ** 2 - a * (s3.dot(s3) - length ** 2)
-            goal = ray * (half_b - disc.clamp(min=0).sqrt()) / a
-            if disc < 0:
-                goal = s3 + length * (goal - s3) / (goal - s3).norm().clamp(min=1e-9)
-            turn = rotation_between(e3 - s3, goal - s3)
-            j = JOINT_INDEX[joint]
-            rotations[b, j] = matrix_to_axis_angle(turn @ axis_angle_to_matrix(rotations[b, j]))
+            goal = _on_sphere(pixel_ray(targets.points["body"][b, re], K), s3, (e3 - s3).norm())[0]
+            j = JOINT_INDEX[f"{side}_shoulder"]
+            turned = rotation_between(e3 - s3, goal - s3) @ axis_angle_to_matrix(rotations[b, j])
+            rw = _seen_row(landmarks, targets, b, wrist)
+            if rw is not None:
+                turned = _bend_forearm(rotations[b], side, turned, goal, (goal - s3) / (goal - s3).norm(),
+                                       pixel_ray(targets.points["body"][b, rw], K), (body[b, rw] - body[b, re]).norm())
+            rotations[b, j] = matrix_to_axis_angle(turned)
+
+
+def _bend_forearm(rotations: torch.Tensor, side: str, shoulder: torch.Tensor, elbow: torch.Tensor,
+                  upper: torch.Tensor, wrist_ray: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    """The shoulder's rotation [3, 3] twisted about the upper arm (direction ``upper`` [3]) so that the elbow bends
+    towards the wrist's ray at ``length`` from ``elbow`` [3]; sets the elbow's bend in ``rotations`` [55, 3] (in
+    place). An elbow bends its forearm towards the shoulder's canonical +Z (forwards in the T-pose): its rotation is
+    about -Y (left) or +Y (right)."""
+    forward = shoulder @ torch.tensor([0.0, 0.0, 1.0], dtype=shoulder.dtype, device=shoulder.device)
+    forward = forward - forward.dot(upper) * upper  # the bend's direction about the upper arm as the elbow sees it
+    best = None
+    for point in _on_sphere(wrist_ray, elbow, length):
+        fore = (point - elbow) / (point - elbow).norm().clamp(min=1e-9)
+        bend = torch.arccos(fore.dot(upper).clamp(-1.0, 1.0))
+        towards = fore - fore.dot(upper) * upper
+        if bend < BEND_MIN or towards.norm() < 1e-6:
+            continue
+        twist = rotation_between(forward, towards)
+        angle = torch.arccos(((torch.diagonal(twist).sum() - 1) / 2).clamp(-1.0, 1.0))
+        if best is None or angle < best[0]:
+            best = (angle, twist, bend)
+    if best is None:
+        return shoulder
+    _, twist, bend = best
+    sign = -1.0 if side == "left" else 1.0
+    rotations[JOINT_INDEX[f"{side}_elbow"]] = torch.stack([0 * bend, sign * bend.clamp(max=ELBOW_MAX), 0 * bend])
+    return twist @ shoulder
 
 
 def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: FitTargets,
@@ -367,15 +417,15 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     rot = state.joint_rotations.clone()
     no_hips, held_joints = unseen_weights(landmarks, targets)
     params = {
-        "orient": rot[:, :1].clone().requires_grad_(True),
-        "body": rot[:, BODY_JOINTS].clone().requires_grad_(True),
-        "head": rot[:, HEAD_JOINTS].clone().requires_grad_(True),
-        "hands": rot[:, HAND_JOINTS].clone().requires_grad_(True),
-        "translation": state.root_translation.clone().requires_grad_(True),
-        "arkit": state.arkit_weights.clone().requires_grad_(True),
-        "shape": state.shape_delta.clone().requires_grad_(True),
-        "dolly": torch.zeros((), dtype=dtype, device=device, requires_grad=True),
-    }
+        "orient": rot[:, :1].clone(),
+        "body": rot[:, BODY_JOINTS].clone(),
+        "head": rot[:, HEAD_JOINTS].clone(),
+        "hands": rot[:, HAND_JOINTS].clone(),
+        "translation": state.root_translation.clone(),
+        "arkit": state.arkit_weights.clone(),
+        "shape": state.shape_delta.clone(),
+        "dolly": torch.zeros((), dtype=dtype, device=device),
+    }  # each stage sets requires_grad on the ones it fits
     p = _Problem(consts, space, landmarks, targets, weights, fit_shape, rot, sigma, prior_w, lower, upper, no_hips,
                  held_joints, depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal,
                  start_translation=state.root_translation.clone())
@@ -386,7 +436,10 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
 
     for stage, count in _stage_plan(steps, warm):
-        optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in _active(stage, fit_shape, free_focal)])
+        active = _active(stage, fit_shape, free_focal)
+        for name, tensor in params.items():  # no backward pass into what the stage holds (the same steps, sooner)
+            tensor.requires_grad_(name in active)
+        optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in active])
         for step in range(count):
             optim.zero_grad(set_to_none=True)
             loss = _loss(p, params, stage)

@@ -17,11 +17,13 @@ person's height H estimated from the points themselves (:func:`body_height`):
   rejected, with the points further down the chain; elbows and wrists MediaPipe is unsure of (visibility 0.2-0.5: a
   forearm at the frame's edge, a hand beside the body) are admitted where both passes put them within 0.05 H of
   each other, inside the frame, and arm points only the mirrored pass sees are taken from it
-  (:func:`second_opinion`);
+  (:func:`second_opinion`), and so are the disagreeing points of an arm the first pass puts off the person (off both
+  passes' masks, beyond reach) where the mirrored pass keeps it on;
 - other people: body points on another person's face are rejected (a crowded window mixes two people's points);
 - face: the Face Mesh nose within half a face size (width or length) of the body's nose, its length (forehead to
-  chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size, trusted or not) are down-weighted to 0.2 (they are
-  guessed through the hand).
+  chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size,
+  trusted or not; inside the hull of its points grown by half a finger's width) get no weight (they are guessed
+  through the hand).
 
 :func:`gate` returns the weight multipliers per group and what it rejected (for ``--json`` and the overlay).
 """
@@ -38,8 +40,12 @@ SHOULDER, ELBOW, WRIST = {"left": 11, "right": 12}, {"left": 13, "right": 14}, {
 HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
 LEG = {"left": [23, 25, 27, 29, 31], "right": [24, 26, 28, 30, 32]}
 SEEN = VISIBLE
-OCCLUDED_WEIGHT = 0.2
-"""Weight of face points that lie under a hand."""
+OCCLUDED_WEIGHT = 0.0
+"""Weight of face points that lie under a hand: none, they are guessed through it (at 0.2 the fit still followed
+the guessed jaw under a hand over the mouth: hand_over_mouth's face 2.96 % of its height against the marks, 2.59 %
+at 0)."""
+FINGER = 0.25
+"""Half a finger's width, in hand sizes (wrist to middle knuckle): how far beyond its points a hand covers."""
 LIMITS = {"upper_arm": 0.27, "reach": 0.5, "thigh": 0.35, "shin": 0.35, "hand_points": 0.12, "off_mask": 0.06,
           "hand_wrist": 0.1, "hand_wrist_unsure": 0.2, "hand_size": (0.015, 0.12), "disagree": 0.1, "agree": 0.05}
 """Gates in units of the person's height (see the module docstring)."""
@@ -73,23 +79,57 @@ def second_opinion(det, size: tuple[int, int]) -> np.ndarray:
     (``det.check_body``), in place: where the two passes put one within ``LIMITS["agree"]`` H of each other, it
     stands, and an elbow or wrist of visibility :data:`UNSURE` or more inside the frame is confirmed; where they
     disagree and the check pass sees it, the check pass's point and visibility are taken (a person partly hidden by
-    someone in front: the first pass followed the other person's arm). Returns [33] bool: the confirmed points,
-    which the fit uses at their low visibility as weight."""
+    someone in front: the first pass followed the other person's arm), and so are the points they disagree on of an
+    arm the first pass puts where no arm can be and the check pass does not (:func:`_plausible_chains`). Returns
+    [33] bool: the confirmed points, which the fit uses at their low visibility as weight."""
     out = np.zeros(len(det.body), bool)
     if det.check_body is None or not det.found:
         return out
     w, h = size
     arm = np.array(ARM_POINTS)
-    near = np.linalg.norm(det.check_body[arm, :2] - det.body[arm, :2], axis=1) <= LIMITS["agree"] * \
-        body_height(det, size)
+    height = body_height(det, size)
+    near = np.linalg.norm(det.check_body[arm, :2] - det.body[arm, :2], axis=1) <= LIMITS["agree"] * height
     unsure = det.body_visibility[arm] < SEEN
     taken = arm[unsure & ~near & (det.check_visibility[arm] >= SEEN)]
     det.body, det.body_visibility = det.body.copy(), det.body_visibility.copy()
+    chains = _plausible_chains(det, height, size)
+    taken = np.union1d(taken, np.intersect1d(chains, arm[~near]))  # where the passes agree, the first one stands
     det.body[taken], det.body_visibility[taken] = det.check_body[taken], det.check_visibility[taken]
     p = det.body[arm, :2]
     inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
     out[arm] = near & unsure & inside & (det.body_visibility[arm] >= UNSURE) & np.isin(arm, ELBOWS_WRISTS)
     return out
+
+
+def _plausible_chains(det, height: float, size: tuple[int, int]) -> np.ndarray:
+    """The arm points (elbow, wrist, hand points) of every arm whose chain the two passes disagree on (more than
+    ``LIMITS["disagree"]`` H apart somewhere) where the first pass's chain breaks a rule of :func:`_gate_arm` and
+    the check pass's keeps every rule: off the person's silhouette (here where both passes' masks agree: each
+    pass's mask follows its own arms), an elbow beyond an upper arm or a wrist beyond reach of its shoulder. The
+    check pass then saw that arm better (the camera man's far arm: the first pass put its wrist on a building behind
+    him, its mask following it there; the mirrored pass up at the camera he holds)."""
+    dist = _off_mask(det.mask if det.check_mask is None else np.minimum(det.mask, det.check_mask))
+    out = []
+    for side in ("left", "right"):
+        chain = [ELBOW[side], WRIST[side], *HAND_POINTS[side]]
+        apart = np.linalg.norm(det.check_body[chain, :2] - det.body[chain, :2], axis=1) > LIMITS["disagree"] * height
+        if apart.any() and not _arm_plausible(det.body, det.body_visibility, side, height, dist, size) and \
+                _arm_plausible(det.check_body, det.check_visibility, side, height, dist, size):
+            out.extend(chain)
+    return np.array(out, np.int64)
+
+
+def _arm_plausible(body: np.ndarray, visibility: np.ndarray, side: str, height: float, dist: np.ndarray,
+                   size: tuple[int, int]) -> bool:
+    """Whether the seen elbow and wrist of ``body`` [33, 3] (``visibility`` [33]) keep :func:`_gate_arm`'s rules
+    about their shoulder and the silhouette (``dist``: :func:`_off_mask`)."""
+    p = body[:, :2]
+    s, e, w = SHOULDER[side], ELBOW[side], WRIST[side]
+    seen = [i for i in (e, w) if visibility[i] >= SEEN]
+    if not seen or (_distance_to_mask(dist, p[seen]) > LIMITS["off_mask"] * height).any():
+        return False
+    limit = {e: LIMITS["upper_arm"], w: LIMITS["reach"]}
+    return visibility[s] < SEEN or all(np.linalg.norm(p[i] - p[s]) <= limit[i] * height for i in seen)
 
 
 def body_height(det, size: tuple[int, int]) -> float:
@@ -261,9 +301,16 @@ def _gate_face(g: _Gate, size) -> None:
             not FACE_TO_EYES_MOUTH[0] <= length / max(_eyes_to_mouth(p), 1.0) <= FACE_TO_EYES_MOUTH[1]:
         g.reject("face", every, "face mesh of another size than the head")
     for hand in _real_hands(det, body_height(det, size)):
-        lo, hi = hand.min(0), hand.max(0)
-        under = ((face >= lo) & (face <= hi)).all(1)
+        under = _under_hand(face, hand)
         g.weights["face"][under] = np.minimum(g.weights["face"][under], OCCLUDED_WEIGHT)
+
+
+def _under_hand(points: np.ndarray, hand: np.ndarray) -> np.ndarray:
+    """[N] bool: which ``points`` [N, 2] lie under ``hand`` [21, 2]: inside the convex hull of its points grown by
+    :data:`FINGER` of its size (wrist 0 to middle knuckle 9), the width of a finger about the bones' points."""
+    hull = cv2.convexHull(hand.astype(np.float32))
+    margin = FINGER * float(np.linalg.norm(hand[0] - hand[9]))
+    return np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) >= -margin for x, y in points], bool)
 
 
 def _eyes_to_mouth(p: np.ndarray) -> float:
