@@ -20,7 +20,7 @@ camera, size, everything). Then, independently of the project's own tracking:
   the Gaussians the photo did not see (outside the picture or the person mask, facing away, or hidden, in the
   tracked pose), hands, head and neck left out, and parts the photo shows bare (most of their seen Gaussians in
   the skin cluster) left out: the share of their pixels inside the photo's face-skin colour cluster (CIELAB, within
-  3 sigma per channel of FaceMesh cheek/forehead/chin pixels of the photo), and the mean |Laplacian| of luminance
+  3 sigma per channel of FaceMesh cheek/forehead pixels of the photo: median and MAD), and the mean |Laplacian| of luminance
   over them divided by that over the seen garment pixels (masks eroded by 2 px);
 - fit's own evaluation (``fit/fit.json``): the largest hole fraction over its novel views and poses;
 - the pseudo cameras: the smallest distance from a camera to its frame's posed proxy body.
@@ -48,7 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 LIPS, EYES = (13, 14), (33, 263)
-SKIN_POINTS = (50, 280, 151, 199)  # cheeks, forehead, chin
+SKIN_POINTS = (50, 280, 151)  # cheeks, forehead (not the chin: a beard)
+SKIN_SPREAD_FLOOR = (8.0, 2.0, 2.0)  # CIELAB sigma floors: lightness +-24 at 3 sigma (the skin lit or shaded)
 MAX_LAG_S = 0.1
 CROP_SCALE, CROP_SIDE = 2.0, 256  # small faces: FaceMesh on a crop of 2x the detected face box, at 256 px
 VIEW_YAWS = (0.0, 90.0, -90.0, 180.0)
@@ -263,8 +264,10 @@ def lab(srgb: np.ndarray) -> np.ndarray:
 
 
 def skin_cluster(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(mean [3], sigma [3]) in CIELAB of the photo's face skin: discs around FaceMesh cheek, forehead and chin
-    points; None without a face."""
+    """(centre [3], sigma [3]) in CIELAB of the photo's face skin: median and MAD (as a standard deviation) of discs
+    around FaceMesh cheek and forehead points (the mean and standard deviation with the chin point made a bearded
+    face's cluster span from black to white, and neutral greys: laughing's grey trousers and black shoes counted as
+    skin); None without a face."""
     import mediapipe as mp
 
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as mesh:
@@ -279,7 +282,9 @@ def skin_cluster(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     for i in SKIN_POINTS:
         disc |= (xx - p[i, 0]) ** 2 + (yy - p[i, 1]) ** 2 <= radius ** 2
     values = lab(photo[disc].astype(np.float64) / 255)
-    return values.mean(0), np.maximum(values.std(0), [3.0, 2.0, 2.0])
+    centre = np.median(values, 0)  # robust: hair over the forehead, an eyebrow, a highlight are outliers
+    spread = 1.4826 * np.median(np.abs(values - centre), 0)  # the MAD as a standard deviation
+    return centre, np.maximum(spread, SKIN_SPREAD_FLOOR)
 
 
 def in_cluster(srgb: np.ndarray, cluster) -> np.ndarray:

@@ -239,3 +239,23 @@ def test_a_damaged_or_foreign_cache_is_built_again(tmp_path):
     path.write_bytes(path.read_bytes()[:100_000])  # truncated
     assert read(path, torch.float32, False) is None
     assert read(tmp_path / "absent.safetensors", torch.float32, False) is None
+
+
+def test_jaw_opens_as_wide_as_an_adults_and_mouth_close_still_closes_the_lips(rig):
+    """JAW_GAIN: jawOpen 1 drops the lower lip by an adult's wide opening (not Anny's 25 mm, which speech's weights
+    turned into 0-7 mm partings nobody saw), and mouthClose, scaled with it, still cancels it on the lips."""
+    from talkavatar.core.body.mouth import mouth_landmarks
+
+    marks = mouth_landmarks(rig)
+    assert -0.055 < marks["jaw"][1] < -0.035
+    v = rig.vertices
+    bs = rig.expression_blendshapes
+    jaw, close = bs[ARKIT_INDEX["jawOpen"]], bs[ARKIT_INDEX["mouthClose"]]
+    mid = (v[:, 0].abs() < 0.006) & (v[:, 2] > marks["z_front"] - 0.01)
+    lower = mid & (jaw.norm(dim=-1) > 0.5 * jaw.norm(dim=-1).max())
+    upper = mid & (jaw.norm(dim=-1) < 0.3 * jaw.norm(dim=-1).max()) & ((v[:, 1] - marks["y_lip"]).abs() < 0.015)
+
+    def parting(offsets):
+        return float(offsets[lower, 1].mean() - offsets[upper, 1].mean())
+
+    assert abs(parting(jaw + close)) < 0.15 * abs(parting(jaw))

@@ -10,6 +10,7 @@ import torch
 
 from talkavatar.core.avatar import texel_size
 from talkavatar.core.binding import triangle_frames
+from talkavatar.core.body.mouth import lip_region_faces
 from talkavatar.core.rotations import quaternion_to_matrix
 from talkavatar.fit import model
 from talkavatar.fit.model import FLAT_RATIO, AvatarParameters
@@ -58,5 +59,35 @@ def test_project_keeps_gaussians_near_the_mesh_and_scales_bounded():
     assert params.log_scales.max() <= model.LOG_SCALE_RANGE[1] + 1e-6
     assert torch.all(params.log_scales <= params.max_log_scales + 1e-6)
     texel = texel_size(rig, params.binding)
-    largest = (texel * model.MAX_SCALE_IN_TEXELS).clamp(max=math.exp(model.LOG_SCALE_RANGE[1]))
+    by_lips = lip_region_faces(rig)[params.binding.face_index]  # the toy's jawOpen moves its "chin"
+    largest = texel * torch.where(by_lips, model.MOUTH_SCALE_IN_TEXELS, model.MAX_SCALE_IN_TEXELS)
+    largest = largest.clamp(max=math.exp(model.LOG_SCALE_RANGE[1]))
     assert torch.allclose(params.log_scales[:, 0].exp(), largest, rtol=1e-4)
+
+
+def test_gaussians_by_the_lips_stay_under_their_texel_so_an_opening_mouth_shows():
+    """A face plane whose jawOpen moves the part below its lip line: the Gaussians around the lip line start and
+    stay at most MOUTH_SCALE_IN_TEXELS of their texel and MOUTH_SURFACE_OFFSET from the mesh; the others keep
+    MAX_SCALE_IN_TEXELS and MAX_SURFACE_OFFSET."""
+    from dataclasses import replace
+
+    from talkavatar.motion.names import ARKIT_INDEX
+    from tests.pseudo_scenes import grid, rig_from_mesh
+
+    verts, faces, uvs = grid(-0.05, 0.05, 0.50, 0.62, 0.15, 13, (0.1, 0.1, 0.6, 0.6))
+    shapes = torch.zeros(52, len(verts), 3)
+    shapes[ARKIT_INDEX["jawOpen"], torch.tensor(verts[:, 1] < 0.548)] = torch.tensor([0.0, -0.02, -0.01])
+    rig = replace(rig_from_mesh(verts, faces, uvs), expression_blendshapes=shapes)
+    params = AvatarParameters.initial(rig, 32, None, None, shape="flat")
+    lips = lip_region_faces(rig)[params.binding.face_index]
+    assert lips.any() and (~lips).any()
+    texel = texel_size(rig, params.binding)
+    assert torch.all(params.log_scales[lips, 0].exp() <= texel[lips] * model.MOUTH_SCALE_IN_TEXELS * (1 + 1e-5))
+    with torch.no_grad():
+        params.log_scales.fill_(0.0)
+        params.offsets.add_(torch.randn_like(params.offsets) * 0.2)
+    params.project_()
+    assert params.offsets[lips].norm(dim=-1).max() <= model.MOUTH_SURFACE_OFFSET + 1e-6  # dT = 0: the rig's surface
+    assert params.offsets[~lips].norm(dim=-1).max() > model.MOUTH_SURFACE_OFFSET
+    assert torch.allclose(params.log_scales[lips, 0].exp(), texel[lips] * model.MOUTH_SCALE_IN_TEXELS, rtol=1e-4)
+    assert torch.allclose(params.log_scales[~lips, 0].exp(), texel[~lips] * model.MAX_SCALE_IN_TEXELS, rtol=1e-4)

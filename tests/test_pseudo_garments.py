@@ -87,13 +87,18 @@ def test_a_portraits_never_seen_legs_get_trousers_not_skin(suited):
     assert luminance.std() > 0.005  # shaded and grained, not a flat sticker
 
 
+def head_heights(parts: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """([N] bool head texels, [N] height: 0 at the chin, 1 at the crown)."""
+    head = parts == PART["head"]
+    low, high = points[head, 1].min(), points[head, 1].max()
+    return head, (points[:, 1] - low) / (high - low)
+
+
 def test_hair_covers_the_back_of_the_head_and_the_chin_stays_skin(suited):
     """Seen from the front: hair on the crown, skin on the face, the jaw's underside only grazed and dark (the
     shadow under the chin). The back of the head gets the hair; the jaw's underside the skin, not the shadow."""
     rig, binding, parts, points, normals, colour = suited
-    head = parts == PART["head"]
-    low, high = points[head, 1].min(), points[head, 1].max()
-    height = (points[:, 1] - low) / (high - low)
+    head, height = head_heights(parts, points)
     hair_colour = np.array([0.25, 0.16, 0.10])
     photo = colour.copy()
     photo[head & (height > 0.75)] = hair_colour
@@ -182,3 +187,47 @@ def test_a_bare_torso_the_photo_shows_stays_bare(suited):
     got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
     back = (normals[:, 2] < -0.3) & bare
     assert np.median(delta_e(got[back], SKIN)) <= 10
+
+
+def test_a_held_object_on_a_gloved_hand_does_not_colour_the_hands(suited):
+    """Black gloves, one holding a light-grey camera that covers part of its front: both hands end up the gloves'
+    colour (camera: white blobs for hands once the camera's metal was mirrored onto the other hand)."""
+    rig, binding, parts, points, normals, colour = suited
+    glove, metal = np.array([0.05, 0.05, 0.05]), np.array([0.62, 0.62, 0.60])
+    photo = colour.copy()
+    hands = parts == PART["hand"]
+    photo[hands] = glove
+    seen = normals[:, 2] > 0.3
+    right = hands & seen & (points[:, 0] < 0)
+    held = right & (points[:, 1] > np.median(points[right, 1]))  # the camera over the upper half of its front
+    photo[held] = metal
+    seen &= ~(hands & (points[:, 0] > 0))  # the other hand behind the camera: unseen
+    conf = np.where(seen, np.clip(normals[:, 2], 0, 1), 0.0)
+    texture, stats = complete_texture(rig, rig.vertices, binding, torch.from_numpy(photo * (conf > 0)[:, None]),
+                                      torch.from_numpy(conf))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    assert stats["held"] > 0
+    assert np.median(delta_e(got[hands], glove)) <= 5
+    assert delta_e(got[hands], metal).min() > 30  # no light blobs on either hand
+
+
+def test_a_turned_faces_unseen_far_cheek_is_skin_not_the_hair_at_its_height(suited):
+    """A face turned away (only its near side seen), hair over the near ear at cheek height: the far cheek, which
+    neither the photo nor its mirror shows, is skin (side_45: dark strokes of the hair's colour across it)."""
+    rig, binding, parts, points, normals, colour = suited
+    head, height = head_heights(parts, points)
+    hair_colour = np.array([0.10, 0.08, 0.08])
+    photo = colour.copy()
+    side = head & (normals[:, 0] > 0.6)  # the near side of the head, seen at a grazing angle: hair over the ear
+    photo[side | (head & (height > 0.75))] = hair_colour
+    near = head & (points[:, 0] > 0.01) & (normals[:, 2] > 0.3)
+    seen = ~head & (normals[:, 2] > 0.3) | near | side | (head & (height > 0.75) & (normals[:, 2] > 0))
+    conf = np.where(seen, np.where(side, 0.2, np.clip(normals[:, 2], 0.2, 1)), 0.0)
+    far_cheek = head & (points[:, 0] < -0.03) & (normals[:, 2] > 0.5) & (height > 0.3) & (height < 0.5)
+    conf[far_cheek] = 0.0
+    near_cheek = head & (points[:, 0] > 0.03) & (normals[:, 2] > 0.5) & (height > 0.3) & (height < 0.5)
+    conf[near_cheek] = 0.0  # nor its mirror
+    texture, _ = complete_texture(rig, rig.vertices, binding, torch.from_numpy(photo * (conf > 0)[:, None]),
+                                  torch.from_numpy(conf))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]].astype(np.float64)
+    assert np.median(delta_e(got[far_cheek], SKIN)) <= 12

@@ -126,13 +126,58 @@ def test_mouth_interior_on_a_head_with_a_jaw_blendshape():
     assert not any(m[: rig.faces.shape[0]].any() for m in parts.values())  # the skin is not a mouth part
     new = slice(rig.vertices.shape[0], None)
     assert (out.vertices[new, 2] < 0.15).all()  # everything behind the lips
-    opened = out.pose(torch.zeros(2, 55, 3), None, torch.eye(52)[[0, ARKIT_INDEX["jawOpen"]]] * torch.tensor([[0.0], [1.0]]))
+    weights = torch.eye(52)[[0, ARKIT_INDEX["jawOpen"]]] * torch.tensor([[0.0], [1.0]])
+    opened = out.pose(torch.zeros(2, 55, 3), None, weights)
     moved = (opened.vertices[1, new] - opened.vertices[0, new]).norm(dim=1)
     lower = torch.cat([parts["lower_teeth"], parts["tongue"]])
     assert moved.max() > 0.015 and moved.min() == 0  # lower parts follow the jaw, upper teeth stay
     binding = Binding.from_uv(out.face_uvs, 64)
     assert (mouth_texels(out, binding.face_index) >= 0).sum() > 50
     assert lower.any()
+
+
+def _lips_rig(inner_z: float = 0.14):
+    """A face plane (z = 0.15) whose jawOpen moves the part below y = 0.548 (the lower lip) and, 1 cm behind its lip
+    line, a small patch (the lips' inner surface) that no viewer in front sees; with the mouth interior."""
+    from dataclasses import replace
+
+    from talkavatar.core.body.mouth import with_mouth_interior
+    from talkavatar.motion.names import ARKIT_INDEX
+
+    fv, ff, fuv = grid(-0.05, 0.05, 0.50, 0.60, 0.15, 11, (0.1, 0.1, 0.6, 0.6))
+    iv, i_f, iuv = grid(-0.01, 0.01, 0.535, 0.545, inner_z, 3, (0.65, 0.1, 0.75, 0.2))
+    rig = rig_from_mesh(np.concatenate([fv, iv]), np.concatenate([ff, i_f + len(fv)]), np.concatenate([fuv, iuv]))
+    shapes = torch.zeros(52, len(fv) + len(iv), 3)
+    below = torch.tensor(fv[:, 1] < 0.548)
+    shapes[ARKIT_INDEX["jawOpen"], : len(fv)][below] = torch.tensor([0.0, -0.02, -0.01])
+    return with_mouth_interior(replace(rig, expression_blendshapes=shapes, bone_names=("head",))), len(ff), len(i_f)
+
+
+def test_the_lips_inner_surface_takes_the_dark_inner_lip_colour():
+    """An opening jaw reveals the lips' inner surfaces; textured like the lips they made the open mouth look closed."""
+    from talkavatar.core.body.mouth import MOUTH_COLOURS, inner_lip_faces, mouth_colours, mouth_texels
+
+    rig, front, inner = _lips_rig()
+    found = inner_lip_faces(rig)
+    assert found[front:front + inner].all()  # hidden from every viewer in front
+    assert not found[:front].any() and not found[front + inner:].any()  # the face itself, the mouth parts
+    binding = Binding.from_uv(rig.face_uvs, 64)
+    part = mouth_texels(rig, binding.face_index)
+    on_inner = (binding.face_index >= front) & (binding.face_index < front + inner)
+    assert on_inner.any() and (part[on_inner] == list(MOUTH_COLOURS).index("inner_lip")).all()
+    assert torch.allclose(mouth_colours()[part[on_inner][0]], torch.tensor(MOUTH_COLOURS["inner_lip"]))
+    seen, _, _ = _lips_rig(inner_z=0.16)  # the same patch in front of the face: seen, keeps the photo's colours
+    assert not inner_lip_faces(seen).any()
+
+
+def test_a_relaxed_mouth_shows_the_edge_of_the_upper_teeth_not_the_teeth():
+    from talkavatar.core.body.mouth import TEETH_SHOW, mouth_faces, mouth_landmarks
+
+    rig, _, _ = _lips_rig()
+    marks = mouth_landmarks(rig)
+    upper = rig.vertices[rig.faces[mouth_faces(rig)["upper_teeth"]].flatten()]
+    assert abs(float(upper[:, 1].min()) - (marks["y_upper"] - TEETH_SHOW)) < 1e-5
+    assert float(upper[:, 1].max()) - float(upper[:, 1].min()) > 0.008  # 1 cm of teeth, mostly behind the lip
 
 
 def test_texels_outside_the_mask_take_colours_from_inside_it():

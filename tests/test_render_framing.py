@@ -22,11 +22,14 @@ def rig():
     return anny_rig().to(dtype=torch.float32)
 
 
-def auto_view(rig, eye, target, fov):
-    """The auto camera (first frame) for a still clip of a rest-pose body photographed from ``eye``."""
+def auto_view(rig, eye, target, fov, also=None):
+    """The auto camera (first frame) for a still clip of a rest-pose body photographed from ``eye``; ``also``: [V]
+    bool vertices shown besides (a hand the photo showed raised to the face)."""
     still = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
     photo = Cameras.look_at(torch.tensor(eye), torch.tensor(target), width=512, height=512, fov_y_degrees=fov)
     shown = shown_vertices(rig, *still, photo)
+    if also is not None:
+        shown |= also
     timeline = Timeline.of(channels_to_motion({}, 12, 30.0), 30.0)  # the relaxed rest: arms down
     shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)
     width, height = frame_size(shot.half_size)
@@ -65,6 +68,27 @@ def test_full_body_track_is_framed_as_the_whole_body(rig):
     assert (pixels[:, 1].max() - pixels[:, 1].min()) / height > 0.7  # filling the frame, not a speck
 
 
+def test_half_body_track_is_framed_as_a_half_body(rig):
+    """A photo cut at the waist, one hand raised to the face: framed from the head to the waist (that hand,
+    hanging by the hips in the clip, does not pull the frame down to the knees)."""
+    from talkavatar.core.body.parts import PART, vertex_parts
+
+    head = head_mask(rig)
+    top, height = float(rig.vertices[:, 1].max()), float(np.ptp(rig.vertices[:, 1].numpy()))
+    middle = top - 0.22 * height  # the picture shows the top 44 % of the body: head to waist
+    eye = (0.0, middle, 0.22 * height / np.tan(np.radians(15.0)))
+    parts = torch.from_numpy(vertex_parts(rig))
+    shown, pixels, width, height_px = auto_view(rig, eye, (0.0, middle, 0.0), 30.0, also=parts == PART["hand"])
+    torso = shown & (parts == PART["torso"])
+    assert 0.2 < float(torso.float().sum() / (parts == PART["torso"]).sum()) < 0.99  # cut inside the torso
+    assert (width, height_px) in ((1080, 1080), (1080, 1350))
+    face = pixels[head]
+    assert face[:, 1].min() > 0 and face[:, 0].min() > 0 and face[:, 0].max() < width  # the whole head inside
+    assert (face[:, 1].max() - face[:, 1].min()) / height_px >= 0.22
+    waist = float(pixels[torso, 1].max())
+    assert 0.8 * height_px < waist < height_px  # down to where the photo cut the body, not to the hands' level
+
+
 def test_follow_smooths_the_target_and_keeps_gestures_inside():
     t = torch.arange(60, dtype=torch.float64)
     sway = torch.stack([0.05 * torch.sin(2 * torch.pi * t / 60), torch.zeros(60), torch.zeros(60)], -1)
@@ -81,13 +105,23 @@ def test_follow_smooths_the_target_and_keeps_gestures_inside():
         assert float(inside.double().mean()) >= share
 
 
-def test_legs_without_a_visible_knee_were_not_shown():
-    from talkavatar.core.body.parts import PART
-    from talkavatar.core.body.parts import hidden_parts
+def test_legs_are_shown_only_below_the_hips():
+    from talkavatar.core.body.parts import PART, hidden_parts
 
-    points = np.tile([[100.0, 100.0]], (33, 1))
+    points = np.zeros((33, 2))
+    points[[11, 12]] = (80.0, 40.0), (120.0, 40.0)  # shoulders
+    points[[23, 24]] = (85.0, 100.0), (115.0, 100.0)  # hips
+    points[[25, 26]] = (85.0, 150.0), (115.0, 150.0)  # knees
+    points[[27, 28]] = (85.0, 195.0), (115.0, 195.0)  # ankles
     visibility = np.ones(33)
+    legs = [PART["thigh"], PART["shin"], PART["foot"]]
     assert hidden_parts(points, visibility, 200, 200) == []
-    visibility[[25, 26]] = 0.2  # knees hidden (behind a desk, a helmet)
-    points[[27, 28]] = (100.0, 260.0)  # ankles below the picture
-    assert hidden_parts(points, visibility, 200, 200) == [PART["thigh"], PART["shin"], PART["foot"]]
+    hidden_knees = visibility.copy()
+    hidden_knees[[25, 26]] = 0.2  # knees hidden (behind a desk, a helmet)
+    assert hidden_parts(points, hidden_knees, 200, 200) == legs
+    belly = points.copy()
+    belly[[25, 26]] = (90.0, 90.0), (110.0, 92.0)  # a waist-cropped body's "knees" on its belly, visibility 1
+    assert hidden_parts(belly, visibility, 200, 200) == legs
+    cut = points.copy()
+    cut[[27, 28]] = (85.0, 260.0), (115.0, 255.0)  # ankles below the picture: thighs shown, shins and feet not
+    assert hidden_parts(cut, visibility, 200, 200) == [PART["shin"], PART["foot"]]

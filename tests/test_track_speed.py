@@ -7,6 +7,12 @@
   the indexed version's (written out here) bit for bit, with points inside and outside the image.
 - ``import_mediapipe`` leaves matplotlib unimported (checked in a fresh interpreter) and a later
   ``import matplotlib.pyplot`` still gets the real module.
+
+Not bitwise, checked against the reference to rounding:
+- the mask's hole filling against scipy's ``binary_fill_holes`` (track no longer imports scipy.ndimage; the guided
+  filter's OpenCV box means: tests/test_track_ops.py against its naive reference);
+- posing only the vertices the landmarks read (``track.landmark_vertices``): the same landmarks and pose gradients
+  as the whole body's, and a fit step of it the same step.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from talkavatar.core.silhouette import splat_density
+from talkavatar.track.mask import fill_holes, refine_mask
 
 
 def _indexed_splat(points_px, width, height, grid):
@@ -83,3 +91,50 @@ def test_mediapipe_imports_without_matplotlib():
             "import matplotlib.pyplot as plt\n"
             "assert callable(plt.plot)\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_mask_filters_equal_scipys():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    rng = np.random.default_rng(0)
+    for i in range(50):
+        mask = ndimage.uniform_filter(rng.random((40, 60)), 5) > 0.5 + 0.05 * rng.random()
+        assert np.array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask)), i
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 2:7], ring[4, 4] = True, False
+    assert fill_holes(ring)[4, 4] and not fill_holes(ring)[0, 0]
+    # two blobs, a seed in one: the other goes, the hole in the kept one is filled
+    image = np.zeros((60, 80, 3), np.uint8)
+    image[10:40, 5:30], image[10:40, 50:75] = 200, 200
+    blobs = (image[..., 0] > 0).astype(np.float32)
+    blobs[20:24, 15:19] = 0.0
+    refined = refine_mask(image, blobs, np.array([[15.0, 25.0]]))
+    assert refined[22, 17] > 0.5 and refined[25, 60] < 0.5
+
+
+def test_landmark_vertices_pose_the_same_landmarks():
+    pytest.importorskip("anny")
+    from talkavatar.core.body.anny import anny_body
+    from talkavatar.core.body.landmark_groups import GroupedLandmarks
+    from talkavatar.track.fitting import ModelConsts, pose_batch
+    from talkavatar.track.landmark_vertices import landmark_vertices, restricted
+    from talkavatar.track.shape_space import linearise
+
+    body = anny_body()
+    landmarks = GroupedLandmarks(body.landmarks)
+    consts, space = ModelConsts.of(body), linearise(body, body.default_shape.float(), [0, 1])
+    sub = restricted(consts, space, landmarks)
+    assert 0 < len(landmark_vertices(landmarks)) < 0.5 * body.dense_skin_weights.shape[0]
+    torch.manual_seed(0)
+    rotations = (0.2 * torch.randn(2, 55, 3)).requires_grad_(True)
+    arkit = torch.rand(2, 52).requires_grad_(True)
+    delta, translation = torch.tensor([0.03, -0.02]), torch.tensor([[0.1, 0.0, -2.5], [0.0, 0.1, -2.0]])
+    outs = []
+    for c, s, lm in ((consts, space, landmarks), sub):
+        points = lm(pose_batch(c, s, delta, rotations, translation, arkit))
+        upstream = sum((p * (k + 1)).sum() for k, p in enumerate(points.values()))
+        outs.append((points, torch.autograd.grad(upstream, (rotations, arkit))))
+    (full, full_grads), (mine, mine_grads) = outs
+    for g in full:
+        assert torch.allclose(full[g], mine[g], atol=1e-6), g
+    for a, b in zip(full_grads, mine_grads):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4) and float(a.abs().sum()) > 0

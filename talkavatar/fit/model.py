@@ -15,6 +15,7 @@ from torch import nn
 
 from talkavatar.core.avatar import Avatar, texel_size
 from talkavatar.core.binding import Binding, triangle_frames
+from talkavatar.core.body.mouth import lip_region_faces
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.color import srgb_to_linear
 from talkavatar.core.expression_appearance import ExpressionAppearance
@@ -28,11 +29,21 @@ BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "lo
 
 
 # Limits :meth:`AvatarParameters.project_` enforces after every step: Gaussian scales (log metres, and at most
-# MAX_SCALE_IN_TEXELS times the texel a Gaussian was born on) and how far a Gaussian may leave the deformed mesh
-# surface (|dX - Bary(dT)|, metres; None: no limit). Large scales and Gaussians far from the mesh are what paint
+# MAX_SCALE_IN_TEXELS (MOUTH_SCALE_IN_TEXELS by the lips) times the texel a Gaussian was born on) and how far a
+# Gaussian may leave the deformed mesh surface (|dX - Bary(dT)|, metres; None: no limit; by the lips
+# MOUTH_SURFACE_OFFSET). Large scales and Gaussians far from the mesh are what paint
 # alpha beyond the silhouette in new views.
 LOG_SCALE_RANGE = (-9.2, -3.0)
 MAX_SCALE_IN_TEXELS = 3.0
+# Around the lip line (core.body.mouth.lip_region_faces) Gaussians stay under 0.75 of their texel, from the start:
+# an opening of the size speech makes (3-9 mm) is a few texels tall, and lip Gaussians of a texel or more (grown up
+# to 1.5x on a photo whose mouth is closed) cover it with lip colour from both sides: the jaw opens and the mouth
+# looks closed (benchmarks/mouth_closeup.py). At 0.75 the disc lattice still closes the surface.
+MOUTH_SCALE_IN_TEXELS = 0.75
+# ... and within MOUTH_SURFACE_OFFSET of the mesh: a fit to a closed mouth pulled inner-lip and mouth-interior
+# Gaussians up to MAX_SURFACE_OFFSET forward into the lip line and coloured them like the lips; when the jaw opened
+# they stayed, lip-coloured, in the opening.
+MOUTH_SURFACE_OFFSET = 0.002
 MAX_SURFACE_OFFSET: float | None = 0.01
 FLAT_RATIO = 0.1  # a flat Gaussian's thickness along the face normal, relative to its in-plane scale
 # Limits of the expression term per unit ARKit weight (talkavatar.core.expression_appearance): colour change, offset
@@ -71,12 +82,17 @@ class AvatarParameters(nn.Module):
                                                          device=avatar.rgb.device))
         # the solidity prior's weight per Gaussian: as the anchor's (fit.visibility)
         self.register_buffer("solid_weight", torch.ones_like(self.anchor_weight))
+        texel = texel_size(self.rig, self.binding)
+        lips = lip_region_faces(self.rig)[self.binding.face_index]
+        largest = texel * torch.where(lips, MOUTH_SCALE_IN_TEXELS, MAX_SCALE_IN_TEXELS)
+        self.register_buffer("max_log_scales", largest.log()[:, None])
+        elsewhere = math.inf if MAX_SURFACE_OFFSET is None else MAX_SURFACE_OFFSET
+        farthest = torch.where(lips, MOUTH_SURFACE_OFFSET, elsewhere)
+        self.register_buffer("max_surface_offsets", farthest[:, None].to(texel))
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
-        self.log_scales = nn.Parameter(scales.clone())
+        self.log_scales = nn.Parameter(torch.minimum(scales, self.max_log_scales).detach().clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())
         self.vertex_offsets = nn.Parameter(avatar.vertex_offsets.clone())
-        largest = texel_size(self.rig, self.binding) * MAX_SCALE_IN_TEXELS
-        self.register_buffer("max_log_scales", largest.log()[:, None])
         if shape == "free":
             self.quats = nn.Parameter(avatar.quats.clone())
         elif shape == "flat":
@@ -137,8 +153,9 @@ class AvatarParameters(nn.Module):
     @torch.no_grad()
     def project_(self) -> None:
         """Keep values in range after a step: colours in 0..1, scales within :data:`LOG_SCALE_RANGE` and
-        :data:`MAX_SCALE_IN_TEXELS`, Gaussians within :data:`MAX_SURFACE_OFFSET` of the deformed mesh, the expression
-        term within :data:`MAX_EXPRESSION_RGB` and :data:`MAX_EXPRESSION_OFFSET` per unit weight."""
+        :data:`MAX_SCALE_IN_TEXELS`, Gaussians within :data:`MAX_SURFACE_OFFSET` of the deformed mesh (by the lips:
+        the ``MOUTH_`` limits), the expression term within :data:`MAX_EXPRESSION_RGB` and
+        :data:`MAX_EXPRESSION_OFFSET` per unit weight."""
         self.rgb.clamp_(0, 1)
         if self.expression_index is not None:
             self.expression_rgb.clamp_(-MAX_EXPRESSION_RGB, MAX_EXPRESSION_RGB)
@@ -146,8 +163,7 @@ class AvatarParameters(nn.Module):
             self.expression_offsets.mul_(length.clamp(max=MAX_EXPRESSION_OFFSET) / length.clamp_min(1e-12))
         self.log_scales.clamp_(*LOG_SCALE_RANGE)
         torch.minimum(self.log_scales, self.max_log_scales, out=self.log_scales)
-        if MAX_SURFACE_OFFSET is not None:
-            anchor = Binding.interpolate(self.binding, self.vertex_offsets[None], self.rig.faces)[0]
-            away = self.offsets - anchor
-            length = away.norm(dim=-1, keepdim=True)
-            self.offsets.copy_(anchor + away * (length.clamp(max=MAX_SURFACE_OFFSET) / length.clamp_min(1e-12)))
+        anchor = Binding.interpolate(self.binding, self.vertex_offsets[None], self.rig.faces)[0]
+        away = self.offsets - anchor
+        length = away.norm(dim=-1, keepdim=True)
+        self.offsets.copy_(anchor + away * (torch.minimum(length, self.max_surface_offsets) / length.clamp_min(1e-12)))

@@ -2,6 +2,8 @@
 
 In order, each step filling only what the previous ones left (confidence decreasing):
 
+0. hands: a seen hand texel that is not the hands' material (their dominant seen colour, lit or shaded) shows what
+   the hand holds and counts as unseen;
 1. left/right symmetry: a texel takes its mirror texel's colour (the face mirror map of :mod:`mesh`, barycentrics
    carried across) where that one was seen well (not at a grazing angle), and, below the head, replaces a grazing
    seen colour by a much more confident mirror one. On the head only what the photo does not see at all is
@@ -24,7 +26,8 @@ In order, each step filling only what the previous ones left (confidence decreas
 
 The chin and the jaw's underside are skin: seen only at a grazing angle, their colours mix in the shadow under the
 chin (a dark rim once the jaw opens), so they are treated as unseen, skipped by the head band step and dressed as
-neck (skin).
+neck (skin). So is the forward-facing face below the eyes where neither the photo nor the mirror shows it (a
+turned face's far cheek: the head band gave it the hair's colour at its height).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.garments import dominant, dress, part_colours, read_outfit, skin_like
+from talkavatar.core.color import shade_distance
+from talkavatar.pseudo.garments import MIN_TEXELS, dominant, dress, part_colours, read_outfit, skin_like
 from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
@@ -45,7 +49,11 @@ from talkavatar.pseudo.texture import texels_to_image
 EDGE_CONFIDENCE = 0.06  # seen texels at most this confident came from the mask's edge band (texture.py fades them)
 SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (grazing colours mix in the background)
 JAW_HEIGHT = 0.3  # the chin and jaw: the head's lowest 30 % (front and sides)
+CHEEK_HEIGHT = 0.5  # the face below the eyes, facing forward (normal z above CHEEK_FACING): skin where neither the
+CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair may lie, keep the head band's colour)
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
+HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
+HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
 
 
 def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -85,7 +93,8 @@ class _Texels:
     """The completion's working state, per texel: sRGB ``rgb`` [N, 3], ``conf`` [N] (0 = unknown), ``source`` [N]
     (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed), the photo's own ``seen_conf`` [N],
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
-    chin and the jaw's underside: skin, whatever the head band or the hair say)."""
+    chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
+    say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it)."""
 
     rgb: np.ndarray
     conf: np.ndarray
@@ -122,8 +131,9 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     v = 1) and the share of texels each step filled."""
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face)
     stats = {"seen": float(t.known.mean()), "jaw_regrazed": float((t.jaw & (t.seen_conf > 0) & ~t.known).mean())}
-    stats["mirror"] = _mirror(t, rig, binding)
     parts = texel_parts(rig, binding.face_index, binding.barycentrics)
+    stats["held"] = _one_colour_hands(t, parts)
+    stats["mirror"] = _mirror(t, rig, binding)
     photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
     outfit = read_outfit(t.rgb, photo, parts, t.points, t.normals)
     stats["front_to_back"] = _front_to_back(t, cell, outfit)
@@ -144,6 +154,7 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
         low, high = points[head, 1].min(), points[head, 1].max()
         height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
+    cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > CHEEK_FACING)
     rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
     seen_conf = conf.copy()
     below_face = np.zeros(len(conf), bool) if off_face is None else off_face.numpy()
@@ -151,7 +162,22 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
     rgb[grazing_jaw], conf[grazing_jaw] = 0.0, 0.0
     source = (conf > 0).astype(np.int64)
     from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
-    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw)
+    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks)
+
+
+def _one_colour_hands(t: _Texels, parts: np.ndarray) -> float:
+    """Step 0: hands are one material, skin or gloves. A seen hand texel whose colour is neither that of both hands'
+    dominant seen colour nor a shade of it (:func:`~talkavatar.core.color.shade_distance` within HAND_CHROMA and
+    HAND_SHADE) shows what the hand holds or the background by it (camera: the camera's light metal on a black
+    glove, white blobs once mirrored onto the other hand): it counts as unseen, and the later steps give it the
+    rest of the hand's colour."""
+    hand = (parts == PART["hand"]) & t.photo
+    source = hand & (t.seen_conf > SOURCE_CONFIDENCE)
+    if source.sum() < MIN_TEXELS:
+        return 0.0
+    material = dominant(t.rgb[source])
+    held = hand & (shade_distance(t.rgb, material, HAND_CHROMA, HAND_SHADE) >= 1.0)
+    return t.set(held, 0.0, 0.0, 0)
 
 
 def _mirror(t: _Texels, rig, binding: Binding) -> float:

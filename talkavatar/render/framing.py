@@ -2,13 +2,16 @@
 
 1. What the photo showed (:func:`shown_vertices`): the rig posed as ``track`` fitted it, seen through the tracked
    camera; a vertex was shown when it projects inside the picture, in front of the camera, and its body part was
-   seen by the detector (:func:`~talkavatar.core.body.parts.hidden_parts`: legs only with a visible knee, feet only with a visible ankle, so
-   legs that the fit folded into the frame behind an object do not count). A head-and-shoulders portrait shows the
-   head, neck and shoulders; a full-body photo shows everything.
-2. Over the clip (:func:`follow`), the shown vertices posed by the motion (sampled frames): the camera's target
-   is their box centre smoothed over ``follow_seconds`` (a Gaussian), so the camera follows the body's slow sway
-   but not its quick gestures; the box (half extents about the target) is the ``quantile`` of the per-frame extents,
-   so gestures stay inside the frame except the rarest extremes.
+   seen by the detector (:func:`~talkavatar.core.body.parts.hidden_parts`: a thigh only with a seen knee below the
+   hips, shins and feet only with a seen ankle too, so legs that the fit folded into the frame behind an object or
+   onto a cropped body's belly do not count). A head-and-shoulders portrait shows the head, neck and shoulders; a
+   full-body photo shows everything.
+2. Over the clip (:func:`follow`), the shown vertices posed by the motion (sampled frames), boxed per frame by
+   :func:`band_extents`: down to the lowest shown point of the trunk (head, neck, torso, legs), where the photo cut
+   the body, so the arms of a half-body photo that hang below its edge in the clip do not stretch the frame to the
+   knees; the camera's target is the box centre smoothed over ``follow_seconds`` (a Gaussian), so the camera
+   follows the body's slow sway but not its quick gestures; the box (half extents about the target) is the
+   ``quantile`` of the per-frame extents, so gestures stay inside the frame except the rarest extremes.
 3. The frame size (:func:`frame_size`): among square, 4:5 and 9:16 portrait frames (1080 pixels wide), the one
    whose aspect is nearest to the box's (log scale), so a portrait is not a thin strip in a tall frame.
 """
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from talkavatar.core.body.parts import vertex_parts
+from talkavatar.core.body.parts import PART, vertex_parts
 from talkavatar.core.cameras import Cameras
 from talkavatar.render.camera_path import FRAMING_MARGIN, FOV_Y_DEGREES, Framing
 
@@ -30,6 +33,7 @@ FRAME_SIZES = ((1080, 1080), (1080, 1350), (1080, 1920))
 MIN_HALF_HEIGHT = 0.2    # metres: a face-only photo still gets the whole head and a little of the shoulders
 MAX_POINTS = 2000        # shown vertices posed per sampled frame
 MAX_SAMPLES = 120        # sampled frames of the clip
+LIMBS = ("upper_arm", "forearm", "hand")  # parts that do not set the frame's bottom (band_extents)
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,29 @@ def shown_vertices(rig, joint_rotations: Tensor, root_translation: Tensor, arkit
     return inside
 
 
-def follow(points: Tensor, fps: float, follow_seconds: float = 1.0, quantile: float = 0.98) -> tuple[Tensor, Tensor]:
-    """points: [S, N, 3] the shown vertices at S evenly sampled instants ``fps`` samples per second apart ->
-    (targets [S, 3], half extents [3]) as in the module docstring (float64)."""
+def band_extents(points: Tensor, trunk: Tensor) -> tuple[Tensor, Tensor]:
+    """points: [S, N, 3] shown vertices at S instants, trunk: [N] bool (head, neck, torso, legs: not arms or hands)
+    -> (low, high) [S, 3]: the box of what the photo showed at each instant. Its bottom is the trunk's lowest shown
+    point (where the photo cut the body: arms hanging below a half-body photo's edge leave the frame, as they would
+    in a half-body video); its top, sides and depth those of every shown point above that bottom (a gesture inside
+    the band stays in the frame)."""
+    if not bool(trunk.any()):
+        return points.min(dim=1).values, points.max(dim=1).values
+    bottom = points[:, trunk, 1].min(dim=1).values  # [S]
+    above = points[..., 1] >= bottom[:, None]  # [S, N]
+    big = torch.finfo(points.dtype).max
+    low = torch.where(above[..., None], points, torch.full_like(points, big)).min(dim=1).values
+    high = torch.where(above[..., None], points, torch.full_like(points, -big)).max(dim=1).values
+    return low, high
+
+
+def follow(points: Tensor, fps: float, follow_seconds: float = 1.0, quantile: float = 0.98,
+           trunk: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """points: [S, N, 3] the shown vertices at S evenly sampled instants ``fps`` samples per second apart, trunk:
+    [N] bool (:func:`band_extents`; None: every point counts) -> (targets [S, 3], half extents [3]) as in the
+    module docstring (float64)."""
     p = points.double()
-    low, high = p.min(dim=1).values, p.max(dim=1).values  # [S, 3]
+    low, high = band_extents(p, torch.ones(p.shape[1], dtype=torch.bool) if trunk is None else trunk)  # [S, 3]
     middle = (low + high) / 2
     sigma = follow_seconds * fps
     if p.shape[0] > 1 and sigma > 0:
@@ -99,13 +121,14 @@ def plan_shot(rig, shown: Tensor, poses, frames: int, fps: float, follow_seconds
     index = torch.nonzero(shown).squeeze(1) if bool(shown.any()) else torch.arange(shown.shape[0])
     if index.numel() > MAX_POINTS:
         index = index[torch.linspace(0, index.numel() - 1, MAX_POINTS).round().long()]
+    limbs = torch.from_numpy(np.isin(vertex_parts(rig), [PART[p] for p in LIMBS]))
     sampled = np.unique(np.linspace(0, frames - 1, min(frames, MAX_SAMPLES)).round().astype(np.int64))
     points = []
     for start in range(0, len(sampled), 32):
         jr, rt, aw = (t.to(rig.device, rig.dtype) for t in poses(sampled[start:start + 32]))
         points.append(rig.pose(jr, rt, aw).vertices[:, index.to(rig.device)].cpu())
     step_fps = fps * (len(sampled) - 1) / max(frames - 1, 1) if len(sampled) > 1 else fps
-    targets, half = follow(torch.cat(points), step_fps, follow_seconds)
+    targets, half = follow(torch.cat(points), step_fps, follow_seconds, trunk=~limbs[index])
     every = torch.arange(frames, dtype=torch.float64)
     centers = torch.stack([torch.from_numpy(np.interp(every.numpy(), sampled.astype(np.float64),
                                                       targets[:, k].numpy())) for k in range(3)], -1)

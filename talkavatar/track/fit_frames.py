@@ -17,6 +17,7 @@ from talkavatar.track.expression import bake_expression, photo_refit, smooth_exp
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state, with_refitted_expression
 from talkavatar.track.footage import Footage
 from talkavatar.track.gating import second_opinion, gate
+from talkavatar.track.landmark_vertices import restricted
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
@@ -252,11 +253,13 @@ def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage
 def _track_video(consts, space, landmarks, targets, found, state, config, weights, sigma, closeup, free_focal, log):
     """A clip's frames fitted one by one (:func:`talkavatar.track.video_fit.track_frames`): a FitState [T]."""
     last = [time.perf_counter()]
+    landmarks_only = restricted(consts, space, landmarks)  # a step without the silhouette poses these vertices alone
 
     def fit_frame(frame_targets, frame_state, steps, frame_weights, key):
         if closeup and not key:  # a close-up's light silhouette (CLOSEUP_MASK) is left to the key frame: speed
             frame_weights = replace(frame_weights, mask=0.0)
-        return fit(consts, space, landmarks, frame_targets, frame_state, steps, frame_weights, sigma,
+        model = landmarks_only if frame_weights.mask == 0 else (consts, space, landmarks)
+        return fit(*model, frame_targets, frame_state, steps, frame_weights, sigma,
                    fit_shape=key and space.fitted.numel() > 0, seed=config.seed, closeup=closeup,
                    free_focal=key and free_focal, warm=not key, refit=key)
 

@@ -417,15 +417,15 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     rot = state.joint_rotations.clone()
     no_hips, held_joints = unseen_weights(landmarks, targets)
     params = {
-        "orient": rot[:, :1].clone().requires_grad_(True),
-        "body": rot[:, BODY_JOINTS].clone().requires_grad_(True),
-        "head": rot[:, HEAD_JOINTS].clone().requires_grad_(True),
-        "hands": rot[:, HAND_JOINTS].clone().requires_grad_(True),
-        "translation": state.root_translation.clone().requires_grad_(True),
-        "arkit": state.arkit_weights.clone().requires_grad_(True),
-        "shape": state.shape_delta.clone().requires_grad_(True),
-        "dolly": torch.zeros((), dtype=dtype, device=device, requires_grad=True),
-    }
+        "orient": rot[:, :1].clone(),
+        "body": rot[:, BODY_JOINTS].clone(),
+        "head": rot[:, HEAD_JOINTS].clone(),
+        "hands": rot[:, HAND_JOINTS].clone(),
+        "translation": state.root_translation.clone(),
+        "arkit": state.arkit_weights.clone(),
+        "shape": state.shape_delta.clone(),
+        "dolly": torch.zeros((), dtype=dtype, device=device),
+    }  # each stage sets requires_grad on the ones it fits
     p = _Problem(consts, space, landmarks, targets, weights, fit_shape, rot, sigma, prior_w, lower, upper, no_hips,
                  held_joints, depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal,
                  start_translation=state.root_translation.clone())
@@ -436,7 +436,10 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
 
     for stage, count in _stage_plan(steps, warm):
-        optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in _active(stage, fit_shape, free_focal)])
+        active = _active(stage, fit_shape, free_focal)
+        for name, tensor in params.items():  # no backward pass into what the stage holds (the same steps, sooner)
+            tensor.requires_grad_(name in active)
+        optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in active])
         for step in range(count):
             optim.zero_grad(set_to_none=True)
             loss = _loss(p, params, stage)

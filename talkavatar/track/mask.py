@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He et al.'s guided filter with a colour guide. guide: [H, W, 3] float in 0..1; src: [H, W] → [H, W].
 
-    Box filters of side ``2 radius + 1`` (scipy's running means, edges replicated): O(H W) whatever the radius; the
-    guide's 3x3 covariance from its 6 distinct products.
+    Box filters of side ``2 radius + 1`` (OpenCV's running means in float64, edges replicated: scipy's
+    ``uniform_filter`` to ~1e-15, 4-5x faster): O(H W) whatever the radius; the guide's 3x3 covariance from its 6
+    distinct products.
     """
     size = 2 * radius + 1
 
     def box(x: np.ndarray) -> np.ndarray:
-        return ndimage.uniform_filter(x, size=(size, size) + (1,) * (x.ndim - 2), mode="nearest")
+        return cv2.blur(x, (size, size), borderType=cv2.BORDER_REPLICATE).reshape(x.shape)
 
     I = guide.astype(np.float64)
     p = src.astype(np.float64)
@@ -59,18 +60,27 @@ def refine_mask(image: np.ndarray, mask: np.ndarray, seeds_xy: np.ndarray | None
     radius = max(2, round(0.012 * max(small)))
     soft = np.clip(guided_filter(guide, src, radius, 1e-3), 0.0, 1.0)
     hard = soft > 0.5
-    labels, n = ndimage.label(hard)
-    if n > 1 and seeds_xy is not None and len(seeds_xy):
+    count, labels = cv2.connectedComponents(hard.astype(np.uint8), connectivity=4)  # 0: background
+    if count > 2 and seeds_xy is not None and len(seeds_xy):
         xs = np.clip((seeds_xy[:, 0] * factor).astype(int), 0, small[0] - 1)
         ys = np.clip((seeds_xy[:, 1] * factor).astype(int), 0, small[1] - 1)
         keep = set(labels[ys, xs].tolist()) - {0}
         if not keep:  # no landmark inside the mask: keep the largest piece
             keep = {int(np.argmax(np.bincount(labels.ravel())[1:]) + 1)}
         soft = soft * np.isin(labels, list(keep))
-    soft = soft * ndimage.binary_fill_holes(soft > 0.5) + soft * (soft <= 0.5)
+    soft = soft * fill_holes(soft > 0.5) + soft * (soft <= 0.5)
     if factor < 1.0:
         soft = np.asarray(Image.fromarray(soft.astype(np.float32)).resize((w, h), Image.BILINEAR))
     return soft.astype(np.float32)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """[H, W] bool with every background region that does not reach the border (4-connected) filled
+    (``scipy.ndimage.binary_fill_holes``; OpenCV's flood fill, so that tracking need not import scipy.ndimage:
+    ~0.4 s of CPU)."""
+    outside = np.pad(mask, 1).astype(np.uint8)
+    cv2.floodFill(outside, None, (0, 0), 1, flags=4)
+    return mask | (outside[1:-1, 1:-1] == 0)
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

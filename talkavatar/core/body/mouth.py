@@ -4,10 +4,13 @@ Open mouths look hollow without it (DESIGN.md). The parts are placed from the ri
 the top of the vertices that ARKit ``jawOpen`` moves most (on the midline), the lip front the foremost skin vertex
 there; the jaw motion is ``jawOpen``'s displacement of the lower lip.
 
-- upper teeth: an arc (dental arch, radius 3 cm, +-62 degrees) 1.2 cm behind the lip front, from just above the
-  lip line 9 mm down; skinned to the head;
-- lower teeth: the same arc below the lip line, moved by ``jawOpen`` like the lower lip (or skinned to the rig's
-  ``jaw`` bone where it has one, e.g. SMPL-X);
+- upper teeth: an arc (dental arch, radius 3 cm, +-62 degrees) 1.2 cm behind the lip front, 1 cm tall, their
+  edge :data:`TEETH_SHOW` below the upper lip's lowest point (a relaxed mouth shows the incisors' edge, not the
+  teeth: with the edge 8 mm below the lip line, an opening of the size speech makes, 3-9 mm, showed nothing but
+  teeth, a light band an independent face tracker read as closed lips; benchmarks/mouth_closeup.py); skinned to
+  the head;
+- lower teeth: the same arc 2 mm further back (behind the upper teeth's edge) below the lip line, moved by
+  ``jawOpen`` like the lower lip (or skinned to the rig's ``jaw`` bone where it has one, e.g. SMPL-X);
 - tongue: a curved patch on the mouth floor, moved by ``jawOpen`` and pushed forward by ``tongueOut``;
 - cavity: an inward-facing half ellipsoid behind the teeth; its lower half follows the jaw.
 
@@ -31,11 +34,16 @@ MOUTH_UV_BOX = (0.83, 0.84, 0.98, 0.99)
 #: part -> (u0, v0, u1, v1) inside the box
 PART_UV = {"cavity": (0.83, 0.84, 0.90, 0.99), "upper_teeth": (0.91, 0.95, 0.98, 0.99),
            "lower_teeth": (0.91, 0.90, 0.98, 0.94), "tongue": (0.91, 0.84, 0.98, 0.89)}
-#: sRGB 0..1 colours of the parts
-MOUTH_COLOURS = {"cavity": (0.10, 0.03, 0.03), "upper_teeth": (0.90, 0.88, 0.82), "lower_teeth": (0.88, 0.86, 0.80),
-                 "tongue": (0.72, 0.35, 0.36)}
+#: sRGB 0..1 colours of the parts, and of the lips' inner surfaces (:func:`inner_lip_faces`)
+MOUTH_COLOURS = {"cavity": (0.10, 0.03, 0.03), "upper_teeth": (0.80, 0.77, 0.70), "lower_teeth": (0.70, 0.67, 0.60),
+                 "tongue": (0.72, 0.35, 0.36), "inner_lip": (0.30, 0.10, 0.10)}  # teeth as in the mouth's shade
+#: where the viewers of a face are, from the mouth (front, +-35 degrees of yaw, +-20 of pitch)
+VIEW_DIRECTIONS = ((0.0, 0.0, 1.0), (0.574, 0.0, 0.819), (-0.574, 0.0, 0.819), (0.0, 0.342, 0.940),
+                   (0.0, -0.342, 0.940))
 ARCH_RADIUS = 0.03
 ARCH_HALF_ANGLE = math.radians(62)
+TEETH_SHOW = 0.0015
+"""How far (m) the upper teeth's edge reaches below the upper lip's lowest point (1-3 mm at rest in adults)."""
 
 
 def _grid(points: np.ndarray, box: tuple[float, float, float, float], outward: bool
@@ -64,9 +72,10 @@ def _orient(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, towards: n
 
 
 def mouth_landmarks(rig) -> dict[str, np.ndarray]:
-    """Lip line height, lip front depth and the jaw displacement of ``jawOpen`` from the rig's geometry."""
-    v = rig.vertices.double().numpy()
-    jaw = rig.expression_blendshapes[ARKIT_INDEX["jawOpen"]].double().numpy()
+    """Lip line height ``y_lip`` (the top of the lower lip), lip front depth ``z_front``, the jaw displacement of
+    ``jawOpen`` and the upper lip's lowest point ``y_upper`` (at most ``y_lip``) from the rig's geometry."""
+    v = rig.vertices.detach().double().cpu().numpy()
+    jaw = rig.expression_blendshapes[ARKIT_INDEX["jawOpen"]].detach().double().cpu().numpy()
     mag = np.linalg.norm(jaw, axis=1)
     if mag.max() < 1e-4:
         raise ValueError("the rig's jawOpen blendshape does not move: cannot place a mouth interior")
@@ -77,17 +86,19 @@ def mouth_landmarks(rig) -> dict[str, np.ndarray]:
     z_front = v[near, 2].max()
     lip = lower & (v[:, 2] > z_front - 0.02)
     d_jaw = jaw[lip].mean(0) if lip.any() else jaw[lower].mean(0)
-    return {"y_lip": y_lip, "z_front": z_front, "jaw": d_jaw}
+    upper = mid & (mag < 0.3 * mag.max()) & (v[:, 2] > z_front - 0.01) & (np.abs(v[:, 1] - y_lip) < 0.015)
+    y_upper = v[upper, 1].min() if upper.any() else y_lip
+    return {"y_lip": y_lip, "z_front": z_front, "jaw": d_jaw, "y_upper": min(y_upper, y_lip)}
 
 
-def _parts(y_lip: float, z_front: float) -> dict[str, np.ndarray]:
+def _parts(y_lip: float, z_front: float, y_upper: float) -> dict[str, np.ndarray]:
     zc = z_front - 0.012 - ARCH_RADIUS
     ang = np.linspace(-ARCH_HALF_ANGLE, ARCH_HALF_ANGLE, 13)
     arch_x, arch_z = ARCH_RADIUS * np.sin(ang), zc + ARCH_RADIUS * np.cos(ang)
 
-    def arch(y_top, y_bottom):
+    def arch(y_top, y_bottom, back=0.0):
         ys = np.linspace(y_top, y_bottom, 3)
-        return np.stack(np.broadcast_arrays(arch_x[:, None], ys[None, :], arch_z[:, None]), -1)
+        return np.stack(np.broadcast_arrays(arch_x[:, None], ys[None, :], arch_z[:, None] - back), -1)
 
     tx, tz = np.linspace(-1.0, 1.0, 7), np.linspace(zc - 0.012, z_front - 0.02, 6)
     gs, gz = np.meshgrid(tx, tz, indexing="ij")
@@ -98,7 +109,8 @@ def _parts(y_lip: float, z_front: float) -> dict[str, np.ndarray]:
     th, ph = np.meshgrid(np.linspace(0, math.pi, 9), np.linspace(0, math.pi, 9), indexing="ij")
     cavity = np.stack([0.027 * np.cos(th), -0.02 * np.sin(th) * np.cos(ph) + (y_lip - 0.006),
                        z_front - 0.04 - 0.03 * np.sin(th) * np.sin(ph)], -1)  # the half behind the lips
-    return {"upper_teeth": arch(y_lip + 0.002, y_lip - 0.008), "lower_teeth": arch(y_lip - 0.003, y_lip - 0.012),
+    edge = y_upper - TEETH_SHOW
+    return {"upper_teeth": arch(edge + 0.01, edge), "lower_teeth": arch(y_lip - 0.003, y_lip - 0.012, 0.002),
             "tongue": tongue, "cavity": cavity}
 
 
@@ -117,7 +129,7 @@ def with_mouth_interior(rig):
     centre = np.array([0.0, y_lip - 0.005, z_front - 0.035])
     base = rig.vertices.shape[0]
     verts, faces, uvs, jaw_share, tongue_share = [], [], [], [], []
-    for name, points in _parts(y_lip, z_front).items():
+    for name, points in _parts(y_lip, z_front, marks["y_upper"]).items():
         v, f, uv = _grid(points, PART_UV[name], True)
         f, uv = _orient(v, f, uv, centre, inward=(name == "cavity"))
         if name == "tongue":  # the tongue faces up
@@ -172,31 +184,95 @@ def has_mouth_interior(rig) -> bool:
     return bool(mouth_faces(rig)["cavity"].any())
 
 
-def inner_mouth_faces(rig) -> torch.Tensor:
-    """[F] bool: the body model's own faces inside the mouth (behind the lips, between the mouth corners), which
-    the photo never shows and which take the cavity's colour."""
+def _from_lips(rig) -> torch.Tensor | None:
+    """[F, 3] the rig's face centres relative to its lip point (0, ``y_lip``, ``z_front``), on its device; None for
+    a rig whose ``jawOpen`` does not move."""
     try:
         marks = mouth_landmarks(rig)
     except ValueError:
-        return torch.zeros(rig.faces.shape[0], dtype=torch.bool)
-    centre = rig.vertices[rig.faces].double().mean(1).numpy()
-    inside = (np.abs(centre[:, 0]) < 0.026) & (np.abs(centre[:, 1] - marks["y_lip"]) < 0.016) & \
-        (centre[:, 2] < marks["z_front"] - 0.02) & (centre[:, 2] > marks["z_front"] - 0.08)
-    return torch.from_numpy(inside)
+        return None
+    centre = rig.vertices.detach().float()[rig.faces].mean(1)
+    return centre - torch.tensor([0.0, marks["y_lip"], marks["z_front"]], device=centre.device)
+
+
+def inner_mouth_faces(rig) -> torch.Tensor:
+    """[F] bool: the body model's own faces inside the mouth (behind the lips, between the mouth corners), which
+    the photo never shows and which take the cavity's colour."""
+    d = _from_lips(rig)
+    if d is None:
+        return torch.zeros(rig.faces.shape[0], dtype=torch.bool, device=rig.faces.device)
+    return (d[:, 0].abs() < 0.026) & (d[:, 1].abs() < 0.016) & (d[:, 2] < -0.02) & (d[:, 2] > -0.08)
+
+
+def lip_region_faces(rig) -> torch.Tensor:
+    """[F] bool on the rig's device: the faces around the lip line (the lips, their inner surfaces, the mouth
+    parts), whose Gaussians decide whether an opening of a few millimetres shows; none for a rig whose ``jawOpen``
+    does not move."""
+    d = _from_lips(rig)
+    if d is None:
+        return torch.zeros(rig.faces.shape[0], dtype=torch.bool, device=rig.faces.device)
+    return (d[:, 0].abs() < 0.04) & (d[:, 1].abs() < 0.015) & (d[:, 2] > -0.06)
+
+
+def _hits(origins: torch.Tensor, direction: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """[M] bool: whether the ray from each of ``origins`` [M, 3] along ``direction`` [3] (unit) meets one of
+    ``triangles`` [T, 3, 3] (Moller-Trumbore on the pairs whose projection along the ray falls in the triangle's
+    bounding box; hits within 0.1 mm of the origin do not count)."""
+    side = torch.tensor([1.0, 0.0, 0.0] if abs(float(direction[0])) < 0.9 else [0.0, 1.0, 0.0], device=direction.device)
+    u = torch.linalg.cross(direction, side)
+    plane = torch.stack([u / u.norm(), torch.linalg.cross(direction, u / u.norm())], 1)   # [3, 2]
+    at, corners = origins @ plane, triangles @ plane                                       # [M, 2], [T, 3, 2]
+    m, t = ((at[:, None] >= corners.amin(1)) & (at[:, None] <= corners.amax(1))).all(-1).nonzero(as_tuple=True)
+    tri = triangles[t]
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    p = torch.linalg.cross(direction.expand_as(e2), e2)
+    det = (e1 * p).sum(-1)
+    inv = 1.0 / torch.where(det.abs() > 1e-12, det, torch.full_like(det, float("inf")))
+    s = origins[m] - tri[:, 0]
+    q = torch.linalg.cross(s, e1)
+    a, b, dist = (s * p).sum(-1) * inv, (q * direction).sum(-1) * inv, (q * e2).sum(-1) * inv
+    hit = torch.zeros(origins.shape[0], dtype=torch.bool, device=origins.device)
+    hit[m[(a >= 0) & (b >= 0) & (a + b <= 1) & (dist > 1e-4)]] = True
+    return hit
+
+
+def inner_lip_faces(rig) -> torch.Tensor:
+    """[F] bool: the body model's faces of the lips that no viewer in front of the face (:data:`VIEW_DIRECTIONS`)
+    sees while the mouth is closed (the rest pose): the lips' inner surfaces, which an opening jaw reveals. A photo
+    of a closed mouth never shows them; textured like the lips around them they fill the opening with lip colour
+    and the mouth looks closed; they take the dark ``inner_lip`` colour instead. The mouth parts and the
+    :func:`inner_mouth_faces` (the cavity's colour already) are not among them."""
+    out = torch.zeros(rig.faces.shape[0], dtype=torch.bool, device=rig.faces.device)
+    d = _from_lips(rig)
+    if d is None:
+        return out
+    tri = rig.vertices.detach().float()[rig.faces]                                          # [F, 3, 3]
+    parts = torch.stack(list(mouth_faces(rig).values())).any(0)
+    near = ~parts & (d[:, 0].abs() < 0.06) & (d[:, 1].abs() < 0.05) & (d[:, 2] > -0.06)
+    lips = near & (d[:, 0].abs() < 0.035) & (d[:, 1].abs() < 0.02) & (d[:, 2] > -0.035) & ~inner_mouth_faces(rig)
+    hidden = lips.nonzero().flatten()
+    for direction in VIEW_DIRECTIONS:  # a face seen from one direction is not tested again
+        ray = torch.tensor(direction, device=tri.device)
+        hidden = hidden[_hits(tri[hidden].mean(1), ray / ray.norm(), tri[near])]
+    out[hidden] = True
+    return out
 
 
 def mouth_texels(rig, face_index: torch.Tensor) -> torch.Tensor:
-    """[N] part id per texel of a binding (``face_index`` [N]): -1 not mouth, else the index in ``PART_UV`` (the
-    model's own inner-mouth faces count as cavity)."""
+    """[N] colour id per texel of a binding (``face_index`` [N]): -1 not mouth, else the index in
+    :data:`MOUTH_COLOURS` (the model's own inner-mouth faces count as cavity, its lips' inner surfaces as
+    ``inner_lip``)."""
     part = torch.full(face_index.shape, -1, dtype=torch.int64)
     if not has_mouth_interior(rig):
         return part
-    part[inner_mouth_faces(rig)[face_index]] = list(PART_UV).index("cavity")
-    for i, mask in enumerate(mouth_faces(rig).values()):
-        part[mask[face_index]] = i
+    names = list(MOUTH_COLOURS)
+    part[inner_lip_faces(rig)[face_index]] = names.index("inner_lip")
+    part[inner_mouth_faces(rig)[face_index]] = names.index("cavity")
+    for name, mask in mouth_faces(rig).items():
+        part[mask[face_index]] = names.index(name)
     return part
 
 
 def mouth_colours() -> torch.Tensor:
-    """[4, 3] sRGB colours in ``PART_UV`` order."""
-    return torch.tensor([MOUTH_COLOURS[name] for name in PART_UV])
+    """[5, 3] sRGB colours in :data:`MOUTH_COLOURS` order."""
+    return torch.tensor(list(MOUTH_COLOURS.values()))

@@ -25,9 +25,11 @@ BONE_PREFIXES = (
     ("shin", ("lowerleg", "knee")),
     ("foot", ("foot", "toe", "ankle")),
 )
-TORSO_BONES = ("shoulder01",)
+TORSO_BONES = ("shoulder01",)  # Anny's shoulder01 sits on the torso (SMPL-X's left_shoulder is the upper arm)
 VISIBLE = 0.5  # MediaPipe landmark visibility above which a landmark counts as seen
-PART_LANDMARKS = {"thigh": (25, 26), "shin": (25, 26), "foot": (27, 28)}  # knees, ankles (MediaPipe body points)  # Anny's shoulder01 sits on the torso (SMPL-X's left_shoulder is the upper arm)
+TORSO_POINTS = ((11, 12), (23, 24))  # shoulders, hips (MediaPipe body points)
+LEGS = ((25, 27), (26, 28))  # (knee, ankle) of each leg
+KNEE_BELOW = 0.25  # a seen knee lies at least this many torso lengths beyond the hips along the torso's axis
 
 
 def bone_part(name: str) -> int:
@@ -64,8 +66,22 @@ def texel_parts(rig, face_index: torch.Tensor, barycentrics: torch.Tensor) -> np
 
 
 def hidden_parts(landmarks: np.ndarray, visibility: np.ndarray, width: int, height: int) -> list[int]:
-    """Parts (:data:`~talkavatar.core.body.parts.PARTS` indices) the photo did not show: those whose MediaPipe body
-    landmarks (``landmarks`` [33, >=2] pixels, ``visibility`` [33]) are all invisible or outside the picture."""
+    """Parts (:data:`~talkavatar.core.body.parts.PARTS` indices) the photo did not show, from its MediaPipe body
+    landmarks (``landmarks`` [33, >=2] pixels, ``visibility`` [33]). A leg shows its thigh when its knee is seen
+    (visible, inside the picture) and lies beyond the hips along the torso's axis (shoulders to hips; MediaPipe
+    puts a cropped body's knees on its belly with a high visibility, and the fit then folds the legs into the
+    picture), its shin and foot when the thigh is shown and its ankle is seen too. Thighs, shins and feet shown by
+    neither leg are hidden."""
     inside = (landmarks[:, 0] >= 0) & (landmarks[:, 0] < width) & (landmarks[:, 1] >= 0) & (landmarks[:, 1] < height)
     seen = inside & (visibility >= VISIBLE)
-    return [PART[name] for name, points in PART_LANDMARKS.items() if not seen[list(points)].any()]
+    shoulders, hips = (landmarks[list(pair), :2].mean(0) for pair in TORSO_POINTS)
+    axis = hips - shoulders
+    length = max(float(np.linalg.norm(axis)), 1e-6)
+    shown = {"thigh": False, "shin": False, "foot": False}
+    for knee, ankle in LEGS:
+        below = float((landmarks[knee, :2] - hips) @ axis) / length ** 2
+        thigh = bool(seen[knee]) and below >= KNEE_BELOW
+        shown["thigh"] |= thigh
+        shown["shin"] |= thigh and bool(seen[ankle])
+    shown["foot"] = shown["shin"]
+    return [PART[name] for name, visible in shown.items() if not visible]
