@@ -24,10 +24,9 @@ def resolve_device(name: str | None) -> torch.device:
         raise UsageError(f"unknown device {name!r}", tip="use auto, cpu, cuda or cuda:N") from None
 
 
-def upload(t: torch.Tensor, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """A CPU tensor on ``device`` (cast to ``dtype``) without a host synchronisation on CUDA: a copy from pageable
-    memory waits for the GPU's queue to drain, one from pinned memory is queued behind it."""
-    t = t if dtype is None else t.to(dtype)
+def upload(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on ``device`` without a host synchronisation on CUDA: a copy from pageable memory waits for the
+    GPU's queue to drain, one from pinned memory is queued behind it."""
     if device.type != "cuda" or t.device.type != "cpu":
         return t.to(device)
     return t.pin_memory().to(device, non_blocking=True)

@@ -50,12 +50,10 @@ landmark after :mod:`gating` cannot drag a limb. 20/20 in the first two stages t
 NEAR_PLANE = 0.2
 """Metres: every vertex of the body stays at least this far in front of the camera (a face close-up is ~0.5 m away;
 without the bound a fit with few visible points can put the camera inside the mesh)."""
-ARMS = {"left": (13, 15, ("left_shoulder", "left_elbow", "left_wrist")),
-        "right": (14, 16, ("right_shoulder", "right_elbow", "right_wrist"))}
-"""MediaPipe elbow and wrist points of each arm, and the joints held to the initial (lowered) pose when neither
-point nor the hand is seen in a frame."""
-SHOULDER_POINTS = {"left": (11, 13, 15), "right": (12, 14, 16)}
-"""MediaPipe shoulder, elbow and wrist points of each arm."""
+ARMS = {"left": (11, 13, 15, ("left_shoulder", "left_elbow", "left_wrist")),
+        "right": (12, 14, 16, ("right_shoulder", "right_elbow", "right_wrist"))}
+"""MediaPipe shoulder, elbow and wrist points of each arm, and the joints held to the initial (lowered) pose when
+neither the elbow nor the wrist point nor the hand is seen in a frame."""
 BEND_MIN, ELBOW_MAX = 0.2, 2.5
 """Radians: :func:`lift_arms` leaves an elbow straight that its detection bends less than this, and bends none more
 than that (the joint limit is 2.7)."""
@@ -183,7 +181,7 @@ def lift_arms(rotations: torch.Tensor, body: torch.Tensor, targets: FitTargets, 
     open, settled by how far the arm must turn)."""
     K = targets.K
     for side in ("left", "right"):
-        shoulder, elbow, wrist = SHOULDER_POINTS[side]
+        shoulder, elbow, wrist, _ = ARMS[side]
         for b in range(rotations.shape[0]):
             rs, re = _seen_row(landmarks, targets, b, shoulder), _seen_row(landmarks, targets, b, elbow)
             if rs is None or re is None:
@@ -331,7 +329,7 @@ def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.
     hips = [r for r in (row("body", i) for i in HIPS) if r is not None]
     if hips:
         no_hips = (body[:, hips].sum(-1) <= 0).to(body.dtype)
-    for side, (elbow, wrist, joints) in ARMS.items():
+    for side, (_, elbow, wrist, joints) in ARMS.items():
         rows = [r for r in (row("body", elbow), row("body", wrist)) if r is not None]
         if not rows:
             continue

@@ -195,13 +195,18 @@ def _from_lips(rig) -> torch.Tensor | None:
     return centre - torch.tensor([0.0, marks["y_lip"], marks["z_front"]], device=centre.device)
 
 
+def _inside_mouth(d: torch.Tensor) -> torch.Tensor:
+    """[F] bool: the faces at ``d`` [F, 3] from the lip point (:func:`_from_lips`) that lie inside the mouth."""
+    return (d[:, 0].abs() < 0.026) & (d[:, 1].abs() < 0.016) & (d[:, 2] < -0.02) & (d[:, 2] > -0.08)
+
+
 def inner_mouth_faces(rig) -> torch.Tensor:
     """[F] bool: the body model's own faces inside the mouth (behind the lips, between the mouth corners), which
     the photo never shows and which take the cavity's colour."""
     d = _from_lips(rig)
     if d is None:
         return torch.zeros(rig.faces.shape[0], dtype=torch.bool, device=rig.faces.device)
-    return (d[:, 0].abs() < 0.026) & (d[:, 1].abs() < 0.016) & (d[:, 2] < -0.02) & (d[:, 2] > -0.08)
+    return _inside_mouth(d)
 
 
 def lip_region_faces(rig) -> torch.Tensor:
@@ -249,7 +254,7 @@ def inner_lip_faces(rig) -> torch.Tensor:
     tri = rig.vertices.detach().float()[rig.faces]                                          # [F, 3, 3]
     parts = torch.stack(list(mouth_faces(rig).values())).any(0)
     near = ~parts & (d[:, 0].abs() < 0.06) & (d[:, 1].abs() < 0.05) & (d[:, 2] > -0.06)
-    lips = near & (d[:, 0].abs() < 0.035) & (d[:, 1].abs() < 0.02) & (d[:, 2] > -0.035) & ~inner_mouth_faces(rig)
+    lips = near & (d[:, 0].abs() < 0.035) & (d[:, 1].abs() < 0.02) & (d[:, 2] > -0.035) & ~_inside_mouth(d)
     hidden = lips.nonzero().flatten()
     for direction in VIEW_DIRECTIONS:  # a face seen from one direction is not tested again
         ray = torch.tensor(direction, device=tri.device)
