@@ -84,7 +84,7 @@ def test_grouped_landmarks_equal_the_padded_map_bitwise(batch):
 def test_mediapipe_imports_without_matplotlib():
     pytest.importorskip("mediapipe")
     code = ("import sys\n"
-            "from talkavatar.track.mediapipe_import import import_mediapipe\n"
+            "from talkavatar.mediapipe_import import import_mediapipe\n"
             "mp = import_mediapipe()\n"
             "assert mp.solutions.holistic.Holistic\n"
             "assert 'matplotlib' not in sys.modules and 'matplotlib.pyplot' not in sys.modules\n"

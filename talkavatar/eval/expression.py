@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from talkavatar.mediapipe_import import import_mediapipe
+
 EAR_TOLERANCE = 0.05
 BROW_RAISE = 0.02
 """Rise of the brow height (inter-ocular units) that counts as raised brows (~2 mm on an adult face)."""
@@ -25,8 +27,7 @@ _BROWS = (((105, 66), 159), ((334, 296), 386))
 def face_mesh_points(frames: list[np.ndarray]) -> list[np.ndarray | None]:
     """MediaPipe Face Mesh (refined, one face, static images) on each RGB uint8 frame [H, W, 3]: its 478 points
     [478, 2] in pixels, or None where no face is found."""
-    import mediapipe as mp
-
+    mp = import_mediapipe()
     out = []
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                                          min_detection_confidence=0.3) as mesh:

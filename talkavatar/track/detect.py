@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from talkavatar.errors import MissingDependency
-from talkavatar.track.mediapipe_import import import_mediapipe
+from talkavatar.mediapipe_import import import_mediapipe
 from talkavatar.track.people import people_record, pick
 from talkavatar.track.variants import BODY_MIRROR, VARIANTS, Variant, apply, face_mirror, mirror_points
 
