@@ -16,7 +16,8 @@ Figures per clip (all in % of the person's height in that frame = the height of 
 - jump: the largest frame-to-frame move of the fitted landmarks (mean over the points), beside MediaPipe's own;
 - s/frame: the whole `talkavatar track` process (wall and CPU = user + sys of the process, all threads) over the
   tracked frames, and the stage's detect / mask / fit phases (wall).
-A per-frame table goes to WORK/<clip>_frames.csv and a plot of it to WORK/<clip>_frames.png. The table is last.
+A per-frame table goes to WORK/<clip>_frames.csv and a plot of it to WORK/<clip>_frames.png. Printed: every marked
+frame's error, then the table of the clips (last).
 """
 
 from __future__ import annotations
@@ -240,6 +241,15 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def marks_table(results: list[dict]) -> str:
+    """Every marked frame of every clip: its points, the mean error (% of height) and the worst point."""
+    lines = ["| clip | marked frame | points | mean error % of height | worst point % |", "|---|---|---|---|---|"]
+    for r in results:
+        for frame, e in sorted(r.get("marks", {}).items()):
+            lines.append(f"| {r['clip']} | {frame} | {e['points']} | {e['all']:.2f} | {e['worst']} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", type=Path, help="the folder --prepare made")
@@ -270,6 +280,7 @@ def main() -> None:
         print(json.dumps({k: v for k, v in results[-1].items() if k != "marks"}), file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    print(marks_table(results) + "\n")
     print(table(results))
 
 

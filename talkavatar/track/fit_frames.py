@@ -46,6 +46,15 @@ unclothed body model cannot cover (at full weight the fit pulled the head off th
 VIDEO_MASK_SIDE = 480
 """A video frame's mask is refined at most at this many pixels (longer side) and upsampled (a photo's at 1024):
 half the cost at 640x360, edges a little softer."""
+EDGE_GUESS = 0.1
+"""Body points this close to the frame's bottom edge (a fraction of its height), or below it, may be MediaPipe's
+guesses of shoulders out of view (:func:`steady_edge_points`)."""
+STEADY_FRAMES = 3
+"""A close-up clip's body point at the bottom edge counts only where MediaPipe sees it in each of this many frames
+before and after: its guesses flicker (wolfgang_langer, shoulders out of view: the left seen in 28 of 472 frames,
+never with 3 seen frames either side, the right in 43, 13 of them in one run at the end; at 344-385 px of 360 and
+visibility ~0.7 they lifted the fitted body and put the chin 30 px above the real one in frames 186-197), while
+shoulders in view are seen in every frame (single_face: 72 of 72, kept)."""
 IOU_FRAMES = 16
 """The mask IoU of a clip is the mean over at most this many tracked frames, evenly spread (rasterising the mesh
 of every frame cost ~0.1 s a frame)."""
@@ -250,6 +259,17 @@ def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage
                      targets)
 
 
+def steady_edge_points(targets: FitTargets) -> FitTargets:
+    """``targets`` of a clip [T] without the body points at the bottom edge (:data:`EDGE_GUESS`) that MediaPipe does
+    not see in every frame within :data:`STEADY_FRAMES` of theirs."""
+    w = targets.weights["body"]  # [T, K_body]
+    unseen = (w <= 0).to(w.dtype)[None, None]
+    flickers = torch.nn.functional.max_pool2d(unseen, (2 * STEADY_FRAMES + 1, 1), stride=1,
+                                              padding=(STEADY_FRAMES, 0))[0, 0] > 0  # unseen somewhere near
+    edge = targets.points["body"][..., 1] >= targets.size[1] * (1 - EDGE_GUESS)
+    return replace(targets, weights={**targets.weights, "body": w * ~(edge & flickers)})
+
+
 def _track_video(consts, space, landmarks, targets, found, state, config, weights, sigma, closeup, free_focal, log):
     """A clip's frames fitted one by one (:func:`talkavatar.track.video_fit.track_frames`): a FitState [T]."""
     last = [time.perf_counter()]
@@ -271,6 +291,8 @@ def _track_video(consts, space, landmarks, targets, found, state, config, weight
             last[0] = time.perf_counter()
             log(f"fit: frame {done}/{count}")
 
+    if closeup:
+        targets = steady_edge_points(targets)
     return track_frames(fit_frame, refit, targets, found, state, config.steps, weights, on_frame)
 
 
