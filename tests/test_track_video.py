@@ -15,6 +15,7 @@ import torch
 
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
 from talkavatar.track.camera import default_focal, intrinsics, project
+from talkavatar.track.fit_frames import steady_edge_points
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state, pose_batch, \
     with_refitted_expression
 from talkavatar.track.losses import temporal_loss
@@ -41,6 +42,22 @@ def test_smooth_poses_keeps_a_constant_and_damps_a_spike():
 
 def test_warm_steps_are_a_fraction_of_the_key_frame_steps():
     assert warm_steps(240) == 12 and warm_steps(40) == 12 and warm_steps(1000) == 50
+
+
+def test_flickering_points_at_the_bottom_edge_are_dropped_and_steady_ones_kept():
+    """A close-up clip's shoulders at the bottom edge: one seen in every frame (in view) keeps its weights, one seen
+    in scattered frames (MediaPipe's guesses) loses them; a flickering point higher up is not touched."""
+    frames, size = 12, (640, 360)
+    points = torch.zeros(frames, 3, 2)
+    points[:, 0, 1], points[:, 1, 1], points[:, 2, 1] = 350.0, 355.0, 200.0  # two at the edge, one mid-frame
+    weights = torch.ones(frames, 3)
+    weights[[2, 5, 9], 1] = 0.0  # the second point flickers
+    weights[[3, 8], 2] = 0.0  # so does the third, away from the edge
+    targets = FitTargets({"body": points}, {"body": weights}, None, torch.ones(frames), torch.eye(3), size)
+    out = steady_edge_points(targets).weights["body"]
+    assert torch.equal(out[:, 0], weights[:, 0]) and torch.equal(out[:, 2], weights[:, 2])
+    assert float(out[:, 1].sum()) == 0.0
+    assert torch.equal(targets.weights["body"], weights)  # the caller's targets are left as they were
 
 
 pytest.importorskip("anny")
