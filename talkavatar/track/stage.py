@@ -6,27 +6,30 @@ so a failed run leaves nothing behind (or the previous bundle state intact).
 
 from __future__ import annotations
 
-import importlib
 import shlex
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.bundle.lock import LOCK_NAME
 from talkavatar.bundle.store import check_target, exclusive
 from talkavatar.config import as_record
+from talkavatar.core.body.anny import anny_body
+from talkavatar.core.body.smplx import SMPLXBody
 from talkavatar.core.threads import one_thread
 from talkavatar.errors import InvalidInput, StageFailed, UsageError
 from talkavatar.runner import StageContext, commit, stderr_log, stderr_warn, up_to_date
 from talkavatar.track.config import TrackConfig
 from talkavatar.track.detect import Detection, HolisticDetector
+from talkavatar.track.fit_frames import fit_footage
 from talkavatar.track.footage import Footage, load_footage
+from talkavatar.track.outputs import write_clip, write_source, write_track
 from talkavatar.track.video import TrackedClip, check_presence, load_clip
 
 Log = Callable[[str], None]
@@ -79,27 +82,9 @@ def detect_all(footage: Footage, model_complexity: int, log: Log, person: int | 
 
 def _load_body(config: TrackConfig, device):
     if config.body_model == "anny":
-        from talkavatar.core.body.anny import anny_body
-
         return anny_body(str(device))
-    from talkavatar.core.body.smplx import SMPLXBody
 
     return SMPLXBody(config.smplx_dir, device=device)
-
-
-def _preload(config: TrackConfig, ctx: StageContext, footage: Footage, photo_on_cpu: bool):
-    """The body model on the stage's device, with torch and the fitting code imported: run in a thread while the main
-    thread detects the person (MediaPipe's graphs run outside Python's lock, so on two cores the ~2 s of torch's
-    import and the model's load overlap the detection instead of following it). This module imports nothing of
-    torch at its top for that reason."""
-    with ctx.timed("load_model"):  # the imports included: beside ``detect``, not after it
-        import torch
-
-        for module in ("talkavatar.track.fit_frames", "talkavatar.track.outputs"):  # their imports too
-            importlib.import_module(module)
-        if photo_on_cpu and footage.kind == "image" and config.video is None:
-            ctx.on(torch.device("cpu"))
-        return _load_body(config, ctx.device)
 
 
 def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, device: str | None = None,
@@ -147,20 +132,16 @@ def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device:
     log(f"{input_path.name}: {footage.kind}, {footage.full_size[0]}x{footage.full_size[1]} px"
         + (f", {len(footage.frames)} frames" if footage.kind == "video" else "")
         + (f" (the last {held.frames} held out for evaluation)" if held is not None and held.frames else ""))
-    with ThreadPoolExecutor(1, thread_name_prefix="talkavatar-load") as loader:
-        loading = loader.submit(_preload, config, ctx, footage, photo_on_cpu)
-        with ctx.timed("detect"):
-            detections = detect_all(footage, config.model_complexity, log, config.person)
-        found = np.array([d.found for d in detections])
-        if not found.any():
-            raise StageFailed(f"{input_path}: no person detected" + (" in any frame" if footage.kind == "video"
-                                                                         else ""),
-                              tip="use a photo or video where the person's face and shoulders are visible")
-        body = loading.result()
+    with ctx.timed("detect"):
+        detections = detect_all(footage, config.model_complexity, log, config.person)
+    found = np.array([d.found for d in detections])
+    if not found.any():
+        raise StageFailed(f"{input_path}: no person detected" + (" in any frame" if footage.kind == "video" else ""),
+                          tip="use a photo or video where the person's face and shoulders are visible")
     _say_who(detections, config.person, warn)
     if footage.kind == "video":
         check_presence(found, input_path, warn)
-    fitted, clip = _fit(body, footage, detections, input_path, config, ctx, held, decoded)
+    fitted, body, clip = _fit(footage, detections, input_path, config, ctx, held, decoded, photo_on_cpu)
 
     existed = (bundle_path / "bundle.json").exists()
     bundle = Bundle.create(bundle_path)
@@ -177,13 +158,14 @@ def _run_track(input_path: Path, bundle_path: Path, config: TrackConfig, device:
                        round(ctx.seconds, 2), people=m["people"], rejected=m["rejected_landmarks"])
 
 
-def _fit(body, footage: Footage, detections: list[Detection], input_path: Path, config: TrackConfig,
-         ctx: StageContext, held, decoded):
-    """(fitted, the tracked clip or None): the input's frames fitted with the ``body`` model (:func:`_preload`); a
-    video input is also the clip (:class:`~talkavatar.track.video.TrackedClip`); ``config.video`` is tracked with the
-    photo's shape."""
-    from talkavatar.track.fit_frames import fit_footage
-
+def _fit(footage: Footage, detections: list[Detection], input_path: Path, config: TrackConfig, ctx: StageContext,
+         held, decoded, photo_on_cpu: bool):
+    """(fitted, body model, the tracked clip or None): the input's frames fitted; a video input is also the clip
+    (:class:`~talkavatar.track.video.TrackedClip`); ``config.video`` is tracked with the photo's shape."""
+    if photo_on_cpu and footage.kind == "image" and config.video is None:
+        ctx.on(torch.device("cpu"))
+    with ctx.timed("load_model"):
+        body = _load_body(config, ctx.device)
     # on the CPU, one torch thread: a photo's fit and a clip's frame-by-frame fit are batches of one frame, too small
     # for a second thread (single_face at load ~4: 2.27 s CPU a frame with two threads, 0.57 s with one)
     with one_thread() if ctx.device.type == "cpu" else nullcontext():
@@ -195,13 +177,11 @@ def _fit(body, footage: Footage, detections: list[Detection], input_path: Path, 
             with ctx.timed("clip"):
                 clip = _track_clip(body, Path(config.video), fitted.shape, config, ctx)
     ctx.used(f"{ctx.device.type}:torch")
-    return fitted, clip
+    return fitted, body, clip
 
 
-def _track_clip(body, path: Path, shape, config: TrackConfig, ctx: StageContext) -> TrackedClip:
-    """Track the clip at ``path`` with the body ``shape`` [S] tensor (the photo's) held fixed."""
-    from talkavatar.track.fit_frames import fit_footage
-
+def _track_clip(body, path: Path, shape: torch.Tensor, config: TrackConfig, ctx: StageContext) -> TrackedClip:
+    """Track the clip at ``path`` with the body ``shape`` [S] (the photo's) held fixed."""
     footage, held, decoded = load_clip(path, config, ctx.warn)
     ctx.log(f"{path.name}: video, {footage.full_size[0]}x{footage.full_size[1]} px, {len(footage.frames)} frames "
             "tracked with the photo's shape" + (f", the last {held.frames} held out" if held.frames else ""))
@@ -239,8 +219,6 @@ def _up_to_date(bundle, digest: str, clip_digest: str | None, record: dict) -> T
 
 
 def _write(bundle, input_path, digests, footage, detections, fitted, body, clip, config, record, ctx) -> None:
-    from talkavatar.track.outputs import write_clip, write_source, write_track
-
     source = StageContext(ctx.device_name, ctx.log, ctx.warn_to)
     source.used("cpu")
     about = {"original_name": input_path.name, "kind": footage.kind, "sha256": digests[0],
