@@ -46,15 +46,18 @@ HEAD_SHOULDERS = 12
 
 
 def run_track(clip: Path, bundle: Path, args) -> dict:
-    """`talkavatar track CLIP` in a child process: its --json, exit code, wall and CPU seconds (user + sys)."""
-    cmd = [sys.executable, "-m", "talkavatar", "track", str(clip), "-o", str(bundle), "--json", "--force",
+    """`talkavatar track CLIP` in a child process run in ``args.code`` (``python -m`` imports the package of its
+    working folder before PYTHONPATH's): its --json, exit code, wall and CPU seconds (user + sys)."""
+    cmd = [sys.executable, "-m", "talkavatar", "track", str(clip.resolve()), "-o", str(bundle.resolve()), "--json",
+           "--force",
            "--device", args.device, "--holdout", "0", "--stride", str(args.stride)]
     if args.max_frames:
         cmd += ["--max-frames", str(args.max_frames)]
     if args.steps:
         cmd += ["--steps", str(args.steps)]
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    child = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(args.code)))
+    child = subprocess.run(cmd, capture_output=True, text=True, cwd=args.code,
+                           env=dict(os.environ, PYTHONPATH=str(args.code)))
     wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out, err = child.stdout, child.stderr
@@ -263,7 +266,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--rescore", action="store_true",
                         help="score the bundles an earlier run left in WORK again (with that run's timing)")
-    parser.add_argument("--code", type=Path, default=ROOT,
+    parser.add_argument("--code", type=lambda p: Path(p).resolve(), default=ROOT,
                         help="the checkout whose `talkavatar track` runs (default: this one), for before/after tables")
     args = parser.parse_args()
     if args.prepare:
