@@ -29,15 +29,19 @@ def pytest_addoption(parser, pluginmanager):
 
 
 def pytest_configure(config):
-    """Under pytest-xdist (pyproject's addopts run ``-n auto``), each worker holds torch to its share of the cores:
-    two workers with a thread per core each spin against each other."""
+    """Under pytest-xdist (pyproject's addopts run ``-n auto``), each worker holds torch to its share of the cores,
+    and so does every process it starts (``$TALKAVATAR_THREADS``: the ``talkavatar`` commands tests run, their
+    ffmpeg, a batch's Ray jobs): two workers, or a worker and a child, with a thread per core each spin against each
+    other (tests/test_eval_real_clip.py's commands with 2 threads beside the other worker)."""
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:
         import torch
 
-        from talkavatar.core.threads import usable_cores
+        from talkavatar.core.threads import THREADS_ENV, usable_cores
 
-        torch.set_num_threads(max(1, usable_cores() // int(workers)))
+        share = max(1, usable_cores() // int(workers))
+        os.environ.setdefault(THREADS_ENV, str(share))
+        torch.set_num_threads(share)
 
 
 def pytest_collection_modifyitems(config, items):
