@@ -55,15 +55,20 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _slow_files_first(items) -> None:
-    """Test files with a ``slow`` test first (most tests first among equals), in place. pytest-xdist hands each
-    worker a whole file at a time in this order (pyproject: ``--dist loadfile --no-loadscope-reorder``): the long
-    files start at once and the short ones fill the gaps at the end, instead of a long file of few tests (xdist's
-    own order: most tests first) starting last and keeping one worker busy while the other idles."""
+    """Test files with a ``slow`` test first, the largest share of slow tests first (a file of one or two end-to-end
+    runs before a file of many quick tests and one slow one; most tests first among equals), in place.
+    pytest-xdist hands each worker a whole file at a time in this order (pyproject: ``--dist loadfile
+    --no-loadscope-reorder``): the long files start at once and the short ones fill the gaps at the end, instead of a
+    long file of few tests (xdist's own order: most tests first) starting last and keeping one worker busy while the
+    other idles (the idle suite's longest files: test_eval_real_clip's one test, test_demo's two)."""
     files: dict[str, list] = {}
     for item in items:
         files.setdefault(item.nodeid.split("::")[0], []).append(item)
-    order = sorted(files.values(), key=lambda tests: (not any("slow" in t.keywords for t in tests), -len(tests)))
-    items[:] = [item for tests in order for item in tests]
+
+    def order(tests: list) -> tuple[float, int]:
+        return -sum("slow" in t.keywords for t in tests) / len(tests), -len(tests)
+
+    items[:] = [item for tests in sorted(files.values(), key=order) for item in tests]
 
 
 @pytest.fixture
