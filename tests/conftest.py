@@ -30,9 +30,9 @@ def pytest_addoption(parser, pluginmanager):
 
 def pytest_configure(config):
     """Under pytest-xdist (pyproject's addopts run ``-n auto``), each worker holds torch to its share of the cores,
-    and so does every process it starts (``$TALKAVATAR_THREADS``: the ``talkavatar`` commands tests run, their
-    ffmpeg, a batch's Ray jobs): two workers, or a worker and a child, with a thread per core each spin against each
-    other (tests/test_eval_real_clip.py's commands with 2 threads beside the other worker)."""
+    and so does every process it starts (``$TALKAVATAR_THREADS``: the ``talkavatar`` commands tests run, a batch's Ray
+    jobs): two workers, or a worker and a child, with a thread per core each spin against each other
+    (tests/test_eval_real_clip.py's commands with 2 threads beside the other worker)."""
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:
         import torch
@@ -60,7 +60,7 @@ def _slow_files_first(items) -> None:
     pytest-xdist hands each worker a whole file at a time in this order (pyproject: ``--dist loadfile
     --no-loadscope-reorder``): the long files start at once and the short ones fill the gaps at the end, instead of a
     long file of few tests (xdist's own order: most tests first) starting last and keeping one worker busy while the
-    other idles (the idle suite's longest files: test_eval_real_clip's one test, test_demo's two)."""
+    other idles (the longest files: test_demo's two tests, test_eval_real_clip's one)."""
     files: dict[str, list] = {}
     for item in items:
         files.setdefault(item.nodeid.split("::")[0], []).append(item)
