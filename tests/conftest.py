@@ -29,15 +29,19 @@ def pytest_addoption(parser, pluginmanager):
 
 
 def pytest_configure(config):
-    """Under pytest-xdist (pyproject's addopts run ``-n auto``), each worker holds torch to its share of the cores:
-    two workers with a thread per core each spin against each other."""
+    """Under pytest-xdist (pyproject's addopts run ``-n auto``), each worker holds torch to its share of the cores,
+    and so does every process it starts (``$TALKAVATAR_THREADS``: the ``talkavatar`` commands tests run, a batch's Ray
+    jobs): two workers, or a worker and a child, with a thread per core each spin against each other
+    (tests/test_eval_real_clip.py's commands with 2 threads beside the other worker)."""
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:
         import torch
 
-        from talkavatar.core.threads import usable_cores
+        from talkavatar.core.threads import THREADS_ENV, usable_cores
 
-        torch.set_num_threads(max(1, usable_cores() // int(workers)))
+        share = max(1, usable_cores() // int(workers))
+        os.environ.setdefault(THREADS_ENV, str(share))
+        torch.set_num_threads(share)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -51,15 +55,20 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _slow_files_first(items) -> None:
-    """Test files with a ``slow`` test first (most tests first among equals), in place. pytest-xdist hands each
-    worker a whole file at a time in this order (pyproject: ``--dist loadfile --no-loadscope-reorder``): the long
-    files start at once and the short ones fill the gaps at the end, instead of a long file of few tests (xdist's
-    own order: most tests first) starting last and keeping one worker busy while the other idles."""
+    """Test files with a ``slow`` test first, the largest share of slow tests first (a file of one or two end-to-end
+    runs before a file of many quick tests and one slow one; most tests first among equals), in place.
+    pytest-xdist hands each worker a whole file at a time in this order (pyproject: ``--dist loadfile
+    --no-loadscope-reorder``): the long files start at once and the short ones fill the gaps at the end, instead of a
+    long file of few tests (xdist's own order: most tests first) starting last and keeping one worker busy while the
+    other idles (the longest files: test_demo's two tests, test_eval_real_clip's one)."""
     files: dict[str, list] = {}
     for item in items:
         files.setdefault(item.nodeid.split("::")[0], []).append(item)
-    order = sorted(files.values(), key=lambda tests: (not any("slow" in t.keywords for t in tests), -len(tests)))
-    items[:] = [item for tests in order for item in tests]
+
+    def order(tests: list) -> tuple[float, int]:
+        return -sum("slow" in t.keywords for t in tests) / len(tests), -len(tests)
+
+    items[:] = [item for tests in sorted(files.values(), key=order) for item in tests]
 
 
 @pytest.fixture

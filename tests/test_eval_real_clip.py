@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("anny")
 pytest.importorskip("mediapipe")
@@ -49,7 +48,6 @@ def test_real_clip_self_reenactment_end_to_end(clip, tmp_path):
     from talkavatar.track.fitting import NEAR_PLANE
     from tests.real_clip import reenact_clip
 
-    torch.set_num_threads(2)
     out = tmp_path / "real"
     r = reenact_clip(out, clip, fit_iters=40, start=12, stride=18, frames=4, size=320, track_steps=160,
                      log=lambda _: None)  # = benchmarks/eval_real_clip.py --fit-iters 40 (RESULTS.md)

@@ -120,6 +120,24 @@ def test_sampled_poses_have_the_paper_root_rotations():
     assert np.array_equal(again.joint_rotations, poses.joint_rotations) and again.sources == poses.sources
 
 
+def test_the_sampler_draws_frames_of_the_whole_clips():
+    """sample_poses samples only the frames it draws: each is the whole clip's frame, bit for bit."""
+    from talkavatar.motion.library.sampling import HEAD_JOINTS
+
+    poses = sample_poses(24, seed=5)
+    others = [j for j in range(1, 55) if j not in HEAD_JOINTS]  # 0: the random root rotation
+    for i, source in enumerate(poses.sources):
+        (body, b), (head, h), (face, f) = ((name, int(frame)) for name, frame in
+                                           (part.split("@") for part in source.split("+")))
+        drawn, body_r, head_r = poses.joint_rotations[i], ALL[body].joint_rotations[b], ALL[head].joint_rotations[h]
+        assert np.array_equal(drawn[others], body_r[others])
+        assert np.array_equal(drawn[HEAD_JOINTS], body_r[HEAD_JOINTS]) or \
+            np.array_equal(drawn[HEAD_JOINTS], head_r[HEAD_JOINTS])
+        assert np.array_equal(poses.arkit_weights[i], ALL[face].arkit_weights[f])
+    some = clips()[0]
+    assert np.array_equal(some.sample(30.0, [7, 2]).joint_rotations, ALL[some.name].joint_rotations[[7, 2]])
+
+
 def test_a_clip_round_trips_through_the_motion_file(tmp_path):
     m = ALL["beat_left"]
     save_motion(tmp_path / "beat.motion.safetensors", m)

@@ -219,10 +219,10 @@ def test_second_run_waits_then_finds_the_work_done_or_fails_at_once_with_no_wait
     while "fitting " not in first.stderr.readline():  # the first run holds the lock and is optimising
         assert first.poll() is None
     hasty = _cli("--no-wait", *args)
+    second = _cli(*args)  # started at once too: under load the 30 steps may end before a process started later
     out, err = hasty.communicate(timeout=60)
     assert hasty.returncode == 1 and "is being written by another talkavatar process (pid" in err, err
     assert "Traceback" not in err
-    second = _cli(*args)
     out_second, err_second = second.communicate(timeout=600)
     out_first, _ = first.communicate(timeout=600)
     assert first.returncode == 0 and second.returncode == 0, err_second

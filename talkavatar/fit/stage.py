@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,7 @@ from talkavatar.config import as_record
 from talkavatar.core.determinism import use_deterministic_algorithms
 from talkavatar.core.expression_appearance import MIN_SPREAD, expression_spread
 from talkavatar.core.losses import perceptual_distance
+from talkavatar.core.threads import one_thread
 from talkavatar.errors import UsageError
 from talkavatar.fit.config import FitConfig
 from talkavatar.fit.data import load_fit_data
@@ -84,7 +86,10 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     resumable = resume and (bundle.root / CHECKPOINT).is_file()
 
     def compute(ctx: StageContext) -> Computed:
-        return _fit(bundle, cfg, record, resumable, show_progress, loss_weights, ctx)
+        # the tiny preset on the CPU is small-tensor work, like track's and pseudo's (one_thread): the astronaut's
+        # fit took 25.8 s on one thread at load ~4 on 2 cores, 121.7 s on two (idle, two: 30.4 s; RESULTS.md)
+        with one_thread() if cfg.preset == "tiny" and ctx.device.type == "cpu" else nullcontext():
+            return _fit(bundle, cfg, record, resumable, show_progress, loss_weights, ctx)
 
     if resume and not resumable:  # then the fit is skipped when up to date, else made from the start
         ctx.warn(f"nothing to resume: no checkpoint at {bundle.root / CHECKPOINT} (an interrupted fit leaves one)")

@@ -80,11 +80,16 @@ class Clip:
     seconds: float
     channels: dict[str, Track] = field(default_factory=dict)
 
-    def sample(self, fps: float = 30.0):
-        """The clip as a :class:`~talkavatar.motion.file.Motion` of ``round(seconds * fps)`` frames."""
-        frames = max(1, int(round(self.seconds * fps)))
-        at = np.arange(frames) / fps
-        return channels_to_motion({name: track.sample(at) for name, track in self.channels.items()}, frames, fps)
+    def frame_count(self, fps: float = 30.0) -> int:
+        """How many frames the clip has at ``fps``: ``round(seconds * fps)``, at least one."""
+        return max(1, int(round(self.seconds * fps)))
+
+    def sample(self, fps: float = 30.0, frames=None):
+        """The clip as a :class:`~talkavatar.motion.file.Motion` of :meth:`frame_count` frames, or of only the frames
+        numbered ``frames`` (a sequence of indices; each frame as it is in the whole clip)."""
+        index = np.arange(self.frame_count(fps)) if frames is None else np.asarray(frames, np.int64)
+        at = index / fps
+        return channels_to_motion({name: track.sample(at) for name, track in self.channels.items()}, len(index), fps)
 
     def with_channels(self, name: str, **tracks: Track) -> "Clip":
         """A copy named ``name`` with extra or replaced channels (keyword ``a__b`` means channel ``a.b``)."""

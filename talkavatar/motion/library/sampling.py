@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkavatar.motion.library import clips, motions
+from talkavatar.motion.library import clips
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
@@ -37,26 +37,36 @@ def sample_poses(count: int, seed: int, fps: float = 30.0, pitch_degrees: float 
     if count == 0:
         return SampledPoses(np.zeros((0, 55, 3), np.float32), np.zeros((0, 52), np.float32), [])
     rng = np.random.default_rng(seed)
-    every = motions(fps)
+    library = {c.name: c for c in clips()}
     families: dict[str, list[str]] = {}
-    for c in clips():
+    for c in library.values():
         families.setdefault(c.family, []).append(c.name)
     body_names = families["gesture"] + families["rest"]
-    rotations, weights, sources = [], [], []
+    draws = []  # per pose: ((body clip, frame), (head clip, frame), (expression clip, frame))
     for _ in range(count):
-        body = body_names[rng.integers(len(body_names))]
-        head = families["head"][rng.integers(len(families["head"]))]
-        face = families["expression"][rng.integers(len(families["expression"]))]
-        picks = {}
-        for name in (body, head, face):
-            picks[name] = int(rng.integers(every[name].frames))
-        r = every[body].joint_rotations[picks[body]].copy()
-        head_r = every[head].joint_rotations[picks[head]]
+        names = (body_names[rng.integers(len(body_names))], families["head"][rng.integers(len(families["head"]))],
+                 families["expression"][rng.integers(len(families["expression"]))])
+        draws.append(tuple((name, int(rng.integers(library[name].frame_count(fps)))) for name in names))
+    # only the drawn frames of the clips drawn are sampled (each as in the whole clip: the library has ~60 clips)
+    wanted: dict[str, list[int]] = {}
+    for pose in draws:
+        for name, frame in pose:
+            wanted.setdefault(name, []).append(frame)
+    frames = {name: sorted(set(picked)) for name, picked in wanted.items()}
+    sampled = {name: library[name].sample(fps, picked) for name, picked in frames.items()}
+
+    def at(name: str, frame: int) -> int:
+        return frames[name].index(frame)
+
+    rotations, weights, sources = [], [], []
+    for (body, b), (head, h), (face, f) in draws:
+        r = sampled[body].joint_rotations[at(body, b)].copy()
+        head_r = sampled[head].joint_rotations[at(head, h)]
         if np.abs(r[HEAD_JOINTS]).max() < 1e-6:  # the body clip leaves the head alone
             r[HEAD_JOINTS] = head_r[HEAD_JOINTS]
         rotations.append(r)
-        weights.append(every[face].arkit_weights[picks[face]])
-        sources.append("+".join(f"{n}@{picks[n]}" for n in (body, head, face)))
+        weights.append(sampled[face].arkit_weights[at(face, f)])
+        sources.append(f"{body}@{b}+{head}@{h}+{face}@{f}")
     rotations = np.stack(rotations).astype(np.float64)
     pitch = np.radians(rng.uniform(-pitch_degrees, pitch_degrees, count))
     yaw = np.radians(rng.uniform(-yaw_degrees, yaw_degrees, count))
