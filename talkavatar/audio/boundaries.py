@@ -20,7 +20,8 @@ vowel or s for 200-300 ms after its spike (real Dutch and Czech, Fish Fillets NG
 silence (issue 25, tenth session: on the TTS+DTW real lines, the development set for real speech, classes at phones
 without / with a transcript 37.8 -> 40.7 % / 49.8 -> 51.9 %; 15 / 25 / 30 dB gave 39.1 / 42.3 / 43.6 % without one,
 at the cost of more silence frames open there: closed 95.3 -> 94.9 / 94.1 / 93.4 / 93.0 % for 15 / 20 / 25 / 30 dB;
-eSpeak dev +0.3 / +0.5 points). Finally
+eSpeak dev +0.3 / +0.5 points; the loudness of a pre-emphasised signal, to count an s's noise in, gave 39.9 %
+without a transcript). Finally
 every boundary moves :data:`LEAD_S` earlier: lips lead the sound they make, and the coarticulated mouth of
 :mod:`talkavatar.audio.visemes` reaches a phone's target later than the loudness rises. With exact boundaries the
 mouth opening peaks ~15 ms after the speech envelope (a lip-check proxy: correlation of the motion's opening with
