@@ -15,13 +15,13 @@ Measures, per language and system (``--language`` value, with or without transcr
   reference phone's centre, classified by the nearest viseme shape, against the phone's class (five classes
   besides silence); two ways:
   *phones* (the headline): every reference event that is a phone. Not scored there: silences of any length (the
-  pauses of :data:`MIN_SILENCE_S` or more are scored below, and by "silences closed") and events that are not
-  phones: eSpeak NG's 12-55 ms word-gap events (70 in the test sentences, 51 in dev; half of them hold not even
+  pauses of 100 ms (MIN_SILENCE_S) or more are scored below, and by "silences closed") and events that are not
+  phones: eSpeak NG's 12-55 ms word-gap events (70 in the test sentences, 123 in dev; half of them hold not even
   15 ms of silence in the audio, and a stop closure holds as much) and its separate ``ʲ`` events after a
-  palatalised consonant (6 in test; a diacritic, scored as "silence" it would ask a palatalised consonant's lips to
-  close);
+  palatalised consonant (6 in test, 15 in dev; a diacritic: scored as "silence", it would ask a palatalised
+  consonant's lips to close);
   *all events* (as the first five passes scored it): every reference event, word gaps and ``ʲ`` as silences;
-- pauses: reference silences of at least :data:`MIN_SILENCE_S` inside or around speech, scored at their centre as
+- pauses: reference silences of at least 100 ms inside or around speech, scored at their centre as
   silence;
 - bilabials closed: reference p/b/m (and ARPAbet P/B/M) during which some frame's mouth is closed (classified
   bilabial or silence);
