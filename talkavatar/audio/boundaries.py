@@ -16,7 +16,7 @@ does: a phone boundary is where the spectrum changes. So, per boundary,
 Blank runs of at least :data:`PAUSE_S` are pauses (silence); shorter gaps go to the phones around them. A phone
 next to a pause reaches the edge of the speech around its run (:func:`speech_frames`: 10 ms frames at most
 :data:`SPEECH_BELOW_DB` under the speech level), where that lies beyond the spike rule: slow voices hold a final
-vowel or s for 200-300 ms after its spike (real Dutch and Czech, Fish Fillets NG), which the spike rule cut off as
+vowel for 200-300 ms after its spike (real Dutch and Czech, Fish Fillets NG), which the spike rule cut off as
 silence (issue 25, tenth session: on the TTS+DTW real lines, the development set for real speech, classes at phones
 without / with a transcript 37.8 -> 40.7 % / 49.8 -> 51.9 %; 15 / 25 / 30 dB gave 39.1 / 42.3 / 43.6 % without one,
 at the cost of more silence frames open there: closed 95.3 -> 94.9 / 94.1 / 93.4 / 93.0 % for 15 / 20 / 25 / 30 dB;
@@ -153,7 +153,8 @@ def place_segments(units: np.ndarray, names: list[str], change: np.ndarray | Non
     for k, (a, b, _) in enumerate(runs):
         if k == 0 or (a - runs[k - 1][1]) * UNIT_S >= PAUSE_S:
             lo = ends[k - 1] + MIN_PHONE_S if k else 0.0
-            starts[k] = min(_move(a * UNIT_S - START_LAG_S, change, lo, a * UNIT_S), _speech_edge(speech, a * UNIT_S, lo))
+            starts[k] = min(_move(a * UNIT_S - START_LAG_S, change, lo, a * UNIT_S),
+                            _speech_edge(speech, a * UNIT_S, lo))
         if k + 1 < len(runs) and (runs[k + 1][0] - b) * UNIT_S < PAUSE_S:
             nxt = runs[k + 1][0] * UNIT_S
             prior = SPIKE_WEIGHTS[0] * a * UNIT_S + SPIKE_WEIGHTS[1] * nxt + SPIKE_OFFSET_S
