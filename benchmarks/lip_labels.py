@@ -11,6 +11,9 @@ How the labels in ``benchmarks/data/lip_labels_checked.json`` were made (nobody 
    ``"checked"`` describing each clip's changes and what stayed uncertain. eSpeak's phone sequence was kept (no
    phone dropped or added); where a voiced stretch showed no boundary, its phones were spaced by eye;
 4. two clips' pictures were drawn again from the edited labels and looked at once more.
+5. tenth session: the Dutch labels checked against numbers (10 ms loudness and 400-1200 Hz / 1.2-3 kHz / < 400 Hz
+   band levels) where the aligners disagreed with them; two spaced-by-eye stretches were re-timed where the
+   numbers showed a vowel or a nasal murmur elsewhere (each clip's ``"relabelled"`` note says what and why).
 
 The seed comes from the system under test's own aligner, so the checked boundaries can lean towards it where a
 picture does not show a landmark (vowel-to-vowel and nasal-to-vowel transitions inside a voiced stretch).

@@ -3,9 +3,9 @@ frame by frame, with and without the transcript, over the waveform and the jaw o
 
 Speech: one eSpeak NG sentence of ``benchmarks/languages.py`` (exact phone timings; ``--language de --split test
 --index 0``) or one checked real line of ``benchmarks/data/lip_labels_checked.json`` (``--checked N``). Rows, top
-to bottom: waveform; reference classes (one band per phone, named); the output mouth's class per 30 fps frame with
-the transcript and without it (``--language auto``); jawOpen of both. A dot under a frame marks a reference phone
-centre the mouth gets wrong (the frames the benchmark scores).
+to bottom: waveform; reference classes (one band per phone, named; silence blank); the output mouth's class per
+30 fps frame with the transcript and without it (``--language auto``); jawOpen of both. A dot under a frame marks a
+reference phone centre the mouth gets wrong (the phones the benchmark's headline scores).
 
 Usage:  python benchmarks/lip_timeline.py --language de --index 0 --out de0.png
         python benchmarks/lip_timeline.py --checked 8 --out nl8.png
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.drive_audio_languages import CHECKED, FPS, lip_targets  # noqa: E402
+from benchmarks.drive_audio_languages import CHECKED, FPS, phone_events  # noqa: E402
 from talkavatar.audio.visemes import CLASSES, classify_mouth, phone_class  # noqa: E402
 from talkavatar.motion.names import ARKIT_INDEX  # noqa: E402
 
@@ -64,14 +64,14 @@ def draw(out: Path, title: str, pcm: np.ndarray, reference: list, runs: dict) ->
     ax[0].plot(np.arange(len(pcm)) / 16000, pcm / 32768, lw=0.3, color="k")
     ax[0].set_title(title, fontsize=9)
     rows = [("reference", None)] + [(name, classes) for name, (classes, _, _) in runs.items()]
-    targets = lip_targets(reference, seconds)
+    targets = phone_events(reference, seconds)
     for y, (name, classes) in enumerate(rows):
         if classes is None:
             for seg in targets:
                 c = phone_class(seg.phone)
                 ax[1].axvspan(seg.start, seg.end, ymin=1 - (y + 1) / len(rows), ymax=1 - y / len(rows),
                               color=COLOURS[c], alpha=0.8)
-                ax[1].text(seg.centre, len(rows) - y - 0.5, seg.phone if c != "silence" else "", ha="center",
+                ax[1].text(seg.centre, len(rows) - y - 0.5, seg.phone, ha="center",
                            va="center", fontsize=6)
             continue
         for k, c in enumerate(classes):
@@ -83,7 +83,7 @@ def draw(out: Path, title: str, pcm: np.ndarray, reference: list, runs: dict) ->
     ax[1].set_ylim(0, len(rows))
     ax[1].set_yticks([len(rows) - y - 0.5 for y in range(len(rows))], [r[0] for r in rows], fontsize=7)
     for name, (_, jaw, accuracy) in runs.items():
-        ax[3].plot(np.arange(len(jaw)) / FPS, jaw, label=f"{name} ({100 * accuracy:.0f} % of lip targets)")
+        ax[3].plot(np.arange(len(jaw)) / FPS, jaw, label=f"{name} ({100 * accuracy:.0f} % of phones)")
     ax[3].set_ylabel("jawOpen", fontsize=7)
     ax[3].legend(fontsize=7, loc="upper right")
     ax[2].legend(handles=[plt.Rectangle((0, 0), 1, 1, color=COLOURS[c]) for c in CLASSES], labels=list(CLASSES),
@@ -113,7 +113,7 @@ def main() -> None:
             result = drive_audio(wav, fps=FPS, seed=0, gestures=False, **kwargs)
             w = result.motion.arkit_weights
             classes = classify_mouth(w)
-            targets = lip_targets(reference, result.seconds)
+            targets = phone_events(reference, result.seconds)
             hits = [classes[min(int(round(s.centre * FPS)), len(w) - 1)] == phone_class(s.phone) for s in targets]
             runs[name] = (classes, w[:, ARKIT_INDEX["jawOpen"]], float(np.mean(hits)))
         draw(args.out, title, load_pcm(wav), reference, runs)

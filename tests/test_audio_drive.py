@@ -14,7 +14,7 @@ from talkavatar.audio.drive import drive_audio
 from talkavatar.cli import app
 from talkavatar.motion import load_motion, load_motion_any
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
-from talkavatar.audio.visemes import MOUTH_CHANNELS, PRESS_CHANNELS, REST_PRESS
+from talkavatar.audio.visemes import CLOSE_CHANNEL, MOUTH_CHANNELS, REST_CLOSE
 from tests.audio_fixtures import speech_like, write_wav
 
 runner = CliRunner()
@@ -63,8 +63,8 @@ def test_silent_file_gives_a_still_face_with_closed_mouth(tmp_path):
     result = drive_audio(path, style="lively")
     w = result.motion.arkit_weights
     rest = np.zeros(len(MOUTH_CHANNELS))
-    rest[[MOUTH_CHANNELS.index(i) for i in PRESS_CHANNELS]] = REST_PRESS                # lips together, still
-    assert np.abs(w[:, MOUTH_CHANNELS] - rest).max() < 1e-6 and REST_PRESS > 0
+    rest[MOUTH_CHANNELS.index(CLOSE_CHANNEL)] = REST_CLOSE                              # lips together, still
+    assert np.abs(w[:, MOUTH_CHANNELS] - rest).max() < 1e-6 and REST_CLOSE > 0
     assert result.gestures == [] and result.accents == []
     head = result.motion.joint_rotations[:, JOINT_INDEX["head"]]
     assert np.abs(head).max() < 0.15                                       # only slow idle sway

@@ -18,7 +18,7 @@ from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
 from talkavatar.audio.boundaries import (LEAD_S, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
-                                         place_segments, spectral_change)
+                                         place_segments, spectral_change, speech_frames)
 from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
@@ -78,6 +78,27 @@ def test_place_segments_from_spikes_keeps_pauses():
     assert segs[4].start == pytest.approx((len(units) - 5) * UNIT_S - START_LAG_S - LEAD_S)
     assert segs[-1].end == pytest.approx(len(units) * UNIT_S)
     assert all(a.end == pytest.approx(b.start) for a, b in zip(segs, segs[1:]))
+
+
+def test_phones_next_to_a_pause_reach_the_edges_of_the_speech():
+    """A slow voice: loud from 0.30 to 1.20 s, then a quiet tail (30 dB down) and silence. The CTC runs sit at
+    0.40 and 0.60 s; the spike rules alone start the first phone START_LAG_S before its run and end the last 40 ms
+    after its run. With the speech frames the first phone starts where the loudness rises and the last ends where it
+    falls more than SPEECH_BELOW_DB, not in the tail."""
+    t = np.arange(32000) / 16000
+    level = np.where((t >= 0.30) & (t < 1.20), 8000.0, np.where((t >= 1.20) & (t < 1.50), 250.0, 0.0))
+    pcm = (level * np.sin(2 * np.pi * 180 * t)).astype(np.int16)
+    speech = speech_frames(pcm)
+    assert speech.shape == (200,) and speech[30:120].all() and not speech[:30].any() and not speech[120:].any()
+    units = np.full(100, -1)
+    units[20:23], units[30:33] = 0, 1
+    prior = place_segments(units, ["a", "o"])
+    edges = place_segments(units, ["a", "o"], speech=speech)
+    assert [s.phone for s in edges] == ["SIL", "a", "o", "SIL"]
+    assert prior[1].start == pytest.approx(0.40 - START_LAG_S - LEAD_S)
+    assert edges[1].start == pytest.approx(0.30 - LEAD_S)
+    assert prior[2].end == pytest.approx(0.66 + 0.04 - LEAD_S)
+    assert edges[2].end == pytest.approx(1.20 - LEAD_S)
 
 
 def _spectral_change_naive(pcm: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 
 from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.resample import box_resample
-from talkavatar.audio.visemes import (CLASSES, REST_PRESS, VISEME_SHAPES, apply_opening_gain, classify_mouth,
+from talkavatar.audio.visemes import (CLASSES, REST_CLOSE, VISEME_SHAPES, apply_opening_gain, classify_mouth,
                                       fill_gaps, mouth_curves, opening_gain, phone_class, phone_viseme, rest_lips)
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
 
@@ -133,9 +133,12 @@ def test_box_resample_is_a_frame_average():
 
 
 def test_lips_rest_together_where_there_is_no_speech():
-    """No speech: the lips press at REST_PRESS; full speech: the mouth is left alone; a bilabial keeps its own press."""
+    """No speech: the lips close at REST_CLOSE (jaw shut); full speech: the mouth is left alone; a bilabial keeps its
+    own closure. A resting mouth still reads as silence, not as a bilabial."""
+    close = ARKIT_INDEX["mouthClose"]
     mouth = np.zeros((3, len(ARKIT_NAMES)), np.float32)
-    mouth[2, PRESS] = 0.55
+    mouth[2] = VISEME_SHAPES["PP"]
     out = rest_lips(mouth, np.array([0.0, 1.0, 0.0], np.float32))
-    assert out[0, PRESS] == pytest.approx(REST_PRESS) and out[0, JAW] == 0.0
+    assert out[0, close] == pytest.approx(REST_CLOSE) and out[0, JAW] == 0.0
     assert np.array_equal(out[1], mouth[1]) and out[2, PRESS] == pytest.approx(0.55)
+    assert classify_mouth(out) == ["silence", "silence", "bilabial"]

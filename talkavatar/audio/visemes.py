@@ -110,12 +110,16 @@ SHARPNESS = 3.0          # blend weights are dominance ** SHARPNESS (1 = Cohen-M
 # does (its proxy on the 13 lip-check clips 0.764 -> 0.785, every clip up) for 0-0.7 points of viseme classes (eSpeak
 # dev/test) and LibriVox 96.6 -> 96.3 % with a transcript, 82.4 -> 82.0 % without.
 GAIN_DB, GAIN_FLOOR, GAIN_CEILING = 30.0, 0.35, 1.15
-# Where there is no speech the lips rest together (mouthPress REST_PRESS, faded in as speech activity falls), not
+# Where there is no speech the lips rest together (mouthClose REST_CLOSE, faded in as speech activity falls), not
 # in the avatar's neutral face: rendered, the neutral mouth shows a wider inner-lip gap (MediaPipe, 0.047-0.057 of
 # the eye distance on five CPU-rendered lip-check clips) than a spread consonant (0.033-0.043), so every pause
-# looked like an opening. Issue 25, ninth session (benchmarks/RESULTS.md): the rendered lip check rose on all five.
-REST_PRESS = 0.3
-PRESS_CHANNELS = [ARKIT_INDEX[n] for n in ("mouthPressLeft", "mouthPressRight")]
+# looked like an opening. Ninth session: mouthPress 0.3 (gap at rest 0.049 -> 0.045). Tenth session: mouthClose
+# closes it (the lips meet without the jaw; 0.45 pushes them into a pout), and without the press a resting mouth
+# still reads as silence, not a bilabial, to the benchmark's nearest-shape classes (every class figure unchanged).
+# CPU lip check (benchmarks/RESULTS.md, tenth session), press 0.3 -> close 0.3: es 0.411 -> 0.486, real nl 0.453 ->
+# 0.569 (r at lag 0). Rigs that read ARKit's mouthClose only with an open jaw may show the lips pressed at rest.
+REST_CLOSE = 0.3
+CLOSE_CHANNEL = ARKIT_INDEX["mouthClose"]
 OPENING_CHANNELS = [ARKIT_INDEX[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight",
                                              "mouthUpperUpLeft", "mouthUpperUpRight", "tongueOut")]
 ROUNDING_CHANNELS = [ARKIT_INDEX[n] for n in ("mouthPucker", "mouthFunnel")]
@@ -205,9 +209,9 @@ def apply_opening_gain(mouth: np.ndarray, gain: np.ndarray) -> np.ndarray:
 
 
 def rest_lips(mouth: np.ndarray, activity: np.ndarray) -> np.ndarray:
-    """``mouth [T, 52]`` with the lips pressed at least ``REST_PRESS * (1 - activity [T])``: together at rest."""
+    """``mouth [T, 52]`` with mouthClose at least ``REST_CLOSE * (1 - activity [T])``: the lips together at rest."""
     out = mouth.copy()
-    out[:, PRESS_CHANNELS] = np.maximum(out[:, PRESS_CHANNELS], REST_PRESS * (1.0 - activity[:, None]))
+    out[:, CLOSE_CHANNEL] = np.maximum(out[:, CLOSE_CHANNEL], REST_CLOSE * (1.0 - activity))
     return out
 
 
