@@ -34,11 +34,11 @@ import cv2
 import numpy as np
 
 from talkavatar.track.detect import face_box
+from talkavatar.track.fitting import ARMS, LEGS
 from talkavatar.track.metrics import VISIBLE
 
-SHOULDER, ELBOW, WRIST = {"left": 11, "right": 12}, {"left": 13, "right": 14}, {"left": 15, "right": 16}
 HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
-LEG = {"left": [23, 25, 27, 29, 31], "right": [24, 26, 28, 30, 32]}
+LEG = {side: list(points) for side, (points, _) in LEGS.items()}
 SEEN = VISIBLE
 OCCLUDED_WEIGHT = 0.0
 """Weight of face points that lie under a hand: none, they are guessed through it (at 0.2 the fit still followed
@@ -111,7 +111,8 @@ def _plausible_chains(det, height: float, size: tuple[int, int]) -> np.ndarray:
     dist = _off_mask(det.mask if det.check_mask is None else np.minimum(det.mask, det.check_mask))
     out = []
     for side in ("left", "right"):
-        chain = [ELBOW[side], WRIST[side], *HAND_POINTS[side]]
+        _, elbow, wrist, _ = ARMS[side]
+        chain = [elbow, wrist, *HAND_POINTS[side]]
         apart = np.linalg.norm(det.check_body[chain, :2] - det.body[chain, :2], axis=1) > LIMITS["disagree"] * height
         if apart.any() and not _arm_plausible(det.body, det.body_visibility, side, height, dist, size) and \
                 _arm_plausible(det.check_body, det.check_visibility, side, height, dist, size):
@@ -124,7 +125,7 @@ def _arm_plausible(body: np.ndarray, visibility: np.ndarray, side: str, height: 
     """Whether the seen elbow and wrist of ``body`` [33, 3] (``visibility`` [33]) keep :func:`_gate_arm`'s rules
     about their shoulder and the silhouette (``dist``: :func:`_off_mask`)."""
     p = body[:, :2]
-    s, e, w = SHOULDER[side], ELBOW[side], WRIST[side]
+    s, e, w, _ = ARMS[side]
     seen = [i for i in (e, w) if visibility[i] >= SEEN]
     if not seen or (_distance_to_mask(dist, p[seen]) > LIMITS["off_mask"] * height).any():
         return False
@@ -212,7 +213,7 @@ def _gate_leg(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
 
 def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
     det, p = g.det, g.det.body[:, :2]
-    s, e, w, hp = SHOULDER[side], ELBOW[side], WRIST[side], list(HAND_POINTS[side])
+    (s, e, w, _), hp = ARMS[side], list(HAND_POINTS[side])
     if _seen(det, s, size):
         if _seen(det, e, size) and np.linalg.norm(p[e] - p[s]) > LIMITS["upper_arm"] * height:
             g.reject("body", [e, w] + hp, "elbow farther from its shoulder than an upper arm")
@@ -247,7 +248,7 @@ def _gate_hand(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> No
     every = np.arange(21)
     span = np.linalg.norm(hand[0] - hand[9]) / height
     lo, hi = LIMITS["hand_size"]
-    wrist, shoulder = WRIST[side], SHOULDER[side]
+    shoulder, _, wrist, _ = ARMS[side]
     trusted_wrist = g.weights["body"][wrist] > 0  # a wrist the arm gate rejected cannot judge its hand
     sure = _seen(det, wrist, size) and trusted_wrist
     tolerance = LIMITS["hand_wrist" if sure else "hand_wrist_unsure"] * height
