@@ -38,7 +38,6 @@ from talkavatar.track.fitting import ARMS, LEGS
 from talkavatar.track.metrics import VISIBLE
 
 HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
-LEG = {side: list(points) for side, (points, _) in LEGS.items()}
 SEEN = VISIBLE
 OCCLUDED_WEIGHT = 0.0
 """Weight of face points that lie under a hand: none, they are guessed through it (at 0.2 the fit still followed
@@ -55,7 +54,8 @@ ELBOWS_WRISTS = (13, 14, 15, 16)
 ARM_POINTS = (13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
 """MediaPipe elbows, wrists and the body's hand points (pinky, index, thumb)."""
 CHAINS = {13: [13, 15, 17, 19, 21], 15: [15, 17, 19, 21], 14: [14, 16, 18, 20, 22], 16: [16, 18, 20, 22],
-          **{i: [i] for i in (17, 18, 19, 20, 21, 22)}, **{c[i]: c[i:] for c in LEG.values() for i in range(1, 5)}}
+          **{i: [i] for i in (17, 18, 19, 20, 21, 22)},
+          **{c[i]: list(c[i:]) for c, _ in LEGS.values() for i in range(1, 5)}}
 """A limb point and the points further down its chain (which it takes along when it is rejected)."""
 FACE_TO_EYES_MOUTH = (1.6, 4.5)
 """Plausible range of the Face Mesh length (forehead 10 to chin 152) over the body's eyes-to-mouth distance
@@ -199,12 +199,12 @@ def _gate_leg(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
     """A knee within a thigh of its hip, an ankle within a shin of its knee, no leg point off the silhouette; a
     rejected point takes the points below it along."""
     det, p = g.det, g.det.body[:, :2]
-    chain = LEG[side]  # hip, knee, ankle, heel, foot index
+    chain = LEGS[side][0]  # hip, knee, ankle, heel, foot index
     for upper, lower, limit in ((chain[0], chain[1], "thigh"), (chain[1], chain[2], "shin")):
         if _seen(det, upper, size) and _seen(det, lower, size) and \
                 np.linalg.norm(p[lower] - p[upper]) > LIMITS[limit] * height:
-            g.reject("body", list(chain[chain.index(lower):]), f"farther from the {'hip' if limit == 'thigh' else 'knee'}"
-                     f" than a {limit}")
+            joint = "hip" if limit == "thigh" else "knee"
+            g.reject("body", list(chain[chain.index(lower):]), f"farther from the {joint} than a {limit}")
     below = np.array(chain[1:])
     off = _distance_to_mask(dist, p[below]) > LIMITS["off_mask"] * height
     for i in below[off]:
