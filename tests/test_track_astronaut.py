@@ -54,6 +54,10 @@ def test_track_astronaut_meets_the_acceptance_figures(astronaut_png, tmp_path):
     params, meta = bundle.read_tensors("track/params.safetensors", "talkavatar.track")
     assert params["joint_rotations"].shape == (1, 55, 3) and np.isfinite(params["joint_rotations"]).all()
     assert params["shape"][2:4] == pytest.approx([0.5, 0.5], abs=0.1)  # muscle, weight: no inflation by the suit
+    from talkavatar.motion.names import JOINT_INDEX
+
+    legs = [JOINT_INDEX[f"{s}_{j}"] for s in ("left", "right") for j in ("hip", "knee", "ankle", "foot")]
+    assert np.abs(params["joint_rotations"][0, legs]).max() < 0.1  # cropped at the waist: no leg raised into the frame
     bundle.read_tensors("track/detections.safetensors", "talkavatar.detections")
     assert bundle.read_png("track/overlay.png").shape == (512, 1024, 3)
     assert bundle.read_png("track/mask.png").shape == (512, 512)

@@ -143,7 +143,7 @@ def test_upright_near_plane_and_hold_losses():
     assert float(hold_loss(r, held, torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))) == pytest.approx(0.25 / 2)
 
 
-def test_unseen_weights_hold_unseen_arms_and_flag_frames_without_hips():
+def test_unseen_weights_hold_unseen_limbs_and_flag_frames_without_hips():
     from talkavatar.track.fitting import FitTargets, unseen_weights
 
     class Map:  # MediaPipe index i at row i (the whole pose set)
@@ -153,13 +153,17 @@ def test_unseen_weights_hold_unseen_arms_and_flag_frames_without_hips():
 
     body = torch.ones(2, 33)
     body[0, [13, 15, 23, 24]] = 0.0  # frame 0: left elbow and wrist, both hips unseen
+    body[1, [26, 28, 30, 32]] = 0.0  # frame 1: the right leg below its hip (a photo cropped at the waist)
     weights = {"body": body, "left_hand": torch.zeros(2, 21), "right_hand": torch.zeros(2, 21)}
     targets = FitTargets({}, weights, None, torch.ones(2), torch.eye(3), (64, 64))
     no_hips, held = unseen_weights(Map(), targets)
     assert no_hips.tolist() == [1.0, 0.0]
     left = [JOINT_INDEX[n] for n in ("left_shoulder", "left_elbow", "left_wrist")]
-    assert held[0, left].tolist() == [1.0] * 3 and held.sum() == 3
+    assert held[0, left].tolist() == [1.0] * 3 and held[0].sum() == 3
+    right_leg = [JOINT_INDEX[n] for n in ("right_hip", "right_knee", "right_ankle", "right_foot")]
+    assert held[1, right_leg].tolist() == [1.0] * 4 and held[1].sum() == 4
     weights["left_hand"][0, 0] = 1.0  # the hand is seen: the arm is free again
+    body[1, 30] = 0.8  # one point of the leg (the heel) is seen: the leg is free again
     assert unseen_weights(Map(), targets)[1].sum() == 0
 
 

@@ -54,6 +54,12 @@ ARMS = {"left": (11, 13, 15, ("left_shoulder", "left_elbow", "left_wrist")),
         "right": (12, 14, 16, ("right_shoulder", "right_elbow", "right_wrist"))}
 """MediaPipe shoulder, elbow and wrist points of each arm, and the joints held to the initial (lowered) pose when
 neither the elbow nor the wrist point nor the hand is seen in a frame."""
+LEGS = {"left": ((23, 25, 27, 29, 31), ("left_hip", "left_knee", "left_ankle", "left_foot")),
+        "right": ((24, 26, 28, 30, 32), ("right_hip", "right_knee", "right_ankle", "right_foot"))}
+"""MediaPipe hip, knee, ankle, heel and foot points of each leg, and the joints held to the initial (straight) pose
+when none of its points below the hip is seen in a frame: a photo cropped at the waist has no leg to fit, and the
+silhouette term raised a free leg into the frame to fill the mask (the astronaut's right foot at her shoulder,
+beside the sleeve)."""
 BEND_MIN, ELBOW_MAX = 0.2, 2.5
 """Radians: :func:`lift_arms` leaves an elbow straight that its detection bends less than this, and bends none more
 than that (the joint limit is 2.7)."""
@@ -116,7 +122,7 @@ class FitWeights:
     expression_prior: float = 0.05
     smooth: float = 1.0
     upright: float = 2.0       # frames without visible hips: the body's up axis stays near the world's
-    unseen_arms: float = 2.0   # an arm nobody sees stays in its initial lowered pose
+    unseen_limbs: float = 2.0  # an arm or leg nobody sees stays in its initial pose (lowered, straight)
     near: float = 100.0        # every vertex beyond NEAR_PLANE in front of the camera
     focal_prior: float = 0.1   # close-ups: the fitted focal length near the default (FOCAL)
     temporal: float = 0.0      # video frame by frame: pose and placement near the initial state (the previous frame)
@@ -317,8 +323,9 @@ def with_refitted_expression(consts: ModelConsts, space: ShapeSpace, landmarks, 
 
 def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:
     """What the detections leave unobserved, per frame: (no_hips [B]: 1 where neither hip point is seen,
-    held_joints [B, 55]: 1 for the joints of each arm whose elbow, wrist and hand are all unseen). Zeros where
-    ``landmarks`` cannot name its rows (no ``row`` method)."""
+    held_joints [B, 55]: 1 for the joints of each arm whose elbow, wrist and hand are all unseen and of each leg
+    whose knee, ankle and foot points are all unseen). Zeros where ``landmarks`` cannot name its rows (no ``row``
+    method)."""
     body = targets.weights["body"]
     batch = body.shape[0]
     no_hips = body.new_zeros(batch)
@@ -340,6 +347,12 @@ def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.
         unseen = (seen <= 0).to(body.dtype)
         for name in joints:
             held[:, JOINT_INDEX[name]] = unseen
+    for points, joints in LEGS.values():
+        rows = [r for r in (row("body", i) for i in points[1:]) if r is not None]
+        if rows:
+            unseen = (body[:, rows].sum(-1) <= 0).to(body.dtype)
+            for name in joints:
+                held[:, JOINT_INDEX[name]] = unseen
     return no_hips, held
 
 
@@ -483,8 +496,8 @@ def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Ten
         loss = loss + weights.focal_prior * (params["dolly"] / FOCAL["sigma"]).pow(2)
     if weights.upright > 0 and float(p.no_hips.sum()) > 0:
         loss = loss + weights.upright * upright_loss(r[:, 0], p.no_hips)
-    if weights.unseen_arms > 0 and float(p.held_joints.sum()) > 0:
-        loss = loss + weights.unseen_arms * hold_loss(r, p.rot, p.held_joints)
+    if weights.unseen_limbs > 0 and float(p.held_joints.sum()) > 0:
+        loss = loss + weights.unseen_limbs * hold_loss(r, p.rot, p.held_joints)
     if weights.near > 0:
         loss = loss + weights.near * near_plane_loss(-verts[..., 2], NEAR_PLANE)
     if weights.temporal > 0:

@@ -34,11 +34,10 @@ import cv2
 import numpy as np
 
 from talkavatar.track.detect import face_box
+from talkavatar.track.fitting import ARMS, LEGS
 from talkavatar.track.metrics import VISIBLE
 
-SHOULDER, ELBOW, WRIST = {"left": 11, "right": 12}, {"left": 13, "right": 14}, {"left": 15, "right": 16}
 HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
-LEG = {"left": [23, 25, 27, 29, 31], "right": [24, 26, 28, 30, 32]}
 SEEN = VISIBLE
 OCCLUDED_WEIGHT = 0.0
 """Weight of face points that lie under a hand: none, they are guessed through it (at 0.2 the fit still followed
@@ -55,7 +54,8 @@ ELBOWS_WRISTS = (13, 14, 15, 16)
 ARM_POINTS = (13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
 """MediaPipe elbows, wrists and the body's hand points (pinky, index, thumb)."""
 CHAINS = {13: [13, 15, 17, 19, 21], 15: [15, 17, 19, 21], 14: [14, 16, 18, 20, 22], 16: [16, 18, 20, 22],
-          **{i: [i] for i in (17, 18, 19, 20, 21, 22)}, **{c[i]: c[i:] for c in LEG.values() for i in range(1, 5)}}
+          **{i: [i] for i in (17, 18, 19, 20, 21, 22)},
+          **{c[i]: list(c[i:]) for c, _ in LEGS.values() for i in range(1, 5)}}
 """A limb point and the points further down its chain (which it takes along when it is rejected)."""
 FACE_TO_EYES_MOUTH = (1.6, 4.5)
 """Plausible range of the Face Mesh length (forehead 10 to chin 152) over the body's eyes-to-mouth distance
@@ -111,7 +111,8 @@ def _plausible_chains(det, height: float, size: tuple[int, int]) -> np.ndarray:
     dist = _off_mask(det.mask if det.check_mask is None else np.minimum(det.mask, det.check_mask))
     out = []
     for side in ("left", "right"):
-        chain = [ELBOW[side], WRIST[side], *HAND_POINTS[side]]
+        _, elbow, wrist, _ = ARMS[side]
+        chain = [elbow, wrist, *HAND_POINTS[side]]
         apart = np.linalg.norm(det.check_body[chain, :2] - det.body[chain, :2], axis=1) > LIMITS["disagree"] * height
         if apart.any() and not _arm_plausible(det.body, det.body_visibility, side, height, dist, size) and \
                 _arm_plausible(det.check_body, det.check_visibility, side, height, dist, size):
@@ -124,7 +125,7 @@ def _arm_plausible(body: np.ndarray, visibility: np.ndarray, side: str, height: 
     """Whether the seen elbow and wrist of ``body`` [33, 3] (``visibility`` [33]) keep :func:`_gate_arm`'s rules
     about their shoulder and the silhouette (``dist``: :func:`_off_mask`)."""
     p = body[:, :2]
-    s, e, w = SHOULDER[side], ELBOW[side], WRIST[side]
+    s, e, w, _ = ARMS[side]
     seen = [i for i in (e, w) if visibility[i] >= SEEN]
     if not seen or (_distance_to_mask(dist, p[seen]) > LIMITS["off_mask"] * height).any():
         return False
@@ -198,12 +199,12 @@ def _gate_leg(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
     """A knee within a thigh of its hip, an ankle within a shin of its knee, no leg point off the silhouette; a
     rejected point takes the points below it along."""
     det, p = g.det, g.det.body[:, :2]
-    chain = LEG[side]  # hip, knee, ankle, heel, foot index
+    chain = LEGS[side][0]  # hip, knee, ankle, heel, foot index
     for upper, lower, limit in ((chain[0], chain[1], "thigh"), (chain[1], chain[2], "shin")):
         if _seen(det, upper, size) and _seen(det, lower, size) and \
                 np.linalg.norm(p[lower] - p[upper]) > LIMITS[limit] * height:
-            g.reject("body", list(chain[chain.index(lower):]), f"farther from the {'hip' if limit == 'thigh' else 'knee'}"
-                     f" than a {limit}")
+            joint = "hip" if limit == "thigh" else "knee"
+            g.reject("body", list(chain[chain.index(lower):]), f"farther from the {joint} than a {limit}")
     below = np.array(chain[1:])
     off = _distance_to_mask(dist, p[below]) > LIMITS["off_mask"] * height
     for i in below[off]:
@@ -212,7 +213,7 @@ def _gate_leg(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
 
 def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
     det, p = g.det, g.det.body[:, :2]
-    s, e, w, hp = SHOULDER[side], ELBOW[side], WRIST[side], list(HAND_POINTS[side])
+    (s, e, w, _), hp = ARMS[side], list(HAND_POINTS[side])
     if _seen(det, s, size):
         if _seen(det, e, size) and np.linalg.norm(p[e] - p[s]) > LIMITS["upper_arm"] * height:
             g.reject("body", [e, w] + hp, "elbow farther from its shoulder than an upper arm")
@@ -247,7 +248,7 @@ def _gate_hand(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> No
     every = np.arange(21)
     span = np.linalg.norm(hand[0] - hand[9]) / height
     lo, hi = LIMITS["hand_size"]
-    wrist, shoulder = WRIST[side], SHOULDER[side]
+    shoulder, _, wrist, _ = ARMS[side]
     trusted_wrist = g.weights["body"][wrist] > 0  # a wrist the arm gate rejected cannot judge its hand
     sure = _seen(det, wrist, size) and trusted_wrist
     tolerance = LIMITS["hand_wrist" if sure else "hand_wrist_unsure"] * height
