@@ -53,3 +53,33 @@ class CudaGraphed:
         """The captured outputs (the same objects every call returns)."""
         return self._outputs
 
+
+
+class GraphedTerms:
+    """``fn(*tensors) -> tuple of tensors`` (loss terms), its forward and backward each replayed as one CUDA graph
+    (``torch.cuda.make_graphed_callables``): one capture per signature of the arguments (shapes, dtypes, which
+    require gradients), made on the first call with that signature.
+
+    Gradients flow to the arguments as from ``fn`` itself, so the eager parts around it (gsplat's rasterizer, which
+    cannot be captured) chain as usual. ``fn`` must be capturable (see :class:`CudaGraphed`) and read nothing that
+    changes between calls except its arguments. The returned tensors are overwritten by the next call: clone what
+    you keep past it. Off CUDA, without autograd, with no argument requiring a gradient or with ``enabled`` False,
+    calls ``fn`` itself (the reference twin: the same function, op by op).
+    """
+
+    def __init__(self, fn: Callable, enabled: bool = True, warmup: int = 3):
+        self.fn, self.enabled, self.warmup = fn, enabled, warmup
+        self._graphs: dict[tuple, Callable] = {}
+
+    def __call__(self, *args: Tensor) -> tuple[Tensor, ...]:
+        if not (self.enabled and torch.is_grad_enabled() and all(a.is_cuda for a in args)
+                and any(a.requires_grad for a in args)):
+            return self.fn(*args)
+        key = tuple((tuple(a.shape), a.dtype, a.device, a.requires_grad) for a in args)
+        graphed = self._graphs.get(key)
+        if graphed is None:
+            samples = tuple(a.detach().clone().requires_grad_(a.requires_grad) for a in args)
+            graphed = torch.cuda.make_graphed_callables(self.fn, samples, num_warmup_iters=self.warmup,
+                                                        allow_unused_input=True)
+            self._graphs[key] = graphed
+        return graphed(*args)

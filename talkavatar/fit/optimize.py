@@ -19,7 +19,7 @@ from talkavatar.core.device import upload
 from talkavatar.errors import StageFailed
 from talkavatar.fit.data import FitData, Poses
 from talkavatar.fit.model import AvatarParameters
-from talkavatar.fit.objective import LossWeights, Objective, first_pose, pose_views, weighted_total
+from talkavatar.fit.objective import LossWeights, Objective, first_pose, weighted_total
 from talkavatar.fit.refine import RATES as REFINE_RATES, FrameRefinement
 
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
@@ -158,7 +158,7 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
     a batch of a clip's real frames (under their ``refinement``) and the mesh regularisers, each where its weight
     and data are there. ``shared_pose``: the crops are seen in the photo's pose (posed once for both)."""
     background = upload(torch.rand(3, generator=generator), params.offsets.device)
-    posed = pose_views(params, data.photo, objective.photo_frame)
+    posed = objective.pose(params)
     terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
     if data.crops is not None and (weights.face > 0 or weights.hand > 0):
         terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
@@ -172,7 +172,7 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
         terms.update(_video_terms(objective, params, data.video, refinement, schedule, background, distance,
                                   generator, backend))
     if any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets)):
-        terms.update(objective.mesh_terms(params, data.photo))
+        terms.update(objective.mesh_terms(params))
     if weights.colour_anchor > 0:
         terms["colour_anchor"] = objective.colour_anchor(params)
     if weights.solidity > 0:
@@ -220,8 +220,8 @@ class _History:
         self.started = time.perf_counter()
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
-        for k, v in terms.items():
-            self.sums[k] = v.detach() + self.sums[k] if k in self.sums else v.detach()
+        for k, v in terms.items():  # a copy: a graphed term's tensor is overwritten by the next step
+            self.sums[k] = v.detach() + self.sums[k] if k in self.sums else v.detach().clone()
         self.count += 1
         p = self.progress
         if p.iteration % self.every == 0 or p.iteration == self.iters:
