@@ -83,3 +83,26 @@ class GraphedTerms:
                                                         allow_unused_input=True)
             self._graphs[key] = graphed
         return graphed(*args)
+
+
+class GraphedInPlace:
+    """``fn()``, in-place work on tensors that keep their storage (parameters, buffers), run as itself on the first
+    call and captured as a CUDA graph then; later calls replay the graph: the same kernels on the same memory, one
+    launch. ``fn`` must be capturable (see :class:`CudaGraphed`) and touch no tensor that is reallocated between
+    calls. Off CUDA (``device``) or with ``enabled`` False, every call runs ``fn``."""
+
+    def __init__(self, fn: Callable[[], None], device: torch.device, enabled: bool = True):
+        self.fn, self.enabled = fn, enabled and torch.device(device).type == "cuda"
+        self._graph: torch.cuda.CUDAGraph | None = None
+
+    def __call__(self) -> None:
+        if not self.enabled:
+            self.fn()
+        elif self._graph is None:
+            self.fn()  # this call's work (and any lazy initialisation), outside the capture
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):  # captured, not run
+                self.fn()
+            self._graph = graph
+        else:
+            self._graph.replay()

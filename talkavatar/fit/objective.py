@@ -318,8 +318,25 @@ def expression_prior(basis: Tensor, edges: Tensor) -> Tensor:
 
 
 def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
-    """Sum of the terms with their weights (face crops weighted by ``w.face``, hand crops by ``w.hand``)."""
-    crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
+    """Sum of the (scalar) terms with their weights (face crops weighted by ``w.face``, hand crops by ``w.hand``;
+    terms of weight 0 left out): the stacked terms times their weights, three kernels on a GPU instead of a
+    multiplication and an addition per term."""
+    names = tuple(name for name in terms if term_weight(name, w))
+    if not names:
+        raise ValueError("no loss term has a weight")
+    values = torch.stack([terms[name] for name in names])
+    return values @ _weight_vector(names, w, values.dtype, values.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _weight_vector(names: tuple[str, ...], w: LossWeights, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """[len(names)] the weights of ``names`` on ``device`` (made once per set of terms: an upload per step would
+    be a host-to-device copy per step)."""
+    return torch.tensor([term_weight(name, w) for name in names], dtype=dtype).to(device)
+
+
+def term_weight(name: str, w: LossWeights) -> float:
+    """The weight of the term ``name`` in :func:`weighted_total`."""
     table = {"photo_l1": w.rgb, "photo_ssim": w.ssim, "photo_alpha": w.alpha,
              "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "colour_anchor": w.colour_anchor,
              "solidity": w.solidity,
@@ -327,14 +344,8 @@ def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
              "mgc": w.mgc, "lap_offsets": w.lap_offsets, "video_l1": w.rgb * w.video, "video_ssim": w.ssim * w.video,
              "video_alpha": w.alpha * w.video, "video_perceptual": w.video_perceptual, "frame_prior": w.frame_prior,
              "expression_prior": w.expression_prior}
-    total = 0.0
-    for name, value in terms.items():
-        if name in table:
-            weight = table[name]
-        else:  # "<crop>_l1", "<crop>_ssim", "<crop>_alpha"
-            crop, kind = name.rsplit("_", 1)
-            weight = crop_weights[crop] * {"l1": w.rgb, "ssim": w.ssim, "alpha": w.alpha}[kind]
-        if weight:
-            total = total + weight * value
-    return total
-
+    if name in table:
+        return table[name]
+    crop, kind = name.rsplit("_", 1)  # "<crop>_l1", "<crop>_ssim", "<crop>_alpha"
+    crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
+    return crop_weights[crop] * {"l1": w.rgb, "ssim": w.ssim, "alpha": w.alpha}[kind]

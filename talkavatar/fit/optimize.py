@@ -15,8 +15,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from talkavatar.core.cuda_graphs import GraphedInPlace
 from talkavatar.core.device import upload
 from talkavatar.errors import StageFailed
+from talkavatar.fit import objective as objective_module
 from talkavatar.fit.data import FitData, Poses
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.objective import LossWeights, Objective, first_pose, weighted_total
@@ -109,6 +111,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     if resume is not None:
         _restore(resume, optimizer, generator, progress)
     objective = Objective(params, data.photo, seed, data.pseudo)
+    project = GraphedInPlace(params.project_, params.offsets.device, objective_module.GRAPH_TERMS)
     history = _History(progress, schedule.iters)
     shared_pose = data.crops is not None and _same_pose(data.photo.poses, data.crops.poses)
     step_rng = generator.get_state()
@@ -122,7 +125,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(_decay(it, schedule.iters))
-            params.project_()
+            project()
             progress.iteration = it + 1
             history.add({**terms, "total": loss})
             if on_step is not None:
@@ -212,7 +215,8 @@ def _same_pose(photo: Poses, crops: Poses) -> bool:
 
 class _History:
     """The running mean of each term, written into ``progress.recent`` and ``progress.history`` 20 times a run.
-    Terms are summed on the device; each write reads them back (one host synchronisation) and checks them."""
+    Terms are stacked and summed on the device (one addition a step); each write reads them back (one host
+    synchronisation) and checks them."""
 
     def __init__(self, progress: Progress, iters: int):
         self.progress, self.every = progress, max(1, iters // 20)
@@ -220,18 +224,20 @@ class _History:
         self.started = time.perf_counter()
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
-        for k, v in terms.items():  # a copy: a graphed term's tensor is overwritten by the next step
-            self.sums[k] = v.detach() + self.sums[k] if k in self.sums else v.detach().clone()
+        names = tuple(terms)  # the steps of a stretch may differ in their terms (pseudo frames start, stop)
+        stacked = torch.stack([v.detach() for v in terms.values()])  # a copy: graphed terms are overwritten
+        self.sums[names] = stacked + self.sums[names] if names in self.sums else stacked
         self.count += 1
         p = self.progress
         if p.iteration % self.every == 0 or p.iteration == self.iters:
-            names = list(self.sums)
-            values = torch.stack([self.sums[k].float() for k in names]).cpu().tolist()
-            if not all(math.isfinite(v) for v in values):
-                raise StageFailed(f"the fit diverged by step {p.iteration} (loss "
-                                  f"{values[names.index('total')] / self.count})",
+            totals: dict[str, float] = {}
+            for names, sums in self.sums.items():
+                for k, v in zip(names, sums.float().cpu().tolist()):
+                    totals[k] = totals.get(k, 0.0) + v
+            if not all(math.isfinite(v) for v in totals.values()):
+                raise StageFailed(f"the fit diverged by step {p.iteration} (loss {totals['total'] / self.count})",
                                   tip="try another --seed or a smaller --iters")
-            p.recent = {k: v / self.count for k, v in zip(names, values)}
+            p.recent = {k: v / self.count for k, v in totals.items()}
             p.history.append({"step": p.iteration, "seconds": round(time.perf_counter() - self.started, 3),
                               **{k: round(v, 6) for k, v in p.recent.items()}})
             self.sums, self.count = {}, 0
