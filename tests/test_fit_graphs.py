@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from talkavatar.bundle import Bundle
+from talkavatar.core.color import linear_to_srgb, srgb_to_linear
 from talkavatar.core.losses import l1, ssim_loss
 from talkavatar.fit import objective as objective_module
 from talkavatar.fit.data import load_fit_data
@@ -18,16 +19,35 @@ from tests.fit_fixtures import make_bundle
 
 def test_view_losses_are_the_photo_terms_formulas():
     g = torch.Generator().manual_seed(3)
-    rgb, target = torch.rand(2, 40, 48, 3, generator=g), torch.rand(2, 40, 48, 3, generator=g)
+    target = torch.rand(2, 40, 48, 3, generator=g)
     alpha, mask = torch.rand(2, 40, 48, 1, generator=g), (torch.rand(2, 40, 48, generator=g) > 0.5).float()
     background = torch.tensor([0.1, 0.6, 0.3])
-    l1s, ssims, alphas = view_losses(rgb, alpha, target, mask, background)
+    linear = torch.rand(2, 40, 48, 3, generator=g) * alpha  # over black
+    l1s, ssims, alphas = view_losses(linear, alpha, target, mask, background)
+    rgb = linear_to_srgb(linear + (1 - alpha) * srgb_to_linear(background))  # what gsplat composites, in sRGB
     views = type("V", (), {"rgb": target, "mask": mask})
     over = composite(views, background)
     for i in range(2):
         assert torch.allclose(l1s[i], l1(rgb[i:i + 1], over[i:i + 1]), atol=1e-6)
         assert torch.allclose(ssims[i], ssim_loss(rgb[i:i + 1], over[i:i + 1]), atol=1e-6)
         assert torch.allclose(alphas[i], (alpha[i, ..., 0] - mask[i]).abs().mean(), atol=1e-6)
+
+
+def test_shading_the_black_rendering_is_rendering_over_the_background():
+    """The terms shade the rendering over black (raster_linear + shade, inside their graphs): the picture the
+    rasterizer composites over the background itself."""
+    from talkavatar.core.splats import rasterize
+    from talkavatar.fit.objective import raster_views
+    from tests.fit_fixtures import camera, truth_avatar
+
+    avatar = truth_avatar()
+    gaussians = avatar.pose(torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52))
+    views = type("V", (), {"cameras": camera(0.3)})
+    background = torch.tensor([0.9, 0.2, 0.4])
+    rgb, alpha, _ = raster_views(gaussians, views, background, "reference")
+    direct = rasterize(gaussians, views.cameras, background=srgb_to_linear(background), backend="reference")
+    assert 0.05 < float(alpha.mean()) < 0.95
+    assert (rgb - linear_to_srgb(direct.rgb)).abs().max() < 1e-5
 
 
 def _setup(tmp_path, device):

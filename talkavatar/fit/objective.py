@@ -94,16 +94,22 @@ def first_pose(gaussians):
 def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str = "auto"):
     """Posed ``gaussians`` (:func:`pose_views`) seen by the views' cameras -> (rgb sRGB [B, H, W, 3], alpha
     [B, H, W, 1], backend). background_srgb: [B, 3] or [3]."""
-    bg = srgb_to_linear(background_srgb.expand(views.cameras.count, 3))
-    out = rasterize(gaussians, views.cameras, background=bg, backend=backend)
-    return linear_to_srgb(out.rgb), out.alpha, out.backend
+    linear, alpha, used = raster_linear(gaussians, views, backend)
+    return shade(linear, alpha, background_srgb), alpha, used
 
 
-def render_views(params: AvatarParameters, views: Views, background_srgb: Tensor, backend: str = "auto"):
-    """Render ``views`` (each image under its own pose) -> (rgb sRGB [B, H, W, 3], alpha [B, H, W, 1], backend).
+def raster_linear(gaussians, views: Views, backend: str = "auto"):
+    """Posed ``gaussians`` seen by the views' cameras over black -> (linear rgb [B, H, W, 3], alpha [B, H, W, 1],
+    backend): :func:`shade` makes the picture (a graphed loss does that in its graph)."""
+    out = rasterize(gaussians, views.cameras, backend=backend)
+    return out.rgb, out.alpha, out.backend
 
-    background_srgb: [B, 3] or [3]."""
-    return raster_views(pose_views(params, views), views, background_srgb, backend)
+
+def shade(linear: Tensor, alpha: Tensor, background_srgb: Tensor) -> Tensor:
+    """Linear rgb rendered over black [B, H, W, 3] with its ``alpha`` [B, H, W, 1], over the background (sRGB [3]
+    or [B, 3]) -> sRGB [B, H, W, 3]."""
+    bg = srgb_to_linear(background_srgb.expand(linear.shape[0], 3))
+    return linear_to_srgb(linear + (1 - alpha) * bg[:, None, None, :])
 
 
 def composite(views: Views, background_srgb: Tensor) -> Tensor:
@@ -117,19 +123,20 @@ def over(rgb: Tensor, mask: Tensor, background_srgb: Tensor) -> Tensor:
     return rgb * m + background_srgb.expand(rgb.shape[0], 3)[:, None, None, :] * (1 - m)
 
 
-def view_losses(rgb: Tensor, alpha: Tensor, target_rgb: Tensor, mask: Tensor, background_srgb: Tensor
+def view_losses(linear: Tensor, alpha: Tensor, target_rgb: Tensor, mask: Tensor, background_srgb: Tensor
                 ) -> tuple[Tensor, Tensor, Tensor]:
-    """L1, 1 - SSIM and alpha L1 per image, each [B]: rendered sRGB ``rgb`` [B, H, W, 3] and ``alpha``
-    [B, H, W, 1] against the images ``target_rgb`` [B, H, W, 3] with their ``mask`` [B, H, W] over the background."""
-    target = over(target_rgb, mask, background_srgb)
+    """L1, 1 - SSIM and alpha L1 per image, each [B]: the rendering (:func:`raster_linear`'s ``linear`` and
+    ``alpha``) over the background against the images ``target_rgb`` [B, H, W, 3] with their ``mask`` [B, H, W]
+    over it."""
+    rgb, target = shade(linear, alpha, background_srgb), over(target_rgb, mask, background_srgb)
     return ((rgb - target).abs().mean((1, 2, 3)), 1.0 - ssim(rgb, target),
             (alpha[..., 0] - mask).abs().mean((1, 2)))
 
 
-def perceptual_losses(distance, rgb: Tensor, alpha: Tensor, target_rgb: Tensor, mask: Tensor,
+def perceptual_losses(distance, linear: Tensor, alpha: Tensor, target_rgb: Tensor, mask: Tensor,
                       background_srgb: Tensor) -> tuple[Tensor, Tensor]:
     """The perceptual ``distance`` and the alpha L1 per image, each [B] (arguments as :func:`view_losses`')."""
-    target = over(target_rgb, mask, background_srgb)
+    rgb, target = shade(linear, alpha, background_srgb), over(target_rgb, mask, background_srgb)
     return distance(rgb, target), (alpha[..., 0] - mask).abs().mean((1, 2))
 
 
@@ -210,9 +217,9 @@ class Objective:
                     backend: str = "auto", posed=None) -> dict[str, Tensor]:
         """L1, SSIM and alpha of ``views``; ``posed``: their Gaussians already posed (:func:`pose_views`)."""
         posed = pose_views(params, views) if posed is None else posed
-        rgb, alpha, self.backend = raster_views(posed, views, background, backend)
+        linear, alpha, self.backend = raster_linear(posed, views, backend)
         losses = self._graphed(("image", prefix), view_losses)
-        l1s, ssims, alphas = losses(rgb, alpha, views.rgb, views.mask, background)
+        l1s, ssims, alphas = losses(linear, alpha, views.rgb, views.mask, background)
         return {f"{prefix}_l1": l1s.mean(), f"{prefix}_ssim": ssims.mean(), f"{prefix}_alpha": alphas.mean()}
 
     def crop_terms(self, params: AvatarParameters, crops: Views, names: tuple[str, ...], background: Tensor,
@@ -221,9 +228,9 @@ class Objective:
         Gaussians in the crops' one pose, fields [N, ...] (posed once for the photo and its crops), else posed
         here."""
         posed = pose_views(params, crops) if posed is None else posed
-        rgb, alpha, _ = raster_views(posed, crops, background, backend)
+        linear, alpha, _ = raster_linear(posed, crops, backend)
         losses = self._graphed(("crops",), view_losses)
-        l1s, ssim_losses, alphas = losses(rgb, alpha, crops.rgb, crops.mask, background)
+        l1s, ssim_losses, alphas = losses(linear, alpha, crops.rgb, crops.mask, background)
         terms = {}
         for i, name in enumerate(names):
             terms[f"{name}_l1"], terms[f"{name}_ssim"], terms[f"{name}_alpha"] = l1s[i], ssim_losses[i], alphas[i]
@@ -234,21 +241,22 @@ class Objective:
         """The perceptual distance and alpha of pseudo frames ``views``: the frames ``pick`` [K] of those given at
         set-up (posed on their kept rig frames), or any others (``pick`` None: posed here)."""
         posed = pose_views(params, views) if pick is None or self.pseudo_frames is None else self.pose(params, pick)
-        rgb, alpha, _ = raster_views(posed, views, background, backend)
+        linear, alpha, _ = raster_linear(posed, views, backend)
         losses = self._graphed(("pseudo", id(distance)), functools.partial(perceptual_losses, distance))
-        perceptual, alphas = losses(rgb, alpha, views.rgb, views.mask, background)
+        perceptual, alphas = losses(linear, alpha, views.rgb, views.mask, background)
         return {"pseudo_perceptual": perceptual.mean(), "pseudo_alpha": alphas.mean()}
 
     def video_terms(self, params: AvatarParameters, frames: Views, background: Tensor, distance,
                     backend: str = "auto") -> dict[str, Tensor]:
         """Real frames of the person (each under its refined pose): L1, SSIM and alpha as on the photo, and the
         perceptual distance when ``distance`` is given."""
-        rgb, alpha, _ = render_views(params, frames, background, backend)
-        l1s, ssims, alphas = self._graphed(("video",), view_losses)(rgb, alpha, frames.rgb, frames.mask, background)
+        linear, alpha, _ = raster_linear(pose_views(params, frames), frames, backend)
+        losses = self._graphed(("video",), view_losses)
+        l1s, ssims, alphas = losses(linear, alpha, frames.rgb, frames.mask, background)
         terms = {"video_l1": l1s.mean(), "video_ssim": ssims.mean(), "video_alpha": alphas.mean()}
         if distance is not None:
             losses = self._graphed(("video perceptual", id(distance)), functools.partial(perceptual_losses, distance))
-            perceptual, _ = losses(rgb, alpha, frames.rgb, frames.mask, background)
+            perceptual, _ = losses(linear, alpha, frames.rgb, frames.mask, background)
             terms["video_perceptual"] = perceptual.mean()
         return terms
 
