@@ -288,8 +288,8 @@ def loop_speed(params, data, weights, rates, distance, cfg, steps: int, device, 
         if kind == "pseudo" and data.pseudo is None:
             continue
         def run(n, w=warmup):
-            run_steps(params, data, Schedule(n, w, cfg.pseudo_batch, 0), weights, rates, distance, cfg.seed)
-        run(2)  # warm-up: first calls, the allocator
+            return run_steps(params, data, Schedule(n, w, cfg.pseudo_batch, 0), weights, rates, distance, cfg.seed)
+        out[f"{kind}_graphs{suffix}"] = run(2).graphs  # warm-up (first calls, the allocator); what was graphed
         clock = Clock(device)
         for n in (steps, 2 * steps):
             with clock(str(n)):
@@ -537,6 +537,10 @@ def print_table(report: dict) -> None:
         rows.append(("fit graphed vs op by op", f"loss {g['loss_graphed']} / {g['loss_op_by_op']}",
                      f"{g['steps']} steps; max |param diff| " + ", ".join(f"{k} {v:.2g}" for k, v in
                                                                      g["max_param_diff"].items())))
+    if "fit" in report and report["fit"].get("pseudo_graphs", report["fit"].get("photo_graphs")):
+        graphs = report["fit"].get("pseudo_graphs") or report["fit"]["photo_graphs"]
+        rows.append(("fit CUDA graphs", f"{sum(v.startswith('graphed') for v in graphs.values())}/{len(graphs)}",
+                     "; ".join(f"{k}: {v[:120]}" for k, v in graphs.items())))
     for key in ("error", "error_op_by_op"):
         if key in report.get("fit", {}):
             rows.append((f"fit {key}", "failed", report["fit"][key][:300]))

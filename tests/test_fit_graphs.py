@@ -92,6 +92,10 @@ def test_graphed_terms_and_gradients_match_op_by_op(tmp_path, monkeypatch):
             with torch.enable_grad():
                 runs.append(_step_terms(params, data, objective, distance, pick, torch.rand(3, generator=g).to(device)))
         results[graphed] = runs
+        status = objective.graph_status()
+        sites = {"photo pose", "pseudo pose", "photo image", "pseudo perceptual", "mesh"}
+        assert set(status) == sites | ({"crops"} if data.crops is not None else set())
+        assert all(v == ("graphed (1)" if graphed else "op by op") for v in status.values()), status
     for (terms_g, grads_g), (terms_e, grads_e) in zip(results[True], results[False]):
         assert terms_g.keys() == terms_e.keys()
         for k in terms_e:
@@ -116,6 +120,7 @@ def test_a_graphed_fit_follows_the_op_by_op_fit(tmp_path, monkeypatch):
         progress = run_steps(params, data, Schedule(24, 6, 2, 4), LossWeights(), learning_rates(24),
                              perceptual_distance("efficientnet", device), seed=0)
         ends[graphed] = (params.offsets.detach().clone(), params.rgb.detach().clone(), progress.history)
+        assert all(v.startswith("graphed" if graphed else "op by op") for v in progress.graphs.values())
     (off_g, rgb_g, hist_g), (off_e, rgb_e, hist_e) = ends[True], ends[False]
     assert (rgb_g - rgb_e).abs().max() < 1e-3
     assert (off_g - off_e).abs().max() < 1e-5

@@ -9,6 +9,7 @@ number of tile intersections back to the host), so only the posing half of a fra
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -64,11 +65,13 @@ class GraphedTerms:
     cannot be captured) chain as usual. ``fn`` must be capturable (see :class:`CudaGraphed`) and read nothing that
     changes between calls except its arguments. The returned tensors are overwritten by the next call: clone what
     you keep past it. Off CUDA, without autograd, with no argument requiring a gradient or with ``enabled`` False,
-    calls ``fn`` itself (the reference twin: the same function, op by op).
+    calls ``fn`` itself (the reference twin: the same function, op by op); so does every call after a capture
+    failed (with a RuntimeWarning, the reason in ``failure``).
     """
 
     def __init__(self, fn: Callable, enabled: bool = True, warmup: int = 3):
         self.fn, self.enabled, self.warmup = fn, enabled, warmup
+        self.failure = ""  # why a capture failed (then ``enabled`` is False and every call runs ``fn``)
         self._graphs: dict[tuple, Callable] = {}
 
     def __call__(self, *args: Tensor) -> tuple[Tensor, ...]:
@@ -79,10 +82,23 @@ class GraphedTerms:
         graphed = self._graphs.get(key)
         if graphed is None:
             samples = tuple(a.detach().clone().requires_grad_(a.requires_grad) for a in args)
-            graphed = torch.cuda.make_graphed_callables(self.fn, samples, num_warmup_iters=self.warmup,
-                                                        allow_unused_input=True)
+            try:
+                graphed = torch.cuda.make_graphed_callables(self.fn, samples, num_warmup_iters=self.warmup,
+                                                            allow_unused_input=True)
+            except RuntimeError as exc:  # not capturable after all: the same terms op by op, slower
+                self.enabled, self.failure = False, f"{type(exc).__name__}: {exc}"
+                name = getattr(getattr(self.fn, "func", self.fn), "__name__", "a loss term")
+                warnings.warn(f"{name} runs op by op: it could not be "
+                              f"captured as a CUDA graph ({self.failure})", RuntimeWarning, stacklevel=2)
+                return self.fn(*args)
             self._graphs[key] = graphed
         return graphed(*args)
+
+    def status(self) -> str:
+        """"graphed (n)" with n captured signatures, "failed: why", or "op by op"."""
+        if self.failure:
+            return f"failed: {self.failure}"
+        return f"graphed ({len(self._graphs)})" if self._graphs else "op by op"
 
 
 class GraphedInPlace:

@@ -190,10 +190,15 @@ class Objective:
         set-up, on their kept rig frames: fields [1 or K, N, ...], as :func:`pose_views`; graphed on CUDA."""
         names = tuple(name for name, _ in params.named_parameters())
         kept = self.photo_frame is not None if pick is None else self.pseudo_frames is not None
-        posing = self._graphed(("pose", names, pick is None), functools.partial(self._pose_fields, params, names),
-                               kept)
+        site = ("photo pose" if pick is None else "pseudo pose", names)
+        posing = self._graphed(site, functools.partial(self._pose_fields, params, names), kept)
         args = tuple(getattr(params, k) for k in names) + (() if pick is None else (pick,))
         return Gaussians(**dict(zip(GAUSSIAN_FIELDS, posing(*args))))
+
+    def graph_status(self) -> dict[str, str]:
+        """Each call site's :meth:`GraphedTerms.status` (what ran as CUDA graphs), by name."""
+        return {" ".join(str(part) for part in site if not isinstance(part, (tuple, int))): graphed.status()
+                for site, graphed in self._graphs.items()}
 
     def _graphed(self, site: tuple, fn, capturable: bool = True) -> GraphedTerms:
         """The graphed ``fn`` of call site ``site`` (made on its first call; graphed where ``capturable``)."""
@@ -218,7 +223,7 @@ class Objective:
         """L1, SSIM and alpha of ``views``; ``posed``: their Gaussians already posed (:func:`pose_views`)."""
         posed = pose_views(params, views) if posed is None else posed
         linear, alpha, self.backend = raster_linear(posed, views, backend)
-        losses = self._graphed(("image", prefix), view_losses)
+        losses = self._graphed((f"{prefix} image",), view_losses)
         l1s, ssims, alphas = losses(linear, alpha, views.rgb, views.mask, background)
         return {f"{prefix}_l1": l1s.mean(), f"{prefix}_ssim": ssims.mean(), f"{prefix}_alpha": alphas.mean()}
 
@@ -242,7 +247,7 @@ class Objective:
         set-up (posed on their kept rig frames), or any others (``pick`` None: posed here)."""
         posed = pose_views(params, views) if pick is None or self.pseudo_frames is None else self.pose(params, pick)
         linear, alpha, _ = raster_linear(posed, views, backend)
-        losses = self._graphed(("pseudo", id(distance)), functools.partial(perceptual_losses, distance))
+        losses = self._graphed(("pseudo perceptual", id(distance)), functools.partial(perceptual_losses, distance))
         perceptual, alphas = losses(linear, alpha, views.rgb, views.mask, background)
         return {"pseudo_perceptual": perceptual.mean(), "pseudo_alpha": alphas.mean()}
 

@@ -86,6 +86,7 @@ class Progress:
     seconds: float = 0.0
     backend: str = ""
     refinement: dict | None = None  # mean per-frame pose corrections of a video fit
+    graphs: dict[str, str] = field(default_factory=dict)  # Objective.graph_status(): what ran as CUDA graphs
 
 
 def _decay(iteration: int, iters: int) -> float:
@@ -135,7 +136,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
         raise
     progress.seconds = time.perf_counter() - history.started
-    progress.backend = objective.backend
+    progress.backend, progress.graphs = objective.backend, objective.graph_status()
     progress.refinement = None if refinement is None else refinement.magnitude()
     return progress
 
