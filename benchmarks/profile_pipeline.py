@@ -191,7 +191,7 @@ def step_apart(clock: Clock, params, data, objective, optimizer, weights, distan
             terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
                                               first_pose(photo_posed) if shared else None))
     with clock("mesh terms"):
-        terms.update(objective.mesh_terms(params, data.photo))
+        terms.update(objective.mesh_terms(params))
     with clock("weighted total"):
         loss = weighted_total(terms, weights)
     with clock("backward"):
@@ -232,6 +232,7 @@ def syncs_per_step(run) -> dict:
 def profile_fit(bundle: Path, preset: str, device, steps: int, report: dict, texts: list) -> None:
     import torch
 
+    from talkavatar.fit import objective as objective_module
     from talkavatar.fit.model import learning_rates
     from talkavatar.fit.objective import Objective
     from talkavatar.fit.optimize import Adam, Schedule, run_steps
@@ -241,8 +242,10 @@ def profile_fit(bundle: Path, preset: str, device, steps: int, report: dict, tex
     fit = {"gaussians": params.binding.count, "image": [data.photo.cameras.width, data.photo.cameras.height],
            "crops": list(data.crop_names), "pseudo_batch": cfg.pseudo_batch,
            "perceptual": None if distance is None else distance.kind}
+    objective_module.GRAPH_TERMS = False  # the breakdown: each phase op by op, timed alone
     objective = Objective(params, data.photo, cfg.seed, data.pseudo)
     optimizer = Adam(dict(params.named_parameters()), rates)
+    start = {k: v.detach().clone() for k, v in params.named_parameters()}
     with torch.enable_grad():
         for kind in ("photo", "pseudo"):
             if kind == "pseudo" and data.pseudo is None:
@@ -254,33 +257,76 @@ def profile_fit(bundle: Path, preset: str, device, steps: int, report: dict, tex
                 if i == 1:
                     clock.times.clear()
             fit[f"{kind}_step_phases_ms"] = clock.medians_ms()
-        for kind, warmup in (("photo", steps * 10), ("pseudo", 0)):
-            if kind == "pseudo" and data.pseudo is None:
-                continue
-            schedule = Schedule(steps, warmup, cfg.pseudo_batch, 0)
-            run = (lambda s=schedule: run_steps(params, data, s, weights, rates, distance, cfg.seed))
-            run()  # warm-up
-            clock = Clock(device)
-            with clock("loop"):
-                run()
-            fit[f"{kind}_ms_per_step"] = round(1000 * clock.times["loop"][0] / steps, 2)
-            if device.type == "cuda":
-                fit[f"{kind}_host_syncs_per_step"] = syncs_per_step(
-                    lambda n, w=warmup: run_steps(params, data, Schedule(n, w, cfg.pseudo_batch, 0), weights, rates,
-                                                  distance, cfg.seed))
+        graph_modes = (True, False) if device.type == "cuda" else (False,)
+        for graphed in graph_modes:
+            objective_module.GRAPH_TERMS = graphed
+            suffix = "" if graphed or device.type != "cuda" else "_op_by_op"
+            try:
+                fit.update(loop_speed(params, data, weights, rates, distance, cfg, steps, device, suffix))
+            except Exception as exc:  # a capture that fails is a finding, not the end of the profile
+                fit[f"error{suffix}"] = f"{type(exc).__name__}: {exc}"[:2000]
+        if device.type == "cuda":
+            fit["graphed_vs_op_by_op"] = graph_parity(params, start, data, weights, rates, distance, cfg)
+        objective_module.GRAPH_TERMS = True
         if distance is not None:
             fit["perceptual_fwd_bwd_ms"] = perceptual_speed(distance, data.pseudo, cfg.pseudo_batch, steps, device)
         schedule = Schedule(steps, 0, cfg.pseudo_batch, 0)
         _, text = profiled(lambda: run_steps(params, data, schedule, weights, rates, distance, cfg.seed), device,
                            rows=30)
-    texts.append(f"==== fit: {steps} steps with pseudo frames, profiled\n{text}")
+    texts.append(f"==== fit: {steps} steps with pseudo frames (terms graphed on CUDA), profiled\n{text}")
     report["fit"] = fit
+
+
+def loop_speed(params, data, weights, rates, distance, cfg, steps: int, device, suffix: str) -> dict:
+    """ms per step of :func:`run_steps` (photo-only steps, steps with pseudo frames) in the steady state: runs of
+    ``steps`` and ``2 * steps`` steps, the difference over ``steps`` (each run builds its Objective and captures its
+    graphs once: that set-up, in ms, is the short run's time beyond its steps); and the host syncs per step."""
+    from talkavatar.fit.optimize import Schedule, run_steps
+
+    out = {}
+    for kind, warmup in (("photo", steps * 100), ("pseudo", 0)):
+        if kind == "pseudo" and data.pseudo is None:
+            continue
+        def run(n, w=warmup):
+            return run_steps(params, data, Schedule(n, w, cfg.pseudo_batch, 0), weights, rates, distance, cfg.seed)
+        out[f"{kind}_graphs{suffix}"] = run(2).graphs  # warm-up (first calls, the allocator); what was graphed
+        clock = Clock(device)
+        for n in (steps, 2 * steps):
+            with clock(str(n)):
+                run(n)
+        short, long = clock.times[str(steps)][0], clock.times[str(2 * steps)][0]
+        per_step = (long - short) / steps
+        out[f"{kind}_ms_per_step{suffix}"] = round(1000 * per_step, 2)
+        out[f"{kind}_setup_ms{suffix}"] = round(1000 * (short - steps * per_step), 1)
+        if device.type == "cuda":
+            out[f"{kind}_host_syncs_per_step{suffix}"] = syncs_per_step(run)
+    return out
+
+
+def graph_parity(params, start: dict, data, weights, rates, distance, cfg, steps: int = 60) -> dict:
+    """The same fit from the same start, terms graphed and op by op: the final loss of each and the largest
+    difference of the parameters (gsplat's atomics make neither run bitwise reproducible)."""
+    import torch
+
+    from talkavatar.fit import objective as objective_module
+    from talkavatar.fit.optimize import Schedule, run_steps
+
+    ends = {}
+    for graphed in (True, False):
+        objective_module.GRAPH_TERMS = graphed
+        with torch.no_grad():
+            for k, p in params.named_parameters():
+                p.copy_(start[k])
+        progress = run_steps(params, data, Schedule(steps, steps // 4, cfg.pseudo_batch, steps // 6), weights,
+                             rates, distance, cfg.seed)
+        ends[graphed] = ({k: p.detach().clone() for k, p in params.named_parameters()}, progress.recent["total"])
+    (a, loss_a), (b, loss_b) = ends[True], ends[False]
+    return {"steps": steps, "loss_graphed": round(loss_a, 6), "loss_op_by_op": round(loss_b, 6),
+            "max_param_diff": {k: float((a[k] - b[k]).abs().max()) for k in a}}
 
 
 def perceptual_speed(distance, pseudo, batch: int, repeats: int, device) -> dict:
     """ms of one forward + backward of the perceptual distance on ``batch`` pseudo frames, float32 vs bfloat16."""
-    import torch
-
     images = pseudo.rgb[:batch]
     out, kept = {}, distance.reduced_precision
     for reduced in (False, True):
@@ -310,6 +356,7 @@ def profile_render(bundle: Path, preset: str, device, repeats: int, report: dict
     avatar = plausible_avatar(rig, PRESETS[preset]["uv_res"], device)
     motions = [random_motion(1, device, seed) for seed in range(4)]
     cams = frontal_cameras(rig, 1, side, side, device)
+    white = torch.ones(3, device=device)  # on the device once: a tuple is a pageable upload (a sync) per frame
     clock = Clock(device)
     out = {"gaussians": avatar.count, "size": side}
     with torch.no_grad():
@@ -323,21 +370,45 @@ def profile_render(bundle: Path, preset: str, device, repeats: int, report: dict
                 with clock(f"{name}: pose"):
                     g = pose(*motions[i % 4])
                 with clock(f"{name}: raster"):
-                    rasterize(g, cams, background=(1.0, 1.0, 1.0))
+                    rasterize(g, cams, background=white)
                 with clock(f"{name}: pose+raster"):
-                    rasterize(pose(*motions[i % 4]), cams, background=(1.0, 1.0, 1.0))
+                    rasterize(pose(*motions[i % 4]), cams, background=white)
                 if i == 2:
                     for k in [k for k in clock.times if k.startswith(name)]:
                         clock.times[k].clear()
         streamed = {f"{name}: pose+raster": streamed_fps(
-            lambda i, p=pose: rasterize(p(*motions[i % 4]), cams, background=(1.0, 1.0, 1.0)), 4 * repeats, device)
+            lambda i, p=pose: rasterize(p(*motions[i % 4]), cams, background=white), 4 * repeats, device)
             for name, pose in cases}
+        if device.type == "cuda":
+            streamed["graphed pose, 2 streams: pose+raster"] = streamed_fps(
+                two_streams(avatar, motions, cams, white), 4 * repeats, device)
         streamed.update(producer_frames(avatar, side, repeats, device, clock))
     ms = clock.medians_ms()
     out["phases_ms"] = ms
     out["fps"] = {k.split(":")[0]: round(1000 / v, 1) for k, v in ms.items() if k.endswith(("pose+raster", "frame"))}
     out["streamed_fps"] = streamed
     report["render"] = out
+
+
+def two_streams(avatar, motions, cams, background):
+    """``frame(i)``: graphed posing + raster of frame i on stream i % 2, each stream with its own posing graph (what
+    render's producer does with ``STREAMS = 2``)."""
+    import torch
+
+    from talkavatar.core.cuda_graphs import CudaGraphed
+    from talkavatar.core.splats import rasterize
+
+    streams = [torch.cuda.Stream() for _ in range(2)]
+    graphs = []
+    for s in streams:
+        with torch.cuda.stream(s):
+            graphs.append(CudaGraphed(avatar.pose, *motions[0]))
+    torch.cuda.synchronize()
+
+    def frame(i):
+        with torch.cuda.stream(streams[i % 2]):
+            rasterize(graphs[i % 2](*motions[i % 4]), cams, background=background)
+    return frame
 
 
 def streamed_fps(frame, frames: int, device) -> float:
@@ -376,11 +447,13 @@ def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> di
                                           avatar.rig.joints.new_zeros(1, 52))]).means[0]
     cams = CameraPath.around("orbit", Framing.of_points(means.double().cpu()), width=side, height=side,
                              frames=clip.frames, orbit_degrees=0)
-    for graphed in (False, True) if device.type == "cuda" else (False,):
-        name = "producer graphed" if graphed else "producer eager"
+    variants = [("producer eager", False, 1)]
+    if device.type == "cuda":
+        variants += [("producer graphed", True, 1), ("producer graphed, 2 streams", True, 2)]
+    for name, graphed, streams in variants:
         producer = FrameProducer(avatar, clip, cams, Background.parse("black", side, side), pixel_format="yuv420p",
                                  batch=1, device=device)
-        producer.graph_posing = graphed
+        producer.graph_posing, producer.streams = graphed, streams
         for i in range(clip.frames):
             with clock(f"{name}: frame"):
                 producer.render(np.array([i]))
@@ -452,7 +525,25 @@ def print_table(report: dict) -> None:
                 top = sorted(phases.items(), key=lambda kv: -kv[1])[:6]
                 syncs = f.get(f"{kind}_host_syncs_per_step", {}).get("count", "-")
                 rows.append((f"fit {kind} step", f"{f[f'{kind}_ms_per_step']} ms",
-                             f"syncs {syncs}; " + ", ".join(f"{k} {v}" for k, v in top)))
+                             f"syncs {syncs}; set-up {f[f'{kind}_setup_ms']} ms; op-by-op phases: "
+                             + ", ".join(f"{k} {v}" for k, v in top)))
+        for kind in ("photo", "pseudo"):
+            if f"{kind}_ms_per_step_op_by_op" in f:
+                rows.append((f"fit {kind} step, op by op", f"{f[f'{kind}_ms_per_step_op_by_op']} ms",
+                             f"terms not graphed (objective.GRAPH_TERMS = False); set-up "
+                             f"{f[f'{kind}_setup_ms_op_by_op']} ms"))
+    if "fit" in report and "graphed_vs_op_by_op" in report["fit"]:
+        g = report["fit"]["graphed_vs_op_by_op"]
+        rows.append(("fit graphed vs op by op", f"loss {g['loss_graphed']} / {g['loss_op_by_op']}",
+                     f"{g['steps']} steps; max |param diff| " + ", ".join(f"{k} {v:.2g}" for k, v in
+                                                                     g["max_param_diff"].items())))
+    if "fit" in report and report["fit"].get("pseudo_graphs", report["fit"].get("photo_graphs")):
+        graphs = report["fit"].get("pseudo_graphs") or report["fit"]["photo_graphs"]
+        rows.append(("fit CUDA graphs", f"{sum(v.startswith('graphed') for v in graphs.values())}/{len(graphs)}",
+                     "; ".join(f"{k}: {v[:120]}" for k, v in graphs.items())))
+    for key in ("error", "error_op_by_op"):
+        if key in report.get("fit", {}):
+            rows.append((f"fit {key}", "failed", report["fit"][key][:300]))
     if "render" in report:
         r = report["render"]
         for name, fps in r["fps"].items():

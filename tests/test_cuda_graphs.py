@@ -31,3 +31,25 @@ def test_replay_matches_eager_and_checks_shapes():
         assert torch.allclose(graphed(*args), pose(*args), atol=1e-6)
     with pytest.raises(ValueError, match="captured for"):
         graphed(torch.zeros(5, 3, device="cuda"), torch.zeros(5, 3, device="cuda"))
+
+
+@pytest.mark.gpu
+def test_in_place_work_replayed_on_the_same_tensors():
+    """GraphedInPlace: the first call runs the function, later calls replay it on the tensors' current values."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from talkavatar.core.cuda_graphs import GraphedInPlace
+
+    x, limit = torch.randn(1000, 3, device="cuda"), torch.full((1000, 1), 0.5, device="cuda")
+
+    def keep_in_range():
+        x.clamp_(-1, 1)
+        torch.minimum(x, limit, out=x)
+
+    step = GraphedInPlace(keep_in_range, x.device)
+    for seed in range(3):
+        with torch.no_grad():
+            x.copy_(torch.randn(1000, 3, generator=torch.Generator().manual_seed(seed)).cuda() * 3)
+        expected = torch.minimum(x.clamp(-1, 1), limit)
+        step()
+        assert torch.equal(x, expected)

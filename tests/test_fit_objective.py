@@ -29,9 +29,10 @@ def test_the_mesh_outline_on_the_kept_photo_pose_matches_posing_the_deformed_mes
     assert objective.photo_frame is not None
     with torch.no_grad():
         params.vertex_offsets.copy_(torch.randn_like(params.vertex_offsets) * 0.02)
-    kept = objective._project_mesh(params, photo)
+    kept = objective._project_mesh(params.vertex_offsets)
     (grad_kept,) = torch.autograd.grad(kept.square().sum(), params.vertex_offsets)
-    plain = photo.cameras.project(posed_mesh_samples(params, photo.poses, objective.faces, objective.samples))[0][0]
+    plain = photo.cameras.project(posed_mesh_samples(params.rig, params.vertex_offsets, photo.poses, objective.faces,
+                                                     objective.samples))[0][0]
     (grad_plain,) = torch.autograd.grad(plain.square().sum(), params.vertex_offsets)
     assert kept.shape == plain.shape == (objective.samples[0].shape[0], 2)
     assert (kept - plain).abs().max() < 1e-3  # pixels

@@ -133,7 +133,7 @@ def test_folded_batch_norms_give_the_features_and_gradients_of_the_plain_network
 
 
 def test_a_target_without_gradients_gives_the_same_distance_and_gradients():
-    """On the CPU a target that needs no gradient passes the network on its own under no_grad: the same distance
+    """A target that needs no gradient passes the network on its own under no_grad: the same distance
     and image gradients as the one-batch pass both images take when the target needs them too."""
     dist = perceptual_distance("efficientnet")
     g = torch.Generator().manual_seed(2)
@@ -145,3 +145,20 @@ def test_a_target_without_gradients_gives_the_same_distance_and_gradients():
     (grad_together,) = torch.autograd.grad(together.sum(), x)
     assert torch.allclose(alone, together, rtol=1e-5, atol=1e-7)
     assert torch.allclose(grad_alone, grad_together, rtol=1e-4, atol=1e-5 * grad_together.abs().max().item())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_the_channels_last_network_on_cuda_gives_the_cpu_distance_and_gradients():
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.rand(2, 64, 48, 3, generator=g), torch.rand(2, 64, 48, 3, generator=g)
+    results = []
+    for device in ("cpu", "cuda"):
+        dist = perceptual_distance("efficientnet", torch.device(device))
+        image = x.to(device).requires_grad_(True)
+        d = dist(image, y.to(device))
+        (grad,) = torch.autograd.grad(d.sum(), image)
+        results.append((d.detach().cpu(), grad.cpu()))
+    (d_cpu, g_cpu), (d_gpu, g_gpu) = results
+    assert torch.allclose(d_cpu, d_gpu, rtol=5e-3), (d_cpu, d_gpu)  # cuDNN convolutions in TF32
+    assert (g_cpu - g_gpu).abs().max() <= 3e-2 * g_cpu.abs().max()

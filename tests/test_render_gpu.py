@@ -40,6 +40,18 @@ def test_graphed_posing_gives_the_eager_frames():
     assert (a - b).abs().max() <= 1, (a - b).abs().max()
 
 
+def test_frames_on_two_streams_are_the_frames_on_one():
+    """Batches taking turns on two CUDA streams (the default) give the one-stream frames, in order, the padded last
+    batch included, and the caller's stream sees each batch finished (the pixels are read back on it)."""
+    two, one = _producer(4, frames=10, device="cuda"), _producer(4, frames=10, device="cuda")
+    one.streams = 1
+    assert two.streams == 2
+    a = torch.cat([b.pixels.cpu() for b in two]).float()
+    b = torch.cat([b.pixels.cpu() for b in one]).float()
+    assert a.shape == b.shape == (10, 24 * 16 * 3)
+    assert (a - b).abs().max() <= 1, (a - b).abs().max()
+
+
 def test_gpu_render_command(tmp_path):
     """A motion with its audio (drive-audio's pocketsphinx is not needed on the GPU machine)."""
     from talkavatar.bundle import sha256_file as file_sha256

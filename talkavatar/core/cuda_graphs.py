@@ -9,6 +9,7 @@ number of tile intersections back to the host), so only the posing half of a fra
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -53,3 +54,71 @@ class CudaGraphed:
         """The captured outputs (the same objects every call returns)."""
         return self._outputs
 
+
+
+class GraphedTerms:
+    """``fn(*tensors) -> tuple of tensors`` (loss terms), its forward and backward each replayed as one CUDA graph
+    (``torch.cuda.make_graphed_callables``): one capture per signature of the arguments (shapes, dtypes, which
+    require gradients), made on the first call with that signature.
+
+    Gradients flow to the arguments as from ``fn`` itself, so the eager parts around it (gsplat's rasterizer, which
+    cannot be captured) chain as usual. ``fn`` must be capturable (see :class:`CudaGraphed`) and read nothing that
+    changes between calls except its arguments. The returned tensors are overwritten by the next call: clone what
+    you keep past it. Off CUDA, without autograd, with no argument requiring a gradient or with ``enabled`` False,
+    calls ``fn`` itself (the reference twin: the same function, op by op); so does every call after a capture
+    failed (with a RuntimeWarning, the reason in ``failure``).
+    """
+
+    def __init__(self, fn: Callable, enabled: bool = True, warmup: int = 3):
+        self.fn, self.enabled, self.warmup = fn, enabled, warmup
+        self.failure = ""  # why a capture failed (then ``enabled`` is False and every call runs ``fn``)
+        self._graphs: dict[tuple, Callable] = {}
+
+    def __call__(self, *args: Tensor) -> tuple[Tensor, ...]:
+        if not (self.enabled and torch.is_grad_enabled() and all(a.is_cuda for a in args)
+                and any(a.requires_grad for a in args)):
+            return self.fn(*args)
+        key = tuple((tuple(a.shape), a.dtype, a.device, a.requires_grad) for a in args)
+        graphed = self._graphs.get(key)
+        if graphed is None:
+            samples = tuple(a.detach().clone().requires_grad_(a.requires_grad) for a in args)
+            try:
+                graphed = torch.cuda.make_graphed_callables(self.fn, samples, num_warmup_iters=self.warmup,
+                                                            allow_unused_input=True)
+            except RuntimeError as exc:  # not capturable after all: the same terms op by op, slower
+                self.enabled, self.failure = False, f"{type(exc).__name__}: {exc}"
+                name = getattr(getattr(self.fn, "func", self.fn), "__name__", "a loss term")
+                warnings.warn(f"{name} runs op by op: it could not be "
+                              f"captured as a CUDA graph ({self.failure})", RuntimeWarning, stacklevel=2)
+                return self.fn(*args)
+            self._graphs[key] = graphed
+        return graphed(*args)
+
+    def status(self) -> str:
+        """"graphed (n)" with n captured signatures, "failed: why", or "op by op"."""
+        if self.failure:
+            return f"failed: {self.failure}"
+        return f"graphed ({len(self._graphs)})" if self._graphs else "op by op"
+
+
+class GraphedInPlace:
+    """``fn()``, in-place work on tensors that keep their storage (parameters, buffers), run as itself on the first
+    call and captured as a CUDA graph then; later calls replay the graph: the same kernels on the same memory, one
+    launch. ``fn`` must be capturable (see :class:`CudaGraphed`) and touch no tensor that is reallocated between
+    calls. Off CUDA (``device``) or with ``enabled`` False, every call runs ``fn``."""
+
+    def __init__(self, fn: Callable[[], None], device: torch.device, enabled: bool = True):
+        self.fn, self.enabled = fn, enabled and torch.device(device).type == "cuda"
+        self._graph: torch.cuda.CUDAGraph | None = None
+
+    def __call__(self) -> None:
+        if not self.enabled:
+            self.fn()
+        elif self._graph is None:
+            self.fn()  # this call's work (and any lazy initialisation), outside the capture
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):  # captured, not run
+                self.fn()
+            self._graph = graph
+        else:
+            self._graph.replay()

@@ -102,6 +102,8 @@ class SilhouetteChamfer:
     def __init__(self, mask: torch.Tensor, max_outline: int = 2000):
         person = (mask.detach().cpu().numpy() > 0.5).astype(np.uint8)
         self.height, self.width = person.shape
+        # on the mask's device: a tensor made from Python numbers per call is a host-to-device copy and a sync
+        self.size = torch.tensor([self.width, self.height], dtype=mask.dtype).to(mask.device)
         self.area = max(int(person.sum()), 1)
         outside = cv2.distanceTransform(1 - person, cv2.DIST_L2, 5)  # px to the nearest person pixel
         self.outside = torch.from_numpy(outside).to(mask.device, mask.dtype)[None, None]
@@ -116,7 +118,7 @@ class SilhouetteChamfer:
 
     def loss(self, points_px: torch.Tensor, chunk: int = 256) -> torch.Tensor:
         """Scalar, differentiable in ``points_px`` [N, 2]."""
-        size = points_px.new_tensor([self.width, self.height])
+        size = self.size.to(points_px.dtype)
         inside = ((points_px >= 0) & (points_px < size)).all(-1)
         grid = (points_px / size * 2 - 1).view(1, 1, -1, 2)  # align_corners=False: pixel edges at +-1
         beyond = F.grid_sample(self.outside, grid, mode="bilinear", padding_mode="border",

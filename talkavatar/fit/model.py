@@ -61,8 +61,8 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 
 
 class AvatarParameters(nn.Module):
-    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3], the colour anchor's anchor_weight [N] and the
-    solidity prior's solid_weight [N], buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1]
+    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] and unseen_weight [N], the weight of the colour
+    anchor and of the solidity prior, buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1]
     (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when free; flat: the rest
     triangle frames, normal = local z); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face
     Gaussians' expression term
@@ -77,11 +77,10 @@ class AvatarParameters(nn.Module):
         self.offsets = nn.Parameter(avatar.offsets.clone())
         self.rgb = nn.Parameter(avatar.rgb.clone())
         self.register_buffer("initial_rgb", avatar.rgb.detach().clone())  # the colour anchor's target (objective)
-        # the anchor's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
-        self.register_buffer("anchor_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
+        # 1 - how squarely the photo sees each Gaussian, 0 on the head (fit.visibility): the colour anchor's and the
+        # solidity prior's weight per Gaussian
+        self.register_buffer("unseen_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
                                                          device=avatar.rgb.device))
-        # the solidity prior's weight per Gaussian: as the anchor's (fit.visibility)
-        self.register_buffer("solid_weight", torch.ones_like(self.anchor_weight))
         texel = texel_size(self.rig, self.binding)
         lips = lip_region_faces(self.rig)[self.binding.face_index]
         largest = texel * torch.where(lips, MOUTH_SCALE_IN_TEXELS, MAX_SCALE_IN_TEXELS)
@@ -131,24 +130,28 @@ class AvatarParameters(nn.Module):
             avatar = replace(avatar, offsets=dX, vertex_offsets=dT.clone())
         return cls(avatar, shape, expression)
 
-    def expression(self) -> ExpressionAppearance | None:
-        """The current expression term (differentiable), or None when this avatar has none."""
+    def expression(self, **stand_ins: torch.Tensor) -> ExpressionAppearance | None:
+        """The current expression term (differentiable), or None when this avatar has none; ``stand_ins`` as
+        :meth:`avatar`'s."""
         if self.expression_index is None:
             return None
-        return ExpressionAppearance(self.expression_index, self.expression_channels, self.expression_offsets,
-                                    self.expression_rgb)
+        t = {k: stand_ins.get(k, getattr(self, k)) for k in ("expression_offsets", "expression_rgb")}
+        return ExpressionAppearance(self.expression_index, self.expression_channels, t["expression_offsets"],
+                                    t["expression_rgb"])
 
-    def avatar(self) -> Avatar:
-        """The current avatar (differentiable in the parameters)."""
+    def avatar(self, **stand_ins: torch.Tensor) -> Avatar:
+        """The current avatar (differentiable in the parameters). ``stand_ins``: tensors to use in place of the
+        named parameters (what a graphed posing computes from: :class:`talkavatar.fit.objective.Objective`)."""
+        t = {k: stand_ins.get(k, getattr(self, k)) for k in ("offsets", "rgb", "log_scales", "quats",
+                                                              "opacity_logit", "vertex_offsets")}
         n = self.binding.count
         if self.shape == "flat":
-            log_scales = torch.cat([self.log_scales.expand(n, 2), self.log_scales + math.log(FLAT_RATIO)], -1)
+            log_scales = torch.cat([t["log_scales"].expand(n, 2), t["log_scales"] + math.log(FLAT_RATIO)], -1)
         else:
-            log_scales = self.log_scales.expand(n, 3)
-        return Avatar(self.rig, self.binding, offsets=self.offsets, rgb=self.rgb.clamp(0, 1),
-                      log_scales=log_scales, quats=self.quats,
-                      opacity_logit=self.opacity_logit, vertex_offsets=self.vertex_offsets,
-                      expression=self.expression())
+            log_scales = t["log_scales"].expand(n, 3)
+        return Avatar(self.rig, self.binding, offsets=t["offsets"], rgb=t["rgb"].clamp(0, 1),
+                      log_scales=log_scales, quats=t["quats"], opacity_logit=t["opacity_logit"],
+                      vertex_offsets=t["vertex_offsets"], expression=self.expression(**stand_ins))
 
     @torch.no_grad()
     def project_(self) -> None:

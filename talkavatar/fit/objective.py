@@ -10,6 +10,7 @@ the photo is), on a random background per step so that alpha must match the mask
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -18,16 +19,23 @@ from torch import Tensor
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.avatar import RigFrame
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
+from talkavatar.core.cuda_graphs import GraphedTerms
 from talkavatar.core.expression_appearance import local_edges
-from talkavatar.core.losses import (face_pairs, gaussian_edges, l1, laplacian_smoothing, mesh_edges,
-                                    mesh_gaussian_consistency, normal_consistency, ssim, ssim_loss)
+from talkavatar.core.losses import (face_pairs, gaussian_edges, laplacian_smoothing, mesh_edges,
+                                    mesh_gaussian_consistency, normal_consistency, ssim)
 from talkavatar.core.silhouette import SilhouetteChamfer, sample_points, surface_samples
-from talkavatar.core.splats import rasterize
+from talkavatar.core.splats import Gaussians, rasterize
 from talkavatar.fit.data import Views
 from talkavatar.fit.model import MAX_EXPRESSION_OFFSET, AvatarParameters
 
 SILHOUETTE_SAMPLES = 20000
 EXPRESSION_RIDGE = 0.1
+# On CUDA, the loss terms of a step (all but the rasterizer, which cannot be captured) run forward and backward as
+# CUDA graphs (core.cuda_graphs.GraphedTerms): a fit step is bound by the host's kernel launches (H200: ~870 small
+# operations a photo step outside gsplat, ~25 ms). False: op by op, as on the CPU.
+GRAPH_TERMS = True
+MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
+GAUSSIAN_FIELDS = ("means", "quats", "log_scales", "opacity_logit", "rgb")
 
 
 @dataclass(frozen=True)
@@ -86,22 +94,50 @@ def first_pose(gaussians):
 def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str = "auto"):
     """Posed ``gaussians`` (:func:`pose_views`) seen by the views' cameras -> (rgb sRGB [B, H, W, 3], alpha
     [B, H, W, 1], backend). background_srgb: [B, 3] or [3]."""
-    bg = srgb_to_linear(background_srgb.expand(views.cameras.count, 3))
-    out = rasterize(gaussians, views.cameras, background=bg, backend=backend)
-    return linear_to_srgb(out.rgb), out.alpha, out.backend
+    linear, alpha, used = raster_linear(gaussians, views, backend)
+    return shade(linear, alpha, background_srgb), alpha, used
 
 
-def render_views(params: AvatarParameters, views: Views, background_srgb: Tensor, backend: str = "auto"):
-    """Render ``views`` (each image under its own pose) -> (rgb sRGB [B, H, W, 3], alpha [B, H, W, 1], backend).
+def raster_linear(gaussians, views: Views, backend: str = "auto"):
+    """Posed ``gaussians`` seen by the views' cameras over black -> (linear rgb [B, H, W, 3], alpha [B, H, W, 1],
+    backend): :func:`shade` makes the picture (a graphed loss does that in its graph)."""
+    out = rasterize(gaussians, views.cameras, backend=backend)
+    return out.rgb, out.alpha, out.backend
 
-    background_srgb: [B, 3] or [3]."""
-    return raster_views(pose_views(params, views), views, background_srgb, backend)
+
+def shade(linear: Tensor, alpha: Tensor, background_srgb: Tensor) -> Tensor:
+    """Linear rgb rendered over black [B, H, W, 3] with its ``alpha`` [B, H, W, 1], over the background (sRGB [3]
+    or [B, 3]) -> sRGB [B, H, W, 3]."""
+    bg = srgb_to_linear(background_srgb.expand(linear.shape[0], 3))
+    return linear_to_srgb(linear + (1 - alpha) * bg[:, None, None, :])
 
 
 def composite(views: Views, background_srgb: Tensor) -> Tensor:
     """Target images over the background: [B, H, W, 3]."""
-    m = views.mask[..., None]
-    return views.rgb * m + background_srgb.expand(views.rgb.shape[0], 3)[:, None, None, :] * (1 - m)
+    return over(views.rgb, views.mask, background_srgb)
+
+
+def over(rgb: Tensor, mask: Tensor, background_srgb: Tensor) -> Tensor:
+    """Images ``rgb`` [B, H, W, 3] with ``mask`` [B, H, W] over the background [3] or [B, 3]: [B, H, W, 3]."""
+    m = mask[..., None]
+    return rgb * m + background_srgb.expand(rgb.shape[0], 3)[:, None, None, :] * (1 - m)
+
+
+def view_losses(linear: Tensor, alpha: Tensor, target_rgb: Tensor, mask: Tensor, background_srgb: Tensor
+                ) -> tuple[Tensor, Tensor, Tensor]:
+    """L1, 1 - SSIM and alpha L1 per image, each [B]: the rendering (:func:`raster_linear`'s ``linear`` and
+    ``alpha``) over the background against the images ``target_rgb`` [B, H, W, 3] with their ``mask`` [B, H, W]
+    over it."""
+    rgb, target = shade(linear, alpha, background_srgb), over(target_rgb, mask, background_srgb)
+    return ((rgb - target).abs().mean((1, 2, 3)), 1.0 - ssim(rgb, target),
+            (alpha[..., 0] - mask).abs().mean((1, 2)))
+
+
+def perceptual_losses(distance, linear: Tensor, alpha: Tensor, target_rgb: Tensor, mask: Tensor,
+                      background_srgb: Tensor) -> tuple[Tensor, Tensor]:
+    """The perceptual ``distance`` and the alpha L1 per image, each [B] (arguments as :func:`view_losses`')."""
+    rgb, target = shade(linear, alpha, background_srgb), over(target_rgb, mask, background_srgb)
+    return distance(rgb, target), (alpha[..., 0] - mask).abs().mean((1, 2))
 
 
 class Objective:
@@ -132,28 +168,64 @@ class Objective:
             self.pseudo_frames = None if q is None else params.avatar().rig_frame(q.joint_rotations,
                                                                                   q.root_translation, q.arkit_weights)
         self.backend = ""  # the rasterizer backend the photo terms last ran on (as rasterize() reports it)
+        self.photo, self.pseudo, self.rig, self.binding = photo, pseudo, rig, binding
+        # graphed terms by call site: a graph called twice in a step would overwrite what the first backward needs
+        self._graphs: dict[tuple, GraphedTerms] = {}
 
-    def _project_mesh(self, params: AvatarParameters, photo: Views) -> Tensor:
+    def _project_mesh(self, vertex_offsets: Tensor) -> Tensor:
         """The silhouette samples of the deformed mesh (rig + dT) in the photo's pose, in pixels: [S, 2].
 
         With the photo's pose fixed (:attr:`photo_frame`), skinning is linear in the rest vertices: the samples are
         the rig's posed samples plus dT turned by each vertex's blended LBS rotation (the same numbers as posing
         rig + dT, without the rig's forward kinematics and skinning every step: :func:`posed_mesh_samples`)."""
         if self.photo_frame is not None:
-            turned = (self.photo_frame.vertex_transforms[0, :, :, :3] @ params.vertex_offsets[..., None])[..., 0]
+            turned = (self.photo_frame.vertex_transforms[0, :, :, :3] @ vertex_offsets[..., None])[..., 0]
             points = self.photo_samples + sample_points(turned, self.faces, *self.samples)
         else:
-            points = posed_mesh_samples(params, photo.poses, self.faces, self.samples)
-        return photo.cameras.project(points)[0][0]
+            points = posed_mesh_samples(self.rig, vertex_offsets, self.photo.poses, self.faces, self.samples)
+        return self.photo.cameras.project(points)[0][0]
+
+    def pose(self, params: AvatarParameters, pick: Tensor | None = None) -> Gaussians:
+        """The avatar's Gaussians posed for the photo (``pick`` None) or for the pseudo frames ``pick`` [K] given at
+        set-up, on their kept rig frames: fields [1 or K, N, ...], as :func:`pose_views`; graphed on CUDA."""
+        names = tuple(name for name, _ in params.named_parameters())
+        kept = self.photo_frame is not None if pick is None else self.pseudo_frames is not None
+        site = ("photo pose" if pick is None else "pseudo pose", names)
+        posing = self._graphed(site, functools.partial(self._pose_fields, params, names), kept)
+        args = tuple(getattr(params, k) for k in names) + (() if pick is None else (pick,))
+        return Gaussians(**dict(zip(GAUSSIAN_FIELDS, posing(*args))))
+
+    def graph_status(self) -> dict[str, str]:
+        """Each call site's :meth:`GraphedTerms.status` (what ran as CUDA graphs), by name."""
+        return {" ".join(str(part) for part in site if not isinstance(part, (tuple, int))): graphed.status()
+                for site, graphed in self._graphs.items()}
+
+    def _graphed(self, site: tuple, fn, capturable: bool = True) -> GraphedTerms:
+        """The graphed ``fn`` of call site ``site`` (made on its first call; graphed where ``capturable``)."""
+        if site not in self._graphs:
+            self._graphs[site] = GraphedTerms(fn, GRAPH_TERMS and capturable)
+        return self._graphs[site]
+
+    def _pose_fields(self, params: AvatarParameters, names: tuple[str, ...], *args: Tensor) -> tuple[Tensor, ...]:
+        """:meth:`pose`'s fields from the trainables ``args`` (``names``), then the pseudo frames' pick if any."""
+        stand_ins, pick = dict(zip(names, args)), args[len(names):]
+        if pick:
+            q, frame = self.pseudo.poses, self.pseudo_frames.select(pick[0])
+            p = (q.joint_rotations[pick[0]], q.root_translation[pick[0]], q.arkit_weights[pick[0]])
+        else:
+            q, frame = self.photo.poses, self.photo_frame
+            p = (q.joint_rotations, q.root_translation, q.arkit_weights)
+        g = params.avatar(**stand_ins).pose(*p, frame=frame)
+        return tuple(getattr(g, k) for k in GAUSSIAN_FIELDS)
 
     def image_terms(self, params: AvatarParameters, views: Views, background: Tensor, prefix: str,
                     backend: str = "auto", posed=None) -> dict[str, Tensor]:
         """L1, SSIM and alpha of ``views``; ``posed``: their Gaussians already posed (:func:`pose_views`)."""
         posed = pose_views(params, views) if posed is None else posed
-        rgb, alpha, self.backend = raster_views(posed, views, background, backend)
-        target = composite(views, background)
-        return {f"{prefix}_l1": l1(rgb, target), f"{prefix}_ssim": ssim_loss(rgb, target),
-                f"{prefix}_alpha": (alpha[..., 0] - views.mask).abs().mean()}
+        linear, alpha, self.backend = raster_linear(posed, views, backend)
+        losses = self._graphed((f"{prefix} image",), view_losses)
+        l1s, ssims, alphas = losses(linear, alpha, views.rgb, views.mask, background)
+        return {f"{prefix}_l1": l1s.mean(), f"{prefix}_ssim": ssims.mean(), f"{prefix}_alpha": alphas.mean()}
 
     def crop_terms(self, params: AvatarParameters, crops: Views, names: tuple[str, ...], background: Tensor,
                    backend: str = "auto", posed=None) -> dict[str, Tensor]:
@@ -161,11 +233,9 @@ class Objective:
         Gaussians in the crops' one pose, fields [N, ...] (posed once for the photo and its crops), else posed
         here."""
         posed = pose_views(params, crops) if posed is None else posed
-        rgb, alpha, _ = raster_views(posed, crops, background, backend)
-        target = composite(crops, background)
-        l1s = (rgb - target).abs().mean((1, 2, 3))
-        ssim_losses = 1.0 - ssim(rgb, target)
-        alphas = (alpha[..., 0] - crops.mask).abs().mean((1, 2))
+        linear, alpha, _ = raster_linear(posed, crops, backend)
+        losses = self._graphed(("crops",), view_losses)
+        l1s, ssim_losses, alphas = losses(linear, alpha, crops.rgb, crops.mask, background)
         terms = {}
         for i, name in enumerate(names):
             terms[f"{name}_l1"], terms[f"{name}_ssim"], terms[f"{name}_alpha"] = l1s[i], ssim_losses[i], alphas[i]
@@ -175,36 +245,38 @@ class Objective:
                      backend: str = "auto", pick: Tensor | None = None) -> dict[str, Tensor]:
         """The perceptual distance and alpha of pseudo frames ``views``: the frames ``pick`` [K] of those given at
         set-up (posed on their kept rig frames), or any others (``pick`` None: posed here)."""
-        frame = None if pick is None or self.pseudo_frames is None else self.pseudo_frames.select(pick)
-        rgb, alpha, _ = raster_views(pose_views(params, views, frame), views, background, backend)
-        target = composite(views, background)
-        return {"pseudo_perceptual": distance(rgb, target).mean(),
-                "pseudo_alpha": (alpha[..., 0] - views.mask).abs().mean()}
+        posed = pose_views(params, views) if pick is None or self.pseudo_frames is None else self.pose(params, pick)
+        linear, alpha, _ = raster_linear(posed, views, backend)
+        losses = self._graphed(("pseudo perceptual", id(distance)), functools.partial(perceptual_losses, distance))
+        perceptual, alphas = losses(linear, alpha, views.rgb, views.mask, background)
+        return {"pseudo_perceptual": perceptual.mean(), "pseudo_alpha": alphas.mean()}
 
     def video_terms(self, params: AvatarParameters, frames: Views, background: Tensor, distance,
                     backend: str = "auto") -> dict[str, Tensor]:
         """Real frames of the person (each under its refined pose): L1, SSIM and alpha as on the photo, and the
         perceptual distance when ``distance`` is given."""
-        rgb, alpha, _ = render_views(params, frames, background, backend)
-        target = composite(frames, background)
-        terms = {"video_l1": l1(rgb, target), "video_ssim": ssim_loss(rgb, target),
-                 "video_alpha": (alpha[..., 0] - frames.mask).abs().mean()}
+        linear, alpha, _ = raster_linear(pose_views(params, frames), frames, backend)
+        losses = self._graphed(("video",), view_losses)
+        l1s, ssims, alphas = losses(linear, alpha, frames.rgb, frames.mask, background)
+        terms = {"video_l1": l1s.mean(), "video_ssim": ssims.mean(), "video_alpha": alphas.mean()}
         if distance is not None:
-            terms["video_perceptual"] = distance(rgb, target).mean()
+            losses = self._graphed(("video perceptual", id(distance)), functools.partial(perceptual_losses, distance))
+            perceptual, _ = losses(linear, alpha, frames.rgb, frames.mask, background)
+            terms["video_perceptual"] = perceptual.mean()
         return terms
 
     def colour_anchor(self, params: AvatarParameters) -> Tensor:
-        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``anchor_weight`` (1 -
+        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``unseen_weight`` (1 -
         how squarely the photo sees it, 0 on the head: :mod:`talkavatar.fit.visibility`): the completed texture's colours are the
         prior of what the photo hardly constrains. Adam scales every step to the same size, so a Gaussian behind the
         face in the photo, or one only a perceptual distance on pseudo frames sees, takes full steps on its tiny
         gradients and turns into green, red and yellow blobs (side_45, tiny fit); the face stays free to learn (an
         unweighted anchor blurred the tiny demo's face). Squared: a small correction costs little,
         a blob much."""
-        return (params.anchor_weight[:, None] * (params.rgb - params.initial_rgb).pow(2)).sum(-1).mean()
+        return (params.unseen_weight[:, None] * (params.rgb - params.initial_rgb).pow(2)).sum(-1).mean()
 
     def solidity(self, params: AvatarParameters) -> Tensor:
-        """Mean of 1 - opacity per Gaussian times its ``solid_weight`` (1 - how squarely the photo sees it, 0 on the
+        """Mean of 1 - opacity per Gaussian times its ``unseen_weight`` (1 - how squarely the photo sees it, 0 on the
         head: :mod:`talkavatar.fit.visibility`): the body is opaque where the photo does not say otherwise. A
         Gaussian the photo hardly sees gets only tiny, noisy opacity gradients (pseudo frames' alpha and perceptual
         distance), which Adam scales to full steps: without this, 40 % of the tiny astronaut's Gaussians ended
@@ -212,32 +284,39 @@ class Objective:
         is left to the photo and its face crop (with it held too, the tiny demo's face was found by an independent
         FaceMesh in 15 % of the frames). Weight 0.3: tiny astronaut max hole 3.5 %, demo face check 100 %; weight 1:
         3.4 % but 94.7 % of the frames (RESULTS.md, present4)."""
-        return (params.solid_weight * (1 - torch.sigmoid(params.opacity_logit))).mean()
+        return (params.unseen_weight * (1 - torch.sigmoid(params.opacity_logit))).mean()
 
-    def mesh_terms(self, params: AvatarParameters, photo: Views) -> dict[str, Tensor]:
-        rig = params.rig
-        deformed = rig.vertices + params.vertex_offsets
-        cam = photo.cameras
-        projected = self._project_mesh(params, photo)
-        b = params.binding
-        terms = {} if self.expression_edges is None else {"expression_prior": expression_prior(
-            torch.cat([params.expression_rgb, params.expression_offsets / MAX_EXPRESSION_OFFSET], -1).flatten(1),
-            self.expression_edges)}
-        return terms | {
-            "normal": normal_consistency(deformed[None], self.faces, self.pairs),
-            "mask": self.outline.loss(projected) / max(cam.width, cam.height),
-            "mgc": mesh_gaussian_consistency(params.offsets, params.vertex_offsets, self.faces, b.face_index,
-                                             b.barycentrics),
-            "lap_offsets": laplacian_smoothing(params.offsets, self.gaussian_edges)
-            + laplacian_smoothing(params.vertex_offsets, self.edges),
-        }
+    def mesh_terms(self, params: AvatarParameters) -> dict[str, Tensor]:
+        """Normal consistency, the mask's chamfer, ``|dX - Bary(dT)|``, the Laplacians of dX and dT (and the
+        expression term's prior, where the avatar has one): :meth:`_mesh_values_of` of the parameters."""
+        names, tensors = MESH_TERMS, (params.offsets, params.vertex_offsets)
+        if self.expression_edges is not None:
+            names, tensors = names + ("expression_prior",), tensors + (params.expression_rgb,
+                                                                       params.expression_offsets)
+        # the photo's pose changes between steps only when it is learned: the mesh terms read it then
+        values = self._graphed(("mesh",), self._mesh_values_of, self.photo_frame is not None)(*tensors)
+        return dict(zip(names, values))
+
+    def _mesh_values_of(self, offsets: Tensor, vertex_offsets: Tensor, *expression: Tensor) -> tuple[Tensor, ...]:
+        """The values of :data:`MESH_TERMS` for dX [N, 3] and dT [V, 3] (and with ``expression`` = the expression
+        term's rgb and offsets [M, C, 3], its prior last)."""
+        b, cam = self.binding, self.photo.cameras
+        values = (normal_consistency((self.rig.vertices + vertex_offsets)[None], self.faces, self.pairs),
+                  self.outline.loss(self._project_mesh(vertex_offsets)) / max(cam.width, cam.height),
+                  mesh_gaussian_consistency(offsets, vertex_offsets, self.faces, b.face_index, b.barycentrics),
+                  laplacian_smoothing(offsets, self.gaussian_edges) + laplacian_smoothing(vertex_offsets, self.edges))
+        if not expression:
+            return values
+        rgb, shift = expression
+        return values + (expression_prior(torch.cat([rgb, shift / MAX_EXPRESSION_OFFSET], -1).flatten(1),
+                                          self.expression_edges),)
 
 
-def posed_mesh_samples(params: AvatarParameters, p, faces: Tensor, samples) -> Tensor:
-    """The surface samples (``samples``: :func:`surface_samples`) of the deformed mesh (rig + dT) posed by the first
-    of poses ``p``: [S, 3]; the reference of :meth:`Objective._project_mesh`'s shortcut."""
-    rig = params.rig
-    rest = rig.rest_vertices(p.arkit_weights) + params.vertex_offsets
+def posed_mesh_samples(rig, vertex_offsets: Tensor, p, faces: Tensor, samples) -> Tensor:
+    """The surface samples (``samples``: :func:`surface_samples`) of the deformed mesh (``rig`` + dT
+    ``vertex_offsets`` [V, 3]) posed by the first of poses ``p``: [S, 3]; the reference of
+    :meth:`Objective._project_mesh`'s shortcut."""
+    rest = rig.rest_vertices(p.arkit_weights) + vertex_offsets
     posed = pose_mesh(rig.tree, rest, rig.joints, rig.rest_to_canonical, rig.dense_skin_weights, rig.bone_driver,
                       rig.bone_driver_fraction, rig.canonical_joint_bone, p.joint_rotations, p.root_translation)
     return sample_points(posed.vertices[0], faces, *samples)
@@ -252,8 +331,25 @@ def expression_prior(basis: Tensor, edges: Tensor) -> Tensor:
 
 
 def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
-    """Sum of the terms with their weights (face crops weighted by ``w.face``, hand crops by ``w.hand``)."""
-    crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
+    """Sum of the (scalar) terms with their weights (face crops weighted by ``w.face``, hand crops by ``w.hand``;
+    terms of weight 0 left out): the stacked terms times their weights, three kernels on a GPU instead of a
+    multiplication and an addition per term."""
+    names = tuple(name for name in terms if term_weight(name, w))
+    if not names:
+        raise ValueError("no loss term has a weight")
+    values = torch.stack([terms[name] for name in names])
+    return values @ _weight_vector(names, w, values.dtype, values.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _weight_vector(names: tuple[str, ...], w: LossWeights, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """[len(names)] the weights of ``names`` on ``device`` (made once per set of terms: an upload per step would
+    be a host-to-device copy per step)."""
+    return torch.tensor([term_weight(name, w) for name in names], dtype=dtype).to(device)
+
+
+def term_weight(name: str, w: LossWeights) -> float:
+    """The weight of the term ``name`` in :func:`weighted_total`."""
     table = {"photo_l1": w.rgb, "photo_ssim": w.ssim, "photo_alpha": w.alpha,
              "pseudo_perceptual": w.perceptual, "pseudo_alpha": w.pseudo_alpha, "colour_anchor": w.colour_anchor,
              "solidity": w.solidity,
@@ -261,14 +357,8 @@ def weighted_total(terms: dict[str, Tensor], w: LossWeights) -> Tensor:
              "mgc": w.mgc, "lap_offsets": w.lap_offsets, "video_l1": w.rgb * w.video, "video_ssim": w.ssim * w.video,
              "video_alpha": w.alpha * w.video, "video_perceptual": w.video_perceptual, "frame_prior": w.frame_prior,
              "expression_prior": w.expression_prior}
-    total = 0.0
-    for name, value in terms.items():
-        if name in table:
-            weight = table[name]
-        else:  # "<crop>_l1", "<crop>_ssim", "<crop>_alpha"
-            crop, kind = name.rsplit("_", 1)
-            weight = crop_weights[crop] * {"l1": w.rgb, "ssim": w.ssim, "alpha": w.alpha}[kind]
-        if weight:
-            total = total + weight * value
-    return total
-
+    if name in table:
+        return table[name]
+    crop, kind = name.rsplit("_", 1)  # "<crop>_l1", "<crop>_ssim", "<crop>_alpha"
+    crop_weights = {"face": w.face, "left_hand": w.hand, "right_hand": w.hand}
+    return crop_weights[crop] * {"l1": w.rgb, "ssim": w.ssim, "alpha": w.alpha}[kind]

@@ -15,11 +15,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from talkavatar.core.cuda_graphs import GraphedInPlace
 from talkavatar.core.device import upload
 from talkavatar.errors import StageFailed
+from talkavatar.fit import objective as objective_module
 from talkavatar.fit.data import FitData, Poses
 from talkavatar.fit.model import AvatarParameters
-from talkavatar.fit.objective import LossWeights, Objective, first_pose, pose_views, weighted_total
+from talkavatar.fit.objective import LossWeights, Objective, first_pose, weighted_total
 from talkavatar.fit.refine import RATES as REFINE_RATES, FrameRefinement
 
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
@@ -84,6 +86,7 @@ class Progress:
     seconds: float = 0.0
     backend: str = ""
     refinement: dict | None = None  # mean per-frame pose corrections of a video fit
+    graphs: dict[str, str] = field(default_factory=dict)  # Objective.graph_status(): what ran as CUDA graphs
 
 
 def _decay(iteration: int, iters: int) -> float:
@@ -109,6 +112,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     if resume is not None:
         _restore(resume, optimizer, generator, progress)
     objective = Objective(params, data.photo, seed, data.pseudo)
+    project = GraphedInPlace(params.project_, params.offsets.device, objective_module.GRAPH_TERMS)
     history = _History(progress, schedule.iters)
     shared_pose = data.crops is not None and _same_pose(data.photo.poses, data.crops.poses)
     step_rng = generator.get_state()
@@ -122,7 +126,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(_decay(it, schedule.iters))
-            params.project_()
+            project()
             progress.iteration = it + 1
             history.add({**terms, "total": loss})
             if on_step is not None:
@@ -132,7 +136,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
             on_interrupt({"params": params, "optimizer": optimizer, "rng": step_rng, "progress": progress})
         raise
     progress.seconds = time.perf_counter() - history.started
-    progress.backend = objective.backend
+    progress.backend, progress.graphs = objective.backend, objective.graph_status()
     progress.refinement = None if refinement is None else refinement.magnitude()
     return progress
 
@@ -158,7 +162,7 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
     a batch of a clip's real frames (under their ``refinement``) and the mesh regularisers, each where its weight
     and data are there. ``shared_pose``: the crops are seen in the photo's pose (posed once for both)."""
     background = upload(torch.rand(3, generator=generator), params.offsets.device)
-    posed = pose_views(params, data.photo, objective.photo_frame)
+    posed = objective.pose(params)
     terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
     if data.crops is not None and (weights.face > 0 or weights.hand > 0):
         terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
@@ -172,7 +176,7 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
         terms.update(_video_terms(objective, params, data.video, refinement, schedule, background, distance,
                                   generator, backend))
     if any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets)):
-        terms.update(objective.mesh_terms(params, data.photo))
+        terms.update(objective.mesh_terms(params))
     if weights.colour_anchor > 0:
         terms["colour_anchor"] = objective.colour_anchor(params)
     if weights.solidity > 0:
@@ -212,7 +216,8 @@ def _same_pose(photo: Poses, crops: Poses) -> bool:
 
 class _History:
     """The running mean of each term, written into ``progress.recent`` and ``progress.history`` 20 times a run.
-    Terms are summed on the device; each write reads them back (one host synchronisation) and checks them."""
+    Terms are stacked and summed on the device (one addition a step); each write reads them back (one host
+    synchronisation) and checks them."""
 
     def __init__(self, progress: Progress, iters: int):
         self.progress, self.every = progress, max(1, iters // 20)
@@ -220,18 +225,20 @@ class _History:
         self.started = time.perf_counter()
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
-        for k, v in terms.items():
-            self.sums[k] = v.detach() + self.sums[k] if k in self.sums else v.detach()
+        names = tuple(terms)  # the steps of a stretch may differ in their terms (pseudo frames start, stop)
+        stacked = torch.stack([v.detach() for v in terms.values()])  # a copy: graphed terms are overwritten
+        self.sums[names] = stacked + self.sums[names] if names in self.sums else stacked
         self.count += 1
         p = self.progress
         if p.iteration % self.every == 0 or p.iteration == self.iters:
-            names = list(self.sums)
-            values = torch.stack([self.sums[k].float() for k in names]).cpu().tolist()
-            if not all(math.isfinite(v) for v in values):
-                raise StageFailed(f"the fit diverged by step {p.iteration} (loss "
-                                  f"{values[names.index('total')] / self.count})",
+            totals: dict[str, float] = {}
+            for names, sums in self.sums.items():
+                for k, v in zip(names, sums.float().cpu().tolist()):
+                    totals[k] = totals.get(k, 0.0) + v
+            if not all(math.isfinite(v) for v in totals.values()):
+                raise StageFailed(f"the fit diverged by step {p.iteration} (loss {totals['total'] / self.count})",
                                   tip="try another --seed or a smaller --iters")
-            p.recent = {k: v / self.count for k, v in zip(names, values)}
+            p.recent = {k: v / self.count for k, v in totals.items()}
             p.history.append({"step": p.iteration, "seconds": round(time.perf_counter() - self.started, 3),
                               **{k: round(v, 6) for k, v in p.recent.items()}})
             self.sums, self.count = {}, 0

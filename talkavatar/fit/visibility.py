@@ -45,9 +45,9 @@ def photo_visibility(avatar: Avatar, photo: Views) -> Tensor:
     return cosine.clamp(0, 1) * shown
 
 
-def anchor_weights(avatar: Avatar, photo: Views) -> Tensor:
-    """[N] the weight of the colour anchor and of the solidity prior for each Gaussian: 1 - :func:`photo_visibility`,
-    0 on the head."""
+def unseen_weights(avatar: Avatar, photo: Views) -> Tensor:
+    """[N] how little the photo sees each Gaussian, the weight of the colour anchor and of the solidity prior:
+    1 - :func:`photo_visibility`, 0 on the head."""
     binding = avatar.binding
     parts = texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
     head = torch.from_numpy(parts == PART["head"]).to(binding.face_index.device)

@@ -31,6 +31,10 @@ from talkavatar.render.timeline import Timeline
 
 PIXEL_FORMATS = ("yuv420p", "rgb24", "rgba")
 GRAPH_POSING = True  # on CUDA, pose from a captured CUDA graph (FrameProducer.pose)
+# On CUDA, batches take turns on this many streams (FrameProducer.render): gsplat reads its tile-intersection count
+# back to the host mid-frame, which on one stream waits for everything queued before it; on its own stream a
+# batch's posing and projection run while the previous batch still rasterizes.
+STREAMS = 2
 
 
 @dataclass
@@ -73,7 +77,10 @@ class FrameProducer:
         self.synchronize = synchronize and self.device.type == "cuda"
         self.timings = FrameTimings()
         self.graph_posing = GRAPH_POSING and self.device.type == "cuda"
-        self._graphed = None
+        self.streams = STREAMS if self.device.type == "cuda" else 1
+        self._graphed: dict[int, CudaGraphed] = {}  # per stream: a stream's frames reuse its graph's outputs
+        self._cuda_streams: list[torch.cuda.Stream] = []
+        self._turn = 0
 
     @property
     def frame_bytes(self) -> int:
@@ -92,11 +99,28 @@ class FrameProducer:
 
     @torch.no_grad()
     def render(self, frame_index: np.ndarray) -> Tensor:
-        """uint8 [B, frame_bytes] of output frames ``frame_index`` [B]."""
+        """uint8 [B, frame_bytes] of output frames ``frame_index`` [B]. With ``streams`` > 1 (CUDA) the batch is
+        made on the next of its streams; the caller's stream waits for it (work queued there later, such as a copy
+        to the host, sees the finished pixels) without stopping the host."""
+        if self.streams <= 1:
+            return self._render(frame_index)
+        if len(self._cuda_streams) != self.streams:
+            self._cuda_streams = [torch.cuda.Stream(self.device) for _ in range(self.streams)]
+        slot = self._turn % self.streams
+        self._turn += 1
+        caller, stream = torch.cuda.current_stream(self.device), self._cuda_streams[slot]
+        with torch.cuda.stream(stream):
+            pixels = self._render(frame_index, slot)
+        caller.wait_stream(stream)
+        pixels.record_stream(caller)  # its memory is not reused on `stream` before the caller's work on it is done
+        return pixels
+
+    def _render(self, frame_index: np.ndarray, slot: int = 0) -> Tensor:
+        """:meth:`render` on the current stream; ``slot``: the stream's own posing graph."""
         t0 = time.perf_counter()
         # pinned, queued uploads: a pageable copy would wait for the previous frame's work to finish on a GPU
         rotations, translation, arkit = (upload(t, self.device) for t in self.timeline.poses(frame_index))
-        gaussians = self.pose(rotations, translation, arkit)
+        gaussians = self.pose(rotations, translation, arkit, slot)
         self.timings.posing += self._tick(t0)
         t0 = time.perf_counter()
         cams = self.cameras.at(torch.from_numpy(frame_index))
@@ -110,19 +134,19 @@ class FrameProducer:
         self.timings.convert += self._tick(t0)
         return pixels
 
-    def pose(self, rotations: Tensor, translation: Tensor, arkit: Tensor) -> Gaussians:
+    def pose(self, rotations: Tensor, translation: Tensor, arkit: Tensor, slot: int = 0) -> Gaussians:
         """The avatar posed for a batch of frames (``Avatar.pose`` arguments). With ``graph_posing`` the posing
         is replayed from a CUDA graph captured for ``batch`` frames (a shorter last batch is padded): one launch
         instead of hundreds of small kernels, the host-side cost that bounds small batches. The returned tensors
-        are overwritten by the next call."""
+        are overwritten by the next call with the same ``slot`` (one graph per stream)."""
         count = rotations.shape[0]
         if not self.graph_posing:
             return self.avatar.pose(rotations, translation, arkit)
         args = [torch.cat([t, t[-1:].expand(self.batch - count, *t.shape[1:])]) if count < self.batch else t
                 for t in (rotations, translation, arkit)]
-        if self._graphed is None:
-            self._graphed = CudaGraphed(self.avatar.pose, *args)
-        posed = self._graphed(*args)
+        if slot not in self._graphed:
+            self._graphed[slot] = CudaGraphed(self.avatar.pose, *args)
+        posed = self._graphed[slot](*args)
         if count == self.batch:
             return posed
         return Gaussians(**{k: getattr(posed, k)[:count] for k in ("means", "quats", "log_scales", "opacity_logit",

@@ -1,0 +1,129 @@
+"""The fit's loss terms replayed as CUDA graphs (objective.GRAPH_TERMS) give the op-by-op terms and gradients; the
+per-image losses they are built from are the plain formulas."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from talkavatar.bundle import Bundle
+from talkavatar.core.color import linear_to_srgb, srgb_to_linear
+from talkavatar.core.losses import l1, ssim_loss
+from talkavatar.fit import objective as objective_module
+from talkavatar.fit.data import load_fit_data
+from talkavatar.fit.model import AvatarParameters, learning_rates
+from talkavatar.fit.objective import LossWeights, Objective, composite, first_pose, view_losses
+from talkavatar.fit.optimize import Schedule, run_steps
+from tests.fit_fixtures import make_bundle
+
+
+def test_view_losses_are_the_photo_terms_formulas():
+    g = torch.Generator().manual_seed(3)
+    target = torch.rand(2, 40, 48, 3, generator=g)
+    alpha, mask = torch.rand(2, 40, 48, 1, generator=g), (torch.rand(2, 40, 48, generator=g) > 0.5).float()
+    background = torch.tensor([0.1, 0.6, 0.3])
+    linear = torch.rand(2, 40, 48, 3, generator=g) * alpha  # over black
+    l1s, ssims, alphas = view_losses(linear, alpha, target, mask, background)
+    rgb = linear_to_srgb(linear + (1 - alpha) * srgb_to_linear(background))  # what gsplat composites, in sRGB
+    views = type("V", (), {"rgb": target, "mask": mask})
+    over = composite(views, background)
+    for i in range(2):
+        assert torch.allclose(l1s[i], l1(rgb[i:i + 1], over[i:i + 1]), atol=1e-6)
+        assert torch.allclose(ssims[i], ssim_loss(rgb[i:i + 1], over[i:i + 1]), atol=1e-6)
+        assert torch.allclose(alphas[i], (alpha[i, ..., 0] - mask[i]).abs().mean(), atol=1e-6)
+
+
+def test_shading_the_black_rendering_is_rendering_over_the_background():
+    """The terms shade the rendering over black (raster_linear + shade, inside their graphs): the picture the
+    rasterizer composites over the background itself."""
+    from talkavatar.core.splats import rasterize
+    from talkavatar.fit.objective import raster_views
+    from tests.fit_fixtures import camera, truth_avatar
+
+    avatar = truth_avatar()
+    gaussians = avatar.pose(torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52))
+    views = type("V", (), {"cameras": camera(0.3)})
+    background = torch.tensor([0.9, 0.2, 0.4])
+    rgb, alpha, _ = raster_views(gaussians, views, background, "reference")
+    direct = rasterize(gaussians, views.cameras, background=srgb_to_linear(background), backend="reference")
+    assert 0.05 < float(alpha.mean()) < 0.95
+    assert (rgb - linear_to_srgb(direct.rgb)).abs().max() < 1e-5
+
+
+def _setup(tmp_path, device):
+    make_bundle(tmp_path / "b.avatar", pseudo_frames=4)
+    data = load_fit_data(Bundle.open(tmp_path / "b.avatar"), 96, 48, 4, 96).to(device)
+    params = AvatarParameters.initial(data.rig, 32, data.texture, data.proxy_offsets, "flat")
+    return data, params
+
+
+def _step_terms(params, data, objective, distance, pick, background):
+    """A step's terms (photo, its crops, pseudo frames ``pick``, mesh) and their gradients in the trainables."""
+    posed = objective.pose(params)
+    terms = objective.image_terms(params, data.photo, background, "photo", "gsplat", posed)
+    if data.crops is not None:
+        terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, "gsplat",
+                                          first_pose(posed)))
+    terms.update(objective.pseudo_terms(params, data.pseudo.select(pick), background, distance, "gsplat", pick))
+    terms.update(objective.mesh_terms(params))
+    total = sum(terms.values())
+    grads = torch.autograd.grad(total, [p for _, p in params.named_parameters()], allow_unused=True)
+    return {k: v.detach().clone() for k, v in terms.items()}, grads
+
+
+@pytest.mark.gpu
+def test_graphed_terms_and_gradients_match_op_by_op(tmp_path, monkeypatch):
+    from talkavatar.core.losses import perceptual_distance
+
+    device = torch.device("cuda")
+    data, params = _setup(tmp_path, device)
+    distance = perceptual_distance("efficientnet", device)
+    results = {}
+    for graphed in (True, False):
+        monkeypatch.setattr(objective_module, "GRAPH_TERMS", graphed)
+        objective = Objective(params, data.photo, 0, data.pseudo)
+        runs = []
+        for seed in range(3):  # replays with new inputs: other parameters, picks and backgrounds
+            g = torch.Generator().manual_seed(seed)
+            with torch.no_grad():
+                params.offsets.copy_(torch.randn(params.offsets.shape, generator=g).to(device) * 0.003)
+                params.vertex_offsets.copy_(torch.randn(params.vertex_offsets.shape, generator=g).to(device) * 0.003)
+            pick = torch.randint(4, (2,), generator=g).to(device)
+            with torch.enable_grad():
+                runs.append(_step_terms(params, data, objective, distance, pick, torch.rand(3, generator=g).to(device)))
+        results[graphed] = runs
+        status = objective.graph_status()
+        sites = {"photo pose", "pseudo pose", "photo image", "pseudo perceptual", "mesh"}
+        assert set(status) == sites | ({"crops"} if data.crops is not None else set())
+        assert all(v == ("graphed (1)" if graphed else "op by op") for v in status.values()), status
+    for (terms_g, grads_g), (terms_e, grads_e) in zip(results[True], results[False]):
+        assert terms_g.keys() == terms_e.keys()
+        for k in terms_e:
+            assert torch.allclose(terms_g[k], terms_e[k], rtol=1e-4, atol=1e-6), (k, terms_g[k], terms_e[k])
+        for a, b in zip(grads_g, grads_e):
+            if b is None:
+                continue
+            assert (a - b).abs().max() <= 1e-3 * b.abs().max() + 1e-9
+
+
+@pytest.mark.gpu
+def test_a_graphed_fit_follows_the_op_by_op_fit(tmp_path, monkeypatch):
+    """run_steps with graphed terms (photo steps, pseudo steps, the loss history) ends where the op-by-op loop ends
+    (gsplat's atomics make neither bitwise reproducible)."""
+    from talkavatar.core.losses import perceptual_distance
+
+    device = torch.device("cuda")
+    ends = {}
+    for graphed in (True, False):
+        monkeypatch.setattr(objective_module, "GRAPH_TERMS", graphed)
+        data, params = _setup(tmp_path / str(graphed), device)
+        progress = run_steps(params, data, Schedule(24, 6, 2, 4), LossWeights(), learning_rates(24),
+                             perceptual_distance("efficientnet", device), seed=0)
+        ends[graphed] = (params.offsets.detach().clone(), params.rgb.detach().clone(), progress.history)
+        assert all(v.startswith("graphed" if graphed else "op by op") for v in progress.graphs.values())
+    (off_g, rgb_g, hist_g), (off_e, rgb_e, hist_e) = ends[True], ends[False]
+    assert (rgb_g - rgb_e).abs().max() < 1e-3
+    assert (off_g - off_e).abs().max() < 1e-5
+    assert len(hist_g) == len(hist_e)
+    for a, b in zip(hist_g, hist_e):
+        assert abs(a["total"] - b["total"]) <= 1e-3 * abs(b["total"]), (a, b)
