@@ -18,8 +18,8 @@ camera, size, everything). Then, independently of the project's own tracking:
   with another clip's envelope (``speech_b.wav``, the control: should stay < 0.15);
 - unseen-part plausibility on four views of the avatar in the relaxed rest pose (yaw 0, +90, -90, 180, whole body):
   the Gaussians the photo did not see (outside the picture or the person mask, facing away, or hidden, in the
-  tracked pose), hands, head and neck left out, and parts the photo shows bare (most of their seen Gaussians in
-  the skin cluster) left out: the share of their pixels inside the photo's face-skin colour cluster (CIELAB, within
+  tracked pose), hands, head and neck left out, and parts the photo shows bare (the photo's pixels under most of
+  their seen Gaussians in the skin cluster: what the photo shows, not what the fit made of it) left out: the share of their pixels inside the photo's face-skin colour cluster (CIELAB, within
   3 sigma per channel of FaceMesh cheek/forehead pixels of the photo: median and MAD), and the mean |Laplacian| of luminance
   over them divided by that over the seen garment pixels (masks eroded by 2 px);
 - fit's own evaluation (``fit/fit.json``): the largest hole fraction over its novel views and poses;
@@ -301,9 +301,10 @@ def laplacian_mean(luminance: np.ndarray, mask: np.ndarray) -> float:
 
 
 # ---- the avatar: what the photo saw, views of the rest -----------------------------------------------------------
-def seen_gaussians(bundle, avatar, device) -> np.ndarray:
+def seen_gaussians(bundle, avatar, device) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """[N] bool: Gaussians whose centre, in the tracked pose, is inside the picture and the person mask, faces the
-    camera and is not hidden (within 2 cm of the rendered depth there)."""
+    camera and is not hidden (within 2 cm of the rendered depth there); the pixel (col, row) [N, 2] int each projects
+    to, and the tracked camera's (width, height)."""
     import torch
 
     from talkavatar.core.splats import rasterize
@@ -328,7 +329,8 @@ def seen_gaussians(bundle, avatar, device) -> np.ndarray:
     n = torch.linalg.cross(posed[f[:, 1]] - posed[f[:, 0]], posed[f[:, 2]] - posed[f[:, 0]])
     facing = (n * (camera.centers[0] - g.means[0])).sum(-1) > 0
     visible = z <= depth[row, col] + 0.02
-    return (inside & mask[row, col] & facing & visible).cpu().numpy()
+    return ((inside & mask[row, col] & facing & visible).cpu().numpy(), torch.stack([col, row], 1).cpu().numpy(),
+            (w, h))
 
 
 def rest_views(avatar, labels: np.ndarray, device) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -361,17 +363,18 @@ def rest_views(avatar, labels: np.ndarray, device) -> tuple[list[np.ndarray], li
 
 def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
     """The unseen-part figures (module docstring) and the four views (uint8) for the contact sheet."""
-    from talkavatar.core.color import linear_to_srgb
+    from PIL import Image
+
     from talkavatar.core.body.parts import PART, texel_parts
 
-    seen = seen_gaussians(bundle, avatar, device)
+    seen, pixels, size = seen_gaussians(bundle, avatar, device)
     parts = texel_parts(avatar.rig.to("cpu"), avatar.binding.face_index.cpu(), avatar.binding.barycentrics.cpu())
     cluster = skin_cluster(photo)
-    colours = linear_to_srgb(avatar.rgb.detach().float().cpu().clamp(0, 1)).numpy().reshape(-1, 3)
     excluded = np.isin(parts, [PART["hand"], PART["head"], PART["neck"]])
     bare = []
-    if cluster is not None:
-        skin = in_cluster(colours, cluster)
+    if cluster is not None:  # what the photo itself shows at the seen Gaussians, not the fit's colours there
+        shown = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR)).astype(np.float64) / 255
+        skin = in_cluster(shown[pixels[:, 1], pixels[:, 0]], cluster)
         for name in ("torso", "upper_arm", "forearm", "thigh", "shin", "foot"):
             own = seen & (parts == PART[name])
             if own.sum() >= 50 and skin[own].mean() > 0.5:
@@ -399,8 +402,22 @@ def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
     views = [(np.clip(i, 0, 1) * 255 + 0.5).astype(np.uint8) for i in images]
     return {"seen_gaussians": round(float(seen.mean()), 3), "bare_in_photo": bare,
             "unseen_skin_share": None if cluster is None or unseen_px == 0 else round(skin_px / unseen_px, 4),
+            "unseen_skin_parts": None if cluster is None else skin_by_part(avatar, parts, unseen, cluster),
             "laplacian_ratio": round(pooled(lap_unseen) / pooled(lap_seen), 3) if pooled(lap_seen) > 0 else None,
             "views": views}
+
+
+def skin_by_part(avatar, parts: np.ndarray, unseen: np.ndarray, cluster) -> dict[str, float]:
+    """Where the unseen skin is: per body part, its unseen Gaussians [N] bool whose colour is in the skin cluster, as
+    a share of all unseen Gaussians (a diagnosis, counted per Gaussian rather than per pixel of the views)."""
+    from talkavatar.core.body.parts import PART
+    from talkavatar.core.color import linear_to_srgb
+
+    colours = linear_to_srgb(avatar.rgb.detach().float().cpu().clamp(0, 1)).numpy().reshape(-1, 3)
+    skin = unseen & in_cluster(colours, cluster)
+    total = max(int(unseen.sum()), 1)
+    return {name: round(float((skin & (parts == part)).sum() / total), 4) for name, part in PART.items()
+            if (skin & (parts == part)).any()}
 
 
 def pseudo_clearance(bundle) -> float | None:

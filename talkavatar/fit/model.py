@@ -77,7 +77,7 @@ class AvatarParameters(nn.Module):
         self.offsets = nn.Parameter(avatar.offsets.clone())
         self.rgb = nn.Parameter(avatar.rgb.clone())
         self.register_buffer("initial_rgb", avatar.rgb.detach().clone())  # the colour anchor's target (objective)
-        # the anchor's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
+        # the anchor's weight per Gaussian: 1 where the photo does not see it, 0 on the head (fit.visibility)
         self.register_buffer("anchor_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
                                                          device=avatar.rgb.device))
         # the solidity prior's weight per Gaussian: as the anchor's (fit.visibility)

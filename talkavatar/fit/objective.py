@@ -194,13 +194,13 @@ class Objective:
         return terms
 
     def colour_anchor(self, params: AvatarParameters) -> Tensor:
-        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``anchor_weight`` (1 -
-        how squarely the photo sees it, 0 on the head: :mod:`talkavatar.fit.visibility`): the completed texture's colours are the
-        prior of what the photo hardly constrains. Adam scales every step to the same size, so a Gaussian behind the
-        face in the photo, or one only a perceptual distance on pseudo frames sees, takes full steps on its tiny
-        gradients and turns into green, red and yellow blobs (side_45, tiny fit); the face stays free to learn (an
-        unweighted anchor blurred the tiny demo's face). Squared: a small correction costs little,
-        a blob much."""
+        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``anchor_weight`` (1
+        where the photo does not see it, 0 where it sees it squarely and on the head: :mod:`talkavatar.fit.visibility`):
+        the completed texture's colours are the prior of what the photo does not constrain. Adam scales every step to
+        the same size, so a Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames
+        sees, takes full steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit);
+        the face stays free to learn (an unweighted anchor blurred the tiny demo's face). Squared: a small correction
+        costs little, a blob much."""
         return (params.anchor_weight[:, None] * (params.rgb - params.initial_rgb).pow(2)).sum(-1).mean()
 
     def solidity(self, params: AvatarParameters) -> Tensor:
