@@ -30,6 +30,8 @@ SHADE = np.log(2.0)   # log-luminance ratio unit: the background in the person's
 REACH = 0.06          # at most this far inside the mask (share of the longer side)
 ROUNDS = 4            # growing rounds
 PLAIN = 0.6           # a background is plain when this share of the pixels outside the mask is its dominant colour
+GREY_SHADE = np.log(1.15)  # a greyscale photo's log-luminance ratio unit: no hue tells the person from the sky there
+GREY = 0.02           # a photo whose pixels' mean channel spread (max - min) is under this is greyscale
 
 
 def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | None = None) -> np.ndarray:
@@ -49,10 +51,11 @@ def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | N
         protected = face.astype(bool)
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
     reach = inside & ~protected & (depth < REACH * max(size))
-    plain = plain_background(img, inside)
+    shade = SHADE if (img.max(-1) - img.min(-1)).mean() >= GREY else GREY_SHADE
+    plain = plain_background(img, inside, shade)
     leak = np.zeros(inside.shape, bool)
     for _ in range(ROUNDS):  # each round's leak counts as outside in the next: the test grows into a deep patch
-        grown = _leak(img, inside & ~leak, reach & ~leak, SIGMA * max(size), plain)
+        grown = _leak(img, inside & ~leak, reach & ~leak, SIGMA * max(size), plain, shade)
         if not grown.any():
             break
         leak |= grown
@@ -61,17 +64,18 @@ def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | N
     return leak & mask
 
 
-def plain_background(img: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
+def plain_background(img: np.ndarray, inside: np.ndarray, shade: float) -> np.ndarray | None:
     """The dominant colour [3] of the pixels of ``img`` [h, w, 3] outside ``inside`` [h, w] bool when at least PLAIN of
-    them are a shade of it (a studio wall); None for a busy background (a street, a field and the sky)."""
+    them are a shade of it (within ``shade``, a log-luminance ratio unit: a studio wall); None for a busy background
+    (a street, a field and the sky)."""
     outside = img[~inside].reshape(-1, 3)
     sample = outside[:: max(1, len(outside) // 20000)]
     colour = dominant(sample.astype(np.float64))
-    return colour if (shade_distance(sample, colour, CHROMA, SHADE) < 1.0).mean() >= PLAIN else None
+    return colour if (shade_distance(sample, colour, CHROMA, shade) < 1.0).mean() >= PLAIN else None
 
 
 def _leak(img: np.ndarray, inside: np.ndarray, candidates: np.ndarray, sigma: float,
-          plain: np.ndarray | None) -> np.ndarray:
+          plain: np.ndarray | None, shade: float) -> np.ndarray:
     """One round: ``candidates`` [h, w] bool pixels of the colour of the background around them (of the ``plain``
     background's colour [3]; None: a busy background, the local one), in pieces that touch the outside of
     ``inside``. img: [h, w, 3] float."""
@@ -79,7 +83,7 @@ def _leak(img: np.ndarray, inside: np.ndarray, candidates: np.ndarray, sigma: fl
     weight = cv2.GaussianBlur(outside, (0, 0), sigma)
     local = cv2.GaussianBlur(img * outside[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
     reference = local if plain is None else plain
-    like = candidates & (weight > NEAR) & (shade_distance(img, reference, CHROMA, SHADE) < 1.0)
+    like = candidates & (weight > NEAR) & (shade_distance(img, reference, CHROMA, shade) < 1.0)
     count, labels = cv2.connectedComponents(like.astype(np.uint8), connectivity=8)
     border = cv2.dilate(outside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & like
     touching = np.zeros(count, bool)
