@@ -7,8 +7,10 @@ colour: the dominant "torso" colour becomes the wall's, and every unseen part dr
 (a normalised convolution of the pixels outside it) or, on a plain background, that of the background as a whole
 (its dominant colour: a light frame along the photo's border mixes into the local average there — laughing's grey
 strip under a light-blue wall made his grey T-shirt's waist pass for the background and the wall between his arm and
-his side for the shirt, so the texture's waist turned cyan), in regions that touch the outside, within ``reach`` of the mask's edge, and never inside the face (its Face Mesh oval: a beige wall does not take a cheek; the wall between
-a turned face's nose and chin, outside the oval, is not protected).
+his side for the shirt, so the texture's waist turned cyan), in regions that touch the outside, within ``reach`` of
+the mask's edge, and never inside the face (its Face Mesh oval: a beige wall does not take a cheek; the wall between
+a turned face's nose and chin, outside the oval, is not protected). A greyscale photo has no hue to tell the person
+from the sky: there the brightness must match more closely (GREY_SHADE).
 Where the garment has the background's colour, dropping its border changes nothing the completion cannot restore
 (the texels count as unseen and get the garment's colour from the rest of it).
 """
