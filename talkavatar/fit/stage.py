@@ -113,7 +113,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
         held = anchor_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
         params.solid_weight.copy_(held)
-        params.anchor_weight.copy_(colour_anchor_weights(held))  # what the photo does not see
+        params.anchor_weight.copy_(colour_anchor_weights(params.avatar(), data.photo, data.video))  # unseen
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
                                                          cfg.video_weight, cfg.colour_anchor)
         # float32 everywhere: on the H200 a fit step is bound by kernel launches, and bfloat16 autocast adds casts

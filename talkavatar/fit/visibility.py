@@ -50,15 +50,22 @@ def photo_visibility(avatar: Avatar, photo: Views) -> Tensor:
 
 
 def anchor_weights(avatar: Avatar, photo: Views) -> Tensor:
-    """[N] the weight of the colour anchor and of the solidity prior for each Gaussian: 1 - :func:`photo_visibility`,
-    0 on the head."""
+    """[N] the weight of the solidity prior for each Gaussian: 1 - :func:`photo_visibility`, 0 on the head."""
+    return (1 - photo_visibility(avatar, photo)) * ~_head(avatar)
+
+
+def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = None) -> Tensor:
+    """[N] the colour anchor's weight: 1 where neither the photo nor a frame of the clip ``video`` sees a Gaussian,
+    falling to 0 where one of them sees it at a cosine of ANCHOR_SEEN or more; 0 on the head."""
+    weight = (1 - photo_visibility(avatar, photo) / ANCHOR_SEEN).clamp(0, 1)
+    for i in range(0 if video is None else len(video.poses)):
+        frame = video.select(torch.tensor([i], device=video.rgb.device))
+        weight = torch.minimum(weight, (1 - photo_visibility(avatar, frame) / ANCHOR_SEEN).clamp(0, 1))
+    return weight * ~_head(avatar)
+
+
+def _head(avatar: Avatar) -> Tensor:
+    """[N] bool: the head's Gaussians."""
     binding = avatar.binding
     parts = texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
-    head = torch.from_numpy(parts == PART["head"]).to(binding.face_index.device)
-    return (1 - photo_visibility(avatar, photo)) * ~head
-
-
-def colour_anchor_weights(held: Tensor) -> Tensor:
-    """[N] the colour anchor's weight from :func:`anchor_weights` ``held`` [N] (1 - visibility, 0 on the head): 1
-    where the photo does not see a Gaussian, falling to 0 where it sees it at a cosine of ANCHOR_SEEN or more."""
-    return ((held - (1 - ANCHOR_SEEN)) / ANCHOR_SEEN).clamp(0, 1)
+    return torch.from_numpy(parts == PART["head"]).to(binding.face_index.device)
