@@ -18,10 +18,12 @@ camera, size, everything). Then, independently of the project's own tracking:
   with another clip's envelope (``speech_b.wav``, the control: should stay < 0.15);
 - unseen-part plausibility on four views of the avatar in the relaxed rest pose (yaw 0, +90, -90, 180, whole body):
   the Gaussians the photo did not see (outside the picture or the person mask, facing away, or hidden, in the
-  tracked pose), hands, head and neck left out, and parts the photo shows bare (most of their seen Gaussians in
-  the skin cluster) left out: the share of their pixels inside the photo's face-skin colour cluster (CIELAB, within
-  3 sigma per channel of FaceMesh cheek/forehead pixels of the photo: median and MAD), and the mean |Laplacian| of luminance
-  over them divided by that over the seen garment pixels (masks eroded by 2 px);
+  tracked pose), hands, neck and face left out (the face: the head but its back, whose rest normals face backwards,
+  and the lips and mouth), and parts the photo shows bare left out (the photo's pixels under most of their seen
+  Gaussians in the skin cluster: what the photo shows, not what the fit made of it): the share of their pixels inside
+  the photo's face-skin colour cluster (CIELAB, within 3 sigma per channel of FaceMesh cheek/forehead pixels of the
+  photo: median and MAD), and the mean |Laplacian| of luminance over them divided by that over the seen garment
+  pixels (masks eroded by 2 px in both: the outline blends the body with the white background's light grey);
 - fit's own evaluation (``fit/fit.json``): the largest hole fraction over its novel views and poses;
 - the pseudo cameras: the smallest distance from a camera to its frame's posed proxy body.
 
@@ -53,6 +55,7 @@ SKIN_SPREAD_FLOOR = (8.0, 2.0, 2.0)  # CIELAB sigma floors: lightness +-24 at 3 
 MAX_LAG_S = 0.1
 CROP_SCALE, CROP_SIDE = 2.0, 256  # small faces: FaceMesh on a crop of 2x the detected face box, at 256 px
 VIEW_YAWS = (0.0, 90.0, -90.0, 180.0)
+BACK_OF_HEAD = -0.2  # head Gaussians whose rest normal's z (forward) is below this are the back of the head
 VIEW_SIZE = (448, 832)
 MAX_SIDE = 1280
 
@@ -292,18 +295,26 @@ def in_cluster(srgb: np.ndarray, cluster) -> np.ndarray:
     return (np.abs(lab(srgb) - mean) <= 3 * sigma).all(-1)
 
 
+def eroded(mask: np.ndarray) -> np.ndarray:
+    """[H, W] bool ``mask`` less 2 px along its outline."""
+    import cv2
+
+    return cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+
+
 def laplacian_mean(luminance: np.ndarray, mask: np.ndarray) -> float:
     import cv2
 
     lap = np.abs(cv2.Laplacian(luminance.astype(np.float32), cv2.CV_32F, ksize=1))
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    inner = eroded(mask)
     return float(lap[inner].mean()) if inner.any() else float("nan")
 
 
 # ---- the avatar: what the photo saw, views of the rest -----------------------------------------------------------
-def seen_gaussians(bundle, avatar, device) -> np.ndarray:
+def seen_gaussians(bundle, avatar, device) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """[N] bool: Gaussians whose centre, in the tracked pose, is inside the picture and the person mask, faces the
-    camera and is not hidden (within 2 cm of the rendered depth there)."""
+    camera and is not hidden (within 2 cm of the rendered depth there); the pixel (col, row) [N, 2] int each projects
+    to, and the tracked camera's (width, height)."""
     import torch
 
     from talkavatar.core.splats import rasterize
@@ -328,7 +339,8 @@ def seen_gaussians(bundle, avatar, device) -> np.ndarray:
     n = torch.linalg.cross(posed[f[:, 1]] - posed[f[:, 0]], posed[f[:, 2]] - posed[f[:, 0]])
     facing = (n * (camera.centers[0] - g.means[0])).sum(-1) > 0
     visible = z <= depth[row, col] + 0.02
-    return (inside & mask[row, col] & facing & visible).cpu().numpy()
+    return ((inside & mask[row, col] & facing & visible).cpu().numpy(), torch.stack([col, row], 1).cpu().numpy(),
+            (w, h))
 
 
 def rest_views(avatar, labels: np.ndarray, device) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -361,17 +373,18 @@ def rest_views(avatar, labels: np.ndarray, device) -> tuple[list[np.ndarray], li
 
 def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
     """The unseen-part figures (module docstring) and the four views (uint8) for the contact sheet."""
-    from talkavatar.core.color import linear_to_srgb
+    from PIL import Image
+
     from talkavatar.core.body.parts import PART, texel_parts
 
-    seen = seen_gaussians(bundle, avatar, device)
+    seen, pixels, size = seen_gaussians(bundle, avatar, device)
     parts = texel_parts(avatar.rig.to("cpu"), avatar.binding.face_index.cpu(), avatar.binding.barycentrics.cpu())
     cluster = skin_cluster(photo)
-    colours = linear_to_srgb(avatar.rgb.detach().float().cpu().clamp(0, 1)).numpy().reshape(-1, 3)
-    excluded = np.isin(parts, [PART["hand"], PART["head"], PART["neck"]])
+    excluded = np.isin(parts, [PART["hand"], PART["neck"]]) | face_gaussians(avatar, parts)
     bare = []
-    if cluster is not None:
-        skin = in_cluster(colours, cluster)
+    if cluster is not None:  # what the photo itself shows at the seen Gaussians, not the fit's colours there
+        shown = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR)).astype(np.float64) / 255
+        skin = in_cluster(shown[pixels[:, 1], pixels[:, 0]], cluster)
         for name in ("torso", "upper_arm", "forearm", "thigh", "shin", "foot"):
             own = seen & (parts == PART[name])
             if own.sum() >= 50 and skin[own].mean() > 0.5:
@@ -385,9 +398,10 @@ def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
     lap_unseen, lap_seen = [], []
     for img, tag in zip(images, tags):
         u, s = (tag[..., 0] > 0.5) & (tag[..., 2] > 0.5), (tag[..., 1] > 0.5) & (tag[..., 2] > 0.5)
-        unseen_px += int(u.sum())
+        inner = eroded(u)  # the outline's pixels blend the body with the white background: light greys
+        unseen_px += int(inner.sum())
         if cluster is not None:
-            skin_px += int(in_cluster(img[u], cluster).sum())
+            skin_px += int(in_cluster(img[inner], cluster).sum())
         lum = img @ np.array([0.2126, 0.7152, 0.0722])
         lap_unseen.append((laplacian_mean(lum, u), u.sum()))
         lap_seen.append((laplacian_mean(lum, s), s.sum()))
@@ -399,8 +413,37 @@ def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
     views = [(np.clip(i, 0, 1) * 255 + 0.5).astype(np.uint8) for i in images]
     return {"seen_gaussians": round(float(seen.mean()), 3), "bare_in_photo": bare,
             "unseen_skin_share": None if cluster is None or unseen_px == 0 else round(skin_px / unseen_px, 4),
+            "unseen_skin_parts": None if cluster is None else skin_by_part(avatar, parts, unseen, cluster),
             "laplacian_ratio": round(pooled(lap_unseen) / pooled(lap_seen), 3) if pooled(lap_seen) > 0 else None,
             "views": views}
+
+
+def face_gaussians(avatar, parts: np.ndarray) -> np.ndarray:
+    """[N] bool: the head's Gaussians but the back of the head (rest normal z < BACK_OF_HEAD: hair, or a bald head's
+    skin, where the issue saw a flat skin patch), and the lips and the mouth interior."""
+    import torch
+
+    from talkavatar.core.body.mouth import lip_region_faces
+    from talkavatar.core.body.parts import PART
+    from talkavatar.core.losses.mesh import face_normals
+
+    rig, faces = avatar.rig.to("cpu"), avatar.binding.face_index.cpu()
+    normal_z = face_normals(rig.vertices[None].float(), rig.faces)[0, faces, 2].numpy()
+    lips = lip_region_faces(rig)[faces].numpy()
+    return (parts == PART["head"]) & ((normal_z >= BACK_OF_HEAD) | lips)
+
+
+def skin_by_part(avatar, parts: np.ndarray, unseen: np.ndarray, cluster) -> dict[str, float]:
+    """Where the unseen skin is: per body part, its unseen Gaussians [N] bool whose colour is in the skin cluster, as
+    a share of all unseen Gaussians (a diagnosis, counted per Gaussian rather than per pixel of the views)."""
+    from talkavatar.core.body.parts import PART
+    from talkavatar.core.color import linear_to_srgb
+
+    colours = linear_to_srgb(avatar.rgb.detach().float().cpu().clamp(0, 1)).numpy().reshape(-1, 3)
+    skin = unseen & in_cluster(colours, cluster)
+    total = max(int(unseen.sum()), 1)
+    return {name: round(float((skin & (parts == part)).sum() / total), 4) for name, part in PART.items()
+            if (skin & (parts == part)).any()}
 
 
 def pseudo_clearance(bundle) -> float | None:

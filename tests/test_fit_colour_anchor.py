@@ -12,7 +12,7 @@ from talkavatar.fit.config import FitConfig
 from talkavatar.fit.data import load_fit_data
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.stage import run_fit
-from talkavatar.fit.visibility import photo_visibility
+from talkavatar.fit.visibility import solid_weights, colour_anchor_weights, photo_visibility
 from tests.fit_fixtures import camera, make_bundle
 
 SMALL = dict(preset="tiny", uv_res=20, image_size=96, crop_size=32, iters=60, pseudo_weight=0.0)
@@ -53,3 +53,20 @@ def test_the_photo_sees_the_near_side_face_on_and_not_the_far_side(tmp_path):
     assert seen.min() >= 0 and seen.max() <= 1
     assert (seen[depth > np.percentile(depth, 70)] == 0).all()  # the far side of the tube
     assert np.median(seen[depth < np.percentile(depth, 10)]) > 0.6  # the nearest strip, seen face-on
+    # the colour anchor holds what the photo does not see and leaves what it sees squarely to the photo alone (a
+    # pull in proportion to 1 - cosine cost the astronaut's input view 0.3-0.6 dB); the solidity prior keeps 1 - cosine
+    held = solid_weights(params.avatar(), data.photo).numpy()
+    anchored = colour_anchor_weights(params.avatar(), data.photo).numpy()
+    assert (anchored[depth > np.percentile(depth, 70)] == 1).all()
+    assert (anchored[seen >= 0.25] == 0).all() and (seen >= 0.25).sum() > 0.1 * len(seen)
+    assert np.allclose(held, 1 - seen) and (anchored <= held + 1e-6).all()
+    # a clip's frame that sees the far side (a camera behind) frees it from the anchor as the photo frees the near side
+    from talkavatar.fit.data import Views
+
+    photo = data.photo
+    cams = camera(180.0)
+    behind = Views(photo.rgb, torch.ones_like(photo.mask), cams.to(dtype=photo.cameras.world_to_camera.dtype),
+                   photo.poses)
+    both = colour_anchor_weights(params.avatar(), photo, behind).numpy()
+    far = depth > np.percentile(depth, 90)
+    assert np.median(both[far]) == 0 and (both <= anchored + 1e-6).all()

@@ -65,3 +65,15 @@ def test_texels_below_the_face_oval_see_the_neck_and_those_beside_it_the_head():
     below = _off_face(view, pixels).tolist()
     assert below == [True, False, False, True, False]  # under the chin; the face; beside it; its outline; outside
     assert _off_face(PhotoView(view.image, view.mask, None, None, None, None, None, None, (), None), pixels) is None
+
+
+def test_a_greyscale_photo_tells_the_person_from_the_sky_by_brightness_alone():
+    """soldier_bw: with no hue, a sleeve two thirds as bright as the sky passed for the sky (26 % of his mask)."""
+    yy, xx = np.mgrid[:200, :200]
+    image = np.full((200, 200, 3), 170, np.uint8)  # the sky
+    arm = (yy >= 80) & (yy < 120) & (xx < 150)
+    image[arm] = 115  # a grey sleeve, 0.68 of the sky's brightness
+    patch = (yy >= 70) & (yy < 80) & (xx >= 100) & (xx < 130)  # the sky the segmenter took in above the arm
+    leak = background_leak(image, arm | patch)
+    assert leak[patch].mean() > 0.9
+    assert leak[arm].mean() < 0.02

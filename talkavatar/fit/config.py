@@ -60,13 +60,14 @@ class FitConfig:
     mesh_weight: float = setting(1.0, "Scale of the mesh regularisers: normal consistency, mask, Laplacian, "
                                       "|dX - Bary(dT)| (0: off).", ge=0)
     crop_weight: float = setting(1.0, "Scale of the extra face and hand crop losses (0: off).", ge=0)
-    # colour_anchor off by default (H200, fast, astronaut input view: 0 -> 33.60 dB / 0.9683, 0.03 -> 33.26,
-    # 0.05 -> 33.16, 0.1 -> 33.00 / 0.9661; unseen skin on the real photos kept its pass/fail with 0.1 and 0:
-    # side_45 0.9 / 4.3 %, laughing 5.8 / 12.9 %; benchmarks/RESULTS.md, eighth session)
-    colour_anchor: float = setting(0.0, "Pull of each Gaussian's colour towards its initial (completed texture) "
-                                        "colour in proportion to how little the photo sees it, the head excepted "
-                                        "(0: off; 0.1 keeps the unseen body free of colour blobs at ~0.6 dB of the "
-                                        "input view).", ge=0)
+    # colour_anchor: on since the tenth session, on the Gaussians the photo does not see only (fit.visibility): weighted
+    # by 1 - cosine everywhere it cost the H200 fast astronaut's input view (0 -> 33.60 dB / 0.9683, 0.03 -> 33.26,
+    # 0.1 -> 33.00 / 0.9661; eighth session) and was left off, and the unseen backs turned to rainbow noise (session 9's
+    # GPU sheets); tiny laughing, unseen-only: input view 23.02 (off) / 23.04 (0.1) / 23.11 dB (1.0), the back's pink
+    # and green blobs faint at 0.1, gone at 1.0 (benchmarks/RESULTS.md, tenth session, present6)
+    colour_anchor: float = setting(1.0, "Pull of the colour of each Gaussian the photo does not see (or sees only at "
+                                        "a grazing angle) towards its initial, completed-texture colour, the head "
+                                        "excepted (0: off: the unseen body drifts into colour noise).", ge=0)
     video_weight: float = setting(1.0, "Video: scale of the losses on the clip's real frames (0: ignore the clip).",
                                   ge=0)
     frame_refine: float = setting(1.0, "Video: scale of the learning rates of the per-frame pose and expression "

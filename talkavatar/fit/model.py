@@ -61,8 +61,8 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 
 
 class AvatarParameters(nn.Module):
-    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] and unseen_weight [N], the weight of the colour
-    anchor and of the solidity prior, buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1]
+    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] anchor_weight [N] and solid_weight [N], the weights of the
+    colour anchor and of the solidity prior, buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1]
     (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when free; flat: the rest
     triangle frames, normal = local z); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face
     Gaussians' expression term
@@ -77,10 +77,11 @@ class AvatarParameters(nn.Module):
         self.offsets = nn.Parameter(avatar.offsets.clone())
         self.rgb = nn.Parameter(avatar.rgb.clone())
         self.register_buffer("initial_rgb", avatar.rgb.detach().clone())  # the colour anchor's target (objective)
-        # 1 - how squarely the photo sees each Gaussian, 0 on the head (fit.visibility): the colour anchor's and the
-        # solidity prior's weight per Gaussian
-        self.register_buffer("unseen_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
+        # the anchor's weight per Gaussian: 1 where the photo does not see it, 0 on the head (fit.visibility)
+        self.register_buffer("anchor_weight", torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype,
                                                          device=avatar.rgb.device))
+        # the solidity prior's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
+        self.register_buffer("solid_weight", torch.ones_like(self.anchor_weight))
         texel = texel_size(self.rig, self.binding)
         lips = lip_region_faces(self.rig)[self.binding.face_index]
         largest = texel * torch.where(lips, MOUTH_SCALE_IN_TEXELS, MAX_SCALE_IN_TEXELS)

@@ -266,17 +266,17 @@ class Objective:
         return terms
 
     def colour_anchor(self, params: AvatarParameters) -> Tensor:
-        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``unseen_weight`` (1 -
-        how squarely the photo sees it, 0 on the head: :mod:`talkavatar.fit.visibility`): the completed texture's colours are the
-        prior of what the photo hardly constrains. Adam scales every step to the same size, so a Gaussian behind the
-        face in the photo, or one only a perceptual distance on pseudo frames sees, takes full steps on its tiny
-        gradients and turns into green, red and yellow blobs (side_45, tiny fit); the face stays free to learn (an
-        unweighted anchor blurred the tiny demo's face). Squared: a small correction costs little,
-        a blob much."""
-        return (params.unseen_weight[:, None] * (params.rgb - params.initial_rgb).pow(2)).sum(-1).mean()
+        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``anchor_weight`` (1
+        where the photo does not see it, 0 where it sees it squarely and on the head: :mod:`talkavatar.fit.visibility`):
+        the completed texture's colours are the prior of what the photo does not constrain. Adam scales every step to
+        the same size, so a Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames
+        sees, takes full steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit);
+        the face stays free to learn (an unweighted anchor blurred the tiny demo's face). Squared: a small correction
+        costs little, a blob much."""
+        return (params.anchor_weight[:, None] * (params.rgb - params.initial_rgb).pow(2)).sum(-1).mean()
 
     def solidity(self, params: AvatarParameters) -> Tensor:
-        """Mean of 1 - opacity per Gaussian times its ``unseen_weight`` (1 - how squarely the photo sees it, 0 on the
+        """Mean of 1 - opacity per Gaussian times its ``solid_weight`` (1 - how squarely the photo sees it, 0 on the
         head: :mod:`talkavatar.fit.visibility`): the body is opaque where the photo does not say otherwise. A
         Gaussian the photo hardly sees gets only tiny, noisy opacity gradients (pseudo frames' alpha and perceptual
         distance), which Adam scales to full steps: without this, 40 % of the tiny astronaut's Gaussians ended
@@ -284,7 +284,7 @@ class Objective:
         is left to the photo and its face crop (with it held too, the tiny demo's face was found by an independent
         FaceMesh in 15 % of the frames). Weight 0.3: tiny astronaut max hole 3.5 %, demo face check 100 %; weight 1:
         3.4 % but 94.7 % of the frames (RESULTS.md, present4)."""
-        return (params.unseen_weight * (1 - torch.sigmoid(params.opacity_logit))).mean()
+        return (params.solid_weight * (1 - torch.sigmoid(params.opacity_logit))).mean()
 
     def mesh_terms(self, params: AvatarParameters) -> dict[str, Tensor]:
         """Normal consistency, the mask's chamfer, ``|dX - Bary(dT)|``, the Laplacians of dX and dT (and the

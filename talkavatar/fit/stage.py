@@ -32,7 +32,7 @@ from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
-from talkavatar.fit.visibility import unseen_weights
+from talkavatar.fit.visibility import colour_anchor_weights, solid_weights
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -116,7 +116,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         spread = 0.0 if data.video is None else expression_spread(data.video.poses.arkit_weights)
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape,
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
-        params.unseen_weight.copy_(unseen_weights(params.avatar(), data.photo))  # the head excepted
+        held = solid_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
+        params.solid_weight.copy_(held)
+        params.anchor_weight.copy_(colour_anchor_weights(params.avatar(), data.photo, data.video))  # unseen
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
                                                          cfg.video_weight, cfg.colour_anchor)
         # float32 everywhere: on the H200 a fit step is bound by kernel launches, and bfloat16 autocast adds casts

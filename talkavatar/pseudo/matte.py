@@ -4,9 +4,13 @@ MediaPipe's person mask leaks onto plain backgrounds next to the person (side_45
 and the shoulder and under the chin is inside the mask). Texturing from those pixels gives the body the wall's
 colour: the dominant "torso" colour becomes the wall's, and every unseen part dressed from it turns wall-blue.
 :func:`background_leak` finds them: mask pixels whose colour is that of the background just outside the mask
-(a normalised convolution of the pixels outside it), in regions that touch the outside, within ``reach`` of the
-mask's edge, and never inside the face (its Face Mesh oval: a beige wall does not take a cheek; the wall between
-a turned face's nose and chin, outside the oval, is not protected).
+(a normalised convolution of the pixels outside it) or, on a plain background, that of the background as a whole
+(its dominant colour: a light frame along the photo's border mixes into the local average there — laughing's grey
+strip under a light-blue wall made his grey T-shirt's waist pass for the background and the wall between his arm and
+his side for the shirt, so the texture's waist turned cyan), in regions that touch the outside, within ``reach`` of
+the mask's edge, and never inside the face (its Face Mesh oval: a beige wall does not take a cheek; the wall between
+a turned face's nose and chin, outside the oval, is not protected). A greyscale photo has no hue to tell the person
+from the sky: there the brightness must match more closely (GREY_SHADE).
 Where the garment has the background's colour, dropping its border changes nothing the completion cannot restore
 (the texels count as unseen and get the garment's colour from the rest of it).
 """
@@ -18,6 +22,7 @@ import numpy as np
 
 from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.core.color import shade_distance
+from talkavatar.pseudo.garments import dominant
 
 WORK_SIDE = 512       # the test runs on the image scaled to at most this many pixels (longer side)
 SIGMA = 0.03          # the local background's Gaussian window, share of the longer side
@@ -26,6 +31,11 @@ CHROMA = 0.03         # chromaticity (r, g, b over their sum) distance unit
 SHADE = np.log(2.0)   # log-luminance ratio unit: the background in the person's shadow is still the background
 REACH = 0.06          # at most this far inside the mask (share of the longer side)
 ROUNDS = 4            # growing rounds
+PLAIN = 0.6           # a background is plain when this share of the pixels outside the mask is its dominant colour
+GREY_SHADE = np.log(1.3)  # a greyscale photo's log-luminance ratio unit: no hue tells the person from the sky
+# (soldier_bw: 25.9 % of the mask taken for sky at a factor 2, 14.8 % at 1.3, 7.0 % at 1.15, where camera's held
+# camera counted as the person and its light metal went onto both gloves)
+GREY = 0.02           # a photo whose pixels' mean channel spread (max - min) is under this is greyscale
 
 
 def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | None = None) -> np.ndarray:
@@ -45,9 +55,11 @@ def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | N
         protected = face.astype(bool)
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
     reach = inside & ~protected & (depth < REACH * max(size))
+    shade = SHADE if (img.max(-1) - img.min(-1)).mean() >= GREY else GREY_SHADE
+    plain = plain_background(img, inside, shade)
     leak = np.zeros(inside.shape, bool)
     for _ in range(ROUNDS):  # each round's leak counts as outside in the next: the test grows into a deep patch
-        grown = _leak(img, inside & ~leak, reach & ~leak, SIGMA * max(size))
+        grown = _leak(img, inside & ~leak, reach & ~leak, SIGMA * max(size), plain, shade)
         if not grown.any():
             break
         leak |= grown
@@ -56,13 +68,26 @@ def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | N
     return leak & mask
 
 
-def _leak(img: np.ndarray, inside: np.ndarray, candidates: np.ndarray, sigma: float) -> np.ndarray:
-    """One round: ``candidates`` [h, w] bool pixels of the colour of the background around them, in pieces that
-    touch the outside of ``inside``. img: [h, w, 3] float."""
+def plain_background(img: np.ndarray, inside: np.ndarray, shade: float) -> np.ndarray | None:
+    """The dominant colour [3] of the pixels of ``img`` [h, w, 3] outside ``inside`` [h, w] bool when at least PLAIN of
+    them are a shade of it (within ``shade``, a log-luminance ratio unit: a studio wall); None for a busy background
+    (a street, a field and the sky)."""
+    outside = img[~inside].reshape(-1, 3)
+    sample = outside[:: max(1, len(outside) // 20000)]
+    colour = dominant(sample.astype(np.float64))
+    return colour if (shade_distance(sample, colour, CHROMA, shade) < 1.0).mean() >= PLAIN else None
+
+
+def _leak(img: np.ndarray, inside: np.ndarray, candidates: np.ndarray, sigma: float,
+          plain: np.ndarray | None, shade: float) -> np.ndarray:
+    """One round: ``candidates`` [h, w] bool pixels of the colour of the background around them (of the ``plain``
+    background's colour [3]; None: a busy background, the local one), in pieces that touch the outside of
+    ``inside``. img: [h, w, 3] float."""
     outside = (~inside).astype(np.float32)
     weight = cv2.GaussianBlur(outside, (0, 0), sigma)
     local = cv2.GaussianBlur(img * outside[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
-    like = candidates & (weight > NEAR) & (shade_distance(img, local, CHROMA, SHADE) < 1.0)
+    reference = local if plain is None else plain
+    like = candidates & (weight > NEAR) & (shade_distance(img, reference, CHROMA, shade) < 1.0)
     count, labels = cv2.connectedComponents(like.astype(np.uint8), connectivity=8)
     border = cv2.dilate(outside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & like
     touching = np.zeros(count, bool)
