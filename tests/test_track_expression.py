@@ -181,7 +181,8 @@ def _photo_scene(rig):
     rotations = torch.zeros(1, 55, 3)
     face_vertices = landmarks.map.vertex_indices[landmarks.rows["face"], 0]
     head = rig.pose(rotations).vertices[0, face_vertices].mean(0)
-    return landmarks, rotations, (torch.tensor([0.0, 0.0, -0.6]) - head)[None], torch.tensor(intrinsics(640, 480, 700.0))
+    translation = (torch.tensor([0.0, 0.0, -0.6]) - head)[None]
+    return landmarks, rotations, translation, torch.tensor(intrinsics(640, 480, 700.0))
 
 
 def test_brows_beyond_the_model_s_range_are_baked_until_the_photo_tracks_neutral(rig):

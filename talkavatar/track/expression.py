@@ -251,8 +251,8 @@ QP_CHECK = 20
 def box_qp(H: torch.Tensor, g: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, x: torch.Tensor,
            iterations: int = 400, below: tuple[int, int] | None = None, tolerance: float = 1e-7) -> torch.Tensor:
     """argmin over ``lower <= x <= upper`` of ``0.5 x'Hx + g'x`` for a batch (H [B, N, N] positive definite, g and
-    the start ``x`` [B, N], bounds [N] or [B, N]) by Jacobi-preconditioned accelerated projected gradient (FISTA), at most
-    ``iterations``, stopping early once no entry of ``x`` moved more than ``tolerance`` in the last
+    the start ``x`` [B, N], bounds [N] or [B, N]) by Jacobi-preconditioned accelerated projected gradient (FISTA),
+    at most ``iterations``, stopping early once no entry of ``x`` moved more than ``tolerance`` in the last
     :data:`QP_CHECK` iterations. ``below = (i, j)`` also holds ``x[i] <= x[j]`` in every projection (not an exact
     projection: a heuristic)."""
     scale = torch.diagonal(H, dim1=1, dim2=2).clamp_min(1e-12).rsqrt()        # Jacobi preconditioning: x = s z
