@@ -180,6 +180,21 @@ def test_a_relaxed_mouth_shows_the_edge_of_the_upper_teeth_not_the_teeth():
     assert float(upper[:, 1].max()) - float(upper[:, 1].min()) > 0.008  # 1 cm of teeth, mostly behind the lip
 
 
+def test_lips_the_photo_sees_inside_its_open_mouth_are_found():
+    """The photo's inner-lip contour (an open mouth 10 px tall, 30 wide), grown by a pixel: lip texels whose pixel
+    lies inside see the opening; those outside it, and texels that are not lips, do not."""
+    from talkavatar.core.body.mouth import INNER_LIP_RING, OPENING_GROW, lips_over_opening
+
+    face = np.zeros((478, 2))
+    angle = np.linspace(0, 2 * np.pi, len(INNER_LIP_RING), endpoint=False)
+    face[list(INNER_LIP_RING)] = np.stack([100 + 15 * np.cos(angle), 50 + 5 * np.sin(angle)], -1)
+    pixels = torch.tensor([[100.0, 50.0], [112.0, 51.0], [100.0, 55.0 + 0.5 * OPENING_GROW], [100.0, 58.0],
+                           [130.0, 50.0], [100.0, 50.0]])
+    lips = torch.tensor([True, True, True, True, True, False])
+    assert lips_over_opening(lips, pixels, face).tolist() == [True, True, True, False, False, False]
+    assert not lips_over_opening(lips, pixels, None).any()
+
+
 def test_texels_outside_the_mask_take_colours_from_inside_it():
     """The proxy reaches a little beyond the person mask: what it sees there is background, not the person."""
     rig, image, mask, cam = _scene()

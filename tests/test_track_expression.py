@@ -12,8 +12,8 @@ from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.core.body.landmarks import FACE_POINTS
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
 from talkavatar.track.camera import intrinsics, project
-from talkavatar.track.expression import (REGION_WEIGHTS, box_qp, landmark_weights, refit_expression, region_of,
-                                         smooth_expression)
+from talkavatar.track.expression import (REGION_WEIGHTS, box_qp, expression_basis, landmark_weights, refit_expression,
+                                         region_of, smooth_expression)
 
 pytest.importorskip("anny")
 
@@ -175,17 +175,22 @@ def test_an_open_mouth_and_shut_eyes_are_not_baked_into_the_neutral_face(rig):
     assert neutral[1] < 0.5 * shut[1]                  # and its lips near closed, the photo's wide open
 
 
-def test_brows_beyond_the_model_s_range_are_baked_until_the_photo_tracks_neutral(rig):
-    """Brows higher than Anny's highest (browInnerUp 1.6, extrapolated) fit as 1.0; baked once, refitting the photo
-    on the rig still finds raised brows. With the refit rounds the photo tracks back to (near) its neutral face."""
-    from talkavatar.track.expression import bake_expression, photo_refit
-
+def _photo_scene(rig):
+    """(landmarks, rotations [1, 55, 3], translation [1, 3], K): the rig's face 0.6 m in front of a 700 px camera."""
     landmarks = GroupedLandmarks(rig.landmarks)
     rotations = torch.zeros(1, 55, 3)
     face_vertices = landmarks.map.vertex_indices[landmarks.rows["face"], 0]
     head = rig.pose(rotations).vertices[0, face_vertices].mean(0)
     translation = (torch.tensor([0.0, 0.0, -0.6]) - head)[None]
-    K = torch.tensor(intrinsics(640, 480, 700.0))
+    return landmarks, rotations, translation, torch.tensor(intrinsics(640, 480, 700.0))
+
+
+def test_brows_beyond_the_model_s_range_are_baked_until_the_photo_tracks_neutral(rig):
+    """Brows higher than Anny's highest (browInnerUp 1.6, extrapolated) fit as 1.0; baked once, refitting the photo
+    on the rig still finds raised brows. With the refit rounds the photo tracks back to (near) its neutral face."""
+    from talkavatar.track.expression import bake_expression, photo_refit
+
+    landmarks, rotations, translation, K = _photo_scene(rig)
     truth = _weights([{"browInnerUp": 1.6, "jawOpen": 0.3, "mouthClose": 0.3}])
     points = project(landmarks(rig.pose(rotations, translation, truth))["face"], K)
     seen = torch.ones(points.shape[:2])
@@ -199,6 +204,37 @@ def test_brows_beyond_the_model_s_range_are_baked_until_the_photo_tracks_neutral
     assert refit(baked)[0, brow] < 0.1 and left[0, brow] < 0.1
     assert (landmarks(baked.pose(rotations, translation, left))["face"]
             - landmarks(rig.pose(rotations, translation, truth))["face"]).abs().max() < 1e-3  # the photo still fits
+
+
+def test_a_photo_s_open_mouth_tracked_by_the_lips_alone_opens_the_jaw(rig):
+    """A shouting photo (lips 0.35 of jawOpen apart) whose tracking explained the opening with the lower lip alone
+    (mouthLowerDown 0.7, jawOpen 0: messi5's): the bake refits it with the jaw open as far as the lips are seen
+    apart, so the photo's opening is the mouth's (its interior shows) and the rig's neutral face has closed lips."""
+    from talkavatar.track.expression import REST_LIP_GAP, bake_expression, photo_jaw, photo_refit
+
+    landmarks, rotations, translation, K = _photo_scene(rig)
+    points = project(landmarks(rig.pose(rotations, translation, _weights([{"jawOpen": 0.35}])))["face"], K)
+    seen = torch.ones(points.shape[:2])
+    posed = rig.pose(rotations, translation, torch.zeros(1, 52))
+    basis = expression_basis(posed.vertex_transforms, *landmarks.vertex_support("face"), rig.expression_blendshapes)
+    index = landmarks.mediapipe_index("face")
+    jaw = photo_jaw(landmarks(posed)["face"], basis, lambda p: project(p, K), points, seen, index)
+    assert jaw[0] == pytest.approx(0.35, abs=0.03)
+    hidden = seen.clone()
+    hidden[0, list(index).index(FACE_POINTS["lip_inner_5"])] = 0
+    assert photo_jaw(landmarks(posed)["face"], basis, lambda p: project(p, K), points, hidden, index)[0] == 0
+
+    tracked = _weights([{"mouthLowerDownLeft": 0.7, "mouthLowerDownRight": 0.7}])
+    baked, left = bake_expression(rig, tracked, photo_refit(rotations, translation, points, seen, K))
+    i = ARKIT_INDEX
+    assert left[0, i["jawOpen"]] > 0.35 - REST_LIP_GAP - 0.05 and left[0, i["mouthClose"]] == 0
+    mouth = [list(index).index(FACE_POINTS[n]) for n in ("lip_inner_5", "lip_inner_15")]
+    gap = lambda r, w: float((landmarks(r.pose(rotations, translation, w))["face"][0, mouth[0]]  # noqa: E731
+                              - landmarks(r.pose(rotations, translation, w))["face"][0, mouth[1]]).norm())
+    assert gap(baked, torch.zeros(1, 52)) < 0.3 * gap(baked, left)     # closed at rest, open in the photo
+    closed, _ = bake_expression(rig, _weights([{}]), photo_refit(rotations, translation,
+                                project(landmarks(posed)["face"], K), seen, K))
+    assert torch.allclose(closed.vertices, rig.vertices, atol=1e-4)   # a closed mouth: nothing opened
 
 
 def test_the_analytic_jacobian_equals_forward_mode_autodiff():

@@ -27,7 +27,8 @@ import torch
 from talkavatar.bundle import Bundle, artifacts
 from talkavatar.config import as_record
 from talkavatar.core.binding import Binding
-from talkavatar.core.body.mouth import mouth_colours, mouth_texels, with_mouth_interior
+from talkavatar.core.body.mouth import (lip_region_faces, lips_over_opening, mouth_colours, mouth_texels,
+                                         with_mouth_interior)
 from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.core.body.parts import hidden_parts, texel_parts
 from talkavatar.core.body.rig import Rig
@@ -131,6 +132,11 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
         rgb[unseen], conf[unseen] = 0.0, 0.0
     inside = part >= 0
     rgb[inside] = mouth_colours()[part[inside]].to(rgb)
+    lips = lip_region_faces(rig).cpu()[binding.face_index] & ~inside & (conf > 0)
+    over = lips_over_opening(lips, seen.pixel, view.face_xy)
+    if over.any() and (lips & ~over).any():  # lips that see the photo's open mouth take the lips' colour
+        rgb[over] = rgb[lips & ~over].median(0).values
+        inside |= over
     conf[inside] = 1.0
     texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside,
                                       off_face=_off_face(view, seen.pixel))

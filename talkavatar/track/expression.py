@@ -14,7 +14,10 @@ makes the photo's fitted face the personal rig's neutral face (weights go into t
 tracked later with that rig, and those drive-audio asks for, are then changes from the person's own face. Only the
 part of the photo's face a *resting* face can have is baked (:func:`neutral_split`, a neutrality prior): lips that
 meet, eyes open; the rest (an open mouth, shut eyes) stays the photo's expression, so an avatar made from a laughing
-or a shut-eyed photo still closes its mouth and opens its eyes at rest.
+or a shut-eyed photo still closes its mouth and opens its eyes at rest. A photo whose lips are seen apart further
+than its fitted ``jawOpen`` parts them (the opening explained by the lip channels alone: a shout on a small face) is
+refitted with the jaw opened as far as the lips are apart (:func:`photo_jaw`), so that the photo's opening shows
+the mouth interior and the rig's neutral face has closed lips.
 
 Temporal smoothing (:func:`smooth_expression`) filters every weight with a short Gaussian but leaves the eyelid
 channels to a 3-frame median, which removes single-frame spikes and keeps a blink's closed frames closed.
@@ -67,9 +70,16 @@ BAKE_ROUNDS = 3
 """At most this many refits of the photo on its baked rig (:func:`bake_expression`)."""
 SATURATED = 0.98
 """A fitted weight at or above this is at the top of its range."""
-REST_LIP_GAP = 0.1
-"""How much more ``jawOpen`` than ``mouthClose`` (lips parted) a resting face keeps: 0.1 parts Anny's lips ~2 mm.
-``jawOpen`` with an equal ``mouthClose`` is a longer chin with the lips closed, the person's shape."""
+REST_LIP_GAP = 0.06
+"""How much more ``jawOpen`` than ``mouthClose`` (lips parted) a resting face keeps: 0.06 parts Anny's lips ~2 mm
+(its ``jawOpen`` is scaled by ``core.body.anny.JAW_GAIN``; 0.1 parted them ~4 mm). ``jawOpen`` with an equal
+``mouthClose`` is a longer chin with the lips closed, the person's shape."""
+LIP_PAIRS = ((82, 87), (13, 14), (312, 317))
+"""MediaPipe inner-lip points facing each other across the mouth (upper, lower): left of the middle, middle, right."""
+JAW_PROBE = 0.3
+"""The ``jawOpen`` at which :func:`photo_jaw` measures how far the model's lips part per unit of it."""
+OPEN_MARGIN = 0.05
+"""A photo's jaw is opened (:func:`bake_expression`) when its lips need this much more ``jawOpen`` than tracked."""
 
 
 def region_of(name: str) -> str:
@@ -157,9 +167,30 @@ def inter_ocular(points: torch.Tensor, mediapipe_index: np.ndarray) -> torch.Ten
     return (points[:, a] - points[:, b]).norm(dim=-1)
 
 
+def lip_opening(points: torch.Tensor, mediapipe_index: np.ndarray) -> torch.Tensor:
+    """[B] mean distance across the mouth between the inner lips (:data:`LIP_PAIRS`) of face points [B, K, 2]."""
+    index = list(int(i) for i in mediapipe_index)
+    upper = [index.index(a) for a, _ in LIP_PAIRS]
+    lower = [index.index(b) for _, b in LIP_PAIRS]
+    return (points[:, upper] - points[:, lower]).norm(dim=-1).mean(-1)
+
+
+def photo_jaw(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.Tensor, seen: torch.Tensor,
+              mediapipe_index: np.ndarray) -> torch.Tensor:
+    """[B] the ``jawOpen`` in 0..1 that parts the model's lips (its neutral face, the pose held) as far as the
+    detected ones are parted; 0 where an inner-lip point of :data:`LIP_PAIRS` is unseen. ``base`` [B, K, 3],
+    ``basis`` [B, K, 3, 52], ``project``, ``targets`` [B, K, 2], ``seen`` [B, K]: as :func:`fit_expression`'s."""
+    index = list(int(i) for i in mediapipe_index)
+    lips = [index.index(i) for pair in LIP_PAIRS for i in pair]
+    closed = lip_opening(project(base), mediapipe_index)
+    opened = lip_opening(project(base + JAW_PROBE * basis[..., ARKIT_INDEX["jawOpen"]]), mediapipe_index)
+    jaw = (lip_opening(targets, mediapipe_index) - closed) / (opened - closed).clamp_min(1e-6) * JAW_PROBE
+    return jaw.clamp(0, 1) * (seen[:, lips] > 0).all(-1)
+
+
 def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.Tensor, seen: torch.Tensor,
-                   region: torch.Tensor, initial: torch.Tensor, unit: torch.Tensor, iterations: int = 6
-                   ) -> torch.Tensor:
+                   region: torch.Tensor, initial: torch.Tensor, unit: torch.Tensor, iterations: int = 6,
+                   jaw_floor: torch.Tensor | None = None) -> torch.Tensor:
     """ARKit weights [B, 52] in 0..1 whose landmarks best match the detected ones (Gauss-Newton on the projection,
     each step a box-constrained quadratic solved by :func:`box_qp`).
 
@@ -168,7 +199,8 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     ``seen`` [B, K] (0: not detected); ``region`` [K] (:func:`landmark_weights`); ``initial`` [B, 52]; ``unit``
     [B] pixels per residual unit (1 % of the inter-ocular distance). The fit starts from the neutral face (weak
     directions, such as ``jawOpen`` + ``mouthClose`` that cancel on the lips, stay where they start); frames
-    without a seen point keep ``initial``.
+    without a seen point keep ``initial``. ``jaw_floor`` [B]: lower bounds of ``jawOpen`` (:func:`photo_jaw`); a
+    frame with one above 0 also keeps ``mouthClose`` at 0 (its lips are seen apart).
     """
     count = len(ARKIT_NAMES)
     dtype, device = base.dtype, base.device
@@ -179,8 +211,11 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     theta = torch.zeros(base.shape[0], count + 6, dtype=dtype, device=device)  # from neutral: the sparse end
     prior2 = torch.cat([torch.full((count,), PRIOR_L2), torch.full((3,), RIGID_PRIOR), torch.zeros(3)]).to(theta)
     prior1 = torch.cat([PRIOR_L1 * _prior_weights(dtype, device), torch.zeros(6, dtype=dtype, device=device)])
-    lower = torch.cat([torch.zeros(count), torch.full((6,), -torch.inf)]).to(theta)
-    upper = torch.cat([torch.ones(count), torch.full((6,), torch.inf)]).to(theta)
+    lower = torch.cat([torch.zeros(count), torch.full((6,), -torch.inf)]).to(theta).expand_as(theta).clone()
+    upper = torch.cat([torch.ones(count), torch.full((6,), torch.inf)]).to(theta).expand_as(theta).clone()
+    if jaw_floor is not None:  # the start is within the bounds: the line search below stays there
+        lower[:, ARKIT_INDEX["jawOpen"]] = theta[:, ARKIT_INDEX["jawOpen"]] = jaw_floor.to(theta)
+        upper[:, ARKIT_INDEX["mouthClose"]] = torch.where(jaw_floor > 0, 0.0, 1.0).to(theta)
     base, basis = base.detach(), basis.detach()
     scale = root_w / norm[..., 0]                                               # [B, K]
 
@@ -216,8 +251,8 @@ QP_CHECK = 20
 def box_qp(H: torch.Tensor, g: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, x: torch.Tensor,
            iterations: int = 400, below: tuple[int, int] | None = None, tolerance: float = 1e-7) -> torch.Tensor:
     """argmin over ``lower <= x <= upper`` of ``0.5 x'Hx + g'x`` for a batch (H [B, N, N] positive definite, g and
-    the start ``x`` [B, N], bounds [N]) by Jacobi-preconditioned accelerated projected gradient (FISTA), at most
-    ``iterations``, stopping early once no entry of ``x`` moved more than ``tolerance`` in the last
+    the start ``x`` [B, N], bounds [N] or [B, N]) by Jacobi-preconditioned accelerated projected gradient (FISTA),
+    at most ``iterations``, stopping early once no entry of ``x`` moved more than ``tolerance`` in the last
     :data:`QP_CHECK` iterations. ``below = (i, j)`` also holds ``x[i] <= x[j]`` in every projection (not an exact
     projection: a heuristic)."""
     scale = torch.diagonal(H, dim1=1, dim2=2).clamp_min(1e-12).rsqrt()        # Jacobi preconditioning: x = s z
@@ -279,13 +314,14 @@ def smooth_expression(weights: torch.Tensor, fps: float, sharp: tuple[str, ...] 
     return torch.from_numpy(out).to(weights)
 
 
-def neutral_split(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def neutral_split(weights: torch.Tensor, open_jaw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """ARKit weights [..., 52] -> (rest [..., 52]: the part a resting face can have (:data:`REST_LIMITS`, lips
     within :data:`REST_LIP_GAP` of meeting), expression [..., 52] = weights - rest, both in 0..1). The expression
-    part keeps ``mouthClose <= jawOpen``."""
+    part keeps ``mouthClose <= jawOpen``. ``open_jaw`` (a mouth seen open, :func:`bake_expression`): the lower
+    lip's drop is the open mouth's too, none of it rest."""
     limit = torch.ones_like(weights)
     for name, value in REST_LIMITS.items():
-        limit[..., ARKIT_INDEX[name]] = value
+        limit[..., ARKIT_INDEX[name]] = 0.0 if open_jaw and name.startswith("mouthLowerDown") else value
     rest = torch.minimum(weights, limit)
     jaw, close = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]
     rest[..., jaw] = torch.minimum(weights[..., jaw], weights[..., close] + REST_LIP_GAP)
@@ -301,8 +337,16 @@ def bake_expression(rig, arkit_weights: torch.Tensor, refit=None, rounds: int = 
     fitted at the top of its range (browInnerUp 1.0 on brows higher than the body model's highest) wanted more:
     with ``refit`` (baked rig -> the photo's weights [1, 52] fitted anew on it, from the neutral face), such channels
     are refitted on the baked rig and their new weights baked too, up to ``rounds`` times, so that tracking the photo
-    again with the rig finds its neutral face there instead of raised brows."""
-    rest, _ = neutral_split(arkit_weights[:1])
+    again with the rig finds its neutral face there instead of raised brows. A photo whose lips are seen parted
+    further than its tracked ``jawOpen`` parts them (by more than :data:`REST_LIP_GAP`) is refitted with the jaw
+    opened (``refit(rig, open_jaw=True)``, :func:`photo_jaw`), in every round."""
+    open_jaw = False
+    if refit is not None:
+        opened = refit(rig, open_jaw=True).to(arkit_weights)
+        jaw = ARKIT_INDEX["jawOpen"]
+        open_jaw = bool(opened[0, jaw] > max(arkit_weights[0, jaw], REST_LIP_GAP) + OPEN_MARGIN)
+        arkit_weights = torch.cat([opened, arkit_weights[1:]]) if open_jaw else arkit_weights
+    rest, _ = neutral_split(arkit_weights[:1], open_jaw)
     whole = rest >= arkit_weights[:1]                                  # channels baked whole (no rest limit hit)
     rig = replace(rig, vertices=rig.rest_vertices(rest.to(rig.device, rig.dtype))[0])
     left = (arkit_weights - rest.to(arkit_weights)).clamp(0, 1)
@@ -311,7 +355,7 @@ def bake_expression(rig, arkit_weights: torch.Tensor, refit=None, rounds: int = 
         saturated = whole & (fitted >= SATURATED)
         if not saturated.any():
             break
-        fitted = refit(rig).to(arkit_weights)
+        fitted = refit(rig, open_jaw).to(arkit_weights)
         more = fitted * saturated
         rig = replace(rig, vertices=rig.rest_vertices(more.to(rig.device, rig.dtype))[0])
         left = torch.cat([fitted - more, left[1:]])
@@ -319,12 +363,13 @@ def bake_expression(rig, arkit_weights: torch.Tensor, refit=None, rounds: int = 
 
 
 def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.Tensor, seen: torch.Tensor,
-                     K: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
+                     K: torch.Tensor, initial: torch.Tensor, open_jaw: bool = False) -> torch.Tensor:
     """The ARKit weights [B, 52] of B posed frames refitted to their detected face points, the pose held.
 
     ``posed``: the ``PosedBody`` of the frames with ``initial`` [B, 52] weights; ``landmarks``: a
     :class:`~talkavatar.core.body.landmark_groups.GroupedLandmarks`; ``blendshapes`` [52, V, 3]; ``points`` [B, K, 2]
     and ``seen`` [B, K]: the detected face group (work pixels, weights); ``K`` [3, 3]: the tracking camera's.
+    ``open_jaw``: ``jawOpen`` at least :func:`photo_jaw` (the lips' opening made by the jaw).
     """
     index = landmarks.mediapipe_index("face")
     basis = expression_basis(posed.vertex_transforms, *landmarks.vertex_support("face"), blendshapes)
@@ -332,17 +377,19 @@ def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.
     base = current - (basis * initial[:, None, None, :].to(basis.dtype)).sum(-1)
     unit = 0.01 * inter_ocular(points, index).clamp_min(1.0)
     region = landmark_weights(index).to(points.device, points.dtype)
-    return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit)
+    floor = photo_jaw(base, basis, lambda p: project(p, K), points, seen, index) if open_jaw else None
+    return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit, jaw_floor=floor)
 
 
 def photo_refit(joint_rotations: torch.Tensor, root_translation: torch.Tensor, points: torch.Tensor,
                 seen: torch.Tensor, K: torch.Tensor):
-    """The ``refit`` of :func:`bake_expression` for a photo: rig -> its ARKit weights [1, 52] fitted anew to the
-    photo's face points with the pose held (``joint_rotations`` [1, 55, 3], ``root_translation`` [1, 3]; ``points``
-    [1, K, 2] and ``seen`` [1, K]: the detected face group; ``K`` [3, 3]: the tracking camera's)."""
-    def refit(rig) -> torch.Tensor:
+    """The ``refit`` of :func:`bake_expression` for a photo: (rig, ``open_jaw``) -> its ARKit weights [1, 52] fitted
+    anew to the photo's face points from the neutral face with the pose held (``joint_rotations`` [1, 55, 3],
+    ``root_translation`` [1, 3]; ``points`` [1, K, 2] and ``seen`` [1, K]: the detected face group; ``K`` [3, 3]: the
+    tracking camera's); ``open_jaw``: see :func:`refit_expression`."""
+    def refit(rig, open_jaw: bool = False) -> torch.Tensor:
         zeros = torch.zeros(1, len(ARKIT_NAMES))
         posed = rig.pose(joint_rotations, root_translation, zeros)
         return refit_expression(posed, GroupedLandmarks(rig.landmarks), rig.expression_blendshapes, points, seen, K,
-                                zeros)
+                                zeros, open_jaw)
     return refit

@@ -40,6 +40,11 @@ MOUTH_COLOURS = {"cavity": (0.10, 0.03, 0.03), "upper_teeth": (0.80, 0.77, 0.70)
 #: where the viewers of a face are, from the mouth (front, +-35 degrees of yaw, +-20 of pitch)
 VIEW_DIRECTIONS = ((0.0, 0.0, 1.0), (0.574, 0.0, 0.819), (-0.574, 0.0, 0.819), (0.0, 0.342, 0.940),
                    (0.0, -0.342, 0.940))
+INNER_LIP_RING = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
+"""MediaPipe Face Mesh's inner lip contour, in order around the mouth."""
+OPENING_GROW = 1.0
+"""Pixels by which :func:`lips_over_opening` grows the photo's inner-lip contour (the opening's dark bleeds into the
+lips' pixels by about one on a small face)."""
 ARCH_RADIUS = 0.03
 ARCH_HALF_ANGLE = math.radians(62)
 TEETH_SHOW = 0.0015
@@ -180,8 +185,9 @@ def mouth_faces(rig) -> dict[str, torch.Tensor]:
     return {name: rigid & _in_box(rig.face_uvs, box).all(1) for name, box in PART_UV.items()}
 
 
-def has_mouth_interior(rig) -> bool:
-    return bool(mouth_faces(rig)["cavity"].any())
+def has_mouth_interior(rig, parts: dict[str, torch.Tensor] | None = None) -> bool:
+    """Whether ``rig`` has mouth-interior geometry (``parts``: its :func:`mouth_faces`, when already built)."""
+    return bool((mouth_faces(rig) if parts is None else parts)["cavity"].any())
 
 
 def _from_lips(rig) -> torch.Tensor | None:
@@ -241,18 +247,19 @@ def _hits(origins: torch.Tensor, direction: torch.Tensor, triangles: torch.Tenso
     return hit
 
 
-def inner_lip_faces(rig) -> torch.Tensor:
+def inner_lip_faces(rig, parts: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """[F] bool: the body model's faces of the lips that no viewer in front of the face (:data:`VIEW_DIRECTIONS`)
     sees while the mouth is closed (the rest pose): the lips' inner surfaces, which an opening jaw reveals. A photo
     of a closed mouth never shows them; textured like the lips around them they fill the opening with lip colour
     and the mouth looks closed; they take the dark ``inner_lip`` colour instead. The mouth parts and the
-    :func:`inner_mouth_faces` (the cavity's colour already) are not among them."""
+    :func:`inner_mouth_faces` (the cavity's colour already) are not among them. ``parts``: the rig's
+    :func:`mouth_faces`, when already built."""
     out = torch.zeros(rig.faces.shape[0], dtype=torch.bool, device=rig.faces.device)
     d = _from_lips(rig)
     if d is None:
         return out
     tri = rig.vertices.detach().float()[rig.faces]                                          # [F, 3, 3]
-    parts = torch.stack(list(mouth_faces(rig).values())).any(0)
+    parts = torch.stack(list((mouth_faces(rig) if parts is None else parts).values())).any(0)
     near = ~parts & (d[:, 0].abs() < 0.06) & (d[:, 1].abs() < 0.05) & (d[:, 2] > -0.06)
     lips = near & (d[:, 0].abs() < 0.035) & (d[:, 1].abs() < 0.02) & (d[:, 2] > -0.035) & ~_inside_mouth(d)
     hidden = lips.nonzero().flatten()
@@ -268,12 +275,13 @@ def mouth_texels(rig, face_index: torch.Tensor) -> torch.Tensor:
     :data:`MOUTH_COLOURS` (the model's own inner-mouth faces count as cavity, its lips' inner surfaces as
     ``inner_lip``)."""
     part = torch.full(face_index.shape, -1, dtype=torch.int64)
-    if not has_mouth_interior(rig):
+    parts = mouth_faces(rig)
+    if not has_mouth_interior(rig, parts):
         return part
     names = list(MOUTH_COLOURS)
-    part[inner_lip_faces(rig)[face_index]] = names.index("inner_lip")
+    part[inner_lip_faces(rig, parts)[face_index]] = names.index("inner_lip")
     part[inner_mouth_faces(rig)[face_index]] = names.index("cavity")
-    for name, mask in mouth_faces(rig).items():
+    for name, mask in parts.items():
         part[mask[face_index]] = names.index(name)
     return part
 
@@ -281,3 +289,28 @@ def mouth_texels(rig, face_index: torch.Tensor) -> torch.Tensor:
 def mouth_colours() -> torch.Tensor:
     """[5, 3] sRGB colours in :data:`MOUTH_COLOURS` order."""
     return torch.tensor(list(MOUTH_COLOURS.values()))
+
+
+def _inside(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tensor:
+    """[N] bool: ``points`` [N, 2] inside ``polygon`` [M, 2] (even-odd rule)."""
+    a, b = polygon, polygon.roll(-1, 0)                                              # edges a -> b, [M, 2]
+    x, y = points[:, None, 0], points[:, None, 1]
+    crosses = (a[:, 1] > y) != (b[:, 1] > y)
+    at = a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1]).where(crosses, torch.ones(()))
+    return ((crosses & (x < at)).sum(1) % 2) == 1
+
+
+def lips_over_opening(lips: torch.Tensor, pixels: torch.Tensor, face_xy) -> torch.Tensor:
+    """[N] bool: which of the ``lips`` [N] bool (texels of the lips the photo sees: :func:`lip_region_faces`, not
+    mouth parts) the photo sees inside its open mouth: their pixel ``pixels`` [N, 2] lies inside the photo's
+    inner-lip contour (``face_xy`` [478, 2] Face Mesh pixels; None: no face) grown by :data:`OPENING_GROW`. On a
+    small face (messi5's: 16 px between the eyes) the lips that the tracked mouth places there see the opening's
+    dark pixels, and the avatar's closed mouth shows a dark line that FaceMesh reads as open lips."""
+    out = torch.zeros(lips.shape, dtype=torch.bool)
+    if face_xy is None:
+        return out
+    ring = torch.as_tensor(np.asarray(face_xy)[list(INNER_LIP_RING)], dtype=torch.float32)
+    centre = ring.mean(0)
+    ring = ring + OPENING_GROW * (ring - centre) / (ring - centre).norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    out[lips] = _inside(pixels[lips].float(), ring)
+    return out
