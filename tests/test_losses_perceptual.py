@@ -149,7 +149,7 @@ def test_a_target_without_gradients_gives_the_same_distance_and_gradients():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_the_channels_last_network_on_cuda_gives_the_cpu_distance_and_gradients():
+def test_the_network_on_cuda_gives_the_cpu_distance_and_gradients():
     g = torch.Generator().manual_seed(4)
     x, y = torch.rand(2, 64, 48, 3, generator=g), torch.rand(2, 64, 48, 3, generator=g)
     results = []
