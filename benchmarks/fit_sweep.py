@@ -47,6 +47,8 @@ VARIANTS = {
     "600": ({"iters": 600}, {}, {}),
     "500": ({"iters": 500}, {}, {}),
     "400": ({"iters": 400}, {}, {}),
+    "anchor 0.1": ({"colour_anchor": 0.1}, {}, {}),
+    "anchor 0": ({"colour_anchor": 0.0}, {}, {}),
 }
 
 
