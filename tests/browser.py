@@ -26,13 +26,22 @@ def serve(directory: Path):
 
 
 def open_page(browser, url: str, viewport=(640, 480)):
-    """(page, problems): ``problems`` collects console errors and warnings and uncaught exceptions."""
+    """(page, problems): ``problems`` collects console errors and warnings and uncaught exceptions, except the
+    driver's performance notes (:func:`is_driver_performance_note`)."""
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("console", lambda m: problems.append(m.text)
+            if m.type in ("error", "warning") and not is_driver_performance_note(m.text) else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(url)
     return page, problems
+
+
+def is_driver_performance_note(text: str) -> bool:
+    """Chromium's WebGL driver notes of kind Performance, e.g. "GL Driver Message (OpenGL, Performance,
+    GL_CLOSE_PATH_NV, High): GPU stall due to ReadPixels": caused by the tests' own canvas reads
+    (:func:`canvas_pixels`), printed by some Chromium builds, not an error of the page."""
+    return text.startswith("[.WebGL-") and "GL Driver Message (" in text and ", Performance," in text
 
 
 def canvas_pixels(page, selector: str = "#view") -> np.ndarray:

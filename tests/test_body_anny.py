@@ -188,6 +188,19 @@ def test_cache_directory_follows_talkavatar_cache_dir(monkeypatch, tmp_path):
         anny.paths.set_anny_cache_path(before)
 
 
+def test_two_anny_cache_directories_keep_a_talkavatar_cache_file_each(monkeypatch, tmp_path):
+    import torch
+
+    from talkavatar.core.body.anny_data import cache_path
+
+    monkeypatch.setenv("TALKAVATAR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ANNY_CACHE_DIR", str(tmp_path / "a"))
+    first = cache_path(torch.float32, True)
+    monkeypatch.setenv("ANNY_CACHE_DIR", str(tmp_path / "b"))
+    second = cache_path(torch.float32, True)
+    assert first.parent == second.parent == tmp_path / "anny-body" and first != second
+
+
 def test_phenotype_weights_match_anny_with_gradients():
     from anny.models.phenotype import phenotype_blendshape_weights
 

