@@ -149,16 +149,26 @@ def test_a_target_without_gradients_gives_the_same_distance_and_gradients():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_the_network_on_cuda_gives_the_cpu_distance_and_gradients():
+def test_the_channels_last_network_on_cuda_gives_the_cpu_distance_and_gradients(monkeypatch):
+    """The CUDA network (channels-last) is the CPU's: compared in full float32, with cuDNN's TF32 off. With TF32 on
+    (PyTorch's default, what the fit runs) each convolution rounds its operands to 10-bit mantissas (relative 2^-11):
+    the distance stays within 0.5 %, the input gradients do not compare elementwise (H200, tenth session, TF32 on:
+    6.5 % of their largest value apart, with and without channels-last), so only the distance is checked there."""
     g = torch.Generator().manual_seed(4)
     x, y = torch.rand(2, 64, 48, 3, generator=g), torch.rand(2, 64, 48, 3, generator=g)
-    results = []
-    for device in ("cpu", "cuda"):
+
+    def distance_and_gradient(device):
         dist = perceptual_distance("efficientnet", torch.device(device))
         image = x.to(device).requires_grad_(True)
         d = dist(image, y.to(device))
         (grad,) = torch.autograd.grad(d.sum(), image)
-        results.append((d.detach().cpu(), grad.cpu()))
-    (d_cpu, g_cpu), (d_gpu, g_gpu) = results
-    assert torch.allclose(d_cpu, d_gpu, rtol=5e-3), (d_cpu, d_gpu)  # cuDNN convolutions in TF32
-    assert (g_cpu - g_gpu).abs().max() <= 3e-2 * g_cpu.abs().max()
+        return d.detach().cpu(), grad.cpu()
+
+    d_cpu, g_cpu = distance_and_gradient("cpu")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    d_gpu, g_gpu = distance_and_gradient("cuda")
+    assert torch.allclose(d_cpu, d_gpu, rtol=1e-4), (d_cpu, d_gpu)
+    assert (g_cpu - g_gpu).abs().max() <= 1e-3 * g_cpu.abs().max(), float((g_cpu - g_gpu).abs().max())
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    d_tf32, _ = distance_and_gradient("cuda")
+    assert torch.allclose(d_cpu, d_tf32, rtol=5e-3), (d_cpu, d_tf32)

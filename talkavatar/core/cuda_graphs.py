@@ -64,9 +64,11 @@ class GraphedTerms:
     Gradients flow to the arguments as from ``fn`` itself, so the eager parts around it (gsplat's rasterizer, which
     cannot be captured) chain as usual. ``fn`` must be capturable (see :class:`CudaGraphed`) and read nothing that
     changes between calls except its arguments. The returned tensors are overwritten by the next call: clone what
-    you keep past it. Off CUDA, without autograd, with no argument requiring a gradient or with ``enabled`` False,
-    calls ``fn`` itself (the reference twin: the same function, op by op); so does every call after a capture
-    failed (with a RuntimeWarning, the reason in ``failure``).
+    you keep past it. So are the gradients it passes back (its graph's buffers): an argument that only this
+    function reaches gets the buffer itself from ``torch.autograd.grad``, and as its ``.grad`` from ``backward()``
+    (autograd keeps an unshared gradient without copying it). Off CUDA, without autograd, with no argument
+    requiring a gradient or with ``enabled`` False, calls ``fn`` itself (the reference twin: the same function, op
+    by op); so does every call after a capture failed (with a RuntimeWarning, the reason in ``failure``).
     """
 
     def __init__(self, fn: Callable, enabled: bool = True, warmup: int = 3):
