@@ -49,7 +49,12 @@ VARIANTS = {
     "400": ({"iters": 400}, {}, {}),
     "anchor 0.1": ({"colour_anchor": 0.1}, {}, {}),
     "anchor 0": ({"colour_anchor": 0.0}, {}, {}),
+    "graphed": ({}, {}, {}),
+    "op by op": ({}, {}, {}),
 }
+# variants that set talkavatar.fit.objective.GRAPH_TERMS (the loss terms as CUDA graphs or op by op); the others
+# leave its default
+GRAPHS = {"graphed": True, "op by op": False}
 
 
 def main() -> None:
@@ -65,7 +70,7 @@ def main() -> None:
 
     import torch
 
-    from talkavatar.fit import model
+    from talkavatar.fit import model, objective
     from talkavatar.fit.config import FitConfig
     from talkavatar.fit.objective import LossWeights
     from talkavatar.fit.stage import run_fit
@@ -74,6 +79,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fit_sweep_")) / "sweep.avatar"
     shutil.copytree(args.bundle, work)
     defaults = {name: getattr(model, name) for name in LIMITS}
+    graphs_default = objective.GRAPH_TERMS
     quiet = (lambda m: None)
     log = (lambda m: print(m, file=sys.stderr))
 
@@ -81,6 +87,7 @@ def main() -> None:
         config_changes, weight_changes, limits = VARIANTS[name]
         for key, value in {**defaults, **limits}.items():
             setattr(model, key, value)
+        objective.GRAPH_TERMS = GRAPHS.get(name, graphs_default)
         config = FitConfig(preset=args.preset, **{"iters": args.iters, **config_changes})
         return config, replace(LossWeights(), **weight_changes)
 

@@ -304,25 +304,32 @@ def loop_speed(params, data, weights, rates, distance, cfg, steps: int, device, 
 
 
 def graph_parity(params, start: dict, data, weights, rates, distance, cfg, steps: int = 60) -> dict:
-    """The same fit from the same start, terms graphed and op by op: the final loss of each and the largest
-    difference of the parameters (gsplat's atomics make neither run bitwise reproducible)."""
+    """The same fit from the same start, terms graphed and op by op, and op by op again (the noise floor: gsplat's
+    atomics make no run bitwise reproducible, and Adam turns the sign of a near-zero gradient into a whole step):
+    each run's final loss, and the largest and mean difference of each parameter from the first op-by-op run."""
     import torch
 
     from talkavatar.fit import objective as objective_module
     from talkavatar.fit.optimize import Schedule, run_steps
 
-    ends = {}
-    for graphed in (True, False):
+    ends = []
+    for graphed in (True, False, False):
         objective_module.GRAPH_TERMS = graphed
         with torch.no_grad():
             for k, p in params.named_parameters():
                 p.copy_(start[k])
         progress = run_steps(params, data, Schedule(steps, steps // 4, cfg.pseudo_batch, steps // 6), weights,
                              rates, distance, cfg.seed)
-        ends[graphed] = ({k: p.detach().clone() for k, p in params.named_parameters()}, progress.recent["total"])
-    (a, loss_a), (b, loss_b) = ends[True], ends[False]
-    return {"steps": steps, "loss_graphed": round(loss_a, 6), "loss_op_by_op": round(loss_b, 6),
-            "max_param_diff": {k: float((a[k] - b[k]).abs().max()) for k in a}}
+        ends.append(({k: p.detach().clone() for k, p in params.named_parameters()}, progress.recent["total"]))
+    (graphed, loss_graphed), (reference, loss_reference), (again, loss_again) = ends
+
+    def apart(a: dict) -> dict:
+        return {k: {"max": float((a[k] - reference[k]).abs().max()), "mean": float((a[k] - reference[k]).abs().mean())}
+                for k in a}
+
+    return {"steps": steps, "loss_graphed": round(loss_graphed, 6), "loss_op_by_op": round(loss_reference, 6),
+            "loss_op_by_op_again": round(loss_again, 6), "param_diff_graphed": apart(graphed),
+            "param_diff_op_by_op_again": apart(again)}
 
 
 def perceptual_speed(distance, pseudo, batch: int, repeats: int, device) -> dict:
@@ -534,9 +541,11 @@ def print_table(report: dict) -> None:
                              f"{f[f'{kind}_setup_ms_op_by_op']} ms"))
     if "fit" in report and "graphed_vs_op_by_op" in report["fit"]:
         g = report["fit"]["graphed_vs_op_by_op"]
-        rows.append(("fit graphed vs op by op", f"loss {g['loss_graphed']} / {g['loss_op_by_op']}",
-                     f"{g['steps']} steps; max |param diff| " + ", ".join(f"{k} {v:.2g}" for k, v in
-                                                                     g["max_param_diff"].items())))
+        for run in ("graphed", "op_by_op_again"):
+            rows.append((f"fit {run.replace('_', ' ')} vs op by op",
+                         f"loss {g[f'loss_{run}']} / {g['loss_op_by_op']}",
+                         f"{g['steps']} steps; param diff max / mean: " + ", ".join(
+                             f"{k} {v['max']:.2g} / {v['mean']:.2g}" for k, v in g[f"param_diff_{run}"].items())))
     if "fit" in report and report["fit"].get("pseudo_graphs", report["fit"].get("photo_graphs")):
         graphs = report["fit"].get("pseudo_graphs") or report["fit"]["photo_graphs"]
         rows.append(("fit CUDA graphs", f"{sum(v.startswith('graphed') for v in graphs.values())}/{len(graphs)}",

@@ -32,9 +32,12 @@ SILHOUETTE_SAMPLES = 20000
 EXPRESSION_RIDGE = 0.1
 # On CUDA, the loss terms of a step (all but the rasterizer, which cannot be captured) run forward and backward as
 # CUDA graphs (core.cuda_graphs.GraphedTerms): a fit step is bound by the host's kernel launches (H200: ~870 small
-# operations a photo step outside gsplat, ~25 ms). False: op by op, as on the CPU. Off: on the H200 (tenth session)
-# the graphed terms' gradients did not match the op-by-op ones (tests/test_fit_graphs.py: 0.53 against values up
-# to 0.35) and the astronaut's fast fit lost 1.3 dB with them on; on again only when that parity test passes.
+# operations a photo step outside gsplat, ~25 ms). False: op by op, as on the CPU. Off since the H200 run of the tenth
+# session: its parity test failed (gradients 0.53 apart against values up to 0.35) and the astronaut's fast fit came
+# out 1.3 dB lower. The 0.53 was the test's own: it kept dT's gradient, which is the mesh graph's buffer, past the
+# next replay (benchmarks/graph_buffers_cpu.py reproduces 0.5289 / 0.3528 on the CPU). On again when
+# tests/test_fit_graphs.py passes on a GPU and the astronaut fits as well graphed as op by op (fit_sweep.py's
+# "graphed" and "op by op" variants).
 GRAPH_TERMS = False
 MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
 GAUSSIAN_FIELDS = ("means", "quats", "log_scales", "opacity_logit", "rgb")
