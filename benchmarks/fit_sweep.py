@@ -51,10 +51,13 @@ VARIANTS = {
     "anchor 0": ({"colour_anchor": 0.0}, {}, {}),
     "graphed": ({}, {}, {}),
     "op by op": ({}, {}, {}),
+    "perceptual fp32": ({}, {}, {}),
 }
-# variants that set talkavatar.fit.objective.GRAPH_TERMS (the loss terms as CUDA graphs or op by op); the others
-# leave its default
+# variants that set talkavatar.fit.objective.GRAPH_TERMS (the loss terms as CUDA graphs or op by op), and cuDNN's
+# TF32 (torch.backends.cudnn.allow_tf32; in a fit only the perceptual network convolves: off, its input gradients
+# are float32's, on they are ~8 % off in L2, benchmarks/perceptual_tf32_cpu.py); the others leave their defaults
 GRAPHS = {"graphed": True, "op by op": False}
+TF32 = {"perceptual fp32": False}
 
 
 def main() -> None:
@@ -79,7 +82,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fit_sweep_")) / "sweep.avatar"
     shutil.copytree(args.bundle, work)
     defaults = {name: getattr(model, name) for name in LIMITS}
-    graphs_default = objective.GRAPH_TERMS
+    graphs_default, tf32_default = objective.GRAPH_TERMS, torch.backends.cudnn.allow_tf32
     quiet = (lambda m: None)
     log = (lambda m: print(m, file=sys.stderr))
 
@@ -88,6 +91,7 @@ def main() -> None:
         for key, value in {**defaults, **limits}.items():
             setattr(model, key, value)
         objective.GRAPH_TERMS = GRAPHS.get(name, graphs_default)
+        torch.backends.cudnn.allow_tf32 = TF32.get(name, tf32_default)
         config = FitConfig(preset=args.preset, **{"iters": args.iters, **config_changes})
         return config, replace(LossWeights(), **weight_changes)
 
