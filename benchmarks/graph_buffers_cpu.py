@@ -7,13 +7,25 @@ tensors, replays, and returns its static outputs detached; its backward copies t
 buffers, replays, and returns its static gradient buffers detached. Every call overwrites the same tensors. This
 script models exactly that on the CPU (the replay recomputed into the same buffers; an argument the function does
 not reach gets no gradient, as ``allow_unused_input`` gives), puts the model in place of
-``make_graphed_callables``, and runs what tests/test_fit_graphs.py runs on a GPU with the tiny synthetic bundle:
+``make_graphed_callables``, and runs the fit on tests/test_fit_graphs.py's tiny synthetic bundle, with two crops of
+its photo (graphed site "crops") and its pseudo frames as a clip's real frames too (sites "video" and "video
+perceptual", under per-frame pose refinement):
 
-1. three steps' terms and gradients, graphed and op by op, each gradient kept as ``autograd.grad`` returns it and
-   as a copy;
-2. ``run_steps`` for 24 steps, graphed and op by op (the reference rasterizer; deterministic CPU kernels).
+1. three steps' terms and gradients (``fit.optimize._terms``, every term of a step), graphed and op by op from the
+   same parameters, each gradient kept as ``autograd.grad`` returns it and as a copy;
+2. ``run_steps`` for 24 steps, graphed and op by op (the reference rasterizer; deterministic CPU kernels), without
+   and with the crops and real frames, in float32 and float64. Where the two loops sum a parameter's gradient in
+   different orders they part: Adam (eps 1e-15) turns a rounding-level gradient into a step of up to its learning
+   rate (at the start dX = Bary(dT) exactly, so ``|dX - Bary(dT)|``'s gradient is rounding), and the runs go
+   their ways from there. In float64 with Adam's eps at 1e-8 (both loops) rounding stays rounding: there the
+   loops must agree to rounding, which a wrong gradient would not.
 
-What it cannot show: anything of the GPU itself (capture, memory pools, atomics, TF32). Prints a table.
+3. the bounds of tests/test_fit_graphs.py's GPU fit test: the op-by-op loop of that test (photo + pseudo) against
+   itself with every gradient multiplied by 1 + noise * N(0, 1) before Adam, at Adam's eps 1e-15 and at 1e-4 (what
+   the test sets): the loss history's largest relative difference and each parameter's mean difference in units
+   of its learning rate times the steps (the test allows 1e-3 of both).
+
+What it cannot show: anything of the GPU itself (capture, memory pools, atomics, TF32). Prints tables.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -81,76 +94,127 @@ def modelled_graphs():
         torch.cuda.make_graphed_callables, torch.Tensor.is_cuda = capture, is_cuda
 
 
+def with_crops_and_frames(data):
+    """``data`` with a face and a hand crop of its photo, and its pseudo frames as real frames of a clip as well."""
+    from talkavatar.fit.data import crop_views
+
+    photo, cams = data.photo, data.photo.cameras
+    image, mask = ((t[0].numpy() * 255).round().astype("uint8") for t in (photo.rgb, photo.mask))
+    boxes = [("face", 24.0, 8.0, 40.0), ("left_hand", 48.0, 40.0, 32.0)]
+    crops = crop_views(image, mask, cams.K[0], cams.world_to_camera[0], photo.poses, boxes, 48)
+    return replace(data, crops=crops, crop_names=tuple(b[0] for b in boxes), video=data.pseudo)
+
+
 def main() -> None:
     from talkavatar.core.losses import perceptual_distance
     from talkavatar.fit import objective as objective_module
-    from talkavatar.fit.model import learning_rates
-    from talkavatar.fit.objective import LossWeights, Objective, first_pose
-    from talkavatar.fit.optimize import Schedule, run_steps
+    from talkavatar.fit.model import AvatarParameters, learning_rates
+    from talkavatar.fit.objective import LossWeights, Objective, weighted_total
+    from talkavatar.fit.optimize import Schedule, _terms, _trainables, run_steps
     from tests.test_fit_graphs import _setup
 
     torch.use_deterministic_algorithms(True, warn_only=True)
     cpu, tmp = torch.device("cpu"), Path(tempfile.mkdtemp(prefix="graph_buffers_"))
-    data, params = _setup(tmp / "steps", cpu)
-    names = [n for n, _ in params.named_parameters()]
     distance = perceptual_distance("efficientnet", cpu)
+    weights, schedule = LossWeights(), Schedule(24, 6, 2, 4, video_batch=2)
 
-    def step(objective, pick, background):
-        """tests/test_fit_graphs.py's step: terms (copied) and the gradients as autograd.grad returns them."""
-        posed = objective.pose(params)
-        terms = objective.image_terms(params, data.photo, background, "photo", "reference", posed)
-        if data.crops is not None:
-            terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, "reference",
-                                              first_pose(posed)))
-        terms.update(objective.pseudo_terms(params, data.pseudo.select(pick), background, distance, "reference",
-                                            pick))
-        terms.update(objective.mesh_terms(params))
-        grads = torch.autograd.grad(sum(terms.values()), [p for _, p in params.named_parameters()],
-                                    allow_unused=True)
-        return {k: v.detach().clone() for k, v in terms.items()}, grads
+    def fit_data(name: str, full: bool, dtype=torch.float32):
+        data, _ = _setup(tmp / name, cpu)
+        data = (with_crops_and_frames(data) if full else data).to(cpu, dtype)
+        return data, AvatarParameters.initial(data.rig, 32, data.texture, data.proxy_offsets, "flat")
 
+    data, params = fit_data("steps", True)
     runs = {}
     with modelled_graphs():
         for graphed in (True, False):
             objective_module.GRAPH_TERMS = graphed
             objective, runs[graphed] = Objective(params, data.photo, 0, data.pseudo), []
-            for seed in range(3):  # as the GPU test: new dX, dT, pick and background per step
+            trainable, _, refinement = _trainables(params, data, learning_rates(24), 1.0)
+            for seed in range(3):  # as the GPU test: new dX, dT, picks, background and frame corrections per step
                 g = torch.Generator().manual_seed(seed)
                 with torch.no_grad():
                     params.offsets.copy_(torch.randn(params.offsets.shape, generator=g) * 0.003)
                     params.vertex_offsets.copy_(torch.randn(params.vertex_offsets.shape, generator=g) * 0.003)
-                pick = torch.randint(4, (2,), generator=g)
+                    for p in refinement.parameters():
+                        p.copy_(torch.randn(p.shape, generator=g) * 0.01)
                 with torch.enable_grad():
-                    terms, grads = step(objective, pick, torch.rand(3, generator=g))
-                runs[graphed].append((terms, grads, [None if x is None else x.clone() for x in grads]))
+                    terms = _terms(objective, params, data, schedule, weights, distance, g, schedule.warmup,
+                                   "reference", refinement, True)
+                    grads = torch.autograd.grad(weighted_total(terms, weights), list(trainable.values()),
+                                                allow_unused=True)
+                runs[graphed].append(({k: v.detach().clone() for k, v in terms.items()}, grads,
+                                      [None if x is None else x.clone() for x in grads]))
             if graphed:
                 print(f"sites: {objective.graph_status()}")
-        print("| step | terms max diff | max grad | grad diff as returned (largest: parameter) | grad diff copied |")
-        print("|---|---|---|---|---|")
-        for seed, ((terms_g, kept, copied), (terms_e, eager, _)) in enumerate(zip(runs[True], runs[False])):
-            diffs = [{n: float((a - b).abs().max()) for n, a, b in zip(names, grads, eager) if b is not None}
-                     for grads in (kept, copied)]
-            worst = max(diffs[0], key=diffs[0].get)
-            print(f"| {seed} | {max(float((terms_g[k] - terms_e[k]).abs()) for k in terms_e):.2e} | "
-                  f"{max(float(b.abs().max()) for b in eager if b is not None):.4f} | "
-                  f"{diffs[0][worst]:.4f} ({worst}) | {max(diffs[1].values()):.2e} |")
+    names = list(trainable)
+    print("| step | terms | terms max diff | max grad | grad diff as returned (largest: parameter) | "
+          "grad diff copied |")
+    print("|---|---|---|---|---|---|")
+    for seed, ((terms_g, kept, copied), (terms_e, eager, _)) in enumerate(zip(runs[True], runs[False])):
+        diffs = [{n: float((a - b).abs().max()) for n, a, b in zip(names, grads, eager) if b is not None}
+                 for grads in (kept, copied)]
+        worst = max(diffs[0], key=diffs[0].get)
+        print(f"| {seed} | {len(terms_e)} | {max(float((terms_g[k] - terms_e[k]).abs()) for k in terms_e):.2e} | "
+              f"{max(float(b.abs().max()) for b in eager if b is not None):.4f} | "
+              f"{diffs[0][worst]:.4f} ({worst}) | {max(diffs[1].values()):.2e} |")
 
+    print("\n| run_steps, 24 steps | dtype | Adam eps | first step apart | history totals max rel diff | "
+          "mean param diff (largest: parameter) |")
+    print("|---|---|---|---|---|---|")
+    from talkavatar.fit import optimize
+    from talkavatar.fit.optimize import Adam
+
+    eps_default = optimize.ADAM_EPS
+    for case, full, dtype, eps in (("photo + pseudo", False, torch.float32, 1e-15),
+                                   ("+ crops + real frames", True, torch.float32, 1e-15),
+                                   ("+ crops + real frames", True, torch.float64, 1e-15),
+                                   ("+ crops + real frames", True, torch.float64, 1e-8)):
         ends = {}
-        for graphed in (True, False):
-            objective_module.GRAPH_TERMS = graphed
-            fit_data, fit_params = _setup(tmp / f"fit{graphed}", cpu)
-            progress = run_steps(fit_params, fit_data, Schedule(24, 6, 2, 4), LossWeights(), learning_rates(24),
-                                 distance, seed=0, backend="reference")
-            ends[graphed] = ({n: p.detach().clone() for n, p in fit_params.named_parameters()}, progress)
-    (end_g, run_g), (end_e, run_e) = ends[True], ends[False]
-    history = max(abs(a["total"] - b["total"]) / abs(b["total"]) for a, b in zip(run_g.history, run_e.history))
-    print(f"\nrun_steps, 24 steps: graphs {run_g.graphs}")
-    print("| parameter | max diff graphed vs op by op | mean diff |")
-    print("|---|---|---|")
-    for n in names:
-        d = (end_g[n] - end_e[n]).abs()
-        print(f"| {n} | {float(d.max()):.2e} | {float(d.mean()):.2e} |")
-    print(f"loss history: largest relative difference of the totals {history:.2e}")
+        optimize.ADAM_EPS = eps
+        with modelled_graphs():
+            for graphed in (True, False):
+                objective_module.GRAPH_TERMS = graphed
+                fit, fit_params = fit_data(f"fit{case}{dtype}{graphed}".replace(" ", ""), full, dtype)
+                progress = run_steps(fit_params, fit, schedule if full else Schedule(24, 6, 2, 4), weights,
+                                     learning_rates(24), distance, seed=0, backend="reference")
+                ends[graphed] = ({n: p.detach().clone() for n, p in fit_params.named_parameters()}, progress.history)
+        optimize.ADAM_EPS = eps_default
+        (end_g, hist_g), (end_e, hist_e) = ends[True], ends[False]
+        apart = [a["step"] for a, b in zip(hist_g, hist_e) if a["total"] != b["total"]]
+        rel = max(abs(a["total"] - b["total"]) / abs(b["total"]) for a, b in zip(hist_g, hist_e))
+        mean = {n: float((end_g[n] - end_e[n]).abs().mean()) for n in end_e}
+        worst = max(mean, key=mean.get)
+        print(f"| {case} | {str(dtype)[6:]} | {eps:g} | {apart[0] if apart else '-'} | {rel:.2e} | "
+              f"{mean[worst]:.2e} ({worst}) |")
+
+    print("\n| run_steps vs itself, photo + pseudo, float32 | Adam eps | gradient noise | history max rel diff | "
+          "mean param diff / (rate x steps), largest: parameter |")
+    print("|---|---|---|---|---|")
+    rates, plain_step = learning_rates(24), Adam.step
+    for eps, noise in ((1e-15, 1e-7), (1e-4, 1e-7), (1e-4, 1e-5), (1e-4, 1e-3)):
+        optimize.ADAM_EPS = eps
+        g = torch.Generator().manual_seed(0)
+
+        def noisy_step(self, lr_scale: float = 1.0, noise=noise, g=g):
+            with torch.no_grad():
+                for p in self.params.values():
+                    if p.grad is not None:
+                        p.grad.mul_(1 + noise * torch.randn(p.grad.shape, generator=g))
+            return plain_step(self, lr_scale)
+
+        ends = []
+        for step in (plain_step, noisy_step):
+            Adam.step = step
+            fit, fit_params = fit_data(f"noise{eps}{noise}{len(ends)}", False)
+            progress = run_steps(fit_params, fit, Schedule(24, 6, 2, 4), weights, rates, distance, seed=0,
+                                 backend="reference")
+            ends.append(({n: p.detach().clone() for n, p in fit_params.named_parameters()}, progress.history))
+        Adam.step, optimize.ADAM_EPS = plain_step, eps_default
+        (end, hist), (end_n, hist_n) = ends
+        rel = max(abs(a["total"] - b["total"]) / abs(b["total"]) for a, b in zip(hist_n, hist))
+        mean = {n: float((end_n[n] - end[n]).abs().mean()) / (rates[n] * 24) for n in end}
+        worst = max(mean, key=mean.get)
+        print(f"| | {eps:g} | {noise:g} | {rel:.2e} | {mean[worst]:.2e} ({worst}) |")
 
 
 if __name__ == "__main__":

@@ -110,12 +110,18 @@ def test_graphed_terms_and_gradients_match_op_by_op(tmp_path, monkeypatch):
 
 @pytest.mark.gpu
 def test_a_graphed_fit_follows_the_op_by_op_fit(tmp_path, monkeypatch):
-    """run_steps with graphed terms (photo steps, pseudo steps, the projection, the loss history) ends as near the
-    op-by-op fit as a second op-by-op fit does. No GPU fit is bitwise reproducible (gsplat's atomics), and Adam turns
-    the sign of a near-zero gradient into a whole step (rgb: 0.046 a step here), so single parameters may part by
-    steps: the mean distance of each parameter and the loss history are compared with the op-by-op pair's."""
+    """run_steps with graphed terms (photo steps, pseudo steps, the projection, the loss history) ends where the
+    op-by-op loop ends, as near as a second op-by-op run does. Adam's epsilon is raised to 1e-4 here: at the fit's
+    1e-15 a rounding-size gradient takes a whole step, and two runs that differ by rounding (gsplat's atomics, the
+    order gradients are summed in) part by steps (H200, tenth session: rgb 0.0775 apart). At 1e-4 (CPU, this fit
+    with each gradient perturbed before Adam: benchmarks/graph_buffers_cpu.py) a relative noise of
+    1e-5 moves the loss history by 7.5e-4 of its value and each parameter's mean by under 0.6e-3 of its learning
+    rate times the steps; an error of 1e-3 moves the history by 2.5e-3 and rgb, dX and the scales by 1.1-1.5e-3:
+    out of these bounds."""
     from talkavatar.core.losses import perceptual_distance
+    from talkavatar.fit import optimize
 
+    monkeypatch.setattr(optimize, "ADAM_EPS", 1e-4)
     device = torch.device("cuda")
     iters, ends = 24, []
     for graphed in (True, False, False):
@@ -127,7 +133,7 @@ def test_a_graphed_fit_follows_the_op_by_op_fit(tmp_path, monkeypatch):
         assert all(v.startswith("graphed" if graphed else "op by op") for v in progress.graphs.values())
     (graphed_end, graphed_history), (end, history), (again, history_again) = ends
     rates = learning_rates(iters)
-    for k in end:  # floor: a thousandth of the way Adam can move a parameter in the run (rounding made steps)
+    for k in end:
         apart, noise = ((a[k] - end[k]).abs().mean().item() for a in (graphed_end, again))
         assert apart <= 2 * noise + 1e-3 * rates[k] * iters, (k, apart, noise)
     assert len(graphed_history) == len(history) == len(history_again)

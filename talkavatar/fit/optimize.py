@@ -25,13 +25,17 @@ from talkavatar.fit.objective import LossWeights, Objective, first_pose, weighte
 from talkavatar.fit.refine import RATES as REFINE_RATES, FrameRefinement
 
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
+# Adam's epsilon (3DGS's): so small that every nonzero gradient, one of rounding size too, takes a step of up to its
+# learning rate. Two runs that differ by rounding alone (gsplat's atomics, the order gradients are summed in) part
+# by whole steps from there (benchmarks/graph_buffers_cpu.py); tests that compare two runs raise it.
+ADAM_EPS = 1e-15
 
 
 class Adam:
     """Adam (Kingma & Ba) over named parameters, one learning rate each; its state is plain tensors, which makes
     checkpoints simple (and avoids importing torch.optim, whose first use costs seconds of imports on CPU)."""
 
-    def __init__(self, named: dict[str, torch.Tensor], rates: dict[str, float], betas=(0.9, 0.999), eps=1e-15):
+    def __init__(self, named: dict[str, torch.Tensor], rates: dict[str, float], betas=(0.9, 0.999), eps=ADAM_EPS):
         self.params, self.rates, self.betas, self.eps = named, dict(rates), betas, eps
         self.step_count = 0
         self.exp_avg = {k: torch.zeros_like(p) for k, p in named.items()}
@@ -106,7 +110,7 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
     trainable, rates, refinement = _trainables(params, data, rates, frame_refine)
-    optimizer = Adam(trainable, rates)
+    optimizer = Adam(trainable, rates, eps=ADAM_EPS)
     generator = torch.Generator().manual_seed(seed)
     progress = Progress()
     if resume is not None:
