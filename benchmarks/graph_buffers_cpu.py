@@ -19,7 +19,6 @@ perceptual", under per-frame pose refinement):
    rate (at the start dX = Bary(dT) exactly, so ``|dX - Bary(dT)|``'s gradient is rounding), and the runs go
    their ways from there. In float64 with Adam's eps at 1e-8 (both loops) rounding stays rounding: there the
    loops must agree to rounding, which a wrong gradient would not.
-
 3. the bounds of tests/test_fit_graphs.py's GPU fit test: the op-by-op loop of that test (photo + pseudo) against
    itself with every gradient multiplied by 1 + noise * N(0, 1) before Adam, at Adam's eps 1e-15 and at 1e-4 (what
    the test sets): the loss history's largest relative difference and each parameter's mean difference in units
@@ -108,9 +107,10 @@ def with_crops_and_frames(data):
 def main() -> None:
     from talkavatar.core.losses import perceptual_distance
     from talkavatar.fit import objective as objective_module
+    from talkavatar.fit import optimize
     from talkavatar.fit.model import AvatarParameters, learning_rates
     from talkavatar.fit.objective import LossWeights, Objective, weighted_total
-    from talkavatar.fit.optimize import Schedule, _terms, _trainables, run_steps
+    from talkavatar.fit.optimize import Adam, Schedule, _terms, _trainables, run_steps
     from tests.test_fit_graphs import _setup
 
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -161,9 +161,6 @@ def main() -> None:
     print("\n| run_steps, 24 steps | dtype | Adam eps | first step apart | history totals max rel diff | "
           "mean param diff (largest: parameter) |")
     print("|---|---|---|---|---|---|")
-    from talkavatar.fit import optimize
-    from talkavatar.fit.optimize import Adam
-
     eps_default = optimize.ADAM_EPS
     for case, full, dtype, eps in (("photo + pseudo", False, torch.float32, 1e-15),
                                    ("+ crops + real frames", True, torch.float32, 1e-15),
