@@ -102,10 +102,10 @@ def test_graphed_terms_and_gradients_match_op_by_op(tmp_path, monkeypatch):
         assert terms_g.keys() == terms_e.keys()
         for k in terms_e:
             assert torch.allclose(terms_g[k], terms_e[k], rtol=1e-4, atol=1e-6), (k, terms_g[k], terms_e[k])
-        for a, b in zip(grads_g, grads_e):
+        for name, a, b in zip([n for n, _ in params.named_parameters()], grads_g, grads_e):
             if b is None:
                 continue
-            assert (a - b).abs().max() <= 1e-3 * b.abs().max() + 1e-9
+            assert (a - b).abs().max() <= 1e-3 * b.abs().max() + 1e-9, (name, (a - b).abs().max(), b.abs().max())
 
 
 @pytest.mark.gpu
