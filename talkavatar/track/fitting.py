@@ -63,6 +63,11 @@ beside the sleeve)."""
 BEND_MIN, ELBOW_MAX = 0.2, 2.5
 """Radians: :func:`lift_arms` leaves an elbow straight that its detection bends less than this, and bends none more
 than that (the joint limit is 2.7)."""
+PROFILE = {"neck": 0.65, "head": 0.65}
+"""Radians: the turn about the up axis that a face in profile (``FitTargets.turn``) starts with, split over the
+neck and the head (75 degrees in all, each within its limit of 0.9). Started facing the camera, the fit kept a
+profile face frontal: MediaPipe's head points read a profile as a frontal face squeezed onto the near cheek, and a
+frontal model fits them as well as any (soldier_bw / combat: Anny's face drawn frontal on the soldier's ear)."""
 TEMPORAL_METRES = 0.05
 """``FitWeights.temporal``: a root moved this far from its initial place costs as much as a joint turned by 1 rad."""
 HIPS = (23, 24)
@@ -93,6 +98,7 @@ class FitTargets:
     K: torch.Tensor
     size: tuple[int, int]
     torso: torch.Tensor | None = None  # [K_body] 1 for the body points the global stage fits (shoulders, hips, head)
+    turn: torch.Tensor | None = None  # [B] -1 / +1: a face in profile turned to the person's right / left (PROFILE)
 
 
 @dataclass
@@ -232,7 +238,8 @@ def _bend_forearm(rotations: torch.Tensor, side: str, shoulder: torch.Tensor, el
 
 def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: FitTargets,
                   anchor_pairs: list[tuple[str, int, int]]) -> FitState:
-    """Facing the camera, arms lowered 60 degrees, at the depth where a model distance matches its detected length.
+    """Facing the camera (the head turned where ``targets.turn`` says a face is in profile: :data:`PROFILE`), arms
+    lowered 60 degrees, at the depth where a model distance matches its detected length.
 
     anchor_pairs: (group, i, j) MediaPipe point pairs to size the person with, tried in order (the first pair the
     map has and the detector saw wins); ``landmarks`` is a :class:`~talkavatar.core.body.landmark_groups.GroupedLandmarks`.
@@ -242,6 +249,9 @@ def initial_state(consts: ModelConsts, space: ShapeSpace, landmarks, targets: Fi
     rotations = torch.zeros(batch, 55, 3, dtype=dtype, device=device)
     rotations[:, JOINT_INDEX["left_shoulder"], 2] = -1.05
     rotations[:, JOINT_INDEX["right_shoulder"], 2] = 1.05
+    if targets.turn is not None:
+        for joint, angle in PROFILE.items():
+            rotations[:, JOINT_INDEX[joint], 1] = targets.turn.to(dtype) * angle
     translation = torch.zeros(batch, 3, dtype=dtype, device=device)
     arkit = torch.zeros(batch, 52, dtype=dtype, device=device)
     delta = torch.zeros(space.fitted.shape[0], dtype=dtype, device=device)
@@ -529,10 +539,28 @@ def _landmark_loss(p: _Problem, model: Mapping[str, torch.Tensor], stage: str, K
             continue
         if float(w.sum()) <= 0:
             continue
-        uv = project(model[group], K)
+        uv, detected = project(model[group], K), targets.points[group]
+        if group in ("left_hand", "right_hand"):
+            uv, detected = _from_wrist(uv, detected, p.landmarks, group)
         unit = targets.scale[:, None, None] * LANDMARK_UNIT
-        loss = loss + w_group * landmark_loss(uv, targets.points[group], w, unit, sigma=ROBUST_SIGMA[stage])
+        loss = loss + w_group * landmark_loss(uv, detected, w, unit, sigma=ROBUST_SIGMA[stage])
     return loss
+
+
+def _from_wrist(uv: torch.Tensor, detected: torch.Tensor, landmarks, group: str
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A hand's fitted and detected points [B, 21, 2] with every point but the wrist (MediaPipe hand point 0) taken
+    relative to the wrist: the hand's 21 points then set its orientation and fingers, and only its wrist point (with
+    the body's wrist) sets where it is. Absolute, the 20 other points outvoted the body's wrist 20 to 1: a hand
+    flat on the forehead, whose fingers the model's hand cannot follow, dragged the fitted wrist 5.5 % of the
+    person's height off a wrist detected 1.5 % off (hand_on_head). Unchanged where ``landmarks`` cannot name the
+    wrist's row."""
+    row = landmarks.row(group, 0) if hasattr(landmarks, "row") else None
+    if row is None:
+        return uv, detected
+    others = torch.ones(uv.shape[1], 1, dtype=uv.dtype, device=uv.device)
+    others[row] = 0.0
+    return uv - uv[:, row:row + 1] * others, detected - detected[:, row:row + 1] * others
 
 
 def _silhouette_loss(p: _Problem, verts: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
