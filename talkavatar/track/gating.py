@@ -380,6 +380,6 @@ def gate(det) -> tuple[dict[str, np.ndarray], list[dict]]:
         _gate_arm(g, side, height, dist, size)
         _gate_leg(g, side, height, dist, size)
         _gate_hand(g, side, height, dist, size)
-    _gate_profile(g, size)
     _gate_face(g, size)
+    _gate_profile(g, size)
     return g.weights, g.rejected
