@@ -21,8 +21,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
   passes' masks, beyond reach) where the mirrored pass keeps it on;
 - other people: body points on another person's face are rejected (a crowded window mixes two people's points);
 - profile: with no Face Mesh of the head, a nose beyond one of the ears (along the line between them) is a face
-  turned more than ~45 degrees (:func:`profile_turn`); the far side's eye, ear and mouth corner are then MediaPipe's guesses, read as a frontal
-  face squeezed onto the near cheek, and are rejected;
+  turned more than ~45 degrees (:func:`profile_turn`); the far side's eye, ear and mouth corner are then MediaPipe's
+  guesses (it reads a profile as a frontal face squeezed onto the near cheek) and are rejected;
 - face: the Face Mesh nose within half a face size (width or length) of the body's nose, its length (forehead to
   chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size,
   trusted or not; inside the hull of its points grown by half a finger's width) get no weight (they are guessed
