@@ -65,9 +65,10 @@ BEND_MIN, ELBOW_MAX = 0.2, 2.5
 than that (the joint limit is 2.7)."""
 PROFILE = {"neck": 0.65, "head": 0.65}
 """Radians: the turn about the up axis that a face in profile (``FitTargets.turn``) starts with, split over the
-neck and the head (75 degrees in all, each within its limit of 0.9). Started facing the camera, the fit kept a
-profile face frontal: MediaPipe's head points read a profile as a frontal face squeezed onto the near cheek, and a
-frontal model fits them as well as any (soldier_bw / combat: Anny's face drawn frontal on the soldier's ear)."""
+neck and the head (75 degrees in all, each within its limit of 0.9), and is held to (``FitWeights.unseen_limbs``,
+as an unseen limb). MediaPipe's head points read a profile as a frontal face squeezed onto the near cheek, and a
+frontal model fits them as well as any: started facing the camera, the soldier of soldier_bw / combat (~80 degrees)
+was fitted at 37 degrees, Anny's face drawn on his ear; started turned but free, at 48 degrees; held, at 73."""
 TEMPORAL_METRES = 0.05
 """``FitWeights.temporal``: a root moved this far from its initial place costs as much as a joint turned by 1 rad."""
 HIPS = (23, 24)
@@ -334,12 +335,16 @@ def with_refitted_expression(consts: ModelConsts, space: ShapeSpace, landmarks, 
 def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:
     """What the detections leave unobserved, per frame: (no_hips [B]: 1 where neither hip point is seen,
     held_joints [B, 55]: 1 for the joints of each arm whose elbow, wrist and hand are all unseen and of each leg
-    whose knee, ankle and foot points are all unseen). Zeros where ``landmarks`` cannot name its rows (no ``row``
-    method)."""
+    whose knee, ankle and foot points are all unseen, and the neck and head of a face in profile: its head points
+    cannot say how far it is turned, :data:`PROFILE`). Only the profile's where ``landmarks`` cannot name its rows
+    (no ``row`` method)."""
     body = targets.weights["body"]
     batch = body.shape[0]
     no_hips = body.new_zeros(batch)
     held = body.new_zeros(batch, 55)
+    if targets.turn is not None:
+        for joint in PROFILE:
+            held[:, JOINT_INDEX[joint]] = targets.turn.abs().to(body.dtype)
     row = getattr(landmarks, "row", None)
     if row is None:
         return no_hips, held
