@@ -297,10 +297,10 @@ def profile_turn(det, size: tuple[int, int]) -> int:
     """-1 where the face is turned in profile to the person's right, +1 to their left, 0 otherwise: with no Face Mesh
     of this head (a Face Mesh that is the head's places it better: the camera man's three-quarter mesh; started in
     profile, his fit came back to it and lost 0.4 % of face error on the way), the body's nose lies beyond the right
-    (left) ear along the line from one ear to the other. Facing the camera the nose lies
-    between the ears; it passes one of them at ~45 degrees of turn (a nose ~10 cm in front of ears ~7.5 cm either side
-    of the head's axis). soldier_bw / combat (~80 degrees, facing left): ears at x 938 and 1050 px, the nose at 919
-    (the real nose tip at ~795: MediaPipe reads a frontal face squeezed onto the near cheek)."""
+    (left) ear along the line from one ear to the other. Facing the camera the nose lies between the ears; it passes
+    one of them at ~45 degrees of turn (a nose ~10 cm in front of ears ~7.5 cm either side of the head's axis).
+    soldier_bw / combat (~80 degrees, facing left): ears at x 938 and 1050 px, the nose at 919 (the real nose tip at
+    ~795: MediaPipe reads a frontal face squeezed onto the near cheek)."""
     if not all(_seen(det, i, size) for i in (0, 7, 8)) or (det.face_present and _face_mesh_fault(det, size) is None):
         return 0
     p = det.body[:, :2]
