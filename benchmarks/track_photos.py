@@ -11,7 +11,9 @@ Figures per photo: exit code, seconds (wall, and the process's CPU seconds, user
 landmarks the gating rejected, the fitted body's error against the hand marks (mean over the marked body points and
 over the marked face points, and the worst point, all in % of the person's height = the track mask's height), and
 track's own figures (its fit against the points MediaPipe is sure of, mask IoU). ``--json`` also gives every
-marked point's error and its detection's error (``per_point_pct``, ``per_point_detected_pct``).
+marked point's error and its detection's error (``per_point_pct``, ``per_point_detected_pct``). ``--draw DIR``
+writes DIR/<photo>.png: the photo with each hand mark (yellow ring), the fitted point (red) and the detection the
+fit saw (green), lines from the mark to each, and the mark's name.
 """
 
 from __future__ import annotations
@@ -146,6 +148,35 @@ def score(bundle: Path, marks: dict, doc: dict) -> dict:
             "per_point_detected_pct": detected_errors(bundle, marks, doc, height)}
 
 
+def draw(photo: Path, bundle: Path, marks: dict, doc: dict, out: Path) -> None:
+    """The picture ``--draw`` writes for one photo (see the module docstring)."""
+    import cv2
+    from PIL import Image
+    from safetensors.numpy import load_file
+
+    image = np.asarray(Image.open(photo).convert("RGB")).copy()
+    fitted = fitted_points(bundle, marks, doc["body_index"], doc["face_index"])
+    det = load_file(str(bundle / "track" / "detections.safetensors"))
+    radius = max(2, round(max(image.shape[:2]) / 250))
+    for name, mark in marks.items():
+        m = tuple(int(round(v)) for v in mark)
+        points = [(fitted.get(name), (230, 40, 40))]
+        if name in doc["body_index"]:
+            points.append((det["body"][0, doc["body_index"][name], :2], (40, 220, 40)))
+        elif det["face_present"][0]:
+            points.append((det["face"][0, doc["face_index"][name], :2], (40, 220, 40)))
+        for point, colour in points:
+            if point is not None:
+                q = tuple(int(round(v)) for v in np.asarray(point))
+                cv2.line(image, m, q, colour, 1, cv2.LINE_AA)
+                cv2.circle(image, q, radius, colour, -1, cv2.LINE_AA)
+        cv2.circle(image, m, radius + 1, (255, 230, 0), max(1, radius // 2), cv2.LINE_AA)
+        cv2.putText(image, name, (m[0] + 2 * radius, m[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.1 * radius, (255, 230, 0),
+                    1, cv2.LINE_AA)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(out)
+
+
 def detected_errors(bundle: Path, marks: dict, doc: dict, height: float) -> dict[str, float]:
     """{mark name: error of the detection the fit saw (``track/detections.safetensors``, after the gating's second
     opinion) against the mark, % of ``height``}: a fitted point as far off as its detection is the detector's error."""
@@ -189,6 +220,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="where the bundles go (default: a temp dir)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
+    parser.add_argument("--draw", type=Path, default=None, help="write the marks vs fitted points pictures here")
     parser.add_argument("--track-options", default="", help="more options for `talkavatar track`, e.g. "
                         "'--model-complexity 2'")
     args = parser.parse_args()
@@ -205,6 +237,8 @@ def main() -> None:
         info = doc["photos"][name]
         result = track(args.folder / name, work, args.device, args.track_options.split())
         figures = score(Path(result["bundle"]), info["points"], doc) if result["exit"] == 0 and info["points"] else {}
+        if args.draw is not None and figures:
+            draw(args.folder / name, Path(result["bundle"]), info["points"], doc, args.draw / f"{Path(name).stem}.png")
         rows[name] = {**{k: v for k, v in result.items() if k != "bundle"}, **figures}
         people = f"{len(result.get('people', []))} ({result.get('person')})"
         own = result.get("keypoint_error_pct", {})

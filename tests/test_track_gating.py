@@ -11,7 +11,7 @@ import pytest
 
 from talkavatar.errors import InvalidInput
 from talkavatar.track.detect import Detection, empty_detection, mirrored
-from talkavatar.track.gating import body_height, second_opinion, gate
+from talkavatar.track.gating import body_height, gate, profile_turn, second_opinion
 from talkavatar.track.people import pick
 from talkavatar.track.variants import BODY_MIRROR, face_mirror, normalise_contrast
 
@@ -87,6 +87,25 @@ def test_limb_points_off_the_silhouette_are_rejected_and_a_hand_over_the_face_do
     beside, under = (x < 173) | (x > 227), (x > 184) & (x < 216) & (det.face[:, 1] > 92)
     assert beside.any() and under.any()
     assert weights["face"][beside].min() == 1 and weights["face"][under].max() == 0
+
+
+def test_a_nose_beyond_an_ear_is_a_profile_and_its_far_side_is_rejected():
+    det = _figure()
+    assert profile_turn(det, (W, H)) == 0  # the nose between the ears: facing the camera
+    det.body[0, :2] = (165, 100)  # the nose beyond the right ear (x 175): turned to the person's right
+    assert profile_turn(det, (W, H)) == -1
+    weights, rejected = gate(det)
+    assert weights["body"][[4, 5, 6, 8, 10]].max() == 0 and weights["body"][[0, 1, 2, 3, 7, 9]].min() == 1
+    assert {r["reason"] for r in rejected} == {"the far side of a face in profile (a guess)"}
+    det.body[0, :2] = (240, 100)  # beyond the left ear (x 225)
+    assert profile_turn(det, (W, H)) == 1
+    det.face_present = True  # a Face Mesh on the head places it: no judgement from the body's points
+    det.face[:, :2] = np.random.default_rng(0).uniform((200, 70), (250, 130), (478, 2))
+    det.face[1, :2] = (240, 100)
+    assert profile_turn(det, (W, H)) == 0
+    det.face_present = False
+    det.body_visibility[8] = 0.1  # an ear unseen: no judgement
+    assert profile_turn(det, (W, H)) == 0
 
 
 def test_a_face_mesh_on_another_head_is_rejected():

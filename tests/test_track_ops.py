@@ -143,7 +143,7 @@ def test_upright_near_plane_and_hold_losses():
     assert float(hold_loss(r, held, torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))) == pytest.approx(0.25 / 2)
 
 
-def test_unseen_weights_hold_unseen_limbs_and_flag_frames_without_hips():
+def test_unseen_weights_hold_unseen_limbs_and_a_profile_and_flag_frames_without_hips():
     from talkavatar.track.fitting import FitTargets, unseen_weights
 
     class Map:  # MediaPipe index i at row i (the whole pose set)
@@ -165,6 +165,10 @@ def test_unseen_weights_hold_unseen_limbs_and_flag_frames_without_hips():
     weights["left_hand"][0, 0] = 1.0  # the hand is seen: the arm is free again
     body[1, 30] = 0.8  # one point of the leg (the heel) is seen: the leg is free again
     assert unseen_weights(Map(), targets)[1].sum() == 0
+    targets.turn = torch.tensor([0.0, -1.0])  # frame 1: a face in profile: its neck and head are held
+    held = unseen_weights(Map(), targets)[1]
+    assert held[0].sum() == 0 and held[1, [JOINT_INDEX["neck"], JOINT_INDEX["head"]]].tolist() == [1.0, 1.0]
+    assert held[1].sum() == 2
 
 
 def _guided_filter_naive(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:

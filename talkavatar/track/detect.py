@@ -35,8 +35,8 @@ class Detection:
     right); mask: [H, W] float32 in 0..1 (raw MediaPipe segmentation, refined later). ``check_body`` [33, 3] and
     ``check_visibility`` [33] and ``check_mask`` [H, W]: the same person found on the mirrored crop (None when not
     checked or not found);
-    ``other_faces``: Face Mesh boxes ``(x0, y0, x1, y1)`` of the other people in view. ``trust``, ``confirmed`` and
-    ``rejected`` are filled by :func:`talkavatar.track.fit_frames.gate_detections`.
+    ``other_faces``: Face Mesh boxes ``(x0, y0, x1, y1)`` of the other people in view. ``trust``, ``confirmed``,
+    ``rejected`` and ``turn`` are filled by :func:`talkavatar.track.fit_frames.gate_detections`.
     """
 
     body: np.ndarray
@@ -58,6 +58,7 @@ class Detection:
     trust: dict[str, np.ndarray] = field(default_factory=dict)  # gating.gate: weight multipliers per group
     confirmed: np.ndarray | None = None  # gating.second_opinion: [33] unsure points the fit may use
     rejected: list[dict] = field(default_factory=list)  # gating.gate: the points it rejected (work pixels)
+    turn: int = 0  # gating.profile_turn: -1 / +1 a face in profile turned to the person's right / left, else 0
 
     @property
     def box(self) -> tuple[float, float, float, float]:

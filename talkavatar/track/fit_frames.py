@@ -16,7 +16,7 @@ from talkavatar.track.detect import Detection
 from talkavatar.track.expression import bake_expression, photo_refit, smooth_expression
 from talkavatar.track.fitting import FitTargets, FitWeights, ModelConsts, fit, initial_state, with_refitted_expression
 from talkavatar.track.footage import Footage
-from talkavatar.track.gating import second_opinion, gate
+from talkavatar.track.gating import gate, profile_turn, second_opinion
 from talkavatar.track.landmark_vertices import restricted
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
@@ -109,11 +109,13 @@ def _trusted(det: Detection, group: str, index: np.ndarray, weight: np.ndarray) 
 
 
 def gate_detections(detections: list[Detection]) -> None:
-    """Gate every detection's landmarks by plausibility (:mod:`gating`): fills ``trust`` and ``rejected`` in
-    place (before the masks are refined: they grow from the trusted body points)."""
+    """Gate every detection's landmarks by plausibility (:mod:`gating`): fills ``trust``, ``rejected`` and
+    ``turn`` in place (before the masks are refined: they grow from the trusted body points)."""
     for det in detections:
-        det.confirmed = second_opinion(det, (det.mask.shape[1], det.mask.shape[0]))
+        size = (det.mask.shape[1], det.mask.shape[0])
+        det.confirmed = second_opinion(det, size)
         det.trust, det.rejected = gate(det)
+        det.turn = profile_turn(det, size)
 
 
 def seen_landmarks(detections: list[Detection], landmarks: GroupedLandmarks, size: tuple[int, int]
@@ -192,7 +194,8 @@ def fit_targets(detections: list[Detection], masks: list[np.ndarray], K: np.ndar
     grid_masks = torch.tensor(np.stack([downsample_mask(m, (gw, gh)) for m in masks]), dtype=dtype, device=device)
     return FitTargets(points, weights, grid_masks, torch.tensor(heights, dtype=dtype, device=device),
                       torch.tensor(K, dtype=dtype, device=device), (width, height),
-                      torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device))
+                      torch.tensor(np.isin(index["body"], TORSO), dtype=dtype, device=device),
+                      torch.tensor([float(d.turn) for d in detections], dtype=dtype, device=device))
 
 
 @dataclass

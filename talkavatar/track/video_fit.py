@@ -45,7 +45,8 @@ def frame_targets(targets: FitTargets, t: int | slice) -> FitTargets:
     pick = t if isinstance(t, slice) else slice(t, t + 1)
     return replace(targets, points={g: p[pick] for g, p in targets.points.items()},
                    weights={g: w[pick] for g, w in targets.weights.items()},
-                   masks=None if targets.masks is None else targets.masks[pick], scale=targets.scale[pick])
+                   masks=None if targets.masks is None else targets.masks[pick], scale=targets.scale[pick],
+                   turn=None if targets.turn is None else targets.turn[pick])
 
 
 def frame_state(state: FitState, t: int | slice) -> FitState:
