@@ -21,7 +21,9 @@ In order, each step filling only what the previous ones left (confidence decreas
 4. every texel still unknown is dressed by its body part (:mod:`garments`): torso and arms the seen upper
    garment, legs the seen lower garment or neutral trousers, feet shoes, neck skin, head the seen hair; hands the
    photo never shows (one behind an object, both out of frame) the seen hands' colour (glove or skin), else the
-   face's skin; with low-frequency shading and the seen fabric's grain, never an inpainted smear;
+   face's skin; next to what the photo or the mirror shows, its local colour continues (a shirt's shaded waist
+   below the photo's lower edge is not the colour of its bright chest); with low-frequency shading and the seen
+   fabric's grain, never an inpainted smear;
 5. inpainting in UV space (OpenCV Telea) for the gutter between charts only, so the result has no unfilled texel.
 
 The chin and the jaw's underside are skin: seen only at a grazing angle, their colours mix in the shadow under the
@@ -40,7 +42,8 @@ import torch
 
 from talkavatar.core.binding import Binding
 from talkavatar.core.color import shade_distance
-from talkavatar.pseudo.garments import MIN_TEXELS, dominant, dress, part_colours, read_outfit, skin_like
+from talkavatar.pseudo.garments import (MIN_TEXELS, continued, dominant, dress, part_colours, read_outfit,
+                                        skin_like)
 from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
@@ -291,7 +294,13 @@ def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
     collar = fill & neck & (t.points[:, 1] < np.median(t.points[neck, 1])) if neck.any() else np.zeros_like(fill)
     colours[JAW] = outfit.skin  # not the neck's seen colour: a close-up's fitted neck sees the collar
     parts = np.where(t.jaw, JAW, np.where(collar, PART["torso"], parts))
-    dressed = dress(t.rgb, fill, parts, colours, t.points, outfit.noise)
+    base = np.stack([colours[int(p)] for p in range(max(colours) + 1)])[parts]
+    # below the head, the local light and shade of what the photo or its mirror shows continue (skin only onto a bare
+    # part; not the front-to-back step's colours: on a hand hanging by the body they are the sleeve's)
+    sources = (t.photo | (t.source == 2)) & ~np.isin(parts, [PART["head"], PART["neck"], JAW])
+    sources &= skin_like(base, outfit.skin) | ~skin_like(t.rgb, outfit.skin)
+    base = continued(base, fill, parts, t.rgb, sources, t.points)
+    dressed = dress(t.rgb, fill, base, t.points, outfit.noise)
     t.set(fill, dressed[fill], 0.2, 5)
     return {"hands": float((fill & (parts == PART["hand"])).mean()), "dressed": float(fill.mean())}
 
