@@ -42,9 +42,9 @@ import torch
 
 from talkavatar.core.binding import Binding
 from talkavatar.core.color import shade_distance
-from talkavatar.pseudo.garments import (MIN_TEXELS, continued, dominant, dress, part_colours, read_outfit,
-                                        skin_like)
-from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
+from talkavatar.pseudo.garments import (MIN_TEXELS, RELIEF_RADIUS, continued, dominant, dress, part_colours,
+                                        read_outfit, skin_like)
+from talkavatar.pseudo.mesh import enclosure, face_mirror, face_normals, head_vertices, vertex_mirror
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
@@ -97,7 +97,8 @@ class _Texels:
     (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed), the photo's own ``seen_conf`` [N],
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
     chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
-    say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it)."""
+    say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it),
+    ``enclosed`` [N] (:func:`~talkavatar.pseudo.mesh.enclosure` of the rest surface: creases)."""
 
     rgb: np.ndarray
     conf: np.ndarray
@@ -108,6 +109,7 @@ class _Texels:
     normals: np.ndarray
     head: np.ndarray
     jaw: np.ndarray
+    enclosed: np.ndarray
 
     @property
     def known(self) -> np.ndarray:
@@ -165,7 +167,9 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
     rgb[grazing_jaw], conf[grazing_jaw] = 0.0, 0.0
     source = (conf > 0).astype(np.int64)
     from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
-    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks)
+    enclosed = binding.interpolate(torch.from_numpy(enclosure(rest_vertices.double().numpy(), rig.faces.numpy(),
+                                                              RELIEF_RADIUS))[None], rig.faces)[0].numpy()
+    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks, enclosed)
 
 
 def _one_colour_hands(t: _Texels, parts: np.ndarray) -> float:
@@ -300,7 +304,7 @@ def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
     sources = (t.photo | (t.source == 2)) & ~np.isin(parts, [PART["head"], PART["neck"], JAW])
     sources &= skin_like(base, outfit.skin) | ~skin_like(t.rgb, outfit.skin)
     base = continued(base, fill, parts, t.rgb, sources, t.points)
-    dressed = dress(t.rgb, fill, base, t.points, outfit.noise)
+    dressed = dress(t.rgb, fill, base, t.points, t.enclosed, outfit.noise)
     t.set(fill, dressed[fill], 0.2, 5)
     return {"hands": float((fill & (parts == PART["hand"])).mean()), "dressed": float(fill.mean())}
 

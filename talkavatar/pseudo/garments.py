@@ -15,7 +15,8 @@ The outfit is read from the texels the photo saw (:func:`read_outfit`, sRGB colo
 the upper garment (sleeves), thighs and shins the lower garment, feet the shoes, neck the skin, head the hair
 (or skin if bald), hands the skin. A part the photo saw well keeps its own dominant colour instead; next to what
 the photo saw, the seen garment's local colour continues (:func:`continued`). Filled texels
-get low-frequency shading (a smooth +-6 % field over the rest surface, ~0.3 m wavelength) and fine texture noise
+get low-frequency shading (a smooth +-6 % field over the rest surface, ~0.3 m wavelength; darker in creases: between
+the fingers, under the arms) and fine texture noise
 with the spread of the seen fabric (capped), so unseen parts are neither flat stickers nor streaks.
 """
 
@@ -41,6 +42,9 @@ SKIN_DISTANCE = 0.12     # sRGB distance within which a colour counts as the fac
 SKIN_CHROMA = 0.03       # a colour is the skin's within this chromaticity distance (unit) ...
 SKIN_SHADE = np.log(1.6)  # ... and this log-luminance ratio (unit), combined: skin in shadow is still skin
 SHADING = 0.06           # amplitude of the low-frequency shading
+RELIEF = 0.5             # darkening of a dressed texel in a crease, per unit of enclosure (between two fingers
+                         # ~0.5: a hand of one flat colour reads as fingers, not a blob)
+RELIEF_RADIUS = 0.015    # metres: the neighbourhood of a texel's enclosure
 MAX_NOISE = 0.03         # cap of the fine texture noise (sRGB standard deviation)
 GRAIN = 0.6              # the noise's share of the seen fabric's spread (its median deviation from its colour)
 CELL = 0.03              # metres: the rest-surface cells of the seen garment's local colour (continued)
@@ -186,11 +190,12 @@ def continued(base: np.ndarray, fill: np.ndarray, parts: np.ndarray, rgb: np.nda
     return out
 
 
-def dress(rgb: np.ndarray, fill: np.ndarray, base: np.ndarray, points: np.ndarray, noise: float,
-          seed: int = 0) -> np.ndarray:
-    """rgb [N, 3] with the texels ``fill`` [N] bool set to their colour in ``base`` [N, 3], shaded and textured."""
+def dress(rgb: np.ndarray, fill: np.ndarray, base: np.ndarray, points: np.ndarray, enclosed: np.ndarray,
+          noise: float, seed: int = 0) -> np.ndarray:
+    """rgb [N, 3] with the texels ``fill`` [N] bool set to their colour in ``base`` [N, 3], shaded (and darker in
+    creases, ``enclosed`` [N] in 0..1: :func:`~talkavatar.pseudo.mesh.enclosure`) and textured."""
     out = rgb.copy()
-    light = 1 + SHADING * shading(points[fill], seed)[:, None]
+    light = (1 + SHADING * shading(points[fill], seed)[:, None]) * (1 - RELIEF * enclosed[fill, None])
     grain = np.random.default_rng(seed + 1).normal(0.0, noise, (int(fill.sum()), 1))
     out[fill] = np.clip(base[fill] * light + grain, 0, 1)
     return out
