@@ -62,9 +62,10 @@ def photo_contribution(avatar: Avatar, photo: Views) -> Tensor:
     (beside a hand that the fit placed a little off, or through a translucent one in front), and the photo's loss
     then teaches its colour."""
     p, camera = photo.poses[:1], photo.cameras[0:1]
-    with torch.enable_grad():
+    with torch.no_grad():  # the colours alone take a gradient: the fit's parameters get none from this
         g = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights)
-        rgb = g.rgb.detach().clone().requires_grad_(True)
+    rgb = g.rgb.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
         out = rasterize(replace(g, rgb=rgb), camera, background=torch.zeros(3, dtype=rgb.dtype, device=rgb.device))
         (out.rgb[0] * photo.mask[0][..., None]).sum().backward()
     return rgb.grad.reshape(-1, rgb.shape[-2], 3)[0].mean(-1)
