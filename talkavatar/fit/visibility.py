@@ -29,7 +29,8 @@ from talkavatar.core.splats import rasterize
 from talkavatar.fit.data import Views
 
 ANCHOR_SEEN = 0.25  # a Gaussian the photo sees at least this squarely (cosine) learns its colour from the photo alone
-SHOWN_PIXELS = 0.1  # a Gaussian whose colour makes up this many pixels of the photo's person is taught by the photo
+SHOWN_PIXELS = 0.1  # the settle leaves a Gaussian whose colour makes up this many pixels of the photo's person
+ANCHOR_SHOWN = 0.1  # the anchor frees a Gaussian whose colour makes up this share of a squarely seen one's pixels
 DEPTH_TOLERANCE = 0.02  # metres in front of the rendered depth at its pixel within which a Gaussian is not hidden
 
 
@@ -76,25 +77,29 @@ def solid_weights(avatar: Avatar, photo: Views) -> Tensor:
     return (1 - photo_visibility(avatar, photo)) * ~_head(avatar)
 
 
-def unseen_weights(avatar: Avatar, photo: Views, video: Views | None = None, shown: bool = False) -> Tensor:
+def unseen_weights(avatar: Avatar, photo: Views, video: Views | None = None, shown: float | None = None) -> Tensor:
     """[N] how little the photo and the frames of the clip ``video`` see each Gaussian: 1 where none of them sees it,
     falling to 0 where one of them sees it at a cosine of ANCHOR_SEEN or more; with ``shown``, also falling to 0 as
-    its colour makes up SHOWN_PIXELS of one of their person pixels (:func:`photo_contribution`)."""
+    its colour makes up ``shown`` pixels of one of their person pixels (:func:`photo_contribution`)."""
     weight = torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype, device=avatar.rgb.device)
     for i in range(1 + (0 if video is None else len(video.poses))):
         view = photo if i == 0 else video.select(torch.tensor([i - 1], device=video.rgb.device))
         weight = torch.minimum(weight, (1 - photo_visibility(avatar, view) / ANCHOR_SEEN).clamp(0, 1))
-        if shown:
-            weight = weight * (1 - photo_contribution(avatar, view) / SHOWN_PIXELS).clamp(0, 1)
+        if shown is not None:
+            weight = weight * (1 - photo_contribution(avatar, view) / shown).clamp(0, 1)
     return weight
 
 
 def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = None) -> Tensor:
-    """[N] the colour anchor's weight: :func:`unseen_weights` with the pixels they show, 0 on the head (weighted by
-    the cosine alone, the anchor held Gaussians the photo's render shows: at a grazing angle, or "hidden" behind a
-    hand that the fit placed a little off; the H200 fast astronaut's input view: 32.51 dB without the anchor,
-    31.60 with it)."""
-    return unseen_weights(avatar, photo, video, shown=True) * ~_head(avatar)
+    """[N] the colour anchor's weight: :func:`unseen_weights` with the pixels they show, freed at ANCHOR_SHOWN of the
+    median pixels of a Gaussian the photo sees squarely, 0 on the head (weighted by the cosine alone, the anchor held
+    Gaussians the photo's render shows: at a grazing angle, or "hidden" behind a hand that the fit placed a little
+    off; the H200 fast astronaut's input view: 32.51 dB without the anchor, 31.60 with it; freed as soon as they
+    show 0.1 px, tiny laughing's arms took speckles the anchor had held)."""
+    seen = photo_visibility(avatar, photo) >= ANCHOR_SEEN
+    shown = photo_contribution(avatar, photo)[seen]
+    scale = shown.median() if len(shown) else torch.tensor(1.0)
+    return unseen_weights(avatar, photo, video, shown=ANCHOR_SHOWN * float(scale)) * ~_head(avatar)
 
 
 @torch.no_grad()
@@ -106,7 +111,7 @@ def settled_colours(avatar: Avatar, initial_rgb: Tensor, photo: Views, video: Vi
     photo is (a black-and-white photo teaches no hue). The pseudo frames that teach the fit those colours are
     renders of that texture, through a perceptual distance that hardly constrains hue: what the fit adds there is
     drift (rainbow noise on the backs and legs, colour on a greyscale person), not information."""
-    weight = unseen_weights(avatar, photo, video, shown=True) * ~_mouth(avatar)
+    weight = unseen_weights(avatar, photo, video, shown=SHOWN_PIXELS) * ~_mouth(avatar)
     rgb = avatar.rgb + weight[:, None] * (initial_rgb - avatar.rgb)
     return rgb.mean(-1, keepdim=True).expand_as(rgb) if is_greyscale(photo.rgb[0].cpu().numpy()) else rgb
 
