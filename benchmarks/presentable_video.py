@@ -58,6 +58,9 @@ VIEW_YAWS = (0.0, 90.0, -90.0, 180.0)
 BACK_OF_HEAD = -0.2  # head Gaussians whose rest normal's z (forward) is below this are the back of the head
 VIEW_SIZE = (448, 832)
 MAX_SIDE = 1280
+BARE_MIN, BARE_SHARE = 10, 0.02  # a part is bare in the photo when at least this many (and this share) of its
+# Gaussians are seen, most of them on the photo's skin: a share, not a count, so that tiny's UV 96 (~6k Gaussians)
+# and fast's UV 512 (~170k) decide alike (a fixed 50 called laughing's bare forearm clothed on tiny: 36 seen)
 
 
 # ---- preparation (CPU machine, package registries) ----------------------------------------------------------------
@@ -387,7 +390,7 @@ def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
         skin = in_cluster(shown[pixels[:, 1], pixels[:, 0]], cluster)
         for name in ("torso", "upper_arm", "forearm", "thigh", "shin", "foot"):
             own = seen & (parts == PART[name])
-            if own.sum() >= 50 and skin[own].mean() > 0.5:
+            if own.sum() >= max(BARE_MIN, BARE_SHARE * (parts == PART[name]).sum()) and skin[own].mean() > 0.5:
                 bare.append(name)
                 excluded |= parts == PART[name]
     unseen = ~seen & ~excluded

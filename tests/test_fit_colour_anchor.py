@@ -1,18 +1,25 @@
-"""The colour anchor: Gaussians the photo hides (the back of the body) keep their initial colours instead of taking
-Adam's full-size steps on their tiny gradients; the ones it sees face-on are not anchored (fit.visibility) and learn
-the photo as without it."""
+"""The colour anchor and the settled colours: Gaussians the photo hides (the back of the body) keep their initial
+(completed) colours instead of taking Adam's full-size steps on their tiny gradients; the ones it sees face-on are
+not anchored (fit.visibility) and learn the photo as without it; after the fit, what the photo neither sees nor shows
+is given back to the completed texture, and a black-and-white photo makes a grey avatar."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from talkavatar.core.avatar import Avatar
+from talkavatar.core.body.mouth import lip_region_faces
+from talkavatar.core.splats import rasterize
 from talkavatar.fit.config import FitConfig
 from talkavatar.fit.data import load_fit_data
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.stage import run_fit
-from talkavatar.fit.visibility import solid_weights, colour_anchor_weights, photo_visibility
+from talkavatar.fit.data import Views
+from talkavatar.fit.visibility import (ANCHOR_SHOWN, colour_anchor_weights, photo_contribution, photo_visibility,
+                                       settled_colours, solid_weights)
 from tests.fit_fixtures import camera, make_bundle
 
 SMALL = dict(preset="tiny", uv_res=20, image_size=96, crop_size=32, iters=60, pseudo_weight=0.0)
@@ -36,7 +43,7 @@ def test_hidden_gaussians_keep_their_colour_and_seen_ones_learn(tmp_path):
     initial = Avatar.on_surface(avatar.rig, avatar.binding.uv_res, None).rgb.numpy()
     drift_free = np.abs(free - initial)[hidden].mean()
     drift_anchored = np.abs(anchored - initial)[hidden].mean()
-    assert drift_anchored < 0.5 * drift_free
+    assert drift_anchored < 0.5 * drift_free  # (the far side shows between the toy's few Gaussians: not settled)
     assert psnr_anchored > psnr_free - 0.3  # the seen side is not anchored
 
 
@@ -57,12 +64,15 @@ def test_the_photo_sees_the_near_side_face_on_and_not_the_far_side(tmp_path):
     # pull in proportion to 1 - cosine cost the astronaut's input view 0.3-0.6 dB); the solidity prior keeps 1 - cosine
     held = solid_weights(params.avatar(), data.photo).numpy()
     anchored = colour_anchor_weights(params.avatar(), data.photo).numpy()
-    assert (anchored[depth > np.percentile(depth, 70)] == 1).all()
+    shown = photo_contribution(params.avatar(), data.photo).numpy()  # the toy's few Gaussians: the far side shows
+    assert (anchored[(depth > np.percentile(depth, 70)) & (shown < 1e-4)] > 0.99).all()
+    squarely = np.median(shown[seen >= 0.25])  # the pixels of a Gaussian the photo sees face-on
+    assert (anchored[shown >= ANCHOR_SHOWN * squarely] == 0).all()
+    held_back = (seen == 0) & (shown < 0.5 * ANCHOR_SHOWN * squarely)  # shown a little: still held
+    assert held_back.sum() > 0 and (anchored[held_back] >= 0.5).all()
     assert (anchored[seen >= 0.25] == 0).all() and (seen >= 0.25).sum() > 0.1 * len(seen)
     assert np.allclose(held, 1 - seen) and (anchored <= held + 1e-6).all()
     # a clip's frame that sees the far side (a camera behind) frees it from the anchor as the photo frees the near side
-    from talkavatar.fit.data import Views
-
     photo = data.photo
     cams = camera(180.0)
     behind = Views(photo.rgb, torch.ones_like(photo.mask), cams.to(dtype=photo.cameras.world_to_camera.dtype),
@@ -70,3 +80,36 @@ def test_the_photo_sees_the_near_side_face_on_and_not_the_far_side(tmp_path):
     both = colour_anchor_weights(params.avatar(), photo, behind).numpy()
     far = depth > np.percentile(depth, 90)
     assert np.median(both[far]) == 0 and (both <= anchored + 1e-6).all()
+
+
+def test_settled_colours_give_back_what_the_photo_does_not_show_and_grey_a_greyscale_photo(tmp_path):
+    root = make_bundle(tmp_path / "syn.avatar", pseudo_frames=0)
+    from talkavatar.bundle import Bundle
+
+    data = load_fit_data(Bundle.open(root), 96, 32, 0, 96, use_pseudo=False)
+    params = AvatarParameters.initial(data.rig, 48, data.texture, data.proxy_offsets)  # the far side hidden
+    initial = params.initial_rgb.detach()
+    drifted = (initial + 0.2 * torch.rand(initial.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    avatar = replace(params.avatar(), rgb=drifted)
+    shown = photo_contribution(avatar, data.photo)
+    photo = data.photo
+    pose = [t[:1] for t in (photo.poses.joint_rotations, photo.poses.root_translation, photo.poses.arkit_weights)]
+
+    def render(rgb):
+        return rasterize(replace(avatar, rgb=rgb).pose(*pose), photo.cameras[0:1], background=torch.zeros(3)).rgb[0]
+
+    # the blend weights summed over the person: the render's sum over the mask is the colours weighted by them
+    masked = (render(drifted) * photo.mask[0][..., None]).sum()
+    assert torch.isclose(masked, (shown[:, None] * drifted).sum(), rtol=1e-4)
+    settled = settled_colours(avatar, initial, photo)
+    lips = lip_region_faces(avatar.rig)[avatar.binding.face_index]  # the toy's "lips" stay the fit's
+    unseen = (photo_visibility(avatar, photo) == 0) & (shown < 1e-4) & ~lips  # the far side, behind the near one
+    assert unseen.sum() > 0.1 * len(unseen) and torch.allclose(settled[unseen], initial[unseen], atol=1e-3)
+    taught = shown > 0.1
+    assert taught.sum() > 0.1 * len(taught) and torch.equal(settled[taught], drifted[taught])
+    # the photo's own view hardly changes: what changed is what it does not show
+    assert (render(settled) - render(drifted)).abs().max() < 0.02
+    grey = Views(photo.rgb.mean(-1, keepdim=True).expand_as(photo.rgb), photo.mask, photo.cameras, photo.poses)
+    greyed = settled_colours(avatar, initial, grey)
+    assert torch.allclose(greyed, greyed[:, :1].expand_as(greyed))
+    assert torch.allclose(greyed.mean(-1), settled.mean(-1), atol=1e-6)

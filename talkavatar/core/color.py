@@ -6,6 +6,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+GREY_SPREAD = 0.02  # an image whose pixels' mean channel spread (max - min, sRGB 0..1) is under this has no colour
+
+
+def is_greyscale(srgb: np.ndarray) -> bool:
+    """Whether an sRGB image [..., 3] in 0..1 is black and white: its pixels' mean channel spread under GREY_SPREAD
+    (a scanned or JPEG-compressed greyscale photo keeps a little spread)."""
+    return float((np.max(srgb, -1) - np.min(srgb, -1)).mean()) < GREY_SPREAD
+
 
 def srgb_to_linear(srgb: Tensor) -> Tensor:
     """sRGB-encoded values in 0..1 -> linear light, same shape."""

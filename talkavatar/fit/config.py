@@ -64,10 +64,13 @@ class FitConfig:
     # by 1 - cosine everywhere it cost the H200 fast astronaut's input view (0 -> 33.60 dB / 0.9683, 0.03 -> 33.26,
     # 0.1 -> 33.00 / 0.9661; eighth session) and was left off, and the unseen backs turned to rainbow noise (session 9's
     # GPU sheets); tiny laughing, unseen-only: input view 23.02 (off) / 23.04 (0.1) / 23.11 dB (1.0), the back's pink
-    # and green blobs faint at 0.1, gone at 1.0 (benchmarks/RESULTS.md, tenth session, present6)
+    # and green blobs faint at 0.1, gone at 1.0 (benchmarks/RESULTS.md, tenth session, present6); unseen-only, it still
+    # cost the H200 fast astronaut 0.9 dB (31.60 vs 32.51 at 0, eleventh session): it held Gaussians the photo's render
+    # shows (grazing, or "hidden" behind a hand placed a little off): now weighted by the pixels they show (present7)
     colour_anchor: float = setting(1.0, "Pull of the colour of each Gaussian the photo does not see (or sees only at "
-                                        "a grazing angle) towards its initial, completed-texture colour, the head "
-                                        "excepted (0: off: the unseen body drifts into colour noise).", ge=0)
+                                        "a grazing angle) and whose colour its render hardly shows towards its "
+                                        "initial, completed-texture colour, the head excepted (0: off; after the fit, "
+                                        "what the photo neither sees nor shows takes that colour back anyway).", ge=0)
     video_weight: float = setting(1.0, "Video: scale of the losses on the clip's real frames (0: ignore the clip).",
                                   ge=0)
     frame_refine: float = setting(1.0, "Video: scale of the learning rates of the per-frame pose and expression "

@@ -32,7 +32,7 @@ from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
-from talkavatar.fit.visibility import colour_anchor_weights, solid_weights
+from talkavatar.fit.visibility import colour_anchor_weights, settled_colours, solid_weights
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -137,6 +137,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         progress = _optimise(bundle, params, data, schedule, weights, rates, distance, cfg,
                              _fingerprint(bundle, record, data.inputs), resume, show_progress, ctx)
     with ctx.timed("evaluate"):
+        params.rgb.data.copy_(settled_colours(params.avatar(), params.initial_rgb, data.photo, data.video))
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {

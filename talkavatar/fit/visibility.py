@@ -1,5 +1,6 @@
 """How squarely the photo sees each Gaussian: the weights of the colour anchor (:meth:`Objective.colour_anchor`)
-and of the solidity prior (:meth:`Objective.solidity`).
+and of the solidity prior (:meth:`Objective.solidity`), and the fitted colours settled after the optimisation
+(:func:`settled_colours`: what the photo does not see keeps the completed texture's colour).
 
 A Gaussian the photo sees face-on learns its colour from the photo; one it sees at a grazing angle, hides behind
 another part, or leaves outside the picture or the person mask learns it from pseudo frames alone, through a
@@ -14,16 +15,22 @@ learns from the photo and its crops, and an anchored mouth interior and jaw cost
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
 from talkavatar.core.avatar import Avatar
+from talkavatar.core.body.mouth import lip_region_faces, mouth_texels
 from talkavatar.core.body.parts import PART, texel_parts
+from talkavatar.core.color import is_greyscale
 from talkavatar.core.losses.mesh import face_normals
 from talkavatar.core.splats import rasterize
 from talkavatar.fit.data import Views
 
 ANCHOR_SEEN = 0.25  # a Gaussian the photo sees at least this squarely (cosine) learns its colour from the photo alone
+SHOWN_PIXELS = 0.1  # the settle leaves a Gaussian whose colour makes up this many pixels of the photo's person
+ANCHOR_SHOWN = 0.1  # the anchor frees a Gaussian whose colour makes up this share of a squarely seen one's pixels
 DEPTH_TOLERANCE = 0.02  # metres in front of the rendered depth at its pixel within which a Gaussian is not hidden
 
 
@@ -49,19 +56,64 @@ def photo_visibility(avatar: Avatar, photo: Views) -> Tensor:
     return cosine.clamp(0, 1) * shown
 
 
+def photo_contribution(avatar: Avatar, photo: Views) -> Tensor:
+    """[N] how many pixels' worth of the photo's person each Gaussian's colour makes up: its blend weights (opacity
+    times the transmittance in front of it) summed over the person mask of the input view (the gradient of the
+    masked render's sum with respect to its colour). A Gaussian the visibility test calls hidden may still show
+    (beside a hand that the fit placed a little off, or through a translucent one in front), and the photo's loss
+    then teaches its colour."""
+    p, camera = photo.poses[:1], photo.cameras[0:1]
+    with torch.no_grad():  # the colours alone take a gradient: the fit's parameters get none from this
+        g = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights)
+    rgb = g.rgb.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = rasterize(replace(g, rgb=rgb), camera, background=torch.zeros(3, dtype=rgb.dtype, device=rgb.device))
+        (out.rgb[0] * photo.mask[0][..., None]).sum().backward()
+    return rgb.grad.reshape(-1, rgb.shape[-2], 3)[0].mean(-1)
+
+
 def solid_weights(avatar: Avatar, photo: Views) -> Tensor:
     """[N] the weight of the solidity prior for each Gaussian: 1 - :func:`photo_visibility`, 0 on the head."""
     return (1 - photo_visibility(avatar, photo)) * ~_head(avatar)
 
 
+def unseen_weights(avatar: Avatar, photo: Views, video: Views | None = None, shown: float | None = None) -> Tensor:
+    """[N] how little the photo and the frames of the clip ``video`` see each Gaussian: 1 where none of them sees it,
+    falling to 0 where one of them sees it at a cosine of ANCHOR_SEEN or more; with ``shown``, also falling to 0 as
+    its colour makes up ``shown`` pixels of one of their person pixels (:func:`photo_contribution`)."""
+    weight = torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype, device=avatar.rgb.device)
+    for i in range(1 + (0 if video is None else len(video.poses))):
+        view = photo if i == 0 else video.select(torch.tensor([i - 1], device=video.rgb.device))
+        weight = torch.minimum(weight, (1 - photo_visibility(avatar, view) / ANCHOR_SEEN).clamp(0, 1))
+        if shown is not None:
+            weight = weight * (1 - photo_contribution(avatar, view) / shown).clamp(0, 1)
+    return weight
+
+
 def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = None) -> Tensor:
-    """[N] the colour anchor's weight: 1 where neither the photo nor a frame of the clip ``video`` sees a Gaussian,
-    falling to 0 where one of them sees it at a cosine of ANCHOR_SEEN or more; 0 on the head."""
-    weight = (1 - photo_visibility(avatar, photo) / ANCHOR_SEEN).clamp(0, 1)
-    for i in range(0 if video is None else len(video.poses)):
-        frame = video.select(torch.tensor([i], device=video.rgb.device))
-        weight = torch.minimum(weight, (1 - photo_visibility(avatar, frame) / ANCHOR_SEEN).clamp(0, 1))
-    return weight * ~_head(avatar)
+    """[N] the colour anchor's weight: :func:`unseen_weights` with the pixels they show, freed at ANCHOR_SHOWN of the
+    median pixels of a Gaussian the photo sees squarely, 0 on the head (weighted by the cosine alone, the anchor held
+    Gaussians the photo's render shows: at a grazing angle, or "hidden" behind a hand that the fit placed a little
+    off; the H200 fast astronaut's input view: 32.51 dB without the anchor, 31.60 with it; freed as soon as they
+    show 0.1 px, tiny laughing's arms took speckles the anchor had held)."""
+    seen = photo_visibility(avatar, photo) >= ANCHOR_SEEN
+    shown = photo_contribution(avatar, photo)[seen]
+    scale = shown.median() if len(shown) else torch.tensor(1.0)
+    return unseen_weights(avatar, photo, video, shown=ANCHOR_SHOWN * float(scale)) * ~_head(avatar)
+
+
+@torch.no_grad()
+def settled_colours(avatar: Avatar, initial_rgb: Tensor, photo: Views, video: Views | None = None) -> Tensor:
+    """[N, 3] linear: the fitted colours with what the photo and the clip do not see given back to the completed
+    texture ``initial_rgb`` [N, 3] (in proportion to :func:`unseen_weights` with the pixels they show), the head
+    included (the back of the head's hair, a turned face's far cheek, the chin's underside), the lips and the mouth
+    interior excepted (talking opens them: the fit's colours there serve the lip gap); all of them grey when the
+    photo is (a black-and-white photo teaches no hue). The pseudo frames that teach the fit those colours are
+    renders of that texture, through a perceptual distance that hardly constrains hue: what the fit adds there is
+    drift (rainbow noise on the backs and legs, colour on a greyscale person), not information."""
+    weight = unseen_weights(avatar, photo, video, shown=SHOWN_PIXELS) * ~_mouth(avatar)
+    rgb = avatar.rgb + weight[:, None] * (initial_rgb - avatar.rgb)
+    return rgb.mean(-1, keepdim=True).expand_as(rgb) if is_greyscale(photo.rgb[0].cpu().numpy()) else rgb
 
 
 def _head(avatar: Avatar) -> Tensor:
@@ -69,3 +121,9 @@ def _head(avatar: Avatar) -> Tensor:
     binding = avatar.binding
     parts = texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
     return torch.from_numpy(parts == PART["head"]).to(binding.face_index.device)
+
+
+def _mouth(avatar: Avatar) -> Tensor:
+    """[N] bool: the lips' and the mouth interior's Gaussians."""
+    rig, faces = avatar.rig.to("cpu"), avatar.binding.face_index.cpu()
+    return (lip_region_faces(rig)[faces] | (mouth_texels(rig, faces) >= 0)).to(avatar.binding.face_index.device)

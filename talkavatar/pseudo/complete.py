@@ -21,7 +21,9 @@ In order, each step filling only what the previous ones left (confidence decreas
 4. every texel still unknown is dressed by its body part (:mod:`garments`): torso and arms the seen upper
    garment, legs the seen lower garment or neutral trousers, feet shoes, neck skin, head the seen hair; hands the
    photo never shows (one behind an object, both out of frame) the seen hands' colour (glove or skin), else the
-   face's skin; with low-frequency shading and the seen fabric's grain, never an inpainted smear;
+   face's skin; next to what the photo or the mirror shows, its local colour continues (a shirt's shaded waist
+   below the photo's lower edge is not the colour of its bright chest); with low-frequency shading and the seen
+   fabric's grain, never an inpainted smear;
 5. inpainting in UV space (OpenCV Telea) for the gutter between charts only, so the result has no unfilled texel.
 
 The chin and the jaw's underside are skin: seen only at a grazing angle, their colours mix in the shadow under the
@@ -40,8 +42,9 @@ import torch
 
 from talkavatar.core.binding import Binding
 from talkavatar.core.color import shade_distance
-from talkavatar.pseudo.garments import MIN_TEXELS, dominant, dress, part_colours, read_outfit, skin_like
-from talkavatar.pseudo.mesh import face_mirror, face_normals, head_vertices, vertex_mirror
+from talkavatar.pseudo.garments import (MIN_TEXELS, RELIEF_RADIUS, continued, dominant, dress, part_colours,
+                                        read_outfit, skin_like)
+from talkavatar.pseudo.mesh import enclosure, face_mirror, face_normals, head_vertices, vertex_mirror
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
@@ -94,7 +97,8 @@ class _Texels:
     (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed), the photo's own ``seen_conf`` [N],
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
     chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
-    say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it)."""
+    say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it),
+    ``enclosed`` [N] (:func:`~talkavatar.pseudo.mesh.enclosure` of the rest surface: creases)."""
 
     rgb: np.ndarray
     conf: np.ndarray
@@ -105,6 +109,7 @@ class _Texels:
     normals: np.ndarray
     head: np.ndarray
     jaw: np.ndarray
+    enclosed: np.ndarray
 
     @property
     def known(self) -> np.ndarray:
@@ -162,7 +167,9 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
     rgb[grazing_jaw], conf[grazing_jaw] = 0.0, 0.0
     source = (conf > 0).astype(np.int64)
     from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
-    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks)
+    enclosed = binding.interpolate(torch.from_numpy(enclosure(rest_vertices.double().numpy(), rig.faces.numpy(),
+                                                              RELIEF_RADIUS))[None], rig.faces)[0].numpy()
+    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks, enclosed)
 
 
 def _one_colour_hands(t: _Texels, parts: np.ndarray) -> float:
@@ -291,7 +298,13 @@ def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
     collar = fill & neck & (t.points[:, 1] < np.median(t.points[neck, 1])) if neck.any() else np.zeros_like(fill)
     colours[JAW] = outfit.skin  # not the neck's seen colour: a close-up's fitted neck sees the collar
     parts = np.where(t.jaw, JAW, np.where(collar, PART["torso"], parts))
-    dressed = dress(t.rgb, fill, parts, colours, t.points, outfit.noise)
+    base = np.stack([colours[int(p)] for p in range(max(colours) + 1)])[parts]
+    # below the head, the local light and shade of what the photo or its mirror shows continue (skin only onto a bare
+    # part; not the front-to-back step's colours: on a hand hanging by the body they are the sleeve's)
+    sources = (t.photo | (t.source == 2)) & ~np.isin(parts, [PART["head"], PART["neck"], JAW])
+    sources &= skin_like(base, outfit.skin) | ~skin_like(t.rgb, outfit.skin)
+    base = continued(base, fill, parts, t.rgb, sources, t.points)
+    dressed = dress(t.rgb, fill, base, t.points, t.enclosed, outfit.noise)
     t.set(fill, dressed[fill], 0.2, 5)
     return {"hands": float((fill & (parts == PART["hand"])).mean()), "dressed": float(fill.mean())}
 

@@ -13,8 +13,10 @@ The outfit is read from the texels the photo saw (:func:`read_outfit`, sRGB colo
 
 :func:`dress` then fills every texel still unknown after the earlier completion steps by its part: torso and arms
 the upper garment (sleeves), thighs and shins the lower garment, feet the shoes, neck the skin, head the hair
-(or skin if bald), hands the skin. A part the photo saw well keeps its own dominant colour instead. Filled texels
-get low-frequency shading (a smooth +-6 % field over the rest surface, ~0.3 m wavelength) and fine texture noise
+(or skin if bald), hands the skin. A part the photo saw well keeps its own dominant colour instead; next to what
+the photo saw, the seen garment's local colour continues (:func:`continued`). Filled texels
+get low-frequency shading (a smooth +-6 % field over the rest surface, ~0.3 m wavelength; darker in creases: between
+the fingers, under the arms) and fine texture noise
 with the spread of the seen fabric (capped), so unseen parts are neither flat stickers nor streaks.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from talkavatar.core.body.parts import PART
 from talkavatar.core.color import shade_distance
@@ -39,8 +42,13 @@ SKIN_DISTANCE = 0.12     # sRGB distance within which a colour counts as the fac
 SKIN_CHROMA = 0.03       # a colour is the skin's within this chromaticity distance (unit) ...
 SKIN_SHADE = np.log(1.6)  # ... and this log-luminance ratio (unit), combined: skin in shadow is still skin
 SHADING = 0.06           # amplitude of the low-frequency shading
+RELIEF = 0.5             # darkening of a dressed texel in a crease, per unit of enclosure (between two fingers
+                         # ~0.5: a hand of one flat colour reads as fingers, not a blob)
+RELIEF_RADIUS = 0.015    # metres: the neighbourhood of a texel's enclosure
 MAX_NOISE = 0.03         # cap of the fine texture noise (sRGB standard deviation)
 GRAIN = 0.6              # the noise's share of the seen fabric's spread (its median deviation from its colour)
+CELL = 0.03              # metres: the rest-surface cells of the seen garment's local colour (continued)
+SPREAD = 2.0             # cells: the Gaussian smoothing of that local colour (its reach, ~6 cm either side)
 
 
 @dataclass(frozen=True)
@@ -153,12 +161,41 @@ def shading(points: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.sin(points @ directions.T * (2 * np.pi / 0.3) + phases).mean(1)
 
 
-def dress(rgb: np.ndarray, fill: np.ndarray, parts: np.ndarray, colours: dict[int, np.ndarray], points: np.ndarray,
+def continued(base: np.ndarray, fill: np.ndarray, parts: np.ndarray, rgb: np.ndarray, sources: np.ndarray,
+              points: np.ndarray) -> np.ndarray:
+    """[N, 3]: ``base`` [N, 3] (each texel's part colour) with the texels ``fill`` [N] bool drawn towards the local
+    mean colour of their own part's ``sources`` [N] bool (seen texels; ``rgb`` [N, 3]) around them on the rest
+    surface (``points`` [N, 3]; CELL-sized cells, smoothed over ~2 cells), in proportion to the share of the part's
+    texels there that are sources: the seen fabric's light and shade continue past the photo's edge (a shirt lit
+    from above: its bright chest is not the colour of its shaded waist, which the photo's lower edge cuts off)."""
+    out = base.copy()
+    cells = np.floor((points - points.min(0)) / CELL).astype(np.int64)
+    shape = tuple(cells.max(0) + 1)
+    flat = np.ravel_multi_index(cells.T, shape)
+
+    def smooth(weights):
+        grid = np.bincount(flat, weights, minlength=int(np.prod(shape))).reshape(shape)
+        return gaussian_filter(grid, SPREAD, mode="constant")[tuple(cells.T)]
+
+    for part in np.unique(parts[fill]):
+        own = parts == part
+        src = own & sources
+        if src.sum() < MIN_TEXELS:
+            continue
+        weight = smooth(src.astype(np.float64))
+        share = np.clip(2 * weight / np.maximum(smooth(own.astype(np.float64)), 1e-9), 0, 1)
+        local = np.stack([smooth(src * rgb[:, c]) for c in range(3)], 1) / np.maximum(weight, 1e-9)[:, None]
+        where = fill & own
+        out[where] = share[where, None] * local[where] + (1 - share[where, None]) * base[where]
+    return out
+
+
+def dress(rgb: np.ndarray, fill: np.ndarray, base: np.ndarray, points: np.ndarray, enclosed: np.ndarray,
           noise: float, seed: int = 0) -> np.ndarray:
-    """rgb [N, 3] with the texels ``fill`` [N] bool set to their part's colour, shaded and textured."""
+    """rgb [N, 3] with the texels ``fill`` [N] bool set to their colour in ``base`` [N, 3], shaded (and darker in
+    creases, ``enclosed`` [N] in 0..1: :func:`~talkavatar.pseudo.mesh.enclosure`) and textured."""
     out = rgb.copy()
-    base = np.stack([colours[int(p)] for p in range(max(colours) + 1)])[parts[fill]]
-    light = 1 + SHADING * shading(points[fill], seed)[:, None]
+    light = (1 + SHADING * shading(points[fill], seed)[:, None]) * (1 - RELIEF * enclosed[fill, None])
     grain = np.random.default_rng(seed + 1).normal(0.0, noise, (int(fill.sum()), 1))
-    out[fill] = np.clip(base * light + grain, 0, 1)
+    out[fill] = np.clip(base[fill] * light + grain, 0, 1)
     return out

@@ -11,7 +11,9 @@ his side for the shirt, so the texture's waist turned cyan), in regions that tou
 the mask's edge, and never inside the face (its Face Mesh oval: a beige wall does not take a cheek; the wall between
 a turned face's nose and chin, outside the oval, is not protected). A greyscale photo has no hue to tell the person
 from the sky: there the brightness must match more closely (GREY_SHADE).
-Where the garment has the background's colour, dropping its border changes nothing the completion cannot restore
+A flat margin around the picture (a screenshot's frame: laughing's light grey one, 6-16 px on every side) is not the
+scene either (:func:`picture_frame`): where the mask reaches it (his shirt at the lower edge) the texture's waist
+took its light grey. Where the garment has the background's colour, dropping its border changes nothing the completion cannot restore
 (the texels count as unseen and get the garment's colour from the rest of it).
 """
 
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 
 from talkavatar.core.body.landmarks import FACE_OVAL
-from talkavatar.core.color import shade_distance
+from talkavatar.core.color import is_greyscale, shade_distance
 from talkavatar.pseudo.garments import dominant
 
 WORK_SIDE = 512       # the test runs on the image scaled to at most this many pixels (longer side)
@@ -35,7 +37,9 @@ PLAIN = 0.6           # a background is plain when this share of the pixels outs
 GREY_SHADE = np.log(1.3)  # a greyscale photo's log-luminance ratio unit: no hue tells the person from the sky
 # (soldier_bw: 25.9 % of the mask taken for sky at a factor 2, 14.8 % at 1.3, 7.0 % at 1.15, where camera's held
 # camera counted as the person and its light metal went onto both gloves)
-GREY = 0.02           # a photo whose pixels' mean channel spread (max - min) is under this is greyscale
+FRAME_FLAT = 0.01     # a row or column at the picture's edge whose pixels vary by less than this (sRGB standard
+                      # deviation, and from the edge's colour) is a frame around the picture: nothing of a scene is that flat
+FRAME_MAX = 0.1       # share of the picture's side a frame may take
 
 
 def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | None = None) -> np.ndarray:
@@ -47,7 +51,7 @@ def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | N
     img = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     inside = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     if inside.all() or not inside.any():
-        return np.zeros_like(mask)
+        return picture_frame(image) & mask
     protected = np.zeros(inside.shape, bool)
     if face_xy is not None and len(face_xy) >= 3:
         face = np.zeros(inside.shape, np.uint8)
@@ -55,7 +59,7 @@ def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | N
         protected = face.astype(bool)
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
     reach = inside & ~protected & (depth < REACH * max(size))
-    shade = SHADE if (img.max(-1) - img.min(-1)).mean() >= GREY else GREY_SHADE
+    shade = GREY_SHADE if is_greyscale(img) else SHADE
     plain = plain_background(img, inside, shade)
     leak = np.zeros(inside.shape, bool)
     for _ in range(ROUNDS):  # each round's leak counts as outside in the next: the test grows into a deep patch
@@ -65,7 +69,30 @@ def background_leak(image: np.ndarray, mask: np.ndarray, face_xy: np.ndarray | N
         leak |= grown
     if scale < 1.0:
         leak = cv2.resize(leak.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-    return leak & mask
+    return (leak | picture_frame(image)) & mask
+
+
+def picture_frame(image: np.ndarray) -> np.ndarray:
+    """[H, W] bool: the flat margin around ``image`` [H, W, 3] uint8: from each edge inwards, the rows (columns) whose
+    pixels are all of one colour (within FRAME_FLAT), at most FRAME_MAX of the side, when all four edges have one
+    and it is the same colour (a frame; a flat edge alone may be a scene's plain wall or a clipped black garment)."""
+    img = image.astype(np.float32) / 255
+    h, w = img.shape[:2]
+    cols = img.transpose(1, 0, 2)
+    sides = (img, img[::-1], cols, cols[::-1])
+    edges = np.stack([side[0].mean(0) for side in sides])
+
+    def depth(lines: np.ndarray) -> int:  # lines [L, K, 3], the first at the edge
+        for n, line in enumerate(lines[:int(FRAME_MAX * len(lines))]):
+            if line.std(0).max() >= FRAME_FLAT or np.abs(line.mean(0) - edges[0]).max() >= FRAME_FLAT:
+                return n
+        return int(FRAME_MAX * len(lines))
+
+    top, bottom, left, right = (depth(side) for side in sides)
+    frame = np.zeros((h, w), bool)
+    if min(top, bottom, left, right) > 0:
+        frame[:top], frame[h - bottom:], frame[:, :left], frame[:, w - right:] = True, True, True, True
+    return frame
 
 
 def plain_background(img: np.ndarray, inside: np.ndarray, shade: float) -> np.ndarray | None:

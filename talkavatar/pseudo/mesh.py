@@ -33,6 +33,20 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return out / out.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
+def enclosure(vertices: np.ndarray, faces: np.ndarray, radius: float) -> np.ndarray:
+    """[V] in 0..1 for a mesh ``vertices`` [V, 3], ``faces`` [F, 3]: the share of the vertices within ``radius`` of
+    each vertex that lie in front of it (more than 17 degrees above its tangent plane): 0 on a convex bump (a
+    knuckle, a fingertip), about half in a crease (the side of a finger facing the next one, an armpit); a cheap
+    ambient occlusion."""
+    normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(faces)).numpy()
+    pairs = cKDTree(vertices).query_pairs(radius, output_type="ndarray")
+    i, j = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    d = vertices[j] - vertices[i]
+    front = (d * normals[i]).sum(1) > 0.3 * np.linalg.norm(d, axis=1)
+    count = np.bincount(i, minlength=len(vertices))
+    return np.bincount(i, front.astype(np.float64), minlength=len(vertices)) / np.maximum(count, 1)
+
+
 def graph_laplacian(faces: np.ndarray, count: int):
     """The uniform graph Laplacian ``D - A`` of the mesh edges (scipy CSR, [V, V])."""
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
