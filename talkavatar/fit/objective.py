@@ -32,13 +32,13 @@ SILHOUETTE_SAMPLES = 20000
 EXPRESSION_RIDGE = 0.1
 # On CUDA, the loss terms of a step (all but the rasterizer, which cannot be captured) run forward and backward as
 # CUDA graphs (core.cuda_graphs.GraphedTerms): a fit step is bound by the host's kernel launches (H200: ~870 small
-# operations a photo step outside gsplat, ~25 ms). False: op by op, as on the CPU. Off since the H200 run of the tenth
-# session: its parity test failed (gradients 0.53 apart against values up to 0.35) and the astronaut's fast fit came
-# out 1.3 dB lower. The 0.53 was the test's own: it kept dT's gradient, which is the mesh graph's buffer, past the
-# next replay (benchmarks/graph_buffers_cpu.py reproduces 0.5289 / 0.3528 on the CPU). On again when
-# tests/test_fit_graphs.py passes on a GPU and the astronaut fits as well graphed as op by op (fit_sweep.py's
-# "graphed" and "op by op" variants).
-GRAPH_TERMS = False
+# operations a photo step outside gsplat, ~25 ms). False: op by op, as on the CPU. Off in the tenth session after
+# its GPU parity test failed (gradients 0.53 apart against values up to 0.35); the 0.53 was the test's own: it kept
+# dT's gradient, which is the mesh graph's buffer, past the next replay (benchmarks/graph_buffers_cpu.py reproduces
+# 0.5289 / 0.3528 on the CPU). On again since the eleventh session's H200 run: tests/test_fit_graphs.py passes, the
+# astronaut's fast fit graphed 31.68 dB / 0.9580 vs op by op 31.72 / 0.9583 (fit_sweep.py "graphed" / "op by op"),
+# photo step 5.05 ms vs 35.5, pseudo step 13.7 vs 53.3 (benchmarks/profile_pipeline.py --sections fit).
+GRAPH_TERMS = True
 MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
 GAUSSIAN_FIELDS = ("means", "quats", "log_scales", "opacity_logit", "rgb")
 
