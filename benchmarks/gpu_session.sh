@@ -35,6 +35,7 @@
 #                                                                that bundle: tracked + pseudo on the CPU machine)
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh t   the GPU tests only
 #   carry [".device-cache"]:  bash benchmarks/gpu_session.sh x 'COMMAND'   COMMAND in the same environment
+#                        (the lead's batch: PART=N ... x 'bash benchmarks/lead_batch.sh', parts listed there)
 #   carry [".device-cache"]:  PHOTOS=a,b bash benchmarks/gpu_session.sh p   issue 16's presentable-video figures on
 #                        .device-cache/photos16 (python benchmarks/presentable_video.py .device-cache/photos16 --prepare)
 #   carry [".device-cache", ".pyfeat"]:  ... v   real-clip self-reenactment (benchmarks/eval_real_clip.py), tiny and

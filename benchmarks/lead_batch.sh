@@ -1,0 +1,52 @@
+#!/bin/bash
+# The lead's GPU batch (eleventh session), in parts of under 10 minutes each, run on the device machine after the
+# setup calls (see gpu_session.sh): carry [".device-cache"]:
+#   PART=N bash benchmarks/gpu_session.sh x 'bash benchmarks/lead_batch.sh'
+# 1: GPU tests, the astronaut fast end to end, colour-anchor variants on its bundle
+# 2: issue 16's presentable video (PHOTOS=a,b picks some of .device-cache/photos16; ~75 s a photo)
+# 3: GPU tests, the astronaut end to end, anchor variants, graphs_gpu.sh (graphed fit terms: parity, ms per step),
+#    render fps (profile_pipeline --sections render), 60 s of speech to MP4 (render_video.py)
+# 4: issue 25's rendered lip check per language (LIPONLY=a,b picks clips of .device-cache/lip-languages)
+set -uo pipefail
+T0=$(date +%s)
+case "${PART:-1}" in
+1)
+  python3 -m pytest $(grep -l "mark.gpu" tests/*.py) -m gpu -q -p no:cacheprovider > $OUT/gpu_tests.log 2>&1
+  echo "gpu tests rc=$? ($(( $(date +%s) - T0 )) s)"; grep -E "passed|failed|FAILED|XPASS" $OUT/gpu_tests.log | tail -6
+  python3 benchmarks/fit_astronaut.py --preset fast --device cuda --workdir .devsite/e2e --json $OUT/e2e.json \
+    > $OUT/e2e.txt 2> $OUT/e2e.log; echo "e2e rc=$? ($(( $(date +%s) - T0 )) s)"; cat $OUT/e2e.txt; tail -2 $OUT/e2e.log
+  cp .devsite/e2e/astronaut.avatar/fit/preview.png $OUT/e2e_preview.png 2>/dev/null
+  python3 -c "import json; s=json.load(open('.devsite/e2e/astronaut.avatar/bundle.json'))['stages']
+for k in ('track', 'pseudo', 'fit'): print(k, {n: round(v, 2) for n, v in s[k].get('timings', {}).items()})"
+  python3 benchmarks/fit_sweep.py .devsite/e2e/astronaut.avatar --out $OUT/sweep --device cuda \
+    --variants "current,anchor 0.1,anchor 0" 2> $OUT/sweep.log | tee $OUT/sweep.txt; echo "sweep rc=$? ($(( $(date +%s) - T0 )) s)"
+  ;;
+2)
+  python3 benchmarks/presentable_video.py .device-cache/photos16 --out /tmp/pv --preset fast --device cuda \
+    ${PHOTOS:+--photos $PHOTOS} --json $OUT/presentable.json --sheets $OUT/sheets > $OUT/presentable.txt \
+    2> $OUT/presentable.log; echo "presentable rc=$? ($(( $(date +%s) - T0 )) s)"; cat $OUT/presentable.txt
+  grep -i "error" $OUT/presentable.log | tail -5
+  ;;
+3)
+  python3 -m pytest $(grep -l "mark.gpu" tests/*.py) -m gpu -q -p no:cacheprovider > $OUT/gpu_tests.log 2>&1
+  echo "gpu tests rc=$? ($(( $(date +%s) - T0 )) s)"; grep -E "passed|failed|FAILED|XPASS" $OUT/gpu_tests.log | tail -6
+  python3 benchmarks/fit_astronaut.py --preset fast --device cuda --workdir .devsite/e2e --json $OUT/e2e.json \
+    > $OUT/e2e.txt 2> $OUT/e2e.log; echo "e2e rc=$? ($(( $(date +%s) - T0 )) s)"; cat $OUT/e2e.txt; tail -2 $OUT/e2e.log
+  cp .devsite/e2e/astronaut.avatar/fit/preview.png $OUT/e2e_preview.png 2>/dev/null
+  cp .devsite/e2e/astronaut.avatar/track/overlay.png $OUT/e2e_overlay.png 2>/dev/null
+  timeout 150 python3 benchmarks/fit_sweep.py .devsite/e2e/astronaut.avatar --out $OUT/sweep --device cuda \
+    --variants "current,anchor 0" 2> $OUT/sweep.log | tail -4; echo "sweep rc=$? ($(( $(date +%s) - T0 )) s)"
+  bash benchmarks/graphs_gpu.sh 2>&1 | tail -22; echo "speed7 ($(( $(date +%s) - T0 )) s)"
+  B=.devsite/e2e/astronaut.avatar
+  timeout 120 python3 benchmarks/profile_pipeline.py --out $OUT/render_prof --bundle $B --workdir /tmp/rprof \
+    --sections render --device cuda > $OUT/render_prof.log 2>&1; echo "render profile rc=$? ($(( $(date +%s) - T0 )) s)"
+  tail -12 $OUT/render_prof.log
+  timeout 120 python3 benchmarks/render_video.py --rig $B/track/rig.safetensors --audio .device-cache/render-bench/speech60.wav \
+    --motion .device-cache/render-bench/speech60.motion.safetensors --out /tmp/rv --json $OUT/render_video.json \
+    > $OUT/render_video.log 2>&1; echo "render_video rc=$? ($(( $(date +%s) - T0 )) s)"; tail -10 $OUT/render_video.log
+  ;;
+4)
+  python3 benchmarks/lip_check_languages.py .device-cache/lip-languages --redrive /tmp/lip11 ${LIPONLY:+--only $LIPONLY} \
+    > $OUT/lip.txt 2> $OUT/lip.log; echo "lip check rc=$? ($(( $(date +%s) - T0 )) s)"; tail -20 $OUT/lip.txt
+  ;;
+esac
