@@ -68,7 +68,7 @@ class LossWeights:
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
     expression_prior: float = 1.0  # the expression term's Laplacian over neighbouring face Gaussians + its size
-    colour_anchor: float = 1.0  # mean weighted |rgb - initial rgb|^2 (Objective.colour_anchor), times fit's --colour-anchor
+    colour_anchor: float = 1.0  # mean weighted |rgb - initial rgb|^2 (Objective.colour_anchor), x --colour-anchor
     solidity: float = 0.3  # mean weighted 1 - opacity (Objective.solidity): the unseen body stays opaque
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0,
