@@ -14,10 +14,10 @@ The outfit is read from the texels the photo saw (:func:`read_outfit`, sRGB colo
 :func:`dress` then fills every texel still unknown after the earlier completion steps by its part: torso and arms
 the upper garment (sleeves), thighs and shins the lower garment, feet the shoes, neck the skin, head the hair
 (or skin if bald), hands the skin. A part the photo saw well keeps its own dominant colour instead; next to what
-the photo saw, the seen garment's local colour continues (:func:`continued`). Filled texels
-get low-frequency shading (a smooth +-6 % field over the rest surface, ~0.3 m wavelength; darker in creases: between
-the fingers, under the arms) and fine texture noise
-with the spread of the seen fabric (capped), so unseen parts are neither flat stickers nor streaks.
+the photo saw, the seen garment's local colour continues (:func:`continued`). Filled texels get low-frequency
+shading (a smooth +-6 % field over the rest surface, ~0.3 m wavelength; darker in creases: between the fingers,
+under the arms) and fine texture noise with the spread of the seen fabric (capped), so unseen parts are neither
+flat stickers nor streaks.
 """
 
 from __future__ import annotations

