@@ -152,20 +152,14 @@ def draw(photo: Path, bundle: Path, marks: dict, doc: dict, out: Path) -> None:
     """The picture ``--draw`` writes for one photo (see the module docstring)."""
     import cv2
     from PIL import Image
-    from safetensors.numpy import load_file
 
     image = np.asarray(Image.open(photo).convert("RGB")).copy()
     fitted = fitted_points(bundle, marks, doc["body_index"], doc["face_index"])
-    det = load_file(str(bundle / "track" / "detections.safetensors"))
+    detected = detected_points(bundle, marks, doc)
     radius = max(2, round(max(image.shape[:2]) / 250))
     for name, mark in marks.items():
         m = tuple(int(round(v)) for v in mark)
-        points = [(fitted.get(name), (230, 40, 40))]
-        if name in doc["body_index"]:
-            points.append((det["body"][0, doc["body_index"][name], :2], (40, 220, 40)))
-        elif det["face_present"][0]:
-            points.append((det["face"][0, doc["face_index"][name], :2], (40, 220, 40)))
-        for point, colour in points:
+        for point, colour in ((fitted.get(name), (230, 40, 40)), (detected.get(name), (40, 220, 40))):
             if point is not None:
                 q = tuple(int(round(v)) for v in np.asarray(point))
                 cv2.line(image, m, q, colour, 1, cv2.LINE_AA)
@@ -177,22 +171,26 @@ def draw(photo: Path, bundle: Path, marks: dict, doc: dict, out: Path) -> None:
     Image.fromarray(image).save(out)
 
 
-def detected_errors(bundle: Path, marks: dict, doc: dict, height: float) -> dict[str, float]:
-    """{mark name: error of the detection the fit saw (``track/detections.safetensors``, after the gating's second
-    opinion) against the mark, % of ``height``}: a fitted point as far off as its detection is the detector's error."""
+def detected_points(bundle: Path, marks: dict, doc: dict) -> dict[str, np.ndarray]:
+    """{mark name: [2] the detection the fit saw there (``track/detections.safetensors``, after the gating's second
+    opinion)}; face marks only where a Face Mesh was found."""
     from safetensors.numpy import load_file
 
     det = load_file(str(bundle / "track" / "detections.safetensors"))
     out = {}
-    for name, mark in marks.items():
+    for name in marks:
         if name in doc["body_index"]:
-            point = det["body"][0, doc["body_index"][name], :2]
+            out[name] = det["body"][0, doc["body_index"][name], :2]
         elif det["face_present"][0]:
-            point = det["face"][0, doc["face_index"][name], :2]
-        else:
-            continue
-        out[name] = round(float(np.linalg.norm(point - np.array(mark)) / height * 100), 2)
+            out[name] = det["face"][0, doc["face_index"][name], :2]
     return out
+
+
+def detected_errors(bundle: Path, marks: dict, doc: dict, height: float) -> dict[str, float]:
+    """{mark name: error of the detection the fit saw (:func:`detected_points`) against the mark, % of ``height``}:
+    a fitted point as far off as its detection is the detector's error."""
+    return {name: round(float(np.linalg.norm(point - np.array(marks[name])) / height * 100), 2)
+            for name, point in detected_points(bundle, marks, doc).items()}
 
 
 def track(photo: Path, work: Path, device: str, options: list[str]) -> dict:
