@@ -14,10 +14,9 @@ from talkavatar.core.avatar import Avatar
 from talkavatar.core.body.mouth import lip_region_faces
 from talkavatar.core.splats import rasterize
 from talkavatar.fit.config import FitConfig
-from talkavatar.fit.data import load_fit_data
+from talkavatar.fit.data import Views, load_fit_data
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.stage import run_fit
-from talkavatar.fit.data import Views
 from talkavatar.fit.visibility import (ANCHOR_SHOWN, colour_anchor_weights, photo_contribution, photo_visibility,
                                        settled_colours, solid_weights)
 from tests.fit_fixtures import camera, make_bundle
