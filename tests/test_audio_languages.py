@@ -19,7 +19,7 @@ from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
 from talkavatar.audio.boundaries import (LEAD_S, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
                                          place_segments, spectral_change, speech_frames)
-from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, greedy_phones, log_probs,
+from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, dark_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
 from talkavatar.cli import app
@@ -184,6 +184,29 @@ def test_closure_evidence_follows_an_energy_dip():
     scores[29, vocabulary().index("s")] = np.log(0.4)                              # ...beside a likelier s
     assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == ["s"]
     assert [s.phone for s in greedy_phones(scores, closure=evidence) if s.phone != "SIL"] == ["m"]
+
+
+def test_dark_evidence_marks_a_murmur_among_vowels_and_noise():
+    """Vowel-like harmonics (120 Hz voice, energy up to 3 kHz) with a 100 ms murmur of the same voice low-passed
+    under 400 Hz (an m) and a 100 ms noise burst (an s), all equally loud: evidence is full from the murmur's second
+    frame to 80 ms after its end, none over the vowels and the noise; a half-heard m there becomes an m."""
+    t = np.arange(32000) / 16000.0
+    vowel = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 26))            # harmonics up to 3 kHz
+    murmur = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 4))             # 120-360 Hz
+    noise = np.random.default_rng(0).normal(0, 1, len(t))
+    x = vowel.copy()
+    x[8000:9600] = murmur[8000:9600] * vowel[:1600].std() / murmur[8000:9600].std()    # frames 25..29
+    x[20000:21600] = noise[20000:21600] * vowel[:1600].std()                           # frames 62..66
+    pcm = (x / np.abs(x).max() * 12000).astype(np.int16)
+    evidence = dark_evidence(pcm)
+    assert evidence.shape == (100,)
+    assert evidence[26:34].min() == 1.0 and evidence[:25].max() == 0.0 and evidence[34:].max() == 0.0
+    scores = np.full((100, len(vocabulary())), -20.0, np.float32)
+    scores[:, blank_id()] = 0.0
+    scores[28, vocabulary().index("m")] = scores[28, blank_id()] = np.log(0.2)   # a half-heard m in the murmur
+    scores[28, vocabulary().index("n")] = np.log(0.5)                              # ...beside a likelier n
+    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == ["n"]
+    assert [s.phone for s in greedy_phones(scores, dark=evidence) if s.phone != "SIL"] == ["m"]
 
 
 def test_g2p_reads_several_scripts():
