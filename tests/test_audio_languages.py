@@ -170,6 +170,18 @@ def test_greedy_phones_read_english_only_tokens_as_the_common_sound():
     assert phones == ["r", "e", "ə"] and [phone_class(p) for p in phones] == ["spread", "open", "open"]
 
 
+def _check_half_heard_m(t: int, p: float, rival: str, p_rival: float, **evidence: np.ndarray) -> None:
+    """Recogniser scores, blank everywhere but frame ``t``, where an m (probability ``p``, blank as likely) stands
+    beside a likelier ``rival`` token: decoded as the rival, and as an m with the bilabial ``evidence``."""
+    frames = len(next(iter(evidence.values())))
+    scores = np.full((frames, len(vocabulary())), -20.0, np.float32)
+    scores[:, blank_id()] = 0.0
+    scores[t, vocabulary().index("m")] = scores[t, blank_id()] = np.log(p)
+    scores[t, vocabulary().index(rival)] = np.log(p_rival)
+    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == [rival]
+    assert [s.phone for s in greedy_phones(scores, **evidence) if s.phone != "SIL"] == ["m"]
+
+
 def test_closure_evidence_follows_an_energy_dip():
     """A 60 ms near-silent gap in loud noise (a stop's closure): evidence is full on the frames up to 80 ms after
     the gap's start, none in the steady loud stretches."""
@@ -178,12 +190,7 @@ def test_closure_evidence_follows_an_energy_dip():
     evidence = closure_evidence(noise)
     assert evidence.shape == (50,)
     assert evidence[25:31].min() == 1.0 and evidence[:15].max() == 0.0 and evidence[40:].max() == 0.0
-    scores = np.full((50, len(vocabulary())), -20.0, np.float32)
-    scores[:, blank_id()] = 0.0
-    scores[29, vocabulary().index("m")] = scores[29, blank_id()] = np.log(0.3)   # a half-heard m after the gap
-    scores[29, vocabulary().index("s")] = np.log(0.4)                              # ...beside a likelier s
-    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == ["s"]
-    assert [s.phone for s in greedy_phones(scores, closure=evidence) if s.phone != "SIL"] == ["m"]
+    _check_half_heard_m(29, 0.3, "s", 0.4, closure=evidence)          # an m after the gap beside a likelier s
 
 
 def test_dark_evidence_marks_a_murmur_among_vowels_and_noise():
@@ -201,12 +208,7 @@ def test_dark_evidence_marks_a_murmur_among_vowels_and_noise():
     evidence = dark_evidence(pcm)
     assert evidence.shape == (100,)
     assert evidence[26:34].min() == 1.0 and evidence[:25].max() == 0.0 and evidence[34:].max() == 0.0
-    scores = np.full((100, len(vocabulary())), -20.0, np.float32)
-    scores[:, blank_id()] = 0.0
-    scores[28, vocabulary().index("m")] = scores[28, blank_id()] = np.log(0.2)   # a half-heard m in the murmur
-    scores[28, vocabulary().index("n")] = np.log(0.5)                              # ...beside a likelier n
-    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == ["n"]
-    assert [s.phone for s in greedy_phones(scores, dark=evidence) if s.phone != "SIL"] == ["m"]
+    _check_half_heard_m(28, 0.2, "n", 0.5, dark=evidence)             # an m in the murmur beside a likelier n
 
 
 def test_g2p_reads_several_scripts():
