@@ -193,17 +193,19 @@ def test_closure_evidence_follows_an_energy_dip():
     _check_half_heard_m(29, 0.3, "s", 0.4, closure=evidence)          # an m after the gap beside a likelier s
 
 
-def test_dark_evidence_marks_a_murmur_among_vowels_and_noise():
-    """Vowel-like harmonics (120 Hz voice, energy up to 3 kHz) with a 100 ms murmur of the same voice low-passed
-    under 400 Hz (an m) and a 100 ms noise burst (an s), all equally loud: evidence is full from the murmur's second
-    frame to 80 ms after its end, none over the vowels and the noise; a half-heard m there becomes an m."""
+def test_dark_evidence_marks_a_quiet_murmur_not_noise_or_a_loud_dark_vowel():
+    """Vowel-like harmonics (120 Hz voice, energy up to 3 kHz) with three 100 ms stretches: the same voice low-passed
+    under 400 Hz and 20 dB quieter (an m's murmur), a noise burst as loud as the vowels (an s), and the low-passed
+    voice as loud as the vowels (a dark back vowel such as u). Evidence is full from the murmur's second frame to
+    80 ms after its end and none anywhere else; a half-heard m in the murmur becomes an m."""
     t = np.arange(32000) / 16000.0
     vowel = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 26))            # harmonics up to 3 kHz
-    murmur = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 4))             # 120-360 Hz
-    noise = np.random.default_rng(0).normal(0, 1, len(t))
+    dark = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 4))               # 120-360 Hz
+    dark *= vowel.std() / dark.std()
     x = vowel.copy()
-    x[8000:9600] = murmur[8000:9600] * vowel[:1600].std() / murmur[8000:9600].std()    # frames 25..29
-    x[20000:21600] = noise[20000:21600] * vowel[:1600].std()                           # frames 62..66
+    x[8000:9600] = 0.1 * dark[8000:9600]                                               # frames 25..29: murmur
+    x[20000:21600] = np.random.default_rng(0).normal(0, vowel.std(), 1600)             # frames 62..66: noise
+    x[25600:27200] = dark[25600:27200]                                                 # frames 80..84: loud, dark
     pcm = (x / np.abs(x).max() * 12000).astype(np.int16)
     evidence = dark_evidence(pcm)
     assert evidence.shape == (100,)
