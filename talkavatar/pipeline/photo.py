@@ -7,6 +7,7 @@ clips re-tracked by the track stage.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -73,13 +74,20 @@ def _track_settings(bundle_path: Path, video: Path | None, holdout: float | None
 
 def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking: TrackConfig, device: str | None,
                force: bool, resume: bool, log: Log, warn: Log, show_progress: bool) -> FitResult:
+    from talkavatar.core.cuda_warmup import beside
     from talkavatar.fit.stage import run_fit
     from talkavatar.track.stage import run_track
 
     clock = StageContext(device, log, warn)
     if input_path != bundle_path:
+        track = functools.partial(run_track, input_path, bundle_path, tracking, device=device, log=log, warn=warn,
+                                  photo_on_cpu=True)
         with clock.timed("track"):
-            run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn, photo_on_cpu=True)
+            if clock.device.type == "cuda":  # the photo is tracked on the CPU: the GPU's one-time work meanwhile
+                _, warmed = beside(track, functools.partial(_warm_up, config, clock.device))
+                log("CUDA warm-up beside track (s): " + ", ".join(f"{k} {v:.2f}" for k, v in warmed.items()))
+            else:
+                track()
         with clock.timed("pseudo"):
             ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
                                         warn)
@@ -88,6 +96,19 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
     stage_seconds = {k: round(v, 2) for k, v in clock.timings.items()}
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
+
+
+def _warm_up(config: FitConfig, device) -> dict[str, float]:
+    """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit: its perceptual network built
+    (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there) and run on a batch of its pseudo
+    frames, the shapes of its first pseudo step."""
+    from talkavatar.core.cuda_warmup import warm_up
+    from talkavatar.core.losses import shared_distance
+
+    cfg = config.effective(device.type)
+    frames = (cfg.pseudo_batch, cfg.pseudo_size, cfg.pseudo_size)  # pseudo frames are square
+    perceptual = (("perceptual", functools.partial(shared_distance, cfg.perceptual, device), frames),)
+    return warm_up(device, perceptual if cfg.pseudo_weight > 0 else ())
 
 
 def upstream_config(bundle_path: Path, stage: str, config_cls):

@@ -1,0 +1,62 @@
+"""core.cuda_warmup: host work on a worker thread beside this thread's CUDA warm-up; the shared perceptual network."""
+
+import threading
+import time
+
+import pytest
+import torch
+
+from talkavatar.core.cuda_warmup import beside, warm_up
+from talkavatar.core.losses import shared_distance
+
+
+def test_beside_runs_work_on_a_worker_and_warm_here():
+    here = threading.get_ident()
+    work_thread, result = beside(lambda: threading.get_ident(), lambda: threading.get_ident())
+    assert result == here and work_thread != here
+
+
+def test_beside_raises_the_work_error_after_warm_ran():
+    warmed = []
+
+    def work():
+        raise ValueError("track failed")
+
+    with pytest.raises(ValueError, match="track failed"):
+        beside(work, lambda: warmed.append(True))
+    assert warmed == [True]
+
+
+def test_beside_raises_the_warm_error_once_work_is_done():
+    done = []
+
+    def work():
+        time.sleep(0.2)
+        done.append(True)
+        return 1
+
+    def warm():
+        raise RuntimeError("no CUDA")
+
+    with pytest.raises(RuntimeError, match="no CUDA"):
+        beside(work, warm)
+    assert done == [True]  # what the work made is kept
+
+
+def test_warm_up_off_cuda_does_nothing():
+    assert warm_up(torch.device("cpu"), (("never built", lambda: pytest.fail("built off CUDA"), (1, 32, 32)),)) == {}
+
+
+def test_shared_distance_is_built_once_per_kind_and_device():
+    a = shared_distance("efficientnet", "cpu")
+    assert shared_distance("efficientnet", torch.device("cpu")) is a
+    x = torch.full((1, 32, 32, 3), 0.25)
+    assert float(a(x, x)) == 0.0
+
+
+@pytest.mark.gpu
+def test_warm_up_on_cuda_runs_every_step():
+    device = torch.device("cuda")
+    seconds = warm_up(device, (("perceptual", lambda: shared_distance("efficientnet", device), (2, 64, 64)),))
+    assert list(seconds) == ["context", "cublas", "cudnn", "rasterizer", "perceptual", "perceptual 2x64x64"]
+    assert all(v >= 0 for v in seconds.values())
