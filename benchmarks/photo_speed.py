@@ -50,16 +50,18 @@ def run_photo(photo: Path, bundle: Path, preset: str, device: str, log: Path) ->
 
 
 def stalls(clock: dict) -> tuple[float, float, float]:
-    """(seconds to the first clock entry, extra seconds in the entry where pseudo frames start, steady ms per
-    step): the one-time work at the fit's start and at its first pseudo step, against the median step rate."""
+    """(seconds to the first clock entry beyond the pace of the next stretch, the largest excess of a stretch over
+    the one after it, the median ms a step): the one-time work at the fit's start and at its first pseudo step (the
+    clock's entries are evenly spaced in steps)."""
     steps = sorted(clock)
-    rates = [(clock[b] - clock[a]) / (b - a) for a, b in zip(steps, steps[1:])]
-    if not rates:
+    if len(steps) < 3:
         return 0.0, 0.0, 0.0
-    steady = statistics.median(rates)
-    first = clock[steps[0]] - steady * steps[0]
-    jump = max(r * (b - a) - steady * (b - a) for r, a, b in zip(rates, steps, steps[1:]))
-    return round(first, 2), round(jump, 2), round(steady * 1000, 1)
+    spans = [clock[b] - clock[a] for a, b in zip(steps, steps[1:])]  # seconds of each stretch after the first entry
+    pace = spans[0] / (steps[1] - steps[0])
+    start = clock[steps[0]] - pace * steps[0]
+    jump = max(a - b for a, b in zip(spans, spans[1:]))
+    steady = statistics.median(span / (b - a) for span, a, b in zip(spans, steps, steps[1:]))
+    return round(start, 2), round(jump, 2), round(steady * 1000, 1)
 
 
 def row(r: dict) -> str:
