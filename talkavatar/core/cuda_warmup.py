@@ -101,7 +101,7 @@ def _rasterize(device: torch.device) -> None:
     n = 64
     offsets = torch.linspace(-0.2, 0.2, n, device=device)
     means = torch.stack([offsets, offsets.flip(0), torch.full_like(offsets, 2.0)], -1).requires_grad_(True)
-    gaussians = Gaussians(means, torch.tensor([1.0, 0.0, 0.0, 0.0], device=device).expand(n, 4),
+    gaussians = Gaussians(means, torch.tensor([[1.0, 0.0, 0.0, 0.0]], device=device).repeat(n, 1),
                           torch.full((n, 3), -3.0, device=device), torch.zeros(n, device=device),
                           torch.full((n, 3), 0.5, device=device))
     K = torch.tensor([[[32.0, 0.0, 16.0], [0.0, 32.0, 16.0], [0.0, 0.0, 1.0]]], device=device)
