@@ -60,3 +60,17 @@ def test_warm_up_on_cuda_runs_every_step():
     seconds = warm_up(device, (("perceptual", lambda: shared_distance("efficientnet", device), (2, 64, 64)),))
     assert list(seconds) == ["context", "cublas", "cudnn", "rasterizer", "perceptual", "perceptual 2x64x64"]
     assert all(v >= 0 for v in seconds.values())
+
+
+def test_fit_photo_warm_up_failure_is_a_warning(monkeypatch):
+    from talkavatar.core import cuda_warmup
+    from talkavatar.fit.config import FitConfig
+    from talkavatar.pipeline import photo
+
+    def broken(device, distances=()):
+        raise RuntimeError("CUDA error: out of memory")
+
+    monkeypatch.setattr(cuda_warmup, "warm_up", broken)
+    warnings = []
+    assert photo._warm_up(FitConfig(preset="fast"), torch.device("cuda"), warnings.append) == {}
+    assert len(warnings) == 1 and "out of memory" in warnings[0]

@@ -84,8 +84,9 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
                                   photo_on_cpu=True)
         with clock.timed("track"):
             if clock.device.type == "cuda":  # the photo is tracked on the CPU: the GPU's one-time work meanwhile
-                _, warmed = beside(track, functools.partial(_warm_up, config, clock.device))
-                log("CUDA warm-up beside track (s): " + ", ".join(f"{k} {v:.2f}" for k, v in warmed.items()))
+                _, warmed = beside(track, functools.partial(_warm_up, config, clock.device, warn))
+                if warmed:
+                    log("CUDA warm-up beside track (s): " + ", ".join(f"{k} {v:.2f}" for k, v in warmed.items()))
             else:
                 track()
         with clock.timed("pseudo"):
@@ -98,17 +99,22 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
 
 
-def _warm_up(config: FitConfig, device) -> dict[str, float]:
+def _warm_up(config: FitConfig, device, warn: Log) -> dict[str, float]:
     """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit: its perceptual network built
     (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there) and run on a batch of its pseudo
-    frames, the shapes of its first pseudo step."""
+    frames, the shapes of its first pseudo step. A failure is a warning: the stages do the same work on first use,
+    and say there what fails for them ({} then)."""
     from talkavatar.core.cuda_warmup import warm_up
     from talkavatar.core.losses import shared_distance
 
     cfg = config.effective(device.type)
     frames = (cfg.pseudo_batch, cfg.pseudo_size, cfg.pseudo_size)  # pseudo frames are square
     perceptual = (("perceptual", functools.partial(shared_distance, cfg.perceptual, device), frames),)
-    return warm_up(device, perceptual if cfg.pseudo_weight > 0 else ())
+    try:
+        return warm_up(device, perceptual if cfg.pseudo_weight > 0 else ())
+    except Exception as exc:  # reported, not raised: see above
+        warn(f"the CUDA warm-up beside track failed ({type(exc).__name__}: {exc}); the stages start CUDA themselves")
+        return {}
 
 
 def upstream_config(bundle_path: Path, stage: str, config_cls):
