@@ -45,8 +45,17 @@ def run_photo(photo: Path, bundle: Path, preset: str, device: str, log: Path) ->
     return {"photo": photo.stem, "wall_s": round(wall, 2),
             "stages": {k: {n: round(v, 2) for n, v in stages[k].get("timings", {}).items()}
                        for k in ("track", "pseudo", "fit") if k in stages},
-            "stage_seconds": json.loads(done.stdout).get("stage_seconds", {}),
+            "stage_seconds": _stage_seconds(done.stdout),
             "fit_clock": clock, "warm_up": warmed[0] if warmed else "", **figures(fit["metrics"])}
+
+
+def _stage_seconds(stdout: str) -> dict:
+    """The ``stage_seconds`` of ``fit --json`` output (each stage's wall, the CUDA warm-up's wait in track's);
+    {} when the output holds other text too."""
+    try:
+        return json.loads(stdout[stdout.index("{"):]).get("stage_seconds", {})
+    except ValueError:
+        return {}
 
 
 def stalls(clock: dict) -> tuple[float, float, float]:
