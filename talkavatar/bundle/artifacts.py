@@ -316,7 +316,8 @@ def save_pseudo(writer, frames: list[np.ndarray], params: Mapping[str, np.ndarra
     writer.save_tensors(in_stage(PSEUDO_PROXY), {PROXY_TENSOR: np.asarray(offsets, np.float32)}, "talkavatar.proxy",
                         {"vertex_count": str(offsets.shape[0])})
     writer.save_png(in_stage(PSEUDO_TEXTURE), texture, compress_level=1)
-    writer.save_png(in_stage(PSEUDO_CONTACT), contact)
+    # previews too at zlib level 1: a 0.6 MP photo took 0.10 s against 0.32 s at 6, for ~11 % more bytes
+    writer.save_png(in_stage(PSEUDO_CONTACT), contact, compress_level=1)
 
 
 def read_avatar(bundle, by: str) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
@@ -332,4 +333,4 @@ def save_fit(writer, avatar_tensors: tuple[dict, dict], rig_tensors: tuple[dict,
     writer.save_tensors(in_stage(FIT_RIG), rig_tensors[0], RIG_SCHEMA, rig_tensors[1])
     writer.save_tensors(in_stage(FIT_AVATAR), avatar_tensors[0], AVATAR_SCHEMA, avatar_tensors[1])
     writer.save_json(in_stage(FIT_DOC), doc, "talkavatar.fit")
-    writer.save_png(in_stage(FIT_PREVIEW), preview)
+    writer.save_png(in_stage(FIT_PREVIEW), preview, compress_level=1)  # as pseudo's contact sheet (save_pseudo)
