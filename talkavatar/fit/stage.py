@@ -136,6 +136,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         rates = learning_rates(cfg.iters, cfg.expression_appearance)
         progress = _optimise(bundle, params, data, schedule, weights, rates, distance, cfg,
                              _fingerprint(bundle, record, data.inputs), resume, show_progress, ctx)
+    if dev.type == "cuda" and progress.graphs:
+        ctx.log("fit terms as CUDA graphs (captures, seconds): "
+                + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
         params.rgb.data.copy_(settled_colours(params.avatar(), params.initial_rgb, data.photo, data.video))
         avatar, figures, novel_from = _evaluate(params, data, dev)
