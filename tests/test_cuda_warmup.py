@@ -2,12 +2,17 @@
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from talkavatar.core.cuda_warmup import beside, warm_up
-from talkavatar.core.losses import shared_distance
+from talkavatar.core.losses import shared_distance, ssim
+from talkavatar.pipeline.photo import EXIF_ORIENTATION, _upright_size
+
+PHOTO = Path(__file__).resolve().parents[1] / "talkavatar" / "samples" / "astronaut.png"
 
 
 def test_beside_runs_work_on_a_worker_and_warm_here():
@@ -54,11 +59,23 @@ def test_shared_distance_is_built_once_per_kind_and_device():
     assert float(a(x, x)) == 0.0
 
 
+def test_upright_size_follows_the_exif_orientation(tmp_path):
+    image = Image.new("RGB", (40, 30))
+    exif = image.getexif()
+    image.save(tmp_path / "level.jpg")
+    exif[EXIF_ORIENTATION] = 6  # stored sideways: shown turned a quarter
+    image.save(tmp_path / "turned.jpg", exif=exif)
+    assert _upright_size(tmp_path / "level.jpg") == (40, 30)
+    assert _upright_size(tmp_path / "turned.jpg") == (30, 40)
+
+
 @pytest.mark.gpu
 def test_warm_up_on_cuda_runs_every_step():
     device = torch.device("cuda")
-    seconds = warm_up(device, (("perceptual", lambda: shared_distance("efficientnet", device), (2, 64, 64)),))
-    assert list(seconds) == ["context", "cublas", "cudnn", "rasterizer", "perceptual", "perceptual 2x64x64"]
+    seconds = warm_up(device, (("ssim", lambda: ssim, (1, 48, 40)),
+                               ("perceptual", lambda: shared_distance("efficientnet", device), (2, 64, 64))))
+    assert list(seconds) == ["context", "cublas", "cudnn", "rasterizer", "ssim", "ssim 1x48x40", "perceptual",
+                             "perceptual 2x64x64"]
     assert all(v >= 0 for v in seconds.values())
 
 
@@ -72,5 +89,5 @@ def test_fit_photo_warm_up_failure_is_a_warning(monkeypatch):
 
     monkeypatch.setattr(cuda_warmup, "warm_up", broken)
     warnings = []
-    assert photo._warm_up(FitConfig(preset="fast"), torch.device("cuda"), warnings.append) == {}
+    assert photo._warm_up(FitConfig(preset="fast"), torch.device("cuda"), PHOTO, warnings.append) == {}
     assert len(warnings) == 1 and "out of memory" in warnings[0]

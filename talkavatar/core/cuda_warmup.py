@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 T = TypeVar("T")
 R = TypeVar("R")
-ImageDistance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+ImageTerm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x, y) images [B, H, W, 3] -> [B]
 
 
 def beside(work: Callable[[], T], warm: Callable[[], R]) -> tuple[T, R]:
@@ -52,12 +52,11 @@ def beside(work: Callable[[], T], warm: Callable[[], R]) -> tuple[T, R]:
     return outcome["value"], warmed
 
 
-def warm_up(device: torch.device,
-            distances: Sequence[tuple[str, Callable[[], ImageDistance], tuple[int, int, int]]] = ()
+def warm_up(device: torch.device, image_terms: Sequence[tuple[str, Callable[[], ImageTerm], tuple[int, int, int]]] = ()
             ) -> dict[str, float]:
     """The one-time work of a CUDA ``device`` on this thread -> seconds per step: the context, cuBLAS, cuDNN, the
     rasterizer (gsplat's extension and kernels, forward and backward), then for each ``(name, build, (B, H, W))`` of
-    ``distances``: ``build()`` (e.g. a network's weights read and uploaded) and one ``distance(x, y)`` with its
+    ``image_terms``: ``build()`` (e.g. a network's weights read and uploaded) and one ``term(x, y)`` with its
     backward to ``x`` (images [B, H, W, 3]; ``y`` without gradient, as a fit's targets): the cuDNN plans of those
     very shapes. Inputs are constants (no random generator is used: no seeded result changes). Not CUDA: nothing
     to do ({}); errors are raised."""
@@ -76,9 +75,9 @@ def warm_up(device: torch.device,
     step("cublas", lambda: _matmuls(device))
     step("cudnn", lambda: _convolution(device))
     step("rasterizer", lambda: _rasterize(device))
-    for name, build, (batch, height, width) in distances:
-        distance = step(name, build)
-        step(f"{name} {batch}x{height}x{width}", lambda: _image_pass(distance, batch, height, width, device))
+    for name, build, (batch, height, width) in image_terms:
+        term = step(name, build)
+        step(f"{name} {batch}x{height}x{width}", lambda: _image_pass(term, batch, height, width, device))
     return seconds
 
 
@@ -109,7 +108,7 @@ def _rasterize(device: torch.device) -> None:
     (out.rgb.sum() + out.alpha.sum()).backward()
 
 
-def _image_pass(distance: ImageDistance, batch: int, height: int, width: int, device: torch.device) -> None:
+def _image_pass(term: ImageTerm, batch: int, height: int, width: int, device: torch.device) -> None:
     ramp = torch.linspace(0.0, 1.0, batch * height * width * 3, device=device).reshape(batch, height, width, 3)
     x = ramp.clone().requires_grad_(True)
-    distance(x, ramp.flip(1)).sum().backward()
+    term(x, ramp.flip(1)).sum().backward()

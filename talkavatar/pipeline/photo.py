@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from talkavatar.pseudo.stage import PseudoResult
 
 Log = Callable[[str], None]
+EXIF_ORIENTATION = 0x0112
 # The stages are imported by the function that runs them (torch, scipy, OpenCV: seconds), so that a run reaches the
 # bundle's lock at once and a second writer says it waits before the first one is done.
 
@@ -84,7 +85,7 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
                                   photo_on_cpu=True)
         with clock.timed("track"):
             if clock.device.type == "cuda":  # the photo is tracked on the CPU: the GPU's one-time work meanwhile
-                _, warmed = beside(track, functools.partial(_warm_up, config, clock.device, warn))
+                _, warmed = beside(track, functools.partial(_warm_up, config, clock.device, input_path, warn))
                 if warmed:
                     log("CUDA warm-up beside track (s): " + ", ".join(f"{k} {v:.2f}" for k, v in warmed.items()))
             else:
@@ -99,22 +100,36 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
 
 
-def _warm_up(config: FitConfig, device, warn: Log) -> dict[str, float]:
+def _warm_up(config: FitConfig, device, photo: Path, warn: Log) -> dict[str, float]:
     """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit: its perceptual network built
     (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there) and run on a batch of its pseudo
-    frames, the shapes of its first pseudo step. A failure is a warning: the stages do the same work on first use,
-    and say there what fails for them ({} then)."""
+    frames, and SSIM on the ``photo`` at the fit's size: the cuDNN plans of its first steps. A failure is a warning:
+    the stages do the same work on first use, and say there what fails for them ({} then)."""
     from talkavatar.core.cuda_warmup import warm_up
-    from talkavatar.core.losses import shared_distance
+    from talkavatar.core.losses import shared_distance, ssim
+    from talkavatar.fit.data import scaled_size
 
     cfg = config.effective(device.type)
-    frames = (cfg.pseudo_batch, cfg.pseudo_size, cfg.pseudo_size)  # pseudo frames are square
-    perceptual = (("perceptual", functools.partial(shared_distance, cfg.perceptual, device), frames),)
+    width, height, _, _ = scaled_size(*_upright_size(photo), cfg.image_size)
+    terms = [("photo ssim", lambda: ssim, (1, height, width))]
+    if cfg.pseudo_weight > 0:  # pseudo frames are square
+        terms.append(("perceptual", functools.partial(shared_distance, cfg.perceptual, device),
+                      (cfg.pseudo_batch, cfg.pseudo_size, cfg.pseudo_size)))
     try:
-        return warm_up(device, perceptual if cfg.pseudo_weight > 0 else ())
+        return warm_up(device, terms)
     except Exception as exc:  # reported, not raised: see above
         warn(f"the CUDA warm-up beside track failed ({type(exc).__name__}: {exc}); the stages start CUDA themselves")
         return {}
+
+
+def _upright_size(photo: Path) -> tuple[int, int]:
+    """(width, height) of the photo as the track stage reads it: turned upright by its EXIF orientation."""
+    from PIL import Image
+
+    with Image.open(photo) as image:
+        width, height = image.size
+        turned = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn: the sides swap
+    return (height, width) if turned else (width, height)
 
 
 def upstream_config(bundle_path: Path, stage: str, config_cls):
