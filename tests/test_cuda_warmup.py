@@ -2,7 +2,6 @@
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,9 +9,7 @@ from PIL import Image
 
 from talkavatar.core.cuda_warmup import beside, warm_up
 from talkavatar.core.losses import shared_distance, ssim
-from talkavatar.pipeline.photo import EXIF_ORIENTATION, _upright_size
-
-PHOTO = Path(__file__).resolve().parents[1] / "talkavatar" / "samples" / "astronaut.png"
+from talkavatar.pipeline.photo import EXIF_ORIENTATION, upright_size
 
 
 def test_beside_runs_work_on_a_worker_and_warm_here():
@@ -59,14 +56,16 @@ def test_shared_distance_is_built_once_per_kind_and_device():
     assert float(a(x, x)) == 0.0
 
 
-def test_upright_size_follows_the_exif_orientation(tmp_path):
+def test_upright_size_follows_the_exif_orientation_and_skips_videos(tmp_path):
     image = Image.new("RGB", (40, 30))
     exif = image.getexif()
     image.save(tmp_path / "level.jpg")
     exif[EXIF_ORIENTATION] = 6  # stored sideways: shown turned a quarter
     image.save(tmp_path / "turned.jpg", exif=exif)
-    assert _upright_size(tmp_path / "level.jpg") == (40, 30)
-    assert _upright_size(tmp_path / "turned.jpg") == (30, 40)
+    assert upright_size(tmp_path / "level.jpg") == (40, 30)
+    assert upright_size(tmp_path / "turned.jpg") == (30, 40)
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")  # not a still image: no size
+    assert upright_size(tmp_path / "clip.mp4") is None
 
 
 @pytest.mark.gpu
@@ -89,5 +88,5 @@ def test_fit_photo_warm_up_failure_is_a_warning(monkeypatch):
 
     monkeypatch.setattr(cuda_warmup, "warm_up", broken)
     warnings = []
-    assert photo._warm_up(FitConfig(preset="fast"), torch.device("cuda"), PHOTO, warnings.append) == {}
+    assert photo._warm_up(FitConfig(preset="fast"), torch.device("cuda"), (512, 512), warnings.append) == {}
     assert len(warnings) == 1 and "out of memory" in warnings[0]

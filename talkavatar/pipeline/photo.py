@@ -83,9 +83,12 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     if input_path != bundle_path:
         track = functools.partial(run_track, input_path, bundle_path, tracking, device=device, log=log, warn=warn,
                                   photo_on_cpu=True)
+        # a photo alone is tracked on the CPU: meanwhile, the GPU's one-time work (a clip is tracked on the device)
+        size = upright_size(input_path) if tracking.video is None else None
         with clock.timed("track"):
-            if clock.device.type == "cuda":  # the photo is tracked on the CPU: the GPU's one-time work meanwhile
-                _, warmed = beside(track, functools.partial(_warm_up, config, clock.device, input_path, warn))
+            if clock.device.type == "cuda" and size is not None:
+                warm = functools.partial(_warm_up, config, clock.device, size, warn)
+                _, warmed = beside(track, warm)
                 if warmed:
                     log("CUDA warm-up beside track (s): " + ", ".join(f"{k} {v:.2f}" for k, v in warmed.items()))
             else:
@@ -100,17 +103,18 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
 
 
-def _warm_up(config: FitConfig, device, photo: Path, warn: Log) -> dict[str, float]:
+def _warm_up(config: FitConfig, device, photo_size: tuple[int, int], warn: Log) -> dict[str, float]:
     """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit: its perceptual network built
     (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there) and run on a batch of its pseudo
-    frames, and SSIM on the ``photo`` at the fit's size: the cuDNN plans of its first steps. A failure is a warning:
-    the stages do the same work on first use, and say there what fails for them ({} then)."""
+    frames, and SSIM on a photo of ``photo_size`` (width, height) at the fit's size: the cuDNN plans of its first
+    steps. A failure is a warning: the stages do the same work on first use, and say there what fails for them
+    ({} then)."""
     from talkavatar.core.cuda_warmup import warm_up
     from talkavatar.core.losses import shared_distance, ssim
     from talkavatar.fit.data import scaled_size
 
     cfg = config.effective(device.type)
-    width, height, _, _ = scaled_size(*_upright_size(photo), cfg.image_size)
+    width, height, _, _ = scaled_size(*photo_size, cfg.image_size)
     terms = [("photo ssim", lambda: ssim, (1, height, width))]
     if cfg.pseudo_weight > 0:  # pseudo frames are square
         terms.append(("perceptual", functools.partial(shared_distance, cfg.perceptual, device),
@@ -122,13 +126,19 @@ def _warm_up(config: FitConfig, device, photo: Path, warn: Log) -> dict[str, flo
         return {}
 
 
-def _upright_size(photo: Path) -> tuple[int, int]:
-    """(width, height) of the photo as the track stage reads it: turned upright by its EXIF orientation."""
-    from PIL import Image
+def upright_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of a still image as the track stage reads it (turned upright by its EXIF orientation), from
+    its header; None for anything else (a video, an animated GIF: the track stage decodes those as clips)."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(photo) as image:
-        width, height = image.size
-        turned = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn: the sides swap
+    try:
+        with Image.open(path) as image:
+            if image.format == "GIF" and getattr(image, "n_frames", 1) > 1:
+                return None
+            width, height = image.size
+            turned = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn: the sides swap
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
     return (height, width) if turned else (width, height)
 
 
