@@ -86,7 +86,8 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
         # a photo alone is tracked on the CPU: meanwhile, the GPU's one-time work (a clip is tracked on the device)
         size = upright_size(input_path) if tracking.video is None else None
         with clock.timed("track"):
-            if clock.device.type == "cuda" and size is not None:
+            if clock.device.type == "cuda" and size is not None and _fit_will_run(bundle_path, config, "cuda",
+                                                                                  force or resume):
                 warm = functools.partial(_warm_up, config, clock.device, size, warn)
                 _, warmed = beside(track, warm)
                 if warmed:
@@ -101,6 +102,19 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
     stage_seconds = {k: round(v, 2) for k, v in clock.timings.items()}
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
+
+
+def _fit_will_run(bundle_path: Path, config: FitConfig, device_type: str, forced: bool) -> bool:
+    """False when the bundle's track inputs and its fit are up to date (a rerun that finds the work done: no CUDA
+    warm-up for it); True otherwise, also when ``forced``."""
+    from talkavatar.runner import up_to_date
+
+    if forced or not (bundle_path / artifacts.MANIFEST).is_file():
+        return True
+    bundle = Bundle.open(bundle_path)
+    if bundle.record("track") is None or bundle.stale_inputs("track"):
+        return True
+    return up_to_date(bundle, "fit", as_record(config.effective(device_type)), upstream=("pseudo",)) is None
 
 
 def _warm_up(config: FitConfig, device, photo_size: tuple[int, int], warn: Log) -> dict[str, float]:
