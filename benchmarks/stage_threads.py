@@ -1,9 +1,9 @@
 """Track and pseudo of one photo with their CPU work (track's fit, pseudo's proxy fit and texture) on N torch
-threads instead of one: does an idle many-core machine gain from them? The stages run that work on one thread
-(``core.threads.one_thread``: measured on 2 loaded cores, two threads were 2-4x slower); here each stage's
-``one_thread`` is replaced by an N-thread block for the measurement. Runs in one process after one untimed run
-(model loads, caches); prints each stage's timings and its figures (keypoint error, pseudo's input-view PSNR), which
-must not move.
+threads: does a many-core machine gain from them? Track runs that work on one thread (``core.threads.one_thread``),
+pseudo on one thread below 4 and on all of the process's otherwise (``few_or_all_threads``); here each stage's block
+is replaced by an N-thread block for the measurement. Runs in one process after one untimed run (model loads,
+caches); prints each stage's timings and its figures (keypoint error, pseudo's input-view PSNR), which must not
+move.
 
     python benchmarks/stage_threads.py PHOTO --workdir DIR [--threads 1,4,16] [--device cuda]
 """
@@ -51,7 +51,7 @@ def main() -> None:
     quiet = lambda message: None  # noqa: E731
 
     def run(n: int) -> dict:
-        track_stage.one_thread = pseudo_stage.one_thread = on_threads(n)
+        track_stage.one_thread = pseudo_stage.few_or_all_threads = on_threads(n)
         with threadpool_limits(n):
             tracked = track_stage.run_track(args.photo, bundle, TrackConfig(), device="cpu", force=True,
                                             log=quiet, warn=quiet, photo_on_cpu=True)

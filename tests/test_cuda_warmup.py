@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from talkavatar.core.cuda_warmup import beside, warm_up
+from talkavatar.core.cuda_warmup import beside, image_pass, warm_up
 from talkavatar.core.losses import shared_distance, ssim
 from talkavatar.pipeline.photo import EXIF_ORIENTATION, upright_size
 
@@ -46,7 +46,18 @@ def test_beside_raises_the_warm_error_once_work_is_done():
 
 
 def test_warm_up_off_cuda_does_nothing():
-    assert warm_up(torch.device("cpu"), (("never built", lambda: pytest.fail("built off CUDA"), (1, 32, 32)),)) == {}
+    assert warm_up(torch.device("cpu"), (("never run", lambda: pytest.fail("ran off CUDA")),)) == {}
+
+
+def test_image_pass_gives_the_term_a_gradient():
+    seen = []
+
+    def term(x, y):
+        seen.append((x.requires_grad, y.requires_grad, tuple(x.shape)))
+        return ssim(x, y)
+
+    image_pass(term, (2, 24, 20), torch.device("cpu"))
+    assert seen == [(True, False, (2, 24, 20, 3))]
 
 
 def test_shared_distance_is_built_once_per_kind_and_device():
@@ -70,12 +81,14 @@ def test_upright_size_follows_the_exif_orientation_and_skips_videos(tmp_path):
 
 @pytest.mark.gpu
 def test_warm_up_on_cuda_runs_every_step():
+    from talkavatar.fit.objective import capture_pseudo_perceptual, pseudo_perceptual_graph
+
     device = torch.device("cuda")
-    seconds = warm_up(device, (("ssim", lambda: ssim, (1, 48, 40)),
-                               ("perceptual", lambda: shared_distance("efficientnet", device), (2, 64, 64))))
-    assert list(seconds) == ["context", "cublas", "cudnn", "rasterizer", "ssim", "ssim 1x48x40", "perceptual",
-                             "perceptual 2x64x64"]
-    assert all(v >= 0 for v in seconds.values())
+    distance = shared_distance("efficientnet", device)
+    seconds = warm_up(device, (("ssim", lambda: image_pass(ssim, (1, 48, 40), device)),
+                               ("graph", lambda: capture_pseudo_perceptual(distance, 2, 64, device))))
+    assert list(seconds) == ["context", "cublas", "cudnn", "rasterizer", "ssim", "graph"]
+    assert pseudo_perceptual_graph(distance).status().startswith("graphed (1, ")
 
 
 def test_fit_photo_warm_up_failure_is_a_warning(monkeypatch):
@@ -90,3 +103,12 @@ def test_fit_photo_warm_up_failure_is_a_warning(monkeypatch):
     warnings = []
     assert photo._warm_up(FitConfig(preset="fast"), torch.device("cuda"), (512, 512), warnings.append) == {}
     assert len(warnings) == 1 and "out of memory" in warnings[0]
+
+
+def test_pseudo_perceptual_graph_is_one_per_distance():
+    from talkavatar.fit.objective import capture_pseudo_perceptual, pseudo_perceptual_graph
+
+    distance = shared_distance("efficientnet", "cpu")
+    graph = pseudo_perceptual_graph(distance)
+    assert pseudo_perceptual_graph(distance) is graph
+    assert capture_pseudo_perceptual(distance, 1, 32, torch.device("cpu")) == "op by op"  # off CUDA: the terms run

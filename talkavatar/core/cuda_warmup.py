@@ -52,33 +52,31 @@ def beside(work: Callable[[], T], warm: Callable[[], R]) -> tuple[T, R]:
     return outcome["value"], warmed
 
 
-def warm_up(device: torch.device, image_terms: Sequence[tuple[str, Callable[[], ImageTerm], tuple[int, int, int]]] = ()
-            ) -> dict[str, float]:
+def warm_up(device: torch.device, steps: Sequence[tuple[str, Callable[[], object]]] = ()) -> dict[str, float]:
     """The one-time work of a CUDA ``device`` on this thread -> seconds per step: the context, cuBLAS, cuDNN, the
-    rasterizer (gsplat's extension and kernels, forward and backward), then for each ``(name, build, (B, H, W))`` of
-    ``image_terms``: ``build()`` (e.g. a network's weights read and uploaded) and one ``term(x, y)`` with its
-    backward to ``x`` (images [B, H, W, 3]; ``y`` without gradient, as a fit's targets): the cuDNN plans of those
-    very shapes. Inputs are constants (no random generator is used: no seeded result changes). Not CUDA: nothing
-    to do ({}); errors are raised."""
+    rasterizer (gsplat's extension and kernels, forward and backward), then the caller's ``steps`` (name, function)
+    in order (e.g. :func:`image_pass`: the cuDNN plans of an image loss's shapes; a network built; a graph
+    captured). Not CUDA: nothing to do ({}); errors are raised."""
     if torch.device(device).type != "cuda":
         return {}
     seconds: dict[str, float] = {}
-
-    def step(name: str, fn: Callable[[], R]) -> R:
+    for name, fn in (("context", lambda: torch.zeros(1, device=device)), ("cublas", lambda: _matmuls(device)),
+                     ("cudnn", lambda: _convolution(device)), ("rasterizer", lambda: _rasterize(device)), *steps):
         started = time.perf_counter()
-        value = fn()
+        fn()
         torch.cuda.synchronize(device)
         seconds[name] = round(time.perf_counter() - started, 3)
-        return value
-
-    step("context", lambda: torch.zeros(1, device=device))
-    step("cublas", lambda: _matmuls(device))
-    step("cudnn", lambda: _convolution(device))
-    step("rasterizer", lambda: _rasterize(device))
-    for name, build, (batch, height, width) in image_terms:
-        term = step(name, build)
-        step(f"{name} {batch}x{height}x{width}", lambda: _image_pass(term, batch, height, width, device))
     return seconds
+
+
+def image_pass(term: ImageTerm, shape: tuple[int, int, int], device: torch.device) -> None:
+    """One ``term(x, y)`` with its backward to ``x`` on constant images of ``shape`` (B, H, W) [B, H, W, 3] (``y``
+    without gradient, as a fit's targets): what an image loss of those shapes first does (cuDNN's plans). No random
+    generator is used: no seeded result changes."""
+    batch, height, width = shape
+    ramp = torch.linspace(0.0, 1.0, batch * height * width * 3, device=device).reshape(batch, height, width, 3)
+    x = ramp.clone().requires_grad_(True)
+    term(x, ramp.flip(1)).sum().backward()
 
 
 def _matmuls(device: torch.device) -> None:
@@ -106,9 +104,3 @@ def _rasterize(device: torch.device) -> None:
     K = torch.tensor([[[32.0, 0.0, 16.0], [0.0, 32.0, 16.0], [0.0, 0.0, 1.0]]], device=device)
     out = rasterize(gaussians, Cameras(torch.eye(4, device=device)[None], K, 32, 32))
     (out.rgb.sum() + out.alpha.sum()).backward()
-
-
-def _image_pass(term: ImageTerm, batch: int, height: int, width: int, device: torch.device) -> None:
-    ramp = torch.linspace(0.0, 1.0, batch * height * width * 3, device=device).reshape(batch, height, width, 3)
-    x = ramp.clone().requires_grad_(True)
-    term(x, ramp.flip(1)).sum().backward()

@@ -145,6 +145,32 @@ def perceptual_losses(distance, linear: Tensor, alpha: Tensor, target_rgb: Tenso
     return distance(rgb, target), (alpha[..., 0] - mask).abs().mean((1, 2))
 
 
+_pseudo_perceptual: dict[tuple[int, bool], tuple[object, GraphedTerms]] = {}  # (id(distance), GRAPH_TERMS): (it, graph)
+
+
+def pseudo_perceptual_graph(distance) -> GraphedTerms:
+    """:func:`perceptual_losses` of ``distance`` as the pseudo frames' graphed terms, one per distance and process:
+    its capture (~2-3 s on the H200 for 2 frames of 384 px, the fit's stall at its first pseudo step) can be made
+    ahead of the fit, beside other work (:func:`capture_pseudo_perceptual`). A graph whose capture failed is not
+    handed out again: its next user captures afresh."""
+    key = (id(distance), GRAPH_TERMS)
+    if key not in _pseudo_perceptual or _pseudo_perceptual[key][1].failure:
+        _pseudo_perceptual[key] = distance, GraphedTerms(functools.partial(perceptual_losses, distance), GRAPH_TERMS)
+    return _pseudo_perceptual[key][1]
+
+
+def capture_pseudo_perceptual(distance, batch: int, size: int, device) -> str:
+    """Capture :func:`pseudo_perceptual_graph` for batches of ``batch`` pseudo frames of ``size``² on ``device``
+    (the shapes of a fit's pseudo steps) on constant images; returns its status (:meth:`GraphedTerms.status`)."""
+    graphed = pseudo_perceptual_graph(distance)
+    with torch.enable_grad():
+        image = torch.full((batch, size, size, 3), 0.5, device=device)
+        graphed(image.clone().requires_grad_(True), torch.full((batch, size, size, 1), 0.9, device=device,
+                                                                requires_grad=True),
+                image, torch.ones(batch, size, size, device=device), torch.full((3,), 0.5, device=device))
+    return graphed.status()
+
+
 class Objective:
     """Precomputed connectivity and silhouette samples for one avatar; :meth:`photo_terms`, :meth:`pseudo_terms`,
     :meth:`mesh_terms` return named, unweighted loss terms (scalars)."""
@@ -252,8 +278,10 @@ class Objective:
         set-up (posed on their kept rig frames), or any others (``pick`` None: posed here)."""
         posed = pose_views(params, views) if pick is None or self.pseudo_frames is None else self.pose(params, pick)
         linear, alpha, _ = raster_linear(posed, views, backend)
-        losses = self._graphed(("pseudo perceptual", id(distance)), functools.partial(perceptual_losses, distance))
-        perceptual, alphas = losses(linear, alpha, views.rgb, views.mask, background)
+        site = ("pseudo perceptual", id(distance))
+        if site not in self._graphs:
+            self._graphs[site] = pseudo_perceptual_graph(distance)
+        perceptual, alphas = self._graphs[site](linear, alpha, views.rgb, views.mask, background)
         return {"pseudo_perceptual": perceptual.mean(), "pseudo_alpha": alphas.mean()}
 
     def video_terms(self, params: AvatarParameters, frames: Views, background: Tensor, distance,

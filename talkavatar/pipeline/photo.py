@@ -118,23 +118,27 @@ def _fit_will_run(bundle_path: Path, config: FitConfig, device_type: str, forced
 
 
 def _warm_up(config: FitConfig, device, photo_size: tuple[int, int], warn: Log) -> dict[str, float]:
-    """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit: its perceptual network built
-    (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there) and run on a batch of its pseudo
-    frames, and SSIM on a photo of ``photo_size`` (width, height) at the fit's size: the cuDNN plans of its first
-    steps. A failure is a warning: the stages do the same work on first use, and say there what fails for them
-    ({} then)."""
-    from talkavatar.core.cuda_warmup import warm_up
+    """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit: SSIM on a photo of ``photo_size`` (width,
+    height) at the fit's size (the cuDNN plans of its photo loss), its perceptual network built
+    (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there) and the graph of its pseudo
+    frames' perceptual terms captured (:func:`~talkavatar.fit.objective.capture_pseudo_perceptual`: the fit replays
+    it). A failure is a warning: the stages do the same work on first use, and say there what fails for them ({}
+    then)."""
+    from talkavatar.core.cuda_warmup import image_pass, warm_up
     from talkavatar.core.losses import shared_distance, ssim
     from talkavatar.fit.data import scaled_size
+    from talkavatar.fit.objective import capture_pseudo_perceptual
 
     cfg = config.effective(device.type)
     width, height, _, _ = scaled_size(*photo_size, cfg.image_size)
-    terms = [("photo ssim", lambda: ssim, (1, height, width))]
+    steps = [("photo ssim", functools.partial(image_pass, ssim, (1, height, width), device))]
     if cfg.pseudo_weight > 0:  # pseudo frames are square
-        terms.append(("perceptual", functools.partial(shared_distance, cfg.perceptual, device),
-                      (cfg.pseudo_batch, cfg.pseudo_size, cfg.pseudo_size)))
+        network = functools.partial(shared_distance, cfg.perceptual, device)
+        steps += [("perceptual network", network),
+                  ("pseudo perceptual graph", lambda: capture_pseudo_perceptual(network(), cfg.pseudo_batch,
+                                                                                cfg.pseudo_size, device))]
     try:
-        return warm_up(device, terms)
+        return warm_up(device, steps)
     except Exception as exc:  # reported, not raised: see above
         warn(f"the CUDA warm-up beside track failed ({type(exc).__name__}: {exc}); the stages start CUDA themselves")
         return {}
