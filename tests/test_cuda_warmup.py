@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from talkavatar.core.cuda_warmup import beside, image_pass, warm_up
-from talkavatar.core.losses import shared_distance, ssim
+from talkavatar.core.cuda_warmup import beside, warm_up
+from talkavatar.core.losses import shared_distance
 from talkavatar.pipeline.photo import EXIF_ORIENTATION, upright_size
 
 
@@ -49,17 +49,6 @@ def test_warm_up_off_cuda_does_nothing():
     assert warm_up(torch.device("cpu"), (("never run", lambda: pytest.fail("ran off CUDA")),)) == {}
 
 
-def test_image_pass_gives_the_term_a_gradient():
-    seen = []
-
-    def term(x, y):
-        seen.append((x.requires_grad, y.requires_grad, tuple(x.shape)))
-        return ssim(x, y)
-
-    image_pass(term, (2, 24, 20), torch.device("cpu"))
-    assert seen == [(True, False, (2, 24, 20, 3))]
-
-
 def test_shared_distance_is_built_once_per_kind_and_device():
     a = shared_distance("efficientnet", "cpu")
     assert shared_distance("efficientnet", torch.device("cpu")) is a
@@ -80,15 +69,17 @@ def test_upright_size_follows_the_exif_orientation_and_skips_videos(tmp_path):
 
 
 @pytest.mark.gpu
-def test_warm_up_on_cuda_runs_every_step():
-    from talkavatar.fit.objective import capture_pseudo_perceptual, pseudo_perceptual_graph
+def test_warm_up_on_cuda_runs_every_step_and_captures_the_terms():
+    from talkavatar.fit.objective import capture_image_terms, image_terms_graph
 
     device = torch.device("cuda")
     distance = shared_distance("efficientnet", device)
-    seconds = warm_up(device, (("ssim", lambda: image_pass(ssim, (1, 48, 40), device)),
-                               ("graph", lambda: capture_pseudo_perceptual(distance, 2, 64, device))))
-    assert list(seconds) == ["context", "cublas", "cudnn", "rasterizer", "ssim", "graph"]
-    assert pseudo_perceptual_graph(distance).status().startswith("graphed (1, ")
+    seconds = warm_up(device, (("photo", lambda: capture_image_terms("photo image", (1, 48, 40), device)),
+                               ("pseudo", lambda: capture_image_terms("pseudo perceptual", (2, 64, 64), device,
+                                                                      distance))))
+    assert list(seconds) == ["context", "cublas", "cudnn", "rasterizer", "photo", "pseudo"]
+    for site, used in (("photo image", None), ("pseudo perceptual", distance)):
+        assert image_terms_graph(site, used).status().startswith("graphed (1, ")
 
 
 def test_fit_photo_warm_up_failure_is_a_warning(monkeypatch):
@@ -105,10 +96,13 @@ def test_fit_photo_warm_up_failure_is_a_warning(monkeypatch):
     assert len(warnings) == 1 and "out of memory" in warnings[0]
 
 
-def test_pseudo_perceptual_graph_is_one_per_distance():
-    from talkavatar.fit.objective import capture_pseudo_perceptual, pseudo_perceptual_graph
+def test_image_terms_graph_is_one_per_site_and_distance():
+    from talkavatar.fit.objective import capture_image_terms, image_terms_graph
 
     distance = shared_distance("efficientnet", "cpu")
-    graph = pseudo_perceptual_graph(distance)
-    assert pseudo_perceptual_graph(distance) is graph
-    assert capture_pseudo_perceptual(distance, 1, 32, torch.device("cpu")) == "op by op"  # off CUDA: the terms run
+    graph = image_terms_graph("pseudo perceptual", distance)
+    assert image_terms_graph("pseudo perceptual", distance) is graph
+    assert image_terms_graph("photo image") is not graph and image_terms_graph("crops") is not graph
+    cpu = torch.device("cpu")
+    assert capture_image_terms("pseudo perceptual", (1, 32, 32), cpu, distance) == "op by op"  # off CUDA: they ran
+    assert capture_image_terms("photo image", (1, 24, 20), cpu) == "op by op"

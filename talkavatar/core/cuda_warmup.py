@@ -20,7 +20,6 @@ import torch.nn.functional as F
 
 T = TypeVar("T")
 R = TypeVar("R")
-ImageTerm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x, y) images [B, H, W, 3] -> [B]
 
 
 def beside(work: Callable[[], T], warm: Callable[[], R]) -> tuple[T, R]:
@@ -55,8 +54,7 @@ def beside(work: Callable[[], T], warm: Callable[[], R]) -> tuple[T, R]:
 def warm_up(device: torch.device, steps: Sequence[tuple[str, Callable[[], object]]] = ()) -> dict[str, float]:
     """The one-time work of a CUDA ``device`` on this thread -> seconds per step: the context, cuBLAS, cuDNN, the
     rasterizer (gsplat's extension and kernels, forward and backward), then the caller's ``steps`` (name, function)
-    in order (e.g. :func:`image_pass`: the cuDNN plans of an image loss's shapes; a network built; a graph
-    captured). Not CUDA: nothing to do ({}); errors are raised."""
+    in order (e.g. a network built, a graph captured). Not CUDA: nothing to do ({}); errors are raised."""
     if torch.device(device).type != "cuda":
         return {}
     seconds: dict[str, float] = {}
@@ -67,16 +65,6 @@ def warm_up(device: torch.device, steps: Sequence[tuple[str, Callable[[], object
         torch.cuda.synchronize(device)
         seconds[name] = round(time.perf_counter() - started, 3)
     return seconds
-
-
-def image_pass(term: ImageTerm, shape: tuple[int, int, int], device: torch.device) -> None:
-    """One ``term(x, y)`` with its backward to ``x`` on constant images of ``shape`` (B, H, W) [B, H, W, 3] (``y``
-    without gradient, as a fit's targets): what an image loss of those shapes first does (cuDNN's plans). No random
-    generator is used: no seeded result changes."""
-    batch, height, width = shape
-    ramp = torch.linspace(0.0, 1.0, batch * height * width * 3, device=device).reshape(batch, height, width, 3)
-    x = ramp.clone().requires_grad_(True)
-    term(x, ramp.flip(1)).sum().backward()
 
 
 def _matmuls(device: torch.device) -> None:

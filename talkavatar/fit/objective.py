@@ -145,29 +145,32 @@ def perceptual_losses(distance, linear: Tensor, alpha: Tensor, target_rgb: Tenso
     return distance(rgb, target), (alpha[..., 0] - mask).abs().mean((1, 2))
 
 
-_pseudo_perceptual: dict[tuple[int, bool], tuple[object, GraphedTerms]] = {}  # (id(distance), GRAPH_TERMS): (it, graph)
+_shared_terms: dict[tuple, GraphedTerms] = {}  # (site, id(distance), GRAPH_TERMS) -> its graphed image terms
 
 
-def pseudo_perceptual_graph(distance) -> GraphedTerms:
-    """:func:`perceptual_losses` of ``distance`` as the pseudo frames' graphed terms, one per distance and process:
-    its capture (~2-3 s on the H200 for 2 frames of 384 px, the fit's stall at its first pseudo step) can be made
-    ahead of the fit, beside other work (:func:`capture_pseudo_perceptual`). A graph whose capture failed is not
-    handed out again: its next user captures afresh."""
-    key = (id(distance), GRAPH_TERMS)
-    if key not in _pseudo_perceptual or _pseudo_perceptual[key][1].failure:
-        _pseudo_perceptual[key] = distance, GraphedTerms(functools.partial(perceptual_losses, distance), GRAPH_TERMS)
-    return _pseudo_perceptual[key][1]
+def image_terms_graph(site: str, distance=None) -> GraphedTerms:
+    """The graphed image terms of call site ``site`` ("photo image", "crops": :func:`view_losses`; "pseudo
+    perceptual": :func:`perceptual_losses` of ``distance``), one per site, distance and process. They read nothing
+    but their arguments, so their captures (one per shape; the perceptual one took 2-3 s on the H200, the fit's stall
+    at its first pseudo step) can be made ahead of a fit, beside other work (:func:`capture_image_terms`); a later
+    fit in the process replays them too. A graph whose capture failed is not handed out again: its next user
+    captures afresh."""
+    key = (site, id(distance), GRAPH_TERMS)  # a distance lives on in its graph's function: its id stays its own
+    if key not in _shared_terms or _shared_terms[key].failure:
+        fn = view_losses if distance is None else functools.partial(perceptual_losses, distance)
+        _shared_terms[key] = GraphedTerms(fn, GRAPH_TERMS)
+    return _shared_terms[key]
 
 
-def capture_pseudo_perceptual(distance, batch: int, size: int, device) -> str:
-    """Capture :func:`pseudo_perceptual_graph` for batches of ``batch`` pseudo frames of ``size``² on ``device``
-    (the shapes of a fit's pseudo steps) on constant images; returns its status (:meth:`GraphedTerms.status`)."""
-    graphed = pseudo_perceptual_graph(distance)
+def capture_image_terms(site: str, shape: tuple[int, int, int], device, distance=None) -> str:
+    """Capture :func:`image_terms_graph` ``(site, distance)`` for images of ``shape`` (B, H, W) on ``device`` (a
+    rendering with gradients against targets, as a fit's steps call it) on constant images; returns its status
+    (:meth:`GraphedTerms.status`)."""
+    graphed = image_terms_graph(site, distance)
     with torch.enable_grad():
-        image = torch.full((batch, size, size, 3), 0.5, device=device)
-        graphed(image.clone().requires_grad_(True), torch.full((batch, size, size, 1), 0.9, device=device,
-                                                                requires_grad=True),
-                image, torch.ones(batch, size, size, device=device), torch.full((3,), 0.5, device=device))
+        image = torch.full((*shape, 3), 0.5, device=device)
+        graphed(image.clone().requires_grad_(True), torch.full((*shape, 1), 0.9, device=device, requires_grad=True),
+                image, torch.ones(shape, device=device), torch.full((3,), 0.5, device=device))
     return graphed.status()
 
 
@@ -237,6 +240,12 @@ class Objective:
             self._graphs[site] = GraphedTerms(fn, GRAPH_TERMS and capturable)
         return self._graphs[site]
 
+    def _shared(self, site: tuple, distance=None) -> GraphedTerms:
+        """Call site ``site``'s image terms, the process's (:func:`image_terms_graph`)."""
+        if site not in self._graphs:
+            self._graphs[site] = image_terms_graph(site[0], distance)
+        return self._graphs[site]
+
     def _pose_fields(self, params: AvatarParameters, names: tuple[str, ...], *args: Tensor) -> tuple[Tensor, ...]:
         """:meth:`pose`'s fields from the trainables ``args`` (``names``), then the pseudo frames' pick if any."""
         stand_ins, pick = dict(zip(names, args)), args[len(names):]
@@ -254,7 +263,7 @@ class Objective:
         """L1, SSIM and alpha of ``views``; ``posed``: their Gaussians already posed (:func:`pose_views`)."""
         posed = pose_views(params, views) if posed is None else posed
         linear, alpha, self.backend = raster_linear(posed, views, backend)
-        losses = self._graphed((f"{prefix} image",), view_losses)
+        losses = self._shared((f"{prefix} image",))
         l1s, ssims, alphas = losses(linear, alpha, views.rgb, views.mask, background)
         return {f"{prefix}_l1": l1s.mean(), f"{prefix}_ssim": ssims.mean(), f"{prefix}_alpha": alphas.mean()}
 
@@ -265,7 +274,7 @@ class Objective:
         here."""
         posed = pose_views(params, crops) if posed is None else posed
         linear, alpha, _ = raster_linear(posed, crops, backend)
-        losses = self._graphed(("crops",), view_losses)
+        losses = self._shared(("crops",))
         l1s, ssim_losses, alphas = losses(linear, alpha, crops.rgb, crops.mask, background)
         terms = {}
         for i, name in enumerate(names):
@@ -278,10 +287,8 @@ class Objective:
         set-up (posed on their kept rig frames), or any others (``pick`` None: posed here)."""
         posed = pose_views(params, views) if pick is None or self.pseudo_frames is None else self.pose(params, pick)
         linear, alpha, _ = raster_linear(posed, views, backend)
-        site = ("pseudo perceptual", id(distance))
-        if site not in self._graphs:
-            self._graphs[site] = pseudo_perceptual_graph(distance)
-        perceptual, alphas = self._graphs[site](linear, alpha, views.rgb, views.mask, background)
+        losses = self._shared(("pseudo perceptual", id(distance)), distance)
+        perceptual, alphas = losses(linear, alpha, views.rgb, views.mask, background)
         return {"pseudo_perceptual": perceptual.mean(), "pseudo_alpha": alphas.mean()}
 
     def video_terms(self, params: AvatarParameters, frames: Views, background: Tensor, distance,

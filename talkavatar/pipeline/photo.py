@@ -118,25 +118,26 @@ def _fit_will_run(bundle_path: Path, config: FitConfig, device_type: str, forced
 
 
 def _warm_up(config: FitConfig, device, photo_size: tuple[int, int], warn: Log) -> dict[str, float]:
-    """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit: SSIM on a photo of ``photo_size`` (width,
-    height) at the fit's size (the cuDNN plans of its photo loss), its perceptual network built
-    (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there) and the graph of its pseudo
-    frames' perceptual terms captured (:func:`~talkavatar.fit.objective.capture_pseudo_perceptual`: the fit replays
-    it). A failure is a warning: the stages do the same work on first use, and say there what fails for them ({}
-    then)."""
-    from talkavatar.core.cuda_warmup import image_pass, warm_up
-    from talkavatar.core.losses import shared_distance, ssim
+    """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit, then its image terms captured as the graphs its
+    steps replay (:func:`~talkavatar.fit.objective.capture_image_terms`): the photo's at its fitted size (from
+    ``photo_size``, width and height), one face crop's (a portrait's crops) and, with its perceptual network built
+    first (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there), its pseudo frames'. A
+    failure is a warning: the stages do the same work on first use, and say there what fails for them ({} then)."""
+    from talkavatar.core.cuda_warmup import warm_up
+    from talkavatar.core.losses import shared_distance
     from talkavatar.fit.data import scaled_size
-    from talkavatar.fit.objective import capture_pseudo_perceptual
+    from talkavatar.fit.objective import capture_image_terms
 
     cfg = config.effective(device.type)
     width, height, _, _ = scaled_size(*photo_size, cfg.image_size)
-    steps = [("photo ssim", functools.partial(image_pass, ssim, (1, height, width), device))]
+    capture = functools.partial(capture_image_terms, device=device)
+    steps = [("photo image graph", functools.partial(capture, "photo image", (1, height, width))),
+             ("crops graph", functools.partial(capture, "crops", (1, cfg.crop_size, cfg.crop_size)))]
     if cfg.pseudo_weight > 0:  # pseudo frames are square
         network = functools.partial(shared_distance, cfg.perceptual, device)
+        frames = (cfg.pseudo_batch, cfg.pseudo_size, cfg.pseudo_size)
         steps += [("perceptual network", network),
-                  ("pseudo perceptual graph", lambda: capture_pseudo_perceptual(network(), cfg.pseudo_batch,
-                                                                                cfg.pseudo_size, device))]
+                  ("pseudo perceptual graph", lambda: capture("pseudo perceptual", frames, distance=network()))]
     try:
         return warm_up(device, steps)
     except Exception as exc:  # reported, not raised: see above
