@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 EXIF_ORIENTATION = 0x0112
+# On CUDA, track a photo on a worker thread while the main thread does CUDA's one-time work and captures the fit's
+# image-term graphs (_warm_up). Off until measured in this form: the H200 run of its first form (an eager EfficientNet
+# pass instead of the captures, twelfth session, speed8) left the fit's first-pseudo-step stall in place (the stall
+# is the graph capture, 2.0-2.8 s) and slowed track by 1-3 s beside it (median 37.5 s against main's ~30-35 s).
+# notes/speed8-gpu2.sh measures this form with it on.
+WARM_UP_BESIDE_TRACK = False
 # The stages are imported by the function that runs them (torch, scipy, OpenCV: seconds), so that a run reaches the
 # bundle's lock at once and a second writer says it waits before the first one is done.
 
@@ -86,8 +92,8 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
         # a photo alone is tracked on the CPU: meanwhile, the GPU's one-time work (a clip is tracked on the device)
         size = upright_size(input_path) if tracking.video is None else None
         with clock.timed("track"):
-            if clock.device.type == "cuda" and size is not None and _fit_will_run(bundle_path, config, "cuda",
-                                                                                  force or resume):
+            if (WARM_UP_BESIDE_TRACK and clock.device.type == "cuda" and size is not None
+                    and _fit_will_run(bundle_path, config, "cuda", force or resume)):
                 warm = functools.partial(_warm_up, config, clock.device, size, warn)
                 _, warmed = beside(track, warm)
                 if warmed:
