@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -140,3 +141,16 @@ def test_cli_fit_missing_input_is_exit_3(tmp_path):
 
     result = CliRunner().invoke(app, ["fit", str(tmp_path / "nope.png")])
     assert result.exit_code == 3
+
+
+def test_pseudo_views_are_each_frame_resized(bundle_dir):
+    from talkavatar.bundle import Bundle, artifacts
+    from talkavatar.fit.data import load_fit_data, resize
+
+    bundle = Bundle.open(bundle_dir)
+    frames = artifacts.read_pseudo_frames(bundle, 4)
+    side = 24  # the synthetic frames are 96²: shrunk (box filter), as the fast preset's 512² -> 384²
+    data = load_fit_data(bundle, 32, 16, 4, side, use_pseudo=True)
+    one_by_one = np.stack([resize(rgba, *data.pseudo.rgb.shape[1:3][::-1]) for rgba in frames.rgba])
+    assert np.array_equal(data.pseudo.rgb.numpy(), one_by_one[..., :3])
+    assert np.array_equal(data.pseudo.mask.numpy(), one_by_one[..., 3])

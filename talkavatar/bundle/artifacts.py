@@ -275,7 +275,7 @@ def read_pseudo_frames(bundle, count: int) -> PseudoFrames | None:
                                tip=f"rerun {stage_command('pseudo', bundle.root, force=True)}")
         return image
 
-    with ThreadPoolExecutor(max_workers=_png_workers()) as pool:  # 64 frames of 512²: ~0.9 s on one thread
+    with ThreadPoolExecutor(max_workers=image_workers()) as pool:  # 64 frames of 512²: ~0.9 s on one thread
         rgba = list(pool.map(read, pick))
     index = np.array(pick)
     keys = POSE_KEYS + ("intrinsics", "world_to_camera")
@@ -296,9 +296,9 @@ def read_pseudo_proxy(bundle) -> np.ndarray | None:
     return np.asarray(bundle.read_tensors(PSEUDO_PROXY, "talkavatar.proxy")[0][PROXY_TENSOR], np.float32)
 
 
-def _png_workers() -> int:
-    """Threads that write or read a stage's frames: the process's thread share (talkavatar.core.threads sets
-    OMP_NUM_THREADS), else the cores it may run on; at most 8."""
+def image_workers() -> int:
+    """Threads that write, read or resize a stage's frames (PIL and zlib release the GIL): the process's thread
+    share (talkavatar.core.threads sets OMP_NUM_THREADS), else the cores it may run on; at most 8."""
     workers = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
     return max(1, min(8, workers))
 
@@ -310,7 +310,7 @@ def save_pseudo(writer, frames: list[np.ndarray], params: Mapping[str, np.ndarra
     def save(item) -> None:  # zlib releases the GIL: frames compress in parallel
         writer.save_png(in_stage(pseudo_frame(item[0])), item[1], compress_level=1)
 
-    with ThreadPoolExecutor(max_workers=_png_workers()) as pool:
+    with ThreadPoolExecutor(max_workers=image_workers()) as pool:
         list(pool.map(save, enumerate(frames)))
     writer.save_tensors(in_stage(PSEUDO_PARAMS), dict(params), "talkavatar.pseudo", dict(metadata))
     writer.save_tensors(in_stage(PSEUDO_PROXY), {PROXY_TENSOR: np.asarray(offsets, np.float32)}, "talkavatar.proxy",
