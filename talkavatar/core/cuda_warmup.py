@@ -18,6 +18,9 @@ from typing import Callable, Sequence, TypeVar
 import torch
 import torch.nn.functional as F
 
+from talkavatar.core.cameras import Cameras
+from talkavatar.core.splats import Gaussians, rasterize
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -80,9 +83,6 @@ def _convolution(device: torch.device) -> None:
 
 
 def _rasterize(device: torch.device) -> None:
-    from talkavatar.core.cameras import Cameras
-    from talkavatar.core.splats import Gaussians, rasterize
-
     n = 64
     offsets = torch.linspace(-0.2, 0.2, n, device=device)
     means = torch.stack([offsets, offsets.flip(0), torch.full_like(offsets, 2.0)], -1).requires_grad_(True)
