@@ -13,6 +13,7 @@ error:
 - ``thin``: mask pixels whose rendered alpha is under THIN_ALPHA;
 - ``anchored``: pixels whose colour comes for more than a tenth from Gaussians the colour anchor holds (its weights
   as the fit computed them, from the initial avatar: ``fit.visibility.colour_anchor_weights``);
+- ``anchored now``: the same with the weights computed from the fitted avatar (what reweighing would hold);
 - ``unseen``: pixels whose colour comes for more than a tenth from Gaussians the initial avatar's photo view does not
   see at all (``fit.visibility.photo_visibility`` 0: hidden, behind, outside the mask);
 - ``head``: the head's Gaussians (the share of the pixel they make, > 0.5).
@@ -65,6 +66,7 @@ def input_view_errors(bundle_path: Path, device: str = "cpu", heat: Path | None 
     initial = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape).avatar()
     with torch.enable_grad():
         anchored = colour_anchor_weights(initial, photo)
+        anchored_now = colour_anchor_weights(avatar, photo)
     unseen = (photo_visibility(initial, photo) <= 0).to(anchored)
     b = initial.binding
     head = torch.from_numpy(texel_parts(initial.rig.to("cpu"), b.face_index.cpu(), b.barycentrics.cpu()) == PART["head"])
@@ -74,6 +76,7 @@ def input_view_errors(bundle_path: Path, device: str = "cpu", heat: Path | None 
     black = torch.zeros(3, device=device)
     out = rasterize(g, camera, background=black)
     shares = rasterize(replace(g, rgb=torch.stack([anchored, unseen, head], -1)[None]), camera, background=black)
+    now = rasterize(replace(g, rgb=anchored_now[None, :, None].expand(1, -1, 3)), camera, background=black)
     rgb = linear_to_srgb(out.rgb[0]).clamp(0, 1).cpu().numpy()
     alpha = out.alpha[0, ..., 0].cpu().numpy()
     share = shares.rgb[0].cpu().numpy()
@@ -84,7 +87,8 @@ def input_view_errors(bundle_path: Path, device: str = "cpu", heat: Path | None 
     inside = mask > 0.5
     border = inside & ~cv2.erode(inside.astype(np.uint8), np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)).astype(bool)
     regions = {"edge": border, "off mesh": inside & ~silhouette, "thin": inside & (alpha < THIN_ALPHA),
-               "anchored": inside & (share[..., 0] > SHARE), "unseen": inside & (share[..., 1] > SHARE),
+               "anchored": inside & (share[..., 0] > SHARE),
+               "anchored now": inside & (now.rgb[0, ..., 0].cpu().numpy() > SHARE), "unseen": inside & (share[..., 1] > SHARE),
                "head": inside & (share[..., 2] > 0.5)}
     total, weight = float(error.sum()), float(mask.sum())
     psnr_db = 10 * math.log10(weight / total)

@@ -6,7 +6,9 @@ BUNDLE must have its track and pseudo stages (e.g. from ``benchmarks/fit_astrona
 never changed. Each variant's preview strip is written to ``DIR/<variant>.png`` (spaces as ``_``). ``--profile`` first runs 30 steps
 of the first variant under the torch profiler and prints where the time goes. ``--explain`` splits each variant's
 input-view error by region (``benchmarks/fit_errors.py``; heat maps ``DIR/<variant>_errors.png``) and prints that
-table after the first. Prints a Markdown table.
+table after the first. ``--unseen PHOTO`` measures each variant's unseen parts as issue 16's acceptance does
+(``benchmarks/presentable_video.py``: unseen skin share, Laplacian ratio; its four rest views ``DIR/<variant>_rest.png``).
+Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fit_astronaut import figures  # noqa: E402
 from benchmarks.fit_errors import input_view_errors, table as errors_table  # noqa: E402
+from benchmarks.presentable_video import plausibility  # noqa: E402
 
 
 def _unsettled(avatar, initial_rgb, photo, video=None):
@@ -95,6 +98,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--explain", action="store_true", help="split each variant's input-view error by region")
+    ap.add_argument("--unseen", type=Path, default=None, help="the bundle's photo: measure each variant's unseen parts")
     args = ap.parse_args()
 
     import importlib
@@ -155,11 +159,31 @@ def main() -> None:
             device = "cuda" if torch.cuda.is_available() and args.device != "cpu" else "cpu"
             errors[name] = table[name]["errors"] = input_view_errors(
                 work, device, args.out / f"{name.replace(' ', '_')}_errors.png")
+        if args.unseen is not None:
+            table[name]["unseen"] = _unseen(work, args.unseen, args.out / f"{name.replace(' ', '_')}_rest.png")
         (args.out / "sweep.json").write_text(json.dumps(table, indent=2))  # after each variant: a cut run keeps it
     if errors:
         print("\nInput-view error by region (benchmarks/fit_errors.py): the dB the view would gain were the region "
               "perfect (its share of the mask's pixels / of the error, %)\n")
         print(errors_table(errors))
+
+
+def _unseen(bundle_path: Path, photo: Path, views_png: Path) -> dict:
+    """Issue 16's unseen-part figures of the bundle's fitted avatar (presentable_video.plausibility); its four rest
+    views side by side into ``views_png``."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from talkavatar.render.stage import open_bundle
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    bundle, avatar = open_bundle(bundle_path)
+    with torch.no_grad():
+        figures = plausibility(bundle, avatar.to(torch.device(device), torch.float32),
+                               np.asarray(Image.open(photo).convert("RGB")), device)
+    Image.fromarray(np.concatenate(figures.pop("views"), 1)).save(views_png)
+    return {k: figures[k] for k in ("unseen_skin_share", "laplacian_ratio", "bare_in_photo")}
 
 
 if __name__ == "__main__":
