@@ -38,7 +38,7 @@ def _unsettled(avatar, initial_rgb, photo, video=None):
 CONSTANTS = {"talkavatar.fit.model": ("LOG_SCALE_RANGE", "MAX_SCALE_IN_TEXELS", "MAX_SURFACE_OFFSET", "FLAT_RATIO"),
              "talkavatar.fit.optimize": ("FINAL_LR_FRACTION", "HIDE_FROM_PHOTO"),
              "talkavatar.fit.visibility": ("ANCHOR_SEEN", "ANCHOR_SHOWN"),
-             "talkavatar.fit.stage": ("REWEIGH_ANCHOR", "settled_colours")}
+             "talkavatar.fit.stage": ("settled_colours",)}
 # name -> (FitConfig changes, LossWeights changes, module constants (CONSTANTS)); "current" = the defaults
 VARIANTS = {
     "current": ({}, {}, {}),
@@ -66,11 +66,10 @@ VARIANTS = {
     "anchor 0.1": ({"colour_anchor": 0.1}, {}, {}),
     "anchor 0": ({"colour_anchor": 0.0}, {}, {}),
     "anchor 0.3": ({"colour_anchor": 0.3}, {}, {}),
-    "anchor reweighed": ({}, {}, {"REWEIGH_ANCHOR": True}),
     "anchor seen 0.1": ({}, {}, {"ANCHOR_SEEN": 0.1}),
     "anchor shown 0.01": ({}, {}, {"ANCHOR_SHOWN": 0.01}),
     "hidden left out": ({}, {}, {"HIDE_FROM_PHOTO": True}),
-    "hidden left out reweighed": ({}, {}, {"HIDE_FROM_PHOTO": True, "REWEIGH_ANCHOR": True}),
+    "hidden left out refine 0.3": ({"refine": 0.3}, {}, {"HIDE_FROM_PHOTO": True}),
     "hidden left out anchor 0": ({"colour_anchor": 0.0}, {}, {"HIDE_FROM_PHOTO": True}),
     "no settle": ({}, {}, {"settled_colours": _unsettled}),
     "anchor 0 no settle": ({"colour_anchor": 0.0}, {}, {"settled_colours": _unsettled}),

@@ -73,14 +73,13 @@ class Adam:
 class Schedule:
     """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step;
     refine: the last steps, fitted without pseudo frames (the photo, and a clip's real frames); video_batch: real
-    frames per step; reweigh: the steps before which :func:`run_steps` calls its ``reweigh``."""
+    frames per step."""
 
     iters: int
     warmup: int
     pseudo_batch: int
     refine: int = 0
     video_batch: int = 1
-    reweigh: tuple[int, ...] = ()
 
 
 @dataclass
@@ -104,17 +103,14 @@ def _decay(iteration: int, iters: int) -> float:
 def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weights: LossWeights,
               rates: dict[str, float], distance, seed: int, *, backend: str = "auto", frame_refine: float = 1.0,
               resume: dict | None = None, on_step: Callable[[Progress, dict], None] | None = None,
-              on_interrupt: Callable[[dict], None] | None = None,
-              reweigh: Callable[[], None] | None = None) -> Progress:
+              on_interrupt: Callable[[dict], None] | None = None) -> Progress:
     """Optimise ``params`` in place for ``schedule.iters`` steps (from ``resume['iteration']`` when resuming).
 
     ``distance``: a perceptual distance (``None`` when pseudo frames are unused); ``frame_refine``: scale of the
     per-frame pose corrections' learning rates (a clip's real frames). ``on_step(progress, recent)`` runs after
     every step with the mean loss terms of the last logged stretch: the terms stay on the device and are read back
     (and checked) 20 times a run only, since a read per step stalls the GPU. ``on_interrupt`` receives the loop
-    state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates. ``reweigh()`` runs
-    before each step of ``schedule.reweigh`` (and once on resuming past one of them): the stage recomputes the
-    per-Gaussian prior weights from the avatar as fitted so far.
+    state (:func:`state_dict` input) when Ctrl-C arrives, before KeyboardInterrupt propagates.
     """
     trainable, rates, refinement = _trainables(params, data, rates, frame_refine)
     optimizer = Adam(trainable, rates, eps=ADAM_EPS)
@@ -127,13 +123,9 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     history = _History(progress, schedule.iters)
     shared_pose = data.crops is not None and _same_pose(data.photo.poses, data.crops.poses)
     step_rng = generator.get_state()
-    if reweigh is not None and any(step < progress.iteration for step in schedule.reweigh):
-        reweigh()
     try:
         while progress.iteration < schedule.iters:
             it = progress.iteration
-            if reweigh is not None and it in schedule.reweigh:
-                reweigh()
             step_rng = generator.get_state()  # a checkpoint restarts this step exactly
             terms = _terms(objective, params, data, schedule, weights, distance, generator, it, backend, refinement,
                            shared_pose)

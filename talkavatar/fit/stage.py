@@ -39,9 +39,6 @@ from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, std
 Log = Callable[[str], None]
 CHECKPOINT = Path(artifacts.FIT_CHECKPOINT)
 FIT_SCHEMA = "talkavatar.fit"
-# Recompute the colour anchor's weights from the avatar as fitted so far at the end of the warm-up and before the
-# final photo-only steps (else only from the initial avatar): what the fit moves into the photo's view is freed.
-REWEIGH_ANCHOR = False
 
 
 @dataclass(frozen=True)
@@ -129,9 +126,8 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         # (EfficientNet on 2 pseudo frames of 384 px, forward + backward: 7.6 ms float32, 10.2 ms bfloat16)
         distance = (perceptual_distance(cfg.perceptual, dev)
                     if data.pseudo is not None or data.video is not None else None)
-    warmup, refine = steps_for(cfg.iters, cfg.warmup), steps_for(cfg.iters, cfg.refine)
-    schedule = Schedule(cfg.iters, warmup, cfg.pseudo_batch, refine, cfg.video_batch,
-                        reweigh=(warmup, cfg.iters - refine) if REWEIGH_ANCHOR and weights.colour_anchor > 0 else ())
+    schedule = Schedule(cfg.iters, steps_for(cfg.iters, cfg.warmup), cfg.pseudo_batch,
+                        steps_for(cfg.iters, cfg.refine), cfg.video_batch)
     ctx.log(f"fitting {params.binding.count} Gaussians (UV {cfg.uv_res}) on {dev}: {cfg.iters} steps, image "
             f"{data.photo.cameras.width}x{data.photo.cameras.height}, {len(data.crop_names)} crops, "
             + (f"{len(data.video.poses)} real frames of the clip, " if data.video is not None else "")
@@ -193,20 +189,11 @@ def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: Fit
         faster = {"quality": "--preset fast", "fast": "--preset tiny, or a GPU"}.get(cfg.preset, "fewer --iters")
         with progress("fit", cfg.iters, show=show_progress, faster=faster) as shown, torch.enable_grad():
             return run_steps(params, data, schedule, weights, rates, distance, cfg.seed, resume=state,
-                             frame_refine=cfg.frame_refine, reweigh=lambda: _reweigh_anchor(params, data),
+                             frame_refine=cfg.frame_refine,
                              on_step=lambda p, values: shown.update(p.iteration, _losses(values)),
                              on_interrupt=interrupted)
     finally:
         use_deterministic_algorithms(deterministic)
-
-
-@torch.no_grad()
-def _reweigh_anchor(params: AvatarParameters, data) -> None:
-    """The colour anchor's weights (:func:`colour_anchor_weights`) and the photo's hidden Gaussians
-    (:func:`photo_hidden`) of the avatar as it is now."""
-    avatar = params.avatar()
-    params.anchor_weight.copy_(colour_anchor_weights(avatar, data.photo, data.video))
-    params.photo_hidden.copy_(photo_hidden(avatar, data.photo))
 
 
 def _evaluate(params, data, dev):
