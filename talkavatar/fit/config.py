@@ -24,7 +24,7 @@ PRESETS = {
     "quality": dict(iters=3000, uv_res=512, image_size=1024, crop_size=256, pseudo_frames=256, pseudo_size=512,
                     pseudo_batch=4, video_frames=128, video_batch=4),
 }
-Shape = Literal["flat", "round", "free"]
+Shape = Literal["flat", "oval", "round", "free"]
 SHAPES = get_args(Shape)
 # Gaussian shape per preset: tiny's few, large Gaussians (UV 96) leave gaps between flat discs seen obliquely.
 PRESET_SHAPES = {"tiny": "round", "fast": "flat", "quality": "flat"}
@@ -82,7 +82,8 @@ class FitConfig:
     refine: float = setting(0.2, "Fraction of the steps, at the end, fitted to the photo alone (sharpens the input "
                                  "view once the pseudo-labels have shaped the rest).", ge=0, lt=1)
     shape: Optional[Shape] = setting(None, "Gaussian shape: flat (discs in the surface, one scale: clean silhouettes "
-                                         "in new views), round (isotropic) or free (three scales and a rotation). "
+                                         "in new views), oval (ellipses in the surface: two scales and a turn), "
+                                         "round (isotropic) or free (three scales and a rotation). "
                                          "(preset tiny/fast/quality: round/flat/flat)")
 
     def __post_init__(self):
