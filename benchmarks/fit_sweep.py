@@ -54,6 +54,7 @@ VARIANTS = {
     "no mgc": ({}, {"mgc": 0.0}, {}),
     "no laplacian": ({}, {"lap_offsets": 0.0}, {}),
     "round": ({"shape": "round"}, {}, {}),
+    "flat": ({"shape": "flat"}, {}, {}),
     "oval": ({"shape": "oval"}, {}, {}),
     "free": ({"shape": "free"}, {}, {}),
     "uv 640": ({"uv_res": 640}, {}, {}),
