@@ -55,6 +55,8 @@ VARIANTS = {
     "no laplacian": ({}, {"lap_offsets": 0.0}, {}),
     "round": ({"shape": "round"}, {}, {}),
     "flat": ({"shape": "flat"}, {}, {}),
+    "main defaults": ({"shape": "flat"}, {}, {"FINAL_LR_FRACTION": 0.1}),  # the twelfth session's start
+    "oval final lr 0.3": ({"shape": "oval"}, {}, {"FINAL_LR_FRACTION": 0.3}),
     "oval": ({"shape": "oval"}, {}, {}),
     "free": ({"shape": "free"}, {}, {}),
     "uv 640": ({"uv_res": 640}, {}, {}),
