@@ -36,7 +36,7 @@ def _unsettled(avatar, initial_rgb, photo, video=None):
 
 # the module constants a variant may set (module path -> names); each is restored before every variant
 CONSTANTS = {"talkavatar.fit.model": ("LOG_SCALE_RANGE", "MAX_SCALE_IN_TEXELS", "MAX_SURFACE_OFFSET", "FLAT_RATIO"),
-             "talkavatar.fit.optimize": ("FINAL_LR_FRACTION", "HIDE_FROM_PHOTO"),
+             "talkavatar.fit.optimize": ("FINAL_LR_FRACTION",),
              "talkavatar.fit.visibility": ("ANCHOR_SEEN", "ANCHOR_SHOWN"),
              "talkavatar.fit.stage": ("settled_colours",)}
 # name -> (FitConfig changes, LossWeights changes, module constants (CONSTANTS)); "current" = the defaults
@@ -74,9 +74,6 @@ VARIANTS = {
     "anchor 0.3": ({"colour_anchor": 0.3}, {}, {}),
     "anchor seen 0.1": ({}, {}, {"ANCHOR_SEEN": 0.1}),
     "anchor shown 0.01": ({}, {}, {"ANCHOR_SHOWN": 0.01}),
-    "hidden left out": ({}, {}, {"HIDE_FROM_PHOTO": True}),
-    "hidden left out refine 0.3": ({"refine": 0.3}, {}, {"HIDE_FROM_PHOTO": True}),
-    "hidden left out anchor 0": ({"colour_anchor": 0.0}, {}, {"HIDE_FROM_PHOTO": True}),
     "no settle": ({}, {}, {"settled_colours": _unsettled}),
     "anchor 0 no settle": ({"colour_anchor": 0.0}, {}, {"settled_colours": _unsettled}),
     "refine 0.3": ({"refine": 0.3}, {}, {}),

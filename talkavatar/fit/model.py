@@ -1,9 +1,9 @@
 """The learnable avatar: the tensors the optimiser changes, and the :class:`~talkavatar.core.avatar.Avatar` they
 make. Gaussian shapes (:data:`~talkavatar.fit.config.SHAPES`): ``flat`` discs lying in their triangle's plane, one
-learned in-plane scale, :data:`FLAT_RATIO` as thick (``oval``: ellipses in that plane, two learned in-plane scales and
-the angle they are turned by about the normal) (an isotropic Gaussian seen edge-on at the silhouette spills ~3 sigma beyond the
-surface; a disc does not); ``round`` isotropic, rotation fixed (One Shot One Talk §3.4); ``free`` three scales and
-a rotation, all learned.
+learned in-plane scale, :data:`FLAT_RATIO` as thick (an isotropic Gaussian seen edge-on at the silhouette spills ~3 sigma
+beyond the surface; a disc does not); ``oval`` ellipses in that plane, two learned in-plane scales and the angle
+they are turned by about the normal, as thick as FLAT_RATIO times their geometric mean; ``round`` isotropic,
+rotation fixed (One Shot One Talk §3.4); ``free`` three scales and a rotation, all learned.
 """
 
 from __future__ import annotations
@@ -64,8 +64,7 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 
 class AvatarParameters(nn.Module):
     """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] anchor_weight [N] and solid_weight [N], the weights of the
-    colour anchor and of the solidity prior, and photo_hidden [N] bool, buffers: as built, kept when a checkpoint is
-    loaded); log_scales [N, 1]
+    colour anchor and of the solidity prior, buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1]
     (flat: in-plane, round: all axes), [N, 2] (oval: in-plane) or [N, 3] (free); quats [N, 4] (learned only when
     free; flat and oval: the rest triangle frames, normal = local z); turn [N, 1] (oval only: radians about the
     normal); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face
@@ -86,8 +85,6 @@ class AvatarParameters(nn.Module):
                                                          device=avatar.rgb.device))
         # the solidity prior's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
         self.register_buffer("solid_weight", torch.ones_like(self.anchor_weight))
-        # the Gaussians the photo's surface hides (fit.visibility.photo_hidden): left out of the photo's render
-        self.register_buffer("photo_hidden", torch.zeros_like(self.anchor_weight, dtype=torch.bool))
         texel = texel_size(self.rig, self.binding)
         lips = lip_region_faces(self.rig)[self.binding.face_index]
         largest = texel * torch.where(lips, MOUTH_SCALE_IN_TEXELS, MAX_SCALE_IN_TEXELS)

@@ -25,9 +25,6 @@ from talkavatar.fit.objective import LossWeights, Objective, first_pose, weighte
 from talkavatar.fit.refine import RATES as REFINE_RATES, FrameRefinement
 
 FINAL_LR_FRACTION = 0.1  # learning rates decay exponentially to this fraction of their start
-# The photo (and its crops) rendered without the Gaussians its surface hides (AvatarParameters.photo_hidden).
-HIDE_FROM_PHOTO = False
-HIDDEN_LOGIT = -30.0  # the opacity logit a hidden Gaussian takes in the photo's render (opacity ~1e-13)
 # Adam's epsilon (3DGS's): so small that every nonzero gradient, one of rounding size too, takes a step of up to its
 # learning rate. Two runs that differ by rounding alone (gsplat's atomics, the order gradients are summed in) part
 # by whole steps from there (benchmarks/graph_buffers_cpu.py); tests that compare two runs raise it.
@@ -170,9 +167,6 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
     and data are there. ``shared_pose``: the crops are seen in the photo's pose (posed once for both)."""
     background = upload(torch.rand(3, generator=generator), params.offsets.device)
     posed = objective.pose(params)
-    if HIDE_FROM_PHOTO:  # the far side stays out of what the photo teaches: the surface in front must cover the photo
-        posed = dataclasses.replace(posed, opacity_logit=posed.opacity_logit.masked_fill(params.photo_hidden,
-                                                                                         HIDDEN_LOGIT))
     terms = objective.image_terms(params, data.photo, background, "photo", backend, posed)
     if data.crops is not None and (weights.face > 0 or weights.hand > 0):
         terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,

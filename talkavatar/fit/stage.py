@@ -32,7 +32,7 @@ from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
-from talkavatar.fit.visibility import colour_anchor_weights, photo_hidden, settled_colours, solid_weights
+from talkavatar.fit.visibility import colour_anchor_weights, settled_colours, solid_weights
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -119,7 +119,6 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         held = solid_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
         params.solid_weight.copy_(held)
         params.anchor_weight.copy_(colour_anchor_weights(params.avatar(), data.photo, data.video))  # unseen
-        params.photo_hidden.copy_(photo_hidden(params.avatar(), data.photo))
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
                                                          cfg.video_weight, cfg.colour_anchor)
         # float32 everywhere: on the H200 a fit step is bound by kernel launches, and bfloat16 autocast adds casts

@@ -39,23 +39,6 @@ def photo_visibility(avatar: Avatar, photo: Views) -> Tensor:
     """[N] in 0..1: the cosine between each Gaussian's triangle normal and the ray from the photo's camera where its
     centre projects inside the picture and the person mask, unhidden (within DEPTH_TOLERANCE of the rendered depth
     there); 0 elsewhere. ``photo``: the input view (its first image, pose and camera)."""
-    cosine, in_mask, behind = _placement(avatar, photo)
-    return cosine.clamp(0, 1) * (in_mask & (behind <= DEPTH_TOLERANCE))
-
-
-@torch.no_grad()
-def photo_hidden(avatar: Avatar, photo: Views) -> Tensor:
-    """[N] bool: the Gaussians whose centre projects inside the picture and the person mask of the input view more
-    than DEPTH_TOLERANCE behind the rendered depth there (the body's far side, an arm behind the torso): the surface
-    in front of them is what the photo shows."""
-    _, in_mask, behind = _placement(avatar, photo)
-    return in_mask & (behind > DEPTH_TOLERANCE)
-
-
-def _placement(avatar: Avatar, photo: Views) -> tuple[Tensor, Tensor, Tensor]:
-    """Each Gaussian in the input view, [N] each: the cosine between its triangle normal and the ray from the camera,
-    whether its centre projects inside the picture and the person mask, and how far (metres) it lies behind the
-    rendered depth at that pixel."""
     p, camera = photo.poses[:1], photo.cameras[0:1]
     frame = avatar.rig_frame(p.joint_rotations, p.root_translation, p.arkit_weights)
     g = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights, frame=frame)
@@ -66,10 +49,11 @@ def _placement(avatar: Avatar, photo: Views) -> tuple[Tensor, Tensor, Tensor]:
     h, w = camera.height, camera.width
     inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < w) & (pixels[:, 1] >= 0) & (pixels[:, 1] < h) & (z > 0)
     col, row = pixels[:, 0].long().clamp(0, w - 1), pixels[:, 1].long().clamp(0, h - 1)
+    shown = inside & (photo.mask[0][row, col] > 0.5) & (z <= depth[row, col] + DEPTH_TOLERANCE)
     normals = face_normals(frame.vertices, avatar.rig.faces)[0][avatar.binding.face_index]
     ray = means - camera.centers[0]
     cosine = -(normals * ray).sum(-1) / ray.norm(dim=-1).clamp_min(1e-9)
-    return cosine, inside & (photo.mask[0][row, col] > 0.5), z - depth[row, col]
+    return cosine.clamp(0, 1) * shown
 
 
 def photo_contribution(avatar: Avatar, photo: Views) -> Tensor:
