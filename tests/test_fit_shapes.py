@@ -37,6 +37,25 @@ def test_flat_gaussians_are_thin_along_the_face_normal(bend):
     assert torch.allclose(scales[:, 0], scales[:, 1])
 
 
+def test_oval_gaussians_start_as_flat_discs_and_turn_their_two_scales_in_the_surface():
+    """An oval with equal scales and no turn is the flat disc; scales (a, b) turned by 90 degrees about the normal lie
+    along the disc's other in-plane axis, the normal and the thickness (FLAT_RATIO x sqrt(ab)) unchanged."""
+    rig = toy_rig(dtype=torch.float32)
+    flat = AvatarParameters.initial(rig, 16, None, None, shape="flat").avatar()
+    oval = AvatarParameters.initial(rig, 16, None, None, shape="oval")
+    assert oval.log_scales.shape[1] == 2 and oval.turn.requires_grad
+    start = oval.avatar()
+    assert torch.allclose(start.log_scales, flat.log_scales) and torch.allclose(start.quats, flat.quats)
+    with torch.no_grad():
+        oval.log_scales.copy_(torch.log(torch.tensor([0.004, 0.001])).expand_as(oval.log_scales))
+        oval.turn.fill_(math.pi / 2)
+    turned = oval.avatar()
+    axes, base = quaternion_to_matrix(turned.quats), quaternion_to_matrix(flat.quats)
+    assert (axes[:, :, 0] * base[:, :, 1]).sum(-1).abs().min() > 0.999  # the long axis turned onto the other one
+    assert (axes[:, :, 2] * base[:, :, 2]).sum(-1).min() > 0.999  # the normal kept
+    assert torch.allclose(turned.log_scales[:, 2].exp(), torch.full_like(turned.log_scales[:, 2], 0.002 * FLAT_RATIO))
+
+
 def test_round_gaussians_are_isotropic_and_free_ones_learn_three_scales():
     rig = toy_rig(dtype=torch.float32)
     round_ = AvatarParameters.initial(rig, 16, None, None, shape="round")

@@ -1,8 +1,9 @@
 """The learnable avatar: the tensors the optimiser changes, and the :class:`~talkavatar.core.avatar.Avatar` they
 make. Gaussian shapes (:data:`~talkavatar.fit.config.SHAPES`): ``flat`` discs lying in their triangle's plane, one
-learned in-plane scale, :data:`FLAT_RATIO` as thick (an isotropic Gaussian seen edge-on at the silhouette spills ~3 sigma beyond the
-surface; a disc does not); ``round`` isotropic, rotation fixed (One Shot One Talk §3.4); ``free`` three scales and
-a rotation, all learned.
+learned in-plane scale, :data:`FLAT_RATIO` as thick (an isotropic Gaussian seen edge-on at the silhouette spills ~3 sigma
+beyond the surface; a disc does not); ``oval`` ellipses in that plane, two learned in-plane scales and the angle
+they are turned by about the normal, as thick as FLAT_RATIO times their geometric mean; ``round`` isotropic,
+rotation fixed (One Shot One Talk §3.4); ``free`` three scales and a rotation, all learned.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from talkavatar.core.body.mouth import lip_region_faces
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.color import srgb_to_linear
 from talkavatar.core.expression_appearance import ExpressionAppearance
-from talkavatar.core.rotations import matrix_to_quaternion
+from talkavatar.core.rotations import matrix_to_quaternion, quaternion_multiply
 from talkavatar.fit.config import SHAPES
 
 # Adam learning rates per parameter (3DGS's for appearance; deformation fields after One Shot One Talk §3.4, scaled
 # up for short schedules by :func:`learning_rates`).
 BASE_LEARNING_RATES = {"offsets": 1e-4, "vertex_offsets": 1e-4, "rgb": 5e-3, "log_scales": 5e-3,
-                       "opacity_logit": 2.5e-2, "quats": 1e-3, "expression_offsets": 1e-4, "expression_rgb": 5e-3}
+                       "opacity_logit": 2.5e-2, "quats": 1e-3, "turn": 5e-3, "expression_offsets": 1e-4,
+                       "expression_rgb": 5e-3}
 
 
 # Limits :meth:`AvatarParameters.project_` enforces after every step: Gaussian scales (log metres, and at most
@@ -63,8 +65,9 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 class AvatarParameters(nn.Module):
     """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] anchor_weight [N] and solid_weight [N], the weights of the
     colour anchor and of the solidity prior, buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1]
-    (flat: in-plane, round: all axes) or [N, 3] (free); quats [N, 4] (learned only when free; flat: the rest
-    triangle frames, normal = local z); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face
+    (flat: in-plane, round: all axes), [N, 2] (oval: in-plane) or [N, 3] (free); quats [N, 4] (learned only when
+    free; flat and oval: the rest triangle frames, normal = local z); turn [N, 1] (oval only: radians about the
+    normal); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face
     Gaussians' expression term
     (:class:`~talkavatar.core.expression_appearance.ExpressionAppearance`) as ``expression_offsets`` and
     ``expression_rgb`` [M, C, 3] (zero at the start), else None of it."""
@@ -90,14 +93,18 @@ class AvatarParameters(nn.Module):
         farthest = torch.where(lips, MOUTH_SURFACE_OFFSET, elsewhere)
         self.register_buffer("max_surface_offsets", farthest[:, None].to(texel))
         scales = avatar.log_scales if shape == "free" else avatar.log_scales[:, :2].mean(-1, keepdim=True)
+        if shape == "oval":  # two in-plane scales
+            scales = scales.expand(-1, 2)
         self.log_scales = nn.Parameter(torch.minimum(scales, self.max_log_scales).detach().clone())
         self.opacity_logit = nn.Parameter(avatar.opacity_logit.clone())
         self.vertex_offsets = nn.Parameter(avatar.vertex_offsets.clone())
         if shape == "free":
             self.quats = nn.Parameter(avatar.quats.clone())
-        elif shape == "flat":
+        elif shape in ("flat", "oval"):
             frames = triangle_frames(self.rig.vertices[None], self.rig.faces)[0]  # rest frames, [F, 3, 3]
             self.register_buffer("quats", matrix_to_quaternion(frames)[self.binding.face_index])
+            if shape == "oval":  # radians about the normal (local z)
+                self.turn = nn.Parameter(torch.zeros_like(self.opacity_logit.detach())[:, None])
         else:
             self.register_buffer("quats", avatar.quats.clone())
         term = None
@@ -146,12 +153,18 @@ class AvatarParameters(nn.Module):
         t = {k: stand_ins.get(k, getattr(self, k)) for k in ("offsets", "rgb", "log_scales", "quats",
                                                               "opacity_logit", "vertex_offsets")}
         n = self.binding.count
-        if self.shape == "flat":
-            log_scales = torch.cat([t["log_scales"].expand(n, 2), t["log_scales"] + math.log(FLAT_RATIO)], -1)
+        quats = t["quats"]
+        if self.shape in ("flat", "oval"):
+            planar = t["log_scales"].expand(n, 2)
+            log_scales = torch.cat([planar, planar.mean(-1, keepdim=True) + math.log(FLAT_RATIO)], -1)
         else:
             log_scales = t["log_scales"].expand(n, 3)
+        if self.shape == "oval":
+            half = stand_ins.get("turn", self.turn) / 2
+            zero = torch.zeros_like(half)
+            quats = quaternion_multiply(quats, torch.cat([half.cos(), zero, zero, half.sin()], -1))
         return Avatar(self.rig, self.binding, offsets=t["offsets"], rgb=t["rgb"].clamp(0, 1),
-                      log_scales=log_scales, quats=t["quats"], opacity_logit=t["opacity_logit"],
+                      log_scales=log_scales, quats=quats, opacity_logit=t["opacity_logit"],
                       vertex_offsets=t["vertex_offsets"], expression=self.expression(**stand_ins))
 
     @torch.no_grad()
