@@ -310,11 +310,16 @@ def profile_turn(det, size: tuple[int, int]) -> int:
 
 
 def _gate_profile(g: _Gate, size) -> None:
-    """The far side's eye, ear and mouth corner of a face in profile (:func:`profile_turn`) are rejected."""
+    """A face in profile (:func:`profile_turn`): the far side's eye, ear and mouth corner are rejected, and so are
+    the nose and the near side's eye and mouth corner, only the near ear kept: MediaPipe reads a frontal face
+    squeezed onto the near cheek, and its nose there held Anny's nose and lips on soldier_bw's cheek ~35 px (of
+    1280) behind his real nose and open mouth; without them the silhouette places the face (the nose ~10 px off)."""
     turn = profile_turn(g.det, size)
     if turn:
         far = HEAD_SIDES["right" if turn < 0 else "left"]
         g.reject("body", list(far), "the far side of a face in profile (a guess)")
+        near = HEAD_SIDES["left" if turn < 0 else "right"]
+        g.reject("body", [0, *near[:3], near[4]], "a frontal face read on a profile's cheek")
 
 
 def _face_mesh_fault(det, size) -> str | None:
