@@ -1,10 +1,11 @@
-"""The photo's pixels a detected hand covers (pseudo.hands): the hull of its points and a finger's half width."""
+"""The photo's pixels a detected hand covers (pseudo.hands): the hull of its points and half a finger's width."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from talkavatar.pseudo.hands import HAND_MARGIN, hand_region
+from talkavatar.pseudo.hands import hand_region
+from talkavatar.track.gating import FINGER
 
 
 def test_a_hand_covers_its_points_hull_and_a_margin_beyond_only():
@@ -13,8 +14,7 @@ def test_a_hand_covers_its_points_hull_and_a_margin_beyond_only():
     region = hand_region([hand], 120, 160)
     assert region.shape == (120, 160)
     assert region[np.round(hand[:, 1]).astype(int), np.round(hand[:, 0]).astype(int)].all()
-    span = np.max(np.linalg.norm(hand[:, None] - hand[None], axis=-1))
-    far = HAND_MARGIN * span + 3  # beyond the margin, nothing
+    far = FINGER * np.linalg.norm(hand[0] - hand[9]) + 2  # beyond half a finger's width, nothing
     rows, cols = np.nonzero(region)
     assert cols.min() >= hand[:, 0].min() - far and cols.max() <= hand[:, 0].max() + far
     assert rows.min() >= hand[:, 1].min() - far and rows.max() <= hand[:, 1].max() + far

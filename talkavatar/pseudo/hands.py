@@ -3,9 +3,10 @@
 A hand raised to the face (laughing's on his forehead) sits within the texture projection's depth tolerance of the
 head, and the fitted hand never matches the real one's outline: without this the head's texels behind it take the
 hand's colours, and the video shows a hand painted on the forehead when the arm comes down. The region of each hand
-is the convex hull of its 21 MediaPipe points widened by :data:`HAND_MARGIN` of the hand's span (the points are
-joint centres: the fingers' edges lie beyond them; 0.15 took laughing's eyes under his fingers as well). Their
-forward-facing face is completed as skin (:mod:`complete`), not as the head band's hair.
+is what track's gating takes as under the hand (:func:`talkavatar.track.gating._under_hand`): the convex hull of its
+21 MediaPipe points grown by :data:`~talkavatar.track.gating.FINGER` of the hand's size (wrist to middle knuckle),
+half a finger's width about the bones' points. The forward-facing face there is completed as skin
+(:mod:`complete`), not as the head band's hair.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-HAND_MARGIN = 0.06  # share of the hand's span (its points' largest distance) added around their hull: half a finger
-MIN_MARGIN = 2      # pixels
+from talkavatar.track.gating import FINGER
+
+MIN_MARGIN = 1  # pixels
 
 
 def hand_region(hands: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
@@ -26,7 +28,6 @@ def hand_region(hands: Sequence[np.ndarray], height: int, width: int) -> np.ndar
         hull = cv2.convexHull(np.round(points).astype(np.int32))
         hand = np.zeros_like(region)
         cv2.fillConvexPoly(hand, hull, 1)
-        span = float(np.max(np.linalg.norm(points[:, None] - points[None], axis=-1)))
-        margin = max(int(round(HAND_MARGIN * span)), MIN_MARGIN)
+        margin = max(int(round(FINGER * float(np.linalg.norm(points[0] - points[9])))), MIN_MARGIN)
         region |= cv2.dilate(hand, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
     return region.astype(bool)

@@ -22,7 +22,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
 - other people: body points on another person's face are rejected (a crowded window mixes two people's points);
 - profile: with no Face Mesh of the head, a nose beyond one of the ears (along the line between them) is a face
   turned more than ~45 degrees (:func:`profile_turn`); the far side's eye, ear and mouth corner are then MediaPipe's
-  guesses (it reads a profile as a frontal face squeezed onto the near cheek) and are rejected;
+  guesses (it reads a profile as a frontal face squeezed onto the near cheek) and are rejected, and so are the nose
+  and the near side's eye and mouth corner (that frontal face's; only the near ear is kept);
 - face: the Face Mesh nose within half a face size (width or length) of the body's nose, its length (forehead to
   chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size,
   trusted or not; inside the hull of its points grown by half a finger's width) get no weight (they are guessed
