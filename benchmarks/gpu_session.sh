@@ -42,8 +42,9 @@
 #                        fast; .pyfeat/single_face.mp4 from `python -c "from tests.real_clip import fetch_clip; fetch_clip()"`
 set -uo pipefail
 export PYTHONUNBUFFERED=1 MAX_JOBS=16 TORCH_CUDA_ARCH_LIST=9.0
-# No .pyc of the image's packages was used (profile of the 5th process on one machine): without a cache of its own each
-# compiled ~1900 modules from source (6.4 s of a profiled `fit PHOTO`), a cost a pip install does not have.
+# The image sets PYTHONDONTWRITEBYTECODE=1 and its packages ship no .pyc: every process compiled ~1900 modules from
+# source (6.4 s of a profiled `fit PHOTO`), a cost a pip install (which compiles them once) does not have.
+unset PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX=/tmp/pycache
 pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
 case "$1" in

@@ -1,5 +1,6 @@
 """First-use cost of the perceptual distance on CUDA (the fit's one-time stall when pseudo frames start), with
-cuDNN on and off, each in a fresh process: load, first forward+backward, then the steady per-call time.
+cuDNN on and off, each in a fresh process: the CUDA context, load, first forward+backward, then the steady per-call
+time op by op and replayed as CUDA graphs (forward and backward, as the fit's graphed terms run it).
 
     python benchmarks/perceptual_warmup.py [--size 384] [--batch 2] [--calls 30]
 """
@@ -22,7 +23,9 @@ def measure(size: int, batch: int, calls: int, cudnn: bool) -> dict:
     from talkavatar.core.losses import perceptual_distance
 
     torch.backends.cudnn.enabled = cudnn
-    torch.zeros(1, device="cuda")  # CUDA context outside the timings
+    t = time.perf_counter()
+    torch.zeros(1, device="cuda")  # CUDA context outside the other timings
+    context = time.perf_counter() - t
     t = time.perf_counter()
     distance = perceptual_distance("efficientnet", torch.device("cuda"))
     torch.cuda.synchronize()
@@ -41,8 +44,19 @@ def measure(size: int, batch: int, calls: int, cudnn: bool) -> dict:
     for _ in range(calls):
         call()
     torch.cuda.synchronize()
-    return {"cudnn": cudnn, "load_s": round(load, 3), "first_call_s": round(first, 3),
-            "steady_ms": round((time.perf_counter() - t) / calls * 1000, 2)}
+    steady = (time.perf_counter() - t) / calls
+    t = time.perf_counter()
+    graphed = torch.cuda.make_graphed_callables(lambda a: distance(a, y), (x,))
+    graphed(x).mean().backward()
+    torch.cuda.synchronize()
+    capture = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(calls):
+        graphed(x).mean().backward()
+    torch.cuda.synchronize()
+    return {"cudnn": cudnn, "context_s": round(context, 3), "load_s": round(load, 3), "first_call_s": round(first, 3),
+            "steady_ms": round(steady * 1000, 2), "capture_s": round(capture, 3),
+            "graphed_ms": round((time.perf_counter() - t) / calls * 1000, 2)}
 
 
 def main() -> None:
@@ -55,7 +69,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.size, args.batch, args.calls, args.child == "on")))
         return
-    print("| cuDNN | load s | first call s | steady ms |\n|---|---|---|---|")
+    print("| cuDNN | context s | load s | first call s | steady ms | capture s | graphed ms |\n"
+          "|---|---|---|---|---|---|---|")
     for mode in ("on", "off"):
         out = subprocess.run([sys.executable, __file__, "--child", mode, "--size", str(args.size), "--batch",
                               str(args.batch), "--calls", str(args.calls)], capture_output=True, text=True)
@@ -63,7 +78,8 @@ def main() -> None:
             print(out.stderr[-2000:])
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {mode} | {r['load_s']} | {r['first_call_s']} | {r['steady_ms']} |", flush=True)
+        print(f"| {mode} | {r['context_s']} | {r['load_s']} | {r['first_call_s']} | {r['steady_ms']} | "
+              f"{r['capture_s']} | {r['graphed_ms']} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
+from talkavatar.core.cache import cache_root
+
 if TYPE_CHECKING:  # the runner itself stays light: the public API imports its progress sinks
     from talkavatar.bundle import Bundle, StageWriter
 
 Log = Callable[[str], None]
 R = TypeVar("R")
-CACHE_ENV = "TALKAVATAR_CACHE_DIR"
 
 
 def stderr_log(message: str) -> None:
@@ -192,8 +193,7 @@ def made_record(config: dict, inputs: Sequence[Path]) -> dict:
 
 
 def _made_path(output: Path) -> Path:
-    root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "talkavatar")
-    return root / "made" / (hashlib.sha256(str(Path(output).resolve()).encode()).hexdigest()[:32] + ".json")
+    return cache_root() / "made" / (hashlib.sha256(str(Path(output).resolve()).encode()).hexdigest()[:32] + ".json")
 
 
 def made_before(outputs: Sequence[Path], record: dict) -> dict | None:

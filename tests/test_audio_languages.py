@@ -19,7 +19,7 @@ from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
 from talkavatar.audio.boundaries import (LEAD_S, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
                                          place_segments, spectral_change, speech_frames)
-from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, greedy_phones, log_probs,
+from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, dark_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
 from talkavatar.cli import app
@@ -170,6 +170,18 @@ def test_greedy_phones_read_english_only_tokens_as_the_common_sound():
     assert phones == ["r", "e", "ə"] and [phone_class(p) for p in phones] == ["spread", "open", "open"]
 
 
+def _check_half_heard_m(t: int, p: float, rival: str, p_rival: float, **evidence: np.ndarray) -> None:
+    """Recogniser scores, blank everywhere but frame ``t``, where an m (probability ``p``, blank as likely) stands
+    beside a likelier ``rival`` token: decoded as the rival, and as an m with the bilabial ``evidence``."""
+    frames = len(next(iter(evidence.values())))
+    scores = np.full((frames, len(vocabulary())), -20.0, np.float32)
+    scores[:, blank_id()] = 0.0
+    scores[t, vocabulary().index("m")] = scores[t, blank_id()] = np.log(p)
+    scores[t, vocabulary().index(rival)] = np.log(p_rival)
+    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == [rival]
+    assert [s.phone for s in greedy_phones(scores, **evidence) if s.phone != "SIL"] == ["m"]
+
+
 def test_closure_evidence_follows_an_energy_dip():
     """A 60 ms near-silent gap in loud noise (a stop's closure): evidence is full on the frames up to 80 ms after
     the gap's start, none in the steady loud stretches."""
@@ -178,12 +190,27 @@ def test_closure_evidence_follows_an_energy_dip():
     evidence = closure_evidence(noise)
     assert evidence.shape == (50,)
     assert evidence[25:31].min() == 1.0 and evidence[:15].max() == 0.0 and evidence[40:].max() == 0.0
-    scores = np.full((50, len(vocabulary())), -20.0, np.float32)
-    scores[:, blank_id()] = 0.0
-    scores[29, vocabulary().index("m")] = scores[29, blank_id()] = np.log(0.3)   # a half-heard m after the gap
-    scores[29, vocabulary().index("s")] = np.log(0.4)                              # ...beside a likelier s
-    assert [s.phone for s in greedy_phones(scores) if s.phone != "SIL"] == ["s"]
-    assert [s.phone for s in greedy_phones(scores, closure=evidence) if s.phone != "SIL"] == ["m"]
+    _check_half_heard_m(29, 0.3, "s", 0.4, closure=evidence)          # an m after the gap beside a likelier s
+
+
+def test_dark_evidence_marks_a_quiet_murmur_not_noise_or_a_loud_dark_vowel():
+    """Vowel-like harmonics (120 Hz voice, energy up to 3 kHz) with three 100 ms stretches: the same voice low-passed
+    under 400 Hz and 20 dB quieter (an m's murmur), a noise burst as loud as the vowels (an s), and the low-passed
+    voice as loud as the vowels (a dark back vowel such as u). Evidence is full from the murmur's second frame to
+    80 ms after its end and none anywhere else; a half-heard m in the murmur becomes an m."""
+    t = np.arange(32000) / 16000.0
+    vowel = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 26))            # harmonics up to 3 kHz
+    dark = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 4))               # 120-360 Hz
+    dark *= vowel.std() / dark.std()
+    x = vowel.copy()
+    x[8000:9600] = 0.1 * dark[8000:9600]                                               # frames 25..29: murmur
+    x[20000:21600] = np.random.default_rng(0).normal(0, vowel.std(), 1600)             # frames 62..66: noise
+    x[25600:27200] = dark[25600:27200]                                                 # frames 80..84: loud, dark
+    pcm = (x / np.abs(x).max() * 12000).astype(np.int16)
+    evidence = dark_evidence(pcm)
+    assert evidence.shape == (100,)
+    assert evidence[26:34].min() == 1.0 and evidence[:25].max() == 0.0 and evidence[34:].max() == 0.0
+    _check_half_heard_m(28, 0.2, "n", 0.5, dark=evidence)             # an m in the murmur beside a likelier n
 
 
 def test_g2p_reads_several_scripts():

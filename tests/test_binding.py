@@ -125,3 +125,22 @@ def test_batched_equals_looped():
 def test_bad_uv_res():
     with pytest.raises(ValueError):
         Binding.from_uv(toy_rig().face_uvs, 0)
+
+
+def test_uv_binding_is_kept_in_the_cache_across_processes(tmp_path, monkeypatch):
+    from talkavatar.core import binding
+
+    monkeypatch.setenv("TALKAVATAR_CACHE_DIR", str(tmp_path))
+    rig = toy_rig()
+    binding._rasterize_uv_cached.cache_clear()
+    made = Binding.from_uv(rig.face_uvs, 24)
+    stored = list((tmp_path / binding.UV_BINDINGS).glob("*.safetensors"))
+    assert len(stored) == 1
+    binding._rasterize_uv_cached.cache_clear()  # a new process: read from the file
+    read = Binding.from_uv(rig.face_uvs, 24)
+    for name in ("face_index", "barycentrics", "texel"):
+        assert torch.equal(getattr(read, name), getattr(made, name))
+    stored[0].write_bytes(b"not a safetensors file")  # damaged: made again
+    binding._rasterize_uv_cached.cache_clear()
+    assert torch.equal(Binding.from_uv(rig.face_uvs, 24).face_index, made.face_index)
+    binding._rasterize_uv_cached.cache_clear()

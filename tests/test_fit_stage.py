@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -103,6 +104,17 @@ def test_up_to_date_fit_is_skipped_and_ablations_run(bundle_dir):
     assert bare.metrics["pseudo_frames_used"] == 0 and bare.metrics["perceptual"] is None
 
 
+def test_fit_photo_warms_cuda_up_only_for_work_to_do(bundle_dir):
+    from talkavatar.pipeline.photo import _fit_will_run
+
+    config = FitConfig(**SMALL, iters=4)
+    _fit(bundle_dir, iters=4)
+    assert not _fit_will_run(bundle_dir, config, "cpu", forced=False)  # a rerun finds the work done
+    assert _fit_will_run(bundle_dir, config, "cpu", forced=True)
+    assert _fit_will_run(bundle_dir, FitConfig(**SMALL, iters=5), "cpu", forced=False)
+    assert _fit_will_run(bundle_dir.parent / "none.avatar", config, "cpu", forced=False)
+
+
 def test_config_presets_and_bad_values():
     eff = FitConfig(preset="tiny").effective()
     assert eff.iters == 120 and eff.uv_res == 96
@@ -129,3 +141,16 @@ def test_cli_fit_missing_input_is_exit_3(tmp_path):
 
     result = CliRunner().invoke(app, ["fit", str(tmp_path / "nope.png")])
     assert result.exit_code == 3
+
+
+def test_pseudo_views_are_each_frame_resized(bundle_dir):
+    from talkavatar.bundle import Bundle, artifacts
+    from talkavatar.fit.data import load_fit_data, resize
+
+    bundle = Bundle.open(bundle_dir)
+    frames = artifacts.read_pseudo_frames(bundle, 4)
+    side = 24  # the synthetic frames are 96²: shrunk (box filter), as the fast preset's 512² -> 384²
+    data = load_fit_data(bundle, 32, 16, 4, side, use_pseudo=True)
+    one_by_one = np.stack([resize(rgba, *data.pseudo.rgb.shape[1:3][::-1]) for rgba in frames.rgba])
+    assert np.array_equal(data.pseudo.rgb.numpy(), one_by_one[..., :3])
+    assert np.array_equal(data.pseudo.mask.numpy(), one_by_one[..., 3])

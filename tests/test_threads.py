@@ -69,3 +69,19 @@ def test_one_thread_holds_torch_to_one_thread_and_restores_the_count():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(outside)
+
+
+def test_few_or_all_threads_keeps_many_and_narrows_few_to_one():
+    import torch
+
+    from talkavatar.core.threads import MANY_THREADS, few_or_all_threads
+
+    before = torch.get_num_threads()
+    try:
+        for threads, inside in ((MANY_THREADS, MANY_THREADS), (MANY_THREADS - 1, 1), (1, 1)):
+            torch.set_num_threads(threads)
+            with few_or_all_threads():
+                assert torch.get_num_threads() == inside
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)

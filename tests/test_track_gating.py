@@ -168,6 +168,23 @@ def test_body_points_on_another_persons_face_are_rejected():
     assert [r["reason"] for r in rejected] == ["on another person's face"]
 
 
+def test_a_point_on_another_persons_face_is_taken_from_the_mirrored_pass_that_puts_it_off_every_face():
+    det = _figure()
+    det.other_faces = [(250, 150, 300, 200)]  # the first pass put the left shoulder on this face
+    det.check_body, det.check_visibility = det.body.copy(), det.body_visibility.copy()
+    det.check_body[11, :2] = (240, 140)  # the mirrored pass: beside the face, where his shoulder is
+    second_opinion(det, (W, H))
+    assert np.allclose(det.body[11, :2], (240, 140))
+    weights, rejected = gate(det)
+    assert weights["body"][11] == 1 and rejected == []
+    det = _figure()  # a check pass that puts it on a face too (or is unsure of it) leaves it to the gate
+    det.other_faces = [(250, 150, 300, 200), (230, 120, 249, 150)]
+    det.check_body, det.check_visibility = det.body.copy(), det.body_visibility.copy()
+    det.check_body[11, :2] = (240, 140)
+    second_opinion(det, (W, H))
+    assert np.allclose(det.body[11, :2], FIGURE[11]) and gate(det)[0]["body"][11] == 0
+
+
 def test_mirroring_swaps_sides_and_maps_face_points_to_their_partners():
     mirror = face_mirror()
     assert (mirror[mirror] == np.arange(478)).all() and (BODY_MIRROR[BODY_MIRROR] == np.arange(33)).all()

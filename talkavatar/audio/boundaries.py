@@ -60,17 +60,29 @@ CHANGE_SPAN = 2                     # frames averaged on each side of a boundary
 FEATURE_BLOCK = 256                 # frames per FFT batch
 
 
-def _mel_filters() -> np.ndarray:
-    """``[MEL_BANDS, FFT // 2 + 1]`` triangular filters, 100-7600 Hz."""
+def _mel_edges() -> np.ndarray:
+    """``[MEL_BANDS + 2]`` Hz: the mel bands' edges, equally spaced in mel from 100 to 7600 Hz (band ``k`` rises
+    from edge ``k``, peaks at ``k + 1`` and falls to ``k + 2``)."""
     hz = np.linspace(0, SAMPLE_RATE / 2, FFT // 2 + 1)
     mel = 2595.0 * np.log10(1.0 + hz / 700.0)
     lowest, highest = (2595.0 * np.log10(1.0 + f / 700.0) for f in (100.0, 7600.0))
-    edges = np.interp(np.linspace(lowest, highest, MEL_BANDS + 2), mel, hz)
+    return np.interp(np.linspace(lowest, highest, MEL_BANDS + 2), mel, hz)
+
+
+def mel_centres() -> np.ndarray:
+    """``[MEL_BANDS]`` Hz: the peak of each band of :func:`log_mel`."""
+    return _mel_edges()[1:-1]
+
+
+def _mel_filters() -> np.ndarray:
+    """``[MEL_BANDS, FFT // 2 + 1]`` triangular filters, 100-7600 Hz."""
+    hz = np.linspace(0, SAMPLE_RATE / 2, FFT // 2 + 1)
+    edges = _mel_edges()
     lo, centre, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     return np.clip(np.minimum((hz - lo) / (centre - lo), (hi - hz) / (hi - centre)), 0.0, None)
 
 
-def _log_mel(pcm: np.ndarray, n: int) -> np.ndarray:
+def log_mel(pcm: np.ndarray, n: int) -> np.ndarray:
     """``[n, MEL_BANDS]`` log-mel spectra of int16 ``pcm`` every 10 ms (window centred on the mark), computed
     :data:`FEATURE_BLOCK` frames at a time so that temporaries stay small for long audio."""
     hop = int(SAMPLE_RATE / CHANGE_RATE)
@@ -90,7 +102,7 @@ def spectral_change(pcm: np.ndarray) -> np.ndarray:
     n = len(pcm) // int(SAMPLE_RATE / CHANGE_RATE)
     if n <= 2 * CHANGE_SPAN:
         return np.zeros(n, np.float32)
-    total = np.concatenate([np.zeros((1, MEL_BANDS)), np.cumsum(_log_mel(pcm, n), axis=0, dtype=np.float64)])
+    total = np.concatenate([np.zeros((1, MEL_BANDS)), np.cumsum(log_mel(pcm, n), axis=0, dtype=np.float64)])
     k = CHANGE_SPAN
     out = np.zeros(n, np.float32)
     t = np.arange(k, n - k)

@@ -34,8 +34,7 @@ def command(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 8000,
     open_browser: Annotated[bool, typer.Option("--open", help="Also open the URL in the default browser.")] = False,
 ) -> None:
-    from talkavatar.export.serve import player_server, url_of
-    from talkavatar.export.web import MARKER
+    from talkavatar.export.serve import MARKER, player_server, url_of
 
     if path is not None and (path / MARKER).is_file():
         directory, scratch = path, None

@@ -15,10 +15,16 @@ on the posed mesh.
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save
+
+from talkavatar.bundle.atomic import write_bytes_atomic
+from talkavatar.core.cache import cache_root
 
 
 @dataclass(frozen=True)
@@ -140,11 +146,32 @@ def pixel_centres_in_triangles(xy: np.ndarray, width: int, height: int) -> tuple
     return face[inside], col[inside], row[inside], bary / bary.sum(-1, keepdims=True)
 
 
+UV_BINDINGS = "uv-binding"  # folder of the cache (:func:`~talkavatar.core.cache.cache_root`) that keeps them
+UV_BINDING_FORMAT = "1"
+
+
 @functools.lru_cache(maxsize=4)
 def _rasterize_uv_cached(uvs: bytes, shape: tuple[int, ...], uv_res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_rasterize_uv` remembered for the last few UV layouts (the pseudo stage binds the same rig's UVs at
-    the same resolution twice, ~0.5 s each at 1024²; ``fit PHOTO`` runs its stages in one process)."""
-    return _rasterize_uv(np.frombuffer(uvs, np.float64).reshape(shape), uv_res)
+    """:func:`_rasterize_uv` remembered for the last few UV layouts in this process (the pseudo stage binds the same
+    rig's UVs at the same resolution twice; ``fit PHOTO`` runs its stages in one process) and, across processes, in
+    the cache's ``uv-binding/`` folder: every photo's rig has Anny's UV layout, whose binding at 1024² took ~0.9 s
+    of the pseudo stage's one CPU thread (2-core machine, load ~5). A file that cannot be read is made again; one
+    that cannot be written is left alone."""
+    key = hashlib.sha256(uvs + repr((shape, uv_res, UV_BINDING_FORMAT)).encode()).hexdigest()[:32]
+    path = cache_root() / UV_BINDINGS / f"{key}.safetensors"
+    try:
+        stored = load_file(str(path))
+        return stored["face_index"], stored["barycentrics"], stored["texel"]
+    except (OSError, KeyError, SafetensorError):
+        pass
+    made = _rasterize_uv(np.frombuffer(uvs, np.float64).reshape(shape), uv_res)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, save(dict(zip(("face_index", "barycentrics", "texel"),
+                                               (np.ascontiguousarray(a) for a in made)))))
+    except OSError:
+        pass
+    return made
 
 
 def _rasterize_uv(face_uvs: np.ndarray, uv_res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

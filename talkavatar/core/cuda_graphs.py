@@ -9,6 +9,7 @@ number of tile intersections back to the host), so only the posing half of a fra
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Callable
 
@@ -74,6 +75,7 @@ class GraphedTerms:
     def __init__(self, fn: Callable, enabled: bool = True, warmup: int = 3):
         self.fn, self.enabled, self.warmup = fn, enabled, warmup
         self.failure = ""  # why a capture failed (then ``enabled`` is False and every call runs ``fn``)
+        self.capture_seconds = 0.0  # wall time of the captures (their warm-up calls included)
         self._graphs: dict[tuple, Callable] = {}
 
     def __call__(self, *args: Tensor) -> tuple[Tensor, ...]:
@@ -84,6 +86,7 @@ class GraphedTerms:
         graphed = self._graphs.get(key)
         if graphed is None:
             samples = tuple(a.detach().clone().requires_grad_(a.requires_grad) for a in args)
+            started = time.perf_counter()
             try:
                 graphed = torch.cuda.make_graphed_callables(self.fn, samples, num_warmup_iters=self.warmup,
                                                             allow_unused_input=True)
@@ -94,13 +97,15 @@ class GraphedTerms:
                               f"captured as a CUDA graph ({self.failure})", RuntimeWarning, stacklevel=2)
                 return self.fn(*args)
             self._graphs[key] = graphed
+            self.capture_seconds += time.perf_counter() - started  # make_graphed_callables synchronises at its end
         return graphed(*args)
 
     def status(self) -> str:
-        """"graphed (n)" with n captured signatures, "failed: why", or "op by op"."""
+        """"graphed (n, s s)" with n captured signatures and the seconds their captures took, "failed: why", or
+        "op by op"."""
         if self.failure:
             return f"failed: {self.failure}"
-        return f"graphed ({len(self._graphs)})" if self._graphs else "op by op"
+        return f"graphed ({len(self._graphs)}, {self.capture_seconds:.2f} s)" if self._graphs else "op by op"
 
 
 class GraphedInPlace:

@@ -135,3 +135,23 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+MANY_THREADS = 4  # a process with this many threads of its own runs pseudo's small-tensor work on all of them
+
+
+@contextmanager
+def few_or_all_threads() -> Iterator[None]:
+    """Run a block of small-tensor CPU work on one torch thread where the process has fewer than
+    :data:`MANY_THREADS` (a 2-core machine, where two threads were 2-7x slower, :func:`one_thread`), else on all of
+    them. Pseudo's proxy fit and texture, H200 host (16 idle cores), the astronaut: 2.68 / 5.24 s on one thread,
+    1.96 / 3.92 s on 4, 1.67 / 3.77 s on 16, identical results (speed8's first GPU run; benchmarks/stage_threads.py
+    measures it)."""
+    import torch
+
+    if torch.get_num_threads() >= MANY_THREADS:
+        yield
+    else:
+        with one_thread():
+            yield
+

@@ -7,7 +7,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from talkavatar.errors import InvalidInput
-from talkavatar.export.web import MARKER
+
+MARKER = "avatar.json"  # a web player folder has it (talkavatar.export.web writes it); this module needs no torch
 
 TYPES = {".js": "text/javascript", ".json": "application/json", ".bin": "application/octet-stream",
          ".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".flac": "audio/flac", ".m4a": "audio/mp4"}

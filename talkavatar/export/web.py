@@ -36,13 +36,13 @@ from talkavatar.core.splats import rasterize
 from talkavatar.errors import UsageError
 from talkavatar.export.clip import Clip, skinning_matrices
 from talkavatar.export.config import ExportConfig
+from talkavatar.export.serve import MARKER
 from talkavatar.export.texture import png_bytes
 from talkavatar.motion.file import Motion
 from talkavatar.version import __version__
 
 PLAYER_FILES = ("index.html", "player.js")
 PLAYER_DIR = Path(__file__).parent / "player"
-MARKER = "avatar.json"
 FOV_Y_DEGREES = 30.0
 MARGIN = 1.08
 MORPH_TOLERANCE = 1e-7

@@ -145,6 +145,35 @@ def perceptual_losses(distance, linear: Tensor, alpha: Tensor, target_rgb: Tenso
     return distance(rgb, target), (alpha[..., 0] - mask).abs().mean((1, 2))
 
 
+_shared_terms: dict[tuple, GraphedTerms] = {}  # (site, id(distance), GRAPH_TERMS) -> its graphed image terms
+
+
+def image_terms_graph(site: str, distance=None) -> GraphedTerms:
+    """The graphed image terms of call site ``site`` ("photo image", "crops": :func:`view_losses`; "pseudo
+    perceptual": :func:`perceptual_losses` of ``distance``), one per site, distance and process. They read nothing
+    but their arguments, so their captures (one per shape; the perceptual one took 2-3 s on the H200, the fit's stall
+    at its first pseudo step) can be made ahead of a fit, beside other work (:func:`capture_image_terms`); a later
+    fit in the process replays them too. A graph whose capture failed is not handed out again: its next user
+    captures afresh."""
+    key = (site, id(distance), GRAPH_TERMS)  # a distance lives on in its graph's function: its id stays its own
+    if key not in _shared_terms or _shared_terms[key].failure:
+        fn = view_losses if distance is None else functools.partial(perceptual_losses, distance)
+        _shared_terms[key] = GraphedTerms(fn, GRAPH_TERMS)
+    return _shared_terms[key]
+
+
+def capture_image_terms(site: str, shape: tuple[int, int, int], device, distance=None) -> str:
+    """Capture :func:`image_terms_graph` ``(site, distance)`` for images of ``shape`` (B, H, W) on ``device`` (a
+    rendering with gradients against targets, as a fit's steps call it) on constant images; returns its status
+    (:meth:`GraphedTerms.status`)."""
+    graphed = image_terms_graph(site, distance)
+    with torch.enable_grad():
+        image = torch.full((*shape, 3), 0.5, device=device)
+        graphed(image.clone().requires_grad_(True), torch.full((*shape, 1), 0.9, device=device, requires_grad=True),
+                image, torch.ones(shape, device=device), torch.full((3,), 0.5, device=device))
+    return graphed.status()
+
+
 class Objective:
     """Precomputed connectivity and silhouette samples for one avatar; :meth:`photo_terms`, :meth:`pseudo_terms`,
     :meth:`mesh_terms` return named, unweighted loss terms (scalars)."""
@@ -211,6 +240,12 @@ class Objective:
             self._graphs[site] = GraphedTerms(fn, GRAPH_TERMS and capturable)
         return self._graphs[site]
 
+    def _shared(self, site: tuple, distance=None) -> GraphedTerms:
+        """Call site ``site``'s image terms, the process's (:func:`image_terms_graph`)."""
+        if site not in self._graphs:
+            self._graphs[site] = image_terms_graph(site[0], distance)
+        return self._graphs[site]
+
     def _pose_fields(self, params: AvatarParameters, names: tuple[str, ...], *args: Tensor) -> tuple[Tensor, ...]:
         """:meth:`pose`'s fields from the trainables ``args`` (``names``), then the pseudo frames' pick if any."""
         stand_ins, pick = dict(zip(names, args)), args[len(names):]
@@ -228,7 +263,7 @@ class Objective:
         """L1, SSIM and alpha of ``views``; ``posed``: their Gaussians already posed (:func:`pose_views`)."""
         posed = pose_views(params, views) if posed is None else posed
         linear, alpha, self.backend = raster_linear(posed, views, backend)
-        losses = self._graphed((f"{prefix} image",), view_losses)
+        losses = self._shared((f"{prefix} image",))
         l1s, ssims, alphas = losses(linear, alpha, views.rgb, views.mask, background)
         return {f"{prefix}_l1": l1s.mean(), f"{prefix}_ssim": ssims.mean(), f"{prefix}_alpha": alphas.mean()}
 
@@ -239,7 +274,7 @@ class Objective:
         here."""
         posed = pose_views(params, crops) if posed is None else posed
         linear, alpha, _ = raster_linear(posed, crops, backend)
-        losses = self._graphed(("crops",), view_losses)
+        losses = self._shared(("crops",))
         l1s, ssim_losses, alphas = losses(linear, alpha, crops.rgb, crops.mask, background)
         terms = {}
         for i, name in enumerate(names):
@@ -252,7 +287,7 @@ class Objective:
         set-up (posed on their kept rig frames), or any others (``pick`` None: posed here)."""
         posed = pose_views(params, views) if pick is None or self.pseudo_frames is None else self.pose(params, pick)
         linear, alpha, _ = raster_linear(posed, views, backend)
-        losses = self._graphed(("pseudo perceptual", id(distance)), functools.partial(perceptual_losses, distance))
+        losses = self._shared(("pseudo perceptual", id(distance)), distance)
         perceptual, alphas = losses(linear, alpha, views.rgb, views.mask, background)
         return {"pseudo_perceptual": perceptual.mean(), "pseudo_alpha": alphas.mean()}
 

@@ -22,7 +22,7 @@ from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.config import as_record
 from talkavatar.core.determinism import use_deterministic_algorithms
 from talkavatar.core.expression_appearance import MIN_SPREAD, expression_spread
-from talkavatar.core.losses import perceptual_distance
+from talkavatar.core.losses import shared_distance
 from talkavatar.core.threads import one_thread
 from talkavatar.errors import UsageError
 from talkavatar.fit.config import FitConfig
@@ -123,7 +123,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
                                                          cfg.video_weight, cfg.colour_anchor)
         # float32 everywhere: on the H200 a fit step is bound by kernel launches, and bfloat16 autocast adds casts
         # (EfficientNet on 2 pseudo frames of 384 px, forward + backward: 7.6 ms float32, 10.2 ms bfloat16)
-        distance = (perceptual_distance(cfg.perceptual, dev)
+        distance = (shared_distance(cfg.perceptual, dev)
                     if data.pseudo is not None or data.video is not None else None)
     schedule = Schedule(cfg.iters, steps_for(cfg.iters, cfg.warmup), cfg.pseudo_batch,
                         steps_for(cfg.iters, cfg.refine), cfg.video_batch)
@@ -136,6 +136,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         rates = learning_rates(cfg.iters, cfg.expression_appearance)
         progress = _optimise(bundle, params, data, schedule, weights, rates, distance, cfg,
                              _fingerprint(bundle, record, data.inputs), resume, show_progress, ctx)
+    if dev.type == "cuda" and progress.graphs:
+        ctx.log("fit terms as CUDA graphs (captures, seconds): "
+                + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
         params.rgb.data.copy_(settled_colours(params.avatar(), params.initial_rgb, data.photo, data.video))
         avatar, figures, novel_from = _evaluate(params, data, dev)

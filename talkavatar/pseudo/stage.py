@@ -35,7 +35,7 @@ from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.losses import psnr
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from talkavatar.core.threads import one_thread
+from talkavatar.core.threads import few_or_all_threads
 from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.motion.library.sampling import sample_poses
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
@@ -277,7 +277,7 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
     if videos:  # the user's inputs first: an unreadable video fails before any work
         with ctx.timed("import_retrack"):
             imported = [imported_clip(clip, config.size) for clip in retrack(view.shape, ctx.device, ctx.log)]
-    with torch.no_grad(), one_thread():  # small-tensor work: one CPU thread is faster (core.threads.one_thread)
+    with torch.no_grad(), few_or_all_threads():  # small-tensor work: one thread on few cores, all on many
         offsets, texture, proxy_stats, texture_stats, renderer = _surface(view, config, ctx)
         psnr, psnr_covered, covered = _input_view(view, renderer, ctx)
         with ctx.timed("sample"):

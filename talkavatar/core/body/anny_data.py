@@ -32,6 +32,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from talkavatar.core.cache import cache_root
 from talkavatar.motion.names import ARKIT_NAMES
 
 FORMAT = 1
@@ -91,7 +92,7 @@ def cache_path(dtype: torch.dtype, local_changes: bool) -> Path:
     """Where the data of one anny version, dtype, shape space and anny build (:func:`anny_cache_dir`, as a short
     digest: two configurations on one machine, e.g. with and without ``$TALKAVATAR_CACHE_DIR``, keep a file each
     instead of rebuilding each other's) are kept."""
-    root = Path(os.environ.get("TALKAVATAR_CACHE_DIR") or Path.home() / ".cache" / "talkavatar")
+    root = cache_root()
     space = "local" if local_changes else "phenotypes"
     kind = str(dtype).removeprefix("torch.")
     build = hashlib.sha256(str(anny_cache_dir()).encode()).hexdigest()[:8]

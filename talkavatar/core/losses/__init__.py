@@ -8,8 +8,8 @@ costs nothing until it is called.
 from talkavatar.core.losses.image import l1, mse, psnr, ssim, ssim_loss, ssim_map
 from talkavatar.core.losses.mesh import (face_pairs, gaussian_edges, laplacian, laplacian_smoothing, mesh_edges,
                                          mesh_gaussian_consistency, normal_consistency)
-from talkavatar.core.losses.perceptual import PerceptualDistance, perceptual_distance
+from talkavatar.core.losses.perceptual import PerceptualDistance, perceptual_distance, shared_distance
 
 __all__ = ["l1", "mse", "psnr", "ssim", "ssim_loss", "ssim_map", "face_pairs", "gaussian_edges", "laplacian",
            "laplacian_smoothing", "mesh_edges", "mesh_gaussian_consistency", "normal_consistency",
-           "PerceptualDistance", "perceptual_distance"]
+           "PerceptualDistance", "perceptual_distance", "shared_distance"]

