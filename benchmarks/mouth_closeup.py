@@ -1,12 +1,12 @@
 """Does a fitted avatar's mouth show an inner-lip gap that FaceMesh sees when the jaw opens? (issue 16's lip check)
 
     python benchmarks/mouth_closeup.py BUNDLE [BUNDLE ...] [--jaw 0,0.15,0.3,0.5,1] [--size 256] [--sheet SHEET.png]
-        [--json FILE] [--device cpu] [--initial UV] [--rebuild-mouth]
+        [--json FILE] [--device cpu] [--initial UV] [--rebuild-mouth] [--yaws 0,45,-45]
 
 For each fitted bundle: the avatar in the relaxed rest pose with ARKit ``jawOpen`` at each ``--jaw`` value (the
 other channels 0; speech drives jawOpen at median 0.12, 90th percentile 0.4: `talkavatar drive-audio` on the
 LibriVox clip of benchmarks/presentable_video.py), seen from the front of the face (yaw 0) and from yaw +-45
-degrees, in a square close-up of the head (``--size`` px, the face ~55 % of it: what the presentable-video check's
+degrees (``--yaws``; + towards the body's left, as ``render --yaw``), in a square close-up of the head (``--size`` px, the face ~55 % of it: what the presentable-video check's
 crop gives FaceMesh). On each image, independently of the project (MediaPipe FaceMesh, static mode, refined
 landmarks, as benchmarks/presentable_video.py):
 
@@ -81,8 +81,9 @@ def poses(jaws: list[float], device):
     return jr, rt, aw
 
 
-def head_cameras(posed_vertices, geometry: dict, size: int, device):
-    """Close-up cameras (one per yaw of YAWS) looking at the posed face: [3 cameras] over ``size`` px squares."""
+def head_cameras(posed_vertices, geometry: dict, size: int, device, yaws=YAWS):
+    """Close-up cameras (one per yaw of ``yaws``, degrees) looking at the posed face: [len(yaws) cameras] over
+    ``size`` px squares."""
     import torch
 
     from talkavatar.core.cameras import Cameras
@@ -94,7 +95,7 @@ def head_cameras(posed_vertices, geometry: dict, size: int, device):
     face_height = 2.6 * float((eyes.mean(0) - mouth).norm())  # brow to chin ~ 2.6 x eyes-to-mouth
     fov = 30.0
     distance = face_height / FACE_SHARE / 2 / np.tan(np.radians(fov / 2))
-    yaw = torch.deg2rad(torch.tensor(YAWS, device=device))
+    yaw = torch.deg2rad(torch.tensor(yaws, device=device))
     eye = centre + distance * torch.stack([torch.sin(yaw), torch.zeros_like(yaw), torch.cos(yaw)], -1)
     return Cameras.look_at(eye, centre.expand_as(eye), width=size, height=size, fov_y_degrees=fov)
 
@@ -179,8 +180,8 @@ def rebuilt_mouth(avatar):
 
 
 def closeups(bundle_path: Path, jaws: list[float], size: int, device, initial_uv: int | None = None,
-             rebuild: bool = False) -> tuple[list[dict], np.ndarray]:
-    """Figures per (view, jaw) of one bundle and its sheet rows [len(YAWS) * size, len(jaws) * size, 3] uint8."""
+             rebuild: bool = False, yaws=YAWS) -> tuple[list[dict], np.ndarray]:
+    """Figures per (view, jaw) of one bundle and its sheet rows [len(yaws) * size, len(jaws) * size, 3] uint8."""
     import cv2
     import mediapipe as mp
     import torch
@@ -195,10 +196,10 @@ def closeups(bundle_path: Path, jaws: list[float], size: int, device, initial_uv
     with torch.no_grad():
         g = avatar.pose(jr, rt, aw)
         posed = avatar.rig.pose(jr, rt, aw).vertices
-    cameras = head_cameras(posed[0], geometry, size, device)
-    rows, tiles = [], np.zeros((len(YAWS) * size, len(jaws) * size, 3), np.uint8)
+    cameras = head_cameras(posed[0], geometry, size, device, yaws)
+    rows, tiles = [], np.zeros((len(yaws) * size, len(jaws) * size, 3), np.uint8)
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as mesh:
-        for c, yaw in enumerate(YAWS):
+        for c, yaw in enumerate(yaws):
             cam = cameras[c]
             for j, jaw in enumerate(jaws):
                 one = type(g)(*(getattr(g, k)[j:j + 1] for k in ("means", "quats", "log_scales", "opacity_logit",
@@ -240,6 +241,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--initial", type=int, metavar="UV",
                         help="the fit's starting avatar at this UV resolution instead of the fitted one")
+    parser.add_argument("--yaws", default=",".join(f"{y:g}" for y in YAWS), help="views' yaws in degrees")
     parser.add_argument("--rebuild-mouth", action="store_true",
                         help="place the mouth interior again with the current code (bundles made before a change)")
     args = parser.parse_args()
@@ -251,7 +253,8 @@ def main() -> None:
     jaws = [float(x) for x in args.jaw.split(",")]
     rows, sheet = [], []
     for path in args.bundles:
-        r, tiles = closeups(path, jaws, args.size, args.device, args.initial, args.rebuild_mouth)
+        r, tiles = closeups(path, jaws, args.size, args.device, args.initial, args.rebuild_mouth,
+                            tuple(float(y) for y in args.yaws.split(",")))
         rows += r
         sheet.append(tiles)
         print(f"{path.name}: done", file=sys.stderr)

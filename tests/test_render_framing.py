@@ -125,3 +125,20 @@ def test_legs_are_shown_only_below_the_hips():
     cut = points.copy()
     cut[[27, 28]] = (85.0, 260.0), (115.0, 255.0)  # ankles below the picture: thighs shown, shins and feet not
     assert hidden_parts(cut, visibility, 200, 200) == [PART["shin"], PART["foot"]]
+
+
+def test_a_profile_is_filmed_from_the_side_the_photo_saw(rig):
+    """A photo that saw the rest-pose head from 75 degrees to its left: the auto camera turns 30 degrees that way
+    (to within FACE_TURN of the photo's view); one from 30 degrees to its right stays in front."""
+    import math
+
+    from talkavatar.render.framing import FACE_TURN, seen_side_yaw
+
+    head = head_mask(rig)
+    centre = rig.vertices[head].mean(0)
+    still = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
+    for yaw, expected in ((75.0, 75.0 - FACE_TURN), (-30.0, 0.0)):
+        a = math.radians(yaw)
+        eye = centre + 1.5 * torch.tensor([math.sin(a), 0.0, math.cos(a)])
+        photo = Cameras.look_at(eye, centre, width=512, height=512, fov_y_degrees=30.0)
+        assert seen_side_yaw(rig, *still, photo) == pytest.approx(expected, abs=3.0)

@@ -29,7 +29,8 @@ In order, each step filling only what the previous ones left (confidence decreas
 The chin and the jaw's underside are skin: seen only at a grazing angle, their colours mix in the shadow under the
 chin (a dark rim once the jaw opens), so they are treated as unseen, skipped by the head band step and dressed as
 neck (skin). So is the forward-facing face below the eyes where neither the photo nor the mirror shows it (a
-turned face's far cheek: the head band gave it the hair's colour at its height).
+turned face's far cheek: the head band gave it the hair's colour at its height), and the forward-facing face behind
+a hand in the photo (laughing's forehead: the head band gave it a brown cap of hair).
 """
 
 from __future__ import annotations
@@ -128,13 +129,15 @@ class _Texels:
 def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: torch.Tensor,
                      confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5,
                      given: torch.Tensor | None = None,
-                     off_face: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
+                     off_face: torch.Tensor | None = None,
+                     behind_hand: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
-    texel there sees the neck's shadow or the collar). Returns the completed [R, R, 3] float image (row 0 at
+    texel there sees the neck's shadow or the collar); behind_hand: [N] bool texels behind a hand in the photo
+    (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin). Returns the completed [R, R, 3] float image (row 0 at
     v = 1) and the share of texels each step filled."""
-    t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face)
+    t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand)
     stats = {"seen": float(t.known.mean()), "jaw_regrazed": float((t.jaw & (t.seen_conf > 0) & ~t.known).mean())}
     parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     stats["held"] = _one_colour_hands(t, parts)
@@ -147,7 +150,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     return _inpaint_gutter(t, binding, inpaint_radius), {k: round(v, 4) for k, v in stats.items()}
 
 
-def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _Texels:
+def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand) -> _Texels:
     """The state before completion; the chin and jaw underside seen only at a grazing angle, or seen below the
     photo's face oval, count as unseen (their colours are the shadow under the chin or the collar: a dark band
     once the jaw opens)."""
@@ -160,6 +163,8 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face) -> _T
         height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
     cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > CHEEK_FACING)
+    if behind_hand is not None:
+        cheeks |= head & behind_hand.numpy() & (normals[:, 2] > CHEEK_FACING)
     rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
     seen_conf = conf.copy()
     below_face = np.zeros(len(conf), bool) if off_face is None else off_face.numpy()

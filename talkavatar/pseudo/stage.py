@@ -30,7 +30,7 @@ from talkavatar.core.binding import Binding
 from talkavatar.core.body.mouth import (lip_region_faces, lips_over_opening, mouth_colours, mouth_texels,
                                          with_mouth_interior)
 from talkavatar.core.body.landmarks import FACE_OVAL
-from talkavatar.core.body.parts import hidden_parts, texel_parts
+from talkavatar.core.body.parts import PART, hidden_parts, texel_parts
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.losses import psnr
@@ -44,6 +44,7 @@ from talkavatar.pseudo.complete import complete_texture
 from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.contact import contact_sheet
 from talkavatar.pseudo.export import export_pose_frames
+from talkavatar.pseudo.hands import hand_region
 from talkavatar.pseudo.importer import Retrack, imported_clip
 from talkavatar.pseudo.matte import background_leak
 from talkavatar.pseudo.proxy import fit_proxy
@@ -94,6 +95,7 @@ class PhotoView:
     rig: object              # Rig with the mouth interior
     hidden: tuple = ()       # body parts the detector did not see (core.body.parts.hidden_parts)
     face_xy: np.ndarray | None = None  # [478, 2] Face Mesh pixels of the photo, None without a face
+    hands_xy: tuple = ()     # [21, 2] pixels of each hand MediaPipe found in the photo
 
 
 def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
@@ -107,13 +109,15 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
     except ValueError as e:
         warn(f"no mouth interior: {e}")
     detections = artifacts.read_detections(bundle)
-    hidden, face = (), None
+    hidden, face, hands = (), None, ()
     if detections is not None:
         hidden = tuple(hidden_parts(detections["body"][photo.frame], detections["body_visibility"][photo.frame], w, h))
         if detections["face_present"][photo.frame]:
             face = detections["face"][photo.frame][:, :2].astype(np.float64)
+        hands = tuple(detections[side][photo.frame][:, :2].astype(np.float64) for side in ("left_hand", "right_hand")
+                      if detections[f"{side}_present"][photo.frame])
     return PhotoView(photo.image, photo.mask > 127, *(torch.from_numpy(a) for a in photo.poses()),
-                     photo.params.shape, camera, rig, hidden, face)
+                     photo.params.shape, camera, rig, hidden, face, hands)
 
 
 def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dict]:
@@ -127,9 +131,15 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
     seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak)
     part = mouth_texels(rig, binding.face_index)
     rgb, conf = seen.rgb.clone(), seen.confidence.clone()
+    parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     if view.hidden:  # legs the fit folded into the picture behind an object: what they "see" is that object
-        unseen = torch.from_numpy(np.isin(texel_parts(rig, binding.face_index, binding.barycentrics), view.hidden))
+        unseen = torch.from_numpy(np.isin(parts, view.hidden))
         rgb[unseen], conf[unseen] = 0.0, 0.0
+    behind = torch.zeros(len(conf), dtype=torch.bool)
+    if view.hands_xy:  # what lies behind a hand (a forehead under it) sees the hand: only the arm takes its colours
+        behind = _in_region(hand_region(view.hands_xy, *view.mask.shape), seen.pixel)
+        behind &= ~torch.from_numpy(np.isin(parts, [PART["hand"], PART["forearm"]]))
+        rgb[behind], conf[behind] = 0.0, 0.0
     inside = part >= 0
     rgb[inside] = mouth_colours()[part[inside]].to(rgb)
     lips = lip_region_faces(rig).cpu()[binding.face_index] & ~inside & (conf > 0)
@@ -139,11 +149,22 @@ def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dic
         inside |= over
     conf[inside] = 1.0
     texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside,
-                                      off_face=_off_face(view, seen.pixel))
+                                      off_face=_off_face(view, seen.pixel), behind_hand=behind)
     stats["matte_leak"] = round(float(leak.sum() / max(view.mask.sum(), 1)), 4)
+    stats["behind_hands"] = int(behind.sum())
     stats["mouth_texels"] = int(inside.sum())
     stats["unfilled_texels"] = int(np.isnan(texture).any(-1).sum())
     return texture, stats
+
+
+def _in_region(region: np.ndarray, pixels: torch.Tensor) -> torch.Tensor:
+    """[N] bool: texels whose pixel [N, 2] (x, y) lies inside ``region`` [H, W] bool."""
+    h, w = region.shape
+    col, row = pixels[:, 0].floor().long(), pixels[:, 1].floor().long()
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    out = torch.zeros(len(pixels), dtype=torch.bool)
+    out[inside] = torch.from_numpy(region)[row[inside], col[inside]]
+    return out
 
 
 def _off_face(view: PhotoView, pixels: torch.Tensor) -> torch.Tensor | None:

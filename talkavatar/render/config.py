@@ -30,7 +30,8 @@ class RenderConfig:
                                      "body as a full body - and follows the body smoothly), input (the photo's camera "
                                      "from track/), front (the whole body), or orbit (circles the body).")
     yaw: float = setting(0.0, "Camera yaw in degrees about the body's vertical axis (auto/front/orbit; + moves to "
-                              "its left).")
+                              "its left; auto adds it to its own turn towards the side of a profile face the photo "
+                              "saw).")
     pitch: float = setting(0.0, "Camera pitch in degrees (auto/front/orbit; + looks down from above).", ge=-89, le=89)
     distance: float | None = setting(None, "Camera distance from the framed centre in metres (auto/front/orbit). "
                                            "(default: fits the framing)", gt=0)

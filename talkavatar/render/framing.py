@@ -14,6 +14,10 @@
    ``quantile`` of the per-frame extents, so gestures stay inside the frame except the rarest extremes.
 3. The frame size (:func:`frame_size`): among square, 4:5 and 9:16 portrait frames (1080 pixels wide), the one
    whose aspect is nearest to the box's (log scale), so a portrait is not a thin strip in a tall frame.
+4. The side (:func:`seen_side_yaw`): the camera looks from the front unless the photo saw the face from far aside
+   (a profile): then it turns towards the side the photo saw, to within :data:`FACE_TURN` degrees of the photo's
+   view, so the video shows the cheek, eye and mouth the photo showed rather than a front the photo never saw (a
+   face turned ``FACE_TURN`` or less is still filmed from the front: a 60-degree photo gets a 15-degree turn).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ MIN_HALF_HEIGHT = 0.2    # metres: a face-only photo still gets the whole head a
 MAX_POINTS = 2000        # shown vertices posed per sampled frame
 MAX_SAMPLES = 120        # sampled frames of the clip
 LIMBS = ("upper_arm", "forearm", "hand")  # parts that do not set the frame's bottom (band_extents)
+FACE_TURN = 45.0         # degrees: the camera turns to within this of the photo's view of the face (seen_side_yaw)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,22 @@ def shown_vertices(rig, joint_rotations: Tensor, root_translation: Tensor, arkit
     if len(hidden):
         inside &= ~torch.from_numpy(np.isin(vertex_parts(rig), list(hidden))).to(inside.device)
     return inside
+
+
+def seen_side_yaw(rig, joint_rotations: Tensor, root_translation: Tensor, arkit_weights: Tensor,
+                  camera: Cameras, face_turn: float = FACE_TURN) -> float:
+    """The auto camera's yaw (degrees, :class:`~talkavatar.render.camera_path.CameraPath`'s sign: + towards the
+    body's left) for a photo that saw the face from ``yaw`` degrees aside: ``sign(yaw) * max(|yaw| - face_turn, 0)``.
+    ``yaw``: the direction from the head to the photo's camera (one camera) in the head's own frame (the mean
+    skinning rotation of the head's vertices in the tracked pose, ``joint_rotations`` [1, 55, 3], ``root_translation``
+    [1, 3], ``arkit_weights`` [1, 52]; the head faces +Z at rest, as the clip's head roughly does)."""
+    posed = rig.pose(joint_rotations.to(rig.dtype), root_translation.to(rig.dtype), arkit_weights.to(rig.dtype))
+    head = torch.from_numpy(vertex_parts(rig) == PART["head"]).to(posed.vertices.device)
+    u, _, vh = torch.linalg.svd(posed.vertex_transforms[0, head, :, :3].double().mean(0))
+    to_camera = camera.centers[0].to(u) - posed.vertices[0, head].double().mean(0)
+    x, _, z = (u @ vh).T @ to_camera  # in the head's frame
+    yaw = math.degrees(math.atan2(float(x), float(z)))
+    return math.copysign(max(abs(yaw) - face_turn, 0.0), yaw)
 
 
 def band_extents(points: Tensor, trunk: Tensor) -> tuple[Tensor, Tensor]:
@@ -105,12 +126,15 @@ def frame_size(half_size: Tensor) -> tuple[int, int]:
     return min(FRAME_SIZES, key=lambda s: abs(math.log(s[1] / s[0]) - math.log(ratio)))
 
 
-def front_distance(half_size: Tensor, width: int, height: int, fov_y_degrees: float = FOV_Y_DEGREES) -> float:
-    """Distance (metres) from the box centre at which the box, seen from the front, fills the frame with the margin
-    (its near face at that distance minus its half depth)."""
+def front_distance(half_size: Tensor, width: int, height: int, fov_y_degrees: float = FOV_Y_DEGREES,
+                   yaw: float = 0.0) -> float:
+    """Distance (metres) from the box centre at which the box, seen from ``yaw`` degrees aside (0: the front),
+    fills the frame with the margin (its near face at that distance minus its half depth)."""
     tan_y = math.tan(math.radians(fov_y_degrees) / 2)
     tan_x = tan_y * width / height
-    hx, hy, hz = (float(v) for v in half_size)
+    c, s = abs(math.cos(math.radians(yaw))), abs(math.sin(math.radians(yaw)))
+    hx, hy, hz = float(half_size[0]) * c + float(half_size[2]) * s, float(half_size[1]), \
+        float(half_size[0]) * s + float(half_size[2]) * c  # the box's extents across and along the view
     return FRAMING_MARGIN * max(hy / tan_y, hx / tan_x) + hz
 
 

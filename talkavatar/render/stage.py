@@ -31,7 +31,7 @@ from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
-from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices
+from talkavatar.render.framing import frame_size, front_distance, plan_shot, seen_side_yaw, shown_vertices
 from talkavatar.render.pipeline import encode
 from talkavatar.core.splats.ply import write_ply
 from talkavatar.render.timeline import Timeline
@@ -136,23 +136,26 @@ def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timel
     aspect, at the device's default long side)."""
     rig = avatar.rig
     view = tracked_view(bundle)
+    side = 0.0
     if view is None:
         shown = torch.ones(rig.vertices.shape[0], dtype=torch.bool)
         log("camera auto: no track/ in the bundle, framing the whole body")
     else:
         jr, rt, aw, camera, hidden = view
-        shown = shown_vertices(rig, jr.to(rig.device), rt.to(rig.device), aw.to(rig.device),
-                               camera.to(rig.device), hidden).cpu()
+        jr, rt, aw, camera = jr.to(rig.device), rt.to(rig.device), aw.to(rig.device), camera.to(rig.device)
+        shown = shown_vertices(rig, jr, rt, aw, camera, hidden).cpu()
+        side = seen_side_yaw(rig, jr, rt, aw, camera)
     shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)
     aspect = frame_size(shot.half_size)
     sized = config.sized(torch.device(device).type, aspect[0] / aspect[1])
     width, height = sized.width, sized.height
-    distance = config.distance or front_distance(shot.half_size, width, height)
+    yaw = config.yaw + side
+    distance = config.distance or front_distance(shot.half_size, width, height, yaw=yaw)
     box = 2 * shot.half_size
     log(f"camera auto: frames {box[0]:.2f} x {box[1]:.2f} m of the body ({100 * float(shown.double().mean()):.0f}% "
-        f"of it was in the photo) at {width}x{height}, {distance:.2f} m away")
-    return CameraPath.following(shot.centers, distance, width=width, height=height, yaw=config.yaw,
-                                pitch=config.pitch)
+        f"of it was in the photo) at {width}x{height}, {distance:.2f} m away"
+        + (f", turned {side:+.0f} degrees towards the side of the face the photo saw" if side else ""))
+    return CameraPath.following(shot.centers, distance, width=width, height=height, yaw=yaw, pitch=config.pitch)
 
 
 def render_frames(avatar: Avatar, joint_rotations: torch.Tensor, root_translation: torch.Tensor,

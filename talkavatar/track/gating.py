@@ -23,7 +23,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
   other face, else rejected (a crowded window mixes two people's points);
 - profile: with no Face Mesh of the head, a nose beyond one of the ears (along the line between them) is a face
   turned more than ~45 degrees (:func:`profile_turn`); the far side's eye, ear and mouth corner are then MediaPipe's
-  guesses (it reads a profile as a frontal face squeezed onto the near cheek) and are rejected;
+  guesses (it reads a profile as a frontal face squeezed onto the near cheek) and are rejected, and so are the nose
+  and the near side's eye and mouth corner (that frontal face's; only the near ear is kept);
 - face: the Face Mesh nose within half a face size (width or length) of the body's nose, its length (forehead to
   chin) within 1.6-4.5 x the body's eyes-to-mouth distance; face points under a hand (of a plausible size,
   trusted or not; inside the hull of its points grown by half a finger's width) get no weight (they are guessed
@@ -328,11 +329,16 @@ def profile_turn(det, size: tuple[int, int]) -> int:
 
 
 def _gate_profile(g: _Gate, size) -> None:
-    """The far side's eye, ear and mouth corner of a face in profile (:func:`profile_turn`) are rejected."""
+    """A face in profile (:func:`profile_turn`): the far side's eye, ear and mouth corner are rejected, and so are
+    the nose and the near side's eye and mouth corner, only the near ear kept: MediaPipe reads a frontal face
+    squeezed onto the near cheek, and its nose there held Anny's nose and lips on soldier_bw's cheek ~35 px (of
+    1280) behind his real nose and open mouth; without them the silhouette places the face (the nose ~10 px off)."""
     turn = profile_turn(g.det, size)
     if turn:
         far = HEAD_SIDES["right" if turn < 0 else "left"]
         g.reject("body", list(far), "the far side of a face in profile (a guess)")
+        near = HEAD_SIDES["left" if turn < 0 else "right"]
+        g.reject("body", [0, *near[:3], near[4]], "a frontal face read on a profile's cheek")
 
 
 def _face_mesh_fault(det, size) -> str | None:
