@@ -17,8 +17,8 @@ from talkavatar.fit.config import FitConfig
 from talkavatar.fit.data import Views, load_fit_data
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.stage import run_fit
-from talkavatar.fit.visibility import (ANCHOR_SHOWN, colour_anchor_weights, photo_contribution, photo_visibility,
-                                       settled_colours, solid_weights)
+from talkavatar.fit.visibility import (ANCHOR_SHOWN, LIP_ANCHOR, colour_anchor_weights, photo_contribution,
+                                       photo_visibility, settled_colours, solid_weights)
 from tests.fit_fixtures import camera, make_bundle
 
 SMALL = dict(preset="tiny", uv_res=20, image_size=96, crop_size=32, iters=60, pseudo_weight=0.0)
@@ -63,7 +63,11 @@ def test_the_photo_sees_the_near_side_face_on_and_not_the_far_side(tmp_path):
     # pull in proportion to 1 - cosine cost the astronaut's input view 0.3-0.6 dB); the solidity prior keeps 1 - cosine
     held = solid_weights(params.avatar(), data.photo).numpy()
     anchored = colour_anchor_weights(params.avatar(), data.photo).numpy()
+    lips = lip_region_faces(data.rig)[params.avatar().binding.face_index].numpy()
+    assert lips.any() and (anchored[lips] == LIP_ANCHOR).all()  # the lips held (messi5's painted-open mouth)
     shown = photo_contribution(params.avatar(), data.photo).numpy()  # the toy's few Gaussians: the far side shows
+    keep = ~lips  # the rest as the photo sees it
+    anchored, held, seen, depth, shown = anchored[keep], held[keep], seen[keep], depth[keep], shown[keep]
     assert (anchored[(depth > np.percentile(depth, 70)) & (shown < 1e-4)] > 0.99).all()
     squarely = np.median(shown[seen >= 0.25])  # the pixels of a Gaussian the photo sees face-on
     assert (anchored[shown >= ANCHOR_SHOWN * squarely] == 0).all()
@@ -77,6 +81,7 @@ def test_the_photo_sees_the_near_side_face_on_and_not_the_far_side(tmp_path):
     behind = Views(photo.rgb, torch.ones_like(photo.mask), cams.to(dtype=photo.cameras.world_to_camera.dtype),
                    photo.poses)
     both = colour_anchor_weights(params.avatar(), photo, behind).numpy()
+    both = both[keep]
     far = depth > np.percentile(depth, 90)
     assert np.median(both[far]) == 0 and (both <= anchored + 1e-6).all()
 

@@ -31,6 +31,7 @@ from talkavatar.fit.data import Views
 ANCHOR_SEEN = 0.25  # a Gaussian the photo sees at least this squarely (cosine) learns its colour from the photo alone
 SHOWN_PIXELS = 0.1  # the settle leaves a Gaussian whose colour makes up this many pixels of the photo's person
 ANCHOR_SHOWN = 0.1  # the anchor frees a Gaussian whose colour makes up this share of a squarely seen one's pixels
+LIP_ANCHOR = 1.0  # the anchor's weight on the lips (colour_anchor_weights)
 DEPTH_TOLERANCE = 0.02  # metres in front of the rendered depth at its pixel within which a Gaussian is not hidden
 
 
@@ -95,11 +96,17 @@ def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = No
     median pixels of a Gaussian the photo sees squarely, 0 on the head (weighted by the cosine alone, the anchor held
     Gaussians the photo's render shows: at a grazing angle, or "hidden" behind a hand that the fit placed a little
     off; the H200 fast astronaut's input view: 32.51 dB without the anchor, 31.60 with it; freed as soon as they
-    show 0.1 px, tiny laughing's arms took speckles the anchor had held)."""
+    show 0.1 px, tiny laughing's arms took speckles the anchor had held); :data:`LIP_ANCHOR` on the lips (not the
+    mouth interior): fitted freely, messi5's lips took the photo's open mouth (its face is 16 px between the eyes:
+    the tracked lips lie over the opening's dark pixels), and the avatar's mouth looked open at rest (80 CPU steps at
+    the fast settings: FaceMesh's gap 0.17 of the eye distance at jaw 0, close-up slope 0.51 vs 3.02 on the starting
+    avatar; anchored: 0.086, 1.27, input view 21.77 dB either way)."""
     seen = photo_visibility(avatar, photo) >= ANCHOR_SEEN
     shown = photo_contribution(avatar, photo)[seen]
     scale = shown.median() if len(shown) else torch.tensor(1.0)
-    return unseen_weights(avatar, photo, video, shown=ANCHOR_SHOWN * float(scale)) * ~_head(avatar)
+    weight = unseen_weights(avatar, photo, video, shown=ANCHOR_SHOWN * float(scale)) * ~_head(avatar)
+    lips, _ = _mouth_parts(avatar)
+    return torch.where(lips, torch.full_like(weight, LIP_ANCHOR), weight)
 
 
 @torch.no_grad()
@@ -111,7 +118,8 @@ def settled_colours(avatar: Avatar, initial_rgb: Tensor, photo: Views, video: Vi
     photo is (a black-and-white photo teaches no hue). The pseudo frames that teach the fit those colours are
     renders of that texture, through a perceptual distance that hardly constrains hue: what the fit adds there is
     drift (rainbow noise on the backs and legs, colour on a greyscale person), not information."""
-    weight = unseen_weights(avatar, photo, video, shown=SHOWN_PIXELS) * ~_mouth(avatar)
+    lips, interior = _mouth_parts(avatar)
+    weight = unseen_weights(avatar, photo, video, shown=SHOWN_PIXELS) * ~(lips | interior)
     rgb = avatar.rgb + weight[:, None] * (initial_rgb - avatar.rgb)
     return rgb.mean(-1, keepdim=True).expand_as(rgb) if is_greyscale(photo.rgb[0].cpu().numpy()) else rgb
 
@@ -123,7 +131,10 @@ def _head(avatar: Avatar) -> Tensor:
     return torch.from_numpy(parts == PART["head"]).to(binding.face_index.device)
 
 
-def _mouth(avatar: Avatar) -> Tensor:
-    """[N] bool: the lips' and the mouth interior's Gaussians."""
+def _mouth_parts(avatar: Avatar) -> tuple[Tensor, Tensor]:
+    """([N] bool, [N] bool): the lips' Gaussians (around the lip line, the mouth interior's excepted) and the mouth
+    interior's."""
     rig, faces = avatar.rig.to("cpu"), avatar.binding.face_index.cpu()
-    return (lip_region_faces(rig)[faces] | (mouth_texels(rig, faces) >= 0)).to(avatar.binding.face_index.device)
+    interior = mouth_texels(rig, faces) >= 0
+    device = avatar.binding.face_index.device
+    return (lip_region_faces(rig)[faces] & ~interior).to(device), interior.to(device)
