@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from talkavatar.pseudo.hands import hand_region
-from talkavatar.track.gating import FINGER
+from talkavatar.core.hand_cover import margin
 
 
 def test_a_hand_covers_its_points_hull_and_a_margin_beyond_only():
@@ -14,7 +14,7 @@ def test_a_hand_covers_its_points_hull_and_a_margin_beyond_only():
     region = hand_region([hand], 120, 160)
     assert region.shape == (120, 160)
     assert region[np.round(hand[:, 1]).astype(int), np.round(hand[:, 0]).astype(int)].all()
-    far = FINGER * np.linalg.norm(hand[0] - hand[9]) + 2  # beyond half a finger's width, nothing
+    far = margin(hand) + 2  # beyond half a finger's width, nothing
     rows, cols = np.nonzero(region)
     assert cols.min() >= hand[:, 0].min() - far and cols.max() <= hand[:, 0].max() + far
     assert rows.min() >= hand[:, 1].min() - far and rows.max() <= hand[:, 1].max() + far

@@ -3,9 +3,8 @@
 A hand raised to the face (laughing's on his forehead) sits within the texture projection's depth tolerance of the
 head, and the fitted hand never matches the real one's outline: without this the head's texels behind it take the
 hand's colours, and the video shows a hand painted on the forehead when the arm comes down. The region of each hand
-is what track's gating takes as under the hand (:func:`talkavatar.track.gating._under_hand`): the convex hull of its
-21 MediaPipe points grown by :data:`~talkavatar.track.gating.FINGER` of the hand's size (wrist to middle knuckle),
-half a finger's width about the bones' points. The forward-facing face there is completed as skin
+is what track's gating takes as under the hand (:mod:`talkavatar.core.hand_cover`): the convex hull of its 21
+MediaPipe points grown by half a finger's width. The forward-facing face there is completed as skin
 (:mod:`complete`), not as the head band's hair.
 """
 
@@ -16,7 +15,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from talkavatar.track.gating import FINGER
+from talkavatar.core import hand_cover
 
 MIN_MARGIN = 1  # pixels
 
@@ -28,6 +27,6 @@ def hand_region(hands: Sequence[np.ndarray], height: int, width: int) -> np.ndar
         hull = cv2.convexHull(np.round(points).astype(np.int32))
         hand = np.zeros_like(region)
         cv2.fillConvexPoly(hand, hull, 1)
-        margin = max(int(round(FINGER * float(np.linalg.norm(points[0] - points[9])))), MIN_MARGIN)
+        margin = max(int(round(hand_cover.margin(points))), MIN_MARGIN)
         region |= cv2.dilate(hand, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
     return region.astype(bool)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from talkavatar.core import hand_cover
 from talkavatar.track.detect import face_box
 from talkavatar.track.fitting import ARMS, LEGS
 from talkavatar.track.metrics import VISIBLE
@@ -48,8 +49,6 @@ OCCLUDED_WEIGHT = 0.0
 """Weight of face points that lie under a hand: none, they are guessed through it (at 0.2 the fit still followed
 the guessed jaw under a hand over the mouth: hand_over_mouth's face 2.96 % of its height against the marks, 2.59 %
 at 0)."""
-FINGER = 0.25
-"""Half a finger's width, in hand sizes (wrist to middle knuckle): how far beyond its points a hand covers."""
 LIMITS = {"upper_arm": 0.27, "reach": 0.5, "thigh": 0.35, "shin": 0.35, "hand_points": 0.12, "off_mask": 0.06,
           "hand_wrist": 0.1, "hand_wrist_unsure": 0.2, "hand_size": (0.015, 0.12), "disagree": 0.1, "agree": 0.05}
 """Gates in units of the person's height (see the module docstring)."""
@@ -368,10 +367,10 @@ def _gate_face(g: _Gate, size) -> None:
 
 def _under_hand(points: np.ndarray, hand: np.ndarray) -> np.ndarray:
     """[N] bool: which ``points`` [N, 2] lie under ``hand`` [21, 2]: inside the convex hull of its points grown by
-    :data:`FINGER` of its size (wrist 0 to middle knuckle 9), the width of a finger about the bones' points."""
+    :func:`talkavatar.core.hand_cover.margin`."""
     hull = cv2.convexHull(hand.astype(np.float32))
-    margin = FINGER * float(np.linalg.norm(hand[0] - hand[9]))
-    return np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) >= -margin for x, y in points], bool)
+    grown = hand_cover.margin(hand)
+    return np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) >= -grown for x, y in points], bool)
 
 
 def _eyes_to_mouth(p: np.ndarray) -> float:
