@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+import numpy as np
 import torch
 
 from talkavatar.core.adam import Adam
@@ -72,6 +73,9 @@ was fitted at 37 degrees, Anny's face drawn on his ear; started turned but free,
 TEMPORAL_METRES = 0.05
 """``FitWeights.temporal``: a root moved this far from its initial place costs as much as a joint turned by 1 rad."""
 HIPS = (23, 24)
+LIMB_POINTS = tuple(range(11, 23))
+"""MediaPipe shoulders, elbows, wrists and the body's hand points: ``FitWeights.limbs`` times the weight of the other
+body points (see there)."""
 """MediaPipe hip points: when neither is seen the body's lean is unobserved and the upright prior holds it."""
 NEAR_RATES = 2.5
 """Metres: in a close-up (``fit(closeup=True)``) a body nearer than this takes proportionally smaller steps in
@@ -129,6 +133,9 @@ class FitWeights:
     expression_prior: float = 0.05
     smooth: float = 1.0
     upright: float = 2.0       # frames without visible hips: the body's up axis stays near the world's
+    limbs: float = 2.0         # LIMB_POINTS count this many times in the body group's mean (the head's 11 points
+    #                            outvoted two shoulders: with the Face Mesh they set the body's size and the
+    #                            astronaut's shoulders came out 10 px narrower than both marks and detections)
     unseen_limbs: float = 2.0  # an arm or leg nobody sees stays in its initial pose (lowered, straight)
     near: float = 100.0        # every vertex beyond NEAR_PLANE in front of the camera
     focal_prior: float = 0.1   # close-ups: the fitted focal length near the default (FOCAL)
@@ -371,6 +378,38 @@ def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.
     return no_hips, held
 
 
+def placed_arms(landmarks, targets: FitTargets) -> torch.Tensor:
+    """[B, 55] 1 for the joints of each arm (:data:`ARMS`) whose elbow and wrist points are both seen in a frame:
+    its points place it, and the silhouette term does not move it (:func:`_loss`): clothing is not the arm, and a
+    sleeve wider than the arm pulled the fitted arm to its outer edge (the astronaut's right elbow and wrist 6 px
+    outside both marks and detections). Zeros where ``landmarks`` cannot name its rows."""
+    body = targets.weights["body"]
+    placed = body.new_zeros(body.shape[0], 55)
+    row = getattr(landmarks, "row", None)
+    if row is None:
+        return placed
+    for _, elbow, wrist, joints in ARMS.values():
+        rows = [row("body", elbow), row("body", wrist)]
+        if None in rows:
+            continue
+        seen = ((body[:, rows[0]] > 0) & (body[:, rows[1]] > 0)).to(body.dtype)
+        for name in joints:
+            placed[:, JOINT_INDEX[name]] = seen
+    return placed
+
+
+def _point_weights(landmarks, targets: FitTargets, limbs: float) -> torch.Tensor:
+    """[K_body] multipliers of the body points' weights: ``limbs`` for :data:`LIMB_POINTS`, else 1 (all 1 where
+    ``landmarks`` cannot say which MediaPipe point each row is)."""
+    k = targets.weights["body"].shape[1]
+    index = getattr(landmarks, "mediapipe_index", None)
+    out = targets.weights["body"].new_ones(k)
+    if index is not None:
+        limb = torch.as_tensor(np.isin(index("body"), LIMB_POINTS), device=out.device)
+        out = torch.where(limb, out * limbs, out)
+    return out
+
+
 RATES = {"orient": 0.03, "body": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04, "shape": 0.03,
          "dolly": FOCAL["rate"]}
 """Adam's learning rate per group of unknowns."""
@@ -394,7 +433,9 @@ def _active(stage: str, fit_shape: bool, free_focal: bool = False) -> list[str]:
 class _Problem:
     """What every step of :func:`_fit` reads: the model, the targets, the weights, the initial rotations ``rot``
     [B, 55, 3], the shape prior ``sigma`` [P], the pose prior and joint limits [55] / [55, 3], the frames with no hip
-    seen [B] and the joints held [B, 55] (:func:`unseen_weights`), the silhouette's surface ``samples`` and grid
+    seen [B] and the joints held [B, 55] (:func:`unseen_weights`), the arms the silhouette does not move [B, 55]
+    (:func:`placed_arms`), the body points' weight multipliers [K_body] (:func:`_point_weights`), the silhouette's
+    surface ``samples`` and grid
     (w, h), and its density ``level`` (set by the first step that draws the silhouette)."""
     consts: ModelConsts
     space: ShapeSpace
@@ -409,6 +450,8 @@ class _Problem:
     upper: torch.Tensor
     no_hips: torch.Tensor
     held_joints: torch.Tensor
+    placed: torch.Tensor
+    point_weights: torch.Tensor
     samples: tuple[torch.Tensor, torch.Tensor] | None = None
     grid: tuple[int, int] = (0, 0)
     level: float | None = None
@@ -453,7 +496,8 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
         "dolly": torch.zeros((), dtype=dtype, device=device),
     }  # each stage sets requires_grad on the ones it fits
     p = _Problem(consts, space, landmarks, targets, weights, fit_shape, rot, sigma, prior_w, lower, upper, no_hips,
-                 held_joints, depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal,
+                 held_joints, placed_arms(landmarks, targets), _point_weights(landmarks, targets, weights.limbs),
+                 depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal,
                  start_translation=state.root_translation.clone())
     near = min(1.0, p.depth / NEAR_RATES) if closeup else 1.0
     rates = {k: v * (near if k in NEAR_SCALED else 1.0) * (WARM_RATES if warm else 1.0) for k, v in RATES.items()}
@@ -521,9 +565,12 @@ def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Ten
         loss = loss + weights.smooth * 100.0 * (smoothness_loss(r) + smoothness_loss(params["translation"])
                                                  + smoothness_loss(arkit))
     if p.samples is not None and stage in ("body", "detail", "all"):
-        # silhouette: shape held out (clothing must not inflate the body)
-        verts_s = pose_batch(p.consts, p.space, params["shape"].detach(), r, translation, arkit).vertices \
-            if p.fit_shape and stage in ("body", "all") else verts
+        # silhouette: shape and the arms their points place held out (clothing must not inflate the body)
+        shape_out, arms_out = p.fit_shape and stage in ("body", "all"), float(p.placed.sum()) > 0
+        held = p.placed[..., None]
+        verts_s = pose_batch(p.consts, p.space, params["shape"].detach() if shape_out else params["shape"],
+                             r.detach() * held + r * (1 - held), translation, arkit).vertices \
+            if shape_out or arms_out else verts
         loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * _silhouette_loss(p, verts_s, K) / r.shape[0]
     return loss
 
@@ -538,6 +585,8 @@ def _landmark_loss(p: _Problem, model: Mapping[str, torch.Tensor], stage: str, K
         if group not in model or group not in targets.points:
             continue
         w = targets.weights[group]
+        if group == "body":
+            w = w * p.point_weights
         if stage == "global" and group == "body" and targets.torso is not None:
             w = w * targets.torso
         elif stage in ("global", "body") and group in ("left_hand", "right_hand"):
