@@ -171,6 +171,32 @@ def test_unseen_weights_hold_unseen_limbs_and_a_profile_and_flag_frames_without_
     assert held[1].sum() == 2
 
 
+def test_placed_arms_and_limb_point_weights():
+    from talkavatar.track.fitting import LIMB_POINTS, FitTargets, _point_weights, placed_arms
+
+    class Map:  # MediaPipe index i at row i (the whole pose set)
+        @staticmethod
+        def row(group, index):
+            return index if group == "body" else None
+
+        @staticmethod
+        def mediapipe_index(group):
+            return np.arange(33)
+
+    body = torch.ones(2, 33)
+    body[0, 15] = 0.0  # frame 0: the left wrist unseen: that arm is left to the silhouette too
+    body[1, [14, 16]] = 0.0  # frame 1: the right arm unseen
+    targets = FitTargets({}, {"body": body}, None, torch.ones(2), torch.eye(3), (64, 64))
+    placed = placed_arms(Map(), targets)
+    left = [JOINT_INDEX[n] for n in ("left_shoulder", "left_elbow", "left_wrist")]
+    right = [JOINT_INDEX[n] for n in ("right_shoulder", "right_elbow", "right_wrist")]
+    assert placed[0, right].tolist() == [1.0] * 3 and placed[0].sum() == 3
+    assert placed[1, left].tolist() == [1.0] * 3 and placed[1].sum() == 3
+    w = _point_weights(Map(), targets, 2.0)
+    assert w[list(LIMB_POINTS)].tolist() == [2.0] * 12 and w.sum() == 33 + 12
+    assert _point_weights(object(), targets, 2.0).tolist() == [1.0] * 33  # rows it cannot name: unchanged
+
+
 def _guided_filter_naive(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He et al.'s guided filter written out: integral-image box means, a 3x3 LAPACK solve per pixel."""
     def box(x):
