@@ -74,9 +74,13 @@ def seen_side_yaw(rig, joint_rotations: Tensor, root_translation: Tensor, arkit_
     body's left) for a photo that saw the face from ``yaw`` degrees aside: ``sign(yaw) * max(|yaw| - face_turn, 0)``.
     ``yaw``: the direction from the head to the photo's camera (one camera) in the head's own frame (the mean
     skinning rotation of the head's vertices in the tracked pose, ``joint_rotations`` [1, 55, 3], ``root_translation``
-    [1, 3], ``arkit_weights`` [1, 52]; the head faces +Z at rest, as the clip's head roughly does)."""
+    [1, 3], ``arkit_weights`` [1, 52]; the head faces +Z at rest, as the clip's head roughly does). 0 for a rig
+    without head vertices (a toy mesh)."""
+    head = torch.from_numpy(vertex_parts(rig) == PART["head"])
+    if not bool(head.any()):
+        return 0.0
     posed = rig.pose(joint_rotations.to(rig.dtype), root_translation.to(rig.dtype), arkit_weights.to(rig.dtype))
-    head = torch.from_numpy(vertex_parts(rig) == PART["head"]).to(posed.vertices.device)
+    head = head.to(posed.vertices.device)
     u, _, vh = torch.linalg.svd(posed.vertex_transforms[0, head, :, :3].double().mean(0))
     to_camera = camera.centers[0].to(u) - posed.vertices[0, head].double().mean(0)
     x, _, z = (u @ vh).T @ to_camera  # in the head's frame
