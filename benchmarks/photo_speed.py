@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fit_astronaut import figures  # noqa: E402
 
-WARM_UP_LINE = "CUDA warm-up beside track"
 DONE_LINE = "photo_speed: the command returned"
 # `python -m talkavatar ARGS` that says when the command returned (atexit runs before the interpreter and CUDA are
 # torn down): the wall beyond it is the process's exit
@@ -48,17 +47,16 @@ def run_photo(photo: Path, bundle: Path, preset: str, device: str, log: Path) ->
     stages = json.loads((bundle / "bundle.json").read_text())["stages"]
     fit = json.loads((bundle / "fit" / "fit.json").read_text())
     clock = {h["step"]: h["seconds"] for h in fit["losses"]["history"] if "seconds" in h}
-    warmed = [line.split(": ", 1)[1] for line in done.stderr.splitlines() if WARM_UP_LINE in line]
     return {"photo": photo.stem, "wall_s": round(wall, 2),
             "stages": {k: {n: round(v, 2) for n, v in stages[k].get("timings", {}).items()}
                        for k in ("track", "pseudo", "fit") if k in stages},
             "stage_seconds": _stage_seconds(done.stdout),
             "exit_s": round(wall - finished[0], 2) if finished else None,
-            "fit_clock": clock, "warm_up": warmed[0] if warmed else "", **figures(fit["metrics"])}
+            "fit_clock": clock, **figures(fit["metrics"])}
 
 
 def _stage_seconds(stdout: str) -> dict:
-    """The ``stage_seconds`` of ``fit --json`` output (each stage's wall, the CUDA warm-up's wait in track's);
+    """The ``stage_seconds`` of ``fit --json`` output (each stage's wall);
     {} when the output holds other text too."""
     try:
         return json.loads(stdout[stdout.index("{"):]).get("stage_seconds", {})
@@ -109,7 +107,7 @@ def main() -> None:
     def run(name: str, tag: str = "") -> dict:
         r = run_photo(args.photo_dir / f"{name}.png", args.workdir / f"{name}{tag}.avatar", args.preset,
                       args.device, args.workdir / f"{name}{tag}.log")
-        print(f"{name}{tag}: wall {r['wall_s']} s, warm-up: {r.get('warm_up', '')}", file=sys.stderr, flush=True)
+        print(f"{name}{tag}: wall {r['wall_s']} s", file=sys.stderr, flush=True)
         return r
 
     first = None if args.first is None else run(args.first, "_first")

@@ -8,11 +8,11 @@ import torch
 
 from talkavatar.bundle import Bundle
 from talkavatar.core.color import linear_to_srgb, srgb_to_linear
-from talkavatar.core.losses import l1, ssim_loss
+from talkavatar.core.losses import l1, shared_distance, ssim_loss
 from talkavatar.fit import objective as objective_module
 from talkavatar.fit.data import load_fit_data
 from talkavatar.fit.model import AvatarParameters, learning_rates
-from talkavatar.fit.objective import LossWeights, Objective, composite, first_pose, view_losses
+from talkavatar.fit.objective import LossWeights, Objective, composite, first_pose, image_terms_graph, view_losses
 from talkavatar.fit.optimize import Schedule, run_steps
 from tests.fit_fixtures import make_bundle
 
@@ -140,3 +140,10 @@ def test_a_graphed_fit_follows_the_op_by_op_fit(tmp_path, monkeypatch):
     assert len(graphed_history) == len(history) == len(history_again)
     for a, b, c in zip(graphed_history, history, history_again):
         assert abs(a["total"] - b["total"]) <= 2 * abs(c["total"] - b["total"]) + 1e-3 * abs(b["total"]), (a, b, c)
+
+
+def test_image_terms_graph_is_one_per_site_and_distance():
+    distance = shared_distance("efficientnet", "cpu")
+    graph = image_terms_graph("pseudo perceptual", distance)
+    assert image_terms_graph("pseudo perceptual", distance) is graph
+    assert image_terms_graph("photo image") is not graph and image_terms_graph("crops") is not graph

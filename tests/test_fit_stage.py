@@ -104,17 +104,6 @@ def test_up_to_date_fit_is_skipped_and_ablations_run(bundle_dir):
     assert bare.metrics["pseudo_frames_used"] == 0 and bare.metrics["perceptual"] is None
 
 
-def test_fit_photo_warms_cuda_up_only_for_work_to_do(bundle_dir):
-    from talkavatar.pipeline.photo import _fit_will_run
-
-    config = FitConfig(**SMALL, iters=4)
-    _fit(bundle_dir, iters=4)
-    assert not _fit_will_run(bundle_dir, config, "cpu", forced=False)  # a rerun finds the work done
-    assert _fit_will_run(bundle_dir, config, "cpu", forced=True)
-    assert _fit_will_run(bundle_dir, FitConfig(**SMALL, iters=5), "cpu", forced=False)
-    assert _fit_will_run(bundle_dir.parent / "none.avatar", config, "cpu", forced=False)
-
-
 def test_config_presets_and_bad_values():
     eff = FitConfig(preset="tiny").effective()
     assert eff.iters == 120 and eff.uv_res == 96

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
-from talkavatar.core.losses import perceptual_distance
+from talkavatar.core.losses import perceptual_distance, shared_distance
 from talkavatar.core.losses.efficientnet_lite0 import load_pretrained
 from talkavatar.core.losses.perceptual import lpips_unavailable_reason
 from talkavatar.errors import MissingDependency
@@ -174,3 +174,10 @@ def test_the_channels_last_network_on_cuda_gives_the_cpu_distance_and_gradients(
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
     d_tf32, _ = distance_and_gradient("cuda")
     assert torch.allclose(d_cpu, d_tf32, rtol=5e-3), (d_cpu, d_tf32)
+
+
+def test_shared_distance_is_built_once_per_kind_and_device():
+    a = shared_distance("efficientnet", "cpu")
+    assert shared_distance("efficientnet", torch.device("cpu")) is a
+    x = torch.full((1, 32, 32, 3), 0.25)
+    assert float(a(x, x)) == 0.0

@@ -151,27 +151,14 @@ _shared_terms: dict[tuple, GraphedTerms] = {}  # (site, id(distance), GRAPH_TERM
 def image_terms_graph(site: str, distance=None) -> GraphedTerms:
     """The graphed image terms of call site ``site`` ("photo image", "crops": :func:`view_losses`; "pseudo
     perceptual": :func:`perceptual_losses` of ``distance``), one per site, distance and process. They read nothing
-    but their arguments, so their captures (one per shape; the perceptual one took 2-3 s on the H200, the fit's stall
-    at its first pseudo step) can be made ahead of a fit, beside other work (:func:`capture_image_terms`); a later
-    fit in the process replays them too. A graph whose capture failed is not handed out again: its next user
-    captures afresh."""
+    but their arguments, so a later fit in the process (a batch worker's) replays their captures (one per shape;
+    the perceptual one took 2-4 s on the H200, the fit's stall at its first pseudo step). A graph whose capture
+    failed is not handed out again: its next user captures afresh."""
     key = (site, id(distance), GRAPH_TERMS)  # a distance lives on in its graph's function: its id stays its own
     if key not in _shared_terms or _shared_terms[key].failure:
         fn = view_losses if distance is None else functools.partial(perceptual_losses, distance)
         _shared_terms[key] = GraphedTerms(fn, GRAPH_TERMS)
     return _shared_terms[key]
-
-
-def capture_image_terms(site: str, shape: tuple[int, int, int], device, distance=None) -> str:
-    """Capture :func:`image_terms_graph` ``(site, distance)`` for images of ``shape`` (B, H, W) on ``device`` (a
-    rendering with gradients against targets, as a fit's steps call it) on constant images; returns its status
-    (:meth:`GraphedTerms.status`)."""
-    graphed = image_terms_graph(site, distance)
-    with torch.enable_grad():
-        image = torch.full((*shape, 3), 0.5, device=device)
-        graphed(image.clone().requires_grad_(True), torch.full((*shape, 1), 0.9, device=device, requires_grad=True),
-                image, torch.ones(shape, device=device), torch.full((3,), 0.5, device=device))
-    return graphed.status()
 
 
 class Objective:

@@ -7,7 +7,6 @@ clips re-tracked by the track stage.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -26,13 +25,6 @@ if TYPE_CHECKING:
     from talkavatar.pseudo.stage import PseudoResult
 
 Log = Callable[[str], None]
-EXIF_ORIENTATION = 0x0112
-# On CUDA, track a photo on a worker thread while the main thread does CUDA's one-time work and captures the fit's
-# image-term graphs (_warm_up). Off until measured in this form: the H200 run of its first form (an eager EfficientNet
-# pass instead of the captures, twelfth session, speed8) left the fit's first-pseudo-step stall in place (the stall
-# is the graph capture, 2.0-2.8 s) and slowed track by 1-3 s beside it (median 37.5 s against main's ~30-35 s).
-# notes/speed8-gpu2.sh measures this form with it on.
-WARM_UP_BESIDE_TRACK = False
 # The stages are imported by the function that runs them (torch, scipy, OpenCV: seconds), so that a run reaches the
 # bundle's lock at once and a second writer says it waits before the first one is done.
 
@@ -81,25 +73,13 @@ def _track_settings(bundle_path: Path, video: Path | None, holdout: float | None
 
 def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking: TrackConfig, device: str | None,
                force: bool, resume: bool, log: Log, warn: Log, show_progress: bool) -> FitResult:
-    from talkavatar.core.cuda_warmup import beside
     from talkavatar.fit.stage import run_fit
     from talkavatar.track.stage import run_track
 
     clock = StageContext(device, log, warn)
     if input_path != bundle_path:
-        track = functools.partial(run_track, input_path, bundle_path, tracking, device=device, log=log, warn=warn,
-                                  photo_on_cpu=True)
-        # a photo alone is tracked on the CPU: meanwhile, the GPU's one-time work (a clip is tracked on the device)
-        size = upright_size(input_path) if tracking.video is None else None
         with clock.timed("track"):
-            if (WARM_UP_BESIDE_TRACK and clock.device.type == "cuda" and size is not None
-                    and _fit_will_run(bundle_path, config, "cuda", force or resume)):
-                warm = functools.partial(_warm_up, config, clock.device, size, warn)
-                _, warmed = beside(track, warm)
-                if warmed:
-                    log("CUDA warm-up beside track (s): " + ", ".join(f"{k} {v:.2f}" for k, v in warmed.items()))
-            else:
-                track()
+            run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn, photo_on_cpu=True)
         with clock.timed("pseudo"):
             ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
                                         warn)
@@ -108,63 +88,6 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
     stage_seconds = {k: round(v, 2) for k, v in clock.timings.items()}
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
-
-
-def _fit_will_run(bundle_path: Path, config: FitConfig, device_type: str, forced: bool) -> bool:
-    """False when the bundle's track inputs and its fit are up to date (a rerun that finds the work done: no CUDA
-    warm-up for it); True otherwise, also when ``forced``."""
-    from talkavatar.runner import up_to_date
-
-    if forced or not (bundle_path / artifacts.MANIFEST).is_file():
-        return True
-    bundle = Bundle.open(bundle_path)
-    if bundle.record("track") is None or bundle.stale_inputs("track"):
-        return True
-    return up_to_date(bundle, "fit", as_record(config.effective(device_type)), upstream=("pseudo",)) is None
-
-
-def _warm_up(config: FitConfig, device, photo_size: tuple[int, int], warn: Log) -> dict[str, float]:
-    """:func:`~talkavatar.core.cuda_warmup.warm_up` for this fit, then its image terms captured as the graphs its
-    steps replay (:func:`~talkavatar.fit.objective.capture_image_terms`): the photo's at its fitted size (from
-    ``photo_size``, width and height), one face crop's (a portrait's crops) and, with its perceptual network built
-    first (:func:`~talkavatar.core.losses.shared_distance`: the fit takes it from there), its pseudo frames'. A
-    failure is a warning: the stages do the same work on first use, and say there what fails for them ({} then)."""
-    from talkavatar.core.cuda_warmup import warm_up
-    from talkavatar.core.losses import shared_distance
-    from talkavatar.fit.data import scaled_size
-    from talkavatar.fit.objective import capture_image_terms
-
-    cfg = config.effective(device.type)
-    width, height, _, _ = scaled_size(*photo_size, cfg.image_size)
-    capture = functools.partial(capture_image_terms, device=device)
-    steps = [("photo image graph", functools.partial(capture, "photo image", (1, height, width))),
-             ("crops graph", functools.partial(capture, "crops", (1, cfg.crop_size, cfg.crop_size)))]
-    if cfg.pseudo_weight > 0:  # pseudo frames are square
-        network = functools.partial(shared_distance, cfg.perceptual, device)
-        frames = (cfg.pseudo_batch, cfg.pseudo_size, cfg.pseudo_size)
-        steps += [("perceptual network", network),
-                  ("pseudo perceptual graph", lambda: capture("pseudo perceptual", frames, distance=network()))]
-    try:
-        return warm_up(device, steps)
-    except Exception as exc:  # reported, not raised: see above
-        warn(f"the CUDA warm-up beside track failed ({type(exc).__name__}: {exc}); the stages start CUDA themselves")
-        return {}
-
-
-def upright_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) of a still image as the track stage reads it (turned upright by its EXIF orientation), from
-    its header; None for anything else (a video, an animated GIF: the track stage decodes those as clips)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            if image.format == "GIF" and getattr(image, "n_frames", 1) > 1:
-                return None
-            width, height = image.size
-            turned = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn: the sides swap
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None
-    return (height, width) if turned else (width, height)
 
 
 def upstream_config(bundle_path: Path, stage: str, config_cls):
