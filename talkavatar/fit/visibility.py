@@ -78,16 +78,23 @@ def solid_weights(avatar: Avatar, photo: Views) -> Tensor:
     return (1 - photo_visibility(avatar, photo)) * ~_head(avatar)
 
 
-def unseen_weights(avatar: Avatar, photo: Views, video: Views | None = None, shown: float | None = None) -> Tensor:
+def unseen_weights(avatar: Avatar, photo: Views, video: Views | None = None, shown: float | None = None,
+                   relative: bool = False) -> Tensor:
     """[N] how little the photo and the frames of the clip ``video`` see each Gaussian: 1 where none of them sees it,
     falling to 0 where one of them sees it at a cosine of ANCHOR_SEEN or more; with ``shown``, also falling to 0 as
-    its colour makes up ``shown`` pixels of one of their person pixels (:func:`photo_contribution`)."""
+    its colour makes up ``shown`` pixels of one of their person pixels (:func:`photo_contribution`), or with
+    ``relative`` ``shown`` times the median pixels of a Gaussian the photo sees at ANCHOR_SEEN or more."""
     weight = torch.ones(avatar.rgb.shape[0], dtype=avatar.rgb.dtype, device=avatar.rgb.device)
     for i in range(1 + (0 if video is None else len(video.poses))):
         view = photo if i == 0 else video.select(torch.tensor([i - 1], device=video.rgb.device))
-        weight = torch.minimum(weight, (1 - photo_visibility(avatar, view) / ANCHOR_SEEN).clamp(0, 1))
+        visibility = photo_visibility(avatar, view)
+        weight = torch.minimum(weight, (1 - visibility / ANCHOR_SEEN).clamp(0, 1))
         if shown is not None:
-            weight = weight * (1 - photo_contribution(avatar, view) / shown).clamp(0, 1)
+            contribution = photo_contribution(avatar, view)
+            if i == 0 and relative:
+                squarely = contribution[visibility >= ANCHOR_SEEN]
+                shown = shown * float(squarely.median() if len(squarely) else 1.0)
+            weight = weight * (1 - contribution / shown).clamp(0, 1)
     return weight
 
 
@@ -101,10 +108,7 @@ def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = No
     the tracked lips lie over the opening's dark pixels), and the avatar's mouth looked open at rest (80 CPU steps at
     the fast settings: FaceMesh's gap 0.17 of the eye distance at jaw 0, close-up slope 0.51 vs 3.02 on the starting
     avatar; anchored: 0.086, 1.27, input view 21.77 dB either way)."""
-    seen = photo_visibility(avatar, photo) >= ANCHOR_SEEN
-    shown = photo_contribution(avatar, photo)[seen]
-    scale = shown.median() if len(shown) else torch.tensor(1.0)
-    weight = unseen_weights(avatar, photo, video, shown=ANCHOR_SHOWN * float(scale)) * ~_head(avatar)
+    weight = unseen_weights(avatar, photo, video, shown=ANCHOR_SHOWN, relative=True) * ~_head(avatar)
     lips, _ = _mouth_parts(avatar)
     return torch.where(lips, torch.full_like(weight, LIP_ANCHOR), weight)
 
