@@ -73,10 +73,10 @@ was fitted at 37 degrees, Anny's face drawn on his ear; started turned but free,
 TEMPORAL_METRES = 0.05
 """``FitWeights.temporal``: a root moved this far from its initial place costs as much as a joint turned by 1 rad."""
 HIPS = (23, 24)
+"""MediaPipe hip points: when neither is seen the body's lean is unobserved and the upright prior holds it."""
 LIMB_POINTS = tuple(range(11, 23))
 """MediaPipe shoulders, elbows, wrists and the body's hand points: ``FitWeights.limbs`` times the weight of the other
 body points (see there)."""
-"""MediaPipe hip points: when neither is seen the body's lean is unobserved and the upright prior holds it."""
 NEAR_RATES = 2.5
 """Metres: in a close-up (``fit(closeup=True)``) a body nearer than this takes proportionally smaller steps in
 translation, orientation, joint angles and shape: the same step moves a near face more pixels, and every Adam stage
