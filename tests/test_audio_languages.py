@@ -18,7 +18,7 @@ from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
 from talkavatar.audio.boundaries import (LEAD_S, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
-                                         place_segments, spectral_change, speech_frames)
+                                         log_mel, place_segments, spectral_change, speech_frames)
 from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, dark_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
@@ -121,7 +121,7 @@ def test_boundary_moves_to_where_the_sound_changes():
     t = np.arange(16000) / 16000
     pcm = np.where(t < 0.52, 8000 * np.sin(2 * np.pi * 220 * t),
                    np.random.default_rng(0).normal(0, 3000, len(t))).astype(np.int16)
-    change = spectral_change(pcm)
+    change = spectral_change(log_mel(pcm))
     assert change.shape == (100,)
     np.testing.assert_allclose(change, _spectral_change_naive(pcm), rtol=1e-3, atol=1e-3)
     assert abs(int(change.argmax()) - 52) <= 1
@@ -207,7 +207,7 @@ def test_dark_evidence_marks_a_quiet_murmur_not_noise_or_a_loud_dark_vowel():
     x[20000:21600] = np.random.default_rng(0).normal(0, vowel.std(), 1600)             # frames 62..66: noise
     x[25600:27200] = dark[25600:27200]                                                 # frames 80..84: loud, dark
     pcm = (x / np.abs(x).max() * 12000).astype(np.int16)
-    evidence = dark_evidence(pcm)
+    evidence = dark_evidence(log_mel(pcm), speech_frames(pcm))
     assert evidence.shape == (100,)
     assert evidence[26:34].min() == 1.0 and evidence[:25].max() == 0.0 and evidence[34:].max() == 0.0
     _check_half_heard_m(28, 0.2, "n", 0.5, dark=evidence)             # an m in the murmur beside a likelier n

@@ -82,10 +82,11 @@ def _mel_filters() -> np.ndarray:
     return np.clip(np.minimum((hz - lo) / (centre - lo), (hi - hz) / (hi - centre)), 0.0, None)
 
 
-def log_mel(pcm: np.ndarray, n: int) -> np.ndarray:
-    """``[n, MEL_BANDS]`` log-mel spectra of int16 ``pcm`` every 10 ms (window centred on the mark), computed
-    :data:`FEATURE_BLOCK` frames at a time so that temporaries stay small for long audio."""
+def log_mel(pcm: np.ndarray) -> np.ndarray:
+    """``[len(pcm) // 160, MEL_BANDS]`` log-mel spectra of int16 ``pcm`` (16 kHz) every 10 ms (window centred on
+    the mark), computed :data:`FEATURE_BLOCK` frames at a time so that temporaries stay small for long audio."""
     hop = int(SAMPLE_RATE / CHANGE_RATE)
+    n = len(pcm) // hop
     x = np.pad(pcm.astype(np.float32) / 32768.0, (WINDOW // 2, WINDOW // 2 + hop))
     frames = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::hop][:n]
     window, filters = np.hanning(WINDOW).astype(np.float32), _mel_filters().T.astype(np.float32)
@@ -96,13 +97,13 @@ def log_mel(pcm: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def spectral_change(pcm: np.ndarray) -> np.ndarray:
-    """``[n // 160]`` how much the log-mel spectrum of int16 ``pcm [n]`` (16 kHz) changes at each 10 ms mark:
+def spectral_change(mel: np.ndarray) -> np.ndarray:
+    """``[n]`` how much the log-mel spectrum ``mel [n, MEL_BANDS]`` (:func:`log_mel`) changes at each 10 ms mark:
     the distance between the mean spectra of the :data:`CHANGE_SPAN` frames after and before it."""
-    n = len(pcm) // int(SAMPLE_RATE / CHANGE_RATE)
+    n = len(mel)
     if n <= 2 * CHANGE_SPAN:
         return np.zeros(n, np.float32)
-    total = np.concatenate([np.zeros((1, MEL_BANDS)), np.cumsum(log_mel(pcm, n), axis=0, dtype=np.float64)])
+    total = np.concatenate([np.zeros((1, MEL_BANDS)), np.cumsum(mel, axis=0, dtype=np.float64)])
     k = CHANGE_SPAN
     out = np.zeros(n, np.float32)
     t = np.arange(k, n - k)

@@ -13,7 +13,7 @@ import numpy as np
 
 from talkavatar.audio.ipa import base_phone
 from talkavatar.audio.phones import PhoneSegment
-from talkavatar.audio.boundaries import place_segments, spectral_change, speech_frames
+from talkavatar.audio.boundaries import log_mel, place_segments, spectral_change, speech_frames
 from talkavatar.audio.universal import blank_id, log_probs, vocabulary
 
 _TIE = "\u0361"
@@ -89,4 +89,4 @@ def align_ipa(pcm: np.ndarray, words: list[list[str]]) -> list[PhoneSegment] | N
     if position is None:
         return None
     units = np.where(position >= 0, np.array(owner)[np.maximum(position, 0)], -1)
-    return place_segments(units, phones, spectral_change(pcm), speech=speech_frames(pcm))
+    return place_segments(units, phones, spectral_change(log_mel(pcm)), speech=speech_frames(pcm))

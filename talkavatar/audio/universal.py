@@ -148,10 +148,12 @@ def _dip(db: np.ndarray, reach: int) -> np.ndarray:
     return np.clip((maximum_filter1d(db, 2 * reach + 1) - db - DIP_DB) / DIP_SPAN_DB, 0.0, 1.0)
 
 
-def dark_evidence(pcm: np.ndarray) -> np.ndarray:
-    """``[F]`` 0..1 per frame of int16 ``pcm``: how far the 1.2-3 kHz band falls under the < 400 Hz band, against
-    that balance in the speech's median frame, in a 10 ms frame that is also quieter than the speech around it
-    (:func:`closure_evidence`'s dip, within 100 ms), in the :data:`CLOSURE_FRAMES` frames up to it.
+def dark_evidence(mel: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """``[F]`` 0..1 per 20 ms frame (``F = n // 2``) of audio whose 10 ms log-mel spectra are ``mel [n, bands]``
+    (:func:`~talkavatar.audio.boundaries.log_mel`) and speech frames ``speech [n]``
+    (:func:`~talkavatar.audio.boundaries.speech_frames`): how far the 1.2-3 kHz band falls under the < 400 Hz band,
+    against that balance in the speech's median frame, in a 10 ms frame that is also quieter than the speech around
+    it (:func:`closure_evidence`'s dip, within 100 ms), in the :data:`CLOSURE_FRAMES` frames up to it.
 
     Lips closed over a voiced sound (an m's murmur, a b's voice bar) leave energy only at the lowest frequencies;
     a t, d, n, k or ŋ closes further back and a fricative keeps its noise, so on the eSpeak dev sentences the
@@ -163,15 +165,15 @@ def dark_evidence(pcm: np.ndarray) -> np.ndarray:
     phones (TTS+DTW real lines: 36.6 -> 29.8 %; against the median 36.3 %). A back vowel (u, o) is as dark at
     full loudness; the dip keeps the cue to closures (real lines: nl 36.3 -> 36.6 %, the eSpeak dev unchanged).
     """
-    frames = len(pcm) // FRAME_SAMPLES
+    per_frame = round(FRAME_SAMPLES * CHANGE_RATE / SAMPLE_RATE)
+    frames = len(mel) // per_frame
     if frames == 0:
         return np.zeros(0, np.float32)
-    n = frames * round(FRAME_SAMPLES * CHANGE_RATE / SAMPLE_RATE)       # the 10 ms frames of whole 20 ms frames
-    power, centres = np.exp(log_mel(pcm, n)), mel_centres()
+    n = frames * per_frame                                              # the 10 ms frames of whole 20 ms frames
+    power, centres, speech = np.exp(mel[:n]), mel_centres(), speech[:n]
     high = (centres >= DARK_HIGH_HZ[0]) & (centres < DARK_HIGH_HZ[1])
     balance = 10.0 / np.log(10.0) * (np.log(power[:, high].sum(axis=1)) -
                                      np.log(power[:, centres < DARK_LOW_HZ].sum(axis=1)))        # [n] dB
-    speech = speech_frames(pcm)[:n]
     balance -= np.median(balance[speech]) if speech.any() else np.median(balance)
     dip = _dip(10.0 / np.log(10.0) * np.log(power.sum(axis=1)), round(CLOSURE_FRAMES * UNIT_S * CHANGE_RATE))
     dark = (np.clip((-DARK_DB - balance) / DARK_SPAN_DB, 0.0, 1.0) * dip).reshape(frames, -1).max(axis=1)
@@ -214,5 +216,6 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray
 
 def decode_block(pcm: np.ndarray, offset_s: float) -> list[PhoneSegment]:
     """Recognised IPA phone segments of one int16 block (the ``decode`` of a streaming phone recogniser)."""
-    return greedy_phones(log_probs(pcm), offset_s, closure_evidence(pcm), spectral_change(pcm),
-                         speech_frames(pcm), dark_evidence(pcm))
+    mel, speech = log_mel(pcm), speech_frames(pcm)
+    return greedy_phones(log_probs(pcm), offset_s, closure_evidence(pcm), spectral_change(mel), speech,
+                         dark_evidence(mel, speech))
