@@ -5,8 +5,9 @@ Data (see each module for provenance and licence):
   languages (tonal: vi, yue; non-Latin scripts: yue, ru, hi, el, ja) and reports each phone's time (IPA events);
 - real recorded speech: Fish Fillets NG's Czech and Dutch voice lines (``benchmarks/fillets.py``) with the
   stored labels of ``benchmarks/fillets_labels.py`` (set ``real``: 30 lines per language, TTS + DTW, timing
-  approximate) and of ``benchmarks/lip_labels.py`` (set ``checked``: 5 short lines per language, CTC-aligned then
-  every boundary checked and corrected against spectrogram and waveform pictures; nobody listened);
+  approximate) and of ``benchmarks/lip_labels.py`` (set ``checked``: 5 short lines per language and split, CTC-aligned
+  then checked and corrected against spectrogram and waveform pictures, the dev split's less thoroughly; nobody
+  listened);
 - real English: the LibriVox clips of pocketsphinx-testdata, references by pocketsphinx forced alignment (as in
   ``benchmarks/drive_audio_eval.py``).
 
@@ -62,7 +63,6 @@ FPS = 30.0
 JAW = ARKIT_INDEX["jawOpen"]
 MIN_SILENCE_S = 0.1
 LABELS = Path(__file__).resolve().parent / "data" / "fillets_labels.json"
-CHECKED = Path(__file__).resolve().parent / "data" / "lip_labels_checked.json"
 
 
 class Tally:
@@ -215,10 +215,11 @@ def real_set(tallies: dict, systems: list[str]) -> None:
         print(f"real {clip['language']} {Path(clip['path']).name}", file=sys.stderr)
 
 
-def checked_set(tallies: dict, systems: list[str]) -> None:
+def checked_set(tallies: dict, split: str, systems: list[str]) -> None:
     from benchmarks.fillets import ROOT
+    from benchmarks.lip_labels import LABELS as CHECKED
 
-    for clip in json.loads(CHECKED.read_text())["clips"]:
+    for clip in json.loads(CHECKED[split].read_text())["clips"]:
         run_clip(tallies, f"checked:{clip['language']}", clip["language"], ROOT / "sound" / clip["path"],
                  clip["text"], [tuple(p) for p in clip["phones"]], systems)
         print(f"checked {clip['language']} {clip['path']}", file=sys.stderr)
@@ -271,7 +272,7 @@ def main() -> None:
     if "real" in sets:
         real_set(tallies, systems)
     if "checked" in sets:
-        checked_set(tallies, systems)
+        checked_set(tallies, args.split, systems)
     if "english" in sets:
         english_set(tallies, systems)
     rows = {f"{lang} {system}": t.row() for (lang, system), t in tallies.items()}

@@ -18,8 +18,9 @@ How the labels in ``benchmarks/data/lip_labels_checked.json`` were made (nobody 
 The seed comes from the system under test's own aligner, so the checked boundaries can lean towards it where a
 picture does not show a landmark (vowel-to-vowel and nasal-to-vowel transitions inside a voiced stretch).
 
-Usage:  python benchmarks/lip_labels.py --draft           (rewrites the file: only for a fresh start)
-        python benchmarks/lip_labels.py --picture 0 --out clip0.png [--labels FILE] [--mouth]
+Usage:  python benchmarks/lip_labels.py [--split test|dev] --draft    (rewrites the file: only for a fresh start)
+        python benchmarks/lip_labels.py [--split test|dev] --picture 0 --out clip0.png [--labels FILE] [--mouth]
+            [--tts]
 """
 
 from __future__ import annotations
@@ -35,23 +36,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fillets import ROOT  # noqa: E402
 
-LABELS = Path(__file__).resolve().parent / "data" / "lip_labels_checked.json"
+DATA = Path(__file__).resolve().parent / "data"
+LABELS = {"test": DATA / "lip_labels_checked.json", "dev": DATA / "lip_labels_dev.json"}
 RATE = 16000
-# (sound file under ROOT / "sound", language, transcript): test-split levels (names n-z), 1.4-2.6 s, two or
-# more bilabial letters, chosen once from `benchmarks/fillets.py`'s listing in its order (a reverberant party1 line,
-# pt1-m-nemuzu, was looked at and replaced by nowall/m-otazka4: no boundary was visible in its second half).
-CLIPS = (
-    ("nowall/cs/m-zeme.ogg", "cs", "Nebo spíš Země."),
-    ("nowall/cs/m-predmet.ogg", "cs", "je jen předmět."),
-    ("nowall/cs/v-krehci.ogg", "cs", "A já jsem tak křehčí než obvykle."),
-    ("nowall/cs/m-otazka4.ogg", "cs", "Já myslela, že jsme ve vesmíru."),
-    ("party2/cs/pt2-m-piknik3.ogg", "cs", "Měli tu takový piknik u dna."),
-    ("nowall/nl/m-otazka2.ogg", "nl", "En waarom bewegen de sterren?"),
-    ("pavement/nl/dir-m-rada3.ogg", "nl", "Mijn geduld is op."),
-    ("propulsion/nl/poh-m-dobre.ogg", "nl", "Goed, die nemen we mee."),
-    ("society/nl/mik-m-nezlob.ogg", "nl", "Maak je maar niet boos."),
-    ("start/nl/1st-m-pockej.ogg", "nl", "Wacht even! Ik ga met je mee."),
-)
+# (sound file under ROOT / "sound", language, transcript) per split.
+# test: levels n-z, 1.4-2.6 s, two or more bilabial letters, chosen once from `benchmarks/fillets.py`'s listing in
+# its order (a reverberant party1 line, pt1-m-nemuzu, was looked at and replaced by nowall/m-otazka4: no boundary
+# was visible in its second half).
+# dev (thirteenth session; for choosing constants on real speech): levels a-m, the same length and letters, a fish's
+# line (m- or v- in the name), the first such line of each level in the listing's order, five levels per language.
+CLIPS = {
+    "test": (
+        ("nowall/cs/m-zeme.ogg", "cs", "Nebo spíš Země."),
+        ("nowall/cs/m-predmet.ogg", "cs", "je jen předmět."),
+        ("nowall/cs/v-krehci.ogg", "cs", "A já jsem tak křehčí než obvykle."),
+        ("nowall/cs/m-otazka4.ogg", "cs", "Já myslela, že jsme ve vesmíru."),
+        ("party2/cs/pt2-m-piknik3.ogg", "cs", "Měli tu takový piknik u dna."),
+        ("nowall/nl/m-otazka2.ogg", "nl", "En waarom bewegen de sterren?"),
+        ("pavement/nl/dir-m-rada3.ogg", "nl", "Mijn geduld is op."),
+        ("propulsion/nl/poh-m-dobre.ogg", "nl", "Goed, die nemen we mee."),
+        ("society/nl/mik-m-nezlob.ogg", "nl", "Maak je maar niet boos."),
+        ("start/nl/1st-m-pockej.ogg", "nl", "Wacht even! Ik ga met je mee."),
+    ),
+    "dev": (
+        ("atlantis/cs/sp-v-trapne.ogg", "cs", "Trapné přehlédnutí."),
+        ("aztec/cs/bot-v-uveznen0.ogg", "cs", "Je uvězněný mezi amforami."),
+        ("barrel/cs/bar-m-videt1.ogg", "cs", "To by měli vidět lidi z Temelína."),
+        ("bathroom/cs/br-m-bydli.ogg", "cs", "Myslíš, že tu někdo bydlí?"),
+        ("bathyscaph/cs/bat-m-mikro.ogg", "cs", "Pěkný mikroskop."),
+        ("atlantis/nl/sp-m-costim.ogg", "nl", "Wat moeten we ermee?"),
+        ("barrel/nl/bar-m-no.ogg", "nl", "Nou ja, misschien heb je wel gelijk."),
+        ("bathroom/nl/br-v-dost.ogg", "nl", "Hou alsjeblieft op!"),
+        ("bathyscaph/nl/bat-m-mikro.ogg", "nl", "Mooie microscoop."),
+        ("broom/nl/kos-v-koste0.ogg", "nl", "Gelukkig hebben we deze bezem."),
+    ),
+}
 
 
 def _pcm(relative: str) -> np.ndarray:
@@ -60,13 +79,13 @@ def _pcm(relative: str) -> np.ndarray:
     return load_pcm(ROOT / "sound" / relative)
 
 
-def draft() -> dict:
-    """Starting labels: eSpeak NG phones CTC-aligned on hama's posteriors (step 1)."""
+def draft(split: str) -> dict:
+    """Starting labels of the ``split``'s clips: eSpeak NG phones CTC-aligned on hama's posteriors (step 1)."""
     from talkavatar.audio.ctc_align import align_ipa
     from talkavatar.audio.g2p import ipa_words
 
     clips = []
-    for relative, language, text in CLIPS:
+    for relative, language, text in CLIPS[split]:
         pcm = _pcm(relative)
         segments = align_ipa(pcm, ipa_words(text, language)) or []
         clips.append({"path": relative, "language": language, "text": text, "seconds": round(len(pcm) / RATE, 3),
@@ -95,9 +114,11 @@ def mouth_tracks(clip: dict, fps: float = 100.0) -> dict[str, tuple[np.ndarray, 
     return tracks
 
 
-def picture(clip: dict, out: Path, window_s: float = 1.0, mouth: dict | None = None) -> None:
+def picture(clip: dict, out: Path, window_s: float = 1.0, mouth: dict | None = None,
+            other: list | None = None) -> None:
     """Waveform + spectrogram of one clip with its labels, one row pair per ``window_s`` of audio (step 2);
-    ``mouth``: :func:`mouth_tracks` drawn over the waveform (jawOpen solid, mouthClose dotted; right axis)."""
+    ``mouth``: :func:`mouth_tracks` drawn over the waveform (jawOpen solid, mouthClose dotted; right axis);
+    ``other``: a second labelling ``[[ipa, start_s, end_s], ...]`` drawn in blue in the spectrogram's lower half."""
     import librosa
     import matplotlib
 
@@ -138,6 +159,12 @@ def picture(clip: dict, out: Path, window_s: float = 1.0, mouth: dict | None = N
                 ax.axvline(s, color="red", lw=1.0)
             sg.text(0.5 * (max(s, a) + min(e, b)), 7300, f"{name or '_'}\n{k}", color="red", ha="center", va="top",
                     fontsize=11, clip_on=True)
+        for name, s, e in other or ():
+            if e < a or s > b:
+                continue
+            sg.plot([s, s], [0, 3000], color="tab:blue", lw=1.0)
+            sg.text(0.5 * (max(s, a) + min(e, b)), 2900, name or "_", color="tab:blue", ha="center", va="top",
+                    fontsize=10, clip_on=True)
         sg.set_ylabel("Hz")
     axes[0].set_title(f"{clip['language']}: {clip['text']}  ({clip['path']})")
     fig.tight_layout()
@@ -147,19 +174,28 @@ def picture(clip: dict, out: Path, window_s: float = 1.0, mouth: dict | None = N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test", choices=sorted(CLIPS), help="which clips (and labels file)")
     parser.add_argument("--draft", action="store_true", help="write fresh CTC-aligned labels (overwrites)")
     parser.add_argument("--picture", type=int, help="draw clip N of the labels file")
     parser.add_argument("--out", type=Path, default=Path("lip_labels.png"))
-    parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--labels", type=Path, help="labels file (default: the split's)")
     parser.add_argument("--mouth", action="store_true", help="draw drive-audio's jaw over the waveform (auto, "
                         "with transcript)")
+    parser.add_argument("--tts", action="store_true", help="draw the TTS+DTW aligner's phones too (blue, below): "
+                        "a second seed independent of hama, where the two disagree a boundary needs a closer look")
     args = parser.parse_args()
+    labels = args.labels or LABELS[args.split]
     if args.draft:
-        args.labels.write_text(json.dumps(draft(), ensure_ascii=False, indent=1))
-        print(f"{args.labels}: {len(CLIPS)} clips (draft)")
+        labels.write_text(json.dumps(draft(args.split), ensure_ascii=False, indent=1))
+        print(f"{labels}: {len(CLIPS[args.split])} clips (draft)")
     elif args.picture is not None:
-        clip = json.loads(args.labels.read_text())["clips"][args.picture]
-        picture(clip, args.out, mouth=mouth_tracks(clip) if args.mouth else None)
+        clip = json.loads(labels.read_text())["clips"][args.picture]
+        other = None
+        if args.tts:
+            from benchmarks.fillets_labels import dtw_labels
+
+            other = dtw_labels(_pcm(clip["path"]), clip["text"], clip["language"])
+        picture(clip, args.out, mouth=mouth_tracks(clip) if args.mouth else None, other=other)
         print(args.out)
     else:
         parser.error("--draft or --picture N")

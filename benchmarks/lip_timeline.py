@@ -2,8 +2,8 @@
 frame by frame, with and without the transcript, over the waveform and the jaw opening.
 
 Speech: one eSpeak NG sentence of ``benchmarks/languages.py`` (exact phone timings; ``--language de --split test
---index 0``) or one checked real line of ``benchmarks/data/lip_labels_checked.json`` (``--checked N``). Rows, top
-to bottom: waveform; reference classes (one band per phone, named; silence blank); the output mouth's class per
+--index 0``) or one checked real line of ``benchmarks/lip_labels.py``'s split (``--checked N [--split dev]``).
+Rows, top to bottom: waveform; reference classes (one band per phone, named; silence blank); the output mouth's class per
 30 fps frame with the transcript and without it (``--language auto``); jawOpen of both. A dot under a frame marks a
 reference phone centre the mouth gets wrong (the phones the benchmark's headline scores).
 
@@ -23,7 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.drive_audio_languages import CHECKED, FPS, phone_events  # noqa: E402
+from benchmarks.drive_audio_languages import FPS, phone_events  # noqa: E402
+from benchmarks.lip_labels import LABELS as CHECKED  # noqa: E402
 from talkavatar.audio.visemes import CLASSES, classify_mouth, phone_class  # noqa: E402
 from talkavatar.motion.names import ARKIT_INDEX  # noqa: E402
 
@@ -38,7 +39,7 @@ def speech(args, tmp: Path) -> tuple[Path, str, str, list[tuple[str, float, floa
     if args.checked is not None:
         from benchmarks.fillets import ROOT
 
-        clip = json.loads(CHECKED.read_text())["clips"][args.checked]
+        clip = json.loads(CHECKED[args.split].read_text())["clips"][args.checked]
         return (ROOT / "sound" / clip["path"], clip["text"], clip["language"], [tuple(p) for p in clip["phones"]],
                 f"real {clip['language']}: {clip['text']}")
     from benchmarks.espeak import synthesize

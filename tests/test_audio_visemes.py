@@ -77,7 +77,7 @@ def test_rounding_is_anticipated_through_a_consonant():
     w = mouth_curves(segs, times)
     # During T (0.24..0.32) the lips already pucker for UW, more than mid-S.
     t_mid, s_mid = np.argmin(np.abs(times - 0.28)), np.argmin(np.abs(times - 0.20))
-    assert w[t_mid, PUCKER] > 0.1 and w[t_mid, PUCKER] > 2 * w[s_mid, PUCKER]
+    assert w[t_mid, PUCKER] > 0.05 and w[t_mid, PUCKER] > 5 * w[s_mid, PUCKER]
 
 
 def test_a_tongue_consonant_holds_the_jaw_but_not_the_lips():
@@ -88,7 +88,7 @@ def test_a_tongue_consonant_holds_the_jaw_but_not_the_lips():
     assert open_t[centre, JAW] < 0.5 * VISEME_SHAPES["aa"][JAW]
     assert classify_mouth(open_t[centre][None])[0] == "spread"
     before_u = mouth_curves(_segments("SIL AA T UW SIL", 0.06), times)
-    assert before_u[centre, PUCKER] > 0.15 > open_t[centre, PUCKER]
+    assert before_u[centre, PUCKER] > 0.1 > open_t[centre, PUCKER]
     assert abs(before_u[centre, JAW] - open_t[centre, JAW]) < 0.1
 
 
