@@ -1,6 +1,6 @@
 """Checked phone labels for short real Czech and Dutch speech (Fish Fillets NG lines; issue 25).
 
-How the labels in ``benchmarks/data/lip_labels_checked.json`` were made (nobody listened to the audio):
+How the labels in ``benchmarks/data/lip_labels_checked.json`` (test split) were made (nobody listened to the audio):
 1. ``--draft``: eSpeak NG's phones of each line's transcript, forced-aligned on the recording by CTC Viterbi on
    hama's posteriors (``talkavatar.audio.ctc_align``), written as the starting point;
 2. ``--picture N``: a waveform and a wide-band spectrogram of clip N (16 kHz, 5 ms hop, 10 ms grid) with the
@@ -14,6 +14,10 @@ How the labels in ``benchmarks/data/lip_labels_checked.json`` were made (nobody 
 5. tenth session: the Dutch labels checked against numbers (10 ms loudness and 400-1200 Hz / 1.2-3 kHz / < 400 Hz
    band levels) where the aligners disagreed with them; two spaced-by-eye stretches were re-timed where the
    numbers showed a vowel or a nasal murmur elsewhere (each clip's ``"relabelled"`` note says what and why).
+6. thirteenth session, ``--split dev`` (``benchmarks/data/lip_labels_dev.json``, levels a-m, for choosing constants):
+   steps 1-2, then one look per clip and the loudness / band numbers at every bilabial and pause edge; boundaries
+   moved only where a landmark clearly disagreed (7 in 4 clips). Lighter than the test split's check: inside voiced
+   stretches the drafted boundaries stand, so there the dev labels are the system's own aligner's.
 
 The seed comes from the system under test's own aligner, so the checked boundaries can lean towards it where a
 picture does not show a landmark (vowel-to-vowel and nasal-to-vowel transitions inside a voiced stretch).
@@ -88,9 +92,11 @@ def draft(split: str) -> dict:
     for relative, language, text in CLIPS[split]:
         pcm = _pcm(relative)
         segments = align_ipa(pcm, ipa_words(text, language)) or []
-        clips.append({"path": relative, "language": language, "text": text, "seconds": round(len(pcm) / RATE, 3),
-                      "phones": [[s.phone if s.phone != "SIL" else "", round(s.start, 3), round(s.end, 3)]
-                                 for s in segments],
+        seconds = round(len(pcm) / RATE, 3)
+        phones = [[s.phone if s.phone != "SIL" else "", round(s.start, 3), round(s.end, 3)] for s in segments]
+        if phones:
+            phones[-1][2] = seconds             # the aligner stops at its last whole 20 ms frame
+        clips.append({"path": relative, "language": language, "text": text, "seconds": seconds, "phones": phones,
                       "checked": None})
         print(f"{relative}: {len(segments)} segments", file=sys.stderr)
     return {"source": "Debian fillets-ng-data-cs / fillets-ng-data-nl (Fish Fillets NG voice recordings, "

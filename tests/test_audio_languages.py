@@ -297,10 +297,11 @@ def test_cli_language_option(czech_wav, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_checked_speech_labels_are_well_formed():
-    """The stored real-speech labels (benchmarks/lip_labels.py): provenance, two languages, contiguous phones
-    inside each clip, every phone a known lip class, and a record of the check on every clip."""
-    data = json.loads((Path(__file__).resolve().parents[1] / "benchmarks/data/lip_labels_checked.json").read_text())
+@pytest.mark.parametrize("name", ["lip_labels_checked.json", "lip_labels_dev.json"])
+def test_checked_speech_labels_are_well_formed(name):
+    """The stored real-speech labels (benchmarks/lip_labels.py, test and dev split): provenance, two languages,
+    contiguous phones inside each clip, every phone a known lip class, and a record of the check on every clip."""
+    data = json.loads((Path(__file__).resolve().parents[1] / "benchmarks/data" / name).read_text())
     assert data["licence"].startswith("GPL-2") and "spectrogram" in data["method"]
     assert {c["language"] for c in data["clips"]} == {"cs", "nl"} and len(data["clips"]) == 10
     for clip in data["clips"]:
