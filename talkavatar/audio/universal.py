@@ -149,7 +149,7 @@ def _dip(db: np.ndarray, reach: int) -> np.ndarray:
 
 
 def dark_evidence(mel: np.ndarray, speech: np.ndarray) -> np.ndarray:
-    """``[F]`` 0..1 per 20 ms frame (``F = n // 2``) of audio whose 10 ms log-mel spectra are ``mel [n, bands]``
+    """``[F]`` 0..1 per 20 ms frame (``F = n // 2``) of audio whose 10 ms log-mel spectra are ``mel [n, MEL_BANDS]``
     (:func:`~talkavatar.audio.boundaries.log_mel`) and speech frames ``speech [n]``
     (:func:`~talkavatar.audio.boundaries.speech_frames`): how far the 1.2-3 kHz band falls under the < 400 Hz band,
     against that balance in the speech's median frame, in a 10 ms frame that is also quieter than the speech around
