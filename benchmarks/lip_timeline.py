@@ -4,8 +4,8 @@ frame by frame, with and without the transcript, over the waveform and the jaw o
 Speech: one eSpeak NG sentence of ``benchmarks/languages.py`` (exact phone timings; ``--language de --split test
 --index 0``) or one checked real line of ``benchmarks/lip_labels.py``'s split (``--checked N [--split dev]``).
 Rows, top to bottom: waveform; reference classes (one band per phone, named; silence blank); the output mouth's
-class per 30 fps frame with the transcript and without it (``--language auto``); jawOpen of both. A dot under a frame marks a
-reference phone centre the mouth gets wrong (the phones the benchmark's headline scores).
+class per 30 fps frame with the transcript and without it (``--language auto``); jawOpen of both. A dot under a
+frame marks a reference phone centre the mouth gets wrong (the phones the benchmark's headline scores).
 
 Usage:  python benchmarks/lip_timeline.py --language de --index 0 --out de0.png
         python benchmarks/lip_timeline.py --checked 8 --out nl8.png
