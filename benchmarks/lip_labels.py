@@ -16,8 +16,8 @@ How the labels in ``benchmarks/data/lip_labels_checked.json`` (test split) were 
    numbers showed a vowel or a nasal murmur elsewhere (each clip's ``"relabelled"`` note says what and why).
 6. thirteenth session, ``--split dev`` (``benchmarks/data/lip_labels_dev.json``, levels a-m, for choosing constants):
    steps 1-2, then one look per clip and the loudness / band numbers at every bilabial and pause edge; boundaries
-   moved only where a landmark clearly disagreed (7 in 4 clips); then zoomed pictures (0.5 s windows) of the five
-   Czech and two Dutch clips: inner boundaries within ~10-20 ms of visible landmarks, two onsets moved. Lighter
+   moved only where a landmark clearly disagreed (7 in 4 clips); then zoomed pictures (0.5 s windows) of all ten
+   clips: inner boundaries within ~10-20 ms of visible landmarks, four moved 20-40 ms. Lighter
    than the test split's check: where no landmark shows (vowel-to-vowel, nasal-to-vowel, the low-passed or
    reverberant voices) the drafted boundaries stand, so there the dev labels are the system's own aligner's.
 
