@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from talkavatar.core.rotations import axis_angle_to_matrix
-from talkavatar.core.skinning import (KinematicTree, dense_weights, forward_kinematics, forward_kinematics_by_level,
-                                      linear_blend_skinning, skinning_transforms)
+from talkavatar.core.skinning import (KinematicTree, SparseWeights, dense_weights, forward_kinematics,
+                                      forward_kinematics_by_level, linear_blend_skinning, skinning_transforms)
 from talkavatar.motion.names import JOINT_PARENTS
 
 
@@ -53,3 +53,30 @@ def test_dense_weights():
     idx = torch.tensor([[0, 2], [1, 1]])
     w = torch.tensor([[0.25, 0.75], [0.5, 0.5]])
     assert torch.equal(dense_weights(idx, w, 3), torch.tensor([[0.25, 0, 0.75], [0, 1.0, 0]]))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_sparse_weights_skin_and_backpropagate_as_the_dense(batch):
+    """CPU parity of the sparse skinning track uses: posed points, blended transforms and the gradient of the joint
+    transforms as the dense product's (float64: to rounding), a subset of points as the dense rows'."""
+    g = torch.Generator().manual_seed(3)
+    points, joints, per_point = 50, 12, 3
+    idx = torch.stack([torch.randperm(joints, generator=g)[:per_point] for _ in range(points)])
+    dense = dense_weights(idx, torch.softmax(torch.randn(points, per_point, generator=g, dtype=torch.float64), -1),
+                          joints)
+    sparse = SparseWeights.of(dense)
+    rest = torch.randn(1, points, 3, generator=g, dtype=torch.float64)
+    transforms = torch.randn(batch, joints, 3, 4, generator=g, dtype=torch.float64)
+    grads = []
+    for weights in (dense, sparse):
+        t = transforms.clone().requires_grad_(True)
+        posed, blended = linear_blend_skinning(rest, weights, t)
+        assert posed.shape == (batch, points, 3) and blended.shape == (batch, points, 3, 4)
+        (posed.square().sum() + blended.sum()).backward()
+        grads.append((posed.detach(), blended.detach(), t.grad))
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-12)
+    keep = torch.tensor([4, 0, 17])
+    assert sparse.shape == dense.shape and torch.equal(sparse[keep].rows.to_dense(), dense[keep])
+    assert torch.autograd.gradcheck(lambda t: linear_blend_skinning(rest, sparse, t)[0], transforms[:1].clone()
+                                    .requires_grad_(True))

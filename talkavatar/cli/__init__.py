@@ -5,7 +5,10 @@ Each subcommand lives in its own module and imports its stage lazily, so ``talka
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
+import threading
 from typing import Annotated, Optional
 
 import typer
@@ -70,4 +73,28 @@ def main_options(
 def main() -> None:
     """Console-script entry point."""
     flags.standalone = True
-    app(prog_name="talkavatar")
+    try:
+        app(prog_name="talkavatar")
+    except SystemExit as done:
+        _exit(done)
+
+
+def _exit(done: SystemExit) -> None:
+    """End the process as the interpreter would (other threads joined, atexit handlers run, output flushed), then
+    skip the rest of its finalization: tearing down torch, CUDA and thousands of modules took 1.6-2.0 s after
+    `talkavatar fit PHOTO` had written its last file (benchmarks/photo_speed.py's exit column). Under a profiler
+    or tracer (cProfile, coverage), which write their results at the interpreter's exit, the ordinary exit."""
+    if sys.getprofile() is not None or sys.gettrace() is not None or not hasattr(threading, "_shutdown"):
+        raise done
+    threading._shutdown()  # what Py_Finalize does first: wait for the non-daemon threads (pools' workers)
+    atexit._run_exitfuncs()
+    code = done.code
+    if code is not None and not isinstance(code, int):  # sys.exit("message"): printed, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed or broken pipe: the ordinary exit reports it
+        raise done from None
+    os._exit(code or 0)

@@ -10,6 +10,7 @@ transforms. Pure functions over tensors; batched over a leading ``B``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -121,13 +122,58 @@ def skinning_transforms(global_rotations: torch.Tensor, posed_joints: torch.Tens
     return torch.cat([global_rotations, translation[..., None]], -1)
 
 
-def blend_transforms(weights: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
-    """Per-point blended transforms ``sum_j w_ij T_j``. ``weights``: [N, J] dense; ``transforms``: [B, J, 3, 4].
+@dataclass(frozen=True)
+class SparseWeights:
+    """Skinning weights [N, J] held as sparse rows (CSR) and their transpose, for the CPU: a point reads few joints
+    (Anny: 2.5 of 104 on average), and the dense product of :func:`blend_transforms` costs ~10x its sparse one, its
+    backward as much again (track's fit on one CPU thread: ~1.5 s of its 240 steps; benchmarks/RESULTS.md,
+    thirteenth session, speed9pre). Same sums up to float rounding (the order of each row's few terms)."""
+
+    rows: torch.Tensor     # [N, J] sparse CSR
+    columns: torch.Tensor  # [J, N] sparse CSR: the transpose, for the backward
+
+    @classmethod
+    def of(cls, dense: torch.Tensor) -> "SparseWeights":
+        """From dense weights [N, J]."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta state")
+            return cls(dense.to_sparse_csr(), dense.t().contiguous().to_sparse_csr())
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.rows.shape
+
+    def __getitem__(self, points: torch.Tensor) -> "SparseWeights":
+        """The weights of ``points`` [N'] (indices) alone."""
+        return SparseWeights.of(self.rows.to_dense()[points])
+
+
+class _SparseProduct(torch.autograd.Function):
+    """``rows @ x`` for sparse ``rows`` [N, J] and dense ``x`` [J, C]; the gradient of ``x`` is ``columns @ grad``
+    (the weights are constants: no gradient)."""
+
+    @staticmethod
+    def forward(ctx, rows: torch.Tensor, columns: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.columns = columns
+        return rows @ x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return None, None, ctx.columns @ grad.contiguous()
+
+
+def blend_transforms(weights: torch.Tensor | SparseWeights, transforms: torch.Tensor) -> torch.Tensor:
+    """Per-point blended transforms ``sum_j w_ij T_j``. ``weights``: [N, J] dense or :class:`SparseWeights`;
+    ``transforms``: [B, J, 3, 4].
 
     Returns [B, N, 3, 4] (not rigid in general: LBS blends matrices).
     """
     batch, joints = transforms.shape[:2]
     flat = transforms.reshape(batch, joints, 12)
+    if isinstance(weights, SparseWeights):
+        columns = flat.transpose(0, 1).reshape(joints, batch * 12)  # [J, B * 12]
+        blended = _SparseProduct.apply(weights.rows, weights.columns, columns)  # [N, B * 12]
+        return blended.reshape(-1, batch, 3, 4).transpose(0, 1)
     return torch.matmul(weights, flat).reshape(batch, -1, 3, 4)
 
 
@@ -136,9 +182,10 @@ def apply_transforms(transforms: torch.Tensor, points: torch.Tensor) -> torch.Te
     return (transforms[..., :3] @ points[..., None]).squeeze(-1) + transforms[..., 3]
 
 
-def linear_blend_skinning(rest_points: torch.Tensor, weights: torch.Tensor,
+def linear_blend_skinning(rest_points: torch.Tensor, weights: torch.Tensor | SparseWeights,
                           transforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """LBS of ``rest_points`` [B or 1, N, 3] with dense ``weights`` [N, J] and joint ``transforms`` [B, J, 3, 4].
+    """LBS of ``rest_points`` [B or 1, N, 3] with ``weights`` [N, J] (dense or :class:`SparseWeights`) and joint
+    ``transforms`` [B, J, 3, 4].
 
     Returns ``(posed_points [B, N, 3], point_transforms [B, N, 3, 4])``.
     """

@@ -25,6 +25,7 @@ from talkavatar.core.adam import Adam
 from talkavatar.core.determinism import use_deterministic_algorithms
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_between
+from talkavatar.core.skinning import SparseWeights
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import pixel_ray, project
 from talkavatar.track.expression import refit_expression
@@ -148,7 +149,7 @@ class ModelConsts:
 
     tree: object
     faces: torch.Tensor
-    skin: torch.Tensor                 # [V, J] dense weights
+    skin: torch.Tensor | SparseWeights  # [V, J]: sparse on the CPU (core.skinning.SparseWeights), dense elsewhere
     bone_driver: torch.Tensor
     bone_driver_fraction: torch.Tensor
     canonical_joint_bone: torch.Tensor
@@ -156,7 +157,9 @@ class ModelConsts:
 
     @classmethod
     def of(cls, body) -> "ModelConsts":
-        return cls(body.tree, body.faces, body.dense_skin_weights, body.bone_driver, body.bone_driver_fraction,
+        skin = body.dense_skin_weights
+        skin = SparseWeights.of(skin) if skin.device.type == "cpu" else skin
+        return cls(body.tree, body.faces, skin, body.bone_driver, body.bone_driver_fraction,
                    body.canonical_joint_bone, body.expression_blendshapes)
 
 

@@ -26,8 +26,8 @@ import torch
 from talkavatar.bundle.tensors import load_tensors, save_tensors
 from talkavatar.core.body.landmarks import landmark_map
 from talkavatar.core.rotations import axis_angle_to_matrix
-from talkavatar.core.skinning import (KinematicTree, dense_weights, forward_kinematics, linear_blend_skinning,
-                                      skinning_transforms)
+from talkavatar.core.skinning import (KinematicTree, SparseWeights, dense_weights, forward_kinematics,
+                                      linear_blend_skinning, skinning_transforms)
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 
 SCHEMA = "talkavatar.rig"
@@ -67,13 +67,13 @@ def local_rotations(joint_rotations: torch.Tensor, rest_to_canonical: torch.Tens
 
 
 def pose_mesh(tree: KinematicTree, vertices: torch.Tensor, joints: torch.Tensor, rest_to_canonical: torch.Tensor,
-              weights: torch.Tensor, bone_driver: torch.Tensor, bone_driver_fraction: torch.Tensor,
+              weights: torch.Tensor | SparseWeights, bone_driver: torch.Tensor, bone_driver_fraction: torch.Tensor,
               canonical_joint_bone: torch.Tensor, joint_rotations: torch.Tensor,
               root_translation: torch.Tensor | None) -> PosedBody:
     """Pose a rest mesh (the shared path of :meth:`Rig.pose` and the differentiable body models).
 
     ``vertices``: [B or 1, V, 3] rest vertices, expressions already applied; ``joints``: [J, 3] or [B, J, 3];
-    ``weights``: dense [V, J]; ``canonical_joint_bone``: [55] rig bone placing each canonical joint;
+    ``weights``: [V, J] dense or :class:`~talkavatar.core.skinning.SparseWeights`; ``canonical_joint_bone``: [55] rig bone placing each canonical joint;
     ``joint_rotations``: [B, 55, 3]; ``root_translation``: [B, 3] or None.
     """
     local = local_rotations(joint_rotations, rest_to_canonical, tree.parent_index, bone_driver, bone_driver_fraction)
