@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 # CUDA's one-time start-up (context, cuBLAS, cuDNN, the rasterizer: core.cuda_warmup) on a background thread while a
-# photo is tracked on the CPU, instead of on pseudo's first upload. A switch until measured on the H200
-# (notes/speed9pre-gpu.sh runs both).
-WARM_UP_BESIDE_TRACK = True
+# photo is tracked on the CPU, instead of on pseudo's first upload. Off until measured on a GPU (session 13 had none;
+# notes/speed9pre-gpu.sh runs it off and on, same photos): what it can gain is the start-up's ~1.5-2.7 s (session
+# 12's H200 figures), what it can cost is track slowed by the thread's Python work (imports) holding the GIL.
+WARM_UP_BESIDE_TRACK = False
 # The stages are imported by the function that runs them (torch, scipy, OpenCV: seconds), so that a run reaches the
 # bundle's lock at once and a second writer says it waits before the first one is done.
 
