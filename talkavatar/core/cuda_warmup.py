@@ -54,18 +54,21 @@ def warm_up(device: torch.device, seconds: dict[str, float]) -> None:
         seconds[name] = round(time.perf_counter() - started, 3)
 
 
-def _matmul(device: torch.device) -> None:
+def _matmul(device: torch.device) -> torch.Tensor:
+    """A batched product's backward -> the gradient [4, 64, 64] (each step returns its input's gradient)."""
     a = torch.ones(4, 64, 64, device=device, requires_grad=True)
     (a @ a).sum().backward()
+    return a.grad
 
 
-def _convolution(device: torch.device) -> None:
+def _convolution(device: torch.device) -> torch.Tensor:
     x = torch.ones(1, 8, 16, 16, device=device).to(memory_format=torch.channels_last).requires_grad_(True)
     weight = torch.ones(8, 1, 3, 3, device=device)
     F.conv2d(F.conv2d(x, weight, padding=1, groups=8), weight.reshape(1, 8, 3, 3)).sum().backward()
+    return x.grad
 
 
-def _rasterize(device: torch.device) -> None:
+def _rasterize(device: torch.device) -> torch.Tensor:
     from talkavatar.core.cameras import Cameras
     from talkavatar.core.splats import Gaussians, rasterize
 
@@ -78,3 +81,4 @@ def _rasterize(device: torch.device) -> None:
     K = torch.tensor([[[32.0, 0.0, 16.0], [0.0, 32.0, 16.0], [0.0, 0.0, 1.0]]], device=device)
     out = rasterize(gaussians, Cameras(torch.eye(4, device=device)[None], K, 32, 32))
     (out.rgb.sum() + out.alpha.sum()).backward()
+    return means.grad
