@@ -125,3 +125,22 @@ def test_not_a_bundle_is_exit_3(tmp_path):
     result = runner.invoke(_bundle_app(), ["-b", str(tmp_path)])
     assert result.exit_code == 3
     assert "not a talkavatar bundle" in result.stderr
+
+
+def test_the_console_script_joins_threads_runs_atexit_and_keeps_the_exit_status(tmp_path):
+    """``main`` ends the process by os._exit (no interpreter teardown: 1.6-2.0 s after a fit) only after what the
+    interpreter does first: a thread still running is waited for (this one starts its last work once the main
+    thread is done), atexit handlers run, the output is flushed, the exit status is kept."""
+    program = ("import atexit, sys, threading, time\n"
+               "class Teardown:\n    def __del__(self): print('teardown', file=sys.stderr)\n"
+               "kept = Teardown()  # a module global: the interpreter's teardown would delete it\n"
+               "atexit.register(lambda: print('atexit ran', file=sys.stderr)); "
+               "threading.Thread(target=lambda: (threading.main_thread().join(), time.sleep(0.2), "
+               "print('thread done', file=sys.stderr))).start(); "
+               "from talkavatar.cli import main; main()")
+    out = subprocess.run([sys.executable, "-c", program, "track", str(tmp_path / "none.png"), "-o",
+                          str(tmp_path / "none.avatar")], capture_output=True, text=True)
+    assert out.returncode == 3, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert "no such file" in out.stderr and lines[-2:] == ["thread done", "atexit ran"]
+    assert "teardown" not in out.stderr  # the interpreter's teardown was skipped
