@@ -25,11 +25,6 @@ if TYPE_CHECKING:
     from talkavatar.pseudo.stage import PseudoResult
 
 Log = Callable[[str], None]
-# CUDA's one-time start-up (context, cuBLAS, cuDNN, the rasterizer: core.cuda_warmup) on a background thread while a
-# photo is tracked on the CPU, instead of on pseudo's first upload. Off until measured on a GPU (session 13 had none;
-# notes/speed9pre-gpu.sh runs it off and on, same photos): what it can gain is the start-up's ~1.5-2.7 s (session
-# 12's H200 figures), what it can cost is track slowed by the thread's Python work (imports) holding the GIL.
-WARM_UP_BESIDE_TRACK = False
 # The stages are imported by the function that runs them (torch, scipy, OpenCV: seconds), so that a run reaches the
 # bundle's lock at once and a second writer says it waits before the first one is done.
 
@@ -83,11 +78,8 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
 
     clock = StageContext(device, log, warn)
     if input_path != bundle_path:
-        warming = _warm_up(clock.device) if WARM_UP_BESIDE_TRACK else None
         with clock.timed("track"):
             run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn, photo_on_cpu=True)
-        if warming is not None:
-            _report(warming, log, warn)
         with clock.timed("pseudo"):
             ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
                                         warn)
@@ -96,27 +88,6 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
     stage_seconds = {k: round(v, 2) for k, v in clock.timings.items()}
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
-
-
-def _warm_up(device):
-    """CUDA's start-up begun on a background thread (:class:`~talkavatar.core.cuda_warmup.WarmUp`) for a CUDA
-    ``device``, else None."""
-    if device.type != "cuda":
-        return None
-    from talkavatar.core.cuda_warmup import WarmUp
-
-    return WarmUp(device)
-
-
-def _report(warming, log: Log, warn: Log) -> None:
-    """Wait for the warm-up and log its steps' seconds; a failed warm-up is a warning (the stages start CUDA
-    themselves)."""
-    try:
-        seconds = warming.result()
-    except Exception as exc:
-        warn(f"the CUDA warm-up beside track failed ({type(exc).__name__}: {exc}); the stages start CUDA themselves")
-        return
-    log("CUDA warm-up beside track (s): " + ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
 
 
 def upstream_config(bundle_path: Path, stage: str, config_cls):
