@@ -438,8 +438,9 @@ class _Problem:
     [B, 55, 3], the shape prior ``sigma`` [P], the pose prior and joint limits [55] / [55, 3], the frames with no hip
     seen [B] and the joints held [B, 55] (:func:`unseen_weights`), the arms the silhouette does not move [B, 55]
     (:func:`placed_arms`), the body points' weight multipliers [K_body] (:func:`_point_weights`), the silhouette's
-    surface ``samples`` and grid
-    (w, h), and its density ``level`` (set by the first step that draws the silhouette)."""
+    surface ``samples`` and grid (w, h), and its density ``level`` (set by the first step that draws the silhouette).
+    Whether any frame lacks its hips, holds a joint or places an arm is read once here (``any_no_hips``,
+    ``any_held``, ``any_placed``), not at every step: each read is a device-to-host copy."""
     consts: ModelConsts
     space: ShapeSpace
     landmarks: LandmarkFn
@@ -461,6 +462,14 @@ class _Problem:
     depth: float = 0.0  # metres: the initial depth of the body, which the dolly zoom keeps at its size
     free_focal: bool = False
     start_translation: torch.Tensor | None = None  # [B, 3] the initial root translation (FitWeights.temporal)
+    any_no_hips: bool = field(init=False)
+    any_held: bool = field(init=False)
+    any_placed: bool = field(init=False)
+
+    def __post_init__(self):
+        self.any_no_hips = float(self.no_hips.sum()) > 0
+        self.any_held = float(self.held_joints.sum()) > 0
+        self.any_placed = float(self.placed.sum()) > 0
 
 
 def _dolly_camera(K: torch.Tensor, translation: torch.Tensor, log_scale: torch.Tensor, depth: float
@@ -556,9 +565,9 @@ def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Ten
     loss = loss + weights.expression_prior * arkit.pow(2).sum(-1).mean()
     if p.free_focal:
         loss = loss + weights.focal_prior * (params["dolly"] / FOCAL["sigma"]).pow(2)
-    if weights.upright > 0 and float(p.no_hips.sum()) > 0:
+    if weights.upright > 0 and p.any_no_hips:
         loss = loss + weights.upright * upright_loss(r[:, 0], p.no_hips)
-    if weights.unseen_limbs > 0 and float(p.held_joints.sum()) > 0:
+    if weights.unseen_limbs > 0 and p.any_held:
         loss = loss + weights.unseen_limbs * hold_loss(r, p.rot, p.held_joints)
     if weights.near > 0:
         loss = loss + weights.near * near_plane_loss(-verts[..., 2], NEAR_PLANE)
@@ -569,7 +578,7 @@ def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Ten
                                                  + smoothness_loss(arkit))
     if p.samples is not None and stage in ("body", "detail", "all"):
         # silhouette: shape and the arms their points place held out (clothing must not inflate the body)
-        shape_out, arms_out = p.fit_shape and stage in ("body", "all"), float(p.placed.sum()) > 0
+        shape_out, arms_out = p.fit_shape and stage in ("body", "all"), p.any_placed
         held = p.placed[..., None]
         verts_s = pose_batch(p.consts, p.space, params["shape"].detach() if shape_out else params["shape"],
                              r.detach() * held + r * (1 - held), translation, arkit).vertices \
