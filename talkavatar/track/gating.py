@@ -20,7 +20,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
   (:func:`second_opinion`), and so are the disagreeing points of an arm the first pass puts off the person (off both
   passes' masks, beyond reach) where the mirrored pass keeps it on;
 - other people: body points on another person's face are taken from the mirrored pass where it puts them on no
-  other face, else rejected (a crowded window mixes two people's points);
+  other face, else rejected (a crowded window mixes two people's points); a shoulder so taken brings its arm along
+  from that pass (confirmed from visibility :data:`FOLLOW`, and kept on another person's face: hidden behind it);
 - profile: with no Face Mesh of the head, a nose beyond one of the ears (along the line between them) is a face
   turned more than ~45 degrees (:func:`profile_turn`); the far side's eye, ear and mouth corner are then MediaPipe's
   guesses (it reads a profile as a frontal face squeezed onto the near cheek) and are rejected, and so are the nose
@@ -54,6 +55,12 @@ LIMITS = {"upper_arm": 0.27, "reach": 0.5, "thigh": 0.35, "shin": 0.35, "hand_po
 """Gates in units of the person's height (see the module docstring)."""
 UNSURE = 0.2
 """Elbows and wrists with a visibility from this up to :data:`SEEN` may be confirmed by :func:`second_opinion`."""
+FOLLOW = 0.1
+"""The elbow and wrist of a shoulder taken from the mirrored pass (:func:`_off_other_faces`) come from that pass too
+and are confirmed from this visibility up: the first pass's arm hung from another person's point, and the mirrored
+pass's, though unsure (a forearm behind someone's head), belongs to the shoulder the fit uses (group: his left
+wrist, unseen by the first pass and held lowered onto the woman's chest 34 % of his height from its mark; the
+mirrored pass's at visibility 0.12, 5 % off)."""
 ELBOWS_WRISTS = (13, 14, 15, 16)
 ARM_POINTS = (13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
 """MediaPipe elbows, wrists and the body's hand points (pinky, index, thumb)."""
@@ -101,12 +108,21 @@ def second_opinion(det, size: tuple[int, int]) -> np.ndarray:
     det.body, det.body_visibility = det.body.copy(), det.body_visibility.copy()
     chains = _plausible_chains(det, height, size)
     taken = np.union1d(taken, np.intersect1d(chains, arm[~near]))  # where the passes agree, the first one stands
-    taken = np.union1d(taken, _off_other_faces(det))
+    moved = _off_other_faces(det)
+    follow = _arms_of(moved)
+    taken = np.union1d(np.union1d(taken, moved), follow)
     det.body[taken], det.body_visibility[taken] = det.check_body[taken], det.check_visibility[taken]
     p = det.body[arm, :2]
     inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
     out[arm] = near & unsure & inside & (det.body_visibility[arm] >= UNSURE) & np.isin(arm, ELBOWS_WRISTS)
+    out[arm] |= np.isin(arm, follow) & np.isin(arm, ELBOWS_WRISTS) & inside & (det.body_visibility[arm] >= FOLLOW)
     return out
+
+
+def _arms_of(shoulders: np.ndarray) -> np.ndarray:
+    """The elbow, wrist and hand points of the arms whose shoulder is among ``shoulders`` (MediaPipe indices)."""
+    out = [i for side, (s, e, w, _) in ARMS.items() if s in shoulders for i in (e, w, *HAND_POINTS[side])]
+    return np.array(out, np.int64)
 
 
 def _on_faces(points: np.ndarray, faces) -> np.ndarray:
@@ -306,8 +322,11 @@ def _gate_check(g: _Gate, height: float) -> None:
 
 
 def _gate_others(g: _Gate) -> None:
-    """Body points below the head that lie on another person's face (after :func:`second_opinion`) are rejected."""
+    """Body points below the head that lie on another person's face (after :func:`second_opinion`) are rejected,
+    but for those :func:`second_opinion` confirmed: this person's, hidden behind the other's head."""
     below = np.arange(11, len(g.det.body))
+    if g.det.confirmed is not None:
+        below = below[~g.det.confirmed[below]]
     g.reject("body", below[_on_faces(g.det.body[below, :2], g.det.other_faces)], "on another person's face")
 
 
