@@ -32,6 +32,7 @@ ANCHOR_SEEN = 0.25  # a Gaussian the photo sees at least this squarely (cosine) 
 SHOWN_PIXELS = 0.1  # the settle leaves a Gaussian whose colour makes up this many pixels of the photo's person
 ANCHOR_SHOWN = 0.1  # the anchor frees a Gaussian whose colour makes up this share of a squarely seen one's pixels
 LIP_ANCHOR = 1.0  # the anchor's weight on the lips (colour_anchor_weights)
+SMALL_FACE = 40.0  # pixels between the eyes' outer corners (photo at training size) below which opening_lips acts
 DEPTH_TOLERANCE = 0.02  # metres in front of the rendered depth at its pixel within which a Gaussian is not hidden
 
 
@@ -134,17 +135,20 @@ def settled_colours(avatar: Avatar, initial_rgb: Tensor, photo: Views, video: Vi
 
 @torch.no_grad()
 def opening_lips(avatar: Avatar, photo: Views, face_xy: Tensor | None) -> Tensor:
-    """[N] bool: the lips' Gaussians the photo sees inside its open mouth (their centre, in the photo's pose, inside
-    the photo's inner-lip contour ``face_xy`` [478, 2] pixels of ``photo``, grown by a pixel:
-    :func:`talkavatar.core.body.mouth.lips_over_opening`, the texels the pseudo texture gave the lips' colour). On a
-    small face the tracked lips lie over the opening's dark pixels, and the fit paints them dark whatever the
+    """[N] bool: on a small face (eyes' outer corners under :data:`SMALL_FACE` pixels of ``photo`` apart), the lips'
+    Gaussians the photo sees inside its open mouth (their centre, in the photo's pose, inside the photo's inner-lip
+    contour ``face_xy`` [478, 2] pixels of ``photo``, grown by a pixel:
+    :func:`talkavatar.core.body.mouth.lips_over_opening`, the texels the pseudo texture gave the lips' colour); none
+    on a larger face or without one.
+    On a small face the tracked lips lie over the opening's dark pixels, and the fit paints them dark whatever the
     colour anchor says (its pull is a mean over every Gaussian: messi5's lips went dark under LIP_ANCHOR 1): the
-    avatar's closed mouth then shows a dark band that FaceMesh reads as parted lips (messi5, 80 CPU steps at the
-    fast settings, LIP_ANCHOR 1: close-up slope 1.27, inside the rest mouth's inner lips 0.48 as light as the
-    cheeks; 126 of its 1119 lip Gaussians given back their texture colour: slope 2.77, 0.92; the starting avatar's
-    3.02). grace_hopper, camera, side_45: 1-2 such Gaussians; laughing and single_face ~50 (open mouths)."""
+    avatar's closed mouth then shows a dark band that FaceMesh reads as parted lips (messi5, eyes 15.5 px apart, 80
+    CPU steps at the fast settings: close-up slope 1.46, gap at rest 0.110 of the eye distance; its 128 lips over
+    the opening given back: 3.15, 0.029, the starting avatar's 3.02). On large open-mouthed faces the tracked lips
+    over the opening are few and the photo's teeth there are real: given back, they cost the input view 0.45 dB
+    (laughing, 67 px), 0.90 dB (single_face, 101 px), 0.09 dB (astronaut, 60 px) for small close-up changes."""
     lips, _ = _mouth_parts(avatar)
-    if face_xy is None or not lips.any():
+    if face_xy is None or not lips.any() or float((face_xy[33] - face_xy[263]).norm()) >= SMALL_FACE:
         return torch.zeros_like(lips)
     p = photo.poses[:1]
     means = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights).means[0]
