@@ -29,14 +29,14 @@ def framing_row(bundle_path: Path, motion_path: Path) -> dict:
     from talkavatar.core.body.parts import PARTS, vertex_parts
     from talkavatar.core.body.rig import Rig
     from talkavatar.motion.file import load_motion
-    from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices
+    from talkavatar.render.framing import frame_size, front_distance, plan_shot, shown_vertices, tracked_pose
     from talkavatar.render.stage import tracked_view
     from talkavatar.render.timeline import Timeline
 
     bundle = Bundle.open(bundle_path)
     rig = Rig.from_tensors(*artifacts.read_rig(bundle))
     jr, rt, aw, camera, hidden = tracked_view(bundle)
-    shown = shown_vertices(rig, jr, rt, aw, camera, hidden)
+    shown = shown_vertices(rig, tracked_pose(rig, jr, rt, aw), camera, hidden)
     parts = vertex_parts(rig)
     timeline = Timeline.of(load_motion(motion_path), 30.0)
     shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)

@@ -11,14 +11,14 @@ import numpy as np
 import torch
 
 from talkavatar.core.avatar import Avatar
-from talkavatar.core.body.mouth import lip_region_faces
+from talkavatar.core.body.mouth import INNER_LIP_RING, lip_region_faces
 from talkavatar.core.splats import rasterize
 from talkavatar.fit.config import FitConfig
 from talkavatar.fit.data import Views, load_fit_data
 from talkavatar.fit.model import AvatarParameters
 from talkavatar.fit.stage import run_fit
-from talkavatar.fit.visibility import (ANCHOR_SHOWN, LIP_ANCHOR, colour_anchor_weights, photo_contribution,
-                                       photo_visibility, settled_colours, solid_weights)
+from talkavatar.fit.visibility import (ANCHOR_SHOWN, LIP_ANCHOR, SMALL_FACE, colour_anchor_weights, opening_lips,
+                                       photo_contribution, photo_visibility, settled_colours, solid_weights)
 from tests.fit_fixtures import camera, make_bundle
 
 SMALL = dict(preset="tiny", uv_res=20, image_size=96, crop_size=32, iters=60, pseudo_weight=0.0)
@@ -117,3 +117,35 @@ def test_settled_colours_give_back_what_the_photo_does_not_show_and_grey_a_greys
     greyed = settled_colours(avatar, initial, grey)
     assert torch.allclose(greyed, greyed[:, :1].expand_as(greyed))
     assert torch.allclose(greyed.mean(-1), settled.mean(-1), atol=1e-6)
+
+
+def test_lips_over_the_photos_open_mouth_take_their_texture_colour_back(tmp_path):
+    """A small face's tracked lips lie over the photo's open mouth and the fit paints them dark (messi5): after the
+    fit, the lips the photo sees inside its inner-lip contour take back their initial colour; the other lips keep
+    the fit's; without a face, or on a large one, nothing changes."""
+    root = make_bundle(tmp_path / "syn.avatar", pseudo_frames=0)
+    from talkavatar.bundle import Bundle
+
+    data = load_fit_data(Bundle.open(root), 96, 32, 0, 96, use_pseudo=False)
+    params = AvatarParameters.initial(data.rig, 48, data.texture, data.proxy_offsets)
+    initial = params.initial_rgb.detach()
+    avatar = replace(params.avatar(), rgb=(initial * 0.2).detach())  # the lips painted dark by the fit
+    photo = data.photo
+    lips = lip_region_faces(avatar.rig)[avatar.binding.face_index] & (photo_visibility(avatar, photo) > 0)
+    pose = [t[:1] for t in (photo.poses.joint_rotations, photo.poses.root_translation, photo.poses.arkit_weights)]
+    pixels = photo.cameras[0:1].project(avatar.pose(*pose).means[0])[0][0]
+    centre, spread = pixels[lips].median(0).values, pixels[lips].std(0)
+    angle = torch.linspace(0, 2 * torch.pi, len(INNER_LIP_RING) + 1)[:-1]
+    face_xy = torch.zeros(478, 2)  # an opening around the middle of the seen lips, a third of their spread
+    face_xy[list(INNER_LIP_RING)] = centre + torch.stack([angle.cos(), angle.sin()], -1) * spread / 3
+    face_xy[[33, 263]] = centre + torch.tensor([[-10.0, -8.0], [10.0, -8.0]])  # a small face: eyes 20 px apart
+    over = opening_lips(avatar, photo, face_xy)
+    assert 0 < over.sum() < lips.sum() and not (over & ~lips).any()
+    settled = settled_colours(avatar, initial, photo, opening=over)
+    assert torch.equal(settled[over], initial[over])
+    assert torch.equal(settled[lips & ~over], avatar.rgb[lips & ~over])
+    assert not opening_lips(avatar, photo, None).any()
+    large = face_xy.clone()
+    large[[33, 263]] = centre + torch.tensor([[-SMALL_FACE, -8.0], [SMALL_FACE, -8.0]])  # the opening's teeth are real
+    assert not opening_lips(avatar, photo, large).any()
+    assert torch.equal(settled_colours(avatar, initial, photo)[over], avatar.rgb[over])

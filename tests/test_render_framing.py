@@ -9,7 +9,8 @@ import torch
 from talkavatar.core.cameras import Cameras
 from talkavatar.motion.library.anatomy import channels_to_motion
 from talkavatar.render.camera_path import CameraPath
-from talkavatar.render.framing import follow, frame_size, front_distance, plan_shot, shown_vertices
+from talkavatar.render.framing import (follow, frame_size, front_distance, plan_shot, shown_vertices,
+                                      tracked_pose)
 from talkavatar.render.timeline import Timeline
 
 anny = pytest.importorskip("anny")
@@ -27,7 +28,7 @@ def auto_view(rig, eye, target, fov, also=None):
     bool vertices shown besides (a hand the photo showed raised to the face)."""
     still = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
     photo = Cameras.look_at(torch.tensor(eye), torch.tensor(target), width=512, height=512, fov_y_degrees=fov)
-    shown = shown_vertices(rig, *still, photo)
+    shown = shown_vertices(rig, tracked_pose(rig, *still), photo)
     if also is not None:
         shown |= also
     timeline = Timeline.of(channels_to_motion({}, 12, 30.0), 30.0)  # the relaxed rest: arms down
@@ -141,4 +142,4 @@ def test_a_profile_is_filmed_from_the_side_the_photo_saw(rig):
         a = math.radians(yaw)
         eye = centre + 1.5 * torch.tensor([math.sin(a), 0.0, math.cos(a)])
         photo = Cameras.look_at(eye, centre, width=512, height=512, fov_y_degrees=30.0)
-        assert seen_side_yaw(rig, *still, photo) == pytest.approx(expected, abs=3.0)
+        assert seen_side_yaw(rig, tracked_pose(rig, *still), photo) == pytest.approx(expected, abs=3.0)

@@ -76,7 +76,8 @@ class FitData:
     None) with ``crop_names``; ``pseudo``: pseudo frames or None; ``texture``: [R, R, 3] sRGB UV texture or None;
     ``proxy_offsets``: [V, 3] or None; ``inputs``: bundle-relative paths read (for the stage record); ``video``:
     real frames of a clip of the person (photometric labels, :mod:`talkavatar.fit.frames`) or None, and
-    ``video_record``: which frames they are, what was held out, which pseudo frames they made unnecessary."""
+    ``video_record``: which frames they are, what was held out, which pseudo frames they made unnecessary;
+    ``face_xy``: [478, 2] the photo's Face Mesh points in pixels of ``photo`` (training size), None without a face."""
 
     rig: Rig
     photo: Views
@@ -88,6 +89,7 @@ class FitData:
     inputs: tuple[str, ...]
     video: Views | None = None
     video_record: dict | None = None
+    face_xy: torch.Tensor | None = None
 
     def to(self, device=None, dtype=None) -> "FitData":
         def move(v):
@@ -95,7 +97,7 @@ class FitData:
 
         return FitData(self.rig.to(device, dtype), self.photo.to(device, dtype), move(self.crops), self.crop_names,
                        move(self.pseudo), move(self.texture), move(self.proxy_offsets), self.inputs, move(self.video),
-                       self.video_record)
+                       self.video_record, move(self.face_xy))
 
 
 def hard_mask(mask: np.ndarray) -> np.ndarray:
@@ -196,11 +198,14 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
     cam = Cameras(w2c[None], scale_intrinsics(K_full, sx, sy)[None], w, h)
     views = Views(torch.from_numpy(resize(photo, w, h))[None], torch.from_numpy(resize(mask, w, h))[None], cam, pose0)
 
-    crops, names = None, ()
+    crops, names, face_xy = None, (), None
     detections = artifacts.read_detections(bundle)
     if detections is not None:
         inputs.append(artifacts.TRACK_DETECTIONS)
-        boxes = crop_boxes(_frame(detections, view.frame), full_w, full_h)
+        one = _frame(detections, view.frame)
+        if "face" in one and int(np.asarray(one["face_present"])[0]):
+            face_xy = torch.from_numpy(np.asarray(one["face"][0], np.float32)[:, :2] * np.float32([sx, sy]))
+        boxes = crop_boxes(one, full_w, full_h)
         if boxes:
             crops = crop_views(photo, mask, K_full, w2c, pose0, boxes, crop_size)
             names = tuple(b[0] for b in boxes)
@@ -225,7 +230,8 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
         raise InvalidInput(f"{bundle.root}: {artifacts.PSEUDO_PROXY} has {list(proxy.shape)} offsets for a rig of "
                            f"{rig.vertices.shape[0]} vertices",
                            tip=f"rerun {stage_command('pseudo', bundle.root, force=True)}")
-    return FitData(rig.to(dtype=torch.float32), views, crops, names, pseudo, texture, proxy, tuple(inputs))
+    return FitData(rig.to(dtype=torch.float32), views, crops, names, pseudo, texture, proxy, tuple(inputs),
+                   face_xy=face_xy)
 
 
 def _frame(detections: dict, t: int) -> dict:

@@ -32,7 +32,7 @@ from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
-from talkavatar.fit.visibility import colour_anchor_weights, settled_colours, solid_weights
+from talkavatar.fit.visibility import colour_anchor_weights, opening_lips, settled_colours, solid_weights
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -140,14 +140,16 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         ctx.log("fit terms as CUDA graphs (captures, seconds): "
                 + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
-        params.rgb.data.copy_(settled_colours(params.avatar(), params.initial_rgb, data.photo, data.video))
+        opening = opening_lips(params.avatar(), data.photo, data.face_xy)
+        params.rgb.data.copy_(settled_colours(params.avatar(), params.initial_rgb, data.photo, data.video, opening))
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {
         **figures, "gaussians": avatar.count, "iterations": progress.iteration,
         "pseudo_frames_used": 0 if data.pseudo is None or distance is None else len(data.pseudo.poses),
         "perceptual": None if distance is None else distance.kind, "backend": progress.backend, "device": str(dev),
-        "novel_poses_from": novel_from, "video_frames_used": 0 if data.video is None else len(data.video.poses),
+        "novel_poses_from": novel_from, "lips_over_opening": int(opening.sum()),
+        "video_frames_used": 0 if data.video is None else len(data.video.poses),
         "expression_term": None if avatar.expression is None else {
             "gaussians": int(avatar.expression.index.shape[0]), "channels": int(avatar.expression.channels.shape[0]),
             "frames_spread": round(spread, 3)},

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.body.parts import PART, vertex_parts
+from talkavatar.core.body.rig import PosedBody
 from talkavatar.core.cameras import Cameras
 from talkavatar.render.camera_path import FRAMING_MARGIN, FOV_Y_DEGREES, Framing
 
@@ -54,12 +55,15 @@ class Shot:
         return Framing(self.centers[0], self.half_size)
 
 
-def shown_vertices(rig, joint_rotations: Tensor, root_translation: Tensor, arkit_weights: Tensor,
-                   camera: Cameras, hidden: list[int] = ()) -> Tensor:
-    """[V] bool: the rig's vertices inside the picture of ``camera`` (one camera) when posed by the tracked
-    ``joint_rotations`` [1, 55, 3], ``root_translation`` [1, 3], ``arkit_weights`` [1, 52], except those of the
-    ``hidden`` parts (:func:`~talkavatar.core.body.parts.hidden_parts`)."""
-    posed = rig.pose(joint_rotations.to(rig.dtype), root_translation.to(rig.dtype), arkit_weights.to(rig.dtype))
+def tracked_pose(rig, joint_rotations: Tensor, root_translation: Tensor, arkit_weights: Tensor) -> PosedBody:
+    """The rig posed as ``track`` fitted the photo (``joint_rotations`` [1, 55, 3], ``root_translation`` [1, 3],
+    ``arkit_weights`` [1, 52]), once for :func:`shown_vertices` and :func:`seen_side_yaw`."""
+    return rig.pose(joint_rotations.to(rig.dtype), root_translation.to(rig.dtype), arkit_weights.to(rig.dtype))
+
+
+def shown_vertices(rig, posed: PosedBody, camera: Cameras, hidden: list[int] = ()) -> Tensor:
+    """[V] bool: the rig's vertices inside the picture of ``camera`` (one camera) when posed as tracked (``posed``:
+    :func:`tracked_pose`), except those of the ``hidden`` parts (:func:`~talkavatar.core.body.parts.hidden_parts`)."""
     pixels, depth = camera.to(dtype=rig.dtype).project(posed.vertices[0])
     px, d = pixels[0], depth[0]
     inside = (px[:, 0] >= 0) & (px[:, 0] < camera.width) & (px[:, 1] >= 0) & (px[:, 1] < camera.height) & (d > 0)
@@ -68,18 +72,15 @@ def shown_vertices(rig, joint_rotations: Tensor, root_translation: Tensor, arkit
     return inside
 
 
-def seen_side_yaw(rig, joint_rotations: Tensor, root_translation: Tensor, arkit_weights: Tensor,
-                  camera: Cameras, face_turn: float = FACE_TURN) -> float:
+def seen_side_yaw(rig, posed: PosedBody, camera: Cameras, face_turn: float = FACE_TURN) -> float:
     """The auto camera's yaw (degrees, :class:`~talkavatar.render.camera_path.CameraPath`'s sign: + towards the
     body's left) for a photo that saw the face from ``yaw`` degrees aside: ``sign(yaw) * max(|yaw| - face_turn, 0)``.
     ``yaw``: the direction from the head to the photo's camera (one camera) in the head's own frame (the mean
-    skinning rotation of the head's vertices in the tracked pose, ``joint_rotations`` [1, 55, 3], ``root_translation``
-    [1, 3], ``arkit_weights`` [1, 52]; the head faces +Z at rest, as the clip's head roughly does). 0 for a rig
-    without head vertices (a toy mesh)."""
+    skinning rotation of the head's vertices in the tracked pose ``posed``, :func:`tracked_pose`; the head faces +Z
+    at rest, as the clip's head roughly does). 0 for a rig without head vertices (a toy mesh)."""
     head = torch.from_numpy(vertex_parts(rig) == PART["head"])
     if not bool(head.any()):
         return 0.0
-    posed = rig.pose(joint_rotations.to(rig.dtype), root_translation.to(rig.dtype), arkit_weights.to(rig.dtype))
     head = head.to(posed.vertices.device)
     u, _, vh = torch.linalg.svd(posed.vertex_transforms[0, head, :, :3].double().mean(0))
     to_camera = camera.centers[0].to(u) - posed.vertices[0, head].double().mean(0)

@@ -31,7 +31,8 @@ from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath, Framing
 from talkavatar.render.config import RenderConfig
 from talkavatar.render.frames import FrameProducer
-from talkavatar.render.framing import frame_size, front_distance, plan_shot, seen_side_yaw, shown_vertices
+from talkavatar.render.framing import (frame_size, front_distance, plan_shot, seen_side_yaw, shown_vertices,
+                                      tracked_pose)
 from talkavatar.render.pipeline import encode
 from talkavatar.core.splats.ply import write_ply
 from talkavatar.render.timeline import Timeline
@@ -143,8 +144,9 @@ def auto_camera_path(bundle: Bundle, avatar: Avatar, config: RenderConfig, timel
     else:
         jr, rt, aw, camera, hidden = view
         jr, rt, aw, camera = jr.to(rig.device), rt.to(rig.device), aw.to(rig.device), camera.to(rig.device)
-        shown = shown_vertices(rig, jr, rt, aw, camera, hidden).cpu()
-        side = seen_side_yaw(rig, jr, rt, aw, camera)
+        posed = tracked_pose(rig, jr, rt, aw)
+        shown = shown_vertices(rig, posed, camera, hidden).cpu()
+        side = seen_side_yaw(rig, posed, camera)
     shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)
     aspect = frame_size(shot.half_size)
     sized = config.sized(torch.device(device).type, aspect[0] / aspect[1])
