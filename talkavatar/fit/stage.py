@@ -21,6 +21,7 @@ import torch
 from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.config import as_record
 from talkavatar.core.determinism import use_deterministic_algorithms
+from talkavatar.core.device import cudnn_enabled
 from talkavatar.core.expression_appearance import MIN_SPREAD, expression_spread
 from talkavatar.core.losses import shared_distance
 from talkavatar.core.threads import one_thread
@@ -39,6 +40,12 @@ from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, std
 Log = Callable[[str], None]
 CHECKPOINT = Path(artifacts.FIT_CHECKPOINT)
 FIT_SCHEMA = "talkavatar.fit"
+# cuDNN for the fit's convolutions (the perceptual network's, SSIM's blur, the silhouette's): off. Its first use of
+# each convolution's shape builds execution plans, and the fit's were all one-time work: the perceptual terms' capture
+# as a CUDA graph stalled the H200 fast fit 4.2-5.5 s at its first pseudo step (EfficientNet's first forward and
+# backward 3.6 s with cuDNN, 0.23 s without: benchmarks/perceptual_warmup.py), while the graphed replay costs
+# 3.05 ms against 1.78 ms a call without it (+0.3 s over the fast preset's 250 pseudo steps).
+CUDNN = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,8 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     def compute(ctx: StageContext) -> Computed:
         # the tiny preset on the CPU is small-tensor work, like track's and pseudo's (one_thread): the astronaut's
         # fit took 25.8 s on one thread at load ~4 on 2 cores, 121.7 s on two (idle, two: 30.4 s; RESULTS.md)
-        with one_thread() if cfg.preset == "tiny" and ctx.device.type == "cpu" else nullcontext():
+        with one_thread() if cfg.preset == "tiny" and ctx.device.type == "cpu" else nullcontext(), \
+                cudnn_enabled(CUDNN):
             return _fit(bundle, cfg, record, resumable, show_progress, loss_weights, ctx)
 
     if resume and not resumable:  # then the fit is skipped when up to date, else made from the start
