@@ -5,7 +5,8 @@ run op by op first (first call, steady calls) and captured after. A capture's wa
 (``torch.cuda.make_graphed_callables``: warm-up calls on a side stream, then per graph ``torch.cuda.graph``'s
 ``empty_cache``, the capture of the forward or backward, ``capture_end`` = instantiation) and the first replay.
 
-    python benchmarks/perceptual_warmup.py [--size 384] [--batch 2] [--photo 512] [--calls 30]
+    python benchmarks/perceptual_warmup.py [--size 384] [--batch 2] [--photo 512] [--calls 30] \
+        [--modes "on,cold;off,cold;on,eager first;off,eager first"]
 
 The perceptual terms are the fit's (:func:`talkavatar.fit.objective.perceptual_losses`, EfficientNet-Lite0, on
 ``--batch`` frames of ``--size`` px), the photo's its :func:`~talkavatar.fit.objective.view_losses` (L1, SSIM, alpha
@@ -131,6 +132,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--photo", type=int, default=512)
     ap.add_argument("--calls", type=int, default=30)
+    ap.add_argument("--modes", default="on,cold;off,cold;on,eager first;off,eager first",
+                    help="cuDNN on/off, then cold (captured first) or eager first, ';' between modes")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -140,7 +143,7 @@ def main() -> None:
     print("| cuDNN | order | context s | load s | first call s | steady ms | perceptual capture s (warm-up / gc / "
           "empty_cache / capture / instantiate / first replay) | graphed ms | photo capture s (parts) | graphed ms |\n"
           "|---|---|---|---|---|---|---|---|---|---|")
-    for mode in ("on,cold", "off,cold", "on,eager first", "off,eager first"):
+    for mode in args.modes.split(";"):
         out = subprocess.run([sys.executable, __file__, "--child", mode, "--size", str(args.size), "--batch",
                               str(args.batch), "--photo", str(args.photo), "--calls", str(args.calls)],
                              capture_output=True, text=True)
