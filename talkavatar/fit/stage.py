@@ -40,12 +40,14 @@ from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, std
 Log = Callable[[str], None]
 CHECKPOINT = Path(artifacts.FIT_CHECKPOINT)
 FIT_SCHEMA = "talkavatar.fit"
-# cuDNN for the fit's convolutions (the perceptual network's, SSIM's blur, the silhouette's): off. Its first use of
-# each convolution's shape builds execution plans, and the fit's were all one-time work: the perceptual terms' capture
-# as a CUDA graph stalled the H200 fast fit 4.2-5.5 s at its first pseudo step (EfficientNet's first forward and
-# backward 3.6 s with cuDNN, 0.23 s without: benchmarks/perceptual_warmup.py), while the graphed replay costs
-# 3.05 ms against 1.78 ms a call without it (+0.3 s over the fast preset's 250 pseudo steps).
-CUDNN = False
+# The presets whose fit convolves with cuDNN (the perceptual network, SSIM's blur, the silhouette's); the others run
+# PyTorch's own CUDA convolutions. cuDNN builds execution plans at each convolution shape's first use, and in a fit
+# those are one-time work inside the graph captures: the fast fit's pseudo perceptual capture stalled it 4.2-5.5 s at
+# its first pseudo step on the H200 (EfficientNet's first forward and backward 3.6 s with cuDNN, 0.23 s without:
+# benchmarks/perceptual_warmup.py), while a graphed replay without cuDNN costs 3.05 ms against 1.78 (2 frames of
+# 384 px: +0.3 s over the fast preset's 250 pseudo steps). The quality preset's ~2100 pseudo steps of 4 frames of
+# 512 px would pay more than the plans cost: it keeps cuDNN.
+CUDNN_PRESETS = frozenset({"quality"})
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
         # the tiny preset on the CPU is small-tensor work, like track's and pseudo's (one_thread): the astronaut's
         # fit took 25.8 s on one thread at load ~4 on 2 cores, 121.7 s on two (idle, two: 30.4 s; RESULTS.md)
         with one_thread() if cfg.preset == "tiny" and ctx.device.type == "cpu" else nullcontext(), \
-                cudnn_enabled(CUDNN):
+                cudnn_enabled(cfg.preset in CUDNN_PRESETS):
             return _fit(bundle, cfg, record, resumable, show_progress, loss_weights, ctx)
 
     if resume and not resumable:  # then the fit is skipped when up to date, else made from the start
