@@ -3,15 +3,18 @@ pseudo-labelled bundle (copied, never changed), its phases, its one-time stalls 
 history's clock, each call site's graph capture, and the input view it reached.
 
     python benchmarks/fit_speed.py BUNDLE [--preset fast] [--device cuda] \
-        --variant "branch=" --variant "cudnn on=talkavatar.fit.stage.CUDNN=True" --variant "350=--iters 350"
+        --variant "branch=" --variant "350=--iters 350" \
+        --variant "cuDNN on=talkavatar.fit.stage.CUDNN_PRESETS={'fast','quality'}"
 
 A variant is ``NAME=ITEMS``: space-separated items, each either ``module.NAME=VALUE`` (a module constant set before
 the command runs; VALUE a Python literal) or a command-line argument of ``talkavatar fit``. The step rates: photo
 steps (the first clock entry to the last before the pseudo frames start), pseudo steps (from the entry after the
 first pseudo stretch, whose one-time work is the "first pseudo stall", to the photo-only refinement), refinement
 steps (to the end); the start stall is the time to the first entry beyond the photo steps' pace, the set-up the
-optimise phase's time outside the loop's clock (the objective's connectivity, outline and rig frames). Prints a
-Markdown table; ``--json FILE`` keeps every figure.
+optimise phase's time outside the loop's clock (the objective's connectivity, outline and rig frames). The graph
+captures: each call site's seconds as the fit logs them, and all captures' parts summed as
+:class:`benchmarks.perceptual_warmup.CaptureParts` splits them (warm-up calls, gc, empty_cache, capture,
+instantiation). Prints a Markdown table; ``--json FILE`` keeps every figure.
 """
 
 from __future__ import annotations
@@ -32,9 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.fit_astronaut import figures  # noqa: E402
 
 # `python -m talkavatar ARGS` after setting module constants (a list of (module, name, value))
-SET_AND_RUN = ("import importlib, runpy, sys; constants = {constants!r}; "
+# `python -m talkavatar ARGS` after setting module constants (a list of (module, name, value)), with the graph
+# captures' parts timed (benchmarks/perceptual_warmup.CaptureParts) and printed when the command returns
+SET_AND_RUN = ("import atexit, importlib, json, runpy, sys, torch; constants = {constants!r}; "
                "[setattr(importlib.import_module(m), n, v) for m, n, v in constants]; "
+               "from benchmarks.perceptual_warmup import CaptureParts; parts = CaptureParts(torch); parts.start(); "
+               "atexit.register(lambda: print(PARTS_LINE + json.dumps(parts.seconds), file=sys.stderr, flush=True)); "
                "sys.argv[0] = 'talkavatar'; runpy.run_module('talkavatar', run_name='__main__')")
+PARTS_LINE = "fit_speed: capture parts "
 CAPTURES = re.compile(r"([\w ]+): graphed \(\d+, ([\d.]+) s\)")
 
 
@@ -80,7 +88,8 @@ def run_variant(bundle: Path, spec: str, preset: str, device: str, log: Path) ->
     """One fresh ``talkavatar fit BUNDLE --force`` process under variant ``spec`` -> its figures."""
     name, constants, args = parse_variant(spec)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", SET_AND_RUN.format(constants=constants), "fit", str(bundle),
+    code = SET_AND_RUN.format(constants=constants).replace("PARTS_LINE", repr(PARTS_LINE))
+    done = subprocess.run([sys.executable, "-c", code, "fit", str(bundle),
                            "--force", "--preset", preset, "--device", device, "--json", *args],
                           capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -94,12 +103,14 @@ def run_variant(bundle: Path, spec: str, preset: str, device: str, log: Path) ->
     clock = {h["step"]: h["seconds"] for h in history if "seconds" in h}
     captures = {site.strip(): float(s) for line in done.stderr.splitlines() if "as CUDA graphs" in line
                 for site, s in CAPTURES.findall(line.split(":", 1)[1])}
+    parts = [json.loads(line[len(PARTS_LINE):]) for line in done.stderr.splitlines() if line.startswith(PARTS_LINE)]
     figures_of_steps = rates(clock, iters, int(iters * config["warmup"]), int(iters * config["refine"]))
     if clock:  # the optimise phase beyond the loop's clock: the objective's set-up (connectivity, outline, frames)
         figures_of_steps["setup_s"] = round(timings.get("optimise", 0.0) - clock[max(clock)], 2)
     return {"variant": name, "wall_s": round(wall, 1), "iters": iters, "timings": timings,
             "rates": figures_of_steps,
-            "captures_s": captures, "clock": clock, **figures(fit["metrics"])}
+            "captures_s": captures, "capture_parts_s": {k: round(v, 3) for k, v in (parts or [{}])[0].items()},
+            "clock": clock, **figures(fit["metrics"])}
 
 
 def row(r: dict) -> str:
@@ -107,6 +118,8 @@ def row(r: dict) -> str:
         return f"| {r['variant']} | failed: {r['error']} |"
     t, q = r["timings"], r["rates"]
     captures = ", ".join(f"{k} {v:.2f}" for k, v in r["captures_s"].items()) or "-"
+    if r["capture_parts_s"]:
+        captures += " (all: " + ", ".join(f"{k} {v:.2f}" for k, v in r["capture_parts_s"].items()) + ")"
     return (f"| {r['variant']} | {r['iters']} | **{sum(t.values()):.2f}** | {t.get('load', 0):.2f} / "
             f"{t.get('optimise', 0):.2f} / {t.get('evaluate', 0):.2f} / {t.get('write', 0):.2f} | "
             f"{q.get('setup_s', '-')} / {q.get('start_stall_s', '-')} / {q.get('first_pseudo_stall_s', '-')} | {q.get('photo_ms', '-')} / "

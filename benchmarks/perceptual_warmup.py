@@ -29,24 +29,26 @@ PARTS = ("warm-up", "gc", "empty_cache", "capture", "instantiate", "first replay
 
 
 class CaptureParts:
-    """Seconds of ``torch.cuda.make_graphed_callables``' parts, by :data:`PARTS` name, from timers put round
-    ``gc.collect`` and ``torch.cuda.empty_cache`` (``torch.cuda.graph`` calls them before each capture) and
-    ``CUDAGraph.capture_begin`` / ``capture_end``: "warm-up" is the time outside a capture before each of them
-    (the warm-up calls on a side stream), "capture" the time between a capture's begin and end (the function or its
-    backward run under capture), "instantiate" ``capture_end``. :meth:`start` resets them."""
+    """Seconds of CUDA graph captures' parts, by :data:`PARTS` name, from timers put round ``gc.collect`` and
+    ``torch.cuda.empty_cache`` (``torch.cuda.graph`` calls them before each capture), ``CUDAGraph.capture_begin`` /
+    ``capture_end`` and ``torch.cuda.make_graphed_callables``: "warm-up" is the time inside the latter outside a
+    capture before each of the former (its warm-up calls on a side stream), "capture" the time between a capture's
+    begin and end (the function or its backward run under capture), "instantiate" ``capture_end``. Summed over every
+    capture of the process; :meth:`start` resets them."""
 
     def __init__(self, torch):
         import gc
 
         self.seconds: dict[str, float] = {}
-        self.last, self.capturing = 0.0, False
+        self.last, self.capturing, self.inside = 0.0, False, False
         graph = torch.cuda.CUDAGraph
         collect, empty, begin, end = gc.collect, torch.cuda.empty_cache, graph.capture_begin, graph.capture_end
+        make_graphed = torch.cuda.make_graphed_callables
 
         def timed(name, fn):
             def call(*args, **kwargs):
                 t = time.perf_counter()
-                if name in ("gc", "empty_cache") and not self.capturing:
+                if name in ("gc", "empty_cache") and self.inside and not self.capturing:
                     self._add("warm-up", t - self.last)
                 result = fn(*args, **kwargs)
                 if name == "instantiate":
@@ -57,14 +59,22 @@ class CaptureParts:
                 return result
             return call
 
+        def graphed(*args, **kwargs):
+            self.inside, self.last = True, time.perf_counter()
+            try:
+                return make_graphed(*args, **kwargs)
+            finally:
+                self.inside = False
+
         gc.collect, torch.cuda.empty_cache = timed("gc", collect), timed("empty_cache", empty)
         graph.capture_begin, graph.capture_end = timed("capture", begin), timed("instantiate", end)
+        torch.cuda.make_graphed_callables = graphed
 
     def _add(self, name: str, seconds: float) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + seconds
 
     def start(self) -> None:
-        self.seconds, self.last, self.capturing = {}, time.perf_counter(), False
+        self.seconds, self.last, self.capturing, self.inside = {}, time.perf_counter(), False, False
 
 
 def measure(size: int, batch: int, photo: int, calls: int, cudnn: bool, cold: bool) -> dict:
