@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.fit_astronaut import figures  # noqa: E402
+from benchmarks.fit_astronaut import figure_cells, figures  # noqa: E402
 
 # `python -m talkavatar ARGS` after setting module constants (a list of (module, name, value))
 # `python -m talkavatar ARGS` after setting module constants (a list of (module, name, value)), with the graph
@@ -120,12 +120,11 @@ def row(r: dict) -> str:
     captures = ", ".join(f"{k} {v:.2f}" for k, v in r["captures_s"].items()) or "-"
     if r["capture_parts_s"]:
         captures += " (all: " + ", ".join(f"{k} {v:.2f}" for k, v in r["capture_parts_s"].items()) + ")"
-    return (f"| {r['variant']} | {r['iters']} | **{sum(t.values()):.2f}** | {t.get('load', 0):.2f} / "
-            f"{t.get('optimise', 0):.2f} / {t.get('evaluate', 0):.2f} / {t.get('write', 0):.2f} | "
-            f"{q.get('setup_s', '-')} / {q.get('start_stall_s', '-')} / {q.get('first_pseudo_stall_s', '-')} | {q.get('photo_ms', '-')} / "
-            f"{q.get('pseudo_ms', '-')} / {q.get('refine_ms', '-')} / {q.get('mean_ms', '-')} | {captures} | "
-            f"{r['psnr_db']:.2f} / {r['ssim']:.4f} | {r['views_holes_pct']:.2f} / {r['views_floaters_pct']:.2f} | "
-            f"{r['poses_holes_pct']:.2f} / {r['poses_floaters_pct']:.2f} |")
+    phases = " / ".join(f"{t.get(k, 0):.2f}" for k in ("load", "optimise", "evaluate", "write"))
+    stalls = " / ".join(str(q.get(k, "-")) for k in ("setup_s", "start_stall_s", "first_pseudo_stall_s"))
+    steps = " / ".join(str(q.get(k, "-")) for k in ("photo_ms", "pseudo_ms", "refine_ms", "mean_ms"))
+    return (f"| {r['variant']} | {r['iters']} | **{sum(t.values()):.2f}** | {phases} | {stalls} | {steps} | "
+            f"{captures} | {figure_cells(r)} |")
 
 
 def main() -> None:
@@ -141,9 +140,9 @@ def main() -> None:
     shutil.copytree(args.bundle, bundle)
     print(f"`talkavatar fit BUNDLE --force --preset {args.preset} --device {args.device}`, one fresh process a "
           "variant; logs in " + str(work))
-    print("| variant | steps | fit s | load / optimise / evaluate / write | optimise set-up / start stall / first pseudo stall s | ms a step: "
-          "photo / pseudo / refine / mean | graph captures s | input PSNR / SSIM | views holes / floaters % | "
-          "poses holes / floaters % |\n|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| variant | steps | fit s | load / optimise / evaluate / write | optimise set-up / start stall / first "
+          "pseudo stall s | ms a step: photo / pseudo / refine / mean | graph captures s | input PSNR / SSIM | "
+          "views holes / floaters % | poses holes / floaters % |\n" + "|---" * 10 + "|", flush=True)
     results = []
     for i, spec in enumerate(args.variant or ["as is="]):
         results.append(run_variant(bundle, spec, args.preset, args.device, work / f"variant{i}.log"))
