@@ -513,10 +513,12 @@ def main() -> None:
         elif name == "pseudo":
             profile_pseudo(bundle, args.preset, args.device, report, texts)
         elif name == "fit":
+            import torch
+
             from talkavatar.core.device import cudnn_enabled
             from talkavatar.fit.stage import CUDNN_PRESETS
 
-            with cudnn_enabled(args.preset in CUDNN_PRESETS):  # as the fit stage runs its steps
+            with cudnn_enabled(torch.backends.cudnn.enabled and args.preset in CUDNN_PRESETS):  # as the fit stage
                 profile_fit(bundle, args.preset, device, args.steps, report, texts)
         else:
             profile_render(bundle, args.preset, device, args.repeats, report)

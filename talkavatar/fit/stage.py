@@ -100,7 +100,7 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
         # the tiny preset on the CPU is small-tensor work, like track's and pseudo's (one_thread): the astronaut's
         # fit took 25.8 s on one thread at load ~4 on 2 cores, 121.7 s on two (idle, two: 30.4 s; RESULTS.md)
         with one_thread() if cfg.preset == "tiny" and ctx.device.type == "cpu" else nullcontext(), \
-                cudnn_enabled(cfg.preset in CUDNN_PRESETS):
+                nullcontext() if cfg.preset in CUDNN_PRESETS else cudnn_enabled(False):
             return _fit(bundle, cfg, record, resumable, show_progress, loss_weights, ctx)
 
     if resume and not resumable:  # then the fit is skipped when up to date, else made from the start
