@@ -41,6 +41,13 @@ def figures(metrics: dict) -> dict:
             "poses_floaters_pct": 100 * max(v["floater_fraction"] for v in poses)}
 
 
+def figure_cells(f: dict) -> str:
+    """:func:`figures` as three Markdown cells: input PSNR / SSIM | views holes / floaters % | poses holes / floaters
+    %."""
+    return (f"{f['psnr_db']:.2f} / {f['ssim']:.4f} | {f['views_holes_pct']:.2f} / {f['views_floaters_pct']:.2f} | "
+            f"{f['poses_holes_pct']:.2f} / {f['poses_floaters_pct']:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="tiny", choices=("tiny", "fast", "quality"))

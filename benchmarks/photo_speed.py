@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.fit_astronaut import figures  # noqa: E402
+from benchmarks.fit_astronaut import figure_cells, figures  # noqa: E402
 
 DONE_LINE = "photo_speed: the command returned"
 # `python -m talkavatar ARGS` that says when the command returned (atexit runs before the interpreter and CUDA are
@@ -88,8 +88,7 @@ def row(r: dict) -> str:
     return (f"| {r['photo']} | **{r['wall_s']:.1f}** | {other:.1f} / {r['exit_s']} | {s.get('track', 0):.1f} | "
             f"{s.get('pseudo', 0):.1f} | {s.get('fit', 0):.1f} | {f.get('load', 0):.2f} / {f.get('optimise', 0):.2f} / "
             f"{f.get('evaluate', 0):.2f} / {f.get('write', 0):.2f} | {first} / {jump} / {steady} | "
-            f"{r['psnr_db']:.2f} / {r['ssim']:.4f} | {r['views_holes_pct']:.2f} / {r['views_floaters_pct']:.2f} | "
-            f"{r['poses_holes_pct']:.2f} / {r['poses_floaters_pct']:.2f} |")
+            f"{figure_cells(r)} |")
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ Sections (``--sections``, default all):
 * ``fit``: one fit step taken apart with ``torch.cuda.synchronize`` boundaries (pose, raster, each loss term,
   backward, Adam, projection, the per-step host reads), for a photo-only step and a step with pseudo frames; the
   host synchronisations of one real step counted (``torch.cuda.set_sync_debug_mode``); ms per step of the real loop
-  (:func:`talkavatar.fit.optimize.run_steps`) without boundaries; a torch-profiler table of that loop.
+  (:func:`talkavatar.fit.optimize.run_steps`) without boundaries; a torch-profiler table of that loop. cuDNN on or
+  off as the fit stage has it (:data:`talkavatar.fit.stage.CUDNN_PRESETS`).
 * ``render``: pose + raster fps at 512² batch 1, posing eager and replayed as a CUDA graph
   (:mod:`talkavatar.core.cuda_graphs`), and render's own frame producer.
 
@@ -512,7 +513,13 @@ def main() -> None:
         elif name == "pseudo":
             profile_pseudo(bundle, args.preset, args.device, report, texts)
         elif name == "fit":
-            profile_fit(bundle, args.preset, device, args.steps, report, texts)
+            import torch
+
+            from talkavatar.core.device import cudnn_enabled
+            from talkavatar.fit.stage import CUDNN_PRESETS
+
+            with cudnn_enabled(torch.backends.cudnn.enabled and args.preset in CUDNN_PRESETS):  # as the fit stage
+                profile_fit(bundle, args.preset, device, args.steps, report, texts)
         else:
             profile_render(bundle, args.preset, device, args.repeats, report)
         print(f"profile: {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)

@@ -147,3 +147,12 @@ def test_image_terms_graph_is_one_per_site_and_distance():
     graph = image_terms_graph("pseudo perceptual", distance)
     assert image_terms_graph("pseudo perceptual", distance) is graph
     assert image_terms_graph("photo image") is not graph and image_terms_graph("crops") is not graph
+
+
+def test_perceptual_terms_op_by_op_leave_the_other_sites_graphed(monkeypatch):
+    distance = shared_distance("efficientnet", "cpu")
+    monkeypatch.setattr(objective_module, "GRAPH_PERCEPTUAL", False)
+    assert not image_terms_graph("pseudo perceptual", distance).enabled
+    assert image_terms_graph("photo image").enabled == objective_module.GRAPH_TERMS
+    monkeypatch.setattr(objective_module, "GRAPH_PERCEPTUAL", True)
+    assert image_terms_graph("pseudo perceptual", distance).enabled == objective_module.GRAPH_TERMS

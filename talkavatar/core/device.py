@@ -1,6 +1,10 @@
-"""Resolving a ``--device`` value (auto, cpu, cuda, cuda:N) to a torch device."""
+"""Resolving a ``--device`` value (auto, cpu, cuda, cuda:N) to a torch device; host-to-device copies without a
+synchronisation; cuDNN switched for a block."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -30,3 +34,15 @@ def upload(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     if device.type != "cuda" or t.device.type != "cpu":
         return t.to(device)
     return t.pin_memory().to(device, non_blocking=True)
+
+
+@contextmanager
+def cudnn_enabled(enabled: bool) -> Iterator[None]:
+    """cuDNN on or off inside the block (``torch.backends.cudnn.enabled``, a process-wide flag: the autograd
+    engine's backward threads see it too; the other cuDNN flags are kept), restored after it. No effect off CUDA."""
+    previous = torch.backends.cudnn.enabled
+    torch.backends.cudnn.enabled = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.enabled = previous

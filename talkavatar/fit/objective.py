@@ -39,6 +39,10 @@ EXPRESSION_RIDGE = 0.1
 # astronaut's fast fit graphed 31.68 dB / 0.9580 vs op by op 31.72 / 0.9583 (fit_sweep.py "graphed" / "op by op"),
 # photo step 5.05 ms vs 35.5, pseudo step 13.7 vs 53.3 (benchmarks/profile_pipeline.py --sections fit).
 GRAPH_TERMS = True
+# The pseudo frames' perceptual terms graphed too (with GRAPH_TERMS): their capture is the fit's largest one-time cost
+# (the H200 fast astronaut: 4.2-5.5 s with cuDNN, at its first pseudo step), op by op they cost the host ~6 ms a
+# pseudo step more than the replay (benchmarks/perceptual_warmup.py; benchmarks/fit_speed.py measures both in a fit).
+GRAPH_PERCEPTUAL = True
 MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
 GAUSSIAN_FIELDS = ("means", "quats", "log_scales", "opacity_logit", "rgb")
 
@@ -145,7 +149,7 @@ def perceptual_losses(distance, linear: Tensor, alpha: Tensor, target_rgb: Tenso
     return distance(rgb, target), (alpha[..., 0] - mask).abs().mean((1, 2))
 
 
-_shared_terms: dict[tuple, GraphedTerms] = {}  # (site, id(distance), GRAPH_TERMS) -> its graphed image terms
+_shared_terms: dict[tuple, GraphedTerms] = {}  # (site, id(distance), graphed) -> its graphed image terms
 
 
 def image_terms_graph(site: str, distance=None) -> GraphedTerms:
@@ -154,10 +158,11 @@ def image_terms_graph(site: str, distance=None) -> GraphedTerms:
     but their arguments, so a later fit in the process (a batch worker's) replays their captures (one per shape;
     the perceptual one took 2-4 s on the H200, the fit's stall at its first pseudo step). A graph whose capture
     failed is not handed out again: its next user captures afresh."""
-    key = (site, id(distance), GRAPH_TERMS)  # a distance lives on in its graph's function: its id stays its own
+    graphed = GRAPH_TERMS and (distance is None or GRAPH_PERCEPTUAL)
+    key = (site, id(distance), graphed)  # a distance lives on in its graph's function: its id stays its own
     if key not in _shared_terms or _shared_terms[key].failure:
         fn = view_losses if distance is None else functools.partial(perceptual_losses, distance)
-        _shared_terms[key] = GraphedTerms(fn, GRAPH_TERMS)
+        _shared_terms[key] = GraphedTerms(fn, graphed)
     return _shared_terms[key]
 
 

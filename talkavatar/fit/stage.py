@@ -21,6 +21,7 @@ import torch
 from talkavatar.bundle import Bundle, artifacts, sha256_file
 from talkavatar.config import as_record
 from talkavatar.core.determinism import use_deterministic_algorithms
+from talkavatar.core.device import cudnn_enabled
 from talkavatar.core.expression_appearance import MIN_SPREAD, expression_spread
 from talkavatar.core.losses import shared_distance
 from talkavatar.core.threads import one_thread
@@ -39,6 +40,16 @@ from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, std
 Log = Callable[[str], None]
 CHECKPOINT = Path(artifacts.FIT_CHECKPOINT)
 FIT_SCHEMA = "talkavatar.fit"
+# The presets whose fit convolves with cuDNN (the perceptual network, SSIM's blur, the silhouette's); the others run
+# PyTorch's own CUDA convolutions. All of them for now (as before): the fast fit without cuDNN is expected to be
+# ~1.7-3 s shorter, NOT MEASURED in a fit yet (no device in session 13; notes/speed9fit-gpu.sh measures it: variant
+# "cuDNN off (fast)", i.e. {"quality"} here). Why: cuDNN builds execution plans at each convolution shape's first use,
+# one-time work that in a fit lands inside the graph captures: the pseudo perceptual capture stalled the H200 fast
+# fit 4.2-5.5 s at its first pseudo step; EfficientNet's first forward and backward took 3.6 s with cuDNN, 0.23 s
+# without, its capture after warm calls 2.8 / 2.0 s, a graphed replay 1.78 / 3.05 ms (2 frames of 384 px:
+# benchmarks/perceptual_warmup.py, twelfth session; the replays cost +0.3 s over the fast preset's 250 pseudo steps).
+# The quality preset's ~2100 pseudo steps of 4 frames of 512 px would pay more in replays than the plans cost.
+CUDNN_PRESETS = frozenset({"tiny", "fast", "quality"})
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,8 @@ def run_fit(bundle_path: Path, config: FitConfig, device: str | None = None, for
     def compute(ctx: StageContext) -> Computed:
         # the tiny preset on the CPU is small-tensor work, like track's and pseudo's (one_thread): the astronaut's
         # fit took 25.8 s on one thread at load ~4 on 2 cores, 121.7 s on two (idle, two: 30.4 s; RESULTS.md)
-        with one_thread() if cfg.preset == "tiny" and ctx.device.type == "cpu" else nullcontext():
+        with one_thread() if cfg.preset == "tiny" and ctx.device.type == "cpu" else nullcontext(), \
+                nullcontext() if cfg.preset in CUDNN_PRESETS else cudnn_enabled(False):
             return _fit(bundle, cfg, record, resumable, show_progress, loss_weights, ctx)
 
     if resume and not resumable:  # then the fit is skipped when up to date, else made from the start
