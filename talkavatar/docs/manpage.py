@@ -34,11 +34,11 @@ ENVIRONMENT = [
     ("TALKAVATAR_SMPLX_DIR", "Directory with the user's own SMPL-X model files (for --body-model smplx)."),
     ("TALKAVATAR_CACHE_DIR", "Where talkavatar keeps caches (default ~/.cache/talkavatar): the Anny body-model "
                              "cache (~1.2 GB, built once per machine in about a minute) goes to "
-                             "$TALKAVATAR_CACHE_DIR/anny when this is set and ANNY_CACHE_DIR is not; anny-body/ keeps the part "
-                             "of it talkavatar uses (~120 MB, what later runs read); uv-binding/ keeps the Gaussians' UV "
-                             "binding of each UV layout and resolution (~40 MB for Anny's at 1024² and 512²); made/ "
-                             "notes what made each file render, drive-audio and export wrote, so an up-to-date one "
-                             "is skipped."),
+                             "$TALKAVATAR_CACHE_DIR/anny when this is set and ANNY_CACHE_DIR is not; anny-body/ keeps "
+                             "the part of it talkavatar uses (~120 MB, what later runs read); uv-binding/ keeps the "
+                             "Gaussians' UV binding of each UV layout and resolution (~40 MB for Anny's at 1024² and "
+                             "512²); made/ notes what made each file render, drive-audio and export wrote, so an "
+                             "up-to-date one is skipped."),
     ("TALKAVATAR_THREADS", "CPU threads for torch and BLAS (as --threads); else OMP_NUM_THREADS, else the cores "
                            "the process may use (CPU affinity and cgroup quota)."),
     ("ANNY_CACHE_DIR", "The Anny package's own cache location (default ~/.cache/anny); takes precedence over "

@@ -1,7 +1,7 @@
 """The learnable avatar: the tensors the optimiser changes, and the :class:`~talkavatar.core.avatar.Avatar` they
 make. Gaussian shapes (:data:`~talkavatar.fit.config.SHAPES`): ``flat`` discs lying in their triangle's plane, one
-learned in-plane scale, :data:`FLAT_RATIO` as thick (an isotropic Gaussian seen edge-on at the silhouette spills ~3 sigma
-beyond the surface; a disc does not); ``oval`` ellipses in that plane, two learned in-plane scales and the angle
+learned in-plane scale, :data:`FLAT_RATIO` as thick (an isotropic Gaussian seen edge-on at the silhouette spills ~3
+sigma beyond the surface; a disc does not); ``oval`` ellipses in that plane, two learned in-plane scales and the angle
 they are turned by about the normal, as thick as FLAT_RATIO times their geometric mean; ``round`` isotropic,
 rotation fixed (One Shot One Talk §3.4); ``free`` three scales and a rotation, all learned.
 """
@@ -63,14 +63,13 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 
 
 class AvatarParameters(nn.Module):
-    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] anchor_weight [N] and solid_weight [N], the weights of the
-    colour anchor and of the solidity prior, buffers: as built, kept when a checkpoint is loaded); log_scales [N, 1]
-    (flat: in-plane, round: all axes), [N, 2] (oval: in-plane) or [N, 3] (free); quats [N, 4] (learned only when
-    free; flat and oval: the rest triangle frames, normal = local z); turn [N, 1] (oval only: radians about the
-    normal); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face
-    Gaussians' expression term
-    (:class:`~talkavatar.core.expression_appearance.ExpressionAppearance`) as ``expression_offsets`` and
-    ``expression_rgb`` [M, C, 3] (zero at the start), else None of it."""
+    """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] anchor_weight [N] and solid_weight [N], the weights
+    of the colour anchor and of the solidity prior, buffers: as built, kept when a checkpoint is loaded);
+    log_scales [N, 1] (flat: in-plane, round: all axes), [N, 2] (oval: in-plane) or [N, 3] (free); quats [N, 4]
+    (learned only when free; flat and oval: the rest triangle frames, normal = local z); turn [N, 1] (oval only:
+    radians about the normal); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face Gaussians'
+    expression term (:class:`~talkavatar.core.expression_appearance.ExpressionAppearance`) as ``expression_offsets``
+    and ``expression_rgb`` [M, C, 3] (zero at the start), else None of it."""
 
     def __init__(self, avatar: Avatar, shape: str = "flat", expression: bool = False):
         super().__init__()

@@ -73,7 +73,8 @@ def pose_mesh(tree: KinematicTree, vertices: torch.Tensor, joints: torch.Tensor,
     """Pose a rest mesh (the shared path of :meth:`Rig.pose` and the differentiable body models).
 
     ``vertices``: [B or 1, V, 3] rest vertices, expressions already applied; ``joints``: [J, 3] or [B, J, 3];
-    ``weights``: [V, J] dense or :class:`~talkavatar.core.skinning.SparseWeights`; ``canonical_joint_bone``: [55] rig bone placing each canonical joint;
+    ``weights``: [V, J] dense or :class:`~talkavatar.core.skinning.SparseWeights`; ``canonical_joint_bone``: [55]
+    rig bone placing each canonical joint;
     ``joint_rotations``: [B, 55, 3]; ``root_translation``: [B, 3] or None.
     """
     local = local_rotations(joint_rotations, rest_to_canonical, tree.parent_index, bone_driver, bone_driver_fraction)

@@ -123,7 +123,8 @@ _shared: dict[tuple[str, str], PerceptualDistance] = {}
 def shared_distance(kind: Perceptual, device) -> PerceptualDistance:
     """:func:`perceptual_distance` ``(kind, device)``, built once per process (the fit's: a later fit in the
     process, a batch worker's, reuses its weights and the graphs captured with it,
-    :func:`talkavatar.fit.objective.image_terms_graph`). The network is frozen; do not change the returned object (build your own to experiment)."""
+    :func:`talkavatar.fit.objective.image_terms_graph`). The network is frozen; do not change the returned object
+    (build your own to experiment)."""
     key = (kind, str(torch.device(device or "cpu")))
     if key not in _shared:
         _shared[key] = perceptual_distance(kind, device)
