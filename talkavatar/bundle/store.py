@@ -313,9 +313,10 @@ class StageWriter:
         validate_json(doc, schema, f"{self.stage}/{name} (about to be written)")
         self.path(name).write_bytes(_json_bytes(doc))
 
-    def save_png(self, name: str, image: np.ndarray, compress_level: int = 6) -> None:
-        """Write uint8 ``[H, W]``, ``[H, W, 3]`` or ``[H, W, 4]`` as PNG (zlib ``compress_level`` 0-9: on a 512²
-        RGBA test frame, 1 wrote ~9x faster than the default 6, for ~18 % more bytes)."""
+    def save_png(self, name: str, image: np.ndarray, compress_level: int = 1) -> None:
+        """Write uint8 ``[H, W]``, ``[H, W, 3]`` or ``[H, W, 4]`` as PNG (zlib ``compress_level`` 0-9; 1 on the
+        photo -> avatar path: on a 512² RGBA test frame it wrote ~9x faster than zlib's default 6, for ~18 % more
+        bytes; a 12 MP photo 1.3 s against 4.4 s, a 0.6 MP contact sheet 0.10 s against 0.32 s)."""
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", compress_level=compress_level)
         self.path(name).write_bytes(buf.getvalue())

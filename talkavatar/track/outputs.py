@@ -41,14 +41,11 @@ def write_source(writer, input_path: Path, footage, fitted, video: Path | None) 
     """The input as given and its upright full-resolution photo (a video's: its first tracked frame); the clip given
     with a photo (``video``) as ``source/video.EXT``."""
     writer.copy_file(in_stage(source_input(_suffix(input_path))), input_path)
-    # zlib level 1, as every image on the photo -> avatar path: a 12 MP photo took 1.3 s against 4.4 s at level 6,
-    # for ~25 % more bytes (a 1.1 MP one 0.14 against 0.56 s)
     if footage.kind == "image" and footage.full_frame is not None:
-        writer.save_png(in_stage(SOURCE_IMAGE), footage.full_frame, compress_level=1)
+        writer.save_png(in_stage(SOURCE_IMAGE), footage.full_frame)
     elif footage.kind == "video":
         first = int(np.flatnonzero(fitted.tracked)[0])
-        writer.save_png(in_stage(SOURCE_IMAGE), photo_frame(input_path, footage.frame_indices[first]),
-                        compress_level=1)
+        writer.save_png(in_stage(SOURCE_IMAGE), photo_frame(input_path, footage.frame_indices[first]))
     if video is not None:
         writer.copy_file(in_stage(source_video(_suffix(Path(video)))), Path(video))
 
@@ -103,10 +100,10 @@ def write_track(writer, footage, detections, fitted, body, config) -> None:
     }, "talkavatar.detections", {"detector": f"mediapipe {metadata.version('mediapipe')} holistic "
                                              f"(model_complexity {config.model_complexity})"})
     first = int(np.flatnonzero(fitted.tracked)[0])
-    writer.save_png(in_stage(TRACK_MASK), full_mask(fitted.masks[first], footage.full_size), compress_level=1)
+    writer.save_png(in_stage(TRACK_MASK), full_mask(fitted.masks[first], footage.full_size))
     if body.name == "anny":  # Anny's licence allows baking the person's rig in; SMPL-X's does not (DESIGN.md)
 
         with_mouth_interior(fitted.rig).save(writer.path(in_stage(TRACK_RIG)))  # teeth, tongue, cavity for later stages
-    writer.save_png(in_stage(TRACK_OVERLAY), fitted.overlay, compress_level=1)
+    writer.save_png(in_stage(TRACK_OVERLAY), fitted.overlay)
     writer.metrics.update(fitted.metrics)
     writer.body_model = body_model_reference(body.name) if body.name == "anny" else smplx_reference(config.smplx_dir)
