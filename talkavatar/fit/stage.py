@@ -152,8 +152,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         ctx.log("fit terms as CUDA graphs (captures, seconds): "
                 + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
-        opening = opening_lips(params.avatar(), data.photo, data.face_xy)
-        params.rgb.data.copy_(settled_colours(params.avatar(), params.initial_rgb, data.photo, data.video, opening))
+        fitted = params.avatar()
+        opening = opening_lips(fitted, data.photo, data.face_xy)
+        params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video, opening))
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {

@@ -147,9 +147,11 @@ def opening_lips(avatar: Avatar, photo: Views, face_xy: Tensor | None) -> Tensor
     the opening given back: 3.15, 0.029, the starting avatar's 3.02). On large open-mouthed faces the tracked lips
     over the opening are few and the photo's teeth there are real: given back, they cost the input view 0.45 dB
     (laughing, 67 px), 0.90 dB (single_face, 101 px), 0.09 dB (astronaut, 60 px) for small close-up changes."""
+    if face_xy is None or float((face_xy[33] - face_xy[263]).norm()) >= SMALL_FACE:  # before the lips' lookup
+        return torch.zeros(avatar.rgb.shape[0], dtype=torch.bool, device=avatar.binding.face_index.device)
     lips, _ = _mouth_parts(avatar)
-    if face_xy is None or not lips.any() or float((face_xy[33] - face_xy[263]).norm()) >= SMALL_FACE:
-        return torch.zeros_like(lips)
+    if not lips.any():
+        return lips
     p = photo.poses[:1]
     means = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights).means[0]
     pixels = photo.cameras[0:1].project(means)[0][0]
