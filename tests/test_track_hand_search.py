@@ -36,8 +36,9 @@ def test_the_window_lies_ahead_of_the_wrist_and_a_hand_on_the_forearms_line_is_p
     ahead = _at(ELBOW + 1.7 * forearm)                               # combat: the wrist 1.7 forearms out
     beside = _at(ELBOW + 1.2 * forearm + 0.8 * np.array([forearm[1], -forearm[0]]))
     behind = _at(ELBOW - 0.5 * forearm)                              # back towards the shoulder
-    assert hand_search.pick([beside, ahead, behind], ELBOW, WRIST) is ahead
-    assert hand_search.pick([beside, behind], ELBOW, WRIST) is None
+    assert hand_search.pick([beside, ahead, behind], ELBOW, WRIST, []) is ahead
+    assert hand_search.pick([beside, behind], ELBOW, WRIST, []) is None
+    assert hand_search.pick([ahead], ELBOW, WRIST, [_at(ahead[0, :2] + (4, 3))]) is None  # the other arm's hand
     t, off = hand_search.along(ELBOW, WRIST, ahead[0, :2])
     assert abs(t - 1.7) < 1e-4 and off < 1e-4
 

@@ -264,8 +264,9 @@ class HolisticDetector:
             box = hand_search.window(det.body[elbow, :2], det.body[wrist, :2], w, h)
             if box is None:
                 continue
+            placed = [getattr(det, f"{s}_hand") for s in ("left", "right") if getattr(det, f"{s}_hand_present")]
             hand = hand_search.pick(self._hands_in(image, box, variant.contrast), det.body[elbow, :2],
-                                    det.body[wrist, :2])
+                                    det.body[wrist, :2], placed)
             if hand is None:
                 continue
             det.body = hand_search.place(det.body, hand, side)

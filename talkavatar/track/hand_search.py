@@ -59,12 +59,17 @@ def along(elbow: np.ndarray, wrist: np.ndarray, point: np.ndarray) -> tuple[floa
     return t, off
 
 
-def pick(hands: list[np.ndarray], elbow: np.ndarray, wrist: np.ndarray) -> np.ndarray | None:
+def pick(hands: list[np.ndarray], elbow: np.ndarray, wrist: np.ndarray,
+         others: list[np.ndarray]) -> np.ndarray | None:
     """The hand ([21, 3] pixels) among ``hands`` whose wrist lies on the forearm's line within :data:`REACH` and
-    :data:`OFF_LINE`, the one nearest the line; None if none does."""
+    :data:`OFF_LINE`, the one nearest the line, unless it is one of the person's ``others`` (hands already placed:
+    its wrist within its own span, wrist to middle knuckle, of theirs); None if none does."""
     best, best_off = None, OFF_LINE
     for hand in hands:
         t, off = along(elbow, wrist, hand[0, :2])
+        span = np.linalg.norm(hand[9, :2] - hand[0, :2])
+        if any(np.linalg.norm(other[0, :2] - hand[0, :2]) < span for other in others):
+            continue
         if REACH[0] <= t <= REACH[1] and off <= best_off:
             best, best_off = hand, off
     return best
