@@ -91,6 +91,7 @@ def test_the_hand_search_finds_the_fist_of_an_outstretched_arm_and_invents_no_gl
         det = detector.detect(footage.frames[0])
         gloved = detector.detect(camera)
     assert det.searched_hands == ["left"] and det.left_hand_present
+    assert [p["hands_searched"] for p in det.everyone] == [["left"]]  # what --json says of the person
     height = footage.full_size[1] * 0.85  # the person fills ~85 % of the photo's height (the benchmark: 1626 px)
     wrist = det.body[15, :2] * footage.scale
     assert np.linalg.norm(wrist - marks["left_wrist"]) / height < 0.03
