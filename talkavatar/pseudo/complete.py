@@ -24,7 +24,8 @@ In order, each step filling only what the previous ones left (confidence decreas
    face's skin; next to what the photo or the mirror shows, its local colour continues (a shirt's shaded waist
    below the photo's lower edge is not the colour of its bright chest); with low-frequency shading and the seen
    fabric's grain, never an inpainted smear;
-5. inpainting in UV space (OpenCV Telea) for the gutter between charts only, so the result has no unfilled texel.
+5. inpainting in UV space (OpenCV Telea) for the gutter between charts only, so the result has no unfilled texel
+   (within GUTTER_BAND texels of the charts; the nearest chart texel's colour beyond, which nothing reads).
 
 The chin and the jaw's underside are skin: seen only at a grazing angle, their colours mix in the shadow under the
 chin (a dark rim once the jaw opens), so they are treated as unseen, skipped by the head band step and dressed as
@@ -58,6 +59,7 @@ CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair ma
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
+GUTTER_BAND = 12  # texels: the gutter is inpainted this far from the charts, the nearest chart's colour beyond
 
 
 def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -315,11 +317,29 @@ def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
 
 
 def _inpaint_gutter(t: _Texels, binding: Binding, radius: int) -> np.ndarray:
-    """Step 5: UV inpainting (OpenCV Telea) of the texels no triangle covers -> [R, R, 3] float32."""
+    """Step 5: UV inpainting of the texels no triangle covers -> [R, R, 3] float32 (:func:`fill_gutter`)."""
     image = texels_to_image(torch.from_numpy(np.concatenate([t.rgb, t.known[:, None].astype(np.float64)], 1)),
                             binding).numpy()
-    holes = (image[..., 3] == 0).astype(np.uint8)
+    holes = image[..., 3] == 0
     colour = np.clip(image[..., :3] * 255 + 0.5, 0, 255).astype(np.uint8)
     if holes.any() and not holes.all():
-        colour = cv2.inpaint(colour, holes, radius, cv2.INPAINT_TELEA)
+        colour = fill_gutter(colour, holes, radius)
     return colour.astype(np.float32) / 255
+
+
+def fill_gutter(colour: np.ndarray, holes: np.ndarray, radius: int) -> np.ndarray:
+    """``colour`` [R, R, 3] uint8 with ``holes`` [R, R] bool (some, not all) filled: OpenCV's Telea inpainting
+    within GUTTER_BAND texels of the covered texels, the nearest covered texel's colour beyond.
+
+    What reads the gutter reads it next to the charts (bilinear lookups, the fit's area resampling to a coarser
+    UV map); there this is Telea over the whole gutter to the bit: a texel's Telea value depends only on texels the
+    marching front reached before it (nearer the charts) within ``radius``, so cutting the band at GUTTER_BAND
+    changes only texels in its outer half (measured at R = 1024, radius 5: none within 3.6 texels of a chart at
+    12, 1.4 at 8). The far gutter, ~2/3 of the holes at R = 1024, took ~55 % of the inpainting's time."""
+    dist, nearest = cv2.distanceTransformWithLabels(holes.astype(np.uint8), cv2.DIST_L2, 5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+    lookup = np.zeros((int(nearest.max()) + 1, 3), np.uint8)
+    lookup[nearest[~holes]] = colour[~holes]
+    prefilled = lookup[nearest]  # the band's outer edge reads these, not black
+    band = (holes & (dist <= GUTTER_BAND)).astype(np.uint8)
+    return cv2.inpaint(prefilled, band, radius, cv2.INPAINT_TELEA)
