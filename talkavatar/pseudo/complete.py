@@ -190,7 +190,8 @@ def _one_colour_hands(t: _Texels, parts: np.ndarray) -> float:
     if source.sum() < MIN_TEXELS:
         return 0.0
     material = dominant(t.rgb[source])
-    held = hand & (shade_distance(t.rgb, material, HAND_CHROMA, HAND_SHADE) >= 1.0)
+    held = hand.copy()
+    held[hand] = shade_distance(t.rgb[hand], material, HAND_CHROMA, HAND_SHADE) >= 1.0
     return t.set(held, 0.0, 0.0, 0)
 
 
@@ -309,7 +310,7 @@ def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
     # below the head, the local light and shade of what the photo or its mirror shows continue (skin only onto a bare
     # part; not the front-to-back step's colours: on a hand hanging by the body they are the sleeve's)
     sources = (t.photo | (t.source == 2)) & ~np.isin(parts, [PART["head"], PART["neck"], JAW])
-    sources &= skin_like(base, outfit.skin) | ~skin_like(t.rgb, outfit.skin)
+    sources[sources] = skin_like(base[sources], outfit.skin) | ~skin_like(t.rgb[sources], outfit.skin)
     base = continued(base, fill, parts, t.rgb, sources, t.points)
     dressed = dress(t.rgb, fill, base, t.points, t.enclosed, outfit.noise)
     t.set(fill, dressed[fill], 0.2, 5)

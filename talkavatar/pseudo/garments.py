@@ -127,13 +127,22 @@ def _upper_garment(rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray, skin: n
     sees the throat and the neck under the chin."""
     torso_part = parts == PART["torso"]
     torso = seen & torso_part
-    bare = torso & skin_like(rgb, skin)
+    bare = _where_skin(rgb, torso, skin)
     if bare.sum() >= max(MIN_TEXELS, BARE_SHARE * torso_part.sum()) and bare.sum() > 0.5 * torso.sum():
         return dominant(rgb[bare])
     if torso.sum() >= SEEN_SHARE * torso_part.sum():  # well seen: its dominant colour (a V-neck is a minority)
         return dominant(rgb[torso])
-    garment = seen & np.isin(parts, [PART["torso"], PART["upper_arm"], PART["forearm"]]) & ~skin_like(rgb, skin)
+    seen_top = seen & np.isin(parts, [PART["torso"], PART["upper_arm"], PART["forearm"]])
+    garment = seen_top & ~_where_skin(rgb, seen_top, skin)
     return dominant(rgb[garment]) if garment.sum() >= MIN_TEXELS else UPPER_DEFAULT
+
+
+def _where_skin(rgb: np.ndarray, where: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """[N] bool: the texels ``where`` [N] bool whose colour (``rgb`` [N, 3]) is :func:`skin_like`; only those are
+    tested (the same values as testing all ~700k texels of a 1024² map, in a fraction of the time)."""
+    out = np.zeros(len(where), bool)
+    out[where] = skin_like(rgb[where], skin)
+    return out
 
 
 def part_colours(outfit: Outfit, rgb: np.ndarray, seen: np.ndarray, parts: np.ndarray) -> dict[int, np.ndarray]:
@@ -173,20 +182,22 @@ def continued(base: np.ndarray, fill: np.ndarray, parts: np.ndarray, rgb: np.nda
     shape = tuple(cells.max(0) + 1)
     flat = np.ravel_multi_index(cells.T, shape)
 
-    def smooth(weights):
-        grid = np.bincount(flat, weights, minlength=int(np.prod(shape))).reshape(shape)
-        return gaussian_filter(grid, SPREAD, mode="constant")[tuple(cells.T)]
-
     for part in np.unique(parts[fill]):
         own = parts == part
         src = own & sources
         if src.sum() < MIN_TEXELS:
             continue
-        weight = smooth(src.astype(np.float64))
-        share = np.clip(2 * weight / np.maximum(smooth(own.astype(np.float64)), 1e-9), 0, 1)
-        local = np.stack([smooth(src * rgb[:, c]) for c in range(3)], 1) / np.maximum(weight, 1e-9)[:, None]
         where = fill & own
-        out[where] = share[where, None] * local[where] + (1 - share[where, None]) * base[where]
+        at = tuple(cells[where].T)
+
+        def smooth(texels, weights):  # the grid of the texels' weights, smoothed, read at ``where``
+            grid = np.bincount(flat[texels], weights, minlength=int(np.prod(shape))).reshape(shape)
+            return gaussian_filter(grid, SPREAD, mode="constant")[at]
+
+        weight = smooth(src, np.ones(int(src.sum())))
+        share = np.clip(2 * weight / np.maximum(smooth(own, np.ones(int(own.sum()))), 1e-9), 0, 1)
+        local = np.stack([smooth(src, rgb[src, c]) for c in range(3)], 1) / np.maximum(weight, 1e-9)[:, None]
+        out[where] = share[:, None] * local + (1 - share[:, None]) * base[where]
     return out
 
 
