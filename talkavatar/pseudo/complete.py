@@ -217,24 +217,25 @@ def _front_to_back(t: _Texels, cell: float, outfit) -> float:
     gw, gh = cells.max(0) + 1
     key = cells[:, 1] * gw + cells[:, 0]
     front = t.known & (t.conf > SOURCE_CONFIDENCE) & (t.normals[:, 2] > 0) & ~t.head
+    front_key, front_colours = key[front], colours[front]
     kernel = np.ones((3, 3), np.float64)
 
-    def cell_mean(weight):
-        grid_w = np.bincount(key, weight, minlength=gw * gh).reshape(gh, gw)
-        grid_c = np.stack([np.bincount(key, weight * colours[:, c], minlength=gw * gh) for c in range(3)],
-                          -1).reshape(gh, gw, 3)
+    def cell_mean(weight):  # weight [front texels]
+        grid_w = np.bincount(front_key, weight, minlength=gw * gh).reshape(gh, gw)
+        grid_c = np.stack([np.bincount(front_key, weight * front_colours[:, c], minlength=gw * gh)
+                           for c in range(3)], -1).reshape(gh, gw, 3)
         grid_w = cv2.filter2D(grid_w, -1, kernel, borderType=cv2.BORDER_CONSTANT)
         grid_c = np.stack([cv2.filter2D(grid_c[..., c], -1, kernel, borderType=cv2.BORDER_CONSTANT)
                            for c in range(3)], -1)
         return grid_w, grid_c / np.maximum(grid_w, 1e-9)[..., None]
 
-    weight = t.conf * front
+    weight = t.conf[front]
     grid_w, mean = cell_mean(weight)
     # reweighting steps (mean shift): colours far from their neighbourhood's mean (logos, badges, straps) count
     # less, so each cell converges to its dominant colour (the garment's)
     for _ in range(3):
-        far = ((colours - mean.reshape(-1, 3)[key]) ** 2).sum(1)
-        _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6 * front)
+        far = ((front_colours - mean.reshape(-1, 3)[front_key]) ** 2).sum(1)
+        _, mean = cell_mean(weight * np.exp(-far / (2 * 0.08 ** 2)) + 1e-6)
     back = ~t.known & ~t.head & (grid_w.reshape(-1)[key] > 1.0)
     # bilinear lookup between cell centres (no blocks on the back)
     fx = np.clip(points[back, 0] / cell - lo[0] - 0.5, 0, gw - 1)
