@@ -51,6 +51,36 @@ def test_round_trip(tmp_path):
     assert sorted(p.name for p in (tmp_path / "p.avatar").iterdir()) == [".lock", "bundle.json", "source"]
 
 
+def test_pngs_kept_are_read_without_decoding(tmp_path, monkeypatch):
+    """Inside pngs_kept a PNG this process wrote reads back as a copy of the image (still hash-checked), not decoded;
+    outside it, or for a file changed on disk, the ordinary path."""
+    from PIL import Image
+
+    from talkavatar.bundle import store
+
+    images = {"rgba.png": np.random.default_rng(0).integers(0, 256, (5, 7, 4), dtype=np.uint8),
+              "grey.png": np.arange(12, dtype=np.uint8).reshape(3, 4)}
+    bundle = Bundle.create(tmp_path / "p.avatar")
+    with store.pngs_kept():
+        with bundle.write_stage("pseudo", config={}) as w:
+            for name, image in images.items():
+                w.save_png(name, image)
+        opened = Image.open
+        monkeypatch.setattr(Image, "open", lambda *a, **k: pytest.fail("decoded a kept PNG"))
+        for name, image in images.items():
+            got = bundle.read_png(f"pseudo/{name}")
+            np.testing.assert_array_equal(got, image)
+            assert got.dtype == image.dtype and got.flags.writeable
+        got[0, 0] = 99  # a copy: the kept image does not change
+        np.testing.assert_array_equal(bundle.read_png("pseudo/grey.png"), images["grey.png"])
+        (tmp_path / "p.avatar" / "pseudo" / "grey.png").write_bytes(b"changed")
+        with pytest.raises(InvalidInput):
+            bundle.read_png("pseudo/grey.png")
+        monkeypatch.setattr(Image, "open", opened)
+    assert not store._kept_pngs
+    np.testing.assert_array_equal(bundle.read_png("pseudo/rgba.png"), images["rgba.png"])
+
+
 def test_failed_stage_leaves_previous_state(tmp_path):
     bundle = Bundle.create(tmp_path / "p.avatar")
     with bundle.write_stage("track", config={}) as w:

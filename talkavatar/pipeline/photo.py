@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from talkavatar.bundle import Bundle, artifacts
-from talkavatar.bundle.store import check_target, exclusive
+from talkavatar.bundle.store import check_target, exclusive, pngs_kept
 from talkavatar.config import as_record, from_record
 from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.fit.config import FitConfig, preset_for
@@ -77,15 +77,16 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     from talkavatar.track.stage import run_track
 
     clock = StageContext(device, log, warn)
-    if input_path != bundle_path:
-        with clock.timed("track"):
-            run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn, photo_on_cpu=True)
-        with clock.timed("pseudo"):
-            ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
-                                        warn)
-        if not ran:  # up to date: it took no time worth reporting
-            del clock.timings["pseudo"]
-    result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
+    with pngs_kept():  # each stage reads the images the one before wrote without decoding them again
+        if input_path != bundle_path:
+            with clock.timed("track"):
+                run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn, photo_on_cpu=True)
+            with clock.timed("pseudo"):
+                ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
+                                            warn)
+            if not ran:  # up to date: it took no time worth reporting
+                del clock.timings["pseudo"]
+        result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
     stage_seconds = {k: round(v, 2) for k, v in clock.timings.items()}
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
 
