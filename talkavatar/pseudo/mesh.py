@@ -49,8 +49,9 @@ def enclosure(vertices: np.ndarray, faces: np.ndarray, radius: float) -> np.ndar
 
 def graph_laplacian(faces: np.ndarray, count: int):
     """The uniform graph Laplacian ``D - A`` of the mesh edges (scipy CSR, [V, V])."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    e = np.unique(np.sort(e, 1), axis=0)
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), 1).astype(np.int64)
+    key = np.unique(e[:, 0] * count + e[:, 1])  # the edges in row order, as np.unique(e, axis=0), ~5x sooner
+    e = np.stack([key // count, key % count], 1)
     a = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
                       shape=(count, count)).tocsr()
     a.data[:] = 1.0
