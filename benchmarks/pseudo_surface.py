@@ -3,7 +3,8 @@ the stage runs them (``few_or_all_threads``: one torch thread below 4, all above
 process CPU seconds, after one untimed run (imports, caches). Writes the offsets and the texture to ``--out``
 (npz); ``--against`` an npz another checkout wrote compares them: the largest offset difference, the texels that
 differ inside the charts and within RING texels of them (what bilinear lookups and the fit's resampling read), and
-the fit's initial Gaussian colours at ``--fit-uv``.
+the fit's initial Gaussian colours at ``--fit-uv``. ``--raster-device cuda``: the z-buffers on CUDA (the branch's
+``RASTER_ON_STAGE_DEVICE``; the CPU run's npz as ``--against`` checks the parity on real data).
 
     python benchmarks/pseudo_surface.py BUNDLE --out /tmp/a.npz [--code OTHER_CHECKOUT] [--against /tmp/b.npz]
 
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--against", type=Path, default=None)
     ap.add_argument("--fit-uv", type=int, default=512, help="the fit's UV resolution (the fast preset's)")
+    ap.add_argument("--raster-device", default="cpu",
+                    help="where the z-buffers are drawn (pseudo.stage.RASTER_ON_STAGE_DEVICE: the stage's device)")
     args = ap.parse_args()
     sys.path.insert(0, str(args.code.resolve()))
 
@@ -43,22 +46,24 @@ def main() -> None:
     from talkavatar.pseudo.stage import make_texture, read_photo_view
 
     view = read_photo_view(Bundle.open(args.bundle), warn=lambda m: None)
+    raster = {} if args.raster_device == "cpu" else {"raster_device": torch.device(args.raster_device)}  # main: none
     config = PseudoConfig()
     best: dict[str, list[float]] = {"proxy": [1e9, 1e9], "texture": [1e9, 1e9]}
     for attempt in range(args.repeats + 1):
         with torch.no_grad(), few_or_all_threads():
             clocks = [(time.perf_counter(), time.process_time())]
             offsets, _ = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
-                                   view.camera, view.mask, smooth=config.proxy_smooth, max_offset=config.proxy_max)
+                                   view.camera, view.mask, smooth=config.proxy_smooth, max_offset=config.proxy_max,
+                                   **raster)
             clocks.append((time.perf_counter(), time.process_time()))
-            texture, _ = make_texture(view, offsets, args.uv_res)
+            texture, _ = make_texture(view, offsets, args.uv_res, **raster)
             clocks.append((time.perf_counter(), time.process_time()))
         if attempt == 0:
             continue  # untimed
         for name, (a, b) in zip(best, zip(clocks, clocks[1:])):
             best[name] = [min(best[name][0], b[0] - a[0]), min(best[name][1], b[1] - a[1])]
     np.savez(args.out, offsets=offsets.numpy(), texture=texture)
-    print(f"{args.bundle.name} code {args.code} threads {torch.get_num_threads()} "
+    print(f"{args.bundle.name} code {args.code} threads {torch.get_num_threads()} raster {args.raster_device} "
           + " ".join(f"{k} {w:.2f} s (cpu {c:.2f})" for k, (w, c) in best.items())
           + f" sum {best['proxy'][0] + best['texture'][0]:.2f} s")
     if args.against is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from pseudo_scenes import camera, grid, pattern, rig_from_mesh
@@ -83,6 +84,24 @@ def test_rasterizer_matches_a_naive_loop():
     assert agree > 0.99  # edge pixels may fall either way in float32
     both = (face >= 0) & (frags.face.numpy() == face)
     assert np.allclose(frags.depth.numpy()[both], zbuf[both], atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run through the device tool)")
+def test_rasterizer_on_cuda_matches_the_cpu():
+    """pseudo.stage.RASTER_ON_STAGE_DEVICE draws the proxy's and the texture's z-buffers on CUDA: the same fragments
+    as the CPU reference (a crowd of triangles of every size, some past the image, some behind the camera)."""
+    g = torch.Generator().manual_seed(3)
+    pixels = torch.rand(3000, 2, generator=g) * torch.tensor([340.0, 260.0]) - 20
+    depth = torch.rand(3000, generator=g) * 3 - 0.2
+    faces = torch.randint(0, 3000, (6000, 3), generator=g)
+    faces[::7] = faces[::7, :1] + torch.tensor([0, 1, 2]) % 3000  # neighbours: small triangles as well as large
+    cpu = rasterize_mesh(pixels, depth, faces % 3000, 320, 240)
+    gpu = rasterize_mesh(pixels.cuda(), depth.cuda(), (faces % 3000).cuda(), 320, 240).to("cpu")
+    assert (gpu.face == cpu.face).float().mean() > 0.9995  # an edge pixel may fall the other way by one ulp
+    same = (gpu.face == cpu.face) & cpu.mask
+    assert torch.allclose(gpu.barycentrics[same], cpu.barycentrics[same], atol=1e-5)
+    assert torch.allclose(gpu.depth[same], cpu.depth[same], atol=1e-5)
 
 
 def test_mirror_map_and_completion_fill_everything():

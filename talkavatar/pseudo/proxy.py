@@ -121,12 +121,12 @@ class _Problem:
 def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor, arkit_weights: torch.Tensor,
               camera: Cameras, person_mask: np.ndarray, smooth: float = 0.3, decay: float = 0.01,
               max_offset: float = 0.25, min_offset: float = 0.03, rounds: int = 8, margin: float | None = None,
-              damping: float = 0.05, smoothing: int = 60) -> tuple[torch.Tensor, dict]:
+              damping: float = 0.05, smoothing: int = 60, raster_device="cpu") -> tuple[torch.Tensor, dict]:
     """Rest-space vertex offsets [V, 3] (along smoothed rest normals) for one tracked view (``joint_rotations``
     [1, 55, 3], ``root_translation`` [1, 3], ``arkit_weights`` [1, 52]; ``camera`` one camera of the photo's size;
     ``person_mask`` [H, W] bool). See the module docstring for the fit; ``margin`` defaults to 1.5 pixels per 512
     pixels of the image's larger side, ``smoothing`` is the number of averaging passes of the offset directions
-    (:func:`offset_directions`).
+    (:func:`offset_directions`); ``raster_device``: where each round's z-buffer is drawn (:mod:`raster`).
 
     Returns offsets and figures: silhouette IoU of the bare body and of the proxy with the mask, the share of the
     mask the proxy covers, the number of outline samples of the last round, the number of faces the offsets turn
@@ -146,9 +146,11 @@ def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor
     problem = _Problem(x0, d, faces, sdf, grad, camera, camera.to(dtype=torch.float64), margin, k, prior, damping)
     heights = np.zeros(count)
     stats: dict = {}
+    faces_there = rig.faces.to(raster_device)
     for r in range(rounds + 1):
         pixels, depth = camera.project(torch.from_numpy(x0 + heights[:, None] * d).float())
-        frags = rasterize_mesh(pixels[0], depth[0], rig.faces, w, h_img)
+        frags = rasterize_mesh(pixels[0].to(raster_device), depth[0].to(raster_device), faces_there, w,
+                               h_img).to("cpu")
         body = frags.mask.numpy()
         iou = float((body & person_mask).sum() / max(1, (body | person_mask).sum()))
         if r == 0:

@@ -3,7 +3,9 @@
 Used for visibility (inverse texture mapping), silhouettes and proxy fitting; not differentiable and not needed to
 be: the pseudo stage renders its frames with Gaussians (:func:`talkavatar.core.splats.rasterize`).
 
-Pixel centres at +0.5 (bundle convention). Triangles are grouped by bounding-box size so that each group tests the
+Pixel centres at +0.5 (bundle convention). Plain torch on any device: the pseudo stage rasterizes its proxy and
+texture z-buffers on the CPU, or on its own device with ``pseudo.stage.RASTER_ON_STAGE_DEVICE`` (the CPU path is the
+reference; ``tests/test_pseudo_texture.py`` compares the two on CUDA). Triangles are grouped by bounding-box size so that each group tests the
 pixels of its boxes in one batched step; the nearest triangle wins per pixel (ties: the lower triangle index).
 """
 
@@ -25,6 +27,9 @@ class Fragments:
     @property
     def mask(self) -> torch.Tensor:
         return self.face >= 0
+
+    def to(self, device) -> "Fragments":
+        return Fragments(self.face.to(device), self.barycentrics.to(device), self.depth.to(device))
 
 
 def rasterize_mesh(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, width: int, height: int,

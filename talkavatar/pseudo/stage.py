@@ -56,6 +56,10 @@ from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, std
 Log = Callable[[str], None]
 FACE_MARGIN = 0.04  # the face oval's outline band, share of its height, that does not count as the face (jaw texels)
 INPUTS = (artifacts.SOURCE_IMAGE, artifacts.TRACK_PARAMS, artifacts.TRACK_RIG, artifacts.TRACK_MASK)
+# the proxy's 9 z-buffers and the texture's 1 (raster.py, plain torch) drawn on the stage's device instead of the CPU:
+# on the H200 host they took ~0.13 s each on the CPU (session 12's profile); on CUDA, launch-bound, expected ~10 ms.
+# Off until notes/speed11-gpu.sh has measured it (and the CUDA/CPU parity test has run on a GPU)
+RASTER_ON_STAGE_DEVICE = False
 
 
 @dataclass(frozen=True)
@@ -120,15 +124,17 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
                      photo.params.shape, camera, rig, hidden, face, hands)
 
 
-def make_texture(view: PhotoView, offsets, uv_res: int) -> tuple[np.ndarray, dict]:
-    """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures."""
+def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> tuple[np.ndarray, dict]:
+    """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures (the photo's
+    z-buffer drawn on ``raster_device``)."""
     rig = view.rig
     proxy = replace(rig, vertices=rig.vertices + offsets)
     binding = Binding.from_uv(rig.face_uvs, uv_res)
     posed = proxy.pose(view.joint_rotations, view.root_translation, view.arkit_weights)
     image = torch.from_numpy(view.image.astype(np.float32) / 255)
     leak = background_leak(view.image, view.mask, view.face_xy)
-    seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak)
+    seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak,
+                           raster_device=raster_device)
     part = mouth_texels(rig, binding.face_index)
     rgb, conf = seen.rgb.clone(), seen.confidence.clone()
     parts = texel_parts(rig, binding.face_index, binding.barycentrics)
@@ -322,15 +328,16 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
 def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
     """The proxy surface and its completed texture -> (offsets [V, 3], texture [R, R, 3], proxy figures, texture
     figures, the frame renderer)."""
+    raster = ctx.device if RASTER_ON_STAGE_DEVICE else torch.device("cpu")
     with ctx.timed("proxy"):
         offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
                                          view.camera, view.mask, smooth=config.proxy_smooth,
-                                         max_offset=config.proxy_max)
+                                         max_offset=config.proxy_max, raster_device=raster)
     ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
             "of the person mask")
     with ctx.timed("texture"):
-        texture, texture_stats = make_texture(view, offsets, config.uv_res)
+        texture, texture_stats = make_texture(view, offsets, config.uv_res, raster)
     ctx.log(f"texture {config.uv_res}²: {100 * texture_stats['seen']:.1f}% seen, completed")
     renderer_name = choose_renderer(config.renderer, ctx.device)
     renderer = FrameRenderer(view.rig, offsets, torch.from_numpy(texture), renderer_name, ctx.device, config.uv_res)

@@ -41,12 +41,13 @@ class ProjectedTexture:
 
 def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: Binding, camera: Cameras,
                     image: torch.Tensor, mask: np.ndarray, depth_tolerance: float = 0.015,
-                    min_cosine: float = 0.1, edge_pixels: float = 3.0) -> ProjectedTexture:
+                    min_cosine: float = 0.1, edge_pixels: float = 3.0, raster_device="cpu") -> ProjectedTexture:
     """posed_vertices: [V, 3] world; camera: one camera of the image's size; image: [H, W, 3] float;
-    mask: [H, W] bool person mask."""
+    mask: [H, W] bool person mask; ``raster_device``: where the z-buffer is drawn (:mod:`raster`)."""
     h, w = image.shape[:2]
     pixels, depth = camera.project(posed_vertices)
-    frags = rasterize_mesh(pixels[0], depth[0], faces, w, h)
+    frags = rasterize_mesh(pixels[0].to(raster_device), depth[0].to(raster_device), faces.to(raster_device), w,
+                           h).to(posed_vertices.device)
     points = binding.surface_points(posed_vertices[None], faces)[0]
     tpix, tdepth = camera.project(points)
     tpix, tdepth = tpix[0], tdepth[0]
