@@ -349,14 +349,16 @@ def pngs_kept() -> Iterator[None]:
     """Within the block, the images a stage writes as PNG stay in memory (by the sha256 of the file's bytes) and
     :meth:`Bundle.read_png` of that file (still verified against the manifest) returns a copy of the image instead of
     decoding it: `fit PHOTO`'s fit reads the pseudo frames its pseudo stage wrote a moment before (the fast preset's
-    64 RGBA frames of 512²: ~67 MB held, ~0.4 s of decoding on one CPU core saved). Cleared on leaving."""
+    64 RGBA frames of 512²: ~67 MB held, ~0.4 s of decoding on one CPU core saved). Cleared on leaving the outermost
+    block."""
     global _keeping
-    _keeping = True
+    outer, _keeping = _keeping, True
     try:
         yield
     finally:
-        _keeping = False
-        _kept_pngs.clear()
+        _keeping = outer
+        if not outer:
+            _kept_pngs.clear()
 
 
 def _commit(root: Path, stage: str, tmp: Path, manifest: dict) -> None:
