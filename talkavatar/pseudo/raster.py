@@ -3,10 +3,11 @@
 Used for visibility (inverse texture mapping), silhouettes and proxy fitting; not differentiable and not needed to
 be: the pseudo stage renders its frames with Gaussians (:func:`talkavatar.core.splats.rasterize`).
 
-Pixel centres at +0.5 (bundle convention). Plain torch on any device: the pseudo stage rasterizes its proxy and
-texture z-buffers on the CPU, or on its own device with ``pseudo.stage.RASTER_ON_STAGE_DEVICE`` (the CPU path is the
-reference; ``tests/test_pseudo_texture.py`` compares the two on CUDA). Triangles are grouped by bounding-box size so that each group tests the
+Pixel centres at +0.5 (bundle convention). Triangles are grouped by bounding-box size so that each group tests the
 pixels of its boxes in one batched step; the nearest triangle wins per pixel (ties: the lower triangle index).
+Plain torch on any device: the pseudo stage draws its proxy and texture z-buffers on the CPU, or on its own device
+with ``pseudo.stage.RASTER_ON_STAGE_DEVICE`` (the CPU path is the reference; ``tests/test_pseudo_texture.py``
+compares the two on CUDA).
 """
 
 from __future__ import annotations
