@@ -12,8 +12,8 @@ from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.core.body.landmarks import FACE_POINTS
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX
 from talkavatar.track.camera import intrinsics, project
-from talkavatar.track.expression import (REGION_WEIGHTS, box_qp, expression_basis, landmark_weights, refit_expression,
-                                         region_of, smooth_expression)
+from talkavatar.track.expression import (GAZE, REGION_WEIGHTS, box_qp, expression_basis, landmark_weights,
+                                         refit_expression, region_of, smooth_expression)
 
 pytest.importorskip("anny")
 
@@ -82,6 +82,32 @@ def test_unseen_frames_keep_their_initial_weights(rig):
     fitted = refit_expression(posed, landmarks, rig.expression_blendshapes, points, seen, K, initial)
     assert torch.equal(fitted[1], initial[1])
     assert fitted[0].max() < 0.1  # neutral points: back to neutral
+
+
+def test_an_eye_looks_only_where_its_iris_is_seen(rig):
+    """Frame 0: eyes turned (eyeLookInLeft 0.7, eyeLookOutRight 0.5) come back from the face points (at least 60 %
+    of it). Frame 1: only the right eye turned, the left iris unseen (under a hand) and the left eye's lids and
+    corners 1.5 px towards the nose (what a slightly misplaced head leaves): the left eye's gaze stays 0 (without
+    its iris the fit turned that eyeball inwards to move the lids: eyeLookInLeft 0.63 here, 1.0 on hand_on_head)
+    and the right eye's is still found."""
+    landmarks = GroupedLandmarks(rig.landmarks)
+    truth = _weights([{"eyeLookInLeft": 0.7, "eyeLookOutRight": 0.5}, {"eyeLookOutRight": 0.5}])
+    rotations, translation = torch.zeros(2, 55, 3), torch.tensor([[0.0, -1.6, -0.6]] * 2)
+    K = torch.tensor(intrinsics(640, 480, 700.0))
+    points = project(landmarks(rig.pose(rotations, translation, truth))["face"], K)
+    index = landmarks.mediapipe_index("face")
+    names = {i: n for n, i in FACE_POINTS.items()}
+    left_eye = torch.tensor([names[int(i)].startswith("left_eye_") for i in index])  # lids and corners
+    points[1, left_eye, 0] -= 1.5  # the person's left eye is on the image's right: towards the nose
+    seen = torch.ones(points.shape[:2])
+    seen[1, list(index).index(FACE_POINTS["left_iris"])] = 0
+    posed = rig.pose(rotations, translation, torch.zeros(2, 52))
+    fitted = refit_expression(posed, landmarks, rig.expression_blendshapes, points, seen, K, torch.zeros(2, 52))
+    left = [ARKIT_INDEX[n] for n in GAZE["left_iris"]]
+    assert fitted[0, ARKIT_INDEX["eyeLookInLeft"]] > 0.6 * 0.7  # the priors hold a little of the gaze back
+    assert fitted[0, ARKIT_INDEX["eyeLookOutRight"]] > 0.6 * 0.5
+    assert torch.equal(fitted[1, left], torch.zeros(len(left)))
+    assert fitted[1, ARKIT_INDEX["eyeLookOutRight"]] > 0.2
 
 
 def test_box_qp_matches_scipy():

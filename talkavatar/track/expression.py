@@ -80,6 +80,13 @@ JAW_PROBE = 0.3
 """The ``jawOpen`` at which :func:`photo_jaw` measures how far the model's lips part per unit of it."""
 OPEN_MARGIN = 0.05
 """A photo's jaw is opened (:func:`bake_expression`) when its lips need this much more ``jawOpen`` than tracked."""
+GAZE = {"left_iris": tuple(f"eyeLook{d}Left" for d in ("In", "Out", "Up", "Down")),
+        "right_iris": tuple(f"eyeLook{d}Right" for d in ("In", "Out", "Up", "Down"))}
+"""Each eye's gaze channels, by the iris point that shows them (the person's left and right, as MediaPipe's). Only
+a seen iris tells where an eye looks: the channels also shift the eyelids a little (Anny's ``eyeLookInLeft`` moves
+the iris 5.7 mm, the lids ~1 mm), and with the iris under a hand the fit used them to move the lids, the eyeball
+turned fully inwards (hand_on_head: ``eyeLookIn`` 1.0 on both eyes, baked into the rig's neutral face: a squint at
+rest, the fitted eye centre 4.4 % of the person's height off the marked one)."""
 
 
 def region_of(name: str) -> str:
@@ -188,9 +195,23 @@ def photo_jaw(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.T
     return jaw.clamp(0, 1) * (seen[:, lips] > 0).all(-1)
 
 
+def gaze_ceiling(seen: torch.Tensor, mediapipe_index: np.ndarray) -> torch.Tensor:
+    """[B, 52] upper bounds of the ARKit weights: 0 for the gaze channels (:data:`GAZE`) of an eye whose iris is
+    unseen (``seen`` [B, K] of the face points at ``mediapipe_index`` [K]; an iris the map lacks counts as unseen),
+    else 1."""
+    ceiling = torch.ones(seen.shape[0], len(ARKIT_NAMES), dtype=seen.dtype, device=seen.device)
+    index = [int(i) for i in mediapipe_index]
+    for iris, channels in GAZE.items():
+        point = FACE_POINTS[iris]
+        shown = seen[:, index.index(point)] > 0 if point in index else torch.zeros_like(ceiling[:, 0], dtype=torch.bool)
+        for name in channels:
+            ceiling[:, ARKIT_INDEX[name]] = shown.to(seen.dtype)
+    return ceiling
+
+
 def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.Tensor, seen: torch.Tensor,
                    region: torch.Tensor, initial: torch.Tensor, unit: torch.Tensor, iterations: int = 6,
-                   jaw_floor: torch.Tensor | None = None) -> torch.Tensor:
+                   jaw_floor: torch.Tensor | None = None, ceiling: torch.Tensor | None = None) -> torch.Tensor:
     """ARKit weights [B, 52] in 0..1 whose landmarks best match the detected ones (Gauss-Newton on the projection,
     each step a box-constrained quadratic solved by :func:`box_qp`).
 
@@ -200,7 +221,8 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     [B] pixels per residual unit (1 % of the inter-ocular distance). The fit starts from the neutral face (weak
     directions, such as ``jawOpen`` + ``mouthClose`` that cancel on the lips, stay where they start); frames
     without a seen point keep ``initial``. ``jaw_floor`` [B]: lower bounds of ``jawOpen`` (:func:`photo_jaw`); a
-    frame with one above 0 also keeps ``mouthClose`` at 0 (its lips are seen apart).
+    frame with one above 0 also keeps ``mouthClose`` at 0 (its lips are seen apart). ``ceiling`` [B, 52]: upper
+    bounds of the weights (:func:`gaze_ceiling`; default 1).
     """
     count = len(ARKIT_NAMES)
     dtype, device = base.dtype, base.device
@@ -213,6 +235,8 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     prior1 = torch.cat([PRIOR_L1 * _prior_weights(dtype, device), torch.zeros(6, dtype=dtype, device=device)])
     lower = torch.cat([torch.zeros(count), torch.full((6,), -torch.inf)]).to(theta).expand_as(theta).clone()
     upper = torch.cat([torch.ones(count), torch.full((6,), torch.inf)]).to(theta).expand_as(theta).clone()
+    if ceiling is not None:
+        upper[:, :count] = ceiling.to(theta)
     if jaw_floor is not None:  # the start is within the bounds: the line search below stays there
         lower[:, ARKIT_INDEX["jawOpen"]] = theta[:, ARKIT_INDEX["jawOpen"]] = jaw_floor.to(theta)
         upper[:, ARKIT_INDEX["mouthClose"]] = torch.where(jaw_floor > 0, 0.0, 1.0).to(theta)
@@ -378,7 +402,8 @@ def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.
     unit = 0.01 * inter_ocular(points, index).clamp_min(1.0)
     region = landmark_weights(index).to(points.device, points.dtype)
     floor = photo_jaw(base, basis, lambda p: project(p, K), points, seen, index) if open_jaw else None
-    return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit, jaw_floor=floor)
+    return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit, jaw_floor=floor,
+                          ceiling=gaze_ceiling(seen, index))
 
 
 def photo_refit(joint_rotations: torch.Tensor, root_translation: torch.Tensor, points: torch.Tensor,
