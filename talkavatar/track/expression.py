@@ -83,10 +83,21 @@ OPEN_MARGIN = 0.05
 GAZE = {"left_iris": tuple(f"eyeLook{d}Left" for d in ("In", "Out", "Up", "Down")),
         "right_iris": tuple(f"eyeLook{d}Right" for d in ("In", "Out", "Up", "Down"))}
 """Each eye's gaze channels, by the iris point that shows them (the person's left and right, as MediaPipe's). Only
-a seen iris tells where an eye looks: the channels also shift the eyelids a little (Anny's ``eyeLookInLeft`` moves
-the iris 5.7 mm, the lids ~1 mm), and with the iris under a hand the fit used them to move the lids, the eyeball
-turned fully inwards (hand_on_head: ``eyeLookIn`` 1.0 on both eyes, baked into the rig's neutral face: a squint at
-rest, the fitted eye centre 4.4 % of the person's height off the marked one)."""
+a seen iris tells where the eyes look: the channels also shift the eyelids a little (Anny's ``eyeLookInLeft`` moves
+the iris 5.7 mm, the lids ~1 mm), and the fit used them to move the lids: with an iris under a hand it turned that
+eyeball fully inwards (hand_on_head: ``eyeLookIn`` 1.0 on both eyes, baked into the rig's neutral face, the fitted
+eye centre 4.4 % of the person's height off the marked one); without any iris seen no gaze is fitted
+(:func:`gaze_ceiling`)."""
+CONJUGATE = (("eyeLookInLeft", "eyeLookOutRight"), ("eyeLookOutLeft", "eyeLookInRight"),
+             ("eyeLookUpLeft", "eyeLookUpRight"), ("eyeLookDownLeft", "eyeLookDownRight"))
+"""Gaze channels that move the two eyes the same way: eyes turn together (a near target converges them by a few
+degrees only). :data:`CONJUGATE_PRIOR` ties each pair."""
+CONJUGATE_PRIOR = 10.0
+"""Weight of the squared difference of each :data:`CONJUGATE` pair (500 x :data:`PRIOR_L2`): one seen iris sets both
+eyes' gaze, and the lids cannot cross or splay the eyes to fit themselves (before it, on the twelve photos of issue
+17, resting irises 12 % of the eye's width beyond its inner corner (kick), at 86 % and 25 % (camera: both turned
+out), at 21 % (hopper's left eye; 46-52 % is Anny's straight gaze))."""
+
 
 
 def region_of(name: str) -> str:
@@ -196,17 +207,28 @@ def photo_jaw(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.T
 
 
 def gaze_ceiling(seen: torch.Tensor, mediapipe_index: np.ndarray) -> torch.Tensor:
-    """[B, 52] upper bounds of the ARKit weights: 0 for the gaze channels (:data:`GAZE`) of an eye whose iris is
-    unseen (``seen`` [B, K] of the face points at ``mediapipe_index`` [K]; an iris the map lacks counts as unseen),
-    else 1."""
-    ceiling = torch.ones(seen.shape[0], len(ARKIT_NAMES), dtype=seen.dtype, device=seen.device)
+    """[B, 52] upper bounds of the ARKit weights: 0 for every gaze channel (:data:`GAZE`) in the frames where neither
+    iris is seen (``seen`` [B, K] of the face points at ``mediapipe_index`` [K]; an iris the map lacks counts as
+    unseen), else 1. One seen iris sets both eyes' gaze (:data:`CONJUGATE_PRIOR`)."""
     index = [int(i) for i in mediapipe_index]
-    for iris, channels in GAZE.items():
-        point = FACE_POINTS[iris]
-        shown = seen[:, index.index(point)] > 0 if point in index else torch.zeros_like(ceiling[:, 0], dtype=torch.bool)
-        for name in channels:
-            ceiling[:, ARKIT_INDEX[name]] = shown.to(seen.dtype)
+    irises = [index.index(FACE_POINTS[iris]) for iris in GAZE if FACE_POINTS[iris] in index]
+    shown = (seen[:, irises] > 0).any(-1).to(seen.dtype) if irises else seen.new_zeros(seen.shape[0])
+    ceiling = torch.ones(seen.shape[0], len(ARKIT_NAMES), dtype=seen.dtype, device=seen.device)
+    for name in (n for channels in GAZE.values() for n in channels):
+        ceiling[:, ARKIT_INDEX[name]] = shown
     return ceiling
+
+
+def _prior_matrix(count: int, dtype, device) -> torch.Tensor:
+    """[count + 6, count + 6] the quadratic prior of :func:`fit_expression`'s unknowns (``count`` ARKit weights, the
+    head correction's axis-angle and shift): :data:`PRIOR_L2` on each weight, :data:`RIGID_PRIOR` on the angle, and
+    :data:`CONJUGATE_PRIOR` on the difference of each :data:`CONJUGATE` pair."""
+    prior = torch.diag(torch.cat([torch.full((count,), PRIOR_L2), torch.full((3,), RIGID_PRIOR), torch.zeros(3)]))
+    for a, b in CONJUGATE:
+        pair = torch.zeros(count + 6)
+        pair[ARKIT_INDEX[a]], pair[ARKIT_INDEX[b]] = 1.0, -1.0
+        prior = prior + CONJUGATE_PRIOR * torch.outer(pair, pair)
+    return prior.to(dtype=dtype, device=device)
 
 
 def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.Tensor, seen: torch.Tensor,
@@ -231,7 +253,7 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     centre = base.detach().mean(1, keepdim=True)
 
     theta = torch.zeros(base.shape[0], count + 6, dtype=dtype, device=device)  # from neutral: the sparse end
-    prior2 = torch.cat([torch.full((count,), PRIOR_L2), torch.full((3,), RIGID_PRIOR), torch.zeros(3)]).to(theta)
+    prior2 = _prior_matrix(count, dtype, device)
     prior1 = torch.cat([PRIOR_L1 * _prior_weights(dtype, device), torch.zeros(6, dtype=dtype, device=device)])
     lower = torch.cat([torch.zeros(count), torch.full((6,), -torch.inf)]).to(theta).expand_as(theta).clone()
     upper = torch.cat([torch.ones(count), torch.full((6,), torch.inf)]).to(theta).expand_as(theta).clone()
@@ -245,15 +267,15 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
 
     def energy(theta):  # [B]
         r = _residual(theta, base, basis, project, targets, centre) * scale[..., None]
-        return 0.5 * r.pow(2).sum((-1, -2)) + 0.5 * (prior2 * theta.pow(2)).sum(-1) + (prior1 * theta).sum(-1)
+        return 0.5 * r.pow(2).sum((-1, -2)) + 0.5 * ((theta @ prior2) * theta).sum(-1) + (prior1 * theta).sum(-1)
 
     with torch.no_grad():
         for _ in range(iterations):
             J = _jacobian(theta, base, basis, project, centre) * scale[..., None, None]  # [B, K, 2, 58]
             J = J.reshape(J.shape[0], -1, J.shape[-1])                        # [B, 2K, 58]
             r = (_residual(theta, base, basis, project, targets, centre) * scale[..., None]).reshape(J.shape[:2])
-            # 0.5 |r + J d|^2 + 0.5 prior2 (theta + d)^2 + prior1 (theta + d), over x = theta + d in the box
-            H = J.transpose(1, 2) @ J + torch.diag(prior2)
+            # 0.5 |r + J d|^2 + 0.5 x' prior2 x + prior1 x, over x = theta + d in the box
+            H = J.transpose(1, 2) @ J + prior2
             g = (J.transpose(1, 2) @ (r[..., None] - J @ theta[..., None]))[..., 0] + prior1
             step = box_qp(H, g, lower, upper, theta, below=(ARKIT_INDEX["mouthClose"], ARKIT_INDEX["jawOpen"]))
             # a step the linearised projection misjudged (a large head correction) is taken halfway or not at all
