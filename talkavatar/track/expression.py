@@ -6,7 +6,8 @@ expression fit is small: per frame 52 weights in 0..1 and a small rigid motion o
 their centre, shift) that absorbs what is left of the head's placement (without it a head yawed 2 degrees off was
 explained as mouthRight 0.7), against the detected points weighted by region so that
 eyelids, brows and lip contours dominate (:data:`REGION_WEIGHTS`). ARKit's ``mouthClose`` only means something on
-top of ``jawOpen`` (alone it pushes the lower lip through the upper one): it is held to ``<= jawOpen``.
+top of ``jawOpen`` (alone it pushes the lower lip through the upper one): it is held to ``<= jawOpen``. The two eyes
+turn together (:data:`CONJUGATE_PRIOR`), and only where an iris is seen (:data:`GAZE`).
 
 The body model's neutral face is not the person's: Anny's brows sit lower than many people's, its lips part by
 3 mm at rest, so a photo of a relaxed face fits to raised brows, a rolled lip and the like. :func:`bake_expression`
@@ -94,9 +95,9 @@ CONJUGATE = (("eyeLookInLeft", "eyeLookOutRight"), ("eyeLookOutLeft", "eyeLookIn
 degrees only). :data:`CONJUGATE_PRIOR` ties each pair."""
 CONJUGATE_PRIOR = 10.0
 """Weight of the squared difference of each :data:`CONJUGATE` pair (500 x :data:`PRIOR_L2`): one seen iris sets both
-eyes' gaze, and the lids cannot cross or splay the eyes to fit themselves (before it, on the twelve photos of issue
-17, resting irises 12 % of the eye's width beyond its inner corner (kick), at 86 % and 25 % (camera: both turned
-out), at 21 % (hopper's left eye; 46-52 % is Anny's straight gaze))."""
+eyes' gaze, and the lids cannot cross or splay the eyes to fit themselves. Before it, resting irises on the twelve
+photos of issue 17 (the eye's width from its outer corner; Anny looking straight: 0.52-0.54): kick 0.72 and 1.12
+(crossed, the left iris beyond its inner corner), camera 0.25 and 0.14 (both turned out), hopper 0.53 and 0.79."""
 
 
 
