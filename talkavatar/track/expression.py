@@ -100,7 +100,6 @@ photos of issue 17 (the eye's width from its outer corner; Anny looking straight
 (crossed, the left iris beyond its inner corner), camera 0.25 and 0.14 (both turned out), hopper 0.53 and 0.79."""
 
 
-
 def region_of(name: str) -> str:
     """The :data:`REGION_WEIGHTS` region of a :data:`FACE_POINTS` name."""
     if name.endswith("iris"):
