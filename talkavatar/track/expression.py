@@ -6,7 +6,8 @@ expression fit is small: per frame 52 weights in 0..1 and a small rigid motion o
 their centre, shift) that absorbs what is left of the head's placement (without it a head yawed 2 degrees off was
 explained as mouthRight 0.7), against the detected points weighted by region so that
 eyelids, brows and lip contours dominate (:data:`REGION_WEIGHTS`). ARKit's ``mouthClose`` only means something on
-top of ``jawOpen`` (alone it pushes the lower lip through the upper one): it is held to ``<= jawOpen``.
+top of ``jawOpen`` (alone it pushes the lower lip through the upper one): it is held to ``<= jawOpen``. The two eyes
+turn together (:data:`CONJUGATE_PRIOR`), and only where an iris is seen (:data:`GAZE`).
 
 The body model's neutral face is not the person's: Anny's brows sit lower than many people's, its lips part by
 3 mm at rest, so a photo of a relaxed face fits to raised brows, a rolled lip and the like. :func:`bake_expression`
@@ -80,6 +81,23 @@ JAW_PROBE = 0.3
 """The ``jawOpen`` at which :func:`photo_jaw` measures how far the model's lips part per unit of it."""
 OPEN_MARGIN = 0.05
 """A photo's jaw is opened (:func:`bake_expression`) when its lips need this much more ``jawOpen`` than tracked."""
+GAZE = {"left_iris": tuple(f"eyeLook{d}Left" for d in ("In", "Out", "Up", "Down")),
+        "right_iris": tuple(f"eyeLook{d}Right" for d in ("In", "Out", "Up", "Down"))}
+"""Each eye's gaze channels, by the iris point that shows them (the person's left and right, as MediaPipe's). Only
+a seen iris tells where the eyes look: the channels also shift the eyelids a little (Anny's ``eyeLookInLeft`` moves
+the iris 5.7 mm, the lids ~1 mm), and the fit used them to move the lids: with an iris under a hand it turned that
+eyeball fully inwards (hand_on_head: ``eyeLookIn`` 1.0 on both eyes, baked into the rig's neutral face, the fitted
+eye centre 4.4 % of the person's height off the marked one); without any iris seen no gaze is fitted
+(:func:`gaze_ceiling`)."""
+CONJUGATE = (("eyeLookInLeft", "eyeLookOutRight"), ("eyeLookOutLeft", "eyeLookInRight"),
+             ("eyeLookUpLeft", "eyeLookUpRight"), ("eyeLookDownLeft", "eyeLookDownRight"))
+"""Gaze channels that move the two eyes the same way: eyes turn together (a near target converges them by a few
+degrees only). :data:`CONJUGATE_PRIOR` ties each pair."""
+CONJUGATE_PRIOR = 10.0
+"""Weight of the squared difference of each :data:`CONJUGATE` pair (500 x :data:`PRIOR_L2`): one seen iris sets both
+eyes' gaze, and the lids cannot cross or splay the eyes to fit themselves. Before it, resting irises on the twelve
+photos of issue 17 (the eye's width from its outer corner; Anny looking straight: 0.52-0.54): kick 0.72 and 1.12
+(crossed, the left iris beyond its inner corner), camera 0.25 and 0.14 (both turned out), hopper 0.53 and 0.79."""
 
 
 def region_of(name: str) -> str:
@@ -188,9 +206,34 @@ def photo_jaw(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.T
     return jaw.clamp(0, 1) * (seen[:, lips] > 0).all(-1)
 
 
+def gaze_ceiling(seen: torch.Tensor, mediapipe_index: np.ndarray) -> torch.Tensor:
+    """[B, 52] upper bounds of the ARKit weights: 0 for every gaze channel (:data:`GAZE`) in the frames where neither
+    iris is seen (``seen`` [B, K] of the face points at ``mediapipe_index`` [K]; an iris the map lacks counts as
+    unseen), else 1. One seen iris sets both eyes' gaze (:data:`CONJUGATE_PRIOR`)."""
+    index = [int(i) for i in mediapipe_index]
+    irises = [index.index(FACE_POINTS[iris]) for iris in GAZE if FACE_POINTS[iris] in index]
+    shown = (seen[:, irises] > 0).any(-1).to(seen.dtype) if irises else seen.new_zeros(seen.shape[0])
+    ceiling = torch.ones(seen.shape[0], len(ARKIT_NAMES), dtype=seen.dtype, device=seen.device)
+    for name in (n for channels in GAZE.values() for n in channels):
+        ceiling[:, ARKIT_INDEX[name]] = shown
+    return ceiling
+
+
+def _prior_matrix(count: int, dtype, device) -> torch.Tensor:
+    """[count + 6, count + 6] the quadratic prior of :func:`fit_expression`'s unknowns (``count`` ARKit weights, the
+    head correction's axis-angle and shift): :data:`PRIOR_L2` on each weight, :data:`RIGID_PRIOR` on the angle, and
+    :data:`CONJUGATE_PRIOR` on the difference of each :data:`CONJUGATE` pair."""
+    prior = torch.diag(torch.cat([torch.full((count,), PRIOR_L2), torch.full((3,), RIGID_PRIOR), torch.zeros(3)]))
+    for a, b in CONJUGATE:
+        pair = torch.zeros(count + 6)
+        pair[ARKIT_INDEX[a]], pair[ARKIT_INDEX[b]] = 1.0, -1.0
+        prior = prior + CONJUGATE_PRIOR * torch.outer(pair, pair)
+    return prior.to(dtype=dtype, device=device)
+
+
 def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: torch.Tensor, seen: torch.Tensor,
                    region: torch.Tensor, initial: torch.Tensor, unit: torch.Tensor, iterations: int = 6,
-                   jaw_floor: torch.Tensor | None = None) -> torch.Tensor:
+                   jaw_floor: torch.Tensor | None = None, ceiling: torch.Tensor | None = None) -> torch.Tensor:
     """ARKit weights [B, 52] in 0..1 whose landmarks best match the detected ones (Gauss-Newton on the projection,
     each step a box-constrained quadratic solved by :func:`box_qp`).
 
@@ -200,7 +243,8 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     [B] pixels per residual unit (1 % of the inter-ocular distance). The fit starts from the neutral face (weak
     directions, such as ``jawOpen`` + ``mouthClose`` that cancel on the lips, stay where they start); frames
     without a seen point keep ``initial``. ``jaw_floor`` [B]: lower bounds of ``jawOpen`` (:func:`photo_jaw`); a
-    frame with one above 0 also keeps ``mouthClose`` at 0 (its lips are seen apart).
+    frame with one above 0 also keeps ``mouthClose`` at 0 (its lips are seen apart). ``ceiling`` [B, 52]: upper
+    bounds of the weights (:func:`gaze_ceiling`; default 1).
     """
     count = len(ARKIT_NAMES)
     dtype, device = base.dtype, base.device
@@ -209,10 +253,12 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
     centre = base.detach().mean(1, keepdim=True)
 
     theta = torch.zeros(base.shape[0], count + 6, dtype=dtype, device=device)  # from neutral: the sparse end
-    prior2 = torch.cat([torch.full((count,), PRIOR_L2), torch.full((3,), RIGID_PRIOR), torch.zeros(3)]).to(theta)
+    prior2 = _prior_matrix(count, dtype, device)
     prior1 = torch.cat([PRIOR_L1 * _prior_weights(dtype, device), torch.zeros(6, dtype=dtype, device=device)])
     lower = torch.cat([torch.zeros(count), torch.full((6,), -torch.inf)]).to(theta).expand_as(theta).clone()
     upper = torch.cat([torch.ones(count), torch.full((6,), torch.inf)]).to(theta).expand_as(theta).clone()
+    if ceiling is not None:
+        upper[:, :count] = ceiling.to(theta)
     if jaw_floor is not None:  # the start is within the bounds: the line search below stays there
         lower[:, ARKIT_INDEX["jawOpen"]] = theta[:, ARKIT_INDEX["jawOpen"]] = jaw_floor.to(theta)
         upper[:, ARKIT_INDEX["mouthClose"]] = torch.where(jaw_floor > 0, 0.0, 1.0).to(theta)
@@ -221,15 +267,15 @@ def fit_expression(base: torch.Tensor, basis: torch.Tensor, project, targets: to
 
     def energy(theta):  # [B]
         r = _residual(theta, base, basis, project, targets, centre) * scale[..., None]
-        return 0.5 * r.pow(2).sum((-1, -2)) + 0.5 * (prior2 * theta.pow(2)).sum(-1) + (prior1 * theta).sum(-1)
+        return 0.5 * r.pow(2).sum((-1, -2)) + 0.5 * ((theta @ prior2) * theta).sum(-1) + (prior1 * theta).sum(-1)
 
     with torch.no_grad():
         for _ in range(iterations):
             J = _jacobian(theta, base, basis, project, centre) * scale[..., None, None]  # [B, K, 2, 58]
             J = J.reshape(J.shape[0], -1, J.shape[-1])                        # [B, 2K, 58]
             r = (_residual(theta, base, basis, project, targets, centre) * scale[..., None]).reshape(J.shape[:2])
-            # 0.5 |r + J d|^2 + 0.5 prior2 (theta + d)^2 + prior1 (theta + d), over x = theta + d in the box
-            H = J.transpose(1, 2) @ J + torch.diag(prior2)
+            # 0.5 |r + J d|^2 + 0.5 x' prior2 x + prior1 x, over x = theta + d in the box
+            H = J.transpose(1, 2) @ J + prior2
             g = (J.transpose(1, 2) @ (r[..., None] - J @ theta[..., None]))[..., 0] + prior1
             step = box_qp(H, g, lower, upper, theta, below=(ARKIT_INDEX["mouthClose"], ARKIT_INDEX["jawOpen"]))
             # a step the linearised projection misjudged (a large head correction) is taken halfway or not at all
@@ -378,7 +424,8 @@ def refit_expression(posed, landmarks, blendshapes: torch.Tensor, points: torch.
     unit = 0.01 * inter_ocular(points, index).clamp_min(1.0)
     region = landmark_weights(index).to(points.device, points.dtype)
     floor = photo_jaw(base, basis, lambda p: project(p, K), points, seen, index) if open_jaw else None
-    return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit, jaw_floor=floor)
+    return fit_expression(base, basis, lambda p: project(p, K), points, seen, region, initial, unit, jaw_floor=floor,
+                          ceiling=gaze_ceiling(seen, index))
 
 
 def photo_refit(joint_rotations: torch.Tensor, root_translation: torch.Tensor, points: torch.Tensor,
