@@ -38,7 +38,10 @@ from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhou
 LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
 """PosedBody → {group: model landmarks [B, K_group, 3]} (see :class:`talkavatar.core.body.landmark_groups.GroupedLandmarks`)."""
 
-BODY_JOINTS = list(range(1, 22))
+BODY_JOINTS = list(range(1, 16))
+ARM_JOINTS = list(range(16, 22))
+"""Shoulders, elbows and wrists: their own group of unknowns (``RATES["arms"]``), which a close-up does not slow
+(:data:`NEAR_SCALED`)."""
 HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["right_eye_smplhf"]]
 HAND_JOINTS = list(range(25, 55))
 LANDMARK_UNIT = 0.02
@@ -413,7 +416,7 @@ def _point_weights(landmarks, targets: FitTargets, limbs: float) -> torch.Tensor
     return out
 
 
-RATES = {"orient": 0.03, "body": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04, "shape": 0.03,
+RATES = {"orient": 0.03, "body": 0.04, "arms": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04, "shape": 0.03,
          "dolly": FOCAL["rate"]}
 """Adam's learning rate per group of unknowns."""
 WARM_RATES = 0.25
@@ -427,9 +430,9 @@ def _active(stage: str, fit_shape: bool, free_focal: bool = False) -> list[str]:
     """The groups of unknowns a stage optimises."""
     shape = ["shape"] if fit_shape else []
     return {"global": ["orient", "translation"] + (["dolly"] if free_focal else []),
-            "body": ["orient", "translation", "body"] + shape,
-            "detail": ["body", "head", "hands", "arkit"],
-            "all": ["orient", "translation", "body", "head", "hands", "arkit"] + shape}[stage]
+            "body": ["orient", "translation", "body", "arms"] + shape,
+            "detail": ["body", "arms", "head", "hands", "arkit"],
+            "all": ["orient", "translation", "body", "arms", "head", "hands", "arkit"] + shape}[stage]
 
 
 @dataclass
@@ -500,6 +503,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     params = {
         "orient": rot[:, :1].clone(),
         "body": rot[:, BODY_JOINTS].clone(),
+        "arms": rot[:, ARM_JOINTS].clone(),
         "head": rot[:, HEAD_JOINTS].clone(),
         "hands": rot[:, HAND_JOINTS].clone(),
         "translation": state.root_translation.clone(),
@@ -545,6 +549,7 @@ def _assemble(params: dict[str, torch.Tensor], rot: torch.Tensor) -> torch.Tenso
     r = torch.zeros_like(rot)
     r = r.index_copy(1, torch.tensor([0], device=device), params["orient"])
     r = r.index_copy(1, torch.tensor(BODY_JOINTS, device=device), params["body"])
+    r = r.index_copy(1, torch.tensor(ARM_JOINTS, device=device), params["arms"])
     r = r.index_copy(1, torch.tensor(HEAD_JOINTS, device=device), params["head"])
     r = r.index_copy(1, torch.tensor(HAND_JOINTS, device=device), params["hands"])
     return r
