@@ -84,10 +84,10 @@ LIMB_POINTS = tuple(range(11, 23))
 body points (see there)."""
 NEAR_RATES = 2.5
 """Metres: in a close-up (``fit(closeup=True)``) a body nearer than this takes proportionally smaller steps in
-orientation, the torso's and head's joint angles and shape (:data:`NEAR_SCALED`): the same step moves a near face
-more pixels, and every Adam stage starts with steps of its full rate whatever the gradient (with the rates made for
-a body 2-3 m away, a face 0.5 m away jumped 10x in landmark error when a stage began and the fit drifted off it:
-side_45)."""
+translation, orientation, the torso's and head's joint angles and shape (:data:`NEAR_SCALED`): the same step moves
+a near face more pixels, and every Adam stage starts with steps of its full rate whatever the gradient (with the
+rates made for a body 2-3 m away, a face 0.5 m away jumped 10x in landmark error when a stage began and the fit
+drifted off it: side_45)."""
 FOCAL = {"sigma": 0.7, "range": (0.5, 6.0), "rate": 0.04}
 """Close-ups (``fit(free_focal=True)``): the global stage also fits the focal length, as a dolly zoom (the camera
 backs away as the focal grows, so the body's size at its initial depth stays put and only the perspective changes:
@@ -424,11 +424,11 @@ RATES = {"orient": 0.03, "body": 0.04, "arms": 0.04, "head": 0.03, "hands": 0.05
 WARM_RATES = 0.25
 """``fit(warm=True)``: the fraction of :data:`RATES` a warm start takes (Adam's first steps are about its rate
 whatever the gradient: at full rates a frame that starts at the previous frame's optimum is first kicked off it)."""
-NEAR_SCALED = ("orient", "body", "head", "shape")
-"""The groups whose rates a close-up scales by its depth (:data:`NEAR_RATES`). Not the arms nor the translation:
-slowed, a raised arm and the body under it had not arrived when the fit ended (hand_on_head's arm on his forehead:
-wrist 3.9 % of his height from its mark with all five scaled, 4.1 with the arms alone at full rate, 1.9 with both;
-body 3.68 -> 2.55 %), while side_45's face stayed where it was (benchmarks/RESULTS.md, fourteenth session)."""
+NEAR_SCALED = ("orient", "body", "head", "translation", "shape")
+"""The groups whose rates a close-up scales by its depth (:data:`NEAR_RATES`). Not the arms: slowed with the torso,
+a raised arm had not arrived when the fit ended (hand_on_head's arm on his forehead: body error 3.68 % of his
+height with the arms scaled, 3.45 unscaled; a known pose's raised elbow 3.1 -> 1.4 %; benchmarks/RESULTS.md,
+fourteenth session)."""
 
 
 def _active(stage: str, fit_shape: bool, free_focal: bool = False) -> list[str]:
