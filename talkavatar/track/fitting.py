@@ -41,8 +41,8 @@ LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
 BODY_JOINTS = list(range(1, 16))
 ARM_JOINTS = list(range(16, 22))
 """Shoulders, elbows and wrists: their own group of unknowns (``RATES["arms"]``, at the body's rate), which a
-close-up does not slow (:data:`NEAR_SCALED`). Adam's steps are per element: apart from a close-up's rates the split
-changes nothing."""
+close-up with a seen arm does not slow (:data:`NEAR_SCALED`). Adam's steps are per element: apart from a close-up's
+rates the split changes nothing."""
 HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["right_eye_smplhf"]]
 HAND_JOINTS = list(range(25, 55))
 LANDMARK_UNIT = 0.02
@@ -424,11 +424,13 @@ RATES = {"orient": 0.03, "body": 0.04, "arms": 0.04, "head": 0.03, "hands": 0.05
 WARM_RATES = 0.25
 """``fit(warm=True)``: the fraction of :data:`RATES` a warm start takes (Adam's first steps are about its rate
 whatever the gradient: at full rates a frame that starts at the previous frame's optimum is first kicked off it)."""
-NEAR_SCALED = ("orient", "body", "head", "translation", "shape")
-"""The groups whose rates a close-up scales by its depth (:data:`NEAR_RATES`). Not the arms: slowed with the torso,
-a raised arm had not arrived when the fit ended (hand_on_head's arm on his forehead: body error 3.68 % of his
-height with the arms scaled, 3.45 unscaled; a known pose's raised elbow 3.1 -> 1.4 %; benchmarks/RESULTS.md,
-fourteenth session)."""
+NEAR_SCALED = ("orient", "body", "arms", "head", "translation", "shape")
+"""The groups whose rates a close-up scales by its depth (:data:`NEAR_RATES`); the arms only while no arm is placed by
+its points (:func:`placed_arms`, in any frame): slowed with the torso, a seen raised arm had not arrived when the fit
+ended (hand_on_head's arm on his forehead: body error 3.68 % of his height with the arms scaled, 3.45 unscaled; a
+known pose's raised elbow 3.1 -> 1.4 % of the picture's height), while unseen arms at full rate swung about a face
+close-up and shrank its fit (surprise: track's own face error 1.7 -> 4.8 %; benchmarks/RESULTS.md, fourteenth
+session)."""
 
 
 def _active(stage: str, fit_shape: bool, free_focal: bool = False) -> list[str]:
@@ -521,7 +523,8 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                  depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal,
                  start_translation=state.root_translation.clone())
     near = min(1.0, p.depth / NEAR_RATES) if closeup else 1.0
-    rates = {k: v * (near if k in NEAR_SCALED else 1.0) * (WARM_RATES if warm else 1.0) for k, v in RATES.items()}
+    scaled = [k for k in NEAR_SCALED if not (k == "arms" and p.any_placed)]
+    rates = {k: v * (near if k in scaled else 1.0) * (WARM_RATES if warm else 1.0) for k, v in RATES.items()}
     if targets.masks is not None and weights.mask > 0:
         p.samples = surface_samples(space.vertices0, consts.faces, 12000, seed)
     p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
