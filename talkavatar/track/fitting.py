@@ -427,10 +427,11 @@ whatever the gradient: at full rates a frame that starts at the previous frame's
 NEAR_SCALED = ("orient", "body", "left_arm", "right_arm", "head", "translation", "shape")
 """The groups whose rates a close-up scales by its depth (:data:`NEAR_RATES`); an arm only while it is not placed by
 its points in any frame (:func:`placed_arms`): slowed with the torso, a seen raised arm had not arrived when the fit
-ended (hand_on_head's arm on his forehead: body error 3.68 % of his height with it scaled, 3.45 unscaled; a known
-pose's raised elbow 3.1 -> 1.4 % of the picture's height), while an arm that its points do not hold, at full rate,
-swung about: unseen arms shrank surprise's face fit (track's own face error 1.7 -> 4.8 %), hand_on_head's left
-forearm (its wrist rejected) lay across his chest (benchmarks/RESULTS.md, fourteenth session)."""
+ended (a known pose's raised elbow 3.1 % of the picture's height off, 1.4 unscaled; hand_on_head's arm on his
+forehead: elbow 4.4 -> 3.9 % of his height, shoulders 5.1 / 1.4 -> 4.6 / 1.1, body 3.68 -> 3.39), while an arm
+that its points do not hold, at full rate, swung about: unseen arms shrank surprise's face fit (track's own face
+error 1.7 -> 4.8 %), hand_on_head's left forearm (its wrist rejected) lay across his chest (benchmarks/RESULTS.md,
+fourteenth session)."""
 
 
 def _active(stage: str, fit_shape: bool, free_focal: bool = False) -> list[str]:
