@@ -38,7 +38,11 @@ from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhou
 LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
 """PosedBody → {group: model landmarks [B, K_group, 3]} (see :class:`talkavatar.core.body.landmark_groups.GroupedLandmarks`)."""
 
-BODY_JOINTS = list(range(1, 22))
+BODY_JOINTS = list(range(1, 16))
+ARM_JOINTS = {"left_arm": [16, 18, 20], "right_arm": [17, 19, 21]}
+"""Each arm's shoulder, elbow and wrist: a group of unknowns of its own (at the body's rate, :data:`RATES`), which a
+close-up does not slow where the arm is placed by its points (:data:`NEAR_SCALED`). Adam's steps are per element:
+apart from a close-up's rates the split changes nothing."""
 HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["right_eye_smplhf"]]
 HAND_JOINTS = list(range(25, 55))
 LANDMARK_UNIT = 0.02
@@ -80,9 +84,10 @@ LIMB_POINTS = tuple(range(11, 23))
 body points (see there)."""
 NEAR_RATES = 2.5
 """Metres: in a close-up (``fit(closeup=True)``) a body nearer than this takes proportionally smaller steps in
-translation, orientation, joint angles and shape: the same step moves a near face more pixels, and every Adam stage
-starts with steps of its full rate whatever the gradient (with the rates made for a body 2-3 m away, a face 0.5 m
-away jumped 10x in landmark error when a stage began and the fit drifted off it: side_45)."""
+translation, orientation, the torso's and head's joint angles and shape (:data:`NEAR_SCALED`): the same step moves
+a near face more pixels, and every Adam stage starts with steps of its full rate whatever the gradient (with the
+rates made for a body 2-3 m away, a face 0.5 m away jumped 10x in landmark error when a stage began and the fit
+drifted off it: side_45)."""
 FOCAL = {"sigma": 0.7, "range": (0.5, 6.0), "rate": 0.04}
 """Close-ups (``fit(free_focal=True)``): the global stage also fits the focal length, as a dolly zoom (the camera
 backs away as the focal grows, so the body's size at its initial depth stays put and only the perspective changes:
@@ -413,23 +418,29 @@ def _point_weights(landmarks, targets: FitTargets, limbs: float) -> torch.Tensor
     return out
 
 
-RATES = {"orient": 0.03, "body": 0.04, "head": 0.03, "hands": 0.05, "translation": 0.02, "arkit": 0.04, "shape": 0.03,
-         "dolly": FOCAL["rate"]}
+RATES = {"orient": 0.03, "body": 0.04, "left_arm": 0.04, "right_arm": 0.04, "head": 0.03, "hands": 0.05,
+         "translation": 0.02, "arkit": 0.04, "shape": 0.03, "dolly": FOCAL["rate"]}
 """Adam's learning rate per group of unknowns."""
 WARM_RATES = 0.25
 """``fit(warm=True)``: the fraction of :data:`RATES` a warm start takes (Adam's first steps are about its rate
 whatever the gradient: at full rates a frame that starts at the previous frame's optimum is first kicked off it)."""
-NEAR_SCALED = ("orient", "body", "head", "translation", "shape")
-"""The groups whose rates a close-up scales by its depth (:data:`NEAR_RATES`)."""
+NEAR_SCALED = ("orient", "body", "left_arm", "right_arm", "head", "translation", "shape")
+"""The groups whose rates a close-up scales by its depth (:data:`NEAR_RATES`); an arm only while it is not placed by
+its points in any frame (:func:`placed_arms`): slowed with the torso, a seen raised arm had not arrived when the fit
+ended (a known pose's raised elbow 3.1 % of the picture's height off, 1.4 unscaled; hand_on_head's arm on his
+forehead: elbow 4.4 -> 3.9 % of his height, shoulders 5.1 / 1.4 -> 4.6 / 1.1, body 3.68 -> 3.39), while an arm
+that its points do not hold, at full rate, swung about: unseen arms shrank surprise's face fit (track's own face
+error 1.7 -> 4.8 %), hand_on_head's left forearm (its wrist rejected) lay across his chest (benchmarks/RESULTS.md,
+fourteenth session)."""
 
 
 def _active(stage: str, fit_shape: bool, free_focal: bool = False) -> list[str]:
     """The groups of unknowns a stage optimises."""
     shape = ["shape"] if fit_shape else []
     return {"global": ["orient", "translation"] + (["dolly"] if free_focal else []),
-            "body": ["orient", "translation", "body"] + shape,
-            "detail": ["body", "head", "hands", "arkit"],
-            "all": ["orient", "translation", "body", "head", "hands", "arkit"] + shape}[stage]
+            "body": ["orient", "translation", "body", *ARM_JOINTS] + shape,
+            "detail": ["body", *ARM_JOINTS, "head", "hands", "arkit"],
+            "all": ["orient", "translation", "body", *ARM_JOINTS, "head", "hands", "arkit"] + shape}[stage]
 
 
 @dataclass
@@ -500,6 +511,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     params = {
         "orient": rot[:, :1].clone(),
         "body": rot[:, BODY_JOINTS].clone(),
+        **{arm: rot[:, joints].clone() for arm, joints in ARM_JOINTS.items()},
         "head": rot[:, HEAD_JOINTS].clone(),
         "hands": rot[:, HAND_JOINTS].clone(),
         "translation": state.root_translation.clone(),
@@ -512,7 +524,10 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
                  depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal,
                  start_translation=state.root_translation.clone())
     near = min(1.0, p.depth / NEAR_RATES) if closeup else 1.0
-    rates = {k: v * (near if k in NEAR_SCALED else 1.0) * (WARM_RATES if warm else 1.0) for k, v in RATES.items()}
+    placed = {f"{side}_arm" for side in ARMS
+              if closeup and float(p.placed[:, JOINT_INDEX[f"{side}_shoulder"]].sum()) > 0}
+    scaled = [k for k in NEAR_SCALED if k not in placed]
+    rates = {k: v * (near if k in scaled else 1.0) * (WARM_RATES if warm else 1.0) for k, v in RATES.items()}
     if targets.masks is not None and weights.mask > 0:
         p.samples = surface_samples(space.vertices0, consts.faces, 12000, seed)
     p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
@@ -545,6 +560,8 @@ def _assemble(params: dict[str, torch.Tensor], rot: torch.Tensor) -> torch.Tenso
     r = torch.zeros_like(rot)
     r = r.index_copy(1, torch.tensor([0], device=device), params["orient"])
     r = r.index_copy(1, torch.tensor(BODY_JOINTS, device=device), params["body"])
+    for arm, joints in ARM_JOINTS.items():
+        r = r.index_copy(1, torch.tensor(joints, device=device), params[arm])
     r = r.index_copy(1, torch.tensor(HEAD_JOINTS, device=device), params["head"])
     r = r.index_copy(1, torch.tensor(HAND_JOINTS, device=device), params["hands"])
     return r
