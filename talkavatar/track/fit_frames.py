@@ -21,13 +21,24 @@ from talkavatar.track.landmark_vertices import restricted
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
-from talkavatar.track.shape_space import linearise
+from talkavatar.track.shape_space import ShapeSpace, linearise
 from talkavatar.track.video_fit import smooth_poses, track_frames
 
 GROUPS = ("body", "face", "left_hand", "right_hand")
 FITTED_SHAPE = {"anny": [0, 1, 2, 3, 4, 5], "smplx": list(range(10))}  # Anny: the 6 phenotypes; SMPL-X: 10 betas
 SHAPE_SIGMA = {"anny": [0.5, 0.3, 0.1, 0.1, 0.3, 0.3],  # muscle and weight stay near average: no suit inflation
                "smplx": [1.0] * 10}
+SEGMENT_LENGTHS = {"anny": {"measure-upperarm-length-incr": 1.0, "measure-lowerarm-length-incr": 1.0,
+                            "measure-upperleg-height-incr": 1.0, "measure-lowerleg-height-incr": 1.0,
+                            "measure-napetowaist-dist-incr": 1.0}}
+"""Shape entries that lengthen one body segment, both sides alike (Anny's local changes: upper arm, forearm, thigh,
+shin, nape to waist), fitted beside :data:`FITTED_SHAPE` with their prior std-dev. Each is kinked at 0
+(:mod:`shape_space`): at +1 it lengthens its segment by 28 / 29 / 27 / 20 / 15 %, at -1 shortens it by 19 / 20 /
+19 / 15 / 9 %. The prior is a sum against a landmark loss that is a mean over points, so std-dev 1 is stiffer than
+it reads: a clean known body's forearm 14 % long moved a tenth of the way (tests/test_track_fit.py), real photos'
+larger residuals move it (hand_on_head's forearm +0.42: body 3.39 -> 2.85 %); 0.5 / 3 were worse on the 12 photos,
+and without the torso or with the arms alone hand_on_head's face rose 0.25 (benchmarks/RESULTS.md, fourteenth
+session, helper track12)."""
 SIL_GRID = 128
 TORSO = [0, 2, 5, 7, 8, 11, 12, 23, 24]  # MediaPipe body points the global stage fits: head, shoulders, hips
 ANCHORS = [("body", 11, 12), ("face", 33, 263)]
@@ -297,6 +308,22 @@ def _track_video(consts, space, landmarks, targets, found, state, config, weight
     return track_frames(fit_frame, refit, targets, found, state, config.steps, weights, on_frame)
 
 
+def fitted_shape_space(body, shape: torch.Tensor | None, device) -> tuple[ShapeSpace, torch.Tensor]:
+    """(the shape space track fits in, its prior std-devs [P]): around the default shape, :data:`FITTED_SHAPE` and
+    :data:`SEGMENT_LENGTHS` (kinked) free; around ``shape`` [S] with nothing free where it is given (re-tracking a
+    known person)."""
+    fitted, sigmas, lengths = [], [], []
+    if shape is None:
+        fitted = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]]
+        sigmas = SHAPE_SIGMA.get(body.name, [0.3] * len(fitted))
+        segments = {n: s for n, s in SEGMENT_LENGTHS.get(body.name, {}).items() if n in body.shape_names}
+        lengths = [body.shape_names.index(n) for n in segments]
+        fitted, sigmas = fitted + lengths, sigmas + list(segments.values())
+    base = body.default_shape if shape is None else shape
+    return (linearise(body, base.to(device, torch.float32), fitted, kinked=lengths),
+            torch.tensor(sigmas, dtype=torch.float32, device=device))
+
+
 def fit_footage(body, footage: Footage, detections: list[Detection], config: TrackConfig, device, log,
                 timings: dict, shape: torch.Tensor | None = None) -> Fitted:
     """Fit every frame; ``shape`` [S] holds the body shape fixed (re-tracking a known person) instead of fitting it."""
@@ -309,15 +336,10 @@ def fit_footage(body, footage: Footage, detections: list[Detection], config: Tra
     landmarks = GroupedLandmarks(body.landmarks, device)
     index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
     t = time.perf_counter()
-    fitted_idx = [i for i in FITTED_SHAPE.get(body.name, []) if i < body.default_shape.shape[0]] \
-        if shape is None else []  # a given shape is held fixed (re-tracking a known person)
-    base = body.default_shape if shape is None else shape
-    space = linearise(body, base.to(device, torch.float32), fitted_idx)
+    space, sigma = fitted_shape_space(body, shape, device)
     consts = ModelConsts.of(body)
     timings["shape_space"] = time.perf_counter() - t
     t = time.perf_counter()
-    sigma = torch.tensor(SHAPE_SIGMA.get(body.name, [0.3] * len(fitted_idx)) if fitted_idx else [],
-                         dtype=torch.float32, device=device)
     tracked = track_poses(consts, space, landmarks, footage, detections, masks, config, device, log, sigma)
     timings["fit"] = time.perf_counter() - t
     result, K, found, targets = tracked.result, tracked.K, tracked.found, tracked.targets

@@ -32,7 +32,7 @@ from talkavatar.track.expression import refit_expression
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
                                      smoothness_loss, temporal_loss, upright_loss)
-from talkavatar.track.shape_space import TRUST_RADIUS, ShapeSpace
+from talkavatar.track.shape_space import ShapeSpace
 from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
 LandmarkFn = Callable[[object], Mapping[str, torch.Tensor]]
@@ -543,7 +543,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
             loss.backward()
             optim.step()
             with torch.no_grad():
-                params["shape"].clamp_(-TRUST_RADIUS, TRUST_RADIUS)  # where the linear shape space holds
+                params["shape"].clamp_(-space.radius, space.radius)  # where the linear shape space holds
                 params["dolly"].clamp_(*(math.log(v) for v in FOCAL["range"]))
             if on_step is not None:
                 on_step(stage, step, count)

@@ -45,8 +45,9 @@ class RigTrack:
 def fixed_shape_space(rig: Rig) -> ShapeSpace:
     """A shape space with no free parameter: the rig's rest mesh and joints, always."""
     v, j = rig.vertices.float(), rig.joints.float()
-    return ShapeSpace(v, j, v.new_zeros(0, v.numel()), j.new_zeros(0, j.numel()), rig.rest_to_canonical.float(),
-                      v.new_zeros(0), torch.zeros(0, dtype=torch.long, device=v.device))
+    return ShapeSpace(v, j, v.new_zeros(0, v.numel()), j.new_zeros(0, j.numel()), v.new_zeros(0, v.numel()),
+                      j.new_zeros(0, j.numel()), rig.rest_to_canonical.float(), v.new_zeros(0),
+                      torch.zeros(0, dtype=torch.long, device=v.device), v.new_zeros(0))
 
 
 def track_with_rig(rig: Rig, footage: Footage, detections: list[Detection], *, steps: int = 240,

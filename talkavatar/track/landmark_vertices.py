@@ -38,8 +38,8 @@ def restricted(consts: ModelConsts, space: ShapeSpace, landmarks: GroupedLandmar
     remapped = LandmarkMap(position[m.vertex_indices], m.vertex_weights, m.joint_indices, m.joint_weights, m.sets,
                            m.indices, m.names, m.model)
     components, vertices = space.vertex_basis.shape[0], space.vertices0.shape[0]  # a fixed shape has 0 components
-    basis = space.vertex_basis.reshape(components, vertices, 3)[:, keep].reshape(components, 3 * len(keep))
-    sub_space = ShapeSpace(space.vertices0[keep], space.joints0, basis, space.joint_basis, space.rest_to_canonical,
-                           space.base, space.fitted)
+    basis, kink = (b.reshape(components, vertices, 3)[:, keep].reshape(components, 3 * len(keep))
+                   for b in (space.vertex_basis, space.vertex_kink))
+    sub_space = replace(space, vertices0=space.vertices0[keep], vertex_basis=basis, vertex_kink=kink)
     sub_consts = replace(consts, skin=consts.skin[keep], expression_blendshapes=consts.expression_blendshapes[:, keep])
     return sub_consts, sub_space, GroupedLandmarks(remapped)

@@ -7,6 +7,11 @@ product. It is only accurate near the base: measured on Anny with all 6 phenotyp
 vertex error is 1.6 mm at +-0.05, 4.4 mm at +-0.1, 33 mm at +-0.2 and 154 mm at +-0.3. Fitting therefore keeps
 the offsets within :data:`TRUST_RADIUS`, and the final rig (and every reported figure) comes from the real model
 at the fitted shape.
+
+A shape parameter may instead be *kinked* at the base: piecewise linear with different slopes above and below it
+(Anny's local changes at 0 blend an "incr" target above and a "decr" target below; its limb-length ones lengthen a
+shin 20 % at +1 but shorten it 14.5 % at -1). Such an entry is expanded exactly, by its two one-sided slopes over
+:data:`KINK_STEP`, and may move by that much.
 """
 
 from __future__ import annotations
@@ -21,26 +26,35 @@ from talkavatar.core.body.base import BodyModel
 TRUST_RADIUS = 0.1
 """Largest offset of a fitted shape parameter from the base (Anny phenotypes are 0..1): <= ~4 mm linearisation
 error. A person far from the average (e.g. very tall) needs re-linearising around a new base: not done yet."""
+KINK_STEP = 1.0
+"""How far a kinked entry's slopes are measured, and how far it may move: Anny's local changes span -1..1."""
 
 
 @dataclass(frozen=True)
 class ShapeSpace:
-    """``vertices(c) = vertices0 + c @ vertex_basis``, likewise joints, for ``c`` [P] = shape - base on the fitted
-    entries. vertices0: [V, 3]; joints0: [J, 3]; vertex_basis: [P, V*3]; joint_basis: [P, J*3];
-    rest_to_canonical: [J, 3, 3] (at the base shape); base: [S] full shape vector; fitted: [P] its indices."""
+    """``vertices(c) = vertices0 + c @ vertex_basis + |c| @ vertex_kink``, likewise joints, for ``c`` [P] = shape -
+    base on the fitted entries (``*_basis``: the mean of the slopes above and below the base; ``*_kink``: half their
+    difference, zero but for kinked entries). vertices0: [V, 3]; joints0: [J, 3]; vertex_basis, vertex_kink:
+    [P, V*3]; joint_basis, joint_kink: [P, J*3]; rest_to_canonical: [J, 3, 3] (at the base shape); base: [S] full
+    shape vector; fitted: [P] its indices; radius: [P] how far each entry may move (:data:`TRUST_RADIUS`,
+    :data:`KINK_STEP`)."""
 
     vertices0: torch.Tensor
     joints0: torch.Tensor
     vertex_basis: torch.Tensor
     joint_basis: torch.Tensor
+    vertex_kink: torch.Tensor
+    joint_kink: torch.Tensor
     rest_to_canonical: torch.Tensor
     base: torch.Tensor
     fitted: torch.Tensor
+    radius: torch.Tensor
 
     def rest(self, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """delta: [P] → (vertices [V, 3], joints [J, 3])."""
-        v = self.vertices0 + (delta @ self.vertex_basis).view_as(self.vertices0)
-        j = self.joints0 + (delta @ self.joint_basis).view_as(self.joints0)
+        size = delta.abs()
+        v = self.vertices0 + (delta @ self.vertex_basis + size @ self.vertex_kink).view_as(self.vertices0)
+        j = self.joints0 + (delta @ self.joint_basis + size @ self.joint_kink).view_as(self.joints0)
         return v, j
 
     def full_shape(self, delta: torch.Tensor) -> torch.Tensor:
@@ -49,20 +63,30 @@ class ShapeSpace:
 
 
 @torch.no_grad()
-def linearise(body: BodyModel, base: torch.Tensor, fitted: list[int], step: float = 0.05) -> ShapeSpace:
+def linearise(body: BodyModel, base: torch.Tensor, fitted: list[int], kinked: list[int] = (),
+              step: float = 0.05) -> ShapeSpace:
     """Central differences of ``body.rest`` at ``base`` [S] along the entries ``fitted`` (may be empty: a fixed
-    shape)."""
+    shape); those also in ``kinked`` by their one-sided slopes over :data:`KINK_STEP` instead."""
     index = torch.tensor(fitted, dtype=torch.long, device=base.device)
+    steps = [KINK_STEP if i in kinked else step for i in fitted]
     probes = [base]
-    for i in fitted:
+    for i, h in zip(fitted, steps):
         for sign in (1.0, -1.0):
             p = base.clone()
-            p[i] += sign * step
+            p[i] += sign * h
             probes.append(p)
     vertices, joints = body.rest(torch.stack(probes))
-    v_plus, v_minus = vertices[1::2], vertices[2::2]
-    j_plus, j_minus = joints[1::2], joints[2::2]
-    vertex_basis = ((v_plus - v_minus) / (2 * step)).reshape(len(fitted), vertices[0].numel())  # [0, V*3] if none
-    joint_basis = ((j_plus - j_minus) / (2 * step)).reshape(len(fitted), joints[0].numel())
-    return ShapeSpace(vertices[0], joints[0], vertex_basis, joint_basis, body.rest_to_canonical(joints[:1])[0],
-                      base, index)
+    h = torch.tensor(steps, dtype=base.dtype, device=base.device)
+
+    def bases(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probes [1 + 2P, N, 3] -> (mean slope, half the slopes' difference) [P, N*3] ([0, N*3] if none)."""
+        plus, minus, twice, size = x[1::2], x[2::2], 2 * h[:, None], (len(fitted), x[0].numel())
+        kink = torch.tensor([i in kinked for i in fitted], dtype=base.dtype, device=base.device)[:, None]
+        return (plus - minus).reshape(size) / twice, kink * (plus + minus - 2 * x[:1]).reshape(size) / twice
+
+    vertex_basis, vertex_kink = bases(vertices)
+    joint_basis, joint_kink = bases(joints)
+    radius = torch.tensor([KINK_STEP if i in kinked else TRUST_RADIUS for i in fitted], dtype=base.dtype,
+                          device=base.device)
+    return ShapeSpace(vertices[0], joints[0], vertex_basis, joint_basis, vertex_kink, joint_kink,
+                      body.rest_to_canonical(joints[:1])[0], base, index, radius)
