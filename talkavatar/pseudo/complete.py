@@ -238,7 +238,7 @@ def _profile_front(t: _Texels, rig, binding: Binding, yaw: float, given: torch.T
     well = np.where(t.source == 2, mirror_cos, seen_cos) >= PROFILE_WELL_SEEN
     face = t.head & (t.normals[:, 2] > 0) & (t.height < PROFILE_FACE_TOP) & ~known_colour & np.isin(t.source, (0, 1, 2))
     fill = face & (~well | mouth)
-    sources = t.known & ~fill & ~known_colour & (t.conf > SOURCE_CONFIDENCE)
+    sources = t.known & ~fill & ~known_colour & well & ~mouth
     if not fill.any() or not sources.any():
         return 0.0
     faces = rig.faces.numpy()
