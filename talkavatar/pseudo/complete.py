@@ -224,7 +224,8 @@ def _profile_front(t: _Texels, rig, binding: Binding, yaw: float, given: torch.T
     """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond :data:`PROFILE_YAW`): the
     forward-facing face that neither the photo nor the mirror shows well (cosine to the photo's view, or to its
     mirror's, below :data:`PROFILE_WELL_SEEN`: the nose, lips and chin seen edge-on, whose colours are the
-    outline's smear, and the far side's mirror of them), up to the brows, takes the harmonic interpolation, over
+    outline's smear, and the far side's mirror of them; or not shown at all: a lit cheek the matte took for the
+    sky, which the jaw's skin step made a flat block), up to the brows, takes the harmonic interpolation, over
     the mesh, of the well seen face around it: the seen cheek's colour and shading continue across the front to
     its mirror on the far side, the filled lips :data:`LIP_SHADE` darker. In the mouth and chin
     (:data:`PROFILE_MOUTH`) the photo's colours are no source, and those darker than :data:`OPENING_DARK` of the
@@ -235,7 +236,7 @@ def _profile_front(t: _Texels, rig, binding: Binding, yaw: float, given: torch.T
     mirror_cos = t.normals @ np.array([-np.sin(a), 0.0, np.cos(a)])
     known_colour = np.zeros(len(t.conf), bool) if given is None else given.numpy()
     lips, mouth = _lips(t, rig)
-    well = np.where(t.source == 2, mirror_cos, seen_cos) >= PROFILE_WELL_SEEN
+    well = t.known & (np.where(t.source == 2, mirror_cos, seen_cos) >= PROFILE_WELL_SEEN)
     face = t.head & (t.normals[:, 2] > 0) & (t.height < PROFILE_FACE_TOP) & ~known_colour & np.isin(t.source, (0, 1, 2))
     fill = face & (~well | mouth)
     sources = t.known & ~fill & ~known_colour & well & ~mouth
