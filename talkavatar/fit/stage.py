@@ -32,7 +32,7 @@ from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
-from talkavatar.fit.visibility import colour_anchor_weights, settled_colours, solid_weights
+from talkavatar.fit.visibility import colour_anchor_weights, profile_front, settled_colours, solid_weights
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -140,7 +140,8 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         ctx.log("fit terms as CUDA graphs (captures, seconds): "
                 + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
-        params.rgb.data.copy_(settled_colours(params.avatar(), params.initial_rgb, data.photo, data.video))
+        params.rgb.data.copy_(settled_colours(params.avatar(), params.initial_rgb, data.photo, data.video,
+                                              invented=profile_front(params.avatar(), data.photo)))
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {

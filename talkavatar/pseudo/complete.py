@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.core.body.mouth import mouth_landmarks
+from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, profile_face
 from talkavatar.core.color import shade_distance
 from talkavatar.pseudo.garments import (MIN_TEXELS, RELIEF_RADIUS, continued, dominant, dress, part_colours,
                                         read_outfit, skin_like)
@@ -59,13 +59,7 @@ CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair ma
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
-PROFILE_YAW = 60.0  # degrees: a photo that saw the face from further aside saw a profile (profile_front)
-PROFILE_WELL_SEEN = 0.5  # a profile's face texels seen (or mirrored) at least this well keep their colour; the rest
-# of its forward-facing face (the nose, lips and chin seen edge-on, smeared with the outline) is filled smoothly
-PROFILE_FACE_TOP = 0.7  # ... up to this share of the head's height (the brows; the forehead and crown above: the head band)
-PROFILE_MOUTH = (0.035, -0.045, 0.02)  # metres from the lip point: a profile's mouth and chin (half width, bottom, top),
-# filled however well seen
-OPENING_DARK = 0.6  # ... and where the photo shows them darker than this share of the fill's luminance: an opening
+OPENING_DARK = 0.6  # a profile's mouth and chin where the photo shows them darker than this share of the fill's luminance: an opening
 LIP_SHADE, LIP_SIZE = 0.8, (0.025, 0.009)  # a profile's lips: the filled colour this much darker (no chroma change: a
 # greyscale photo stays grey) at the lip line, fading over these half sizes (metres, across and up)
 
@@ -109,8 +103,7 @@ class _Texels:
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
     chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
     say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it),
-    ``enclosed`` [N] (:func:`~talkavatar.pseudo.mesh.enclosure` of the rest surface: creases), ``height`` [N] on the
-    head (0 at the chin, 1 at the crown)."""
+    ``enclosed`` [N] (:func:`~talkavatar.pseudo.mesh.enclosure` of the rest surface: creases)."""
 
     rgb: np.ndarray
     conf: np.ndarray
@@ -122,7 +115,6 @@ class _Texels:
     head: np.ndarray
     jaw: np.ndarray
     enclosed: np.ndarray
-    height: np.ndarray
 
     @property
     def known(self) -> np.ndarray:
@@ -149,7 +141,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
     texel there sees the neck's shadow or the collar); behind_hand: [N] bool texels behind a hand in the photo
     (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
-    the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond :data:`PROFILE_YAW` a profile
+    the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW` a profile
     (:func:`_profile_front`). Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of
     texels each step filled."""
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand)
@@ -191,7 +183,7 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behin
     from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
     enclosed = binding.interpolate(torch.from_numpy(enclosure(rest_vertices.double().numpy(), rig.faces.numpy(),
                                                               RELIEF_RADIUS))[None], rig.faces)[0].numpy()
-    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks, enclosed, height)
+    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks, enclosed)
 
 
 def _one_colour_hands(t: _Texels, parts: np.ndarray) -> float:
@@ -221,23 +213,24 @@ def _mirror(t: _Texels, rig, binding: Binding) -> float:
 
 
 def _profile_front(t: _Texels, rig, binding: Binding, yaw: float, given: torch.Tensor | None) -> float:
-    """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond :data:`PROFILE_YAW`): the
+    """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the
     forward-facing face that neither the photo nor the mirror shows well (cosine to the photo's view, or to its
-    mirror's, below :data:`PROFILE_WELL_SEEN`: the nose, lips and chin seen edge-on, whose colours are the
+    mirror's, below :data:`~talkavatar.core.body.facing.PROFILE_WELL_SEEN`: the nose, lips and chin seen edge-on, whose colours are the
     outline's smear, and the far side's mirror of them; or not shown at all: a lit cheek the matte took for the
     sky, which the jaw's skin step made a flat block), up to the brows, takes the harmonic interpolation, over
     the mesh, of the well seen face around it: the seen cheek's colour and shading continue across the front to
     its mirror on the far side, the filled lips :data:`LIP_SHADE` darker. In the mouth and chin
-    (:data:`PROFILE_MOUTH`) the photo's colours are no source, and those darker than :data:`OPENING_DARK` of the
+    (:data:`~talkavatar.core.body.facing.PROFILE_MOUTH`) the photo's colours are no source, and those darker than :data:`OPENING_DARK` of the
     fill are filled however well seen: the opening of a shouting profile's mouth, painted on the closed lips and
     chin, read by FaceMesh as a mouth open at rest. The mouth's known colours are neither sources nor filled."""
     a = np.radians(yaw)
     seen_cos = t.normals @ np.array([np.sin(a), 0.0, np.cos(a)])
     mirror_cos = t.normals @ np.array([-np.sin(a), 0.0, np.cos(a)])
     known_colour = np.zeros(len(t.conf), bool) if given is None else given.numpy()
-    lips, mouth = _lips(t, rig)
+    region = profile_face(rig, t.points, t.normals, t.head)
+    mouth = region.mouth
     well = t.known & (np.where(t.source == 2, mirror_cos, seen_cos) >= PROFILE_WELL_SEEN)
-    face = t.head & (t.normals[:, 2] > 0) & (t.height < PROFILE_FACE_TOP) & ~known_colour & np.isin(t.source, (0, 1, 2))
+    face = region.face & ~known_colour & np.isin(t.source, (0, 1, 2))
     fill = face & (~well | mouth)
     sources = t.known & ~fill & ~known_colour & well & ~mouth
     if not fill.any() or not sources.any():
@@ -258,24 +251,16 @@ def _profile_front(t: _Texels, rig, binding: Binding, yaw: float, given: torch.T
     luminance = np.array([0.2126, 0.7152, 0.0722])
     opening = (t.rgb @ luminance) < OPENING_DARK * (rgb @ luminance)
     fill &= ~well | opening
-    rgb *= 1 - (1 - LIP_SHADE) * lips[:, None]
+    rgb *= np.where(region.mouth, _lip_shade(region.from_lips), 1.0)[:, None]
     t.set(fill, rgb[fill], 0.3, 6)
     return float(fill.mean())
 
 
-def _lips(t: _Texels, rig) -> tuple[np.ndarray, np.ndarray]:
-    """Per texel: how much it is lip [N] (1 on the lip line's middle, fading over :data:`LIP_SIZE`) and whether it
-    lies in the mouth and chin area :data:`PROFILE_MOUTH` [N] bool; zeros for a rig without a moving jaw."""
-    try:
-        marks = mouth_landmarks(rig)
-    except ValueError:
-        return np.zeros(len(t.conf)), np.zeros(len(t.conf), bool)
-    dx, dy, dz = t.points[:, 0], t.points[:, 1] - marks["y_lip"], t.points[:, 2] - marks["z_front"]
-    front = t.head & (t.normals[:, 2] > 0) & (dz > -0.03)
-    half, bottom, top = PROFILE_MOUTH
-    mouth = front & (np.abs(dx) < half) & (dy > bottom) & (dy < top)
-    lips = np.where(front, np.exp(-((dx / LIP_SIZE[0]) ** 2 + (dy / LIP_SIZE[1]) ** 2) ** 2), 0.0)
-    return lips, mouth
+def _lip_shade(from_lips: np.ndarray) -> np.ndarray:
+    """[N] the lips' shade of texels ``from_lips`` [N, 3] metres from the lip point: :data:`LIP_SHADE` on the lips,
+    fading to 1 over :data:`LIP_SIZE`."""
+    dx, dy = from_lips[:, 0] / LIP_SIZE[0], from_lips[:, 1] / LIP_SIZE[1]
+    return 1 - (1 - LIP_SHADE) * np.exp(-(dx ** 2 + dy ** 2) ** 2)
 
 
 def _front_to_back(t: _Texels, cell: float, outfit) -> float:

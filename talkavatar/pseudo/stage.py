@@ -29,7 +29,7 @@ from talkavatar.config import as_record
 from talkavatar.core.binding import Binding
 from talkavatar.core.body.mouth import (lip_region_faces, lips_over_opening, mouth_colours, mouth_texels,
                                          with_mouth_interior)
-from talkavatar.core.body.facing import face_yaw
+from talkavatar.core.body.facing import PROFILE_YAW, face_yaw
 from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.core.body.parts import PART, hidden_parts, texel_parts
 from talkavatar.core.body.rig import Rig
@@ -41,7 +41,7 @@ from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.motion.library.sampling import sample_poses
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 from talkavatar.progress import progress
-from talkavatar.pseudo.complete import PROFILE_YAW, complete_texture
+from talkavatar.pseudo.complete import complete_texture
 from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.contact import contact_sheet
 from talkavatar.pseudo.export import export_pose_frames
