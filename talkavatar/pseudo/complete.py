@@ -10,6 +10,11 @@ In order, each step filling only what the previous ones left (confidence decreas
    mirrored: a turned face's far cheek keeps the photo's colours, which the fit's photo loss keeps anyway (a fitted
    head never matches the real one exactly: mirrored near-side eyes, nostrils and hair land beside the far side's
    own, a second face once the fit blends both);
+1b. a profile (the photo saw the face from beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the face it
+   saw only edge-on (the nose, lips and chin: the outline's smear) and a shouting mouth's opening painted on the
+   closed lips are invented: the harmonic interpolation over the mesh of the well seen cheek and its mirror, the
+   lips a little darker (:func:`_profile_front`; the fit gives those Gaussians this colour back,
+   :func:`~talkavatar.fit.visibility.profile_front`);
 2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
    the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
    3 x 3 neighbourhood, a few mean-shift steps towards its dominant colour), so the back gets the
