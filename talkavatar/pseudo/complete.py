@@ -64,7 +64,7 @@ CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair ma
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
-OPENING_DARK = 0.6  # a profile's mouth and chin where the photo shows them darker than this share of the fill's luminance: an opening
+OPENING_DARK = 0.6  # a profile's mouth and chin where the photo is darker than this share of the fill: its opening
 LIP_SHADE, LIP_SIZE = 0.8, (0.025, 0.009)  # a profile's lips: the filled colour this much darker (no chroma change: a
 # greyscale photo stays grey) at the lip line, fading over these half sizes (metres, across and up)
 
@@ -104,7 +104,8 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
 @dataclass
 class _Texels:
     """The completion's working state, per texel: sRGB ``rgb`` [N, 3], ``conf`` [N] (0 = unknown), ``source`` [N]
-    (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed, 6 a profile's front), the photo's own ``seen_conf`` [N],
+    (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed, 6 a profile's front), the photo's own
+    ``seen_conf`` [N],
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
     chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
     say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it),
@@ -146,7 +147,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
     texel there sees the neck's shadow or the collar); behind_hand: [N] bool texels behind a hand in the photo
     (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
-    the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW` a profile
+    the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond ``PROFILE_YAW`` a profile
     (:func:`_profile_front`). Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of
     texels each step filled."""
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand)
@@ -218,16 +219,17 @@ def _mirror(t: _Texels, rig, binding: Binding) -> float:
 
 
 def _profile_front(t: _Texels, rig, binding: Binding, yaw: float, given: torch.Tensor | None) -> float:
-    """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the
-    forward-facing face that neither the photo nor the mirror shows well (cosine to the photo's view, or to its
-    mirror's, below :data:`~talkavatar.core.body.facing.PROFILE_WELL_SEEN`: the nose, lips and chin seen edge-on, whose colours are the
-    outline's smear, and the far side's mirror of them; or not shown at all: a lit cheek the matte took for the
-    sky, which the jaw's skin step made a flat block), up to the brows, takes the harmonic interpolation, over
-    the mesh, of the well seen face around it: the seen cheek's colour and shading continue across the front to
-    its mirror on the far side, the filled lips :data:`LIP_SHADE` darker. In the mouth and chin
-    (:data:`~talkavatar.core.body.facing.PROFILE_MOUTH`) the photo's colours are no source, and those darker than :data:`OPENING_DARK` of the
-    fill are filled however well seen: the opening of a shouting profile's mouth, painted on the closed lips and
-    chin, read by FaceMesh as a mouth open at rest. The mouth's known colours are neither sources nor filled."""
+    """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond
+    :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the forward-facing face that neither the photo nor the mirror
+    shows well (cosine to the photo's view, or to its mirror's, below ``PROFILE_WELL_SEEN``: the nose, lips and
+    chin seen edge-on, whose colours are the outline's smear, and the far side's mirror of them; or not shown at
+    all: a lit cheek the matte took for the sky, which the jaw's skin step made a flat block), up to the brows
+    (:func:`~talkavatar.core.body.facing.profile_face`), takes the harmonic interpolation, over the mesh, of the
+    well seen face around it: the seen cheek's colour and shading continue across the front to its mirror on the
+    far side, the filled lips :data:`LIP_SHADE` darker. In the mouth and chin (``PROFILE_MOUTH``) the photo's
+    colours are no source, and those darker than :data:`OPENING_DARK` of the fill are filled however well seen:
+    the opening of a shouting profile's mouth, painted on the closed lips and chin, read by FaceMesh as a mouth
+    open at rest. The mouth's known colours are neither sources nor filled."""
     a = np.radians(yaw)
     seen_cos = t.normals @ np.array([np.sin(a), 0.0, np.cos(a)])
     mirror_cos = t.normals @ np.array([-np.sin(a), 0.0, np.cos(a)])
