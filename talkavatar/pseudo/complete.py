@@ -10,6 +10,11 @@ In order, each step filling only what the previous ones left (confidence decreas
    mirrored: a turned face's far cheek keeps the photo's colours, which the fit's photo loss keeps anyway (a fitted
    head never matches the real one exactly: mirrored near-side eyes, nostrils and hair land beside the far side's
    own, a second face once the fit blends both);
+1b. a profile (the photo saw the face from beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the face it
+   saw only edge-on (the nose, lips and chin: the outline's smear) and a shouting mouth's opening painted on the
+   closed lips are invented: the harmonic interpolation over the mesh of the well seen cheek and its mirror, the
+   lips a little darker (:func:`_profile_front`; the fit gives those Gaussians this colour back,
+   :func:`~talkavatar.fit.visibility.profile_front`);
 2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
    the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
    3 x 3 neighbourhood, a few mean-shift steps towards its dominant colour), so the back gets the
@@ -42,10 +47,11 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
+from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, profile_face
 from talkavatar.core.color import shade_distance
 from talkavatar.pseudo.garments import (MIN_TEXELS, RELIEF_RADIUS, continued, dominant, dress, part_colours,
                                         read_outfit, skin_like)
-from talkavatar.pseudo.mesh import enclosure, face_mirror, face_normals, head_vertices, vertex_mirror
+from talkavatar.pseudo.mesh import enclosure, face_mirror, face_normals, harmonic, head_vertices, vertex_mirror
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
@@ -58,6 +64,9 @@ CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair ma
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
+OPENING_DARK = 0.6  # a profile's mouth and chin where the photo is darker than this share of the fill: its opening
+LIP_SHADE, LIP_SIZE = 0.8, (0.025, 0.009)  # a profile's lips: the filled colour this much darker (no chroma change: a
+# greyscale photo stays grey) at the lip line, fading over these half sizes (metres, across and up)
 
 
 def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -95,7 +104,8 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
 @dataclass
 class _Texels:
     """The completion's working state, per texel: sRGB ``rgb`` [N, 3], ``conf`` [N] (0 = unknown), ``source`` [N]
-    (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed), the photo's own ``seen_conf`` [N],
+    (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed, 6 a profile's front), the photo's own
+    ``seen_conf`` [N],
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
     chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
     say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it),
@@ -130,18 +140,23 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
                      confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5,
                      given: torch.Tensor | None = None,
                      off_face: torch.Tensor | None = None,
-                     behind_hand: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
+                     behind_hand: torch.Tensor | None = None,
+                     face_yaw: float | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
     texel there sees the neck's shadow or the collar); behind_hand: [N] bool texels behind a hand in the photo
-    (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin). Returns the completed [R, R, 3] float image (row 0 at
-    v = 1) and the share of texels each step filled."""
+    (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
+    the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond ``PROFILE_YAW`` a profile
+    (:func:`_profile_front`). Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of
+    texels each step filled."""
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand)
     stats = {"seen": float(t.known.mean()), "jaw_regrazed": float((t.jaw & (t.seen_conf > 0) & ~t.known).mean())}
     parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     stats["held"] = _one_colour_hands(t, parts)
     stats["mirror"] = _mirror(t, rig, binding)
+    if face_yaw is not None and abs(face_yaw) > PROFILE_YAW:
+        stats["profile_front"] = _profile_front(t, rig, binding, face_yaw, given)
     photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
     outfit = read_outfit(t.rgb, photo, parts, t.points, t.normals)
     stats["front_to_back"] = _front_to_back(t, cell, outfit)
@@ -201,6 +216,58 @@ def _mirror(t: _Texels, rig, binding: Binding) -> float:
     grazed = ~t.head & (t.conf < 0.3) & (m_conf > 2 * t.conf)
     take = (m_conf > SOURCE_CONFIDENCE) & ((t.conf == 0) | grazed)
     return t.set(take, m_rgb[take], 0.9 * m_conf[take], 2)
+
+
+def _profile_front(t: _Texels, rig, binding: Binding, yaw: float, given: torch.Tensor | None) -> float:
+    """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond
+    :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the forward-facing face that neither the photo nor the mirror
+    shows well (cosine to the photo's view, or to its mirror's, below ``PROFILE_WELL_SEEN``: the nose, lips and
+    chin seen edge-on, whose colours are the outline's smear, and the far side's mirror of them; or not shown at
+    all: a lit cheek the matte took for the sky, which the jaw's skin step made a flat block), up to the brows
+    (:func:`~talkavatar.core.body.facing.profile_face`), takes the harmonic interpolation, over the mesh, of the
+    well seen face around it: the seen cheek's colour and shading continue across the front to its mirror on the
+    far side, the filled lips :data:`LIP_SHADE` darker. In the mouth and chin (``PROFILE_MOUTH``) the photo's
+    colours are no source, and those darker than :data:`OPENING_DARK` of the fill are filled however well seen:
+    the opening of a shouting profile's mouth, painted on the closed lips and chin, read by FaceMesh as a mouth
+    open at rest. The mouth's known colours are neither sources nor filled."""
+    a = np.radians(yaw)
+    seen_cos = t.normals @ np.array([np.sin(a), 0.0, np.cos(a)])
+    mirror_cos = t.normals @ np.array([-np.sin(a), 0.0, np.cos(a)])
+    known_colour = np.zeros(len(t.conf), bool) if given is None else given.numpy()
+    region = profile_face(rig, t.points, t.normals, t.head)
+    mouth = region.mouth
+    well = t.known & (np.where(t.source == 2, mirror_cos, seen_cos) >= PROFILE_WELL_SEEN)
+    face = region.face & ~known_colour & np.isin(t.source, (0, 1, 2))
+    fill = face & (~well | mouth)
+    sources = t.known & ~fill & ~known_colour & well & ~mouth
+    if not fill.any() or not sources.any():
+        return 0.0
+    faces = rig.faces.numpy()
+    corners = faces[binding.face_index.numpy()]                               # [N, 3] vertex ids
+    bary = binding.barycentrics.double().numpy()
+    count = len(rig.vertices)
+    weight = np.bincount(corners[sources].ravel(), (bary[sources] * t.conf[sources, None]).ravel(), count)
+    colour = np.stack([np.bincount(corners[sources].ravel(), (bary[sources] * (t.conf[sources] * t.rgb[sources, c])
+                                                                        [:, None]).ravel(), count)
+                       for c in range(3)], 1) / np.maximum(weight, 1e-12)[:, None]
+    filled = np.zeros(count, bool)
+    filled[corners[fill].ravel()] = True
+    fixed = (weight > 0) & ~filled
+    vertices = harmonic(faces, count, colour, fixed, filled)
+    rgb = (vertices[corners] * bary[:, :, None]).sum(1)
+    luminance = np.array([0.2126, 0.7152, 0.0722])
+    opening = (t.rgb @ luminance) < OPENING_DARK * (rgb @ luminance)
+    fill &= ~well | opening
+    rgb *= np.where(region.mouth, _lip_shade(region.from_lips), 1.0)[:, None]
+    t.set(fill, rgb[fill], 0.3, 6)
+    return float(fill.mean())
+
+
+def _lip_shade(from_lips: np.ndarray) -> np.ndarray:
+    """[N] the lips' shade of texels ``from_lips`` [N, 3] metres from the lip point: :data:`LIP_SHADE` on the lips,
+    fading to 1 over :data:`LIP_SIZE`."""
+    dx, dy = from_lips[:, 0] / LIP_SIZE[0], from_lips[:, 1] / LIP_SIZE[1]
+    return 1 - (1 - LIP_SHADE) * np.exp(-(dx ** 2 + dy ** 2) ** 2)
 
 
 def _front_to_back(t: _Texels, cell: float, outfit) -> float:
