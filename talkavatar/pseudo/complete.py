@@ -48,6 +48,7 @@ import torch
 
 from talkavatar.core.binding import Binding
 from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, ProfileFace, profile_face
+from talkavatar.core.body.mouth import MOUTH_COLOURS
 from talkavatar.core.color import shade_distance
 from talkavatar.pseudo.garments import (MIN_TEXELS, RELIEF_RADIUS, continued, dominant, dress, part_colours,
                                         read_outfit, skin_like)
@@ -68,7 +69,7 @@ FACE_LIGHT, FACE_AMBIENT = (0.0, 0.35, 1.0), 0.35  # a drawn face's light: from 
 # pose), and the shade of a surface facing away from it
 EYE_SHADE = 0.25  # a drawn face's eyeballs: this share of the tone
 FACE_MARKS = {  # a drawn face's soft dark marks: (offset from the centre, half size across and up, depth) in metres
-    "lips": (((0.0, 0.0, 0.0), (0.025, 0.008), 0.3),),                      # about the lip point
+    "lips": (((0.0, 0.0, 0.0), (0.025, 0.008), 0.5),),                      # about the lip point
     "eye": (((0.0, 0.0, 0.0), (0.018, 0.012), 0.45),                        # the socket, about the eyeball
             ((0.0, 0.024, 0.0), (0.022, 0.005), 0.5)),                      # the brow above it
 }
@@ -228,11 +229,13 @@ def _profile_front(t: _Texels, rig, rest_vertices: torch.Tensor, binding: Bindin
     """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond
     :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the forward-facing face up to the brows
     (:func:`~talkavatar.core.body.facing.profile_face`) becomes :func:`drawn_face` in the skin tone of the cheek the
-    photo saw well (cosine to its view at least ``PROFILE_WELL_SEEN``; the robust mean of its colours). The photo
+    photo saw well (cosine to its view at least ``PROFILE_WELL_SEEN``; the robust mean of its lit half). The photo
     saw the nose, lips and chin only edge-on (the outline's smear; a shouting mouth's opening painted on the closed
     lips) and the near side through a profile's shadows and film grain, registered on the mesh a few centimetres off
     (the eye under the cap lands on the cheek): a view that shows the face to a viewer, or to FaceMesh, needs a whole
-    face, which none of the photo's pixels give. The mouth's known colours (``given``) are kept."""
+    face, which none of the photo's pixels give. The mouth interior (``given``) becomes the cavity's colour
+    throughout: the drawn closed lips do not meet over the teeth, which then read as lips parted at rest, and a
+    talking mouth reads by its dark opening."""
     a = np.radians(yaw)
     region = profile_face(rig, t.points, t.normals, t.head)
     known_colour = np.zeros(len(t.conf), bool) if given is None else given.numpy()
@@ -240,12 +243,21 @@ def _profile_front(t: _Texels, rig, rest_vertices: torch.Tensor, binding: Bindin
     fill = region.face & ~known_colour
     if not fill.any() or not (well & region.face).any():
         return 0.0
-    tone = robust_mean(t.rgb[well & region.face], t.conf[well & region.face])
+    lit = _lit(t.rgb, well & region.face)
+    tone = robust_mean(t.rgb[lit], t.conf[lit])
     eyes = _eye_texels(rig, binding)
     rgb = drawn_face(t.points, t.normals, region, tone, eyes, _eye_centres(rig, rest_vertices))
     fill |= eyes & ~known_colour
     t.set(fill, rgb[fill], 0.3, 6)
+    t.rgb[known_colour] = MOUTH_COLOURS["cavity"]
     return float(fill.mean())
+
+
+def _lit(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """[N] bool: the texels ``where`` [N] bool whose luminance (of ``rgb`` [N, 3]) is in the upper half of theirs: the
+    lit skin, whose colour a face lit from the front shows (a profile's seen cheek is half in its own shadow)."""
+    luminance = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    return where & (luminance >= np.median(luminance[where]))
 
 
 def drawn_face(points: np.ndarray, normals: np.ndarray, region: ProfileFace, tone: np.ndarray, eyes: np.ndarray,
