@@ -31,9 +31,8 @@ from talkavatar.audio.drive import drive_audio  # noqa: E402
 from talkavatar.audio.load import load_pcm  # noqa: E402
 from talkavatar.audio.phones import PhoneAligner, transcript_words  # noqa: E402
 from talkavatar.audio.visemes import classify_mouth, fill_gaps, phone_class  # noqa: E402
-from talkavatar.motion.library.skeleton import hand_torso_depth  # noqa: E402
 from talkavatar.motion.names import ARKIT_INDEX, JOINT_INDEX  # noqa: E402
-from talkavatar.motion.skeleton import forward_kinematics, torso_clearance  # noqa: E402
+from talkavatar.motion.skeleton import forward_kinematics, hand_torso_depth  # noqa: E402
 
 
 def reference_phones(wav: Path, text: str):
@@ -176,7 +175,7 @@ def gesture_scores(fps: float, seconds: float = 60.0) -> dict:
             chance: list[float] = []
             closed = gap_frames = 0
             repeats = 0
-            inside = inside_library_check = 0
+            inside = 0
             frames_checked = 0
             for seed in range(3):
                 result = drive_audio(wav, fps=fps, seed=seed, style=style)
@@ -189,11 +188,9 @@ def gesture_scores(fps: float, seconds: float = 60.0) -> dict:
                 random_strokes = rng.uniform(0.5, seconds - 0.5, 2000)
                 chance.append(float(np.mean([np.min(np.abs(peaks - t)) <= 0.15 for t in random_strokes])))
                 pos = forward_kinematics(result.motion.joint_rotations, result.motion.root_translation)
-                clear = torso_clearance(pos, ["left_wrist", "right_wrist", "left_middle3", "right_middle3",
-                                              "left_index3", "right_index3"])
-                inside += int((clear < 1.0).any(axis=1).sum())
-                inside_library_check += int((hand_torso_depth(result.motion.joint_rotations) > 0).sum())
-                frames_checked += len(clear)
+                depth = hand_torso_depth(result.motion.joint_rotations)
+                inside += int((depth > 0).sum())
+                frames_checked += len(depth)
                 for i, p in enumerate(result.gestures):
                     repeats += any(q.clip.name == p.clip.name and 0 < p.stroke - q.stroke < 10.0
                                    for q in result.gestures[:i])
@@ -207,7 +204,6 @@ def gesture_scores(fps: float, seconds: float = 60.0) -> dict:
                     total += 1
             out[style] = {"strokes": total, "within_150ms_of_peak": near / max(total, 1),
                           "repeats_within_10s": repeats, "frames_hand_inside_torso": inside,
-                          "frames_hand_inside_torso_library_check": inside_library_check,
                           "frames_checked": frames_checked, "gestures_per_minute": total / 3 / (seconds / 60),
                           "chance_within_150ms": float(np.mean(chance)),
                           "closed_in_inserted_gaps": closed / max(gap_frames, 1), "gap_frames": gap_frames}
@@ -241,8 +237,7 @@ def main() -> None:
     for style, r in report["gestures"].items():
         print(f"gestures {style:6s}: {r['strokes']} strokes, {100 * r['within_150ms_of_peak']:.1f} % within 150 ms "
               f"of an energy/pitch peak, {r['repeats_within_10s']} repeats within 10 s, "
-              f"{r['frames_hand_inside_torso']}/{r['frames_checked']} frames with a hand inside the torso "
-              f"({r['frames_hand_inside_torso_library_check']} by the motion library's check), "
+              f"{r['frames_hand_inside_torso']}/{r['frames_checked']} frames with a hand inside the torso, "
               f"{r['gestures_per_minute']:.1f} gestures/min; random times would score "
               f"{100 * r['chance_within_150ms']:.1f} %; mouth closed in {100 * r['closed_in_inserted_gaps']:.1f} % of "
               f"{r['gap_frames']} frames of the inserted 0.4 s gaps")

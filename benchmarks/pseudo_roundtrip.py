@@ -97,12 +97,12 @@ def main() -> None:
     e = geodesic_degrees(driving["joint_rotations"][:count, all_idx].astype(np.float64),
                          retracked[:, all_idx].astype(np.float64))
     result["mean_joint_angle_error_deg"] = errors
-    from talkavatar.motion.library.skeleton import forward_kinematics
+    from talkavatar.motion.skeleton import forward_kinematics
 
     def directions(rotations):
         r = rotations.astype(np.float64).copy()
         r[:, 0] = 0  # body frame
-        _, pos = forward_kinematics(r)
+        pos = forward_kinematics(r)
         out = {}
         for side in ("left", "right"):
             for bone, (a, b) in {"upper_arm": ("shoulder", "elbow"), "forearm": ("elbow", "wrist"),

@@ -13,10 +13,7 @@ from talkavatar.motion.library.anatomy import ARM_LIMITS, ARM_REST
 from talkavatar.audio.prosody import Accent
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.motion.rotations import axis_angle_to_matrix, compose_axis_angle, matrix_to_axis_angle
-from talkavatar.motion.skeleton import REST_JOINTS, forward_kinematics, torso_clearance
-
-HANDS = ["left_wrist", "right_wrist", "left_middle3", "right_middle3", "left_index3", "right_index3"]
-
+from talkavatar.motion.skeleton import REST_JOINTS, forward_kinematics, hand_torso_depth
 
 def _arm(**channels: float) -> np.ndarray:
     """An arm pose array (FIELDS order): rest with ``channels`` replaced."""
@@ -63,11 +60,12 @@ def test_lowering_the_left_arm_is_a_negative_z_rotation():
 
 
 def test_rest_pose_hangs_relaxed_beside_the_body():
-    pos = forward_kinematics(_pose({"left": REST, "right": REST}))
+    rest = _pose({"left": REST, "right": REST})
+    pos = forward_kinematics(rest)
     j = JOINT_INDEX
     for side in ("left", "right"):
         assert pos[0, j[f"{side}_wrist"], 1] < pos[0, j["spine1"], 1]         # hands below the belly
-    assert (torso_clearance(pos, HANDS) > 1.0).all()
+    assert (hand_torso_depth(rest) < 0).all()
 
 
 def test_bending_the_elbow_brings_the_forearm_forward_and_supination_turns_the_palm_up():
@@ -125,11 +123,10 @@ def _accents(seconds: float, every: float = 0.45) -> list[Accent]:
 @pytest.mark.parametrize("style", ["calm", "lively"])
 def test_hands_never_enter_the_torso_and_no_clip_repeats_within_10_s(style):
     fps, seconds = 30.0, 60.0
-    joints, root, placements = gesture_motion(_accents(seconds), int(seconds * fps), fps, style,
+    joints, _, placements = gesture_motion(_accents(seconds), int(seconds * fps), fps, style,
                                               np.random.default_rng(5))
     assert len(placements) >= 10
-    pos = forward_kinematics(joints, root)
-    assert (torso_clearance(pos, HANDS) > 1.0).all()
+    assert (hand_torso_depth(joints) < 0).all()
     for i, p in enumerate(placements):
         for q in placements[:i]:
             assert q.clip.name != p.clip.name or p.stroke - q.stroke >= REPEAT_WINDOW_S

@@ -18,7 +18,7 @@ from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
 from talkavatar.audio.boundaries import (LEAD_S, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
-                                         log_mel, place_segments, spectral_change, speech_frames)
+                                         log_mel, phone_runs, place_segments, spectral_change, speech_frames)
 from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, dark_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
@@ -99,6 +99,37 @@ def test_phones_next_to_a_pause_reach_the_edges_of_the_speech():
     assert edges[1].start == pytest.approx(0.30 - LEAD_S)
     assert prior[2].end == pytest.approx(0.66 + 0.04 - LEAD_S)
     assert edges[2].end == pytest.approx(1.20 - LEAD_S)
+
+
+def test_a_phone_spelled_with_two_tokens_is_one_segment():
+    """A diphthong aligned as two recogniser tokens (two runs of one phone, a blank between) is one segment; the
+    boundary to the next phone keeps the spike rule from its last run."""
+    units = np.array([-1] * 5 + [0] * 2 + [-1] * 3 + [0] * 2 + [-1] * 2 + [1] * 2 + [-1] * 10)
+    assert phone_runs(units) == [(5, 10, 12, 0), (14, 14, 16, 1)]
+    segs = place_segments(units, ["aɪ", "t"])
+    assert [s.phone for s in segs] == ["SIL", "aɪ", "t", "SIL"]
+    prior = SPIKE_WEIGHTS[0] * 10 * UNIT_S + SPIKE_WEIGHTS[1] * 14 * UNIT_S + SPIKE_OFFSET_S
+    assert segs[1].end == segs[2].start == pytest.approx(prior - LEAD_S)
+
+
+def test_a_long_blank_in_continuous_speech_is_no_pause_when_aligning():
+    """A transcript read without a break: a tone turns into hiss at 0.90 s, loud throughout, and the two phones'
+    runs lie 0.4 s apart (0.40 and 1.20 s). Recognition keeps the long blank as a pause; alignment
+    (``pause_needs_quiet``) finds no quiet frame in it and puts the boundary where the sound changes."""
+    t = np.arange(32000) / 16000
+    pcm = np.where(t < 0.90, 8000 * np.sin(2 * np.pi * 220 * t),
+                   np.random.default_rng(0).normal(0, 3000, len(t))).astype(np.int16)
+    pcm[t < 0.2] = 0
+    pcm[t > 1.6] = 0
+    change, speech = spectral_change(log_mel(pcm)), speech_frames(pcm)
+    units = np.full(100, -1)
+    units[20:22], units[60:62] = 0, 1
+    heard = place_segments(units, ["a", "s"], change, speech=speech)
+    aligned = place_segments(units, ["a", "s"], change, speech=speech, pause_needs_quiet=True)
+    assert [s.phone for s in heard] == ["SIL", "a", "SIL", "s", "SIL"]
+    assert [s.phone for s in aligned] == ["SIL", "a", "s", "SIL"]
+    assert abs(aligned[1].end + LEAD_S - 0.90) <= 0.011
+    assert aligned[1].start == pytest.approx(0.20 - LEAD_S) and aligned[2].end == pytest.approx(1.60 - LEAD_S)
 
 
 def _spectral_change_naive(pcm: np.ndarray) -> np.ndarray:
@@ -297,13 +328,13 @@ def test_cli_language_option(czech_wav, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("name", ["lip_labels_checked.json", "lip_labels_dev.json"])
-def test_checked_speech_labels_are_well_formed(name):
+@pytest.mark.parametrize("name, clips", [("lip_labels_checked.json", 10), ("lip_labels_dev.json", 16)])
+def test_checked_speech_labels_are_well_formed(name, clips):
     """The stored real-speech labels (benchmarks/lip_labels.py, test and dev split): provenance, two languages,
     contiguous phones inside each clip, every phone a known lip class, and a record of the check on every clip."""
     data = json.loads((Path(__file__).resolve().parents[1] / "benchmarks/data" / name).read_text())
     assert data["licence"].startswith("GPL-2") and "spectrogram" in data["method"]
-    assert {c["language"] for c in data["clips"]} == {"cs", "nl"} and len(data["clips"]) == 10
+    assert {c["language"] for c in data["clips"]} == {"cs", "nl"} and len(data["clips"]) == clips
     for clip in data["clips"]:
         phones = clip["phones"]
         assert clip["checked"]["notes"] and phones[0][1] == 0.0 and phones[-1][2] == clip["seconds"]

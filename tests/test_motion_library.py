@@ -11,7 +11,7 @@ from talkavatar.motion.library import clips, motions
 from talkavatar.motion.library.anatomy import ARM_LIMITS, AXIAL_LIMITS, JOINT_LIMITS_DEG, joint_limits_deg
 from talkavatar.motion.library.keyframes import Clip, keys, monotone_cubic
 from talkavatar.motion.library.sampling import sample_poses
-from talkavatar.motion.library.skeleton import hand_torso_depth
+from talkavatar.motion.skeleton import hand_torso_depth
 from talkavatar.motion.names import JOINT_INDEX
 
 ALL = motions(30.0)

@@ -13,7 +13,10 @@ does: a phone boundary is where the spectrum changes. So, per boundary,
    (:func:`spectral_change`), weighted by a Gaussian of width :data:`PRIOR_S` around the prior (mean error 16 ms
    on the dev sentences). Without audio (``change=None``) the prior stands.
 
-Blank runs of at least :data:`PAUSE_S` are pauses (silence); shorter gaps go to the phones around them. A phone
+Blank runs of at least :data:`PAUSE_S` are pauses (silence); shorter gaps go to the phones around them. When a
+transcript is aligned, a long blank is a pause only where the audio goes quiet inside it (issue 25, fourteenth
+session: on the longer real dev lines slow speakers read a comma without a break, and a long vowel followed by a
+long fricative put their spikes 200+ ms apart; four drafted 20 ms pauses there had no quiet frame). A phone
 next to a pause reaches the edge of the speech around its run (:func:`speech_frames`: 10 ms frames at most
 :data:`SPEECH_BELOW_DB` under the speech level), where that lies beyond the spike rule: slow voices hold a final
 vowel for 200-300 ms after its spike (real Dutch and Czech, Fish Fillets NG), which the spike rule cut off as
@@ -148,6 +151,15 @@ def _move(prior: float, change: np.ndarray | None, lo: float, hi: float) -> floa
     return float(marks[weight.argmax()] / CHANGE_RATE)
 
 
+def _most_change(change: np.ndarray | None, lo: float, hi: float, prior: float) -> float:
+    """The most changing 10 ms mark strictly inside ``(lo, hi)`` (seconds), with no prior; ``prior`` without audio
+    or room."""
+    if change is None:
+        return min(max(prior, lo), hi)
+    marks = np.arange(int(np.floor(lo * CHANGE_RATE)) + 1, min(int(np.ceil(hi * CHANGE_RATE)), len(change)))
+    return float(marks[change[marks].argmax()] / CHANGE_RATE) if len(marks) else min(max(prior, lo), hi)
+
+
 def unit_runs(units: np.ndarray) -> list[tuple[int, int, int]]:
     """``(first frame, end frame, unit)`` of each run of one unit in ``units [F]`` (``-1`` = blank, skipped)."""
     changes = np.flatnonzero(np.diff(units, prepend=-2) != 0)
@@ -155,30 +167,64 @@ def unit_runs(units: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(a), int(b), int(units[a])) for a, b in zip(changes, ends) if units[a] >= 0]
 
 
+def phone_runs(units: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """``(first frame, last run's first frame, end frame, unit)`` per phone of ``units [F]``: the runs of one unit
+    joined across the blanks between them (a transcript phone that the recogniser spells with two tokens, as a
+    diphthong ``a`` + ``ɪ``, is one phone, not two)."""
+    out: list[tuple[int, int, int, int]] = []
+    for a, b, u in unit_runs(units):
+        if out and out[-1][3] == u:
+            out[-1] = (out[-1][0], a, b, u)
+        else:
+            out.append((a, a, b, u))
+    return out
+
+
 def place_segments(units: np.ndarray, names: list[str], change: np.ndarray | None = None,
-                   offset_s: float = 0.0, speech: np.ndarray | None = None) -> list[PhoneSegment]:
+                   offset_s: float = 0.0, speech: np.ndarray | None = None,
+                   pause_needs_quiet: bool = False) -> list[PhoneSegment]:
     """Timed segments covering ``units [F]`` (20 ms frames; ``-1`` blank, else an index into ``names``; a new run
     of the same index is not a new phone) of audio whose :func:`spectral_change` is ``change [F10]`` and whose
-    :func:`speech_frames` are ``speech [F10]`` (either None: not used)."""
-    runs = unit_runs(units)
+    :func:`speech_frames` are ``speech [F10]`` (either None: not used).
+
+    ``pause_needs_quiet`` (transcript alignment, where the phones are known to follow each other): a blank of at
+    least :data:`PAUSE_S` between two phones is a pause only where ``speech`` goes quiet inside it; otherwise the
+    speaker went on (a comma read without a break, a long vowel and a long fricative whose spikes lie far apart)
+    and the boundary is the most changing mark between the two runs."""
+    runs = phone_runs(units)
     total = len(units) * UNIT_S
+
+    def pause(k: int) -> bool:
+        """Whether the blank between phone ``k - 1`` and phone ``k`` is a pause."""
+        a, b = runs[k - 1][2], runs[k][0]
+        if (b - a) * UNIT_S < PAUSE_S:
+            return False
+        if not pause_needs_quiet or speech is None:
+            return True
+        return not speech[int(a * UNIT_S * CHANGE_RATE):int(b * UNIT_S * CHANGE_RATE)].all()
+
     starts, ends = [0.0] * len(runs), [0.0] * len(runs)
-    for k, (a, b, _) in enumerate(runs):
-        if k == 0 or (a - runs[k - 1][1]) * UNIT_S >= PAUSE_S:
+    for k, (a, last, b, _) in enumerate(runs):
+        if k == 0 or pause(k):
             lo = ends[k - 1] + MIN_PHONE_S if k else 0.0
             starts[k] = min(_move(a * UNIT_S - START_LAG_S, change, lo, a * UNIT_S),
                             _speech_edge(speech, a * UNIT_S, lo))
-        if k + 1 < len(runs) and (runs[k + 1][0] - b) * UNIT_S < PAUSE_S:
+        if k + 1 < len(runs) and not pause(k + 1):
             nxt = runs[k + 1][0] * UNIT_S
-            prior = SPIKE_WEIGHTS[0] * a * UNIT_S + SPIKE_WEIGHTS[1] * nxt + SPIKE_OFFSET_S
-            ends[k] = starts[k + 1] = _move(prior, change, starts[k] + MIN_PHONE_S, nxt)
+            prior = SPIKE_WEIGHTS[0] * last * UNIT_S + SPIKE_WEIGHTS[1] * nxt + SPIKE_OFFSET_S
+            lo = starts[k] + MIN_PHONE_S
+            if (runs[k + 1][0] - b) * UNIT_S >= PAUSE_S:
+                ends[k] = starts[k + 1] = _most_change(change, max(lo, b * UNIT_S), nxt, prior)
+            else:
+                ends[k] = starts[k + 1] = _move(prior, change, lo, nxt)
         else:
             hi = runs[k + 1][0] * UNIT_S - START_LAG_S if k + 1 < len(runs) else total
-            hi = max(hi, a * UNIT_S + MIN_PHONE_S)
-            ends[k] = max(_move(b * UNIT_S + END_LAG_S, change, a * UNIT_S, hi), _speech_edge(speech, b * UNIT_S, hi))
+            hi = max(hi, last * UNIT_S + MIN_PHONE_S)
+            ends[k] = max(_move(b * UNIT_S + END_LAG_S, change, last * UNIT_S, hi),
+                          _speech_edge(speech, b * UNIT_S, hi))
     out: list[PhoneSegment] = []
     edge = 0.0
-    for (_, _, u), start, end in zip(runs, starts, ends):
+    for (_, _, _, u), start, end in zip(runs, starts, ends):
         start, end = max(start - LEAD_S, edge), min(max(end - LEAD_S, start - LEAD_S + MIN_PHONE_S), total)
         if end <= start:
             continue

@@ -89,4 +89,5 @@ def align_ipa(pcm: np.ndarray, words: list[list[str]]) -> list[PhoneSegment] | N
     if position is None:
         return None
     units = np.where(position >= 0, np.array(owner)[np.maximum(position, 0)], -1)
-    return place_segments(units, phones, spectral_change(log_mel(pcm)), speech=speech_frames(pcm))
+    return place_segments(units, phones, spectral_change(log_mel(pcm)), speech=speech_frames(pcm),
+                          pause_needs_quiet=True)

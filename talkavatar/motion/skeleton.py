@@ -1,94 +1,118 @@
-"""A tiny forward kinematics over the canonical SMPL-X joints, for checks on generated motion (no mesh needed).
+"""Forward kinematics over the canonical SMPL-X joints, for checks on motion (no mesh needed): where the joints go,
+and whether the hands stay out of the torso.
 
-``REST_JOINTS`` are approximate rest (T-pose) joint positions of a neutral SMPL-X body, in metres, pelvis at the
-origin, +Y up, the body facing +Z, the person's left at +X. They are rounded, hand-made values: good enough to
-check directions, reach and clearances of a motion, not to pose a mesh.
+:data:`REST_JOINTS` are the canonical SMPL-X joint positions of Anny's default shape (phenotypes 0.5) in the
+canonical T-pose, as the rig places them (``rig.pose(zeros).canonical_joints``, metres, rounded to mm; pelvis near
+the origin, +Y up, the body facing +Z, the person's left at +X). The torso is an elliptic cylinder fitted to that
+mesh's trunk cross-sections (|x| <= 0.15 m, -0.07 <= z <= 0.13 m, -0.05 <= y <= 0.50 m), carried by spine2.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from talkavatar.motion.names import JOINT_INDEX, JOINT_NAMES, JOINT_PARENTS
+from talkavatar.motion.names import JOINT_INDEX, JOINT_PARENTS
 from talkavatar.motion.rotations import axis_angle_to_matrix
 
-_LEFT = {
-    "hip": (0.06, -0.09, 0.0), "knee": (0.10, -0.47, 0.0), "ankle": (0.09, -0.87, -0.04),
-    "foot": (0.12, -0.93, 0.08), "collar": (0.07, 0.42, -0.01), "shoulder": (0.18, 0.45, -0.02),
-    "elbow": (0.43, 0.43, -0.04), "wrist": (0.68, 0.43, -0.03), "eye_smplhf": (0.03, 0.68, 0.09),
-    "index1": (0.77, 0.42, 0.02), "index2": (0.80, 0.42, 0.02), "index3": (0.83, 0.42, 0.02),
-    "middle1": (0.775, 0.42, 0.0), "middle2": (0.81, 0.42, 0.0), "middle3": (0.84, 0.42, 0.0),
-    "pinky1": (0.76, 0.42, -0.04), "pinky2": (0.785, 0.42, -0.04), "pinky3": (0.80, 0.42, -0.04),
-    "ring1": (0.77, 0.42, -0.02), "ring2": (0.80, 0.42, -0.02), "ring3": (0.82, 0.42, -0.02),
-    "thumb1": (0.71, 0.41, 0.03), "thumb2": (0.73, 0.40, 0.05), "thumb3": (0.75, 0.40, 0.06),
-}
-_CENTRE = {
-    "pelvis": (0.0, 0.0, 0.0), "spine1": (0.0, 0.11, -0.01), "spine2": (0.0, 0.25, 0.0),
-    "spine3": (0.0, 0.31, 0.01), "neck": (0.0, 0.52, -0.02), "head": (0.0, 0.62, 0.01),
-    "jaw": (0.0, 0.63, 0.03),
-}
+REST_JOINTS: np.ndarray = np.array([
+    (-0.000, 0.050, 0.011),
+    (0.102, 0.039, 0.008),
+    (-0.102, 0.039, 0.008),
+    (-0.000, 0.118, -0.022),
+    (0.135, -0.350, 0.040),
+    (-0.135, -0.350, 0.040),
+    (-0.000, 0.186, -0.010),
+    (0.177, -0.749, 0.004),
+    (-0.177, -0.749, 0.004),
+    (0.000, 0.394, -0.032),
+    (0.190, -0.796, 0.140),
+    (-0.190, -0.796, 0.140),
+    (0.000, 0.560, 0.008),
+    (0.022, 0.493, 0.026),
+    (-0.022, 0.493, 0.026),
+    (0.000, 0.657, 0.042),
+    (0.162, 0.467, 0.017),
+    (-0.162, 0.467, 0.017),
+    (0.414, 0.467, 0.017),
+    (-0.414, 0.467, 0.017),
+    (0.641, 0.468, 0.017),
+    (-0.641, 0.468, 0.017),
+    (0.000, 0.657, 0.042),
+    (0.029, 0.697, 0.119),
+    (-0.029, 0.697, 0.119),
+    (0.743, 0.464, 0.043),
+    (0.767, 0.457, 0.046),
+    (0.787, 0.447, 0.048),
+    (0.742, 0.468, 0.017),
+    (0.773, 0.457, 0.013),
+    (0.798, 0.446, 0.011),
+    (0.727, 0.464, -0.020),
+    (0.745, 0.456, -0.028),
+    (0.757, 0.448, -0.033),
+    (0.736, 0.468, -0.002),
+    (0.763, 0.460, -0.011),
+    (0.784, 0.450, -0.016),
+    (0.679, 0.465, 0.041),
+    (0.690, 0.444, 0.060),
+    (0.715, 0.427, 0.079),
+    (-0.743, 0.464, 0.043),
+    (-0.767, 0.457, 0.046),
+    (-0.787, 0.447, 0.048),
+    (-0.742, 0.468, 0.017),
+    (-0.773, 0.457, 0.013),
+    (-0.798, 0.446, 0.011),
+    (-0.727, 0.464, -0.020),
+    (-0.745, 0.456, -0.028),
+    (-0.757, 0.448, -0.033),
+    (-0.736, 0.468, -0.002),
+    (-0.763, 0.460, -0.011),
+    (-0.784, 0.450, -0.016),
+    (-0.679, 0.465, 0.041),
+    (-0.690, 0.444, 0.060),
+    (-0.715, 0.427, 0.079),
+])
+"""[55, 3] rest (T-pose) joint positions (metres)."""
+TORSO_CENTRE_XZ = (0.0, 0.03)
+TORSO_SEMI_AXES_XZ = (0.15, 0.10)
+TORSO_Y_RANGE = (-0.05, 0.50)
+#: points of each hand checked against the torso: wrist, knuckles, finger joints
+HAND_POINTS = ("wrist", "index1", "middle1", "pinky1", "index3", "middle3", "thumb3")
 
 
-def _rest_joints() -> np.ndarray:
-    out = np.zeros((len(JOINT_NAMES), 3))
-    for name, i in JOINT_INDEX.items():
-        if name in _CENTRE:
-            out[i] = _CENTRE[name]
-            continue
-        side, part = name.split("_", 1)
-        x, y, z = _LEFT[part]
-        out[i] = (x if side == "left" else -x, y, z)
-    return out
-
-
-REST_JOINTS: np.ndarray = _rest_joints()
-"""[55, 3] approximate SMPL-X rest joint positions (metres)."""
-
-TORSO_HALF_WIDTH = 0.17
-TORSO_HALF_DEPTH = 0.12
-"""Half-axes (metres) of the elliptic cylinder that stands in for the torso around the spine axis."""
-
-
-def joint_transforms(joint_rotations: np.ndarray, rest_joints: np.ndarray = REST_JOINTS) -> tuple[np.ndarray, np.ndarray]:
+def joint_transforms(joint_rotations: np.ndarray,
+                     root_translation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Global rotations ``[T, 55, 3, 3]`` and positions ``[T, 55, 3]`` of the canonical joints, from local axis-angle
-    ``joint_rotations [T, 55, 3]`` on a skeleton whose rest (T-pose) joints are ``rest_joints [55, 3]``."""
+    ``joint_rotations [T, 55, 3]`` (and the root's translation ``[T, 3]``, added to every position)."""
     local = axis_angle_to_matrix(np.asarray(joint_rotations, dtype=np.float64))
-    frames = local.shape[0]
     rotations = np.empty_like(local)
-    positions = np.empty((frames, len(JOINT_NAMES), 3))
+    positions = np.empty((local.shape[0], len(JOINT_PARENTS), 3))
     for j, parent in enumerate(JOINT_PARENTS):
         if parent < 0:
-            rotations[:, j], positions[:, j] = local[:, j], rest_joints[j]
+            rotations[:, j], positions[:, j] = local[:, j], REST_JOINTS[j]
         else:
             rotations[:, j] = rotations[:, parent] @ local[:, j]
-            offset = rest_joints[j] - rest_joints[parent]
+            offset = REST_JOINTS[j] - REST_JOINTS[parent]
             positions[:, j] = positions[:, parent] + rotations[:, parent] @ offset
+    if root_translation is not None:
+        positions = positions + np.asarray(root_translation, dtype=np.float64)[:, None, :]
     return rotations, positions
 
 
 def forward_kinematics(joint_rotations: np.ndarray, root_translation: np.ndarray | None = None) -> np.ndarray:
     """World joint positions ``[T, 55, 3]`` from local axis-angle ``joint_rotations [T, 55, 3]`` (+ ``[T, 3]``)."""
-    positions = joint_transforms(joint_rotations)[1]
-    if root_translation is not None:
-        positions = positions + np.asarray(root_translation, dtype=np.float64)[:, None, :]
-    return positions
+    return joint_transforms(joint_rotations, root_translation)[1]
 
 
-def torso_clearance(positions: np.ndarray, points: list[str]) -> np.ndarray:
-    """Elliptic distance of ``points`` from the spine axis, ``[T, len(points)]``; < 1 means inside the torso.
-
-    The torso is an elliptic cylinder (``TORSO_HALF_WIDTH`` x ``TORSO_HALF_DEPTH``) around the line through
-    pelvis and neck, between hip and shoulder height; points outside that height range count as clear (inf).
-    """
-    pelvis, neck = positions[:, JOINT_INDEX["pelvis"]], positions[:, JOINT_INDEX["neck"]]
-    out = np.full((positions.shape[0], len(points)), np.inf)
-    for k, name in enumerate(points):
-        p = positions[:, JOINT_INDEX[name]]
-        axis = neck - pelvis
-        h = np.einsum("ij,ij->i", p - pelvis, axis) / np.einsum("ij,ij->i", axis, axis)
-        centre = pelvis + h[:, None] * axis
-        d = p - centre
-        inside_height = (h > -0.25) & (h < 1.0)
-        ell = np.sqrt((d[:, 0] / TORSO_HALF_WIDTH) ** 2 + (d[:, 2] / TORSO_HALF_DEPTH) ** 2)
-        out[inside_height, k] = ell[inside_height]
-    return out
+def hand_torso_depth(joint_rotations: np.ndarray) -> np.ndarray:
+    """How far each frame's hand points reach into the torso: [T] max over points of (1 - normalised elliptic
+    radius), positive inside (0.1 ~ 1.5 cm deep at the side), <= 0 outside or above/below the trunk."""
+    rotations, positions = joint_transforms(joint_rotations)
+    spine = JOINT_INDEX["spine2"]
+    names = [f"{side}_{p}" for side in ("left", "right") for p in HAND_POINTS]
+    points = positions[:, [JOINT_INDEX[n] for n in names]]  # [T, P, 3]
+    local = np.einsum("tji,tpj->tpi", rotations[:, spine], points - positions[:, spine, None]) + REST_JOINTS[spine]
+    dx = (local[..., 0] - TORSO_CENTRE_XZ[0]) / TORSO_SEMI_AXES_XZ[0]
+    dz = (local[..., 2] - TORSO_CENTRE_XZ[1]) / TORSO_SEMI_AXES_XZ[1]
+    inside_y = (local[..., 1] > TORSO_Y_RANGE[0]) & (local[..., 1] < TORSO_Y_RANGE[1])
+    depth = np.where(inside_y, 1 - np.sqrt(dx**2 + dz**2), -1.0)
+    return depth.max(-1)

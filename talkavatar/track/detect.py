@@ -5,7 +5,8 @@ Finding the person: Holistic on the image, else on the variants of :mod:`variant
 smaller) until one shows a person; then a second pass on a crop around that person's box, so that face and hands
 get more of the detector's pixels; on a photo, a third pass on the mirrored crop gives every body point a second
 opinion (:func:`talkavatar.track.gating.gate` rejects limb points the two passes disagree on and admits the
-low-visibility arm points they agree on). Several people: MediaPipe's face detector finds their faces (on the image and
+low-visibility arm points they agree on), and MediaPipe Hands looks for a hand Holistic missed beyond a seen
+forearm (:mod:`hand_search`). Several people: MediaPipe's face detector finds their faces (on the image and
 its contrast-normalised variant); each is searched for in a window around its face; :mod:`people` ranks them.
 """
 
@@ -20,6 +21,8 @@ from PIL import Image
 
 from talkavatar.errors import MissingDependency
 from talkavatar.mediapipe_import import import_mediapipe
+from talkavatar.track import hand_search
+from talkavatar.track.metrics import VISIBLE
 from talkavatar.track.people import people_record, pick
 from talkavatar.track.variants import BODY_MIRROR, VARIANTS, Variant, apply, face_mirror, mirror_points
 
@@ -35,8 +38,9 @@ class Detection:
     right); mask: [H, W] float32 in 0..1 (raw MediaPipe segmentation, refined later). ``check_body`` [33, 3] and
     ``check_visibility`` [33] and ``check_mask`` [H, W]: the same person found on the mirrored crop (None when not
     checked or not found);
-    ``other_faces``: Face Mesh boxes ``(x0, y0, x1, y1)`` of the other people in view. ``trust``, ``confirmed``,
-    ``rejected`` and ``turn`` are filled by :func:`talkavatar.track.fit_frames.gate_detections`.
+    ``other_faces``: Face Mesh boxes ``(x0, y0, x1, y1)`` of the other people in view; ``searched_hands``: the
+    sides whose hand, wrist and body hand points come from the hand search (:mod:`hand_search`). ``trust``,
+    ``confirmed``, ``rejected`` and ``turn`` are filled by :func:`talkavatar.track.fit_frames.gate_detections`.
     """
 
     body: np.ndarray
@@ -55,6 +59,7 @@ class Detection:
     check_visibility: np.ndarray | None = None
     check_mask: np.ndarray | None = None
     other_faces: list[tuple[float, float, float, float]] = field(default_factory=list)
+    searched_hands: list[str] = field(default_factory=list)
     trust: dict[str, np.ndarray] = field(default_factory=dict)  # gating.gate: weight multipliers per group
     confirmed: np.ndarray | None = None  # gating.second_opinion: [33] unsure points the fit may use
     rejected: list[dict] = field(default_factory=list)  # gating.gate: the points it rejected (work pixels)
@@ -118,7 +123,8 @@ class HolisticDetector:
             static_image_mode=True, refine_face_landmarks=True, enable_segmentation=True,
             model_complexity=model_complexity)
         self._faces = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.6)
-        self._check = check  # run the mirrored check pass (photos: one more Holistic pass per person)
+        self._check = check  # photos: the mirrored check pass (one more Holistic pass per person), the hand search
+        self._hands = None  # MediaPipe Hands, made on the first hand search
 
     def __enter__(self) -> "HolisticDetector":
         return self
@@ -126,6 +132,8 @@ class HolisticDetector:
     def __exit__(self, *exc) -> None:
         self._holistic.close()
         self._faces.close()
+        if self._hands is not None:
+            self._hands.close()
 
     def face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
         """Faces as ``(x0, y0, w, h)`` in pixels, on the image and its contrast-normalised variant, duplicates
@@ -197,7 +205,7 @@ class HolisticDetector:
             det = self._detect_variant(image, variant)
             if det.found:
                 det = self._second_pass(image, det, variant)
-                return self._checked(image, det, variant) if self._check else det
+                return self._searched(image, self._checked(image, det, variant), variant) if self._check else det
         return empty_detection(h, w)
 
     def _detect_variant(self, image: np.ndarray, variant: Variant) -> Detection:
@@ -245,6 +253,41 @@ class HolisticDetector:
         if _same_person(other, det):
             det.check_body, det.check_visibility, det.check_mask = other.body, other.body_visibility, other.mask
         return det
+
+    def _searched(self, image: np.ndarray, det: Detection, variant: Variant) -> Detection:
+        """``det`` with the hands MediaPipe Hands finds beyond the seen forearms whose hand Holistic missed
+        (:mod:`hand_search`): each becomes that side's hand and moves the body's wrist and hand points to it."""
+        h, w = image.shape[:2]
+        for side, (elbow, wrist) in (("left", (13, 15)), ("right", (14, 16))):
+            if getattr(det, f"{side}_hand_present") or det.body_visibility[[elbow, wrist]].min() < VISIBLE:
+                continue
+            box = hand_search.window(det.body[elbow, :2], det.body[wrist, :2], w, h)
+            if box is None:
+                continue
+            placed = [getattr(det, f"{s}_hand") for s in ("left", "right") if getattr(det, f"{s}_hand_present")]
+            hand = hand_search.pick(self._hands_in(image, box, variant.contrast), det.body[elbow, :2],
+                                    det.body[wrist, :2], placed)
+            if hand is None:
+                continue
+            det.body = hand_search.place(det.body, hand, side)
+            setattr(det, f"{side}_hand", hand)
+            setattr(det, f"{side}_hand_present", True)
+            det.searched_hands.append(side)
+        return det
+
+    def _hands_in(self, image: np.ndarray, box: tuple[int, int, int, int], contrast: bool) -> list[np.ndarray]:
+        """[21, 3] points (image pixels) of every hand MediaPipe Hands finds in ``box`` ``(x0, y0, x1, y1)`` of
+        ``image``, seen at :data:`hand_search.VIEW` pixels (contrast normalised with ``contrast``)."""
+        if self._hands is None:
+            self._hands = self._mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=2, model_complexity=1)
+        x0, y0, x1, y1 = box
+        crop, _ = apply(Variant(contrast), np.ascontiguousarray(image[y0:y1, x0:x1]))
+        scale = hand_search.VIEW / max(x1 - x0, y1 - y0)
+        view = np.asarray(Image.fromarray(crop).resize((round((x1 - x0) * scale), round((y1 - y0) * scale)),
+                                                        Image.BICUBIC))
+        found = self._hands.process(np.ascontiguousarray(view)).multi_hand_landmarks or []
+        vh, vw = view.shape[:2]
+        return [_points(lm, vw, vh, N_HAND) / np.float32(scale) + np.array([x0, y0, 0], np.float32) for lm in found]
 
     def _detect_in(self, image: np.ndarray) -> Detection:
         h, w = image.shape[:2]
@@ -301,6 +344,7 @@ def _with(det: Detection, move, place) -> Detection:
                     move(det.right_hand) if det.right_hand_present else det.right_hand,
                     det.face_present, det.left_hand_present, det.right_hand_present, place(det.mask), det.people,
                     det.variant)
+    out.searched_hands = list(det.searched_hands)
     if det.check_body is not None:
         out.check_body, out.check_visibility = move(det.check_body), det.check_visibility
         out.check_mask = None if det.check_mask is None else place(det.check_mask)

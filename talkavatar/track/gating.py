@@ -18,7 +18,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
   forearm at the frame's edge, a hand beside the body) are admitted where both passes put them within 0.05 H of
   each other, inside the frame, and arm points only the mirrored pass sees are taken from it
   (:func:`second_opinion`), and so are the disagreeing points of an arm the first pass puts off the person (off both
-  passes' masks, beyond reach) where the mirrored pass keeps it on;
+  passes' masks, beyond reach) where the mirrored pass keeps it on; a wrist and hand points the hand search placed
+  on a found hand (:mod:`~talkavatar.track.hand_search`) are neither taken nor rejected (:func:`searched_points`);
 - other people: body points on another person's face are taken from the mirrored pass where it puts them on no
   other face, else rejected (a crowded window mixes two people's points); a shoulder so taken brings its arm along
   from that pass (confirmed from visibility :data:`FOLLOW`, and kept on another person's face: hidden behind it);
@@ -110,13 +111,19 @@ def second_opinion(det, size: tuple[int, int]) -> np.ndarray:
     taken = np.union1d(taken, np.intersect1d(chains, arm[~near]))  # where the passes agree, the first one stands
     moved = _off_other_faces(det)
     follow = _arms_of(moved)
-    taken = np.union1d(np.union1d(taken, moved), follow)
+    taken = np.setdiff1d(np.union1d(np.union1d(taken, moved), follow), searched_points(det))
     det.body[taken], det.body_visibility[taken] = det.check_body[taken], det.check_visibility[taken]
     p = det.body[arm, :2]
     inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
     out[arm] = near & unsure & inside & (det.body_visibility[arm] >= UNSURE) & np.isin(arm, ELBOWS_WRISTS)
     out[arm] |= np.isin(arm, follow) & np.isin(arm, ELBOWS_WRISTS) & inside & (det.body_visibility[arm] >= FOLLOW)
     return out
+
+
+def searched_points(det) -> np.ndarray:
+    """The MediaPipe wrist and hand points the hand search placed on a found hand (``det.searched_hands``): a hand
+    seen there is their own second opinion, so the mirrored pass neither replaces nor rejects them."""
+    return np.array([i for side in det.searched_hands for i in (ARMS[side][2], *HAND_POINTS[side])], np.int64)
 
 
 def _arms_of(shoulders: np.ndarray) -> np.ndarray:
@@ -316,9 +323,11 @@ def _gate_check(g: _Gate, height: float) -> None:
     if det.check_body is None:
         return
     apart = np.linalg.norm(det.check_body[:, :2] - det.body[:, :2], axis=1) > LIMITS["disagree"] * height
+    searched = searched_points(det)
     for i in sorted(CHAINS):
-        if apart[i]:
-            g.reject("body", CHAINS[i], "placed elsewhere on the mirror image (a guess)")
+        chain = np.setdiff1d(CHAINS[i], searched)
+        if apart[i] and len(chain):
+            g.reject("body", chain, "placed elsewhere on the mirror image (a guess)")
 
 
 def _gate_others(g: _Gate) -> None:

@@ -40,10 +40,11 @@ def pick(people: list, width: int, height: int, person: int | None) -> int:
 
 def people_record(people: list, picked: int, width: int, height: int) -> list[dict]:
     """What ``--json`` says about everyone found: number, box ``[x0, y0, x1, y1]`` (pixels of the image given),
-    scores, the image variant they were found on, and whether they are the person tracked."""
+    scores, the image variant they were found on, the sides whose hand the hand search found
+    (:mod:`~talkavatar.track.hand_search`), and whether they are the person tracked."""
     out = []
     for i, det in enumerate(people):
         box = [round(v, 1) for v in det.box]
         out.append({"person": i + 1, "box": box, **main_score(det, width, height), "found_on": det.variant,
-                    "picked": i == picked})
+                    "hands_searched": list(det.searched_hands), "picked": i == picked})
     return out
