@@ -42,7 +42,8 @@ PROFILE_MOUTH = (0.035, -0.045, 0.02)  # metres from the lip point: a profile's 
 @dataclass(frozen=True)
 class ProfileFace:
     """Where a profile's face is, per texel (or Gaussian) of a binding: ``face`` [N] bool, the head's forward-facing
-    surface up to :data:`PROFILE_FACE_TOP` of its height; ``mouth`` [N] bool, the mouth and chin area
+    surface and its front half's (the nostrils', eyelids' and lips' undersides) up to :data:`PROFILE_FACE_TOP` of its
+    height; ``mouth`` [N] bool, the mouth and chin area
     :data:`PROFILE_MOUTH` of it; ``from_lips`` [N, 3] metres from the lip point (zeros for a rig without a moving
     jaw, whose ``mouth`` is empty)."""
 
@@ -54,11 +55,12 @@ class ProfileFace:
 def profile_face(rig, points: np.ndarray, normals: np.ndarray, head: np.ndarray) -> ProfileFace:
     """:class:`ProfileFace` of the rest-pose ``points`` and ``normals`` [N, 3] of a binding on ``rig``; ``head`` [N]
     bool: the head's texels."""
-    height = np.zeros(len(points))
+    height, front = np.zeros(len(points)), np.zeros(len(points), bool)
     if head.any():
         low, high = points[head, 1].min(), points[head, 1].max()
         height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
-    face = head & (normals[:, 2] > 0) & (height < PROFILE_FACE_TOP)
+        front = points[:, 2] > (points[head, 2].min() + points[head, 2].max()) / 2  # the head's front half
+    face = head & ((normals[:, 2] > 0) | front) & (height < PROFILE_FACE_TOP)  # with the nostrils, lids, lips' undersides
     try:
         marks = mouth_landmarks(rig)
     except ValueError:
