@@ -60,7 +60,7 @@ def profile_face(rig, points: np.ndarray, normals: np.ndarray, head: np.ndarray)
         low, high = points[head, 1].min(), points[head, 1].max()
         height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
         front = points[:, 2] > (points[head, 2].min() + points[head, 2].max()) / 2  # the head's front half
-    face = head & ((normals[:, 2] > 0) | front) & (height < PROFILE_FACE_TOP)  # with the nostrils, lids, lips' undersides
+    face = head & ((normals[:, 2] > 0) | front) & (height < PROFILE_FACE_TOP)  # nostrils, lids, lips' undersides
     try:
         marks = mouth_landmarks(rig)
     except ValueError:
