@@ -149,3 +149,21 @@ def test_lips_over_the_photos_open_mouth_take_their_texture_colour_back(tmp_path
     large[[33, 263]] = centre + torch.tensor([[-SMALL_FACE, -8.0], [SMALL_FACE, -8.0]])  # the opening's teeth are real
     assert not opening_lips(avatar, photo, large).any()
     assert torch.equal(settled_colours(avatar, initial, photo)[over], avatar.rgb[over])
+
+
+def test_a_profiles_face_is_settled_at_least_as_opaque_as_the_fit_starts_it(tmp_path):
+    """The Gaussians given back (a profile's drawn face) that the fit thinned get the starting opacity back; thicker
+    ones and every other Gaussian keep the fit's."""
+    from talkavatar.bundle import Bundle
+    from talkavatar.core.avatar import SURFACE_OPACITY
+    from talkavatar.fit.visibility import settled_opacity
+
+    root = make_bundle(tmp_path / "syn.avatar", pseudo_frames=0)
+    data = load_fit_data(Bundle.open(root), 96, 32, 0, 96, use_pseudo=False)
+    avatar = AvatarParameters.initial(data.rig, 48, data.texture, data.proxy_offsets).avatar()
+    n = avatar.count
+    fitted = torch.linspace(-4.0, 6.0, n)                                # opacities 0.018 .. 0.998
+    given = torch.arange(n) % 2 == 0
+    out = settled_opacity(replace(avatar, opacity_logit=fitted), given)
+    assert torch.equal(out[~given], fitted[~given])
+    assert torch.allclose(torch.sigmoid(out[given]), torch.sigmoid(fitted[given]).clamp_min(SURFACE_OPACITY))
