@@ -141,7 +141,7 @@ def test_lips_over_the_photos_open_mouth_take_their_texture_colour_back(tmp_path
     face_xy[[33, 263]] = centre + torch.tensor([[-10.0, -8.0], [10.0, -8.0]])  # a small face: eyes 20 px apart
     over = opening_lips(avatar, photo, face_xy)
     assert 0 < over.sum() < lips.sum() and not (over & ~lips).any()
-    settled = settled_colours(avatar, initial, photo, opening=over)
+    settled = settled_colours(avatar, initial, photo, given_back=over)
     assert torch.equal(settled[over], initial[over])
     assert torch.equal(settled[lips & ~over], avatar.rgb[lips & ~over])
     assert not opening_lips(avatar, photo, None).any()
@@ -149,3 +149,60 @@ def test_lips_over_the_photos_open_mouth_take_their_texture_colour_back(tmp_path
     large[[33, 263]] = centre + torch.tensor([[-SMALL_FACE, -8.0], [SMALL_FACE, -8.0]])  # the opening's teeth are real
     assert not opening_lips(avatar, photo, large).any()
     assert torch.equal(settled_colours(avatar, initial, photo)[over], avatar.rgb[over])
+
+
+def test_a_profiles_face_is_settled_at_least_as_opaque_as_the_fit_starts_it(tmp_path):
+    """The Gaussians given back (a profile's drawn face) that the fit thinned get the starting opacity back; thicker
+    ones and every other Gaussian keep the fit's."""
+    from talkavatar.bundle import Bundle
+    from talkavatar.core.avatar import SURFACE_OPACITY
+    from talkavatar.fit.visibility import settled_opacity
+
+    root = make_bundle(tmp_path / "syn.avatar", pseudo_frames=0)
+    data = load_fit_data(Bundle.open(root), 96, 32, 0, 96, use_pseudo=False)
+    avatar = AvatarParameters.initial(data.rig, 48, data.texture, data.proxy_offsets).avatar()
+    n = avatar.count
+    fitted = torch.linspace(-4.0, 6.0, n)                                # opacities 0.018 .. 0.998
+    given = torch.arange(n) % 2 == 0
+    out = settled_opacity(replace(avatar, opacity_logit=fitted), given)
+    assert torch.equal(out[~given], fitted[~given])
+    assert torch.allclose(torch.sigmoid(out[given]), torch.sigmoid(fitted[given]).clamp_min(SURFACE_OPACITY))
+
+
+def test_a_profiles_whole_face_is_given_back_and_a_three_quarter_view_keeps_its_own():
+    """profile_front on Anny's rest head: a photo from 75 degrees to its left (a profile) gives back the face below
+    the brows (forward-facing head Gaussians low on the head, none facing backwards on its back half); one from 30
+    degrees nothing."""
+    import math
+
+    import pytest
+
+    pytest.importorskip("anny")
+    from talkavatar.core.body.parts import PART, texel_parts
+    from talkavatar.core.cameras import Cameras
+    from talkavatar.core.losses.mesh import face_normals
+    from talkavatar.fit.data import Poses
+    from talkavatar.fit.visibility import profile_front
+    from tests.eval_fixtures import anny_rig
+
+    rig = anny_rig().to(dtype=torch.float32)
+    avatar = Avatar.on_surface(rig, 64)
+    binding = avatar.binding
+    head = torch.from_numpy(texel_parts(rig, binding.face_index, binding.barycentrics) == PART["head"])
+    points = binding.surface_points(rig.vertices[None], rig.faces)[0]
+    normal_z = face_normals(rig.vertices[None], rig.faces)[0][binding.face_index][:, 2]
+    height = (points[:, 1] - points[head, 1].min()) / (points[head, 1].max() - points[head, 1].min())
+    centre = points[head].mean(0)
+    still = Poses(torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52))
+    given = {}
+    for yaw in (75.0, 30.0):
+        a = math.radians(yaw)
+        eye = centre + 1.5 * torch.tensor([math.sin(a), 0.0, math.cos(a)])
+        photo = Cameras.look_at(eye, centre, width=128, height=128, fov_y_degrees=30.0)
+        views = Views(torch.zeros(1, 128, 128, 3), torch.ones(1, 128, 128, dtype=torch.bool), photo, still)
+        given[yaw] = profile_front(avatar, views)
+    face = head & (normal_z > 0.5) & (height < 0.6)
+    back = head & (points[:, 2] < (points[head, 2].min() + points[head, 2].max()) / 2)  # the back half: hair, nape
+    assert face.sum() > 50 and (back & (normal_z < 0)).sum() > 50
+    assert given[75.0][face].all() and not given[75.0][back & (normal_z < 0)].any()
+    assert not given[75.0][~head].any() and not given[30.0].any()

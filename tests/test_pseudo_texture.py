@@ -283,3 +283,41 @@ def test_face_mirror_equals_a_face_by_face_search():
         assert i == (-1 if j is None else j)
         if j is not None:
             assert faces[j][p].tolist() == m
+
+
+def test_a_profile_face_is_drawn_in_the_seen_cheek_tone():
+    """A head (a half cylinder facing +Z) seen from 80 degrees to its left: the front it sees edge-on holds the
+    outline's smear (noise), the cheek it sees well a grain of 0.5..0.7; completed as a profile, the whole face below
+    the brows is drawn smoothly in the cheek's lit tone (the mean of its lighter half, 0.65, as the face's median),
+    lit from the front (the front lighter than the sides), the noise gone; completed as any photo, the front keeps
+    the smear."""
+    from dataclasses import replace
+
+    n, radius = 25, 0.09
+    phi = np.linspace(-np.pi / 2, np.pi / 2, n)
+    ys = np.linspace(0.0, 0.2, 9)
+    P, Y = np.meshgrid(phi, ys, indexing="ij")
+    verts = np.stack([radius * np.sin(P), Y, radius * np.cos(P)], -1).reshape(-1, 3)
+    idx = np.arange(n * len(ys)).reshape(n, len(ys))
+    faces = np.array([f for i in range(n - 1) for j in range(len(ys) - 1) for f in
+                      ([idx[i, j], idx[i + 1, j], idx[i + 1, j + 1]], [idx[i, j], idx[i + 1, j + 1], idx[i, j + 1]])])
+    uv = np.stack([(P.ravel() + np.pi / 2) / np.pi * 0.9 + 0.05, Y.ravel() / 0.2 * 0.9 + 0.05], -1)
+    rig = replace(rig_from_mesh(verts, faces, uv[faces]), bone_names=("head",))
+    binding = Binding.from_uv(rig.face_uvs, 64)
+    points = binding.surface_points(rig.vertices[None].double(), rig.faces)[0].numpy()
+    angle = np.arctan2(points[:, 0], points[:, 2])                      # 0 facing forward, + the head's left
+    seen = np.clip(np.cos(angle - np.radians(80)), 0, 1)
+    rng = np.random.default_rng(0)
+    grey = np.where(seen >= 0.5, rng.uniform(0.5, 0.7, len(seen)), rng.uniform(0.0, 1.0, len(seen)))
+    rgb = torch.tensor(np.repeat(grey[:, None], 3, 1) * (seen > 0)[:, None])
+    conf = torch.tensor(seen * (seen > 0.1))
+    texture, stats = complete_texture(rig, rig.vertices, binding, rgb, conf, face_yaw=80.0)
+    got = texture[binding.texel[:, 1], binding.texel[:, 0], 0]
+    low = (points[:, 1] - points[:, 1].min()) / np.ptp(points[:, 1]) < 0.7   # below the brows
+    face = low & (np.abs(angle) < np.radians(89))
+    front, side = low & (np.abs(angle) < np.radians(15)), low & (np.abs(angle) > np.radians(60)) & face
+    assert stats["profile_front"] > 0.1
+    assert abs(np.median(got[face]) - 0.65) < 0.03                      # the cheek's lit tone
+    assert got[front].std() < 0.02 and got[front].mean() > got[side].mean() + 0.05  # smooth, lit from the front
+    without, _ = complete_texture(rig, rig.vertices, binding, rgb, conf)
+    assert without[binding.texel[front, 1], binding.texel[front, 0], 0].std() > 0.1

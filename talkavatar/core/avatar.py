@@ -31,6 +31,7 @@ from talkavatar.errors import InvalidInput
 SCHEMA = "talkavatar.avatar"
 AVATAR_FILE = "avatar.safetensors"
 RIG_FILE = "rig.safetensors"
+SURFACE_OPACITY = 0.95  # a new avatar's Gaussians (Avatar.on_surface)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Avatar:
 
     @classmethod
     def on_surface(cls, rig: Rig, uv_res: int, texture: torch.Tensor | None = None,
-                   opacity: float = 0.95) -> "Avatar":
+                   opacity: float = SURFACE_OPACITY) -> "Avatar":
         """Gaussians at texel centres of a ``uv_res``² UV map, isotropic, one texel wide.
 
         ``texture``: optional [uv_res, uv_res, 3] linear colours, row 0 at the top (v = 1); grey otherwise.

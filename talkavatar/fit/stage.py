@@ -33,7 +33,8 @@ from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
-from talkavatar.fit.visibility import colour_anchor_weights, opening_lips, settled_colours, solid_weights
+from talkavatar.fit.visibility import (colour_anchor_weights, opening_lips, profile_front, settled_colours,
+                                      settled_opacity, solid_weights)
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -153,8 +154,9 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
                 + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
         fitted = params.avatar()
-        opening = opening_lips(fitted, data.photo, data.face_xy)
-        params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video, opening))
+        opening, front = opening_lips(fitted, data.photo, data.face_xy), profile_front(fitted, data.photo)
+        params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video, opening | front))
+        params.opacity_logit.data.copy_(settled_opacity(fitted, front))
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {

@@ -15,12 +15,14 @@ learns from the photo and its crops, and an anchored mouth interior and jaw cost
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from talkavatar.core.avatar import Avatar
+from talkavatar.core.avatar import SURFACE_OPACITY, Avatar
+from talkavatar.core.body.facing import PROFILE_YAW, face_yaw, profile_face
 from talkavatar.core.body.mouth import lip_region_faces, lips_over_opening, mouth_texels
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.core.color import is_greyscale
@@ -116,19 +118,20 @@ def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = No
 
 @torch.no_grad()
 def settled_colours(avatar: Avatar, initial_rgb: Tensor, photo: Views, video: Views | None = None,
-                    opening: Tensor | None = None) -> Tensor:
+                    given_back: Tensor | None = None) -> Tensor:
     """[N, 3] linear: the fitted colours with what the photo and the clip do not see given back to the completed
     texture ``initial_rgb`` [N, 3] (in proportion to :func:`unseen_weights` with the pixels they show), the head
     included (the back of the head's hair, a turned face's far cheek, the chin's underside), the lips and the mouth
-    interior excepted (talking opens them: the fit's colours there serve the lip gap) but for ``opening`` [N] bool,
-    the lips over the photo's open mouth (:func:`opening_lips`); all of them grey when the photo is (a
+    interior excepted (talking opens them: the fit's colours there serve the lip gap); ``given_back`` [N] bool:
+    Gaussians given back their completed colour whatever the photo shows (the lips over the photo's open mouth,
+    :func:`opening_lips`; a profile's invented face, :func:`profile_front`); all of them grey when the photo is (a
     black-and-white photo teaches no hue). The pseudo frames that teach the fit those colours are renders of that
     texture, through a perceptual distance that hardly constrains hue: what the fit adds there is
     drift (rainbow noise on the backs and legs, colour on a greyscale person), not information."""
     lips, interior = _mouth_parts(avatar)
     weight = unseen_weights(avatar, photo, video, shown=SHOWN_PIXELS) * ~(lips | interior)
-    if opening is not None:
-        weight = torch.where(opening, torch.ones_like(weight), weight)
+    if given_back is not None:
+        weight = torch.where(given_back, torch.ones_like(weight), weight)
     rgb = avatar.rgb + weight[:, None] * (initial_rgb - avatar.rgb)
     return rgb.mean(-1, keepdim=True).expand_as(rgb) if is_greyscale(photo.rgb[0].cpu().numpy()) else rgb
 
@@ -157,6 +160,39 @@ def opening_lips(avatar: Avatar, photo: Views, face_xy: Tensor | None) -> Tensor
     pixels = photo.cameras[0:1].project(means)[0][0]
     seen = lips & (photo_visibility(avatar, photo) > 0)
     return lips_over_opening(seen.cpu(), pixels.cpu(), face_xy.cpu()).to(lips.device)
+
+
+@torch.no_grad()
+def settled_opacity(avatar: Avatar, given_back: Tensor) -> Tensor:
+    """[N]: the fitted ``opacity_logit`` with the ``given_back`` [N] bool Gaussians (a profile's drawn face,
+    :func:`profile_front`) at least as opaque as the fit starts them (:meth:`~talkavatar.core.avatar.Avatar.on_surface`'s
+    opacity): the fit thins them to show the photo's open mouth and grain behind, and the drawn closed mouth then
+    looks ajar (CPU stand-in, soldier_bw: FaceMesh's gap at rest 0.054 -> 0.033 of the eyes' distance, r with the
+    speech 0.32 -> 0.53)."""
+    floor = math.log(SURFACE_OPACITY / (1 - SURFACE_OPACITY))
+    return torch.where(given_back, avatar.opacity_logit.clamp_min(floor), avatar.opacity_logit)
+
+
+@torch.no_grad()
+def profile_front(avatar: Avatar, photo: Views) -> Tensor:
+    """[N] bool: where the photo saw a profile (:data:`~talkavatar.core.body.facing.PROFILE_YAW`), the Gaussians of
+    its face (:func:`~talkavatar.core.body.facing.profile_face`) and of the mouth interior: the pseudo stage drew
+    that face (:mod:`talkavatar.pseudo.complete`) and the interior has its known colours, while the photo's pixels
+    there are the outline's smear, a shouting mouth's opening (teeth painted on the closed lips' inner edge) and the
+    near side's shadows and grain, which the fit paints onto them; none otherwise."""
+    rig, binding = avatar.rig, avatar.binding
+    p = photo.poses[:1]
+    posed = rig.pose(p.joint_rotations.to(rig.dtype), p.root_translation.to(rig.dtype), p.arkit_weights.to(rig.dtype))
+    yaw = face_yaw(rig, posed, photo.cameras[0:1])
+    out = torch.zeros(binding.count, dtype=torch.bool, device=binding.face_index.device)
+    if yaw is None or abs(yaw) <= PROFILE_YAW:
+        return out
+    rest = rig.vertices[None].to(torch.float64)
+    points = binding.surface_points(rest, rig.faces)[0].cpu().numpy()
+    normals = face_normals(rest, rig.faces)[0][binding.face_index].cpu().numpy()
+    region = profile_face(rig.to("cpu"), points, normals, _head(avatar).cpu().numpy())
+    _, interior = _mouth_parts(avatar)
+    return torch.from_numpy(region.face).to(out.device) | interior
 
 
 def _head(avatar: Avatar) -> Tensor:

@@ -10,6 +10,11 @@ In order, each step filling only what the previous ones left (confidence decreas
    mirrored: a turned face's far cheek keeps the photo's colours, which the fit's photo loss keeps anyway (a fitted
    head never matches the real one exactly: mirrored near-side eyes, nostrils and hair land beside the far side's
    own, a second face once the fit blends both);
+1b. a profile (the photo saw the face from beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW`): its face,
+   which the photo saw edge-on (the nose, lips and chin: the outline's smear) or in a profile's shadows, is drawn
+   from the rig's geometry in the seen cheek's tone: lit from the front, eyes, brows and lips darker
+   (:func:`_profile_front`; the fit gives those Gaussians this colour back,
+   :func:`~talkavatar.fit.visibility.profile_front`);
 2. transfer from the seen front below the head: an unseen texel (the back, or a side hidden behind an arm) takes
    the mean colour of the well seen front surface around the same (x, y) of the rest pose (``cell``-sized cells,
    3 x 3 neighbourhood, a few mean-shift steps towards its dominant colour), so the back gets the
@@ -43,11 +48,13 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
+from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, ProfileFace, profile_face
+from talkavatar.core.body.mouth import MOUTH_COLOURS
 from talkavatar.core.color import shade_distance
 from talkavatar.pseudo.garments import (MIN_TEXELS, RELIEF_RADIUS, continued, dominant, dress, part_colours,
                                         read_outfit, skin_like)
 from talkavatar.pseudo.mesh import enclosure, face_mirror, face_normals, head_vertices, vertex_mirror
-from talkavatar.core.body.parts import PART, texel_parts
+from talkavatar.core.body.parts import PART, strongest_bone_names, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
 
@@ -60,6 +67,14 @@ JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's s
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
 GUTTER_BAND = 12  # texels: the gutter is inpainted this far from the charts, the nearest chart's colour beyond
+FACE_LIGHT, FACE_AMBIENT = (0.0, 0.35, 1.0), 0.35  # a drawn face's light: from the front and a little above (rest
+# pose), and the shade of a surface facing away from it
+EYE_SHADE = 0.25  # a drawn face's eyeballs: this share of the tone
+FACE_MARKS = {  # a drawn face's soft dark marks: (offset from the centre, half size across and up, depth) in metres
+    "lips": (((0.0, 0.0, 0.0), (0.025, 0.008), 0.5),),                      # about the lip point
+    "eye": (((0.0, 0.0, 0.0), (0.018, 0.012), 0.45),                        # the socket, about the eyeball
+            ((0.0, 0.024, 0.0), (0.022, 0.005), 0.5)),                      # the brow above it
+}
 
 
 def robust_mean(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -97,7 +112,8 @@ def mirror_texels(rig, binding: Binding) -> tuple[torch.Tensor, torch.Tensor]:
 @dataclass
 class _Texels:
     """The completion's working state, per texel: sRGB ``rgb`` [N, 3], ``conf`` [N] (0 = unknown), ``source`` [N]
-    (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed), the photo's own ``seen_conf`` [N],
+    (0 unseen, 1 seen, 2 mirror, 3 front-back, 4 head band, 5 dressed, 6 a profile's front), the photo's own
+    ``seen_conf`` [N],
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
     chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
     say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it),
@@ -132,18 +148,23 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
                      confidence: torch.Tensor, cell: float = 0.025, inpaint_radius: int = 5,
                      given: torch.Tensor | None = None,
                      off_face: torch.Tensor | None = None,
-                     behind_hand: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
+                     behind_hand: torch.Tensor | None = None,
+                     face_yaw: float | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
     texel there sees the neck's shadow or the collar); behind_hand: [N] bool texels behind a hand in the photo
-    (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin). Returns the completed [R, R, 3] float image (row 0 at
-    v = 1) and the share of texels each step filled."""
+    (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
+    the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond ``PROFILE_YAW`` a profile
+    (:func:`_profile_front`). Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of
+    texels each step filled."""
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand)
     stats = {"seen": float(t.known.mean()), "jaw_regrazed": float((t.jaw & (t.seen_conf > 0) & ~t.known).mean())}
     parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     stats["held"] = _one_colour_hands(t, parts)
     stats["mirror"] = _mirror(t, rig, binding)
+    if face_yaw is not None and abs(face_yaw) > PROFILE_YAW:
+        stats["profile_front"] = _profile_front(t, rig, rest_vertices, binding, face_yaw, given)
     photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
     outfit = read_outfit(t.rgb, photo, parts, t.points, t.normals)
     stats["front_to_back"] = _front_to_back(t, cell, outfit)
@@ -204,6 +225,82 @@ def _mirror(t: _Texels, rig, binding: Binding) -> float:
     grazed = ~t.head & (t.conf < 0.3) & (m_conf > 2 * t.conf)
     take = (m_conf > SOURCE_CONFIDENCE) & ((t.conf == 0) | grazed)
     return t.set(take, m_rgb[take], 0.9 * m_conf[take], 2)
+
+
+def _profile_front(t: _Texels, rig, rest_vertices: torch.Tensor, binding: Binding, yaw: float,
+                   given: torch.Tensor | None) -> float:
+    """Step 1b, a profile (the photo saw the face from ``yaw`` degrees aside, beyond
+    :data:`~talkavatar.core.body.facing.PROFILE_YAW`): the forward-facing face up to the brows
+    (:func:`~talkavatar.core.body.facing.profile_face`) becomes :func:`drawn_face` in the skin tone of the cheek the
+    photo saw well (cosine to its view at least ``PROFILE_WELL_SEEN``; the robust mean of its lit half). The photo
+    saw the nose, lips and chin only edge-on (the outline's smear; a shouting mouth's opening painted on the closed
+    lips) and the near side through a profile's shadows and film grain, registered on the mesh a few centimetres off
+    (the eye under the cap lands on the cheek): a view that shows the face to a viewer, or to FaceMesh, needs a whole
+    face, which none of the photo's pixels give. The mouth interior (``given``) becomes the cavity's colour
+    throughout: the drawn closed lips do not meet over the teeth, which then read as lips parted at rest, and a
+    talking mouth reads by its dark opening."""
+    a = np.radians(yaw)
+    region = profile_face(rig, t.points, t.normals, t.head)
+    known_colour = np.zeros(len(t.conf), bool) if given is None else given.numpy()
+    well = t.known & (t.normals @ np.array([np.sin(a), 0.0, np.cos(a)]) >= PROFILE_WELL_SEEN) & ~known_colour
+    fill = region.face & ~known_colour
+    if not fill.any() or not (well & region.face).any():
+        return 0.0
+    lit = _lit(t.rgb, well & region.face)
+    tone = robust_mean(t.rgb[lit], t.conf[lit])
+    eyes = _eye_texels(rig, binding)
+    rgb = drawn_face(t.points, t.normals, region, tone, eyes, _eye_centres(rig, rest_vertices))
+    fill |= eyes & ~known_colour
+    t.set(fill, rgb[fill], 0.3, 6)
+    t.rgb[known_colour] = MOUTH_COLOURS["cavity"]
+    return float(fill.mean())
+
+
+def _lit(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """[N] bool: the texels ``where`` [N] bool whose luminance (of ``rgb`` [N, 3]) is in the upper half of theirs: the
+    lit skin, whose colour a face lit from the front shows (a profile's seen cheek is half in its own shadow)."""
+    luminance = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    return where & (luminance >= np.median(luminance[where]))
+
+
+def drawn_face(points: np.ndarray, normals: np.ndarray, region: ProfileFace, tone: np.ndarray, eyes: np.ndarray,
+               eye_centres: np.ndarray) -> np.ndarray:
+    """[N, 3] sRGB: a face drawn on the rest surface (``points``, ``normals`` [N, 3] of a binding's texels) in the
+    colour ``tone`` [3]: lit by :data:`FACE_LIGHT` (its facing of the light over :data:`FACE_AMBIENT`, divided by the
+    face's median so the face keeps the tone), the eyeballs (``eyes`` [N] bool) :data:`EYE_SHADE` of it, their
+    sockets and the brows above ``eye_centres`` [E, 3] (rest, metres) and the lips (``region.from_lips``) darker
+    (:data:`FACE_MARKS`). Only the shade changes (a greyscale photo's face stays grey)."""
+    light = np.array(FACE_LIGHT) / np.linalg.norm(FACE_LIGHT)
+    shade = FACE_AMBIENT + (1 - FACE_AMBIENT) * np.clip(normals @ light, 0.0, 1.0)
+    shade /= max(float(np.median(shade[region.face])), 1e-6) if region.face.any() else 1.0
+    for offset, size, depth in FACE_MARKS["lips"]:
+        shade *= np.where(region.mouth, _mark(region.from_lips - np.array(offset), size, depth), 1.0)
+    for centre in eye_centres:
+        for offset, size, depth in FACE_MARKS["eye"]:
+            shade *= np.where(region.face, _mark(points - centre - np.array(offset), size, depth), 1.0)
+    shade = np.where(eyes, EYE_SHADE, shade)
+    return np.clip(tone[None] * shade[:, None], 0.0, 1.0)
+
+
+def _mark(d: np.ndarray, size: tuple[float, float], depth: float) -> np.ndarray:
+    """[N] the shade of a soft mark ``depth`` deep (1 - depth at its centre) over the half ``size`` (metres, across
+    and up) at texels ``d`` [N, 3] metres from its centre."""
+    dx, dy = d[:, 0] / size[0], d[:, 1] / size[1]
+    return 1 - depth * np.exp(-(dx ** 2 + dy ** 2) ** 2)
+
+
+def _eye_texels(rig, binding: Binding) -> np.ndarray:
+    """[N] bool: the texels whose nearest corner's strongest bone is an eye's (the eyeballs)."""
+    corners = rig.faces.cpu()[binding.face_index.cpu()].numpy()
+    nearest = corners[np.arange(len(corners)), binding.barycentrics.cpu().numpy().argmax(1)]
+    return np.char.find(np.char.lower(strongest_bone_names(rig)[nearest].astype(str)), "eye") >= 0
+
+
+def _eye_centres(rig, rest_vertices: torch.Tensor) -> np.ndarray:
+    """[E, 3] the mean rest position of each eye bone's vertices (the eyeballs; none for a rig without eyes)."""
+    names = strongest_bone_names(rig)
+    points = rest_vertices.detach().cpu().double().numpy()
+    return np.array([points[names == n].mean(0) for n in np.unique(names) if "eye" in str(n).lower()]).reshape(-1, 3)
 
 
 def _front_to_back(t: _Texels, cell: float, outfit) -> float:

@@ -29,6 +29,7 @@ from talkavatar.config import as_record
 from talkavatar.core.binding import Binding
 from talkavatar.core.body.mouth import (lip_region_faces, lips_over_opening, mouth_colours, mouth_texels,
                                          with_mouth_interior)
+from talkavatar.core.body.facing import PROFILE_YAW, face_yaw
 from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.core.body.parts import PART, hidden_parts, texel_parts
 from talkavatar.core.body.rig import Rig
@@ -132,6 +133,9 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> 
     binding = Binding.from_uv(rig.face_uvs, uv_res)
     posed = proxy.pose(view.joint_rotations, view.root_translation, view.arkit_weights)
     image = torch.from_numpy(view.image.astype(np.float32) / 255)
+    yaw = face_yaw(rig, posed, view.camera)
+    if yaw is not None and abs(yaw) > PROFILE_YAW:  # Face Mesh reads a profile as a frontal face on the near cheek
+        view = replace(view, face_xy=None)
     leak = background_leak(view.image, view.mask, view.face_xy)
     seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak,
                            raster_device=raster_device)
@@ -155,7 +159,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> 
         inside |= over
     conf[inside] = 1.0
     texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside,
-                                      off_face=_off_face(view, seen.pixel), behind_hand=behind)
+                                      off_face=_off_face(view, seen.pixel), behind_hand=behind, face_yaw=yaw)
     stats["matte_leak"] = round(float(leak.sum() / max(view.mask.sum(), 1)), 4)
     stats["behind_hands"] = int(behind.sum())
     stats["mouth_texels"] = int(inside.sum())

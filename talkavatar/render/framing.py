@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from talkavatar.core.body.facing import face_yaw
 from talkavatar.core.body.parts import PART, vertex_parts
 from talkavatar.core.body.rig import PosedBody
 from talkavatar.core.cameras import Cameras
@@ -74,18 +75,13 @@ def shown_vertices(rig, posed: PosedBody, camera: Cameras, hidden: list[int] = (
 
 def seen_side_yaw(rig, posed: PosedBody, camera: Cameras, face_turn: float = FACE_TURN) -> float:
     """The auto camera's yaw (degrees, :class:`~talkavatar.render.camera_path.CameraPath`'s sign: + towards the
-    body's left) for a photo that saw the face from ``yaw`` degrees aside: ``sign(yaw) * max(|yaw| - face_turn, 0)``.
-    ``yaw``: the direction from the head to the photo's camera (one camera) in the head's own frame (the mean
-    skinning rotation of the head's vertices in the tracked pose ``posed``, :func:`tracked_pose`; the head faces +Z
-    at rest, as the clip's head roughly does). 0 for a rig without head vertices (a toy mesh)."""
-    head = torch.from_numpy(vertex_parts(rig) == PART["head"])
-    if not bool(head.any()):
+    body's left) for a photo that saw the face from ``yaw`` degrees aside
+    (:func:`~talkavatar.core.body.facing.face_yaw` of the tracked pose ``posed``, :func:`tracked_pose`, and the
+    photo's ``camera``; the clip's head faces roughly as the rest pose's does): ``sign(yaw) * max(|yaw| - face_turn,
+    0)``. 0 for a rig without head vertices (a toy mesh)."""
+    yaw = face_yaw(rig, posed, camera)
+    if yaw is None:
         return 0.0
-    head = head.to(posed.vertices.device)
-    u, _, vh = torch.linalg.svd(posed.vertex_transforms[0, head, :, :3].double().mean(0))
-    to_camera = camera.centers[0].to(u) - posed.vertices[0, head].double().mean(0)
-    x, _, z = (u @ vh).T @ to_camera  # in the head's frame
-    yaw = math.degrees(math.atan2(float(x), float(z)))
     return math.copysign(max(abs(yaw) - face_turn, 0.0), yaw)
 
 
