@@ -317,10 +317,10 @@ def _front_to_back(t: _Texels, cell: float, outfit) -> float:
     front_key, front_colours = key[front], colours[front]
     kernel = np.ones((3, 3), np.float64)
 
-    def cell_mean(weight):  # weight [front texels]
-        grid_w = np.bincount(front_key, weight, minlength=gw * gh).reshape(gh, gw)
+    def cell_mean(weight):  # weight [front texels]; float64 also when there are none (bincount gives int64 then)
+        grid_w = np.bincount(front_key, weight, minlength=gw * gh).astype(np.float64).reshape(gh, gw)
         grid_c = np.stack([np.bincount(front_key, weight * front_colours[:, c], minlength=gw * gh)
-                           for c in range(3)], -1).reshape(gh, gw, 3)
+                           for c in range(3)], -1).astype(np.float64).reshape(gh, gw, 3)
         grid_w = cv2.filter2D(grid_w, -1, kernel, borderType=cv2.BORDER_CONSTANT)
         grid_c = np.stack([cv2.filter2D(grid_c[..., c], -1, kernel, borderType=cv2.BORDER_CONSTANT)
                            for c in range(3)], -1)
