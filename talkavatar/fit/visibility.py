@@ -167,8 +167,8 @@ def settled_opacity(avatar: Avatar, given_back: Tensor) -> Tensor:
     """[N]: the fitted ``opacity_logit`` with the ``given_back`` [N] bool Gaussians (a profile's drawn face,
     :func:`profile_front`) at least as opaque as the fit starts them
     (:meth:`~talkavatar.core.avatar.Avatar.on_surface`'s opacity): the fit thins them to show the photo's open mouth
-    and grain behind, and the drawn closed mouth then looks ajar (CPU stand-in, soldier_bw: FaceMesh's gap at rest 0.054 -> 0.033 of the eyes' distance, r with the
-    speech 0.32 -> 0.53)."""
+    and grain behind, and the drawn closed mouth then looks ajar (CPU stand-in, soldier_bw: FaceMesh's gap at rest
+    0.054 -> 0.033 of the eyes' distance, r with the speech 0.32 -> 0.53)."""
     floor = math.log(SURFACE_OPACITY / (1 - SURFACE_OPACITY))
     return torch.where(given_back, avatar.opacity_logit.clamp_min(floor), avatar.opacity_logit)
 

@@ -48,13 +48,13 @@ import numpy as np
 import torch
 
 from talkavatar.core.binding import Binding
-from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, ProfileFace, profile_face
+from talkavatar.core.body.facing import PROFILE_WELL_SEEN, PROFILE_YAW, ProfileFace, head_height, profile_face
 from talkavatar.core.body.mouth import MOUTH_COLOURS
 from talkavatar.core.color import shade_distance
 from talkavatar.pseudo.garments import (MIN_TEXELS, RELIEF_RADIUS, continued, dominant, dress, part_colours,
                                         read_outfit, skin_like)
 from talkavatar.pseudo.mesh import enclosure, face_mirror, face_normals, head_vertices, vertex_mirror
-from talkavatar.core.body.parts import PART, strongest_bone_names, texel_parts
+from talkavatar.core.body.parts import PART, nearest_corners, strongest_bone_names, texel_parts
 from talkavatar.pseudo.texture import texels_to_image
 
 
@@ -180,10 +180,7 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behin
     points = binding.surface_points(rest_vertices[None].double(), rig.faces)[0].numpy()
     normals = face_normals(rest_vertices.double(), rig.faces)[binding.face_index].numpy()
     head = torch.from_numpy(head_vertices(rig))[rig.faces[binding.face_index]].any(1).numpy()
-    height = np.zeros(len(points))
-    if head.any():
-        low, high = points[head, 1].min(), points[head, 1].max()
-        height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
+    height = head_height(points, head)
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
     cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > CHEEK_FACING)
     if behind_hand is not None:
@@ -248,8 +245,8 @@ def _profile_front(t: _Texels, rig, rest_vertices: torch.Tensor, binding: Bindin
         return 0.0
     lit = _lit(t.rgb, well & region.face)
     tone = robust_mean(t.rgb[lit], t.conf[lit])
-    eyes = _eye_texels(rig, binding)
-    rgb = drawn_face(t.points, t.normals, region, tone, eyes, _eye_centres(rig, rest_vertices))
+    eyes, eye_centres = _eyes(rig, rest_vertices, binding)
+    rgb = drawn_face(t.points, t.normals, region, tone, eyes, eye_centres)
     fill |= eyes & ~known_colour
     t.set(fill, rgb[fill], 0.3, 6)
     t.rgb[known_colour] = MOUTH_COLOURS["cavity"]
@@ -289,18 +286,14 @@ def _mark(d: np.ndarray, size: tuple[float, float], depth: float) -> np.ndarray:
     return 1 - depth * np.exp(-(dx ** 2 + dy ** 2) ** 2)
 
 
-def _eye_texels(rig, binding: Binding) -> np.ndarray:
-    """[N] bool: the texels whose nearest corner's strongest bone is an eye's (the eyeballs)."""
-    corners = rig.faces.cpu()[binding.face_index.cpu()].numpy()
-    nearest = corners[np.arange(len(corners)), binding.barycentrics.cpu().numpy().argmax(1)]
-    return np.char.find(np.char.lower(strongest_bone_names(rig)[nearest].astype(str)), "eye") >= 0
-
-
-def _eye_centres(rig, rest_vertices: torch.Tensor) -> np.ndarray:
-    """[E, 3] the mean rest position of each eye bone's vertices (the eyeballs; none for a rig without eyes)."""
-    names = strongest_bone_names(rig)
+def _eyes(rig, rest_vertices: torch.Tensor, binding: Binding) -> tuple[np.ndarray, np.ndarray]:
+    """The eyeballs: [N] bool, the texels whose nearest corner's strongest bone is an eye's, and [E, 3] the mean rest
+    position of each eye bone's vertices (none for a rig without eyes)."""
+    names = strongest_bone_names(rig).astype(str)
+    eye = np.char.find(np.char.lower(names), "eye") >= 0  # [V]
     points = rest_vertices.detach().cpu().double().numpy()
-    return np.array([points[names == n].mean(0) for n in np.unique(names) if "eye" in str(n).lower()]).reshape(-1, 3)
+    centres = np.array([points[names == n].mean(0) for n in np.unique(names[eye])]).reshape(-1, 3)
+    return eye[nearest_corners(rig, binding.face_index, binding.barycentrics)], centres
 
 
 def _front_to_back(t: _Texels, cell: float, outfit) -> float:

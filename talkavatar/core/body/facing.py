@@ -52,13 +52,20 @@ class ProfileFace:
     from_lips: np.ndarray
 
 
+def head_height(points: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """[N]: the height of each rest point (``points`` [N, 3]) in the head's (``head`` [N] bool): 0 at its lowest
+    point (the chin), 1 at its highest (the crown); zeros without a head."""
+    if not head.any():
+        return np.zeros(len(points))
+    low, high = points[head, 1].min(), points[head, 1].max()
+    return (points[:, 1] - low) / max(high - low, 1e-6)
+
+
 def profile_face(rig, points: np.ndarray, normals: np.ndarray, head: np.ndarray) -> ProfileFace:
     """:class:`ProfileFace` of the rest-pose ``points`` and ``normals`` [N, 3] of a binding on ``rig``; ``head`` [N]
     bool: the head's texels."""
-    height, front = np.zeros(len(points)), np.zeros(len(points), bool)
+    height, front = head_height(points, head), np.zeros(len(points), bool)
     if head.any():
-        low, high = points[head, 1].min(), points[head, 1].max()
-        height = (points[:, 1] - low) / max(high - low, 1e-6)  # 0 at the chin, 1 at the crown
         front = points[:, 2] > (points[head, 2].min() + points[head, 2].max()) / 2  # the head's front half
     face = head & ((normals[:, 2] > 0) | front) & (height < PROFILE_FACE_TOP)  # nostrils, lids, lips' undersides
     try:

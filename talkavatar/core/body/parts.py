@@ -57,12 +57,16 @@ def vertex_parts(rig) -> np.ndarray:
     return np.array([lookup[n] for n in strongest_bone_names(rig)], np.int64)
 
 
-def texel_parts(rig, face_index: torch.Tensor, barycentrics: torch.Tensor) -> np.ndarray:
-    """[N] int64: the part of each texel (the part of its triangle's corner nearest to it); ``face_index`` [N],
-    ``barycentrics`` [N, 3] of a :class:`~talkavatar.core.binding.Binding`."""
+def nearest_corners(rig, face_index: torch.Tensor, barycentrics: torch.Tensor) -> np.ndarray:
+    """[N] int64: the vertex of each texel's triangle nearest to it; ``face_index`` [N], ``barycentrics`` [N, 3] of a
+    :class:`~talkavatar.core.binding.Binding`."""
     corners = rig.faces.cpu()[face_index.cpu()].numpy()  # [N, 3]
-    nearest = barycentrics.cpu().numpy().argmax(1)
-    return vertex_parts(rig)[corners[np.arange(len(corners)), nearest]]
+    return corners[np.arange(len(corners)), barycentrics.cpu().numpy().argmax(1)]
+
+
+def texel_parts(rig, face_index: torch.Tensor, barycentrics: torch.Tensor) -> np.ndarray:
+    """[N] int64: the part of each texel (the part of its :func:`nearest_corners`)."""
+    return vertex_parts(rig)[nearest_corners(rig, face_index, barycentrics)]
 
 
 def hidden_parts(landmarks: np.ndarray, visibility: np.ndarray, width: int, height: int) -> list[int]:
