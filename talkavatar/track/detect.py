@@ -24,6 +24,7 @@ from talkavatar.mediapipe_import import import_mediapipe
 from talkavatar.track import hand_search
 from talkavatar.track.metrics import VISIBLE
 from talkavatar.track.people import people_record, pick
+from talkavatar.track.pose_points import ELBOWS, SIDES, WRISTS
 from talkavatar.track.variants import BODY_MIRROR, VARIANTS, Variant, apply, face_mirror, mirror_points
 
 N_BODY, N_FACE, N_HAND = 33, 478, 21
@@ -258,7 +259,8 @@ class HolisticDetector:
         """``det`` with the hands MediaPipe Hands finds beyond the seen forearms whose hand Holistic missed
         (:mod:`hand_search`): each becomes that side's hand and moves the body's wrist and hand points to it."""
         h, w = image.shape[:2]
-        for side, (elbow, wrist) in (("left", (13, 15)), ("right", (14, 16))):
+        for side in SIDES:
+            elbow, wrist = ELBOWS[side], WRISTS[side]
             if getattr(det, f"{side}_hand_present") or det.body_visibility[[elbow, wrist]].min() < VISIBLE:
                 continue
             box = hand_search.window(det.body[elbow, :2], det.body[wrist, :2], w, h)

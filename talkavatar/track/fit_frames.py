@@ -21,6 +21,7 @@ from talkavatar.track.landmark_vertices import restricted
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
+from talkavatar.track.pose_points import HIPS, SHOULDERS
 from talkavatar.track.profile_outline import place_profile_noses
 from talkavatar.track.shape_space import ShapeSpace, linearise
 from talkavatar.track.video_fit import smooth_poses, track_frames
@@ -42,9 +43,9 @@ and without the torso or with the arms alone hand_on_head's face rose 0.25 (benc
 session, helper track12)."""
 SIL_GRID = 128
 TORSO = [0, 2, 5, 7, 8, 11, 12, 23, 24]  # MediaPipe body points the global stage fits: head, shoulders, hips
-ANCHORS = [("body", 11, 12), ("face", 33, 263)]
+ANCHORS = [("body", *SHOULDERS.values()), ("face", 33, 263)]
 """MediaPipe point pairs that size the person for the initial depth, tried in order (:func:`initial_state`)."""
-CLOSEUP_ANCHORS = [("face", 168, 152), ("body", 11, 12), ("face", 33, 263)]
+CLOSEUP_ANCHORS = [("face", 168, 152), ("body", *SHOULDERS.values()), ("face", 33, 263)]
 """A close-up is sized by its face first: between the eyes (168) to the chin (152), both on the face's midline so
 that turning the head does not shorten it (the eye corners 33-263 do; the shoulders are half out of the frame or
 padded by clothes)."""
@@ -152,7 +153,7 @@ def is_closeup(detections: list[Detection], size: tuple[int, int]) -> bool:
     """Whether the footage shows a head or a head and shoulders (:data:`CLOSEUP_FACE`): no frame shows a hip and the
     face is large. Its body is then placed behind its face (sized by the face, :data:`CLOSEUP_ANCHORS`) and the
     focal length is fitted (:data:`talkavatar.track.fitting.FOCAL`) unless given."""
-    hips = [points_and_weights(d, "body", np.array([23, 24]), size)[1].max() for d in detections if d.found]
+    hips = [points_and_weights(d, "body", np.array(list(HIPS.values())), size)[1].max() for d in detections if d.found]
     return max(hips, default=0.0) <= 0 and face_share(detections, size[1]) >= CLOSEUP_FACE
 
 

@@ -32,6 +32,8 @@ from talkavatar.track.expression import refit_expression
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
                                      smoothness_loss, temporal_loss, upright_loss)
+from talkavatar.track import pose_points
+from talkavatar.track.pose_points import ELBOWS, SHOULDERS, SIDES, WRISTS, hand_points
 from talkavatar.track.shape_space import ShapeSpace
 from talkavatar.core.silhouette import sample_points, soft_iou_loss, soft_silhouette, splat_density, surface_samples
 
@@ -56,12 +58,12 @@ landmark after :mod:`gating` cannot drag a limb. 20/20 in the first two stages t
 NEAR_PLANE = 0.2
 """Metres: every vertex of the body stays at least this far in front of the camera (a face close-up is ~0.5 m away;
 without the bound a fit with few visible points can put the camera inside the mesh)."""
-ARMS = {"left": (11, 13, 15, ("left_shoulder", "left_elbow", "left_wrist")),
-        "right": (12, 14, 16, ("right_shoulder", "right_elbow", "right_wrist"))}
+ARMS = {side: (SHOULDERS[side], ELBOWS[side], WRISTS[side], (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist"))
+        for side in SIDES}
 """MediaPipe shoulder, elbow and wrist points of each arm, and the joints held to the initial (lowered) pose when
 neither the elbow nor the wrist point nor the hand is seen in a frame."""
-LEGS = {"left": ((23, 25, 27, 29, 31), ("left_hip", "left_knee", "left_ankle", "left_foot")),
-        "right": ((24, 26, 28, 30, 32), ("right_hip", "right_knee", "right_ankle", "right_foot"))}
+LEGS = {side: (pose_points.LEGS[side], (f"{side}_hip", f"{side}_knee", f"{side}_ankle", f"{side}_foot"))
+        for side in SIDES}
 """MediaPipe hip, knee, ankle, heel and foot points of each leg, and the joints held to the initial (straight) pose
 when none of its points below the hip is seen in a frame: a photo cropped at the waist has no leg to fit, and the
 silhouette term raised a free leg into the frame to fill the mask (the astronaut's right foot at her shoulder,
@@ -77,9 +79,10 @@ frontal model fits them as well as any: started facing the camera, the soldier o
 was fitted at 37 degrees, Anny's face drawn on his ear; started turned but free, at 48 degrees; held, at 73."""
 TEMPORAL_METRES = 0.05
 """``FitWeights.temporal``: a root moved this far from its initial place costs as much as a joint turned by 1 rad."""
-HIPS = (23, 24)
+HIPS = tuple(pose_points.HIPS.values())
 """MediaPipe hip points: when neither is seen the body's lean is unobserved and the upright prior holds it."""
-LIMB_POINTS = tuple(range(11, 23))
+LIMB_POINTS = tuple(sorted({*SHOULDERS.values(), *ELBOWS.values(), *WRISTS.values(),
+                             *(i for side in SIDES for i in hand_points(side))}))
 """MediaPipe shoulders, elbows, wrists and the body's hand points: ``FitWeights.limbs`` times the weight of the other
 body points (see there)."""
 NEAR_RATES = 2.5

@@ -44,8 +44,8 @@ from talkavatar.core import hand_cover
 from talkavatar.track.detect import face_box
 from talkavatar.track.fitting import ARMS, LEGS
 from talkavatar.track.metrics import VISIBLE
+from talkavatar.track.pose_points import EARS, ELBOWS, HEAD_SIDES, HIPS, SHOULDERS, SIDES, WRISTS, hand_points
 
-HAND_POINTS = {"left": (17, 19, 21), "right": (18, 20, 22)}
 SEEN = VISIBLE
 OCCLUDED_WEIGHT = 0.0
 """Weight of face points that lie under a hand: none, they are guessed through it (at 0.2 the fit still followed
@@ -62,15 +62,14 @@ and are confirmed from this visibility up: the first pass's arm hung from anothe
 pass's, though unsure (a forearm behind someone's head), belongs to the shoulder the fit uses (group: his left
 wrist, unseen by the first pass and held lowered onto the woman's chest 34 % of his height from its mark; the
 mirrored pass's at visibility 0.12, 5 % off)."""
-ELBOWS_WRISTS = (13, 14, 15, 16)
-ARM_POINTS = (13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
+ELBOWS_WRISTS = tuple(sorted((*ELBOWS.values(), *WRISTS.values())))
+ARM_POINTS = tuple(sorted((*ELBOWS_WRISTS, *(i for side in SIDES for i in hand_points(side)))))
 """MediaPipe elbows, wrists and the body's hand points (pinky, index, thumb)."""
-CHAINS = {13: [13, 15, 17, 19, 21], 15: [15, 17, 19, 21], 14: [14, 16, 18, 20, 22], 16: [16, 18, 20, 22],
-          **{i: [i] for i in (17, 18, 19, 20, 21, 22)},
+CHAINS = {**{ELBOWS[side]: [ELBOWS[side], WRISTS[side], *hand_points(side)] for side in SIDES},
+          **{WRISTS[side]: [WRISTS[side], *hand_points(side)] for side in SIDES},
+          **{i: [i] for side in SIDES for i in hand_points(side)},
           **{c[i]: list(c[i:]) for c, _ in LEGS.values() for i in range(1, 5)}}
 """A limb point and the points further down its chain (which it takes along when it is rejected)."""
-HEAD_SIDES = {"left": (1, 2, 3, 7, 9), "right": (4, 5, 6, 8, 10)}
-"""MediaPipe eye (inner, centre, outer), ear and mouth corner of each side of the head."""
 FACE_TO_EYES_MOUTH = (1.6, 4.5)
 """Plausible range of the Face Mesh length (forehead 10 to chin 152) over the body's eyes-to-mouth distance
 (measured 2.6-2.8 on four upright real faces, frontal to 45 degrees). Both lie on the face's midline, so turning
@@ -123,12 +122,12 @@ def second_opinion(det, size: tuple[int, int]) -> np.ndarray:
 def searched_points(det) -> np.ndarray:
     """The MediaPipe wrist and hand points the hand search placed on a found hand (``det.searched_hands``): a hand
     seen there is their own second opinion, so the mirrored pass neither replaces nor rejects them."""
-    return np.array([i for side in det.searched_hands for i in (ARMS[side][2], *HAND_POINTS[side])], np.int64)
+    return np.array([i for side in det.searched_hands for i in (ARMS[side][2], *hand_points(side))], np.int64)
 
 
 def _arms_of(shoulders: np.ndarray) -> np.ndarray:
     """The elbow, wrist and hand points of the arms whose shoulder is among ``shoulders`` (MediaPipe indices)."""
-    out = [i for side, (s, e, w, _) in ARMS.items() if s in shoulders for i in (e, w, *HAND_POINTS[side])]
+    out = [i for side, (s, e, w, _) in ARMS.items() if s in shoulders for i in (e, w, *hand_points(side))]
     return np.array(out, np.int64)
 
 
@@ -160,7 +159,7 @@ def _plausible_chains(det, height: float, size: tuple[int, int]) -> np.ndarray:
     out = []
     for side in ("left", "right"):
         _, elbow, wrist, _ = ARMS[side]
-        chain = [elbow, wrist, *HAND_POINTS[side]]
+        chain = [elbow, wrist, *hand_points(side)]
         apart = np.linalg.norm(det.check_body[chain, :2] - det.body[chain, :2], axis=1) > LIMITS["disagree"] * height
         if apart.any() and not _arm_plausible(det.body, det.body_visibility, side, height, dist, size) and \
                 _arm_plausible(det.check_body, det.check_visibility, side, height, dist, size):
@@ -185,12 +184,13 @@ def body_height(det, size: tuple[int, int]) -> float:
     """The person's height in pixels, from their shoulders, torso and ears (else the face, else the box)."""
     p = det.body[:, :2]
     cues = []
-    if _seen(det, 11, size) and _seen(det, 12, size):
-        cues.append(np.linalg.norm(p[11] - p[12]) / HEIGHT_RATIOS["shoulders"])
-        if _seen(det, 23, size) and _seen(det, 24, size):
-            cues.append(np.linalg.norm((p[11] + p[12]) / 2 - (p[23] + p[24]) / 2) / HEIGHT_RATIOS["torso"])
-    if _seen(det, 7, size) and _seen(det, 8, size):
-        cues.append(np.linalg.norm(p[7] - p[8]) / HEIGHT_RATIOS["ears"])
+    (sl, sr), (hl, hr), (el, er) = SHOULDERS.values(), HIPS.values(), EARS.values()
+    if _seen(det, sl, size) and _seen(det, sr, size):
+        cues.append(np.linalg.norm(p[sl] - p[sr]) / HEIGHT_RATIOS["shoulders"])
+        if _seen(det, hl, size) and _seen(det, hr, size):
+            cues.append(np.linalg.norm((p[sl] + p[sr]) / 2 - (p[hl] + p[hr]) / 2) / HEIGHT_RATIOS["torso"])
+    if _seen(det, el, size) and _seen(det, er, size):
+        cues.append(np.linalg.norm(p[el] - p[er]) / HEIGHT_RATIOS["ears"])
     if not cues and det.face_present:
         cues.append(np.linalg.norm(det.face[10, :2] - det.face[152, :2]) / HEIGHT_RATIOS["face"])
     if not cues:
@@ -261,7 +261,7 @@ def _gate_leg(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
 
 def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
     det, p = g.det, g.det.body[:, :2]
-    (s, e, w, _), hp = ARMS[side], list(HAND_POINTS[side])
+    (s, e, w, _), hp = ARMS[side], list(hand_points(side))
     if _seen(det, s, size):
         if _seen(det, e, size) and np.linalg.norm(p[e] - p[s]) > LIMITS["upper_arm"] * height:
             g.reject("body", [e, w] + hp, "elbow farther from its shoulder than an upper arm")
@@ -313,7 +313,7 @@ def _gate_hand(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> No
     elif not sure and face is not None and _overlap(box, face) > 0.3:
         reason = "hand over the face with its arm unseen (which hand it is is a guess)"
         g.reject(group, every, reason)
-        g.reject("body", list(HAND_POINTS[side]), reason)  # the body model's own points of that hand
+        g.reject("body", list(hand_points(side)), reason)  # the body model's own points of that hand
 
 
 def _gate_check(g: _Gate, height: float) -> None:

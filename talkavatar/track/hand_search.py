@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from talkavatar.track.pose_points import HANDS, SIDES, WRISTS
+
 AHEAD = 1.0
 """The window's centre: this many forearm lengths (detected elbow to wrist) beyond the detected wrist."""
 SIDE = 2.5
@@ -30,8 +32,7 @@ MIN_FOREARM = 8.0
 BODY_FROM_HAND = {"wrist": 0, "pinky": 17, "index": 5, "thumb": 2}
 """The MediaPipe hand point (21-point model) at each of the body model's hand points: the pose model's pinky, index
 and thumb are the knuckles the body model ties them to (pinky1, index1, thumb2)."""
-BODY_HAND_POINTS = {"left": {"wrist": 15, "pinky": 17, "index": 19, "thumb": 21},
-                    "right": {"wrist": 16, "pinky": 18, "index": 20, "thumb": 22}}
+BODY_HAND_POINTS = {side: {"wrist": WRISTS[side], **HANDS[side]} for side in SIDES}
 """The MediaPipe pose indices of each side's wrist and hand points."""
 
 

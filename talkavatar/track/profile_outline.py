@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from talkavatar.track.gating import HEAD_SIDES, HEIGHT_RATIOS, body_height
+from talkavatar.track.gating import HEIGHT_RATIOS, body_height
+from talkavatar.track.pose_points import EARS
 
 TIP_BAND = 0.5
 """The nose tip is looked for on the rows within this many face lengths (forehead to chin) of the ear's height: a
@@ -65,7 +66,7 @@ def place_profile_noses(detections, masks: list[np.ndarray]) -> None:
         if not det.turn or "body" not in det.trust:
             continue
         size = (mask.shape[1], mask.shape[0])
-        ear = det.body[HEAD_SIDES["left" if det.turn < 0 else "right"][3], :2]
+        ear = det.body[EARS["left" if det.turn < 0 else "right"], :2]
         facing = 1 if det.body[0, 0] > ear[0] else -1
         tip = profile_nose(mask, ear, facing, HEIGHT_RATIOS["face"] * body_height(det, size))
         if tip is not None:
