@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from talkavatar.audio.g2p import ipa_words
+from talkavatar.audio.g2p import dictionary_words, ipa_words
 from talkavatar.audio.ipa import base_phone
 from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.boundaries import log_mel, place_segments, spectral_change, speech_frames
@@ -94,11 +94,13 @@ def path_log_likelihood(scores: np.ndarray, tokens: np.ndarray, position: np.nda
 
 
 def spoken_language(scores: np.ndarray, text: str, candidates: tuple[str, ...]) -> str | None:
-    """Which of ``candidates`` (eSpeak NG codes) ``text`` is spoken in, from the audio's log-probabilities
-    ``scores [F, V]``: the language whose eSpeak NG phones of the text have the likeliest CTC path through the
-    recogniser's frames (the same frames for every candidate, so the sums compare). None if none fits."""
+    """Which of ``candidates`` (eSpeak NG codes) ``text`` is in: the language whose dictionary knows most of its
+    words (:func:`~talkavatar.audio.g2p.dictionary_words`); among those that know equally many, the one whose
+    eSpeak NG reading of the text has the likeliest CTC path through the audio's log-probabilities ``scores [F, V]``
+    (the same frames for every candidate, so the sums compare). None if no reading fits the frames."""
+    known = {language: dictionary_words(text, language) for language in candidates}
     best, chosen = -np.inf, None
-    for language in candidates:
+    for language in (c for c in candidates if known[c] == max(known.values())):
         _, tokens, _ = transcript_tokens(ipa_words(text, language))
         position = ctc_viterbi(scores, tokens, blank_id()) if len(tokens) else None
         if position is not None and (score := path_log_likelihood(scores, tokens, position, blank_id())) > best:

@@ -133,8 +133,8 @@ class PhoneSource:
             self.language = spoken_language(scores, self.undecided, lang.SPOKEN_CANDIDATES) or "auto"
             if self.language == "auto":
                 return None
-            self.warnings.append(f"the transcript's letters did not tell its language; the audio fits "
-                                 f"{self.language} best (pass --language to choose)")
+            self.warnings.append(f"the transcript's letters did not tell its language; read as {self.language}, "
+                                 "whose dictionary knows most of its words (pass --language to choose)")
             if lang.is_english(self.language):
                 self.aligner, self.words = PhoneAligner(), self.known
             else:
