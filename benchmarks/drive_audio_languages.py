@@ -167,7 +167,7 @@ def reference_mouth(wav: Path, reference: list[tuple[str, float, float]], gaps: 
     pcm = load_pcm(wav)
     seconds = len(pcm) / 16000.0
     segments = [_seg(*r) for r in reference] if gaps else _without_gaps(reference, seconds)
-    _, weights = mouth_weights(segments, prosody_of(pcm), seconds, FPS)
+    _, weights = mouth_weights(segments, prosody_of(pcm), seconds, FPS, aligned=True)
     return SimpleNamespace(motion=SimpleNamespace(arkit_weights=weights), seconds=seconds, language="reference")
 
 

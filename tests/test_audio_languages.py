@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from talkavatar.audio.ctc_align import align_ipa, ctc_viterbi, phone_tokens
+from talkavatar.audio.ctc_align import (align_ipa, ctc_viterbi, path_log_likelihood, phone_tokens, spoken_language,
+                                        transcript_tokens)
 from talkavatar.audio.drive import drive_audio
-from talkavatar.audio.g2p import check_language, ipa_words
+from talkavatar.audio.g2p import check_language, dictionary_words, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
@@ -53,8 +54,7 @@ def test_ctc_viterbi_finds_the_best_path_of_a_naive_search():
     for tokens in ([1, 2], [1, 1], [2, 1, 2]):
         scores = np.log(rng.dirichlet(np.ones(3), size=6)).astype(np.float32)
         position = ctc_viterbi(scores, np.array(tokens), blank=0)
-        labels = np.where(position >= 0, np.array(tokens)[np.maximum(position, 0)], 0)
-        got = sum(scores[t, k] for t, k in enumerate(labels))
+        got = path_log_likelihood(scores, np.array(tokens), position, blank=0)
         assert got == pytest.approx(_ctc_naive(scores, tokens, 0), abs=1e-4)
         assert [k for k, _ in itertools.groupby(position) if k >= 0] == list(range(len(tokens)))
 
@@ -297,6 +297,26 @@ def test_drive_audio_language_paths(czech_wav):
               for s in bilabials]
     assert len(bilabials) >= 4 and np.mean(closed) >= 0.75
     assert aligned.motion.arkit_weights[:, ARKIT_INDEX["jawOpen"]].max() > 0.3      # and opens on the vowels
+
+
+def test_a_transcript_whose_letters_do_not_tell_is_aligned_in_the_language_it_is_written_in(tmp_path):
+    """German without umlauts or ß: the letters point nowhere; German's dictionary knows most of its words, and
+    where dictionaries know equally many (here: none of Spanish and Italian) the reading the audio fits best wins."""
+    text = "Wir haben heute Brot und Butter gekauft."
+    assert transcript_language(text, 0.3) is None
+    assert dictionary_words(text, "de") > max(dictionary_words(text, "es"), dictionary_words(text, "it"))
+    assert dictionary_words("Maak je maar niet boos.", "nl") > dictionary_words("Maak je maar niet boos.", "de")
+    wav = tmp_path / "de.wav"
+    subprocess.run(["espeak-ng", "-v", "de", "-w", str(wav), text], check=True)
+    scores = log_probs(load_pcm(wav))
+    fit = {}
+    for language in ("es", "it"):                      # their dictionaries know none of it: the audio decides
+        _, tokens, _ = transcript_tokens(ipa_words(text, language))
+        fit[language] = path_log_likelihood(scores, tokens, ctc_viterbi(scores, tokens, blank_id()), blank_id())
+    assert spoken_language(scores, text, ("es", "it")) == max(fit, key=fit.get)
+    found = drive_audio(wav, transcript=text)
+    assert (found.lip_sync, found.language) == ("alignment", "de")
+    assert any("did not tell its language" in w for w in found.warnings)
 
 
 def test_auto_without_transcript_tells_english_from_czech(czech_wav):

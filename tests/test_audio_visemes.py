@@ -7,8 +7,9 @@ import pytest
 
 from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.resample import box_resample
-from talkavatar.audio.visemes import (CLASSES, REST_CLOSE, VISEME_SHAPES, apply_opening_gain, classify_mouth,
-                                      fill_gaps, mouth_curves, opening_gain, phone_class, phone_viseme, rest_lips)
+from talkavatar.audio.visemes import (CLASSES, GAIN_CEILING, REST_CLOSE, VISEME_SHAPES,
+                                      apply_opening_gain, classify_mouth, fill_gaps, mouth_curves, opening_gain,
+                                      phone_class, phone_viseme, rest_lips)
 from talkavatar.motion.names import ARKIT_INDEX, ARKIT_NAMES
 
 JAW, PUCKER, PRESS = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthPressLeft"]
@@ -117,13 +118,21 @@ def test_curves_are_smooth_and_blocking_changes_nothing():
 
 
 def test_opening_gain_scales_with_loudness_and_activity():
+    """Louder frames open wider and no speech closes the mouth; quiet recognised phones narrow the lips with the
+    jaw, quiet aligned (known) phones lower only the jaw and keep the lips' own opening."""
     loud = np.array([-20.0] * 50 + [-40.0] * 50)
     act = np.array([1.0] * 90 + [0.0] * 10)
     gain = opening_gain(loud, act)
-    assert gain[10] > gain[60] > 0 and np.all(gain[90:] == 0)
+    assert gain[10] > gain[60] > 0 and np.all(gain <= GAIN_CEILING)
     mouth = np.tile(VISEME_SHAPES["aa"], (100, 1))
-    out = apply_opening_gain(mouth, gain)
-    assert np.all(out[90:, JAW] == 0) and np.all(out[:, ARKIT_INDEX["mouthClose"]] <= out[:, JAW] + 1e-7)
+    lower = ARKIT_INDEX["mouthLowerDownLeft"]
+    recognised, aligned = (apply_opening_gain(mouth, gain, act, a) for a in (False, True))
+    for out in (recognised, aligned):
+        assert np.all(out[90:, JAW] == 0) and np.all(out[90:, lower] == 0)
+        assert np.all(out[:, ARKIT_INDEX["mouthClose"]] <= out[:, JAW] + 1e-7)
+        assert np.allclose(out[:, JAW], recognised[:, JAW])
+    assert np.isclose(recognised[60, lower] / mouth[60, lower], recognised[60, JAW] / mouth[60, JAW])
+    assert recognised[60, lower] < aligned[60, lower] == mouth[60, lower]
 
 
 def test_box_resample_is_a_frame_average():

@@ -25,8 +25,9 @@ class DriveAudioConfig:
                                     "transcript's letters), en (the fast English recogniser: ~120-220x real time "
                                     "on one CPU core), any (the language-independent recogniser: ~11x), or an "
                                     "eSpeak NG code (de, fr, es, cs, cmn, yue, ja, ru, hi, ...; the "
-                                    "language-independent recogniser too; needed with --transcript in that "
-                                    "language).")
+                                    "language-independent recogniser too; best with --transcript in that "
+                                    "language: auto reads a Latin-script transcript whose letters do not tell as "
+                                    "the language whose eSpeak NG dictionary knows most of its words).")
 
     def __post_init__(self):
         check_fields(self)

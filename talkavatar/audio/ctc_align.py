@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from talkavatar.audio.g2p import dictionary_words, ipa_words
 from talkavatar.audio.ipa import base_phone
 from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.boundaries import log_mel, place_segments, spectral_change, speech_frames
@@ -74,8 +75,8 @@ def ctc_viterbi(scores: np.ndarray, tokens: np.ndarray, blank: int) -> np.ndarra
     return np.where(path % 2 == 1, path // 2, -1)
 
 
-def align_ipa(pcm: np.ndarray, words: list[list[str]]) -> list[PhoneSegment] | None:
-    """Phone segments of the IPA ``words`` spoken in int16 ``pcm`` at 16 kHz, or None when they do not fit."""
+def transcript_tokens(words: list[list[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The phones of IPA ``words``, their recogniser tokens ``[L]`` and each token's phone index ``[L]``."""
     index = _token_index()
     phones = [p for word in words for p in word]
     tokens, owner = [], []
@@ -83,11 +84,39 @@ def align_ipa(pcm: np.ndarray, words: list[list[str]]) -> list[PhoneSegment] | N
         ids = phone_tokens(phone, index)
         tokens += ids
         owner += [k] * len(ids)
-    if not tokens:
+    return phones, np.array(tokens, np.int64), np.array(owner, np.int64)
+
+
+def path_log_likelihood(scores: np.ndarray, tokens: np.ndarray, position: np.ndarray, blank: int) -> float:
+    """Log-likelihood of a CTC path (:func:`ctc_viterbi`'s ``position [F]``) of ``tokens [L]`` in ``scores [F, V]``."""
+    labels = np.where(position >= 0, tokens[np.maximum(position, 0)], blank)
+    return float(scores[np.arange(len(scores)), labels].sum())
+
+
+def spoken_language(scores: np.ndarray, text: str, candidates: tuple[str, ...]) -> str | None:
+    """Which of ``candidates`` (eSpeak NG codes) ``text`` is in: the language whose dictionary knows most of its
+    words (:func:`~talkavatar.audio.g2p.dictionary_words`); among those that know equally many, the one whose
+    eSpeak NG reading of the text has the likeliest CTC path through the audio's log-probabilities ``scores [F, V]``
+    (the same frames for every candidate, so the sums compare). None if no reading fits the frames."""
+    known = {language: dictionary_words(text, language) for language in candidates}
+    best, chosen = -np.inf, None
+    for language in (c for c in candidates if known[c] == max(known.values())):
+        _, tokens, _ = transcript_tokens(ipa_words(text, language))
+        position = ctc_viterbi(scores, tokens, blank_id()) if len(tokens) else None
+        if position is not None and (score := path_log_likelihood(scores, tokens, position, blank_id())) > best:
+            best, chosen = score, language
+    return chosen
+
+
+def align_ipa(pcm: np.ndarray, words: list[list[str]], scores: np.ndarray | None = None) -> list[PhoneSegment] | None:
+    """Phone segments of the IPA ``words`` spoken in int16 ``pcm`` at 16 kHz, or None when they do not fit;
+    ``scores``: the recogniser's log-probabilities of ``pcm`` where already at hand (:func:`log_probs`)."""
+    phones, tokens, owner = transcript_tokens(words)
+    if not len(tokens):
         return None
-    position = ctc_viterbi(log_probs(pcm), np.array(tokens), blank_id())
+    position = ctc_viterbi(log_probs(pcm) if scores is None else scores, tokens, blank_id())
     if position is None:
         return None
-    units = np.where(position >= 0, np.array(owner)[np.maximum(position, 0)], -1)
+    units = np.where(position >= 0, owner[np.maximum(position, 0)], -1)
     return place_segments(units, phones, spectral_change(log_mel(pcm)), speech=speech_frames(pcm),
                           pause_needs_quiet=True)

@@ -86,7 +86,7 @@ def drive_audio(path: Path, *, transcript: str | None = None, language: str = "a
     segments = source.finish()
     t = timer.add("phones", t)
 
-    segments, mouth = mouth_weights(segments, prosody, seconds, fps)
+    segments, mouth = mouth_weights(segments, prosody, seconds, fps, aligned=source.lip_sync == "alignment")
     frames = len(mouth)
     t = timer.add("visemes", t)
 

@@ -53,3 +53,13 @@ def ipa_words(text: str, language: str) -> list[list[str]]:
             if phones:
                 words.append(phones)
     return words
+
+
+def dictionary_words(text: str, language: str) -> int:
+    """How many words of ``text`` eSpeak NG finds in ``language``'s own pronouncing dictionary (its ``-X`` trace
+    marks each with ``Found:`` or ``Flags:``; words it spells by its letter rules are not counted). Function
+    words are in every language's dictionary, so the count tells which language a text is written in."""
+    check_language(language)
+    run = subprocess.run([espeak_exe(), "-q", "-X", "-v", language, "--stdin"], input=text, capture_output=True,
+                         text=True, encoding="utf-8")
+    return len(re.findall(r"^(?:Found|Flags): ", run.stdout, re.M))

@@ -7,9 +7,10 @@
   with ``--transcript``, eSpeak NG's phones of the text aligned on it. About 10x real time per CPU second.
 - ``auto``: with a transcript, its writing system tells (English words -> ``en``; Cyrillic, Greek, Arabic, Han,
   kana, Hangul, Devanagari, ... -> that script's main language; letters only some Latin languages use -> that
-  language). Without one, the first :data:`PROBE_SECONDS` of speech go through the language-independent
-  recogniser, and speech it is sure of takes the English path (:func:`sounds_english`: hama's training speech is
-  mostly English, and on other languages its frame posteriors are far less certain).
+  language; where they do not tell, the one of :data:`SPOKEN_CANDIDATES` whose dictionary knows most of its
+  words, the audio deciding ties). Without one, the first :data:`PROBE_SECONDS` of speech go through the
+  language-independent recogniser, and speech it is sure of takes the English path (:func:`sounds_english`:
+  hama's training speech is mostly English, and on other languages its frame posteriors are far less certain).
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ SCRIPTS = {"CYRILLIC": "ru", "GREEK": "el", "ARABIC": "ar", "HEBREW": "he", "DEV
 LATIN_LETTERS = (("vi", "ơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹđ"), ("cs", "ěřůťď"), ("sk", "ĺľŕô"),
                  ("pl", "ąęłńśźż"), ("ro", "ășțâ"), ("tr", "ğış"), ("hu", "őű"), ("pt", "ãõ"), ("es", "ñ¿¡"),
                  ("de", "ßäöü"), ("fr", "œçèêëîïûùÿ"), ("sv", "å"), ("da", "æø"), ("it", "ìò"), ("nl", "ĳ"))
+
+
+# A Latin-script transcript whose letters do not tell its language is read as the one of these (eSpeak NG codes)
+# whose dictionary knows most of its words, the audio deciding ties (ctc_align.spoken_language): the languages of
+# LATIN_LETTERS. Not English:
+# a transcript gets here only when the English dictionary lacks a fifth of its words, which its aligner would skip.
+SPOKEN_CANDIDATES = tuple(language for language, _ in LATIN_LETTERS)
 
 
 def is_english(language: str) -> bool:

@@ -22,7 +22,7 @@ import shutil
 import numpy as np
 
 from talkavatar.audio import language as lang
-from talkavatar.audio.ctc_align import align_ipa
+from talkavatar.audio.ctc_align import align_ipa, spoken_language
 from talkavatar.audio.g2p import check_language, ipa_words
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phone_loop import PhoneRecognizer
@@ -44,6 +44,8 @@ class PhoneSource:
         self.recognizer: PhoneRecognizer | None = None
         self.words: list[str] = []              # English transcript words the dictionary knows
         self.ipa: list[list[str]] = []          # another language's transcript, as IPA phones per word
+        self.undecided = ""                     # a transcript whose letters did not tell its language
+        self.known: list[str] = []              # its words the English dictionary knows
         self.lip_sync = "recognition"
         self.language = language
         if language == "any" and transcript and transcript.strip():
@@ -58,7 +60,7 @@ class PhoneSource:
 
     @property
     def aligning(self) -> bool:
-        return bool(self.words or self.ipa)
+        return bool(self.words or self.ipa or self.undecided)
 
     @property
     def recogniser(self) -> str:
@@ -71,9 +73,8 @@ class PhoneSource:
             known, missing = aligner.known_words(words)
             if self.language == "auto":
                 self.language = lang.transcript_language(text, len(known) / max(len(words), 1)) or "auto"
-                if self.language == "auto":
-                    self.warnings.append("could not tell the transcript's language from its letters; recognised "
-                                         "phones instead (pass --language)")
+                if self.language == "auto":             # the audio tells (_align), among Latin-script languages
+                    self.undecided, self.known = text, known
                     return
             if lang.is_english(self.language):
                 self.aligner, self.words = aligner, known
@@ -119,14 +120,25 @@ class PhoneSource:
                 self.lip_sync = "alignment"
                 return segments
             self.warnings.append("the transcript could not be aligned to the audio; recognised phones instead")
-            self._start_recognizer()
+            self._probe() if self.language == "auto" else self._start_recognizer()
         elif self.recognizer is None:
             self._probe()
         return self.recognizer.finish()
 
     def _align(self) -> list[PhoneSegment] | None:
         pcm = np.concatenate(self.held) if self.held else np.zeros(0, np.int16)
+        scores = None
+        if self.undecided:
+            scores = log_probs(pcm)
+            self.language = spoken_language(scores, self.undecided, lang.SPOKEN_CANDIDATES) or "auto"
+            if self.language == "auto":
+                return None
+            self.warnings.append(f"the transcript's letters did not tell its language; read as {self.language}, "
+                                 "whose dictionary knows most of its words (pass --language to choose)")
+            if lang.is_english(self.language):
+                self.aligner, self.words = PhoneAligner(), self.known
+            else:
+                self.ipa = ipa_words(self.undecided, self.language)
         if self.words:
             return self.aligner.align(pcm, self.words)
-
-        return align_ipa(pcm, self.ipa)
+        return align_ipa(pcm, self.ipa, scores)
