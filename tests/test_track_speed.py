@@ -11,9 +11,8 @@
 Not bitwise, checked against the reference to rounding:
 - the mask's hole filling against scipy's ``binary_fill_holes`` (track no longer imports scipy.ndimage; the guided
   filter's OpenCV box means: tests/test_track_ops.py against its naive reference);
-- posing only the vertices the landmarks read (``track.landmark_vertices``): the same landmarks and pose gradients
-  as the whole body's, and a silhouette fit's step of it (every stage, with the body before the near plane or not)
-  the same loss and gradients.
+- posing only the vertices the landmarks read (``track.landmark_vertices``): the same landmarks and gradients (joint
+  rotations, expression weights, shape) as the whole body's.
 """
 
 from __future__ import annotations
@@ -128,72 +127,15 @@ def test_landmark_vertices_pose_the_same_landmarks():
     torch.manual_seed(0)
     rotations = (0.2 * torch.randn(2, 55, 3)).requires_grad_(True)
     arkit = torch.rand(2, 52).requires_grad_(True)
-    delta, translation = torch.tensor([0.03, -0.02]), torch.tensor([[0.1, 0.0, -2.5], [0.0, 0.1, -2.0]])
+    delta = torch.tensor([0.03, -0.02]).requires_grad_(True)
+    translation = torch.tensor([[0.1, 0.0, -2.5], [0.0, 0.1, -2.0]])
     outs = []
     for c, s, lm in ((consts, space, landmarks), sub):
         points = lm(pose_batch(c, s, delta, rotations, translation, arkit))
         upstream = sum((p * (k + 1)).sum() for k, p in enumerate(points.values()))
-        outs.append((points, torch.autograd.grad(upstream, (rotations, arkit))))
+        outs.append((points, torch.autograd.grad(upstream, (rotations, arkit, delta))))
     (full, full_grads), (mine, mine_grads) = outs
     for g in full:
         assert torch.allclose(full[g], mine[g], atol=1e-6), g
     for a, b in zip(full_grads, mine_grads):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-4) and float(a.abs().sum()) > 0
-
-
-@pytest.mark.parametrize("near", [False, True])
-def test_landmarks_only_steps_equal_the_whole_body_steps(near):
-    """A silhouette fit's step with its landmarks posed on their own vertices (``_Problem.landmarks_only``) has the
-    loss and gradients of the step that reads them from the whole body, in every stage; ``near``: the body moved
-    towards the camera until its nearest vertex is 0.1 m away, before the near plane (the whole body is posed again
-    for its bound)."""
-    pytest.importorskip("anny")
-    from talkavatar.core.body.anny import anny_body
-    from talkavatar.core.body.landmark_groups import GroupedLandmarks
-    from talkavatar.core.silhouette import downsample_mask, hard_silhouette
-    from talkavatar.motion.names import JOINT_INDEX
-    from talkavatar.track.camera import default_focal, intrinsics, project
-    from talkavatar.track.fitting import (NEAR_PLANE, FitTargets, FitWeights, ModelConsts, _active, _loss,
-                                          _problem, initial_state, pose_batch)
-    from talkavatar.track.shape_space import linearise
-
-    body = anny_body()
-    landmarks = GroupedLandmarks(body.landmarks)
-    space, consts = linearise(body, body.default_shape.clone(), [0, 1, 2]), ModelConsts.of(body)
-    truth = torch.zeros(1, 55, 3)
-    truth[0, JOINT_INDEX["left_shoulder"], 2], truth[0, JOINT_INDEX["right_elbow"], 1] = -1.0, 0.8
-    width, height = 240, 320
-    K = torch.tensor(intrinsics(width, height, default_focal(width, height)))
-    with torch.no_grad():
-        posed = pose_batch(consts, space, torch.zeros(3), truth, torch.tensor([[0.0, -0.3, -2.8]]),
-                           torch.zeros(1, 52))
-        points = {g: project(p, K) for g, p in landmarks(posed).items()}
-        mask = hard_silhouette(project(posed.vertices[0], K).numpy(), body.faces.numpy(), width, height)
-    targets = FitTargets(points, {g: torch.ones(p.shape[:2]) for g, p in points.items()},
-                         torch.tensor(downsample_mask(mask.astype(np.float32), (96, 128)))[None],
-                         torch.tensor([float(height)]), K, (width, height))
-    state = initial_state(consts, space, landmarks, targets, [("body", 11, 12)])
-    state.arkit_weights = torch.full_like(state.arkit_weights, 0.2)
-    with torch.no_grad():
-        nearest = float(-pose_batch(consts, space, state.shape_delta, state.joint_rotations, state.root_translation,
-                                    state.arkit_weights).vertices[..., 2].min())
-    assert nearest > NEAR_PLANE
-    if near:
-        state.root_translation[:, 2] += nearest - 0.1
-    p, params = _problem(consts, space, landmarks, targets, state, FitWeights(), torch.full((3,), 0.2), True, 0,
-                         False)
-    assert p.landmarks_only is not None and p.any_placed  # the silhouette's posing holds the arms' gradients out
-    only = p.landmarks_only
-    for stage in ("global", "body", "detail", "all"):
-        active = _active(stage, True)
-        for name, tensor in params.items():
-            tensor.requires_grad_(name in active)
-        steps = []
-        for p.landmarks_only in (only, None):
-            loss = _loss(p, params, stage)
-            steps.append((loss.detach(), torch.autograd.grad(loss, [params[k] for k in active])))
-        (mine, mine_grads), (whole, whole_grads) = steps
-        assert torch.allclose(mine, whole, rtol=1e-5), stage
-        for name, a, b in zip(active, mine_grads, whole_grads):
-            assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max())), (stage, name)
-            assert name == "dolly" or float(b.abs().sum()) > 0, (stage, name)

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from talkavatar.core.adam import Adam
-from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.core.determinism import use_deterministic_algorithms
 from talkavatar.core.body.rig import pose_mesh
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_between
@@ -30,7 +29,6 @@ from talkavatar.core.skinning import SparseWeights
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import pixel_ray, project
 from talkavatar.track.expression import refit_expression
-from talkavatar.track.landmark_vertices import restricted
 from talkavatar.track.limits import joint_bounds, prior_weights
 from talkavatar.track.losses import (hold_loss, joint_limit_loss, landmark_loss, near_plane_loss, pose_prior_loss,
                                      smoothness_loss, temporal_loss, upright_loss)
@@ -451,8 +449,7 @@ class _Problem:
     [B, 55, 3], the shape prior ``sigma`` [P], the pose prior and joint limits [55] / [55, 3], the frames with no hip
     seen [B] and the joints held [B, 55] (:func:`unseen_weights`), the arms the silhouette does not move [B, 55]
     (:func:`placed_arms`), the body points' weight multipliers [K_body] (:func:`_point_weights`), the silhouette's
-    surface ``samples`` and grid (w, h), and its density ``level`` (set by the first step that draws the silhouette),
-    and with a silhouette, the body restricted to the landmarks' vertices (``landmarks_only``: :func:`_loss`).
+    surface ``samples`` and grid (w, h), and its density ``level`` (set by the first step that draws the silhouette).
     Whether any frame lacks its hips, holds a joint or places an arm is read once here (``any_no_hips``,
     ``any_held``, ``any_placed``), not at every step: each read is a device-to-host copy."""
     consts: ModelConsts
@@ -476,7 +473,6 @@ class _Problem:
     depth: float = 0.0  # metres: the initial depth of the body, which the dolly zoom keeps at its size
     free_focal: bool = False
     start_translation: torch.Tensor | None = None  # [B, 3] the initial root translation (FitWeights.temporal)
-    landmarks_only: tuple | None = None  # (consts, space, landmarks) on the landmarks' vertices alone, or None
     any_no_hips: bool = field(init=False)
     any_held: bool = field(init=False)
     any_placed: bool = field(init=False)
@@ -502,10 +498,8 @@ def with_focal(K: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
                                                                              device=K.device)))
 
 
-def _problem(consts, space, landmarks, targets, state, weights, shape_sigma, fit_shape, seed, free_focal
-             ) -> tuple[_Problem, dict[str, torch.Tensor]]:
-    """What :func:`_fit`'s steps read and the unknowns they fit, {group: tensor} (none requiring gradients yet),
-    from ``state``; seeds torch with ``seed`` (the silhouette's samples)."""
+def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
+         closeup, free_focal, warm) -> FitState:
     torch.manual_seed(seed)
     dtype, device = space.vertices0.dtype, space.vertices0.device
     lower, upper = (t.to(device, dtype) for t in joint_bounds())
@@ -529,22 +523,14 @@ def _problem(consts, space, landmarks, targets, state, weights, shape_sigma, fit
                  held_joints, placed_arms(landmarks, targets), _point_weights(landmarks, targets, weights.limbs),
                  depth=float(-state.root_translation[:, 2].mean()), free_focal=free_focal,
                  start_translation=state.root_translation.clone())
-    if targets.masks is not None and weights.mask > 0:
-        p.samples = surface_samples(space.vertices0, consts.faces, 12000, seed)
-        if isinstance(landmarks, GroupedLandmarks):
-            p.landmarks_only = restricted(consts, space, landmarks)
-    p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
-    return p, params
-
-
-def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
-         closeup, free_focal, warm) -> FitState:
-    p, params = _problem(consts, space, landmarks, targets, state, weights, shape_sigma, fit_shape, seed, free_focal)
     near = min(1.0, p.depth / NEAR_RATES) if closeup else 1.0
     placed = {f"{side}_arm" for side in ARMS
               if closeup and float(p.placed[:, JOINT_INDEX[f"{side}_shoulder"]].sum()) > 0}
     scaled = [k for k in NEAR_SCALED if k not in placed]
     rates = {k: v * (near if k in scaled else 1.0) * (WARM_RATES if warm else 1.0) for k, v in RATES.items()}
+    if targets.masks is not None and weights.mask > 0:
+        p.samples = surface_samples(space.vertices0, consts.faces, 12000, seed)
+    p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
 
     for stage, count in _stage_plan(steps, warm):
         active = _active(stage, fit_shape, free_focal)
@@ -564,7 +550,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
         state.history.append((stage, float(loss.detach())))
     with torch.no_grad():
         _, translation = _dolly_camera(targets.K, params["translation"], params["dolly"], p.depth)
-        return FitState(params["shape"].detach(), _assemble(params, p.rot).detach(), translation.detach(),
+        return FitState(params["shape"].detach(), _assemble(params, rot).detach(), translation.detach(),
                         params["arkit"].detach().clamp(0, 1), state.history, float(params["dolly"].exp()))
 
 
@@ -582,26 +568,14 @@ def _assemble(params: dict[str, torch.Tensor], rot: torch.Tensor) -> torch.Tenso
 
 
 def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
-    """The energy of one step of ``stage`` (see the module docstring). Where the silhouette poses the whole body on
-    its own (what it holds out detached) or is not drawn, the landmarks are read from the body posed on their own
-    vertices (``p.landmarks_only``) and the near-plane bound from the whole body (:func:`_near_plane`)."""
+    """The energy of one step of ``stage`` (see the module docstring)."""
     weights = p.weights
     r = _assemble(params, p.rot)
     arkit = params["arkit"].clamp(0.0, 1.0)
     K, translation = _dolly_camera(p.targets.K, params["translation"], params["dolly"], p.depth)
-    silhouette = p.samples is not None and stage in ("body", "detail", "all")
-    # the silhouette holds out shape and the arms their points place (clothing must not inflate the body)
-    shape_out, arms_out = silhouette and p.fit_shape and stage in ("body", "all"), silhouette and p.any_placed
-    lean = p.landmarks_only is not None and (shape_out or arms_out or not silhouette)
-    consts, space, landmarks = p.landmarks_only if lean else (p.consts, p.space, p.landmarks)
-    posed = pose_batch(consts, space, params["shape"], r, translation, arkit)
-    verts_s = None
-    if silhouette:
-        held = p.placed[..., None]
-        verts_s = pose_batch(p.consts, p.space, params["shape"].detach() if shape_out else params["shape"],
-                             r.detach() * held + r * (1 - held), translation, arkit).vertices \
-            if shape_out or arms_out else posed.vertices
-    loss = _landmark_loss(p, landmarks(posed), stage, K)
+    posed = pose_batch(p.consts, p.space, params["shape"], r, translation, arkit)
+    verts = posed.vertices
+    loss = _landmark_loss(p, p.landmarks(posed), stage, K)
     loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], p.prior_w[1:])
     loss = loss + weights.limits * joint_limit_loss(r[:, 1:], p.lower[1:], p.upper[1:])
     loss = loss + weights.shape_prior * ((params["shape"] / p.sigma) ** 2).sum()
@@ -613,30 +587,21 @@ def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Ten
     if weights.unseen_limbs > 0 and p.any_held:
         loss = loss + weights.unseen_limbs * hold_loss(r, p.rot, p.held_joints)
     if weights.near > 0:
-        loss = loss + weights.near * (_near_plane(p, verts_s, params["shape"], r, translation, arkit) if lean
-                                      else near_plane_loss(-posed.vertices[..., 2], NEAR_PLANE))
+        loss = loss + weights.near * near_plane_loss(-verts[..., 2], NEAR_PLANE)
     if weights.temporal > 0:
         loss = loss + weights.temporal * temporal_loss(r, p.rot, translation, p.start_translation, TEMPORAL_METRES)
     if r.shape[0] > 1 and weights.smooth > 0:
         loss = loss + weights.smooth * 100.0 * (smoothness_loss(r) + smoothness_loss(params["translation"])
                                                  + smoothness_loss(arkit))
-    if verts_s is not None:
+    if p.samples is not None and stage in ("body", "detail", "all"):
+        # silhouette: shape and the arms their points place held out (clothing must not inflate the body)
+        shape_out, arms_out = p.fit_shape and stage in ("body", "all"), p.any_placed
+        held = p.placed[..., None]
+        verts_s = pose_batch(p.consts, p.space, params["shape"].detach() if shape_out else params["shape"],
+                             r.detach() * held + r * (1 - held), translation, arkit).vertices \
+            if shape_out or arms_out else verts
         loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * _silhouette_loss(p, verts_s, K) / r.shape[0]
     return loss
-
-
-def _near_plane(p: _Problem, verts_s: torch.Tensor | None, shape: torch.Tensor, r: torch.Tensor,
-                translation: torch.Tensor, arkit: torch.Tensor) -> torch.Tensor:
-    """:func:`near_plane_loss` of every vertex of the body, in a step whose landmarks pose their own vertices
-    alone (``p.landmarks_only``). The bound is read from the whole body's vertices without a graph: the silhouette's
-    ``verts_s`` [B, V, 3] where drawn (the same values, their gradients partly held out), else posed without one. While every
-    vertex lies beyond :data:`NEAR_PLANE` the term is exactly zero, value and gradient, as it nearly always is (a
-    photo's body is metres away); only then is the whole body posed again with its gradients."""
-    with torch.no_grad():
-        whole = verts_s if verts_s is not None else pose_batch(p.consts, p.space, shape, r, translation, arkit).vertices
-        if float((-whole[..., 2]).min()) >= NEAR_PLANE:
-            return whole.new_zeros(())
-    return near_plane_loss(-pose_batch(p.consts, p.space, shape, r, translation, arkit).vertices[..., 2], NEAR_PLANE)
 
 
 def _landmark_loss(p: _Problem, model: Mapping[str, torch.Tensor], stage: str, K: torch.Tensor) -> torch.Tensor:

@@ -5,24 +5,19 @@ a face point of 3, a hand point of 1) and joints; Anny's landmarks read 4731 of 
 without the silhouette (a close-up clip's warm-started frames: :mod:`talkavatar.track.video_fit`) needs no other
 vertex, so posing only these (skinning, expression offsets, the linearised shape) costs ~34 % of the vertex work
 with the same landmarks, up to float rounding (the skinning's sums over fewer vertices). The near-plane bound
-(:func:`talkavatar.track.losses.near_plane_loss`) then holds these vertices only. A step with the silhouette that
-poses the whole body a second time for it (shape or placed arms held out of its gradient) reads its landmarks from
-these too (:func:`talkavatar.track.fitting._loss`), as does the silhouette's global stage.
+(:func:`talkavatar.track.losses.near_plane_loss`) then holds these vertices only.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import torch
 
 from talkavatar.core.body.landmark_groups import GroupedLandmarks
 from talkavatar.core.body.landmarks import LandmarkMap
+from talkavatar.track.fitting import ModelConsts
 from talkavatar.track.shape_space import ShapeSpace
-
-if TYPE_CHECKING:  # fitting imports this module
-    from talkavatar.track.fitting import ModelConsts
 
 
 def landmark_vertices(landmarks: GroupedLandmarks) -> torch.Tensor:
