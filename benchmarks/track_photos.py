@@ -27,6 +27,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -196,16 +197,20 @@ def detected_errors(bundle: Path, marks: dict, doc: dict, height: float) -> dict
             for name, point in detected_points(bundle, marks, doc).items()}
 
 
-def track(photo: Path, work: Path, device: str, options: list[str]) -> dict:
-    bundle = work / f"{photo.stem}.avatar"
-    cmd = [sys.executable, "-m", "talkavatar", "track", str(photo), "-o", str(bundle), "--json", "--force",
+def track(photo: Path, work: Path, device: str, options: list[str], root: Path = ROOT) -> dict:
+    """`talkavatar track PHOTO` in a fresh process with the talkavatar of source tree ``root`` -> its ``--json``
+    figures, exit code, bundle, the process's wall seconds and CPU seconds (user + sys)."""
+    bundle = (work / f"{photo.stem}.avatar").resolve()
+    cmd = [sys.executable, "-m", "talkavatar", "track", str(photo.resolve()), "-o", str(bundle), "--json", "--force",
            "--device", device, *options]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=path))
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    # in root: `python -m` puts the working directory first on the path
+    run = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=path), cwd=root)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    out = {"exit": run.returncode, "bundle": bundle, "cpu_s": round(cpu, 1)}
+    out = {"exit": run.returncode, "bundle": bundle, "wall_s": round(time.perf_counter() - started, 2),
+           "cpu_s": round(cpu, 1)}
     if run.returncode == 0:
         out.update(json.loads(run.stdout))
     else:

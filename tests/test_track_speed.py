@@ -11,8 +11,8 @@
 Not bitwise, checked against the reference to rounding:
 - the mask's hole filling against scipy's ``binary_fill_holes`` (track no longer imports scipy.ndimage; the guided
   filter's OpenCV box means: tests/test_track_ops.py against its naive reference);
-- posing only the vertices the landmarks read (``track.landmark_vertices``): the same landmarks and pose gradients
-  as the whole body's, and a fit step of it the same step.
+- posing only the vertices the landmarks read (``track.landmark_vertices``): the same landmarks and gradients (joint
+  rotations, expression weights, shape) as the whole body's.
 """
 
 from __future__ import annotations
@@ -127,12 +127,13 @@ def test_landmark_vertices_pose_the_same_landmarks():
     torch.manual_seed(0)
     rotations = (0.2 * torch.randn(2, 55, 3)).requires_grad_(True)
     arkit = torch.rand(2, 52).requires_grad_(True)
-    delta, translation = torch.tensor([0.03, -0.02]), torch.tensor([[0.1, 0.0, -2.5], [0.0, 0.1, -2.0]])
+    delta = torch.tensor([0.03, -0.02]).requires_grad_(True)
+    translation = torch.tensor([[0.1, 0.0, -2.5], [0.0, 0.1, -2.0]])
     outs = []
     for c, s, lm in ((consts, space, landmarks), sub):
         points = lm(pose_batch(c, s, delta, rotations, translation, arkit))
         upstream = sum((p * (k + 1)).sum() for k, p in enumerate(points.values()))
-        outs.append((points, torch.autograd.grad(upstream, (rotations, arkit))))
+        outs.append((points, torch.autograd.grad(upstream, (rotations, arkit, delta))))
     (full, full_grads), (mine, mine_grads) = outs
     for g in full:
         assert torch.allclose(full[g], mine[g], atol=1e-6), g
