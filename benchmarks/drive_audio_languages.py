@@ -185,7 +185,10 @@ def _without_gaps(reference: list[tuple[str, float, float]], seconds: float) -> 
     return out
 
 
-def espeak_set(tallies: dict, split: str, systems: list[str], only: list[str] | None = None) -> None:
+def espeak_clips(split: str, only: list[str] | None = None):
+    """Yield ``(language, wav, text, reference)`` per sentence of ``benchmarks/languages.py``'s ``split``, read by
+    eSpeak NG into a temporary wav (0.4 s of silence at both ends) with its phone events ``[(phone, start, end)]``
+    (valid until the next item)."""
     import soundfile as sf
 
     from benchmarks.espeak import synthesize
@@ -200,11 +203,15 @@ def espeak_set(tallies: dict, split: str, systems: list[str], only: list[str] | 
                 pad = np.zeros(int(0.4 * rate), np.int16)          # room for closed-mouth silence at both ends
                 wav = Path(tmp) / f"{language}{k}.wav"
                 sf.write(wav, np.concatenate([pad, audio, pad]), rate)
-                reference = [(p, s + 0.4, e + 0.4) for p, s, e in phones]
-                code = "en" if language == "en-us" else language
-                run_clip(tallies, f"espeak:{language}", language, wav, text, reference,
-                         [s for s in systems if not (code == "en" and s == "en")])
+                yield language, wav, text, [(p, s + 0.4, e + 0.4) for p, s, e in phones]
                 print(f"espeak {language} {k}", file=sys.stderr)
+
+
+def espeak_set(tallies: dict, split: str, systems: list[str], only: list[str] | None = None) -> None:
+    for language, wav, text, reference in espeak_clips(split, only):
+        code = "en" if language == "en-us" else language
+        run_clip(tallies, f"espeak:{language}", language, wav, text, reference,
+                 [s for s in systems if not (code == "en" and s == "en")])
 
 
 def real_set(tallies: dict, systems: list[str]) -> None:
