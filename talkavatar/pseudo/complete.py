@@ -154,7 +154,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
     texel there sees the neck's shadow or the collar); behind_hand: [N] bool texels behind a hand in the photo
-    (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
+    (:mod:`~talkavatar.core.hand_cover`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
     the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond ``PROFILE_YAW`` a profile
     (:func:`_profile_front`). Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of
     texels each step filled."""
