@@ -36,7 +36,8 @@ The chin and the jaw's underside are skin: seen only at a grazing angle, their c
 chin (a dark rim once the jaw opens), so they are treated as unseen, skipped by the head band step and dressed as
 neck (skin). So is the forward-facing face below the eyes where neither the photo nor the mirror shows it (a
 turned face's far cheek: the head band gave it the hair's colour at its height), and the forward-facing face behind
-a hand in the photo (laughing's forehead: the head band gave it a brown cap of hair).
+a hand in the photo (laughing's forehead: the head band gave it a brown cap of hair), which takes the face's lit skin
+(:func:`_lit_skin`: a beard darkens the outfit's skin) shaded as a face lit from the front (:func:`front_light`).
 """
 
 from __future__ import annotations
