@@ -424,7 +424,7 @@ def _lit_skin(t: _Texels, photo: np.ndarray, outfit) -> np.ndarray:
     """[3] sRGB: the face's skin as lit from the front: the robust mean of the lit half (:func:`_lit`) of the
     forward-facing head texels well seen in the ``photo`` [N] bool that are skin-coloured (not the beard, brows or
     hair), else ``outfit.skin`` (read from the face's middle, which a beard darkens: laughing's 174 / 123 / 109
-    against his lit skin's ~240 / 200 / 185, a brown cap on his forehead)."""
+    against his lit skin's 202 / 144 / 131 at UV 256, a brown cap on his forehead)."""
     face = photo & t.head & (t.normals[:, 2] > 0.6)
     face[face] = skin_like(t.rgb[face], outfit.skin)
     if face.sum() < MIN_TEXELS:
