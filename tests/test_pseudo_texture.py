@@ -321,3 +321,40 @@ def test_a_profile_face_is_drawn_in_the_seen_cheek_tone():
     assert got[front].std() < 0.02 and got[front].mean() > got[side].mean() + 0.05  # smooth, lit from the front
     without, _ = complete_texture(rig, rig.vertices, binding, rgb, conf)
     assert without[binding.texel[front, 1], binding.texel[front, 0], 0].std() > 0.1
+
+
+def test_a_forehead_behind_a_hand_is_the_faces_lit_skin_shaded_from_the_front():
+    """A head (a half cylinder facing +Z) seen from the front, a dark beard on its lower third, skin above; a hand
+    in the photo hid the front of its upper part (laughing's forehead). Completed, the forehead is the seen skin's
+    tone on the whole (not the beard's, not a darker mix of both: a brown cap), lighter in front than towards the
+    temples (a face lit from the front, not a flat patch), without the photo's grain of the beard."""
+    from dataclasses import replace
+
+    n, radius = 25, 0.09
+    phi = np.linspace(-np.pi / 2, np.pi / 2, n)
+    ys = np.linspace(0.0, 0.22, 12)
+    P, Y = np.meshgrid(phi, ys, indexing="ij")
+    verts = np.stack([radius * np.sin(P), Y, radius * np.cos(P)], -1).reshape(-1, 3)
+    idx = np.arange(n * len(ys)).reshape(n, len(ys))
+    faces = np.array([f for i in range(n - 1) for j in range(len(ys) - 1) for f in
+                      ([idx[i, j], idx[i + 1, j], idx[i + 1, j + 1]], [idx[i, j], idx[i + 1, j + 1], idx[i, j + 1]])])
+    uv = np.stack([(P.ravel() + np.pi / 2) / np.pi * 0.9 + 0.05, Y.ravel() / 0.22 * 0.9 + 0.05], -1)
+    rig = replace(rig_from_mesh(verts, faces, uv[faces]), bone_names=("head",))
+    binding = Binding.from_uv(rig.face_uvs, 64)
+    points = binding.surface_points(rig.vertices[None].double(), rig.faces)[0].numpy()
+    angle = np.arctan2(points[:, 0], points[:, 2])                      # 0 facing forward
+    height = (points[:, 1] - points[:, 1].min()) / np.ptp(points[:, 1])  # 0 at the chin, 1 at the crown
+    skin, beard = np.array([0.85, 0.62, 0.52]), np.array([0.30, 0.20, 0.14])
+    rng = np.random.default_rng(0)
+    colour = np.where((height < 0.35)[:, None], beard, skin) + rng.normal(0, 0.03, (len(points), 1))
+    seen = np.clip(np.cos(angle), 0, 1)
+    behind = (height > 0.6) & (np.abs(angle) < np.radians(50))
+    conf = torch.tensor(seen * (seen > 0.1) * ~behind)
+    rgb = torch.tensor(colour * (conf.numpy() > 0)[:, None])
+    texture, _ = complete_texture(rig, rig.vertices, binding, rgb, conf, behind_hand=torch.from_numpy(behind))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]]
+    front = behind & (np.abs(angle) < np.radians(10))
+    temples = behind & (np.abs(angle) > np.radians(35))
+    assert front.sum() > 20 and temples.sum() > 20
+    assert np.abs(np.median(got[behind], 0) - skin).max() < 0.06      # the skin's tone, not a beard-darkened one
+    assert got[front].mean() > got[temples].mean() + 0.06              # lit from the front, darker at the temples
