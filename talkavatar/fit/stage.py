@@ -130,7 +130,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
         held = solid_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
         params.solid_weight.copy_(held)
-        hidden = behind_hand(params.avatar(), data.photo, data.hands_xy)  # held, and given back after the fit
+        hidden = behind_hand(params.avatar(), data.photo, data.hands_xy, data.face_xy)  # held, and given back
         params.anchor_weight.copy_(colour_anchor_weights(params.avatar(), data.photo, data.video, hidden))  # unseen
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
                                                          cfg.video_weight, cfg.colour_anchor)

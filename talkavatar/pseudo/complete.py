@@ -64,6 +64,7 @@ SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (gra
 JAW_HEIGHT = 0.3  # the chin and jaw: the head's lowest 30 % (front and sides)
 CHEEK_HEIGHT = 0.5  # the face below the eyes, facing forward (normal z above CHEEK_FACING): skin where neither the
 CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair may lie, keep the head band's colour)
+HAIRLINE = 0.8  # the forehead behind a hand is skin up to this height of the head (0 chin, 1 crown); hair above
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
@@ -186,7 +187,8 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behin
     height = head_height(points, head)
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
     cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > CHEEK_FACING)
-    under_hand = head & (normals[:, 2] > CHEEK_FACING) & (False if behind_hand is None else behind_hand.numpy())
+    under_hand = head & (normals[:, 2] > CHEEK_FACING) & (height < HAIRLINE)
+    under_hand &= False if behind_hand is None else behind_hand.numpy()  # above the hairline: the head band's hair
     rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
     seen_conf = conf.copy()
     below_face = np.zeros(len(conf), bool) if off_face is None else off_face.numpy()
