@@ -206,3 +206,29 @@ def test_a_profiles_whole_face_is_given_back_and_a_three_quarter_view_keeps_its_
     assert face.sum() > 50 and (back & (normal_z < 0)).sum() > 50
     assert given[75.0][face].all() and not given[75.0][back & (normal_z < 0)].any()
     assert not given[75.0][~head].any() and not given[30.0].any()
+
+
+def test_what_a_detected_hand_hides_keeps_its_completed_colour_not_the_hands(tmp_path):
+    """The photo shows a hand (orange, shaded fingers) over a stretch of the toy that the tracked toy has no hand in
+    front of (laughing: his tracked hand lies inside the forehead, which the photo's and the hand crop's losses then
+    painted with his fingers). The fitted avatar, seen from the photo's camera, shows there what the completed
+    texture says (the truth's stripes), not the hand; what the hand does not cover still learns the photo."""
+    from tests.fit_fixtures import HAND_SRGB, _render, hand_over, truth_avatar
+
+    root = make_bundle(tmp_path / "syn.avatar", pseudo_frames=0, hand=True)
+    run_fit(root, FitConfig(**{**SMALL, "uv_res": 32}), device="cpu", force=True, log=lambda m: None,
+            warn=lambda m: None)
+    truth = truth_avatar()
+    pose = (torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52))
+    want, mask = _render(truth, camera(0.0), *pose)
+    got, _ = _render(Avatar.load(root / "fit"), camera(0.0), *pose)
+    (x0, y0, x1, y1), _ = hand_over(truth, camera(0.0))
+    yy, xx = np.mgrid[:want.shape[1], :want.shape[2]] + 0.5
+    body = mask[0] > 250
+    under = body & (xx >= x0 + 2) & (xx <= x1 - 2) & (yy >= y0) & (yy <= y1)  # well inside the hand's region
+    beside = body & ((xx < x0 - 3) | (xx > x1 + 3))
+    assert under.sum() >= 30 and beside.sum() >= 100
+    got, want = got[0] / 255.0, want[0] / 255.0
+    hand = np.abs(want[under] - HAND_SRGB).mean()  # how far the hand's colour is from the truth there
+    assert np.abs(got[under] - want[under]).mean() < 0.25 * hand  # the truth's stripes, not the fingers
+    assert np.abs(got[beside] - want[beside]).mean() < 0.06  # beside the hand, the photo's colours as fitted

@@ -285,26 +285,31 @@ def test_face_mirror_equals_a_face_by_face_search():
             assert faces[j][p].tolist() == m
 
 
+def _half_cylinder_head(height: float, rows: int, columns: int = 25, radius: float = 0.09):
+    """A head of one bone: a half cylinder (``radius`` m, ``height`` m, facing +Z) of ``columns`` x ``rows``
+    vertices with one UV chart -> (rig, its binding at UV 64, the binding's rest points [N, 3])."""
+    from dataclasses import replace
+
+    phi = np.linspace(-np.pi / 2, np.pi / 2, columns)
+    ys = np.linspace(0.0, height, rows)
+    P, Y = np.meshgrid(phi, ys, indexing="ij")
+    verts = np.stack([radius * np.sin(P), Y, radius * np.cos(P)], -1).reshape(-1, 3)
+    idx = np.arange(columns * rows).reshape(columns, rows)
+    faces = np.array([f for i in range(columns - 1) for j in range(rows - 1) for f in
+                      ([idx[i, j], idx[i + 1, j], idx[i + 1, j + 1]], [idx[i, j], idx[i + 1, j + 1], idx[i, j + 1]])])
+    uv = np.stack([(P.ravel() + np.pi / 2) / np.pi * 0.9 + 0.05, Y.ravel() / height * 0.9 + 0.05], -1)
+    rig = replace(rig_from_mesh(verts, faces, uv[faces]), bone_names=("head",))
+    binding = Binding.from_uv(rig.face_uvs, 64)
+    return rig, binding, binding.surface_points(rig.vertices[None].double(), rig.faces)[0].numpy()
+
+
 def test_a_profile_face_is_drawn_in_the_seen_cheek_tone():
     """A head (a half cylinder facing +Z) seen from 80 degrees to its left: the front it sees edge-on holds the
     outline's smear (noise), the cheek it sees well a grain of 0.5..0.7; completed as a profile, the whole face below
     the brows is drawn smoothly in the cheek's lit tone (the mean of its lighter half, 0.65, as the face's median),
     lit from the front (the front lighter than the sides), the noise gone; completed as any photo, the front keeps
     the smear."""
-    from dataclasses import replace
-
-    n, radius = 25, 0.09
-    phi = np.linspace(-np.pi / 2, np.pi / 2, n)
-    ys = np.linspace(0.0, 0.2, 9)
-    P, Y = np.meshgrid(phi, ys, indexing="ij")
-    verts = np.stack([radius * np.sin(P), Y, radius * np.cos(P)], -1).reshape(-1, 3)
-    idx = np.arange(n * len(ys)).reshape(n, len(ys))
-    faces = np.array([f for i in range(n - 1) for j in range(len(ys) - 1) for f in
-                      ([idx[i, j], idx[i + 1, j], idx[i + 1, j + 1]], [idx[i, j], idx[i + 1, j + 1], idx[i, j + 1]])])
-    uv = np.stack([(P.ravel() + np.pi / 2) / np.pi * 0.9 + 0.05, Y.ravel() / 0.2 * 0.9 + 0.05], -1)
-    rig = replace(rig_from_mesh(verts, faces, uv[faces]), bone_names=("head",))
-    binding = Binding.from_uv(rig.face_uvs, 64)
-    points = binding.surface_points(rig.vertices[None].double(), rig.faces)[0].numpy()
+    rig, binding, points = _half_cylinder_head(0.2, 9)
     angle = np.arctan2(points[:, 0], points[:, 2])                      # 0 facing forward, + the head's left
     seen = np.clip(np.cos(angle - np.radians(80)), 0, 1)
     rng = np.random.default_rng(0)
@@ -321,3 +326,27 @@ def test_a_profile_face_is_drawn_in_the_seen_cheek_tone():
     assert got[front].std() < 0.02 and got[front].mean() > got[side].mean() + 0.05  # smooth, lit from the front
     without, _ = complete_texture(rig, rig.vertices, binding, rgb, conf)
     assert without[binding.texel[front, 1], binding.texel[front, 0], 0].std() > 0.1
+
+
+def test_a_forehead_behind_a_hand_is_the_faces_lit_skin_shaded_from_the_front():
+    """A head (a half cylinder facing +Z) seen from the front, a dark beard on its lower third, skin above; a hand
+    in the photo hid the front of its upper part (laughing's forehead). Completed, the forehead is the seen skin's
+    tone on the whole (not the beard's, not a darker mix of both: a brown cap), lighter in front than towards the
+    temples (a face lit from the front, not a flat patch), without the photo's grain of the beard."""
+    rig, binding, points = _half_cylinder_head(0.22, 12)
+    angle = np.arctan2(points[:, 0], points[:, 2])                      # 0 facing forward
+    height = (points[:, 1] - points[:, 1].min()) / np.ptp(points[:, 1])  # 0 at the chin, 1 at the crown
+    skin, beard = np.array([0.85, 0.62, 0.52]), np.array([0.30, 0.20, 0.14])
+    rng = np.random.default_rng(0)
+    colour = np.where((height < 0.35)[:, None], beard, skin) + rng.normal(0, 0.03, (len(points), 1))
+    seen = np.clip(np.cos(angle), 0, 1)
+    behind = (height > 0.6) & (np.abs(angle) < np.radians(50))
+    conf = torch.tensor(seen * (seen > 0.1) * ~behind)
+    rgb = torch.tensor(colour * (conf.numpy() > 0)[:, None])
+    texture, _ = complete_texture(rig, rig.vertices, binding, rgb, conf, behind_hand=torch.from_numpy(behind))
+    got = texture[binding.texel[:, 1], binding.texel[:, 0]]
+    front = behind & (np.abs(angle) < np.radians(10))
+    temples = behind & (np.abs(angle) > np.radians(35))
+    assert front.sum() > 20 and temples.sum() > 20
+    assert np.abs(np.median(got[behind], 0) - skin).max() < 0.06      # the skin's tone, not a beard-darkened one
+    assert got[front].mean() > got[temples].mean() + 0.06              # lit from the front, darker at the temples

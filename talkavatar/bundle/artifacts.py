@@ -234,6 +234,13 @@ def read_detections(bundle) -> dict[str, np.ndarray] | None:
     return bundle.read_tensors(TRACK_DETECTIONS, "talkavatar.detections")[0]
 
 
+def detected_hands(detections: dict[str, np.ndarray], frame: int) -> list[np.ndarray]:
+    """The [21, 2] pixel points (x, y, full resolution) of each hand MediaPipe found in ``frame`` of
+    ``detections`` (:func:`read_detections`), left then right."""
+    return [detections[side][frame][:, :2].astype(np.float64) for side in ("left_hand", "right_hand")
+            if side in detections and detections[f"{side}_present"][frame]]
+
+
 def rig_source(bundle) -> str:
     """The rig the later stages build on: pseudo's when it wrote one, else track's."""
     return PSEUDO_RIG if bundle.record("pseudo") is not None and has_output(bundle, PSEUDO_RIG) else TRACK_RIG

@@ -33,8 +33,8 @@ from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
-from talkavatar.fit.visibility import (colour_anchor_weights, opening_lips, profile_front, settled_colours,
-                                      settled_opacity, solid_weights)
+from talkavatar.fit.visibility import (behind_hand, colour_anchor_weights, opening_lips, profile_front,
+                                      settled_colours, settled_opacity, solid_weights)
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -130,7 +130,8 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
         held = solid_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
         params.solid_weight.copy_(held)
-        params.anchor_weight.copy_(colour_anchor_weights(params.avatar(), data.photo, data.video))  # unseen
+        hidden = behind_hand(params.avatar(), data.photo, data.hands_xy, data.face_xy)  # held, and given back
+        params.anchor_weight.copy_(colour_anchor_weights(params.avatar(), data.photo, data.video, hidden))  # unseen
         weights = (loss_weights or LossWeights()).scaled(cfg.pseudo_weight, cfg.mesh_weight, cfg.crop_weight,
                                                          cfg.video_weight, cfg.colour_anchor)
         # float32 everywhere: on the H200 a fit step is bound by kernel launches, and bfloat16 autocast adds casts
@@ -154,7 +155,8 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
     with ctx.timed("evaluate"):
         fitted = params.avatar()
         opening, front = opening_lips(fitted, data.photo, data.face_xy), profile_front(fitted, data.photo)
-        params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video, opening | front))
+        params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video,
+                                              opening | front | hidden))
         params.opacity_logit.data.copy_(settled_opacity(fitted, front))
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
@@ -162,7 +164,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         **figures, "gaussians": avatar.count, "iterations": progress.iteration,
         "pseudo_frames_used": 0 if data.pseudo is None or distance is None else len(data.pseudo.poses),
         "perceptual": None if distance is None else distance.kind, "backend": progress.backend, "device": str(dev),
-        "novel_poses_from": novel_from, "lips_over_opening": int(opening.sum()),
+        "novel_poses_from": novel_from, "lips_over_opening": int(opening.sum()), "behind_hands": int(hidden.sum()),
         "video_frames_used": 0 if data.video is None else len(data.video.poses),
         "expression_term": None if avatar.expression is None else {
             "gaussians": int(avatar.expression.index.shape[0]), "channels": int(avatar.expression.channels.shape[0]),

@@ -18,14 +18,17 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from talkavatar.core.avatar import SURFACE_OPACITY, Avatar
 from talkavatar.core.body.facing import PROFILE_YAW, face_yaw, profile_face
+from talkavatar.core.body.landmarks import FACE_POINTS
 from talkavatar.core.body.mouth import lip_region_faces, lips_over_opening, mouth_texels
 from talkavatar.core.body.parts import PART, texel_parts
 from talkavatar.core.color import is_greyscale
+from talkavatar.core.hand_cover import hand_region
 from talkavatar.core.losses.mesh import face_normals
 from talkavatar.core.splats import rasterize
 from talkavatar.fit.data import Views
@@ -35,6 +38,7 @@ SHOWN_PIXELS = 0.1  # the settle leaves a Gaussian whose colour makes up this ma
 ANCHOR_SHOWN = 0.1  # the anchor frees a Gaussian whose colour makes up this share of a squarely seen one's pixels
 LIP_ANCHOR = 1.0  # the anchor's weight on the lips (colour_anchor_weights)
 SMALL_FACE = 40.0  # pixels between the eyes' outer corners (photo at training size) below which opening_lips acts
+EYE_REACH = 0.75  # an eye's disc in the photo: this share of its width (corner to corner) about its centre
 DEPTH_TOLERANCE = 0.02  # metres in front of the rendered depth at its pixel within which a Gaussian is not hidden
 
 
@@ -76,6 +80,39 @@ def photo_contribution(avatar: Avatar, photo: Views) -> Tensor:
     return rgb.grad.reshape(-1, rgb.shape[-2], 3)[0].mean(-1)
 
 
+@torch.no_grad()
+def behind_hand(avatar: Avatar, photo: Views, hands_xy: Tensor, face_xy: Tensor | None = None) -> Tensor:
+    """[N] bool: the Gaussians a detected hand hides in the photo: those, the hands' and forearms' own excepted, whose
+    centre in the photo's pose projects into the region the hands ``hands_xy`` [K, 21, 2] (pixels of ``photo``)
+    cover (:func:`~talkavatar.core.hand_cover.hand_region`, the region whose texels the pseudo texture completes).
+    The photo shows the hand there, not them; but the tracked hand is placed by its 2D points and may lie a few
+    millimetres inside the head (laughing's on his forehead: the proxy's hand and forearm draw 9 % of the hand's
+    region, the head 64 %), so the visibility test calls the forehead seen, the photo's and the hand crop's losses
+    paint the hand's fingers on it, and the talking video shows them there once the arm comes down. The eyes Face
+    Mesh found (``face_xy`` [478, 2] pixels of ``photo``; discs of :data:`EYE_REACH` of each eye's width about its
+    centre) are not behind the hand: the region reaches half a finger's width beyond the hand's points, over the
+    eyes under laughing's and hand_on_head's little finger, which the fit then gave back to the completed skin."""
+    out = torch.zeros(avatar.rgb.shape[0], dtype=torch.bool, device=avatar.rgb.device)
+    if not len(hands_xy):
+        return out
+    p, camera = photo.poses[:1], photo.cameras[0:1]
+    means = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights).means[0]
+    pixels = camera.project(means)[0][0]
+    h, w = camera.height, camera.width
+    region = torch.from_numpy(hand_region(list(hands_xy.double().cpu().numpy()), h, w)).to(out.device)
+    col, row = pixels[:, 0].floor().long(), pixels[:, 1].floor().long()
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    out[inside] = region[row[inside], col[inside]]
+    if face_xy is not None:
+        for outer, inner in ((FACE_POINTS["right_eye_outer"], FACE_POINTS["right_eye_inner"]),
+                             (FACE_POINTS["left_eye_outer"], FACE_POINTS["left_eye_inner"])):
+            centre, width = (face_xy[outer] + face_xy[inner]) / 2, (face_xy[outer] - face_xy[inner]).norm()
+            out &= (pixels - centre.to(pixels)).norm(dim=-1) > EYE_REACH * width
+    binding = avatar.binding
+    parts = texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
+    return out & ~torch.from_numpy(np.isin(parts, [PART["hand"], PART["forearm"]])).to(out.device)
+
+
 def solid_weights(avatar: Avatar, photo: Views) -> Tensor:
     """[N] the weight of the solidity prior for each Gaussian: 1 - :func:`photo_visibility`, 0 on the head."""
     return (1 - photo_visibility(avatar, photo)) * ~_head(avatar)
@@ -101,8 +138,10 @@ def unseen_weights(avatar: Avatar, photo: Views, video: Views | None = None, sho
     return weight
 
 
-def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = None) -> Tensor:
-    """[N] the colour anchor's weight: :func:`unseen_weights` with the pixels they show, freed at ANCHOR_SHOWN of the
+def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = None,
+                          behind: Tensor | None = None) -> Tensor:
+    """[N] the colour anchor's weight: 1 on the Gaussians a detected hand hides (``behind`` [N] bool,
+    :func:`behind_hand`); elsewhere :func:`unseen_weights` with the pixels they show, freed at ANCHOR_SHOWN of the
     median pixels of a Gaussian the photo sees squarely, 0 on the head (weighted by the cosine alone, the anchor held
     Gaussians the photo's render shows: at a grazing angle, or "hidden" behind a hand that the fit placed a little
     off; the H200 fast astronaut's input view: 32.51 dB without the anchor, 31.60 with it; freed as soon as they
@@ -113,7 +152,8 @@ def colour_anchor_weights(avatar: Avatar, photo: Views, video: Views | None = No
     avatar; anchored: 0.086, 1.27, input view 21.77 dB either way)."""
     weight = unseen_weights(avatar, photo, video, shown=ANCHOR_SHOWN, relative=True) * ~_head(avatar)
     lips, _ = _mouth_parts(avatar)
-    return torch.where(lips, torch.full_like(weight, LIP_ANCHOR), weight)
+    weight = torch.where(lips, torch.full_like(weight, LIP_ANCHOR), weight)
+    return weight if behind is None else torch.where(behind, torch.ones_like(weight), weight)
 
 
 @torch.no_grad()

@@ -36,7 +36,8 @@ The chin and the jaw's underside are skin: seen only at a grazing angle, their c
 chin (a dark rim once the jaw opens), so they are treated as unseen, skipped by the head band step and dressed as
 neck (skin). So is the forward-facing face below the eyes where neither the photo nor the mirror shows it (a
 turned face's far cheek: the head band gave it the hair's colour at its height), and the forward-facing face behind
-a hand in the photo (laughing's forehead: the head band gave it a brown cap of hair).
+a hand in the photo (laughing's forehead: the head band gave it a brown cap of hair), which takes the face's lit skin
+(:func:`_lit_skin`: a beard darkens the outfit's skin) shaded as a face lit from the front (:func:`front_light`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ SOURCE_CONFIDENCE = 0.1  # mirror and front sources seen at least this well (gra
 JAW_HEIGHT = 0.3  # the chin and jaw: the head's lowest 30 % (front and sides)
 CHEEK_HEIGHT = 0.5  # the face below the eyes, facing forward (normal z above CHEEK_FACING): skin where neither the
 CHEEK_FACING = 0.3  # photo nor the mirror says (the face's sides, where hair may lie, keep the head band's colour)
+HAIRLINE = 0.8  # the forehead behind a hand is skin up to this height of the head (0 chin, 1 crown); hair above
 JAW = max(PART.values()) + 1  # the chin and jaw's own fill "part" (the face's skin)
 HAND_CHROMA = 0.05  # a hand texel is the hands' material within this chromaticity distance (unit) ...
 HAND_SHADE = np.log(3.0)  # ... and this log-luminance ratio (unit), combined: a hand in shadow is still the hand
@@ -117,7 +119,8 @@ class _Texels:
     ``from_photo`` [N] bool, rest ``points`` and ``normals`` [N, 3], ``head`` [N] bool and ``jaw`` [N] bool (the
     chin, the jaw's underside and the forward-facing face below the eyes: skin, whatever the head band or the hair
     say: a turned face's unseen far cheek took the hair's colour at its height, dark strokes across it),
-    ``enclosed`` [N] (:func:`~talkavatar.pseudo.mesh.enclosure` of the rest surface: creases)."""
+    ``enclosed`` [N] (:func:`~talkavatar.pseudo.mesh.enclosure` of the rest surface: creases), ``under_hand`` [N]
+    bool (the forward-facing face behind a hand in the photo, part of ``jaw``: skin lit from the front)."""
 
     rgb: np.ndarray
     conf: np.ndarray
@@ -129,6 +132,7 @@ class _Texels:
     head: np.ndarray
     jaw: np.ndarray
     enclosed: np.ndarray
+    under_hand: np.ndarray
 
     @property
     def known(self) -> np.ndarray:
@@ -154,7 +158,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
     texel there sees the neck's shadow or the collar); behind_hand: [N] bool texels behind a hand in the photo
-    (:mod:`~talkavatar.pseudo.hands`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
+    (:mod:`~talkavatar.core.hand_cover`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
     the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond ``PROFILE_YAW`` a profile
     (:func:`_profile_front`). Returns the completed [R, R, 3] float image (row 0 at v = 1) and the share of
     texels each step filled."""
@@ -183,8 +187,8 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behin
     height = head_height(points, head)
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
     cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > CHEEK_FACING)
-    if behind_hand is not None:
-        cheeks |= head & behind_hand.numpy() & (normals[:, 2] > CHEEK_FACING)
+    under_hand = head & (normals[:, 2] > CHEEK_FACING) & (height < HAIRLINE)
+    under_hand &= False if behind_hand is None else behind_hand.numpy()  # above the hairline: the head band's hair
     rgb, conf = rgb.double().numpy().copy(), confidence.double().numpy().copy()
     seen_conf = conf.copy()
     below_face = np.zeros(len(conf), bool) if off_face is None else off_face.numpy()
@@ -194,7 +198,8 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behin
     from_photo = (source == 1) & ~(np.zeros(len(conf), bool) if given is None else given.numpy())
     enclosed = binding.interpolate(torch.from_numpy(enclosure(rest_vertices.double().numpy(), rig.faces.numpy(),
                                                               RELIEF_RADIUS))[None], rig.faces)[0].numpy()
-    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks, enclosed)
+    return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks | under_hand,
+                   enclosed, under_hand)
 
 
 def _one_colour_hands(t: _Texels, parts: np.ndarray) -> float:
@@ -267,9 +272,7 @@ def drawn_face(points: np.ndarray, normals: np.ndarray, region: ProfileFace, ton
     face's median so the face keeps the tone), the eyeballs (``eyes`` [N] bool) :data:`EYE_SHADE` of it, their
     sockets and the brows above ``eye_centres`` [E, 3] (rest, metres) and the lips (``region.from_lips``) darker
     (:data:`FACE_MARKS`). Only the shade changes (a greyscale photo's face stays grey)."""
-    light = np.array(FACE_LIGHT) / np.linalg.norm(FACE_LIGHT)
-    shade = FACE_AMBIENT + (1 - FACE_AMBIENT) * np.clip(normals @ light, 0.0, 1.0)
-    shade /= max(float(np.median(shade[region.face])), 1e-6) if region.face.any() else 1.0
+    shade = front_light(normals, region.face)
     for offset, size, depth in FACE_MARKS["lips"]:
         shade *= np.where(region.mouth, _mark(region.from_lips - np.array(offset), size, depth), 1.0)
     for centre in eye_centres:
@@ -277,6 +280,14 @@ def drawn_face(points: np.ndarray, normals: np.ndarray, region: ProfileFace, ton
             shade *= np.where(region.face, _mark(points - centre - np.array(offset), size, depth), 1.0)
     shade = np.where(eyes, EYE_SHADE, shade)
     return np.clip(tone[None] * shade[:, None], 0.0, 1.0)
+
+
+def front_light(normals: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """[N] the shade of surfaces with ``normals`` [N, 3] (rest pose) lit by :data:`FACE_LIGHT` (their facing of it
+    over :data:`FACE_AMBIENT`), divided by its median over ``where`` [N] bool (1 there on the whole)."""
+    light = np.array(FACE_LIGHT) / np.linalg.norm(FACE_LIGHT)
+    shade = FACE_AMBIENT + (1 - FACE_AMBIENT) * np.clip(normals @ light, 0.0, 1.0)
+    return shade / (max(float(np.median(shade[where])), 1e-6) if where.any() else 1.0)
 
 
 def _mark(d: np.ndarray, size: tuple[float, float], depth: float) -> np.ndarray:
@@ -403,9 +414,25 @@ def _dress(t: _Texels, parts: np.ndarray, photo: np.ndarray, outfit) -> dict:
     sources = (t.photo | (t.source == 2)) & ~np.isin(parts, [PART["head"], PART["neck"], JAW])
     sources[sources] = skin_like(base[sources], outfit.skin) | ~skin_like(t.rgb[sources], outfit.skin)
     base = continued(base, fill, parts, t.rgb, sources, t.points)
+    under = fill & t.under_hand
+    if under.any():  # a forehead behind a hand: the face's lit skin, shaded as a face lit from the front
+        base[under] = _lit_skin(t, photo, outfit)[None] * front_light(t.normals, under)[under, None]
     dressed = dress(t.rgb, fill, base, t.points, t.enclosed, outfit.noise)
     t.set(fill, dressed[fill], 0.2, 5)
     return {"hands": float((fill & (parts == PART["hand"])).mean()), "dressed": float(fill.mean())}
+
+
+def _lit_skin(t: _Texels, photo: np.ndarray, outfit) -> np.ndarray:
+    """[3] sRGB: the face's skin as lit from the front: the robust mean of the lit half (:func:`_lit`) of the
+    forward-facing head texels well seen in the ``photo`` [N] bool that are skin-coloured (not the beard, brows or
+    hair), else ``outfit.skin`` (read from the face's middle, which a beard darkens: laughing's 174 / 123 / 109
+    against his lit skin's 202 / 144 / 131 at UV 256, a brown cap on his forehead)."""
+    face = photo & t.head & (t.normals[:, 2] > 0.6)
+    face[face] = skin_like(t.rgb[face], outfit.skin)
+    if face.sum() < MIN_TEXELS:
+        return outfit.skin
+    lit = _lit(t.rgb, face)
+    return robust_mean(t.rgb[lit], t.conf[lit])
 
 
 def _inpaint_gutter(t: _Texels, binding: Binding, radius: int) -> np.ndarray:

@@ -34,6 +34,7 @@ from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.core.body.parts import PART, hidden_parts, texel_parts
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
+from talkavatar.core.hand_cover import hand_region
 from talkavatar.core.losses import psnr
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from talkavatar.core.threads import few_or_all_threads
@@ -45,7 +46,6 @@ from talkavatar.pseudo.complete import complete_texture
 from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.contact import contact_sheet
 from talkavatar.pseudo.export import export_pose_frames
-from talkavatar.pseudo.hands import hand_region
 from talkavatar.pseudo.importer import Retrack, imported_clip
 from talkavatar.pseudo.matte import background_leak
 from talkavatar.pseudo.proxy import fit_proxy
@@ -115,8 +115,7 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
         hidden = tuple(hidden_parts(detections["body"][photo.frame], detections["body_visibility"][photo.frame], w, h))
         if detections["face_present"][photo.frame]:
             face = detections["face"][photo.frame][:, :2].astype(np.float64)
-        hands = tuple(detections[side][photo.frame][:, :2].astype(np.float64) for side in ("left_hand", "right_hand")
-                      if detections[f"{side}_present"][photo.frame])
+        hands = tuple(artifacts.detected_hands(detections, photo.frame))
     return PhotoView(photo.image, photo.mask > 127, *(torch.from_numpy(a) for a in photo.poses()),
                      photo.params.shape, camera, rig, hidden, face, hands)
 

@@ -1,11 +1,10 @@
-"""The photo's pixels a detected hand covers (pseudo.hands): the hull of its points and half a finger's width."""
+"""The photo's pixels a detected hand covers (core.hand_cover): the hull of its points and half a finger's width."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from talkavatar.pseudo.hands import hand_region
-from talkavatar.core.hand_cover import margin
+from talkavatar.core.hand_cover import hand_region, margin
 
 
 def test_a_hand_covers_its_points_hull_and_a_margin_beyond_only():
