@@ -206,3 +206,31 @@ def test_a_profiles_whole_face_is_given_back_and_a_three_quarter_view_keeps_its_
     assert face.sum() > 50 and (back & (normal_z < 0)).sum() > 50
     assert given[75.0][face].all() and not given[75.0][back & (normal_z < 0)].any()
     assert not given[75.0][~head].any() and not given[30.0].any()
+
+
+def test_a_small_faces_mouth_interior_is_given_back_and_a_large_ones_keeps_the_fits():
+    """small_face_interior on Anny's rig: with the photo's eyes under SMALL_FACE px apart, the teeth, tongue, cavity
+    and inner lips (every mouth-chart colour) are given back, nothing else; on a larger face or without one, none;
+    settled_opacity gives them their starting opacity back."""
+    import pytest
+
+    pytest.importorskip("anny")
+    from talkavatar.core.avatar import SURFACE_OPACITY
+    from talkavatar.core.body.mouth import MOUTH_COLOURS, mouth_texels, with_mouth_interior
+    from talkavatar.fit.visibility import settled_opacity, small_face_interior
+    from tests.eval_fixtures import anny_rig
+
+    rig = with_mouth_interior(anny_rig()).to(dtype=torch.float32)
+    avatar = Avatar.on_surface(rig, 64)
+    parts = mouth_texels(rig, avatar.binding.face_index)
+    assert set(np.unique(parts.numpy())) == {-1, *range(len(MOUTH_COLOURS))}
+    face_xy = torch.zeros(478, 2)
+    face_xy[263, 0] = SMALL_FACE - 1.0
+    given = small_face_interior(avatar, face_xy)
+    assert torch.equal(given, parts >= 0)
+    face_xy[263, 0] = SMALL_FACE + 1.0
+    assert not small_face_interior(avatar, face_xy).any() and not small_face_interior(avatar, None).any()
+    thinned = replace(avatar, opacity_logit=torch.full_like(avatar.opacity_logit, -2.0))  # the fit thinned them
+    opacity = torch.sigmoid(settled_opacity(thinned, given))
+    assert torch.allclose(opacity[given], torch.tensor(SURFACE_OPACITY))
+    assert torch.equal(opacity[~given], torch.sigmoid(thinned.opacity_logit[~given]))
