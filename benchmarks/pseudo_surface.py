@@ -3,8 +3,8 @@ the stage runs them (``few_or_all_threads``: one torch thread below 4, all above
 process CPU seconds, after one untimed run (imports, caches). Writes the offsets and the texture to ``--out``
 (npz); ``--against`` an npz another checkout wrote compares them: the largest offset difference, the texels that
 differ inside the charts and within RING texels of them (what bilinear lookups and the fit's resampling read), and
-the fit's initial Gaussian colours at ``--fit-uv``. ``--raster-device cuda``: the z-buffers on CUDA (the branch's
-``RASTER_ON_STAGE_DEVICE``; the CPU run's npz as ``--against`` checks the parity on real data).
+the fit's initial Gaussian colours at ``--fit-uv``. ``--raster-device cuda``: the z-buffers on CUDA (as the
+stage on CUDA draws them; the CPU run's npz as ``--against`` checks the parity on real data).
 
     python benchmarks/pseudo_surface.py BUNDLE --out /tmp/a.npz [--code OTHER_CHECKOUT] [--against /tmp/b.npz]
 
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--against", type=Path, default=None)
     ap.add_argument("--fit-uv", type=int, default=512, help="the fit's UV resolution (the fast preset's)")
     ap.add_argument("--raster-device", default="cpu",
-                    help="where the z-buffers are drawn (pseudo.stage.RASTER_ON_STAGE_DEVICE: the stage's device)")
+                    help="where the z-buffers are drawn (the stage: on its device)")
     args = ap.parse_args()
     sys.path.insert(0, str(args.code.resolve()))
 

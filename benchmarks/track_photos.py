@@ -9,11 +9,12 @@ Run:   python benchmarks/track_photos.py --prepare .photos            (once, on 
        python benchmarks/track_photos.py .photos [--only a.png,b.jpg] [--work DIR] [--device cpu]
 Figures per photo: exit code, seconds (wall, and the process's CPU seconds, user + sys), people found / picked,
 landmarks the gating rejected, the fitted body's error against the hand marks (mean over the marked body points and
-over the marked face points, and the worst point, all in % of the person's height = the track mask's height), and
-track's own figures (its fit against the points MediaPipe is sure of, mask IoU). ``--json`` also gives every
-marked point's error and its detection's error (``per_point_pct``, ``per_point_detected_pct``). ``--draw DIR``
-writes DIR/<photo>.png: the photo with each hand mark (yellow ring), the fitted point (red) and the detection the
-fit saw (green), lines from the mark to each, and the mark's name.
+over the marked face points, and the worst point, all in % of the person's height = the track mask's height; beside
+the body's, the mean error of the detections the fit saw at the same marked points: the fit's floor unless it
+places a point better than MediaPipe did), and track's own figures (its fit against the points MediaPipe is sure
+of, mask IoU). ``--json`` also gives every marked point's error and its detection's error (``per_point_pct``,
+``per_point_detected_pct``). ``--draw DIR`` writes DIR/<photo>.png: the photo with each hand mark (yellow ring),
+the fitted point (red) and the detection the fit saw (green), lines from the mark to each, and the mark's name.
 """
 
 from __future__ import annotations
@@ -139,13 +140,15 @@ def score(bundle: Path, marks: dict, doc: dict) -> dict:
     errors = {n: float(np.linalg.norm(fitted[n] - np.array(p)) / height * 100) for n, p in marks.items()
               if n in fitted}
     face = [e for n, e in errors.items() if n in FACE_NAMES or n in doc["face_index"]]
-    body = [e for n, e in errors.items() if n not in FACE_NAMES and n not in doc["face_index"]]
+    body = [n for n in errors if n not in FACE_NAMES and n not in doc["face_index"]]
+    detected = detected_errors(bundle, marks, doc, height)
     worst = max(errors, key=errors.get) if errors else None
-    return {"body_pct": round(float(np.mean(body)), 2) if body else None,
+    return {"body_pct": round(float(np.mean([errors[n] for n in body])), 2) if body else None,
+            "body_detected_pct": round(float(np.mean([detected[n] for n in body])), 2) if body else None,
             "face_pct": round(float(np.mean(face)), 2) if face else None,
             "worst": f"{worst} {errors[worst]:.1f}" if worst else "-", "points": len(errors),
             "height_px": height, "per_point_pct": {n: round(e, 2) for n, e in errors.items()},
-            "per_point_detected_pct": detected_errors(bundle, marks, doc, height)}
+            "per_point_detected_pct": detected}
 
 
 def draw(photo: Path, bundle: Path, marks: dict, doc: dict, out: Path) -> None:
@@ -229,8 +232,8 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="track-photos-"))
     names = [n for n in doc["photos"] if not args.only or n in args.only.split(",")]
     rows = {}
-    print("| photo | role | exit | s | cpu s | people (picked) | rejected | body % (marks) | face % | worst point % "
-          "| track's own body / face % | mask IoU |\n" + "|---" * 12 + "|")
+    print("| photo | role | exit | s | cpu s | people (picked) | rejected | body % (marks) | detections' body % "
+          "| face % | worst point % | track's own body / face % | mask IoU |\n" + "|---" * 13 + "|")
     for name in names:
         info = doc["photos"][name]
         result = track(args.folder / name, work, args.device, args.track_options.split())
@@ -242,7 +245,8 @@ def main() -> None:
         own = result.get("keypoint_error_pct", {})
         print(f"| {name} | {info['role']} | {result['exit']} | {result.get('seconds', '-')} | {result['cpu_s']} "
               f"| {people} | {len(result.get('rejected_landmarks', []))} | {figures.get('body_pct', '-')} "
-              f"({figures.get('points', 0)}) | {figures.get('face_pct', '-')} | {figures.get('worst', '-')} "
+              f"({figures.get('points', 0)}) | {figures.get('body_detected_pct', '-')} "
+              f"| {figures.get('face_pct', '-')} | {figures.get('worst', '-')} "
               f"| {own.get('body', '-')} / {own.get('face', '-')} | {result.get('mask_iou', '-')} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))

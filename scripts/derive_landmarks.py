@@ -3,12 +3,16 @@
     ANNY_CACHE_DIR=... python scripts/derive_landmarks.py [--out PATH] [--debug-dir DIR]
 
 How each point is derived (recorded per point in the file's ``derivation`` field):
-- Pose points that COCO-WholeBody shares with BlazePose (eyes, ears, shoulders, elbows, wrists, hips, knees,
-  ankles, heels, big toe = foot index): Anny's own shipped COCO keypoint regressor (``anny/data/keypoints/coco.pth``,
+- Pose points that COCO-WholeBody shares with BlazePose (ears, shoulders, elbows, wrists, hips, knees, ankles,
+  heels, big toe = foot index): Anny's own shipped COCO keypoint regressor (``anny/data/keypoints/coco.pth``,
   sparse vertex weights), which its authors made for image keypoints, as MediaPipe's are. Not the nose: the
   regressor's nose projected 10-35 px above the fitted model's own Face Mesh nose tip on real photos; BlazePose's
   nose and hand-marked noses lie on the tip's upper half, between Face Mesh's point 1 (the tip) and point 4 (just
-  above it), nearer 4: the pose nose is Face Mesh's point 4.
+  above it), nearer 4: the pose nose is Face Mesh's point 4. Not the eyes: the regressor's eye is 0.7 of the
+  eyeball's vertices (its centre, ~12 mm behind the cornea) and 0.3 of an upper-lid vertex, and it projected
+  0.4-1.7 % of the person's height above the fitted model's own iris on the twelve photos of issue 17 (most on
+  close-ups), where the hand-marked eye centres lie within 0.3-0.8 % of that iris on the close-ups: the pose eye
+  is Face Mesh's iris centre (468, 473), which also turns with the gaze.
 - Hand joints (wrist, CMC, MCP, PIP/IP, DIP) and BlazePose's pinky/index/thumb knuckles: Anny bone heads (the
   joint centres MediaPipe's hand model places these points at). Fingertips: the surface vertex that reaches
   furthest along the last phalanx among the vertices that bone dominates.
@@ -36,9 +40,8 @@ from talkavatar.core.binding import pixel_centres_in_triangles
 from talkavatar.core.body.landmarks import FACE_POINTS, HAND_NAMES, POSE_NAMES
 
 OUT = Path(__file__).resolve().parents[1] / "talkavatar" / "core" / "body" / "data" / "anny_landmarks.json"
-COCO_FOR_POSE = {"left_eye": "left_eye", "right_eye": "right_eye", "left_ear": "left_ear",
-                 "right_ear": "right_ear", "left_heel": "left_heel", "right_heel": "right_heel",
-                 "left_foot_index": "left_big_toe", "right_foot_index": "right_big_toe",
+COCO_FOR_POSE = {"left_ear": "left_ear", "right_ear": "right_ear", "left_heel": "left_heel",
+                 "right_heel": "right_heel", "left_foot_index": "left_big_toe", "right_foot_index": "right_big_toe",
                  **{f"{s}_{j}": f"{s}_{j}" for s in ("left", "right")
                     for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")}}
 HAND_BONES = {"wrist": "wrist", "thumb_cmc": "finger1-1", "thumb_mcp": "finger1-2", "thumb_ip": "finger1-3",
@@ -47,8 +50,8 @@ HAND_BONES = {"wrist": "wrist", "thumb_cmc": "finger1-1", "thumb_mcp": "finger1-
 TIPS = {"thumb_tip": "finger1-3", "index_tip": "finger2-3", "middle_tip": "finger3-3", "ring_tip": "finger4-3",
         "pinky_tip": "finger5-3"}
 POSE_KNUCKLES = {"pinky": "finger5-1", "index": "finger2-1", "thumb": "finger1-2"}
-POSE_FROM_FACE = {"nose": 4, "left_eye_inner": 362, "left_eye_outer": 263, "right_eye_inner": 133,
-                  "right_eye_outer": 33, "mouth_left": 291, "mouth_right": 61}
+POSE_FROM_FACE = {"nose": 4, "left_eye_inner": 362, "left_eye": 473, "left_eye_outer": 263,
+                  "right_eye_inner": 133, "right_eye": 468, "right_eye_outer": 33, "mouth_left": 291, "mouth_right": 61}
 YAWS_DEG = (0.0, -20.0, 20.0)
 JAW_OPEN = 0.25
 SKIN_SEARCH_PX = 16

@@ -66,6 +66,10 @@ def test_face_anatomy(points):
         width = (points[f"{side}_eye_outer"] - points[f"{side}_eye_inner"]).norm()
         assert 0.02 < width < 0.04  # an eye is ~3 cm wide
         assert abs(points[f"{side}_eye_outer"][0]) > abs(points[f"{side}_eye_inner"][0])
+        # The pose eye is the middle of the eye's opening (the iris at rest), where eyes are marked; Anny's COCO
+        # eye sat 3 mm above it, by the upper lid, and its fit projected up to 1.7 % of the height above marked eyes.
+        upper, lower = points[f"{side}_eye_upper"][1], points[f"{side}_eye_lower"][1]
+        assert abs(points[f"{side}_eye"][1] - (upper + lower) / 2) < 0.25 * (upper - lower)
     mouth = (points["lip_outer_10"] - points["lip_outer_0"]).norm()
     assert 0.035 < mouth < 0.07
     # The outer lip contour encloses the inner one vertically.

@@ -60,8 +60,8 @@ def test_pngs_kept_are_read_without_decoding(tmp_path, monkeypatch):
 
     images = {"rgba.png": np.random.default_rng(0).integers(0, 256, (5, 7, 4), dtype=np.uint8),
               "grey.png": np.arange(12, dtype=np.uint8).reshape(3, 4)}
-    bundle = Bundle.create(tmp_path / "p.avatar")
     with store.pngs_kept():
+        bundle = Bundle.create(tmp_path / "p.avatar")  # opened in the block: it keeps the block's images
         with bundle.write_stage("pseudo", config={}) as w:
             for name, image in images.items():
                 w.save_png(name, image)
@@ -77,8 +77,29 @@ def test_pngs_kept_are_read_without_decoding(tmp_path, monkeypatch):
         with pytest.raises(InvalidInput):
             bundle.read_png("pseudo/grey.png")
         monkeypatch.setattr(Image, "open", opened)
-    assert not store._kept_pngs
+    assert store._kept_pngs.get() is None and not bundle.kept_pngs
     np.testing.assert_array_equal(bundle.read_png("pseudo/rgba.png"), images["rgba.png"])
+
+
+def test_pngs_kept_belong_to_their_block(tmp_path):
+    """A block's images are the block's: a bundle opened in another thread's block (or outside any) does not see
+    them, and the pool threads of a stage write into the block of the bundle that opened it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from talkavatar.bundle import store
+
+    image = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    with store.pngs_kept():
+        bundle = Bundle.create(tmp_path / "a.avatar")
+        with bundle.write_stage("pseudo", config={}) as w, ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda i: w.save_png(f"{i}.png", image + i), range(3)))
+        assert len(bundle.kept_pngs) == 3
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(Bundle.open(tmp_path / "a.avatar").kept_pngs))
+        other.start()
+        other.join()
+        assert seen == [None]
 
 
 def test_failed_stage_leaves_previous_state(tmp_path):

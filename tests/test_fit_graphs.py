@@ -112,13 +112,21 @@ def test_graphed_terms_and_gradients_match_op_by_op(tmp_path, monkeypatch):
 @pytest.mark.gpu
 def test_a_graphed_fit_follows_the_op_by_op_fit(tmp_path, monkeypatch):
     """run_steps with graphed terms (photo steps, pseudo steps, the projection, the loss history) ends where the
-    op-by-op loop ends, as near as a second op-by-op run does. Adam's epsilon is raised to 1e-4 here: at the fit's
-    1e-15 a rounding-size gradient takes a whole step, and two runs that differ by rounding (gsplat's atomics, the
-    order gradients are summed in) part by steps (H200, tenth session: rgb 0.0775 apart). At 1e-4 (CPU, this fit
-    with each gradient perturbed before Adam: benchmarks/graph_buffers_cpu.py) a relative noise of
-    1e-5 moves the loss history by 7.5e-4 of its value and each parameter's mean by under 0.6e-3 of its learning
-    rate times the steps; an error of 1e-3 moves the history by 2.5e-3 and rgb, dX and the scales by 1.1-1.5e-3:
-    out of these bounds."""
+    op-by-op loop ends, as near as rounding can leave it. Adam's epsilon is raised to 1e-4 here: at the fit's 1e-15
+    a rounding-size gradient takes a whole step (H200, tenth session: rgb 0.0775 apart).
+
+    Even at 1e-4 a rounding-size difference (the graphed loop sums in another order) parts the two loops by an
+    amount that varies widely from one draw of it to the next: this loop on the CPU with every gradient times
+    1 + 1e-5 N(0, 1), six draws (benchmarks/graph_buffers_cpu.py): the loss history's root-mean-square relative
+    difference 5e-5 to 9.2e-4 (largest step 1.5e-4 to 2.9e-3), each parameter's mean 0.45e-3 to 2.0e-3 of its
+    rate times the steps. A second op-by-op run on the GPU is no measure of that: it can repeat the first nearly to
+    the bit (fifteenth session: 2.9e-5 at a step, the history's six decimals, while the graphed loop was 1.9e-3 off;
+    the former bound, 2 x that + 1e-3 at each step, failed). So the bounds are floors above every draw, history
+    rms 1e-2 and parameters 5e-3, plus twice the rerun's difference where the device's own nondeterminism is larger.
+    What a graph gets wrong is far outside them: a replay's gradients read one step late moves the history by
+    2.2e-1 rms and the Gaussians' offsets and dT by 3.0e-2 / 2.9e-2; the history given the previous replay's terms,
+    1.2e-1 rms. A gradient 10 % off or the projection skipped stay within rounding's reach under Adam (rgb x 1.1:
+    1.3e-3 rms, 3.0e-3; no projection: 1.6e-3, 4.2e-3): the per-step test above bounds the gradients themselves."""
     from talkavatar.core.losses import perceptual_distance
     from talkavatar.fit import optimize
 
@@ -130,16 +138,18 @@ def test_a_graphed_fit_follows_the_op_by_op_fit(tmp_path, monkeypatch):
         data, params = _setup(tmp_path / str(len(ends)), device)
         progress = run_steps(params, data, Schedule(iters, 6, 2, 4), LossWeights(), learning_rates(iters),
                              perceptual_distance("efficientnet", device), seed=0)
-        ends.append(({k: p.detach().clone() for k, p in params.named_parameters()}, progress.history))
+        ends.append(({k: p.detach().clone() for k, p in params.named_parameters()},
+                     torch.tensor([h["total"] for h in progress.history], dtype=torch.float64)))
         assert all(v.startswith("graphed" if graphed else "op by op") for v in progress.graphs.values())
     (graphed_end, graphed_history), (end, history), (again, history_again) = ends
     rates = learning_rates(iters)
     for k in end:
         apart, noise = ((a[k] - end[k]).abs().mean().item() for a in (graphed_end, again))
-        assert apart <= 2 * noise + 1e-3 * rates[k] * iters, (k, apart, noise)
+        assert apart <= 2 * noise + 5e-3 * rates[k] * iters, (k, apart, noise)
     assert len(graphed_history) == len(history) == len(history_again)
-    for a, b, c in zip(graphed_history, history, history_again):
-        assert abs(a["total"] - b["total"]) <= 2 * abs(c["total"] - b["total"]) + 1e-3 * abs(b["total"]), (a, b, c)
+    apart, noise = ((h - history).div(history.abs()).pow(2).mean().sqrt().item() for h in (graphed_history,
+                                                                                            history_again))
+    assert apart <= 2 * noise + 1e-2, (apart, noise, graphed_history, history)
 
 
 def test_image_terms_graph_is_one_per_site_and_distance():

@@ -89,7 +89,7 @@ def test_rasterizer_matches_a_naive_loop():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run through the device tool)")
 def test_rasterizer_on_cuda_matches_the_cpu():
-    """pseudo.stage.RASTER_ON_STAGE_DEVICE draws the proxy's and the texture's z-buffers on CUDA: the same fragments
+    """The pseudo stage on CUDA draws the proxy's and the texture's z-buffers there: the same fragments
     as the CPU reference (a crowd of triangles of every size, some past the image, some behind the camera)."""
     g = torch.Generator().manual_seed(3)
     pixels = torch.rand(3000, 2, generator=g) * torch.tensor([340.0, 260.0]) - 20

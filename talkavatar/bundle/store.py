@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -37,8 +38,9 @@ MANIFEST = "bundle.json"
 JOURNAL = ".journal.json"
 MAX_JSON_BYTES = 64 << 20  # bundle.json and fit.json are kilobytes; refuse to parse more than this
 STAGES = ("source", "track", "pseudo", "fit")
-_kept_pngs: dict[str, np.ndarray] = {}  # sha256 of a PNG's bytes -> the image written to it (inside pngs_kept)
-_keeping = False
+# inside pngs_kept: sha256 of a PNG's bytes -> the image written to it; a Bundle (and its writers) made in the block
+# holds the block's dict, so pool threads use it too and concurrent blocks in other threads never share one
+_kept_pngs: ContextVar[dict[str, np.ndarray] | None] = ContextVar("kept_pngs", default=None)
 CONVENTIONS = {
     "handedness": "right", "up": "+Y", "units": "metres", "camera": "opencv", "extrinsics": "world_to_camera",
     "pixel_centers": 0.5, "quaternion": "wxyz", "rotation": "axis_angle", "color": "linear",
@@ -147,6 +149,7 @@ class Bundle:
     def __init__(self, root: Path, manifest: dict):
         self.root = Path(root)
         self.manifest = manifest
+        self.kept_pngs = _kept_pngs.get()
 
     # ----- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -243,7 +246,8 @@ class Bundle:
         """A recorded PNG as uint8 ``[H, W]`` or ``[H, W, C]`` (a copy of the image this process wrote to it, inside
         :func:`pngs_kept`)."""
         path = self._verified(rel)
-        kept = _kept_pngs.get(self.record(rel.split("/", 1)[0])["outputs"][rel]["sha256"])
+        sha256 = self.record(rel.split("/", 1)[0])["outputs"][rel]["sha256"]
+        kept = self.kept_pngs.get(sha256) if self.kept_pngs else None
         if kept is not None:
             return kept.copy()
         with Image.open(path) as im:
@@ -267,7 +271,7 @@ class Bundle:
             tmp = self.root / f".tmp-{stage}-{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
-            writer = StageWriter(stage, tmp)
+            writer = StageWriter(stage, tmp, self.kept_pngs)
             started, t0 = _now(), time.perf_counter()
             try:
                 yield writer
@@ -299,9 +303,10 @@ class Bundle:
 class StageWriter:
     """Collects one stage's files in a temporary directory; its paths are relative to the stage directory."""
 
-    def __init__(self, stage: str, directory: Path):
+    def __init__(self, stage: str, directory: Path, kept_pngs: dict[str, np.ndarray] | None = None):
         self.stage = stage
         self.dir = directory
+        self.kept_pngs = kept_pngs  # the opening Bundle's (inside pngs_kept), else None
         self.timings: dict[str, float] = {}
         self.metrics: dict[str, Any] = {}
         self.backend = "cpu"
@@ -328,8 +333,8 @@ class StageWriter:
         image = np.ascontiguousarray(image)
         Image.fromarray(image).save(buf, format="PNG", compress_level=compress_level)
         self.path(name).write_bytes(buf.getvalue())
-        if _keeping:
-            _kept_pngs[hashlib.sha256(buf.getvalue()).hexdigest()] = image.copy()
+        if self.kept_pngs is not None:
+            self.kept_pngs[hashlib.sha256(buf.getvalue()).hexdigest()] = image.copy()
 
     def copy_file(self, name: str, source: Path) -> None:
         shutil.copyfile(source, self.path(name))
@@ -349,16 +354,19 @@ def pngs_kept() -> Iterator[None]:
     """Within the block, the images a stage writes as PNG stay in memory (by the sha256 of the file's bytes) and
     :meth:`Bundle.read_png` of that file (still verified against the manifest) returns a copy of the image instead of
     decoding it: `fit PHOTO`'s fit reads the pseudo frames its pseudo stage wrote a moment before (the fast preset's
-    64 RGBA frames of 512²: ~67 MB held, ~0.4 s of decoding on one CPU core saved). Cleared on leaving the outermost
-    block."""
-    global _keeping
-    outer, _keeping = _keeping, True
+    64 RGBA frames of 512²: ~67 MB held, ~0.4 s of decoding on one CPU core saved). Bundles opened in the block keep
+    its images (their writers and pool threads too); a nested block shares the outer one's. Released on leaving the
+    outermost block."""
+    if _kept_pngs.get() is not None:
+        yield
+        return
+    kept: dict[str, np.ndarray] = {}
+    token = _kept_pngs.set(kept)
     try:
         yield
     finally:
-        _keeping = outer
-        if not outer:
-            _kept_pngs.clear()
+        _kept_pngs.reset(token)
+        kept.clear()  # a Bundle that outlives the block holds an empty dict: the images are freed
 
 
 def _commit(root: Path, stage: str, tmp: Path, manifest: dict) -> None:

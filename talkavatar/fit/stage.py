@@ -42,15 +42,14 @@ Log = Callable[[str], None]
 CHECKPOINT = Path(artifacts.FIT_CHECKPOINT)
 FIT_SCHEMA = "talkavatar.fit"
 # The presets whose fit convolves with cuDNN (the perceptual network, SSIM's blur, the silhouette's); the others run
-# PyTorch's own CUDA convolutions. All of them for now (as before): the fast fit without cuDNN is expected to be
-# ~1.7-3 s shorter, NOT MEASURED in a fit yet (no device in session 13; notes/speed9fit-gpu.sh measures it: variant
-# "cuDNN off (fast)", i.e. {"quality"} here). Why: cuDNN builds execution plans at each convolution shape's first use,
-# one-time work that in a fit lands inside the graph captures: the pseudo perceptual capture stalled the H200 fast
-# fit 4.2-5.5 s at its first pseudo step; EfficientNet's first forward and backward took 3.6 s with cuDNN, 0.23 s
-# without, its capture after warm calls 2.8 / 2.0 s, a graphed replay 1.78 / 3.05 ms (2 frames of 384 px:
-# benchmarks/perceptual_warmup.py, twelfth session; the replays cost +0.3 s over the fast preset's 250 pseudo steps).
-# The quality preset's ~2100 pseudo steps of 4 frames of 512 px would pay more in replays than the plans cost.
-CUDNN_PRESETS = frozenset({"tiny", "fast", "quality"})
+# PyTorch's own CUDA convolutions (and exact float32: no TF32). Why: cuDNN builds execution plans at each convolution
+# shape's first use, one-time work that in a fit lands inside the graph captures. On the H200 (fifteenth session,
+# benchmarks/fit_speed.py on the astronaut's fast bundle) the fast fit without cuDNN took 9.17 s instead of 13.26 s:
+# photo / pseudo / refinement steps 8.76 / 15.17 / 7.89 ms instead of 10.59 / 16.03 / 10.08, the pseudo perceptual
+# capture 0.09 s instead of 3.07 s; input view 34.45 dB / 0.9703 vs 34.49 / 0.9708. The quality preset's ~2100 pseudo
+# steps of 4 frames of 512 px would pay more in slower convolutions (~+4.5 ms a step, extrapolated from 2 x 384²) than
+# the plans cost (~4 s): it keeps cuDNN. The tiny preset's shorter fit on a GPU pays the plans over fewer steps still.
+CUDNN_PRESETS = frozenset({"quality"})
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ be: the pseudo stage renders its frames with Gaussians (:func:`talkavatar.core.s
 
 Pixel centres at +0.5 (bundle convention). Triangles are grouped by bounding-box size so that each group tests the
 pixels of its boxes in one batched step; the nearest triangle wins per pixel (ties: the lower triangle index).
-Plain torch on any device: the pseudo stage draws its proxy and texture z-buffers on the CPU, or on its own device
-with ``pseudo.stage.RASTER_ON_STAGE_DEVICE`` (the CPU path is the reference; ``tests/test_pseudo_texture.py``
-compares the two on CUDA).
+Plain torch on any device: the pseudo stage draws its proxy and texture z-buffers on its own device (the CPU path is
+the reference; ``tests/test_pseudo_texture.py`` compares the two on CUDA).
 """
 
 from __future__ import annotations

@@ -57,10 +57,6 @@ from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, std
 Log = Callable[[str], None]
 FACE_MARGIN = 0.04  # the face oval's outline band, share of its height, that does not count as the face (jaw texels)
 INPUTS = (artifacts.SOURCE_IMAGE, artifacts.TRACK_PARAMS, artifacts.TRACK_RIG, artifacts.TRACK_MASK)
-# the proxy's 9 z-buffers and the texture's 1 (raster.py, plain torch) drawn on the stage's device instead of the CPU:
-# on the H200 host they took ~0.13 s each on the CPU (session 12's profile); on CUDA, launch-bound, expected ~10 ms.
-# Off until notes/speed11-gpu.sh has measured it (and the CUDA/CPU parity test has run on a GPU)
-RASTER_ON_STAGE_DEVICE = False
 
 
 @dataclass(frozen=True)
@@ -331,17 +327,21 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
 
 def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
     """The proxy surface and its completed texture -> (offsets [V, 3], texture [R, R, 3], proxy figures, texture
-    figures, the frame renderer)."""
-    raster = ctx.device if RASTER_ON_STAGE_DEVICE else torch.device("cpu")
+    figures, the frame renderer).
+
+    The proxy's 9 z-buffers and the texture's one (:mod:`~talkavatar.pseudo.raster`, plain torch) are drawn on the
+    stage's device: on the H200 the proxy and texture took 3.08 s instead of 4.26 s with them on its host's CPU, the
+    offsets and texels identical (fifteenth session, benchmarks/pseudo_surface.py; the CPU is the reference twin,
+    tests/test_pseudo_texture.py compares the two on CUDA)."""
     with ctx.timed("proxy"):
         offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
                                          view.camera, view.mask, smooth=config.proxy_smooth,
-                                         max_offset=config.proxy_max, raster_device=raster)
+                                         max_offset=config.proxy_max, raster_device=ctx.device)
     ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
             "of the person mask")
     with ctx.timed("texture"):
-        texture, texture_stats = make_texture(view, offsets, config.uv_res, raster)
+        texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device)
     ctx.log(f"texture {config.uv_res}²: {100 * texture_stats['seen']:.1f}% seen, completed")
     renderer_name = choose_renderer(config.renderer, ctx.device)
     renderer = FrameRenderer(view.rig, offsets, torch.from_numpy(texture), renderer_name, ctx.device, config.uv_res)

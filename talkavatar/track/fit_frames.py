@@ -21,6 +21,7 @@ from talkavatar.track.landmark_vertices import restricted
 from talkavatar.track.mask import refine_mask
 from talkavatar.track.metrics import VISIBLE, keypoint_error_pct, person_height, silhouette_iou
 from talkavatar.track.overlay import compose_overlay, draw_landmarks, draw_people, draw_rejected, shade_mesh
+from talkavatar.track.profile_outline import place_profile_noses
 from talkavatar.track.shape_space import ShapeSpace, linearise
 from talkavatar.track.video_fit import smooth_poses, track_frames
 
@@ -230,7 +231,8 @@ def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage
                 detections: list[Detection], masks: list[np.ndarray], config: TrackConfig, device, log,
                 shape_sigma: torch.Tensor | None = None) -> PoseTrack:
     """Fit pose, expression and placement of every frame of ``footage`` in the shape ``space`` (an empty space holds
-    the shape: re-tracking a known person), with the detections gated and ``masks`` refined. A close-up
+    the shape: re-tracking a known person), with the detections gated and ``masks`` refined (a profile's nose is read
+    off its mask: :func:`~talkavatar.track.profile_outline.place_profile_noses`). A close-up
     (:func:`is_closeup`) is placed by its face, with a light silhouette, and its focal length is fitted unless
     ``config.focal`` or EXIF gives it. Used by the track stage and by eval's self-reenactment alike, so that
     held-out frames are tracked exactly as the frames an avatar was fitted to."""
@@ -239,6 +241,7 @@ def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage
     K = intrinsics(width, height, focal_full / footage.scale)
     found = np.array([d.found for d in detections])
     index = {g: landmarks.mediapipe_index(g) for g in GROUPS}
+    place_profile_noses(detections, masks)
     targets = fit_targets(detections, masks, K, (width, height), index, device)
     closeup = closeup_targets(detections, targets, index)
     state = initial_state(consts, space, landmarks, targets, CLOSEUP_ANCHORS if closeup else ANCHORS)
