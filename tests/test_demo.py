@@ -121,4 +121,4 @@ def test_demo_makes_a_synced_talking_video(tmp_path, astronaut_tiny_fit):
     # on CPU (measured 98.7 %, and 100 % before present3's pseudo changes: benchmarks/RESULTS.md; 47.7 % while the
     # colour anchor also pulled the face).
     assert found.mean() >= 0.95
-    assert np.nanmedian(face_height) >= 0.1  # a half-body photo: the face is ~1/8 of a 4:5 frame
+    assert np.nanmedian(face_height) >= 0.1  # a half-body photo: the face ~1/8 of the frame (square since present16)

@@ -232,3 +232,31 @@ def test_what_a_detected_hand_hides_keeps_its_completed_colour_not_the_hands(tmp
     hand = np.abs(want[under] - HAND_SRGB).mean()  # how far the hand's colour is from the truth there
     assert np.abs(got[under] - want[under]).mean() < 0.25 * hand  # the truth's stripes, not the fingers
     assert np.abs(got[beside] - want[beside]).mean() < 0.06  # beside the hand, the photo's colours as fitted
+
+
+def test_a_small_faces_mouth_interior_is_given_back_and_a_large_ones_keeps_the_fits():
+    """small_face_interior on Anny's rig: with the photo's eyes under SMALL_FACE px apart, the teeth, tongue, cavity
+    and inner lips (every mouth-chart colour) are given back, nothing else; on a larger face or without one, none;
+    settled_opacity gives them their starting opacity back."""
+    import pytest
+
+    pytest.importorskip("anny")
+    from talkavatar.core.avatar import SURFACE_OPACITY
+    from talkavatar.core.body.mouth import MOUTH_COLOURS, mouth_texels, with_mouth_interior
+    from talkavatar.fit.visibility import settled_opacity, small_face_interior
+    from tests.eval_fixtures import anny_rig
+
+    rig = with_mouth_interior(anny_rig()).to(dtype=torch.float32)
+    avatar = Avatar.on_surface(rig, 64)
+    parts = mouth_texels(rig, avatar.binding.face_index)
+    assert set(np.unique(parts.numpy())) == {-1, *range(len(MOUTH_COLOURS))}
+    face_xy = torch.zeros(478, 2)
+    face_xy[263, 0] = SMALL_FACE - 1.0
+    given = small_face_interior(avatar, face_xy)
+    assert torch.equal(given, parts >= 0)
+    face_xy[263, 0] = SMALL_FACE + 1.0
+    assert not small_face_interior(avatar, face_xy).any() and not small_face_interior(avatar, None).any()
+    thinned = replace(avatar, opacity_logit=torch.full_like(avatar.opacity_logit, -2.0))  # the fit thinned them
+    opacity = torch.sigmoid(settled_opacity(thinned, given))
+    assert torch.allclose(opacity[given], torch.tensor(SURFACE_OPACITY))
+    assert torch.equal(opacity[~given], torch.sigmoid(thinned.opacity_logit[~given]))

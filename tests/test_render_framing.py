@@ -23,15 +23,16 @@ def rig():
     return anny_rig().to(dtype=torch.float32)
 
 
-def auto_view(rig, eye, target, fov, also=None):
-    """The auto camera (first frame) for a still clip of a rest-pose body photographed from ``eye``; ``also``: [V]
-    bool vertices shown besides (a hand the photo showed raised to the face)."""
+def auto_view(rig, eye, target, fov, also=None, clip=None):
+    """The auto camera (first frame) for a clip (``clip``: anatomy channels; default a still relaxed rest, arms
+    down) of a rest-pose body photographed from ``eye``; ``also``: [V] bool vertices shown besides (a hand the photo
+    showed raised to the face)."""
     still = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
     photo = Cameras.look_at(torch.tensor(eye), torch.tensor(target), width=512, height=512, fov_y_degrees=fov)
     shown = shown_vertices(rig, tracked_pose(rig, *still), photo)
     if also is not None:
         shown |= also
-    timeline = Timeline.of(channels_to_motion({}, 12, 30.0), 30.0)  # the relaxed rest: arms down
+    timeline = Timeline.of(channels_to_motion(clip or {}, 12, 30.0), 30.0)
     shot = plan_shot(rig, shown, timeline.poses, timeline.frames, timeline.fps)
     width, height = frame_size(shot.half_size)
     path = CameraPath.following(shot.centers, front_distance(shot.half_size, width, height), width=width,
@@ -88,6 +89,29 @@ def test_half_body_track_is_framed_as_a_half_body(rig):
     assert (face[:, 1].max() - face[:, 1].min()) / height_px >= 0.22
     waist = float(pixels[torso, 1].max())
     assert 0.8 * height_px < waist < height_px  # down to where the photo cut the body, not to the hands' level
+
+
+def test_knee_cut_track_with_wide_gestures_shows_no_shins(rig):
+    """A photo cut at the knees (camera.png), the clip's arms a little out from the body (the box 1.6 times as tall
+    as wide, as camera.png's 0.75 x 1.23 m: a 9:16 frame is governed by its width and shows the legs below the knees,
+    which the photo never saw): the frame ends within the margin below the knees, the head and the hands inside."""
+    from talkavatar.core.body.parts import PART, vertex_parts
+
+    parts = torch.from_numpy(vertex_parts(rig))
+    knee_y = float(rig.vertices[parts == PART["shin"], 1].max())
+    top = float(rig.vertices[:, 1].max())
+    middle, half = (top + knee_y) / 2, (top - knee_y) / 2 + 0.02
+    eye = (0.0, middle, half / np.tan(np.radians(15.0)))
+    spread = {f"{side}.down": np.full(12, 1.1) for side in ("left", "right")}  # arms a little out: box 1.6:1
+    shown, pixels, width, height = auto_view(rig, eye, (0.0, middle, 0.0), 30.0, clip=spread)
+    assert not bool(shown[parts == PART["foot"]].any())
+    shins = pixels[parts == PART["shin"]]
+    knees = float(shins[:, 1].min())  # the shins' top: the knees
+    assert (height - knees) / height < 0.12  # margin only: FRAMING_MARGIN 1.15 leaves ~7 % each side
+    head = pixels[head_mask(rig)]
+    assert head[:, 1].min() > 0
+    hands = pixels[parts == PART["hand"]]
+    assert hands[:, 0].min() > 0 and hands[:, 0].max() < width
 
 
 def test_follow_smooths_the_target_and_keeps_gestures_inside():

@@ -34,7 +34,7 @@ from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
 from talkavatar.fit.visibility import (behind_hand, colour_anchor_weights, opening_lips, profile_front,
-                                      settled_colours, settled_opacity, solid_weights)
+                                      settled_colours, settled_opacity, small_face_interior, solid_weights)
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -155,9 +155,10 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
     with ctx.timed("evaluate"):
         fitted = params.avatar()
         opening, front = opening_lips(fitted, data.photo, data.face_xy), profile_front(fitted, data.photo)
+        drawn = front | small_face_interior(fitted, data.face_xy)  # what the photo cannot teach: drawn as it starts
         params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video,
-                                              opening | front | hidden))
-        params.opacity_logit.data.copy_(settled_opacity(fitted, front))
+                                              opening | drawn | hidden))
+        params.opacity_logit.data.copy_(settled_opacity(fitted, drawn))
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {

@@ -37,7 +37,7 @@ ANCHOR_SEEN = 0.25  # a Gaussian the photo sees at least this squarely (cosine) 
 SHOWN_PIXELS = 0.1  # the settle leaves a Gaussian whose colour makes up this many pixels of the photo's person
 ANCHOR_SHOWN = 0.1  # the anchor frees a Gaussian whose colour makes up this share of a squarely seen one's pixels
 LIP_ANCHOR = 1.0  # the anchor's weight on the lips (colour_anchor_weights)
-SMALL_FACE = 40.0  # pixels between the eyes' outer corners (photo at training size) below which opening_lips acts
+SMALL_FACE = 40.0  # px between the eyes' outer corners (photo at training size): opening_lips, small_face_interior
 EYE_REACH = 0.75  # an eye's disc in the photo: this share of its width (corner to corner) about its centre
 DEPTH_TOLERANCE = 0.02  # metres in front of the rendered depth at its pixel within which a Gaussian is not hidden
 
@@ -190,7 +190,7 @@ def opening_lips(avatar: Avatar, photo: Views, face_xy: Tensor | None) -> Tensor
     the opening given back: 3.15, 0.029, the starting avatar's 3.02). On large open-mouthed faces the tracked lips
     over the opening are few and the photo's teeth there are real: given back, they cost the input view 0.45 dB
     (laughing, 67 px), 0.90 dB (single_face, 101 px), 0.09 dB (astronaut, 60 px) for small close-up changes."""
-    if face_xy is None or float((face_xy[33] - face_xy[263]).norm()) >= SMALL_FACE:  # before the lips' lookup
+    if not _small_face(face_xy):  # before the lips' lookup
         return torch.zeros(avatar.rgb.shape[0], dtype=torch.bool, device=avatar.binding.face_index.device)
     lips, _ = _mouth_parts(avatar)
     if not lips.any():
@@ -203,9 +203,30 @@ def opening_lips(avatar: Avatar, photo: Views, face_xy: Tensor | None) -> Tensor
 
 
 @torch.no_grad()
+def small_face_interior(avatar: Avatar, face_xy: Tensor | None) -> Tensor:
+    """[N] bool: on a small face (:func:`opening_lips`' :data:`SMALL_FACE`, ``face_xy`` [478, 2] the photo's Face
+    Mesh points), the mouth interior's Gaussians (teeth, tongue, cavity, the lips' inner surfaces), to be given back
+    their known colours and opacity after the fit; none on a larger face or without one. The photo's opening there
+    is a few pixels (messi5: eyes 15.5 px apart, the opening ~3 px tall) and shows the photo's interior at under
+    0.1 px a Gaussian; what the fit makes of it is drift, not the photo's information: 80 CPU steps at the
+    fast settings moved messi5's teeth and inner lips 0.16-0.25 (sRGB, mean) from their known colours, and after
+    the H200's 500 steps its opened mouth showed rainbow stripes that FaceMesh read as closed lips (its gap
+    against the speech's envelope r -0.17, against jawOpen -0.38)."""
+    if not _small_face(face_xy):
+        return torch.zeros(avatar.rgb.shape[0], dtype=torch.bool, device=avatar.binding.face_index.device)
+    return _mouth_parts(avatar)[1]
+
+
+def _small_face(face_xy: Tensor | None) -> bool:
+    """Whether the photo's face (Face Mesh points ``face_xy`` [478, 2] at the training size) has its eyes' outer
+    corners under :data:`SMALL_FACE` pixels apart (False without a face)."""
+    return face_xy is not None and float((face_xy[33] - face_xy[263]).norm()) < SMALL_FACE
+
+
+@torch.no_grad()
 def settled_opacity(avatar: Avatar, given_back: Tensor) -> Tensor:
     """[N]: the fitted ``opacity_logit`` with the ``given_back`` [N] bool Gaussians (a profile's drawn face,
-    :func:`profile_front`) at least as opaque as the fit starts them
+    :func:`profile_front`; a small face's mouth interior, :func:`small_face_interior`) at least as opaque as the fit starts them
     (:meth:`~talkavatar.core.avatar.Avatar.on_surface`'s opacity): the fit thins them to show the photo's open mouth
     and grain behind, and the drawn closed mouth then looks ajar (CPU stand-in, soldier_bw: FaceMesh's gap at rest
     0.054 -> 0.033 of the eyes' distance, r with the speech 0.32 -> 0.53)."""

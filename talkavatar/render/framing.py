@@ -12,8 +12,10 @@
    knees; the camera's target is the box centre smoothed over ``follow_seconds`` (a Gaussian), so the camera
    follows the body's slow sway but not its quick gestures; the box (half extents about the target) is the
    ``quantile`` of the per-frame extents, so gestures stay inside the frame except the rarest extremes.
-3. The frame size (:func:`frame_size`): among square, 4:5 and 9:16 portrait frames (1080 pixels wide), the one
-   whose aspect is nearest to the box's (log scale), so a portrait is not a thin strip in a tall frame.
+3. The frame size (:func:`frame_size`): among square, 4:5 and 9:16 portrait frames (1080 pixels wide), the
+   tallest that is not taller than the box (height / width), so the box's height fills the frame and the room left
+   over lies beside the body: a frame taller than the box shows, below where the photo cut the body, legs it never
+   saw (camera.png, cut at the knees, box 0.75 x 1.23 m with the clip's gestures: 9:16 showed it to mid-shin).
 4. The side (:func:`seen_side_yaw`): the camera looks from the front unless the photo saw the face from far aside
    (a profile): then it turns towards the side the photo saw, to within :data:`FACE_TURN` degrees of the photo's
    view, so the video shows the cheek, eye and mouth the photo showed rather than a front the photo never saw (a
@@ -122,9 +124,11 @@ def follow(points: Tensor, fps: float, follow_seconds: float = 1.0, quantile: fl
 
 
 def frame_size(half_size: Tensor) -> tuple[int, int]:
-    """(width, height) among :data:`FRAME_SIZES` whose aspect is nearest the box's height/width (log scale)."""
+    """(width, height): the tallest of :data:`FRAME_SIZES` whose height/width is at most the box's (``half_size``
+    [3]), the squarest for a box wider than tall."""
     ratio = float(half_size[1]) / max(float(half_size[0]), 1e-6)
-    return min(FRAME_SIZES, key=lambda s: abs(math.log(s[1] / s[0]) - math.log(ratio)))
+    fitting = [s for s in FRAME_SIZES if s[1] / s[0] <= ratio]
+    return max(fitting, key=lambda s: s[1] / s[0]) if fitting else min(FRAME_SIZES, key=lambda s: s[1] / s[0])
 
 
 def front_distance(half_size: Tensor, width: int, height: int, fov_y_degrees: float = FOV_Y_DEGREES,
