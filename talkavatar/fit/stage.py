@@ -27,7 +27,7 @@ from talkavatar.core.losses import shared_distance
 from talkavatar.core.threads import one_thread
 from talkavatar.errors import UsageError
 from talkavatar.fit.config import FitConfig
-from talkavatar.fit.data import load_fit_data
+from talkavatar.fit.data import FitData, load_fit_data
 from talkavatar.fit.evaluate import evaluate, fixed_novel_poses
 from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
@@ -153,12 +153,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         ctx.log("fit terms as CUDA graphs (captures, seconds): "
                 + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
-        fitted = params.avatar()
-        opening, front = opening_lips(fitted, data.photo, data.face_xy), profile_front(fitted, data.photo)
-        drawn = front | small_face_interior(fitted, data.face_xy)  # what the photo cannot teach: drawn as it starts
-        params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video,
-                                              opening | drawn | hidden))
-        params.opacity_logit.data.copy_(settled_opacity(fitted, drawn))
+        opening = _settle(params, data, hidden)
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {
@@ -183,6 +178,19 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
             artifacts.save_fit(writer, avatar.to_tensors(), avatar.rig.to_tensors(), doc, preview)
 
     return Computed(None, data.inputs, metrics, write)
+
+
+def _settle(params: AvatarParameters, data: FitData, hidden: torch.Tensor) -> torch.Tensor:
+    """After the optimisation, give back what the photo cannot teach (:mod:`talkavatar.fit.visibility`): the
+    completed colours of the lips over a small face's opening, of a profile's drawn face, of a small face's mouth
+    interior and of what a detected hand hides (``hidden`` [N] bool), and the drawn ones' starting opacity. Returns
+    the lips over the opening, [N] bool (``fit.json``'s ``lips_over_opening``)."""
+    fitted = params.avatar()
+    opening, front = opening_lips(fitted, data.photo, data.face_xy), profile_front(fitted, data.photo)
+    drawn = front | small_face_interior(fitted, data.face_xy)  # drawn as it starts
+    params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video, opening | drawn | hidden))
+    params.opacity_logit.data.copy_(settled_opacity(fitted, drawn))
+    return opening
 
 
 def _optimise(bundle, params, data, schedule, weights, rates, distance, cfg: FitConfig, fingerprint: str,
