@@ -185,7 +185,7 @@ def test_batch_of_two_fits_and_a_render_then_a_rerun_skips_all(scene):
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_fit_is_retried_to_a_valid_bundle(scene):
-    _jobs(scene, TOML.format(iters=60).split("[[job]]")[0] + '[[job]]\nfit = "bob.avatar"\nname = "victim"\n')
+    _jobs(scene, TOML.format(iters=120).split("[[job]]")[0] + '[[job]]\nfit = "bob.avatar"\nname = "victim"\n')
     status = scene / "out" / "status" / "victim.json"
     status.unlink(missing_ok=True)
     # one thread: the job's default share (2 here) spins against the other xdist worker and made this test the
@@ -207,7 +207,7 @@ def _running_pid(status: Path, log: Path, batch: subprocess.Popen) -> int:
         if status.is_file() and log.is_file() and "fitting" in log.read_text():
             record = json.loads(status.read_text())
             if record["state"] == "running":
-                time.sleep(2.0)  # some steps in
+                time.sleep(0.5)  # some steps in (on an idle machine 60 steps were over before a 2 s wait ended)
                 return record["pid"]
         time.sleep(0.5)
     batch.kill()
