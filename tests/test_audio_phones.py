@@ -97,6 +97,15 @@ def test_segments_tile_the_audio_and_feeding_does_not_change_them():
     assert decode_block(np.zeros(100, np.int16), 1.0) == [type(one[0])("SIL", 1.0, 1.0 + 100 / SAMPLE_RATE)]
 
 
+def test_scoring_on_several_threads_gives_the_same_scores():
+    cep = cepstra(mel_power((speech_like(3.3) * 20000).astype(np.int16)))
+    feats = dynamic_features(cep - cep.mean(0))                    # [328, 39]: three blocks of 96 and a part
+    one = senone_log_likelihoods(feats, scoring_tables(), block=96, threads=1)
+    assert one.shape == (len(feats), len(LOOP_PHONES), 3) and np.isfinite(one).all()
+    for threads in (2, 3, 8):
+        assert np.array_equal(senone_log_likelihoods(feats, scoring_tables(), block=96, threads=threads), one)
+
+
 def test_empty_transcript_does_not_align():
     assert PhoneAligner().align(np.zeros(16000, np.int16), []) is None
 
