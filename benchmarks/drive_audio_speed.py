@@ -84,8 +84,8 @@ def main() -> None:
     print(f"stage: {wall:.3f} s wall = {report['stage_realtime_factor']}x real time "
           f"(runs: {report['all_runs_seconds']})")
     print(f"CPU time of that run: {cpu:.3f} s = {report['cpu_realtime_factor']}x real time (runs: "
-          f"{report['all_runs_cpu_seconds']}); the stage is mostly single-threaded, so on an idle machine the wall "
-          f"time approaches the CPU time")
+          f"{report['all_runs_cpu_seconds']}); the acoustic scoring shares its blocks among the usable cores, the "
+          f"rest runs on one")
     print(f"CLI process: {cli_wall:.2f} s = {report['cli_realtime_factor']}x real time")
     print("  step        wall s   CPU s   CPU %")
     for k, v in sorted(cpu_timings.items(), key=lambda kv: -kv[1]):
