@@ -28,6 +28,13 @@ def test_explicit_thread_count_precedence(monkeypatch):
     assert threads.explicit_threads() is None and 1 <= threads.usable_cores() <= os.cpu_count()
 
 
+def test_worker_threads_are_the_explicit_count_else_the_usable_cores(monkeypatch):
+    monkeypatch.delenv("TALKAVATAR_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads.worker_threads() == threads.usable_cores()  # the affinity, capped by a container's quota
+    monkeypatch.setenv("TALKAVATAR_THREADS", "3")
+    assert threads.worker_threads() == 3
+
 def test_registered_processes_share_the_cores(tmp_path, monkeypatch, one_torch_thread):
     import torch
 

@@ -22,7 +22,7 @@ from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.sphinx_features import (FRAME_SHIFT, SAMPLE_RATE, cepstra, dynamic_features, frame_count,
                                               mel_power, suppress_noise)
 from talkavatar.audio.sphinx_model import PhoneModel, STREAMS, load_phone_model, model_dir
-from talkavatar.core import threads as core_threads
+from talkavatar.core.threads import worker_threads
 
 FRAME_RATE = SAMPLE_RATE // FRAME_SHIFT
 BLOCK_SECONDS = 30.0              # cepstral-mean block (the last one may be up to twice as long)
@@ -88,15 +88,15 @@ def senone_log_likelihoods(features: np.ndarray, tables: ScoringTables, block: i
 
     Works on ``block`` frames at a time so that the ``[block, P * D]`` densities stay in cache. Mixtures are
     summed relative to the frame's best density; a phone state more than ~80 nats below it is floored there.
-    The blocks are shared out, whole, among ``threads`` threads (default: the explicit count of
-    :func:`talkavatar.core.threads.explicit_threads`, else the cores the process may use); numpy releases the GIL
-    in the products and ``exp``, and each block is computed as on one thread, so the scores do not depend on the
-    count. 60 s of English on 2 cores: 0.131 s on one thread, 0.070 s on two.
+    The blocks are shared out, whole, among ``threads`` threads (default:
+    :func:`talkavatar.core.threads.worker_threads`); numpy releases the GIL in the products and ``exp``, and each
+    block is computed as on one thread, so the scores do not depend on the count. 60 s of English on 2 cores:
+    0.131 s on one thread, 0.070 s on two.
     """
     f = len(features)
     out = np.zeros((f, tables.n_phones, 3), np.float32)
     starts = list(range(0, f, block))
-    workers = min(len(starts), threads or core_threads.explicit_threads() or core_threads.usable_cores())
+    workers = min(len(starts), threads or worker_threads())
     if workers <= 1:
         _score_blocks(features, tables, starts, block, out)
         return out

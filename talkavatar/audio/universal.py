@@ -16,7 +16,6 @@ spikes, then moved to where the spectrum changes).
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -32,6 +31,7 @@ from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phone_loop import quiet_cuts
 from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.visemes import CLASSES, VISEME_CLASS
+from talkavatar.core.threads import worker_threads
 from talkavatar.errors import MissingDependency
 
 FRAME_SAMPLES = 320             # one output frame: 20 ms
@@ -89,11 +89,6 @@ def class_tokens() -> tuple[np.ndarray, ...]:
                  for c in CLASSES[1:])
 
 
-def _threads() -> int:
-    env = os.environ.get("TALKAVATAR_THREADS")
-    return max(1, int(env)) if env and env.isdigit() else max(1, len(os.sched_getaffinity(0)))
-
-
 _local = threading.local()
 
 
@@ -129,7 +124,7 @@ def log_probs(pcm: np.ndarray) -> np.ndarray:
     energy = (pcm[: frames * FRAME_SAMPLES].astype(np.float32).reshape(frames, -1) ** 2).sum(axis=1)
     cuts = quiet_cuts(np.log(energy + 1.0), int(PIECE_SECONDS * FRAME_RATE))
     pieces = [pcm[a * FRAME_SAMPLES:b * FRAME_SAMPLES] for a, b in zip(cuts[:-1], cuts[1:])]
-    with ThreadPoolExecutor(min(_threads(), len(pieces))) as pool:
+    with ThreadPoolExecutor(min(worker_threads(), len(pieces))) as pool:
         return np.concatenate(list(pool.map(_piece_log_probs, pieces)))
 
 

@@ -58,6 +58,11 @@ def explicit_threads(flag: int | None = None) -> int | None:
     return None
 
 
+def worker_threads() -> int:
+    """Threads for a pool of independent pieces of work in this process (numpy releasing the GIL): the explicit
+    count (:func:`explicit_threads`), else :func:`usable_cores`."""
+    return explicit_threads() or usable_cores()
+
 def prepare_environment(threads: int) -> None:
     """Before torch is imported: OpenMP/BLAS pools of ``threads`` threads (set in ``os.environ``, so that child
     processes such as ffmpeg inherit it)."""
