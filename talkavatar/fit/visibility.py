@@ -95,10 +95,8 @@ def behind_hand(avatar: Avatar, photo: Views, hands_xy: Tensor, face_xy: Tensor 
     out = torch.zeros(avatar.rgb.shape[0], dtype=torch.bool, device=avatar.rgb.device)
     if not len(hands_xy):
         return out
-    p, camera = photo.poses[:1], photo.cameras[0:1]
-    means = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights).means[0]
-    pixels = camera.project(means)[0][0]
-    h, w = camera.height, camera.width
+    pixels = _photo_pixels(avatar, photo)
+    h, w = photo.cameras.height, photo.cameras.width
     region = torch.from_numpy(hand_region(list(hands_xy.double().cpu().numpy()), h, w)).to(out.device)
     col, row = pixels[:, 0].floor().long(), pixels[:, 1].floor().long()
     inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
@@ -108,9 +106,7 @@ def behind_hand(avatar: Avatar, photo: Views, hands_xy: Tensor, face_xy: Tensor 
                              (FACE_POINTS["left_eye_outer"], FACE_POINTS["left_eye_inner"])):
             centre, width = (face_xy[outer] + face_xy[inner]) / 2, (face_xy[outer] - face_xy[inner]).norm()
             out &= (pixels - centre.to(pixels)).norm(dim=-1) > EYE_REACH * width
-    binding = avatar.binding
-    parts = texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
-    return out & ~torch.from_numpy(np.isin(parts, [PART["hand"], PART["forearm"]])).to(out.device)
+    return out & ~torch.from_numpy(np.isin(_parts(avatar), [PART["hand"], PART["forearm"]])).to(out.device)
 
 
 def solid_weights(avatar: Avatar, photo: Views) -> Tensor:
@@ -195,11 +191,8 @@ def opening_lips(avatar: Avatar, photo: Views, face_xy: Tensor | None) -> Tensor
     lips, _ = _mouth_parts(avatar)
     if not lips.any():
         return lips
-    p = photo.poses[:1]
-    means = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights).means[0]
-    pixels = photo.cameras[0:1].project(means)[0][0]
     seen = lips & (photo_visibility(avatar, photo) > 0)
-    return lips_over_opening(seen.cpu(), pixels.cpu(), face_xy.cpu()).to(lips.device)
+    return lips_over_opening(seen.cpu(), _photo_pixels(avatar, photo).cpu(), face_xy.cpu()).to(lips.device)
 
 
 @torch.no_grad()
@@ -220,7 +213,8 @@ def small_face_interior(avatar: Avatar, face_xy: Tensor | None) -> Tensor:
 def _small_face(face_xy: Tensor | None) -> bool:
     """Whether the photo's face (Face Mesh points ``face_xy`` [478, 2] at the training size) has its eyes' outer
     corners under :data:`SMALL_FACE` pixels apart (False without a face)."""
-    return face_xy is not None and float((face_xy[33] - face_xy[263]).norm()) < SMALL_FACE
+    return face_xy is not None and \
+        float((face_xy[FACE_POINTS["right_eye_outer"]] - face_xy[FACE_POINTS["left_eye_outer"]]).norm()) < SMALL_FACE
 
 
 @torch.no_grad()
@@ -256,11 +250,22 @@ def profile_front(avatar: Avatar, photo: Views) -> Tensor:
     return torch.from_numpy(region.face).to(out.device) | interior
 
 
+def _photo_pixels(avatar: Avatar, photo: Views) -> Tensor:
+    """[N, 2] the Gaussians' centres in pixels of ``photo``, in its pose."""
+    p = photo.poses[:1]
+    means = avatar.pose(p.joint_rotations, p.root_translation, p.arkit_weights).means[0]
+    return photo.cameras[0:1].project(means)[0][0]
+
+
+def _parts(avatar: Avatar) -> np.ndarray:
+    """[N] the body part (:data:`~talkavatar.core.body.parts.PART`) of each Gaussian's texel."""
+    binding = avatar.binding
+    return texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
+
+
 def _head(avatar: Avatar) -> Tensor:
     """[N] bool: the head's Gaussians."""
-    binding = avatar.binding
-    parts = texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
-    return torch.from_numpy(parts == PART["head"]).to(binding.face_index.device)
+    return torch.from_numpy(_parts(avatar) == PART["head"]).to(avatar.binding.face_index.device)
 
 
 def _mouth_parts(avatar: Avatar) -> tuple[Tensor, Tensor]:
