@@ -8,6 +8,7 @@
 #    render fps (profile_pipeline --sections render), 60 s of speech to MP4 (render_video.py)
 # 4: issue 25's rendered lip check per language (LIPONLY=a,b picks clips of .device-cache/lip-languages)
 # 5: (TESTS=1: the graph GPU tests) the astronaut fast end to end (the input-view guard) -- a short check first
+# 6: the GPU tests, the astronaut fast end to end with its stages' timings, then part 2 (PHOTOS=a,b)
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -57,5 +58,14 @@ for k in ('track', 'pseudo', 'fit'): print(k, {n: round(v, 2) for n, v in s[k].g
     > $OUT/e2e.txt 2> $OUT/e2e.log; echo "e2e rc=$? ($(( $(date +%s) - T0 )) s)"; cat $OUT/e2e.txt; tail -2 $OUT/e2e.log
   cp .devsite/e2e/astronaut.avatar/fit/preview.png $OUT/e2e_preview.png 2>/dev/null
   python3 benchmarks/stage_timings.py .devsite/e2e/astronaut.avatar
+  ;;
+6)
+  timeout 240 python3 -m pytest $(grep -l "mark.gpu" tests/*.py) -m gpu -q -p no:cacheprovider > $OUT/gpu_tests.log 2>&1
+  echo "gpu tests rc=$? ($(( $(date +%s) - T0 )) s)"; grep -E "passed|failed|FAILED|XPASS" $OUT/gpu_tests.log | tail -6
+  python3 benchmarks/fit_astronaut.py --preset fast --device cuda --workdir .devsite/e2e --json $OUT/e2e.json \
+    > $OUT/e2e.txt 2> $OUT/e2e.log; echo "e2e rc=$? ($(( $(date +%s) - T0 )) s)"; cat $OUT/e2e.txt; tail -2 $OUT/e2e.log
+  cp .devsite/e2e/astronaut.avatar/fit/preview.png $OUT/e2e_preview.png 2>/dev/null
+  python3 benchmarks/stage_timings.py .devsite/e2e/astronaut.avatar
+  PART=2 bash benchmarks/lead_batch.sh
   ;;
 esac
