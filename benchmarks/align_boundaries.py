@@ -12,7 +12,7 @@ The checked labels were drafted by this aligner and moved where a picture showed
 within 5 ms of the aligner's (``same``) shows how much of a split still is the aligner's own draft: such a split
 cannot judge a change of the aligner.
 
-Usage:  python benchmarks/align_boundaries.py [--split test|dev] [--sets espeak,checked] [--json]
+Usage:  python benchmarks/align_boundaries.py [--split test|dev] [--sets espeak,checked] [--labels FILE] [--json]
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", default="test", choices=("dev", "test"))
     parser.add_argument("--sets", default="espeak,checked")
+    parser.add_argument("--labels", type=Path, help="checked labels file (default: the split's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     errors: dict[str, list[float]] = {}
@@ -68,7 +69,7 @@ def main() -> None:
         from benchmarks.fillets import ROOT
         from benchmarks.lip_labels import LABELS
 
-        for clip in json.loads(LABELS[args.split].read_text())["clips"]:
+        for clip in json.loads((args.labels or LABELS[args.split]).read_text())["clips"]:
             errors.setdefault(f"checked {clip['language']}", []).extend(
                 start_errors(ROOT / "sound" / clip["path"], clip["text"], clip["language"],
                              [tuple(p) for p in clip["phones"]]))
