@@ -121,7 +121,7 @@ def draft(split: str) -> dict:
     clips = []
     for relative, language, text in CLIPS[split]:
         pcm = _pcm(relative)
-        segments = align_ipa(pcm, ipa_words(text, language), language=language) or []
+        segments = align_ipa(pcm, ipa_words(text, language)) or []
         seconds = round(len(pcm) / RATE, 3)
         phones = [[s.phone if s.phone != "SIL" else "", round(s.start, 3), round(s.end, 3)] for s in segments]
         if phones:

@@ -4,8 +4,7 @@ language-independent recogniser's log-probabilities (:mod:`talkavatar.audio.univ
 Each transcript phone becomes one or more recogniser tokens (longest match of its base symbols, so ``tʃ`` is the
 token ``t͡ʃ`` and ``aɪ`` is ``aɪ``; symbols the recogniser lacks are left out). The Viterbi path runs through the
 usual CTC states (blank, token, blank, token, ..., blank); a phone's frames are those of its tokens, and its
-boundaries are placed from them on the audio (:func:`talkavatar.audio.boundaries.place_segments`). Where the
-recogniser spells a language's phone with another token (:data:`HEARD_AS`), the phone's token scores as either.
+boundaries are placed from them on the audio (:func:`talkavatar.audio.boundaries.place_segments`).
 """
 
 from __future__ import annotations
@@ -19,12 +18,6 @@ from talkavatar.audio.boundaries import log_mel, place_segments, spectral_change
 from talkavatar.audio.universal import blank_id, log_probs, vocabulary
 
 _TIE = "\u0361"
-# Per language: transcript tokens the recogniser also spells with other tokens, aligned as either (log-sum of their
-# probabilities). Measured on the real dev lines of benchmarks/lip_labels.py (relabelled independently of this
-# aligner, seventeenth session): the median peak probability inside a phone's span is, for Dutch eː, eɪ 0.75 against
-# e 0.00; for Czech short e, ɛ 0.21 against e 0.01. Dutch and Czech r (ɹ 0.07 / 0.28 against r 0.00) were tried and
-# left out: their dev starts moved further from the labels (Dutch r 27 -> 32 ms).
-HEARD_AS: dict[str, dict[str, tuple[str, ...]]] = {"nl": {"e": ("eɪ",)}, "cs": {"e": ("ɛ",)}}
 
 
 def _token_index() -> dict[str, int]:
@@ -115,28 +108,13 @@ def spoken_language(scores: np.ndarray, text: str, candidates: tuple[str, ...]) 
     return chosen
 
 
-def heard_scores(scores: np.ndarray, language: str | None) -> np.ndarray:
-    """``scores [F, V]`` (log-probabilities) with each token of ``HEARD_AS[language]`` scoring the log-sum of its
-    own and its alternatives' probabilities; ``scores`` itself where the language has none."""
-    rules = HEARD_AS.get(language or "", {})
-    if not rules:
-        return scores
-    out, index = scores.copy(), _token_index()
-    for token, alternatives in rules.items():
-        ids = [index[token]] + [index[a] for a in alternatives]
-        out[:, ids[0]] = np.logaddexp.reduce(scores[:, ids], axis=1)
-    return out
-
-
-def align_ipa(pcm: np.ndarray, words: list[list[str]], scores: np.ndarray | None = None,
-              language: str | None = None) -> list[PhoneSegment] | None:
+def align_ipa(pcm: np.ndarray, words: list[list[str]], scores: np.ndarray | None = None) -> list[PhoneSegment] | None:
     """Phone segments of the IPA ``words`` spoken in int16 ``pcm`` at 16 kHz, or None when they do not fit;
-    ``scores``: the recogniser's log-probabilities of ``pcm`` where already at hand (:func:`log_probs`);
-    ``language``: the eSpeak NG code the words are in (:data:`HEARD_AS`)."""
+    ``scores``: the recogniser's log-probabilities of ``pcm`` where already at hand (:func:`log_probs`)."""
     phones, tokens, owner = transcript_tokens(words)
     if not len(tokens):
         return None
-    position = ctc_viterbi(heard_scores(log_probs(pcm) if scores is None else scores, language), tokens, blank_id())
+    position = ctc_viterbi(log_probs(pcm) if scores is None else scores, tokens, blank_id())
     if position is None:
         return None
     units = np.where(position >= 0, owner[np.maximum(position, 0)], -1)
