@@ -43,7 +43,7 @@ transitions inside a voiced stretch).
 Usage:  python benchmarks/lip_labels.py [--split test|dev] --draft    (rewrites the file: only for a fresh start)
         python benchmarks/lip_labels.py [--split test|dev] --seed cs,nl --labels NEW.json   (aligner-free seed)
         python benchmarks/lip_labels.py [--split test|dev] --picture 0 --out clip0.png [--labels FILE] [--mouth]
-            [--tts] [--window S] [--bands] [--span A B]
+            [--tts | --other FILE] [--window S] [--bands] [--span A B]
 """
 
 from __future__ import annotations
@@ -312,6 +312,8 @@ def main() -> None:
                         "with transcript)")
     parser.add_argument("--tts", action="store_true", help="draw the TTS+DTW aligner's phones too (blue, below): "
                         "a second seed independent of hama, where the two disagree a boundary needs a closer look")
+    parser.add_argument("--other", type=Path, help="draw this labels file's phones of the same clip too (blue, "
+                        "below), e.g. an earlier labelling (git show REV:benchmarks/data/lip_labels_dev.json)")
     args = parser.parse_args()
     labels = args.labels or LABELS[args.split]
     if args.draft:
@@ -329,6 +331,8 @@ def main() -> None:
             from benchmarks.fillets_labels import dtw_labels
 
             other = dtw_labels(_pcm(clip["path"]), clip["text"], clip["language"])
+        elif args.other:
+            other = json.loads(args.other.read_text())["clips"][args.picture]["phones"]
         picture(clip, args.out, window_s=args.window, mouth=mouth_tracks(clip) if args.mouth else None,
                 other=other, bands=args.bands, span=args.span)
         print(args.out)
