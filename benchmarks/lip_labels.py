@@ -28,7 +28,7 @@ How the labels in ``benchmarks/data/lip_labels_checked.json`` (test split) were 
 
 8. seventeenth session, the whole dev split RELABELLED independently of the aligners (steps 6-7's dev labels had 94-97 %
    of their starts within 5 ms of the CTC aligner: they could not judge an aligner change). ``--seed cs,nl``: eSpeak
-   NG's own phone durations (:func:`espeak_seed`) stretched onto the loud stretch (a rough start, ~120 ms from the
+   NG's own phone durations (:func:`espeak_seed`) stretched onto the loud stretch (a rough start, ~130 ms from the
    landmarks); then every boundary set by hand from the 5 ms loudness and :data:`BANDS_HZ` levels (:func:`levels`)
    and from ``--picture N --window 0.7 --bands [--span A B]`` at the landmarks of step 3 (nasal murmurs: the
    400-1200 and 1200-3000 Hz bands down against < 400 Hz); where none shows, spaced by eye (each clip's note says
@@ -200,7 +200,7 @@ def espeak_seed(pcm: np.ndarray, text: str, language: str) -> list[list]:
 
 
 def seed(split: str, languages: list[str]) -> dict:
-    """The ``split``'s clips of ``languages`` seeded by :func:`espeak_seed` (step 1 of the dev relabelling)."""
+    """The ``split``'s clips of ``languages`` seeded by :func:`espeak_seed` (step 8's seed)."""
     clips = []
     for relative, language, text in CLIPS[split]:
         if language in languages:
