@@ -57,6 +57,7 @@ START_LAG_S, END_LAG_S = 0.054, 0.04
 SEARCH_S, PRIOR_S = 0.06, 0.015     # chosen on the dev sentences (lags 40-70 ms, widths 10-25 ms tried)
 LEAD_S = 0.005                      # 0, 5, 10 and 20 ms tried (module docstring)
 SPEECH_BELOW_DB = 20.0              # speech_frames' loudness threshold under the speech level
+ONSET_BELOW_DB = 25.0               # the same where a speech stretch starts (module docstring)
 MIN_PHONE_S = 0.02
 MEL_BANDS, WINDOW, FFT = 40, 400, 512
 CHANGE_SPAN = 2                     # frames averaged on each side of a boundary
@@ -114,15 +115,15 @@ def spectral_change(mel: np.ndarray) -> np.ndarray:
     return out
 
 
-def speech_frames(pcm: np.ndarray) -> np.ndarray:
-    """``[n // 160]`` bool: the 10 ms frames of int16 ``pcm [n]`` at most :data:`SPEECH_BELOW_DB` under the speech
-    level (the loudest 5 % of frames)."""
+def speech_frames(pcm: np.ndarray, below_db: float = SPEECH_BELOW_DB) -> np.ndarray:
+    """``[n // 160]`` bool: the 10 ms frames of int16 ``pcm [n]`` at most ``below_db`` under the speech level (the
+    loudest 5 % of frames)."""
     hop = int(SAMPLE_RATE / CHANGE_RATE)
     n = len(pcm) // hop
     if n == 0:
         return np.zeros(0, bool)
     db = 10.0 * np.log10((pcm[:n * hop].astype(np.float32).reshape(n, hop) ** 2).mean(axis=1) + 1.0)
-    return db > np.percentile(db, 95) - SPEECH_BELOW_DB
+    return db > np.percentile(db, 95) - below_db
 
 
 def _speech_edge(speech: np.ndarray | None, t: float, limit: float) -> float:
@@ -182,10 +183,11 @@ def phone_runs(units: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 def place_segments(units: np.ndarray, names: list[str], change: np.ndarray | None = None,
                    offset_s: float = 0.0, speech: np.ndarray | None = None,
-                   pause_needs_quiet: bool = False) -> list[PhoneSegment]:
+                   pause_needs_quiet: bool = False, onset: np.ndarray | None = None) -> list[PhoneSegment]:
     """Timed segments covering ``units [F]`` (20 ms frames; ``-1`` blank, else an index into ``names``; a new run
     of the same index is not a new phone) of audio whose :func:`spectral_change` is ``change [F10]`` and whose
-    :func:`speech_frames` are ``speech [F10]`` (either None: not used).
+    :func:`speech_frames` are ``speech [F10]`` (either None: not used); ``onset [F10]``: its speech frames at
+    :data:`ONSET_BELOW_DB`, where a phone after a pause starts (None: ``speech``).
 
     ``pause_needs_quiet`` (transcript alignment, where the phones are known to follow each other): a blank of at
     least :data:`PAUSE_S` between two phones is a pause only where ``speech`` goes quiet inside it; otherwise the
@@ -208,7 +210,7 @@ def place_segments(units: np.ndarray, names: list[str], change: np.ndarray | Non
         if k == 0 or pause(k):
             lo = ends[k - 1] + MIN_PHONE_S if k else 0.0
             starts[k] = min(_move(a * UNIT_S - START_LAG_S, change, lo, a * UNIT_S),
-                            _speech_edge(speech, a * UNIT_S, lo))
+                            _speech_edge(speech if onset is None else onset, a * UNIT_S, lo))
         if k + 1 < len(runs) and not pause(k + 1):
             nxt = runs[k + 1][0] * UNIT_S
             prior = SPIKE_WEIGHTS[0] * last * UNIT_S + SPIKE_WEIGHTS[1] * nxt + SPIKE_OFFSET_S

@@ -14,7 +14,7 @@ import numpy as np
 from talkavatar.audio.g2p import dictionary_words, ipa_words
 from talkavatar.audio.ipa import base_phone
 from talkavatar.audio.phones import PhoneSegment
-from talkavatar.audio.boundaries import log_mel, place_segments, spectral_change, speech_frames
+from talkavatar.audio.boundaries import ONSET_BELOW_DB, log_mel, place_segments, spectral_change, speech_frames
 from talkavatar.audio.universal import blank_id, log_probs, vocabulary
 
 _TIE = "\u0361"
@@ -119,4 +119,4 @@ def align_ipa(pcm: np.ndarray, words: list[list[str]], scores: np.ndarray | None
         return None
     units = np.where(position >= 0, owner[np.maximum(position, 0)], -1)
     return place_segments(units, phones, spectral_change(log_mel(pcm)), speech=speech_frames(pcm),
-                          pause_needs_quiet=True)
+                          pause_needs_quiet=True, onset=speech_frames(pcm, ONSET_BELOW_DB))

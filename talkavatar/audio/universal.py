@@ -24,8 +24,8 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.special import logsumexp
 
-from talkavatar.audio.boundaries import (CHANGE_RATE, UNIT_S, log_mel, mel_centres, place_segments,
-                                         spectral_change, speech_frames)
+from talkavatar.audio.boundaries import (CHANGE_RATE, ONSET_BELOW_DB, UNIT_S, log_mel, mel_centres,
+                                         place_segments, spectral_change, speech_frames)
 from talkavatar.audio.ipa import base_phone, ipa_viseme
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phone_loop import quiet_cuts
@@ -177,7 +177,7 @@ def dark_evidence(mel: np.ndarray, speech: np.ndarray) -> np.ndarray:
 
 def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray | None = None,
                   change: np.ndarray | None = None, speech: np.ndarray | None = None,
-                  dark: np.ndarray | None = None) -> list[PhoneSegment]:
+                  dark: np.ndarray | None = None, onset: np.ndarray | None = None) -> list[PhoneSegment]:
     """Recognised phones from log-probabilities ``[F, V]``, decoded at the level the lips need.
 
     Per frame, each lip class (bilabial, labiodental, rounded, open, spread) scores the summed probability of its
@@ -187,7 +187,7 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray
     and nowhere else. A frame is blank unless the best class beats blank (blank-biased as
     hama does). Runs of one class are CTC-collapsed into a phone named by that class's most probable token at the
     run's first frame. Boundaries: :func:`~talkavatar.audio.boundaries.place_segments` on the audio's spectral
-    ``change [F10]`` and ``speech [F10]`` frames (or from the spikes alone when None).
+    ``change [F10]``, ``speech [F10]`` and ``onset [F10]`` frames (or from the spikes alone when None).
     """
     groups = class_tokens()
     mass = np.stack([logsumexp(scores[:, g], axis=1) for g in groups], axis=1)      # [F, classes]
@@ -206,11 +206,11 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray
             token = names[g[scores[t, g].argmax()]]
             labels.append(HEARD_AS.get(token, token))
         units[t] = len(labels) - 1
-    return place_segments(units, labels, change, offset_s, speech)
+    return place_segments(units, labels, change, offset_s, speech, onset=onset)
 
 
 def decode_block(pcm: np.ndarray, offset_s: float) -> list[PhoneSegment]:
     """Recognised IPA phone segments of one int16 block (the ``decode`` of a streaming phone recogniser)."""
     mel, speech = log_mel(pcm), speech_frames(pcm)
     return greedy_phones(log_probs(pcm), offset_s, closure_evidence(pcm), spectral_change(mel), speech,
-                         dark_evidence(mel, speech))
+                         dark_evidence(mel, speech), speech_frames(pcm, ONSET_BELOW_DB))
