@@ -18,7 +18,7 @@ from talkavatar.audio.g2p import check_language, dictionary_words, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
-from talkavatar.audio.boundaries import (LEAD_S, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
+from talkavatar.audio.boundaries import (LEAD_S, ONSET_BELOW_DB, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
                                          log_mel, phone_runs, place_segments, spectral_change, speech_frames)
 from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, dark_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
@@ -99,6 +99,26 @@ def test_phones_next_to_a_pause_reach_the_edges_of_the_speech():
     assert edges[1].start == pytest.approx(0.30 - LEAD_S)
     assert prior[2].end == pytest.approx(0.66 + 0.04 - LEAD_S)
     assert edges[2].end == pytest.approx(1.20 - LEAD_S)
+
+
+def test_a_phone_after_a_pause_starts_where_the_quieter_onset_rises():
+    """A line that starts with a burst or breathy onset: 22.5 dB under the speech level from 0.25 to 0.30 s, loud
+    to 1.20 s, then as quiet a tail to 1.25 s. The first phone starts at the onset (within ONSET_BELOW_DB), the last
+    still ends where the loudness falls more than SPEECH_BELOW_DB: the tail stays silence."""
+    t = np.arange(32000) / 16000
+    onset_or_tail = ((t >= 0.25) & (t < 0.30)) | ((t >= 1.20) & (t < 1.25))
+    level = np.where((t >= 0.30) & (t < 1.20), 8000.0, np.where(onset_or_tail, 600.0, 0.0))
+    pcm = (level * np.sin(2 * np.pi * 180 * t)).astype(np.int16)
+    speech, onset = speech_frames(pcm), speech_frames(pcm, ONSET_BELOW_DB)
+    assert speech[30:120].all() and not speech[25:30].any() and not speech[120:].any()
+    assert onset[25:125].all() and not onset[:25].any() and not onset[125:].any()
+    units = np.full(100, -1)
+    units[20:23], units[30:33] = 0, 1
+    loud_only = place_segments(units, ["a", "o"], speech=speech)
+    segs = place_segments(units, ["a", "o"], speech=speech, onset=onset)
+    assert loud_only[1].start == pytest.approx(0.30 - LEAD_S)
+    assert segs[1].start == pytest.approx(0.25 - LEAD_S)
+    assert segs[2].end == loud_only[2].end == pytest.approx(1.20 - LEAD_S)
 
 
 def test_a_phone_spelled_with_two_tokens_is_one_segment():

@@ -24,7 +24,13 @@ silence (issue 25, tenth session: on the TTS+DTW real lines, the development set
 without / with a transcript 37.8 -> 40.7 % / 49.8 -> 51.9 %; 15 / 25 / 30 dB gave 39.1 / 42.3 / 43.6 % without one,
 at the cost of more silence frames open there: closed 95.3 -> 94.9 / 94.1 / 93.4 / 93.0 % for 15 / 20 / 25 / 30 dB;
 eSpeak dev +0.3 / +0.5 points; the loudness of a pre-emphasised signal, to count an s's noise in, gave 39.9 %
-without a transcript). Finally
+without a transcript). A phone after a pause starts at that edge found :data:`ONSET_BELOW_DB` under the speech
+level instead: a line's first sound (a stop's burst, an h, a voiced fricative, a vowel's onset) rises from silence
+below the 20 dB mark, and the lips are in place before the sound is loud (issue 25, seventeenth session, chosen on
+the relabelled real dev lines and eSpeak dev, with and without a transcript: 25, 30 and 35 dB each put one more
+Czech phone right, a 25 ms utterance-initial t, and changed nothing else, silences and bilabials closed included;
+25 dB at a stretch's end as well cost 3-6 of 140-349 closed silence frames per language and 1-2 bilabials without a
+transcript; once on test: real Dutch with a transcript 78.3 -> 80.7 %, its two utterance-initial misses). Finally
 every boundary moves :data:`LEAD_S` earlier: lips lead the sound they make, and the coarticulated mouth of
 :mod:`talkavatar.audio.visemes` reaches a phone's target later than the loudness rises. With exact boundaries the
 mouth opening peaks ~15 ms after the speech envelope (a lip-check proxy: correlation of the motion's opening with
