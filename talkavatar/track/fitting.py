@@ -532,8 +532,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
     scaled = [k for k in NEAR_SCALED if k not in placed]
     rates = {k: v * (near if k in scaled else 1.0) * (WARM_RATES if warm else 1.0) for k, v in RATES.items()}
     if targets.masks is not None and weights.mask > 0:
-        p.samples = _off_held_legs(consts, space, held_joints, surface_samples(space.vertices0, consts.faces, 12000,
-                                                                                seed))
+        p.samples = surface_samples(space.vertices0, consts.faces, 12000, seed)
     p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
 
     for stage, count in _stage_plan(steps, warm):
@@ -556,31 +555,6 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
         _, translation = _dolly_camera(targets.K, params["translation"], params["dolly"], p.depth)
         return FitState(params["shape"].detach(), _assemble(params, rot).detach(), translation.detach(),
                         params["arkit"].detach().clamp(0, 1), state.history, float(params["dolly"].exp()))
-
-
-def _off_held_legs(consts: ModelConsts, space: ShapeSpace, held_joints: torch.Tensor,
-                   samples: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The silhouette's surface ``samples`` (face index [S], barycentrics [S, 3]) but those on a leg held in every
-    frame (``held_joints`` [B, 55], :func:`unseen_weights`: no point below its hip seen): the vertices its hip joint
-    moves. Where the person mask shows it, its points would have been seen; a photo that cut it off (soldier_bw /
-    combat, its knees on the belly rejected) shows something else there, clothing the segmenter left out or what lies
-    beside the body, and the straight held leg's area off the mask pulled the pelvis away from its points (combat's
-    hips 1.5 and 2.3 % of the height further from the hand marks)."""
-    held = [f"{side}_hip" for side in SIDES if bool(held_joints[:, JOINT_INDEX[f"{side}_hip"]].min() > 0)]
-    if not held:
-        return samples
-    batch, dtype, device = 1, space.vertices0.dtype, space.vertices0.device
-    rest = torch.zeros(batch, 55, 3, dtype=dtype, device=device)
-    zero = (torch.zeros(space.fitted.shape[0], dtype=dtype, device=device), torch.zeros(batch, 3, dtype=dtype, device=device),
-            torch.zeros(batch, 52, dtype=dtype, device=device))
-    turned = rest.clone()
-    for name in held:
-        turned[:, JOINT_INDEX[name], 0] = 0.5
-    moved = (pose_batch(consts, space, zero[0], turned, zero[1], zero[2]).vertices
-             - pose_batch(consts, space, zero[0], rest, zero[1], zero[2]).vertices)[0].norm(dim=-1) > 1e-3
-    face_index, bary = samples
-    keep = ~moved[consts.faces[face_index]].all(-1)
-    return face_index[keep], bary[keep]
 
 
 def _assemble(params: dict[str, torch.Tensor], rot: torch.Tensor) -> torch.Tensor:
