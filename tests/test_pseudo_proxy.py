@@ -74,3 +74,27 @@ def test_signed_distance_and_outline():
     assert outline.sum() == 5 * 3 - 3 and not outline[4, 4]
     full = np.ones((4, 4), bool)  # the image border is no outline
     assert not outline_pixels(full).any()
+
+
+def test_unseen_faces_do_not_pull_the_proxy_into_the_mask_beside_them():
+    """A body whose right side the detector did not see (soldier_bw's cut-off legs, hung down beside the mask's lobe
+    of a canteen): the lobe does not blow that side up into a balloon, which the fit's one-texel Gaussians then
+    left in holes; without ``unseen`` it does."""
+    size, focal = 96, 120.0
+    verts, faces, uvs = _sphere(0.2, (0.0, 0.0, -1.5))
+    rig = rig_from_mesh(verts, faces, uvs)
+    cam = camera(size, focal)
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    x, y = (xs - size / 2) / focal * 1.5, -(ys - size / 2) / focal * 1.5
+    lobe = (x > 0.12) & (x < 0.36) & (np.abs(y) < 0.15)  # something else beside the body's right side
+    mask = (x ** 2 + y ** 2 <= 0.19 ** 2) | lobe
+    right = verts[:, 0] > 0.08
+    zero = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
+    beyond = lobe & (x > 0.24)
+    for unseen, height, covered in ((None, (0.1, 1.0), (0.7, 1.0)), (right[faces].all(1), (0.0, 0.02), (0.0, 0.01))):
+        offsets, stats = fit_proxy(rig, *zero, cam, mask, unseen=unseen)
+        pixels, depth = cam.project(rig.vertices + offsets)
+        body = rasterize_mesh(pixels[0], depth[0], rig.faces, size, size).mask.numpy()
+        assert height[0] <= float(offsets.norm(dim=1)[right].max()) <= height[1]  # the balloon, or none
+        assert covered[0] <= body[beyond].mean() <= covered[1]
+        assert stats["folded_faces"] == 0

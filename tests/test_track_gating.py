@@ -89,6 +89,26 @@ def test_limb_points_off_the_silhouette_are_rejected_and_a_hand_over_the_face_do
     assert weights["face"][beside].min() == 1 and weights["face"][under].max() == 0
 
 
+def test_knees_on_the_belly_are_rejected_with_the_legs_below_them():
+    """A body cropped at the waist (soldier_bw): MediaPipe puts the knees on the belly, above the hips, and the
+    ankles on the ground beside the body, all with a high visibility; the fit folded the legs forward over the
+    background. Those knees go, with the ankles and feet hanging from them; a knee just beyond KNEE_BELOW stays."""
+    from talkavatar.core.body.parts import KNEE_BELOW
+
+    det = _figure()
+    det.body[25, :2] = (240, 320)  # left knee 20 px above the hips, on the belly
+    det.body[27, :2], det.body[29, :2], det.body[31, :2] = (270, 420), (272, 430), (280, 440)  # inside the mask
+    weights, rejected = gate(det)
+    assert weights["body"][[25, 27, 29, 31]].max() == 0
+    assert weights["body"][[23, 24, 26, 28, 30, 32]].min() == 1  # the right leg, standing, stays
+    assert any(r["index"] == [25] and "belly" in r["reason"] for r in rejected)
+    det = _figure()
+    det.body[25, 1] = 340 + 1.2 * KNEE_BELOW * 170  # hips at y 340, torso 170 px: just beyond the bound
+    det.body[[27, 29, 31], 1] += det.body[25, 1] - 470  # the shin and foot follow the knee
+    weights, rejected = gate(det)
+    assert weights["body"][[25, 27, 29, 31]].min() == 1 and rejected == []
+
+
 def test_a_nose_beyond_an_ear_is_a_profile_and_its_far_side_is_rejected():
     det = _figure()
     assert profile_turn(det, (W, H)) == 0  # the nose between the ears: facing the camera

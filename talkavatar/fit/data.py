@@ -21,6 +21,7 @@ from PIL import Image
 
 from talkavatar.bundle import artifacts
 from talkavatar.bundle.store import stage_command
+from talkavatar.core.body.parts import hidden_parts
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
 from talkavatar.errors import InvalidInput
@@ -78,7 +79,9 @@ class FitData:
     real frames of a clip of the person (photometric labels, :mod:`talkavatar.fit.frames`) or None, and
     ``video_record``: which frames they are, what was held out, which pseudo frames they made unnecessary;
     ``face_xy``: [478, 2] the photo's Face Mesh points in pixels of ``photo`` (training size), None without a face;
-    ``hands_xy``: [K, 21, 2] the points of the K hands MediaPipe found in the photo, in the same pixels."""
+    ``hands_xy``: [K, 21, 2] the points of the K hands MediaPipe found in the photo, in the same pixels;
+    ``unseen_parts``: the body parts the photo's detector did not see (:func:`~talkavatar.core.body.parts.hidden_parts`:
+    legs a photo cut off)."""
 
     rig: Rig
     photo: Views
@@ -92,6 +95,7 @@ class FitData:
     video_record: dict | None = None
     face_xy: torch.Tensor | None = None
     hands_xy: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 21, 2))
+    unseen_parts: tuple[int, ...] = ()
 
     def to(self, device=None, dtype=None) -> "FitData":
         def move(v):
@@ -99,7 +103,7 @@ class FitData:
 
         return FitData(self.rig.to(device, dtype), self.photo.to(device, dtype), move(self.crops), self.crop_names,
                        move(self.pseudo), move(self.texture), move(self.proxy_offsets), self.inputs, move(self.video),
-                       self.video_record, move(self.face_xy), self.hands_xy.to(device, dtype))
+                       self.video_record, move(self.face_xy), self.hands_xy.to(device, dtype), self.unseen_parts)
 
 
 def hard_mask(mask: np.ndarray) -> np.ndarray:
@@ -200,13 +204,14 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
     cam = Cameras(w2c[None], scale_intrinsics(K_full, sx, sy)[None], w, h)
     views = Views(torch.from_numpy(resize(photo, w, h))[None], torch.from_numpy(resize(mask, w, h))[None], cam, pose0)
 
-    crops, names, face_xy, hands_xy = None, (), None, torch.zeros(0, 21, 2)
+    crops, names, face_xy, hands_xy, unseen = None, (), None, torch.zeros(0, 21, 2), ()
     detections = artifacts.read_detections(bundle)
     if detections is not None:
         inputs.append(artifacts.TRACK_DETECTIONS)
         one = _frame(detections, view.frame)
         if "face" in one and int(np.asarray(one["face_present"])[0]):
             face_xy = torch.from_numpy(np.asarray(one["face"][0], np.float32)[:, :2] * np.float32([sx, sy]))
+        unseen = tuple(hidden_parts(one["body"][0], one["body_visibility"][0], full_w, full_h))
         hands = artifacts.detected_hands(detections, view.frame)
         if hands:
             hands_xy = torch.from_numpy(np.stack(hands) * np.float64([sx, sy])).float()
@@ -236,7 +241,7 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
                            f"{rig.vertices.shape[0]} vertices",
                            tip=f"rerun {stage_command('pseudo', bundle.root, force=True)}")
     return FitData(rig.to(dtype=torch.float32), views, crops, names, pseudo, texture, proxy, tuple(inputs),
-                   face_xy=face_xy, hands_xy=hands_xy)
+                   face_xy=face_xy, hands_xy=hands_xy, unseen_parts=unseen)
 
 
 def _frame(detections: dict, t: int) -> dict:

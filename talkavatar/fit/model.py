@@ -64,7 +64,8 @@ def learning_rates(iters: int, expression: float = 1.0) -> dict[str, float]:
 
 class AvatarParameters(nn.Module):
     """offsets dX [N, 3]; rgb [N, 3] linear (and initial_rgb [N, 3] anchor_weight [N] and solid_weight [N], the weights
-    of the colour anchor and of the solidity prior, buffers: as built, kept when a checkpoint is loaded);
+    of the colour anchor and of the solidity prior, and off_photo [N] bool, the Gaussians the photo's losses leave
+    out, buffers: as built, kept when a checkpoint is loaded);
     log_scales [N, 1] (flat: in-plane, round: all axes), [N, 2] (oval: in-plane) or [N, 3] (free); quats [N, 4]
     (learned only when free; flat and oval: the rest triangle frames, normal = local z); turn [N, 1] (oval only:
     radians about the normal); opacity_logit [N]; vertex_offsets dT [V, 3]; with ``expression``: the face Gaussians'
@@ -84,6 +85,8 @@ class AvatarParameters(nn.Module):
                                                          device=avatar.rgb.device))
         # the solidity prior's weight per Gaussian: 1 - how squarely the photo sees it, 0 on the head (fit.visibility)
         self.register_buffer("solid_weight", torch.ones_like(self.anchor_weight))
+        # the Gaussians the photo's losses leave out: unseen parts where the photo shows no person (fit.visibility)
+        self.register_buffer("off_photo", torch.zeros_like(self.anchor_weight, dtype=torch.bool))
         texel = texel_size(self.rig, self.binding)
         lips = lip_region_faces(self.rig)[self.binding.face_index]
         largest = texel * torch.where(lips, MOUTH_SCALE_IN_TEXELS, MAX_SCALE_IN_TEXELS)

@@ -11,7 +11,7 @@ the photo is), on a random background per step so that alpha must match the mask
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -44,6 +44,7 @@ GRAPH_TERMS = True
 # pseudo step more than the replay (benchmarks/perceptual_warmup.py; benchmarks/fit_speed.py measures both in a fit).
 GRAPH_PERCEPTUAL = True
 MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
+ABSENT_LOGIT = -30.0  # the opacity logit of the Gaussians the photo's losses leave out (Objective.pose)
 GAUSSIAN_FIELDS = ("means", "quats", "log_scales", "opacity_logit", "rgb")
 
 
@@ -176,7 +177,11 @@ class Objective:
         self.edges = mesh_edges(rig.faces)
         self.pairs = face_pairs(rig.faces)
         self.gaussian_edges = gaussian_edges(binding.texel, binding.face_index, rig.faces, binding.uv_res)
-        self.samples = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
+        face_index, bary = surface_samples(rig.vertices, rig.faces, SILHOUETTE_SAMPLES, seed)
+        left_out = torch.zeros(len(rig.faces), dtype=torch.bool, device=face_index.device)
+        left_out[binding.face_index[params.off_photo].to(face_index.device)] = True
+        kept = ~left_out[face_index]  # the mask's chamfer does not pull what the photo's losses leave out
+        self.samples = (face_index[kept], bary[kept])
         self.outline = SilhouetteChamfer(photo.mask[0])
         self.expression_edges = (None if params.expression_index is None else
                                  local_edges(self.gaussian_edges, params.expression_index, binding.count))
@@ -212,8 +217,9 @@ class Objective:
         return self.photo.cameras.project(points)[0][0]
 
     def pose(self, params: AvatarParameters, pick: Tensor | None = None) -> Gaussians:
-        """The avatar's Gaussians posed for the photo (``pick`` None) or for the pseudo frames ``pick`` [K] given at
-        set-up, on their kept rig frames: fields [1 or K, N, ...], as :func:`pose_views`; graphed on CUDA."""
+        """The avatar's Gaussians posed for the photo (``pick`` None; without ``params.off_photo``'s: transparent, so
+        its losses and its crops' neither see nor thin them) or for the pseudo frames ``pick`` [K] given at set-up,
+        on their kept rig frames: fields [1 or K, N, ...], as :func:`pose_views`; graphed on CUDA."""
         names = tuple(name for name, _ in params.named_parameters())
         kept = self.photo_frame is not None if pick is None else self.pseudo_frames is not None
         site = ("photo pose" if pick is None else "pseudo pose", names)
@@ -248,6 +254,8 @@ class Objective:
             q, frame = self.photo.poses, self.photo_frame
             p = (q.joint_rotations, q.root_translation, q.arkit_weights)
         g = params.avatar(**stand_ins).pose(*p, frame=frame)
+        if not pick:  # the photo shows something else where it leaves Gaussians out (fit.visibility.off_photo)
+            g = replace(g, opacity_logit=g.opacity_logit.masked_fill(params.off_photo, ABSENT_LOGIT))
         return tuple(getattr(g, k) for k in GAUSSIAN_FIELDS)
 
     def image_terms(self, params: AvatarParameters, views: Views, background: Tensor, prefix: str,

@@ -33,7 +33,7 @@ from talkavatar.fit.frames import with_video
 from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
-from talkavatar.fit.visibility import (behind_hand, colour_anchor_weights, opening_lips, profile_front,
+from talkavatar.fit.visibility import (behind_hand, colour_anchor_weights, off_photo, opening_lips, profile_front,
                                       settled_colours, settled_opacity, small_face_interior, solid_weights)
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
@@ -129,6 +129,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape,
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
         held = solid_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
+        params.off_photo.copy_(off_photo(params.avatar(), data.photo, data.unseen_parts))  # left out of its losses
         params.solid_weight.copy_(held)
         hidden = behind_hand(params.avatar(), data.photo, data.hands_xy, data.face_xy)  # held, and given back
         params.anchor_weight.copy_(colour_anchor_weights(params.avatar(), data.photo, data.video, hidden))  # unseen
@@ -161,6 +162,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         "pseudo_frames_used": 0 if data.pseudo is None or distance is None else len(data.pseudo.poses),
         "perceptual": None if distance is None else distance.kind, "backend": progress.backend, "device": str(dev),
         "novel_poses_from": novel_from, "lips_over_opening": int(opening.sum()), "behind_hands": int(hidden.sum()),
+        "off_photo": int(params.off_photo.sum()),
         "video_frames_used": 0 if data.video is None else len(data.video.poses),
         "expression_term": None if avatar.expression is None else {
             "gaussians": int(avatar.expression.index.shape[0]), "channels": int(avatar.expression.channels.shape[0]),

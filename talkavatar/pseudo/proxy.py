@@ -18,7 +18,11 @@ solves
 offsets are smooth (membrane + thin plate: no spikes at single samples), spread from the outline over front, back
 and sides, and stay near zero on the surface the camera sees face-on (its depth is not measured). Every pixel of the
 outline pulls, so gaps between arms and torso that the person fills close from both sides, and parts of the body
-outside the mask shrink (down to ``-min_offset``).
+outside the mask shrink (down to ``-min_offset``). Outline pixels on ``unseen`` faces (the parts the detector did not
+see: legs a photo cut off, which the track hangs straight down through what the mask calls background) do not pull:
+the mask there belongs to something else (soldier_bw's canteen, which blew a leg up into a 25 cm balloon whose
+stretched triangles the fit's one-texel Gaussians left 6.8 % holes in), or misses the clothing over them (his coat);
+the prior carries the torso's offsets onto them.
 """
 
 from __future__ import annotations
@@ -101,7 +105,8 @@ class _Problem:
     """What every Gauss-Newton round of :func:`fit_proxy` reads: the posed rest surface ``x0`` [V, 3] and the
     posed offset directions ``d`` [V, 3] (float64), the mesh ``faces`` [F, 3], the mask's signed distance ``sdf``
     [H, W] and its gradient ``grad`` [H, W, 2], the camera (and its float64 copy), the outline ``margin`` (pixels),
-    ``k`` pixels per metre at the body, the smoothness and decay ``prior`` [V, V] and the ``damping``."""
+    ``k`` pixels per metre at the body, the smoothness and decay ``prior`` [V, V], the ``damping`` and the faces
+    whose outline pixels do not pull, ``unseen`` [F] bool."""
     x0: np.ndarray
     d: np.ndarray
     faces: np.ndarray
@@ -113,6 +118,7 @@ class _Problem:
     k: float
     prior: sp.spmatrix
     damping: float
+    unseen: np.ndarray
 
     def project(self, points: np.ndarray) -> np.ndarray:
         return self.camera64.project(torch.from_numpy(points))[0][0].numpy()
@@ -121,12 +127,14 @@ class _Problem:
 def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor, arkit_weights: torch.Tensor,
               camera: Cameras, person_mask: np.ndarray, smooth: float = 0.3, decay: float = 0.01,
               max_offset: float = 0.25, min_offset: float = 0.03, rounds: int = 8, margin: float | None = None,
-              damping: float = 0.05, smoothing: int = 60, raster_device="cpu") -> tuple[torch.Tensor, dict]:
+              damping: float = 0.05, smoothing: int = 60, raster_device="cpu", unseen: np.ndarray | None = None
+              ) -> tuple[torch.Tensor, dict]:
     """Rest-space vertex offsets [V, 3] (along smoothed rest normals) for one tracked view (``joint_rotations``
     [1, 55, 3], ``root_translation`` [1, 3], ``arkit_weights`` [1, 52]; ``camera`` one camera of the photo's size;
     ``person_mask`` [H, W] bool). See the module docstring for the fit; ``margin`` defaults to 1.5 pixels per 512
     pixels of the image's larger side, ``smoothing`` is the number of averaging passes of the offset directions
-    (:func:`offset_directions`); ``raster_device``: where each round's z-buffer is drawn (:mod:`raster`).
+    (:func:`offset_directions`); ``raster_device``: where each round's z-buffer is drawn (:mod:`raster`);
+    ``unseen``: [F] bool, the faces whose outline pixels do not pull (see the module docstring).
 
     Returns offsets and figures: silhouette IoU of the bare body and of the proxy with the mask, the share of the
     mask the proxy covers, the number of outline samples of the last round, the number of faces the offsets turn
@@ -143,7 +151,8 @@ def fit_proxy(rig, joint_rotations: torch.Tensor, root_translation: torch.Tensor
     _, depth0 = camera.project(torch.from_numpy(x0).float())
     k = float(camera.K[0, 0, 0]) / float(depth0[0].median())  # pixels per metre at the body
     prior = smooth * (lap + lap.T @ lap) + decay * sp.identity(count)
-    problem = _Problem(x0, d, faces, sdf, grad, camera, camera.to(dtype=torch.float64), margin, k, prior, damping)
+    problem = _Problem(x0, d, faces, sdf, grad, camera, camera.to(dtype=torch.float64), margin, k, prior, damping,
+                       np.zeros(len(faces), bool) if unseen is None else unseen)
     heights = np.zeros(count)
     stats: dict = {}
     faces_there = rig.faces.to(raster_device)
@@ -174,6 +183,8 @@ def _gauss_newton_step(p: _Problem, frags, body: np.ndarray, heights: np.ndarray
     count = p.x0.shape[0]
     rows, cols = np.nonzero(outline_pixels(body))
     face = frags.face.numpy()[rows, cols]
+    pulls = ~p.unseen[face]
+    rows, cols, face = rows[pulls], cols[pulls], face[pulls]
     bary = frags.barycentrics.double().numpy()[rows, cols]  # [S, 3]
     corners = p.faces[face]  # [S, 3]
     points = p.x0 + heights[:, None] * p.d

@@ -31,7 +31,7 @@ from talkavatar.core.body.mouth import (lip_region_faces, lips_over_opening, mou
                                          with_mouth_interior)
 from talkavatar.core.body.facing import PROFILE_YAW, face_yaw
 from talkavatar.core.body.landmarks import FACE_OVAL
-from talkavatar.core.body.parts import PART, hidden_parts, texel_parts
+from talkavatar.core.body.parts import PART, hidden_parts, texel_parts, vertex_parts
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.hand_cover import hand_region
@@ -333,9 +333,10 @@ def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
     offsets and texels identical (fifteenth session, benchmarks/pseudo_surface.py; the CPU is the reference twin,
     tests/test_pseudo_texture.py compares the two on CUDA)."""
     with ctx.timed("proxy"):
+        unseen = np.isin(vertex_parts(view.rig), view.hidden)[view.rig.faces.numpy()].all(1)
         offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
                                          view.camera, view.mask, smooth=config.proxy_smooth,
-                                         max_offset=config.proxy_max, raster_device=ctx.device)
+                                         max_offset=config.proxy_max, raster_device=ctx.device, unseen=unseen)
     ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
             "of the person mask")

@@ -69,6 +69,15 @@ def texel_parts(rig, face_index: torch.Tensor, barycentrics: torch.Tensor) -> np
     return vertex_parts(rig)[nearest_corners(rig, face_index, barycentrics)]
 
 
+def knee_below_hips(landmarks: np.ndarray, knee: int) -> float:
+    """How far the MediaPipe body point ``knee`` (of ``landmarks`` [33, >=2] pixels) lies beyond the hips' centre
+    along the torso's axis (shoulders' centre to hips' centre), in torso lengths: a standing leg's knee ~0.8, a
+    cropped body's knee that MediaPipe puts on the belly <= 0 (compare with :data:`KNEE_BELOW`)."""
+    shoulders, hips = (landmarks[list(pair), :2].mean(0) for pair in TORSO_POINTS)
+    axis = hips - shoulders
+    return float((landmarks[knee, :2] - hips) @ axis) / max(float(axis @ axis), 1e-12)
+
+
 def hidden_parts(landmarks: np.ndarray, visibility: np.ndarray, width: int, height: int) -> list[int]:
     """Parts (:data:`~talkavatar.core.body.parts.PARTS` indices) the photo did not show, from its MediaPipe body
     landmarks (``landmarks`` [33, >=2] pixels, ``visibility`` [33]). A leg shows its thigh when its knee is seen
@@ -78,13 +87,9 @@ def hidden_parts(landmarks: np.ndarray, visibility: np.ndarray, width: int, heig
     neither leg are hidden."""
     inside = (landmarks[:, 0] >= 0) & (landmarks[:, 0] < width) & (landmarks[:, 1] >= 0) & (landmarks[:, 1] < height)
     seen = inside & (visibility >= VISIBLE)
-    shoulders, hips = (landmarks[list(pair), :2].mean(0) for pair in TORSO_POINTS)
-    axis = hips - shoulders
-    length = max(float(np.linalg.norm(axis)), 1e-6)
     shown = {"thigh": False, "shin": False, "foot": False}
     for knee, ankle in LEGS:
-        below = float((landmarks[knee, :2] - hips) @ axis) / length ** 2
-        thigh = bool(seen[knee]) and below >= KNEE_BELOW
+        thigh = bool(seen[knee]) and knee_below_hips(landmarks, knee) >= KNEE_BELOW
         shown["thigh"] |= thigh
         shown["shin"] |= thigh and bool(seen[ankle])
     shown["foot"] = shown["shin"]
