@@ -38,24 +38,31 @@ def _sphere(radius: float, centre: tuple[float, float, float], rings: int = 16, 
     return verts, faces, np.array(uvs)[faces]
 
 
-def test_proxy_grows_a_body_to_cover_a_larger_silhouette_without_folds():
-    size, focal = 96, 120.0
+SIZE, FOCAL = 96, 120.0
+ZERO_POSE = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
+
+
+def _sphere_scene():
+    """A 20 cm sphere 1.5 m in front of a 96 px camera: its vertices [V, 3], faces [F, 3], rig, camera, and the
+    metric x, y [96, 96] at the sphere's depth of every pixel centre."""
     verts, faces, uvs = _sphere(0.2, (0.0, 0.0, -1.5))
-    rig = rig_from_mesh(verts, faces, uvs)
-    cam = camera(size, focal)
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE] + 0.5
+    x, y = (xs - SIZE / 2) / FOCAL * 1.5, -(ys - SIZE / 2) / FOCAL * 1.5
+    return verts, faces, rig_from_mesh(verts, faces, uvs), camera(SIZE, FOCAL), x, y
+
+
+def test_proxy_grows_a_body_to_cover_a_larger_silhouette_without_folds():
+    verts, faces, rig, cam, x, y = _sphere_scene()
     # the person: an upright ellipse, 8 cm wider and 12 cm taller than the body at its depth, off-centre by 2 cm
-    ys, xs = np.mgrid[0:size, 0:size] + 0.5
-    x, y = (xs - size / 2) / focal * 1.5, -(ys - size / 2) / focal * 1.5
     mask = ((x - 0.02) / 0.28) ** 2 + (y / 0.32) ** 2 <= 1
-    zero = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
-    offsets, stats = fit_proxy(rig, *zero, cam, mask)
+    offsets, stats = fit_proxy(rig, *ZERO_POSE, cam, mask)
     assert stats["mask_iou_body"] < 0.65
     assert stats["mask_coverage_proxy"] >= 0.99 and stats["mask_iou_proxy"] >= 0.88
     assert stats["folded_faces"] == 0
     # the figures are what the offset body really shows
     posed = rig.vertices + offsets
     pixels, depth = cam.project(posed)
-    body = rasterize_mesh(pixels[0], depth[0], rig.faces, size, size).mask.numpy()
+    body = rasterize_mesh(pixels[0], depth[0], rig.faces, SIZE, SIZE).mask.numpy()
     assert abs(body[mask].mean() - stats["mask_coverage_proxy"]) < 1e-3
     # smooth: neighbouring vertices move alike (no spikes), and no face turns over
     heights = offsets.norm(dim=1)
@@ -80,21 +87,15 @@ def test_unseen_faces_do_not_pull_the_proxy_into_the_mask_beside_them():
     """A body whose right side the detector did not see (soldier_bw's cut-off legs, hung down beside the mask's lobe
     of a canteen): the lobe does not blow that side up into a balloon, which the fit's one-texel Gaussians then
     left in holes; without ``unseen`` it does."""
-    size, focal = 96, 120.0
-    verts, faces, uvs = _sphere(0.2, (0.0, 0.0, -1.5))
-    rig = rig_from_mesh(verts, faces, uvs)
-    cam = camera(size, focal)
-    ys, xs = np.mgrid[0:size, 0:size] + 0.5
-    x, y = (xs - size / 2) / focal * 1.5, -(ys - size / 2) / focal * 1.5
+    verts, faces, rig, cam, x, y = _sphere_scene()
     lobe = (x > 0.12) & (x < 0.36) & (np.abs(y) < 0.15)  # something else beside the body's right side
     mask = (x ** 2 + y ** 2 <= 0.19 ** 2) | lobe
     right = verts[:, 0] > 0.08
-    zero = torch.zeros(1, 55, 3), torch.zeros(1, 3), torch.zeros(1, 52)
     beyond = lobe & (x > 0.24)
     for unseen, height, covered in ((None, (0.1, 1.0), (0.7, 1.0)), (right[faces].all(1), (0.0, 0.02), (0.0, 0.01))):
-        offsets, stats = fit_proxy(rig, *zero, cam, mask, unseen=unseen)
+        offsets, stats = fit_proxy(rig, *ZERO_POSE, cam, mask, unseen=unseen)
         pixels, depth = cam.project(rig.vertices + offsets)
-        body = rasterize_mesh(pixels[0], depth[0], rig.faces, size, size).mask.numpy()
+        body = rasterize_mesh(pixels[0], depth[0], rig.faces, SIZE, SIZE).mask.numpy()
         assert height[0] <= float(offsets.norm(dim=1)[right].max()) <= height[1]  # the balloon, or none
         assert covered[0] <= body[beyond].mean() <= covered[1]
         assert stats["folded_faces"] == 0
