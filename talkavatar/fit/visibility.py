@@ -97,16 +97,13 @@ def behind_hand(avatar: Avatar, photo: Views, hands_xy: Tensor, face_xy: Tensor 
         return out
     pixels = _photo_pixels(avatar, photo)
     h, w = photo.cameras.height, photo.cameras.width
-    region = torch.from_numpy(hand_region(list(hands_xy.double().cpu().numpy()), h, w)).to(out.device)
-    col, row = pixels[:, 0].floor().long(), pixels[:, 1].floor().long()
-    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-    out[inside] = region[row[inside], col[inside]]
+    out = _at_pixels(torch.from_numpy(hand_region(list(hands_xy.double().cpu().numpy()), h, w)).to(out.device), pixels)
     if face_xy is not None:
         for outer, inner in ((FACE_POINTS["right_eye_outer"], FACE_POINTS["right_eye_inner"]),
                              (FACE_POINTS["left_eye_outer"], FACE_POINTS["left_eye_inner"])):
             centre, width = (face_xy[outer] + face_xy[inner]) / 2, (face_xy[outer] - face_xy[inner]).norm()
             out &= (pixels - centre.to(pixels)).norm(dim=-1) > EYE_REACH * width
-    return out & ~torch.from_numpy(np.isin(_parts(avatar), [PART["hand"], PART["forearm"]])).to(out.device)
+    return out & ~_of_parts(avatar, [PART["hand"], PART["forearm"]])
 
 
 @torch.no_grad()
@@ -119,16 +116,9 @@ def off_photo(avatar: Avatar, photo: Views, parts: tuple[int, ...]) -> Tensor:
     legs (cut off by the frame, hung down through his coat, which MediaPipe's mask leaves out) were thinned to show
     the photo's background there: holes in every new view of them, growing with the steps (2.3 % after 60 CPU
     steps at the fast settings, 6.8 % after the GPU's 500 on the legs the track had folded forward instead)."""
-    out = torch.zeros(avatar.rgb.shape[0], dtype=torch.bool, device=avatar.rgb.device)
     if not parts:
-        return out
-    pixels = _photo_pixels(avatar, photo)
-    h, w = photo.cameras.height, photo.cameras.width
-    col, row = pixels[:, 0].floor().long(), pixels[:, 1].floor().long()
-    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-    on_mask = torch.zeros_like(out)
-    on_mask[inside] = photo.mask[0][row[inside], col[inside]] > 0.5
-    return ~on_mask & torch.from_numpy(np.isin(_parts(avatar), list(parts))).to(out.device)
+        return torch.zeros(avatar.rgb.shape[0], dtype=torch.bool, device=avatar.rgb.device)
+    return ~_at_pixels(photo.mask[0] > 0.5, _photo_pixels(avatar, photo)) & _of_parts(avatar, list(parts))
 
 
 def solid_weights(avatar: Avatar, photo: Views) -> Tensor:
@@ -242,10 +232,10 @@ def _small_face(face_xy: Tensor | None) -> bool:
 @torch.no_grad()
 def settled_opacity(avatar: Avatar, given_back: Tensor) -> Tensor:
     """[N]: the fitted ``opacity_logit`` with the ``given_back`` [N] bool Gaussians (a profile's drawn face,
-    :func:`profile_front`; a small face's mouth interior, :func:`small_face_interior`) at least as opaque as the fit starts them
-    (:meth:`~talkavatar.core.avatar.Avatar.on_surface`'s opacity): the fit thins them to show the photo's open mouth
-    and grain behind, and the drawn closed mouth then looks ajar (CPU stand-in, soldier_bw: FaceMesh's gap at rest
-    0.054 -> 0.033 of the eyes' distance, r with the speech 0.32 -> 0.53)."""
+    :func:`profile_front`; a small face's mouth interior, :func:`small_face_interior`) at least as opaque as the fit
+    starts them (:meth:`~talkavatar.core.avatar.Avatar.on_surface`'s opacity): the fit thins them to show the
+    photo's open mouth and grain behind, and the drawn closed mouth then looks ajar (CPU stand-in, soldier_bw:
+    FaceMesh's gap at rest 0.054 -> 0.033 of the eyes' distance, r with the speech 0.32 -> 0.53)."""
     floor = math.log(SURFACE_OPACITY / (1 - SURFACE_OPACITY))
     return torch.where(given_back, avatar.opacity_logit.clamp_min(floor), avatar.opacity_logit)
 
@@ -285,9 +275,24 @@ def _parts(avatar: Avatar) -> np.ndarray:
     return texel_parts(avatar.rig.to("cpu"), binding.face_index.cpu(), binding.barycentrics.cpu())
 
 
+def _of_parts(avatar: Avatar, parts: list[int]) -> Tensor:
+    """[N] bool: the Gaussians of the body ``parts`` (:data:`~talkavatar.core.body.parts.PART` indices)."""
+    return torch.from_numpy(np.isin(_parts(avatar), parts)).to(avatar.binding.face_index.device)
+
+
 def _head(avatar: Avatar) -> Tensor:
     """[N] bool: the head's Gaussians."""
-    return torch.from_numpy(_parts(avatar) == PART["head"]).to(avatar.binding.face_index.device)
+    return _of_parts(avatar, [PART["head"]])
+
+
+def _at_pixels(image: Tensor, pixels: Tensor) -> Tensor:
+    """[N] bool: ``image`` [H, W] bool at the pixels [N, 2] (x, y) the points fall in; False outside the picture."""
+    h, w = image.shape
+    col, row = pixels[:, 0].floor().long(), pixels[:, 1].floor().long()
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    out = torch.zeros(len(pixels), dtype=torch.bool, device=image.device)
+    out[inside] = image[row[inside], col[inside]]
+    return out
 
 
 def _mouth_parts(avatar: Avatar) -> tuple[Tensor, Tensor]:
