@@ -51,12 +51,35 @@ def _same_pad(x: torch.Tensor, k: tuple[int, int], s: tuple[int, int]) -> torch.
     return F.pad(x, pads)
 
 
+def _strided_slice(x: torch.Tensor, begin: torch.Tensor, end: torch.Tensor, strides: torch.Tensor,
+                   attr: dict) -> torch.Tensor:
+    """TF's StridedSlice with begin/end/shrink-axis masks (no ellipsis or new-axis masks)."""
+    mask = {k: int(attr.get(f"{k}_mask", {}).get("i", 0)) for k in ("begin", "end", "shrink_axis", "ellipsis",
+                                                                       "new_axis")}
+    if mask["ellipsis"] or mask["new_axis"]:
+        raise NotImplementedError("StridedSlice with ellipsis or new-axis masks")
+    index = []
+    for i in range(len(begin)):
+        if mask["shrink_axis"] >> i & 1:
+            index.append(int(begin[i]))
+            continue
+        b = None if mask["begin"] >> i & 1 else int(begin[i])
+        e = None if mask["end"] >> i & 1 else int(end[i])
+        index.append(slice(b, e, int(strides[i])))
+    return x[tuple(index)]
+
+
+CONVOLUTIONS = ("_FusedConv2D", "Conv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative")
+
+
 class Graph:
-    def __init__(self, model_json: Path, weights: dict[str, np.ndarray] | None = None):
+    """One graph model; calling it with {placeholder name: NHWC tensor} runs every node in the file's order (a
+    converter's topological order) and returns every value by node name (``name:k`` for output k > 0)."""
+
+    def __init__(self, model_json: Path):
         doc = json.loads(Path(model_json).read_text())
         self.nodes = doc["modelTopology"]["node"]
-        self.signature = doc.get("signature", {})
-        weights = load_weights(Path(model_json)) if weights is None else weights
+        weights = load_weights(Path(model_json))
         self.consts = {}
         for n in self.nodes:
             if n["op"] == "Const":
@@ -89,7 +112,7 @@ class Graph:
         """Weights of every convolution in torch's layout (OIHW, depthwise [C*mult, 1, kh, kw])."""
         self.kernels = {}
         for n in self.order:
-            if "Conv2D" in n["op"] or "Depthwise" in n["op"]:
+            if n["op"] in CONVOLUTIONS:
                 w = self.consts[n["input"][1]].float()
                 if "Depthwise" in n["op"]:
                     kh, kw, c, m = w.shape
@@ -98,7 +121,8 @@ class Graph:
                     w = w.permute(3, 2, 0, 1).contiguous()
                 self.kernels[n["name"]] = w
 
-    def _conv(self, n: dict, x: torch.Tensor, args: list[torch.Tensor]) -> torch.Tensor:
+    def _conv(self, n: dict, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """A (fused) convolution of NCHW ``x`` -> NCHW: TF's padding, then the fused bias and activation."""
         a = n["attr"]
         s = [int(v) for v in a["strides"]["list"]["i"]][1:3]
         w = self.kernels[n["name"]]
@@ -110,7 +134,7 @@ class Graph:
         fused = [base64.b64decode(v).decode() for v in a.get("fused_ops", {}).get("list", {}).get("s", [])]
         for op in fused:
             if op == "BiasAdd":
-                y = y + args[2].float().view(1, -1, 1, 1)
+                y = y + bias.float().view(1, -1, 1, 1)
             elif op == "Relu":
                 y = F.relu(y)
             elif op == "Relu6":
@@ -119,9 +143,23 @@ class Graph:
                 raise NotImplementedError(op)
         return y
 
+    def _deconv(self, n: dict, x: torch.Tensor, shape: list[int]) -> torch.Tensor:
+        """TF's Conv2DBackpropInput (a transposed convolution) of NCHW ``x`` to NHWC ``shape``."""
+        a = n["attr"]
+        s = [int(v) for v in a["strides"]["list"]["i"]][1:3]
+        w = self.consts[n["input"][1]].float().permute(3, 2, 0, 1)  # [kh, kw, out, in] -> [in, out, kh, kw]
+        y = F.conv_transpose2d(x, w, stride=s)
+        out = []
+        for axis, (size, k, st) in enumerate(((shape[1], w.shape[2], s[0]), (shape[2], w.shape[3], s[1]))):
+            before = 0
+            if base64.b64decode(a["padding"]["s"]) == b"SAME":
+                before = max((x.shape[2 + axis] - 1) * st + k - size, 0) // 2
+            out.append(slice(before, before + size))
+        return y[:, :, out[0], out[1]]
+
     def __call__(self, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``feeds``: {placeholder name: tensor (NHWC as TF)} -> every value by name (NCHW kept for 4-D
-        convolution outputs internally, see ``_nchw``)."""
+        """``feeds``: {placeholder name: tensor (NHWC, as TF)} -> every computed value by name, NHWC (convolution
+        and resize outputs are held NCHW inside, and turned back on the way out)."""
         vals: dict[str, torch.Tensor] = dict(self.consts)
         nchw: set[str] = set()  # names whose value is held as NCHW (a 4-D NHWC tensor in the graph)
         vals.update(feeds)
@@ -139,8 +177,12 @@ class Graph:
             op, name = n["op"], n["name"]
             ins = [i for i in n.get("input", []) if not i.startswith("^")]
             a = n.get("attr", {})
-            if op in ("_FusedConv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative", "Conv2D"):
-                vals[name] = self._conv(n, get(ins[0], True), [None] + [get(i) for i in ins[1:]])
+            if op in CONVOLUTIONS:
+                vals[name] = self._conv(n, get(ins[0], True), get(ins[2]) if len(ins) > 2 else None)
+                nchw.add(name)
+                continue
+            if op == "Conv2DBackpropInput":
+                vals[name] = self._deconv(n, get(ins[2], True), [int(v) for v in get(ins[0])])
                 nchw.add(name)
                 continue
             if op == "ResizeBilinear":
@@ -191,6 +233,10 @@ class Graph:
                 y = torch.sqrt(x[0])
             elif op == "Sigmoid":
                 y = torch.sigmoid(x[0])
+            elif op == "Shape":
+                y = torch.tensor(x[0].shape, dtype=torch.int64)
+            elif op == "StridedSlice":
+                y = _strided_slice(x[0], x[1], x[2], x[3], a)
             elif op == "ArgMax":
                 y = torch.argmax(x[0], int(x[1]))
             elif op == "GatherNd":
