@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from talkavatar.audio.ctc_align import (align_ipa, ctc_viterbi, path_log_likelihood, phone_tokens, spoken_language,
-                                        transcript_tokens)
+from talkavatar.audio.ctc_align import (align_ipa, ctc_viterbi, heard_scores, path_log_likelihood, phone_tokens,
+                                        spoken_language, transcript_tokens)
 from talkavatar.audio.drive import drive_audio
 from talkavatar.audio.g2p import check_language, dictionary_words, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
@@ -62,6 +62,29 @@ def test_ctc_viterbi_finds_the_best_path_of_a_naive_search():
 def test_ctc_viterbi_refuses_too_few_frames():
     scores = np.zeros((2, 3), np.float32)
     assert ctc_viterbi(scores, np.array([1, 1]), blank=0) is None      # 'a a' needs a blank between: 3 frames
+
+
+def test_dutch_phones_the_recogniser_writes_otherwise_align_where_it_writes_them():
+    """Dutch ʋ, which the recogniser writes w (ctc_align.HEARD_AS), and ʌʊ, which it writes oʊ (SPELLED_AS). Frames
+    of 'n ʌʊ ʋ ɑ': n spikes at frame 2, oʊ at 6, w at 10 (a weaker spike: blank 0.4), ɑ at 13; ʋ itself has a trace
+    only right before ɑ. Read as German (no rule) ʌʊ needs two tokens of which the audio has neither and ʋ squeezes
+    next to ɑ; read as Dutch, ʌʊ sits on oʊ's spike and ʋ on w's."""
+    vocab = vocabulary()
+    frames = np.full((16, len(vocab)), 1e-4)
+    frames[:, blank_id()] = 1.0
+    for token, frame, p in (("n", 2, 1.0), ("oʊ", 6, 1.0), ("w", 10, 0.6), ("ʋ", 12, 1e-3), ("ɑ", 13, 1.0)):
+        frames[frame, vocab.index(token)] = p
+        frames[frame, blank_id()] = 1.0 - p if p < 1.0 else 1e-4
+    scores = np.log(frames / frames.sum(axis=1, keepdims=True)).astype(np.float32)
+    words = [["n", "ˈʌʊ"], ["ʋ", "ɑ"]]
+    assert heard_scores(scores, "de") is scores
+    german, dutch = transcript_tokens(words, "de"), transcript_tokens(words, "nl")
+    assert [vocab[k] for k in german[1]] == ["n", "ʌ", "ʊ", "ʋ", "ɑ"]
+    assert [vocab[k] for k in dutch[1]] == ["n", "oʊ", "ʋ", "ɑ"] and list(dutch[2]) == [0, 1, 2, 3]
+    position = ctc_viterbi(heard_scores(scores, "de"), german[1], blank_id())
+    assert list(np.flatnonzero(position == 3)) == [12]
+    position = ctc_viterbi(heard_scores(scores, "nl"), dutch[1], blank_id())
+    assert [list(np.flatnonzero(position == k)) for k in range(4)] == [[2], [6], [10], [13]]
 
 
 def test_place_segments_from_spikes_keeps_pauses():

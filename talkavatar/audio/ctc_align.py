@@ -4,7 +4,9 @@ language-independent recogniser's log-probabilities (:mod:`talkavatar.audio.univ
 Each transcript phone becomes one or more recogniser tokens (longest match of its base symbols, so ``tʃ`` is the
 token ``t͡ʃ`` and ``aɪ`` is ``aɪ``; symbols the recogniser lacks are left out). The Viterbi path runs through the
 usual CTC states (blank, token, blank, token, ..., blank); a phone's frames are those of its tokens, and its
-boundaries are placed from them on the audio (:func:`talkavatar.audio.boundaries.place_segments`).
+boundaries are placed from them on the audio (:func:`talkavatar.audio.boundaries.place_segments`). Where the
+recogniser spells a language's phone otherwise, the phone is spelled with its tokens (:data:`SPELLED_AS`) or its token
+scores as either (:data:`HEARD_AS`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from talkavatar.audio.boundaries import ONSET_BELOW_DB, log_mel, place_segments,
 from talkavatar.audio.universal import blank_id, log_probs, vocabulary
 
 _TIE = "\u0361"
+# Per language, how the recogniser writes a transcript phone (issue 25, eighteenth session). Measured on the real
+# Dutch dev lines of benchmarks/lip_labels.py (labelled independently of this aligner): inside a phone's span the
+# median peak probability of Dutch ʋ is 0.00 (w 0.02, ð 0.06: a labiodental approximant heard as w or ð), of the
+# diphthong ʌʊ (tokens ʌ + ʊ) 0.00 against oʊ 0.69 (hama's argmax at both). Chosen on real nl dev with a transcript
+# (205 phones): main 147, ʋ | w 150, ʌʊ as oʊ 149, both 152; tried and not kept (0 or -1 to -2 phones, or starts
+# further from the labels): e | eɪ, r | ɹ, j | i, ɵ | ɪ, ɑ | ɔ, x | k, ɣ | x k, ɛɪ as aɪ.
+HEARD_AS: dict[str, dict[str, tuple[str, ...]]] = {"nl": {"ʋ": ("w",)}}     # token -> also its alternatives
+SPELLED_AS: dict[str, dict[str, tuple[str, ...]]] = {"nl": {"ʌʊ": ("oʊ",)}}  # phone (base form) -> tokens
 
 
 def _token_index() -> dict[str, int]:
@@ -75,13 +85,16 @@ def ctc_viterbi(scores: np.ndarray, tokens: np.ndarray, blank: int) -> np.ndarra
     return np.where(path % 2 == 1, path // 2, -1)
 
 
-def transcript_tokens(words: list[list[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The phones of IPA ``words``, their recogniser tokens ``[L]`` and each token's phone index ``[L]``."""
-    index = _token_index()
+def transcript_tokens(words: list[list[str]], language: str | None = None
+                      ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The phones of IPA ``words``, their recogniser tokens ``[L]`` and each token's phone index ``[L]``;
+    ``language`` (eSpeak NG code): its :data:`SPELLED_AS` spellings."""
+    index, spelled = _token_index(), SPELLED_AS.get(language or "", {})
     phones = [p for word in words for p in word]
     tokens, owner = [], []
     for k, phone in enumerate(phones):
-        ids = phone_tokens(phone, index)
+        base = base_phone(phone)
+        ids = [index[t] for t in spelled[base]] if base in spelled else phone_tokens(phone, index)
         tokens += ids
         owner += [k] * len(ids)
     return phones, np.array(tokens, np.int64), np.array(owner, np.int64)
@@ -108,13 +121,28 @@ def spoken_language(scores: np.ndarray, text: str, candidates: tuple[str, ...]) 
     return chosen
 
 
-def align_ipa(pcm: np.ndarray, words: list[list[str]], scores: np.ndarray | None = None) -> list[PhoneSegment] | None:
+def heard_scores(scores: np.ndarray, language: str | None) -> np.ndarray:
+    """``scores [F, V]`` (log-probabilities) with each token of ``HEARD_AS[language]`` scoring the log-sum of its
+    own and its alternatives' probabilities; ``scores`` itself where the language has none."""
+    rules = HEARD_AS.get(language or "", {})
+    if not rules:
+        return scores
+    out, index = scores.copy(), _token_index()
+    for token, alternatives in rules.items():
+        ids = [index[token]] + [index[a] for a in alternatives]
+        out[:, ids[0]] = np.logaddexp.reduce(scores[:, ids], axis=1)
+    return out
+
+
+def align_ipa(pcm: np.ndarray, words: list[list[str]], scores: np.ndarray | None = None,
+              language: str | None = None) -> list[PhoneSegment] | None:
     """Phone segments of the IPA ``words`` spoken in int16 ``pcm`` at 16 kHz, or None when they do not fit;
-    ``scores``: the recogniser's log-probabilities of ``pcm`` where already at hand (:func:`log_probs`)."""
-    phones, tokens, owner = transcript_tokens(words)
+    ``scores``: the recogniser's log-probabilities of ``pcm`` where already at hand (:func:`log_probs`);
+    ``language``: the eSpeak NG code the words are in (:data:`HEARD_AS`, :data:`SPELLED_AS`)."""
+    phones, tokens, owner = transcript_tokens(words, language)
     if not len(tokens):
         return None
-    position = ctc_viterbi(log_probs(pcm) if scores is None else scores, tokens, blank_id())
+    position = ctc_viterbi(heard_scores(log_probs(pcm) if scores is None else scores, language), tokens, blank_id())
     if position is None:
         return None
     units = np.where(position >= 0, owner[np.maximum(position, 0)], -1)
