@@ -4,9 +4,10 @@ language-independent recogniser's log-probabilities (:mod:`talkavatar.audio.univ
 Each transcript phone becomes one or more recogniser tokens (longest match of its base symbols, so ``tʃ`` is the
 token ``t͡ʃ`` and ``aɪ`` is ``aɪ``; symbols the recogniser lacks are left out). The Viterbi path runs through the
 usual CTC states (blank, token, blank, token, ..., blank); a phone's frames are those of its tokens, and its
-boundaries are placed from them on the audio (:func:`talkavatar.audio.boundaries.place_segments`). Where the
-recogniser spells a language's phone otherwise, the phone is spelled with its tokens (:data:`SPELLED_AS`) or its token
-scores as either (:data:`HEARD_AS`).
+boundaries are placed from them on the audio (:func:`talkavatar.audio.boundaries.place_segments`), the phones
+the recogniser did not hear spread between those it did (:data:`HEARD_P`). Where the recogniser writes a
+language's phone otherwise, the phone is spelled with those tokens (:data:`WRITTEN_AS`) or its token scores as
+either (:data:`ALSO_WRITTEN`).
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ _TIE = "\u0361"
 # Dutch dev lines of benchmarks/lip_labels.py (labelled independently of this aligner): inside a phone's span the
 # median peak probability of Dutch ʋ is 0.00 (w 0.02, ð 0.06: a labiodental approximant heard as w or ð), of the
 # diphthong ʌʊ (tokens ʌ + ʊ) 0.00 against oʊ 0.69 (hama's argmax at both). Chosen on real nl dev with a transcript
-# (205 phones): main 147, ʋ | w 150, ʌʊ as oʊ 149, both 152; tried and not kept (0 or -1 to -2 phones, or starts
-# further from the labels): e | eɪ, r | ɹ, j | i, ɵ | ɪ, ɑ | ɔ, x | k, ɣ | x k, ɛɪ as aɪ.
-HEARD_AS: dict[str, dict[str, tuple[str, ...]]] = {"nl": {"ʋ": ("w",)}}     # token -> also its alternatives
-SPELLED_AS: dict[str, dict[str, tuple[str, ...]]] = {"nl": {"ʌʊ": ("oʊ",)}}  # phone (base form) -> tokens
-# A transcript phone counts as heard where one of its tokens has at least this probability at one of its frames
-# (the others are spread between the heard ones: boundaries.spread_unheard). Chosen on the dev sets with a
-# transcript (eighteenth session; real cs / real nl / eSpeak phones against not spreading): 0.0005 -1 / +1 / +8,
-# 0.001 0 / 0 / +5, 0.002 0 / +1 / +6, 0.003 +1 / +4 / +5, 0.005 0 / +1 / +4, 0.01 -1 / +1 / +6.
+# (205 phones): main 147, ʋ | w 150, ʌʊ as oʊ 149, both 152; tried and not kept: alone e | eɪ, ɵ | ɪ 147, j | i,
+# r | ɹ 148 (nothing on top of the two; r's starts further from the labels), ɑ | ɔ, ɛɪ as aɪ 146, x | k, ɣ | x k 145.
+WRITTEN_AS: dict[str, dict[str, tuple[str, ...]]] = {"nl": {"ʌʊ": ("oʊ",)}}     # phone (base form) -> its tokens
+ALSO_WRITTEN: dict[str, dict[str, tuple[str, ...]]] = {"nl": {"ʋ": ("w",)}}     # token -> alternative tokens
+# A transcript phone counts as heard where one of its tokens has at least this probability at one of its frames;
+# the others are spread between the heard ones (boundaries.spread_unheard). Chosen on the dev sets with a
+# transcript (eighteenth session; phones right against no spreading, real cs of 222 / real nl of 205 / eSpeak of
+# 1305): 0.0005 -1 / +1 / +7, 0.001 and 0.002 0 / +1 / +5, 0.003 +1 / +4 / +4, 0.005 0 / +1 / +3, 0.01 -2 / 0 / +5.
 HEARD_P = 0.003
 
 
@@ -93,8 +94,8 @@ def ctc_viterbi(scores: np.ndarray, tokens: np.ndarray, blank: int) -> np.ndarra
 def transcript_tokens(words: list[list[str]], language: str | None = None
                       ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The phones of IPA ``words``, their recogniser tokens ``[L]`` and each token's phone index ``[L]``;
-    ``language`` (eSpeak NG code): its :data:`SPELLED_AS` spellings."""
-    index, spelled = _token_index(), SPELLED_AS.get(language or "", {})
+    ``language`` (eSpeak NG code): its :data:`WRITTEN_AS` spellings."""
+    index, spelled = _token_index(), WRITTEN_AS.get(language or "", {})
     phones = [p for word in words for p in word]
     tokens, owner = [], []
     for k, phone in enumerate(phones):
@@ -126,10 +127,10 @@ def spoken_language(scores: np.ndarray, text: str, candidates: tuple[str, ...]) 
     return chosen
 
 
-def heard_scores(scores: np.ndarray, language: str | None) -> np.ndarray:
-    """``scores [F, V]`` (log-probabilities) with each token of ``HEARD_AS[language]`` scoring the log-sum of its
-    own and its alternatives' probabilities; ``scores`` itself where the language has none."""
-    rules = HEARD_AS.get(language or "", {})
+def alternative_scores(scores: np.ndarray, language: str | None) -> np.ndarray:
+    """``scores [F, V]`` (log-probabilities) with each token of ``ALSO_WRITTEN[language]`` scoring the log-sum of
+    its own and its alternatives' probabilities; ``scores`` itself where the language has none."""
+    rules = ALSO_WRITTEN.get(language or "", {})
     if not rules:
         return scores
     out, index = scores.copy(), _token_index()
@@ -154,11 +155,11 @@ def align_ipa(pcm: np.ndarray, words: list[list[str]], scores: np.ndarray | None
               language: str | None = None) -> list[PhoneSegment] | None:
     """Phone segments of the IPA ``words`` spoken in int16 ``pcm`` at 16 kHz, or None when they do not fit;
     ``scores``: the recogniser's log-probabilities of ``pcm`` where already at hand (:func:`log_probs`);
-    ``language``: the eSpeak NG code the words are in (:data:`HEARD_AS`, :data:`SPELLED_AS`)."""
+    ``language``: the eSpeak NG code the words are in (:data:`ALSO_WRITTEN`, :data:`WRITTEN_AS`)."""
     phones, tokens, owner = transcript_tokens(words, language)
     if not len(tokens):
         return None
-    scores = heard_scores(log_probs(pcm) if scores is None else scores, language)
+    scores = alternative_scores(log_probs(pcm) if scores is None else scores, language)
     position = ctc_viterbi(scores, tokens, blank_id())
     if position is None:
         return None
