@@ -39,7 +39,7 @@ FAR_S, SAME_S = 0.04, 0.005
 
 def start_errors(wav: Path, text: str, language: str, reference: list[tuple[str, float, float]]) -> list[float]:
     """Aligned minus reference start (s) of each aligned phone matched to a reference phone of ``wav``."""
-    aligned = align_ipa(load_pcm(wav), ipa_words(text, language)) or []
+    aligned = align_ipa(load_pcm(wav), ipa_words(text, language), language=language) or []
     ours = [s for s in aligned if phone_class(s.phone) != "silence"]
     theirs = [r for r in reference if r[0] and base_phone(r[0]) and phone_class(r[0]) != "silence"]
     match = difflib.SequenceMatcher(a=[base_phone(s.phone) for s in ours], b=[base_phone(r[0]) for r in theirs],

@@ -11,15 +11,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from talkavatar.audio.ctc_align import (align_ipa, ctc_viterbi, path_log_likelihood, phone_tokens, spoken_language,
-                                        transcript_tokens)
+from talkavatar.audio.ctc_align import (HEARD_P, align_ipa, alternative_scores, ctc_viterbi, heard_phones,
+                                        path_log_likelihood, phone_tokens, spoken_language, transcript_tokens)
 from talkavatar.audio.drive import drive_audio
 from talkavatar.audio.g2p import check_language, dictionary_words, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
 from talkavatar.audio.boundaries import (LEAD_S, ONSET_BELOW_DB, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
-                                         log_mel, phone_runs, place_segments, spectral_change, speech_frames)
+                                         log_mel, phone_runs, place_segments, spectral_change, speech_frames,
+                                         spread_unheard)
 from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, dark_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
@@ -62,6 +63,29 @@ def test_ctc_viterbi_finds_the_best_path_of_a_naive_search():
 def test_ctc_viterbi_refuses_too_few_frames():
     scores = np.zeros((2, 3), np.float32)
     assert ctc_viterbi(scores, np.array([1, 1]), blank=0) is None      # 'a a' needs a blank between: 3 frames
+
+
+def test_dutch_phones_the_recogniser_writes_otherwise_align_where_it_writes_them():
+    """Dutch ʋ, which the recogniser writes w (ctc_align.ALSO_WRITTEN), and ʌʊ, which it writes oʊ (WRITTEN_AS).
+    Frames of 'n ʌʊ ʋ ɑ': n spikes at frame 2, oʊ at 6, w at 10 (a weaker spike: blank 0.4), ɑ at 13; ʋ itself has
+    a trace only right before ɑ. Read as German (no rule) ʌʊ needs two tokens of which the audio has neither and ʋ
+    squeezes next to ɑ; read as Dutch, ʌʊ sits on oʊ's spike and ʋ on w's."""
+    vocab = vocabulary()
+    frames = np.full((16, len(vocab)), 1e-4)
+    frames[:, blank_id()] = 1.0
+    for token, frame, p in (("n", 2, 1.0), ("oʊ", 6, 1.0), ("w", 10, 0.6), ("ʋ", 12, 1e-3), ("ɑ", 13, 1.0)):
+        frames[frame, vocab.index(token)] = p
+        frames[frame, blank_id()] = 1.0 - p if p < 1.0 else 1e-4
+    scores = np.log(frames / frames.sum(axis=1, keepdims=True)).astype(np.float32)
+    words = [["n", "ˈʌʊ"], ["ʋ", "ɑ"]]
+    assert alternative_scores(scores, "de") is scores
+    german, dutch = transcript_tokens(words, "de"), transcript_tokens(words, "nl")
+    assert [vocab[k] for k in german[1]] == ["n", "ʌ", "ʊ", "ʋ", "ɑ"]
+    assert [vocab[k] for k in dutch[1]] == ["n", "oʊ", "ʋ", "ɑ"] and list(dutch[2]) == [0, 1, 2, 3]
+    position = ctc_viterbi(alternative_scores(scores, "de"), german[1], blank_id())
+    assert list(np.flatnonzero(position == 3)) == [12]
+    position = ctc_viterbi(alternative_scores(scores, "nl"), dutch[1], blank_id())
+    assert [list(np.flatnonzero(position == k)) for k in range(4)] == [[2], [6], [10], [13]]
 
 
 def test_place_segments_from_spikes_keeps_pauses():
@@ -130,6 +154,35 @@ def test_a_phone_spelled_with_two_tokens_is_one_segment():
     assert [s.phone for s in segs] == ["SIL", "aɪ", "t", "SIL"]
     prior = SPIKE_WEIGHTS[0] * 10 * UNIT_S + SPIKE_WEIGHTS[1] * 14 * UNIT_S + SPIKE_OFFSET_S
     assert segs[1].end == segs[2].start == pytest.approx(prior - LEAD_S)
+
+
+def test_phones_the_recogniser_does_not_hear_are_spread_between_the_heard_ones():
+    """Transcript 'a t ə k': the path glued the unheard t and ə to k's spike (frames 12, 13, k at 14; a at 2).
+    heard_phones finds a and k heard (one of their frames at HEARD_P or more); spread_unheard moves t and ə to a
+    third and two thirds of the way from a's first frame to k's, and the boundaries follow the spike rule from
+    there. A stretch with a pause in it, and phones before the first or after the last heard one, stay."""
+    vocab = vocabulary()
+    _, tokens, owner = transcript_tokens([["a", "t"], ["ə", "k"]])
+    position = np.full(20, -1)
+    position[[2, 12, 13, 14]] = [0, 1, 2, 3]
+    frames = np.full((20, len(vocab)), 1e-6)
+    frames[:, blank_id()] = 1.0
+    for k, (token, p) in enumerate(zip(tokens, (0.9, HEARD_P / 2, HEARD_P / 2, 0.5))):
+        frames[[2, 12, 13, 14][k], token] = p
+    heard = heard_phones(np.log(frames), tokens, owner, position, 4)
+    assert list(heard) == [True, False, False, True]
+    units = np.where(position >= 0, owner[np.maximum(position, 0)], -1)
+    runs = spread_unheard(phone_runs(units), heard)
+    assert runs == [(2, 2, 3, 0), (6.0, 6.0, 6.5, 1), (10.0, 10.0, 10.5, 2), (14, 14, 15, 3)]
+    segs = place_segments(units, ["a", "t", "ə", "k"], heard=heard)
+    prior = SPIKE_WEIGHTS[0] * 6.0 * UNIT_S + SPIKE_WEIGHTS[1] * 10.0 * UNIT_S + SPIKE_OFFSET_S
+    assert [s.phone for s in segs] == ["a", "t", "ə", "k", "SIL"]
+    assert segs[1].end == segs[2].start == pytest.approx(prior - LEAD_S)
+    assert place_segments(units, ["a", "t", "ə", "k"], heard=np.ones(4, bool)) == place_segments(units,
+                                                                                                ["a", "t", "ə", "k"])
+    paused = [(2, 2, 3, 0), (20, 20, 21, 1), (22, 22, 23, 2)]
+    assert spread_unheard(paused, np.array([True, False, True])) == paused
+    assert spread_unheard(runs[1:], np.array([True, False, False, True])) == runs[1:]
 
 
 def test_a_long_blank_in_continuous_speech_is_no_pause_when_aligning():

@@ -141,4 +141,4 @@ class PhoneSource:
                 self.ipa = ipa_words(self.undecided, self.language)
         if self.words:
             return self.aligner.align(pcm, self.words)
-        return align_ipa(pcm, self.ipa, scores)
+        return align_ipa(pcm, self.ipa, scores, self.language)
