@@ -398,16 +398,8 @@ def _gate_face(g: _Gate, size) -> None:
     if fault is not None:
         g.reject("face", np.arange(478), fault)
     for hand in _real_hands(det, body_height(det, size)):
-        under = _under_hand(det.face[:, :2], hand)
+        under = hand_cover.covers(det.face[:, :2], hand)
         g.weights["face"][under] = np.minimum(g.weights["face"][under], OCCLUDED_WEIGHT)
-
-
-def _under_hand(points: np.ndarray, hand: np.ndarray) -> np.ndarray:
-    """[N] bool: which ``points`` [N, 2] lie under ``hand`` [21, 2]: inside the convex hull of its points grown by
-    :func:`talkavatar.core.hand_cover.margin`."""
-    hull = cv2.convexHull(hand.astype(np.float32))
-    grown = hand_cover.margin(hand)
-    return np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) >= -grown for x, y in points], bool)
 
 
 def _eyes_to_mouth(p: np.ndarray) -> float:
