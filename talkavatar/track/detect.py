@@ -286,10 +286,11 @@ class HolisticDetector:
 
     def _unhanded(self, image: np.ndarray, det: Detection, variant: Variant) -> Detection:
         """``det`` with its Face Mesh seen again on the head crop with the hands over its mouth painted out
-        (:mod:`face_behind_hand`), where a hand is over the mouth and the mesh is found there (``found_on`` says
-        so)."""
-        hands = [getattr(det, f"{side}_hand")[:, :2] for side in SIDES if getattr(det, f"{side}_hand_present")]
-        over = face_behind_hand.over_mouth(det.face[:, :2], hands) if det.face_present else []
+        (:mod:`face_behind_hand`), where a hand of a plausible size (as the gating judges, which also gives no
+        weight to the face points under it) is over the mouth and the mesh is found there (``found_on`` says so)."""
+        from talkavatar.track.gating import real_hands  # here: the gating reads this module's face_box
+
+        over = face_behind_hand.over_mouth(det.face[:, :2], real_hands(det)) if det.face_present else []
         if not over:
             return det
         x0, y0, x1, y1 = face_behind_hand.head_crop(det.face[:, :2], image.shape[1], image.shape[0])

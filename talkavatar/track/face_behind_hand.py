@@ -6,7 +6,8 @@ MediaPipe's Face Mesh bends towards fingers over the mouth, the points it can se
 crop with the hand's pixels (:func:`~talkavatar.core.hand_cover.hand_region`) filled from the face around them
 (OpenCV's Telea inpainting), the mesh of the same frame keeps its shape: nose tip 1.5 %, seen corner 1.4 %.
 
-Only where the hand covers part of the lips and less than :data:`MOST` of the mesh: inpainting fills a hand from
+Only where a hand of a plausible size (:func:`~talkavatar.track.gating.real_hands`, the hands whose face points the
+gating gives no weight) covers part of the lips and less than :data:`MOST` of the mesh: inpainting fills a hand from
 what lies around it, and a hand over half the face leaves too little face to fill from. Marked frames of the
 Wolfgang Langer clip (the photo's own clip, seen as photos): the mesh's error against the marks fell on the eight
 frames whose hand covers 30-42 % of the mesh (1.83-2.80 -> 1.26-2.25 %) and rose on the four covering 47-57 %
