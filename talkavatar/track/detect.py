@@ -7,8 +7,9 @@ get more of the detector's pixels; on a photo, a third pass on the mirrored crop
 opinion (:func:`talkavatar.track.gating.gate` rejects limb points the two passes disagree on and admits the
 low-visibility arm points they agree on), MediaPipe Hands looks for a hand Holistic missed beyond a seen
 forearm (:mod:`hand_search`), and a face behind a hand over its mouth is seen again by MediaPipe Face Mesh with the
-hand painted out (:mod:`face_behind_hand`). Several people: MediaPipe's face detector finds their faces (on the image and
-its contrast-normalised variant); each is searched for in a window around its face; :mod:`people` ranks them.
+hand painted out (:mod:`face_behind_hand`). Several people: MediaPipe's face detector finds their faces (on the
+image and its contrast-normalised variant); each is searched for in a window around its face; :mod:`people` ranks
+them.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from talkavatar.core.hand_cover import covers, hand_region
 from talkavatar.core.body.landmarks import FACE_POINTS
+from talkavatar.core.hand_cover import covers, hand_region
 
 LIPS = tuple(sorted(i for name, i in FACE_POINTS.items() if name.startswith("lip_outer")))
 """The Face Mesh's outer lip contour: a hand covering one of these is over the mouth."""
