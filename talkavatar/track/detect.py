@@ -5,9 +5,11 @@ Finding the person: Holistic on the image, else on the variants of :mod:`variant
 smaller) until one shows a person; then a second pass on a crop around that person's box, so that face and hands
 get more of the detector's pixels; on a photo, a third pass on the mirrored crop gives every body point a second
 opinion (:func:`talkavatar.track.gating.gate` rejects limb points the two passes disagree on and admits the
-low-visibility arm points they agree on), and MediaPipe Hands looks for a hand Holistic missed beyond a seen
-forearm (:mod:`hand_search`). Several people: MediaPipe's face detector finds their faces (on the image and
-its contrast-normalised variant); each is searched for in a window around its face; :mod:`people` ranks them.
+low-visibility arm points they agree on), MediaPipe Hands looks for a hand Holistic missed beyond a seen
+forearm (:mod:`hand_search`), and a face behind a hand over its mouth is seen again by MediaPipe Face Mesh with the
+hand painted out (:mod:`face_behind_hand`). Several people: MediaPipe's face detector finds their faces (on the
+image and its contrast-normalised variant); each is searched for in a window around its face; :mod:`people` ranks
+them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from PIL import Image
 
 from talkavatar.errors import MissingDependency
 from talkavatar.mediapipe_import import import_mediapipe
-from talkavatar.track import hand_search
+from talkavatar.track import face_behind_hand, hand_search
 from talkavatar.track.metrics import VISIBLE
 from talkavatar.track.people import people_record, pick
 from talkavatar.track.pose_points import ELBOWS, SIDES, WRISTS
@@ -126,6 +128,7 @@ class HolisticDetector:
         self._faces = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.6)
         self._check = check  # photos: the mirrored check pass (one more Holistic pass per person), the hand search
         self._hands = None  # MediaPipe Hands, made on the first hand search
+        self._face_mesh = None  # MediaPipe Face Mesh, made on the first face behind a hand (face_behind_hand)
 
     def __enter__(self) -> "HolisticDetector":
         return self
@@ -135,6 +138,8 @@ class HolisticDetector:
         self._faces.close()
         if self._hands is not None:
             self._hands.close()
+        if self._face_mesh is not None:
+            self._face_mesh.close()
 
     def face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
         """Faces as ``(x0, y0, w, h)`` in pixels, on the image and its contrast-normalised variant, duplicates
@@ -206,7 +211,10 @@ class HolisticDetector:
             det = self._detect_variant(image, variant)
             if det.found:
                 det = self._second_pass(image, det, variant)
-                return self._searched(image, self._checked(image, det, variant), variant) if self._check else det
+                if not self._check:
+                    return det
+                return self._unhanded(image, self._searched(image, self._checked(image, det, variant), variant),
+                                      variant)
         return empty_detection(h, w)
 
     def _detect_variant(self, image: np.ndarray, variant: Variant) -> Detection:
@@ -275,6 +283,27 @@ class HolisticDetector:
             setattr(det, f"{side}_hand", hand)
             setattr(det, f"{side}_hand_present", True)
             det.searched_hands.append(side)
+        return det
+
+    def _unhanded(self, image: np.ndarray, det: Detection, variant: Variant) -> Detection:
+        """``det`` with its Face Mesh seen again on the head crop with the hands over its mouth painted out
+        (:mod:`face_behind_hand`), where a hand of a plausible size (as the gating judges, which also gives no
+        weight to the face points under it) is over the mouth and the mesh is found there (``found_on`` says so)."""
+        from talkavatar.track.gating import real_hands  # here: the gating reads this module's face_box
+
+        over = face_behind_hand.over_mouth(det.face[:, :2], real_hands(det)) if det.face_present else []
+        if not over:
+            return det
+        x0, y0, x1, y1 = face_behind_hand.head_crop(det.face[:, :2], image.shape[1], image.shape[0])
+        crop = face_behind_hand.painted_out(image[y0:y1, x0:x1], [hand - (x0, y0) for hand in over])
+        if self._face_mesh is None:
+            self._face_mesh = self._mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
+                                                                    max_num_faces=1)
+        found = self._face_mesh.process(apply(Variant(variant.contrast), crop)[0]).multi_face_landmarks
+        if not found:
+            return det
+        det.face = _points(found[0], x1 - x0, y1 - y0, N_FACE) + np.array([x0, y0, 0], np.float32)
+        det.variant = f"{det.variant}, face seen again with the hand over its mouth painted out"
         return det
 
     def _hands_in(self, image: np.ndarray, box: tuple[int, int, int, int], contrast: bool) -> list[np.ndarray]:

@@ -397,17 +397,9 @@ def _gate_face(g: _Gate, size) -> None:
     fault = _face_mesh_fault(det, size)
     if fault is not None:
         g.reject("face", np.arange(478), fault)
-    for hand in _real_hands(det, body_height(det, size)):
-        under = _under_hand(det.face[:, :2], hand)
+    for hand in real_hands(det):
+        under = hand_cover.covers(det.face[:, :2], hand)
         g.weights["face"][under] = np.minimum(g.weights["face"][under], OCCLUDED_WEIGHT)
-
-
-def _under_hand(points: np.ndarray, hand: np.ndarray) -> np.ndarray:
-    """[N] bool: which ``points`` [N, 2] lie under ``hand`` [21, 2]: inside the convex hull of its points grown by
-    :func:`talkavatar.core.hand_cover.margin`."""
-    hull = cv2.convexHull(hand.astype(np.float32))
-    grown = hand_cover.margin(hand)
-    return np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), True) >= -grown for x, y in points], bool)
 
 
 def _eyes_to_mouth(p: np.ndarray) -> float:
@@ -415,9 +407,10 @@ def _eyes_to_mouth(p: np.ndarray) -> float:
     return float(np.linalg.norm((p[2] + p[5]) / 2 - (p[9] + p[10]) / 2))
 
 
-def _real_hands(det, height: float) -> list[np.ndarray]:
-    """[21, 2] points of every detected hand of a plausible size, trusted or not: a hand the fit must not follow
-    (its side a guess) still hides what is behind it."""
+def real_hands(det) -> list[np.ndarray]:
+    """[21, 2] points of every detected hand of a plausible size for the person (:func:`body_height`), trusted or
+    not: a hand the fit must not follow (its side a guess) still hides what is behind it."""
+    height = body_height(det, (det.mask.shape[1], det.mask.shape[0]))
     lo, hi = LIMITS["hand_size"]
     hands = [getattr(det, f"{side}_hand")[:, :2] for side in ("left", "right") if getattr(det, f"{side}_hand_present")]
     return [h for h in hands if lo <= np.linalg.norm(h[0] - h[9]) / height <= hi]
