@@ -24,6 +24,7 @@ from PIL import Image
 from talkavatar.errors import MissingDependency
 from talkavatar.mediapipe_import import import_mediapipe
 from talkavatar.track import face_behind_hand, hand_search
+from talkavatar.track.gating import real_hands
 from talkavatar.track.metrics import VISIBLE
 from talkavatar.track.people import people_record, pick
 from talkavatar.track.pose_points import ELBOWS, SIDES, WRISTS
@@ -78,6 +79,14 @@ class Detection:
             pts = self.body[:, :2]
         h, w = self.mask.shape
         (x0, y0), (x1, y1) = np.clip(pts.min(0), 0, [w, h]), np.clip(pts.max(0), 0, [w, h])
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def face_box(self) -> tuple[float, float, float, float] | None:
+        """``(x0, y0, x1, y1)`` around the Face Mesh points, or None without a face."""
+        if not self.face_present:
+            return None
+        (x0, y0), (x1, y1) = self.face[:, :2].min(0), self.face[:, :2].max(0)
         return float(x0), float(y0), float(x1), float(y1)
 
     @property
@@ -165,7 +174,7 @@ class HolisticDetector:
         picked = pick(found, w, h, person)
         det = found[picked]
         det.people, det.everyone = len(found), people_record(found, picked, w, h)
-        det.other_faces = [face_box(d) for i, d in enumerate(found) if i != picked and d.face_present]
+        det.other_faces = [d.face_box for i, d in enumerate(found) if i != picked and d.face_present]
         return det
 
     def detect_people(self, image: np.ndarray) -> list[Detection]:
@@ -289,8 +298,6 @@ class HolisticDetector:
         """``det`` with its Face Mesh seen again on the head crop with the hands over its mouth painted out
         (:mod:`face_behind_hand`), where a hand of a plausible size (as the gating judges, which also gives no
         weight to the face points under it) is over the mouth and the mesh is found there (``found_on`` says so)."""
-        from talkavatar.track.gating import real_hands  # here: the gating reads this module's face_box
-
         over = face_behind_hand.over_mouth(det.face[:, :2], real_hands(det)) if det.face_present else []
         if not over:
             return det
@@ -344,14 +351,6 @@ def _crop_box(det: Detection, width: int, height: int) -> tuple[int, int, int, i
     x0, y0, x1, y1 = det.box
     grow = CROP_MARGIN * max(x1 - x0, y1 - y0)
     return int(max(0, x0 - grow)), int(max(0, y0 - grow)), int(min(width, x1 + grow)), int(min(height, y1 + grow))
-
-
-def face_box(det: Detection) -> tuple[float, float, float, float] | None:
-    """``(x0, y0, x1, y1)`` around ``det``'s Face Mesh points, or None without a face."""
-    if not det.face_present:
-        return None
-    (x0, y0), (x1, y1) = det.face[:, :2].min(0), det.face[:, :2].max(0)
-    return float(x0), float(y0), float(x1), float(y1)
 
 
 def _box_iou(a, b) -> float:

@@ -47,7 +47,6 @@ import numpy as np
 
 from talkavatar.core import hand_cover
 from talkavatar.core.body.parts import KNEE_BELOW, TORSO_POINTS, knee_below_hips
-from talkavatar.track.detect import face_box
 from talkavatar.track.fitting import ARMS, LEGS
 from talkavatar.track.metrics import VISIBLE
 from talkavatar.track.pose_points import EARS, ELBOWS, HEAD_SIDES, HIPS, SHOULDERS, SIDES, WRISTS, hand_points
@@ -278,7 +277,7 @@ def _gate_arm(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> Non
             g.reject("body", [w] + hp, "wrist beyond arm's reach of its shoulder")
     far = np.linalg.norm(p[hp] - p[w], axis=1) > LIMITS["hand_points"] * height
     g.reject("body", np.array(hp)[far], "hand point far from its wrist")
-    face = face_box(det)
+    face = det.face_box
     if face is not None and not _seen(det, w, size):
         over = [i for i in hp if face[0] <= p[i, 0] <= face[2] and face[1] <= p[i, 1] <= face[3]]
         g.reject("body", over, "hand point over the face with its wrist unseen (which hand it is is a guess)")
@@ -310,7 +309,7 @@ def _gate_hand(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> No
     sure = _seen(det, wrist, size) and trusted_wrist
     tolerance = LIMITS["hand_wrist" if sure else "hand_wrist_unsure"] * height
     box = (*hand.min(0), *hand.max(0))
-    face = face_box(det)
+    face = det.face_box
     if not lo <= span <= hi:
         g.reject(group, every, "hand of implausible size")
     elif trusted_wrist and np.linalg.norm(hand[0] - p[wrist]) > tolerance:
