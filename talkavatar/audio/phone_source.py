@@ -18,7 +18,6 @@ audio is then recognised.
 from __future__ import annotations
 
 import shutil
-from functools import partial
 
 import numpy as np
 
@@ -90,7 +89,7 @@ class PhoneSource:
         if lang.is_english(self.language):
             self.recognizer = PhoneRecognizer()
         else:
-            self.recognizer = PhoneRecognizer(decode=partial(decode_block, language=self.language))
+            self.recognizer = PhoneRecognizer(decode=decode_block)
         for block in self.held:
             self.recognizer.feed(block)
         self.held = []

@@ -26,7 +26,6 @@ from scipy.special import logsumexp
 
 from talkavatar.audio.boundaries import (CHANGE_RATE, ONSET_BELOW_DB, UNIT_S, log_mel, mel_centres,
                                          place_segments, spectral_change, speech_frames)
-from talkavatar.audio import phonotactics
 from talkavatar.audio.ipa import base_phone, ipa_viseme
 from talkavatar.audio.load import SAMPLE_RATE
 from talkavatar.audio.phone_loop import quiet_cuts
@@ -88,21 +87,6 @@ def class_tokens() -> tuple[np.ndarray, ...]:
     names, phone = vocabulary(), phone_token_ids()
     return tuple(np.flatnonzero([p and VISEME_CLASS[ipa_viseme(HEARD_AS.get(t, t))] == c for t, p in zip(names, phone)])
                  for c in CLASSES[1:])
-
-
-def bilabial_token_ids() -> np.ndarray:
-    """``[V]`` bool: the tokens of the bilabial class."""
-    out = np.zeros(len(vocabulary()), bool)
-    out[class_tokens()[CLASSES.index("bilabial") - 1]] = True
-    return out
-
-
-def token_class() -> np.ndarray:
-    """``[V]`` int: each phone token's lip class (index into :data:`CLASSES` less one); -1 elsewhere."""
-    out = np.full(len(vocabulary()), -1)
-    for c, ids in enumerate(class_tokens()):
-        out[ids] = c
-    return out
 
 
 _local = threading.local()
@@ -225,16 +209,8 @@ def greedy_phones(scores: np.ndarray, offset_s: float = 0.0, closure: np.ndarray
     return place_segments(units, labels, change, offset_s, speech, onset=onset)
 
 
-def decode_block(pcm: np.ndarray, offset_s: float, language: str | None = None) -> list[PhoneSegment]:
-    """Recognised IPA phone segments of one int16 block (the ``decode`` of a streaming phone recogniser);
-    ``language`` (eSpeak NG code): decoded under its phone bigram where one ships
-    (:func:`talkavatar.audio.phonotactics.prior_phones`), else :func:`greedy_phones`."""
+def decode_block(pcm: np.ndarray, offset_s: float) -> list[PhoneSegment]:
+    """Recognised IPA phone segments of one int16 block (the ``decode`` of a streaming phone recogniser)."""
     mel, speech = log_mel(pcm), speech_frames(pcm)
-    scores, closure, dark = log_probs(pcm), closure_evidence(pcm), dark_evidence(mel, speech)
-    if language in phonotactics.languages():
-        return phonotactics.prior_phones(scores, language, blank_id(), vocabulary(), phone_token_ids(),
-                                         bilabial_token_ids(), HEARD_AS, BLANK_BIAS, offset_s,
-                                         BILABIAL_BIAS * closure + DARK_BIAS * dark, spectral_change(mel), speech,
-                                         speech_frames(pcm, ONSET_BELOW_DB), token_class())
-    return greedy_phones(scores, offset_s, closure, spectral_change(mel), speech, dark,
-                         speech_frames(pcm, ONSET_BELOW_DB))
+    return greedy_phones(log_probs(pcm), offset_s, closure_evidence(pcm), spectral_change(mel), speech,
+                         dark_evidence(mel, speech), speech_frames(pcm, ONSET_BELOW_DB))
