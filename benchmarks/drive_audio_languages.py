@@ -31,8 +31,8 @@ Measures, per language and system (``--language`` value, with or without transcr
   phone's viseme shape;
 - auto's choice: how often ``auto`` picked the English path.
 
-Systems: ``auto``, ``en``, ``any`` (``--language`` values, no transcript), ``transcript`` (the clip's language and
-its text), and two ceilings that run no recogniser (:data:`CEILINGS`): ``exact`` (the reference events themselves
+Systems: ``auto``, ``en``, ``any`` (``--language`` values, no transcript), ``own`` (the clip's language, no
+transcript), ``transcript`` (the clip's language and its text), and two ceilings that run no recogniser (:data:`CEILINGS`): ``exact`` (the reference events themselves
 through the mouth model) and ``exact-nogap`` (the same with the reference's short silences and diacritic events
 joined to the phone before them).
 
@@ -133,7 +133,7 @@ def _seg(name: str, start: float, end: float):
 
 SYSTEMS = {  # name -> (--language value or None for the clip's own language, with transcript)
     "auto": ("auto", False), "en": ("en", False), "any": ("any", False), "transcript": (None, True),
-    "auto-t": ("auto", True),
+    "auto-t": ("auto", True), "own": (None, False),
 }
 # Ceilings, not drive-audio runs: the reference phones themselves through the mouth model (visemes.mouth_weights):
 # "exact" with every reference event, "exact-nogap" with reference silences shorter than MIN_SILENCE_S (eSpeak's
