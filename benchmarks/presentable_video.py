@@ -273,15 +273,19 @@ def skin_cluster(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(centre [3], sigma [3]) in CIELAB of the photo's face skin: median and MAD (as a standard deviation) of discs
     around FaceMesh cheek and forehead points (the mean and standard deviation with the chin point made a bearded
     face's cluster span from black to white, and neutral greys: laughing's grey trousers and black shoes counted as
-    skin); None without a face."""
+    skin); a face too small for FaceMesh on the whole photo is found as :func:`face_track` finds one in a frame (the
+    full-range detector's crop); None without a face."""
     import mediapipe as mp
 
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as mesh:
-        result = mesh.process(photo)
-    if not result.multi_face_landmarks:
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as mesh, \
+            mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as detector:
+        p = _mesh_points(mesh, photo)
+        if p is None:
+            square = _detect_small_face(detector, photo)
+            p = None if square is None else _mesh_points_in_crop(mesh, photo, square)
+    if p is None:
         return None
     h, w = photo.shape[:2]
-    p = np.array([(q.x * w, q.y * h) for q in result.multi_face_landmarks[0].landmark])
     radius = 0.04 * (p[:, 0].max() - p[:, 0].min())
     yy, xx = np.mgrid[:h, :w]
     disc = np.zeros((h, w), bool)
