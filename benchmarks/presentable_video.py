@@ -428,8 +428,6 @@ def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
 def face_gaussians(avatar, parts: np.ndarray) -> np.ndarray:
     """[N] bool: the head's Gaussians but the back of the head (rest normal z < BACK_OF_HEAD: hair, or a bald head's
     skin, where the issue saw a flat skin patch), and the lips and the mouth interior."""
-    import torch
-
     from talkavatar.core.body.mouth import lip_region_faces
     from talkavatar.core.body.parts import PART
     from talkavatar.core.losses.mesh import face_normals
