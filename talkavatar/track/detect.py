@@ -306,7 +306,7 @@ class HolisticDetector:
         if self._face_mesh is None:
             self._face_mesh = self._mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True,
                                                                     max_num_faces=1)
-        found = self._face_mesh.process(apply(Variant(variant.contrast), crop)[0]).multi_face_landmarks
+        found = self._face_mesh.process(apply(Variant(contrast=variant.contrast), crop)[0]).multi_face_landmarks
         if not found:
             return det
         det.face = _points(found[0], x1 - x0, y1 - y0, N_FACE) + np.array([x0, y0, 0], np.float32)
