@@ -33,9 +33,8 @@ def main(bundle_path: str, photo_path: str, uv_res: int, views_png: str) -> None
     texture = torch.nn.functional.interpolate(texture.permute(2, 0, 1)[None], size=(uv_res, uv_res),
                                               mode="area")[0].permute(1, 2, 0)
     avatar = Avatar.on_surface(rig, uv_res, srgb_to_linear(texture))
-    photo = np.asarray(Image.open(photo_path).convert("RGB"))
     with torch.no_grad():
-        figures = pv.plausibility(bundle, avatar, photo, "cpu")
+        figures = pv.plausibility(bundle, avatar, *pv.read_photo(photo_path), "cpu")
     Image.fromarray(np.concatenate(figures.pop("views"), 1)).save(views_png)
     print(bundle_path, figures)
 

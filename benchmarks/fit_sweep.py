@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fit_astronaut import figures  # noqa: E402
 from benchmarks.fit_errors import input_view_errors, table as errors_table  # noqa: E402
-from benchmarks.presentable_video import plausibility  # noqa: E402
+from benchmarks.presentable_video import plausibility, read_photo  # noqa: E402
 
 
 def _unsettled(avatar, initial_rgb, photo, video=None):
@@ -185,8 +185,7 @@ def _unseen(bundle_path: Path, photo: Path, views_png: Path) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     bundle, avatar = open_bundle(bundle_path)
     with torch.no_grad():
-        figures = plausibility(bundle, avatar.to(torch.device(device), torch.float32),
-                               np.asarray(Image.open(photo).convert("RGB")), device)
+        figures = plausibility(bundle, avatar.to(torch.device(device), torch.float32), *read_photo(photo), device)
     Image.fromarray(np.concatenate(figures.pop("views"), 1)).save(views_png)
     return {k: figures[k] for k in ("unseen_skin_share", "laplacian_ratio", "bare_in_photo")}
 

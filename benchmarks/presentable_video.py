@@ -22,7 +22,7 @@ camera, size, everything). Then, independently of the project's own tracking:
   and the lips and mouth), and parts the photo shows bare left out (the photo's pixels under most of their seen
   Gaussians in the skin cluster: what the photo shows, not what the fit made of it): the share of their pixels inside
   the photo's face-skin colour cluster (CIELAB, within 3 sigma per channel of FaceMesh cheek/forehead pixels of the
-  photo: median and MAD), and the mean |Laplacian| of luminance over them divided by that over the seen garment
+  photo: median and MAD; none for a greyscale photo, whose skin and cloth differ only in lightness), and the mean |Laplacian| of luminance over them divided by that over the seen garment
   pixels (masks eroded by 2 px in both: the outline blends the body with the white background's light grey);
 - fit's own evaluation (``fit/fit.json``): the largest hole fraction over its novel views and poses;
 - the pseudo cameras: the smallest distance from a camera to its frame's posed proxy body.
@@ -260,6 +260,14 @@ def best_lag_r(gap: np.ndarray, envelope: np.ndarray, fps: float) -> float:
     return best
 
 
+def read_photo(path: Path) -> tuple[np.ndarray, bool]:
+    """The photo as sRGB uint8 [H, W, 3], and whether its file is greyscale (no colour to sample skin from)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")), im.mode in ("1", "L", "LA", "I", "F")
+
+
 def lab(srgb: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of sRGB [..., 3] in 0..1."""
     c = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
@@ -378,15 +386,18 @@ def rest_views(avatar, labels: np.ndarray, device) -> tuple[list[np.ndarray], li
     return images, tags
 
 
-def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
-    """The unseen-part figures (module docstring) and the four views (uint8) for the contact sheet."""
+def plausibility(bundle, avatar, photo: np.ndarray, greyscale: bool, device) -> dict:
+    """The unseen-part figures (module docstring) and the four views (uint8) for the contact sheet. A ``greyscale``
+    photo gets no skin figures: without colour the cluster is a band of lightness that takes in any cloth of the
+    face's grey (on soldier_bw and camera it called the coat and the jacket bare skin, and 86-100 % of the unseen
+    parts skin, on black and dark-grey clothing), so ``unseen_skin_share_na`` says why and the views are judged by eye."""
     from PIL import Image
 
     from talkavatar.core.body.parts import PART, texel_parts
 
     seen, pixels, size = seen_gaussians(bundle, avatar, device)
     parts = texel_parts(avatar.rig.to("cpu"), avatar.binding.face_index.cpu(), avatar.binding.barycentrics.cpu())
-    cluster = skin_cluster(photo)
+    cluster = None if greyscale else skin_cluster(photo)
     excluded = np.isin(parts, [PART["hand"], PART["neck"]]) | face_gaussians(avatar, parts)
     bare = []
     if cluster is not None:  # what the photo itself shows at the seen Gaussians, not the fit's colours there
@@ -420,6 +431,8 @@ def plausibility(bundle, avatar, photo: np.ndarray, device) -> dict:
     views = [(np.clip(i, 0, 1) * 255 + 0.5).astype(np.uint8) for i in images]
     return {"seen_gaussians": round(float(seen.mean()), 3), "bare_in_photo": bare,
             "unseen_skin_share": None if cluster is None or unseen_px == 0 else round(skin_px / unseen_px, 4),
+            **({"unseen_skin_share_na": "greyscale photo" if greyscale else "no face for the skin cluster"}
+               if cluster is None else {}),
             "unseen_skin_parts": None if cluster is None else skin_by_part(avatar, parts, unseen, cluster),
             "laplacian_ratio": round(pooled(lap_unseen) / pooled(lap_seen), 3) if pooled(lap_seen) > 0 else None,
             "views": views}
@@ -543,9 +556,9 @@ def measure_avatar(entry: dict, data: Path, bundle_path: Path, device: str) -> d
 
     bundle, avatar = open_bundle(bundle_path)
     avatar = avatar.to(torch.device(device), torch.float32)
-    photo = np.asarray(Image.open(data / entry["file"]).convert("RGB"))
+    photo, greyscale = read_photo(data / entry["file"])
     with torch.no_grad():
-        plaus = plausibility(bundle, avatar, photo, device)
+        plaus = plausibility(bundle, avatar, photo, greyscale, device)
     fit_doc = json.loads((bundle_path / "fit" / "fit.json").read_text())
     coverage = fit_doc["metrics"]["coverage"]
     return {**plaus, "fit_max_hole": max(v["hole_fraction"] for k, v in coverage.items() if k != "input"),
@@ -598,6 +611,8 @@ def table(rows: list[dict]) -> str:
         values = [(r["name"], r.get(column)) for r in rows if "error" not in r]
         misses = [f"{n} {v}" for n, v in values if v is not None and not ok(v)]
         unknown = [n for n, v in values if v is None]
+        why = {r["name"]: r[f"{column}_na"] for r in rows if f"{column}_na" in r}
+        unknown = [f"{n} ({why[n]})" if n in why else n for n in unknown]
         lines.append(f"{column} {limit}: {len(values) - len(misses) - len(unknown)}/{len(values)} met"
                      + (f"; missed: {', '.join(misses)}" if misses else "")
                      + (f"; n/a: {', '.join(unknown)}" if unknown else ""))
