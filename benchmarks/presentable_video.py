@@ -549,7 +549,6 @@ def measure_avatar(entry: dict, data: Path, bundle_path: Path, device: str) -> d
     """Unseen-part plausibility, fit's own evaluation and the pseudo cameras' clearance of a fitted bundle (the
     four rest views under ``"views"``)."""
     import torch
-    from PIL import Image
 
     from talkavatar.bundle import Bundle
     from talkavatar.render.stage import open_bundle
