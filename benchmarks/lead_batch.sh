@@ -9,6 +9,8 @@
 # 4: issue 25's rendered lip check per language (LIPONLY=a,b picks clips of .device-cache/lip-languages)
 # 5: (TESTS=1: the graph GPU tests) the astronaut fast end to end (the input-view guard) -- a short check first
 # 6: the GPU tests, the astronaut fast end to end with its stages' timings, then part 2 (PHOTOS=a,b)
+# 7: issue 23's figures: photo to avatar on five photos (photo_speed), ms per fit step on the last photo's bundle
+#    (fit_speed), 60 s of speech to MP4 (render_video)
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -67,5 +69,16 @@ for k in ('track', 'pseudo', 'fit'): print(k, {n: round(v, 2) for n, v in s[k].g
   cp .devsite/e2e/astronaut.avatar/fit/preview.png $OUT/e2e_preview.png 2>/dev/null
   python3 benchmarks/stage_timings.py .devsite/e2e/astronaut.avatar
   PART=2 bash benchmarks/lead_batch.sh
+  ;;
+7)
+  python3 benchmarks/photo_speed.py .device-cache/photos16 --first laughing --workdir /tmp/e2e --json $OUT/photo_speed.json \
+    > $OUT/photo_speed.txt 2> $OUT/photo_speed.log; echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
+  cat $OUT/photo_speed.txt
+  B=$(ls -d /tmp/e2e/*.avatar | tail -1)
+  timeout 120 python3 benchmarks/fit_speed.py $B --json $OUT/fit_speed.json > $OUT/fit_speed.txt 2> $OUT/fit_speed.log
+  echo "fit_speed rc=$? ($(( $(date +%s) - T0 )) s)"; tail -8 $OUT/fit_speed.txt
+  timeout 120 python3 benchmarks/render_video.py --rig $B/track/rig.safetensors --audio .device-cache/render-bench/speech60.wav \
+    --motion .device-cache/render-bench/speech60.motion.safetensors --out /tmp/rv --json $OUT/render_video.json \
+    > $OUT/render_video.log 2>&1; echo "render_video rc=$? ($(( $(date +%s) - T0 )) s)"; tail -6 $OUT/render_video.log
   ;;
 esac
