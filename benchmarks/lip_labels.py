@@ -41,6 +41,7 @@ boundaries can lean towards it where a picture does not show a landmark (vowel-t
 transitions inside a voiced stretch).
 
 Usage:  python benchmarks/lip_labels.py [--split test|dev] --draft    (rewrites the file: only for a fresh start)
+        python benchmarks/lip_labels.py [--split test|dev] --add      (drafts only the clips the file lacks)
         python benchmarks/lip_labels.py [--split test|dev] --seed cs,nl --labels NEW.json   (aligner-free seed)
         python benchmarks/lip_labels.py [--split test|dev] --picture 0 --out clip0.png [--labels FILE] [--mouth]
             [--tts | --other FILE] [--window S] [--bands] [--span A B]
@@ -82,6 +83,19 @@ CLIPS = {
         ("propulsion/nl/poh-m-dobre.ogg", "nl", "Goed, die nemen we mee."),
         ("society/nl/mik-m-nezlob.ogg", "nl", "Maak je maar niet boos."),
         ("start/nl/1st-m-pockej.ogg", "nl", "Wacht even! Ik ga met je mee."),
+        # nineteenth session: the lines above are all the small fish's in Dutch (one voice, 83 phones); Dutch test
+        # levels hold only the two fish (dialogue ids m-/v-; median F0 ~210-240 Hz vs ~120-157 Hz per level). Added:
+        # the big fish (v-), the first v- line of each test level in alphabetical order and the listing's order,
+        # 1.4-3.5 s (its lines are longer), two or more bilabial letters, eight levels (noground-reactor). Chosen
+        # and written here before any system was scored on them.
+        ("noground/nl/nog-v-zvlastni.ogg", "nl", "Dit is een heel erg vreemde kamer."),
+        ("nowall/nl/v-zadne.ogg", "nl", "Er zijn hier helemaal geen stukjes muur."),
+        ("party1/nl/pt1-v-pozor.ogg", "nl", "Pas op dat je niks morst!"),
+        ("pavement/nl/dir-v-rada0.ogg", "nl", "Negeer hem. Laat hem maar praten."),
+        ("pearls/nl/jed-v-uzivat1.ogg", "nl", "Ben je niet blij met zo veel parels?"),
+        ("propulsion/nl/poh-v-zarizeni.ogg", "nl", "We moeten dit apparaat mee zien te nemen."),
+        ("pyramid/nl/pyr-v-sfing.ogg", "nl", "Wees maar niet bang."),
+        ("reactor/nl/rea-v-coto.ogg", "nl", "Wat is dat in 's hemelsnaam?"),
     ),
     "dev": (
         ("atlantis/cs/sp-v-trapne.ogg", "cs", "Trapné přehlédnutí."),
@@ -113,13 +127,14 @@ def _pcm(relative: str) -> np.ndarray:
     return load_pcm(ROOT / "sound" / relative)
 
 
-def draft(split: str) -> dict:
-    """Starting labels of the ``split``'s clips: eSpeak NG phones CTC-aligned on hama's posteriors (step 1)."""
+def draft(split: str, chosen: tuple | None = None) -> dict:
+    """Starting labels of the ``split``'s clips (or of ``chosen``, entries like :data:`CLIPS`'s): eSpeak NG phones
+    CTC-aligned on hama's posteriors (step 1)."""
     from talkavatar.audio.ctc_align import align_ipa
     from talkavatar.audio.g2p import ipa_words
 
     clips = []
-    for relative, language, text in CLIPS[split]:
+    for relative, language, text in CLIPS[split] if chosen is None else chosen:
         pcm = _pcm(relative)
         segments = align_ipa(pcm, ipa_words(text, language)) or []
         seconds = round(len(pcm) / RATE, 3)
@@ -133,6 +148,15 @@ def draft(split: str) -> dict:
                       "under /usr/share/games/fillets-ng/sound) and fillets-ng-data (dialogue texts)",
             "licence": "GPL-2 (Debian copyright file of fillets-ng-data-cs/-nl)",
             "method": __doc__.split("\n\n")[1], "clips": clips}
+
+
+def add_drafts(split: str) -> dict:
+    """The ``split``'s labels file with :func:`draft` labels appended for the clips of :data:`CLIPS` it lacks."""
+    labels = json.loads(LABELS[split].read_text())
+    have = {clip["path"] for clip in labels["clips"]}
+    missing = tuple(c for c in CLIPS[split] if c[0] not in have)
+    labels["clips"] += draft(split, missing)["clips"]
+    return labels
 
 
 def levels(pcm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -300,6 +324,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=sorted(CLIPS), help="which clips (and labels file)")
     parser.add_argument("--draft", action="store_true", help="write fresh CTC-aligned labels (overwrites)")
+    parser.add_argument("--add", action="store_true", help="append --draft labels of the split's clips that the "
+                        "labels file lacks (keeps the others)")
     parser.add_argument("--seed", help="languages (cs,nl): write labels of the split's clips seeded from eSpeak's "
                         "durations (independent of the aligners) to --labels")
     parser.add_argument("--picture", type=int, help="draw clip N of the labels file")
@@ -319,6 +345,9 @@ def main() -> None:
     if args.draft:
         labels.write_text(json.dumps(draft(args.split), ensure_ascii=False, indent=1))
         print(f"{labels}: {len(CLIPS[args.split])} clips (draft)")
+    elif args.add:
+        labels.write_text(json.dumps(add_drafts(args.split), ensure_ascii=False, indent=1))
+        print(f"{labels}: drafts appended")
     elif args.seed:
         if args.labels is None:
             parser.error("--seed needs --labels (a new file)")
