@@ -106,6 +106,19 @@ CLIPS = {
         ("propulsion/nl/poh-v-zarizeni.ogg", "nl", "We moeten dit apparaat mee zien te nemen."),
         ("pyramid/nl/pyr-v-sfing.ogg", "nl", "Wees maar niet bang."),
         ("reactor/nl/rea-v-coto.ogg", "nl", "Wat is dat in 's hemelsnaam?"),
+        # nineteenth session, Czech: the lines above are four of the small fish and one of the big fish. Added,
+        # chosen before any scoring: (a) the test levels' other characters (pavement's "hs" voice, the Vikings 1-5
+        # of viking1/viking2), each character's first line in the listing's order, 1.4-3.5 s, two or more bilabial
+        # letters, no stuttered word (Viking 4 stutters in every such line: none); (b) the big fish, the first v-
+        # line of each test level not yet used in Czech, alphabetical, same length and letters, three levels.
+        ("pavement/cs/dir-hs-uvod0.ogg", "cs", "Nejjednodušší by bylo"),
+        ("viking1/cs/d1-1-hudba2.ogg", "cs", "Zase vypadla hudba!"),
+        ("viking2/cs/dr-5-srab1.ogg", "cs", "Už je po všem?"),
+        ("viking2/cs/dr-2-uzbudeme2.ogg", "cs", "Už budeme ve Valhale?"),
+        ("viking2/cs/dr-3-samozrejme.ogg", "cs", "Samozřejmě."),
+        ("pavement/cs/dir-v-rada1.ogg", "cs", "Nech nás v klidu přemýšlet."),
+        ("pearls/cs/jed-v-poslani0.ogg", "cs", "Poslechni... Nezapomínej na naše úkoly!"),
+        ("propulsion/cs/poh-v-tocit.ogg", "cs", "Ten točí místností dokola po obrazovce."),
     ),
     "dev": (
         ("atlantis/cs/sp-v-trapne.ogg", "cs", "Trapné přehlédnutí."),
