@@ -147,6 +147,14 @@ CLIPS = {
 }
 
 
+def speaker(relative: str) -> str:
+    """Who speaks the line at ``relative`` (``level/lang/id.ogg``), from its dialogue id's role field (``m-...``,
+    ``pt2-m-...``, ``dr-5-...``): "small-fish", "big-fish", "viking-N" or the character's id (``hs``)."""
+    fields = Path(relative).stem.split("-")
+    role = fields[1] if len(fields) > 2 else fields[0]
+    return {"m": "small-fish", "v": "big-fish"}.get(role, f"viking-{role}" if role.isdigit() else role)
+
+
 def _pcm(relative: str) -> np.ndarray:
     from talkavatar.audio.load import load_pcm
 
