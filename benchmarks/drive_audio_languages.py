@@ -5,9 +5,9 @@ Data (see each module for provenance and licence):
   languages (tonal: vi, yue; non-Latin scripts: yue, ru, hi, el, ja) and reports each phone's time (IPA events);
 - real recorded speech: Fish Fillets NG's Czech and Dutch voice lines (``benchmarks/fillets.py``) with the
   stored labels of ``benchmarks/fillets_labels.py`` (set ``real``: 30 lines per language, TTS + DTW, timing
-  approximate) and of ``benchmarks/lip_labels.py`` (set ``checked``: 5-13 short lines per language and split,
-  CTC-aligned then checked and corrected against spectrogram and waveform pictures, the dev split's less thoroughly; nobody
-  listened);
+  approximate) and of ``benchmarks/lip_labels.py`` (set ``checked``: 5-18 short lines per language and split,
+  several speakers; set at acoustic landmarks seen in spectrogram and level pictures, the first ten test lines from
+  the aligner's checked draft, the rest and the dev split independently of it; nobody listened);
 - real English: the LibriVox clips of pocketsphinx-testdata, references by pocketsphinx forced alignment (as in
   ``benchmarks/drive_audio_eval.py``).
 
