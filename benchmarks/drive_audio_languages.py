@@ -5,9 +5,9 @@ Data (see each module for provenance and licence):
   languages (tonal: vi, yue; non-Latin scripts: yue, ru, hi, el, ja) and reports each phone's time (IPA events);
 - real recorded speech: Fish Fillets NG's Czech and Dutch voice lines (``benchmarks/fillets.py``) with the
   stored labels of ``benchmarks/fillets_labels.py`` (set ``real``: 30 lines per language, TTS + DTW, timing
-  approximate) and of ``benchmarks/lip_labels.py`` (set ``checked``: 5 short lines per language and split, CTC-aligned
-  then checked and corrected against spectrogram and waveform pictures, the dev split's less thoroughly; nobody
-  listened);
+  approximate) and of ``benchmarks/lip_labels.py`` (set ``checked``: 5-18 short lines per language and split,
+  several speakers; set at acoustic landmarks seen in spectrogram and level pictures, the first ten test lines from
+  the aligner's checked draft, the rest and the dev split independently of it; nobody listened);
 - real English: the LibriVox clips of pocketsphinx-testdata, references by pocketsphinx forced alignment (as in
   ``benchmarks/drive_audio_eval.py``).
 
@@ -37,7 +37,8 @@ through the mouth model) and ``exact-nogap`` (the same with the reference's shor
 joined to the phone before them).
 
 Usage:  python benchmarks/drive_audio_languages.py [--split test|dev] [--sets espeak,real,checked,english]
-        [--systems auto,en,any,transcript,exact,exact-nogap] [--languages en-us,de,...] [--json]
+        [--systems auto,en,any,transcript,exact,exact-nogap] [--languages en-us,de,...] [--by-speaker]
+        [--labels FILE] [--json]
 """
 
 from __future__ import annotations
@@ -142,9 +143,10 @@ SYSTEMS = {  # name -> (--language value or None for the clip's own language, wi
 CEILINGS = ("exact", "exact-nogap")
 
 
-def run_clip(tallies: dict, cell_name: str, language: str, wav: Path, text: str, reference: list,
+def run_clip(tallies: dict, cell_name: str | list[str], language: str, wav: Path, text: str, reference: list,
              systems: list[str]) -> None:
-    """Run each system on one clip (``language``: its eSpeak code) and add it to the ``cell_name`` tallies."""
+    """Run each system on one clip (``language``: its eSpeak code) and add it to the ``cell_name`` tallies (or to
+    each of a list of cells)."""
     for system in systems:
         cpu = time.process_time()
         if system in CEILINGS:
@@ -153,9 +155,11 @@ def run_clip(tallies: dict, cell_name: str, language: str, wav: Path, text: str,
             value, with_text = SYSTEMS[system]
             result = drive_audio(wav, transcript=text if with_text else None, language=value or language, fps=FPS,
                                  seed=0)
-        cell = tallies.setdefault((cell_name, system), Tally())
-        cell.cpu += time.process_time() - cpu
-        cell.add(result, reference)
+        cpu = time.process_time() - cpu
+        for name in [cell_name] if isinstance(cell_name, str) else cell_name:
+            cell = tallies.setdefault((name, system), Tally())
+            cell.cpu += cpu
+            cell.add(result, reference)
 
 
 def reference_mouth(wav: Path, reference: list[tuple[str, float, float]], gaps: bool) -> SimpleNamespace:
@@ -222,13 +226,19 @@ def real_set(tallies: dict, systems: list[str]) -> None:
         print(f"real {clip['language']} {Path(clip['path']).name}", file=sys.stderr)
 
 
-def checked_set(tallies: dict, split: str, systems: list[str]) -> None:
+def checked_set(tallies: dict, split: str, systems: list[str], by_speaker: bool = False,
+                labels: Path | None = None) -> None:
+    """The checked real lines of ``split`` (or of the ``labels`` file), one cell per language and, with
+    ``by_speaker``, also one per language and speaker (``checked:nl/big-fish``)."""
     from benchmarks.fillets import ROOT
     from benchmarks.lip_labels import LABELS as CHECKED
+    from benchmarks.lip_labels import speaker
 
-    for clip in json.loads(CHECKED[split].read_text())["clips"]:
-        run_clip(tallies, f"checked:{clip['language']}", clip["language"], ROOT / "sound" / clip["path"],
-                 clip["text"], [tuple(p) for p in clip["phones"]], systems)
+    for clip in json.loads((labels or CHECKED[split]).read_text())["clips"]:
+        cells = [f"checked:{clip['language']}"] + ([f"checked:{clip['language']}/{speaker(clip['path'])}"]
+                                                   if by_speaker else [])
+        run_clip(tallies, cells, clip["language"], ROOT / "sound" / clip["path"], clip["text"],
+                 [tuple(p) for p in clip["phones"]], systems)
         print(f"checked {clip['language']} {clip['path']}", file=sys.stderr)
 
 
@@ -269,6 +279,9 @@ def main() -> None:
     parser.add_argument("--sets", default="espeak,real,english")
     parser.add_argument("--systems", default="auto,en,any,transcript")
     parser.add_argument("--languages", help="comma-separated eSpeak languages of the espeak set (default: all)")
+    parser.add_argument("--by-speaker", action="store_true", help="checked set: a cell per language and speaker too")
+    parser.add_argument("--labels", type=Path, help="checked set: this labels file instead of the split's (e.g. an "
+                        "earlier version: git show REV:benchmarks/data/lip_labels_checked.json)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     systems = args.systems.split(",")
@@ -279,7 +292,7 @@ def main() -> None:
     if "real" in sets:
         real_set(tallies, systems)
     if "checked" in sets:
-        checked_set(tallies, args.split, systems)
+        checked_set(tallies, args.split, systems, args.by_speaker, args.labels)
     if "english" in sets:
         english_set(tallies, systems)
     rows = {f"{lang} {system}": t.row() for (lang, system), t in tallies.items()}

@@ -421,7 +421,7 @@ def test_cli_language_option(czech_wav, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("name, clips", [("lip_labels_checked.json", 10), ("lip_labels_dev.json", 16)])
+@pytest.mark.parametrize("name, clips", [("lip_labels_checked.json", 31), ("lip_labels_dev.json", 16)])
 def test_checked_speech_labels_are_well_formed(name, clips):
     """The stored real-speech labels (benchmarks/lip_labels.py, test and dev split): provenance, two languages,
     contiguous phones inside each clip, every phone a known lip class, and a record of the check on every clip."""
