@@ -1,7 +1,7 @@
 """Two wrists on one point, the arms seen again on more views (talkavatar.track.arm_views).
 
 The geometry on the frontal stick figure of test_track_gating; the end-to-end check runs real MediaPipe on
-scikit-image's cameraman, whose two passes give both gloved hands the tripod's head.
+scikit-image's cameraman, whose mirrored pass gives both gloved hands the tripod's head.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def test_the_arms_box_holds_the_arms_and_the_median_moves_arm_points_only():
 
 def test_the_cameramans_far_wrist_leaves_the_tripod_head_for_his_fist():
     """The cameraman: the pass on the photo puts his near wrist on the tripod's head, the pass on its mirror image
-    the far one (a few px apart). Seen again on the arms' crop, the far wrist moves towards its fist on the camera
-    (hand-marked at (304, 217)) and the two wrists part."""
+    both (13 px apart). Seen again on the arms' crop, the far wrist moves towards its fist on the camera
+    (hand-marked at (304, 217)) and the two wrists part; both passes then hold the same arms."""
     from talkavatar.track.detect import HolisticDetector
 
     skimage_data = pytest.importorskip("skimage.data")

@@ -5,11 +5,14 @@ fists lie 45 and 60 px either side of the tripod's head, and the pose model puts
 pass on the photo, and both wrists there (13 px apart) in the pass on its mirror image, at visibilities 0.6-0.95.
 The fit then held both forearms to it (wrists 17 and 10 % of the person's height from their marks); gating them
 out leaves the forearms to the prior (37 and 23 %). Other views of the same arms disagree where the model is
-unsure and agree where it is not: on the photo (Holistic, :class:`~talkavatar.track.detect.HolisticDetector`),
-where the two seen wrists of one pass lie closer than :data:`APART` of the person's height (two hands side by side: ~0.05, wrist centre to wrist centre), the arms are seen again on a crop
+unsure and agree where it is not: on a photo (:class:`~talkavatar.track.detect.HolisticDetector`), where the two
+seen wrists of one pass lie closer than :data:`APART` of the person's height, the arms are seen again on a crop
 around them (:func:`arms_box`), as given and contrast normalised, each also mirrored, and every elbow, wrist and
-hand point becomes the median over those views and the two passes (:func:`median_arms`). Arms that were right stay
-put (every view agrees); the cost is four more Holistic passes on such a photo only.
+hand point becomes the median over those views and the pass that did not collapse, if one did not
+(:func:`median_arms`; a pass that gave both hands one point is no view of either). Arms that were right stay put
+(every view agrees); the cost is four more Holistic passes, on such photos only. camera: the far wrist moves onto
+the camera beside its fist (its detection 3.3 % of the height from the mark, 10 % before); the near one stays on
+the tripod's head in every view (a black glove on a black coat).
 """
 
 from __future__ import annotations

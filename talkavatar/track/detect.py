@@ -274,18 +274,19 @@ class HolisticDetector:
         return det
 
     def _arms_seen_again(self, image: np.ndarray, det: Detection, variant: Variant) -> Detection:
-        """``det`` with its arms seen again on four more views where its two passes put both wrists on one point
-        (:mod:`arm_views`): every elbow, wrist and hand point, in both passes, becomes the median over the views
-        that find the same person and the two passes."""
+        """``det`` with its arms seen again on four more views where one of its two passes put both wrists on one
+        point (:mod:`arm_views`): every elbow, wrist and hand point, in both passes, becomes the median over the
+        views that find the same person and the pass that did not."""
         h, w = image.shape[:2]
+        height = body_height(det, (w, h))
         passes = [(det.body, det.body_visibility)]
         if det.check_body is not None:
             passes.append((det.check_body, det.check_visibility))
-        if not arm_views.collapsed(passes, body_height(det, (w, h))):
+        if not arm_views.collapsed(passes, height):
             return det
         x0, y0, x1, y1 = arm_views.arms_box(det.body, w, h)
         crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-        views = list(passes)
+        views = [one for one in passes if not arm_views.collapsed([one], height)]
         for contrast in (variant.contrast, not variant.contrast):
             for mirror in (False, True):
                 view = self._detect_variant(crop, Variant(contrast, mirror))
@@ -293,6 +294,8 @@ class HolisticDetector:
                     view = shifted(view, x0, y0, w, h)
                     if _same_person(view, det):
                         views.append((view.body, view.body_visibility))
+        if not views:
+            return det
         det.body, det.body_visibility = arm_views.median_arms(det.body, det.body_visibility, views)
         if det.check_body is not None:
             det.check_body, det.check_visibility = arm_views.median_arms(det.check_body, det.check_visibility, views)
