@@ -109,6 +109,23 @@ def test_knees_on_the_belly_are_rejected_with_the_legs_below_them():
     assert weights["body"][[25, 27, 29, 31]].min() == 1 and rejected == []
 
 
+def test_hips_on_a_short_torso_under_folded_legs_are_rejected():
+    """combat: MediaPipe folds a cropped body's legs onto its belly and raises its hips with them, above the belt
+    (the torso 0.97 shoulder spans long, an adult's 1.36). Those hips go; the same short torso over standing legs
+    (a torso leaning towards the camera) keeps them, and so does an adult torso over folded legs."""
+    det = _figure()
+    det.body[[23, 24], 1] = 290  # torso 120 px under a 110 px shoulder span: 1.09 spans
+    det.body[25, :2] = (240, 280)  # left knee on the belly, above the hips
+    weights, rejected = gate(det)
+    assert weights["body"][[23, 24]].max() == 0 and weights["body"][[11, 12, 26]].min() == 1
+    assert sum("hips on a torso shorter" in r["reason"] for r in rejected) == 2
+    det.body[25, :2] = FIGURE[25]  # standing legs
+    assert gate(det)[0]["body"][[23, 24]].min() == 1
+    det = _figure()
+    det.body[25, :2] = (240, 320)  # folded legs under an adult torso (170 px: 1.55 spans)
+    assert gate(det)[0]["body"][[23, 24]].min() == 1
+
+
 def test_a_nose_beyond_an_ear_is_a_profile_and_its_far_side_is_rejected():
     det = _figure()
     assert profile_turn(det, (W, H)) == 0  # the nose between the ears: facing the camera

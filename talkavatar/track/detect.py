@@ -5,7 +5,8 @@ Finding the person: Holistic on the image, else on the variants of :mod:`variant
 smaller) until one shows a person; then a second pass on a crop around that person's box, so that face and hands
 get more of the detector's pixels; on a photo, a third pass on the mirrored crop gives every body point a second
 opinion (:func:`talkavatar.track.gating.gate` rejects limb points the two passes disagree on and admits the
-low-visibility arm points they agree on), MediaPipe Hands looks for a hand Holistic missed beyond a seen
+low-visibility arm points they agree on), where a pass puts both wrists on one point the arms are seen again on
+four more views (:mod:`arm_views`), MediaPipe Hands looks for a hand Holistic missed beyond a seen
 forearm (:mod:`hand_search`), and a face behind a hand over its mouth is seen again by MediaPipe Face Mesh with the
 hand painted out (:mod:`face_behind_hand`). Several people: MediaPipe's face detector finds their faces (on the
 image and its contrast-normalised variant); each is searched for in a window around its face; :mod:`people` ranks
@@ -23,8 +24,8 @@ from PIL import Image
 
 from talkavatar.errors import MissingDependency
 from talkavatar.mediapipe_import import import_mediapipe
-from talkavatar.track import face_behind_hand, hand_search
-from talkavatar.track.gating import real_hands
+from talkavatar.track import arm_views, face_behind_hand, hand_search
+from talkavatar.track.gating import body_height, real_hands
 from talkavatar.track.metrics import VISIBLE
 from talkavatar.track.people import people_record, pick
 from talkavatar.track.pose_points import ELBOWS, SIDES, WRISTS
@@ -222,8 +223,8 @@ class HolisticDetector:
                 det = self._second_pass(image, det, variant)
                 if not self._check:
                     return det
-                return self._unhanded(image, self._searched(image, self._checked(image, det, variant), variant),
-                                      variant)
+                det = self._arms_seen_again(image, self._checked(image, det, variant), variant)
+                return self._unhanded(image, self._searched(image, det, variant), variant)
         return empty_detection(h, w)
 
     def _detect_variant(self, image: np.ndarray, variant: Variant) -> Detection:
@@ -270,6 +271,35 @@ class HolisticDetector:
         other = shifted(other, cx0, cy0, w, h)
         if _same_person(other, det):
             det.check_body, det.check_visibility, det.check_mask = other.body, other.body_visibility, other.mask
+        return det
+
+    def _arms_seen_again(self, image: np.ndarray, det: Detection, variant: Variant) -> Detection:
+        """``det`` with its arms seen again on four more views where one of its two passes put both wrists on one
+        point (:mod:`arm_views`): every elbow, wrist and hand point, in both passes, becomes the median over the
+        views that find the same person and the pass that did not."""
+        h, w = image.shape[:2]
+        height = body_height(det, (w, h))
+        passes = [(det.body, det.body_visibility)]
+        if det.check_body is not None:
+            passes.append((det.check_body, det.check_visibility))
+        if not arm_views.collapsed(passes, height):
+            return det
+        x0, y0, x1, y1 = arm_views.arms_box(det.body, w, h)
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        views = [one for one in passes if not arm_views.collapsed([one], height)]
+        for contrast in (variant.contrast, not variant.contrast):
+            for mirror in (False, True):
+                view = self._detect_variant(crop, Variant(contrast, mirror))
+                if view.found:
+                    view = shifted(view, x0, y0, w, h)
+                    if _same_person(view, det):
+                        views.append((view.body, view.body_visibility))
+        if not views:
+            return det
+        det.body, det.body_visibility = arm_views.median_arms(det.body, det.body_visibility, views)
+        if det.check_body is not None:
+            det.check_body, det.check_visibility = arm_views.median_arms(det.check_body, det.check_visibility, views)
+        det.variant = f"{det.variant}, arms seen again on {len(views)} views"
         return det
 
     def _searched(self, image: np.ndarray, det: Detection, variant: Variant) -> Detection:

@@ -13,7 +13,8 @@ person's height H estimated from the points themselves (:func:`body_height`):
   :data:`~talkavatar.core.body.parts.KNEE_BELOW`, as ``render --camera auto`` counts a thigh unseen): MediaPipe puts
   a cropped body's knees on its belly with a high visibility and its ankles on the ground beside it, and the fit
   folded soldier_bw's legs forward over the background, which the photo fit then thinned to holes (fit's yaw +30
-  view: 3.6 % after 60 CPU steps, 6.8 % on the GPU);
+  view: 3.6 % after 60 CPU steps, 6.8 % on the GPU); the hips of such a body go too where its torso is shorter
+  than an adult's over its shoulder span (:func:`_gate_hips`: MediaPipe raised them with the folded legs);
 - hands (21 points): the hand's wrist within 0.1 H of its body wrist (0.2 H where MediaPipe is unsure of that wrist)
   and within reach of its shoulder, a plausible size, mostly on the person mask; a hand over the face whose arm is
   not seen is rejected (its side is a guess);
@@ -248,6 +249,24 @@ def _entry(group: str, index, point: np.ndarray, reason: str) -> dict:
             "y": round(float(point[1]), 1)}
 
 
+def _gate_hips(g: _Gate, size) -> None:
+    """The hips of a body whose knees MediaPipe put on its belly (:func:`_gate_leg`'s cropped-body rule) and whose
+    torso (shoulders' centre to hips' centre) is shorter than an adult's over the shoulder span
+    (:data:`HEIGHT_RATIOS`; turning only narrows the span, so a real torso seen straight on is longer) are rejected:
+    they top the same folded guess of the legs (combat: its hips 0.97 shoulder spans below the shoulders, above the
+    belt, 15-17 % of its height from their marks; an adult's 1.36)."""
+    det, p = g.det, g.det.body[:, :2]
+    (sl, sr), (hl, hr) = SHOULDERS.values(), HIPS.values()
+    if not all(_seen(det, i, size) for i in (sl, sr, hl, hr)):
+        return
+    knees = [LEGS[side][0][1] for side in SIDES]
+    if not any(_seen(det, k, size) and knee_below_hips(p, k) < KNEE_BELOW for k in knees):
+        return
+    torso = np.linalg.norm((p[sl] + p[sr]) / 2 - (p[hl] + p[hr]) / 2)
+    if torso < np.linalg.norm(p[sl] - p[sr]) * HEIGHT_RATIOS["torso"] / HEIGHT_RATIOS["shoulders"]:
+        g.reject("body", [hl, hr], "hips on a torso shorter than an adult's under a cropped body's folded legs")
+
+
 def _gate_leg(g: _Gate, side: str, height: float, dist: np.ndarray, size) -> None:
     """A knee beyond the hips along the torso, within a thigh of its hip, an ankle within a shin of its knee, no leg
     point off the silhouette; a rejected point takes the points below it along."""
@@ -432,6 +451,7 @@ def gate(det) -> tuple[dict[str, np.ndarray], list[dict]]:
         _gate_arm(g, side, height, dist, size)
         _gate_leg(g, side, height, dist, size)
         _gate_hand(g, side, height, dist, size)
+    _gate_hips(g, size)
     _gate_face(g, size)
     _gate_profile(g, size)
     return g.weights, g.rejected
