@@ -19,7 +19,8 @@ rate (the plain path's first to last token frame, shared out) times a per-phone 
 alike), ``weights`` (long vowels and diphthongs 2, other vowels 1.5, consonants 1) or ``espeak`` (eSpeak NG's own
 duration of each phone when it reads the transcript, :func:`benchmarks.espeak.synthesize`, as TTS-based aligners
 such as aeneas use it; benchmark only: the runtime reads eSpeak NG through its command line, which gives no
-durations). A phone with several tokens shares its duration among them. ``WEIGHT`` 0 is main's aligner (the same
+durations); ``minN`` is a minimum instead: N frames a phone whatever the rate (with a large WEIGHT, a phone's
+segment cannot be shorter). A phone with several tokens shares its duration among them. ``WEIGHT`` 0 is main's aligner (the same
 path: checked here on every clip). Reports phones right, bilabials closed, silences closed per cell, and the mean
 absolute error of the aligned phone starts against the reference (real lines: labels; eSpeak: its exact events,
 phones matched by name).
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -159,8 +161,11 @@ class PriorAligner:
             raise RuntimeError(f"tokens of {self.text!r} do not match the aligner's")
         voiced = np.flatnonzero(plain >= 0)
         span = voiced[-1] + 1 - voiced[0]
-        share = _share(self.mode, phones, self.text, self.language)
-        per_phone = span * share / share.sum()
+        if self.mode.startswith("min"):                      # a minimum: N frames a phone, whatever the rate
+            per_phone = np.full(len(phones), float(self.mode[3:]))
+        else:
+            share = _share(self.mode, phones, self.text, self.language)
+            per_phone = span * share / share.sum()
         expected = per_phone[owner] / np.bincount(owner, minlength=len(phones))[owner]
         position = duration_viterbi(scores, tokens, blank, expected, self.weight)
         if self.weight == 0 and ctc_align.path_log_likelihood(scores, tokens, position, blank) < \
@@ -202,7 +207,7 @@ def run_priors(split: str, sets: list[str], priors: list[tuple[str, float]]) -> 
             espeak = (("espeak:pooled", lang, wav, text, ref)
                       for lang, wav, text, ref in languages.espeak_clips(split) if lang != "en-us") \
                 if "espeak" in sets else ()
-            for cell, language, wav, text, reference in [*clips, *espeak]:
+            for cell, language, wav, text, reference in itertools.chain(clips, espeak):   # wavs: one at a time
                 aligner.clip(text, language)
                 result = drive_audio(wav, transcript=text, language=language, fps=languages.FPS, seed=0)
                 tallies.setdefault(cell, languages.Tally()).add(result, reference)
@@ -261,7 +266,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", default="dev", choices=("dev", "test"))
     parser.add_argument("--sets", default="checked,espeak")
-    parser.add_argument("--priors", help="MODE:WEIGHT,... (MODE uniform, weights or espeak)")
+    parser.add_argument("--priors", help="MODE:WEIGHT,... (MODE uniform, weights, espeak or minN)")
     parser.add_argument("--misses", action="store_true")
     args = parser.parse_args()
     if args.misses:
