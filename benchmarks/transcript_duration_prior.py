@@ -20,10 +20,10 @@ alike), ``weights`` (long vowels and diphthongs 2, other vowels 1.5, consonants 
 duration of each phone when it reads the transcript, :func:`benchmarks.espeak.synthesize`, as TTS-based aligners
 such as aeneas use it; benchmark only: the runtime reads eSpeak NG through its command line, which gives no
 durations); ``minN`` is a minimum instead: N frames a phone whatever the rate (with a large WEIGHT, a phone's
-segment cannot be shorter). A phone with several tokens shares its duration among them. ``WEIGHT`` 0 is main's aligner (the same
-path: checked here on every clip). Reports phones right, bilabials closed, silences closed per cell, and the mean
-absolute error of the aligned phone starts against the reference (real lines: labels; eSpeak: its exact events,
-phones matched by name).
+segment cannot be shorter). A phone with several tokens shares its duration among them. ``WEIGHT`` 0 is main's
+aligner (the same path: checked here on every clip). Reports phones right, bilabials closed, silences closed per
+cell, and the mean absolute error of the aligned phone starts against the reference (real lines: labels; eSpeak: its
+exact events, phones matched by name).
 
 Usage:  python benchmarks/transcript_duration_prior.py --split dev --misses
         python benchmarks/transcript_duration_prior.py --split dev --sets checked,espeak \\
