@@ -11,8 +11,8 @@ compared by the sha256 the bundle's manifest records for them.
         [--json FILE]
 
 Per bundle: the median over the rounds of each tree's process wall and CPU (user + sys of the stage's process, from
-its own clock) and of each timing (ahead, proxy, texture, input_view, sample, render; 0 where a tree has none), their ratios B / A, and "same" when
-every output file's sha256 agrees in every run.
+its own clock) and of each timing (ahead, proxy, texture, input_view, sample, render; 0 where a tree has none),
+their ratios B / A, and "same" when every output file's sha256 agrees in every run.
 """
 
 from __future__ import annotations
