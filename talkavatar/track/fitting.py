@@ -587,7 +587,9 @@ def _assemble(params: dict[str, torch.Tensor], rot: torch.Tensor) -> torch.Tenso
 def _frozen_parts(p: _Problem, params: dict[str, torch.Tensor], active: list[str]) -> dict[str, object]:
     """What a stage's posings share because the stage holds its inputs: ``shape``, the rest (vertices [V, 3],
     joints [J, 3]) of a held shape; ``arkit``, the expression offsets [B, V, 3] of held ARKit weights. The same
-    values every step recomputed (no gradient reaches them): made once, as :func:`_loss` would make them."""
+    values every step recomputed (no gradient reaches them): made once, as :func:`_loss` would make them. (A held
+    shape does not move: the clamp after each step leaves a shape within its radius as it is, and every fit starts
+    within it: from zeros or from a fit's result.)"""
     frozen: dict[str, object] = {}
     if "shape" not in active:
         frozen["shape"] = p.space.rest(params["shape"])
