@@ -5,7 +5,12 @@ is replaced by an N-thread block for the measurement. Runs in one process after 
 caches); prints each stage's timings and its figures (keypoint error, pseudo's input-view PSNR), which must not
 move.
 
-    python benchmarks/stage_threads.py PHOTO --workdir DIR [--threads 1,4,16] [--device cuda]
+    python benchmarks/stage_threads.py PHOTO --workdir DIR [--threads 1,4,16] [--device cuda] [--oversubscribe]
+        [--rounds 2]
+
+Counts above the usable cores are skipped unless ``--oversubscribe`` (more threads than cores: what a pool sized
+for a larger machine costs here); ``--rounds`` repeats the counts in turn (each count's rows interleaved with the
+others', so a loaded machine's drift reaches all of them).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--threads", default="1,4,16")
     ap.add_argument("--device", default="auto", help="pseudo's device (track runs on the CPU, as in fit PHOTO)")
+    ap.add_argument("--oversubscribe", action="store_true", help="also counts above the usable cores")
+    ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
 
     import torch
@@ -63,12 +70,12 @@ def main() -> None:
                 tracked.as_dict().get("keypoint_error_pct"),
                 "psnr": stages["pseudo"]["metrics"]["psnr_input_view_db"]}
 
-    counts = [n for n in (int(x) for x in args.threads.split(",")) if n <= usable_cores()]
+    counts = [n for n in (int(x) for x in args.threads.split(",")) if args.oversubscribe or n <= usable_cores()]
     run(counts[0])  # untimed: model loads, caches
     print(f"{args.photo.stem}: {usable_cores()} usable cores, pseudo on {args.device}")
     print("| threads | track fit s | track total s | proxy s | texture s | pseudo total s | keypoint error % | "
           "pseudo input PSNR dB |\n|---|---|---|---|---|---|---|---|")
-    for n in counts:
+    for n in counts * args.rounds:
         r = run(n)
         t, p = r["track"], r["pseudo"]
         print(f"| {n} | {t.get('fit', 0):.2f} | {sum(t.values()):.2f} | {p.get('proxy', 0):.2f} | "

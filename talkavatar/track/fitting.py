@@ -174,12 +174,24 @@ class ModelConsts:
 def pose_batch(consts: ModelConsts, space: ShapeSpace, shape_delta: torch.Tensor, joint_rotations: torch.Tensor,
                root_translation: torch.Tensor, arkit_weights: torch.Tensor):
     """The posed batch (a ``PosedBody``: vertices [B, V, 3], joints, canonical_joints) with the linearised shape."""
-    vertices, joints = space.rest(shape_delta)
-    batch = joint_rotations.shape[0]
-    offsets = (arkit_weights @ consts.expression_blendshapes.reshape(arkit_weights.shape[1], -1))
-    vertices = vertices[None] + offsets.reshape(batch, -1, 3)
-    return pose_mesh(consts.tree, vertices, joints, space.rest_to_canonical, consts.skin, consts.bone_driver,
-                     consts.bone_driver_fraction, consts.canonical_joint_bone, joint_rotations, root_translation)
+    return pose_rest(consts, space, space.rest(shape_delta), expression_offsets(consts, arkit_weights),
+                     joint_rotations, root_translation)
+
+
+def expression_offsets(consts: ModelConsts, arkit_weights: torch.Tensor) -> torch.Tensor:
+    """The vertex offsets [B, V, 3] of ARKit weights [B, 52]."""
+    offsets = arkit_weights @ consts.expression_blendshapes.reshape(arkit_weights.shape[1], -1)
+    return offsets.reshape(arkit_weights.shape[0], -1, 3)
+
+
+def pose_rest(consts: ModelConsts, space: ShapeSpace, rest: tuple[torch.Tensor, torch.Tensor], offsets: torch.Tensor,
+              joint_rotations: torch.Tensor, root_translation: torch.Tensor):
+    """:func:`pose_batch` from its parts: ``rest`` (vertices [V, 3], joints [J, 3]: ``space.rest``) and the
+    expression ``offsets`` [B, V, 3] (:func:`expression_offsets`)."""
+    vertices, joints = rest
+    return pose_mesh(consts.tree, vertices[None] + offsets, joints, space.rest_to_canonical, consts.skin,
+                     consts.bone_driver, consts.bone_driver_fraction, consts.canonical_joint_bone, joint_rotations,
+                     root_translation)
 
 
 def _on_sphere(ray: torch.Tensor, centre: torch.Tensor, radius: torch.Tensor) -> list[torch.Tensor]:
@@ -471,6 +483,7 @@ class _Problem:
     placed: torch.Tensor
     point_weights: torch.Tensor
     samples: tuple[torch.Tensor, torch.Tensor] | None = None
+    frozen: dict[str, object] = field(default_factory=dict)
     grid: tuple[int, int] = (0, 0)
     level: float | None = None
     depth: float = 0.0  # metres: the initial depth of the body, which the dolly zoom keeps at its size
@@ -539,6 +552,7 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
         active = _active(stage, fit_shape, free_focal)
         for name, tensor in params.items():  # no backward pass into what the stage holds (the same steps, sooner)
             tensor.requires_grad_(name in active)
+        p.frozen = _frozen_parts(p, params, active)
         optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in active])
         for step in range(count):
             optim.zero_grad(set_to_none=True)
@@ -570,13 +584,29 @@ def _assemble(params: dict[str, torch.Tensor], rot: torch.Tensor) -> torch.Tenso
     return r
 
 
+def _frozen_parts(p: _Problem, params: dict[str, torch.Tensor], active: list[str]) -> dict[str, object]:
+    """What a stage's posings share because the stage holds its inputs: ``shape``, the rest (vertices [V, 3],
+    joints [J, 3]) of a held shape; ``arkit``, the expression offsets [B, V, 3] of held ARKit weights. The same
+    values every step recomputed (no gradient reaches them): made once, as :func:`_loss` would make them. (A held
+    shape does not move: the clamp after each step leaves a shape within its radius as it is, and every fit starts
+    within it: from zeros or from a fit's result.)"""
+    frozen: dict[str, object] = {}
+    if "shape" not in active:
+        frozen["shape"] = p.space.rest(params["shape"])
+    if "arkit" not in active:
+        frozen["arkit"] = expression_offsets(p.consts, params["arkit"].clamp(0.0, 1.0))
+    return frozen
+
+
 def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
     """The energy of one step of ``stage`` (see the module docstring)."""
     weights = p.weights
     r = _assemble(params, p.rot)
     arkit = params["arkit"].clamp(0.0, 1.0)
     K, translation = _dolly_camera(p.targets.K, params["translation"], params["dolly"], p.depth)
-    posed = pose_batch(p.consts, p.space, params["shape"], r, translation, arkit)
+    rest = p.frozen["shape"] if "shape" in p.frozen else p.space.rest(params["shape"])
+    offsets = p.frozen["arkit"] if "arkit" in p.frozen else expression_offsets(p.consts, arkit)
+    posed = pose_rest(p.consts, p.space, rest, offsets, r, translation)
     verts = posed.vertices
     loss = _landmark_loss(p, p.landmarks(posed), stage, K)
     loss = loss + weights.pose_prior * pose_prior_loss(r[:, 1:], p.prior_w[1:])
@@ -599,9 +629,12 @@ def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Ten
     if p.samples is not None and stage in ("body", "detail", "all"):
         # silhouette: shape and the arms their points place held out (clothing must not inflate the body)
         shape_out, arms_out = p.fit_shape and stage in ("body", "all"), p.any_placed
+        # the rest is the landmarks' posing's (detached when shape is held out: the same values); the offsets are
+        # made again where ARKit is fitted, so that each posing's gradient reaches the weights on its own
         held = p.placed[..., None]
-        verts_s = pose_batch(p.consts, p.space, params["shape"].detach() if shape_out else params["shape"],
-                             r.detach() * held + r * (1 - held), translation, arkit).vertices \
+        verts_s = pose_rest(p.consts, p.space, tuple(t.detach() for t in rest) if shape_out else rest,
+                            offsets if "arkit" in p.frozen else expression_offsets(p.consts, arkit),
+                            r.detach() * held + r * (1 - held), translation).vertices \
             if shape_out or arms_out else verts
         loss = loss + weights.mask * (10.0 if stage == "all" else 4.0) * _silhouette_loss(p, verts_s, K) / r.shape[0]
     return loss
