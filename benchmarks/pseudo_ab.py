@@ -11,7 +11,7 @@ compared by the sha256 the bundle's manifest records for them.
         [--json FILE]
 
 Per bundle: the median over the rounds of each tree's process wall and CPU (user + sys of the stage's process, from
-its own clock) and of each timing (ahead, proxy, texture, input_view, sample, render; 0 where a tree has none),
+its own clock) and of each timing (proxy, texture, input_view, sample, render; 0 where a tree has none),
 their ratios B / A, and "same" when every output file's sha256 agrees in every run.
 """
 
@@ -35,7 +35,7 @@ started, cpu = time.perf_counter(), time.process_time()
 run_pseudo(sys.argv[1], PseudoConfig(**PRESETS[sys.argv[2]]), device=sys.argv[3], force=True, progress=lambda m: None)
 print(json.dumps({"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu}))
 """
-TIMINGS = ("ahead", "proxy", "texture", "input_view", "sample", "render")
+TIMINGS = ("proxy", "texture", "input_view", "sample", "render")
 
 
 def run(tree: Path, bundle: Path, work: Path, preset: str, device: str) -> dict:

@@ -60,21 +60,6 @@ def test_pseudo_writes_the_contract(tmp_path):
     assert again.skipped and _snapshot(bundle.root) == before
 
 
-def test_work_made_ahead_in_threads_writes_the_same_files(tmp_path, monkeypatch):
-    """The library poses and the photo's background leak are made beside the proxy's fit in threads where the
-    process runs many torch threads (``stage._ahead``), at once on few: every file the stage writes is the same."""
-    from talkavatar.pseudo import stage
-
-    written = []
-    for many in (1, 10 ** 6):  # threads on every machine; on none
-        monkeypatch.setattr(stage, "MANY_THREADS", many)
-        bundle = write_tracked_bundle(tmp_path / f"plane{many}.avatar")
-        run_pseudo(bundle.root, TINY, progress=lambda m: None, warn=lambda m: None)
-        outputs = Bundle.open(bundle.root).record("pseudo")["outputs"]
-        written.append({k: v["sha256"] for k, v in outputs.items()})
-    assert written[0] == written[1] and any(k.startswith("pseudo/frames/") for k in written[0])
-
-
 def test_frames_show_the_person_with_alpha(tmp_path):
     bundle = write_tracked_bundle(tmp_path / "plane.avatar")
     run_pseudo(bundle.root, PseudoConfig(frames=2, size=40, uv_res=24, renderer="mesh", side_views=0.0,

@@ -16,7 +16,6 @@ transactionally, so a failure leaves the bundle as it was.
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -38,9 +37,9 @@ from talkavatar.core.cameras import Cameras
 from talkavatar.core.hand_cover import hand_region
 from talkavatar.core.losses import psnr
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from talkavatar.core.threads import MANY_THREADS, few_or_all_threads
+from talkavatar.core.threads import few_or_all_threads
 from talkavatar.errors import InvalidInput, UsageError
-from talkavatar.motion.library.sampling import SampledPoses, sample_poses
+from talkavatar.motion.library.sampling import sample_poses
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 from talkavatar.progress import progress
 from talkavatar.pseudo.complete import complete_texture
@@ -121,12 +120,9 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
                      photo.params.shape, camera, rig, hidden, face, hands)
 
 
-def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu", photo_leak: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, dict]:
+def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> tuple[np.ndarray, dict]:
     """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures (the photo's
-    z-buffer drawn on ``raster_device``). ``photo_leak``: :func:`~talkavatar.pseudo.matte.background_leak` of the
-    photo with its face (``view.face_xy``) when it was made beforehand; made here when not given, and again
-    without the face when the face is a profile."""
+    z-buffer drawn on ``raster_device``)."""
     rig = view.rig
     proxy = replace(rig, vertices=rig.vertices + offsets)
     binding = Binding.from_uv(rig.face_uvs, uv_res)
@@ -134,8 +130,8 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu", pho
     image = torch.from_numpy(view.image.astype(np.float32) / 255)
     yaw = face_yaw(rig, posed, view.camera)
     if yaw is not None and abs(yaw) > PROFILE_YAW:  # Face Mesh reads a profile as a frontal face on the near cheek
-        view, photo_leak = replace(view, face_xy=None), None
-    leak = background_leak(view.image, view.mask, view.face_xy) if photo_leak is None else photo_leak
+        view = replace(view, face_xy=None)
+    leak = background_leak(view.image, view.mask, view.face_xy)
     seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak,
                            raster_device=raster_device)
     part = mouth_texels(rig, binding.face_index)
@@ -207,19 +203,13 @@ def psnr_in_mask(rendered: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> f
     return float(psnr(batch(rendered), batch(photo), batch(mask), data_range=255.0)[0])
 
 
-def library_poses(config: PseudoConfig) -> SampledPoses:
-    """The library poses of ``config``'s frames (:func:`~talkavatar.motion.library.sampling.sample_poses`)."""
-    return sample_poses(config.frames, config.seed, pitch_degrees=config.root_pitch, yaw_degrees=config.root_yaw)
-
-
-def sample_frames(view: PhotoView, offsets, config: PseudoConfig, poses: SampledPoses | None = None):
+def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
     """Library poses around the tracked root and orbit cameras -> (joint_rotations [N, 55, 3], root_translation
-    [N, 3], arkit_weights [N, 52], Cameras, sources). ``poses``: :func:`library_poses` of ``config`` when made
-    beforehand."""
+    [N, 3], arkit_weights [N, 52], Cameras, sources)."""
     n = config.frames
     if n == 0:
         return torch.zeros(0, 55, 3), torch.zeros(0, 3), torch.zeros(0, 52), None, []
-    poses = library_poses(config) if poses is None else poses
+    poses = sample_poses(n, config.seed, pitch_degrees=config.root_pitch, yaw_degrees=config.root_yaw)
     jr = torch.from_numpy(poses.joint_rotations).float()
     base = axis_angle_to_matrix(view.joint_rotations[0, 0].float())
     jr[:, 0] = matrix_to_axis_angle(axis_angle_to_matrix(jr[:, 0]) @ base)
@@ -292,14 +282,11 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
     if videos:  # the user's inputs first: an unreadable video fails before any work
         with ctx.timed("import_retrack"):
             imported = [imported_clip(clip, config.size) for clip in retrack(view.shape, ctx.device, ctx.log)]
-    with torch.no_grad(), few_or_all_threads(), ThreadPoolExecutor(2) as pool:  # small-tensor work (see there)
-        with ctx.timed("ahead"):  # ~0 where threads make them beside the proxy
-            poses, photo_leak = (_ahead(pool, library_poses, config),
-                                 _ahead(pool, background_leak, view.image, view.mask, view.face_xy))
-        offsets, texture, proxy_stats, texture_stats, renderer = _surface(view, config, ctx, photo_leak)
+    with torch.no_grad(), few_or_all_threads():  # small-tensor work: one thread on few cores, all on many
+        offsets, texture, proxy_stats, texture_stats, renderer = _surface(view, config, ctx)
         psnr, psnr_covered, covered = _input_view(view, renderer, ctx)
         with ctx.timed("sample"):
-            jr, rt, aw, cameras, sources = sample_frames(view, offsets, config, poses.result())
+            jr, rt, aw, cameras, sources = sample_frames(view, offsets, config)
         frames = _render_frames(renderer, jr, rt, aw, cameras, config.frames, config.batch, ctx)
     exported = None
     if export_poses is not None and cameras is not None:
@@ -337,21 +324,9 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
     return Computed(exported, list(INPUTS) + [str(v) for v in videos], metrics, write)
 
 
-def _ahead(pool: ThreadPoolExecutor, work: Callable, *args) -> Future:
-    """``work(*args)``, which needs neither the proxy nor the texture (numpy and OpenCV), in a thread of ``pool``
-    beside the proxy's fit where the process runs many torch threads (:data:`~talkavatar.core.threads.MANY_THREADS`:
-    a machine with cores to spare), else at once on this thread (2 cores: the proxy's solves slowed as much as the
-    thread gained); the same results either way."""
-    if torch.get_num_threads() >= MANY_THREADS:
-        return pool.submit(work, *args)
-    done: Future = Future()
-    done.set_result(work(*args))
-    return done
-
-
-def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext, photo_leak: Future):
+def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
     """The proxy surface and its completed texture -> (offsets [V, 3], texture [R, R, 3], proxy figures, texture
-    figures, the frame renderer); ``photo_leak``: a future of the photo's background leak (:func:`make_texture`).
+    figures, the frame renderer).
 
     The proxy's 9 z-buffers and the texture's one (:mod:`~talkavatar.pseudo.raster`, plain torch) are drawn on the
     stage's device: on the H200 the proxy and texture took 3.08 s instead of 4.26 s with them on its host's CPU, the
@@ -366,7 +341,7 @@ def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext, photo_lea
             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
             "of the person mask")
     with ctx.timed("texture"):
-        texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device, photo_leak.result())
+        texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device)
     ctx.log(f"texture {config.uv_res}²: {100 * texture_stats['seen']:.1f}% seen, completed")
     renderer_name = choose_renderer(config.renderer, ctx.device)
     renderer = FrameRenderer(view.rig, offsets, torch.from_numpy(texture), renderer_name, ctx.device, config.uv_res)
