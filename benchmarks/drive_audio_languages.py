@@ -6,8 +6,8 @@ Data (see each module for provenance and licence):
 - real recorded speech: Fish Fillets NG's Czech and Dutch voice lines (``benchmarks/fillets.py``) with the
   stored labels of ``benchmarks/fillets_labels.py`` (set ``real``: 30 lines per language, TTS + DTW, timing
   approximate) and of ``benchmarks/lip_labels.py`` (set ``checked``: 5-18 short lines per language and split,
-  several speakers; set at acoustic landmarks seen in spectrogram and level pictures, the first ten test lines from
-  the aligner's checked draft, the rest and the dev split independently of it; nobody listened);
+  several speakers; set at acoustic landmarks seen in spectrogram and level pictures independently of the aligner
+  (the first ten test lines, once its checked draft, relabelled so in the nineteenth session); nobody listened);
 - real English: the LibriVox clips of pocketsphinx-testdata, references by pocketsphinx forced alignment (as in
   ``benchmarks/drive_audio_eval.py``).
 

@@ -48,10 +48,15 @@ How the labels in ``benchmarks/data/lip_labels_checked.json`` (test split) were 
    decay after it is silence. Afterwards 21 % (nl) / 23 % (cs) of their starts lie within 5 ms of the draft. Each
    clip's ``"checked"["first_pass"]`` keeps the first pass's notes. The first pass had been seen, so this pass is
    independent of the aligner, not blind to it.
+10. nineteenth session, the first ten test clips (0-9, from an older aligner's draft, steps 1-5) set again as in
+   step 9: pictures over the aligner-free ``--seed``, every start from ``--landmarks N`` and the 0.7 s pictures,
+   phones with no landmark spaced by weight, the stored phone sequence kept. A first reading put a run of phones
+   one syllable off in seven clips (a noise or dip taken for the wrong phone); it was read again from the landmarks
+   after the previous labels had been printed beside it, so this pass is independent of the aligner, not blind to
+   the previous labels. ``"checked"["previous"]`` keeps the earlier notes, ``"moved_from_previous"`` what moved.
 
-The test split's seed (and the dev split's before step 8) comes from the system under test's own aligner, so those
-boundaries can lean towards it where a picture does not show a landmark (vowel-to-vowel and nasal-to-vowel
-transitions inside a voiced stretch).
+Since steps 8-10 no stored test or dev boundary is the aligner's draft; where no landmark shows, boundaries are
+spaced (by weight, ``"spaced_by_weight"``, or by eye in the dev split), not by the aligner.
 
 Usage:  python benchmarks/lip_labels.py [--split test|dev] --draft    (rewrites the file: only for a fresh start)
         python benchmarks/lip_labels.py [--split test|dev] --add      (drafts only the clips the file lacks)
