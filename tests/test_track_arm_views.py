@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from talkavatar.track import arm_views
+from talkavatar.track.detect import grown_box
 from talkavatar.track.gating import body_height
 from tests.test_track_gating import FIGURE, H, W, _figure
 
@@ -33,7 +34,7 @@ def test_two_seen_wrists_on_one_point_in_a_pass_are_collapsed():
 
 def test_the_arms_box_holds_the_arms_and_the_median_moves_arm_points_only():
     det = _figure()
-    x0, y0, x1, y1 = arm_views.arms_box(det.body, W, H)
+    x0, y0, x1, y1 = grown_box(arm_views.arms_extent(det.body), arm_views.MARGIN, W, H)
     arms = det.body[[0, 11, 12, 13, 14, 15, 16], :2]
     assert (x0, y0, x1, y1) == (64, 32, 335, 392)  # x 132-268, y 100-325 grown by 0.3 x 225 px
     assert (arms[:, 0] > x0).all() and (arms[:, 0] < x1).all() and (arms[:, 1] < y1).all()

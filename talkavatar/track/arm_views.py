@@ -7,7 +7,7 @@ The fit then held both forearms to it (wrists 17 and 10 % of the person's height
 out leaves the forearms to the prior (37 and 23 %). Other views of the same arms disagree where the model is
 unsure and agree where it is not: on a photo (:class:`~talkavatar.track.detect.HolisticDetector`), where the two
 seen wrists of one pass lie closer than :data:`APART` of the person's height, the arms are seen again on a crop
-around them (:func:`arms_box`), as given and contrast normalised, each also mirrored, and every elbow, wrist and
+around them (:func:`arms_extent`), as given and contrast normalised, each also mirrored, and every elbow, wrist and
 hand point becomes the median over those views and the pass that did not collapse, if one did not
 (:func:`median_arms`; a pass that gave both hands one point is no view of either). Arms that were right stay put
 (every view agrees); the cost is four more Holistic passes, on such photos only. camera: the far wrist moves onto
@@ -39,14 +39,12 @@ def collapsed(passes: list[tuple[np.ndarray, np.ndarray]], height: float) -> boo
                < APART * height for body, vis in passes)
 
 
-def arms_box(body: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    """``(x0, y0, x1, y1)``: the box of ``body``'s ([33, 3] px) nose, shoulders, elbows and wrists grown by
-    :data:`MARGIN` of its longer side, within the ``width`` x ``height`` image."""
+def arms_extent(body: np.ndarray) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)``: the box of ``body``'s ([33, 3] px) nose, shoulders, elbows and wrists (the arms' crop is
+    this grown by :data:`MARGIN` of its longer side: :func:`~talkavatar.track.detect.grown_box`)."""
     idx = [0, *SHOULDERS.values(), *ELBOWS.values(), *WRISTS.values()]
     (x0, y0), (x1, y1) = body[idx, :2].min(0), body[idx, :2].max(0)
-    grow = MARGIN * max(x1 - x0, y1 - y0)
-    return (int(max(0, x0 - grow)), int(max(0, y0 - grow)), int(min(width, x1 + grow)),
-            int(min(height, y1 + grow)))
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 def median_arms(body: np.ndarray, visibility: np.ndarray, views: list[tuple[np.ndarray, np.ndarray]]

@@ -244,7 +244,7 @@ class HolisticDetector:
         """Holistic again on a crop around ``det``'s box (at full resolution), kept where it finds the same person
         with at least as many parts (face, hands)."""
         h, w = image.shape[:2]
-        cx0, cy0, cx1, cy1 = _crop_box(det, w, h)
+        cx0, cy0, cx1, cy1 = grown_box(det.box, CROP_MARGIN, w, h)
         if (cx1 - cx0) * (cy1 - cy0) > 0.7 * w * h or min(cx1 - cx0, cy1 - cy0) < 32:
             return det  # the person fills the image: a crop gives the detector nothing more
         crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
@@ -263,7 +263,7 @@ class HolisticDetector:
         them (``check_body``, ``check_visibility``): a second opinion on every point
         (:func:`talkavatar.track.gating.second_opinion`)."""
         h, w = image.shape[:2]
-        cx0, cy0, cx1, cy1 = _crop_box(det, w, h)
+        cx0, cy0, cx1, cy1 = grown_box(det.box, CROP_MARGIN, w, h)
         crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
         other = self._detect_variant(crop, Variant(variant.contrast, not variant.mirrored))
         if not other.found:
@@ -284,7 +284,7 @@ class HolisticDetector:
             passes.append((det.check_body, det.check_visibility))
         if not arm_views.collapsed(passes, height):
             return det
-        x0, y0, x1, y1 = arm_views.arms_box(det.body, w, h)
+        x0, y0, x1, y1 = grown_box(arm_views.arms_extent(det.body), arm_views.MARGIN, w, h)
         crop = np.ascontiguousarray(image[y0:y1, x0:x1])
         views = [one for one in passes if not arm_views.collapsed([one], height)]
         for contrast in (variant.contrast, not variant.contrast):
@@ -376,10 +376,12 @@ class HolisticDetector:
         return det
 
 
-def _crop_box(det: Detection, width: int, height: int) -> tuple[int, int, int, int]:
-    """``(x0, y0, x1, y1)``: ``det``'s box grown by :data:`CROP_MARGIN` of its longer side, within the image."""
-    x0, y0, x1, y1 = det.box
-    grow = CROP_MARGIN * max(x1 - x0, y1 - y0)
+def grown_box(box: tuple[float, float, float, float], margin: float, width: int, height: int
+              ) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``: ``box`` grown by ``margin`` of its longer side, within the ``width`` x ``height``
+    image."""
+    x0, y0, x1, y1 = box
+    grow = margin * max(x1 - x0, y1 - y0)
     return int(max(0, x0 - grow)), int(max(0, y0 - grow)), int(min(width, x1 + grow)), int(min(height, y1 + grow))
 
 
