@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from track_photos import FACE_NAMES, MARKS, person_height, score  # noqa: E402
+from track_photos import MARKS, is_face, person_height, score  # noqa: E402
 
 
 def distances(first: dict, second: dict, height: float) -> dict[str, float]:
@@ -31,11 +31,6 @@ def spread(values: list[float]) -> str:
     if not values:
         return "-"
     return f"{np.median(values):.2f} / {np.percentile(values, 90):.2f} / {max(values):.2f} ({len(values)})"
-
-
-def is_face(name: str, doc: dict) -> bool:
-    """A face point, as track_photos.score groups them: every Face Mesh point and the body's face points."""
-    return name in doc["face_index"] or name in FACE_NAMES
 
 
 def main() -> None:

@@ -134,14 +134,19 @@ def person_height(bundle: Path) -> float:
     return float(rows[-1] - rows[0] + 1) if rows.size else float(mask.shape[0])
 
 
+def is_face(name: str, doc: dict) -> bool:
+    """Whether mark ``name`` counts as a face point: every Face Mesh point and the body's face points."""
+    return name in doc["face_index"] or name in FACE_NAMES
+
+
 def score(bundle: Path, marks: dict, doc: dict) -> dict:
     """Errors of the fitted landmarks against the hand marks, in % of the person's height."""
     fitted = fitted_points(bundle, marks, doc["body_index"], doc["face_index"])
     height = person_height(bundle)
     errors = {n: float(np.linalg.norm(fitted[n] - np.array(p)) / height * 100) for n, p in marks.items()
               if n in fitted}
-    face = [e for n, e in errors.items() if n in FACE_NAMES or n in doc["face_index"]]
-    body = [n for n in errors if n not in FACE_NAMES and n not in doc["face_index"]]
+    face = [e for n, e in errors.items() if is_face(n, doc)]
+    body = [n for n in errors if not is_face(n, doc)]
     detected = detected_errors(bundle, marks, doc, height)
     worst = max(errors, key=errors.get) if errors else None
     return {"body_pct": round(float(np.mean([errors[n] for n in body])), 2) if body else None,
