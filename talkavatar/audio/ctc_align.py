@@ -46,8 +46,8 @@ HEARD_P = 0.003
 # 0.95 + 1.05: 206 / 158 / 1229; 0.9 + 1.1: 209 / 164 / 1222 (median 206 / 160 / 1222); 0.85 + 1.15: 209 / 159 /
 # 1234 (median 208 / 156 / 1224); 0.8 + 1.2: 210 / 160 / 1231; 0.8 + 0.9 + 1.1 + 1.2: 207 / 163 / 1232. The phone
 # starts' errors hardly move (mean absolute, eSpeak 15.3 -> 14.9 ms, cs 15.2 -> 15.1, nl 22.9 -> 24.2; within 20 ms
-# 72.9 -> 72.4, 64.9 -> 68.0, 54.6 -> 56.6 %): the gain is in which phone the mouth shows at the centres, not in
-# the mean start error. Costs hama on twice more audio (alignment only: ~2.9x its CPU).
+# 72.9 -> 72.4, 64.9 -> 68.0, 54.6 -> 56.6 %) but the gross ones fall (over 50 ms: 3.6 -> 2.5, 2.3 -> 1.8, 13.7 ->
+# 11.7 %). Costs hama on twice more audio (alignment only: ~2.9x its CPU).
 TIME_SCALES = ((17, 20), (23, 20))
 
 
