@@ -18,9 +18,10 @@ from talkavatar.audio.g2p import check_language, dictionary_words, ipa_words
 from talkavatar.audio.language import posterior_entropy, transcript_language
 from talkavatar.audio.load import load_pcm
 from talkavatar.audio.phone_source import PhoneSource
+from talkavatar.audio.phones import PhoneSegment
 from talkavatar.audio.boundaries import (LEAD_S, ONSET_BELOW_DB, SPIKE_OFFSET_S, SPIKE_WEIGHTS, START_LAG_S, UNIT_S,
-                                         log_mel, phone_runs, place_segments, spectral_change, speech_frames,
-                                         spread_unheard)
+                                         KEEP_S, log_mel, mean_boundaries, phone_runs, place_segments,
+                                         spectral_change, speech_frames, spread_unheard)
 from talkavatar.audio.universal import (FRAME_RATE, blank_id, closure_evidence, dark_evidence, greedy_phones, log_probs,
                                         phone_token_ids, vocabulary)
 from talkavatar.audio.visemes import classify_mouth, phone_class
@@ -183,6 +184,23 @@ def test_phones_the_recogniser_does_not_hear_are_spread_between_the_heard_ones()
     paused = [(2, 2, 3, 0), (20, 20, 21, 1), (22, 22, 23, 2)]
     assert spread_unheard(paused, np.array([True, False, True])) == paused
     assert spread_unheard(runs[1:], np.array([True, False, False, True])) == runs[1:]
+
+
+def test_boundaries_between_phones_are_the_mean_of_the_timings():
+    """'a t | pause | ə k' timed three ways: a-t's boundary is the mean of 0.20, 0.26 and 0.23 s; ə-k's mean, 0.94 s,
+    would leave k (0.90-0.93 s) less than KEEP_S, so it stays; the pause's edges stay; a timing with a phone less is
+    left out."""
+    S = PhoneSegment
+    own = [S("a", 0.0, 0.2), S("t", 0.2, 0.4), S("SIL", 0.4, 0.8), S("ə", 0.8, 0.9), S("k", 0.9, 0.93),
+           S("SIL", 0.93, 1.2)]
+    faster = [S("a", 0.0, 0.26), S("t", 0.26, 0.5), S("ə", 0.7, 1.0), S("k", 1.0, 1.2)]
+    slower = [S("a", 0.0, 0.23), S("t", 0.23, 0.41), S("SIL", 0.41, 0.9), S("ə", 0.9, 0.92), S("k", 0.92, 1.2)]
+    out = mean_boundaries(own, [faster, slower, faster[:3]])
+    assert [s.phone for s in out] == ["a", "t", "SIL", "ə", "k", "SIL"]
+    assert out[0].end == out[1].start == pytest.approx((0.2 + 0.26 + 0.23) / 3)
+    assert out[1].end == 0.4 and out[2] == own[2] and out[3].start == 0.8
+    assert (0.9 + 1.0 + 0.92) / 3 > out[4].end - KEEP_S and out[3].end == out[4].start == 0.9
+    assert mean_boundaries(own, []) == own
 
 
 def test_a_long_blank_in_continuous_speech_is_no_pause_when_aligning():

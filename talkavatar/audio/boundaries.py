@@ -71,6 +71,7 @@ LEAD_S = 0.005                      # 0, 5, 10 and 20 ms tried (module docstring
 SPEECH_BELOW_DB = 20.0              # speech_frames' loudness threshold under the speech level
 ONSET_BELOW_DB = 25.0               # the same where a speech stretch starts (module docstring)
 MIN_PHONE_S = 0.02
+KEEP_S = 0.01                       # mean_boundaries: what a moved boundary leaves each phone
 MEL_BANDS, WINDOW, FFT = 40, 400, 512
 CHANGE_SPAN = 2                     # frames averaged on each side of a boundary
 FEATURE_BLOCK = 256                 # frames per FFT batch
@@ -271,4 +272,27 @@ def place_segments(units: np.ndarray, names: list[str], change: np.ndarray | Non
         edge = end
     if edge < total:
         out.append(PhoneSegment("SIL", offset_s + edge, offset_s + total))
+    return out
+
+
+def mean_boundaries(segments: list[PhoneSegment], others: list[list[PhoneSegment]]) -> list[PhoneSegment]:
+    """``segments`` (phones and ``SIL``, in order) with each boundary between two adjacent phones moved to the mean
+    of its own start and the starts of the same phone in ``others`` (other timings of the same phones; one whose
+    phone count differs is left out), kept :data:`KEEP_S` inside the phones around it; pauses stay as they are."""
+    phones = [k for k, s in enumerate(segments) if s.phone != "SIL"]
+    starts = [[segments[k].start] for k in phones]
+    for other in others:
+        timed = [s for s in other if s.phone != "SIL"]
+        if len(timed) == len(phones):
+            for k, s in enumerate(timed):
+                starts[k].append(s.start)
+    out = list(segments)
+    for j in range(1, len(phones)):
+        k = phones[j]
+        before, here = out[k - 1], out[k]
+        if before.phone == "SIL" or abs(before.end - here.start) > 1e-9:
+            continue
+        at = float(np.mean(starts[j]))
+        if before.start + KEEP_S < at < here.end - KEEP_S:
+            out[k - 1], out[k] = PhoneSegment(before.phone, before.start, at), PhoneSegment(here.phone, at, here.end)
     return out
