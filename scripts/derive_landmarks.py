@@ -7,9 +7,11 @@ How each point is derived (recorded per point in the file's ``derivation`` field
   heels, big toe = foot index): Anny's own shipped COCO keypoint regressor (``anny/data/keypoints/coco.pth``,
   sparse vertex weights), which its authors made for image keypoints, as MediaPipe's are. The ears then move to the
   tragus (:data:`EAR_TO_TRAGUS_MM`): the regressor's ear is the middle of the concha, 74 mm from the midline and
-  level with Face Mesh's 234 / 454, where MediaPipe Pose's detected ears lie 10-20 mm nearer the midline on 22 of
-  24 ears of the twelve photos of issue 17 (fitted ears against their detections) and the hand-marked tragus
-  (benchmarks/data/MARKING.md) nearer the midline, lower and further forward. Not the nose: the
+  level with Face Mesh's 234 / 454, where MediaPipe Pose's detected ears lie nearer the midline on 22 of the 24 ears
+  of the twelve photos of issue 17 (by 8-24 mm on 19, in the fitted heads' frames) but at about its height, and the
+  hand-marked tragus (benchmarks/data/MARKING.md) nearer the midline, lower and further forward. The point follows
+  the marks, not MediaPipe: in close-up clips, whose ears are not fitted, MediaPipe's ears lie 1-3 % of the height
+  further from it than from the regressor's point, the hand-marked ears 2-3 % nearer. Not the nose: the
   regressor's nose projected 10-35 px above the fitted model's own Face Mesh nose tip on real photos; BlazePose's
   nose and hand-marked noses lie on the tip's upper half, between Face Mesh's point 1 (the tip) and point 4 (just
   above it), nearer 4: the pose nose is Face Mesh's point 4. Not the eyes: the regressor's eye is 0.7 of the
