@@ -5,7 +5,13 @@
 How each point is derived (recorded per point in the file's ``derivation`` field):
 - Pose points that COCO-WholeBody shares with BlazePose (ears, shoulders, elbows, wrists, hips, knees, ankles,
   heels, big toe = foot index): Anny's own shipped COCO keypoint regressor (``anny/data/keypoints/coco.pth``,
-  sparse vertex weights), which its authors made for image keypoints, as MediaPipe's are. Not the nose: the
+  sparse vertex weights), which its authors made for image keypoints, as MediaPipe's are. The ears then move to the
+  tragus (:data:`EAR_TO_TRAGUS_MM`): the regressor's ear is the middle of the concha, 74 mm from the midline and
+  level with Face Mesh's 234 / 454, where MediaPipe Pose's detected ears lie nearer the midline on 22 of the 24 ears
+  of the twelve photos of issue 17 (by 8-24 mm on 19, in the fitted heads' frames) but at about its height, and the
+  hand-marked tragus (benchmarks/data/MARKING.md) nearer the midline, lower and further forward. The point follows
+  the marks, not MediaPipe: in close-up clips, whose ears are not fitted, MediaPipe's ears lie 1-3 % of the height
+  further from it than from the regressor's point, the hand-marked ears 2-3 % nearer. Not the nose: the
   regressor's nose projected 10-35 px above the fitted model's own Face Mesh nose tip on real photos; BlazePose's
   nose and hand-marked noses lie on the tip's upper half, between Face Mesh's point 1 (the tip) and point 4 (just
   above it), nearer 4: the pose nose is Face Mesh's point 4. Not the eyes: the regressor's eye is 0.7 of the
@@ -50,6 +56,14 @@ HAND_BONES = {"wrist": "wrist", "thumb_cmc": "finger1-1", "thumb_mcp": "finger1-
 TIPS = {"thumb_tip": "finger1-3", "index_tip": "finger2-3", "middle_tip": "finger3-3", "ring_tip": "finger4-3",
         "pinky_tip": "finger5-3"}
 POSE_KNUCKLES = {"pinky": "finger5-1", "index": "finger2-1", "thumb": "finger1-2"}
+EAR_TO_TRAGUS_MM = (-12.0, -17.0, 7.0)
+"""The left ear's point is the skin point nearest to the regressor's ear moved by this (mm, Anny's rest frame: x
+away from the midline, y up, z forward; the right ear mirrored): the offset that moves the fitted ears onto the
+hand-marked tragus, by least squares in the fitted heads' frames over the four ears of the tune photos of issue 17
+whose head a trusted Face Mesh places (astronaut's two, camera's, hand_on_head's; combat's face mesh is rejected
+and its ear follows a detection 4 % of the height below the mark); /work/wt/notes/ear20_offsets.py. It lands 8 mm
+from where it points, on the ear's front below the canal (the tragus and the notch under it): 6 mm nearer the
+midline, 13 mm lower and 3 mm further forward than the regressor's point."""
 POSE_FROM_FACE = {"nose": 4, "left_eye_inner": 362, "left_eye": 473, "left_eye_outer": 263,
                   "right_eye_inner": 133, "right_eye": 468, "right_eye_outer": 33, "mouth_left": 291, "mouth_right": 61}
 YAWS_DEG = (0.0, -20.0, 20.0)
@@ -69,6 +83,19 @@ def _coco_points(model, body) -> dict[str, list[tuple[int, float]]]:
         w = w[nz] / w[nz].sum()
         out[label] = [(int(i), float(x)) for i, x in zip(nz, w)]
     return out
+
+
+def _tragus(rig, ear: list[tuple[int, float]], side: str) -> tuple[list[tuple[int, float]], str]:
+    """The skin point of :data:`EAR_TO_TRAGUS_MM` from the regressor's ``ear`` (vertex weights) of ``side``: one
+    triangle's barycentric weights, and the derivation."""
+    verts = rig.vertices.double().numpy()
+    faces = rig.faces.numpy()
+    concha = sum(w * verts[i] for i, w in ear)
+    offset = np.array(EAR_TO_TRAGUS_MM) / 1000 * np.array([1.0 if side == "left" else -1.0, 1.0, 1.0])
+    d, b = _closest_on_triangles(concha + offset, *(verts[faces[:, k]] for k in range(3)))
+    k = int(d.argmin())
+    return ([(int(faces[k, m]), float(b[k, m])) for m in range(3) if b[k, m] > 1e-9],
+            f"anny-coco:{side}_ear moved {EAR_TO_TRAGUS_MM} mm to the tragus (snapped {math.sqrt(d[k]) * 1000:.1f} mm)")
 
 
 def _fingertip(rig, bone: str) -> int:
@@ -247,7 +274,10 @@ def derive(debug_dir: Path | None = None) -> dict:
 
     for index, name in enumerate(POSE_NAMES):
         side = "L" if name.startswith("left") else "R"
-        if name in COCO_FOR_POSE:
+        if name in ("left_ear", "right_ear"):
+            vertices, how = _tragus(rig, coco[name], name.split("_")[0])
+            add("pose", index, name, vertices=vertices, how=how)
+        elif name in COCO_FOR_POSE:
             add("pose", index, name, vertices=coco[COCO_FOR_POSE[name]], how=f"anny-coco:{COCO_FOR_POSE[name]}")
         elif name in POSE_FROM_FACE:
             vertices, how = face[POSE_FROM_FACE[name]]

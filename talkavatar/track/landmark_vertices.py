@@ -1,9 +1,9 @@
 """The body restricted to the vertices its landmarks read: a landmarks-only fit step poses those alone.
 
 Every MediaPipe landmark of the body model is a weighted sum of a few posed vertices (a body point of up to 413,
-a face point of 3, a hand point of 1) and joints; Anny's landmarks read 4731 of its 13718 vertices. A fit step
+a face point of 3, a hand point of 1) and joints; Anny's landmarks read 3815 of its 13718 vertices. A fit step
 without the silhouette (a close-up clip's warm-started frames: :mod:`talkavatar.track.video_fit`) needs no other
-vertex, so posing only these (skinning, expression offsets, the linearised shape) costs ~34 % of the vertex work
+vertex, so posing only these (skinning, expression offsets, the linearised shape) costs ~28 % of the vertex work
 with the same landmarks, up to float rounding (the skinning's sums over fewer vertices). The near-plane bound
 (:func:`talkavatar.track.losses.near_plane_loss`) then holds these vertices only.
 """
