@@ -20,6 +20,12 @@ import torch
 
 from talkavatar.config import Perceptual
 
+# The steps :func:`warm_up` takes, in order. The H100 A/B (twentieth session, benchmarks/photo_speed.py, 4 photos):
+# all five took 1.6-1.8 s beside track (imports 0.65-0.77, context 0.15, cuBLAS 0.17-0.20, rasterizer 0.33-0.42,
+# perceptual 0.27-0.32) and track was not slowed, but pseudo's texture phase took 0.3-0.8 s longer after it (why is
+# not known): median wall 22.55 s against 22.73. The GPU-only steps alone are the next thing to measure.
+STEPS = ("imports", "context", "cublas", "rasterizer", "perceptual")
+
 
 class BesideTrack:
     """:func:`warm_up` of ``device`` (with the fit's perceptual distance ``perceptual``, convolving with cuDNN when
@@ -47,14 +53,15 @@ class BesideTrack:
 
 
 def warm_up(device: torch.device, perceptual: Perceptual, cudnn: bool, seconds: dict[str, float]) -> None:
-    """The later stages' one-time work on a CUDA ``device``, each step's seconds put in ``seconds`` as it ends:
-    the pseudo stage's imports, the context, cuBLAS (a product and its backward), the rasterizer (a forward and
-    backward of a few Gaussians), the perceptual distance (built on the device, a forward and backward of two small
-    images with cuDNN on or off as ``cudnn``)."""
-    steps = (("imports", _imports), ("context", lambda: torch.zeros(1, device=device)),
-             ("cublas", lambda: _matmul(device)), ("rasterizer", lambda: _rasterize(device)),
-             ("perceptual", lambda: _perceptual(device, perceptual, cudnn)))
-    for name, step in steps:
+    """The later stages' one-time work on a CUDA ``device``, the steps of :data:`STEPS`, each step's seconds put in
+    ``seconds`` as it ends: the pseudo stage's imports, the context, cuBLAS (a product and its backward), the
+    rasterizer (a forward and backward of a few Gaussians), the perceptual distance (built on the device, a forward
+    and backward of two small images with cuDNN on or off as ``cudnn``)."""
+    steps = {"imports": _imports, "context": lambda: torch.zeros(1, device=device),
+             "cublas": lambda: _matmul(device), "rasterizer": lambda: _rasterize(device),
+             "perceptual": lambda: _perceptual(device, perceptual, cudnn)}
+    for name in STEPS:
+        step = steps[name]
         started = time.perf_counter()
         step()
         if name != "imports":
