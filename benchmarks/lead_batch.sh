@@ -11,10 +11,11 @@
 # 6: the GPU tests, the astronaut fast end to end with its stages' timings, then part 2 (PHOTOS=a,b)
 # 7: issue 23's figures: photo to avatar on five photos (photo_speed), ms per fit step on the last photo's bundle
 #    (fit_speed), 60 s of speech to MP4 (render_video)
-# 8: issue 23's A/B of cheaper variants (~8.5 min; O=DIR for the files, default $OUT): the graphed pseudo perceptual
+# 8: issue 23's A/B of cheaper variants (~8 min; O=DIR for the files, default $OUT): the graphed pseudo perceptual
 #    terms per variant (perceptual_speed), the imports before track, then photo to avatar on five photos interleaved,
 #    main's defaults against the CUDA start-up beside track, and fit-only variants on each photo's bundle
-#    (photo_speed --variant / --fit-variant; VARIANTS=... replaces the fit variants, BUDGET=s the time it may take)
+#    (photo_speed --variant / --fit-variant; VARIANTS="a=ITEMS;b=ITEMS" replaces the fit variants, BUDGET=s the
+#    time it may take). Twentieth session, H100: benchmarks/RESULTS.md, helper speed20.
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -95,9 +96,7 @@ from talkavatar.pseudo.stage import run_pseudo; c = time.perf_counter()
 print(f'imports: torch {a - t:.2f} s, cli + track + fit {b - a:.2f} s, pseudo {c - b:.2f} s')"
   python3 -X importtime -c "import talkavatar.cli; from talkavatar.track.stage import run_track
 from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -n -r $O/importtime.txt | head -8
-  E=talkavatar.core.losses.efficientnet_lite0.POINTWISE_AS_MATMUL=True
-  EVERY=talkavatar.fit.stage.PSEUDO_EVERY=2
-  FITS=${VARIANTS:-"pointwise=$E;every 2=$EVERY;256 px=--pseudo-size 256;400 steps=--iters 400"}
+  FITS=${VARIANTS:-"batch 1=--pseudo-batch 1;256 px=--pseudo-size 256;400 steps=--iters 400"}
   IFS=';' read -ra F <<< "$FITS"; ARGS=(); for f in "${F[@]}"; do ARGS+=(--fit-variant "$f"); done
   python3 benchmarks/photo_speed.py .device-cache/photos16 --first laughing --workdir /tmp/e2e20 \
     --budget ${BUDGET:-430} \

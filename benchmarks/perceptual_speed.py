@@ -8,16 +8,16 @@ capture) for cheaper variants of the term:
 
 - "as is": the fast preset's (``--batch`` frames of ``--size`` px on the longer side, the aspect of the bundle's
   pseudo frames, square without one), cuDNN off as the fast fit runs it (fit.stage.CUDNN_PRESETS);
-- "pointwise": the network's 1x1 convolutions as matrix products
-  (efficientnet_lite0.POINTWISE_AS_MATMUL);
 - "blocks ..": the distance read off fewer of the network's blocks (perceptual.FEATURE_BLOCKS: an earlier cut);
 - "batch 1", "N px": fewer or smaller frames (the fit's --pseudo-batch, --pseudo-size);
 - "cuDNN on": the same with cuDNN (the quality preset's);
 - "op by op": not graphed (the profiler's 19.0 ms figure, nineteenth session).
 
 Every variant in one process, one after the other (their captures kept apart); the distance's value on the same
-frames is printed beside (the cut's differs by design; "pointwise" must equal "as is" to rounding). Prints a
-Markdown table; ``--json FILE`` keeps it.
+frames is printed beside (a cut or another size differs by design). Prints a Markdown table; ``--json FILE`` keeps
+it. H100, twentieth session: as is 3.43 ms, blocks 0-7 2.76, blocks 0-4 2.19, batch 1 2.16, 256 px 2.40, 192 px
+2.18, cuDNN on 2.16 (its capture 4.0 s), op by op 11.69; the 1x1 convolutions as matrix products (speed20's
+branch, not kept) 3.54 ms.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import torch  # noqa: E402
 
 from talkavatar.core.cuda_graphs import GraphedTerms  # noqa: E402
 from talkavatar.core.device import cudnn_enabled  # noqa: E402
-from talkavatar.core.losses import efficientnet_lite0, perceptual, perceptual_distance  # noqa: E402
+from talkavatar.core.losses import perceptual, perceptual_distance  # noqa: E402
 from talkavatar.fit.objective import perceptual_losses  # noqa: E402
 
 BLOCKS = perceptual.FEATURE_BLOCKS  # the distance's blocks as it is
@@ -44,18 +44,14 @@ BLOCKS = perceptual.FEATURE_BLOCKS  # the distance's blocks as it is
 
 def variants(size: int) -> dict[str, dict]:
     """The measured variants, each a dict of its settings (``size``: the longer side as is)."""
-    base = dict(pointwise=False, blocks=BLOCKS, batch_scale=1.0, side=size, cudnn=False, graphed=True)
+    base = dict(blocks=BLOCKS, batch_scale=1.0, side=size, cudnn=False, graphed=True)
     return {"as is": base,
-            "pointwise": {**base, "pointwise": True},
             "blocks 0-7": {**base, "blocks": (0, 2, 4, 7)},
             "blocks 0-4": {**base, "blocks": (0, 2, 4)},
-            "pointwise, blocks 0-7": {**base, "pointwise": True, "blocks": (0, 2, 4, 7)},
             "batch 1": {**base, "batch_scale": 0.5},
             "256 px": {**base, "side": 256},
             "192 px": {**base, "side": 192},
-            "pointwise, 256 px": {**base, "pointwise": True, "side": 256},
             "cuDNN on": {**base, "cudnn": True},
-            "pointwise, cuDNN on": {**base, "pointwise": True, "cudnn": True},
             "op by op": {**base, "graphed": False}}
 
 
@@ -96,8 +92,7 @@ class Clock:
 
 def measure(settings: dict, batch: int, bundle: Path | None, repeats: int, device: torch.device) -> dict:
     """ms per forward + backward of the graphed terms under ``settings`` and the distance's mean value."""
-    kept = efficientnet_lite0.POINTWISE_AS_MATMUL, perceptual.FEATURE_BLOCKS
-    efficientnet_lite0.POINTWISE_AS_MATMUL, perceptual.FEATURE_BLOCKS = settings["pointwise"], settings["blocks"]
+    kept, perceptual.FEATURE_BLOCKS = perceptual.FEATURE_BLOCKS, settings["blocks"]
     try:
         distance = perceptual_distance("efficientnet", device)
         b = max(1, round(batch * settings["batch_scale"]))
@@ -122,7 +117,7 @@ def measure(settings: dict, batch: int, bundle: Path | None, repeats: int, devic
         return {"ms": round(statistics.median(times), 3), "batch": b, "frame": [h, w],
                 "distance": round(statistics.mean(values), 5), "graphed": terms.status()}
     finally:
-        efficientnet_lite0.POINTWISE_AS_MATMUL, perceptual.FEATURE_BLOCKS = kept
+        perceptual.FEATURE_BLOCKS = kept
 
 
 def main() -> None:

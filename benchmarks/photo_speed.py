@@ -5,7 +5,7 @@ stalls of the fit (its loss-history clock) and input-view / coverage figures.
     python benchmarks/photo_speed.py PHOTO_DIR --photos astronaut,grace_hopper,messi5,single_face,side_45 \
         --preset fast --device cuda --workdir /tmp/e2e [--first astronaut] [--json FILE] \
         [--variant "main=" --variant "warm=talkavatar.pipeline.photo.WARM_UP_BESIDE_TRACK=True"] \
-        [--fit-variant "every 2=talkavatar.fit.stage.PSEUDO_EVERY=2" --fit-variant "256 px=--pseudo-size 256"] \
+        [--fit-variant "batch 1=--pseudo-batch 1" --fit-variant "256 px=--pseudo-size 256"] \
         [--budget 480]
 
 ``--first P`` runs one process on photo P before the measured ones (its own bundle), reported on a line of its

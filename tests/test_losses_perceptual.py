@@ -132,33 +132,6 @@ def test_folded_batch_norms_give_the_features_and_gradients_of_the_plain_network
     assert torch.allclose(grads[1], grads[0], rtol=1e-3, atol=1e-3 * grads[0].abs().max().item())
 
 
-def test_pointwise_products_give_the_features_and_gradients_of_the_1x1_convolutions():
-    """:meth:`EfficientNetLite0.pointwise_as_matmul` (the 1x1 convolutions as matrix products over pixels) against
-    the convolutions (the reference twin), in float64 so that only the order of sums differs: every feature block
-    the distance reads and the input gradient, on a contiguous and on a channels-last batch."""
-    from talkavatar.core.losses.efficientnet_lite0 import Pointwise
-    from talkavatar.core.losses.perceptual import FEATURE_BLOCKS
-
-    convs = load_pretrained().double()
-    products = load_pretrained().double().pointwise_as_matmul()
-    assert sum(isinstance(m, Pointwise) for m in products.modules()) == 31  # 15 expansions, 16 projections
-    assert not any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) for m in products._blocks.modules())
-    base = _photo("astronaut", 64).double()
-    for layout in (torch.contiguous_format, torch.channels_last):
-        images = torch.cat([base, base.flip(-1)]).contiguous(memory_format=layout).requires_grad_(True)
-        grads = []
-        for net in (convs, products):
-            features = net.features(images, FEATURE_BLOCKS)
-            if net is products:
-                for f, ref in zip(features, reference):
-                    assert torch.allclose(f, ref, rtol=1e-10, atol=1e-10 * ref.abs().max().item())
-            reference = features
-            grads.append(torch.autograd.grad(sum((f * f).mean() for f in features), images)[0])
-        assert torch.allclose(grads[1], grads[0], rtol=1e-10, atol=1e-10 * grads[0].abs().max().item())
-    with pytest.raises(ValueError, match="1x1"):
-        Pointwise(convs._blocks[0]._depthwise_conv)
-
-
 def test_a_target_without_gradients_gives_the_same_distance_and_gradients():
     """A target that needs no gradient passes the network on its own under no_grad: the same distance
     and image gradients as the one-batch pass both images take when the target needs them too."""

@@ -74,19 +74,13 @@ class Adam:
 class Schedule:
     """iters: total steps; warmup: steps before the pseudo-frame loss; pseudo_batch: pseudo frames per step;
     refine: the last steps, fitted without pseudo frames (the photo, and a clip's real frames); video_batch: real
-    frames per step; pseudo_every: the pseudo frames' terms on every pseudo_every-th step between warm-up and
-    refinement only, weighted pseudo_every times (the same weight per step on average)."""
+    frames per step."""
 
     iters: int
     warmup: int
     pseudo_batch: int
     refine: int = 0
     video_batch: int = 1
-    pseudo_every: int = 1
-
-    def pseudo_step(self, it: int) -> bool:
-        """Whether step ``it`` has the pseudo frames' terms (when there are pseudo frames)."""
-        return self.warmup <= it < self.iters - self.refine and (it - self.warmup) % self.pseudo_every == 0
 
 
 @dataclass
@@ -130,15 +124,13 @@ def run_steps(params: AvatarParameters, data: FitData, schedule: Schedule, weigh
     history = _History(progress, schedule.iters)
     shared_pose = data.crops is not None and _same_pose(data.photo.poses, data.crops.poses)
     step_rng = generator.get_state()
-    pseudo_weights = dataclasses.replace(weights, perceptual=weights.perceptual * schedule.pseudo_every,
-                                         pseudo_alpha=weights.pseudo_alpha * schedule.pseudo_every)
     try:
         while progress.iteration < schedule.iters:
             it = progress.iteration
             step_rng = generator.get_state()  # a checkpoint restarts this step exactly
             terms = _terms(objective, params, data, schedule, weights, distance, generator, it, backend, refinement,
                            shared_pose)
-            loss = weighted_total(terms, pseudo_weights if "pseudo_perceptual" in terms else weights)
+            loss = weighted_total(terms, weights)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(_decay(it, schedule.iters))
@@ -184,7 +176,7 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
         terms.update(objective.crop_terms(params, data.crops, data.crop_names, background, backend,
                                           first_pose(posed) if shared_pose else None))
     use_pseudo = data.pseudo is not None and distance is not None and weights.perceptual > 0
-    if use_pseudo and schedule.pseudo_step(it):
+    if use_pseudo and schedule.warmup <= it < schedule.iters - schedule.refine:
         pick = upload(torch.randint(len(data.pseudo.poses), (schedule.pseudo_batch,), generator=generator),
                       params.offsets.device)
         terms.update(objective.pseudo_terms(params, data.pseudo.select(pick), background, distance, backend, pick))

@@ -50,11 +50,6 @@ FIT_SCHEMA = "talkavatar.fit"
 # steps of 4 frames of 512 px would pay more in slower convolutions (~+4.5 ms a step, extrapolated from 2 x 384²) than
 # the plans cost (~4 s): it keeps cuDNN. The tiny preset's shorter fit on a GPU pays the plans over fewer steps still.
 CUDNN_PRESETS = frozenset({"quality"})
-# The pseudo frames' terms on every PSEUDO_EVERY-th step between warm-up and refinement, weighted as many times
-# (optimize.Schedule.pseudo_every): a pseudo step cost 14.0 ms against 7.5 for a photo step (H100, fast preset,
-# nineteenth session), most of the difference the perceptual network. 1 (every step) until the GPU measures the
-# fits' figures with 2 (benchmarks/photo_speed.py --fit-variant).
-PSEUDO_EVERY = 1
 
 
 @dataclass(frozen=True)
@@ -145,7 +140,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         distance = (shared_distance(cfg.perceptual, dev)
                     if data.pseudo is not None or data.video is not None else None)
     schedule = Schedule(cfg.iters, steps_for(cfg.iters, cfg.warmup), cfg.pseudo_batch,
-                        steps_for(cfg.iters, cfg.refine), cfg.video_batch, PSEUDO_EVERY)
+                        steps_for(cfg.iters, cfg.refine), cfg.video_batch)
     ctx.log(f"fitting {params.binding.count} Gaussians (UV {cfg.uv_res}) on {dev}: {cfg.iters} steps, image "
             f"{data.photo.cameras.width}x{data.photo.cameras.height}, {len(data.crop_names)} crops, "
             + (f"{len(data.video.poses)} real frames of the clip, " if data.video is not None else "")

@@ -22,12 +22,6 @@ BN_EPS = 1e-3
 # its coffee photo -> "espresso"; tests/test_losses_perceptual.py).
 INPUT_MEAN = (0.5, 0.5, 0.5)
 INPUT_STD = (0.5, 0.5, 0.5)
-# The 1x1 (expansion and projection) convolutions as matrix products over channels-last pixels (:class:`Pointwise`)
-# instead of convolutions: without cuDNN (the fast fit turns it off, fit.stage.CUDNN_PRESETS) PyTorch convolves
-# 1x1 per image by im2col and a GEMM, with a col2im in the backward (H100 profile of 20 pseudo fit steps: col2im 9.0
-# ms, gemv 25.8 ms); a product over [B*H*W, C] pixels is one GEMM either way. The same function (tested against the
-# convolutions, the reference twin). False until the GPU measures it (benchmarks/perceptual_speed.py).
-POINTWISE_AS_MATMUL = False
 
 
 class _MBConv(nn.Module):
@@ -101,35 +95,11 @@ class EfficientNetLite0(nn.Module):
             setattr(module, bn_name, nn.Identity())
         return self
 
-    def pointwise_as_matmul(self) -> "EfficientNetLite0":
-        """Each block's 1x1 convolutions (bias folded in: call after :meth:`fold_batch_norms`) replaced by a
-        :class:`Pointwise` of the same weights: the same function as matrix products over pixels."""
-        for block in self._blocks:
-            for name in ("_expand_conv", "_project_conv") if block.has_expand else ("_project_conv",):
-                setattr(block, name, Pointwise(getattr(block, name)))
-        return self
-
     def forward(self, images: Tensor) -> Tensor:
         """ImageNet logits [B, 1000] (used to check the weights load correctly)."""
         h = self.features(images, (len(self._blocks) - 1,))[0]
         h = F.relu6(self._bn1(self._conv_head(h)))
         return self._fc(h.mean((2, 3)))
-
-
-class Pointwise(nn.Module):
-    """A 1x1 convolution (stride 1, with a bias) as ``F.linear`` over the channels of each pixel: [B, C, H, W] ->
-    [B, C_out, H, W]; channels-last input (the GPU's layout) is a contiguous [B*H*W, C] matrix, and the output keeps
-    that layout. Built from the convolution it replaces (weights shared)."""
-
-    def __init__(self, conv: nn.Conv2d):
-        super().__init__()
-        if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.groups != 1 or conv.bias is None:
-            raise ValueError("Pointwise replaces a 1x1, stride-1, ungrouped convolution with a bias")
-        self.weight = nn.Parameter(conv.weight.detach()[:, :, 0, 0], requires_grad=conv.weight.requires_grad)
-        self.bias = nn.Parameter(conv.bias.detach(), requires_grad=conv.bias.requires_grad)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
 
 
 def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -155,15 +125,11 @@ def load_pretrained(device=None) -> EfficientNetLite0:
     channels-last, the layout of the images it gets (a permuted [B, H, W, 3]): cuDNN then runs without converting
     layouts around every convolution (H200 profile: 1800 layout transforms in 20 fit steps, ~1.4 ms a step). cuDNN
     convolves in TF32 there (PyTorch's default ``torch.backends.cudnn.allow_tf32``, kept): the CPU's float32
-    distance within 0.5 %, its gradients exactly only with TF32 off (tests/test_losses_perceptual.py). With
-    :data:`POINTWISE_AS_MATMUL` its 1x1 convolutions are matrix products
-    (:meth:`EfficientNetLite0.pointwise_as_matmul`)."""
+    distance within 0.5 %, its gradients exactly only with TF32 off (tests/test_losses_perceptual.py)."""
     net = EfficientNetLite0()
     state = torch.load(weights_path(), map_location="cpu", weights_only=True)
     net.load_state_dict(state)
     net.eval().requires_grad_(False).fold_batch_norms()
-    if POINTWISE_AS_MATMUL:
-        net.pointwise_as_matmul()
     if torch.device(device or "cpu").type == "cuda":
         return net.to(device, memory_format=torch.channels_last)
     return net.to(device)
