@@ -12,8 +12,8 @@
 # 7: issue 23's figures: photo to avatar on five photos (photo_speed), ms per fit step on the last photo's bundle
 #    (fit_speed), 60 s of speech to MP4 (render_video)
 # 8: issue 23's A/B of cheaper variants (~8 min; O=DIR for the files, default $OUT): the graphed pseudo perceptual
-#    terms per variant (perceptual_speed), the imports before track, then photo to avatar on five photos interleaved,
-#    main's defaults against the CUDA start-up beside track, and fit-only variants on each photo's bundle
+#    terms per variant (perceptual_speed), the imports before track, then photo to avatar on five photos (with
+#    E2E="name=ITEMS": main's defaults and that variant interleaved) and fit-only variants on each photo's bundle
 #    (photo_speed --variant / --fit-variant; VARIANTS="a=ITEMS;b=ITEMS" replaces the fit variants, BUDGET=s the
 #    time it may take). Twentieth session, H100: benchmarks/RESULTS.md, helper speed20.
 set -uo pipefail
@@ -100,9 +100,8 @@ from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -
   IFS=';' read -ra F <<< "$FITS"; ARGS=(); for f in "${F[@]}"; do ARGS+=(--fit-variant "$f"); done
   python3 benchmarks/photo_speed.py .device-cache/photos16 --first laughing --workdir /tmp/e2e20 \
     --budget ${BUDGET:-430} \
-    --variant "main=" --variant "warm=talkavatar.pipeline.photo.WARM_UP_BESIDE_TRACK=True" "${ARGS[@]}" \
+    ${E2E:+--variant "main=" --variant "$E2E"} "${ARGS[@]}" \
     --json $O/photo_speed.json > $O/photo_speed.txt 2> $O/photo_speed.log
   echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -A30 "^end to end, medians" $O/photo_speed.txt
-  grep "start-up beside track" /tmp/e2e20/*warm.log | head -5
   ;;
 esac

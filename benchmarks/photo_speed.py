@@ -4,7 +4,7 @@ stalls of the fit (its loss-history clock) and input-view / coverage figures.
 
     python benchmarks/photo_speed.py PHOTO_DIR --photos astronaut,grace_hopper,messi5,single_face,side_45 \
         --preset fast --device cuda --workdir /tmp/e2e [--first astronaut] [--json FILE] \
-        [--variant "main=" --variant "warm=talkavatar.pipeline.photo.WARM_UP_BESIDE_TRACK=True"] \
+        [--variant "main=" --variant "cuDNN=talkavatar.fit.stage.CUDNN_PRESETS={'fast','quality'}"] \
         [--fit-variant "batch 1=--pseudo-batch 1" --fit-variant "256 px=--pseudo-size 256"] \
         [--budget 480]
 

@@ -25,10 +25,6 @@ if TYPE_CHECKING:
     from talkavatar.pseudo.stage import PseudoResult
 
 Log = Callable[[str], None]
-# Pseudo's and the fit's one-time start-up on a thread beside track when the fit runs on CUDA
-# (:class:`talkavatar.pipeline.warmup.BesideTrack`): off until the GPU measures it against track's time
-# (benchmarks/photo_speed.py --variant "warm=talkavatar.pipeline.photo.WARM_UP_BESIDE_TRACK=True").
-WARM_UP_BESIDE_TRACK = False
 # The stages are imported by the function that runs them (torch, scipy, OpenCV: seconds), so that a run reaches the
 # bundle's lock at once and a second writer says it waits before the first one is done.
 
@@ -83,12 +79,8 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     clock = StageContext(device, log, warn)
     with pngs_kept():  # each stage reads the images the one before wrote without decoding them again
         if input_path != bundle_path:
-            warming = _warm_up_beside_track(config, clock) if WARM_UP_BESIDE_TRACK else None
             with clock.timed("track"):
                 run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn, photo_on_cpu=True)
-            if warming is not None:
-                with clock.timed("warm_up"):  # what the start-up took beyond track's time
-                    _warmed_up(warming, log, warn)
             with clock.timed("pseudo"):
                 ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
                                             warn)
@@ -97,29 +89,6 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
         result = run_fit(bundle_path, config, device, force, resume, log, warn, show_progress)
     stage_seconds = {k: round(v, 2) for k, v in clock.timings.items()}
     return dataclasses.replace(result, stage_seconds={**stage_seconds, "fit": round(result.seconds, 2)})
-
-
-def _warm_up_beside_track(config: FitConfig, clock: StageContext):
-    """The later stages' start-up begun on a thread (:class:`~talkavatar.pipeline.warmup.BesideTrack`) when they
-    run on CUDA (``clock``'s device), else None."""
-    device = clock.device
-    if device.type != "cuda":
-        return None
-    from talkavatar.fit.stage import CUDNN_PRESETS
-    from talkavatar.pipeline.warmup import BesideTrack
-
-    return BesideTrack(device, config.perceptual, preset_for(config.preset, device.type) in CUDNN_PRESETS)
-
-
-def _warmed_up(warming, log: Log, warn: Log) -> None:
-    """Wait for the start-up beside track and log its steps' seconds; a failed one is a warning (the stages then
-    start what it did not)."""
-    try:
-        seconds = warming.result()
-    except Exception as exc:
-        warn(f"the CUDA start-up beside track failed ({type(exc).__name__}: {exc}); the stages start it themselves")
-        return
-    log("start-up beside track (s): " + ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
 
 
 def upstream_config(bundle_path: Path, stage: str, config_cls):
