@@ -11,6 +11,11 @@
 # 6: the GPU tests, the astronaut fast end to end with its stages' timings, then part 2 (PHOTOS=a,b)
 # 7: issue 23's figures: photo to avatar on five photos (photo_speed), ms per fit step on the last photo's bundle
 #    (fit_speed), 60 s of speech to MP4 (render_video)
+# 8: issue 23's A/B of cheaper variants (~8 min; O=DIR for the files, default $OUT): the graphed pseudo perceptual
+#    terms per variant (perceptual_speed), the imports before track, then photo to avatar on five photos (with
+#    E2E="name=ITEMS": main's defaults and that variant interleaved) and fit-only variants on each photo's bundle
+#    (photo_speed --variant / --fit-variant; VARIANTS="a=ITEMS;b=ITEMS" replaces the fit variants, BUDGET=s the
+#    time it may take). Twentieth session, H100: benchmarks/RESULTS.md, helper speed20.
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -80,5 +85,23 @@ for k in ('track', 'pseudo', 'fit'): print(k, {n: round(v, 2) for n, v in s[k].g
   timeout 120 python3 benchmarks/render_video.py --rig $B/track/rig.safetensors --audio .device-cache/render-bench/speech60.wav \
     --motion .device-cache/render-bench/speech60.motion.safetensors --out /tmp/rv --json $OUT/render_video.json \
     > $OUT/render_video.log 2>&1; echo "render_video rc=$? ($(( $(date +%s) - T0 )) s)"; tail -6 $OUT/render_video.log
+  ;;
+8)
+  O=${O:-$OUT}; mkdir -p $O
+  timeout 60 python3 benchmarks/perceptual_speed.py --json $O/perceptual.json > $O/perceptual.txt 2>&1
+  echo "perceptual_speed rc=$? ($(( $(date +%s) - T0 )) s)"; cat $O/perceptual.txt
+  python3 -c "import time; t = time.perf_counter(); import torch; a = time.perf_counter(); import talkavatar.cli
+from talkavatar.track.stage import run_track; from talkavatar.fit.stage import run_fit; b = time.perf_counter()
+from talkavatar.pseudo.stage import run_pseudo; c = time.perf_counter()
+print(f'imports: torch {a - t:.2f} s, cli + track + fit {b - a:.2f} s, pseudo {c - b:.2f} s')"
+  python3 -X importtime -c "import talkavatar.cli; from talkavatar.track.stage import run_track
+from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -n -r $O/importtime.txt | head -8
+  FITS=${VARIANTS:-"batch 1=--pseudo-batch 1;256 px=--pseudo-size 256;400 steps=--iters 400"}
+  IFS=';' read -ra F <<< "$FITS"; ARGS=(); for f in "${F[@]}"; do ARGS+=(--fit-variant "$f"); done
+  python3 benchmarks/photo_speed.py .device-cache/photos16 --first laughing --workdir /tmp/e2e20 \
+    --budget ${BUDGET:-430} \
+    ${E2E:+--variant "main=" --variant "$E2E"} "${ARGS[@]}" \
+    --json $O/photo_speed.json > $O/photo_speed.txt 2> $O/photo_speed.log
+  echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -A30 "^end to end, medians" $O/photo_speed.txt
   ;;
 esac
