@@ -260,3 +260,27 @@ def test_a_small_faces_mouth_interior_is_given_back_and_a_large_ones_keeps_the_f
     opacity = torch.sigmoid(settled_opacity(thinned, given))
     assert torch.allclose(opacity[given], torch.tensor(SURFACE_OPACITY))
     assert torch.equal(opacity[~given], torch.sigmoid(thinned.opacity_logit[~given]))
+
+
+def test_a_drawn_faces_geometry_is_given_back_as_the_fit_started_it(tmp_path):
+    """restore_geometry_ puts the chosen Gaussians' offsets, scales and (oval) turns back to what geometry() copied
+    before the fit moved them, and leaves every other Gaussian as fitted."""
+    from talkavatar.bundle import Bundle
+
+    root = make_bundle(tmp_path / "syn.avatar", pseudo_frames=0)
+    data = load_fit_data(Bundle.open(root), 96, 32, 0, 96, use_pseudo=False)
+    for shape in ("flat", "oval"):
+        params = AvatarParameters.initial(data.rig, 48, data.texture, data.proxy_offsets, shape)
+        start = params.geometry()
+        assert set(start) == ({"offsets", "log_scales", "turn"} if shape == "oval" else {"offsets", "log_scales"})
+        with torch.no_grad():
+            for name in start:
+                getattr(params, name).add_(0.01 * torch.randn_like(start[name]))
+        moved = params.geometry()
+        given = torch.arange(params.binding.count) % 3 == 0
+        params.restore_geometry_(start, given)
+        for name in start:
+            now = getattr(params, name).detach()
+            assert torch.equal(now[given], start[name][given])
+            assert torch.equal(now[~given], moved[name][~given])
+            assert not torch.equal(now[~given], start[name][~given])

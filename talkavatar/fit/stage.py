@@ -128,6 +128,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         spread = 0.0 if data.video is None else expression_spread(data.video.poses.arkit_weights)
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape,
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
+        start = params.geometry()  # what a drawn face's Gaussians are given back after the fit (_settle)
         held = solid_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
         params.off_photo.copy_(off_photo(params.avatar(), data.photo, data.unseen_parts))  # left out of its losses
         params.solid_weight.copy_(held)
@@ -154,7 +155,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         ctx.log("fit terms as CUDA graphs (captures, seconds): "
                 + "; ".join(f"{site}: {status}" for site, status in progress.graphs.items()))
     with ctx.timed("evaluate"):
-        opening = _settle(params, data, hidden)
+        opening = _settle(params, data, hidden, start)
         avatar, figures, novel_from = _evaluate(params, data, dev)
     preview = figures.pop("preview")
     metrics = {
@@ -182,16 +183,24 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
     return Computed(None, data.inputs, metrics, write)
 
 
-def _settle(params: AvatarParameters, data: FitData, hidden: torch.Tensor) -> torch.Tensor:
+def _settle(params: AvatarParameters, data: FitData, hidden: torch.Tensor,
+            start: dict[str, torch.Tensor]) -> torch.Tensor:
     """After the optimisation, give back what the photo cannot teach (:mod:`talkavatar.fit.visibility`): the
     completed colours of the lips over a small face's opening, of a profile's drawn face, of a small face's mouth
-    interior and of what a detected hand hides (``hidden`` [N] bool), and the drawn ones' starting opacity. Returns
-    the lips over the opening, [N] bool (``fit.json``'s ``lips_over_opening``)."""
+    interior and of what a detected hand hides (``hidden`` [N] bool), and the drawn ones' starting opacity and
+    shape and placement (``start``: :meth:`AvatarParameters.geometry` as the fit began). Returns the lips over the
+    opening, [N] bool (``fit.json``'s ``lips_over_opening``).
+
+    The drawn face's geometry is given back for the reason its colours are: the photo saw it edge-on (a profile's
+    outline, a shouting mouth's opening) and the pseudo frames are renders of the drawn face itself, so what the fit
+    makes of its offsets and scales is drift, which the GPU's run-to-run differences turn into different talking
+    mouths (benchmarks/RESULTS.md, twentieth session, lip20)."""
     fitted = params.avatar()
     opening, front = opening_lips(fitted, data.photo, data.face_xy), profile_front(fitted, data.photo)
     drawn = front | small_face_interior(fitted, data.face_xy)  # drawn as it starts
     params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video, opening | drawn | hidden))
     params.opacity_logit.data.copy_(settled_opacity(fitted, drawn))
+    params.restore_geometry_(start, drawn)
     return opening
 
 
