@@ -129,7 +129,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         spread = 0.0 if data.video is None else expression_spread(data.video.poses.arkit_weights)
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape,
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
-        start = params.geometry()  # what a drawn face's Gaussians are given back after the fit (_settle)
+        start = params.geometry()  # given back to a profile's drawn mouth after the fit (_settle)
         held = solid_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
         params.off_photo.copy_(off_photo(params.avatar(), data.photo, data.unseen_parts))  # left out of its losses
         params.solid_weight.copy_(held)
