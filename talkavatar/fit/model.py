@@ -169,6 +169,20 @@ class AvatarParameters(nn.Module):
                       log_scales=log_scales, quats=quats, opacity_logit=t["opacity_logit"],
                       vertex_offsets=t["vertex_offsets"], expression=self.expression(**stand_ins))
 
+    def geometry(self) -> dict[str, torch.Tensor]:
+        """Copies of the learned shape and placement of the Gaussians: ``offsets`` [N, 3], ``log_scales`` [N, S], and
+        ``turn`` [N, 1] (oval) or ``quats`` [N, 4] (free) where the shape learns them; what
+        :meth:`restore_geometry_` puts back."""
+        names = ["offsets", "log_scales"] + (["turn"] if self.shape == "oval" else []) + \
+            (["quats"] if self.shape == "free" else [])
+        return {name: getattr(self, name).detach().clone() for name in names}
+
+    @torch.no_grad()
+    def restore_geometry_(self, geometry: dict[str, torch.Tensor], where: torch.Tensor) -> None:
+        """The Gaussians ``where`` [N] bool back to ``geometry`` (:meth:`geometry`, e.g. as the fit started)."""
+        for name, value in geometry.items():
+            getattr(self, name).data[where] = value[where]
+
     @torch.no_grad()
     def project_(self) -> None:
         """Keep values in range after a step: colours in 0..1, scales within :data:`LOG_SCALE_RANGE` and
