@@ -34,8 +34,7 @@ from talkavatar.fit.model import AvatarParameters, learning_rates
 from talkavatar.fit.objective import LossWeights
 from talkavatar.fit.optimize import Schedule, load_checkpoint, run_steps, steps_for, save_checkpoint
 from talkavatar.fit.visibility import (behind_hand, colour_anchor_weights, off_photo, opening_lips, profile_front,
-                                      profile_mouth, settled_colours, settled_opacity, small_face_interior,
-                                      solid_weights)
+                                      settled_colours, settled_opacity, small_face_interior, solid_weights)
 from talkavatar.progress import progress
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -129,7 +128,7 @@ def _fit(bundle, cfg: FitConfig, record: dict, resume: bool, show_progress: bool
         spread = 0.0 if data.video is None else expression_spread(data.video.poses.arkit_weights)
         params = AvatarParameters.initial(data.rig, cfg.uv_res, data.texture, data.proxy_offsets, cfg.shape,
                                           expression=cfg.expression_appearance > 0 and spread >= MIN_SPREAD)
-        start = params.geometry()  # given back to a profile's drawn mouth after the fit (_settle)
+        start = params.geometry()  # what a drawn face's Gaussians are given back after the fit (_settle)
         held = solid_weights(params.avatar(), data.photo)  # what the photo hardly sees, the head excepted
         params.off_photo.copy_(off_photo(params.avatar(), data.photo, data.unseen_parts))  # left out of its losses
         params.solid_weight.copy_(held)
@@ -188,17 +187,20 @@ def _settle(params: AvatarParameters, data: FitData, hidden: torch.Tensor,
             start: dict[str, torch.Tensor]) -> torch.Tensor:
     """After the optimisation, give back what the photo cannot teach (:mod:`talkavatar.fit.visibility`): the
     completed colours of the lips over a small face's opening, of a profile's drawn face, of a small face's mouth
-    interior and of what a detected hand hides (``hidden`` [N] bool), and the drawn ones' starting opacity; the
-    starting geometry (``start``: :meth:`AvatarParameters.geometry` as the fit began) of a profile's drawn mouth and
-    chin and of a small face's mouth interior (:func:`~talkavatar.fit.visibility.profile_mouth`). Returns the lips
-    over the opening, [N] bool (``fit.json``'s ``lips_over_opening``)."""
+    interior and of what a detected hand hides (``hidden`` [N] bool), and the drawn ones' starting opacity and
+    shape and placement (``start``: :meth:`AvatarParameters.geometry` as the fit began). Returns the lips over the
+    opening, [N] bool (``fit.json``'s ``lips_over_opening``).
+
+    The drawn face's geometry is given back for the reason its colours are: the photo saw it edge-on (a profile's
+    outline, a shouting mouth's opening) and the pseudo frames are renders of the drawn face itself, so what the fit
+    makes of its offsets and scales is drift, which the GPU's run-to-run differences turn into different talking
+    mouths (benchmarks/RESULTS.md, twentieth session, lip20)."""
     fitted = params.avatar()
     opening, front = opening_lips(fitted, data.photo, data.face_xy), profile_front(fitted, data.photo)
-    interior = small_face_interior(fitted, data.face_xy)
-    drawn = front | interior  # drawn as it starts
+    drawn = front | small_face_interior(fitted, data.face_xy)  # drawn as it starts
     params.rgb.data.copy_(settled_colours(fitted, params.initial_rgb, data.photo, data.video, opening | drawn | hidden))
     params.opacity_logit.data.copy_(settled_opacity(fitted, drawn))
-    params.restore_geometry_(start, profile_mouth(fitted, data.photo) | interior)
+    params.restore_geometry_(start, drawn)
     return opening
 
 

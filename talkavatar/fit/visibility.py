@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.avatar import SURFACE_OPACITY, Avatar
-from talkavatar.core.body.facing import PROFILE_YAW, ProfileFace, face_yaw, profile_face
+from talkavatar.core.body.facing import PROFILE_YAW, face_yaw, profile_face
 from talkavatar.core.body.landmarks import FACE_POINTS
 from talkavatar.core.body.mouth import lip_region_faces, lips_over_opening, mouth_texels
 from talkavatar.core.body.parts import PART, texel_parts
@@ -247,43 +247,19 @@ def profile_front(avatar: Avatar, photo: Views) -> Tensor:
     that face (:mod:`talkavatar.pseudo.complete`) and the interior has its known colours, while the photo's pixels
     there are the outline's smear, a shouting mouth's opening (teeth painted on the closed lips' inner edge) and the
     near side's shadows and grain, which the fit paints onto them; none otherwise."""
-    region = _profile_region(avatar, photo)
-    if region is None:
-        return torch.zeros(avatar.binding.count, dtype=torch.bool, device=avatar.binding.face_index.device)
-    return torch.from_numpy(region.face).to(avatar.binding.face_index.device) | _mouth_parts(avatar)[1]
-
-
-@torch.no_grad()
-def profile_mouth(avatar: Avatar, photo: Views) -> Tensor:
-    """[N] bool: where the photo saw a profile, the Gaussians of its drawn mouth and chin
-    (:class:`~talkavatar.core.body.facing.ProfileFace`'s ``mouth``) and of the mouth interior, to be given back
-    their starting geometry after the fit (:meth:`~talkavatar.fit.model.AvatarParameters.restore_geometry_`); none
-    otherwise. Their colours given back, the fit still paints the photo onto them with their geometry: it slides
-    and shrinks them (forced-profile grace_hopper_grey, 80 CPU steps at the fast settings: the drawn face's
-    Gaussians moved a median 1.8 mm, 6.5 mm at the 90th percentile) so that they bunch where the photo is light
-    and leave gaps where it is dark, the head's dark inside showing through; the closed mouth then looks ajar by a
-    different amount in every fit (FaceMesh's gap at rest 0.009-0.059 of the eyes' distance over two seeds and
-    three views; given back, 0.008-0.021, and the close-up slope at 30 degrees 0.31 / 0.58 -> 0.74 / 0.95). The
-    whole drawn face given back cost that photo's input view 4.1 dB, the mouth and chin 0.9 dB."""
-    region = _profile_region(avatar, photo)
-    if region is None:
-        return torch.zeros(avatar.binding.count, dtype=torch.bool, device=avatar.binding.face_index.device)
-    return torch.from_numpy(region.mouth).to(avatar.binding.face_index.device) | _mouth_parts(avatar)[1]
-
-
-def _profile_region(avatar: Avatar, photo: Views) -> ProfileFace | None:
-    """The :class:`~talkavatar.core.body.facing.ProfileFace` of the avatar's Gaussians when the photo (its first
-    pose and camera) saw the face beyond :data:`~talkavatar.core.body.facing.PROFILE_YAW`, else None."""
     rig, binding = avatar.rig, avatar.binding
     p = photo.poses[:1]
     posed = rig.pose(p.joint_rotations.to(rig.dtype), p.root_translation.to(rig.dtype), p.arkit_weights.to(rig.dtype))
     yaw = face_yaw(rig, posed, photo.cameras[0:1])
+    out = torch.zeros(binding.count, dtype=torch.bool, device=binding.face_index.device)
     if yaw is None or abs(yaw) <= PROFILE_YAW:
-        return None
+        return out
     rest = rig.vertices[None].to(torch.float64)
     points = binding.surface_points(rest, rig.faces)[0].cpu().numpy()
     normals = face_normals(rest, rig.faces)[0][binding.face_index].cpu().numpy()
-    return profile_face(rig.to("cpu"), points, normals, _head(avatar).cpu().numpy())
+    region = profile_face(rig.to("cpu"), points, normals, _head(avatar).cpu().numpy())
+    _, interior = _mouth_parts(avatar)
+    return torch.from_numpy(region.face).to(out.device) | interior
 
 
 def _photo_pixels(avatar: Avatar, photo: Views) -> Tensor:
