@@ -173,9 +173,9 @@ class AvatarParameters(nn.Module):
         """Copies of the learned shape and placement of the Gaussians: ``offsets`` [N, 3], ``log_scales`` [N, S], and
         ``turn`` [N, 1] (oval) or ``quats`` [N, 4] (free) where the shape learns them; what
         :meth:`restore_geometry_` puts back."""
-        names = ["offsets", "log_scales"] + (["turn"] if self.shape == "oval" else []) + \
-            (["quats"] if self.shape == "free" else [])
-        return {name: getattr(self, name).detach().clone() for name in names}
+        learned = dict(self.named_parameters(recurse=False))
+        return {name: learned[name].detach().clone() for name in ("offsets", "log_scales", "turn", "quats")
+                if name in learned}
 
     @torch.no_grad()
     def restore_geometry_(self, geometry: dict[str, torch.Tensor], where: torch.Tensor) -> None:
