@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fit_astronaut import figure_cells, figures  # noqa: E402
 
-# `python -m talkavatar ARGS` after setting module constants (a list of (module, name, value))
 # `python -m talkavatar ARGS` after setting module constants (a list of (module, name, value)), with the graph
 # captures' parts timed (benchmarks/perceptual_warmup.CaptureParts) and printed when the command returns
 SET_AND_RUN = ("import atexit, importlib, json, runpy, sys, torch; constants = {constants!r}; "
