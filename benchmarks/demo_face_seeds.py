@@ -28,7 +28,7 @@ def face_check(video: Path) -> tuple[float, float]:
     from benchmarks.presentable_video import face_track, read_video
 
     frames, _ = read_video(video)
-    found, height, _ = face_track(frames)
+    found, height, _, _ = face_track(frames)
     return 100 * float(found.mean()), float(np.nanmedian(height)) if found.any() else float("nan")
 
 

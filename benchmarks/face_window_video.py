@@ -129,7 +129,7 @@ def main() -> None:
     rows, tiles = [], []
     for bundle in args.bundles:
         frames, fps, head, size = windows(bundle, args.motion, args.seconds, args.window, args.video_device)
-        found, height, gap = face_track(frames)
+        found, height, gap, _ = face_track(frames)
         envelope = rms_envelope(args.speech_a, fps, len(frames))
         rows.append({"bundle": str(bundle), "frames": len(frames), "video": f"{size[0]}x{size[1]}",
                      "face_found": round(float(found.mean()), 3),

@@ -116,7 +116,7 @@ def lip_check(bundle: Path, speech: Path, work: Path, device: str, log: Path) ->
     talkavatar("render", "-b", str(bundle), "--audio", str(speech / "speech_a.wav"), "-o", str(video), "--device",
                device, log=log)
     frames, fps = read_video(video)
-    found, _, gap = face_track(frames)
+    found, _, gap, _ = face_track(frames)
     return {"face_found": round(float(found.mean()), 4),
             "r_speech": round(best_lag_r(gap, rms_envelope(speech / "speech_a.wav", fps, len(frames)), fps), 3),
             "r_other_speech": round(best_lag_r(gap, rms_envelope(speech / "speech_b.wav", fps, len(frames)), fps), 3)}

@@ -27,7 +27,8 @@ camera, size, everything). Then, independently of the project's own tracking:
 - fit's own evaluation (``fit/fit.json``): the largest hole fraction over its novel views and poses;
 - the pseudo cameras: the smallest distance from a camera to its frame's posed proxy body.
 
-Writes ``SHEET_DIR/NAME.png`` (the photo, four video frames, the four views; ``--sheet``: all of them in one PNG)
+Writes ``SHEET_DIR/NAME.png`` (the photo, four video frames, the four views; below, the face where its lip gap is
+smallest, at the quartiles and largest; ``--sheet``: all of them in one PNG)
 and prints a markdown table, then per acceptance item the photos that miss it, then the wall time. The face check
 of each video runs in a worker process while the next photo is fitted (on the GPU: ~1 min a photo, fast preset).
 A photo that fails gets a row with its error and the last lines of its log (on stderr and in the JSON).
@@ -156,15 +157,16 @@ def read_video(path: Path) -> tuple[np.ndarray, float]:
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3), fps
 
 
-def face_track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MediaPipe FaceMesh over a video: (found [T] bool, face height / frame height [T], lip gap [T]; nan when
-    no face). A frame where FaceMesh finds no face (a whole-body frame: the face ~100 px of 1920, below its
+def face_track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MediaPipe FaceMesh over a video: (found [T] bool, face height / frame height [T], lip gap [T], the square
+    around the face [T, 3] (centre x, y and side in pixels, CROP_SCALE x the landmarks' box); nan when no face). A frame where FaceMesh finds no face (a whole-body frame: the face ~100 px of 1920, below its
     detector's range) is searched as a viewer would zoom in: FaceMesh on a crop around the last frame's face, else
     MediaPipe's full-range face detector on square tiles of the frame and FaceMesh on a crop around its face."""
     import mediapipe as mp
 
     found = np.zeros(len(frames), bool)
     height, gap = np.full(len(frames), np.nan), np.full(len(frames), np.nan)
+    squares = np.full((len(frames), 3), np.nan)
     options = dict(max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5)
     last = None
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, min_tracking_confidence=0.5, **options) as mesh, \
@@ -182,11 +184,11 @@ def face_track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 continue
             centre, side = (p.min(0) + p.max(0)) / 2, CROP_SCALE * float((p.max(0) - p.min(0)).max())
             last = (centre, side)
-            found[i] = True
+            found[i], squares[i] = True, (*centre, side)
             height[i] = (p[:, 1].max() - p[:, 1].min()) / frame.shape[0]
             eyes = np.linalg.norm(p[EYES[0]] - p[EYES[1]])
             gap[i] = np.linalg.norm(p[LIPS[0]] - p[LIPS[1]]) / max(eyes, 1e-6)
-    return found, height, gap
+    return found, height, gap, squares
 
 
 def _mesh_points(mesh, image: np.ndarray) -> np.ndarray | None:
@@ -503,15 +505,41 @@ def talkavatar(*args: str, log: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def contact_sheet(photo: np.ndarray, frames: np.ndarray, views: list[np.ndarray], height: int = 256) -> np.ndarray:
+def contact_sheet(photo: np.ndarray, frames: list[np.ndarray], views: list[np.ndarray], faces: list[np.ndarray],
+                  height: int = 256) -> np.ndarray:
+    """Two rows on white: the photo, the video ``frames`` and the rest ``views``, each scaled to ``height``; below,
+    the face close-ups ``faces`` (each [height, height, 3])."""
     from PIL import Image
 
     def fit(a):
         im = Image.fromarray(a)
         return np.asarray(im.resize((max(1, round(im.width * height / im.height)), height), Image.BILINEAR))
 
-    picks = [frames[i] for i in np.linspace(0, len(frames) - 1, 4).round().astype(int)]
-    return np.concatenate([fit(photo)] + [fit(f) for f in picks] + [fit(v) for v in views], axis=1)
+    rows = [np.concatenate([fit(photo)] + [fit(f) for f in frames] + [fit(v) for v in views], axis=1)]
+    if faces:
+        rows.append(np.concatenate(faces, axis=1))
+    sheet = np.full((height * len(rows), max(r.shape[1] for r in rows), 3), 255, np.uint8)
+    for i, row in enumerate(rows):
+        sheet[i * height:(i + 1) * height, :row.shape[1]] = row
+    return sheet
+
+
+def face_closeups(frames: np.ndarray, gap: np.ndarray, squares: np.ndarray, side: int = 256) -> list[np.ndarray]:
+    """The face in the frames whose lip gap is the 0, 25, 50, 75 and 100th percentile of the frames with a face
+    (closed to widest open): crops of each frame's face square (``squares`` [T, 3] from :func:`face_track`),
+    ``side`` px each, [side, side, 3] uint8."""
+    from PIL import Image
+
+    seen = np.flatnonzero(~np.isnan(gap))
+    if len(seen) == 0:
+        return []
+    order = seen[np.argsort(gap[seen], kind="stable")]
+    crops = []
+    for i in order[np.linspace(0, len(order) - 1, 5).round().astype(int)]:
+        (x, y, s), frame = squares[i], frames[i]
+        box = tuple(int(round(v)) for v in (x - s / 2, y - s / 2, x + s / 2, y + s / 2))
+        crops.append(np.asarray(Image.fromarray(frame).crop(box).resize((side, side), Image.LANCZOS)))
+    return crops
 
 
 def make_video(entry: dict, data: Path, work: Path, preset: str, device: str,
@@ -536,13 +564,14 @@ def measure_video(video: Path, data: Path) -> dict:
     four frames for the contact sheet."""
     t0 = time.perf_counter()
     frames, fps = read_video(video)
-    found, face_height, gap = face_track(frames)
+    found, face_height, gap, squares = face_track(frames)
     picks = [frames[i] for i in np.linspace(0, len(frames) - 1, 4).round().astype(int)]
     return {"frames": len(frames), "face_found": round(float(found.mean()), 4),
             "face_height": round(float(np.nanmedian(face_height)), 3) if found.any() else None,
             "r_speech": round(best_lag_r(gap, rms_envelope(data / "speech_a.wav", fps, len(frames)), fps), 3),
             "r_other_speech": round(best_lag_r(gap, rms_envelope(data / "speech_b.wav", fps, len(frames)), fps), 3),
-            "face_check_s": round(time.perf_counter() - t0, 1), "picks": picks}
+            "face_check_s": round(time.perf_counter() - t0, 1), "picks": picks,
+            "faces": face_closeups(frames, gap, squares)}
 
 
 def measure_avatar(entry: dict, data: Path, bundle_path: Path, device: str) -> dict:
@@ -567,11 +596,12 @@ def measure_avatar(entry: dict, data: Path, bundle_path: Path, device: str) -> d
 
 
 def finish_row(entry: dict, data: Path, made: dict, checked: dict, avatar: dict, sheets: Path) -> dict:
-    """The photo's table row; its contact sheet (photo, four video frames, four rest views) into ``sheets``."""
+    """The photo's table row; its contact sheet (photo, four video frames, four rest views; the face at five lip
+    gaps) into ``sheets``."""
     from PIL import Image
 
     photo = np.asarray(Image.open(data / entry["file"]).convert("RGB"))
-    sheet = contact_sheet(photo, checked.pop("picks"), avatar.pop("views"))
+    sheet = contact_sheet(photo, checked.pop("picks"), avatar.pop("views"), checked.pop("faces"))
     sheets.mkdir(parents=True, exist_ok=True)
     Image.fromarray(sheet).save(sheets / f"{entry['name']}.png")
     return {"name": entry["name"], "kind": entry["kind"], "split": entry["split"], "size": made["size"], **checked,

@@ -116,7 +116,7 @@ def test_demo_makes_a_synced_talking_video(tmp_path, astronaut_tiny_fit):
     from benchmarks.presentable_video import face_track, read_video
 
     frames, _ = read_video(out / "demo.mp4")
-    found, face_height, _ = face_track(frames)
+    found, face_height, _, _ = face_track(frames)
     # Issue 16: the bundled demo's video passes the independent face check in >= 95 % of frames with the tiny preset
     # on CPU (measured 98.7 %, and 100 % before present3's pseudo changes: benchmarks/RESULTS.md; 47.7 % while the
     # colour anchor also pulled the face).
