@@ -22,12 +22,17 @@ Measures on the checked real lines of a split (``benchmarks/lip_labels.py``; dev
   ``fill``: frames hama leaves blank take snfa's class where snfa's speech log-odds exceed -B); ``none:0`` = main;
 - ``--align``: start errors against the labels of hama's transcript alignment
   (:func:`talkavatar.audio.ctc_align.align_ipa`), of snfa's (the transcript's IPA mapped to its phones by
-  :data:`JP_PHONE`, CTC Viterbi with its blank, a phone starting at its first frame) and of their mean.
+  :data:`JP_PHONE`, CTC Viterbi with its blank, a phone starting at its first frame), of pocketsphinx's en-us HMM
+  (the model the English path already ships; the IPA mapped one to one to ARPAbet by :data:`ARPABET`, each word
+  added to its dictionary under a made-up name, then its word + phone alignment) and of the means;
+- ``--sphinx-mean N``: ``drive_audio_languages.py``'s ``transcript`` cells with pocketsphinx's timing counted N
+  times among the timings :func:`~talkavatar.audio.boundaries.mean_boundaries` averages (0 = main).
 
 Usage:  pip install snfa==0.3.0
         python benchmarks/second_recogniser.py --frames
         python benchmarks/second_recogniser.py --fuse none:0,class:0.5,class:1,vowel:0.5,joint:0.5:0.5,fill:1:0
         python benchmarks/second_recogniser.py --align
+        python benchmarks/second_recogniser.py --sphinx-mean 0,1,2
 """
 
 from __future__ import annotations
@@ -60,6 +65,20 @@ JP_PHONE = {**dict.fromkeys("aɑæɐäɶ", "a"), **dict.fromkeys("eɛəʌɜɘɤ"
             "z": "z", "θ": "s", "ð": "z", "ʃ": "sh", "ʒ": "j", "ɕ": "sh", "ʑ": "j", "ʂ": "sh", "ʐ": "j",
             **dict.fromkeys("rɾɹʁʀɽɻlɫɭ", "r"), "ʎ": "ry", "ɬ": "s", "j": "y", "ɰ": "w", "ɧ": "sh",
             "tʃ": "ch", "dʒ": "j", "tɕ": "ch", "dʑ": "j", "tʂ": "ch", "dʐ": "j", "ts": "ts", "dz": "z"}
+# IPA base symbols -> the nearest ARPAbet phone of pocketsphinx's en-us model (one each, so positions match).
+ARPABET = {**dict.fromkeys("aäɐɑɒɶ", "AA"), "æ": "AE", "e": "EY", "ɛ": "EH", **dict.fromkeys("əʌɜɘɤ", "AH"),
+           **dict.fromkeys("iy", "IY"), **dict.fromkeys("ɪʏɨ", "IH"), **dict.fromkeys("uɯʉ", "UW"),
+           **dict.fromkeys("ʊɵ", "UH"), "o": "OW", "ɔ": "AO", **dict.fromkeys("øœɞ", "ER"),
+           **dict.fromkeys("pbmfvw", None), "ɱ": "M", "ɸ": "F", "β": "V", "ʋ": "V", "ɥ": "W",
+           **dict.fromkeys("tʈʔ", "T"), **dict.fromkeys("dɖ", "D"), **dict.fromkeys("nɳɲ", "N"),
+           **dict.fromkeys("ŋɴ", "NG"), **dict.fromkeys("kqc", "K"), **dict.fromkeys("ɡɟɣ", "G"),
+           **dict.fromkeys("xχhɦħç", "HH"), "ʝ": "Y", "j": "Y", "s": "S", "z": "Z", "θ": "TH", "ð": "DH",
+           **dict.fromkeys("ʃɕʂɧ", "SH"), **dict.fromkeys("ʒʑʐ", "ZH"), **dict.fromkeys("rɾɹʁʀɽɻ", "R"),
+           **dict.fromkeys("lɫɭʎɬ", "L"), "ɰ": "W",
+           **dict.fromkeys(("tʃ", "tɕ", "tʂ"), "CH"), **dict.fromkeys(("dʒ", "dʑ", "dʐ"), "JH"), "ts": "S",
+           "dz": "Z", **dict.fromkeys(("aɪ", "aj"), "AY"), **dict.fromkeys(("aʊ", "aw", "ʌʊ"), "AW"),
+           **dict.fromkeys(("ɔɪ", "ɔj", "œy"), "OY"), **dict.fromkeys(("eɪ", "ej", "ei", "ɛɪ", "ɛi"), "EY"),
+           **dict.fromkeys(("oʊ", "əʊ", "ou"), "OW")}
 FRAME_S = 0.02
 
 
@@ -113,10 +132,37 @@ class Snfa:
 
 
 def _jp_phone(phone: str) -> str | None:
+    return _nearest(phone, JP_PHONE)
+
+
+def _nearest(phone: str, table: dict[str, str | None]) -> str | None:
+    """``phone``'s entry in ``table`` (two-symbol entries first, else its first symbol that has one; an entry None
+    means the symbol itself, upper-cased for ARPAbet)."""
     base = base_phone(phone)
-    if len(base) > 1 and base[:2] in JP_PHONE:
-        return JP_PHONE[base[:2]]
-    return next((JP_PHONE[symbol] for symbol in base if symbol in JP_PHONE), None)
+    key = base[:2] if len(base) > 1 and base[:2] in table else next((c for c in base if c in table), None)
+    if key is None:
+        return None
+    return table[key] or (key.upper() if table is ARPABET else key)
+
+
+def sphinx_align(pcm: np.ndarray, words: list[list[str]]):
+    """Phone segments (IPA names, no pauses) of the IPA ``words`` in int16 ``pcm`` from pocketsphinx's en-us
+    forced alignment, or None where it fails or loses a phone."""
+    from talkavatar.audio.phones import PhoneAligner, PhoneSegment
+
+    aligner, names, phones = PhoneAligner(), [], []
+    for k, word in enumerate(words):
+        pairs = [(p, _nearest(p, ARPABET)) for p in word]
+        pairs = [(p, a) for p, a in pairs if a]
+        if pairs:
+            names.append(f"w{k}" + "".join(a.lower() for _, a in pairs))
+            aligner.decoder.add_word(names[-1], " ".join(a for _, a in pairs), True)
+            phones += [p for p, _ in pairs]
+    segments = aligner.align(pcm, names)
+    timed = [s for s in segments or [] if s.phone != "SIL" and not s.phone.startswith("+")]
+    if len(timed) != len(phones):
+        return None
+    return [PhoneSegment(p, s.start, s.end) for p, s in zip(phones, timed)]
 
 
 def checked_clips(split: str):
@@ -226,21 +272,56 @@ def align(split: str) -> None:
     from talkavatar.audio.ctc_align import align_ipa
     from talkavatar.audio.g2p import ipa_words
 
-    snfa, errors = Snfa(), {}
+    snfa, errors, failed = Snfa(), {}, Counter()
     for language, pcm, text, phones in checked_clips(split):
         labelled = [(p, s) for p, s, _ in phones if p]
-        hama = [s.start for s in align_ipa(pcm, ipa_words(text, language), None, language) if s.phone != "SIL"]
+        words = ipa_words(text, language)
+        hama = [s.start for s in align_ipa(pcm, words, None, language) if s.phone != "SIL"]
         theirs = snfa.starts(pcm, [p for p, _ in labelled])
-        for (_, start), h, q in zip(labelled, hama, theirs):
+        sphinx = sphinx_align(pcm, words)
+        failed[language] += sphinx is None
+        for k, ((_, start), h, q) in enumerate(zip(labelled, hama, theirs)):
             if q is not None:
-                errors.setdefault(language, []).append((h - start, q - start))
+                errors.setdefault((language, "snfa"), []).append((h - start, q - start))
+            if sphinx is not None:
+                errors.setdefault((language, "pocketsphinx"), []).append((h - start, sphinx[k].start - start))
+    print(f"pocketsphinx failed on {dict(failed)} lines (left out of its rows)\n")
     print("| language | timing | phones | median error | mean abs error | off by > 30 ms | off by > 50 ms |")
     print("|---|---|---|---|---|---|---|")
-    for language, pairs in errors.items():
+    for (language, other), pairs in errors.items():
         e = np.array(pairs)
-        for name, x in (("hama", e[:, 0]), ("snfa", e[:, 1]), ("mean of both", e.mean(axis=1))):
+        for name, x in (("hama", e[:, 0]), (other, e[:, 1]), (f"mean of hama and {other}", e.mean(axis=1))):
             print(f"| {language} | {name} | {len(x)} | {1000 * np.median(x):+.1f} ms | {1000 * np.abs(x).mean():.1f} ms"
                   f" | {100 * (np.abs(x) > 0.03).mean():.1f} % | {100 * (np.abs(x) > 0.05).mean():.1f} % |")
+
+
+def sphinx_mean(split: str, counts: list[int]) -> None:
+    from benchmarks import drive_audio_languages as bench
+    from talkavatar.audio import ctc_align, phone_source
+
+    main_align, main_mean = phone_source.align_ipa, ctc_align.mean_boundaries
+
+    def with_sphinx(count: int):
+        def align(pcm, words, scores=None, language=None):
+            sphinx = sphinx_align(pcm, words) if count else None
+            ctc_align.mean_boundaries = lambda segments, others: main_mean(segments, others + [sphinx] * count
+                                                                           if sphinx else others)
+            try:
+                return main_align(pcm, words, scores, language)
+            finally:
+                ctc_align.mean_boundaries = main_mean
+        return align
+
+    print("| pocketsphinx timings in the mean | set | viseme classes at phones | bilabials closed |\n|---|---|---|---|")
+    for count in counts:
+        phone_source.align_ipa = with_sphinx(count)
+        tallies: dict = {}
+        bench.checked_set(tallies, split, ["transcript"])
+        for (name, _), t in tallies.items():
+            r = t.row()
+            print(f"| {count} | {name} | {100 * r['phone_accuracy']:.1f} % ({round(r['phone_accuracy'] * r['phones'])}"
+                  f" / {r['phones']}) | {100 * r['bilabials_closed']:.1f} % |", flush=True)
+    phone_source.align_ipa = main_align
 
 
 def main() -> None:
@@ -250,6 +331,7 @@ def main() -> None:
     parser.add_argument("--fuse", help="comma-separated MODE:W[:B] variants (module docstring)")
     parser.add_argument("--sets", default="checked", help="--fuse: checked and/or espeak")
     parser.add_argument("--align", action="store_true")
+    parser.add_argument("--sphinx-mean", help="comma-separated counts of pocketsphinx's timing in the mean")
     args = parser.parse_args()
     if args.frames:
         frames(args.split)
@@ -257,6 +339,8 @@ def main() -> None:
         fuse(args.split, args.fuse.split(","), args.sets)
     if args.align:
         align(args.split)
+    if args.sphinx_mean:
+        sphinx_mean(args.split, [int(n) for n in args.sphinx_mean.split(",")])
 
 
 if __name__ == "__main__":
