@@ -54,6 +54,8 @@ from talkavatar.audio.ipa import base_phone  # noqa: E402
 from talkavatar.audio.visemes import CLASSES, phone_class  # noqa: E402
 
 # snfa's Japanese phones -> lip classes (consonants not named here are spread); pad is blank, pau and cl silence.
+# Japanese /u/ is unrounded [ɯ]: read as spread, the centre-frame classes rise (dev cs 135 -> 145, nl 90 -> 100 of
+# 222 / 205) and the fused variants stay at main's level (benchmarks/RESULTS.md, twenty-first session).
 JP_CLASS = {"a": "open", "e": "open", "i": "spread", "o": "rounded", "u": "rounded", "w": "rounded",
             **dict.fromkeys(("b", "by", "m", "my", "p", "py"), "bilabial"), "f": "labiodental", "v": "labiodental",
             "pau": "silence", "cl": "silence"}
