@@ -86,22 +86,42 @@ def test_rasterizer_matches_a_naive_loop():
     assert np.allclose(frags.depth.numpy()[both], zbuf[both], atol=1e-4)
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run through the device tool)")
-def test_rasterizer_on_cuda_matches_the_cpu():
-    """The pseudo stage on CUDA draws the proxy's and the texture's z-buffers there: the same fragments
-    as the CPU reference (a crowd of triangles of every size, some past the image, some behind the camera)."""
+def _crowd():
+    """Projected vertices [3000, 2], depths [3000] and faces [6000, 3]: triangles of every size, some past the
+    image (320 x 240), some behind the camera."""
     g = torch.Generator().manual_seed(3)
     pixels = torch.rand(3000, 2, generator=g) * torch.tensor([340.0, 260.0]) - 20
     depth = torch.rand(3000, generator=g) * 3 - 0.2
     faces = torch.randint(0, 3000, (6000, 3), generator=g)
     faces[::7] = faces[::7, :1] + torch.tensor([0, 1, 2]) % 3000  # neighbours: small triangles as well as large
-    cpu = rasterize_mesh(pixels, depth, faces % 3000, 320, 240)
-    gpu = rasterize_mesh(pixels.cuda(), depth.cuda(), (faces % 3000).cuda(), 320, 240).to("cpu")
-    assert (gpu.face == cpu.face).float().mean() > 0.9995  # an edge pixel may fall the other way by one ulp
-    same = (gpu.face == cpu.face) & cpu.mask
-    assert torch.allclose(gpu.barycentrics[same], cpu.barycentrics[same], atol=1e-5)
-    assert torch.allclose(gpu.depth[same], cpu.depth[same], atol=1e-5)
+    return pixels, depth, faces % 3000
+
+
+@pytest.mark.parametrize("chunk", [4_000_000, 20_000])
+def test_rasterizer_schedules_give_the_same_fragments_bitwise(chunk):
+    """Exact boxes in few steps (the GPU's schedule) and padded boxes grouped by size (the CPU's) test the same
+    pixels with the same arithmetic: identical fragments, also when ``chunk`` splits the work into many steps."""
+    pixels, depth, faces = _crowd()
+    padded = rasterize_mesh(pixels, depth, faces, 320, 240, chunk=chunk, exact_boxes=False)
+    exact = rasterize_mesh(pixels, depth, faces, 320, 240, chunk=chunk, exact_boxes=True)
+    assert padded.mask.float().mean() > 0.5
+    for name in ("face", "barycentrics", "depth"):
+        assert torch.equal(getattr(exact, name), getattr(padded, name)), name
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run through the device tool)")
+def test_rasterizer_on_cuda_matches_the_cpu():
+    """The pseudo stage on CUDA draws the proxy's and the texture's z-buffers there: the same fragments
+    as the CPU reference (a crowd of triangles of every size, some past the image, some behind the camera)."""
+    pixels, depth, faces = _crowd()
+    cpu = rasterize_mesh(pixels, depth, faces, 320, 240)
+    for exact in (True, False):  # exact boxes: the default on CUDA
+        gpu = rasterize_mesh(pixels.cuda(), depth.cuda(), faces.cuda(), 320, 240, exact_boxes=exact).to("cpu")
+        assert (gpu.face == cpu.face).float().mean() > 0.9995  # an edge pixel may fall the other way by one ulp
+        same = (gpu.face == cpu.face) & cpu.mask
+        assert torch.allclose(gpu.barycentrics[same], cpu.barycentrics[same], atol=1e-5)
+        assert torch.allclose(gpu.depth[same], cpu.depth[same], atol=1e-5)
 
 
 def test_mirror_map_and_completion_fill_everything():
