@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import scipy.sparse as sp
 import torch
 
 from pseudo_scenes import camera, rig_from_mesh
-from talkavatar.pseudo.mesh import face_normals
-from talkavatar.pseudo.proxy import fit_proxy, outline_pixels, signed_distance
+from talkavatar.pseudo.mesh import face_normals, graph_laplacian
+from talkavatar.pseudo.proxy import fit_proxy, outline_pixels, signed_distance, solve_spd
 from talkavatar.pseudo.raster import rasterize_mesh
 
 
@@ -99,3 +101,44 @@ def test_unseen_faces_do_not_pull_the_proxy_into_the_mask_beside_them():
         assert height[0] <= float(offsets.norm(dim=1)[right].max()) <= height[1]  # the balloon, or none
         assert covered[0] <= body[beyond].mean() <= covered[1]
         assert stats["folded_faces"] == 0
+
+
+def _proxy_like_system(count_side: int = 40, samples: int = 600, seed: int = 0):
+    """A Gauss-Newton system shaped like the proxy's: outline samples' Jacobian rows (3 corners each) plus the
+    membrane + thin plate prior and damping of a grid mesh ([V, V] sparse, float64) and a right-hand side [V]."""
+    g = np.random.default_rng(seed)
+    i, j = np.mgrid[0:count_side - 1, 0:count_side - 1]
+    corner = (i * count_side + j).ravel()
+    faces = np.concatenate([np.stack([corner, corner + 1, corner + count_side], 1),
+                            np.stack([corner + 1, corner + count_side + 1, corner + count_side], 1)])
+    count = count_side * count_side
+    lap = graph_laplacian(faces, count).tocsc()
+    corners = faces[g.integers(0, len(faces), samples)]
+    jac = sp.csr_matrix((g.normal(0, 400, (samples, 3)).ravel(), (np.repeat(np.arange(samples), 3), corners.ravel())),
+                        shape=(samples, count))
+    k2 = 500.0 ** 2
+    prior = 0.3 * (lap + lap.T @ lap) + 0.06 * sp.identity(count)
+    system = jac.T @ sp.diags(g.uniform(0.1, 1, samples)) @ jac + k2 * prior
+    return system, g.normal(0, 1e3, count)
+
+
+def test_solve_spd_on_the_cpu_solves_the_system():
+    system, rhs = _proxy_like_system()
+    x = solve_spd(system, rhs)
+    assert np.abs(system @ x - rhs).max() < 1e-9 * np.abs(rhs).max()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run through the device tool)")
+def test_proxy_on_cuda_matches_the_cpu():
+    """The stage on CUDA solves each Gauss-Newton round by a dense Cholesky factorisation there (and draws its
+    z-buffers there): the same solution as the CPU's SuperLU to 1e-9 relative, and the same proxy."""
+    system, rhs = _proxy_like_system()
+    cpu, gpu = solve_spd(system, rhs), solve_spd(system, rhs, "cuda")
+    assert np.abs(gpu - cpu).max() <= 1e-9 * np.abs(cpu).max()
+    verts, faces, rig, cam, x, y = _sphere_scene()
+    mask = ((x - 0.02) / 0.28) ** 2 + (y / 0.32) ** 2 <= 1
+    offsets, stats = fit_proxy(rig, *ZERO_POSE, cam, mask)
+    offsets_gpu, stats_gpu = fit_proxy(rig, *ZERO_POSE, cam, mask, raster_device="cuda", solve_device="cuda")
+    assert (offsets_gpu - offsets).abs().max() < 1e-6  # metres
+    assert stats_gpu == stats

@@ -336,7 +336,8 @@ def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
         unseen = np.isin(vertex_parts(view.rig), view.hidden)[view.rig.faces.numpy()].all(1)
         offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
                                          view.camera, view.mask, smooth=config.proxy_smooth,
-                                         max_offset=config.proxy_max, raster_device=ctx.device, unseen=unseen)
+                                         max_offset=config.proxy_max, raster_device=ctx.device, unseen=unseen,
+                                         solve_device=ctx.device)
     ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
             "of the person mask")
