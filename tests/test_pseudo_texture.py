@@ -8,7 +8,7 @@ import torch
 
 from pseudo_scenes import camera, grid, pattern, rig_from_mesh
 from talkavatar.core.binding import Binding
-from talkavatar.pseudo.complete import complete_texture, mirror_texels
+from talkavatar.pseudo.complete import complete_texture, fill_gutter, mirror_texels
 from talkavatar.pseudo.raster import rasterize_mesh
 from talkavatar.pseudo.texture import project_texture
 
@@ -122,6 +122,45 @@ def test_rasterizer_on_cuda_matches_the_cpu():
         same = (gpu.face == cpu.face) & cpu.mask
         assert torch.allclose(gpu.barycentrics[same], cpu.barycentrics[same], atol=1e-5)
         assert torch.allclose(gpu.depth[same], cpu.depth[same], atol=1e-5)
+
+
+def _charts(size: int = 64, seed: int = 0):
+    """A UV image [size, size, 3] uint8 of two rectangular charts (a red one with noise, a blue one) and its
+    gutter [size, size] bool."""
+    g = np.random.default_rng(seed)
+    colour = np.zeros((size, size, 3), np.uint8)
+    holes = np.ones((size, size), bool)
+    colour[5:30, 4:40] = np.clip(np.array([200, 40, 30]) + g.normal(0, 10, (25, 36, 3)), 0, 255)
+    colour[40:60, 20:50] = (20, 40, 210)
+    holes[5:30, 4:40] = holes[40:60, 20:50] = False
+    return colour, holes
+
+
+def test_gutter_fill_continues_the_charts_edges_and_fills_everything():
+    colour, holes = _charts()
+    out = fill_gutter(colour, holes)
+    assert np.array_equal(out[~holes], colour[~holes])  # the charts are untouched
+    # the first ring is the mean of its covered 8-neighbours: the chart's edge continued
+    assert np.abs(out[45, 19].astype(int) - (20, 40, 210)).max() <= 1
+    edge = colour[5, 10:13].astype(float)  # the chart texels among the 3 x 3 around (4, 11)
+    assert np.abs(out[4, 11].astype(int) - edge.mean(0)).max() <= 1
+    # far from both charts the fill lies between their colours, and changes smoothly
+    far = out[0:3, 55:64].astype(int)
+    assert (far[..., 0] >= 15).all() and (far[..., 0] <= 205).all()
+    assert np.abs(np.diff(out[:, 60].astype(int), axis=0)).max() <= 40
+    full = np.ones_like(holes)
+    full[10, 10] = False  # a single known texel colours the whole image
+    assert (fill_gutter(colour, full) == colour[10, 10]).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run through the device tool)")
+def test_gutter_fill_on_cuda_matches_the_cpu():
+    """The pseudo stage on CUDA fills the gutter there: within one level of 255 of the CPU reference."""
+    colour, holes = _charts(1024)
+    cpu, gpu = fill_gutter(colour, holes), fill_gutter(colour, holes, "cuda")
+    assert np.array_equal(gpu[~holes], colour[~holes])
+    assert np.abs(gpu.astype(int) - cpu).max() <= 1
 
 
 def test_mirror_map_and_completion_fill_everything():

@@ -122,7 +122,7 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
 
 def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> tuple[np.ndarray, dict]:
     """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures (the photo's
-    z-buffer drawn on ``raster_device``)."""
+    z-buffer drawn and the UV gutter filled on ``raster_device``)."""
     rig = view.rig
     proxy = replace(rig, vertices=rig.vertices + offsets)
     binding = Binding.from_uv(rig.face_uvs, uv_res)
@@ -154,7 +154,8 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> 
         inside |= over
     conf[inside] = 1.0
     texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside,
-                                      off_face=_off_face(view, seen.pixel), behind_hand=behind, face_yaw=yaw)
+                                      off_face=_off_face(view, seen.pixel), behind_hand=behind, face_yaw=yaw,
+                                      device=raster_device)
     stats["matte_leak"] = round(float(leak.sum() / max(view.mask.sum(), 1)), 4)
     stats["behind_hands"] = int(behind.sum())
     stats["mouth_texels"] = int(inside.sum())
