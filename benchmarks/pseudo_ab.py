@@ -8,7 +8,7 @@ compared by the sha256 the bundle's manifest records for them.
 
     git archive main talkavatar | tar -x -C /tmp/main     # tree A: a snapshot of main
     python benchmarks/pseudo_ab.py /tmp/main . A.avatar B.avatar ... [--rounds 2] [--preset fast] [--device cpu]
-        [--json FILE]
+        [--json FILE] [--keep DIR]
 
 Per bundle: the median over the rounds of each tree's process wall and CPU (user + sys of the stage's process, from
 its own clock) and of each timing (proxy, texture, input_view, sample, render; 0 where a tree has none),
@@ -43,7 +43,9 @@ def run(tree: Path, bundle: Path, work: Path, preset: str, device: str) -> dict:
     copy = work / bundle.name
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(bundle, copy)
-    env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
+    # the tree first, then what the caller's path holds (a device's carried packages: gsplat, anny)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(tree.resolve()), os.environ.get("PYTHONPATH"))
+                                                        if p)}
     done = subprocess.run([sys.executable, "-c", RUN, str(copy), preset, device], capture_output=True, text=True,
                           env=env, cwd=tree)
     if done.returncode:
@@ -62,10 +64,13 @@ def main() -> None:
     ap.add_argument("--preset", default="fast", choices=("tiny", "fast", "quality"))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep each tree's bundles of the last round in KEEP/A and KEEP/B (for pseudo_compare.py)")
     args = ap.parse_args()
     trees = {"A": args.tree_a, "B": args.tree_b}
     runs: dict[tuple[str, str], list[dict]] = {}
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.keep or Path(scratch)
         for r in range(args.rounds):
             for bundle in args.bundles:
                 for tree in ("A", "B") if r % 2 == 0 else ("B", "A"):

@@ -142,17 +142,16 @@ def _candidates(sel, box, lo, tri, z, area, width, height):
         a = (t[:, i, 1] - t[:, j, 1]) * inv
         b = (t[:, j, 0] - t[:, i, 0]) * inv
         c = ((t[:, i, 0] - x0 - 0.5) * (t[:, j, 1] - y0 - 0.5) - (t[:, i, 1] - y0 - 0.5) * (t[:, j, 0] - x0 - 0.5)) * inv
-        weights.append((spread(a) * ox + spread(b) * oy + spread(c)).reshape(-1))
+        weights.append(spread(a) * ox + spread(b) * oy + spread(c))
     w0, w1 = weights
     eps = -1e-5  # pixels on a shared edge belong to both triangles (float32 rounding must not leave holes)
-    inside = torch.nonzero((w0 >= eps) & (w1 >= eps) & (1 - w0 - w1 >= eps)).squeeze(1)
-    a, b = w0[inside], w1[inside]
+    inside = (w0 >= eps) & (w1 >= eps) & (1 - w0 - w1 >= eps)
     if isinstance(box, tuple):
-        n, k = inside // ox.shape[1], inside % ox.shape[1]
-        px, py = x0[n] + ox[0, k], y0[n] + oy[0, k]
+        n, k = torch.nonzero(inside, as_tuple=True)
+        a, b, px, py = w0[n, k], w1[n, k], x0[n] + ox[0, k], y0[n] + oy[0, k]
     else:
-        n = n[inside]
-        px, py = x0[n] + ox[inside], y0[n] + oy[inside]
+        k = torch.nonzero(inside).squeeze(1)
+        n, a, b, px, py = n[k], w0[k], w1[k], x0[n[k]] + ox[k], y0[n[k]] + oy[k]
     seen = (px < width) & (py < height)  # boxes may reach past the image: cut here
     n, a, b, px, py = n[seen], a[seen], b[seen], px[seen], py[seen]
     bary = torch.stack([a, b, 1 - a - b], -1)

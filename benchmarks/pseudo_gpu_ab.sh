@@ -1,0 +1,94 @@
+#!/bin/bash
+# Issue 23, pseudo on the GPU: main against a branch on the device, ~5-6 minutes. Run by the lead, from the repo root
+# on the device, on an archive of the branch (carry [".device-cache"]):
+#   git archive BRANCH talkavatar benchmarks tests pyproject.toml | gzip > .device-cache/br-BRANCH.tar.gz
+#   bash benchmarks/gpu_session.sh br BRANCH 'bash benchmarks/pseudo_gpu_ab.sh'
+# main is the tree that holds .device-cache (the lead's checkout), the branch the current directory.
+# 1. the GPU parity tests of pseudo's moved work (z-buffers, the proxy's solves, the gutter fill);
+# 2. `talkavatar fit PHOTO --preset fast` end to end on PHOTOS (default 4 of photos16), main and branch interleaved
+#    (the order turned each photo) after one warm-up process: stage seconds, pseudo's own timings, input view;
+# 3. the pseudo stage alone, main and branch interleaved again, on main's tracked bundles (benchmarks/pseudo_ab.py;
+#    skipped when past AB_AFTER seconds);
+# 4. what the two pseudo stages wrote, side by side (benchmarks/pseudo_compare.py: texels, frames, fit figures).
+# Files back (at most 8): $OUT/NAME/run.txt (this output), logs.tar.gz (logs, JSON), sheets.tar (each bundle's
+# pseudo/contact.png and fit/preview.png). The tables come last.
+set -uo pipefail
+T0=$(date +%s)
+B=$PWD
+M=$(dirname "$(readlink -f .device-cache)")
+S=$M/.device-cache/photos16
+O=/tmp/pseudo_gpu_ab
+NAME=$(basename "$B")
+rm -rf $O /tmp/pga_main /tmp/pga_branch /tmp/pga_keep && mkdir -p $O $OUT/$NAME
+PHOTOS=${PHOTOS:-astronaut grace_hopper messi5 soldier_bw}
+DEVICE=${DEVICE:-cuda}; PRESET=${PRESET:-fast}  # (DEVICE=cpu PRESET=tiny PHOTOS=astronaut: a check on a CPU)
+elapsed() { echo "$(( $(date +%s) - T0 )) s"; }
+
+python3 -m pytest tests/test_pseudo_texture.py tests/test_pseudo_proxy.py -m gpu -q -p no:cacheprovider \
+  > $O/gpu_tests.log 2>&1; echo "gpu tests rc=$? ($(elapsed))"; tail -2 $O/gpu_tests.log
+
+(cd $M && timeout 120 python3 $B/benchmarks/photo_speed.py $S --photos astronaut --workdir /tmp/pga_warm \
+  --device $DEVICE --preset $PRESET \
+  > $O/warm.txt 2>&1); echo "warm-up process rc=$? ($(elapsed))"
+i=0
+for p in $PHOTOS; do
+  order="main branch"; [ $((i % 2)) = 1 ] && order="branch main"; i=$((i + 1))
+  for t in $order; do
+    D=$B; [ $t = main ] && D=$M
+    (cd $D && PYTHONPATH=$D:$PYTHONPATH timeout 150 python3 $B/benchmarks/photo_speed.py $S --photos $p \
+      --device $DEVICE --preset $PRESET --workdir /tmp/pga_$t --json $O/e2e-$t-$p.json \
+      > $O/e2e-$t-$p.txt 2>&1)
+    echo "$p $t rc=$? ($(elapsed)): $(grep -m1 "^| $p " $O/e2e-$t-$p.txt | cut -d'|' -f3-7,10)"
+  done
+done
+
+BUNDLES=""; PAIRS=""
+for p in $PHOTOS; do
+  [ -f /tmp/pga_main/$p.avatar/pseudo/contact.png ] && BUNDLES="$BUNDLES /tmp/pga_main/$p.avatar"
+  PAIRS="$PAIRS /tmp/pga_main/$p.avatar /tmp/pga_branch/$p.avatar"
+done
+if [ $(( $(date +%s) - T0 )) -lt ${AB_AFTER:-250} ]; then
+  timeout $(( ${AB_AFTER:-250} + 90 - $(date +%s) + T0 )) python3 benchmarks/pseudo_ab.py $M $B $BUNDLES --rounds 1 \
+    --device $DEVICE --preset $PRESET --keep /tmp/pga_keep --json $O/pseudo_ab.json \
+    > $O/pseudo_ab.txt 2> $O/pseudo_ab.log
+  echo "pseudo_ab rc=$? ($(elapsed))"
+else
+  echo "pseudo_ab skipped: $(elapsed) past AB_AFTER=${AB_AFTER:-250}"
+fi
+python3 benchmarks/pseudo_compare.py $PAIRS --json $O/compare.json > $O/compare.txt 2> $O/compare.log
+echo "pseudo_compare rc=$? ($(elapsed))"
+
+for t in main branch; do for p in $PHOTOS; do
+  for f in pseudo/contact.png fit/preview.png; do
+    [ -f /tmp/pga_$t/$p.avatar/$f ] && cp /tmp/pga_$t/$p.avatar/$f $O/$t-$p-$(basename $f)
+  done
+done; done
+(cd $O && tar -cf $OUT/$NAME/sheets.tar *-contact.png *-preview.png 2>/dev/null)
+(cd $O && tar -czf $OUT/$NAME/logs.tar.gz --exclude='*.png' .)
+echo; echo "== photo -> avatar (main, branch; input PSNR / SSIM from each fit) =="
+for p in $PHOTOS; do for t in main branch; do
+  grep -m1 "^| $p " $O/e2e-$t-$p.txt | sed "s/^| $p /| $p ($t) /"
+done; done
+python3 - $O $PHOTOS <<'EOF'
+import json, sys
+from pathlib import Path
+o, photos = Path(sys.argv[1]), sys.argv[2:]
+print("\n| photo | tree | pseudo s | proxy | texture | input_view | sample | render | fit input PSNR / SSIM |")
+print("|---|---|---|---|---|---|---|---|---|")
+for p in photos:
+    for t in ("main", "branch"):
+        f = o / f"e2e-{t}-{p}.json"
+        if not f.is_file():
+            print(f"| {p} | {t} | missing |"); continue
+        runs = json.loads(f.read_text())["photos"]
+        if not runs or "error" in runs[0]:
+            print(f"| {p} | {t} | failed |"); continue
+        r = runs[0]
+        tm = r.get("stages", {}).get("pseudo", {})
+        print(f"| {p} | {t} | {r.get('stage_seconds', {}).get('pseudo', 0):.2f} | "
+              + " | ".join(f"{tm.get(k, 0):.2f}" for k in ("proxy", "texture", "input_view", "sample", "render"))
+              + f" | {r.get('psnr_db', float('nan')):.2f} / {r.get('ssim', float('nan')):.4f} |")
+EOF
+echo; echo "== pseudo alone (pseudo_ab: A = main, B = branch) =="; cat $O/pseudo_ab.txt 2>/dev/null
+echo; echo "== main (A) vs branch (B) outputs =="; cat $O/compare.txt; tail -3 $O/compare.log
+echo "total $(elapsed)"
