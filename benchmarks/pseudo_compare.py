@@ -6,7 +6,8 @@ and, where both bundles were fitted, the fit's input-view figures.
 
 Bundles come in pairs (A, B) of the same photo, e.g. main's and a branch's ``talkavatar fit PHOTO`` bundles. Texel
 figures are levels of 255; "bound" texels are those :class:`~talkavatar.core.binding.Binding` places a Gaussian on
-at the texture's resolution, the gutter is the rest. Frame figures compare each pseudo frame of A with B's
+at the texture's resolution, the gutter is the rest, its "ring" the gutter texels beside a bound one (what bilinear
+lookups at a chart's edge read). Frame figures compare each pseudo frame of A with B's
 (RGBA, uint8): the mean |difference| over all pixels and channels, the share of pixels that differ, and the PSNR
 of B's frames against A's (inf where identical). Reads files directly (safetensors, PIL): no bundle validation.
 """
@@ -57,7 +58,13 @@ def compare(a: Path, b: Path) -> dict:
     binding = Binding.from_uv(rig.face_uvs, tex[0].shape[0])
     bound[binding.texel[:, 1].numpy(), binding.texel[:, 0].numpy()] = True
     diff = np.abs(tex[0] - tex[1]).max(-1)
-    for name, where in (("bound", bound), ("gutter", ~bound)):
+    padded = np.pad(bound, 1)
+    beside = np.zeros_like(bound)  # gutter texels with a bound 8-neighbour: what bilinear lookups at a chart read
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            beside |= padded[dy:dy + bound.shape[0], dx:dx + bound.shape[1]]
+    beside &= ~bound
+    for name, where in (("bound", bound), ("ring", beside), ("gutter", ~bound)):
         d = diff[where]
         out[f"texels_{name}"] = {"count": int(where.sum()), "differ": int((d > 0).sum()),
                                  "mean": round(float(d.mean()), 3), "max": int(d.max()) if d.size else 0}
@@ -103,17 +110,18 @@ def main() -> None:
         raise SystemExit("bundles come in pairs (A B)")
     rows = [compare(a, b) for a, b in zip(args.bundles[::2], args.bundles[1::2])]
     print("| photo | pseudo timings A / B s | proxy A / B | texture A / B | same files | offsets max diff m | "
-          "bound texels differ / mean / max | gutter texels differ / mean / max | frames mean abs / pixels differ / "
+          "bound texels differ / mean / max | ring texels differ / mean / max | gutter texels differ / mean / max | frames mean abs / pixels differ / "
           "PSNR B vs A dB | fit A input PSNR / SSIM | fit B |")
-    print("|---" * 11 + "|")
+    print("|---" * 12 + "|")
     for r in rows:
         ta, tb = r["timings"]["A"], r["timings"]["B"]
         fits = [f"{r[k]['psnr_db']:.2f} / {r[k]['ssim']:.4f}" if k in r else "-" for k in ("fit_A", "fit_B")]
-        bt, gt, fr = r["texels_bound"], r["texels_gutter"], r["frames"]
+        bt, rt, gt, fr = r["texels_bound"], r["texels_ring"], r["texels_gutter"], r["frames"]
         print(f"| {r['photo']} | {sum(ta.values()):.2f} / {sum(tb.values()):.2f} | "
               f"{ta['proxy']:.2f} / {tb['proxy']:.2f} | {ta['texture']:.2f} / {tb['texture']:.2f} | "
               f"{len(r['same_files'])}/{r['files']} | "
               f"{r['offsets_max_diff_m']:.2e} | {bt['differ']}/{bt['count']} / {bt['mean']} / {bt['max']} | "
+              f"{rt['differ']}/{rt['count']} / {rt['mean']} / {rt['max']} | "
               f"{gt['differ']}/{gt['count']} / {gt['mean']} / {gt['max']} | {fr['mean_abs']} / "
               f"{fr['pixels_differ']} / {fr['psnr_db']} | {fits[0]} | {fits[1]} |")
     if args.json is not None:
