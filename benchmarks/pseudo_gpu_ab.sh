@@ -9,7 +9,8 @@
 #    (the order turned each photo) after one warm-up process: stage seconds, pseudo's own timings, input view;
 # 3. the pseudo stage alone, main and branch interleaved again, on main's tracked bundles (benchmarks/pseudo_ab.py;
 #    skipped when past AB_AFTER seconds);
-# 4. what the two pseudo stages wrote, side by side (benchmarks/pseudo_compare.py: texels, frames, fit figures).
+# 4. the moved parts alone on the first photo's bundle, CPU and device (benchmarks/pseudo_parts.py);
+# 5. what the two pseudo stages wrote, side by side (benchmarks/pseudo_compare.py: texels, frames, fit figures).
 # Files back (at most 8): $OUT/NAME/run.txt (this output), logs.tar.gz (logs, JSON), sheets.tar (each bundle's
 # pseudo/contact.png and fit/preview.png). The tables come last.
 set -uo pipefail
@@ -55,6 +56,9 @@ if [ $(( $(date +%s) - T0 )) -lt ${AB_AFTER:-250} ]; then
 else
   echo "pseudo_ab skipped: $(elapsed) past AB_AFTER=${AB_AFTER:-250}"
 fi
+P1=$(echo $PHOTOS | cut -d' ' -f1)
+timeout 60 python3 benchmarks/pseudo_parts.py /tmp/pga_branch/$P1.avatar --device $DEVICE > $O/parts.txt 2>&1
+echo "pseudo_parts rc=$? ($(elapsed))"
 python3 benchmarks/pseudo_compare.py $PAIRS --json $O/compare.json > $O/compare.txt 2> $O/compare.log
 echo "pseudo_compare rc=$? ($(elapsed))"
 
@@ -64,6 +68,7 @@ for t in main branch; do for p in $PHOTOS; do
   done
 done; done
 (cd $O && tar -cf $OUT/$NAME/sheets.tar *-contact.png *-preview.png 2>/dev/null)
+[ $(stat -c %s $OUT/$NAME/sheets.tar) -lt 16000000 ] || (cd $O && tar -cf $OUT/$NAME/sheets.tar *-contact.png)
 (cd $O && tar -czf $OUT/$NAME/logs.tar.gz --exclude='*.png' .)
 echo; echo "== photo -> avatar (main, branch; input PSNR / SSIM from each fit) =="
 for p in $PHOTOS; do for t in main branch; do
@@ -90,5 +95,6 @@ for p in photos:
               + f" | {r.get('psnr_db', float('nan')):.2f} / {r.get('ssim', float('nan')):.4f} |")
 EOF
 echo; echo "== pseudo alone (pseudo_ab: A = main, B = branch) =="; cat $O/pseudo_ab.txt 2>/dev/null
+echo; echo "== the moved parts alone (pseudo_parts, the branch) =="; cat $O/parts.txt | grep -v Warning
 echo; echo "== main (A) vs branch (B) outputs =="; cat $O/compare.txt; tail -3 $O/compare.log
 echo "total $(elapsed)"
