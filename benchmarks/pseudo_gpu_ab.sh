@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu_session.sh br BRANCH 'bash benchmarks/pseudo_gpu_ab.sh'
 # main is the tree that holds .device-cache (the lead's checkout), the branch the current directory.
 # 1. the GPU parity tests of pseudo's moved work (z-buffers, the proxy's solves, the gutter fill);
-# 2. `talkavatar fit PHOTO --preset fast` end to end on PHOTOS (default 4 of photos16), main and branch interleaved
+# 2. `talkavatar fit PHOTO --preset fast` end to end on PHOTOS (default 3 of photos16), main and branch interleaved
 #    (the order turned each photo) after one warm-up process: stage seconds, pseudo's own timings, input view;
 # 3. the pseudo stage alone, main and branch interleaved again, on main's tracked bundles (benchmarks/pseudo_ab.py;
 #    skipped when past AB_AFTER seconds);
@@ -21,7 +21,7 @@ S=$M/.device-cache/photos16
 O=/tmp/pseudo_gpu_ab
 NAME=$(basename "$B")
 rm -rf $O /tmp/pga_main /tmp/pga_branch /tmp/pga_keep && mkdir -p $O $OUT/$NAME
-PHOTOS=${PHOTOS:-astronaut grace_hopper messi5 soldier_bw}
+PHOTOS=${PHOTOS:-astronaut messi5 soldier_bw}
 DEVICE=${DEVICE:-cuda}; PRESET=${PRESET:-fast}  # (DEVICE=cpu PRESET=tiny PHOTOS=astronaut: a check on a CPU)
 elapsed() { echo "$(( $(date +%s) - T0 )) s"; }
 
@@ -48,13 +48,13 @@ for p in $PHOTOS; do
   [ -f /tmp/pga_main/$p.avatar/pseudo/contact.png ] && BUNDLES="$BUNDLES /tmp/pga_main/$p.avatar"
   PAIRS="$PAIRS /tmp/pga_main/$p.avatar /tmp/pga_branch/$p.avatar"
 done
-if [ $(( $(date +%s) - T0 )) -lt ${AB_AFTER:-250} ]; then
-  timeout $(( ${AB_AFTER:-250} + 90 - $(date +%s) + T0 )) python3 benchmarks/pseudo_ab.py $M $B $BUNDLES --rounds 1 \
+if [ $(( $(date +%s) - T0 )) -lt ${AB_AFTER:-240} ]; then
+  timeout $(( ${AB_AFTER:-240} + 90 - $(date +%s) + T0 )) python3 benchmarks/pseudo_ab.py $M $B $BUNDLES --rounds 1 \
     --device $DEVICE --preset $PRESET --keep /tmp/pga_keep --json $O/pseudo_ab.json \
     > $O/pseudo_ab.txt 2> $O/pseudo_ab.log
   echo "pseudo_ab rc=$? ($(elapsed))"
 else
-  echo "pseudo_ab skipped: $(elapsed) past AB_AFTER=${AB_AFTER:-250}"
+  echo "pseudo_ab skipped: $(elapsed) past AB_AFTER=${AB_AFTER:-240}"
 fi
 P1=$(echo $PHOTOS | cut -d' ' -f1)
 timeout 60 python3 benchmarks/pseudo_parts.py /tmp/pga_branch/$P1.avatar --device $DEVICE > $O/parts.txt 2>&1
