@@ -30,11 +30,11 @@ from talkavatar.pseudo.proxy import solve_spd  # noqa: E402
 from talkavatar.pseudo.raster import rasterize_mesh  # noqa: E402
 
 
-def timed(fn, device: torch.device, repeats: int) -> tuple[float, object]:
-    """Median seconds of ``fn()`` over ``repeats`` runs after a warm-up, and its last result."""
-    out = fn()
+def timed(fn, device: torch.device, repeats: int) -> tuple[tuple[float, float], object]:
+    """(median seconds of ``fn()`` over ``repeats`` runs after a warm-up, the warm-up's seconds: a library's first
+    call, cuSOLVER's load), and the last result."""
     seconds = []
-    for _ in range(repeats):
+    for _ in range(repeats + 1):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
@@ -42,7 +42,7 @@ def timed(fn, device: torch.device, repeats: int) -> tuple[float, object]:
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - t)
-    return statistics.median(seconds), out
+    return (statistics.median(seconds[1:]), seconds[0]), out
 
 
 def main() -> None:
@@ -102,9 +102,9 @@ def main() -> None:
 
     print(f"{args.bundle.name}, device {torch.cuda.get_device_name() if dev.type == 'cuda' else dev}, "
           f"{torch.get_num_threads()} CPU threads; medians of {args.repeats}")
-    print("| part | where | ms | against the CPU |\n|---|---|---|---|")
-    for part, where, s, note in rows:
-        print(f"| {part} | {where} | {1000 * s:.1f} | {note} |")
+    print("| part | where | ms | first call ms | against the CPU |\n|---|---|---|---|---|")
+    for part, where, (s, first), note in rows:
+        print(f"| {part} | {where} | {1000 * s:.1f} | {1000 * first:.1f} | {note} |")
 
 
 if __name__ == "__main__":
