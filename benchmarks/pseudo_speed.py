@@ -91,10 +91,10 @@ def main() -> None:
     times["read"] = time.perf_counter() - t
     t = time.perf_counter()
     offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
-                                     view.camera, view.mask)
+                                     view.camera, view.mask, raster_device=device, solve_device=device)
     times["proxy"] = time.perf_counter() - t
     t = time.perf_counter()
-    texture, texture_stats = make_texture(view, offsets, config.uv_res)
+    texture, texture_stats = make_texture(view, offsets, config.uv_res, device)  # as the stage: on its device
     times["texture"] = time.perf_counter() - t
     name = choose_renderer(config.renderer, device)
     t = time.perf_counter()
