@@ -13,8 +13,12 @@ over the marked face points, and the worst point, all in % of the person's heigh
 the body's, the mean error of the detections the fit saw at the same marked points: the fit's floor unless it
 places a point better than MediaPipe did), and track's own figures (its fit against the points MediaPipe is sure
 of, mask IoU). ``--json`` also gives every marked point's error and its detection's error (``per_point_pct``,
-``per_point_detected_pct``). ``--draw DIR`` writes DIR/<photo>.png: the photo with each hand mark (yellow ring),
-the fitted point (red) and the detection the fit saw (green), lines from the mark to each, and the mark's name.
+``per_point_detected_pct``) and the fitted point's distance from that detection (``per_point_fit_to_detected_pct``);
+``--points`` prints them as a table of the body points, with each point's pixels (mark, fitted, detected): where
+the fitted point sits on its detection and both are off the mark, the error is the detector's (or the mark
+convention's); where the fitted point is farther off than its detection, the fit's. ``--draw DIR`` writes
+DIR/<photo>.png: the photo with each hand mark (yellow ring), the fitted point (red) and the detection the fit saw
+(green), lines from the mark to each, and the mark's name.
 """
 
 from __future__ import annotations
@@ -147,14 +151,41 @@ def score(bundle: Path, marks: dict, doc: dict) -> dict:
               if n in fitted}
     face = [e for n, e in errors.items() if is_face(n, doc)]
     body = [n for n in errors if not is_face(n, doc)]
-    detected = detected_errors(bundle, marks, doc, height)
+    seen = detected_points(bundle, marks, doc)
+    detected = detected_errors(seen, marks, height)
     worst = max(errors, key=errors.get) if errors else None
     return {"body_pct": round(float(np.mean([errors[n] for n in body])), 2) if body else None,
             "body_detected_pct": round(float(np.mean([detected[n] for n in body])), 2) if body else None,
             "face_pct": round(float(np.mean(face)), 2) if face else None,
             "worst": f"{worst} {errors[worst]:.1f}" if worst else "-", "points": len(errors),
             "height_px": height, "per_point_pct": {n: round(e, 2) for n, e in errors.items()},
-            "per_point_detected_pct": detected}
+            "per_point_detected_pct": detected,
+            "per_point_fit_to_detected_pct": {n: round(float(np.linalg.norm(fitted[n] - seen[n]) / height * 100), 2)
+                                              for n in errors if n in seen},
+            "per_point_px": {n: {"mark": list(marks[n]), "fitted": np.round(fitted[n], 1).tolist(),
+                                 "detected": np.round(seen[n], 1).tolist() if n in seen else None} for n in errors}}
+
+
+def points_table(rows: dict, doc: dict) -> str:
+    """The body points of every scored photo in ``rows`` ({photo: :func:`score`'s figures, with ``role``}) as a
+    markdown table: mark, fitted and detected pixels, the fitted point's and the detection's error against the mark
+    and their distance from each other, % of the person's height."""
+    lines = ["| photo | role | point | mark px | fitted px | fitted % | detected px | detected % | fitted-detected % |",
+             "|---" * 9 + "|"]
+    for name, row in rows.items():
+        for point, px in row.get("per_point_px", {}).items():
+            if is_face(point, doc):
+                continue
+            detected = px["detected"]
+            lines.append(f"| {name} | {row['role']} | {point} | {_px(px['mark'])} | {_px(px['fitted'])} "
+                         f"| {row['per_point_pct'][point]} | {_px(detected) if detected else '-'} "
+                         f"| {row['per_point_detected_pct'].get(point, '-')} "
+                         f"| {row['per_point_fit_to_detected_pct'].get(point, '-')} |")
+    return "\n".join(lines)
+
+
+def _px(point) -> str:
+    return f"{point[0]:.0f}, {point[1]:.0f}"
 
 
 def draw(photo: Path, bundle: Path, marks: dict, doc: dict, out: Path) -> None:
@@ -203,11 +234,11 @@ def detected_points(bundle: Path, marks: dict, doc: dict) -> dict[str, np.ndarra
     return out
 
 
-def detected_errors(bundle: Path, marks: dict, doc: dict, height: float) -> dict[str, float]:
-    """{mark name: error of the detection the fit saw (:func:`detected_points`) against the mark, % of ``height``}:
-    a fitted point as far off as its detection is the detector's error."""
+def detected_errors(seen: dict[str, np.ndarray], marks: dict, height: float) -> dict[str, float]:
+    """{mark name: error of the detection the fit saw (``seen``: :func:`detected_points`) against the mark, % of
+    ``height``}: a fitted point as far off as its detection is the detector's error."""
     return {name: round(float(np.linalg.norm(point - np.array(marks[name])) / height * 100), 2)
-            for name, point in detected_points(bundle, marks, doc).items()}
+            for name, point in seen.items()}
 
 
 def track(photo: Path, work: Path, device: str, options: list[str], root: Path = ROOT) -> dict:
@@ -240,6 +271,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     parser.add_argument("--draw", type=Path, default=None, help="write the marks vs fitted points pictures here")
+    parser.add_argument("--points", action="store_true", help="also print every marked body point: mark, fitted "
+                        "and detected pixels and errors")
     parser.add_argument("--track-options", default="", help="more options for `talkavatar track`, e.g. "
                         "'--model-complexity 2'")
     args = parser.parse_args()
@@ -258,7 +291,7 @@ def main() -> None:
         figures = score(Path(result["bundle"]), info["points"], doc) if result["exit"] == 0 and info["points"] else {}
         if args.draw is not None and figures:
             draw(args.folder / name, Path(result["bundle"]), info["points"], doc, args.draw / f"{Path(name).stem}.png")
-        rows[name] = {**{k: v for k, v in result.items() if k != "bundle"}, **figures}
+        rows[name] = {"role": info["role"], **{k: v for k, v in result.items() if k != "bundle"}, **figures}
         people = f"{len(result.get('people', []))} ({result.get('person')})"
         own = result.get("keypoint_error_pct", {})
         print(f"| {name} | {info['role']} | {result['exit']} | {result.get('seconds', '-')} | {result['cpu_s']} "
@@ -266,6 +299,8 @@ def main() -> None:
               f"({figures.get('points', 0)}) | {figures.get('body_detected_pct', '-')} "
               f"| {figures.get('face_pct', '-')} | {figures.get('worst', '-')} "
               f"| {own.get('body', '-')} / {own.get('face', '-')} | {result.get('mask_iou', '-')} |", flush=True)
+    if args.points:
+        print(points_table(rows, doc))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
 
