@@ -188,7 +188,7 @@ def _gauss_newton_step(p: _Problem, frags, body: np.ndarray, heights: np.ndarray
     face = frags.face.numpy()[rows, cols]
     pulls = ~p.unseen[face]
     rows, cols, face = rows[pulls], cols[pulls], face[pulls]
-    bary = frags.barycentrics.double().numpy()[rows, cols]  # [S, 3]
+    bary = frags.barycentrics[rows, cols].double().numpy()  # [S, 3] (only the samples made float64)
     corners = p.faces[face]  # [S, 3]
     points = p.x0 + heights[:, None] * p.d
     surface = (points[corners] * bary[..., None]).sum(1)  # [S, 3]
