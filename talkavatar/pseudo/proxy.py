@@ -219,8 +219,9 @@ def solve_spd(system: sp.spmatrix, rhs: np.ndarray, device="cpu") -> np.ndarray:
 
     On the CPU (the reference): SuperLU with a symmetric ordering (it fills ~2x less than SuperLU's default). On a
     GPU: the dense Cholesky factorisation there (V^3 / 3 flops in float64: the proxy's 13.9k unknowns are ~0.9
-    Tflop, a few tens of ms on an H100, where SuperLU took 0.14 s a round on its host; V^2 * 8 bytes twice, 1.5 GB
-    each). Both are direct solvers of the same system: they agree to ~1e-10 relative (tests/test_pseudo_proxy.py)."""
+    Tflop; V^2 * 8 bytes twice, 1.5 GB each): 42 ms a round on an H100 against SuperLU's 70 ms on its host, the
+    process's first call ~100 ms more (cuSOLVER's start; benchmarks/pseudo_parts.py). Both are direct solvers of
+    the same system: 7.7e-15 relative apart there (tests/test_pseudo_proxy.py asks 1e-9)."""
     if torch.device(device).type == "cpu":
         solver = splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
         return solver.solve(rhs)
