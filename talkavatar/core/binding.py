@@ -25,6 +25,7 @@ from safetensors.numpy import load_file, save
 
 from talkavatar.bundle.atomic import write_bytes_atomic
 from talkavatar.core.cache import cache_root
+from talkavatar.core.skinning import matvec
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,7 @@ class Binding:
         if vertex_transforms is None:
             raise ValueError("offsets need the posed vertex_transforms to be carried into the pose")
         linear = self.interpolate(vertex_transforms[..., :3], faces)  # [B, N, 3, 3]
-        offsets = offsets.to(points.dtype).expand(points.shape[0], -1, -1)
-        return points + (linear @ offsets[..., None]).squeeze(-1)
+        return points + matvec(linear, offsets.to(points.dtype))
 
     def frame_rotations(self, rest_vertices: torch.Tensor, posed_vertices: torch.Tensor,
                         faces: torch.Tensor) -> torch.Tensor:

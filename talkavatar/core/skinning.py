@@ -177,6 +177,21 @@ def blend_transforms(weights: torch.Tensor | SparseWeights, transforms: torch.Te
     return torch.matmul(weights, flat).reshape(batch, -1, 3, 4)
 
 
+# Matrices times vectors in posing's hot paths (:func:`matvec`) as products summed over a row. torch.matmul makes a
+# batch of 3x3 matrices times vectors a batched cuBLAS gemv, one launch per 65,535 of them, each 47-75 us on the
+# H100: the fit's posing of 169k Gaussians and its mesh term made ~20 of them a pseudo step (~1.3 ms; torch profiler,
+# benchmarks/RESULTS.md, twenty-first session, speed21). False: torch.matmul, as before (for the A/B).
+MATVEC_PRODUCTS = True
+
+
+def matvec(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """``matrices`` [..., 3, 3] times ``vectors`` [..., 3] -> [..., 3] (leading dimensions broadcast): the same
+    numbers as ``(matrices @ vectors[..., None])[..., 0]`` up to rounding, as one elementwise product and a sum."""
+    if not MATVEC_PRODUCTS:
+        return (matrices @ vectors[..., None]).squeeze(-1)
+    return (matrices * vectors[..., None, :]).sum(-1)
+
+
 def apply_transforms(transforms: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """``transforms``: [B, N, 3, 4], ``points``: [B or 1, N, 3] -> [B, N, 3]."""
     return (transforms[..., :3] @ points[..., None]).squeeze(-1) + transforms[..., 3]

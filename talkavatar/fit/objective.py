@@ -24,6 +24,7 @@ from talkavatar.core.expression_appearance import local_edges
 from talkavatar.core.losses import (face_pairs, gaussian_edges, laplacian_smoothing, mesh_edges,
                                     mesh_gaussian_consistency, normal_consistency, ssim)
 from talkavatar.core.silhouette import SilhouetteChamfer, sample_points, surface_samples
+from talkavatar.core.skinning import matvec
 from talkavatar.core.splats import Gaussians, rasterize
 from talkavatar.fit.data import Views
 from talkavatar.fit.model import MAX_EXPRESSION_OFFSET, AvatarParameters
@@ -43,6 +44,10 @@ GRAPH_TERMS = True
 # (the H200 fast astronaut: 4.2-5.5 s with cuDNN, at its first pseudo step), op by op they cost the host ~6 ms a
 # pseudo step more than the replay (benchmarks/perceptual_warmup.py; benchmarks/fit_speed.py measures both in a fit).
 GRAPH_PERCEPTUAL = True
+# The fit's rasters leave the expected depth out (no term reads it): gsplat then rasterizes three channels instead of
+# four, the same rgb and alpha (H100, astronaut: its raster kernels were 3.9 ms of a 14 ms pseudo step, the backward
+# 2.6 of it; benchmarks/RESULTS.md, twenty-first session, speed21). True: four, as before (for the A/B).
+RASTER_DEPTH = False
 MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
 ABSENT_LOGIT = -30.0  # the opacity logit of the Gaussians the photo's losses leave out (Objective.pose)
 GAUSSIAN_FIELDS = ("means", "quats", "log_scales", "opacity_logit", "rgb")
@@ -111,7 +116,7 @@ def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str 
 def raster_linear(gaussians, views: Views, backend: str = "auto"):
     """Posed ``gaussians`` seen by the views' cameras over black -> (linear rgb [B, H, W, 3], alpha [B, H, W, 1],
     backend): :func:`shade` makes the picture (a graphed loss does that in its graph)."""
-    out = rasterize(gaussians, views.cameras, backend=backend)
+    out = rasterize(gaussians, views.cameras, backend=backend, depth=RASTER_DEPTH)
     return out.rgb, out.alpha, out.backend
 
 
@@ -210,7 +215,7 @@ class Objective:
         the rig's posed samples plus dT turned by each vertex's blended LBS rotation (the same numbers as posing
         rig + dT, without the rig's forward kinematics and skinning every step: :func:`posed_mesh_samples`)."""
         if self.photo_frame is not None:
-            turned = (self.photo_frame.vertex_transforms[0, :, :, :3] @ vertex_offsets[..., None])[..., 0]
+            turned = matvec(self.photo_frame.vertex_transforms[0, :, :, :3], vertex_offsets)
             points = self.photo_samples + sample_points(turned, self.faces, *self.samples)
         else:
             points = posed_mesh_samples(self.rig, vertex_offsets, self.photo.poses, self.faces, self.samples)
