@@ -113,6 +113,20 @@ def test_gsplat_without_depth_gives_the_rgb_alpha_and_gradients_of_rgb_and_depth
         assert rel_l2(a, b) < 1e-5, f
 
 
+def test_gsplat_over_black_composites_nothing_with_the_numbers_of_a_zero_background(cuda):
+    g = random_gaussians(3000, seed=8, spread=0.5).to(cuda)
+    cams = ring_cameras(2, width=128, height=96).to(cuda)
+    found = []
+    for background in (None, (0.0, 0.0, 0.0)):
+        leaves = [getattr(g, f).detach().clone().requires_grad_(True) for f in FIELDS]
+        out = rasterize(Gaussians(*leaves), cams, background=background, depth=False)
+        loss = out.rgb.square().sum() + out.alpha.sum()
+        found.append((out.rgb, out.alpha, torch.autograd.grad(loss, leaves)))
+    assert torch.equal(found[0][0], found[1][0]) and torch.equal(found[0][1], found[1][1])
+    for f, a, b in zip(FIELDS, found[0][2], found[1][2]):
+        assert rel_l2(a, b) < 1e-5, f
+
+
 def test_auto_picks_gsplat_for_float32_cuda(cuda):
     g = random_gaussians(100, seed=6).to(cuda)
     assert rasterize(g, ring_cameras(1).to(cuda)).backend == "gsplat"

@@ -52,10 +52,11 @@ def unavailable_reason(device: torch.device, dtype: torch.dtype) -> str | None:
     return _extension_problem()
 
 
-def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings: RasterSettings, *,
+def render(gaussians: Gaussians, cameras: Cameras, background: Tensor | None, settings: RasterSettings, *,
            packed: bool | None = None, depth: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
     """rgb [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1] (None with ``depth`` False: gsplat's "RGB" mode,
-    three channels rasterized instead of four); background: [C, 3]."""
+    three channels rasterized instead of four); background: [C, 3], or None for black (nothing composited: the
+    same numbers as a zero background without its operations, forward and backward)."""
     from gsplat import rasterization
 
     packed = PACKED if packed is None else packed
@@ -74,7 +75,9 @@ def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings:
         near_plane=settings.near_plane, far_plane=settings.far_plane, eps2d=settings.eps2d,
         packed=packed, render_mode="RGB+ED" if depth else "RGB", rasterize_mode="classic",
     )
-    if g.batch_size is not None:
-        out, alphas = out[:, 0], alphas[:, 0]
-    rgb = out[..., :3] + (1 - alphas) * background[:, None, None, :]
+    if g.batch_size is not None:  # a view (indexing [:, 0] would cost a copy in the backward)
+        out, alphas = out.squeeze(1), alphas.squeeze(1)
+    rgb = out[..., :3] if depth else out
+    if background is not None:
+        rgb = rgb + (1 - alphas) * background[:, None, None, :]
     return rgb, alphas, out[..., 3:] if depth else None

@@ -64,11 +64,12 @@ def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "aut
     if cameras.device != gaussians.device or cameras.dtype != gaussians.dtype:
         raise ValueError(f"cameras ({cameras.dtype} on {cameras.device}) and Gaussians ({gaussians.dtype} on "
                          f"{gaussians.device}) must share device and dtype")
-    bg = _background(background, C, gaussians.dtype, gaussians.device)
     chosen = _choose(backend, gaussians)
-    if chosen == "gsplat":
+    if chosen == "gsplat":  # black composites nothing there (the same numbers, fewer operations)
+        bg = None if background is None else _background(background, C, gaussians.dtype, gaussians.device)
         rgb, alpha, expected = gsplat_render(gaussians, cameras, bg, settings, depth=depth)
     else:
+        bg = _background(background, C, gaussians.dtype, gaussians.device)
         rgb, alpha, expected = reference_render(gaussians, cameras, bg, settings)
     return RenderOutput(rgb, alpha, expected if depth else None, chosen)
 
