@@ -16,6 +16,9 @@
 #    E2E="name=ITEMS": main's defaults and that variant interleaved) and fit-only variants on each photo's bundle
 #    (photo_speed --variant / --fit-variant; VARIANTS="a=ITEMS;b=ITEMS" replaces the fit variants, BUDGET=s the
 #    time it may take). Twentieth session, H100: benchmarks/RESULTS.md, helper speed20.
+# 9: issue 23, speed21's fit-step and render cuts against the old paths (~7 min; O=DIR, PHOTOS=a,b, BUDGET=s):
+#    GPU parity tests, photo to avatar + refits under the old paths, step_profile (ms a step per variant, kernels and
+#    host time of the steady pseudo steps), render fps old / new (render_speed, profile_pipeline --sections render)
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -105,5 +108,40 @@ from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -
     ${E2E:+--variant "main=" --variant "$E2E"} "${ARGS[@]}" \
     --json $O/photo_speed.json > $O/photo_speed.txt 2> $O/photo_speed.log
   echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -A30 "^end to end, medians" $O/photo_speed.txt
+  ;;
+9)
+  # issue 23, speed21: the fit step's kernel and host cuts (3x3 matvec as products, row picks with a scatter-add
+  # backward, rasters without depth) against the old paths (MAIN: their switches off), ~7 min: GPU parity tests;
+  # photo to avatar on four photos with refits under the old paths (quality per photo); whole fit steps per variant
+  # with the steady pseudo steps' kernels and host time; render fps (posing + raster) old vs new
+  O=${O:-$OUT}; mkdir -p $O
+  MAIN="talkavatar.core.skinning.MATVEC_PRODUCTS=False talkavatar.core.gather.INDEX_SELECT=False talkavatar.fit.objective.RASTER_DEPTH=True"
+  python3 -m pytest tests/test_gather_matvec.py tests/test_splats_gpu.py -m gpu -q -p no:cacheprovider \
+    > $O/gpu_tests.log 2>&1; echo "gpu tests rc=$? ($(( $(date +%s) - T0 )) s)"; tail -3 $O/gpu_tests.log
+  python3 benchmarks/photo_speed.py .device-cache/photos16 --photos ${PHOTOS:-astronaut,grace_hopper,messi5,single_face} \
+    --workdir /tmp/e2e21 --budget ${BUDGET:-190} --variant "speed21=" --fit-variant "main=$MAIN" \
+    --json $O/photo_speed.json > $O/photo_speed.txt 2> $O/photo_speed.log
+  echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
+  B=/tmp/e2e21/astronaut.avatar
+  timeout 130 python3 benchmarks/step_profile.py $B --rounds 2 --variant "main=$MAIN" --variant "speed21=" \
+    --variant "matvec=talkavatar.core.gather.INDEX_SELECT=False talkavatar.fit.objective.RASTER_DEPTH=True" \
+    --variant "gather=talkavatar.core.skinning.MATVEC_PRODUCTS=False talkavatar.fit.objective.RASTER_DEPTH=True" \
+    --variant "no depth=talkavatar.core.skinning.MATVEC_PRODUCTS=False talkavatar.core.gather.INDEX_SELECT=False" \
+    --profile main,speed21 --host speed21 > $O/step_profile.txt 2>&1
+  echo "step_profile rc=$? ($(( $(date +%s) - T0 )) s)"
+  OLD=(python3 -c "import sys, runpy, talkavatar.core.skinning as s; s.MATVEC_PRODUCTS = False
+sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")  # a script under the old posing
+  R="--rig $B/track/rig.safetensors --graph-pose --repeats 50 --batches-512 1 --batches-1080 1"
+  timeout 60 "${OLD[@]}" benchmarks/render_speed.py $R > $O/render_old.txt 2>&1
+  timeout 60 python3 benchmarks/render_speed.py $R --as-render > $O/render_new.txt 2>&1
+  timeout 60 "${OLD[@]}" benchmarks/profile_pipeline.py --out $O/prof_old --sections render --bundle $B \
+    --workdir /tmp/rprof > $O/render_prof_old.log 2>&1
+  timeout 60 python3 benchmarks/profile_pipeline.py --out $O/prof_new --sections render --bundle $B \
+    --workdir /tmp/rprof > $O/render_prof_new.log 2>&1
+  echo "render rc=$? ($(( $(date +%s) - T0 )) s)"
+  for f in old new; do echo "render_speed $f:"; grep -A4 "graph pose" $O/render_$f.txt | tail -2
+    echo "profile_pipeline render $f:"; grep " b1" $O/render_prof_$f.log | cut -c1-110; done
+  grep -B2 -A12 "^fit variants on each photo" $O/photo_speed.txt; grep -A8 "^end to end, medians" $O/photo_speed.txt
+  grep -A9 "^ms a step" $O/step_profile.txt
   ;;
 esac

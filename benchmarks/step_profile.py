@@ -3,11 +3,13 @@ steady pseudo steps (issue 23: a fit step <= 10 ms). benchmarks/pseudo_step_part
 this times whole steps (:func:`benchmarks.pseudo_step_parts.step_ms`: the difference of an N- and a 2N-step run
 over N, the graphs captured before) and, with ``--profile``, lists the kernels of ``--profile-steps`` pseudo steps
 after their captures (torch profiler, CUDA time a step, the top ``--top`` by name): what a step spends on the GPU,
-without the capture warm-ups that a profile from the fit's first step mixes in.
+without the capture warm-ups that a profile from the fit's first step mixes in (and each kernel counted once: a
+torch profiler table's "Self CUDA" total counts a kernel under its operator too). ``--host`` lists the host's own
+time by function over the same steps (cProfile): a step whose kernels take less than its wall waits on the host.
 
     python benchmarks/step_profile.py BUNDLE [--preset fast] [--device cuda] [--steps 20] [--rounds 2] \
         [--variant "main=talkavatar.core.skinning.MATVEC_PRODUCTS=False ..."] [--variant "branch="] \
-        [--profile main,branch] [--profile-steps 10] [--top 15]
+        [--profile main,branch] [--host main,branch] [--profile-steps 10] [--top 15]
 
 A variant's constants (``module.NAME=VALUE``, as benchmarks/fit_speed.py's ITEMS) are set before its runs and put
 back after them; each run makes its own objective, so graphs are captured afresh under the variant's constants
@@ -90,6 +92,31 @@ def kernel_table(params, data, weights, distance, cfg, steps: int, top: int, dev
     return table + [(name, ms / steps, n // steps) for name, (ms, n) in ranked[:top]]
 
 
+def host_table(params, data, weights, distance, cfg, steps: int, top: int) -> str:
+    """cProfile of ``steps`` pseudo steps after two unprofiled ones: the host's own time by function (the top
+    ``top`` by time spent in the function itself), what a host-bound step spends its wall on."""
+    import cProfile
+    import io
+    import pstats
+
+    from talkavatar.fit.model import learning_rates
+    from talkavatar.fit.optimize import Schedule, run_steps
+
+    rates = learning_rates(cfg.iters)
+    profiler = cProfile.Profile()
+
+    def on_step(progress, recent) -> None:
+        if progress.iteration == 2:
+            profiler.enable()
+
+    run_steps(params, data, Schedule(steps + 2, 0, cfg.pseudo_batch, 0), weights, rates, distance, cfg.seed,
+              on_step=on_step)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    return text.getvalue()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundle", type=Path)
@@ -101,6 +128,7 @@ def main() -> None:
     ap.add_argument("--profile", default="", help="variants whose pseudo steps' kernels to list (comma-separated)")
     ap.add_argument("--profile-steps", type=int, default=10)
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--host", default="", help="variants whose pseudo steps' host time to list (cProfile)")
     args = ap.parse_args()
     device = torch.device(args.device)
     from talkavatar.core.device import cudnn_enabled
@@ -131,6 +159,13 @@ def main() -> None:
             print("| kernel | CUDA ms a step | calls a step |\n|---|---|---|")
             for kernel, ms, calls in table:
                 print(f"| {kernel[:90]} | {ms:.3f} | {calls} |")
+        for name, constants, _ in variants:
+            if name not in [p.strip() for p in args.host.split(",")]:
+                continue
+            with constants_set(constants):
+                params.load_state_dict(initial)
+                text = host_table(params, data, weights, distance, cfg, args.profile_steps, 2 * args.top)
+            print(f"\nhost time of {args.profile_steps} pseudo steps, {name} (cProfile, by own time)\n{text}")
     share = pseudo_fraction(cfg)
     print(f"\nms a step (wall; {args.rounds} rounds in turned order; mean = a {args.preset} fit's mix, "
           f"{share:.0%} pseudo steps)")
