@@ -111,22 +111,23 @@ from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -
   ;;
 9)
   # issue 23, speed21: the fit step's kernel and host cuts (3x3 matvec as products, row picks with a scatter-add
-  # backward, rasters without depth) against the old paths (MAIN: their switches off), ~7 min: GPU parity tests;
+  # backward, rasters without depth, posing on kept anchors) against the old paths (MAIN: their switches off), ~7 min:
+  # GPU parity tests;
   # photo to avatar on four photos with refits under the old paths (quality per photo); whole fit steps per variant
   # with the steady pseudo steps' kernels and host time; render fps (posing + raster) old vs new
   O=${O:-$OUT}; mkdir -p $O
-  MAIN="talkavatar.core.skinning.MATVEC_PRODUCTS=False talkavatar.core.gather.INDEX_SELECT=False talkavatar.fit.objective.RASTER_DEPTH=True"
+  M1=talkavatar.core.skinning.MATVEC_PRODUCTS=False M2=talkavatar.core.gather.INDEX_SELECT=False
+  M3=talkavatar.fit.objective.RASTER_DEPTH=True M4=talkavatar.core.avatar.KEPT_ANCHORS=False; MAIN="$M1 $M2 $M3 $M4"
   python3 -m pytest tests/test_gather_matvec.py tests/test_splats_gpu.py -m gpu -q -p no:cacheprovider \
     > $O/gpu_tests.log 2>&1; echo "gpu tests rc=$? ($(( $(date +%s) - T0 )) s)"; tail -3 $O/gpu_tests.log
-  python3 benchmarks/photo_speed.py .device-cache/photos16 --photos ${PHOTOS:-astronaut,grace_hopper,messi5,single_face} \
-    --workdir /tmp/e2e21 --budget ${BUDGET:-190} --variant "speed21=" --fit-variant "main=$MAIN" \
+  python3 benchmarks/photo_speed.py .device-cache/photos16 \
+    --photos ${PHOTOS:-astronaut,grace_hopper,messi5,single_face} --workdir /tmp/e2e21 --budget ${BUDGET:-190} --variant "speed21=" --fit-variant "main=$MAIN" \
     --json $O/photo_speed.json > $O/photo_speed.txt 2> $O/photo_speed.log
   echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
   B=/tmp/e2e21/astronaut.avatar
   timeout 130 python3 benchmarks/step_profile.py $B --rounds 2 --variant "main=$MAIN" --variant "speed21=" \
-    --variant "matvec=talkavatar.core.gather.INDEX_SELECT=False talkavatar.fit.objective.RASTER_DEPTH=True" \
-    --variant "gather=talkavatar.core.skinning.MATVEC_PRODUCTS=False talkavatar.fit.objective.RASTER_DEPTH=True" \
-    --variant "no depth=talkavatar.core.skinning.MATVEC_PRODUCTS=False talkavatar.core.gather.INDEX_SELECT=False" \
+    --variant "matvec=$M2 $M3 $M4" --variant "gather=$M1 $M3 $M4" --variant "no depth=$M1 $M2 $M4" \
+    --variant "anchors=$M1 $M2 $M3" \
     --profile main,speed21 --host speed21 > $O/step_profile.txt 2>&1
   echo "step_profile rc=$? ($(( $(date +%s) - T0 )) s)"
   OLD=(python3 -c "import sys, runpy, talkavatar.core.skinning as s; s.MATVEC_PRODUCTS = False

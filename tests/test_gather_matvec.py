@@ -19,7 +19,8 @@ def _mesh(seed: int = 0, v: int = 400, f: int = 700, n: int = 2500):
     bary = torch.rand(n, 3, generator=g)
     return dict(faces=faces, face_index=torch.randint(0, f, (n,), generator=g), bary=bary / bary.sum(1, keepdim=True),
                 vertices=torch.randn(1, v, 3, generator=g), offsets=torch.randn(n, 3, generator=g),
-                vertex_offsets=torch.randn(v, 3, generator=g), gaussian_edges=torch.randint(0, n, (2 * n, 2), generator=g))
+                vertex_offsets=torch.randn(v, 3, generator=g),
+                gaussian_edges=torch.randint(0, n, (2 * n, 2), generator=g))
 
 
 def _mesh_terms(m: dict, device) -> tuple[list, list]:

@@ -80,13 +80,19 @@ class Binding:
         ``vertices``: posed [B, V, 3]; ``vertex_transforms``: [B, V, 3, 4] blended LBS transforms (``PosedBody``),
         needed only with ``offsets`` [N, 3] or [B, N, 3] (canonical-space dX, metres).
         """
-        points = self.surface_points(vertices, faces)
         if offsets is None:
-            return points
+            return self.surface_points(vertices, faces)
         if vertex_transforms is None:
             raise ValueError("offsets need the posed vertex_transforms to be carried into the pose")
-        linear = self.interpolate(vertex_transforms[..., :3], faces)  # [B, N, 3, 3]
+        points, linear = self.anchors(vertices, faces, vertex_transforms)
         return points + matvec(linear, offsets.to(points.dtype))
+
+    def anchors(self, vertices: torch.Tensor, faces: torch.Tensor, vertex_transforms: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What carries canonical offsets into a pose: each Gaussian's point on its posed triangle [B, N, 3] and the
+        barycentric blend of its corners' LBS transforms' linear parts [B, N, 3, 3] (``vertices`` [B, V, 3],
+        ``vertex_transforms`` [B, V, 3, 4]): the centre is ``points + linear @ offset``."""
+        return self.surface_points(vertices, faces), self.interpolate(vertex_transforms[..., :3], faces)
 
     def frame_rotations(self, rest_vertices: torch.Tensor, posed_vertices: torch.Tensor,
                         faces: torch.Tensor) -> torch.Tensor:
