@@ -78,8 +78,8 @@ class LossWeights:
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
     expression_prior: float = 1.0  # the expression term's Laplacian over neighbouring face Gaussians + its size
-    colour_anchor: float = 1.0  # mean weighted |rgb - initial rgb|^2 (Objective.colour_anchor), x --colour-anchor
-    solidity: float = 0.3  # mean weighted 1 - opacity (Objective.solidity): the unseen body stays opaque
+    colour_anchor: float = 1.0  # mean weighted |rgb - initial rgb|^2 (Objective.priors), x --colour-anchor
+    solidity: float = 0.3  # mean weighted 1 - opacity (Objective.priors): the unseen body stays opaque
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0,
                anchor: float = 0.0) -> "LossWeights":
@@ -310,26 +310,30 @@ class Objective:
             terms["video_perceptual"] = perceptual.mean()
         return terms
 
-    def colour_anchor(self, params: AvatarParameters) -> Tensor:
-        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``anchor_weight`` (1
-        where the photo does not see it, 0 where it sees it squarely and on the head: :mod:`talkavatar.fit.visibility`):
+    def priors(self, params: AvatarParameters) -> dict[str, Tensor]:
+        """The colour anchor and the solidity prior (graphed together on CUDA: a handful of small operations each,
+        forward and backward, one replay instead of ~20 launches a step).
+
+        Colour anchor: the mean squared distance of rgb from the initial rgb (linear), per Gaussian times its
+        ``anchor_weight`` (1 where the photo does not see it, 0 where it sees it squarely and on the head:
+        :mod:`talkavatar.fit.visibility`):
         the completed texture's colours are the prior of what the photo does not constrain. Adam scales every step to
         the same size, so a Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames
         sees, takes full steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit);
         the face stays free to learn (an unweighted anchor blurred the tiny demo's face). Squared: a small correction
-        costs little, a blob much."""
-        return (params.anchor_weight[:, None] * (params.rgb - params.initial_rgb).pow(2)).sum(-1).mean()
+        costs little, a blob much.
 
-    def solidity(self, params: AvatarParameters) -> Tensor:
-        """Mean of 1 - opacity per Gaussian times its ``solid_weight`` (1 - how squarely the photo sees it, 0 on the
-        head: :mod:`talkavatar.fit.visibility`): the body is opaque where the photo does not say otherwise. A
-        Gaussian the photo hardly sees gets only tiny, noisy opacity gradients (pseudo frames' alpha and perceptual
-        distance), which Adam scales to full steps: without this, 40 % of the tiny astronaut's Gaussians ended
-        below 0.9 opacity and its new views had 8.8 % holes (alpha < 0.98 inside the mesh's silhouette). The head
-        is left to the photo and its face crop (with it held too, the tiny demo's face was found by an independent
-        FaceMesh in 15 % of the frames). Weight 0.3: tiny astronaut max hole 3.5 %, demo face check 100 %; weight 1:
+        Solidity: the mean of 1 - opacity per Gaussian times its ``solid_weight`` (1 - how squarely the photo sees
+        it, 0 on the head: :mod:`talkavatar.fit.visibility`): the body is opaque where the photo does not say
+        otherwise. A Gaussian the photo hardly sees gets only tiny, noisy opacity gradients (pseudo frames' alpha
+        and perceptual distance), which Adam scales to full steps: without this, 40 % of the tiny astronaut's
+        Gaussians ended below 0.9 opacity and its new views had 8.8 % holes (alpha < 0.98 inside the mesh's
+        silhouette). The head is left to the photo and its face crop (with it held too, the tiny demo's face was
+        found by an independent FaceMesh in 15 % of the frames). Weight 0.3: tiny astronaut max hole 3.5 %, demo face check 100 %; weight 1:
         3.4 % but 94.7 % of the frames (RESULTS.md, present4)."""
-        return (params.solid_weight * (1 - torch.sigmoid(params.opacity_logit))).mean()
+        values = self._graphed(("priors",), _prior_values)(params.rgb, params.opacity_logit, params.initial_rgb,
+                                                           params.anchor_weight, params.solid_weight)
+        return dict(zip(("colour_anchor", "solidity"), values))
 
     def mesh_terms(self, params: AvatarParameters) -> dict[str, Tensor]:
         """Normal consistency, the mask's chamfer, ``|dX - Bary(dT)|``, the Laplacians of dX and dT (and the
@@ -355,6 +359,14 @@ class Objective:
         rgb, shift = expression
         return values + (expression_prior(torch.cat([rgb, shift / MAX_EXPRESSION_OFFSET], -1).flatten(1),
                                           self.expression_edges),)
+
+
+def _prior_values(rgb: Tensor, opacity_logit: Tensor, initial_rgb: Tensor, anchor_weight: Tensor,
+                  solid_weight: Tensor) -> tuple[Tensor, Tensor]:
+    """(colour anchor, solidity) of rgb [N, 3] and opacity_logit [N] with their weights [N] and the initial rgb
+    [N, 3] (:meth:`Objective.priors`)."""
+    return ((anchor_weight[:, None] * (rgb - initial_rgb).pow(2)).sum(-1).mean(),
+            (solid_weight * (1 - torch.sigmoid(opacity_logit))).mean())
 
 
 def posed_mesh_samples(rig, vertex_offsets: Tensor, p, faces: Tensor, samples) -> Tensor:
