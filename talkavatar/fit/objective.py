@@ -329,8 +329,8 @@ class Objective:
         and perceptual distance), which Adam scales to full steps: without this, 40 % of the tiny astronaut's
         Gaussians ended below 0.9 opacity and its new views had 8.8 % holes (alpha < 0.98 inside the mesh's
         silhouette). The head is left to the photo and its face crop (with it held too, the tiny demo's face was
-        found by an independent FaceMesh in 15 % of the frames). Weight 0.3: tiny astronaut max hole 3.5 %, demo face check 100 %; weight 1:
-        3.4 % but 94.7 % of the frames (RESULTS.md, present4)."""
+        found by an independent FaceMesh in 15 % of the frames). Weight 0.3: tiny astronaut max hole 3.5 %, demo
+        face check 100 %; weight 1: 3.4 % but 94.7 % of the frames (RESULTS.md, present4)."""
         values = self._graphed(("priors",), _prior_values)(params.rgb, params.opacity_logit, params.initial_rgb,
                                                            params.anchor_weight, params.solid_weight)
         return dict(zip(("colour_anchor", "solidity"), values))
