@@ -118,11 +118,13 @@ from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -
   O=${O:-$OUT}; mkdir -p $O
   M1=talkavatar.core.skinning.MATVEC_PRODUCTS=False M2=talkavatar.core.gather.INDEX_SELECT=False
   M3=talkavatar.fit.objective.RASTER_DEPTH=True M4=talkavatar.core.avatar.KEPT_ANCHORS=False; MAIN="$M1 $M2 $M3 $M4"
-  python3 -m pytest tests/test_gather_matvec.py tests/test_splats_gpu.py -m gpu -q -p no:cacheprovider \
-    > $O/gpu_tests.log 2>&1; echo "gpu tests rc=$? ($(( $(date +%s) - T0 )) s)"; tail -3 $O/gpu_tests.log
+  python3 -m pytest tests/test_gather_matvec.py tests/test_splats_gpu.py tests/test_fit_graphs.py -m gpu -q \
+    -p no:cacheprovider > $O/gpu_tests.log 2>&1; echo "gpu tests rc=$? ($(( $(date +%s) - T0 )) s)"
+  tail -3 $O/gpu_tests.log
   python3 benchmarks/photo_speed.py .device-cache/photos16 \
-    --photos ${PHOTOS:-astronaut,grace_hopper,messi5,single_face} --workdir /tmp/e2e21 --budget ${BUDGET:-190} --variant "speed21=" --fit-variant "main=$MAIN" \
-    --json $O/photo_speed.json > $O/photo_speed.txt 2> $O/photo_speed.log
+    --photos ${PHOTOS:-astronaut,grace_hopper,messi5,single_face} --workdir /tmp/e2e21 --budget ${BUDGET:-170} \
+    --variant "speed21=" --fit-variant "main=$MAIN" --json $O/photo_speed.json > $O/photo_speed.txt \
+    2> $O/photo_speed.log
   echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
   B=/tmp/e2e21/astronaut.avatar
   timeout 130 python3 benchmarks/step_profile.py $B --rounds 2 --variant "main=$MAIN" --variant "speed21=" \
