@@ -101,9 +101,10 @@ def pose_views(params: AvatarParameters, views: Views, frame: RigFrame | None = 
 
 
 def first_pose(gaussians):
-    """Fields [B, N, ...] -> the first pose's [N, ...] (shared by every camera of a rasterize call)."""
-    return type(gaussians)(**{k: getattr(gaussians, k)[0] for k in
-                              ("means", "quats", "log_scales", "opacity_logit", "rgb")})
+    """Fields [B, N, ...] -> the first pose's [N, ...] (shared by every camera of a rasterize call). With one pose
+    (the fit's photo) a view whose backward copies nothing (an index's backward writes zeros, then the gradient)."""
+    fields = {k: getattr(gaussians, k) for k in GAUSSIAN_FIELDS}
+    return type(gaussians)(**{k: t.squeeze(0) if t.shape[0] == 1 else t[0] for k, t in fields.items()})
 
 
 def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str = "auto"):
@@ -281,9 +282,9 @@ class Objective:
         linear, alpha, _ = raster_linear(posed, crops, backend)
         losses = self._shared(("crops",))
         l1s, ssim_losses, alphas = losses(linear, alpha, crops.rgb, crops.mask, background)
-        terms = {}
-        for i, name in enumerate(names):
-            terms[f"{name}_l1"], terms[f"{name}_ssim"], terms[f"{name}_alpha"] = l1s[i], ssim_losses[i], alphas[i]
+        terms = {}  # unbound (views; an index per crop and term would cost zeros and a copy each in the backward)
+        for name, l1, ssim_loss, alpha_loss in zip(names, l1s.unbind(), ssim_losses.unbind(), alphas.unbind()):
+            terms[f"{name}_l1"], terms[f"{name}_ssim"], terms[f"{name}_alpha"] = l1, ssim_loss, alpha_loss
         return terms
 
     def pseudo_terms(self, params: AvatarParameters, views: Views, background: Tensor, distance,
