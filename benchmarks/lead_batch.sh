@@ -144,7 +144,7 @@ sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")  # a
   echo "render rc=$? ($(( $(date +%s) - T0 )) s)"
   for f in old new; do echo "render_speed $f:"; grep -A4 "graph pose" $O/render_$f.txt | tail -2
     echo "profile_pipeline render $f:"; grep " b1" $O/render_prof_$f.log | cut -c1-110; done
-  grep -B2 -A12 "^fit variants on each photo" $O/photo_speed.txt; grep -A8 "^end to end, medians" $O/photo_speed.txt
+  sed -n '/^end to end, medians/,$p' $O/photo_speed.txt
   grep -A9 "^ms a step" $O/step_profile.txt
   ;;
 esac
