@@ -180,7 +180,8 @@ def blend_transforms(weights: torch.Tensor | SparseWeights, transforms: torch.Te
 # Matrices times vectors in posing's hot paths (:func:`matvec`) as products summed over a row. torch.matmul makes a
 # batch of 3x3 matrices times vectors a batched cuBLAS gemv, one launch per 65,535 of them, each 47-75 us on the
 # H100: the fit's posing of 169k Gaussians and its mesh term made ~20 of them a pseudo step (~1.3 ms; torch profiler,
-# benchmarks/RESULTS.md, twenty-first session, speed21). False: torch.matmul, as before (for the A/B).
+# benchmarks/RESULTS.md, twenty-first session, speed21); skinning's 13.7k vertices one a rendered frame. On the CPU
+# both add the three products in order: the same numbers. False: torch.matmul, as before (for the A/B).
 MATVEC_PRODUCTS = True
 
 
@@ -194,7 +195,7 @@ def matvec(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
 
 def apply_transforms(transforms: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """``transforms``: [B, N, 3, 4], ``points``: [B or 1, N, 3] -> [B, N, 3]."""
-    return (transforms[..., :3] @ points[..., None]).squeeze(-1) + transforms[..., 3]
+    return matvec(transforms[..., :3], points) + transforms[..., 3]
 
 
 def linear_blend_skinning(rest_points: torch.Tensor, weights: torch.Tensor | SparseWeights,
