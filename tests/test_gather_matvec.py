@@ -1,6 +1,6 @@
-"""core.gather.gather (row picks with a scatter-add backward) and core.skinning.matvec (3x3 matrices times vectors
-as products): the same numbers as advanced indexing and torch.matmul, on the CPU bitwise, on CUDA to rounding; the
-fit's mesh terms give the same values and gradients either way."""
+"""core.gather.gather (row picks with a scatter-add backward) and core.skinning.matvec (3x3 matrices times vectors,
+as products on CUDA): the same numbers as advanced indexing and torch.matmul, on the CPU bitwise, on CUDA to
+rounding; the fit's mesh terms give the same values and gradients either way."""
 
 import pytest
 import torch

@@ -181,16 +181,19 @@ def blend_transforms(weights: torch.Tensor | SparseWeights, transforms: torch.Te
 # batch of 3x3 matrices times vectors a batched cuBLAS gemv, one launch per 65,535 of them, each 47-75 us on the
 # H100: the fit's posing of 169k Gaussians and its mesh term made ~20 of them a pseudo step (~1.3 ms; torch profiler,
 # benchmarks/RESULTS.md, twenty-first session, speed21); skinning's 13.7k vertices one a rendered frame. On the CPU
-# both add the three products in order: the same numbers. False: torch.matmul, as before (for the A/B).
+# torch.matmul stays (its small-matrix loop is faster there: 0.48 against 0.82 ms forward + backward for 6000
+# matrices on one thread) and adds the three products in the same order. False: torch.matmul everywhere, as before
+# (for the A/B).
 MATVEC_PRODUCTS = True
 
 
 def matvec(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-    """``matrices`` [..., 3, 3] times ``vectors`` [..., 3] -> [..., 3] (leading dimensions broadcast): the same
-    numbers as ``(matrices @ vectors[..., None])[..., 0]`` up to rounding, as one elementwise product and a sum."""
-    if not MATVEC_PRODUCTS:
-        return (matrices @ vectors[..., None]).squeeze(-1)
-    return (matrices * vectors[..., None, :]).sum(-1)
+    """``matrices`` [..., 3, 3] times ``vectors`` [..., 3] -> [..., 3] (leading dimensions broadcast): on CUDA one
+    elementwise product and a sum, elsewhere ``(matrices @ vectors[..., None])[..., 0]``; the same numbers up to
+    rounding."""
+    if MATVEC_PRODUCTS and matrices.is_cuda:
+        return (matrices * vectors[..., None, :]).sum(-1)
+    return (matrices @ vectors[..., None]).squeeze(-1)
 
 
 def apply_transforms(transforms: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
