@@ -19,6 +19,7 @@
 # 9: issue 23, speed21's fit-step and render cuts against the old paths (~7 min; O=DIR, PHOTOS=a,b, BUDGET=s):
 #    GPU parity tests, photo to avatar + refits under the old paths, step_profile (ms a step per variant, kernels and
 #    host time of the steady pseudo steps), render fps old / new (render_speed, profile_pipeline --sections render)
+# 10: speed21's second call (~6 min): photo to avatar main's paths vs speed21's interleaved, ms a step per lever
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -146,5 +147,31 @@ sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")  # a
     echo "profile_pipeline render $f:"; grep " b1" $O/render_prof_$f.log | cut -c1-110; done
   sed -n '/^end to end, medians/,$p' $O/photo_speed.txt
   grep -A9 "^ms a step" $O/step_profile.txt
+  ;;
+10)
+  # issue 23, speed21's second call (~6 min; O=DIR, PHOTOS=a,b, BUDGET=s): photo to avatar, main's paths (MAIN:
+  # speed21's switches off) and speed21's interleaved photo by photo after a first process; ms a step per lever
+  # (step_profile, 3 rounds, the previous runs' graphs collected before each run); render fps old / new again
+  O=${O:-$OUT}; mkdir -p $O
+  M1=talkavatar.core.skinning.MATVEC_PRODUCTS=False M2=talkavatar.core.gather.INDEX_SELECT=False
+  M3=talkavatar.fit.objective.RASTER_DEPTH=True M4=talkavatar.core.avatar.KEPT_ANCHORS=False; MAIN="$M1 $M2 $M3 $M4"
+  python3 benchmarks/photo_speed.py .device-cache/photos16 --first laughing \
+    --photos ${PHOTOS:-astronaut,grace_hopper,messi5,single_face} --workdir /tmp/e2e21b --budget ${BUDGET:-230} \
+    --variant "main=$MAIN" --variant "speed21=" --json $O/photo_speed2.json > $O/photo_speed2.txt \
+    2> $O/photo_speed2.log
+  echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
+  B=/tmp/e2e21b/astronaut_speed21.avatar
+  timeout 150 python3 benchmarks/step_profile.py $B --rounds 3 --variant "main=$MAIN" --variant "speed21=" \
+    --variant "matvec=$M2 $M3 $M4" --variant "gather=$M1 $M3 $M4" --variant "no depth=$M1 $M2 $M4" \
+    --variant "anchors=$M1 $M2 $M3" > $O/step_profile2.txt 2>&1
+  echo "step_profile rc=$? ($(( $(date +%s) - T0 )) s)"
+  OLD=(python3 -c "import sys, runpy, talkavatar.core.skinning as s; s.MATVEC_PRODUCTS = False
+sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")  # a script under the old posing
+  R="--rig $B/track/rig.safetensors --graph-pose --repeats 50 --batches-512 1 --batches-1080 1"
+  timeout 60 "${OLD[@]}" benchmarks/render_speed.py $R > $O/render_old2.txt 2>&1
+  timeout 60 python3 benchmarks/render_speed.py $R --as-render > $O/render_new2.txt 2>&1
+  for f in old new; do echo "render_speed $f:"; grep -A4 "graph pose" $O/render_${f}2.txt | tail -2; done
+  grep -c "runs op by op" $O/step_profile2.txt
+  sed -n '/^end to end, medians/,$p' $O/photo_speed2.txt; grep -A9 "^ms a step" $O/step_profile2.txt
   ;;
 esac

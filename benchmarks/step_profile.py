@@ -21,6 +21,7 @@ pseudo steps). ``--device cpu`` checks the script (nothing is graphed there; not
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import statistics
 import sys
@@ -68,7 +69,9 @@ def kernel_table(params, data, weights, distance, cfg, steps: int, top: int, dev
     from talkavatar.fit.optimize import Schedule, run_steps
 
     rates = learning_rates(cfg.iters)
+    gc.collect()  # earlier runs' graphs, not during this run's captures (pseudo_step_parts.step_ms)
     run_steps(params, data, Schedule(2, 0, cfg.pseudo_batch, 0), weights, rates, distance, cfg.seed)
+    gc.collect()
 
     def on_step(progress, recent) -> None:  # the first two steps capture the graphs; the profiler starts after them
         if progress.iteration == 2:
@@ -104,6 +107,7 @@ def host_table(params, data, weights, distance, cfg, steps: int, top: int) -> st
 
     rates = learning_rates(cfg.iters)
     profiler = cProfile.Profile()
+    gc.collect()
 
     def on_step(progress, recent) -> None:
         if progress.iteration == 2:
