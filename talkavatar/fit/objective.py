@@ -45,8 +45,9 @@ GRAPH_TERMS = True
 # pseudo step more than the replay (benchmarks/perceptual_warmup.py; benchmarks/fit_speed.py measures both in a fit).
 GRAPH_PERCEPTUAL = True
 # The fit's rasters leave the expected depth out (no term reads it): gsplat then rasterizes three channels instead of
-# four, the same rgb and alpha (H100, astronaut: its raster kernels were 3.9 ms of a 14 ms pseudo step, the backward
-# 2.6 of it; benchmarks/RESULTS.md, twenty-first session, speed21). True: four, as before (for the A/B).
+# four, the same rgb and alpha, and skips its depth cat and normalisation (H100, astronaut, a pseudo step's raster
+# kernels 3.43 -> 3.08 ms; benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21). True: four, as
+# before (for the A/B).
 RASTER_DEPTH = False
 MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
 ABSENT_LOGIT = -30.0  # the opacity logit of the Gaussians the photo's losses leave out (Objective.pose)
