@@ -180,10 +180,10 @@ def blend_transforms(weights: torch.Tensor | SparseWeights, transforms: torch.Te
 # Matrices times vectors in posing's hot paths (:func:`matvec`) as products summed over a row. torch.matmul makes a
 # batch of 3x3 matrices times vectors a batched cuBLAS gemv, one launch per 65,535 of them, each 47-75 us on the
 # H100: the fit's posing of 169k Gaussians and its mesh term made 18 of them a pseudo step, 1.08 ms of kernels
-# (benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21); skinning's 13.7k vertices one a frame. On the CPU
-# torch.matmul stays (its small-matrix loop is faster there: 0.48 against 0.82 ms forward + backward for 6000
-# matrices on one thread) and adds the three products in the same order. False: torch.matmul everywhere, as before
-# (for the A/B).
+# (benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21); skinning's 13.7k vertices one a frame.
+# On the CPU torch.matmul stays (its small-matrix loop is faster there: 0.48 against 0.82 ms forward + backward for
+# 6000 matrices on one thread) and adds the three products in the same order. False: torch.matmul everywhere, as
+# before (for the A/B).
 MATVEC_PRODUCTS = True
 
 
