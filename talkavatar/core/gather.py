@@ -4,8 +4,8 @@
 indices on every call; ``index_select`` backpropagates through ``index_add_`` (atomic adds, no sort). The fit's mesh
 terms pick rows this way 12 times a step (vertices of faces, normals of face pairs, Laplacian neighbours, the
 Gaussians' triangle corners): on the H100 their backward was 0.64 ms of sorts and sort-based kernels a pseudo
-step (benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21). On the CPU both add in the order of the index: the
-same numbers.
+step (benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21). On the CPU both add in the order
+of the index: the same numbers.
 """
 
 from __future__ import annotations
