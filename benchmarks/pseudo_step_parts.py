@@ -16,6 +16,7 @@ projection. ``--device cpu`` checks the script (nothing is graphed there). Print
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -97,6 +98,9 @@ def step_ms(params, data, weights, distance, cfg, steps: int, pseudo: bool, devi
 
     def run(n: int) -> tuple[float, float]:
         schedule = Schedule(n, 0 if pseudo else 100 * n, cfg.pseudo_batch, 0)
+        # the previous run's objective (its graphs sit in a reference cycle) collected now: destroyed by the cyclic
+        # collector during this run's captures, a graph invalidates them (the site then runs op by op)
+        gc.collect()
         with Clock(device) as clock:
             started = time.perf_counter()
             run_steps(params, data, schedule, weights, learning_rates(cfg.iters), distance, cfg.seed)

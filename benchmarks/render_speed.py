@@ -35,6 +35,12 @@ from talkavatar.core.cameras import Cameras  # noqa: E402
 from talkavatar.core.splats import rasterize  # noqa: E402
 
 
+# rasterize()'s arguments besides the Gaussians and cameras: over white with the depth channel (the benchmark's
+# figures since the first session), or with --as-render as the render stage calls it (render.frames: over black,
+# the background composited afterwards, no depth)
+RASTER = {"background": (1.0, 1.0, 1.0)}
+
+
 def load_rig(path: Path) -> Rig:
     """Load a baked rig; without jsonschema (the device image lacks it) skip the schema check of our own file."""
     try:
@@ -105,15 +111,15 @@ def run_case(avatar: Avatar, width: int, height: int, batch: int, repeats: int, 
     cams = frontal_cameras(avatar.rig, batch, width, height, device)
     with torch.no_grad():
         posed = [avatar.pose(*m) for m in motions]
-        check = rasterize(posed[0], cams, background=(1.0, 1.0, 1.0))
+        check = rasterize(posed[0], cams, **RASTER)
         t_pose = time_region(lambda m: avatar.pose(*m), motions, repeats)
-        t_raster = time_region(lambda g: rasterize(g, cams, background=(1.0, 1.0, 1.0)), posed, repeats)
+        t_raster = time_region(lambda g: rasterize(g, cams, **RASTER), posed, repeats)
         if compare_packed:  # gsplat's packed layout: same image, other memory/speed trade-off
             from talkavatar.core.splats import gsplat_backend
 
             default = gsplat_backend.PACKED
             gsplat_backend.PACKED = not default
-            t_other = time_region(lambda g: rasterize(g, cams, background=(1.0, 1.0, 1.0)), posed, repeats)
+            t_other = time_region(lambda g: rasterize(g, cams, **RASTER), posed, repeats)
             gsplat_backend.PACKED = default
             extra = {f"raster_fps_packed_{not default}": batch / t_other}
         if graph_pose:  # the same posing replayed as one CUDA graph (removes the host-side launch cost)
@@ -129,13 +135,13 @@ def run_case(avatar: Avatar, width: int, height: int, batch: int, repeats: int, 
                                                   float((eager.quats - replay.quats).abs().max()))
                 extra["pose_fps_graphed"] = batch / time_region(lambda m: graphed(*m), motions, repeats)
                 extra["total_fps_graphed"] = batch / time_region(
-                    lambda m: rasterize(graphed(*m), cams, background=(1.0, 1.0, 1.0)), motions, repeats)
+                    lambda m: rasterize(graphed(*m), cams, **RASTER), motions, repeats)
                 del graphed, eager, replay
         del posed
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-        t_total = time_region(lambda m: rasterize(avatar.pose(*m), cams, background=(1.0, 1.0, 1.0)), motions,
+        t_total = time_region(lambda m: rasterize(avatar.pose(*m), cams, **RASTER), motions,
                               repeats)
         peak = torch.cuda.max_memory_allocated()  # whole process: avatar, rig, motions, posing and rendering
     coverage = float((check.alpha > 0.5).float().mean())
@@ -155,7 +161,7 @@ def warm_up_gpu(avatar: Avatar, device, seconds: float = 2.0) -> None:
     end = time.perf_counter() + seconds
     with torch.no_grad():
         while time.perf_counter() < end:
-            rasterize(avatar.pose(*motion), cams)
+            rasterize(avatar.pose(*motion), cams, **RASTER)
             torch.cuda.synchronize()
 
 
@@ -167,11 +173,11 @@ def profile_case(avatar: Avatar, width: int, height: int, batch: int, device, to
     cams = frontal_cameras(avatar.rig, batch, width, height, device)
     with torch.no_grad():
         for _ in range(3):
-            rasterize(avatar.pose(*motion), cams)
+            rasterize(avatar.pose(*motion), cams, **RASTER)
         torch.cuda.synchronize()
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             for _ in range(5):
-                rasterize(avatar.pose(*motion), cams)
+                rasterize(avatar.pose(*motion), cams, **RASTER)
             torch.cuda.synchronize()
     return prof.key_averages().table(sort_by="cuda_time_total", row_limit=top, max_name_column_width=60)
 
@@ -187,6 +193,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a kernel breakdown for batch 1 and the largest")
     parser.add_argument("--graph-pose", action="store_true", help="also time posing replayed as a CUDA graph")
     parser.add_argument("--compare-packed", action="store_true", help="also time gsplat's other packed mode")
+    parser.add_argument("--as-render", action="store_true",
+                        help="rasterize as the render stage does (over black, no depth channel)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -198,6 +206,9 @@ def main() -> None:
         return
     if not torch.cuda.is_available():
         raise SystemExit("this benchmark needs a CUDA device")
+    if args.as_render:
+        RASTER.clear()
+        RASTER["depth"] = False
     device = torch.device("cuda")
     rig = load_rig(args.rig)
     avatar = plausible_avatar(rig, args.uv_resolution, device)

@@ -144,3 +144,14 @@ def test_uv_binding_is_kept_in_the_cache_across_processes(tmp_path, monkeypatch)
     binding._rasterize_uv_cached.cache_clear()
     assert torch.equal(Binding.from_uv(rig.face_uvs, 24).face_index, made.face_index)
     binding._rasterize_uv_cached.cache_clear()
+
+
+def test_anchors_made_a_few_frames_at_a_time_are_the_same():
+    rig = toy_rig()
+    b = Binding.from_uv(rig.face_uvs, 8)
+    posed = rig.pose(0.2 * torch.randn(5, 55, 3, dtype=rig.dtype))
+    whole = b.anchors(posed.vertices, rig.faces, posed.vertex_transforms)
+    split = b.anchors(posed.vertices, rig.faces, posed.vertex_transforms, frames_at_once=2)
+    assert whole[0].shape == (5, b.count, 3) and whole[1].shape == (5, b.count, 3, 3)
+    assert all(torch.equal(x, y) for x, y in zip(whole, split))
+

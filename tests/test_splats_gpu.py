@@ -92,6 +92,41 @@ def test_packed_and_unpacked_gsplat_agree(cuda):
         assert rel_l2(x, y) < 1e-5
 
 
+def test_gsplat_without_depth_gives_the_rgb_alpha_and_gradients_of_rgb_and_depth(cuda):
+    """gsplat's "RGB" mode (three channels rasterized) against "RGB+ED" (four): the same rgb and alpha, and the same
+    gradients of a loss on them (to the atomics' order), posed per camera as the fit's pseudo frames."""
+    base = [random_gaussians(4000, seed=40 + c, spread=0.5) for c in range(2)]
+    posed = Gaussians(torch.stack([b.means for b in base]), torch.stack([b.quats for b in base]),
+                      base[0].log_scales, base[0].opacity_logit, torch.stack([b.rgb for b in base])).to(cuda)
+    cams = ring_cameras(2, width=128, height=96).to(cuda)
+    weights = torch.randn(2, 96, 128, 4, generator=torch.Generator().manual_seed(9)).to(cuda)
+    found = []
+    for depth in (True, False):
+        leaves = [getattr(posed, f).detach().clone().requires_grad_(True) for f in FIELDS]
+        out = rasterize(Gaussians(*leaves), cams, background=(0.1, 0.5, 0.9), depth=depth)
+        assert (out.depth is None) != depth
+        loss = (out.rgb * weights[..., :3]).sum() + (out.alpha * weights[..., 3:]).sum()
+        found.append((out.rgb, out.alpha, torch.autograd.grad(loss, leaves)))
+    (rgb_a, alpha_a, grads_a), (rgb_b, alpha_b, grads_b) = found
+    assert rel_l2(rgb_b, rgb_a) < 1e-6 and rel_l2(alpha_b, alpha_a) < 1e-6
+    for f, a, b in zip(FIELDS, grads_b, grads_a):
+        assert rel_l2(a, b) < 1e-5, f
+
+
+def test_gsplat_over_black_composites_nothing_with_the_numbers_of_a_zero_background(cuda):
+    g = random_gaussians(3000, seed=8, spread=0.5).to(cuda)
+    cams = ring_cameras(2, width=128, height=96).to(cuda)
+    found = []
+    for background in (None, (0.0, 0.0, 0.0)):
+        leaves = [getattr(g, f).detach().clone().requires_grad_(True) for f in FIELDS]
+        out = rasterize(Gaussians(*leaves), cams, background=background, depth=False)
+        loss = out.rgb.square().sum() + out.alpha.sum()
+        found.append((out.rgb, out.alpha, torch.autograd.grad(loss, leaves)))
+    assert torch.equal(found[0][0], found[1][0]) and torch.equal(found[0][1], found[1][1])
+    for f, a, b in zip(FIELDS, found[0][2], found[1][2]):
+        assert rel_l2(a, b) < 1e-5, f
+
+
 def test_auto_picks_gsplat_for_float32_cuda(cuda):
     g = random_gaussians(100, seed=6).to(cuda)
     assert rasterize(g, ring_cameras(1).to(cuda)).backend == "gsplat"

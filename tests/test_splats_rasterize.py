@@ -15,6 +15,17 @@ def test_auto_on_cpu_uses_the_reference_and_says_so():
     assert out.rgb.shape == (2, 32, 40, 3) and out.rgb.dtype == torch.float32
 
 
+def test_without_depth_the_same_rgb_and_alpha_and_no_depth():
+    g, cams = random_gaussians(60, seed=3), ring_cameras(2)
+    leaves = [getattr(g, k).clone().requires_grad_(True) for k in ("means", "quats", "log_scales", "opacity_logit",
+                                                                     "rgb")]
+    outs = [rasterize(Gaussians(*leaves), cams, background=(0.2, 0.3, 0.4), depth=d) for d in (True, False)]
+    assert outs[0].depth.shape == (2, 32, 40, 1) and outs[1].depth is None
+    assert torch.equal(outs[0].rgb, outs[1].rgb) and torch.equal(outs[0].alpha, outs[1].alpha)
+    grads = [torch.autograd.grad(o.rgb.square().sum() + o.alpha.sum(), leaves) for o in outs]
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
+
+
 def test_explicit_gsplat_without_cuda_is_a_missing_dependency():
     if gsplat_backend.unavailable_reason(torch.device("cpu"), torch.float32) is None:  # pragma: no cover
         pytest.skip("gsplat renders CPU tensors here")

@@ -25,6 +25,7 @@ from talkavatar.core.binding import Binding, triangle_frames
 from talkavatar.core.expression_appearance import ExpressionAppearance
 from talkavatar.core.body.rig import Rig
 from talkavatar.core.rotations import matrix_to_quaternion, quaternion_multiply
+from talkavatar.core.skinning import matvec
 from talkavatar.core.splats import Gaussians
 from talkavatar.errors import InvalidInput
 
@@ -32,20 +33,30 @@ SCHEMA = "talkavatar.avatar"
 AVATAR_FILE = "avatar.safetensors"
 RIG_FILE = "rig.safetensors"
 SURFACE_OPACITY = 0.95  # a new avatar's Gaussians (Avatar.on_surface)
+# Posing reads each Gaussian's point and linear transform from its rig frame (RigFrame.points, .linear: made once per
+# frame; a fit keeps the photo's and the pseudo frames') instead of gathering them from the posed vertices at every
+# call: the same numbers. False: gathered again per call, as before (for the A/B; benchmarks/RESULTS.md, twenty-first
+# session, speed21).
+KEPT_ANCHORS = True
 
 
 @dataclass(frozen=True)
 class RigFrame:
     """The rig's part of posing a batch of B frames (:meth:`Avatar.rig_frame`): posed vertices [B, V, 3], their
-    blended LBS transforms [B, V, 3, 4] and the turn of each Gaussian's triangle from rest, wxyz [B, N, 4]."""
+    blended LBS transforms [B, V, 3, 4], the turn of each Gaussian's triangle from rest, wxyz [B, N, 4], and each
+    Gaussian's point on its posed triangle [B, N, 3] and its triangle's blended linear transform [B, N, 3, 3] (what
+    carries its offset into the pose: :meth:`Binding.positions`'s parts, kept so that a fit does not gather them
+    from the vertices at every step)."""
 
     vertices: torch.Tensor
     vertex_transforms: torch.Tensor
     turns: torch.Tensor
+    points: torch.Tensor
+    linear: torch.Tensor
 
     def select(self, index: torch.Tensor) -> "RigFrame":
         """The frames at ``index`` [K] (long)."""
-        return RigFrame(self.vertices[index], self.vertex_transforms[index], self.turns[index])
+        return RigFrame(*(getattr(self, f.name)[index] for f in fields(self)))
 
 
 @dataclass(frozen=True)
@@ -121,7 +132,9 @@ class Avatar:
             faces, index = faces[index], slice(None)
         rest_frames = triangle_frames(self.rig.rest_vertices(arkit_weights), faces)  # [B or 1, F, 3, 3]
         face_turn = triangle_frames(posed.vertices, faces) @ rest_frames.transpose(-1, -2)  # [B, F, 3, 3]
-        return RigFrame(posed.vertices, posed.vertex_transforms, matrix_to_quaternion(face_turn)[:, index])
+        points, linear = self.binding.anchors(posed.vertices, self.rig.faces, posed.vertex_transforms)
+        return RigFrame(posed.vertices, posed.vertex_transforms, matrix_to_quaternion(face_turn)[:, index], points,
+                        linear)
 
     def pose(self, joint_rotations: torch.Tensor, root_translation: torch.Tensor | None = None,
              arkit_weights: torch.Tensor | None = None, frame: RigFrame | None = None) -> Gaussians:
@@ -134,7 +147,10 @@ class Avatar:
         offsets, rgb = self.offsets, self.rgb
         if self.expression is not None and arkit_weights is not None:
             offsets, rgb = self.expression.apply(offsets, rgb, arkit_weights)
-        means = self.binding.positions(frame.vertices, self.rig.faces, frame.vertex_transforms, offsets)
+        if KEPT_ANCHORS:
+            means = frame.points + matvec(frame.linear, offsets.to(frame.points.dtype))
+        else:
+            means = self.binding.positions(frame.vertices, self.rig.faces, frame.vertex_transforms, offsets)
         quats = quaternion_multiply(frame.turns, self.quats)
         b = means.shape[0]
         return Gaussians(means=means, quats=quats, log_scales=self.log_scales.expand(b, -1, -1),

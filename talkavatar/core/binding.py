@@ -25,6 +25,7 @@ from safetensors.numpy import load_file, save
 
 from talkavatar.bundle.atomic import write_bytes_atomic
 from talkavatar.core.cache import cache_root
+from talkavatar.core.skinning import matvec
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,24 @@ class Binding:
         ``vertices``: posed [B, V, 3]; ``vertex_transforms``: [B, V, 3, 4] blended LBS transforms (``PosedBody``),
         needed only with ``offsets`` [N, 3] or [B, N, 3] (canonical-space dX, metres).
         """
-        points = self.surface_points(vertices, faces)
         if offsets is None:
-            return points
+            return self.surface_points(vertices, faces)
         if vertex_transforms is None:
             raise ValueError("offsets need the posed vertex_transforms to be carried into the pose")
-        linear = self.interpolate(vertex_transforms[..., :3], faces)  # [B, N, 3, 3]
-        offsets = offsets.to(points.dtype).expand(points.shape[0], -1, -1)
-        return points + (linear @ offsets[..., None]).squeeze(-1)
+        points, linear = self.anchors(vertices, faces, vertex_transforms)
+        return points + matvec(linear, offsets.to(points.dtype))
+
+    def anchors(self, vertices: torch.Tensor, faces: torch.Tensor, vertex_transforms: torch.Tensor,
+                frames_at_once: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+        """What carries canonical offsets into a pose: each Gaussian's point on its posed triangle [B, N, 3] and the
+        barycentric blend of its corners' LBS transforms' linear parts [B, N, 3, 3] (``vertices`` [B, V, 3],
+        ``vertex_transforms`` [B, V, 3, 4]): the centre is ``points + linear @ offset``. Made ``frames_at_once``
+        frames at a time (the blend gathers [frames, N, 3, 3, 3]: 1.2 GB for a fit's 64 pseudo frames at once)."""
+        parts = [(self.surface_points(v, faces), self.interpolate(t[..., :3], faces))
+                 for v, t in zip(vertices.split(frames_at_once), vertex_transforms.split(frames_at_once))]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([points for points, _ in parts]), torch.cat([linear for _, linear in parts])
 
     def frame_rotations(self, rest_vertices: torch.Tensor, posed_vertices: torch.Tensor,
                         faces: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from talkavatar.core.gather import gather
+
 
 def surface_samples(vertices: torch.Tensor, faces: torch.Tensor, count: int, seed: int = 0
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,7 +43,7 @@ def surface_samples(vertices: torch.Tensor, faces: torch.Tensor, count: int, see
 def sample_points(vertices: torch.Tensor, faces: torch.Tensor, face_index: torch.Tensor, bary: torch.Tensor
                   ) -> torch.Tensor:
     """Surface points of posed ``vertices`` [..., V, 3] at fixed samples → [..., S, 3]."""
-    corners = vertices[..., faces[face_index], :]  # [..., S, 3, 3]
+    corners = gather(vertices, faces[face_index], -2)  # [..., S, 3, 3]
     return (corners * bary[..., None]).sum(-2)
 
 

@@ -177,9 +177,28 @@ def blend_transforms(weights: torch.Tensor | SparseWeights, transforms: torch.Te
     return torch.matmul(weights, flat).reshape(batch, -1, 3, 4)
 
 
+# Matrices times vectors in posing's hot paths (:func:`matvec`) as products summed over a row. torch.matmul makes a
+# batch of 3x3 matrices times vectors a batched cuBLAS gemv, one launch per 65,535 of them, each 47-75 us on the
+# H100: the fit's posing of 169k Gaussians and its mesh term made 18 of them a pseudo step, 1.08 ms of kernels
+# (benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21); skinning's 13.7k vertices one a frame.
+# On the CPU torch.matmul stays (its small-matrix loop is faster there: 0.48 against 0.82 ms forward + backward for
+# 6000 matrices on one thread) and adds the three products in the same order. False: torch.matmul everywhere, as
+# before (for the A/B).
+MATVEC_PRODUCTS = True
+
+
+def matvec(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """``matrices`` [..., 3, 3] times ``vectors`` [..., 3] -> [..., 3] (leading dimensions broadcast): on CUDA one
+    elementwise product and a sum, elsewhere ``(matrices @ vectors[..., None])[..., 0]``; the same numbers up to
+    rounding."""
+    if MATVEC_PRODUCTS and matrices.is_cuda:
+        return (matrices * vectors[..., None, :]).sum(-1)
+    return (matrices @ vectors[..., None]).squeeze(-1)
+
+
 def apply_transforms(transforms: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """``transforms``: [B, N, 3, 4], ``points``: [B or 1, N, 3] -> [B, N, 3]."""
-    return (transforms[..., :3] @ points[..., None]).squeeze(-1) + transforms[..., 3]
+    return matvec(transforms[..., :3], points) + transforms[..., 3]
 
 
 def linear_blend_skinning(rest_points: torch.Tensor, weights: torch.Tensor | SparseWeights,

@@ -24,6 +24,7 @@ from talkavatar.core.expression_appearance import local_edges
 from talkavatar.core.losses import (face_pairs, gaussian_edges, laplacian_smoothing, mesh_edges,
                                     mesh_gaussian_consistency, normal_consistency, ssim)
 from talkavatar.core.silhouette import SilhouetteChamfer, sample_points, surface_samples
+from talkavatar.core.skinning import matvec
 from talkavatar.core.splats import Gaussians, rasterize
 from talkavatar.fit.data import Views
 from talkavatar.fit.model import MAX_EXPRESSION_OFFSET, AvatarParameters
@@ -43,6 +44,11 @@ GRAPH_TERMS = True
 # (the H200 fast astronaut: 4.2-5.5 s with cuDNN, at its first pseudo step), op by op they cost the host ~6 ms a
 # pseudo step more than the replay (benchmarks/perceptual_warmup.py; benchmarks/fit_speed.py measures both in a fit).
 GRAPH_PERCEPTUAL = True
+# The fit's rasters leave the expected depth out (no term reads it): gsplat then rasterizes three channels instead of
+# four, the same rgb and alpha, and skips its depth cat and normalisation (H100, astronaut, a pseudo step's raster
+# kernels 3.43 -> 3.08 ms; benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21). True: four, as
+# before (for the A/B).
+RASTER_DEPTH = False
 MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
 ABSENT_LOGIT = -30.0  # the opacity logit of the Gaussians the photo's losses leave out (Objective.pose)
 GAUSSIAN_FIELDS = ("means", "quats", "log_scales", "opacity_logit", "rgb")
@@ -73,8 +79,8 @@ class LossWeights:
     video_perceptual: float = 0.2
     frame_prior: float = 10.0  # mean squared per-frame pose correction (talkavatar.fit.refine)
     expression_prior: float = 1.0  # the expression term's Laplacian over neighbouring face Gaussians + its size
-    colour_anchor: float = 1.0  # mean weighted |rgb - initial rgb|^2 (Objective.colour_anchor), x --colour-anchor
-    solidity: float = 0.3  # mean weighted 1 - opacity (Objective.solidity): the unseen body stays opaque
+    colour_anchor: float = 1.0  # mean weighted |rgb - initial rgb|^2 (Objective.priors), x --colour-anchor
+    solidity: float = 0.3  # mean weighted 1 - opacity (Objective.priors): the unseen body stays opaque
 
     def scaled(self, pseudo: float, mesh: float, crop: float, video: float = 1.0,
                anchor: float = 0.0) -> "LossWeights":
@@ -96,9 +102,10 @@ def pose_views(params: AvatarParameters, views: Views, frame: RigFrame | None = 
 
 
 def first_pose(gaussians):
-    """Fields [B, N, ...] -> the first pose's [N, ...] (shared by every camera of a rasterize call)."""
-    return type(gaussians)(**{k: getattr(gaussians, k)[0] for k in
-                              ("means", "quats", "log_scales", "opacity_logit", "rgb")})
+    """Fields [B, N, ...] -> the first pose's [N, ...] (shared by every camera of a rasterize call). With one pose
+    (the fit's photo) a view whose backward copies nothing (an index's backward writes zeros, then the gradient)."""
+    fields = {k: getattr(gaussians, k) for k in GAUSSIAN_FIELDS}
+    return type(gaussians)(**{k: t.squeeze(0) if t.shape[0] == 1 else t[0] for k, t in fields.items()})
 
 
 def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str = "auto"):
@@ -111,7 +118,7 @@ def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str 
 def raster_linear(gaussians, views: Views, backend: str = "auto"):
     """Posed ``gaussians`` seen by the views' cameras over black -> (linear rgb [B, H, W, 3], alpha [B, H, W, 1],
     backend): :func:`shade` makes the picture (a graphed loss does that in its graph)."""
-    out = rasterize(gaussians, views.cameras, backend=backend)
+    out = rasterize(gaussians, views.cameras, backend=backend, depth=RASTER_DEPTH)
     return out.rgb, out.alpha, out.backend
 
 
@@ -210,7 +217,7 @@ class Objective:
         the rig's posed samples plus dT turned by each vertex's blended LBS rotation (the same numbers as posing
         rig + dT, without the rig's forward kinematics and skinning every step: :func:`posed_mesh_samples`)."""
         if self.photo_frame is not None:
-            turned = (self.photo_frame.vertex_transforms[0, :, :, :3] @ vertex_offsets[..., None])[..., 0]
+            turned = matvec(self.photo_frame.vertex_transforms[0, :, :, :3], vertex_offsets)
             points = self.photo_samples + sample_points(turned, self.faces, *self.samples)
         else:
             points = posed_mesh_samples(self.rig, vertex_offsets, self.photo.poses, self.faces, self.samples)
@@ -276,9 +283,9 @@ class Objective:
         linear, alpha, _ = raster_linear(posed, crops, backend)
         losses = self._shared(("crops",))
         l1s, ssim_losses, alphas = losses(linear, alpha, crops.rgb, crops.mask, background)
-        terms = {}
-        for i, name in enumerate(names):
-            terms[f"{name}_l1"], terms[f"{name}_ssim"], terms[f"{name}_alpha"] = l1s[i], ssim_losses[i], alphas[i]
+        terms = {}  # unbound (views; an index per crop and term would cost zeros and a copy each in the backward)
+        for name, l1, ssim_loss, alpha_loss in zip(names, l1s.unbind(), ssim_losses.unbind(), alphas.unbind()):
+            terms[f"{name}_l1"], terms[f"{name}_ssim"], terms[f"{name}_alpha"] = l1, ssim_loss, alpha_loss
         return terms
 
     def pseudo_terms(self, params: AvatarParameters, views: Views, background: Tensor, distance,
@@ -305,26 +312,30 @@ class Objective:
             terms["video_perceptual"] = perceptual.mean()
         return terms
 
-    def colour_anchor(self, params: AvatarParameters) -> Tensor:
-        """Mean squared distance of rgb from the initial rgb (linear), per Gaussian times its ``anchor_weight`` (1
-        where the photo does not see it, 0 where it sees it squarely and on the head: :mod:`talkavatar.fit.visibility`):
+    def priors(self, params: AvatarParameters) -> dict[str, Tensor]:
+        """The colour anchor and the solidity prior (graphed together on CUDA: a handful of small operations each,
+        forward and backward, one replay instead of ~20 launches a step).
+
+        Colour anchor: the mean squared distance of rgb from the initial rgb (linear), per Gaussian times its
+        ``anchor_weight`` (1 where the photo does not see it, 0 where it sees it squarely and on the head:
+        :mod:`talkavatar.fit.visibility`):
         the completed texture's colours are the prior of what the photo does not constrain. Adam scales every step to
         the same size, so a Gaussian behind the face in the photo, or one only a perceptual distance on pseudo frames
         sees, takes full steps on its tiny gradients and turns into green, red and yellow blobs (side_45, tiny fit);
         the face stays free to learn (an unweighted anchor blurred the tiny demo's face). Squared: a small correction
-        costs little, a blob much."""
-        return (params.anchor_weight[:, None] * (params.rgb - params.initial_rgb).pow(2)).sum(-1).mean()
+        costs little, a blob much.
 
-    def solidity(self, params: AvatarParameters) -> Tensor:
-        """Mean of 1 - opacity per Gaussian times its ``solid_weight`` (1 - how squarely the photo sees it, 0 on the
-        head: :mod:`talkavatar.fit.visibility`): the body is opaque where the photo does not say otherwise. A
-        Gaussian the photo hardly sees gets only tiny, noisy opacity gradients (pseudo frames' alpha and perceptual
-        distance), which Adam scales to full steps: without this, 40 % of the tiny astronaut's Gaussians ended
-        below 0.9 opacity and its new views had 8.8 % holes (alpha < 0.98 inside the mesh's silhouette). The head
-        is left to the photo and its face crop (with it held too, the tiny demo's face was found by an independent
-        FaceMesh in 15 % of the frames). Weight 0.3: tiny astronaut max hole 3.5 %, demo face check 100 %; weight 1:
-        3.4 % but 94.7 % of the frames (RESULTS.md, present4)."""
-        return (params.solid_weight * (1 - torch.sigmoid(params.opacity_logit))).mean()
+        Solidity: the mean of 1 - opacity per Gaussian times its ``solid_weight`` (1 - how squarely the photo sees
+        it, 0 on the head: :mod:`talkavatar.fit.visibility`): the body is opaque where the photo does not say
+        otherwise. A Gaussian the photo hardly sees gets only tiny, noisy opacity gradients (pseudo frames' alpha
+        and perceptual distance), which Adam scales to full steps: without this, 40 % of the tiny astronaut's
+        Gaussians ended below 0.9 opacity and its new views had 8.8 % holes (alpha < 0.98 inside the mesh's
+        silhouette). The head is left to the photo and its face crop (with it held too, the tiny demo's face was
+        found by an independent FaceMesh in 15 % of the frames). Weight 0.3: tiny astronaut max hole 3.5 %, demo
+        face check 100 %; weight 1: 3.4 % but 94.7 % of the frames (RESULTS.md, present4)."""
+        values = self._graphed(("priors",), _prior_values)(params.rgb, params.opacity_logit, params.initial_rgb,
+                                                           params.anchor_weight, params.solid_weight)
+        return dict(zip(("colour_anchor", "solidity"), values))
 
     def mesh_terms(self, params: AvatarParameters) -> dict[str, Tensor]:
         """Normal consistency, the mask's chamfer, ``|dX - Bary(dT)|``, the Laplacians of dX and dT (and the
@@ -350,6 +361,14 @@ class Objective:
         rgb, shift = expression
         return values + (expression_prior(torch.cat([rgb, shift / MAX_EXPRESSION_OFFSET], -1).flatten(1),
                                           self.expression_edges),)
+
+
+def _prior_values(rgb: Tensor, opacity_logit: Tensor, initial_rgb: Tensor, anchor_weight: Tensor,
+                  solid_weight: Tensor) -> tuple[Tensor, Tensor]:
+    """(colour anchor, solidity) of rgb [N, 3] and opacity_logit [N] with their weights [N] and the initial rgb
+    [N, 3] (:meth:`Objective.priors`)."""
+    return ((anchor_weight[:, None] * (rgb - initial_rgb).pow(2)).sum(-1).mean(),
+            (solid_weight * (1 - torch.sigmoid(opacity_logit))).mean())
 
 
 def posed_mesh_samples(rig, vertex_offsets: Tensor, p, faces: Tensor, samples) -> Tensor:

@@ -185,10 +185,8 @@ def _terms(objective: Objective, params: AvatarParameters, data: FitData, schedu
                                   generator, backend))
     if any((weights.normal, weights.mask, weights.mgc, weights.lap_offsets)):
         terms.update(objective.mesh_terms(params))
-    if weights.colour_anchor > 0:
-        terms["colour_anchor"] = objective.colour_anchor(params)
-    if weights.solidity > 0:
-        terms["solidity"] = objective.solidity(params)
+    if weights.colour_anchor > 0 or weights.solidity > 0:
+        terms.update({k: v for k, v in objective.priors(params).items() if getattr(weights, k) > 0})
     return terms
 
 

@@ -1,5 +1,5 @@
-"""How squarely the photo sees each Gaussian: the weights of the colour anchor (:meth:`Objective.colour_anchor`)
-and of the solidity prior (:meth:`Objective.solidity`), and the fitted colours settled after the optimisation
+"""How squarely the photo sees each Gaussian: the weights of the colour anchor (:meth:`Objective.priors`)
+and of the solidity prior (ibid.), and the fitted colours settled after the optimisation
 (:func:`settled_colours`: what the photo does not see keeps the completed texture's colour).
 
 A Gaussian the photo sees face-on learns its colour from the photo; one it sees at a grazing angle, hides behind

@@ -126,7 +126,7 @@ class FrameProducer:
         cams = self.cameras.at(torch.from_numpy(frame_index))
         cams = Cameras(upload(cams.world_to_camera, self.device), upload(cams.K, self.device), cams.width,
                        cams.height)
-        out = rasterize(gaussians, cams, backend=self.backend)
+        out = rasterize(gaussians, cams, backend=self.backend, depth=False)
         self.timings.backend = out.backend
         self.timings.raster += self._tick(t0)
         t0 = time.perf_counter()

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from talkavatar.core.gather import gather
+
 
 def mesh_edges(faces: Tensor) -> Tensor:
     """Unique undirected edges of a triangle mesh, [E, 2] int64 (i < j). faces: [F, 3]."""
@@ -35,7 +37,7 @@ def face_pairs(faces: Tensor) -> Tensor:
 
 def face_normals(vertices: Tensor, faces: Tensor) -> Tensor:
     """Unit normals [B, F, 3] of ``vertices`` [B, V, 3]."""
-    v0, v1, v2 = vertices[:, faces[:, 0]], vertices[:, faces[:, 1]], vertices[:, faces[:, 2]]
+    v0, v1, v2 = (gather(vertices, faces[:, k], 1) for k in range(3))
     n = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)
     return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
@@ -46,7 +48,7 @@ def normal_consistency(vertices: Tensor, faces: Tensor, pairs: Tensor) -> Tensor
     vertices: [B, V, 3]; faces: [F, 3]; pairs: [P, 2] from :func:`face_pairs`.
     """
     n = face_normals(vertices, faces)
-    return (1 - (n[:, pairs[:, 0]] * n[:, pairs[:, 1]]).sum(-1)).mean()
+    return (1 - (gather(n, pairs[:, 0], 1) * gather(n, pairs[:, 1], 1)).sum(-1)).mean()
 
 
 def laplacian(values: Tensor, edges: Tensor) -> Tensor:
@@ -55,7 +57,7 @@ def laplacian(values: Tensor, edges: Tensor) -> Tensor:
     values: [N, C]; edges: [E, 2] undirected node pairs. Returns [N, C] (zero rows for isolated nodes).
     """
     i, j = edges[:, 0], edges[:, 1]
-    total = torch.zeros_like(values).index_add(0, i, values[j]).index_add(0, j, values[i])
+    total = torch.zeros_like(values).index_add(0, i, gather(values, j)).index_add(0, j, gather(values, i))
     degree = torch.zeros(values.shape[0], dtype=values.dtype, device=values.device)
     degree = degree.index_add(0, i, torch.ones_like(i, dtype=values.dtype)).index_add(
         0, j, torch.ones_like(j, dtype=values.dtype))
@@ -103,6 +105,6 @@ def mesh_gaussian_consistency(gaussian_offsets: Tensor, vertex_offsets: Tensor, 
 
     gaussian_offsets dX: [N, 3]; vertex_offsets dT: [V, 3]; faces: [F, 3]; face_index: [N]; barycentrics: [N, 3].
     """
-    corners = vertex_offsets[faces[face_index]]  # [N, 3, 3]
+    corners = gather(vertex_offsets, faces[face_index])  # [N, 3, 3]
     bary = (corners * barycentrics.to(vertex_offsets.dtype)[..., None]).sum(1)
     return (gaussian_offsets - bary).abs().mean()

@@ -5,7 +5,7 @@ Conventions are converted here, once: our ``log_scales`` / ``opacity_logit`` bec
 Gaussians [C, N, ...] become gsplat batch dimensions (one camera per batch entry). gsplat renders "RGB+ED"; the
 last channel is the expected depth. gsplat computes in float32 only. The background is composited here
 (``rgb + (1 - alpha) · background``, what gsplat's kernel does with ``T = 1 - alpha``): gsplat 1.5.3 rejects
-per-image backgrounds in packed mode.
+per-image backgrounds in packed mode. Without depth (``render(depth=False)``) gsplat renders "RGB".
 """
 
 from __future__ import annotations
@@ -52,9 +52,11 @@ def unavailable_reason(device: torch.device, dtype: torch.dtype) -> str | None:
     return _extension_problem()
 
 
-def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings: RasterSettings, *,
-           packed: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    """rgb [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1]; background: [C, 3]."""
+def render(gaussians: Gaussians, cameras: Cameras, background: Tensor | None, settings: RasterSettings, *,
+           packed: bool | None = None, depth: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
+    """rgb [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1] (None with ``depth`` False: gsplat's "RGB" mode,
+    three channels rasterized instead of four); background: [C, 3], or None for black (nothing composited: the
+    same numbers as a zero background without its operations, forward and backward)."""
     from gsplat import rasterization
 
     packed = PACKED if packed is None else packed
@@ -71,9 +73,11 @@ def render(gaussians: Gaussians, cameras: Cameras, background: Tensor, settings:
         means, quats, torch.exp(log_scales), torch.sigmoid(logits), colors, viewmats, Ks,
         cameras.width, cameras.height,
         near_plane=settings.near_plane, far_plane=settings.far_plane, eps2d=settings.eps2d,
-        packed=packed, render_mode="RGB+ED", rasterize_mode="classic",
+        packed=packed, render_mode="RGB+ED" if depth else "RGB", rasterize_mode="classic",
     )
-    if g.batch_size is not None:
-        out, alphas = out[:, 0], alphas[:, 0]
-    rgb = out[..., :3] + (1 - alphas) * background[:, None, None, :]
-    return rgb, alphas, out[..., 3:]
+    if g.batch_size is not None:  # a view (indexing [:, 0] would cost a copy in the backward)
+        out, alphas = out.squeeze(1), alphas.squeeze(1)
+    rgb = out[..., :3] if depth else out
+    if background is not None:
+        rgb = rgb + (1 - alphas) * background[:, None, None, :]
+    return rgb, alphas, out[..., 3:] if depth else None

@@ -36,23 +36,26 @@ Backend = Literal["auto", "gsplat", "reference"]
 
 @dataclass(frozen=True)
 class RenderOutput:
-    """rgb: [C, H, W, 3]; alpha: [C, H, W, 1]; depth: [C, H, W, 1] expected camera-space z (0 where alpha is 0);
-    backend: the backend that produced them ("gsplat" or "reference")."""
+    """rgb: [C, H, W, 3]; alpha: [C, H, W, 1]; depth: [C, H, W, 1] expected camera-space z (0 where alpha is 0), or
+    None where it was not asked for; backend: the backend that produced them ("gsplat" or "reference")."""
 
     rgb: Tensor
     alpha: Tensor
-    depth: Tensor
+    depth: Tensor | None
     backend: str
 
 
 def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "auto",
               background: Tensor | tuple[float, float, float] | None = None,
-              settings: RasterSettings = RasterSettings()) -> RenderOutput:
+              settings: RasterSettings = RasterSettings(), depth: bool = True) -> RenderOutput:
     """Render ``gaussians`` from every camera.
 
     gaussians: shared ([N, ...] fields) or posed per camera ([C, N, ...] fields, C = ``cameras.count``).
     cameras: C cameras on the Gaussians' device and dtype.
     background: [3], [C, 3] or an RGB tuple; black when None.
+    depth: False leaves the expected depth out (``RenderOutput.depth`` None): gsplat then rasterizes three channels
+    instead of four (its forward and backward kernels carry one value less per Gaussian and pixel); rgb and alpha
+    are the same numbers either way.
     Raises ``ValueError`` on inconsistent inputs and ``MissingDependency`` when ``backend="gsplat"`` cannot run.
     """
     C = cameras.count
@@ -61,11 +64,14 @@ def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "aut
     if cameras.device != gaussians.device or cameras.dtype != gaussians.dtype:
         raise ValueError(f"cameras ({cameras.dtype} on {cameras.device}) and Gaussians ({gaussians.dtype} on "
                          f"{gaussians.device}) must share device and dtype")
-    bg = _background(background, C, gaussians.dtype, gaussians.device)
     chosen = _choose(backend, gaussians)
-    render = gsplat_render if chosen == "gsplat" else reference_render
-    rgb, alpha, depth = render(gaussians, cameras, bg, settings)
-    return RenderOutput(rgb, alpha, depth, chosen)
+    if chosen == "gsplat":  # black composites nothing there (the same numbers, fewer operations)
+        bg = None if background is None else _background(background, C, gaussians.dtype, gaussians.device)
+        rgb, alpha, expected = gsplat_render(gaussians, cameras, bg, settings, depth=depth)
+    else:
+        bg = _background(background, C, gaussians.dtype, gaussians.device)
+        rgb, alpha, expected = reference_render(gaussians, cameras, bg, settings)
+    return RenderOutput(rgb, alpha, expected if depth else None, chosen)
 
 
 def _background(background, C: int, dtype: torch.dtype, device: torch.device) -> Tensor:
