@@ -152,6 +152,40 @@ def test_a_graphed_fit_follows_the_op_by_op_fit(tmp_path, monkeypatch):
     assert apart <= 2 * noise + 1e-2, (apart, noise, graphed_history, history)
 
 
+@pytest.mark.gpu
+def test_a_second_fit_in_one_process_is_graphed_too(tmp_path, monkeypatch):
+    """Two fits in one process (the Python API's use): the first fit's graphs, left in reference cycles, must not be
+    freed by the cyclic collector while the second fit captures its own (a freed graph spoils the capture and the
+    site then runs op by op). Here the collector is off on its own, so the first fit's cycles are still there when
+    the second starts, and it runs at the start of every capture: the worst moment it can choose."""
+    import gc
+
+    from talkavatar.core.losses import perceptual_distance
+
+    device, iters = torch.device("cuda"), 8
+    distance = perceptual_distance("efficientnet", device)
+    enter = torch.cuda.graphs.graph.__enter__
+
+    def enter_and_collect(self):
+        enter(self)
+        gc.collect()
+
+    statuses = []
+    gc.disable()
+    try:
+        for n in range(2):
+            data, params = _setup(tmp_path / str(n), device)
+            if n == 1:
+                monkeypatch.setattr(torch.cuda.graphs.graph, "__enter__", enter_and_collect)
+            progress = run_steps(params, data, Schedule(iters, 2, 2, 2), LossWeights(), learning_rates(iters),
+                                 distance, seed=0)
+            statuses.append(progress.graphs)
+    finally:
+        gc.enable()
+    for graphs in statuses:
+        assert graphs and all(v.startswith("graphed") for v in graphs.values()), statuses
+
+
 def test_image_terms_graph_is_one_per_site_and_distance():
     distance = shared_distance("efficientnet", "cpu")
     graph = image_terms_graph("pseudo perceptual", distance)
