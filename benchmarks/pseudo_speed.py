@@ -134,7 +134,7 @@ def main() -> None:
         "mask_coverage": round(float(drawn[view.mask].mean()), 4), "proxy": proxy_stats, "texture": texture_stats,
     }
     print(json.dumps(out, indent=1))
-    print(f"\n| step | seconds |\n|---|---|")
+    print("\n| step | seconds |\n|---|---|")
     for k, v in times.items():
         print(f"| {k} | {v:.2f} |")
     print(f"| 120-frame budget check | {times['total_without_warmup']:.1f} s total, render {out['render_fps']} fps "
