@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -367,8 +367,7 @@ def with_refitted_expression(consts: ModelConsts, space: ShapeSpace, landmarks, 
                        result.arkit_weights)
     arkit = refit_expression(posed, landmarks, consts.expression_blendshapes, targets.points["face"],
                              targets.weights["face"], with_focal(targets.K, result.focal_scale), result.arkit_weights)
-    return FitState(result.shape_delta, result.joint_rotations, result.root_translation, arkit, result.history,
-                    result.focal_scale)
+    return replace(result, arkit_weights=arkit)
 
 
 def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:
