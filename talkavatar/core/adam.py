@@ -40,8 +40,10 @@ class Adam:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                s = self.state.setdefault(p, {"step": p.new_zeros(()) if self.capturable else 0,
-                                               "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)})
+                s = self.state.get(p)
+                if s is None:  # made once (a CUDA graph of a step records no allocation of its own)
+                    s = self.state[p] = {"step": p.new_zeros(()) if self.capturable else 0,
+                                         "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
                 s["step"] += 1
                 s["exp_avg"].lerp_(p.grad, 1 - beta1)
                 s["exp_avg_sq"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
