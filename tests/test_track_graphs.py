@@ -3,7 +3,8 @@ formulations that make a step capturable, against their references.
 
 On the CPU: ``Adam(capturable=True)`` (step counts as tensors) against the Python-number Adam; the silhouette's
 cell products (CUDA's splat, one matrix product) against the cell sums (``index_add``, the CPU's), densities and
-gradients; ``GraphedSteps`` off CUDA runs ``zero_grad`` and the step at every call.
+gradients; ``GraphedSteps`` off CUDA runs ``zero_grad`` and the step at every call; a failed capture's diagnosis
+names the forward line of a synchronising backward.
 
 On CUDA (marked gpu), a small deterministic fit (a posed Anny body's own landmarks and a coat-sized mask, every
 stage, shape fitted, arms placed by their points, an open mouth): graphed equals op by op (the same kernels:
@@ -71,6 +72,38 @@ def test_graphed_steps_off_cuda_run_every_step():
     for _ in range(4):
         steps()
     assert calls == ["zero", "step"] * 4 and not steps.graphed and not steps.failure
+
+
+class _SyncInBackward(torch.autograd.Function):
+    """Doubles its input; its backward raises what ``torch.cuda.set_sync_debug_mode("error")`` raises."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("called a synchronizing CUDA operation")
+
+
+def test_a_failed_capture_names_the_forward_line_of_a_synchronising_backward(monkeypatch):
+    """The diagnosis of a failed capture (one step with synchronisation an error: ``cuda_graphs._first_sync``)
+    names the backward node and the forward line that made it, and hands back the loss of a step that ran."""
+    from talkavatar.core import cuda_graphs
+
+    monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: 0)  # the CPU build has no CUDA to set
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", lambda mode: None)
+    x = torch.ones(3, requires_grad=True)
+
+    def step():
+        loss = _SyncInBackward.apply(x).sum()  # the line to find
+        loss.backward()
+        return loss
+
+    where, loss = cuda_graphs._first_sync(step)
+    assert loss is None and "_SyncInBackward" in where and "the line to find" in where, where
+    where, loss = cuda_graphs._first_sync(lambda: x.sum())
+    assert where == "" and float(loss.detach()) == 3.0
 
 
 def _problem(device: str):

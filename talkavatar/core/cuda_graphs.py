@@ -10,6 +10,7 @@ number of tile intersections back to the host), so only the posing half of a fra
 from __future__ import annotations
 
 import gc
+import re
 import time
 import traceback
 import warnings
@@ -210,15 +211,39 @@ class GraphedSteps:
 
 
 def _first_sync(step: Callable[[], Tensor]) -> tuple[str, Tensor | None]:
-    """One ``step()`` (a real step) with host synchronisation an error -> ("; first synchronising operation: where"
-    with the innermost frames of the traceback, None) where one raised, else ("", the step's loss)."""
+    """One ``step()`` (a real step) with host synchronisation an error -> ("; first synchronising operation: where",
+    None) where one raised, else ("", the step's loss). "where": the innermost frames of the error outside torch
+    and, for an error in the backward pass, the backward node and the forward line that made it (autograd's anomaly
+    mode, without its NaN checks: they synchronise)."""
     previous = torch.cuda.get_sync_debug_mode()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        return "", step()
-    except RuntimeError as exc:
-        frames = traceback.extract_tb(exc.__traceback__)[-3:]
-        where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.line}" for f in reversed(frames))
-        return f"; first synchronising operation: {where} ({str(exc).splitlines()[0]})", None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            return _step_or_where(step, caught)
     finally:
         torch.cuda.set_sync_debug_mode(previous)
+
+
+def _step_or_where(step: Callable[[], Tensor], caught: list) -> tuple[str, Tensor | None]:
+    """:func:`_first_sync`'s step under autograd's anomaly mode, its warnings recorded in ``caught``."""
+    with torch.autograd.detect_anomaly(check_nan=False):
+        try:
+            return "", step()
+        except RuntimeError as exc:
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if _outside_torch(f.filename)][-2:]
+            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.line}" for f in reversed(frames))
+            for w in caught:
+                text = str(w.message)
+                if "Traceback of forward call" in text:
+                    lines = [line.strip() for line in text.splitlines()]
+                    made = [f"{Path(m[1]).name}:{m[2]} {lines[i + 1]}" for i, m in
+                            enumerate(re.match(r'File "(.*)", line (\d+)', line) for line in lines[:-1])
+                            if m and _outside_torch(m[1])][-1:]
+                    where += f"; {lines[0].split('.')[0]}, made by {' '.join(made) or '?'}"
+                    break
+            return f"; first synchronising operation: {where} ({str(exc).splitlines()[0]})", None
+
+
+def _outside_torch(filename: str) -> bool:
+    return not filename.startswith(str(Path(torch.__file__).parent))
