@@ -139,8 +139,9 @@ class GraphedSteps:
     """The steps of an optimisation with fixed shapes, ``step() -> loss`` (forward, backward and the optimiser's
     in-place update of tensors that keep their storage: :class:`talkavatar.core.adam.Adam` with ``capturable``),
     replayed from one CUDA graph: the first ``warmup`` calls run ``step`` op by op on a side stream (lazy
-    initialisation, and whatever the step fixes on its first call), the next call captures it and replays the graph,
-    later calls replay it. Each call is one step; each returns the captured loss (overwritten by the next replay).
+    initialisation, and whatever the step fixes on its first call), the next call captures it (the cyclic garbage
+    collector off meanwhile) and replays the graph, later calls replay it. Each call is one step; each returns the
+    captured loss (overwritten by the next replay).
     ``zero_grad`` (set the gradients to None) runs before every call that runs or captures ``step``: the captured
     backward then allocates the gradients in the graph's memory, where every replay writes them anew (no
     ``zero_grad`` between replays). ``step`` must be capturable (see :class:`CudaGraphed`).
@@ -184,29 +185,39 @@ class GraphedSteps:
         return self._capture()
 
     def _capture(self) -> Tensor:
-        # a graph of an earlier fit freed by the cyclic collector in the middle of this capture spoils it
-        gc.collect()
         started = time.perf_counter()
         graph = torch.cuda.CUDAGraph()
         self.zero_grad()
+        collecting = gc.isenabled()
+        # no cyclic collection during the capture: an earlier graph freed by it in the middle of this one spoils it
+        # (off for the capture's few ms, instead of a full collection before each: tens of ms a capture)
+        gc.disable()
         try:
             with torch.cuda.graph(graph, stream=self._stream):  # recorded, not run
                 loss = self.step()
         except RuntimeError as exc:
-            torch.cuda.synchronize()
-            self.enabled, self.failure = False, f"{type(exc).__name__}: {exc}".splitlines()[0]
-            self.zero_grad()
-            where, loss = _first_sync(self.step)
-            self.failure += where
-            warnings.warn(f"the steps run op by op: they could not be captured as a CUDA graph ({self.failure})",
-                          RuntimeWarning, stacklevel=3)
-            if loss is None:  # the synchronising step stopped part way: this call's step again, op by op
-                self.zero_grad()
-                loss = self.step()
-            return loss
+            return self._op_by_op(exc)
+        finally:
+            if collecting:
+                gc.enable()
         graph.replay()
         self._graph, self._loss = graph, loss
         self.capture_seconds = time.perf_counter() - started
+        return loss
+
+    def _op_by_op(self, exc: RuntimeError) -> Tensor:
+        """After a failed capture: why (``failure``, with the first synchronising operation), a warning, and this
+        call's step op by op, as every later call's."""
+        torch.cuda.synchronize()
+        self.enabled, self.failure = False, f"{type(exc).__name__}: {exc}".splitlines()[0]
+        self.zero_grad()
+        where, loss = _first_sync(self.step)
+        self.failure += where
+        warnings.warn(f"the steps run op by op: they could not be captured as a CUDA graph ({self.failure})",
+                      RuntimeWarning, stacklevel=4)
+        if loss is None:  # the synchronising step stopped part way: this call's step again, op by op
+            self.zero_grad()
+            loss = self.step()
         return loss
 
 
