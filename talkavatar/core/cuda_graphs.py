@@ -192,10 +192,12 @@ class GraphedSteps:
         # no cyclic collection during the capture: an earlier graph freed by it in the middle of this one spoils it
         # (off for the capture's few ms, instead of a full collection before each: tens of ms a capture)
         gc.disable()
+        current = torch.cuda.current_stream()
         try:
             with torch.cuda.graph(graph, stream=self._stream):  # recorded, not run
                 loss = self.step()
         except RuntimeError as exc:
+            torch.cuda.set_stream(current)  # a failed capture_end leaves the capture's stream current
             return self._op_by_op(exc)
         finally:
             if collecting:
