@@ -2,8 +2,8 @@
 formulations that make a step capturable, against their references.
 
 On the CPU: ``Adam(capturable=True)`` (step counts as tensors) against the Python-number Adam; the silhouette's
-cell products (CUDA's splat, one matrix product) against the cell sums (``index_add``, the CPU's), densities and
-gradients; ``GraphedSteps`` off CUDA runs ``zero_grad`` and the step at every call; a failed capture's diagnosis
+splat as matrix products (CUDA's) against its sums and convolution (``index_add``, ``F.conv2d``: the CPU's),
+densities and gradients; ``GraphedSteps`` off CUDA runs ``zero_grad`` and the step at every call; a failed capture's diagnosis
 names the forward line of a synchronising backward.
 
 On CUDA (marked gpu), a small deterministic fit (a posed Anny body's own landmarks and a coat-sized mask, every
@@ -22,7 +22,7 @@ import torch
 
 from talkavatar.core.adam import Adam
 from talkavatar.core.cuda_graphs import GraphedSteps
-from talkavatar.core.silhouette import _cell_products, _cell_sums
+from talkavatar.core.silhouette import _gaussian_kernel, _splat_products, _splat_sums
 
 
 def _adam_run(capturable: bool) -> torch.Tensor:
@@ -47,17 +47,18 @@ def test_capturable_adam_takes_the_same_steps():
 
 
 @pytest.mark.parametrize("dtype,tolerance", [(torch.float64, 1e-12), (torch.float32, 1e-4)])
-def test_cell_products_equal_cell_sums(dtype, tolerance):
+def test_splat_products_equal_splat_sums(dtype, tolerance):
     g = torch.Generator().manual_seed(1)
     gw, gh = 64, 48
     cells = (torch.rand(4000, 2, generator=g, dtype=dtype) * 1.4 - 0.2) * torch.tensor([gw, gh], dtype=dtype)
-    weights = torch.rand(gh * gw, generator=g, dtype=dtype)
+    weights = torch.rand(gh, gw, generator=g, dtype=dtype)
+    k = _gaussian_kernel(0.8, "cpu", dtype)  # splat_density's blur (radius 2)
     out, grads = [], []
-    for fn in (_cell_sums, _cell_products):
+    for fn in (_splat_sums, _splat_products):
         points = cells.clone().requires_grad_(True)  # a fifth of them outside the grid
         x, y = points[:, 0] - 0.5, points[:, 1] - 0.5
         x0, y0 = x.floor().detach(), y.floor().detach()
-        density = fn(x0, y0, x - x0, y - y0, gw, gh)
+        density = fn(x0, y0, x - x0, y - y0, gw, gh, k)
         out.append(density.detach())
         grads.append(torch.autograd.grad((density * weights).sum(), points)[0])
     assert torch.allclose(out[0], out[1], atol=tolerance)
