@@ -8,7 +8,7 @@ names the forward line of a synchronising backward.
 
 On CUDA (marked gpu), a small deterministic fit (a posed Anny body's own landmarks and a coat-sized mask, every
 stage, shape fitted, arms placed by their points, an open mouth): graphed equals op by op (the same kernels:
-within float tolerance), a second fit in the same process is graphed too and ends where the first did, and both
+within 1e-4 after 40 Adam steps), a second fit in the same process is graphed too and ends where the first did, and both
 stay within a stated tolerance of the CPU's fit (a different order of float sums: rounding, which Adam steps
 amplify a little): joint rotations within 0.02 rad, root within 5 mm, the landmarks' reprojection error within
 0.3 px of the CPU's.
@@ -185,8 +185,8 @@ def test_graphed_fit_equals_op_by_op_and_stays_near_the_cpu(monkeypatch):
     names = ("shape_delta", "joint_rotations", "root_translation", "arkit_weights")
     for name in names:
         a, b, c = (getattr(r, name) for r in (graphed, again, eager))
-        assert torch.allclose(a, b, atol=1e-5), (name, float((a - b).abs().max()))
-        assert torch.allclose(a, c, atol=1e-5), (name, float((a - c).abs().max()))
+        assert torch.allclose(a, b, atol=1e-4), (name, float((a - b).abs().max()))
+        assert torch.allclose(a, c, atol=1e-4), (name, float((a - c).abs().max()))
     rotation = float((graphed.joint_rotations.cpu() - cpu.joint_rotations).abs().max())
     root = float((graphed.root_translation.cpu() - cpu.root_translation).norm(dim=-1).max())
     errors = _pixel_error(model, targets, graphed), _pixel_error(cpu_model, cpu_targets, cpu)
