@@ -11,10 +11,13 @@ stage, shape fitted, arms placed by their points, an open mouth): graphed equals
 within 1e-4 after 40 Adam steps), a second fit in the same process is graphed too and ends where the first did, and both
 stay within a stated tolerance of the CPU's fit (a different order of float sums: rounding, which Adam steps
 amplify a little): joint rotations within 0.02 rad, root within 5 mm, the landmarks' reprojection error within
-0.3 px of the CPU's.
+0.3 px of the CPU's; its expression refit (one frame: on the CPU) equals the CPU's refit of the same state within
+1e-3 and finds the open mouth.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -193,3 +196,13 @@ def test_graphed_fit_equals_op_by_op_and_stays_near_the_cpu(monkeypatch):
     assert rotation < 0.02 and root < 0.005, (rotation, root)
     assert abs(errors[0] - errors[1]) < 0.3, errors
     assert errors[1] < 5.0 and float(graphed.shape_delta.abs().sum()) > 0  # the fit did something
+
+    # the expression refit of one frame on CUDA runs on the CPU: the CPU's refit of the same state, to rounding
+    from talkavatar.motion.names import ARKIT_NAMES
+
+    refit = fitting.with_refitted_expression(*model, targets, graphed)
+    on_cpu = dataclasses.replace(graphed, **{name: getattr(graphed, name).cpu() for name in names})
+    refit_cpu = fitting.with_refitted_expression(*cpu_model, cpu_targets, on_cpu)
+    assert refit.arkit_weights.is_cuda
+    assert torch.allclose(refit.arkit_weights.cpu(), refit_cpu.arkit_weights, atol=1e-3)
+    assert float(refit.arkit_weights[0, ARKIT_NAMES.index("jawOpen")]) > 0.2  # the open mouth found
