@@ -3,12 +3,12 @@ formulations that make a step capturable, against their references.
 
 On the CPU: ``Adam(capturable=True)`` (step counts as tensors) against the Python-number Adam; the silhouette's
 splat as matrix products (CUDA's) against its sums and convolution (``index_add``, ``F.conv2d``: the CPU's),
-densities and gradients; ``GraphedSteps`` off CUDA runs ``zero_grad`` and the step at every call; a failed capture's diagnosis
-names the forward line of a synchronising backward.
+densities and gradients; ``GraphedSteps`` off CUDA runs ``zero_grad`` and the step at every call; a failed
+capture's diagnosis names the forward line of a synchronising backward.
 
 On CUDA (marked gpu), a small deterministic fit (a posed Anny body's own landmarks and a coat-sized mask, every
-stage, shape fitted, arms placed by their points, an open mouth): graphed equals op by op (the same kernels:
-within 1e-4 after 40 Adam steps), a second fit in the same process is graphed too and ends where the first did, and both
+stage, shape fitted, arms placed by their points, an open mouth): graphed equals op by op (the same kernels: within
+1e-4 after 40 Adam steps), a second fit in the same process is graphed too and ends where the first did, and both
 stay within a stated tolerance of the CPU's fit (a different order of float sums: rounding, which Adam steps
 amplify a little): joint rotations within 0.02 rad, root within 5 mm, the landmarks' reprojection error within
 0.3 px of the CPU's; its expression refit (one frame: on the CPU) equals the CPU's refit of the same state within
