@@ -25,6 +25,7 @@ import json
 import statistics
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,12 @@ def main() -> None:
 
     def run(photo: str, variant: str, tag: str = "") -> dict:
         bundle = args.workdir / f"{photo}_{variant}{tag}.avatar"
-        r = {"photo": photo, "variant": variant, **track_once(photo_path(args.photo_dir, photo), bundle, variant)}
+        try:
+            r = {"photo": photo, "variant": variant, **track_once(photo_path(args.photo_dir, photo), bundle, variant)}
+        except Exception as exc:  # one variant's failure (with its traceback on stderr) leaves the others' figures
+            traceback.print_exc()
+            print(f"{photo} {variant}{tag}: failed: {exc!r}", file=sys.stderr, flush=True)
+            return {"photo": photo, "variant": variant, "error": repr(exc)[:300]}
         info = doc["photos"].get(MARKED_AS.get(photo, photo))
         if info and info["points"]:
             figures = score(bundle, info["points"], doc)
@@ -153,8 +159,11 @@ def main() -> None:
           "| fit: initial / steps / refit s | fit steps "
           "| body % (marks) | face % (marks) | own body / face % | mask IoU | max d rot rad / root mm vs cpu |\n"
           + "|---" * 11 + "|")
-    reference = {r["photo"]: fitted(Path(r["bundle"])) for r in results if r["variant"] == "cpu"}
+    reference = {r["photo"]: fitted(Path(r["bundle"])) for r in results if r["variant"] == "cpu" and "error" not in r}
     for r in rows:
+        if "error" in r:
+            print(f"| {r['photo']} | {r['variant']} | failed: {r['error']} |")
+            continue
         ref = reference.get(r["photo"])
         diff = "-"
         if ref is not None and r["variant"] != "cpu":
@@ -168,6 +177,7 @@ def main() -> None:
               f"| {r.get('face_pct', '-')} | {own.get('body', '-')} / {own.get('face', '-')} | {r.get('iou', '-')} "
               f"| {diff} |")
     print()
+    results = [r for r in results if "error" not in r]
     for variant in variants:
         runs = [r for r in results if r["variant"] == variant]
         if runs:
