@@ -255,7 +255,7 @@ def _step_or_where(step: Callable[[], Tensor], caught: list) -> tuple[str, Tenso
                             if m and _outside_torch(m[1])][-1:]
                     where += f"; {lines[0].split('.')[0]}, made by {' '.join(made) or '?'}"
                     break
-            return f"; first synchronising operation: {where} ({str(exc).splitlines()[0]})", None
+            return f"; first synchronising operation: {where} ({(str(exc).splitlines() or [''])[0]})", None
 
 
 def _outside_torch(filename: str) -> bool:
