@@ -206,3 +206,43 @@ def test_graphed_fit_equals_op_by_op_and_stays_near_the_cpu(monkeypatch):
     assert refit.arkit_weights.is_cuda
     assert torch.allclose(refit.arkit_weights.cpu(), refit_cpu.arkit_weights, atol=1e-3)
     assert float(refit.arkit_weights[0, ARKIT_NAMES.index("jawOpen")]) > 0.2  # the open mouth found
+
+
+@pytest.mark.parametrize("kind", ["photo", "video frame"])
+def test_fit_steps_have_nothing_a_cuda_graph_cannot_capture(monkeypatch, kind):
+    """One step of each stage of a fit, with the CUDA formulations (``Tensor.is_cuda`` True, dense skinning
+    weights, capturable Adam), run on the CPU under :func:`capture_lint`: the step that a capture records (the
+    third: two run op by op first) has no host-to-device copy, no read back and no data-dependent shape. A photo:
+    every stage, shape, the focal length fitted, a close-up's rates; a video frame: one stage "all" from the
+    previous frame's state, held to it (``FitWeights.temporal``). Hips and legs unseen in both (the upright prior,
+    the held limbs)."""
+    pytest.importorskip("anny")
+    from capture_lint import capture_lint
+
+    from talkavatar.core.body.anny import anny_body
+    from talkavatar.track import fitting
+
+    (consts, space, landmarks), targets = _problem("cpu")
+    consts = dataclasses.replace(consts, skin=anny_body("cpu").dense_skin_weights)  # CUDA's (ModelConsts.of)
+    targets.weights["body"][:, 23:] = 0.0  # MediaPipe's hips and legs
+    monkeypatch.setattr(fitting, "Adam", lambda groups, capturable: Adam(groups, capturable=True))
+    flags, calls, step = {}, {}, fitting._step
+
+    def linted(p, params, stage, optim):
+        calls[stage] = calls.get(stage, 0) + 1
+        if calls[stage] != 3:
+            return step(p, params, stage, optim)
+        with capture_lint() as flags[stage]:
+            return step(p, params, stage, optim)
+
+    monkeypatch.setattr(fitting, "_step", linted)
+    state = fitting.initial_state(consts, space, landmarks, targets, [("body", 11, 12)])
+    if kind == "photo":
+        fitting.fit(consts, space, landmarks, targets, state, steps=20, seed=3, refit=False, closeup=True,
+                    free_focal=True)
+    else:
+        fitting.fit(consts, space, landmarks, targets, state, steps=4, seed=3, refit=False, warm=True,
+                    weights=fitting.FitWeights(temporal=1.0))
+    assert list(flags) == (["global", "body", "detail", "all"] if kind == "photo" else ["all"])
+    found = {f"{stage}: {what}": count for stage, counted in flags.items() for what, count in counted.items()}
+    assert not found, "\n".join(f"{count} x {what}" for what, count in found.items())

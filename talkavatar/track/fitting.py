@@ -530,15 +530,15 @@ def _dolly_camera(K: torch.Tensor, translation: torch.Tensor, log_scale: torch.T
     """(K [3, 3] with its focal length scaled by ``exp(log_scale)``, root translation [B, 3] moved away from the
     camera so that what lies ``depth`` metres away keeps its size in the picture): a dolly zoom."""
     s = log_scale.exp()
-    back = torch.zeros_like(translation[0])
-    back[2] = 1.0  # made on the device: no host-to-device copy in a step (a CUDA graph records none)
+    back = torch.eye(3, dtype=translation.dtype, device=translation.device)[2]  # (0, 0, 1) made on the device
     return with_focal(K, s), translation - back * (s - 1) * depth
 
 
 def with_focal(K: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
-    """K [3, 3] with its focal lengths (not its principal point) multiplied by ``scale``."""
-    focal = torch.eye(3, dtype=K.dtype, device=K.device)
-    focal[2, 2] = 0.0
+    """K [3, 3] with its focal lengths (not its principal point) multiplied by ``scale``. Its constants are made by
+    kernels on K's device: ``t[i] = number`` would copy the number from the host, which a CUDA graph cannot record
+    (a fit step's camera)."""
+    focal = torch.eye(3, dtype=K.dtype, device=K.device) * (torch.arange(3, device=K.device) < 2)  # diag(1, 1, 0)
     return K * (torch.ones_like(K) + (scale - 1) * focal)
 
 

@@ -31,8 +31,7 @@ class GroupedLandmarks:
         the gradient reaches the vertices in the map's own order (:class:`_VertexRows`). On CUDA the same sums with
         autograd's own backward (a sort by vertex: deterministic, and no ``index_put_`` reading its indices back to
         the host, so a fit step can be replayed from a CUDA graph), equal up to rounding."""
-        vertices, joints = posed.vertices, posed.joints
-        rows = {g: r.to(vertices.device) for g, r in self.rows.items()}
+        vertices, joints, rows = posed.vertices, posed.joints, self.rows  # rows: on the map's device (no copy)
         if vertices.is_cuda:
             points = torch.cat([_vertex_sum(vertices, *self._support[g]) for g in rows], 1)[:, self._order]
         else:
