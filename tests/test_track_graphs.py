@@ -4,7 +4,9 @@ formulations that make a step capturable, against their references.
 On the CPU: ``Adam(capturable=True)`` (step counts as tensors) against the Python-number Adam; the silhouette's
 splat as matrix products (CUDA's) against its sums and convolution (``index_add``, ``F.conv2d``: the CPU's),
 densities and gradients; ``GraphedSteps`` off CUDA runs ``zero_grad`` and the step at every call; a failed
-capture's diagnosis names the forward line of a synchronising backward.
+capture's diagnosis names the forward line of a synchronising backward; one step of each stage of a photo's fit
+and of a video frame's, in the CUDA formulations, has nothing a CUDA graph capture cannot record
+(``capture_lint``: host-to-device copies, reads back, data-dependent shapes).
 
 On CUDA (marked gpu), a small deterministic fit (a posed Anny body's own landmarks and a coat-sized mask, every
 stage, shape fitted, arms placed by their points, an open mouth): graphed equals op by op (the same kernels: within
