@@ -20,8 +20,8 @@ EPILOG = ("Examples:  talkavatar fit photo.jpg ; talkavatar fit photo.jpg --pres
           "talkavatar fit me-talking.mp4 ; talkavatar fit photo.jpg --video me-talking.mp4 --holdout 0.3 ; "
           "talkavatar fit photo.avatar --resume --json.  A video's frames (or the --video clip's) are tracked with "
           "one body shape, and frames covering its views, poses and expressions are fitted to like the photo; its "
-          "last --holdout part is kept for `talkavatar eval -b BUNDLE --held-out`. A photo is tracked on the CPU, "
-          "which is faster for one image; --device applies to pseudo and fit (and to tracking a video).")
+          "last --holdout part is kept for `talkavatar eval -b BUNDLE --held-out`. --device applies to every "
+          "stage (on CUDA a photo's track fit replays each stage's steps from a CUDA graph).")
 NO_ARGS_IS_HELP = False
 
 

@@ -5,7 +5,9 @@ indices on every call; ``index_select`` backpropagates through ``index_add_`` (a
 terms pick rows this way 12 times a step (vertices of faces, normals of face pairs, Laplacian neighbours, the
 Gaussians' triangle corners): on the H100 their backward was 0.64 ms of sorts and sort-based kernels a pseudo
 step (benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21). On the CPU both add in the order
-of the index: the same numbers.
+of the index: the same numbers. With torch's deterministic algorithms on (track's fit), CUDA's ``index_add_`` is an
+``index_put_`` (the same sort) that first reads the indices' range back to the host, at every backward: there
+advanced indexing, whose backward skips that check (and so can be replayed from a CUDA graph).
 """
 
 from __future__ import annotations
@@ -18,4 +20,6 @@ def gather(values: torch.Tensor, index: torch.Tensor, dim: int = 0) -> torch.Ten
     by ``index.shape``, e.g. values [B, V, 3], index [F, 3], dim 1 -> [B, F, 3, 3]; the same as
     ``values[:, index]``."""
     dim = dim % values.dim()
+    if values.is_cuda and torch.are_deterministic_algorithms_enabled():
+        return values[(slice(None),) * dim + (index,)]
     return values.index_select(dim, index.reshape(-1)).unflatten(dim, index.shape)

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from talkavatar.pseudo.stage import PseudoResult
 
 Log = Callable[[str], None]
+TRACK_PHOTO_ON_CPU = False
+"""Track a photo on the CPU whatever ``--device`` says (as before the fit's steps were replayed from CUDA graphs, when
+its ~600 kernels a step op by op made CUDA slower than the CPU: 8.8 against 5.2 s on an H100's host). False: on the
+device (benchmarks/track_graphs.py measures both)."""
 # The stages are imported by the function that runs them (torch, scipy, OpenCV: seconds), so that a run reaches the
 # bundle's lock at once and a second writer says it waits before the first one is done.
 
@@ -33,7 +37,7 @@ def fit_input(input_path: Path, bundle_path: Path | None, config: FitConfig, dev
               force: bool = False, resume: bool = False, video: Path | None = None, holdout: float | None = None,
               log: Log = stderr_log, warn: Log = stderr_warn, show_progress: bool = False) -> FitResult:
     """``talkavatar fit INPUT``: INPUT is a bundle, or a photo/video whose bundle gets track and pseudo first when
-    they are missing or stale (a photo is tracked on the CPU). ``video``: a clip of the person added to a photo
+    they are missing or stale. ``video``: a clip of the person added to a photo
     (tracked with its shape; its frames become photometric labels); ``holdout``: the clip's tail fraction kept for
     evaluation (the track setting; None: as last time). The result's ``stage_seconds`` says what each stage took."""
     input_path = Path(input_path)
@@ -80,7 +84,8 @@ def _fit_input(input_path: Path, bundle_path: Path, config: FitConfig, tracking:
     with pngs_kept():  # each stage reads the images the one before wrote without decoding them again
         if input_path != bundle_path:
             with clock.timed("track"):
-                run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn, photo_on_cpu=True)
+                run_track(input_path, bundle_path, tracking, device=device, log=log, warn=warn,
+                          photo_on_cpu=TRACK_PHOTO_ON_CPU)
             with clock.timed("pseudo"):
                 ran = _run_pseudo_if_needed(bundle_path, preset_for(config.preset, clock.device.type), device, log,
                                             warn)

@@ -263,6 +263,8 @@ def track_poses(consts: ModelConsts, space, landmarks: GroupedLandmarks, footage
         result = fit(consts, space, landmarks, targets, state, config.steps, fw, sigma,
                      fit_shape=space.fitted.numel() > 0, seed=config.seed, on_step=on_step, closeup=closeup,
                      free_focal=closeup and not known_focal)
+        if result.graphs:
+            log(f"fit steps on CUDA: {result.graphs}")
     if closeup:
         log(f"close-up: the face fills {face_share(detections, height):.0%} of the picture's height"
             + ("" if known_focal else f"; fitted focal length {focal_full * result.focal_scale:.0f} px "

@@ -14,18 +14,22 @@ global (orientation, translation) → body (+ body joints, shape) → detail (+ 
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
 import torch
 
 from talkavatar.core.adam import Adam
+from talkavatar.core.cuda_graphs import GraphedSteps
 from talkavatar.core.determinism import use_deterministic_algorithms
-from talkavatar.core.body.rig import pose_mesh
+from talkavatar.core.body.rig import PosedBody, pose_mesh
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_between
 from talkavatar.core.skinning import SparseWeights
+from talkavatar.core.threads import one_thread
 from talkavatar.motion.names import JOINT_INDEX
 from talkavatar.track.camera import pixel_ray, project
 from talkavatar.track.expression import refit_expression
@@ -47,6 +51,12 @@ close-up does not slow where the arm is placed by its points (:data:`NEAR_SCALED
 apart from a close-up's rates the split changes nothing."""
 HEAD_JOINTS = [JOINT_INDEX["jaw"], JOINT_INDEX["left_eye_smplhf"], JOINT_INDEX["right_eye_smplhf"]]
 HAND_JOINTS = list(range(25, 55))
+UNKNOWN_JOINTS = [0, *BODY_JOINTS, *(j for joints in ARM_JOINTS.values() for j in joints), *HEAD_JOINTS, *HAND_JOINTS]
+"""The joint of each row of the groups of unknowns laid side by side (orientation, body, arms, head, hands)."""
+GRAPHED_STEPS = True
+"""On CUDA, each stage's steps replay one captured CUDA graph (:class:`~talkavatar.core.cuda_graphs.GraphedSteps`):
+a step is ~600 small kernels, which op by op the host cannot launch as fast as the GPU runs them (the fit took 8.8 s
+on an H100's CUDA against 5.2 s on its host's CPU). False: op by op (the same kernels; for the A/B)."""
 LANDMARK_UNIT = 0.02
 """Landmark residuals are divided by this fraction of the bounding-box height: a 2 % error costs 1."""
 ROBUST_SIGMA = {"global": 20.0, "body": 10.0, "detail": 5.0, "all": 5.0}
@@ -126,6 +136,7 @@ class FitState:
     arkit_weights: torch.Tensor
     history: list[tuple[str, float]] = field(default_factory=list)
     focal_scale: float = 1.0  # the fitted focal length over the one in FitTargets.K (see FOCAL)
+    graphs: str = ""  # on CUDA, how the steps ran: "graphed (stages, capture s)", "op by op" or "failed: why"
 
 
 @dataclass(frozen=True)
@@ -351,15 +362,25 @@ def fit(consts: ModelConsts, space: ShapeSpace, landmarks: LandmarkFn, targets: 
 def with_refitted_expression(consts: ModelConsts, space: ShapeSpace, landmarks, targets: FitTargets,
                              result: FitState) -> FitState:
     """``result`` with its ARKit weights refitted to the face points, the pose held
-    (:func:`talkavatar.track.expression.refit_expression`); unchanged without a face group or a named map."""
+    (:func:`talkavatar.track.expression.refit_expression`); unchanged without a face group or a named map.
+
+    One frame on a GPU (a photo's) is refitted on the CPU, on one thread: the refit is ~63k operations on a few
+    hundred numbers (six Gauss-Newton steps, each a box-constrained QP solved by iterations), 0.09 s on the CPU, all
+    kernel launches and host reads on a GPU (the astronaut; counted on the CPU by a dispatch mode)."""
     if not hasattr(landmarks, "rows") or "face" not in targets.points:
         return result
     posed = pose_batch(consts, space, result.shape_delta, result.joint_rotations, result.root_translation,
                        result.arkit_weights)
-    arkit = refit_expression(posed, landmarks, consts.expression_blendshapes, targets.points["face"],
-                             targets.weights["face"], with_focal(targets.K, result.focal_scale), result.arkit_weights)
-    return FitState(result.shape_delta, result.joint_rotations, result.root_translation, arkit, result.history,
-                    result.focal_scale)
+    inputs = (consts.expression_blendshapes, targets.points["face"], targets.weights["face"],
+              with_focal(targets.K, result.focal_scale), result.arkit_weights)
+    on_cpu = result.arkit_weights.device.type != "cpu" and result.arkit_weights.shape[0] == 1
+    if on_cpu:
+        posed = PosedBody(*(t.cpu() for t in (posed.vertices, posed.joints, posed.canonical_joints,
+                                              posed.vertex_transforms)))
+        landmarks, inputs = landmarks.to("cpu"), tuple(t.cpu() for t in inputs)
+    with one_thread() if on_cpu else nullcontext():
+        arkit = refit_expression(posed, landmarks, *inputs)
+    return replace(result, arkit_weights=arkit.to(result.arkit_weights.device))
 
 
 def unseen_weights(landmarks, targets: FitTargets) -> tuple[torch.Tensor, torch.Tensor]:
@@ -466,7 +487,9 @@ class _Problem:
     (:func:`placed_arms`), the body points' weight multipliers [K_body] (:func:`_point_weights`), the silhouette's
     surface ``samples`` and grid (w, h), and its density ``level`` (set by the first step that draws the silhouette).
     Whether any frame lacks its hips, holds a joint or places an arm is read once here (``any_no_hips``,
-    ``any_held``, ``any_placed``), not at every step: each read is a device-to-host copy."""
+    ``any_held``, ``any_placed``), and which landmark groups a stage fits once a stage (``groups``:
+    :func:`_landmark_groups`), not at every step: each read is a device-to-host copy, and a step that reads
+    nothing back can be replayed from a CUDA graph. ``order`` [55]: :func:`_assemble`'s."""
     consts: ModelConsts
     space: ShapeSpace
     landmarks: LandmarkFn
@@ -489,11 +512,14 @@ class _Problem:
     depth: float = 0.0  # metres: the initial depth of the body, which the dolly zoom keeps at its size
     free_focal: bool = False
     start_translation: torch.Tensor | None = None  # [B, 3] the initial root translation (FitWeights.temporal)
+    groups: list[tuple[str, float, torch.Tensor]] = field(default_factory=list)
+    order: torch.Tensor = field(init=False)
     any_no_hips: bool = field(init=False)
     any_held: bool = field(init=False)
     any_placed: bool = field(init=False)
 
     def __post_init__(self):
+        self.order = torch.argsort(torch.tensor(UNKNOWN_JOINTS)).to(self.rot.device)
         self.any_no_hips = float(self.no_hips.sum()) > 0
         self.any_held = float(self.held_joints.sum()) > 0
         self.any_placed = float(self.placed.sum()) > 0
@@ -504,14 +530,16 @@ def _dolly_camera(K: torch.Tensor, translation: torch.Tensor, log_scale: torch.T
     """(K [3, 3] with its focal length scaled by ``exp(log_scale)``, root translation [B, 3] moved away from the
     camera so that what lies ``depth`` metres away keeps its size in the picture): a dolly zoom."""
     s = log_scale.exp()
-    back = torch.zeros_like(translation[0]).index_fill(0, torch.tensor([2], device=K.device), 1.0)
+    back = torch.eye(3, dtype=translation.dtype, device=translation.device)[2]  # (0, 0, 1) made on the device
     return with_focal(K, s), translation - back * (s - 1) * depth
 
 
 def with_focal(K: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
-    """K [3, 3] with its focal lengths (not its principal point) multiplied by ``scale``."""
-    return K * (torch.ones_like(K) + (scale - 1) * torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=K.dtype,
-                                                                             device=K.device)))
+    """K [3, 3] with its focal lengths (not its principal point) multiplied by ``scale``. Its constants are made by
+    kernels on K's device: ``t[i] = number`` would copy the number from the host, which a CUDA graph cannot record
+    (a fit step's camera)."""
+    focal = torch.eye(3, dtype=K.dtype, device=K.device) * (torch.arange(3, device=K.device) < 2)  # diag(1, 1, 0)
+    return K * (torch.ones_like(K) + (scale - 1) * focal)
 
 
 def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, fit_shape, seed, on_step,
@@ -548,40 +576,58 @@ def _fit(consts, space, landmarks, targets, state, steps, weights, shape_sigma, 
         p.samples = surface_samples(space.vertices0, consts.faces, 12000, seed)
     p.grid = (targets.masks.shape[2], targets.masks.shape[1]) if targets.masks is not None else (0, 0)
 
+    graphs = []
     for stage, count in _stage_plan(steps, warm):
         active = _active(stage, fit_shape, free_focal)
         for name, tensor in params.items():  # no backward pass into what the stage holds (the same steps, sooner)
             tensor.requires_grad_(name in active)
         p.frozen = _frozen_parts(p, params, active)
-        optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in active])
+        p.groups = _landmark_groups(p, stage)
+        optim = Adam([{"params": [params[k]], "lr": rates[k]} for k in active], capturable=device.type == "cuda")
+        steps_of = GraphedSteps(functools.partial(_step, p, params, stage, optim), optim.zero_grad, device,
+                                GRAPHED_STEPS)
         for step in range(count):
-            optim.zero_grad(set_to_none=True)
-            loss = _loss(p, params, stage)
-            loss.backward()
-            optim.step()
-            with torch.no_grad():
-                params["shape"].clamp_(-space.radius, space.radius)  # where the linear shape space holds
-                params["dolly"].clamp_(*(math.log(v) for v in FOCAL["range"]))
+            loss = steps_of()
             if on_step is not None:
                 on_step(stage, step, count)
         state.history.append((stage, float(loss.detach())))
+        graphs.append((steps_of.graphed, steps_of.failure, steps_of.capture_seconds))
     with torch.no_grad():
         _, translation = _dolly_camera(targets.K, params["translation"], params["dolly"], p.depth)
-        return FitState(params["shape"].detach(), _assemble(params, rot).detach(), translation.detach(),
-                        params["arkit"].detach().clamp(0, 1), state.history, float(params["dolly"].exp()))
+        return FitState(params["shape"].detach(), _assemble(params, p.order).detach(), translation.detach(),
+                        params["arkit"].detach().clamp(0, 1), state.history, float(params["dolly"].exp()),
+                        _graph_status(graphs) if device.type == "cuda" else "")
 
 
-def _assemble(params: dict[str, torch.Tensor], rot: torch.Tensor) -> torch.Tensor:
-    """The joint rotations [B, 55, 3] from the groups of unknowns (``rot``: their shape and device)."""
-    device = rot.device
-    r = torch.zeros_like(rot)
-    r = r.index_copy(1, torch.tensor([0], device=device), params["orient"])
-    r = r.index_copy(1, torch.tensor(BODY_JOINTS, device=device), params["body"])
-    for arm, joints in ARM_JOINTS.items():
-        r = r.index_copy(1, torch.tensor(joints, device=device), params[arm])
-    r = r.index_copy(1, torch.tensor(HEAD_JOINTS, device=device), params["head"])
-    r = r.index_copy(1, torch.tensor(HAND_JOINTS, device=device), params["hands"])
-    return r
+def _step(p: _Problem, params: dict[str, torch.Tensor], stage: str, optim: Adam) -> torch.Tensor:
+    """One Adam step of ``stage`` (the gradients already None) -> its loss: capturable as a CUDA graph on CUDA (no
+    host synchronisation, no host-to-device copy, fixed shapes)."""
+    loss = _loss(p, params, stage)
+    loss.backward()
+    optim.step()
+    with torch.no_grad():
+        params["shape"].clamp_(-p.space.radius, p.space.radius)  # where the linear shape space holds
+        params["dolly"].clamp_(*(math.log(v) for v in FOCAL["range"]))
+    return loss
+
+
+def _graph_status(stages: list[tuple[bool, str, float]]) -> str:
+    """How a fit's stages ran on CUDA (each stage's (graphed, failure, capture seconds)): "graphed (n of m stages,
+    capture s)", "failed: why" or "op by op"."""
+    failed = [failure for _, failure, _ in stages if failure]
+    if failed:
+        return f"failed: {failed[0]}"
+    graphed = [seconds for done, _, seconds in stages if done]
+    return f"graphed ({len(graphed)} of {len(stages)} stages, capture {sum(graphed):.2f} s)" if graphed else "op by op"
+
+
+def _assemble(params: dict[str, torch.Tensor], order: torch.Tensor) -> torch.Tensor:
+    """The joint rotations [B, 55, 3] from the groups of unknowns, laid side by side as :data:`UNKNOWN_JOINTS` and
+    put in joint order by ``order`` [55] (its argsort). Advanced indexing, whose backward adds into zeros by the
+    index (on CUDA a sort), not ``index_copy``: with torch's deterministic algorithms on, CUDA's ``index_copy`` is an
+    ``index_put_`` that reads the indices' range back to the host at every call."""
+    parts = [params["orient"], params["body"], *(params[arm] for arm in ARM_JOINTS), params["head"], params["hands"]]
+    return torch.cat(parts, 1)[:, order]
 
 
 def _frozen_parts(p: _Problem, params: dict[str, torch.Tensor], active: list[str]) -> dict[str, object]:
@@ -601,7 +647,7 @@ def _frozen_parts(p: _Problem, params: dict[str, torch.Tensor], active: list[str
 def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
     """The energy of one step of ``stage`` (see the module docstring)."""
     weights = p.weights
-    r = _assemble(params, p.rot)
+    r = _assemble(params, p.order)
     arkit = params["arkit"].clamp(0.0, 1.0)
     K, translation = _dolly_camera(p.targets.K, params["translation"], params["dolly"], p.depth)
     rest = p.frozen["shape"] if "shape" in p.frozen else p.space.rest(params["shape"])
@@ -640,14 +686,14 @@ def _loss(p: _Problem, params: dict[str, torch.Tensor], stage: str) -> torch.Ten
     return loss
 
 
-def _landmark_loss(p: _Problem, model: Mapping[str, torch.Tensor], stage: str, K: torch.Tensor) -> torch.Tensor:
-    """The robust 2D landmark errors of the model's landmarks (``model``: {group: [B, K_group, 3]}) seen through
-    intrinsics ``K`` [3, 3]."""
+def _landmark_groups(p: _Problem, stage: str) -> list[tuple[str, float, torch.Tensor]]:
+    """The landmark groups ``stage`` fits where the model has them: (group, its weight, the points' weights
+    [B, K_group]), those with some weight alone."""
     targets, weights = p.targets, p.weights
-    loss = torch.zeros((), dtype=p.space.vertices0.dtype, device=p.space.vertices0.device)
+    groups = []
     for group, w_group in (("body", weights.body), ("face", weights.face), ("left_hand", weights.hands),
                            ("right_hand", weights.hands)):
-        if group not in model or group not in targets.points:
+        if group not in targets.points:
             continue
         w = targets.weights[group]
         if group == "body":
@@ -656,7 +702,18 @@ def _landmark_loss(p: _Problem, model: Mapping[str, torch.Tensor], stage: str, K
             w = w * targets.torso
         elif stage in ("global", "body") and group in ("left_hand", "right_hand"):
             continue
-        if float(w.sum()) <= 0:
+        if float(w.sum()) > 0:
+            groups.append((group, w_group, w))
+    return groups
+
+
+def _landmark_loss(p: _Problem, model: Mapping[str, torch.Tensor], stage: str, K: torch.Tensor) -> torch.Tensor:
+    """The robust 2D landmark errors of the model's landmarks (``model``: {group: [B, K_group, 3]}) seen through
+    intrinsics ``K`` [3, 3], over the stage's groups (``p.groups``)."""
+    targets = p.targets
+    loss = torch.zeros((), dtype=p.space.vertices0.dtype, device=p.space.vertices0.device)
+    for group, w_group, w in p.groups:
+        if group not in model:
             continue
         uv, detected = project(model[group], K), targets.points[group]
         if group in ("left_hand", "right_hand"):

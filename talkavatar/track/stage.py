@@ -93,8 +93,9 @@ def run_track(input_path: Path, bundle_path: Path | None, config: TrackConfig, d
     """Track ``input_path`` into the bundle at ``bundle_path`` (default ``<stem>.avatar``). ``input_path`` may be a
     bundle: its source is tracked again (into itself unless ``bundle_path`` says otherwise).
 
-    ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation is bound by
-    kernel launches: on the H100 machine the CPU takes 5.2 s where CUDA takes 8.8 s; benchmarks/RESULTS.md)."""
+    ``photo_on_cpu``: track a single photo on the CPU whatever ``device`` says (its small optimisation op by op is
+    bound by kernel launches: on the H100 machine the CPU took 5.2 s where CUDA took 8.8 s; on CUDA each stage's
+    steps now replay a CUDA graph, :data:`talkavatar.track.fitting.GRAPHED_STEPS`; benchmarks/RESULTS.md)."""
     input_path = Path(input_path)
     if (input_path / "bundle.json").is_file():  # a bundle: track its source photo or video again
         bundle_path = Path(bundle_path) if bundle_path is not None else input_path

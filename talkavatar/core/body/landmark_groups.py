@@ -22,15 +22,20 @@ class GroupedLandmarks:
         self._support = {g: _compact(self.map.vertex_indices[r], self.map.vertex_weights[r])
                          for g, r in self.rows.items()}
         self._scatter = _scatter_order(self.map.vertex_indices, self.map.vertex_weights)
+        self._order = torch.argsort(torch.cat(list(self.rows.values())))  # the map's rows from the groups' side by side
 
     def __call__(self, posed) -> dict[str, torch.Tensor]:
         """posed: a ``PosedBody`` of B frames → {group: [B, K_group, 3]}, bitwise what the map itself gives
         (``LandmarkMap.__call__``, forwards and backwards) at less than half its cost: each landmark is summed from
         its non-zero vertex weights only (the map pads every row to 413 vertices; the padding adds exact zeros) and
-        the gradient reaches the vertices in the map's own order (:class:`_VertexRows`)."""
-        vertices, joints = posed.vertices, posed.joints
-        rows = {g: r.to(vertices.device) for g, r in self.rows.items()}
-        points = _VertexRows.apply(vertices, self._support, rows, self._scatter)
+        the gradient reaches the vertices in the map's own order (:class:`_VertexRows`). On CUDA the same sums with
+        autograd's own backward (a sort by vertex: deterministic, and no ``index_put_`` reading its indices back to
+        the host, so a fit step can be replayed from a CUDA graph), equal up to rounding."""
+        vertices, joints, rows = posed.vertices, posed.joints, self.rows  # rows: on the map's device (no copy)
+        if vertices.is_cuda:
+            points = torch.cat([_vertex_sum(vertices, *self._support[g]) for g in rows], 1)[:, self._order]
+        else:
+            points = _VertexRows.apply(vertices, self._support, rows, self._scatter)
         u = self.map.joint_weights.to(joints.dtype)
         points = points + (joints[:, self.map.joint_indices] * u[None, ..., None]).sum(2)
         return {g: points[:, r] for g, r in rows.items()}
@@ -53,6 +58,12 @@ class GroupedLandmarks:
         return GroupedLandmarks(self.map, device)
 
 
+def _vertex_sum(vertices: torch.Tensor, indices: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The vertex part of a group's landmarks: vertices [B, V, 3], its ``support`` (indices, weights) [K_g, S] ->
+    [B, K_g, 3]."""
+    return (vertices[:, indices] * weights.to(vertices.dtype)[None, ..., None]).sum(2)
+
+
 class _VertexRows(torch.autograd.Function):
     """The vertex part of every landmark: vertices [B, V, 3] → [B, K, 3] (K: the map's rows), the groups' rows
     summed from their compact ``support`` ({group: (indices, weights) [K_g, S_g]}) at their ``rows`` ({group: [K_g]});
@@ -63,8 +74,7 @@ class _VertexRows(torch.autograd.Function):
     def forward(ctx, vertices, support, rows, scatter):
         out = vertices.new_zeros(vertices.shape[0], sum(len(r) for r in rows.values()), 3)
         for g, r in rows.items():
-            vi, vw = support[g]
-            out[:, r] = (vertices[:, vi] * vw.to(vertices.dtype)[None, ..., None]).sum(2)
+            out[:, r] = _vertex_sum(vertices, *support[g])
         ctx.scatter, ctx.shape = scatter, vertices.shape
         return out
 
