@@ -138,7 +138,7 @@ def _charts(size: int = 64, seed: int = 0):
 
 def test_gutter_fill_continues_the_charts_edges_and_fills_everything():
     colour, holes = _charts()
-    out = fill_gutter(colour, holes)
+    out = fill_gutter(torch.from_numpy(colour), torch.from_numpy(holes)).numpy()
     assert np.array_equal(out[~holes], colour[~holes])  # the charts are untouched
     # the first ring is the mean of its covered 8-neighbours: the chart's edge continued
     assert np.abs(out[45, 19].astype(int) - (20, 40, 210)).max() <= 1
@@ -150,7 +150,7 @@ def test_gutter_fill_continues_the_charts_edges_and_fills_everything():
     assert np.abs(np.diff(out[:, 60].astype(int), axis=0)).max() <= 40
     full = np.ones_like(holes)
     full[10, 10] = False  # a single known texel colours the whole image
-    assert (fill_gutter(colour, full) == colour[10, 10]).all()
+    assert (fill_gutter(torch.from_numpy(colour), torch.from_numpy(full)).numpy() == colour[10, 10]).all()
 
 
 @pytest.mark.gpu
@@ -158,7 +158,8 @@ def test_gutter_fill_continues_the_charts_edges_and_fills_everything():
 def test_gutter_fill_on_cuda_matches_the_cpu():
     """The pseudo stage on CUDA fills the gutter there: within one level of 255 of the CPU reference."""
     colour, holes = _charts(1024)
-    cpu, gpu = fill_gutter(colour, holes), fill_gutter(colour, holes, "cuda")
+    cpu = fill_gutter(torch.from_numpy(colour), torch.from_numpy(holes)).numpy()
+    gpu = fill_gutter(torch.from_numpy(colour).cuda(), torch.from_numpy(holes).cuda()).cpu().numpy()
     assert np.array_equal(gpu[~holes], colour[~holes])
     assert np.abs(gpu.astype(int) - cpu).max() <= 1
 
