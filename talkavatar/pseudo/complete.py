@@ -159,7 +159,7 @@ class _Texels:
 
 def share(where: Tensor) -> float:
     """The share of True in ``where`` [N] bool."""
-    return float(where.sum()) / max(where.numel(), 1)
+    return float(where.count_nonzero()) / max(where.numel(), 1)
 
 
 def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: torch.Tensor,
@@ -232,7 +232,7 @@ def _one_colour_hands(t: _Texels, parts: Tensor) -> float:
     rest of the hand's colour."""
     hand = (parts == PART["hand"]) & t.photo
     source = hand & (t.seen_conf > SOURCE_CONFIDENCE)
-    if source.sum() < MIN_TEXELS:
+    if source.count_nonzero() < MIN_TEXELS:
         return 0.0
     material = dominant(t.rgb[source])
     held = hand.clone()
@@ -401,7 +401,7 @@ def _head_band(t: _Texels, outfit) -> float:
     fill = ~t.known & t.head & ~t.jaw & (counts[band] >= 5)
     side = profile[band[fill]]
     top = outfit.hair
-    if top is None and top_of_head.sum() >= 5:
+    if top is None and top_of_head.count_nonzero() >= 5:
         top = robust_mean(colours[top_of_head], torch.ones_like(colours[top_of_head, 0]))
     if top is not None:
         agree = torch.exp(-((side - top) ** 2).sum(1, keepdim=True) / (2 * 0.12 ** 2))
@@ -432,7 +432,7 @@ def _dress(t: _Texels, parts: Tensor, photo: Tensor, outfit) -> dict:
     garment (a collar, not a skin blob on the back). ``photo``: [N] texels well seen in the photo."""
     colours = part_colours(outfit, t.rgb, photo, parts)
     seen_hand = (parts == PART["hand"]) & t.known & (t.photo | (t.source == 2))
-    if seen_hand.sum() >= 5:
+    if seen_hand.count_nonzero() >= 5:
         colours[PART["hand"]] = robust_mean(t.rgb[seen_hand], t.conf[seen_hand])
     fill = ~t.known
     neck = parts == PART["neck"]
@@ -460,7 +460,7 @@ def _lit_skin(t: _Texels, photo: Tensor, outfit) -> Tensor:
     against his lit skin's 202 / 144 / 131 at UV 256, a brown cap on his forehead)."""
     face = photo & t.head & (t.normals[:, 2] > 0.6)
     face[face.clone()] = skin_like(t.rgb[face], outfit.skin)
-    if face.sum() < MIN_TEXELS:
+    if face.count_nonzero() < MIN_TEXELS:
         return outfit.skin
     lit = _lit(t.rgb, face)
     return robust_mean(t.rgb[lit], t.conf[lit])

@@ -107,16 +107,16 @@ def read_outfit(rgb: Tensor, seen: Tensor, parts: Tensor, points: Tensor, normal
         low, high = y[head].min(), y[head].max()
         t = (y - low) / (high - low).clamp_min(1e-6)  # 0 at the chin, 1 at the crown
         face = seen & head & (normals[:, 2] > 0.6) & (t > 0.15) & (t < 0.6)
-        if face.sum() >= MIN_TEXELS:
+        if face.count_nonzero() >= MIN_TEXELS:
             skin = dominant(rgb[face])
         upper_head = seen & head & (t > 0.7)
         upper_head &= (rgb - skin).norm(dim=1) > SKIN_DISTANCE * 1.5
-        if upper_head.sum() >= MIN_TEXELS:
+        if upper_head.count_nonzero() >= MIN_TEXELS:
             hair = dominant(rgb[upper_head])
     upper = _upper_garment(rgb, seen, parts, skin)
     leg_part = torch.isin(parts, parts.new_tensor([PART["thigh"], PART["shin"]]))
     legs = seen & leg_part
-    if legs.sum() >= max(MIN_TEXELS, SEEN_SHARE * int(leg_part.sum())):
+    if legs.count_nonzero() >= max(MIN_TEXELS, SEEN_SHARE * int(leg_part.count_nonzero())):
         lower = dominant(rgb[legs])
     else:
         grey = upper.mean().expand(3)
@@ -124,7 +124,7 @@ def read_outfit(rgb: Tensor, seen: Tensor, parts: Tensor, points: Tensor, normal
         if skin_like(lower, skin):
             lower = rgb.new_tensor(CHARCOAL)
     feet = seen & (parts == PART["foot"])
-    shoes = dominant(rgb[feet]) if feet.sum() >= MIN_TEXELS else rgb.new_tensor(SHOES_DEFAULT)
+    shoes = dominant(rgb[feet]) if feet.count_nonzero() >= MIN_TEXELS else rgb.new_tensor(SHOES_DEFAULT)
     garment = seen & ~torch.isin(parts, parts.new_tensor([PART["head"], PART["hand"], PART["neck"]]))
     spread = float(median((rgb[garment] - dominant(rgb[garment])).abs().mean(1))) if garment.any() else 0.0
     return Outfit(skin, hair, upper, lower, shoes, min(MAX_NOISE, GRAIN * spread))
@@ -139,14 +139,14 @@ def _upper_garment(rgb: Tensor, seen: Tensor, parts: Tensor, skin: Tensor) -> Te
     torso_part = parts == PART["torso"]
     torso = seen & torso_part
     bare = _where_skin(rgb, torso, skin)
-    bare_count, torso_count = int(bare.sum()), int(torso.sum())
-    if bare_count >= max(MIN_TEXELS, BARE_SHARE * int(torso_part.sum())) and bare_count > 0.5 * torso_count:
+    bare_count, torso_count, part_count = (int(m.count_nonzero()) for m in (bare, torso, torso_part))
+    if bare_count >= max(MIN_TEXELS, BARE_SHARE * part_count) and bare_count > 0.5 * torso_count:
         return dominant(rgb[bare])
-    if torso_count >= SEEN_SHARE * int(torso_part.sum()):  # well seen: its dominant colour (a V-neck is a minority)
+    if torso_count >= SEEN_SHARE * part_count:  # well seen: its dominant colour (a V-neck is a minority)
         return dominant(rgb[torso])
     seen_top = seen & torch.isin(parts, parts.new_tensor([PART["torso"], PART["upper_arm"], PART["forearm"]]))
     garment = seen_top & ~_where_skin(rgb, seen_top, skin)
-    return dominant(rgb[garment]) if garment.sum() >= MIN_TEXELS else rgb.new_tensor(UPPER_DEFAULT)
+    return dominant(rgb[garment]) if garment.count_nonzero() >= MIN_TEXELS else rgb.new_tensor(UPPER_DEFAULT)
 
 
 def _where_skin(rgb: Tensor, where: Tensor, skin: Tensor) -> Tensor:
@@ -166,7 +166,7 @@ def part_colours(outfit: Outfit, rgb: Tensor, seen: Tensor, parts: Tensor) -> di
     for name, colour in rule.items():
         part = parts == PART[name]
         own = seen & part
-        well_seen = own.sum() >= max(MIN_TEXELS, SEEN_SHARE * int(part.sum()))
+        well_seen = own.count_nonzero() >= max(MIN_TEXELS, SEEN_SHARE * int(part.count_nonzero()))
         colours[PART[name]] = dominant(rgb[own]) if well_seen and name != "head" else colour
     if skin_like(outfit.upper, outfit.skin):  # a bare torso: bare arms
         for name in ("upper_arm", "forearm"):
@@ -213,7 +213,7 @@ def continued(base: Tensor, fill: Tensor, parts: Tensor, rgb: Tensor, sources: T
     for part in torch.unique(parts[fill]).tolist():
         own = parts == part
         src = own & sources
-        if src.sum() < MIN_TEXELS:
+        if src.count_nonzero() < MIN_TEXELS:
             continue
         where = fill & own
         at = flat[where]
@@ -238,6 +238,6 @@ def dress(rgb: Tensor, fill: Tensor, base: Tensor, points: Tensor, enclosed: Ten
     numpy's generator from ``seed``: the same on every device)."""
     out = rgb.clone()
     light = (1 + SHADING * shading(points[fill], seed)[:, None]) * (1 - RELIEF * enclosed[fill, None])
-    grain = np.random.default_rng(seed + 1).normal(0.0, noise, (int(fill.sum()), 1))
+    grain = np.random.default_rng(seed + 1).normal(0.0, noise, (int(fill.count_nonzero()), 1))
     out[fill] = (base[fill] * light + rgb.new_tensor(grain)).clamp(0, 1)
     return out
