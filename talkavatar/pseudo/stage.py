@@ -320,7 +320,7 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
 
     def write(writer) -> None:
         artifacts.save_pseudo(writer, frames + imported_frames, params, metadata, offsets.numpy(), texture_u8,
-                              contact_sheet(view.image, texture_u8, frames + imported_frames))
+                              lambda: contact_sheet(view.image, texture_u8, frames + imported_frames))
 
     return Computed(exported, list(INPUTS) + [str(v) for v in videos], metrics, write)
 
