@@ -1,8 +1,9 @@
 """The pseudo stage's texture step (:func:`~talkavatar.pseudo.stage.make_texture`: the photo's colours onto the UV
 map, then the completion) of two source trees on tracked bundles, interleaved, and how far apart their textures are.
 
-Both trees texture the same proxy (offsets fitted once, by tree A, and kept under ``--work``), so only the texture
-step differs. Each tree runs in its own process per bundle (its code on ``PYTHONPATH``, the caller's path after it:
+Both trees texture the same proxy (offsets fitted once on the CPU, by the tree that goes first, and kept under
+``--work``; the same offsets from either tree unless one changes the proxy's CPU path), so only the texture step
+differs. Each tree runs in its own process per bundle (its code on ``PYTHONPATH``, the caller's path after it:
 a device's carried packages), ``--repeats`` times after one warm-up call, and writes its texture (uint8, as the stage
 stores it) and completion figures; the trees alternate which goes first.
 
@@ -106,8 +107,6 @@ def main() -> None:
         trees = [("a", args.tree_a), ("b", args.tree_b)]
         if i % 2:
             trees.reverse()
-        if not (args.work / f"{bundle.stem}-offsets.npy").is_file():  # tree A fits the proxy, first
-            trees.sort(key=lambda t: t[0])
         got = {tag: run(tree, bundle, args.device, args.repeats, args.work, tag) for tag, tree in trees}
         a, b = got["a"], got["b"]
         sa, sb = statistics.median(a["seconds"][1:]), statistics.median(b["seconds"][1:])
