@@ -117,7 +117,7 @@ for p in photos:
               + f" | {r.get('psnr_db', float('nan')):.2f} / {r.get('ssim', float('nan')):.4f} |")
 EOF
 echo; echo "== the texture step alone (texture_ab: A = main, B = branch) =="; cat $O/texture_ab.txt 2>/dev/null
-tail -3 $O/texture_ab.log
+grep -v "^|" $O/texture_ab.log | tail -3
 echo; echo "== pseudo alone (pseudo_ab: A = main, B = branch) =="; cat $O/pseudo_ab.txt 2>/dev/null
 [ -f $O/parts.txt ] && { echo; echo "== the moved parts alone (pseudo_parts, the branch) =="; grep -v Warning $O/parts.txt; }
 if [ -f $O/profile/profile.txt ]; then
