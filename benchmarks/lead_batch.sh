@@ -16,32 +16,8 @@
 #    E2E="name=ITEMS": main's defaults and that variant interleaved) and fit-only variants on each photo's bundle
 #    (photo_speed --variant / --fit-variant; VARIANTS="a=ITEMS;b=ITEMS" replaces the fit variants, BUDGET=s the
 #    time it may take). Twentieth session, H100: benchmarks/RESULTS.md, helper speed20.
-# 9: issue 23, speed21's fit-step and render cuts against the old paths (~7 min; O=DIR, PHOTOS=a,b, BUDGET=s):
-#    GPU parity tests, photo to avatar + refits under the old paths, step_profile (ms a step per variant, kernels and
-#    host time of the steady pseudo steps), render fps old / new (render_speed, profile_pipeline --sections render)
-# 10: speed21's second call (~6 min): photo to avatar main's paths vs speed21's interleaved, ms a step per lever
 set -uo pipefail
 T0=$(date +%s)
-# speed21's A/B (parts 9, 10): MAIN = main's paths (speed21's four switches off); OLD runs a script under main's
-# posing products; s21_steps BUNDLE FILE [ARGS]: whole fit steps per variant (main, speed21, each lever alone);
-# s21_render BUNDLE TAG: render_speed's graphed pose + raster at batch 1, old (as the benchmark was) and as render
-M1=talkavatar.core.skinning.MATVEC_PRODUCTS=False M2=talkavatar.core.gather.INDEX_SELECT=False
-M3=talkavatar.fit.objective.RASTER_DEPTH=True M4=talkavatar.core.avatar.KEPT_ANCHORS=False; MAIN="$M1 $M2 $M3 $M4"
-OLD=(python3 -c "import sys, runpy, talkavatar.core.skinning as s; s.MATVEC_PRODUCTS = False
-sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
-s21_steps() {
-  local bundle=$1 file=$2; shift 2
-  timeout 150 python3 benchmarks/step_profile.py $bundle --variant "main=$MAIN" --variant "speed21=" \
-    --variant "matvec=$M2 $M3 $M4" --variant "gather=$M1 $M3 $M4" --variant "no depth=$M1 $M2 $M4" \
-    --variant "anchors=$M1 $M2 $M3" "$@" > $file 2>&1
-  echo "step_profile rc=$? ($(( $(date +%s) - T0 )) s)"
-}
-s21_render() {
-  local r="--rig $1/track/rig.safetensors --graph-pose --repeats 50 --batches-512 1 --batches-1080 1"
-  timeout 60 "${OLD[@]}" benchmarks/render_speed.py $r > $O/render_old$2.txt 2>&1
-  timeout 60 python3 benchmarks/render_speed.py $r --as-render > $O/render_new$2.txt 2>&1
-  for f in old new; do echo "render_speed $f:"; grep -A4 "graph pose" $O/render_$f$2.txt | tail -2; done
-}
 case "${PART:-1}" in
 1)
   python3 -m pytest $(grep -l "mark.gpu" tests/*.py) -m gpu -q -p no:cacheprovider > $OUT/gpu_tests.log 2>&1
@@ -129,48 +105,5 @@ from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -
     ${E2E:+--variant "main=" --variant "$E2E"} "${ARGS[@]}" \
     --json $O/photo_speed.json > $O/photo_speed.txt 2> $O/photo_speed.log
   echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -A30 "^end to end, medians" $O/photo_speed.txt
-  ;;
-9)
-  # issue 23, speed21: the fit step's kernel and host cuts (3x3 matvec as products, row picks with a scatter-add
-  # backward, rasters without depth, posing on kept anchors) against the old paths (MAIN: their switches off), ~7 min:
-  # GPU parity tests;
-  # photo to avatar on four photos with refits under the old paths (quality per photo); whole fit steps per variant
-  # with the steady pseudo steps' kernels and host time; render fps (posing + raster) old vs new
-  O=${O:-$OUT}; mkdir -p $O
-  python3 -m pytest tests/test_gather_matvec.py tests/test_splats_gpu.py tests/test_fit_graphs.py -m gpu -q \
-    -p no:cacheprovider > $O/gpu_tests.log 2>&1; echo "gpu tests rc=$? ($(( $(date +%s) - T0 )) s)"
-  tail -3 $O/gpu_tests.log
-  python3 benchmarks/photo_speed.py .device-cache/photos16 \
-    --photos ${PHOTOS:-astronaut,grace_hopper,messi5,single_face} --workdir /tmp/e2e21 --budget ${BUDGET:-170} \
-    --variant "speed21=" --fit-variant "main=$MAIN" --json $O/photo_speed.json > $O/photo_speed.txt \
-    2> $O/photo_speed.log
-  echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
-  B=/tmp/e2e21/astronaut.avatar
-  s21_steps $B $O/step_profile.txt --rounds 2 --profile main,speed21 --host speed21
-  s21_render $B ""
-  timeout 60 "${OLD[@]}" benchmarks/profile_pipeline.py --out $O/prof_old --sections render --bundle $B \
-    --workdir /tmp/rprof > $O/render_prof_old.log 2>&1
-  timeout 60 python3 benchmarks/profile_pipeline.py --out $O/prof_new --sections render --bundle $B \
-    --workdir /tmp/rprof > $O/render_prof_new.log 2>&1
-  echo "render rc=$? ($(( $(date +%s) - T0 )) s)"
-  for f in old new; do echo "profile_pipeline render $f:"; grep " b1" $O/render_prof_$f.log | cut -c1-110; done
-  sed -n '/^end to end, medians/,$p' $O/photo_speed.txt
-  grep -A9 "^ms a step" $O/step_profile.txt
-  ;;
-10)
-  # issue 23, speed21's second call (~6 min; O=DIR, PHOTOS=a,b, BUDGET=s): photo to avatar, main's paths (MAIN:
-  # speed21's switches off) and speed21's interleaved photo by photo after a first process; ms a step per lever
-  # (step_profile, 3 rounds, the previous runs' graphs collected before each run); render fps old / new again
-  O=${O:-$OUT}; mkdir -p $O
-  python3 benchmarks/photo_speed.py .device-cache/photos16 --first laughing \
-    --photos ${PHOTOS:-astronaut,grace_hopper,messi5,single_face} --workdir /tmp/e2e21b --budget ${BUDGET:-230} \
-    --variant "main=$MAIN" --variant "speed21=" --json $O/photo_speed2.json > $O/photo_speed2.txt \
-    2> $O/photo_speed2.log
-  echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
-  B=/tmp/e2e21b/astronaut_speed21.avatar
-  s21_steps $B $O/step_profile2.txt --rounds 3
-  s21_render $B 2
-  grep -c "runs op by op" $O/step_profile2.txt
-  sed -n '/^end to end, medians/,$p' $O/photo_speed2.txt; grep -A9 "^ms a step" $O/step_profile2.txt
   ;;
 esac

@@ -8,7 +8,7 @@ torch profiler table's "Self CUDA" total counts a kernel under its operator too)
 time by function over the same steps (cProfile): a step whose kernels take less than its wall waits on the host.
 
     python benchmarks/step_profile.py BUNDLE [--preset fast] [--device cuda] [--steps 20] [--rounds 2] \
-        [--variant "main=talkavatar.core.skinning.MATVEC_PRODUCTS=False ..."] [--variant "branch="] \
+        [--variant "main=talkavatar.fit.objective.GRAPH_PERCEPTUAL=False ..."] [--variant "branch="] \
         [--profile main,branch] [--host main,branch] [--profile-steps 10] [--top 15]
 
 A variant's constants (``module.NAME=VALUE``, as benchmarks/fit_speed.py's ITEMS) are set before its runs and put

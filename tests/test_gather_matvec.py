@@ -5,8 +5,9 @@ rounding; the fit's mesh terms give the same values and gradients either way."""
 import pytest
 import torch
 
-from talkavatar.core import gather as gather_module
+from talkavatar.core import silhouette as silhouette_module
 from talkavatar.core.gather import gather
+from talkavatar.core.losses import mesh as mesh_module
 from talkavatar.core.losses import (face_pairs, laplacian_smoothing, mesh_edges, mesh_gaussian_consistency,
                                     normal_consistency)
 from talkavatar.core.silhouette import sample_points
@@ -21,6 +22,16 @@ def _mesh(seed: int = 0, v: int = 400, f: int = 700, n: int = 2500):
                 vertices=torch.randn(1, v, 3, generator=g), offsets=torch.randn(n, 3, generator=g),
                 vertex_offsets=torch.randn(v, 3, generator=g),
                 gaussian_edges=torch.randint(0, n, (2 * n, 2), generator=g))
+
+
+def _advanced_indexing(values: torch.Tensor, index: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """The reference :func:`gather`: ``values[..., index]`` (its backward is ``index_put_(accumulate=True)``)."""
+    return values[(slice(None),) * (dim % values.dim()) + (index,)]
+
+
+def _pick_by_advanced_indexing(monkeypatch):
+    for module in (mesh_module, silhouette_module):
+        monkeypatch.setattr(module, "gather", _advanced_indexing)
 
 
 def _mesh_terms(m: dict, device) -> tuple[list, list]:
@@ -42,7 +53,7 @@ def test_gather_is_advanced_indexing(dim):
     values = torch.randn(4, 6, 5, dtype=torch.float64, requires_grad=True)
     index = torch.randint(0, values.shape[dim], (7, 3))
     picked = gather(values, index, dim)
-    expected = values[(slice(None),) * (dim % 3) + (index,)]
+    expected = _advanced_indexing(values, index, dim)
     assert picked.shape == expected.shape
     assert torch.equal(picked, expected)
     weights = torch.randn(picked.shape, dtype=torch.float64)
@@ -71,7 +82,7 @@ def test_mesh_terms_are_bitwise_the_same_on_the_cpu(monkeypatch):
     do not change by a bit (nor track's silhouette samples)."""
     m = _mesh()
     new = _mesh_terms(m, "cpu")
-    monkeypatch.setattr(gather_module, "INDEX_SELECT", False)
+    _pick_by_advanced_indexing(monkeypatch)
     old = _mesh_terms(m, "cpu")
     for a, b in zip(new[0], old[0]):
         assert torch.equal(a, b)
@@ -87,7 +98,7 @@ def test_gather_and_matvec_on_cuda_match_the_old_paths(monkeypatch):
         pytest.skip("no CUDA device")
     m = _mesh(v=5000, f=9000, n=60000)
     new = _mesh_terms(m, "cuda")
-    monkeypatch.setattr(gather_module, "INDEX_SELECT", False)
+    _pick_by_advanced_indexing(monkeypatch)
     old = _mesh_terms(m, "cuda")
     for a, b in zip(new[0], old[0]):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

@@ -33,11 +33,6 @@ SCHEMA = "talkavatar.avatar"
 AVATAR_FILE = "avatar.safetensors"
 RIG_FILE = "rig.safetensors"
 SURFACE_OPACITY = 0.95  # a new avatar's Gaussians (Avatar.on_surface)
-# Posing reads each Gaussian's point and linear transform from its rig frame (RigFrame.points, .linear: made once per
-# frame; a fit keeps the photo's and the pseudo frames') instead of gathering them from the posed vertices at every
-# call: the same numbers. False: gathered again per call, as before (for the A/B; benchmarks/RESULTS.md, twenty-first
-# session, speed21).
-KEPT_ANCHORS = True
 
 
 @dataclass(frozen=True)
@@ -147,10 +142,9 @@ class Avatar:
         offsets, rgb = self.offsets, self.rgb
         if self.expression is not None and arkit_weights is not None:
             offsets, rgb = self.expression.apply(offsets, rgb, arkit_weights)
-        if KEPT_ANCHORS:
-            means = frame.points + matvec(frame.linear, offsets.to(frame.points.dtype))
-        else:
-            means = self.binding.positions(frame.vertices, self.rig.faces, frame.vertex_transforms, offsets)
+        # each Gaussian's point and linear transform are read from the rig frame (made once per frame; a fit keeps
+        # the photo's and the pseudo frames'), not gathered from the posed vertices at every call: the same numbers
+        means = frame.points + matvec(frame.linear, offsets.to(frame.points.dtype))
         quats = quaternion_multiply(frame.turns, self.quats)
         b = means.shape[0]
         return Gaussians(means=means, quats=quats, log_scales=self.log_scales.expand(b, -1, -1),

@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import torch
 
-# False: advanced indexing, as before (for the A/B).
-INDEX_SELECT = True
-
 
 def gather(values: torch.Tensor, index: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """``values`` picked along ``dim`` by ``index`` (long, any shape): the shape of ``values`` with ``dim`` replaced
     by ``index.shape``, e.g. values [B, V, 3], index [F, 3], dim 1 -> [B, F, 3, 3]; the same as
     ``values[:, index]``."""
     dim = dim % values.dim()
-    if not INDEX_SELECT:
-        return values[(slice(None),) * dim + (index,)]
     return values.index_select(dim, index.reshape(-1)).unflatten(dim, index.shape)

@@ -182,16 +182,14 @@ def blend_transforms(weights: torch.Tensor | SparseWeights, transforms: torch.Te
 # H100: the fit's posing of 169k Gaussians and its mesh term made 18 of them a pseudo step, 1.08 ms of kernels
 # (benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21); skinning's 13.7k vertices one a frame.
 # On the CPU torch.matmul stays (its small-matrix loop is faster there: 0.48 against 0.82 ms forward + backward for
-# 6000 matrices on one thread) and adds the three products in the same order. False: torch.matmul everywhere, as
-# before (for the A/B).
-MATVEC_PRODUCTS = True
+# 6000 matrices on one thread) and adds the three products in the same order.
 
 
 def matvec(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
     """``matrices`` [..., 3, 3] times ``vectors`` [..., 3] -> [..., 3] (leading dimensions broadcast): on CUDA one
     elementwise product and a sum, elsewhere ``(matrices @ vectors[..., None])[..., 0]``; the same numbers up to
     rounding."""
-    if MATVEC_PRODUCTS and matrices.is_cuda:
+    if matrices.is_cuda:
         return (matrices * vectors[..., None, :]).sum(-1)
     return (matrices @ vectors[..., None]).squeeze(-1)
 

@@ -46,9 +46,7 @@ GRAPH_TERMS = True
 GRAPH_PERCEPTUAL = True
 # The fit's rasters leave the expected depth out (no term reads it): gsplat then rasterizes three channels instead of
 # four, the same rgb and alpha, and skips its depth cat and normalisation (H100, astronaut, a pseudo step's raster
-# kernels 3.43 -> 3.08 ms; benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21). True: four, as
-# before (for the A/B).
-RASTER_DEPTH = False
+# kernels 3.43 -> 3.08 ms; benchmarks/step_profile.py, RESULTS.md, twenty-first session, speed21).
 MESH_TERMS = ("normal", "mask", "mgc", "lap_offsets")
 ABSENT_LOGIT = -30.0  # the opacity logit of the Gaussians the photo's losses leave out (Objective.pose)
 GAUSSIAN_FIELDS = ("means", "quats", "log_scales", "opacity_logit", "rgb")
@@ -118,7 +116,7 @@ def raster_views(gaussians, views: Views, background_srgb: Tensor, backend: str 
 def raster_linear(gaussians, views: Views, backend: str = "auto"):
     """Posed ``gaussians`` seen by the views' cameras over black -> (linear rgb [B, H, W, 3], alpha [B, H, W, 1],
     backend): :func:`shade` makes the picture (a graphed loss does that in its graph)."""
-    out = rasterize(gaussians, views.cameras, backend=backend, depth=RASTER_DEPTH)
+    out = rasterize(gaussians, views.cameras, backend=backend, depth=False)
     return out.rgb, out.alpha, out.backend
 
 
