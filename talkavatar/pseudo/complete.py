@@ -167,20 +167,24 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
                      given: torch.Tensor | None = None,
                      off_face: torch.Tensor | None = None,
                      behind_hand: torch.Tensor | None = None,
-                     face_yaw: float | None = None, device="cpu") -> tuple[np.ndarray, dict]:
+                     face_yaw: float | None = None, device="cpu",
+                     parts: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
     texel there sees the neck's shadow or the collar); behind_hand: [N] bool texels behind a hand in the photo
     (:mod:`~talkavatar.core.hand_cover`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
     the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond ``PROFILE_YAW`` a profile
-    (:func:`_profile_front`); device: where the per-texel steps run (inputs on any device). Returns the completed
-    [R, R, 3] float32 image (row 0 at v = 1) and the share of texels each step filled."""
+    (:func:`_profile_front`); device: where the per-texel steps run (inputs on any device); parts: [N] the texels'
+    :func:`~talkavatar.core.body.parts.texel_parts` when already made. Returns the completed [R, R, 3] float32
+    image (row 0 at v = 1) and the share of texels each step filled."""
     dev = torch.device(device)
     binding = binding.to(dev)
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand)
     stats = {"seen": share(t.known), "jaw_regrazed": share(t.jaw & (t.seen_conf > 0) & ~t.known)}
-    parts = torch.from_numpy(texel_parts(rig, binding.face_index, binding.barycentrics)).to(dev)
+    if parts is None:
+        parts = texel_parts(rig, binding.face_index, binding.barycentrics)
+    parts = torch.from_numpy(parts).to(dev)
     stats["held"] = _one_colour_hands(t, parts)
     stats["mirror"] = _mirror(t, rig, binding)
     if face_yaw is not None and abs(face_yaw) > PROFILE_YAW:

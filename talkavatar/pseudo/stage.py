@@ -16,6 +16,7 @@ transactionally, so a failure leaves the bundle as it was.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -120,23 +121,50 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
                      photo.params.shape, camera, rig, hidden, face, hands)
 
 
-def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> tuple[np.ndarray, dict]:
-    """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures (the photo's
-    z-buffer drawn and the UV gutter filled on ``raster_device``)."""
+@dataclass(frozen=True)
+class TextureInputs:
+    """What the texture takes from the photo and the rig alone (the proxy's offsets change none of it): the UV
+    ``binding``, each texel's mouth colour id ``mouth`` [N] (-1: none, :func:`mouth_texels`), body ``parts`` [N]
+    (:func:`texel_parts`), ``lips`` [N] bool (texels of the lips' faces), and the photo's ``leak`` [H, W] bool
+    (:func:`background_leak` with the face oval protected; a profile's is made again without it)."""
+
+    binding: Binding
+    mouth: torch.Tensor
+    parts: np.ndarray
+    lips: torch.Tensor
+    leak: np.ndarray
+
+
+def texture_inputs(view: PhotoView, uv_res: int) -> TextureInputs:
+    """:class:`TextureInputs` of ``view`` at UV resolution ``uv_res`` (the stage makes them beside the proxy fit)."""
     rig = view.rig
-    proxy = replace(rig, vertices=rig.vertices + offsets)
     binding = Binding.from_uv(rig.face_uvs, uv_res)
+    return TextureInputs(binding, mouth_texels(rig, binding.face_index),
+                         texel_parts(rig, binding.face_index, binding.barycentrics),
+                         lip_region_faces(rig).cpu()[binding.face_index],
+                         background_leak(view.image, view.mask, view.face_xy))
+
+
+def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu",
+                 inputs: TextureInputs | None = None) -> tuple[np.ndarray, dict]:
+    """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures (the photo's
+    z-buffer drawn, the texture completed and its UV gutter filled on ``raster_device``); ``inputs``: the view's
+    :func:`texture_inputs` at ``uv_res`` when already made."""
+    rig = view.rig
+    inputs = texture_inputs(view, uv_res) if inputs is None else inputs
+    binding, leak, parts = inputs.binding, inputs.leak, inputs.parts
+    proxy = replace(rig, vertices=rig.vertices + offsets)
     posed = proxy.pose(view.joint_rotations, view.root_translation, view.arkit_weights)
     image = torch.from_numpy(view.image.astype(np.float32) / 255)
     yaw = face_yaw(rig, posed, view.camera)
-    if yaw is not None and abs(yaw) > PROFILE_YAW:  # Face Mesh reads a profile as a frontal face on the near cheek
+    if yaw is not None and abs(yaw) > PROFILE_YAW and view.face_xy is not None:
+        # Face Mesh reads a profile as a frontal face on the near cheek: no face oval to protect, nor to cut at
         view = replace(view, face_xy=None)
-    leak = background_leak(view.image, view.mask, view.face_xy)
+        leak = background_leak(view.image, view.mask, None)
     seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak,
                            raster_device=raster_device)
-    part = mouth_texels(rig, binding.face_index)
+    part = inputs.mouth
     rgb, conf = seen.rgb.clone(), seen.confidence.clone()
-    parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     if view.hidden:  # legs the fit folded into the picture behind an object: what they "see" is that object
         unseen = torch.from_numpy(np.isin(parts, view.hidden))
         rgb[unseen], conf[unseen] = 0.0, 0.0
@@ -147,7 +175,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> 
         rgb[behind], conf[behind] = 0.0, 0.0
     inside = part >= 0
     rgb[inside] = mouth_colours()[part[inside]].to(rgb)
-    lips = lip_region_faces(rig).cpu()[binding.face_index] & ~inside & (conf > 0)
+    lips = inputs.lips & ~inside & (conf > 0)
     over = lips_over_opening(lips, seen.pixel, view.face_xy)
     if over.any() and (lips & ~over).any():  # lips that see the photo's open mouth take the lips' colour
         rgb[over] = rgb[lips & ~over].median(0).values
@@ -155,7 +183,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> 
     conf[inside] = 1.0
     texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside,
                                       off_face=_off_face(view, seen.pixel), behind_hand=behind, face_yaw=yaw,
-                                      device=raster_device)
+                                      device=raster_device, parts=parts)
     stats["matte_leak"] = round(float(leak.sum() / max(view.mask.sum(), 1)), 4)
     stats["behind_hands"] = int(behind.sum())
     stats["mouth_texels"] = int(inside.sum())
@@ -333,17 +361,19 @@ def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
     stage's device: on the H200 the proxy and texture took 3.08 s instead of 4.26 s with them on its host's CPU, the
     offsets and texels identical (fifteenth session, benchmarks/pseudo_surface.py; the CPU is the reference twin,
     tests/test_pseudo_texture.py compares the two on CUDA)."""
-    with ctx.timed("proxy"):
-        unseen = np.isin(vertex_parts(view.rig), view.hidden)[view.rig.faces.numpy()].all(1)
-        offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
-                                         view.camera, view.mask, smooth=config.proxy_smooth,
-                                         max_offset=config.proxy_max, raster_device=ctx.device, unseen=unseen,
-                                         solve_device=ctx.device)
-    ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
-            f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
-            "of the person mask")
-    with ctx.timed("texture"):
-        texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device)
+    with ThreadPoolExecutor(1) as side:  # the texture's share of the photo and the rig, made beside the proxy fit
+        inputs = side.submit(texture_inputs, view, config.uv_res)
+        with ctx.timed("proxy"):
+            unseen = np.isin(vertex_parts(view.rig), view.hidden)[view.rig.faces.numpy()].all(1)
+            offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation,
+                                             view.arkit_weights, view.camera, view.mask, smooth=config.proxy_smooth,
+                                             max_offset=config.proxy_max, raster_device=ctx.device, unseen=unseen,
+                                             solve_device=ctx.device)
+        ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
+                f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
+                "of the person mask")
+        with ctx.timed("texture"):
+            texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device, inputs.result())
     ctx.log(f"texture {config.uv_res}²: {100 * texture_stats['seen']:.1f}% seen, completed")
     renderer_name = choose_renderer(config.renderer, ctx.device)
     renderer = FrameRenderer(view.rig, offsets, torch.from_numpy(texture), renderer_name, ctx.device, config.uv_res)
