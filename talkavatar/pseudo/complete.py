@@ -167,8 +167,8 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
                      given: torch.Tensor | None = None,
                      off_face: torch.Tensor | None = None,
                      behind_hand: torch.Tensor | None = None,
-                     face_yaw: float | None = None, device="cpu",
-                     parts: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+                     face_yaw: float | None = None, device="cpu", parts: np.ndarray | None = None,
+                     mirror: tuple[Tensor, Tensor] | None = None) -> tuple[np.ndarray, dict]:
     """rgb: [N, 3] seen colours in 0..1; confidence: [N] (0 = unseen); rest_vertices: [V, 3] the proxy's rest
     surface; given: [N] bool texels whose colour is known but not from the photo (the mouth interior): kept, and
     no source for the head and hand steps; off_face: [N] bool texels seen below the photo's face oval (a chin
@@ -176,8 +176,9 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     (:mod:`~talkavatar.core.hand_cover`; their forward-facing face is skin); face_yaw: degrees, the photo's view of
     the face (:func:`~talkavatar.core.body.facing.face_yaw`), beyond ``PROFILE_YAW`` a profile
     (:func:`_profile_front`); device: where the per-texel steps run (inputs on any device); parts: [N] the texels'
-    :func:`~talkavatar.core.body.parts.texel_parts` when already made. Returns the completed [R, R, 3] float32
-    image (row 0 at v = 1) and the share of texels each step filled."""
+    :func:`~talkavatar.core.body.parts.texel_parts` and mirror: their :func:`mirror_texels`, when already made (the
+    stage makes both beside the proxy fit). Returns the completed [R, R, 3] float32 image (row 0 at v = 1) and the
+    share of texels each step filled."""
     dev = torch.device(device)
     binding = binding.to(dev)
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand)
@@ -186,7 +187,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
         parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     parts = torch.from_numpy(parts).to(dev)
     stats["held"] = _one_colour_hands(t, parts)
-    stats["mirror"] = _mirror(t, rig, binding)
+    stats["mirror"] = _mirror(t, *(mirror_texels(rig, binding) if mirror is None else mirror), binding)
     if face_yaw is not None and abs(face_yaw) > PROFILE_YAW:
         stats["profile_front"] = _profile_front(t, rig, rest_vertices, binding, face_yaw, given)
     photo = t.photo & (t.seen_conf > SOURCE_CONFIDENCE)
@@ -244,9 +245,10 @@ def _one_colour_hands(t: _Texels, parts: Tensor) -> float:
     return t.set(held, 0.0, 0.0, 0)
 
 
-def _mirror(t: _Texels, rig, binding: Binding) -> float:
-    """Step 1: a texel takes its well-seen mirror texel's colour (on the head only where the photo does not see it)."""
-    where, ok = mirror_texels(rig, binding)
+def _mirror(t: _Texels, where: Tensor, ok: Tensor, binding: Binding) -> float:
+    """Step 1: a texel takes its well-seen mirror texel's colour (on the head only where the photo does not see it);
+    ``where`` [N, 2], ``ok`` [N]: :func:`mirror_texels`."""
+    where, ok = where.to(t.rgb.device), ok.to(t.rgb.device)
     image = texels_to_image(torch.cat([t.rgb, t.conf[:, None]], 1), binding)
     mirrored = image[where[:, 1], where[:, 0]]
     m_rgb, m_conf = mirrored[:, :3], mirrored[:, 3] * ok

@@ -43,7 +43,7 @@ from talkavatar.errors import InvalidInput, UsageError
 from talkavatar.motion.library.sampling import sample_poses
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 from talkavatar.progress import progress
-from talkavatar.pseudo.complete import complete_texture
+from talkavatar.pseudo.complete import complete_texture, mirror_texels
 from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.contact import contact_sheet
 from talkavatar.pseudo.export import export_pose_frames
@@ -125,13 +125,15 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
 class TextureInputs:
     """What the texture takes from the photo and the rig alone (the proxy's offsets change none of it): the UV
     ``binding``, each texel's mouth colour id ``mouth`` [N] (-1: none, :func:`mouth_texels`), body ``parts`` [N]
-    (:func:`texel_parts`), ``lips`` [N] bool (texels of the lips' faces), and the photo's ``leak`` [H, W] bool
+    (:func:`texel_parts`), ``lips`` [N] bool (texels of the lips' faces), ``mirror`` (:func:`mirror_texels`: each
+    texel's mirror texel [N, 2] and whether it has one [N]), and the photo's ``leak`` [H, W] bool
     (:func:`background_leak` with the face oval protected; a profile's is made again without it)."""
 
     binding: Binding
     mouth: torch.Tensor
     parts: np.ndarray
     lips: torch.Tensor
+    mirror: tuple[torch.Tensor, torch.Tensor]
     leak: np.ndarray
 
 
@@ -141,7 +143,7 @@ def texture_inputs(view: PhotoView, uv_res: int) -> TextureInputs:
     binding = Binding.from_uv(rig.face_uvs, uv_res)
     return TextureInputs(binding, mouth_texels(rig, binding.face_index),
                          texel_parts(rig, binding.face_index, binding.barycentrics),
-                         lip_region_faces(rig).cpu()[binding.face_index],
+                         lip_region_faces(rig).cpu()[binding.face_index], mirror_texels(rig, binding),
                          background_leak(view.image, view.mask, view.face_xy))
 
 
@@ -183,7 +185,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu",
     conf[inside] = 1.0
     texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside,
                                       off_face=_off_face(view, seen.pixel), behind_hand=behind, face_yaw=yaw,
-                                      device=raster_device, parts=parts)
+                                      device=raster_device, parts=parts, mirror=inputs.mirror)
     stats["matte_leak"] = round(float(leak.sum() / max(view.mask.sum(), 1)), 4)
     stats["behind_hands"] = int(behind.sum())
     stats["mouth_texels"] = int(inside.sum())
