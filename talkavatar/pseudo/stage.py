@@ -51,7 +51,7 @@ from talkavatar.pseudo.importer import Retrack, imported_clip
 from talkavatar.pseudo.matte import background_leak
 from talkavatar.pseudo.proxy import fit_proxy
 from talkavatar.pseudo.render import FrameRenderer, choose_renderer
-from talkavatar.pseudo.texture import project_texture
+from talkavatar.pseudo.texture import EDGE_PIXELS, inner_pixels, project_texture
 from talkavatar.pseudo.views import frame_focal, orbit_cameras, sample_view_angles
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -126,8 +126,9 @@ class TextureInputs:
     """What the texture takes from the photo and the rig alone (the proxy's offsets change none of it): the UV
     ``binding``, each texel's mouth colour id ``mouth`` [N] (-1: none, :func:`mouth_texels`), body ``parts`` [N]
     (:func:`texel_parts`), ``lips`` [N] bool (texels of the lips' faces), ``mirror`` (:func:`mirror_texels`: each
-    texel's mirror texel [N, 2] and whether it has one [N]), and the photo's ``leak`` [H, W] bool
-    (:func:`background_leak` with the face oval protected; a profile's is made again without it)."""
+    texel's mirror texel [N, 2] and whether it has one [N]), the photo's ``leak`` [H, W] bool
+    (:func:`background_leak` with the face oval protected) and the :func:`inner_pixels` [2, H, W] of the mask less
+    the leak (a profile's leak and inner pixels are made again without the face oval)."""
 
     binding: Binding
     mouth: torch.Tensor
@@ -135,16 +136,18 @@ class TextureInputs:
     lips: torch.Tensor
     mirror: tuple[torch.Tensor, torch.Tensor]
     leak: np.ndarray
+    inner: np.ndarray
 
 
 def texture_inputs(view: PhotoView, uv_res: int) -> TextureInputs:
     """:class:`TextureInputs` of ``view`` at UV resolution ``uv_res`` (the stage makes them beside the proxy fit)."""
     rig = view.rig
     binding = Binding.from_uv(rig.face_uvs, uv_res)
+    leak = background_leak(view.image, view.mask, view.face_xy)
     return TextureInputs(binding, mouth_texels(rig, binding.face_index),
                          texel_parts(rig, binding.face_index, binding.barycentrics),
-                         lip_region_faces(rig).cpu()[binding.face_index], mirror_texels(rig, binding),
-                         background_leak(view.image, view.mask, view.face_xy))
+                         lip_region_faces(rig).cpu()[binding.face_index], mirror_texels(rig, binding), leak,
+                         inner_pixels(view.mask & ~leak, EDGE_PIXELS))
 
 
 def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu",
@@ -154,7 +157,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu",
     :func:`texture_inputs` at ``uv_res`` when already made."""
     rig = view.rig
     inputs = texture_inputs(view, uv_res) if inputs is None else inputs
-    binding, leak, parts = inputs.binding, inputs.leak, inputs.parts
+    binding, leak, parts, inner = inputs.binding, inputs.leak, inputs.parts, inputs.inner
     proxy = replace(rig, vertices=rig.vertices + offsets)
     posed = proxy.pose(view.joint_rotations, view.root_translation, view.arkit_weights)
     image = torch.from_numpy(view.image.astype(np.float32) / 255)
@@ -162,9 +165,9 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu",
     if yaw is not None and abs(yaw) > PROFILE_YAW and view.face_xy is not None:
         # Face Mesh reads a profile as a frontal face on the near cheek: no face oval to protect, nor to cut at
         view = replace(view, face_xy=None)
-        leak = background_leak(view.image, view.mask, None)
+        leak, inner = background_leak(view.image, view.mask, None), None
     seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak,
-                           raster_device=raster_device)
+                           raster_device=raster_device, inner=inner)
     part = inputs.mouth
     rgb, conf = seen.rgb.clone(), seen.confidence.clone()
     if view.hidden:  # legs the fit folded into the picture behind an object: what they "see" is that object
