@@ -16,7 +16,7 @@ transactionally, so a failure leaves the bundle as it was.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -40,7 +40,7 @@ from talkavatar.core.losses import psnr
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from talkavatar.core.threads import few_or_all_threads
 from talkavatar.errors import InvalidInput, UsageError
-from talkavatar.motion.library.sampling import sample_poses
+from talkavatar.motion.library.sampling import SampledPoses, sample_poses
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 from talkavatar.progress import progress
 from talkavatar.pseudo.complete import complete_texture, mirror_texels
@@ -237,13 +237,15 @@ def psnr_in_mask(rendered: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> f
     return float(psnr(batch(rendered), batch(photo), batch(mask), data_range=255.0)[0])
 
 
-def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
+def sample_frames(view: PhotoView, offsets, config: PseudoConfig, poses: SampledPoses | None = None):
     """Library poses around the tracked root and orbit cameras -> (joint_rotations [N, 55, 3], root_translation
-    [N, 3], arkit_weights [N, 52], Cameras, sources)."""
+    [N, 3], arkit_weights [N, 52], Cameras, sources); ``poses``: the config's :func:`sample_poses` when already
+    drawn."""
     n = config.frames
     if n == 0:
         return torch.zeros(0, 55, 3), torch.zeros(0, 3), torch.zeros(0, 52), None, []
-    poses = sample_poses(n, config.seed, pitch_degrees=config.root_pitch, yaw_degrees=config.root_yaw)
+    if poses is None:
+        poses = sample_poses(n, config.seed, pitch_degrees=config.root_pitch, yaw_degrees=config.root_yaw)
     jr = torch.from_numpy(poses.joint_rotations).float()
     base = axis_angle_to_matrix(view.joint_rotations[0, 0].float())
     jr[:, 0] = matrix_to_axis_angle(axis_angle_to_matrix(jr[:, 0]) @ base)
@@ -316,11 +318,16 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
     if videos:  # the user's inputs first: an unreadable video fails before any work
         with ctx.timed("import_retrack"):
             imported = [imported_clip(clip, config.size) for clip in retrack(view.shape, ctx.device, ctx.log)]
-    with torch.no_grad(), few_or_all_threads():  # small-tensor work: one thread on few cores, all on many
-        offsets, texture, proxy_stats, texture_stats, renderer = _surface(view, config, ctx)
+    # small-tensor work: one thread on few cores, all on many; beside the proxy fit, a side thread makes what needs
+    # only the photo and the rig (the texture's share, the library poses: cv2, scipy, torch and numpy release the GIL)
+    with torch.no_grad(), few_or_all_threads(), ThreadPoolExecutor(1) as side:
+        inputs = side.submit(texture_inputs, view, config.uv_res)
+        poses = side.submit(sample_poses, config.frames, config.seed, pitch_degrees=config.root_pitch,
+                            yaw_degrees=config.root_yaw)
+        offsets, texture, proxy_stats, texture_stats, renderer = _surface(view, config, ctx, inputs)
         psnr, psnr_covered, covered = _input_view(view, renderer, ctx)
         with ctx.timed("sample"):
-            jr, rt, aw, cameras, sources = sample_frames(view, offsets, config)
+            jr, rt, aw, cameras, sources = sample_frames(view, offsets, config, poses.result())
         frames = _render_frames(renderer, jr, rt, aw, cameras, config.frames, config.batch, ctx)
     exported = None
     if export_poses is not None and cameras is not None:
@@ -358,27 +365,25 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
     return Computed(exported, list(INPUTS) + [str(v) for v in videos], metrics, write)
 
 
-def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
+def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext, inputs: Future):
     """The proxy surface and its completed texture -> (offsets [V, 3], texture [R, R, 3], proxy figures, texture
-    figures, the frame renderer).
+    figures, the frame renderer); ``inputs``: the view's :func:`texture_inputs`, made beside the proxy fit.
 
     The proxy's 9 z-buffers and the texture's one (:mod:`~talkavatar.pseudo.raster`, plain torch) are drawn on the
     stage's device: on the H200 the proxy and texture took 3.08 s instead of 4.26 s with them on its host's CPU, the
     offsets and texels identical (fifteenth session, benchmarks/pseudo_surface.py; the CPU is the reference twin,
     tests/test_pseudo_texture.py compares the two on CUDA)."""
-    with ThreadPoolExecutor(1) as side:  # the texture's share of the photo and the rig, made beside the proxy fit
-        inputs = side.submit(texture_inputs, view, config.uv_res)
-        with ctx.timed("proxy"):
-            unseen = np.isin(vertex_parts(view.rig), view.hidden)[view.rig.faces.numpy()].all(1)
-            offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation,
-                                             view.arkit_weights, view.camera, view.mask, smooth=config.proxy_smooth,
-                                             max_offset=config.proxy_max, raster_device=ctx.device, unseen=unseen,
-                                             solve_device=ctx.device)
-        ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
-                f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
-                "of the person mask")
-        with ctx.timed("texture"):
-            texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device, inputs.result())
+    with ctx.timed("proxy"):
+        unseen = np.isin(vertex_parts(view.rig), view.hidden)[view.rig.faces.numpy()].all(1)
+        offsets, proxy_stats = fit_proxy(view.rig, view.joint_rotations, view.root_translation, view.arkit_weights,
+                                         view.camera, view.mask, smooth=config.proxy_smooth,
+                                         max_offset=config.proxy_max, raster_device=ctx.device, unseen=unseen,
+                                         solve_device=ctx.device)
+    ctx.log(f"proxy surface: silhouette IoU {proxy_stats['mask_iou_body']:.3f} -> "
+            f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
+            "of the person mask")
+    with ctx.timed("texture"):
+        texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device, inputs.result())
     ctx.log(f"texture {config.uv_res}²: {100 * texture_stats['seen']:.1f}% seen, completed")
     renderer_name = choose_renderer(config.renderer, ctx.device)
     renderer = FrameRenderer(view.rig, offsets, torch.from_numpy(texture), renderer_name, ctx.device, config.uv_res)
