@@ -223,8 +223,7 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behin
     rgb[grazing_jaw], conf[grazing_jaw] = 0.0, 0.0
     source = (conf > 0).long()
     from_photo = (source == 1) & ~(torch.zeros_like(head) if given is None else given.to(dev))
-    creases = enclosure(rest_vertices.detach().cpu().double().numpy(), rig.faces.cpu().numpy(), RELIEF_RADIUS)
-    enclosed = binding.interpolate(torch.from_numpy(creases).to(dev)[None], faces)[0]
+    enclosed = binding.interpolate(enclosure(rest, faces, RELIEF_RADIUS).to(dev)[None], faces)[0]
     return _Texels(rgb, conf, source, seen_conf, from_photo, points, normals, head, jaw | cheeks | under_hand,
                    enclosed, under_hand)
 
