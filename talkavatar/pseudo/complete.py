@@ -478,7 +478,7 @@ def _fill_gutter(t: _Texels, binding: Binding) -> np.ndarray:
     colour = (image[..., :3] * 255 + 0.5).clamp(0, 255).to(torch.uint8)
     if holes.any() and not holes.all():
         colour = fill_gutter(colour, holes)
-    return (colour.float() / 255).cpu().numpy()
+    return colour.cpu().numpy().astype(np.float32) / 255  # on the host: CUDA divides by a scalar as a product
 
 
 def fill_gutter(colour: Tensor, holes: Tensor) -> Tensor:
