@@ -11,7 +11,8 @@ compared by the sha256 the bundle's manifest records for them.
         [--json FILE] [--keep DIR]
 
 Per bundle: the median over the rounds of each tree's process wall and CPU (user + sys of the stage's process, from
-its own clock) and of each timing (proxy, texture, input_view, sample, render; 0 where a tree has none),
+its own clock) and of each timing (proxy, texture, input_view, sample, render; 0 where a tree has none) and of
+what lies outside them ("outside": the wall less the timings: reading, the renderer's set-up, writing, committing),
 their ratios B / A, and "same" when every output file's sha256 agrees in every run.
 """
 
@@ -51,7 +52,9 @@ def run(tree: Path, bundle: Path, work: Path, preset: str, device: str) -> dict:
     if done.returncode:
         raise SystemExit(f"{tree}: pseudo of {bundle} failed:\n{done.stderr[-3000:]}")
     stage = json.loads((copy / "bundle.json").read_text())["stages"]["pseudo"]
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "timings": stage.get("timings", {}),
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**seconds, "timings": stage.get("timings", {}),
+            "outside": seconds["wall"] - sum(v for k, v in stage.get("timings", {}).items() if k in TIMINGS),
             "outputs": {k: v["sha256"] for k, v in stage.get("outputs", {}).items()}}
 
 
@@ -81,8 +84,8 @@ def main() -> None:
     print(f"pseudo --preset {args.preset} --device {args.device}, {args.rounds} rounds interleaved (medians), "
           f"A = {args.tree_a}, B = {args.tree_b}")
     print("| bundle | wall A / B s | B/A | CPU A / B s | B/A | " + " | ".join(f"{k} A / B" for k in TIMINGS)
-          + " | outputs |")
-    print("|---" * (6 + len(TIMINGS)) + "|")
+          + " | outside A / B | outputs |")
+    print("|---" * (7 + len(TIMINGS)) + "|")
     summary = []
     for bundle in args.bundles:
         a, b = runs[(bundle.stem, "A")], runs[(bundle.stem, "B")]
@@ -94,7 +97,8 @@ def main() -> None:
         cells = [f"{med(a, k, True):.2f} / {med(b, k, True):.2f}" for k in TIMINGS]
         print(f"| {bundle.stem} | {med(a, 'wall'):.2f} / {med(b, 'wall'):.2f} | {med(b, 'wall') / med(a, 'wall'):.2f} "
               f"| {med(a, 'cpu'):.2f} / {med(b, 'cpu'):.2f} | {med(b, 'cpu') / med(a, 'cpu'):.2f} | "
-              + " | ".join(cells) + f" | {'same' if same else 'DIFFER'} ({len(a[0]['outputs'])} files) |")
+              + " | ".join(cells) + f" | {med(a, 'outside'):.2f} / {med(b, 'outside'):.2f} | "
+              f"{'same' if same else 'DIFFER'} ({len(a[0]['outputs'])} files) |")
         summary.append({"bundle": bundle.stem, "same": same, "A": a, "B": b})
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=1))

@@ -13,7 +13,8 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -311,19 +312,20 @@ def image_workers() -> int:
 
 
 def save_pseudo(writer, frames: list[np.ndarray], params: Mapping[str, np.ndarray], metadata: Mapping[str, str],
-                offsets: np.ndarray, texture: np.ndarray, contact: np.ndarray) -> None:
+                offsets: np.ndarray, texture: np.ndarray, contact: Callable[[], np.ndarray]) -> None:
     """Write ``pseudo/``: RGBA ``frames``, their ``params`` (``talkavatar.pseudo``), proxy ``offsets`` [V, 3],
-    ``texture`` [R, R, 3] uint8 and the ``contact`` sheet."""
-    def save(item) -> None:  # zlib releases the GIL: frames compress in parallel
-        writer.save_png(in_stage(pseudo_frame(item[0])), item[1])
-
+    ``texture`` [R, R, 3] uint8 and the contact sheet ``contact()`` makes. Every PNG is compressed in one pool of
+    threads (zlib and PIL's resampling release the GIL), the contact sheet made there too: its two largest images
+    start first, so no image is left to compress alone at the end."""
+    jobs = [lambda: writer.save_png(in_stage(PSEUDO_CONTACT), contact()),
+            lambda: writer.save_png(in_stage(PSEUDO_TEXTURE), texture)]
+    jobs += [partial(writer.save_png, in_stage(pseudo_frame(i)), frame) for i, frame in enumerate(frames)]
     with ThreadPoolExecutor(max_workers=image_workers()) as pool:
-        list(pool.map(save, enumerate(frames)))
+        for done in [pool.submit(job) for job in jobs]:
+            done.result()
     writer.save_tensors(in_stage(PSEUDO_PARAMS), dict(params), "talkavatar.pseudo", dict(metadata))
     writer.save_tensors(in_stage(PSEUDO_PROXY), {PROXY_TENSOR: np.asarray(offsets, np.float32)}, "talkavatar.proxy",
                         {"vertex_count": str(offsets.shape[0])})
-    writer.save_png(in_stage(PSEUDO_TEXTURE), texture)
-    writer.save_png(in_stage(PSEUDO_CONTACT), contact)
 
 
 def read_avatar(bundle, by: str) -> tuple[tuple[dict, dict], tuple[dict, dict]]:

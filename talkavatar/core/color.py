@@ -26,11 +26,11 @@ def linear_to_srgb(linear: Tensor) -> Tensor:
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
 
 
-def shade_distance(a: np.ndarray, b: np.ndarray, chroma_unit: float, shade_unit: float) -> np.ndarray:
+def shade_distance(a: Tensor, b: Tensor, chroma_unit: float, shade_unit: float) -> Tensor:
     """Colour distance [...] of sRGB colours a, b [..., 3] in 0..1 that forgives shading: chromaticity (r, g, b over
     their sum) in ``chroma_unit`` units and log-luminance ratio in ``shade_unit`` units, combined (a wall or a cheek
     in shadow keeps its chromaticity; a darker material of the same hue is still far by luminance)."""
-    sa, sb = a.sum(-1, keepdims=True) + 0.03, b.sum(-1, keepdims=True) + 0.03
-    chroma = np.linalg.norm(a / sa - b / sb, axis=-1) / chroma_unit
-    shade = np.log(sa[..., 0] / sb[..., 0]) / shade_unit
-    return np.sqrt(chroma ** 2 + shade ** 2)
+    sa, sb = a.sum(-1, keepdim=True) + 0.03, b.sum(-1, keepdim=True) + 0.03
+    chroma = (a / sa - b / sb).norm(dim=-1) / chroma_unit
+    shade = torch.log(sa[..., 0] / sb[..., 0]) / shade_unit
+    return torch.sqrt(chroma ** 2 + shade ** 2)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
 
 from talkavatar.core.body.landmarks import FACE_OVAL
 from talkavatar.core.color import is_greyscale, shade_distance
@@ -102,8 +103,9 @@ def plain_background(img: np.ndarray, inside: np.ndarray, shade: float) -> np.nd
     (a street, a field and the sky)."""
     outside = img[~inside].reshape(-1, 3)
     sample = outside[:: max(1, len(outside) // 20000)]
-    colour = dominant(sample.astype(np.float64))
-    return colour if (shade_distance(sample, colour, CHROMA, shade) < 1.0).mean() >= PLAIN else None
+    colour = dominant(torch.from_numpy(sample.astype(np.float64)))
+    plain = (shade_distance(torch.from_numpy(sample), colour, CHROMA, shade) < 1.0).double().mean()
+    return colour.numpy() if plain >= PLAIN else None
 
 
 def _leak(img: np.ndarray, inside: np.ndarray, candidates: np.ndarray, sigma: float,
@@ -115,7 +117,8 @@ def _leak(img: np.ndarray, inside: np.ndarray, candidates: np.ndarray, sigma: fl
     weight = cv2.GaussianBlur(outside, (0, 0), sigma)
     local = cv2.GaussianBlur(img * outside[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
     reference = local if plain is None else plain
-    like = candidates & (weight > NEAR) & (shade_distance(img, reference, CHROMA, shade) < 1.0)
+    like = candidates & (weight > NEAR) & \
+        (shade_distance(torch.from_numpy(img), torch.from_numpy(reference), CHROMA, shade) < 1.0).numpy()
     count, labels = cv2.connectedComponents(like.astype(np.uint8), connectivity=8)
     border = cv2.dilate(outside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & like
     touching = np.zeros(count, bool)

@@ -16,6 +16,7 @@ transactionally, so a failure leaves the bundle as it was.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -39,10 +40,10 @@ from talkavatar.core.losses import psnr
 from talkavatar.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from talkavatar.core.threads import few_or_all_threads
 from talkavatar.errors import InvalidInput, UsageError
-from talkavatar.motion.library.sampling import sample_poses
+from talkavatar.motion.library.sampling import SampledPoses, sample_poses
 from talkavatar.motion.names import ARKIT_NAMES, JOINT_NAMES
 from talkavatar.progress import progress
-from talkavatar.pseudo.complete import complete_texture
+from talkavatar.pseudo.complete import complete_texture, mirror_texels
 from talkavatar.pseudo.config import PseudoConfig
 from talkavatar.pseudo.contact import contact_sheet
 from talkavatar.pseudo.export import export_pose_frames
@@ -50,7 +51,7 @@ from talkavatar.pseudo.importer import Retrack, imported_clip
 from talkavatar.pseudo.matte import background_leak
 from talkavatar.pseudo.proxy import fit_proxy
 from talkavatar.pseudo.render import FrameRenderer, choose_renderer
-from talkavatar.pseudo.texture import project_texture
+from talkavatar.pseudo.texture import EDGE_PIXELS, inner_pixels, project_texture
 from talkavatar.pseudo.views import frame_focal, orbit_cameras, sample_view_angles
 from talkavatar.runner import Computed, StageContext, run_stage, stderr_log, stderr_warn
 
@@ -120,23 +121,55 @@ def read_photo_view(bundle, warn: Log = stderr_warn) -> PhotoView:
                      photo.params.shape, camera, rig, hidden, face, hands)
 
 
-def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> tuple[np.ndarray, dict]:
-    """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures (the photo's
-    z-buffer drawn and the UV gutter filled on ``raster_device``)."""
+@dataclass(frozen=True)
+class TextureInputs:
+    """What the texture takes from the photo and the rig alone (the proxy's offsets change none of it): the UV
+    ``binding``, each texel's mouth colour id ``mouth`` [N] (-1: none, :func:`mouth_texels`), body ``parts`` [N]
+    (:func:`texel_parts`), ``lips`` [N] bool (texels of the lips' faces), ``mirror`` (:func:`mirror_texels`: each
+    texel's mirror texel [N, 2] and whether it has one [N]), the photo's ``leak`` [H, W] bool
+    (:func:`background_leak` with the face oval protected) and the :func:`inner_pixels` [2, H, W] of the mask less
+    the leak (a profile's leak and inner pixels are made again without the face oval)."""
+
+    binding: Binding
+    mouth: torch.Tensor
+    parts: np.ndarray
+    lips: torch.Tensor
+    mirror: tuple[torch.Tensor, torch.Tensor]
+    leak: np.ndarray
+    inner: np.ndarray
+
+
+def texture_inputs(view: PhotoView, uv_res: int) -> TextureInputs:
+    """:class:`TextureInputs` of ``view`` at UV resolution ``uv_res`` (the stage makes them beside the proxy fit)."""
     rig = view.rig
-    proxy = replace(rig, vertices=rig.vertices + offsets)
     binding = Binding.from_uv(rig.face_uvs, uv_res)
+    leak = background_leak(view.image, view.mask, view.face_xy)
+    return TextureInputs(binding, mouth_texels(rig, binding.face_index),
+                         texel_parts(rig, binding.face_index, binding.barycentrics),
+                         lip_region_faces(rig).cpu()[binding.face_index], mirror_texels(rig, binding), leak,
+                         inner_pixels(view.mask & ~leak, EDGE_PIXELS))
+
+
+def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu",
+                 inputs: TextureInputs | None = None) -> tuple[np.ndarray, dict]:
+    """The completed UV texture [R, R, 3] float sRGB 0..1 of the proxy, and the completion figures (the photo's
+    z-buffer drawn, the texture completed and its UV gutter filled on ``raster_device``); ``inputs``: the view's
+    :func:`texture_inputs` at ``uv_res`` when already made."""
+    rig = view.rig
+    inputs = texture_inputs(view, uv_res) if inputs is None else inputs
+    binding, leak, parts, inner = inputs.binding, inputs.leak, inputs.parts, inputs.inner
+    proxy = replace(rig, vertices=rig.vertices + offsets)
     posed = proxy.pose(view.joint_rotations, view.root_translation, view.arkit_weights)
     image = torch.from_numpy(view.image.astype(np.float32) / 255)
     yaw = face_yaw(rig, posed, view.camera)
-    if yaw is not None and abs(yaw) > PROFILE_YAW:  # Face Mesh reads a profile as a frontal face on the near cheek
+    if yaw is not None and abs(yaw) > PROFILE_YAW and view.face_xy is not None:
+        # Face Mesh reads a profile as a frontal face on the near cheek: no face oval to protect, nor to cut at
         view = replace(view, face_xy=None)
-    leak = background_leak(view.image, view.mask, view.face_xy)
+        leak, inner = background_leak(view.image, view.mask, None), None
     seen = project_texture(posed.vertices[0], rig.faces, binding, view.camera, image, view.mask & ~leak,
-                           raster_device=raster_device)
-    part = mouth_texels(rig, binding.face_index)
+                           raster_device=raster_device, inner=inner)
+    part = inputs.mouth
     rgb, conf = seen.rgb.clone(), seen.confidence.clone()
-    parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     if view.hidden:  # legs the fit folded into the picture behind an object: what they "see" is that object
         unseen = torch.from_numpy(np.isin(parts, view.hidden))
         rgb[unseen], conf[unseen] = 0.0, 0.0
@@ -147,7 +180,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> 
         rgb[behind], conf[behind] = 0.0, 0.0
     inside = part >= 0
     rgb[inside] = mouth_colours()[part[inside]].to(rgb)
-    lips = lip_region_faces(rig).cpu()[binding.face_index] & ~inside & (conf > 0)
+    lips = inputs.lips & ~inside & (conf > 0)
     over = lips_over_opening(lips, seen.pixel, view.face_xy)
     if over.any() and (lips & ~over).any():  # lips that see the photo's open mouth take the lips' colour
         rgb[over] = rgb[lips & ~over].median(0).values
@@ -155,7 +188,7 @@ def make_texture(view: PhotoView, offsets, uv_res: int, raster_device="cpu") -> 
     conf[inside] = 1.0
     texture, stats = complete_texture(rig, proxy.vertices, binding, rgb, conf, given=inside,
                                       off_face=_off_face(view, seen.pixel), behind_hand=behind, face_yaw=yaw,
-                                      device=raster_device)
+                                      device=raster_device, parts=parts, mirror=inputs.mirror)
     stats["matte_leak"] = round(float(leak.sum() / max(view.mask.sum(), 1)), 4)
     stats["behind_hands"] = int(behind.sum())
     stats["mouth_texels"] = int(inside.sum())
@@ -204,13 +237,15 @@ def psnr_in_mask(rendered: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> f
     return float(psnr(batch(rendered), batch(photo), batch(mask), data_range=255.0)[0])
 
 
-def sample_frames(view: PhotoView, offsets, config: PseudoConfig):
+def sample_frames(view: PhotoView, offsets, config: PseudoConfig, poses: SampledPoses | None = None):
     """Library poses around the tracked root and orbit cameras -> (joint_rotations [N, 55, 3], root_translation
-    [N, 3], arkit_weights [N, 52], Cameras, sources)."""
+    [N, 3], arkit_weights [N, 52], Cameras, sources); ``poses``: the config's :func:`sample_poses` when already
+    drawn."""
     n = config.frames
     if n == 0:
         return torch.zeros(0, 55, 3), torch.zeros(0, 3), torch.zeros(0, 52), None, []
-    poses = sample_poses(n, config.seed, pitch_degrees=config.root_pitch, yaw_degrees=config.root_yaw)
+    if poses is None:
+        poses = sample_poses(n, config.seed, pitch_degrees=config.root_pitch, yaw_degrees=config.root_yaw)
     jr = torch.from_numpy(poses.joint_rotations).float()
     base = axis_angle_to_matrix(view.joint_rotations[0, 0].float())
     jr[:, 0] = matrix_to_axis_angle(axis_angle_to_matrix(jr[:, 0]) @ base)
@@ -283,11 +318,16 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
     if videos:  # the user's inputs first: an unreadable video fails before any work
         with ctx.timed("import_retrack"):
             imported = [imported_clip(clip, config.size) for clip in retrack(view.shape, ctx.device, ctx.log)]
-    with torch.no_grad(), few_or_all_threads():  # small-tensor work: one thread on few cores, all on many
-        offsets, texture, proxy_stats, texture_stats, renderer = _surface(view, config, ctx)
+    # small-tensor work: one thread on few cores, all on many; beside the proxy fit, a side thread makes what needs
+    # only the photo and the rig (the texture's share, the library poses: cv2, scipy, torch and numpy release the GIL)
+    with torch.no_grad(), few_or_all_threads(), ThreadPoolExecutor(1) as side:
+        inputs = side.submit(texture_inputs, view, config.uv_res)
+        poses = side.submit(sample_poses, config.frames, config.seed, pitch_degrees=config.root_pitch,
+                            yaw_degrees=config.root_yaw)
+        offsets, texture, proxy_stats, texture_stats, renderer = _surface(view, config, ctx, inputs)
         psnr, psnr_covered, covered = _input_view(view, renderer, ctx)
         with ctx.timed("sample"):
-            jr, rt, aw, cameras, sources = sample_frames(view, offsets, config)
+            jr, rt, aw, cameras, sources = sample_frames(view, offsets, config, poses.result())
         frames = _render_frames(renderer, jr, rt, aw, cameras, config.frames, config.batch, ctx)
     exported = None
     if export_poses is not None and cameras is not None:
@@ -320,14 +360,14 @@ def _generate(bundle, config: PseudoConfig, videos: list[Path], retrack: Retrack
 
     def write(writer) -> None:
         artifacts.save_pseudo(writer, frames + imported_frames, params, metadata, offsets.numpy(), texture_u8,
-                              contact_sheet(view.image, texture_u8, frames + imported_frames))
+                              lambda: contact_sheet(view.image, texture_u8, frames + imported_frames))
 
     return Computed(exported, list(INPUTS) + [str(v) for v in videos], metrics, write)
 
 
-def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
+def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext, inputs: Future):
     """The proxy surface and its completed texture -> (offsets [V, 3], texture [R, R, 3], proxy figures, texture
-    figures, the frame renderer).
+    figures, the frame renderer); ``inputs``: the view's :func:`texture_inputs`, made beside the proxy fit.
 
     The proxy's 9 z-buffers and the texture's one (:mod:`~talkavatar.pseudo.raster`, plain torch) are drawn on the
     stage's device: on the H200 the proxy and texture took 3.08 s instead of 4.26 s with them on its host's CPU, the
@@ -343,7 +383,7 @@ def _surface(view: PhotoView, config: PseudoConfig, ctx: StageContext):
             f"{proxy_stats['mask_iou_proxy']:.3f}, covers {100 * proxy_stats['mask_coverage_proxy']:.1f}% "
             "of the person mask")
     with ctx.timed("texture"):
-        texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device)
+        texture, texture_stats = make_texture(view, offsets, config.uv_res, ctx.device, inputs.result())
     ctx.log(f"texture {config.uv_res}²: {100 * texture_stats['seen']:.1f}% seen, completed")
     renderer_name = choose_renderer(config.renderer, ctx.device)
     renderer = FrameRenderer(view.rig, offsets, torch.from_numpy(texture), renderer_name, ctx.device, config.uv_res)

@@ -24,6 +24,8 @@ from talkavatar.core.cameras import Cameras
 from talkavatar.pseudo.mesh import face_normals
 from talkavatar.pseudo.raster import rasterize_mesh
 
+EDGE_PIXELS = 3.0  # the mask's edge band (pixels) whose colours mix in the background: faded, and snapped past
+
 
 @dataclass(frozen=True)
 class ProjectedTexture:
@@ -41,9 +43,11 @@ class ProjectedTexture:
 
 def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: Binding, camera: Cameras,
                     image: torch.Tensor, mask: np.ndarray, depth_tolerance: float = 0.015,
-                    min_cosine: float = 0.1, edge_pixels: float = 3.0, raster_device="cpu") -> ProjectedTexture:
+                    min_cosine: float = 0.1, edge_pixels: float = EDGE_PIXELS, raster_device="cpu",
+                    inner: np.ndarray | None = None) -> ProjectedTexture:
     """posed_vertices: [V, 3] world; camera: one camera of the image's size; image: [H, W, 3] float;
-    mask: [H, W] bool person mask; ``raster_device``: where the z-buffer is drawn (:mod:`raster`)."""
+    mask: [H, W] bool person mask; ``raster_device``: where the z-buffer is drawn (:mod:`raster`); ``inner``: the
+    mask's :func:`inner_pixels` at ``edge_pixels`` when already made."""
     h, w = image.shape[:2]
     pixels, depth = camera.project(posed_vertices)
     frags = rasterize_mesh(pixels[0].to(raster_device), depth[0].to(raster_device), faces.to(raster_device), w,
@@ -66,7 +70,9 @@ def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: 
     sample = tpix.clone()
     snap = ~torch.from_numpy(mask)[row, col] & (confidence > 0)
     if snap.any() and mask.any():
-        sample[snap] = _nearest_inner_pixels(mask, edge_pixels, col[snap], row[snap]).to(sample)
+        inner = inner_pixels(mask, edge_pixels) if inner is None else inner
+        r, c = row[snap].numpy(), col[snap].numpy()
+        sample[snap] = torch.from_numpy(np.stack([inner[1, r, c], inner[0, r, c]], -1) + 0.5).to(sample)
     grid = torch.stack([sample[:, 0] / w * 2 - 1, sample[:, 1] / h * 2 - 1], -1)[None, None].to(image.dtype)
     rgb = F.grid_sample(image.permute(2, 0, 1)[None], grid, mode="bilinear", padding_mode="border",
                         align_corners=False)[0, :, 0].T
@@ -74,15 +80,13 @@ def project_texture(posed_vertices: torch.Tensor, faces: torch.Tensor, binding: 
     return ProjectedTexture(rgb, confidence, tpix)
 
 
-def _nearest_inner_pixels(mask: np.ndarray, depth: float, col: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
-    """Centres [N, 2] (x, y) of the mask pixels at least ``depth`` pixels inside ``mask`` [H, W] nearest to the
-    pixels (``col``, ``row``) [N] (the plain mask where it is thinner than that)."""
+def inner_pixels(mask: np.ndarray, depth: float) -> np.ndarray:
+    """[2, H, W] int: for each pixel the (row, col) of the mask pixel at least ``depth`` pixels inside ``mask`` [H, W]
+    bool nearest to it (of the plain mask where it is thinner than that)."""
     inner = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) >= depth
     if not inner.any():
         inner = mask
-    _, (iy, ix) = distance_transform_edt(~inner, return_indices=True)
-    r, c = row.numpy(), col.numpy()
-    return torch.from_numpy(np.stack([ix[r, c], iy[r, c]], -1) + 0.5)
+    return distance_transform_edt(~inner, return_distances=False, return_indices=True)
 
 
 def texels_to_image(values: torch.Tensor, binding: Binding, fill: float = 0.0) -> torch.Tensor:

@@ -52,13 +52,14 @@ class ProfileFace:
     from_lips: np.ndarray
 
 
-def head_height(points: np.ndarray, head: np.ndarray) -> np.ndarray:
+def head_height(points, head):
     """[N]: the height of each rest point (``points`` [N, 3]) in the head's (``head`` [N] bool): 0 at its lowest
-    point (the chin), 1 at its highest (the crown); zeros without a head."""
+    point (the chin), 1 at its highest (the crown); zeros without a head. numpy arrays or torch tensors (of one
+    device), the result of their kind."""
     if not head.any():
-        return np.zeros(len(points))
+        return points[:, 1] * 0.0
     low, high = points[head, 1].min(), points[head, 1].max()
-    return (points[:, 1] - low) / max(high - low, 1e-6)
+    return (points[:, 1] - low) / max(float(high - low), 1e-6)
 
 
 def profile_face(rig, points: np.ndarray, normals: np.ndarray, head: np.ndarray) -> ProfileFace:
