@@ -22,7 +22,9 @@ from talkavatar.core.avatar import Avatar
 from talkavatar.core.cameras import Cameras
 from talkavatar.core.cuda_graphs import CudaGraphed
 from talkavatar.core.device import upload
-from talkavatar.core.splats import Gaussians, rasterize
+from talkavatar.core.splats import Gaussians, RasterSettings, rasterize
+from talkavatar.core.splats.gsplat_backend import render_capturable
+from talkavatar.core.splats.gsplat_backend import unavailable_reason as gsplat_unavailable_reason
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath
 from talkavatar.core.color import linear_to_srgb
@@ -31,9 +33,17 @@ from talkavatar.render.timeline import Timeline
 
 PIXEL_FORMATS = ("yuv420p", "rgb24", "rgba")
 GRAPH_POSING = True  # on CUDA, pose from a captured CUDA graph (FrameProducer.pose)
-# On CUDA, batches take turns on this many streams (FrameProducer.render): gsplat reads its tile-intersection count
-# back to the host mid-frame, which on one stream waits for everything queued before it; on its own stream a
-# batch's posing and projection run while the previous batch still rasterizes.
+# With gsplat, pose and rasterize a batch from one captured CUDA graph (FrameProducer.render_graphed): gsplat's
+# kernels with fixed-capacity tile lists, no host synchronisation inside a frame; the same numbers as posing from
+# its graph and rasterizing with gsplat's wrapper. Off: GRAPH_POSING's graph and rasterize().
+GRAPH_FRAMES = True
+# The tile lists' capacity: this many times the first batch's (Gaussian, tile) pairs, plus PAIRS_SPARE, grown (and
+# the graphs captured again) when a batch needs more.
+PAIRS_MARGIN, PAIRS_SPARE = 1.25, 65536
+# On CUDA, batches take turns on this many streams (FrameProducer.render): without GRAPH_FRAMES gsplat reads its
+# tile-intersection count back to the host mid-frame, which on one stream waits for everything queued before it; on
+# its own stream a batch's posing and projection run while the previous batch still rasterizes. (With GRAPH_FRAMES
+# the count is read after the batch's work is queued, colour conversion included.)
 STREAMS = 2
 
 
@@ -77,6 +87,10 @@ class FrameProducer:
         self.synchronize = synchronize and self.device.type == "cuda"
         self.timings = FrameTimings()
         self.graph_posing = GRAPH_POSING and self.device.type == "cuda"
+        self.graph_frames = (GRAPH_FRAMES and backend != "reference"
+                             and gsplat_unavailable_reason(self.device, torch.float32) is None)
+        self.pairs_capacity = 0  # of the frame graphs' tile lists; 0 until the first graphed batch
+        self._frame_graphs: dict[int, CudaGraphed] = {}  # per stream, as _graphed
         self.streams = STREAMS if self.device.type == "cuda" else 1
         self._graphed: dict[int, CudaGraphed] = {}  # per stream: a stream's frames reuse its graph's outputs
         self._cuda_streams: list[torch.cuda.Stream] = []
@@ -116,16 +130,27 @@ class FrameProducer:
         return pixels
 
     def _render(self, frame_index: np.ndarray, slot: int = 0) -> Tensor:
-        """:meth:`render` on the current stream; ``slot``: the stream's own posing graph."""
+        """:meth:`render` on the current stream; ``slot``: the stream's own posing (or frame) graph."""
         t0 = time.perf_counter()
         # pinned, queued uploads: a pageable copy would wait for the previous frame's work to finish on a GPU
         rotations, translation, arkit = (upload(t, self.device) for t in self.timeline.poses(frame_index))
-        gaussians = self.pose(rotations, translation, arkit, slot)
-        self.timings.posing += self._tick(t0)
-        t0 = time.perf_counter()
         cams = self.cameras.at(torch.from_numpy(frame_index))
         cams = Cameras(upload(cams.world_to_camera, self.device), upload(cams.K, self.device), cams.width,
                        cams.height)
+        if self.graph_frames:  # posing and raster in one replay: their time is counted as raster
+            rgb, alpha, pairs = self.render_graphed(rotations, translation, arkit, cams, slot)
+            self.timings.backend = "gsplat"
+            self.timings.raster += self._tick(t0)
+            t0 = time.perf_counter()
+            pixels = self.convert(rgb, alpha)
+            if int(pairs) > self.pairs_capacity:  # the batch's tile lists overflowed: larger lists, new graphs
+                self.grow_pairs(int(pairs))
+                return self._render(frame_index, slot)
+            self.timings.convert += self._tick(t0)
+            return pixels
+        gaussians = self.pose(rotations, translation, arkit, slot)
+        self.timings.posing += self._tick(t0)
+        t0 = time.perf_counter()
         out = rasterize(gaussians, cams, backend=self.backend, depth=False)
         self.timings.backend = out.backend
         self.timings.raster += self._tick(t0)
@@ -133,6 +158,42 @@ class FrameProducer:
         pixels = self.convert(out.rgb, out.alpha)
         self.timings.convert += self._tick(t0)
         return pixels
+
+    def render_graphed(self, rotations: Tensor, translation: Tensor, arkit: Tensor, cameras: Cameras,
+                       slot: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """rgb [B, H, W, 3] over black, alpha [B, H, W, 1] and the batch's (Gaussian, tile) pairs (int64 [], on the
+        device) of the avatar posed (``Avatar.pose`` arguments) and seen by ``cameras`` (B of them), replayed from
+        a CUDA graph captured for ``batch`` frames (a shorter batch is padded): posing, gsplat's projection, the
+        tile lists (``capacity`` long), raster. Valid while the pairs are <= ``pairs_capacity`` (the caller checks,
+        after queuing its own work). The returned tensors are overwritten by the next call with the same ``slot``."""
+        count = rotations.shape[0]
+        args = [torch.cat([t, t[-1:].expand(self.batch - count, *t.shape[1:])]) if count < self.batch else t
+                for t in (rotations, translation, arkit, cameras.world_to_camera, cameras.K)]
+        size = (cameras.width, cameras.height)
+        if not self.pairs_capacity:  # the first batch's pairs, counted once (a host synchronisation)
+            self.grow_pairs(int(self._frame(*args, size=size, capacity=1)[2]))
+        graphed = self._frame_graphs.get(slot)
+        if graphed is None:
+            try:
+                graphed = CudaGraphed(lambda *a: self._frame(*a, size=size, capacity=self.pairs_capacity), *args)
+            except RuntimeError as exc:  # said loudly: the caller sees why frames are not graphed
+                raise RuntimeError(f"the render frame could not be captured as a CUDA graph ({exc}); set "
+                                   "talkavatar.render.frames.GRAPH_FRAMES = False to rasterize op by op") from exc
+            self._frame_graphs[slot] = graphed
+        rgb, alpha, pairs = graphed(*args)
+        return rgb[:count], alpha[:count], pairs
+
+    def _frame(self, rotations: Tensor, translation: Tensor, arkit: Tensor, world_to_camera: Tensor, K: Tensor, *,
+               size: tuple[int, int], capacity: int) -> tuple[Tensor, Tensor, Tensor]:
+        """The captured function of :meth:`render_graphed`."""
+        cameras = Cameras(world_to_camera, K, *size)
+        return render_capturable(self.avatar.pose(rotations, translation, arkit), cameras, RasterSettings(), capacity)
+
+    def grow_pairs(self, pairs: int) -> None:
+        """Tile lists for ``pairs`` (Gaussian, tile) pairs with a margin; the frame graphs are captured again."""
+        torch.cuda.synchronize(self.device)  # no queued work reads the old graphs' memory
+        self.pairs_capacity = max(1, pairs, int(pairs * PAIRS_MARGIN)) + PAIRS_SPARE
+        self._frame_graphs.clear()
 
     def pose(self, rotations: Tensor, translation: Tensor, arkit: Tensor, slot: int = 0) -> Gaussians:
         """The avatar posed for a batch of frames (``Avatar.pose`` arguments). With ``graph_posing`` the posing
