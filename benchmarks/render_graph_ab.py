@@ -123,6 +123,8 @@ def producer_fps(avatar, side: int, repeats: int, device, graph_frames: bool, st
     producer = FrameProducer(avatar, clip, cams, Background.parse("black", side, side), pixel_format="yuv420p",
                              batch=1, device=device)
     producer.graph_frames, producer.streams = graph_frames and producer.graph_frames, streams
+    if graph_frames and not producer.graph_frames:
+        raise RuntimeError("gsplat is not available: no graphed frames")
     alone = []
     for i in range(clip.frames):
         t0 = time.perf_counter()
@@ -135,7 +137,10 @@ def producer_fps(avatar, side: int, repeats: int, device, graph_frames: bool, st
     for i in range(repeats):
         producer.render(np.array([i % clip.frames]))
     torch.cuda.synchronize()
-    return 1 / statistics.median(alone), repeats / (time.perf_counter() - t0)
+    streamed = repeats / (time.perf_counter() - t0)
+    if graph_frames and not producer.graph_frames:
+        raise RuntimeError(producer.timings.extra.get("graph_frames", "graph frames turned off"))
+    return 1 / statistics.median(alone), streamed
 
 
 def main() -> None:
@@ -186,7 +191,11 @@ def main() -> None:
     producer = {}
     for graph_frames in (False, True):
         for streams in (1, 2):
-            producer[(graph_frames, streams)] = producer_fps(avatar, 512, args.repeats, device, graph_frames, streams)
+            try:
+                producer[(graph_frames, streams)] = producer_fps(avatar, 512, args.repeats, device, graph_frames,
+                                                                 streams)
+            except RuntimeError as exc:
+                print(f"producer graph_frames={graph_frames} streams={streams}: FAILED {exc}"[:2000], flush=True)
 
     print("\n| case (W x H x batch) | pose+raster fps main | graphed | ratio | raster alone main | direct (no graph) "
           "| max abs diff rgb / alpha | bitwise |")

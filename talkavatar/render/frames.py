@@ -11,6 +11,7 @@ alpha; for transparent PNG/WebM).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -137,8 +138,9 @@ class FrameProducer:
         cams = self.cameras.at(torch.from_numpy(frame_index))
         cams = Cameras(upload(cams.world_to_camera, self.device), upload(cams.K, self.device), cams.width,
                        cams.height)
-        if self.graph_frames:  # posing and raster in one replay: their time is counted as raster
-            rgb, alpha, pairs = self.render_graphed(rotations, translation, arkit, cams, slot)
+        graphed = self.render_graphed(rotations, translation, arkit, cams, slot) if self.graph_frames else None
+        if graphed is not None:  # posing and raster in one replay: their time is counted as raster
+            rgb, alpha, pairs = graphed
             self.timings.backend = "gsplat"
             self.timings.raster += self._tick(t0)
             t0 = time.perf_counter()
@@ -160,12 +162,14 @@ class FrameProducer:
         return pixels
 
     def render_graphed(self, rotations: Tensor, translation: Tensor, arkit: Tensor, cameras: Cameras,
-                       slot: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+                       slot: int = 0) -> tuple[Tensor, Tensor, Tensor] | None:
         """rgb [B, H, W, 3] over black, alpha [B, H, W, 1] and the batch's (Gaussian, tile) pairs (int64 [], on the
         device) of the avatar posed (``Avatar.pose`` arguments) and seen by ``cameras`` (B of them), replayed from
         a CUDA graph captured for ``batch`` frames (a shorter batch is padded): posing, gsplat's projection, the
         tile lists (``capacity`` long), raster. Valid while the pairs are <= ``pairs_capacity`` (the caller checks,
-        after queuing its own work). The returned tensors are overwritten by the next call with the same ``slot``."""
+        after queuing its own work). The returned tensors are overwritten by the next call with the same ``slot``.
+        None when the frame cannot be captured: then ``graph_frames`` turns False (a RuntimeWarning says why, kept
+        in ``timings.extra["graph_frames"]``) and the caller poses and rasterizes as without it."""
         count = rotations.shape[0]
         args = [torch.cat([t, t[-1:].expand(self.batch - count, *t.shape[1:])]) if count < self.batch else t
                 for t in (rotations, translation, arkit, cameras.world_to_camera, cameras.K)]
@@ -176,9 +180,13 @@ class FrameProducer:
         if graphed is None:
             try:
                 graphed = CudaGraphed(lambda *a: self._frame(*a, size=size, capacity=self.pairs_capacity), *args)
-            except RuntimeError as exc:  # said loudly: the caller sees why frames are not graphed
-                raise RuntimeError(f"the render frame could not be captured as a CUDA graph ({exc}); set "
-                                   "talkavatar.render.frames.GRAPH_FRAMES = False to rasterize op by op") from exc
+            except RuntimeError as exc:  # the same frames without the graph, slower; said in the log
+                self.graph_frames = False
+                self.timings.extra["graph_frames"] = f"capture failed: {type(exc).__name__}: {exc}"
+                warnings.warn(f"render frames are posed and rasterized without the frame graph (the same numbers, "
+                              f"slower): it could not be captured ({type(exc).__name__}: {exc})", RuntimeWarning,
+                              stacklevel=2)
+                return None
             self._frame_graphs[slot] = graphed
         rgb, alpha, pairs = graphed(*args)
         return rgb[:count], alpha[:count], pairs
