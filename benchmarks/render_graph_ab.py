@@ -29,43 +29,36 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from render_speed import frontal_cameras, load_rig, plausible_avatar, random_motion, time_region, warm_up_gpu  # noqa
-from talkavatar.core.cameras import Cameras  # noqa: E402
+from render_speed import (frontal_cameras, graphed_frame, load_rig, plausible_avatar, random_motion,  # noqa: E402
+                          time_region, warm_up_gpu)
 from talkavatar.core.cuda_graphs import CudaGraphed  # noqa: E402
 from talkavatar.core.splats import RasterSettings, rasterize  # noqa: E402
 from talkavatar.core.splats.gsplat_backend import render_capturable  # noqa: E402
 
 
 class Paths:
-    """main's and the graphed frame for one image size and batch; each call renders motion ``m`` -> (rgb, alpha)."""
+    """main's path and render's graphed frame for one image size and batch; each renders a motion -> (rgb, alpha)."""
 
     def __init__(self, avatar, width: int, height: int, batch: int, device):
-        self.avatar, self.settings = avatar, RasterSettings()
+        self.settings = RasterSettings()
         self.motions = [random_motion(batch, device, seed) for seed in range(4)]
         self.cams = frontal_cameras(avatar.rig, batch, width, height, device)
-        m0 = self.motions[0]
         with torch.no_grad():
-            self.posing = CudaGraphed(avatar.pose, *m0)
+            self.posing = CudaGraphed(avatar.pose, *self.motions[0])
             self.posed = [avatar.pose(*m) for m in self.motions]
-            pairs = int(render_capturable(self.posed[0], self.cams, self.settings, capacity=1)[2])
-        self.capacity = int(1.25 * pairs) + 65536  # FrameProducer's rule (PAIRS_MARGIN, PAIRS_SPARE)
-        self.pairs = pairs
-        w2c, K = self.cams.world_to_camera, self.cams.K
-        self.frame = CudaGraphed(self._frame, *m0, w2c, K)
-
-    def _frame(self, rotations, translation, arkit, world_to_camera, K):
-        cams = Cameras(world_to_camera, K, self.cams.width, self.cams.height)
-        return render_capturable(self.avatar.pose(rotations, translation, arkit), cams, self.settings, self.capacity)
+            self.pairs = int(render_capturable(self.posed[0], self.cams, self.settings, capacity=1)[2])
+            made = graphed_frame(avatar, self.cams, device)
+            if made is None:
+                raise RuntimeError("gsplat is not available: no graphed frame")
+            self.graphed, self.producer = made
+            self.graphed(self.motions[0])  # the capture
+        if not self.producer.graph_frames:
+            raise RuntimeError(self.producer.timings.extra.get("graph_frames", "graph frames turned off"))
+        self.capacity = self.producer.pairs_capacity
 
     def main(self, m):
         out = rasterize(self.posing(*m), self.cams, depth=False)
         return out.rgb, out.alpha
-
-    def graphed(self, m):
-        rgb, alpha, pairs = self.frame(*m, self.cams.world_to_camera, self.cams.K)
-        if int(pairs) > self.capacity:  # the check every graphed frame pays (a host sync after the frame)
-            raise RuntimeError(f"{int(pairs)} tile pairs overflow the capacity {self.capacity}")
-        return rgb, alpha
 
     def raster_main(self, g):
         return rasterize(g, self.cams, depth=False)
