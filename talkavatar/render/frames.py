@@ -67,6 +67,23 @@ class FrameBatch:
     pixels: Tensor
 
 
+class PairCount:
+    """A graphed batch's (Gaussian, tile) pair count on its way to the host (copied behind the batch's work on the
+    current stream), and the capacity of the tile lists that drew it."""
+
+    def __init__(self, pairs: Tensor, capacity: int):
+        self.capacity = capacity
+        self._host = torch.empty(1, dtype=torch.int64, pin_memory=True)
+        self._host.copy_(pairs.reshape(1), non_blocking=True)
+        self._done = torch.cuda.Event()
+        self._done.record()
+
+    def count(self) -> int:
+        """The count (waits for the batch's work)."""
+        self._done.synchronize()
+        return int(self._host[0])
+
+
 class FrameProducer:
     """Yields the clip's frames in batches (see the module docstring)."""
 
@@ -103,20 +120,41 @@ class FrameProducer:
         return {"yuv420p": w * h * 3 // 2, "rgb24": w * h * 3, "rgba": w * h * 4}[self.pixel_format]
 
     def __iter__(self) -> Iterator[FrameBatch]:
+        """The clip's batches in order. A graphed batch is handed out once the next one is queued and its own tile
+        lists are known to have held its pairs (else it is drawn again): no host wait between batches."""
+        held = None
         for first in range(0, self.timeline.frames, self.batch):
             index = np.arange(first, min(first + self.batch, self.timeline.frames))
-            yield FrameBatch(first, self.render(index))
+            queued = self._queue(index)
+            if held is not None:
+                yield FrameBatch(held[0], self._checked(*held[1:]))
+            held = (first, index, *queued)
+        if held is not None:
+            yield FrameBatch(held[0], self._checked(*held[1:]))
 
     def _tick(self, t0: float) -> float:
         if self.synchronize:
             torch.cuda.synchronize(self.device)
         return time.perf_counter() - t0
 
-    @torch.no_grad()
     def render(self, frame_index: np.ndarray) -> Tensor:
         """uint8 [B, frame_bytes] of output frames ``frame_index`` [B]. With ``streams`` > 1 (CUDA) the batch is
         made on the next of its streams; the caller's stream waits for it (work queued there later, such as a copy
-        to the host, sees the finished pixels) without stopping the host."""
+        to the host, sees the finished pixels) without stopping the host, except that a graphed batch waits for
+        its tile-pair count (see ``__iter__``, which does not)."""
+        return self._checked(frame_index, *self._queue(frame_index))
+
+    def _checked(self, frame_index: np.ndarray, pixels: Tensor, pairs: "PairCount | None") -> Tensor:
+        """``pixels`` of a queued batch once its pair count is known to fit its tile lists; else the batch drawn
+        again with larger lists."""
+        if pairs is None or pairs.count() <= pairs.capacity:
+            return pixels
+        self.grow_pairs(pairs.count())
+        return self.render(frame_index)
+
+    @torch.no_grad()
+    def _queue(self, frame_index: np.ndarray) -> tuple[Tensor, "PairCount | None"]:
+        """:meth:`render` without its check: the pixels, and the pair count of a graphed batch."""
         if self.streams <= 1:
             return self._render(frame_index)
         if len(self._cuda_streams) != self.streams:
@@ -125,12 +163,12 @@ class FrameProducer:
         self._turn += 1
         caller, stream = torch.cuda.current_stream(self.device), self._cuda_streams[slot]
         with torch.cuda.stream(stream):
-            pixels = self._render(frame_index, slot)
+            pixels, pairs = self._render(frame_index, slot)
         caller.wait_stream(stream)
         pixels.record_stream(caller)  # its memory is not reused on `stream` before the caller's work on it is done
-        return pixels
+        return pixels, pairs
 
-    def _render(self, frame_index: np.ndarray, slot: int = 0) -> Tensor:
+    def _render(self, frame_index: np.ndarray, slot: int = 0) -> tuple[Tensor, "PairCount | None"]:
         """:meth:`render` on the current stream; ``slot``: the stream's own posing (or frame) graph."""
         t0 = time.perf_counter()
         # pinned, queued uploads: a pageable copy would wait for the previous frame's work to finish on a GPU
@@ -145,11 +183,8 @@ class FrameProducer:
             self.timings.raster += self._tick(t0)
             t0 = time.perf_counter()
             pixels = self.convert(rgb, alpha)
-            if int(pairs) > self.pairs_capacity:  # the batch's tile lists overflowed: larger lists, new graphs
-                self.grow_pairs(int(pairs))
-                return self._render(frame_index, slot)
             self.timings.convert += self._tick(t0)
-            return pixels
+            return pixels, PairCount(pairs, self.pairs_capacity)
         gaussians = self.pose(rotations, translation, arkit, slot)
         self.timings.posing += self._tick(t0)
         t0 = time.perf_counter()
@@ -159,7 +194,7 @@ class FrameProducer:
         t0 = time.perf_counter()
         pixels = self.convert(out.rgb, out.alpha)
         self.timings.convert += self._tick(t0)
-        return pixels
+        return pixels, None
 
     def render_graphed(self, rotations: Tensor, translation: Tensor, arkit: Tensor, cameras: Cameras,
                        slot: int = 0) -> tuple[Tensor, Tensor, Tensor] | None:
