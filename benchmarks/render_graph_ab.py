@@ -99,8 +99,8 @@ def kernels(paths: Paths, frames: int = 10, top: int = 14) -> str:
 
 
 def producer_fps(avatar, side: int, repeats: int, device, graph_frames: bool, streams: int) -> tuple[float, float]:
-    """render's FrameProducer at batch 1, yuv420p: (median fps of frames each timed alone with a sync, fps of
-    ``repeats`` frames back to back)."""
+    """render's FrameProducer at batch 1, yuv420p: (median fps of frames each timed alone with a sync, ``render()``;
+    fps of the clip's ``repeats + 3`` frames iterated as the render stage does, after a first pass)."""
     from talkavatar.motion import Motion
     from talkavatar.render.background import Background
     from talkavatar.render.camera_path import CameraPath
@@ -127,10 +127,10 @@ def producer_fps(avatar, side: int, repeats: int, device, graph_frames: bool, st
             alone.append(time.perf_counter() - t0)
     torch.cuda.synchronize()
     t0 = time.perf_counter()
-    for i in range(repeats):
-        producer.render(np.array([i % clip.frames]))
+    for _ in producer:  # the whole clip as the render stage iterates it
+        pass
     torch.cuda.synchronize()
-    streamed = repeats / (time.perf_counter() - t0)
+    streamed = clip.frames / (time.perf_counter() - t0)
     if graph_frames and not producer.graph_frames:
         raise RuntimeError(producer.timings.extra.get("graph_frames", "graph frames turned off"))
     return 1 / statistics.median(alone), streamed
