@@ -108,6 +108,22 @@ def kernels(paths: Paths, frames: int = 10, top: int = 14) -> str:
     return "\n".join(tables)
 
 
+def save_sheet(paths: Paths, path: Path) -> None:
+    """main's and the graphed frame's first image side by side (sRGB over white) and their |difference| x 1000."""
+    from PIL import Image
+
+    from talkavatar.core.color import linear_to_srgb
+
+    with torch.no_grad():
+        images = []
+        for fn in (paths.main, paths.graphed):
+            rgb, alpha = (t[0].clone() for t in fn(paths.motions[0]))
+            images.append(linear_to_srgb(rgb + (1 - alpha)).clamp(0, 1))
+        images.append(((images[0] - images[1]).abs() * 1000).clamp(0, 1))
+    sheet = (torch.cat(images, dim=1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+    Image.fromarray(sheet).save(path)
+
+
 def producer_fps(avatar, side: int, repeats: int, device, graph_frames: bool, streams: int) -> tuple[float, float]:
     """render's FrameProducer at batch 1, yuv420p: (median fps of frames each timed alone with a sync, ``render()``;
     fps of the clip's ``repeats + 3`` frames iterated as the render stage does, after a first pass)."""
@@ -153,6 +169,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--cases", default="512x512x1,1080x1920x1,512x512x8")
     ap.add_argument("--profile", action="store_true", help="print each case's kernels (10 frames a path)")
+    ap.add_argument("--png", type=Path, help="save the first case's first frame: main | graphed | |diff| x 1000")
     args = ap.parse_args()
     device = torch.device("cuda")
     if args.rig is None:
@@ -177,6 +194,8 @@ def main() -> None:
         elif args.profile:
             print(kernels(paths), flush=True)
         drgb, dalpha, same = paths.parity() if paths.graphed is not None else (float("nan"),) * 2 + (False,)
+        if args.png and paths.graphed is not None and not rows:
+            save_sheet(paths, args.png)
         fps = {k: [] for k in ("main", "graphed", "pose graph + direct", "raster main", "raster direct")}
         with torch.no_grad():
             for _ in range(args.rounds):  # interleaved: main, graphed, op by op, main's raster, the direct raster
