@@ -196,6 +196,7 @@ class FrameProducer:
         self.timings.convert += self._tick(t0)
         return pixels, None
 
+    @torch.no_grad()
     def render_graphed(self, rotations: Tensor, translation: Tensor, arkit: Tensor, cameras: Cameras,
                        slot: int = 0) -> tuple[Tensor, Tensor, Tensor] | None:
         """rgb [B, H, W, 3] over black, alpha [B, H, W, 1] and the batch's (Gaussian, tile) pairs (int64 [], on the
