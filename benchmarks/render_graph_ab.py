@@ -1,14 +1,14 @@
 """Issue 23's render target (pose + raster >= 500 fps at 512², batch 1, one stream): main's path against the graphed
 frame, interleaved in one process.
 
-main: posing replayed from its CUDA graph, then ``rasterize(depth=False)`` (gsplat's ``rasterization()`` wrapper,
-which reads the tile-pair count back to the host mid-frame). graphed: posing, gsplat's projection, fixed-capacity
-tile lists (``core.splats.tiles``) and gsplat's raster kernel replayed as one CUDA graph
-(``gsplat_backend.render_capturable``), the pair count checked after the frame (as ``FrameProducer`` does).
-Also: main's posing graph + ``render_capturable`` op by op (no frame graph: what removing the mid-frame sync alone
-gives), the raster alone (main's wrapper vs ``render_capturable`` op by op), render's own ``FrameProducer``
-(yuv420p, per frame and streamed, one and two streams) with ``graph_frames`` off (main) and on, and the images'
-parity (max |main - graphed| of rgb and alpha over several poses; 0 = the same bits).
+main: posing replayed from its CUDA graph, then ``rasterize(depth=False)`` (gsplat's ``rasterization()`` wrapper on
+16-pixel tiles, which reads the tile-pair count back to the host mid-frame). "main t8": the same on 8-pixel tiles.
+graphed: posing, gsplat's projection, fixed-capacity tile lists (``core.splats.tiles``) and gsplat's raster kernel
+replayed as one CUDA graph (``FrameProducer.render_graphed``), the pair count checked after the frame, on 16- and
+8-pixel tiles. Also the raster alone (the wrapper on pre-posed Gaussians, 16 and 8), render's own
+``FrameProducer`` (yuv420p, per frame and streamed as the render stage iterates it) as main (16, posing graph,
+2 streams), main's path on 8-pixel tiles, and graphed frames (8) on 1 and 2 streams, and the images' parity (max
+|main - variant| of rgb and alpha over four poses; bitwise = the same bits).
 
 Timing as ``render_speed.py``: CUDA events around each call, synchronised per frame, median over ``--repeats``; the
 rounds alternate main / graphed (``--rounds``) so both see the same clocks and host load.
@@ -38,64 +38,68 @@ from talkavatar.core.splats.gsplat_backend import render_capturable  # noqa: E40
 
 
 class Paths:
-    """main's path and render's graphed frame for one image size and batch; each renders a motion -> (rgb, alpha)."""
+    """The variants for one image size and batch: each renders a motion (or, "raster", pre-posed Gaussians)."""
 
     def __init__(self, avatar, width: int, height: int, batch: int, device):
         self.settings = RasterSettings()
         self.motions = [random_motion(batch, device, seed) for seed in range(4)]
         self.cams = frontal_cameras(avatar.rig, batch, width, height, device)
+        self.pairs, self.failures = {}, {}
+        self.frames = {"main": self.main(16), "main t8": self.main(8)}
         with torch.no_grad():
             self.posing = CudaGraphed(avatar.pose, *self.motions[0])
             self.posed = [avatar.pose(*m) for m in self.motions]
-            self.pairs = int(render_capturable(self.posed[0], self.cams, self.settings, capacity=1)[2])
-            made = graphed_frame(avatar, self.cams, device)
-            if made is None:
-                raise RuntimeError("gsplat is not available: no graphed frame")
-            self.graphed, producer = made
-            self.failure = ""  # why the frame could not be captured
-            try:
-                self.graphed(self.motions[0])  # the capture
-            except RuntimeError as exc:
-                self.graphed, self.failure = None, str(exc)
-        self.capacity = producer.pairs_capacity
+            for tile in (16, 8):
+                self.pairs[tile] = int(render_capturable(self.posed[0], self.cams, self.settings, 1, tile)[2])
+                made = graphed_frame(avatar, self.cams, device, tile)
+                if made is None:
+                    raise RuntimeError("gsplat is not available: no graphed frame")
+                try:
+                    made[0](self.motions[0])  # the capture
+                except RuntimeError as exc:
+                    self.failures[f"graphed t{tile}"] = str(exc)
+                else:
+                    self.frames[f"graphed t{tile}"] = made[0]
+        self.rasters = {f"raster t{tile}": self.raster(tile) for tile in (16, 8)}
 
-    def main(self, m):
-        out = rasterize(self.posing(*m), self.cams, depth=False)
-        return out.rgb, out.alpha
+    def main(self, tile: int):
+        def frame(m):
+            out = rasterize(self.posing(*m), self.cams, depth=False, tile_size=tile)
+            return out.rgb, out.alpha
+        return frame
 
-    def eager_direct(self, m):
-        """main's posing graph, then the graphed frame's raster op by op (no frame graph, no mid-frame sync)."""
-        rgb, alpha, pairs = render_capturable(self.posing(*m), self.cams, self.settings, self.capacity)
-        if int(pairs) > self.capacity:
-            raise RuntimeError(f"{int(pairs)} tile pairs overflow the capacity {self.capacity}")
-        return rgb, alpha
+    def raster(self, tile: int):
+        return lambda g: rasterize(g, self.cams, depth=False, tile_size=tile)
 
-    def raster_main(self, g):
-        return rasterize(g, self.cams, depth=False)
-
-    def raster_direct(self, g):
-        return render_capturable(g, self.cams, self.settings, self.capacity)
-
-    def parity(self) -> tuple[float, float, bool]:
-        """max |main - graphed| of rgb and alpha over the four motions, and whether every image is the same bits."""
-        drgb = dalpha = 0.0
-        same = True
+    def parity(self) -> dict[str, tuple[float, float, bool]]:
+        """Each variant against main: max |d| of rgb and alpha over the four motions, and whether all are the same
+        bits."""
+        out = {}
         with torch.no_grad():
-            for m in self.motions:
-                a_rgb, a_alpha = (t.clone() for t in self.main(m))
-                b_rgb, b_alpha = (t.clone() for t in self.graphed(m))
-                drgb = max(drgb, float((a_rgb - b_rgb).abs().max()))
-                dalpha = max(dalpha, float((a_alpha - b_alpha).abs().max()))
-                same &= torch.equal(a_rgb, b_rgb) and torch.equal(a_alpha, b_alpha)
-        return drgb, dalpha, same
+            want = [tuple(t.clone() for t in self.frames["main"](m)) for m in self.motions]
+            for name, fn in self.frames.items():
+                if name == "main":
+                    continue
+                drgb = dalpha = 0.0
+                same = True
+                for m, (rgb, alpha) in zip(self.motions, want):
+                    got_rgb, got_alpha = (t.clone() for t in fn(m))
+                    drgb = max(drgb, float((got_rgb - rgb).abs().max()))
+                    dalpha = max(dalpha, float((got_alpha - alpha).abs().max()))
+                    same &= torch.equal(got_rgb, rgb) and torch.equal(got_alpha, alpha)
+                out[name] = (drgb, dalpha, same)
+        return out
 
 
-def kernels(paths: Paths, frames: int = 10, top: int = 14) -> str:
-    """The CUDA kernels of ``frames`` frames of each path (torch profiler)."""
+def kernels(paths: Paths, names=("main", "main t8", "graphed t8"), frames: int = 10, top: int = 12) -> str:
+    """The CUDA kernels of ``frames`` frames of some variants (torch profiler)."""
     from torch.profiler import ProfilerActivity, profile
 
     tables = []
-    for name, fn in (("main", paths.main), ("graphed", paths.graphed), ("pose graph + direct", paths.eager_direct)):
+    for name in names:
+        fn = paths.frames.get(name)
+        if fn is None:
+            continue
         with torch.no_grad():
             fn(paths.motions[0])
             torch.cuda.synchronize()
@@ -109,22 +113,32 @@ def kernels(paths: Paths, frames: int = 10, top: int = 14) -> str:
 
 
 def save_sheet(paths: Paths, path: Path) -> None:
-    """main's and the graphed frame's first image side by side (sRGB over white) and their |difference| x 1000."""
+    """main's and the graphed frame's (8-pixel tiles) first image side by side (sRGB over white) and their
+    |difference| x 1000."""
     from PIL import Image
 
     from talkavatar.core.color import linear_to_srgb
 
     with torch.no_grad():
         images = []
-        for fn in (paths.main, paths.graphed):
-            rgb, alpha = (t[0].clone() for t in fn(paths.motions[0]))
+        for name in ("main", "graphed t8"):
+            rgb, alpha = (t[0].clone() for t in paths.frames[name](paths.motions[0]))
             images.append(linear_to_srgb(rgb + (1 - alpha)).clamp(0, 1))
         images.append(((images[0] - images[1]).abs() * 1000).clamp(0, 1))
     sheet = (torch.cat(images, dim=1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
     Image.fromarray(sheet).save(path)
 
 
-def producer_fps(avatar, side: int, repeats: int, device, graph_frames: bool, streams: int) -> tuple[float, float]:
+PRODUCERS = {  # name: (graph_frames, tile_size, streams)
+    "main: posing graph + rasterize, 16, 2 streams": (False, 16, 2),
+    "main's path on 8-pixel tiles, 2 streams": (False, 8, 2),
+    "graphed frames, 8, 1 stream": (True, 8, 1),
+    "graphed frames, 8, 2 streams": (True, 8, 2),
+}
+
+
+def producer_fps(avatar, side: int, repeats: int, device, graph_frames: bool, tile_size: int,
+                 streams: int) -> tuple[float, float]:
     """render's FrameProducer at batch 1, yuv420p: (median fps of frames each timed alone with a sync, ``render()``;
     fps of the clip's ``repeats + 3`` frames iterated as the render stage does, after a first pass)."""
     from talkavatar.motion import Motion
@@ -141,9 +155,9 @@ def producer_fps(avatar, side: int, repeats: int, device, graph_frames: bool, st
                              frames=clip.frames, orbit_degrees=0)
     producer = FrameProducer(avatar, clip, cams, Background.parse("black", side, side), pixel_format="yuv420p",
                              batch=1, device=device)
-    producer.graph_frames, producer.streams = graph_frames and producer.graph_frames, streams
     if graph_frames and not producer.graph_frames:
         raise RuntimeError("gsplat is not available: no graphed frames")
+    producer.graph_frames, producer.tile_size, producer.streams = graph_frames, tile_size, streams
     alone = []
     for i in range(clip.frames):
         t0 = time.perf_counter()
@@ -168,8 +182,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--cases", default="512x512x1,1080x1920x1,512x512x8")
-    ap.add_argument("--profile", action="store_true", help="print each case's kernels (10 frames a path)")
-    ap.add_argument("--png", type=Path, help="save the first case's first frame: main | graphed | |diff| x 1000")
+    ap.add_argument("--profile", action="store_true", help="print the first case's kernels (10 frames a variant)")
+    ap.add_argument("--png", type=Path, help="save the first case's first frame: main | graphed t8 | |diff| x 1000")
     args = ap.parse_args()
     device = torch.device("cuda")
     if args.rig is None:
@@ -186,56 +200,52 @@ def main() -> None:
         width, height, batch = (int(v) for v in case.split("x"))
         try:
             paths = Paths(avatar, width, height, batch, device)
-        except RuntimeError as exc:  # a capture that fails is reported, the other cases still run
+        except RuntimeError as exc:  # reported; the other cases still run
             print(f"{case}: FAILED {type(exc).__name__}: {exc}"[:2000], flush=True)
             continue
-        if paths.graphed is None:
-            print(f"{case}: the graphed frame FAILED: {paths.failure}"[:2000], flush=True)
-        elif args.profile:
+        for name, why in paths.failures.items():
+            print(f"{case}: {name} FAILED: {why}"[:2000], flush=True)
+        if args.profile and not rows:
             print(kernels(paths), flush=True)
-        drgb, dalpha, same = paths.parity() if paths.graphed is not None else (float("nan"),) * 2 + (False,)
-        if args.png and paths.graphed is not None and not rows:
+        parity = paths.parity()
+        if args.png and "graphed t8" in paths.frames and not rows:
             save_sheet(paths, args.png)
-        fps = {k: [] for k in ("main", "graphed", "pose graph + direct", "raster main", "raster direct")}
+        timed = [(name, fn, paths.motions) for name, fn in paths.frames.items()]
+        timed += [(name, fn, paths.posed) for name, fn in paths.rasters.items()]
+        fps = {name: [] for name, _, _ in timed}
         with torch.no_grad():
-            for _ in range(args.rounds):  # interleaved: main, graphed, op by op, main's raster, the direct raster
-                fps["main"].append(batch / time_region(paths.main, paths.motions, args.repeats))
-                if paths.graphed is not None:
-                    fps["graphed"].append(batch / time_region(paths.graphed, paths.motions, args.repeats))
-                fps["pose graph + direct"].append(batch / time_region(paths.eager_direct, paths.motions,
-                                                                      args.repeats))
-                fps["raster main"].append(batch / time_region(paths.raster_main, paths.posed, args.repeats))
-                fps["raster direct"].append(batch / time_region(paths.raster_direct, paths.posed, args.repeats))
-        med = {k: statistics.median(v) if v else float("nan") for k, v in fps.items()}
-        print(f"{case}: pairs {paths.pairs} (capacity {paths.capacity}); per round fps "
+            for _ in range(args.rounds):  # interleaved: every variant once a round
+                for name, fn, inputs in timed:
+                    fps[name].append(batch / time_region(fn, inputs, args.repeats))
+        med = {k: statistics.median(v) for k, v in fps.items()}
+        print(f"{case}: pairs t16 {paths.pairs[16]}, t8 {paths.pairs[8]}; per round fps "
               + "; ".join(f"{k} {' '.join(f'{x:.0f}' for x in v)}" for k, v in fps.items())
-              + f"; parity max|d| rgb {drgb:.3g} alpha {dalpha:.3g} bitwise {same}", flush=True)
-        rows.append((case, med, drgb, dalpha, same))
+              + "; parity " + "; ".join(f"{k} max|d| rgb {a:.3g} alpha {b:.3g} bitwise {c}"
+                                        for k, (a, b, c) in parity.items()), flush=True)
+        rows.append((case, med, parity))
         del paths
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
 
     producer = {}
-    for graph_frames in (False, True):
-        for streams in (1, 2):
-            try:
-                producer[(graph_frames, streams)] = producer_fps(avatar, 512, args.repeats, device, graph_frames,
-                                                                 streams)
-            except RuntimeError as exc:
-                print(f"producer graph_frames={graph_frames} streams={streams}: FAILED {exc}"[:2000], flush=True)
+    for name, (graph_frames, tile, streams) in PRODUCERS.items():
+        try:
+            producer[name] = producer_fps(avatar, 512, args.repeats, device, graph_frames, tile, streams)
+        except RuntimeError as exc:
+            print(f"producer {name}: FAILED {exc}"[:2000], flush=True)
 
-    print("\n| case (W x H x batch) | pose+raster fps main | graphed | ratio | pose graph + direct op by op | "
-          "raster alone main | direct (no graph) | max abs diff rgb / alpha | bitwise |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for case, med, drgb, dalpha, same in rows:
-        print(f"| {case} | {med['main']:.0f} | **{med['graphed']:.0f}** | {med['graphed'] / med['main']:.2f} | "
-              f"{med['pose graph + direct']:.0f} | {med['raster main']:.0f} | {med['raster direct']:.0f} | "
-              f"{drgb:.3g} / {dalpha:.3g} | {same} |")
+    names = ("main", "main t8", "graphed t16", "graphed t8", "raster t16", "raster t8")
+    print("\n| case (W x H x batch) | pose+raster fps: " + " | ".join(names) + " | bitwise = main (t8, graphed t16, "
+          "graphed t8) |")
+    print("|---|" + "---|" * (len(names) + 1))
+    for case, med, parity in rows:
+        cells = " | ".join(f"{med[k]:.0f}" if k in med else "failed" for k in names)
+        same = ", ".join(str(parity[k][2]) if k in parity else "-" for k in ("main t8", "graphed t16", "graphed t8"))
+        print(f"| {case} | {cells} | {same} |")
     print("\n| FrameProducer 512² b1 yuv420p | per frame fps (synced) | streamed fps |")
     print("|---|---|---|")
-    for (graph_frames, streams), (alone, streamed) in producer.items():
-        print(f"| {'graphed frames' if graph_frames else 'main (posing graph + rasterize)'}, {streams} stream(s) | "
-              f"{alone:.0f} | {streamed:.0f} |")
+    for name, (alone, streamed) in producer.items():
+        print(f"| {name} | {alone:.0f} | {streamed:.0f} |")
 
 
 if __name__ == "__main__":

@@ -104,11 +104,12 @@ def time_region(fn, inputs: list, repeats: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
-def graphed_frame(avatar: Avatar, cams: Cameras, device):
+def graphed_frame(avatar: Avatar, cams: Cameras, device, tile_size: int | None = None):
     """render's graphed frame (``FrameProducer.render_graphed``: posing, projection, fixed-capacity tile lists and
     raster replayed as one CUDA graph) for ``cams``: a function of ``random_motion``'s arguments -> (rgb, alpha) that
     checks the frame's tile pairs as the producer does (a host sync after the frame), and the producer; None without
-    gsplat. The producer's clip, camera path and background are placeholders (the frame takes its own)."""
+    gsplat. The producer's clip, camera path and background are placeholders (the frame takes its own);
+    ``tile_size``: gsplat's tile edge (None: the producer's, ``frames.TILE_SIZE``)."""
     from talkavatar.motion import Motion
     from talkavatar.render.background import Background
     from talkavatar.render.camera_path import CameraPath
@@ -123,6 +124,8 @@ def graphed_frame(avatar: Avatar, cams: Cameras, device):
                              batch=cams.count, device=device)
     if not producer.graph_frames:
         return None
+    if tile_size is not None:
+        producer.tile_size = tile_size
 
     def frame(motion):
         out = producer.render_graphed(*motion, cams)

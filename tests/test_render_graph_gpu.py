@@ -69,10 +69,12 @@ def test_capturable_render_is_render_bitwise(cuda, per_camera):
         assert torch.equal(rgb2, rgb) and torch.equal(alpha2, alpha)
         assert float(alpha.max()) > 0.5  # something is drawn
 
+        capacity = 2 * int(pairs)  # read before the capture (a host sync is not capturable)
+
         def frame(means, world_to_camera):
             moved = Gaussians(means, g.quats, g.log_scales, g.opacity_logit, g.rgb)
             c = type(cams)(world_to_camera, cams.K, cams.width, cams.height)
-            return gsplat_backend.render_capturable(moved, c, settings, capacity=int(pairs) * 2)
+            return gsplat_backend.render_capturable(moved, c, settings, capacity=capacity)
 
         graphed = CudaGraphed(frame, g.means, cams.world_to_camera)
         moved = g.means + 0.01
@@ -82,16 +84,31 @@ def test_capturable_render_is_render_bitwise(cuda, per_camera):
         assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
 
 
+@pytest.mark.parametrize("tile", [4, 8, 12])
+def test_any_tile_size_draws_the_same_image(cuda, tile):
+    """gsplat's wrapper and render_capturable at other tile edges give the 16-pixel tiles' rgb and alpha bit for bit
+    (a Gaussian left out of a pixel's tile is below the alpha threshold there: tiles.TILE_SIZE)."""
+    g, cams = _scene(cuda, n=6000, width=96, height=61, seed=2)
+    settings = RasterSettings()
+    with torch.no_grad():
+        rgb, alpha, _ = gsplat_backend.render(g, cams, None, settings, depth=False)
+        rgb2, alpha2, _ = gsplat_backend.render(g, cams, None, settings, depth=False, tile_size=tile)
+        rgb3, alpha3, _ = gsplat_backend.render_capturable(g, cams, settings, 500_000, tile)
+    assert float(alpha.max()) > 0.5
+    assert torch.equal(rgb2, rgb) and torch.equal(alpha2, alpha)
+    assert torch.equal(rgb3, rgb) and torch.equal(alpha3, alpha)
+
+
 def _pixels(producer):
     return torch.cat([b.pixels.cpu() for b in producer])
 
 
 @pytest.mark.parametrize("fmt,batch,streams", [("rgb24", 4, 2), ("yuv420p", 1, 1), ("rgba", 3, 2)])
 def test_graphed_frames_are_mains_frames(cuda, fmt, batch, streams):
-    """The producer's frames with GRAPH_FRAMES are main's (posing graph + rasterize()) byte for byte: padded last
-    batch (10 frames), one or two streams, every pixel format."""
+    """The producer's frames with GRAPH_FRAMES (and its TILE_SIZE) are main's (posing graph + rasterize() on 16-pixel
+    tiles) byte for byte: padded last batch (10 frames), one or two streams, every pixel format."""
     new, old = _producer(batch, fmt, frames=10, device="cuda"), _producer(batch, fmt, frames=10, device="cuda")
-    old.graph_frames = False
+    old.graph_frames, old.tile_size = False, 16  # main: the posing graph, gsplat's wrapper on 16-pixel tiles
     new.streams = old.streams = streams
     assert new.graph_frames and old.graph_posing
     a, b = _pixels(new), _pixels(old)

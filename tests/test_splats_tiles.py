@@ -55,8 +55,9 @@ def _gsplat_bins_naive(means2d, radii, depths, width, height, tile_size=16):
 
 
 def _scene(images=3, n=60, width=53, height=37, seed=0):
-    """Projected Gaussians as gsplat's projection leaves them: some culled (radius 0, their 2D means garbage, NaN
-    among them), some off the image or straddling its edges, some large, shared depths (ties) in every image."""
+    """Projected Gaussians as gsplat's projection leaves them: some culled (radius 0, their 2D means and depths
+    garbage, NaN among them), some off the image or straddling its edges, some large, shared depths (ties) in every
+    image."""
     gen = torch.Generator().manual_seed(seed)
     means2d = torch.rand(images, n, 2, generator=gen) * torch.tensor([width * 1.4, height * 1.4]) - 0.2 * torch.tensor(
         [width, height])
@@ -67,18 +68,20 @@ def _scene(images=3, n=60, width=53, height=37, seed=0):
     means2d[culled] = torch.where(torch.rand(int(culled.sum()), 2, generator=gen) < 0.5, float("nan"), 1e9)
     depths = torch.rand(images, n, generator=gen) * 3 + 0.5
     depths[:, 10:20] = 1.25  # ties
+    depths[culled] = torch.where(torch.rand(int(culled.sum()), generator=gen) < 0.5, float("nan"), -2.0)  # garbage
     return means2d, radii, depths, width, height
 
 
-@pytest.mark.parametrize("seed,images,width,height", [(0, 3, 53, 37), (1, 1, 64, 48), (2, 2, 17, 90)])
-def test_bins_are_gsplats_pairs(seed, images, width, height):
+@pytest.mark.parametrize("seed,images,width,height,tile", [(0, 3, 53, 37, 16), (1, 1, 64, 48, 16),
+                                                            (2, 2, 17, 90, 16), (3, 2, 53, 37, 8)])
+def test_bins_are_gsplats_pairs(seed, images, width, height, tile):
     means2d, radii, depths, w, h = _scene(images=images, width=width, height=height, seed=seed)
-    offsets, ids = _gsplat_bins_naive(means2d, radii, depths, w, h)
+    offsets, ids = _gsplat_bins_naive(means2d, radii, depths, w, h, tile)
     count = len(ids)
     assert count > 0
-    tw, th = grid(w, h)
+    tw, th = grid(w, h, tile)
     for capacity in (count, count + 1, 3 * count + 7):
-        bins = bin_tiles(means2d, radii, depths, w, h, capacity)
+        bins = bin_tiles(means2d, radii, depths, w, h, capacity, tile)
         assert isinstance(bins, TileBins)
         assert bins.offsets.dtype == torch.int32 and bins.flatten_ids.dtype == torch.int32
         assert bins.offsets.shape == (images, th + 1, tw) and bins.flatten_ids.shape == (capacity,)

@@ -38,6 +38,9 @@ GRAPH_POSING = True  # on CUDA, pose from a captured CUDA graph (FrameProducer.p
 # kernels with fixed-capacity tile lists, no host synchronisation inside a frame; the same numbers as posing from
 # its graph and rasterizing with gsplat's wrapper. Off: GRAPH_POSING's graph and rasterize().
 GRAPH_FRAMES = True
+# gsplat's tile edge for render's frames (both paths): the same image as the fit's 16 (core.splats.tiles.TILE_SIZE),
+# faster where the avatar covers few tiles (a small frame: its face's dense lists split over more thread blocks).
+TILE_SIZE = 8
 # The tile lists' capacity: this many times the first batch's (Gaussian, tile) pairs, plus PAIRS_SPARE, grown (and
 # the graphs captured again) when a batch needs more.
 PAIRS_MARGIN, PAIRS_SPARE = 1.25, 65536
@@ -107,6 +110,7 @@ class FrameProducer:
         self.graph_posing = GRAPH_POSING and self.device.type == "cuda"
         self.graph_frames = (GRAPH_FRAMES and backend != "reference"
                              and gsplat_unavailable_reason(self.device, torch.float32) is None)
+        self.tile_size = TILE_SIZE
         self.pairs_capacity = 0  # of the frame graphs' tile lists; 0 until the first graphed batch
         self._frame_graphs: dict[int, CudaGraphed] = {}  # per stream, as _graphed
         self.streams = STREAMS if self.device.type == "cuda" else 1
@@ -188,7 +192,7 @@ class FrameProducer:
         gaussians = self.pose(rotations, translation, arkit, slot)
         self.timings.posing += self._tick(t0)
         t0 = time.perf_counter()
-        out = rasterize(gaussians, cams, backend=self.backend, depth=False)
+        out = rasterize(gaussians, cams, backend=self.backend, depth=False, tile_size=self.tile_size)
         self.timings.backend = out.backend
         self.timings.raster += self._tick(t0)
         t0 = time.perf_counter()
@@ -231,7 +235,8 @@ class FrameProducer:
                size: tuple[int, int], capacity: int) -> tuple[Tensor, Tensor, Tensor]:
         """The captured function of :meth:`render_graphed`."""
         cameras = Cameras(world_to_camera, K, *size)
-        return render_capturable(self.avatar.pose(rotations, translation, arkit), cameras, RasterSettings(), capacity)
+        return render_capturable(self.avatar.pose(rotations, translation, arkit), cameras, RasterSettings(), capacity,
+                                 self.tile_size)
 
     def grow_pairs(self, pairs: int) -> None:
         """Tile lists for ``pairs`` (Gaussian, tile) pairs with a margin; the frame graphs are captured again."""

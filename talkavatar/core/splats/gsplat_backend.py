@@ -59,10 +59,12 @@ def unavailable_reason(device: torch.device, dtype: torch.dtype) -> str | None:
 
 
 def render(gaussians: Gaussians, cameras: Cameras, background: Tensor | None, settings: RasterSettings, *,
-           packed: bool | None = None, depth: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
+           packed: bool | None = None, depth: bool = True,
+           tile_size: int = TILE_SIZE) -> tuple[Tensor, Tensor, Tensor | None]:
     """rgb [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1] (None with ``depth`` False: gsplat's "RGB" mode,
     three channels rasterized instead of four); background: [C, 3], or None for black (nothing composited: the
-    same numbers as a zero background without its operations, forward and backward)."""
+    same numbers as a zero background without its operations, forward and backward); tile_size: gsplat's tile
+    edge in pixels (see ``tiles.TILE_SIZE``: the same image for any size)."""
     from gsplat import rasterization
 
     packed = PACKED if packed is None else packed
@@ -79,7 +81,7 @@ def render(gaussians: Gaussians, cameras: Cameras, background: Tensor | None, se
         means, quats, torch.exp(log_scales), torch.sigmoid(logits), colors, viewmats, Ks,
         cameras.width, cameras.height,
         near_plane=settings.near_plane, far_plane=settings.far_plane, eps2d=settings.eps2d,
-        packed=packed, render_mode="RGB+ED" if depth else "RGB", rasterize_mode="classic",
+        packed=packed, render_mode="RGB+ED" if depth else "RGB", rasterize_mode="classic", tile_size=tile_size,
     )
     if g.batch_size is not None:  # a view (indexing [:, 0] would cost a copy in the backward)
         out, alphas = out.squeeze(1), alphas.squeeze(1)
@@ -89,13 +91,14 @@ def render(gaussians: Gaussians, cameras: Cameras, background: Tensor | None, se
     return rgb, alphas, out[..., 3:] if depth else None
 
 
-def render_capturable(gaussians: Gaussians, cameras: Cameras, settings: RasterSettings,
-                      capacity: int) -> tuple[Tensor, Tensor, Tensor]:
+def render_capturable(gaussians: Gaussians, cameras: Cameras, settings: RasterSettings, capacity: int,
+                      tile_size: int = TILE_SIZE) -> tuple[Tensor, Tensor, Tensor]:
     """rgb [C, H, W, 3] over black, alpha [C, H, W, 1] and the number of (Gaussian, tile) pairs (int64 [] on the
     device): the numbers of ``render(gaussians, cameras, None, settings, depth=False)`` whenever that count is <=
     ``capacity`` (else pairs are missing: render again with a larger capacity). The same gsplat kernels on the same
     layouts as :func:`render`'s unpacked path (projection, raster), the tile lists from ``tiles.bin_tiles``; no host
-    synchronisation and fixed shapes (capturable in a CUDA graph); no autograd. Call under ``torch.no_grad()``."""
+    synchronisation and fixed shapes (capturable in a CUDA graph); no autograd. Call under ``torch.no_grad()``.
+    tile_size: as :func:`render`'s."""
     from gsplat.cuda._backend import _C
     from gsplat.cuda._wrapper import _make_lazy_cuda_obj
 
@@ -113,12 +116,12 @@ def render_capturable(gaussians: Gaussians, cameras: Cameras, settings: RasterSe
         settings.near_plane, settings.far_plane, 0.0, False, _make_lazy_cuda_obj("CameraModelType.PINHOLE"))
     images = radii.shape[:-2]  # [C] or [C, 1]: gsplat's image dimensions (batch, camera)
     n = g.count
-    bins = bin_tiles(means2d, radii, depths, width, height, capacity, TILE_SIZE)
-    tile_width, tile_height = grid(width, height, TILE_SIZE)
+    bins = bin_tiles(means2d, radii, depths, width, height, capacity, tile_size)
+    tile_width, tile_height = grid(width, height, tile_size)
     colors = torch.broadcast_to(g.rgb[..., None, :, :], (*images, n, 3)).contiguous()
     opacities = torch.broadcast_to(opacities[..., None, :], (*images, n)).contiguous()
     rgb, alpha, _ = _C.rasterize_to_pixels_3dgs_fwd(
-        means2d, conics, colors, opacities, None, None, width, height, TILE_SIZE,
+        means2d, conics, colors, opacities, None, None, width, height, tile_size,
         bins.offsets.reshape(*images, tile_height + 1, tile_width), bins.flatten_ids)
     if g.batch_size is not None:
         rgb, alpha = rgb.squeeze(1), alpha.squeeze(1)

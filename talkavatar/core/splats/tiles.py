@@ -10,7 +10,7 @@ The result is gsplat's, element for element (``flatten_ids`` up to the count; ``
 * a Gaussian with both radii > 0 covers tiles ``[floor(c - r / s), ceil(c + r / s))`` per axis, ``c`` its 2D mean / s,
   clamped to the grid (s = ``tile_size``; float32 arithmetic as gsplat's kernel, which saturates to 0 where negative);
 * pairs sorted by (image, tile, the depth's float32 bits as unsigned), ties kept in flattened Gaussian order (gsplat
-  writes them in that order and sorts with a stable radix sort);
+  writes them in that order and sorts one 64-bit key with a stable radix sort; here two stable 32-bit sorts);
 * ``offsets[i, t]``: the first pair of image ``i``'s tile ``t`` (the number of pairs before it).
 
 ``offsets`` carries one extra row of tiles below each image ([I, tile_height + 1, tile_width]), whose offsets all
@@ -30,8 +30,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-TILE_SIZE = 16  # gsplat's default tile edge in pixels (the rasterization() wrapper's)
-_PAST = torch.iinfo(torch.int64).max  # the sort key of an unused slot: after every pair
+# gsplat's default tile edge in pixels (the rasterization() wrapper's). Any size draws the same image: a Gaussian
+# left out of a pixel's tile has its box (gsplat's radii: the opacity-aware 1/255 contour's extent, rounded up)
+# at least half a pixel from the pixel's centre, where its alpha is below the 1/255 that the raster skips, with a
+# margin far above float rounding; the Gaussians kept keep their order. Smaller tiles split a dense tile's list
+# over more thread blocks (render's small frames: a few tiles on the face hold most pairs).
+TILE_SIZE = 16
+_PAST = torch.iinfo(torch.int32).max  # the sort key of an unused slot: after every pair
 
 
 @dataclass(frozen=True)
@@ -71,28 +76,34 @@ def bin_tiles(means2d: Tensor, radii: Tensor, depths: Tensor, width: int, height
     """Sorted (Gaussian, tile) pairs of I images, in fixed shapes (capturable in a CUDA graph: no host sync).
 
     means2d: [..., N, 2]; radii: int32 [..., N, 2] (0 = culled); depths: [..., N] (gsplat's projection outputs, the
-    leading dimensions flattened into I images); capacity: the length of the pair lists (> 0).
+    leading dimensions flattened into I images; a kept Gaussian's depth is >= the near plane > 0, so its float32
+    bits order as gsplat's unsigned key does); capacity: the length of the pair lists (> 0).
+
+    Two 32-bit sorts instead of gsplat's one 64-bit key: the Gaussians by depth (stable: ties in flattened order),
+    their pairs written in that order, then the pairs by (image, tile), stable (so front to back within a tile).
     """
     if capacity < 1 or means2d.shape[-2] == 0:
         raise ValueError(f"need capacity >= 1 and at least one Gaussian, got {capacity} and {list(means2d.shape)}")
     n = means2d.shape[-2]
     tw, th = grid(width, height, tile_size)
     x0, y0, x1, y1 = (s.reshape(-1) for s in tile_spans(means2d, radii, tw, th, tile_size))
+    front = torch.sort(depths.reshape(-1).view(torch.int32), stable=True).indices  # [I * N] front to back
     span_x = x1 - x0
-    counts = span_x * (y1 - y0)
-    ends = counts.cumsum(0)  # [I * N]: one past each Gaussian's last pair
+    counts = (span_x * (y1 - y0))[front]
+    ends = counts.cumsum(0)  # one past each Gaussian's last pair, in depth order
     count = ends[-1]
+    image = torch.div(front, n, rounding_mode="floor")
+    # per Gaussian in depth order: its index, first pair, first tile (x, y), tiles per row, image's first key
+    table = torch.stack([front, ends - counts, x0[front], y0[front], span_x[front].clamp(min=1),
+                         image * ((th + 1) * tw)], -1)
     slot = torch.arange(capacity, device=means2d.device)
-    owner = torch.searchsorted(ends, slot, right=True).clamp_(max=ends.shape[0] - 1)  # the Gaussian of each slot
-    k = slot - (ends[owner] - counts[owner])  # the pair's rank among its Gaussian's tiles, row by row
-    step = span_x[owner].clamp(min=1)
-    tile = (y0[owner] + k // step) * tw + x0[owner] + k % step
-    image = owner // n
-    depth_bits = depths.reshape(-1).view(torch.int32).long() & 0xFFFFFFFF
-    key = ((image * ((th + 1) * tw) + tile) << 32) | depth_bits[owner]
+    rank = torch.searchsorted(ends, slot, right=True).clamp_(max=ends.shape[0] - 1)  # the Gaussian of each slot
+    gaussian, first, tx, ty, step, base = table.index_select(0, rank).unbind(-1)
+    k = slot - first  # the pair's rank among its Gaussian's tiles, row by row
+    key = (base + (ty + k // step) * tw + tx + k % step).int()
     key = torch.where(slot < count, key, _PAST)
     key, order = torch.sort(key, stable=True)
-    flatten_ids = owner[order].int()
-    starts = torch.arange(ends.shape[0] // n * (th + 1) * tw, device=means2d.device)
-    offsets = torch.searchsorted(key >> 32, starts, out_int32=True).reshape(-1, th + 1, tw)
+    flatten_ids = gaussian.index_select(0, order).int()
+    starts = torch.arange(ends.shape[0] // n * (th + 1) * tw, device=means2d.device, dtype=torch.int32)
+    offsets = torch.searchsorted(key, starts, out_int32=True).reshape(-1, th + 1, tw)
     return TileBins(offsets, flatten_ids, count)
