@@ -442,9 +442,8 @@ def streamed_fps(frame, frames: int, device) -> float:
 
 def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> dict:
     """render's own frame producer, one yuv420p frame per call (pose, raster, colour conversion), posing eager and
-    graphed, and pose + raster graphed together (``graph_frames``): each frame timed alone (``clock``), and the
-    frames streamed (returned: fps on the device's side; the render stage's writer thread copies each frame to the
-    host meanwhile)."""
+    graphed: each frame timed alone (``clock``), and the frames streamed (returned: fps on the device's side; the
+    render stage's writer thread copies each frame to the host meanwhile)."""
     import numpy as np
 
     from talkavatar.motion import Motion
@@ -460,15 +459,13 @@ def producer_frames(avatar, side: int, repeats: int, device, clock: Clock) -> di
                                           avatar.rig.joints.new_zeros(1, 52))]).means[0]
     cams = CameraPath.around("orbit", Framing.of_points(means.double().cpu()), width=side, height=side,
                              frames=clip.frames, orbit_degrees=0)
-    variants = [("producer eager", False, False, 1)]
+    variants = [("producer eager", False, 1)]
     if device.type == "cuda":
-        variants += [("producer graphed", True, False, 1), ("producer graphed, 2 streams", True, False, 2),
-                     ("producer graphed frames", True, True, 1)]
-    for name, graphed, frames, streams in variants:
+        variants += [("producer graphed", True, 1), ("producer graphed, 2 streams", True, 2)]
+    for name, graphed, streams in variants:
         producer = FrameProducer(avatar, clip, cams, Background.parse("black", side, side), pixel_format="yuv420p",
                                  batch=1, device=device)
         producer.graph_posing, producer.streams = graphed, streams
-        producer.graph_frames = frames and producer.graph_frames
         for i in range(clip.frames):
             with clock(f"{name}: frame"):
                 producer.render(np.array([i]))

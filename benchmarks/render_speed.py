@@ -104,41 +104,6 @@ def time_region(fn, inputs: list, repeats: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
-def graphed_frame(avatar: Avatar, cams: Cameras, device, tile_size: int | None = None):
-    """render's graphed frame (``FrameProducer.render_graphed``: posing, projection, fixed-capacity tile lists and
-    raster replayed as one CUDA graph) for ``cams``: a function of ``random_motion``'s arguments -> (rgb, alpha) that
-    checks the frame's tile pairs as the producer does (a host sync after the frame), and the producer; None without
-    gsplat. The producer's clip, camera path and background are placeholders (the frame takes its own);
-    ``tile_size``: gsplat's tile edge (None: the producer's, ``frames.TILE_SIZE``)."""
-    from talkavatar.motion import Motion
-    from talkavatar.render.background import Background
-    from talkavatar.render.camera_path import CameraPath
-    from talkavatar.render.frames import FrameProducer
-    from talkavatar.render.framing import Framing
-    from talkavatar.render.timeline import Timeline
-
-    path = CameraPath.around("orbit", Framing.of_points(avatar.rig.vertices.double().cpu()), width=cams.width,
-                             height=cams.height, frames=1)
-    producer = FrameProducer(avatar, Timeline.of(Motion.still(1), 30.0), path,
-                             Background.parse("black", cams.width, cams.height), pixel_format="rgb24",
-                             batch=cams.count, device=device)
-    if not producer.graph_frames:
-        return None
-    if tile_size is not None:
-        producer.tile_size = tile_size
-
-    def frame(motion):
-        out = producer.render_graphed(*motion, cams)
-        if out is None:
-            raise RuntimeError(producer.timings.extra["graph_frames"])
-        rgb, alpha, pairs = out
-        if int(pairs) > producer.pairs_capacity:
-            raise RuntimeError(f"{int(pairs)} tile pairs overflow the capacity {producer.pairs_capacity}")
-        return rgb, alpha
-
-    return frame, producer
-
-
 def run_case(avatar: Avatar, width: int, height: int, batch: int, repeats: int, device,
              compare_packed: bool = False, graph_pose: bool = False) -> dict:
     motions = [random_motion(batch, device, seed) for seed in range(4)]
@@ -172,13 +137,6 @@ def run_case(avatar: Avatar, width: int, height: int, batch: int, repeats: int, 
                 extra["total_fps_graphed"] = batch / time_region(
                     lambda m: rasterize(graphed(*m), cams, **RASTER), motions, repeats)
                 del graphed, eager, replay
-            made = graphed_frame(avatar, cams, device)
-            if made is not None:  # render's frame: pose + raster in one graph (over black, no depth)
-                try:
-                    extra["total_fps_graph_frame"] = batch / time_region(made[0], motions, repeats)
-                except RuntimeError as exc:  # report, keep the other figures
-                    extra["graph_frame_error"] = f"{type(exc).__name__}: {exc}"[:300]
-                del made
         del posed
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
@@ -233,8 +191,7 @@ def main() -> None:
     parser.add_argument("--batches-512", default="1,8,32")
     parser.add_argument("--batches-1080", default="1,4,16")
     parser.add_argument("--profile", action="store_true", help="print a kernel breakdown for batch 1 and the largest")
-    parser.add_argument("--graph-pose", action="store_true",
-                        help="also time posing replayed as a CUDA graph, and render's frame (pose + raster) as one")
+    parser.add_argument("--graph-pose", action="store_true", help="also time posing replayed as a CUDA graph")
     parser.add_argument("--compare-packed", action="store_true", help="also time gsplat's other packed mode")
     parser.add_argument("--as-render", action="store_true",
                         help="rasterize as the render stage does (over black, no depth channel)")
@@ -282,16 +239,14 @@ def main() -> None:
               f"{r['pose_fps']:.0f} | {r['raster_fps']:.0f} | {r['total_fps']:.0f} | {r['total_ms_per_frame']:.2f} | "
               f"{r['peak_mib']:.0f} |")
     if args.graph_pose:
-        print("\n| size (W×H) | batch | pose fps (graph) | pose+raster fps (graph pose) | max |eager − graph| | "
-              "pose+raster fps (one graph, as render) |")
-        print("|---|---|---|---|---|---|")
+        print("\n| size (W×H) | batch | pose fps (graph) | pose+raster fps (graph pose) | max |eager − graph| |")
+        print("|---|---|---|---|---|")
         for r in results:
             if "graph_error" in r:
-                print(f"| {r['width']}×{r['height']} | {r['batch']} | capture failed: {r['graph_error']} | | | |")
+                print(f"| {r['width']}×{r['height']} | {r['batch']} | capture failed: {r['graph_error']} | | |")
                 continue
             print(f"| {r['width']}×{r['height']} | {r['batch']} | {r['pose_fps_graphed']:.0f} | "
-                  f"{r['total_fps_graphed']:.0f} | {r['graph_max_abs_diff']:.1e} | "
-                  f"{r.get('total_fps_graph_frame', float('nan')):.0f} |")
+                  f"{r['total_fps_graphed']:.0f} | {r['graph_max_abs_diff']:.1e} |")
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ def test_gpu_frames_match_the_reference():
 
 
 def test_graphed_posing_gives_the_eager_frames():
-    """Posing replayed from a CUDA graph (on CUDA without graphed frames) draws what eager posing draws, the padded
-    last batch (10 frames in batches of 4) included."""
+    """Posing replayed from a CUDA graph (the default on CUDA) draws what eager posing draws, the padded last batch
+    (10 frames in batches of 4) included."""
     graphed, eager = _producer(4, frames=10, device="cuda"), _producer(4, frames=10, device="cuda")
-    graphed.graph_frames = eager.graph_frames = eager.graph_posing = False
+    eager.graph_posing = False
     assert graphed.graph_posing
     a = torch.cat([b.pixels.cpu() for b in graphed]).float()
     b = torch.cat([b.pixels.cpu() for b in eager]).float()
@@ -50,6 +50,21 @@ def test_frames_on_two_streams_are_the_frames_on_one():
     b = torch.cat([b.pixels.cpu() for b in one]).float()
     assert a.shape == b.shape == (10, 24 * 16 * 3)
     assert (a - b).abs().max() <= 1, (a - b).abs().max()
+
+
+def test_frames_on_the_renders_tiles_are_the_16_pixel_tiles_frames():
+    """render's gsplat tile edge (frames.TILE_SIZE, a speed knob) draws the frames of the fit's 16-pixel tiles byte
+    for byte, every pixel format."""
+    from talkavatar.render import frames
+
+    assert frames.TILE_SIZE != 16
+    for fmt in ("rgb24", "yuv420p", "rgba"):
+        small, usual = _producer(3, fmt, frames=7, device="cuda"), _producer(3, fmt, frames=7, device="cuda")
+        usual.tile_size = 16
+        a = torch.cat([b.pixels.cpu() for b in small])
+        b = torch.cat([b.pixels.cpu() for b in usual])
+        assert a.shape == b.shape and a.shape[0] == 7
+        assert torch.equal(a, b), (fmt, (a.float() - b.float()).abs().max())
 
 
 def test_gpu_render_command(tmp_path):

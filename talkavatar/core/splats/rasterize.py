@@ -24,12 +24,12 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.cameras import Cameras
+from talkavatar.core.splats.gsplat_backend import TILE_SIZE as GSPLAT_TILE_SIZE
 from talkavatar.core.splats.gsplat_backend import render as gsplat_render
 from talkavatar.core.splats.gsplat_backend import unavailable_reason as gsplat_unavailable_reason
 from talkavatar.core.splats.reference import render as reference_render
 from talkavatar.core.splats.gaussians import Gaussians
 from talkavatar.core.splats.settings import RasterSettings
-from talkavatar.core.splats.tiles import TILE_SIZE
 from talkavatar.errors import MissingDependency
 
 Backend = Literal["auto", "gsplat", "reference"]
@@ -49,7 +49,7 @@ class RenderOutput:
 def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "auto",
               background: Tensor | tuple[float, float, float] | None = None,
               settings: RasterSettings = RasterSettings(), depth: bool = True,
-              tile_size: int = TILE_SIZE) -> RenderOutput:
+              tile_size: int = GSPLAT_TILE_SIZE) -> RenderOutput:
     """Render ``gaussians`` from every camera.
 
     gaussians: shared ([N, ...] fields) or posed per camera ([C, N, ...] fields, C = ``cameras.count``).
@@ -58,8 +58,8 @@ def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "aut
     depth: False leaves the expected depth out (``RenderOutput.depth`` None): gsplat then rasterizes three channels
     instead of four (its forward and backward kernels carry one value less per Gaussian and pixel); rgb and alpha
     are the same numbers either way.
-    tile_size: gsplat's tile edge in pixels, a speed knob (the same numbers for any size: ``tiles.TILE_SIZE``);
-    the reference backend has its own blocks.
+    tile_size: gsplat's tile edge in pixels, a speed knob: the same numbers for any size
+    (``gsplat_backend.TILE_SIZE``); the reference backend has its own blocks.
     Raises ``ValueError`` on inconsistent inputs and ``MissingDependency`` when ``backend="gsplat"`` cannot run.
     """
     C = cameras.count
