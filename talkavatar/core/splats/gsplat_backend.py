@@ -23,9 +23,11 @@ GSPLAT_VERSION = "1.5.3"
 
 # gsplat's tile edge in pixels (its rasterization()'s default; the fit's). Any size draws the same image: a Gaussian
 # left out of a pixel's tile has its box (gsplat's radii: the opacity-aware 1/255 contour's axis extents, rounded up)
-# at least half a pixel from the pixel's centre, where its alpha is below the 1/255 the raster skips, with a margin
-# far above float rounding; the Gaussians kept keep their depth order. Smaller tiles split a dense tile's list over
-# more thread blocks (render's small frames, where a few tiles on the face hold most pairs: render.frames.TILE_SIZE).
+# at least half a pixel from the pixel's centre, where its alpha is below the 1/255 the raster skips (its exponent
+# past the threshold's by >= e / 2s + 1 / 8s², e the extent in standard deviations, s the standard deviation in
+# pixels: far above float rounding); the Gaussians that count keep their depth order. Smaller tiles split a dense
+# tile's list over more thread blocks (render's small frames, where a few tiles on the face hold most pairs:
+# render.frames.TILE_SIZE).
 TILE_SIZE = 16
 
 # gsplat's ``packed`` mode only changes memory layout, not the image. Unpacked is faster when most Gaussians are
