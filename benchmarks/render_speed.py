@@ -37,7 +37,7 @@ from talkavatar.core.splats import rasterize  # noqa: E402
 
 # rasterize()'s arguments besides the Gaussians and cameras: over white with the depth channel (the benchmark's
 # figures since the first session), or with --as-render as the render stage calls it (render.frames: over black,
-# the background composited afterwards, no depth)
+# the background composited afterwards, no depth, render's gsplat tile edge)
 RASTER = {"background": (1.0, 1.0, 1.0)}
 
 
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--graph-pose", action="store_true", help="also time posing replayed as a CUDA graph")
     parser.add_argument("--compare-packed", action="store_true", help="also time gsplat's other packed mode")
     parser.add_argument("--as-render", action="store_true",
-                        help="rasterize as the render stage does (over black, no depth channel)")
+                        help="rasterize as the render stage does (over black, no depth channel, its gsplat tiles)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -207,8 +207,10 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("this benchmark needs a CUDA device")
     if args.as_render:
+        from talkavatar.render.frames import TILE_SIZE
+
         RASTER.clear()
-        RASTER["depth"] = False
+        RASTER.update(depth=False, tile_size=TILE_SIZE)
     device = torch.device("cuda")
     rig = load_rig(args.rig)
     avatar = plausible_avatar(rig, args.uv_resolution, device)

@@ -52,6 +52,21 @@ def test_frames_on_two_streams_are_the_frames_on_one():
     assert (a - b).abs().max() <= 1, (a - b).abs().max()
 
 
+def test_frames_on_the_renders_tiles_are_the_16_pixel_tiles_frames():
+    """render's gsplat tile edge (frames.TILE_SIZE, a speed knob) draws the frames of the fit's 16-pixel tiles byte
+    for byte, every pixel format."""
+    from talkavatar.render import frames
+
+    assert frames.TILE_SIZE != 16
+    for fmt in ("rgb24", "yuv420p", "rgba"):
+        small, usual = _producer(3, fmt, frames=7, device="cuda"), _producer(3, fmt, frames=7, device="cuda")
+        usual.tile_size = 16
+        a = torch.cat([b.pixels.cpu() for b in small])
+        b = torch.cat([b.pixels.cpu() for b in usual])
+        assert a.shape == b.shape and a.shape[0] == 7
+        assert torch.equal(a, b), (fmt, (a.float() - b.float()).abs().max())
+
+
 def test_gpu_render_command(tmp_path):
     """A motion with its audio (drive-audio's pocketsphinx is not needed on the GPU machine)."""
     from talkavatar.bundle import sha256_file as file_sha256

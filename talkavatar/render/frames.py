@@ -31,6 +31,10 @@ from talkavatar.render.timeline import Timeline
 
 PIXEL_FORMATS = ("yuv420p", "rgb24", "rgba")
 GRAPH_POSING = True  # on CUDA, pose from a captured CUDA graph (FrameProducer.pose)
+# gsplat's tile edge for render's frames: the same image as the fit's 16 (core.splats.gsplat_backend.TILE_SIZE),
+# faster where a few tiles hold most of the avatar's Gaussians (a small frame: 512² batch 1 on an H100, pose +
+# raster 515 -> 667 fps; 1080x1920 batch 1 820 -> 844; benchmarks/render_tiles_ab.py, RESULTS.md "render22").
+TILE_SIZE = 8
 # On CUDA, batches take turns on this many streams (FrameProducer.render): gsplat reads its tile-intersection count
 # back to the host mid-frame, which on one stream waits for everything queued before it; on its own stream a
 # batch's posing and projection run while the previous batch still rasterizes.
@@ -77,6 +81,7 @@ class FrameProducer:
         self.synchronize = synchronize and self.device.type == "cuda"
         self.timings = FrameTimings()
         self.graph_posing = GRAPH_POSING and self.device.type == "cuda"
+        self.tile_size = TILE_SIZE
         self.streams = STREAMS if self.device.type == "cuda" else 1
         self._graphed: dict[int, CudaGraphed] = {}  # per stream: a stream's frames reuse its graph's outputs
         self._cuda_streams: list[torch.cuda.Stream] = []
@@ -126,7 +131,7 @@ class FrameProducer:
         cams = self.cameras.at(torch.from_numpy(frame_index))
         cams = Cameras(upload(cams.world_to_camera, self.device), upload(cams.K, self.device), cams.width,
                        cams.height)
-        out = rasterize(gaussians, cams, backend=self.backend, depth=False)
+        out = rasterize(gaussians, cams, backend=self.backend, depth=False, tile_size=self.tile_size)
         self.timings.backend = out.backend
         self.timings.raster += self._tick(t0)
         t0 = time.perf_counter()

@@ -21,6 +21,15 @@ from talkavatar.core.splats.settings import RasterSettings
 
 GSPLAT_VERSION = "1.5.3"
 
+# gsplat's tile edge in pixels (its rasterization()'s default; the fit's). Any size draws the same image: a Gaussian
+# left out of a pixel's tile has its box (gsplat's radii: the opacity-aware 1/255 contour's axis extents, rounded up)
+# at least half a pixel from the pixel's centre, where its alpha is below the 1/255 the raster skips (its exponent
+# past the threshold's by >= e / 2s + 1 / 8s², e the extent in standard deviations, s the standard deviation in
+# pixels: far above float rounding); the Gaussians that count keep their depth order. Smaller tiles split a dense
+# tile's list over more thread blocks (render's small frames, where a few tiles on the face hold most pairs:
+# render.frames.TILE_SIZE).
+TILE_SIZE = 16
+
 # gsplat's ``packed`` mode only changes memory layout, not the image. Unpacked is faster when most Gaussians are
 # visible (an avatar filling the frame); see benchmarks/RESULTS.md.
 PACKED = False
@@ -53,10 +62,12 @@ def unavailable_reason(device: torch.device, dtype: torch.dtype) -> str | None:
 
 
 def render(gaussians: Gaussians, cameras: Cameras, background: Tensor | None, settings: RasterSettings, *,
-           packed: bool | None = None, depth: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
+           packed: bool | None = None, depth: bool = True,
+           tile_size: int = TILE_SIZE) -> tuple[Tensor, Tensor, Tensor | None]:
     """rgb [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1] (None with ``depth`` False: gsplat's "RGB" mode,
     three channels rasterized instead of four); background: [C, 3], or None for black (nothing composited: the
-    same numbers as a zero background without its operations, forward and backward)."""
+    same numbers as a zero background without its operations, forward and backward); tile_size: gsplat's tile edge
+    in pixels (:data:`TILE_SIZE`: the same image for any size)."""
     from gsplat import rasterization
 
     packed = PACKED if packed is None else packed
@@ -73,7 +84,7 @@ def render(gaussians: Gaussians, cameras: Cameras, background: Tensor | None, se
         means, quats, torch.exp(log_scales), torch.sigmoid(logits), colors, viewmats, Ks,
         cameras.width, cameras.height,
         near_plane=settings.near_plane, far_plane=settings.far_plane, eps2d=settings.eps2d,
-        packed=packed, render_mode="RGB+ED" if depth else "RGB", rasterize_mode="classic",
+        packed=packed, render_mode="RGB+ED" if depth else "RGB", rasterize_mode="classic", tile_size=tile_size,
     )
     if g.batch_size is not None:  # a view (indexing [:, 0] would cost a copy in the backward)
         out, alphas = out.squeeze(1), alphas.squeeze(1)

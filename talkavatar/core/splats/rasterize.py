@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from talkavatar.core.cameras import Cameras
+from talkavatar.core.splats.gsplat_backend import TILE_SIZE as GSPLAT_TILE_SIZE
 from talkavatar.core.splats.gsplat_backend import render as gsplat_render
 from talkavatar.core.splats.gsplat_backend import unavailable_reason as gsplat_unavailable_reason
 from talkavatar.core.splats.reference import render as reference_render
@@ -47,7 +48,8 @@ class RenderOutput:
 
 def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "auto",
               background: Tensor | tuple[float, float, float] | None = None,
-              settings: RasterSettings = RasterSettings(), depth: bool = True) -> RenderOutput:
+              settings: RasterSettings = RasterSettings(), depth: bool = True,
+              tile_size: int = GSPLAT_TILE_SIZE) -> RenderOutput:
     """Render ``gaussians`` from every camera.
 
     gaussians: shared ([N, ...] fields) or posed per camera ([C, N, ...] fields, C = ``cameras.count``).
@@ -56,6 +58,8 @@ def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "aut
     depth: False leaves the expected depth out (``RenderOutput.depth`` None): gsplat then rasterizes three channels
     instead of four (its forward and backward kernels carry one value less per Gaussian and pixel); rgb and alpha
     are the same numbers either way.
+    tile_size: gsplat's tile edge in pixels, a speed knob: the same numbers for any size
+    (``gsplat_backend.TILE_SIZE``); the reference backend has its own blocks.
     Raises ``ValueError`` on inconsistent inputs and ``MissingDependency`` when ``backend="gsplat"`` cannot run.
     """
     C = cameras.count
@@ -67,7 +71,7 @@ def rasterize(gaussians: Gaussians, cameras: Cameras, *, backend: Backend = "aut
     chosen = _choose(backend, gaussians)
     if chosen == "gsplat":  # black composites nothing there (the same numbers, fewer operations)
         bg = None if background is None else _background(background, C, gaussians.dtype, gaussians.device)
-        rgb, alpha, expected = gsplat_render(gaussians, cameras, bg, settings, depth=depth)
+        rgb, alpha, expected = gsplat_render(gaussians, cameras, bg, settings, depth=depth, tile_size=tile_size)
     else:
         bg = _background(background, C, gaussians.dtype, gaussians.device)
         rgb, alpha, expected = reference_render(gaussians, cameras, bg, settings)
