@@ -154,10 +154,10 @@ class _Texels:
 
     def set(self, where: Tensor, rgb, conf, source: int) -> float:
         self.rgb[where], self.conf[where], self.source[where] = rgb, conf, source
-        return share(where)
+        return _share(where)
 
 
-def share(where: Tensor) -> float:
+def _share(where: Tensor) -> float:
     """The share of True in ``where`` [N] bool."""
     return float(where.count_nonzero()) / max(where.numel(), 1)
 
@@ -182,7 +182,7 @@ def complete_texture(rig, rest_vertices: torch.Tensor, binding: Binding, rgb: to
     dev = torch.device(device)
     binding = binding.to(dev)
     t = _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behind_hand)
-    stats = {"seen": share(t.known), "jaw_regrazed": share(t.jaw & (t.seen_conf > 0) & ~t.known)}
+    stats = {"seen": _share(t.known), "jaw_regrazed": _share(t.jaw & (t.seen_conf > 0) & ~t.known)}
     if parts is None:
         parts = texel_parts(rig, binding.face_index, binding.barycentrics)
     parts = torch.from_numpy(parts).to(dev)
@@ -284,7 +284,7 @@ def _profile_front(t: _Texels, rig, rest_vertices: torch.Tensor, binding: Bindin
     fill |= eyes & ~known_colour
     t.set(fill, rgb[fill], 0.3, 6)
     t.rgb[known_colour] = t.rgb.new_tensor(MOUTH_COLOURS["cavity"])
-    return share(fill)
+    return _share(fill)
 
 
 def _on(region: ProfileFace, device) -> ProfileFace:
@@ -455,7 +455,7 @@ def _dress(t: _Texels, parts: Tensor, photo: Tensor, outfit) -> dict:
         base[under] = _lit_skin(t, photo, outfit)[None] * front_light(t.normals, under)[under, None]
     dressed = dress(t.rgb, fill, base, t.points, t.enclosed, outfit.noise)
     t.set(fill, dressed[fill], 0.2, 5)
-    return {"hands": share(fill & (parts == PART["hand"])), "dressed": share(fill)}
+    return {"hands": _share(fill & (parts == PART["hand"])), "dressed": _share(fill)}
 
 
 def _lit_skin(t: _Texels, photo: Tensor, outfit) -> Tensor:
