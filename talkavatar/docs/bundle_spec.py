@@ -123,8 +123,12 @@ def _introduction() -> list[str]:
                 "              the personal rig; overlay.png; for a clip: video.json (its frames, times, rotation,\n"
                 "              held-out tail), video/params.safetensors and video/masks/NNNNNN.png\n"
                 "pseudo/       pseudo-label frames and masks with the exact poses, expressions and cameras\n"
-                "fit/          avatar.safetensors, fit.json (with a clip: the frames fitted to), preview.png\n"
-                "              (input view, yaw -30/+30, two new poses; below, holes red and floaters blue)"),
+                "              (frames/NNNNN.png, params.safetensors), the proxy's offsets (proxy.safetensors),\n"
+                "              its completed UV texture (texture.png, sRGB) and contact.png (the photo, the\n"
+                "              texture and the frames on one sheet)\n"
+                "fit/          avatar.safetensors, the rig it is bound to (rig.safetensors), fit.json (with a\n"
+                "              clip: the frames fitted to), preview.png (input view, yaw -30/+30, two new poses;\n"
+                "              below, holes red and floaters blue)"),
         escape("Files are safetensors (tensors), JSON (documents) or PNG (images) and nothing else; readers MUST "
                "NOT unpickle anything. Names starting with a dot (.lock, .journal.json, .tmp-*, .trash-*) belong "
                "to the writing protocol below."),
