@@ -207,10 +207,10 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("this benchmark needs a CUDA device")
     if args.as_render:
-        from talkavatar.render.frames import TILE_SIZE
+        from talkavatar.render.frames import tile_size
 
         RASTER.clear()
-        RASTER.update(depth=False, tile_size=TILE_SIZE)
+        RASTER.update(depth=False)
     device = torch.device("cuda")
     rig = load_rig(args.rig)
     avatar = plausible_avatar(rig, args.uv_resolution, device)
@@ -223,6 +223,8 @@ def main() -> None:
     warm_up_gpu(avatar, device)
     results = []
     for width, height, batch in cases:
+        if args.as_render:  # render's gsplat tile edge for this batch
+            RASTER["tile_size"] = tile_size(batch)
         r = run_case(avatar, width, height, batch, args.repeats, device, args.compare_packed, args.graph_pose)
         results.append(r)
         print(json.dumps(r), flush=True)

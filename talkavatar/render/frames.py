@@ -23,6 +23,7 @@ from talkavatar.core.cameras import Cameras
 from talkavatar.core.cuda_graphs import CudaGraphed
 from talkavatar.core.device import upload
 from talkavatar.core.splats import Gaussians, rasterize
+from talkavatar.core.splats.gsplat_backend import TILE_SIZE as GSPLAT_TILE_SIZE
 from talkavatar.render.background import Background
 from talkavatar.render.camera_path import CameraPath
 from talkavatar.core.color import linear_to_srgb
@@ -31,10 +32,12 @@ from talkavatar.render.timeline import Timeline
 
 PIXEL_FORMATS = ("yuv420p", "rgb24", "rgba")
 GRAPH_POSING = True  # on CUDA, pose from a captured CUDA graph (FrameProducer.pose)
-# gsplat's tile edge for render's frames: the same image as the fit's 16 (core.splats.gsplat_backend.TILE_SIZE),
-# faster where a few tiles hold most of the avatar's Gaussians (a small frame: 512² batch 1 on an H100, pose +
-# raster 515 -> 667 fps; 1080x1920 batch 1 820 -> 844; benchmarks/render_tiles_ab.py, RESULTS.md "render22").
-TILE_SIZE = 8
+# gsplat's tile edge for frames rasterized one at a time (:func:`tile_size`): the same image as the fit's 16
+# (core.splats.gsplat_backend.TILE_SIZE), faster where a few tiles hold most of the avatar's Gaussians and serialise
+# the raster (512² batch 1 on an H100, pose + raster 515 -> 667 fps; 1080x1920 batch 1 820 -> 844;
+# benchmarks/render_tiles_ab.py, RESULTS.md "render22"). A batch of frames has that many more tiles to spread over
+# the GPU while 8-pixel tiles double its tile pairs; not measured there, so batches keep 16.
+SINGLE_FRAME_TILE_SIZE = 8
 # On CUDA, batches take turns on this many streams (FrameProducer.render): gsplat reads its tile-intersection count
 # back to the host mid-frame, which on one stream waits for everything queued before it; on its own stream a
 # batch's posing and projection run while the previous batch still rasterizes.
@@ -60,6 +63,11 @@ class FrameBatch:
     pixels: Tensor
 
 
+def tile_size(batch: int) -> int:
+    """gsplat's tile edge in pixels for rasterizing ``batch`` frames at once (the same image for any)."""
+    return SINGLE_FRAME_TILE_SIZE if batch == 1 else GSPLAT_TILE_SIZE
+
+
 class FrameProducer:
     """Yields the clip's frames in batches (see the module docstring)."""
 
@@ -81,7 +89,7 @@ class FrameProducer:
         self.synchronize = synchronize and self.device.type == "cuda"
         self.timings = FrameTimings()
         self.graph_posing = GRAPH_POSING and self.device.type == "cuda"
-        self.tile_size = TILE_SIZE
+        self.tile_size = tile_size(self.batch)
         self.streams = STREAMS if self.device.type == "cuda" else 1
         self._graphed: dict[int, CudaGraphed] = {}  # per stream: a stream's frames reuse its graph's outputs
         self._cuda_streams: list[torch.cuda.Stream] = []
