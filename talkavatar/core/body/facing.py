@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from talkavatar.core.body.mouth import mouth_landmarks
 from talkavatar.core.body.parts import PART, vertex_parts
