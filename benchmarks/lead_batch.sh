@@ -16,6 +16,9 @@
 #    E2E="name=ITEMS": main's defaults and that variant interleaved) and fit-only variants on each photo's bundle
 #    (photo_speed --variant / --fit-variant; VARIANTS="a=ITEMS;b=ITEMS" replaces the fit variants, BUDGET=s the
 #    time it may take). Twentieth session, H100: benchmarks/RESULTS.md, helper speed20.
+# 9: issue 23's open question (~7 min; PHOTOS=a,b, default messi5,side_45; BUDGET=s): the fast fit's figures over
+#    rounding-level perturbations of each track (LANDMARK_UNIT scaled by 1 + 1e-6 and 1 - 5e-6), the CPU track and the
+#    CUDA track interleaved: do the CUDA track's input view and holes sit inside the CPU track's spread?
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -105,5 +108,15 @@ from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -
     ${E2E:+--variant "main=" --variant "$E2E"} "${ARGS[@]}" \
     --json $O/photo_speed.json > $O/photo_speed.txt 2> $O/photo_speed.log
   echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -A30 "^end to end, medians" $O/photo_speed.txt
+  ;;
+9)
+  O=${O:-$OUT}; mkdir -p $O; U=talkavatar.track.fitting.LANDMARK_UNIT; C=talkavatar.pipeline.photo.TRACK_PHOTO_ON_CPU
+  V=(); for t in cpu cuda; do [ $t = cpu ] && on=True || on=False
+    for u in 0.02 0.02000002 0.0199999; do V+=(--variant "$t u$u=$C=$on $U=$u"); done; done
+  python3 benchmarks/photo_speed.py .device-cache/photos16 --photos ${PHOTOS:-messi5,side_45} --first laughing \
+    --preset fast --device cuda --workdir /tmp/spread23 --budget ${BUDGET:-400} "${V[@]}" \
+    --json $O/spread.json > $O/spread.txt 2> $O/spread.log
+  echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -E "^\| (messi5|side_45|astronaut|grace|single)" $O/spread.txt \
+    | cut -c1-60,150-260
   ;;
 esac
