@@ -211,11 +211,9 @@ def _texels(rig, rest_vertices, binding, rgb, confidence, given, off_face, behin
     height = head_height(points, head)
     jaw = head & (height < JAW_HEIGHT) & (normals[:, 2] > -0.3)
     cheeks = head & (height < CHEEK_HEIGHT) & (normals[:, 2] > CHEEK_FACING)
+    # above the hairline: the head band's hair
     under_hand = head & (normals[:, 2] > CHEEK_FACING) & (height < HAIRLINE)
-    if behind_hand is None:  # above the hairline: the head band's hair
-        under_hand &= False
-    else:
-        under_hand &= behind_hand.to(dev)
+    under_hand &= torch.zeros_like(head) if behind_hand is None else behind_hand.to(dev)
     rgb, conf = rgb.to(dev, torch.float64).clone(), confidence.to(dev, torch.float64).clone()
     seen_conf = conf.clone()
     below_face = torch.zeros_like(head) if off_face is None else off_face.to(dev)
