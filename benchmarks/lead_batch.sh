@@ -18,7 +18,8 @@
 #    time it may take). Twentieth session, H100: benchmarks/RESULTS.md, helper speed20.
 # 9: issue 23's open question (~7 min; PHOTOS=a,b, default messi5,side_45; BUDGET=s): the fast fit's figures over
 #    rounding-level perturbations of each track (LANDMARK_UNIT scaled by 1 + 1e-6 and 1 - 5e-6), the CPU track and the
-#    CUDA track interleaved: do the CUDA track's input view and holes sit inside the CPU track's spread?
+#    CUDA track interleaved: do the CUDA track's input view and holes sit inside the CPU track's spread? Then the
+#    fit's own spread: seeds 1 and 2 of the fit on the first (CPU, as is) track's bundle.
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -114,9 +115,11 @@ from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -
   V=(); for t in cpu cuda; do [ $t = cpu ] && on=True || on=False
     for u in 0.02 0.02000002 0.0199999; do V+=(--variant "$t u$u=$C=$on $U=$u"); done; done
   python3 benchmarks/photo_speed.py .device-cache/photos16 --photos ${PHOTOS:-messi5,side_45} --first laughing \
-    --preset fast --device cuda --workdir /tmp/spread23 --budget ${BUDGET:-400} "${V[@]}" \
+    --preset fast --device cuda --workdir /tmp/spread23 --budget ${BUDGET:-430} "${V[@]}" \
+    --fit-variant "seed 1=--seed 1" --fit-variant "seed 2=--seed 2" \
     --json $O/spread.json > $O/spread.txt 2> $O/spread.log
   echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -E "^\| (messi5|side_45|astronaut|grace|single)" $O/spread.txt \
     | cut -c1-60,150-260
+  grep -E "^\| (seed|as is)" $O/spread.txt | cut -c1-40,150-300
   ;;
 esac
