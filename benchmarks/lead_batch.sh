@@ -20,6 +20,9 @@
 #    rounding-level perturbations of each track (LANDMARK_UNIT scaled by 1 + 1e-6 and 1 - 5e-6), the CPU track and the
 #    CUDA track interleaved: do the CUDA track's input view and holes sit inside the CPU track's spread? Then the
 #    fit's own spread: seeds 1 and 2 of the fit on the first (CPU, as is) track's bundle.
+# 10: issue 23's host costs (~4 min): a cProfile of `talkavatar fit PHOTO` (astronaut, after a first process), 60 s
+#    of speech to MP4 with drive-audio run here and the split, x264 alone on that video's frames per preset (fps, size,
+#    PSNR against its input), then photo to avatar on the five photos again (another draw of this host's median)
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
@@ -121,5 +124,28 @@ from talkavatar.fit.stage import run_fit" 2> $O/importtime.txt; sort -t'|' -k2 -
   echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -E "^\| (messi5|side_45|astronaut|grace|single)" $O/spread.txt \
     | cut -c1-60,150-260
   grep -E "^\| (seed|as is)" $O/spread.txt | cut -c1-40,150-300
+  ;;
+10)
+  O=${O:-$OUT}; mkdir -p $O; P=.device-cache/photos16
+  talkavatar fit $P/laughing.png -o /tmp/p10first.avatar --preset fast --device cuda --force > /dev/null 2>&1
+  echo "first process rc=$? ($(( $(date +%s) - T0 )) s)"
+  python3 -m cProfile -o /tmp/e2e.prof -m talkavatar fit $P/astronaut.png -o /tmp/p10.avatar --preset fast \
+    --device cuda --force > $O/e2e_prof.log 2>&1; echo "profiled fit PHOTO rc=$? ($(( $(date +%s) - T0 )) s)"
+  python3 -c "import pstats; p = pstats.Stats('/tmp/e2e.prof'); p.sort_stats('cumulative').print_stats(70)
+p.sort_stats('tottime').print_stats(40)" > $O/e2e_prof.txt
+  timeout 150 python3 benchmarks/render_video.py --rig /tmp/p10.avatar/track/rig.safetensors \
+    --audio .device-cache/render-bench/speech60.wav --out /tmp/rv --json $O/render_video.json > $O/render_video.log 2>&1
+  echo "render_video rc=$? ($(( $(date +%s) - T0 )) s)"; tail -16 $O/render_video.log
+  ffmpeg -v error -i /tmp/rv/render_video.mp4 -frames:v 600 -f rawvideo -pix_fmt yuv420p -y /dev/shm/f.yuv
+  for preset in ultrafast superfast veryfast; do
+    t=$(date +%s.%N); ffmpeg -v error -f rawvideo -pix_fmt yuv420p -s 1080x1920 -r 30 -i /dev/shm/f.yuv \
+      -c:v libx264 -preset $preset -crf 18 -y /dev/shm/o_$preset.mp4; e=$(python3 -c "import time; print(round(time.time() - $t, 2))")
+    q=$(ffmpeg -f rawvideo -pix_fmt yuv420p -s 1080x1920 -r 30 -i /dev/shm/f.yuv -i /dev/shm/o_$preset.mp4 \
+      -lavfi psnr -f null - 2>&1 | grep -o "average:[0-9.inf]*")
+    echo "x264 $preset: 600 frames in $e s, $(stat -c %s /dev/shm/o_$preset.mp4) bytes, PSNR $q"
+  done
+  python3 benchmarks/photo_speed.py $P --workdir /tmp/e2e10 --json $O/photo_speed.json > $O/photo_speed.txt \
+    2> $O/photo_speed.log; echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -A4 "^| variant" $O/photo_speed.txt
+  tail -3 $O/e2e_prof.log
   ;;
 esac
