@@ -68,6 +68,7 @@ export PATH=$PATH:$PWD/.ffbin ANNY_CACHE_DIR=$PWD/.devsite/anny-cache
 [ -d /tmp/torch-ext ] || [ ! -f .device-cache/torch-ext.tar.gz ] || tar -C /tmp -xzf .device-cache/torch-ext.tar.gz
 RIG=.device-cache/astro/astronaut.avatar/track/rig.safetensors
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
+  grep -m1 "model name" /proc/cpuinfo  # hosts differ: photo -> avatar's median was 12.0 and 15.1 s on two H100 hosts
   python3 -c "import torch,numpy,sys;print('torch',torch.__version__,'cuda',torch.version.cuda,'numpy',numpy.__version__,sys.version.split()[0])"
   python3 -c "import mediapipe, anny, pocketsphinx; print('mediapipe', mediapipe.__version__, 'anny ok, pocketsphinx ok')"
   command -v ffmpeg; } 2>&1 | tee $OUT/env_$1.txt

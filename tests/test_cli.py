@@ -144,3 +144,15 @@ def test_the_console_script_joins_threads_runs_atexit_and_keeps_the_exit_status(
     lines = out.stderr.strip().splitlines()
     assert "no such file" in out.stderr and lines[-2:] == ["thread done", "atexit ran"]
     assert "teardown" not in out.stderr  # the interpreter's teardown was skipped
+
+
+def test_the_console_script_exits_ordinarily_under_cprofile(tmp_path):
+    """Under cProfile (which writes its results at the interpreter's exit; on Python 3.12+ it watches through
+    ``sys.monitoring``, not ``sys.setprofile``) ``main`` leaves the exit to the interpreter: the profile is written."""
+    stats = tmp_path / "run.prof"
+    out = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "talkavatar", "track",
+                          str(tmp_path / "none.png"), "-o", str(tmp_path / "none.avatar")], capture_output=True, text=True)
+    assert "no such file" in out.stderr  # (cProfile's runner swallows the exit status)
+    import pstats
+
+    assert any(name == "main" for _, _, name in pstats.Stats(str(stats)).stats)  # talkavatar.cli.main was profiled

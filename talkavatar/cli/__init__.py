@@ -84,7 +84,7 @@ def _exit(done: SystemExit) -> None:
     skip the rest of its finalization: tearing down torch, CUDA and thousands of modules took 1.6-2.0 s after
     `talkavatar fit PHOTO` had written its last file (benchmarks/photo_speed.py's exit column). Under a profiler
     or tracer (cProfile, coverage), which write their results at the interpreter's exit, the ordinary exit."""
-    if sys.getprofile() is not None or sys.gettrace() is not None or not hasattr(threading, "_shutdown"):
+    if _observed() or not hasattr(threading, "_shutdown"):
         raise done
     threading._shutdown()  # what Py_Finalize does first: wait for the non-daemon threads (pools' workers)
     atexit._run_exitfuncs()
@@ -98,3 +98,12 @@ def _exit(done: SystemExit) -> None:
     except (OSError, ValueError):  # a closed or broken pipe: the ordinary exit reports it
         raise done from None
     os._exit(code or 0)
+
+
+def _observed() -> bool:
+    """Whether a profiler, tracer or coverage tool watches this process: by ``sys.setprofile`` / ``sys.settrace``, or
+    (Python 3.12+, where cProfile itself does) by ``sys.monitoring``."""
+    monitoring = getattr(sys, "monitoring", None)
+    tools = () if monitoring is None else (monitoring.DEBUGGER_ID, monitoring.COVERAGE_ID, monitoring.PROFILER_ID)
+    return sys.getprofile() is not None or sys.gettrace() is not None or \
+        any(monitoring.get_tool(tool) is not None for tool in tools)
