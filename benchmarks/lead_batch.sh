@@ -10,7 +10,7 @@
 # 5: (TESTS=1: the graph GPU tests) the astronaut fast end to end (the input-view guard) -- a short check first
 # 6: the GPU tests, the astronaut fast end to end with its stages' timings, then part 2 (PHOTOS=a,b)
 # 7: issue 23's figures: photo to avatar on five photos (photo_speed), ms per fit step on the last photo's bundle
-#    (fit_speed), 60 s of speech to MP4 (render_video)
+#    (fit_speed), 60 s of speech to MP4 (render_video, drive-audio run on the device)
 # 8: issue 23's A/B of cheaper variants (~8 min; O=DIR for the files, default $OUT): the graphed pseudo perceptual
 #    terms per variant (perceptual_speed), the imports before track, then photo to avatar on five photos (with
 #    E2E="name=ITEMS": main's defaults and that variant interleaved) and fit-only variants on each photo's bundle
@@ -93,7 +93,7 @@ for k in ('track', 'pseudo', 'fit'): print(k, {n: round(v, 2) for n, v in s[k].g
   timeout 120 python3 benchmarks/fit_speed.py $B --json $OUT/fit_speed.json > $OUT/fit_speed.txt 2> $OUT/fit_speed.log
   echo "fit_speed rc=$? ($(( $(date +%s) - T0 )) s)"; tail -8 $OUT/fit_speed.txt
   timeout 120 python3 benchmarks/render_video.py --rig $B/track/rig.safetensors --audio .device-cache/render-bench/speech60.wav \
-    --motion .device-cache/render-bench/speech60.motion.safetensors --out /tmp/rv --json $OUT/render_video.json \
+    --out /tmp/rv --json $OUT/render_video.json \
     > $OUT/render_video.log 2>&1; echo "render_video rc=$? ($(( $(date +%s) - T0 )) s)"; tail -6 $OUT/render_video.log
   ;;
 8)
