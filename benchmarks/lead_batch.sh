@@ -89,6 +89,7 @@ for k in ('track', 'pseudo', 'fit'): print(k, {n: round(v, 2) for n, v in s[k].g
   python3 benchmarks/photo_speed.py .device-cache/photos16 --first laughing --workdir /tmp/e2e --json $OUT/photo_speed.json \
     > $OUT/photo_speed.txt 2> $OUT/photo_speed.log; echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
   cat $OUT/photo_speed.txt
+  (cd /tmp/e2e && tar -czf $OUT/previews.tar.gz */fit/preview.png */track/overlay.png)  # one file: few come back
   B=$(ls -d /tmp/e2e/*.avatar | tail -1)
   timeout 120 python3 benchmarks/fit_speed.py $B --json $OUT/fit_speed.json > $OUT/fit_speed.txt 2> $OUT/fit_speed.log
   echo "fit_speed rc=$? ($(( $(date +%s) - T0 )) s)"; tail -8 $OUT/fit_speed.txt
