@@ -20,6 +20,8 @@
 #    rounding-level perturbations of each track (LANDMARK_UNIT scaled by 1 + 1e-6 and 1 - 5e-6), the CPU track and the
 #    CUDA track interleaved: do the CUDA track's input view and holes sit inside the CPU track's spread? Then the
 #    fit's own spread: seeds 1 and 2 of the fit on the first (CPU, as is) track's bundle.
+# 12: issue 23's last draw (~4 min): the CLI's exit tests, photo to avatar on five photos, 60 s of speech to MP4
+#    (drive-audio here), part 11's profile; everything packed into one file at the end (few files come back)
 # 11: (TESTS=1: the CLI's exit tests under this Python) part 10's cProfile only, printed
 # 10: issue 23's host costs (~4 min): a cProfile of `talkavatar fit PHOTO` (astronaut, after a first process), 60 s
 #    of speech to MP4 with drive-audio run here and the split, x264 alone on that video's frames per preset (fps, size,
@@ -159,5 +161,21 @@ p.sort_stats('tottime').print_stats(40)" > $O/e2e_prof.txt
     --device cuda --force > $O/e2e_prof.log 2>&1; echo "profiled fit PHOTO ($(( $(date +%s) - T0 )) s)"
   python3 -c "import pstats; p = pstats.Stats('/tmp/e2e.prof'); p.sort_stats('cumulative').print_stats(150)
 p.sort_stats('tottime').print_stats(60)" > $O/e2e_prof.txt; tail -3 $O/e2e_prof.log
+  ;;
+12)
+  O=${O:-$OUT}; mkdir -p $O; P=.device-cache/photos16
+  python3 -m pytest tests/test_cli.py -q -p no:cacheprovider -k console_script 2>&1 | tail -1
+  python3 benchmarks/photo_speed.py $P --first laughing --workdir /tmp/e2e --json $O/photo_speed.json \
+    > $O/photo_speed.txt 2> $O/photo_speed.log; echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"
+  grep -A3 "^| variant" $O/photo_speed.txt
+  (cd /tmp/e2e && tar -czf $O/previews.tar.gz */fit/preview.png */track/overlay.png)
+  timeout 100 python3 benchmarks/render_video.py --rig /tmp/e2e/astronaut.avatar/track/rig.safetensors \
+    --audio .device-cache/render-bench/speech60.wav --out /tmp/rv --json $O/render_video.json > $O/render_video.log 2>&1
+  echo "render_video rc=$? ($(( $(date +%s) - T0 )) s)"; grep -E "drive-audio|render \+ encode|total" $O/render_video.log
+  timeout 60 python3 -m cProfile -o /tmp/e2e.prof -m talkavatar fit $P/astronaut.png -o /tmp/p12.avatar \
+    --preset fast --device cuda --force > $O/e2e_prof.log 2>&1; echo "profile rc=$? ($(( $(date +%s) - T0 )) s)"
+  python3 -c "import pstats; p = pstats.Stats('/tmp/e2e.prof'); p.sort_stats('cumulative').print_stats(150)
+p.sort_stats('tottime').print_stats(60)" > $O/e2e_prof.txt
+  tar -C $O -czf /tmp/part12.tar.gz . && rm -rf $O/* && mv /tmp/part12.tar.gz $O/
   ;;
 esac
