@@ -22,7 +22,6 @@
 #    fit's own spread: seeds 1 and 2 of the fit on the first (CPU, as is) track's bundle.
 # 12: issue 23's last draw (~4 min): the CLI's exit tests, photo to avatar on five photos, 60 s of speech to MP4
 #    (drive-audio here), part 11's profile; everything packed into one file at the end (few files come back)
-# 11: (TESTS=1: the CLI's exit tests under this Python) part 10's cProfile only, printed
 # 10: issue 23's host costs (~4 min): a cProfile of `talkavatar fit PHOTO` (astronaut, after a first process), 60 s
 #    of speech to MP4 with drive-audio run here and the split, x264 alone on that video's frames per preset (fps, size,
 #    PSNR against its input), then photo to avatar on the five photos again (another draw of this host's median)
@@ -151,16 +150,6 @@ p.sort_stats('tottime').print_stats(40)" > $O/e2e_prof.txt
   python3 benchmarks/photo_speed.py $P --workdir /tmp/e2e10 --json $O/photo_speed.json > $O/photo_speed.txt \
     2> $O/photo_speed.log; echo "photo_speed rc=$? ($(( $(date +%s) - T0 )) s)"; grep -A4 "^| variant" $O/photo_speed.txt
   tail -3 $O/e2e_prof.log
-  ;;
-11)
-  O=${O:-$OUT}; mkdir -p $O; P=.device-cache/photos16
-  [ -n "${TESTS:-}" ] && { python3 -m pytest tests/test_cli.py -q -p no:cacheprovider -k console_script 2>&1 | tail -2; }
-  talkavatar fit $P/laughing.png -o /tmp/p10first.avatar --preset fast --device cuda --force > /dev/null 2>&1
-  echo "first process rc=$? ($(( $(date +%s) - T0 )) s)"
-  python3 -m cProfile -o /tmp/e2e.prof -m talkavatar fit $P/${PHOTO:-astronaut}.png -o /tmp/p11.avatar --preset fast \
-    --device cuda --force > $O/e2e_prof.log 2>&1; echo "profiled fit PHOTO ($(( $(date +%s) - T0 )) s)"
-  python3 -c "import pstats; p = pstats.Stats('/tmp/e2e.prof'); p.sort_stats('cumulative').print_stats(150)
-p.sort_stats('tottime').print_stats(60)" > $O/e2e_prof.txt; tail -3 $O/e2e_prof.log
   ;;
 12)
   O=${O:-$OUT}; mkdir -p $O; P=.device-cache/photos16
