@@ -20,11 +20,11 @@
 #    rounding-level perturbations of each track (LANDMARK_UNIT scaled by 1 + 1e-6 and 1 - 5e-6), the CPU track and the
 #    CUDA track interleaved: do the CUDA track's input view and holes sit inside the CPU track's spread? Then the
 #    fit's own spread: seeds 1 and 2 of the fit on the first (CPU, as is) track's bundle.
-# 12: issue 23's last draw (~4 min): the CLI's exit tests, photo to avatar on five photos, 60 s of speech to MP4
-#    (drive-audio here), part 11's profile; everything packed into one file at the end (few files come back)
 # 10: issue 23's host costs (~4 min): a cProfile of `talkavatar fit PHOTO` (astronaut, after a first process), 60 s
 #    of speech to MP4 with drive-audio run here and the split, x264 alone on that video's frames per preset (fps, size,
 #    PSNR against its input), then photo to avatar on the five photos again (another draw of this host's median)
+# 12: issue 23's last draw (~4 min): the CLI's exit tests, photo to avatar on five photos, 60 s of speech to MP4
+#    (drive-audio here), a cProfile of fit PHOTO (part 10's, which Python 3.12 lost); everything packed into one file at the end (few files come back)
 set -uo pipefail
 T0=$(date +%s)
 case "${PART:-1}" in
