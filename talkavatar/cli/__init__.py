@@ -102,7 +102,7 @@ def _exit(done: SystemExit) -> None:
 
 def _observed() -> bool:
     """Whether a profiler, tracer or coverage tool watches this process: by ``sys.setprofile`` / ``sys.settrace``, or
-    (Python 3.12+, where cProfile itself does) by ``sys.monitoring``."""
+    (Python 3.12+, where cProfile itself does: python/cpython#130377) by ``sys.monitoring``."""
     monitoring = getattr(sys, "monitoring", None)
     tools = () if monitoring is None else (monitoring.DEBUGGER_ID, monitoring.COVERAGE_ID, monitoring.PROFILER_ID)
     return sys.getprofile() is not None or sys.gettrace() is not None or \
