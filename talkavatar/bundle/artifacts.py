@@ -35,7 +35,6 @@ VIDEO_SCHEMA = "talkavatar.video"
 PSEUDO_PARAMS = "pseudo/params.safetensors"
 PSEUDO_TEXTURE = "pseudo/texture.png"
 PSEUDO_PROXY = "pseudo/proxy.safetensors"
-PSEUDO_RIG = "pseudo/rig.safetensors"
 PSEUDO_CONTACT = "pseudo/contact.png"
 FIT_AVATAR = "fit/avatar.safetensors"
 FIT_RIG = "fit/rig.safetensors"
@@ -240,11 +239,6 @@ def detected_hands(detections: dict[str, np.ndarray], frame: int) -> list[np.nda
     ``detections`` (:func:`read_detections`), left then right."""
     return [detections[side][frame][:, :2].astype(np.float64) for side in ("left_hand", "right_hand")
             if side in detections and detections[f"{side}_present"][frame]]
-
-
-def rig_source(bundle) -> str:
-    """The rig the later stages build on: pseudo's when it wrote one, else track's."""
-    return PSEUDO_RIG if bundle.record("pseudo") is not None and has_output(bundle, PSEUDO_RIG) else TRACK_RIG
 
 
 def read_rig(bundle, rel: str = TRACK_RIG) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -6,8 +6,7 @@ centres at +0.5 keep their meaning: continuous image coordinates scale by the sa
 Inputs (see ``man/talkavatar-bundle.5``): ``source/image.png``; ``track/params.safetensors`` (frame 0 is the input
 view), ``track/rig.safetensors``, ``track/mask.png``, ``track/detections.safetensors`` (face and hand crops);
 optional ``pseudo/`` outputs: ``frames/NNNNN.png`` (RGBA, alpha = mask), ``params.safetensors``, ``texture.png``
-(completed UV texture, sRGB, row 0 = v 1) and ``proxy.safetensors`` (proxy vertex offsets); ``pseudo/rig.safetensors``
-replaces the track rig when present (e.g. with a mouth interior).
+(completed UV texture, sRGB, row 0 = v 1) and ``proxy.safetensors`` (proxy vertex offsets).
 """
 
 from __future__ import annotations
@@ -233,9 +232,8 @@ def load_fit_data(bundle, image_size: int, crop_size: int, pseudo_frames: int, p
             inputs.append(artifacts.PSEUDO_PROXY)
         if use_pseudo and pseudo_frames > 0:
             pseudo = _pseudo_views(bundle, pseudo_frames, pseudo_size, inputs)
-    rig_rel = artifacts.rig_source(bundle)
-    rig = Rig.from_tensors(*artifacts.read_rig(bundle, rig_rel))
-    inputs.append(rig_rel)
+    rig = Rig.from_tensors(*artifacts.read_rig(bundle))
+    inputs.append(artifacts.TRACK_RIG)
     if proxy is not None and proxy.shape != rig.vertices.shape:
         raise InvalidInput(f"{bundle.root}: {artifacts.PSEUDO_PROXY} has {list(proxy.shape)} offsets for a rig of "
                            f"{rig.vertices.shape[0]} vertices",
