@@ -326,7 +326,7 @@ def read_avatar(bundle, by: str) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
     """The fitted avatar: ((rig tensors, metadata), (avatar tensors, metadata)) after checking the fit stage is
     present, fresh and unchanged on disk."""
     bundle.require("fit", by=by)
-    return bundle.read_tensors(FIT_RIG, RIG_SCHEMA), bundle.read_tensors(FIT_AVATAR, AVATAR_SCHEMA)
+    return read_rig(bundle, FIT_RIG), bundle.read_tensors(FIT_AVATAR, AVATAR_SCHEMA)
 
 
 def save_fit(writer, avatar_tensors: tuple[dict, dict], rig_tensors: tuple[dict, dict], doc: Any,
